@@ -1,0 +1,78 @@
+"""Events intake publishes: reports from the six-tier network and screening results."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from ..crypto import EncryptedText
+from ..envelope import Payload
+from ..instruments import INSTRUMENTS, BehaviorRecency, Instrument
+from ..topics import CENSUS, REPORTS, SCREENINGS
+from ..vocabulary import Role, Signal
+
+MAX_NOTE_CHARS = 2000
+
+
+class ReportSubmitted(Payload):
+    """A member of the six-tier network reported signals they observed about a student."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.report.submitted"
+    TOPIC: ClassVar[str] = REPORTS
+
+    report_id: str = Field(description="Id of the report; also the receipt id the reporter holds.")
+    student_ref: str = Field(description="Pseudonymous reference of the student reported about.")
+    reporter_ref: str = Field(description="Pseudonymous reference of the reporter (corroboration).")
+    reporter_role: Role = Field(description="Role of the reporter at the time of the report.")
+    signals: list[Signal] = Field(
+        min_length=1, description="Observed signals, ids from the versioned vocabulary."
+    )
+    observed_at: AwareDatetime = Field(description="When the reporter observed the signals.")
+    received_at: AwareDatetime = Field(description="When intake accepted the report.")
+    location: str | None = Field(
+        default=None, max_length=200, description="Where it was observed, e.g. a building and room."
+    )
+    note: EncryptedText | None = Field(
+        default=None, description="The reporter's free-text note, AES-GCM sealed; never plain text."
+    )
+
+
+class ScreeningSubmitted(Payload):
+    """One student's answers to a screening instrument, individually or from a census file."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.screening.submitted"
+    # Individual results travel on the screenings topic; census rows (batch_id set) on the
+    # census topic, so a start-of-term upload never queues ahead of one student's result.
+    TOPIC: ClassVar[str] = SCREENINGS
+
+    screening_id: str = Field(description="Id of this screening result.")
+    student_ref: str = Field(description="Pseudonymous reference of the student screened.")
+    submitted_by_ref: str = Field(description="Pseudonymous reference of the staff who submitted it.")
+    instrument: Instrument = Field(description="Which instrument was administered.")
+    items: list[int] = Field(description="Answers in the instrument's item order.")
+    behavior_recency: BehaviorRecency | None = Field(
+        default=None,
+        description="C-SSRS screener only: when the suicidal behaviour of Q6 last happened.",
+    )
+    counseling_requested: bool | None = Field(
+        default=None, description="UPI only: the student asked for a counseling conversation."
+    )
+    administered_at: AwareDatetime = Field(description="When the student answered.")
+    batch_id: str | None = Field(default=None, description="Census batch the result came in, if any.")
+    batch_row: int | None = Field(default=None, ge=1, description="Row number in the census file.")
+
+    @property
+    def topic(self) -> str:
+        """The topic this result travels on."""
+        return CENSUS if self.batch_id else SCREENINGS
+
+    @model_validator(mode="after")
+    def _items_fit_instrument(self) -> Self:
+        problems = INSTRUMENTS[self.instrument].validate_items(self.items)
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.instrument is Instrument.CSSRS_SCREENER and self.items[5] == 1:
+            if self.behavior_recency in (None, BehaviorRecency.NEVER):
+                raise ValueError("C-SSRS Q6 answered yes needs behavior_recency")
+        return self

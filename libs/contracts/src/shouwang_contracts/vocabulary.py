@@ -1,0 +1,188 @@
+"""The domain's fixed words: tiers, roles, severities and the signal vocabulary.
+
+Ids here are a public contract: add new ones freely, never rename or reuse one.
+Every member carries its zh-CN label (the default) and its English one.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Literal
+
+Language = Literal["zh-CN", "en"]
+DEFAULT_LANGUAGE: Language = "zh-CN"
+
+
+class Tier(IntEnum):
+    """The six-tier warning network (六级预警体系), lowest first."""
+
+    DORM_LEADER = 1
+    FLOOR_LEADER = 2
+    CLASS_WELLBEING_OFFICER = 3
+    RESIDENCE_COUNSELOR = 4
+    COMMUNITY_PSYCH_TEACHER = 5
+    COUNSELING_CENTER = 6
+
+    @property
+    def role(self) -> Role:
+        return Role(self.name.lower())
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        return self.role.label(language)
+
+
+class Role(StrEnum):
+    """Who a user is: one of the six tiers or a staff role outside the ladder."""
+
+    DORM_LEADER = "dorm_leader"
+    FLOOR_LEADER = "floor_leader"
+    CLASS_WELLBEING_OFFICER = "class_wellbeing_officer"
+    RESIDENCE_COUNSELOR = "residence_counselor"
+    COMMUNITY_PSYCH_TEACHER = "community_psych_teacher"
+    COUNSELING_CENTER = "counseling_center"
+    COLLEGE_LEADER = "college_leader"
+    CAMPUS_ADMIN = "campus_admin"
+    PLATFORM_ADMIN = "platform_admin"
+    AUDITOR = "auditor"
+
+    @property
+    def tier(self) -> Tier | None:
+        """The ladder tier of this role, or None for roles outside the ladder."""
+        try:
+            return Tier[self.name]
+        except KeyError:
+            return None
+
+    @property
+    def is_student(self) -> bool:
+        """Tiers 1-3 are students: they report and see their own receipts, never case data."""
+        tier = self.tier
+        return tier is not None and tier <= Tier.CLASS_WELLBEING_OFFICER
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        zh, en = _ROLE_LABELS[self]
+        return zh if language == "zh-CN" else en
+
+
+_ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.DORM_LEADER: ("寝室长", "Dorm-room leader"),
+    Role.FLOOR_LEADER: ("楼层长", "Floor leader"),
+    Role.CLASS_WELLBEING_OFFICER: ("班级心理委员", "Class wellbeing officer"),
+    Role.RESIDENCE_COUNSELOR: ("公寓辅导员", "Residence counselor"),
+    Role.COMMUNITY_PSYCH_TEACHER: ("社区心理教师", "Community psychology teacher"),
+    Role.COUNSELING_CENTER: ("心理健康教育与咨询中心", "Counseling center"),
+    Role.COLLEGE_LEADER: ("二级学院领导", "College leader"),
+    Role.CAMPUS_ADMIN: ("校区管理员", "Campus administrator"),
+    Role.PLATFORM_ADMIN: ("平台管理员", "Platform administrator"),
+    Role.AUDITOR: ("审计员", "Auditor"),
+}
+
+
+class Severity(StrEnum):
+    """Grades of a warning, ordered: none < mild < moderate < severe < critical."""
+
+    NONE = "none"
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        zh, en = _SEVERITY_LABELS[self]
+        return zh if language == "zh-CN" else en
+
+
+_SEVERITY_ORDER: tuple[Severity, ...] = (
+    Severity.NONE,
+    Severity.MILD,
+    Severity.MODERATE,
+    Severity.SEVERE,
+    Severity.CRITICAL,
+)
+
+_SEVERITY_LABELS: dict[Severity, tuple[str, str]] = {
+    Severity.NONE: ("无", "None"),
+    Severity.MILD: ("轻度", "Mild"),
+    Severity.MODERATE: ("中度", "Moderate"),
+    Severity.SEVERE: ("重度", "Severe"),
+    Severity.CRITICAL: ("危急", "Critical"),
+}
+
+
+class Signal(StrEnum):
+    """Observed warning signals, version 1 of the vocabulary."""
+
+    SUICIDE_ATTEMPT = "suicide_attempt"
+    SUICIDE_PLAN = "suicide_plan"
+    SELF_HARM_BEHAVIOR = "self_harm_behavior"
+    SELF_HARM_TALK = "self_harm_talk"
+    HOPELESSNESS = "hopelessness"
+    GIVING_AWAY_POSSESSIONS = "giving_away_possessions"
+    PERSISTENT_LOW_MOOD = "persistent_low_mood"
+    ANXIETY_PANIC = "anxiety_panic"
+    SLEEP_DISTURBANCE = "sleep_disturbance"
+    APPETITE_CHANGE = "appetite_change"
+    SOCIAL_WITHDRAWAL = "social_withdrawal"
+    DORM_CONFLICT = "dorm_conflict"
+    ACADEMIC_DECLINE = "academic_decline"
+    EMPLOYMENT_PRESSURE = "employment_pressure"
+    FAMILY_CONFLICT = "family_conflict"
+    BEREAVEMENT_OR_FAMILY_CRISIS = "bereavement_or_family_crisis"
+    DISASTER_EXPOSURE = "disaster_exposure"
+    SUBSTANCE_USE = "substance_use"
+    MISSING_CONTACT = "missing_contact"
+    UNUSUAL_BEHAVIOR = "unusual_behavior"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        zh, en = SIGNAL_LABELS[self]
+        return zh if language == "zh-CN" else en
+
+
+SIGNAL_VOCABULARY_VERSION = 1
+
+SIGNAL_LABELS: dict[Signal, tuple[str, str]] = {
+    Signal.SUICIDE_ATTEMPT: ("自杀行为（正在进行或刚刚发生）", "Suicide attempt (in progress or just happened)"),
+    Signal.SUICIDE_PLAN: ("有自杀计划", "Suicide plan"),
+    Signal.SELF_HARM_BEHAVIOR: ("自伤行为", "Self-harm behaviour"),
+    Signal.SELF_HARM_TALK: ("流露自伤或轻生念头", "Talk of self-harm or suicide"),
+    Signal.HOPELESSNESS: ("绝望感", "Hopelessness"),
+    Signal.GIVING_AWAY_POSSESSIONS: ("赠送个人物品、交代后事", "Giving away possessions"),
+    Signal.PERSISTENT_LOW_MOOD: ("持续情绪低落", "Persistent low mood"),
+    Signal.ANXIETY_PANIC: ("焦虑、惊恐发作", "Anxiety or panic"),
+    Signal.SLEEP_DISTURBANCE: ("睡眠紊乱", "Sleep disturbance"),
+    Signal.APPETITE_CHANGE: ("食欲明显变化", "Marked appetite change"),
+    Signal.SOCIAL_WITHDRAWAL: ("回避社交、独来独往", "Social withdrawal"),
+    Signal.DORM_CONFLICT: ("寝室人际冲突", "Dormitory conflict"),
+    Signal.ACADEMIC_DECLINE: ("学业明显下滑", "Academic decline"),
+    Signal.EMPLOYMENT_PRESSURE: ("就业压力", "Employment pressure"),
+    Signal.FAMILY_CONFLICT: ("家庭矛盾", "Family conflict"),
+    Signal.BEREAVEMENT_OR_FAMILY_CRISIS: ("亲人离世或家庭变故", "Bereavement or family crisis"),
+    Signal.DISASTER_EXPOSURE: ("经历灾害或突发事件", "Exposure to a disaster or sudden event"),
+    Signal.SUBSTANCE_USE: ("酗酒或药物滥用", "Alcohol or substance misuse"),
+    Signal.MISSING_CONTACT: ("失联", "Cannot be reached"),
+    Signal.UNUSUAL_BEHAVIOR: ("言行异常", "Unusual behaviour"),
+}
