@@ -65,7 +65,9 @@ class NoteCipher:
         sealed = self._keys[self._active].encrypt(
             nonce, text.encode(), _aad(campus_id, student_ref)
         )
-        return EncryptedText(key_id=self._active, nonce=_b64encode(nonce), ciphertext=_b64encode(sealed))
+        return EncryptedText(
+            key_id=self._active, nonce=_b64encode(nonce), ciphertext=_b64encode(sealed)
+        )
 
     def open(self, note: EncryptedText, *, campus_id: str, student_ref: str) -> str:
         aead = self._keys.get(note.key_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,7 +40,9 @@ class Envelope(BaseModel, Generic[P]):
     specversion: str = Field(default=SPEC_VERSION, description="CloudEvents version, always 1.0.")
     id: str = Field(description="Unique event id; consumers deduplicate by it.", min_length=1)
     type: str = Field(description="Event type, e.g. `shouwang.report.submitted`.")
-    source: str = Field(description="URI-reference of the producing service, e.g. `/shouwang/intake`.")
+    source: str = Field(
+        description="URI-reference of the producing service, e.g. `/shouwang/intake`."
+    )
     time: AwareDatetime = Field(description="When the event happened, with its UTC offset.")
     subject: str = Field(description="The pseudonymous student reference the event is about.")
     datacontenttype: str = Field(default="application/json")
@@ -79,7 +81,8 @@ class Envelope(BaseModel, Generic[P]):
         traceparent: str | None = None,
     ) -> Envelope[P]:
         """Put a payload in its envelope, filling type and version from the payload class."""
-        return Envelope[type(payload)](  # type: ignore[valid-type]
+        model: type[Envelope[P]] = cast(Any, Envelope)[type(payload)]
+        return model(
             id=event_id or str(uuid.uuid4()),
             type=payload.EVENT_TYPE,
             source=source,
@@ -120,7 +123,7 @@ class Envelope(BaseModel, Generic[P]):
 
 def envelope_json_schema(payload_cls: type[Payload]) -> dict[str, Any]:
     """JSON Schema of one event type's envelope, with `type` pinned to its constant."""
-    schema = Envelope[payload_cls].model_json_schema()  # type: ignore[valid-type]
+    schema: dict[str, Any] = cast(Any, Envelope)[payload_cls].model_json_schema()
     schema["properties"]["type"]["const"] = payload_cls.EVENT_TYPE
     schema["properties"]["schema_version"]["const"] = payload_cls.SCHEMA_VERSION
     schema["title"] = payload_cls.EVENT_TYPE

@@ -53,10 +53,17 @@ INSTRUMENTS: dict[Instrument, InstrumentSpec] = {
     Instrument.UPI: InstrumentSpec(Instrument.UPI, 60, 0, 1, "大学生人格问卷（UPI）", "UPI"),
     # C-SSRS screener: six yes/no questions; Q6's recency travels beside the items.
     Instrument.CSSRS_SCREENER: InstrumentSpec(
-        Instrument.CSSRS_SCREENER, 6, 0, 1, "哥伦比亚自杀严重程度评定量表（筛查版）", "C-SSRS screener"
+        Instrument.CSSRS_SCREENER,
+        6,
+        0,
+        1,
+        "哥伦比亚自杀严重程度评定量表（筛查版）",
+        "C-SSRS screener",
     ),
     # SCL-90 as used in Chinese colleges: 90 items scored 1 (none) .. 5 (severe).
-    Instrument.SCL90: InstrumentSpec(Instrument.SCL90, 90, 1, 5, "症状自评量表（SCL-90）", "SCL-90"),
+    Instrument.SCL90: InstrumentSpec(
+        Instrument.SCL90, 90, 1, 5, "症状自评量表（SCL-90）", "SCL-90"
+    ),
 }
 
 

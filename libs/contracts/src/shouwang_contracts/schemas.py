@@ -1,7 +1,7 @@
 """Export every event's JSON Schema to a folder, or check the committed copies are current.
 
-    shouwang-schemas export libs/contracts/schemas
-    shouwang-schemas check libs/contracts/schemas
+shouwang-schemas export libs/contracts/schemas
+shouwang-schemas check libs/contracts/schemas
 """
 
 from __future__ import annotations

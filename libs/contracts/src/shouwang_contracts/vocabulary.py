@@ -165,7 +165,10 @@ class Signal(StrEnum):
 SIGNAL_VOCABULARY_VERSION = 1
 
 SIGNAL_LABELS: dict[Signal, tuple[str, str]] = {
-    Signal.SUICIDE_ATTEMPT: ("自杀行为（正在进行或刚刚发生）", "Suicide attempt (in progress or just happened)"),
+    Signal.SUICIDE_ATTEMPT: (
+        "自杀行为（正在进行或刚刚发生）",
+        "Suicide attempt (in progress or just happened)",
+    ),
     Signal.SUICIDE_PLAN: ("有自杀计划", "Suicide plan"),
     Signal.SELF_HARM_BEHAVIOR: ("自伤行为", "Self-harm behaviour"),
     Signal.SELF_HARM_TALK: ("流露自伤或轻生念头", "Talk of self-harm or suicide"),

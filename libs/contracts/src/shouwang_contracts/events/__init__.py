@@ -3,14 +3,58 @@
 from __future__ import annotations
 
 from ..envelope import Payload
+from .casework import (
+    AlertAcknowledged,
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseOutcome,
+    CaseSeverityChanged,
+    CaseState,
+    CaseTransitioned,
+    DirectoryEntry,
+    PlanUpdated,
+    ResponsibleStaff,
+)
 from .intake import ReportSubmitted, ScreeningSubmitted
+from .triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.EVENT_TYPE: cls
     for cls in (
         ReportSubmitted,
         ScreeningSubmitted,
+        AssessmentGraded,
+        AlertRaised,
+        AlertEscalated,
+        CaseOpened,
+        CaseTransitioned,
+        CaseAssigned,
+        CaseSeverityChanged,
+        CaseClosed,
+        PlanUpdated,
+        AlertAcknowledged,
+        DirectoryEntry,
     )
 }
 
-__all__ = ["EVENT_TYPES", "ReportSubmitted", "ScreeningSubmitted"]
+__all__ = [
+    "EVENT_TYPES",
+    "AlertAcknowledged",
+    "AlertEscalated",
+    "AlertRaised",
+    "AssessmentGraded",
+    "CaseAssigned",
+    "CaseClosed",
+    "CaseOpened",
+    "CaseOutcome",
+    "CaseSeverityChanged",
+    "CaseState",
+    "CaseTransitioned",
+    "DirectoryEntry",
+    "PlanUpdated",
+    "Reason",
+    "ReportSubmitted",
+    "ResponsibleStaff",
+    "ScreeningSubmitted",
+]

@@ -48,7 +48,9 @@ class ScreeningSubmitted(Payload):
 
     screening_id: str = Field(description="Id of this screening result.")
     student_ref: str = Field(description="Pseudonymous reference of the student screened.")
-    submitted_by_ref: str = Field(description="Pseudonymous reference of the staff who submitted it.")
+    submitted_by_ref: str = Field(
+        description="Pseudonymous reference of the staff who submitted it."
+    )
     instrument: Instrument = Field(description="Which instrument was administered.")
     items: list[int] = Field(description="Answers in the instrument's item order.")
     behavior_recency: BehaviorRecency | None = Field(
@@ -59,7 +61,9 @@ class ScreeningSubmitted(Payload):
         default=None, description="UPI only: the student asked for a counseling conversation."
     )
     administered_at: AwareDatetime = Field(description="When the student answered.")
-    batch_id: str | None = Field(default=None, description="Census batch the result came in, if any.")
+    batch_id: str | None = Field(
+        default=None, description="Census batch the result came in, if any."
+    )
     batch_row: int | None = Field(default=None, ge=1, description="Row number in the census file.")
 
     @property
@@ -72,7 +76,10 @@ class ScreeningSubmitted(Payload):
         problems = INSTRUMENTS[self.instrument].validate_items(self.items)
         if problems:
             raise ValueError("; ".join(problems))
-        if self.instrument is Instrument.CSSRS_SCREENER and self.items[5] == 1:
-            if self.behavior_recency in (None, BehaviorRecency.NEVER):
-                raise ValueError("C-SSRS Q6 answered yes needs behavior_recency")
+        if (
+            self.instrument is Instrument.CSSRS_SCREENER
+            and self.items[5] == 1
+            and self.behavior_recency in (None, BehaviorRecency.NEVER)
+        ):
+            raise ValueError("C-SSRS Q6 answered yes needs behavior_recency")
         return self

@@ -1,0 +1,202 @@
+"""Who is calling: JWT bearer tokens turned into a `Principal`.
+
+Local use signs tokens with HS256 and a configured secret (`shouwang-token` mints them);
+production verifies RS256 tokens against the identity provider's JWKS. Claims: `sub`, `role`
+(a tier or staff role), `campus_id`, optional `scope` (list of `kind:value` grants), `exp`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .vocabulary import Role, Tier
+
+DEFAULT_ISSUER = "shouwang-local"
+DEFAULT_AUDIENCE = "shouwang"
+MIN_SECRET_BYTES = 32
+
+
+class ScopeKind(StrEnum):
+    """What part of a campus a grant covers, from widest to narrowest."""
+
+    CAMPUS = "campus"
+    COLLEGE = "college"
+    CLASS = "class"
+    BUILDING = "building"
+    FLOOR = "floor"
+    ROOM = "room"
+
+
+class ScopeGrant(BaseModel):
+    """One grant: `building:8号楼`, `floor:7号楼/3`, `room:8号楼/202`, `class:建工2401`, `campus`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ScopeKind
+    value: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ScopeGrant:
+        kind, _, value = text.partition(":")
+        return cls(kind=ScopeKind(kind.strip()), value=value.strip())
+
+    def __str__(self) -> str:
+        return self.kind.value if self.kind is ScopeKind.CAMPUS else f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a student lives and studies, as far as scope checks need it."""
+
+    college: str | None = None
+    class_name: str | None = None
+    building: str | None = None
+    floor: str | None = None
+    room: str | None = None
+
+    def matches(self, grant: ScopeGrant) -> bool:
+        match grant.kind:
+            case ScopeKind.CAMPUS:
+                return True
+            case ScopeKind.COLLEGE:
+                return self.college == grant.value
+            case ScopeKind.CLASS:
+                return self.class_name == grant.value
+            case ScopeKind.BUILDING:
+                return self.building == grant.value
+            case ScopeKind.FLOOR:
+                return f"{self.building}/{self.floor}" == grant.value
+            case ScopeKind.ROOM:
+                return f"{self.building}/{self.room}" == grant.value
+
+
+class Principal(BaseModel):
+    """The authenticated caller."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str = Field(min_length=1, max_length=128)
+    role: Role
+    campus_id: str = Field(min_length=1, max_length=64)
+    scope: tuple[ScopeGrant, ...] = ()
+    token_id: str | None = None
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.role.tier
+
+    @property
+    def campus_wide(self) -> bool:
+        """Tier 6, campus admins and holders of a `campus` grant see the whole campus."""
+        return self.role in (Role.COUNSELING_CENTER, Role.CAMPUS_ADMIN) or any(
+            g.kind is ScopeKind.CAMPUS for g in self.scope
+        )
+
+    def covers(self, placement: Placement) -> bool:
+        """Whether this caller's scope includes a student placed there."""
+        return self.campus_wide or any(placement.matches(g) for g in self.scope)
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired, or not ours."""
+
+
+class TokenVerifier:
+    """Verifies bearer tokens: HS256 with a shared secret, or RS256 via a JWKS URL."""
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        jwks_url: str | None = None,
+        issuer: str = DEFAULT_ISSUER,
+        audience: str = DEFAULT_AUDIENCE,
+        leeway_seconds: int = 30,
+    ) -> None:
+        if not secret and not jwks_url:
+            raise ValueError("configure a JWT secret (local) or a JWKS URL (production)")
+        if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"JWT secret must be at least {MIN_SECRET_BYTES} bytes")
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+
+    @property
+    def needs_network(self) -> bool:
+        """True when verification may fetch keys (call it off the event loop)."""
+        return self._jwks is not None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key = self._secret
+                algorithms = ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    raw_scope = claims.get("scope") or []
+    if isinstance(raw_scope, str):
+        raw_scope = raw_scope.split()
+    try:
+        return Principal(
+            sub=claims["sub"],
+            role=Role(str(claims.get("role"))),
+            campus_id=claims.get("campus_id"),
+            scope=tuple(ScopeGrant.parse(item) for item in raw_scope),
+            token_id=claims.get("jti"),
+        )
+    except (ValueError, ValidationError, KeyError) as exc:
+        raise AuthError(f"token claims are not usable: {exc}") from exc
+
+
+def mint_token(
+    secret: str,
+    *,
+    sub: str,
+    role: Role,
+    campus_id: str,
+    scope: list[str] | None = None,
+    ttl_seconds: int = 8 * 3600,
+    issuer: str = DEFAULT_ISSUER,
+    audience: str = DEFAULT_AUDIENCE,
+) -> str:
+    """A local HS256 token, for development and tests only."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role.value,
+        "campus_id": campus_id,
+        "scope": scope or [],
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "iss": issuer,
+        "aud": audience,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")

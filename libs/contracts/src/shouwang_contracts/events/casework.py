@@ -1,0 +1,171 @@
+"""Public events casework publishes through its outbox, and the directory stream.
+
+Pseudonymous references and structured fields only: no names, student numbers, free-text
+notes or contact details ever appear here. Other campus systems subscribe to these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ..envelope import Payload
+from ..topics import CASES, DIRECTORY
+from ..vocabulary import Role, Severity
+
+
+class CaseState(StrEnum):
+    """The closed loop: 发现 → 监控 → 干预 → 转介 → 善后 → 回访 → 结案."""
+
+    OPEN = "open"
+    MONITORING = "monitoring"
+    INTERVENTION = "intervention"
+    REFERRED = "referred"
+    AFTERCARE = "aftercare"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+
+
+class CaseOutcome(StrEnum):
+    """How a case ended."""
+
+    RELIEVED = "relieved"  # 缓解
+    STABLE = "stable"  # 稳定
+    TRANSFERRED = "transferred"  # 转出（转学、转介长期治疗）
+    LEFT_SCHOOL = "left_school"  # 离校（休学、退学、毕业）
+
+
+class CaseOpened(Payload):
+    """A case was opened for a student (发现)."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.opened"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    severity: Severity = Field(description="Severity the case opened with.")
+    owner_ref: str | None = Field(description="Pseudonymous reference of the owner, if assigned.")
+    owner_role: Role = Field(description="Role that owns the case.")
+    assessment_id: str | None = Field(default=None, description="Assessment that opened it.")
+    alert_id: str | None = Field(default=None, description="Alert that opened it.")
+    report_ids: list[str] = Field(default_factory=list, description="Reports attached so far.")
+    opened_at: AwareDatetime = Field(description="When the case was opened.")
+
+
+class CaseTransitioned(Payload):
+    """A case moved along the loop, or back on a relapse path."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.transitioned"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    from_state: CaseState = Field(description="State before.")
+    to_state: CaseState = Field(description="State after.")
+    severity: Severity = Field(description="Case severity at the time.")
+    actor_ref: str = Field(description="Pseudonymous reference of who moved it.")
+    actor_role: Role = Field(description="Role of who moved it.")
+    referral_type: str | None = Field(default=None, description="Kind of referral destination.")
+    transitioned_at: AwareDatetime = Field(description="When.")
+
+
+class CaseAssigned(Payload):
+    """A case got a (new) owner."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.assigned"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    owner_ref: str = Field(description="Pseudonymous reference of the new owner.")
+    owner_role: Role = Field(description="Role of the new owner.")
+    previous_owner_ref: str | None = Field(default=None, description="Owner before, if any.")
+    assigned_at: AwareDatetime = Field(description="When.")
+
+
+class CaseSeverityChanged(Payload):
+    """A new assessment attached to the active case and raised its severity."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.severity_changed"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    from_severity: Severity = Field(description="Severity before.")
+    to_severity: Severity = Field(description="Severity after.")
+    assessment_id: str = Field(description="The assessment that changed it.")
+    report_ids: list[str] = Field(default_factory=list, description="Reports newly attached.")
+    changed_at: AwareDatetime = Field(description="When.")
+
+
+class CaseClosed(Payload):
+    """A case was closed (结案) with an outcome."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.closed"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    outcome: CaseOutcome = Field(description="How it ended.")
+    severity: Severity = Field(description="Highest severity the case reached.")
+    opened_at: AwareDatetime = Field(description="When the case opened (for cycle times).")
+    closed_at: AwareDatetime = Field(description="When it closed.")
+
+
+class PlanUpdated(Payload):
+    """The student's living plan (策) changed; counts only, never the actions' text."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.plan.updated"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case the plan belongs to.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    plan_version: int = Field(ge=1, description="Version of the plan after the change.")
+    actions_open: int = Field(ge=0, description="Actions not yet done.")
+    actions_done: int = Field(ge=0, description="Actions done.")
+    next_review_at: AwareDatetime | None = Field(default=None, description="Next review date.")
+    updated_at: AwareDatetime = Field(description="When.")
+
+
+class AlertAcknowledged(Payload):
+    """Someone qualified took ownership of an alert; triage stops escalating it."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.alert.acknowledged"
+    TOPIC: ClassVar[str] = CASES
+
+    alert_id: str = Field(description="The alert acknowledged.")
+    case_id: str | None = Field(default=None, description="Case the alert belongs to.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    acknowledged_by_ref: str = Field(description="Pseudonymous reference of who acknowledged.")
+    acknowledged_by_role: Role = Field(description="Their role.")
+    acknowledged_at: AwareDatetime = Field(description="When.")
+
+
+class ResponsibleStaff(BaseModel):
+    """One person responsible for a student at some tier, by pseudonym only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role = Field(description="Their role / tier for this student.")
+    person_ref: str = Field(description="Pseudonymous reference of the person.")
+
+
+class DirectoryEntry(Payload):
+    """A student's placement and responsible staff; the topic is compacted to the latest."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.directory.entry"
+    TOPIC: ClassVar[str] = DIRECTORY
+
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    active: bool = Field(default=True, description="False once the student has left.")
+    college: str | None = Field(default=None, description="二级学院.")
+    class_name: str | None = Field(default=None, description="班级.")
+    building: str | None = Field(default=None, description="楼栋.")
+    floor: str | None = Field(default=None, description="楼层.")
+    room: str | None = Field(default=None, description="寝室.")
+    responsible: list[ResponsibleStaff] = Field(
+        default_factory=list, description="Who holds each tier for this student."
+    )
+    updated_at: AwareDatetime = Field(description="When the placement was last imported.")

@@ -1,0 +1,309 @@
+"""FastAPI glue every Shouwang service uses: errors, auth, tracing, health and metrics.
+
+Needs the `web` extra (`shouwang-contracts[web]`).
+- Errors are RFC 9457 problem+json, titled in zh-CN unless the caller prefers English.
+- `CurrentPrincipal` authenticates a bearer token; `require_roles` narrows by role.
+- `TraceContextMiddleware` keeps W3C trace context per request for logs and events.
+- `operations_router` serves `/healthz`, `/readyz` and `/metrics` without authentication.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pythonjsonlogger.json import JsonFormatter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import AuthError, Principal, TokenVerifier
+from .vocabulary import DEFAULT_LANGUAGE, Language, Role
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:shouwang:problem:"
+
+# status → (zh-CN title, en title)
+_TITLES: dict[int, tuple[str, str]] = {
+    400: ("请求有误", "Bad request"),
+    401: ("未通过身份认证", "Not authenticated"),
+    403: ("无权执行此操作", "Forbidden"),
+    404: ("未找到", "Not found"),
+    405: ("不支持该请求方法", "Method not allowed"),
+    409: ("与已有请求冲突", "Conflict"),
+    413: ("请求内容过大", "Content too large"),
+    415: ("不支持的内容类型", "Unsupported media type"),
+    422: ("请求内容未通过校验", "Validation failed"),
+    429: ("请求过于频繁", "Too many requests"),
+    500: ("服务器内部错误", "Internal server error"),
+    503: ("服务暂时不可用，请稍后重试", "Service temporarily unavailable, retry later"),
+}
+
+_trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "shouwang_trace", default=None
+)
+logger = logging.getLogger("shouwang.web")
+
+
+class Problem(Exception):
+    """An error answered as problem+json. `code` is a stable machine-readable reason."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def preferred_language(request: Request) -> Language:
+    """zh-CN unless the caller's Accept-Language puts English first."""
+    header = request.headers.get("accept-language", "")
+    first = header.split(",", 1)[0].strip().lower()
+    return "en" if first.startswith("en") else DEFAULT_LANGUAGE
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    zh, en = _TITLES.get(status, _TITLES[500] if status >= 500 else _TITLES[400])
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": en if preferred_language(request) == "en" else zh,
+        "status": status,
+        "code": code,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    trace = current_trace_id()
+    if trace:
+        body["trace_id"] = trace
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error leaves as problem+json; unexpected ones are logged and answered 500."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            request, exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        return problem_response(request, 422, "validation_failed", errors=errors)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(request, exc.status_code, code, detail, headers=headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(request, 500, "internal_error")
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+async def current_principal(request: Request) -> Principal:
+    """Authenticate the bearer token with the app's `token_verifier`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(
+            401,
+            "missing_token",
+            "需要 Bearer 令牌 / a bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        if verifier.needs_network:
+            return await anyio.to_thread.run_sync(verifier.verify, token)
+        return verifier.verify(token)
+    except AuthError as exc:
+        raise Problem(
+            401,
+            "invalid_token",
+            str(exc),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only the given roles through (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Problem(
+                403,
+                "role_forbidden",
+                f"role {principal.role.value} may not do this; allowed: "
+                + ", ".join(sorted(r.value for r in allowed)),
+            )
+        return principal
+
+    return check
+
+
+def require_same_campus(principal: Principal, campus_id: str) -> None:
+    """Refuse a request about another campus than the caller's own."""
+    if principal.campus_id != campus_id:
+        raise Problem(403, "campus_forbidden", "campus_id does not match your token's campus")
+
+
+# --- trace context -----------------------------------------------------------------------
+
+
+def current_trace_id() -> str | None:
+    value = _trace.get()
+    return value[0] if value else None
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent to stamp on events caused by the current request."""
+    value = _trace.get()
+    return f"00-{value[0]}-{value[1]}-01" if value else None
+
+
+class TraceContextMiddleware:
+    """Adopts an incoming `traceparent` or starts a trace; echoes it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = None
+        for name, value in scope.get("headers", ()):
+            if name == b"traceparent":
+                parts = value.decode("latin-1").split("-")
+                if len(parts) == 4 and len(parts[1]) == 32:
+                    trace_id = parts[1]
+                break
+        span_id = secrets.token_hex(8)
+        token = _trace.set((trace_id or secrets.token_hex(16), span_id))
+        traceparent = current_traceparent() or ""
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"traceparent", traceparent.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trace)
+        finally:
+            _trace.reset(token)
+
+
+class _TraceFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = current_trace_id()
+        return True
+
+
+def configure_logging(service: str, level: str | None = None) -> None:
+    """JSON lines on stdout with service name and trace id. Never log personal data."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}{trace_id}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
+        )
+    )
+    handler.addFilter(_TraceFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --- operations --------------------------------------------------------------------------
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def operations_router(
+    checks: dict[str, ReadinessCheck], registries: Iterable[CollectorRegistry]
+) -> APIRouter:
+    """`/healthz` (process alive), `/readyz` (every dependency answers), `/metrics`."""
+    router = APIRouter(tags=["operations"])
+    registry_list = list(registries)
+
+    @router.get("/healthz", operation_id="healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", operation_id="readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        results: dict[str, bool] = {}
+        for name, check in checks.items():
+            try:
+                with anyio.fail_after(2):
+                    results[name] = await check()
+            except Exception:  # a failing dependency is "not ready", never a 500
+                results[name] = False
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", operation_id="metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body = b"".join(generate_latest(r) for r in registry_list)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
