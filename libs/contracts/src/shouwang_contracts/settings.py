@@ -17,7 +17,7 @@ from .auth import TokenVerifier
 from .crypto import NoteCipher
 from .pseudonym import Pseudonymizer
 
-LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"
+LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside local
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonym-key-change-me-0123456789"
 LOCAL_NOTE_KEYS = "local:bG9jYWwtb25seS1ub3RlLWtleS0zMi1ieXRlcyEhISE"
 
@@ -64,8 +64,7 @@ class SharedSettings(BaseSettings):
         defaults = {
             "SHOUWANG_JWT_SECRET": self.jwt_secret is not None
             and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET,
-            "SHOUWANG_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value()
-            == LOCAL_PSEUDONYM_KEY,
+            "SHOUWANG_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY,
             "SHOUWANG_NOTE_KEYS": self.note_keys.get_secret_value() == LOCAL_NOTE_KEYS,
         }
         bad = [name for name, is_default in defaults.items() if is_default]
@@ -79,7 +78,10 @@ class SharedSettings(BaseSettings):
         if not self.jwks_url and self.jwt_secret is not None:
             secret = self.jwt_secret.get_secret_value()
         return TokenVerifier(
-            secret=secret, jwks_url=self.jwks_url, issuer=self.jwt_issuer, audience=self.jwt_audience
+            secret=secret,
+            jwks_url=self.jwks_url,
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
         )
 
     def pseudonymizer(self) -> Pseudonymizer:

@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
@@ -127,6 +128,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                request, 400, "malformed_json", "请求体不是合法的 JSON", errors=errors
+            )
         return problem_response(request, 422, "validation_failed", errors=errors)
 
     async def on_http(request: Request, exc: Exception) -> Response:
@@ -195,6 +200,101 @@ def require_same_campus(principal: Principal, campus_id: str) -> None:
     """Refuse a request about another campus than the caller's own."""
     if principal.campus_id != campus_id:
         raise Problem(403, "campus_forbidden", "campus_id does not match your token's campus")
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON (a dependency for JSON endpoints)."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise Problem(415, "unsupported_media_type", "请使用 application/json 提交")
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """The request body passed the size limit of its route."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"请求体超过 {limit} 字节上限 / body exceeds {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over a size limit (per path prefix), by header or while streaming."""
+
+    def __init__(
+        self, app: ASGIApp, *, default: int, overrides: dict[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = JSONResponse(
+                    {
+                        "type": PROBLEM_BASE + "body_too_large",
+                        "title": _TITLES[413][0],
+                        "status": 413,
+                        "code": "body_too_large",
+                        "detail": f"请求体超过 {limit} 字节上限 / body exceeds {limit} bytes",
+                    },
+                    status_code=413,
+                    media_type=PROBLEM_JSON,
+                )
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class RequestMetricsMiddleware:
+    """Counts requests and times them by route template (never by raw path: ids are many)."""
+
+    def __init__(self, app: ASGIApp, *, requests: Any, latency: Any) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.requests.labels(template, method, str(status)).inc()
+            self.latency.labels(template, method).observe(time.perf_counter() - started)
 
 
 # --- trace context -----------------------------------------------------------------------
