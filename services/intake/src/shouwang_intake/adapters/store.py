@@ -1,0 +1,291 @@
+"""Intake's PostgreSQL state: receipts, idempotency keys, census batches and row errors."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from ..domain.census import RowError
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    fingerprint: bytes
+    resource_id: uuid.UUID
+    state: str
+    response: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    report_id: uuid.UUID
+    reporter_ref: str
+    kind: str
+    status: str
+    received_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CensusBatch:
+    batch_id: uuid.UUID
+    campus_id: str
+    submitted_by_ref: str
+    status: str
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    failure: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class IntakeStore:
+    """All SQL intake runs, behind methods named for what they mean."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def ping(self) -> bool:
+        return bool(await self._pool.fetchval("SELECT 1"))
+
+    # --- idempotency -------------------------------------------------------------------
+
+    async def claim_key(
+        self,
+        campus_id: str,
+        principal_ref: str,
+        key: str,
+        fingerprint: bytes,
+        resource_id: uuid.UUID,
+    ) -> IdempotencyRecord | None:
+        """Claim a key; None if it was free, else the record that already holds it."""
+        row = await self._pool.fetchrow(
+            """
+            WITH claimed AS (
+                INSERT INTO idempotency_keys
+                    (campus_id, principal_ref, idem_key, fingerprint, resource_id, state)
+                VALUES ($1, $2, $3, $4, $5, 'pending')
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            SELECT fingerprint, resource_id, state, response
+              FROM idempotency_keys
+             WHERE campus_id = $1 AND principal_ref = $2 AND idem_key = $3
+               AND NOT EXISTS (SELECT 1 FROM claimed)
+            """,
+            campus_id,
+            principal_ref,
+            key,
+            fingerprint,
+            resource_id,
+        )
+        if row is None:
+            return None
+        response = json.loads(row["response"]) if row["response"] else None
+        return IdempotencyRecord(row["fingerprint"], row["resource_id"], row["state"], response)
+
+    async def release_key(self, campus_id: str, principal_ref: str, key: str) -> None:
+        """Forget a pending claim whose write Kafka did not take, so a retry can try again."""
+        await self._pool.execute(
+            "DELETE FROM idempotency_keys WHERE campus_id = $1 AND principal_ref = $2"
+            " AND idem_key = $3 AND state = 'pending'",
+            campus_id,
+            principal_ref,
+            key,
+        )
+
+    # --- receipts ----------------------------------------------------------------------
+
+    async def record_receipt(
+        self,
+        *,
+        report_id: uuid.UUID,
+        campus_id: str,
+        reporter_ref: str,
+        kind: str,
+        received_at: datetime,
+        idempotency: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Store the receipt, and complete the idempotency key in the same transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO receipts
+                    (report_id, campus_id, reporter_ref, kind, received_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $5)
+                ON CONFLICT (report_id) DO NOTHING
+                """,
+                report_id,
+                campus_id,
+                reporter_ref,
+                kind,
+                received_at,
+            )
+            if idempotency is not None:
+                key, response = idempotency
+                await conn.execute(
+                    """
+                    UPDATE idempotency_keys SET state = 'completed', response = $4
+                     WHERE campus_id = $1 AND principal_ref = $2 AND idem_key = $3
+                    """,
+                    campus_id,
+                    reporter_ref,
+                    key,
+                    json.dumps(response),
+                )
+
+    async def receipt(self, campus_id: str, report_id: uuid.UUID) -> Receipt | None:
+        row = await self._pool.fetchrow(
+            "SELECT report_id, reporter_ref, kind, status, received_at, updated_at"
+            " FROM receipts WHERE campus_id = $1 AND report_id = $2",
+            campus_id,
+            report_id,
+        )
+        return Receipt(**dict(row)) if row else None
+
+    async def advance_receipts(
+        self,
+        event_id: str,
+        *,
+        case_id: str,
+        status: str,
+        report_ids: list[str],
+    ) -> bool:
+        """Move receipts forward on a case event, once per event id; never backwards."""
+        ids = [uuid.UUID(r) for r in report_ids if _is_uuid(r)]
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO processed_events (event_id) VALUES ($1)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                event_id,
+            )
+            if not fresh:
+                return False
+            now = datetime.now(UTC)
+            if ids:
+                await conn.execute(
+                    "UPDATE receipts SET case_id = $1, updated_at = $2 WHERE report_id = ANY($3)",
+                    case_id,
+                    now,
+                    ids,
+                )
+            await conn.execute(
+                """
+                UPDATE receipts SET status = $2, updated_at = $3
+                 WHERE case_id = $1
+                   AND array_position(ARRAY['received','in_progress','closed'], status)
+                     < array_position(ARRAY['received','in_progress','closed'], $2::text)
+                """,
+                case_id,
+                status,
+                now,
+            )
+            return True
+
+    # --- census ------------------------------------------------------------------------
+
+    async def start_batch(
+        self, batch_id: uuid.UUID, campus_id: str, submitted_by_ref: str, file_sha256: str
+    ) -> CensusBatch | None:
+        """Register a batch; None if new, else the existing batch for the same file."""
+        inserted = await self._pool.fetchval(
+            """
+            INSERT INTO census_batches (batch_id, campus_id, submitted_by_ref, file_sha256, status)
+            VALUES ($1, $2, $3, $4, 'processing')
+            ON CONFLICT (batch_id) DO UPDATE SET status = 'processing', failure = NULL
+                WHERE census_batches.status = 'failed'
+                   -- a batch still 'processing' long after any request could last was
+                   -- interrupted (the process died): let the same file start it again
+                   OR (census_batches.status = 'processing'
+                       AND census_batches.created_at < now() - interval '15 minutes')
+            RETURNING true
+            """,
+            batch_id,
+            campus_id,
+            submitted_by_ref,
+            file_sha256,
+        )
+        if inserted:
+            await self._pool.execute("DELETE FROM census_row_errors WHERE batch_id = $1", batch_id)
+            return None
+        return await self.batch(campus_id, batch_id)
+
+    async def finish_batch(
+        self,
+        batch_id: uuid.UUID,
+        *,
+        status: str,
+        total: int,
+        accepted: int,
+        errors: list[RowError],
+        failure: str | None = None,
+    ) -> None:
+        rejected = len({e.row_number for e in errors})
+        async with self._pool.acquire() as conn, conn.transaction():
+            if errors:
+                await conn.copy_records_to_table(
+                    "census_row_errors",
+                    records=[
+                        (batch_id, e.row_number, e.field, e.code, e.message, e.message_en)
+                        for e in _unique_fields(errors)
+                    ],
+                    columns=["batch_id", "row_number", "field", "code", "message", "message_en"],
+                )
+            await conn.execute(
+                """
+                UPDATE census_batches
+                   SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5,
+                       failure = $6, completed_at = now()
+                 WHERE batch_id = $1
+                """,
+                batch_id,
+                status,
+                total,
+                accepted,
+                rejected,
+                failure,
+            )
+
+    async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
+        row = await self._pool.fetchrow(
+            "SELECT batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,"
+            " rows_rejected, failure, created_at, completed_at"
+            " FROM census_batches WHERE campus_id = $1 AND batch_id = $2",
+            campus_id,
+            batch_id,
+        )
+        return CensusBatch(**dict(row)) if row else None
+
+    async def batch_errors(self, batch_id: uuid.UUID, *, limit: int, offset: int) -> list[RowError]:
+        rows = await self._pool.fetch(
+            "SELECT row_number, field, code, message, message_en FROM census_row_errors"
+            " WHERE batch_id = $1 ORDER BY row_number, field LIMIT $2 OFFSET $3",
+            batch_id,
+            limit,
+            offset,
+        )
+        return [RowError(**dict(r)) for r in rows]
+
+
+def _unique_fields(errors: list[RowError]) -> list[RowError]:
+    seen: set[tuple[int, str]] = set()
+    unique = []
+    for error in errors:
+        if (error.row_number, error.field) not in seen:
+            seen.add((error.row_number, error.field))
+            unique.append(error)
+    return unique
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,37 @@
+"""Intake's settings, from the environment only (prefix INTAKE_, plus the shared names)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+from shouwang_contracts.settings import SharedSettings
+
+
+class IntakeSettings(SharedSettings):
+    """Everything intake can be told; secrets refuse their local defaults in production."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    database_url: SecretStr = SecretStr("postgresql://intake:intake@127.0.0.1:5432/shouwang")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    # How long a request waits for Kafka's acknowledgement before answering 503.
+    publish_timeout_seconds: float = 5.0
+    linger_ms: int = 2
+    retry_after_seconds: int = 5
+
+    max_json_bytes: int = 64 * 1024
+    max_census_bytes: int = 50 * 1024 * 1024
+    max_census_rows: int = 100_000
+    # Census rows awaiting Kafka's acknowledgement at once; bounds memory and broker pressure.
+    census_in_flight: int = 1000
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,284 @@
+"""Intake's HTTP API under /v1: reports, screenings, census files and receipts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.instruments import Instrument
+from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.web import (
+    CurrentPrincipal,
+    Problem,
+    preferred_language,
+    require_json,
+    require_roles,
+    require_same_campus,
+)
+
+from .. import metrics
+from ..adapters.publisher import KafkaUnavailable
+from ..adapters.store import CensusBatch
+from ..bootstrap import Deps
+from ..service_layer.submissions import SubmissionRefused, Submitted
+from .schemas import Accepted, CensusBatchOut, ReceiptOut, ReportIn, RowErrorOut, ScreeningIn
+
+router = APIRouter(prefix="/v1")
+
+# Every member of the six-tier network reports, and so do college leaders.
+REPORTERS = (
+    Role.DORM_LEADER,
+    Role.FLOOR_LEADER,
+    Role.CLASS_WELLBEING_OFFICER,
+    Role.RESIDENCE_COUNSELOR,
+    Role.COMMUNITY_PSYCH_TEACHER,
+    Role.COUNSELING_CENTER,
+    Role.COLLEGE_LEADER,
+)
+SCREENERS = (
+    Role.RESIDENCE_COUNSELOR,
+    Role.COMMUNITY_PSYCH_TEACHER,
+    Role.COUNSELING_CENTER,
+    Role.CAMPUS_ADMIN,
+)
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_CENSUS_TYPES = {
+    "text/csv",
+    "application/csv",
+    "application/vnd.ms-excel",
+    "text/plain",
+    _XLSX,
+    "application/octet-stream",
+    "",
+}
+_STATUS_LABELS = {
+    "received": ("已收到，等待处理", "Received"),
+    "in_progress": ("正在处理", "Being handled"),
+    "closed": ("已处理完毕", "Closed"),
+}
+
+Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
+Screener = Annotated[Principal, Depends(require_roles(*SCREENERS))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        description="Send the same key when retrying; the first answer is returned again.",
+    ),
+]
+
+
+def deps(request: Request) -> Deps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+AppDeps = Annotated[Deps, Depends(deps)]
+
+
+def _refused(exc: SubmissionRefused) -> Problem:
+    metrics.REJECTIONS.labels(exc.code).inc()
+    errors = [{"field": exc.field, "message": exc.detail, "type": exc.code}] if exc.field else None
+    return Problem(exc.status, exc.code, exc.detail, errors=errors)
+
+
+def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
+    metrics.REJECTIONS.labels("kafka_unavailable").inc()
+    return Problem(
+        503,
+        "kafka_unavailable",
+        "消息系统暂时无法确认写入，请稍后重试（可携带同一 Idempotency-Key）",
+        headers={"Retry-After": str(d.settings.retry_after_seconds)},
+    )
+
+
+def _accepted(response: Response, submitted: Submitted, location: str) -> Accepted:
+    response.headers["Location"] = location
+    if submitted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return Accepted(id=submitted.id, received_at=submitted.received_at)
+
+
+@router.post(
+    "/reports",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="submit_report",
+    dependencies=[Depends(require_json)],
+    summary="Report signals observed about a student (上报预警信息)",
+    responses={
+        409: {"description": "Idempotency-Key reused with another body"},
+        503: {"description": "Kafka did not acknowledge; retry"},
+    },
+)
+async def submit_report(
+    body: ReportIn,
+    principal: Reporter,
+    d: AppDeps,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    require_same_campus(principal, body.campus_id)
+    try:
+        submitted = await d.submissions.submit_report(principal, body, idempotency_key)
+    except SubmissionRefused as exc:
+        raise _refused(exc) from exc
+    except KafkaUnavailable as exc:
+        raise _unavailable(d, exc) from exc
+    return _accepted(response, submitted, f"/v1/reports/{submitted.id}")
+
+
+@router.post(
+    "/screenings",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="submit_screening",
+    dependencies=[Depends(require_json)],
+    summary="Submit one screening result (提交单个测评结果)",
+)
+async def submit_screening(
+    body: ScreeningIn,
+    principal: Screener,
+    d: AppDeps,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    require_same_campus(principal, body.campus_id)
+    try:
+        submitted = await d.submissions.submit_screening(principal, body, idempotency_key)
+    except SubmissionRefused as exc:
+        raise _refused(exc) from exc
+    except KafkaUnavailable as exc:
+        raise _unavailable(d, exc) from exc
+    return _accepted(response, submitted, f"/v1/screenings/{submitted.id}")
+
+
+@router.post(
+    "/screenings/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="submit_census",
+    summary="Upload a census file, CSV or XLSX (批量上传心理普查结果)",
+    response_model=CensusBatchOut,
+)
+async def submit_census(
+    principal: Screener,
+    d: AppDeps,
+    request: Request,
+    response: Response,
+    file: Annotated[
+        UploadFile, File(description="CSV (UTF-8 or GB18030) or XLSX; header row first.")
+    ],
+    instrument: Annotated[
+        Instrument | None, Form(description="Instrument for files without a 量表 column.")
+    ] = None,
+) -> CensusBatchOut:
+    content_type = (file.content_type or "").split(";", 1)[0].strip().lower()
+    if content_type not in _CENSUS_TYPES:
+        metrics.REJECTIONS.labels("unsupported_media_type").inc()
+        raise Problem(415, "unsupported_media_type", "请上传 CSV 或 XLSX 文件")
+    try:
+        batch, known = await d.census.ingest(principal, file.file, file.filename, instrument)
+    except SubmissionRefused as exc:
+        raise _refused(exc) from exc
+    except KafkaUnavailable as exc:
+        raise _unavailable(d, exc) from exc
+    finally:
+        await file.close()
+    response.headers["Location"] = f"/v1/screenings/bulk/{batch.batch_id}"
+    if known:
+        response.status_code = status.HTTP_200_OK
+    return await _batch_out(d, batch, request, limit=100, offset=0)
+
+
+@router.get(
+    "/screenings/bulk/{batch_id}", operation_id="get_census_batch", response_model=CensusBatchOut
+)
+async def get_census_batch(
+    batch_id: uuid.UUID,
+    principal: Screener,
+    d: AppDeps,
+    request: Request,
+    errors_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    errors_offset: Annotated[int, Query(ge=0)] = 0,
+) -> CensusBatchOut:
+    batch = await d.store.batch(principal.campus_id, batch_id)
+    if batch is None:
+        raise Problem(404, "batch_not_found", "没有这个批次")
+    return await _batch_out(d, batch, request, limit=errors_limit, offset=errors_offset)
+
+
+async def _batch_out(
+    d: Deps, batch: CensusBatch, request: Request, *, limit: int, offset: int
+) -> CensusBatchOut:
+    english = preferred_language(request) == "en"
+    errors = await d.store.batch_errors(batch.batch_id, limit=limit + 1, offset=offset)
+    more = len(errors) > limit
+    return CensusBatchOut(
+        batch_id=str(batch.batch_id),
+        status=batch.status,
+        rows_total=batch.rows_total,
+        rows_accepted=batch.rows_accepted,
+        rows_rejected=batch.rows_rejected,
+        failure=batch.failure,
+        created_at=batch.created_at,
+        completed_at=batch.completed_at,
+        errors=[
+            RowErrorOut(
+                row=e.row_number,
+                field=e.field,
+                code=e.code,
+                message=e.message_en if english else e.message,
+            )
+            for e in errors[:limit]
+        ],
+        errors_next_offset=offset + limit if more else None,
+    )
+
+
+@router.get("/reports/{report_id}", operation_id="get_report_receipt", response_model=ReceiptOut)
+async def get_report_receipt(
+    report_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request
+) -> ReceiptOut:
+    """The reporter's own receipt: received, being handled, or closed. Nothing of the case."""
+    return await _receipt(report_id, principal, d, request)
+
+
+@router.get(
+    "/screenings/{screening_id}", operation_id="get_screening_receipt", response_model=ReceiptOut
+)
+async def get_screening_receipt(
+    screening_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request
+) -> ReceiptOut:
+    return await _receipt(screening_id, principal, d, request)
+
+
+async def _receipt(
+    receipt_id: uuid.UUID, principal: Principal, d: Deps, request: Request
+) -> ReceiptOut:
+    receipt = await d.store.receipt(principal.campus_id, receipt_id)
+    # Someone else's receipt is answered exactly like a missing one: ids reveal nothing.
+    if receipt is None or receipt.reporter_ref != d.pseudonymizer.person_ref(
+        principal.campus_id, principal.sub
+    ):
+        raise Problem(404, "receipt_not_found", "没有找到你的这条上报")
+    zh, en = _STATUS_LABELS[receipt.status]
+    return ReceiptOut(
+        id=str(receipt.report_id),
+        kind=receipt.kind,
+        status=receipt.status,
+        status_label=en if preferred_language(request) == "en" else zh,
+        received_at=receipt.received_at,
+        updated_at=receipt.updated_at,
+    )

@@ -1,0 +1,47 @@
+"""`shouwang-token`: mint a local HS256 token for development and tests.
+
+uv run shouwang-token --role dorm_leader --campus demo --sub s1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shouwang_contracts.auth import mint_token
+from shouwang_contracts.vocabulary import Role
+
+from ..config import IntakeSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Mint a local Shouwang access token (HS256).")
+    parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+    parser.add_argument("--campus", required=True, help="campus_id claim")
+    parser.add_argument("--sub", required=True, help="subject: 工号 or 学号 of the user")
+    parser.add_argument(
+        "--scope", action="append", default=[], help="grant like building:8号楼 (repeatable)"
+    )
+    parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds until expiry")
+    args = parser.parse_args(argv)
+    settings = IntakeSettings()
+    if settings.env == "production" or settings.jwt_secret is None:
+        print("shouwang-token mints local tokens only (SHOUWANG_ENV=local)", file=sys.stderr)
+        return 2
+    print(
+        mint_token(
+            settings.jwt_secret.get_secret_value(),
+            sub=args.sub,
+            role=Role(args.role),
+            campus_id=args.campus,
+            scope=args.scope,
+            ttl_seconds=args.ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Every Prometheus metric intake exposes, in its own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "intake_http_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "intake_http_request_duration_seconds",
+    "Time from request to response, by route template and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+EVENTS_PUBLISHED = Counter(
+    "intake_events_published_total",
+    "Events Kafka acknowledged, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+PUBLISH_LATENCY = Histogram(
+    "intake_kafka_publish_duration_seconds",
+    "Time for Kafka to acknowledge one report or screening (acks=all).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+REJECTIONS = Counter(
+    "intake_rejections_total",
+    "Requests refused, by machine-readable reason (the problem+json code).",
+    ["reason"],
+    registry=REGISTRY,
+)
+CENSUS_ROWS = Counter(
+    "intake_census_rows_total",
+    "Census rows read, by outcome (accepted or rejected).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+RECEIPT_UPDATES = Counter(
+    "intake_receipt_updates_total",
+    "Case events applied to reporters' receipts, by resulting status.",
+    ["status"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,185 @@
+"""The start-of-term census: a file of many students' results, streamed onto the census topic.
+
+A `202` for a census file means every valid row was acknowledged by Kafka; invalid rows are
+kept with their row numbers for the uploader to fix. The batch id derives from the campus and
+the file's digest, and each row's event id from the batch and row number, so uploading the
+same file again (after a failure, or by mistake) publishes nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ScreeningSubmitted
+from shouwang_contracts.instruments import Instrument
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import CENSUS
+
+from .. import metrics
+from ..adapters.census_files import UnreadableFile, iter_rows, sha256_of
+from ..adapters.publisher import EventPublisher, KafkaUnavailable
+from ..adapters.store import CensusBatch, IntakeStore
+from ..domain.census import Columns, HeaderError, RowError, parse_row
+from .submissions import SOURCE, SubmissionRefused
+
+logger = logging.getLogger(__name__)
+
+_BATCH_NAMESPACE = uuid.UUID("9d3c7e52-61b4-4c41-bf43-3a1f0f5e2c90")
+# Rows handled between two yields to the event loop, so reports keep flowing meanwhile.
+_ROWS_PER_YIELD = 50
+
+
+@dataclass
+class _Progress:
+    total: int = 0
+    accepted: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    pending: list[Awaitable[Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CensusIntake:
+    """Reads a census upload row by row and publishes each valid row."""
+
+    store: IntakeStore
+    publisher: EventPublisher  # the census producer, apart from the reports producer
+    pseudonymizer: Pseudonymizer
+    zone: ZoneInfo
+    max_rows: int
+    in_flight: int
+
+    async def ingest(
+        self,
+        principal: Principal,
+        upload: BinaryIO,
+        filename: str | None,
+        default_instrument: Instrument | None,
+    ) -> tuple[CensusBatch, bool]:
+        """Process one file; returns the batch and whether it was already known."""
+        digest = await asyncio.to_thread(sha256_of, upload)
+        batch_id = uuid.uuid5(_BATCH_NAMESPACE, f"{principal.campus_id}:{digest}")
+        submitter = self.pseudonymizer.person_ref(principal.campus_id, principal.sub)
+        existing = await self.store.start_batch(batch_id, principal.campus_id, submitter, digest)
+        if existing is not None:
+            return existing, True
+
+        progress = _Progress()
+        try:
+            await self._publish_rows(
+                principal, upload, filename, default_instrument, batch_id, submitter, progress
+            )
+            await self._drain(progress)
+        except KafkaUnavailable as exc:
+            await self.store.finish_batch(
+                batch_id,
+                status="failed",
+                total=progress.total,
+                accepted=0,
+                errors=progress.errors,
+                failure="kafka_unavailable",
+            )
+            raise exc
+        except (UnreadableFile, HeaderError, SubmissionRefused) as exc:
+            await self.store.finish_batch(
+                batch_id,
+                status="failed",
+                total=progress.total,
+                accepted=0,
+                errors=progress.errors,
+                failure=str(exc),
+            )
+            if isinstance(exc, SubmissionRefused):
+                raise
+            raise SubmissionRefused(422, "unreadable_file", str(exc), "file") from exc
+        await self.store.finish_batch(
+            batch_id,
+            status="completed",
+            total=progress.total,
+            accepted=progress.accepted,
+            errors=progress.errors,
+        )
+        metrics.CENSUS_ROWS.labels("accepted").inc(progress.accepted)
+        metrics.CENSUS_ROWS.labels("rejected").inc(len({e.row_number for e in progress.errors}))
+        batch = await self.store.batch(principal.campus_id, batch_id)
+        assert batch is not None  # just written
+        return batch, False
+
+    async def _publish_rows(
+        self,
+        principal: Principal,
+        upload: BinaryIO,
+        filename: str | None,
+        default_instrument: Instrument | None,
+        batch_id: uuid.UUID,
+        submitter: str,
+        progress: _Progress,
+    ) -> None:
+        rows = iter_rows(upload, filename)
+        header = next(rows, None)
+        if header is None:
+            raise UnreadableFile("文件为空 / the file is empty")
+        columns = Columns.from_header(header[1])
+        now = datetime.now(UTC)
+        for row_number, cells in rows:
+            progress.total += 1
+            if progress.total > self.max_rows:
+                raise SubmissionRefused(
+                    413,
+                    "too_many_rows",
+                    f"一次最多上传 {self.max_rows} 行 / at most {self.max_rows} rows",
+                )
+            parsed = parse_row(
+                row_number,
+                cells,
+                columns,
+                zone=self.zone,
+                now=now,
+                default_instrument=default_instrument,
+            )
+            if isinstance(parsed, list):
+                progress.errors.extend(parsed)
+            else:
+                student_ref = self.pseudonymizer.student_ref(principal.campus_id, parsed.student_no)
+                row_id = str(uuid.uuid5(batch_id, str(row_number)))
+                payload = ScreeningSubmitted(
+                    screening_id=row_id,
+                    student_ref=student_ref,
+                    submitted_by_ref=submitter,
+                    instrument=parsed.instrument,
+                    items=parsed.items,
+                    behavior_recency=parsed.behavior_recency,
+                    counseling_requested=parsed.counseling_requested,
+                    administered_at=parsed.administered_at,
+                    batch_id=str(batch_id),
+                    batch_row=row_number,
+                )
+                envelope = Envelope.wrap(
+                    payload,
+                    source=SOURCE,
+                    campus_id=principal.campus_id,
+                    subject=student_ref,
+                    event_id=row_id,
+                )
+                progress.pending.append(await self.publisher.enqueue(envelope, CENSUS))
+                progress.accepted += 1
+                if len(progress.pending) >= self.in_flight:
+                    await self._drain(progress)
+            if progress.total % _ROWS_PER_YIELD == 0:
+                await asyncio.sleep(0)
+
+    async def _drain(self, progress: _Progress) -> None:
+        """Wait until Kafka acknowledged every row sent so far."""
+        if not progress.pending:
+            return
+        pending, progress.pending = progress.pending, []
+        acknowledged = await self.publisher.wait_acknowledged(pending)
+        metrics.EVENTS_PUBLISHED.labels(CENSUS).inc(acknowledged)

@@ -1,0 +1,213 @@
+"""Turning an authenticated submission into an acknowledged Kafka event and a receipt.
+
+The promise intake makes: a `202` means Kafka acknowledged the event (acks=all). With an
+`Idempotency-Key`, the event id derives from the key, so a retry after any failure publishes
+the same id again and consumers drop the repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.web import current_traceparent
+
+from .. import metrics
+from ..adapters.publisher import EventPublisher, KafkaUnavailable
+from ..adapters.store import IntakeStore
+from ..entrypoints.schemas import ReportIn, ScreeningIn
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "/shouwang/intake"
+_ID_NAMESPACE = uuid.UUID("5b0c2b1e-2f0e-4d8a-9a51-8f6f1c1e7a11")
+# Reports may describe something seen a little "later" than our clock: phones drift.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class SubmissionRefused(Exception):
+    """A submission the client must change: becomes a 4xx problem."""
+
+    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """The answer for an accepted submission (also what a key replays)."""
+
+    id: str
+    received_at: datetime
+    replayed: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return {"id": self.id, "status": "received", "received_at": self.received_at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class Submissions:
+    """The use cases behind POST /v1/reports and POST /v1/screenings."""
+
+    store: IntakeStore
+    publisher: EventPublisher
+    pseudonymizer: Pseudonymizer
+    cipher: NoteCipher
+    zone: Any  # ZoneInfo of the campus, for times given without an offset
+
+    async def submit_report(
+        self, principal: Principal, report: ReportIn, idempotency_key: str | None
+    ) -> Submitted:
+        observed_at = self._aware(report.observed_at)
+        now = datetime.now(UTC)
+        if observed_at > now + CLOCK_SKEW:
+            raise SubmissionRefused(
+                422, "observed_in_future", "observed_at 不能晚于当前时间", "observed_at"
+            )
+
+        def build(event_id: str, received_at: datetime) -> Envelope[Any]:
+            student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
+            note = (
+                self.cipher.seal(report.note, campus_id=report.campus_id, student_ref=student_ref)
+                if report.note
+                else None
+            )
+            payload = ReportSubmitted(
+                report_id=event_id,
+                student_ref=student_ref,
+                reporter_ref=self.pseudonymizer.person_ref(principal.campus_id, principal.sub),
+                reporter_role=principal.role,
+                signals=report.signals,
+                observed_at=observed_at,
+                received_at=received_at,
+                location=report.location,
+                note=note,
+            )
+            return _wrap(payload, report.campus_id, student_ref, event_id, received_at)
+
+        return await self._submit(principal, "report", report, idempotency_key, build)
+
+    async def submit_screening(
+        self, principal: Principal, screening: ScreeningIn, idempotency_key: str | None
+    ) -> Submitted:
+        administered_at = self._aware(screening.administered_at)
+        if administered_at > datetime.now(UTC) + CLOCK_SKEW:
+            raise SubmissionRefused(
+                422, "administered_in_future", "administered_at 不能晚于当前时间", "administered_at"
+            )
+
+        def build(event_id: str, received_at: datetime) -> Envelope[Any]:
+            student_ref = self.pseudonymizer.student_ref(screening.campus_id, screening.student_no)
+            payload = ScreeningSubmitted(
+                screening_id=event_id,
+                student_ref=student_ref,
+                submitted_by_ref=self.pseudonymizer.person_ref(principal.campus_id, principal.sub),
+                instrument=screening.instrument,
+                items=screening.items,
+                behavior_recency=screening.behavior_recency,
+                counseling_requested=screening.counseling_requested,
+                administered_at=administered_at,
+            )
+            return _wrap(payload, screening.campus_id, student_ref, event_id, received_at)
+
+        return await self._submit(principal, "screening", screening, idempotency_key, build)
+
+    async def _submit(
+        self,
+        principal: Principal,
+        kind: str,
+        body: ReportIn | ScreeningIn,
+        idempotency_key: str | None,
+        build: Any,
+    ) -> Submitted:
+        principal_ref = self.pseudonymizer.person_ref(principal.campus_id, principal.sub)
+        received_at = datetime.now(UTC)
+        if idempotency_key is None:
+            event_id = uuid.uuid4()
+        else:
+            event_id = uuid.uuid5(
+                _ID_NAMESPACE, f"{principal.campus_id}:{principal_ref}:{kind}:{idempotency_key}"
+            )
+            fingerprint = _fingerprint(kind, body)
+            held = await self.store.claim_key(
+                principal.campus_id, principal_ref, idempotency_key, fingerprint, event_id
+            )
+            if held is not None:
+                if held.fingerprint != fingerprint:
+                    raise SubmissionRefused(
+                        409,
+                        "idempotency_key_reused",
+                        "该 Idempotency-Key 已用于内容不同的请求 / key already used with another body",
+                    )
+                if held.state == "completed" and held.response is not None:
+                    return Submitted(
+                        held.response["id"],
+                        datetime.fromisoformat(held.response["received_at"]),
+                        replayed=True,
+                    )
+                # Pending: an earlier attempt may or may not have reached Kafka. Publishing
+                # the same event id again is safe; consumers deduplicate by it.
+
+        envelope = build(str(event_id), received_at)
+        started = time.perf_counter()
+        try:
+            await self.publisher.publish(envelope)
+        except KafkaUnavailable:
+            if idempotency_key is not None:
+                await self.store.release_key(principal.campus_id, principal_ref, idempotency_key)
+            raise
+        metrics.PUBLISH_LATENCY.observe(time.perf_counter() - started)
+        metrics.EVENTS_PUBLISHED.labels(envelope.topic).inc()
+
+        submitted = Submitted(str(event_id), received_at)
+        try:
+            await self.store.record_receipt(
+                report_id=event_id,
+                campus_id=principal.campus_id,
+                reporter_ref=principal_ref,
+                kind=kind,
+                received_at=received_at,
+                idempotency=(idempotency_key, submitted.body()) if idempotency_key else None,
+            )
+        except Exception:
+            # Kafka has the event, which is the promise; the receipt is a convenience.
+            logger.exception("receipt not stored for an acknowledged %s", kind)
+        return submitted
+
+    def _aware(self, moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+
+def _wrap(
+    payload: Any, campus_id: str, student_ref: str, event_id: str, at: datetime
+) -> Envelope[Any]:
+    return Envelope.wrap(
+        payload,
+        source=SOURCE,
+        campus_id=campus_id,
+        subject=student_ref,
+        event_id=event_id,
+        time=at,
+        traceparent=current_traceparent(),
+    )
+
+
+def _fingerprint(kind: str, body: ReportIn | ScreeningIn) -> bytes:
+    canonical = json.dumps(
+        {"kind": kind, "body": body.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).digest()
