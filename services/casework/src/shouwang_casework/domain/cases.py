@@ -1,0 +1,401 @@
+"""The closed loop (帮扶闭环): a case, its states, and who may move it with what on record.
+
+Pure domain code: the standard library and the contract's vocabulary enums only. A case
+records every change as a `Change` (the service layer stores it as an immutable history row,
+seals its free text and turns it into public events); guards raise `CaseRuleViolation`s that
+name the rule broken, so HTTP can answer with a precise problem.
+
+States: open (发现) → monitoring (监控) → intervention (干预) → referred (转介) → aftercare (善后)
+→ follow_up (回访) → closed (结案), with relapse paths back to monitoring or intervention and a
+reopen after closure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_contracts.vocabulary import Role, Severity, Tier
+
+from .guards import (
+    Actor,
+    CaseRuleViolation,
+    InvalidTransition,
+    MissingRecord,
+    may_assign,
+    may_work_cases,
+    require,
+)
+from .referral import ReferralRequest, ReferralStatus
+
+S = CaseState
+
+# Forward steps of the loop. A mild case may go from monitoring straight to follow-up, and a
+# crisis straight from open to intervention: the loop is an order, not a checklist.
+FORWARD: dict[CaseState, frozenset[CaseState]] = {
+    S.OPEN: frozenset({S.MONITORING, S.INTERVENTION}),
+    S.MONITORING: frozenset({S.INTERVENTION, S.FOLLOW_UP}),
+    S.INTERVENTION: frozenset({S.REFERRED, S.AFTERCARE, S.FOLLOW_UP}),
+    S.REFERRED: frozenset({S.AFTERCARE}),
+    S.AFTERCARE: frozenset({S.FOLLOW_UP}),
+    S.FOLLOW_UP: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+# Relapse (复发) paths: back to closer watch or active help, from anywhere after open.
+RELAPSE: dict[CaseState, frozenset[CaseState]] = {
+    S.OPEN: frozenset(),
+    S.MONITORING: frozenset(),
+    S.INTERVENTION: frozenset({S.MONITORING}),
+    S.REFERRED: frozenset({S.INTERVENTION, S.MONITORING}),
+    S.AFTERCARE: frozenset({S.INTERVENTION, S.MONITORING}),
+    S.FOLLOW_UP: frozenset({S.INTERVENTION, S.MONITORING}),
+    # Reopening a closed case (重新开案) goes back to watch or help, never straight to the end.
+    S.CLOSED: frozenset({S.MONITORING, S.INTERVENTION}),
+}
+
+# Who owns an alert by default when triage names no owner: the escalation ladder's first rung.
+DEFAULT_OWNER_ROLE: dict[Severity, Role] = {
+    Severity.MILD: Role.RESIDENCE_COUNSELOR,
+    Severity.MODERATE: Role.COMMUNITY_PSYCH_TEACHER,
+    Severity.SEVERE: Role.COUNSELING_CENTER,
+    Severity.CRITICAL: Role.COUNSELING_CENTER,
+}
+
+SERIOUS = frozenset({Severity.SEVERE, Severity.CRITICAL})
+SYSTEM_REF = "system:casework"
+SYSTEM_ROLE = "system"
+
+
+def allowed_targets(state: CaseState) -> frozenset[CaseState]:
+    """Every state a case in `state` may move to (forward or on a relapse path)."""
+    return FORWARD[state] | RELAPSE[state]
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a case's history: what changed, by whom, when.
+
+    `detail` holds structured fields only; `text` is free text that the service layer seals
+    before it is stored, and that never leaves casework.
+    """
+
+    kind: str
+    actor_ref: str
+    actor_role: str
+    at: datetime
+    from_state: CaseState | None = None
+    to_state: CaseState | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRequest:
+    """A request to move a case, with what the target state needs on record."""
+
+    to_state: CaseState
+    reason: str | None = None
+    action_taken: str | None = None
+    referral: ReferralRequest | None = None
+    outcome: CaseOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What the guards need to know beyond the case itself (read by the service layer)."""
+
+    completed_follow_ups: int = 0
+    referral_status: ReferralStatus | None = None
+    student_has_other_active_case: bool = False
+
+
+@dataclass
+class Case:
+    """A student's case: state, severity, owner, and the changes not yet stored."""
+
+    case_id: str
+    campus_id: str
+    student_ref: str
+    state: CaseState
+    severity: Severity
+    owner_role: Role
+    owner_ref: str | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    outcome: CaseOutcome | None = None
+    report_ids: list[str] = field(default_factory=list)
+    version: int = 1
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.state is not S.CLOSED
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        case_id: str,
+        campus_id: str,
+        student_ref: str,
+        severity: Severity,
+        owner_role: Role,
+        owner_ref: str | None,
+        at: datetime,
+        report_ids: list[str] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> Case:
+        """Open a case (发现) for a warning of at least mild severity."""
+        if severity < Severity.MILD:
+            raise CaseRuleViolation("severity_too_low", "no case opens for severity none")
+        case = cls(
+            case_id=case_id,
+            campus_id=campus_id,
+            student_ref=student_ref,
+            state=S.OPEN,
+            severity=severity,
+            owner_role=owner_role,
+            owner_ref=owner_ref,
+            opened_at=at,
+            updated_at=at,
+            report_ids=list(dict.fromkeys(report_ids or [])),
+        )
+        case._record(
+            "opened",
+            SYSTEM_REF,
+            SYSTEM_ROLE,
+            at,
+            to_state=S.OPEN,
+            detail={"severity": severity.value, "owner_role": owner_role.value, **(source or {})},
+        )
+        return case
+
+    def attach(
+        self, *, assessment_id: str, severity: Severity, report_ids: list[str], at: datetime
+    ) -> list[str]:
+        """Attach a new assessment; raises the severity if higher. Returns newly added report ids.
+
+        Severity never drops by attachment: a case is as serious as the worst it has seen.
+        """
+        new_reports = [r for r in dict.fromkeys(report_ids) if r not in self.report_ids]
+        self.report_ids.extend(new_reports)
+        previous = self.severity
+        if severity > previous:
+            self.severity = severity
+            self._record(
+                "severity_changed",
+                SYSTEM_REF,
+                SYSTEM_ROLE,
+                at,
+                detail={
+                    "from_severity": previous.value,
+                    "to_severity": severity.value,
+                    "assessment_id": assessment_id,
+                    "report_ids": new_reports,
+                },
+            )
+        else:
+            self._record(
+                "assessment_attached",
+                SYSTEM_REF,
+                SYSTEM_ROLE,
+                at,
+                detail={
+                    "assessment_id": assessment_id,
+                    "severity": severity.value,
+                    "report_ids": new_reports,
+                },
+            )
+        return new_reports
+
+    def assign(
+        self, *, owner_ref: str, owner_role: Role, at: datetime, actor: Actor | None = None
+    ) -> bool:
+        """Give the case to `owner_ref`. A person (not the system) needs `may_assign`.
+
+        Returns False (and records nothing) when that person already owns it.
+        """
+        if actor is not None:
+            require(may_assign(actor), "assign_forbidden", "tier 5+ or campus admin in scope")
+        if owner_ref == self.owner_ref and owner_role is self.owner_role:
+            return False
+        previous = self.owner_ref
+        self.owner_ref, self.owner_role = owner_ref, owner_role
+        self._record(
+            "assigned",
+            actor.ref if actor else SYSTEM_REF,
+            actor.role.value if actor else SYSTEM_ROLE,
+            at,
+            detail={
+                "owner_ref": owner_ref,
+                "owner_role": owner_role.value,
+                "previous_owner_ref": previous,
+            },
+        )
+        return True
+
+    def transition(
+        self, actor: Actor, request: TransitionRequest, at: datetime, facts: CaseFacts
+    ) -> Change:
+        """Move the case, if the loop allows the step and everything it needs is on record."""
+        require(may_work_cases(actor), "transition_forbidden", "tier 4+ in scope may move cases")
+        target, source = request.to_state, self.state
+        if target not in allowed_targets(source):
+            raise InvalidTransition(
+                "transition_not_allowed", f"no step from {source.value} to {target.value}"
+            )
+        relapse = target in RELAPSE[source]
+        detail: dict[str, Any] = {}
+        text = None
+        if relapse:
+            text = _text(request.reason)
+            if text is None:
+                kind = "reopen" if source is S.CLOSED else "relapse"
+                raise MissingRecord(
+                    "reason_required", f"a {kind} needs a written reason", field="reason"
+                )
+            if source is S.CLOSED and facts.student_has_other_active_case:
+                raise InvalidTransition(
+                    "student_has_active_case", "the student already has an active case"
+                )
+            detail["path"] = "reopen" if source is S.CLOSED else "relapse"
+        if target is S.INTERVENTION and not relapse:
+            text = _text(request.action_taken)
+            if text is None:
+                raise MissingRecord(
+                    "action_taken_required",
+                    "intervention needs what was done",
+                    field="action_taken",
+                )
+        if target is S.REFERRED:
+            detail.update(self._check_referral(actor, request.referral))
+        returned = facts.referral_status is ReferralStatus.RETURNED
+        if target is S.AFTERCARE and source is S.REFERRED and not returned:
+            raise MissingRecord(
+                "referral_not_returned",
+                "aftercare follows the student's return from the referral",
+                field="referral.status",
+            )
+        if target is S.CLOSED:
+            detail.update(self._check_closing(actor, request.outcome, facts))
+            text = _text(request.reason)
+        self.state = target
+        return self._record(
+            "transitioned",
+            actor.ref,
+            actor.role.value,
+            at,
+            from_state=source,
+            to_state=target,
+            detail=detail,
+            text=text,
+        )
+
+    def _check_referral(self, actor: Actor, referral: ReferralRequest | None) -> dict[str, Any]:
+        if referral is None:
+            raise MissingRecord(
+                "referral_required", "a referral needs destination and type", field="referral"
+            )
+        referral.check(actor)
+        return {"referral_type": referral.destination_type.value, "consent": referral.consent.value}
+
+    def _check_closing(
+        self, actor: Actor, outcome: CaseOutcome | None, facts: CaseFacts
+    ) -> dict[str, Any]:
+        if outcome is None:
+            raise MissingRecord("outcome_required", "closing needs an outcome", field="outcome")
+        if self.severity in SERIOUS:
+            require(
+                actor.tier >= Tier.COMMUNITY_PSYCH_TEACHER,
+                "close_needs_tier5",
+                "a severe or critical case is closed by tier 5 or higher",
+            )
+            if facts.completed_follow_ups < 1:
+                raise MissingRecord(
+                    "follow_up_required",
+                    "a severe or critical case closes only after a completed follow-up",
+                    field="follow_up",
+                )
+        self.outcome = outcome
+        return {"outcome": outcome.value}
+
+    def _record(
+        self,
+        kind: str,
+        actor_ref: str,
+        actor_role: str,
+        at: datetime,
+        *,
+        from_state: CaseState | None = None,
+        to_state: CaseState | None = None,
+        detail: dict[str, Any] | None = None,
+        text: str | None = None,
+    ) -> Change:
+        change = Change(
+            kind=kind,
+            actor_ref=actor_ref,
+            actor_role=actor_role,
+            at=at,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail or {},
+            text=text,
+        )
+        self.changes.append(change)
+        self.updated_at = at
+        if to_state is S.CLOSED:
+            self.closed_at = at
+        elif to_state is not None and from_state is S.CLOSED:
+            self.closed_at, self.outcome = None, None
+        return change
+
+    def record(
+        self, kind: str, actor: Actor, at: datetime, *, detail: dict[str, Any], text: str | None
+    ) -> Change:
+        """Record a change that does not move the case (a note, a follow-up, a consent...)."""
+        return self._record(kind, actor.ref, actor.role.value, at, detail=detail, text=text)
+
+    def pending_changes(self) -> list[Change]:
+        """Changes made since the case was loaded, in order; the caller stores them."""
+        return list(self.changes)
+
+
+def open_or_attach(
+    active: Case | None,
+    *,
+    new_case_id: str,
+    campus_id: str,
+    student_ref: str,
+    assessment_id: str,
+    severity: Severity,
+    report_ids: list[str],
+    owner_role: Role,
+    at: datetime,
+) -> tuple[Case, bool]:
+    """The student's active case with this warning attached, or a new one; True if new.
+
+    One active case per student: a warning never opens a second case beside an active one.
+    """
+    if active is not None and active.active:
+        active.attach(assessment_id=assessment_id, severity=severity, report_ids=report_ids, at=at)
+        return active, False
+    case = Case.open(
+        case_id=new_case_id,
+        campus_id=campus_id,
+        student_ref=student_ref,
+        severity=severity,
+        owner_role=owner_role,
+        owner_ref=None,
+        at=at,
+        report_ids=report_ids,
+        source={"assessment_id": assessment_id},
+    )
+    return case, True

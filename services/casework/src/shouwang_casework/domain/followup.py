@@ -1,0 +1,81 @@
+"""Follow-ups (回访): staff set them, move them, and close them by hand.
+
+A follow-up that passes its due time unclosed is missed; it raises exactly one reminder
+(a flag, a metric and a history entry), never a stream of new tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .guards import InvalidTransition, MissingRecord
+
+
+class FollowUpPurpose(StrEnum):
+    """Why a follow-up was scheduled."""
+
+    ROUTINE = "routine"
+    AFTERCARE = "aftercare"  # 善后 after a referral's return
+    REFERRAL_RETURN = "referral_return"
+
+
+class FollowUpStatus(StrEnum):
+    """Where a follow-up stands."""
+
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class FollowUp:
+    """One follow-up of a case."""
+
+    follow_up_id: str
+    case_id: str
+    purpose: FollowUpPurpose
+    due_at: datetime
+    assignee_ref: str | None
+    status: FollowUpStatus
+    created_by_ref: str
+    created_at: datetime
+    closed_by_ref: str | None = None
+    closed_at: datetime | None = None
+    reminded_at: datetime | None = None
+    version: int = 1
+
+    def _require_scheduled(self) -> None:
+        if self.status is not FollowUpStatus.SCHEDULED:
+            raise InvalidTransition(
+                "follow_up_closed", f"the follow-up is already {self.status.value}"
+            )
+
+    def move(self, due_at: datetime, assignee_ref: str | None) -> None:
+        """Set a new due time (and assignee); a moved follow-up may remind again."""
+        self._require_scheduled()
+        self.due_at = due_at
+        self.assignee_ref = assignee_ref
+        self.reminded_at = None
+        self.version += 1
+
+    def close(self, status: FollowUpStatus, by_ref: str, at: datetime, reason: str | None) -> None:
+        """Close by hand: completed (it took place) or cancelled; who, when and why are kept."""
+        self._require_scheduled()
+        if status is FollowUpStatus.SCHEDULED:
+            raise InvalidTransition("follow_up_still_scheduled", "close as completed or cancelled")
+        if not (reason or "").strip():
+            raise MissingRecord("reason_required", "closing a follow-up needs why", field="reason")
+        self.status = status
+        self.closed_by_ref = by_ref
+        self.closed_at = at
+        self.version += 1
+
+    def is_missed(self, now: datetime) -> bool:
+        """Past due and still open."""
+        return self.status is FollowUpStatus.SCHEDULED and now > self.due_at
+
+    def needs_reminder(self, now: datetime) -> bool:
+        """Missed and not yet reminded: the one reminder is due."""
+        return self.is_missed(now) and self.reminded_at is None

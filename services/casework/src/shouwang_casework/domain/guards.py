@@ -1,0 +1,93 @@
+"""Who may do what to a case, and the refusals the loop's rules give.
+
+Pure domain code. Scope is resolved outside (roster and token) and arrives as `Actor.in_scope`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shouwang_contracts.vocabulary import Role, Tier
+
+
+class CaseRuleViolation(Exception):
+    """A rule of the loop refused a change. `code` is stable; `field` names what is missing."""
+
+    status = 409
+
+    def __init__(self, code: str, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.field = field
+
+
+class NotPermitted(CaseRuleViolation):
+    """The actor's role, tier or scope does not allow this."""
+
+    status = 403
+
+
+class MissingRecord(CaseRuleViolation):
+    """The change needs something recorded first (an outcome, a reason, a consent...)."""
+
+    status = 422
+
+
+class InvalidTransition(CaseRuleViolation):
+    """The loop has no such step from the case's current state."""
+
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a pseudonymous person, their role, and whether the student is in their scope."""
+
+    ref: str
+    role: Role
+    in_scope: bool
+
+    @property
+    def tier(self) -> int:
+        """The ladder tier, 0 for roles off the ladder."""
+        tier = self.role.tier
+        return int(tier) if tier is not None else 0
+
+
+def may_read_cases(actor: Actor) -> bool:
+    """Staff of tier 4+, college leaders and campus admins read cases in their scope.
+
+    Students (tiers 1-3) never see case data; auditors read the audit log and platform admins
+    aggregated figures, not cases.
+    """
+    if actor.role.is_student or actor.role in (Role.AUDITOR, Role.PLATFORM_ADMIN):
+        return False
+    return actor.in_scope
+
+
+def may_work_cases(actor: Actor) -> bool:
+    """Tier 4+ in scope may move a case, write notes, set follow-ups and the plan."""
+    return actor.tier >= Tier.RESIDENCE_COUNSELOR and actor.in_scope
+
+
+def may_assign(actor: Actor) -> bool:
+    """Tier 5+ in scope and campus admins hand a case to someone else."""
+    if actor.role is Role.CAMPUS_ADMIN:
+        return actor.in_scope
+    return actor.tier >= Tier.COMMUNITY_PSYCH_TEACHER and actor.in_scope
+
+
+def require(permitted: bool, code: str, detail: str) -> None:
+    """Raise `NotPermitted` unless `permitted`."""
+    if not permitted:
+        raise NotPermitted(code, detail)
+
+
+class ConsentDecision(StrEnum):
+    """A recorded consent: given, declined, or overridden by an authorised role with a reason."""
+
+    GIVEN = "given"
+    DECLINED = "declined"
+    OVERRIDDEN = "overridden"

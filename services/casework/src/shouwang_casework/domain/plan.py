@@ -1,0 +1,82 @@
+"""The student's living plan (策): actions with owner, due date and status, and review dates.
+
+Every change makes a new version; the public event carries counts only, never the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from .guards import MissingRecord
+
+
+class ActionKind(StrEnum):
+    """What kind of help an action is."""
+
+    TALK = "talk"  # 谈心谈话
+    COUNSELING = "counseling"  # 心理咨询
+    FAMILY_CONTACT = "family_contact"  # 家校沟通
+    ACADEMIC_SUPPORT = "academic_support"  # 学业帮扶
+    PEER_SUPPORT = "peer_support"  # 朋辈陪伴
+    MEDICAL = "medical"  # 就医
+    SAFETY = "safety"  # 安全监护
+    OTHER = "other"
+
+
+class ActionStatus(StrEnum):
+    """Where an action stands."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanAction:
+    """One action of the plan; `description` is free text, sealed at rest."""
+
+    action_id: str
+    kind: ActionKind
+    owner_ref: str | None
+    due_at: datetime | None
+    status: ActionStatus
+    description: str | None = None
+
+
+@dataclass
+class Plan:
+    """A version of a case's plan."""
+
+    case_id: str
+    version: int = 0
+    actions: list[PlanAction] = field(default_factory=list)
+    review_dates: list[datetime] = field(default_factory=list)
+
+    def revise(self, actions: list[PlanAction], review_dates: list[datetime]) -> Plan:
+        """The next version of the plan with these actions and review dates."""
+        ids = [a.action_id for a in actions]
+        if len(set(ids)) != len(ids):
+            raise MissingRecord("duplicate_action", "action ids must be unique", field="actions")
+        return Plan(
+            case_id=self.case_id,
+            version=self.version + 1,
+            actions=list(actions),
+            review_dates=sorted(review_dates),
+        )
+
+    @property
+    def actions_done(self) -> int:
+        return sum(1 for a in self.actions if a.status is ActionStatus.DONE)
+
+    @property
+    def actions_open(self) -> int:
+        return sum(
+            1 for a in self.actions if a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
+        )
+
+    def next_review(self, now: datetime) -> datetime | None:
+        """The first review date still ahead, if any."""
+        return next((d for d in self.review_dates if d >= now), None)
