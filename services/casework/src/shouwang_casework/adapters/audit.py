@@ -1,0 +1,236 @@
+"""The append-only audit log of student-file reads, and break-the-glass grants.
+
+Every function runs on a connection inside `campus_transaction`, so row-level security keeps
+each campus's log to itself. `audit_log` refuses UPDATE, DELETE and TRUNCATE (privileges and a
+trigger, migrations/0001_roster_audit.sql); nothing here tries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+
+async def record_access(
+    conn: asyncpg.Connection,
+    *,
+    principal_ref: str,
+    role: str,
+    student_ref: str | None,
+    action: str,
+    reason: str | None = None,
+    break_glass: bool = False,
+) -> int:
+    """Append one access to the audit log in the caller's transaction; returns its id.
+
+    `action` says what was done (`file.read`, `break_glass.open`, ...). Call it in the same
+    transaction as the read, so a read that fails leaves no entry and an entry never lacks
+    its read. `break_glass=True` flags access outside the caller's scope.
+    """
+    campus_id = await conn.fetchval("SELECT current_setting('shouwang.campus_id', true)")
+    return await conn.fetchval(
+        """
+        INSERT INTO audit_log (campus_id, principal_ref, role, student_ref, action, reason,
+                               break_glass)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING id
+        """,
+        campus_id,
+        principal_ref,
+        str(role),
+        student_ref,
+        action,
+        reason,
+        break_glass,
+    )
+
+
+async def active_break_glass(conn: asyncpg.Connection, person_ref: str, student_ref: str) -> bool:
+    """True while `person_ref` holds an unexpired break-the-glass grant on `student_ref`."""
+    return bool(
+        await conn.fetchval(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM break_glass_grants
+                WHERE person_ref = $1 AND student_ref = $2 AND expires_at > now()
+            )
+            """,
+            person_ref,
+            student_ref,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlassGrant:
+    """A time-limited opening of one student's file by someone outside its scope."""
+
+    id: str
+    person_ref: str
+    role: str
+    student_ref: str
+    reason: str
+    granted_at: datetime
+    expires_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_outcome: str | None
+    review_note: str | None
+
+
+def _grant(row: asyncpg.Record) -> BreakGlassGrant:
+    return BreakGlassGrant(
+        id=str(row["id"]),
+        person_ref=row["person_ref"],
+        role=row["role"],
+        student_ref=row["student_ref"],
+        reason=row["reason"],
+        granted_at=row["granted_at"],
+        expires_at=row["expires_at"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        review_outcome=row["review_outcome"],
+        review_note=row["review_note"],
+    )
+
+
+async def grant_break_glass(
+    conn: asyncpg.Connection,
+    *,
+    person_ref: str,
+    role: str,
+    student_ref: str,
+    reason: str,
+    duration: timedelta,
+) -> BreakGlassGrant:
+    """Open `student_ref`'s file to `person_ref` for `duration`, and flag it in the audit log."""
+    campus_id = await conn.fetchval("SELECT current_setting('shouwang.campus_id', true)")
+    row = await conn.fetchrow(
+        """
+        INSERT INTO break_glass_grants (id, campus_id, person_ref, role, student_ref, reason,
+                                        granted_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7::interval)
+        RETURNING *
+        """,
+        uuid.uuid4(),
+        campus_id,
+        person_ref,
+        str(role),
+        student_ref,
+        reason,
+        duration,
+    )
+    await record_access(
+        conn,
+        principal_ref=person_ref,
+        role=role,
+        student_ref=student_ref,
+        action="break_glass.open",
+        reason=reason,
+        break_glass=True,
+    )
+    return _grant(row)
+
+
+async def review_break_glass(
+    conn: asyncpg.Connection,
+    grant_id: str,
+    *,
+    reviewer_ref: str,
+    reviewer_role: str,
+    outcome: str,
+    note: str | None,
+) -> BreakGlassGrant | None:
+    """Record a tier-6 review of a grant (once); None when there is no such grant.
+
+    A grant already reviewed keeps its first review; the caller sees it unchanged.
+    """
+    try:
+        key = uuid.UUID(grant_id)
+    except ValueError:
+        return None
+    row = await conn.fetchrow(
+        """
+        UPDATE break_glass_grants
+        SET reviewed_by = $2, reviewed_at = now(), review_outcome = $3, review_note = $4
+        WHERE id = $1 AND reviewed_at IS NULL
+        RETURNING *
+        """,
+        key,
+        reviewer_ref,
+        outcome,
+        note,
+    )
+    if row is None:
+        row = await conn.fetchrow("SELECT * FROM break_glass_grants WHERE id = $1", key)
+        return _grant(row) if row else None
+    await record_access(
+        conn,
+        principal_ref=reviewer_ref,
+        role=reviewer_role,
+        student_ref=row["student_ref"],
+        action="break_glass.review",
+        reason=f"{outcome}: {note}" if note else outcome,
+    )
+    return _grant(row)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters of an auditor's look at the log; `before_id` pages backwards from newest."""
+
+    student_ref: str | None = None
+    principal_ref: str | None = None
+    break_glass_only: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+async def list_audit(conn: asyncpg.Connection, query: AuditQuery) -> list[dict[str, Any]]:
+    """Audit entries matching `query`, newest first (keyset pagination on id)."""
+    rows = await conn.fetch(
+        """
+        SELECT a.id, a.at, a.principal_ref, a.role, a.student_ref, a.action, a.reason,
+               a.break_glass
+        FROM audit_log a
+        WHERE ($1::text IS NULL OR a.student_ref = $1)
+          AND ($2::text IS NULL OR a.principal_ref = $2)
+          AND (NOT $3 OR a.break_glass)
+          AND ($4::timestamptz IS NULL OR a.at >= $4)
+          AND ($5::timestamptz IS NULL OR a.at < $5)
+          AND ($6::bigint IS NULL OR a.id < $6)
+        ORDER BY a.id DESC
+        LIMIT $7
+        """,
+        query.student_ref,
+        query.principal_ref,
+        query.break_glass_only,
+        query.since,
+        query.until,
+        query.before_id,
+        query.limit,
+    )
+    return [dict(row) for row in rows]
+
+
+async def list_break_glass(
+    conn: asyncpg.Connection, *, unreviewed_only: bool = False, limit: int = 100
+) -> list[BreakGlassGrant]:
+    """Break-the-glass grants, newest first; the review queue when `unreviewed_only`."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM break_glass_grants
+        WHERE (NOT $1 OR reviewed_at IS NULL)
+        ORDER BY granted_at DESC
+        LIMIT $2
+        """,
+        unreviewed_only,
+        limit,
+    )
+    return [_grant(row) for row in rows]
