@@ -1,0 +1,383 @@
+"""A real single-node Apache Kafka (KRaft) broker from Maven Central jars and the machine's Java.
+
+No Docker, no download site: `deploy/local/pom.xml` names the broker and a log4j2 backend, Maven
+copies the jars into `<repo>/.cache/kafka/libs`, and `LocalKafka` runs `kafka.Kafka` with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._proc import (
+    DevstackError,
+    file_size,
+    kill_now,
+    read_live_pid,
+    repo_root,
+    require_free_port,
+    spawn,
+    tail,
+    terminate,
+    write_pid,
+)
+
+READY_LINE = b"Kafka Server started"
+PID_MARKER = "kafka.Kafka"
+# The broker's own jar; its presence tells us the copy finished.
+_MARKER_JAR_PREFIX = "kafka_2.13-"
+
+
+def kafka_libs_dir(root: Path | None = None) -> Path:
+    """Where the broker's jars live: `<repo>/.cache/kafka/libs`."""
+    return (root or repo_root()) / ".cache" / "kafka" / "libs"
+
+
+def _libs_complete(libs: Path) -> bool:
+    return (libs / ".complete").is_file() and any(libs.glob(f"{_MARKER_JAR_PREFIX}*.jar"))
+
+
+def find_java() -> str:
+    """Path of `java` (JAVA_HOME first), or a clear error."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise DevstackError(
+            "java not found: Kafka 4.x needs Java 17+ "
+            "(Debian: `apt-get install -y openjdk-17-jre-headless`), or set KAFKA_BOOTSTRAP_SERVERS "
+            "to a broker that already runs"
+        )
+    return found
+
+
+def ensure_kafka_jars(root: Path | None = None, *, quiet: bool = True) -> Path:
+    """Make sure Kafka's jars are in `<repo>/.cache/kafka/libs`, running Maven once if needed.
+
+    Idempotent and safe to call from several processes at once (a file lock serialises the copy,
+    and a `.complete` marker is written only after Maven succeeded).
+    """
+    root = root or repo_root()
+    libs = kafka_libs_dir(root)
+    if _libs_complete(libs):
+        return libs
+    pom = root / "deploy" / "local" / "pom.xml"
+    if not pom.is_file():
+        raise DevstackError(f"{pom} is missing: it names the Kafka jars to resolve")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with (libs.parent / ".resolve.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _libs_complete(libs):
+            return libs
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise DevstackError(
+                "mvn not found: Maven resolves Kafka's broker jars from Maven Central "
+                "(Debian: `apt-get install -y maven`)"
+            )
+        find_java()
+        if libs.exists():
+            shutil.rmtree(libs)
+        argv = [mvn, "-B", "dependency:copy-dependencies", f"-DoutputDirectory={libs}"]
+        if quiet:
+            argv.insert(2, "-q")
+        print(f"[devstack] resolving Kafka jars with Maven into {libs} (first run only) ...")
+        result = subprocess.run(argv, cwd=pom.parent, capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not any(libs.glob(f"{_MARKER_JAR_PREFIX}*.jar")):
+            output = (result.stdout + result.stderr).strip().splitlines()[-30:]
+            raise DevstackError(
+                f"Maven could not resolve Kafka's jars (exit {result.returncode}):\n"
+                + "\n".join(output)
+            )
+        (libs / ".complete").write_text("ok\n", encoding="utf-8")
+    return libs
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 22-character base64url of a random UUID, as Kafka's Uuid prints it."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):  # Kafka avoids ids a command line would take for a flag
+            return text
+
+
+@dataclass
+class LocalKafka:
+    """One combined broker+controller KRaft node on 127.0.0.1.
+
+    `data_dir` holds the properties, the log dirs, the broker's stdout log (`kafka.log`) and a
+    pid file; it survives `stop()`/`start()` so a restarted broker keeps its topics and records.
+    """
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    host: str = "127.0.0.1"
+    heap: str = "512m"
+    die_with_parent: bool = False
+    extra_properties: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log_offset: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+
+    # paths -------------------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap string clients use, e.g. `127.0.0.1:9092`."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The broker's stdout/stderr (log4j writes to stdout)."""
+        return self.data_dir / "kafka.log"
+
+    @property
+    def pid_path(self) -> Path:
+        """Pid file `shouwang-dev down` reads to stop a leftover broker."""
+        return self.data_dir / "kafka.pid"
+
+    @property
+    def properties_path(self) -> Path:
+        """The generated server.properties."""
+        return self.data_dir / "server.properties"
+
+    @property
+    def log_dirs(self) -> Path:
+        """Where the broker keeps partitions and the metadata log."""
+        return self.data_dir / "kraft-logs"
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the running broker, or None."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        return None
+
+    def is_running(self) -> bool:
+        """True while the broker process is alive."""
+        return self.pid is not None
+
+    # configuration -----------------------------------------------------------------------
+    def properties(self) -> dict[str, str]:
+        """The server.properties of a single-node KRaft cluster (static quorum)."""
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.log_dirs),
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "10",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "delete.topic.enable": "true",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "log.retention.hours": "168",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        props.update(self.extra_properties)
+        return props
+
+    def write_properties(self) -> Path:
+        """Write server.properties into the data dir and return its path."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        body = "".join(f"{key}={value}\n" for key, value in self.properties().items())
+        self.properties_path.write_text(
+            "# Written by shouwang_devstack.kafka.LocalKafka; regenerated on every start.\n" + body,
+            encoding="utf-8",
+        )
+        return self.properties_path
+
+    def cluster_id(self) -> str:
+        """This data dir's cluster id, generated once and kept in `cluster.id`."""
+        path = self.data_dir / "cluster.id"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+        cid = new_cluster_id()
+        path.write_text(cid + "\n", encoding="utf-8")
+        return cid
+
+    def _classpath(self) -> str:
+        return str(ensure_kafka_jars(self.root)) + "/*"
+
+    def _log4j_config(self) -> Path:
+        path = (self.root or repo_root()) / "deploy" / "local" / "log4j2.properties"
+        if not path.is_file():
+            raise DevstackError(f"{path} is missing: the broker needs a log4j2 configuration")
+        return path.resolve()
+
+    def format_storage(self) -> None:
+        """Format the log dirs once (`StorageTool format -g`); a formatted dir is left alone."""
+        if (self.log_dirs / "meta.properties").is_file():
+            return
+        argv = [
+            find_java(),
+            "-Xmx256m",
+            "-cp",
+            self._classpath(),
+            f"-Dlog4j2.configurationFile={self._log4j_config()}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            self.cluster_id(),
+            "-c",
+            str(self.properties_path),
+            "-g",
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise DevstackError(
+                f"formatting Kafka storage in {self.log_dirs} failed (exit {result.returncode}):\n"
+                + (result.stdout + result.stderr)[-3000:]
+            )
+
+    def command(self) -> list[str]:
+        """The java command line that runs the broker."""
+        return [
+            find_java(),
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            "-cp",
+            self._classpath(),
+            f"-Dlog4j2.configurationFile={self._log4j_config()}",
+            f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+            PID_MARKER,
+            str(self.properties_path),
+        ]
+
+    # lifecycle ---------------------------------------------------------------------------
+    def launch(self) -> None:
+        """Start the broker process without waiting for it (see `wait_ready`)."""
+        if self.is_running():
+            return
+        leftover = read_live_pid(self.pid_path)
+        if leftover is not None:
+            raise DevstackError(
+                f"a Kafka broker (pid {leftover}) already runs on {self.data_dir}; "
+                "stop it with `make down` (or `uv run shouwang-dev down`)"
+            )
+        require_free_port(self.port, "Kafka", "KAFKA_BOOTSTRAP_SERVERS", self.host)
+        require_free_port(self.controller_port, "Kafka's controller", "KAFKA_BOOTSTRAP_SERVERS")
+        self.write_properties()
+        self.format_storage()
+        self._log_offset = file_size(self.log_path)
+        self._proc = spawn(
+            self.command(),
+            log_path=self.log_path,
+            cwd=self.data_dir,
+            die_with_parent=self.die_with_parent,
+        )
+        write_pid(self.pid_path, self._proc.pid, PID_MARKER)
+
+    def _ready_in_log(self) -> bool:
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(self._log_offset)
+                return READY_LINE in handle.read()
+        except FileNotFoundError:
+            return False
+
+    def _check_alive(self) -> None:
+        if self._proc is None:
+            raise DevstackError("Kafka was not started")
+        code = self._proc.poll()
+        if code is not None:
+            raise DevstackError(
+                f"Kafka exited with code {code} while starting; last lines of {self.log_path}:\n"
+                + tail(self.log_path, 40, self._log_offset)
+            )
+
+    def _timeout_error(self, timeout: float) -> DevstackError:
+        return DevstackError(
+            f"Kafka did not say '{READY_LINE.decode()}' within {timeout:.0f}s; "
+            f"last lines of {self.log_path}:\n" + tail(self.log_path, 40, self._log_offset)
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until the log says the server started (or fail with the log's tail)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if self._ready_in_log():
+                return
+            time.sleep(0.2)
+        raise self._timeout_error(timeout)
+
+    async def wait_ready_async(self, within: float = 90.0) -> None:
+        """Like `wait_ready`, without blocking the event loop."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if self._ready_in_log():
+                return
+            await asyncio.sleep(0.2)
+        raise self._timeout_error(within)
+
+    def start(self, timeout: float = 90.0) -> LocalKafka:
+        """Start (or restart on the same data dir) and wait until the broker serves."""
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    async def start_async(self, within: float = 90.0) -> LocalKafka:
+        """`start()` for async code: launches, then waits without blocking the loop."""
+        self.launch()
+        await self.wait_ready_async(within)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Controlled shutdown: SIGTERM, wait up to `timeout`, then SIGKILL."""
+        terminate(self._proc, sig=signal.SIGTERM, timeout=timeout)
+        self._proc = None
+        self.pid_path.unlink(missing_ok=True)
+
+    async def stop_async(self, within: float = 30.0) -> None:
+        """`stop()` in a worker thread."""
+        await asyncio.to_thread(self.stop, within)
+
+    def kill(self) -> None:
+        """`kill -9` the broker: no controlled shutdown, for fault tests."""
+        kill_now(self._proc)
+        self._proc = None
+        self.pid_path.unlink(missing_ok=True)
+
+    def restart(self, timeout: float = 90.0) -> LocalKafka:
+        """Stop and start again on the same data dir."""
+        self.stop()
+        return self.start(timeout)
+
+    def __enter__(self) -> LocalKafka:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

