@@ -1,0 +1,55 @@
+"""What triage knows about one student when it grades: reports, screenings, closed cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .levels import Level
+
+# Ordered so that a more recent suicidal behaviour ranks higher (the C-SSRS screener's Q6).
+BEHAVIOR_RECENCY_RANK = {"never": 0, "lifetime": 1, "past_3_months": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvidence:
+    """One tier report: who reported which signals, when observed and when received."""
+
+    report_id: str
+    reporter_ref: str
+    reporter_role: str
+    signals: frozenset[str]
+    observed_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningEvidence:
+    """One screening result: the instrument's answers and its side fields."""
+
+    screening_id: str
+    instrument: str
+    items: tuple[int, ...]
+    administered_at: datetime
+    received_at: datetime
+    behavior_recency: str | None = None
+    counseling_requested: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedCase:
+    """A case casework closed: how severe it got and when it closed."""
+
+    case_id: str
+    severity: Level
+    closed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """Everything graded together: the student's recent inputs and case history, at `now`."""
+
+    now: datetime
+    reports: tuple[ReportEvidence, ...] = ()
+    screenings: tuple[ScreeningEvidence, ...] = ()
+    closed_cases: tuple[ClosedCase, ...] = field(default=())

@@ -1,0 +1,1 @@
+"""The grading policy shipped with triage (`grading-policy.yaml`) and its graded examples."""
