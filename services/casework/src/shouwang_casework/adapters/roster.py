@@ -6,14 +6,18 @@ security limits it to one campus, so no query here filters by campus itself.
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 from shouwang_contracts.auth import Placement, ScopeGrant, ScopeKind
 
 from ..domain.roster import (
@@ -23,6 +27,7 @@ from ..domain.roster import (
     Student,
     StudentPlacement,
 )
+from ..domain.roster_tables import UnreadableFile
 
 _NARROWEST_FIRST_SQL = (
     "CASE a.scope_kind "
@@ -279,3 +284,50 @@ def _import(row: asyncpg.Record) -> RosterImport:
         actor_ref=row["actor_ref"],
         at=row["at"],
     )
+
+
+# --- reading XLSX uploads ----------------------------------------------------------------------
+
+MAX_XLSX_UNPACKED_BYTES = 256 * 1024 * 1024
+
+
+def xlsx_rows(data: bytes) -> Iterator[list[object]]:
+    """Rows of the first worksheet of an XLSX upload, streamed (openpyxl read-only).
+
+    Refuses archives that unpack to more than MAX_XLSX_UNPACKED_BYTES (a zip bomb is small on
+    the wire). Numbers that are whole (学号 typed as numbers) come back without a `.0`.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED_BYTES:
+            raise UnreadableFile(
+                "xlsx_too_large",
+                "XLSX 文件解压后过大，请拆分后上传",
+                "the XLSX file unpacks too large; split it",
+            )
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        raise UnreadableFile(
+            "malformed_xlsx",
+            "XLSX 文件已损坏或不是 Excel 工作簿",
+            "the XLSX file is damaged or not an Excel workbook",
+        ) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(value) for value in row]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> object:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,410 @@
+"""Reading roster rows as colleges export them: Chinese or English headers, loose values.
+
+Input is a table (the header row first, then data rows, as lists of cells) from a CSV or XLSX
+file; output is normalised `Student` / `StaffMember` records and, for every row that cannot be
+used, a `RowError` naming the row number (the header is row 1, as a spreadsheet shows it) and
+the column, in zh-CN and English. Unknown columns are ignored, so an export carrying phone
+numbers or ID-card numbers leaves them behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Generic, TypeVar
+
+from .roster import (
+    ASSIGNABLE_ROLES,
+    StaffMember,
+    Student,
+    clean,
+    normalise_building,
+    normalise_floor,
+    normalise_room,
+    parse_scope_value,
+)
+
+MAX_ROWS = 100_000
+
+T = TypeVar("T")
+
+STUDENT_HEADERS: dict[str, tuple[str, ...]] = {
+    "student_no": ("学号", "student_no", "studentno", "studentnumber", "studentid"),
+    "name": ("姓名", "name", "studentname"),
+    "gender": ("性别", "gender", "sex"),
+    "college": ("学院", "二级学院", "院系", "college", "school", "faculty"),
+    "major": ("专业", "major"),
+    "class_name": ("班级", "class", "classname"),
+    "campus_name": ("校区", "campus"),
+    "building": ("楼栋", "宿舍楼", "楼号", "building", "dormbuilding"),
+    "floor": ("楼层", "floor"),
+    "room": ("寝室", "宿舍", "寝室号", "房间", "room", "dormroom"),
+}
+STUDENT_REQUIRED = ("student_no", "name")
+
+STAFF_HEADERS: dict[str, tuple[str, ...]] = {
+    "staff_no": ("工号/学号", "工号", "学号", "staff_no", "staffno", "number", "id", "personid"),
+    "name": ("姓名", "name"),
+    "role": ("角色", "职务", "role"),
+    "scope_kind": ("范围类型", "scope_kind", "scopekind", "scopetype"),
+    "scope_value": ("范围", "负责范围", "scope", "scope_value", "scopevalue"),
+}
+STAFF_REQUIRED = ("staff_no", "name", "role", "scope_kind")
+
+ROLE_NAMES: dict[str, str] = {
+    "寝室长": "dorm_leader",
+    "楼层长": "floor_leader",
+    "班级心理委员": "class_wellbeing_officer",
+    "心理委员": "class_wellbeing_officer",
+    "公寓辅导员": "residence_counselor",
+    "社区心理教师": "community_psych_teacher",
+    "心理健康教育与咨询中心": "counseling_center",
+    "心理咨询中心": "counseling_center",
+    "二级学院领导": "college_leader",
+    "学院领导": "college_leader",
+    "校区管理员": "campus_admin",
+    "审计员": "auditor",
+    "dorm leader": "dorm_leader",
+    "dorm-room leader": "dorm_leader",
+    "floor leader": "floor_leader",
+    "class wellbeing officer": "class_wellbeing_officer",
+    "residence counselor": "residence_counselor",
+    "community psychology teacher": "community_psych_teacher",
+    "counseling center": "counseling_center",
+    "college leader": "college_leader",
+    "campus administrator": "campus_admin",
+    **{role: role for role in ASSIGNABLE_ROLES},
+}
+
+SCOPE_KIND_NAMES: dict[str, str] = {
+    "寝室": "room",
+    "宿舍": "room",
+    "楼层": "floor",
+    "楼栋": "building",
+    "宿舍楼": "building",
+    "班级": "class",
+    "学院": "college",
+    "二级学院": "college",
+    "校区": "campus",
+    "全校": "campus",
+    **{kind: kind for kind in ("room", "floor", "building", "class", "college", "campus")},
+}
+
+_STUDENT_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one row (or the header, row 1) cannot be imported."""
+
+    row: int
+    field: str
+    code: str
+    message: str
+    message_en: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class ParsedRoster(Generic[T]):
+    """Records read from a table, the rows refused, and how many data rows there were."""
+
+    records: list[T] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows_total: int = 0
+
+
+def _header_key(text: object) -> str:
+    value = clean(text) or ""
+    return re.sub(r"[\s_\-]", "", value.lower()) if value.isascii() else value.replace(" ", "")
+
+
+def map_headers(
+    header: Sequence[object], aliases: dict[str, tuple[str, ...]], required: Iterable[str]
+) -> tuple[dict[str, int], list[RowError]]:
+    """Column index of each known field, and errors for missing or repeated columns."""
+    lookup = {_header_key(alias): name for name, names in aliases.items() for alias in names}
+    columns: dict[str, int] = {}
+    errors: list[RowError] = []
+    for index, cell in enumerate(header):
+        name = lookup.get(_header_key(cell))
+        if name is None:
+            continue
+        if name in columns:
+            errors.append(
+                RowError(
+                    1, name, "duplicate_column", f"表头重复：{cell}", f"duplicate column: {cell}"
+                )
+            )
+        columns[name] = index
+    for name in required:
+        if name not in columns:
+            zh = aliases[name][0]
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    "missing_column",
+                    f"缺少必需的列：{zh}",
+                    f"missing required column: {zh} ({name})",
+                )
+            )
+    return columns, errors
+
+
+def _cells(row: Sequence[object], columns: dict[str, int]) -> dict[str, str | None]:
+    return {name: clean(row[i]) if i < len(row) else None for name, i in columns.items()}
+
+
+def _data_rows(table: Iterable[Sequence[object]]) -> Iterable[tuple[int, Sequence[object]]]:
+    """(row number, cells) of non-blank data rows; the header is row 1."""
+    for number, row in enumerate(table, start=2):
+        if any(clean(cell) for cell in row):
+            yield number, row
+
+
+def _too_many(number: int) -> RowError:
+    return RowError(
+        number,
+        "",
+        "too_many_rows",
+        f"文件超过 {MAX_ROWS} 行，请分批导入",
+        f"the file has more than {MAX_ROWS} rows; import it in parts",
+    )
+
+
+def parse_students(table: Iterable[Sequence[object]]) -> ParsedRoster[Student]:
+    """Students from a table whose first row is the header."""
+    rows = iter(table)
+    result: ParsedRoster[Student] = ParsedRoster()
+    header = next(rows, None)
+    if header is None:
+        result.errors.append(RowError(1, "", "empty_file", "文件为空", "the file is empty"))
+        return result
+    columns, result.errors = map_headers(header, STUDENT_HEADERS, STUDENT_REQUIRED)
+    if result.errors:
+        return result
+    first_row_of: dict[str, int] = {}
+    for number, row in _data_rows(rows):
+        result.rows_total += 1
+        if result.rows_total > MAX_ROWS:
+            result.errors.append(_too_many(number))
+            break
+        student, errors = _student(number, _cells(row, columns))
+        if student is not None and student.student_no in first_row_of:
+            errors.append(
+                RowError(
+                    number,
+                    "student_no",
+                    "duplicate_student",
+                    f"学号 {student.student_no} 与第 {first_row_of[student.student_no]} 行重复",
+                    f"student number {student.student_no} repeats row "
+                    f"{first_row_of[student.student_no]}",
+                )
+            )
+        if errors:
+            result.errors.extend(errors)
+        elif student is not None:
+            first_row_of[student.student_no] = number
+            result.records.append(student)
+    return result
+
+
+def _student(number: int, cells: dict[str, str | None]) -> tuple[Student | None, list[RowError]]:
+    errors: list[RowError] = []
+    student_no, name = cells.get("student_no"), cells.get("name")
+    if not student_no:
+        errors.append(
+            RowError(number, "student_no", "required", "缺少学号", "student number is missing")
+        )
+    elif not _STUDENT_NO.match(student_no):
+        errors.append(
+            RowError(
+                number,
+                "student_no",
+                "invalid",
+                f"学号格式不正确：{student_no}",
+                f"student number is malformed: {student_no}",
+            )
+        )
+    if not name:
+        errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
+    building = normalise_building(cells["building"]) if cells.get("building") else None
+    floor = room = None
+    if cells.get("floor"):
+        floor = normalise_floor(cells["floor"] or "")
+        if floor is None:
+            errors.append(
+                RowError(
+                    number,
+                    "floor",
+                    "invalid",
+                    f"楼层无法识别：{cells['floor']}（应为数字，如 2 或 2层）",
+                    f"floor not understood: {cells['floor']} (a number such as 2)",
+                )
+            )
+    if cells.get("room"):
+        room = normalise_room(cells["room"] or "", building)
+        if room is None:
+            errors.append(
+                RowError(
+                    number,
+                    "room",
+                    "invalid",
+                    f"寝室号无法识别：{cells['room']}（如 202）",
+                    f"room not understood: {cells['room']} (such as 202)",
+                )
+            )
+    if (floor or room) and not building:
+        errors.append(
+            RowError(
+                number,
+                "building",
+                "required",
+                "填写了楼层或寝室，但缺少楼栋",
+                "a floor or room is given without its building",
+            )
+        )
+    if errors or not student_no or not name:
+        return None, errors
+    return (
+        Student(
+            student_no=student_no,
+            name=name,
+            gender=cells.get("gender"),
+            college=cells.get("college"),
+            major=cells.get("major"),
+            class_name=cells.get("class_name"),
+            campus_name=cells.get("campus_name"),
+            building=building,
+            floor=floor,
+            room=room,
+        ),
+        [],
+    )
+
+
+def parse_staff(table: Iterable[Sequence[object]]) -> ParsedRoster[StaffMember]:
+    """Staff assignments from a table whose first row is the header; one row per assignment."""
+    rows = iter(table)
+    result: ParsedRoster[StaffMember] = ParsedRoster()
+    header = next(rows, None)
+    if header is None:
+        result.errors.append(RowError(1, "", "empty_file", "文件为空", "the file is empty"))
+        return result
+    columns, result.errors = map_headers(header, STAFF_HEADERS, STAFF_REQUIRED)
+    if result.errors:
+        return result
+    names: dict[str, tuple[str, int]] = {}
+    seen: set[tuple[str, str, str, str]] = set()
+    for number, row in _data_rows(rows):
+        result.rows_total += 1
+        if result.rows_total > MAX_ROWS:
+            result.errors.append(_too_many(number))
+            break
+        member, errors = _staff_member(number, _cells(row, columns))
+        if member is not None:
+            first = names.setdefault(member.staff_no, (member.name, number))
+            if first[0] != member.name:
+                errors.append(
+                    RowError(
+                        number,
+                        "name",
+                        "conflicting_name",
+                        f"工号/学号 {member.staff_no} 的姓名与第 {first[1]} 行不同",
+                        f"number {member.staff_no} has another name on row {first[1]}",
+                    )
+                )
+        if errors:
+            result.errors.extend(errors)
+        elif member is not None:
+            key = (member.staff_no, member.role, member.scope_kind, member.scope_value)
+            if key not in seen:  # the same assignment twice is harmless; keep it once
+                seen.add(key)
+                result.records.append(member)
+    return result
+
+
+def _staff_member(
+    number: int, cells: dict[str, str | None]
+) -> tuple[StaffMember | None, list[RowError]]:
+    errors: list[RowError] = []
+    staff_no, name = cells.get("staff_no"), cells.get("name")
+    if not staff_no:
+        errors.append(
+            RowError(
+                number,
+                "staff_no",
+                "required",
+                "缺少工号/学号",
+                "staff or student number is missing",
+            )
+        )
+    elif not _STUDENT_NO.match(staff_no):
+        errors.append(
+            RowError(
+                number,
+                "staff_no",
+                "invalid",
+                f"工号/学号格式不正确：{staff_no}",
+                f"staff or student number is malformed: {staff_no}",
+            )
+        )
+    if not name:
+        errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
+    raw_role = cells.get("role") or ""
+    role = ROLE_NAMES.get(raw_role) or ROLE_NAMES.get(raw_role.lower())
+    if role is None:
+        errors.append(
+            RowError(
+                number,
+                "role",
+                "unknown_role",
+                f"角色无法识别：{raw_role or '（空）'}（如 公寓辅导员、寝室长）",
+                f"role not recognised: {raw_role or '(empty)'} (e.g. residence_counselor)",
+            )
+        )
+    raw_kind = cells.get("scope_kind") or ""
+    kind = SCOPE_KIND_NAMES.get(raw_kind) or SCOPE_KIND_NAMES.get(raw_kind.lower())
+    value: str | None = None
+    if kind is None:
+        errors.append(
+            RowError(
+                number,
+                "scope_kind",
+                "unknown_scope_kind",
+                f"范围类型无法识别：{raw_kind or '（空）'}（寝室、楼层、楼栋、班级、学院或校区）",
+                f"scope type not recognised: {raw_kind or '(empty)'} "
+                "(room, floor, building, class, college or campus)",
+            )
+        )
+    else:
+        value = parse_scope_value(kind, cells.get("scope_value"))
+        if value is None:
+            errors.append(_bad_scope_value(number, kind, cells.get("scope_value")))
+    if errors or not staff_no or not name or not role or not kind or value is None:
+        return None, errors
+    return StaffMember(staff_no, name, role, kind, value), []
+
+
+_SCOPE_EXAMPLES = {
+    "room": ("8号楼202", "8号楼202 (building and room)"),
+    "floor": ("7号楼3层", "7号楼3层 (building and floor)"),
+    "building": ("8号楼", "8号楼"),
+    "class": ("建工2401", "建工2401"),
+    "college": ("土木建筑工程学院", "a college name"),
+}
+
+
+def _bad_scope_value(number: int, kind: str, text: str | None) -> RowError:
+    zh, en = _SCOPE_EXAMPLES[kind]
+    return RowError(
+        number,
+        "scope_value",
+        "invalid_scope",
+        f"范围无法识别：{text or '（空）'}（例如 {zh}）",
+        f"scope not understood: {text or '(empty)'} (e.g. {en})",
+    )
