@@ -1,0 +1,134 @@
+"""Reports over HTTP end up on Kafka, sealed, once, and only with an acknowledgement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events import ReportSubmitted
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import REPORTS
+from shouwang_contracts.vocabulary import Role
+
+from .kafka_reader import TopicReader
+
+NOTE = "他这几天一直说活着没意思，把吉他送给了室友"
+
+
+def _report(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "campus_id": "demo",
+        "student_no": "2024020001",
+        "signals": ["hopelessness", "giving_away_possessions"],
+        "observed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "note": NOTE,
+        "location": "8号楼202",
+    }
+    body.update(changes)
+    return body
+
+
+async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str, devstack_env: dict[str, str]
+) -> None:
+    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+        response = await client.post("/v1/reports", json=_report(), headers=token(Role.DORM_LEADER, sub="2024020009"))
+        assert response.status_code == 202, response.text
+        report_id = response.json()["id"]
+        assert response.headers["location"] == f"/v1/reports/{report_id}"
+        records = await reader.read(1)
+
+    assert len(records) == 1
+    record = records[0]
+    assert NOTE.encode() not in record.value
+    assert b"2024020001" not in record.value  # no student number on the wire
+    envelope = Envelope[ReportSubmitted].model_validate_json(record.value)
+    pseudonyms = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode())
+    student_ref = pseudonyms.student_ref("demo", "2024020001")
+    assert envelope.id == report_id
+    assert envelope.type == "shouwang.report.submitted"
+    assert envelope.source == "/shouwang/intake"
+    assert envelope.campus_id == "demo"
+    assert envelope.subject == student_ref
+    assert record.key == f"demo:{student_ref}".encode()
+    assert dict(record.headers)["ce_id"] == report_id.encode()
+    data = envelope.data
+    assert [s.value for s in data.signals] == ["hopelessness", "giving_away_possessions"]
+    assert data.reporter_role is Role.DORM_LEADER
+    assert data.reporter_ref == pseudonyms.person_ref("demo", "2024020009")
+    assert data.location == "8号楼202"
+    assert data.note is not None
+    cipher = NoteCipher.from_config(devstack_env["SHOUWANG_NOTE_KEYS"])
+    assert cipher.open(data.note, campus_id="demo", student_ref=student_ref) == NOTE
+
+    receipt = await client.get(f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020009"))
+    assert receipt.status_code == 200
+    assert receipt.json()["status"] == "received"
+    assert receipt.json()["status_label"] == "已收到，等待处理"
+    assert set(receipt.json()) == {"id", "kind", "status", "status_label", "received_at", "updated_at"}
+    # Someone else asking for that receipt learns nothing, not even that it exists.
+    other = await client.get(f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020010"))
+    assert other.status_code == 404
+
+
+async def test_the_same_idempotency_key_twice_yields_one_event(client: httpx.AsyncClient, token, kafka_bootstrap: str) -> None:
+    headers = {**token(Role.FLOOR_LEADER, sub="2024030002"), "Idempotency-Key": f"key-{uuid.uuid4()}"}
+    body = _report(signals=["persistent_low_mood"], note=None)
+    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+        first = await client.post("/v1/reports", json=body, headers=headers)
+        second = await client.post("/v1/reports", json=body, headers=headers)
+        records = await reader.read(1, settle=2.0)
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert len(records) == 1
+
+    changed = await client.post("/v1/reports", json={**body, "signals": ["sleep_disturbance"]}, headers=headers)
+    assert changed.status_code == 409
+    assert changed.headers["content-type"].startswith("application/problem+json")
+    assert changed.json()["code"] == "idempotency_key_reused"
+
+
+async def test_bad_input_gets_specific_problems_never_a_500(client: httpx.AsyncClient, token) -> None:
+    headers = token(Role.DORM_LEADER)
+    cases = [
+        (_report(signals=["bogus"]), 422, "signals"),
+        (_report(student_no=""), 422, "student_no"),
+        (_report(note="x" * 2001), 422, "note"),
+        (_report(observed_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()), 422, "observed_at"),
+    ]
+    for body, status, field in cases:
+        response = await client.post("/v1/reports", json=body, headers=headers)
+        assert response.status_code == status, (field, response.text)
+        problem = response.json()
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert any(field in e["field"] for e in problem["errors"]), problem
+
+    malformed = await client.post("/v1/reports", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    assert malformed.status_code == 400
+    wrong_type = await client.post("/v1/reports", content=b"a=b", headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong_type.status_code == 415
+    too_big = await client.post("/v1/reports", content=b"{" + b" " * 70_000 + b"}", headers={**headers, "Content-Type": "application/json"})
+    assert too_big.status_code == 413
+    english = await client.post("/v1/reports", json=_report(signals=[]), headers={**headers, "Accept-Language": "en"})
+    assert english.json()["title"] == "Validation failed"
+    chinese = await client.post("/v1/reports", json=_report(signals=[]), headers=headers)
+    assert chinese.json()["title"] == "请求内容未通过校验"
+
+
+async def test_health_and_metrics_are_open_everything_else_needs_a_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"kafka": True, "database": True}
+    metrics = await client.get("/metrics")
+    assert "intake_http_requests_total" in metrics.text
+    assert "intake_events_published_total" in metrics.text
+    unauthenticated = await client.post("/v1/reports", json=_report())
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
+    forged = await client.post("/v1/reports", json=_report(), headers={"Authorization": "Bearer abc.def.ghi"})
+    assert forged.status_code == 401
