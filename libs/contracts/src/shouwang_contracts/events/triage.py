@@ -56,6 +56,14 @@ class AlertRaised(Payload):
     inform_roles: list[Role] = Field(
         default_factory=list, description="Roles to inform at once besides the owner."
     )
+    inform_external: list[str] = Field(
+        default_factory=list,
+        description="Parties outside the role model to alert at once, e.g. `campus_security`.",
+    )
+    supersedes_alert_id: str | None = Field(
+        default=None,
+        description="The student's lower open alert this one replaces (it stops escalating).",
+    )
     ack_deadline: AwareDatetime = Field(description="Acknowledge by then, or it escalates.")
     escalation_level: int = Field(default=0, ge=0, description="0 when raised; +1 per escalation.")
     policy_version: str = Field(description="Grading policy version behind the alert.")
@@ -74,6 +82,10 @@ class AlertEscalated(Payload):
     from_role: Role = Field(description="Owner that let the deadline pass.")
     owner_role: Role = Field(description="New owner.")
     inform_roles: list[Role] = Field(default_factory=list, description="Roles informed as well.")
+    inform_external: list[str] = Field(
+        default_factory=list,
+        description="Parties outside the role model alerted as well, e.g. `campus_security`.",
+    )
     ack_deadline: AwareDatetime = Field(description="New acknowledgement deadline.")
     escalation_level: int = Field(ge=1, description="How many times the alert has escalated.")
     missed_deadline: AwareDatetime = Field(description="The deadline that passed unacknowledged.")
