@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -200,9 +200,8 @@ def stop_from_pid_file(path: Path, *, sig: int = signal.SIGTERM, timeout: float 
     return pid is not None
 
 
-def wait_until(predicate: object, timeout: float, interval: float = 0.2) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
     """Poll a zero-argument callable until it returns truthy or `timeout` passes."""
-    assert callable(predicate)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

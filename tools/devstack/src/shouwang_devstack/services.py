@@ -127,6 +127,11 @@ class ServiceProcess:
         return None
 
     @property
+    def log_offset(self) -> int:
+        """Byte offset in the log file where the current run's output starts."""
+        return self._log_offset
+
+    @property
     def returncode(self) -> int | None:
         """Exit code once the process has ended."""
         return None if self._proc is None else self._proc.poll()

