@@ -1,0 +1,327 @@
+"""HTTP: roster imports (students and placements, staff assignments) by a campus admin.
+
+Expects on `request.app.state` (wired by main.py / bootstrap):
+- `db_pool`: asyncpg pool connected as the `casework` role (search_path = casework);
+- `pseudonymizer`: shouwang_contracts Pseudonymizer under SHOUWANG_PSEUDONYM_KEY (the key intake
+  uses, so `student_ref` lines up across services);
+- `token_verifier`: for `CurrentPrincipal`;
+- `settings` (optional): `roster_max_upload_bytes` overrides the 20 MiB upload limit.
+
+An import is all-or-nothing: a file with any bad row is refused (422, every bad row by number)
+and changes nothing but its own record in `roster_imports`. An import is a whole roster
+(`mode=snapshot`, the default): students missing from it have left (inactive, file kept) and
+assignments missing from it end. `mode=upsert` only adds and updates. `dry_run=true` answers
+what would change and writes nothing but the record. Re-importing a file changes nothing.
+
+Staff are identified by 工号/学号, and `person_ref = Pseudonymizer.person_ref(campus, number)`:
+the identity provider's token `sub` must be that number for scope checks to find the person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+import asyncpg
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.web import Problem, current_traceparent, preferred_language, require_roles
+
+from ..adapters import outbox
+from ..adapters import roster as repo
+from ..adapters.db import campus_transaction
+from ..domain.roster import (
+    Assignment,
+    StudentPlacement,
+    affected_by,
+    plan_assignment_changes,
+    plan_student_changes,
+    responsible_staff,
+)
+from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
+from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
+
+SOURCE = "/shouwang/casework"
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_ERRORS_KEPT = 1000
+_ACCEPTED_TYPES = {
+    "text/csv",
+    "text/plain",
+    "application/csv",
+    "application/vnd.ms-excel",  # what Windows browsers call a .csv
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/octet-stream",
+    "",
+}
+_NOT_A_TABLE = {"legacy_excel", "not_a_table", "unknown_encoding"}
+
+router = APIRouter(prefix="/v1/roster", tags=["roster"])
+CampusAdmin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
+Mode = Literal["snapshot", "upsert"]
+
+
+def actor_ref(request: Request, principal: Principal) -> str:
+    """The caller's pseudonymous reference (audit, import records)."""
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    return pseudonymizer.person_ref(principal.campus_id, principal.sub)
+
+
+async def _read_upload(request: Request, upload: UploadFile) -> bytes:
+    settings = getattr(request.app.state, "settings", None)
+    limit = getattr(settings, "roster_max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    if content_type not in _ACCEPTED_TYPES:
+        raise Problem(
+            415,
+            "unsupported_file_type",
+            f"请上传 CSV 或 XLSX 文件 / upload a CSV or XLSX file (got {content_type})",
+        )
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(
+            413,
+            "file_too_large",
+            f"文件超过 {limit // (1024 * 1024)} MiB，请拆分后上传 / the file exceeds "
+            f"{limit // (1024 * 1024)} MiB; split it",
+        )
+    if not data:
+        raise Problem(422, "empty_file", "文件为空 / the file is empty")
+    return data
+
+
+def _table(data: bytes) -> list[Sequence[object]]:
+    if detect_format(data) is TableFormat.XLSX:
+        return list(repo.xlsx_rows(data))
+    return list(csv_rows(data))
+
+
+async def _parse(request: Request, data: bytes, parse: Any) -> ParsedRoster[Any]:
+    """Read and parse off the event loop (a 20,000-row XLSX takes seconds)."""
+    try:
+        return await anyio.to_thread.run_sync(lambda: parse(_table(data)))
+    except UnreadableFile as exc:
+        english = preferred_language(request) == "en"
+        raise Problem(
+            415 if exc.code in _NOT_A_TABLE else 422,
+            exc.code,
+            exc.message_en if english else exc.message,
+        ) from exc
+
+
+def _rejected(request: Request, record: repo.RosterImport, errors: list[RowError]) -> Problem:
+    english = preferred_language(request) == "en"
+    return Problem(
+        422,
+        "roster_rows_invalid",
+        (
+            f"{len(errors)} rows are invalid; nothing was imported (import {record.id})"
+            if english
+            else f"{len(errors)} 处错误，本次导入未做任何更改（导入记录 {record.id}）"
+        ),
+        errors=[
+            {
+                "row": e.row,
+                "field": e.field,
+                "code": e.code,
+                "message": e.message_en if english else e.message,
+            }
+            for e in errors[:MAX_ERRORS_KEPT]
+        ],
+        headers={"Location": f"/v1/roster/imports/{record.id}"},
+    )
+
+
+async def _lock_campus_roster(conn: asyncpg.Connection, campus_id: str) -> None:
+    # Two imports of one campus at once would each diff against a stale roster.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('roster:' || $1))", campus_id)
+
+
+async def enqueue_directory(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    students: Iterable[tuple[str, StudentPlacement, bool]],
+) -> int:
+    """Put a DirectoryEntry per (student_ref, placement, active) in the outbox; returns how many.
+
+    Responsible staff come from the assignments as they stand in this transaction. Entries
+    carry pseudonyms and placement only: never names, numbers or contact details.
+    """
+    assignments = await repo.known_assignments(conn)
+    now = datetime.now(UTC)
+    traceparent = current_traceparent()
+    count = 0
+    for student_ref, placement, active in students:
+        responsible = responsible_staff(placement, assignments) if active else []
+        entry = DirectoryEntry(
+            student_ref=student_ref,
+            active=active,
+            college=placement.college,
+            class_name=placement.class_name,
+            building=placement.building,
+            floor=placement.floor,
+            room=placement.room,
+            responsible=[ResponsibleStaff(role=Role(r), person_ref=p) for r, p in responsible],
+            updated_at=now,
+        )
+        envelope = Envelope.wrap(
+            entry, source=SOURCE, campus_id=campus_id, subject=student_ref, traceparent=traceparent
+        )
+        await outbox.enqueue(conn, envelope)
+        count += 1
+    return count
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@router.post("/students", operation_id="importStudentRoster")
+async def import_students(
+    request: Request,
+    principal: CampusAdmin,
+    file: Annotated[UploadFile, File(description="Student roster, CSV or XLSX.")],
+    mode: Annotated[
+        Mode, Query(description="snapshot: the whole roster; upsert: add/update")
+    ] = "snapshot",
+    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
+) -> dict[str, Any]:
+    """Import students and their placements; publish the directory entries that changed."""
+    data = await _read_upload(request, file)
+    parsed = await _parse(request, data, parse_students)
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    campus_id = principal.campus_id
+    async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
+        await _lock_campus_roster(conn, campus_id)
+        counts: dict[str, int] = {"rows": parsed.rows_total}
+        if not parsed.errors:
+            changes = plan_student_changes(
+                await repo.known_students(conn), parsed.records, snapshot=mode == "snapshot"
+            )
+            counts |= changes.counts()
+            if not dry_run:
+                ref = {
+                    s.student_no: pseudonymizer.student_ref(campus_id, s.student_no)
+                    for s, _ in changes.directory_changes
+                }
+                saved = [*changes.created, *changes.updated, *changes.reactivated]
+                await repo.save_students(conn, campus_id, [(ref[s.student_no], s) for s in saved])
+                await repo.deactivate_students(conn, [s.student_no for s in changes.deactivated])
+                counts["directory_entries"] = await enqueue_directory(
+                    conn,
+                    campus_id,
+                    [(ref[s.student_no], s.placement, a) for s, a in changes.directory_changes],
+                )
+        record = await _record(
+            request, conn, principal, "students", mode, file, data, parsed, counts, dry_run
+        )
+    if parsed.errors:
+        raise _rejected(request, record, parsed.errors)
+    return _import_body(record)
+
+
+@router.post("/staff", operation_id="importStaffRoster")
+async def import_staff(
+    request: Request,
+    principal: CampusAdmin,
+    file: Annotated[UploadFile, File(description="Staff assignments, CSV or XLSX.")],
+    mode: Annotated[
+        Mode, Query(description="snapshot: the whole roster; upsert: add/update")
+    ] = "snapshot",
+    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
+) -> dict[str, Any]:
+    """Import who holds which role for which scope; republish directory entries it touches."""
+    data = await _read_upload(request, file)
+    parsed = await _parse(request, data, parse_staff)
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    campus_id = principal.campus_id
+    async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
+        await _lock_campus_roster(conn, campus_id)
+        counts: dict[str, int] = {"rows": parsed.rows_total}
+        if not parsed.errors:
+            people: dict[str, tuple[str, str]] = {}
+            incoming: list[Assignment] = []
+            for member in parsed.records:
+                person_ref = pseudonymizer.person_ref(campus_id, member.staff_no)
+                people[person_ref] = (member.staff_no, member.name)
+                incoming.append(
+                    Assignment(person_ref, member.role, member.scope_kind, member.scope_value)
+                )
+            snapshot = mode == "snapshot"
+            changes = plan_assignment_changes(
+                await repo.known_assignments(conn), incoming, snapshot=snapshot
+            )
+            counts |= {"people": len(people), **changes.counts()}
+            if not dry_run:
+                await repo.save_staff(
+                    conn, campus_id, people, changes.added, changes.removed, snapshot=snapshot
+                )
+                placements = await repo.active_placements(conn)
+                touched = affected_by(placements, changes.added | changes.removed)
+                counts["directory_entries"] = await enqueue_directory(
+                    conn, campus_id, [(ref, placements[ref], True) for ref in sorted(touched)]
+                )
+        record = await _record(
+            request, conn, principal, "staff", mode, file, data, parsed, counts, dry_run
+        )
+    if parsed.errors:
+        raise _rejected(request, record, parsed.errors)
+    return _import_body(record)
+
+
+async def _record(
+    request: Request,
+    conn: asyncpg.Connection,
+    principal: Principal,
+    kind: str,
+    mode: str,
+    upload: UploadFile,
+    data: bytes,
+    parsed: ParsedRoster[Any],
+    counts: dict[str, int],
+    dry_run: bool,
+) -> repo.RosterImport:
+    status = "rejected" if parsed.errors else ("dry_run" if dry_run else "applied")
+    if parsed.errors:
+        counts["errors"] = len(parsed.errors)
+    return await repo.record_import(
+        conn,
+        campus_id=principal.campus_id,
+        kind=kind,
+        mode=mode,
+        file_name=(upload.filename or "upload")[:255],
+        file_sha256=_sha256(data),
+        status=status,
+        counts=counts,
+        errors=[e.as_dict() for e in parsed.errors[:MAX_ERRORS_KEPT]],
+        actor_ref=actor_ref(request, principal),
+    )
+
+
+def _import_body(record: repo.RosterImport) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "mode": record.mode,
+        "status": record.status,
+        "file_name": record.file_name,
+        "counts": record.counts,
+        "errors": record.errors,
+        "at": record.at.isoformat(),
+    }
+
+
+@router.get("/imports/{import_id}", operation_id="getRosterImport")
+async def get_import(request: Request, principal: CampusAdmin, import_id: str) -> dict[str, Any]:
+    """One import's record: status, counts, and every refused row by number."""
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        record = await repo.get_import(conn, import_id)
+    if record is None:
+        raise Problem(404, "import_not_found", "没有这条导入记录 / no such import")
+    return _import_body(record)

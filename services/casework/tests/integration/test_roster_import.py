@@ -1,0 +1,308 @@
+"""Roster imports against real PostgreSQL and Kafka: all-or-nothing, idempotent, published.
+
+The directory entries go to Kafka through the outbox; until the relay runs in these tests, a
+minimal relay below publishes the outbox rows the way the relay does (key, bytes, headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+from shouwang_casework.adapters import outbox, roster
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.entrypoints import http_roster
+from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import DIRECTORY
+from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.web import install_problem_handlers
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SECRET = "roster-test-jwt-secret-0123456789abcdef"
+PSEUDONYMS = Pseudonymizer(b"roster-test-pseudonym-key-0123456789abcdef")
+
+
+@pytest.fixture(scope="module")
+async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await service_database("casework")
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+def build_app(pool: asyncpg.Pool) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(http_roster.router)
+    app.state.db_pool = pool
+    app.state.pseudonymizer = PSEUDONYMS
+    app.state.token_verifier = TokenVerifier(secret=SECRET)
+    return app
+
+
+def token(campus: str, role: Role = Role.CAMPUS_ADMIN) -> dict[str, str]:
+    return {
+        "Authorization": "Bearer " + mint_token(SECRET, sub="A001", role=role, campus_id=campus)
+    }
+
+
+@pytest.fixture
+async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_app(pool))
+    async with httpx.AsyncClient(transport=transport, base_url="http://casework") as client:
+        yield client
+
+
+def campus() -> str:
+    return f"campus-{uuid.uuid4().hex[:8]}"
+
+
+async def upload(
+    client: httpx.AsyncClient, kind: str, campus_id: str, data: bytes, **params: Any
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/roster/{kind}",
+        params=params,
+        files={"file": (f"{kind}.csv", data, "text/csv")},
+        headers=token(campus_id),
+    )
+
+
+async def table_counts(pool: asyncpg.Pool, campus_id: str) -> dict[str, int]:
+    async with campus_transaction(pool, campus_id) as conn:
+        return {
+            t: await conn.fetchval(f"SELECT count(*) FROM {t}")  # noqa: S608
+            for t in ("students", "staff", "staff_assignments", "outbox")
+        }
+
+
+async def test_sample_rosters_import_and_reimport_changes_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id = campus()
+    students = (SAMPLES / "roster_students.csv").read_bytes()
+    staff = (SAMPLES / "roster_staff.csv").read_bytes()
+
+    first = await upload(client, "students", campus_id, students)
+    assert first.status_code == 200, first.text
+    assert first.json()["counts"] == {
+        "rows": 40,
+        "created": 40,
+        "updated": 0,
+        "reactivated": 0,
+        "deactivated": 0,
+        "unchanged": 0,
+        "directory_entries": 40,
+    }
+    staff_first = await upload(client, "staff", campus_id, staff)
+    assert staff_first.status_code == 200, staff_first.text
+    assert staff_first.json()["counts"]["added"] == 8
+    after_first = await table_counts(pool, campus_id)
+
+    # The same files again, one as GB18030: nothing changes, nothing is published.
+    again = await upload(client, "students", campus_id, students.decode().encode("gb18030"))
+    staff_again = await upload(client, "staff", campus_id, codecs.BOM_UTF8 + staff)
+    assert again.json()["counts"]["unchanged"] == 40
+    assert again.json()["counts"]["directory_entries"] == 0
+    assert staff_again.json()["counts"] == {
+        "rows": 8,
+        "people": 8,
+        "added": 0,
+        "removed": 0,
+        "unchanged": 8,
+        "directory_entries": 0,
+    }
+    assert await table_counts(pool, campus_id) == after_first
+
+    fetched = await client.get(f"/v1/roster/imports/{again.json()['id']}", headers=token(campus_id))
+    assert fetched.json()["status"] == "applied"
+
+    # Core's functions see the imported roster.
+    student_ref = PSEUDONYMS.student_ref(campus_id, "2024020001")  # 8号楼 2层 202, 软件2401
+    counselor = PSEUDONYMS.person_ref(campus_id, "T1002")  # 8号楼
+    dorm_leader = PSEUDONYMS.person_ref(campus_id, "2024020001")
+    async with campus_transaction(pool, campus_id) as conn:
+        placement = await roster.placement_of(conn, student_ref)
+        assert placement is not None
+        assert (placement.building, placement.floor, placement.room) == ("8号楼", "2", "202")
+        assert await roster.responsible_for(conn, student_ref, "residence_counselor") == [counselor]
+        assert await roster.responsible_for(conn, student_ref, "dorm_leader") == [dorm_leader]
+        assert [str(g) for g in await roster.scope_of(conn, counselor)] == ["building:8号楼"]
+
+
+async def test_bad_rows_are_reported_by_number_and_change_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id = campus()
+    good = (SAMPLES / "roster_students.csv").read_bytes()
+    assert (await upload(client, "students", campus_id, good)).status_code == 200
+    before = await table_counts(pool, campus_id)
+
+    lines = good.decode().splitlines()
+    lines[1] = lines[1].replace("测试学生01", "改了名字")  # a valid change, must not land
+    lines[3] = ",".join(["", *lines[3].split(",")[1:]])  # row 4: no 学号
+    lines[5] = lines[5].replace(",1,106", ",五楼,106")  # row 6: floor unreadable
+    bad = ("\n".join(lines) + "\n").encode()
+
+    response = await upload(client, "students", campus_id, bad, mode="upsert")
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "roster_rows_invalid"
+    assert [(e["row"], e["field"]) for e in problem["errors"]] == [(4, "student_no"), (6, "floor")]
+    assert problem["errors"][0]["message"] == "缺少学号"
+    assert await table_counts(pool, campus_id) == before
+    record = await client.get(response.headers["location"], headers=token(campus_id))
+    assert record.json()["status"] == "rejected"
+    assert len(record.json()["errors"]) == 2
+
+    english = await client.post(
+        "/v1/roster/students",
+        files={"file": ("s.csv", bad, "text/csv")},
+        headers={**token(campus_id), "Accept-Language": "en"},
+    )
+    assert english.json()["errors"][0]["message"] == "student number is missing"
+
+
+async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
+    campus_id = campus()
+    too_big = await client.post(
+        "/v1/roster/students",
+        files={"file": ("s.csv", b"a" * (http_roster.DEFAULT_MAX_UPLOAD_BYTES + 1), "text/csv")},
+        headers=token(campus_id),
+    )
+    wrong_type = await client.post(
+        "/v1/roster/students",
+        files={"file": ("p.png", b"\x89PNG\r\n\x1a\n", "image/png")},
+        headers=token(campus_id),
+    )
+    legacy = await client.post(
+        "/v1/roster/students",
+        files={"file": ("s.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "")},
+        headers=token(campus_id),
+    )
+    counselor = await client.post(
+        "/v1/roster/students",
+        files={"file": ("s.csv", b"x", "text/csv")},
+        headers=token(campus_id, Role.RESIDENCE_COUNSELOR),
+    )
+    assert (too_big.status_code, wrong_type.status_code, legacy.status_code) == (413, 415, 415)
+    assert legacy.json()["code"] == "legacy_excel"
+    assert counselor.status_code == 403
+
+
+async def test_a_snapshot_without_a_student_deactivates_them_and_dry_run_writes_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id = campus()
+    good = (SAMPLES / "roster_students.csv").read_bytes()
+    await upload(client, "students", campus_id, good)
+    without_last = b"\n".join(good.rstrip(b"\n").split(b"\n")[:-1]) + b"\n"
+
+    dry = await upload(client, "students", campus_id, without_last, dry_run="true")
+    assert dry.json()["status"] == "dry_run"
+    assert dry.json()["counts"]["deactivated"] == 1
+    real = await upload(client, "students", campus_id, without_last)
+    assert real.json()["counts"]["deactivated"] == 1
+    async with campus_transaction(pool, campus_id) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM students WHERE NOT active") == 1
+
+
+async def test_another_campus_rows_are_invisible_under_rls(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id = campus()
+    await upload(client, "students", campus_id, (SAMPLES / "roster_students.csv").read_bytes())
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_user") == "casework"
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('shouwang.campus_id', 'another-campus', true)")
+            for table in ("students", "staff", "staff_assignments", "roster_imports"):
+                rows = await conn.fetch(f"SELECT * FROM {table} WHERE campus_id = $1", campus_id)  # noqa: S608
+                assert rows == [], table
+        # No campus set at all: nothing either.
+        assert await conn.fetchval("SELECT count(*) FROM students") == 0
+
+
+async def relay_outbox(pool: asyncpg.Pool, bootstrap: str) -> int:
+    """Publish unpublished outbox rows as the relay does (stand-in until the relay is wired)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enable_relay(conn)
+            rows = await outbox.lock_unpublished(conn, 10_000)
+            for row in rows:
+                await producer.send_and_wait(
+                    row.topic,
+                    row.payload,
+                    key=row.key,
+                    headers=[(k, v.encode()) for k, v in row.headers.items()],
+                )
+            await outbox.mark_published(conn, [r.id for r in rows])
+        return len(rows)
+    finally:
+        await producer.stop()
+
+
+async def test_directory_entries_reach_the_topic_without_names(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    campus_id = campus()
+    await upload(client, "students", campus_id, (SAMPLES / "roster_students.csv").read_bytes())
+    await upload(client, "staff", campus_id, (SAMPLES / "roster_staff.csv").read_bytes())
+    assert await relay_outbox(pool, kafka_bootstrap) > 0
+
+    consumer = AIOKafkaConsumer(
+        DIRECTORY, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    student_ref = PSEUDONYMS.student_ref(campus_id, "2024020001")
+    latest: dict[str, Any] | None = None
+    raw: list[bytes] = []
+    try:
+        async with asyncio.timeout(30):
+            while latest is None or len(latest["data"]["responsible"]) < 4:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    for record in records:
+                        if record.key == f"{campus_id}:{student_ref}".encode():
+                            raw.append(record.value)
+                            latest = json.loads(record.value)
+    finally:
+        await consumer.stop()
+
+    assert latest is not None
+    assert latest["type"] == "shouwang.directory.entry"
+    data = latest["data"]
+    assert (data["building"], data["floor"], data["room"], data["active"]) == (
+        "8号楼",
+        "2",
+        "202",
+        True,
+    )
+    roles = [r["role"] for r in data["responsible"]]
+    assert roles == [
+        "dorm_leader",
+        "residence_counselor",
+        "community_psych_teacher",
+        "counseling_center",
+    ]
+    for value in raw:
+        text = value.decode()
+        for secret in ("测试", "2024020001", "T1002"):
+            assert secret not in text
