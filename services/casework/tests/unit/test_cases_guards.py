@@ -88,6 +88,7 @@ def test_open_or_attach_keeps_one_active_case() -> None:
         severity=Severity.MILD,
         report_ids=[],
         owner_role=Role.RESIDENCE_COUNSELOR,
+        owner_ref=None,
         at=T0,
     )
     assert same is case

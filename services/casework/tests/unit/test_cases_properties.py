@@ -84,6 +84,7 @@ class Caseload(RuleBasedStateMachine):
             severity=severity,
             report_ids=[],
             owner_role=Role.RESIDENCE_COUNSELOR,
+            owner_ref=None,
             at=self.tick(),
         )
         if created:

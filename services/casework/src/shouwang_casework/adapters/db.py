@@ -14,7 +14,9 @@ import asyncpg
 
 
 @asynccontextmanager
-async def campus_transaction(pool: asyncpg.Pool, campus_id: str) -> AsyncIterator[asyncpg.Connection]:
+async def campus_transaction(
+    pool: asyncpg.Pool, campus_id: str
+) -> AsyncIterator[asyncpg.Connection]:
     """A transaction in which only `campus_id`'s rows exist."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT set_config('shouwang.campus_id', $1, true)", campus_id)

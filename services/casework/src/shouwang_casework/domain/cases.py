@@ -174,7 +174,12 @@ class Case:
             SYSTEM_ROLE,
             at,
             to_state=S.OPEN,
-            detail={"severity": severity.value, "owner_role": owner_role.value, **(source or {})},
+            detail={
+                "severity": severity.value,
+                "owner_role": owner_role.value,
+                "owner_ref": owner_ref,
+                **(source or {}),
+            },
         )
         return case
 
@@ -363,6 +368,10 @@ class Case:
         """Record a change that does not move the case (a note, a follow-up, a consent...)."""
         return self._record(kind, actor.ref, actor.role.value, at, detail=detail, text=text)
 
+    def record_system(self, kind: str, at: datetime, *, detail: dict[str, Any]) -> Change:
+        """Record a change casework made by itself (a missed follow-up flagged, ...)."""
+        return self._record(kind, SYSTEM_REF, SYSTEM_ROLE, at, detail=detail)
+
     def pending_changes(self) -> list[Change]:
         """Changes made since the case was loaded, in order; the caller stores them."""
         return list(self.changes)
@@ -378,7 +387,9 @@ def open_or_attach(
     severity: Severity,
     report_ids: list[str],
     owner_role: Role,
+    owner_ref: str | None,
     at: datetime,
+    source: dict[str, Any] | None = None,
 ) -> tuple[Case, bool]:
     """The student's active case with this warning attached, or a new one; True if new.
 
@@ -393,9 +404,9 @@ def open_or_attach(
         student_ref=student_ref,
         severity=severity,
         owner_role=owner_role,
-        owner_ref=None,
+        owner_ref=owner_ref,
         at=at,
         report_ids=report_ids,
-        source={"assessment_id": assessment_id},
+        source=source or {"assessment_id": assessment_id},
     )
     return case, True

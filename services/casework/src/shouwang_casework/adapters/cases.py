@@ -1,0 +1,371 @@
+"""Cases in PostgreSQL: the case row, its immutable history, attached assessments and alerts.
+
+Every function runs inside `campus_transaction`: row-level security limits it to one campus,
+so no query filters by campus itself. Writers lock the student first (`lock_student`), so two
+warnings about one student never race to open two cases.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from shouwang_contracts.crypto import EncryptedText, NoteCipher
+from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..domain.cases import Case
+
+
+class StaleCase(Exception):
+    """The case changed since it was read (optimistic version check failed)."""
+
+
+async def lock_student(conn: asyncpg.Connection, campus_id: str, student_ref: str) -> None:
+    """Serialise every case write about one student until the transaction ends."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{campus_id}:{student_ref}"
+    )
+
+
+def _case(row: asyncpg.Record) -> Case:
+    return Case(
+        case_id=str(row["case_id"]),
+        campus_id=row["campus_id"],
+        student_ref=row["student_ref"],
+        state=CaseState(row["state"]),
+        severity=Severity(row["severity"]),
+        owner_role=Role(row["owner_role"]),
+        owner_ref=row["owner_ref"],
+        opened_at=row["opened_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
+        report_ids=list(row["report_ids"]),
+        version=row["version"],
+    )
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def get_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = False) -> Case | None:
+    """One case by id (locked for update when `lock`), or None."""
+    key = _uuid(case_id)
+    if key is None:
+        return None
+    query = (
+        "SELECT * FROM cases WHERE case_id = $1 FOR UPDATE"
+        if lock
+        else "SELECT * FROM cases WHERE case_id = $1"
+    )
+    row = await conn.fetchrow(query, key)
+    return _case(row) if row else None
+
+
+async def active_case_of(conn: asyncpg.Connection, student_ref: str) -> Case | None:
+    """The student's one active case, if any."""
+    row = await conn.fetchrow(
+        "SELECT * FROM cases WHERE student_ref = $1 AND state <> 'closed' FOR UPDATE", student_ref
+    )
+    return _case(row) if row else None
+
+
+async def save_case(
+    conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
+) -> None:
+    """Insert or update the case and append its pending changes to the history.
+
+    The update checks the version it was read at, so a concurrent change is never overwritten.
+    """
+    values = (
+        case.state.value,
+        case.severity.value,
+        case.severity.rank,
+        case.owner_ref,
+        case.owner_role.value,
+        case.outcome.value if case.outcome else None,
+        case.report_ids,
+        case.updated_at,
+        case.closed_at,
+    )
+    if new:
+        await conn.execute(
+            """
+            INSERT INTO cases (state, severity, severity_rank, owner_ref, owner_role, outcome,
+                               report_ids, updated_at, closed_at, case_id, campus_id,
+                               student_ref, opened_at, version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
+            """,
+            *values,
+            uuid.UUID(case.case_id),
+            case.campus_id,
+            case.student_ref,
+            case.opened_at,
+        )
+    else:
+        status = await conn.execute(
+            """
+            UPDATE cases SET state = $1, severity = $2, severity_rank = $3, owner_ref = $4,
+                owner_role = $5, outcome = $6, report_ids = $7, updated_at = $8, closed_at = $9,
+                version = version + 1
+            WHERE case_id = $10 AND version = $11
+            """,
+            *values,
+            uuid.UUID(case.case_id),
+            case.version,
+        )
+        if status != "UPDATE 1":
+            raise StaleCase(case.case_id)
+        case.version += 1
+    await append_history(conn, case, cipher)
+
+
+async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCipher) -> None:
+    """Store the case's pending changes as immutable history rows, free text sealed."""
+    if not case.changes:
+        return
+    start = await conn.fetchval(
+        "SELECT coalesce(max(seq), 0) FROM case_history WHERE case_id = $1",
+        uuid.UUID(case.case_id),
+    )
+    rows = []
+    for offset, change in enumerate(case.changes, start=1):
+        sealed = None
+        if change.text:
+            sealed = cipher.seal(
+                change.text, campus_id=case.campus_id, student_ref=case.student_ref
+            ).model_dump_json()
+        rows.append(
+            (
+                case.campus_id,
+                uuid.UUID(case.case_id),
+                start + offset,
+                change.kind,
+                change.from_state.value if change.from_state else None,
+                change.to_state.value if change.to_state else None,
+                change.actor_ref,
+                change.actor_role,
+                json.dumps(change.detail, ensure_ascii=False, default=str),
+                sealed,
+                change.at,
+            )
+        )
+    await conn.executemany(
+        """
+        INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state,
+                                  actor_ref, actor_role, detail, sealed_text, at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)
+        """,
+        rows,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A stored history row, free text opened for a reader in scope."""
+
+    seq: int
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    actor_ref: str
+    actor_role: str
+    detail: dict[str, Any]
+    text: str | None
+    at: datetime
+
+
+async def history_of(
+    conn: asyncpg.Connection, case: Case, cipher: NoteCipher
+) -> list[HistoryEntry]:
+    """The whole history of a case, oldest first, sealed text opened."""
+    rows = await conn.fetch(
+        "SELECT * FROM case_history WHERE case_id = $1 ORDER BY seq", uuid.UUID(case.case_id)
+    )
+    return [
+        HistoryEntry(
+            seq=r["seq"],
+            kind=r["kind"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            actor_ref=r["actor_ref"],
+            actor_role=r["actor_role"],
+            detail=json.loads(r["detail"]),
+            text=open_sealed(cipher, r["sealed_text"], case),
+            at=r["at"],
+        )
+        for r in rows
+    ]
+
+
+def open_sealed(cipher: NoteCipher, sealed: str | None, case: Case) -> str | None:
+    """Open a sealed JSON text stored for `case`'s student."""
+    if sealed is None:
+        return None
+    return cipher.open(
+        EncryptedText.model_validate_json(sealed),
+        campus_id=case.campus_id,
+        student_ref=case.student_ref,
+    )
+
+
+async def attach_assessment(
+    conn: asyncpg.Connection,
+    *,
+    campus_id: str,
+    case_id: str,
+    assessment_id: str,
+    severity: Severity,
+    report_ids: list[str],
+    graded_at: datetime,
+    at: datetime,
+) -> bool:
+    """Remember an assessment attached to a case; False when it was attached before."""
+    return bool(
+        await conn.fetchval(
+            """
+            INSERT INTO case_assessments (assessment_id, campus_id, case_id, severity,
+                                          report_ids, graded_at, attached_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (assessment_id) DO NOTHING
+            RETURNING true
+            """,
+            assessment_id,
+            campus_id,
+            uuid.UUID(case_id),
+            severity.value,
+            report_ids,
+            graded_at,
+            at,
+        )
+    )
+
+
+async def assessment_attached(conn: asyncpg.Connection, assessment_id: str) -> bool:
+    """Whether this assessment is attached to some case already."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM case_assessments WHERE assessment_id = $1)",
+            assessment_id,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as casework keeps it."""
+
+    alert_id: str
+    case_id: str
+    student_ref: str
+    assessment_id: str
+    severity: Severity
+    owner_role: Role
+    ack_deadline: datetime
+    escalation_level: int
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by_ref: str | None
+    acknowledged_by_role: str | None
+
+
+def _alert(row: asyncpg.Record) -> AlertRecord:
+    return AlertRecord(
+        alert_id=row["alert_id"],
+        case_id=str(row["case_id"]),
+        student_ref=row["student_ref"],
+        assessment_id=row["assessment_id"],
+        severity=Severity(row["severity"]),
+        owner_role=Role(row["owner_role"]),
+        ack_deadline=row["ack_deadline"],
+        escalation_level=row["escalation_level"],
+        raised_at=row["raised_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by_ref=row["acknowledged_by_ref"],
+        acknowledged_by_role=row["acknowledged_by_role"],
+    )
+
+
+async def get_alert(
+    conn: asyncpg.Connection, alert_id: str, *, lock: bool = False
+) -> AlertRecord | None:
+    """One alert, or None."""
+    query = (
+        "SELECT * FROM alerts WHERE alert_id = $1 FOR UPDATE"
+        if lock
+        else "SELECT * FROM alerts WHERE alert_id = $1"
+    )
+    row = await conn.fetchrow(query, alert_id)
+    return _alert(row) if row else None
+
+
+async def insert_alert(conn: asyncpg.Connection, campus_id: str, alert: AlertRecord) -> None:
+    """Remember a raised alert (ignored if known)."""
+    await conn.execute(
+        """
+        INSERT INTO alerts (alert_id, campus_id, case_id, student_ref, assessment_id, severity,
+                            owner_role, ack_deadline, escalation_level, raised_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (alert_id) DO NOTHING
+        """,
+        alert.alert_id,
+        campus_id,
+        uuid.UUID(alert.case_id),
+        alert.student_ref,
+        alert.assessment_id,
+        alert.severity.value,
+        alert.owner_role.value,
+        alert.ack_deadline,
+        alert.escalation_level,
+        alert.raised_at,
+    )
+
+
+async def escalate_alert(
+    conn: asyncpg.Connection, alert_id: str, owner_role: Role, deadline: datetime, level: int
+) -> None:
+    """Record an escalation; an older (lower level) escalation never overwrites a newer one."""
+    await conn.execute(
+        """
+        UPDATE alerts SET owner_role = $2, ack_deadline = $3, escalation_level = $4
+        WHERE alert_id = $1 AND escalation_level < $4
+        """,
+        alert_id,
+        owner_role.value,
+        deadline,
+        level,
+    )
+
+
+async def acknowledge_alert(
+    conn: asyncpg.Connection, alert_id: str, by_ref: str, by_role: Role, at: datetime
+) -> None:
+    """Mark an alert acknowledged."""
+    await conn.execute(
+        """
+        UPDATE alerts SET acknowledged_at = $2, acknowledged_by_ref = $3,
+                          acknowledged_by_role = $4
+        WHERE alert_id = $1 AND acknowledged_at IS NULL
+        """,
+        alert_id,
+        at,
+        by_ref,
+        by_role.value,
+    )
+
+
+async def alerts_of(conn: asyncpg.Connection, case_id: str) -> list[AlertRecord]:
+    """Every alert of a case, oldest first."""
+    rows = await conn.fetch(
+        "SELECT * FROM alerts WHERE case_id = $1 ORDER BY raised_at", uuid.UUID(case_id)
+    )
+    return [_alert(r) for r in rows]

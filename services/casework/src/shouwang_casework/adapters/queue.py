@@ -1,0 +1,129 @@
+"""A counselor's queue: the cases in their scope, most serious and most urgent first.
+
+Runs inside `campus_transaction`. Scope is matched in SQL against the roster's placement
+(`students`), the same way `auth.Placement.matches` does it, so a page never holds a case the
+caller may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from shouwang_contracts.auth import ScopeGrant
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What to list: states, severities, only mine, only unowned, closed too."""
+
+    states: list[str] | None = None
+    severities: list[str] | None = None
+    owner_ref: str | None = None
+    unowned_only: bool = False
+    include_closed: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One case in the queue."""
+
+    case_id: str
+    student_ref: str
+    state: str
+    severity: str
+    owner_ref: str | None
+    owner_role: str
+    opened_at: datetime
+    updated_at: datetime
+    deadline: datetime | None
+    unacknowledged_alerts: int
+    missed_follow_ups: int
+    version: int
+
+
+async def list_queue(
+    conn: asyncpg.Connection, *, campus_wide: bool, grants: list[ScopeGrant], query: QueueFilter
+) -> tuple[list[QueueRow], int]:
+    """A page of the queue and the total count: severity first, then the nearest deadline.
+
+    The deadline is the earliest unacknowledged alert's, else the next open follow-up's.
+    """
+    kinds = [g.kind.value for g in grants]
+    values = [g.value for g in grants]
+    rows = await conn.fetch(
+        """
+        WITH visible AS (
+            SELECT c.*,
+                   (SELECT min(a.ack_deadline) FROM alerts a
+                     WHERE a.case_id = c.case_id AND a.acknowledged_at IS NULL) AS alert_due,
+                   (SELECT count(*) FROM alerts a
+                     WHERE a.case_id = c.case_id AND a.acknowledged_at IS NULL) AS open_alerts,
+                   (SELECT min(f.due_at) FROM follow_ups f
+                     WHERE f.case_id = c.case_id AND f.status = 'scheduled') AS follow_up_due,
+                   (SELECT count(*) FROM follow_ups f
+                     WHERE f.case_id = c.case_id AND f.status = 'scheduled'
+                       AND f.due_at < now()) AS missed
+            FROM cases c
+            LEFT JOIN students s ON s.student_ref = c.student_ref
+            WHERE ($1 OR EXISTS (
+                    SELECT 1 FROM unnest($2::text[], $3::text[]) AS g(kind, value)
+                    WHERE g.kind = 'campus'
+                       OR (g.kind = 'college' AND g.value = s.college)
+                       OR (g.kind = 'class' AND g.value = s.class_name)
+                       OR (g.kind = 'building' AND g.value = s.building)
+                       OR (g.kind = 'floor' AND g.value = s.building || '/' || s.floor)
+                       OR (g.kind = 'room' AND g.value = s.building || '/' || s.room)))
+              AND ($4 OR c.state <> 'closed')
+              AND ($5::text[] IS NULL OR c.state = ANY($5))
+              AND ($6::text[] IS NULL OR c.severity = ANY($6))
+              AND ($7::text IS NULL OR c.owner_ref = $7)
+              AND (NOT $8 OR c.owner_ref IS NULL)
+        )
+        SELECT *, coalesce(alert_due, follow_up_due) AS deadline, count(*) OVER () AS total
+        FROM visible
+        ORDER BY severity_rank DESC, coalesce(alert_due, follow_up_due) NULLS LAST,
+                 opened_at, case_id
+        LIMIT $9 OFFSET $10
+        """,
+        campus_wide,
+        kinds,
+        values,
+        query.include_closed,
+        query.states,
+        query.severities,
+        query.owner_ref,
+        query.unowned_only,
+        query.limit,
+        query.offset,
+    )
+    total = rows[0]["total"] if rows else 0
+    return [
+        QueueRow(
+            case_id=str(r["case_id"]),
+            student_ref=r["student_ref"],
+            state=r["state"],
+            severity=r["severity"],
+            owner_ref=r["owner_ref"],
+            owner_role=r["owner_role"],
+            opened_at=r["opened_at"],
+            updated_at=r["updated_at"],
+            deadline=r["deadline"],
+            unacknowledged_alerts=r["open_alerts"],
+            missed_follow_ups=r["missed"],
+            version=r["version"],
+        )
+        for r in rows
+    ], int(total)
+
+
+async def counts_by_state_and_severity(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    """Cases by state and severity (for /metrics), this campus."""
+    rows = await conn.fetch(
+        "SELECT state, severity, count(*) AS n FROM cases WHERE state <> 'closed' "
+        "GROUP BY state, severity"
+    )
+    return [(r["state"], r["severity"], r["n"]) for r in rows]

@@ -1,0 +1,35 @@
+"""Casework's settings, from the environment only (prefix CASEWORK_, plus the shared names)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from shouwang_contracts.settings import SharedSettings
+
+
+class CaseworkSettings(SharedSettings):
+    """Everything casework can be told; secrets refuse their local defaults in production.
+
+    Notes are sealed with `SHOUWANG_NOTE_KEYS` (casework's keyring: the first key seals).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8003
+    database_url: SecretStr = SecretStr("postgresql://casework:casework@127.0.0.1:5432/shouwang")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    consumer_group: str = "casework"
+    # Run the Kafka consumers and the outbox relay in this process (off for HTTP-only tests).
+    consumers_enabled: bool = True
+    relay_enabled: bool = True
+    relay_batch: int = Field(default=200, ge=1, le=5000)
+    relay_idle_seconds: float = Field(default=0.2, gt=0)
+    # Campuses this deployment serves: the missed-follow-up reminder walks them one by one,
+    # because row-level security shows it one campus at a time.
+    campuses: list[str] = Field(default_factory=list)
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
+    # Attempts at one record before a non-transient failure sends it to the dead-letter topic.
+    max_attempts: int = Field(default=5, ge=1)

@@ -1,0 +1,513 @@
+"""The staff case API (/v1): a counselor's day — queue, case, history, moves, notes, plan,
+follow-ups, referral, consent and alert acknowledgement.
+
+Every call authenticates, runs in one campus transaction (row-level security) and is checked
+against role, tier and scope by the service layer; a refused rule answers problem+json with
+the rule's code and the field that is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Query, Request, status
+from shouwang_contracts.web import (
+    CurrentPrincipal,
+    Problem,
+    current_traceparent,
+    preferred_language,
+)
+
+from ..adapters.cases import StaleCase
+from ..adapters.db import campus_transaction
+from ..adapters.queue import QueueFilter
+from ..bootstrap import Deps
+from ..domain.cases import TransitionRequest, allowed_targets
+from ..domain.guards import CaseRuleViolation
+from ..domain.plan import PlanAction
+from ..domain.referral import ReferralRequest
+from ..service_layer import care, loop, views
+from ..service_layer.access import Caller
+from . import http_schemas as s
+from .http_messages import localized
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+T = TypeVar("T")
+Work = Callable[[asyncpg.Connection, Caller, Deps], Awaitable[T]]
+
+
+async def in_campus(request: Request, principal: CurrentPrincipal, work: Work[T]) -> T:
+    """Run `work` in the caller's campus transaction; map refusals to problem+json."""
+    deps: Deps = request.app.state.deps
+    caller = Caller.of(principal, deps.pseudonymizer)
+    try:
+        async with campus_transaction(deps.pool, principal.campus_id) as conn:
+            return await work(conn, caller, deps)
+    except CaseRuleViolation as exc:
+        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        detail = localized(exc.code, exc.detail, preferred_language(request))
+        raise Problem(exc.status, exc.code, detail, errors=errors) from exc
+    except (StaleCase, asyncpg.UniqueViolationError, asyncpg.SerializationError) as exc:
+        raise Problem(
+            409,
+            "conflict",
+            localized(
+                "conflict", "changed meanwhile; reload and retry", preferred_language(request)
+            ),
+        ) from exc
+
+
+def _case_out(view: views.CaseView) -> s.CaseOut:
+    case = view.case
+    return s.CaseOut(
+        case_id=case.case_id,
+        student_ref=case.student_ref,
+        state=case.state,
+        severity=case.severity,
+        owner_ref=case.owner_ref,
+        owner_role=case.owner_role,
+        outcome=case.outcome,
+        report_ids=case.report_ids,
+        opened_at=case.opened_at,
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        version=case.version,
+        allowed_transitions=sorted(allowed_targets(case.state)),
+        alerts=[
+            s.AlertOut(
+                alert_id=a.alert_id,
+                severity=a.severity,
+                owner_role=a.owner_role,
+                ack_deadline=a.ack_deadline,
+                escalation_level=a.escalation_level,
+                acknowledged_at=a.acknowledged_at,
+                acknowledged_by_ref=a.acknowledged_by_ref,
+            )
+            for a in view.alerts
+        ],
+        referral=s.ReferralOut(
+            referral_id=view.referral.referral_id,
+            destination_type=view.referral.destination_type,
+            destination=view.referral.destination,
+            status=view.referral.status,
+            consent=view.referral.consent,
+            returned_at=view.referral.returned_at,
+        )
+        if view.referral
+        else None,
+        follow_ups=[_follow_up_out(f) for f in view.follow_ups],
+    )
+
+
+def _follow_up_out(f: care.FollowUp) -> s.FollowUpOut:
+    return s.FollowUpOut(
+        follow_up_id=f.follow_up_id,
+        purpose=f.purpose,
+        due_at=f.due_at,
+        assignee_ref=f.assignee_ref,
+        status=f.status,
+        closed_by_ref=f.closed_by_ref,
+        closed_at=f.closed_at,
+        missed=f.is_missed(loop.now()),
+        reminded_at=f.reminded_at,
+    )
+
+
+def _plan_out(plan: care.Plan) -> s.PlanOut:
+    return s.PlanOut(
+        case_id=plan.case_id,
+        version=plan.version,
+        actions=[
+            s.PlanActionOut(
+                action_id=a.action_id,
+                kind=a.kind,
+                owner_ref=a.owner_ref,
+                due_at=a.due_at,
+                status=a.status,
+                description=a.description,
+            )
+            for a in plan.actions
+        ],
+        review_dates=plan.review_dates,
+        actions_open=plan.actions_open,
+        actions_done=plan.actions_done,
+    )
+
+
+async def _view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> s.CaseOut:
+    return _case_out(await views.case_view(conn, caller, case_id))
+
+
+@router.get("/cases", operation_id="list_cases", response_model=s.CasePage)
+async def list_cases(
+    request: Request,
+    principal: CurrentPrincipal,
+    state: Annotated[list[s.CaseState] | None, Query(description="Only these states.")] = None,
+    severity: Annotated[
+        list[s.Severity] | None, Query(description="Only these severities.")
+    ] = None,
+    mine: Annotated[bool, Query(description="Only cases I own.")] = False,
+    unowned: Annotated[bool, Query(description="Only cases nobody owns yet.")] = False,
+    include_closed: Annotated[bool, Query(description="Closed cases too.")] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> s.CasePage:
+    """My queue: cases in my scope by severity, then the nearest deadline."""
+    query = QueueFilter(
+        states=[x.value for x in state] if state else None,
+        severities=[x.value for x in severity] if severity else None,
+        unowned_only=unowned,
+        include_closed=include_closed,
+        limit=limit,
+        offset=offset,
+    )
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CasePage:
+        rows, total = await views.queue(conn, caller, query, mine=mine)
+        return s.CasePage(
+            items=[
+                s.CaseSummary(
+                    case_id=row.case_id,
+                    student_ref=row.student_ref,
+                    state=row.state,
+                    severity=row.severity,
+                    owner_ref=row.owner_ref,
+                    owner_role=row.owner_role,
+                    opened_at=row.opened_at,
+                    updated_at=row.updated_at,
+                    deadline=row.deadline,
+                    unacknowledged_alerts=row.unacknowledged_alerts,
+                    missed_follow_ups=row.missed_follow_ups,
+                    version=row.version,
+                )
+                for row in rows
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    return await in_campus(request, principal, work)
+
+
+@router.get("/cases/{case_id}", operation_id="get_case", response_model=s.CaseOut)
+async def get_case(request: Request, principal: CurrentPrincipal, case_id: str) -> s.CaseOut:
+    """One case with its alerts, referral and follow-ups."""
+    return await in_campus(request, principal, lambda c, who, d: _view(c, who, case_id))
+
+
+@router.get(
+    "/cases/{case_id}/history", operation_id="get_case_history", response_model=list[s.HistoryOut]
+)
+async def get_case_history(
+    request: Request, principal: CurrentPrincipal, case_id: str
+) -> list[s.HistoryOut]:
+    """Every change of the case, oldest first (immutable)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> list[s.HistoryOut]:
+        entries = await views.case_history(conn, caller, deps.cipher, case_id)
+        return [
+            s.HistoryOut(
+                seq=e.seq,
+                kind=e.kind,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                actor_ref=e.actor_ref,
+                actor_role=e.actor_role,
+                detail=e.detail,
+                text=e.text,
+                at=e.at,
+            )
+            for e in entries
+        ]
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/cases/{case_id}/transitions", operation_id="transition_case", response_model=s.CaseOut
+)
+async def transition_case(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.TransitionIn
+) -> s.CaseOut:
+    """Move the case along the loop (or back on a relapse path, or reopen it)."""
+    referral = (
+        ReferralRequest(
+            destination_type=body.referral.destination_type,
+            destination=body.referral.destination,
+            consent=body.referral.consent,
+            override_reason=body.referral.override_reason,
+        )
+        if body.referral
+        else None
+    )
+    asked = TransitionRequest(
+        to_state=body.to_state,
+        reason=body.reason,
+        action_taken=body.action_taken,
+        referral=referral,
+        outcome=body.outcome,
+    )
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+        await loop.transition_case(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            asked,
+            expected_version=body.expected_version,
+            traceparent=current_traceparent(),
+        )
+        return await _view(conn, caller, case_id)
+
+    return await in_campus(request, principal, work)
+
+
+@router.post("/cases/{case_id}/assignment", operation_id="assign_case", response_model=s.CaseOut)
+async def assign_case(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.AssignmentIn
+) -> s.CaseOut:
+    """Hand the case to someone holding a role for this student (tier 5+ or campus admin)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+        await loop.assign_case(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            body.owner_ref,
+            body.owner_role,
+            traceparent=current_traceparent(),
+        )
+        return await _view(conn, caller, case_id)
+
+    return await in_campus(request, principal, work)
+
+
+@router.get("/cases/{case_id}/notes", operation_id="list_notes", response_model=list[s.NoteOut])
+async def list_notes(
+    request: Request,
+    principal: CurrentPrincipal,
+    case_id: str,
+    all_versions: Annotated[bool, Query(description="Every version, not just the latest.")] = False,
+) -> list[s.NoteOut]:
+    """The case's notes, opened for you."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> list[s.NoteOut]:
+        notes = await care.read_notes(conn, caller, deps.cipher, case_id, all_versions=all_versions)
+        return [
+            s.NoteOut(
+                note_id=n.note_id,
+                version=n.version,
+                author_ref=n.author_ref,
+                author_role=n.author_role,
+                text=n.text,
+                created_at=n.created_at,
+            )
+            for n in notes
+        ]
+
+    return await in_campus(request, principal, work)
+
+
+async def _write_note(
+    request: Request, principal: CurrentPrincipal, case_id: str, text: str, note_id: str | None
+) -> s.NoteOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.NoteOut:
+        n = await care.write_note(conn, caller, deps.cipher, case_id, text, note_id=note_id)
+        return s.NoteOut(
+            note_id=n.note_id,
+            version=n.version,
+            author_ref=n.author_ref,
+            author_role=n.author_role,
+            text=n.text,
+            created_at=n.created_at,
+        )
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/cases/{case_id}/notes",
+    operation_id="add_note",
+    response_model=s.NoteOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_note(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.NoteIn
+) -> s.NoteOut:
+    """Write a note (sealed at rest)."""
+    return await _write_note(request, principal, case_id, body.text, None)
+
+
+@router.put(
+    "/cases/{case_id}/notes/{note_id}", operation_id="revise_note", response_model=s.NoteOut
+)
+async def revise_note(
+    request: Request, principal: CurrentPrincipal, case_id: str, note_id: str, body: s.NoteIn
+) -> s.NoteOut:
+    """Write a new version of a note; earlier versions stay."""
+    return await _write_note(request, principal, case_id, body.text, note_id)
+
+
+@router.get("/cases/{case_id}/plan", operation_id="get_plan", response_model=s.PlanOut)
+async def get_plan(request: Request, principal: CurrentPrincipal, case_id: str) -> s.PlanOut:
+    """The student's current plan (策)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.PlanOut:
+        return _plan_out(await care.read_plan(conn, caller, deps.cipher, case_id))
+
+    return await in_campus(request, principal, work)
+
+
+@router.put("/cases/{case_id}/plan", operation_id="revise_plan", response_model=s.PlanOut)
+async def revise_plan(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.PlanIn
+) -> s.PlanOut:
+    """Store the next version of the plan (`expected_version` guards concurrent edits)."""
+    actions = [PlanAction(**a.model_dump()) for a in body.actions]
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.PlanOut:
+        plan = await care.revise_plan(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            actions,
+            list(body.review_dates),
+            expected_version=body.expected_version,
+            traceparent=current_traceparent(),
+        )
+        return _plan_out(plan)
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/cases/{case_id}/follow-ups",
+    operation_id="schedule_follow_up",
+    response_model=s.FollowUpOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def schedule_follow_up(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.FollowUpIn
+) -> s.FollowUpOut:
+    """Set a follow-up (回访)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.FollowUpOut:
+        f = await care.schedule_follow_up(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            due_at=body.due_at,
+            purpose=body.purpose,
+            assignee_ref=body.assignee_ref,
+        )
+        return _follow_up_out(f)
+
+    return await in_campus(request, principal, work)
+
+
+@router.patch(
+    "/cases/{case_id}/follow-ups/{follow_up_id}",
+    operation_id="update_follow_up",
+    response_model=s.FollowUpOut,
+)
+async def update_follow_up(
+    request: Request,
+    principal: CurrentPrincipal,
+    case_id: str,
+    follow_up_id: str,
+    body: s.FollowUpUpdateIn,
+) -> s.FollowUpOut:
+    """Move a follow-up, or close it by hand (completed / cancelled, with why)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.FollowUpOut:
+        f = await care.update_follow_up(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            follow_up_id,
+            due_at=body.due_at,
+            assignee_ref=body.assignee_ref,
+            close_as=body.close_as,
+            reason=body.reason,
+        )
+        return _follow_up_out(f)
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/cases/{case_id}/referral/status", operation_id="update_referral", response_model=s.CaseOut
+)
+async def update_referral(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.ReferralStatusIn
+) -> s.CaseOut:
+    """Advance the referral; `returned` moves the case to aftercare and schedules a follow-up."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+        await loop.move_referral(
+            conn,
+            caller,
+            deps.cipher,
+            case_id,
+            body.status,
+            follow_up_due=body.follow_up_due,
+            traceparent=current_traceparent(),
+        )
+        return await _view(conn, caller, case_id)
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/cases/{case_id}/family-consent",
+    operation_id="record_family_consent",
+    response_model=s.ConsentOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def record_family_consent(
+    request: Request, principal: CurrentPrincipal, case_id: str, body: s.FamilyConsentIn
+) -> s.ConsentOut:
+    """Record the family-contact consent (or its override by tier 5+, with a reason)."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.ConsentOut:
+        consent_id = await loop.record_family_consent(
+            conn, caller, deps.cipher, case_id, body.decision, body.reason
+        )
+        return s.ConsentOut(consent_id=consent_id)
+
+    return await in_campus(request, principal, work)
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledgement",
+    operation_id="acknowledge_alert",
+    response_model=s.AlertOut,
+)
+async def acknowledge_alert(
+    request: Request, principal: CurrentPrincipal, alert_id: str
+) -> s.AlertOut:
+    """Acknowledge an alert: you take ownership and triage stops escalating it."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.AlertOut:
+        a = await loop.acknowledge_alert(
+            conn, caller, deps.cipher, alert_id, traceparent=current_traceparent()
+        )
+        return s.AlertOut(
+            alert_id=a.alert_id,
+            severity=a.severity,
+            owner_role=a.owner_role,
+            ack_deadline=a.ack_deadline,
+            escalation_level=a.escalation_level,
+            acknowledged_at=a.acknowledged_at,
+            acknowledged_by_ref=a.acknowledged_by_ref,
+        )
+
+    return await in_campus(request, principal, work)

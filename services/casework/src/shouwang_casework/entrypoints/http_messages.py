@@ -1,0 +1,48 @@
+"""zh-CN wording of the loop's refusals (the default language); English comes from the domain."""
+
+from __future__ import annotations
+
+from shouwang_contracts.vocabulary import Language
+
+ZH: dict[str, str] = {
+    "case_not_found": "未找到该个案",
+    "alert_not_found": "未找到该预警",
+    "note_not_found": "该个案下没有这条记录",
+    "follow_up_not_found": "该个案下没有这次回访",
+    "referral_not_found": "该个案尚无转介",
+    "students_have_no_case_access": "学生不能查看个案信息",
+    "role_has_no_case_access": "该角色不能查看个案",
+    "out_of_scope": "该学生不在您的负责范围内",
+    "transition_forbidden": "仅负责范围内的四级及以上人员可推进个案",
+    "transition_not_allowed": "闭环流程不允许这一步",
+    "reason_required": "需要填写原因",
+    "action_taken_required": "进入干预需记录已采取的措施",
+    "referral_required": "转介需填写去向与类型",
+    "destination_required": "转介需填写去向",
+    "consent_declined": "学生未同意：需由有权限者填写理由后覆盖",
+    "override_forbidden": "仅五级及以上人员可覆盖知情同意",
+    "override_reason_required": "覆盖知情同意需书面理由",
+    "referral_not_returned": "学生转介返校后方可进入善后",
+    "outcome_required": "结案需填写结案结果",
+    "close_needs_tier5": "重度或危急个案须由五级及以上人员结案",
+    "follow_up_required": "重度或危急个案须完成回访后方可结案",
+    "student_has_active_case": "该学生已有进行中的个案",
+    "assign_forbidden": "仅负责范围内的五级及以上人员或校区管理员可改派",
+    "owner_not_responsible": "新负责人不承担该学生的这一角色",
+    "acknowledge_forbidden": "仅负责范围内的四级及以上人员可确认预警",
+    "acknowledge_needs_owner_tier": "需由预警所属层级或更高层级确认",
+    "version_conflict": "个案已被他人更新，请刷新后重试",
+    "plan_version_conflict": "帮扶计划已被他人更新，请刷新后重试",
+    "referral_step_not_allowed": "转介状态不允许这一步",
+    "follow_up_closed": "该回访已关闭",
+    "follow_up_still_scheduled": "请以已完成或已取消关闭回访",
+    "duplicate_action": "计划中的措施编号重复",
+    "conflict": "数据已被同时修改，请刷新后重试",
+}
+
+
+def localized(code: str, english: str, language: Language) -> str:
+    """The refusal's detail in the caller's language (zh-CN unless they asked for English)."""
+    if language == "en":
+        return english
+    return ZH.get(code, english)

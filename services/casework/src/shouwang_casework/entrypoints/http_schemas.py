@@ -1,0 +1,227 @@
+"""Request and response bodies of the staff case API (documented in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..domain.followup import FollowUpPurpose, FollowUpStatus
+from ..domain.guards import ConsentDecision
+from ..domain.plan import ActionKind, ActionStatus
+from ..domain.referral import DestinationType, ReferralStatus
+
+TEXT_MAX = 20_000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReferralIn(_In):
+    destination_type: DestinationType = Field(
+        description="hospital / psychiatric_service / outside_counselor."
+    )
+    destination: str = Field(
+        min_length=1, max_length=200, description="Where the student is referred."
+    )
+    consent: ConsentDecision = Field(
+        description="The student's consent: given, declined, or overridden."
+    )
+    override_reason: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="Required with `overridden` (tier 5+)."
+    )
+
+
+class TransitionIn(_In):
+    to_state: CaseState = Field(description="Target state of the loop.")
+    expected_version: int | None = Field(
+        default=None, ge=1, description="Refuse with 409 if the case changed since this version."
+    )
+    reason: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="Why: required for relapse and reopen."
+    )
+    action_taken: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="What was done: required for intervention."
+    )
+    referral: ReferralIn | None = Field(default=None, description="Required to refer.")
+    outcome: CaseOutcome | None = Field(default=None, description="Required to close.")
+
+
+class AssignmentIn(_In):
+    owner_ref: str = Field(
+        min_length=1, max_length=64, description="Pseudonymous ref of the new owner."
+    )
+    owner_role: Role = Field(description="The role they hold for this student.")
+
+
+class NoteIn(_In):
+    text: str = Field(min_length=1, max_length=TEXT_MAX, description="Free text; sealed at rest.")
+
+
+class PlanActionIn(_In):
+    action_id: str = Field(min_length=1, max_length=64, description="Stable id of the action.")
+    kind: ActionKind = Field(description="Kind of help.")
+    owner_ref: str | None = Field(default=None, max_length=64, description="Who does it.")
+    due_at: AwareDatetime | None = Field(default=None, description="By when.")
+    status: ActionStatus = Field(default=ActionStatus.OPEN, description="Where it stands.")
+    description: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="Sealed at rest."
+    )
+
+
+class PlanIn(_In):
+    expected_version: int = Field(
+        ge=0, description="The version you revise (0 for the first plan)."
+    )
+    actions: list[PlanActionIn] = Field(max_length=200, description="The whole list of actions.")
+    review_dates: list[AwareDatetime] = Field(default_factory=list, max_length=50)
+
+
+class FollowUpIn(_In):
+    due_at: AwareDatetime = Field(description="When the follow-up is due.")
+    purpose: FollowUpPurpose = Field(default=FollowUpPurpose.ROUTINE)
+    assignee_ref: str | None = Field(default=None, max_length=64, description="Defaults to you.")
+
+
+class FollowUpUpdateIn(_In):
+    due_at: AwareDatetime | None = Field(default=None, description="Move it to this time.")
+    assignee_ref: str | None = Field(default=None, max_length=64)
+    close_as: FollowUpStatus | None = Field(
+        default=None, description="completed or cancelled: closes it by hand."
+    )
+    reason: str | None = Field(default=None, max_length=TEXT_MAX, description="Why (to close).")
+
+
+class ReferralStatusIn(_In):
+    status: ReferralStatus = Field(description="The referral's new status.")
+    follow_up_due: AwareDatetime | None = Field(
+        default=None, description="On `returned`: when the follow-up is due (default a week)."
+    )
+
+
+class FamilyConsentIn(_In):
+    decision: ConsentDecision = Field(description="given, declined, or overridden (tier 5+).")
+    reason: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="Required to override."
+    )
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    student_ref: str
+    state: CaseState
+    severity: Severity
+    owner_ref: str | None
+    owner_role: Role
+    opened_at: datetime
+    updated_at: datetime
+    deadline: datetime | None = Field(
+        default=None, description="Nearest alert or follow-up deadline."
+    )
+    unacknowledged_alerts: int = 0
+    missed_follow_ups: int = 0
+    version: int
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    severity: Severity
+    owner_role: Role
+    ack_deadline: datetime
+    escalation_level: int
+    acknowledged_at: datetime | None
+    acknowledged_by_ref: str | None
+
+
+class ReferralOut(BaseModel):
+    referral_id: str
+    destination_type: DestinationType
+    destination: str
+    status: ReferralStatus
+    consent: str
+    returned_at: datetime | None
+
+
+class FollowUpOut(BaseModel):
+    follow_up_id: str
+    purpose: FollowUpPurpose
+    due_at: datetime
+    assignee_ref: str | None
+    status: FollowUpStatus
+    closed_by_ref: str | None
+    closed_at: datetime | None
+    missed: bool = Field(description="Past due and still open.")
+    reminded_at: datetime | None
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    student_ref: str
+    state: CaseState
+    severity: Severity
+    owner_ref: str | None
+    owner_role: Role
+    outcome: CaseOutcome | None
+    report_ids: list[str]
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+    allowed_transitions: list[CaseState] = Field(description="States the loop allows next.")
+    alerts: list[AlertOut] = Field(default_factory=list)
+    referral: ReferralOut | None = None
+    follow_ups: list[FollowUpOut] = Field(default_factory=list)
+
+
+class HistoryOut(BaseModel):
+    seq: int
+    kind: str
+    from_state: CaseState | None
+    to_state: CaseState | None
+    actor_ref: str
+    actor_role: str
+    detail: dict[str, Any]
+    text: str | None = Field(description="Free text recorded with the change, opened for you.")
+    at: datetime
+
+
+class NoteOut(BaseModel):
+    note_id: str
+    version: int
+    author_ref: str
+    author_role: str
+    text: str
+    created_at: datetime
+
+
+class PlanActionOut(BaseModel):
+    action_id: str
+    kind: ActionKind
+    owner_ref: str | None
+    due_at: datetime | None
+    status: ActionStatus
+    description: str | None
+
+
+class PlanOut(BaseModel):
+    case_id: str
+    version: int
+    actions: list[PlanActionOut]
+    review_dates: list[datetime]
+    actions_open: int
+    actions_done: int
+
+
+class ConsentOut(BaseModel):
+    consent_id: str

@@ -1,0 +1,61 @@
+"""Every Prometheus metric casework exposes, in its own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "casework_http_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "casework_http_request_duration_seconds",
+    "Time from request to response, by route template and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+OPEN_CASES = Gauge(
+    "casework_open_cases",
+    "Cases not closed, by campus, state and severity (refreshed periodically).",
+    ["campus", "state", "severity"],
+    registry=REGISTRY,
+)
+TRANSITIONS = Counter(
+    "casework_case_transitions_total",
+    "Case transitions committed, by from and to state.",
+    ["from_state", "to_state"],
+    registry=REGISTRY,
+)
+CASES_OPENED = Counter(
+    "casework_cases_opened_total",
+    "Cases opened from assessments or alerts, by severity.",
+    ["severity"],
+    registry=REGISTRY,
+)
+EVENTS_CONSUMED = Counter(
+    "casework_events_consumed_total",
+    "Records consumed, by topic and result (applied, duplicate, dead_lettered, retried).",
+    ["topic", "result"],
+    registry=REGISTRY,
+)
+OUTBOX_PUBLISHED = Counter(
+    "casework_outbox_published_total",
+    "Outbox events the broker acknowledged, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+OUTBOX_LAG = Gauge(
+    "casework_outbox_lag_seconds",
+    "Age of the oldest unpublished outbox event (0 when the outbox is drained).",
+    registry=REGISTRY,
+)
+FOLLOW_UPS_MISSED = Counter(
+    "casework_follow_ups_missed_total",
+    "Follow-ups that passed their due time unclosed (each counted once, when reminded).",
+    registry=REGISTRY,
+)

@@ -1,0 +1,130 @@
+"""Turn a case's changes into public events (pseudonymous, structured, no free text).
+
+The outbox stores them in the same transaction as the changes, so an event exists exactly
+when its change committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.events.casework import (
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseSeverityChanged,
+    CaseState,
+    CaseTransitioned,
+)
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..adapters.outbox import enqueue
+from ..domain.cases import Case, Change
+
+SOURCE = "/shouwang/casework"
+
+
+def payloads_for(case: Case, change: Change) -> list[Payload]:
+    """The public payloads a change publishes (none for internal ones such as a note)."""
+    d = change.detail
+    match change.kind:
+        case "opened":
+            return [
+                CaseOpened(
+                    case_id=case.case_id,
+                    student_ref=case.student_ref,
+                    severity=Severity(d["severity"]),
+                    owner_ref=d.get("owner_ref"),
+                    owner_role=Role(d["owner_role"]),
+                    assessment_id=d.get("assessment_id"),
+                    alert_id=d.get("alert_id"),
+                    report_ids=list(case.report_ids),
+                    opened_at=change.at,
+                )
+            ]
+        case "severity_changed":
+            return [
+                CaseSeverityChanged(
+                    case_id=case.case_id,
+                    student_ref=case.student_ref,
+                    from_severity=Severity(d["from_severity"]),
+                    to_severity=Severity(d["to_severity"]),
+                    assessment_id=d["assessment_id"],
+                    report_ids=d.get("report_ids", []),
+                    changed_at=change.at,
+                )
+            ]
+        case "assigned":
+            return [
+                CaseAssigned(
+                    case_id=case.case_id,
+                    student_ref=case.student_ref,
+                    owner_ref=d["owner_ref"],
+                    owner_role=Role(d["owner_role"]),
+                    previous_owner_ref=d.get("previous_owner_ref"),
+                    assigned_at=change.at,
+                )
+            ]
+        case "transitioned":
+            assert change.from_state is not None
+            assert change.to_state is not None
+            payloads: list[Payload] = [
+                CaseTransitioned(
+                    case_id=case.case_id,
+                    student_ref=case.student_ref,
+                    from_state=change.from_state,
+                    to_state=change.to_state,
+                    severity=case.severity,
+                    actor_ref=change.actor_ref,
+                    actor_role=Role(change.actor_role),
+                    referral_type=d.get("referral_type"),
+                    transitioned_at=change.at,
+                )
+            ]
+            if change.to_state is CaseState.CLOSED:
+                assert case.outcome is not None
+                payloads.append(
+                    CaseClosed(
+                        case_id=case.case_id,
+                        student_ref=case.student_ref,
+                        outcome=case.outcome,
+                        severity=case.severity,
+                        opened_at=case.opened_at,
+                        closed_at=change.at,
+                    )
+                )
+            return payloads
+    return []
+
+
+async def publish_changes(
+    conn: asyncpg.Connection, case: Case, *, traceparent: str | None = None
+) -> list[Envelope[Any]]:
+    """Enqueue the public events of the case's pending changes, then forget the changes.
+
+    Call after `save_case` in the same transaction.
+    """
+    envelopes = []
+    for change in case.changes:
+        for payload in payloads_for(case, change):
+            envelopes.append(await publish(conn, case.campus_id, payload, traceparent))
+    case.changes.clear()
+    return envelopes
+
+
+async def publish(
+    conn: asyncpg.Connection, campus_id: str, payload: Payload, traceparent: str | None = None
+) -> Envelope[Any]:
+    """Wrap one payload about a student and enqueue it in the outbox."""
+    subject = payload.student_ref  # type: ignore[attr-defined]
+    envelope = Envelope.wrap(
+        payload,
+        source=SOURCE,
+        campus_id=campus_id,
+        subject=subject,
+        traceparent=traceparent,
+    )
+    await enqueue(conn, envelope)
+    return envelope

@@ -1,0 +1,289 @@
+"""Staff moving cases along the loop: transitions, referrals, reassignment, acknowledgements.
+
+Each function runs inside the request's campus transaction, checks the caller against the
+domain's guards, stores the change with its history and enqueues the public events in that
+same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseState
+from shouwang_contracts.vocabulary import Role
+
+from ..adapters import care
+from ..adapters import cases as repo
+from ..adapters.roster import responsible_for
+from ..domain.cases import Case, CaseFacts, TransitionRequest
+from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.guards import (
+    ConsentDecision,
+    InvalidTransition,
+    MissingRecord,
+    NotPermitted,
+    may_work_cases,
+    require,
+)
+from ..domain.referral import Referral, ReferralStatus, check_consent
+from .access import Caller, CaseNotFound, actor_for, refuse_students
+from .events import publish, publish_changes
+
+DEFAULT_RETURN_FOLLOW_UP = timedelta(days=7)
+
+
+def now() -> datetime:
+    """Casework's clock."""
+    return datetime.now(UTC)
+
+
+async def load_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = True) -> Case:
+    """The case, or `CaseNotFound` (also for another campus's case: RLS hides it)."""
+    case = await repo.get_case(conn, case_id, lock=lock)
+    if case is None:
+        raise CaseNotFound("case_not_found", "no such case")
+    return case
+
+
+async def store(
+    conn: asyncpg.Connection, case: Case, cipher: NoteCipher, traceparent: str | None
+) -> None:
+    """Save the case and its history; enqueue its public events."""
+    await repo.save_case(conn, case, cipher)
+    await publish_changes(conn, case, traceparent=traceparent)
+
+
+async def transition_case(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    case_id: str,
+    request: TransitionRequest,
+    *,
+    expected_version: int | None = None,
+    traceparent: str | None = None,
+) -> Case:
+    """Move a case; a referral's destination and consent are stored as records of their own."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id)
+    await repo.lock_student(conn, case.campus_id, case.student_ref)
+    if expected_version is not None and expected_version != case.version:
+        raise InvalidTransition("version_conflict", "the case changed since you read it")
+    actor = await actor_for(conn, caller, case.student_ref)
+    referral = await care.current_referral(conn, case.case_id, lock=True)
+    other = await repo.active_case_of(conn, case.student_ref) if not case.active else None
+    facts = CaseFacts(
+        completed_follow_ups=await care.completed_follow_ups(conn, case.case_id),
+        referral_status=referral.status if referral else None,
+        student_has_other_active_case=other is not None,
+    )
+    at = now()
+    case.transition(actor, request, at, facts)
+    if request.to_state is CaseState.REFERRED and request.referral is not None:
+        asked = request.referral
+        await care.insert_referral(
+            conn,
+            case,
+            Referral(
+                referral_id=str(uuid.uuid4()),
+                case_id=case.case_id,
+                destination_type=asked.destination_type,
+                destination=asked.destination.strip(),
+                status=ReferralStatus.PENDING,
+                consent=asked.consent.value,
+                created_at=at,
+                updated_at=at,
+            ),
+            actor.ref,
+        )
+        await care.record_consent(
+            conn,
+            cipher,
+            case,
+            subject="referral",
+            decision=asked.consent.value,
+            reason=asked.override_reason,
+            by_ref=actor.ref,
+            by_role=actor.role.value,
+            at=at,
+        )
+    await store(conn, case, cipher, traceparent)
+    return case
+
+
+async def move_referral(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    case_id: str,
+    status: ReferralStatus,
+    *,
+    follow_up_due: datetime | None = None,
+    traceparent: str | None = None,
+) -> Referral:
+    """Advance the case's referral. On the student's return the case goes to aftercare and a
+    follow-up is scheduled (by default a week later)."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id)
+    actor = await actor_for(conn, caller, case.student_ref)
+    require(may_work_cases(actor), "referral_forbidden", "tier 4+ in scope updates referrals")
+    referral = await care.current_referral(conn, case.case_id, lock=True)
+    if referral is None:
+        raise CaseNotFound("referral_not_found", "the case has no referral")
+    at = now()
+    before = referral.status
+    referral.move(status, at)
+    await care.update_referral(conn, referral)
+    case.record(
+        "referral_updated",
+        actor,
+        at,
+        detail={"referral_id": referral.referral_id, "from": before.value, "to": status.value},
+        text=None,
+    )
+    if status is ReferralStatus.RETURNED:
+        follow_up = FollowUp(
+            follow_up_id=str(uuid.uuid4()),
+            case_id=case.case_id,
+            purpose=FollowUpPurpose.REFERRAL_RETURN,
+            due_at=follow_up_due or at + DEFAULT_RETURN_FOLLOW_UP,
+            assignee_ref=case.owner_ref,
+            status=FollowUpStatus.SCHEDULED,
+            created_by_ref=actor.ref,
+            created_at=at,
+        )
+        await care.save_follow_up(conn, cipher, case, follow_up)
+        case.record(
+            "follow_up_scheduled",
+            actor,
+            at,
+            detail={"follow_up_id": follow_up.follow_up_id, "purpose": follow_up.purpose.value},
+            text=None,
+        )
+        if case.state is CaseState.REFERRED:
+            case.transition(
+                actor,
+                TransitionRequest(to_state=CaseState.AFTERCARE),
+                at,
+                CaseFacts(referral_status=ReferralStatus.RETURNED),
+            )
+    await store(conn, case, cipher, traceparent)
+    return referral
+
+
+async def record_family_consent(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    case_id: str,
+    decision: ConsentDecision,
+    reason: str | None,
+) -> str:
+    """Record the family-contact consent: given, declined, or overridden (tier 5+, with reason)."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id)
+    actor = await actor_for(conn, caller, case.student_ref)
+    require(may_work_cases(actor), "consent_forbidden", "tier 4+ in scope records consent")
+    if decision is ConsentDecision.OVERRIDDEN:
+        check_consent(actor, decision, reason)
+    at = now()
+    consent_id = await care.record_consent(
+        conn,
+        cipher,
+        case,
+        subject="family_contact",
+        decision=decision.value,
+        reason=reason,
+        by_ref=actor.ref,
+        by_role=actor.role.value,
+        at=at,
+    )
+    case.record(
+        "consent_recorded",
+        actor,
+        at,
+        detail={"subject": "family_contact", "decision": decision.value, "consent_id": consent_id},
+        text=reason,
+    )
+    await store(conn, case, cipher, None)
+    return consent_id
+
+
+async def assign_case(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    case_id: str,
+    owner_ref: str,
+    owner_role: Role,
+    *,
+    traceparent: str | None = None,
+) -> Case:
+    """Hand the case to someone who holds `owner_role` for this student (tier 5+ or admin)."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id)
+    actor = await actor_for(conn, caller, case.student_ref)
+    if owner_ref not in await responsible_for(conn, case.student_ref, owner_role.value):
+        raise MissingRecord(
+            "owner_not_responsible",
+            "the new owner does not hold that role for this student",
+            field="owner_ref",
+        )
+    case.assign(owner_ref=owner_ref, owner_role=owner_role, at=now(), actor=actor)
+    await store(conn, case, cipher, traceparent)
+    return case
+
+
+async def acknowledge_alert(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    alert_id: str,
+    *,
+    traceparent: str | None = None,
+) -> repo.AlertRecord:
+    """Take ownership of an alert: stops triage's escalation (`alert.acknowledged`).
+
+    Only someone at or above the alert's current owner tier, with the student in scope, may
+    acknowledge. Acknowledging twice changes nothing and publishes nothing.
+    """
+    refuse_students(caller)
+    alert = await repo.get_alert(conn, alert_id, lock=True)
+    if alert is None:
+        raise CaseNotFound("alert_not_found", "no such alert")
+    if alert.acknowledged_at is not None:
+        return alert
+    actor = await actor_for(conn, caller, alert.student_ref)
+    require(may_work_cases(actor), "acknowledge_forbidden", "tier 4+ in scope acknowledges")
+    needed = alert.owner_role.tier
+    if needed is not None and actor.tier < needed:
+        raise NotPermitted(
+            "acknowledge_needs_owner_tier",
+            f"this alert is owned by {alert.owner_role.value}; acknowledge at that tier or above",
+        )
+    at = now()
+    await repo.acknowledge_alert(conn, alert_id, actor.ref, actor.role, at)
+    case = await load_case(conn, alert.case_id)
+    if case.owner_ref is None:
+        case.assign(owner_ref=actor.ref, owner_role=actor.role, at=at)
+    case.record("alert_acknowledged", actor, at, detail={"alert_id": alert_id}, text=None)
+    await store(conn, case, cipher, traceparent)
+    await publish(
+        conn,
+        case.campus_id,
+        AlertAcknowledged(
+            alert_id=alert_id,
+            case_id=case.case_id,
+            student_ref=case.student_ref,
+            acknowledged_by_ref=actor.ref,
+            acknowledged_by_role=actor.role,
+            acknowledged_at=at,
+        ),
+        traceparent,
+    )
+    acknowledged = await repo.get_alert(conn, alert_id)
+    assert acknowledged is not None
+    return acknowledged

@@ -1,0 +1,71 @@
+"""What staff read: the queue, a case with its alerts, referral and follow-ups, its history.
+
+Every read of case data about a student is audited (`authorize_read` / `audit_read`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import asyncpg
+from shouwang_contracts.crypto import NoteCipher
+
+from ..adapters import care
+from ..adapters import cases as repo
+from ..adapters.queue import QueueFilter, QueueRow, list_queue
+from ..adapters.roster import scope_of
+from ..domain.cases import Case
+from ..domain.followup import FollowUp
+from ..domain.referral import Referral
+from .access import Caller, audit_read, authorize_read, refuse_students
+from .loop import load_case
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case and what hangs on it."""
+
+    case: Case
+    alerts: list[repo.AlertRecord]
+    referral: Referral | None
+    follow_ups: list[FollowUp]
+
+
+async def queue(
+    conn: asyncpg.Connection, caller: Caller, query: QueueFilter, *, mine: bool
+) -> tuple[list[QueueRow], int]:
+    """The caller's queue: cases in their scope (roster ∪ token), most serious first."""
+    refuse_students(caller)
+    principal = caller.principal
+    grants = [*principal.scope, *(await scope_of(conn, caller.person_ref))]
+    if mine:
+        query = replace(query, owner_ref=caller.person_ref)
+    rows, total = await list_queue(
+        conn, campus_wide=principal.campus_wide, grants=grants, query=query
+    )
+    for row in rows:
+        await audit_read(conn, caller, row.student_ref, "case.queue.read")
+    return rows, total
+
+
+async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> CaseView:
+    """One case with its alerts, current referral and follow-ups (audited)."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id, lock=False)
+    await authorize_read(conn, caller, case.student_ref, "case.read")
+    return CaseView(
+        case=case,
+        alerts=await repo.alerts_of(conn, case.case_id),
+        referral=await care.current_referral(conn, case.case_id),
+        follow_ups=await care.follow_ups_of(conn, case.case_id),
+    )
+
+
+async def case_history(
+    conn: asyncpg.Connection, caller: Caller, cipher: NoteCipher, case_id: str
+) -> list[repo.HistoryEntry]:
+    """The case's immutable history, free text opened for the reader (audited)."""
+    refuse_students(caller)
+    case = await load_case(conn, case_id, lock=False)
+    await authorize_read(conn, caller, case.student_ref, "case.history.read")
+    return await repo.history_of(conn, case, cipher)

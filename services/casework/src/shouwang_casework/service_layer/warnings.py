@@ -1,0 +1,185 @@
+"""What casework does with triage's output: graded assessments and alerts open or feed cases.
+
+Each handler runs inside the consumer's campus transaction, after the event was claimed in
+`processed_events`, so a redelivered event changes nothing. The student is locked first: an
+assessment and its alert arrive on different topics and may be handled at the same moment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..adapters import cases as repo
+from ..adapters.roster import responsible_for
+from ..domain.cases import DEFAULT_OWNER_ROLE, Case, open_or_attach
+from .events import publish_changes
+
+
+@dataclass(frozen=True, slots=True)
+class WarningOutcome:
+    """What a warning did: the case it landed on, and whether it opened it."""
+
+    case_id: str | None
+    opened: bool
+
+
+def _rank(role: Role) -> int:
+    tier = role.tier
+    return int(tier) if tier is not None else 0
+
+
+async def _owner_for(conn: asyncpg.Connection, student_ref: str, role: Role) -> str | None:
+    holders = await responsible_for(conn, student_ref, role.value)
+    return holders[0] if holders else None
+
+
+async def _store(conn: asyncpg.Connection, case: Case, cipher: NoteCipher, new: bool) -> None:
+    if new or case.changes:
+        await repo.save_case(conn, case, cipher, new=new)
+        await publish_changes(conn, case)
+
+
+async def on_assessment(
+    conn: asyncpg.Connection, envelope: Envelope[AssessmentGraded], cipher: NoteCipher
+) -> WarningOutcome:
+    """An assessment of mild or worse opens the student's case or attaches to the active one."""
+    graded = envelope.data
+    if graded.severity < Severity.MILD:
+        return WarningOutcome(None, opened=False)
+    await repo.lock_student(conn, envelope.campus_id, graded.student_ref)
+    if await repo.assessment_attached(conn, graded.assessment_id):
+        return WarningOutcome(None, opened=False)
+    active = await repo.active_case_of(conn, graded.student_ref)
+    owner_role = DEFAULT_OWNER_ROLE[graded.severity]
+    owner_ref = None if active else await _owner_for(conn, graded.student_ref, owner_role)
+    now = _now(graded.graded_at)
+    case, opened = open_or_attach(
+        active,
+        new_case_id=str(uuid.uuid4()),
+        campus_id=envelope.campus_id,
+        student_ref=graded.student_ref,
+        assessment_id=graded.assessment_id,
+        severity=graded.severity,
+        report_ids=graded.report_ids,
+        owner_role=owner_role,
+        owner_ref=owner_ref,
+        at=now,
+    )
+    await _store(conn, case, cipher, opened)
+    await repo.attach_assessment(
+        conn,
+        campus_id=envelope.campus_id,
+        case_id=case.case_id,
+        assessment_id=graded.assessment_id,
+        severity=graded.severity,
+        report_ids=graded.report_ids,
+        graded_at=graded.graded_at,
+        at=now,
+    )
+    return WarningOutcome(case.case_id, opened)
+
+
+async def on_alert_raised(
+    conn: asyncpg.Connection, envelope: Envelope[AlertRaised], cipher: NoteCipher
+) -> WarningOutcome:
+    """An alert lands on the student's case (opening one if needed) and names its owner.
+
+    The owner is whoever holds the alert's owner role for the student's placement; when nobody
+    does, the case stays unowned and visible in the queue until someone acknowledges it.
+    """
+    alert = envelope.data
+    await repo.lock_student(conn, envelope.campus_id, alert.student_ref)
+    if await repo.get_alert(conn, alert.alert_id) is not None:
+        return WarningOutcome(None, opened=False)
+    now = _now(alert.raised_at)
+    active = await repo.active_case_of(conn, alert.student_ref)
+    owner_ref = await _owner_for(conn, alert.student_ref, alert.owner_role)
+    if active is None:
+        case, opened = open_or_attach(
+            None,
+            new_case_id=str(uuid.uuid4()),
+            campus_id=envelope.campus_id,
+            student_ref=alert.student_ref,
+            assessment_id=alert.assessment_id,
+            severity=max(alert.severity, Severity.MILD),
+            report_ids=[],
+            owner_role=alert.owner_role,
+            owner_ref=owner_ref,
+            at=now,
+            source={"alert_id": alert.alert_id, "assessment_id": alert.assessment_id},
+        )
+    else:
+        case, opened = active, False
+        _take_over(case, alert.owner_role, owner_ref, now)
+        if alert.severity > case.severity:
+            case.attach(
+                assessment_id=alert.assessment_id, severity=alert.severity, report_ids=[], at=now
+            )
+    await _store(conn, case, cipher, opened)
+    await repo.insert_alert(
+        conn,
+        envelope.campus_id,
+        repo.AlertRecord(
+            alert_id=alert.alert_id,
+            case_id=case.case_id,
+            student_ref=alert.student_ref,
+            assessment_id=alert.assessment_id,
+            severity=alert.severity,
+            owner_role=alert.owner_role,
+            ack_deadline=alert.ack_deadline,
+            escalation_level=alert.escalation_level,
+            raised_at=alert.raised_at,
+            acknowledged_at=None,
+            acknowledged_by_ref=None,
+            acknowledged_by_role=None,
+        ),
+    )
+    return WarningOutcome(case.case_id, opened)
+
+
+async def on_alert_escalated(
+    conn: asyncpg.Connection, envelope: Envelope[AlertEscalated], cipher: NoteCipher
+) -> WarningOutcome:
+    """An unacknowledged alert climbed a tier: the new owner role can take over the case."""
+    escalated = envelope.data
+    await repo.lock_student(conn, envelope.campus_id, escalated.student_ref)
+    alert = await repo.get_alert(conn, escalated.alert_id, lock=True)
+    if alert is None:
+        # The raise has not arrived (or was dead-lettered): nothing to attach to yet. Triage
+        # keeps the deadline and escalates again, so the next escalation lands.
+        return WarningOutcome(None, opened=False)
+    await repo.escalate_alert(
+        conn,
+        escalated.alert_id,
+        escalated.owner_role,
+        escalated.ack_deadline,
+        escalated.escalation_level,
+    )
+    case = await repo.get_case(conn, alert.case_id, lock=True)
+    if case is None or not case.active or alert.acknowledged_at is not None:
+        return WarningOutcome(alert.case_id, opened=False)
+    owner_ref = await _owner_for(conn, escalated.student_ref, escalated.owner_role)
+    _take_over(case, escalated.owner_role, owner_ref, _now(escalated.escalated_at))
+    await _store(conn, case, cipher, new=False)
+    return WarningOutcome(case.case_id, opened=False)
+
+
+def _take_over(case: Case, role: Role, owner_ref: str | None, at: datetime) -> None:
+    """Reassign to the alert's owner if the case is unowned or the role ranks higher."""
+    if owner_ref is None:
+        return
+    if case.owner_ref is None or _rank(role) > _rank(case.owner_role):
+        case.assign(owner_ref=owner_ref, owner_role=role, at=at)
+
+
+def _now(event_time: datetime) -> datetime:
+    # History records when casework acted; an event's own time can lag behind a backlog.
+    return max(event_time, datetime.now(event_time.tzinfo))
