@@ -12,6 +12,7 @@ shouwang-dev env <service>      print the environment `up` gives a service (to r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -187,6 +188,32 @@ class Stack:
         say("stopped")
 
 
+_QUIET_KEYS = {"time", "level", "logger", "message", "service", "color_message", "taskName"}
+
+
+def render_line(line: str) -> str:
+    """A JSON log line as `HH:MM:SS LEVEL message (logger) key=value…`; other lines unchanged."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "message" not in record:
+        return line
+    stamp = str(record.get("time", ""))
+    clock = stamp[11:23] if len(stamp) >= 19 else stamp
+    extras = " ".join(
+        f"{key}={value}"
+        for key, value in record.items()
+        if key not in _QUIET_KEYS and value not in (None, "", [], {})
+    )
+    text = f"{clock} {record.get('level', '')!s:<7} {record['message']}"
+    if record.get("logger"):
+        text += f"  ({record['logger']})"
+    return f"{text}  {extras}" if extras else text
+
+
 def _follow_file(path: Path, offset: int, label: str, stop: threading.Event) -> None:
     """Print new lines of `path` with a prefix until `stop` is set (then drain what is left)."""
     while not path.exists() and not stop.is_set():
@@ -202,7 +229,7 @@ def _follow_file(path: Path, offset: int, label: str, stop: threading.Event) -> 
                 pending += chunk
                 if pending.endswith(b"\n"):
                     line = pending.decode("utf-8", errors="replace").rstrip("\n")
-                    print(f"{label} {line}", flush=True)
+                    print(f"{label} {render_line(line)}", flush=True)
                     pending = b""
                 continue
             if stop.is_set():

@@ -194,6 +194,10 @@ class LocalKafka:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # After a kill -9 the controller waits out the dead incarnation's session before
+            # the restarted broker is let in: 9 s by default, 4 s here.
+            "broker.session.timeout.ms": "4000",
+            "broker.heartbeat.interval.ms": "500",
             "auto.create.topics.enable": "false",
             "delete.topic.enable": "true",
             "num.network.threads": "2",

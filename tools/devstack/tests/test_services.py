@@ -1,0 +1,59 @@
+"""Services run as real subprocesses: ready on /readyz, killable with SIGKILL, restartable."""
+
+from __future__ import annotations
+
+import signal
+
+import httpx
+import pytest
+from shouwang_devstack.cli import build_parser, render_line
+from shouwang_devstack.services import REGISTRY, present_services, service_command
+
+
+def test_registry_ports_follow_the_conventions() -> None:
+    assert {name: info.port for name, info in REGISTRY.items()} == {
+        "intake": 8001,
+        "triage": 8002,
+        "casework": 8003,
+        "notify": 8004,
+        "stats": 8005,
+    }
+    assert REGISTRY["intake"].database_env == "INTAKE_DATABASE_URL"
+
+
+def test_present_services_are_those_with_a_pyproject() -> None:
+    names = [info.name for info in present_services()]
+    assert "intake" in names
+    assert all(name in REGISTRY for name in names)
+    assert service_command(REGISTRY["intake"])[0].endswith(("shouwang-intake", "python"))
+
+
+def test_json_log_lines_are_rendered_readably() -> None:
+    line = (
+        '{"time": "2026-11-29 08:40:27,019", "level": "WARNING", "logger": "x.y", '
+        '"message": "slow", "trace_id": "abc", "service": "intake"}'
+    )
+    assert render_line(line) == "08:40:27,019 WARNING slow  (x.y)  trace_id=abc"
+    assert render_line("not json") == "not json"
+
+
+def test_cli_knows_its_commands() -> None:
+    parser = build_parser()
+    for argv in (["up"], ["down"], ["kafka"], ["postgres"], ["topics"], ["jars"]):
+        assert parser.parse_args(argv).command == argv[0]
+    assert parser.parse_args(["migrate", "intake"]).service == "intake"
+
+
+@pytest.mark.integration
+async def test_intake_runs_as_a_subprocess_and_survives_kill_9(service_process) -> None:  # type: ignore[no-untyped-def]
+    intake = service_process("intake")
+    await intake.start_async()
+    async with httpx.AsyncClient(base_url=intake.base_url) as client:
+        assert (await client.get("/readyz")).status_code == 200
+
+        intake.kill()
+        assert intake.returncode == -signal.SIGKILL
+        assert not intake.is_running()
+
+        await intake.start_async()  # same env, same port, same database
+        assert (await client.get("/readyz")).status_code == 200
