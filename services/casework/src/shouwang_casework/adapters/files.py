@@ -1,0 +1,238 @@
+"""The student file (档案): what it keeps of other services' events, and reading it in one go.
+
+Reports, screenings and assessments arrive as events (entrypoints/record_consumers.py) and are
+stored here, once per event id; report notes stay sealed exactly as intake sealed them. Cases,
+their history, alerts, referrals, consents, follow-ups, notes and plans live in the case
+tables (migrations/0002_cases.sql, owned by the cases side); this module reads them as JSON
+rows (`to_jsonb`), so a column added there shows up in the file without a change here.
+
+Sealed text (EncryptedText JSON) is opened only by `read_student_file`, which the HTTP layer
+calls after the scope check; a note that no configured key opens comes back as null with an
+`*_unreadable` flag rather than failing the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+from shouwang_contracts.crypto import EncryptedText, NoteCipher, NoteKeyError
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.events.triage import AssessmentGraded
+
+_SEALED_KEYS = {"alg", "key_id", "nonce", "ciphertext"}
+
+
+async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted]) -> bool:
+    """Keep a report in the file (note still sealed); False when this event was kept before."""
+    r = event.data
+    status = await conn.execute(
+        """
+        INSERT INTO file_reports (campus_id, report_id, event_id, student_ref, reporter_ref,
+                                  reporter_role, signals, observed_at, received_at, location,
+                                  note_sealed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+        ON CONFLICT DO NOTHING
+        """,
+        event.campus_id,
+        r.report_id,
+        event.id,
+        r.student_ref,
+        r.reporter_ref,
+        r.reporter_role.value,
+        [s.value for s in r.signals],
+        r.observed_at,
+        r.received_at,
+        r.location,
+        r.note.model_dump_json() if r.note else None,
+    )
+    return status.endswith(" 1")
+
+
+async def store_screening(conn: asyncpg.Connection, event: Envelope[ScreeningSubmitted]) -> bool:
+    """Keep a screening result (raw item total; banding is triage's); False when seen before."""
+    s = event.data
+    status = await conn.execute(
+        """
+        INSERT INTO file_screenings (campus_id, screening_id, event_id, student_ref,
+                                     submitted_by_ref, instrument, items, total_score,
+                                     behavior_recency, counseling_requested, administered_at,
+                                     batch_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT DO NOTHING
+        """,
+        event.campus_id,
+        s.screening_id,
+        event.id,
+        s.student_ref,
+        s.submitted_by_ref,
+        s.instrument.value,
+        s.items,
+        sum(s.items),
+        s.behavior_recency.value if s.behavior_recency else None,
+        s.counseling_requested,
+        s.administered_at,
+        s.batch_id,
+    )
+    return status.endswith(" 1")
+
+
+async def store_assessment(conn: asyncpg.Connection, event: Envelope[AssessmentGraded]) -> bool:
+    """Keep an assessment with its reasons and the reports it rests on; False when seen before."""
+    a = event.data
+    status = await conn.execute(
+        """
+        INSERT INTO file_assessments (campus_id, assessment_id, event_id, student_ref, severity,
+                                      previous_severity, reasons, policy_version, trigger,
+                                      report_ids, screening_ids, graded_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)
+        ON CONFLICT DO NOTHING
+        """,
+        event.campus_id,
+        a.assessment_id,
+        event.id,
+        a.student_ref,
+        a.severity.value,
+        a.previous_severity.value,
+        json.dumps([r.model_dump(mode="json") for r in a.reasons], ensure_ascii=False),
+        a.policy_version,
+        a.trigger,
+        a.report_ids,
+        a.screening_ids,
+        a.graded_at,
+    )
+    return status.endswith(" 1")
+
+
+# --- reading the file -------------------------------------------------------------------------
+
+# Case-side tables read per case, in the order the file lists them, with their sort column.
+_CASE_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("case_history", "id"),
+    ("case_assessments", "attached_at"),
+    ("alerts", "raised_at"),
+    ("referrals", "created_at"),
+    ("consents", "recorded_at"),
+    ("follow_ups", "due_at"),
+    ("notes", "created_at, version"),
+    ("plans", "version"),
+)
+
+
+async def _rows(conn: asyncpg.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    return [json.loads(r[0]) for r in await conn.fetch(sql, *args)]
+
+
+async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
+    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
+
+
+async def read_student_file(
+    conn: asyncpg.Connection, cipher: NoteCipher, campus_id: str, student_ref: str
+) -> dict[str, Any]:
+    """Everything on file for one student, oldest first in each section, sealed text opened.
+
+    Sections: `student` (roster row, or null), `reports`, `screenings`, `assessments`, and
+    `cases`, each case carrying its history, assessments, alerts, referrals, consents,
+    follow-ups, notes (every version) and plans (every version).
+    """
+    student = await _rows(
+        conn,
+        """
+        SELECT to_jsonb(s) - 'campus_id' FROM students s WHERE student_ref = $1
+        """,
+        student_ref,
+    )
+    reports = await _rows(
+        conn,
+        "SELECT to_jsonb(r) - 'campus_id' - 'event_id' FROM file_reports r "
+        "WHERE student_ref = $1 ORDER BY observed_at, report_id",
+        student_ref,
+    )
+    screenings = await _rows(
+        conn,
+        "SELECT to_jsonb(s) - 'campus_id' - 'event_id' FROM file_screenings s "
+        "WHERE student_ref = $1 ORDER BY administered_at, screening_id",
+        student_ref,
+    )
+    assessments = await _rows(
+        conn,
+        "SELECT to_jsonb(a) - 'campus_id' - 'event_id' FROM file_assessments a "
+        "WHERE student_ref = $1 ORDER BY graded_at, assessment_id",
+        student_ref,
+    )
+    cases: list[dict[str, Any]] = []
+    if await _table_exists(conn, "cases"):
+        cases = await _rows(
+            conn,
+            "SELECT to_jsonb(c) - 'campus_id' FROM cases c "
+            "WHERE student_ref = $1 ORDER BY opened_at",
+            student_ref,
+        )
+        for case in cases:
+            for table, order in _CASE_SECTIONS:
+                case[table] = await _rows(
+                    conn,
+                    f"SELECT to_jsonb(t) - 'campus_id' FROM {table} t "  # noqa: S608 - constants
+                    f"WHERE case_id = $1::uuid ORDER BY {order}",
+                    case["case_id"],
+                )
+    file = {
+        "student_ref": student_ref,
+        "student": student[0] if student else None,
+        "reports": reports,
+        "screenings": screenings,
+        "assessments": assessments,
+        "cases": cases,
+    }
+    return open_sealed_values(file, cipher, campus_id=campus_id, student_ref=student_ref)
+
+
+def _looks_sealed(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str) and value.startswith("{") and '"ciphertext"' in value:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and value.keys() >= _SEALED_KEYS:
+        return value
+    return None
+
+
+def _opened_name(key: str) -> str:
+    name = key.removeprefix("sealed_").removesuffix("_sealed")
+    return "text" if name == "sealed" else name
+
+
+def open_sealed_values(value: Any, cipher: NoteCipher, *, campus_id: str, student_ref: str) -> Any:
+    """A copy of `value` with every sealed text opened: `sealed_reason` → `reason`, etc.
+
+    The associated data binds each note to campus and student, so a note of another student
+    copied here would not open; it comes back null with `<name>_unreadable: true`.
+    """
+    if isinstance(value, list):
+        return [
+            open_sealed_values(v, cipher, campus_id=campus_id, student_ref=student_ref)
+            for v in value
+        ]
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        sealed = _looks_sealed(item)
+        if sealed is None:
+            result[key] = open_sealed_values(
+                item, cipher, campus_id=campus_id, student_ref=student_ref
+            )
+            continue
+        name = _opened_name(key)
+        try:
+            result[name] = cipher.open(
+                EncryptedText.model_validate(sealed), campus_id=campus_id, student_ref=student_ref
+            )
+        except (NoteKeyError, ValueError):
+            result[name] = None
+            result[f"{name}_unreadable"] = True
+    return result

@@ -1,0 +1,246 @@
+"""HTTP: the student file (档案), break-the-glass, and the audit log.
+
+Expects on `request.app.state` (wired by main.py / bootstrap):
+- `db_pool`: asyncpg pool as the `casework` role;
+- `pseudonymizer`: turns a token's `sub` into the person_ref the roster and audit log use;
+- `note_cipher`: NoteCipher holding SHOUWANG_NOTE_KEYS, to open notes for staff in scope;
+- `token_verifier`: for `CurrentPrincipal`;
+- `settings` (optional): `break_glass_minutes` (default 120) bounds a break-the-glass grant.
+
+Who reads a file: tier 4-5 staff and college leaders whose scope covers the student's
+placement (scope = the token's grants plus the person's roster assignments), tier 6 and campus
+admins campus-wide, and tier 4+ staff outside the scope while a break-the-glass grant of theirs
+is open. Students of tiers 1-3, auditors and platform admins never. Every read, every refused
+read and every break-the-glass goes into the append-only audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from shouwang_contracts.auth import Placement, Principal
+from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.web import CurrentPrincipal, Problem, require_roles
+
+from ..adapters import audit
+from ..adapters import roster as roster_repo
+from ..adapters.db import campus_transaction
+from ..adapters.files import read_student_file
+from .http_roster import actor_ref
+
+DEFAULT_BREAK_GLASS_MINUTES = 120
+
+FILE_READERS = frozenset(
+    {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+        Role.CAMPUS_ADMIN,
+    }
+)
+GLASS_BREAKERS = frozenset(
+    {Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COUNSELING_CENTER}
+)
+
+router = APIRouter(tags=["student file"])
+Auditor = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
+Reviewer = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]
+
+
+async def _in_scope(conn: Any, principal: Principal, person_ref: str, placement: Placement) -> bool:
+    if principal.covers(placement):
+        return True
+    grants = await roster_repo.scope_of(conn, person_ref)
+    return any(placement.matches(g) for g in grants)
+
+
+@router.get("/v1/students/{student_ref}/file", operation_id="readStudentFile")
+async def read_file(
+    request: Request, principal: CurrentPrincipal, student_ref: str
+) -> dict[str, Any]:
+    """Every report, screening, assessment, case, plan and note of one student, audited."""
+    if principal.role not in FILE_READERS:
+        raise Problem(403, "role_forbidden", f"role {principal.role.value} may not read files")
+    person_ref = actor_ref(request, principal)
+    refusal: Problem | None = None
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        placement = await roster_repo.placement_of(conn, student_ref)
+        break_glass = False
+        if placement is None and not principal.campus_wide:
+            refusal = Problem(404, "student_not_found", "花名册中没有该学生 / no such student")
+        elif placement is not None and not await _in_scope(conn, principal, person_ref, placement):
+            break_glass = await audit.active_break_glass(conn, person_ref, student_ref)
+            if not break_glass:
+                refusal = Problem(
+                    403,
+                    "out_of_scope",
+                    "该学生不在您的负责范围内；如确有紧急需要，可填写理由申请临时查看（break-the-glass）"
+                    " / the student is outside your scope; in an emergency, break the glass "
+                    "with a written reason",
+                )
+        if refusal is not None:
+            await audit.record_access(
+                conn,
+                principal_ref=person_ref,
+                role=principal.role.value,
+                student_ref=student_ref,
+                action="file.read.refused",
+                reason=refusal.code,
+            )
+            file: dict[str, Any] = {}
+        else:
+            file = await read_student_file(
+                conn, request.app.state.note_cipher, principal.campus_id, student_ref
+            )
+            await audit.record_access(
+                conn,
+                principal_ref=person_ref,
+                role=principal.role.value,
+                student_ref=student_ref,
+                action="file.read",
+                break_glass=break_glass,
+            )
+    if refusal is not None:
+        raise refusal
+    file["access"] = {"break_glass": break_glass}
+    return file
+
+
+class BreakGlassRequest(BaseModel):
+    """Why the file must be opened now, by someone outside the student's scope."""
+
+    reason: str = Field(min_length=8, max_length=2000, description="Written reason (≥ 8 chars).")
+    minutes: int | None = Field(
+        default=None, ge=5, le=24 * 60, description="How long; capped by the configured maximum."
+    )
+
+
+@router.post("/v1/students/{student_ref}/break-glass", operation_id="breakGlass", status_code=201)
+async def break_glass(
+    request: Request, principal: CurrentPrincipal, student_ref: str, body: BreakGlassRequest
+) -> dict[str, Any]:
+    """Open one student's file for a limited time to a tier-4+ staff member, flagged in audit."""
+    if principal.role not in GLASS_BREAKERS:
+        raise Problem(403, "role_forbidden", "only tier 4-6 staff may break the glass")
+    settings = getattr(request.app.state, "settings", None)
+    cap = getattr(settings, "break_glass_minutes", None) or DEFAULT_BREAK_GLASS_MINUTES
+    minutes = min(body.minutes or cap, cap)
+    person_ref = actor_ref(request, principal)
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        placement = await roster_repo.placement_of(conn, student_ref)
+        if placement is None:
+            raise Problem(404, "student_not_found", "花名册中没有该学生 / no such student")
+        if await _in_scope(conn, principal, person_ref, placement):
+            raise Problem(
+                409, "already_in_scope", "该学生已在您的负责范围内 / the student is in your scope"
+            )
+        grant = await audit.grant_break_glass(
+            conn,
+            person_ref=person_ref,
+            role=principal.role.value,
+            student_ref=student_ref,
+            reason=body.reason.strip(),
+            duration=timedelta(minutes=minutes),
+        )
+    return _grant_body(grant)
+
+
+def _grant_body(grant: audit.BreakGlassGrant) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "person_ref": grant.person_ref,
+        "role": grant.role,
+        "student_ref": grant.student_ref,
+        "reason": grant.reason,
+        "granted_at": grant.granted_at.isoformat(),
+        "expires_at": grant.expires_at.isoformat(),
+        "reviewed_by": grant.reviewed_by,
+        "reviewed_at": grant.reviewed_at.isoformat() if grant.reviewed_at else None,
+        "review_outcome": grant.review_outcome,
+        "review_note": grant.review_note,
+    }
+
+
+@router.get("/v1/audit", operation_id="listAuditLog")
+async def list_audit_log(
+    request: Request,
+    principal: Auditor,
+    student_ref: str | None = None,
+    person_ref: str | None = None,
+    break_glass: Annotated[bool, Query(description="Only break-the-glass entries.")] = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: Annotated[int | None, Query(description="Cursor: next_before_id of a page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The audit log, newest first, for auditors; this look is itself logged."""
+    query = audit.AuditQuery(
+        student_ref=student_ref,
+        principal_ref=person_ref,
+        break_glass_only=break_glass,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
+    )
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        items = await audit.list_audit(conn, query)
+        await audit.record_access(
+            conn,
+            principal_ref=actor_ref(request, principal),
+            role=principal.role.value,
+            student_ref=student_ref,
+            action="audit.read",
+        )
+    for item in items:
+        item["at"] = item["at"].isoformat()
+    return {
+        "items": items,
+        "next_before_id": items[-1]["id"] if len(items) == limit else None,
+    }
+
+
+@router.get("/v1/audit/break-glass", operation_id="listBreakGlassGrants")
+async def list_break_glass_grants(
+    request: Request,
+    principal: CurrentPrincipal,
+    unreviewed: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Break-the-glass grants (the review queue by default), for tier 6 and auditors."""
+    if principal.role not in (Role.COUNSELING_CENTER, Role.AUDITOR):
+        raise Problem(403, "role_forbidden", "only tier 6 and auditors see the review queue")
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        grants = await audit.list_break_glass(conn, unreviewed_only=unreviewed, limit=limit)
+    return {"items": [_grant_body(g) for g in grants]}
+
+
+class BreakGlassReview(BaseModel):
+    """A tier-6 reviewer's verdict on a break-the-glass."""
+
+    outcome: Literal["justified", "unjustified"] = Field(description="Was the access justified?")
+    note: str | None = Field(default=None, max_length=2000, description="Why, briefly.")
+
+
+@router.post("/v1/audit/break-glass/{grant_id}/review", operation_id="reviewBreakGlass")
+async def review_break_glass(
+    request: Request, principal: Reviewer, grant_id: str, body: BreakGlassReview
+) -> dict[str, Any]:
+    """Record the review of a break-the-glass grant; a reviewed grant keeps its first review."""
+    reviewer_ref = actor_ref(request, principal)
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        grant = await audit.review_break_glass(
+            conn,
+            grant_id,
+            reviewer_ref=reviewer_ref,
+            reviewer_role=principal.role.value,
+            outcome=body.outcome,
+            note=body.note,
+        )
+    if grant is None:
+        raise Problem(404, "grant_not_found", "没有这条临时授权记录 / no such grant")
+    return _grant_body(grant)

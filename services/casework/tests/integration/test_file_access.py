@@ -1,0 +1,254 @@
+"""The student file on real PostgreSQL: who may read it, break-the-glass, and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from shouwang_casework.adapters import files
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.entrypoints import http_files, http_roster
+from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role, Signal
+from shouwang_contracts.web import install_problem_handlers
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SECRET = "file-test-jwt-secret-0123456789abcdef"
+PSEUDONYMS = Pseudonymizer(b"file-test-pseudonym-key-0123456789abcdef")
+CIPHER = NoteCipher({"k1": bytes(range(32))}, "k1")
+NOTE = "她说最近整夜睡不着，不想再麻烦别人了。"
+
+
+@pytest.fixture(scope="module")
+async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await service_database("casework")
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(http_roster.router)
+    app.include_router(http_files.router)
+    app.state.db_pool = pool
+    app.state.pseudonymizer = PSEUDONYMS
+    app.state.note_cipher = CIPHER
+    app.state.token_verifier = TokenVerifier(secret=SECRET)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://casework") as client:
+        yield client
+
+
+def as_(campus_id: str, sub: str, role: Role) -> dict[str, str]:
+    return {
+        "Authorization": "Bearer " + mint_token(SECRET, sub=sub, role=role, campus_id=campus_id)
+    }
+
+
+async def seeded_campus(client: httpx.AsyncClient, pool: asyncpg.Pool) -> tuple[str, str]:
+    """A campus with the sample rosters and one sealed report about student 2024020001."""
+    campus_id = f"campus-{uuid.uuid4().hex[:8]}"
+    admin = as_(campus_id, "A001", Role.CAMPUS_ADMIN)
+    for kind, name in (("students", "roster_students.csv"), ("staff", "roster_staff.csv")):
+        response = await client.post(
+            f"/v1/roster/{kind}",
+            files={"file": (name, (SAMPLES / name).read_bytes(), "text/csv")},
+            headers=admin,
+        )
+        assert response.status_code == 200, response.text
+    student_ref = PSEUDONYMS.student_ref(campus_id, "2024020001")
+    now = datetime.now(UTC)
+    report = ReportSubmitted(
+        report_id=str(uuid.uuid4()),
+        student_ref=student_ref,
+        reporter_ref=PSEUDONYMS.person_ref(campus_id, "2024020001"),
+        reporter_role=Role.DORM_LEADER,
+        signals=[Signal.SLEEP_DISTURBANCE, Signal.HOPELESSNESS],
+        observed_at=now,
+        received_at=now,
+        note=CIPHER.seal(NOTE, campus_id=campus_id, student_ref=student_ref),
+    )
+    envelope = Envelope.wrap(
+        report, source="/shouwang/intake", campus_id=campus_id, subject=student_ref
+    )
+    async with campus_transaction(pool, campus_id) as conn:
+        assert await files.store_report(conn, envelope)
+        assert not await files.store_report(conn, envelope)  # idempotent by event id
+    return campus_id, student_ref
+
+
+async def audit_actions(pool: asyncpg.Pool, campus_id: str) -> list[tuple[str, str, bool]]:
+    async with campus_transaction(pool, campus_id) as conn:
+        rows = await conn.fetch(
+            "SELECT principal_ref, action, break_glass FROM audit_log ORDER BY id"
+        )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_counselor_in_scope_reads_the_file_and_the_read_is_audited(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+
+    response = await client.get(
+        f"/v1/students/{student_ref}/file",
+        headers=as_(campus_id, "T1002", Role.RESIDENCE_COUNSELOR),  # 8号楼
+    )
+
+    assert response.status_code == 200, response.text
+    file = response.json()
+    assert file["student"]["building"] == "8号楼"
+    (report,) = file["reports"]
+    assert report["note"] == NOTE
+    assert "note_sealed" not in report
+    assert report["signals"] == ["sleep_disturbance", "hopelessness"]
+    assert file["access"] == {"break_glass": False}
+    counselor = PSEUDONYMS.person_ref(campus_id, "T1002")
+    assert await audit_actions(pool, campus_id) == [(counselor, "file.read", False)]
+
+
+async def test_students_of_tiers_1_to_3_never_read_files(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    response = await client.get(
+        f"/v1/students/{student_ref}/file", headers=as_(campus_id, "2024020001", Role.DORM_LEADER)
+    )
+    assert response.status_code == 403
+
+
+async def test_other_building_is_refused_then_breaks_the_glass_and_the_auditor_sees_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    other = as_(campus_id, "T1001", Role.RESIDENCE_COUNSELOR)  # 7号楼
+    other_ref = PSEUDONYMS.person_ref(campus_id, "T1001")
+
+    refused = await client.get(f"/v1/students/{student_ref}/file", headers=other)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "out_of_scope"
+
+    too_short = await client.post(
+        f"/v1/students/{student_ref}/break-glass", json={"reason": "急"}, headers=other
+    )
+    assert too_short.status_code == 422
+    grant = await client.post(
+        f"/v1/students/{student_ref}/break-glass",
+        json={"reason": "夜间值班接到室友电话，学生失联，需要查看既往记录", "minutes": 600},
+        headers=other,
+    )
+    assert grant.status_code == 201, grant.text
+    granted = grant.json()
+    span = datetime.fromisoformat(granted["expires_at"]) - datetime.fromisoformat(
+        granted["granted_at"]
+    )
+    assert span.total_seconds() == 120 * 60  # capped at the configured maximum
+
+    opened = await client.get(f"/v1/students/{student_ref}/file", headers=other)
+    assert opened.status_code == 200
+    assert opened.json()["access"] == {"break_glass": True}
+    assert opened.json()["reports"][0]["note"] == NOTE
+
+    assert await audit_actions(pool, campus_id) == [
+        (other_ref, "file.read.refused", False),
+        (other_ref, "break_glass.open", True),
+        (other_ref, "file.read", True),
+    ]
+
+    auditor = as_(campus_id, "AU01", Role.AUDITOR)
+    log = await client.get(
+        "/v1/audit", params={"student_ref": student_ref, "break_glass": "true"}, headers=auditor
+    )
+    assert log.status_code == 200
+    assert [(i["action"], i["principal_ref"]) for i in log.json()["items"]] == [
+        ("file.read", other_ref),
+        ("break_glass.open", other_ref),
+    ]
+    page = await client.get("/v1/audit", params={"limit": 1}, headers=auditor)
+    assert len(page.json()["items"]) == 1
+    assert page.json()["next_before_id"] is not None
+    counselor_log = await client.get("/v1/audit", headers=other)
+    assert counselor_log.status_code == 403
+
+    center = as_(campus_id, "T3001", Role.COUNSELING_CENTER)
+    queue = await client.get("/v1/audit/break-glass", headers=center)
+    assert [g["id"] for g in queue.json()["items"]] == [granted["id"]]
+    review = await client.post(
+        f"/v1/audit/break-glass/{granted['id']}/review",
+        json={"outcome": "justified", "note": "学生当晚失联，查看合理"},
+        headers=center,
+    )
+    assert review.status_code == 200
+    assert review.json()["review_outcome"] == "justified"
+    assert (await client.get("/v1/audit/break-glass", headers=center)).json()["items"] == []
+    not_tier6 = await client.post(
+        f"/v1/audit/break-glass/{granted['id']}/review",
+        json={"outcome": "unjustified"},
+        headers=other,
+    )
+    assert not_tier6.status_code == 403
+
+
+async def test_counselor_in_scope_cannot_break_the_glass(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    response = await client.post(
+        f"/v1/students/{student_ref}/break-glass",
+        json={"reason": "想看看这个学生的情况怎么样"},
+        headers=as_(campus_id, "T1002", Role.RESIDENCE_COUNSELOR),
+    )
+    assert response.status_code == 409
+
+
+async def test_the_audit_log_refuses_changes_even_to_its_owner(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    await client.get(
+        f"/v1/students/{student_ref}/file", headers=as_(campus_id, "T3001", Role.COUNSELING_CENTER)
+    )
+    for statement in ("UPDATE audit_log SET reason = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with campus_transaction(pool, campus_id) as conn:
+                await conn.execute(statement)
+    async with pool.acquire() as conn:
+        await conn.execute("GRANT UPDATE, DELETE ON audit_log TO casework")
+        await conn.execute("SELECT set_config('shouwang.campus_id', $1, false)", campus_id)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("DELETE FROM audit_log")
+        await conn.execute("REVOKE UPDATE, DELETE ON audit_log FROM casework")
+    assert len(await audit_actions(pool, campus_id)) == 1
+
+
+async def test_file_rows_of_another_campus_are_invisible(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    async with campus_transaction(pool, "another-campus") as conn:
+        for table in ("file_reports", "audit_log", "break_glass_grants", "students"):
+            rows = await conn.fetch(f"SELECT * FROM {table} WHERE campus_id = $1", campus_id)  # noqa: S608
+            assert rows == [], table
+    response = await client.get(
+        f"/v1/students/{student_ref}/file",
+        headers=as_("another-campus", "T3001", Role.COUNSELING_CENTER),
+    )
+    assert response.status_code == 200
+    assert response.json()["reports"] == []
+    assert response.json()["student"] is None
