@@ -44,8 +44,12 @@ def intake(
 def token(devstack_env: dict[str, str]):  # type: ignore[no-untyped-def]
     """`token(role, sub="…", campus="demo", scope=[…])` → a bearer header for the session's secret."""
 
-    def make(role: Role, sub: str = "u1", campus: str = "demo", scope: list[str] | None = None) -> dict[str, str]:
-        jwt = mint_token(devstack_env["SHOUWANG_JWT_SECRET"], sub=sub, role=role, campus_id=campus, scope=scope)
+    def make(
+        role: Role, sub: str = "u1", campus: str = "demo", scope: list[str] | None = None
+    ) -> dict[str, str]:
+        jwt = mint_token(
+            devstack_env["SHOUWANG_JWT_SECRET"], sub=sub, role=role, campus_id=campus, scope=scope
+        )
         return {"Authorization": f"Bearer {jwt}"}
 
     return make

@@ -31,11 +31,11 @@ class TopicReader:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def read(self, count: int, timeout: float = 20.0, settle: float = 0.0) -> list[Any]:
+    async def read(self, count: int, within: float = 20.0, settle: float = 0.0) -> list[Any]:
         """At least `count` records (then `settle` more seconds for extras), as ConsumerRecords."""
         records: list[Any] = []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         settle_until: float | None = None
         while loop.time() < deadline:
             if len(records) >= count:

@@ -54,7 +54,7 @@ async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
         )
         assert response.status_code == 202, response.text
         batch = response.json()
-        records = await reader.read(ROWS - len(BAD_ROWS), timeout=120)
+        records = await reader.read(ROWS - len(BAD_ROWS), within=120)
 
     assert batch["status"] == "completed"
     assert batch["rows_total"] == ROWS
@@ -69,7 +69,9 @@ async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
     assert b"\xe5\xad\xa6\xe7\x94\x9f" not in records[0].value  # "学生": no names on the wire
     assert len({r.value for r in records}) == len(records)
 
-    fetched = await client.get(f"/v1/screenings/bulk/{batch['batch_id']}?errors_limit=2", headers=headers)
+    fetched = await client.get(
+        f"/v1/screenings/bulk/{batch['batch_id']}?errors_limit=2", headers=headers
+    )
     assert fetched.status_code == 200
     assert [e["row"] for e in fetched.json()["errors"]] == [101, 5002]
     assert fetched.json()["errors_next_offset"] == 2
@@ -85,7 +87,9 @@ async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
     assert again.json()["batch_id"] == batch["batch_id"]
 
 
-async def test_the_sample_export_goes_through_with_four_errors(client: httpx.AsyncClient, token) -> None:
+async def test_the_sample_export_goes_through_with_four_errors(
+    client: httpx.AsyncClient, token
+) -> None:
     with (SAMPLES / "census_phq9.csv").open("rb") as handle:
         response = await client.post(
             "/v1/screenings/bulk",
@@ -101,10 +105,22 @@ async def test_the_sample_export_goes_through_with_four_errors(client: httpx.Asy
 
 async def test_census_uploads_refuse_what_is_not_a_census(client: httpx.AsyncClient, token) -> None:
     headers = token(Role.COUNSELING_CENTER, sub="T3001")
-    pdf = await client.post("/v1/screenings/bulk", files={"file": ("x.pdf", b"%PDF-1.4", "application/pdf")}, headers=headers)
+    pdf = await client.post(
+        "/v1/screenings/bulk",
+        files={"file": ("x.pdf", b"%PDF-1.4", "application/pdf")},
+        headers=headers,
+    )
     assert pdf.status_code == 415
-    headerless = await client.post("/v1/screenings/bulk", files={"file": ("x.csv", "姓名\n张三\n".encode(), "text/csv")}, headers=headers)
+    headerless = await client.post(
+        "/v1/screenings/bulk",
+        files={"file": ("x.csv", "姓名\n张三\n".encode(), "text/csv")},
+        headers=headers,
+    )
     assert headerless.status_code == 422
     assert headerless.json()["code"] == "unreadable_file"
-    student = await client.post("/v1/screenings/bulk", files={"file": ("x.csv", b"a", "text/csv")}, headers=token(Role.CLASS_WELLBEING_OFFICER))
+    student = await client.post(
+        "/v1/screenings/bulk",
+        files={"file": ("x.csv", b"a", "text/csv")},
+        headers=token(Role.CLASS_WELLBEING_OFFICER),
+    )
     assert student.status_code == 403

@@ -35,7 +35,9 @@ async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
     client: httpx.AsyncClient, token, kafka_bootstrap: str, devstack_env: dict[str, str]
 ) -> None:
     async with TopicReader(kafka_bootstrap, REPORTS) as reader:
-        response = await client.post("/v1/reports", json=_report(), headers=token(Role.DORM_LEADER, sub="2024020009"))
+        response = await client.post(
+            "/v1/reports", json=_report(), headers=token(Role.DORM_LEADER, sub="2024020009")
+        )
         assert response.status_code == 202, response.text
         report_id = response.json()["id"]
         assert response.headers["location"] == f"/v1/reports/{report_id}"
@@ -64,18 +66,34 @@ async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
     cipher = NoteCipher.from_config(devstack_env["SHOUWANG_NOTE_KEYS"])
     assert cipher.open(data.note, campus_id="demo", student_ref=student_ref) == NOTE
 
-    receipt = await client.get(f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020009"))
+    receipt = await client.get(
+        f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020009")
+    )
     assert receipt.status_code == 200
     assert receipt.json()["status"] == "received"
     assert receipt.json()["status_label"] == "已收到，等待处理"
-    assert set(receipt.json()) == {"id", "kind", "status", "status_label", "received_at", "updated_at"}
+    assert set(receipt.json()) == {
+        "id",
+        "kind",
+        "status",
+        "status_label",
+        "received_at",
+        "updated_at",
+    }
     # Someone else asking for that receipt learns nothing, not even that it exists.
-    other = await client.get(f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020010"))
+    other = await client.get(
+        f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020010")
+    )
     assert other.status_code == 404
 
 
-async def test_the_same_idempotency_key_twice_yields_one_event(client: httpx.AsyncClient, token, kafka_bootstrap: str) -> None:
-    headers = {**token(Role.FLOOR_LEADER, sub="2024030002"), "Idempotency-Key": f"key-{uuid.uuid4()}"}
+async def test_the_same_idempotency_key_twice_yields_one_event(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = {
+        **token(Role.FLOOR_LEADER, sub="2024030002"),
+        "Idempotency-Key": f"key-{uuid.uuid4()}",
+    }
     body = _report(signals=["persistent_low_mood"], note=None)
     async with TopicReader(kafka_bootstrap, REPORTS) as reader:
         first = await client.post("/v1/reports", json=body, headers=headers)
@@ -86,19 +104,27 @@ async def test_the_same_idempotency_key_twice_yields_one_event(client: httpx.Asy
     assert second.headers.get("idempotent-replayed") == "true"
     assert len(records) == 1
 
-    changed = await client.post("/v1/reports", json={**body, "signals": ["sleep_disturbance"]}, headers=headers)
+    changed = await client.post(
+        "/v1/reports", json={**body, "signals": ["sleep_disturbance"]}, headers=headers
+    )
     assert changed.status_code == 409
     assert changed.headers["content-type"].startswith("application/problem+json")
     assert changed.json()["code"] == "idempotency_key_reused"
 
 
-async def test_bad_input_gets_specific_problems_never_a_500(client: httpx.AsyncClient, token) -> None:
+async def test_bad_input_gets_specific_problems_never_a_500(
+    client: httpx.AsyncClient, token
+) -> None:
     headers = token(Role.DORM_LEADER)
     cases = [
         (_report(signals=["bogus"]), 422, "signals"),
         (_report(student_no=""), 422, "student_no"),
         (_report(note="x" * 2001), 422, "note"),
-        (_report(observed_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()), 422, "observed_at"),
+        (
+            _report(observed_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()),
+            422,
+            "observed_at",
+        ),
     ]
     for body, status, field in cases:
         response = await client.post("/v1/reports", json=body, headers=headers)
@@ -107,19 +133,33 @@ async def test_bad_input_gets_specific_problems_never_a_500(client: httpx.AsyncC
         assert response.headers["content-type"].startswith("application/problem+json")
         assert any(field in e["field"] for e in problem["errors"]), problem
 
-    malformed = await client.post("/v1/reports", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    malformed = await client.post(
+        "/v1/reports", content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
     assert malformed.status_code == 400
-    wrong_type = await client.post("/v1/reports", content=b"a=b", headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+    wrong_type = await client.post(
+        "/v1/reports",
+        content=b"a=b",
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert wrong_type.status_code == 415
-    too_big = await client.post("/v1/reports", content=b"{" + b" " * 70_000 + b"}", headers={**headers, "Content-Type": "application/json"})
+    too_big = await client.post(
+        "/v1/reports",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert too_big.status_code == 413
-    english = await client.post("/v1/reports", json=_report(signals=[]), headers={**headers, "Accept-Language": "en"})
+    english = await client.post(
+        "/v1/reports", json=_report(signals=[]), headers={**headers, "Accept-Language": "en"}
+    )
     assert english.json()["title"] == "Validation failed"
     chinese = await client.post("/v1/reports", json=_report(signals=[]), headers=headers)
     assert chinese.json()["title"] == "请求内容未通过校验"
 
 
-async def test_health_and_metrics_are_open_everything_else_needs_a_token(client: httpx.AsyncClient) -> None:
+async def test_health_and_metrics_are_open_everything_else_needs_a_token(
+    client: httpx.AsyncClient,
+) -> None:
     assert (await client.get("/healthz")).status_code == 200
     ready = await client.get("/readyz")
     assert ready.status_code == 200
@@ -130,5 +170,7 @@ async def test_health_and_metrics_are_open_everything_else_needs_a_token(client:
     unauthenticated = await client.post("/v1/reports", json=_report())
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
-    forged = await client.post("/v1/reports", json=_report(), headers={"Authorization": "Bearer abc.def.ghi"})
+    forged = await client.post(
+        "/v1/reports", json=_report(), headers={"Authorization": "Bearer abc.def.ghi"}
+    )
     assert forged.status_code == 401

@@ -18,7 +18,9 @@ ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
 
-def _parse_all(stream: io.BufferedIOBase | io.BytesIO, name: str) -> tuple[list[CensusRow], list[RowError]]:
+def _parse_all(
+    stream: io.BufferedIOBase | io.BytesIO, name: str
+) -> tuple[list[CensusRow], list[RowError]]:
     rows = iter_rows(stream, name)  # type: ignore[arg-type]
     columns = Columns.from_header(next(rows)[1])
     good: list[CensusRow] = []
@@ -70,9 +72,15 @@ def test_xlsx_export_with_real_datetimes() -> None:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(["学号", "姓名", "测评时间", "量表", *[f"第{i}题" for i in range(1, 7)], "第6题时间"])
-    sheet.append(["2024010003", "某某", datetime(2026, 9, 10, 10, 0), "C-SSRS", 1, 1, 0, 0, 0, 1, "近3个月"])
-    sheet.append(["2024010004", "某某", datetime(2026, 9, 10, 10, 0), "C-SSRS", 0, 0, 0, 0, 0, 1, ""])
+    sheet.append(
+        ["学号", "姓名", "测评时间", "量表", *[f"第{i}题" for i in range(1, 7)], "第6题时间"]
+    )
+    sheet.append(
+        ["2024010003", "某某", datetime(2026, 9, 10, 10, 0), "C-SSRS", 1, 1, 0, 0, 0, 1, "近3个月"]
+    )
+    sheet.append(
+        ["2024010004", "某某", datetime(2026, 9, 10, 10, 0), "C-SSRS", 0, 0, 0, 0, 0, 1, ""]
+    )
     buffer = io.BytesIO()
     book.save(buffer)
     buffer.seek(0)
@@ -84,7 +92,9 @@ def test_xlsx_export_with_real_datetimes() -> None:
 
 
 def test_future_times_and_unknown_instruments_are_row_errors() -> None:
-    data = "学号,测评时间,量表,第1题\n2024,2027-01-01 00:00,PHQ-9,0\n2025,2026-09-10,XYZ,0\n".encode()
+    data = (
+        "学号,测评时间,量表,第1题\n2024,2027-01-01 00:00,PHQ-9,0\n2025,2026-09-10,XYZ,0\n".encode()
+    )
     _, bad = _parse_all(io.BytesIO(data), "x.csv")
     codes = {(e.row_number, e.code) for e in bad}
     assert (2, "future") in codes

@@ -8,11 +8,10 @@ a tier report. Both use acks=all with the idempotent producer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.kafka import DURABLE_PRODUCER
 
 
@@ -45,19 +44,26 @@ class EventPublisher:
 
     async def publish(self, envelope: Envelope[Any], topic: str | None = None) -> None:
         """Return only once Kafka acknowledged the record (acks=all)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        delivery = await self.enqueue(envelope, topic)
         try:
-            await asyncio.wait_for(self._send(envelope, topic), self._timeout)
+            # Shielded: giving up on the wait must not cancel the producer's own future,
+            # or aiokafka's sender later trips over a cancelled batch and stops sending.
+            await asyncio.wait_for(asyncio.shield(delivery), max(deadline - loop.time(), 0.01))
         except Exception as exc:  # aiokafka's errors, timeouts, a closed producer: all 503
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
 
-    async def enqueue(self, envelope: Envelope[Any], topic: str | None = None) -> Awaitable[Any]:
+    async def enqueue(
+        self, envelope: Envelope[Any], topic: str | None = None
+    ) -> asyncio.Future[Any]:
         """Hand a record to the producer's batch; the returned future resolves on the ack.
 
-        Waits only while the producer's buffer is full, which is the back-pressure a bulk
-        upload needs; many rows then ride in few requests.
+        Waits only for topic metadata or while the producer's buffer is full, which is the
+        back-pressure a bulk upload needs; many rows then ride in few requests.
         """
         try:
-            return await asyncio.wait_for(
+            delivery = await asyncio.wait_for(
                 self._broker.publish(
                     envelope.to_bytes(),
                     topic or envelope.topic,
@@ -69,27 +75,19 @@ class EventPublisher:
             )
         except Exception as exc:
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+        return delivery
 
-    async def wait_acknowledged(self, futures: list[Awaitable[Any]]) -> int:
-        """Wait for the acks of enqueued records; raise if any was not acknowledged."""
-        try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), self._timeout * 4
-            )
-        except TimeoutError as exc:
-            raise KafkaUnavailable("acknowledgements timed out") from exc
-        failures = [r for r in results if isinstance(r, BaseException)]
+    async def wait_acknowledged(self, futures: list[asyncio.Future[Any]]) -> int:
+        """Wait for the acks of enqueued records; raise if any was not acknowledged in time."""
+        if not futures:
+            return 0
+        done, pending = await asyncio.wait(futures, timeout=self._timeout * 4)
+        if pending:
+            raise KafkaUnavailable(f"{len(pending)} records not acknowledged in time")
+        failures = [f.exception() for f in done if f.exception() is not None]
         if failures:
             raise KafkaUnavailable(str(failures[0]) or type(failures[0]).__name__)
-        return len(results)
-
-    async def _send(self, envelope: Envelope[Payload], topic: str | None) -> Any:
-        return await self._broker.publish(
-            envelope.to_bytes(),
-            topic or envelope.topic,
-            key=envelope.key,
-            headers=envelope.headers(),
-        )
+        return len(done)
 
     async def ping(self) -> bool:
         return await self._broker.ping(timeout=1.5)

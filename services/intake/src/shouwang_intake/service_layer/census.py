@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -43,7 +42,7 @@ class _Progress:
     total: int = 0
     accepted: int = 0
     errors: list[RowError] = field(default_factory=list)
-    pending: list[Awaitable[Any]] = field(default_factory=list)
+    pending: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,145 @@
+"""The contracts every service relies on: envelope, pseudonyms, sealed notes, schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from shouwang_contracts.auth import AuthError, Placement, ScopeGrant, TokenVerifier, mint_token
+from shouwang_contracts.crypto import NoteCipher, NoteKeyError, generate_key
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events import EVENT_TYPES, ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.kafka import PoisonEvent, decode_event
+from shouwang_contracts.pseudonym import Pseudonymizer, is_student_ref
+from shouwang_contracts.schemas import stale_files
+from shouwang_contracts.topics import CENSUS, REPORTS, SCREENINGS, all_topics
+from shouwang_contracts.vocabulary import SIGNAL_LABELS, Role, Severity, Signal, Tier
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+KEY = b"k" * 32
+SECRET = "s" * 40
+
+
+def _report(student_ref: str, **changes: object) -> ReportSubmitted:
+    fields: dict[str, object] = {
+        "report_id": "r-1",
+        "student_ref": student_ref,
+        "reporter_ref": "per_x",
+        "reporter_role": Role.DORM_LEADER,
+        "signals": [Signal.HOPELESSNESS],
+        "observed_at": datetime(2026, 9, 10, 1, tzinfo=UTC),
+        "received_at": datetime(2026, 9, 10, 2, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return ReportSubmitted.model_validate(fields)
+
+
+def test_student_ref_is_stable_keyed_and_hides_the_number() -> None:
+    one = Pseudonymizer(KEY)
+    ref = one.student_ref("demo", "2024020001")
+    assert ref == one.student_ref("demo", "２０２４０２０００１")  # full-width digits normalised
+    assert ref != one.student_ref("other", "2024020001")
+    assert ref != Pseudonymizer(b"q" * 32).student_ref("demo", "2024020001")
+    assert "2024020001" not in ref
+    assert is_student_ref(ref)
+    with pytest.raises(ValueError, match="at least 32"):
+        Pseudonymizer(b"short")
+
+
+def test_sealed_note_opens_only_for_its_student_and_key() -> None:
+    cipher = NoteCipher.from_config(f"k2:{generate_key()},k1:{generate_key()}")
+    sealed = cipher.seal("他说不想活了", campus_id="demo", student_ref="stu_a")
+    assert sealed.key_id == "k2"
+    assert "不想活" not in sealed.model_dump_json()
+    assert cipher.open(sealed, campus_id="demo", student_ref="stu_a") == "他说不想活了"
+    with pytest.raises(NoteKeyError):
+        cipher.open(sealed, campus_id="demo", student_ref="stu_b")
+    with pytest.raises(NoteKeyError):
+        NoteCipher.from_config(f"k9:{generate_key()}").open(sealed, campus_id="demo", student_ref="stu_a")
+
+
+def test_envelope_round_trips_with_type_key_and_topic() -> None:
+    ref = Pseudonymizer(KEY).student_ref("demo", "2024020001")
+    envelope = Envelope.wrap(_report(ref), source="/shouwang/intake", campus_id="demo", subject=ref)
+    assert envelope.type == "shouwang.report.submitted"
+    assert envelope.key == f"demo:{ref}".encode()
+    assert envelope.topic == REPORTS
+    assert envelope.headers()["ce_id"] == envelope.id
+    again = decode_event(envelope.to_bytes(), ReportSubmitted)
+    assert again == envelope
+
+
+def test_decoding_garbage_is_a_poison_event_with_a_reason() -> None:
+    with pytest.raises(PoisonEvent, match=r"shouwang\.report\.submitted"):
+        decode_event(b'{"id": 1}', ReportSubmitted)
+    with pytest.raises(PoisonEvent):
+        decode_event(b"\xff not json", ReportSubmitted)
+
+
+def test_envelope_refuses_a_type_that_does_not_match_its_payload() -> None:
+    ref = "stu_" + "a" * 32
+    raw = Envelope.wrap(_report(ref), source="/x", campus_id="demo", subject=ref).model_dump(mode="json")
+    raw["type"] = "shouwang.case.opened"
+    with pytest.raises(ValidationError, match="does not match"):
+        Envelope[ReportSubmitted].model_validate(raw)
+
+
+def test_screening_items_are_validated_per_instrument() -> None:
+    base = {
+        "screening_id": "s1",
+        "student_ref": "stu_x",
+        "submitted_by_ref": "per_y",
+        "administered_at": datetime(2026, 9, 10, tzinfo=UTC),
+    }
+    ok = ScreeningSubmitted.model_validate({**base, "instrument": "phq9", "items": [0] * 9})
+    assert ok.topic == SCREENINGS
+    census = ok.model_copy(update={"batch_id": "b1"})
+    assert census.topic == CENSUS
+    with pytest.raises(ValidationError, match="needs 9 items"):
+        ScreeningSubmitted.model_validate({**base, "instrument": "phq9", "items": [0] * 8})
+    with pytest.raises(ValidationError, match=r"outside 1\.\.5"):
+        ScreeningSubmitted.model_validate({**base, "instrument": "scl90", "items": [0] * 90})
+    with pytest.raises(ValidationError, match="recency"):
+        ScreeningSubmitted.model_validate(
+            {**base, "instrument": "cssrs_screener", "items": [0, 0, 0, 0, 0, 1]}
+        )
+
+
+def test_vocabulary_is_complete_and_ordered() -> None:
+    assert set(SIGNAL_LABELS) == set(Signal)
+    assert all(zh and en for zh, en in SIGNAL_LABELS.values())
+    assert Severity.MILD < Severity.MODERATE < Severity.SEVERE < Severity.CRITICAL
+    assert max([Severity.SEVERE, Severity.CRITICAL, Severity.NONE]) is Severity.CRITICAL
+    assert Tier.RESIDENCE_COUNSELOR.role is Role.RESIDENCE_COUNSELOR
+    assert Role.CLASS_WELLBEING_OFFICER.is_student
+    assert not Role.RESIDENCE_COUNSELOR.is_student
+    assert Role.AUDITOR.tier is None
+    assert Role.COUNSELING_CENTER.label() == "心理健康教育与咨询中心"
+    assert Role.COUNSELING_CENTER.label("en") == "Counseling center"
+
+
+def test_every_topic_has_a_dead_letter_twin() -> None:
+    names = {t.name for t in all_topics()}
+    for name in (REPORTS, SCREENINGS, CENSUS):
+        assert name + ".dlq" in names
+
+
+def test_tokens_verify_and_carry_scope() -> None:
+    token = mint_token(SECRET, sub="T1001", role=Role.RESIDENCE_COUNSELOR, campus_id="demo", scope=["building:8号楼"])
+    principal = TokenVerifier(secret=SECRET).verify(token)
+    assert principal.role is Role.RESIDENCE_COUNSELOR
+    assert principal.covers(Placement(building="8号楼", room="202"))
+    assert not principal.covers(Placement(building="7号楼"))
+    assert str(ScopeGrant.parse("floor:7号楼/3")) == "floor:7号楼/3"
+    with pytest.raises(AuthError):
+        TokenVerifier(secret="x" * 40).verify(token)
+    expired = mint_token(SECRET, sub="a", role=Role.DORM_LEADER, campus_id="demo", ttl_seconds=-120)
+    with pytest.raises(AuthError, match="expired"):
+        TokenVerifier(secret=SECRET).verify(expired)
+
+
+def test_exported_schemas_are_up_to_date() -> None:
+    assert stale_files(SCHEMAS) == [], "run `make schemas` and commit libs/contracts/schemas"
+    assert len(list(SCHEMAS.glob("*.json"))) == len(EVENT_TYPES)

@@ -1,0 +1,134 @@
+"""Who may call what: every forbidden role and campus is refused, and reporters hear back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events import CaseClosed, CaseOpened
+from shouwang_contracts.events.casework import CaseOutcome
+from shouwang_contracts.vocabulary import Role, Severity
+
+NOW = datetime.now(UTC)
+REPORT = {
+    "campus_id": "demo",
+    "student_no": "2024020004",
+    "signals": ["academic_decline"],
+    "observed_at": (NOW - timedelta(hours=2)).isoformat(),
+}
+SCREENING = {
+    "campus_id": "demo",
+    "student_no": "2024020004",
+    "instrument": "gad7",
+    "items": [1, 1, 1, 1, 1, 1, 1],
+    "administered_at": (NOW - timedelta(hours=2)).isoformat(),
+}
+REPORTERS = {
+    Role.DORM_LEADER,
+    Role.FLOOR_LEADER,
+    Role.CLASS_WELLBEING_OFFICER,
+    Role.RESIDENCE_COUNSELOR,
+    Role.COMMUNITY_PSYCH_TEACHER,
+    Role.COUNSELING_CENTER,
+    Role.COLLEGE_LEADER,
+}
+SCREENERS = {
+    Role.RESIDENCE_COUNSELOR,
+    Role.COMMUNITY_PSYCH_TEACHER,
+    Role.COUNSELING_CENTER,
+    Role.CAMPUS_ADMIN,
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_matrix(client: httpx.AsyncClient, token, role: Role) -> None:
+    headers = token(role, sub=f"user-{role.value}")
+    report = await client.post("/v1/reports", json=REPORT, headers=headers)
+    assert report.status_code == (202 if role in REPORTERS else 403), report.text
+    screening = await client.post("/v1/screenings", json=SCREENING, headers=headers)
+    assert screening.status_code == (202 if role in SCREENERS else 403), screening.text
+    batch = await client.get(f"/v1/screenings/bulk/{uuid.uuid4()}", headers=headers)
+    assert batch.status_code == (404 if role in SCREENERS else 403)
+    if report.status_code == 403:
+        assert report.json()["code"] == "role_forbidden"
+
+
+@pytest.mark.parametrize("role", [Role.DORM_LEADER, Role.COUNSELING_CENTER, Role.CAMPUS_ADMIN])
+async def test_another_campus_is_refused(client: httpx.AsyncClient, token, role: Role) -> None:
+    headers = token(role, campus="other-campus")
+    for path, body in (("/v1/reports", REPORT), ("/v1/screenings", SCREENING)):
+        response = await client.post(path, json=body, headers=headers)
+        assert response.status_code == 403
+        assert response.json()["code"] in {"campus_forbidden", "role_forbidden"}
+
+
+async def test_a_receipt_follows_its_case_without_showing_it(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = token(Role.DORM_LEADER, sub="2024020001")
+    response = await client.post("/v1/reports", json=REPORT, headers=headers)
+    report_id = response.json()["id"]
+    case_id = str(uuid.uuid4())
+    ref = "stu_" + "a" * 32
+    opened = Envelope.wrap(
+        CaseOpened(
+            case_id=case_id,
+            student_ref=ref,
+            severity=Severity.MODERATE,
+            owner_ref="per_x",
+            owner_role=Role.COMMUNITY_PSYCH_TEACHER,
+            report_ids=[report_id],
+            opened_at=NOW,
+        ),
+        source="/shouwang/casework",
+        campus_id="demo",
+        subject=ref,
+    )
+    closed = Envelope.wrap(
+        CaseClosed(
+            case_id=case_id,
+            student_ref=ref,
+            outcome=CaseOutcome.RELIEVED,
+            severity=Severity.MODERATE,
+            opened_at=NOW,
+            closed_at=NOW,
+        ),
+        source="/shouwang/casework",
+        campus_id="demo",
+        subject=ref,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+
+        async def status_after(envelope: Envelope) -> str:  # type: ignore[type-arg]
+            await producer.send_and_wait(
+                envelope.topic,
+                envelope.to_bytes(),
+                key=envelope.key,
+                headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+            )
+            for _ in range(100):
+                receipt = (await client.get(f"/v1/reports/{report_id}", headers=headers)).json()
+                if receipt["status"] != "received" and (
+                    envelope is opened or receipt["status"] == "closed"
+                ):
+                    return str(receipt["status"])
+                await asyncio.sleep(0.2)
+            return str(receipt["status"])
+
+        assert await status_after(opened) == "in_progress"
+        # A redelivered event changes nothing; the receipt never moves backwards.
+        assert await status_after(closed) == "closed"
+        assert await status_after(opened) == "closed"
+    finally:
+        await producer.stop()
+    receipt = (await client.get(f"/v1/reports/{report_id}", headers=headers)).json()
+    assert receipt["status_label"] == "已处理完毕"
+    assert "case_id" not in receipt
+    assert "severity" not in receipt
