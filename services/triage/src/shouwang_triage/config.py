@@ -1,0 +1,40 @@
+"""Triage's settings, from the environment only (prefix TRIAGE_, plus the shared names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+from shouwang_contracts.settings import SharedSettings
+
+
+class TriageSettings(SharedSettings):
+    """Everything triage can be told; secrets refuse their local defaults in production."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8002
+    database_url: SecretStr = SecretStr("postgresql://triage:triage@127.0.0.1:5432/shouwang")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    # The grading policy (default: the one bundled with the package) and per-campus overrides
+    # (a YAML mapping campus_id -> overrides deep-merged onto the policy's defaults).
+    policy_file: Path | None = None
+    campus_file: Path | None = None
+
+    # Kafka consumer groups share this prefix; each input topic has its own group.
+    group_prefix: str = "triage"
+    census_batch_size: int = 200
+    linger_ms: int = 1
+    # Back-off before a message whose effect failed (database down, ...) is retried.
+    retry_backoff_seconds: float = 1.0
+
+    # How often the escalation scheduler looks for overdue alerts, and how many per pass.
+    escalation_interval_seconds: float = 1.0
+    escalation_batch: int = 100
+    # The relay wakes at once after each commit; this is its fallback poll (crash recovery).
+    relay_poll_seconds: float = 0.5
+    relay_batch: int = 500

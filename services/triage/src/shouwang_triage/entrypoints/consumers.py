@@ -1,0 +1,294 @@
+"""Kafka consumers: one subscriber (and consumer group) per input topic.
+
+Reports, individual screenings and the census each have their own consumer, so a 20,000-row
+census in flight never queues ahead of a tier report. Offsets are committed only after the
+effects' transaction committed (AckPolicy.NACK_ON_ERROR: a failure rewinds to the record);
+poison records go to `<topic>.dlq` and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
+from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.kafka import PoisonEvent, decode_event
+from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
+
+from .. import metrics
+from ..adapters.kafka import observe_lag, send_to_dead_letter
+from ..adapters.outbox import OutboxRelay
+from ..adapters.repository import unit_of_work
+from ..config import TriageSettings
+from ..domain.evidence import ReportEvidence, ScreeningEvidence
+from ..domain.policy import GradingPolicy
+from ..service_layer.casework import acknowledge_alert, place_student, record_case_closed
+from ..service_layer.grading import GradingInput, GradingOutcome, Lane, grade_input
+
+logger = logging.getLogger("shouwang.triage.consumers")
+Record = ConsumerRecord[Any, Any]
+
+# Failures worth retrying (the record is fine, a dependency is not); anything else about a
+# record is treated as poison so one bad record can never wedge a partition.
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+@dataclass
+class Triage:
+    """What the consumers need: the pool, the policy, the relay and the settings."""
+
+    broker: KafkaBroker
+    pool: asyncpg.Pool
+    policy: GradingPolicy
+    relay: OutboxRelay
+    settings: TriageSettings
+
+
+def report_input(record: Record) -> GradingInput:
+    """Decode a tier report record (PoisonEvent if it is not one)."""
+    envelope = decode_event(_value(record), ReportSubmitted)
+    report = envelope.data
+    evidence = ReportEvidence(
+        report_id=report.report_id,
+        reporter_ref=report.reporter_ref,
+        reporter_role=report.reporter_role.value,
+        signals=frozenset(s.value for s in report.signals),
+        observed_at=report.observed_at,
+        received_at=report.received_at,
+    )
+    return GradingInput(
+        envelope.id,
+        record.topic,
+        envelope.campus_id,
+        report.student_ref,
+        envelope.traceparent,
+        evidence,
+        "urgent",
+    )
+
+
+def screening_input(record: Record, lane: Lane) -> GradingInput:
+    """Decode a screening record, individual or census (PoisonEvent if it is not one)."""
+    envelope = decode_event(_value(record), ScreeningSubmitted)
+    screening = envelope.data
+    evidence = ScreeningEvidence(
+        screening_id=screening.screening_id,
+        instrument=screening.instrument.value,
+        items=tuple(screening.items),
+        administered_at=screening.administered_at,
+        received_at=envelope.time,
+        behavior_recency=screening.behavior_recency.value if screening.behavior_recency else None,
+        counseling_requested=screening.counseling_requested,
+    )
+    return GradingInput(
+        envelope.id,
+        record.topic,
+        envelope.campus_id,
+        screening.student_ref,
+        envelope.traceparent,
+        evidence,
+        lane,
+    )
+
+
+def _value(record: Record) -> bytes:
+    if not record.value:
+        raise PoisonEvent("empty record value")
+    return bytes(record.value)
+
+
+async def grade_records(
+    triage: Triage,
+    records: Sequence[Record],
+    decode: Callable[[Record], GradingInput],
+    consumer: Any,
+) -> None:
+    """Grade a batch of records in one transaction; poison records go to the dead-letter topic.
+
+    If the batch fails for a reason other than a dependency being down, each record is retried
+    alone so only the record that cannot be processed is dead-lettered.
+    """
+    items: list[tuple[Record, GradingInput]] = []
+    for record in records:
+        observe_lag(consumer, record)
+        try:
+            items.append((record, decode(record)))
+        except PoisonEvent as exc:
+            await send_to_dead_letter(triage.broker, record, str(exc), _group(triage, record.topic))
+    if not items:
+        return
+    try:
+        await _grade_together(triage, [item for _, item in items])
+    except TRANSIENT:
+        raise
+    except Exception:
+        if len(items) == 1:
+            record, _ = items[0]
+            logger.exception(
+                "grading failed for %s[%d]@%d", record.topic, record.partition, record.offset
+            )
+            await send_to_dead_letter(
+                triage.broker,
+                record,
+                "grading failed: internal error",
+                _group(triage, record.topic),
+            )
+            return
+        for record, item in items:
+            await grade_records(triage, [record], lambda _r, item=item: item, consumer)
+
+
+async def _grade_together(triage: Triage, items: list[GradingInput]) -> None:
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    outcomes: list[tuple[GradingInput, GradingOutcome | None]] = []
+    async with unit_of_work(triage.pool) as store:
+        for item in items:
+            outcomes.append((item, await grade_input(store, triage.policy, item, now)))
+    committed = datetime.now(UTC)
+    lanes = {item.lane for item, _ in outcomes}
+    for lane in lanes:
+        triage.relay.wake(lane)
+    if any(o is not None and o.alert_id for _, o in outcomes):
+        triage.relay.wake("urgent")
+    elapsed = (time.perf_counter() - started) / len(items)
+    for item, outcome in outcomes:
+        if outcome is None:
+            continue
+        metrics.GRADED.labels(outcome.level.id, item.trigger).inc()
+        metrics.GRADING_SECONDS.labels(item.trigger).observe(elapsed)
+        received = getattr(item.evidence, "received_at", committed)
+        metrics.INPUT_TO_COMMIT_SECONDS.labels(item.trigger).observe(
+            max((committed - received).total_seconds(), 0.0)
+        )
+        if outcome.alert_id:
+            metrics.ALERTS_RAISED.labels(outcome.level.id).inc()
+        if item.lane == "urgent":
+            logger.info(
+                "graded %s for student_ref=%s: %s (alert: %s)",
+                item.trigger,
+                item.student_ref,
+                outcome.level.id,
+                outcome.action.value,
+            )
+
+
+async def handle_case_event(triage: Triage, record: Record) -> None:
+    """Acknowledgements stop escalation; closed cases feed the history rule; others ignored."""
+    try:
+        kind = json.loads(_value(record)).get("type")
+    except (ValueError, AttributeError, PoisonEvent) as exc:
+        raise PoisonEvent(f"not a JSON event: {type(exc).__name__}") from exc
+    if kind == AlertAcknowledged.EVENT_TYPE:
+        envelope = decode_event(_value(record), AlertAcknowledged)
+        async with unit_of_work(triage.pool) as store:
+            severity = await acknowledge_alert(store, envelope, record.topic)
+        if severity:
+            metrics.ACKNOWLEDGED.labels(severity).inc()
+            logger.info("alert %s acknowledged; escalation stops", envelope.data.alert_id)
+    elif kind == CaseClosed.EVENT_TYPE:
+        closed = decode_event(_value(record), CaseClosed)
+        async with unit_of_work(triage.pool) as store:
+            await record_case_closed(store, closed, record.topic)
+
+
+async def handle_directory_entry(triage: Triage, record: Record) -> None:
+    """Materialise a placement; tombstones (compaction deletes) are skipped."""
+    if record.value is None:
+        return
+    envelope = decode_event(bytes(record.value), DirectoryEntry)
+    async with unit_of_work(triage.pool) as store:
+        await place_student(store, envelope)
+
+
+def _group(triage: Triage, topic: str) -> str:
+    return f"{triage.settings.group_prefix}.{topic}"
+
+
+async def _guard(triage: Triage, record: Record, handle: Callable[[], Any]) -> None:
+    """Dead-letter poison, back off and rewind on a dependency failure."""
+    try:
+        await handle()
+    except PoisonEvent as exc:
+        await send_to_dead_letter(triage.broker, record, str(exc), _group(triage, record.topic))
+    except TRANSIENT:
+        logger.warning(
+            "dependency failure on %s; will retry the record", record.topic, exc_info=True
+        )
+        await asyncio.sleep(triage.settings.retry_backoff_seconds)
+        raise
+
+
+def register_consumers(triage: Triage) -> None:
+    """Subscribe one consumer group per input topic."""
+    broker, settings = triage.broker, triage.settings
+    common: dict[str, Any] = {
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+    }
+
+    def single(topic: str, decode: Callable[[Record], GradingInput]) -> None:
+        async def on_record(message: KafkaMessage) -> None:
+            record = message.raw_message
+            assert not isinstance(record, tuple)
+            await _guard(
+                triage, record, lambda: grade_records(triage, [record], decode, message.consumer)
+            )
+
+        broker.subscriber(topic, group_id=_group(triage, topic), **common)(on_record)
+
+    single(REPORTS, report_input)
+    single(SCREENINGS, lambda r: screening_input(r, "urgent"))
+
+    @broker.subscriber(
+        CENSUS,
+        group_id=_group(triage, CENSUS),
+        batch=True,
+        max_records=settings.census_batch_size,
+        **common,
+    )
+    async def on_census(message: KafkaMessage) -> None:
+        records = message.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        try:
+            await grade_records(
+                triage, batch, lambda r: screening_input(r, "bulk"), message.consumer
+            )
+        except TRANSIENT:
+            logger.warning("dependency failure on the census; will retry the batch", exc_info=True)
+            await asyncio.sleep(settings.retry_backoff_seconds)
+            raise
+
+    @broker.subscriber(CASES, group_id=_group(triage, CASES), **common)
+    async def on_case_event(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        await _guard(triage, record, lambda: handle_case_event(triage, record))
+
+    @broker.subscriber(DIRECTORY, group_id=_group(triage, DIRECTORY), **common)
+    async def on_directory_entry(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        await _guard(triage, record, lambda: handle_directory_entry(triage, record))

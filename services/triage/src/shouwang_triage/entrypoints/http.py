@@ -1,0 +1,118 @@
+"""HTTP API: a student's current grade and reasons, for staff of tier 4 and up in scope."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.web import CurrentPrincipal, Problem, preferred_language
+
+from ..adapters.repository import TriageStore
+
+logger = logging.getLogger("shouwang.triage.http")
+
+router = APIRouter(prefix="/v1", tags=["grades"])
+
+# Tier 4 and up, plus the college leadership and campus administrators. Students of tiers
+# 1-3 never see grades; platform admins see only aggregates; auditors read the audit log.
+GRADE_READERS = frozenset(
+    {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+        Role.CAMPUS_ADMIN,
+    }
+)
+
+
+class ReasonView(BaseModel):
+    rule_id: str = Field(description="Policy rule that fired.")
+    severity: Severity = Field(description="The level this rule alone asks for.")
+    text: str = Field(description="Why, in the caller's language.")
+
+
+class AlertView(BaseModel):
+    alert_id: str
+    severity: Severity
+    owner_role: Role
+    owner_label: str = Field(description="The owning role, in the caller's language.")
+    ack_deadline: datetime
+    escalation_level: int
+
+
+class GradeView(BaseModel):
+    """A student's current grade."""
+
+    student_ref: str
+    severity: Severity
+    severity_label: str = Field(description="The severity in the caller's language.")
+    reasons: list[ReasonView] = Field(description="Strongest first.")
+    policy_version: str
+    assessment_id: str
+    graded_at: datetime
+    open_alert: AlertView | None = Field(
+        description="The alert waiting for acknowledgement, if any."
+    )
+
+
+@router.get(
+    "/students/{student_ref}/grade",
+    operation_id="get_student_grade",
+    response_model=GradeView,
+    summary="The student's current grade and the reasons for it",
+)
+async def get_student_grade(
+    student_ref: str, request: Request, principal: CurrentPrincipal
+) -> GradeView:
+    """Tier 4+ staff of the student's campus whose scope covers the student's placement."""
+    if principal.role not in GRADE_READERS:
+        raise Problem(
+            403, "role_forbidden", "只有四级及以上工作人员可查看研判结果 / tier 4+ staff only"
+        )
+    async with request.app.state.pool.acquire() as conn:
+        store = TriageStore(conn)
+        placement = await store.placement(principal.campus_id, student_ref)
+        if not principal.campus_wide and (placement is None or not principal.covers(placement)):
+            raise Problem(
+                403, "scope_forbidden", "该学生不在您的负责范围内 / student outside your scope"
+            )
+        grade = await store.current_grade(principal.campus_id, student_ref)
+        alert = await store.open_alert_row(principal.campus_id, student_ref)
+    if grade is None:
+        raise Problem(404, "grade_not_found", "该学生暂无研判结果 / no grade for this student")
+    # Who read which student's grade: the access trail, by pseudonymous refs only.
+    logger.info(
+        "grade read by %s (%s) for student_ref=%s", principal.sub, principal.role.value, student_ref
+    )
+    language = preferred_language(request)
+    severity = Severity(grade.severity)
+    return GradeView(
+        student_ref=student_ref,
+        severity=severity,
+        severity_label=severity.label(language),
+        reasons=[
+            ReasonView(
+                rule_id=r["rule_id"],
+                severity=Severity(r["severity"]),
+                text=r["text_en"] if language == "en" else r["text_zh"],
+            )
+            for r in grade.reasons
+        ],
+        policy_version=grade.policy_version,
+        assessment_id=grade.assessment_id,
+        graded_at=grade.graded_at,
+        open_alert=AlertView(
+            alert_id=alert["alert_id"],
+            severity=Severity(alert["severity"]),
+            owner_role=Role(alert["owner_role"]),
+            owner_label=Role(alert["owner_role"]).label(language),
+            ack_deadline=alert["ack_deadline"],
+            escalation_level=alert["escalation_level"],
+        )
+        if alert
+        else None,
+    )

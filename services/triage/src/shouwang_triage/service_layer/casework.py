@@ -1,0 +1,55 @@
+"""What triage learns from casework: acknowledgements, closed cases and placements."""
+
+from __future__ import annotations
+
+from shouwang_contracts.auth import Placement
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
+
+from ..adapters.repository import TriageStore
+
+
+async def acknowledge_alert(
+    store: TriageStore, envelope: Envelope[AlertAcknowledged], topic: str
+) -> str | None:
+    """Stop an alert escalating; returns its severity when this acknowledgement stopped it."""
+    if not await store.claim_event(envelope.id, topic):
+        return None
+    ack = envelope.data
+    return await store.acknowledge(
+        ack.alert_id, ack.acknowledged_at, ack.acknowledged_by_role.value
+    )
+
+
+async def record_case_closed(
+    store: TriageStore, envelope: Envelope[CaseClosed], topic: str
+) -> None:
+    """Remember a closed case so the history rule can lift a later mild warning."""
+    if not await store.claim_event(envelope.id, topic):
+        return
+    closed = envelope.data
+    await store.record_closed_case(
+        closed.case_id,
+        envelope.campus_id,
+        closed.student_ref,
+        closed.severity.value,
+        closed.closed_at,
+    )
+
+
+async def place_student(store: TriageStore, envelope: Envelope[DirectoryEntry]) -> None:
+    """Materialise the newest directory entry (idempotent: older entries never overwrite)."""
+    entry = envelope.data
+    await store.save_placement(
+        envelope.campus_id,
+        entry.student_ref,
+        entry.active,
+        Placement(
+            college=entry.college,
+            class_name=entry.class_name,
+            building=entry.building,
+            floor=entry.floor,
+            room=entry.room,
+        ),
+        entry.updated_at,
+    )
