@@ -49,6 +49,10 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deps = await bootstrap(settings)
         app.state.deps = deps
+        # Records' routers read these names from app.state.
+        app.state.db_pool = deps.pool
+        app.state.pseudonymizer = deps.pseudonymizer
+        app.state.note_cipher = deps.cipher
         try:
             yield
         finally:

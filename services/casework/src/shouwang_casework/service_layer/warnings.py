@@ -118,7 +118,10 @@ async def on_alert_raised(
         )
     else:
         case, opened = active, False
-        _take_over(case, alert.owner_role, owner_ref, now)
+        # Until the first alert, the owner is only the default ladder's guess; triage's
+        # (campus-tuned) ladder decides, so the first alert's owner takes the case.
+        first_alert = not await repo.alerts_of(conn, case.case_id)
+        _take_over(case, alert.owner_role, owner_ref, now, authoritative=first_alert)
         if alert.severity > case.severity:
             case.attach(
                 assessment_id=alert.assessment_id, severity=alert.severity, report_ids=[], at=now
@@ -172,11 +175,14 @@ async def on_alert_escalated(
     return WarningOutcome(case.case_id, opened=False)
 
 
-def _take_over(case: Case, role: Role, owner_ref: str | None, at: datetime) -> None:
-    """Reassign to the alert's owner if the case is unowned or the role ranks higher."""
+def _take_over(
+    case: Case, role: Role, owner_ref: str | None, at: datetime, *, authoritative: bool = False
+) -> None:
+    """Reassign to the alert's owner if the case is unowned, the role ranks higher, or the
+    alert is `authoritative` (the first one on the case)."""
     if owner_ref is None:
         return
-    if case.owner_ref is None or _rank(role) > _rank(case.owner_role):
+    if case.owner_ref is None or authoritative or _rank(role) > _rank(case.owner_role):
         case.assign(owner_ref=owner_ref, owner_role=role, at=at)
 
 

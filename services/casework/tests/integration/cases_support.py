@@ -1,0 +1,134 @@
+"""Shared pieces of the case tests (imported by test_cases_*/test_loop_*): app, tokens, events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from faststream.kafka import KafkaBroker
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.bootstrap import Deps
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.entrypoints import http_cases
+from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.web import install_problem_handlers
+
+SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SECRET = "cases-test-jwt-secret-0123456789abcdef"
+PSEUDONYMS = Pseudonymizer(b"cases-test-pseudonym-key-0123456789abcdef")
+CIPHER = NoteCipher({"k1": bytes(range(32))}, "k1")
+
+# From the sample rosters: student 2024020001 lives in 8号楼 (room 202); T1002 counsels 8号楼,
+# T1001 counsels 7号楼; T2001 (tier 5) and T3001 (tier 6) hold the whole campus.
+STUDENT_NO = "2024020001"
+COUNSELOR_8 = "T1002"
+COUNSELOR_7 = "T1001"
+TEACHER = "T2001"
+CENTER = "T3001"
+
+
+def token(
+    secret: str, campus_id: str, sub: str, role: Role, scope: list[str] | None = None
+) -> dict[str, str]:
+    """Authorization header for a principal."""
+    minted = mint_token(secret, sub=sub, role=role, campus_id=campus_id, scope=scope)
+    return {"Authorization": f"Bearer {minted}"}
+
+
+def build_app(pool: asyncpg.Pool) -> Any:
+    """The case API and records' roster router on a real pool; no Kafka (the relay is not run)."""
+    from fastapi import FastAPI
+    from shouwang_casework.entrypoints import http_roster
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(http_cases.router)
+    app.include_router(http_roster.router)
+    settings = CaseworkSettings(consumers_enabled=False, relay_enabled=False)
+    app.state.deps = Deps(
+        settings=settings,
+        pool=pool,
+        broker=KafkaBroker("127.0.0.1:1"),
+        cipher=CIPHER,
+        pseudonymizer=PSEUDONYMS,
+        verifier=TokenVerifier(secret=SECRET),
+    )
+    app.state.token_verifier = app.state.deps.verifier
+    app.state.db_pool = pool
+    app.state.pseudonymizer = PSEUDONYMS
+    app.state.note_cipher = CIPHER
+    return app
+
+
+async def import_roster(client: httpx.AsyncClient, campus_id: str, secret: str = SECRET) -> None:
+    """Load the sample rosters through records' import endpoint."""
+    admin = token(secret, campus_id, "A001", Role.CAMPUS_ADMIN)
+    for kind, name in (("students", "roster_students.csv"), ("staff", "roster_staff.csv")):
+        response = await client.post(
+            f"/v1/roster/{kind}",
+            files={"file": (name, (SAMPLES / name).read_bytes(), "text/csv")},
+            headers=admin,
+        )
+        assert response.status_code == 200, response.text
+
+
+@dataclass
+class Warning:
+    """An assessment and the alert it raised, as triage would publish them."""
+
+    assessment: Envelope[AssessmentGraded]
+    alert: Envelope[AlertRaised]
+
+
+def warning(
+    campus_id: str,
+    student_ref: str,
+    severity: Severity,
+    owner_role: Role,
+    report_ids: list[str] | None = None,
+) -> Warning:
+    """A graded assessment and its alert for one student."""
+    now = datetime.now(UTC)
+    assessment_id = str(uuid.uuid4())
+    graded = AssessmentGraded(
+        assessment_id=assessment_id,
+        student_ref=student_ref,
+        severity=severity,
+        previous_severity=Severity.NONE,
+        reasons=[Reason(rule_id="test", severity=severity, text_zh="测试", text_en="test")],
+        policy_version="test-1",
+        trigger="report",
+        report_ids=report_ids or [str(uuid.uuid4())],
+        graded_at=now,
+    )
+    alert = AlertRaised(
+        alert_id=str(uuid.uuid4()),
+        assessment_id=assessment_id,
+        student_ref=student_ref,
+        severity=severity,
+        owner_role=owner_role,
+        ack_deadline=now + timedelta(hours=2),
+        policy_version="test-1",
+        raised_at=now,
+    )
+    wrap = dict(source="/shouwang/triage", campus_id=campus_id, subject=student_ref)
+    return Warning(Envelope.wrap(graded, **wrap), Envelope.wrap(alert, **wrap))
+
+
+async def outbox_events(pool: asyncpg.Pool, campus_id: str) -> list[dict[str, Any]]:
+    """Every event casework enqueued for the campus, in id order (parsed envelopes)."""
+    import json
+
+    async with campus_transaction(pool, campus_id) as conn:
+        rows = await conn.fetch("SELECT payload FROM outbox ORDER BY id")
+    return [json.loads(bytes(r["payload"])) for r in rows]
