@@ -1,0 +1,161 @@
+"""The file's consumers on a real broker: stored once per event id, poison to the dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.entrypoints.record_consumers import register_record_consumers
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.events.triage import AssessmentGraded, Reason
+from shouwang_contracts.instruments import Instrument
+from shouwang_contracts.kafka import DLQ_REASON, DLQ_SOURCE_TOPIC
+from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, dead_letter_topic
+from shouwang_contracts.vocabulary import Role, Severity, Signal
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await service_database("casework")
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+async def send(
+    producer: AIOKafkaProducer, envelope: Envelope[Any], topic: str | None = None
+) -> None:
+    await producer.send_and_wait(
+        topic or envelope.topic,
+        envelope.to_bytes(),
+        key=envelope.key,
+        headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+    )
+
+
+async def wait_for(pool: asyncpg.Pool, campus_id: str, sql: str, expected: int) -> int:
+    count = -1
+    async with asyncio.timeout(60):
+        while count != expected:
+            async with campus_transaction(pool, campus_id) as conn:
+                count = await conn.fetchval(sql)
+            if count != expected:
+                await asyncio.sleep(0.2)
+    return count
+
+
+async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_goes_to_dlq(
+    pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    campus_id = f"campus-{uuid.uuid4().hex[:8]}"
+    student_ref = "stu_" + "a" * 32
+    now = datetime.now(UTC)
+    report = Envelope.wrap(
+        ReportSubmitted(
+            report_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            reporter_ref="per_x",
+            reporter_role=Role.FLOOR_LEADER,
+            signals=[Signal.SOCIAL_WITHDRAWAL],
+            observed_at=now,
+            received_at=now,
+        ),
+        source="/shouwang/intake",
+        campus_id=campus_id,
+        subject=student_ref,
+    )
+    census_row = Envelope.wrap(
+        ScreeningSubmitted(
+            screening_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            submitted_by_ref="per_y",
+            instrument=Instrument.PHQ9,
+            items=[1, 2, 3, 0, 1, 2, 3, 0, 0],
+            administered_at=now,
+            batch_id="batch-1",
+            batch_row=2,
+        ),
+        source="/shouwang/intake",
+        campus_id=campus_id,
+        subject=student_ref,
+    )
+    assessment = Envelope.wrap(
+        AssessmentGraded(
+            assessment_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            severity=Severity.MODERATE,
+            previous_severity=Severity.NONE,
+            reasons=[Reason(rule_id="r1", severity=Severity.MODERATE, text_zh="中", text_en="m")],
+            policy_version="test-1",
+            trigger="report",
+            report_ids=[report.data.report_id],
+            graded_at=now,
+        ),
+        source="/shouwang/triage",
+        campus_id=campus_id,
+        subject=student_ref,
+    )
+    poison_key = f"{campus_id}:poison".encode()
+
+    broker = KafkaBroker(kafka_bootstrap)
+    register_record_consumers(broker, SimpleNamespace(db_pool=pool))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    await broker.start()
+    try:
+        await send(producer, report)
+        await send(producer, report)  # redelivered: stored once
+        await producer.send_and_wait(
+            REPORTS,
+            b'{"id": "x", "type": "shouwang.report.submitted"}',
+            key=poison_key,
+            headers=[("ce_type", b"shouwang.report.submitted")],
+        )
+        await send(producer, census_row, CENSUS)
+        await send(producer, assessment, ASSESSMENTS)
+        await wait_for(pool, campus_id, "SELECT count(*) FROM file_screenings", 1)
+        await wait_for(pool, campus_id, "SELECT count(*) FROM file_assessments", 1)
+        await wait_for(pool, campus_id, "SELECT count(*) FROM file_reports", 1)
+        await asyncio.sleep(1)  # the duplicate had its chance
+        assert await wait_for(pool, campus_id, "SELECT count(*) FROM file_reports", 1) == 1
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+    async with campus_transaction(pool, campus_id) as conn:
+        screening = await conn.fetchrow(
+            "SELECT instrument, total_score, batch_id FROM file_screenings"
+        )
+        report_ids = await conn.fetchval("SELECT report_ids FROM file_assessments")
+    assert tuple(screening) == ("phq9", 12, "batch-1")
+    assert report_ids == [report.data.report_id]
+
+    dlq = AIOKafkaConsumer(
+        dead_letter_topic(REPORTS), bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await dlq.start()
+    found = None
+    try:
+        async with asyncio.timeout(30):
+            while found is None:
+                for records in (await dlq.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        if record.key == poison_key:
+                            found = record
+    finally:
+        await dlq.stop()
+    headers = {k: v.decode() for k, v in found.headers}
+    assert headers[DLQ_SOURCE_TOPIC] == REPORTS
+    assert "not a valid shouwang.report.submitted" in headers[DLQ_REASON]
