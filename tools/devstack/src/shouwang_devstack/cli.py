@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from ._proc import DevstackError, repo_root, stop_from_pid_file
+from ._proc import DevstackError, port_busy, repo_root, stop_from_pid_file
 from .kafka import LocalKafka, ensure_kafka_jars
 from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
@@ -58,6 +58,25 @@ class Stack:
         self.secrets: dict[str, str] = {}
         self._tailers: list[threading.Thread] = []
         self._stop_tailing = threading.Event()
+
+    def preflight(self, services: list[ServiceInfo]) -> None:
+        """Fail before starting anything when a port `up` needs is taken."""
+        needed: list[tuple[int, str, str]] = []
+        if not os.environ.get("DATABASE_URL"):
+            needed.append((POSTGRES_PORT, "PostgreSQL", "DATABASE_URL"))
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            needed.append((KAFKA_PORT, "Kafka", "KAFKA_BOOTSTRAP_SERVERS"))
+            needed.append((KAFKA_CONTROLLER_PORT, "Kafka's controller", "KAFKA_BOOTSTRAP_SERVERS"))
+        needed += [(info.port, info.name, f"{info.env_prefix}PORT") for info in services]
+        busy = [item for item in needed if port_busy(item[0])]
+        if busy:
+            lines = [f"  port {port} busy (needed by {what})" for port, what, _ in busy]
+            hints = sorted({hint for _, _, hint in busy if not hint.endswith("_PORT")})
+            advice = "A leftover devstack? `make down` stops it. Otherwise stop whatever listens"
+            advice += " (`ss -ltnp` shows the owners)"
+            if hints:
+                advice += f", or point {' / '.join(hints)} at servers that already run"
+            raise DevstackError("cannot start:\n" + "\n".join(lines) + "\n" + advice + ".")
 
     # servers ----------------------------------------------------------------------------------
     def start_kafka(self) -> None:
@@ -173,18 +192,19 @@ class Stack:
                 say(f"{proc.name}: could not stop cleanly: {exc}")
         time.sleep(0.3)  # let the tailers print the last lines
         self._stop_tailing.set()
-        if self.kafka is not None:
-            say("Kafka: stopping")
+        servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
+            ("Kafka", self.kafka),
+            ("PostgreSQL", self.postgres),
+        ]
+        for label, server in servers:
+            if server is None:
+                continue
+            if server.is_running():
+                say(f"{label}: stopping")
             try:
-                self.kafka.stop()
+                server.stop()
             except Exception as exc:
-                say(f"Kafka: could not stop cleanly: {exc}")
-        if self.postgres is not None:
-            say("PostgreSQL: stopping")
-            try:
-                self.postgres.stop()
-            except Exception as exc:
-                say(f"PostgreSQL: could not stop cleanly: {exc}")
+                say(f"{label}: could not stop cleanly: {exc}")
         say("stopped")
 
 
@@ -280,6 +300,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     code = 0
     with _signals():
         try:
+            stack.preflight([] if args.no_services else services)
             stack.secrets = _local_env(root)
             stack.start_postgres()
             stack.start_kafka()
