@@ -154,3 +154,19 @@ def test_floors() -> None:
         "B1",
         None,
     ]
+
+
+def test_a_corrected_name_is_saved_but_publishes_no_directory_entry() -> None:
+    renamed = Student(
+        "1",
+        "甲改",
+        college="医学院",
+        class_name="护理2401",
+        building="7号楼",
+        floor="3",
+        room="303",
+    )
+    changes = plan_student_changes({"1": KnownStudent(A, True)}, [renamed], snapshot=False)
+
+    assert changes.to_save == [renamed]
+    assert changes.directory_changes == []

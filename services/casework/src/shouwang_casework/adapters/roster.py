@@ -63,16 +63,23 @@ async def placement_of(conn: asyncpg.Connection, student_ref: str) -> Placement 
     )
 
 
-async def scope_of(conn: asyncpg.Connection, person_ref: str) -> list[ScopeGrant]:
-    """Every scope the person holds an assignment for (any role), widest first."""
+async def scope_of(
+    conn: asyncpg.Connection, person_ref: str, role: str | None = None
+) -> list[ScopeGrant]:
+    """Every scope the person holds an assignment for, widest first; only `role`'s if given.
+
+    Pass the caller's role when checking access: a person's scope as dorm leader says
+    nothing about what they may read in another role.
+    """
     rows = await conn.fetch(
         f"""
         SELECT DISTINCT a.scope_kind, a.scope_value, {_NARROWEST_FIRST_SQL} AS narrowness
         FROM staff_assignments a
-        WHERE a.person_ref = $1
+        WHERE a.person_ref = $1 AND ($2::text IS NULL OR a.role = $2)
         ORDER BY narrowness DESC, a.scope_value
         """,  # noqa: S608 - the interpolated CASE is built from constants
         person_ref,
+        str(role) if role is not None else None,
     )
     return [ScopeGrant(kind=ScopeKind(r["scope_kind"]), value=r["scope_value"]) for r in rows]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Narrowest first: the order responsible staff are listed in.
 SCOPE_NARROWEST_FIRST: tuple[str, ...] = ("room", "floor", "building", "class", "college", "campus")
@@ -126,12 +126,20 @@ class StudentChanges:
     reactivated: list[Student]
     deactivated: list[Student]
     unchanged: int
+    moved: list[Student] = field(default_factory=list)  # updated with another placement
+
+    @property
+    def to_save(self) -> list[Student]:
+        """Rows to write: new, changed and returning students."""
+        return [*self.created, *self.updated, *self.reactivated]
 
     @property
     def directory_changes(self) -> list[tuple[Student, bool]]:
-        """Students whose directory entry changes, with their `active` flag afterwards."""
-        changed = [(s, True) for s in (*self.created, *self.reactivated)]
-        changed += [(s, True) for s in self.updated]
+        """Students whose directory entry changes, with their `active` flag afterwards.
+
+        A corrected name or major changes no entry: entries carry placement, never names.
+        """
+        changed = [(s, True) for s in (*self.created, *self.reactivated, *self.moved)]
         changed += [(s, False) for s in self.deactivated]
         return changed
 
@@ -165,6 +173,8 @@ def plan_student_changes(
             changes.reactivated.append(student)
         elif before.student != student:
             changes.updated.append(student)
+            if before.student.placement != student.placement:
+                changes.moved.append(student)
         else:
             changes.unchanged += 1
     if snapshot:

@@ -54,7 +54,7 @@ Reviewer = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]
 async def _in_scope(conn: Any, principal: Principal, person_ref: str, placement: Placement) -> bool:
     if principal.covers(placement):
         return True
-    grants = await roster_repo.scope_of(conn, person_ref)
+    grants = await roster_repo.scope_of(conn, person_ref, principal.role.value)
     return any(placement.matches(g) for g in grants)
 
 

@@ -208,10 +208,11 @@ async def import_students(
             if not dry_run:
                 ref = {
                     s.student_no: pseudonymizer.student_ref(campus_id, s.student_no)
-                    for s, _ in changes.directory_changes
+                    for s in (*changes.to_save, *changes.deactivated)
                 }
-                saved = [*changes.created, *changes.updated, *changes.reactivated]
-                await repo.save_students(conn, campus_id, [(ref[s.student_no], s) for s in saved])
+                await repo.save_students(
+                    conn, campus_id, [(ref[s.student_no], s) for s in changes.to_save]
+                )
                 await repo.deactivate_students(conn, [s.student_no for s in changes.deactivated])
                 counts["directory_entries"] = await enqueue_directory(
                     conn,
