@@ -65,8 +65,11 @@ format: sync
 schemas: sync
 	uv run shouwang-schemas export libs/contracts/schemas
 
-# Every bench/bench_*.py prints its figures and the ratio to a baseline measured in the same run.
+# Benchmarks: scripts that print their figures and the ratio to a baseline measured in the same
+# run. Helpers (stack.py, baseline_app.py) are not benchmarks; override with BENCHES="…".
+BENCHES ?= $(sort $(wildcard bench/bench_*.py bench/*_throughput.py bench/*_latency.py))
+BENCH_ARGS ?=
+
 bench: sync jars
-	@shopt -s nullglob; benches=(bench/bench_*.py); \
-	if [ $${#benches[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
-	for b in "$${benches[@]}"; do echo "== $$b"; uv run python "$$b"; done
+	@if [ -z "$(strip $(BENCHES))" ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
+	for b in $(BENCHES); do echo "== $$b"; uv run python "$$b" $(BENCH_ARGS); done
