@@ -6,7 +6,9 @@ uv run shouwang-token --role dorm_leader --campus demo --sub s1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds until expiry")
     args = parser.parse_args(argv)
+    _adopt_local_env()
     settings = IntakeSettings()
     if settings.env == "production" or settings.jwt_secret is None:
         print("shouwang-token mints local tokens only (SHOUWANG_ENV=local)", file=sys.stderr)
@@ -41,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0
+
+
+def _adopt_local_env() -> None:
+    """Use the secrets `make up` generated (`.data/local.env`) unless the environment has some."""
+    if "SHOUWANG_JWT_SECRET" in os.environ:
+        return
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        env_file = folder / ".data" / "local.env"
+        if env_file.is_file():
+            for line in env_file.read_text(encoding="utf-8").splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and not key.startswith("#"):
+                    os.environ.setdefault(key.strip(), value.strip())
+            return
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""`shouwang-token` mints tokens intake accepts, with the secrets `make up` generated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from shouwang_contracts.auth import TokenVerifier
+from shouwang_contracts.vocabulary import Role
+from shouwang_intake.entrypoints import token_cli
+
+
+def test_token_uses_the_local_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "x" * 48
+    (tmp_path / ".data").mkdir()
+    (tmp_path / ".data" / "local.env").write_text(f"# generated\nSHOUWANG_JWT_SECRET={secret}\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    monkeypatch.delenv("SHOUWANG_JWT_SECRET", raising=False)
+    monkeypatch.delenv("SHOUWANG_ENV", raising=False)
+    assert (
+        token_cli.main(
+            [
+                "--role",
+                "dorm_leader",
+                "--campus",
+                "demo",
+                "--sub",
+                "s1",
+                "--scope",
+                "room:8号楼/202",
+            ]
+        )
+        == 0
+    )
+    principal = TokenVerifier(secret=secret).verify(capsys.readouterr().out.strip())
+    assert (principal.role, principal.campus_id, principal.sub) == (Role.DORM_LEADER, "demo", "s1")
+    assert [str(g) for g in principal.scope] == ["room:8号楼/202"]
+
+
+def test_no_tokens_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOUWANG_ENV", "production")
+    monkeypatch.setenv("SHOUWANG_JWT_SECRET", "p" * 48)
+    monkeypatch.setenv("SHOUWANG_PSEUDONYM_KEY", "q" * 48)
+    monkeypatch.setenv("SHOUWANG_NOTE_KEYS", "k:" + "A" * 43)
+    assert token_cli.main(["--role", "auditor", "--campus", "demo", "--sub", "a"]) == 2
