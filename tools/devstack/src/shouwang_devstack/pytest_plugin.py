@@ -58,12 +58,15 @@ def docker_available() -> bool:
     ):
         return False
     if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        try:
+            probe = subprocess.run(
+                ["docker", "info", "--format", "{{.ServerVersion}}"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
         return probe.returncode == 0
     try:
         import docker
