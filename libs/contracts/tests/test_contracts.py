@@ -57,7 +57,9 @@ def test_sealed_note_opens_only_for_its_student_and_key() -> None:
     with pytest.raises(NoteKeyError):
         cipher.open(sealed, campus_id="demo", student_ref="stu_b")
     with pytest.raises(NoteKeyError):
-        NoteCipher.from_config(f"k9:{generate_key()}").open(sealed, campus_id="demo", student_ref="stu_a")
+        NoteCipher.from_config(f"k9:{generate_key()}").open(
+            sealed, campus_id="demo", student_ref="stu_a"
+        )
 
 
 def test_envelope_round_trips_with_type_key_and_topic() -> None:
@@ -80,7 +82,9 @@ def test_decoding_garbage_is_a_poison_event_with_a_reason() -> None:
 
 def test_envelope_refuses_a_type_that_does_not_match_its_payload() -> None:
     ref = "stu_" + "a" * 32
-    raw = Envelope.wrap(_report(ref), source="/x", campus_id="demo", subject=ref).model_dump(mode="json")
+    raw = Envelope.wrap(_report(ref), source="/x", campus_id="demo", subject=ref).model_dump(
+        mode="json"
+    )
     raw["type"] = "shouwang.case.opened"
     with pytest.raises(ValidationError, match="does not match"):
         Envelope[ReportSubmitted].model_validate(raw)
@@ -127,7 +131,13 @@ def test_every_topic_has_a_dead_letter_twin() -> None:
 
 
 def test_tokens_verify_and_carry_scope() -> None:
-    token = mint_token(SECRET, sub="T1001", role=Role.RESIDENCE_COUNSELOR, campus_id="demo", scope=["building:8号楼"])
+    token = mint_token(
+        SECRET,
+        sub="T1001",
+        role=Role.RESIDENCE_COUNSELOR,
+        campus_id="demo",
+        scope=["building:8号楼"],
+    )
     principal = TokenVerifier(secret=SECRET).verify(token)
     assert principal.role is Role.RESIDENCE_COUNSELOR
     assert principal.covers(Placement(building="8号楼", room="202"))
