@@ -132,3 +132,76 @@ async def outbox_events(pool: asyncpg.Pool, campus_id: str) -> list[dict[str, An
     async with campus_transaction(pool, campus_id) as conn:
         rows = await conn.fetch("SELECT payload FROM outbox ORDER BY id")
     return [json.loads(bytes(r["payload"])) for r in rows]
+
+
+class TopicReader:
+    """Remembers a topic's end offsets on entry, then reads what is written after them."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def __aenter__(self) -> TopicReader:
+        from aiokafka import TopicPartition
+
+        await self.consumer.start()
+        partitions = [
+            TopicPartition(self.topic, p)
+            for p in sorted(self.consumer.partitions_for_topic(self.topic) or {0})
+        ]
+        self.consumer.assign(partitions)
+        for tp, offset in (await self.consumer.end_offsets(partitions)).items():
+            self.consumer.seek(tp, offset)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def read_until(self, done: Any, within: float = 60.0) -> list[Any]:
+        """Records until `done(records)` holds (or time runs out)."""
+        import asyncio
+
+        records: list[Any] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline and not done(records):
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+            for part in batch.values():
+                records.extend(part)
+        return records
+
+
+async def publish(
+    bootstrap: str, *envelopes: Envelope[Any], raw: bytes | None = None, topic: str | None = None
+) -> None:
+    """Publish envelopes (or one raw record to `topic`) as triage would: acks=all, keyed."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            headers = [(k, v.encode()) for k, v in envelope.headers().items()]
+            await producer.send_and_wait(
+                envelope.topic, envelope.to_bytes(), key=envelope.key, headers=headers
+            )
+        if raw is not None:
+            assert topic is not None
+            await producer.send_and_wait(topic, raw, key=b"poison")
+    finally:
+        await producer.stop()
+
+
+async def wait_for(probe: Any, within: float = 60.0, every: float = 0.3) -> Any:
+    """Poll `await probe()` until it returns something truthy."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await probe()
+        if result or loop.time() > deadline:
+            return result
+        await asyncio.sleep(every)
