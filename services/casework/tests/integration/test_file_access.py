@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -252,3 +253,78 @@ async def test_file_rows_of_another_campus_are_invisible(
     assert response.status_code == 200
     assert response.json()["reports"] == []
     assert response.json()["student"] is None
+
+
+async def test_the_file_holds_cases_with_history_notes_and_plans_opened(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    case_id = uuid.uuid4()
+    now = datetime.now(UTC)
+
+    def seal(text: str) -> str:
+        return CIPHER.seal(text, campus_id=campus_id, student_ref=student_ref).model_dump_json()
+
+    async with campus_transaction(pool, campus_id) as conn:
+        await conn.execute(
+            """
+            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
+                               owner_role, opened_at, updated_at)
+            VALUES ($1, $2, $3, 'monitoring', 'moderate', 2, 'community_psych_teacher', $4, $4)
+            """,
+            case_id,
+            campus_id,
+            student_ref,
+            now,
+        )
+        await conn.execute(
+            """
+            INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state,
+                                      actor_ref, actor_role, sealed_text, at)
+            VALUES ($1, $2, 1, 'transition', 'open', 'monitoring', 'per_t', 'residence_counselor',
+                    $3::jsonb, $4)
+            """,
+            campus_id,
+            case_id,
+            seal("约谈一次，同意每周见面"),
+            now,
+        )
+        await conn.execute(
+            """
+            INSERT INTO notes (note_id, version, campus_id, case_id, student_ref, author_ref,
+                               author_role, sealed, created_at)
+            VALUES ($1, 1, $2, $3, $4, 'per_t', 'residence_counselor', $5::jsonb, $6)
+            """,
+            uuid.uuid4(),
+            campus_id,
+            case_id,
+            student_ref,
+            seal("情绪较上周平稳"),
+            now,
+        )
+        actions = [
+            {"action_id": "a1", "kind": "talk", "status": "open", "description": seal("每周谈话")}
+        ]
+        await conn.execute(
+            """
+            INSERT INTO plans (case_id, version, campus_id, actions, updated_by_ref, updated_at)
+            VALUES ($1, 1, $2, $3::jsonb, 'per_t', $4)
+            """,
+            case_id,
+            campus_id,
+            json.dumps(actions),
+            now,
+        )
+
+    response = await client.get(
+        f"/v1/students/{student_ref}/file",
+        headers=as_(campus_id, "T2001", Role.COMMUNITY_PSYCH_TEACHER),  # campus scope in roster
+    )
+
+    assert response.status_code == 200, response.text
+    (case,) = response.json()["cases"]
+    assert case["state"] == "monitoring"
+    assert case["case_history"][0]["text"] == "约谈一次，同意每周见面"
+    assert case["notes"][0]["text"] == "情绪较上周平稳"
+    assert case["plans"][0]["actions"][0]["description"] == "每周谈话"
+    assert "sealed" not in response.text

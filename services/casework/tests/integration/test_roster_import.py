@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import csv
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
@@ -306,3 +309,38 @@ async def test_directory_entries_reach_the_topic_without_names(
         text = value.decode()
         for secret in ("测试", "2024020001", "T1002"):
             assert secret not in text
+
+
+async def test_an_xlsx_roster_imports_like_the_csv_and_a_leaver_is_published_inactive(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id = campus()
+    rows = list(csv.reader(io.StringIO((SAMPLES / "roster_students.csv").read_text("utf-8"))))
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append([int(c) if c.isdigit() else c for c in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    response = await client.post(
+        "/v1/roster/students",
+        files={"file": ("students.xlsx", buffer.getvalue(), xlsx_type)},
+        headers=token(campus_id),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["counts"]["created"] == 40
+    csv_again = await upload(
+        client, "students", campus_id, (SAMPLES / "roster_students.csv").read_bytes()
+    )
+    assert csv_again.json()["counts"]["unchanged"] == 40
+
+    leaver = rows[-1][0]
+    without_leaver = "\n".join(",".join(r) for r in rows[:-1]).encode()
+    await upload(client, "students", campus_id, without_leaver)
+    leaver_key = f"{campus_id}:{PSEUDONYMS.student_ref(campus_id, leaver)}".encode()
+    async with campus_transaction(pool, campus_id) as conn:
+        payloads = await conn.fetch(
+            "SELECT payload FROM outbox WHERE key = $1 ORDER BY id", leaver_key
+        )
+    assert [json.loads(p[0])["data"]["active"] for p in payloads] == [True, False]
