@@ -203,7 +203,28 @@ async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
         files={"file": ("s.csv", b"x", "text/csv")},
         headers=token(campus_id, Role.RESIDENCE_COUNSELOR),
     )
+    huge = await client.post(
+        "/v1/roster/staff",
+        files={"file": ("s.csv", b"a" * (http_roster.MAX_REQUEST_BYTES + 1), "text/csv")},
+        headers=token(campus_id),
+    )
     assert (too_big.status_code, wrong_type.status_code, legacy.status_code) == (413, 415, 415)
+    assert huge.status_code == 413
+    assert huge.headers["content-type"].startswith("application/problem+json")
+
+    async def chunked_body() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        for _ in range(http_roster.MAX_REQUEST_BYTES // (1024 * 1024) + 2):
+            yield b"a" * (1024 * 1024)
+        yield b"\r\n--b--\r\n"
+
+    streamed = await client.post(
+        "/v1/roster/students",
+        content=chunked_body(),
+        headers={**token(campus_id), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["code"] == "file_too_large"
     assert legacy.json()["code"] == "legacy_excel"
     assert counselor.status_code == 403
 

@@ -20,19 +20,29 @@ the identity provider's token `sub` must be that number for scope checks to find
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
 import asyncpg
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.routing import APIRoute
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import Problem, current_traceparent, preferred_language, require_roles
+from shouwang_contracts.web import (
+    Problem,
+    current_traceparent,
+    preferred_language,
+    problem_response,
+    require_roles,
+)
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Message
 
 from ..adapters import outbox
 from ..adapters import roster as repo
@@ -50,6 +60,12 @@ from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect
 
 SOURCE = "/shouwang/casework"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Hard cap on the whole request (_UploadRoute); settings may lower the file limit, not raise it.
+MAX_REQUEST_BYTES = DEFAULT_MAX_UPLOAD_BYTES + 1024 * 1024
+_TOO_LARGE = (
+    f"文件超过 {DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)} MiB，请拆分后上传 / "
+    f"the file exceeds {DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)} MiB; split it"
+)
 MAX_ERRORS_KEPT = 1000
 _ACCEPTED_TYPES = {
     "text/csv",
@@ -62,7 +78,46 @@ _ACCEPTED_TYPES = {
 }
 _NOT_A_TABLE = {"legacy_excel", "not_a_table", "unknown_encoding"}
 
-router = APIRouter(prefix="/v1/roster", tags=["roster"])
+
+class _BodyTooLarge(HTTPException):
+    pass
+
+
+class _UploadRoute(APIRoute):
+    """A route that refuses bodies over MAX_REQUEST_BYTES with a problem+json 413.
+
+    An announced Content-Length is refused before a byte is read; a chunked body is counted
+    while it streams in, so an oversize upload is never spooled whole to disk.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+                return problem_response(request, 413, "file_too_large", _TOO_LARGE)
+            received = 0
+            receive = request.receive
+
+            async def counting_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > MAX_REQUEST_BYTES:
+                    # An HTTPException is what FastAPI lets through from body parsing.
+                    raise _BodyTooLarge(413)
+                return message
+
+            try:
+                return await handler(Request(request.scope, counting_receive))
+            except _BodyTooLarge:
+                return problem_response(request, 413, "file_too_large", _TOO_LARGE)
+
+        return guarded
+
+
+router = APIRouter(prefix="/v1/roster", tags=["roster"], route_class=_UploadRoute)
 CampusAdmin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
 Mode = Literal["snapshot", "upsert"]
 
@@ -75,7 +130,10 @@ def actor_ref(request: Request, principal: Principal) -> str:
 
 async def _read_upload(request: Request, upload: UploadFile) -> bytes:
     settings = getattr(request.app.state, "settings", None)
-    limit = getattr(settings, "roster_max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES
+    limit = min(
+        getattr(settings, "roster_max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES,
+        DEFAULT_MAX_UPLOAD_BYTES,
+    )
     content_type = (upload.content_type or "").split(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES:
         raise Problem(
