@@ -181,6 +181,14 @@ async def test_other_building_is_refused_then_breaks_the_glass_and_the_auditor_s
         ("file.read", other_ref),
         ("break_glass.open", other_ref),
     ]
+    by_numbers = await client.get(
+        "/v1/audit", params={"student_no": "2024020001", "staff_no": "T1001"}, headers=auditor
+    )
+    assert [i["action"] for i in by_numbers.json()["items"]] == [
+        "file.read",
+        "break_glass.open",
+        "file.read.refused",
+    ]
     page = await client.get("/v1/audit", params={"limit": 1}, headers=auditor)
     assert len(page.json()["items"]) == 1
     assert page.json()["next_before_id"] is not None

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from shouwang_contracts.auth import Placement, Principal
+from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_contracts.web import CurrentPrincipal, Problem, require_roles
 
@@ -171,13 +172,26 @@ async def list_audit_log(
     principal: Auditor,
     student_ref: str | None = None,
     person_ref: str | None = None,
+    student_no: Annotated[
+        str | None, Query(description="学号, turned into its student_ref.")
+    ] = None,
+    staff_no: Annotated[str | None, Query(description="工号/学号 of the reader.")] = None,
     break_glass: Annotated[bool, Query(description="Only break-the-glass entries.")] = False,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: Annotated[int | None, Query(description="Cursor: next_before_id of a page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """The audit log, newest first, for auditors; this look is itself logged."""
+    """The audit log, newest first, for auditors; this look is itself logged.
+
+    Filter by pseudonym (`student_ref`, `person_ref`) or by number (`student_no`, `staff_no`),
+    which is turned into the same pseudonym the log holds.
+    """
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    if student_no:
+        student_ref = pseudonymizer.student_ref(principal.campus_id, student_no)
+    if staff_no:
+        person_ref = pseudonymizer.person_ref(principal.campus_id, staff_no)
     query = audit.AuditQuery(
         student_ref=student_ref,
         principal_ref=person_ref,
