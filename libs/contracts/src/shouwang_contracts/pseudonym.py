@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import unicodedata
+from functools import lru_cache
 
 MIN_KEY_BYTES = 32
 _STUDENT_PREFIX = "stu_"
@@ -24,8 +25,11 @@ class Pseudonymizer:
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"pseudonym key must be at least {MIN_KEY_BYTES} bytes")
         self._key = key
+        # The same reporters and students come back all day; HMAC plus base32 in Python is
+        # the costliest step of a report, so remember recent answers (bounded, per key).
+        self._digest = lru_cache(maxsize=65_536)(self._compute)
 
-    def _digest(self, *parts: str) -> str:
+    def _compute(self, *parts: str) -> str:
         # NUL separates parts so ("a1", "2") and ("a", "12") never collide.
         message = "\x00".join(_normalise(part) for part in parts).encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()[:20]

@@ -79,7 +79,7 @@ class Submissions:
                 422, "observed_in_future", "observed_at 不能晚于当前时间", "observed_at"
             )
 
-        def build(event_id: str, received_at: datetime) -> Envelope[Any]:
+        def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
             student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
             note = (
                 self.cipher.seal(report.note, campus_id=report.campus_id, student_ref=student_ref)
@@ -89,7 +89,7 @@ class Submissions:
             payload = ReportSubmitted(
                 report_id=event_id,
                 student_ref=student_ref,
-                reporter_ref=self.pseudonymizer.person_ref(principal.campus_id, principal.sub),
+                reporter_ref=principal_ref,
                 reporter_role=principal.role,
                 signals=report.signals,
                 observed_at=observed_at,
@@ -110,12 +110,12 @@ class Submissions:
                 422, "administered_in_future", "administered_at 不能晚于当前时间", "administered_at"
             )
 
-        def build(event_id: str, received_at: datetime) -> Envelope[Any]:
+        def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
             student_ref = self.pseudonymizer.student_ref(screening.campus_id, screening.student_no)
             payload = ScreeningSubmitted(
                 screening_id=event_id,
                 student_ref=student_ref,
-                submitted_by_ref=self.pseudonymizer.person_ref(principal.campus_id, principal.sub),
+                submitted_by_ref=principal_ref,
                 instrument=screening.instrument,
                 items=screening.items,
                 behavior_recency=screening.behavior_recency,
@@ -162,7 +162,7 @@ class Submissions:
                 # Pending: an earlier attempt may or may not have reached Kafka. Publishing
                 # the same event id again is safe; consumers deduplicate by it.
 
-        envelope = build(str(event_id), received_at)
+        envelope = build(str(event_id), received_at, principal_ref)
         started = time.perf_counter()
         try:
             await self.publisher.publish(envelope)
