@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from shouwang_contracts.auth import mint_token
+from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.services import ServiceProcess
 
@@ -35,20 +39,53 @@ def campus_file(tmp_path: Path) -> Path:
     return path
 
 
+async def _start_groups_at_end(bootstrap: str, prefix: str) -> None:
+    """Commit the end of every input topic for a new group prefix.
+
+    Triage starts new groups from the earliest offset (a new deployment must not skip
+    anything); a test's fresh triage would otherwise first regrade everything earlier tests
+    published on the session's broker.
+    """
+    for topic in (REPORTS, SCREENINGS, CENSUS, CASES, DIRECTORY):
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=f"{prefix}.{topic}", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            numbers: set[int] = set()
+            while not numbers:
+                numbers = consumer.partitions_for_topic(topic) or set()
+                if not numbers:
+                    await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in numbers]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+        finally:
+            await consumer.stop()
+
+
 @pytest.fixture
 def triage_process(
-    service_process: Callable[..., ServiceProcess], campus_file: Path
+    service_process: Callable[..., ServiceProcess], campus_file: Path, kafka_bootstrap: str
 ) -> TriageFactory:
     """`triage_process(database_url=None, group=None)`: a triage subprocess, not started.
 
     Pass the same database URL and group to run replicas or a restarted instance; by default
-    each call gets a fresh database and consumer groups of its own.
+    each call gets a fresh database and consumer groups of its own. A group starts at the end
+    of the input topics the first time it is named.
     """
+    prepared: set[str] = set()
 
     def build(database_url: str | None = None, group: str | None = None) -> ServiceProcess:
+        group = group or f"triage-test-{uuid.uuid4().hex[:8]}"
+        if group not in prepared:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, _start_groups_at_end(kafka_bootstrap, group)).result()
+            prepared.add(group)
         env = {
             "TRIAGE_CAMPUS_FILE": str(campus_file),
-            "TRIAGE_GROUP_PREFIX": group or f"triage-test-{uuid.uuid4().hex[:8]}",
+            "TRIAGE_GROUP_PREFIX": group,
             "TRIAGE_ESCALATION_INTERVAL_SECONDS": "0.2",
             "TRIAGE_RETRY_BACKOFF_SECONDS": "0.2",
         }

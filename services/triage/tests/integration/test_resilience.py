@@ -23,7 +23,8 @@ async def test_kill_and_restart_loses_and_doubles_nothing(
     kafka_bootstrap: str, triage_process: TriageFactory, service_database: object
 ) -> None:
     database = await service_database("triage")  # type: ignore[operator]
-    first = await triage_process(database, group="triage-restart").start_async()
+    group = unique("triage-restart")
+    first = await triage_process(database, group=group).start_async()
     students = [unique("s") for _ in range(6)]
     async with Watcher(kafka_bootstrap) as watcher:
         await publish(
@@ -35,7 +36,7 @@ async def test_kill_and_restart_loses_and_doubles_nothing(
             kafka_bootstrap, *(report(FAST_CAMPUS, s, ["sleep_disturbance"]) for s in students[3:])
         )
         await asyncio.sleep(4)  # the first alerts' deadlines pass while triage is down
-        second = await triage_process(database, group="triage-restart").start_async()
+        second = await triage_process(database, group=group).start_async()
         await watcher.wait_for(
             lambda ev: all(len(of_type(ev, s, ESCALATED)) >= 2 for s in students), within=40
         )
@@ -66,7 +67,8 @@ async def test_two_replicas_escalate_each_deadline_once(
     kafka_bootstrap: str, triage_process: TriageFactory, service_database: object
 ) -> None:
     database = await service_database("triage")  # type: ignore[operator]
-    replicas = [triage_process(database, group="triage-replicas") for _ in range(2)]
+    group = unique("triage-replicas")
+    replicas = [triage_process(database, group=group) for _ in range(2)]
     await asyncio.gather(*(r.start_async() for r in replicas))
     students = [unique("s") for _ in range(12)]
     async with Watcher(kafka_bootstrap) as watcher:

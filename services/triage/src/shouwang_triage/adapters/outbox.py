@@ -1,8 +1,9 @@
 """The outbox relay: publish committed outbox rows to Kafka, then delete them.
 
 Two lanes, each drained in id order by at most one relay at a time across replicas (a
-transaction-scoped advisory lock): `urgent` (reports, individual screenings, every alert and
-escalation) and `bulk` (census assessments), so a census backlog never delays an alert.
+transaction-scoped advisory lock): `urgent` (whatever tier reports, individual screenings and
+escalations cause) and `bulk` (whatever the census causes), so a census backlog never delays
+a report's alert.
 A crash after publishing and before deleting republishes the same event ids; consumers
 deduplicate by id.
 """

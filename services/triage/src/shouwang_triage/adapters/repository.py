@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +13,7 @@ import asyncpg
 from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
 
-from ..domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
-from ..domain.ladder import Assignment, OpenAlert
+from ..domain.ladder import Assignment
 from ..domain.levels import Level
 
 
@@ -62,88 +61,6 @@ class TriageStore:
 
     # --- evidence -------------------------------------------------------------------------
 
-    async def add_report(self, campus_id: str, student_ref: str, report: ReportEvidence) -> None:
-        await self.conn.execute(
-            "INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, reporter_ref,"
-            " reporter_role, signals, observed_at, received_at)"
-            " VALUES ($1, $2, $3, 'report', $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-            report.report_id,
-            campus_id,
-            student_ref,
-            report.reporter_ref,
-            report.reporter_role,
-            sorted(report.signals),
-            report.observed_at,
-            report.received_at,
-        )
-
-    async def add_screening(
-        self, campus_id: str, student_ref: str, screening: ScreeningEvidence
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, instrument, items,"
-            " behavior_recency, counseling_requested, observed_at, received_at)"
-            " VALUES ($1, $2, $3, 'screening', $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-            screening.screening_id,
-            campus_id,
-            student_ref,
-            screening.instrument,
-            list(screening.items),
-            screening.behavior_recency,
-            screening.counseling_requested,
-            screening.administered_at,
-            screening.received_at,
-        )
-
-    async def window(
-        self, campus_id: str, student_ref: str, since: datetime
-    ) -> tuple[tuple[ReportEvidence, ...], tuple[ScreeningEvidence, ...]]:
-        """The student's reports and screenings received since `since`."""
-        rows = await self.conn.fetch(
-            "SELECT * FROM evidence WHERE campus_id = $1 AND student_ref = $2"
-            " AND received_at >= $3",
-            campus_id,
-            student_ref,
-            since,
-        )
-        reports, screenings = [], []
-        for r in rows:
-            if r["kind"] == "report":
-                reports.append(
-                    ReportEvidence(
-                        report_id=r["evidence_id"],
-                        reporter_ref=r["reporter_ref"],
-                        reporter_role=r["reporter_role"],
-                        signals=frozenset(r["signals"]),
-                        observed_at=r["observed_at"],
-                        received_at=r["received_at"],
-                    )
-                )
-            else:
-                screenings.append(
-                    ScreeningEvidence(
-                        screening_id=r["evidence_id"],
-                        instrument=r["instrument"],
-                        items=tuple(r["items"]),
-                        administered_at=r["observed_at"],
-                        received_at=r["received_at"],
-                        behavior_recency=r["behavior_recency"],
-                        counseling_requested=r["counseling_requested"],
-                    )
-                )
-        return tuple(reports), tuple(screenings)
-
-    async def closed_cases(self, campus_id: str, student_ref: str) -> tuple[ClosedCase, ...]:
-        rows = await self.conn.fetch(
-            "SELECT case_id, severity, closed_at FROM closed_cases"
-            " WHERE campus_id = $1 AND student_ref = $2",
-            campus_id,
-            student_ref,
-        )
-        return tuple(
-            ClosedCase(r["case_id"], Level.from_id(r["severity"]), r["closed_at"]) for r in rows
-        )
-
     async def record_closed_case(
         self, case_id: str, campus_id: str, student_ref: str, severity: str, closed_at: datetime
     ) -> None:
@@ -180,111 +97,6 @@ class TriageStore:
             row["policy_version"],
             row["assessment_id"],
             row["graded_at"],
-        )
-
-    async def save_grade(
-        self,
-        campus_id: str,
-        student_ref: str,
-        *,
-        severity: str,
-        reasons: Sequence[dict[str, Any]],
-        policy_version: str,
-        assessment_id: str,
-        graded_at: datetime,
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO grades (campus_id, student_ref, severity, reasons, policy_version,"
-            " assessment_id, graded_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)"
-            " ON CONFLICT (campus_id, student_ref) DO UPDATE SET severity = EXCLUDED.severity,"
-            " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version,"
-            " assessment_id = EXCLUDED.assessment_id, graded_at = EXCLUDED.graded_at",
-            campus_id,
-            student_ref,
-            severity,
-            json.dumps(list(reasons), ensure_ascii=False),
-            policy_version,
-            assessment_id,
-            graded_at,
-        )
-
-    # --- alerts ---------------------------------------------------------------------------
-
-    async def open_alert(self, campus_id: str, student_ref: str) -> OpenAlert | None:
-        """The student's open alert, locked so a concurrent escalation waits for us."""
-        row = await self.conn.fetchrow(
-            "SELECT alert_id, severity, owner_role, escalation_level, ack_deadline FROM alerts"
-            " WHERE campus_id = $1 AND student_ref = $2 AND status = 'open' FOR UPDATE",
-            campus_id,
-            student_ref,
-        )
-        if row is None:
-            return None
-        return OpenAlert(
-            row["alert_id"],
-            Level.from_id(row["severity"]),
-            row["owner_role"],
-            row["escalation_level"],
-            row["ack_deadline"],
-        )
-
-    async def insert_alert(
-        self,
-        *,
-        alert_id: str,
-        campus_id: str,
-        student_ref: str,
-        assessment_id: str,
-        level: Level,
-        assignment: Assignment,
-        raised_at: datetime,
-        policy_version: str,
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity,"
-            " owner_role, inform_roles, inform_external, ack_deadline, raised_at, policy_version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            alert_id,
-            campus_id,
-            student_ref,
-            assessment_id,
-            level.id,
-            assignment.owner,
-            list(assignment.inform),
-            list(assignment.inform_external),
-            assignment.ack_deadline,
-            raised_at,
-            policy_version,
-        )
-
-    async def supersede_alert(self, alert_id: str, by_alert_id: str) -> None:
-        await self.conn.execute(
-            "UPDATE alerts SET status = 'superseded', superseded_by = $2 WHERE alert_id = $1",
-            alert_id,
-            by_alert_id,
-        )
-
-    async def record_lowered_grade(
-        self,
-        *,
-        assessment_id: str,
-        alert: OpenAlert,
-        campus_id: str,
-        student_ref: str,
-        new_level: Level,
-        recorded_at: datetime,
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref,"
-            " alert_severity, new_severity, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            assessment_id,
-            alert.alert_id,
-            campus_id,
-            student_ref,
-            alert.level.id,
-            new_level.id,
-            recorded_at,
         )
 
     async def acknowledge(

@@ -29,6 +29,7 @@ from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
 
 from .. import metrics
+from ..adapters.batch import BatchStore
 from ..adapters.kafka import observe_lag, send_to_dead_letter
 from ..adapters.outbox import OutboxRelay
 from ..adapters.repository import unit_of_work
@@ -36,7 +37,7 @@ from ..config import TriageSettings
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
 from ..domain.policy import GradingPolicy
 from ..service_layer.casework import acknowledge_alert, place_student, record_case_closed
-from ..service_layer.grading import GradingInput, GradingOutcome, Lane, grade_input
+from ..service_layer.grading import GradingInput, Lane, grade_inputs
 
 logger = logging.getLogger("shouwang.triage.consumers")
 Record = ConsumerRecord[Any, Any]
@@ -163,25 +164,18 @@ async def grade_records(
 async def _grade_together(triage: Triage, items: list[GradingInput]) -> None:
     started = time.perf_counter()
     now = datetime.now(UTC)
-    outcomes: list[tuple[GradingInput, GradingOutcome | None]] = []
     async with unit_of_work(triage.pool) as store:
-        for item in items:
-            outcomes.append((item, await grade_input(store, triage.policy, item, now)))
+        outcomes = await grade_inputs(BatchStore(store.conn), triage.policy, items, now)
     committed = datetime.now(UTC)
-    lanes = {item.lane for item, _ in outcomes}
-    for lane in lanes:
+    for lane in {item.lane for item in items}:
         triage.relay.wake(lane)
-    if any(o is not None and o.alert_id for _, o in outcomes):
-        triage.relay.wake("urgent")
     elapsed = (time.perf_counter() - started) / len(items)
-    for item, outcome in outcomes:
-        if outcome is None:
-            continue
+    for outcome in outcomes:
+        item = outcome.item
         metrics.GRADED.labels(outcome.level.id, item.trigger).inc()
         metrics.GRADING_SECONDS.labels(item.trigger).observe(elapsed)
-        received = getattr(item.evidence, "received_at", committed)
         metrics.INPUT_TO_COMMIT_SECONDS.labels(item.trigger).observe(
-            max((committed - received).total_seconds(), 0.0)
+            max((committed - item.evidence.received_at).total_seconds(), 0.0)
         )
         if outcome.alert_id:
             metrics.ALERTS_RAISED.labels(outcome.level.id).inc()

@@ -1,21 +1,23 @@
-"""Grade one report or screening: record it, regrade the window, raise or keep the alert.
+"""Grade reports and screenings: record them, regrade each student's window, raise or keep alerts.
 
-Everything happens in the caller's transaction: the processed-event mark, the evidence, the
-grade, the alert and the outbox rows commit together or not at all.
+Everything happens in the caller's transaction: the processed-event marks, the evidence, the
+grades, the alerts and the outbox rows commit together or not at all. Inputs are handled as a
+batch (a census batch, or a single report as a batch of one) with set-based reads and writes,
+yet each input is graded exactly as if it had come alone, in order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.vocabulary import Role, Severity
 
-from ..adapters.repository import TriageStore
+from ..adapters.batch import BatchStore, NewAlert, StudentKey
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
-from ..domain.grading import Grade, grade
+from ..domain.grading import grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, first_assignment
 from ..domain.levels import Level
 from ..domain.policy import GradingPolicy
@@ -41,11 +43,21 @@ class GradingInput:
     def trigger(self) -> Trigger:
         return "report" if isinstance(self.evidence, ReportEvidence) else "screening"
 
+    @property
+    def key(self) -> StudentKey:
+        return (self.campus_id, self.student_ref)
+
+    @property
+    def evidence_id(self) -> str:
+        e = self.evidence
+        return e.report_id if isinstance(e, ReportEvidence) else e.screening_id
+
 
 @dataclass(frozen=True, slots=True)
 class GradingOutcome:
     """What grading one input did, for metrics and tests."""
 
+    item: GradingInput
     assessment_id: str
     level: Level
     previous: Level
@@ -53,50 +65,97 @@ class GradingOutcome:
     alert_id: str | None
 
 
-async def grade_input(
-    store: TriageStore, policy: GradingPolicy, item: GradingInput, now: datetime
-) -> GradingOutcome | None:
-    """Grade one input in the store's transaction; None when the event was already processed."""
-    if not await store.claim_event(item.event_id, item.topic):
-        return None
-    campus = policy.for_campus(item.campus_id)
-    if isinstance(item.evidence, ReportEvidence):
-        await store.add_report(item.campus_id, item.student_ref, item.evidence)
-    else:
-        await store.add_screening(item.campus_id, item.student_ref, item.evidence)
+@dataclass
+class _Writes:
+    grades: dict[StudentKey, tuple[Any, ...]] = field(default_factory=dict)
+    outbox: list[tuple[Any, str]] = field(default_factory=list)
+    alerts: dict[str, NewAlert] = field(default_factory=dict)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
+    lowered: list[tuple[Any, ...]] = field(default_factory=list)
 
-    reports, screenings = await store.window(item.campus_id, item.student_ref, now - campus.window)
-    closed = await store.closed_cases(item.campus_id, item.student_ref)
-    result = grade(policy, campus, Situation(now, reports, screenings, closed))
 
-    stored = await store.current_grade(item.campus_id, item.student_ref)
-    previous = Level.from_id(stored.severity) if stored else Level.NONE
-    open_alert = await store.open_alert(item.campus_id, item.student_ref)
+async def grade_inputs(
+    store: BatchStore, policy: GradingPolicy, items: list[GradingInput], now: datetime
+) -> list[GradingOutcome]:
+    """Grade inputs in order in the store's transaction; already-processed events are skipped."""
+    fresh_ids = await store.claim_events([(i.event_id, i.topic) for i in items])
+    fresh: list[GradingInput] = []
+    for item in items:  # a duplicate inside the batch counts once too
+        if item.event_id in fresh_ids:
+            fresh.append(item)
+            fresh_ids.discard(item.event_id)
+    if not fresh:
+        return []
+    await store.add_evidence([(i.campus_id, i.student_ref, i.evidence) for i in fresh])
+    keys = {i.key for i in fresh}
+    windows = await store.windows(keys, now - policy.longest_window)
+    closed = await store.closed_cases(keys)
+    levels = await store.grades(keys)
+    open_alerts = await store.open_alerts(keys)
+
+    # Evidence of inputs later in this batch is hidden from earlier ones, so each input is
+    # graded on what had arrived up to and including itself.
+    pending = {i.evidence_id for i in fresh}
+    writes = _Writes()
+    outcomes = []
+    for item in fresh:
+        pending.discard(item.evidence_id)
+        seen = [e for e in windows.get(item.key, ()) if _evidence_id(e) not in pending]
+        situation = Situation(
+            now,
+            tuple(e for e in seen if isinstance(e, ReportEvidence)),
+            tuple(e for e in seen if isinstance(e, ScreeningEvidence)),
+            closed.get(item.key, ()),
+        )
+        outcome = _grade_one(
+            policy, item, situation, levels.get(item.key, Level.NONE), open_alerts, writes, now
+        )
+        levels[item.key] = outcome.level
+        outcomes.append(outcome)
+
+    await store.save_grades(list(writes.grades.values()))
+    await store.record_lowered(writes.lowered)
+    await store.supersede(writes.superseded)
+    await store.insert_alerts(list(writes.alerts.values()))
+    await store.enqueue(writes.outbox)
+    return outcomes
+
+
+def _grade_one(
+    policy: GradingPolicy,
+    item: GradingInput,
+    situation: Situation,
+    previous: Level,
+    open_alerts: dict[StudentKey, OpenAlert],
+    writes: _Writes,
+    now: datetime,
+) -> GradingOutcome:
+    result = grade(policy, policy.for_campus(item.campus_id), situation)
+    open_alert = open_alerts.get(item.key)
     action = decide_alert(result.level, open_alert)
-
     assessment_id = derived_id("assessment", item.event_id)
-    reasons = [
-        _reason(line.rule_id, line.level, line.text.zh, line.text.en) for line in result.reasons
-    ]
+    reasons = [_reason(r.rule_id, r.level, r.text.zh, r.text.en) for r in result.reasons]
     if action is AlertAction.KEEP_LOWER and open_alert is not None:
         reasons.append(_kept_open_reason(open_alert))
-        await store.record_lowered_grade(
-            assessment_id=assessment_id,
-            alert=open_alert,
-            campus_id=item.campus_id,
-            student_ref=item.student_ref,
-            new_level=result.level,
-            recorded_at=now,
+        writes.lowered.append(
+            (
+                assessment_id,
+                open_alert.alert_id,
+                item.campus_id,
+                item.student_ref,
+                open_alert.level.id,
+                result.level.id,
+                now,
+            )
         )
-
-    await store.save_grade(
+    writes.grades[item.key] = (
         item.campus_id,
         item.student_ref,
-        severity=result.level.id,
-        reasons=[r.model_dump() for r in reasons],
-        policy_version=result.policy_version,
-        assessment_id=assessment_id,
-        graded_at=now,
+        result.level.id,
+        [r.model_dump() for r in reasons],
+        result.policy_version,
+        assessment_id,
+        now,
     )
     assessment = AssessmentGraded(
         assessment_id=assessment_id,
@@ -110,69 +169,74 @@ async def grade_input(
         screening_ids=list(result.screening_ids),
         graded_at=now,
     )
-    await store.enqueue(
-        _wrap(assessment, derived_id("assessment-event", item.event_id), item, now), item.lane
-    )
+    writes.outbox.append((_wrap(assessment, "assessment-event", item, now), item.lane))
 
     alert_id = None
     if action in (AlertAction.RAISE, AlertAction.UPGRADE):
-        alert_id = await _raise_alert(store, policy, item, result, assessment_id, open_alert, now)
-    return GradingOutcome(assessment_id, result.level, previous, action, alert_id)
+        alert = _new_alert(policy, item, result.level, result.policy_version, assessment_id, now)
+        alert_id = alert.alert_id
+        if open_alert is not None:
+            # The lower alert stops climbing; the higher one starts on its own (faster) rung.
+            if open_alert.alert_id in writes.alerts:
+                writes.alerts[open_alert.alert_id].superseded_by = alert_id
+            else:
+                writes.superseded.append((open_alert.alert_id, alert_id))
+        writes.alerts[alert_id] = alert
+        open_alerts[item.key] = OpenAlert(
+            alert_id, result.level, alert.assignment.owner, 0, alert.assignment.ack_deadline
+        )
+        raised = AlertRaised(
+            alert_id=alert_id,
+            assessment_id=assessment_id,
+            student_ref=item.student_ref,
+            severity=Severity(result.level.id),
+            owner_role=Role(alert.assignment.owner),
+            inform_roles=[Role(r) for r in alert.assignment.inform],
+            inform_external=list(alert.assignment.inform_external),
+            supersedes_alert_id=open_alert.alert_id if open_alert else None,
+            ack_deadline=alert.assignment.ack_deadline,
+            escalation_level=0,
+            policy_version=result.policy_version,
+            raised_at=now,
+        )
+        # A census-raised alert stays in the census's (bulk) lane: thousands of them would
+        # otherwise queue ahead of a tier report's alert. The bulk lane drains as fast as the
+        # census is graded, so they wait only behind their own batch.
+        writes.outbox.append((_wrap(raised, "alert-event", item, now), item.lane))
+    return GradingOutcome(item, assessment_id, result.level, previous, action, alert_id)
 
 
-async def _raise_alert(
-    store: TriageStore,
+def _new_alert(
     policy: GradingPolicy,
     item: GradingInput,
-    result: Grade,
+    level: Level,
+    version: str,
     assessment_id: str,
-    superseded: OpenAlert | None,
     now: datetime,
-) -> str:
+) -> NewAlert:
     ladder = policy.for_campus(item.campus_id).ladder
-    assignment = first_assignment(ladder, result.level, now)
-    alert_id = derived_id("alert", item.event_id)
-    if superseded is not None:
-        # Stop the lower alert climbing; the higher one starts on its own (faster) rung.
-        await store.supersede_alert(superseded.alert_id, alert_id)
-    await store.insert_alert(
-        alert_id=alert_id,
+    return NewAlert(
+        alert_id=derived_id("alert", item.event_id),
         campus_id=item.campus_id,
         student_ref=item.student_ref,
         assessment_id=assessment_id,
-        level=result.level,
-        assignment=assignment,
+        level=level,
+        assignment=first_assignment(ladder, level, now),
         raised_at=now,
-        policy_version=result.policy_version,
+        policy_version=version,
     )
-    raised = AlertRaised(
-        alert_id=alert_id,
-        assessment_id=assessment_id,
-        student_ref=item.student_ref,
-        severity=Severity(result.level.id),
-        owner_role=Role(assignment.owner),
-        inform_roles=[Role(r) for r in assignment.inform],
-        inform_external=list(assignment.inform_external),
-        supersedes_alert_id=superseded.alert_id if superseded else None,
-        ack_deadline=assignment.ack_deadline,
-        escalation_level=0,
-        policy_version=result.policy_version,
-        raised_at=now,
-    )
-    # Alerts always take the urgent lane: a census-raised alert must not wait behind the
-    # census's own assessments either.
-    await store.enqueue(
-        _wrap(raised, derived_id("alert-event", item.event_id), item, now), "urgent"
-    )
-    return alert_id
+
+
+def _evidence_id(e: ReportEvidence | ScreeningEvidence) -> str:
+    return e.report_id if isinstance(e, ReportEvidence) else e.screening_id
 
 
 def _wrap(
-    payload: AssessmentGraded | AlertRaised, event_id: str, item: GradingInput, now: datetime
-):  # type: ignore[no-untyped-def]
+    payload: AssessmentGraded | AlertRaised, kind: str, item: GradingInput, now: datetime
+) -> Any:
     return wrap(
         payload,
-        event_id=event_id,
+        event_id=derived_id(kind, item.event_id),
         campus_id=item.campus_id,
         student_ref=item.student_ref,
         time=now,
