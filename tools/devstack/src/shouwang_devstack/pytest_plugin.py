@@ -23,11 +23,13 @@ Fixtures (all synchronous, so sync and async tests can use them):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -182,14 +184,19 @@ def _postgres_endpoint(devstack_tmp: Path) -> Iterator[PostgresEndpoint]:
         finally:
             container.stop()
         return
-    server = LocalPostgres(
-        devstack_tmp / "postgres", port=free_port(), fast=True, die_with_parent=True
-    )
-    server.start()
+    # Not under pytest's temp root: as root, PostgreSQL runs as an unprivileged user that must
+    # traverse to its data dir, and every new pytest session chmods /tmp/pytest-of-<user> back
+    # to 0700, which would cut a running server off from its files (PANIC on pg_control).
+    data_dir = Path(tempfile.mkdtemp(prefix="shouwang-test-pg-"))
+    server = LocalPostgres(data_dir, port=free_port(), fast=True, die_with_parent=True)
     try:
+        server.start()
         yield PostgresEndpoint(server.dsn, "local", server)
     finally:
         server.stop()
+        with contextlib.suppress(OSError):
+            shutil.copy2(server.log_path, devstack_tmp / "postgres.log")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
