@@ -132,8 +132,8 @@ def _kafka_endpoint(devstack_tmp: Path) -> Iterator[KafkaEndpoint]:
         controller_port=free_port(),
         die_with_parent=True,
     )
-    kafka.start()
     try:
+        kafka.start()
         yield KafkaEndpoint(kafka.bootstrap, "local", kafka)
     finally:
         kafka.stop()
