@@ -170,3 +170,43 @@ def test_a_corrected_name_is_saved_but_publishes_no_directory_entry() -> None:
 
     assert changes.to_save == [renamed]
     assert changes.directory_changes == []
+
+
+PLACEMENTS = [
+    A.placement,
+    B.placement,
+    StudentPlacement(),
+    StudentPlacement(college="医学院"),
+    StudentPlacement(building="7号楼", floor="3"),
+]
+ASSIGNMENTS = [
+    Assignment(f"p{i}", role, kind, value)
+    for i, (role, (kind, value)) in enumerate(
+        itertools.product(
+            ["dorm_leader", "residence_counselor", "college_leader", "auditor"],
+            [
+                ("campus", ""),
+                ("campus", "主校区"),
+                *(
+                    (k, v)
+                    for k in ("college", "class", "building", "floor", "room")
+                    for v in VALUES
+                ),
+            ],
+        )
+    )
+]
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_the_index_finds_exactly_who_a_scan_finds(placement: StudentPlacement) -> None:
+    scanned = {
+        (a.role, a.holder)
+        for a in ASSIGNMENTS
+        if a.role in DIRECTORY_ROLES and placement.covered_by(a.scope_kind, a.scope_value)
+    }
+    assert set(responsible_staff(placement, ASSIGNMENTS)) == scanned
+    for a in ASSIGNMENTS:
+        assert (a.holder in affected_by({a.holder: placement}, [a])) == (
+            a.role in DIRECTORY_ROLES and placement.covered_by(a.scope_kind, a.scope_value)
+        )

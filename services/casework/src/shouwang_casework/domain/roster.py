@@ -59,6 +59,21 @@ class StudentPlacement:
                 return self.room is not None and f"{self.building}/{self.room}" == scope_value
         return False
 
+    def scope_keys(self) -> set[tuple[str, str]]:
+        """Every (scope_kind, scope_value) that covers a student placed here."""
+        keys = {("campus", "")}
+        if self.college is not None:
+            keys.add(("college", self.college))
+        if self.class_name is not None:
+            keys.add(("class", self.class_name))
+        if self.building is not None:
+            keys.add(("building", self.building))
+        if self.floor is not None:
+            keys.add(("floor", f"{self.building}/{self.floor}"))
+        if self.room is not None:
+            keys.add(("room", f"{self.building}/{self.room}"))
+        return keys
+
 
 @dataclass(frozen=True, slots=True)
 class Student:
@@ -208,44 +223,61 @@ def plan_assignment_changes(
     )
 
 
+def _scope_key(assignment: Assignment) -> tuple[str, str]:
+    # A campus grant covers everyone whatever its value says.
+    if assignment.scope_kind == "campus":
+        return ("campus", "")
+    return (assignment.scope_kind, assignment.scope_value)
+
+
+class ResponsibleIndex:
+    """Ladder assignments indexed by scope, so finding who is responsible for each of 20,000
+    students costs six look-ups per student, not a scan of every assignment."""
+
+    def __init__(self, assignments: Iterable[Assignment]) -> None:
+        self._by_scope: dict[tuple[str, str], list[Assignment]] = {}
+        for a in assignments:
+            if a.role in DIRECTORY_ROLES:
+                self._by_scope.setdefault(_scope_key(a), []).append(a)
+
+    def responsible(self, placement: StudentPlacement) -> list[tuple[str, str]]:
+        """(role, holder) of everyone responsible for a student placed there.
+
+        In ladder order (DIRECTORY_ROLES); within a role the narrowest scope first, then by
+        holder; each holder once per role.
+        """
+        found = sorted(
+            (
+                DIRECTORY_ROLES.index(a.role),
+                SCOPE_NARROWEST_FIRST.index(a.scope_kind),
+                a.holder,
+                a.role,
+            )
+            for key in placement.scope_keys()
+            for a in self._by_scope.get(key, ())
+        )
+        seen: set[tuple[str, str]] = set()
+        result: list[tuple[str, str]] = []
+        for _, _, holder, role in found:
+            if (role, holder) not in seen:
+                seen.add((role, holder))
+                result.append((role, holder))
+        return result
+
+
 def responsible_staff(
     placement: StudentPlacement, assignments: Iterable[Assignment]
 ) -> list[tuple[str, str]]:
-    """(role, holder) of everyone responsible for a student placed there.
-
-    Ladder roles only (DIRECTORY_ROLES), in ladder order; within a role the narrowest scope
-    comes first, and each holder appears once per role.
-    """
-    found: list[tuple[int, int, str, str]] = []
-    for a in assignments:
-        if a.role in DIRECTORY_ROLES and placement.covered_by(a.scope_kind, a.scope_value):
-            found.append(
-                (
-                    DIRECTORY_ROLES.index(a.role),
-                    SCOPE_NARROWEST_FIRST.index(a.scope_kind),
-                    a.holder,
-                    a.role,
-                )
-            )
-    seen: set[tuple[str, str]] = set()
-    result: list[tuple[str, str]] = []
-    for _, _, holder, role in sorted(found):
-        if (role, holder) not in seen:
-            seen.add((role, holder))
-            result.append((role, holder))
-    return result
+    """(role, holder) of everyone responsible for one student; see ResponsibleIndex."""
+    return ResponsibleIndex(assignments).responsible(placement)
 
 
 def affected_by(placements: dict[str, StudentPlacement], changed: Iterable[Assignment]) -> set[str]:
     """Keys of the placements some changed ladder assignment covers (directory to republish)."""
-    relevant = [a for a in changed if a.role in DIRECTORY_ROLES]
-    if not relevant:
+    changed_scopes = {_scope_key(a) for a in changed if a.role in DIRECTORY_ROLES}
+    if not changed_scopes:
         return set()
-    return {
-        key
-        for key, placement in placements.items()
-        if any(placement.covered_by(a.scope_kind, a.scope_value) for a in relevant)
-    }
+    return {key for key, placement in placements.items() if placement.scope_keys() & changed_scopes}
 
 
 # --- normalising what exports write ------------------------------------------------------------

@@ -49,11 +49,11 @@ from ..adapters import roster as repo
 from ..adapters.db import campus_transaction
 from ..domain.roster import (
     Assignment,
+    ResponsibleIndex,
     StudentPlacement,
     affected_by,
     plan_assignment_changes,
     plan_student_changes,
-    responsible_staff,
 )
 from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
 from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
@@ -211,12 +211,12 @@ async def enqueue_directory(
     Responsible staff come from the assignments as they stand in this transaction. Entries
     carry pseudonyms and placement only: never names, numbers or contact details.
     """
-    assignments = await repo.known_assignments(conn)
+    index = ResponsibleIndex(await repo.known_assignments(conn))
     now = datetime.now(UTC)
     traceparent = current_traceparent()
     count = 0
     for student_ref, placement, active in students:
-        responsible = responsible_staff(placement, assignments) if active else []
+        responsible = index.responsible(placement) if active else []
         entry = DirectoryEntry(
             student_ref=student_ref,
             active=active,
