@@ -126,8 +126,10 @@ async def test_sample_rosters_import_and_reimport_changes_nothing(
         "added": 0,
         "removed": 0,
         "unchanged": 8,
+        "scopes_without_students": 0,
         "directory_entries": 0,
     }
+    assert staff_again.json()["warnings"] == []
     assert await table_counts(pool, campus_id) == after_first
 
     fetched = await client.get(f"/v1/roster/imports/{again.json()['id']}", headers=token(campus_id))
@@ -244,6 +246,20 @@ async def test_a_snapshot_without_a_student_deactivates_them_and_dry_run_writes_
     assert real.json()["counts"]["deactivated"] == 1
     async with campus_transaction(pool, campus_id) as conn:
         assert await conn.fetchval("SELECT count(*) FROM students WHERE NOT active") == 1
+
+
+async def test_a_scope_no_student_lives_in_is_imported_with_a_warning(
+    client: httpx.AsyncClient,
+) -> None:
+    campus_id = campus()
+    await upload(client, "students", campus_id, (SAMPLES / "roster_students.csv").read_bytes())
+    staff = "工号,姓名,角色,范围类型,范围\nT1,甲,公寓辅导员,楼栋,8栋\nT2,乙,公寓辅导员,楼栋,8号楼\n"
+
+    response = await upload(client, "staff", campus_id, staff.encode())
+
+    assert response.status_code == 200
+    assert response.json()["counts"]["added"] == 2
+    assert [w["scope"] for w in response.json()["warnings"]] == ["building:8栋"]
 
 
 async def test_another_campus_rows_are_invisible_under_rls(

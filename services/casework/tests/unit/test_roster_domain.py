@@ -19,6 +19,7 @@ from shouwang_casework.domain.roster import (
     plan_assignment_changes,
     plan_student_changes,
     responsible_staff,
+    scopes_without_students,
 )
 from shouwang_contracts.auth import Placement, ScopeGrant, ScopeKind
 from shouwang_contracts.vocabulary import Role
@@ -210,3 +211,13 @@ def test_the_index_finds_exactly_who_a_scan_finds(placement: StudentPlacement) -
         assert (a.holder in affected_by({a.holder: placement}, [a])) == (
             a.role in DIRECTORY_ROLES and placement.covered_by(a.scope_kind, a.scope_value)
         )
+
+
+def test_scopes_nobody_is_placed_in_are_named() -> None:
+    assignments = [
+        Assignment("p1", "residence_counselor", "building", "8栋"),
+        Assignment("p2", "residence_counselor", "building", "8号楼"),
+        Assignment("p3", "counseling_center", "campus", "主校区"),
+        Assignment("p4", "dorm_leader", "room", "7号楼/303"),
+    ]
+    assert scopes_without_students([A.placement, B.placement], assignments) == [("building", "8栋")]

@@ -280,6 +280,17 @@ def affected_by(placements: dict[str, StudentPlacement], changed: Iterable[Assig
     return {key for key, placement in placements.items() if placement.scope_keys() & changed_scopes}
 
 
+def scopes_without_students(
+    placements: Iterable[StudentPlacement], assignments: Iterable[Assignment]
+) -> list[tuple[str, str]]:
+    """Scopes assigned (campus aside) that cover no placement: a name the two exports spell
+    differently, or a building nobody lives in yet."""
+    covered: set[tuple[str, str]] = set()
+    for placement in placements:
+        covered |= placement.scope_keys()
+    return sorted({_scope_key(a) for a in assignments if a.scope_kind != "campus"} - covered)
+
+
 # --- normalising what exports write ------------------------------------------------------------
 
 

@@ -54,6 +54,7 @@ from ..domain.roster import (
     affected_by,
     plan_assignment_changes,
     plan_student_changes,
+    scopes_without_students,
 )
 from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
 from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
@@ -303,6 +304,7 @@ async def import_staff(
     async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
         await _lock_campus_roster(conn, campus_id)
         counts: dict[str, int] = {"rows": parsed.rows_total}
+        unmatched: list[tuple[str, str]] = []
         if not parsed.errors:
             people: dict[str, tuple[str, str]] = {}
             incoming: list[Assignment] = []
@@ -317,11 +319,13 @@ async def import_staff(
                 await repo.known_assignments(conn), incoming, snapshot=snapshot
             )
             counts |= {"people": len(people), **changes.counts()}
+            placements = await repo.active_placements(conn)
+            unmatched = scopes_without_students(placements.values(), incoming)
+            counts["scopes_without_students"] = len(unmatched)
             if not dry_run:
                 await repo.save_staff(
                     conn, campus_id, people, changes.added, changes.removed, snapshot=snapshot
                 )
-                placements = await repo.active_placements(conn)
                 touched = affected_by(placements, changes.added | changes.removed)
                 counts["directory_entries"] = await enqueue_directory(
                     conn, campus_id, [(ref, placements[ref], True) for ref in sorted(touched)]
@@ -331,7 +335,25 @@ async def import_staff(
         )
     if parsed.errors:
         raise _rejected(request, record, parsed.errors)
-    return _import_body(record)
+    return _import_body(record) | {"warnings": _scope_warnings(request, unmatched)}
+
+
+def _scope_warnings(request: Request, unmatched: list[tuple[str, str]]) -> list[dict[str, str]]:
+    # Usually a spelling that differs between the two exports (8栋 vs 8号楼): the assignment
+    # is kept, but nobody is covered by it until the names agree.
+    english = preferred_language(request) == "en"
+    return [
+        {
+            "code": "scope_without_students",
+            "scope": f"{kind}:{value}",
+            "message": (
+                f"no active student is placed in {kind} {value}; check the spelling"
+                if english
+                else f"范围“{value}”下没有在册学生，请核对与学生名单中的写法是否一致"
+            ),
+        }
+        for kind, value in unmatched
+    ]
 
 
 async def _record(
