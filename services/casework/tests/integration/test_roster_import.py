@@ -242,6 +242,8 @@ async def test_a_snapshot_without_a_student_deactivates_them_and_dry_run_writes_
     dry = await upload(client, "students", campus_id, without_last, dry_run="true")
     assert dry.json()["status"] == "dry_run"
     assert dry.json()["counts"]["deactivated"] == 1
+    async with campus_transaction(pool, campus_id) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM students WHERE NOT active") == 0
     real = await upload(client, "students", campus_id, without_last)
     assert real.json()["counts"]["deactivated"] == 1
     async with campus_transaction(pool, campus_id) as conn:
