@@ -147,10 +147,11 @@ class TopicReader:
         from aiokafka import TopicPartition
 
         await self.consumer.start()
-        partitions = [
-            TopicPartition(self.topic, p)
-            for p in sorted(self.consumer.partitions_for_topic(self.topic) or {0})
-        ]
+        from shouwang_contracts.topics import all_topics
+
+        # From the declaration, not the client's metadata (empty right after start).
+        spec = next(t for t in all_topics() if t.name == self.topic)
+        partitions = [TopicPartition(self.topic, p) for p in range(spec.partitions)]
         self.consumer.assign(partitions)
         for tp, offset in (await self.consumer.end_offsets(partitions)).items():
             self.consumer.seek(tp, offset)

@@ -72,7 +72,7 @@ async def test_warnings_on_kafka_open_and_feed_one_case(
         await import_roster(client, campus, secret)
         first = warning(campus, student, Severity.MILD, Role.RESIDENCE_COUNSELOR)
         await publish(kafka_bootstrap, first.assessment, first.alert)
-        items = await wait_for(lambda: queue_of(client, counselor))
+        items = await wait_for(lambda: queue_of(client, counselor), within=120)
         assert len(items) == 1, proc.log_text()[-3000:]
         assert items[0]["owner_ref"] == pseudonyms.person_ref(campus, COUNSELOR_8)
         case_id = items[0]["case_id"]
@@ -86,7 +86,7 @@ async def test_warnings_on_kafka_open_and_feed_one_case(
         async def raised() -> bool:
             return (await queue_of(client, counselor))[0]["severity"] == "moderate"
 
-        assert await wait_for(raised), proc.log_text()[-3000:]
+        assert await wait_for(raised, within=120), proc.log_text()[-3000:]
         items = await queue_of(client, counselor)
         assert [i["case_id"] for i in items] == [case_id]  # attached, not a second case
         dead = await dlq.read_until(lambda rs: any(r.key == b"poison" for r in rs))
@@ -118,6 +118,13 @@ async def test_warnings_on_kafka_open_and_feed_one_case(
         changed = next(e for e in events if e["type"] == "shouwang.case.severity_changed")
         assert changed["data"]["report_ids"] == second.assessment.data.report_ids
 
+        # Operations see it: ready, and the counters moved.
+        assert (await client.get("/readyz")).status_code == 200
+        exposition = (await client.get("/metrics")).text
+        assert 'casework_outbox_published_total{topic="shouwang.cases.v1"}' in exposition
+        assert 'result="dead_lettered"' in exposition
+        assert "casework_outbox_lag_seconds" in exposition
+
         history = (await client.get(f"/v1/cases/{case_id}/history", headers=counselor)).json()
         assert [h["kind"] for h in history].count(
             "severity_changed"
@@ -140,7 +147,7 @@ async def test_kill_9_before_the_relay_loses_no_event(
         await import_roster(client, campus, secret)
         w = warning(campus, student, Severity.SEVERE, Role.COUNSELING_CENTER)
         await publish(kafka_bootstrap, w.assessment, w.alert)
-        items = await wait_for(lambda: queue_of(client, center))
+        items = await wait_for(lambda: queue_of(client, center), within=120)
         assert items, proc.log_text()[-3000:]
         case_id = items[0]["case_id"]
         ack = await client.post(

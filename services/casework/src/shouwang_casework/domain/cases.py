@@ -178,6 +178,7 @@ class Case:
                 "severity": severity.value,
                 "owner_role": owner_role.value,
                 "owner_ref": owner_ref,
+                "report_ids": list(case.report_ids),
                 **(source or {}),
             },
         )

@@ -10,15 +10,18 @@ neighbouring batches could reorder one student's events.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from shouwang_contracts.events.casework import CaseTransitioned
 
 from .. import metrics
 from ..adapters.db import campus_transaction
 from ..adapters.outbox import (
+    OutboxRow,
     enable_relay,
     lock_unpublished,
     mark_published,
@@ -60,7 +63,16 @@ async def relay_once(pool: asyncpg.Pool, broker: KafkaBroker, batch: int) -> int
         await mark_published(conn, [row.id for row in rows])
     for row in rows:
         metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
+        _count_transition(row)
     return len(rows)
+
+
+def _count_transition(row: OutboxRow) -> None:
+    # Counted here, once the broker has the event, so a rolled-back change never counts.
+    if row.headers.get("ce_type") != CaseTransitioned.EVENT_TYPE:
+        return
+    data = json.loads(row.payload).get("data", {})
+    metrics.TRANSITIONS.labels(data.get("from_state", ""), data.get("to_state", "")).inc()
 
 
 async def relay_outbox(deps: Deps) -> None:
@@ -99,14 +111,18 @@ async def follow_up_reminders(deps: Deps) -> None:
 async def refresh_case_gauges(deps: Deps) -> None:
     """Keep the open-cases gauge current for the campuses this deployment serves."""
     while True:
+        counts: list[tuple[str, str, str, int]] = []
         for campus_id in deps.settings.campuses:
             try:
                 async with campus_transaction(deps.pool, campus_id) as conn:
-                    counts = await counts_by_state_and_severity(conn)
-                for state, severity, n in counts:
-                    metrics.OPEN_CASES.labels(campus_id, state, severity).set(n)
+                    rows = await counts_by_state_and_severity(conn)
+                counts.extend((campus_id, state, severity, n) for state, severity, n in rows)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("case gauges failed for a campus")
+        # Start from empty so a state that emptied out drops to nothing, not its last count.
+        metrics.OPEN_CASES.clear()
+        for campus_id, state, severity, n in counts:
+            metrics.OPEN_CASES.labels(campus_id, state, severity).set(n)
         await asyncio.sleep(30)

@@ -40,7 +40,7 @@ def payloads_for(case: Case, change: Change) -> list[Payload]:
                     owner_role=Role(d["owner_role"]),
                     assessment_id=d.get("assessment_id"),
                     alert_id=d.get("alert_id"),
-                    report_ids=list(case.report_ids),
+                    report_ids=d.get("report_ids", []),
                     opened_at=change.at,
                 )
             ]
