@@ -160,7 +160,7 @@ class TopicReader:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def read_until(self, done: Any, within: float = 60.0) -> list[Any]:
+    async def read_until(self, done: Any, within: float = 120.0) -> list[Any]:
         """Records until `done(records)` holds (or time runs out)."""
         import asyncio
 
