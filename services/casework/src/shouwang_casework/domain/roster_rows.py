@@ -10,9 +10,9 @@ numbers or ID-card numbers leaves them behind.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .roster import (
     StaffMember,
@@ -121,24 +121,36 @@ def _too_many(number: int) -> RowError:
     )
 
 
-def parse_students(table: Iterable[Sequence[object]]) -> ParsedRoster[Student]:
-    """Students from a table whose first row is the header."""
+def _cells_by_row(
+    table: Iterable[Sequence[object]],
+    aliases: dict[str, tuple[str, ...]],
+    required: Iterable[str],
+    result: ParsedRoster[Any],
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(row number, cells by field) of each data row; header problems go into `result`."""
     rows = iter(table)
-    result: ParsedRoster[Student] = ParsedRoster()
     header = next(rows, None)
     if header is None:
         result.errors.append(RowError(1, "", "empty_file", "文件为空", "the file is empty"))
-        return result
-    columns, result.errors = map_headers(header, STUDENT_HEADERS, STUDENT_REQUIRED)
-    if result.errors:
-        return result
-    first_row_of: dict[str, int] = {}
+        return
+    columns, header_errors = map_headers(header, aliases, required)
+    if header_errors:
+        result.errors.extend(header_errors)
+        return
     for number, row in _data_rows(rows):
         result.rows_total += 1
         if result.rows_total > MAX_ROWS:
             result.errors.append(_too_many(number))
-            break
-        student, errors = _student(number, _cells(row, columns))
+            return
+        yield number, _cells(row, columns)
+
+
+def parse_students(table: Iterable[Sequence[object]]) -> ParsedRoster[Student]:
+    """Students from a table whose first row is the header."""
+    result: ParsedRoster[Student] = ParsedRoster()
+    first_row_of: dict[str, int] = {}
+    for number, cells in _cells_by_row(table, STUDENT_HEADERS, STUDENT_REQUIRED, result):
+        student, errors = _student(number, cells)
         if student is not None and student.student_no in first_row_of:
             errors.append(
                 RowError(
@@ -234,23 +246,11 @@ def _student(number: int, cells: dict[str, str | None]) -> tuple[Student | None,
 
 def parse_staff(table: Iterable[Sequence[object]]) -> ParsedRoster[StaffMember]:
     """Staff assignments from a table whose first row is the header; one row per assignment."""
-    rows = iter(table)
     result: ParsedRoster[StaffMember] = ParsedRoster()
-    header = next(rows, None)
-    if header is None:
-        result.errors.append(RowError(1, "", "empty_file", "文件为空", "the file is empty"))
-        return result
-    columns, result.errors = map_headers(header, STAFF_HEADERS, STAFF_REQUIRED)
-    if result.errors:
-        return result
     names: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str, str, str]] = set()
-    for number, row in _data_rows(rows):
-        result.rows_total += 1
-        if result.rows_total > MAX_ROWS:
-            result.errors.append(_too_many(number))
-            break
-        member, errors = _staff_member(number, _cells(row, columns))
+    for number, cells in _cells_by_row(table, STAFF_HEADERS, STAFF_REQUIRED, result):
+        member, errors = _staff_member(number, cells)
         if member is not None:
             first = names.setdefault(member.staff_no, (member.name, number))
             if first[0] != member.name:

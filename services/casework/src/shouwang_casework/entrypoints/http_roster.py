@@ -5,7 +5,7 @@ Expects on `request.app.state` (wired by main.py / bootstrap):
 - `pseudonymizer`: shouwang_contracts Pseudonymizer under SHOUWANG_PSEUDONYM_KEY (the key intake
   uses, so `student_ref` lines up across services);
 - `token_verifier`: for `CurrentPrincipal`;
-- `settings` (optional): `roster_max_upload_bytes` overrides the 20 MiB upload limit.
+- `settings` (optional): `roster_max_upload_bytes` lowers the 20 MiB upload limit.
 
 An import is all-or-nothing: a file with any bad row is refused (422, every bad row by number)
 and changes nothing but its own record in `roster_imports`. An import is a whole roster
@@ -121,6 +121,9 @@ class _UploadRoute(APIRoute):
 router = APIRouter(prefix="/v1/roster", tags=["roster"], route_class=_UploadRoute)
 CampusAdmin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
 Mode = Literal["snapshot", "upsert"]
+RosterFile = Annotated[UploadFile, File(description="The roster, CSV (UTF-8 or GB18030) or XLSX.")]
+ModeParam = Annotated[Mode, Query(description="snapshot: the whole roster; upsert: add/update")]
+DryRun = Annotated[bool, Query(description="Report what would change; write nothing.")]
 
 
 def actor_ref(request: Request, principal: Principal) -> str:
@@ -245,11 +248,9 @@ def _sha256(data: bytes) -> str:
 async def import_students(
     request: Request,
     principal: CampusAdmin,
-    file: Annotated[UploadFile, File(description="Student roster, CSV or XLSX.")],
-    mode: Annotated[
-        Mode, Query(description="snapshot: the whole roster; upsert: add/update")
-    ] = "snapshot",
-    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
+    file: RosterFile,
+    mode: ModeParam = "snapshot",
+    dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Import students and their placements; publish the directory entries that changed."""
     data = await _read_upload(request, file)
@@ -290,11 +291,9 @@ async def import_students(
 async def import_staff(
     request: Request,
     principal: CampusAdmin,
-    file: Annotated[UploadFile, File(description="Staff assignments, CSV or XLSX.")],
-    mode: Annotated[
-        Mode, Query(description="snapshot: the whole roster; upsert: add/update")
-    ] = "snapshot",
-    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
+    file: RosterFile,
+    mode: ModeParam = "snapshot",
+    dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Import who holds which role for which scope; republish directory entries it touches."""
     data = await _read_upload(request, file)
