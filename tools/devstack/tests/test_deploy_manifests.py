@@ -496,6 +496,11 @@ def test_production_overlay_renders_with_kustomize() -> None:
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert re.fullmatch(r".+/[a-z-]+:[\w.-]+", container["image"]), container["image"]
     assert "replicas" not in deployments["intake"]["spec"], "the HPA owns intake's replicas"
+    # The network policies select Shouwang's pods by this label.
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "Job"}:
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert labels.get("app.kubernetes.io/part-of") == "shouwang", doc["metadata"]["name"]
     kinds = {d["kind"] for d in docs}
     assert {"HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= kinds
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "shouwang.json" in d["data"]]
