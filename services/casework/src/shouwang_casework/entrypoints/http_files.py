@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from shouwang_contracts.auth import Placement, Principal
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
@@ -114,7 +114,9 @@ async def read_file(
 class BreakGlassRequest(BaseModel):
     """Why the file must be opened now, by someone outside the student's scope."""
 
-    reason: str = Field(min_length=8, max_length=2000, description="Written reason (≥ 8 chars).")
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)
+    ] = Field(description="Written reason, at least 8 characters besides spaces.")
     minutes: int | None = Field(
         default=None, ge=5, le=24 * 60, description="How long; capped by the configured maximum."
     )
@@ -144,7 +146,7 @@ async def break_glass(
             person_ref=person_ref,
             role=principal.role.value,
             student_ref=student_ref,
-            reason=body.reason.strip(),
+            reason=body.reason,
             duration=timedelta(minutes=minutes),
         )
     return _grant_body(grant)
