@@ -174,6 +174,11 @@ async def test_bad_rows_are_reported_by_number_and_change_nothing(
     record = await client.get(response.headers["location"], headers=token(campus_id))
     assert record.json()["status"] == "rejected"
     assert len(record.json()["errors"]) == 2
+    listed = await client.get("/v1/roster/imports", headers=token(campus_id))
+    assert [(i["status"], i["errors"]) for i in listed.json()["items"]] == [
+        ("rejected", 2),
+        ("applied", 0),
+    ]
 
     english = await client.post(
         "/v1/roster/students",

@@ -279,6 +279,12 @@ async def get_import(conn: asyncpg.Connection, import_id: str) -> RosterImport |
     return _import(row) if row else None
 
 
+async def recent_imports(conn: asyncpg.Connection, limit: int) -> list[RosterImport]:
+    """The latest imports, newest first."""
+    rows = await conn.fetch("SELECT * FROM roster_imports ORDER BY at DESC LIMIT $1", limit)
+    return [_import(row) for row in rows]
+
+
 def _import(row: asyncpg.Record) -> RosterImport:
     return RosterImport(
         id=str(row["id"]),

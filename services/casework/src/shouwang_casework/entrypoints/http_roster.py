@@ -397,6 +397,16 @@ def _import_body(record: repo.RosterImport) -> dict[str, Any]:
     }
 
 
+@router.get("/imports", operation_id="listRosterImports")
+async def list_imports(
+    request: Request, principal: CampusAdmin, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> dict[str, Any]:
+    """The campus's latest imports, newest first (refused rows only in each import's record)."""
+    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+        records = await repo.recent_imports(conn, limit)
+    return {"items": [_import_body(r) | {"errors": len(r.errors)} for r in records]}
+
+
 @router.get("/imports/{import_id}", operation_id="getRosterImport")
 async def get_import(request: Request, principal: CampusAdmin, import_id: str) -> dict[str, Any]:
     """One import's record: status, counts, and every refused row by number."""
