@@ -158,6 +158,10 @@ def test_deployment_is_probed_limited_and_hardened(service: str) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert pod["topologySpreadConstraints"], "replicas spread over nodes and zones"
+    (wait,) = pod["initContainers"]
+    assert wait["image"] == "shouwang-tools"
+    assert wait["command"] == ["python", "/app/bin/wait_for_migrations.py", service]
+    assert [e["name"] for e in wait["env"]] == [f"{service.upper()}_DATABASE_URL"]
     service_doc = _by_kind(BASE_DOCS, "Service")[service]
     assert service_doc["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
     assert service_doc["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
@@ -471,7 +475,8 @@ def test_tools_image_ships_every_services_migrations() -> None:
         line = f"COPY services/{svc}/migrations /app/services/{svc}/migrations"
         assert line in dockerfile, f"tools image lacks {svc}'s migrations"
     assert "SHOUWANG_REPO_ROOT=/app" in dockerfile
-    assert "COPY deploy/setup/create_topics.py /app/bin/create_topics.py" in dockerfile
+    for script in ("create_topics.py", "wait_for_migrations.py"):
+        assert f"COPY deploy/setup/{script} /app/bin/{script}" in dockerfile
     assert re.search(r"^USER 10001", dockerfile, re.MULTILINE)
 
 
