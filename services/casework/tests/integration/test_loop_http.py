@@ -340,6 +340,26 @@ async def test_the_whole_loop_with_every_guard(
     assert (closed.json()["state"], closed.json()["outcome"]) == ("closed", "relieved")
     assert (await client.get("/v1/cases", headers=counselor)).json()["total"] == 0
 
+    # Reopen after closure needs a reason, and then the next warning attaches to it.
+    refused(
+        await client.post(
+            f"/v1/cases/{case_id}/transitions", json={"to_state": "monitoring"}, headers=counselor
+        ),
+        422,
+        "reason_required",
+    )
+    reopened = await client.post(
+        f"/v1/cases/{case_id}/transitions",
+        json={"to_state": "monitoring", "reason": "期末前情绪再度低落"},
+        headers=counselor,
+    )
+    assert reopened.status_code == 200, reopened.text
+    assert (reopened.json()["state"], reopened.json()["outcome"]) == ("monitoring", None)
+    await deliver(pool, campus, warning(campus, student, Severity.MILD, Role.RESIDENCE_COUNSELOR))
+    assert [
+        c["case_id"] for c in (await client.get("/v1/cases", headers=counselor)).json()["items"]
+    ] == [case_id]
+
     # History: immutable, in order, consistent with the state.
     history = (await client.get(f"/v1/cases/{case_id}/history", headers=counselor)).json()
     assert [h["seq"] for h in history] == list(range(1, len(history) + 1))
@@ -350,6 +370,7 @@ async def test_the_whole_loop_with_every_guard(
         ("referred", "aftercare"),
         ("aftercare", "follow_up"),
         ("follow_up", "closed"),
+        ("closed", "monitoring"),
     ]
     intervention = next(h for h in history if h["to_state"] == "intervention")
     assert intervention["text"] == "当面谈心，约定每日联系"  # opened for a reader in scope

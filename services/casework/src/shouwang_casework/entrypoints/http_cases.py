@@ -33,7 +33,7 @@ from ..service_layer.access import Caller
 from . import http_schemas as s
 from .http_messages import localized
 
-router = APIRouter(prefix="/v1", tags=["cases"])
+router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 T = TypeVar("T")
 Work = Callable[[asyncpg.Connection, Caller, Deps], Awaitable[T]]
 

@@ -225,3 +225,38 @@ class PlanOut(BaseModel):
 
 class ConsentOut(BaseModel):
     consent_id: str
+
+
+class ProblemField(BaseModel):
+    field: str | None = Field(description="The field at fault (dotted path).")
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details (`application/problem+json`)."""
+
+    type: str = Field(description="urn:shouwang:problem:<code>")
+    title: str = Field(description="zh-CN unless Accept-Language asks for English.")
+    status: int
+    code: str = Field(description="Stable machine-readable reason, e.g. `follow_up_required`.")
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+    trace_id: str | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": ProblemOut,
+        "content": {"application/problem+json": {}},
+    }
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem("No or invalid bearer token."),
+    403: _problem("Role, tier or scope does not allow this (students never see cases)."),
+    404: _problem("No such case, alert, note or follow-up in your campus."),
+    409: _problem("The loop has no such step, or the case changed meanwhile."),
+    422: _problem("Something the step needs is missing or invalid (see `errors`)."),
+}

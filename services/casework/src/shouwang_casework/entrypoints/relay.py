@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -39,7 +39,8 @@ RELAY_LOCK = 0x5357_4F42  # "SWOB"
 
 async def relay_once(pool: asyncpg.Pool, broker: KafkaBroker, batch: int) -> int:
     """Publish one batch of unpublished events; returns how many (0 when idle or not leader)."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
             return 0
         await enable_relay(conn)
