@@ -192,3 +192,22 @@ def test_unreadable_uploads_are_refused_with_a_reason() -> None:
     assert broken.value.code == "malformed_xlsx"
     with pytest.raises(UnreadableFile):
         detect_format(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+
+
+def test_a_title_line_above_the_header_is_passed_over_and_row_numbers_stay_true() -> None:
+    table = [
+        ["2024级学生住宿名单", "", "", ""],
+        [],
+        ["学号", "姓名", "楼栋", "楼层"],
+        ["2024000001", "甲", "8号楼", "2"],
+        ["2024000002", "乙", "8号楼", "二楼"],
+    ]
+    parsed = parse_students(table)
+
+    assert [s.student_no for s in parsed.records] == ["2024000001"]
+    assert [(e.row, e.field) for e in parsed.errors] == [(5, "floor")]
+
+
+def test_an_empty_file_is_one_error() -> None:
+    assert [e.code for e in parse_staff([]).errors] == ["empty_file"]
+    assert [e.code for e in parse_staff([[], ["", ""]]).errors] == ["empty_file"]

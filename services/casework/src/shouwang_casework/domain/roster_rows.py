@@ -33,6 +33,7 @@ from .roster_words import (
 )
 
 MAX_ROWS = 100_000
+HEADER_SEARCH_ROWS = 5
 
 T = TypeVar("T")
 
@@ -68,7 +69,11 @@ def _header_key(text: object) -> str:
 
 
 def map_headers(
-    header: Sequence[object], aliases: dict[str, tuple[str, ...]], required: Iterable[str]
+    header: Sequence[object],
+    aliases: dict[str, tuple[str, ...]],
+    required: Iterable[str],
+    *,
+    row: int = 1,
 ) -> tuple[dict[str, int], list[RowError]]:
     """Column index of each known field, and errors for missing or repeated columns."""
     lookup = {_header_key(alias): name for name, names in aliases.items() for alias in names}
@@ -81,7 +86,7 @@ def map_headers(
         if name in columns:
             errors.append(
                 RowError(
-                    1, name, "duplicate_column", f"表头重复：{cell}", f"duplicate column: {cell}"
+                    row, name, "duplicate_column", f"表头重复：{cell}", f"duplicate column: {cell}"
                 )
             )
         columns[name] = index
@@ -90,7 +95,7 @@ def map_headers(
             zh = aliases[name][0]
             errors.append(
                 RowError(
-                    1,
+                    row,
                     name,
                     "missing_column",
                     f"缺少必需的列：{zh}",
@@ -104,9 +109,11 @@ def _cells(row: Sequence[object], columns: dict[str, int]) -> dict[str, str | No
     return {name: clean(row[i]) if i < len(row) else None for name, i in columns.items()}
 
 
-def _data_rows(table: Iterable[Sequence[object]]) -> Iterable[tuple[int, Sequence[object]]]:
-    """(row number, cells) of non-blank data rows; the header is row 1."""
-    for number, row in enumerate(table, start=2):
+def _data_rows(
+    table: Iterable[Sequence[object]], start: int
+) -> Iterable[tuple[int, Sequence[object]]]:
+    """(row number, cells) of non-blank data rows, the first being row `start`."""
+    for number, row in enumerate(table, start=start):
         if any(clean(cell) for cell in row):
             yield number, row
 
@@ -127,17 +134,32 @@ def _cells_by_row(
     required: Iterable[str],
     result: ParsedRoster[Any],
 ) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(row number, cells by field) of each data row; header problems go into `result`."""
+    """(row number, cells by field) of each data row; header problems go into `result`.
+
+    The header is the first of the top HEADER_SEARCH_ROWS rows that names every required
+    column, so a title line above it ("2024级学生名单") is passed over.
+    """
     rows = iter(table)
-    header = next(rows, None)
-    if header is None:
-        result.errors.append(RowError(1, "", "empty_file", "文件为空", "the file is empty"))
+    required = tuple(required)
+    first_errors: list[RowError] | None = None
+    columns: dict[str, int] | None = None
+    header_number = 0
+    for header_number, header in enumerate(rows, start=1):
+        if not any(clean(cell) for cell in header):
+            continue
+        found, errors = map_headers(header, aliases, required, row=header_number)
+        if not errors:
+            columns = found
+            break
+        first_errors = first_errors or errors
+        if header_number >= HEADER_SEARCH_ROWS:
+            break
+    if columns is None:
+        result.errors.extend(
+            first_errors or [RowError(1, "", "empty_file", "文件为空", "the file is empty")]
+        )
         return
-    columns, header_errors = map_headers(header, aliases, required)
-    if header_errors:
-        result.errors.extend(header_errors)
-        return
-    for number, row in _data_rows(rows):
+    for number, row in _data_rows(rows, start=header_number + 1):
         result.rows_total += 1
         if result.rows_total > MAX_ROWS:
             result.errors.append(_too_many(number))
