@@ -10,6 +10,7 @@ copied to `<topic>.dlq` with the reason headers, and the consumer goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from ..adapters import files
 from ..adapters.db import campus_transaction
 
 logger = logging.getLogger("shouwang.casework.records")
+RETRY_PAUSE_SECONDS = 1.0
 
 Store = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[bool]]
 Outcome = Literal["stored", "duplicate", "skipped"]
@@ -97,6 +99,12 @@ def _subscribe(
             await apply_record(deps.db_pool, body, event_type, payload_cls, store)
         except PoisonEvent as exc:
             await _dead_letter(broker, message, body, str(exc), consumer)
+        except Exception:
+            # The database is away or busy: the record is retried (nack rewinds the offset);
+            # pause first so an outage is not a hot loop of redeliveries.
+            logger.warning("keeping %s in the file failed; retrying", topic, exc_info=True)
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+            raise
 
 
 async def _dead_letter(
