@@ -27,6 +27,8 @@ class CaseworkSettings(SharedSettings):
     relay_enabled: bool = True
     relay_batch: int = Field(default=200, ge=1, le=5000)
     relay_idle_seconds: float = Field(default=0.2, gt=0)
+    # Published events stay this long in the outbox (for inspection), then Kafka alone has them.
+    outbox_keep_days: int = Field(default=7, ge=1)
     # Campuses this deployment serves: the missed-follow-up reminder walks them one by one,
     # because row-level security shows it one campus at a time.
     campuses: list[str] = Field(default_factory=list)

@@ -126,6 +126,18 @@ async def oldest_unpublished_age(conn: asyncpg.Connection) -> float:
     return float(age or 0.0)
 
 
+async def purge_published(conn: asyncpg.Connection, older_than_days: int) -> int:
+    """Delete events published more than `older_than_days` ago; returns how many.
+
+    Kafka holds them from then on; the outbox only needs what is not yet published.
+    """
+    status = await conn.execute(
+        "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)",
+        older_than_days,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
 async def enable_relay(conn: asyncpg.Connection) -> None:
     """Let this transaction see every campus's outbox rows (the relay only)."""
     await conn.execute("SELECT set_config($1, 'on', true)", RELAY_SETTING)

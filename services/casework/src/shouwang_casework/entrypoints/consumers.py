@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
@@ -42,6 +41,9 @@ from ..service_layer.warnings import (
 logger = logging.getLogger(__name__)
 
 CASES_CONSUMER = "casework.cases"
+# aiokafka's ConsumerRecord (topic, partition, offset, key, value, headers); typed loosely so
+# casework depends on FastStream's Kafka extra only.
+Record = Any
 Apply = Callable[[asyncpg.Connection, Envelope[Any], Deps], Awaitable[Any]]
 
 # Failures that say nothing about the record: retry it, however long it takes.
@@ -93,7 +95,7 @@ async def consume_record(
 
     Results: `applied`, `duplicate`, `dead_lettered`, `retried` (rewound, comes again).
     """
-    record: ConsumerRecord[Any, Any] = message.raw_message  # type: ignore[assignment]
+    record: Record = message.raw_message
     topic = record.topic
     try:
         envelope = decode(record.value)
@@ -126,7 +128,7 @@ _attempts: dict[tuple[str, int, int], int] = {}
 async def _retry(
     deps: Deps,
     message: KafkaMessage,
-    record: ConsumerRecord[Any, Any],
+    record: Record,
     consumer: str,
     exc: Exception,
     *,
@@ -144,7 +146,7 @@ async def _retry(
 
 
 async def _dead_letter(
-    deps: Deps, message: KafkaMessage, record: ConsumerRecord[Any, Any], consumer: str, reason: str
+    deps: Deps, message: KafkaMessage, record: Record, consumer: str, reason: str
 ) -> str:
     topic, headers = dead_letter(
         record.topic,

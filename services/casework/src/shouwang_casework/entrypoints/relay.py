@@ -26,6 +26,7 @@ from ..adapters.outbox import (
     lock_unpublished,
     mark_published,
     oldest_unpublished_age,
+    purge_published,
 )
 from ..adapters.queue import counts_by_state_and_severity
 from ..bootstrap import Deps
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Any constant works; it names "the outbox relay" among casework's advisory locks.
 RELAY_LOCK = 0x5357_4F42  # "SWOB"
+PURGE_EVERY_SECONDS = 600.0
 
 
 async def relay_once(pool: asyncpg.Pool, broker: KafkaBroker, batch: int) -> int:
@@ -80,10 +82,15 @@ async def relay_outbox(deps: Deps) -> None:
     """Relay forever: drain while there is work, pause when idle, back off on errors."""
     settings = deps.settings
     delay = settings.relay_idle_seconds
+    loop = asyncio.get_running_loop()
+    next_purge = loop.time()
     while True:
         try:
             published = await relay_once(deps.pool, deps.broker, settings.relay_batch)
             delay = settings.relay_idle_seconds
+            if loop.time() >= next_purge:
+                await _purge(deps.pool, settings.outbox_keep_days)
+                next_purge = loop.time() + PURGE_EVERY_SECONDS
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -92,6 +99,15 @@ async def relay_outbox(deps: Deps) -> None:
             delay = min(delay * 2, 10.0)
         if published < settings.relay_batch:
             await asyncio.sleep(delay)
+
+
+async def _purge(pool: asyncpg.Pool, keep_days: int) -> None:
+    async with pool.acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
+        await enable_relay(conn)
+        purged = await purge_published(conn, keep_days)
+    if purged:
+        logger.info("purged %d published outbox events", purged)
 
 
 async def follow_up_reminders(deps: Deps) -> None:
