@@ -118,6 +118,7 @@ class StaffMember:
 
     @property
     def assignment(self) -> Assignment:
+        """The row's assignment, held by its number (the adapter swaps in the person_ref)."""
         return Assignment(self.staff_no, self.role, self.scope_kind, self.scope_value)
 
 
@@ -159,6 +160,7 @@ class StudentChanges:
         return changed
 
     def counts(self) -> dict[str, int]:
+        """How many students each kind of change touches, for the import record."""
         return {
             "created": len(self.created),
             "updated": len(self.updated),
@@ -208,6 +210,7 @@ class AssignmentChanges:
     unchanged: int
 
     def counts(self) -> dict[str, int]:
+        """How many assignments are added, removed and kept, for the import record."""
         return {"added": len(self.added), "removed": len(self.removed), "unchanged": self.unchanged}
 
 

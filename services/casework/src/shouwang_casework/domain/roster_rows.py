@@ -51,6 +51,7 @@ class RowError:
     message_en: str
 
     def as_dict(self) -> dict[str, object]:
+        """The error as stored in the import record (both languages)."""
         return asdict(self)
 
 

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 
 class TableFormat(StrEnum):
+    """The table formats an upload may be in."""
+
     CSV = "csv"
     XLSX = "xlsx"
 

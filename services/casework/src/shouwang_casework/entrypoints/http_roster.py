@@ -92,6 +92,7 @@ class _UploadRoute(APIRoute):
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, behind the size check."""
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
