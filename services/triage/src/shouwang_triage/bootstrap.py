@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 import asyncpg
+from faststream.kafka import KafkaBroker
 
 from .adapters.kafka import build_broker
 from .adapters.outbox import OutboxRelay
@@ -24,6 +25,7 @@ class Running:
     """A started triage: its parts and the background tasks to cancel on shutdown."""
 
     triage: Triage
+    bulk_broker: KafkaBroker
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def ping_database(self) -> bool:
@@ -41,12 +43,14 @@ class Running:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.bulk_broker.stop()
         await self.triage.pool.close()
 
 
 async def bootstrap(settings: TriageSettings) -> Running:
     """Load the policy (refusing an invalid one), connect, subscribe and start the loops."""
     policy = load_policy(settings.policy_file, settings.campus_file)
+    lanes = settings.relay_lanes  # refuses unknown consumer names before connecting anything
     logger.info("grading policy %s loaded", policy.version)
     pool = await asyncpg.create_pool(
         settings.database_url.get_secret_value(),
@@ -54,19 +58,25 @@ async def bootstrap(settings: TriageSettings) -> Running:
         max_size=settings.db_pool_max,
     )
     broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=settings.linger_ms)
+    bulk_broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=20)
     relay = OutboxRelay(
-        pool, broker, batch=settings.relay_batch, poll_seconds=settings.relay_poll_seconds
+        pool,
+        {"urgent": broker, "bulk": bulk_broker},
+        batch=settings.relay_batch,
+        poll_seconds=settings.relay_poll_seconds,
     )
     triage = Triage(broker=broker, pool=pool, policy=policy, relay=relay, settings=settings)
     register_consumers(triage)
     try:
+        await bulk_broker.start()
         await broker.start()
     except BaseException:
+        await bulk_broker.stop()
         await pool.close()
         raise
-    running = Running(triage)
+    running = Running(triage, bulk_broker)
     running.tasks = [
-        asyncio.create_task(relay.run(), name="outbox-relay"),
+        asyncio.create_task(relay.run(lanes), name="outbox-relay"),
         asyncio.create_task(
             run_escalations(
                 pool,

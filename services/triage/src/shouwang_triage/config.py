@@ -25,9 +25,17 @@ class TriageSettings(SharedSettings):
     policy_file: Path | None = None
     campus_file: Path | None = None
 
+    # Which consumers this process runs: `all`, or a comma list of reports, screenings,
+    # census, cases, directory. Running the census in its own replicas (`census`) beside
+    # replicas for the rest (`reports,screenings,cases,directory`) gives the census its own
+    # CPU; each process relays the outbox lane(s) of what it consumes.
+    consumers: str = "all"
+
     # Kafka consumer groups share this prefix; each input topic has its own group.
     group_prefix: str = "triage"
     census_batch_size: int = 200
+    # Reports or individual screenings that queued up are graded together, up to this many.
+    urgent_batch_size: int = 100
     linger_ms: int = 1
     # Back-off before a message whose effect failed (database down, ...) is retried.
     retry_backoff_seconds: float = 1.0
@@ -38,3 +46,24 @@ class TriageSettings(SharedSettings):
     # The relay wakes at once after each commit; this is its fallback poll (crash recovery).
     relay_poll_seconds: float = 0.5
     relay_batch: int = 500
+
+    @property
+    def consumer_set(self) -> frozenset[str]:
+        """The consumers to run."""
+        known = {"reports", "screenings", "census", "cases", "directory"}
+        if self.consumers.strip() == "all":
+            return frozenset(known)
+        chosen = frozenset(c.strip() for c in self.consumers.split(",") if c.strip())
+        unknown = chosen - known
+        if unknown or not chosen:
+            raise ValueError(f"TRIAGE_CONSUMERS: unknown {sorted(unknown)}; known {sorted(known)}")
+        return chosen
+
+    @property
+    def relay_lanes(self) -> tuple[str, ...]:
+        """Outbox lanes this process publishes: urgent unless census-only, bulk with the census."""
+        chosen = self.consumer_set
+        lanes = [] if chosen == {"census"} else ["urgent"]
+        if "census" in chosen:
+            lanes.append("bulk")
+        return tuple(lanes)

@@ -248,13 +248,22 @@ class BatchStore:
             rows,
         )
 
-    async def enqueue(self, events: Sequence[tuple[Envelope[Any], str]]) -> None:
-        """Outbox rows in order; the relay publishes them after the transaction commits."""
+    async def enqueue(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Outbox rows (see `outbox_row`) in order; the relay publishes them after commit."""
         await self.conn.executemany(
             "INSERT INTO outbox (lane, event_id, topic, key, value, headers)"
             " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING",
-            [
-                (lane, e.id, e.topic, e.key, e.to_bytes(), json.dumps(e.headers()))
-                for e, lane in events
-            ],
+            rows,
         )
+
+
+def outbox_row(envelope: Envelope[Any], lane: str) -> tuple[Any, ...]:
+    """An event serialised for the outbox (done as each event is made, in small steps)."""
+    return (
+        lane,
+        envelope.id,
+        envelope.topic,
+        envelope.key,
+        envelope.to_bytes(),
+        json.dumps(envelope.headers()),
+    )

@@ -30,10 +30,17 @@ class OutboxRelay:
     """Publishes outbox rows; `wake(lane)` after a commit makes it publish at once."""
 
     def __init__(
-        self, pool: asyncpg.Pool, broker: KafkaBroker, *, batch: int, poll_seconds: float
+        self,
+        pool: asyncpg.Pool,
+        publishers: dict[str, KafkaBroker],
+        *,
+        batch: int,
+        poll_seconds: float,
     ) -> None:
+        # One producer per lane: a producer sends one request per broker at a time, so a
+        # census's records in its buffer would otherwise travel ahead of an urgent alert.
         self._pool = pool
-        self._broker = broker
+        self._publishers = publishers
         self._batch = batch
         self._poll = poll_seconds
         self._wake = {lane: asyncio.Event() for lane in LANES}
@@ -42,9 +49,9 @@ class OutboxRelay:
         """Something was committed to `lane`: publish it now rather than at the next poll."""
         self._wake[lane].set()
 
-    async def run(self) -> None:
-        """Drain every lane until cancelled."""
-        await asyncio.gather(*(self._run_lane(lane) for lane in LANES))
+    async def run(self, lanes: tuple[str, ...] = LANES) -> None:
+        """Drain `lanes` until cancelled."""
+        await asyncio.gather(*(self._run_lane(lane) for lane in lanes))
 
     async def _run_lane(self, lane: str) -> None:
         wake = self._wake[lane]
@@ -79,16 +86,19 @@ class OutboxRelay:
                 return 0
             # Sends are issued in id order (one student's events stay in order on their
             # partition) and their acknowledgements awaited together.
-            pending = [
-                await self._broker.publish(
-                    row["value"],
-                    row["topic"],
-                    key=row["key"],
-                    headers=json.loads(row["headers"]),
-                    no_confirm=True,
+            pending = []
+            for index, row in enumerate(rows):
+                if index and index % 50 == 0:
+                    await asyncio.sleep(0)  # let a report's handler run between chunks
+                pending.append(
+                    await self._publishers[lane].publish(
+                        row["value"],
+                        row["topic"],
+                        key=row["key"],
+                        headers=json.loads(row["headers"]),
+                        no_confirm=True,
+                    )
                 )
-                for row in rows
-            ]
             await asyncio.gather(*pending)
             await conn.execute(
                 "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]

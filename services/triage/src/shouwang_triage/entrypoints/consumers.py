@@ -9,11 +9,12 @@ poison records go to `<topic>.dlq` and the consumer goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,15 +57,45 @@ TRANSIENT = (
 )
 
 
+class UrgentFirst:
+    """Census work steps aside while a tier report or individual screening is being graded.
+
+    The census is graded in batches on the same event loop; between small steps it awaits
+    `yield_to_urgent`, which waits while any urgent handler runs. A report therefore never
+    waits for a whole census batch, only for the step in progress.
+    """
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def urgent(self) -> AsyncIterator[None]:
+        self._active += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def yield_to_urgent(self) -> None:
+        await asyncio.sleep(0)
+        await self._idle.wait()
+
+
 @dataclass
 class Triage:
-    """What the consumers need: the pool, the policy, the relay and the settings."""
+    """What the consumers need: brokers, the pool, the policy, the relay and the settings."""
 
     broker: KafkaBroker
     pool: asyncpg.Pool
     policy: GradingPolicy
     relay: OutboxRelay
     settings: TriageSettings
+    gate: UrgentFirst = field(default_factory=UrgentFirst)
 
 
 def report_input(record: Record) -> GradingInput:
@@ -125,6 +156,7 @@ async def grade_records(
     records: Sequence[Record],
     decode: Callable[[Record], GradingInput],
     consumer: Any,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Grade a batch of records in one transaction; poison records go to the dead-letter topic.
 
@@ -132,7 +164,9 @@ async def grade_records(
     alone so only the record that cannot be processed is dead-lettered.
     """
     items: list[tuple[Record, GradingInput]] = []
-    for record in records:
+    for index, record in enumerate(records):
+        if pause is not None and index and index % 20 == 0:
+            await pause()
         observe_lag(consumer, record)
         try:
             items.append((record, decode(record)))
@@ -141,7 +175,7 @@ async def grade_records(
     if not items:
         return
     try:
-        await _grade_together(triage, [item for _, item in items])
+        await _grade_together(triage, [item for _, item in items], pause)
     except TRANSIENT:
         raise
     except Exception:
@@ -158,14 +192,16 @@ async def grade_records(
             )
             return
         for record, item in items:
-            await grade_records(triage, [record], lambda _r, item=item: item, consumer)
+            await grade_records(triage, [record], lambda _r, item=item: item, consumer, pause)
 
 
-async def _grade_together(triage: Triage, items: list[GradingInput]) -> None:
+async def _grade_together(
+    triage: Triage, items: list[GradingInput], pause: Callable[[], Awaitable[None]] | None
+) -> None:
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with unit_of_work(triage.pool) as store:
-        outcomes = await grade_inputs(BatchStore(store.conn), triage.policy, items, now)
+        outcomes = await grade_inputs(BatchStore(store.conn), triage.policy, items, now, pause)
     committed = datetime.now(UTC)
     for lane in {item.lane for item in items}:
         triage.relay.wake(lane)
@@ -243,46 +279,66 @@ def register_consumers(triage: Triage) -> None:
         "auto_offset_reset": "earliest",
     }
 
-    def single(topic: str, decode: Callable[[Record], GradingInput]) -> None:
-        async def on_record(message: KafkaMessage) -> None:
-            record = message.raw_message
-            assert not isinstance(record, tuple)
-            await _guard(
-                triage, record, lambda: grade_records(triage, [record], decode, message.consumer)
-            )
+    def graded_topic(
+        topic: str, decode: Callable[[Record], GradingInput], max_records: int, urgent: bool
+    ) -> None:
+        # Batches: whatever queued up while the previous batch was graded goes in one
+        # transaction and one offset commit, so a burst never builds a queue of commits; with
+        # nothing queued a batch is a single record, handled at once.
+        async def on_records(message: KafkaMessage) -> None:
+            records = message.raw_message
+            batch = records if isinstance(records, tuple) else (records,)
+            try:
+                if urgent:
+                    async with triage.gate.urgent():
+                        await grade_records(triage, batch, decode, message.consumer)
+                else:
+                    await grade_records(
+                        triage, batch, decode, message.consumer, triage.gate.yield_to_urgent
+                    )
+            except TRANSIENT:
+                logger.warning(
+                    "dependency failure on %s; will retry the batch", topic, exc_info=True
+                )
+                await asyncio.sleep(settings.retry_backoff_seconds)
+                raise
 
-        broker.subscriber(topic, group_id=_group(triage, topic), **common)(on_record)
+        broker.subscriber(
+            topic,
+            group_id=_group(triage, topic),
+            batch=True,
+            max_records=max_records,
+            **common,
+        )(on_records)
 
-    single(REPORTS, report_input)
-    single(SCREENINGS, lambda r: screening_input(r, "urgent"))
+    chosen = settings.consumer_set
+    if "reports" in chosen:
+        graded_topic(REPORTS, report_input, settings.urgent_batch_size, urgent=True)
+    if "screenings" in chosen:
+        graded_topic(
+            SCREENINGS,
+            lambda r: screening_input(r, "urgent"),
+            settings.urgent_batch_size,
+            urgent=True,
+        )
+    if "census" in chosen:
+        graded_topic(
+            CENSUS, lambda r: screening_input(r, "bulk"), settings.census_batch_size, urgent=False
+        )
 
-    @broker.subscriber(
-        CENSUS,
-        group_id=_group(triage, CENSUS),
-        batch=True,
-        max_records=settings.census_batch_size,
-        **common,
-    )
-    async def on_census(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
-        try:
-            await grade_records(
-                triage, batch, lambda r: screening_input(r, "bulk"), message.consumer
-            )
-        except TRANSIENT:
-            logger.warning("dependency failure on the census; will retry the batch", exc_info=True)
-            await asyncio.sleep(settings.retry_backoff_seconds)
-            raise
-
-    @broker.subscriber(CASES, group_id=_group(triage, CASES), **common)
     async def on_case_event(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
         await _guard(triage, record, lambda: handle_case_event(triage, record))
 
-    @broker.subscriber(DIRECTORY, group_id=_group(triage, DIRECTORY), **common)
     async def on_directory_entry(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
         await _guard(triage, record, lambda: handle_directory_entry(triage, record))
+
+    if "cases" in chosen:
+        broker.subscriber(CASES, group_id=_group(triage, CASES), **common)(on_case_event)
+    if "directory" in chosen:
+        broker.subscriber(DIRECTORY, group_id=_group(triage, DIRECTORY), **common)(
+            on_directory_entry
+        )

@@ -8,6 +8,7 @@ yet each input is graded exactly as if it had come alone, in order.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.vocabulary import Role, Severity
 
-from ..adapters.batch import BatchStore, NewAlert, StudentKey
+from ..adapters.batch import BatchStore, NewAlert, StudentKey, outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
 from ..domain.grading import grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, first_assignment
@@ -68,16 +69,28 @@ class GradingOutcome:
 @dataclass
 class _Writes:
     grades: dict[StudentKey, tuple[Any, ...]] = field(default_factory=dict)
-    outbox: list[tuple[Any, str]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: dict[str, NewAlert] = field(default_factory=dict)
     superseded: list[tuple[str, str]] = field(default_factory=list)
     lowered: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+# How many inputs are graded between two chances for urgent work to run (see `pause`).
+STEP = 20
+
+
 async def grade_inputs(
-    store: BatchStore, policy: GradingPolicy, items: list[GradingInput], now: datetime
+    store: BatchStore,
+    policy: GradingPolicy,
+    items: list[GradingInput],
+    now: datetime,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> list[GradingOutcome]:
-    """Grade inputs in order in the store's transaction; already-processed events are skipped."""
+    """Grade inputs in order in the store's transaction; already-processed events are skipped.
+
+    `pause`, if given, is awaited every few inputs: a census batch uses it to let a tier
+    report that arrived meanwhile run first, instead of holding the event loop for the batch.
+    """
     fresh_ids = await store.claim_events([(i.event_id, i.topic) for i in items])
     fresh: list[GradingInput] = []
     for item in items:  # a duplicate inside the batch counts once too
@@ -98,7 +111,9 @@ async def grade_inputs(
     pending = {i.evidence_id for i in fresh}
     writes = _Writes()
     outcomes = []
-    for item in fresh:
+    for index, item in enumerate(fresh):
+        if pause is not None and index and index % STEP == 0:
+            await pause()
         pending.discard(item.evidence_id)
         seen = [e for e in windows.get(item.key, ()) if _evidence_id(e) not in pending]
         situation = Situation(
@@ -169,7 +184,7 @@ def _grade_one(
         screening_ids=list(result.screening_ids),
         graded_at=now,
     )
-    writes.outbox.append((_wrap(assessment, "assessment-event", item, now), item.lane))
+    writes.outbox.append(outbox_row(_wrap(assessment, "assessment-event", item, now), item.lane))
 
     alert_id = None
     if action in (AlertAction.RAISE, AlertAction.UPGRADE):
@@ -202,7 +217,7 @@ def _grade_one(
         # A census-raised alert stays in the census's (bulk) lane: thousands of them would
         # otherwise queue ahead of a tier report's alert. The bulk lane drains as fast as the
         # census is graded, so they wait only behind their own batch.
-        writes.outbox.append((_wrap(raised, "alert-event", item, now), item.lane))
+        writes.outbox.append(outbox_row(_wrap(raised, "alert-event", item, now), item.lane))
     return GradingOutcome(item, assessment_id, result.level, previous, action, alert_id)
 
 

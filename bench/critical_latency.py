@@ -1,0 +1,275 @@
+"""Critical report -> first staff alert, idle and while a 20,000-row census flows through.
+
+    uv run python bench/critical_latency.py [--census-rows 20000] [--rate 4] [--idle-reports 40]
+
+Starts real Kafka and PostgreSQL (or uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), then intake
+and triage as real processes. Posts critical reports (`suicide_attempt`) to intake's
+POST /v1/reports at a fixed offered rate and measures, per report, the time from intake's HTTP
+202 to the `alert.raised` record for that student arriving on the alerts topic. First with no
+other load (idle), then while a census file is uploaded to POST /v1/screenings/bulk and graded
+by triage (loaded), until triage has graded every census row. Prints p50/p99 of both and the
+loaded/idle ratio. Aim: p99 < 1 s, loaded within 2x idle. Stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shouwang_contracts.pseudonym import Pseudonymizer  # noqa: E402
+from shouwang_contracts.topics import ALERTS  # noqa: E402
+from shouwang_contracts.vocabulary import Role  # noqa: E402
+from stack import BenchStack, bench_stack  # noqa: E402
+
+CAMPUS = "bench"
+PHQ9_HEADER = "学号,姓名,测评时间,量表,第1题,第2题,第3题,第4题,第5题,第6题,第7题,第8题,第9题"
+
+
+def census_csv(rows: int, seed: int = 11) -> bytes:
+    """PHQ-9 rows shaped like a start-of-term export: mostly healthy, a tail of positives."""
+    rng = random.Random(seed)
+    lines = [PHQ9_HEADER]
+    for row in range(rows):
+        items = rng.choices([0, 1, 2, 3], weights=[55, 30, 10, 5], k=8)
+        item9 = rng.choices([0, 1, 2, 3], weights=[93, 5, 1.5, 0.5])[0]
+        lines.append(",".join([f"C{row:07d}", f"学生{row}", "2026-09-10 09:30", "PHQ-9", *map(str, items), str(item9)]))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@dataclass
+class AlertClock:
+    """Notes when each student's first `alert.raised` arrives on the alerts topic."""
+
+    bootstrap: str
+    arrived: dict[str, float] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
+        await consumer.start()
+        numbers: set[int] = set()
+        for _ in range(50):  # until the metadata names every partition of the topic
+            numbers = consumer.partitions_for_topic(ALERTS) or set()
+            if numbers:
+                break
+            await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(ALERTS, p) for p in sorted(numbers)]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        self._task = asyncio.create_task(self._run(consumer))
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=50)
+                now = time.time()
+                for records in batches.values():
+                    for record in records:
+                        headers = dict(record.headers or [])
+                        if headers.get("ce_type") != b"shouwang.alert.raised":
+                            continue
+                        subject = (record.key or b"").decode().split(":", 1)[-1]
+                        self.arrived.setdefault(subject, now)
+        finally:
+            await consumer.stop()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def wait(self, student_ref: str, within: float = 30.0) -> float | None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if student_ref in self.arrived:
+                return self.arrived[student_ref]
+            await asyncio.sleep(0.005)
+        return None
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    lost: int = 0
+
+    def line(self) -> str:
+        if not self.latencies:
+            return f"{self.name:>7}: no alerts (lost {self.lost})"
+        ordered = sorted(self.latencies)
+        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+        return (
+            f"{self.name:>7}: n={len(ordered):4d}  p50={statistics.median(ordered) * 1000:7.1f} ms"
+            f"  p99={p99 * 1000:7.1f} ms  max={ordered[-1] * 1000:7.1f} ms  lost={self.lost}"
+        )
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+class Bench:
+    def __init__(self, stack: BenchStack, intake_url: str, triage_url: str, census_url: str) -> None:
+        self.stack = stack
+        self.intake_url = intake_url
+        self.triage_url = triage_url
+        self.census_url = census_url
+        self.pseudonyms = Pseudonymizer(stack.secrets["SHOUWANG_PSEUDONYM_KEY"].encode())
+        self.clock = AlertClock(stack.bootstrap)
+        self.reporter = {"Authorization": f"Bearer {stack.token(Role.DORM_LEADER, sub='R1', campus=CAMPUS)}"}
+        self.screener = {"Authorization": f"Bearer {stack.token(Role.COUNSELING_CENTER, sub='T1', campus=CAMPUS)}"}
+        self.sequence = 0
+
+    async def one_report(self, client: httpx.AsyncClient, phase: Phase) -> None:
+        self.sequence += 1
+        student_no = f"K{self.sequence:07d}"
+        body = {
+            "campus_id": CAMPUS,
+            "student_no": student_no,
+            "signals": ["suicide_attempt"],
+            "observed_at": datetime.now(UTC).isoformat(),
+        }
+        answer = await client.post(f"{self.intake_url}/v1/reports", json=body, headers=self.reporter)
+        accepted = time.time()
+        if answer.status_code != 202:
+            print(f"report refused: {answer.status_code} {answer.text[:200]}", file=sys.stderr)
+            phase.lost += 1
+            return
+        arrived = await self.clock.wait(self.pseudonyms.student_ref(CAMPUS, student_no))
+        if arrived is None:
+            phase.lost += 1
+        else:
+            phase.latencies.append(max(arrived - accepted, 0.0))
+
+    async def offer(self, client: httpx.AsyncClient, phase: Phase, rate: float, until: asyncio.Future[object] | int) -> None:
+        """Post reports at `rate` per second (open loop) until `until` is done or that many sent."""
+        tasks = []
+        started = time.monotonic()
+        while True:
+            if isinstance(until, int) and len(tasks) >= until:
+                break
+            if not isinstance(until, int) and until.done():
+                break
+            tasks.append(asyncio.create_task(self.one_report(client, phase)))
+            await asyncio.sleep(max(started + len(tasks) / rate - time.monotonic(), 0))
+        await asyncio.gather(*tasks)
+
+    async def census_graded(self, client: httpx.AsyncClient) -> float:
+        text = (await client.get(f"{self.census_url}/metrics")).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("triage_assessments_graded_total{") and 'trigger="screening"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    async def report_commit_age(self, client: httpx.AsyncClient) -> tuple[float, float, float]:
+        """Triage's own view of reports: count, seconds from intake's acceptance to commit,
+        and seconds spent grading and committing (sums)."""
+        text = (await client.get(f"{self.triage_url}/metrics")).text
+        values = {}
+        for line in text.splitlines():
+            for name in (
+                'triage_input_age_at_commit_seconds_count{trigger="report"}',
+                'triage_input_age_at_commit_seconds_sum{trigger="report"}',
+                'triage_grading_seconds_sum{trigger="report"}',
+            ):
+                if line.startswith(name + " "):
+                    values[name] = float(line.rsplit(" ", 1)[1])
+        return tuple(values.get(n, 0.0) for n in (  # type: ignore[return-value]
+            'triage_input_age_at_commit_seconds_count{trigger="report"}',
+            'triage_input_age_at_commit_seconds_sum{trigger="report"}',
+            'triage_grading_seconds_sum{trigger="report"}',
+        ))
+
+    async def census(self, client: httpx.AsyncClient, rows: int) -> None:
+        """Upload the census to intake, then wait until triage graded every accepted row."""
+        started = time.monotonic()
+        answer = await client.post(
+            f"{self.intake_url}/v1/screenings/bulk",
+            files={"file": ("census.csv", io.BytesIO(census_csv(rows)), "text/csv")},
+            headers=self.screener,
+            timeout=600,
+        )
+        answer.raise_for_status()
+        accepted = answer.json()["rows_accepted"]
+        uploaded = time.monotonic() - started
+        while await self.census_graded(client) < accepted:
+            await asyncio.sleep(0.5)
+        print(
+            f"census: {accepted} rows accepted by intake in {uploaded:.1f} s, "
+            f"graded by triage in {time.monotonic() - started:.1f} s"
+        )
+
+    async def run(self, rows: int, rate: float, idle_reports: int) -> tuple[Phase, Phase]:
+        await self.clock.start()
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                await self.offer(client, Phase("warm-up"), rate, 5)
+                before = await self.report_commit_age(client)
+                idle = Phase("idle")
+                await self.offer(client, idle, rate, idle_reports)
+                middle = await self.report_commit_age(client)
+                loaded = Phase("loaded")
+                census = asyncio.ensure_future(self.census(client, rows))
+                await self.offer(client, loaded, rate, census)
+                await census
+                after = await self.report_commit_age(client)
+                for name, (c0, s0, g0), (c1, s1, g1) in (("idle", before, middle), ("loaded", middle, after)):
+                    if c1 > c0:
+                        print(f"  triage's part ({name}): intake acceptance -> graded and committed, "
+                              f"mean {(s1 - s0) / (c1 - c0) * 1000:.1f} ms, of which grading and "
+                              f"commit {(g1 - g0) / (c1 - c0) * 1000:.1f} ms")
+                return idle, loaded
+        finally:
+            await self.clock.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--census-rows", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=4.0, help="critical reports per second")
+    parser.add_argument("--idle-reports", type=int, default=40)
+    parser.add_argument(
+        "--topology",
+        choices=["split", "single"],
+        default="split",
+        help="split: the census graded by its own triage process (TRIAGE_CONSUMERS=census) beside "
+        "one for reports, sharing the database; single: one triage process for everything",
+    )
+    args = parser.parse_args()
+    with bench_stack() as stack:
+        if args.topology == "split":
+            triage = stack.service("triage", TRIAGE_CONSUMERS="reports,screenings,cases,directory")
+            census = stack.service(
+                "triage", TRIAGE_CONSUMERS="census", TRIAGE_DATABASE_URL=triage.env["TRIAGE_DATABASE_URL"]
+            )
+        else:
+            triage = census = stack.service("triage")
+        intake = stack.service("intake")
+        bench = Bench(stack, intake.base_url, triage.base_url, census.base_url)
+        idle, loaded = asyncio.run(bench.run(args.census_rows, args.rate, args.idle_reports))
+    print(f"topology: {args.topology}")
+    print(f"critical report (intake 202) -> alert.raised on Kafka, offered {args.rate:g}/s:")
+    print(idle.line())
+    print(loaded.line())
+    ratio50 = loaded.p(0.5) / idle.p(0.5)
+    ratio99 = loaded.p(0.99) / idle.p(0.99)
+    print(f"  ratio loaded/idle: p50 {ratio50:.2f}x  p99 {ratio99:.2f}x  (aim: p99 < 1 s, within 2x)")
+    return 0 if idle.lost == 0 and loaded.lost == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
