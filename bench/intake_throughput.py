@@ -24,12 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from shouwang_contracts.vocabulary import Role  # noqa: E402
-from shouwang_devstack._proc import free_port  # noqa: E402
-from stack import bench_stack  # noqa: E402
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack._proc import free_port
+from stack import bench_stack  # bench/ is on sys.path when run as a script
 
 SIGNALS = ["persistent_low_mood", "sleep_disturbance", "social_withdrawal", "academic_decline"]
 
@@ -58,7 +55,9 @@ def _body(i: int) -> bytes:
     ).encode()
 
 
-async def _closed_loop(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> tuple[float, int]:
+async def _closed_loop(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, int]:
     """Each client sends its next request when the last answered: the maximum rate."""
     accepted = 0
     errors = 0
@@ -84,7 +83,9 @@ async def _closed_loop(url: str, headers: dict[str, str], seconds: float, concur
     return accepted / elapsed, errors
 
 
-async def _open_loop(url: str, headers: dict[str, str], seconds: float, rate: float) -> tuple[list[float], int]:
+async def _open_loop(
+    url: str, headers: dict[str, str], seconds: float, rate: float
+) -> tuple[list[float], int]:
     """Requests start on a fixed schedule whatever the answers: latency at a known load."""
     latencies: list[float] = []
     errors = 0
@@ -113,7 +114,9 @@ async def _open_loop(url: str, headers: dict[str, str], seconds: float, rate: fl
     return latencies, errors
 
 
-async def measure(name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int) -> Figures:
+async def measure(
+    name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> Figures:
     await _closed_loop(url, headers, 2.0, concurrency)  # warm-up: connections, JIT-free caches
     rate, errors = await _closed_loop(url, headers, seconds, concurrency)
     offered = max(rate / 2, 1.0)
@@ -146,20 +149,47 @@ def main() -> int:
     with bench_stack() as stack:
         intake = stack.service("intake")
         port = free_port()
-        baseline = subprocess.Popen([sys.executable, str(Path(__file__).with_name("baseline_app.py")), str(port)])
+        baseline = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("baseline_app.py")), str(port)]
+        )
         try:
             _wait_ready(f"http://127.0.0.1:{port}/readyz", baseline)
-            headers = {"Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}", "Content-Type": "application/json"}
-            base = asyncio.run(measure("baseline (bare FastAPI)", f"http://127.0.0.1:{port}/v1/reports", headers, args.seconds, args.concurrency))
-            real = asyncio.run(measure("intake (auth, seal, acks=all, receipt)", f"{intake.base_url}/v1/reports", headers, args.seconds, args.concurrency))
+            headers = {
+                "Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}",
+                "Content-Type": "application/json",
+            }
+            base = asyncio.run(
+                measure(
+                    "baseline (bare FastAPI)",
+                    f"http://127.0.0.1:{port}/v1/reports",
+                    headers,
+                    args.seconds,
+                    args.concurrency,
+                )
+            )
+            real = asyncio.run(
+                measure(
+                    "intake (auth, seal, acks=all, receipt)",
+                    f"{intake.base_url}/v1/reports",
+                    headers,
+                    args.seconds,
+                    args.concurrency,
+                )
+            )
         finally:
             baseline.terminate()
             baseline.wait(10)
 
-    print(f"\nintake throughput: {args.seconds:.0f}s closed loop with {args.concurrency} clients, then latency at half that rate")
-    print(f"{'endpoint':42} {'accepted/s':>11} {'offered/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"\nintake throughput: {args.seconds:.0f}s closed loop with {args.concurrency} clients, then latency at half that rate"
+    )
+    print(
+        f"{'endpoint':42} {'accepted/s':>11} {'offered/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
     for f in (base, real):
-        print(f"{f.name:42} {f.rate:11.0f} {f.offered:10.0f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}")
+        print(
+            f"{f.name:42} {f.rate:11.0f} {f.offered:10.0f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}"
+        )
     ratio = real.rate / base.rate if base.rate else 0.0
     print(f"ratio intake/baseline (accepted/s): {ratio:.2f}  (aim >= 0.5)")
     return 0

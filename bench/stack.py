@@ -41,8 +41,16 @@ class BenchStack:
     def service(self, name: str, **env: str) -> ServiceProcess:
         """Start `name` with a fresh migrated database on the stack; stopped at the end."""
         info = service_info(name)
-        merged = {**self.secrets, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOG_LEVEL": "WARNING", **env}
-        merged.setdefault(info.database_env, provision_fresh(self.admin_dsn, name, secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"]))
+        merged = {
+            **self.secrets,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        merged.setdefault(
+            info.database_env,
+            provision_fresh(self.admin_dsn, name, secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"]),
+        )
         process = ServiceProcess(
             name,
             log_path=self.workdir / f"{name}-{len(self.started)}.log",
@@ -63,7 +71,12 @@ def bench_stack() -> Iterator[BenchStack]:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             ensure_kafka_jars()
-            kafka = LocalKafka(workdir / "kafka", port=free_port(), controller_port=free_port(), die_with_parent=True)
+            kafka = LocalKafka(
+                workdir / "kafka",
+                port=free_port(),
+                controller_port=free_port(),
+                die_with_parent=True,
+            )
             kafka.start()
             stack.callback(kafka.stop)
             bootstrap = kafka.bootstrap
