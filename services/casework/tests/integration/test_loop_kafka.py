@@ -4,11 +4,14 @@
   student's building; a second assessment attaches; a redelivery changes nothing; a poison
   record goes to the dead-letter topic and the consumer goes on;
 - `kill -9` between the state change and the relay loses no event: after the restart every
-  outbox event reaches the cases topic, and deduplicated by id each is seen once, in order.
+  outbox event reaches the cases topic, and deduplicated by id each is seen once, in order;
+- a PostgreSQL outage rewinds the consumers instead of skipping: once the database is back,
+  the warning published during the outage opens its case.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -188,3 +191,31 @@ async def test_kill_9_before_the_relay_loses_no_event(
     ]
     assert set(seen) == set(expected), log  # nothing lost, nothing foreign
     assert list(dict.fromkeys(seen)) == expected  # deduplicated by id: each once, in order
+
+
+async def test_a_database_outage_holds_the_offset_until_the_case_is_stored(
+    service_process: Any,
+    devstack_env: dict[str, str],
+    kafka_bootstrap: str,
+    local_postgres: Any,
+) -> None:
+    proc = await start_casework(service_process, devstack_env)
+    secret, pseudonyms = keys(devstack_env)
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    student = pseudonyms.student_ref(campus, STUDENT_NO)
+    counselor = token(secret, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    async with httpx.AsyncClient(base_url=proc.base_url, timeout=10) as client:
+        await import_roster(client, campus, secret)
+        local_postgres.stop()
+        try:
+            w = warning(campus, student, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
+            await publish(kafka_bootstrap, w.assessment, w.alert)
+            await asyncio.sleep(5)  # the consumers meet the outage and rewind, not skip
+            assert (await client.get("/readyz")).status_code == 503
+        finally:
+            await asyncio.to_thread(local_postgres.start)
+        items = await wait_for(lambda: queue_of(client, counselor), within=120)
+        assert len(items) == 1, proc.log_text()[-3000:]
+        assert items[0]["severity"] == "moderate"
+        assert items[0]["unacknowledged_alerts"] == 1
+        assert 'result="retried"' in (await client.get("/metrics")).text
