@@ -436,6 +436,10 @@ async def test_out_of_scope_staff_students_and_other_campuses_are_refused(
         403,
         "transition_forbidden",
     )
+    # Scope is the roster's assignments ∪ the token's grants: a counselor the roster does not
+    # know yet, holding building:8号楼 in the token, sees the case.
+    newcomer = token(SECRET, campus, "T9999", Role.RESIDENCE_COUNSELOR, scope=["building:8号楼"])
+    assert (await client.get(f"/v1/cases/{case_id}", headers=newcomer)).status_code == 200
     # A student (the room leader, even about a roommate) sees no case data at all.
     student_token = token(SECRET, campus, STUDENT_NO, Role.DORM_LEADER, scope=["room:8号楼/202"])
     refused(
