@@ -133,6 +133,8 @@ async def grant_break_glass(
         reason=reason,
         break_glass=True,
     )
+    if row is None:  # INSERT ... RETURNING always returns the row
+        raise RuntimeError("break_glass_grants insert returned no row")
     return _grant(row)
 
 

@@ -266,6 +266,8 @@ async def record_import(
         json.dumps(errors, ensure_ascii=False),
         actor_ref,
     )
+    if row is None:  # INSERT ... RETURNING always returns the row
+        raise RuntimeError("roster_imports insert returned no row")
     return _import(row)
 
 

@@ -212,7 +212,8 @@ def _student(number: int, cells: dict[str, str | None]) -> tuple[Student | None,
         )
     if not name:
         errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
-    building = normalise_building(cells["building"]) if cells.get("building") else None
+    raw_building = cells.get("building")
+    building = normalise_building(raw_building) if raw_building else None
     floor = room = None
     if cells.get("floor"):
         floor = normalise_floor(cells["floor"] or "")
