@@ -36,6 +36,8 @@ class TriageSettings(SharedSettings):
     census_batch_size: int = 200
     # Reports or individual screenings that queued up are graded together, up to this many.
     urgent_batch_size: int = 100
+    # How long an idle urgent consumer waits per poll (and then sleeps, in FastStream 0.7).
+    urgent_poll_ms: int = 20
     linger_ms: int = 1
     # Back-off before a message whose effect failed (database down, ...) is retried.
     retry_backoff_seconds: float = 1.0

@@ -282,6 +282,8 @@ def register_consumers(triage: Triage) -> None:
     def graded_topic(
         topic: str, decode: Callable[[Record], GradingInput], max_records: int, urgent: bool
     ) -> None:
+        # FastStream's batch subscriber sleeps `batch_timeout_ms` after an empty poll, so the
+        # urgent topics poll in short steps: a report waits ~20 ms, not ~200 ms, to be picked up.
         # Batches: whatever queued up while the previous batch was graded goes in one
         # transaction and one offset commit, so a burst never builds a queue of commits; with
         # nothing queued a batch is a single record, handled at once.
@@ -308,6 +310,7 @@ def register_consumers(triage: Triage) -> None:
             group_id=_group(triage, topic),
             batch=True,
             max_records=max_records,
+            batch_timeout_ms=settings.urgent_poll_ms if urgent else 200,
             **common,
         )(on_records)
 
