@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from shouwang_contracts.envelope import Envelope
 
 from ..domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
 from ..domain.ladder import Assignment, OpenAlert
 from ..domain.levels import Level
+from .repository import Connection
 
 StudentKey = tuple[str, str]  # (campus_id, student_ref)
 
@@ -46,7 +46,7 @@ def _keys(keys: Iterable[StudentKey]) -> tuple[list[str], list[str]]:
 class BatchStore:
     """The batch half of the store, on the same connection and transaction."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def claim_events(self, events: Sequence[tuple[str, str]]) -> set[str]:
@@ -62,7 +62,7 @@ class BatchStore:
     async def add_evidence(
         self, rows: Sequence[tuple[str, str, ReportEvidence | ScreeningEvidence]]
     ) -> None:
-        records = []
+        records: list[tuple[Any, ...]] = []
         for campus_id, student_ref, e in rows:
             if isinstance(e, ReportEvidence):
                 records.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.kafka import DURABLE_PRODUCER, dead_letter
 

@@ -41,10 +41,14 @@ class DueAlert:
     ack_deadline: datetime
 
 
+# A pooled connection or a plain one: both speak the same API.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
 class TriageStore:
     """Reads and writes of one transaction; never commits by itself."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # --- idempotency ----------------------------------------------------------------------

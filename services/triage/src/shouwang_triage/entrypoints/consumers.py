@@ -16,11 +16,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
-from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
+from aiokafka import ConsumerRecord  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -41,7 +41,7 @@ from ..service_layer.casework import acknowledge_alert, place_student, record_ca
 from ..service_layer.grading import GradingInput, Lane, grade_inputs
 
 logger = logging.getLogger("shouwang.triage.consumers")
-Record = ConsumerRecord[Any, Any]
+Record: TypeAlias = ConsumerRecord[Any, Any]
 
 # Failures worth retrying (the record is fine, a dependency is not); anything else about a
 # record is treated as poison so one bad record can never wedge a partition.
@@ -192,7 +192,14 @@ async def grade_records(
             )
             return
         for record, item in items:
-            await grade_records(triage, [record], lambda _r, item=item: item, consumer, pause)
+            await grade_records(triage, [record], _decoded(item), consumer, pause)
+
+
+def _decoded(item: GradingInput) -> Callable[[Record], GradingInput]:
+    def decode(_record: Record) -> GradingInput:
+        return item
+
+    return decode
 
 
 async def _grade_together(

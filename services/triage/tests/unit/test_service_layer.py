@@ -1,0 +1,147 @@
+"""Grading and escalation handlers against in-memory stores."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from shouwang_triage.adapters.policy_file import load_policy
+from shouwang_triage.adapters.repository import DueAlert
+from shouwang_triage.domain.evidence import ReportEvidence
+from shouwang_triage.domain.ladder import AlertAction
+from shouwang_triage.domain.levels import Level
+from shouwang_triage.service_layer.escalation import escalate_overdue
+from shouwang_triage.service_layer.grading import GradingInput, grade_inputs
+
+from .examples import NOW
+from .fakes import FakeBatchStore, FakeEscalationStore
+
+POLICY = load_policy()
+RAISED = "shouwang.alert.raised"
+GRADED = "shouwang.assessment.graded"
+
+
+def report(
+    student: str, *signals: str, reporter: str = "r1", lane: str = "urgent", minutes_ago: int = 0
+) -> GradingInput:
+    when = NOW - timedelta(minutes=minutes_ago)
+    evidence = ReportEvidence(
+        str(uuid.uuid4()), reporter, "dorm_leader", frozenset(signals), when, when
+    )
+    return GradingInput(
+        str(uuid.uuid4()), "shouwang.reports.v1", "demo", student, None, evidence, lane
+    )  # type: ignore[arg-type]
+
+
+async def grade(store: FakeBatchStore, *items: GradingInput) -> list[Any]:
+    return await grade_inputs(store, POLICY, list(items), NOW)  # type: ignore[arg-type]
+
+
+async def test_a_mild_report_raises_a_tier_4_alert_with_derived_ids() -> None:
+    store = FakeBatchStore()
+    item = report("s1", "sleep_disturbance")
+    [outcome] = await grade(store, item)
+    assert outcome.action is AlertAction.RAISE
+    [assessment] = store.events(GRADED)
+    [alert] = store.events(RAISED)
+    assert assessment["data"]["severity"] == "mild"
+    assert alert["data"]["owner_role"] == "residence_counselor"
+    assert alert["data"]["assessment_id"] == assessment["data"]["assessment_id"]
+    assert [row["lane"] for row in store.outbox] == ["urgent", "urgent"]
+
+    again = FakeBatchStore()
+    await grade(again, item)
+    assert [row["id"] for row in again.outbox] == [row["id"] for row in store.outbox]
+
+
+async def test_a_duplicate_event_changes_nothing() -> None:
+    store = FakeBatchStore()
+    item = report("s1", "self_harm_talk")
+    await grade(store, item)
+    assert await grade(store, item, item) == []
+    assert len(store.outbox) == 2
+
+
+async def test_none_raises_no_alert() -> None:
+    store = FakeBatchStore()
+    item = report("s1", "sleep_disturbance")
+    item = GradingInput(
+        item.event_id,
+        item.topic,
+        item.campus_id,
+        "s1",
+        None,
+        ReportEvidence("x", "r", "dorm_leader", frozenset(), NOW, NOW),
+        "urgent",
+    )
+    [outcome] = await grade(store, item)
+    assert outcome.level is Level.NONE
+    assert store.events(RAISED) == []
+
+
+async def test_a_higher_grade_supersedes_and_a_lower_one_is_recorded() -> None:
+    store = FakeBatchStore()
+    await grade(store, report("s1", "sleep_disturbance"))
+    [upgrade] = await grade(store, report("s1", "suicide_attempt"))
+    assert upgrade.action is AlertAction.UPGRADE
+    first, second = store.events(RAISED)
+    assert second["data"]["supersedes_alert_id"] == first["data"]["alert_id"]
+    assert second["data"]["inform_external"] == ["campus_security"]
+    assert store.alerts[first["data"]["alert_id"]]["status"] == "superseded"
+
+    # Same student, later: the attempt ages out of the 72-hour critical rule.
+    later = await grade_inputs(
+        store, POLICY, [report("s1", "dorm_conflict")], NOW + timedelta(hours=80)
+    )  # type: ignore[arg-type]
+    assert later[0].action is AlertAction.KEEP_LOWER
+    assessment = store.events(GRADED)[-1]
+    assert assessment["data"]["severity"] == "severe"
+    assert assessment["data"]["previous_severity"] == "critical"
+    assert any(r["rule_id"] == "alert.kept_open" for r in assessment["data"]["reasons"])
+    assert len(store.lowered) == 1
+    assert len(store.events(RAISED)) == 2
+
+
+async def test_in_a_batch_each_input_sees_only_what_came_before_it() -> None:
+    store = FakeBatchStore()
+    first, second = report("s1", "sleep_disturbance"), report("s1", "suicide_plan", reporter="r2")
+    outcomes = await grade(store, first, second)
+    assert [o.level for o in outcomes] == [Level.MILD, Level.SEVERE]
+    assert [o.action for o in outcomes] == [AlertAction.RAISE, AlertAction.UPGRADE]
+    graded = store.events(GRADED)
+    assert graded[0]["data"]["report_ids"] == [first.evidence.report_id]  # type: ignore[union-attr]
+    mild_alert = store.alerts[outcomes[0].alert_id]
+    assert mild_alert["status"] == "superseded"
+    assert mild_alert["superseded_by"] == outcomes[1].alert_id
+
+
+async def test_census_results_and_their_alerts_take_the_bulk_lane() -> None:
+    store = FakeBatchStore()
+    await grade(store, report("s1", "self_harm_behavior", lane="bulk"))
+    assert {row["lane"] for row in store.outbox} == {"bulk"}
+
+
+def due(owner: str, level: Level, escalation_level: int = 0) -> DueAlert:
+    return DueAlert("a1", "demo", "s1", level, owner, escalation_level, NOW - timedelta(seconds=1))
+
+
+async def test_an_overdue_alert_moves_one_tier_up_with_a_new_deadline() -> None:
+    store = FakeEscalationStore([due("residence_counselor", Level.MILD)])
+    [step] = await escalate_overdue(store, POLICY, NOW, 10)  # type: ignore[arg-type]
+    assert step.owner == "community_psych_teacher"
+    [(alert_id, assignment, level)] = store.moved
+    assert (alert_id, level) == ("a1", 1)
+    assert assignment.ack_deadline == NOW + timedelta(hours=24)
+    [(envelope, lane)] = store.outbox
+    assert lane == "urgent"
+    assert envelope.data.from_role == "residence_counselor"
+    assert envelope.data.missed_deadline == NOW - timedelta(seconds=1)
+
+
+async def test_the_college_leader_missing_the_deadline_stops_the_climb() -> None:
+    store = FakeEscalationStore([due("college_leader", Level.SEVERE, 1)])
+    [step] = await escalate_overdue(store, POLICY, NOW, 10)  # type: ignore[arg-type]
+    assert step.owner is None
+    assert store.stopped == ["a1"]
+    assert store.outbox == []
