@@ -25,6 +25,7 @@ from shouwang_contracts.web import (
 from . import metrics
 from .bootstrap import Deps, bootstrap
 from .config import CaseworkSettings
+from .entrypoints.http_care import router as care_router
 from .entrypoints.http_cases import router as cases_router
 
 MAX_JSON_BYTES = 256 * 1024
@@ -68,6 +69,7 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     app.state.token_verifier = settings.token_verifier()
     install_problem_handlers(app)
     app.include_router(cases_router)
+    app.include_router(care_router)
     for router in _records_routers():
         app.include_router(router)
 

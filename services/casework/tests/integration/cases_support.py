@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.bootstrap import Deps
 from shouwang_casework.config import CaseworkSettings
-from shouwang_casework.entrypoints import http_cases
+from shouwang_casework.entrypoints import http_care, http_cases
 from shouwang_contracts.auth import TokenVerifier, mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
@@ -53,6 +53,7 @@ def build_app(pool: asyncpg.Pool) -> Any:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(http_cases.router)
+    app.include_router(http_care.router)
     app.include_router(http_roster.router)
     settings = CaseworkSettings(consumers_enabled=False, relay_enabled=False)
     app.state.deps = Deps(
