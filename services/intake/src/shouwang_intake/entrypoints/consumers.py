@@ -31,7 +31,10 @@ def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id:
     @broker.subscriber(
         CASES, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
     )
-    async def on_case_event(body: bytes, message: KafkaMessage) -> None:
+    async def on_case_event(message: KafkaMessage) -> None:
+        # The raw bytes, whatever content-type the producer set: FastStream would otherwise
+        # decode JSON into a dict before validation sees it.
+        body = message.body
         event_type = dict(message.headers).get("ce_type")
         if event_type is not None and event_type not in _RELEVANT:
             return
