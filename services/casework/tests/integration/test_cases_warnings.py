@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -170,3 +171,37 @@ async def test_a_missed_follow_up_reminds_once(
         "cancelled",
         PSEUDONYMS.person_ref(campus, TEACHER),
     )
+
+
+async def test_concurrent_warnings_open_one_case_and_the_index_refuses_a_second(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, student = await campus_with_a_student_in_an_unstaffed_building(client, pool)
+    warnings = [
+        warning(campus, student, Severity.MODERATE, Role.COUNSELING_CENTER) for _ in range(3)
+    ]
+
+    async def apply(envelope: Any, handler: Any) -> None:
+        async with campus_transaction(pool, campus) as conn:
+            await handler(conn, envelope, CIPHER)
+
+    # Assessments and alerts come from two consumers at once; the student lock serialises them.
+    await asyncio.gather(
+        *(apply(w.assessment, on_assessment) for w in warnings),
+        *(apply(w.alert, on_alert_raised) for w in warnings),
+    )
+    async with campus_transaction(pool, campus) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM cases") == 1
+        assert await conn.fetchval("SELECT count(*) FROM alerts") == 3
+        row = await conn.fetchrow("SELECT * FROM cases")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                """
+                INSERT INTO cases (case_id, campus_id, student_ref, state, severity,
+                                   severity_rank, owner_role, opened_at, updated_at)
+                VALUES ($1, $2, $3, 'open', 'mild', 1, 'residence_counselor', now(), now())
+                """,
+                uuid.uuid4(),
+                campus,
+                row["student_ref"],
+            )
