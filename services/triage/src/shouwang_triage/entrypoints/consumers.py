@@ -296,7 +296,7 @@ def register_consumers(triage: Triage) -> None:
         # nothing queued a batch is a single record, handled at once.
         async def on_records(message: KafkaMessage) -> None:
             records = message.raw_message
-            batch = records if isinstance(records, tuple) else (records,)
+            batch = tuple(records) if isinstance(records, tuple | list) else (records,)
             try:
                 if urgent:
                     async with triage.gate.urgent():

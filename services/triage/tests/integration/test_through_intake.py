@@ -1,0 +1,113 @@
+"""The real path: a report posted to intake's HTTP API becomes triage's alert; screenings and
+census rows published as intake would are graded on their own topics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from shouwang_contracts.auth import mint_token
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ScreeningSubmitted
+from shouwang_contracts.instruments import Instrument
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role
+
+from .conftest import TriageFactory
+from .helpers import Watcher, of_type, publish, unique
+
+pytestmark = pytest.mark.integration
+
+RAISED = "shouwang.alert.raised"
+GRADED = "shouwang.assessment.graded"
+
+
+async def test_a_report_posted_to_intake_raises_a_critical_alert(
+    kafka_bootstrap: str,
+    triage_process: TriageFactory,
+    service_process,  # type: ignore[no-untyped-def]
+    devstack_env: dict[str, str],
+) -> None:
+    await triage_process().start_async()
+    intake = await service_process("intake").start_async()
+    student_no = f"T{uuid.uuid4().int % 10**9:09d}"
+    student_ref = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode()).student_ref(
+        "demo", student_no
+    )
+    token = mint_token(
+        devstack_env["SHOUWANG_JWT_SECRET"], sub="R1", role=Role.FLOOR_LEADER, campus_id="demo"
+    )
+    async with Watcher(kafka_bootstrap) as watcher, httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(
+            f"{intake.base_url}/v1/reports",
+            json={
+                "campus_id": "demo",
+                "student_no": student_no,
+                "signals": ["suicide_plan", "giving_away_possessions"],
+                "observed_at": datetime.now(UTC).isoformat(),
+                "note": "在走廊听到他说要把东西都送人",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 202, answer.text
+        await watcher.wait_for(
+            lambda ev: (
+                len(of_type(ev, student_ref, RAISED)) == 1
+                and len(of_type(ev, student_ref, GRADED)) == 1
+            )
+        )
+
+    [alert] = of_type(watcher.events, student_ref, RAISED)
+    assert alert["data"]["severity"] == "critical"
+    assert alert["data"]["owner_role"] == "counseling_center"
+    [assessment] = of_type(watcher.events, student_ref, GRADED)
+    assert assessment["data"]["report_ids"] == [answer.json()["id"]]
+
+
+def screening(
+    student: str, items: list[int], *, batch: str | None = None
+) -> Envelope[ScreeningSubmitted]:
+    payload = ScreeningSubmitted(
+        screening_id=str(uuid.uuid4()),
+        student_ref=student,
+        submitted_by_ref="staff-1",
+        instrument=Instrument.PHQ9,
+        items=items,
+        administered_at=datetime.now(UTC),
+        batch_id=batch,
+        batch_row=2 if batch else None,
+    )
+    return Envelope.wrap(payload, source="/shouwang/intake", campus_id="demo", subject=student)
+
+
+async def test_screenings_and_census_rows_are_graded(
+    kafka_bootstrap: str, triage_process: TriageFactory
+) -> None:
+    await triage_process().start_async()
+    single, census_calm, census_critical = unique("s"), unique("s"), unique("s")
+    batch = str(uuid.uuid4())
+    rows = [
+        screening(single, [2, 2, 2, 2, 2, 0, 0, 0, 0]),  # total 10: moderate
+        screening(census_calm, [0, 1, 0, 0, 1, 0, 0, 0, 0], batch=batch),  # total 2: none
+        screening(census_critical, [3, 3, 3, 3, 3, 2, 1, 0, 3], batch=batch),  # 21 with item 9 = 3
+    ]
+    assert rows[1].data.topic == "shouwang.census.v1"
+    async with Watcher(kafka_bootstrap) as watcher:
+        await publish(kafka_bootstrap, *rows)
+        await watcher.wait_for(
+            lambda ev: (
+                all(of_type(ev, s, GRADED) for s in (single, census_calm, census_critical))
+                and len(of_type(ev, census_critical, RAISED)) == 1
+            )
+        )
+        await watcher.settle(1)
+
+    assert of_type(watcher.events, single, GRADED)[0]["data"]["severity"] == "moderate"
+    assert of_type(watcher.events, census_calm, GRADED)[0]["data"]["severity"] == "none"
+    assert of_type(watcher.events, census_calm, RAISED) == []
+    critical = of_type(watcher.events, census_critical, RAISED)[0]["data"]
+    assert critical["severity"] == "critical"
+    reasons = of_type(watcher.events, census_critical, GRADED)[0]["data"]["reasons"]
+    assert reasons[0]["rule_id"] == "phq9.item9.daily_with_severe_total"
