@@ -233,7 +233,7 @@ def test_production_env_sets_everything_without_a_usable_default(
     fake = {
         "SHOUWANG_JWKS_URL": "https://sso.example.edu.cn/jwks",
         "SHOUWANG_JWT_ISSUER": "https://sso.example.edu.cn",
-        "SHOUWANG_PSEUDONYM_KEY": "test-pseudonym-key",
+        "SHOUWANG_PSEUDONYM_KEY": "test-pseudonym-key-of-at-least-32-bytes",
         "SHOUWANG_NOTE_KEYS": "k1:" + "A" * 43,
     }
     env = {
@@ -244,6 +244,8 @@ def test_production_env_sets_everything_without_a_usable_default(
     settings = _settings_class(service)()
     assert settings.env == "production"
     settings.token_verifier()  # JWKS mode: no local secret involved
+    settings.pseudonymizer()
+    settings.note_cipher()
 
 
 def _isolate_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -446,6 +448,7 @@ def test_compose_env_is_complete_and_accepted_by_the_service(
     _isolate_env(monkeypatch, env)
     settings = _settings_class(service)()
     settings.note_cipher()
+    settings.pseudonymizer()  # at least 32 bytes, or the service fails at startup
     settings.token_verifier()
 
 
