@@ -54,6 +54,9 @@ TRANSIENT = (
     asyncpg.exceptions.TransactionRollbackError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
+    # Two replicas (census and reports) raising the first alert of one student at once: the
+    # loser retries and then sees the winner's alert.
+    asyncpg.exceptions.UniqueViolationError,
 )
 
 
@@ -265,7 +268,11 @@ def _group(triage: Triage, topic: str) -> str:
 
 
 async def _guard(triage: Triage, record: Record, handle: Callable[[], Any]) -> None:
-    """Dead-letter poison, back off and rewind on a dependency failure."""
+    """Dead-letter poison, back off and rewind on a dependency failure.
+
+    Any other failure is a record this code cannot process: it is dead-lettered too, so one
+    record never wedges the partition in a retry loop.
+    """
     try:
         await handle()
     except PoisonEvent as exc:
@@ -276,6 +283,16 @@ async def _guard(triage: Triage, record: Record, handle: Callable[[], Any]) -> N
         )
         await asyncio.sleep(triage.settings.retry_backoff_seconds)
         raise
+    except Exception as exc:
+        logger.exception(
+            "processing failed for %s[%d]@%d", record.topic, record.partition, record.offset
+        )
+        await send_to_dead_letter(
+            triage.broker,
+            record,
+            f"processing failed: {type(exc).__name__}",
+            _group(triage, record.topic),
+        )
 
 
 def register_consumers(triage: Triage) -> None:
@@ -318,6 +335,13 @@ def register_consumers(triage: Triage) -> None:
             batch=True,
             max_records=max_records,
             batch_timeout_ms=settings.urgent_poll_ms if urgent else 200,
+            # The census fetches in small responses: parsing one runs on the event loop, and
+            # a multi-megabyte response would hold a report's handler up while it is parsed.
+            **(
+                {}
+                if urgent
+                else {"fetch_max_bytes": 256 * 1024, "max_partition_fetch_bytes": 64 * 1024}
+            ),
             **common,
         )(on_records)
 

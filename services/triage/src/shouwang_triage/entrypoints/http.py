@@ -84,10 +84,8 @@ async def get_student_grade(
         alert = await store.open_alert_row(principal.campus_id, student_ref)
     if grade is None:
         raise Problem(404, "grade_not_found", "该学生暂无研判结果 / no grade for this student")
-    # Who read which student's grade: the access trail, by pseudonymous refs only.
-    logger.info(
-        "grade read by %s (%s) for student_ref=%s", principal.sub, principal.role.value, student_ref
-    )
+    # An access trail without personal data: the reader's role, the student's pseudonym.
+    logger.info("grade read by a %s for student_ref=%s", principal.role.value, student_ref)
     language = preferred_language(request)
     severity = Severity(grade.severity)
     return GradeView(
