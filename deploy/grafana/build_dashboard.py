@@ -85,7 +85,7 @@ def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     overview = [
         panel(
             "Services up",
-            [('sum by (job) (up{job=~"intake|triage|casework"})', "{{job}}")],
+            [('sum by (job) (up{job=~"intake|triage|triage-census|casework"})', "{{job}}")],
             kind="stat",
             width=6,
             description="Scraped pods answering /metrics, per service.",

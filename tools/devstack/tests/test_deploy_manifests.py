@@ -273,7 +273,7 @@ def test_every_secret_key_is_documented_and_none_is_committed() -> None:
 # --- Kubernetes: components and overlay -----------------------------------------------------------
 def test_components_are_kustomize_components_and_production_uses_them_all() -> None:
     components = sorted(p.parent.name for p in (K8S / "components").glob("*/kustomization.yaml"))
-    assert components == ["autoscaling", "monitoring", "network-policies"]
+    assert components == ["autoscaling", "monitoring", "network-policies", "triage-census-split"]
     for name in components:
         doc = yaml.safe_load((K8S / "components" / name / "kustomization.yaml").read_text())
         assert doc["kind"] == "Component"
@@ -498,6 +498,16 @@ def test_production_overlay_renders_with_kustomize() -> None:
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert re.fullmatch(r".+/[a-z-]+:[\w.-]+", container["image"]), container["image"]
     assert "replicas" not in deployments["intake"]["spec"], "the HPA owns intake's replicas"
+    # Split triage: together the two Deployments run every consumer triage has, each once.
+    consumers = {}
+    for name in ("triage", "triage-census"):
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        consumers[name] = set(env["TRIAGE_CONSUMERS"].split(","))
+    assert consumers["triage-census"] == {"census"}
+    assert not consumers["triage"] & consumers["triage-census"]
+    known = _settings_class("triage")(consumers="all").consumer_set
+    assert consumers["triage"] | consumers["triage-census"] == set(known)
     # The network policies select Shouwang's pods by this label.
     for doc in docs:
         if doc["kind"] in {"Deployment", "Job"}:
