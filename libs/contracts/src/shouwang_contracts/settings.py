@@ -8,7 +8,7 @@ start, because a default secret in production is no secret.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,15 +57,24 @@ class SharedSettings(BaseSettings):
         description="Campus time zone, for times written without an offset.",
     )
 
+    # Which shared keys this service uses; a service that never pseudonymises or opens notes
+    # (triage) narrows this, so production need not hand it those keys at all.
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset(
+        {"SHOUWANG_PSEUDONYM_KEY", "SHOUWANG_NOTE_KEYS"}
+    )
+
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> SharedSettings:
         if self.env in ("local", "test"):
             return self
+        jwt_secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
         defaults = {
-            "SHOUWANG_JWT_SECRET": self.jwt_secret is not None
-            and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET,
-            "SHOUWANG_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY,
-            "SHOUWANG_NOTE_KEYS": self.note_keys.get_secret_value() == LOCAL_NOTE_KEYS,
+            # With a JWKS URL the HS256 secret is never used, so its default does not matter.
+            "SHOUWANG_JWT_SECRET": not self.jwks_url and jwt_secret in ("", LOCAL_JWT_SECRET),
+            "SHOUWANG_PSEUDONYM_KEY": "SHOUWANG_PSEUDONYM_KEY" in self.SECRETS_IN_USE
+            and self.pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY,
+            "SHOUWANG_NOTE_KEYS": "SHOUWANG_NOTE_KEYS" in self.SECRETS_IN_USE
+            and self.note_keys.get_secret_value() == LOCAL_NOTE_KEYS,
         }
         bad = [name for name, is_default in defaults.items() if is_default]
         if bad:
