@@ -46,18 +46,22 @@ CASES_CONSUMER = "casework.cases"
 Record = Any
 Apply = Callable[[asyncpg.Connection, Envelope[Any], Deps], Awaitable[Any]]
 
-# Failures that say nothing about the record: retry it, however long it takes.
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.UniqueViolationError,  # a race with another handler about the same student
-    asyncpg.TooManyConnectionsError,
-)
+# Failures that say nothing about the record: retry it, however long it takes. PostgreSQL
+# reports them by SQLSTATE class: 08 connection, 40 rollback (deadlock, serialization),
+# 53 insufficient resources, 57 operator intervention (shutdown, restart), 58 system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure is the infrastructure's (retry forever), not the record's."""
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True  # a race with another handler about the same student
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(getattr(exc, "sqlstate", "") or "")[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return False
+
 
 _ALERT_TYPES: dict[str, type[Payload]] = {
     AlertRaised.EVENT_TYPE: AlertRaised,
@@ -109,12 +113,13 @@ async def consume_record(
                 result = "duplicate"
     except (PoisonEvent, CaseRuleViolation) as exc:
         result = await _dead_letter(deps, message, record, consumer, str(exc))
-    except TRANSIENT as exc:
-        logger.warning("transient failure on %s, retrying: %r", topic, exc)
-        result = await _retry(deps, message, record, consumer, exc, transient=True)
     except Exception as exc:
-        logger.exception("handler failed on %s@%s", topic, record.offset)
-        result = await _retry(deps, message, record, consumer, exc, transient=False)
+        transient = is_transient(exc)
+        if transient:
+            logger.warning("transient failure on %s, retrying: %r", topic, exc)
+        else:
+            logger.exception("handler failed on %s@%s", topic, record.offset)
+        result = await _retry(deps, message, record, consumer, exc, transient=transient)
     else:
         _attempts.pop((topic, record.partition, record.offset), None)
         await message.ack()
@@ -140,7 +145,7 @@ async def _retry(
     if not transient and attempt >= deps.settings.max_attempts:
         _attempts.pop(key, None)
         return await _dead_letter(deps, message, record, consumer, f"failed {attempt}x: {exc!r}")
-    await asyncio.sleep(min(0.2 * 2**attempt, 10.0))
+    await asyncio.sleep(0.2 * 2 ** min(attempt, 6))  # 0.4 s doubling up to 12.8 s
     await message.nack()  # rewinds the partition to this record; nothing is committed past it
     return "retried"
 
