@@ -218,6 +218,8 @@ async def test_a_database_outage_holds_the_offset_until_the_case_is_stored(
             await publish(kafka_bootstrap, w.assessment, w.alert)
             await asyncio.sleep(5)  # the consumers meet the outage and rewind, not skip
             assert (await client.get("/readyz")).status_code == 503
+            down = await client.get("/v1/cases", headers=counselor)
+            assert (down.status_code, down.json()["code"]) == (503, "database_unavailable")
         finally:
             await asyncio.to_thread(local_postgres.start)
         items = await wait_for(lambda: alert_landed(client, counselor), within=120)

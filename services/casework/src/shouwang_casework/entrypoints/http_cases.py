@@ -32,6 +32,7 @@ from ..domain.referral import ReferralRequest
 from ..service_layer import loop, views
 from ..service_layer.access import Caller
 from . import http_schemas as s
+from .consumers import is_transient
 from .http_messages import localized
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
@@ -57,6 +58,20 @@ async def in_campus(request: Request, principal: CurrentPrincipal, work: Work[T]
             localized(
                 "conflict", "changed meanwhile; reload and retry", preferred_language(request)
             ),
+        ) from exc
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # The database is away or restarting: say so and when to retry, not a bare 500.
+        raise Problem(
+            503,
+            "database_unavailable",
+            localized(
+                "database_unavailable",
+                "the database is unavailable; retry shortly",
+                preferred_language(request),
+            ),
+            headers={"Retry-After": "5"},
         ) from exc
 
 

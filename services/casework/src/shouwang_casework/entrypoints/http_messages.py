@@ -38,6 +38,7 @@ ZH: dict[str, str] = {
     "follow_up_still_scheduled": "请以已完成或已取消关闭回访",
     "duplicate_action": "计划中的措施编号重复",
     "conflict": "数据已被同时修改，请刷新后重试",
+    "database_unavailable": "数据库暂时不可用，请稍后重试",
 }
 
 

@@ -259,4 +259,5 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: _problem("No such case, alert, note or follow-up in your campus."),
     409: _problem("The loop has no such step, or the case changed meanwhile."),
     422: _problem("Something the step needs is missing or invalid (see `errors`)."),
+    503: _problem("The database is unavailable; retry after `Retry-After` seconds."),
 }
