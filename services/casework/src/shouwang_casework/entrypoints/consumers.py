@@ -79,7 +79,7 @@ def decode_alert(raw: bytes) -> Envelope[Any]:
     """Decode a record of the alerts topic, which carries raised and escalated alerts."""
     try:
         event_type = json.loads(raw).get("type")
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:  # TypeError: a tombstone (None)
         raise PoisonEvent(f"not a JSON object: {exc}") from exc
     payload_cls = _ALERT_TYPES.get(event_type)
     if payload_cls is None:
