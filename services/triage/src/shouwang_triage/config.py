@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -13,6 +14,9 @@ class TriageSettings(SharedSettings):
     """Everything triage can be told; secrets refuse their local defaults in production."""
 
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    # Triage never derives pseudonyms nor opens notes: production need not give it those keys.
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset()
 
     host: str = "127.0.0.1"
     port: int = 8002

@@ -337,12 +337,10 @@ def register_consumers(triage: Triage) -> None:
             batch_timeout_ms=settings.urgent_poll_ms if urgent else 200,
             # The census fetches in small responses: parsing one runs on the event loop, and
             # a multi-megabyte response would hold a report's handler up while it is parsed.
-            **(
-                {}
-                if urgent
-                else {"fetch_max_bytes": 256 * 1024, "max_partition_fetch_bytes": 64 * 1024}
-            ),
-            **common,
+            fetch_max_bytes=50 * 1024 * 1024 if urgent else 256 * 1024,
+            max_partition_fetch_bytes=1024 * 1024 if urgent else 64 * 1024,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
         )(on_records)
 
     chosen = settings.consumer_set
