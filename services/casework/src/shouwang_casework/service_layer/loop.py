@@ -41,11 +41,20 @@ def now() -> datetime:
 
 
 async def load_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = True) -> Case:
-    """The case, or `CaseNotFound` (also for another campus's case: RLS hides it)."""
-    case = await repo.get_case(conn, case_id, lock=lock)
+    """The case, or `CaseNotFound` (also for another campus's case: RLS hides it).
+
+    With `lock`, the student's lock is taken before the case row, in the same order as the
+    consumers take them, so a staff change and an arriving warning never deadlock.
+    """
+    case = await repo.get_case(conn, case_id)
     if case is None:
         raise CaseNotFound("case_not_found", "no such case")
-    return case
+    if not lock:
+        return case
+    await repo.lock_student(conn, case.campus_id, case.student_ref)
+    locked = await repo.get_case(conn, case_id, lock=True)
+    assert locked is not None  # cases are never deleted
+    return locked
 
 
 async def store(
@@ -69,7 +78,6 @@ async def transition_case(
     """Move a case; a referral's destination and consent are stored as records of their own."""
     refuse_students(caller)
     case = await load_case(conn, case_id)
-    await repo.lock_student(conn, case.campus_id, case.student_ref)
     if expected_version is not None and expected_version != case.version:
         raise InvalidTransition("version_conflict", "the case changed since you read it")
     actor = await actor_for(conn, caller, case.student_ref)
@@ -251,9 +259,12 @@ async def acknowledge_alert(
     acknowledge. Acknowledging twice changes nothing and publishes nothing.
     """
     refuse_students(caller)
-    alert = await repo.get_alert(conn, alert_id, lock=True)
-    if alert is None:
+    known = await repo.get_alert(conn, alert_id)
+    if known is None:
         raise CaseNotFound("alert_not_found", "no such alert")
+    await repo.lock_student(conn, caller.principal.campus_id, known.student_ref)
+    alert = await repo.get_alert(conn, alert_id, lock=True)
+    assert alert is not None
     if alert.acknowledged_at is not None:
         return alert
     actor = await actor_for(conn, caller, alert.student_ref)
