@@ -127,6 +127,23 @@ async def test_warnings_on_kafka_open_and_feed_one_case(
         changed = next(e for e in events if e["type"] == "shouwang.case.severity_changed")
         assert changed["data"]["report_ids"] == second.assessment.data.report_ids
 
+        # A report that changes nothing else still tells its reporter it is being handled.
+        third = warning(campus, student, Severity.MODERATE, Role.COMMUNITY_PSYCH_TEACHER)
+        await publish(kafka_bootstrap, third.assessment)
+        wanted = third.assessment.data.report_ids
+        records = await cases_topic.read_until(
+            lambda rs: any(
+                e["type"] == "shouwang.case.reports_attached" and e["data"]["report_ids"] == wanted
+                for e in ours(rs)
+            )
+        )
+        attached = next(
+            e
+            for e in ours(records)
+            if e["type"] == "shouwang.case.reports_attached" and e["data"]["report_ids"] == wanted
+        )
+        assert attached["data"]["case_id"] == case_id
+
         # Operations see it: ready, and the counters moved.
         assert (await client.get("/readyz")).status_code == 200
         exposition = (await client.get("/metrics")).text

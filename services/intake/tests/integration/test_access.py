@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import CaseClosed, CaseOpened
+from shouwang_contracts.events import CaseClosed, CaseOpened, CaseReportsAttached
 from shouwang_contracts.events.casework import CaseOutcome
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -133,3 +133,35 @@ async def test_a_receipt_follows_its_case_without_showing_it(
     assert receipt["status_label"] == "已处理完毕"
     assert "case_id" not in receipt
     assert "severity" not in receipt
+
+
+async def test_a_report_attached_to_an_existing_case_is_being_handled(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = token(Role.FLOOR_LEADER, sub="2024030002")
+    report_id = (await client.post("/v1/reports", json=REPORT, headers=headers)).json()["id"]
+    ref = "stu_" + "b" * 32
+    attached = Envelope.wrap(
+        CaseReportsAttached(
+            case_id=str(uuid.uuid4()),
+            student_ref=ref,
+            assessment_id="a-1",
+            report_ids=[report_id],
+            attached_at=NOW,
+        ),
+        source="/shouwang/casework",
+        campus_id="demo",
+        subject=ref,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(attached.topic, attached.to_bytes(), key=attached.key)
+    finally:
+        await producer.stop()
+    for _ in range(100):
+        status = (await client.get(f"/v1/reports/{report_id}", headers=headers)).json()["status"]
+        if status == "in_progress":
+            break
+        await asyncio.sleep(0.2)
+    assert status == "in_progress"

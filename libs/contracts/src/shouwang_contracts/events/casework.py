@@ -100,6 +100,20 @@ class CaseSeverityChanged(Payload):
     changed_at: AwareDatetime = Field(description="When.")
 
 
+class CaseReportsAttached(Payload):
+    """Reports reached an existing case (without changing it otherwise): their reporters can
+    be told the warning is being handled."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.reports_attached"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case the reports now belong to.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    assessment_id: str = Field(description="The assessment that carried the reports.")
+    report_ids: list[str] = Field(min_length=1, description="Reports attached.")
+    attached_at: AwareDatetime = Field(description="When.")
+
+
 class CaseClosed(Payload):
     """A case was closed (结案) with an outcome."""
 

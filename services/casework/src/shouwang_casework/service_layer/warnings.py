@@ -14,13 +14,14 @@ from datetime import datetime
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import CaseReportsAttached
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
 from ..domain.cases import DEFAULT_OWNER_ROLE, Case, open_or_attach
-from .events import publish_changes
+from .events import publish, publish_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,21 @@ async def on_assessment(
         graded_at=graded.graded_at,
         at=now,
     )
+    if graded.report_ids and not opened:
+        # Reporters hear "being handled" from the case's events; an attachment that changes
+        # nothing else about the case would otherwise leave them at "received" for good.
+        await publish(
+            conn,
+            envelope.campus_id,
+            CaseReportsAttached(
+                case_id=case.case_id,
+                student_ref=graded.student_ref,
+                assessment_id=graded.assessment_id,
+                report_ids=graded.report_ids,
+                attached_at=now,
+            ),
+            envelope.traceparent,
+        )
     return WarningOutcome(case.case_id, opened)
 
 

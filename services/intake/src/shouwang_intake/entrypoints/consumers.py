@@ -11,7 +11,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import CaseClosed, CaseOpened, CaseSeverityChanged
+from shouwang_contracts.events import (
+    CaseClosed,
+    CaseOpened,
+    CaseReportsAttached,
+    CaseSeverityChanged,
+)
 from shouwang_contracts.topics import CASES
 
 from .. import metrics
@@ -20,9 +25,17 @@ from ..adapters.store import IntakeStore
 logger = logging.getLogger(__name__)
 
 _CaseEvent = TypeAdapter(
-    Envelope[CaseOpened] | Envelope[CaseSeverityChanged] | Envelope[CaseClosed]
+    Envelope[CaseOpened]
+    | Envelope[CaseSeverityChanged]
+    | Envelope[CaseReportsAttached]
+    | Envelope[CaseClosed]
 )
-_RELEVANT = {CaseOpened.EVENT_TYPE, CaseSeverityChanged.EVENT_TYPE, CaseClosed.EVENT_TYPE}
+_RELEVANT = {
+    CaseOpened.EVENT_TYPE,
+    CaseSeverityChanged.EVENT_TYPE,
+    CaseReportsAttached.EVENT_TYPE,
+    CaseClosed.EVENT_TYPE,
+}
 
 
 def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id: str) -> None:
