@@ -202,8 +202,12 @@ def require_same_campus(principal: Principal, campus_id: str) -> None:
         raise Problem(403, "campus_forbidden", "campus_id does not match your token's campus")
 
 
-def require_json(request: Request) -> None:
-    """415 unless the body is declared as JSON (a dependency for JSON endpoints)."""
+async def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON (a dependency for JSON endpoints).
+
+    Async on purpose: FastAPI runs plain `def` dependencies in a thread pool, a thread hop
+    per request that costs more than the check.
+    """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise Problem(415, "unsupported_media_type", "请使用 application/json 提交")

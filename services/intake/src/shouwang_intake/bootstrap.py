@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker
 from shouwang_contracts.pseudonym import Pseudonymizer
 
 from .adapters.publisher import EventPublisher, durable_broker
-from .adapters.store import IntakeStore
+from .adapters.store import IntakeStore, QuietConnection
 from .config import IntakeSettings
 from .entrypoints.consumers import register_receipt_consumer
 from .service_layer.census import CensusIntake
@@ -43,6 +43,7 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=10,
+        connection_class=QuietConnection,
     )
     store = IntakeStore(pool)
     reports_broker = durable_broker(

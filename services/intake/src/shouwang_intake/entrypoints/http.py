@@ -83,7 +83,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def deps(request: Request) -> Deps:
+async def deps(request: Request) -> Deps:
     return request.app.state.deps  # type: ignore[no-any-return]
 
 
