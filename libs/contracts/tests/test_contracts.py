@@ -153,3 +153,16 @@ def test_tokens_verify_and_carry_scope() -> None:
 def test_exported_schemas_are_up_to_date() -> None:
     assert stale_files(SCHEMAS) == [], "run `make schemas` and commit libs/contracts/schemas"
     assert len(list(SCHEMAS.glob("*.json"))) == len(EVENT_TYPES)
+
+
+def test_the_asyncapi_document_names_every_event_on_its_topic() -> None:
+    import yaml
+
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    channels = document["channels"]
+    for event_type, payload_cls in EVENT_TYPES.items():
+        assert f"{payload_cls.TOPIC}.{event_type}" in channels
+    assert f"{CENSUS}.shouwang.screening.submitted" in channels
+    # Public case events never carry names, numbers, notes or contact details.
+    opened = document["components"]["schemas"]["CaseOpened"]["properties"]
+    assert not {"name", "student_no", "note", "phone"} & set(opened)

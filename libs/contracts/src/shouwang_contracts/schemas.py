@@ -15,10 +15,14 @@ from typing import Any
 from .envelope import envelope_json_schema
 from .events import EVENT_TYPES
 
+ASYNCAPI_FILE = "asyncapi.yaml"
+
 
 def render_all() -> dict[str, str]:
-    """File name → JSON text for every registered event type."""
-    rendered: dict[str, str] = {}
+    """File name → text for every registered event type's schema and the AsyncAPI document."""
+    from .asyncapi import render_yaml
+
+    rendered: dict[str, str] = {ASYNCAPI_FILE: render_yaml()}
     for event_type, payload_cls in sorted(EVENT_TYPES.items()):
         schema: dict[str, Any] = envelope_json_schema(payload_cls)
         name = f"{event_type}.v{payload_cls.SCHEMA_VERSION}.json"
@@ -29,7 +33,11 @@ def render_all() -> dict[str, str]:
 def stale_files(folder: Path) -> list[str]:
     """Names of schema files missing, different or no longer produced in `folder`."""
     expected = render_all()
-    present = {p.name for p in folder.glob("*.json")} if folder.exists() else set()
+    present = (
+        {p.name for p in [*folder.glob("*.json"), *folder.glob("*.yaml")]}
+        if folder.exists()
+        else set()
+    )
     stale = [
         name
         for name, text in expected.items()
@@ -42,7 +50,7 @@ def stale_files(folder: Path) -> list[str]:
 def export(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     expected = render_all()
-    for old in folder.glob("*.json"):
+    for old in [*folder.glob("*.json"), *folder.glob("*.yaml")]:
         if old.name not in expected:
             old.unlink()
     for name, text in expected.items():
