@@ -12,7 +12,8 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 MYPY_STRICT_PATHS ?= libs/contracts/src services/intake/src
-PYTEST_PATHS ?= libs services tests tools
+# Paths default to pyproject.toml's testpaths (libs, services, tests, tools).
+PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help uv sync jars up down test lint typecheck format schemas schemas-check bench
