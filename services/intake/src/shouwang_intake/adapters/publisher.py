@@ -8,11 +8,15 @@ a tier report. Both use acks=all with the idempotent producer.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.kafka import DURABLE_PRODUCER
+
+logger = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
@@ -38,9 +42,14 @@ def durable_broker(
 class EventPublisher:
     """Sends envelopes and waits for Kafka's acknowledgement, or says it could not."""
 
-    def __init__(self, broker: KafkaBroker, *, timeout_seconds: float) -> None:
+    def __init__(
+        self, broker: KafkaBroker, *, timeout_seconds: float, reset_after_seconds: float = 20.0
+    ) -> None:
         self._broker = broker
         self._timeout = timeout_seconds
+        self._reset_after = reset_after_seconds
+        self._failing_since: float | None = None
+        self._reset_task: asyncio.Task[None] | None = None
 
     async def publish(self, envelope: Envelope[Any], topic: str | None = None) -> None:
         """Return only once Kafka acknowledged the record (acks=all)."""
@@ -52,7 +61,35 @@ class EventPublisher:
             # or aiokafka's sender later trips over a cancelled batch and stops sending.
             await asyncio.wait_for(asyncio.shield(delivery), max(deadline - loop.time(), 0.01))
         except Exception as exc:  # aiokafka's errors, timeouts, a closed producer: all 503
+            delivery.add_done_callback(_consume_outcome)
+            self._note_failure()
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+        self._failing_since = None
+
+    def _note_failure(self) -> None:
+        """After failures for a while, recreate the producer once the broker answers again.
+
+        An idempotent producer can be left wedged by a broker that restarted under it
+        (leaders moving, sequence state lost); a fresh producer gets a new producer id.
+        """
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= self._reset_after and (
+            self._reset_task is None or self._reset_task.done()
+        ):
+            self._reset_task = asyncio.create_task(self._reset_producer())
+
+    async def _reset_producer(self) -> None:
+        if not await self._broker.ping(timeout=2.0):
+            return  # the broker is still away: a new producer would not help
+        logger.warning(
+            "recreating the Kafka producer after %.0f s of failed publishes",
+            time.monotonic() - (self._failing_since or time.monotonic()),
+        )
+        await self._broker.stop()
+        await self._broker.start()
+        self._failing_since = None
 
     async def enqueue(
         self, envelope: Envelope[Any], topic: str | None = None
@@ -63,7 +100,7 @@ class EventPublisher:
         back-pressure a bulk upload needs; many rows then ride in few requests.
         """
         try:
-            delivery = await asyncio.wait_for(
+            delivery: asyncio.Future[Any] = await asyncio.wait_for(
                 self._broker.publish(
                     envelope.to_bytes(),
                     topic or envelope.topic,
@@ -74,6 +111,7 @@ class EventPublisher:
                 self._timeout,
             )
         except Exception as exc:
+            self._note_failure()
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
         return delivery
 
@@ -91,3 +129,9 @@ class EventPublisher:
 
     async def ping(self) -> bool:
         return await self._broker.ping(timeout=1.5)
+
+
+def _consume_outcome(delivery: asyncio.Future[Any]) -> None:
+    """Retrieve a late delivery's exception so asyncio does not log it as unhandled."""
+    if not delivery.cancelled():
+        delivery.exception()
