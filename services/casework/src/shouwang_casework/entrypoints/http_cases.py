@@ -20,7 +20,7 @@ from shouwang_contracts.web import (
     preferred_language,
 )
 
-from ..adapters.cases import StaleCase
+from ..adapters.cases import AlertRecord, StaleCase
 from ..adapters.db import campus_transaction
 from ..adapters.queue import QueueFilter
 from ..bootstrap import Deps
@@ -91,18 +91,7 @@ def _case_out(view: views.CaseView) -> s.CaseOut:
         closed_at=case.closed_at,
         version=case.version,
         allowed_transitions=sorted(allowed_targets(case.state)),
-        alerts=[
-            s.AlertOut(
-                alert_id=a.alert_id,
-                severity=a.severity,
-                owner_role=a.owner_role,
-                ack_deadline=a.ack_deadline,
-                escalation_level=a.escalation_level,
-                acknowledged_at=a.acknowledged_at,
-                acknowledged_by_ref=a.acknowledged_by_ref,
-            )
-            for a in view.alerts
-        ],
+        alerts=[alert_out(a) for a in view.alerts],
         referral=s.ReferralOut(
             referral_id=view.referral.referral_id,
             destination_type=view.referral.destination_type,
@@ -114,6 +103,18 @@ def _case_out(view: views.CaseView) -> s.CaseOut:
         if view.referral
         else None,
         follow_ups=[follow_up_out(f) for f in view.follow_ups],
+    )
+
+
+def alert_out(a: AlertRecord) -> s.AlertOut:
+    return s.AlertOut(
+        alert_id=a.alert_id,
+        severity=a.severity,
+        owner_role=a.owner_role,
+        ack_deadline=a.ack_deadline,
+        escalation_level=a.escalation_level,
+        acknowledged_at=a.acknowledged_at,
+        acknowledged_by_ref=a.acknowledged_by_ref,
     )
 
 
@@ -360,14 +361,6 @@ async def acknowledge_alert(
         a = await loop.acknowledge_alert(
             conn, caller, deps.cipher, alert_id, traceparent=current_traceparent()
         )
-        return s.AlertOut(
-            alert_id=a.alert_id,
-            severity=a.severity,
-            owner_role=a.owner_role,
-            ack_deadline=a.ack_deadline,
-            escalation_level=a.escalation_level,
-            acknowledged_at=a.acknowledged_at,
-            acknowledged_by_ref=a.acknowledged_by_ref,
-        )
+        return alert_out(a)
 
     return await in_campus(request, principal, work)
