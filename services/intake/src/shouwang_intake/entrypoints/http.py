@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import (
@@ -106,6 +108,17 @@ def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
     )
 
 
+@contextmanager
+def _answered_as_problems(d: Deps) -> Iterator[None]:
+    """A refused submission becomes its 4xx problem; Kafka's silence a 503 with Retry-After."""
+    try:
+        yield
+    except SubmissionRefused as exc:
+        raise _refused(exc) from exc
+    except KafkaUnavailable as exc:
+        raise _unavailable(d, exc) from exc
+
+
 def _accepted(response: Response, submitted: Submitted, location: str) -> Accepted:
     response.headers["Location"] = location
     if submitted.replayed:
@@ -132,12 +145,8 @@ async def submit_report(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     require_same_campus(principal, body.campus_id)
-    try:
+    with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
-    except SubmissionRefused as exc:
-        raise _refused(exc) from exc
-    except KafkaUnavailable as exc:
-        raise _unavailable(d, exc) from exc
     return _accepted(response, submitted, f"/v1/reports/{submitted.id}")
 
 
@@ -156,12 +165,8 @@ async def submit_screening(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     require_same_campus(principal, body.campus_id)
-    try:
+    with _answered_as_problems(d):
         submitted = await d.submissions.submit_screening(principal, body, idempotency_key)
-    except SubmissionRefused as exc:
-        raise _refused(exc) from exc
-    except KafkaUnavailable as exc:
-        raise _unavailable(d, exc) from exc
     return _accepted(response, submitted, f"/v1/screenings/{submitted.id}")
 
 
@@ -189,11 +194,8 @@ async def submit_census(
         metrics.REJECTIONS.labels("unsupported_media_type").inc()
         raise Problem(415, "unsupported_media_type", "请上传 CSV 或 XLSX 文件")
     try:
-        batch, known = await d.census.ingest(principal, file.file, file.filename, instrument)
-    except SubmissionRefused as exc:
-        raise _refused(exc) from exc
-    except KafkaUnavailable as exc:
-        raise _unavailable(d, exc) from exc
+        with _answered_as_problems(d):
+            batch, known = await d.census.ingest(principal, file.file, file.filename, instrument)
     finally:
         await file.close()
     response.headers["Location"] = f"/v1/screenings/bulk/{batch.batch_id}"
