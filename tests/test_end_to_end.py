@@ -53,7 +53,7 @@ class Watcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def first(self, event_type: str, within: float = 90.0) -> dict[str, Any]:
+    async def first(self, event_type: str, within: float = 180.0) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
@@ -69,7 +69,7 @@ class Watcher:
         )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 90.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 180.0) -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
