@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from .adapters.kafka import build_broker
 from .adapters.outbox import OutboxRelay
 from .adapters.policy_file import load_policy
+from .adapters.repository import QuietConnection
 from .config import TriageSettings
 from .entrypoints.consumers import Triage, register_consumers
 from .entrypoints.scheduler import run_escalations, run_housekeeping
@@ -56,6 +57,7 @@ async def bootstrap(settings: TriageSettings) -> Running:
         settings.database_url.get_secret_value(),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
+        connection_class=QuietConnection,
     )
     broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=settings.linger_ms)
     bulk_broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=20)

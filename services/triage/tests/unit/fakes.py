@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from shouwang_triage.adapters.batch import NewAlert, StudentKey
+from shouwang_triage.adapters.batch import GradingWrites, NewAlert, Situations, StudentKey
 from shouwang_triage.adapters.repository import DueAlert
 from shouwang_triage.domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
 from shouwang_triage.domain.ladder import Assignment, OpenAlert
@@ -29,73 +29,47 @@ class FakeBatchStore:
         self.lowered: list[tuple[Any, ...]] = []
         self.outbox: list[dict[str, Any]] = []
 
-    async def claim_events(self, events: Sequence[tuple[str, str]]) -> set[str]:
+    async def begin(
+        self,
+        events: Sequence[tuple[str, str]],
+        keys: Iterable[StudentKey],
+        evidence_ids: Sequence[str],
+        since: datetime,
+    ) -> Situations:
         fresh = {e for e, _ in events if e not in self.processed}
         self.processed |= fresh
-        return fresh
-
-    async def add_evidence(self, rows: Sequence[tuple[str, str, Any]]) -> None:
-        for campus, student, e in rows:
-            self.evidence[(campus, student)].append(e)
-
-    async def windows(
-        self, keys: Iterable[StudentKey], since: datetime
-    ) -> dict[StudentKey, list[Any]]:
-        return {k: [e for e in self.evidence[k] if e.received_at >= since] for k in keys}
-
-    async def closed_cases(
-        self, keys: Iterable[StudentKey]
-    ) -> dict[StudentKey, tuple[ClosedCase, ...]]:
-        return {k: self.closed[k] for k in keys if k in self.closed}
-
-    async def grades(self, keys: Iterable[StudentKey]) -> dict[StudentKey, Level]:
-        return {k: self.levels[k] for k in keys if k in self.levels}
-
-    async def open_alerts(self, keys: Iterable[StudentKey]) -> dict[StudentKey, OpenAlert]:
-        found = {}
+        keys = set(keys)
+        stored = {_evidence_id(e) for found in self.evidence.values() for e in found} & set(
+            evidence_ids
+        )
+        open_alerts = {}
         for a in self.alerts.values():
             key = (a["campus_id"], a["student_ref"])
-            if key in set(keys) and a["status"] == "open":
-                found[key] = OpenAlert(
+            if key in keys and a["status"] == "open":
+                open_alerts[key] = OpenAlert(
                     a["alert_id"], a["level"], a["owner"], a["escalation_level"], a["ack_deadline"]
                 )
-        return found
+        return Situations(
+            fresh=fresh,
+            stored_evidence=stored,
+            windows={k: [e for e in self.evidence[k] if e.received_at >= since] for k in keys},
+            closed={k: self.closed[k] for k in keys if k in self.closed},
+            levels={k: self.levels[k] for k in keys if k in self.levels},
+            open_alerts=open_alerts,
+        )
 
-    async def save_grades(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        for campus, student, severity, *_ in rows:
+    async def save(self, writes: GradingWrites) -> None:
+        for campus, student, e in writes.evidence:
+            self.evidence[(campus, student)].append(e)
+        for campus, student, severity, *_ in writes.grades.values():
             self.levels[(campus, student)] = Level.from_id(severity)
-
-    async def record_lowered(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.lowered.extend(rows)
-
-    async def supersede(self, pairs: Sequence[tuple[str, str]]) -> None:
-        for old, new in pairs:
+        for old, new in writes.superseded:
             self.alerts[old]["status"] = "superseded"
             self.alerts[old]["superseded_by"] = new
-
-    async def insert_alerts(self, alerts: Sequence[NewAlert]) -> None:
-        for a in alerts:
-            open_now = [
-                x
-                for x in self.alerts.values()
-                if (x["campus_id"], x["student_ref"]) == (a.campus_id, a.student_ref)
-                and x["status"] == "open"
-            ]
-            assert not (open_now and not a.superseded_by), "one open alert per student"
-            self.alerts[a.alert_id] = {
-                "alert_id": a.alert_id,
-                "campus_id": a.campus_id,
-                "student_ref": a.student_ref,
-                "level": a.level,
-                "owner": a.assignment.owner,
-                "escalation_level": 0,
-                "ack_deadline": a.assignment.ack_deadline,
-                "status": "superseded" if a.superseded_by else "open",
-                "superseded_by": a.superseded_by,
-            }
-
-    async def enqueue(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        for lane, event_id, topic, key, value, headers in rows:
+        for a in writes.alerts.values():
+            self._insert_alert(a)
+        self.lowered.extend(writes.lowered)
+        for lane, event_id, topic, key, value, headers in writes.outbox:
             self.outbox.append(
                 {
                     "lane": lane,
@@ -106,6 +80,26 @@ class FakeBatchStore:
                     "headers": json.loads(headers),
                 }
             )
+
+    def _insert_alert(self, a: NewAlert) -> None:
+        open_now = [
+            x
+            for x in self.alerts.values()
+            if (x["campus_id"], x["student_ref"]) == (a.campus_id, a.student_ref)
+            and x["status"] == "open"
+        ]
+        assert not (open_now and not a.superseded_by), "one open alert per student"
+        self.alerts[a.alert_id] = {
+            "alert_id": a.alert_id,
+            "campus_id": a.campus_id,
+            "student_ref": a.student_ref,
+            "level": a.level,
+            "owner": a.assignment.owner,
+            "escalation_level": 0,
+            "ack_deadline": a.assignment.ack_deadline,
+            "status": "superseded" if a.superseded_by else "open",
+            "superseded_by": a.superseded_by,
+        }
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
         return [row["event"] for row in self.outbox if row["event"]["type"] == event_type]
@@ -131,3 +125,7 @@ class FakeEscalationStore:
 
     async def enqueue(self, envelope: Any, lane: str) -> None:
         self.outbox.append((envelope, lane))
+
+
+def _evidence_id(e: ReportEvidence | ScreeningEvidence) -> str:
+    return e.report_id if isinstance(e, ReportEvidence) else e.screening_id

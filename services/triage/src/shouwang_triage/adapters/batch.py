@@ -1,7 +1,10 @@
 """Set-based reads and writes for grading many inputs in one transaction (a census batch).
 
-A census batch of a few hundred rows costs a dozen round trips instead of a dozen per row;
-a single tier report goes the same way, as a batch of one.
+Grading a batch costs two statements whatever its size: `begin` claims the event ids and reads
+every student's situation (locking their open alerts), `save` writes evidence, grades, alerts,
+lowered grades and outbox rows together. A single tier report goes the same way, as a batch of
+one: under load each round trip to PostgreSQL waits for CPU twice (ours and the server's), so a
+report's alert is as fast as the fewest round trips allow.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,7 @@ from ..domain.levels import Level
 from .repository import Connection
 
 StudentKey = tuple[str, str]  # (campus_id, student_ref)
+Evidence = ReportEvidence | ScreeningEvidence
 
 
 @dataclass(slots=True)
@@ -38,9 +42,103 @@ class NewAlert:
     superseded_by: str | None = None
 
 
+@dataclass(slots=True)
+class Situations:
+    """What the store knew about a batch's students before the batch, read in one statement."""
+
+    fresh: set[str]  # event ids not processed before (now claimed)
+    stored_evidence: set[str]  # the inputs' evidence ids already stored, of any age
+    windows: dict[StudentKey, list[Evidence]]
+    closed: dict[StudentKey, tuple[ClosedCase, ...]]
+    levels: dict[StudentKey, Level]
+    open_alerts: dict[StudentKey, OpenAlert]  # locked until the transaction ends
+
+
+@dataclass
+class GradingWrites:
+    """Everything a batch writes, saved in one statement after the batch is graded."""
+
+    evidence: list[tuple[str, str, Evidence]] = field(default_factory=list)
+    grades: dict[StudentKey, tuple[Any, ...]] = field(default_factory=dict)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: dict[str, NewAlert] = field(default_factory=dict)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
+    lowered: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 def _keys(keys: Iterable[StudentKey]) -> tuple[list[str], list[str]]:
     pairs = sorted(set(keys))
     return [c for c, _ in pairs], [s for _, s in pairs]
+
+
+_BEGIN = """
+WITH claimed AS (
+    INSERT INTO processed_events (event_id, topic)
+    SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id
+), students AS (
+    SELECT * FROM unnest($3::text[], $4::text[]) AS s (campus_id, student_ref)
+)
+SELECT
+    ARRAY(SELECT event_id FROM claimed) AS claimed,
+    ARRAY(SELECT evidence_id FROM evidence WHERE evidence_id = ANY($5::text[])) AS stored,
+    ARRAY(SELECT e FROM evidence e WHERE (e.campus_id, e.student_ref) IN (SELECT * FROM students)
+          AND e.received_at >= $6) AS window,
+    ARRAY(SELECT c FROM closed_cases c
+          WHERE (c.campus_id, c.student_ref) IN (SELECT * FROM students)) AS closed,
+    ARRAY(SELECT (g.campus_id, g.student_ref, g.severity) FROM grades g
+          WHERE (g.campus_id, g.student_ref) IN (SELECT * FROM students)) AS grades,
+    ARRAY(SELECT a FROM alerts a
+          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.status = 'open'
+          ORDER BY a.alert_id FOR UPDATE) AS open_alerts
+"""
+
+# Rows with array or JSON columns travel as one JSON document per table; the outbox's bytes as
+# arrays, inserted in the given order so the relay publishes them in that order. Foreign keys
+# are checked at the end of the statement, so a lowered grade may name an alert raised earlier
+# in the same batch.
+_SAVE = """
+WITH new_evidence AS (
+    INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, reporter_ref, reporter_role,
+                          signals, instrument, items, behavior_recency, counseling_requested,
+                          observed_at, received_at)
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (
+        evidence_id text, campus_id text, student_ref text, kind text, reporter_ref text,
+        reporter_role text, signals text[], instrument text, items smallint[],
+        behavior_recency text, counseling_requested boolean, observed_at timestamptz,
+        received_at timestamptz)
+    ON CONFLICT DO NOTHING
+), new_grades AS (
+    INSERT INTO grades (campus_id, student_ref, severity, reasons, policy_version, assessment_id,
+                        graded_at)
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS x (
+        campus_id text, student_ref text, severity text, reasons jsonb, policy_version text,
+        assessment_id text, graded_at timestamptz)
+    ON CONFLICT (campus_id, student_ref) DO UPDATE SET severity = EXCLUDED.severity,
+        reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version,
+        assessment_id = EXCLUDED.assessment_id, graded_at = EXCLUDED.graded_at
+), new_alerts AS (
+    INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity, owner_role,
+                        inform_roles, inform_external, ack_deadline, raised_at, policy_version,
+                        status, superseded_by)
+    SELECT * FROM jsonb_to_recordset($3::jsonb) AS x (
+        alert_id text, campus_id text, student_ref text, assessment_id text, severity text,
+        owner_role text, inform_roles text[], inform_external text[], ack_deadline timestamptz,
+        raised_at timestamptz, policy_version text, status text, superseded_by text)
+), new_lowered AS (
+    INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref, alert_severity,
+                                new_severity, recorded_at)
+    SELECT * FROM jsonb_to_recordset($4::jsonb) AS x (
+        assessment_id text, alert_id text, campus_id text, student_ref text,
+        alert_severity text, new_severity text, recorded_at timestamptz)
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO outbox (lane, event_id, topic, key, value, headers)
+SELECT lane, event_id, topic, key, value, headers
+FROM unnest($5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::jsonb[])
+     WITH ORDINALITY AS x (lane, event_id, topic, key, value, headers, position)
+ORDER BY position
+ON CONFLICT (event_id) DO NOTHING
+"""
 
 
 class BatchStore:
@@ -49,212 +147,178 @@ class BatchStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def claim_events(self, events: Sequence[tuple[str, str]]) -> set[str]:
-        """Mark events processed; returns the ids that were not processed before."""
-        rows = await self.conn.fetch(
-            "INSERT INTO processed_events (event_id, topic)"
-            " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+    async def begin(
+        self,
+        events: Sequence[tuple[str, str]],
+        keys: Iterable[StudentKey],
+        evidence_ids: Sequence[str],
+        since: datetime,
+    ) -> Situations:
+        """Claim the events (mark them processed) and read their students' situations.
+
+        Each student's evidence received since `since`, closed cases, current grade and open
+        alert (locked, so a concurrent escalation waits for this batch), in one statement.
+        """
+        campuses, students = _keys(keys)
+        row = await self.conn.fetchrow(
+            _BEGIN,
             [e for e, _ in events],
             [t for _, t in events],
-        )
-        return {r["event_id"] for r in rows}
-
-    async def add_evidence(
-        self, rows: Sequence[tuple[str, str, ReportEvidence | ScreeningEvidence]]
-    ) -> None:
-        records: list[tuple[Any, ...]] = []
-        for campus_id, student_ref, e in rows:
-            if isinstance(e, ReportEvidence):
-                records.append(
-                    (
-                        e.report_id,
-                        campus_id,
-                        student_ref,
-                        "report",
-                        e.reporter_ref,
-                        e.reporter_role,
-                        sorted(e.signals),
-                        None,
-                        None,
-                        None,
-                        None,
-                        e.observed_at,
-                        e.received_at,
-                    )
-                )
-            else:
-                records.append(
-                    (
-                        e.screening_id,
-                        campus_id,
-                        student_ref,
-                        "screening",
-                        None,
-                        None,
-                        [],
-                        e.instrument,
-                        list(e.items),
-                        e.behavior_recency,
-                        e.counseling_requested,
-                        e.administered_at,
-                        e.received_at,
-                    )
-                )
-        await self.conn.executemany(
-            "INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, reporter_ref,"
-            " reporter_role, signals, instrument, items, behavior_recency, counseling_requested,"
-            " observed_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-            " $12, $13) ON CONFLICT DO NOTHING",
-            records,
-        )
-
-    async def windows(
-        self, keys: Iterable[StudentKey], since: datetime
-    ) -> dict[StudentKey, list[ReportEvidence | ScreeningEvidence]]:
-        """Each student's evidence received since `since`."""
-        campuses, students = _keys(keys)
-        rows = await self.conn.fetch(
-            "SELECT * FROM evidence WHERE (campus_id, student_ref) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND received_at >= $3",
             campuses,
             students,
+            list(evidence_ids),
             since,
         )
-        found: dict[StudentKey, list[ReportEvidence | ScreeningEvidence]] = defaultdict(list)
-        for r in rows:
-            key = (r["campus_id"], r["student_ref"])
-            if r["kind"] == "report":
-                found[key].append(
-                    ReportEvidence(
-                        r["evidence_id"],
-                        r["reporter_ref"],
-                        r["reporter_role"],
-                        frozenset(r["signals"]),
-                        r["observed_at"],
-                        r["received_at"],
-                    )
-                )
-            else:
-                found[key].append(
-                    ScreeningEvidence(
-                        r["evidence_id"],
-                        r["instrument"],
-                        tuple(r["items"]),
-                        r["observed_at"],
-                        r["received_at"],
-                        r["behavior_recency"],
-                        r["counseling_requested"],
-                    )
-                )
-        return found
-
-    async def closed_cases(
-        self, keys: Iterable[StudentKey]
-    ) -> dict[StudentKey, tuple[ClosedCase, ...]]:
-        campuses, students = _keys(keys)
-        rows = await self.conn.fetch(
-            "SELECT campus_id, student_ref, case_id, severity, closed_at FROM closed_cases WHERE (campus_id, student_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-            campuses,
-            students,
-        )
-        found: dict[StudentKey, list[ClosedCase]] = defaultdict(list)
-        for r in rows:
-            found[(r["campus_id"], r["student_ref"])].append(
+        assert row is not None
+        windows: dict[StudentKey, list[Evidence]] = defaultdict(list)
+        for r in row["window"]:
+            windows[(r["campus_id"], r["student_ref"])].append(_evidence(r))
+        closed: dict[StudentKey, list[ClosedCase]] = defaultdict(list)
+        for r in row["closed"]:
+            closed[(r["campus_id"], r["student_ref"])].append(
                 ClosedCase(r["case_id"], Level.from_id(r["severity"]), r["closed_at"])
             )
-        return {k: tuple(v) for k, v in found.items()}
-
-    async def grades(self, keys: Iterable[StudentKey]) -> dict[StudentKey, Level]:
-        campuses, students = _keys(keys)
-        rows = await self.conn.fetch(
-            "SELECT campus_id, student_ref, severity FROM grades WHERE (campus_id, student_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-            campuses,
-            students,
-        )
-        return {(r["campus_id"], r["student_ref"]): Level.from_id(r["severity"]) for r in rows}
-
-    async def open_alerts(self, keys: Iterable[StudentKey]) -> dict[StudentKey, OpenAlert]:
-        """The students' open alerts, locked so a concurrent escalation waits for this batch."""
-        campuses, students = _keys(keys)
-        rows = await self.conn.fetch(
-            "SELECT campus_id, student_ref, alert_id, severity, owner_role, escalation_level,"
-            " ack_deadline FROM alerts WHERE (campus_id, student_ref) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND status = 'open'"
-            " ORDER BY alert_id FOR UPDATE",
-            campuses,
-            students,
-        )
-        return {
-            (r["campus_id"], r["student_ref"]): OpenAlert(
-                r["alert_id"],
-                Level.from_id(r["severity"]),
-                r["owner_role"],
-                r["escalation_level"],
-                r["ack_deadline"],
-            )
-            for r in rows
-        }
-
-    async def save_grades(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """(campus, student, severity, reasons, policy_version, assessment_id, graded_at)."""
-        await self.conn.executemany(
-            "INSERT INTO grades (campus_id, student_ref, severity, reasons, policy_version,"
-            " assessment_id, graded_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)"
-            " ON CONFLICT (campus_id, student_ref) DO UPDATE SET severity = EXCLUDED.severity,"
-            " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version,"
-            " assessment_id = EXCLUDED.assessment_id, graded_at = EXCLUDED.graded_at",
-            [
-                (c, s, sev, json.dumps(reasons, ensure_ascii=False), v, a, t)
-                for c, s, sev, reasons, v, a, t in rows
-            ],
-        )
-
-    async def supersede(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """(old alert, new alert): the old one stops climbing."""
-        await self.conn.executemany(
-            "UPDATE alerts SET status = 'superseded', superseded_by = $2 WHERE alert_id = $1",
-            pairs,
-        )
-
-    async def insert_alerts(self, alerts: Sequence[NewAlert]) -> None:
-        await self.conn.executemany(
-            "INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity,"
-            " owner_role, inform_roles, inform_external, ack_deadline, raised_at, policy_version,"
-            " status, superseded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            [
-                (
-                    a.alert_id,
-                    a.campus_id,
-                    a.student_ref,
-                    a.assessment_id,
-                    a.level.id,
-                    a.assignment.owner,
-                    list(a.assignment.inform),
-                    list(a.assignment.inform_external),
-                    a.assignment.ack_deadline,
-                    a.raised_at,
-                    a.policy_version,
-                    "superseded" if a.superseded_by else "open",
-                    a.superseded_by,
+        return Situations(
+            fresh=set(row["claimed"]),
+            stored_evidence=set(row["stored"]),
+            windows=windows,
+            closed={k: tuple(v) for k, v in closed.items()},
+            levels={(c, s): Level.from_id(severity) for c, s, severity in row["grades"]},
+            open_alerts={
+                (r["campus_id"], r["student_ref"]): OpenAlert(
+                    r["alert_id"],
+                    Level.from_id(r["severity"]),
+                    r["owner_role"],
+                    r["escalation_level"],
+                    r["ack_deadline"],
                 )
-                for a in alerts
-            ],
+                for r in row["open_alerts"]
+            },
         )
 
-    async def record_lowered(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """(assessment, alert, campus, student, alert severity, new severity, at)."""
-        await self.conn.executemany(
-            "INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref,"
-            " alert_severity, new_severity, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            rows,
+    async def save(self, writes: GradingWrites) -> None:
+        """Write a graded batch: superseded alerts first (one open alert per student), then
+        evidence, grades, new alerts, lowered grades and outbox rows in one statement."""
+        if writes.superseded:
+            await self.conn.executemany(
+                "UPDATE alerts SET status = 'superseded', superseded_by = $2 WHERE alert_id = $1",
+                writes.superseded,
+            )
+        outbox = list(zip(*writes.outbox, strict=True)) or [()] * 6
+        await self.conn.execute(
+            _SAVE,
+            json.dumps([_evidence_row(c, s, e) for c, s, e in writes.evidence]),
+            json.dumps([_grade_row(*row) for row in writes.grades.values()]),
+            json.dumps([_alert_row(a) for a in writes.alerts.values()]),
+            json.dumps([_lowered_row(*row) for row in writes.lowered]),
+            *(list(column) for column in outbox),
         )
 
-    async def enqueue(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Outbox rows (see `outbox_row`) in order; the relay publishes them after commit."""
-        await self.conn.executemany(
-            "INSERT INTO outbox (lane, event_id, topic, key, value, headers)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING",
-            rows,
+
+def _evidence(r: Any) -> Evidence:
+    if r["kind"] == "report":
+        return ReportEvidence(
+            r["evidence_id"],
+            r["reporter_ref"],
+            r["reporter_role"],
+            frozenset(r["signals"]),
+            r["observed_at"],
+            r["received_at"],
         )
+    return ScreeningEvidence(
+        r["evidence_id"],
+        r["instrument"],
+        tuple(r["items"]),
+        r["observed_at"],
+        r["received_at"],
+        r["behavior_recency"],
+        r["counseling_requested"],
+    )
+
+
+def _evidence_row(campus_id: str, student_ref: str, e: Evidence) -> dict[str, Any]:
+    common = {"campus_id": campus_id, "student_ref": student_ref}
+    if isinstance(e, ReportEvidence):
+        return {
+            **common,
+            "evidence_id": e.report_id,
+            "kind": "report",
+            "reporter_ref": e.reporter_ref,
+            "reporter_role": e.reporter_role,
+            "signals": sorted(e.signals),
+            "observed_at": e.observed_at.isoformat(),
+            "received_at": e.received_at.isoformat(),
+        }
+    return {
+        **common,
+        "evidence_id": e.screening_id,
+        "kind": "screening",
+        "signals": [],
+        "instrument": e.instrument,
+        "items": list(e.items),
+        "behavior_recency": e.behavior_recency,
+        "counseling_requested": e.counseling_requested,
+        "observed_at": e.administered_at.isoformat(),
+        "received_at": e.received_at.isoformat(),
+    }
+
+
+def _grade_row(
+    campus_id: str,
+    student_ref: str,
+    severity: str,
+    reasons: list[dict[str, Any]],
+    policy_version: str,
+    assessment_id: str,
+    graded_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "campus_id": campus_id,
+        "student_ref": student_ref,
+        "severity": severity,
+        "reasons": reasons,
+        "policy_version": policy_version,
+        "assessment_id": assessment_id,
+        "graded_at": graded_at.isoformat(),
+    }
+
+
+def _alert_row(a: NewAlert) -> dict[str, Any]:
+    return {
+        "alert_id": a.alert_id,
+        "campus_id": a.campus_id,
+        "student_ref": a.student_ref,
+        "assessment_id": a.assessment_id,
+        "severity": a.level.id,
+        "owner_role": a.assignment.owner,
+        "inform_roles": list(a.assignment.inform),
+        "inform_external": list(a.assignment.inform_external),
+        "ack_deadline": a.assignment.ack_deadline.isoformat(),
+        "raised_at": a.raised_at.isoformat(),
+        "policy_version": a.policy_version,
+        "status": "superseded" if a.superseded_by else "open",
+        "superseded_by": a.superseded_by,
+    }
+
+
+def _lowered_row(
+    assessment_id: str,
+    alert_id: str,
+    campus_id: str,
+    student_ref: str,
+    alert_severity: str,
+    new_severity: str,
+    recorded_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "assessment_id": assessment_id,
+        "alert_id": alert_id,
+        "campus_id": campus_id,
+        "student_ref": student_ref,
+        "alert_severity": alert_severity,
+        "new_severity": new_severity,
+        "recorded_at": recorded_at.isoformat(),
+    }
 
 
 def outbox_row(envelope: Envelope[Any], lane: str) -> tuple[Any, ...]:

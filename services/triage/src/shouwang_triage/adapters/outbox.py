@@ -71,15 +71,23 @@ class OutboxRelay:
                 await asyncio.wait_for(wake.wait(), self._poll)
 
     async def drain_once(self, lane: str) -> int:
-        """Publish one batch of `lane` and delete it; 0 if empty or another relay holds it."""
+        """Publish one batch of `lane` and delete it; 0 if empty or another relay holds it.
+
+        The rows are deleted before they are published, in the transaction that commits only
+        once Kafka acknowledged every one: a failure or a crash rolls the delete back, so the
+        rows are published again (same event ids) and nothing is lost.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEYS[lane]):
                 return 0
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox WHERE lane = $1"
-                " ORDER BY id LIMIT $2",
-                lane,
-                self._batch,
+            rows = sorted(
+                await conn.fetch(
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE lane = $1"
+                    " ORDER BY id LIMIT $2) RETURNING id, topic, key, value, headers",
+                    lane,
+                    self._batch,
+                ),
+                key=lambda row: row["id"],
             )
             if not rows:
                 metrics.OUTBOX_PENDING.labels(lane).set(0)
@@ -100,8 +108,5 @@ class OutboxRelay:
                     )
                 )
             await asyncio.gather(*pending)
-            await conn.execute(
-                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
-            )
             metrics.OUTBOX_PENDING.labels(lane).set(max(len(rows) - self._batch, 0))
             return len(rows)

@@ -225,6 +225,16 @@ class TriageStore:
         )
 
 
+class QuietConnection(asyncpg.Connection):
+    """Triage never changes session state (no SET, LISTEN, cursors or session-level advisory
+    locks; the relay's lock ends with its transaction), so a connection going back to the pool
+    needs no RESET round trip: under load that round trip sat between a report's commit and
+    the relay publishing its alert."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[TriageStore]:
     """A transaction that commits when the block ends cleanly and rolls back otherwise."""

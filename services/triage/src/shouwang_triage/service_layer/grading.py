@@ -9,14 +9,14 @@ yet each input is graded exactly as if it had come alone, in order.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.vocabulary import Role, Severity
 
-from ..adapters.batch import BatchStore, NewAlert, StudentKey, outbox_row
+from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey, outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
 from ..domain.grading import grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, first_assignment
@@ -66,15 +66,6 @@ class GradingOutcome:
     alert_id: str | None
 
 
-@dataclass
-class _Writes:
-    grades: dict[StudentKey, tuple[Any, ...]] = field(default_factory=dict)
-    outbox: list[tuple[Any, ...]] = field(default_factory=list)
-    alerts: dict[str, NewAlert] = field(default_factory=dict)
-    superseded: list[tuple[str, str]] = field(default_factory=list)
-    lowered: list[tuple[Any, ...]] = field(default_factory=list)
-
-
 # How many inputs are graded between two chances for urgent work to run (see `pause`).
 STEP = 20
 
@@ -91,25 +82,37 @@ async def grade_inputs(
     `pause`, if given, is awaited every few inputs: a census batch uses it to let a tier
     report that arrived meanwhile run first, instead of holding the event loop for the batch.
     """
-    fresh_ids = await store.claim_events([(i.event_id, i.topic) for i in items])
+    since = now - policy.longest_window
+    known = await store.begin(
+        [(i.event_id, i.topic) for i in items],
+        {i.key for i in items},
+        [i.evidence_id for i in items],
+        since,
+    )
     fresh: list[GradingInput] = []
     for item in items:  # a duplicate inside the batch counts once too
-        if item.event_id in fresh_ids:
+        if item.event_id in known.fresh:
             fresh.append(item)
-            fresh_ids.discard(item.event_id)
+            known.fresh.discard(item.event_id)
     if not fresh:
         return []
-    await store.add_evidence([(i.campus_id, i.student_ref, i.evidence) for i in fresh])
-    keys = {i.key for i in fresh}
-    windows = await store.windows(keys, now - policy.longest_window)
-    closed = await store.closed_cases(keys)
-    levels = await store.grades(keys)
-    open_alerts = await store.open_alerts(keys)
+
+    # The new evidence joins the windows here rather than being read back after an insert:
+    # as stored, an evidence id already on file wins and only what is inside the window counts.
+    writes = GradingWrites()
+    windows = known.windows
+    for item in fresh:
+        if item.evidence_id in known.stored_evidence:
+            continue
+        known.stored_evidence.add(item.evidence_id)
+        writes.evidence.append((item.campus_id, item.student_ref, item.evidence))
+        if item.evidence.received_at >= since:
+            windows.setdefault(item.key, []).append(item.evidence)
 
     # Evidence of inputs later in this batch is hidden from earlier ones, so each input is
     # graded on what had arrived up to and including itself.
     pending = {i.evidence_id for i in fresh}
-    writes = _Writes()
+    levels, open_alerts = known.levels, known.open_alerts
     outcomes = []
     for index, item in enumerate(fresh):
         if pause is not None and index and index % STEP == 0:
@@ -120,7 +123,7 @@ async def grade_inputs(
             now,
             tuple(e for e in seen if isinstance(e, ReportEvidence)),
             tuple(e for e in seen if isinstance(e, ScreeningEvidence)),
-            closed.get(item.key, ()),
+            known.closed.get(item.key, ()),
         )
         outcome = _grade_one(
             policy, item, situation, levels.get(item.key, Level.NONE), open_alerts, writes, now
@@ -128,11 +131,7 @@ async def grade_inputs(
         levels[item.key] = outcome.level
         outcomes.append(outcome)
 
-    await store.save_grades(list(writes.grades.values()))
-    await store.record_lowered(writes.lowered)
-    await store.supersede(writes.superseded)
-    await store.insert_alerts(list(writes.alerts.values()))
-    await store.enqueue(writes.outbox)
+    await store.save(writes)
     return outcomes
 
 
@@ -142,7 +141,7 @@ def _grade_one(
     situation: Situation,
     previous: Level,
     open_alerts: dict[StudentKey, OpenAlert],
-    writes: _Writes,
+    writes: GradingWrites,
     now: datetime,
 ) -> GradingOutcome:
     result = grade(policy, policy.for_campus(item.campus_id), situation)
