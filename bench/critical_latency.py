@@ -1,6 +1,6 @@
 """Critical report -> first staff alert, idle and while a 20,000-row census flows through.
 
-    uv run python bench/critical_latency.py [--census-rows 20000] [--rate 4] [--idle-reports 40]
+    uv run python bench/critical_latency.py [--census-rows 20000] [--rate 4] [--idle-reports 200]
 
 Starts real Kafka and PostgreSQL (or uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), then intake
 and triage as real processes. Posts critical reports (`suicide_attempt`) to intake's
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import random
 import statistics
 import sys
@@ -62,6 +63,8 @@ class AlertClock:
 
     bootstrap: str
     arrived: dict[str, float] = field(default_factory=dict)
+    # Per student: (grading began: the envelope's time, relay sent: the record's timestamp).
+    stamps: dict[str, tuple[float, float]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -91,7 +94,11 @@ class AlertClock:
                         if headers.get("ce_type") != b"shouwang.alert.raised":
                             continue
                         subject = (record.key or b"").decode().split(":", 1)[-1]
-                        self.arrived.setdefault(subject, now)
+                        if subject in self.arrived:
+                            continue
+                        self.arrived[subject] = now
+                        graded = datetime.fromisoformat(json.loads(record.value)["time"])
+                        self.stamps[subject] = (graded.timestamp(), record.timestamp / 1000)
         finally:
             await consumer.stop()
 
@@ -113,7 +120,22 @@ class AlertClock:
 class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)
+    # Per sample, the hops: 202 -> grading began, -> relay sent, -> arrived at the bench.
+    hops: list[tuple[float, float, float]] = field(default_factory=list)
     lost: int = 0
+
+    def hop_line(self) -> str:
+        if not self.hops:
+            return ""
+        names = ("202->graded", "graded->sent", "sent->seen")
+        parts = []
+        for index, name in enumerate(names):
+            values = sorted(h[index] for h in self.hops)
+            p99 = values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
+            parts.append(
+                f"{name} p50 {statistics.median(values) * 1000:.1f} / p99 {p99 * 1000:.1f} ms"
+            )
+        return f"{'':>9}" + "; ".join(parts)
 
     def line(self) -> str:
         if not self.latencies:
@@ -169,11 +191,14 @@ class Bench:
             print(f"report refused: {answer.status_code} {answer.text[:200]}", file=sys.stderr)
             phase.lost += 1
             return
-        arrived = await self.clock.wait(self.pseudonyms.student_ref(CAMPUS, student_no))
+        student_ref = self.pseudonyms.student_ref(CAMPUS, student_no)
+        arrived = await self.clock.wait(student_ref)
         if arrived is None:
             phase.lost += 1
         else:
             phase.latencies.append(max(arrived - accepted, 0.0))
+            graded, sent = self.clock.stamps[student_ref]
+            phase.hops.append((graded - accepted, sent - graded, arrived - sent))
 
     async def offer(
         self,
@@ -284,7 +309,7 @@ def main() -> int:
     )
     parser.add_argument("--census-rows", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=4.0, help="critical reports per second")
-    parser.add_argument("--idle-reports", type=int, default=40)
+    parser.add_argument("--idle-reports", type=int, default=200)
     parser.add_argument(
         "--topology",
         choices=["split", "single"],
@@ -308,8 +333,9 @@ def main() -> int:
         idle, loaded = asyncio.run(bench.run(args.census_rows, args.rate, args.idle_reports))
     print(f"topology: {args.topology}")
     print(f"critical report (intake 202) -> alert.raised on Kafka, offered {args.rate:g}/s:")
-    print(idle.line())
-    print(loaded.line())
+    for phase in (idle, loaded):
+        print(phase.line())
+        print(phase.hop_line())
     ratio50 = loaded.p(0.5) / idle.p(0.5)
     ratio99 = loaded.p(0.99) / idle.p(0.99)
     print(
