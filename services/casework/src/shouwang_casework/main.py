@@ -14,9 +14,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
-    BodyLimitMiddleware,
-    RequestMetricsMiddleware,
-    TraceContextMiddleware,
+    EdgeMiddleware,
     configure_logging,
     install_problem_handlers,
     operations_router,
@@ -87,12 +85,12 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
         operations_router({"database": database_ready, "kafka": kafka_ready}, [metrics.REGISTRY])
     )
     app.add_middleware(
-        BodyLimitMiddleware, default=MAX_JSON_BYTES, overrides={"/v1/roster": MAX_UPLOAD_BYTES}
+        EdgeMiddleware,
+        requests=metrics.HTTP_REQUESTS,
+        latency=metrics.HTTP_LATENCY,
+        body_limit=MAX_JSON_BYTES,
+        body_limit_overrides={"/v1/roster": MAX_UPLOAD_BYTES},
     )
-    app.add_middleware(
-        RequestMetricsMiddleware, requests=metrics.HTTP_REQUESTS, latency=metrics.HTTP_LATENCY
-    )
-    app.add_middleware(TraceContextMiddleware)
     return app
 
 
