@@ -8,7 +8,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.pseudonym import Pseudonymizer
 
-from .adapters.publisher import EventPublisher, durable_broker
+from .adapters.publisher import EventPublisher, durable_broker, durable_producer
 from .adapters.store import IntakeStore, QuietConnection
 from .config import IntakeSettings
 from .entrypoints.consumers import register_receipt_consumer
@@ -23,16 +23,17 @@ class Deps:
     settings: IntakeSettings
     pool: asyncpg.Pool
     store: IntakeStore
-    reports_broker: KafkaBroker
-    census_broker: KafkaBroker
+    broker: KafkaBroker
     reports_publisher: EventPublisher
+    census_publisher: EventPublisher
     pseudonymizer: Pseudonymizer
     submissions: Submissions
     census: CensusIntake
 
     async def close(self) -> None:
-        await self.census_broker.stop()
-        await self.reports_broker.stop()
+        await self.census_publisher.stop()
+        await self.reports_publisher.stop()
+        await self.broker.stop()
         await self.pool.close()
 
 
@@ -46,35 +47,48 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
         connection_class=QuietConnection,
     )
     store = IntakeStore(pool)
-    reports_broker = durable_broker(
+    # FastStream runs the receipt consumer (and would publish its dead letters).
+    broker = durable_broker(
         settings.kafka_bootstrap_servers,
-        client_id="shouwang-intake-reports",
+        client_id="shouwang-intake",
         linger_ms=settings.linger_ms,
     )
-    # The census producer batches big and lingers longer: throughput, not latency.
-    census_broker = durable_broker(
-        settings.kafka_bootstrap_servers,
-        client_id="shouwang-intake-census",
-        linger_ms=20,
-        max_batch_size=256 * 1024,
-    )
-    register_receipt_consumer(reports_broker, store, group_id="shouwang-intake-receipts")
-    await reports_broker.start()
-    await census_broker.start()
-    pseudonymizer = settings.pseudonymizer()
+    register_receipt_consumer(broker, store, group_id="shouwang-intake-receipts")
+    await broker.start()
+
+    async def kafka_answers() -> bool:
+        return await broker.ping(timeout=1.5)
+
     reports_publisher = EventPublisher(
-        reports_broker, timeout_seconds=settings.publish_timeout_seconds
+        durable_producer(
+            settings.kafka_bootstrap_servers,
+            client_id="shouwang-intake-reports",
+            linger_ms=settings.linger_ms,
+        ),
+        ping=kafka_answers,
+        timeout_seconds=settings.publish_timeout_seconds,
     )
+    # The census producer batches big and lingers longer: throughput, not latency.
     census_publisher = EventPublisher(
-        census_broker, timeout_seconds=settings.publish_timeout_seconds
+        durable_producer(
+            settings.kafka_bootstrap_servers,
+            client_id="shouwang-intake-census",
+            linger_ms=20,
+            max_batch_size=256 * 1024,
+        ),
+        ping=kafka_answers,
+        timeout_seconds=settings.publish_timeout_seconds,
     )
+    await reports_publisher.start()
+    await census_publisher.start()
+    pseudonymizer = settings.pseudonymizer()
     return Deps(
         settings=settings,
         pool=pool,
         store=store,
-        reports_broker=reports_broker,
-        census_broker=census_broker,
+        broker=broker,
         reports_publisher=reports_publisher,
+        census_publisher=census_publisher,
         pseudonymizer=pseudonymizer,
         submissions=Submissions(
             store=store,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
-    BodyLimitMiddleware,
-    RequestMetricsMiddleware,
-    TraceContextMiddleware,
+    EdgeMiddleware,
     configure_logging,
     install_problem_handlers,
     operations_router,
@@ -29,6 +28,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deps = await bootstrap(settings)
         app.state.deps = deps
+        # Everything built so far lives as long as the process: keep the collector from
+        # rescanning it on every full collection (shorter pauses, less CPU under load).
+        gc.freeze()
         try:
             yield
         finally:
@@ -57,14 +59,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         operations_router({"kafka": kafka_ready, "database": database_ready}, [metrics.REGISTRY])
     )
     app.add_middleware(
-        BodyLimitMiddleware,
-        default=settings.max_json_bytes,
-        overrides={"/v1/screenings/bulk": settings.max_census_bytes},
+        EdgeMiddleware,
+        requests=metrics.HTTP_REQUESTS,
+        latency=metrics.HTTP_LATENCY,
+        body_limit=settings.max_json_bytes,
+        body_limit_overrides={"/v1/screenings/bulk": settings.max_census_bytes},
     )
-    app.add_middleware(
-        RequestMetricsMiddleware, requests=metrics.HTTP_REQUESTS, latency=metrics.HTTP_LATENCY
-    )
-    app.add_middleware(TraceContextMiddleware)
     return app
 
 

@@ -105,7 +105,7 @@ class IntakeStore:
 
     # --- receipts ----------------------------------------------------------------------
 
-    async def record_receipt(
+    def record_receipt(
         self,
         *,
         report_id: uuid.UUID,
@@ -114,8 +114,9 @@ class IntakeStore:
         kind: str,
         received_at: datetime,
         idempotency: tuple[str, dict[str, Any]] | None = None,
-    ) -> None:
-        """Store the receipt and complete the idempotency key; returns once committed.
+    ) -> asyncio.Future[None]:
+        """Queue the receipt (and the idempotency key's completion); the future resolves
+        once committed.
 
         Concurrent calls share one statement: while a write is in flight, the next ones
         gather, so a busy intake makes one round trip per batch instead of one per report.
@@ -130,7 +131,13 @@ class IntakeStore:
             key,
             json.dumps(response) if response is not None else None,
         )
-        await self._receipts.write(row)
+        return self._receipts.submit(row)
+
+    async def forget_receipt(self, report_id: uuid.UUID) -> None:
+        """Remove a receipt whose event Kafka never acknowledged (nobody was given its id)."""
+        await self._pool.execute(
+            "DELETE FROM receipts WHERE report_id = $1 AND status = 'received'", report_id
+        )
 
     async def _write_receipts(self, rows: list[tuple[Any, ...]]) -> None:
         columns = list(zip(*rows, strict=True))
@@ -306,12 +313,13 @@ class CoalescingWriter:
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, row: tuple[Any, ...]) -> None:
+    def submit(self, row: tuple[Any, ...]) -> asyncio.Future[None]:
+        """Queue a row; the future resolves when its batch is written (or fails with it)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await done
+        return done
 
     async def _flush(self) -> None:
         while self._pending:

@@ -7,6 +7,7 @@ the same id again and consumers drop the repeat.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -163,19 +164,10 @@ class Submissions:
                 # the same event id again is safe; consumers deduplicate by it.
 
         envelope = build(str(event_id), received_at, principal_ref)
-        started = time.perf_counter()
-        try:
-            await self.publisher.publish(envelope)
-        except KafkaUnavailable:
-            if idempotency_key is not None:
-                await self.store.release_key(principal.campus_id, principal_ref, idempotency_key)
-            raise
-        metrics.PUBLISH_LATENCY.observe(time.perf_counter() - started)
-        metrics.EVENTS_PUBLISHED.labels(envelope.topic).inc()
-
         submitted = Submitted(str(event_id), received_at)
-        try:
-            await self.store.record_receipt(
+
+        def receipt() -> asyncio.Future[None]:
+            return self.store.record_receipt(
                 report_id=event_id,
                 campus_id=principal.campus_id,
                 reporter_ref=principal_ref,
@@ -183,10 +175,35 @@ class Submissions:
                 received_at=received_at,
                 idempotency=(idempotency_key, submitted.body()) if idempotency_key else None,
             )
+
+        # Without a key, the receipt is written while Kafka acknowledges: one wait, not two.
+        # A key is completed only after the ack, or a retry could replay an unsent 202.
+        early_receipt = receipt() if idempotency_key is None else None
+        started = time.perf_counter()
+        try:
+            await self.publisher.publish(envelope)
+        except KafkaUnavailable:
+            if idempotency_key is not None:
+                await self.store.release_key(principal.campus_id, principal_ref, idempotency_key)
+            if early_receipt is not None:
+                await self._forget(early_receipt, event_id)
+            raise
+        metrics.PUBLISH_LATENCY.observe(time.perf_counter() - started)
+        metrics.EVENTS_PUBLISHED.labels(envelope.topic).inc()
+        try:
+            await (early_receipt or receipt())
         except Exception:
             # Kafka has the event, which is the promise; the receipt is a convenience.
             logger.exception("receipt not stored for an acknowledged %s", kind)
         return submitted
+
+    async def _forget(self, receipt: asyncio.Future[None], event_id: uuid.UUID) -> None:
+        """The client hears 503 and never learns this id: drop its receipt (best effort)."""
+        try:
+            await receipt
+            await self.store.forget_receipt(event_id)
+        except Exception:
+            logger.warning("receipt of an unacknowledged submission left behind", exc_info=True)
 
     def _aware(self, moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
