@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from .envelope import Envelope, Payload
+from .envelope import Envelope, Payload, envelope_class
 from .topics import dead_letter_topic
 
 P = TypeVar("P", bound=Payload)
@@ -32,7 +32,7 @@ class PoisonEvent(Exception):
 def decode_event(raw: bytes, payload_cls: type[P]) -> Envelope[P]:
     """Parse and validate one record's value as an envelope of `payload_cls`."""
     try:
-        model: type[Envelope[P]] = cast(Any, Envelope)[payload_cls]
+        model: type[Envelope[P]] = envelope_class(payload_cls)
         return model.model_validate_json(raw)
     except ValidationError as exc:
         problems = "; ".join(
