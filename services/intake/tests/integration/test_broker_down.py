@@ -6,10 +6,12 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 from shouwang_contracts.topics import REPORTS
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.kafka import LocalKafka
+from shouwang_devstack.services import ServiceProcess
 
 from .kafka_reader import TopicReader
 
@@ -24,7 +26,11 @@ def _report() -> dict[str, object]:
 
 
 async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
-    client: httpx.AsyncClient, token, kafka_bootstrap: str, local_kafka: LocalKafka
+    client: httpx.AsyncClient,
+    token,
+    kafka_bootstrap: str,
+    local_kafka: LocalKafka,
+    intake: ServiceProcess,
 ) -> None:
     headers = token(Role.CLASS_WELLBEING_OFFICER, sub="2024010003")
     accepted: list[str] = []
@@ -78,3 +84,12 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
             break
         await asyncio.sleep(1)
     assert again.status_code == 202
+
+    # Receipts exist for exactly the 202s: a refused report's receipt (written beside the
+    # publish when no key is sent) was removed, and keyed ones never wrote one.
+    db = await asyncpg.connect(intake.env["INTAKE_DATABASE_URL"])
+    try:
+        stored = {str(r["report_id"]) for r in await db.fetch("SELECT report_id FROM receipts")}
+    finally:
+        await db.close()
+    assert stored == {*accepted, again.json()["id"]}
