@@ -1,11 +1,16 @@
 """The outbox relay: publish committed outbox rows to Kafka, then delete them.
 
-Two lanes, each drained in id order by at most one relay at a time across replicas (a
-transaction-scoped advisory lock): `urgent` (whatever tier reports, individual screenings and
-escalations cause) and `bulk` (whatever the census causes), so a census backlog never delays
-a report's alert.
-A crash after publishing and before deleting republishes the same event ids; consumers
-deduplicate by id.
+Two lanes, each drained in id order by at most one relay at a time across replicas:
+`urgent` (whatever tier reports, individual screenings and escalations cause) and `bulk`
+(whatever the census causes), so a census backlog never delays a report's alert.
+
+The relay of a lane is the replica holding the lane's session advisory lock, on a connection
+it keeps while it leads; the others retry at each poll and take over when that connection
+goes (PostgreSQL then releases the lock). Leading by session rather than per transaction
+keeps an alert's way out short: one read, the publish, one delete, instead of a transaction
+that also begins, locks and commits, each a round trip that waits for a core on a busy host.
+A crash or a lost connection after publishing and before deleting republishes the same
+event ids; consumers deduplicate by id.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import logging
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from faststream.kafka import KafkaBroker
 
 from .. import metrics
@@ -44,14 +50,19 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_seconds
         self._wake = {lane: asyncio.Event() for lane in LANES}
+        self._leading: dict[str, PoolConnectionProxy] = {}
 
     def wake(self, lane: str) -> None:
         """Something was committed to `lane`: publish it now rather than at the next poll."""
         self._wake[lane].set()
 
     async def run(self, lanes: tuple[str, ...] = LANES) -> None:
-        """Drain `lanes` until cancelled."""
-        await asyncio.gather(*(self._run_lane(lane) for lane in lanes))
+        """Drain `lanes` until cancelled; gives up the lanes' leadership when it stops."""
+        try:
+            await asyncio.gather(*(self._run_lane(lane) for lane in lanes))
+        finally:
+            for lane in lanes:
+                await self._resign(lane)
 
     async def _run_lane(self, lane: str) -> None:
         wake = self._wake[lane]
@@ -70,24 +81,53 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._poll)
 
-    async def drain_once(self, lane: str) -> int:
-        """Publish one batch of `lane` and delete it; 0 if empty or another relay holds it.
+    async def _lead(self, lane: str) -> PoolConnectionProxy | None:
+        """The connection holding `lane`'s lock, taking the lock if free; None if another
+        relay leads."""
+        conn = self._leading.get(lane)
+        if conn is not None and _alive(conn):
+            return conn
+        await self._resign(lane)
+        conn = await self._pool.acquire()
+        try:
+            held = await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEYS[lane])
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not held:
+            await self._pool.release(conn)
+            return None
+        logger.info("outbox relay leads lane %s", lane)
+        self._leading[lane] = conn
+        return conn
 
-        The rows are deleted before they are published, in the transaction that commits only
-        once Kafka acknowledged every one: a failure or a crash rolls the delete back, so the
-        rows are published again (same event ids) and nothing is lost.
+    async def _resign(self, lane: str) -> None:
+        conn = self._leading.pop(lane, None)
+        if conn is None:
+            return
+        try:
+            if _alive(conn):
+                await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEYS[lane])
+        except Exception:  # a broken connection: PostgreSQL released the lock with it
+            logger.warning("outbox relay left lane %s without unlocking", lane, exc_info=True)
+        finally:
+            await self._pool.release(conn)  # nothing to do for a lost connection
+
+    async def drain_once(self, lane: str) -> int:
+        """Publish one batch of `lane`, then delete it; 0 if empty or another relay leads.
+
+        Rows are deleted only once Kafka acknowledged every one of them: a failure leaves
+        them to be published again (same event ids), so nothing is lost.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEYS[lane]):
-                return 0
-            rows = sorted(
-                await conn.fetch(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE lane = $1"
-                    " ORDER BY id LIMIT $2) RETURNING id, topic, key, value, headers",
-                    lane,
-                    self._batch,
-                ),
-                key=lambda row: row["id"],
+        conn = await self._lead(lane)
+        if conn is None:
+            return 0
+        try:
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox WHERE lane = $1"
+                " ORDER BY id LIMIT $2",
+                lane,
+                self._batch,
             )
             if not rows:
                 metrics.OUTBOX_PENDING.labels(lane).set(0)
@@ -108,5 +148,20 @@ class OutboxRelay:
                     )
                 )
             await asyncio.gather(*pending)
-            metrics.OUTBOX_PENDING.labels(lane).set(max(len(rows) - self._batch, 0))
-            return len(rows)
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+            )
+        except Exception:
+            if not _alive(conn):
+                await self._resign(lane)  # whoever holds the lock next publishes these again
+            raise
+        metrics.OUTBOX_PENDING.labels(lane).set(max(len(rows) - self._batch, 0))
+        return len(rows)
+
+
+def _alive(conn: PoolConnectionProxy) -> bool:
+    """False once the connection is gone (asyncpg then detaches its pool proxy)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
