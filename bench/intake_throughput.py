@@ -3,11 +3,13 @@
     uv run python bench/intake_throughput.py [--seconds 15] [--concurrency 32]
 
 Starts real Kafka and PostgreSQL (or uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), intake
-(auth, validation, note sealing, acks=all publish, receipt in PostgreSQL) and the baseline
-(bench/baseline_app.py: parse the JSON, answer 202). For each: the maximum rate of accepted
-reports with closed-loop clients, then p50/p99 latency at a fixed offered load of half that
-maximum (an open loop, so latency is not just queueing). Prints the figures and the ratio
-intake/baseline. Aim: ratio >= 0.5.
+(auth, validation, note sealing, acks=all publish, receipt in PostgreSQL), the baseline
+(bench/baseline_app.py: parse the JSON, answer 202) and the floor (bench/floor_app.py:
+validate and wait for an acks=all write, nothing else: what any endpoint keeping intake's
+promise costs on this machine). For each: the maximum rate of accepted reports with
+closed-loop clients, then p50/p99 latency at a fixed offered load of half that maximum (an
+open loop, so latency is not just queueing), and the server's CPU time per accepted report.
+Prints the figures and the ratios intake/baseline (aim >= 0.5) and intake/floor.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +44,13 @@ class Figures:
     p50_ms: float
     p99_ms: float
     offered: float
+    cpu_ms: float  # server CPU time per accepted report in the closed loop
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _body(i: int) -> bytes:
@@ -115,14 +127,33 @@ async def _open_loop(
 
 
 async def measure(
-    name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int
+    name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int, pid: int
 ) -> Figures:
     await _closed_loop(url, headers, 2.0, concurrency)  # warm-up: connections, JIT-free caches
+    cpu_before = _cpu_seconds(pid)
     rate, errors = await _closed_loop(url, headers, seconds, concurrency)
+    cpu_ms = (_cpu_seconds(pid) - cpu_before) / max(rate * seconds, 1.0) * 1000
     offered = max(rate / 2, 1.0)
     latencies, open_errors = await _open_loop(url, headers, seconds, offered)
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
-    return Figures(name, rate, errors + open_errors, cuts[49] * 1000, cuts[98] * 1000, offered)
+    return Figures(
+        name, rate, errors + open_errors, cuts[49] * 1000, cuts[98] * 1000, offered, cpu_ms
+    )
+
+
+@contextmanager
+def _bench_server(script: str, *args: str) -> Iterator[tuple[str, int]]:
+    """Serve one of bench/'s comparison apps on a free port; yields (base url, pid)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name(script)), str(port), *args]
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -130,14 +161,14 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
     for _ in range(200):
         if process.poll() is not None:
-            raise RuntimeError("baseline exited")
+            raise RuntimeError(f"{url} server exited")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("baseline not ready")
+    raise RuntimeError(f"{url} not ready")
 
 
 def main() -> int:
@@ -148,50 +179,44 @@ def main() -> int:
 
     with bench_stack() as stack:
         intake = stack.service("intake")
-        port = free_port()
-        baseline = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("baseline_app.py")), str(port)]
-        )
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}/readyz", baseline)
-            headers = {
-                "Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}",
-                "Content-Type": "application/json",
-            }
-            base = asyncio.run(
+        headers = {
+            "Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}",
+            "Content-Type": "application/json",
+        }
+
+        def run(name: str, base_url: str, pid: int) -> Figures:
+            return asyncio.run(
                 measure(
-                    "baseline (bare FastAPI)",
-                    f"http://127.0.0.1:{port}/v1/reports",
-                    headers,
-                    args.seconds,
-                    args.concurrency,
+                    name, f"{base_url}/v1/reports", headers, args.seconds, args.concurrency, pid
                 )
             )
-            real = asyncio.run(
-                measure(
-                    "intake (auth, seal, acks=all, receipt)",
-                    f"{intake.base_url}/v1/reports",
-                    headers,
-                    args.seconds,
-                    args.concurrency,
-                )
-            )
-        finally:
-            baseline.terminate()
-            baseline.wait(10)
+
+        with _bench_server("baseline_app.py") as (url, pid):
+            base = run("baseline (bare FastAPI)", url, pid)
+        with _bench_server("floor_app.py", stack.bootstrap) as (url, pid):
+            floor = run("floor (validate, acks=all publish)", url, pid)
+        assert intake.pid is not None
+        real = run("intake (auth, seal, acks=all, receipt)", intake.base_url, intake.pid)
 
     print(
-        f"\nintake throughput: {args.seconds:.0f}s closed loop with {args.concurrency} clients, then latency at half that rate"
+        f"\nintake throughput: {args.seconds:.0f}s closed loop with {args.concurrency} clients,"
+        " then latency at half that rate"
     )
     print(
-        f"{'endpoint':42} {'accepted/s':>11} {'offered/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f"{'endpoint':40} {'accepted/s':>11} {'CPU ms/req':>11} {'offered/s':>10}"
+        f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
-    for f in (base, real):
+    for f in (base, floor, real):
         print(
-            f"{f.name:42} {f.rate:11.0f} {f.offered:10.0f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}"
+            f"{f.name:40} {f.rate:11.0f} {f.cpu_ms:11.2f} {f.offered:10.0f}"
+            f" {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}"
         )
     ratio = real.rate / base.rate if base.rate else 0.0
     print(f"ratio intake/baseline (accepted/s): {ratio:.2f}  (aim >= 0.5)")
+    print(
+        f"ratio floor/baseline: {floor.rate / base.rate if base.rate else 0.0:.2f};"
+        f" intake/floor: {real.rate / floor.rate if floor.rate else 0.0:.2f}"
+    )
     return 0
 
 
