@@ -22,6 +22,7 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,6 +54,18 @@ _trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "shouwang_trace", default=None
 )
 logger = logging.getLogger("shouwang.web")
+
+
+# FastAPI's native OpenTelemetry, off. Shouwang carries its own W3C trace context and
+# Prometheus metrics (EdgeMiddleware), and FastAPI's log signal would record validation
+# failures with the values that failed, which may be personal data. Checking whether it is
+# configured also costs every request. Pass as `FastAPI(telemetry=FASTAPI_TELEMETRY_OFF)`.
+FASTAPI_TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 class Problem(Exception):

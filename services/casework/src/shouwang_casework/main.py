@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
+    FASTAPI_TELEMETRY_OFF,
     EdgeMiddleware,
     configure_logging,
     install_problem_handlers,
@@ -63,6 +64,7 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
         description="Cases and their closed loop, notes, plans, follow-ups, referrals; "
         "the roster, the student file and the audit log.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
     )
     app.state.token_verifier = settings.token_verifier()
     install_problem_handlers(app)

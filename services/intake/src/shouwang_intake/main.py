@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
+    FASTAPI_TELEMETRY_OFF,
     EdgeMiddleware,
     configure_logging,
     install_problem_handlers,
@@ -41,6 +42,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="Reports from the six-tier network, screenings and census files.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
     )
     app.state.token_verifier = settings.token_verifier()
     install_problem_handlers(app)

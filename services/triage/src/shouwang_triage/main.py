@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
+    FASTAPI_TELEMETRY_OFF,
     TraceContextMiddleware,
     configure_logging,
     install_problem_handlers,
@@ -39,6 +40,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="Grades every warning by a versioned policy and escalates it until someone acts.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
     )
     app.state.token_verifier = settings.token_verifier()
     install_problem_handlers(app)
