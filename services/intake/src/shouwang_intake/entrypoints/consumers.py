@@ -5,6 +5,7 @@ Reporters who never hear back stop reporting; they learn that much and nothing o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faststream import AckPolicy
@@ -38,8 +39,15 @@ _RELEVANT = {
 }
 
 
+# After a failed receipt update (the database away), wait before the record is redelivered:
+# 0.5 s, doubling per consecutive failure, at most 30 s. Retrying at once would spin.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+
+
 def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id: str) -> None:
     """Subscribe to the cases topic; offsets are committed after the receipt is updated."""
+    failures = 0
 
     @broker.subscriber(
         CASES, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
@@ -63,7 +71,22 @@ def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id:
             status, report_ids = "closed", []
         else:
             status, report_ids = "in_progress", data.report_ids
-        if await store.advance_receipts(
-            envelope.id, case_id=data.case_id, status=status, report_ids=report_ids
-        ):
+        nonlocal failures
+        try:
+            advanced = await store.advance_receipts(
+                envelope.id, case_id=data.case_id, status=status, report_ids=report_ids
+            )
+        except Exception:
+            failures += 1
+            pause = min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+            logger.warning(
+                "receipt update failed (%d in a row); retrying in %.1f s",
+                failures,
+                pause,
+                exc_info=True,
+            )
+            await asyncio.sleep(pause)
+            raise  # not acknowledged: the record comes again
+        failures = 0
+        if advanced:
             metrics.RECEIPT_UPDATES.labels(status).inc()
