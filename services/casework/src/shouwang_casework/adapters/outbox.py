@@ -26,19 +26,15 @@ from shouwang_contracts.envelope import Envelope
 RELAY_SETTING = "shouwang.outbox_relay"
 
 
-async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
-    """Write `envelope` into the outbox inside the caller's transaction.
+_INSERT = """
+    INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, now())
+    ON CONFLICT (event_id) DO NOTHING
+"""
 
-    Call it in the same transaction as the state change the event describes (for example
-    within `campus_transaction`); it is published after commit, in id order per student.
-    Enqueueing the same envelope id twice is a no-op, so a retried handler cannot double it.
-    """
-    await conn.execute(
-        """
-        INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, now())
-        ON CONFLICT (event_id) DO NOTHING
-        """,
+
+def _row(envelope: Envelope[Any]) -> tuple[Any, ...]:
+    return (
         envelope.campus_id,
         uuid.UUID(envelope.id),
         envelope.topic,
@@ -46,6 +42,22 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
         envelope.to_bytes(),
         json.dumps(envelope.headers()),
     )
+
+
+async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
+    """Write `envelope` into the outbox inside the caller's transaction.
+
+    Call it in the same transaction as the state change the event describes (for example
+    within `campus_transaction`); it is published after commit, in id order per student.
+    Enqueueing the same envelope id twice is a no-op, so a retried handler cannot double it.
+    """
+    await conn.execute(_INSERT, *_row(envelope))
+
+
+async def enqueue_many(conn: asyncpg.Connection, envelopes: list[Envelope[Any]]) -> None:
+    """`enqueue` for many envelopes in one pipelined statement (ids ascend in list order)."""
+    if envelopes:
+        await conn.executemany(_INSERT, [_row(envelope) for envelope in envelopes])
 
 
 async def claim_event(

@@ -219,7 +219,7 @@ async def enqueue_directory(
     index = ResponsibleIndex(await repo.known_assignments(conn))
     now = datetime.now(UTC)
     traceparent = current_traceparent()
-    count = 0
+    envelopes = []
     for student_ref, placement, active in students:
         responsible = index.responsible(placement) if active else []
         entry = DirectoryEntry(
@@ -233,12 +233,18 @@ async def enqueue_directory(
             responsible=[ResponsibleStaff(role=Role(r), person_ref=p) for r, p in responsible],
             updated_at=now,
         )
-        envelope = Envelope.wrap(
-            entry, source=SOURCE, campus_id=campus_id, subject=student_ref, traceparent=traceparent
+        envelopes.append(
+            Envelope.wrap(
+                entry,
+                source=SOURCE,
+                campus_id=campus_id,
+                subject=student_ref,
+                traceparent=traceparent,
+            )
         )
-        await outbox.enqueue(conn, envelope)
-        count += 1
-    return count
+    # One pipelined statement, not a round trip per student: 20,000 entries took ~10 s.
+    await outbox.enqueue_many(conn, envelopes)
+    return len(envelopes)
 
 
 def _sha256(data: bytes) -> str:
