@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import asyncpg
 
@@ -20,4 +21,5 @@ async def campus_transaction(
     """A transaction in which only `campus_id`'s rows exist."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT set_config('shouwang.campus_id', $1, true)", campus_id)
-        yield conn
+        # The pool's proxy forwards every Connection method; the stubs do not say so.
+        yield cast(asyncpg.Connection, conn)
