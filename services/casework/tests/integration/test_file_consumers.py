@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.entrypoints.record_consumers import (
@@ -25,6 +25,7 @@ from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.kafka import DLQ_REASON, DLQ_SOURCE_TOPIC
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, dead_letter_topic
 from shouwang_contracts.vocabulary import Role, Severity, Signal
+from shouwang_devstack.topics import start_groups_at_end
 
 pytestmark = pytest.mark.integration
 
@@ -46,32 +47,6 @@ async def send(
         key=envelope.key,
         headers=[(k, v.encode()) for k, v in envelope.headers().items()],
     )
-
-
-async def skip_backlog(bootstrap: str) -> None:
-    """Commit the end of each stream for the file's consumer groups.
-
-    The groups start from the earliest offset (a first deployment must miss nothing); on the
-    session's shared broker they would first work through every census row earlier modules
-    published, which on a busy machine outlasts this test's waits.
-    """
-    for topic, group, *_ in RECORD_STREAMS:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            numbers: set[int] = set()
-            while not numbers:
-                numbers = consumer.partitions_for_topic(topic) or set()
-                if not numbers:
-                    await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, number) for number in numbers]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
-        finally:
-            await consumer.stop()
 
 
 async def wait_for(pool: asyncpg.Pool, campus_id: str, sql: str, expected: int) -> int:
@@ -138,7 +113,10 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
     )
     poison_key = f"{campus_id}:poison".encode()
 
-    await skip_backlog(kafka_bootstrap)
+    # The file's groups start from the earliest offset; skip what earlier modules published.
+    await start_groups_at_end(
+        kafka_bootstrap, {group: topic for topic, group, *_ in RECORD_STREAMS}
+    )
     broker = KafkaBroker(kafka_bootstrap)
     register_record_consumers(broker, SimpleNamespace(db_pool=pool))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.services import ServiceProcess
+from shouwang_devstack.topics import start_groups_at_end
 
 pytestmark = pytest.mark.integration
 
@@ -40,29 +40,11 @@ def campus_file(tmp_path: Path) -> Path:
 
 
 async def _start_groups_at_end(bootstrap: str, prefix: str) -> None:
-    """Commit the end of every input topic for a new group prefix.
-
-    Triage starts new groups from the earliest offset (a new deployment must not skip
-    anything); a test's fresh triage would otherwise first regrade everything earlier tests
-    published on the session's broker.
+    """Commit the end of every input topic for a new group prefix: a test's fresh triage
+    would otherwise first regrade everything earlier tests published on the session's broker.
     """
-    for topic in (REPORTS, SCREENINGS, CENSUS, CASES, DIRECTORY):
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=f"{prefix}.{topic}", enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            numbers: set[int] = set()
-            while not numbers:
-                numbers = consumer.partitions_for_topic(topic) or set()
-                if not numbers:
-                    await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in numbers]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
-        finally:
-            await consumer.stop()
+    topics = (REPORTS, SCREENINGS, CENSUS, CASES, DIRECTORY)
+    await start_groups_at_end(bootstrap, {f"{prefix}.{topic}": topic for topic in topics})
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from shouwang_contracts.topics import TopicSpec, all_topics
@@ -92,3 +93,29 @@ async def create_topics(
 def create_topics_sync(bootstrap: str, specs: list[TopicSpec] | None = None) -> list[TopicResult]:
     """`create_topics` for synchronous callers (the CLI)."""
     return asyncio.run(create_topics(bootstrap, specs))
+
+
+async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
+    """Commit the current end of each topic for its consumer group (`{group: topic}`).
+
+    Shouwang's consumer groups start from the earliest offset, rightly for a first deployment.
+    On a test session's shared broker a test's group would first work through everything
+    earlier modules published; a test that cares only about its own records starts here.
+    """
+    for group, topic in groups.items():
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            numbers: set[int] = set()
+            while not numbers:
+                numbers = consumer.partitions_for_topic(topic) or set()
+                if not numbers:
+                    await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, number) for number in numbers]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+        finally:
+            await consumer.stop()
