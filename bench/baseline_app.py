@@ -27,12 +27,17 @@ async def ready() -> dict[str, str]:
     return {"status": "ready"}
 
 
-if __name__ == "__main__":
+def serve(asgi: FastAPI, port: int) -> None:
+    """uvicorn with intake's settings: one process, no access log, proxy headers."""
     uvicorn.run(
-        app,
+        asgi,
         host="127.0.0.1",
-        port=int(sys.argv[1]),
+        port=port,
         log_config=None,
         access_log=False,
         proxy_headers=True,
     )
+
+
+if __name__ == "__main__":
+    serve(app, int(sys.argv[1]))

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from aiokafka import AIOKafkaProducer
+from baseline_app import serve  # bench/ is on sys.path when run as a script
 from fastapi import FastAPI, Request, Response
 from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import TOPICS
@@ -60,11 +60,4 @@ async def ready() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    serve(app, int(sys.argv[1]))
