@@ -191,7 +191,7 @@ class Submissions:
         metrics.PUBLISH_LATENCY.observe(time.perf_counter() - started)
         metrics.EVENTS_PUBLISHED.labels(envelope.topic).inc()
         try:
-            await (early_receipt or receipt())
+            await (early_receipt if early_receipt is not None else receipt())
         except Exception:
             # Kafka has the event, which is the promise; the receipt is a convenience.
             logger.exception("receipt not stored for an acknowledged %s", kind)
