@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,13 @@ from shouwang_contracts.events import EVENT_TYPES, ReportSubmitted, ScreeningSub
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.pseudonym import Pseudonymizer, is_student_ref
 from shouwang_contracts.schemas import stale_files
-from shouwang_contracts.topics import CENSUS, REPORTS, SCREENINGS, all_topics
+from shouwang_contracts.topics import (
+    CENSUS,
+    PROCESSED_EVENT_MEMORY,
+    REPORTS,
+    SCREENINGS,
+    all_topics,
+)
 from shouwang_contracts.vocabulary import SIGNAL_LABELS, Role, Severity, Signal, Tier
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -128,6 +134,13 @@ def test_every_topic_has_a_dead_letter_twin() -> None:
     names = {t.name for t in all_topics()}
     for name in (REPORTS, SCREENINGS, CENSUS):
         assert name + ".dlq" in names
+
+
+def test_processed_event_ids_are_remembered_longer_than_any_topic_keeps_records() -> None:
+    for topic in all_topics():
+        if "retention.ms" in topic.configs:
+            kept = timedelta(milliseconds=int(topic.configs["retention.ms"]))
+            assert kept < PROCESSED_EVENT_MEMORY, topic.name
 
 
 def test_tokens_verify_and_carry_scope() -> None:

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
 
 from .. import metrics
 from ..adapters.outbox import LANES, OutboxRelay
@@ -15,10 +16,6 @@ from ..domain.policy import GradingPolicy
 from ..service_layer.escalation import escalate_overdue
 
 logger = logging.getLogger("shouwang.triage.scheduler")
-
-# Inputs can be redelivered only while Kafka still holds them (30 days at most); after that
-# their processed-event marks are dead weight.
-PROCESSED_EVENTS_KEPT = timedelta(days=45)
 
 
 async def run_escalations(
@@ -69,7 +66,7 @@ async def run_housekeeping(
                 await store.prune_evidence(now - policy.longest_window - timedelta(days=1))
                 await store.conn.execute(
                     "DELETE FROM processed_events WHERE processed_at < $1",
-                    now - PROCESSED_EVENTS_KEPT,
+                    now - PROCESSED_EVENT_MEMORY,
                 )
         except asyncio.CancelledError:
             raise
