@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
 
 from .adapters.publisher import EventPublisher, durable_broker, durable_producer
 from .adapters.store import IntakeStore, QuietConnection
@@ -14,6 +19,8 @@ from .config import IntakeSettings
 from .entrypoints.consumers import register_receipt_consumer
 from .service_layer.census import CensusIntake
 from .service_layer.submissions import Submissions
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,8 +36,14 @@ class Deps:
     pseudonymizer: Pseudonymizer
     submissions: Submissions
     census: CensusIntake
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.census_publisher.stop()
         await self.reports_publisher.stop()
         await self.broker.stop()
@@ -82,7 +95,7 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
     await reports_publisher.start()
     await census_publisher.start()
     pseudonymizer = settings.pseudonymizer()
-    return Deps(
+    deps = Deps(
         settings=settings,
         pool=pool,
         store=store,
@@ -106,3 +119,19 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
             in_flight=settings.census_in_flight,
         ),
     )
+    deps.tasks.append(asyncio.create_task(keep_house(store), name="housekeeping"))
+    return deps
+
+
+async def keep_house(store: IntakeStore, interval_seconds: float = 3600.0) -> None:
+    """Hourly: forget consumed event ids Kafka could no longer redeliver."""
+    while True:
+        try:
+            gone = await store.forget_processed_before(datetime.now(UTC) - PROCESSED_EVENT_MEMORY)
+            if gone:
+                logger.info("forgot %d processed event ids", gone)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("housekeeping failed; next try in an hour", exc_info=True)
+        await asyncio.sleep(interval_seconds)
