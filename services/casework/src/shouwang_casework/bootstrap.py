@@ -65,7 +65,12 @@ def durable_broker(settings: CaseworkSettings) -> KafkaBroker:
 async def bootstrap(settings: CaseworkSettings) -> Deps:
     """Connect to PostgreSQL and Kafka, subscribe the consumers and start the loops."""
     from .entrypoints.consumers import register_case_consumers
-    from .entrypoints.relay import follow_up_reminders, refresh_case_gauges, relay_outbox
+    from .entrypoints.relay import (
+        follow_up_reminders,
+        forget_processed_events,
+        refresh_case_gauges,
+        relay_outbox,
+    )
 
     pool = await asyncpg.create_pool(
         settings.database_url.get_secret_value(),
@@ -89,6 +94,9 @@ async def bootstrap(settings: CaseworkSettings) -> Deps:
         deps.tasks.append(asyncio.create_task(relay_outbox(deps), name="outbox-relay"))
     deps.tasks.append(asyncio.create_task(follow_up_reminders(deps), name="follow-up-reminders"))
     deps.tasks.append(asyncio.create_task(refresh_case_gauges(deps), name="case-gauges"))
+    deps.tasks.append(
+        asyncio.create_task(forget_processed_events(deps), name="forget-processed-events")
+    )
     return deps
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.events.casework import CaseTransitioned
+from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
 
 from .. import metrics
 from ..adapters.db import campus_transaction
@@ -143,3 +145,24 @@ async def refresh_case_gauges(deps: Deps) -> None:
         for campus_id, state, severity, n in counts:
             metrics.OPEN_CASES.labels(campus_id, state, severity).set(n)
         await asyncio.sleep(30)
+
+
+async def forget_processed_events(deps: Deps, interval_seconds: float = 3600.0) -> None:
+    """Hourly, per campus: forget consumed event ids Kafka could no longer redeliver."""
+    while True:
+        before = datetime.now(UTC) - PROCESSED_EVENT_MEMORY
+        for campus_id in deps.settings.campuses:
+            try:
+                async with campus_transaction(deps.pool, campus_id) as conn:
+                    await forget_processed_before(conn, before)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("forgetting processed events failed for a campus", exc_info=True)
+        await asyncio.sleep(interval_seconds)
+
+
+async def forget_processed_before(conn: asyncpg.Connection, before: datetime) -> int:
+    """Delete the campus's processed-event marks older than `before`; returns how many."""
+    status = await conn.execute("DELETE FROM processed_events WHERE processed_at < $1", before)
+    return int(status.split()[-1])
