@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.topics import assign_at_end
 from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a script
 
 CAMPUS = "bench"
@@ -72,15 +73,7 @@ class AlertClock:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
         )
         await consumer.start()
-        numbers: set[int] = set()
-        for _ in range(50):  # until the metadata names every partition of the topic
-            numbers = consumer.partitions_for_topic(ALERTS) or set()
-            if numbers:
-                break
-            await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(ALERTS, p) for p in sorted(numbers)]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+        await assign_at_end(consumer, ALERTS)
         self._task = asyncio.create_task(self._run(consumer))
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.topics import ALERTS, CASES, all_topics
+from shouwang_contracts.topics import ALERTS, CASES
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.topics import assign_at_end
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 STUDENT_NO = "2024020001"  # 8号楼 room 202 in the sample roster
@@ -43,11 +44,7 @@ class Watcher:
 
     async def __aenter__(self) -> Watcher:
         await self.consumer.start()
-        spec = next(t for t in all_topics() if t.name == self.topic)
-        partitions = [TopicPartition(self.topic, p) for p in range(spec.partitions)]
-        self.consumer.assign(partitions)
-        for tp, offset in (await self.consumer.end_offsets(partitions)).items():
-            self.consumer.seek(tp, offset)
+        await assign_at_end(self.consumer, self.topic)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -145,17 +145,10 @@ class TopicReader:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
 
     async def __aenter__(self) -> TopicReader:
-        from aiokafka import TopicPartition
+        from shouwang_devstack.topics import assign_at_end
 
         await self.consumer.start()
-        from shouwang_contracts.topics import all_topics
-
-        # From the declaration, not the client's metadata (empty right after start).
-        spec = next(t for t in all_topics() if t.name == self.topic)
-        partitions = [TopicPartition(self.topic, p) for p in range(spec.partitions)]
-        self.consumer.assign(partitions)
-        for tp, offset in (await self.consumer.end_offsets(partitions)).items():
-            self.consumer.seek(tp, offset)
+        await assign_at_end(self.consumer, self.topic)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from shouwang_contracts.topics import all_topics
+from shouwang_devstack.topics import assign_at_end
 
 
 class TopicReader:
@@ -20,12 +20,7 @@ class TopicReader:
 
     async def __aenter__(self) -> TopicReader:
         await self.consumer.start()
-        spec = next(t for t in all_topics() if t.name == self.topic)
-        partitions = [TopicPartition(self.topic, p) for p in range(spec.partitions)]
-        self.consumer.assign(partitions)
-        self.start = await self.consumer.end_offsets(partitions)
-        for tp, offset in self.start.items():
-            self.consumer.seek(tp, offset)
+        self.start = await assign_at_end(self.consumer, self.topic)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import AlertAcknowledged, DirectoryEntry
 from shouwang_contracts.events.intake import ReportSubmitted
 from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS
 from shouwang_contracts.vocabulary import Role, Signal
+from shouwang_devstack.topics import assign_at_end
 
 
 def report(
@@ -112,22 +113,9 @@ class Watcher:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False
         )
         await self._consumer.start()
-        partitions = []
-        for topic in self.topics:
-            for p in self._consumer.partitions_for_topic(topic) or await self._partitions(topic):
-                partitions.append(TopicPartition(topic, p))
-        self._consumer.assign(partitions)
-        # Start at the end: tests enter the watcher before they publish. Resolve the positions
-        # now, so nothing published from here on can fall before them.
-        await self._consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await self._consumer.position(partition)
+        # Start at the end: tests enter the watcher before they publish.
+        await assign_at_end(self._consumer, *self.topics)
         return self
-
-    async def _partitions(self, topic: str) -> set[int]:
-        assert self._consumer is not None
-        await self._consumer._client.force_metadata_update()
-        return self._consumer.partitions_for_topic(topic) or set()
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._consumer is not None

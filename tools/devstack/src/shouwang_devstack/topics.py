@@ -95,6 +95,26 @@ def create_topics_sync(bootstrap: str, specs: list[TopicSpec] | None = None) -> 
     return asyncio.run(create_topics(bootstrap, specs))
 
 
+def declared_partitions(topic: str) -> list[TopicPartition]:
+    """Every partition of `topic` as topics.yaml declares it: a client's metadata is still
+    empty right after it starts."""
+    spec = next((t for t in all_topics() if t.name == topic), None)
+    if spec is None:
+        raise DevstackError(f"{topic} is not declared in topics.yaml")
+    return [TopicPartition(topic, number) for number in range(spec.partitions)]
+
+
+async def assign_at_end(consumer: AIOKafkaConsumer, *topics: str) -> dict[TopicPartition, int]:
+    """Assign every partition of `topics` to a started consumer and place it at their current
+    end, resolved now: nothing published afterwards can fall before it. Returns those ends."""
+    partitions = [tp for topic in topics for tp in declared_partitions(topic)]
+    consumer.assign(partitions)
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+    for tp, offset in ends.items():
+        consumer.seek(tp, offset)
+    return ends
+
+
 async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
     """Commit the current end of each topic for its consumer group (`{group: topic}`).
 
@@ -108,14 +128,6 @@ async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
         )
         await consumer.start()
         try:
-            numbers: set[int] = set()
-            while not numbers:
-                numbers = consumer.partitions_for_topic(topic) or set()
-                if not numbers:
-                    await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, number) for number in numbers]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+            await consumer.commit(await assign_at_end(consumer, topic))
         finally:
             await consumer.stop()
