@@ -15,7 +15,7 @@ from .adapters.outbox import OutboxRelay
 from .adapters.policy_file import load_policy
 from .adapters.repository import QuietConnection
 from .config import TriageSettings
-from .entrypoints.consumers import Triage, register_consumers
+from .entrypoints.consumers import DutyCycle, Triage, register_consumers
 from .entrypoints.scheduler import run_escalations, run_housekeeping
 
 logger = logging.getLogger("shouwang.triage")
@@ -67,7 +67,14 @@ async def bootstrap(settings: TriageSettings) -> Running:
         batch=settings.relay_batch,
         poll_seconds=settings.relay_poll_seconds,
     )
-    triage = Triage(broker=broker, pool=pool, policy=policy, relay=relay, settings=settings)
+    triage = Triage(
+        broker=broker,
+        pool=pool,
+        policy=policy,
+        relay=relay,
+        settings=settings,
+        census_pace=DutyCycle(settings.census_duty_cycle),
+    )
     register_consumers(triage)
     try:
         await bulk_broker.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from shouwang_contracts.settings import SharedSettings
 
@@ -38,6 +38,10 @@ class TriageSettings(SharedSettings):
     # Kafka consumer groups share this prefix; each input topic has its own group.
     group_prefix: str = "triage"
     census_batch_size: int = 200
+    # The share of wall time the census lane may spend grading; it rests the remainder after
+    # each batch. The census is background work: on a shared box (or one shared database) it
+    # must not take the CPU that tier reports need. 1.0 grades flat out.
+    census_duty_cycle: float = Field(default=0.33, gt=0.0, le=1.0)
     # Reports or individual screenings that queued up are graded together, up to this many.
     urgent_batch_size: int = 100
     # How long an idle urgent consumer waits per poll (and then sleeps, in FastStream 0.7).

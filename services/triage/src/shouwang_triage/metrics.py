@@ -68,3 +68,8 @@ INPUT_TO_COMMIT_SECONDS = Histogram(
 OUTBOX_PENDING = Gauge(
     "triage_outbox_pending", "Events waiting in the outbox, by lane.", ["lane"], registry=REGISTRY
 )
+CENSUS_RESTED_SECONDS = Counter(
+    "triage_census_rested_seconds",
+    "Seconds the census lane rested to stay within TRIAGE_CENSUS_DUTY_CYCLE.",
+    registry=REGISTRY,
+)

@@ -1,15 +1,19 @@
-"""One handler, in memory: a poison report goes to the dead-letter topic with its reason."""
+"""One handler, in memory (a poison report goes to the dead-letter topic with its reason), and
+the census lane's duty cycle."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 from shouwang_contracts.topics import REPORTS, dead_letter_topic
 from shouwang_triage.config import TriageSettings
 from shouwang_triage.domain.policy import GradingPolicy
-from shouwang_triage.entrypoints.consumers import Triage, register_consumers
+from shouwang_triage.entrypoints.consumers import DutyCycle, Triage, register_consumers
 
 
 async def test_a_poison_report_is_dead_lettered_with_its_reason(policy: GradingPolicy) -> None:
@@ -31,3 +35,32 @@ async def test_a_poison_report_is_dead_lettered_with_its_reason(policy: GradingP
     assert headers["x-dlq-source-topic"] == REPORTS
     assert headers["x-dlq-reason"].startswith("not a valid shouwang.report.submitted")
     assert headers["x-dlq-consumer"] == "unit." + REPORTS
+
+
+async def test_the_census_rests_so_it_is_busy_at_most_its_duty_cycle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rests: list[float] = []
+
+    async def record(seconds: float) -> None:
+        rests.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", record)
+    await DutyCycle(0.5).rest_after(0.2)  # as long again as the batch took
+    await DutyCycle(0.25).rest_after(0.1)  # three times as long
+    await DutyCycle(1.0).rest_after(0.2)  # flat out: no rest
+    await DutyCycle(0.5).rest_after(0.0)
+    assert rests == [pytest.approx(0.2), pytest.approx(0.3)]
+
+
+@pytest.mark.parametrize("share", ["0", "-0.5", "1.5"])
+def test_a_duty_cycle_outside_0_to_1_is_refused(
+    share: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIAGE_CENSUS_DUTY_CYCLE", share)
+    with pytest.raises(ValidationError, match="census_duty_cycle"):
+        TriageSettings()
+
+
+def test_the_census_duty_cycle_defaults_to_a_third() -> None:
+    assert TriageSettings().census_duty_cycle == 0.33

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from shouwang_contracts.auth import Principal
+from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ScreeningSubmitted
 from shouwang_contracts.instruments import Instrument
@@ -33,8 +34,6 @@ from .submissions import SOURCE, SubmissionRefused
 logger = logging.getLogger(__name__)
 
 _BATCH_NAMESPACE = uuid.UUID("9d3c7e52-61b4-4c41-bf43-3a1f0f5e2c90")
-# Rows handled between two yields to the event loop, so reports keep flowing meanwhile.
-_ROWS_PER_YIELD = 50
 
 
 @dataclass
@@ -128,6 +127,9 @@ class CensusIntake:
             raise UnreadableFile("文件为空 / the file is empty")
         columns = Columns.from_header(header[1])
         now = datetime.now(UTC)
+        # Yield by the clock, not every N rows: 50 rows between yields held a report's 202 up
+        # by ~30 ms at p50 while a census was parsed.
+        held = TimeSlice()
         for row_number, cells in rows:
             progress.total += 1
             if progress.total > self.max_rows:
@@ -172,8 +174,9 @@ class CensusIntake:
                 progress.accepted += 1
                 if len(progress.pending) >= self.in_flight:
                     await self._drain(progress)
-            if progress.total % _ROWS_PER_YIELD == 0:
+            if held.over():
                 await asyncio.sleep(0)
+                held.renew()
 
     async def _drain(self, progress: _Progress) -> None:
         """Wait until Kafka acknowledged every row sent so far."""

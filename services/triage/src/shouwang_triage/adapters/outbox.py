@@ -23,6 +23,7 @@ import logging
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from faststream.kafka import KafkaBroker
+from shouwang_contracts.cooperative import TimeSlice
 
 from .. import metrics
 
@@ -135,9 +136,11 @@ class OutboxRelay:
             # Sends are issued in id order (one student's events stay in order on their
             # partition) and their acknowledgements awaited together.
             pending = []
-            for index, row in enumerate(rows):
-                if index and index % 50 == 0:
-                    await asyncio.sleep(0)  # let a report's handler run between chunks
+            held = TimeSlice()
+            for row in rows:
+                if held.over():
+                    await asyncio.sleep(0)  # let a report's handler run between slices
+                    held.renew()
                 pending.append(
                     await self._publishers[lane].publish(
                         row["value"],

@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.kafka import PoisonEvent, decode_event
@@ -89,6 +90,25 @@ class UrgentFirst:
         await self._idle.wait()
 
 
+@dataclass(frozen=True)
+class DutyCycle:
+    """Keeps a background lane busy for at most `share` of the wall time.
+
+    After a batch that took `t` seconds the lane rests `t * (1/share - 1)`. The census uses it
+    so that grading 20,000 rows never takes the cores (and the database) that a tier report
+    needs at that moment, even when it runs in other replicas that cannot see the reports.
+    """
+
+    share: float = 1.0
+
+    async def rest_after(self, busy_seconds: float) -> None:
+        if self.share >= 1.0 or busy_seconds <= 0:
+            return
+        rest = busy_seconds * (1 / self.share - 1)
+        metrics.CENSUS_RESTED_SECONDS.inc(rest)
+        await asyncio.sleep(rest)
+
+
 @dataclass
 class Triage:
     """What the consumers need: brokers, the pool, the policy, the relay and the settings."""
@@ -99,6 +119,7 @@ class Triage:
     relay: OutboxRelay
     settings: TriageSettings
     gate: UrgentFirst = field(default_factory=UrgentFirst)
+    census_pace: DutyCycle = field(default_factory=DutyCycle)
 
 
 def report_input(record: Record) -> GradingInput:
@@ -167,9 +188,11 @@ async def grade_records(
     alone so only the record that cannot be processed is dead-lettered.
     """
     items: list[tuple[Record, GradingInput]] = []
-    for index, record in enumerate(records):
-        if pause is not None and index and index % 20 == 0:
+    held = TimeSlice()
+    for record in records:
+        if pause is not None and held.over():
             await pause()
+            held.renew()
         observe_lag(consumer, record)
         try:
             items.append((record, decode(record)))
@@ -319,9 +342,11 @@ def register_consumers(triage: Triage) -> None:
                     async with triage.gate.urgent():
                         await grade_records(triage, batch, decode, message.consumer)
                 else:
+                    began = time.perf_counter()
                     await grade_records(
                         triage, batch, decode, message.consumer, triage.gate.yield_to_urgent
                     )
+                    await triage.census_pace.rest_after(time.perf_counter() - began)
             except TRANSIENT:
                 logger.warning(
                     "dependency failure on %s; will retry the batch", topic, exc_info=True

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -66,10 +67,6 @@ class GradingOutcome:
     alert_id: str | None
 
 
-# How many inputs are graded between two chances for urgent work to run (see `pause`).
-STEP = 20
-
-
 async def grade_inputs(
     store: BatchStore,
     policy: GradingPolicy,
@@ -79,8 +76,9 @@ async def grade_inputs(
 ) -> list[GradingOutcome]:
     """Grade inputs in order in the store's transaction; already-processed events are skipped.
 
-    `pause`, if given, is awaited every few inputs: a census batch uses it to let a tier
-    report that arrived meanwhile run first, instead of holding the event loop for the batch.
+    `pause`, if given, is awaited whenever grading has held the event loop for a time slice: a
+    census batch uses it to let a tier report that arrived meanwhile run first, instead of
+    holding the loop for the batch.
     """
     since = now - policy.longest_window
     known = await store.begin(
@@ -114,9 +112,11 @@ async def grade_inputs(
     pending = {i.evidence_id for i in fresh}
     levels, open_alerts = known.levels, known.open_alerts
     outcomes = []
-    for index, item in enumerate(fresh):
-        if pause is not None and index and index % STEP == 0:
+    held = TimeSlice()
+    for item in fresh:
+        if pause is not None and held.over():
             await pause()
+            held.renew()
         pending.discard(item.evidence_id)
         seen = [e for e in windows.get(item.key, ()) if _evidence_id(e) not in pending]
         situation = Situation(
