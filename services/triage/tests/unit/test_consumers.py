@@ -50,7 +50,8 @@ async def test_the_census_rests_so_it_is_busy_at_most_its_duty_cycle(
     await DutyCycle(0.25).rest_after(0.1)  # three times as long
     await DutyCycle(1.0).rest_after(0.2)  # flat out: no rest
     await DutyCycle(0.5).rest_after(0.0)
-    assert rests == [pytest.approx(0.2), pytest.approx(0.3)]
+    await DutyCycle(0.1).rest_after(60.0)  # a stalled batch: the rest is capped
+    assert rests == [pytest.approx(0.2), pytest.approx(0.3), 5.0]
 
 
 @pytest.mark.parametrize("share", ["0", "-0.5", "1.5"])

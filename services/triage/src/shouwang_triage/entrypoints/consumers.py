@@ -94,17 +94,20 @@ class UrgentFirst:
 class DutyCycle:
     """Keeps a background lane busy for at most `share` of the wall time.
 
-    After a batch that took `t` seconds the lane rests `t * (1/share - 1)`. The census uses it
-    so that grading 20,000 rows never takes the cores (and the database) that a tier report
-    needs at that moment, even when it runs in other replicas that cannot see the reports.
+    After a batch that took `t` seconds the lane rests `t * (1/share - 1)`, at most
+    `longest_rest`: a batch slowed by a database stall must not keep the consumer away from
+    Kafka for minutes (its group would drop it) nor hold up a shutdown. The census uses it so
+    that grading 20,000 rows never takes the cores (and the database) that a tier report needs
+    at that moment, even when it runs in other replicas that cannot see the reports.
     """
 
     share: float = 1.0
+    longest_rest: float = 5.0
 
     async def rest_after(self, busy_seconds: float) -> None:
         if self.share >= 1.0 or busy_seconds <= 0:
             return
-        rest = busy_seconds * (1 / self.share - 1)
+        rest = min(busy_seconds * (1 / self.share - 1), self.longest_rest)
         metrics.CENSUS_RESTED_SECONDS.inc(rest)
         await asyncio.sleep(rest)
 
