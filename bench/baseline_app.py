@@ -2,7 +2,7 @@
 
 It parses the same JSON body and answers 202 with an id, and nothing else: no auth, no
 validation, no Kafka, no database. `python bench/baseline_app.py <port>` serves it with the
-settings `shouwang-intake` uses (uvicorn, one process, no access log).
+settings every service uses (`shouwang_contracts.web.serve`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import uuid
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, status
+from shouwang_contracts.web import serve as serve_as_services
 
 app = FastAPI()
 
@@ -28,15 +28,8 @@ async def ready() -> dict[str, str]:
 
 
 def serve(asgi: FastAPI, port: int) -> None:
-    """uvicorn with intake's settings: one process, no access log, proxy headers."""
-    uvicorn.run(
-        asgi,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    """Serve on 127.0.0.1 exactly as the services are served (`shouwang_contracts.web.serve`)."""
+    serve_as_services(asgi, "127.0.0.1", port)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
 import anyio
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -390,6 +391,17 @@ def configure_logging(service: str, level: str | None = None) -> None:
     root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve(app: ASGIApp, host: str, port: int) -> None:
+    """Run `app` as every Shouwang service runs: uvicorn in one process, logging left to
+    `configure_logging`, no access log (requests are counted in metrics, and paths carry ids),
+    X-Forwarded-* trusted only from the proxies uvicorn trusts (`FORWARDED_ALLOW_IPS`).
+
+    The throughput bench serves its baseline and floor with it too, so all its rows run on the
+    same server settings.
+    """
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
 
 
 # --- operations --------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
     FASTAPI_TELEMETRY_OFF,
@@ -19,6 +18,7 @@ from shouwang_contracts.web import (
     configure_logging,
     install_problem_handlers,
     operations_router,
+    serve,
 )
 
 from . import metrics
@@ -97,17 +97,10 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    """Console entry point: serve casework with uvicorn."""
+    """Console entry point: serve casework (uvicorn, as every service)."""
     settings = CaseworkSettings()
     configure_logging("casework")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

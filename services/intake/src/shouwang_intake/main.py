@@ -6,7 +6,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
     FASTAPI_TELEMETRY_OFF,
@@ -14,6 +13,7 @@ from shouwang_contracts.web import (
     configure_logging,
     install_problem_handlers,
     operations_router,
+    serve,
 )
 
 from . import metrics
@@ -71,17 +71,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    """Console entry point: serve intake with uvicorn."""
+    """Console entry point: serve intake (uvicorn, as every service)."""
     settings = IntakeSettings()
     configure_logging("intake")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

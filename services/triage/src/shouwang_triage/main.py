@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from shouwang_contracts.web import (
     FASTAPI_TELEMETRY_OFF,
@@ -13,6 +12,7 @@ from shouwang_contracts.web import (
     configure_logging,
     install_problem_handlers,
     operations_router,
+    serve,
 )
 
 from . import metrics
@@ -63,16 +63,10 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    """Console entry point: serve triage with uvicorn."""
+    """Console entry point: serve triage (uvicorn, as every service)."""
     settings = TriageSettings()
     configure_logging("triage")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":
