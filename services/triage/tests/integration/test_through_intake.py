@@ -85,7 +85,8 @@ def screening(
 async def test_screenings_and_census_rows_are_graded(
     kafka_bootstrap: str, triage_process: TriageFactory
 ) -> None:
-    await triage_process().start_async()
+    triage = triage_process()
+    await triage.start_async()
     single, census_calm, census_critical = unique("s"), unique("s"), unique("s")
     batch = str(uuid.uuid4())
     rows = [
@@ -111,3 +112,13 @@ async def test_screenings_and_census_rows_are_graded(
     assert critical["severity"] == "critical"
     reasons = of_type(watcher.events, census_critical, GRADED)[0]["data"]["reasons"]
     assert reasons[0]["rule_id"] == "phq9.item9.daily_with_severe_total"
+
+    # The census lane rested after its batch (default duty cycle): it yields the box to reports.
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{triage.base_url}/metrics")).text
+    [rested] = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("triage_census_rested_seconds_total ")
+    ]
+    assert rested > 0
