@@ -17,12 +17,12 @@ SLICE_SECONDS = 0.002
 class TimeSlice:
     """`over()` says when bulk work has held the loop for a slice; `renew()` after yielding.
 
-    slice = TimeSlice()
+    held = TimeSlice()
     for row in rows:
         ...
-        if slice.over():
+        if held.over():
             await asyncio.sleep(0)
-            slice.renew()
+            held.renew()
     """
 
     __slots__ = ("_ends", "_seconds")

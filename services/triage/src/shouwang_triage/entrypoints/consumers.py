@@ -96,9 +96,9 @@ class DutyCycle:
 
     After a batch that took `t` seconds the lane rests `t * (1/share - 1)`, at most
     `longest_rest`: a batch slowed by a database stall must not keep the consumer away from
-    Kafka for minutes (its group would drop it) nor hold up a shutdown. The census uses it so
-    that grading 20,000 rows never takes the cores (and the database) that a tier report needs
-    at that moment, even when it runs in other replicas that cannot see the reports.
+    Kafka for minutes (its group would drop it) nor hold up a shutdown. The census uses it to
+    leave cores and database time to tier reports while it grades 20,000 rows, even when it
+    runs in replicas of its own that cannot see the reports.
     """
 
     share: float = 1.0
