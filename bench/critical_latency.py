@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -128,11 +127,16 @@ class AlertClock:
 HOPS = ("202->graded", "graded->sent", "sent->seen")
 
 
-def _ms(values: list[float], q: float) -> str:
+def _quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile (NaN when there are no values)."""
     ordered = sorted(values)
     if not ordered:
-        return "-"
-    return f"{ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000:.1f}"
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _ms(values: list[float], q: float) -> str:
+    return f"{_quantile(values, q) * 1000:.1f}" if values else "-"
 
 
 @dataclass
@@ -162,20 +166,14 @@ class Phase:
     def line(self) -> str:
         if not self.latencies:
             return f"{self.name:>7}: no alerts (lost {self.lost})"
-        ordered = sorted(self.latencies)
-        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
         return (
-            f"{self.name:>7}: n={len(ordered):4d}  p50={statistics.median(ordered) * 1000:7.1f} ms"
-            f"  p99={p99 * 1000:7.1f} ms  max={ordered[-1] * 1000:7.1f} ms  lost={self.lost}"
+            f"{self.name:>7}: n={len(self.latencies):4d}  p50={self.p(0.5) * 1000:7.1f} ms"
+            f"  p99={self.p(0.99) * 1000:7.1f} ms  max={max(self.latencies) * 1000:7.1f} ms"
+            f"  lost={self.lost}"
         )
 
     def p(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return (
-            ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-            if ordered
-            else float("nan")
-        )
+        return _quantile(self.latencies, q)
 
 
 class Bench:
