@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, status
-from shouwang_contracts.web import serve as serve_as_services
+from shouwang_contracts.web import serve
 
 app = FastAPI()
 
@@ -27,10 +27,5 @@ async def ready() -> dict[str, str]:
     return {"status": "ready"}
 
 
-def serve(asgi: FastAPI, port: int) -> None:
-    """Serve on 127.0.0.1 exactly as the services are served (`shouwang_contracts.web.serve`)."""
-    serve_as_services(asgi, "127.0.0.1", port)
-
-
 if __name__ == "__main__":
-    serve(app, int(sys.argv[1]))
+    serve(app, "127.0.0.1", int(sys.argv[1]))

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
-from baseline_app import serve  # bench/ is on sys.path when run as a script
 from fastapi import FastAPI, Request, Response
 from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import TOPICS
+from shouwang_contracts.web import serve
 from shouwang_intake.entrypoints.schemas import ReportIn
 
 producer: AIOKafkaProducer | None = None
@@ -60,4 +60,4 @@ async def ready() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    serve(app, int(sys.argv[1]))
+    serve(app, "127.0.0.1", int(sys.argv[1]))
