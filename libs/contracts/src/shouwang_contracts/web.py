@@ -3,8 +3,9 @@
 Needs the `web` extra (`shouwang-contracts[web]`).
 - Errors are RFC 9457 problem+json, titled in zh-CN unless the caller prefers English.
 - `CurrentPrincipal` authenticates a bearer token; `require_roles` narrows by role.
-- `TraceContextMiddleware` keeps W3C trace context per request for logs and events.
+- `EdgeMiddleware` keeps W3C trace context per request, limits bodies and counts requests.
 - `operations_router` serves `/healthz`, `/readyz` and `/metrics` without authentication.
+- `service_app` wires all of it the same way in every service; `serve` runs the app.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -24,7 +27,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from pythonjsonlogger.json import JsonFormatter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -294,14 +303,12 @@ class EdgeMiddleware:
         self,
         app: ASGIApp,
         *,
-        requests: Any = None,
-        latency: Any = None,
+        metrics: HttpMetrics | None = None,
         body_limit: int | None = None,
         body_limit_overrides: dict[str, int] | None = None,
     ) -> None:
         self.app = app
-        self.requests = requests
-        self.latency = latency
+        self.metrics = metrics
         self.body_limit = body_limit
         self.overrides = sorted((body_limit_overrides or {}).items(), key=lambda kv: -len(kv[0]))
 
@@ -353,19 +360,40 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, edge_send)
         finally:
             _trace.reset(token)
-            if self.requests is not None:
+            if self.metrics is not None:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
                 method = scope.get("method", "")
-                self.requests.labels(template, method, str(status)).inc()
-                self.latency.labels(template, method).observe(time.perf_counter() - started)
+                self.metrics.requests.labels(template, method, str(status)).inc()
+                self.metrics.latency.labels(template, method).observe(time.perf_counter() - started)
 
 
-class TraceContextMiddleware(EdgeMiddleware):
-    """Trace context only: an `EdgeMiddleware` without metrics or body limits."""
+@dataclass(frozen=True, slots=True)
+class HttpMetrics:
+    """The request counter and latency histogram `EdgeMiddleware` keeps for a service:
+    `<service>_http_requests_total` and `<service>_http_request_duration_seconds`, labelled
+    by route template (never the raw path, whose ids are many), method and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app)
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def register(cls, service: str, registry: CollectorRegistry) -> HttpMetrics:
+        return cls(
+            Counter(
+                f"{service}_http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+                ["route", "method", "status"],
+                registry=registry,
+            ),
+            Histogram(
+                f"{service}_http_request_duration_seconds",
+                "Time from request to response, by route template and method.",
+                ["route", "method"],
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=registry,
+            ),
+        )
 
 
 class _TraceFilter(logging.Filter):
@@ -441,3 +469,52 @@ def operations_router(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    token_verifier: TokenVerifier,
+    routers: Iterable[APIRouter],
+    readiness: dict[str, ReadinessCheck],
+    registry: CollectorRegistry,
+    http_metrics: HttpMetrics,
+    body_limit: int,
+    body_limit_overrides: dict[str, int] | None = None,
+) -> FastAPI:
+    """A service's FastAPI app, wired as every Shouwang service is:
+
+    - FastAPI's own telemetry off (`FASTAPI_TELEMETRY_OFF`);
+    - bearer tokens checked by `token_verifier` (read by `current_principal`);
+    - problem+json for every error, in zh-CN unless the caller prefers English;
+    - the service's `/v1` routers, then `/healthz`, `/readyz` (every `readiness` check) and
+      `/metrics` (the service's `registry`);
+    - one `EdgeMiddleware` in front: trace context, the body limit (`body_limit`, or a
+      longer path prefix's override), and `http_metrics`.
+
+    `lifespan` opens and closes the service's connections and workers.
+    """
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        description=description,
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
+    )
+    app.state.token_verifier = token_verifier
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(operations_router(readiness, [registry]))
+    app.add_middleware(
+        EdgeMiddleware,
+        metrics=http_metrics,
+        body_limit=body_limit,
+        body_limit_overrides=body_limit_overrides,
+    )
+    return app

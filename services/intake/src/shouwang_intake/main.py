@@ -7,14 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from shouwang_contracts.web import (
-    FASTAPI_TELEMETRY_OFF,
-    EdgeMiddleware,
-    configure_logging,
-    install_problem_handlers,
-    operations_router,
-    serve,
-)
+from shouwang_contracts.web import configure_logging, serve, service_app
 
 from . import metrics
 from .bootstrap import Deps, bootstrap
@@ -24,9 +17,11 @@ from .entrypoints.http import router
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
+    deps: Deps | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal deps
         deps = await bootstrap(settings)
         app.state.deps = deps
         # Everything built so far lives as long as the process: keep the collector from
@@ -37,37 +32,24 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         finally:
             await deps.close()
 
-    app = FastAPI(
-        title="Shouwang intake (守望 · 预警信息采集)",
-        version="1.0.0",
-        description="Reports from the six-tier network, screenings and census files.",
-        lifespan=lifespan,
-        telemetry=FASTAPI_TELEMETRY_OFF,
-    )
-    app.state.token_verifier = settings.token_verifier()
-    install_problem_handlers(app)
-    app.include_router(router)
-
-    def state() -> Deps:
-        return app.state.deps  # type: ignore[no-any-return]
-
     async def kafka_ready() -> bool:
-        return await state().reports_publisher.ping()
+        return deps is not None and await deps.reports_publisher.ping()
 
     async def database_ready() -> bool:
-        return await state().store.ping()
+        return deps is not None and await deps.store.ping()
 
-    app.include_router(
-        operations_router({"kafka": kafka_ready, "database": database_ready}, [metrics.REGISTRY])
-    )
-    app.add_middleware(
-        EdgeMiddleware,
-        requests=metrics.HTTP_REQUESTS,
-        latency=metrics.HTTP_LATENCY,
+    return service_app(
+        title="Shouwang intake (守望 · 预警信息采集)",
+        description="Reports from the six-tier network, screenings and census files.",
+        lifespan=lifespan,
+        token_verifier=settings.token_verifier(),
+        routers=[router],
+        readiness={"kafka": kafka_ready, "database": database_ready},
+        registry=metrics.REGISTRY,
+        http_metrics=metrics.HTTP,
         body_limit=settings.max_json_bytes,
         body_limit_overrides={"/v1/screenings/bulk": settings.max_census_bytes},
     )
-    return app
 
 
 def run() -> None:

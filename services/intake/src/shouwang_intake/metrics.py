@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from shouwang_contracts.web import HttpMetrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-HTTP_REQUESTS = Counter(
-    "intake_http_requests_total",
-    "HTTP requests answered, by route template, method and status.",
-    ["route", "method", "status"],
-    registry=REGISTRY,
-)
-HTTP_LATENCY = Histogram(
-    "intake_http_request_duration_seconds",
-    "Time from request to response, by route template and method.",
-    ["route", "method"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-    registry=REGISTRY,
-)
+HTTP = HttpMetrics.register("intake", REGISTRY)
 EVENTS_PUBLISHED = Counter(
     "intake_events_published_total",
     "Events Kafka acknowledged, by topic.",

@@ -6,27 +6,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from shouwang_contracts.web import (
-    FASTAPI_TELEMETRY_OFF,
-    TraceContextMiddleware,
-    configure_logging,
-    install_problem_handlers,
-    operations_router,
-    serve,
-)
+from shouwang_contracts.web import configure_logging, serve, service_app
 
 from . import metrics
 from .bootstrap import Running, bootstrap
 from .config import TriageSettings
 from .entrypoints.http import router
 
+# Triage's API only reads (GET); a body has no business being larger than this.
+MAX_JSON_BYTES = 64 * 1024
+
 
 def create_app(settings: TriageSettings | None = None) -> FastAPI:
     """The FastAPI app; consumers, relay and scheduler start and stop with its lifespan."""
     settings = settings or TriageSettings()
+    running: Running | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal running
         running = await bootstrap(settings)
         app.state.running = running
         app.state.pool = running.triage.pool
@@ -35,31 +33,23 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
         finally:
             await running.close()
 
-    app = FastAPI(
-        title="Shouwang triage (守望 · 预警研判与逐级上报)",
-        version="1.0.0",
-        description="Grades every warning by a versioned policy and escalates it until someone acts.",
-        lifespan=lifespan,
-        telemetry=FASTAPI_TELEMETRY_OFF,
-    )
-    app.state.token_verifier = settings.token_verifier()
-    install_problem_handlers(app)
-    app.include_router(router)
-
-    def running() -> Running:
-        return app.state.running  # type: ignore[no-any-return]
-
     async def kafka_ready() -> bool:
-        return await running().ping_kafka()
+        return running is not None and await running.ping_kafka()
 
     async def database_ready() -> bool:
-        return await running().ping_database()
+        return running is not None and await running.ping_database()
 
-    app.include_router(
-        operations_router({"kafka": kafka_ready, "database": database_ready}, [metrics.REGISTRY])
+    return service_app(
+        title="Shouwang triage (守望 · 预警研判与逐级上报)",
+        description="Grades every warning by a versioned policy and escalates it until someone acts.",
+        lifespan=lifespan,
+        token_verifier=settings.token_verifier(),
+        routers=[router],
+        readiness={"kafka": kafka_ready, "database": database_ready},
+        registry=metrics.REGISTRY,
+        http_metrics=metrics.HTTP,
+        body_limit=MAX_JSON_BYTES,
     )
-    app.add_middleware(TraceContextMiddleware)
-    return app
 
 
 def run() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from shouwang_contracts.web import HttpMetrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP = HttpMetrics.register("triage", REGISTRY)
 
 GRADED = Counter(
     "triage_assessments_graded",
