@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import AuthError, Principal, TokenVerifier
+from .i18n import validation_message
 from .vocabulary import DEFAULT_LANGUAGE, Language, Role
 
 PROBLEM_JSON = "application/problem+json"
@@ -79,7 +80,11 @@ FASTAPI_TELEMETRY_OFF: TelemetryConfig = {
 
 
 class Problem(Exception):
-    """An error answered as problem+json. `code` is a stable machine-readable reason."""
+    """An error answered as problem+json. `code` is a stable machine-readable reason.
+
+    `detail` is zh-CN; `detail_en` is sent instead to callers who prefer English. Each entry
+    of `errors` may carry `message_en` beside `message` the same way.
+    """
 
     def __init__(
         self,
@@ -87,15 +92,21 @@ class Problem(Exception):
         code: str,
         detail: str | None = None,
         *,
+        detail_en: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail or code)
+        super().__init__(detail_en or detail or code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.detail_en = detail_en
         self.errors = errors
         self.headers = headers
+
+
+#: Where `problem_response` leaves the problem's code for `EdgeMiddleware` to count.
+PROBLEM_CODE_SCOPE_KEY = "shouwang.problem_code"
 
 
 def preferred_language(request: Request) -> Language:
@@ -111,25 +122,45 @@ def problem_response(
     code: str,
     detail: str | None = None,
     *,
+    detail_en: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem+json answer, in the caller's language (zh-CN unless English comes first)."""
+    english = preferred_language(request) == "en"
     zh, en = _TITLES.get(status, _TITLES[500] if status >= 500 else _TITLES[400])
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
-        "title": en if preferred_language(request) == "en" else zh,
+        "title": en if english else zh,
         "status": status,
         "code": code,
         "instance": request.url.path,
     }
-    if detail:
-        body["detail"] = detail
+    chosen = (detail_en or detail) if english else (detail or detail_en)
+    if chosen:
+        body["detail"] = chosen
     if errors:
-        body["errors"] = errors
+        body["errors"] = [_in_language(error, english) for error in errors]
+    request.scope[PROBLEM_CODE_SCOPE_KEY] = code
     trace = current_trace_id()
     if trace:
         body["trace_id"] = trace
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+# The framework's own errors: (code, zh-CN detail, English detail).
+_HTTP_ERRORS: dict[int, tuple[str, str | None, str | None]] = {
+    404: ("not_found", "没有这个地址", "No such resource"),
+    405: ("method_not_allowed", "这个地址不支持该请求方法", "This method is not allowed here"),
+}
+
+
+def _in_language(error: dict[str, Any], english: bool) -> dict[str, Any]:
+    """One field error with `message` in the caller's language and no `message_en` key."""
+    out = {k: v for k, v in error.items() if k != "message_en"}
+    if english and error.get("message_en"):
+        out["message"] = error["message_en"]
+    return out
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -138,7 +169,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(
-            request, exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers
+            request,
+            exc.status,
+            exc.code,
+            exc.detail,
+            detail_en=exc.detail_en,
+            errors=exc.errors,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> Response:
@@ -146,23 +183,40 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "message": err.get("msg", ""),
+                "message": validation_message(err),
+                "message_en": validation_message(err, "en"),
                 "type": err.get("type", ""),
             }
             for err in exc.errors()
         ]
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(
-                request, 400, "malformed_json", "请求体不是合法的 JSON", errors=errors
+                request,
+                400,
+                "malformed_json",
+                "请求体不是合法的 JSON",
+                detail_en="The request body is not valid JSON",
+                errors=errors,
             )
-        return problem_response(request, 422, "validation_failed", errors=errors)
+        return problem_response(
+            request,
+            422,
+            "validation_failed",
+            "请求内容有字段未通过校验，见 errors",
+            detail_en="Some fields failed validation; see errors",
+            errors=errors,
+        )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        detail = exc.detail if isinstance(exc.detail, str) else None
+        if isinstance(exc, BodyTooLarge):
+            return _too_large_response(request, exc.limit)
+        code, zh, en = _HTTP_ERRORS.get(exc.status_code, ("http_error", None, None))
+        detail = exc.detail if isinstance(exc.detail, str) and zh is None else zh
         headers = dict(exc.headers) if exc.headers else None
-        return problem_response(request, exc.status_code, code, detail, headers=headers)
+        return problem_response(
+            request, exc.status_code, code, detail, detail_en=en, headers=headers
+        )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -182,7 +236,8 @@ async def current_principal(request: Request) -> Principal:
         raise Problem(
             401,
             "missing_token",
-            "需要 Bearer 令牌 / a bearer token is required",
+            "需要在 Authorization 头中提供 Bearer 令牌",
+            detail_en="A bearer token is required in the Authorization header",
             headers={"WWW-Authenticate": "Bearer"},
         )
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -194,7 +249,8 @@ async def current_principal(request: Request) -> Principal:
         raise Problem(
             401,
             "invalid_token",
-            str(exc),
+            "令牌无效或已过期，请重新登录",
+            detail_en=str(exc),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
 
@@ -217,11 +273,14 @@ def require_roles(
             await require_json(request)
         principal = await current_principal(request)
         if principal.role not in allowed:
+            ordered = sorted(allowed, key=lambda r: r.value)
             raise Problem(
                 403,
                 "role_forbidden",
-                f"role {principal.role.value} may not do this; allowed: "
-                + ", ".join(sorted(r.value for r in allowed)),
+                f"{principal.role.label()}无权执行此操作；可以执行的角色："
+                + "、".join(r.label() for r in ordered),
+                detail_en=f"role {principal.role.value} may not do this; allowed: "
+                + ", ".join(r.value for r in ordered),
             )
         return principal
 
@@ -231,7 +290,12 @@ def require_roles(
 def require_same_campus(principal: Principal, campus_id: str) -> None:
     """Refuse a request about another campus than the caller's own."""
     if principal.campus_id != campus_id:
-        raise Problem(403, "campus_forbidden", "campus_id does not match your token's campus")
+        raise Problem(
+            403,
+            "campus_forbidden",
+            "campus_id 与令牌所属的校区不一致",
+            detail_en="campus_id does not match your token's campus",
+        )
 
 
 async def require_json(request: Request) -> None:
@@ -242,14 +306,31 @@ async def require_json(request: Request) -> None:
     """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise Problem(415, "unsupported_media_type", "请使用 application/json 提交")
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "请使用 application/json 提交",
+            detail_en="Send the body as application/json",
+        )
 
 
 class BodyTooLarge(StarletteHTTPException):
-    """The request body passed the size limit of its route."""
+    """The request body passed the size limit of its route while it streamed in."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"请求体超过 {limit} 字节上限 / body exceeds {limit} bytes")
+        super().__init__(413, f"body exceeds {limit} bytes")
+        self.limit = limit
+
+
+def _too_large_response(request: Request, limit: int) -> JSONResponse:
+    """413 `body_too_large`, whether the limit showed in Content-Length or while streaming."""
+    return problem_response(
+        request,
+        413,
+        "body_too_large",
+        f"请求体超过 {limit} 字节的上限",
+        detail_en=f"The request body exceeds the limit of {limit} bytes",
+    )
 
 
 # --- the edge: trace context, metrics and body limits in one ASGI layer --------------------
@@ -274,20 +355,6 @@ def _incoming_trace_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
                 return parts[1]
             return None
     return None
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {
-            "type": PROBLEM_BASE + "body_too_large",
-            "title": _TITLES[413][0],
-            "status": 413,
-            "code": "body_too_large",
-            "detail": f"请求体超过 {limit} 字节上限 / body exceeds {limit} bytes",
-        },
-        status_code=413,
-        media_type=PROBLEM_JSON,
-    )
 
 
 class EdgeMiddleware:
@@ -344,7 +411,7 @@ class EdgeMiddleware:
                 return
             for name, value in headers:
                 if name == b"content-length" and value.isdigit() and int(value) > limit:
-                    await _too_large(limit)(scope, receive, edge_send)
+                    await _too_large_response(Request(scope), limit)(scope, receive, edge_send)
                     return
             received = 0
 
@@ -366,16 +433,27 @@ class EdgeMiddleware:
                 method = scope.get("method", "")
                 self.metrics.requests.labels(template, method, str(status)).inc()
                 self.metrics.latency.labels(template, method).observe(time.perf_counter() - started)
+                if status >= 400:
+                    # A 500 escapes past this layer before its problem is written.
+                    reason = scope.get(PROBLEM_CODE_SCOPE_KEY) or (
+                        "internal_error" if status == 500 else "http_error"
+                    )
+                    self.metrics.rejections.labels(reason).inc()
 
 
 @dataclass(frozen=True, slots=True)
 class HttpMetrics:
-    """The request counter and latency histogram `EdgeMiddleware` keeps for a service:
-    `<service>_http_requests_total` and `<service>_http_request_duration_seconds`, labelled
-    by route template (never the raw path, whose ids are many), method and status."""
+    """What `EdgeMiddleware` counts for a service:
+
+    - `<service>_http_requests_total` and `<service>_http_request_duration_seconds`, by route
+      template (never the raw path, whose ids are many), method and status;
+    - `<service>_rejections_total`, every 4xx and 5xx answer by its problem+json `code`
+      (auth, validation, size, media type, conflicts, Kafka unavailable and the rest).
+    """
 
     requests: Counter
     latency: Histogram
+    rejections: Counter
 
     @classmethod
     def register(cls, service: str, registry: CollectorRegistry) -> HttpMetrics:
@@ -391,6 +469,12 @@ class HttpMetrics:
                 "Time from request to response, by route template and method.",
                 ["route", "method"],
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=registry,
+            ),
+            Counter(
+                f"{service}_rejections_total",
+                "Requests answered with an error, by reason (the problem+json code).",
+                ["reason"],
                 registry=registry,
             ),
         )

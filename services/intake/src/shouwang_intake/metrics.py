@@ -20,12 +20,6 @@ PUBLISH_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
-REJECTIONS = Counter(
-    "intake_rejections_total",
-    "Requests refused, by machine-readable reason (the problem+json code).",
-    ["reason"],
-    registry=REGISTRY,
-)
 CENSUS_ROWS = Counter(
     "intake_census_rows_total",
     "Census rows read, by outcome (accepted or rejected).",

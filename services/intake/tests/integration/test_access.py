@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from shouwang_contracts.events import CaseClosed, CaseOpened, CaseReportsAttache
 from shouwang_contracts.events.casework import CaseOutcome
 from shouwang_contracts.vocabulary import Role, Severity
 
+SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
 NOW = datetime.now(UTC)
 REPORT = {
     "campus_id": "demo",
@@ -45,17 +47,43 @@ SCREENERS = {
 }
 
 
+def _census(number: str) -> dict[str, tuple[str, bytes, str]]:
+    """A one-row census file with the sample export's header (another number, another batch)."""
+    header = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = f"{number},测试学生,2026-09-10 09:30,PHQ-9,{','.join('1' * 9)}"
+    return {"file": ("census.csv", f"{header}\n{row}\n".encode(), "text/csv")}
+
+
 @pytest.mark.parametrize("role", list(Role))
 async def test_role_matrix(client: httpx.AsyncClient, token, role: Role) -> None:
+    """Every endpoint under /v1, called by every role: allowed ones work, others get 403."""
     headers = token(role, sub=f"user-{role.value}")
     report = await client.post("/v1/reports", json=REPORT, headers=headers)
     assert report.status_code == (202 if role in REPORTERS else 403), report.text
     screening = await client.post("/v1/screenings", json=SCREENING, headers=headers)
     assert screening.status_code == (202 if role in SCREENERS else 403), screening.text
+    census = await client.post(
+        "/v1/screenings/bulk", files=_census(f"20249{list(Role).index(role):05d}"), headers=headers
+    )
+    assert census.status_code == (202 if role in SCREENERS else 403), census.text
+    if role in SCREENERS:
+        batch_id = census.json()["batch_id"]
+        own = await client.get(f"/v1/screenings/bulk/{batch_id}", headers=headers)
+        assert own.status_code == 200, own.text
     batch = await client.get(f"/v1/screenings/bulk/{uuid.uuid4()}", headers=headers)
     assert batch.status_code == (404 if role in SCREENERS else 403)
-    if report.status_code == 403:
-        assert report.json()["code"] == "role_forbidden"
+    for refused in (report, screening, census, batch):
+        if refused.status_code == 403:
+            assert refused.json()["code"] == "role_forbidden"
+
+    # Receipts are open to every role, and each shows only its caller's own submissions.
+    for path, response in (("/v1/reports", report), ("/v1/screenings", screening)):
+        if response.status_code == 202:
+            receipt = await client.get(f"{path}/{response.json()['id']}", headers=headers)
+            assert receipt.status_code == 200, receipt.text
+        unknown = await client.get(f"{path}/{uuid.uuid4()}", headers=headers)
+        assert unknown.status_code == 404
+        assert unknown.json()["code"] == "receipt_not_found"
 
 
 @pytest.mark.parametrize("role", [Role.DORM_LEADER, Role.COUNSELING_CENTER, Role.CAMPUS_ADMIN])
@@ -65,6 +93,27 @@ async def test_another_campus_is_refused(client: httpx.AsyncClient, token, role:
         response = await client.post(path, json=body, headers=headers)
         assert response.status_code == 403
         assert response.json()["code"] in {"campus_forbidden", "role_forbidden"}
+
+
+async def test_another_campus_cannot_read_a_receipt_or_a_batch(
+    client: httpx.AsyncClient, token
+) -> None:
+    """The same person id under another campus's token finds nothing of this campus."""
+    home = token(Role.COUNSELING_CENTER, sub="T4001")
+    away = token(Role.COUNSELING_CENTER, sub="T4001", campus="other-campus")
+    report = await client.post("/v1/reports", json=REPORT, headers=home)
+    screening = await client.post("/v1/screenings", json=SCREENING, headers=home)
+    census = await client.post("/v1/screenings/bulk", files=_census("2024988888"), headers=home)
+    assert report.status_code == screening.status_code == census.status_code == 202
+    for path in (
+        f"/v1/reports/{report.json()['id']}",
+        f"/v1/screenings/{screening.json()['id']}",
+        f"/v1/screenings/bulk/{census.json()['batch_id']}",
+    ):
+        assert (await client.get(path, headers=home)).status_code == 200, path
+        refused = await client.get(path, headers=away)
+        assert refused.status_code == 404, (path, refused.text)
+        assert refused.json()["code"] in {"receipt_not_found", "batch_not_found"}
 
 
 async def test_a_receipt_follows_its_case_without_showing_it(

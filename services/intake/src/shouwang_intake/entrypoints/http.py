@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import (
     APIRouter,
@@ -30,7 +30,6 @@ from shouwang_contracts.web import (
     require_same_campus,
 )
 
-from .. import metrics
 from ..adapters.publisher import KafkaUnavailable
 from ..adapters.store import CensusBatch
 from ..bootstrap import Deps
@@ -94,17 +93,20 @@ AppDeps = Annotated[Deps, Depends(deps)]
 
 
 def _refused(exc: SubmissionRefused) -> Problem:
-    metrics.REJECTIONS.labels(exc.code).inc()
-    errors = [{"field": exc.field, "message": exc.detail, "type": exc.code}] if exc.field else None
-    return Problem(exc.status, exc.code, exc.detail, errors=errors)
+    errors = (
+        [{"field": exc.field, "message": exc.detail, "message_en": exc.detail_en, "type": exc.code}]
+        if exc.field
+        else None
+    )
+    return Problem(exc.status, exc.code, exc.detail, detail_en=exc.detail_en, errors=errors)
 
 
 def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
-    metrics.REJECTIONS.labels("kafka_unavailable").inc()
     return Problem(
         503,
         "kafka_unavailable",
         "消息系统暂时无法确认写入，请稍后重试（可携带同一 Idempotency-Key）",
+        detail_en="Kafka could not confirm the write; retry later (with the same Idempotency-Key)",
         headers={"Retry-After": str(d.settings.retry_after_seconds)},
     )
 
@@ -120,12 +122,14 @@ def _answered_as_problems(d: Deps) -> Iterator[None]:
         raise _unavailable(d, exc) from exc
 
 
-def _accepted(submitted: Submitted, location: str) -> Response:
+def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Response:
     """The 202, serialized here once: FastAPI would validate and dump `Accepted` again."""
-    headers = {"Location": location}
+    headers = {"Location": f"/v1/{kind}s/{submitted.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    body = Accepted(id=submitted.id, received_at=submitted.received_at).model_dump_json()
+    body = Accepted.model_validate(
+        {"id": submitted.id, f"{kind}_id": submitted.id, "received_at": submitted.received_at}
+    ).model_dump_json(exclude_none=True)
     return Response(body, status.HTTP_202_ACCEPTED, headers, media_type="application/json")
 
 
@@ -150,7 +154,7 @@ async def submit_report(
     d: Deps = request.app.state.deps
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
-    return _accepted(submitted, f"/v1/reports/{submitted.id}")
+    return _accepted(submitted, "report")
 
 
 @router.post(
@@ -170,7 +174,7 @@ async def submit_screening(
     d: Deps = request.app.state.deps
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_screening(principal, body, idempotency_key)
-    return _accepted(submitted, f"/v1/screenings/{submitted.id}")
+    return _accepted(submitted, "screening")
 
 
 @router.post(
@@ -194,8 +198,12 @@ async def submit_census(
 ) -> CensusBatchOut:
     content_type = (file.content_type or "").split(";", 1)[0].strip().lower()
     if content_type not in _CENSUS_TYPES:
-        metrics.REJECTIONS.labels("unsupported_media_type").inc()
-        raise Problem(415, "unsupported_media_type", "请上传 CSV 或 XLSX 文件")
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "请上传 CSV 或 XLSX 文件",
+            detail_en="Upload a CSV or XLSX file",
+        )
     try:
         with _answered_as_problems(d):
             batch, known = await d.census.ingest(principal, file.file, file.filename, instrument)
@@ -220,7 +228,7 @@ async def get_census_batch(
 ) -> CensusBatchOut:
     batch = await d.store.batch(principal.campus_id, batch_id)
     if batch is None:
-        raise Problem(404, "batch_not_found", "没有这个批次")
+        raise Problem(404, "batch_not_found", "没有这个批次", detail_en="No such census batch")
     return await _batch_out(d, batch, request, limit=errors_limit, offset=errors_offset)
 
 
@@ -277,7 +285,12 @@ async def _receipt(
     if receipt is None or receipt.reporter_ref != d.pseudonymizer.person_ref(
         principal.campus_id, principal.sub
     ):
-        raise Problem(404, "receipt_not_found", "没有找到你的这条上报")
+        raise Problem(
+            404,
+            "receipt_not_found",
+            "没有找到你的这条上报",
+            detail_en="No such submission of yours",
+        )
     zh, en = _STATUS_LABELS[receipt.status]
     return ReceiptOut(
         id=str(receipt.report_id),

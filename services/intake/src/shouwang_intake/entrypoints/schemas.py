@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from shouwang_contracts.events.intake import MAX_NOTE_CHARS
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
 from shouwang_contracts.vocabulary import Signal
@@ -43,7 +44,7 @@ class ReportIn(_Input):
     @classmethod
     def _no_repeats(cls, signals: list[Signal]) -> list[Signal]:
         if len(set(signals)) != len(signals):
-            raise ValueError("signals must not repeat")
+            raise PydanticCustomError("signals_repeated", "signals must not repeat")
         return signals
 
 
@@ -57,31 +58,98 @@ class ScreeningIn(_Input):
     instrument: Instrument = Field(description="phq9, gad7, upi, cssrs_screener or scl90.")
     items: list[int] = Field(description="Answers in item order; yes/no as 1/0.")
     behavior_recency: BehaviorRecency | None = Field(
-        default=None, description="C-SSRS screener: when Q6's behaviour last happened."
+        default=None,
+        validate_default=True,
+        description="C-SSRS screener only: when Q6's behaviour last happened. Required when "
+        "Q6 is answered yes.",
     )
     counseling_requested: bool | None = Field(
-        default=None, description="UPI: the student asked for a counseling conversation."
+        default=None,
+        description="UPI only: the student asked for a counseling conversation.",
     )
     administered_at: datetime = Field(description="When the student answered; ISO 8601.")
 
-    @model_validator(mode="after")
-    def _fits_instrument(self) -> Self:
-        problems = INSTRUMENTS[self.instrument].validate_items(self.items)
-        if problems:
-            raise ValueError("; ".join(problems))
-        if (
-            self.instrument is Instrument.CSSRS_SCREENER
-            and self.items[5] == 1
-            and self.behavior_recency in (None, BehaviorRecency.NEVER)
-        ):
-            raise ValueError("C-SSRS Q6 answered yes needs behavior_recency")
-        return self
+    # Field validators, not one model validator, so that each error names its field.
+
+    @field_validator("items")
+    @classmethod
+    def _items_fit_instrument(cls, items: list[int], info: ValidationInfo) -> list[int]:
+        instrument = info.data.get("instrument")
+        if instrument is None:
+            return items  # the instrument's own error says what is wrong
+        spec = INSTRUMENTS[instrument]
+        if len(items) != spec.item_count:
+            raise PydanticCustomError(
+                "instrument_item_count",
+                "{instrument} needs {expected} items, got {actual}",
+                {"instrument": instrument.value, "expected": spec.item_count, "actual": len(items)},
+            )
+        for index, value in enumerate(items, start=1):
+            if not spec.min_value <= value <= spec.max_value:
+                raise PydanticCustomError(
+                    "instrument_item_range",
+                    "item {index} is {value}, outside {min_value}..{max_value}",
+                    {
+                        "index": index,
+                        "value": value,
+                        "min_value": spec.min_value,
+                        "max_value": spec.max_value,
+                    },
+                )
+        return items
+
+    @field_validator("behavior_recency")
+    @classmethod
+    def _recency_fits_answers(
+        cls, recency: BehaviorRecency | None, info: ValidationInfo
+    ) -> BehaviorRecency | None:
+        instrument, items = info.data.get("instrument"), info.data.get("items")
+        if instrument is None or items is None:
+            return recency  # those fields' own errors come first
+        if instrument is not Instrument.CSSRS_SCREENER:
+            if recency is not None:
+                raise _not_applicable("behavior_recency", Instrument.CSSRS_SCREENER)
+            return recency
+        behaviour = items[5] == 1
+        if behaviour and recency in (None, BehaviorRecency.NEVER):
+            raise PydanticCustomError(
+                "recency_required",
+                "C-SSRS Q6 answered yes needs behavior_recency (past_3_months or lifetime)",
+            )
+        if not behaviour and recency not in (None, BehaviorRecency.NEVER):
+            raise PydanticCustomError(
+                "recency_contradicts_answer",
+                "C-SSRS Q6 is answered no, but behavior_recency says the behaviour happened",
+            )
+        return recency
+
+    @field_validator("counseling_requested")
+    @classmethod
+    def _counseling_only_for_upi(cls, requested: bool | None, info: ValidationInfo) -> bool | None:
+        instrument = info.data.get("instrument")
+        if requested is not None and instrument not in (None, Instrument.UPI):
+            raise _not_applicable("counseling_requested", Instrument.UPI)
+        return requested
+
+
+def _not_applicable(field: str, applies_to: Instrument) -> PydanticCustomError:
+    return PydanticCustomError(
+        "field_not_applicable",
+        "{field} applies only to {applies_to}",
+        {"field": field, "applies_to": applies_to.value},
+    )
 
 
 class Accepted(BaseModel):
-    """Kafka has the submission; keep the id to follow it."""
+    """Kafka has the submission; keep the id to follow it (GET on `Location`)."""
 
-    id: str = Field(description="Receipt id (report_id or screening_id).")
+    id: str = Field(description="Receipt id, the same as report_id or screening_id.")
+    report_id: str | None = Field(
+        default=None, description="A report's id, as its report.submitted event carries it."
+    )
+    screening_id: str | None = Field(
+        default=None, description="A screening's id, as its screening.submitted event carries it."
+    )
     status: Literal["received"] = "received"
     received_at: datetime
 

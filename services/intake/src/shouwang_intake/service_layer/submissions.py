@@ -40,11 +40,20 @@ CLOCK_SKEW = timedelta(minutes=5)
 class SubmissionRefused(Exception):
     """A submission the client must change: becomes a 4xx problem."""
 
-    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        field: str | None = None,
+        *,
+        detail_en: str | None = None,
+    ) -> None:
+        super().__init__(detail_en or detail)
         self.status = status
         self.code = code
-        self.detail = detail
+        self.detail = detail  # zh-CN
+        self.detail_en = detail_en
         self.field = field
 
 
@@ -77,7 +86,11 @@ class Submissions:
         now = datetime.now(UTC)
         if observed_at > now + CLOCK_SKEW:
             raise SubmissionRefused(
-                422, "observed_in_future", "observed_at 不能晚于当前时间", "observed_at"
+                422,
+                "observed_in_future",
+                "observed_at 不能晚于当前时间",
+                "observed_at",
+                detail_en="observed_at must not be in the future",
             )
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
@@ -108,7 +121,11 @@ class Submissions:
         administered_at = self._aware(screening.administered_at)
         if administered_at > datetime.now(UTC) + CLOCK_SKEW:
             raise SubmissionRefused(
-                422, "administered_in_future", "administered_at 不能晚于当前时间", "administered_at"
+                422,
+                "administered_in_future",
+                "administered_at 不能晚于当前时间",
+                "administered_at",
+                detail_en="administered_at must not be in the future",
             )
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
@@ -152,7 +169,8 @@ class Submissions:
                     raise SubmissionRefused(
                         409,
                         "idempotency_key_reused",
-                        "该 Idempotency-Key 已用于内容不同的请求 / key already used with another body",
+                        "该 Idempotency-Key 已用于内容不同的请求",
+                        detail_en="This Idempotency-Key was already used with another body",
                     )
                 if held.state == "completed" and held.response is not None:
                     return Submitted(
