@@ -14,11 +14,18 @@ from shouwang_devstack.services import ServiceProcess
 
 
 @pytest.fixture(scope="module")
+def intake_extra_env() -> dict[str, str]:
+    """Settings a test module adds to its intake process (override it in the module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def intake(
     kafka_bootstrap: str,
     service_database: object,
     devstack_env: dict[str, str],
     devstack_tmp: Path,
+    intake_extra_env: dict[str, str],
     request: pytest.FixtureRequest,
 ) -> Iterator[ServiceProcess]:
     env = {
@@ -26,6 +33,7 @@ def intake(
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "INTAKE_DATABASE_URL": service_database.sync("intake"),  # type: ignore[attr-defined]
         "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
+        **intake_extra_env,
     }
     name = request.module.__name__.rsplit(".", 1)[-1]
     proc = ServiceProcess(
