@@ -1,10 +1,8 @@
-"""A start-of-term census file of 20,000 rows: streamed, published, bad rows named by number."""
+"""Census files over HTTP, CSV and XLSX: streamed, published, bad rows named by number."""
 
 from __future__ import annotations
 
 import io
-import random
-from pathlib import Path
 
 import httpx
 from shouwang_contracts.envelope import Envelope
@@ -12,39 +10,19 @@ from shouwang_contracts.events import ScreeningSubmitted
 from shouwang_contracts.topics import CENSUS
 from shouwang_contracts.vocabulary import Role
 
+from .census_builders import SAMPLES, census_csv, census_xlsx
 from .kafka_reader import TopicReader
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
 ROWS = 20_000
 BAD_ROWS = {101: "out_of_range", 5_002: "missing", 12_345: "item_count", 19_999: "invalid"}
-
-
-def _census_csv() -> bytes:
-    """20,000 PHQ-9 rows shaped like the sample export, with four broken on purpose."""
-    rng = random.Random(7)
-    lines = [(SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0]]
-    for row in range(2, ROWS + 2):
-        number = f"2025{row:06d}"
-        items = [str(rng.randint(0, 3)) for _ in range(9)]
-        when = "2026-09-10 09:30"
-        code = BAD_ROWS.get(row)
-        if code == "out_of_range":
-            items[3] = "7"
-        elif code == "missing":
-            number = ""
-        elif code == "item_count":
-            items = items[:5]
-        elif code == "invalid":
-            when = "九月十日"
-        lines.append(",".join([number, f"学生{row}", when, "PHQ-9", *items]))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
     client: httpx.AsyncClient, token, kafka_bootstrap: str
 ) -> None:
     headers = token(Role.COUNSELING_CENTER, sub="T3001")
-    data = _census_csv()
+    data = census_csv(ROWS, BAD_ROWS)
     async with TopicReader(kafka_bootstrap, CENSUS) as reader:
         response = await client.post(
             "/v1/screenings/bulk",
@@ -124,3 +102,33 @@ async def test_census_uploads_refuse_what_is_not_a_census(client: httpx.AsyncCli
         headers=token(Role.CLASS_WELLBEING_OFFICER),
     )
     assert student.status_code == 403
+
+
+async def test_an_xlsx_census_is_accepted_with_its_bad_rows_named_by_number(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = token(Role.RESIDENCE_COUNSELOR, sub="T2001")
+    bad_rows = {57: "out_of_range", 188: "missing", 250: "invalid"}
+    data = census_xlsx(300, bad_rows)
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        response = await client.post(
+            "/v1/screenings/bulk",
+            files={"file": ("普查.xlsx", io.BytesIO(data), XLSX)},
+            headers=headers,
+        )
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        records = await reader.read(300 - len(bad_rows), within=60, settle=1.0)
+
+    fetched = await client.get(f"/v1/screenings/bulk/{batch_id}", headers=headers)
+    assert fetched.status_code == 200
+    batch = fetched.json()
+    assert batch["status"] == "completed"
+    assert (batch["rows_total"], batch["rows_accepted"], batch["rows_rejected"]) == (300, 297, 3)
+    assert {(e["row"], e["code"]) for e in batch["errors"]} == set(bad_rows.items())
+
+    events = [Envelope[ScreeningSubmitted].model_validate_json(r.value).data for r in records]
+    assert all(e.batch_id == batch_id for e in events)
+    assert sorted(e.batch_row for e in events) == [
+        row for row in range(2, 302) if row not in bad_rows
+    ]
