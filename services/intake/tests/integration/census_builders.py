@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -62,3 +63,20 @@ def census_xlsx(rows: int, bad_rows: dict[int, str]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def with_sheet_cut_short(xlsx: bytes) -> bytes:
+    """The same archive, intact as a zip, but its sheet's XML ends halfway through.
+
+    `load_workbook` opens it (read-only mode parses a sheet only as its rows are read), so
+    reading fails after the first half of the rows were handed out.
+    """
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content[: len(content) // 2]
+            target.writestr(info, content)
+    return out.getvalue()
