@@ -110,13 +110,7 @@ class CensusIntake:
                 batch_id, progress, "内部错误 / internal error", cause=type(exc).__name__
             )
             raise
-        await self.store.finish_batch(
-            batch_id,
-            status="completed",
-            total=progress.total,
-            accepted=progress.acknowledged,
-            errors=progress.errors,
-        )
+        await self._finish(batch_id, progress)
         metrics.CENSUS_ROWS.labels("accepted").inc(progress.acknowledged)
         metrics.CENSUS_ROWS.labels("rejected").inc(len({e.row_number for e in progress.errors}))
         batch = await self.store.batch(principal.campus_id, batch_id)
@@ -139,9 +133,15 @@ class CensusIntake:
             progress.acknowledged,
             cause,  # the kind of error only: messages may quote a cell
         )
+        await self._finish(batch_id, progress, failure)
+
+    async def _finish(
+        self, batch_id: uuid.UUID, progress: _Progress, failure: str | None = None
+    ) -> None:
+        """Record how the batch ended: completed, or failed with why; counts as far as it got."""
         await self.store.finish_batch(
             batch_id,
-            status="failed",
+            status="completed" if failure is None else "failed",
             total=progress.total,
             accepted=progress.acknowledged,
             errors=progress.errors,
