@@ -1,10 +1,9 @@
-"""A start-of-term census file of 20,000 rows: streamed, published, bad rows named by number."""
+"""Census files over HTTP: streamed, published, bad rows named by number, broken files refused."""
 
 from __future__ import annotations
 
 import io
-import random
-from pathlib import Path
+from typing import Any
 
 import httpx
 from shouwang_contracts.envelope import Envelope
@@ -12,39 +11,19 @@ from shouwang_contracts.events import ScreeningSubmitted
 from shouwang_contracts.topics import CENSUS
 from shouwang_contracts.vocabulary import Role
 
+from .census_builders import SAMPLES, census_csv, census_xlsx, with_sheet_cut_short
 from .kafka_reader import TopicReader
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
 ROWS = 20_000
 BAD_ROWS = {101: "out_of_range", 5_002: "missing", 12_345: "item_count", 19_999: "invalid"}
-
-
-def _census_csv() -> bytes:
-    """20,000 PHQ-9 rows shaped like the sample export, with four broken on purpose."""
-    rng = random.Random(7)
-    lines = [(SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0]]
-    for row in range(2, ROWS + 2):
-        number = f"2025{row:06d}"
-        items = [str(rng.randint(0, 3)) for _ in range(9)]
-        when = "2026-09-10 09:30"
-        code = BAD_ROWS.get(row)
-        if code == "out_of_range":
-            items[3] = "7"
-        elif code == "missing":
-            number = ""
-        elif code == "item_count":
-            items = items[:5]
-        elif code == "invalid":
-            when = "九月十日"
-        lines.append(",".join([number, f"学生{row}", when, "PHQ-9", *items]))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
     client: httpx.AsyncClient, token, kafka_bootstrap: str
 ) -> None:
     headers = token(Role.COUNSELING_CENTER, sub="T3001")
-    data = _census_csv()
+    data = census_csv(ROWS, BAD_ROWS)
     async with TopicReader(kafka_bootstrap, CENSUS) as reader:
         response = await client.post(
             "/v1/screenings/bulk",
@@ -124,3 +103,109 @@ async def test_census_uploads_refuse_what_is_not_a_census(client: httpx.AsyncCli
         headers=token(Role.CLASS_WELLBEING_OFFICER),
     )
     assert student.status_code == 403
+
+
+async def test_an_xlsx_census_is_accepted_with_its_bad_rows_named_by_number(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = token(Role.RESIDENCE_COUNSELOR, sub="T2001")
+    bad_rows = {57: "out_of_range", 188: "missing", 250: "invalid"}
+    data = census_xlsx(300, bad_rows)
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        response = await client.post(
+            "/v1/screenings/bulk",
+            files={"file": ("普查.xlsx", io.BytesIO(data), XLSX)},
+            headers=headers,
+        )
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        records = await reader.read(300 - len(bad_rows), within=60, settle=1.0)
+
+    fetched = await client.get(f"/v1/screenings/bulk/{batch_id}", headers=headers)
+    assert fetched.status_code == 200
+    batch = fetched.json()
+    assert batch["status"] == "completed"
+    assert (batch["rows_total"], batch["rows_accepted"], batch["rows_rejected"]) == (300, 297, 3)
+    assert {(e["row"], e["code"]) for e in batch["errors"]} == set(bad_rows.items())
+
+    events = [Envelope[ScreeningSubmitted].model_validate_json(r.value).data for r in records]
+    assert all(e.batch_id == batch_id for e in events)
+    assert sorted(e.batch_row for e in events) == [
+        row for row in range(2, 302) if row not in bad_rows
+    ]
+
+
+async def _refused_census(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str, data: bytes, kind: str
+) -> dict[str, Any]:
+    """Post a file that must be refused as unreadable; returns its batch as GET shows it."""
+    response = await client.post(
+        "/v1/screenings/bulk", files={"file": (name, io.BytesIO(data), kind)}, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "unreadable_file"
+    assert problem["errors"][0]["field"] == "file"
+    fetched = await client.get(response.headers["location"], headers=headers)
+    assert fetched.status_code == 200
+    batch: dict[str, Any] = fetched.json()
+    assert batch["failure"] == problem["detail"]
+    return batch
+
+
+async def _census_rows_of(reader: TopicReader, batch_id: str, count: int) -> list[int]:
+    """Row numbers of the batch's events on the census topic (waits for `count`, then settles)."""
+    records = await reader.read(count, within=60, settle=2.0)
+    events = [Envelope[ScreeningSubmitted].model_validate_json(r.value).data for r in records]
+    return sorted(e.batch_row for e in events if e.batch_id == batch_id)
+
+
+async def test_an_xlsx_that_breaks_midway_is_refused_and_its_batch_says_how_far_it_got(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = {**token(Role.COUNSELING_CENTER, sub="T3002"), "Accept-Language": "en"}
+    data = with_sheet_cut_short(census_xlsx(400, {5: "out_of_range"}))
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        batch = await _refused_census(client, headers, "普查.xlsx", data, XLSX)
+        published = await _census_rows_of(reader, batch["batch_id"], batch["rows_accepted"])
+
+    assert batch["status"] == "failed"
+    assert batch["completed_at"] is not None
+    read = batch["rows_total"]
+    assert 5 < read < 400  # stopped partway, after the bad row
+    assert f"reading stopped after row {read + 1}" in batch["failure"]  # header is row 1
+    # What was read is told as for any batch: the bad row by number, the rest published.
+    assert [(e["row"], e["code"]) for e in batch["errors"]] == [(5, "out_of_range")]
+    assert batch["rows_accepted"] == read - 1
+    assert published == [row for row in range(2, read + 2) if row != 5]
+
+    # The batch is settled, not stuck: the same file again is refused again at once.
+    again = await client.post(
+        "/v1/screenings/bulk",
+        files={"file": ("普查.xlsx", io.BytesIO(data), XLSX)},
+        headers=headers,
+    )
+    assert again.status_code == 422, again.text
+
+
+async def test_a_csv_that_stops_decoding_midway_is_refused_and_its_batch_says_how_far_it_got(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    headers = token(Role.COUNSELING_CENTER, sub="T3003")
+    # Clean UTF-8 well past the 256 KiB sniffed for the encoding, then a byte UTF-8 never has.
+    head = census_csv(6_000, {3_000: "missing"})
+    assert len(head) > 256 * 1024
+    data = head + b"2025999999,\xff,2026-09-10 09:30,PHQ-9,0,0,0,0,0,0,0,0,0\n"
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        batch = await _refused_census(client, headers, "普查.csv", data, "text/csv")
+        published = await _census_rows_of(reader, batch["batch_id"], batch["rows_accepted"])
+
+    assert batch["status"] == "failed"
+    read = batch["rows_total"]
+    assert 3_000 < read <= 6_000
+    assert f"第 {read + 1} 行" in batch["failure"]
+    assert "utf-8" in batch["failure"]
+    assert [(e["row"], e["code"]) for e in batch["errors"]] == [(3_000, "missing")]
+    assert batch["rows_accepted"] == read - 1
+    assert published == [row for row in range(2, read + 2) if row != 3_000]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -110,3 +113,82 @@ def test_a_header_without_student_numbers_is_refused_whole() -> None:
 def test_binary_garbage_is_unreadable() -> None:
     with pytest.raises(UnreadableFile):
         list(iter_rows(io.BytesIO(b"\x00\x01\x02" * 100), "x.csv"))
+
+
+def _sample_xlsx(rows: int) -> bytes:
+    """A workbook with the sample export's header and `rows` valid PHQ-9 rows."""
+    header = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header.split(","))
+    for row in range(2, rows + 2):
+        sheet.append([f"2025{row:06d}", "某某", datetime(2026, 9, 10, 9, 30), "PHQ-9", *[1] * 9])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _with_sheet(xlsx: bytes, damage: Callable[[bytes], bytes]) -> bytes:
+    """The same archive with its first sheet's XML damaged, the rest intact."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = damage(content)
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+def _rows_until_unreadable(data: bytes, name: str) -> tuple[list[int], str]:
+    """Row numbers read before `UnreadableFile` came, and its message."""
+    read: list[int] = []
+    rows = iter_rows(io.BytesIO(data), name)
+    with pytest.raises(UnreadableFile) as caught:
+        read.extend(number for number, _ in rows)
+    return read, str(caught.value)
+
+
+def _cut_in_half(sheet: bytes) -> bytes:
+    return sheet[: len(sheet) // 2]
+
+
+def _a_name_in_a_number_cell(sheet: bytes) -> bytes:
+    # openpyxl's reader calls int() on a numeric cell: its error quotes the cell's text.
+    return re.sub(rb'(<c r="E40" t="n"><v>)[^<]*', "\\1张三".encode(), sheet, count=1)
+
+
+@pytest.mark.parametrize("damage", [_cut_in_half, _a_name_in_a_number_cell])
+def test_a_sheet_that_breaks_while_its_rows_are_read_is_unreadable(
+    damage: Callable[[bytes], bytes],
+) -> None:
+    read, message = _rows_until_unreadable(_with_sheet(_sample_xlsx(200), damage), "census.xlsx")
+    assert len(read) > 1  # the workbook opened and rows came before the damage
+    assert f"第 {read[-1]} 行" in message
+    assert f"after row {read[-1]}" in message
+    assert "张三" not in message  # the cause's text may quote a cell: never echoed
+
+
+def test_csv_bytes_that_stop_fitting_the_encoding_midway_are_unreadable() -> None:
+    # More than the 256 KiB sniffed for the encoding is clean UTF-8; then a stray byte.
+    lines = ["学号,测评时间,量表,第1题"] + [
+        f"2025{n:06d},2026-09-10,PHQ-9,1" for n in range(12_000)
+    ]
+    data = "\n".join(lines).encode() + b"\n2025999999,2026-09-10,PHQ-9,\xff\n"
+    assert len(data) > 256 * 1024
+    assert detect_encoding(data[: 256 * 1024]) == "utf-8"
+    read, message = _rows_until_unreadable(data, "census.csv")
+    assert len(read) > 1
+    assert f"第 {read[-1]} 行" in message
+
+
+def test_a_gb18030_export_with_an_illegal_byte_midway_is_unreadable() -> None:
+    text = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8")
+    good = text.encode("gb18030")
+    data = good + good.split(b"\n", 1)[1] * 20 + b"2025999999,\x80,2026-09-10,PHQ-9,1\n"
+    read, message = _rows_until_unreadable(data, "census.csv")
+    assert len(read) > 1
+    assert "gb18030" in message
+    assert f"after row {read[-1]}" in message

@@ -61,13 +61,19 @@ def iter_rows(stream: BinaryIO, filename: str | None) -> Iterator[tuple[int, lis
 
 def _csv_rows(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, list[Cell]]]:
     text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
+    row_number = 0
     try:
         reader = csv.reader(text)
         for row_number, row in enumerate(reader, start=1):
             if any(cell.strip() for cell in row):
                 yield row_number, list(row)
     except UnicodeDecodeError as exc:
-        raise UnreadableFile(f"文件编码无法识别（{encoding}）") from exc
+        # The encoding is guessed from the head: bytes further on can still not fit it.
+        raise UnreadableFile(
+            _stopped(
+                f"文件编码无法识别（{encoding}）", f"the file is not valid {encoding}", row_number
+            )
+        ) from exc
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误：{exc}") from exc
     finally:
@@ -79,14 +85,29 @@ def _xlsx_rows(stream: BinaryIO) -> Iterator[tuple[int, list[Cell]]]:
         workbook = load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken archive
         raise UnreadableFile("XLSX 文件已损坏或无法读取") from exc
+    row_number = 0
     try:
         sheet = workbook.worksheets[0]
         for row_number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             cells = [_cell(value) for value in row]
             if any(c not in (None, "") for c in cells):
                 yield row_number, cells
+    except Exception as exc:
+        # In read-only mode the sheet's XML is parsed as the rows are read, so a damaged
+        # member (ParseError, BadZipFile, zlib.error, a ValueError on a cell...) surfaces
+        # here, after rows were handed out. The cause's text may quote a cell: left out.
+        raise UnreadableFile(
+            _stopped("XLSX 文件已损坏或无法读取", "the XLSX file is damaged", row_number)
+        ) from exc
     finally:
         workbook.close()
+
+
+def _stopped(zh: str, en: str, last_row: int) -> str:
+    """What went wrong and, once rows were read, after which row reading stopped."""
+    if last_row == 0:
+        return f"{zh} / {en}"
+    return f"{zh}：读到第 {last_row} 行后无法继续 / {en}: reading stopped after row {last_row}"
 
 
 def sha256_of(stream: BinaryIO) -> str:

@@ -33,6 +33,7 @@ from shouwang_contracts.web import (
 from ..adapters.publisher import KafkaUnavailable
 from ..adapters.store import CensusBatch
 from ..bootstrap import Deps
+from ..service_layer.census import CensusStopped
 from ..service_layer.submissions import SubmissionRefused, Submitted
 from .schemas import Accepted, CensusBatchOut, ReceiptOut, ReportIn, RowErrorOut, ScreeningIn
 
@@ -92,13 +93,15 @@ async def deps(request: Request) -> Deps:
 AppDeps = Annotated[Deps, Depends(deps)]
 
 
-def _refused(exc: SubmissionRefused) -> Problem:
+def _refused(exc: SubmissionRefused, headers: dict[str, str] | None = None) -> Problem:
     errors = (
         [{"field": exc.field, "message": exc.detail, "message_en": exc.detail_en, "type": exc.code}]
         if exc.field
         else None
     )
-    return Problem(exc.status, exc.code, exc.detail, detail_en=exc.detail_en, errors=errors)
+    return Problem(
+        exc.status, exc.code, exc.detail, detail_en=exc.detail_en, errors=errors, headers=headers
+    )
 
 
 def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
@@ -116,6 +119,9 @@ def _answered_as_problems(d: Deps) -> Iterator[None]:
     """A refused submission becomes its 4xx problem; Kafka's silence a 503 with Retry-After."""
     try:
         yield
+    except CensusStopped as exc:
+        # The census batch exists and ended `failed`: point at it, it tells how far it got.
+        raise _refused(exc, {"Location": f"/v1/screenings/bulk/{exc.batch_id}"}) from exc
     except SubmissionRefused as exc:
         raise _refused(exc) from exc
     except KafkaUnavailable as exc:

@@ -178,11 +178,21 @@ class CensusBatchOut(BaseModel):
     """A census upload: how many rows went through and which did not, by row number."""
 
     batch_id: str
-    status: Literal["processing", "completed", "failed"]
-    rows_total: int
-    rows_accepted: int
-    rows_rejected: int
-    failure: str | None = None
+    status: Literal["processing", "completed", "failed"] = Field(
+        description="processing: 正在读取; completed: 已读完整个文件; failed: 中途停止 (see"
+        " `failure`). The counts of a failed batch are those reached before it stopped."
+    )
+    rows_total: int = Field(description="Data rows read (the header not counted).")
+    rows_accepted: int = Field(
+        description="Rows Kafka acknowledged on the census topic. A failed batch keeps these"
+        " published: they are not withdrawn."
+    )
+    rows_rejected: int = Field(description="Rows with errors, listed in `errors`.")
+    failure: str | None = Field(
+        default=None,
+        description="Why a failed batch stopped, e.g. the row after which the file"
+        " could not be read.",
+    )
     created_at: datetime
     completed_at: datetime | None = None
     errors: list[RowErrorOut] = Field(default_factory=list)

@@ -9,6 +9,7 @@ same file again (after a failure, or by mistake) publishes nothing new.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -39,9 +40,23 @@ _BATCH_NAMESPACE = uuid.UUID("9d3c7e52-61b4-4c41-bf43-3a1f0f5e2c90")
 @dataclass
 class _Progress:
     total: int = 0
-    accepted: int = 0
+    acknowledged: int = 0  # acknowledged by Kafka: these rows are on the census topic
     errors: list[RowError] = field(default_factory=list)
     pending: list[asyncio.Future[Any]] = field(default_factory=list)
+
+
+class CensusStopped(SubmissionRefused):
+    """A refusal that came after the batch was registered: the batch tells how far it got."""
+
+    def __init__(self, refused: SubmissionRefused, batch_id: uuid.UUID) -> None:
+        super().__init__(
+            refused.status,
+            refused.code,
+            refused.detail,
+            refused.field,
+            detail_en=refused.detail_en,
+        )
+        self.batch_id = batch_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +77,13 @@ class CensusIntake:
         filename: str | None,
         default_instrument: Instrument | None,
     ) -> tuple[CensusBatch, bool]:
-        """Process one file; returns the batch and whether it was already known."""
+        """Process one file; returns the batch and whether it was already known.
+
+        A file that cannot be read to its end is refused (`CensusStopped`) and its batch
+        ends `failed` with the reason and the counts so far. Rows Kafka acknowledged before
+        the failure stay published (events cannot be withdrawn; consumers treat them like
+        any census row), so the batch counts them in `rows_accepted` rather than hiding them.
+        """
         digest = await asyncio.to_thread(sha256_of, upload)
         batch_id = uuid.uuid5(_BATCH_NAMESPACE, f"{principal.campus_id}:{digest}")
         submitter = self.pseudonymizer.person_ref(principal.campus_id, principal.sub)
@@ -76,40 +97,62 @@ class CensusIntake:
                 principal, upload, filename, default_instrument, batch_id, submitter, progress
             )
             await self._drain(progress)
-        except KafkaUnavailable as exc:
-            await self.store.finish_batch(
-                batch_id,
-                status="failed",
-                total=progress.total,
-                accepted=0,
-                errors=progress.errors,
-                failure="kafka_unavailable",
-            )
-            raise exc
+        except KafkaUnavailable:
+            await self._fail(batch_id, progress, "kafka_unavailable", cause="KafkaUnavailable")
+            raise
         except (UnreadableFile, HeaderError, SubmissionRefused) as exc:
-            await self.store.finish_batch(
-                batch_id,
-                status="failed",
-                total=progress.total,
-                accepted=0,
-                errors=progress.errors,
-                failure=str(exc),
+            await self._settle(progress)
+            cause = type(exc.__cause__ or exc).__name__
+            await self._fail(batch_id, progress, str(exc), cause=cause)
+            refused = (
+                exc
+                if isinstance(exc, SubmissionRefused)
+                else SubmissionRefused(422, "unreadable_file", str(exc), "file")
             )
-            if isinstance(exc, SubmissionRefused):
-                raise
-            raise SubmissionRefused(422, "unreadable_file", str(exc), "file") from exc
-        await self.store.finish_batch(
-            batch_id,
-            status="completed",
-            total=progress.total,
-            accepted=progress.accepted,
-            errors=progress.errors,
-        )
-        metrics.CENSUS_ROWS.labels("accepted").inc(progress.accepted)
+            raise CensusStopped(refused, batch_id) from exc
+        except Exception as exc:
+            # Not the client's doing: still leave the batch in a state GET can tell.
+            await self._fail(
+                batch_id, progress, "内部错误 / internal error", cause=type(exc).__name__
+            )
+            raise
+        await self._finish(batch_id, progress)
+        metrics.CENSUS_ROWS.labels("accepted").inc(progress.acknowledged)
         metrics.CENSUS_ROWS.labels("rejected").inc(len({e.row_number for e in progress.errors}))
         batch = await self.store.batch(principal.campus_id, batch_id)
         assert batch is not None  # just written
         return batch, False
+
+    async def _settle(self, progress: _Progress) -> None:
+        """Wait for the acks of rows already sent, so the failed batch counts them truly."""
+        # Rows Kafka does not acknowledge are not counted; the reading failure stays the answer.
+        with contextlib.suppress(KafkaUnavailable):
+            await self._drain(progress)
+
+    async def _fail(
+        self, batch_id: uuid.UUID, progress: _Progress, failure: str, *, cause: str
+    ) -> None:
+        logger.info(
+            "census batch %s failed after %d rows (%d on the topic): %s",
+            batch_id,
+            progress.total,
+            progress.acknowledged,
+            cause,  # the kind of error only: messages may quote a cell
+        )
+        await self._finish(batch_id, progress, failure)
+
+    async def _finish(
+        self, batch_id: uuid.UUID, progress: _Progress, failure: str | None = None
+    ) -> None:
+        """Record how the batch ended: completed, or failed with why; counts as far as it got."""
+        await self.store.finish_batch(
+            batch_id,
+            status="completed" if failure is None else "failed",
+            total=progress.total,
+            accepted=progress.acknowledged,
+            errors=progress.errors,
+            failure=failure,
+        )
 
     async def _publish_rows(
         self,
@@ -171,7 +214,6 @@ class CensusIntake:
                     event_id=row_id,
                 )
                 progress.pending.append(await self.publisher.enqueue(envelope, CENSUS))
-                progress.accepted += 1
                 if len(progress.pending) >= self.in_flight:
                     await self._drain(progress)
             if held.over():
@@ -184,4 +226,5 @@ class CensusIntake:
             return
         pending, progress.pending = progress.pending, []
         acknowledged = await self.publisher.wait_acknowledged(pending)
+        progress.acknowledged += acknowledged
         metrics.EVENTS_PUBLISHED.labels(CENSUS).inc(acknowledged)
