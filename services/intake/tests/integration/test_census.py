@@ -175,6 +175,7 @@ async def test_an_xlsx_that_breaks_midway_is_refused_and_its_batch_says_how_far_
     read = batch["rows_total"]
     assert 5 < read < 400  # stopped partway, after the bad row
     assert f"reading stopped after row {read + 1}" in batch["failure"]  # header is row 1
+    assert batch["failure"].isascii()  # asked in English, told in English
     # What was read is told as for any batch: the bad row by number, the rest published.
     assert [(e["row"], e["code"]) for e in batch["errors"]] == [(5, "out_of_range")]
     assert batch["rows_accepted"] == read - 1
@@ -205,6 +206,7 @@ async def test_a_csv_that_stops_decoding_midway_is_refused_and_its_batch_says_ho
     read = batch["rows_total"]
     assert 3_000 < read <= 6_000
     assert f"第 {read + 1} 行" in batch["failure"]
+    assert "after row" not in batch["failure"]  # zh-CN by default, not both glued together
     assert "utf-8" in batch["failure"]
     assert [(e["row"], e["code"]) for e in batch["errors"]] == [(3_000, "missing")]
     assert batch["rows_accepted"] == read - 1

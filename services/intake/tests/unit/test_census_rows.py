@@ -148,7 +148,8 @@ def _rows_until_unreadable(data: bytes, name: str) -> tuple[list[int], str]:
     rows = iter_rows(io.BytesIO(data), name)
     with pytest.raises(UnreadableFile) as caught:
         read.extend(number for number, _ in rows)
-    return read, str(caught.value)
+    assert str(caught.value) == caught.value.message  # zh-CN first
+    return read, f"{caught.value.message} | {caught.value.message_en}"
 
 
 def _cut_in_half(sheet: bytes) -> bytes:

@@ -23,7 +23,12 @@ _SNIFF_BYTES = 256 * 1024
 
 
 class UnreadableFile(ValueError):
-    """The upload is not a CSV or XLSX file we can read."""
+    """The upload is not a CSV or XLSX file we can read: why, in zh-CN and in English."""
+
+    def __init__(self, message: str, message_en: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_en = message_en
 
 
 def detect_kind(head: bytes, filename: str | None) -> str:
@@ -31,9 +36,12 @@ def detect_kind(head: bytes, filename: str | None) -> str:
     if head.startswith(XLSX_MAGIC):
         return "xlsx"
     if filename and filename.lower().endswith((".xls", ".xlsm")) and head.startswith(b"\xd0\xcf"):
-        raise UnreadableFile("旧版 .xls 格式不受支持，请另存为 .xlsx 或 CSV")
+        raise UnreadableFile(
+            "旧版 .xls 格式不受支持，请另存为 .xlsx 或 CSV",
+            "The old .xls format is not supported; save the file as .xlsx or CSV",
+        )
     if b"\x00" in head[:4096]:
-        raise UnreadableFile("文件不是 CSV 或 XLSX")
+        raise UnreadableFile("文件不是 CSV 或 XLSX", "The file is neither CSV nor XLSX")
     return "csv"
 
 
@@ -70,12 +78,12 @@ def _csv_rows(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, list[Cell]
     except UnicodeDecodeError as exc:
         # The encoding is guessed from the head: bytes further on can still not fit it.
         raise UnreadableFile(
-            _stopped(
-                f"文件编码无法识别（{encoding}）", f"the file is not valid {encoding}", row_number
+            *_stopped(
+                f"文件编码无法识别（{encoding}）", f"The file is not valid {encoding}", row_number
             )
         ) from exc
     except csv.Error as exc:
-        raise UnreadableFile(f"CSV 格式错误：{exc}") from exc
+        raise UnreadableFile(f"CSV 格式错误：{exc}", f"The CSV is malformed: {exc}") from exc
     finally:
         text.detach()
 
@@ -84,7 +92,9 @@ def _xlsx_rows(stream: BinaryIO) -> Iterator[tuple[int, list[Cell]]]:
     try:
         workbook = load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken archive
-        raise UnreadableFile("XLSX 文件已损坏或无法读取") from exc
+        raise UnreadableFile(
+            "XLSX 文件已损坏或无法读取", "The XLSX file is damaged or unreadable"
+        ) from exc
     row_number = 0
     try:
         sheet = workbook.worksheets[0]
@@ -97,17 +107,20 @@ def _xlsx_rows(stream: BinaryIO) -> Iterator[tuple[int, list[Cell]]]:
         # member (ParseError, BadZipFile, zlib.error, a ValueError on a cell...) surfaces
         # here, after rows were handed out. The cause's text may quote a cell: left out.
         raise UnreadableFile(
-            _stopped("XLSX 文件已损坏或无法读取", "the XLSX file is damaged", row_number)
+            *_stopped("XLSX 文件已损坏或无法读取", "The XLSX file is damaged", row_number)
         ) from exc
     finally:
         workbook.close()
 
 
-def _stopped(zh: str, en: str, last_row: int) -> str:
+def _stopped(zh: str, en: str, last_row: int) -> tuple[str, str]:
     """What went wrong and, once rows were read, after which row reading stopped."""
     if last_row == 0:
-        return f"{zh} / {en}"
-    return f"{zh}：读到第 {last_row} 行后无法继续 / {en}: reading stopped after row {last_row}"
+        return zh, en
+    return (
+        f"{zh}：读到第 {last_row} 行后无法继续",
+        f"{en}: reading stopped after row {last_row}",
+    )
 
 
 def sha256_of(stream: BinaryIO) -> str:

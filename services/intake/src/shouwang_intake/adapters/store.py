@@ -42,7 +42,8 @@ class CensusBatch:
     rows_total: int
     rows_accepted: int
     rows_rejected: int
-    failure: str | None
+    failure: str | None  # zh-CN
+    failure_en: str | None
     created_at: datetime
     completed_at: datetime | None
 
@@ -230,7 +231,8 @@ class IntakeStore:
             """
             INSERT INTO census_batches (batch_id, campus_id, submitted_by_ref, file_sha256, status)
             VALUES ($1, $2, $3, $4, 'processing')
-            ON CONFLICT (batch_id) DO UPDATE SET status = 'processing', failure = NULL
+            ON CONFLICT (batch_id) DO UPDATE
+                SET status = 'processing', failure = NULL, failure_en = NULL
                 WHERE census_batches.status = 'failed'
                    -- a batch still 'processing' long after any request could last was
                    -- interrupted (the process died): let the same file start it again
@@ -257,6 +259,7 @@ class IntakeStore:
         accepted: int,
         errors: list[RowError],
         failure: str | None = None,
+        failure_en: str | None = None,
     ) -> None:
         rejected = len({e.row_number for e in errors})
         async with self._pool.acquire() as conn, conn.transaction():
@@ -273,7 +276,7 @@ class IntakeStore:
                 """
                 UPDATE census_batches
                    SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5,
-                       failure = $6, completed_at = now()
+                       failure = $6, failure_en = $7, completed_at = now()
                  WHERE batch_id = $1
                 """,
                 batch_id,
@@ -282,12 +285,13 @@ class IntakeStore:
                 accepted,
                 rejected,
                 failure,
+                failure_en,
             )
 
     async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
         row = await self._pool.fetchrow(
             "SELECT batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,"
-            " rows_rejected, failure, created_at, completed_at"
+            " rows_rejected, failure, failure_en, created_at, completed_at"
             " FROM census_batches WHERE campus_id = $1 AND batch_id = $2",
             campus_id,
             batch_id,

@@ -100,7 +100,12 @@ class CensusRow:
 
 
 class HeaderError(ValueError):
-    """The file's header row cannot be understood at all."""
+    """The file's header row cannot be understood at all: why, in zh-CN and in English."""
+
+    def __init__(self, message: str, message_en: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_en = message_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +133,9 @@ class Columns:
         missing = [f for f in ("student_no", "administered_at") if f not in fields]
         if missing or not items:
             raise HeaderError(
-                "表头缺少必需的列：" + "、".join(missing + ([] if items else ["第1题…"]))
+                "表头缺少必需的列：" + "、".join(missing + ([] if items else ["第1题…"])),
+                "The header lacks required columns: "
+                + ", ".join(missing + ([] if items else ["item columns (第1题…)"])),
             )
         return cls(fields, items)
 

@@ -250,7 +250,7 @@ async def _batch_out(
         rows_total=batch.rows_total,
         rows_accepted=batch.rows_accepted,
         rows_rejected=batch.rows_rejected,
-        failure=batch.failure,
+        failure=(batch.failure_en or batch.failure) if english else batch.failure,
         created_at=batch.created_at,
         completed_at=batch.completed_at,
         errors=[

@@ -98,22 +98,30 @@ class CensusIntake:
             )
             await self._drain(progress)
         except KafkaUnavailable:
-            await self._fail(batch_id, progress, "kafka_unavailable", cause="KafkaUnavailable")
+            await self._fail(
+                batch_id,
+                progress,
+                ("消息系统未能确认这些行的写入", "Kafka did not acknowledge the rows"),
+                cause="KafkaUnavailable",
+            )
             raise
         except (UnreadableFile, HeaderError, SubmissionRefused) as exc:
             await self._settle(progress)
             cause = type(exc.__cause__ or exc).__name__
-            await self._fail(batch_id, progress, str(exc), cause=cause)
             refused = (
                 exc
                 if isinstance(exc, SubmissionRefused)
-                else SubmissionRefused(422, "unreadable_file", str(exc), "file")
+                else SubmissionRefused(
+                    422, "unreadable_file", exc.message, "file", detail_en=exc.message_en
+                )
             )
+            failure = (refused.detail, refused.detail_en or refused.detail)
+            await self._fail(batch_id, progress, failure, cause=cause)
             raise CensusStopped(refused, batch_id) from exc
         except Exception as exc:
             # Not the client's doing: still leave the batch in a state GET can tell.
             await self._fail(
-                batch_id, progress, "内部错误 / internal error", cause=type(exc).__name__
+                batch_id, progress, ("内部错误", "Internal error"), cause=type(exc).__name__
             )
             raise
         await self._finish(batch_id, progress)
@@ -130,8 +138,9 @@ class CensusIntake:
             await self._drain(progress)
 
     async def _fail(
-        self, batch_id: uuid.UUID, progress: _Progress, failure: str, *, cause: str
+        self, batch_id: uuid.UUID, progress: _Progress, failure: tuple[str, str], *, cause: str
     ) -> None:
+        """End the batch `failed`; `failure` is why, in zh-CN and in English."""
         logger.info(
             "census batch %s failed after %d rows (%d on the topic): %s",
             batch_id,
@@ -142,7 +151,7 @@ class CensusIntake:
         await self._finish(batch_id, progress, failure)
 
     async def _finish(
-        self, batch_id: uuid.UUID, progress: _Progress, failure: str | None = None
+        self, batch_id: uuid.UUID, progress: _Progress, failure: tuple[str, str] | None = None
     ) -> None:
         """Record how the batch ended: completed, or failed with why; counts as far as it got."""
         await self.store.finish_batch(
@@ -151,7 +160,8 @@ class CensusIntake:
             total=progress.total,
             accepted=progress.acknowledged,
             errors=progress.errors,
-            failure=failure,
+            failure=failure[0] if failure else None,
+            failure_en=failure[1] if failure else None,
         )
 
     async def _publish_rows(
@@ -167,7 +177,7 @@ class CensusIntake:
         rows = iter_rows(upload, filename)
         header = next(rows, None)
         if header is None:
-            raise UnreadableFile("文件为空 / the file is empty")
+            raise UnreadableFile("文件为空", "The file is empty")
         columns = Columns.from_header(header[1])
         now = datetime.now(UTC)
         # Yield by the clock, not every N rows: 50 rows between yields held a report's 202 up
@@ -179,7 +189,8 @@ class CensusIntake:
                 raise SubmissionRefused(
                     413,
                     "too_many_rows",
-                    f"一次最多上传 {self.max_rows} 行 / at most {self.max_rows} rows",
+                    f"一次最多上传 {self.max_rows} 行，请拆分文件",
+                    detail_en=f"At most {self.max_rows} rows per upload; split the file",
                 )
             parsed = parse_row(
                 row_number,
