@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -224,6 +225,77 @@ async def test_counselor_in_scope_cannot_break_the_glass(
         headers=as_(campus_id, "T1002", Role.RESIDENCE_COUNSELOR),
     )
     assert response.status_code == 409
+
+
+async def in_both_languages(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    **kwargs: Any,
+) -> tuple[str, str]:
+    """The refusal's detail as a default caller reads it (zh-CN alone, no English glued on)
+    and as one preferring English does (English alone)."""
+    details = []
+    for language in ({}, {"Accept-Language": "en-US,en;q=0.9"}):
+        response = await client.request(method, url, headers={**headers, **language}, **kwargs)
+        assert response.status_code == status, response.text
+        assert response.json()["code"] == code
+        details.append(response.json()["detail"])
+    chinese, english = details
+    assert not re.search("[A-Za-z]", chinese), chinese
+    assert english.isascii(), english
+    return chinese, english
+
+
+async def test_file_refusals_are_chinese_unless_english_comes_first(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus_id, student_ref = await seeded_campus(client, pool)
+    file_url = f"/v1/students/{student_ref}/file"
+    glass_url = f"/v1/students/{student_ref}/break-glass"
+    reason = {"reason": "夜间值班接到室友电话，学生失联"}
+    leader = as_(campus_id, "2024020001", Role.DORM_LEADER)
+    college = as_(campus_id, "L001", Role.COLLEGE_LEADER)
+    other = as_(campus_id, "T1001", Role.RESIDENCE_COUNSELOR)  # 7号楼
+    in_scope = as_(campus_id, "T1002", Role.RESIDENCE_COUNSELOR)  # 8号楼
+    center = as_(campus_id, "T3001", Role.COUNSELING_CENTER)
+
+    # 403s that name a role: the caller's by its Chinese label, the allowed ones too.
+    chinese, english = await in_both_languages(
+        client, "GET", file_url, leader, 403, "role_forbidden"
+    )
+    assert Role.DORM_LEADER.label() in chinese
+    assert "dorm_leader" in english
+    chinese, english = await in_both_languages(
+        client, "POST", glass_url, college, 403, "role_forbidden", json=reason
+    )
+    assert Role.COLLEGE_LEADER.label() in chinese
+    assert Role.COUNSELING_CENTER.label() in chinese
+    assert "college_leader" in english
+    chinese, _ = await in_both_languages(
+        client, "GET", "/v1/audit/break-glass", in_scope, 403, "role_forbidden"
+    )
+    assert Role.AUDITOR.label() in chinese
+    await in_both_languages(client, "GET", file_url, other, 403, "out_of_scope")
+    # 404s and the 409.
+    await in_both_languages(
+        client, "GET", "/v1/students/no-such-student/file", other, 404, "student_not_found"
+    )
+    await in_both_languages(
+        client,
+        "POST",
+        f"/v1/audit/break-glass/{uuid.uuid4()}/review",
+        center,
+        404,
+        "grant_not_found",
+        json={"outcome": "justified"},
+    )
+    await in_both_languages(
+        client, "POST", glass_url, in_scope, 409, "already_in_scope", json=reason
+    )
 
 
 async def test_the_audit_log_refuses_changes_even_to_its_owner(

@@ -7,6 +7,7 @@ itself is proven in test_loop_kafka.py); the roster comes in through records' im
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -73,6 +74,27 @@ def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     body = response.json()
     assert body["code"] == code, body
     return body
+
+
+async def in_both_languages(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The refusal as a default caller and as one preferring English reads it: zh-CN alone
+    (no English glued on) and English alone."""
+    chinese = refused(await client.request(method, url, headers=headers, **kwargs), status, code)
+    english_headers = {**headers, "Accept-Language": "en-US,en;q=0.9"}
+    english = refused(
+        await client.request(method, url, headers=english_headers, **kwargs), status, code
+    )
+    assert not re.search("[A-Za-z]", chinese["detail"]), chinese
+    assert english["detail"].isascii(), english
+    return chinese, english
 
 
 async def test_the_whole_loop_with_every_guard(
@@ -475,3 +497,60 @@ async def test_out_of_scope_staff_students_and_other_campuses_are_refused(
             )
     async with campus_transaction(pool, campus) as conn:
         assert await conn.fetchval("SELECT count(*) FROM cases") == 1
+
+
+async def test_case_refusals_are_chinese_unless_english_comes_first(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    await deliver(pool, campus, warning(campus, student, Severity.MILD, Role.RESIDENCE_COUNSELOR))
+    counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    case_id = (await client.get("/v1/cases", headers=counselor)).json()["items"][0]["case_id"]
+
+    # 403 naming the caller's role: its Chinese label by default, its id in English.
+    auditor = token(SECRET, campus, "AU01", Role.AUDITOR)
+    chinese, english = await in_both_languages(
+        client, "GET", "/v1/cases", auditor, 403, "role_has_no_case_access"
+    )
+    assert Role.AUDITOR.label() in chinese["detail"]
+    assert "auditor" in english["detail"]
+    # 403 out of scope, 404 no such case.
+    other_building = token(SECRET, campus, COUNSELOR_7, Role.RESIDENCE_COUNSELOR)
+    chinese, _ = await in_both_languages(
+        client, "GET", f"/v1/cases/{case_id}", other_building, 403, "out_of_scope"
+    )
+    assert chinese["detail"] == "该学生不在您的负责范围内"
+    chinese, english = await in_both_languages(
+        client, "GET", f"/v1/cases/{uuid.uuid4()}", counselor, 404, "case_not_found"
+    )
+    assert (chinese["detail"], english["detail"]) == ("未找到该个案", "no such case")
+    # 422 naming its field: the field's message follows the language too.
+    chinese, english = await in_both_languages(
+        client,
+        "POST",
+        f"/v1/cases/{case_id}/transitions",
+        counselor,
+        422,
+        "action_taken_required",
+        json={"to_state": "intervention"},
+    )
+    assert chinese["errors"] == [{"field": "action_taken", "message": "进入干预需记录已采取的措施"}]
+    assert english["errors"] == [
+        {"field": "action_taken", "message": "intervention needs what was done"}
+    ]
+    # 409 naming versions: in Chinese too.
+    chinese, english = await in_both_languages(
+        client,
+        "PUT",
+        f"/v1/cases/{case_id}/plan",
+        counselor,
+        409,
+        "plan_version_conflict",
+        json={"expected_version": 3, "actions": [], "review_dates": []},
+    )
+    assert chinese["detail"] == (
+        "帮扶计划已被他人更新（现为第 0 版，您是在第 3 版上修改的），请刷新后重试"
+    )
+    assert english["detail"] == "the plan is at version 0, not 3"

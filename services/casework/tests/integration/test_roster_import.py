@@ -236,6 +236,81 @@ async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
     assert counselor.status_code == 403
 
 
+async def in_both_languages(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The refusal as a default caller reads it (zh-CN, not ASCII) and as one preferring
+    English does (English, ASCII)."""
+    bodies = []
+    for language in ({}, {"Accept-Language": "en-US,en;q=0.9"}):
+        response = await client.request(method, url, headers={**headers, **language}, **kwargs)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == code
+        bodies.append(response.json())
+    chinese, english = bodies
+    assert not chinese["detail"].isascii(), chinese
+    assert english["detail"].isascii(), english
+    return chinese, english
+
+
+async def test_roster_refusals_are_chinese_unless_english_comes_first(
+    client: httpx.AsyncClient,
+) -> None:
+    campus_id = campus()
+    admin = token(campus_id)
+
+    def a_file(data: bytes, content_type: str = "text/csv") -> dict[str, Any]:
+        return {"files": {"file": ("s.csv", data, content_type)}}
+
+    await in_both_languages(
+        client,
+        "POST",
+        "/v1/roster/students",
+        token(campus_id, Role.RESIDENCE_COUNSELOR),
+        403,
+        "role_forbidden",
+        **a_file(b"x"),
+    )
+    chinese, _ = await in_both_languages(
+        client, "GET", f"/v1/roster/imports/{uuid.uuid4()}", admin, 404, "import_not_found"
+    )
+    assert chinese["detail"] == "没有这条导入记录"
+    await in_both_languages(
+        client, "POST", "/v1/roster/students", admin, 422, "empty_file", **a_file(b"")
+    )
+    await in_both_languages(
+        client,
+        "POST",
+        "/v1/roster/students",
+        admin,
+        415,
+        "unsupported_file_type",
+        **a_file(b"\x89PNG\r\n\x1a\n", "image/png"),
+    )
+    # Bad rows: the detail and every row's message follow the language.
+    header = (SAMPLES / "roster_students.csv").read_text(encoding="utf-8").splitlines()[0]
+    bad = f"{header}\n,无学号,男,信息工程学院,软件技术,软件2401,主校区,8号楼,2,202\n"
+    chinese, english = await in_both_languages(
+        client,
+        "POST",
+        "/v1/roster/students",
+        admin,
+        422,
+        "roster_rows_invalid",
+        **a_file(bad.encode()),
+    )
+    assert chinese["errors"][0]["message"] == "缺少学号"
+    assert english["errors"][0]["message"] == "student number is missing"
+    assert "message_en" not in chinese["errors"][0]
+
+
 async def test_a_snapshot_without_a_student_deactivates_them_and_dry_run_writes_nothing(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:

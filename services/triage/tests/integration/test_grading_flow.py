@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -123,6 +124,37 @@ async def test_grade_api_checks_role_campus_and_scope(
         metrics = (await client.get(f"{triage.base_url}/metrics")).text
         assert "triage_assessments_graded_total" in metrics
         assert "triage_grading_seconds_bucket" in metrics
+
+
+async def test_grade_refusals_are_chinese_unless_english_comes_first(
+    triage_process: TriageFactory, bearer: Callable[..., dict[str, str]]
+) -> None:
+    triage = await triage_process().start_async()
+    url = f"{triage.base_url}/v1/students/{unique('s')}/grade"  # a student nobody knows
+    refusals = [
+        (bearer(Role.DORM_LEADER), 403, "role_forbidden", ("寝室长", "dorm_leader")),
+        (
+            bearer(Role.RESIDENCE_COUNSELOR, scope=["building:8号楼"]),
+            403,
+            "scope_forbidden",
+            ("负责范围", "scope"),
+        ),
+        (bearer(Role.CAMPUS_ADMIN), 404, "grade_not_found", ("研判结果", "grade")),
+    ]
+    async with httpx.AsyncClient(timeout=5) as client:
+        for headers, status, code, (zh_word, en_word) in refusals:
+            chinese = await client.get(url, headers=headers)
+            english = await client.get(
+                url, headers={**headers, "Accept-Language": "en-US,en;q=0.9"}
+            )
+            for answer in (chinese, english):
+                assert answer.status_code == status, answer.text
+                assert answer.json()["code"] == code
+            # zh-CN alone (no English glued on), and English alone.
+            assert not re.search("[A-Za-z]", chinese.json()["detail"]), chinese.text
+            assert zh_word in chinese.json()["detail"]
+            assert english.json()["detail"].isascii(), english.text
+            assert en_word in english.json()["detail"]
 
 
 async def _sleep(seconds: float) -> None:

@@ -12,15 +12,23 @@ from shouwang_contracts.vocabulary import Role, Tier
 
 
 class CaseRuleViolation(Exception):
-    """A rule of the loop refused a change. `code` is stable; `field` names what is missing."""
+    """A rule of the loop refused a change. `code` is stable; `field` names what is missing.
+
+    `detail` is English. The zh-CN wording is looked up by `code` at the HTTP edge
+    (entrypoints.http_messages); `detail_zh` replaces it when the refusal names something
+    the fixed wording cannot, such as a role or a version.
+    """
 
     status = 409
 
-    def __init__(self, code: str, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, code: str, detail: str, *, field: str | None = None, detail_zh: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.field = field
+        self.detail_zh = detail_zh
 
 
 class NotPermitted(CaseRuleViolation):

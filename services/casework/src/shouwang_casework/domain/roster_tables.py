@@ -94,6 +94,6 @@ def csv_rows(data: bytes) -> Iterator[list[str]]:
     except csv.Error as exc:
         raise UnreadableFile(
             "malformed_csv",
-            f"CSV 格式错误（第 {reader.line_num} 行）：{exc}",
+            f"CSV 格式错误（第 {reader.line_num} 行），请检查该行内容",
             f"malformed CSV at line {reader.line_num}: {exc}",
         ) from exc

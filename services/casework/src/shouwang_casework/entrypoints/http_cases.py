@@ -13,12 +13,7 @@ from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, status
-from shouwang_contracts.web import (
-    CurrentPrincipal,
-    Problem,
-    current_traceparent,
-    preferred_language,
-)
+from shouwang_contracts.web import CurrentPrincipal, Problem, current_traceparent
 
 from ..adapters.cases import AlertRecord, StaleCase
 from ..adapters.db import campus_transaction
@@ -33,7 +28,7 @@ from ..service_layer import loop, views
 from ..service_layer.access import Caller
 from . import http_schemas as s
 from .consumers import is_transient
-from .http_messages import localized
+from .http_messages import ZH, zh_detail
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 T = TypeVar("T")
@@ -48,16 +43,19 @@ async def in_campus(request: Request, principal: CurrentPrincipal, work: Work[T]
         async with campus_transaction(deps.pool, principal.campus_id) as conn:
             return await work(conn, caller, deps)
     except CaseRuleViolation as exc:
-        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        detail = localized(exc.code, exc.detail, preferred_language(request))
-        raise Problem(exc.status, exc.code, detail, errors=errors) from exc
+        detail = zh_detail(exc)
+        errors = (
+            [{"field": exc.field, "message": detail or exc.detail, "message_en": exc.detail}]
+            if exc.field
+            else None
+        )
+        raise Problem(exc.status, exc.code, detail, detail_en=exc.detail, errors=errors) from exc
     except (StaleCase, asyncpg.UniqueViolationError, asyncpg.SerializationError) as exc:
         raise Problem(
             409,
             "conflict",
-            localized(
-                "conflict", "changed meanwhile; reload and retry", preferred_language(request)
-            ),
+            ZH["conflict"],
+            detail_en="changed meanwhile; reload and retry",
         ) from exc
     except Exception as exc:
         if not is_transient(exc):
@@ -66,11 +64,8 @@ async def in_campus(request: Request, principal: CurrentPrincipal, work: Work[T]
         raise Problem(
             503,
             "database_unavailable",
-            localized(
-                "database_unavailable",
-                "the database is unavailable; retry shortly",
-                preferred_language(request),
-            ),
+            ZH["database_unavailable"],
+            detail_en="the database is unavailable; retry shortly",
             headers={"Retry-After": "5"},
         ) from exc
 

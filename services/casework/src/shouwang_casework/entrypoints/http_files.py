@@ -52,6 +52,15 @@ Auditor = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
 Reviewer = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]
 
 
+def _no_such_student() -> Problem:
+    return Problem(
+        404,
+        "student_not_found",
+        "花名册中没有该学生",
+        detail_en="No such student in the roster",
+    )
+
+
 async def _in_scope(conn: Any, principal: Principal, person_ref: str, placement: Placement) -> bool:
     if principal.covers(placement):
         return True
@@ -65,23 +74,28 @@ async def read_file(
 ) -> dict[str, Any]:
     """Every report, screening, assessment, case, plan and note of one student, audited."""
     if principal.role not in FILE_READERS:
-        raise Problem(403, "role_forbidden", f"role {principal.role.value} may not read files")
+        raise Problem(
+            403,
+            "role_forbidden",
+            f"{principal.role.label()}无权查看学生档案",
+            detail_en=f"role {principal.role.value} may not read student files",
+        )
     person_ref = actor_ref(request, principal)
     refusal: Problem | None = None
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
         placement = await roster_repo.placement_of(conn, student_ref)
         break_glass = False
         if placement is None and not principal.campus_wide:
-            refusal = Problem(404, "student_not_found", "花名册中没有该学生 / no such student")
+            refusal = _no_such_student()
         elif placement is not None and not await _in_scope(conn, principal, person_ref, placement):
             break_glass = await audit.active_break_glass(conn, person_ref, student_ref)
             if not break_glass:
                 refusal = Problem(
                     403,
                     "out_of_scope",
-                    "该学生不在您的负责范围内；如确有紧急需要，可填写理由申请临时查看（break-the-glass）"
-                    " / the student is outside your scope; in an emergency, break the glass "
-                    "with a written reason",
+                    "该学生不在您的负责范围内；如确有紧急需要，可填写理由申请临时查看",
+                    detail_en="The student is outside your scope; in an emergency, break the "
+                    "glass with a written reason",
                 )
         if refusal is not None:
             await audit.record_access(
@@ -128,7 +142,15 @@ async def break_glass(
 ) -> dict[str, Any]:
     """Open one student's file for a limited time to a tier-4+ staff member, flagged in audit."""
     if principal.role not in GLASS_BREAKERS:
-        raise Problem(403, "role_forbidden", "only tier 4-6 staff may break the glass")
+        breakers = sorted(GLASS_BREAKERS, key=list(Role).index)
+        raise Problem(
+            403,
+            "role_forbidden",
+            f"{principal.role.label()}不能申请临时查看；可以申请的角色："
+            + "、".join(r.label() for r in breakers),
+            detail_en=f"role {principal.role.value} may not break the glass; allowed: "
+            + ", ".join(r.value for r in breakers),
+        )
     settings = getattr(request.app.state, "settings", None)
     cap = getattr(settings, "break_glass_minutes", None) or DEFAULT_BREAK_GLASS_MINUTES
     minutes = min(body.minutes or cap, cap)
@@ -136,10 +158,13 @@ async def break_glass(
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
         placement = await roster_repo.placement_of(conn, student_ref)
         if placement is None:
-            raise Problem(404, "student_not_found", "花名册中没有该学生 / no such student")
+            raise _no_such_student()
         if await _in_scope(conn, principal, person_ref, placement):
             raise Problem(
-                409, "already_in_scope", "该学生已在您的负责范围内 / the student is in your scope"
+                409,
+                "already_in_scope",
+                "该学生已在您的负责范围内，可直接查看档案，无需申请临时查看",
+                detail_en="The student is in your scope already; read the file directly",
             )
         grant = await audit.grant_break_glass(
             conn,
@@ -229,7 +254,14 @@ async def list_break_glass_grants(
 ) -> dict[str, Any]:
     """Break-the-glass grants (the review queue by default), for tier 6 and auditors."""
     if principal.role not in (Role.COUNSELING_CENTER, Role.AUDITOR):
-        raise Problem(403, "role_forbidden", "only tier 6 and auditors see the review queue")
+        raise Problem(
+            403,
+            "role_forbidden",
+            f"{principal.role.label()}无权查阅临时查看授权的复核队列；可以查阅的角色："
+            f"{Role.COUNSELING_CENTER.label()}、{Role.AUDITOR.label()}",
+            detail_en=f"role {principal.role.value} may not see the review queue; allowed: "
+            f"{Role.COUNSELING_CENTER.value}, {Role.AUDITOR.value}",
+        )
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
         grants = await audit.list_break_glass(conn, unreviewed_only=unreviewed, limit=limit)
     return {"items": [_grant_body(g) for g in grants]}
@@ -258,5 +290,10 @@ async def review_break_glass(
             note=body.note,
         )
     if grant is None:
-        raise Problem(404, "grant_not_found", "没有这条临时授权记录 / no such grant")
+        raise Problem(
+            404,
+            "grant_not_found",
+            "没有这条临时查看授权记录",
+            detail_en="No such break-the-glass grant",
+        )
     return _grant_body(grant)

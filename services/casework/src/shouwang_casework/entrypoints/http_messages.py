@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shouwang_contracts.vocabulary import Language
+from ..domain.guards import CaseRuleViolation
 
 ZH: dict[str, str] = {
     "case_not_found": "未找到该个案",
@@ -12,8 +12,14 @@ ZH: dict[str, str] = {
     "referral_not_found": "该个案尚无转介",
     "students_have_no_case_access": "学生不能查看个案信息",
     "role_has_no_case_access": "该角色不能查看个案",
+    "severity_too_low": "研判等级为“无”时不开立个案",
     "out_of_scope": "该学生不在您的负责范围内",
     "transition_forbidden": "仅负责范围内的四级及以上人员可推进个案",
+    "referral_forbidden": "仅负责范围内的四级及以上人员可更新转介状态",
+    "consent_forbidden": "仅负责范围内的四级及以上人员可记录知情同意",
+    "notes_forbidden": "仅负责范围内的四级及以上人员可填写个案记录",
+    "plan_forbidden": "仅负责范围内的四级及以上人员可修改帮扶计划",
+    "follow_ups_forbidden": "仅负责范围内的四级及以上人员可安排或调整回访",
     "transition_not_allowed": "闭环流程不允许这一步",
     "reason_required": "需要填写原因",
     "action_taken_required": "进入干预需记录已采取的措施",
@@ -42,8 +48,6 @@ ZH: dict[str, str] = {
 }
 
 
-def localized(code: str, english: str, language: Language) -> str:
-    """The refusal's detail in the caller's language (zh-CN unless they asked for English)."""
-    if language == "en":
-        return english
-    return ZH.get(code, english)
+def zh_detail(exc: CaseRuleViolation) -> str | None:
+    """The refusal in zh-CN: its own wording if it brought one, else the wording of its code."""
+    return exc.detail_zh or ZH.get(exc.code)

@@ -63,10 +63,6 @@ SOURCE = "/shouwang/casework"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # Hard cap on the whole request (_UploadRoute); settings may lower the file limit, not raise it.
 MAX_REQUEST_BYTES = DEFAULT_MAX_UPLOAD_BYTES + 1024 * 1024
-_TOO_LARGE = (
-    f"文件超过 {DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)} MiB，请拆分后上传 / "
-    f"the file exceeds {DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)} MiB; split it"
-)
 MAX_ERRORS_KEPT = 1000
 _ACCEPTED_TYPES = {
     "text/csv",
@@ -78,6 +74,17 @@ _ACCEPTED_TYPES = {
     "",
 }
 _NOT_A_TABLE = {"legacy_excel", "not_a_table", "unknown_encoding"}
+
+
+def _too_large(limit: int) -> tuple[str, str]:
+    """The 413's detail in zh-CN and English."""
+    mib = limit // (1024 * 1024)
+    return f"文件超过 {mib} MiB，请拆分后上传", f"The file exceeds {mib} MiB; split it"
+
+
+def _too_large_response(request: Request) -> Response:
+    zh, en = _too_large(DEFAULT_MAX_UPLOAD_BYTES)
+    return problem_response(request, 413, "file_too_large", zh, detail_en=en)
 
 
 class _BodyTooLarge(HTTPException):
@@ -98,7 +105,7 @@ class _UploadRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-                return problem_response(request, 413, "file_too_large", _TOO_LARGE)
+                return _too_large_response(request)
             received = 0
             receive = request.receive
 
@@ -114,7 +121,7 @@ class _UploadRoute(APIRoute):
             try:
                 return await handler(Request(request.scope, counting_receive))
             except _BodyTooLarge:
-                return problem_response(request, 413, "file_too_large", _TOO_LARGE)
+                return _too_large_response(request)
 
         return guarded
 
@@ -144,18 +151,15 @@ async def _read_upload(request: Request, upload: UploadFile) -> bytes:
         raise Problem(
             415,
             "unsupported_file_type",
-            f"请上传 CSV 或 XLSX 文件 / upload a CSV or XLSX file (got {content_type})",
+            f"请上传 CSV 或 XLSX 文件（收到的文件类型为 {content_type}）",
+            detail_en=f"Upload a CSV or XLSX file (got {content_type})",
         )
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise Problem(
-            413,
-            "file_too_large",
-            f"文件超过 {limit // (1024 * 1024)} MiB，请拆分后上传 / the file exceeds "
-            f"{limit // (1024 * 1024)} MiB; split it",
-        )
+        zh, en = _too_large(limit)
+        raise Problem(413, "file_too_large", zh, detail_en=en)
     if not data:
-        raise Problem(422, "empty_file", "文件为空 / the file is empty")
+        raise Problem(422, "empty_file", "文件为空", detail_en="The file is empty")
     return data
 
 
@@ -165,35 +169,32 @@ def _table(data: bytes) -> list[Sequence[object]]:
     return list(csv_rows(data))
 
 
-async def _parse(request: Request, data: bytes, parse: Any) -> ParsedRoster[Any]:
+async def _parse(data: bytes, parse: Any) -> ParsedRoster[Any]:
     """Read and parse off the event loop (a 20,000-row XLSX takes seconds)."""
     try:
         return await anyio.to_thread.run_sync(lambda: parse(_table(data)))
     except UnreadableFile as exc:
-        english = preferred_language(request) == "en"
         raise Problem(
             415 if exc.code in _NOT_A_TABLE else 422,
             exc.code,
-            exc.message_en if english else exc.message,
+            exc.message,
+            detail_en=exc.message_en,
         ) from exc
 
 
-def _rejected(request: Request, record: repo.RosterImport, errors: list[RowError]) -> Problem:
-    english = preferred_language(request) == "en"
+def _rejected(record: repo.RosterImport, errors: list[RowError]) -> Problem:
     return Problem(
         422,
         "roster_rows_invalid",
-        (
-            f"{len(errors)} rows are invalid; nothing was imported (import {record.id})"
-            if english
-            else f"{len(errors)} 处错误，本次导入未做任何更改（导入记录 {record.id}）"
-        ),
+        f"名单中有 {len(errors)} 处错误，本次导入未做任何更改（导入记录 {record.id}）",
+        detail_en=f"{len(errors)} errors in the roster; nothing was imported (import {record.id})",
         errors=[
             {
                 "row": e.row,
                 "field": e.field,
                 "code": e.code,
-                "message": e.message_en if english else e.message,
+                "message": e.message,
+                "message_en": e.message_en,
             }
             for e in errors[:MAX_ERRORS_KEPT]
         ],
@@ -261,7 +262,7 @@ async def import_students(
 ) -> dict[str, Any]:
     """Import students and their placements; publish the directory entries that changed."""
     data = await _read_upload(request, file)
-    parsed = await _parse(request, data, parse_students)
+    parsed = await _parse(data, parse_students)
     pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     campus_id = principal.campus_id
     async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
@@ -290,7 +291,7 @@ async def import_students(
             request, conn, principal, "students", mode, file, data, parsed, counts, dry_run
         )
     if parsed.errors:
-        raise _rejected(request, record, parsed.errors)
+        raise _rejected(record, parsed.errors)
     return _import_body(record)
 
 
@@ -304,7 +305,7 @@ async def import_staff(
 ) -> dict[str, Any]:
     """Import who holds which role for which scope; republish directory entries it touches."""
     data = await _read_upload(request, file)
-    parsed = await _parse(request, data, parse_staff)
+    parsed = await _parse(data, parse_staff)
     pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     campus_id = principal.campus_id
     async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
@@ -340,7 +341,7 @@ async def import_staff(
             request, conn, principal, "staff", mode, file, data, parsed, counts, dry_run
         )
     if parsed.errors:
-        raise _rejected(request, record, parsed.errors)
+        raise _rejected(record, parsed.errors)
     return _import_body(record) | {"warnings": _scope_warnings(request, unmatched)}
 
 
@@ -420,5 +421,7 @@ async def get_import(request: Request, principal: CampusAdmin, import_id: str) -
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
         record = await repo.get_import(conn, import_id)
     if record is None:
-        raise Problem(404, "import_not_found", "没有这条导入记录 / no such import")
+        raise Problem(
+            404, "import_not_found", "没有这条导入记录", detail_en="No such roster import"
+        )
     return _import_body(record)

@@ -43,7 +43,11 @@ def refuse_students(caller: Caller) -> None:
     if role.is_student:
         raise NotPermitted("students_have_no_case_access", "students never see case data")
     if not may_read_cases(Actor(caller.person_ref, role, in_scope=True)):
-        raise NotPermitted("role_has_no_case_access", f"role {role.value} does not see cases")
+        raise NotPermitted(
+            "role_has_no_case_access",
+            f"role {role.value} does not see cases",
+            detail_zh=f"{role.label()}不能查看个案",
+        )
 
 
 async def actor_for(conn: asyncpg.Connection, caller: Caller, student_ref: str) -> Actor:

@@ -106,6 +106,10 @@ async def revise_plan(
         raise InvalidTransition(
             "plan_version_conflict",
             f"the plan is at version {current.version}, not {expected_version}",
+            detail_zh=(
+                f"帮扶计划已被他人更新（现为第 {current.version} 版，"
+                f"您是在第 {expected_version} 版上修改的），请刷新后重试"
+            ),
         )
     plan = current.revise(actions, review_dates)
     at = now()

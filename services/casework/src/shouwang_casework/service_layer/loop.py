@@ -274,6 +274,7 @@ async def acknowledge_alert(
         raise NotPermitted(
             "acknowledge_needs_owner_tier",
             f"this alert is owned by {alert.owner_role.value}; acknowledge at that tier or above",
+            detail_zh=f"该预警由{alert.owner_role.label()}负责，需由这一层级或更高层级确认",
         )
     at = now()
     await repo.acknowledge_alert(conn, alert_id, actor.ref, actor.role, at)

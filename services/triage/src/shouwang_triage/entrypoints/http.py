@@ -70,20 +70,34 @@ async def get_student_grade(
 ) -> GradeView:
     """Tier 4+ staff of the student's campus whose scope covers the student's placement."""
     if principal.role not in GRADE_READERS:
+        readers = sorted(GRADE_READERS, key=list(Role).index)
         raise Problem(
-            403, "role_forbidden", "只有四级及以上工作人员可查看研判结果 / tier 4+ staff only"
+            403,
+            "role_forbidden",
+            f"{principal.role.label()}无权查看研判结果；可以查看的角色："
+            + "、".join(r.label() for r in readers),
+            detail_en=f"role {principal.role.value} may not read grades; allowed: "
+            + ", ".join(r.value for r in readers),
         )
     async with request.app.state.pool.acquire() as conn:
         store = TriageStore(conn)
         placement = await store.placement(principal.campus_id, student_ref)
         if not principal.campus_wide and (placement is None or not principal.covers(placement)):
             raise Problem(
-                403, "scope_forbidden", "该学生不在您的负责范围内 / student outside your scope"
+                403,
+                "scope_forbidden",
+                "该学生不在您的负责范围内",
+                detail_en="The student is outside your scope",
             )
         grade = await store.current_grade(principal.campus_id, student_ref)
         alert = await store.open_alert_row(principal.campus_id, student_ref)
     if grade is None:
-        raise Problem(404, "grade_not_found", "该学生暂无研判结果 / no grade for this student")
+        raise Problem(
+            404,
+            "grade_not_found",
+            "该学生暂无研判结果",
+            detail_en="There is no grade for this student yet",
+        )
     # An access trail without personal data: the reader's role, the student's pseudonym.
     logger.info("grade read by a %s for student_ref=%s", principal.role.value, student_ref)
     language = preferred_language(request)
