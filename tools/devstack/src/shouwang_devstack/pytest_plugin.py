@@ -55,6 +55,9 @@ from .provision import drop_database, has_migrations, normalise_dsn, provision_f
 from .services import ServiceProcess, service_info
 from .topics import create_topics
 
+# testcontainers-python's KafkaContainer (4.x) drives Confluent's image scripts
+# (/etc/confluent/docker/*) and refuses KRaft below tag 7.0.0, so apache/kafka:4.1.1 (what
+# deploy/local/pom.xml runs) does not work with it. cp-kafka 7.6 is Kafka 3.6, KRaft.
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
 # A private broker runs beside the session's servers only for the tests that stop it.
 PRIVATE_KAFKA_HEAP = "256m"
