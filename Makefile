@@ -34,13 +34,10 @@ uv:
 sync: uv
 	uv sync --all-packages --frozen
 
-# Kafka's broker jars (Maven, once). Skipped when tests use an external broker.
+# Kafka's broker jars (Maven, once). Needed even with KAFKA_BOOTSTRAP_SERVERS: the tests that
+# stop a broker start a local one of their own rather than stop someone else's.
 jars: sync
-	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then \
-	  echo "KAFKA_BOOTSTRAP_SERVERS is set: no local broker, no jars needed"; \
-	else \
-	  uv run shouwang-dev jars; \
-	fi
+	uv run shouwang-dev jars
 
 up: sync
 	uv run shouwang-dev up

@@ -1,8 +1,10 @@
-"""The session broker is a real Kafka: topics exist, records go round, it survives a restart."""
+"""The session broker is a real Kafka: topics exist, records go round; the broker tests may stop
+survives a restart and a kill."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -10,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from shouwang_contracts.topics import all_topics
 from shouwang_devstack.kafka import LocalKafka, new_cluster_id
+from shouwang_devstack.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -82,25 +85,43 @@ async def test_produced_record_is_consumed(kafka_bootstrap: str) -> None:
     assert await _consume_all(kafka_bootstrap, topic, 1) == [payload]
 
 
-async def test_broker_restart_keeps_records(local_kafka: LocalKafka, kafka_bootstrap: str) -> None:
-    topic = await _fresh_topic(kafka_bootstrap)
-    await _produce(kafka_bootstrap, topic, b"before")
+async def test_broker_restart_keeps_records(local_kafka: LocalKafka) -> None:
+    bootstrap = local_kafka.bootstrap
+    topic = await _fresh_topic(bootstrap)
+    await _produce(bootstrap, topic, b"before")
 
     await local_kafka.stop_async()
     assert not local_kafka.is_running()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     with pytest.raises(KafkaError):
         await producer.start()  # nothing answers: clients see the outage
     await producer.stop()
 
     await local_kafka.start_async()
-    await _produce(kafka_bootstrap, topic, b"after")
-    assert await _consume_all(kafka_bootstrap, topic, 2) == [b"before", b"after"]
+    await _produce(bootstrap, topic, b"after")
+    assert await _consume_all(bootstrap, topic, 2) == [b"before", b"after"]
 
 
-async def test_broker_recovers_after_kill(local_kafka: LocalKafka, kafka_bootstrap: str) -> None:
-    topic = await _fresh_topic(kafka_bootstrap)
-    await _produce(kafka_bootstrap, topic, b"acked")
+async def test_broker_recovers_after_kill(local_kafka: LocalKafka) -> None:
+    topic = await _fresh_topic(local_kafka.bootstrap)
+    await _produce(local_kafka.bootstrap, topic, b"acked")
     local_kafka.kill()
     await local_kafka.start_async()
-    assert await _consume_all(kafka_bootstrap, topic, 1) == [b"acked"]
+    assert await _consume_all(local_kafka.bootstrap, topic, 1) == [b"acked"]
+
+
+async def test_the_stoppable_broker_has_every_declared_topic(local_kafka: LocalKafka) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=local_kafka.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    assert {spec.name for spec in all_topics()} <= existing
+
+
+def test_services_of_a_test_that_stops_the_broker_use_that_broker(
+    local_kafka: LocalKafka, service_process: Callable[..., ServiceProcess]
+) -> None:
+    proc = service_process("intake")  # built, not started
+    assert proc.env["KAFKA_BOOTSTRAP_SERVERS"] == local_kafka.bootstrap

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import psycopg
 import pytest
+from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import (
     fresh_database_name,
     provision_fresh,
     provision_service,
     with_database,
 )
+from shouwang_devstack.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +150,20 @@ async def test_service_database_fixture_for_a_service_without_migrations_fails_c
 
     with pytest.raises(DevstackError, match="no database"):
         await service_database("dsprobe_none")  # type: ignore[operator]
+
+
+async def test_a_test_that_stops_postgres_gets_its_services_databases_there(
+    local_postgres: LocalPostgres, service_process: Callable[..., ServiceProcess]
+) -> None:
+    dsn = service_process("intake").env["INTAKE_DATABASE_URL"]  # built, not started
+    assert f"@{local_postgres.host}:{local_postgres.port}/" in dsn
+
+    local_postgres.stop()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncpg.connect(dsn, timeout=5)
+    await local_postgres.start_async()
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT current_user") == "intake"
+    finally:
+        await conn.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 from shouwang_contracts.topics import REPORTS
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.kafka import LocalKafka
@@ -25,10 +27,18 @@ def _report() -> dict[str, object]:
     }
 
 
+@pytest.fixture
+async def intake(
+    service_process: Callable[..., ServiceProcess], local_kafka: LocalKafka
+) -> ServiceProcess:
+    """Unlike the module-wide intake of conftest.py, one on the broker the test stops (the
+    session's broker is not stoppable when it came from the environment or Docker)."""
+    return await service_process("intake", {"INTAKE_PUBLISH_TIMEOUT_SECONDS": "3"}).start_async()
+
+
 async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
     client: httpx.AsyncClient,
     token,
-    kafka_bootstrap: str,
     local_kafka: LocalKafka,
     intake: ServiceProcess,
 ) -> None:
@@ -49,7 +59,7 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
                 refused.append(response)
             await asyncio.sleep(0.02)
 
-    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+    async with TopicReader(local_kafka.bootstrap, REPORTS) as reader:
         senders = [asyncio.create_task(keep_reporting()) for _ in range(3)]
         await asyncio.sleep(1.0)
         accepted_before_stop = len(accepted)

@@ -7,6 +7,9 @@ shouwang-dev postgres           only PostgreSQL (foreground)
 shouwang-dev topics             create every topic on KAFKA_BOOTSTRAP_SERVERS
 shouwang-dev migrate <service>  provision + migrate one service against an admin DSN
 shouwang-dev env <service>      print the environment `up` gives a service (to run it by hand)
+
+The local servers listen on 127.0.0.1 at SHOUWANG_KAFKA_PORT (9092), SHOUWANG_KAFKA_CONTROLLER_PORT
+(9093) and SHOUWANG_POSTGRES_PORT (5432); `env`, `migrate` and `topics` read the same variables.
 """
 
 from __future__ import annotations
@@ -20,11 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from ._proc import DevstackError, port_busy, repo_root, stop_from_pid_file
 from .kafka import LocalKafka, ensure_kafka_jars
+from .local_ports import (
+    KAFKA_CONTROLLER_PORT_ENV,
+    KAFKA_PORT_ENV,
+    POSTGRES_PORT_ENV,
+    LocalPorts,
+    local_ports,
+)
 from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
 from .provision import ensure_database, has_migrations, normalise_dsn, provision_service
@@ -32,9 +43,6 @@ from .services import ServiceInfo, ServiceProcess, present_services, service_inf
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
-KAFKA_PORT = 9092
-KAFKA_CONTROLLER_PORT = 9093
-POSTGRES_PORT = 5432
 _COLOURS = ("36", "32", "35", "33", "34", "31")
 
 
@@ -46,8 +54,9 @@ def say(message: str) -> None:
 class Stack:
     """What `up` started, so it can be stopped in reverse order whatever happens."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ports: LocalPorts | None = None) -> None:
         self.root = root
+        self.ports = ports or local_ports()
         self.data = root / ".data"
         self.kafka: LocalKafka | None = None
         self.postgres: LocalPostgres | None = None
@@ -61,26 +70,37 @@ class Stack:
 
     def preflight(self, services: list[ServiceInfo]) -> None:
         """Fail before starting anything when a port `up` needs is taken."""
-        needed: list[tuple[int, str, str]] = []
+        # (port, what needs it, the server variable that avoids it, the variable that moves it)
+        needed: list[tuple[int, str, str | None, str]] = []
         if not os.environ.get("DATABASE_URL"):
-            needed.append((POSTGRES_PORT, "PostgreSQL", "DATABASE_URL"))
+            needed.append((self.ports.postgres, "PostgreSQL", "DATABASE_URL", POSTGRES_PORT_ENV))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            needed.append((KAFKA_PORT, "Kafka", "KAFKA_BOOTSTRAP_SERVERS"))
-            needed.append((KAFKA_CONTROLLER_PORT, "Kafka's controller", "KAFKA_BOOTSTRAP_SERVERS"))
-        needed += [(info.port, info.name, f"{info.env_prefix}PORT") for info in services]
+            external = "KAFKA_BOOTSTRAP_SERVERS"
+            needed.append((self.ports.kafka, "Kafka", external, KAFKA_PORT_ENV))
+            needed.append(
+                (
+                    self.ports.kafka_controller,
+                    "Kafka's controller",
+                    external,
+                    KAFKA_CONTROLLER_PORT_ENV,
+                )
+            )
+        needed += [(info.port, info.name, None, f"{info.env_prefix}PORT") for info in services]
         busy = [item for item in needed if port_busy(item[0])]
         if busy:
-            lines = [f"  port {port} busy (needed by {what})" for port, what, _ in busy]
-            hints = sorted({hint for _, _, hint in busy if not hint.endswith("_PORT")})
+            lines = [f"  port {port} busy (needed by {what})" for port, what, _, _ in busy]
+            servers = sorted({server for _, _, server, _ in busy if server})
+            movers = [mover for _, _, _, mover in busy]
             advice = "A leftover devstack? `make down` stops it. Otherwise stop whatever listens"
             advice += " (`ss -ltnp` shows the owners)"
-            if hints:
-                advice += f", or point {' / '.join(hints)} at servers that already run"
+            advice += f", choose other ports with {' / '.join(movers)}"
+            if servers:
+                advice += f", or point {' / '.join(servers)} at servers that already run"
             raise DevstackError("cannot start:\n" + "\n".join(lines) + "\n" + advice + ".")
 
     # servers ----------------------------------------------------------------------------------
     def start_kafka(self) -> None:
-        """Use KAFKA_BOOTSTRAP_SERVERS, or start the local broker on 127.0.0.1:9092."""
+        """Use KAFKA_BOOTSTRAP_SERVERS, or start the local broker on 127.0.0.1 (`self.ports`)."""
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if external:
             self.bootstrap = external
@@ -89,26 +109,26 @@ class Stack:
         ensure_kafka_jars(self.root)
         kafka = LocalKafka(
             self.data / "kafka",
-            port=KAFKA_PORT,
-            controller_port=KAFKA_CONTROLLER_PORT,
+            port=self.ports.kafka,
+            controller_port=self.ports.kafka_controller,
             root=self.root,
         )
-        say(f"Kafka: starting on 127.0.0.1:{KAFKA_PORT} (log {kafka.log_path})")
+        say(f"Kafka: starting on {kafka.bootstrap} (log {kafka.log_path})")
         self.kafka = kafka
         kafka.start()
         self.bootstrap = kafka.bootstrap
         say("Kafka: ready")
 
     def start_postgres(self) -> None:
-        """Use DATABASE_URL as the admin DSN, or start local PostgreSQL on 127.0.0.1:5432."""
+        """Use DATABASE_URL as the admin DSN, or start local PostgreSQL on 127.0.0.1 (`self.ports`)."""
         external = os.environ.get("DATABASE_URL")
         if external:
             self.admin_dsn = normalise_dsn(external)
             self.database = self.admin_dsn.rsplit("/", 1)[1].split("?")[0] or "postgres"
             say("PostgreSQL: using DATABASE_URL")
             return
-        server = LocalPostgres(self.data / "postgres", port=POSTGRES_PORT)
-        say(f"PostgreSQL: starting on 127.0.0.1:{POSTGRES_PORT} (log {server.log_path})")
+        server = LocalPostgres(self.data / "postgres", port=self.ports.postgres)
+        say(f"PostgreSQL: starting on 127.0.0.1:{server.port} (log {server.log_path})")
         self.postgres = server
         server.start()
         self.admin_dsn = server.dsn
@@ -367,13 +387,30 @@ def _foreground(start: Callable[[], object], stop: Callable[[], object], banner:
     return 0
 
 
+def requested_ports(args: argparse.Namespace) -> LocalPorts:
+    """The local ports, with `--port` / `--controller-port` (when given) over the environment."""
+    ports = local_ports()
+    if args.command == "kafka":
+        return replace(
+            ports,
+            kafka=ports.kafka if args.port is None else args.port,
+            kafka_controller=(
+                ports.kafka_controller if args.controller_port is None else args.controller_port
+            ),
+        )
+    if args.command == "postgres" and args.port is not None:
+        return replace(ports, postgres=args.port)
+    return ports
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     """Only the Kafka broker, in the foreground, topics created."""
     root = repo_root()
+    ports = requested_ports(args)
     kafka = LocalKafka(
         root / ".data" / "kafka",
-        port=args.port,
-        controller_port=args.controller_port,
+        port=ports.kafka,
+        controller_port=ports.kafka_controller,
         root=root,
     )
 
@@ -391,16 +428,16 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 def cmd_postgres(args: argparse.Namespace) -> int:
     """Only PostgreSQL, in the foreground."""
     root = repo_root()
-    server = LocalPostgres(root / ".data" / "postgres", port=args.port)
+    server = LocalPostgres(root / ".data" / "postgres", port=requested_ports(args).postgres)
 
     def start() -> None:
-        say(f"PostgreSQL: starting on 127.0.0.1:{args.port} (log {server.log_path})")
+        say(f"PostgreSQL: starting on 127.0.0.1:{server.port} (log {server.log_path})")
         server.start()
 
     return _foreground(
         start,
         server.stop,
-        f"PostgreSQL ready on 127.0.0.1:{args.port}, user postgres, password in "
+        f"PostgreSQL ready on 127.0.0.1:{server.port}, user postgres, password in "
         f"{server.password_path}; Ctrl-C stops it",
     )
 
@@ -413,8 +450,10 @@ def cmd_jars(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    """Create every declared topic on KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092)."""
-    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    """Create every declared topic on KAFKA_BOOTSTRAP_SERVERS (default: the local broker)."""
+    bootstrap = args.bootstrap or os.environ.get(
+        "KAFKA_BOOTSTRAP_SERVERS", local_ports().kafka_bootstrap
+    )
     for result in create_topics_sync(bootstrap):
         say(f"{result.name}: {result.outcome} (replication {result.replication_factor})")
     return 0
@@ -425,7 +464,7 @@ def _admin_dsn(explicit: str | None, root: Path) -> str:
         return normalise_dsn(explicit)
     if os.environ.get("DATABASE_URL"):
         return normalise_dsn(os.environ["DATABASE_URL"])
-    server = LocalPostgres(root / ".data" / "postgres", port=POSTGRES_PORT)
+    server = LocalPostgres(root / ".data" / "postgres", port=local_ports().postgres)
     if not server.password_path.is_file():
         raise DevstackError("no admin DSN: pass --admin-dsn, set DATABASE_URL, or run `make up`")
     return server.dsn
@@ -454,7 +493,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     info = service_info(args.service)
     stack = Stack(root)
     stack.secrets = load_or_create_local_env(root / ".data" / "local.env")
-    stack.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{KAFKA_PORT}")
+    stack.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", stack.ports.kafka_bootstrap)
     dsns: dict[str, str] = {}
     if has_migrations(info.name, root):
         admin = _admin_dsn(None, root)
@@ -486,17 +525,22 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop leftovers from pid files").set_defaults(func=cmd_down)
     kafka = sub.add_parser("kafka", help="run only the Kafka broker")
-    kafka.add_argument("--port", type=int, default=KAFKA_PORT)
-    kafka.add_argument("--controller-port", type=int, default=KAFKA_CONTROLLER_PORT)
+    kafka.add_argument("--port", type=int, help=f"default: ${KAFKA_PORT_ENV} or 9092")
+    kafka.add_argument(
+        "--controller-port", type=int, help=f"default: ${KAFKA_CONTROLLER_PORT_ENV} or 9093"
+    )
     kafka.set_defaults(func=cmd_kafka)
     postgres = sub.add_parser("postgres", help="run only PostgreSQL")
-    postgres.add_argument("--port", type=int, default=POSTGRES_PORT)
+    postgres.add_argument("--port", type=int, help=f"default: ${POSTGRES_PORT_ENV} or 5432")
     postgres.set_defaults(func=cmd_postgres)
     jars = sub.add_parser("jars", help="resolve Kafka's jars with Maven (first run only)")
     jars.add_argument("--verbose", action="store_true", help="show Maven's output")
     jars.set_defaults(func=cmd_jars)
     topics = sub.add_parser("topics", help="create every topic (KAFKA_BOOTSTRAP_SERVERS)")
-    topics.add_argument("--bootstrap", help="default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092")
+    topics.add_argument(
+        "--bootstrap",
+        help=f"default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:${KAFKA_PORT_ENV} (9092)",
+    )
     topics.set_defaults(func=cmd_topics)
     migrate = sub.add_parser("migrate", help="provision and migrate one service")
     migrate.add_argument("service")

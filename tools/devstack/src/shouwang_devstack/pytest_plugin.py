@@ -8,16 +8,25 @@ Registered from the repository's root `conftest.py`. Each server comes from, in 
 
 `SHOUWANG_TEST_SERVERS=local` skips the Docker probe (`docker` forces containers).
 
+Tests that stop a server need one this process controls. When the session's server is local they
+get it; otherwise (environment or Docker) a private local one is started for them, once per
+session, the first time such a test runs.
+
 Fixtures (all synchronous, so sync and async tests can use them):
 - `kafka_bootstrap` -> str, every declared topic created.
-- `local_kafka` -> LocalKafka the session started (fails if the broker is not local).
+- `local_kafka` -> LocalKafka a test may stop, kill and start, every declared topic created:
+  the session's broker when it is local, else a private local broker. Reach it at
+  `local_kafka.bootstrap` (it may not be `kafka_bootstrap`).
 - `postgres_admin_dsn` -> str, a superuser DSN.
+- `local_postgres` -> LocalPostgres a test may stop and start: the session's server when it is
+  local, else a private local one.
 - `service_database` -> factory; `await service_database("intake")` (or `.sync("intake")`)
   returns the DSN of a fresh, migrated database owned by the service's role.
 - `devstack_env` -> dict of the shared service settings (SHOUWANG_ENV=local, random secrets).
 - `service_process` -> factory; `service_process("intake", {"X": "y"})` builds a
-  ServiceProcess (not started) with Kafka, a fresh database, secrets and a free port filled in;
-  every process it built is stopped at the end of the test.
+  ServiceProcess (not started) with Kafka, a fresh database, secrets and a free port filled in
+  (on the test's `local_kafka` / `local_postgres` when it uses them, so the service sees what
+  the test stops); every process it built is stopped at the end of the test.
 """
 
 from __future__ import annotations
@@ -46,7 +55,12 @@ from .provision import drop_database, has_migrations, normalise_dsn, provision_f
 from .services import ServiceProcess, service_info
 from .topics import create_topics
 
+# testcontainers-python's KafkaContainer (4.x) drives Confluent's image scripts
+# (/etc/confluent/docker/*) and refuses KRaft below tag 7.0.0, so apache/kafka:4.1.1 (what
+# deploy/local/pom.xml runs) does not work with it. cp-kafka 7.6 is Kafka 3.6, KRaft.
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+# A private broker runs beside the session's servers only for the tests that stop it.
+PRIVATE_KAFKA_HEAP = "256m"
 POSTGRES_IMAGE = "postgres:17-alpine"
 
 
@@ -146,24 +160,46 @@ def kafka_bootstrap(_kafka_endpoint: KafkaEndpoint) -> str:
     return _kafka_endpoint.bootstrap
 
 
-@pytest.fixture
-def local_kafka(_kafka_endpoint: KafkaEndpoint, kafka_bootstrap: str) -> Iterator[LocalKafka]:
-    """The LocalKafka this session started, so a test can stop, kill and start the broker.
+@pytest.fixture(scope="session")
+def _stoppable_kafka(_kafka_endpoint: KafkaEndpoint, devstack_tmp: Path) -> Iterator[LocalKafka]:
+    """A broker this process controls: the session's when local (free), else a private one.
 
-    Fails (never skips) when the broker came from KAFKA_BOOTSTRAP_SERVERS or testcontainers.
-    After the test the broker is started again if the test left it stopped.
+    Another process's broker (KAFKA_BOOTSTRAP_SERVERS) or a container must not be stopped, so
+    the private broker runs from the same Maven jars on its own ports and data dir.
     """
-    kafka = _kafka_endpoint.local
-    if kafka is None:
-        pytest.fail(
-            f"this test stops and starts the broker, so it needs the local broker the session "
-            f"starts itself; the broker here came from {_kafka_endpoint.source}. Unset "
-            f"KAFKA_BOOTSTRAP_SERVERS (and set SHOUWANG_TEST_SERVERS=local when Docker runs).",
-            pytrace=False,
-        )
-    yield kafka
-    if not kafka.is_running():
+    if _kafka_endpoint.local is not None:
+        _run_async(create_topics(_kafka_endpoint.local.bootstrap))
+        yield _kafka_endpoint.local
+        return
+    ensure_kafka_jars()
+    kafka = LocalKafka(
+        devstack_tmp / "kafka-stoppable",
+        port=free_port(),
+        controller_port=free_port(),
+        heap=PRIVATE_KAFKA_HEAP,
+        die_with_parent=True,
+    )
+    try:
         kafka.start()
+        _run_async(create_topics(kafka.bootstrap))
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture
+def local_kafka(_stoppable_kafka: LocalKafka) -> Iterator[LocalKafka]:
+    """A local broker the test may stop, kill and start (every declared topic created).
+
+    The session's broker when the session started it, else a private broker (see
+    `_stoppable_kafka`): clients and services that must see the outage use
+    `local_kafka.bootstrap`. Started again after the test if the test left it stopped.
+    """
+    if not _stoppable_kafka.is_running():
+        _stoppable_kafka.start()
+    yield _stoppable_kafka
+    if not _stoppable_kafka.is_running():
+        _stoppable_kafka.start()
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +220,13 @@ def _postgres_endpoint(devstack_tmp: Path) -> Iterator[PostgresEndpoint]:
         finally:
             container.stop()
         return
+    with _private_postgres(devstack_tmp, "postgres.log") as server:
+        yield PostgresEndpoint(server.dsn, "local", server)
+
+
+@contextlib.contextmanager
+def _private_postgres(devstack_tmp: Path, log_name: str) -> Iterator[LocalPostgres]:
+    """A throwaway local PostgreSQL on a free port; its log is kept in `devstack_tmp`."""
     # Not under pytest's temp root: as root, PostgreSQL runs as an unprivileged user that must
     # traverse to its data dir, and every new pytest session chmods /tmp/pytest-of-<user> back
     # to 0700, which would cut a running server off from its files (PANIC on pg_control).
@@ -191,11 +234,11 @@ def _postgres_endpoint(devstack_tmp: Path) -> Iterator[PostgresEndpoint]:
     server = LocalPostgres(data_dir, port=free_port(), fast=True, die_with_parent=True)
     try:
         server.start()
-        yield PostgresEndpoint(server.dsn, "local", server)
+        yield server
     finally:
         server.stop()
         with contextlib.suppress(OSError):
-            shutil.copy2(server.log_path, devstack_tmp / "postgres.log")
+            shutil.copy2(server.log_path, devstack_tmp / log_name)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -205,19 +248,30 @@ def postgres_admin_dsn(_postgres_endpoint: PostgresEndpoint) -> str:
     return _postgres_endpoint.admin_dsn
 
 
+@pytest.fixture(scope="session")
+def _stoppable_postgres(
+    _postgres_endpoint: PostgresEndpoint, devstack_tmp: Path
+) -> Iterator[LocalPostgres]:
+    """A PostgreSQL this process controls: the session's when local, else a private one."""
+    if _postgres_endpoint.local is not None:
+        yield _postgres_endpoint.local
+        return
+    with _private_postgres(devstack_tmp, "postgres-stoppable.log") as server:
+        yield server
+
+
 @pytest.fixture
-def local_postgres(_postgres_endpoint: PostgresEndpoint) -> Iterator[LocalPostgres]:
-    """The LocalPostgres this session started (fails if PostgreSQL is not local); restarted after."""
-    server = _postgres_endpoint.local
-    if server is None:
-        pytest.fail(
-            f"this test needs the local PostgreSQL the session starts itself; the server here "
-            f"came from {_postgres_endpoint.source}.",
-            pytrace=False,
-        )
-    yield server
-    if not server.is_running():
-        server.start()
+def local_postgres(_stoppable_postgres: LocalPostgres) -> Iterator[LocalPostgres]:
+    """A local PostgreSQL the test may stop and start; started again after the test.
+
+    The session's server when the session started it, else a private one: `service_process`
+    puts the test's services on it, `local_postgres.dsn` is its superuser DSN.
+    """
+    if not _stoppable_postgres.is_running():
+        _stoppable_postgres.start()
+    yield _stoppable_postgres
+    if not _stoppable_postgres.is_running():
+        _stoppable_postgres.start()
 
 
 def _role_secret(admin_dsn: str) -> str:
@@ -275,6 +329,25 @@ def devstack_env() -> dict[str, str]:
 ServiceProcessFactory = Callable[..., ServiceProcess]
 
 
+def _test_kafka(request: pytest.FixtureRequest) -> str:
+    """The broker a test's services use: its `local_kafka` if it stops one, else the session's."""
+    if "local_kafka" in request.fixturenames:
+        kafka: LocalKafka = request.getfixturevalue("local_kafka")
+        return kafka.bootstrap
+    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+    return bootstrap
+
+
+def _test_databases(request: pytest.FixtureRequest) -> ServiceDatabaseFactory:
+    """Where a test's services get databases: its `local_postgres` if it stops one, else the
+    session's server."""
+    if "local_postgres" in request.fixturenames:
+        server: LocalPostgres = request.getfixturevalue("local_postgres")
+        return ServiceDatabaseFactory(server.dsn, _role_secret(server.dsn))
+    factory: ServiceDatabaseFactory = request.getfixturevalue("service_database")
+    return factory
+
+
 @pytest.fixture
 def service_process(
     request: pytest.FixtureRequest,
@@ -284,7 +357,8 @@ def service_process(
     """Factory: `service_process(name, env=None, *, port=None) -> ServiceProcess` (not started).
 
     Fills in what the caller did not: a free port, `KAFKA_BOOTSTRAP_SERVERS` (the session
-    broker), `<SVC>_DATABASE_URL` (a fresh migrated database, for services with migrations),
+    broker, or the test's `local_kafka` when it uses one), `<SVC>_DATABASE_URL` (a fresh migrated
+    database, for services with migrations, on the test's `local_postgres` when it uses one),
     SHOUWANG_ENV=local and the session's secrets. Start it with `start()` /
     `await start_async()`; every process built here is stopped when the test ends.
     """
@@ -298,10 +372,9 @@ def service_process(
         merged = dict(devstack_env)
         merged.update(env or {})
         if "KAFKA_BOOTSTRAP_SERVERS" not in merged:
-            merged["KAFKA_BOOTSTRAP_SERVERS"] = request.getfixturevalue("kafka_bootstrap")
+            merged["KAFKA_BOOTSTRAP_SERVERS"] = _test_kafka(request)
         if info.database_env not in merged and has_migrations(name):
-            factory: ServiceDatabaseFactory = request.getfixturevalue("service_database")
-            merged[info.database_env] = factory.sync(name)
+            merged[info.database_env] = _test_databases(request).sync(name)
         proc = ServiceProcess(
             name,
             log_path=devstack_tmp / "services" / f"{test_id}-{name}-{len(built) + 1}.log",

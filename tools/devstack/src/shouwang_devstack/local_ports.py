@@ -1,0 +1,70 @@
+"""The ports of `make up`'s local Kafka and PostgreSQL, from the environment.
+
+Prefixed with `SHOUWANG_` because Kubernetes' service links already set `KAFKA_PORT` and
+`POSTGRES_PORT` (to `tcp://…`) in pods beside services of those names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ._proc import DevstackError
+
+KAFKA_PORT_ENV = "SHOUWANG_KAFKA_PORT"
+KAFKA_CONTROLLER_PORT_ENV = "SHOUWANG_KAFKA_CONTROLLER_PORT"
+POSTGRES_PORT_ENV = "SHOUWANG_POSTGRES_PORT"
+
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_KAFKA_CONTROLLER_PORT = 9093
+DEFAULT_POSTGRES_PORT = 5432
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPorts:
+    """Where the local servers listen on 127.0.0.1."""
+
+    kafka: int = DEFAULT_KAFKA_PORT
+    kafka_controller: int = DEFAULT_KAFKA_CONTROLLER_PORT
+    postgres: int = DEFAULT_POSTGRES_PORT
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The bootstrap string of the local broker, e.g. `127.0.0.1:9092`."""
+        return f"127.0.0.1:{self.kafka}"
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        port = int(text)
+    except ValueError:
+        raise DevstackError(f"{name}={text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise DevstackError(f"{name}={port} is not a port number (1-65535)")
+    return port
+
+
+def local_ports(environ: Mapping[str, str] | None = None) -> LocalPorts:
+    """The local servers' ports from `environ` (default `os.environ`); unset or empty = default."""
+    env = os.environ if environ is None else environ
+    ports = LocalPorts(
+        kafka=_port(env, KAFKA_PORT_ENV, DEFAULT_KAFKA_PORT),
+        kafka_controller=_port(env, KAFKA_CONTROLLER_PORT_ENV, DEFAULT_KAFKA_CONTROLLER_PORT),
+        postgres=_port(env, POSTGRES_PORT_ENV, DEFAULT_POSTGRES_PORT),
+    )
+    named = {
+        KAFKA_PORT_ENV: ports.kafka,
+        KAFKA_CONTROLLER_PORT_ENV: ports.kafka_controller,
+        POSTGRES_PORT_ENV: ports.postgres,
+    }
+    for port in set(named.values()):
+        sharing = [name for name, value in named.items() if value == port]
+        if len(sharing) > 1:
+            raise DevstackError(
+                f"{' and '.join(sharing)} share port {port}: each local server needs its own"
+            )
+    return ports
