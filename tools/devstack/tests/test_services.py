@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,11 +22,22 @@ def test_registry_ports_follow_the_conventions() -> None:
     assert REGISTRY["intake"].database_env == "INTAKE_DATABASE_URL"
 
 
-def test_present_services_are_those_with_a_pyproject() -> None:
+def test_present_services_are_those_built_with_a_package() -> None:
     names = [info.name for info in present_services()]
-    assert "intake" in names
+    assert names[:3] == ["intake", "triage", "casework"]  # start order
     assert all(name in REGISTRY for name in names)
     assert service_command(REGISTRY["intake"])[0].endswith(("shouwang-intake", "python"))
+
+
+def test_a_service_folder_without_a_package_is_not_started(tmp_path: Path) -> None:
+    """notify and stats have a folder and a pyproject, but nothing `make up` could run."""
+    (tmp_path / "services" / "notify").mkdir(parents=True)
+    (tmp_path / "services" / "notify" / "pyproject.toml").write_text("[project]\n")
+    package = tmp_path / "services" / "intake" / "src" / "shouwang_intake"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (tmp_path / "services" / "intake" / "pyproject.toml").write_text("[project]\n")
+    assert [info.name for info in present_services(tmp_path)] == ["intake"]
 
 
 def test_json_log_lines_are_rendered_readably() -> None:

@@ -65,9 +65,17 @@ def service_info(name: str) -> ServiceInfo:
 
 
 def present_services(root: Path | None = None) -> list[ServiceInfo]:
-    """Services whose `services/<name>/pyproject.toml` exists in this checkout."""
+    """Services built in this checkout: those with a package, `services/<name>/src/shouwang_<name>`.
+
+    A service not built yet (notify, stats) has a folder and a workspace pyproject only, and
+    nothing to run.
+    """
     base = (root or repo_root()) / "services"
-    return [info for info in REGISTRY.values() if (base / info.name / "pyproject.toml").is_file()]
+    return [
+        info
+        for info in REGISTRY.values()
+        if (base / info.name / "src" / f"shouwang_{info.name}" / "__init__.py").is_file()
+    ]
 
 
 def service_command(info: ServiceInfo) -> list[str]:
