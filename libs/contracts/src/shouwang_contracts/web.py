@@ -273,18 +273,26 @@ def require_roles(
             await require_json(request)
         principal = await current_principal(request)
         if principal.role not in allowed:
-            ordered = sorted(allowed, key=lambda r: r.value)
-            raise Problem(
-                403,
-                "role_forbidden",
-                f"{principal.role.label()}无权执行此操作；可以执行的角色："
-                + "、".join(r.label() for r in ordered),
-                detail_en=f"role {principal.role.value} may not do this; allowed: "
-                + ", ".join(r.value for r in ordered),
-            )
+            raise role_forbidden(principal.role, allowed)
         return principal
 
     return check
+
+
+def role_forbidden(
+    role: Role, allowed: Iterable[Role], action: tuple[str, str] = ("执行此操作", "do this")
+) -> Problem:
+    """403 `role_forbidden`: the caller's role may not do `action` (zh-CN, English); names
+    the roles that may, in tier order."""
+    ordered = sorted(allowed, key=list(Role).index)
+    action_zh, action_en = action
+    return Problem(
+        403,
+        "role_forbidden",
+        f"{role.label()}无权{action_zh}；有权限的角色：" + "、".join(r.label() for r in ordered),
+        detail_en=f"role {role.value} may not {action_en}; allowed: "
+        + ", ".join(r.value for r in ordered),
+    )
 
 
 def require_same_campus(principal: Principal, campus_id: str) -> None:

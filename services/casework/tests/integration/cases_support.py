@@ -1,4 +1,4 @@
-"""Shared pieces of the case tests (imported by test_cases_*/test_loop_*): app, tokens, events."""
+"""Shared pieces of casework's integration tests: app, tokens, events, refusals in both languages."""
 
 from __future__ import annotations
 
@@ -200,3 +200,28 @@ async def wait_for(probe: Any, within: float = 60.0, every: float = 0.3) -> Any:
         if result or loop.time() > deadline:
             return result
         await asyncio.sleep(every)
+
+
+async def in_both_languages(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A refusal's problem+json as a default caller reads it and as one preferring English
+    does: the first in zh-CN alone (no English glued on with " / "), the second in English."""
+    bodies = []
+    for language in ({}, {"Accept-Language": "en-US,en;q=0.9"}):
+        response = await client.request(method, url, headers={**headers, **language}, **kwargs)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == code, response.json()
+        bodies.append(response.json())
+    chinese, english = bodies
+    assert not chinese["detail"].isascii(), chinese
+    assert " / " not in chinese["detail"], chinese
+    assert english["detail"].isascii(), english
+    return chinese, english

@@ -7,7 +7,6 @@ itself is proven in test_loop_kafka.py); the roster comes in through records' im
 from __future__ import annotations
 
 import json
-import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -35,6 +34,7 @@ from cases_support import (
     TEACHER,
     build_app,
     import_roster,
+    in_both_languages,
     outbox_events,
     token,
     warning,
@@ -74,27 +74,6 @@ def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     body = response.json()
     assert body["code"] == code, body
     return body
-
-
-async def in_both_languages(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    status: int,
-    code: str,
-    **kwargs: Any,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The refusal as a default caller and as one preferring English reads it: zh-CN alone
-    (no English glued on) and English alone."""
-    chinese = refused(await client.request(method, url, headers=headers, **kwargs), status, code)
-    english_headers = {**headers, "Accept-Language": "en-US,en;q=0.9"}
-    english = refused(
-        await client.request(method, url, headers=english_headers, **kwargs), status, code
-    )
-    assert not re.search("[A-Za-z]", chinese["detail"]), chinese
-    assert english["detail"].isascii(), english
-    return chinese, english
 
 
 async def test_the_whole_loop_with_every_guard(

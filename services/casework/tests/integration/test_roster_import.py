@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +31,9 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import DIRECTORY
 from shouwang_contracts.vocabulary import Role
 from shouwang_contracts.web import install_problem_handlers
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
+from cases_support import in_both_languages
 
 pytestmark = pytest.mark.integration
 
@@ -234,30 +238,6 @@ async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
     assert streamed.json()["code"] == "file_too_large"
     assert legacy.json()["code"] == "legacy_excel"
     assert counselor.status_code == 403
-
-
-async def in_both_languages(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    status: int,
-    code: str,
-    **kwargs: Any,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The refusal as a default caller reads it (zh-CN, not ASCII) and as one preferring
-    English does (English, ASCII)."""
-    bodies = []
-    for language in ({}, {"Accept-Language": "en-US,en;q=0.9"}):
-        response = await client.request(method, url, headers={**headers, **language}, **kwargs)
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["code"] == code
-        bodies.append(response.json())
-    chinese, english = bodies
-    assert not chinese["detail"].isascii(), chinese
-    assert english["detail"].isascii(), english
-    return chinese, english
 
 
 async def test_roster_refusals_are_chinese_unless_english_comes_first(

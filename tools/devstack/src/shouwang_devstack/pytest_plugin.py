@@ -23,6 +23,8 @@ Fixtures (all synchronous, so sync and async tests can use them):
 - `service_database` -> factory; `await service_database("intake")` (or `.sync("intake")`)
   returns the DSN of a fresh, migrated database owned by the service's role.
 - `devstack_env` -> dict of the shared service settings (SHOUWANG_ENV=local, random secrets).
+- `identity_provider` -> IdentityProvider: RS256 tokens (`.token(**claims)`) and their JWKS
+  served at `.jwks_url`, for production auth (`SHOUWANG_JWKS_URL`).
 - `service_process` -> factory; `service_process("intake", {"X": "y"})` builds a
   ServiceProcess (not started) with Kafka, a fresh database, secrets and a free port filled in
   (on the test's `local_kafka` / `local_postgres` when it uses them, so the service sees what
@@ -48,6 +50,7 @@ from typing import Any
 import pytest
 
 from ._proc import free_port
+from .identity import IdentityProvider
 from .kafka import LocalKafka, ensure_kafka_jars
 from .localenv import generate_local_secrets
 from .postgres import LocalPostgres
@@ -315,6 +318,13 @@ def service_database(
     if _postgres_endpoint.source == "DATABASE_URL":
         for name in factory.created:
             drop_database(_postgres_endpoint.admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[IdentityProvider]:
+    """An RS256 identity provider whose JWKS is served over HTTP (production auth in tests)."""
+    with IdentityProvider().serving() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from shouwang_contracts.auth import Placement, Principal
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import CurrentPrincipal, Problem, require_roles
+from shouwang_contracts.web import CurrentPrincipal, Problem, require_roles, role_forbidden
 
 from ..adapters import audit
 from ..adapters import roster as roster_repo
@@ -74,12 +74,7 @@ async def read_file(
 ) -> dict[str, Any]:
     """Every report, screening, assessment, case, plan and note of one student, audited."""
     if principal.role not in FILE_READERS:
-        raise Problem(
-            403,
-            "role_forbidden",
-            f"{principal.role.label()}无权查看学生档案",
-            detail_en=f"role {principal.role.value} may not read student files",
-        )
+        raise role_forbidden(principal.role, FILE_READERS, ("查看学生档案", "read student files"))
     person_ref = actor_ref(request, principal)
     refusal: Problem | None = None
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
@@ -142,15 +137,7 @@ async def break_glass(
 ) -> dict[str, Any]:
     """Open one student's file for a limited time to a tier-4+ staff member, flagged in audit."""
     if principal.role not in GLASS_BREAKERS:
-        breakers = sorted(GLASS_BREAKERS, key=list(Role).index)
-        raise Problem(
-            403,
-            "role_forbidden",
-            f"{principal.role.label()}不能申请临时查看；可以申请的角色："
-            + "、".join(r.label() for r in breakers),
-            detail_en=f"role {principal.role.value} may not break the glass; allowed: "
-            + ", ".join(r.value for r in breakers),
-        )
+        raise role_forbidden(principal.role, GLASS_BREAKERS, ("申请临时查看", "break the glass"))
     settings = getattr(request.app.state, "settings", None)
     cap = getattr(settings, "break_glass_minutes", None) or DEFAULT_BREAK_GLASS_MINUTES
     minutes = min(body.minutes or cap, cap)
@@ -254,13 +241,10 @@ async def list_break_glass_grants(
 ) -> dict[str, Any]:
     """Break-the-glass grants (the review queue by default), for tier 6 and auditors."""
     if principal.role not in (Role.COUNSELING_CENTER, Role.AUDITOR):
-        raise Problem(
-            403,
-            "role_forbidden",
-            f"{principal.role.label()}无权查阅临时查看授权的复核队列；可以查阅的角色："
-            f"{Role.COUNSELING_CENTER.label()}、{Role.AUDITOR.label()}",
-            detail_en=f"role {principal.role.value} may not see the review queue; allowed: "
-            f"{Role.COUNSELING_CENTER.value}, {Role.AUDITOR.value}",
+        raise role_forbidden(
+            principal.role,
+            (Role.COUNSELING_CENTER, Role.AUDITOR),
+            ("查阅临时查看授权的复核队列", "see the break-the-glass review queue"),
         )
     async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
         grants = await audit.list_break_glass(conn, unreviewed_only=unreviewed, limit=limit)

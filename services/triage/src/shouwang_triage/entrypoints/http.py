@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from shouwang_contracts.vocabulary import Role, Severity
-from shouwang_contracts.web import CurrentPrincipal, Problem, preferred_language
+from shouwang_contracts.web import CurrentPrincipal, Problem, preferred_language, role_forbidden
 
 from ..adapters.repository import TriageStore
 
@@ -70,15 +70,7 @@ async def get_student_grade(
 ) -> GradeView:
     """Tier 4+ staff of the student's campus whose scope covers the student's placement."""
     if principal.role not in GRADE_READERS:
-        readers = sorted(GRADE_READERS, key=list(Role).index)
-        raise Problem(
-            403,
-            "role_forbidden",
-            f"{principal.role.label()}无权查看研判结果；可以查看的角色："
-            + "、".join(r.label() for r in readers),
-            detail_en=f"role {principal.role.value} may not read grades; allowed: "
-            + ", ".join(r.value for r in readers),
-        )
+        raise role_forbidden(principal.role, GRADE_READERS, ("查看研判结果", "read grades"))
     async with request.app.state.pool.acquire() as conn:
         store = TriageStore(conn)
         placement = await store.placement(principal.campus_id, student_ref)
