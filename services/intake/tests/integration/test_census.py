@@ -211,3 +211,63 @@ async def test_a_csv_that_stops_decoding_midway_is_refused_and_its_batch_says_ho
     assert [(e["row"], e["code"]) for e in batch["errors"]] == [(3_000, "missing")]
     assert batch["rows_accepted"] == read - 1
     assert published == [row for row in range(2, read + 2) if row != 3_000]
+
+
+async def test_a_corrected_file_repeats_the_rows_already_sent_under_the_same_ids(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    """After a batch failed midway, the fixed file is a new batch; its rows that were already
+    published keep their event ids (consumers take them once), and a changed row gets a new id."""
+    headers = token(Role.COUNSELING_CENTER, sub="T3004")
+    # Clean UTF-8 past the 256 KiB sniffed for the encoding, then a byte UTF-8 never has.
+    clean = census_csv(6_000, {})
+    broken = clean + b"2025999999,\xff,2026-09-10 09:30,PHQ-9,0,0,0,0,0,0,0,0,0\n"
+
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        first = await client.post(
+            "/v1/screenings/bulk",
+            files={"file": ("普查.csv", io.BytesIO(broken), "text/csv")},
+            headers=headers,
+        )
+        assert first.status_code == 422, first.text
+        failed = (await client.get(first.headers["location"], headers=headers)).json()
+        sent = failed["rows_accepted"]
+        assert sent > 0
+        first_ids = {
+            e.data.batch_row: e.id for e in await _events_of(reader, failed["batch_id"], sent)
+        }
+
+    # The corrected file: the stray row fixed, and row 2's answers changed.
+    lines = clean.decode().splitlines()
+    cells = lines[1].split(",")
+    cells[-1] = str((int(cells[-1]) + 1) % 4)
+    lines[1] = ",".join(cells)
+    lines.append("2025999999,学生,2026-09-10 09:30,PHQ-9,0,0,0,0,0,0,0,0,0")
+    fixed = ("\n".join(lines) + "\n").encode()
+    async with TopicReader(kafka_bootstrap, CENSUS) as reader:
+        second = await client.post(
+            "/v1/screenings/bulk",
+            files={"file": ("普查.csv", io.BytesIO(fixed), "text/csv")},
+            headers=headers,
+        )
+        assert second.status_code == 202, second.text
+        batch = second.json()
+        assert batch["batch_id"] != failed["batch_id"]
+        second_ids = {
+            e.data.batch_row: e.id
+            for e in await _events_of(reader, batch["batch_id"], batch["rows_accepted"])
+        }
+
+    assert batch["rows_accepted"] == 6_001
+    unchanged = [row for row in first_ids if row != 2]
+    assert unchanged
+    assert all(second_ids[row] == first_ids[row] for row in unchanged)
+    assert second_ids[2] != first_ids[2]  # other answers: another screening
+    assert len(set(second_ids.values())) == len(second_ids)
+
+
+async def _events_of(reader: TopicReader, batch_id: str, count: int) -> list[Any]:
+    """The batch's envelopes on the census topic (waits for `count`, then settles)."""
+    records = await reader.read(count, within=60, settle=2.0)
+    envelopes = [Envelope[ScreeningSubmitted].model_validate_json(r.value) for r in records]
+    return [e for e in envelopes if e.data.batch_id == batch_id]

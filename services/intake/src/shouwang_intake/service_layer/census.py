@@ -2,8 +2,10 @@
 
 A `202` for a census file means every valid row was acknowledged by Kafka; invalid rows are
 kept with their row numbers for the uploader to fix. The batch id derives from the campus and
-the file's digest, and each row's event id from the batch and row number, so uploading the
-same file again (after a failure, or by mistake) publishes nothing new.
+the file's digest, so uploading the same file again (by mistake) publishes nothing new. Each
+row's event id derives from what the row says (student, instrument, time, answers), so a
+corrected file uploaded after a failed batch repeats the rows already sent under the same ids,
+and consumers take them once.
 """
 
 from __future__ import annotations
@@ -29,12 +31,28 @@ from .. import metrics
 from ..adapters.census_files import UnreadableFile, iter_rows, sha256_of
 from ..adapters.publisher import EventPublisher, KafkaUnavailable
 from ..adapters.store import CensusBatch, IntakeStore
-from ..domain.census import Columns, HeaderError, RowError, parse_row
+from ..domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
 from .submissions import SOURCE, SubmissionRefused
 
 logger = logging.getLogger(__name__)
 
 _BATCH_NAMESPACE = uuid.UUID("9d3c7e52-61b4-4c41-bf43-3a1f0f5e2c90")
+_SCREENING_NAMESPACE = uuid.UUID("5b0f2a3e-8c4d-4e7a-9a61-2f6d3c1b7e48")
+
+
+def _screening_id(campus_id: str, student_ref: str, row: CensusRow) -> str:
+    """A census row's event id, from what it says rather than where it stood.
+
+    The same screening uploaded again (a corrected file after a batch failed midway, or the
+    same rows in another export) gets the same id, so consumers, which deduplicate by id, take
+    it once. A row whose answers changed is another screening, with another id.
+    """
+    answers = ",".join(str(item) for item in row.items)
+    key = (
+        f"{campus_id}:{student_ref}:{row.instrument.value}:{row.administered_at.isoformat()}:"
+        f"{answers}:{row.behavior_recency}:{row.counseling_requested}"
+    )
+    return str(uuid.uuid5(_SCREENING_NAMESPACE, key))
 
 
 @dataclass
@@ -204,7 +222,7 @@ class CensusIntake:
                 progress.errors.extend(parsed)
             else:
                 student_ref = self.pseudonymizer.student_ref(principal.campus_id, parsed.student_no)
-                row_id = str(uuid.uuid5(batch_id, str(row_number)))
+                row_id = _screening_id(principal.campus_id, student_ref, parsed)
                 payload = ScreeningSubmitted(
                     screening_id=row_id,
                     student_ref=student_ref,
