@@ -72,7 +72,9 @@ async def test_one_relay_leads_a_lane_until_its_connection_goes(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
-        await pools[1].execute("SELECT pg_terminate_backend($1)", leader_pid)
+        # With a timeout, pg_terminate_backend waits until the backend has exited (and its
+        # locks are gone); without one it only signals, and the takeover below could race it.
+        assert await pools[1].fetchval("SELECT pg_terminate_backend($1, 10000)", leader_pid)
         assert await second.drain_once("urgent") == 2
         assert await _pending(pools[0]) == 0
 
