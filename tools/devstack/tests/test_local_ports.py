@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from shouwang_devstack._proc import DevstackError, free_port, repo_root
 from shouwang_devstack.cli import Stack, build_parser, main, requested_ports
-from shouwang_devstack.local_ports import LocalPorts, local_ports
+from shouwang_devstack.local_ports import (
+    LocalPorts,
+    local_ports,
+    ports_record,
+    record_ports,
+    running_ports,
+)
 
 
 def test_unset_or_empty_means_the_usual_ports() -> None:
@@ -103,3 +109,23 @@ def test_a_bad_port_variable_stops_a_command_before_it_starts_anything(
     monkeypatch.setenv("SHOUWANG_KAFKA_PORT", "kafka")
     assert main(["kafka"]) == 1
     assert "SHOUWANG_KAFKA_PORT='kafka' is not a port number" in capsys.readouterr().out
+
+
+def test_commands_beside_a_running_up_find_the_ports_it_recorded(tmp_path: Path) -> None:
+    """`env`, `migrate` and `topics` from another terminal need not repeat up's variables."""
+    record = ports_record(tmp_path)
+    assert running_ports(record, {}) == LocalPorts()  # nothing recorded: the usual ports
+    record_ports(record, LocalPorts(kafka=19092, kafka_controller=19093, postgres=15432))
+    assert running_ports(record, {}) == LocalPorts(19092, 19093, 15432)
+    # A variable that is set still wins, one by one.
+    assert running_ports(record, {"SHOUWANG_POSTGRES_PORT": "25432"}) == LocalPorts(
+        19092, 19093, 25432
+    )
+
+
+def test_up_forgets_its_ports_when_it_stops(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, LocalPorts(19092, 19093, 15432))
+    record_ports(stack.ports_path, stack.ports)
+    stack.stop()
+    assert not stack.ports_path.exists()
+    assert running_ports(ports_record(tmp_path), {}) == LocalPorts()

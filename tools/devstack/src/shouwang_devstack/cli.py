@@ -35,6 +35,9 @@ from .local_ports import (
     POSTGRES_PORT_ENV,
     LocalPorts,
     local_ports,
+    ports_record,
+    record_ports,
+    running_ports,
 )
 from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
@@ -58,6 +61,7 @@ class Stack:
         self.root = root
         self.ports = ports or local_ports()
         self.data = root / ".data"
+        self.ports_path = ports_record(root)
         self.kafka: LocalKafka | None = None
         self.postgres: LocalPostgres | None = None
         self.services: list[ServiceProcess] = []
@@ -225,6 +229,7 @@ class Stack:
                 server.stop()
             except Exception as exc:
                 say(f"{label}: could not stop cleanly: {exc}")
+        self.ports_path.unlink(missing_ok=True)
         say("stopped")
 
 
@@ -324,6 +329,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.secrets = _local_env(root)
             stack.start_postgres()
             stack.start_kafka()
+            record_ports(stack.ports_path, stack.ports)
             dsns = stack.provision(services)
             results = create_topics_sync(stack.bootstrap)
             created = sum(r.outcome == "created" for r in results)
@@ -365,6 +371,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         stopped.append("kafka")
     if stop_from_pid_file(data / "postgres" / "postgres.pid", sig=signal.SIGINT):
         stopped.append("postgres")
+    ports_record(repo_root()).unlink(missing_ok=True)  # the ports of an `up` no longer running
     say("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
     return 0
 
@@ -452,7 +459,8 @@ def cmd_jars(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     """Create every declared topic on KAFKA_BOOTSTRAP_SERVERS (default: the local broker)."""
     bootstrap = args.bootstrap or os.environ.get(
-        "KAFKA_BOOTSTRAP_SERVERS", local_ports().kafka_bootstrap
+        "KAFKA_BOOTSTRAP_SERVERS",
+        running_ports(ports_record(repo_root())).kafka_bootstrap,
     )
     for result in create_topics_sync(bootstrap):
         say(f"{result.name}: {result.outcome} (replication {result.replication_factor})")
@@ -464,7 +472,8 @@ def _admin_dsn(explicit: str | None, root: Path) -> str:
         return normalise_dsn(explicit)
     if os.environ.get("DATABASE_URL"):
         return normalise_dsn(os.environ["DATABASE_URL"])
-    server = LocalPostgres(root / ".data" / "postgres", port=local_ports().postgres)
+    port = running_ports(ports_record(root)).postgres
+    server = LocalPostgres(root / ".data" / "postgres", port=port)
     if not server.password_path.is_file():
         raise DevstackError("no admin DSN: pass --admin-dsn, set DATABASE_URL, or run `make up`")
     return server.dsn
@@ -491,7 +500,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     """Print `export` lines for running one service by hand against a running `up`/devstack."""
     root = repo_root()
     info = service_info(args.service)
-    stack = Stack(root)
+    stack = Stack(root, running_ports(ports_record(root)))
     stack.secrets = load_or_create_local_env(root / ".data" / "local.env")
     stack.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", stack.ports.kafka_bootstrap)
     dsns: dict[str, str] = {}

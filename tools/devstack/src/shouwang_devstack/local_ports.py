@@ -2,6 +2,10 @@
 
 Prefixed with `SHOUWANG_` because Kubernetes' service links already set `KAFKA_PORT` and
 `POSTGRES_PORT` (to `tcp://…`) in pods beside services of those names.
+
+A running `up` records the ports it uses in `.data/ports.env`, so the commands that talk to it
+from another terminal (`env`, `migrate`, `topics`) find it without the variables being set
+again (`running_ports`). `up` itself reads only the environment.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._proc import DevstackError
 
@@ -68,3 +73,37 @@ def local_ports(environ: Mapping[str, str] | None = None) -> LocalPorts:
                 f"{' and '.join(sharing)} share port {port}: each local server needs its own"
             )
     return ports
+
+
+PORT_VARIABLES = (KAFKA_PORT_ENV, KAFKA_CONTROLLER_PORT_ENV, POSTGRES_PORT_ENV)
+
+
+def ports_record(root: Path) -> Path:
+    """Where a running `up` in the checkout at `root` records its ports."""
+    return root / ".data" / "ports.env"
+
+
+def record_ports(path: Path, ports: LocalPorts) -> None:
+    """Write the ports a running `up` listens on (removed again when it stops)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Written by `shouwang-dev up` while it runs: the ports of its local servers.\n"
+        f"{KAFKA_PORT_ENV}={ports.kafka}\n"
+        f"{KAFKA_CONTROLLER_PORT_ENV}={ports.kafka_controller}\n"
+        f"{POSTGRES_PORT_ENV}={ports.postgres}\n",
+        encoding="utf-8",
+    )
+
+
+def running_ports(path: Path, environ: Mapping[str, str] | None = None) -> LocalPorts:
+    """The ports of the running local servers: each variable that is set, else what `up`
+    recorded in `path`, else the default."""
+    recorded: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() in PORT_VARIABLES:
+                recorded[name.strip()] = value.strip()
+    env = os.environ if environ is None else environ
+    given = {name: env[name] for name in PORT_VARIABLES if env.get(name, "").strip()}
+    return local_ports({**recorded, **given})
