@@ -202,6 +202,15 @@ async def wait_for(probe: Any, within: float = 60.0, every: float = 0.3) -> Any:
         await asyncio.sleep(every)
 
 
+def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of a refusal with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
 async def in_both_languages(
     client: httpx.AsyncClient,
     method: str,
@@ -213,14 +222,14 @@ async def in_both_languages(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A refusal's problem+json as a default caller reads it and as one preferring English
     does: the first in zh-CN alone (no English glued on with " / "), the second in English."""
-    bodies = []
-    for language in ({}, {"Accept-Language": "en-US,en;q=0.9"}):
-        response = await client.request(method, url, headers={**headers, **language}, **kwargs)
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["code"] == code, response.json()
-        bodies.append(response.json())
-    chinese, english = bodies
+    chinese, english = [
+        refused(
+            await client.request(method, url, headers={**headers, **language}, **kwargs),
+            status,
+            code,
+        )
+        for language in ({}, {"Accept-Language": "en-US,en;q=0.9"})
+    ]
     assert not chinese["detail"].isascii(), chinese
     assert " / " not in chinese["detail"], chinese
     assert english["detail"].isascii(), english

@@ -36,6 +36,7 @@ from cases_support import (
     import_roster,
     in_both_languages,
     outbox_events,
+    refused,
     token,
     warning,
 )
@@ -66,14 +67,6 @@ async def deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:
                 conn, consumer="test", event_id=envelope.id, campus_id=campus_id
             )
             await apply(conn, envelope, CIPHER)
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_the_whole_loop_with_every_guard(

@@ -154,11 +154,20 @@ async def _refused_census(
     return batch
 
 
+async def _events_of(
+    reader: TopicReader, batch_id: str, count: int
+) -> list[Envelope[ScreeningSubmitted]]:
+    """The batch's envelopes on the census topic (waits for `count`, then settles)."""
+    records = await reader.read(count, within=60, settle=2.0)
+    envelopes = [Envelope[ScreeningSubmitted].model_validate_json(r.value) for r in records]
+    return [e for e in envelopes if e.data.batch_id == batch_id]
+
+
 async def _census_rows_of(reader: TopicReader, batch_id: str, count: int) -> list[int]:
     """Row numbers of the batch's events on the census topic (waits for `count`, then settles)."""
-    records = await reader.read(count, within=60, settle=2.0)
-    events = [Envelope[ScreeningSubmitted].model_validate_json(r.value).data for r in records]
-    return sorted(e.batch_row for e in events if e.batch_id == batch_id)
+    rows = [e.data.batch_row for e in await _events_of(reader, batch_id, count)]
+    assert None not in rows  # every census event names its row
+    return sorted(row for row in rows if row is not None)
 
 
 async def test_an_xlsx_that_breaks_midway_is_refused_and_its_batch_says_how_far_it_got(
@@ -224,13 +233,7 @@ async def test_a_corrected_file_repeats_the_rows_already_sent_under_the_same_ids
     broken = clean + b"2025999999,\xff,2026-09-10 09:30,PHQ-9,0,0,0,0,0,0,0,0,0\n"
 
     async with TopicReader(kafka_bootstrap, CENSUS) as reader:
-        first = await client.post(
-            "/v1/screenings/bulk",
-            files={"file": ("普查.csv", io.BytesIO(broken), "text/csv")},
-            headers=headers,
-        )
-        assert first.status_code == 422, first.text
-        failed = (await client.get(first.headers["location"], headers=headers)).json()
+        failed = await _refused_census(client, headers, "普查.csv", broken, "text/csv")
         sent = failed["rows_accepted"]
         assert sent > 0
         first_ids = {
@@ -264,10 +267,3 @@ async def test_a_corrected_file_repeats_the_rows_already_sent_under_the_same_ids
     assert all(second_ids[row] == first_ids[row] for row in unchanged)
     assert second_ids[2] != first_ids[2]  # other answers: another screening
     assert len(set(second_ids.values())) == len(second_ids)
-
-
-async def _events_of(reader: TopicReader, batch_id: str, count: int) -> list[Any]:
-    """The batch's envelopes on the census topic (waits for `count`, then settles)."""
-    records = await reader.read(count, within=60, settle=2.0)
-    envelopes = [Envelope[ScreeningSubmitted].model_validate_json(r.value) for r in records]
-    return [e for e in envelopes if e.data.batch_id == batch_id]
