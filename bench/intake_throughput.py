@@ -15,7 +15,6 @@ Prints the figures and the ratios intake/baseline (aim >= 0.5) and intake/floor.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -27,11 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import aiohttp
+import uvloop
+from loadgen import closed_loop, encode_requests, open_loop  # bench/ is on sys.path
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
-from stack import bench_stack  # bench/ is on sys.path when run as a script
+from stack import bench_stack
 
 SIGNALS = ["persistent_low_mood", "sleep_disturbance", "social_withdrawal", "academic_decline"]
 
@@ -67,74 +68,20 @@ def _body(i: int) -> bytes:
     ).encode()
 
 
-async def _closed_loop(
-    url: str, headers: dict[str, str], seconds: float, concurrency: int
-) -> tuple[float, int]:
-    """Each client sends its next request when the last answered: the maximum rate."""
-    accepted = 0
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def client(n: int) -> None:
-            nonlocal accepted, errors
-            i = n
-            while time.perf_counter() < deadline:
-                async with session.post(url, data=_body(i)) as response:
-                    await response.read()
-                    if response.status == 202:
-                        accepted += 1
-                    else:
-                        errors += 1
-                i += concurrency
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client(n) for n in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return accepted / elapsed, errors
-
-
-async def _open_loop(
-    url: str, headers: dict[str, str], seconds: float, rate: float
-) -> tuple[list[float], int]:
-    """Requests start on a fixed schedule whatever the answers: latency at a known load."""
-    latencies: list[float] = []
-    errors = 0
-    interval = 1.0 / rate
-    connector = aiohttp.TCPConnector(limit=512)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def one(i: int) -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            async with session.post(url, data=_body(i)) as response:
-                await response.read()
-                if response.status == 202:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-        tasks = []
-        begin = time.perf_counter()
-        for i in range(int(seconds * rate)):
-            delay = begin + i * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-    return latencies, errors
-
-
 async def measure(
-    name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int, pid: int
+    name: str, base_url: str, headers: dict[str, str], seconds: float, concurrency: int, pid: int
 ) -> Figures:
-    await _closed_loop(url, headers, 2.0, concurrency)  # warm-up: connections, JIT-free caches
+    address = urlsplit(base_url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    requests = encode_requests(
+        host, port, "/v1/reports", headers, [_body(i) for i in range(20_000)]
+    )
+    await closed_loop(host, port, requests, 2.0, concurrency, 202)  # warm-up: connections, caches
     cpu_before = _cpu_seconds(pid)
-    rate, errors = await _closed_loop(url, headers, seconds, concurrency)
+    rate, errors = await closed_loop(host, port, requests, seconds, concurrency, 202)
     cpu_ms = (_cpu_seconds(pid) - cpu_before) / max(rate * seconds, 1.0) * 1000
     offered = max(rate / 2, 1.0)
-    latencies, open_errors = await _open_loop(url, headers, seconds, offered)
+    latencies, open_errors = await open_loop(host, port, requests, seconds, offered, 202)
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
     return Figures(
         name, rate, errors + open_errors, cuts[49] * 1000, cuts[98] * 1000, offered, cpu_ms
@@ -185,11 +132,7 @@ def main() -> int:
         }
 
         def run(name: str, base_url: str, pid: int) -> Figures:
-            return asyncio.run(
-                measure(
-                    name, f"{base_url}/v1/reports", headers, args.seconds, args.concurrency, pid
-                )
-            )
+            return uvloop.run(measure(name, base_url, headers, args.seconds, args.concurrency, pid))
 
         with _bench_server("baseline_app.py") as (url, pid):
             base = run("baseline (bare FastAPI)", url, pid)
