@@ -94,35 +94,37 @@ class EventPublisher:
             await producer.stop()
 
     async def publish(self, envelope: Envelope[Any], topic: str | None = None) -> None:
-        """Return only once Kafka acknowledged the record (acks=all)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        delivery = await self.enqueue(envelope, topic)
-        await self.acknowledged(delivery, max(deadline - loop.time(), 0.01))
+        """Return only once Kafka acknowledged the record (acks=all), or raise
+        `KafkaUnavailable` when it did not within the timeout.
 
-    async def acknowledged(self, delivery: asyncio.Future[Any], seconds: float) -> None:
-        """Wait for one enqueued record's ack, or raise `KafkaUnavailable`.
-
-        `asyncio.wait` never cancels the producer's own future on timeout: a cancelled batch
-        future trips aiokafka's sender later, and it stops sending.
+        One deadline covers both the hand-over and the acknowledgement. The wait on the
+        producer's own future is shielded: cancelling it on timeout would trip aiokafka's
+        sender later, and it would stop sending.
         """
-        if not delivery.done():
-            try:
-                await asyncio.wait((delivery,), timeout=seconds)
-            except asyncio.CancelledError:
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable("the Kafka producer is not started")
+        delivery: asyncio.Future[Any] | None = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                delivery = await producer.send(
+                    topic or envelope.topic,
+                    envelope.to_bytes(),
+                    key=envelope.key,
+                    headers=_kafka_headers(envelope),
+                )
+                await asyncio.shield(delivery)
+        except Exception as exc:
+            if delivery is not None and not delivery.done():
                 delivery.add_done_callback(_consume_outcome)
-                raise
-        problem: BaseException | None
-        if not delivery.done():
-            delivery.add_done_callback(_consume_outcome)
-            problem = TimeoutError(f"no acknowledgement within {seconds:.1f} s")
-        elif delivery.cancelled():
-            problem = asyncio.CancelledError("delivery cancelled")
-        else:
-            problem = delivery.exception()
-        if problem is not None:
             self._note_failure()
-            raise KafkaUnavailable(str(problem) or type(problem).__name__) from problem
+            if isinstance(exc, TimeoutError):
+                raise KafkaUnavailable(f"no acknowledgement within {self._timeout:.1f} s") from exc
+            raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+        except asyncio.CancelledError:
+            if delivery is not None and not delivery.done():
+                delivery.add_done_callback(_consume_outcome)
+            raise
         self._failing_since = None
 
     def _note_failure(self) -> None:
@@ -173,7 +175,7 @@ class EventPublisher:
                     topic or envelope.topic,
                     envelope.to_bytes(),
                     key=envelope.key,
-                    headers=[(name, value.encode()) for name, value in envelope.headers().items()],
+                    headers=_kafka_headers(envelope),
                 )
         except Exception as exc:
             self._note_failure()
@@ -194,6 +196,10 @@ class EventPublisher:
 
     async def ping(self) -> bool:
         return self._producer is not None and await self._ping()
+
+
+def _kafka_headers(envelope: Envelope[Any]) -> list[tuple[str, bytes]]:
+    return [(name, value.encode()) for name, value in envelope.headers().items()]
 
 
 def _consume_outcome(delivery: asyncio.Future[Any]) -> None:
