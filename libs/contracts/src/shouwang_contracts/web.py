@@ -16,10 +16,10 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import uvicorn
@@ -34,6 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, ValidationError
 from pythonjsonlogger.json import JsonFormatter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -322,6 +323,68 @@ async def require_json(request: Request) -> None:
         )
 
 
+# --- JSON bodies an endpoint reads itself --------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json_body(
+    request: Request, model: type[M], *, other_errors: Sequence[dict[str, Any]] = ()
+) -> M:
+    """The request body as `model`, parsed and validated in one pass from the raw bytes.
+
+    For the busiest endpoints (intake's reports): a body declared as a FastAPI parameter costs
+    a `json.loads`, a dependency solve and a validation of the resulting dict, about a seventh
+    of such a request's CPU. Errors leave as FastAPI's `RequestValidationError` with their
+    locations under `body`, so the caller sees what a declared body gives: 400
+    `malformed_json`, or 422 `validation_failed` naming each field. `other_errors` (a header's,
+    say) are reported in the same answer. Document the body with `json_body_openapi`.
+    """
+    body = await request.body()
+    try:
+        parsed = model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            *other_errors,
+            *({**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)),
+        ]
+        raise RequestValidationError(errors, body=body) from exc
+    if other_errors:
+        raise RequestValidationError(list(other_errors), body=body)
+    return parsed
+
+
+def json_body_openapi(
+    model: type[BaseModel], *, parameters: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its body with `read_json_body`: the body's
+    schema (its `$defs` move into the components in `service_app`) and any `parameters`."""
+    schema = model.model_json_schema(ref_template=_COMPONENT_REF + "{model}")
+    extra: dict[str, Any] = {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
+    }
+    if parameters:
+        extra["parameters"] = list(parameters)
+    return extra
+
+
+_COMPONENT_REF = "#/components/schemas/"
+
+
+def _hoist_body_definitions(spec: dict[str, Any]) -> dict[str, Any]:
+    """Move the `$defs` of inline request-body schemas into `components/schemas`, where
+    their references (`json_body_openapi`) point."""
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            for media in content.values():
+                schema = media.get("schema", {})
+                for name, definition in schema.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+    return spec
+
+
 class BodyTooLarge(StarletteHTTPException):
     """The request body passed the size limit of its route while it streamed in."""
 
@@ -386,6 +449,22 @@ class EdgeMiddleware:
         self.metrics = metrics
         self.body_limit = body_limit
         self.overrides = sorted((body_limit_overrides or {}).items(), key=lambda kv: -len(kv[0]))
+        # Bounded: route templates (or "unmatched"), methods and statuses are few.
+        self._labelled: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _series(self, template: str, method: str, status: int) -> tuple[Any, Any]:
+        """The labelled counter and histogram of one route, method and status, looked up
+        once (prometheus-client takes a lock and builds a label tuple per `labels()`)."""
+        key = (template, method, status)
+        series = self._labelled.get(key)
+        if series is None:
+            assert self.metrics is not None
+            series = (
+                self.metrics.requests.labels(template, method, str(status)),
+                self.metrics.latency.labels(template, method),
+            )
+            self._labelled[key] = series
+        return series
 
     def _limit(self, path: str) -> int | None:
         for prefix, limit in self.overrides:
@@ -438,9 +517,9 @@ class EdgeMiddleware:
             if self.metrics is not None:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
-                method = scope.get("method", "")
-                self.metrics.requests.labels(template, method, str(status)).inc()
-                self.metrics.latency.labels(template, method).observe(time.perf_counter() - started)
+                counted, timed = self._series(template, scope.get("method", ""), status)
+                counted.inc()
+                timed.observe(time.perf_counter() - started)
                 if status >= 400:
                     # A 500 escapes past this layer before its problem is written.
                     reason = scope.get(PROBLEM_CODE_SCOPE_KEY) or (
@@ -587,7 +666,8 @@ def service_app(
     - the service's `/v1` routers, then `/healthz`, `/readyz` (every `readiness` check) and
       `/metrics` (the service's `registry`);
     - one `EdgeMiddleware` in front: trace context, the body limit (`body_limit`, or a
-      longer path prefix's override), and `http_metrics`.
+      longer path prefix's override), and `http_metrics`;
+    - an OpenAPI document that also describes bodies read with `read_json_body`.
 
     `lifespan` opens and closes the service's connections and workers.
     """
@@ -609,4 +689,12 @@ def service_app(
         body_limit=body_limit,
         body_limit_overrides=body_limit_overrides,
     )
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _hoist_body_definitions(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -219,3 +219,37 @@ async def test_every_refusal_is_counted_by_its_reason(client: httpx.AsyncClient,
         "not_found",
     ):
         assert after.get(reason, 0) - before.get(reason, 0) == 1, (reason, before, after)
+
+
+async def test_a_bad_idempotency_key_is_named_beside_the_bodys_errors(
+    client: httpx.AsyncClient, token
+) -> None:
+    response = await client.post(
+        "/v1/reports",
+        json={**REPORT, "signals": []},
+        headers={**token(Role.DORM_LEADER), "Idempotency-Key": "short"},
+    )
+    problem = _is_problem(response, 422, "validation_failed")
+    fields = {e["field"]: e["type"] for e in problem["errors"]}  # type: ignore[attr-defined]
+    assert fields == {"header.Idempotency-Key": "string_too_short", "signals": "too_short"}
+
+
+@pytest.mark.parametrize("body", [b"", b"[1, 2", b'{"campus_id": "demo",}'])
+async def test_a_body_that_is_not_json_is_a_400_for_every_json_endpoint(
+    client: httpx.AsyncClient, token, body: bytes
+) -> None:
+    for path, role in (
+        ("/v1/reports", Role.DORM_LEADER),
+        ("/v1/screenings", Role.COUNSELING_CENTER),
+    ):
+        response = await client.post(
+            path, content=body, headers={**token(role), "Content-Type": "application/json"}
+        )
+        _is_problem(response, 400, "malformed_json")
+
+
+async def test_the_token_is_checked_before_the_body_is_read(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/reports", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    _is_problem(response, 401, "missing_token")

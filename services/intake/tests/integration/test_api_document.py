@@ -1,0 +1,55 @@
+"""The OpenAPI document describes what the hot endpoints read themselves: their bodies and
+the Idempotency-Key header, with every schema reference resolvable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _resolve(spec: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = spec
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+async def test_submissions_document_their_body_and_idempotency_key(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    expected = {
+        "/v1/reports": {"campus_id", "student_no", "signals", "observed_at", "note", "location"},
+        "/v1/screenings": {"campus_id", "student_no", "instrument", "items", "administered_at"},
+    }
+    for path, fields in expected.items():
+        operation = spec["paths"][path]["post"]
+        body = operation["requestBody"]
+        assert body["required"] is True
+        schema = body["content"]["application/json"]["schema"]
+        assert fields <= set(schema["properties"]), (path, schema["properties"].keys())
+        assert {"campus_id", "student_no"} <= set(schema["required"])
+        assert "$defs" not in schema  # moved into the components, where the refs point
+        headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert headers["Idempotency-Key"]["schema"]["minLength"] == 8
+        assert "202" in operation["responses"]
+    signals = spec["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]
+    items = signals["schema"]["properties"]["signals"]["items"]
+    assert "persistent_low_mood" in _resolve(spec, items["$ref"])["enum"]
+    for ref in set(_refs(spec)):
+        _resolve(spec, ref)  # raises if anything points nowhere
