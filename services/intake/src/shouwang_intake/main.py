@@ -12,7 +12,7 @@ from shouwang_contracts.web import configure_logging, serve, service_app
 from . import metrics
 from .bootstrap import Deps, bootstrap
 from .config import IntakeSettings
-from .entrypoints.http import router
+from .entrypoints.http import router, submissions
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -43,7 +43,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Reports from the six-tier network, screenings and census files.",
         lifespan=lifespan,
         token_verifier=settings.token_verifier(),
-        routers=[router],
+        routers=[submissions, router],
         readiness={"kafka": kafka_ready, "database": database_ready},
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
