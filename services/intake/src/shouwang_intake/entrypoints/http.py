@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import (
     APIRouter,
@@ -100,6 +100,25 @@ _SUBMISSION_PARAMETERS = [
 ]
 
 
+_SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Idempotency-Key reused with another body"},
+    503: {"description": "Kafka did not acknowledge; retry"},
+}
+Submission = TypeVar("Submission", ReportIn, ScreeningIn)
+
+
+async def _submission(
+    request: Request, guard: Callable[[Request], Awaitable[Principal]], model: type[Submission]
+) -> tuple[Principal, Submission, str | None]:
+    """Check a submission in order: media type, token and role (`guard`), then body and
+    Idempotency-Key together, then the campus. Returns who, what, and the key if any."""
+    principal = await guard(request)
+    idempotency_key, key_errors = _idempotency_key(request)
+    body = await read_json_body(request, model, other_errors=key_errors)
+    require_same_campus(principal, body.campus_id)
+    return principal, body, idempotency_key
+
+
 def _idempotency_key(request: Request) -> tuple[str | None, list[dict[str, Any]]]:
     """The Idempotency-Key header, or the validation errors it gives (reported with the body's)."""
     value = request.headers.get(_KEY_HEADER)
@@ -170,17 +189,11 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
     operation_id="submit_report",
     response_model=Accepted,
     summary="Report signals observed about a student (上报预警信息)",
-    responses={
-        409: {"description": "Idempotency-Key reused with another body"},
-        503: {"description": "Kafka did not acknowledge; retry"},
-    },
+    responses=_SUBMISSION_RESPONSES,
     openapi_extra=json_body_openapi(ReportIn, parameters=_SUBMISSION_PARAMETERS),
 )
 async def submit_report(request: Request) -> Response:
-    principal = await _reporter(request)
-    idempotency_key, key_errors = _idempotency_key(request)
-    body = await read_json_body(request, ReportIn, other_errors=key_errors)
-    require_same_campus(principal, body.campus_id)
+    principal, body, idempotency_key = await _submission(request, _reporter, ReportIn)
     d: Deps = request.app.state.deps
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
@@ -193,17 +206,11 @@ async def submit_report(request: Request) -> Response:
     operation_id="submit_screening",
     response_model=Accepted,
     summary="Submit one screening result (提交单个测评结果)",
-    responses={
-        409: {"description": "Idempotency-Key reused with another body"},
-        503: {"description": "Kafka did not acknowledge; retry"},
-    },
+    responses=_SUBMISSION_RESPONSES,
     openapi_extra=json_body_openapi(ScreeningIn, parameters=_SUBMISSION_PARAMETERS),
 )
 async def submit_screening(request: Request) -> Response:
-    principal = await _json_screener(request)
-    idempotency_key, key_errors = _idempotency_key(request)
-    body = await read_json_body(request, ScreeningIn, other_errors=key_errors)
-    require_same_campus(principal, body.campus_id)
+    principal, body, idempotency_key = await _submission(request, _json_screener, ScreeningIn)
     d: Deps = request.app.state.deps
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_screening(principal, body, idempotency_key)
