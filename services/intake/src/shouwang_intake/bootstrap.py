@@ -117,6 +117,8 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
             zone=settings.zone,
             max_rows=settings.max_census_rows,
             in_flight=settings.census_in_flight,
+            heartbeat_seconds=settings.census_heartbeat_seconds,
+            stale_seconds=settings.census_stale_seconds,
         ),
     )
     deps.tasks.append(asyncio.create_task(keep_house(store), name="housekeeping"))

@@ -31,6 +31,10 @@ class IntakeSettings(SharedSettings):
     max_census_rows: int = 100_000
     # Census rows awaiting Kafka's acknowledgement at once; bounds memory and broker pressure.
     census_in_flight: int = 1000
+    # A census upload refreshes its batch's heartbeat this often; a batch still 'processing'
+    # with no heartbeat for census_stale_seconds was cut off and reads `failed`.
+    census_heartbeat_seconds: float = 5.0
+    census_stale_seconds: float = 60.0
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -46,6 +46,7 @@ class CensusBatch:
     failure_en: str | None
     created_at: datetime
     completed_at: datetime | None
+    heartbeat_at: datetime | None = None  # last sign of life of the upload writing it
 
 
 class IntakeStore:
@@ -224,31 +225,78 @@ class IntakeStore:
     # --- census ------------------------------------------------------------------------
 
     async def start_batch(
-        self, batch_id: uuid.UUID, campus_id: str, submitted_by_ref: str, file_sha256: str
+        self,
+        batch_id: uuid.UUID,
+        campus_id: str,
+        submitted_by_ref: str,
+        file_sha256: str,
+        *,
+        stale_seconds: float,
     ) -> CensusBatch | None:
-        """Register a batch; None if new, else the existing batch for the same file."""
+        """Register a batch; None if new, else the existing batch for the same file.
+
+        A failed batch starts again, and so does one still 'processing' whose upload has not
+        beaten for `stale_seconds` (the process writing it died)."""
         inserted = await self._pool.fetchval(
             """
-            INSERT INTO census_batches (batch_id, campus_id, submitted_by_ref, file_sha256, status)
-            VALUES ($1, $2, $3, $4, 'processing')
+            INSERT INTO census_batches
+                (batch_id, campus_id, submitted_by_ref, file_sha256, status, heartbeat_at)
+            VALUES ($1, $2, $3, $4, 'processing', now())
             ON CONFLICT (batch_id) DO UPDATE
-                SET status = 'processing', failure = NULL, failure_en = NULL
+                SET status = 'processing', failure = NULL, failure_en = NULL,
+                    heartbeat_at = now()
                 WHERE census_batches.status = 'failed'
-                   -- a batch still 'processing' long after any request could last was
-                   -- interrupted (the process died): let the same file start it again
                    OR (census_batches.status = 'processing'
-                       AND census_batches.created_at < now() - interval '15 minutes')
+                       AND coalesce(census_batches.heartbeat_at, census_batches.created_at)
+                           < now() - make_interval(secs => $5))
             RETURNING true
             """,
             batch_id,
             campus_id,
             submitted_by_ref,
             file_sha256,
+            stale_seconds,
         )
         if inserted:
             await self._pool.execute("DELETE FROM census_row_errors WHERE batch_id = $1", batch_id)
             return None
         return await self.batch(campus_id, batch_id)
+
+    async def beat(self, batch_id: uuid.UUID) -> None:
+        """The upload writing this batch is alive."""
+        await self._pool.execute(
+            "UPDATE census_batches SET heartbeat_at = now()"
+            " WHERE batch_id = $1 AND status = 'processing'",
+            batch_id,
+        )
+
+    async def fail_abandoned_batch(
+        self,
+        campus_id: str,
+        batch_id: uuid.UUID,
+        *,
+        stale_seconds: float,
+        failure: str,
+        failure_en: str,
+    ) -> CensusBatch | None:
+        """End a batch `failed` if it is still 'processing' with no heartbeat for
+        `stale_seconds`; returns it as it now is (None if it was not abandoned)."""
+        row = await self._pool.fetchrow(
+            """
+            UPDATE census_batches
+               SET status = 'failed', failure = $4, failure_en = $5, completed_at = now()
+             WHERE campus_id = $1 AND batch_id = $2 AND status = 'processing'
+               AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => $3)
+            RETURNING batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,
+                      rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at
+            """,
+            campus_id,
+            batch_id,
+            stale_seconds,
+            failure,
+            failure_en,
+        )
+        return CensusBatch(**dict(row)) if row else None
 
     async def finish_batch(
         self,
@@ -291,7 +339,7 @@ class IntakeStore:
     async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
         row = await self._pool.fetchrow(
             "SELECT batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,"
-            " rows_rejected, failure, failure_en, created_at, completed_at"
+            " rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at"
             " FROM census_batches WHERE campus_id = $1 AND batch_id = $2",
             campus_id,
             batch_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,14 @@ class _Progress:
     acknowledged: int = 0  # acknowledged by Kafka: these rows are on the census topic
     errors: list[RowError] = field(default_factory=list)
     pending: list[asyncio.Future[Any]] = field(default_factory=list)
+    next_beat: float = 0.0  # time.monotonic() when the batch's heartbeat is due
+
+
+_INTERRUPTED = (
+    "上传在处理中途中断（服务重启或故障），请重新上传同一文件",
+    "The upload was interrupted while it was processed (the service restarted or failed);"
+    " upload the same file again",
+)
 
 
 class CensusStopped(SubmissionRefused):
@@ -87,6 +96,27 @@ class CensusIntake:
     zone: ZoneInfo
     max_rows: int
     in_flight: int
+    # An upload refreshes its batch's heartbeat this often; a 'processing' batch whose
+    # heartbeat is older than `stale_seconds` was cut off (its process died).
+    heartbeat_seconds: float = 5.0
+    stale_seconds: float = 60.0
+
+    async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
+        """A batch as GET shows it. One still 'processing' whose upload stopped beating was
+        interrupted: it ends `failed` here, saying so, and the same file may be sent again."""
+        batch = await self.store.batch(campus_id, batch_id)
+        if batch is None or batch.status != "processing":
+            return batch
+        abandoned = await self.store.fail_abandoned_batch(
+            campus_id,
+            batch_id,
+            stale_seconds=self.stale_seconds,
+            failure=_INTERRUPTED[0],
+            failure_en=_INTERRUPTED[1],
+        )
+        if abandoned is not None:
+            logger.warning("census batch %s was interrupted (no heartbeat); now failed", batch_id)
+        return abandoned or batch
 
     async def ingest(
         self,
@@ -105,7 +135,9 @@ class CensusIntake:
         digest = await asyncio.to_thread(sha256_of, upload)
         batch_id = uuid.uuid5(_BATCH_NAMESPACE, f"{principal.campus_id}:{digest}")
         submitter = self.pseudonymizer.person_ref(principal.campus_id, principal.sub)
-        existing = await self.store.start_batch(batch_id, principal.campus_id, submitter, digest)
+        existing = await self.store.start_batch(
+            batch_id, principal.campus_id, submitter, digest, stale_seconds=self.stale_seconds
+        )
         if existing is not None:
             return existing, True
 
@@ -114,6 +146,7 @@ class CensusIntake:
             await self._publish_rows(
                 principal, upload, filename, default_instrument, batch_id, submitter, progress
             )
+            await self._beat(batch_id, progress)
             await self._drain(progress)
         except KafkaUnavailable:
             await self._fail(
@@ -201,6 +234,7 @@ class CensusIntake:
         # Yield by the clock, not every N rows: 50 rows between yields held a report's 202 up
         # by ~30 ms at p50 while a census was parsed.
         held = TimeSlice()
+        progress.next_beat = time.monotonic() + self.heartbeat_seconds
         for row_number, cells in rows:
             progress.total += 1
             if progress.total > self.max_rows:
@@ -245,9 +279,17 @@ class CensusIntake:
                 progress.pending.append(await self.publisher.enqueue(envelope, CENSUS))
                 if len(progress.pending) >= self.in_flight:
                     await self._drain(progress)
+                    await self._beat(batch_id, progress)
             if held.over():
                 await asyncio.sleep(0)
                 held.renew()
+                await self._beat(batch_id, progress)
+
+    async def _beat(self, batch_id: uuid.UUID, progress: _Progress) -> None:
+        """Mark the batch alive when its heartbeat is due (see `batch`)."""
+        if time.monotonic() >= progress.next_beat:
+            await self.store.beat(batch_id)
+            progress.next_beat = time.monotonic() + self.heartbeat_seconds
 
     async def _drain(self, progress: _Progress) -> None:
         """Wait until Kafka acknowledged every row sent so far."""
