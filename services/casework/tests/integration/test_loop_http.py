@@ -95,7 +95,7 @@ async def test_the_whole_loop_with_every_guard(
     assert mine["total"] == 1
 
     # No shortcut to closed; intervention needs what was done (field named, zh-CN by default).
-    refused(
+    shortcut = refused(
         await client.post(
             f"/v1/cases/{case_id}/transitions",
             json={"to_state": "closed", "outcome": "relieved"},
@@ -104,6 +104,9 @@ async def test_the_whole_loop_with_every_guard(
         409,
         "transition_not_allowed",
     )
+    assert "“发现”" in shortcut["detail"]
+    assert "“结案”" in shortcut["detail"]
+    assert "监控" in shortcut["detail"]  # where the case may go instead
     body = refused(
         await client.post(
             f"/v1/cases/{case_id}/transitions", json={"to_state": "intervention"}, headers=counselor

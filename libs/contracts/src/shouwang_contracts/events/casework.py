@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..envelope import Payload
 from ..topics import CASES, DIRECTORY
-from ..vocabulary import Role, Severity
+from ..vocabulary import DEFAULT_LANGUAGE, Language, Role, Severity
 
 
 class CaseState(StrEnum):
@@ -26,6 +26,21 @@ class CaseState(StrEnum):
     AFTERCARE = "aftercare"
     FOLLOW_UP = "follow_up"
     CLOSED = "closed"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        zh, en = _CASE_STATE_LABELS[self]
+        return zh if language == "zh-CN" else en
+
+
+_CASE_STATE_LABELS: dict[CaseState, tuple[str, str]] = {
+    CaseState.OPEN: ("发现", "Open"),
+    CaseState.MONITORING: ("监控", "Monitoring"),
+    CaseState.INTERVENTION: ("干预", "Intervention"),
+    CaseState.REFERRED: ("转介", "Referred"),
+    CaseState.AFTERCARE: ("善后", "Aftercare"),
+    CaseState.FOLLOW_UP: ("回访", "Follow-up"),
+    CaseState.CLOSED: ("结案", "Closed"),
+}
 
 
 class CaseOutcome(StrEnum):

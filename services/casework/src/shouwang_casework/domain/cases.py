@@ -255,8 +255,13 @@ class Case:
         require(may_work_cases(actor), "transition_forbidden", "tier 4+ in scope may move cases")
         target, source = request.to_state, self.state
         if target not in allowed_targets(source):
+            nexts = sorted(allowed_targets(source), key=list(S).index)
             raise InvalidTransition(
-                "transition_not_allowed", f"no step from {source.value} to {target.value}"
+                "transition_not_allowed",
+                f"no step from {source.value} to {target.value}; from {source.value} a case"
+                f" may go to: {', '.join(t.value for t in nexts)}",
+                detail_zh=f"闭环流程不能从“{source.label()}”直接进入“{target.label()}”；"
+                f"当前可进入：{'、'.join(t.label() for t in nexts)}",
             )
         relapse = target in RELAPSE[source]
         detail: dict[str, Any] = {}
