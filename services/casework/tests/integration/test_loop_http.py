@@ -197,13 +197,16 @@ async def test_the_whole_loop_with_every_guard(
         422,
         "referral_not_returned",
     )
-    refused(
+    too_early = refused(
         await client.post(
             f"/v1/cases/{case_id}/referral/status", json={"status": "returned"}, headers=counselor
         ),
         409,
         "referral_step_not_allowed",
     )
+    assert "“待接收”" in too_early["detail"]
+    assert "“已返校”" in too_early["detail"]
+    assert "已接收、未接收" in too_early["detail"]  # where it may go instead
     for status in ("accepted", "returned"):
         response = await client.post(
             f"/v1/cases/{case_id}/referral/status", json={"status": status}, headers=counselor

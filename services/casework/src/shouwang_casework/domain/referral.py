@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from shouwang_contracts.vocabulary import Tier
+from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Tier
 
 from .guards import Actor, ConsentDecision, InvalidTransition, MissingRecord, NotPermitted
 
@@ -33,6 +33,19 @@ class ReferralStatus(StrEnum):
     NOT_ACCEPTED = "not_accepted"
     RETURNED = "returned"
     REFERRED_AGAIN = "referred_again"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        zh, en = _REFERRAL_LABELS[self]
+        return zh if language == "zh-CN" else en
+
+
+_REFERRAL_LABELS: dict[ReferralStatus, tuple[str, str]] = {
+    ReferralStatus.PENDING: ("待接收", "Pending"),
+    ReferralStatus.ACCEPTED: ("已接收", "Accepted"),
+    ReferralStatus.NOT_ACCEPTED: ("未接收", "Not accepted"),
+    ReferralStatus.RETURNED: ("已返校", "Returned"),
+    ReferralStatus.REFERRED_AGAIN: ("再次转介", "Referred again"),
+}
 
 
 REFERRAL_STEPS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
@@ -105,9 +118,17 @@ class Referral:
     def move(self, status: ReferralStatus, at: datetime) -> None:
         """Advance the referral; `returned` records the return to campus."""
         if status not in REFERRAL_STEPS[self.status]:
+            nexts = sorted(REFERRAL_STEPS[self.status], key=list(ReferralStatus).index)
             raise InvalidTransition(
                 "referral_step_not_allowed",
-                f"a referral cannot go from {self.status.value} to {status.value}",
+                f"a referral cannot go from {self.status.value} to {status.value}; from"
+                f" {self.status.value} it may go to: {', '.join(n.value for n in nexts) or 'nothing'}",
+                detail_zh=f"转介状态不能从“{self.status.label()}”变为“{status.label()}”；"
+                + (
+                    f"当前可变为：{'、'.join(n.label() for n in nexts)}"
+                    if nexts
+                    else "这次转介已是最后一步，不能再变更"
+                ),
             )
         self.status = status
         self.updated_at = at
