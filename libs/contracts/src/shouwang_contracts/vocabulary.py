@@ -13,6 +13,12 @@ Language = Literal["zh-CN", "en"]
 DEFAULT_LANGUAGE: Language = "zh-CN"
 
 
+def in_language(label: tuple[str, str], language: Language = DEFAULT_LANGUAGE) -> str:
+    """One of a (zh-CN, English) pair: what every enum's `label()` answers."""
+    zh, en = label
+    return zh if language == "zh-CN" else en
+
+
 class Tier(IntEnum):
     """The six-tier warning network (六级预警体系), lowest first."""
 
@@ -60,8 +66,7 @@ class Role(StrEnum):
         return tier is not None and tier <= Tier.CLASS_WELLBEING_OFFICER
 
     def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        zh, en = _ROLE_LABELS[self]
-        return zh if language == "zh-CN" else en
+        return in_language(_ROLE_LABELS[self], language)
 
 
 _ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -112,8 +117,7 @@ class Severity(StrEnum):
         return self.rank >= other.rank
 
     def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        zh, en = _SEVERITY_LABELS[self]
-        return zh if language == "zh-CN" else en
+        return in_language(_SEVERITY_LABELS[self], language)
 
 
 _SEVERITY_ORDER: tuple[Severity, ...] = (
@@ -158,8 +162,7 @@ class Signal(StrEnum):
     UNUSUAL_BEHAVIOR = "unusual_behavior"
 
     def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        zh, en = SIGNAL_LABELS[self]
-        return zh if language == "zh-CN" else en
+        return in_language(SIGNAL_LABELS[self], language)
 
 
 SIGNAL_VOCABULARY_VERSION = 1

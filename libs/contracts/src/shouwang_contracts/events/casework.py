@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..envelope import Payload
 from ..topics import CASES, DIRECTORY
-from ..vocabulary import DEFAULT_LANGUAGE, Language, Role, Severity
+from ..vocabulary import DEFAULT_LANGUAGE, Language, Role, Severity, in_language
 
 
 class CaseState(StrEnum):
@@ -28,8 +28,7 @@ class CaseState(StrEnum):
     CLOSED = "closed"
 
     def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        zh, en = _CASE_STATE_LABELS[self]
-        return zh if language == "zh-CN" else en
+        return in_language(_CASE_STATE_LABELS[self], language)
 
 
 _CASE_STATE_LABELS: dict[CaseState, tuple[str, str]] = {

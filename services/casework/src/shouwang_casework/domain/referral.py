@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Tier
+from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Tier, in_language
 
 from .guards import Actor, ConsentDecision, InvalidTransition, MissingRecord, NotPermitted
 
@@ -35,8 +35,7 @@ class ReferralStatus(StrEnum):
     REFERRED_AGAIN = "referred_again"
 
     def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        zh, en = _REFERRAL_LABELS[self]
-        return zh if language == "zh-CN" else en
+        return in_language(_REFERRAL_LABELS[self], language)
 
 
 _REFERRAL_LABELS: dict[ReferralStatus, tuple[str, str]] = {

@@ -21,7 +21,7 @@ from fastapi import (
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.instruments import Instrument
-from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.vocabulary import Role, in_language
 from shouwang_contracts.web import (
     CurrentPrincipal,
     DirectRoute,
@@ -331,12 +331,11 @@ async def _receipt(
             "没有找到你的这条上报",
             detail_en="No such submission of yours",
         )
-    zh, en = _STATUS_LABELS[receipt.status]
     return ReceiptOut(
         id=str(receipt.report_id),
         kind=receipt.kind,
         status=receipt.status,
-        status_label=en if preferred_language(request) == "en" else zh,
+        status_label=in_language(_STATUS_LABELS[receipt.status], preferred_language(request)),
         received_at=receipt.received_at,
         updated_at=receipt.updated_at,
     )
