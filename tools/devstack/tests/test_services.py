@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
-from shouwang_devstack.cli import build_parser, render_line
-from shouwang_devstack.services import REGISTRY, present_services, service_command
+from shouwang_devstack._proc import DevstackError, free_port, repo_root
+from shouwang_devstack.cli import Stack, build_parser, main, render_line
+from shouwang_devstack.local_ports import LocalPorts
+from shouwang_devstack.services import REGISTRY, present_services, service_command, service_port
 
 
 def test_registry_ports_follow_the_conventions() -> None:
@@ -38,6 +41,69 @@ def test_a_service_folder_without_a_package_is_not_started(tmp_path: Path) -> No
     (package / "__init__.py").write_text("")
     (tmp_path / "services" / "intake" / "pyproject.toml").write_text("[project]\n")
     assert [info.name for info in present_services(tmp_path)] == ["intake"]
+
+
+def test_a_service_port_variable_moves_the_service() -> None:
+    intake = REGISTRY["intake"]
+    assert intake.port_env == "INTAKE_PORT"
+    assert service_port(intake, {}) == 8001
+    assert service_port(intake, {"INTAKE_PORT": "  "}) == 8001
+    assert service_port(intake, {"TRIAGE_PORT": "18002"}) == 8001
+    assert service_port(intake, {"INTAKE_PORT": " 18001 "}) == 18001
+
+
+@pytest.mark.parametrize("value", ["intake", "0", "65536", "80.01"])
+def test_a_service_port_variable_that_is_no_port_is_refused_by_name(value: str) -> None:
+    with pytest.raises(DevstackError, match="INTAKE_PORT"):
+        service_port(REGISTRY["intake"], {"INTAKE_PORT": value})
+
+
+def _stack_on_free_ports() -> Stack:
+    return Stack(repo_root(), LocalPorts(free_port(), free_port(), free_port()))
+
+
+def test_up_starts_a_service_on_its_port_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("INTAKE_PORT", str(port))
+    proc = _stack_on_free_ports().service_process(REGISTRY["intake"], {})
+    assert proc.port == port
+    assert proc.base_url == f"http://127.0.0.1:{port}"  # the banner and /readyz
+    assert proc.full_env()["INTAKE_PORT"] == str(port)
+
+
+def test_up_checks_the_moved_service_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("INTAKE_PORT", str(port))
+    stack = _stack_on_free_ports()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        with pytest.raises(DevstackError) as busy:
+            stack.preflight([REGISTRY["intake"]])
+    assert f"port {port} busy (needed by intake)" in str(busy.value)
+    assert "INTAKE_PORT" in str(busy.value)
+
+    monkeypatch.setenv("INTAKE_PORT", "not-a-port")
+    with pytest.raises(DevstackError, match="INTAKE_PORT='not-a-port'"):
+        stack.preflight([REGISTRY["intake"]])
+
+
+def test_up_refuses_two_services_on_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("INTAKE_PORT", str(port))
+    monkeypatch.setenv("TRIAGE_PORT", str(port))
+    with pytest.raises(DevstackError, match=f"INTAKE_PORT and TRIAGE_PORT share port {port}"):
+        _stack_on_free_ports().preflight([REGISTRY["intake"], REGISTRY["triage"]])
+
+
+def test_env_prints_the_port_up_would_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A root without the service's migrations: `env` provisions nothing, needs no server.
+    monkeypatch.setenv("SHOUWANG_REPO_ROOT", str(tmp_path))
+    monkeypatch.setenv("INTAKE_PORT", "18001")
+    assert main(["env", "intake"]) == 0
+    assert "export INTAKE_PORT='18001'" in capsys.readouterr().out
 
 
 def test_json_log_lines_are_rendered_readably() -> None:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -45,6 +45,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    """The port in variable `name` of `environ`; unset or blank means `default`.
+
+    Anything else that is not a port number (1-65535) is a `DevstackError` naming the variable.
+    """
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        port = int(text)
+    except ValueError:
+        raise DevstackError(f"{name}={text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise DevstackError(f"{name}={port} is not a port number (1-65535)")
+    return port
 
 
 def port_busy(port: int, host: str = "127.0.0.1") -> bool:

@@ -42,11 +42,13 @@ from .local_ports import (
 from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
 from .provision import ensure_database, has_migrations, normalise_dsn, provision_service
-from .services import ServiceInfo, ServiceProcess, present_services, service_info
+from .services import ServiceInfo, ServiceProcess, present_services, service_info, service_port
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
 _COLOURS = ("36", "32", "35", "33", "34", "31")
+# A port `up` needs: (port, what needs it, server variable that avoids it, variable that moves it)
+_PortNeed = tuple[int, str, str | None, str]
 
 
 def say(message: str) -> None:
@@ -73,9 +75,24 @@ class Stack:
         self._stop_tailing = threading.Event()
 
     def preflight(self, services: list[ServiceInfo]) -> None:
-        """Fail before starting anything when a port `up` needs is taken."""
-        # (port, what needs it, the server variable that avoids it, the variable that moves it)
-        needed: list[tuple[int, str, str | None, str]] = []
+        """Fail before starting anything when a port `up` needs is taken or wanted twice."""
+        needed = self._needed_ports(services)
+        _refuse_shared_ports(needed)
+        busy = [item for item in needed if port_busy(item[0])]
+        if busy:
+            lines = [f"  port {port} busy (needed by {what})" for port, what, _, _ in busy]
+            servers = sorted({server for _, _, server, _ in busy if server})
+            movers = [mover for _, _, _, mover in busy]
+            advice = "A leftover devstack? `make down` stops it. Otherwise stop whatever listens"
+            advice += " (`ss -ltnp` shows the owners)"
+            advice += f", choose other ports with {' / '.join(movers)}"
+            if servers:
+                advice += f", or point {' / '.join(servers)} at servers that already run"
+            raise DevstackError("cannot start:\n" + "\n".join(lines) + "\n" + advice + ".")
+
+    def _needed_ports(self, services: list[ServiceInfo]) -> list[_PortNeed]:
+        """The ports `up` is about to listen on, with the variables that move or avoid each."""
+        needed: list[_PortNeed] = []
         if not os.environ.get("DATABASE_URL"):
             needed.append((self.ports.postgres, "PostgreSQL", "DATABASE_URL", POSTGRES_PORT_ENV))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -89,18 +106,8 @@ class Stack:
                     KAFKA_CONTROLLER_PORT_ENV,
                 )
             )
-        needed += [(info.port, info.name, None, f"{info.env_prefix}PORT") for info in services]
-        busy = [item for item in needed if port_busy(item[0])]
-        if busy:
-            lines = [f"  port {port} busy (needed by {what})" for port, what, _, _ in busy]
-            servers = sorted({server for _, _, server, _ in busy if server})
-            movers = [mover for _, _, _, mover in busy]
-            advice = "A leftover devstack? `make down` stops it. Otherwise stop whatever listens"
-            advice += " (`ss -ltnp` shows the owners)"
-            advice += f", choose other ports with {' / '.join(movers)}"
-            if servers:
-                advice += f", or point {' / '.join(servers)} at servers that already run"
-            raise DevstackError("cannot start:\n" + "\n".join(lines) + "\n" + advice + ".")
+        needed += [(service_port(info), info.name, None, info.port_env) for info in services]
+        return needed
 
     # servers ----------------------------------------------------------------------------------
     def start_kafka(self) -> None:
@@ -168,16 +175,21 @@ class Stack:
         env.update({k: v for k, v in os.environ.items() if k in env and k != "SHOUWANG_ENV"})
         return env
 
+    def service_process(self, info: ServiceInfo, dsns: dict[str, str]) -> ServiceProcess:
+        """The service as `up` runs it (not started): on `<SVC>_PORT` when set, logs in data."""
+        logs = self.data / "logs"
+        return ServiceProcess(
+            info.name,
+            log_path=logs / f"{info.name}.log",
+            env=self.service_env(info, dsns),
+            port=service_port(info),
+            pid_path=logs / f"{info.name}.pid",
+        )
+
     def start_services(self, services: list[ServiceInfo], dsns: dict[str, str]) -> None:
         """Launch every service, follow their logs, wait for each `/readyz`."""
-        logs = self.data / "logs"
         for index, info in enumerate(services):
-            proc = ServiceProcess(
-                info.name,
-                log_path=logs / f"{info.name}.log",
-                env=self.service_env(info, dsns),
-                pid_path=logs / f"{info.name}.pid",
-            )
+            proc = self.service_process(info, dsns)
             say(f"{info.name}: starting on {proc.base_url} (log {proc.log_path})")
             proc.launch()
             self.services.append(proc)
@@ -231,6 +243,14 @@ class Stack:
                 say(f"{label}: could not stop cleanly: {exc}")
         self.ports_path.unlink(missing_ok=True)
         say("stopped")
+
+
+def _refuse_shared_ports(needed: list[_PortNeed]) -> None:
+    """Two of them on one port would each pass the busy check, then collide: refuse now."""
+    for port in sorted({item[0] for item in needed}):
+        movers = [mover for taken, _, _, mover in needed if taken == port]
+        if len(movers) > 1:
+            raise DevstackError(f"{' and '.join(movers)} share port {port}: each needs its own")
 
 
 _QUIET_KEYS = {"time", "level", "logger", "message", "service", "color_message", "taskName"}
@@ -515,7 +535,7 @@ def cmd_env(args: argparse.Namespace) -> int:
             root=root,
         )
     env = stack.service_env(info, dsns)
-    env[info.env_prefix + "PORT"] = str(info.port)
+    env[info.port_env] = str(service_port(info))
     for key in sorted(env):
         print(f"export {key}='{env[key]}'")
     return 0

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._proc import DevstackError
+from ._proc import DevstackError, env_port
 
 KAFKA_PORT_ENV = "SHOUWANG_KAFKA_PORT"
 KAFKA_CONTROLLER_PORT_ENV = "SHOUWANG_KAFKA_CONTROLLER_PORT"
@@ -40,26 +40,13 @@ class LocalPorts:
         return f"127.0.0.1:{self.kafka}"
 
 
-def _port(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        port = int(text)
-    except ValueError:
-        raise DevstackError(f"{name}={text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise DevstackError(f"{name}={port} is not a port number (1-65535)")
-    return port
-
-
 def local_ports(environ: Mapping[str, str] | None = None) -> LocalPorts:
     """The local servers' ports from `environ` (default `os.environ`); unset or empty = default."""
     env = os.environ if environ is None else environ
     ports = LocalPorts(
-        kafka=_port(env, KAFKA_PORT_ENV, DEFAULT_KAFKA_PORT),
-        kafka_controller=_port(env, KAFKA_CONTROLLER_PORT_ENV, DEFAULT_KAFKA_CONTROLLER_PORT),
-        postgres=_port(env, POSTGRES_PORT_ENV, DEFAULT_POSTGRES_PORT),
+        kafka=env_port(env, KAFKA_PORT_ENV, DEFAULT_KAFKA_PORT),
+        kafka_controller=env_port(env, KAFKA_CONTROLLER_PORT_ENV, DEFAULT_KAFKA_CONTROLLER_PORT),
+        postgres=env_port(env, POSTGRES_PORT_ENV, DEFAULT_POSTGRES_PORT),
     )
     named = {
         KAFKA_PORT_ENV: ports.kafka,

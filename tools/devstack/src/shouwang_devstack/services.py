@@ -9,10 +9,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._proc import DevstackError, file_size, kill_now, repo_root, spawn, tail, terminate, write_pid
+from ._proc import (
+    DevstackError,
+    env_port,
+    file_size,
+    kill_now,
+    repo_root,
+    spawn,
+    tail,
+    terminate,
+    write_pid,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,11 @@ class ServiceInfo:
     def env_prefix(self) -> str:
         """The settings prefix, e.g. `INTAKE_`."""
         return self.name.upper() + "_"
+
+    @property
+    def port_env(self) -> str:
+        """The variable that moves the service, e.g. `INTAKE_PORT`."""
+        return self.env_prefix + "PORT"
 
     @property
     def database_env(self) -> str:
@@ -62,6 +78,13 @@ def service_info(name: str) -> ServiceInfo:
         return REGISTRY[name]
     except KeyError:
         raise DevstackError(f"unknown service {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def service_port(info: ServiceInfo, environ: Mapping[str, str] | None = None) -> int:
+    """Where `up` runs the service: `<SVC>_PORT` in `environ` (default `os.environ`) when set,
+    else the registry's port. A value that is no port number is refused by name."""
+    env = os.environ if environ is None else environ
+    return env_port(env, info.port_env, info.port)
 
 
 def present_services(root: Path | None = None) -> list[ServiceInfo]:
@@ -152,7 +175,7 @@ class ServiceProcess:
         """The environment the process gets."""
         env = dict(os.environ) if self.inherit_env else {"PATH": os.environ.get("PATH", "")}
         env.update(self.env)
-        env[self.info.env_prefix + "PORT"] = str(self.port)
+        env[self.info.port_env] = str(self.port)
         env.setdefault(self.info.env_prefix + "HOST", self.host)
         env["PYTHONUNBUFFERED"] = "1"
         return env
