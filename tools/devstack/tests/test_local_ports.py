@@ -111,8 +111,11 @@ def test_a_bad_port_variable_stops_a_command_before_it_starts_anything(
     assert "SHOUWANG_KAFKA_PORT='kafka' is not a port number" in capsys.readouterr().out
 
 
-def test_commands_beside_a_running_up_find_the_ports_it_recorded(tmp_path: Path) -> None:
+def test_commands_beside_a_running_up_find_the_ports_it_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`env`, `migrate` and `topics` from another terminal need not repeat up's variables."""
+    monkeypatch.delenv("SHOUWANG_DATA_DIR", raising=False)  # never a real `up`'s record
     record = ports_record(tmp_path)
     assert running_ports(record, {}) == LocalPorts()  # nothing recorded: the usual ports
     record_ports(record, LocalPorts(kafka=19092, kafka_controller=19093, postgres=15432))
@@ -123,7 +126,10 @@ def test_commands_beside_a_running_up_find_the_ports_it_recorded(tmp_path: Path)
     )
 
 
-def test_up_forgets_its_ports_when_it_stops(tmp_path: Path) -> None:
+def test_up_forgets_its_ports_when_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHOUWANG_DATA_DIR", raising=False)  # never a real `up`'s record
     stack = Stack(tmp_path, LocalPorts(19092, 19093, 15432))
     record_ports(stack.ports_path, stack.ports)
     stack.stop()

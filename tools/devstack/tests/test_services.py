@@ -101,6 +101,7 @@ def test_env_prints_the_port_up_would_use(
 ) -> None:
     # A root without the service's migrations: `env` provisions nothing, needs no server.
     monkeypatch.setenv("SHOUWANG_REPO_ROOT", str(tmp_path))
+    monkeypatch.delenv("SHOUWANG_DATA_DIR", raising=False)
     monkeypatch.setenv("INTAKE_PORT", "18001")
     assert main(["env", "intake"]) == 0
     assert "export INTAKE_PORT='18001'" in capsys.readouterr().out

@@ -20,6 +20,7 @@ def test_token_uses_the_local_env_file(
     monkeypatch.chdir(tmp_path / "sub")
     monkeypatch.delenv("SHOUWANG_JWT_SECRET", raising=False)
     monkeypatch.delenv("SHOUWANG_ENV", raising=False)
+    monkeypatch.delenv("SHOUWANG_DATA_DIR", raising=False)
     assert (
         token_cli.main(
             [
@@ -38,6 +39,24 @@ def test_token_uses_the_local_env_file(
     principal = TokenVerifier(secret=secret).verify(capsys.readouterr().out.strip())
     assert (principal.role, principal.campus_id, principal.sub) == (Role.DORM_LEADER, "demo", "s1")
     assert [str(g) for g in principal.scope] == ["room:8号楼/202"]
+
+
+def test_token_uses_the_local_env_file_in_a_moved_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make up` with SHOUWANG_DATA_DIR keeps local.env there; a stale `.data` is not used."""
+    secret, stale = "m" * 48, "s" * 48
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "local.env").write_text(f"SHOUWANG_JWT_SECRET={secret}\n")
+    (tmp_path / ".data").mkdir()
+    (tmp_path / ".data" / "local.env").write_text(f"SHOUWANG_JWT_SECRET={stale}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHOUWANG_JWT_SECRET", raising=False)
+    monkeypatch.delenv("SHOUWANG_ENV", raising=False)
+    monkeypatch.setenv("SHOUWANG_DATA_DIR", "moved")  # relative to the working directory
+    assert token_cli.main(["--role", "dorm_leader", "--campus", "demo", "--sub", "s1"]) == 0
+    principal = TokenVerifier(secret=secret).verify(capsys.readouterr().out.strip())
+    assert principal.sub == "s1"
 
 
 def test_no_tokens_in_production(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,8 @@ import psutil
 
 _PR_SET_PDEATHSIG = 1
 
+DATA_DIR_ENV = "SHOUWANG_DATA_DIR"
+
 
 class DevstackError(RuntimeError):
     """Something the developer can fix: a missing tool, a busy port, a server that did not start."""
@@ -38,6 +40,19 @@ def repo_root() -> Path:
         "cannot find the repository root (no deploy/local/pom.xml above the working directory); "
         "run from inside the repository or set SHOUWANG_REPO_ROOT"
     )
+
+
+def data_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the devstack keeps local state (server data, logs, pid files, secrets, ports).
+
+    `SHOUWANG_DATA_DIR` in `environ` (default `os.environ`), a relative path taken from the
+    working directory; unset or blank means `<root>/.data`.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(DATA_DIR_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return root / ".data"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

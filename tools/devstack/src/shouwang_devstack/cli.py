@@ -1,7 +1,7 @@
 """`shouwang-dev`: run the whole platform locally with a real Kafka and a real PostgreSQL.
 
 shouwang-dev up                 Kafka + PostgreSQL + provisioning + topics + every service
-shouwang-dev down               stop leftovers recorded in .data/**/*.pid
+shouwang-dev down               stop leftovers recorded in the data dir's pid files
 shouwang-dev kafka              only the Kafka broker (foreground)
 shouwang-dev postgres           only PostgreSQL (foreground)
 shouwang-dev topics             create every topic on KAFKA_BOOTSTRAP_SERVERS
@@ -10,6 +10,7 @@ shouwang-dev env <service>      print the environment `up` gives a service (to r
 
 The local servers listen on 127.0.0.1 at SHOUWANG_KAFKA_PORT (9092), SHOUWANG_KAFKA_CONTROLLER_PORT
 (9093) and SHOUWANG_POSTGRES_PORT (5432); `env`, `migrate` and `topics` read the same variables.
+Local state (servers' data, logs, pid files, secrets) is kept in SHOUWANG_DATA_DIR (<repo>/.data).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from ._proc import DevstackError, port_busy, repo_root, stop_from_pid_file
+from ._proc import DevstackError, data_dir, port_busy, repo_root, stop_from_pid_file
 from .kafka import LocalKafka, ensure_kafka_jars
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
@@ -62,7 +63,7 @@ class Stack:
     def __init__(self, root: Path, ports: LocalPorts | None = None) -> None:
         self.root = root
         self.ports = ports or local_ports()
-        self.data = root / ".data"
+        self.data = data_dir(root)
         self.ports_path = ports_record(root)
         self.kafka: LocalKafka | None = None
         self.postgres: LocalPostgres | None = None
@@ -327,7 +328,7 @@ def _signals() -> Iterator[None]:
 
 
 def _local_env(root: Path) -> dict[str, str]:
-    path = root / ".data" / "local.env"
+    path = data_dir(root) / "local.env"
     values = load_or_create_local_env(path)
     say(f"local secrets (local only, never for production): {path}")
     return values
@@ -382,7 +383,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     """Stop whatever a previous `up` (or `kafka`/`postgres`) left running, from pid files."""
-    data = repo_root() / ".data"
+    data = data_dir(repo_root())
     stopped = []
     for pid_file in sorted((data / "logs").glob("*.pid")) if (data / "logs").is_dir() else []:
         if stop_from_pid_file(pid_file, timeout=15):
@@ -435,7 +436,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     root = repo_root()
     ports = requested_ports(args)
     kafka = LocalKafka(
-        root / ".data" / "kafka",
+        data_dir(root) / "kafka",
         port=ports.kafka,
         controller_port=ports.kafka_controller,
         root=root,
@@ -455,7 +456,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 def cmd_postgres(args: argparse.Namespace) -> int:
     """Only PostgreSQL, in the foreground."""
     root = repo_root()
-    server = LocalPostgres(root / ".data" / "postgres", port=requested_ports(args).postgres)
+    server = LocalPostgres(data_dir(root) / "postgres", port=requested_ports(args).postgres)
 
     def start() -> None:
         say(f"PostgreSQL: starting on 127.0.0.1:{server.port} (log {server.log_path})")
@@ -493,7 +494,7 @@ def _admin_dsn(explicit: str | None, root: Path) -> str:
     if os.environ.get("DATABASE_URL"):
         return normalise_dsn(os.environ["DATABASE_URL"])
     port = running_ports(ports_record(root)).postgres
-    server = LocalPostgres(root / ".data" / "postgres", port=port)
+    server = LocalPostgres(data_dir(root) / "postgres", port=port)
     if not server.password_path.is_file():
         raise DevstackError("no admin DSN: pass --admin-dsn, set DATABASE_URL, or run `make up`")
     return server.dsn
@@ -521,7 +522,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     root = repo_root()
     info = service_info(args.service)
     stack = Stack(root, running_ports(ports_record(root)))
-    stack.secrets = load_or_create_local_env(root / ".data" / "local.env")
+    stack.secrets = load_or_create_local_env(data_dir(root) / "local.env")
     stack.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", stack.ports.kafka_bootstrap)
     dsns: dict[str, str] = {}
     if has_migrations(info.name, root):

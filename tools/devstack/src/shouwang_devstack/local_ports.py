@@ -3,9 +3,9 @@
 Prefixed with `SHOUWANG_` because Kubernetes' service links already set `KAFKA_PORT` and
 `POSTGRES_PORT` (to `tcp://…`) in pods beside services of those names.
 
-A running `up` records the ports it uses in `.data/ports.env`, so the commands that talk to it
-from another terminal (`env`, `migrate`, `topics`) find it without the variables being set
-again (`running_ports`). `up` itself reads only the environment.
+A running `up` records the ports it uses in `ports.env` in its data dir (`_proc.data_dir`), so
+the commands that talk to it from another terminal (`env`, `migrate`, `topics`) find it without
+the variables being set again (`running_ports`). `up` itself reads only the environment.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._proc import DevstackError, env_port
+from ._proc import DevstackError, data_dir, env_port
 
 KAFKA_PORT_ENV = "SHOUWANG_KAFKA_PORT"
 KAFKA_CONTROLLER_PORT_ENV = "SHOUWANG_KAFKA_CONTROLLER_PORT"
@@ -66,8 +66,8 @@ PORT_VARIABLES = (KAFKA_PORT_ENV, KAFKA_CONTROLLER_PORT_ENV, POSTGRES_PORT_ENV)
 
 
 def ports_record(root: Path) -> Path:
-    """Where a running `up` in the checkout at `root` records its ports."""
-    return root / ".data" / "ports.env"
+    """Where a running `up` in the checkout at `root` records its ports (in its data dir)."""
+    return data_dir(root) / "ports.env"
 
 
 def record_ports(path: Path, ports: LocalPorts) -> None:

@@ -1,4 +1,4 @@
-"""Local-only secrets: generated once into `.data/local.env`, reused on every `make up`.
+"""Local-only secrets: generated once into the data dir's `local.env`, reused by every `make up`.
 
 These values are for a developer machine. Services refuse default secrets outside
 `SHOUWANG_ENV=local`, and nothing here has a built-in default: every value is random per machine
@@ -80,7 +80,7 @@ def role_password(service: str, secret: str | None = None) -> str:
             )
         raise DevstackError(
             "no secret for service role passwords: pass one or set SHOUWANG_DB_ROLE_SECRET "
-            "(`shouwang-dev up` keeps one in .data/local.env)"
+            "(`shouwang-dev up` keeps one in local.env in SHOUWANG_DATA_DIR, default .data)"
         )
     digest = hmac.new(key.encode(), f"role-password:{service}".encode(), hashlib.sha256)
     return digest.hexdigest()

@@ -47,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _adopt_local_env() -> None:
-    """Use the secrets `make up` generated (`.data/local.env`) unless the environment has some."""
+    """Use the secrets `make up` generated unless the environment has some: `local.env` in
+    `SHOUWANG_DATA_DIR` when set (as `make up` does), else in the nearest `.data` above."""
     if "SHOUWANG_JWT_SECRET" in os.environ:
         return
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        env_file = folder / ".data" / "local.env"
+    moved = os.environ.get("SHOUWANG_DATA_DIR", "").strip()
+    here = Path.cwd()
+    folders = [Path(moved).expanduser()] if moved else [f / ".data" for f in (here, *here.parents)]
+    for folder in folders:
+        env_file = folder / "local.env"
         if env_file.is_file():
             for line in env_file.read_text(encoding="utf-8").splitlines():
                 key, sep, value = line.strip().partition("=")
