@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 from shouwang_devstack._proc import DevstackError, free_port, repo_root
-from shouwang_devstack.cli import Stack, build_parser, main, render_line
+from shouwang_devstack.cli import Stack, build_parser, main, render_line, say
 from shouwang_devstack.local_ports import LocalPorts
 from shouwang_devstack.services import REGISTRY, present_services, service_command, service_port
 
@@ -114,6 +116,23 @@ def test_json_log_lines_are_rendered_readably() -> None:
     )
     assert render_line(line) == "08:40:27,019 WARNING slow  (x.y)  trace_id=abc"
     assert render_line("not json") == "not json"
+
+
+def test_lines_printed_from_several_threads_stay_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    """`up` prints its messages while one thread per service prints that service's log."""
+
+    def shout(label: str) -> None:
+        for n in range(3000):
+            say(f"{label} {n}")
+
+    threads = [threading.Thread(target=shout, args=(label,)) for label in "abc"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if not re.fullmatch(r"\[devstack\] [abc] \d+", line)] == []
+    assert len(lines) == 9000
 
 
 def test_cli_knows_its_commands() -> None:

@@ -52,9 +52,21 @@ _COLOURS = ("36", "32", "35", "33", "34", "31")
 _PortNeed = tuple[int, str, str | None, str]
 
 
+# `up`'s own messages and its log tailers (one thread per service) share stdout.
+_STDOUT = threading.RLock()
+
+
+def print_line(text: str) -> None:
+    """Print one whole line and flush, in a single write: `print` writes the text and its
+    newline separately, which glues together lines printed from several threads at once."""
+    with _STDOUT:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
 def say(message: str) -> None:
     """Print a devstack message, flushed at once."""
-    print(f"[devstack] {message}", flush=True)
+    print_line(f"[devstack] {message}")
 
 
 class Stack:
@@ -295,12 +307,12 @@ def _follow_file(path: Path, offset: int, label: str, stop: threading.Event) -> 
                 pending += chunk
                 if pending.endswith(b"\n"):
                     line = pending.decode("utf-8", errors="replace").rstrip("\n")
-                    print(f"{label} {render_line(line)}", flush=True)
+                    print_line(f"{label} {render_line(line)}")
                     pending = b""
                 continue
             if stop.is_set():
                 if pending:
-                    print(f"{label} {pending.decode('utf-8', errors='replace')}", flush=True)
+                    print_line(f"{label} {pending.decode('utf-8', errors='replace')}")
                 return
             time.sleep(0.1)
 
