@@ -96,6 +96,18 @@ def _shouwang_dev(command: str) -> list[str]:
     return [sys.executable, "-m", "shouwang_devstack.cli", command]
 
 
+def _distinct_free_ports(names: Iterable[str]) -> dict[str, int]:
+    """A free port per name, no two alike: the OS may hand out a port again once the probe
+    that found it has closed, and `up` refuses two things on one port."""
+    chosen: dict[str, int] = {}
+    for name in names:
+        port = free_port()
+        while port in chosen.values():
+            port = free_port()
+        chosen[name] = port
+    return chosen
+
+
 def _inherited(name: str) -> bool:
     """Whether `up` may see a variable of this session: not the servers it must start itself,
     nor secrets or service settings that would beat what it generates (it lets exported ones
@@ -192,7 +204,7 @@ def test_make_up_takes_a_report_and_ctrl_c_stops_everything() -> None:
     # Not under pytest's temp root, like the fixtures' PostgreSQL: as root, the server runs as an
     # unprivileged user that must reach its files, and a new pytest session chmods that root 0700.
     data = Path(tempfile.mkdtemp(prefix="shouwang-test-up-"))
-    ports = {name: free_port() for name in PORT_VARIABLES}
+    ports = _distinct_free_ports(PORT_VARIABLES)
     env = _up_env(data, ports)
     up = subprocess.Popen(
         _shouwang_dev("up"),
