@@ -52,9 +52,13 @@ class CensusBatch:
 class IntakeStore:
     """All SQL intake runs, behind methods named for what they mean."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, receipt_gather_seconds: float = 0.0) -> None:
+        """`receipt_gather_seconds`: how long the first receipt after a quiet spell waits for
+        others to share its statement (see `CoalescingWriter`)."""
         self._pool = pool
-        self._receipts = CoalescingWriter(self._write_receipts)
+        self._receipts = CoalescingWriter(
+            self._write_receipts, gather_seconds=receipt_gather_seconds
+        )
 
     async def ping(self) -> bool:
         return bool(await self._pool.fetchval("SELECT 1"))
@@ -360,15 +364,21 @@ class IntakeStore:
 class CoalescingWriter:
     """Writes rows in batches: callers await their own row; one write runs at a time.
 
-    No timer and no added latency when idle: the first row is written at once, and rows
-    arriving meanwhile wait for that write and then go together.
+    The first row after a quiet spell waits `gather_seconds` for others, then everything
+    queued goes in one write; rows arriving during a write go together in the next one, at
+    once. With `gather_seconds=0` the first row is written without delay.
     """
 
     def __init__(
-        self, write: Callable[[list[tuple[Any, ...]]], Awaitable[None]], max_batch: int = 500
+        self,
+        write: Callable[[list[tuple[Any, ...]]], Awaitable[None]],
+        *,
+        max_batch: int = 500,
+        gather_seconds: float = 0.0,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._gather = gather_seconds
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -381,6 +391,8 @@ class CoalescingWriter:
         return done
 
     async def _flush(self) -> None:
+        if self._gather > 0:
+            await asyncio.sleep(self._gather)
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
