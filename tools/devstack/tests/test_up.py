@@ -200,12 +200,7 @@ def _report_and_read_the_receipt(data: Path, intake_port: int) -> None:
         assert receipt.json()["status_label"] in ("已收到，等待处理", "正在处理", "已处理完毕")
 
 
-def test_make_up_takes_a_report_and_ctrl_c_stops_everything() -> None:
-    # Not under pytest's temp root, like the fixtures' PostgreSQL: as root, the server runs as an
-    # unprivileged user that must reach its files, and a new pytest session chmods that root 0700.
-    data = Path(tempfile.mkdtemp(prefix="shouwang-test-up-"))
-    ports = _distinct_free_ports(PORT_VARIABLES)
-    env = _up_env(data, ports)
+def _launch_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], Output]:
     up = subprocess.Popen(
         _shouwang_dev("up"),
         cwd=repo_root(),
@@ -219,13 +214,45 @@ def test_make_up_takes_a_report_and_ctrl_c_stops_everything() -> None:
         start_new_session=True,
     )
     assert up.stdout is not None
-    output = Output(up.stdout)
+    return up, Output(up.stdout)
+
+
+def _start_up(
+    data: Path, attempts: int = 3
+) -> tuple[subprocess.Popen[str], Output, dict[str, int], dict[str, str]]:
+    """`up` on free ports, waited for until it says it is up.
+
+    A port found free can be taken before `up` binds it (any process's outgoing connection
+    may get it); `up` then stops, saying which port is busy, and is started again on other
+    ports. Any other failure fails the test with `up`'s output.
+    """
+    for attempt in range(1, attempts + 1):
+        ports = _distinct_free_ports(PORT_VARIABLES)
+        env = _up_env(data, ports)
+        up, output = _launch_up(env)
+        if output.wait_for(READY, START_WITHIN):
+            return up, output, ports, env
+        _clean_up(up, [], env)
+        output.finish()
+        assert up.stdout is not None
+        up.stdout.close()
+        if up.returncode != 0 and " busy" in output.text() and attempt < attempts:
+            continue
+        shutil.rmtree(data, ignore_errors=True)
+        pytest.fail(
+            f"`up` not up within {START_WITHIN:.0f}s (exit {up.returncode}):\n{output.text()}"
+        )
+    raise AssertionError("unreachable")
+
+
+def test_make_up_takes_a_report_and_ctrl_c_stops_everything() -> None:
+    # Not under pytest's temp root, like the fixtures' PostgreSQL: as root, the server runs as an
+    # unprivileged user that must reach its files, and a new pytest session chmods that root 0700.
+    data = Path(tempfile.mkdtemp(prefix="shouwang-test-up-"))
+    up, output, ports, env = _start_up(data)
+    assert up.stdout is not None
     started: list[psutil.Process] = []
     try:
-        if not output.wait_for(READY, START_WITHIN):
-            pytest.fail(
-                f"`up` not up within {START_WITHIN:.0f}s (exit {up.poll()}):\n{output.text()}"
-            )
         started = _descendants(up.pid)
 
         _report_and_read_the_receipt(data, ports["INTAKE_PORT"])
