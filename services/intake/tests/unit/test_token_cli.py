@@ -9,6 +9,24 @@ from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.vocabulary import Role
 from shouwang_intake.entrypoints import token_cli
 
+# What `make up`'s local.env holds, and `shouwang-token` adopts into the environment.
+LOCAL_SECRETS = (
+    "SHOUWANG_JWT_SECRET",
+    "SHOUWANG_PSEUDONYM_KEY",
+    "SHOUWANG_NOTE_KEYS",
+    "SHOUWANG_DB_ROLE_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def _environment_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`shouwang-token` writes local.env's values into os.environ. monkeypatch restores only
+    what it touched, so touch each such variable first: afterwards each is as it was, set or
+    not, and later tests do not inherit a secret from here."""
+    for name in LOCAL_SECRETS:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
 
 def test_token_uses_the_local_env_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
