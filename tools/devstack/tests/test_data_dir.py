@@ -38,6 +38,8 @@ def test_commands_keep_their_files_in_the_moved_data_dir(
     repo.mkdir()
     monkeypatch.setenv("SHOUWANG_REPO_ROOT", str(repo))  # no migrations: `env` needs no server
     monkeypatch.setenv("SHOUWANG_DATA_DIR", str(state))
+    # An exported secret beats local.env's (as it should); this test is about local.env.
+    monkeypatch.delenv("SHOUWANG_JWT_SECRET", raising=False)
     assert main(["env", "intake"]) == 0
     secret = read_env_file(state / "local.env")["SHOUWANG_JWT_SECRET"]
     assert f"export SHOUWANG_JWT_SECRET='{secret}'" in capsys.readouterr().out
