@@ -1,15 +1,19 @@
 """Intake's throughput and latency beside a bare FastAPI endpoint on the same machine.
 
-    uv run python bench/intake_throughput.py [--seconds 15] [--concurrency 32]
+    uv run python bench/intake_throughput.py [--seconds 10] [--rounds 3] [--concurrency 32]
 
 Starts real Kafka and PostgreSQL (or uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), intake
 (auth, validation, note sealing, acks=all publish, receipt in PostgreSQL), the baseline
 (bench/baseline_app.py: parse the JSON, answer 202) and the floor (bench/floor_app.py:
 validate and wait for an acks=all write, nothing else: what any endpoint keeping intake's
-promise costs on this machine). For each: the maximum rate of accepted reports with
-closed-loop clients, then p50/p99 latency at a fixed offered load of half that maximum (an
-open loop, so latency is not just queueing), and the server's CPU time per accepted report.
-Prints the figures and the ratios intake/baseline (aim >= 0.5) and intake/floor.
+promise costs on this machine). All three run side by side with the same uvicorn settings.
+
+Each round measures every server's maximum rate of accepted reports with closed-loop
+clients, and the server's CPU time per accepted report, one server after another in an
+order rotated per round. Then each server's p50/p99 latency at a fixed offered load of half
+its median rate (an open loop, so latency is not just queueing). Prints the medians and the
+ratios intake/baseline (aim >= 0.5), floor/baseline and intake/floor, each the median of the
+rounds' ratios with their range. Exits 1 if any request was not answered 202.
 """
 
 from __future__ import annotations
@@ -38,14 +42,39 @@ SIGNALS = ["persistent_low_mood", "sleep_disturbance", "social_withdrawal", "aca
 
 
 @dataclass
+class Server:
+    name: str
+    base_url: str
+    pid: int
+
+
+@dataclass
+class Round:
+    rate: float  # accepted reports per second in one closed loop
+    errors: int
+    cpu_ms: float  # the server's CPU time per accepted report in that loop
+
+
+@dataclass
 class Figures:
     name: str
-    rate: float
-    errors: int
+    rounds: list[Round]
     p50_ms: float
     p99_ms: float
     offered: float
-    cpu_ms: float  # server CPU time per accepted report in the closed loop
+    open_errors: int
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(r.rate for r in self.rounds)
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(r.cpu_ms for r in self.rounds)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.rounds) + self.open_errors
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -69,23 +98,69 @@ def _body(i: int) -> bytes:
 
 
 async def measure(
-    name: str, base_url: str, headers: dict[str, str], seconds: float, concurrency: int, pid: int
-) -> Figures:
-    address = urlsplit(base_url)
-    host, port = address.hostname or "127.0.0.1", address.port or 80
-    requests = encode_requests(
-        host, port, "/v1/reports", headers, [_body(i) for i in range(20_000)]
-    )
-    await closed_loop(host, port, requests, 2.0, concurrency, 202)  # warm-up: connections, caches
-    cpu_before = _cpu_seconds(pid)
-    rate, errors = await closed_loop(host, port, requests, seconds, concurrency, 202)
-    cpu_ms = (_cpu_seconds(pid) - cpu_before) / max(rate * seconds, 1.0) * 1000
-    offered = max(rate / 2, 1.0)
-    latencies, open_errors = await open_loop(host, port, requests, seconds, offered, 202)
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
-    return Figures(
-        name, rate, errors + open_errors, cuts[49] * 1000, cuts[98] * 1000, offered, cpu_ms
-    )
+    servers: list[Server],
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    rounds: int,
+    warmup: float,
+    concurrency: int,
+) -> list[Figures]:
+    """Closed loops in interleaved rounds, then latency at half each server's median rate.
+
+    Each round measures every server once, in an order rotated per round, so a machine that
+    gets slower or faster during the run (two shared cores drift by a fifth within minutes)
+    moves all servers' figures alike instead of whichever was measured then.
+    """
+    targets = []
+    for server in servers:
+        address = urlsplit(server.base_url)
+        host, port = address.hostname or "127.0.0.1", address.port or 80
+        bodies = [_body(i) for i in range(20_000)]
+        requests = encode_requests(host, port, "/v1/reports", headers, bodies)
+        await closed_loop(host, port, requests, warmup, concurrency, 202)  # connections, caches
+        targets.append((server, host, port, requests))
+    samples: dict[str, list[Round]] = {server.name: [] for server in servers}
+    for n in range(rounds):
+        for server, host, port, requests in (
+            targets[n % len(targets) :] + targets[: n % len(targets)]
+        ):
+            cpu_before = _cpu_seconds(server.pid)
+            rate, errors = await closed_loop(host, port, requests, seconds, concurrency, 202)
+            cpu_ms = (_cpu_seconds(server.pid) - cpu_before) / max(rate * seconds, 1.0) * 1000
+            samples[server.name].append(Round(rate, errors, cpu_ms))
+    figures = []
+    for server, host, port, requests in targets:
+        offered = max(statistics.median(r.rate for r in samples[server.name]) / 2, 1.0)
+        latencies, open_errors = await open_loop(host, port, requests, seconds, offered, 202)
+        cuts = (
+            statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
+        )
+        figures.append(
+            Figures(
+                server.name,
+                samples[server.name],
+                cuts[49] * 1000,
+                cuts[98] * 1000,
+                offered,
+                open_errors,
+            )
+        )
+    return figures
+
+
+def paired_ratios(over: Figures, under: Figures) -> list[float]:
+    """`over`'s rate divided by `under`'s, round by round (measured minutes apart at most)."""
+    return [
+        a.rate / b.rate if b.rate else 0.0 for a, b in zip(over.rounds, under.rounds, strict=True)
+    ]
+
+
+def _spread(values: list[float]) -> str:
+    """`median (min–max)` of per-round ratios, or the one value."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 @contextmanager
@@ -120,47 +195,64 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each loop")
+    parser.add_argument("--rounds", type=int, default=3, help="closed loops per server")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+    if args.rounds < 1 or args.seconds <= 0 or args.concurrency < 1:
+        parser.error("--rounds, --seconds and --concurrency must be positive")
 
     with bench_stack() as stack:
         intake = stack.service("intake")
+        assert intake.pid is not None
         headers = {
             "Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}",
             "Content-Type": "application/json",
         }
-
-        def run(name: str, base_url: str, pid: int) -> Figures:
-            return uvloop.run(measure(name, base_url, headers, args.seconds, args.concurrency, pid))
-
-        with _bench_server("baseline_app.py") as (url, pid):
-            base = run("baseline (bare FastAPI)", url, pid)
-        with _bench_server("floor_app.py", stack.bootstrap) as (url, pid):
-            floor = run("floor (validate, acks=all publish)", url, pid)
-        assert intake.pid is not None
-        real = run("intake (auth, seal, acks=all, receipt)", intake.base_url, intake.pid)
+        with (
+            _bench_server("baseline_app.py") as (base_url, base_pid),
+            _bench_server("floor_app.py", stack.bootstrap) as (floor_url, floor_pid),
+        ):
+            servers = [
+                Server("baseline (bare FastAPI)", base_url, base_pid),
+                Server("floor (validate, acks=all publish)", floor_url, floor_pid),
+                Server("intake (auth, seal, acks=all, receipt)", intake.base_url, intake.pid),
+            ]
+            base, floor, real = uvloop.run(
+                measure(
+                    servers,
+                    headers,
+                    seconds=args.seconds,
+                    rounds=args.rounds,
+                    warmup=args.warmup,
+                    concurrency=args.concurrency,
+                )
+            )
 
     print(
-        f"\nintake throughput: {args.seconds:.0f}s closed loop with {args.concurrency} clients,"
-        " then latency at half that rate"
+        f"\nintake throughput: {args.rounds} interleaved rounds of {args.seconds:g}s closed loops"
+        f" with {args.concurrency} clients, then latency at half the median rate"
     )
     print(
-        f"{'endpoint':40} {'accepted/s':>11} {'CPU ms/req':>11} {'offered/s':>10}"
-        f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f"{'endpoint':40} {'accepted/s':>11} {'min-max':>11} {'CPU ms/req':>11}"
+        f" {'offered/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
     for f in (base, floor, real):
+        low, high = min(r.rate for r in f.rounds), max(r.rate for r in f.rounds)
         print(
-            f"{f.name:40} {f.rate:11.0f} {f.cpu_ms:11.2f} {f.offered:10.0f}"
-            f" {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}"
+            f"{f.name:40} {f.rate:11.0f} {f'{low:.0f}-{high:.0f}':>11} {f.cpu_ms:11.2f}"
+            f" {f.offered:10.0f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {f.errors:7d}"
         )
-    ratio = real.rate / base.rate if base.rate else 0.0
-    print(f"ratio intake/baseline (accepted/s): {ratio:.2f}  (aim >= 0.5)")
     print(
-        f"ratio floor/baseline: {floor.rate / base.rate if base.rate else 0.0:.2f};"
-        f" intake/floor: {real.rate / floor.rate if floor.rate else 0.0:.2f}"
+        f"ratio intake/baseline (accepted/s, paired rounds): {_spread(paired_ratios(real, base))}"
+        "  (aim >= 0.5)"
     )
-    return 0
+    print(
+        f"ratio floor/baseline: {_spread(paired_ratios(floor, base))};"
+        f" intake/floor: {_spread(paired_ratios(real, floor))}"
+    )
+    return 0 if base.errors + floor.errors + real.errors == 0 else 1
 
 
 if __name__ == "__main__":

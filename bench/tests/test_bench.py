@@ -1,0 +1,84 @@
+"""The benchmarks under bench/ still run end to end, in miniature, on the session's servers.
+
+Only that they work is asserted: every request answered as expected, every figure printed.
+Their speed is for `make bench` on a quiet machine, never for a test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1]
+
+
+def _run(
+    script: str, args: list[str], kafka_bootstrap: str, postgres_admin_dsn: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": postgres_admin_dsn,
+    }
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_intake_throughput_prints_every_figure(
+    kafka_bootstrap: str, postgres_admin_dsn: str
+) -> None:
+    done = _run(
+        "intake_throughput.py",
+        ["--seconds", "1", "--rounds", "2", "--warmup", "0.5", "--concurrency", "4"],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    rows = {
+        match["name"]: match
+        for match in re.finditer(
+            r"^(?P<name>baseline|floor|intake) \(.*?\)\s+(?P<rate>\d+)\s+(?P<low>\d+)-(?P<high>\d+)"
+            r"\s+(?P<cpu>[\d.]+)\s+(?P<offered>\d+)\s+(?P<p50>[\d.]+)\s+(?P<p99>[\d.]+)"
+            r"\s+(?P<errors>\d+)$",
+            done.stdout,
+            re.MULTILINE,
+        )
+    }
+    assert set(rows) == {"baseline", "floor", "intake"}, done.stdout
+    for name, row in rows.items():
+        assert int(row["rate"]) > 0, name
+        assert int(row["low"]) <= int(row["rate"]) <= int(row["high"]), name
+        assert int(row["errors"]) == 0, name
+    ratio = re.search(
+        r"ratio intake/baseline \(accepted/s, paired rounds\): ([\d.]+) \(", done.stdout
+    )
+    assert ratio is not None, done.stdout
+    assert 0 < float(ratio[1]) < 2
+    assert "floor/baseline" in done.stdout
+    assert "intake/floor" in done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_critical_latency_loses_no_alert(kafka_bootstrap: str, postgres_admin_dsn: str) -> None:
+    done = _run(
+        "critical_latency.py",
+        ["--census-rows", "300", "--rate", "5", "--idle-reports", "10"],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    # Exit 1 would mean a critical report whose alert never arrived.
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "topology: split" in done.stdout
+    assert re.search(r"ratio loaded/idle: p50 [\d.]+x\s+p99 [\d.]+x", done.stdout), done.stdout
