@@ -81,9 +81,9 @@ def test_up_checks_the_configured_ports(monkeypatch: pytest.MonkeyPatch) -> None
     with _listening(kafka, controller, postgres), pytest.raises(DevstackError) as busy:
         stack.preflight([])
     message = str(busy.value)
-    assert f"port {kafka} busy (needed by Kafka)" in message
-    assert f"port {controller} busy (needed by Kafka's controller)" in message
-    assert f"port {postgres} busy (needed by PostgreSQL)" in message
+    assert f"port {kafka} busy on 127.0.0.1 (needed by Kafka)" in message
+    assert f"port {controller} busy on 127.0.0.1 (needed by Kafka's controller)" in message
+    assert f"port {postgres} busy on 127.0.0.1 (needed by PostgreSQL)" in message
     assert "SHOUWANG_KAFKA_PORT" in message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import signal
 import socket
@@ -13,7 +14,15 @@ import pytest
 from shouwang_devstack._proc import DevstackError, free_port, repo_root
 from shouwang_devstack.cli import Stack, build_parser, main, render_line, say
 from shouwang_devstack.local_ports import LocalPorts
-from shouwang_devstack.services import REGISTRY, present_services, service_command, service_port
+from shouwang_devstack.services import (
+    REGISTRY,
+    ServiceProcess,
+    present_services,
+    reachable_host,
+    service_command,
+    service_host,
+    service_port,
+)
 
 
 def test_registry_ports_follow_the_conventions() -> None:
@@ -82,12 +91,68 @@ def test_up_checks_the_moved_service_port(monkeypatch: pytest.MonkeyPatch) -> No
         sock.listen()
         with pytest.raises(DevstackError) as busy:
             stack.preflight([REGISTRY["intake"]])
-    assert f"port {port} busy (needed by intake)" in str(busy.value)
+    assert f"port {port} busy on 127.0.0.1 (needed by intake)" in str(busy.value)
     assert "INTAKE_PORT" in str(busy.value)
 
     monkeypatch.setenv("INTAKE_PORT", "not-a-port")
     with pytest.raises(DevstackError, match="INTAKE_PORT='not-a-port'"):
         stack.preflight([REGISTRY["intake"]])
+
+
+WILDCARD = "0.0.0.0"  # noqa: S104 - what an operator sets to listen on every interface
+
+
+def test_a_service_host_variable_says_where_it_listens() -> None:
+    intake = REGISTRY["intake"]
+    assert service_host(intake, {}) == "127.0.0.1"
+    assert service_host(intake, {"INTAKE_HOST": " "}) == "127.0.0.1"
+    assert service_host(intake, {"TRIAGE_HOST": WILDCARD}) == "127.0.0.1"
+    assert service_host(intake, {"INTAKE_HOST": f" {WILDCARD} "}) == WILDCARD
+    # A wildcard bind is reached on loopback; any other address as it is.
+    assert reachable_host(WILDCARD) == "127.0.0.1"
+    assert reachable_host("::") == "::1"
+    assert reachable_host("10.1.2.3") == "10.1.2.3"
+    assert ServiceProcess("intake", Path("x.log"), port=8001, host=WILDCARD).base_url == (
+        "http://127.0.0.1:8001"
+    )
+    assert ServiceProcess("intake", Path("x.log"), port=8001, host="::1").base_url == (
+        "http://[::1]:8001"
+    )
+
+
+class _Ready(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/readyz" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", WILDCARD])
+def test_up_waits_for_a_service_where_its_host_variable_put_it(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    """`up` used to ask 127.0.0.1 for /readyz whatever INTAKE_HOST said, and so waited for a
+    service on another address until it gave up."""
+    server = http.server.ThreadingHTTPServer((host, 0), _Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        monkeypatch.setenv("INTAKE_HOST", host)
+        monkeypatch.setenv("INTAKE_PORT", str(port))
+        stack = _stack_on_free_ports()
+        proc = stack.service_process(REGISTRY["intake"], {})
+        assert proc.full_env()["INTAKE_HOST"] == host
+        assert proc.ready()
+        with pytest.raises(DevstackError) as busy:  # and checks that address before starting
+            stack.preflight([REGISTRY["intake"]])
+        assert f"port {port} busy on {host} (needed by intake)" in str(busy.value)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_up_refuses_two_services_on_one_port(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,11 +81,12 @@ def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
 
 def port_busy(port: int, host: str = "127.0.0.1") -> bool:
     """True when something already accepts connections on host:port, or the port cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.3)
         if sock.connect_ex((host, port)) == 0:
             return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))

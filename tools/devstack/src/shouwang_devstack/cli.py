@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy, repo_root, stop_from_pid_file
 from .kafka import LocalKafka, ensure_kafka_jars
@@ -43,13 +44,30 @@ from .local_ports import (
 from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
 from .provision import ensure_database, has_migrations, normalise_dsn, provision_service
-from .services import ServiceInfo, ServiceProcess, present_services, service_info, service_port
+from .services import (
+    ServiceInfo,
+    ServiceProcess,
+    present_services,
+    service_host,
+    service_info,
+    service_port,
+)
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
 _COLOURS = ("36", "32", "35", "33", "34", "31")
 # A port `up` needs: (port, what needs it, server variable that avoids it, variable that moves it)
-_PortNeed = tuple[int, str, str | None, str]
+
+
+class _PortNeed(NamedTuple):
+    """A port `up` is about to listen on: what needs it, the variable that points that need at
+    a running server instead (if any), the variable that moves it, and the address it binds."""
+
+    port: int
+    what: str
+    server: str | None
+    mover: str
+    host: str = "127.0.0.1"
 
 
 # `up`'s own messages and its log tailers (one thread per service) share stdout.
@@ -91,11 +109,13 @@ class Stack:
         """Fail before starting anything when a port `up` needs is taken or wanted twice."""
         needed = self._needed_ports(services)
         _refuse_shared_ports(needed)
-        busy = [item for item in needed if port_busy(item[0])]
+        busy = [need for need in needed if port_busy(need.port, need.host)]
         if busy:
-            lines = [f"  port {port} busy (needed by {what})" for port, what, _, _ in busy]
-            servers = sorted({server for _, _, server, _ in busy if server})
-            movers = [mover for _, _, _, mover in busy]
+            lines = [
+                f"  port {need.port} busy on {need.host} (needed by {need.what})" for need in busy
+            ]
+            servers = sorted({need.server for need in busy if need.server})
+            movers = [need.mover for need in busy]
             advice = "A leftover devstack? `make down` stops it. Otherwise stop whatever listens"
             advice += " (`ss -ltnp` shows the owners)"
             advice += f", choose other ports with {' / '.join(movers)}"
@@ -107,19 +127,24 @@ class Stack:
         """The ports `up` is about to listen on, with the variables that move or avoid each."""
         needed: list[_PortNeed] = []
         if not os.environ.get("DATABASE_URL"):
-            needed.append((self.ports.postgres, "PostgreSQL", "DATABASE_URL", POSTGRES_PORT_ENV))
+            needed.append(
+                _PortNeed(self.ports.postgres, "PostgreSQL", "DATABASE_URL", POSTGRES_PORT_ENV)
+            )
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             external = "KAFKA_BOOTSTRAP_SERVERS"
-            needed.append((self.ports.kafka, "Kafka", external, KAFKA_PORT_ENV))
+            needed.append(_PortNeed(self.ports.kafka, "Kafka", external, KAFKA_PORT_ENV))
             needed.append(
-                (
+                _PortNeed(
                     self.ports.kafka_controller,
                     "Kafka's controller",
                     external,
                     KAFKA_CONTROLLER_PORT_ENV,
                 )
             )
-        needed += [(service_port(info), info.name, None, info.port_env) for info in services]
+        needed += [
+            _PortNeed(service_port(info), info.name, None, info.port_env, service_host(info))
+            for info in services
+        ]
         return needed
 
     # servers ----------------------------------------------------------------------------------
@@ -196,6 +221,7 @@ class Stack:
             log_path=logs / f"{info.name}.log",
             env=self.service_env(info, dsns),
             port=service_port(info),
+            host=service_host(info),
             pid_path=logs / f"{info.name}.pid",
         )
 
@@ -260,8 +286,8 @@ class Stack:
 
 def _refuse_shared_ports(needed: list[_PortNeed]) -> None:
     """Two of them on one port would each pass the busy check, then collide: refuse now."""
-    for port in sorted({item[0] for item in needed}):
-        movers = [mover for taken, _, _, mover in needed if taken == port]
+    for port in sorted({need.port for need in needed}):
+        movers = [need.mover for need in needed if need.port == port]
         if len(movers) > 1:
             raise DevstackError(f"{' and '.join(movers)} share port {port}: each needs its own")
 

@@ -87,6 +87,22 @@ def service_port(info: ServiceInfo, environ: Mapping[str, str] | None = None) ->
     return env_port(env, info.port_env, info.port)
 
 
+def service_host(info: ServiceInfo, environ: Mapping[str, str] | None = None) -> str:
+    """Where `up` binds the service: `<SVC>_HOST` in `environ` (default `os.environ`) when set
+    and not blank, else 127.0.0.1."""
+    env = os.environ if environ is None else environ
+    return env.get(info.env_prefix + "HOST", "").strip() or "127.0.0.1"
+
+
+def reachable_host(host: str) -> str:
+    """The address to reach a server bound to `host`: loopback for a wildcard bind."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - compared, not bound
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
 def present_services(root: Path | None = None) -> list[ServiceInfo]:
     """Services built in this checkout: those with a package, `services/<name>/src/shouwang_<name>`.
 
@@ -147,8 +163,9 @@ class ServiceProcess:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:<port>`."""
-        return f"http://{self.host}:{self.port}"
+        """`http://<host>:<port>`, with loopback for a wildcard host (0.0.0.0, ::)."""
+        host = reachable_host(self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -207,7 +224,7 @@ class ServiceProcess:
     def ready(self) -> bool:
         """True when `GET /readyz` answers 200."""
         assert self.port is not None
-        return _http_status(self.host, self.port, "/readyz") == 200
+        return _http_status(reachable_host(self.host), self.port, "/readyz") == 200
 
     def _timeout_error(self, timeout: float) -> DevstackError:
         return DevstackError(
