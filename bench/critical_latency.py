@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -227,10 +228,10 @@ class Bench:
         client: httpx.AsyncClient,
         phase: Phase,
         rate: float,
-        until: asyncio.Future[object] | int,
+        until: asyncio.Future[Any] | int,
     ) -> None:
         """Post reports at `rate` per second (open loop) until `until` is done or that many sent."""
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         started = time.monotonic()
         while True:
             if isinstance(until, int) and len(tasks) >= until:
