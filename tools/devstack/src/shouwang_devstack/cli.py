@@ -56,7 +56,6 @@ from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
 _COLOURS = ("36", "32", "35", "33", "34", "31")
-# A port `up` needs: (port, what needs it, server variable that avoids it, variable that moves it)
 
 
 class _PortNeed(NamedTuple):
