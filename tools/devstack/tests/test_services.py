@@ -120,6 +120,15 @@ def test_a_service_host_variable_says_where_it_listens() -> None:
     )
 
 
+def test_a_service_binds_where_it_is_looked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An inherited `<SVC>_HOST` used to win over `host`, so the service bound one address
+    while `ready()` and `base_url` looked at another."""
+    monkeypatch.setenv("INTAKE_HOST", "127.0.0.2")
+    proc = ServiceProcess("intake", Path("x.log"), port=8001, env={"INTAKE_HOST": "127.0.0.3"})
+    assert proc.full_env()["INTAKE_HOST"] == "127.0.0.1" == proc.host
+    assert proc.base_url == "http://127.0.0.1:8001"
+
+
 class _Ready(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(200 if self.path == "/readyz" else 404)

@@ -54,6 +54,11 @@ class ServiceInfo:
         return self.env_prefix + "PORT"
 
     @property
+    def host_env(self) -> str:
+        """The variable that says where the service binds, e.g. `INTAKE_HOST`."""
+        return self.env_prefix + "HOST"
+
+    @property
     def database_env(self) -> str:
         """The variable holding the service's database URL, e.g. `INTAKE_DATABASE_URL`."""
         return self.env_prefix + "DATABASE_URL"
@@ -91,7 +96,7 @@ def service_host(info: ServiceInfo, environ: Mapping[str, str] | None = None) ->
     """Where `up` binds the service: `<SVC>_HOST` in `environ` (default `os.environ`) when set
     and not blank, else 127.0.0.1."""
     env = os.environ if environ is None else environ
-    return env.get(info.env_prefix + "HOST", "").strip() or "127.0.0.1"
+    return env.get(info.host_env, "").strip() or "127.0.0.1"
 
 
 def reachable_host(host: str) -> str:
@@ -193,7 +198,7 @@ class ServiceProcess:
         env = dict(os.environ) if self.inherit_env else {"PATH": os.environ.get("PATH", "")}
         env.update(self.env)
         env[self.info.port_env] = str(self.port)
-        env.setdefault(self.info.env_prefix + "HOST", self.host)
+        env[self.info.host_env] = self.host  # where `ready()` and `base_url` look for it
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
