@@ -112,11 +112,11 @@ async def measure(
     gets slower or faster during the run (two shared cores drift by a fifth within minutes)
     moves all servers' figures alike instead of whichever was measured then.
     """
+    bodies = [_body(i) for i in range(20_000)]
     targets = []
     for server in servers:
         address = urlsplit(server.base_url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
-        bodies = [_body(i) for i in range(20_000)]
         requests = encode_requests(host, port, "/v1/reports", headers, bodies)
         await closed_loop(host, port, requests, warmup, concurrency, 202)  # connections, caches
         targets.append((server, host, port, requests))
