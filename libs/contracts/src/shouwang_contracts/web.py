@@ -36,9 +36,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pythonjsonlogger.json import JsonFormatter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import AuthError, Principal, TokenVerifier
@@ -47,6 +48,9 @@ from .vocabulary import DEFAULT_LANGUAGE, Language, Role
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:shouwang:problem:"
+#: The largest integer PostgreSQL's bigint holds: the bound of any number a client sends that
+#: reaches a query (ids, cursors, offsets), so an oversized one is a 422, not a failed query.
+BIGINT_MAX = 2**63 - 1
 
 # status → (zh-CN title, en title)
 _TITLES: dict[int, tuple[str, str]] = {
@@ -153,6 +157,8 @@ def problem_response(
 
 # The framework's own errors: (code, zh-CN detail, English detail).
 _HTTP_ERRORS: dict[int, tuple[str, str | None, str | None]] = {
+    # Starlette's own 400s say what broke (e.g. "Invalid multipart data."): kept in English.
+    400: ("malformed_request", "请求格式有误，无法解析（例如 multipart 数据不完整）", None),
     404: ("not_found", "没有这个地址", "No such resource"),
     405: ("method_not_allowed", "这个地址不支持该请求方法", "This method is not allowed here"),
 }
@@ -164,6 +170,30 @@ def _in_language(error: dict[str, Any], english: bool) -> dict[str, Any]:
     if english and error.get("message_en"):
         out["message"] = error["message_en"]
     return out
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. The router's own 405 names only the
+    first route whose path matched, so a path served by a GET and a POST route in separate
+    routers would say `Allow: GET` to a PUT (RFC 9110 wants them all)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "app": request.app,
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(dict(scope))[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -215,8 +245,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, BodyTooLarge):
             return _too_large_response(request, exc.limit)
         code, zh, en = _HTTP_ERRORS.get(exc.status_code, ("http_error", None, None))
-        detail = exc.detail if isinstance(exc.detail, str) and zh is None else zh
+        said = exc.detail if isinstance(exc.detail, str) else None
+        detail = said if zh is None else zh
+        en = en or said
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return problem_response(
             request, exc.status_code, code, detail, detail_en=en, headers=headers
         )
@@ -404,6 +438,89 @@ def _hoist_body_definitions(spec: dict[str, Any]) -> dict[str, Any]:
                 schema = media.get("schema", {})
                 for name, definition in schema.pop("$defs", {}).items():
                     components.setdefault(name, definition)
+    return spec
+
+
+class ProblemFieldError(BaseModel):
+    """One field at fault in a problem's `errors`."""
+
+    field: str | None = Field(
+        None, description="The field at fault, as a dotted path (e.g. `query.limit`)."
+    )
+    message: str = Field(description="What is wrong, zh-CN unless English is preferred.")
+    type: str | None = Field(None, description="Stable machine-readable kind of error.")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, the body of every error (`application/problem+json`)."""
+
+    type: str = Field(description="`urn:shouwang:problem:<code>`")
+    title: str = Field(description="zh-CN unless Accept-Language puts English first.")
+    status: int
+    code: str = Field(description="Stable machine-readable reason, e.g. `campus_mismatch`.")
+    detail: str | None = None
+    instance: str | None = Field(None, description="The request's path.")
+    errors: list[ProblemFieldError] | None = None
+    trace_id: str | None = Field(None, description="W3C trace id, to quote to operators.")
+
+
+# The problems any /v1 operation can answer, documented on every operation they apply to;
+# an operation's own description of a status wins.
+_GENERIC_PROBLEMS: dict[int, str] = {
+    400: "The body is not well-formed (not JSON, or broken multipart).",
+    401: "No bearer token, or one that is invalid or expired.",
+    403: "The caller's role, tier, campus or scope does not allow this.",
+    404: "No such resource (in the caller's campus).",
+    413: "The body is over this route's size limit.",
+    415: "The body's Content-Type is not one this route reads.",
+    422: "Some input failed validation; `errors` names each field.",
+}
+_BEARER = "bearerAuth"
+
+
+def _document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Say what every authenticated operation answers besides success, and how.
+
+    Every error is problem+json with `ProblemDetails`, whatever FastAPI would have documented
+    (it calls its own 422 `application/json` with a shape we never send). Operations under
+    `/v1` need a bearer token, so they may answer 401 and 403; one with a body may also
+    answer 400, 413, 415 and 422, one with parameters 422, one with a templated path 404.
+    """
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    problem = ProblemDetails.model_json_schema(ref_template=_COMPONENT_REF + "{model}")
+    for name, definition in problem.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas["ProblemDetails"] = problem
+    components.setdefault("securitySchemes", {})[_BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token of the campus identity provider (HS256 locally, RS256 via JWKS).",
+    }
+    body = {PROBLEM_JSON: {"schema": {"$ref": _COMPONENT_REF + "ProblemDetails"}}}
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if path.startswith("/v1/"):
+                operation.setdefault("security", [{_BEARER: []}])
+                parameters = operation.get("parameters", [])
+                codes = {401, 403}
+                if "requestBody" in operation:
+                    codes |= {400, 413, 415, 422}
+                if parameters:
+                    codes.add(422)
+                if "{" in path:  # declared or not (a DirectRoute reads the request itself)
+                    codes.add(404)
+                for code in codes:
+                    responses.setdefault(str(code), {"description": _GENERIC_PROBLEMS[code]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = body
+                if status == "422" and response.get("description") == "Validation Error":
+                    response["description"] = _GENERIC_PROBLEMS[422]  # FastAPI's own words
+    for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, never sent
+        schemas.pop(unused, None)
     return spec
 
 
@@ -715,7 +832,7 @@ def service_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _hoist_body_definitions(generate())
+            app.openapi_schema = _document_problems(_hoist_body_definitions(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
