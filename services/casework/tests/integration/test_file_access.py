@@ -196,6 +196,15 @@ async def test_other_building_is_refused_then_breaks_the_glass_and_the_auditor_s
     page = await client.get("/v1/audit", params={"limit": 1}, headers=auditor)
     assert len(page.json()["items"]) == 1
     assert page.json()["next_before_id"] is not None
+    # A cursor no id can have, or a time given as a number, is a 422: never a failed query's
+    # 500, nor a number read as a Unix timestamp (found by tests/test_api_contracts.py).
+    for wrong in ({"before_id": 2**63}, {"before_id": 0}, {"since": "0.5"}, {"until": "1e9"}):
+        refused = await client.get("/v1/audit", params=wrong, headers=auditor)
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert refused.json()["errors"][0]["field"] == f"query.{next(iter(wrong))}"
+    since = await client.get("/v1/audit", params={"since": "2000-01-01T00:00:00Z"}, headers=auditor)
+    assert since.status_code == 200
+    assert since.json()["items"]  # ISO 8601 text is still welcome
     counselor_log = await client.get("/v1/audit", headers=other)
     assert counselor_log.status_code == 403
 

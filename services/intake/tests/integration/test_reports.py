@@ -125,6 +125,9 @@ async def test_bad_input_gets_specific_problems_never_a_500(
             422,
             "observed_at",
         ),
+        # A number would be read as a Unix timestamp; the API takes ISO 8601 text only.
+        (_report(observed_at=1_764_400_000), 422, "observed_at"),
+        (_report(observed_at="1764400000"), 422, "observed_at"),
     ]
     for body, status, field in cases:
         response = await client.post("/v1/reports", json=body, headers=headers)

@@ -16,15 +16,22 @@ read and every break-the-glass goes into the append-only audit log.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 from shouwang_contracts.auth import Placement, Principal
+from shouwang_contracts.inputs import IsoDatetime
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import CurrentPrincipal, Problem, require_roles, role_forbidden
+from shouwang_contracts.web import (
+    BIGINT_MAX,
+    CurrentPrincipal,
+    Problem,
+    require_roles,
+    role_forbidden,
+)
 
 from ..adapters import audit
 from ..adapters import roster as roster_repo
@@ -191,9 +198,11 @@ async def list_audit_log(
     ] = None,
     staff_no: Annotated[str | None, Query(description="工号/学号 of the reader.")] = None,
     break_glass: Annotated[bool, Query(description="Only break-the-glass entries.")] = False,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: Annotated[int | None, Query(description="Cursor: next_before_id of a page.")] = None,
+    since: IsoDatetime | None = None,
+    until: IsoDatetime | None = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=BIGINT_MAX, description="Cursor: next_before_id of a page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The audit log, newest first, for auditors; this look is itself logged.

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_contracts.inputs import IsoAwareDatetime
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..domain.followup import FollowUpPurpose, FollowUpStatus
@@ -66,7 +67,7 @@ class PlanActionIn(_In):
     action_id: str = Field(min_length=1, max_length=64, description="Stable id of the action.")
     kind: ActionKind = Field(description="Kind of help.")
     owner_ref: str | None = Field(default=None, max_length=64, description="Who does it.")
-    due_at: AwareDatetime | None = Field(default=None, description="By when.")
+    due_at: IsoAwareDatetime | None = Field(default=None, description="By when.")
     status: ActionStatus = Field(default=ActionStatus.OPEN, description="Where it stands.")
     description: str | None = Field(
         default=None, max_length=TEXT_MAX, description="Sealed at rest."
@@ -78,17 +79,17 @@ class PlanIn(_In):
         ge=0, description="The version you revise (0 for the first plan)."
     )
     actions: list[PlanActionIn] = Field(max_length=200, description="The whole list of actions.")
-    review_dates: list[AwareDatetime] = Field(default_factory=list, max_length=50)
+    review_dates: list[IsoAwareDatetime] = Field(default_factory=list, max_length=50)
 
 
 class FollowUpIn(_In):
-    due_at: AwareDatetime = Field(description="When the follow-up is due.")
+    due_at: IsoAwareDatetime = Field(description="When the follow-up is due.")
     purpose: FollowUpPurpose = Field(default=FollowUpPurpose.ROUTINE)
     assignee_ref: str | None = Field(default=None, max_length=64, description="Defaults to you.")
 
 
 class FollowUpUpdateIn(_In):
-    due_at: AwareDatetime | None = Field(default=None, description="Move it to this time.")
+    due_at: IsoAwareDatetime | None = Field(default=None, description="Move it to this time.")
     assignee_ref: str | None = Field(default=None, max_length=64)
     close_as: FollowUpStatus | None = Field(
         default=None, description="completed or cancelled: closes it by hand."
@@ -98,7 +99,7 @@ class FollowUpUpdateIn(_In):
 
 class ReferralStatusIn(_In):
     status: ReferralStatus = Field(description="The referral's new status.")
-    follow_up_due: AwareDatetime | None = Field(
+    follow_up_due: IsoAwareDatetime | None = Field(
         default=None, description="On `returned`: when the follow-up is due (default a week)."
     )
 
@@ -227,30 +228,9 @@ class ConsentOut(BaseModel):
     consent_id: str
 
 
-class ProblemField(BaseModel):
-    field: str | None = Field(description="The field at fault (dotted path).")
-    message: str
-
-
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details (`application/problem+json`)."""
-
-    type: str = Field(description="urn:shouwang:problem:<code>")
-    title: str = Field(description="zh-CN unless Accept-Language asks for English.")
-    status: int
-    code: str = Field(description="Stable machine-readable reason, e.g. `follow_up_required`.")
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[ProblemField] | None = None
-    trace_id: str | None = None
-
-
 def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "model": ProblemOut,
-        "content": {"application/problem+json": {}},
-    }
+    # The body (problem+json, `ProblemDetails`) is documented for every error by `service_app`.
+    return {"description": description}
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {

@@ -10,7 +10,7 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import BinaryIO
 
@@ -56,7 +56,9 @@ def detect_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def iter_rows(stream: BinaryIO, filename: str | None) -> Iterator[tuple[int, list[Cell]]]:
+def iter_rows(
+    stream: BinaryIO, filename: str | None
+) -> Generator[tuple[int, list[Cell]], None, None]:
     """Yield `(row_number, cells)` with spreadsheet row numbers (the header is row 1)."""
     head = stream.read(_SNIFF_BYTES)
     stream.seek(0)

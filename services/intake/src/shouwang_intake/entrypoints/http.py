@@ -23,6 +23,7 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, in_language
 from shouwang_contracts.web import (
+    BIGINT_MAX,
     CurrentPrincipal,
     DirectRoute,
     Problem,
@@ -256,7 +257,9 @@ async def submit_census(
 
 
 @router.get(
-    "/screenings/bulk/{batch_id}", operation_id="get_census_batch", response_model=CensusBatchOut
+    "/screenings/bulk/{batch_id:uuid}",
+    operation_id="get_census_batch",
+    response_model=CensusBatchOut,
 )
 async def get_census_batch(
     batch_id: uuid.UUID,
@@ -264,7 +267,7 @@ async def get_census_batch(
     d: AppDeps,
     request: Request,
     errors_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-    errors_offset: Annotated[int, Query(ge=0)] = 0,
+    errors_offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> CensusBatchOut:
     batch = await d.census.batch(principal.campus_id, batch_id)
     if batch is None:
@@ -300,7 +303,9 @@ async def _batch_out(
     )
 
 
-@router.get("/reports/{report_id}", operation_id="get_report_receipt", response_model=ReceiptOut)
+@router.get(
+    "/reports/{report_id:uuid}", operation_id="get_report_receipt", response_model=ReceiptOut
+)
 async def get_report_receipt(
     report_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request
 ) -> ReceiptOut:
@@ -309,7 +314,9 @@ async def get_report_receipt(
 
 
 @router.get(
-    "/screenings/{screening_id}", operation_id="get_screening_receipt", response_model=ReceiptOut
+    "/screenings/{screening_id:uuid}",
+    operation_id="get_screening_receipt",
+    response_model=ReceiptOut,
 )
 async def get_screening_receipt(
     screening_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request

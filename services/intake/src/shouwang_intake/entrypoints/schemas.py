@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from shouwang_contracts.events.intake import MAX_NOTE_CHARS
+from shouwang_contracts.inputs import IsoDatetime
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
 from shouwang_contracts.vocabulary import Signal
 
@@ -30,7 +31,7 @@ class ReportIn(_Input):
     signals: list[Signal] = Field(
         min_length=1, max_length=20, description="One or more signal ids from the vocabulary."
     )
-    observed_at: datetime = Field(
+    observed_at: IsoDatetime = Field(
         description="When it was observed; ISO 8601. Without an offset, campus local time."
     )
     note: str | None = Field(
@@ -67,7 +68,7 @@ class ScreeningIn(_Input):
         default=None,
         description="UPI only: the student asked for a counseling conversation.",
     )
-    administered_at: datetime = Field(description="When the student answered; ISO 8601.")
+    administered_at: IsoDatetime = Field(description="When the student answered; ISO 8601.")
 
     # Field validators, not one model validator, so that each error names its field.
 
