@@ -1,0 +1,177 @@
+"""Every service's HTTP API keeps what its OpenAPI document promises, whatever a client sends.
+
+Schemathesis reads each running service's `/openapi.json` and sends it generated requests:
+schema-valid ones, boundary values, and ones that break the schema on purpose. Every answer
+is checked: never a 5xx (a client can never cause a server error), only documented status
+codes and content types, bodies that match their documented schemas, invalid input refused,
+and no operation that answers without a valid bearer token. The stateful run follows the
+links between operations (a census batch uploaded, then read back) the way a client would.
+
+The services are real processes on the session's real Kafka and PostgreSQL. Requests carry
+a token of a role the operation admits and, in bodies that name a campus, the token's
+campus, so that generated data reaches the code behind the role and campus checks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from shouwang_casework.main import create_app as casework_app
+from shouwang_contracts.auth import mint_token
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack._proc import free_port
+from shouwang_devstack.services import ServiceProcess, service_info
+from shouwang_intake.main import create_app as intake_app
+from shouwang_triage.main import create_app as triage_app
+
+CAMPUS = "fuzz"
+SERVICES = ("intake", "triage", "casework")
+# Schema-valid requests that the service rightly refuses all the same (an empty census
+# file, a student nobody registered) are not failures: the schema cannot say everything.
+EXCLUDED = [positive_data_acceptance]
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+STATEFUL = settings(
+    max_examples=15,
+    stateful_step_count=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+
+
+def role_for(path: str) -> Role:
+    """A role each operation admits, so generated requests get past the role check."""
+    if path.startswith("/v1/roster"):
+        return Role.CAMPUS_ADMIN
+    if path == "/v1/audit":
+        return Role.AUDITOR
+    return Role.COUNSELING_CENTER  # reports, screenings, cases, files, break-glass reviews
+
+
+@pytest.fixture(scope="module")
+def platform(
+    kafka_bootstrap: str,
+    service_database: Any,
+    devstack_env: dict[str, str],
+    devstack_tmp: Path,
+) -> Iterator[dict[str, ServiceProcess]]:
+    started: dict[str, ServiceProcess] = {}
+    try:
+        for name in SERVICES:
+            env = {
+                **devstack_env,
+                "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                service_info(name).database_env: service_database.sync(name),
+                "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
+                "SHOUWANG_JWT_SECRET": SECRET,
+            }
+            process = ServiceProcess(
+                name,
+                log_path=devstack_tmp / "services" / f"api_contracts-{name}.log",
+                env=env,
+                port=free_port(),
+                die_with_parent=True,
+            )
+            started[name] = process
+            process.start()
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+# The services of this module trust this secret, and schemathesis builds some cases while
+# pytest collects, before any fixture runs: so the tokens exist from import on.
+SECRET = secrets.token_urlsafe(48)
+TOKENS = {
+    role: mint_token(SECRET, sub=f"fuzz-{role.value}", role=role, campus_id=CAMPUS) for role in Role
+}
+
+
+class _Bearer:
+    """Schemathesis' auth provider: the token of a role the operation admits. (The
+    `ignored_auth` check still sends each operation without it, and with a broken one.)"""
+
+    def get(self, case: Any, context: Any) -> str:
+        return TOKENS[role_for(case.path)]
+
+    def set(self, case: Any, token: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+
+def _in_our_campus(context: Any, body: Any) -> Any:
+    """Bodies name the token's campus (a string `campus_id` only: a negative case that broke
+    the field's type must stay broken)."""
+    if isinstance(body, dict) and isinstance(body.get("campus_id"), str):
+        return {**body, "campus_id": CAMPUS}
+    return body
+
+
+def _api(create_app: Any) -> Any:
+    """A service's OpenAPI document as its app generates it: the same one it serves."""
+    schema = schemathesis.openapi.from_dict(create_app().openapi())
+    schema.hook("map_body")(_in_our_campus)
+    schema.auth(refresh_interval=None)(_Bearer)
+    return schema
+
+
+APIS = {
+    "intake": _api(intake_app),
+    "triage": _api(triage_app),
+    "casework": _api(casework_app),
+}
+
+
+def _call(case: Any, platform: dict[str, ServiceProcess], service: str) -> None:
+    case.call_and_validate(base_url=platform[service].base_url, excluded_checks=EXCLUDED)
+
+
+@APIS["intake"].parametrize()
+@FUZZ
+def test_intake_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "intake")
+
+
+@APIS["triage"].parametrize()
+@FUZZ
+def test_triage_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "triage")
+
+
+@APIS["casework"].parametrize()
+@FUZZ
+def test_casework_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "casework")
+
+
+@pytest.mark.parametrize("service", ["intake", "casework"])  # triage has one operation
+def test_linked_calls_keep_the_contract(service: str, platform: dict[str, ServiceProcess]) -> None:
+    """Sequences of calls, each fed by an earlier answer (an id from a Location header)."""
+    base_url = platform[service].base_url
+
+    class Client(APIS[service].as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base_url}
+
+        def validate_response(self, response: Any, case: Any, *_: Any, **kwargs: Any) -> None:
+            case.validate_response(
+                response,
+                excluded_checks=EXCLUDED,
+                transport_kwargs=kwargs or None,
+                recorder=getattr(self, "recorder", None),
+            )
+
+    Client.run(settings=STATEFUL)
