@@ -31,6 +31,10 @@ def encode_requests(
     return [prefix + b"Content-Length: %d\r\n\r\n" % len(body) + body for body in bodies]
 
 
+# Under uvicorn's keep-alive timeout (5 s, which `serve` keeps), with a margin.
+KEEP_ALIVE_SECONDS = 4.0
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; calls `on_answer(self, status)` per complete answer, and
     `on_answer(self, 0)` if the server closed it while a request was waiting (which happens
@@ -42,6 +46,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.sent_at = 0.0
+        self.answered_at = 0.0  # when its last answer arrived: idle since then
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,6 +76,7 @@ class _Connection(asyncio.Protocol):
             status = int(head[9:12])
             del self.buffer[:total]
             self.waiting = False
+            self.answered_at = time.perf_counter()
             self.on_answer(self, status)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -143,7 +149,13 @@ async def closed_loop(
 
 
 async def open_loop(
-    host: str, port: int, requests: Sequence[bytes], seconds: float, rate: float, ok: int
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    seconds: float,
+    rate: float,
+    ok: int,
+    keep_alive: float = KEEP_ALIVE_SECONDS,
 ) -> tuple[list[float], int]:
     """Requests start on a fixed schedule whatever the answers (a new connection when all
     are busy): latency at a known load. Returns (latencies of `ok` answers, other answers)."""
@@ -173,8 +185,14 @@ async def open_loop(
             delay = begin + i * interval - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            while idle and idle[-1].lost.done():
-                idle.pop()  # the server closed it after its keep-alive timeout
+            # Reuse the most recently answered connection, unless the server may be closing
+            # it: a request written just as its keep-alive timeout fires is lost (status 0)
+            # although the server did nothing wrong. So, like HTTP clients' keep-alive
+            # expiry, retire a connection idle for longer than `keep_alive`.
+            while idle and (
+                idle[-1].lost.done() or time.perf_counter() - idle[-1].answered_at > keep_alive
+            ):
+                idle.pop().close()
             if idle:
                 connection = idle.pop()
             else:
