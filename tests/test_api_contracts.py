@@ -1,11 +1,12 @@
 """Every service's HTTP API keeps what its OpenAPI document promises, whatever a client sends.
 
-Schemathesis reads each running service's `/openapi.json` and sends it generated requests:
+Schemathesis reads each service's OpenAPI document (from its app: what it serves at
+`/openapi.json`) and sends the running service generated requests:
 schema-valid ones, boundary values, and ones that break the schema on purpose. Every answer
 is checked: never a 5xx (a client can never cause a server error), only documented status
 codes and content types, bodies that match their documented schemas, invalid input refused,
 and no operation that answers without a valid bearer token. The stateful run follows the
-links between operations (a census batch uploaded, then read back) the way a client would.
+links between operations (a report accepted, then its receipt read) the way a client would.
 
 The services are real processes on the session's real Kafka and PostgreSQL. Requests carry
 a token of a role the operation admits and, in bodies that name a campus, the token's
