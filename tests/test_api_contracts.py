@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +26,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from shouwang_casework.main import create_app as casework_app
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack._proc import free_port
-from shouwang_devstack.services import ServiceProcess, service_info
+from shouwang_devstack.pytest_plugin import ServiceProcessFactory
+from shouwang_devstack.services import ServiceProcess
 from shouwang_intake.main import create_app as intake_app
 from shouwang_triage.main import create_app as triage_app
 
@@ -63,35 +61,12 @@ def role_for(path: str) -> Role:
 
 
 @pytest.fixture(scope="module")
-def platform(
-    kafka_bootstrap: str,
-    service_database: Any,
-    devstack_env: dict[str, str],
-    devstack_tmp: Path,
-) -> Iterator[dict[str, ServiceProcess]]:
-    started: dict[str, ServiceProcess] = {}
-    try:
-        for name in SERVICES:
-            env = {
-                **devstack_env,
-                "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                service_info(name).database_env: service_database.sync(name),
-                "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
-                "SHOUWANG_JWT_SECRET": SECRET,
-            }
-            process = ServiceProcess(
-                name,
-                log_path=devstack_tmp / "services" / f"api_contracts-{name}.log",
-                env=env,
-                port=free_port(),
-                die_with_parent=True,
-            )
-            started[name] = process
-            process.start()
-        yield started
-    finally:
-        for process in started.values():
-            process.stop()
+def platform(module_service_process: ServiceProcessFactory) -> dict[str, ServiceProcess]:
+    env = {"CASEWORK_CAMPUSES": json.dumps([CAMPUS]), "SHOUWANG_JWT_SECRET": SECRET}
+    started = {name: module_service_process(name, env) for name in SERVICES}
+    for process in started.values():
+        process.start()
+    return started
 
 
 # The services of this module trust this secret, and schemathesis builds some cases while

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack._proc import free_port
+from shouwang_devstack.pytest_plugin import ServiceProcessFactory
 from shouwang_devstack.services import ServiceProcess
 
 
@@ -21,31 +20,13 @@ def intake_extra_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def intake(
-    kafka_bootstrap: str,
-    service_database: object,
-    devstack_env: dict[str, str],
-    devstack_tmp: Path,
-    intake_extra_env: dict[str, str],
-    request: pytest.FixtureRequest,
-) -> Iterator[ServiceProcess]:
-    env = {
-        **devstack_env,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "INTAKE_DATABASE_URL": service_database.sync("intake"),  # type: ignore[attr-defined]
-        "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
-        **intake_extra_env,
-    }
-    name = request.module.__name__.rsplit(".", 1)[-1]
-    proc = ServiceProcess(
-        "intake",
-        log_path=devstack_tmp / "services" / f"{name}-intake.log",
-        env=env,
-        port=free_port(),
-        die_with_parent=True,
+    module_service_process: ServiceProcessFactory, intake_extra_env: dict[str, str]
+) -> ServiceProcess:
+    proc = module_service_process(
+        "intake", {"INTAKE_PUBLISH_TIMEOUT_SECONDS": "3", **intake_extra_env}
     )
-    proc.start()
-    yield proc
-    proc.stop()
+    proc.start()  # stopped with the module by `module_service_process`
+    return proc
 
 
 @pytest.fixture(scope="module")

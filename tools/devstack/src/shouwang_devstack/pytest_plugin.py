@@ -341,7 +341,7 @@ ServiceProcessFactory = Callable[..., ServiceProcess]
 
 def _test_kafka(request: pytest.FixtureRequest) -> str:
     """The broker a test's services use: its `local_kafka` if it stops one, else the session's."""
-    if "local_kafka" in request.fixturenames:
+    if request.scope == "function" and "local_kafka" in request.fixturenames:
         kafka: LocalKafka = request.getfixturevalue("local_kafka")
         return kafka.bootstrap
     bootstrap: str = request.getfixturevalue("kafka_bootstrap")
@@ -351,7 +351,7 @@ def _test_kafka(request: pytest.FixtureRequest) -> str:
 def _test_databases(request: pytest.FixtureRequest) -> ServiceDatabaseFactory:
     """Where a test's services get databases: its `local_postgres` if it stops one, else the
     session's server."""
-    if "local_postgres" in request.fixturenames:
+    if request.scope == "function" and "local_postgres" in request.fixturenames:
         server: LocalPostgres = request.getfixturevalue("local_postgres")
         return ServiceDatabaseFactory(server.dsn, _role_secret(server.dsn))
     factory: ServiceDatabaseFactory = request.getfixturevalue("service_database")
@@ -372,6 +372,23 @@ def service_process(
     SHOUWANG_ENV=local and the session's secrets. Start it with `start()` /
     `await start_async()`; every process built here is stopped when the test ends.
     """
+    yield from _service_processes(request, devstack_tmp, devstack_env)
+
+
+@pytest.fixture(scope="module")
+def module_service_process(
+    request: pytest.FixtureRequest,
+    devstack_tmp: Path,
+    devstack_env: dict[str, str],
+) -> Iterator[ServiceProcessFactory]:
+    """`service_process` for processes a whole test module shares (on the session's broker
+    and database server); they are stopped when the module ends."""
+    yield from _service_processes(request, devstack_tmp, devstack_env)
+
+
+def _service_processes(
+    request: pytest.FixtureRequest, devstack_tmp: Path, devstack_env: dict[str, str]
+) -> Iterator[ServiceProcessFactory]:
     built: list[ServiceProcess] = []
     test_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
 
