@@ -3,15 +3,25 @@ survives a restart and a kill."""
 
 from __future__ import annotations
 
+import asyncio
+import stat
+import subprocess
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from shouwang_contracts.topics import all_topics
-from shouwang_devstack.kafka import LocalKafka, new_cluster_id
+from shouwang_devstack import kafka as devstack_kafka
+from shouwang_devstack.kafka import (
+    LocalKafka,
+    ensure_kafka_jars,
+    kafka_tool_command,
+    new_cluster_id,
+)
 from shouwang_devstack.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -63,6 +73,72 @@ def test_cluster_id_looks_like_kafkas() -> None:
     cid = new_cluster_id()
     assert len(cid) == 22
     assert not cid.startswith("-")
+
+
+def _fake_maven(tmp_path: Path, calls: Path) -> Path:
+    """An `mvn` that notes each call and "copies" one jar named after the pom's version."""
+    mvn = tmp_path / "bin" / "mvn"
+    mvn.parent.mkdir()
+    mvn.write_text(
+        "#!/bin/sh\n"
+        f'echo called >> "{calls}"\n'
+        'for arg in "$@"; do case "$arg" in -DoutputDirectory=*) out="${arg#*=}";; esac; done\n'
+        'version=$(sed -n "s:.*<kafka.version>\\(.*\\)</kafka.version>.*:\\1:p" pom.xml)\n'
+        'mkdir -p "$out" && touch "$out/kafka_2.13-$version.jar"\n'
+    )
+    mvn.chmod(mvn.stat().st_mode | stat.S_IEXEC)
+    return mvn
+
+
+def test_jars_are_resolved_again_when_the_pom_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bumped Kafka pin must not leave the old jars running: the cache is keyed on the pom."""
+    root = tmp_path / "repo"
+    pom = root / "deploy" / "local" / "pom.xml"
+    pom.parent.mkdir(parents=True)
+    pom.write_text("<project><kafka.version>4.1.1</kafka.version></project>\n")
+    calls = tmp_path / "calls"
+    mvn = _fake_maven(tmp_path, calls)
+    monkeypatch.setattr(devstack_kafka.shutil, "which", lambda name: str(mvn))
+
+    libs = ensure_kafka_jars(root)
+    ensure_kafka_jars(root)
+    assert calls.read_text().count("called") == 1, "an unchanged pom resolves once"
+    assert [p.name for p in libs.glob("*.jar")] == ["kafka_2.13-4.1.1.jar"]
+
+    pom.write_text("<project><kafka.version>4.2.0</kafka.version></project>\n")
+    ensure_kafka_jars(root)
+    assert calls.read_text().count("called") == 2
+    assert [p.name for p in libs.glob("*.jar")] == ["kafka_2.13-4.2.0.jar"], "old jars removed"
+
+
+async def test_kafkas_producer_benchmark_runs_from_the_resolved_jars(
+    kafka_bootstrap: str,
+) -> None:
+    """The pom resolves what Kafka's tools need (the bench's raw-Kafka figure runs one)."""
+    topic = await _fresh_topic(kafka_bootstrap)
+    argv = kafka_tool_command(
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        "300",
+        "--record-size",
+        "100",
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={kafka_bootstrap}",
+        "acks=all",
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "300 records sent" in done.stdout
+    assert "INFO" not in done.stdout, "the tools' logging stays off their results"
+    assert len(await _consume_all(kafka_bootstrap, topic, 300)) == 300
 
 
 async def test_every_declared_topic_exists(kafka_bootstrap: str) -> None:

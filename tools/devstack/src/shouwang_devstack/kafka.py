@@ -2,6 +2,8 @@
 
 No Docker, no download site: `deploy/local/pom.xml` names the broker and a log4j2 backend, Maven
 copies the jars into `<repo>/.cache/kafka/libs`, and `LocalKafka` runs `kafka.Kafka` with them.
+`kafka_tool_command` runs Kafka's own command-line tools (e.g. its producer benchmark) from the
+same jars.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import fcntl
+import hashlib
 import os
 import shutil
 import signal
@@ -42,8 +45,19 @@ def kafka_libs_dir(root: Path | None = None) -> Path:
     return (root or repo_root()) / ".cache" / "kafka" / "libs"
 
 
-def _libs_complete(libs: Path) -> bool:
-    return (libs / ".complete").is_file() and any(libs.glob(f"{_MARKER_JAR_PREFIX}*.jar"))
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def _libs_complete(libs: Path, pom: Path) -> bool:
+    """The jars are there and were resolved from this very pom: a pinned version bumped (or a
+    dependency added) since the last resolve means resolving again, not running stale jars."""
+    marker = libs / ".complete"
+    return (
+        marker.is_file()
+        and marker.read_text(encoding="utf-8").strip() == _pom_digest(pom)
+        and any(libs.glob(f"{_MARKER_JAR_PREFIX}*.jar"))
+    )
 
 
 def find_java() -> str:
@@ -65,19 +79,19 @@ def ensure_kafka_jars(root: Path | None = None, *, quiet: bool = True) -> Path:
     """Make sure Kafka's jars are in `<repo>/.cache/kafka/libs`, running Maven once if needed.
 
     Idempotent and safe to call from several processes at once (a file lock serialises the copy,
-    and a `.complete` marker is written only after Maven succeeded).
+    and a `.complete` marker, holding the pom's SHA-256, is written only after Maven succeeded).
     """
     root = root or repo_root()
     libs = kafka_libs_dir(root)
-    if _libs_complete(libs):
-        return libs
     pom = root / "deploy" / "local" / "pom.xml"
     if not pom.is_file():
         raise DevstackError(f"{pom} is missing: it names the Kafka jars to resolve")
+    if _libs_complete(libs, pom):
+        return libs
     libs.parent.mkdir(parents=True, exist_ok=True)
     with (libs.parent / ".resolve.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _libs_complete(libs):
+        if _libs_complete(libs, pom):
             return libs
         mvn = shutil.which("mvn")
         if not mvn:
@@ -99,8 +113,25 @@ def ensure_kafka_jars(root: Path | None = None, *, quiet: bool = True) -> Path:
                 f"Maven could not resolve Kafka's jars (exit {result.returncode}):\n"
                 + "\n".join(output)
             )
-        (libs / ".complete").write_text("ok\n", encoding="utf-8")
+        (libs / ".complete").write_text(_pom_digest(pom) + "\n", encoding="utf-8")
     return libs
+
+
+def kafka_tool_command(main_class: str, *args: str, heap: str = "256m") -> list[str]:
+    """The java command line that runs one of Kafka's tools (the class behind a `bin/*.sh`
+    script of Kafka's distribution, e.g. `org.apache.kafka.tools.ProducerPerformance` for
+    `kafka-producer-perf-test.sh`) from the resolved jars, with a small heap."""
+    root = repo_root()
+    return [
+        find_java(),
+        f"-Xmx{heap}",
+        "-Djava.awt.headless=true",
+        "-cp",
+        str(ensure_kafka_jars(root)) + "/*",
+        f"-Dlog4j2.configurationFile={root / 'deploy' / 'local' / 'log4j2-tools.properties'}",
+        main_class,
+        *args,
+    ]
 
 
 def new_cluster_id() -> str:
