@@ -13,12 +13,19 @@ clients, and the server's CPU time per accepted report, one server after another
 order rotated per round. Then each server's p50/p99 latency at a fixed offered load of half
 its median rate (an open loop, so latency is not just queueing). Prints the medians and the
 ratios intake/baseline (aim >= 0.5), floor/baseline and intake/floor, each the median of the
-rounds' ratios with their range. Exits 1 if any request was not answered 202.
+rounds' ratios with their range.
+
+Then raw Kafka, measured on the same machine with the records intake published (`raw_kafka.py`):
+Kafka's own producer benchmark (the broker's capacity with acks=all) and aiokafka alone with as
+many senders as there were clients, each awaiting its ack (the ceiling of intake's Kafka client),
+and intake's share of each. Exits 1 if any request was not answered 202 or any record not
+acknowledged.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -34,8 +41,17 @@ from urllib.parse import urlsplit
 
 import uvloop
 from loadgen import closed_loop, encode_requests, open_loop  # bench/ is on sys.path
+from raw_kafka import (
+    BrokerFigures,
+    ClientFigures,
+    aiokafka_closed_loop,
+    intake_records,
+    producer_performance,
+    scratch_topic,
+)
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
+from shouwang_intake.config import IntakeSettings
 from stack import bench_stack
 
 SIGNALS = ["persistent_low_mood", "sleep_disturbance", "social_withdrawal", "academic_decline"]
@@ -149,6 +165,39 @@ async def measure(
     return figures
 
 
+@dataclass
+class RawKafka:
+    record_bytes: float  # mean size of intake's records replayed
+    broker: BrokerFigures
+    client: ClientFigures
+
+
+async def measure_raw_kafka(bootstrap: str, *, seconds: float, concurrency: int) -> RawKafka:
+    """Raw Kafka with intake's own records, intake's durability and its linger."""
+    linger_ms = IntakeSettings().linger_ms
+    records = await intake_records(bootstrap, 2000)
+    async with scratch_topic(bootstrap) as topic:
+        # Enough records for about `seconds` at the tens of thousands per second a broker on
+        # two cores takes; the JVM's start is not counted in its figure.
+        broker = await asyncio.to_thread(
+            producer_performance,
+            bootstrap,
+            topic,
+            records,
+            count=max(int(seconds * 20_000), 10_000),
+            linger_ms=linger_ms,
+        )
+        client = await aiokafka_closed_loop(
+            bootstrap,
+            topic,
+            records,
+            seconds=seconds,
+            concurrency=concurrency,
+            linger_ms=linger_ms,
+        )
+    return RawKafka(statistics.mean(len(r.value) for r in records), broker, client)
+
+
 def paired_ratios(over: Figures, under: Figures) -> list[float]:
     """`over`'s rate divided by `under`'s, round by round (measured minutes apart at most)."""
     return [
@@ -229,6 +278,9 @@ def main() -> int:
                     concurrency=args.concurrency,
                 )
             )
+        raw = uvloop.run(
+            measure_raw_kafka(stack.bootstrap, seconds=args.seconds, concurrency=args.concurrency)
+        )
 
     print(
         f"\nintake throughput: {args.rounds} interleaved rounds of {args.seconds:g}s closed loops"
@@ -252,7 +304,29 @@ def main() -> int:
         f"ratio floor/baseline: {_spread(paired_ratios(floor, base))};"
         f" intake/floor: {_spread(paired_ratios(real, floor))}"
     )
-    return 0 if base.errors + floor.errors + real.errors == 0 else 1
+    print(
+        f"\nraw Kafka on this machine: acks=all, idempotent, linger as intake's, intake's own"
+        f" records ({raw.record_bytes:.0f} bytes on average) to a topic configured like reports"
+    )
+    print(
+        f"{'producer':56} {'records/s':>10} {'CPU ms/rec':>11} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'errors':>7}"
+    )
+    print(
+        f"{'kafka-clients (Java ProducerPerformance, open loop)':56} {raw.broker.rate:10.0f}"
+        f" {'-':>11} {raw.broker.p50_ms:8.0f} {raw.broker.p99_ms:8.0f} {0:7d}"
+    )
+    print(
+        f"{f'aiokafka ({args.concurrency} senders, each awaits its ack)':56}"
+        f" {raw.client.rate:10.0f} {raw.client.cpu_ms:11.3f} {'-':>8} {'-':>8}"
+        f" {raw.client.errors:7d}"
+    )
+    print(
+        f"ratio intake/raw Kafka: {real.rate / raw.broker.rate:.3f} of the broker's capacity,"
+        f" {real.rate / raw.client.rate:.2f} of aiokafka's closed loop"
+    )
+    errors = base.errors + floor.errors + real.errors + raw.client.errors
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":

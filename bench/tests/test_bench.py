@@ -68,6 +68,32 @@ def test_intake_throughput_prints_every_figure(
     assert 0 < float(ratio[1]) < 2
     assert "floor/baseline" in done.stdout
     assert "intake/floor" in done.stdout
+    # Raw Kafka, with the records intake published: the broker's capacity and the client's.
+    replayed = re.search(r"intake's own records \((\d+) bytes on average\)", done.stdout)
+    assert replayed is not None, done.stdout
+    # Intake's envelopes (refs, a sealed note: ~900 bytes), not the floor app's bare bodies
+    # (~300 bytes) on the same topic.
+    assert int(replayed[1]) > 600
+    broker = re.search(
+        r"^kafka-clients \(Java ProducerPerformance, open loop\)\s+(\d+)\s+-\s+(\d+)\s+(\d+)"
+        r"\s+0$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    assert broker is not None, done.stdout
+    assert int(broker[1]) > 0
+    client = re.search(
+        r"^aiokafka \(4 senders, each awaits its ack\)\s+(\d+)\s+([\d.]+)\s+-\s+-\s+(\d+)$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    assert client is not None, done.stdout
+    assert int(client[1]) > 0
+    assert int(client[3]) == 0
+    assert re.search(
+        r"ratio intake/raw Kafka: [\d.]+ of the broker's capacity, [\d.]+ of aiokafka's",
+        done.stdout,
+    ), done.stdout
 
 
 @pytest.mark.timeout(300)
