@@ -20,6 +20,7 @@ import os
 import random
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,10 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.topics import ALERTS
+from shouwang_contracts.topics import ALERTS, TOPICS
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack.topics import assign_at_end
+from shouwang_devstack.topics import assign_at_end, start_groups_at_end
+from shouwang_triage.config import TriageSettings
 from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a script
 
 CAMPUS = "bench"
@@ -338,6 +340,17 @@ class Bench:
             await self.clock.stop()
 
 
+def fresh_triage_groups(bootstrap: str) -> str:
+    """A consumer-group prefix of this run's own, its groups placed at the end of triage's input
+    topics. On a broker with history (KAFKA_BOOTSTRAP_SERVERS naming `make up`'s), triage's
+    default groups would first grade everything published before, and the reports this bench
+    times would wait behind that backlog, or count as lost."""
+    prefix = f"bench-triage-{uuid.uuid4().hex[:8]}"
+    inputs = [TOPICS[name].name for name in TriageSettings(consumers="all").consumer_set]
+    asyncio.run(start_groups_at_end(bootstrap, {f"{prefix}.{topic}": topic for topic in inputs}))
+    return prefix
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -354,15 +367,21 @@ def main() -> int:
     )
     args = parser.parse_args()
     with bench_stack() as stack:
+        groups = fresh_triage_groups(stack.bootstrap)
         if args.topology == "split":
-            triage = stack.service("triage", TRIAGE_CONSUMERS="reports,screenings,cases,directory")
+            triage = stack.service(
+                "triage",
+                TRIAGE_CONSUMERS="reports,screenings,cases,directory",
+                TRIAGE_GROUP_PREFIX=groups,
+            )
             census = stack.service(
                 "triage",
                 TRIAGE_CONSUMERS="census",
                 TRIAGE_DATABASE_URL=triage.env["TRIAGE_DATABASE_URL"],
+                TRIAGE_GROUP_PREFIX=groups,
             )
         else:
-            triage = census = stack.service("triage")
+            triage = census = stack.service("triage", TRIAGE_GROUP_PREFIX=groups)
         intake = stack.service("intake")
         bench = Bench(stack, intake.base_url, triage.base_url, census.base_url)
         idle, loaded = asyncio.run(bench.run(args.census_rows, args.rate, args.idle_reports))
