@@ -18,8 +18,8 @@ rounds' ratios with their range.
 Then raw Kafka, measured on the same machine with the records intake published (`raw_kafka.py`):
 Kafka's own producer benchmark (the broker's capacity with acks=all) and aiokafka alone with as
 many senders as there were clients, each awaiting its ack (the ceiling of intake's Kafka client),
-and intake's share of each. Exits 1 if any request was not answered 202 or any record not
-acknowledged.
+and intake's share of each. The HTTP figures are printed before raw Kafka is measured. Exits 1
+if any request was not answered 202 or any record not acknowledged.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from raw_kafka import (
     intake_records,
     producer_performance,
     scratch_topic,
+    unacknowledged,
 )
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
@@ -169,6 +170,7 @@ async def measure(
 class RawKafka:
     record_bytes: float  # mean size of intake's records replayed
     broker: BrokerFigures
+    broker_errors: int
     client: ClientFigures
 
 
@@ -179,13 +181,9 @@ async def measure_raw_kafka(bootstrap: str, *, seconds: float, concurrency: int)
     async with scratch_topic(bootstrap) as topic:
         # Enough records for about `seconds` at the tens of thousands per second a broker on
         # two cores takes; the JVM's start is not counted in its figure.
+        count = max(int(seconds * 20_000), 10_000)
         broker = await asyncio.to_thread(
-            producer_performance,
-            bootstrap,
-            topic,
-            records,
-            count=max(int(seconds * 20_000), 10_000),
-            linger_ms=linger_ms,
+            producer_performance, bootstrap, topic, records, count=count, linger_ms=linger_ms
         )
         client = await aiokafka_closed_loop(
             bootstrap,
@@ -195,7 +193,12 @@ async def measure_raw_kafka(bootstrap: str, *, seconds: float, concurrency: int)
             concurrency=concurrency,
             linger_ms=linger_ms,
         )
-    return RawKafka(statistics.mean(len(r.value) for r in records), broker, client)
+    return RawKafka(
+        statistics.mean(len(r.value) for r in records),
+        broker,
+        unacknowledged(broker, count),
+        client,
+    )
 
 
 def paired_ratios(over: Figures, under: Figures) -> list[float]:
@@ -278,10 +281,17 @@ def main() -> int:
                     concurrency=args.concurrency,
                 )
             )
+        # Printed before raw Kafka is measured: a failure there keeps these figures.
+        _print_http(args, base, floor, real)
         raw = uvloop.run(
             measure_raw_kafka(stack.bootstrap, seconds=args.seconds, concurrency=args.concurrency)
         )
+    _print_raw_kafka(args, real, raw)
+    errors = base.errors + floor.errors + real.errors + raw.broker_errors + raw.client.errors
+    return 0 if errors == 0 else 1
 
+
+def _print_http(args: argparse.Namespace, base: Figures, floor: Figures, real: Figures) -> None:
     print(
         f"\nintake throughput: {args.rounds} interleaved rounds of {args.seconds:g}s closed loops"
         f" with {args.concurrency} clients, then latency at half the median rate"
@@ -302,8 +312,12 @@ def main() -> int:
     )
     print(
         f"ratio floor/baseline: {_spread(paired_ratios(floor, base))};"
-        f" intake/floor: {_spread(paired_ratios(real, floor))}"
+        f" intake/floor: {_spread(paired_ratios(real, floor))}",
+        flush=True,
     )
+
+
+def _print_raw_kafka(args: argparse.Namespace, real: Figures, raw: RawKafka) -> None:
     print(
         f"\nraw Kafka on this machine: acks=all, idempotent, linger as intake's, intake's own"
         f" records ({raw.record_bytes:.0f} bytes on average) to a topic configured like reports"
@@ -314,7 +328,7 @@ def main() -> int:
     )
     print(
         f"{'kafka-clients (Java ProducerPerformance, open loop)':56} {raw.broker.rate:10.0f}"
-        f" {'-':>11} {raw.broker.p50_ms:8.0f} {raw.broker.p99_ms:8.0f} {0:7d}"
+        f" {'-':>11} {raw.broker.p50_ms:8.0f} {raw.broker.p99_ms:8.0f} {raw.broker_errors:7d}"
     )
     print(
         f"{f'aiokafka ({args.concurrency} senders, each awaits its ack)':56}"
@@ -325,8 +339,6 @@ def main() -> int:
         f"ratio intake/raw Kafka: {real.rate / raw.broker.rate:.3f} of the broker's capacity,"
         f" {real.rate / raw.client.rate:.2f} of aiokafka's closed loop"
     )
-    errors = base.errors + floor.errors + real.errors + raw.client.errors
-    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":

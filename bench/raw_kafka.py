@@ -169,6 +169,12 @@ def producer_performance(
     return parse_summary(done.stdout)
 
 
+def unacknowledged(figures: BrokerFigures, requested: int) -> int:
+    """Records ProducerPerformance was asked for and did not count as sent (its summary counts
+    acknowledged sends only; failures go to its stderr)."""
+    return max(requested - figures.sent, 0)
+
+
 async def aiokafka_closed_loop(
     bootstrap: str,
     topic: str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from raw_kafka import parse_summary
+from raw_kafka import parse_summary, unacknowledged
 
 # What ProducerPerformance (Kafka 4.1) prints: progress lines every five seconds, then one
 # summary of the whole run.
@@ -19,6 +19,8 @@ def test_the_summary_line_gives_the_figures() -> None:
     assert figures.sent == 200_000
     assert figures.rate == pytest.approx(43506.6)
     assert (figures.p50_ms, figures.p99_ms) == (723, 879)
+    assert unacknowledged(figures, 200_000) == 0
+    assert unacknowledged(figures, 200_300) == 300, "failed sends are not in the summary's count"
 
 
 def test_output_without_a_summary_is_an_error_that_shows_it() -> None:
