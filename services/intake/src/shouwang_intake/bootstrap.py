@@ -70,7 +70,7 @@ async def bootstrap(settings: IntakeSettings) -> Deps:
         client_id="shouwang-intake",
         linger_ms=settings.linger_ms,
     )
-    register_receipt_consumer(broker, store, group_id="shouwang-intake-receipts")
+    register_receipt_consumer(broker, store, group_id=settings.consumer_group)
     await broker.start()
 
     async def kafka_answers() -> bool:

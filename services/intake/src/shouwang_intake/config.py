@@ -26,6 +26,10 @@ class IntakeSettings(SharedSettings):
     linger_ms: int = 2
     retry_after_seconds: int = 5
 
+    # The consumer group that follows case events to move receipts along. Give each
+    # environment sharing a Kafka cluster its own, or they take each other's records.
+    consumer_group: str = "shouwang-intake-receipts"
+
     max_json_bytes: int = 64 * 1024
     max_census_bytes: int = 50 * 1024 * 1024
     max_census_rows: int = 100_000

@@ -10,10 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import CaseClosed, CaseOpened, CaseReportsAttached
 from shouwang_contracts.events.casework import CaseOutcome
+from shouwang_contracts.topics import CASES
 from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_devstack.services import ServiceProcess
 
 SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
 NOW = datetime.now(UTC)
@@ -116,9 +119,22 @@ async def test_another_campus_cannot_read_a_receipt_or_a_batch(
         assert refused.json()["code"] in {"receipt_not_found", "batch_not_found"}
 
 
+async def _committed(bootstrap: str, group: str) -> int:
+    """How far `group` has committed on the cases topic, summed over partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == CASES)
+
+
 async def test_a_receipt_follows_its_case_without_showing_it(
-    client: httpx.AsyncClient, token, kafka_bootstrap: str
+    client: httpx.AsyncClient, token, kafka_bootstrap: str, intake: ServiceProcess
 ) -> None:
+    group = intake.env["INTAKE_CONSUMER_GROUP"]  # the module's own (conftest)
+    committed_before = await _committed(kafka_bootstrap, group)
     headers = token(Role.DORM_LEADER, sub="2024020001")
     response = await client.post("/v1/reports", json=REPORT, headers=headers)
     report_id = response.json()["id"]
@@ -182,6 +198,12 @@ async def test_a_receipt_follows_its_case_without_showing_it(
     assert receipt["status_label"] == "已处理完毕"
     assert "case_id" not in receipt
     assert "severity" not in receipt
+    # The events were consumed, and committed, under the group intake was configured with.
+    for _ in range(50):
+        if await _committed(kafka_bootstrap, group) >= committed_before + 2:
+            break
+        await asyncio.sleep(0.2)
+    assert await _committed(kafka_bootstrap, group) >= committed_before + 2
 
 
 async def test_a_report_attached_to_an_existing_case_is_being_handled(
