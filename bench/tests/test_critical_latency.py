@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from critical_latency import fresh_triage_groups
 from shouwang_contracts.topics import REPORTS, TOPICS
-from shouwang_devstack.topics import declared_partitions
+from shouwang_devstack.topics import committed_offsets, declared_partitions
 from shouwang_triage.config import TriageSettings
 
 
@@ -21,16 +20,6 @@ async def _publish_backlog(bootstrap: str, count: int) -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 async def _ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
@@ -51,7 +40,7 @@ def test_triages_groups_start_after_everything_published_before(kafka_bootstrap:
     assert prefix != TriageSettings().group_prefix
     for name in TriageSettings(consumers="all").consumer_set:
         topic = TOPICS[name].name
-        committed = asyncio.run(_committed(kafka_bootstrap, f"{prefix}.{topic}"))
+        committed = asyncio.run(committed_offsets(kafka_bootstrap, f"{prefix}.{topic}"))
         assert committed == asyncio.run(_ends(kafka_bootstrap, topic)), topic
         if topic == REPORTS:
             assert sum(committed.values()) >= 50, "the backlog lies before the groups' start"

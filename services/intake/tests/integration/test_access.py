@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import CaseClosed, CaseOpened, CaseReportsAttached
 from shouwang_contracts.events.casework import CaseOutcome
 from shouwang_contracts.topics import CASES
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack.services import ServiceProcess
+from shouwang_devstack.topics import committed_offsets
 
 SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
 NOW = datetime.now(UTC)
@@ -121,13 +121,8 @@ async def test_another_campus_cannot_read_a_receipt_or_a_batch(
 
 async def _committed(bootstrap: str, group: str) -> int:
     """How far `group` has committed on the cases topic, summed over partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == CASES)
+    offsets = await committed_offsets(bootstrap, group)
+    return sum(offset for tp, offset in offsets.items() if tp.topic == CASES)
 
 
 async def test_a_receipt_follows_its_case_without_showing_it(

@@ -131,3 +131,14 @@ async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
             await consumer.commit(await assign_at_end(consumer, topic))
         finally:
             await consumer.stop()
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """The offsets `group` has committed, per partition (none for a group never seen)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}
