@@ -117,18 +117,30 @@ def ensure_kafka_jars(root: Path | None = None, *, quiet: bool = True) -> Path:
     return libs
 
 
-def kafka_tool_command(main_class: str, *args: str, heap: str = "256m") -> list[str]:
+def _log4j_config(root: Path, name: str) -> Path:
+    path = root / "deploy" / "local" / name
+    if not path.is_file():
+        raise DevstackError(
+            f"{path} is missing: Kafka's Java processes need a log4j2 configuration"
+        )
+    return path.resolve()
+
+
+def kafka_tool_command(
+    main_class: str, *args: str, heap: str = "256m", root: Path | None = None
+) -> list[str]:
     """The java command line that runs one of Kafka's tools (the class behind a `bin/*.sh`
     script of Kafka's distribution, e.g. `org.apache.kafka.tools.ProducerPerformance` for
-    `kafka-producer-perf-test.sh`) from the resolved jars, with a small heap."""
-    root = repo_root()
+    `kafka-producer-perf-test.sh`) from the resolved jars, with a small heap and warnings-only
+    logging on stderr."""
+    root = root or repo_root()
     return [
         find_java(),
         f"-Xmx{heap}",
         "-Djava.awt.headless=true",
         "-cp",
         str(ensure_kafka_jars(root)) + "/*",
-        f"-Dlog4j2.configurationFile={root / 'deploy' / 'local' / 'log4j2-tools.properties'}",
+        f"-Dlog4j2.configurationFile={_log4j_config(root, 'log4j2-tools.properties')}",
         main_class,
         *args,
     ]
@@ -261,22 +273,11 @@ class LocalKafka:
     def _classpath(self) -> str:
         return str(ensure_kafka_jars(self.root)) + "/*"
 
-    def _log4j_config(self) -> Path:
-        path = (self.root or repo_root()) / "deploy" / "local" / "log4j2.properties"
-        if not path.is_file():
-            raise DevstackError(f"{path} is missing: the broker needs a log4j2 configuration")
-        return path.resolve()
-
     def format_storage(self) -> None:
         """Format the log dirs once (`StorageTool format -g`); a formatted dir is left alone."""
         if (self.log_dirs / "meta.properties").is_file():
             return
-        argv = [
-            find_java(),
-            "-Xmx256m",
-            "-cp",
-            self._classpath(),
-            f"-Dlog4j2.configurationFile={self._log4j_config()}",
+        argv = kafka_tool_command(
             "kafka.tools.StorageTool",
             "format",
             "-t",
@@ -284,7 +285,8 @@ class LocalKafka:
             "-c",
             str(self.properties_path),
             "-g",
-        ]
+            root=self.root,
+        )
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise DevstackError(
@@ -304,7 +306,7 @@ class LocalKafka:
             "-Djava.awt.headless=true",
             "-cp",
             self._classpath(),
-            f"-Dlog4j2.configurationFile={self._log4j_config()}",
+            f"-Dlog4j2.configurationFile={_log4j_config(self.root or repo_root(), 'log4j2.properties')}",
             f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
             PID_MARKER,
             str(self.properties_path),
