@@ -14,6 +14,7 @@ import contextvars
 import inspect
 import logging
 import os
+import re
 import secrets
 import sys
 import time
@@ -627,13 +628,29 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+# W3C Trace Context: version-traceid-parentid-flags, lowercase hex; a later version may
+# append fields, version 00 may not.
+_TRACEPARENT_HEADER = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?")
+_INVALID_TRACE_ID = "0" * 32
+_INVALID_PARENT_ID = "0" * 16
+
+
 def _incoming_trace_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The trace id of a valid incoming `traceparent`, else None (the request starts a new
+    trace, as the spec asks). Events carry it on, and their schema accepts W3C's form only:
+    a malformed header must not turn a report into a 500."""
     for name, value in headers:
         if name == b"traceparent":
-            parts = value.decode("latin-1").split("-")
-            if len(parts) == 4 and len(parts[1]) == 32:
-                return parts[1]
-            return None
+            match = _TRACEPARENT_HEADER.fullmatch(value.decode("latin-1").strip())
+            if (
+                match is None
+                or match[1] == "ff"
+                or (match[1] == "00" and match[4] is not None)
+                or match[2] == _INVALID_TRACE_ID
+                or match[3] == _INVALID_PARENT_ID
+            ):
+                return None
+            return match[2]
     return None
 
 

@@ -87,6 +87,43 @@ async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
     assert other.status_code == 404
 
 
+async def test_a_callers_trace_reaches_the_event_and_a_malformed_one_is_replaced(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    # 32 characters but not W3C's lowercase hex: before 2026-11-30 these answered 500, as the
+    # event's schema refused the trace id they carried.
+    malformed = [
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+    ]
+    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+        answers = [
+            await client.post(
+                "/v1/reports",
+                json=_report(),
+                headers={**token(Role.DORM_LEADER), "traceparent": traceparent},
+            )
+            for traceparent in [valid, *malformed]
+        ]
+        assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+        records = await reader.read(4)
+    by_id = {Envelope[ReportSubmitted].model_validate_json(r.value).id: r for r in records}
+    events = [
+        Envelope[ReportSubmitted].model_validate_json(by_id[a.json()["id"]].value) for a in answers
+    ]
+    trace_ids = [e.traceparent.split("-")[1] for e in events if e.traceparent]
+    assert len(trace_ids) == 4
+    assert trace_ids[0] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert answers[0].headers["traceparent"].split("-")[1] == trace_ids[0]
+    # Each malformed header started a trace of its own, echoed to the caller.
+    assert len(set(trace_ids[1:])) == 3
+    for answer, trace_id in zip(answers[1:], trace_ids[1:], strict=True):
+        assert answer.headers["traceparent"].split("-")[1] == trace_id
+        assert trace_id not in {t.split("-")[1].lower() for t in malformed}
+
+
 async def test_the_same_idempotency_key_twice_yields_one_event(
     client: httpx.AsyncClient, token, kafka_bootstrap: str
 ) -> None:
