@@ -707,9 +707,8 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         headers = scope.get("headers", ())
-        token = _trace.set(
-            (_incoming_trace_id(headers) or secrets.token_hex(16), secrets.token_hex(8))
-        )
+        fresh = secrets.token_hex(24)  # a trace id and a span id from one read of urandom
+        token = _trace.set((_incoming_trace_id(headers) or fresh[:32], fresh[32:]))
         traceparent = (current_traceparent() or "").encode()
         status = 500
 

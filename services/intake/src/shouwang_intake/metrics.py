@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from shouwang_contracts.web import HttpMetrics
 
@@ -20,6 +22,15 @@ PUBLISH_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
+
+
+@cache
+def published(topic: str) -> Counter:
+    """`EVENTS_PUBLISHED` for one topic, looked up once (`labels()` takes a lock and builds
+    a tuple on every call); topics are few."""
+    return EVENTS_PUBLISHED.labels(topic)
+
+
 CENSUS_ROWS = Counter(
     "intake_census_rows_total",
     "Census rows read, by outcome (accepted or rejected).",

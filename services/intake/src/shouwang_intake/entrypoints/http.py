@@ -178,9 +178,17 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
     headers = {"Location": f"/v1/{kind}s/{submitted.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    body = Accepted.model_validate(
-        {"id": submitted.id, f"{kind}_id": submitted.id, "received_at": submitted.received_at}
-    ).model_dump_json(exclude_none=True)
+    # Built from values intake made itself: constructed, not validated again.
+    accepted = (
+        Accepted.model_construct(
+            id=submitted.id, report_id=submitted.id, received_at=submitted.received_at
+        )
+        if kind == "report"
+        else Accepted.model_construct(
+            id=submitted.id, screening_id=submitted.id, received_at=submitted.received_at
+        )
+    )
+    body = accepted.model_dump_json(exclude_none=True)
     return Response(body, status.HTTP_202_ACCEPTED, headers, media_type="application/json")
 
 

@@ -181,8 +181,9 @@ class Submissions:
                 # Pending: an earlier attempt may or may not have reached Kafka. Publishing
                 # the same event id again is safe; consumers deduplicate by it.
 
-        envelope = build(str(event_id), received_at, principal_ref)
-        submitted = Submitted(str(event_id), received_at)
+        event_id_text = str(event_id)
+        envelope = build(event_id_text, received_at, principal_ref)
+        submitted = Submitted(event_id_text, received_at)
 
         def receipt() -> asyncio.Future[None]:
             return self.store.record_receipt(
@@ -207,7 +208,7 @@ class Submissions:
                 await self._forget(early_receipt, event_id)
             raise
         metrics.PUBLISH_LATENCY.observe(time.perf_counter() - started)
-        metrics.EVENTS_PUBLISHED.labels(envelope.topic).inc()
+        metrics.published(envelope.topic).inc()
         try:
             await (early_receipt if early_receipt is not None else receipt())
         except Exception:
