@@ -4,24 +4,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
-from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.web import (
     PROBLEM_JSON,
     DirectRoute,
-    HttpMetrics,
     Problem,
     install_problem_handlers,
     json_body_openapi,
     read_json_body,
-    service_app,
 )
+
+from .service_apps import small_service
 
 
 class Item(BaseModel):
@@ -91,11 +88,6 @@ def test_an_endpoint_wanting_more_than_the_request_is_refused() -> None:
 # --- the edge's fast lane in a service app ---------------------------------------------
 
 
-@asynccontextmanager
-async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 class _Service:
     """A service app with one DirectRoute; notes whether each call came through FastAPI's
     routing (which opens exit stacks around an endpoint) or the edge's fast lane."""
@@ -114,18 +106,7 @@ class _Service:
                 raise RuntimeError("boom")
             return Response(item.model_dump_json(), 201, media_type="application/json")
 
-        self.registry = CollectorRegistry()
-        self.app = service_app(
-            title="t",
-            description="t",
-            lifespan=_no_lifespan,
-            token_verifier=TokenVerifier(secret="s" * 32),
-            routers=[router],
-            readiness={},
-            registry=self.registry,
-            http_metrics=HttpMetrics.register("t", self.registry),
-            body_limit=200,
-        )
+        self.app, self.registry = small_service(router, body_limit=200)
 
     def client(self, root_path: str = "") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(

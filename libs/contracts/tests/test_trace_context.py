@@ -3,23 +3,15 @@ a new trace (never an error: events accept only W3C's form)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CollectorRegistry
-from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.envelope import _TRACEPARENT
-from shouwang_contracts.web import DirectRoute, HttpMetrics, current_traceparent, service_app
+from shouwang_contracts.web import DirectRoute, current_traceparent
+
+from .service_apps import small_service
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@asynccontextmanager
-async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
 
 
 def _app() -> FastAPI:
@@ -29,18 +21,7 @@ def _app() -> FastAPI:
     async def trace(request: Request) -> Response:
         return Response(current_traceparent() or "", media_type="text/plain")
 
-    registry = CollectorRegistry()
-    return service_app(
-        title="t",
-        description="t",
-        lifespan=_no_lifespan,
-        token_verifier=TokenVerifier(secret="s" * 32),
-        routers=[router],
-        readiness={},
-        registry=registry,
-        http_metrics=HttpMetrics.register("t", registry),
-        body_limit=1000,
-    )
+    return small_service(router, body_limit=1000)[0]
 
 
 async def _traceparent(header: str | None) -> tuple[str, str]:

@@ -3,37 +3,28 @@ promises, the methods a 405 allows, and date-times only as ISO 8601 text."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Query, Request, Response, UploadFile
-from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.inputs import IsoAwareDatetime, IsoDatetime
 from shouwang_contracts.web import (
     BIGINT_MAX,
     PROBLEM_JSON,
     DirectRoute,
-    HttpMetrics,
     json_body_openapi,
     read_json_body,
-    service_app,
 )
+
+from .service_apps import small_service
 
 
 class Thing(BaseModel):
     name: str
     due: IsoAwareDatetime
-
-
-@asynccontextmanager
-async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
 
 
 def _app() -> FastAPI:
@@ -53,18 +44,7 @@ def _app() -> FastAPI:
     async def upload(file: UploadFile) -> dict[str, int]:
         return {"size": len(await file.read())}
 
-    registry = CollectorRegistry()
-    return service_app(
-        title="t",
-        description="t",
-        lifespan=_no_lifespan,
-        token_verifier=TokenVerifier(secret="s" * 32),
-        routers=[reads, writes],
-        readiness={},
-        registry=registry,
-        http_metrics=HttpMetrics.register("t", registry),
-        body_limit=1_000_000,
-    )
+    return small_service(reads, writes)[0]
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
