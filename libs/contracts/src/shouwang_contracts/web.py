@@ -405,8 +405,8 @@ class DirectRoute(APIRoute):
     path parameters goes from the edge straight to `serve_direct`, past Starlette's exception
     layer, FastAPI's exit-stack layer, the app's and the included router (which match routes
     twice) and the two exit stacks FastAPI opens around every endpoint: about a seventh of an
-    intake report's CPU. Errors are answered by the app's exception handlers, as the exception layer
-    would; other methods and paths (a trailing slash, say) take the usual way.
+    intake report's CPU. Errors are answered by the app's exception handlers, as the
+    exception layer would; other methods and paths (a trailing slash, say) take the usual way.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:

@@ -124,6 +124,21 @@ async def test_a_failed_delivery_is_kafka_unavailable_with_its_reason() -> None:
     await failing
 
 
+async def test_a_delivery_the_producer_cancels_is_kafka_unavailable() -> None:
+    # Not a CancelledError: that would read as the request being cancelled, not a 503.
+    producer = FakeProducer()
+    publisher = await _publisher(producer)
+
+    async def drop_soon() -> None:
+        await asyncio.sleep(0.01)
+        producer.deliveries[0].cancel()
+
+    dropping = asyncio.create_task(drop_soon())
+    with pytest.raises(KafkaUnavailable, match="dropped the record"):
+        await publisher.publish(_envelope())
+    await dropping
+
+
 @pytest.mark.parametrize("hang_hand_over", [False, True])
 async def test_cancelling_a_publish_is_a_cancellation_not_a_timeout(hang_hand_over: bool) -> None:
     producer = FakeProducer()

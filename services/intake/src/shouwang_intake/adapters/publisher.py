@@ -218,10 +218,11 @@ def _kafka_headers(envelope: Envelope[Any]) -> list[tuple[str, bytes]]:
 def _relay(acknowledged: asyncio.Future[Any], delivery: asyncio.Future[Any]) -> None:
     """Pass the producer's outcome on to the publisher's own future, unless that one has
     ended already (timed out, or its request cancelled). The outcome is retrieved either
-    way, so a late failure is not logged as never retrieved."""
+    way, so a late failure is not logged as never retrieved. A delivery the producer
+    cancelled is a failure to publish, never a cancellation of the request."""
     if delivery.cancelled():
         if not acknowledged.done():
-            acknowledged.cancel()
+            acknowledged.set_exception(KafkaUnavailable("the Kafka producer dropped the record"))
         return
     exc = delivery.exception()
     if acknowledged.done():
