@@ -104,7 +104,12 @@ class _Service:
                 raise Problem(403, "item_forbidden", "不允许", detail_en="not allowed")
             if item.name == "crash":
                 raise RuntimeError("boom")
-            return Response(item.model_dump_json(), 201, media_type="application/json")
+            return Response(
+                item.model_dump_json(),
+                201,
+                {"Content-Location": str(request.url_for("add"))},
+                media_type="application/json",
+            )
 
         self.app, self.registry = small_service(router, body_limit=200)
 
@@ -126,6 +131,7 @@ async def test_the_edge_hands_a_direct_route_its_request() -> None:
     assert response.json() == {"name": "ab", "count": 2}
     assert service.routed == [False]  # not through FastAPI's router
     assert response.headers["traceparent"].startswith("00-")
+    assert response.headers["content-location"] == "http://t/v1/items"  # url_for works
     assert (
         service.count("t_http_requests_total", route="/v1/items", method="POST", status="201") == 1
     )
