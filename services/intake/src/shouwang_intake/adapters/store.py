@@ -52,10 +52,21 @@ class CensusBatch:
 class IntakeStore:
     """All SQL intake runs, behind methods named for what they mean."""
 
-    def __init__(self, pool: asyncpg.Pool, *, receipt_gather_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        receipt_gather_seconds: float = 0.0,
+        receipts_pool: asyncpg.Pool | None = None,
+    ) -> None:
         """`receipt_gather_seconds`: how long the first receipt after a quiet spell waits for
-        others to share its statement (see `CoalescingWriter`)."""
+        others to share its statement (see `CoalescingWriter`).
+
+        `receipts_pool`: where receipts are written, if not `pool`; intake passes one whose
+        sessions commit without waiting for the WAL flush (see `receipts_pool_settings`).
+        """
         self._pool = pool
+        self._receipts_pool = receipts_pool if receipts_pool is not None else pool
         self._receipts = CoalescingWriter(
             self._write_receipts, gather_seconds=receipt_gather_seconds
         )
@@ -154,7 +165,7 @@ class IntakeStore:
 
     async def _write_receipts(self, rows: list[tuple[Any, ...]]) -> None:
         columns = list(zip(*rows, strict=True))
-        await self._pool.execute(
+        await self._receipts_pool.execute(
             """
             WITH batch AS (
                 SELECT * FROM unnest(
@@ -406,6 +417,32 @@ class CoalescingWriter:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+
+# Receipts commit without waiting for the WAL flush (`synchronous_commit = off`): a receipt
+# is visible to every session the moment it commits, so the 202's Location answers at once,
+# but the report waits only for Kafka's ack and a network round trip, not for a disk flush
+# that on a disk shared with the broker stalls for many milliseconds now and then, holding
+# every report in flight (bench/README.md). What this risks, only if PostgreSQL itself
+# crashes: the receipts and idempotency completions of the last few hundred milliseconds
+# (at most three `wal_writer_delay`s). Their events are in Kafka, which is the promise, and
+# a retry with the same Idempotency-Key finds its key still pending, publishes the same
+# event id again (consumers deduplicate) and writes the receipt anew. Claims of keys,
+# census batches and everything else keep synchronous commits on the main pool.
+RECEIPTS_SESSION_SETTINGS = {"synchronous_commit": "off"}
+
+
+async def create_receipts_pool(dsn: str) -> asyncpg.Pool:
+    """The pool receipts are written through: one connection, since `CoalescingWriter` runs
+    one statement at a time, whose session commits asynchronously."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=1,
+        command_timeout=10,
+        connection_class=QuietConnection,
+        server_settings=RECEIPTS_SESSION_SETTINGS,
+    )
 
 
 class QuietConnection(asyncpg.Connection):
