@@ -79,6 +79,23 @@ def test_envelope_round_trips_with_type_key_and_topic() -> None:
     assert again == envelope
 
 
+def test_kafka_headers_are_the_envelopes_headers_encoded_in_order() -> None:
+    ref = Pseudonymizer(KEY).student_ref("demo", "2024020001")
+    traced = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    for source, traceparent in (("/shouwang/intake", None), ("/shouwang/triage", traced)):
+        for _ in range(2):  # the second time from the cache of constant headers
+            envelope = Envelope.wrap(
+                _report(ref),
+                source=source,
+                campus_id="demo",
+                subject=ref,
+                traceparent=traceparent,
+            )
+            expected = [(name, value.encode()) for name, value in envelope.headers().items()]
+            assert envelope.kafka_headers() == expected
+    assert ("traceparent", traced.encode()) in envelope.kafka_headers()
+
+
 def test_decoding_garbage_is_a_poison_event_with_a_reason() -> None:
     with pytest.raises(PoisonEvent, match=r"shouwang\.report\.submitted"):
         decode_event(b'{"id": 1}', ReportSubmitted)

@@ -116,7 +116,7 @@ class EventPublisher:
                 topic or envelope.topic,
                 envelope.to_bytes(),
                 key=envelope.key,
-                headers=_kafka_headers(envelope),
+                headers=envelope.kafka_headers(),
             )
             acknowledged = task.get_loop().create_future()
             delivery.add_done_callback(partial(_relay, acknowledged))
@@ -188,7 +188,7 @@ class EventPublisher:
                     topic or envelope.topic,
                     envelope.to_bytes(),
                     key=envelope.key,
-                    headers=_kafka_headers(envelope),
+                    headers=envelope.kafka_headers(),
                 )
         except Exception as exc:
             self._note_failure()
@@ -209,10 +209,6 @@ class EventPublisher:
 
     async def ping(self) -> bool:
         return self._producer is not None and await self._ping()
-
-
-def _kafka_headers(envelope: Envelope[Any]) -> list[tuple[str, bytes]]:
-    return [(name, value.encode()) for name, value in envelope.headers().items()]
 
 
 def _relay(acknowledged: asyncio.Future[Any], delivery: asyncio.Future[Any]) -> None:
