@@ -63,7 +63,7 @@ class IntakeStore:
         others to share its statement (see `CoalescingWriter`).
 
         `receipts_pool`: where receipts are written, if not `pool`; intake passes one whose
-        sessions commit without waiting for the WAL flush (see `receipts_pool_settings`).
+        sessions commit without waiting for the WAL flush (`create_receipts_pool`).
         """
         self._pool = pool
         self._receipts_pool = receipts_pool if receipts_pool is not None else pool
