@@ -109,21 +109,11 @@ class Envelope(BaseModel, Generic[P]):
 
     def headers(self) -> dict[str, str]:
         """Kafka headers in the CloudEvents Kafka binding's `ce_` style, for routing without parsing."""
-        headers = {
-            "ce_id": self.id,
-            "ce_type": self.type,
-            "ce_source": self.source,
-            "ce_specversion": self.specversion,
-            "ce_schema_version": self.schema_version,
-            "content-type": "application/cloudevents+json",
-        }
-        if self.traceparent:
-            headers["traceparent"] = self.traceparent
-        return headers
+        return {name: value.decode() for name, value in self.kafka_headers()}
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
-        """`headers()` as a Kafka record carries them, in the same order. Only the id and the
-        trace differ from event to event; the rest is encoded once per type and source."""
+        """`headers()` as a Kafka record carries them. Only the id and the trace differ from
+        event to event; the rest is encoded once per type and source."""
         headers = [
             ("ce_id", self.id.encode()),
             *_constant_headers(self.type, self.source, self.specversion, self.schema_version),
