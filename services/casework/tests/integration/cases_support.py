@@ -178,7 +178,7 @@ async def publish(
     await producer.start()
     try:
         for envelope in envelopes:
-            headers = [(k, v.encode()) for k, v in envelope.headers().items()]
+            headers = envelope.kafka_headers()
             await producer.send_and_wait(
                 envelope.topic, envelope.to_bytes(), key=envelope.key, headers=headers
             )

@@ -45,7 +45,7 @@ async def send(
         topic or envelope.topic,
         envelope.to_bytes(),
         key=envelope.key,
-        headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+        headers=envelope.kafka_headers(),
     )
 
 

@@ -114,7 +114,7 @@ async def test_roster_to_directory_and_report_to_an_audited_file_in_the_real_pro
                 report.topic,
                 report.to_bytes(),
                 key=report.key,
-                headers=[(k, v.encode()) for k, v in report.headers().items()],
+                headers=report.kafka_headers(),
             )
         finally:
             await producer.stop()

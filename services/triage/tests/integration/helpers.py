@@ -83,7 +83,7 @@ async def publish(bootstrap: str, *envelopes: Envelope[Any]) -> None:
                 getattr(envelope.data, "topic", envelope.topic),
                 envelope.to_bytes(),
                 key=envelope.key,
-                headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+                headers=envelope.kafka_headers(),
             )
     finally:
         await producer.stop()
