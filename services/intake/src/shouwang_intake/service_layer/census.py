@@ -302,4 +302,4 @@ class CensusIntake:
         pending, progress.pending = progress.pending, []
         acknowledged = await self.publisher.wait_acknowledged(pending)
         progress.acknowledged += acknowledged
-        metrics.EVENTS_PUBLISHED.labels(CENSUS).inc(acknowledged)
+        metrics.published(CENSUS).inc(acknowledged)
