@@ -419,29 +419,28 @@ class CoalescingWriter:
                         done.set_result(None)
 
 
-# Receipts commit without waiting for the WAL flush (`synchronous_commit = off`): a receipt
-# is visible to every session the moment it commits, so the 202's Location answers at once,
-# but the report waits only for Kafka's ack and a network round trip, not for a disk flush
-# that on a disk shared with the broker stalls for many milliseconds now and then, holding
-# every report in flight (bench/README.md). What this risks, only if PostgreSQL itself
-# crashes: the receipts and idempotency completions of the last few hundred milliseconds
-# (at most three `wal_writer_delay`s). Their events are in Kafka, which is the promise, and
-# a retry with the same Idempotency-Key finds its key still pending, publishes the same
-# event id again (consumers deduplicate) and writes the receipt anew. Claims of keys,
-# census batches and everything else keep synchronous commits on the main pool.
-RECEIPTS_SESSION_SETTINGS = {"synchronous_commit": "off"}
-
-
 async def create_receipts_pool(dsn: str) -> asyncpg.Pool:
     """The pool receipts are written through: one connection, since `CoalescingWriter` runs
-    one statement at a time, whose session commits asynchronously."""
+    one statement at a time, whose session commits without waiting for the WAL flush.
+
+    A receipt is visible to every session the moment it commits, so the 202's Location
+    answers at once, but the report waits only for Kafka's ack and a network round trip, not
+    for a disk flush that on a disk shared with the broker stalls for many milliseconds now
+    and then, holding every report in flight (bench/README.md). What this risks, only if
+    PostgreSQL itself crashes: the receipts and idempotency completions of the last few
+    hundred milliseconds (at most three `wal_writer_delay`s). Their events are in Kafka,
+    which is the promise, and a retry with the same Idempotency-Key finds its key still
+    pending, publishes the same event id again (consumers deduplicate) and writes the receipt
+    anew. Claims of keys, census batches and everything else keep synchronous commits on the
+    main pool.
+    """
     return await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=1,
         command_timeout=10,
         connection_class=QuietConnection,
-        server_settings=RECEIPTS_SESSION_SETTINGS,
+        server_settings={"synchronous_commit": "off"},
     )
 
 
