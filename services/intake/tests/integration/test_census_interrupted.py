@@ -17,15 +17,23 @@ from shouwang_devstack.services import ServiceProcess
 
 from .census_builders import census_csv
 
-ROWS = 20_000
+# The uploads must outlast the staleness limit on any machine, so their pace is set by
+# Kafka's linger, not by the CPU: with at most IN_FLIGHT rows awaiting acknowledgement, each
+# IN_FLIGHT rows wait for the census producer's 20 ms linger, and ROWS take at least
+# ROWS / IN_FLIGHT * 20 ms = 4 s, over twice the 1.8 s the second test needs. (With 20,000
+# rows and the default in-flight window, a fast machine finished in under 1.8 s.)
+ROWS = 2_000
+IN_FLIGHT = "10"
+STALE = "1.5"
 
 
 @pytest.fixture(scope="module")
 def intake_extra_env() -> dict[str, str]:
-    return {"INTAKE_CENSUS_HEARTBEAT_SECONDS": "0.2", "INTAKE_CENSUS_STALE_SECONDS": STALE}
-
-
-STALE = "1.5"
+    return {
+        "INTAKE_CENSUS_HEARTBEAT_SECONDS": "0.2",
+        "INTAKE_CENSUS_STALE_SECONDS": STALE,
+        "INTAKE_CENSUS_IN_FLIGHT": IN_FLIGHT,
+    }
 
 
 def _upload(client: httpx.AsyncClient, data: bytes, headers: dict[str, str]) -> Any:
