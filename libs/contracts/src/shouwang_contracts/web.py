@@ -11,6 +11,7 @@ Needs the `web` extra (`shouwang-contracts[web]`).
 from __future__ import annotations
 
 import contextvars
+import gc
 import inspect
 import logging
 import os
@@ -825,14 +826,31 @@ def configure_logging(service: str, level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: Net allocations of tracked objects between collections of the young generation in a served
+#: process (see `serve`); CPython's default is 700.
+YOUNG_GC_THRESHOLD = 10_000
+
+
 def serve(app: ASGIApp, host: str, port: int) -> None:
     """Run `app` as every Shouwang service runs: uvicorn in one process, logging left to
     `configure_logging`, no access log (requests are counted in metrics, and paths carry ids),
     X-Forwarded-* trusted only from the proxies uvicorn trusts (`FORWARDED_ALLOW_IPS`).
 
+    The young generation of the garbage collector is collected after `YOUNG_GC_THRESHOLD` net
+    allocations instead of CPython's 700. A busy server keeps a few thousand young objects
+    alive at any moment (requests in flight, their futures, records and coroutines), so at
+    700 every collection rescans them and promotes them to the older generations merely for
+    being alive, and those fill and are collected in turn. Measured on intake at 4,000
+    reports/s: 2,900 young, 270 middle and 25 full collections every 10 s (the full ones
+    about 5 ms each), 5 % of its CPU; at 10,000, a handful. The cost is at most that many
+    more objects awaiting a collection: a few megabytes. (A service's startup may also
+    `gc.freeze()` what it built, as intake does.)
+
     The throughput bench serves its baseline and floor with it too, so all its rows run on the
     same server settings.
     """
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
 
 
