@@ -827,7 +827,7 @@ def configure_logging(service: str, level: str | None = None) -> None:
 
 
 #: Net allocations of tracked objects between collections of the young generation in a served
-#: process (see `serve`); CPython's default is 700.
+#: process (see `serve`).
 YOUNG_GC_THRESHOLD = 10_000
 
 
@@ -840,11 +840,9 @@ def serve(app: ASGIApp, host: str, port: int) -> None:
     allocations instead of CPython's 700. A busy server keeps a few thousand young objects
     alive at any moment (requests in flight, their futures, records and coroutines), so at
     700 every collection rescans them and promotes them to the older generations merely for
-    being alive, and those fill and are collected in turn. Measured on intake at 4,000
-    reports/s: 2,900 young, 270 middle and 25 full collections every 10 s (the full ones
-    about 5 ms each), 5 % of its CPU; at 10,000, a handful. The cost is at most that many
-    more objects awaiting a collection: a few megabytes. (A service's startup may also
-    `gc.freeze()` what it built, as intake does.)
+    being alive, and those fill and are collected in turn: 5 % of intake's CPU at 4,000
+    reports/s, saved for half a megabyte more memory (figures: bench/README.md, 2026-12-05). A
+    service's startup may also `gc.freeze()` what it built, as intake does.
 
     The throughput bench serves its baseline and floor with it too, so all its rows run on the
     same server settings.
