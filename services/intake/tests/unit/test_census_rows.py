@@ -231,7 +231,8 @@ def test_partial_rows_are_graded_on_what_they_say_and_listed_by_row() -> None:
     assert not rows[3].incomplete
     assert rows[4].behavior_recency is BehaviorRecency.PAST_3_MONTHS  # "3个月内"
     assert rows[5].behavior_recency is BehaviorRecency.PAST_3_MONTHS  # "近三个月"
-    assert not rows[4].incomplete and not rows[5].incomplete
+    assert not rows[4].incomplete
+    assert not rows[5].incomplete
     for number in (6, 7):  # blank, "不记得了": unknown reads as the riskier one
         assert rows[number].behavior_recency is BehaviorRecency.PAST_3_MONTHS
         assert rows[number].unreadable == ("behavior_recency",)
