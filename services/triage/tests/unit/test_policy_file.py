@@ -52,6 +52,8 @@ def test_bundled_policy_loads_with_a_version_and_every_rung() -> None:
 def test_every_rule_cites_its_source() -> None:
     for rule in load_policy().screening_rules:
         assert rule.source
+    assert all(rule["source"] for rule in RAW["signal_rules"])
+    assert RAW["signal_weights"]["source"]
     for name, instrument in RAW["instruments"].items():
         assert instrument["source"], name
         assert all(group["source"] for group in instrument.get("suicide_items", []))

@@ -84,6 +84,7 @@ class _RuleModel(_Model):
 
 
 class SignalRuleModel(_RuleModel):
+    source: str = Field(min_length=1)
     all_of: list[SignalToken] = Field(min_length=1)
     any_of: list[SignalToken] = Field(default_factory=list)
     observed_within: Duration | None = None
@@ -127,6 +128,7 @@ class InstrumentModel(_Model):
 
 
 class SignalWeightsModel(_Model):
+    source: str = Field(min_length=1)
     moderate_at: int = Field(ge=1)
     weights: dict[Signal, int]
     mild_reason: TextModel
