@@ -43,6 +43,10 @@ ZH: dict[str, str] = {
     "follow_up_closed": "该回访已关闭",
     "follow_up_still_scheduled": "请以已完成或已取消关闭回访",
     "duplicate_action": "计划中的措施编号重复",
+    "student_not_found": "花名册中没有该学生",
+    "already_in_scope": "该学生已在您的负责范围内，可直接查看档案，无需申请临时查看",
+    "grant_not_found": "没有这条临时查看授权记录",
+    "import_not_found": "没有这条导入记录",
     "conflict": "数据已被同时修改，请刷新后重试",
     "database_unavailable": "数据库暂时不可用，请稍后重试",
 }
