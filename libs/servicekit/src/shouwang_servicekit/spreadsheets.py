@@ -4,9 +4,10 @@ An upload is hostile until read. A 5 KB XLSX whose `<dimension>` tag claims `A1:
 makes openpyxl pad about 1M × 16,384 cells; a few kilobytes of zip unpack to gigabytes of
 shared strings; a CSV can be one endless field. So `read_sheet`:
 
-- parses in a worker process, never on the service's event loop, under a CPU-time and an
-  address-space limit (`SheetLimits`), at a lower scheduling priority than the service, and
-  gives up when the worker stops producing rows for `stall_seconds`;
+- parses in a worker process (a fresh interpreter per upload), never on the service's event
+  loop, under a CPU-time and an address-space limit (`SheetLimits`), at a lower scheduling
+  priority than the service, and gives up when the worker stops producing rows for
+  `stall_seconds`;
 - refuses an XLSX whose members unpack to more than `max_unpacked_bytes` before reading it;
 - ignores the sheet's dimension tag and builds each row from the cells it really holds,
   refusing a cell beyond `max_columns` before padding the row to it;
@@ -30,16 +31,17 @@ import asyncio
 import codecs
 import contextlib
 import csv
+import dataclasses
 import io
-import multiprocessing
+import json
 import os
 import signal
+import sys
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from multiprocessing.connection import Connection
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 #: What a cell holds once read: text, a number, a truth value, a date-time, or nothing.
 Cell = str | int | float | bool | datetime | None
@@ -50,6 +52,7 @@ MiB = 1024 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / .doc
 _BATCH_ROWS = 500
+_MAX_MESSAGE = 64 * MiB  # a batch of rows as JSON, far above what 500 capped rows make
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,68 +105,73 @@ class SheetRefused(Exception):
 
 
 # --- the parent's side -----------------------------------------------------------------------
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """Forkserver: each worker forks from a small, single-threaded server that has openpyxl
-    imported already, not from the service (threads, sockets, a running event loop)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shouwang_servicekit.spreadsheets", "openpyxl"])
-    return context
+#
+# The worker is a fresh interpreter (`python -m shouwang_servicekit.spreadsheets`), not a
+# multiprocessing child: a forked or forkserver child re-runs the service's __main__ (the whole
+# app) before it starts, and a fork of a threaded service is unsafe. It reads the upload from
+# stdin and writes length-prefixed JSON messages on stdout. JSON, not pickle: the worker parses
+# hostile input, so what it says must not be able to run code in the service.
 
 
 async def read_sheet(data: bytes, *, limits: SheetLimits | None = None) -> AsyncIterator[list[Row]]:
     """The non-empty rows of the upload's first sheet (or the CSV), in batches, read by a
     worker process within `limits`; raises `SheetRefused`."""
     limits = limits or SheetLimits()
-    context = _context()
-    receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(  # type: ignore[attr-defined]
-        target=_work, args=(sender, data, limits), name="shouwang-sheet", daemon=True
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        __name__,
+        json.dumps(dataclasses.asdict(limits)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        limit=_MAX_MESSAGE,
     )
-    await asyncio.to_thread(worker.start)
-    sender.close()
+    assert worker.stdin is not None
+    assert worker.stdout is not None
     last_row = 0
     try:
+        worker.stdin.write(data)
+        with contextlib.suppress(ConnectionError):  # a worker that refused early stops reading
+            await worker.stdin.drain()
+            worker.stdin.close()
         while True:
-            kind, payload = await _next_message(receiver, worker, limits, last_row)
+            kind, payload = await _next_message(worker, limits, last_row)
             if kind == "rows":
-                if payload:
-                    last_row = payload[-1][0]
-                yield payload
+                rows = [(number, [_from_json(c) for c in cells]) for number, cells in payload]
+                if rows:
+                    last_row = rows[-1][0]
+                yield rows
             elif kind == "refused":
                 raise SheetRefused(**payload)
             else:
                 return
     finally:
-        receiver.close()
-        if worker.is_alive():
-            worker.kill()
-        await asyncio.to_thread(worker.join, 10)
+        if worker.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.kill()
+        await worker.wait()
 
 
 async def _next_message(
-    receiver: Connection, worker: Any, limits: SheetLimits, last_row: int
+    worker: asyncio.subprocess.Process, limits: SheetLimits, last_row: int
 ) -> tuple[str, Any]:
-    def wait() -> tuple[str, Any] | None:
-        if not receiver.poll(limits.stall_seconds):
-            return None
-        try:
-            message: tuple[str, Any] = receiver.recv()
-        except (EOFError, OSError):
-            return ("died", None)
-        return message
-
-    message = await asyncio.to_thread(wait)
-    if message is None:
+    assert worker.stdout is not None
+    try:
+        head = await asyncio.wait_for(worker.stdout.readexactly(4), limits.stall_seconds)
+        body = await asyncio.wait_for(
+            worker.stdout.readexactly(int.from_bytes(head, "big")), limits.stall_seconds
+        )
+    except TimeoutError:
         worker.kill()
-        raise _too_costly(limits, last_row, "stalled")
-    if message[0] == "died":
-        await asyncio.to_thread(worker.join, 10)
-        if worker.exitcode == -signal.SIGXCPU:
-            raise _too_costly(limits, last_row, "cpu")
-        raise _too_costly(limits, last_row, "memory")
-    return message
+        raise _too_costly(limits, last_row, "time") from None
+    except asyncio.IncompleteReadError:
+        code = await worker.wait()
+        raise _too_costly(
+            limits, last_row, "cpu" if code == -signal.SIGXCPU else "memory"
+        ) from None
+    kind, payload = json.loads(body)
+    return kind, payload
 
 
 def _too_costly(limits: SheetLimits, last_row: int, why: str) -> SheetRefused:
@@ -177,34 +185,60 @@ def _too_costly(limits: SheetLimits, last_row: int, why: str) -> SheetRefused:
     )
 
 
+def _to_json(cell: Cell) -> Any:
+    return {"$dt": cell.isoformat()} if isinstance(cell, datetime) else cell
+
+
+def _from_json(value: Any) -> Cell:
+    if isinstance(value, dict):
+        return datetime.fromisoformat(str(value["$dt"]))
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    return str(value)
+
+
 # --- the worker's side -----------------------------------------------------------------------
 
 
-def _work(sender: Connection, data: bytes, limits: SheetLimits) -> None:
-    """Run in the worker: limit this process, read, send rows in batches, then the end."""
+def _send(out: BinaryIO, kind: str, payload: Any) -> None:
+    body = json.dumps([kind, payload], ensure_ascii=False).encode()
+    out.write(len(body).to_bytes(4, "big") + body)
+    out.flush()
+
+
+def _work(limits: SheetLimits, data: bytes, out: BinaryIO) -> None:
+    """In the worker: read, send rows in batches, then the end or the refusal."""
+    batch: list[Any] = []
+    last_row = 0
+    try:
+        for number, cells in _rows(data, limits):
+            batch.append([number, [_to_json(c) for c in cells]])
+            last_row = number
+            if len(batch) >= _BATCH_ROWS:
+                _send(out, "rows", batch)
+                batch = []
+        _send(out, "rows", batch)
+        _send(out, "done", None)
+    except SheetRefused as refused:
+        _send(out, "rows", batch)
+        refused.last_row = refused.last_row or last_row
+        _send(out, "refused", refused.as_dict())
+    except MemoryError:
+        batch = []  # let go of what filled the budget before saying so
+        _send(out, "refused", _too_costly(limits, last_row, "memory").as_dict())
+
+
+def _worker_main(argv: list[str]) -> None:
+    """The worker's entry: limit this process first, then read the upload from stdin."""
     import resource
 
+    limits = SheetLimits(**json.loads(argv[0]))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     with contextlib.suppress(OSError):
         os.nice(10)  # the service's requests come first on a shared core
-    batch: list[Row] = []
-    try:
-        for row in _rows(data, limits):
-            batch.append(row)
-            if len(batch) >= _BATCH_ROWS:
-                sender.send(("rows", batch))
-                batch = []
-        sender.send(("rows", batch))
-        sender.send(("done", None))
-    except SheetRefused as refused:
-        sender.send(("rows", batch))
-        sender.send(("refused", refused.as_dict()))
-    except MemoryError:
-        sender.send(("rows", batch))
-        sender.send(("refused", _too_costly(limits, 0, "memory").as_dict()))
-    finally:
-        sender.close()
+    data = sys.stdin.buffer.read()
+    _work(limits, data, sys.stdout.buffer)
 
 
 def _rows(data: bytes, limits: SheetLimits) -> Iterator[Row]:
@@ -392,4 +426,15 @@ def _csv_rows(data: bytes, limits: SheetLimits) -> Iterator[Row]:
         ) from None
 
 
-__all__ = ["Cell", "Row", "SheetLimits", "SheetRefused", "detect_encoding", "read_sheet"]
+__all__ = [
+    "Cell",
+    "Row",
+    "SheetLimits",
+    "SheetRefused",
+    "detect_encoding",
+    "read_sheet",
+]
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1:])

@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 
 import asyncpg
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from .adapters.publisher import EventPublisher
@@ -98,4 +99,9 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
         ),
         reports_publisher=reports_publisher,
         resources=stack,
+        report_limiter=RateLimiter(
+            settings.reports_per_reporter_per_hour,
+            3600,
+            burst=max(1, settings.reports_per_reporter_per_hour // 3),
+        ),
     )

@@ -79,7 +79,7 @@ def shared_strings_bomb(header: Sequence[object], unpacked_mib: int = 300) -> by
     xlsx = _workbook([header])
     source = zipfile.ZipFile(io.BytesIO(xlsx))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
         for info in source.infolist():
             content = source.read(info.filename)
             if info.filename == "[Content_Types].xml":
