@@ -40,8 +40,8 @@ from ..domain.roster import (
     plan_student_changes,
     scopes_without_students,
 )
-from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
-from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
+from ..domain.roster_rows import MAX_ROWS, ParsedRoster, RowError, parse_staff, parse_students
+from ..domain.roster_tables import UnreadableFile
 from .access import Caller, CaseNotFound
 
 SOURCE = "/shouwang/casework"
@@ -54,11 +54,12 @@ Kind = Literal["students", "staff"]
 
 class UnreadableRoster(MissingRecord):
     """The upload is no table this import reads: 415 when it is not a table at all (legacy
-    Excel, no known encoding), 422 when the table is not a roster."""
+    Excel, no known encoding), 413 over a limit of the reader (rows, columns, unpacked size,
+    its time and memory), 422 when the table is not a roster."""
 
     def __init__(self, exc: UnreadableFile) -> None:
         super().__init__(exc.code, exc.message_en, detail_zh=exc.message)
-        self.status = 415 if exc.code in _NOT_A_TABLE else 422
+        self.status = 415 if exc.code in _NOT_A_TABLE else exc.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,8 @@ class ImportOutcome:
 
 
 async def read_students(upload: RosterFile) -> ParsedRoster[Any]:
-    """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds)."""
+    """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds): the
+    file in the kit's worker process, the rows in a thread."""
     return await _parse(upload, parse_students)
 
 
@@ -95,15 +97,11 @@ async def read_staff(upload: RosterFile) -> ParsedRoster[Any]:
 async def _parse(
     upload: RosterFile, parse: Callable[[list[Sequence[object]]], ParsedRoster[Any]]
 ) -> ParsedRoster[Any]:
-    def table() -> list[Sequence[object]]:
-        if detect_format(upload.data) is TableFormat.XLSX:
-            return list(repo.xlsx_rows(upload.data))
-        return list(csv_rows(upload.data))
-
     try:
-        return await anyio.to_thread.run_sync(lambda: parse(table()))
+        table: list[Sequence[object]] = list(await repo.read_table(upload.data, MAX_ROWS))
     except UnreadableFile as exc:
         raise UnreadableRoster(exc) from exc
+    return await anyio.to_thread.run_sync(lambda: parse(table))
 
 
 async def import_students(
