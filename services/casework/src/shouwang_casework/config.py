@@ -40,3 +40,5 @@ class CaseworkSettings(SharedSettings):
     roster_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=20 * 1024 * 1024)
     # How long a break-the-glass grant opens a student's file, at most.
     break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # How often one person may break the glass in 24 hours (429 past it).
+    break_glass_per_day: int = Field(default=3, ge=1, le=50)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..envelope import Payload
 from .casework import (
     AlertAcknowledged,
+    BreakGlassOpened,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
@@ -37,6 +38,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         PlanUpdated,
         AlertAcknowledged,
         DirectoryEntry,
+        BreakGlassOpened,
     )
 }
 
@@ -46,6 +48,7 @@ __all__ = [
     "AlertEscalated",
     "AlertRaised",
     "AssessmentGraded",
+    "BreakGlassOpened",
     "CaseAssigned",
     "CaseClosed",
     "CaseOpened",

@@ -171,6 +171,24 @@ class AlertAcknowledged(Payload):
     acknowledged_at: AwareDatetime = Field(description="When.")
 
 
+class BreakGlassOpened(Payload):
+    """A staff member outside a student's scope opened the student's file under a
+    break-the-glass grant: the counseling center is told at once, reviews it afterwards.
+
+    Who and when only: the written reason stays sealed inside casework.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.break_glass.opened"
+    TOPIC: ClassVar[str] = CASES
+
+    grant_id: str = Field(description="Id of the grant (the review queue's id).")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    person_ref: str = Field(description="Pseudonymous reference of who broke the glass.")
+    role: Role = Field(description="Their role.")
+    granted_at: AwareDatetime = Field(description="When the file was opened.")
+    expires_at: AwareDatetime = Field(description="When the grant ends.")
+
+
 class ResponsibleStaff(BaseModel):
     """One person responsible for a student at some tier, by pseudonym only."""
 

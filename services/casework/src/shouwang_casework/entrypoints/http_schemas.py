@@ -148,7 +148,9 @@ class AlertOut(BaseModel):
 class ReferralOut(BaseModel):
     referral_id: str
     destination_type: DestinationType
-    destination: str
+    destination: str | None = Field(
+        description="Where to (free text): withheld (null) from readers of structured facts only."
+    )
     status: ReferralStatus
     consent: str
     returned_at: datetime | None
