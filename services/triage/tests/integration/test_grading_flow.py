@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from shouwang_contracts.vocabulary import Role
@@ -117,11 +118,26 @@ async def test_grade_api_checks_role_campus_and_scope(
         missing = await client.get(url)
         assert missing.status_code == 401
         unknown = await client.get(
-            f"{triage.base_url}/v1/students/{unique('s')}/grade", headers=bearer(Role.CAMPUS_ADMIN)
+            f"{triage.base_url}/v1/students/{unique('s')}/grade",
+            headers=bearer(Role.COUNSELING_CENTER),
         )
         assert unknown.status_code == 404
         assert unknown.json()["title"] == "未找到"
         assert (await client.get(f"{triage.base_url}/healthz")).status_code == 200
+        # Every read of this student's grade is audited, refusals too (as casework's files).
+        conn = await asyncpg.connect(triage.env["TRIAGE_DATABASE_URL"])
+        try:
+            trail = await conn.fetch(
+                "SELECT role, action, reason FROM grade_reads WHERE student_ref = $1 ORDER BY id",
+                student,
+            )
+        finally:
+            await conn.close()
+        actions = [(r["role"], r["action"], r["reason"]) for r in trail]
+        assert ("residence_counselor", "grade.read", None) in actions
+        assert ("counseling_center", "grade.read", None) in actions
+        assert ("dorm_leader", "grade.read.refused", "role_forbidden") in actions
+        assert ("residence_counselor", "grade.read.refused", "scope_forbidden") in actions
         metrics = (await client.get(f"{triage.base_url}/metrics")).text
         assert "triage_assessments_graded_total" in metrics
         assert "triage_grading_seconds_bucket" in metrics
@@ -140,7 +156,7 @@ async def test_grade_refusals_are_chinese_unless_english_comes_first(
             "scope_forbidden",
             ("负责范围", "scope"),
         ),
-        (bearer(Role.CAMPUS_ADMIN), 404, "grade_not_found", ("研判结果", "grade")),
+        (bearer(Role.COUNSELING_CENTER), 404, "grade_not_found", ("研判结果", "grade")),
     ]
     async with httpx.AsyncClient(timeout=5) as client:
         for headers, status, code, (zh_word, en_word) in refusals:

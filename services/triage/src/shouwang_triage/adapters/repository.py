@@ -213,6 +213,29 @@ class TriageStore:
             updated_at,
         )
 
+    async def record_grade_read(
+        self,
+        campus_id: str,
+        *,
+        principal_sub: str,
+        token_id: str | None,
+        role: str,
+        student_ref: str,
+        refused: str | None = None,
+    ) -> None:
+        """Append one read of a grade (or its refusal, `refused` = the code) to grade_reads."""
+        await self.conn.execute(
+            "INSERT INTO grade_reads (campus_id, principal_sub, token_id, role, student_ref,"
+            " action, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            campus_id,
+            principal_sub,
+            token_id,
+            role,
+            student_ref,
+            "grade.read.refused" if refused else "grade.read",
+            refused,
+        )
+
     async def placement(self, campus_id: str, student_ref: str) -> Placement | None:
         row = await self.conn.fetchrow(
             "SELECT college, class_name, building, floor, room FROM placements"
