@@ -45,7 +45,9 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         [s.value for s in r.signals],
         r.observed_at,
         r.received_at,
-        r.location,
+        # Kept sealed as it came (opened only on a read of free text); a report from an older
+        # intake may still carry it in the clear.
+        r.location_sealed.model_dump_json() if r.location_sealed else r.location,
         r.note.model_dump_json() if r.note else None,
     )
     return status.endswith(" 1")
