@@ -9,14 +9,17 @@ and no operation that answers without a valid bearer token. The stateful run fol
 links between operations (a report accepted, then its receipt read) the way a client would.
 
 The services are real processes on the session's real Kafka and PostgreSQL. Requests carry
-a token of a role the operation admits and, in bodies that name a campus, the token's
-campus, so that generated data reaches the code behind the role and campus checks.
+a valid token of every role in turn (most often one the operation admits, so that generated
+data reaches the code behind the role checks; every other role too, whose refusals must be
+documented problems) and, in bodies that name a campus, the token's campus.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -62,7 +65,14 @@ def role_for(path: str) -> Role:
 
 @pytest.fixture(scope="module")
 def platform(module_service_process: ServiceProcessFactory) -> dict[str, ServiceProcess]:
-    env = {"CASEWORK_CAMPUSES": json.dumps([CAMPUS]), "SHOUWANG_JWT_SECRET": SECRET}
+    env = {
+        "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
+        "SHOUWANG_JWT_SECRET": SECRET,
+        # Generated requests come by the thousand from one address, many without a token
+        # (the auth checks) and many reports from one reporter: no limit in this run.
+        "SHOUWANG_UNAUTHENTICATED_PER_MINUTE": "0",
+        "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
+    }
     started = {name: module_service_process(name, env) for name in SERVICES}
     for process in started.values():
         process.start()
@@ -77,12 +87,27 @@ TOKENS = {
 }
 
 
+def _roles_for(path: str) -> Iterator[Role]:
+    """Every role in turn, the one the operation admits every other time."""
+    admitted = role_for(path)
+    others = itertools.cycle([r for r in Role if r is not admitted])
+    while True:
+        yield admitted
+        yield next(others)
+
+
+_TURNS: dict[str, Iterator[Role]] = {}
+
+
 class _Bearer:
-    """Schemathesis' auth provider: the token of a role the operation admits. (The
-    `ignored_auth` check still sends each operation without it, and with a broken one.)"""
+    """Schemathesis' auth provider: a valid token of each role in turn (see the module).
+    (The `ignored_auth` check still sends each operation without it, and with a broken one.)"""
 
     def get(self, case: Any, context: Any) -> str:
-        return TOKENS[role_for(case.path)]
+        turns = _TURNS.get(case.path)
+        if turns is None:
+            turns = _TURNS[case.path] = _roles_for(case.path)
+        return TOKENS[next(turns)]
 
     def set(self, case: Any, token: str, context: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
