@@ -89,6 +89,45 @@ DIRECTORY = TOPICS["directory"].name
 NOTIFICATIONS = TOPICS["notifications"].name
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceAcl:
+    """What one service may do on Kafka (acls.yaml): write `produce`, read `consume` and the
+    consumer groups whose ids start with a `groups` prefix (topic names, dead letters of what
+    it reads among what it writes)."""
+
+    service: str
+    principal: str
+    produce: tuple[str, ...]
+    consume: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+def sasl_user(service: str) -> str:
+    """The SASL user a service speaks to Kafka as."""
+    return f"shouwang-{service}"
+
+
+def service_acls() -> list[ServiceAcl]:
+    """Every service's ACLs as acls.yaml declares them, topic keys turned into names."""
+    raw: dict[str, Any] = yaml.safe_load(
+        resources.files(__package__).joinpath("acls.yaml").read_text(encoding="utf-8")
+    )
+    acls = []
+    for service, entry in raw["services"].items():
+        consume = tuple(TOPICS[key].name for key in entry.get("consume") or ())
+        produce = tuple(TOPICS[key].name for key in entry.get("produce") or ())
+        acls.append(
+            ServiceAcl(
+                service=service,
+                principal=f"User:{sasl_user(service)}",
+                produce=produce + tuple(dead_letter_topic(name) for name in consume),
+                consume=consume,
+                groups=tuple(entry.get("groups") or ()),
+            )
+        )
+    return acls
+
+
 def dead_letter_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
