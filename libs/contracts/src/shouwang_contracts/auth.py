@@ -70,6 +70,21 @@ class Placement:
     floor: str | None = None
     room: str | None = None
 
+    def finer_grants(self) -> list[str]:
+        """The grants below college level that cover this placement, as their text
+        (`class:…`, `building:…`, `floor:<b>/<f>`, `room:<b>/<r>`): what the directory
+        stream hashes (`PlacementHasher`)."""
+        grants = []
+        if self.class_name:
+            grants.append(f"{ScopeKind.CLASS}:{self.class_name}")
+        if self.building:
+            grants.append(f"{ScopeKind.BUILDING}:{self.building}")
+            if self.floor:
+                grants.append(f"{ScopeKind.FLOOR}:{self.building}/{self.floor}")
+            if self.room:
+                grants.append(f"{ScopeKind.ROOM}:{self.building}/{self.room}")
+        return grants
+
     def matches(self, grant: ScopeGrant) -> bool:
         match grant.kind:
             case ScopeKind.CAMPUS:

@@ -29,10 +29,15 @@ class TopicSpec:
         return self.name + DLQ_SUFFIX
 
 
-def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
-    raw: dict[str, Any] = yaml.safe_load(
+def _raw() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
         resources.files(__package__).joinpath("topics.yaml").read_text(encoding="utf-8")
     )
+    return loaded
+
+
+def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
+    raw = _raw()
     defaults = raw["defaults"]
     dlq = raw["dlq"]
     topics: dict[str, TopicSpec] = {}
@@ -67,6 +72,10 @@ def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
 
 
 TOPICS, DEAD_LETTER_TOPICS = _load()
+#: Topics no longer written or read, and their dead letters: provisioning deletes them.
+RETIRED_TOPICS: tuple[str, ...] = tuple(
+    name for topic in _raw().get("retired", []) for name in (topic, topic + DLQ_SUFFIX)
+)
 
 # A consumed record can come again only while its topic still holds it (30 days at most; the
 # compacted directory's entries are upserts, harmless to apply twice). Consumers remember the
@@ -86,6 +95,8 @@ ASSESSMENTS = TOPICS["assessments"].name
 ALERTS = TOPICS["alerts"].name
 CASES = TOPICS["cases"].name
 DIRECTORY = TOPICS["directory"].name
+#: The first directory topic (placements in the clear), retired: `DirectoryEntry`'s.
+DIRECTORY_V1 = "shouwang.directory.v1"
 NOTIFICATIONS = TOPICS["notifications"].name
 
 

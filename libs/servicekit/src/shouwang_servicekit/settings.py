@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 
 from .kafka.clients import KafkaClients, KafkaSecurity, SaslMechanism, SecurityProtocol
 from .ratelimits import RateLimiter
@@ -22,6 +22,7 @@ from .ratelimits import RateLimiter
 LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside local
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonym-key-change-me-0123456789"
 LOCAL_NOTE_KEYS = "local:bG9jYWwtb25seS1ub3RlLWtleS0zMi1ieXRlcyEhISE"
+LOCAL_PLACEMENT_KEY = "local-only-placement-key-change-me-0123456789"
 
 
 def _shared(name: str) -> AliasChoices:
@@ -92,6 +93,11 @@ class SharedSettings(BaseSettings):
     note_keys: SecretStr = Field(
         default=SecretStr(LOCAL_NOTE_KEYS), validation_alias=_shared("SHOUWANG_NOTE_KEYS")
     )
+    placement_key: SecretStr = Field(
+        default=SecretStr(LOCAL_PLACEMENT_KEY),
+        validation_alias=_shared("SHOUWANG_PLACEMENT_KEY"),
+        description="HMAC key of the directory's placement hashes (casework, triage).",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         validation_alias=_shared("SHOUWANG_TIMEZONE"),
@@ -131,6 +137,8 @@ class SharedSettings(BaseSettings):
             and self.pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY,
             "SHOUWANG_NOTE_KEYS": "SHOUWANG_NOTE_KEYS" in self.SECRETS_IN_USE
             and self.note_keys.get_secret_value() == LOCAL_NOTE_KEYS,
+            "SHOUWANG_PLACEMENT_KEY": "SHOUWANG_PLACEMENT_KEY" in self.SECRETS_IN_USE
+            and self.placement_key.get_secret_value() == LOCAL_PLACEMENT_KEY,
         }
         bad = [name for name, is_default in defaults.items() if is_default]
         if bad:
@@ -180,6 +188,9 @@ class SharedSettings(BaseSettings):
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.pseudonym_key.get_secret_value().encode())
+
+    def placement_hasher(self) -> PlacementHasher:
+        return PlacementHasher(self.placement_key.get_secret_value().encode())
 
     def note_cipher(self) -> NoteCipher:
         return NoteCipher.from_config(self.note_keys.get_secret_value())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
@@ -14,6 +16,11 @@ class CaseworkSettings(SharedSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    # Pseudonyms (roster imports), notes, and the directory's placement hashes.
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset(
+        {"SHOUWANG_PSEUDONYM_KEY", "SHOUWANG_NOTE_KEYS", "SHOUWANG_PLACEMENT_KEY"}
+    )
 
     host: str = "127.0.0.1"
     port: int = 8003

@@ -260,6 +260,7 @@ async def test_the_audit_log_refuses_changes_and_the_service_cannot_grant_them_b
     await client.get(
         f"/v1/students/{student_ref}/file", headers=as_(campus_id, "T3001", Role.COUNSELING_CENTER)
     )
+
     async def attempt(statement: str) -> None:
         async with campus_transaction(pool, campus_id) as conn:
             # The runtime role owns nothing: granting itself the right grants nothing.

@@ -70,12 +70,16 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
 
 
 async def test_grade_api_checks_role_campus_and_scope(
-    kafka_bootstrap: str, triage_process: TriageFactory, bearer: Callable[..., dict[str, str]]
+    kafka_bootstrap: str,
+    triage_process: TriageFactory,
+    bearer: Callable[..., dict[str, str]],
+    devstack_env: dict[str, str],
 ) -> None:
     triage = await triage_process().start_async()
     student = unique("s")
     async with Watcher(kafka_bootstrap) as watcher:
-        await publish(kafka_bootstrap, directory_entry("demo", student, "8号楼"))
+        key = devstack_env["SHOUWANG_PLACEMENT_KEY"]
+        await publish(kafka_bootstrap, directory_entry("demo", student, "8号楼", key))
         await publish(kafka_bootstrap, report("demo", student, ["self_harm_talk", "hopelessness"]))
         await watcher.wait_for(lambda ev: len(of_type(ev, student, RAISED)) == 1)
 
@@ -100,6 +104,15 @@ async def test_grade_api_checks_role_campus_and_scope(
 
         center = await client.get(url, headers=bearer(Role.COUNSELING_CENTER))
         assert center.status_code == 200
+        # A room grant matches by its keyed hash too; a college grant by the college's name.
+        room = await client.get(
+            url, headers=bearer(Role.RESIDENCE_COUNSELOR, scope=["room:8号楼/302"])
+        )
+        assert room.status_code == 200, room.text
+        college = await client.get(
+            url, headers=bearer(Role.COLLEGE_LEADER, scope=["college:土木学院"])
+        )
+        assert college.status_code == 200, college.text
 
         for headers, code in [
             (bearer(Role.DORM_LEADER, scope=["building:8号楼"]), "role_forbidden"),

@@ -20,7 +20,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.admin import CreateAclsRequest
-from shouwang_contracts.topics import ServiceAcl, TopicSpec, all_topics, service_acls
+from shouwang_contracts.topics import (
+    RETIRED_TOPICS,
+    ServiceAcl,
+    TopicSpec,
+    all_topics,
+    service_acls,
+)
 
 from ._proc import DevstackError
 
@@ -29,7 +35,7 @@ _TOPIC_ALREADY_EXISTS = 36
 
 @dataclass(frozen=True, slots=True)
 class TopicResult:
-    """What happened to one topic: `created` or `exists`."""
+    """What happened to one topic: `created`, `exists` or `retired` (deleted)."""
 
     name: str
     outcome: str
@@ -181,6 +187,12 @@ async def create_topics(
                 failures.append(f"{name}: error {code} {message or ''}".strip())
         if failures:
             raise DevstackError("creating topics failed:\n" + "\n".join(failures))
+        # Retired topics go, with what they held (the directory's v1 kept placements forever).
+        existing = set(await admin.list_topics())
+        retired = [name for name in RETIRED_TOPICS if name in existing]
+        if retired:
+            await admin.delete_topics(retired, timeout_ms=int(within * 1000))
+            results += [TopicResult(name, "retired", 0) for name in retired]
         return results
     finally:
         await admin.close()

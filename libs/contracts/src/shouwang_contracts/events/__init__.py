@@ -17,6 +17,7 @@ from .casework import (
     DirectoryEntry,
     PlanUpdated,
     ResponsibleStaff,
+    StudentRouting,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
 from .triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
@@ -39,6 +40,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         AlertAcknowledged,
         DirectoryEntry,
         BreakGlassOpened,
+        StudentRouting,
     )
 }
 
@@ -63,4 +65,5 @@ __all__ = [
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
+    "StudentRouting",
 ]

@@ -8,8 +8,9 @@ change and writes nothing but the record. Re-importing a file changes nothing.
 
 Staff are identified by 工号/学号, and `person_ref = Pseudonymizer.person_ref(campus, number)`:
 the identity provider's token `sub` must be that number for scope checks to find the person.
-Changed placements and responsibilities leave as `DirectoryEntry` events through the outbox,
-with pseudonyms and placement only: never names, numbers or contact details.
+Changed placements and responsibilities leave as `StudentRouting` events through the outbox:
+pseudonyms, the college and keyed hashes of the finer placement only; never names, numbers,
+contact details, nor class, building, floor or room in the clear.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any, Literal
 
 import anyio
 import asyncpg
+from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
+from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
 
@@ -113,6 +115,7 @@ async def import_students(
     *,
     mode: Mode,
     dry_run: bool,
+    placement: PlacementHasher,
 ) -> ImportOutcome:
     """Import students and their placements; publish the directory entries that changed."""
     campus_id = caller.principal.campus_id
@@ -136,6 +139,7 @@ async def import_students(
                 conn,
                 campus_id,
                 [(ref[s.student_no], s.placement, a) for s, a in changes.directory_changes],
+                placement,
             )
     record = await _record(conn, caller, "students", mode, upload, parsed, counts, dry_run)
     return ImportOutcome(record, parsed.errors, [])
@@ -150,6 +154,7 @@ async def import_staff(
     *,
     mode: Mode,
     dry_run: bool,
+    placement: PlacementHasher,
 ) -> ImportOutcome:
     """Import who holds which role for which scope; republish directory entries it touches."""
     campus_id = caller.principal.campus_id
@@ -181,7 +186,10 @@ async def import_staff(
             )
             touched = affected_by(placements, changes.added | changes.removed)
             counts["directory_entries"] = await enqueue_directory(
-                conn, campus_id, [(ref, placements[ref], True) for ref in sorted(touched)]
+                conn,
+                campus_id,
+                [(ref, placements[ref], True) for ref in sorted(touched)],
+                placement,
             )
     record = await _record(conn, caller, "staff", mode, upload, parsed, counts, dry_run)
     return ImportOutcome(record, parsed.errors, unmatched)
@@ -208,26 +216,33 @@ async def enqueue_directory(
     conn: asyncpg.Connection,
     campus_id: str,
     students: Iterable[tuple[str, StudentPlacement, bool]],
+    placement: PlacementHasher,
 ) -> int:
-    """Put a DirectoryEntry per (student_ref, placement, active) in the outbox; returns how many.
+    """Put a StudentRouting per (student_ref, placement, active) in the outbox; returns how
+    many.
 
     Responsible staff come from the assignments as they stand in this transaction. Entries
-    carry pseudonyms and placement only: never names, numbers or contact details.
+    carry pseudonyms, the college and keyed hashes of the finer placement: never names,
+    numbers, contact details, nor class, building, floor or room in the clear.
     """
     index = ResponsibleIndex(await repo.known_assignments(conn))
     now = datetime.now(UTC)
     traceparent = current_traceparent()
     envelopes = []
-    for student_ref, placement, active in students:
-        responsible = index.responsible(placement) if active else []
-        entry = DirectoryEntry(
+    for student_ref, placed, active in students:
+        responsible = index.responsible(placed) if active else []
+        where = Placement(
+            college=placed.college,
+            class_name=placed.class_name,
+            building=placed.building,
+            floor=placed.floor,
+            room=placed.room,
+        )
+        entry = StudentRouting(
             student_ref=student_ref,
             active=active,
-            college=placement.college,
-            class_name=placement.class_name,
-            building=placement.building,
-            floor=placement.floor,
-            room=placement.room,
+            college=placed.college,
+            placement_refs=[placement.placement_ref(campus_id, g) for g in where.finer_grants()],
             responsible=[ResponsibleStaff(role=Role(r), person_ref=p) for r, p in responsible],
             updated_at=now,
         )

@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from shouwang_contracts.auth import Principal, ScopeKind
+from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem, preferred_language
 from shouwang_servicekit.security import CurrentPrincipal, role_forbidden
 
-from ..adapters.repository import TriageStore
+from ..adapters.repository import PlacedStudent, TriageStore
 from ..container import Triage
 
 logger = logging.getLogger("shouwang.triage.http")
@@ -64,6 +66,20 @@ class GradeView(BaseModel):
     )
 
 
+def _covers(principal: Principal, placed: PlacedStudent, hasher: PlacementHasher) -> bool:
+    """Whether a grant of the caller's token covers the student: a college by its name, a
+    finer grant by its keyed hash (the directory carries no class, building or room)."""
+    for grant in principal.scope:
+        if grant.kind is ScopeKind.CAMPUS:
+            return True
+        if grant.kind is ScopeKind.COLLEGE:
+            if placed.college == grant.value:
+                return True
+        elif hasher.placement_ref(principal.campus_id, str(grant)) in placed.placement_refs:
+            return True
+    return False
+
+
 @router.get(
     "/students/{student_ref}/grade",
     operation_id="get_student_grade",
@@ -94,8 +110,10 @@ async def get_student_grade(
             refusal = role_forbidden(principal.role, GRADE_READERS, ("查看研判结果", "read grades"))
             await audit(refusal)
             raise refusal
-        placement = await store.placement(principal.campus_id, student_ref)
-        if not principal.campus_wide and (placement is None or not principal.covers(placement)):
+        placed = await store.placement(principal.campus_id, student_ref)
+        if not principal.campus_wide and (
+            placed is None or not _covers(principal, placed, triage.placement)
+        ):
             refusal = Problem(
                 403,
                 "scope_forbidden",
