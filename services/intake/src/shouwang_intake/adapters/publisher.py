@@ -4,10 +4,11 @@ Two producers: one for reports and individual screenings, one for census rows, e
 own connection and record accumulator, so a census upload in flight never queues ahead of
 a tier report. Both use acks=all with the idempotent producer.
 
-They are aiokafka producers, the client FastStream itself wraps. Intake's hot path hands
-records straight to it: FastStream's publish builds a command object, a correlation id
-and a middleware chain per message, which measured about a tenth of intake's CPU per
-report. FastStream still runs intake's consumer and documents the topics (AsyncAPI).
+They are aiokafka producers (made by the kit's `KafkaClients`), the client FastStream itself
+wraps. Intake's hot path hands records straight to it: FastStream's publish builds a command
+object, a correlation id and a middleware chain per message, which measured about a tenth of
+intake's CPU per report. FastStream still runs intake's consumer and documents the topics
+(AsyncAPI).
 """
 
 from __future__ import annotations
