@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 
 class RowErrorOut(BaseModel):
@@ -91,7 +91,7 @@ class BreakGlassIn(BaseModel):
         description="Written reason, at least 15 characters besides leading and trailing "
         "spaces (sealed at rest; the counseling center reviews it)."
     )
-    minutes: int | None = Field(
+    minutes: StrictInt | None = Field(
         default=None, ge=5, le=24 * 60, description="How long; capped by the configured maximum."
     )
 
