@@ -198,9 +198,15 @@ async def create_topics(
         await admin.close()
 
 
-def create_topics_sync(bootstrap: str, specs: list[TopicSpec] | None = None) -> list[TopicResult]:
-    """`create_topics` for synchronous callers (the CLI), connecting as the environment says."""
-    return asyncio.run(create_topics(bootstrap, specs, client=client_from_env()))
+def create_topics_sync(
+    bootstrap: str,
+    specs: list[TopicSpec] | None = None,
+    *,
+    client: Mapping[str, Any] | None = None,
+) -> list[TopicResult]:
+    """`create_topics` for synchronous callers (the CLI), connecting as `client` says, else
+    as the environment says (`client_from_env`)."""
+    return asyncio.run(create_topics(bootstrap, specs, client=client or client_from_env()))
 
 
 def declared_partitions(topic: str) -> list[TopicPartition]:
