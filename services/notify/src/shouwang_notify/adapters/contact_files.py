@@ -54,7 +54,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[object]]:
         raise _malformed() from exc
     try:
         sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # type: ignore[union-attr]
+        sheet.reset_dimensions()
         for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
             yield list(row)
     finally:
