@@ -152,6 +152,8 @@ CREATE TABLE ack_links (
     student_ref  text        NOT NULL,
     person_ref   text        NOT NULL,
     role         text        NOT NULL,
+    severity     text        NOT NULL,           -- what the page says is asked, and by when
+    ack_deadline timestamptz NOT NULL,
     short_code   text        NOT NULL UNIQUE,
     expires_at   timestamptz NOT NULL,
     used_at      timestamptz,

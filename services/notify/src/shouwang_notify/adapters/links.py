@@ -68,6 +68,8 @@ def _issued(row: asyncpg.Record) -> IssuedLink:
         expires_at=row["expires_at"],
         used_at=row["used_at"],
         alert_closed_at=row["acknowledged_at"],
+        severity=row["severity"],
+        ack_deadline=row["ack_deadline"],
     )
 
 
@@ -79,16 +81,20 @@ async def issue_link(
     student_ref: str,
     person_ref: str,
     role: str,
+    severity: str,
+    ack_deadline: datetime,
     expires_at: datetime,
 ) -> IssuedLink:
     """The person's link for the alert: one per alert and person; a re-alert extends it."""
     row = await conn.fetchrow(
         """
         INSERT INTO ack_links (link_id, campus_id, alert_id, student_ref, person_ref, role,
-            short_code, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            severity, ack_deadline, short_code, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (alert_id, person_ref) DO UPDATE
-            SET expires_at = GREATEST(ack_links.expires_at, EXCLUDED.expires_at)
+            SET expires_at = GREATEST(ack_links.expires_at, EXCLUDED.expires_at),
+                severity = EXCLUDED.severity, ack_deadline = EXCLUDED.ack_deadline,
+                role = EXCLUDED.role
         RETURNING *, NULL::timestamptz AS acknowledged_at
         """,
         uuid.uuid4(),
@@ -97,6 +103,8 @@ async def issue_link(
         student_ref,
         person_ref,
         role,
+        severity,
+        ack_deadline,
         new_short_code(),
         expires_at,
     )

@@ -369,3 +369,38 @@ async def mark_bundled(conn: asyncpg.Connection, ids: list[int], now: datetime) 
     await conn.execute(
         "UPDATE bundle_items SET bundled_at = $2 WHERE id = ANY($1::bigint[])", ids, now
     )
+
+
+_LOG = (
+    "SELECT id, notification_id::text AS notification_id, source_event_id, source_event_type,"
+    " alert_id, case_id, recipient_kind, recipient_role, channel, status, attempts, last_error,"
+    " created_at, finished_at FROM deliveries WHERE campus_id = $1"
+    " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR alert_id = $3)"
+    " AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+)
+
+
+async def delivery_log(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    *,
+    status: str | None,
+    alert_id: str | None,
+    before: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The campus's messages, newest first, without addresses or texts."""
+    return list(await conn.fetch(_LOG, campus_id, status, alert_id, before, limit))
+
+
+async def unreached_list(
+    conn: asyncpg.Connection, campus_id: str, limit: int
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT source_event_id, alert_id, recipient_kind, recipient_role, reason, created_at"
+            " FROM unreached WHERE campus_id = $1 ORDER BY id DESC LIMIT $2",
+            campus_id,
+            limit,
+        )
+    )

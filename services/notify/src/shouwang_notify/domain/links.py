@@ -50,6 +50,8 @@ class IssuedLink:
     expires_at: datetime
     used_at: datetime | None
     alert_closed_at: datetime | None = None  # someone acknowledged the alert meanwhile
+    severity: str = ""
+    ack_deadline: datetime | None = None
 
 
 class LinkRefusal(StrEnum):

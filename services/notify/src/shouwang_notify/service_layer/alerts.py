@@ -145,6 +145,8 @@ async def _queue_staff(
             student_ref=notice.student_ref,
             person_ref=intent.recipient_ref,
             role=intent.role.value if intent.role else "",
+            severity=notice.severity.value,
+            ack_deadline=notice.ack_deadline,
             expires_at=link_lifetime(notice.ack_deadline, now, policy.link_floor),
         )
         context["link_id"] = link.link_id
