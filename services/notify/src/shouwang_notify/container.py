@@ -34,3 +34,5 @@ class Notify:
     dispatcher: Dispatcher
     # Called after a commit that wrote to the outbox, so the relay publishes at once.
     wake_relay: Callable[[], None] = field(default=lambda: None)
+    # Called after a commit that queued messages, so the dispatcher sends at once.
+    wake_dispatcher: Callable[[], None] = field(default=lambda: None)

@@ -52,6 +52,7 @@ from .services import (
     service_info,
     service_port,
 )
+from .sinks import LocalSinks
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
@@ -101,6 +102,7 @@ class Stack:
         self.admin_dsn = ""
         self.database = LOCAL_DATABASE
         self.secrets: dict[str, str] = {}
+        self.sinks: LocalSinks | None = None
         self._tailers: list[threading.Thread] = []
         self._stop_tailing = threading.Event()
 
@@ -208,6 +210,15 @@ class Stack:
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
+        if info.name == "notify":
+            if self.sinks is None:
+                self.sinks = LocalSinks(self.data).start()
+                say(
+                    f"sinks: mail in {self.sinks.mail_dir} (SMTP 127.0.0.1:{self.sinks.smtp_port}),"
+                    f" robots, SMS and webhooks in {self.sinks.webhooks_dir} ({self.sinks.http_url})"
+                )
+            env.update(self.sinks.notify_env())
+            env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
         # What the developer exported wins over our defaults.
         env.update({k: v for k, v in os.environ.items() if k in env and k != "SHOUWANG_ENV"})
         return env
@@ -266,6 +277,8 @@ class Stack:
                 say(f"{proc.name}: could not stop cleanly: {exc}")
         time.sleep(0.3)  # let the tailers print the last lines
         self._stop_tailing.set()
+        if self.sinks is not None:
+            self.sinks.stop()
         servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
             ("Kafka", self.kafka),
             ("PostgreSQL", self.postgres),

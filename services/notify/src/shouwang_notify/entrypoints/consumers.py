@@ -1,0 +1,137 @@
+"""What notify does with each record of the topics it consumes.
+
+Handlers make their effects durable in one transaction, claiming the event id first
+(`processed_events`), so a record Kafka delivers again changes nothing; they return what they
+made of the record for the consumer runtime's observer. Poison raises `PoisonEvent`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.events.casework import (
+    AlertAcknowledged,
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseSeverityChanged,
+    CaseTransitioned,
+    DirectoryEntry,
+    FamilyContactDecided,
+)
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
+from shouwang_contracts.kafka import PoisonEvent, decode_event
+
+from .. import metrics
+from ..adapters.db import claim_event, worker_transaction
+from ..container import Notify
+from ..domain.routing import AlertNotice
+from ..service_layer.alerts import plan_alert
+from ..service_layer.cases import apply_case_event, apply_directory
+
+ALERT_EVENTS: dict[str, type[Payload]] = {
+    AlertRaised.EVENT_TYPE: AlertRaised,
+    AlertEscalated.EVENT_TYPE: AlertEscalated,
+}
+CASE_EVENTS: dict[str, type[Payload]] = {
+    cls.EVENT_TYPE: cls
+    for cls in (
+        CaseOpened,
+        CaseAssigned,
+        CaseSeverityChanged,
+        CaseTransitioned,
+        CaseClosed,
+        FamilyContactDecided,
+        AlertAcknowledged,
+    )
+}
+APPLIED, DUPLICATE, SKIPPED = "applied", "duplicate", "skipped"
+
+
+def _value(record: Any) -> bytes:
+    if not record.value:
+        raise PoisonEvent("empty record value")
+    return bytes(record.value)
+
+
+def _type_of(raw: bytes) -> str | None:
+    try:
+        kind = json.loads(raw).get("type")
+    except (ValueError, AttributeError) as exc:
+        raise PoisonEvent(f"not a JSON event: {type(exc).__name__}") from exc
+    return kind if isinstance(kind, str) else None
+
+
+def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
+    """The alert as routing needs it. Fields a newer triage adds (re-alert attempt, on-duty
+    flag, follow-up task, incomplete sheet) are read when present and default when not."""
+    data = envelope.data
+    occurred = (
+        getattr(data, "raised_at", None) or getattr(data, "escalated_at", None) or envelope.time
+    )
+    return AlertNotice(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        campus_id=envelope.campus_id,
+        alert_id=data.alert_id,
+        student_ref=data.student_ref,
+        severity=data.severity,
+        owner_role=data.owner_role,
+        inform_roles=tuple(data.inform_roles),
+        ack_deadline=data.ack_deadline,
+        occurred_at=occurred,
+        escalation_level=data.escalation_level,
+        inform_external=tuple(getattr(data, "inform_external", None) or ()),
+        attempt=getattr(data, "attempt", None),
+        on_duty=getattr(data, "on_duty", None),
+        follow_up_task_id=getattr(data, "follow_up_task_id", None),
+        follow_up_due_at=getattr(data, "follow_up_due_at", None),
+        incomplete=bool(getattr(data, "incomplete", False)),
+    )
+
+
+async def on_alert(notify: Notify, record: Any) -> str:
+    """An alert raised or escalated: queue its messages once."""
+    raw = _value(record)
+    kind = _type_of(raw)
+    payload_cls = ALERT_EVENTS.get(kind or "")
+    if payload_cls is None:
+        return SKIPPED
+    envelope = decode_event(raw, payload_cls)
+    notice = alert_notice(envelope)
+    async with worker_transaction(notify.pool) as conn:
+        if not await claim_event(conn, "notify.alerts", envelope.id, envelope.campus_id):
+            metrics.DEDUPLICATED.labels("all", envelope.type).inc()
+            return DUPLICATE
+        await plan_alert(conn, notify.cipher, notify.policy, notice, datetime.now(UTC))
+    notify.wake_dispatcher()
+    return APPLIED
+
+
+async def on_case_event(notify: Notify, record: Any) -> str:
+    """Case events, family-contact decisions and acknowledgements."""
+    raw = _value(record)
+    payload_cls = CASE_EVENTS.get(_type_of(raw) or "")
+    if payload_cls is None:
+        return SKIPPED
+    envelope = decode_event(raw, payload_cls)
+    async with worker_transaction(notify.pool) as conn:
+        if not await claim_event(conn, "notify.cases", envelope.id, envelope.campus_id):
+            metrics.DEDUPLICATED.labels("all", envelope.type).inc()
+            return DUPLICATE
+        await apply_case_event(conn, notify.cipher, notify.policy, envelope, datetime.now(UTC))
+    notify.wake_dispatcher()
+    return APPLIED
+
+
+async def on_directory_entry(notify: Notify, record: Any) -> str:
+    """Who is responsible for a student; a compaction tombstone is skipped."""
+    if record.value is None:
+        return SKIPPED
+    envelope = decode_event(bytes(record.value), DirectoryEntry)
+    async with worker_transaction(notify.pool) as conn:
+        await apply_directory(conn, envelope)
+    return APPLIED
