@@ -49,6 +49,9 @@ class SmtpSink:
         self.messages: list[Mail] = []
         self.failures = 0
         self.delay = delay
+        # Seconds to hold the next EHLO: the client is connected and has sent nothing yet.
+        self.hold_greeting = 0.0
+        self.greetings = 0
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname="127.0.0.1", port=port)
 
@@ -66,6 +69,21 @@ class SmtpSink:
 
     def fail_next(self, times: int) -> None:
         self.failures = times
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        self.greetings += 1
+        hold, self.hold_greeting = self.hold_greeting, 0.0
+        if hold:
+            await asyncio.sleep(hold)
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.delay:
