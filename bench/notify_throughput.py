@@ -41,12 +41,12 @@ from itsdangerous import URLSafeSerializer
 from shouwang_contracts.envelope import Envelope as Event
 from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
 from shouwang_contracts.events.triage import AlertRaised
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, DIRECTORY
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack._proc import free_port
 from shouwang_devstack.topics import start_groups_at_end
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a script
 
 CAMPUS = "bench"

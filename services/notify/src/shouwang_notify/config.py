@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from shouwang_contracts.settings import SharedSettings
+from shouwang_servicekit.settings import SharedSettings
 
 LOCAL_LINK_KEY = "local-only-notify-link-key-change-me-0123456789"
 

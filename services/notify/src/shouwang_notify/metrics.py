@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from shouwang_contracts.web import HttpMetrics
+from shouwang_servicekit.edge import HttpMetrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -73,4 +73,9 @@ ACKNOWLEDGED = Counter(
 )
 LINKS_REFUSED = Counter(
     "notify_links_refused", "Link openings refused, by reason.", ["reason"], registry=REGISTRY
+)
+OUTBOX_PUBLISHED = Counter(
+    "notify_outbox_published",
+    "Notification events the outbox relay published.",
+    registry=REGISTRY,
 )

@@ -20,11 +20,11 @@ from shouwang_contracts.events.casework import (
     ResponsibleStaff,
 )
 from shouwang_contracts.events.triage import AlertRaised
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import NOTIFICATIONS
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack.topics import assign_at_end
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 
 def wrap(payload: Payload, campus_id: str, student_ref: str) -> Envelope[Any]:

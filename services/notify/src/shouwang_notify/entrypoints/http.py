@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import Problem, require_roles
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.security import require_roles
 
 from ..adapters import contacts_repo, queue, state
 from ..adapters.db import campus_transaction
@@ -24,14 +26,7 @@ from ..service_layer.contacts import family_contact, import_contacts, parse_uplo
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
 
-
-def container(request: Request) -> Notify:
-    """The running notify (the one way handlers reach their dependencies)."""
-    found: Notify = request.app.state.container
-    return found
-
-
-App = Annotated[Notify, Depends(container)]
+App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
 AdminJson = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN, json_body=True))]
 Center = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]

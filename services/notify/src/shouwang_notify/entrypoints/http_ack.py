@@ -118,15 +118,12 @@ def _page(
     if confirmed:
         metrics.ACKNOWLEDGED.inc()
         return HTMLResponse(app.templates.page("confirmed", language, {}), headers=_HEADERS)
-    context = app.templates.localise(
-        {
-            "severity": view.link.severity,
-            "role": view.link.role,
-            "deadline": view.link.ack_deadline,
-        },
-        language,
-    )
-    context["action"] = action
+    context = {
+        "severity": view.link.severity,
+        "role": view.link.role,
+        "deadline": view.link.ack_deadline,
+        "action": action,
+    }
     return HTMLResponse(app.templates.page("ack", language, context), headers=_HEADERS)
 
 

@@ -10,6 +10,7 @@ answer is the one case that can repeat it, as with any at-least-once channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from shouwang_contracts.events.notify import (
     RecipientKind,
 )
 from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.backoff import Backoff
 
 from .. import metrics
 from ..adapters import contacts_repo, links, outbox, queue, state
@@ -55,14 +57,46 @@ class Dispatcher:
     signer: LinkSigner
     policy: NotifyPolicy
     public_base_url: str
-    limits: Mapping[Channel, Callable[[], AbstractAsyncContextManager[Any]]]
+    # Per-channel rate limits: reusable async context managers (aiolimiter's buckets).
+    limits: Mapping[Channel, AbstractAsyncContextManager[Any]]
     batch: int = 50
     lease: timedelta = timedelta(seconds=60)
     concurrency: int = 20
     draw: Callable[[], float] = random.random
 
+    poll_seconds: float = 0.2
+    # Called after an outcome (and its event) committed: the outbox relay publishes at once.
+    on_outcome: Callable[[], None] = lambda: None
+
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Messages were queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send what is due until cancelled: at once after `wake()`, else every poll; a full
+        batch is followed by the next at once. Several of these share the queue (SKIP LOCKED),
+        in one process as across replicas. A database away is waited out with back-off."""
+        errors = Backoff(self.poll_seconds, 10.0)
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pause = errors.next_pause()
+                logger.exception("dispatch failed; retrying in %.1f s", pause)
+                await asyncio.sleep(pause)
+                continue
+            errors.reset()
+            if claimed >= self.batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def run_once(self) -> int:
         """Claim one batch and send it; returns how many were claimed."""
@@ -94,9 +128,9 @@ class Dispatcher:
             logger.warning("no message reached the on-duty line: call task %s", delivery.id)
             return
         failure: ChannelFailure | None = None
-        limit = self.limits.get(delivery.channel, nullcontext)
+        limit = self.limits.get(delivery.channel) or nullcontext()
         try:
-            async with limit():
+            async with limit:
                 await self.senders[delivery.channel].send(outgoing)
         except ChannelFailure as exc:
             failure = exc
@@ -105,6 +139,7 @@ class Dispatcher:
                 await self._sent(conn, delivery)
             else:
                 await self._failed(conn, delivery, failure)
+        self.on_outcome()
 
     async def _prepare(self, conn: asyncpg.Connection, d: queue.Delivery) -> Outgoing | None:
         """The address and text, or None when the message must not or cannot go."""
