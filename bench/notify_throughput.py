@@ -287,7 +287,7 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         }
         async with httpx.AsyncClient(base_url=notify.base_url, timeout=60) as client:
             answer = await client.post(
-                "/v1/contacts/staff/imports",
+                "/v1/imports/staff-contacts",
                 files={"file": ("staff.csv", staff_file(args.students), "text/csv")},
                 headers=admin,
             )

@@ -95,7 +95,7 @@ async def import_samples(client: httpx.AsyncClient, campus: Campus) -> None:
     for kind in ("staff", "family"):
         data = (SAMPLES / f"contacts_{kind}.csv").read_bytes()
         answer = await client.post(
-            f"/v1/contacts/{kind}/imports",
+            f"/v1/imports/{kind}-contacts",
             files={"file": (f"contacts_{kind}.csv", data, "text/csv")},
             headers=campus.bearer(Role.CAMPUS_ADMIN),
         )
@@ -279,7 +279,7 @@ async def test_the_api_refuses_clearly(
             "gb18030"
         )
         answer = await client.post(
-            "/v1/contacts/staff/imports",
+            "/v1/imports/staff-contacts",
             files={"file": ("staff.csv", bad, "text/csv")},
             headers=campus.bearer(Role.CAMPUS_ADMIN),
         )
@@ -291,7 +291,7 @@ async def test_the_api_refuses_clearly(
             (3, "preferred"),
         ]
         english = await client.post(
-            "/v1/contacts/staff/imports",
+            "/v1/imports/staff-contacts",
             files={"file": ("staff.csv", bad, "text/csv")},
             headers={**campus.bearer(Role.CAMPUS_ADMIN), "Accept-Language": "en"},
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container
@@ -30,6 +30,16 @@ App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
 AdminJson = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN, json_body=True))]
 Center = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]
+StaffNumber = Annotated[
+    str,
+    Path(
+        pattern="^([0-9A-Za-z][0-9A-Za-z_-]{0,31}|值班)$",
+        description="工号 or 学号 (`值班` for the on-duty contact).",
+    ),
+]
+StudentNumber = Annotated[
+    str, Path(pattern="^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$", description="学号.")
+]
 ContactsFile = Annotated[
     UploadFile, File(description="The contacts file: CSV (UTF-8 or GB18030) or XLSX.")
 ]
@@ -130,7 +140,7 @@ async def _import(
 
 
 @router.post(
-    "/contacts/staff/imports",
+    "/imports/staff-contacts",
     operation_id="import_staff_contacts",
     response_model=s.ImportOut,
     status_code=status.HTTP_201_CREATED,
@@ -146,7 +156,7 @@ async def import_staff_contacts(
 
 
 @router.post(
-    "/contacts/family/imports",
+    "/imports/family-contacts",
     operation_id="import_family_contacts",
     response_model=s.ImportOut,
     status_code=status.HTTP_201_CREATED,
@@ -170,7 +180,8 @@ async def list_staff_contacts(
     app: App,
     principal: Admin,
     after: Annotated[
-        str | None, Query(max_length=64, description="Continue after this person_ref.")
+        str | None,
+        Query(max_length=64, pattern="^[a-z0-9_]+$", description="Continue after this person_ref."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.StaffContactSummary]:
@@ -189,7 +200,7 @@ def _person_ref(app: Notify, principal: Principal, number: str) -> str:
 @router.get(
     "/contacts/staff/{number}", operation_id="get_staff_contact", response_model=s.StaffContactOut
 )
-async def get_staff_contact(app: App, principal: Admin, number: str) -> s.StaffContactOut:
+async def get_staff_contact(app: App, principal: Admin, number: StaffNumber) -> s.StaffContactOut:
     """One person's contact details, by 工号/学号 (or `值班`)."""
     person_ref = _person_ref(app, principal, number)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
@@ -217,7 +228,7 @@ async def get_staff_contact(app: App, principal: Admin, number: str) -> s.StaffC
     "/contacts/staff/{number}", operation_id="put_staff_contact", response_model=s.StaffContactOut
 )
 async def put_staff_contact(
-    app: App, principal: AdminJson, number: str, body: s.StaffContactBody
+    app: App, principal: AdminJson, number: StaffNumber, body: s.StaffContactBody
 ) -> s.StaffContactOut:
     """Set one person's contact details (checked as an imported row is)."""
     row = _checked(staff_row(number, body))
@@ -232,7 +243,7 @@ async def put_staff_contact(
     operation_id="delete_staff_contact",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-async def delete_staff_contact(app: App, principal: Admin, number: str) -> Response:
+async def delete_staff_contact(app: App, principal: Admin, number: StaffNumber) -> Response:
     """Remove one person's contact details."""
     person_ref = _person_ref(app, principal, number)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
@@ -251,7 +262,9 @@ async def delete_staff_contact(app: App, principal: Admin, number: str) -> Respo
     operation_id="get_family_contacts",
     response_model=s.FamilyContactsOut,
 )
-async def get_family_contacts(app: App, principal: Admin, student_no: str) -> s.FamilyContactsOut:
+async def get_family_contacts(
+    app: App, principal: Admin, student_no: StudentNumber
+) -> s.FamilyContactsOut:
     """A student's family contacts, by 学号."""
     student_ref = app.pseudonyms.student_ref(principal.campus_id, student_no)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
@@ -279,7 +292,7 @@ async def get_family_contacts(app: App, principal: Admin, student_no: str) -> s.
     response_model=s.FamilyContactsOut,
 )
 async def put_family_contacts(
-    app: App, principal: AdminJson, student_no: str, body: s.FamilyContactsBody
+    app: App, principal: AdminJson, student_no: StudentNumber, body: s.FamilyContactsBody
 ) -> s.FamilyContactsOut:
     """Replace a student's family contacts (an empty list removes them)."""
     rows: list[FamilyRow] = _checked_all(family_rows(student_no, body))
@@ -352,7 +365,7 @@ async def list_deliveries(
         str | None,
         Query(alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task)$"),
     ] = None,
-    alert_id: Annotated[str | None, Query(max_length=64)] = None,
+    alert_id: Annotated[str | None, Query(max_length=64, pattern="^[0-9A-Za-z-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.DeliveryOut]:
     """The campus's messages, newest first: who (by kind and role), which channel, what became

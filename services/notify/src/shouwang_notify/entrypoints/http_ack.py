@@ -9,7 +9,7 @@ app's own origin.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -28,6 +28,31 @@ router = APIRouter(prefix="/ack", tags=["acknowledgement pages"], include_in_sch
 Token = Annotated[str, Path(min_length=16, max_length=1024, description="The signed link token.")]
 Code = Annotated[str, Path(min_length=4, max_length=32, description="The SMS short code.")]
 Lang = Annotated[str | None, Query(pattern="^(zh-CN|en)$", description="Page language.")]
+
+_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+# Every answer is a page a person reads, refusals included.
+PAGES: dict[int | str, dict[str, Any]] = {
+    403: {
+        "description": "Someone else's link (a signed-in viewer who is not its recipient).",
+        **_PAGE,
+    },
+    404: {"description": "A forged link, or one never issued.", **_PAGE},
+    409: {"description": "Already used, or the alert was acknowledged meanwhile.", **_PAGE},
+    410: {"description": "The link has expired.", **_PAGE},
+}
+
+
+def document_pages(spec: dict[str, Any]) -> dict[str, Any]:
+    """The pages' refusals are HTML pages, not problem+json: say so in the OpenAPI document
+    (the kit documents every error of every operation as problem+json)."""
+    for path, operations in spec.get("paths", {}).items():
+        if not path.startswith(router.prefix + "/"):
+            continue
+        for operation in operations.values():
+            for status, page in PAGES.items():
+                operation.get("responses", {})[str(status)] = page
+    return spec
+
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -160,7 +185,9 @@ async def _confirm(
     return _page(app, view, language, request.url.path, confirmed=True)
 
 
-@router.get("/s/{code}", operation_id="show_ack_by_code", response_class=HTMLResponse)
+@router.get(
+    "/s/{code}", operation_id="show_ack_by_code", response_class=HTMLResponse, responses=PAGES
+)
 async def show_ack_by_code(
     app: App, request: Request, code: Code, lang: Lang = None
 ) -> HTMLResponse:
@@ -168,7 +195,9 @@ async def show_ack_by_code(
     return await _show(app, request, token=None, code=code, lang=lang)
 
 
-@router.post("/s/{code}", operation_id="confirm_ack_by_code", response_class=HTMLResponse)
+@router.post(
+    "/s/{code}", operation_id="confirm_ack_by_code", response_class=HTMLResponse, responses=PAGES
+)
 async def confirm_ack_by_code(
     app: App, request: Request, code: Code, lang: Lang = None
 ) -> HTMLResponse:
@@ -176,13 +205,13 @@ async def confirm_ack_by_code(
     return await _confirm(app, request, token=None, code=code, lang=lang)
 
 
-@router.get("/{token}", operation_id="show_ack", response_class=HTMLResponse)
+@router.get("/{token}", operation_id="show_ack", response_class=HTMLResponse, responses=PAGES)
 async def show_ack(app: App, request: Request, token: Token, lang: Lang = None) -> HTMLResponse:
     """The page a message's link opens: what is asked, and a button to confirm."""
     return await _show(app, request, token=token, code=None, lang=lang)
 
 
-@router.post("/{token}", operation_id="confirm_ack", response_class=HTMLResponse)
+@router.post("/{token}", operation_id="confirm_ack", response_class=HTMLResponse, responses=PAGES)
 async def confirm_ack(app: App, request: Request, token: Token, lang: Lang = None) -> HTMLResponse:
     """Confirm the alert: recorded in casework (through `notification.acknowledged`), so the
     alert stops escalating."""

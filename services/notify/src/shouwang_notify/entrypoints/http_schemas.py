@@ -70,7 +70,7 @@ class FamilyContactsOut(BaseModel):
 
 class DigestHour(_In):
     digest_hour: int = Field(
-        ge=0, le=23, description="Hour (campus time) of the daily mild digest."
+        strict=True, ge=0, le=23, description="Hour (campus time) of the daily mild digest."
     )
 
 
