@@ -124,7 +124,7 @@ async def test_a_link_in_the_message_stops_the_escalation(
             for kind in ("staff", "family"):
                 name = f"contacts_{kind}.csv"
                 answer = await client.post(
-                    f"{notify.base_url}/v1/contacts/{kind}/imports",
+                    f"{notify.base_url}/v1/imports/{kind}-contacts",
                     files={"file": (name, (SAMPLES / name).read_bytes(), "text/csv")},
                     headers=admin,
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -26,6 +27,11 @@ class Triage:
     broker: KafkaBroker
     relay: OutboxRelay
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The campus time zone: reasons date the earlier sheets they rest on in it."""
+        return ZoneInfo(self.settings.timezone)
 
     async def ping_kafka(self) -> bool:
         return await self.broker.ping(timeout=1.5)

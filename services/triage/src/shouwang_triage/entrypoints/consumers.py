@@ -122,6 +122,8 @@ def screening_input(record: Record, lane: Lane) -> GradingInput:
         received_at=envelope.time,
         behavior_recency=screening.behavior_recency.value if screening.behavior_recency else None,
         counseling_requested=screening.counseling_requested,
+        unanswered=frozenset(screening.unanswered_items),
+        unreadable=tuple(screening.unreadable_fields),
     )
     return GradingInput(
         envelope.id,
@@ -146,7 +148,9 @@ async def _grade_together(
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with unit_of_work(triage.pool) as store:
-        outcomes = await grade_inputs(BatchStore(store.conn), triage.policy, items, now, pause)
+        outcomes = await grade_inputs(
+            BatchStore(store.conn), triage.policy, items, now, pause, triage.zone
+        )
     committed = datetime.now(UTC)
     for lane in {item.lane for item in items}:
         triage.relay.wake(lane)

@@ -22,7 +22,8 @@ logger = logging.getLogger("shouwang.triage.scheduler")
 
 def escalations(triage: Triage) -> Chore:
     """Escalate overdue alerts, a batch per round (again at once while batches are full);
-    survives restarts because deadlines are rows."""
+    survives restarts because deadlines are rows. Severe and critical alerts past the top rung
+    re-alert their owner and the on-duty contact until acknowledged."""
     batch = triage.settings.escalation_batch
 
     async def escalate() -> bool:
@@ -32,7 +33,15 @@ def escalations(triage: Triage) -> Chore:
             triage.relay.wake("urgent")
         for step in done:
             metrics.DEADLINE_BREACHES.labels(step.level.id).inc()
-            if step.owner is not None:
+            if step.realert_attempt:
+                metrics.REALERTS.labels(step.level.id).inc()
+                logger.warning(
+                    "alert %s re-alerted %s and the on-duty contact (attempt %d)",
+                    step.alert_id,
+                    step.owner,
+                    step.realert_attempt,
+                )
+            elif step.owner is not None:
                 metrics.ESCALATIONS.labels(step.level.id, step.owner).inc()
                 logger.info("alert %s escalated to %s", step.alert_id, step.owner)
             else:
@@ -56,7 +65,7 @@ def housekeeping(triage: Triage) -> Chore:
                 )
                 metrics.OUTBOX_PENDING.labels(lane).set(pending)
             now = datetime.now(UTC)
-            await store.prune_evidence(now - triage.policy.longest_window - timedelta(days=1))
+            await store.prune_evidence(now - triage.policy.retention - timedelta(days=1))
         return False
 
     return keep_house
