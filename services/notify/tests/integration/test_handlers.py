@@ -21,10 +21,10 @@ from shouwang_contracts.events.casework import (
     FamilyContactDecision,
     ResponsibleStaff,
 )
-from shouwang_contracts.events.triage import AlertRaised
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, FollowUpTask
 from shouwang_contracts.kafka import PoisonEvent
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import FollowUp, Role, Severity
 from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.container import Notify
@@ -206,3 +206,39 @@ async def test_poison_records_are_refused_as_poison(notify: Notify) -> None:
     with pytest.raises(PoisonEvent):
         await on_alert(notify, FakeRecord(json.dumps(bad).encode()))
     assert await on_alert(notify, FakeRecord(json.dumps({"type": "other"}).encode())) == "skipped"
+
+
+async def test_re_alerts_reach_the_on_duty_line_and_tasks_are_reminded(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    now = datetime.now(UTC)
+    realert = AlertEscalated(
+        alert_id=str(uuid.uuid4()),
+        student_ref=student_ref,
+        severity=Severity.SEVERE,
+        from_role=Role.COUNSELING_CENTER,
+        owner_role=Role.COUNSELING_CENTER,
+        ack_deadline=now + timedelta(hours=1),
+        escalation_level=3,
+        missed_deadline=now,
+        escalated_at=now,
+        realert_attempt=2,
+        notify_on_duty=True,
+        follow_up_tasks=[
+            FollowUpTask(
+                task=FollowUp.CSSRS_SCREEN,
+                assigned_role=Role.COUNSELING_CENTER,
+                due_at=now + timedelta(hours=24),
+            )
+        ],
+    )
+    assert await on_alert(notify, record(realert, student_ref)) == "applied"
+    kinds = await rows(notify.pool, "SELECT recipient_kind, context FROM deliveries ORDER BY id")
+    assert {r["recipient_kind"] for r in kinds} == {"staff", "on_duty"}
+    owner_context = json.loads(next(r["context"] for r in kinds if r["recipient_kind"] == "staff"))
+    assert owner_context["re_alert"] is True
+    assert owner_context["attempt"] == 2
+    assert owner_context["follow_ups"][0]["task"] == "cssrs_screen"
+    (reminder,) = await rows(notify.pool, "SELECT item, due_at FROM bundle_items")
+    assert json.loads(reminder["item"])["kind"] == "follow_up_due"

@@ -18,7 +18,7 @@ ALERT = {
     "re_alert": False,
     "attempt": 0,
     "incomplete": False,
-    "follow_up_due": None,
+    "follow_ups": [{"task": "cssrs_screen", "due": "2026-12-01T16:00:00+00:00"}],
     "external": [],
     "link": "https://shouwang.example.edu/ack/TOKEN",
     "short_link": "https://shouwang.example.edu/ack/s/ABCDE23456",
@@ -34,7 +34,7 @@ CONTEXTS = {
         "role": "residence_counselor",
         "items": [
             {"kind": "assigned", "severity": "moderate"},
-            {"kind": "follow_up_due", "due": ALERT["deadline"]},
+            {"kind": "follow_up_due", "task": "same_day_risk_assessment", "due": ALERT["deadline"]},
         ],
     },
 }
@@ -57,6 +57,14 @@ def test_alert_names_grade_role_deadline_and_link_in_chinese() -> None:
     assert "心理健康教育与咨询中心" in message.body
     assert ALERT["link"] in message.body
     assert ALERT["short_link"] in message.short
+
+
+def test_a_follow_up_task_is_named_with_its_due_time() -> None:
+    message = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT)
+    assert "C-SSRS" in message.body
+    assert "12月2日 00:00" in message.body
+    notices = TEMPLATES.message(Template.CASE_NOTICES, "en", CONTEXTS[Template.CASE_NOTICES])
+    assert "falls due at 01 Dec 15:00" in notices.body
 
 
 def test_english_when_asked() -> None:

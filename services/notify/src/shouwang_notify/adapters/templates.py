@@ -8,13 +8,14 @@ The context holds no personal data: grades, roles, deadlines, counts and links o
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from shouwang_contracts.vocabulary import Language, Role, Severity
+from shouwang_contracts.vocabulary import FollowUp, Language, Role, Severity
 
 from ..domain.routing import Template
 
@@ -65,24 +66,36 @@ class Templates:
         for key in ("role", "owner_role"):
             if values.get(key):
                 values[key] = Role(values[key]).label(language)
-        for key in ("deadline", "follow_up_due"):
+        for key in ("deadline",):
             if values.get(key):
                 values[key] = self.when(values[key], language)
         if "external" in values:
             values["external"] = _externals(values["external"] or [], language)
+        if "follow_ups" in values:
+            values["follow_ups"] = [self._task(f, language) for f in values["follow_ups"] or []]
         items = []
         for item in values.get("items") or []:
             item = dict(item)
             if item.get("severity"):
                 item["severity"] = Severity(item["severity"]).label(language)
-            for key in ("deadline", "due"):
-                if item.get(key):
-                    item[key] = self.when(item[key], language)
+            if item.get("task"):
+                item = self._task(item, language)
+            elif item.get("deadline"):
+                item["deadline"] = self.when(item["deadline"], language)
             items.append(item)
         if "items" in values:
             values["items"] = items
             values.setdefault("count", len(items))
         return values
+
+    def _task(self, ask: dict[str, Any], language: Language) -> dict[str, Any]:
+        localised = dict(ask)
+        # A task a newer triage names stays its id, rather than nothing.
+        with contextlib.suppress(ValueError):
+            localised["task"] = FollowUp(ask["task"]).label(language)
+        if ask.get("due"):
+            localised["due"] = self.when(ask["due"], language)
+        return localised
 
     def when(self, moment: str | datetime, language: Language) -> str:
         at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment

@@ -57,6 +57,15 @@ class ConsentState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUpAsk:
+    """A task an alert asks of a role besides acknowledging it (e.g. a C-SSRS screen)."""
+
+    task: str
+    role: Role
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertNotice:
     """What notify needs of an alert event (raised or escalated)."""
 
@@ -72,11 +81,9 @@ class AlertNotice:
     occurred_at: datetime
     escalation_level: int = 0
     inform_external: tuple[str, ...] = ()
-    # Fields a newer triage sends; absent from older events.
-    attempt: int | None = None  # re-alert number past the last rung
-    on_duty: bool | None = None  # triage asks for the campus on-duty contact
-    follow_up_task_id: str | None = None
-    follow_up_due_at: datetime | None = None
+    attempt: int = 0  # re-alert number past the last rung (0 while climbing)
+    on_duty: bool = False  # triage asks for the campus on-duty contact
+    follow_ups: tuple[FollowUpAsk, ...] = ()  # what is asked besides acknowledging
     incomplete: bool = False  # graded on a partial screening sheet
 
     @property
@@ -86,7 +93,7 @@ class AlertNotice:
     @property
     def is_re_alert(self) -> bool:
         """Past the last rung the same owner is alerted again: triage numbers the attempts."""
-        return bool(self.attempt) or (self.on_duty is True and self.escalated)
+        return self.attempt > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from shouwang_contracts.kafka import PoisonEvent, decode_event
 from .. import metrics
 from ..adapters.db import claim_event, worker_transaction
 from ..container import Notify
-from ..domain.routing import AlertNotice
+from ..domain.routing import AlertNotice, FollowUpAsk
 from ..service_layer.alerts import plan_alert
 from ..service_layer.cases import apply_case_event, apply_directory
 
@@ -66,8 +66,7 @@ def _type_of(raw: bytes) -> str | None:
 
 
 def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
-    """The alert as routing needs it. Fields a newer triage adds (re-alert attempt, on-duty
-    flag, follow-up task, incomplete sheet) are read when present and default when not."""
+    """The alert as routing needs it: who, how grave, by when, and what else is asked."""
     data = envelope.data
     occurred = (
         getattr(data, "raised_at", None) or getattr(data, "escalated_at", None) or envelope.time
@@ -84,12 +83,13 @@ def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
         ack_deadline=data.ack_deadline,
         occurred_at=occurred,
         escalation_level=data.escalation_level,
-        inform_external=tuple(getattr(data, "inform_external", None) or ()),
-        attempt=getattr(data, "attempt", None),
-        on_duty=getattr(data, "on_duty", None),
-        follow_up_task_id=getattr(data, "follow_up_task_id", None),
-        follow_up_due_at=getattr(data, "follow_up_due_at", None),
-        incomplete=bool(getattr(data, "incomplete", False)),
+        inform_external=tuple(data.inform_external),
+        attempt=data.realert_attempt,
+        on_duty=data.notify_on_duty,
+        follow_ups=tuple(
+            FollowUpAsk(f.task.value, f.assigned_role, f.due_at) for f in data.follow_up_tasks
+        ),
+        incomplete=data.incomplete_sheet,
     )
 
 

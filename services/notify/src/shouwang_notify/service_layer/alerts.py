@@ -37,7 +37,11 @@ def alert_context(notice: AlertNotice, role: Role | None) -> dict[str, Any]:
         "re_alert": notice.is_re_alert,
         "attempt": notice.attempt or notice.escalation_level,
         "incomplete": notice.incomplete,
-        "follow_up_due": notice.follow_up_due_at.isoformat() if notice.follow_up_due_at else None,
+        "follow_ups": [
+            {"task": f.task, "due": f.due_at.isoformat()}
+            for f in notice.follow_ups
+            if role is not None and f.role is role
+        ],
         "external": list(notice.inform_external),
         "link_id": None,
         "on_duty_phone": None,
@@ -104,7 +108,7 @@ async def plan_alert(
             await state.set_family_told(conn, case.case_id, notice.severity)
             continue
         queued += await _queue_staff(conn, policy, notice, intent, contacts, now)
-    if notice.follow_up_due_at is not None:
+    if notice.follow_ups:
         await _follow_up_reminders(conn, policy, notice, people)
     return queued
 
@@ -260,24 +264,24 @@ async def _follow_up_reminders(
     notice: AlertNotice,
     people: list[Any],
 ) -> None:
-    """The owners hear of the alert's follow-up task shortly before it falls due."""
-    assert notice.follow_up_due_at is not None
-    for person in people:
-        if person.role is not notice.owner_role:
-            continue
-        await queue.add_bundle_item(
-            conn,
-            campus_id=notice.campus_id,
-            person_ref=person.person_ref,
-            role=person.role,
-            kind="case",
-            item={
-                "kind": CaseNoticeKind.FOLLOW_UP_DUE.value,
-                "task_id": notice.follow_up_task_id,
-                "due": notice.follow_up_due_at.isoformat(),
-            },
-            source_event_id=notice.event_id,
-            student_ref=notice.student_ref,
-            source_time=notice.occurred_at,
-            due_at=notice.follow_up_due_at - policy.follow_up_lead,
-        )
+    """Whoever holds a task's role hears of it again shortly before it falls due."""
+    for ask in notice.follow_ups:
+        for person in people:
+            if person.role is not ask.role:
+                continue
+            await queue.add_bundle_item(
+                conn,
+                campus_id=notice.campus_id,
+                person_ref=person.person_ref,
+                role=person.role,
+                kind="case",
+                item={
+                    "kind": CaseNoticeKind.FOLLOW_UP_DUE.value,
+                    "task": ask.task,
+                    "due": ask.due_at.isoformat(),
+                },
+                source_event_id=notice.event_id,
+                student_ref=notice.student_ref,
+                source_time=notice.occurred_at,
+                due_at=ask.due_at - policy.follow_up_lead,
+            )
