@@ -412,7 +412,7 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--critical-every", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--baseline-messages", type=int, default=30_000)
+    parser.add_argument("--baseline-messages", type=int, default=3_000)
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
     with bench_stack() as stack:
