@@ -49,9 +49,9 @@ UNREACHED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
-ALERT_TO_DELIVERY_SECONDS = Histogram(
-    "notify_alert_to_delivery_seconds",
-    "Time from `alert.raised` to the channel accepting each of its messages, by severity.",
+ALERT_TO_FIRST_DELIVERY_SECONDS = Histogram(
+    "notify_alert_to_first_delivery_seconds",
+    "Time from `alert.raised` to the channel accepting the alert's first message, by severity.",
     ["severity"],
     buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0),
     registry=REGISTRY,

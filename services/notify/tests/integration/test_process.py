@@ -143,6 +143,18 @@ async def test_a_severe_alert_reaches_owner_informed_tiers_and_guardian_once(
         assert len(http_sink.requests) == 5
         assert len(smtp_sink.messages) == 1
         assert len(watcher.of_type("shouwang.notification.delivered")) == len(delivered) == 6
+        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+            exposition = (await client.get("/metrics")).text
+        for line in (
+            'notify_sent_total{channel="sms",event_type="shouwang.alert.raised"} 1.0',
+            # The consent came first, on a severe case: the guardians heard then, once.
+            'notify_sent_total{channel="sms",event_type="shouwang.case.family_contact_decided"} 2.0',
+            'notify_deduplicated_total{channel="all",event_type="shouwang.alert.raised"} 1.0',
+            'notify_alert_to_first_delivery_seconds_count{severity="severe"} 1.0',
+        ):
+            assert line in exposition, line
+        assert "notify_queue_depth" in exposition
+        assert "notify_queue_oldest_seconds" in exposition
     finally:
         await watcher.stop()
 

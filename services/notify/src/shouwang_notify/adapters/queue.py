@@ -181,6 +181,16 @@ async def mark_sent(
     return bool(status.endswith(" 1"))
 
 
+async def first_sent_of_alert(conn: asyncpg.Connection, alert_id: str, delivery_id: int) -> bool:
+    """True when no other message of the alert was sent before this one."""
+    earlier = await conn.fetchval(
+        "SELECT 1 FROM deliveries WHERE alert_id = $1 AND status = 'sent' AND id <> $2 LIMIT 1",
+        alert_id,
+        delivery_id,
+    )
+    return earlier is None
+
+
 async def mark_call_task(conn: asyncpg.Connection, delivery_id: int, now: datetime) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'call_task', attempts = 1, finished_at = $2,"

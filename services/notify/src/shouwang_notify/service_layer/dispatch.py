@@ -207,8 +207,13 @@ class Dispatcher:
             time=now,
         )
         metrics.SENT.labels(d.channel.value, d.source_event_type).inc()
-        if d.source_event_type.endswith("alert.raised") and d.context.get("severity"):
-            metrics.ALERT_TO_DELIVERY_SECONDS.labels(d.context["severity"]).observe(
+        if (
+            d.alert_id
+            and d.source_event_type.endswith("alert.raised")
+            and d.context.get("severity")
+            and await queue.first_sent_of_alert(conn, d.alert_id, d.id)
+        ):
+            metrics.ALERT_TO_FIRST_DELIVERY_SECONDS.labels(d.context["severity"]).observe(
                 max((now - d.source_time).total_seconds(), 0.0)
             )
 
