@@ -114,6 +114,8 @@ async def bootstrap(settings: NotifySettings) -> Notify:
     # Apprise logs hosts and recipients at WARNING when a send fails; the failure reaches us
     # as a result (and our logs as a code), so its own lines stay out of the JSON logs.
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
+    # httpx logs each request's URL at INFO: the robots' keys and tokens travel in the query.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signer = LinkSigner(settings.link_key_list)
     stack = AsyncExitStack()  # what started, closed newest first
     try:
