@@ -319,3 +319,32 @@ async def test_the_api_refuses_clearly(
             headers=campus.bearer(Role.CAMPUS_ADMIN),
         )
         assert hour.status_code == 422
+
+
+async def test_logs_leak_no_contact_detail_and_no_robot_key(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+) -> None:
+    notify = await notify_process(LOG_LEVEL="DEBUG").start_async()
+    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
+    student = campus.student()
+    await publish(
+        kafka_bootstrap,
+        alert(campus.id, student, Severity.CRITICAL, inform=(Role.RESIDENCE_COUNSELOR,)),
+    )
+    await until(lambda: len(http_sink.requests) >= 3, what="the SMS, WeCom and on-duty messages")
+    await asyncio.sleep(1.0)
+    log = notify.log_text()
+    for secret in (
+        "test-key",
+        "test-token",
+        "13800000004",
+        "13800000999",
+        "wx_t1001",
+        "@example.com",
+    ):
+        assert secret not in log, secret
