@@ -31,7 +31,7 @@ from shouwang_devstack._proc import free_port
 from shouwang_devstack.topics import assign_at_end
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "notify" / "tests"))
-from receivers import HttpSink, SmtpSink
+from notify_receivers import HttpSink, SmtpSink
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 ESCALATE_AFTER = 20  # seconds, this test's campus ladder: room for a busy machine

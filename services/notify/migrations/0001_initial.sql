@@ -168,6 +168,14 @@ CREATE TABLE alerts_acknowledged (
     acknowledged_at  timestamptz NOT NULL
 );
 
+-- The first message of each alert that a channel accepted (for the alert-to-delivery metric:
+-- exactly one row per alert, however many workers send its messages at once).
+CREATE TABLE alerts_first_delivered (
+    alert_id      text        PRIMARY KEY,
+    campus_id     text        NOT NULL,
+    delivered_at  timestamptz NOT NULL
+);
+
 -- Notification events, written with the state change and relayed in id order.
 CREATE TABLE outbox (
     id            bigserial   PRIMARY KEY,
@@ -197,6 +205,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['staff_contacts', 'family_contacts', 'contact_imports',
                              'responsible', 'cases', 'campus_settings', 'deliveries',
+                             'alerts_first_delivered',
                              'unreached', 'bundle_items', 'ack_links', 'alerts_acknowledged',
                              'outbox', 'processed_events']
     LOOP

@@ -126,6 +126,15 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             command_timeout=10,
         )
         stack.push_async_callback(pool.close)
+        # The workers sending messages have a pool of their own: however many sends are in
+        # flight, the consumers that plan an alert's messages always find a connection.
+        dispatch_pool = await asyncpg.create_pool(
+            settings.database_url.get_secret_value(),
+            min_size=1,
+            max_size=settings.dispatch_db_pool_max,
+            command_timeout=10,
+        )
+        stack.push_async_callback(dispatch_pool.close)
         client = httpx.AsyncClient(timeout=settings.channel_timeout_seconds)
         stack.push_async_callback(client.aclose)
         channels = senders(settings, client)
@@ -134,7 +143,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
         templates = Templates(policy.zone)
         cipher = settings.note_cipher()
         dispatcher = Dispatcher(
-            pool=pool,
+            pool=dispatch_pool,
             cipher=cipher,
             senders=channels,
             templates=templates,

@@ -24,6 +24,8 @@ class NotifySettings(SharedSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
     group_prefix: str = "notify"
+    # Alerts that queued up are planned together, up to this many per transaction.
+    alert_batch: int = 200
 
     # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
     public_base_url: str = "http://127.0.0.1:8004"
@@ -58,6 +60,7 @@ class NotifySettings(SharedSettings):
     # The delivery queue.
     dispatch_batch: int = 50
     dispatch_concurrency: int = 20
+    dispatch_db_pool_max: int = 8
     dispatch_poll_seconds: float = 0.2
     lease_seconds: float = 60.0
     retry_base_seconds: float = 2.0

@@ -1,7 +1,12 @@
-"""Notify against a real PostgreSQL, with real local SMTP and HTTP receivers."""
+"""Notify against a real PostgreSQL, with real local SMTP and HTTP receivers.
+
+The helpers live in modules named for notify (`notify_receivers`, `notify_delivery`,
+`notify_kafka`) on sys.path, so they never collide with another service's test helpers.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,16 +17,13 @@ import pytest
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_devstack._proc import free_port
-from shouwang_notify.adapters.db import campus_transaction
-from shouwang_notify.service_layer.contacts import import_contacts, parse_upload
 
-from ..receivers import HttpSink, SmtpSink
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notify_delivery import DINGTALK_SECRET
+from notify_receivers import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.integration
-
-SAMPLES = Path(__file__).resolve().parents[4] / "samples"
-CAMPUS = "demo"
-DINGTALK_SECRET = "SEC-local-test-secret"
 
 
 @pytest.fixture(scope="session")
@@ -67,26 +69,3 @@ def http_sink() -> Iterator[HttpSink]:
 async def http_client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=5.0) as client:
         yield client
-
-
-async def load_samples(
-    pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer, *, staff: bytes | None = None
-) -> None:
-    """Import the sample staff and family contacts into campus `demo`."""
-    for kind, data in (
-        ("staff", staff or (SAMPLES / "contacts_staff.csv").read_bytes()),
-        ("family", (SAMPLES / "contacts_family.csv").read_bytes()),
-    ):
-        parsed = await parse_upload(kind, data)
-        async with campus_transaction(pool, CAMPUS) as conn:
-            result = await import_contacts(
-                conn,
-                cipher,
-                pseudonyms,
-                campus_id=CAMPUS,
-                kind=kind,
-                data=data,
-                parsed=parsed,
-                imported_by="per_admin",
-            )
-        assert result.errors == [], result.errors

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from notify_delivery import SIGNER, rows
 from shouwang_notify.adapters import links
 from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.adapters.links import LinkSigner
 from shouwang_notify.domain.links import LinkClaims, LinkRefusal
 from shouwang_notify.service_layer.acks import confirm_link, open_link
-
-from .delivery_support import SIGNER, rows
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)

@@ -8,6 +8,19 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
+from notify_delivery import (
+    FAST_RETRY,
+    SAMPLES,
+    SHANGHAI,
+    dispatcher,
+    drain,
+    load_samples,
+    notice,
+    open_case,
+    place_student,
+    rows,
+)
+from notify_receivers import HttpSink, SmtpSink
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
@@ -17,19 +30,6 @@ from shouwang_notify.domain.routing import ConsentState
 from shouwang_notify.service_layer.alerts import plan_alert
 from shouwang_notify.service_layer.bundles import flush_bundles
 from shouwang_notify.service_layer.policy import NotifyPolicy
-
-from ..receivers import HttpSink, SmtpSink
-from .conftest import SAMPLES, load_samples
-from .delivery_support import (
-    FAST_RETRY,
-    SHANGHAI,
-    dispatcher,
-    drain,
-    notice,
-    open_case,
-    place_student,
-    rows,
-)
 
 pytestmark = pytest.mark.integration
 POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)

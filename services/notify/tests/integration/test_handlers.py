@@ -11,6 +11,18 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from notify_delivery import (
+    CAMPUS,
+    FAST_RETRY,
+    SHANGHAI,
+    SIGNER,
+    STUDENT_NO,
+    dispatcher,
+    drain,
+    load_samples,
+    rows,
+)
+from notify_receivers import HttpSink, SmtpSink
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
@@ -31,10 +43,6 @@ from shouwang_notify.container import Notify
 from shouwang_notify.entrypoints.consumers import on_alert, on_case_event, on_directory_entry
 from shouwang_notify.service_layer.bundles import flush_bundles
 from shouwang_notify.service_layer.policy import NotifyPolicy
-
-from ..receivers import HttpSink, SmtpSink
-from .conftest import CAMPUS, load_samples
-from .delivery_support import FAST_RETRY, SHANGHAI, SIGNER, STUDENT_NO, dispatcher, drain, rows
 
 pytestmark = pytest.mark.integration
 POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, case_batch_window=timedelta(0))

@@ -12,16 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from notify_delivery import SAMPLES
+from notify_kafka import NotificationWatcher, alert, case_with_consent, directory, publish
+from notify_receivers import HttpSink, SmtpSink, until
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack.services import ServiceProcess
 from shouwang_devstack.topics import start_groups_at_end
-
-from ..receivers import HttpSink, SmtpSink, until
-from .conftest import SAMPLES
-from .kafka_support import NotificationWatcher, alert, case_with_consent, directory, publish
 
 pytestmark = pytest.mark.integration
 STAFF = {

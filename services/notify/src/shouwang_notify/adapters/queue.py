@@ -181,14 +181,19 @@ async def mark_sent(
     return bool(status.endswith(" 1"))
 
 
-async def first_sent_of_alert(conn: asyncpg.Connection, alert_id: str, delivery_id: int) -> bool:
-    """True when no other message of the alert was sent before this one."""
-    earlier = await conn.fetchval(
-        "SELECT 1 FROM deliveries WHERE alert_id = $1 AND status = 'sent' AND id <> $2 LIMIT 1",
+async def first_sent_of_alert(
+    conn: asyncpg.Connection, alert_id: str, campus_id: str, at: datetime
+) -> bool:
+    """True for the alert's first message a channel accepted (once per alert, even when
+    several workers send its messages at the same moment)."""
+    status = await conn.execute(
+        "INSERT INTO alerts_first_delivered (alert_id, campus_id, delivered_at)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         alert_id,
-        delivery_id,
+        campus_id,
+        at,
     )
-    return earlier is None
+    return bool(status.endswith(" 1"))
 
 
 async def mark_call_task(conn: asyncpg.Connection, delivery_id: int, now: datetime) -> None:

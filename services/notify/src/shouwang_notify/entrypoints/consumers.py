@@ -31,6 +31,7 @@ from ..container import Notify
 from ..domain.routing import AlertNotice, FollowUpAsk
 from ..service_layer.alerts import plan_alert
 from ..service_layer.cases import apply_case_event, apply_directory
+from ..service_layer.policy import PRIORITY
 
 ALERT_EVENTS: dict[str, type[Payload]] = {
     AlertRaised.EVENT_TYPE: AlertRaised,
@@ -93,22 +94,43 @@ def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
     )
 
 
-async def on_alert(notify: Notify, record: Any) -> str:
-    """An alert raised or escalated: queue its messages once."""
+def decode_alert(record: Any) -> AlertNotice | None:
+    """An alert record as routing needs it; None for an event type notify does not act on."""
     raw = _value(record)
-    kind = _type_of(raw)
-    payload_cls = ALERT_EVENTS.get(kind or "")
+    payload_cls = ALERT_EVENTS.get(_type_of(raw) or "")
     if payload_cls is None:
-        return SKIPPED
-    envelope = decode_event(raw, payload_cls)
-    notice = alert_notice(envelope)
+        return None
+    return alert_notice(decode_event(raw, payload_cls))
+
+
+async def on_alerts(notify: Notify, notices: list[AlertNotice | None]) -> list[str]:
+    """Alerts that queued up, in one transaction, the gravest first (a critical alert behind a
+    burst of moderate ones is planned, and so sent, before them). Each is planned once per
+    event id; returns what became of each (in the order given)."""
+    outcomes = [SKIPPED if n is None else "" for n in notices]
+    order = sorted(
+        (i for i, n in enumerate(notices) if n is not None),
+        key=lambda i: PRIORITY[notices[i].severity],  # type: ignore[union-attr]
+    )
+    now = datetime.now(UTC)
     async with worker_transaction(notify.pool) as conn:
-        if not await claim_event(conn, "notify.alerts", envelope.id, envelope.campus_id):
-            metrics.DEDUPLICATED.labels("all", envelope.type).inc()
-            return DUPLICATE
-        await plan_alert(conn, notify.cipher, notify.policy, notice, datetime.now(UTC))
+        for i in order:
+            notice = notices[i]
+            assert notice is not None
+            if not await claim_event(conn, "notify.alerts", notice.event_id, notice.campus_id):
+                metrics.DEDUPLICATED.labels("all", notice.event_type).inc()
+                outcomes[i] = DUPLICATE
+                continue
+            await plan_alert(conn, notify.cipher, notify.policy, notice, now)
+            outcomes[i] = APPLIED
     notify.wake_dispatcher()
-    return APPLIED
+    return outcomes
+
+
+async def on_alert(notify: Notify, record: Any) -> str:
+    """One alert record: queue its messages once."""
+    (outcome,) = await on_alerts(notify, [decode_alert(record)])
+    return outcome
 
 
 async def on_case_event(notify: Notify, record: Any) -> str:

@@ -17,11 +17,13 @@ from shouwang_servicekit.kafka.consumers import (
     Record,
     Retry,
     subscribe,
+    subscribe_batch,
 )
 
 from .. import metrics
 from ..container import Notify
-from .consumers import on_alert, on_case_event, on_directory_entry
+from ..domain.routing import AlertNotice
+from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
 
 
 class _Observer(ConsumerObserver):
@@ -34,8 +36,24 @@ def register_consumers(notify: Notify) -> None:
     """Subscribe the alerts, cases and directory consumers on notify's broker."""
     assert notify.broker is not None
     observer = _Observer()
+
+    # Alerts come in bursts (a census raises hundreds): whatever queued up is planned in one
+    # transaction and one offset commit, the gravest first.
+    async def alerts(notices: list[AlertNotice | None]) -> None:
+        await on_alerts(notify, notices)
+
+    subscribe_batch(
+        notify.broker,
+        ALERTS,
+        group_id=f"{notify.settings.group_prefix}.{ALERTS}",
+        decode=decode_alert,
+        handle=alerts,
+        max_records=notify.settings.alert_batch,
+        poll_ms=50,
+        retry=Retry(),
+        observer=observer,
+    )
     handlers: dict[str, Callable[[Notify, Any], Awaitable[str]]] = {
-        ALERTS: on_alert,
         CASES: on_case_event,
         DIRECTORY: on_directory_entry,
     }

@@ -211,7 +211,7 @@ class Dispatcher:
             d.alert_id
             and d.source_event_type.endswith("alert.raised")
             and d.context.get("severity")
-            and await queue.first_sent_of_alert(conn, d.alert_id, d.id)
+            and await queue.first_sent_of_alert(conn, d.alert_id, d.campus_id, now)
         ):
             metrics.ALERT_TO_FIRST_DELIVERY_SECONDS.labels(d.context["severity"]).observe(
                 max((now - d.source_time).total_seconds(), 0.0)

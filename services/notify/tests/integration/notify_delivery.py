@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+from notify_receivers import HttpSink, SmtpSink
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.pseudonym import Pseudonymizer
@@ -23,17 +25,18 @@ from shouwang_notify.adapters.channels import (
     SmtpSettings,
     WeComRobot,
 )
-from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.adapters.db import campus_transaction, worker_transaction
 from shouwang_notify.adapters.links import LinkSigner
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.routing import AlertNotice, ConsentState, Responsible
 from shouwang_notify.domain.schedule import RetryPolicy
+from shouwang_notify.service_layer.contacts import import_contacts, parse_upload
 from shouwang_notify.service_layer.dispatch import Dispatcher
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
-from ..receivers import HttpSink, SmtpSink
-from .conftest import CAMPUS, DINGTALK_SECRET
-
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
+CAMPUS = "demo"
+DINGTALK_SECRET = "SEC-local-test-secret"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGNER = LinkSigner(["test-link-key-0123456789abcdefghijklmnop"])
 STUDENT_NO = "2024020001"  # has two family contacts in the sample
@@ -148,3 +151,26 @@ async def open_case(
 async def rows(pool: asyncpg.Pool, sql: str, *args: Any) -> list[asyncpg.Record]:
     async with worker_transaction(pool) as conn:
         return list(await conn.fetch(sql, *args))
+
+
+async def load_samples(
+    pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer, *, staff: bytes | None = None
+) -> None:
+    """Import the sample staff and family contacts into campus `demo`."""
+    for kind, data in (
+        ("staff", staff or (SAMPLES / "contacts_staff.csv").read_bytes()),
+        ("family", (SAMPLES / "contacts_family.csv").read_bytes()),
+    ):
+        parsed = await parse_upload(kind, data)
+        async with campus_transaction(pool, CAMPUS) as conn:
+            result = await import_contacts(
+                conn,
+                cipher,
+                pseudonyms,
+                campus_id=CAMPUS,
+                kind=kind,
+                data=data,
+                parsed=parsed,
+                imported_by="per_admin",
+            )
+        assert result.errors == [], result.errors
