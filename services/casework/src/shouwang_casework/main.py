@@ -19,6 +19,7 @@ from .entrypoints.http_care import router as care_router
 from .entrypoints.http_cases import router as cases_router
 from .entrypoints.http_files import router as files_router
 from .entrypoints.http_roster import router as roster_router
+from .entrypoints.http_students import router as students_router
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -58,7 +59,7 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
         "the roster, the student file and the audit log.",
         lifespan=lifespan,
         token_verifier=settings.token_verifier(),
-        routers=[cases_router, care_router, roster_router, files_router],
+        routers=[cases_router, care_router, roster_router, files_router, students_router],
         readiness={"database": database_ready, "kafka": kafka_ready},
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
