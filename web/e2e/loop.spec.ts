@@ -15,7 +15,7 @@ let receiptPath = ''
 async function upload(page: Page, kind: '学生名单' | '人员与负责范围', name: string, content: Buffer) {
   await page.getByRole('radio', { name: kind }).check({ force: true })
   await page.getByLabel('选择 CSV 或 XLSX 文件').setInputFiles({ name, mimeType: 'text/csv', buffer: content })
-  await page.getByTestId('roster-upload').click()
+  await page.getByTestId('import-upload').click()
 }
 
 test.describe.serial('the closed loop through the web app', () => {
@@ -29,7 +29,7 @@ test.describe.serial('the closed loop through the web app', () => {
     )
     await upload(page, '学生名单', 'broken.csv', broken)
     await expect(page.getByRole('status')).toContainText('本次没有导入任何内容')
-    const errors = page.getByTestId('roster-errors')
+    const errors = page.getByTestId('import-errors')
     await expect(errors).toContainText('5') // the row without a number, as the spreadsheet counts it
     await shot(page, 'desk-roster-errors')
     await accessible(page)

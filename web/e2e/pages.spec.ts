@@ -51,6 +51,9 @@ for (const kind of ['phone', 'desk'] as const) {
     await signIn(page, 'center')
     await expect(page).toHaveURL(/\/desk\/queue/)
     await page.getByRole('radio', { name: '我范围内的' }).check({ force: true })
+    await page.waitForLoadState('networkidle')
+    await expect(page.getByRole('radio', { name: '我范围内的' })).toBeChecked()
+    await page.mouse.move(0, 0)
     await shot(page, `${kind}-queue`)
     await accessible(page)
     await page.goto('/desk/outcomes')
@@ -84,4 +87,22 @@ test('the browser keeps nothing but the HTTP-only session cookie', async ({ brow
     await fetch('/auth/logout', { method: 'POST', headers: { 'X-CSRF-Token': session.csrf_token } })
   })
   expect(await page.evaluate(async () => (await fetch('/api/intake/v1/reports')).status)).toBe(401)
+})
+
+test('an auditor reads the audit log, where every file read of the loop shows', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'auditor')
+  await expect(page).toHaveURL(/\/desk\/audit/)
+  await expect(page.getByRole('cell', { name: 'roster.pick' }).first()).toBeVisible()
+  await shot(page, 'desk-audit')
+  await accessible(page)
+})
+
+test('a campus admin finds the contact import beside the roster', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'admin')
+  await page.getByRole('link', { name: '联系方式导入' }).click()
+  await expect(page.getByRole('radio', { name: '家长与监护人联系方式' })).toBeAttached()
+  await shot(page, 'desk-contacts')
+  await accessible(page)
 })

@@ -2,7 +2,7 @@
 // history, tab lists and screen-sharing).
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import { onUnauthorized } from './api/http'
-import { CASE_ROLES, REPORTER_ROLES, homeFor, useSession } from './api/session'
+import { CASE_ROLES, OUTCOME_ROLES, REPORTER_ROLES, homeFor, useSession } from './api/session'
 import type { Role } from './api/types'
 import { i18n } from './i18n'
 
@@ -70,9 +70,19 @@ export const router = createRouter({
           meta: { title: 'roster.title', roles: ['campus_admin'] },
         },
         {
+          path: 'contacts',
+          component: () => import('./desk/ContactsPage.vue'),
+          meta: { title: 'contacts.title', roles: ['campus_admin'] },
+        },
+        {
+          path: 'audit',
+          component: () => import('./desk/AuditPage.vue'),
+          meta: { title: 'audit.title', roles: ['auditor'] },
+        },
+        {
           path: 'outcomes',
           component: () => import('./desk/OutcomesPage.vue'),
-          meta: { title: 'outcomes.title' },
+          meta: { title: 'outcomes.title', roles: OUTCOME_ROLES },
         },
       ],
     },

@@ -20,11 +20,15 @@ export const CASE_ROLES: Role[] = [
   'college_leader',
 ]
 
+/** Who reads outcome figures (stats decides; these see the page). */
+export const OUTCOME_ROLES: Role[] = [...CASE_ROLES, 'campus_admin', 'platform_admin']
+
 /** Where a person lands after signing in: students report, staff work their queue. */
 export function homeFor(role: Role): string {
   if (STUDENT_ROLES.includes(role)) return '/report'
   if (role === 'campus_admin') return '/desk/roster'
-  if (role === 'platform_admin' || role === 'auditor') return '/desk/outcomes'
+  if (role === 'platform_admin') return '/desk/outcomes'
+  if (role === 'auditor') return '/desk/audit'
   return '/desk/queue'
 }
 
