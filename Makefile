@@ -61,10 +61,13 @@ test: sync jars lint typecheck schemas-check
 	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 	$(MAKE) web-e2e
 
-# The web app (web/): locked npm install, the production build (with its JavaScript budget),
-# which the gateway serves.
-web:
-	cd web && npm ci --no-audit --no-fund && npm run build
+# The web app (web/): the locked npm install (again only when the lockfile changed), then the
+# production build (with its JavaScript budget), which the gateway serves.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
 
 # Strict types, lint and the Vitest unit tests.
 web-check: web

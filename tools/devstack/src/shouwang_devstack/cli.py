@@ -214,7 +214,10 @@ class Stack:
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
         if info.name == GATEWAY:
-            # The gateway forwards to the services wherever `up` runs them.
+            # The gateway mints tokens only: it never pseudonymises nor opens a note.
+            env.pop("SHOUWANG_PSEUDONYM_KEY", None)
+            env.pop("SHOUWANG_NOTE_KEYS", None)
+            # It forwards to the services wherever `up` runs them.
             for other in REGISTRY.values():
                 if other.name != GATEWAY:
                     host = reachable_host(service_host(other))
