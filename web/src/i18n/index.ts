@@ -18,6 +18,8 @@ export const i18n = createI18n({
   messages: { 'zh-CN': zhCN, en },
 })
 
+document.documentElement.lang = i18n.global.locale.value
+
 export function currentLocale(): Locale {
   return i18n.global.locale.value as Locale
 }
