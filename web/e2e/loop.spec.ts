@@ -146,4 +146,39 @@ test.describe.serial('the closed loop through the web app', () => {
     await page.goto('/desk/queue')
     await expect(page).toHaveURL(/\/report$/)
   })
+
+  test('outside their scope, a counselor opens a file only by breaking the glass, with a reason', async ({ browser }) => {
+    // A floor leader of 7号楼 reports a student there; the counselor of 8号楼 is not responsible.
+    const phone = await (await context(browser, 'phone')).newPage()
+    await signIn(phone, 'floor')
+    await phone.getByLabel('输入学号或姓名').fill('学生32')
+    await phone.getByRole('button', { name: /测试学生32/ }).click()
+    await phone.getByRole('button', { name: '和室友矛盾很大' }).click()
+    await phone.getByRole('button', { name: '提交上报' }).click()
+    await expect(phone).toHaveURL(/\/report\/receipts\//)
+
+    // The counseling center sees the whole campus: the file's address comes from there.
+    const center = await (await context(browser, 'desk')).newPage()
+    await signIn(center, 'center')
+    await center.getByRole('radio', { name: '我范围内的' }).check({ force: true })
+    const row = center.getByTestId('queue').locator('tr', { hasText: '测试学生32' })
+    await expect(row).toBeVisible({ timeout: 120_000 })
+    await row.getByRole('button', { name: '查看' }).click()
+    await center.getByRole('link', { name: '学生档案' }).click()
+    await expect(center).toHaveURL(/\/desk\/students\//)
+    const fileAddress = new URL(center.url()).pathname
+
+    const desk = await (await context(browser, 'desk')).newPage()
+    await signIn(desk, 'counselor')
+    await desk.goto(fileAddress)
+    await expect(desk.getByText('该学生不在你的负责范围内')).toBeVisible()
+    await expect(desk.getByText('测试学生32')).toHaveCount(0)
+    await shot(desk, 'desk-file-out-of-scope')
+    await desk.getByLabel('紧急查看的理由（至少 8 个字）').fill('值班时接到宿管电话，学生情绪激动，需要了解既往情况')
+    await desk.getByRole('button', { name: '申请临时查看' }).click()
+    await expect(desk.getByText('临时查看中（已记录，将被复核）')).toBeVisible()
+    await expect(desk.getByText('测试学生32').first()).toBeVisible()
+    await shot(desk, 'desk-file-break-glass')
+    await accessible(desk)
+  })
 })

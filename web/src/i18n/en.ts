@@ -288,6 +288,7 @@ const en: typeof zh = {
     breakGlass: 'Break the glass',
     breakGlassReason: 'Why you must read it now (8 characters or more)',
     breakGlassActive: 'Emergency access (logged, to be reviewed)',
+    placement: 'College · class · room',
     reports: 'Reports',
     screenings: 'Screenings',
     assessments: 'Assessments',

@@ -282,6 +282,7 @@ export default {
     breakGlass: '申请临时查看',
     breakGlassReason: '紧急查看的理由（至少 8 个字）',
     breakGlassActive: '临时查看中（已记录，将被复核）',
+    placement: '学院 · 班级 · 寝室',
     reports: '上报',
     screenings: '测评',
     assessments: '研判',
