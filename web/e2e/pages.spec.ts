@@ -1,5 +1,6 @@
 // Every page at phone and desk sizes (screenshots in test-results/screens), the report
-// page's JavaScript budget, and what the browser may keep: the session cookie, HTTP-only.
+// page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
+// Files run in name order on one worker: loop.spec.ts has imported the roster by now.
 import { expect, test } from '@playwright/test'
 import { accessible, context, shot, signIn } from './support'
 
@@ -105,4 +106,30 @@ test('a campus admin finds the contact import beside the roster', async ({ brows
   await expect(page.getByRole('radio', { name: '家长与监护人联系方式' })).toBeAttached()
   await shot(page, 'desk-contacts')
   await accessible(page)
+})
+
+test('a report can be made with the keyboard alone, in English', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'officer')
+  await page.getByRole('button', { name: 'English' }).click()
+  const tabTo = async (name: string | RegExp, role: 'button' | 'textbox' | 'searchbox' = 'button') => {
+    const target = page.getByRole(role, { name }).first()
+    for (let i = 0; i < 80; i++) {
+      if (await target.evaluate((el) => el === document.activeElement)) return
+      await page.keyboard.press('Tab')
+    }
+    throw new Error(`Tab never reached ${String(name)}`)
+  }
+  await tabTo('Student number or name', 'searchbox')
+  await page.keyboard.type('学生03')
+  await tabTo(/测试学生03/)
+  await page.keyboard.press('Enter')
+  await tabTo('Grades falling, missing classes')
+  await page.keyboard.press('Space')
+  await expect(page.getByRole('button', { name: 'Grades falling, missing classes' })).toHaveAttribute('aria-pressed', 'true')
+  await tabTo('Send report')
+  await page.keyboard.press('Enter')
+  await expect(page).toHaveURL(/\/report\/receipts\//)
+  await expect(page.getByTestId('receipt-status')).toHaveText(/Received|Being handled/)
+  await shot(page, 'desk-receipt-en')
 })
