@@ -3,60 +3,28 @@ of their own scope, by number or name, and every lookup is audited."""
 
 from __future__ import annotations
 
+import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
-from shouwang_casework.entrypoints import http_roster, http_students
-from shouwang_contracts.auth import TokenVerifier, mint_token
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import install_problem_handlers
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
+from cases_support import PSEUDONYMS, SECRET, import_roster
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[4] / "samples"
-SECRET = "picker-test-jwt-secret-0123456789abcdef"
-PSEUDONYMS = Pseudonymizer(b"picker-test-pseudonym-key-0123456789abcd")
-
 
 @pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("casework")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-async def campus(pool: asyncpg.Pool) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(http_roster.router)
-    app.include_router(http_students.router)
-    app.state.db_pool = pool
-    app.state.pseudonymizer = PSEUDONYMS
-    app.state.deps = SimpleNamespace(pool=pool, pseudonymizer=PSEUDONYMS, cipher=None)
-    app.state.token_verifier = TokenVerifier(secret=SECRET)
+async def campus(client: httpx.AsyncClient) -> tuple[httpx.AsyncClient, str]:
+    """A campus of its own with the sample rosters, on casework's real app (conftest)."""
     campus_id = f"campus-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://casework"
-    ) as client:
-        admin = as_(campus_id, "A001", Role.CAMPUS_ADMIN)
-        for kind, name in (("students", "roster_students.csv"), ("staff", "roster_staff.csv")):
-            imported = await client.post(
-                f"/v1/roster/{kind}",
-                files={"file": (name, (SAMPLES / name).read_bytes(), "text/csv")},
-                headers=admin,
-            )
-            assert imported.status_code == 200, imported.text
-        yield client, campus_id
+    await import_roster(client, campus_id)
+    return client, campus_id
 
 
 def as_(campus_id: str, sub: str, role: Role) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from shouwang_contracts.settings import LOCAL_JWT_SECRET, SharedSettings
+from shouwang_servicekit.settings import LOCAL_JWT_SECRET, SharedSettings
 
 # services/gateway/src/shouwang_gateway/config.py -> the repository root in a source checkout.
 _REPO_ROOT = Path(__file__).resolve().parents[4]

@@ -130,7 +130,7 @@ async def open_gateway(gateway_settings: Settings) -> AsyncIterator[Open]:
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         stack.append(lifespan)
-        deps = app.state.deps
+        deps = app.state.container
         for name, target in (upstreams or {}).items():
             if isinstance(target, str):
                 deps.upstreams[name] = httpx.AsyncClient(base_url=target, timeout=30)

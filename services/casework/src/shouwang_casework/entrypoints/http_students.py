@@ -9,16 +9,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from shouwang_contracts.web import CurrentPrincipal
+from shouwang_servicekit.security import CurrentPrincipal
 
 from ..adapters.directory import StudentCard
-from ..bootstrap import Deps
+from ..container import Casework
 from ..service_layer import directory
 from ..service_layer.access import Caller
 from . import http_schemas as s
 from .http_cases import in_campus
+from .http_deps import Container
 
 router = APIRouter(prefix="/v1/students", tags=["students"], responses=s.PROBLEMS)
 
@@ -58,7 +59,7 @@ def _out(cards: list[StudentCard]) -> StudentCardPage:
 
 @router.get("/lookup", operation_id="pick_students", response_model=StudentCardPage)
 async def pick_students(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     q: Annotated[
         str, Query(max_length=32, description="Start of a 学号, or part of a name; may be empty.")
@@ -67,15 +68,15 @@ async def pick_students(
 ) -> StudentCardPage:
     """Students in my scope to report about: my room, floor, class or buildings."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> StudentCardPage:
+    async def work(conn: asyncpg.Connection, caller: Caller, _: Casework) -> StudentCardPage:
         return _out(await directory.pick_students(conn, caller, q.strip(), limit))
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.get("/cards", operation_id="name_students", response_model=StudentCardPage)
 async def name_students(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     ref: Annotated[
         list[Annotated[str, Field(max_length=128)]],
@@ -84,7 +85,7 @@ async def name_students(
 ) -> StudentCardPage:
     """Who is behind these pseudonyms, for those in my scope (staff only, audited)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> StudentCardPage:
+    async def work(conn: asyncpg.Connection, caller: Caller, _: Casework) -> StudentCardPage:
         return _out(await directory.name_students(conn, caller, list(dict.fromkeys(ref))))
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)

@@ -14,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
-from shouwang_contracts.web import Problem, preferred_language
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem, preferred_language
 
 from .. import metrics
-from ..bootstrap import Deps
 from ..config import GatewaySettings
+from ..container import Gateway
 from ..domain.sessions import Session
 from ..service_layer.signin import SignedIn, SignInRefused
 
@@ -30,12 +31,13 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def app_deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
+def app_deps(request: Request) -> Gateway:
+    """The gateway's container (also for handlers that take the request alone)."""
+    deps: Gateway = app_container(request)
     return deps
 
 
-AppDeps = Annotated[Deps, Depends(app_deps)]
+Container = Annotated[Gateway, Depends(app_container)]
 
 
 def cookie_name(settings: GatewaySettings) -> str:
@@ -107,7 +109,7 @@ def session_required() -> Problem:
     )
 
 
-async def current_session(request: Request, deps: Deps) -> Session | None:
+async def current_session(request: Request, deps: Gateway) -> Session | None:
     return await deps.sign_ins.resolve(request.cookies.get(cookie_name(deps.settings)))
 
 
@@ -147,7 +149,7 @@ class SessionOut(BaseModel):
     methods: dict[str, bool]
 
 
-def _session_out(request: Request, deps: Deps, session: Session | None) -> SessionOut:
+def _session_out(request: Request, deps: Gateway, session: Session | None) -> SessionOut:
     methods = {"local": deps.settings.local_accounts, "oidc": deps.settings.oidc_enabled}
     if session is None:
         return SessionOut(signed_in=False, methods=methods)
@@ -173,14 +175,14 @@ def _no_store(response: Response) -> None:
 
 
 @router.get("/auth/session", operation_id="get_session", response_model=SessionOut)
-async def get_session(request: Request, response: Response, deps: AppDeps) -> SessionOut:
+async def get_session(request: Request, response: Response, deps: Container) -> SessionOut:
     """The current session (or `signed_in: false`), with its CSRF token."""
     _no_store(response)
     return _session_out(request, deps, await current_session(request, deps))
 
 
 @router.post("/auth/login", operation_id="sign_in", response_model=SessionOut)
-async def sign_in(request: Request, body: SignInIn, deps: AppDeps) -> JSONResponse:
+async def sign_in(request: Request, body: SignInIn, deps: Container) -> JSONResponse:
     """Sign in with a local account; answers the new session and sets its cookie."""
     refuse_cross_site(request, deps.settings)
     if not deps.settings.local_accounts:
@@ -207,7 +209,7 @@ async def sign_in(request: Request, body: SignInIn, deps: AppDeps) -> JSONRespon
 
 
 @router.post("/auth/logout", operation_id="sign_out", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(request: Request, deps: AppDeps) -> Response:
+async def sign_out(request: Request, deps: Container) -> Response:
     """End the session here and now (its cookie and its tokens)."""
     session = await current_session(request, deps)
     answer = Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -220,7 +222,7 @@ async def sign_out(request: Request, deps: AppDeps) -> Response:
 
 @router.get("/auth/oidc/start", operation_id="start_single_sign_on")
 async def start_single_sign_on(
-    deps: AppDeps, return_to: Annotated[str | None, Query(max_length=512)] = None
+    deps: Container, return_to: Annotated[str | None, Query(max_length=512)] = None
 ) -> RedirectResponse:
     """Send the browser to the identity provider (authorization code with PKCE)."""
     try:
@@ -232,7 +234,7 @@ async def start_single_sign_on(
 
 @router.get("/auth/oidc/callback", operation_id="finish_single_sign_on")
 async def finish_single_sign_on(
-    deps: AppDeps,
+    deps: Container,
     state: Annotated[str, Query(max_length=256)] = "",
     code: Annotated[str, Query(max_length=4096)] = "",
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -253,12 +255,12 @@ async def finish_single_sign_on(
 
 
 @router.get("/auth/campuses", operation_id="list_campuses")
-async def list_campuses(deps: AppDeps) -> dict[str, Any]:
+async def list_campuses(deps: Container) -> dict[str, Any]:
     """Campuses and the numbers to call in an emergency (public: no sign-in needed)."""
     return deps.directory.model_dump(mode="json")
 
 
 @router.get("/.well-known/jwks.json", operation_id="jwks", include_in_schema=False)
-async def jwks(deps: AppDeps) -> dict[str, Any]:
+async def jwks(deps: Container) -> dict[str, Any]:
     """The public keys of the gateway's RS256 tokens, for the services' SHOUWANG_JWKS_URL."""
     return deps.minter.jwks()

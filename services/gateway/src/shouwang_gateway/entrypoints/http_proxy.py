@@ -14,7 +14,7 @@ import time
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from shouwang_contracts.web import Problem
+from shouwang_servicekit.problems import Problem
 from starlette.background import BackgroundTask
 
 from .. import metrics

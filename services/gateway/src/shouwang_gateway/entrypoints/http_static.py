@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
-from shouwang_contracts.web import Problem
+from shouwang_servicekit.problems import Problem
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http_auth import app_deps
