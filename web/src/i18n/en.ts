@@ -26,6 +26,8 @@ const en: typeof zh = {
     campus: 'Campus',
     username: 'Username',
     password: 'Password',
+    usernameHint: 'Your username',
+    passwordHint: 'Your password',
     submit: 'Sign in',
     sso: 'Sign in with campus account',
     ssoFailed: 'Single sign-on failed; try again or use your account',

@@ -24,6 +24,8 @@ export default {
     campus: '校区',
     username: '用户名',
     password: '密码',
+    usernameHint: '请输入用户名',
+    passwordHint: '请输入密码',
     submit: '登录',
     sso: '统一身份认证登录',
     ssoFailed: '统一身份认证未通过，请重试或使用账号登录',
