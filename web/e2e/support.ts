@@ -31,6 +31,9 @@ export async function signIn(page: Page, username: string): Promise<void> {
 }
 
 export async function shot(page: Page, name: string): Promise<void> {
+  // Pages are lazy routes: wait until the page's content is there, and fonts are in.
+  await page.locator('#main h1, #main h2').first().waitFor()
+  await page.evaluate(() => document.fonts.ready)
   mkdirSync(SCREENS, { recursive: true })
   await page.screenshot({ path: resolve(SCREENS, `${name}.png`), fullPage: true })
 }

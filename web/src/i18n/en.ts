@@ -225,6 +225,7 @@ const en: typeof zh = {
     escalation: 'Escalated {n} level(s)',
     acknowledgedAt: 'Acknowledged {t}',
     nextSteps: 'Next steps',
+    step: { forward: 'Move to {state}', relapse: 'Back to {state} (relapse)', reopen: 'Reopen: {state}' },
     noNextSteps: 'No step is open from here.',
     history: 'History',
     notes: 'Notes',

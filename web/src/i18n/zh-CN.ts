@@ -223,6 +223,7 @@ export default {
     escalation: '已升级 {n} 级',
     acknowledgedAt: '已于 {t} 确认',
     nextSteps: '下一步',
+    step: { forward: '进入{state}', relapse: '退回{state}（复发）', reopen: '重新开案：{state}' },
     noNextSteps: '没有可进行的下一步。',
     history: '经过',
     notes: '个案记录',
