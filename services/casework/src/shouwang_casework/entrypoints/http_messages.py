@@ -46,6 +46,8 @@ ZH: dict[str, str] = {
     "duplicate_action": "计划中的措施编号重复",
     "conflict": "数据已被同时修改，请刷新后重试",
     "database_unavailable": "数据库暂时不可用，请稍后重试",
+    "role_cannot_report": "该角色不能上报学生情况",
+    "query_too_short": "请至少输入学号或姓名中的两个字",
 }
 
 
