@@ -55,6 +55,7 @@ from .services import (
     service_info,
     service_port,
 )
+from .sinks import LocalSinks
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
@@ -106,6 +107,7 @@ class Stack:
         self.admin_dsn = ""
         self.database = LOCAL_DATABASE
         self.secrets: dict[str, str] = {}
+        self.sinks: LocalSinks | None = None
         self._tailers: list[threading.Thread] = []
         self._stop_tailing = threading.Event()
 
@@ -213,6 +215,15 @@ class Stack:
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
+        if info.name == "notify":
+            if self.sinks is None:
+                self.sinks = LocalSinks(self.data).start()
+                say(
+                    f"sinks: mail in {self.sinks.mail_dir} (SMTP 127.0.0.1:{self.sinks.smtp_port}),"
+                    f" robots, SMS and webhooks in {self.sinks.webhooks_dir} ({self.sinks.http_url})"
+                )
+            env.update(self.sinks.notify_env())
+            env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
         if info.name == GATEWAY:
             # The gateway mints tokens only: it never pseudonymises nor opens a note.
             env.pop("SHOUWANG_PSEUDONYM_KEY", None)
@@ -310,6 +321,8 @@ class Stack:
                 say(f"{proc.name}: could not stop cleanly: {exc}")
         time.sleep(0.3)  # let the tailers print the last lines
         self._stop_tailing.set()
+        if self.sinks is not None:
+            self.sinks.stop()
         servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
             ("Kafka", self.kafka),
             ("PostgreSQL", self.postgres),
