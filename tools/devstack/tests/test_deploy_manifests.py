@@ -436,7 +436,9 @@ def test_compose_builds_from_dockerfiles_that_exist() -> None:
 
 def test_the_service_image_template_names_no_service() -> None:
     dockerfile = (ROOT / "services/Dockerfile").read_text(encoding="utf-8")
-    assert not list(ROOT.glob("services/*/Dockerfile")), "one template, not a copy per service"
+    # The gateway is not a service of the template: its image also builds the web app.
+    copies = [p for p in ROOT.glob("services/*/Dockerfile") if p.parent.name != "gateway"]
+    assert not copies, "one template, not a copy per service"
     for name in REGISTRY:
         assert name not in dockerfile, f"the template names {name}"
     for stage in dockerfile.split("\nFROM ")[1:]:

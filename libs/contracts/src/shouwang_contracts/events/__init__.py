@@ -15,11 +15,20 @@ from .casework import (
     CaseState,
     CaseTransitioned,
     DirectoryEntry,
+    FamilyContactDecided,
+    FamilyContactDecision,
     PlanUpdated,
     ResponsibleStaff,
     StudentRouting,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
+from .notify import (
+    NotificationAcknowledged,
+    NotificationChannel,
+    NotificationDelivered,
+    NotificationFailed,
+    RecipientKind,
+)
 from .triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 
 EVENT_TYPES: dict[str, type[Payload]] = {
@@ -39,6 +48,10 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         PlanUpdated,
         AlertAcknowledged,
         DirectoryEntry,
+        FamilyContactDecided,
+        NotificationDelivered,
+        NotificationFailed,
+        NotificationAcknowledged,
         BreakGlassOpened,
         StudentRouting,
     )
@@ -60,8 +73,15 @@ __all__ = [
     "CaseState",
     "CaseTransitioned",
     "DirectoryEntry",
+    "FamilyContactDecided",
+    "FamilyContactDecision",
+    "NotificationAcknowledged",
+    "NotificationChannel",
+    "NotificationDelivered",
+    "NotificationFailed",
     "PlanUpdated",
     "Reason",
+    "RecipientKind",
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
