@@ -107,16 +107,21 @@ class TriageStore:
         )
 
     async def acknowledge(
-        self, alert_id: str, acknowledged_at: datetime, by_role: str
+        self, alert_id: str, acknowledged_at: datetime, by_role: str, case_id: str | None = None
     ) -> str | None:
-        """Stop an open alert climbing; returns its severity, or None if it was not open."""
+        """Stop an open alert climbing; returns its severity, or None if it was not open.
+
+        From now on it covers the student's later grades while `case_id` (the case the
+        acknowledgement named) stays open, until a newer alert supersedes it.
+        """
         return await self.conn.fetchval(
             "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2,"
-            " acknowledged_by_role = $3 WHERE alert_id = $1 AND status = 'open'"
+            " acknowledged_by_role = $3, case_id = $4 WHERE alert_id = $1 AND status = 'open'"
             " RETURNING severity",
             alert_id,
             acknowledged_at,
             by_role,
+            case_id,
         )
 
     async def lock_due_alerts(self, now: datetime, limit: int) -> list[DueAlert]:
