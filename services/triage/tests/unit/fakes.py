@@ -61,7 +61,12 @@ class FakeBatchStore:
         ]
         for a in sorted(acknowledged, key=lambda a: a["acknowledged_at"]):  # the latest wins
             held[(a["campus_id"], a["student_ref"])] = HeldAlert(
-                a["alert_id"], a["level"], a["acknowledged_at"], a["case_id"], a["covers"]
+                a["alert_id"],
+                a["level"],
+                a["acknowledged_at"],
+                a["case_id"],
+                a["covers"],
+                frozenset(a["covered_evidence"]),
             )
         return Situations(
             fresh=fresh,
@@ -121,6 +126,7 @@ class FakeBatchStore:
             "status": "superseded" if a.superseded_by else "open",
             "superseded_by": a.superseded_by,
             "covers": dict(a.covers),
+            "covered_evidence": set(a.covered_evidence),
             "acknowledged_at": None,
             "case_id": None,
         }

@@ -99,9 +99,13 @@ def quiet_reports(draw: st.DrawFn) -> ReportEvidence:
 
 
 def grade_under(
-    situation: Situation, held: HeldAlert, new: ReportEvidence | ScreeningEvidence
+    situation: Situation,
+    held: HeldAlert,
+    new: ReportEvidence | ScreeningEvidence,
+    everything_seen: bool,
 ) -> tuple[GradingOutcome, FakeBatchStore]:
-    """Grade `new` for a student with `situation`'s history and `held` acknowledged."""
+    """Grade `new` for a student with `situation`'s history and `held` acknowledged (having
+    rested on every earlier report and sheet when `everything_seen`)."""
     store = FakeBatchStore()
     store.evidence[KEY] = [*situation.reports, *situation.screenings]
     # Cases closed before the acknowledgement: history, not the end of the holding.
@@ -117,6 +121,12 @@ def grade_under(
         "status": "acknowledged",
         "superseded_by": None,
         "covers": dict(held.covers),
+        "covered_evidence": (
+            {r.report_id for r in situation.reports}
+            | {s.screening_id for s in situation.screenings}
+            if everything_seen
+            else set()
+        ),
         "acknowledged_at": held.acknowledged_at,
         "case_id": held.case_id,
     }
@@ -130,12 +140,16 @@ def grade_under(
     situations,
     held_alerts(),
     st.one_of(red_flag_reports(), red_flag_sheets()),
+    st.booleans(),
 )
 def test_a_red_flag_in_the_input_always_raises_an_alert_whatever_is_acknowledged(
-    situation: Situation, held: HeldAlert, new: ReportEvidence | ScreeningEvidence
+    situation: Situation,
+    held: HeldAlert,
+    new: ReportEvidence | ScreeningEvidence,
+    everything_seen: bool,
 ) -> None:
     assert red_flags_in(POLICY, new)
-    outcome, store = grade_under(situation, held, new)
+    outcome, store = grade_under(situation, held, new, everything_seen)
     assert outcome.action is AlertAction.RAISE
     [raised] = store.events("shouwang.alert.raised")
     assert raised["data"]["severity"] == outcome.level.id
@@ -159,7 +173,7 @@ def test_an_owner_holding_everything_is_paged_again_only_for_a_red_flag(
     situation: Situation, held: HeldAlert, new: ReportEvidence | ScreeningEvidence
 ) -> None:
     """Whatever else arrives is graded and published, with the reason, and raises nothing."""
-    outcome, store = grade_under(situation, held, new)
+    outcome, store = grade_under(situation, held, new, everything_seen=True)
     if red_flags_in(POLICY, new):
         assert outcome.action is AlertAction.RAISE
         return

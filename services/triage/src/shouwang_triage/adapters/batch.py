@@ -44,6 +44,7 @@ class NewAlert:
     tasks: tuple[DueTask, ...] = ()
     incomplete: bool = False
     covers: dict[str, Level] = field(default_factory=dict)
+    covered_evidence: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -132,12 +133,13 @@ WITH new_evidence AS (
 ), new_alerts AS (
     INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity, owner_role,
                         inform_roles, inform_external, ack_deadline, raised_at, policy_version,
-                        status, superseded_by, follow_up_tasks, incomplete_sheet, covers)
+                        status, superseded_by, follow_up_tasks, incomplete_sheet, covers,
+                        covered_evidence)
     SELECT * FROM jsonb_to_recordset($3::jsonb) AS x (
         alert_id text, campus_id text, student_ref text, assessment_id text, severity text,
         owner_role text, inform_roles text[], inform_external text[], ack_deadline timestamptz,
         raised_at timestamptz, policy_version text, status text, superseded_by text,
-        follow_up_tasks jsonb, incomplete_sheet boolean, covers jsonb)
+        follow_up_tasks jsonb, incomplete_sheet boolean, covers jsonb, covered_evidence text[])
 ), released AS (
     UPDATE alerts a SET superseded_by = x.alert_id
     FROM jsonb_to_recordset($11::jsonb) AS x (campus_id text, student_ref text, alert_id text)
@@ -252,6 +254,7 @@ def _latest_held(rows: Iterable[Any]) -> dict[StudentKey, HeldAlert]:
             r["acknowledged_at"],
             r["case_id"],
             {kind: Level.from_id(level) for kind, level in covers.items()},
+            frozenset(r["covered_evidence"]),
         )
     return held
 
@@ -348,6 +351,7 @@ def _alert_row(a: NewAlert) -> dict[str, Any]:
         "follow_up_tasks": [task_row(t) for t in a.tasks],
         "incomplete_sheet": a.incomplete,
         "covers": {kind: level.id for kind, level in a.covers.items()},
+        "covered_evidence": sorted(a.covered_evidence),
     }
 
 

@@ -1,8 +1,8 @@
 """No repeat alerts for what an owner already holds.
 
 Once someone acknowledged a student's alert and owns the case, a later input that grades no
-graver and rests only on what that alert covered (remembered red flags, or findings of the
-same kind at the same or a lower level) asks nothing new of anyone: it is graded and
+graver and rests only on what that alert covered (remembered findings on the evidence the alert
+rested on, or findings of the same kind at the same or a lower level) asks nothing new of anyone: it is graded and
 published, so casework attaches it to the case, but no alert pages the ladder again. A graver
 grade, a deciding finding of a new kind, or a red flag the input itself carries (a new attempt,
 plan, preparatory act, 失联, a critical suicide-item answer) always raises one. The holding ends
@@ -28,8 +28,9 @@ COVERED_RULE = "alert.covered"
 class HeldAlert:
     """An alert its owner acknowledged and no newer alert superseded.
 
-    `covers` is what the alert told its owner: each reason's kind at the highest level it
-    was given. `case_id` is the case the acknowledgement named (None when it named none).
+    What the alert told its owner: `covers`, each reason's kind at the highest level it was
+    given, and `evidence`, the reports and sheets its grade rested on. `case_id` is the case
+    the acknowledgement named (None when it named none).
     """
 
     alert_id: str
@@ -37,6 +38,7 @@ class HeldAlert:
     acknowledged_at: datetime
     case_id: str | None = None
     covers: Mapping[str, Level] = field(default_factory=dict)
+    evidence: frozenset[str] = frozenset()
 
     def still_held(self, closed_cases: Iterable[ClosedCase]) -> bool:
         """True until its case closes: a closure of that case, or any closure of the
@@ -51,8 +53,7 @@ class News:
     """What an input tells the owner of a held alert that the alert did not.
 
     `graver`: the grade rose above the held alert. `red_flags`: red-flag signals or rules the
-    input itself carries. `uncovered`: kinds of deciding reasons that rest on the input and
-    that the held alert did not cover at that level.
+    input itself carries. `uncovered`: kinds of deciding reasons the held alert did not cover.
     """
 
     graver: bool = False
@@ -70,6 +71,11 @@ def covers_of(result: Grade) -> dict[str, Level]:
     for line in result.reasons:
         covered[line.about] = max(line.level, covered.get(line.about, Level.NONE))
     return covered
+
+
+def evidence_of(result: Grade) -> frozenset[str]:
+    """The reports and sheets an alert raised on `result` rests on."""
+    return frozenset(result.report_ids) | frozenset(result.screening_ids)
 
 
 def red_flags_in(
@@ -98,21 +104,18 @@ def news_for(
 ) -> News:
     """What `result`, graded after `evidence` arrived, asks beyond what `held` covers.
 
-    Deciding reasons are those at the grade's level. One that rests only on earlier inputs
-    (a remembered red flag, an earlier sheet) was there for the owner already; one that rests
-    on this input is covered when the alert covered its kind at that level or higher. A lift
-    (corroboration, history) rests on the situation as a whole, so only its kind covers it.
+    Deciding reasons are those at the grade's level. One is covered when the held alert named
+    its kind at that level or higher, or when it rests only on reports and sheets the held
+    alert rested on (a remembered red flag, an earlier sheet within its look-back). A concern
+    that arrived after the alert is not covered by it, even when it decides the grade only
+    later. A lift (corroboration, history) rests on the situation as a whole: only its kind
+    covers it.
     """
-    evidence_id = (
-        evidence.report_id if isinstance(evidence, ReportEvidence) else evidence.screening_id
-    )
     uncovered = sorted(
         {
             line.about
             for line in result.reasons
-            if line.level == result.level
-            and (line.rests_on is None or evidence_id in line.rests_on)
-            and held.covers.get(line.about, Level.NONE) < line.level
+            if line.level == result.level and not _covered(line, held)
         }
     )
     return News(
@@ -120,6 +123,14 @@ def news_for(
         red_flags=red_flags_in(policy, evidence),
         uncovered=tuple(uncovered),
     )
+
+
+def _covered(line: ReasonLine, held: HeldAlert) -> bool:
+    if held.covers.get(line.about, Level.NONE) >= line.level:
+        return True
+    # A lift (None) rests on the whole situation; a finding on the inputs it names.
+    rests_on = line.rests_on
+    return rests_on is not None and bool(rests_on) and rests_on <= held.evidence
 
 
 def covered_reason(policy: GradingPolicy, held: HeldAlert, acknowledged_on: str) -> ReasonLine:

@@ -27,7 +27,7 @@ from ..domain.grading import Grade, ReasonLine, grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, due_tasks, first_assignment
 from ..domain.levels import Level
 from ..domain.policy import GradingPolicy
-from ..domain.realerts import HeldAlert, covered_reason, covers_of, news_for
+from ..domain.realerts import HeldAlert, covered_reason, covers_of, evidence_of, news_for
 from .events import derived_id, follow_up_tasks, wrap
 
 Trigger = Literal["report", "screening"]
@@ -286,6 +286,7 @@ def _new_alert(
         tasks=due_tasks(result.tasks, now),
         incomplete=result.incomplete,
         covers=covers_of(result),
+        covered_evidence=evidence_of(result),
     )
 
 
