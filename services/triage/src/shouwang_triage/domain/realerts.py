@@ -1,12 +1,13 @@
 """No repeat alerts for what an owner already holds.
 
 Once someone acknowledged a student's alert and owns the case, a later input that grades no
-graver and rests only on what that alert covered (remembered findings on the evidence the alert
-rested on, or findings of the same kind at the same or a lower level) asks nothing new of anyone: it is graded and
-published, so casework attaches it to the case, but no alert pages the ladder again. A graver
-grade, a deciding finding of a new kind, or a red flag the input itself carries (a new attempt,
-plan, preparatory act, 失联, a critical suicide-item answer) always raises one. The holding ends
-when the case closes or a newer alert supersedes the acknowledged one.
+graver and rests only on what that alert covered (remembered findings on the evidence the
+alert rested on, or findings of the same kind at the same or a lower level) asks nothing new
+of anyone: it is graded and published, so casework attaches it to the case, but no alert pages
+the ladder again. A graver grade, a deciding finding of a new kind, or a red flag the input
+itself carries (a new attempt, plan, preparatory act, 失联, a critical suicide-item answer)
+always raises one. The holding ends when the case closes or a newer alert supersedes the
+acknowledged one.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class HeldAlert:
     evidence: frozenset[str] = frozenset()
 
     def still_held(self, closed_cases: Iterable[ClosedCase]) -> bool:
-        """True until its case closes: a closure of that case, or any closure of the
-        student's cases after the acknowledgement (one active case per student)."""
+        """True until its case closes: any closure of that case (casework may close a case
+        before its alert is acknowledged), or any closure of the student's cases after the
+        acknowledgement (one active case per student; the acknowledgement may name none)."""
         return not any(
             c.case_id == self.case_id or c.closed_at >= self.acknowledged_at for c in closed_cases
         )
