@@ -105,7 +105,11 @@ async def test_an_acknowledged_critical_is_not_paged_again_until_a_red_flag_or_c
 
         # The case closes: the holding ends and the remembered attempt pages again.
         await publish(kafka_bootstrap, closed(student, case_id))
-        await eventually(lambda: row("SELECT 1 FROM closed_cases WHERE case_id = $1", case_id))
+        await eventually(
+            lambda: row(
+                "SELECT NOT held FROM alerts WHERE alert_id = $1", second["data"]["alert_id"]
+            )
+        )
         await publish(kafka_bootstrap, report(CAMPUS, student, ["sleep_disturbance"]))
         await watcher.wait_for(lambda ev: len(raised(ev)) == 3)
         await watcher.settle(1)

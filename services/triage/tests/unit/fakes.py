@@ -55,9 +55,7 @@ class FakeBatchStore:
         acknowledged = [
             a
             for a in self.alerts.values()
-            if (a["campus_id"], a["student_ref"]) in keys
-            and a["status"] == "acknowledged"
-            and not a["superseded_by"]
+            if (a["campus_id"], a["student_ref"]) in keys and a["held"]
         ]
         for a in sorted(acknowledged, key=lambda a: a["acknowledged_at"]):  # the latest wins
             held[(a["campus_id"], a["student_ref"])] = HeldAlert(
@@ -88,10 +86,8 @@ class FakeBatchStore:
             self.alerts[old]["superseded_by"] = new
         for campus, student, by in writes.released:
             for x in self.alerts.values():
-                if (x["campus_id"], x["student_ref"]) == (campus, student) and (
-                    x["status"] == "acknowledged" and not x["superseded_by"]
-                ):
-                    x["superseded_by"] = by
+                if (x["campus_id"], x["student_ref"]) == (campus, student) and x["held"]:
+                    x.update(held=False, superseded_by=by)
         for a in writes.alerts.values():
             self._insert_alert(a)
         self.lowered.extend(writes.lowered)
@@ -129,6 +125,7 @@ class FakeBatchStore:
             "covered_evidence": set(a.covered_evidence),
             "acknowledged_at": None,
             "case_id": None,
+            "held": False,
         }
 
     # --- what `service_layer.casework` asks of a TriageStore ------------------------------
@@ -145,7 +142,9 @@ class FakeBatchStore:
         alert = self.alerts.get(alert_id)
         if alert is None or alert["status"] != "open":
             return None
-        alert.update(status="acknowledged", acknowledged_at=acknowledged_at, case_id=case_id)
+        alert.update(
+            status="acknowledged", acknowledged_at=acknowledged_at, case_id=case_id, held=True
+        )
         return str(alert["level"].id)
 
     async def record_closed_case(
@@ -154,6 +153,18 @@ class FakeBatchStore:
         key = (campus_id, student_ref)
         others = tuple(c for c in self.closed.get(key, ()) if c.case_id != case_id)
         self.closed[key] = (*others, ClosedCase(case_id, Level.from_id(severity), closed_at))
+
+    async def release_held(
+        self, campus_id: str, student_ref: str, case_id: str, closed_at: datetime
+    ) -> None:
+        for a in self.alerts.values():
+            ours = (a["campus_id"], a["student_ref"]) == (campus_id, student_ref)
+            if (
+                ours
+                and a["held"]
+                and (a["case_id"] == case_id or a["acknowledged_at"] <= closed_at)
+            ):
+                a["held"] = False
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
         return [row["event"] for row in self.outbox if row["event"]["type"] == event_type]

@@ -129,6 +129,7 @@ def grade_under(
         ),
         "acknowledged_at": held.acknowledged_at,
         "case_id": held.case_id,
+        "held": True,
     }
     item = GradingInput(str(uuid.uuid4()), "inputs", *KEY, None, new, "urgent")
     [outcome] = asyncio.run(grade_inputs(store, POLICY, [item], NOW))  # type: ignore[arg-type]

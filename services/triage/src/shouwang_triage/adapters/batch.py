@@ -1,7 +1,7 @@
 """Set-based reads and writes for grading many inputs in one transaction (a census batch).
 
 Grading a batch costs two statements whatever its size: `begin` claims the event ids and reads
-every student's situation (locking their open and held alerts), `save` writes evidence, grades,
+every student's situation (locking their open alerts), `save` writes evidence, grades,
 alerts, released held alerts, lowered grades and outbox rows together. A single tier report
 goes the same way, as a batch of one: under load each round trip to PostgreSQL waits for CPU
 twice (ours and the server's), so a report's alert is as fast as the fewest round trips allow.
@@ -57,8 +57,8 @@ class Situations:
     closed: dict[StudentKey, tuple[ClosedCase, ...]]
     levels: dict[StudentKey, Level]
     open_alerts: dict[StudentKey, OpenAlert]  # locked until the transaction ends
-    # The latest acknowledged alert no newer alert superseded, locked too; whether its case
-    # is still open is for the caller to judge against `closed`.
+    # The latest acknowledged alert still held (not superseded, its case not seen closed);
+    # an acknowledgement may name a case closed before it: the caller judges against `closed`.
     held: dict[StudentKey, HeldAlert] = field(default_factory=dict)
 
 
@@ -100,10 +100,9 @@ SELECT
     ARRAY(SELECT a FROM alerts a
           WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.status = 'open'
           ORDER BY a.alert_id FOR UPDATE) AS open_alerts,
-    ARRAY(SELECT a FROM alerts a
-          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students)
-            AND a.status = 'acknowledged' AND a.superseded_by IS NULL
-          ORDER BY a.alert_id FOR UPDATE) AS held_alerts
+    ARRAY(SELECT (a.campus_id, a.student_ref, a.alert_id, a.severity, a.acknowledged_at,
+                  a.case_id, a.covers, a.covered_evidence) FROM alerts a
+          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held
 """
 
 # Rows with array or JSON columns travel as one JSON document per table; the outbox's bytes as
@@ -141,10 +140,9 @@ WITH new_evidence AS (
         raised_at timestamptz, policy_version text, status text, superseded_by text,
         follow_up_tasks jsonb, incomplete_sheet boolean, covers jsonb, covered_evidence text[])
 ), released AS (
-    UPDATE alerts a SET superseded_by = x.alert_id
+    UPDATE alerts a SET held = false, superseded_by = x.alert_id
     FROM jsonb_to_recordset($11::jsonb) AS x (campus_id text, student_ref text, alert_id text)
-    WHERE a.campus_id = x.campus_id AND a.student_ref = x.student_ref
-      AND a.status = 'acknowledged' AND a.superseded_by IS NULL
+    WHERE a.campus_id = x.campus_id AND a.student_ref = x.student_ref AND a.held
 ), new_lowered AS (
     INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref, alert_severity,
                                 new_severity, recorded_at)
@@ -215,7 +213,7 @@ class BatchStore:
                 )
                 for r in row["open_alerts"]
             },
-            held=_latest_held(row["held_alerts"]),
+            held=_latest_held(row["held"]),
         )
 
     async def save(self, writes: GradingWrites) -> None:
@@ -241,20 +239,20 @@ class BatchStore:
 
 
 def _latest_held(rows: Iterable[Any]) -> dict[StudentKey, HeldAlert]:
-    """Per student, the most recently acknowledged of the alerts nobody superseded (alerts
-    acknowledged before held alerts were released may leave more than one)."""
+    """Per student, the most recently acknowledged of the held alerts (alerts acknowledged
+    before migration 0004 may leave more than one)."""
     held: dict[StudentKey, HeldAlert] = {}
-    for r in sorted(rows, key=lambda r: (r["acknowledged_at"], r["alert_id"])):
-        covers = r["covers"]
-        if isinstance(covers, str):  # jsonb inside a row arrives as text
-            covers = json.loads(covers)
-        held[(r["campus_id"], r["student_ref"])] = HeldAlert(
-            r["alert_id"],
-            Level.from_id(r["severity"]),
-            r["acknowledged_at"],
-            r["case_id"],
-            {kind: Level.from_id(level) for kind, level in covers.items()},
-            frozenset(r["covered_evidence"]),
+    for campus, student, alert_id, severity, acknowledged_at, case_id, covers, seen in sorted(
+        rows, key=lambda r: (r[4], r[2])
+    ):
+        kinds = json.loads(covers) if isinstance(covers, str) else covers  # jsonb in a row: text
+        held[(campus, student)] = HeldAlert(
+            alert_id,
+            Level.from_id(severity),
+            acknowledged_at,
+            case_id,
+            {kind: Level.from_id(level) for kind, level in kinds.items()},
+            frozenset(seen),
         )
     return held
 

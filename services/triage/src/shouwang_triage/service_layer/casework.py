@@ -40,6 +40,9 @@ async def record_case_closed(
         closed.severity.value,
         closed.closed_at,
     )
+    await store.release_held(
+        envelope.campus_id, closed.student_ref, closed.case_id, closed.closed_at
+    )
 
 
 async def place_student(store: TriageStore, envelope: Envelope[DirectoryEntry]) -> None:
