@@ -14,10 +14,19 @@ from .casework import (
     CaseState,
     CaseTransitioned,
     DirectoryEntry,
+    FamilyContactDecided,
+    FamilyContactDecision,
     PlanUpdated,
     ResponsibleStaff,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
+from .notify import (
+    NotificationAcknowledged,
+    NotificationChannel,
+    NotificationDelivered,
+    NotificationFailed,
+    RecipientKind,
+)
 from .triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 
 EVENT_TYPES: dict[str, type[Payload]] = {
@@ -37,6 +46,10 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         PlanUpdated,
         AlertAcknowledged,
         DirectoryEntry,
+        FamilyContactDecided,
+        NotificationDelivered,
+        NotificationFailed,
+        NotificationAcknowledged,
     )
 }
 
@@ -55,8 +68,15 @@ __all__ = [
     "CaseState",
     "CaseTransitioned",
     "DirectoryEntry",
+    "FamilyContactDecided",
+    "FamilyContactDecision",
+    "NotificationAcknowledged",
+    "NotificationChannel",
+    "NotificationDelivered",
+    "NotificationFailed",
     "PlanUpdated",
     "Reason",
+    "RecipientKind",
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
