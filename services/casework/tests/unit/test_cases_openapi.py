@@ -48,6 +48,8 @@ RECORD_OPERATIONS = {
     "list_audit_log",
     "list_break_glass_grants",
     "review_break_glass",
+    "pick_students",
+    "name_students",
 }
 
 
