@@ -262,3 +262,24 @@ def test_the_asyncapi_document_names_every_event_on_its_topic() -> None:
     # Public case events never carry names, numbers, notes or contact details.
     opened = document["components"]["schemas"]["CaseOpened"]["properties"]
     assert not {"name", "student_no", "note", "phone"} & set(opened)
+
+
+def test_the_directory_stream_never_names_a_students_class_building_or_room() -> None:
+    # A compacted topic keeps its latest record per student for ever: a room beside a grade
+    # names the student. Routing gets the college and keyed hashes, never the placement.
+    from shouwang_contracts.events.casework import StudentRouting
+    from shouwang_contracts.topics import DIRECTORY, DIRECTORY_V1, RETIRED_TOPICS
+
+    assert DIRECTORY != DIRECTORY_V1
+    assert DIRECTORY_V1 in RETIRED_TOPICS
+    assert StudentRouting.TOPIC == DIRECTORY
+    fields = set(StudentRouting.model_json_schema()["properties"])
+    assert fields == {
+        "student_ref",
+        "active",
+        "college",
+        "placement_refs",
+        "responsible",
+        "updated_at",
+    }
+    assert not fields & {"class_name", "building", "floor", "room", "name", "student_no"}

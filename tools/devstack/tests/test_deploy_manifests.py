@@ -554,3 +554,32 @@ def test_production_overlay_renders_with_kustomize() -> None:
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "shouwang.json" in d["data"]]
     assert dashboards
     assert dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+# --- least secrets ------------------------------------------------------------------------------
+def _secret_env_of(container: dict[str, Any]) -> set[str]:
+    names = {e["name"] for e in container.get("env", []) if "valueFrom" in e}
+    for source in container.get("envFrom", []):
+        if "secretRef" in source:  # every key of a Secret: the very thing to avoid
+            names.add(f"envFrom:{source['secretRef']['name']}")
+    return names
+
+
+def test_triage_is_never_handed_the_note_or_pseudonym_keys_it_does_not_use() -> None:
+    # A compromised triage pod must not be able to open counselling notes or re-identify
+    # students: it grades pseudonyms and never seals or opens a note.
+    unused = {"SHOUWANG_NOTE_KEYS", "SHOUWANG_PSEUDONYM_KEY"}
+    deployments = {
+        name: d
+        for name, d in _by_kind(_manifests(K8S), "Deployment").items()
+        if name.startswith("triage")
+    }
+    assert deployments, "no triage Deployment found"
+    for name, deployment in deployments.items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            held = _secret_env_of(container)
+            assert not held & unused, f"{name} is handed {sorted(held & unused)}"
+            assert not any(n.startswith("envFrom:") for n in held), f"{name} takes a whole secret"
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    env = compose["services"]["triage"]["environment"]
+    assert not set(env) & unused, f"compose hands triage {sorted(set(env) & unused)}"

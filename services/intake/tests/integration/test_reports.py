@@ -31,7 +31,7 @@ def _report(**changes: object) -> dict[str, object]:
     return body
 
 
-async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
+async def test_a_report_is_on_its_topic_with_its_note_and_location_never_in_the_clear(
     client: httpx.AsyncClient, token, kafka_bootstrap: str, devstack_env: dict[str, str]
 ) -> None:
     async with TopicReader(kafka_bootstrap, REPORTS) as reader:

@@ -69,7 +69,7 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
     assert triage.is_running()
 
 
-async def test_grade_api_checks_role_campus_and_scope(
+async def test_grade_reads_are_scoped_and_none_goes_unaudited_refusals_included(
     kafka_bootstrap: str,
     triage_process: TriageFactory,
     bearer: Callable[..., dict[str, str]],
