@@ -92,3 +92,18 @@ def shared_strings_bomb(header: Sequence[object], unpacked_mib: int = 300) -> by
                 part.write(chunk)
             part.write(b"</sst>")
     return out.getvalue()
+
+
+def broken_sheet(header: Sequence[object]) -> bytes:
+    """A workbook with `header` whose sheet XML breaks off inside its second row (a damaged
+    download or a crafted file): the parser fails midway, after the workbook opened."""
+    xlsx = _workbook([header])
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == _SHEET:
+                content = content.split(b"</sheetData>", 1)[0] + b'<row r="2"><c r="A2" t="inl'
+            target.writestr(info, content)
+    return out.getvalue()
