@@ -18,7 +18,8 @@ shared strings; a CSV can be one endless field. So `read_sheet`:
 
 Refusals are `SheetRefused`: a stable `code`, zh-CN and English messages, the HTTP status
 it calls for (413 over a limit, 415 not a table at all, 422 a damaged table), the row at
-fault and the limit passed. Used by intake's census and casework's roster import:
+fault and the limit passed. Used by intake's census, casework's roster import and
+notify's contacts import:
 
     async for rows in read_sheet(data, limits=SheetLimits(max_rows=100_000)):
         for number, cells in rows:  # spreadsheet row numbers (the header is usually 1)
