@@ -8,6 +8,9 @@ codes and content types, bodies that match their documented schemas, invalid inp
 and no operation that answers without a valid bearer token. The stateful run follows the
 links between operations (a report accepted, then its receipt read) the way a client would.
 
+The gateway's sign-in operations (public by design: they are how a browser gets a session)
+are run the same way; its forwarding of `/api/<service>/...` is the services' own contract.
+
 The services are real processes on the session's real Kafka and PostgreSQL. Requests carry
 a valid token of every role in turn (most often one the operation admits, so that generated
 data reaches the code behind the role checks; every other role too, whose refusals must be
@@ -31,12 +34,13 @@ from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.pytest_plugin import ServiceProcessFactory
 from shouwang_devstack.services import ServiceProcess
+from shouwang_gateway.main import create_app as gateway_app
 from shouwang_intake.main import create_app as intake_app
 from shouwang_notify.main import create_app as notify_app
 from shouwang_triage.main import create_app as triage_app
 
 CAMPUS = "fuzz"
-SERVICES = ("intake", "triage", "casework", "notify")
+SERVICES = ("intake", "triage", "casework", "notify", "gateway")
 # Schema-valid requests that the service rightly refuses all the same (an empty census
 # file, a student nobody registered) are not failures: the schema cannot say everything.
 EXCLUDED = [positive_data_acceptance]
@@ -65,8 +69,14 @@ def role_for(path: str) -> Role:
 
 
 @pytest.fixture(scope="module")
-def platform(module_service_process: ServiceProcessFactory) -> dict[str, ServiceProcess]:
+def platform(
+    module_service_process: ServiceProcessFactory, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ServiceProcess]:
+    # The gateway's sign-in answers redirect to pages of the web app: a stand-in page.
+    web_root = tmp_path_factory.mktemp("web")
+    (web_root / "index.html").write_text("<!doctype html><title>守望</title>", encoding="utf-8")
     env = {
+        "GATEWAY_WEB_ROOT": str(web_root),
         "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
         "SHOUWANG_JWT_SECRET": SECRET,
         # Generated requests come by the thousand from one address, many without a token
@@ -135,6 +145,7 @@ APIS = {
     "triage": _api(triage_app),
     "casework": _api(casework_app),
     "notify": _api(notify_app),
+    "gateway": _api(gateway_app),
 }
 
 
@@ -164,6 +175,12 @@ def test_casework_keeps_its_contract(case: Any, platform: Any) -> None:
 @FUZZ
 def test_notify_keeps_its_contract(case: Any, platform: Any) -> None:
     _call(case, platform, "notify")
+
+
+@APIS["gateway"].parametrize()
+@FUZZ
+def test_gateway_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "gateway")
 
 
 @pytest.mark.parametrize("service", ["intake", "casework"])  # triage has one operation
