@@ -43,17 +43,19 @@ class Mail:
 
 
 class SmtpSink:
-    """An SMTP server that keeps what it accepts; `fail_next(n)` answers 451 n times."""
+    """An SMTP server that keeps what it accepts; `fail_next(n)` answers 451 (or `reply`)
+    n times. `idle_timeout` closes a connection that sends nothing for that long, as servers do."""
 
-    def __init__(self, port: int, delay: float = 0.0) -> None:
+    def __init__(self, port: int, delay: float = 0.0, idle_timeout: float = 300.0) -> None:
         self.messages: list[Mail] = []
         self.failures = 0
+        self.reply = "451 4.3.0 try again later"
         self.delay = delay
         # Seconds to hold the next EHLO: the client is connected and has sent nothing yet.
         self.hold_greeting = 0.0
         self.greetings = 0
         self._lock = threading.Lock()
-        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=port, timeout=idle_timeout)
 
     def start(self) -> SmtpSink:
         self._controller.start()
@@ -67,8 +69,8 @@ class SmtpSink:
     def port(self) -> int:
         return int(self._controller.port)
 
-    def fail_next(self, times: int) -> None:
-        self.failures = times
+    def fail_next(self, times: int, reply: str = "451 4.3.0 try again later") -> None:
+        self.failures, self.reply = times, reply
 
     async def handle_EHLO(
         self,
@@ -91,7 +93,7 @@ class SmtpSink:
         with self._lock:
             if self.failures > 0:
                 self.failures -= 1
-                return "451 4.3.0 try again later"
+                return self.reply
             raw = envelope.original_content or envelope.content
             assert isinstance(raw, bytes)
             message = email.message_from_bytes(raw, policy=email.policy.default)
