@@ -196,9 +196,10 @@ async def publish(
 
 
 def alerts(
-    students: list[str], count: int, critical_every: int
+    students: list[str], count: int, critical_every: int | None
 ) -> tuple[list[tuple[str, bytes, bytes]], dict[str, int]]:
-    """The alert records, and each critical alert's index among them."""
+    """The alert records, and each critical alert's index among them (every
+    `critical_every`th is critical, the first included; None: no critical alert)."""
     records: list[tuple[str, bytes, bytes]] = []
     critical: dict[str, int] = {}
     now = datetime.now(UTC)
@@ -206,7 +207,7 @@ def alerts(
         student_ref = students[i % len(students)]
         severity = (
             Severity.CRITICAL
-            if i % critical_every == 0
+            if critical_every and i % critical_every == 0
             else (Severity.SEVERE if i % 2 else Severity.MODERATE)
         )
         alert_id = str(uuid.uuid4())
@@ -243,6 +244,34 @@ async def directory_applied(database: str, students: int, seconds: float) -> boo
         return False
     finally:
         await conn.close()
+
+
+async def sent_and_unsettled(database: str) -> tuple[int, int]:
+    """Notify's own count of messages sent, and of alerts and messages not yet settled
+    (waiting to be planned, queued, or being sent)."""
+    conn = await asyncpg.connect(database)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+            sent = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+            unsettled = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM alert_inbox) + (SELECT count(*) FROM deliveries"
+                " WHERE status IN ('pending', 'sending'))"
+            )
+        return int(sent), int(unsettled)
+    finally:
+        await conn.close()
+
+
+async def settled(database: str, seconds: float) -> int | None:
+    """Wait until notify has nothing left to plan or send; its count of messages sent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sent, unsettled = await sent_and_unsettled(database)
+        if not unsettled:
+            return sent
+        await asyncio.sleep(0.2)
+    return None
 
 
 async def wait_for(arrivals: Arrivals, expected: int, seconds: float) -> bool:
@@ -415,9 +444,13 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
             print("notify did not take in the directory")
             return 1
         # Warm-up: one alert per student, whose messages prove the directory was taken in.
-        warm, _ = alerts(students, args.students, critical_every=10**9)
+        # None of them critical, so exactly three messages each; and nothing of the warm-up
+        # may still be on its way when the count starts again.
+        warm, _ = alerts(students, args.students, critical_every=None)
         await publish(stack.bootstrap, warm)
-        if not await wait_for(sinks.arrivals, 3 * args.students, 120):
+        arrived = await wait_for(sinks.arrivals, 3 * args.students, 120)
+        warm_sent = await settled(database, 60) if arrived else None
+        if warm_sent is None or not await wait_for(sinks.arrivals, warm_sent, 30):
             print(f"warm-up incomplete: {sinks.arrivals.count} of {3 * args.students} messages")
             return 1
         sinks.arrivals.reset()
@@ -434,6 +467,12 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
             arrivals.by_alert[a] - acked[i] for a, i in critical.items() if a in arrivals.by_alert
         ]
         missing = len(critical) - len(latencies)
+        # Notify's own count beside the sinks': a sink receiving more than notify recorded
+        # as sent (or more than expected) means a message went out twice.
+        sent = await settled(database, 60)
+        await asyncio.sleep(1.0)  # a late repeat would arrive now
+        recorded = None if sent is None else sent - warm_sent
+        received = arrivals.count
         base_rate = await baseline(sinks, min(expected, args.baseline_messages), args)
 
     print(
@@ -453,8 +492,14 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         f" p99={quantile(latencies, 0.99) * 1000:.0f} ms"
         f" max={max(latencies, default=float('nan')) * 1000:.0f} ms (aim: p99 < 2000 ms); missing={missing}"
     )
+    print(
+        f"messages: expected {expected}, notify recorded {recorded} sent, sinks received {received}"
+    )
     if not done:
         print(f"incomplete: {delivered} of {expected} messages within {args.timeout:.0f} s")
+        return 1
+    if received != expected or recorded != expected:
+        print("a message went out more than once, or was recorded other than as received")
         return 1
     return 0
 
