@@ -6,6 +6,11 @@ commits a second rather than one per message, and a lone message waits for no on
 slot is held until its outcome is durable, so a database that stops taking outcomes stops
 the sending too (nothing is sent whose outcome could not be recorded for long).
 
+An outcome the database failed to take (a dropped connection, a failover) is written again
+until it is taken: the message went out, and a row left `sending` would be claimed and sent
+again once its lease ran out. Every write is guarded by the row's status, so writing again
+after a commit whose answer was lost changes nothing.
+
 Retries back off with jitter; a permanent failure, or the last retry, fails the channel,
 publishes `notification.failed` and queues the recipient's next channel.
 """
@@ -28,6 +33,8 @@ from shouwang_contracts.events.notify import (
     NotificationFailed,
     RecipientKind,
 )
+from shouwang_servicekit.backoff import Backoff
+from shouwang_servicekit.transient import is_transient
 
 from .. import metrics
 from ..adapters import contacts_repo, outbox, queue
@@ -83,19 +90,37 @@ class Outcomes:
         await done
 
     async def _commit(self, group: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
-        try:
-            async with worker_transaction(self.pool) as conn:
-                await self.write(conn, [outcome for outcome, _ in group])
-        except Exception as exc:
-            if len(group) == 1:
-                _settle(group, exc)
-                return
-            # One outcome that cannot be written must not hold back the others: alone each.
-            for one in group:
-                await self._commit([one])
-            return
+        errors = Backoff(0.2, 5.0)
+        while True:
+            try:
+                async with worker_transaction(self.pool) as conn:
+                    await self.write(conn, [outcome for outcome, _ in group])
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    await self._commit_apart(group, exc)
+                    return
+                pause = errors.next_pause()
+                logger.warning(
+                    "recording %d outcomes failed (%s); again in %.1f s",
+                    len(group),
+                    type(exc).__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
         _settle(group, None)
         self.committed()
+
+    async def _commit_apart(
+        self, group: list[tuple[Outcome, asyncio.Future[None]]], exc: Exception
+    ) -> None:
+        """A group that failed for a reason of its own: one outcome that cannot be written
+        must not hold back the others, so each is written alone."""
+        if len(group) == 1:
+            _settle(group, exc)
+            return
+        for one in group:
+            await self._commit([one])
 
     async def write(self, conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
         """Write `outcomes` in `conn`'s transaction."""
