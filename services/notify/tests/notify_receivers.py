@@ -44,13 +44,17 @@ class Mail:
 
 class SmtpSink:
     """An SMTP server that keeps what it accepts; `fail_next(n)` answers 451 (or `reply`)
-    n times. `idle_timeout` closes a connection that sends nothing for that long, as servers do."""
+    n times; after `hold()`, messages wait at DATA (`held` counts them) until `release()`.
+    `idle_timeout` closes a connection that sends nothing for that long, as servers do."""
 
     def __init__(self, port: int, delay: float = 0.0, idle_timeout: float = 300.0) -> None:
         self.messages: list[Mail] = []
         self.failures = 0
         self.reply = "451 4.3.0 try again later"
         self.delay = delay
+        self.held = 0
+        self._released = threading.Event()
+        self._released.set()
         # Seconds to hold the next EHLO: the client is connected and has sent nothing yet.
         self.hold_greeting = 0.0
         self.greetings = 0
@@ -68,6 +72,12 @@ class SmtpSink:
     @property
     def port(self) -> int:
         return int(self._controller.port)
+
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def fail_next(self, times: int, reply: str = "451 4.3.0 try again later") -> None:
         self.failures, self.reply = times, reply
@@ -90,6 +100,10 @@ class SmtpSink:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        if not self._released.is_set():
+            self.held += 1
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait)
+            self.held -= 1
         with self._lock:
             if self.failures > 0:
                 self.failures -= 1

@@ -45,11 +45,13 @@ FAST_RETRY = RetryPolicy(
 )
 
 
-def senders(smtp: SmtpSink, http: HttpSink, client: httpx.AsyncClient) -> dict[Channel, Sender]:
+def senders(
+    smtp: SmtpSink, http: HttpSink, client: httpx.AsyncClient, smtp_timeout: float = 5.0
+) -> dict[Channel, Sender]:
     return {
         Channel.EMAIL: SmtpEmail(
             SmtpSettings("127.0.0.1", smtp.port, "noreply@shouwang.local", security="insecure"),
-            timeout=5.0,
+            timeout=smtp_timeout,
         ),
         Channel.SMS: SmsGateway(client, f"{http.url}/sms", "sms-token"),
         Channel.WECOM: WeComRobot(client, http.url, "wecom-key"),

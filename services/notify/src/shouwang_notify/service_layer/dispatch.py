@@ -129,6 +129,11 @@ class Dispatcher:
         assert self.outcomes is not None
         self.outcomes.committed = callback
 
+    @property
+    def in_flight(self) -> int:
+        """Messages claimed and not yet done (sent or failed, and recorded)."""
+        return len(self._sending)
+
     def wake(self) -> None:
         """Messages were queued: look now rather than at the next poll."""
         for event in self._wake.values():
