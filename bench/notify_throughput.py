@@ -263,6 +263,22 @@ async def sent_and_unsettled(database: str) -> tuple[int, int]:
         await conn.close()
 
 
+async def queued_at(database: str, alert_ids: list[str]) -> dict[str, float]:
+    """When notify queued each alert's first message (planned it), wall clock."""
+    conn = await asyncpg.connect(database)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+            rows = await conn.fetch(
+                "SELECT alert_id, min(created_at) AS queued FROM deliveries"
+                " WHERE alert_id = ANY($1::text[]) GROUP BY alert_id",
+                alert_ids,
+            )
+        return {row["alert_id"]: row["queued"].timestamp() for row in rows}
+    finally:
+        await conn.close()
+
+
 async def settled(database: str, seconds: float) -> int | None:
     """Wait until notify has nothing left to plan or send; its count of messages sent."""
     deadline = time.monotonic() + seconds
@@ -472,6 +488,14 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         sent = await settled(database, 60)
         await asyncio.sleep(1.0)  # a late repeat would arrive now
         recorded = None if sent is None else sent - warm_sent
+        # Where a critical alert's time goes: taken off Kafka and planned, then sent.
+        queued = await queued_at(database, list(critical))
+        to_queue = [queued[a] - acked[i] for a, i in critical.items() if a in queued]
+        to_sink = [
+            arrivals.by_alert[a] - queued[a]
+            for a in critical
+            if a in queued and a in arrivals.by_alert
+        ]
         received = arrivals.count
         base_rate = await baseline(sinks, min(expected, args.baseline_messages), args)
 
@@ -491,6 +515,12 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         f" n={len(latencies)} p50={quantile(latencies, 0.5) * 1000:.0f} ms"
         f" p99={quantile(latencies, 0.99) * 1000:.0f} ms"
         f" max={max(latencies, default=float('nan')) * 1000:.0f} ms (aim: p99 < 2000 ms); missing={missing}"
+    )
+    print(
+        f"  of which Kafka -> planned: p50={quantile(to_queue, 0.5) * 1000:.0f} ms"
+        f" p99={quantile(to_queue, 0.99) * 1000:.0f} ms;"
+        f" planned -> at the sink: p50={quantile(to_sink, 0.5) * 1000:.0f} ms"
+        f" p99={quantile(to_sink, 0.99) * 1000:.0f} ms"
     )
     print(
         f"messages: expected {expected}, notify recorded {recorded} sent, sinks received {received}"
