@@ -58,10 +58,14 @@ def policy_of(settings: NotifySettings, channels: frozenset[Channel]) -> NotifyP
 
 
 def senders(
-    settings: NotifySettings, client: httpx.AsyncClient, *, smtp_connections: int
+    settings: NotifySettings,
+    client: Callable[[Channel], httpx.AsyncClient],
+    *,
+    smtp_connections: int,
 ) -> dict[Channel, Sender]:
-    """The channels this deployment configured, for one lane (each lane keeps its own SMTP
-    connections; the HTTP client's pool is shared). The on-duty call task needs no sender."""
+    """The channels this deployment configured, for one lane: its own SMTP connections and
+    its own HTTP connection pool per channel (`client(channel)`). The on-duty call task
+    needs no sender."""
     found: dict[Channel, Sender] = {}
     if settings.smtp_host:
         found[Channel.EMAIL] = SmtpEmail(
@@ -78,15 +82,17 @@ def senders(
         )
     if settings.sms_url:
         token = settings.sms_token.get_secret_value() if settings.sms_token else None
-        found[Channel.SMS] = SmsGateway(client, settings.sms_url, token)
+        found[Channel.SMS] = SmsGateway(client(Channel.SMS), settings.sms_url, token)
     if settings.wecom_robot_key:
         found[Channel.WECOM] = WeComRobot(
-            client, settings.wecom_api_base, settings.wecom_robot_key.get_secret_value()
+            client(Channel.WECOM),
+            settings.wecom_api_base,
+            settings.wecom_robot_key.get_secret_value(),
         )
     if settings.dingtalk_robot_token:
         secret = settings.dingtalk_robot_secret
         found[Channel.DINGTALK] = DingTalkRobot(
-            client,
+            client(Channel.DINGTALK),
             settings.dingtalk_api_base,
             settings.dingtalk_robot_token.get_secret_value(),
             secret.get_secret_value() if secret else None,
@@ -107,15 +113,32 @@ def rate_limits(settings: NotifySettings) -> dict[Channel, ChannelRate]:
 
 
 def lanes(
-    settings: NotifySettings, client: httpx.AsyncClient, limits: dict[Channel, ChannelRate]
+    settings: NotifySettings, limits: dict[Channel, ChannelRate], resources: AsyncExitStack
 ) -> list[Lane]:
     """The bulk lane (every message, the gravest first) and the urgent lane (critical only:
-    slots and an SMTP connection of its own, first at the rate limits)."""
+    slots, SMTP connections and HTTP connection pools of its own, first at the rate limits).
+
+    Each lane and HTTP channel has its own small httpx client: httpcore's pool scans its
+    connections (and, for each idle one, all of them again) on every request's start and
+    end, so one pool shared by every in-flight send cost more CPU than the sends did."""
     built = []
     for name, concurrency, connections, max_priority in (
         ("bulk", settings.dispatch_concurrency, settings.smtp_connections, LOWEST_PRIORITY),
         ("urgent", settings.urgent_concurrency, 1, CRITICAL_PRIORITY),
     ):
+
+        def client(channel: Channel, concurrency: int = concurrency) -> httpx.AsyncClient:
+            # As many kept-alive connections as the lane may have in flight (httpx keeps
+            # only 20 alive by default and would reconnect).
+            opened = httpx.AsyncClient(
+                timeout=settings.channel_timeout_seconds,
+                limits=httpx.Limits(
+                    max_connections=concurrency, max_keepalive_connections=concurrency
+                ),
+            )
+            resources.push_async_callback(opened.aclose)
+            return opened
+
         channels = senders(settings, client, smtp_connections=connections)
         caps = {c: r.in_flight_cap(IN_FLIGHT_SECONDS, concurrency) for c, r in limits.items()}
         caps[Channel.EMAIL] = min(caps[Channel.EMAIL], connections)
@@ -152,16 +175,8 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             command_timeout=10,
         )
         stack.push_async_callback(dispatch_pool.close)
-        # Every lane's requests share one pool of kept-alive connections, as many as can be
-        # in flight at once (httpx keeps only 20 alive by default and would reconnect).
-        in_flight = settings.dispatch_concurrency + settings.urgent_concurrency
-        client = httpx.AsyncClient(
-            timeout=settings.channel_timeout_seconds,
-            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
-        )
-        stack.push_async_callback(client.aclose)
         limits = rate_limits(settings)
-        sending = lanes(settings, client, limits)
+        sending = lanes(settings, limits, stack)
         for lane in sending:
             for sender in lane.senders.values():
                 if isinstance(sender, SmtpEmail):
