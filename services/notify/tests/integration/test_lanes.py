@@ -37,6 +37,7 @@ from shouwang_notify.service_layer.messages import Composer
 from shouwang_notify.service_layer.planner import AlertPlanner
 from shouwang_notify.service_layer.policy import (
     CRITICAL_PRIORITY,
+    LOWEST_PRIORITY,
     PRIORITY,
     NotifyPolicy,
 )
@@ -134,13 +135,16 @@ async def test_the_urgent_planner_takes_only_critical_alerts_the_bulk_planner_th
         found = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
         return {str(r["source_event_id"]) for r in found}
 
+    bulk = {"min_priority": CRITICAL_PRIORITY + 1, "max_priority": LOWEST_PRIORITY}
+    # The bulk planner takes the gravest waiting first, critical ones aside: the severe alert
+    # before the burst.
+    assert await planner.plan_once(**bulk, limit=1) == 1
+    assert await planned() == {alerts[-2].event_id}
     # The urgent planner takes the critical alert, and nothing milder.
-    assert await planner.plan_once(max_priority=CRITICAL_PRIORITY, limit=10) == 1
-    assert await planned() == {alerts[-1].event_id}
-    # The bulk planner takes the gravest waiting first: the severe one before the burst.
-    assert await planner.plan_once(limit=1) == 1
-    assert await planned() == {alerts[-1].event_id, alerts[-2].event_id}
-    assert await planner.plan_once(limit=10) == 5
+    urgent = {"min_priority": CRITICAL_PRIORITY, "max_priority": CRITICAL_PRIORITY}
+    assert await planner.plan_once(**urgent, limit=10) == 1
+    assert await planned() == {alerts[-2].event_id, alerts[-1].event_id}
+    assert await planner.plan_once(**bulk, limit=10) == 5
     assert await planned() == {a.event_id for a in alerts}
     assert await rows(notify_pool, "SELECT id FROM alert_inbox") == []
 

@@ -69,14 +69,15 @@ async def land(conn: asyncpg.Connection, alerts: Sequence[Landing]) -> set[str]:
 
 
 async def take(
-    conn: asyncpg.Connection, *, max_priority: int, limit: int, now: datetime
+    conn: asyncpg.Connection, *, min_priority: int, max_priority: int, limit: int, now: datetime
 ) -> list[Waiting]:
-    """The gravest due alerts (at most `limit`, none less grave than `max_priority`), locked
-    for this transaction."""
+    """The gravest due alerts (at most `limit`, priorities `min_priority` to `max_priority`),
+    locked for this transaction."""
     rows = await conn.fetch(
         "SELECT id, event_id, event, attempts FROM alert_inbox"
-        " WHERE priority <= $1 AND not_before <= $2"
-        " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+        " WHERE priority BETWEEN $1 AND $2 AND not_before <= $3"
+        " ORDER BY priority, id LIMIT $4 FOR UPDATE SKIP LOCKED",
+        min_priority,
         max_priority,
         now,
         limit,

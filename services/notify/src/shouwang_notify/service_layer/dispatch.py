@@ -12,6 +12,12 @@ channel no more than that channel's rate lets go within a couple of seconds. The
 takes every message; the urgent lane takes only critical ones, so a critical message never
 waits for a slot behind a burst, and at a channel's rate limit it goes ahead of routine ones.
 Slots refill as sends finish (no batch waits for its slowest message).
+
+Slots are not the only thing a burst takes: the sends share one process (one event loop, a
+share of the CPU). While a critical message is on its way (for at most
+`URGENT_PRECEDENCE_SECONDS`, so a critical message stuck on a slow channel does not stall the
+rest), the bulk lane claims nothing new: the critical message competes only with the sends
+already in flight.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ from .rates import ChannelRate
 logger = logging.getLogger("shouwang.notify.dispatch")
 # How often rows whose lease ran out are made due again.
 RELEASE_EVERY_SECONDS = 1.0
+# How long a critical message in flight holds back the bulk lane's new claims, and how often
+# the bulk lane looks again meanwhile.
+URGENT_PRECEDENCE_SECONDS = 2.0
+URGENT_YIELD_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class _Slots:
         self.total = 0
         self.by_channel: Counter[Channel] = Counter()
         self.freed = freed
+        self.started: dict[int, float] = {}  # delivery id: when it was claimed (monotonic)
 
     @property
     def free(self) -> int:
@@ -86,14 +97,21 @@ class _Slots:
         found = {c: self.lane.cap(c) - self.by_channel[c] for c in self.lane.channels}
         return {c: min(n, self.free) for c, n in found.items() if n > 0}
 
-    def take(self, channel: Channel) -> None:
+    def take(self, delivery: queue.Delivery) -> None:
         self.total += 1
-        self.by_channel[channel] += 1
+        self.by_channel[delivery.channel] += 1
+        self.started[delivery.id] = time.monotonic()
 
-    def give_back(self, channel: Channel) -> None:
+    def give_back(self, delivery: queue.Delivery) -> None:
         self.total -= 1
-        self.by_channel[channel] -= 1
+        self.by_channel[delivery.channel] -= 1
+        self.started.pop(delivery.id, None)
         self.freed.set()
+
+    def sending_since(self, seconds: float) -> bool:
+        """Whether a message claimed less than `seconds` ago is still in flight."""
+        since = time.monotonic() - seconds
+        return any(started > since for started in self.started.values())
 
 
 @dataclass
@@ -160,6 +178,9 @@ class Dispatcher:
             if slots.total and slots.free < refill:
                 await wake.wait()
                 continue
+            if not lane.urgent and self._critical_on_its_way():
+                await asyncio.sleep(URGENT_YIELD_SECONDS)
+                continue
             try:
                 claimed, asked = await self._claim(lane)
             except asyncio.CancelledError:
@@ -174,6 +195,13 @@ class Dispatcher:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.poll_seconds)
+
+    def _critical_on_its_way(self) -> bool:
+        return any(
+            self._slots[lane.name].sending_since(URGENT_PRECEDENCE_SECONDS)
+            for lane in self.lanes
+            if lane.urgent
+        )
 
     async def run_once(self) -> int:
         """Claim once in every lane and wait until those messages are done; returns how many
@@ -207,7 +235,7 @@ class Dispatcher:
             )
             found = await read_addresses(conn, self.cipher, claimed) if claimed else Addresses()
         for delivery in claimed:
-            slots.take(delivery.channel)
+            slots.take(delivery)
             task = asyncio.create_task(self._deliver(lane, delivery, found))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
@@ -227,7 +255,7 @@ class Dispatcher:
             # The row stays `sending`; its lease runs out and it is tried again.
             logger.exception("delivery %s failed unexpectedly", d.notification_id)
         finally:
-            self._slots[lane.name].give_back(d.channel)
+            self._slots[lane.name].give_back(d)
 
     async def _send(self, lane: Lane, message: Outgoing) -> ChannelFailure | None:
         rate = self.limits.get(message.channel)

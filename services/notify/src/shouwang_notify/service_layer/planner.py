@@ -1,8 +1,9 @@
 """Planning alerts from the inbox into queued messages, the gravest first.
 
 Two lanes share the inbox: the urgent lane plans only critical alerts, a few per transaction,
-so a critical alert is never planned behind a batch of milder ones (nor behind their
-transaction); the bulk lane plans everything, the gravest first, many per transaction. Each
+so a critical alert is never planned behind a batch of milder ones, nor inside one (a batch's
+messages become visible to the senders only when its transaction commits); the bulk lane
+plans the rest, the gravest first, many per transaction. Each
 alert's messages are queued and the alert removed from the inbox in one transaction, so a
 planner killed halfway leaves the alert waiting, never half planned. An alert whose planning
 fails (not for the database's sake) is tried alone, and if it fails alone it waits and is
@@ -65,17 +66,19 @@ class AlertPlanner:
     async def run(self) -> None:
         """Plan until cancelled, both lanes at once."""
         await asyncio.gather(
-            self._run_lane("urgent", CRITICAL_PRIORITY, self.urgent_batch),
-            self._run_lane("bulk", LOWEST_PRIORITY, self.batch),
+            self._run_lane("urgent", CRITICAL_PRIORITY, CRITICAL_PRIORITY, self.urgent_batch),
+            self._run_lane("bulk", CRITICAL_PRIORITY + 1, LOWEST_PRIORITY, self.batch),
         )
 
-    async def _run_lane(self, name: str, max_priority: int, batch: int) -> None:
+    async def _run_lane(self, name: str, min_priority: int, max_priority: int, batch: int) -> None:
         wake = self._wake.setdefault(name, asyncio.Event())
         errors = Backoff(0.2, 10.0)
         while True:
             wake.clear()
             try:
-                planned = await self.plan_once(max_priority=max_priority, limit=batch)
+                planned = await self.plan_once(
+                    min_priority=min_priority, max_priority=max_priority, limit=batch
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -90,14 +93,22 @@ class AlertPlanner:
                 await asyncio.wait_for(wake.wait(), self.poll_seconds)
 
     async def plan_once(
-        self, *, max_priority: int = LOWEST_PRIORITY, limit: int | None = None
+        self,
+        *,
+        min_priority: int = CRITICAL_PRIORITY,
+        max_priority: int = LOWEST_PRIORITY,
+        limit: int | None = None,
     ) -> int:
-        """Plan up to `limit` waiting alerts no milder than `max_priority`, the gravest
-        first, in one transaction; returns how many were taken."""
+        """Plan up to `limit` waiting alerts with a priority from `min_priority` (gravest) to
+        `max_priority`, the gravest first, in one transaction; returns how many were taken."""
         now = datetime.now(UTC)
         async with worker_transaction(self.pool) as conn:
             taken = await inbox.take(
-                conn, max_priority=max_priority, limit=limit or self.batch, now=now
+                conn,
+                min_priority=min_priority,
+                max_priority=max_priority,
+                limit=limit or self.batch,
+                now=now,
             )
             if not taken:
                 return 0
