@@ -124,7 +124,12 @@ def lanes(
     built = []
     for name, concurrency, connections, max_priority in (
         ("bulk", settings.dispatch_concurrency, settings.smtp_connections, LOWEST_PRIORITY),
-        ("urgent", settings.urgent_concurrency, 1, CRITICAL_PRIORITY),
+        (
+            "urgent",
+            settings.urgent_concurrency,
+            settings.urgent_smtp_connections,
+            CRITICAL_PRIORITY,
+        ),
     ):
 
         def client(channel: Channel, concurrency: int = concurrency) -> httpx.AsyncClient:

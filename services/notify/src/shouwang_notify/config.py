@@ -62,8 +62,9 @@ class NotifySettings(SharedSettings):
     # The delivery queue: messages in flight at once, and the slots only critical ones use.
     dispatch_concurrency: int = 20
     urgent_concurrency: int = 8
-    # SMTP connections kept open for the bulk lane (the urgent lane keeps one of its own).
+    # SMTP connections kept open for the bulk lane and for the urgent lane.
     smtp_connections: int = 4
+    urgent_smtp_connections: int = 2
     dispatch_db_pool_max: int = 8
     dispatch_poll_seconds: float = 0.2
     lease_seconds: float = 60.0

@@ -16,8 +16,8 @@ Slots refill as sends finish (no batch waits for its slowest message).
 Slots are not the only thing a burst takes: the sends share one process (one event loop, a
 share of the CPU). While a critical message is on its way (for at most
 `URGENT_PRECEDENCE_SECONDS`, so a critical message stuck on a slow channel does not stall the
-rest), the bulk lane claims nothing new: the critical message competes only with the sends
-already in flight.
+rest), the bulk lane claims only critical messages (its slots and connections help with a
+burst of them): nothing routine joins the sends already in flight.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from ..adapters.channels import ChannelFailure, Outgoing, Sender
 from ..adapters.db import worker_transaction
 from .messages import Addresses, Composer, read_addresses
 from .outcomes import Outcome, Outcomes
-from .policy import LOWEST_PRIORITY, NotifyPolicy
+from .policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
 from .rates import ChannelRate
 
 logger = logging.getLogger("shouwang.notify.dispatch")
@@ -178,11 +178,11 @@ class Dispatcher:
             if slots.total and slots.free < refill:
                 await wake.wait()
                 continue
-            if not lane.urgent and self._critical_on_its_way():
-                await asyncio.sleep(URGENT_YIELD_SECONDS)
-                continue
+            precedence = not lane.urgent and self._critical_on_its_way()
             try:
-                claimed, asked = await self._claim(lane)
+                claimed, asked = await self._claim(
+                    lane, CRITICAL_PRIORITY if precedence else lane.max_priority
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -192,6 +192,9 @@ class Dispatcher:
                 continue
             errors.reset()
             if claimed and claimed >= asked:
+                continue
+            if precedence:
+                await asyncio.sleep(URGENT_YIELD_SECONDS)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.poll_seconds)
@@ -213,7 +216,7 @@ class Dispatcher:
             await asyncio.gather(*self._sending, return_exceptions=True)
         return claimed
 
-    async def _claim(self, lane: Lane) -> tuple[int, int]:
+    async def _claim(self, lane: Lane, max_priority: int | None = None) -> tuple[int, int]:
         """Claim what the lane can send now and start sending it: (claimed, asked for)."""
         slots = self._slots[lane.name]
         budgets = slots.budgets()
@@ -229,7 +232,7 @@ class Dispatcher:
                 conn,
                 budgets,
                 total=asked,
-                max_priority=lane.max_priority,
+                max_priority=lane.max_priority if max_priority is None else max_priority,
                 lease=self.lease,
                 now=now,
             )
