@@ -53,7 +53,10 @@ class AlertPlanner:
     cipher: NoteCipher
     policy: NotifyPolicy
     batch: int = 50
-    urgent_batch: int = 10
+    urgent_batch: int = 5
+    # Urgent planners at once: planning an alert takes a dozen round trips to PostgreSQL, so
+    # one planner alone falls behind a burst of critical alerts (a census raising hundreds).
+    urgent_workers: int = 3
     poll_seconds: float = 1.0
     # Called after messages were queued: the dispatcher looks at once.
     planned: Callable[[], None] = lambda: None
@@ -64,9 +67,14 @@ class AlertPlanner:
             event.set()
 
     async def run(self) -> None:
-        """Plan until cancelled, both lanes at once."""
+        """Plan until cancelled, both lanes at once (the urgent one with several workers)."""
         await asyncio.gather(
-            self._run_lane("urgent", CRITICAL_PRIORITY, CRITICAL_PRIORITY, self.urgent_batch),
+            *(
+                self._run_lane(
+                    f"urgent-{n}", CRITICAL_PRIORITY, CRITICAL_PRIORITY, self.urgent_batch
+                )
+                for n in range(self.urgent_workers)
+            ),
             self._run_lane("bulk", CRITICAL_PRIORITY + 1, LOWEST_PRIORITY, self.batch),
         )
 
@@ -114,10 +122,11 @@ class AlertPlanner:
                 return 0
             try:
                 async with conn.transaction():  # a savepoint: the batch, or nothing of it
-                    for waiting in taken:
-                        await plan_alert(
-                            conn, self.cipher, self.policy, parse_alert(waiting.event), now
-                        )
+                    notices = [parse_alert(waiting.event) for waiting in taken]
+                    # Planning locks each student's open case. In one order for every
+                    # planner (by student), two batches never wait on each other in a circle.
+                    for notice in sorted(notices, key=lambda n: (n.campus_id, n.student_ref)):
+                        await plan_alert(conn, self.cipher, self.policy, notice, now)
             except Exception as exc:
                 if is_transient(exc):
                     raise
