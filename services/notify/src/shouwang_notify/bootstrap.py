@@ -201,7 +201,9 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             limits=limits,
             lease=timedelta(seconds=settings.lease_seconds),
             poll_seconds=settings.dispatch_poll_seconds,
-            outcomes=Outcomes(dispatch_pool, cipher, policy),
+            outcomes=Outcomes(
+                dispatch_pool, cipher, policy, patience_seconds=settings.lease_seconds
+            ),
         )
         planner = AlertPlanner(
             pool,

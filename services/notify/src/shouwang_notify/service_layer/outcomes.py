@@ -7,9 +7,11 @@ slot is held until its outcome is durable, so a database that stops taking outco
 the sending too (nothing is sent whose outcome could not be recorded for long).
 
 An outcome the database failed to take (a dropped connection, a failover) is written again
-until it is taken: the message went out, and a row left `sending` would be claimed and sent
-again once its lease ran out. Every write is guarded by the row's status, so writing again
-after a commit whose answer was lost changes nothing.
+until it is taken, for as long as the lease lasts: the message went out, and a row left
+`sending` would be claimed and sent again once its lease ran out. Every write is guarded by the
+row's status, so writing again after a commit whose answer was lost changes nothing. Past the
+lease the outcome is given up (the row is another worker's by then) rather than wedge every
+sender behind it.
 
 Retries back off with jitter; a permanent failure, or the last retry, fails the channel,
 publishes `notification.failed` and queues the recipient's next channel.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +72,8 @@ class Outcomes:
     cipher: NoteCipher
     policy: NotifyPolicy
     draw: Callable[[], float] = random.random
+    # How long a transient failure to record outcomes is retried: the claim's lease.
+    patience_seconds: float = 60.0
     # Called after outcomes (and their events) committed: the outbox relay publishes at once.
     committed: Callable[[], None] = lambda: None
     _waiting: list[tuple[Outcome, asyncio.Future[None]]] = field(default_factory=list)
@@ -91,6 +96,7 @@ class Outcomes:
 
     async def _commit(self, group: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
         errors = Backoff(0.2, 5.0)
+        give_up = time.monotonic() + self.patience_seconds
         while True:
             try:
                 async with worker_transaction(self.pool) as conn:
@@ -99,6 +105,9 @@ class Outcomes:
             except Exception as exc:
                 if not is_transient(exc):
                     await self._commit_apart(group, exc)
+                    return
+                if time.monotonic() > give_up:
+                    _settle(group, exc)
                     return
                 pause = errors.next_pause()
                 logger.warning(
