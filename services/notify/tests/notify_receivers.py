@@ -43,17 +43,23 @@ class Mail:
 
 
 class SmtpSink:
-    """An SMTP server that keeps what it accepts; `fail_next(n)` answers 451 n times."""
+    """An SMTP server that keeps what it accepts; `fail_next(n)` answers 451 (or `reply`)
+    n times; after `hold()`, messages wait at DATA (`held` counts them) until `release()`.
+    `idle_timeout` closes a connection that sends nothing for that long, as servers do."""
 
-    def __init__(self, port: int, delay: float = 0.0) -> None:
+    def __init__(self, port: int, delay: float = 0.0, idle_timeout: float = 300.0) -> None:
         self.messages: list[Mail] = []
         self.failures = 0
+        self.reply = "451 4.3.0 try again later"
         self.delay = delay
+        self.held = 0
+        self._released = threading.Event()
+        self._released.set()
         # Seconds to hold the next EHLO: the client is connected and has sent nothing yet.
         self.hold_greeting = 0.0
         self.greetings = 0
         self._lock = threading.Lock()
-        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=port, timeout=idle_timeout)
 
     def start(self) -> SmtpSink:
         self._controller.start()
@@ -67,8 +73,14 @@ class SmtpSink:
     def port(self) -> int:
         return int(self._controller.port)
 
-    def fail_next(self, times: int) -> None:
-        self.failures = times
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def fail_next(self, times: int, reply: str = "451 4.3.0 try again later") -> None:
+        self.failures, self.reply = times, reply
 
     async def handle_EHLO(
         self,
@@ -88,10 +100,14 @@ class SmtpSink:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        if not self._released.is_set():
+            self.held += 1
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait)
+            self.held -= 1
         with self._lock:
             if self.failures > 0:
                 self.failures -= 1
-                return "451 4.3.0 try again later"
+                return self.reply
             raw = envelope.original_content or envelope.content
             assert isinstance(raw, bytes)
             message = email.message_from_bytes(raw, policy=email.policy.default)

@@ -10,36 +10,34 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-from aiolimiter import AsyncLimiter
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
-from .adapters.channels import (
-    AppriseEmail,
-    AppriseWebhook,
-    DingTalkRobot,
-    Sender,
-    SmsGateway,
-    SmtpSettings,
-    WeComRobot,
-)
+from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway, WeComRobot
 from .adapters.db import worker_transaction
 from .adapters.links import LinkSigner
 from .adapters.outbox import outbox_relay
+from .adapters.smtp import SmtpEmail, SmtpSettings
 from .adapters.templates import Templates
 from .config import NotifySettings
 from .container import Notify
 from .domain.schedule import RetryPolicy
 from .entrypoints.kafka import register_consumers
 from .service_layer.bundles import flush_bundles
-from .service_layer.dispatch import Dispatcher
-from .service_layer.policy import NotifyPolicy
+from .service_layer.dispatch import Dispatcher, Lane
+from .service_layer.messages import Composer
+from .service_layer.outcomes import Outcomes
+from .service_layer.planner import AlertPlanner
+from .service_layer.policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
+from .service_layer.rates import ChannelRate
 
 logger = logging.getLogger("shouwang.notify")
 QUEUE_GAUGES_SECONDS = 5.0
 PURGE_EVERY_SECONDS = 600.0
 OUTBOX_KEEP = timedelta(days=7)
+# A lane holds at most about this many seconds' worth of a throttled channel's messages.
+IN_FLIGHT_SECONDS = 2.0
 
 
 def policy_of(settings: NotifySettings, channels: frozenset[Channel]) -> NotifyPolicy:
@@ -59,11 +57,18 @@ def policy_of(settings: NotifySettings, channels: frozenset[Channel]) -> NotifyP
     )
 
 
-def senders(settings: NotifySettings, client: httpx.AsyncClient) -> dict[Channel, Sender]:
-    """The channels this deployment configured; the on-duty call task needs no sender."""
+def senders(
+    settings: NotifySettings,
+    client: Callable[[Channel], httpx.AsyncClient],
+    *,
+    smtp_connections: int,
+) -> dict[Channel, Sender]:
+    """The channels this deployment configured, for one lane: its own SMTP connections and
+    its own HTTP connection pool per channel (`client(channel)`). The on-duty call task
+    needs no sender."""
     found: dict[Channel, Sender] = {}
     if settings.smtp_host:
-        found[Channel.EMAIL] = AppriseEmail(
+        found[Channel.EMAIL] = SmtpEmail(
             SmtpSettings(
                 settings.smtp_host,
                 settings.smtp_port,
@@ -73,18 +78,21 @@ def senders(settings: NotifySettings, client: httpx.AsyncClient) -> dict[Channel
                 settings.smtp_security,
             ),
             timeout=settings.channel_timeout_seconds,
+            connections=smtp_connections,
         )
     if settings.sms_url:
         token = settings.sms_token.get_secret_value() if settings.sms_token else None
-        found[Channel.SMS] = SmsGateway(client, settings.sms_url, token)
+        found[Channel.SMS] = SmsGateway(client(Channel.SMS), settings.sms_url, token)
     if settings.wecom_robot_key:
         found[Channel.WECOM] = WeComRobot(
-            client, settings.wecom_api_base, settings.wecom_robot_key.get_secret_value()
+            client(Channel.WECOM),
+            settings.wecom_api_base,
+            settings.wecom_robot_key.get_secret_value(),
         )
     if settings.dingtalk_robot_token:
         secret = settings.dingtalk_robot_secret
         found[Channel.DINGTALK] = DingTalkRobot(
-            client,
+            client(Channel.DINGTALK),
             settings.dingtalk_api_base,
             settings.dingtalk_robot_token.get_secret_value(),
             secret.get_secret_value() if secret else None,
@@ -94,19 +102,54 @@ def senders(settings: NotifySettings, client: httpx.AsyncClient) -> dict[Channel
     return found
 
 
-def _limits(settings: NotifySettings) -> dict[Channel, AsyncLimiter]:
-    rates = {
-        Channel.EMAIL: settings.rate_email,
-        Channel.SMS: settings.rate_sms,
-        Channel.WECOM: settings.rate_wecom,
-        Channel.DINGTALK: settings.rate_dingtalk,
-        Channel.WEBHOOK: settings.rate_webhook,
-    }
-    # A second's worth may go at once, then the rate; below one a second, one per period.
+def rate_limits(settings: NotifySettings) -> dict[Channel, ChannelRate]:
     return {
-        channel: AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1 / max(rate, 0.001))
-        for channel, rate in rates.items()
+        Channel.EMAIL: ChannelRate(settings.rate_email),
+        Channel.SMS: ChannelRate(settings.rate_sms),
+        Channel.WECOM: ChannelRate(settings.rate_wecom),
+        Channel.DINGTALK: ChannelRate(settings.rate_dingtalk),
+        Channel.WEBHOOK: ChannelRate(settings.rate_webhook),
     }
+
+
+def lanes(
+    settings: NotifySettings, limits: dict[Channel, ChannelRate], resources: AsyncExitStack
+) -> list[Lane]:
+    """The bulk lane (every message, the gravest first) and the urgent lane (critical only:
+    slots, SMTP connections and HTTP connection pools of its own, first at the rate limits).
+
+    Each lane and HTTP channel has its own small httpx client: httpcore's pool scans its
+    connections (and, for each idle one, all of them again) on every request's start and
+    end, so one pool shared by every in-flight send cost more CPU than the sends did."""
+    built = []
+    for name, concurrency, connections, max_priority in (
+        ("bulk", settings.dispatch_concurrency, settings.smtp_connections, LOWEST_PRIORITY),
+        (
+            "urgent",
+            settings.urgent_concurrency,
+            settings.urgent_smtp_connections,
+            CRITICAL_PRIORITY,
+        ),
+    ):
+
+        def client(channel: Channel, concurrency: int = concurrency) -> httpx.AsyncClient:
+            # As many kept-alive connections as the lane may have in flight (httpx keeps
+            # only 20 alive by default and would reconnect).
+            opened = httpx.AsyncClient(
+                timeout=settings.channel_timeout_seconds,
+                limits=httpx.Limits(
+                    max_connections=concurrency, max_keepalive_connections=concurrency
+                ),
+            )
+            resources.push_async_callback(opened.aclose)
+            return opened
+
+        channels = senders(settings, client, smtp_connections=connections)
+        caps = {c: r.in_flight_cap(IN_FLIGHT_SECONDS, concurrency) for c, r in limits.items()}
+        caps[Channel.EMAIL] = min(caps[Channel.EMAIL], connections)
+        urgent = max_priority == CRITICAL_PRIORITY
+        built.append(Lane(name, channels, concurrency, caps, max_priority, urgent))
+    return built
 
 
 async def bootstrap(settings: NotifySettings) -> Notify:
@@ -116,6 +159,8 @@ async def bootstrap(settings: NotifySettings) -> Notify:
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
     # httpx logs each request's URL at INFO: the robots' keys and tokens travel in the query.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosmtplib logs the conversation (recipients included) at DEBUG.
+    logging.getLogger("aiosmtplib").setLevel(logging.WARNING)
     signer = LinkSigner(settings.link_key_list)
     stack = AsyncExitStack()  # what started, closed newest first
     try:
@@ -127,7 +172,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
         )
         stack.push_async_callback(pool.close)
         # The workers sending messages have a pool of their own: however many sends are in
-        # flight, the consumers that plan an alert's messages always find a connection.
+        # flight, the consumers and planners always find a connection.
         dispatch_pool = await asyncpg.create_pool(
             settings.database_url.get_secret_value(),
             min_size=1,
@@ -135,26 +180,37 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             command_timeout=10,
         )
         stack.push_async_callback(dispatch_pool.close)
-        client = httpx.AsyncClient(timeout=settings.channel_timeout_seconds)
-        stack.push_async_callback(client.aclose)
-        channels = senders(settings, client)
-        enabled = frozenset(channels) | {Channel.PHONE_CALL}
+        limits = rate_limits(settings)
+        sending = lanes(settings, limits, stack)
+        for lane in sending:
+            for sender in lane.senders.values():
+                if isinstance(sender, SmtpEmail):
+                    stack.push_async_callback(sender.close)
+        enabled = frozenset(sending[0].senders) | {Channel.PHONE_CALL}
         policy = policy_of(settings, enabled)
         templates = Templates(policy.zone)
         cipher = settings.note_cipher()
         dispatcher = Dispatcher(
             pool=dispatch_pool,
             cipher=cipher,
-            senders=channels,
-            templates=templates,
-            signer=signer,
+            composer=Composer(
+                templates, signer, settings.public_base_url, settings.on_duty_webhook_url
+            ),
             policy=policy,
-            public_base_url=settings.public_base_url,
-            limits=_limits(settings),
-            batch=settings.dispatch_batch,
+            lanes=sending,
+            limits=limits,
             lease=timedelta(seconds=settings.lease_seconds),
-            concurrency=settings.dispatch_concurrency,
             poll_seconds=settings.dispatch_poll_seconds,
+            outcomes=Outcomes(
+                dispatch_pool, cipher, policy, patience_seconds=settings.lease_seconds
+            ),
+        )
+        planner = AlertPlanner(
+            pool,
+            cipher,
+            policy,
+            batch=settings.plan_batch,
+            planned=dispatcher.wake,
         )
         broker = settings.kafka_clients("notify").broker(linger_ms=2)
         relay = outbox_relay(pool, broker, batch=500, poll_seconds=0.5)
@@ -167,6 +223,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             templates=templates,
             policy=policy,
             dispatcher=dispatcher,
+            planner=planner,
             broker=broker,
             relay=relay,
             resources=stack,
@@ -179,9 +236,10 @@ async def bootstrap(settings: NotifySettings) -> Notify:
         # Stopped first, then the consumers (so no handler runs on a closed pool), then the pool.
         stack.push_async_callback(tasks.close)
         tasks.start(relay.run(), name="outbox-relay")
+        tasks.start(planner.run(), name="planner")
         tasks.start(dispatcher.run(), name="dispatcher")
         tasks.every(settings.bundle_poll_seconds, _bundles(notify), name="bundles")
-        tasks.every(QUEUE_GAUGES_SECONDS, _gauges(dispatcher), name="queue-gauges")
+        tasks.every(QUEUE_GAUGES_SECONDS, _gauges(notify), name="queue-gauges")
         tasks.every(PURGE_EVERY_SECONDS, _purge(relay.purge_published), name="outbox-purge")
         # Notify's RLS lets a session see every campus with `shouwang.all_campuses` on.
         processed = ProcessedEvents(
@@ -191,9 +249,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
     except BaseException:
         await stack.aclose()  # a failed start leaves nothing open
         raise
-    logger.info(
-        "notify started; channels: %s", ", ".join(sorted(c.value for c in channels)) or "none"
-    )
+    logger.info("notify started; channels: %s", ", ".join(sorted(c.value for c in enabled)))
     return notify
 
 
@@ -208,9 +264,10 @@ def _bundles(notify: Notify) -> Chore:
     return chore
 
 
-def _gauges(dispatcher: Dispatcher) -> Chore:
+def _gauges(notify: Notify) -> Chore:
     async def chore() -> bool:
-        await dispatcher.observe_queue()
+        await notify.dispatcher.observe_queue()
+        await notify.planner.observe_inbox()
         return False
 
     return chore

@@ -24,8 +24,10 @@ class NotifySettings(SharedSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
     group_prefix: str = "notify"
-    # Alerts that queued up are planned together, up to this many per transaction.
-    alert_batch: int = 200
+    # Alerts that queued up on Kafka land in the inbox together, up to this many at once;
+    # planners then take them the gravest first, this many per transaction.
+    alert_batch: int = 500
+    plan_batch: int = 50
 
     # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
     public_base_url: str = "http://127.0.0.1:8004"
@@ -57,9 +59,12 @@ class NotifySettings(SharedSettings):
     rate_webhook: float = 20.0
     channel_timeout_seconds: float = 10.0
 
-    # The delivery queue.
-    dispatch_batch: int = 50
+    # The delivery queue: messages in flight at once, and the slots only critical ones use.
     dispatch_concurrency: int = 20
+    urgent_concurrency: int = 8
+    # SMTP connections kept open for the bulk lane and for the urgent lane.
+    smtp_connections: int = 4
+    urgent_smtp_connections: int = 2
     dispatch_db_pool_max: int = 8
     dispatch_poll_seconds: float = 0.2
     lease_seconds: float = 60.0

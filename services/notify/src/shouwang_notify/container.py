@@ -22,6 +22,7 @@ from .adapters.outbox import LANE
 from .adapters.templates import Templates
 from .config import NotifySettings
 from .service_layer.dispatch import Dispatcher
+from .service_layer.planner import AlertPlanner
 from .service_layer.policy import NotifyPolicy
 
 
@@ -38,6 +39,7 @@ class Notify:
     templates: Templates
     policy: NotifyPolicy
     dispatcher: Dispatcher
+    planner: AlertPlanner
     broker: KafkaBroker | None = None
     relay: OutboxRelay | None = None
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -46,6 +48,10 @@ class Notify:
         """Something was committed to the outbox: publish it now, not at the next poll."""
         if self.relay is not None:
             self.relay.wake(LANE)
+
+    def wake_planner(self) -> None:
+        """Alerts landed in the inbox: plan them now, not at the next poll."""
+        self.planner.wake()
 
     def wake_dispatcher(self) -> None:
         """Messages were queued: send them now, not at the next poll."""

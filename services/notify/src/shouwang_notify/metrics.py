@@ -79,3 +79,18 @@ OUTBOX_PUBLISHED = Counter(
     "Notification events the outbox relay published.",
     registry=REGISTRY,
 )
+ALERTS_WAITING = Gauge(
+    "notify_alerts_waiting",
+    "Alerts taken off Kafka and not yet planned into messages (the inbox).",
+    registry=REGISTRY,
+)
+ALERTS_WAITING_OLDEST_SECONDS = Gauge(
+    "notify_alerts_waiting_oldest_seconds",
+    "Age of the oldest alert waiting to be planned.",
+    registry=REGISTRY,
+)
+PLANNING_FAILED = Counter(
+    "notify_planning_failed",
+    "Alerts whose planning failed for a reason of their own; each waits and is tried again.",
+    registry=REGISTRY,
+)

@@ -17,21 +17,21 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters import state
 from shouwang_notify.adapters.channels import (
-    AppriseEmail,
     AppriseWebhook,
     DingTalkRobot,
     Sender,
     SmsGateway,
-    SmtpSettings,
     WeComRobot,
 )
 from shouwang_notify.adapters.db import campus_transaction, worker_transaction
 from shouwang_notify.adapters.links import LinkSigner
+from shouwang_notify.adapters.smtp import SmtpEmail, SmtpSettings
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.routing import AlertNotice, ConsentState, Responsible
 from shouwang_notify.domain.schedule import RetryPolicy
 from shouwang_notify.service_layer.contacts import import_contacts, parse_upload
-from shouwang_notify.service_layer.dispatch import Dispatcher
+from shouwang_notify.service_layer.dispatch import Dispatcher, Lane
+from shouwang_notify.service_layer.messages import Composer
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
@@ -45,10 +45,13 @@ FAST_RETRY = RetryPolicy(
 )
 
 
-def senders(smtp: SmtpSink, http: HttpSink, client: httpx.AsyncClient) -> dict[Channel, Sender]:
+def senders(
+    smtp: SmtpSink, http: HttpSink, client: httpx.AsyncClient, smtp_timeout: float = 5.0
+) -> dict[Channel, Sender]:
     return {
-        Channel.EMAIL: AppriseEmail(
-            SmtpSettings("127.0.0.1", smtp.port, "noreply@shouwang.local", security="insecure")
+        Channel.EMAIL: SmtpEmail(
+            SmtpSettings("127.0.0.1", smtp.port, "noreply@shouwang.local", security="insecure"),
+            timeout=smtp_timeout,
         ),
         Channel.SMS: SmsGateway(client, f"{http.url}/sms", "sms-token"),
         Channel.WECOM: WeComRobot(client, http.url, "wecom-key"),
@@ -68,12 +71,9 @@ def dispatcher(
     return Dispatcher(
         pool=pool,
         cipher=cipher,
-        senders=senders(smtp, http, client),
-        templates=Templates(SHANGHAI),
-        signer=SIGNER,
+        composer=Composer(Templates(SHANGHAI), SIGNER, "https://shouwang.example.edu"),
         policy=policy or NotifyPolicy(retry=FAST_RETRY),
-        public_base_url="https://shouwang.example.edu",
-        limits={},
+        lanes=[Lane("bulk", senders(smtp, http, client))],
     )
 
 

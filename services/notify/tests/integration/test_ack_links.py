@@ -33,12 +33,11 @@ async def issue(
             ack_deadline=NOW + timedelta(hours=2),
             expires_at=NOW + timedelta(hours=hours),
         )
-        code = await links.short_code_of(conn, link.link_id)
-    assert code is not None
-    token = SIGNER.sign(
-        LinkClaims(link.link_id, link.alert_id, link.person_ref, link.campus_id, link.expires_at)
+        (claims, code) = (await links.signable(conn, [link.link_id]))[link.link_id]
+    assert claims == LinkClaims(
+        link.link_id, link.alert_id, link.person_ref, link.campus_id, link.expires_at
     )
-    return token, code
+    return SIGNER.sign(claims), code
 
 
 async def confirm(

@@ -45,6 +45,7 @@ from shouwang_notify.container import Notify
 from shouwang_notify.domain.routing import Template
 from shouwang_notify.entrypoints.consumers import on_alert, on_case_event, on_directory_entry
 from shouwang_notify.service_layer.bundles import flush_bundles
+from shouwang_notify.service_layer.planner import AlertPlanner
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,7 @@ class FakeRecord:
     partition: int = 0
     offset: int = 0
     key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def record(payload: Payload, student_ref: str, event_id: str | None = None) -> FakeRecord:
@@ -85,7 +87,15 @@ def notify(
         templates=Templates(SHANGHAI),
         policy=POLICY,
         dispatcher=dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, POLICY),
+        planner=AlertPlanner(notify_pool, cipher, POLICY),
     )
+
+
+async def consume_alert(notify: Notify, alert: FakeRecord) -> str:
+    """The alerts consumer lands the record; a planner then plans what waits."""
+    outcome = await on_alert(notify, alert)
+    await notify.planner.plan_once()
+    return outcome
 
 
 def raised(student_ref: str, severity: Severity) -> AlertRaised:
@@ -127,8 +137,8 @@ async def test_alert_events_are_queued_once_per_event_id(
 ) -> None:
     student_ref = await setup(notify, pseudonyms)
     alert = record(raised(student_ref, Severity.SEVERE), student_ref)
-    assert await on_alert(notify, alert) == "applied"
-    assert await on_alert(notify, alert) == "duplicate"
+    assert await consume_alert(notify, alert) == "applied"
+    assert await consume_alert(notify, alert) == "duplicate"
     assert len(await rows(notify.pool, "SELECT id FROM deliveries")) == 2
 
 
@@ -147,7 +157,7 @@ async def test_consent_then_withdrawal_through_case_events(
         opened_at=now,
     )
     await on_case_event(notify, record(opened, student_ref))
-    await on_alert(notify, record(raised(student_ref, Severity.SEVERE), student_ref))
+    await consume_alert(notify, record(raised(student_ref, Severity.SEVERE), student_ref))
     families = await rows(notify.pool, "SELECT id FROM deliveries WHERE recipient_kind = 'family'")
     assert families == []  # no consent yet
 
@@ -181,7 +191,7 @@ async def test_consent_then_withdrawal_through_case_events(
     assert {r["status"] for r in families} == {"cancelled"}
     assert not [r for r in http_sink.at("/sms") if r.body["to"].startswith("139")]
     # A later alert while withdrawn reaches no family either.
-    await on_alert(notify, record(raised(student_ref, Severity.CRITICAL), student_ref))
+    await consume_alert(notify, record(raised(student_ref, Severity.CRITICAL), student_ref))
     pending = await rows(
         notify.pool,
         "SELECT id FROM deliveries WHERE recipient_kind = 'family' AND status <> 'cancelled'",
@@ -279,7 +289,7 @@ async def test_re_alerts_reach_the_on_duty_line_and_tasks_are_reminded(
             )
         ],
     )
-    assert await on_alert(notify, record(realert, student_ref)) == "applied"
+    assert await consume_alert(notify, record(realert, student_ref)) == "applied"
     kinds = await rows(notify.pool, "SELECT recipient_kind, context FROM deliveries ORDER BY id")
     assert {r["recipient_kind"] for r in kinds} == {"staff", "on_duty"}
     owner_context = json.loads(next(r["context"] for r in kinds if r["recipient_kind"] == "staff"))

@@ -11,14 +11,13 @@ import httpx
 import pytest
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_notify.adapters.channels import (
-    AppriseEmail,
     ChannelFailure,
     DingTalkRobot,
     Outgoing,
     SmsGateway,
-    SmtpSettings,
     WeComRobot,
 )
+from shouwang_notify.adapters.smtp import SmtpEmail, SmtpSettings
 
 MESSAGE = Outgoing(Channel.SMS, "13800000001", "主题", "正文", "短信")
 
@@ -84,18 +83,27 @@ async def test_dingtalk_signature_is_encoded_once() -> None:
     assert json.loads(seen[0].content)["at"]["atMobiles"] == ["13800000002"]
 
 
-def test_email_url_carries_server_sender_and_recipient() -> None:
-    url = AppriseEmail(SmtpSettings("smtp.example.edu", 465, "a@b.cn", "u", "p@ss", "ssl")).url(
-        "x@y.cn"
+def test_email_is_plain_utf8_text_from_our_domain() -> None:
+    sender = SmtpEmail(
+        SmtpSettings("smtp.example.edu", 465, "noreply@xg.example.edu", security="ssl")
     )
-    assert url.startswith("mailto://u:p%40ss@smtp.example.edu:465/?")
-    assert "to=x%40y.cn" in url
-    assert "mode=ssl" in url
+    mail = sender.compose(
+        Outgoing(Channel.EMAIL, "x@y.cn", "【守望】重度预警", "请在 2 小时内确认", "x")
+    )
+    assert (mail["From"], mail["To"], mail["Subject"]) == (
+        "noreply@xg.example.edu",
+        "x@y.cn",
+        "【守望】重度预警",
+    )
+    assert mail["Message-ID"].endswith("@xg.example.edu>")
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content().strip() == "请在 2 小时内确认"
 
 
 async def test_email_to_a_closed_port_fails_without_leaking_the_address() -> None:
-    sender = AppriseEmail(SmtpSettings("127.0.0.1", 9, "a@b.cn", security="insecure"), timeout=5)
+    sender = SmtpEmail(SmtpSettings("127.0.0.1", 9, "a@b.cn", security="insecure"), timeout=5)
     with pytest.raises(ChannelFailure) as failure:
         await sender.send(Outgoing(Channel.EMAIL, "x@y.cn", "s", "b", "x"))
     assert "x@y.cn" not in str(failure.value)
+    assert failure.value.code == "unreachable"
     assert not failure.value.permanent

@@ -1,7 +1,8 @@
 """Channels behind one interface: `Sender.send(Outgoing)` delivers or raises `ChannelFailure`.
 
 What each channel uses, and why:
-- SMTP email and JSON webhooks: Apprise (`mailto://`, `json://`), which reports a refused or
+- SMTP email: aiosmtplib on connections kept open (`smtp.py` says why not Apprise's `mailto://`).
+- JSON webhooks (the on-duty line's duty system): Apprise's `json://`, which reports a refused or
   unreachable server as a failed result (`AppriseResult` is falsy) with warning log entries.
 - WeCom and DingTalk group robots: a thin httpx client each. Apprise has both (`wecombot://`,
   `dingtalk://`) but counts any HTTP 200 as delivered, while both robots answer a refused
@@ -24,7 +25,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import quote, urlencode
 
 import apprise
 import httpx
@@ -60,45 +60,6 @@ class Sender(Protocol):
     channel: Channel
 
     async def send(self, message: Outgoing) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    host: str
-    port: int
-    sender: str
-    user: str | None = None
-    password: str | None = None
-    security: str = "starttls"  # starttls | ssl | insecure (a local relay or sink)
-
-
-class AppriseEmail:
-    """SMTP email through Apprise's `mailto://` plugin."""
-
-    channel = Channel.EMAIL
-
-    def __init__(self, smtp: SmtpSettings, timeout: float = 15.0) -> None:
-        self._smtp = smtp
-        self._timeout = timeout
-
-    def url(self, address: str) -> str:
-        smtp = self._smtp
-        auth = ""
-        if smtp.user:
-            auth = f"{quote(smtp.user, safe='')}:{quote(smtp.password or '', safe='')}@"
-        query = urlencode(
-            {
-                "smtp": smtp.host,
-                "from": smtp.sender,
-                "to": address,
-                "mode": smtp.security,
-                "format": "text",
-            }
-        )
-        return f"mailto://{auth}{smtp.host}:{smtp.port}/?{query}"
-
-    async def send(self, message: Outgoing) -> None:
-        await _apprise_send(self.url(message.address), message.subject, message.body, self._timeout)
 
 
 class AppriseWebhook:

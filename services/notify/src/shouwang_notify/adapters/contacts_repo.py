@@ -147,6 +147,22 @@ async def staff_contacts(
     return {row["person_ref"]: _staff(cipher, row) for row in rows}
 
 
+async def staff_contacts_of(
+    conn: asyncpg.Connection, cipher: NoteCipher, people: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], StaffContact]:
+    """The contacts of these (campus, person_ref) pairs, across campuses, in one statement."""
+    pairs = sorted(set(people))
+    if not pairs:
+        return {}
+    rows = await conn.fetch(
+        "SELECT s.* FROM staff_contacts s JOIN unnest($1::text[], $2::text[]) AS p(c, r)"
+        " ON s.campus_id = p.c AND s.person_ref = p.r",
+        [c for c, _ in pairs],
+        [r for _, r in pairs],
+    )
+    return {(row["campus_id"], row["person_ref"]): _staff(cipher, row) for row in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class StaffSummary:
     """A staff contact as an admin lists it: which channels, never the addresses."""

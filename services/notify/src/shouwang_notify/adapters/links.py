@@ -9,6 +9,7 @@ carries the row's short code instead of the long token.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -139,11 +140,31 @@ async def find_short_code(
     return _issued(row) if row else None
 
 
-async def short_code_of(conn: asyncpg.Connection, link_id: str) -> str | None:
-    code = await conn.fetchval(
-        "SELECT short_code FROM ack_links WHERE link_id = $1", uuid.UUID(link_id)
+async def signable(
+    conn: asyncpg.Connection, link_ids: Iterable[str]
+) -> dict[str, tuple[LinkClaims, str]]:
+    """The claims and short code of each of these links, to put in their messages."""
+    keys = sorted({uuid.UUID(link_id) for link_id in link_ids})
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        "SELECT link_id, alert_id, person_ref, campus_id, expires_at, short_code FROM ack_links"
+        " WHERE link_id = ANY($1::uuid[])",
+        keys,
     )
-    return str(code) if code else None
+    return {
+        str(row["link_id"]): (
+            LinkClaims(
+                str(row["link_id"]),
+                row["alert_id"],
+                row["person_ref"],
+                row["campus_id"],
+                row["expires_at"],
+            ),
+            row["short_code"],
+        )
+        for row in rows
+    }
 
 
 async def use_link(conn: asyncpg.Connection, link_id: str, at: datetime) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -24,6 +25,44 @@ from .. import metrics
 SOURCE = "/shouwang/notify"
 
 
+_INSERT = (
+    "INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers)"
+    " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """A notification event to publish about one student."""
+
+    payload: Payload
+    campus_id: str
+    student_ref: str
+    time: datetime | None = None
+    event_id: str | None = None
+
+    def envelope(self) -> Envelope[Payload]:
+        return Envelope.wrap(
+            self.payload,
+            source=SOURCE,
+            campus_id=self.campus_id,
+            subject=self.student_ref,
+            time=self.time,
+            event_id=self.event_id or str(uuid.uuid4()),
+        )
+
+
+def _row(envelope: Envelope[Payload]) -> tuple[object, ...]:
+    return (
+        envelope.campus_id,
+        uuid.UUID(envelope.id),
+        envelope.topic,
+        envelope.key,
+        envelope.to_bytes(),
+        json.dumps(envelope.headers()),
+    )
+
+
 async def enqueue_event(
     conn: asyncpg.Connection,
     payload: Payload,
@@ -33,25 +72,15 @@ async def enqueue_event(
     time: datetime | None = None,
     event_id: str | None = None,
 ) -> Envelope[Payload]:
-    envelope: Envelope[Payload] = Envelope.wrap(
-        payload,
-        source=SOURCE,
-        campus_id=campus_id,
-        subject=student_ref,
-        time=time,
-        event_id=event_id or str(uuid.uuid4()),
-    )
-    await conn.execute(
-        "INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING",
-        campus_id,
-        uuid.UUID(envelope.id),
-        envelope.topic,
-        envelope.key,
-        envelope.to_bytes(),
-        json.dumps(envelope.headers()),
-    )
+    envelope = OutgoingEvent(payload, campus_id, student_ref, time, event_id).envelope()
+    await conn.execute(_INSERT, *_row(envelope))
     return envelope
+
+
+async def enqueue_events(conn: asyncpg.Connection, events: Sequence[OutgoingEvent]) -> None:
+    """Many events in one round of statements (a batch of delivery outcomes)."""
+    if events:
+        await conn.executemany(_INSERT, [_row(event.envelope()) for event in events])
 
 
 # The relay reads every campus's rows: row-level security lets it through with this setting

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,58 +143,101 @@ async def enqueue(conn: asyncpg.Connection, new: NewDelivery) -> bool:
     return bool(status.endswith(" 1"))
 
 
+# Rows claimed per channel, at most `budget` each and `total` in all, gravest first: a lane
+# claims only what it can send now, so a throttled channel's rows wait in the queue (where
+# another lane or replica may take them) rather than hold the lane's slots.
+_CLAIM = """
+WITH due AS (
+    SELECT picked.id FROM unnest($1::text[], $2::int[]) AS budget(channel, n)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, not_before FROM deliveries
+        WHERE status = 'pending' AND channel = budget.channel AND priority <= $3
+          AND not_before <= $4
+        ORDER BY priority, not_before
+        LIMIT budget.n
+        FOR UPDATE SKIP LOCKED
+    ) picked
+    ORDER BY picked.priority, picked.not_before
+    LIMIT $5
+)
+UPDATE deliveries d SET status = 'sending', lease_until = $6
+FROM due WHERE d.id = due.id
+RETURNING d.*
+"""
+
+
 async def claim(
-    conn: asyncpg.Connection, limit: int, lease: timedelta, now: datetime
+    conn: asyncpg.Connection,
+    budgets: Mapping[Channel, int],
+    *,
+    total: int,
+    max_priority: int,
+    lease: timedelta,
+    now: datetime,
 ) -> list[Delivery]:
-    """Take up to `limit` due rows (most urgent first) and every row whose lease ran out."""
+    """Take due rows for the channels in `budgets` (up to each channel's budget and `total`
+    in all), the gravest first, under a lease until `now + lease`."""
+    channels = [c for c, n in budgets.items() if n > 0]
+    if not channels or total <= 0:
+        return []
     rows = await conn.fetch(
-        """
-        WITH due AS (
-            SELECT id FROM deliveries
-            WHERE (status = 'pending' AND not_before <= $1)
-               OR (status = 'sending' AND lease_until < $1)
-            ORDER BY priority, not_before
-            LIMIT $2
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE deliveries d SET status = 'sending', lease_until = $3
-        FROM due WHERE d.id = due.id
-        RETURNING d.*
-        """,
+        _CLAIM,
+        [c.value for c in channels],
+        [budgets[c] for c in channels],
+        max_priority,
         now,
-        limit,
+        total,
         now + lease,
     )
     return sorted((_delivery(r) for r in rows), key=lambda d: (d.priority, d.id))
 
 
-async def mark_sent(
-    conn: asyncpg.Connection, delivery_id: int, attempts: int, now: datetime
-) -> bool:
-    """Sent; False if the row is no longer ours (cancelled by a withdrawal meanwhile)."""
+async def release_expired(conn: asyncpg.Connection, now: datetime) -> int:
+    """Rows whose worker's lease ran out (it died, or hung) are due again."""
     status = await conn.execute(
-        "UPDATE deliveries SET status = 'sent', attempts = $2, finished_at = $3, lease_until = NULL,"
-        " last_error = NULL WHERE id = $1 AND status = 'sending'",
-        delivery_id,
-        attempts,
+        "UPDATE deliveries SET status = 'pending', lease_until = NULL"
+        " WHERE status = 'sending' AND lease_until < $1",
         now,
     )
-    return bool(status.endswith(" 1"))
+    return int(status.split()[-1])
 
 
-async def first_sent_of_alert(
-    conn: asyncpg.Connection, alert_id: str, campus_id: str, at: datetime
-) -> bool:
-    """True for the alert's first message a channel accepted (once per alert, even when
-    several workers send its messages at the same moment)."""
-    status = await conn.execute(
-        "INSERT INTO alerts_first_delivered (alert_id, campus_id, delivered_at)"
-        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        alert_id,
-        campus_id,
+async def mark_sent(
+    conn: asyncpg.Connection, sent: Sequence[tuple[int, int]], now: datetime
+) -> set[int]:
+    """Mark (id, attempts) rows sent; returns the ids still ours (not cancelled meanwhile by a
+    withdrawal)."""
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d SET status = 'sent', attempts = s.attempts, finished_at = $3,
+            lease_until = NULL, last_error = NULL
+        FROM unnest($1::bigint[], $2::int[]) AS s(id, attempts)
+        WHERE d.id = s.id AND d.status = 'sending'
+        RETURNING d.id
+        """,
+        [i for i, _ in sent],
+        [a for _, a in sent],
+        now,
+    )
+    return {row["id"] for row in rows}
+
+
+async def first_sent_of_alerts(
+    conn: asyncpg.Connection, alerts: Sequence[tuple[str, str]], at: datetime
+) -> set[str]:
+    """Of these (alert id, campus) pairs, the alerts whose first accepted message this is
+    (once per alert, even when several workers send its messages at the same moment)."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO alerts_first_delivered (alert_id, campus_id, delivered_at)
+        SELECT DISTINCT ON (a) a, c, $3 FROM unnest($1::text[], $2::text[]) AS t(a, c)
+        ON CONFLICT DO NOTHING RETURNING alert_id
+        """,
+        [a for a, _ in alerts],
+        [c for _, c in alerts],
         at,
     )
-    return bool(status.endswith(" 1"))
+    return {row["alert_id"] for row in rows}
 
 
 async def mark_call_task(conn: asyncpg.Connection, delivery_id: int, now: datetime) -> None:
@@ -246,14 +290,6 @@ async def cancel_family(
         now,
     )
     return int(status.split()[-1])
-
-
-async def still_ours(conn: asyncpg.Connection, delivery_id: int) -> bool:
-    """The row is still claimed (not cancelled meanwhile); locks it for the rest of the transaction."""
-    status = await conn.fetchval(
-        "SELECT status FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
-    )
-    return bool(status == "sending")
 
 
 async def record_unreached(

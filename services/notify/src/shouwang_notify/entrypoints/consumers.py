@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.envelope import Payload
 from shouwang_contracts.events.casework import (
     AlertAcknowledged,
     BreakGlassOpened,
@@ -23,21 +23,18 @@ from shouwang_contracts.events.casework import (
     FamilyContactDecided,
     StudentRouting,
 )
-from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
 from shouwang_contracts.kafka import PoisonEvent, decode_event
+from shouwang_servicekit.kafka.consumers import event_type
 
 from .. import metrics
+from ..adapters import inbox
 from ..adapters.db import claim_event, worker_transaction
+from ..adapters.inbox import Landing
 from ..container import Notify
-from ..domain.routing import AlertNotice, FollowUpAsk
-from ..service_layer.alerts import plan_alert
+from ..service_layer.alerts import ALERT_EVENTS, alert_notice
 from ..service_layer.cases import apply_case_event, apply_directory
 from ..service_layer.policy import PRIORITY
 
-ALERT_EVENTS: dict[str, type[Payload]] = {
-    AlertRaised.EVENT_TYPE: AlertRaised,
-    AlertEscalated.EVENT_TYPE: AlertEscalated,
-}
 CASE_EVENTS: dict[str, type[Payload]] = {
     cls.EVENT_TYPE: cls
     for cls in (
@@ -68,69 +65,44 @@ def _type_of(raw: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
-    """The alert as routing needs it: who, how grave, by when, and what else is asked."""
-    data = envelope.data
-    occurred = (
-        getattr(data, "raised_at", None) or getattr(data, "escalated_at", None) or envelope.time
-    )
-    return AlertNotice(
-        event_id=envelope.id,
-        event_type=envelope.type,
-        campus_id=envelope.campus_id,
-        alert_id=data.alert_id,
-        student_ref=data.student_ref,
-        severity=data.severity,
-        owner_role=data.owner_role,
-        inform_roles=tuple(data.inform_roles),
-        ack_deadline=data.ack_deadline,
-        occurred_at=occurred,
-        escalation_level=data.escalation_level,
-        inform_external=tuple(data.inform_external),
-        attempt=data.realert_attempt,
-        on_duty=data.notify_on_duty,
-        follow_ups=tuple(
-            FollowUpAsk(f.task.value, f.assigned_role, f.due_at) for f in data.follow_up_tasks
-        ),
-        incomplete=data.incomplete_sheet,
-    )
-
-
-def decode_alert(record: Any) -> AlertNotice | None:
-    """An alert record as routing needs it; None for an event type notify does not act on."""
+def decode_alert(record: Any) -> Landing | None:
+    """An alert record, validated, ready to land in the inbox; None for an event type notify
+    does not act on."""
     raw = _value(record)
-    payload_cls = ALERT_EVENTS.get(_type_of(raw) or "")
+    payload_cls = ALERT_EVENTS.get(event_type(record) or _type_of(raw) or "")
     if payload_cls is None:
         return None
-    return alert_notice(decode_event(raw, payload_cls))
-
-
-async def on_alerts(notify: Notify, notices: list[AlertNotice | None]) -> list[str]:
-    """Alerts that queued up, in one transaction, the gravest first (a critical alert behind a
-    burst of moderate ones is planned, and so sent, before them). Each is planned once per
-    event id; returns what became of each (in the order given)."""
-    outcomes = [SKIPPED if n is None else "" for n in notices]
-    order = sorted(
-        (i for i, n in enumerate(notices) if n is not None),
-        key=lambda i: PRIORITY[notices[i].severity],  # type: ignore[union-attr]
+    notice = alert_notice(decode_event(raw, payload_cls))
+    return Landing(
+        notice.event_id, notice.event_type, notice.campus_id, PRIORITY[notice.severity], raw
     )
-    now = datetime.now(UTC)
+
+
+async def on_alerts(notify: Notify, alerts: list[Landing | None]) -> list[str]:
+    """Alerts that queued up on Kafka land in the inbox in one transaction (each event id
+    once), and the planners are woken: they plan them the gravest first, so a critical alert
+    behind a burst of moderate ones is not planned after them. Returns what became of each
+    (in the order given)."""
+    landing = [a for a in alerts if a is not None]
     async with worker_transaction(notify.pool) as conn:
-        for i in order:
-            notice = notices[i]
-            assert notice is not None
-            if not await claim_event(conn, "notify.alerts", notice.event_id, notice.campus_id):
-                metrics.DEDUPLICATED.labels("all", notice.event_type).inc()
-                outcomes[i] = DUPLICATE
-                continue
-            await plan_alert(conn, notify.cipher, notify.policy, notice, now)
-            outcomes[i] = APPLIED
-    notify.wake_dispatcher()
+        landed = await inbox.land(conn, landing)
+    outcomes = []
+    for alert in alerts:
+        if alert is None:
+            outcomes.append(SKIPPED)
+        elif alert.event_id in landed:
+            landed.discard(alert.event_id)  # the same event twice in one batch: once
+            outcomes.append(APPLIED)
+        else:
+            metrics.DEDUPLICATED.labels("all", alert.event_type).inc()
+            outcomes.append(DUPLICATE)
+    if APPLIED in outcomes:
+        notify.wake_planner()
     return outcomes
 
 
 async def on_alert(notify: Notify, record: Any) -> str:
-    """One alert record: queue its messages once."""
+    """One alert record: lands it in the inbox once."""
     (outcome,) = await on_alerts(notify, [decode_alert(record)])
     return outcome
 

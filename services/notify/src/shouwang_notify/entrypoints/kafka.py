@@ -21,8 +21,8 @@ from shouwang_servicekit.kafka.consumers import (
 )
 
 from .. import metrics
+from ..adapters.inbox import Landing
 from ..container import Notify
-from ..domain.routing import AlertNotice
 from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
 
 
@@ -37,10 +37,10 @@ def register_consumers(notify: Notify) -> None:
     assert notify.broker is not None
     observer = _Observer()
 
-    # Alerts come in bursts (a census raises hundreds): whatever queued up is planned in one
-    # transaction and one offset commit, the gravest first.
-    async def alerts(notices: list[AlertNotice | None]) -> None:
-        await on_alerts(notify, notices)
+    # Alerts come in bursts (a census raises hundreds): whatever queued up lands in the inbox
+    # in one transaction and one offset commit; the planners take the gravest first.
+    async def alerts(landing: list[Landing | None]) -> None:
+        await on_alerts(notify, landing)
 
     subscribe_batch(
         notify.broker,

@@ -7,8 +7,10 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.events.notify import RecipientKind
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..adapters import contacts_repo, links, queue, state
@@ -17,6 +19,7 @@ from ..domain.links import link_lifetime
 from ..domain.routing import (
     AlertNotice,
     CaseNoticeKind,
+    FollowUpAsk,
     Intent,
     Template,
     Timing,
@@ -24,6 +27,39 @@ from ..domain.routing import (
 )
 from ..domain.schedule import next_digest_at, send_at
 from .policy import PRIORITY, NotifyPolicy
+
+ALERT_EVENTS: dict[str, type[Payload]] = {
+    AlertRaised.EVENT_TYPE: AlertRaised,
+    AlertEscalated.EVENT_TYPE: AlertEscalated,
+}
+
+
+def alert_notice(envelope: Envelope[Any]) -> AlertNotice:
+    """The alert as routing needs it: who, how grave, by when, and what else is asked."""
+    data = envelope.data
+    occurred = (
+        getattr(data, "raised_at", None) or getattr(data, "escalated_at", None) or envelope.time
+    )
+    return AlertNotice(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        campus_id=envelope.campus_id,
+        alert_id=data.alert_id,
+        student_ref=data.student_ref,
+        severity=data.severity,
+        owner_role=data.owner_role,
+        inform_roles=tuple(data.inform_roles),
+        ack_deadline=data.ack_deadline,
+        occurred_at=occurred,
+        escalation_level=data.escalation_level,
+        inform_external=tuple(data.inform_external),
+        attempt=data.realert_attempt,
+        on_duty=data.notify_on_duty,
+        follow_ups=tuple(
+            FollowUpAsk(f.task.value, f.assigned_role, f.due_at) for f in data.follow_up_tasks
+        ),
+        incomplete=data.incomplete_sheet,
+    )
 
 
 def alert_context(notice: AlertNotice, role: Role | None) -> dict[str, Any]:

@@ -1,10 +1,23 @@
-"""The delivery worker: claim due messages, render, send, and record what happened.
+"""The delivery workers: claim due messages, render, send, and record what happened.
 
 A claim commits before anything is sent (status `sending` under a lease), the send happens
 outside any transaction, and its outcome commits with the notification event in the outbox.
 Killed between claim and outcome, a worker leaves its rows to be claimed again once the
 lease runs out, so nothing is lost; a channel that accepted a message and then lost the
 answer is the one case that can repeat it, as with any at-least-once channel.
+
+Sending capacity comes in lanes. Each lane has its own slots and its own senders (its own
+SMTP connections) and claims, gravest first, only as many messages as it has free slots, per
+channel no more than that channel's rate lets go within a couple of seconds. The bulk lane
+takes every message; the urgent lane takes only critical ones, so a critical message never
+waits for a slot behind a burst, and at a channel's rate limit it goes ahead of routine ones.
+Slots refill as sends finish (no batch waits for its slowest message).
+
+Slots are not the only thing a burst takes: the sends share one process (one event loop, a
+share of the CPU). While a critical message is on its way (for at most
+`URGENT_PRECEDENCE_SECONDS`, so a critical message stuck on a slow channel does not stall the
+rest), the bulk lane claims only critical messages (its slots and connections help with a
+burst of them): nothing routine joins the sends already in flight.
 """
 
 from __future__ import annotations
@@ -12,294 +25,254 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.notify import (
-    NotificationChannel as Channel,
-)
-from shouwang_contracts.events.notify import (
-    NotificationDelivered,
-    NotificationFailed,
-    RecipientKind,
-)
-from shouwang_contracts.vocabulary import Language
+from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_servicekit.backoff import Backoff
 
 from .. import metrics
-from ..adapters import contacts_repo, links, outbox, queue, state
+from ..adapters import queue
 from ..adapters.channels import ChannelFailure, Outgoing, Sender
 from ..adapters.db import worker_transaction
-from ..adapters.links import LinkSigner
-from ..adapters.templates import Templates
-from ..domain.contacts import family_chain, staff_chain
-from ..domain.links import LinkClaims
-from ..domain.routing import Template
-from .policy import NotifyPolicy
+from .messages import Addresses, Composer, read_addresses
+from .outcomes import Outcome, Outcomes
+from .policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
+from .rates import ChannelRate
 
 logger = logging.getLogger("shouwang.notify.dispatch")
+# How often rows whose lease ran out are made due again.
+RELEASE_EVERY_SECONDS = 1.0
+# How long a critical message in flight holds back the bulk lane's new claims, and how often
+# the bulk lane looks again meanwhile.
+URGENT_PRECEDENCE_SECONDS = 2.0
+URGENT_YIELD_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A share of the sending capacity: slots, senders, and which messages it takes."""
+
+    name: str
+    senders: Mapping[Channel, Sender]
+    concurrency: int = 20
+    # Messages of one channel in flight at once (default: the lane's concurrency).
+    caps: Mapping[Channel, int] = field(default_factory=dict)
+    # The least grave priority it claims (0: critical only).
+    max_priority: int = LOWEST_PRIORITY
+    # Goes ahead of routine messages at the channels' rate limits.
+    urgent: bool = False
+
+    def cap(self, channel: Channel) -> int:
+        return min(self.caps.get(channel, self.concurrency), self.concurrency)
+
+    @property
+    def channels(self) -> list[Channel]:
+        # A call task needs no sender: it is recorded for the counselling center.
+        return [*self.senders, Channel.PHONE_CALL]
+
+
+class _Slots:
+    """A lane's messages in flight, in all and by channel."""
+
+    def __init__(self, lane: Lane, freed: asyncio.Event) -> None:
+        self.lane = lane
+        self.total = 0
+        self.by_channel: Counter[Channel] = Counter()
+        self.freed = freed
+        self.started: dict[int, float] = {}  # delivery id: when it was claimed (monotonic)
+
+    @property
+    def free(self) -> int:
+        return self.lane.concurrency - self.total
+
+    def budgets(self) -> dict[Channel, int]:
+        if self.free <= 0:
+            return {}
+        found = {c: self.lane.cap(c) - self.by_channel[c] for c in self.lane.channels}
+        return {c: min(n, self.free) for c, n in found.items() if n > 0}
+
+    def take(self, delivery: queue.Delivery) -> None:
+        self.total += 1
+        self.by_channel[delivery.channel] += 1
+        self.started[delivery.id] = time.monotonic()
+
+    def give_back(self, delivery: queue.Delivery) -> None:
+        self.total -= 1
+        self.by_channel[delivery.channel] -= 1
+        self.started.pop(delivery.id, None)
+        self.freed.set()
+
+    def sending_since(self, seconds: float) -> bool:
+        """Whether a message claimed less than `seconds` ago is still in flight."""
+        since = time.monotonic() - seconds
+        return any(started > since for started in self.started.values())
 
 
 @dataclass
 class Dispatcher:
-    """Sends what is due, with per-channel rate limits and retries."""
+    """Sends what is due, lane by lane, with per-channel rate limits and retries."""
 
     pool: asyncpg.Pool
     cipher: NoteCipher
-    senders: Mapping[Channel, Sender]
-    templates: Templates
-    signer: LinkSigner
+    composer: Composer
     policy: NotifyPolicy
-    public_base_url: str
-    # Per-channel rate limits: reusable async context managers (aiolimiter's buckets).
-    limits: Mapping[Channel, AbstractAsyncContextManager[Any]]
-    batch: int = 50
+    lanes: Sequence[Lane]
+    # Per-channel rate limits, shared by the lanes.
+    limits: Mapping[Channel, ChannelRate] = field(default_factory=dict)
     lease: timedelta = timedelta(seconds=60)
-    concurrency: int = 20
-    draw: Callable[[], float] = random.random
-
     poll_seconds: float = 0.2
-    # Called after an outcome (and its event) committed: the outbox relay publishes at once.
-    on_outcome: Callable[[], None] = lambda: None
+    outcomes: Outcomes | None = None
 
     def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.concurrency)
-        self._wake = asyncio.Event()
+        if self.outcomes is None:
+            self.outcomes = Outcomes(self.pool, self.cipher, self.policy)
+        self._wake = {lane.name: asyncio.Event() for lane in self.lanes}
+        self._slots = {lane.name: _Slots(lane, self._wake[lane.name]) for lane in self.lanes}
+        self._sending: set[asyncio.Task[None]] = set()
+        self._released = 0.0
+
+    @property
+    def on_outcome(self) -> Callable[[], None]:
+        assert self.outcomes is not None
+        return self.outcomes.committed
+
+    @on_outcome.setter
+    def on_outcome(self, callback: Callable[[], None]) -> None:
+        assert self.outcomes is not None
+        self.outcomes.committed = callback
+
+    @property
+    def in_flight(self) -> int:
+        """Messages claimed and not yet done (sent or failed, and recorded)."""
+        return len(self._sending)
 
     def wake(self) -> None:
         """Messages were queued: look now rather than at the next poll."""
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
 
     async def run(self) -> None:
-        """Send what is due until cancelled: at once after `wake()`, else every poll; a full
-        batch is followed by the next at once. Several of these share the queue (SKIP LOCKED),
-        in one process as across replicas. A database away is waited out with back-off."""
+        """Send what is due until cancelled, every lane at once. Several dispatchers share
+        the queue (SKIP LOCKED), in one process as across replicas."""
+        try:
+            await asyncio.gather(*(self._run_lane(lane) for lane in self.lanes))
+        finally:
+            for task in list(self._sending):
+                task.cancel()
+
+    async def _run_lane(self, lane: Lane) -> None:
+        """Claim as slots free up: at once after `wake()` or a finished send, else every
+        poll. A busy lane waits until a quarter of its slots are free, so claims come in
+        batches rather than one per finished message. A database away is waited out."""
+        slots, wake = self._slots[lane.name], self._wake[lane.name]
+        refill = max(1, lane.concurrency // 4)
         errors = Backoff(self.poll_seconds, 10.0)
         while True:
-            self._wake.clear()
+            wake.clear()
+            if slots.total and slots.free < refill:
+                await wake.wait()
+                continue
+            precedence = not lane.urgent and self._critical_on_its_way()
             try:
-                claimed = await self.run_once()
+                claimed, asked = await self._claim(
+                    lane, CRITICAL_PRIORITY if precedence else lane.max_priority
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
                 pause = errors.next_pause()
-                logger.exception("dispatch failed; retrying in %.1f s", pause)
+                logger.exception("dispatch (%s) failed; retrying in %.1f s", lane.name, pause)
                 await asyncio.sleep(pause)
                 continue
             errors.reset()
-            if claimed >= self.batch:
+            if claimed and claimed >= asked:
+                continue
+            if precedence:
+                await asyncio.sleep(URGENT_YIELD_SECONDS)
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(wake.wait(), self.poll_seconds)
+
+    def _critical_on_its_way(self) -> bool:
+        return any(
+            self._slots[lane.name].sending_since(URGENT_PRECEDENCE_SECONDS)
+            for lane in self.lanes
+            if lane.urgent
+        )
 
     async def run_once(self) -> int:
-        """Claim one batch and send it; returns how many were claimed."""
+        """Claim once in every lane and wait until those messages are done; returns how many
+        were claimed (tests and tools drive the dispatcher with this)."""
+        claimed = 0
+        for lane in self.lanes:
+            claimed += (await self._claim(lane))[0]
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        return claimed
+
+    async def _claim(self, lane: Lane, max_priority: int | None = None) -> tuple[int, int]:
+        """Claim what the lane can send now and start sending it: (claimed, asked for)."""
+        slots = self._slots[lane.name]
+        budgets = slots.budgets()
+        if not budgets:
+            return 0, 0
+        asked = min(slots.free, sum(budgets.values()))
         now = datetime.now(UTC)
         async with worker_transaction(self.pool) as conn:
-            claimed = await queue.claim(conn, self.batch, self.lease, now)
-        if claimed:
-            await asyncio.gather(*(self._guarded(d) for d in claimed))
-        return len(claimed)
+            if time.monotonic() - self._released > RELEASE_EVERY_SECONDS:
+                self._released = time.monotonic()
+                await queue.release_expired(conn, now)
+            claimed = await queue.claim(
+                conn,
+                budgets,
+                total=asked,
+                max_priority=lane.max_priority if max_priority is None else max_priority,
+                lease=self.lease,
+                now=now,
+            )
+            found = await read_addresses(conn, self.cipher, claimed) if claimed else Addresses()
+        for delivery in claimed:
+            slots.take(delivery)
+            task = asyncio.create_task(self._deliver(lane, delivery, found))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return len(claimed), asked
 
-    async def _guarded(self, delivery: queue.Delivery) -> None:
-        async with self._slots:
-            try:
-                await self.deliver(delivery)
-            except Exception:
-                # The row stays `sending`; its lease runs out and it is tried again.
-                logger.exception("delivery %s failed unexpectedly", delivery.notification_id)
-
-    async def deliver(self, delivery: queue.Delivery) -> None:
-        """Send one claimed message and commit its outcome."""
-        async with worker_transaction(self.pool) as conn:
-            outgoing = await self._prepare(conn, delivery)
-        if outgoing is None:
-            return
-        if delivery.channel is Channel.PHONE_CALL:
-            async with worker_transaction(self.pool) as conn:
-                await queue.mark_call_task(conn, delivery.id, datetime.now(UTC))
-            metrics.CALL_TASKS.inc()
-            logger.warning("no message reached the on-duty line: call task %s", delivery.id)
-            return
-        failure: ChannelFailure | None = None
-        limit = self.limits.get(delivery.channel) or nullcontext()
+    async def _deliver(self, lane: Lane, d: queue.Delivery, found: Addresses) -> None:
+        """Send one claimed message and wait until its outcome is committed."""
+        assert self.outcomes is not None
         try:
-            async with limit:
-                await self.senders[delivery.channel].send(outgoing)
-        except ChannelFailure as exc:
-            failure = exc
-        async with worker_transaction(self.pool) as conn:
-            if failure is None:
-                await self._sent(conn, delivery)
+            message = self.composer.compose(d, found)
+            if isinstance(message, Outgoing):
+                outcome = Outcome(d, failure=await self._send(lane, message))
             else:
-                await self._failed(conn, delivery, failure)
-        self.on_outcome()
+                outcome = Outcome(d, unsendable=message)
+            await self.outcomes.record(outcome)
+        except Exception:
+            # The row stays `sending`; its lease runs out and it is tried again.
+            logger.exception("delivery %s failed unexpectedly", d.notification_id)
+        finally:
+            self._slots[lane.name].give_back(d)
 
-    async def _prepare(self, conn: asyncpg.Connection, d: queue.Delivery) -> Outgoing | None:
-        """The address and text, or None when the message must not or cannot go."""
-        if d.recipient_kind is RecipientKind.FAMILY:
-            case = await state.get_case(conn, d.case_id) if d.case_id else None
-            if case is None or case.closed or not (case.consent and case.consent.allows_contact):
-                await queue.cancel_family(
-                    conn, d.campus_id, d.student_ref, "consent_missing", _now()
-                )
-                metrics.CANCELLED.inc()
-                return None
-            student_ref, _, rank = d.recipient_ref.partition("#")
-            members = await contacts_repo.family_contacts(
-                conn, self.cipher, d.campus_id, student_ref
-            )
-            member = next((m for m in members if str(m.rank) == rank), None)
-            address = member.address(d.channel) if member else None
-        else:
-            found = await contacts_repo.staff_contacts(
-                conn, self.cipher, d.campus_id, [d.recipient_ref]
-            )
-            contact = found.get(d.recipient_ref)
-            if d.channel is Channel.WEBHOOK:
-                address = self.policy.on_duty_webhook
-            else:
-                address = contact.address(d.channel) if contact else None
-        if address is None:
-            await self._failed(conn, d, ChannelFailure("no_address", permanent=True))
-            return None
-        context = dict(d.context)
-        link_id = context.pop("link_id", None)
-        context["link"] = context["short_link"] = None
-        if link_id:
-            link = await links.find_link(conn, link_id)
-            if link is not None:
-                code = await links.short_code_of(conn, link_id)
-                token = self.signer.sign(
-                    LinkClaims(
-                        link.link_id,
-                        link.alert_id,
-                        link.person_ref,
-                        link.campus_id,
-                        link.expires_at,
-                    )
-                )
-                base = self.public_base_url.rstrip("/")
-                context["link"] = f"{base}/ack/{token}"
-                context["short_link"] = f"{base}/ack/s/{code}"
-        language: Language = "en" if d.language == "en" else "zh-CN"
-        rendered = self.templates.message(Template(d.template), language, context)
-        return Outgoing(d.channel, address, rendered.subject, rendered.body, rendered.short)
-
-    async def _sent(self, conn: asyncpg.Connection, d: queue.Delivery) -> None:
-        now = _now()
-        if not await queue.mark_sent(conn, d.id, d.attempts + 1, now):
-            return  # cancelled meanwhile (a withdrawal): nothing to report as delivered
-        await outbox.enqueue_event(
-            conn,
-            NotificationDelivered(
-                **_outcome(d, d.attempts + 1),
-                delivered_at=now,
-            ),
-            campus_id=d.campus_id,
-            student_ref=d.student_ref,
-            time=now,
-        )
-        metrics.SENT.labels(d.channel.value, d.source_event_type).inc()
-        if (
-            d.alert_id
-            and d.source_event_type.endswith("alert.raised")
-            and d.context.get("severity")
-            and await queue.first_sent_of_alert(conn, d.alert_id, d.campus_id, now)
-        ):
-            metrics.ALERT_TO_FIRST_DELIVERY_SECONDS.labels(d.context["severity"]).observe(
-                max((now - d.source_time).total_seconds(), 0.0)
-            )
-
-    async def _failed(
-        self, conn: asyncpg.Connection, d: queue.Delivery, failure: ChannelFailure
-    ) -> None:
-        now = _now()
-        attempts = d.attempts + 1
-        retry = self.policy.retry
-        if not failure.permanent and not retry.exhausted(attempts):
-            await queue.retry_later(
-                conn, d.id, attempts, now + retry.delay(attempts, self.draw), failure.code
-            )
-            metrics.RETRIED.labels(d.channel.value, d.source_event_type).inc()
-            return
-        if not await queue.mark_failed(conn, d.id, attempts, failure.code, now):
-            return
-        fallback = await self._fallback(conn, d)
-        if fallback is not None:
-            await queue.enqueue(conn, d.fallback(fallback, now))
-        await outbox.enqueue_event(
-            conn,
-            NotificationFailed(
-                **_outcome(d, attempts),
-                reason=failure.code,
-                fallback_channel=fallback,
-                failed_at=now,
-            ),
-            campus_id=d.campus_id,
-            student_ref=d.student_ref,
-            time=now,
-        )
-        metrics.FAILED.labels(d.channel.value, d.source_event_type).inc()
-        logger.warning(
-            "notification %s failed on %s (%s); fallback: %s",
-            d.notification_id,
-            d.channel.value,
-            failure.code,
-            fallback.value if fallback else "none",
-        )
-
-    async def _fallback(self, conn: asyncpg.Connection, d: queue.Delivery) -> Channel | None:
-        """The next channel of the recipient's chain that has not been tried for this event."""
-        if d.recipient_kind is RecipientKind.FAMILY:
-            student_ref, _, rank = d.recipient_ref.partition("#")
-            members = await contacts_repo.family_contacts(
-                conn, self.cipher, d.campus_id, student_ref
-            )
-            member = next((m for m in members if str(m.rank) == rank), None)
-            chain = family_chain(member, self.policy.channels) if member else None
-        else:
-            found = await contacts_repo.staff_contacts(
-                conn, self.cipher, d.campus_id, [d.recipient_ref]
-            )
-            contact = found.get(d.recipient_ref)
-            chain = staff_chain(contact, self.policy.channels) if contact else None
-        if chain is None:
-            return None
-        current = d.channel
-        if current is Channel.WEBHOOK:
-            return chain.first()
-        return chain.after(current)
+    async def _send(self, lane: Lane, message: Outgoing) -> ChannelFailure | None:
+        rate = self.limits.get(message.channel)
+        try:
+            if rate is not None:
+                await rate.wait(urgent=lane.urgent)
+            await lane.senders[message.channel].send(message)
+        except ChannelFailure as failure:
+            return failure
+        return None
 
     async def observe_queue(self) -> None:
         """Queue depth and the oldest due message's age, for /metrics."""
         async with worker_transaction(self.pool) as conn:
-            depth, oldest = await queue.queue_depth(conn, _now())
+            depth, oldest = await queue.queue_depth(conn, datetime.now(UTC))
         metrics.QUEUE_DEPTH.set(depth)
         metrics.QUEUE_OLDEST_SECONDS.set(oldest)
-
-
-def _outcome(d: queue.Delivery, attempts: int) -> dict[str, Any]:
-    return {
-        "notification_id": d.notification_id,
-        "source_event_id": d.source_event_id,
-        "source_event_type": d.source_event_type,
-        "alert_id": d.alert_id,
-        "case_id": d.case_id,
-        "student_ref": d.student_ref,
-        "recipient_kind": d.recipient_kind,
-        "recipient_role": d.recipient_role,
-        "channel": d.channel,
-        "attempts": attempts,
-        "created_at": d.created_at,
-    }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -38,3 +38,6 @@ PRIORITY = {
     Severity.NONE: 3,
 }
 CASE_PRIORITY = 3
+#: Critical messages: the urgent lanes (planning and sending) take only these.
+CRITICAL_PRIORITY = PRIORITY[Severity.CRITICAL]
+LOWEST_PRIORITY = max(*PRIORITY.values(), CASE_PRIORITY)
