@@ -31,6 +31,15 @@ from types import FrameType
 from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy, repo_root, stop_from_pid_file
+from .demo import (
+    DEMO_CAMPUS,
+    DEMO_LADDER,
+    DEMO_PEOPLE,
+    DemoClient,
+    load_demo_campus,
+    samples_dir,
+    token_command,
+)
 from .kafka import LocalKafka, ensure_kafka_jars
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
@@ -224,6 +233,10 @@ class Stack:
                 )
             env.update(self.sinks.notify_env())
             env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
+        if info.name == "triage":
+            env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
+        if info.name == "casework":
+            env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
         if info.name == GATEWAY:
             # The gateway mints tokens only: it never pseudonymises nor opens a note.
             env.pop("SHOUWANG_PSEUDONYM_KEY", None)
@@ -262,6 +275,41 @@ class Stack:
         for proc in self.services:
             proc.wait_ready(90)
             say(f"{proc.name}: ready on {proc.base_url}")
+
+    def load_demo_campus(self) -> None:
+        """The demo campus from `samples/` through casework's and notify's import APIs."""
+        running = {proc.name for proc in self.services}
+        if not {"casework", "notify"} <= running:
+            say("demo campus: not loaded (needs casework and notify)")
+            return
+        client = DemoClient(
+            secret=self.secrets["SHOUWANG_JWT_SECRET"],
+            urls={proc.name: proc.base_url for proc in self.services},
+            data=self.data,
+        )
+        try:
+            for line in load_demo_campus(client, samples_dir(self.root)):
+                say(f"demo campus `{DEMO_CAMPUS}`: {line}")
+        finally:
+            client.close()
+
+    def where_everything_is(self) -> None:
+        """The map a newcomer needs: APIs and their docs, sinks, tokens, data."""
+        say("where everything is:")
+        for proc in self.services:
+            docs = "" if proc.name == GATEWAY else f"  (docs {proc.base_url}/docs)"
+            say(f"  {proc.name:<9} {proc.base_url}{docs}")
+        if self.sinks is not None:
+            say(
+                f"  mail      {self.sinks.mail_dir}/*.eml  (SMTP sink 127.0.0.1:{self.sinks.smtp_port})"
+            )
+            say(f"  robots, SMS, webhooks  {self.sinks.webhooks_dir}/<channel>.jsonl")
+        say(f"  logs      {self.data / 'logs'}/<service>.log")
+        say(f"  secrets   {self.data / 'local.env'}")
+        say("a token per demo role (as `Authorization: Bearer $TOKEN`):")
+        for role in DEMO_PEOPLE:
+            say(f"  {role.value:<24} {token_command(role)}")
+        say("play a term against it: `make demo` (in another terminal)")
 
     def seed_demo_accounts(self) -> None:
         """The demo campus's sign-ins (one per role), fresh passwords printed here only.
@@ -458,7 +506,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 say("no services started" if services else "no services present yet")
             else:
                 stack.start_services(services, dsns)
+                if not args.no_demo:
+                    stack.load_demo_campus()
                 stack.seed_demo_accounts()
+                stack.where_everything_is()
             say("up; Ctrl-C stops everything")
             while True:
                 dead = stack.dead_service()
@@ -652,6 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Kafka, PostgreSQL and every present service")
     up.add_argument("--no-services", action="store_true", help="servers, schemas and topics only")
     up.add_argument("--only", help="comma-separated services to start (default: all present)")
+    up.add_argument("--no-demo", action="store_true", help="do not load the demo campus")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop leftovers from pid files").set_defaults(func=cmd_down)
     kafka = sub.add_parser("kafka", help="run only the Kafka broker")
