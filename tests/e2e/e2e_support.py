@@ -178,9 +178,7 @@ class Ledger:
         wanted = {f"shouwang.{t}" for t in types}
         return [e for e in self.events.values() if e["type"] in wanted]
 
-    async def settle(
-        self, done: Callable[[], bool], within: float, quiet: float = 12.0
-    ) -> None:
+    async def settle(self, done: Callable[[], bool], within: float, quiet: float = 12.0) -> None:
         """Read until `done()` holds and nothing new came for `quiet` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within

@@ -96,9 +96,11 @@ async def test_kill_9_of_each_service_in_turn_loses_and_doubles_nothing(
 
             def complete() -> bool:
                 per_student = ledger.assessments_per_student("report")
-                return all(len(per_student[ref]) >= n for ref, n in expected.items()) and sum(
-                    map(len, ledger.assessments_per_student("screening").values())
-                ) >= census_rows
+                return (
+                    all(len(per_student[ref]) >= n for ref, n in expected.items())
+                    and sum(map(len, ledger.assessments_per_student("screening").values()))
+                    >= census_rows
+                )
 
             await ledger.settle(complete, within=420)
 
