@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.services import ServiceProcess, present_services
 from shouwang_devstack.sinks import LocalSinks
-from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
 
 pytestmark = pytest.mark.integration
 
