@@ -1,0 +1,135 @@
+"""Write `topics.yaml` (Strimzi KafkaTopic resources) and `users.yaml` (KafkaUser resources with
+their ACLs) from the contracts' `topics.yaml`, the one declaration of Shouwang's topics.
+
+    uv run python deploy/k8s/components/kafka-strimzi/build_topics.py
+
+The tests fail when the committed files differ from what this writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[3]
+DECLARED = ROOT / "libs/contracts/src/shouwang_contracts/topics.yaml"
+CLUSTER = "shouwang"
+REPLICAS = 3
+MIN_INSYNC = 2
+
+#: What each service's Kafka user may do: the topics it writes, the topics it reads (and so
+#: the dead-letter twins it writes), and the prefix of its consumer groups. The gateway has
+#: no Kafka user: it only speaks HTTP.
+ACCESS: dict[str, dict[str, Any]] = {
+    "intake": {
+        "writes": ["reports", "screenings", "census"],
+        "reads": ["cases"],
+        "groups": "shouwang-intake",
+    },
+    "triage": {
+        "writes": ["assessments", "alerts"],
+        "reads": ["reports", "screenings", "census", "cases", "directory"],
+        "groups": "triage",
+    },
+    "casework": {
+        "writes": ["cases", "directory"],
+        "reads": ["assessments", "alerts", "notifications", "reports", "screenings", "census"],
+        "groups": "casework",
+    },
+    "notify": {
+        "writes": ["notifications"],
+        "reads": ["alerts", "cases", "directory"],
+        "groups": "notify",
+    },
+    "stats": {
+        "writes": [],
+        "reads": ["assessments", "alerts", "cases", "notifications", "directory"],
+        "groups": "shouwang-stats",
+    },
+}
+
+
+def _resource_name(topic: str) -> str:
+    return topic.replace(".", "-").replace("_", "-")
+
+
+def _topic(name: str, partitions: int, config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "kind": "KafkaTopic",
+        "metadata": {"name": _resource_name(name), "labels": {"strimzi.io/cluster": CLUSTER}},
+        "spec": {
+            "topicName": name,
+            "partitions": partitions,
+            "replicas": REPLICAS,
+            "config": {"min.insync.replicas": MIN_INSYNC, **config},
+        },
+    }
+
+
+def topics() -> list[dict[str, Any]]:
+    declared = yaml.safe_load(DECLARED.read_text(encoding="utf-8"))
+    defaults, dlq = declared["defaults"], declared["dlq"]
+    out = []
+    for spec in declared["topics"].values():
+        config: dict[str, Any] = {}
+        if "retention_ms" in spec:
+            config["retention.ms"] = spec["retention_ms"]
+        if "cleanup_policy" in spec:
+            config["cleanup.policy"] = spec["cleanup_policy"]
+        out.append(_topic(spec["name"], spec.get("partitions", defaults["partitions"]), config))
+        out.append(
+            _topic(f"{spec['name']}.dlq", dlq["partitions"], {"retention.ms": dlq["retention_ms"]})
+        )
+    return out
+
+
+def _acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
+    return {
+        "resource": {"type": kind, "name": name, "patternType": pattern},
+        "operations": operations,
+    }
+
+
+def users() -> list[dict[str, Any]]:
+    declared = yaml.safe_load(DECLARED.read_text(encoding="utf-8"))["topics"]
+    out = []
+    for service, access in ACCESS.items():
+        acls = [_acl("topic", declared[t]["name"], ["Write", "Describe"]) for t in access["writes"]]
+        for t in access["reads"]:
+            acls.append(_acl("topic", declared[t]["name"], ["Read", "Describe"]))
+            acls.append(_acl("topic", f"{declared[t]['name']}.dlq", ["Write", "Describe"]))
+        acls.append(_acl("group", access["groups"], ["Read", "Describe"], "prefix"))
+        if access["writes"]:
+            acls.append(_acl("cluster", "kafka-cluster", ["IdempotentWrite"]))
+        out.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "kind": "KafkaUser",
+                "metadata": {"name": service, "labels": {"strimzi.io/cluster": CLUSTER}},
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"type": "simple", "acls": acls},
+                },
+            }
+        )
+    return out
+
+
+HEADER = "# Written by build_topics.py from libs/contracts/src/shouwang_contracts/topics.yaml: do not edit.\n"
+OUTPUTS = {"topics.yaml": topics, "users.yaml": users}
+
+
+def render(name: str) -> str:
+    docs = OUTPUTS[name]()
+    return HEADER + "---\n".join(
+        yaml.safe_dump(d, sort_keys=False, allow_unicode=True) for d in docs
+    )
+
+
+if __name__ == "__main__":
+    for filename in OUTPUTS:
+        (HERE / filename).write_text(render(filename), encoding="utf-8")
