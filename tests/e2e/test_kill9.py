@@ -1,5 +1,6 @@
 """`kill -9` of each service in turn while 2,000 reports and a census stream in: after each
-restart the platform carries on, and end to end nothing is lost and nothing doubled.
+restart the platform carries on, and end to end nothing is lost and nothing doubled. The same
+with SIGTERM (500 reports): each service exits 0 and loses and doubles nothing either.
 
 Every service runs as its own process on the session's Kafka and PostgreSQL; notify's
 channels point at the local sinks. Reporters retry with their Idempotency-Key whatever went
@@ -43,7 +44,32 @@ def _sink_messages(data: Path) -> int:
 async def test_kill_9_of_each_service_in_turn_loses_and_doubles_nothing(
     service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    campus = new_campus("k9")
+    await _each_service_stopped_in_turn(
+        service_process, devstack_env, kafka_bootstrap, tmp_path, how="kill", reports=REPORTS
+    )
+
+
+@pytest.mark.timeout(900)
+async def test_sigterm_of_each_service_in_turn_finishes_in_flight_work_and_exits_cleanly(
+    service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Graceful shutdown: SIGTERM stops taking work, finishes and commits what is in flight, and
+    the process exits 0 well before the 15 s after which it would be killed."""
+    await _each_service_stopped_in_turn(
+        service_process, devstack_env, kafka_bootstrap, tmp_path, how="term", reports=REPORTS // 4
+    )
+
+
+async def _each_service_stopped_in_turn(
+    service_process: Any,
+    devstack_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    *,
+    how: str,
+    reports: int,
+) -> None:
+    campus = new_campus("k9" if how == "kill" else "tm")
     secret = devstack_env["SHOUWANG_JWT_SECRET"]
     sinks = LocalSinks(tmp_path).start()
     try:
@@ -67,20 +93,26 @@ async def test_kill_9_of_each_service_in_turn_loses_and_doubles_nothing(
             assert census.status_code == 202, census.text
             batch = census.json()["batch_id"]
 
-            stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=REPORTS)
+            stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=reports)
             streaming = asyncio.create_task(stream.run(within=600))
             killed = []
             for index, name in enumerate(names):
                 # Spread the kills over the stream: each one lands while reports flow.
-                mark = REPORTS * (index + 1) // (len(names) + 1)
+                mark = reports * (index + 1) // (len(names) + 1)
                 while stream.sent < mark and not streaming.done():
                     await ledger.read(0.2)
-                procs[name].kill()
+                if how == "kill":
+                    procs[name].kill()
+                else:
+                    code = await procs[name].stop_async(within=15)
+                    assert code == 0, (
+                        f"{name} exited {code} on SIGTERM: {procs[name].log_text()[-3000:]}"
+                    )
                 killed.append((name, stream.sent))
                 await ledger.read(1.0)
                 await procs[name].start_async(90)
             await streaming
-            assert len(stream.accepted) == REPORTS, stream.answers
+            assert len(stream.accepted) == reports, stream.answers
             assert stream.answers[500] == 0, stream.answers
 
             done_census = (
