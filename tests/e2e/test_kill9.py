@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ async def test_sigterm_of_each_service_in_turn_finishes_in_flight_work_and_exits
     service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """Graceful shutdown: SIGTERM stops taking work, finishes and commits what is in flight, and
-    the process exits 0 well before the 15 s after which it would be killed."""
+    the process exits on its own, well before the 15 s after which it would be killed."""
     await _each_service_stopped_in_turn(
         service_process, devstack_env, kafka_bootstrap, tmp_path, how="term", reports=REPORTS // 4
     )
@@ -105,9 +106,10 @@ async def _each_service_stopped_in_turn(
                     procs[name].kill()
                 else:
                     code = await procs[name].stop_async(within=15)
-                    assert code == 0, (
-                        f"{name} exited {code} on SIGTERM: {procs[name].log_text()[-3000:]}"
-                    )
+                    # uvicorn re-raises the signal once shut down, so a clean exit reads -15;
+                    # a process that had to be killed after 15 s reads -9.
+                    assert code in (0, -signal.SIGTERM), (name, code)
+                    assert "Application shutdown complete" in procs[name].log_text(), name
                 killed.append((name, stream.sent))
                 await ledger.read(1.0)
                 await procs[name].start_async(90)
