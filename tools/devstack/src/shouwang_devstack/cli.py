@@ -41,6 +41,7 @@ from .demo import (
     token_command,
 )
 from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka_cluster import LocalKafkaCluster
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
     KAFKA_PORT_ENV,
@@ -109,7 +110,8 @@ class Stack:
         self.ports = ports or local_ports()
         self.data = data_dir(root)
         self.ports_path = ports_record(root)
-        self.kafka: LocalKafka | None = None
+        self.kafka: LocalKafka | LocalKafkaCluster | None = None
+        self.brokers = 1
         self.postgres: LocalPostgres | None = None
         self.services: list[ServiceProcess] = []
         self.bootstrap = ""
@@ -171,6 +173,9 @@ class Stack:
             say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={external}")
             return
         ensure_kafka_jars(self.root)
+        if self.brokers > 1:
+            self._start_cluster()
+            return
         kafka = LocalKafka(
             self.data / "kafka",
             port=self.ports.kafka,
@@ -182,6 +187,29 @@ class Stack:
         kafka.start()
         self.bootstrap = kafka.bootstrap
         say("Kafka: ready")
+
+    def _start_cluster(self) -> None:
+        """`--brokers N`: N KRaft nodes on 127.0.0.1, brokers on the Kafka port and every second
+        port after it, controllers likewise from the controller port (9092, 9094, 9096 and
+        9093, 9095, 9097 by default), each in `<data>/kafka-cluster/node-<id>`."""
+        cluster = LocalKafkaCluster(
+            self.data / "kafka-cluster",
+            size=self.brokers,
+            ports=[self.ports.kafka + 2 * i for i in range(self.brokers)],
+            controller_ports=[self.ports.kafka_controller + 2 * i for i in range(self.brokers)],
+            root=self.root,
+        )
+        say(f"Kafka: starting {self.brokers} brokers on {cluster.bootstrap}")
+        self.kafka = cluster
+        cluster.start()
+        self.bootstrap = cluster.bootstrap
+        say("Kafka: cluster ready (replication 3, min.insync.replicas 2)")
+
+    def create_topics(self) -> None:
+        specs = self.kafka.specs if isinstance(self.kafka, LocalKafkaCluster) else None
+        results = create_topics_sync(self.bootstrap, specs)
+        created = sum(r.outcome == "created" for r in results)
+        say(f"Kafka: {len(results)} topics present ({created} created now)")
 
     def start_postgres(self) -> None:
         """Use DATABASE_URL as the admin DSN, or start local PostgreSQL on 127.0.0.1 (`self.ports`)."""
@@ -371,7 +399,7 @@ class Stack:
         self._stop_tailing.set()
         if self.sinks is not None:
             self.sinks.stop()
-        servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
+        servers: list[tuple[str, LocalKafka | LocalKafkaCluster | LocalPostgres | None]] = [
             ("Kafka", self.kafka),
             ("PostgreSQL", self.postgres),
         ]
@@ -486,6 +514,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Everything, in the foreground, until Ctrl-C or a service dies."""
     root = repo_root()
     stack = Stack(root)
+    stack.brokers = args.brokers
     services = present_services(root)
     if args.only:
         wanted = set(args.only.split(","))
@@ -499,9 +528,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.start_kafka()
             record_ports(stack.ports_path, stack.ports)
             dsns = stack.provision(services)
-            results = create_topics_sync(stack.bootstrap)
-            created = sum(r.outcome == "created" for r in results)
-            say(f"Kafka: {len(results)} topics present ({created} created now)")
+            stack.create_topics()
             if args.no_services or not services:
                 say("no services started" if services else "no services present yet")
             else:
@@ -541,6 +568,9 @@ def cmd_down(args: argparse.Namespace) -> int:
             stopped.append(pid_file.stem)
     if stop_from_pid_file(data / "kafka" / "kafka.pid"):
         stopped.append("kafka")
+    for pid_file in sorted(data.glob("kafka-cluster/node-*/kafka.pid")):
+        if stop_from_pid_file(pid_file):
+            stopped.append(f"kafka {pid_file.parent.name}")
     if stop_from_pid_file(data / "postgres" / "postgres.pid", sig=signal.SIGINT):
         stopped.append("postgres")
     ports_record(repo_root()).unlink(missing_ok=True)  # the ports of an `up` no longer running
@@ -704,6 +734,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-services", action="store_true", help="servers, schemas and topics only")
     up.add_argument("--only", help="comma-separated services to start (default: all present)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo campus")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        choices=range(1, 6),
+        help="Kafka brokers (3: replication 3, min.insync.replicas 2, as in production)",
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop leftovers from pid files").set_defaults(func=cmd_down)
     kafka = sub.add_parser("kafka", help="run only the Kafka broker")
