@@ -112,6 +112,8 @@ class Stack:
         self.ports_path = ports_record(root)
         self.kafka: LocalKafka | LocalKafkaCluster | None = None
         self.brokers = 1
+        # The demo campus: its roster and contacts loaded, its ladder in seconds.
+        self.demo = True
         self.postgres: LocalPostgres | None = None
         self.services: list[ServiceProcess] = []
         self.bootstrap = ""
@@ -261,9 +263,9 @@ class Stack:
                 )
             env.update(self.sinks.notify_env())
             env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
-        if info.name == "triage":
+        if info.name == "triage" and self.demo:
             env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
-        if info.name == "casework":
+        if info.name == "casework" and self.demo:
             env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
         if info.name == GATEWAY:
             # The gateway mints tokens only: it never pseudonymises nor opens a note.
@@ -515,6 +517,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     root = repo_root()
     stack = Stack(root)
     stack.brokers = args.brokers
+    stack.demo = not args.no_demo
     services = present_services(root)
     if args.only:
         wanted = set(args.only.split(","))
@@ -533,7 +536,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 say("no services started" if services else "no services present yet")
             else:
                 stack.start_services(services, dsns)
-                if not args.no_demo:
+                if stack.demo:
                     stack.load_demo_campus()
                 stack.seed_demo_accounts()
                 stack.where_everything_is()
@@ -733,7 +736,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Kafka, PostgreSQL and every present service")
     up.add_argument("--no-services", action="store_true", help="servers, schemas and topics only")
     up.add_argument("--only", help="comma-separated services to start (default: all present)")
-    up.add_argument("--no-demo", action="store_true", help="do not load the demo campus")
+    up.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="no demo campus: its roster and contacts are not loaded, its ladder keeps the policy's",
+    )
     up.add_argument(
         "--brokers",
         type=int,
