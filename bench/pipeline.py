@@ -235,7 +235,7 @@ def report(run: Run, elapsed: float, produce: float, consume: float, rate: float
     print(f"{'raw aiokafka produce (acks=all), records/s':<44}{produce:>12.0f}")
     print(f"{'raw aiokafka consume, records/s':<44}{consume:>12.0f}")
     print(f"{'end to end (case + first message), reports/s':<44}{e2e:>12.1f}")
-    print(f"{'ratio end to end / raw consume':<44}{e2e / consume if consume else 0:>12.4f}")
+    print(f"{'ratio end to end / raw consume':<44}{e2e / consume if consume else 0:>12.6f}")
     print(f"{'ratio end to end / offered':<44}{e2e / rate if rate else 0:>12.3f}")
     print(f"{'report -> case opened p50, s':<44}{percentile(to_case, 0.5):>12.3f}")
     print(f"{'report -> first message p50, s':<44}{percentile(latencies, 0.5):>12.3f}")
