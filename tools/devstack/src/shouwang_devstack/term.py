@@ -1,8 +1,8 @@
 """`shouwang-demo` (`make demo`): play a term on the demo campus against a running `make up`.
 
 Through the public HTTP APIs only, as the people of the sample roster would:
-1. the counseling center uploads the term's PHQ-9 census (the sample file, dated today; its four
-   bad rows are refused by number);
+1. the counseling center uploads the term's PHQ-9 census (the sample file, dated today; a row
+   without a student number is refused by its number, incomplete rows are graded and flagged);
 2. a floor leader reports a red flag (a plan, possessions given away): a critical alert; a
    dorm-room leader reports low mood and sleeplessness: a lesser one;
 3. the critical alert's owner acknowledges it from the link in the message they received (the
