@@ -318,15 +318,29 @@ class Term:
         say(f"family: consent given, the family was contacted by {family}")
         view = self.move(case_id, self.teacher, to_state="follow_up")
         follow_up = next(f for f in view["follow_ups"] if f["status"] == "scheduled")
-        self.call(
-            "PATCH",
-            "casework",
-            f"/v1/cases/{case_id}/follow-ups/{follow_up['follow_up_id']}",
-            self.teacher,
-            json={"close_as": "completed", "reason": "返校后电话回访，情绪平稳"},
+        self.complete_follow_up(
+            case_id, follow_up["follow_up_id"], "返校后电话回访，情绪平稳", "relieved"
         )
         view = self.move(case_id, self.teacher, to_state="closed", outcome="relieved")
         say(f"loop: follow-up done, case {view['state']} ({view['outcome']})")
+
+    def complete_follow_up(
+        self, case_id: str, follow_up_id: str, reason: str, finding: str
+    ) -> None:
+        """Close a follow-up as done, with what it found (a `relieved` one is a person-time
+        relieved in stats) where casework records findings; without, where it does not."""
+        path = f"/v1/cases/{case_id}/follow-ups/{follow_up_id}"
+        body = {"close_as": "completed", "reason": reason, "finding": finding}
+        answer = self.c.http.patch(self.c.url("casework", path), json=body, headers=self.teacher)
+        if answer.status_code == 422 and "finding" in answer.text:
+            del body["finding"]
+            answer = self.c.http.patch(
+                self.c.url("casework", path), json=body, headers=self.teacher
+            )
+        if answer.status_code >= 300:
+            raise DevstackError(
+                f"PATCH casework{path} answered {answer.status_code}: {answer.text[:600]}"
+            )
 
     def family_message(self) -> str | None:
         for channel, text in self.sinks.messages():
@@ -352,12 +366,8 @@ class Term:
             self.teacher,
             json={"due_at": datetime.now(UTC).isoformat()},
         )
-        self.call(
-            "PATCH",
-            "casework",
-            f"/v1/cases/{case_id}/follow-ups/{follow_up['follow_up_id']}",
-            self.teacher,
-            json={"close_as": "completed", "reason": "一周后回访，睡眠好转"},
+        self.complete_follow_up(
+            case_id, follow_up["follow_up_id"], "一周后回访，睡眠好转", "stable"
         )
         closed = self.move(case_id, self.teacher, to_state="closed", outcome="stable")
         say(f"loop: the escalated case acknowledged, followed up and {closed['state']}")
