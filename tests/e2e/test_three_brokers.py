@@ -45,7 +45,12 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
         await create_topics(cluster.bootstrap, cluster.specs)
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap}
         extra = {
-            "intake": {**kafka, "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3"},
+            # One reporter sending thousands is a durability test, not a campus: no hourly cap.
+            "intake": {
+                **kafka,
+                "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
+                "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000",
+            },
             "triage": kafka,
             "casework": {**kafka, "CASEWORK_CAMPUSES": json.dumps([campus])},
             "notify": {**kafka, **sinks.notify_env()},

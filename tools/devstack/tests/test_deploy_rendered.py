@@ -231,7 +231,7 @@ def test_kafka_by_strimzi_holds_every_topic_and_a_user_per_service(overlay: str)
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == 2
     users = _of(docs, "KafkaUser")
-    assert set(_present()) - {"gateway"} <= set(users)
+    assert {f"shouwang-{name}" for name in _present()} - {"shouwang-gateway"} <= set(users)
     (kafka,) = _of(docs, "Kafka").values()
     assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
     pools = _of(docs, "KafkaNodePool")

@@ -1,5 +1,6 @@
 """Write `topics.yaml` (Strimzi KafkaTopic resources) and `users.yaml` (KafkaUser resources with
-their ACLs) from the contracts' `topics.yaml`, the one declaration of Shouwang's topics.
+their ACLs) from the contracts' `topics.yaml` and `acls.yaml`, the one declaration of Shouwang's
+topics and of who may touch them.
 
     uv run python deploy/k8s/components/kafka-strimzi/build_topics.py
 
@@ -20,36 +21,7 @@ CLUSTER = "shouwang"
 REPLICAS = 3
 MIN_INSYNC = 2
 
-#: What each service's Kafka user may do: the topics it writes, the topics it reads (and so
-#: the dead-letter twins it writes), and the prefix of its consumer groups. The gateway has
-#: no Kafka user: it only speaks HTTP.
-ACCESS: dict[str, dict[str, Any]] = {
-    "intake": {
-        "writes": ["reports", "screenings", "census"],
-        "reads": ["cases"],
-        "groups": "shouwang-intake",
-    },
-    "triage": {
-        "writes": ["assessments", "alerts"],
-        "reads": ["reports", "screenings", "census", "cases", "directory"],
-        "groups": "triage",
-    },
-    "casework": {
-        "writes": ["cases", "directory"],
-        "reads": ["assessments", "alerts", "notifications", "reports", "screenings", "census"],
-        "groups": "casework",
-    },
-    "notify": {
-        "writes": ["notifications"],
-        "reads": ["alerts", "cases", "directory"],
-        "groups": "notify",
-    },
-    "stats": {
-        "writes": [],
-        "reads": ["assessments", "alerts", "cases", "notifications", "directory"],
-        "groups": "shouwang-stats",
-    },
-}
+ACLS = ROOT / "libs/contracts/src/shouwang_contracts/acls.yaml"
 
 
 def _resource_name(topic: str) -> str:
@@ -95,21 +67,31 @@ def _acl(kind: str, name: str, operations: list[str], pattern: str = "literal") 
 
 
 def users() -> list[dict[str, Any]]:
+    """A KafkaUser per service of the contracts' `acls.yaml`, named as the service speaks
+    (`shouwang-<service>`): write what it produces, read what it consumes and write those
+    topics' dead letters, read its consumer groups."""
     declared = yaml.safe_load(DECLARED.read_text(encoding="utf-8"))["topics"]
+    services = yaml.safe_load(ACLS.read_text(encoding="utf-8"))["services"]
     out = []
-    for service, access in ACCESS.items():
-        acls = [_acl("topic", declared[t]["name"], ["Write", "Describe"]) for t in access["writes"]]
-        for t in access["reads"]:
+    for service, access in services.items():
+        acls = [
+            _acl("topic", declared[t]["name"], ["Write", "Describe"]) for t in access["produce"]
+        ]
+        for t in access["consume"]:
             acls.append(_acl("topic", declared[t]["name"], ["Read", "Describe"]))
             acls.append(_acl("topic", f"{declared[t]['name']}.dlq", ["Write", "Describe"]))
-        acls.append(_acl("group", access["groups"], ["Read", "Describe"], "prefix"))
-        if access["writes"]:
+        for prefix in access["groups"]:
+            acls.append(_acl("group", prefix, ["Read", "Describe"], "prefix"))
+        if access["produce"]:
             acls.append(_acl("cluster", "kafka-cluster", ["IdempotentWrite"]))
         out.append(
             {
                 "apiVersion": "kafka.strimzi.io/v1beta2",
                 "kind": "KafkaUser",
-                "metadata": {"name": service, "labels": {"strimzi.io/cluster": CLUSTER}},
+                "metadata": {
+                    "name": f"shouwang-{service}",
+                    "labels": {"strimzi.io/cluster": CLUSTER},
+                },
                 "spec": {
                     "authentication": {"type": "scram-sha-512"},
                     "authorization": {"type": "simple", "acls": acls},

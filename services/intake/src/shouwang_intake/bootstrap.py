@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.processed import ProcessedEvents
+from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from .adapters.publisher import EventPublisher
@@ -89,4 +90,9 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
             ),
             reports_publisher=reports_publisher,
             resources=stack,
+            report_limiter=RateLimiter(
+                settings.reports_per_reporter_per_hour,
+                3600,
+                burst=max(1, settings.reports_per_reporter_per_hour // 3),
+            ),
         )

@@ -10,6 +10,9 @@ shouwang-dev env <service>      print the environment `up` gives a service (to r
 
 The local servers listen on 127.0.0.1 at SHOUWANG_KAFKA_PORT (9092), SHOUWANG_KAFKA_CONTROLLER_PORT
 (9093) and SHOUWANG_POSTGRES_PORT (5432); `env`, `migrate` and `topics` read the same variables.
+SHOUWANG_KAFKA_SASL_SSL=1 makes `up` run the broker with a SASL_SSL listener only (a CA made on
+first run, a SCRAM-SHA-512 user per service, each service's ACLs): services get their own
+credentials; other clients need them too (the CA is in <data dir>/kafka-sasl/tls/ca.pem).
 Local state (servers' data, logs, pid files, secrets) is kept in SHOUWANG_DATA_DIR (<repo>/.data).
 """
 
@@ -42,9 +45,11 @@ from .demo import (
 )
 from .kafka import LocalKafka, ensure_kafka_jars
 from .kafka_cluster import LocalKafkaCluster
+from .kafka_security import SaslSsl, ensure_tls
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
     KAFKA_PORT_ENV,
+    KAFKA_SASL_SSL_ENV,
     POSTGRES_PORT_ENV,
     LocalPorts,
     local_ports,
@@ -114,6 +119,8 @@ class Stack:
         self.brokers = 1
         # The demo campus: its roster and contacts loaded, its ladder in seconds.
         self.demo = True
+        # SHOUWANG_KAFKA_SASL_SSL=1: the local broker checks who speaks (kafka_security.py).
+        self.sasl: SaslSsl | None = None
         self.postgres: LocalPostgres | None = None
         self.services: list[ServiceProcess] = []
         self.bootstrap = ""
@@ -175,14 +182,29 @@ class Stack:
             say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={external}")
             return
         ensure_kafka_jars(self.root)
+        sasl_ssl = os.environ.get(KAFKA_SASL_SSL_ENV, "") not in ("", "0")
         if self.brokers > 1:
+            if sasl_ssl:
+                raise DevstackError(
+                    f"--brokers {self.brokers} runs a plaintext cluster: unset {KAFKA_SASL_SSL_ENV}"
+                )
             self._start_cluster()
             return
+        folder = "kafka"
+        if sasl_ssl:
+            # Its own data dir: SCRAM users are made when the storage is formatted.
+            folder = "kafka-sasl"
+            self.sasl = SaslSsl(
+                ensure_tls(self.data / folder / "tls"),
+                secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"],
+            )
+            say("Kafka: SASL_SSL (SCRAM-SHA-512 user per service, ACLs, CA in the data dir)")
         kafka = LocalKafka(
-            self.data / "kafka",
+            self.data / folder,
             port=self.ports.kafka,
             controller_port=self.ports.kafka_controller,
             root=self.root,
+            sasl_ssl=self.sasl,
         )
         say(f"Kafka: starting on {kafka.bootstrap} (log {kafka.log_path})")
         self.kafka = kafka
@@ -209,7 +231,8 @@ class Stack:
 
     def create_topics(self) -> None:
         specs = self.kafka.specs if isinstance(self.kafka, LocalKafkaCluster) else None
-        results = create_topics_sync(self.bootstrap, specs)
+        admin = self.sasl.client() if self.sasl is not None else None
+        results = create_topics_sync(self.bootstrap, specs, client=admin)
         created = sum(r.outcome == "created" for r in results)
         say(f"Kafka: {len(results)} topics present ({created} created now)")
 
@@ -252,6 +275,8 @@ class Stack:
         env = {k: v for k, v in self.secrets.items() if k != "SHOUWANG_DB_ROLE_SECRET"}
         env["SHOUWANG_ENV"] = "local"
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        if self.sasl is not None:
+            env.update(self.sasl.service_env(info.name))
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
         if info.name == "notify":
@@ -569,8 +594,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     for pid_file in sorted((data / "logs").glob("*.pid")) if (data / "logs").is_dir() else []:
         if stop_from_pid_file(pid_file, timeout=15):
             stopped.append(pid_file.stem)
-    if stop_from_pid_file(data / "kafka" / "kafka.pid"):
-        stopped.append("kafka")
+    for folder in ("kafka", "kafka-sasl"):
+        if stop_from_pid_file(data / folder / "kafka.pid"):
+            stopped.append(folder)
     for pid_file in sorted(data.glob("kafka-cluster/node-*/kafka.pid")):
         if stop_from_pid_file(pid_file):
             stopped.append(f"kafka {pid_file.parent.name}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..envelope import Payload
 from .casework import (
     AlertAcknowledged,
+    BreakGlassOpened,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
@@ -18,6 +19,7 @@ from .casework import (
     FamilyContactDecision,
     PlanUpdated,
     ResponsibleStaff,
+    StudentRouting,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
 from .notify import (
@@ -50,6 +52,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         NotificationDelivered,
         NotificationFailed,
         NotificationAcknowledged,
+        BreakGlassOpened,
+        StudentRouting,
     )
 }
 
@@ -59,6 +63,7 @@ __all__ = [
     "AlertEscalated",
     "AlertRaised",
     "AssessmentGraded",
+    "BreakGlassOpened",
     "CaseAssigned",
     "CaseClosed",
     "CaseOpened",
@@ -80,4 +85,5 @@ __all__ = [
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
+    "StudentRouting",
 ]
