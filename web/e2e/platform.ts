@@ -90,7 +90,9 @@ export default async function startPlatform(): Promise<() => Promise<void>> {
   }
   env.SHOUWANG_DATA_DIR = data
   const uv = process.env.UV ?? 'uv'
-  const child = spawn(uv, ['run', 'shouwang-dev', 'up'], { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  // No demo campus: these tests import the roster through the web app themselves, and keep the
+  // policy's ladder (the demo's escalates within a minute).
+  const child = spawn(uv, ['run', 'shouwang-dev', 'up', '--no-demo'], { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
   await waitForLine(child, READY, 300_000, log)
   const accounts = JSON.parse(readFileSync(join(data, 'demo-accounts.json'), 'utf-8')) as DemoAccount[]

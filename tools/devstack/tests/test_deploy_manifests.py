@@ -30,7 +30,7 @@ K8S = DEPLOY / "k8s"
 BASE = K8S / "base"
 COMPOSE = DEPLOY / "compose.yaml"
 COMPOSE_ENV = DEPLOY / "compose.env.example"
-SERVICES = ("intake", "triage", "casework")
+SERVICES = ("intake", "triage", "casework", "notify", "gateway")
 SECRET_NAME = "shouwang-secrets"
 CONFIG_NAME = "shouwang-config"
 SECRETISH = re.compile(r"(SECRET|PASSWORD|KEY|TOKEN|DATABASE_URL)", re.IGNORECASE)
@@ -79,6 +79,7 @@ def _required_env(service: str, *, production: bool) -> set[str]:
     """Variables whose defaults only work on a developer's machine (loopback, local secrets)."""
     required = {"SHOUWANG_ENV"}
     settings = _settings_class(service)
+    in_use = getattr(settings, "SECRETS_IN_USE", None)
     shared_keys = {"SHOUWANG_PSEUDONYM_KEY", "SHOUWANG_NOTE_KEYS", "SHOUWANG_PLACEMENT_KEY"}
     for name, field in settings.model_fields.items():
         default = field.default
@@ -87,12 +88,13 @@ def _required_env(service: str, *, production: bool) -> set[str]:
             and ("127.0.0.1" in default or "localhost" in default or "local" in default)
         )
         env_name = _env_name(service, name, field)
-        if env_name in shared_keys and env_name not in settings.SECRETS_IN_USE:
+        if env_name in shared_keys and in_use is not None and env_name not in in_use:
             continue  # a key the service never uses is not handed to it (least secrets)
         if local_only:
             required.add(env_name)
-    if production:
-        # Production verifies RS256 tokens against the identity provider's keys.
+    if production and service != "gateway":
+        # Production verifies RS256 tokens against the identity provider's keys (the gateway
+        # mints the services' tokens and verifies none).
         required |= {"SHOUWANG_JWKS_URL"}
         if service == "casework":
             required.add("CASEWORK_CAMPUSES")  # empty: no missed-follow-up reminders at all
@@ -249,7 +251,8 @@ def test_production_env_sets_everything_without_a_usable_default(
     _isolate_env(monkeypatch, env)
     settings = _settings_class(service)()
     assert settings.env == "production"
-    settings.token_verifier()  # JWKS mode: no local secret involved
+    if service != "gateway":  # it mints the services' tokens (RS256 signing key), verifies none
+        settings.token_verifier()  # JWKS mode: no local secret involved
     for key, build in (
         ("SHOUWANG_PSEUDONYM_KEY", settings.pseudonymizer),
         ("SHOUWANG_NOTE_KEYS", settings.note_cipher),
@@ -259,6 +262,8 @@ def test_production_env_sets_everything_without_a_usable_default(
             build()
         else:  # least secrets: a key the service does not use is not in its pod at all
             assert key not in secrets, f"{service} is handed {key}, which it never uses"
+    if service == "gateway":
+        return  # it speaks HTTP only: no Kafka user
     # Kafka: TLS with the service's own SCRAM user.
     assert values["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert values["KAFKA_SASL_USERNAME"] == f"shouwang-{service}"
@@ -290,7 +295,14 @@ def test_every_secret_key_is_documented_and_none_is_committed() -> None:
 # --- Kubernetes: components and overlay -----------------------------------------------------------
 def test_components_are_kustomize_components_and_production_uses_them_all() -> None:
     components = sorted(p.parent.name for p in (K8S / "components").glob("*/kustomization.yaml"))
-    assert components == ["autoscaling", "monitoring", "network-policies", "triage-census-split"]
+    assert components == [
+        "autoscaling",
+        "kafka-strimzi",
+        "monitoring",
+        "network-policies",
+        "postgres-cnpg",
+        "triage-census-split",
+    ]
     for name in components:
         doc = yaml.safe_load((K8S / "components" / name / "kustomization.yaml").read_text())
         assert doc["kind"] == "Component"
@@ -429,6 +441,8 @@ def test_compose_builds_from_dockerfiles_that_exist() -> None:
         assert (context / build["dockerfile"]).is_file(), f"{build['dockerfile']} does not exist"
         if name == "setup":
             assert build["dockerfile"] == "tools/devstack/Dockerfile"
+        elif name == "gateway":  # it builds the web app first
+            assert build["dockerfile"] == "services/gateway/Dockerfile"
         else:  # every service from the one template, told which service and port
             assert build["dockerfile"] == "services/Dockerfile", name
             assert build["args"] == {"SERVICE": name, "PORT": str(REGISTRY[name].port)}, name
@@ -466,7 +480,7 @@ def test_compose_runs_setup_first_and_hardens_every_service() -> None:
         assert service["cap_drop"] == ["ALL"], name
     for svc in SERVICES:
         service = services[svc]
-        assert service["depends_on"] == {"setup": {"condition": "service_completed_successfully"}}
+        assert service["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
         port = REGISTRY[svc].port
         assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
         assert f"{port}/readyz" in " ".join(service["healthcheck"]["test"])

@@ -34,7 +34,17 @@ from types import FrameType
 from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy, repo_root, stop_from_pid_file
+from .demo import (
+    DEMO_CAMPUS,
+    DEMO_LADDER,
+    DEMO_PEOPLE,
+    DemoClient,
+    load_demo_campus,
+    samples_dir,
+    token_command,
+)
 from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka_cluster import LocalKafkaCluster
 from .kafka_security import SaslSsl, ensure_tls
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
@@ -105,7 +115,10 @@ class Stack:
         self.ports = ports or local_ports()
         self.data = data_dir(root)
         self.ports_path = ports_record(root)
-        self.kafka: LocalKafka | None = None
+        self.kafka: LocalKafka | LocalKafkaCluster | None = None
+        self.brokers = 1
+        # The demo campus: its roster and contacts loaded, its ladder in seconds.
+        self.demo = True
         # SHOUWANG_KAFKA_SASL_SSL=1: the local broker checks who speaks (kafka_security.py).
         self.sasl: SaslSsl | None = None
         self.postgres: LocalPostgres | None = None
@@ -169,8 +182,16 @@ class Stack:
             say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={external}")
             return
         ensure_kafka_jars(self.root)
+        sasl_ssl = os.environ.get(KAFKA_SASL_SSL_ENV, "") not in ("", "0")
+        if self.brokers > 1:
+            if sasl_ssl:
+                raise DevstackError(
+                    f"--brokers {self.brokers} runs a plaintext cluster: unset {KAFKA_SASL_SSL_ENV}"
+                )
+            self._start_cluster()
+            return
         folder = "kafka"
-        if os.environ.get(KAFKA_SASL_SSL_ENV, "") not in ("", "0"):
+        if sasl_ssl:
             # Its own data dir: SCRAM users are made when the storage is formatted.
             folder = "kafka-sasl"
             self.sasl = SaslSsl(
@@ -190,6 +211,30 @@ class Stack:
         kafka.start()
         self.bootstrap = kafka.bootstrap
         say("Kafka: ready")
+
+    def _start_cluster(self) -> None:
+        """`--brokers N`: N KRaft nodes on 127.0.0.1, brokers on the Kafka port and every second
+        port after it, controllers likewise from the controller port (9092, 9094, 9096 and
+        9093, 9095, 9097 by default), each in `<data>/kafka-cluster/node-<id>`."""
+        cluster = LocalKafkaCluster(
+            self.data / "kafka-cluster",
+            size=self.brokers,
+            ports=[self.ports.kafka + 2 * i for i in range(self.brokers)],
+            controller_ports=[self.ports.kafka_controller + 2 * i for i in range(self.brokers)],
+            root=self.root,
+        )
+        say(f"Kafka: starting {self.brokers} brokers on {cluster.bootstrap}")
+        self.kafka = cluster
+        cluster.start()
+        self.bootstrap = cluster.bootstrap
+        say("Kafka: cluster ready (replication 3, min.insync.replicas 2)")
+
+    def create_topics(self) -> None:
+        specs = self.kafka.specs if isinstance(self.kafka, LocalKafkaCluster) else None
+        admin = self.sasl.client() if self.sasl is not None else None
+        results = create_topics_sync(self.bootstrap, specs, client=admin)
+        created = sum(r.outcome == "created" for r in results)
+        say(f"Kafka: {len(results)} topics present ({created} created now)")
 
     def start_postgres(self) -> None:
         """Use DATABASE_URL as the admin DSN, or start local PostgreSQL on 127.0.0.1 (`self.ports`)."""
@@ -243,6 +288,10 @@ class Stack:
                 )
             env.update(self.sinks.notify_env())
             env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
+        if info.name == "triage" and self.demo:
+            env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
+        if info.name == "casework" and self.demo:
+            env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
         if info.name == GATEWAY:
             # The gateway mints tokens only: it never pseudonymises nor opens a note.
             env.pop("SHOUWANG_PSEUDONYM_KEY", None)
@@ -281,6 +330,41 @@ class Stack:
         for proc in self.services:
             proc.wait_ready(90)
             say(f"{proc.name}: ready on {proc.base_url}")
+
+    def load_demo_campus(self) -> None:
+        """The demo campus from `samples/` through casework's and notify's import APIs."""
+        running = {proc.name for proc in self.services}
+        if not {"casework", "notify"} <= running:
+            say("demo campus: not loaded (needs casework and notify)")
+            return
+        client = DemoClient(
+            secret=self.secrets["SHOUWANG_JWT_SECRET"],
+            urls={proc.name: proc.base_url for proc in self.services},
+            data=self.data,
+        )
+        try:
+            for line in load_demo_campus(client, samples_dir(self.root)):
+                say(f"demo campus `{DEMO_CAMPUS}`: {line}")
+        finally:
+            client.close()
+
+    def where_everything_is(self) -> None:
+        """The map a newcomer needs: APIs and their docs, sinks, tokens, data."""
+        say("where everything is:")
+        for proc in self.services:
+            docs = "" if proc.name == GATEWAY else f"  (docs {proc.base_url}/docs)"
+            say(f"  {proc.name:<9} {proc.base_url}{docs}")
+        if self.sinks is not None:
+            say(
+                f"  mail      {self.sinks.mail_dir}/*.eml  (SMTP sink 127.0.0.1:{self.sinks.smtp_port})"
+            )
+            say(f"  robots, SMS, webhooks  {self.sinks.webhooks_dir}/<channel>.jsonl")
+        say(f"  logs      {self.data / 'logs'}/<service>.log")
+        say(f"  secrets   {self.data / 'local.env'}")
+        say("a token per demo role (as `Authorization: Bearer $TOKEN`):")
+        for role in DEMO_PEOPLE:
+            say(f"  {role.value:<24} {token_command(role)}")
+        say("play a term against it: `make demo` (in another terminal)")
 
     def seed_demo_accounts(self) -> None:
         """The demo campus's sign-ins (one per role), fresh passwords printed here only.
@@ -342,7 +426,7 @@ class Stack:
         self._stop_tailing.set()
         if self.sinks is not None:
             self.sinks.stop()
-        servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
+        servers: list[tuple[str, LocalKafka | LocalKafkaCluster | LocalPostgres | None]] = [
             ("Kafka", self.kafka),
             ("PostgreSQL", self.postgres),
         ]
@@ -457,6 +541,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Everything, in the foreground, until Ctrl-C or a service dies."""
     root = repo_root()
     stack = Stack(root)
+    stack.brokers = args.brokers
+    stack.demo = not args.no_demo
     services = present_services(root)
     if args.only:
         wanted = set(args.only.split(","))
@@ -470,15 +556,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.start_kafka()
             record_ports(stack.ports_path, stack.ports)
             dsns = stack.provision(services)
-            admin = stack.sasl.client() if stack.sasl is not None else None
-            results = create_topics_sync(stack.bootstrap, client=admin)
-            created = sum(r.outcome == "created" for r in results)
-            say(f"Kafka: {len(results)} topics present ({created} created now)")
+            stack.create_topics()
             if args.no_services or not services:
                 say("no services started" if services else "no services present yet")
             else:
                 stack.start_services(services, dsns)
+                if stack.demo:
+                    stack.load_demo_campus()
                 stack.seed_demo_accounts()
+                stack.where_everything_is()
             say("up; Ctrl-C stops everything")
             while True:
                 dead = stack.dead_service()
@@ -511,6 +597,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     for folder in ("kafka", "kafka-sasl"):
         if stop_from_pid_file(data / folder / "kafka.pid"):
             stopped.append(folder)
+    for pid_file in sorted(data.glob("kafka-cluster/node-*/kafka.pid")):
+        if stop_from_pid_file(pid_file):
+            stopped.append(f"kafka {pid_file.parent.name}")
     if stop_from_pid_file(data / "postgres" / "postgres.pid", sig=signal.SIGINT):
         stopped.append("postgres")
     ports_record(repo_root()).unlink(missing_ok=True)  # the ports of an `up` no longer running
@@ -673,6 +762,18 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Kafka, PostgreSQL and every present service")
     up.add_argument("--no-services", action="store_true", help="servers, schemas and topics only")
     up.add_argument("--only", help="comma-separated services to start (default: all present)")
+    up.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="no demo campus: its roster and contacts are not loaded, its ladder keeps the policy's",
+    )
+    up.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        choices=range(1, 6),
+        help="Kafka brokers (3: replication 3, min.insync.replicas 2, as in production)",
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop leftovers from pid files").set_defaults(func=cmd_down)
     kafka = sub.add_parser("kafka", help="run only the Kafka broker")

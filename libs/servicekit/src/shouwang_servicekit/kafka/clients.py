@@ -144,10 +144,16 @@ class KafkaClients:
     request_timeout_ms: int = REQUEST_TIMEOUT_MS
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
+    @property
+    def hosts(self) -> list[str]:
+        """Every broker of `KAFKA_BOOTSTRAP_SERVERS` (`host:port[,host:port…]`): FastStream
+        hands a string to aiokafka as one host, so a cluster's list must be split here."""
+        return [host.strip() for host in self.bootstrap_servers.split(",") if host.strip()]
+
     def _connection(self, name: str | None) -> dict[str, Any]:
         """Where the cluster is and who speaks: the settings every client shares."""
         return {
-            "bootstrap_servers": self.bootstrap_servers,
+            "bootstrap_servers": self.hosts,
             "client_id": f"{self.client_id}-{name}" if name else self.client_id,
             "request_timeout_ms": self.request_timeout_ms,
         }

@@ -1,0 +1,279 @@
+"""The whole pipeline: reports per second end to end, from HTTP in to a case opened and the
+first message delivered, at a fixed offered load, with p50/p99 report-to-message latency, beside
+raw aiokafka produce and consume rates measured in the same run on the same broker.
+
+Intake, triage, casework and notify run as processes on real Kafka and PostgreSQL (bench/stack.py),
+notify's channels on the local sinks. Each report is a critical red flag about a student of its
+own (critical: the campus on-duty line is messaged at once, whoever owns the case), sent open
+loop at `--rate` per second for `--seconds`. A report is done when its student's `case.opened`
+and first `notification.delivered` are on Kafka; latency is from just before its POST to the
+moment that delivery is read. Aims (issue 23): end to end >= 0.2 of raw consume; critical
+report -> first message p99 < 2 s.
+
+    uv run python bench/pipeline.py [--rate 40] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from raw_kafka import Record, aiokafka_closed_loop, scratch_topic
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, NOTIFICATIONS, TOPICS
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.sinks import LocalSinks
+from shouwang_devstack.topics import assign_at_end, start_groups_at_end
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
+from stack import BenchStack, bench_stack
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@dataclass
+class Pending:
+    sent_at: float
+    case_at: float | None = None
+    message_at: float | None = None
+
+
+@dataclass
+class Run:
+    """What the end-to-end run saw, by student_ref."""
+
+    reports: dict[str, Pending] = field(default_factory=dict)
+    accepted: int = 0
+    refused: int = 0
+
+    def done(self) -> list[Pending]:
+        return [p for p in self.reports.values() if p.case_at and p.message_at]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- raw Kafka, same broker, same run -------------------------------------------------------------
+async def raw_rates(bootstrap: str, records: int, seconds: float) -> tuple[float, float]:
+    """(produce/s with acks=all at 16 in flight, consume/s of `records` report-sized records)."""
+    value = json.dumps({"note": "x" * 300, "signals": ["suicide_plan"]}).encode()
+    sample = [Record(key=f"bench:stu{i}".encode(), value=value) for i in range(256)]
+    async with scratch_topic(bootstrap) as topic:
+        produced = await aiokafka_closed_loop(
+            bootstrap, topic, sample, seconds=seconds, concurrency=16, linger_ms=2
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **DURABLE_PRODUCER)
+        await producer.start()
+        try:
+            for i in range(records):
+                await producer.send(topic, value, key=sample[i % len(sample)].key)
+            await producer.flush()
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            read, started = 0, time.perf_counter()
+            deadline = started + 120
+            while read < records and time.perf_counter() < deadline:
+                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+                read += sum(len(rs) for rs in batch.values())
+            consumed = read / (time.perf_counter() - started)
+        finally:
+            await consumer.stop()
+    return produced.rate, consumed
+
+
+# --- the platform -------------------------------------------------------------------------------
+def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[str, str]:
+    """The four services with consumer groups of this run's own, placed at the topics' ends."""
+    run = uuid.uuid4().hex[:8]
+    groups = {
+        "triage": f"bench-triage-{run}",
+        "casework": f"bench-casework-{run}",
+        "notify": f"bench-notify-{run}",
+        "intake": f"bench-intake-{run}",
+    }
+    at_end: list[dict[str, str]] = [
+        {f"{groups['triage']}.{TOPICS[name].name}": TOPICS[name].name}
+        for name in ("reports", "screenings", "census", "cases", "directory")
+    ]
+    at_end += [{groups["casework"]: t} for t in (ASSESSMENTS, ALERTS, NOTIFICATIONS)]
+    at_end += [{f"{groups['notify']}.{t}": t} for t in (ALERTS, CASES, TOPICS["directory"].name)]
+    at_end.append({groups["intake"]: CASES})
+    for group in at_end:
+        asyncio.run(start_groups_at_end(stack.bootstrap, group))
+    urls = {}
+    for name, env in (
+        ("intake", {"INTAKE_CONSUMER_GROUP": groups["intake"]}),
+        ("triage", {"TRIAGE_GROUP_PREFIX": groups["triage"]}),
+        ("casework", {"CASEWORK_CONSUMER_GROUP": groups["casework"]}),
+        (
+            "notify",
+            {
+                "NOTIFY_GROUP_PREFIX": groups["notify"],
+                **sinks.notify_env(),
+                "NOTIFY_RATE_SMS": "1000",
+                "NOTIFY_RATE_EMAIL": "1000",
+                "NOTIFY_RATE_WEBHOOK": "1000",
+            },
+        ),
+    ):
+        urls[name] = stack.service(name, **env).base_url
+    with httpx.Client(timeout=60) as http:
+        admin = {"Authorization": f"Bearer {stack.token(Role.CAMPUS_ADMIN, 'A0001', campus)}"}
+        for service, path, file in (
+            ("casework", "/v1/roster/students", "roster_students.csv"),
+            ("casework", "/v1/roster/staff", "roster_staff.csv"),
+            ("notify", "/v1/imports/staff-contacts", "contacts_staff.csv"),
+        ):
+            answer = http.post(
+                urls[service] + path,
+                files={"file": (file, (SAMPLES / file).read_bytes(), "text/csv")},
+                headers=admin,
+            )
+            answer.raise_for_status()
+    return urls
+
+
+async def end_to_end(
+    stack: BenchStack, intake: str, campus: str, rate: float, seconds: float, settle: float
+) -> tuple[Run, float]:
+    """Offer `rate` reports/s for `seconds`; returns the run and the seconds from the first send
+    to the last completion."""
+    pseudonyms = Pseudonymizer(stack.secrets["SHOUWANG_PSEUDONYM_KEY"].encode())
+    run = Run()
+    watcher = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    await watcher.start()
+    await assign_at_end(watcher, CASES, NOTIFICATIONS)
+    token = stack.token(Role.FLOOR_LEADER, "2024030002", campus)
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            batches = await watcher.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    event: dict[str, Any] = json.loads(record.value)
+                    pending = run.reports.get(event.get("subject") or "")
+                    if pending is None or event.get("campus_id") != campus:
+                        continue
+                    if event["type"] == "shouwang.case.opened" and pending.case_at is None:
+                        pending.case_at = now
+                    elif (
+                        event["type"] == "shouwang.notification.delivered"
+                        and pending.message_at is None
+                    ):
+                        pending.message_at = now
+
+    async def send(http: httpx.AsyncClient, n: int) -> None:
+        student = f"B{n:09d}"
+        run.reports[pseudonyms.student_ref(campus, student)] = Pending(time.perf_counter())
+        answer = await http.post(
+            f"{intake}/v1/reports",
+            json={
+                "campus_id": campus,
+                "student_no": student,
+                "signals": ["suicide_plan", "giving_away_possessions"],
+                "observed_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat(),
+            },
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        )
+        if answer.status_code == 202:
+            run.accepted += 1
+        else:
+            run.refused += 1
+
+    watching = asyncio.create_task(watch())
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+        sends = []
+        for n in range(total):
+            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+            sends.append(asyncio.create_task(send(http, n)))
+        await asyncio.gather(*sends)
+    for _ in range(int(settle / 0.2)):
+        if len(run.done()) >= run.accepted:
+            break
+        await asyncio.sleep(0.2)
+    stop.set()
+    await watching
+    await watcher.stop()
+    finished = max((p.message_at or 0.0 for p in run.done()), default=time.perf_counter())
+    return run, finished - started
+
+
+def report(run: Run, elapsed: float, produce: float, consume: float, rate: float) -> None:
+    done = run.done()
+    latencies = [(p.message_at or 0) - p.sent_at for p in done]
+    to_case = [(p.case_at or 0) - p.sent_at for p in done]
+    e2e = len(done) / elapsed if elapsed > 0 else 0.0
+    print(f"offered load: {rate:.1f} critical reports/s, {len(run.reports)} sent")
+    print(f"accepted {run.accepted}, refused {run.refused}, completed {len(done)}")
+    print(f"{'measure':<44}{'value':>12}")
+    print(f"{'raw aiokafka produce (acks=all), records/s':<44}{produce:>12.0f}")
+    print(f"{'raw aiokafka consume, records/s':<44}{consume:>12.0f}")
+    print(f"{'end to end (case + first message), reports/s':<44}{e2e:>12.1f}")
+    print(f"{'ratio end to end / raw consume':<44}{e2e / consume if consume else 0:>12.6f}")
+    print(f"{'ratio end to end / offered':<44}{e2e / rate if rate else 0:>12.3f}")
+    print(f"{'report -> case opened p50, s':<44}{percentile(to_case, 0.5):>12.3f}")
+    print(f"{'report -> first message p50, s':<44}{percentile(latencies, 0.5):>12.3f}")
+    print(f"{'report -> first message p99, s':<44}{percentile(latencies, 0.99):>12.3f}")
+    if latencies:
+        print(f"{'report -> first message mean, s':<44}{statistics.fmean(latencies):>12.3f}")
+    ratio = e2e / consume if consume else 0.0
+    p99 = percentile(latencies, 0.99)
+    print(f"aim end to end >= 0.2 x raw consume: {'met' if ratio >= 0.2 else 'not met'}")
+    print(f"aim first message p99 < 2 s: {'met' if p99 < 2.0 else 'not met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=40.0, help="critical reports per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--raw-records", type=int, default=50_000)
+    parser.add_argument("--raw-seconds", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=60.0, help="wait for the last ones")
+    args = parser.parse_args()
+    campus = f"bench{uuid.uuid4().hex[:6]}"
+    with bench_stack() as stack:
+        sinks = LocalSinks(stack.workdir / "sinks").start()
+        try:
+            produce, consume = asyncio.run(
+                raw_rates(stack.bootstrap, args.raw_records, args.raw_seconds)
+            )
+            urls = start_platform(stack, sinks, campus)
+            run, elapsed = asyncio.run(
+                end_to_end(stack, urls["intake"], campus, args.rate, args.seconds, args.settle)
+            )
+        finally:
+            sinks.stop()
+    report(run, elapsed, produce, consume, args.rate)
+    return 0 if run.accepted and len(run.done()) == run.accepted else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""`kill -9` of each service in turn while 2,000 reports and a census stream in: after each
+restart the platform carries on, and end to end nothing is lost and nothing doubled. The same
+with SIGTERM (500 reports): each service exits 0 and loses and doubles nothing either.
+
+Every service runs as its own process on the session's Kafka and PostgreSQL; notify's
+channels point at the local sinks. Reporters retry with their Idempotency-Key whatever went
+wrong (a refused connection while intake is dead, a 503), as a real client does. Then, read
+straight from Kafka: every accepted report is graded, each exactly once (one assessment per
+report and student); every census row that was accepted is graded once; no alert and no
+student has two cases; no message went out twice under two notifications, and the sinks hold
+no more messages than notify says it delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.services import ServiceProcess, present_services
+from shouwang_devstack.sinks import LocalSinks
+
+pytestmark = pytest.mark.integration
+
+REPORTS = 2000
+
+
+def _sink_messages(data: Path) -> int:
+    mails = len(list((data / "mail").glob("*.eml")))
+    lines = sum(
+        len(path.read_text("utf-8").splitlines()) for path in (data / "webhooks").glob("*.jsonl")
+    )
+    return mails + lines
+
+
+@pytest.mark.timeout(900)
+async def test_kill_9_of_each_service_in_turn_loses_and_doubles_nothing(
+    service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    await _each_service_stopped_in_turn(
+        service_process, devstack_env, kafka_bootstrap, tmp_path, how="kill", reports=REPORTS
+    )
+
+
+@pytest.mark.timeout(900)
+async def test_sigterm_of_each_service_in_turn_finishes_in_flight_work_and_exits_cleanly(
+    service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Graceful shutdown: SIGTERM stops taking work, finishes and commits what is in flight, and
+    the process exits on its own, well before the 15 s after which it would be killed."""
+    await _each_service_stopped_in_turn(
+        service_process, devstack_env, kafka_bootstrap, tmp_path, how="term", reports=REPORTS // 4
+    )
+
+
+async def _each_service_stopped_in_turn(
+    service_process: Any,
+    devstack_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    *,
+    how: str,
+    reports: int,
+) -> None:
+    campus = new_campus("k9" if how == "kill" else "tm")
+    secret = devstack_env["SHOUWANG_JWT_SECRET"]
+    sinks = LocalSinks(tmp_path).start()
+    try:
+        extra: dict[str, dict[str, str]] = {
+            # One reporter sending thousands is a durability test, not a campus: no hourly cap.
+            "intake": {"INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000"},
+            "casework": {"CASEWORK_CAMPUSES": json.dumps([campus])},
+            "notify": {**sinks.notify_env(), "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.test"},
+        }
+        names = [i.name for i in present_services() if i.name != "gateway"]
+        procs: dict[str, ServiceProcess] = {
+            name: service_process(name, extra.get(name)) for name in names
+        }
+        await asyncio.gather(*(p.start_async(90) for p in procs.values()))
+        admin = headers(secret, campus, Role.CAMPUS_ADMIN, "A0001")
+        async with httpx.AsyncClient(timeout=30) as http, Ledger(kafka_bootstrap, campus) as ledger:
+            await load_campus(http, procs["casework"].base_url, procs["notify"].base_url, admin)
+            census = await http.post(
+                f"{procs['intake'].base_url}/v1/screenings/bulk",
+                files={"file": ("census.csv", census_today(), "text/csv")},
+                headers=headers(secret, campus, Role.COUNSELING_CENTER, "T3001"),
+            )
+            assert census.status_code == 202, census.text
+            batch = census.json()["batch_id"]
+
+            stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=reports)
+            streaming = asyncio.create_task(stream.run(within=600))
+            killed = []
+            for index, name in enumerate(names):
+                # Spread the kills over the stream: each one lands while reports flow.
+                mark = reports * (index + 1) // (len(names) + 1)
+                while stream.sent < mark and not streaming.done():
+                    await ledger.read(0.2)
+                if how == "kill":
+                    procs[name].kill()
+                else:
+                    code = await procs[name].stop_async(within=15)
+                    # uvicorn re-raises the signal once shut down, so a clean exit reads -15;
+                    # a process that had to be killed after 15 s reads -9.
+                    assert code in (0, -signal.SIGTERM), (name, code)
+                    assert "Application shutdown complete" in procs[name].log_text(), name
+                killed.append((name, stream.sent))
+                await ledger.read(1.0)
+                await procs[name].start_async(90)
+            await streaming
+            assert len(stream.accepted) == reports, stream.answers
+            assert stream.answers[500] == 0, stream.answers
+
+            done_census = (
+                await http.get(
+                    f"{procs['intake'].base_url}/v1/screenings/bulk/{batch}",
+                    headers=headers(secret, campus, Role.COUNSELING_CENTER, "T3001"),
+                )
+            ).json()
+            census_rows = done_census["rows_accepted"]
+
+            pseudonyms = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode())
+            expected = Counter(pseudonyms.student_ref(campus, s) for s in stream.accepted.values())
+
+            def complete() -> bool:
+                per_student = ledger.assessments_per_student("report")
+                return (
+                    all(len(per_student[ref]) >= n for ref, n in expected.items())
+                    and sum(map(len, ledger.assessments_per_student("screening").values()))
+                    >= census_rows
+                )
+
+            await ledger.settle(complete, within=420)
+
+        # Nothing lost: every accepted report graded, every accepted census row graded.
+        assert set(stream.accepted) <= ledger.graded_reports()
+        # Nothing doubled: one assessment per report, per census row.
+        per_student = ledger.assessments_per_student("report")
+        doubled = {ref: len(per_student[ref]) - n for ref, n in expected.items()}
+        assert {ref: d for ref, d in doubled.items() if d} == {}, killed
+        assert sum(map(len, ledger.assessments_per_student("screening").values())) == census_rows
+        # At most one case per alert and per student; one delivery per message.
+        assert ledger.of("alert.raised"), ledger.summary()
+        assert ledger.doubled_cases() == {}
+        assert ledger.delivered(), ledger.summary()
+        assert ledger.doubled_messages() == {}
+        assert _sink_messages(tmp_path) <= len(ledger.delivered())
+        for proc in procs.values():
+            assert proc.is_running(), proc.log_text()[-3000:]
+    finally:
+        sinks.stop()

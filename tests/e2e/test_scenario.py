@@ -1,0 +1,120 @@
+"""The whole loop as a college would see it: `make up`, then `make demo`, twice.
+
+`shouwang-dev up` runs every service present as a separate process on its own Kafka and
+PostgreSQL (free ports, a data dir of its own) and loads the demo campus from `samples/`;
+`shouwang-demo` then plays a term through the public APIs only: a census and a dorm-room /
+floor leader's reports become graded alerts, cases owned by the roster's counselors, messages
+in the local sinks, an unacknowledged alert escalates, the owner of the critical one confirms it
+from the link in the message, the loop closes with a referral, the family contacted after
+consent and a follow-up, and stats (when present) shows the outcome table. A second term on the
+same data must succeed too.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+from shouwang_devstack._proc import repo_root
+from shouwang_devstack.running_up import STOP_WITHIN, alive, clean_up, descendants, start_up
+from shouwang_devstack.services import present_services
+
+pytestmark = pytest.mark.integration
+
+DEMO_WITHIN = 420.0
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def _demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "shouwang-demo"
+    return subprocess.run(
+        [str(script)],
+        cwd=repo_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_WITHIN,
+        check=False,
+    )
+
+
+def _personal_data() -> set[str]:
+    """Names and student numbers of the sample roster: never in a staff message."""
+    found: set[str] = set()
+    for line in (SAMPLES / "roster_students.csv").read_text("utf-8").splitlines()[1:]:
+        number, name = line.split(",")[:2]
+        found |= {number, name}
+    return found
+
+
+def _messages(data: Path) -> list[tuple[str, str]]:
+    sent = []
+    for path in sorted((data / "mail").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        text = [str(message.get("Subject", ""))]
+        for part in message.walk():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                text.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+        sent.append(("email", "\n".join(text)))
+    for path in sorted((data / "webhooks").glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            sent.append((path.stem, json.dumps(json.loads(line)["body"], ensure_ascii=False)))
+    return sent
+
+
+def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
+    data = Path(tempfile.mkdtemp(prefix="shouwang-e2e-"))
+    up, output, ports, env = start_up(data)
+    assert up.stdout is not None
+    started: list[psutil.Process] = []
+    try:
+        started = descendants(up.pid)
+        shown = output.text()
+        # It says where everything is: every service, the sinks, a token per role.
+        for info in present_services():
+            assert f"http://127.0.0.1:{ports[info.port_env]}" in shown, info.name
+        assert "demo campus `demo`: roster_students.csv -> casework" in shown
+        assert "contacts_family.csv -> notify" in shown
+        assert "uv run shouwang-token --role counseling_center --campus demo" in shown
+        assert f"{data / 'mail'}" in shown
+
+        first = _demo(env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        lines = first.stdout
+        assert "confirmed (200)" in lines, lines
+        assert "the alert is acknowledged" in lines, lines
+        assert "escalation: the unacknowledged" in lines, lines
+        assert "family: consent given, the family was contacted" in lines, lines
+        assert "case closed (relieved)" in lines, lines
+        if any(info.name == "stats" for info in present_services()):
+            assert "outcomes this year" in lines, lines
+
+        # A second term on the same data: new reports, new cases, never a clash.
+        second = _demo(env)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "term 2" in second.stdout
+        assert "case closed (relieved)" in second.stdout
+
+        # Messages really left through the sinks, and staff messages name nobody.
+        sent = _messages(data)
+        assert {channel for channel, _ in sent} & {"email", "sms", "wecom", "dingtalk"}
+        secrets = _personal_data()
+        leaks = [(c, t[:120]) for c, t in sent if any(s in t for s in secrets)]
+        assert leaks == []
+
+        up.send_signal(signal.SIGINT)
+        assert up.wait(STOP_WITHIN) == 0, output.text()[-3000:]
+        assert alive(started) == []
+    finally:
+        clean_up(up, started, env)
+        up.stdout.close()
+        shutil.rmtree(data, ignore_errors=True)

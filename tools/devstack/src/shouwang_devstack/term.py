@@ -1,0 +1,443 @@
+"""`shouwang-demo` (`make demo`): play a term on the demo campus against a running `make up`.
+
+Through the public HTTP APIs only, as the people of the sample roster would:
+1. the counseling center uploads the term's PHQ-9 census (the sample file, dated today; a row
+   without a student number is refused by its number, incomplete rows are graded and flagged);
+2. a floor leader reports a red flag (a plan, possessions given away): a critical alert; a
+   dorm-room leader reports low mood and sleeplessness: a lesser one;
+3. the critical alert's owner acknowledges it from the link in the message they received (the
+   local sinks under `.data/`); nobody acknowledges the other one, and it climbs the ladder;
+4. the critical case runs the closed loop: intervention, a referral with consent, the student's
+   return, the family contacted after consent, follow-up, closure as relieved; the other case
+   is then acknowledged and closed too, so the next term starts clean;
+5. stats' outcome table for the year.
+
+Every term picks other students (`.data/demo-terms.json` counts the terms), so running it again
+adds a term and never trips over the last one's data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import email
+import io
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ._proc import DevstackError
+from .demo import DemoClient, samples_dir
+
+T = TypeVar("T")
+
+#: Students of the sample roster with family contacts (contacts_family.csv): one is reported in
+#: crisis each term, so a family can be reached. The lesser report rotates over 8号楼.
+CRISIS_STUDENTS = ("2024020001", "2024030002", "2024010003", "2024020004")
+LESSER_STUDENTS = ("2024030005", "2024020007", "2024010009", "2024030011", "2024020013")
+_LINK = re.compile(r"https?://[^\s\"'<>]+(/ack/[A-Za-z0-9_.~\-/]+)")
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def wait_for(what: str, check: Callable[[], T | None], within: float) -> T:
+    """Poll `check` until it returns something, or fail naming `what`."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise DevstackError(f"gave up after {within:.0f}s waiting for {what}")
+        time.sleep(0.5)
+
+
+@dataclass
+class Sinks:
+    """What the local sinks received since this term began."""
+
+    data: Path
+    _mail_seen: set[str] = field(default_factory=set)
+    _offsets: dict[str, int] = field(default_factory=dict)
+
+    def mark(self) -> None:
+        self._mail_seen = {p.name for p in self.mail_dir.glob("*.eml")}
+        self._offsets = {p.name: p.stat().st_size for p in self.webhooks_dir.glob("*.jsonl")}
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data / "mail"
+
+    @property
+    def webhooks_dir(self) -> Path:
+        return self.data / "webhooks"
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(channel, text) of every message received since `mark()`."""
+        found: list[tuple[str, str]] = []
+        for path in sorted(self.mail_dir.glob("*.eml")):
+            if path.name not in self._mail_seen:
+                found.append(("email", _mail_text(email.message_from_bytes(path.read_bytes()))))
+        for path in sorted(self.webhooks_dir.glob("*.jsonl")):
+            with path.open("rb") as handle:
+                handle.seek(self._offsets.get(path.name, 0))
+                for line in handle.read().decode("utf-8", errors="replace").splitlines():
+                    if line.strip():
+                        body = json.loads(line).get("body")
+                        found.append((path.stem, json.dumps(body, ensure_ascii=False)))
+        return found
+
+
+def _mail_text(message: Message) -> str:
+    parts = [str(message.get("Subject", ""))]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                parts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def census_for_today(samples: Path) -> bytes:
+    """The sample census with every valid date moved to today, marked with the term, so each
+    term's file is a new upload (the same file twice is one batch)."""
+    rows = list(csv.reader(io.StringIO((samples / "census_phq9.csv").read_text("utf-8-sig"))))
+    stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        if len(row) > 2 and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", row[2]):
+            row[2] = stamp
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+class Term:
+    """One term's play; each step prints what happened."""
+
+    def __init__(self, client: DemoClient, term: int) -> None:
+        self.c = client
+        self.term = term
+        self.crisis_student = CRISIS_STUDENTS[term % len(CRISIS_STUDENTS)]
+        self.lesser_student = LESSER_STUDENTS[term % len(LESSER_STUDENTS)]
+        self.sinks = Sinks(client.data)
+        self.center = client.headers(Role.COUNSELING_CENTER)
+        self.teacher = client.headers(Role.COMMUNITY_PSYCH_TEACHER)
+
+    # HTTP ---------------------------------------------------------------------------------
+    def call(self, method: str, service: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        answer = self.c.http.request(method, self.c.url(service, path), headers=headers, **kw)
+        if answer.status_code >= 300:
+            raise DevstackError(
+                f"{method} {service}{path} answered {answer.status_code}: {answer.text[:600]}"
+            )
+        return answer.json() if answer.content else None
+
+    def case_by_report(self, report_id: str) -> dict[str, Any] | None:
+        """The case holding `report_id`, as the counseling center (the whole campus) sees it."""
+        page = self.call("GET", "casework", "/v1/cases", self.center, params={"limit": 100})
+        for item in page["items"]:
+            case = self.call("GET", "casework", f"/v1/cases/{item['case_id']}", self.center)
+            if report_id in case["report_ids"]:
+                return dict(case)
+        return None
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", "casework", f"/v1/cases/{case_id}", self.center))
+
+    def move(self, case_id: str, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+        return dict(
+            self.call("POST", "casework", f"/v1/cases/{case_id}/transitions", headers, json=body)
+        )
+
+    # the term -----------------------------------------------------------------------------
+    def play(self) -> None:
+        self.sinks.mark()
+        say(f"term {self.term}: campus `{self.c.campus}`")
+        self.census()
+        crisis_report = self.report(
+            Role.FLOOR_LEADER,
+            self.crisis_student,
+            ["suicide_plan", "giving_away_possessions"],
+            "他说已经想好了怎么做，还把电脑送人了",
+        )
+        lesser_report = self.report(
+            Role.DORM_LEADER,
+            self.lesser_student,
+            ["persistent_low_mood", "sleep_disturbance", "social_withdrawal"],
+            "最近两周整夜睡不着，不愿和室友说话",
+        )
+        crisis = wait_for(
+            "the crisis report's case", lambda: self.case_by_report(crisis_report), 120
+        )
+        say(
+            f"case {crisis['case_id'][:8]}: {crisis['severity']}, owner {crisis['owner_role']}"
+            f" (state {crisis['state']})"
+        )
+        lesser = wait_for(
+            "the lesser report's case", lambda: self.case_by_report(lesser_report), 120
+        )
+        say(
+            f"case {lesser['case_id'][:8]}: {lesser['severity']}, owner {lesser['owner_role']}"
+            f" (state {lesser['state']})"
+        )
+        self.acknowledge_from_message(crisis)
+        self.watch_escalation(lesser)
+        self.close_the_loop(crisis)
+        self.settle(lesser)
+        self.outcome_table()
+
+    def census(self) -> None:
+        body = census_for_today(samples_dir())
+        batch = self.call(
+            "POST",
+            "intake",
+            "/v1/screenings/bulk",
+            self.center,
+            files={"file": (f"census-term-{self.term}.csv", body, "text/csv")},
+        )
+        batch_id = batch["batch_id"]
+
+        def finished() -> dict[str, Any] | None:
+            now = self.call("GET", "intake", f"/v1/screenings/bulk/{batch_id}", self.center)
+            return dict(now) if now["status"] != "processing" else None
+
+        done = wait_for("the census batch", finished, 120)
+        counts = {k: v for k, v in done.items() if isinstance(v, int)}
+        say(f"census: batch {batch_id[:8]} {done['status']} {counts}")
+
+    def report(self, role: Role, student: str, signals: list[str], note: str) -> str:
+        reporter = self.c.headers(role)
+        body = {
+            "campus_id": self.c.campus,
+            "student_no": student,
+            "signals": signals,
+            "observed_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
+            "note": note,
+        }
+        answer = self.call(
+            "POST",
+            "intake",
+            "/v1/reports",
+            {**reporter, "Idempotency-Key": str(uuid.uuid4())},
+            json=body,
+        )
+        say(f"report by the {role.label()} ({', '.join(signals)}): 202, report {answer['id'][:8]}")
+        return str(answer["id"])
+
+    def acknowledge_from_message(self, case: dict[str, Any]) -> None:
+        """The owner opens the link in the message of a critical alert and confirms it.
+
+        The census may have raised other critical alerts this term: each link found is
+        confirmed, until the crisis case's alert shows acknowledged.
+        """
+        severity = case["severity"]
+        label = Severity(severity).label()
+        confirmed: set[str] = set()
+
+        def acknowledged() -> bool | None:
+            for channel, text in self.sinks.messages():
+                for found in _LINK.finditer(text):
+                    if label not in text or found[1] in confirmed:
+                        continue
+                    confirmed.add(found[1])
+                    page = self.c.http.get(self.c.url("notify", found[1]))
+                    done = self.c.http.post(self.c.url("notify", found[1]))
+                    say(
+                        f"message: a {label} alert's owner got it by {channel}, opened its link"
+                        f" ({page.status_code}) and confirmed ({done.status_code})"
+                    )
+            alerts = [a for a in self.case(case["case_id"])["alerts"] if a["severity"] == severity]
+            return True if alerts and all(a["acknowledged_at"] for a in alerts) else None
+
+        wait_for(f"the {label} alert acknowledged from its message", acknowledged, 180)
+        say("case: the alert is acknowledged; triage stops escalating it")
+
+    def watch_escalation(self, case: dict[str, Any]) -> None:
+        """Nobody acknowledges the lesser alert: it climbs the ladder (the demo's is in seconds)."""
+
+        def climbed() -> dict[str, Any] | None:
+            alerts = self.case(case["case_id"])["alerts"]
+            open_climbed = [a for a in alerts if a["escalation_level"] > 0]
+            return open_climbed[0] if open_climbed else None
+
+        alert = wait_for("the unacknowledged alert to escalate", climbed, 240)
+        say(
+            f"escalation: the unacknowledged {alert['severity']} alert climbed to level"
+            f" {alert['escalation_level']} ({alert['owner_role']})"
+        )
+
+    def close_the_loop(self, case: dict[str, Any]) -> None:
+        case_id = case["case_id"]
+        view = self.move(
+            case_id, self.teacher, to_state="intervention", action_taken="当面谈心，约定每日联系"
+        )
+        say(f"loop: {view['state']}")
+        view = self.move(
+            case_id,
+            self.teacher,
+            to_state="referred",
+            referral={
+                "destination_type": "hospital",
+                "destination": "市精神卫生中心",
+                "consent": "given",
+            },
+        )
+        say(f"loop: {view['state']} (referral {view['referral']['status']})")
+        for status in ("accepted", "returned"):
+            view = self.call(
+                "POST",
+                "casework",
+                f"/v1/cases/{case_id}/referral/status",
+                self.teacher,
+                json={"status": status},
+            )
+        say(f"loop: referral returned, {view['state']}")
+        self.call(
+            "POST",
+            "casework",
+            f"/v1/cases/{case_id}/family-consent",
+            self.teacher,
+            json={"decision": "given"},
+        )
+        family = wait_for("a message to the family", self.family_message, 90)
+        say(f"family: consent given, the family was contacted by {family}")
+        view = self.move(case_id, self.teacher, to_state="follow_up")
+        follow_up = next(f for f in view["follow_ups"] if f["status"] == "scheduled")
+        self.complete_follow_up(
+            case_id, follow_up["follow_up_id"], "返校后电话回访，情绪平稳", "relieved"
+        )
+        view = self.move(case_id, self.teacher, to_state="closed", outcome="relieved")
+        say(f"loop: follow-up done, case {view['state']} ({view['outcome']})")
+
+    def complete_follow_up(
+        self, case_id: str, follow_up_id: str, reason: str, finding: str
+    ) -> None:
+        """Close a follow-up as done, with what it found (a `relieved` one is a person-time
+        relieved in stats) where casework records findings; without, where it does not."""
+        path = f"/v1/cases/{case_id}/follow-ups/{follow_up_id}"
+        body = {"close_as": "completed", "reason": reason, "finding": finding}
+        answer = self.c.http.patch(self.c.url("casework", path), json=body, headers=self.teacher)
+        if answer.status_code == 422 and "finding" in answer.text:
+            del body["finding"]
+            answer = self.c.http.patch(
+                self.c.url("casework", path), json=body, headers=self.teacher
+            )
+        if answer.status_code >= 300:
+            raise DevstackError(
+                f"PATCH casework{path} answered {answer.status_code}: {answer.text[:600]}"
+            )
+
+    def family_message(self) -> str | None:
+        for channel, text in self.sinks.messages():
+            if "希望尽快与您沟通" in text:
+                return channel
+        return None
+
+    def settle(self, case: dict[str, Any]) -> None:
+        """The escalated case: acknowledged at last, worked, followed up and closed."""
+        case_id = case["case_id"]
+        for alert in self.case(case_id)["alerts"]:
+            if alert["acknowledged_at"] is None:
+                path = f"/v1/alerts/{alert['alert_id']}/acknowledgement"
+                answer = self.c.http.post(self.c.url("casework", path), headers=self.center)
+                if answer.status_code != 200:  # above the center: the college leader's
+                    self.call("POST", "casework", path, self.c.headers(Role(alert["owner_role"])))
+        self.move(case_id, self.teacher, to_state="intervention", action_taken="约谈并安排宿舍调整")
+        self.move(case_id, self.teacher, to_state="follow_up")
+        follow_up = self.call(
+            "POST",
+            "casework",
+            f"/v1/cases/{case_id}/follow-ups",
+            self.teacher,
+            json={"due_at": datetime.now(UTC).isoformat()},
+        )
+        self.complete_follow_up(
+            case_id, follow_up["follow_up_id"], "一周后回访，睡眠好转", "stable"
+        )
+        closed = self.move(case_id, self.teacher, to_state="closed", outcome="stable")
+        say(f"loop: the escalated case acknowledged, followed up and {closed['state']}")
+
+    def outcome_table(self) -> None:
+        if "stats" not in self.c.urls:
+            return
+        try:
+            answer = self.c.http.get(
+                self.c.url("stats", "/v1/outcomes/annual"),
+                params={"format": "csv"},
+                headers=self.center,
+            )
+        except httpx.TransportError:
+            say("stats is not running: no outcome table")
+            return
+        if answer.status_code != 200:
+            say(f"stats answered {answer.status_code}: {answer.text[:300]}")
+            return
+        say("outcomes this year (stats, small cells suppressed):")
+        print(render_csv(answer.text), flush=True)
+
+
+def render_csv(text: str) -> str:
+    """A CSV table as aligned columns (CJK characters count as two)."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if not rows:
+        return ""
+
+    def width(cell: str) -> int:
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in cell)
+
+    widths = [max(width(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
+    lines = []
+    for row in rows:
+        cells = [cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def next_term(data: Path) -> int:
+    """Count this term in `<data>/demo-terms.json`; the first term is 1."""
+    path = data / "demo-terms.json"
+    played = json.loads(path.read_text()) if path.is_file() else {"terms": 0}
+    played["terms"] = int(played.get("terms", 0)) + 1
+    path.write_text(json.dumps(played))
+    return int(played["terms"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `shouwang-demo`."""
+    parser = argparse.ArgumentParser(
+        prog="shouwang-demo", description="Play a term on the demo campus of a running `make up`."
+    )
+    parser.parse_args(argv)
+    try:
+        client = DemoClient.from_running()
+    except DevstackError as exc:
+        say(f"error: {exc}")
+        return 1
+    try:
+        Term(client, next_term(client.data)).play()
+    except (DevstackError, httpx.TransportError) as exc:
+        say(f"error: {exc}")
+        return 1
+    finally:
+        client.close()
+    say("done; run it again for another term")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
