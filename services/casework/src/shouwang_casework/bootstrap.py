@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-import asyncpg
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.processed import ProcessedEvents
+from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from .adapters.outbox import outbox_relay
@@ -25,13 +25,12 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
     """Connect to PostgreSQL and Kafka, subscribe the consumers and start the loops."""
     cipher, pseudonymizer = settings.note_cipher(), settings.pseudonymizer()
     async with starting() as stack:  # a failed start leaves nothing open
-        pool = await asyncpg.create_pool(
-            settings.database_url.get_secret_value(),
+        pool = await open_pool(
+            stack,
+            settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            command_timeout=10,
         )
-        stack.push_async_callback(pool.close)
         broker = settings.kafka_clients("casework").broker(linger_ms=2)
         casework = Casework(
             settings, pool, broker, cipher, pseudonymizer, settings.placement_hasher(), stack

@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_servicekit.ops import ReadinessCheck
+from shouwang_servicekit.resources import database_check, kafka_check
 
 from .config import CaseworkSettings
 
@@ -31,15 +32,8 @@ class Casework:
     placement: PlacementHasher  # the directory's placement hashes
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
-    async def ping_kafka(self) -> bool:
-        return bool(await self.broker.ping(timeout=2))
-
-    async def ping_database(self) -> bool:
-        async with self.pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT true"))
-
     def readiness(self) -> Mapping[str, ReadinessCheck]:
-        return {"database": self.ping_database, "kafka": self.ping_kafka}
+        return {"database": database_check(self.pool), "kafka": kafka_check(self.broker)}
 
     async def close(self) -> None:
         await self.resources.aclose()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
+from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from .adapters.oidc import OidcProvider
@@ -74,13 +74,12 @@ async def bootstrap(settings: GatewaySettings) -> Gateway:
     """Connect to PostgreSQL, open the upstream clients, start housekeeping."""
     resources = AsyncExitStack()
     try:
-        pool = await asyncpg.create_pool(
-            settings.database_url.get_secret_value(),
+        pool = await open_pool(
+            resources,
+            settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            command_timeout=10,
         )
-        resources.push_async_callback(pool.close)
         store = GatewayStore(pool)
         minter = build_minter(settings)
         window = timedelta(minutes=settings.signin_window_minutes)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.ratelimits import RateLimiter
+from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from .adapters.publisher import EventPublisher
@@ -23,14 +23,13 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
     cipher = settings.note_cipher()
     async with starting() as stack:  # a failed start leaves nothing open
         dsn = settings.database_url.get_secret_value()
-        pool = await asyncpg.create_pool(
+        pool = await open_pool(
+            stack,
             dsn,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            command_timeout=10,
             connection_class=QuietConnection,
         )
-        stack.push_async_callback(pool.close)
         # A receipt without an Idempotency-Key is written while its record lingers in the
         # producer and waits for Kafka's ack: gathering receipts for as long costs a report no
         # time, and a busy intake about a tenth less CPU per report than one statement for

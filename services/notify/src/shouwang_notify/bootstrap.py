@@ -8,10 +8,10 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway, WeComRobot
@@ -164,22 +164,17 @@ async def bootstrap(settings: NotifySettings) -> Notify:
     signer = LinkSigner(settings.link_key_list)
     stack = AsyncExitStack()  # what started, closed newest first
     try:
-        pool = await asyncpg.create_pool(
-            settings.database_url.get_secret_value(),
+        pool = await open_pool(
+            stack,
+            settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            command_timeout=10,
         )
-        stack.push_async_callback(pool.close)
         # The workers sending messages have a pool of their own: however many sends are in
         # flight, the consumers and planners always find a connection.
-        dispatch_pool = await asyncpg.create_pool(
-            settings.database_url.get_secret_value(),
-            min_size=1,
-            max_size=settings.dispatch_db_pool_max,
-            command_timeout=10,
+        dispatch_pool = await open_pool(
+            stack, settings.database_url, min_size=1, max_size=settings.dispatch_db_pool_max
         )
-        stack.push_async_callback(dispatch_pool.close)
         limits = rate_limits(settings)
         sending = lanes(settings, limits, stack)
         for lane in sending:

@@ -16,6 +16,7 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.outbox import OutboxRelay
+from shouwang_servicekit.resources import database_check, kafka_check
 
 from .adapters.links import LinkSigner
 from .adapters.outbox import LANE
@@ -57,15 +58,8 @@ class Notify:
         """Messages were queued: send them now, not at the next poll."""
         self.dispatcher.wake()
 
-    async def ping_kafka(self) -> bool:
-        return self.broker is not None and bool(await self.broker.ping(timeout=2))
-
-    async def ping_database(self) -> bool:
-        async with self.pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT true"))
-
     def readiness(self) -> Mapping[str, ReadinessCheck]:
-        return {"database": self.ping_database, "kafka": self.ping_kafka}
+        return {"database": database_check(self.pool), "kafka": kafka_check(self.broker)}
 
     async def close(self) -> None:
         await self.resources.aclose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.processed import ProcessedEvents
+from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from .adapters.outbox import outbox_relay
@@ -26,13 +26,14 @@ async def bootstrap(settings: TriageSettings) -> Triage:
     lanes = settings.relay_lanes  # refuses unknown consumer names before connecting anything
     logger.info("grading policy %s loaded", policy.version)
     async with starting() as stack:  # a failed start leaves nothing open
-        pool = await asyncpg.create_pool(
-            settings.database_url.get_secret_value(),
+        pool = await open_pool(
+            stack,
+            settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
+            command_timeout=None,
             connection_class=QuietConnection,
         )
-        stack.push_async_callback(pool.close)
         kafka = settings.kafka_clients("triage")
         broker = kafka.broker(linger_ms=settings.linger_ms)
         bulk_broker = kafka.broker(linger_ms=20)

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.outbox import OutboxRelay
+from shouwang_servicekit.resources import database_check, kafka_check
 
 from .config import TriageSettings
 from .domain.policy import GradingPolicy
@@ -40,15 +41,8 @@ class Triage:
         """The campus time zone: reasons date the earlier sheets they rest on in it."""
         return ZoneInfo(self.settings.timezone)
 
-    async def ping_kafka(self) -> bool:
-        return await self.broker.ping(timeout=1.5)
-
-    async def ping_database(self) -> bool:
-        async with self.pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT 1"))
-
     def readiness(self) -> Mapping[str, ReadinessCheck]:
-        return {"kafka": self.ping_kafka, "database": self.ping_database}
+        return {"database": database_check(self.pool), "kafka": kafka_check(self.broker)}
 
     async def close(self) -> None:
         await self.resources.aclose()
