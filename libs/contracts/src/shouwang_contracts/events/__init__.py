@@ -14,7 +14,12 @@ from .casework import (
     CaseState,
     CaseTransitioned,
     DirectoryEntry,
+    FollowUpFinding,
+    FollowUpStatus,
+    FollowUpUpdated,
     PlanUpdated,
+    ReferralStatus,
+    ReferralUpdated,
     ResponsibleStaff,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
@@ -37,6 +42,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         PlanUpdated,
         AlertAcknowledged,
         DirectoryEntry,
+        ReferralUpdated,
+        FollowUpUpdated,
     )
 }
 
@@ -55,8 +62,13 @@ __all__ = [
     "CaseState",
     "CaseTransitioned",
     "DirectoryEntry",
+    "FollowUpFinding",
+    "FollowUpStatus",
+    "FollowUpUpdated",
     "PlanUpdated",
     "Reason",
+    "ReferralStatus",
+    "ReferralUpdated",
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
