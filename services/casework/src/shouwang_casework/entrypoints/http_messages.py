@@ -42,6 +42,7 @@ ZH: dict[str, str] = {
     "referral_step_not_allowed": "转介状态不允许这一步",
     "follow_up_closed": "该回访已关闭",
     "follow_up_still_scheduled": "请以已完成或已取消关闭回访",
+    "finding_needs_completion": "只有已完成的回访才能记录回访结果",
     "duplicate_action": "计划中的措施编号重复",
     "conflict": "数据已被同时修改，请刷新后重试",
     "database_unavailable": "数据库暂时不可用，请稍后重试",
