@@ -1,0 +1,174 @@
+"""Rebuild the projection from the topics' beginning into a fresh generation and swap it in.
+
+1. Take the rebuild lock (one rebuilder among the replicas) and open a `building` generation.
+2. Read every topic from its beginning up to the ends seen at the start, folding in memory.
+3. Copy the rows into the new generation.
+4. Catch up what arrived meanwhile (through the same fold the live consumers use).
+5. Swap the generation in, then catch up once more: a live batch still writing into the
+   old generation while the swap committed holds records fetched before it, so before the
+   ends read after it, and this second catch-up covers them. From the swap on, the live
+   consumers write into the new generation themselves.
+6. Delete the old generation's rows.
+
+Folding is idempotent, so records that reach the new generation twice (by a catch-up and by
+the live consumers) change nothing. Readers see the old generation until the swap, then the
+new one: never a half-built projection. Records that break their contract were
+dead-lettered by the live consumers already; a rebuild skips and counts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka import TopicPartition
+from shouwang_contracts.kafka import PoisonEvent
+
+from ..adapters import generations
+from ..adapters.rows import copy_generation, delete_generation, fold_into
+from ..domain.projection import Projection
+from .events import rows_of
+
+logger = logging.getLogger("shouwang.stats.rebuild")
+
+#: The version of the projection rules. Raise it when a rule changes what a row holds: a
+#: service whose active generation is older rebuilds on start.
+PROJECTION_VERSION = 1
+
+Offsets = Mapping[TopicPartition, int]
+
+
+class EventLog(Protocol):
+    """The topics to replay (adapters.replay.TopicLog)."""
+
+    async def end_offsets(self) -> dict[TopicPartition, int]: ...
+
+    def read(
+        self, end: Offsets, start: Offsets | None = None, max_records: int = 10_000
+    ) -> AsyncIterator[list[Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What a rebuild did."""
+
+    generation: int
+    retired: int | None
+    records: int
+    skipped: int
+    rows: int
+    seconds: float
+
+
+Progress = Callable[[int], None]
+
+
+async def rebuild(
+    pool: asyncpg.Pool,
+    log: EventLog,
+    *,
+    version: int = PROJECTION_VERSION,
+    progress: Progress | None = None,
+) -> Rebuilt | None:
+    """Rebuild and swap; None when another process holds the rebuild lock."""
+    async with pool.acquire() as holder:
+        if not await generations.try_rebuild_lock(holder):
+            logger.info("another process is rebuilding the projection")
+            return None
+        try:
+            return await _rebuild(pool, holder, log, version, progress)
+        finally:
+            await generations.release_rebuild_lock(holder)
+
+
+async def _rebuild(
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    log: EventLog,
+    version: int,
+    progress: Progress | None,
+) -> Rebuilt:
+    began = time.perf_counter()
+    generation = await generations.start_building(conn, version)
+    logger.info("rebuilding the projection into generation %d (rules v%d)", generation, version)
+    try:
+        ends = await log.end_offsets()
+        projection, records, skipped = await replay(log, ends, progress)
+        async with conn.transaction():
+            rows = await copy_generation(conn, generation, projection)
+        del projection
+        middle = await log.end_offsets()
+        caught, missed = await catch_up(pool, log, generation, ends, middle)
+        retired = await generations.activate(conn, generation, records + caught)
+        after = await log.end_offsets()
+        late, missed_late = await catch_up(pool, log, generation, middle, after)
+        await generations.clear_inactive(conn)
+    except BaseException:
+        async with conn.transaction():
+            await delete_generation(conn, generation)
+            await conn.execute(
+                "DELETE FROM projection WHERE generation = $1 AND state = 'building'", generation
+            )
+        raise
+    done = Rebuilt(
+        generation=generation,
+        retired=retired,
+        records=records + caught + late,
+        skipped=skipped + missed + missed_late,
+        rows=rows,
+        seconds=time.perf_counter() - began,
+    )
+    logger.info(
+        "generation %d active: %d records replayed (%d skipped) into %d rows in %.1f s",
+        generation,
+        done.records,
+        done.skipped,
+        rows,
+        done.seconds,
+    )
+    return done
+
+
+async def replay(
+    log: EventLog, ends: Offsets, progress: Progress | None = None
+) -> tuple[Projection, int, int]:
+    """Fold every record up to `ends` in memory: (projection, records read, records skipped)."""
+    projection = Projection()
+    records = skipped = 0
+    async for batch in log.read(ends):
+        for record in batch:
+            try:
+                rows = rows_of(record.value, record.headers)
+            except PoisonEvent:
+                skipped += 1
+                continue
+            for row in rows:
+                projection.fold(row)
+        records += len(batch)
+        if progress is not None:
+            progress(records)
+    return projection, records, skipped
+
+
+async def catch_up(
+    pool: asyncpg.Pool, log: EventLog, generation: int, start: Offsets, end: Offsets
+) -> tuple[int, int]:
+    """Fold the records between `start` and `end` into a stored generation, batch by batch."""
+    if all(end[tp] <= start.get(tp, 0) for tp in end):
+        return 0, 0
+    records = skipped = 0
+    async for batch in log.read(end, start):
+        folded = Projection()
+        for record in batch:
+            try:
+                folded.fold_all(rows_of(record.value, record.headers))
+            except PoisonEvent:
+                skipped += 1
+        async with pool.acquire() as conn, conn.transaction():
+            await fold_into(conn, generation, folded)
+        records += len(batch)
+    return records, skipped
