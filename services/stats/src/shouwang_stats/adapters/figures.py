@@ -16,6 +16,7 @@ import asyncpg
 
 from ..domain.figures import Milestone, Timeline
 from ..domain.suppression import Count
+from .db import Conn
 
 Dimension = Literal["none", "campus", "college", "source", "instrument", "month"]
 
@@ -63,7 +64,7 @@ _TZ_NAMED = "AND $4::text IS NOT NULL"
 class PgFigures:
     """The figure queries on one connection and generation (what the service layer reads)."""
 
-    def __init__(self, conn: asyncpg.Connection, generation: int) -> None:
+    def __init__(self, conn: Conn, generation: int) -> None:
         self.conn = conn
         self.generation = generation
 
@@ -145,7 +146,7 @@ def _params(generation: int, scope: Scope, window: Window) -> list[Any]:
 
 
 async def found(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window, by: Dimension
+    conn: Conn, generation: int, scope: Scope, window: Window, by: Dimension
 ) -> dict[tuple[str | None, str | None], Count]:
     """Events found (cases opened in the window, by their gravest severity) by `by` × bucket."""
     base = f"""
@@ -166,7 +167,7 @@ async def found(
 
 
 async def relieved(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window, by: Dimension
+    conn: Conn, generation: int, scope: Scope, window: Window, by: Dimension
 ) -> dict[str | None, Count]:
     """Person-times relieved: completed follow-ups that found the student relieved."""
     base = f"""
@@ -182,7 +183,7 @@ async def relieved(
 
 
 async def timelines(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window
+    conn: Conn, generation: int, scope: Scope, window: Window
 ) -> list[tuple[str, Timeline]]:
     """Each case opened in the window: its opening month and when it reached each milestone."""
     rows = await conn.fetch(
@@ -229,7 +230,7 @@ async def timelines(
 
 
 async def breaches(
-    conn: asyncpg.Connection,
+    conn: Conn,
     generation: int,
     scope: Scope,
     window: Window,
@@ -258,7 +259,7 @@ async def breaches(
 
 
 async def escalations(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window
+    conn: Conn, generation: int, scope: Scope, window: Window
 ) -> dict[tuple[str | None, str | None], Count]:
     """Escalations in the window, by the tier the alert climbed to × severity."""
     base = f"""
@@ -274,7 +275,7 @@ async def escalations(
 
 
 async def referrals(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window
+    conn: Conn, generation: int, scope: Scope, window: Window
 ) -> dict[str | None, Count]:
     """Referrals made in the window, by where they stand now."""
     base = f"""
@@ -289,7 +290,7 @@ async def referrals(
 
 
 async def follow_ups(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window, now: datetime
+    conn: Conn, generation: int, scope: Scope, window: Window, now: datetime
 ) -> dict[str | None, Count]:
     """Follow-ups due in the window, by what became of them."""
     base = f"""
@@ -310,7 +311,7 @@ async def follow_ups(
 
 
 async def open_cases(
-    conn: asyncpg.Connection, generation: int, scope: Scope, tz: str
+    conn: Conn, generation: int, scope: Scope, tz: str
 ) -> dict[tuple[str | None, str | None], Count]:
     """Cases not closed now, by state × severity."""
     base = f"""
@@ -330,7 +331,7 @@ async def open_cases(
 
 
 async def notifications(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window
+    conn: Conn, generation: int, scope: Scope, window: Window
 ) -> dict[tuple[str | None, str | None], Count]:
     """Notifications queued in the window, by channel × outcome."""
     base = f"""
@@ -345,7 +346,7 @@ async def notifications(
 
 
 async def delivery_seconds(
-    conn: asyncpg.Connection, generation: int, scope: Scope, window: Window
+    conn: Conn, generation: int, scope: Scope, window: Window
 ) -> list[tuple[str, str, float]]:
     """(channel, student_ref, seconds from queued to delivered) for delivered notifications."""
     rows = await conn.fetch(

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from .db import Conn
 from .rows import delete_generation
 
 # Session advisory lock held by the one process rebuilding (any replica may try).
@@ -33,7 +32,7 @@ class Generation:
 _COLUMNS = "generation, version, state, started_at, activated_at, replayed"
 
 
-async def active(conn: asyncpg.Connection) -> Generation | None:
+async def active(conn: Conn) -> Generation | None:
     """The generation readers and the live consumers use."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM projection WHERE state = 'active'"  # noqa: S608
@@ -41,19 +40,19 @@ async def active(conn: asyncpg.Connection) -> Generation | None:
     return Generation(**dict(row)) if row else None
 
 
-async def active_number(conn: asyncpg.Connection) -> int | None:
+async def active_number(conn: Conn) -> int | None:
     value = await conn.fetchval("SELECT generation FROM projection WHERE state = 'active'")
     return int(value) if value is not None else None
 
 
-async def all_generations(conn: asyncpg.Connection) -> list[Generation]:
+async def all_generations(conn: Conn) -> list[Generation]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM projection ORDER BY generation"  # noqa: S608
     )
     return [Generation(**dict(r)) for r in rows]
 
 
-async def ensure_active(conn: asyncpg.Connection, version: int) -> Generation:
+async def ensure_active(conn: Conn, version: int) -> Generation:
     """The active generation; on a fresh database an empty one of `version` (which the
     caller then rebuilds)."""
     await conn.execute(
@@ -70,7 +69,7 @@ async def ensure_active(conn: asyncpg.Connection, version: int) -> Generation:
     return found
 
 
-async def start_building(conn: asyncpg.Connection, version: int) -> int:
+async def start_building(conn: Conn, version: int) -> int:
     """A new, empty generation to rebuild into; leftovers of crashed rebuilds are cleared."""
     await clear_inactive(conn)
     number: int = await conn.fetchval(
@@ -84,7 +83,7 @@ async def start_building(conn: asyncpg.Connection, version: int) -> int:
     return number
 
 
-async def activate(conn: asyncpg.Connection, generation: int, replayed: int) -> int | None:
+async def activate(conn: Conn, generation: int, replayed: int) -> int | None:
     """Swap `generation` in (one transaction); returns the generation it retired."""
     async with conn.transaction():
         retired = await conn.fetchval(
@@ -101,7 +100,7 @@ async def activate(conn: asyncpg.Connection, generation: int, replayed: int) -> 
     return int(retired) if retired is not None else None
 
 
-async def clear_inactive(conn: asyncpg.Connection) -> list[int]:
+async def clear_inactive(conn: Conn) -> list[int]:
     """Delete the rows and records of every retired or abandoned building generation."""
     stale = [
         int(r["generation"])
@@ -114,10 +113,10 @@ async def clear_inactive(conn: asyncpg.Connection) -> list[int]:
     return stale
 
 
-async def try_rebuild_lock(conn: asyncpg.Connection) -> bool:
+async def try_rebuild_lock(conn: Conn) -> bool:
     """Take the rebuild lock on this connection's session, if nobody holds it."""
     return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_LOCK))
 
 
-async def release_rebuild_lock(conn: asyncpg.Connection) -> None:
+async def release_rebuild_lock(conn: Conn) -> None:
     await conn.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from ..domain.projection import (
     ROW_KEYS,
     AlertRow,
@@ -29,6 +27,7 @@ from ..domain.projection import (
     StudentRow,
     key_of,
 )
+from .db import Conn
 
 TABLES: dict[type[Row], str] = {
     AssessmentRow: "assessments",
@@ -81,7 +80,7 @@ def _lock_id(row_type: type[Row], key: tuple[Any, ...]) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def fold_into(conn: asyncpg.Connection, generation: int, batch: Projection) -> int:
+async def fold_into(conn: Conn, generation: int, batch: Projection) -> int:
     """Join a batch's rows into the stored generation (in the caller's transaction).
 
     Returns how many rows were written.
@@ -108,7 +107,7 @@ async def fold_into(conn: asyncpg.Connection, generation: int, batch: Projection
 
 
 async def load(
-    conn: asyncpg.Connection,
+    conn: Conn,
     generation: int,
     row_type: type[Row],
     keys: Sequence[tuple[Any, ...]],
@@ -120,7 +119,7 @@ async def load(
     return {key_of(row): row for row in rows}
 
 
-async def copy_generation(conn: asyncpg.Connection, generation: int, batch: Projection) -> int:
+async def copy_generation(conn: Conn, generation: int, batch: Projection) -> int:
     """Write a whole projection into an empty generation with COPY; returns the rows."""
     written = 0
     for row_type, rows in batch.rows.items():
@@ -136,7 +135,7 @@ async def copy_generation(conn: asyncpg.Connection, generation: int, batch: Proj
     return written
 
 
-async def delete_generation(conn: asyncpg.Connection, generation: int) -> None:
+async def delete_generation(conn: Conn, generation: int) -> None:
     """Forget every row of a generation (a retired one, or a rebuild that failed)."""
     for table in TABLES.values():
         await conn.execute(f"DELETE FROM {table} WHERE generation = $1", generation)  # noqa: S608

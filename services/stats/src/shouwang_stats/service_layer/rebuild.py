@@ -29,6 +29,7 @@ from aiokafka import TopicPartition
 from shouwang_contracts.kafka import PoisonEvent
 
 from ..adapters import generations
+from ..adapters.db import Conn
 from ..adapters.rows import copy_generation, delete_generation, fold_into
 from ..domain.projection import Projection
 from .events import rows_of
@@ -87,7 +88,7 @@ async def rebuild(
 
 async def _rebuild(
     pool: asyncpg.Pool,
-    conn: asyncpg.Connection,
+    conn: Conn,
     log: EventLog,
     version: int,
     progress: Progress | None,

@@ -1,0 +1,11 @@
+"""The database connection stats works with."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+#: A connection of its own or one borrowed from the pool: stats' adapters take either.
+Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy[Any]
