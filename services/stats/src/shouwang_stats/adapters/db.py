@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 #: A connection of its own or one borrowed from the pool: stats' adapters take either.
-Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy[Any]
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
