@@ -26,8 +26,12 @@ TZ = "Asia/Shanghai"
 
 
 @pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("stats")
+async def dsn(service_database: Any) -> str:
+    return str(await service_database("stats"))
+
+
+@pytest.fixture(scope="module")
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     yield pool
     await pool.close()
@@ -60,14 +64,16 @@ async def annual(pool: asyncpg.Pool, campus: str) -> reports.AnnualTable:
 
 
 async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_changes_nothing(
-    pool: asyncpg.Pool, kafka_bootstrap: str
+    pool: asyncpg.Pool, dsn: str, kafka_bootstrap: str
 ) -> None:
     year = seed_year()
     await publish(kafka_bootstrap, year.events)
     log = TopicLog(kafka_bootstrap, TOPICS)
 
-    first = await rebuild(pool, log)
+    # The first in two worker processes (a share of the partitions each), the second in one.
+    first = await rebuild(pool, log, workers=2, database_url=dsn)
     assert first is not None
+    assert first.workers == 2
     assert first.records >= len(year.events)
     table = await annual(pool, year.campus_id)
     assert [table.found.cells[("", b)].value for b in ("severe", "moderate", "mild")] == [5, 12, 33]
@@ -85,6 +91,7 @@ async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_chan
     )
     second = await rebuild(pool, log)
     assert second is not None
+    assert second.workers == 1
     assert second.generation > first.generation
     assert second.retired == first.generation
     assert second.skipped >= 1

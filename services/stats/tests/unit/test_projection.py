@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.envelope import Envelope
@@ -15,6 +17,7 @@ from shouwang_contracts.events.casework import PlanUpdated
 from shouwang_contracts.kafka import PoisonEvent
 from shouwang_stats.domain.figures import bucket_of
 from shouwang_stats.domain.projection import (
+    ROW_KEYS,
     AlertRow,
     CaseRow,
     FollowUpRow,
@@ -23,6 +26,7 @@ from shouwang_stats.domain.projection import (
     Row,
 )
 from shouwang_stats.service_layer.events import rows_of
+from shouwang_stats.service_layer.rebuild import shares
 
 from ..seed_year import SeedYear, seed_year
 
@@ -175,3 +179,22 @@ def test_every_case_reaches_the_milestones_the_seed_year_says() -> None:
         year.legs["acknowledged__intervened"]
     )
     assert sum(c.acknowledged_at is not None for c in cases) == 50
+
+
+def test_each_row_type_names_its_thing_by_the_columns_the_store_keys_it_by() -> None:
+    for row_type, columns in ROW_KEYS.items():
+        values = {f.name: (1 if f.name == "level" else f.name) for f in fields(row_type)}
+        row = row_type(**values)  # type: ignore[arg-type]
+        assert row.key() == tuple(values[c] for c in columns), row_type
+
+
+def test_replay_workers_share_the_partitions_so_no_student_spans_two() -> None:
+    ends = {TopicPartition(t, p): 10 for t in ("a", "b") for p in range(6)}
+    split = shares(ends, 2)
+    assert len(split) == 2
+    for share in split:
+        assert {tp.partition % 2 for tp in share} == {split.index(share)}
+        assert {tp.topic for tp in share} == {"a", "b"}
+    uneven = {**ends, TopicPartition("c", 0): 10}
+    assert shares(uneven, 2) == [uneven]  # one topic partitioned otherwise: one worker
+    assert shares(ends, 1) == [ends]

@@ -63,6 +63,10 @@ class Row:
     def merge(self, other: Self) -> None:
         raise NotImplementedError
 
+    def key(self) -> tuple[Any, ...]:
+        """What names the thing (the columns of ROW_KEYS)."""
+        raise NotImplementedError
+
     @classmethod
     def columns(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
@@ -83,6 +87,9 @@ class AssessmentRow(Row):
     instrument: str
     reported_at: datetime | None
     graded_at: datetime
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.assessment_id,)
 
     def merge(self, other: AssessmentRow) -> None:
         # One event per assessment: a second copy is the same event again.
@@ -105,6 +112,9 @@ class AlertRow(Row):
     acknowledged_at: datetime | None = None
     superseded_at: datetime | None = None
     case_id: str | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.alert_id,)
 
     def merge(self, other: AlertRow) -> None:
         self.assessment_id = _first(self.assessment_id, other.assessment_id)
@@ -135,6 +145,9 @@ class EscalationRow(Row):
     missed_deadline: datetime
     escalated_at: datetime
 
+    def key(self) -> tuple[Any, ...]:
+        return (self.alert_id, self.level)
+
     def merge(self, other: EscalationRow) -> None:
         """One event per escalation step: nothing to join."""
 
@@ -156,6 +169,9 @@ class CaseRow(Row):
     outcome: str | None = None
     acknowledged_at: datetime | None = None
     intervened_at: datetime | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.case_id,)
 
     def merge(self, other: CaseRow) -> None:
         self.opened_at = _earliest(self.opened_at, other.opened_at)
@@ -203,6 +219,9 @@ class ReferralRow(Row):
     answered_at: datetime | None = None
     returned_at: datetime | None = None
 
+    def key(self) -> tuple[Any, ...]:
+        return (self.referral_id,)
+
     def merge(self, other: ReferralRow) -> None:
         if (other.version, other.status) > (self.version, self.status):
             self.version, self.status = other.version, other.status
@@ -226,6 +245,9 @@ class FollowUpRow(Row):
     completed_at: datetime | None = None
     finding: str | None = None
 
+    def key(self) -> tuple[Any, ...]:
+        return (self.follow_up_id,)
+
     def merge(self, other: FollowUpRow) -> None:
         if (other.version, other.status) > (self.version, self.status):
             self.version, self.status, self.due_at = other.version, other.status, other.due_at
@@ -243,6 +265,9 @@ class StudentRow(Row):
     college: str | None
     active: bool
     updated_at: datetime
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.campus_id, self.student_ref)
 
     def merge(self, other: StudentRow) -> None:
         if (other.updated_at, other.college or "", other.active) > (
@@ -273,6 +298,9 @@ class NotificationRow(Row):
     finished_at: datetime
     reason: str | None = None
 
+    def key(self) -> tuple[Any, ...]:
+        return (self.notification_id,)
+
     def merge(self, other: NotificationRow) -> None:
         # Delivered beats failed for one notification (a late retry got through); between
         # two of a kind the earlier stands.
@@ -302,7 +330,7 @@ ROW_KEYS: dict[type[Row], tuple[str, ...]] = {
 
 
 def key_of(row: Row) -> tuple[Any, ...]:
-    return tuple(getattr(row, name) for name in ROW_KEYS[type(row)])
+    return row.key()
 
 
 class Projection:
@@ -313,7 +341,7 @@ class Projection:
 
     def fold(self, row: Row) -> None:
         table = self.rows[type(row)]
-        key = key_of(row)
+        key = row.key()
         known = table.get(key)
         if known is None:
             table[key] = row

@@ -18,9 +18,14 @@ dead-lettered by the live consumers already; a rebuild skips and counts them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import resource
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,7 +49,7 @@ Offsets = Mapping[TopicPartition, int]
 
 
 class EventLog(Protocol):
-    """The topics to replay (adapters.replay.TopicLog)."""
+    """The topics to replay (adapters.replay.TopicLog); picklable, for replay workers."""
 
     async def end_offsets(self) -> dict[TopicPartition, int]: ...
 
@@ -55,7 +60,7 @@ class EventLog(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Rebuilt:
-    """What a rebuild did."""
+    """What a rebuild did; `peak_rss_kib` is the most any one of its processes held."""
 
     generation: int
     retired: int | None
@@ -63,9 +68,18 @@ class Rebuilt:
     skipped: int
     rows: int
     seconds: float
+    workers: int
+    peak_rss_kib: int
 
 
-Progress = Callable[[int], None]
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """What replaying one share of the partitions into a generation did."""
+
+    records: int
+    skipped: int
+    rows: int
+    peak_rss_kib: int
 
 
 async def rebuild(
@@ -73,15 +87,20 @@ async def rebuild(
     log: EventLog,
     *,
     version: int = PROJECTION_VERSION,
-    progress: Progress | None = None,
+    workers: int = 1,
+    database_url: str | None = None,
 ) -> Rebuilt | None:
-    """Rebuild and swap; None when another process holds the rebuild lock."""
+    """Rebuild and swap; None when another process holds the rebuild lock.
+
+    With `workers` > 1 (and the `database_url` they connect with) the replay runs in that
+    many processes, each reading its share of the partitions (see `shares`).
+    """
     async with pool.acquire() as holder:
         if not await generations.try_rebuild_lock(holder):
             logger.info("another process is rebuilding the projection")
             return None
         try:
-            return await _rebuild(pool, holder, log, version, progress)
+            return await _rebuild(pool, holder, log, version, workers, database_url)
         finally:
             await generations.release_rebuild_lock(holder)
 
@@ -91,17 +110,28 @@ async def _rebuild(
     conn: Conn,
     log: EventLog,
     version: int,
-    progress: Progress | None,
+    workers: int,
+    database_url: str | None,
 ) -> Rebuilt:
     began = time.perf_counter()
     generation = await generations.start_building(conn, version)
     logger.info("rebuilding the projection into generation %d (rules v%d)", generation, version)
     try:
         ends = await log.end_offsets()
-        projection, records, skipped = await replay(log, ends, progress)
-        async with conn.transaction():
-            rows = await copy_generation(conn, generation, projection)
-        del projection
+        parts = shares(ends, workers if database_url else 1)
+        if len(parts) == 1:
+            projection, records, skipped = await replay(log, ends)
+            async with conn.transaction():
+                rows = await copy_generation(conn, generation, projection)
+            del projection
+            peak = _peak_rss_kib()
+        else:
+            assert database_url is not None
+            replayed = await _replay_in_processes(log, database_url, generation, parts)
+            records = sum(r.records for r in replayed)
+            skipped = sum(r.skipped for r in replayed)
+            rows = sum(r.rows for r in replayed)
+            peak = max(_peak_rss_kib(), *(r.peak_rss_kib for r in replayed))
         middle = await log.end_offsets()
         caught, missed = await catch_up(pool, log, generation, ends, middle)
         retired = await generations.activate(conn, generation, records + caught)
@@ -122,6 +152,8 @@ async def _rebuild(
         skipped=skipped + missed + missed_late,
         rows=rows,
         seconds=time.perf_counter() - began,
+        workers=len(parts),
+        peak_rss_kib=max(peak, _peak_rss_kib()),
     )
     logger.info(
         "generation %d active: %d records replayed (%d skipped) into %d rows in %.1f s",
@@ -134,9 +166,67 @@ async def _rebuild(
     return done
 
 
-async def replay(
-    log: EventLog, ends: Offsets, progress: Progress | None = None
-) -> tuple[Projection, int, int]:
+def shares(ends: Offsets, workers: int) -> list[dict[TopicPartition, int]]:
+    """Split the partitions among `workers` so that no row is folded by two of them.
+
+    Every event is keyed by its student, and every topic partitions keys alike, so partition
+    n of every topic holds the same students. Worker k takes the partitions whose number is
+    k modulo `workers`, and the workers' rows never overlap: each can copy its own. Topics
+    partitioned differently could spread one student over two workers: then one replays all.
+    """
+    counts: defaultdict[str, int] = defaultdict(int)
+    for tp in ends:
+        counts[tp.topic] += 1
+    if workers <= 1 or len(set(counts.values())) != 1:
+        return [dict(ends)]
+    split: list[dict[TopicPartition, int]] = [{} for _ in range(min(workers, *counts.values()))]
+    for tp, end in ends.items():
+        split[tp.partition % len(split)][tp] = end
+    return split
+
+
+async def _replay_in_processes(
+    log: EventLog, database_url: str, generation: int, parts: list[dict[TopicPartition, int]]
+) -> list[Replayed]:
+    loop = asyncio.get_running_loop()
+    # Spawned, not forked: a fork would copy this process's event loop and connections.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
+        return list(
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _replay_share, log, database_url, generation, part)
+                    for part in parts
+                )
+            )
+        )
+
+
+def _replay_share(
+    log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
+) -> Replayed:
+    """A worker process: replay its partitions and copy its rows into the generation."""
+    return asyncio.run(_copy_share(log, database_url, generation, ends))
+
+
+async def _copy_share(
+    log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
+) -> Replayed:
+    projection, records, skipped = await replay(log, ends)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            rows = await copy_generation(conn, generation, projection)
+    finally:
+        await conn.close()
+    return Replayed(records, skipped, rows, _peak_rss_kib())
+
+
+def _peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+async def replay(log: EventLog, ends: Offsets) -> tuple[Projection, int, int]:
     """Fold every record up to `ends` in memory: (projection, records read, records skipped)."""
     projection = Projection()
     records = skipped = 0
@@ -150,8 +240,6 @@ async def replay(
             for row in rows:
                 projection.fold(row)
         records += len(batch)
-        if progress is not None:
-            progress(records)
     return projection, records, skipped
 
 
