@@ -13,10 +13,11 @@ from typing import Any
 import asyncpg
 import pytest
 from shouwang_stats.adapters import generations
-from shouwang_stats.adapters.figures import PgFigures, Scope
+from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.rows import TABLES, copy_generation, fold_into
 from shouwang_stats.domain.periods import Period
 from shouwang_stats.domain.projection import CaseRow, Projection
+from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer import reports
 from shouwang_stats.service_layer.events import rows_of
 

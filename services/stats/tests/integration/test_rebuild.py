@@ -11,9 +11,10 @@ import asyncpg
 import pytest
 from shouwang_contracts.topics import CASES
 from shouwang_stats.adapters import generations
-from shouwang_stats.adapters.figures import PgFigures, Scope
+from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.replay import TopicLog
 from shouwang_stats.domain.periods import Period
+from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer import reports
 from shouwang_stats.service_layer.events import TOPICS
 from shouwang_stats.service_layer.rebuild import rebuild

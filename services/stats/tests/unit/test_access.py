@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from shouwang_contracts.auth import Principal, ScopeGrant
 from shouwang_contracts.vocabulary import Role
-from shouwang_stats.adapters.figures import Scope
+from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer.access import Refused, scope_for
 
 

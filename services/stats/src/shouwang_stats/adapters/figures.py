@@ -15,6 +15,7 @@ from typing import Any, Literal
 import asyncpg
 
 from ..domain.figures import Milestone, Timeline
+from ..domain.scope import Scope
 from ..domain.suppression import Count
 from .db import Conn
 
@@ -28,14 +29,6 @@ _DIMENSIONS: dict[Dimension, str] = {
     "instrument": "coalesce(a.instrument, 'unknown')",
     "month": "to_char({at} AT TIME ZONE $4, 'YYYY-MM')",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose figures: some campuses (None: all of them) and some colleges (None: all)."""
-
-    campuses: tuple[str, ...] | None
-    colleges: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from shouwang_contracts.auth import Principal, ScopeKind
 from shouwang_contracts.vocabulary import Role
 
-from ..adapters.figures import Scope
+from ..domain.scope import Scope
 
 #: The roles that read outcome figures at all.
 READERS: frozenset[Role] = frozenset(

@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 from shouwang_contracts.vocabulary import Role
 
-from ..adapters.figures import Dimension, Scope, Window
+from ..adapters.figures import Dimension, Window
 from ..domain.annual import AnnualTable, annual_table
 from ..domain.cycles import CycleTimes, cycle_times
 from ..domain.figures import BUCKETS, SEVERITY_ORDER, UNKNOWN, Milestone, Timeline
 from ..domain.percentiles import Distribution, summarise
 from ..domain.periods import Period
 from ..domain.projection import CASE_STATES
+from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD, Count
 from ..domain.tables import PublishedCross, PublishedList, cross_from_rows, list_from_rows
 
