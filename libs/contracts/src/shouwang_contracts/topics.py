@@ -68,10 +68,11 @@ def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
 
 TOPICS, DEAD_LETTER_TOPICS = _load()
 
-# A consumed record can come again only while its topic still holds it (30 days at most; the
-# compacted directory's entries are upserts, harmless to apply twice). Consumers remember the
-# event ids they processed a little longer than any retention, then forget them.
-PROCESSED_EVENT_MEMORY = timedelta(days=45)
+# A consumed record can come again only while its topic still holds it (three years at most:
+# the topics stats rebuilds from; the compacted directory's entries are upserts, harmless to
+# apply twice). Consumers remember the event ids they processed a little longer than any
+# retention, then forget them.
+PROCESSED_EVENT_MEMORY = timedelta(days=1111)
 
 
 def all_topics() -> list[TopicSpec]:
