@@ -7,7 +7,8 @@ with a mild and a severe case in one year is two events but one student of the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -52,6 +53,23 @@ _IN_SCOPE = (
 # Every query takes the time zone as $4; one that reads no month still names it, or
 # PostgreSQL could not tell the parameter's type.
 _TZ_NAMED = "AND $4::text IS NOT NULL"
+
+
+class NoProjection(Exception):
+    """No generation is active yet (the first build has not finished)."""
+
+
+@asynccontextmanager
+async def reading(pool: asyncpg.Pool) -> AsyncIterator[PgFigures]:
+    """The active generation's figures, read in one consistent snapshot."""
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        generation = await conn.fetchval("SELECT generation FROM projection WHERE state = 'active'")
+        if generation is None:
+            raise NoProjection
+        yield PgFigures(conn, int(generation))
 
 
 class PgFigures:

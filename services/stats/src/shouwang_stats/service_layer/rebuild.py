@@ -8,7 +8,7 @@
    old generation while the swap committed holds records fetched before it, so before the
    ends read after it, and this second catch-up covers them. From the swap on, the live
    consumers write into the new generation themselves.
-6. Delete the old generation's rows.
+6. Delete the old generation's rows (after the swap: the rebuild's time ends at the swap).
 
 Folding is idempotent, so records that reach the new generation twice (by a catch-up and by
 the live consumers) change nothing. Readers see the old generation until the swap, then the
@@ -137,7 +137,6 @@ async def _rebuild(
         retired = await generations.activate(conn, generation, records + caught)
         after = await log.end_offsets()
         late, missed_late = await catch_up(pool, log, generation, middle, after)
-        await generations.clear_inactive(conn)
     except BaseException:
         async with conn.transaction():
             await delete_generation(conn, generation)
@@ -163,6 +162,9 @@ async def _rebuild(
         rows,
         done.seconds,
     )
+    # Housekeeping once the new generation serves: the old one's rows go now, outside the
+    # rebuild's time (readers no longer see them).
+    await generations.clear_inactive(conn)
     return done
 
 
