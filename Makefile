@@ -18,7 +18,7 @@ MYPY_PATHS ?= services/triage/src services/casework/src bench
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync jars up down test lint typecheck format schemas schemas-check bench
+.PHONY: help uv sync jars promtool up down test lint typecheck format schemas schemas-check bench
 
 help:
 	@echo "make up | down | test | lint | format | schemas | bench"
@@ -39,6 +39,22 @@ sync: uv
 jars: sync
 	uv run shouwang-dev jars
 
+# promtool (Prometheus' rule checker) runs the alert rules' unit tests: from Debian's prometheus
+# package where apt-get is at hand, else built with Go.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "promtool not found; installing Debian's prometheus package"; \
+	    sudo_cmd=""; [ "$$(id -u)" -eq 0 ] || sudo_cmd="sudo"; \
+	    $$sudo_cmd apt-get update -q; \
+	    $$sudo_cmd env DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -q --no-install-recommends prometheus; \
+	  else \
+	    echo "promtool not found; building it with go install"; \
+	    GOBIN="$(HOME)/.local/bin" go install github.com/prometheus/prometheus/cmd/promtool@v0.53.3; \
+	  fi; \
+	}
+
 up: sync
 	uv run shouwang-dev up
 
@@ -56,7 +72,7 @@ typecheck: sync
 schemas-check: sync
 	uv run shouwang-schemas check libs/contracts/schemas
 
-test: sync jars lint typecheck schemas-check
+test: sync jars promtool lint typecheck schemas-check
 	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 
 format: sync
@@ -68,7 +84,7 @@ schemas: sync
 
 # Benchmarks: scripts that print their figures and the ratio to a baseline measured in the same
 # run. Helpers (stack.py, baseline_app.py) are not benchmarks; override with BENCHES="…".
-BENCHES ?= $(sort $(wildcard bench/bench_*.py bench/*_throughput.py bench/*_latency.py))
+BENCHES ?= $(sort $(wildcard bench/bench_*.py bench/*_throughput.py bench/*_latency.py bench/*_rebuild.py))
 BENCH_ARGS ?=
 
 bench: sync jars
