@@ -20,6 +20,7 @@ from shouwang_stats.domain.projection import CaseRow, Projection
 from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer import reports
 from shouwang_stats.service_layer.events import rows_of
+from shouwang_stats.service_layer.outcome_gauges import outcome_families
 
 from ..seed_year import SeedYear, seed_year
 
@@ -156,3 +157,30 @@ async def test_a_new_generation_swaps_in_and_the_old_one_is_cleared(pool: asyncp
         cleared = await generations.clear_inactive(conn)
         assert first.generation in cleared
         assert [g.generation for g in await generations.all_generations(conn)] == [building]
+
+
+async def test_this_years_outcomes_per_campus_for_metrics_are_the_apis_figures(
+    pool: asyncpg.Pool,
+) -> None:
+    year = seed_year()
+    generation = await new_generation(pool)
+    async with pool.acquire() as conn:
+        await copy_generation(conn, generation, folded(year))
+        families = await outcome_families(
+            PgFigures(conn, generation), TZ, datetime(2025, 12, 1, tzinfo=UTC)
+        )
+    mine = {
+        name: {tuple(sorted(s.labels.items())): s.value for s in samples
+               if s.labels["campus"] == year.campus_id}
+        for name, (_, _, samples) in families.items()
+    }  # fmt: skip
+    found = {dict(k)["grade"]: v for k, v in mine["stats_events_found"].items()}
+    assert found == {"severe": 5, "moderate": 12, "mild": 33, "all": 50}
+    assert list(mine["stats_person_times_relieved"].values()) == [64]
+    closed = {
+        dict(k)["quantile"]: v
+        for k, v in mine["stats_cycle_seconds"].items()
+        if dict(k)["milestone"] == "closed"
+    }
+    expected = statistics.quantiles(sorted(year.since_report["closed"]), n=100, method="inclusive")
+    assert closed == {"p50": pytest.approx(expected[49]), "p90": pytest.approx(expected[89])}

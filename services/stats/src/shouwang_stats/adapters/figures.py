@@ -89,7 +89,7 @@ class PgFigures:
     ) -> dict[str | None, Count]:
         return await relieved(self.conn, self.generation, scope, window, by)
 
-    async def timelines(self, scope: Scope, window: Window) -> list[tuple[str, Timeline]]:
+    async def timelines(self, scope: Scope, window: Window) -> list[tuple[str, str, Timeline]]:
         return await timelines(self.conn, self.generation, scope, window)
 
     async def breaches(
@@ -195,11 +195,13 @@ async def relieved(
 
 async def timelines(
     conn: Conn, generation: int, scope: Scope, window: Window
-) -> list[tuple[str, Timeline]]:
-    """Each case opened in the window: its opening month and when it reached each milestone."""
+) -> list[tuple[str, str, Timeline]]:
+    """Each case opened in the window: its opening month, its campus and when it reached each
+    milestone."""
     rows = await conn.fetch(
         f"""
-        SELECT to_char(x.opened_at AT TIME ZONE $4, 'YYYY-MM') AS month, x.student_ref,
+        SELECT to_char(x.opened_at AT TIME ZONE $4, 'YYYY-MM') AS month, x.campus_id,
+               x.student_ref,
                a.reported_at, a.graded_at, x.acknowledged_at, x.intervened_at,
                (SELECT min(r.answered_at) FROM referrals r
                  WHERE r.generation = x.generation AND r.case_id = x.case_id)
@@ -231,6 +233,7 @@ async def timelines(
     return [
         (
             r["month"],
+            r["campus_id"],
             Timeline(
                 r["student_ref"],
                 {m: r[c] for m, c in columns.items() if r[c] is not None},

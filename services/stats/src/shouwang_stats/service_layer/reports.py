@@ -45,7 +45,7 @@ class FigureSource(Protocol):
         self, scope: Scope, window: Window, by: Dimension
     ) -> dict[str | None, Count]: ...
 
-    async def timelines(self, scope: Scope, window: Window) -> list[tuple[str, Timeline]]: ...
+    async def timelines(self, scope: Scope, window: Window) -> list[tuple[str, str, Timeline]]: ...
 
     async def breaches(
         self, scope: Scope, window: Window, now: datetime, by: Literal["role", "month"]
@@ -192,7 +192,7 @@ async def cycles(
 ) -> CycleTimes:
     """Percentiles of each leg over the cases opened in the period."""
     found = await source.timelines(scope, window(period, tz))
-    return cycle_times((t for _, t in found), threshold)
+    return cycle_times((t for _, _, t in found), threshold)
 
 
 async def escalation_figures(
@@ -292,12 +292,10 @@ async def trends(
         months, {month: count for (month, col), count in missed.items() if col is None}
     )
     per_month: dict[str, list[Timeline]] = {m: [] for m in months}
-    for month, timeline in await source.timelines(scope, w):
+    for month, _, timeline in await source.timelines(scope, w):
         per_month.setdefault(month, []).append(timeline)
     medians = {
-        milestone: {
-            month: _since_report(per_month[month], milestone, threshold) for month in months
-        }
+        milestone: {month: since_report(per_month[month], milestone, threshold) for month in months}
         for milestone in TREND_MILESTONES
     }
     return Trends(
@@ -309,7 +307,7 @@ async def trends(
     )
 
 
-def _since_report(timelines: list[Timeline], milestone: Milestone, threshold: int) -> Distribution:
+def since_report(timelines: list[Timeline], milestone: Milestone, threshold: int) -> Distribution:
     values, students = [], set()
     for timeline in timelines:
         seconds = timeline.since_report(milestone)
