@@ -42,7 +42,7 @@ from stack import bench_stack
 
 # The stats tests' seed year is the unit of load: realistic in mix and in order.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "stats" / "tests"))
-from seed_year import seed_year  # type: ignore[import-not-found]
+from stats_seed_year import seed_year  # type: ignore[import-not-found]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,15 @@ from shouwang_contracts.topics import (
     SCREENINGS,
     all_topics,
 )
-from shouwang_contracts.vocabulary import SIGNAL_LABELS, Role, Severity, Signal, Tier
+from shouwang_contracts.vocabulary import (
+    SIGNAL_LABELS,
+    ExternalParty,
+    FollowUp,
+    Role,
+    Severity,
+    Signal,
+    Tier,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 KEY = b"k" * 32
@@ -139,6 +147,53 @@ def test_screening_items_are_validated_per_instrument() -> None:
         ScreeningSubmitted.model_validate(
             {**base, "instrument": "cssrs_screener", "items": [0, 0, 0, 0, 0, 1]}
         )
+
+
+def test_an_incomplete_sheet_says_which_items_are_blank_and_never_guesses_them() -> None:
+    base = {
+        "screening_id": "s1",
+        "student_ref": "stu_x",
+        "submitted_by_ref": "per_y",
+        "administered_at": datetime(2026, 9, 10, tzinfo=UTC),
+        "instrument": "phq9",
+    }
+    partial = ScreeningSubmitted.model_validate(
+        {**base, "items": [1, 1, 0, 1, 1, 1, 1, 1, 3], "unanswered_items": [3], "incomplete": True}
+    )
+    assert partial.incomplete
+    with pytest.raises(ValidationError, match="incomplete must be true"):
+        ScreeningSubmitted.model_validate({**base, "items": [0] * 9, "unanswered_items": [3]})
+    with pytest.raises(ValidationError, match="incomplete must be true"):
+        ScreeningSubmitted.model_validate({**base, "items": [0] * 9, "incomplete": True})
+    with pytest.raises(ValidationError, match="scale's minimum"):
+        ScreeningSubmitted.model_validate(
+            {**base, "items": [0, 0, 2] + [0] * 6, "unanswered_items": [3], "incomplete": True}
+        )
+    with pytest.raises(ValidationError, match="distinct positions"):
+        ScreeningSubmitted.model_validate(
+            {**base, "items": [0] * 9, "unanswered_items": [10], "incomplete": True}
+        )
+    with pytest.raises(ValidationError, match="at least one answered"):
+        ScreeningSubmitted.model_validate(
+            {**base, "items": [0] * 9, "unanswered_items": list(range(1, 10)), "incomplete": True}
+        )
+    recency = ScreeningSubmitted.model_validate(
+        {
+            **base,
+            "instrument": "cssrs_screener",
+            "items": [0, 0, 0, 0, 1, 1],
+            "behavior_recency": "past_3_months",
+            "unreadable_fields": ["behavior_recency"],
+            "incomplete": True,
+        }
+    )
+    assert recency.unreadable_fields == ["behavior_recency"]
+
+
+def test_follow_ups_and_external_parties_have_both_labels() -> None:
+    assert all(f.label() and f.label("en") for f in FollowUp)
+    assert all(e.label() and e.label("en") for e in ExternalParty)
+    assert "110" in ExternalParty.EMERGENCY_SERVICES.label()
 
 
 def test_vocabulary_is_complete_and_ordered() -> None:

@@ -192,3 +192,49 @@ SIGNAL_LABELS: dict[Signal, tuple[str, str]] = {
     Signal.MISSING_CONTACT: ("失联", "Cannot be reached"),
     Signal.UNUSUAL_BEHAVIOR: ("言行异常", "Unusual behaviour"),
 }
+
+
+class FollowUp(StrEnum):
+    """What an alert asks of someone beyond acknowledging it: a stable id a template renders."""
+
+    CSSRS_SCREEN = "cssrs_screen"
+    SAME_DAY_RISK_ASSESSMENT = "same_day_risk_assessment"
+    LOCATE_STUDENT = "locate_student"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        return in_language(_FOLLOW_UP_LABELS[self], language)
+
+
+_FOLLOW_UP_LABELS: dict[FollowUp, tuple[str, str]] = {
+    FollowUp.CSSRS_SCREEN: (
+        "由专业人员与学生面谈，完成哥伦比亚自杀严重程度评定（C-SSRS）筛查",
+        "Meet the student and complete a C-SSRS suicide-risk screen",
+    ),
+    FollowUp.SAME_DAY_RISK_ASSESSMENT: (
+        "心理健康教育与咨询中心当日完成自杀风险评估",
+        "The counseling center assesses the student's suicide risk the same day",
+    ),
+    FollowUp.LOCATE_STUDENT: (
+        "查找学生下落，当面或电话确认其安全",
+        "Find the student and confirm, in person or by phone, that they are safe",
+    ),
+}
+
+
+class ExternalParty(StrEnum):
+    """Parties outside the role model an alert may ask to inform (`inform_external`)."""
+
+    CAMPUS_SECURITY = "campus_security"
+    EMERGENCY_SERVICES = "emergency_services"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        return in_language(_EXTERNAL_LABELS[self], language)
+
+
+_EXTERNAL_LABELS: dict[ExternalParty, tuple[str, str]] = {
+    ExternalParty.CAMPUS_SECURITY: ("校园保卫处", "Campus security"),
+    ExternalParty.EMERGENCY_SERVICES: (
+        "紧急救援（报警110、急救120）",
+        "Emergency services (police 110, ambulance 120)",
+    ),
+}

@@ -33,7 +33,8 @@ def published(topic: str) -> Counter:
 
 CENSUS_ROWS = Counter(
     "intake_census_rows_total",
-    "Census rows read, by outcome (accepted or rejected).",
+    "Census rows read, by outcome: accepted, rejected, or incomplete (accepted with blanks or"
+    " unreadable cells, graded on what they say).",
     ["outcome"],
     registry=REGISTRY,
 )

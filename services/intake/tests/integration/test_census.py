@@ -17,6 +17,10 @@ from .kafka_reader import TopicReader
 
 ROWS = 20_000
 BAD_ROWS = {101: "out_of_range", 5_002: "missing", 12_345: "item_count", 19_999: "invalid"}
+# How the row report names them: only the row without a student number is rejected; the
+# others are published flagged incomplete and graded on what they say.
+LISTED = {101: "out_of_range", 5_002: "missing", 12_345: "unanswered", 19_999: "invalid"}
+REJECTED = {5_002}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -34,16 +38,18 @@ async def test_a_20000_row_census_is_accepted_with_its_bad_rows_reported(
         )
         assert response.status_code == 202, response.text
         batch = response.json()
-        records = await reader.read(ROWS - len(BAD_ROWS), within=120)
+        records = await reader.read(ROWS - len(REJECTED), within=120)
 
     assert batch["status"] == "completed"
     assert batch["rows_total"] == ROWS
-    assert batch["rows_accepted"] == ROWS - len(BAD_ROWS)
-    assert batch["rows_rejected"] == len(BAD_ROWS)
-    assert {(e["row"], e["code"]) for e in batch["errors"]} >= set(BAD_ROWS.items())
+    assert batch["rows_accepted"] == ROWS - len(REJECTED)
+    assert batch["rows_rejected"] == len(REJECTED)
+    assert batch["rows_incomplete"] == len(BAD_ROWS) - len(REJECTED)
+    assert {(e["row"], e["code"]) for e in batch["errors"]} >= set(LISTED.items())
+    assert {e["row"] for e in batch["errors"] if not e["graded"]} == REJECTED
     assert response.headers["location"] == f"/v1/screenings/bulk/{batch['batch_id']}"
 
-    assert len(records) == ROWS - len(BAD_ROWS)
+    assert len(records) == ROWS - len(REJECTED)
     sample = Envelope[ScreeningSubmitted].model_validate_json(records[0].value)
     assert sample.data.batch_id == batch["batch_id"]
     assert b"\xe5\xad\xa6\xe7\x94\x9f" not in records[0].value  # "学生": no names on the wire
@@ -78,8 +84,9 @@ async def test_the_sample_export_goes_through_with_four_errors(
         )
     assert response.status_code == 202, response.text
     body = response.json()
-    assert (body["rows_accepted"], body["rows_rejected"]) == (40, 4)
+    assert (body["rows_accepted"], body["rows_rejected"], body["rows_incomplete"]) == (43, 1, 3)
     assert sorted({e["row"] for e in body["errors"]}) == [42, 43, 44, 45]
+    assert sorted({e["row"] for e in body["errors"] if e["graded"]}) == [43, 44, 45]
     assert all(e["message"].isascii() for e in body["errors"])
 
     # Paging past any number the database holds is the client's mistake, not a 500 (found
@@ -141,20 +148,23 @@ async def test_an_xlsx_census_is_accepted_with_its_bad_rows_named_by_number(
         )
         assert response.status_code == 202, response.text
         batch_id = response.json()["batch_id"]
-        records = await reader.read(300 - len(bad_rows), within=60, settle=1.0)
+        records = await reader.read(300 - 1, within=60, settle=1.0)
 
     fetched = await client.get(f"/v1/screenings/bulk/{batch_id}", headers=headers)
     assert fetched.status_code == 200
     batch = fetched.json()
     assert batch["status"] == "completed"
-    assert (batch["rows_total"], batch["rows_accepted"], batch["rows_rejected"]) == (300, 297, 3)
+    assert (batch["rows_total"], batch["rows_accepted"], batch["rows_rejected"]) == (300, 299, 1)
+    assert batch["rows_incomplete"] == 2
     assert {(e["row"], e["code"]) for e in batch["errors"]} == set(bad_rows.items())
 
     events = [Envelope[ScreeningSubmitted].model_validate_json(r.value).data for r in records]
     assert all(e.batch_id == batch_id for e in events)
-    assert sorted(e.batch_row for e in events) == [
-        row for row in range(2, 302) if row not in bad_rows
-    ]
+    assert sorted(e.batch_row for e in events) == [row for row in range(2, 302) if row != 188]
+    partial = {e.batch_row: e for e in events if e.incomplete}
+    assert set(partial) == {57, 250}
+    assert partial[57].unanswered_items == [4]  # the 7 is not guessed: item 4 is unanswered
+    assert partial[250].unreadable_fields == ["administered_at"]
 
 
 async def _refused_census(
@@ -207,10 +217,13 @@ async def test_an_xlsx_that_breaks_midway_is_refused_and_its_batch_says_how_far_
     assert 5 < read < 400  # stopped partway, after the bad row
     assert f"reading stopped after row {read + 1}" in batch["failure"]  # header is row 1
     assert batch["failure"].isascii()  # asked in English, told in English
-    # What was read is told as for any batch: the bad row by number, the rest published.
-    assert [(e["row"], e["code"]) for e in batch["errors"]] == [(5, "out_of_range")]
-    assert batch["rows_accepted"] == read - 1
-    assert published == [row for row in range(2, read + 2) if row != 5]
+    # What was read is told as for any batch: the bad row by number (published, flagged
+    # incomplete: its other answers are graded), every row published.
+    assert [(e["row"], e["code"], e["graded"]) for e in batch["errors"]] == [
+        (5, "out_of_range", True)
+    ]
+    assert batch["rows_accepted"] == read
+    assert published == list(range(2, read + 2))
 
     # The batch is settled, not stuck: the same file again is refused again at once.
     again = await client.post(

@@ -17,6 +17,7 @@ from shouwang_intake.adapters.census_files import UnreadableFile, detect_encodin
 from shouwang_intake.domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
 
 SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+PARTIAL = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "census_partial_rows.csv"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -24,6 +25,7 @@ NOW = datetime(2026, 11, 29, tzinfo=UTC)
 def _parse_all(
     stream: io.BufferedIOBase | io.BytesIO, name: str
 ) -> tuple[list[CensusRow], list[RowError]]:
+    """The rows that go to triage, and every defect listed (rejected rows' and graded rows')."""
     rows = iter_rows(stream, name)  # type: ignore[arg-type]
     columns = Columns.from_header(next(rows)[1])
     good: list[CensusRow] = []
@@ -31,22 +33,35 @@ def _parse_all(
     for number, cells in rows:
         result = parse_row(number, cells, columns, zone=ZONE, now=NOW)
         if isinstance(result, list):
+            assert not any(e.graded for e in result)
             bad.extend(result)
         else:
+            assert all(e.graded for e in result.defects)
             good.append(result)
+            bad.extend(result.defects)
     return good, bad
 
 
 def test_the_sample_census_parses_with_its_four_bad_rows_by_number() -> None:
     with (SAMPLES / "census_phq9.csv").open("rb") as handle:
         good, bad = _parse_all(handle, "census_phq9.csv")
-    assert len(good) == 40
+    # Only the row without a student number is rejected; the others are graded on what
+    # they say, flagged incomplete, and still listed by row.
+    assert len(good) == 43
     assert {e.row_number for e in bad} == {42, 43, 44, 45}
+    assert {e.row_number for e in bad if not e.graded} == {42}
     by_row = {e.row_number: e for e in bad}
     assert by_row[42].field == "student_no"
-    assert by_row[43].code == "out_of_range"
-    assert by_row[44].code == "item_count"
+    assert (by_row[43].field, by_row[43].code) == ("item_4", "out_of_range")
+    assert (by_row[44].field, by_row[44].code) == ("items", "unanswered")
     assert by_row[45].field == "administered_at"
+    partial = {row.row_number: row for row in good if row.incomplete}
+    assert set(partial) == {43, 44, 45}
+    assert partial[43].unanswered == (4,)
+    assert partial[44].unanswered == (4, 5, 6, 7, 8, 9)
+    assert partial[44].items == [0, 1, 2, 0, 0, 0, 0, 0, 0]
+    assert partial[45].unreadable == ("administered_at",)
+    assert partial[45].administered_at == NOW
     first = good[0]
     assert first.student_no == "2024020001"
     assert first.instrument is Instrument.PHQ9
@@ -60,7 +75,7 @@ def test_gb18030_export_reads_the_same() -> None:
     encoded = text.encode("gb18030")
     assert detect_encoding(encoded) == "gb18030"
     good, bad = _parse_all(io.BytesIO(encoded), "census.csv")
-    assert len(good) == 40
+    assert len(good) == 43
     assert len({e.row_number for e in bad}) == 4
 
 
@@ -88,20 +103,25 @@ def test_xlsx_export_with_real_datetimes() -> None:
     book.save(buffer)
     buffer.seek(0)
     good, bad = _parse_all(buffer, "cssrs.xlsx")
-    assert len(good) == 1
+    assert len(good) == 2
     assert good[0].behavior_recency is BehaviorRecency.PAST_3_MONTHS
     assert good[0].items == [1, 1, 0, 0, 0, 1]
-    assert [(e.row_number, e.field) for e in bad] == [(3, "behavior_recency")]
+    assert not good[0].incomplete
+    # Q6 yes with a blank recency: the riskier reading, flagged and listed.
+    assert good[1].behavior_recency is BehaviorRecency.PAST_3_MONTHS
+    assert good[1].unreadable == ("behavior_recency",)
+    assert [(e.row_number, e.field, e.graded) for e in bad] == [(3, "behavior_recency", True)]
 
 
 def test_future_times_and_unknown_instruments_are_row_errors() -> None:
     data = (
         "学号,测评时间,量表,第1题\n2024,2027-01-01 00:00,PHQ-9,0\n2025,2026-09-10,XYZ,0\n".encode()
     )
-    _, bad = _parse_all(io.BytesIO(data), "x.csv")
-    codes = {(e.row_number, e.code) for e in bad}
-    assert (2, "future") in codes
-    assert (3, "unknown") in codes
+    good, bad = _parse_all(io.BytesIO(data), "x.csv")
+    codes = {(e.row_number, e.code, e.graded) for e in bad}
+    assert (2, "future", True) in codes  # graded as of the upload, listed
+    assert (3, "unknown", False) in codes  # no instrument: nothing to grade
+    assert [row.row_number for row in good] == [2]
 
 
 def test_a_header_without_student_numbers_is_refused_whole() -> None:
@@ -193,3 +213,55 @@ def test_a_gb18030_export_with_an_illegal_byte_midway_is_unreadable() -> None:
     assert len(read) > 1
     assert "gb18030" in message
     assert f"after row {read[-1]}" in message
+
+
+def test_partial_rows_are_graded_on_what_they_say_and_listed_by_row() -> None:
+    with PARTIAL.open("rb") as handle:
+        good, bad = _parse_all(handle, "census_partial_rows.csv")
+    rows = {row.row_number: row for row in good}
+    assert set(rows) == set(range(2, 14)) - {12}
+    assert {e.row_number for e in bad if not e.graded} == {12}  # no student number
+
+    # PHQ-9 item 9 = 3 with item 3 blank: the answer travels, the blank is marked.
+    assert rows[2].unanswered == (3,)
+    assert rows[2].items[8] == 3
+    assert rows[2].items[2] == 0
+    # C-SSRS recency cells as people write them.
+    assert rows[3].behavior_recency is BehaviorRecency.NEVER  # "无" with Q6 no
+    assert not rows[3].incomplete
+    assert rows[4].behavior_recency is BehaviorRecency.PAST_3_MONTHS  # "3个月内"
+    assert rows[5].behavior_recency is BehaviorRecency.PAST_3_MONTHS  # "近三个月"
+    assert not rows[4].incomplete
+    assert not rows[5].incomplete
+    for number in (6, 7):  # blank, "不记得了": unknown reads as the riskier one
+        assert rows[number].behavior_recency is BehaviorRecency.PAST_3_MONTHS
+        assert rows[number].unreadable == ("behavior_recency",)
+    assert rows[8].unanswered == (2,)
+    assert rows[9].unanswered == tuple(range(1, 9))
+    assert rows[10].unanswered == (4,)
+    assert not rows[11].incomplete
+    assert rows[13].unreadable == ("administered_at",)
+
+    listed = {(e.row_number, e.field, e.code) for e in bad}
+    assert (2, "items", "unanswered") in listed
+    assert (10, "item_4", "not_integer") in listed
+    assert (7, "behavior_recency", "recency_assumed") in listed
+    assert (13, "administered_at", "invalid") in listed
+    assert all("测试学生" not in e.message for e in bad)
+
+
+def test_a_row_with_no_readable_answer_is_rejected() -> None:
+    data = "学号,测评时间,量表,第1题,第2题\n2024,2026-09-10,GAD-7,,x\n".encode()
+    good, bad = _parse_all(io.BytesIO(data), "x.csv")
+    assert good == []
+    assert {(e.field, e.code) for e in bad} >= {("items", "no_answers"), ("item_2", "not_integer")}
+    assert not any(e.graded for e in bad)
+
+
+def test_answers_beyond_the_instrument_are_listed_not_used() -> None:
+    header = ",".join(["学号", "测评时间", "量表", *[f"第{i}题" for i in range(1, 10)]])
+    data = f"{header}\n2024,2026-09-10,GAD-7,1,1,1,1,1,1,1,2,3\n".encode()
+    good, bad = _parse_all(io.BytesIO(data), "x.csv")
+    assert good[0].items == [1] * 7
+    assert not good[0].incomplete
+    assert [(e.field, e.code, e.graded) for e in bad] == [("items", "extra_items", True)]

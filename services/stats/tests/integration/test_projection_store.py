@@ -21,8 +21,7 @@ from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer import reports
 from shouwang_stats.service_layer.events import rows_of
 from shouwang_stats.service_layer.outcome_gauges import outcome_families
-
-from ..seed_year import SeedYear, seed_year
+from stats_seed_year import SeedYear, seed_year
 
 pytestmark = pytest.mark.integration
 TZ = "Asia/Shanghai"

@@ -18,9 +18,8 @@ from shouwang_stats.domain.scope import Scope
 from shouwang_stats.service_layer import reports
 from shouwang_stats.service_layer.events import TOPICS
 from shouwang_stats.service_layer.rebuild import rebuild
-
-from ..seed_year import seed_year
-from .kafka_support import publish, publish_raw
+from stats_kafka import publish, publish_raw
+from stats_seed_year import seed_year
 
 pytestmark = pytest.mark.integration
 TZ = "Asia/Shanghai"

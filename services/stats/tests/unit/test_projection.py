@@ -27,8 +27,7 @@ from shouwang_stats.domain.projection import (
 )
 from shouwang_stats.service_layer.events import rows_of
 from shouwang_stats.service_layer.rebuild import shares
-
-from ..seed_year import SeedYear, seed_year
+from stats_seed_year import SeedYear, seed_year
 
 YEAR = seed_year("campus-unit")
 

@@ -30,6 +30,12 @@ ESCALATIONS = Counter(
     ["severity", "owner_role"],
     registry=REGISTRY,
 )
+REALERTS = Counter(
+    "triage_realerts",
+    "Severe and critical alerts re-alerted past the top of the ladder (nobody acknowledged).",
+    ["severity"],
+    registry=REGISTRY,
+)
 DEADLINE_BREACHES = Counter(
     "triage_deadline_breaches",
     "Acknowledgement deadlines that passed (each escalation and each top-of-ladder miss).",

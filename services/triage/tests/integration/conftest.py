@@ -17,16 +17,17 @@ from shouwang_devstack.topics import start_groups_at_end
 
 pytestmark = pytest.mark.integration
 
-# A campus with a seconds-long ladder, so escalation is observable within a test.
+# A campus with a seconds-long ladder, so escalation and re-alerts are observable in a test.
 FAST_CAMPUS = "fast"
-FAST_LADDER = """
+REALERT_SECONDS = 2
+FAST_LADDER = f"""
 fast:
   ladder:
     rungs:
-      mild: {ack_within: 3s, escalate_within: 3s}
-      moderate: {ack_within: 3s, escalate_within: 3s}
-      severe: {ack_within: 3s, escalate_within: 3s}
-      critical: {ack_within: 3s, escalate_within: 3s}
+      mild: {{ack_within: 3s, escalate_within: 3s}}
+      moderate: {{ack_within: 3s, escalate_within: 3s}}
+      severe: {{ack_within: 3s, escalate_within: 3s, realert_every: {REALERT_SECONDS}s}}
+      critical: {{ack_within: 3s, escalate_within: 3s, realert_every: {REALERT_SECONDS}s}}
 """
 
 TriageFactory = Callable[..., ServiceProcess]

@@ -42,7 +42,7 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
 
     [assessment] = of_type(watcher.events, critical, GRADED)
     assert assessment["data"]["severity"] == "critical"
-    assert assessment["data"]["reasons"][0]["rule_id"] == "redflag.suicide_plan.preparing"
+    assert assessment["data"]["reasons"][0]["rule_id"] == "redflag.suicide_plan"
     assert assessment["data"]["policy_version"]
     [alert] = of_type(events, critical, RAISED)
     data = alert["data"]
@@ -50,7 +50,8 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
     assert {"residence_counselor", "community_psych_teacher", "college_leader"} <= set(
         data["inform_roles"]
     )
-    assert data["inform_external"] == ["campus_security"]
+    assert data["inform_external"] == ["campus_security", "emergency_services"]
+    assert data["notify_on_duty"] is True
     deadline = datetime.fromisoformat(data["ack_deadline"]) - datetime.fromisoformat(
         data["raised_at"]
     )

@@ -37,9 +37,10 @@ def screening_items(spec: dict[str, Any]) -> tuple[int, ...]:
             items[n - 1] = int(value)
     for n, value in (spec.get("set") or {}).items():
         items[int(n) - 1] = int(value)
+    blank = {int(n) for n in spec.get("unanswered") or ()}
     if "total" in spec:
         not_counted = _NOT_COUNTED.get(instrument, set())
-        fixed = {int(n) for n in (spec.get("set") or {})}
+        fixed = {int(n) for n in (spec.get("set") or {})} | blank
         remaining = spec["total"] - sum(items[n - 1] for n in fixed if n not in not_counted)
         for n in range(1, info.item_count + 1):
             if remaining <= 0:
@@ -50,7 +51,14 @@ def screening_items(spec: dict[str, Any]) -> tuple[int, ...]:
             items[n - 1] += add
             remaining -= add
         assert remaining == 0, f"cannot fill {spec}"
+    for n in blank:  # an unanswered item holds the scale's minimum, as intake sends it
+        items[n - 1] = info.min_value
     return tuple(items)
+
+
+def ago(spec: dict[str, Any], prefix: str = "") -> timedelta:
+    """`<prefix>hours_ago` or `<prefix>days_ago` of a spec (0 when neither is given)."""
+    return timedelta(hours=spec.get(f"{prefix}hours_ago", 0), days=spec.get(f"{prefix}days_ago", 0))
 
 
 def situation_from(example: dict[str, Any]) -> Situation:
@@ -60,8 +68,8 @@ def situation_from(example: dict[str, Any]) -> Situation:
             reporter_ref=r["reporter"],
             reporter_role=r.get("role", "dorm_leader"),
             signals=frozenset(r["signals"]),
-            observed_at=NOW - timedelta(hours=r.get("observed_hours_ago", r.get("hours_ago", 0))),
-            received_at=NOW - timedelta(hours=r.get("hours_ago", 0)),
+            observed_at=NOW - (ago(r, "observed_") or ago(r)),
+            received_at=NOW - ago(r),
         )
         for i, r in enumerate(example.get("reports") or [])
     )
@@ -70,10 +78,12 @@ def situation_from(example: dict[str, Any]) -> Situation:
             screening_id=f"screening-{i}",
             instrument=s["instrument"],
             items=screening_items(s),
-            administered_at=NOW - timedelta(hours=s.get("hours_ago", 0)),
-            received_at=NOW - timedelta(hours=s.get("hours_ago", 0)),
+            administered_at=NOW - ago(s),
+            received_at=NOW - ago(s),
             behavior_recency=s.get("behavior_recency"),
             counseling_requested=s.get("counseling_requested"),
+            unanswered=frozenset(s.get("unanswered") or ()),
+            unreadable=tuple(s.get("unreadable") or ()),
         )
         for i, s in enumerate(example.get("screenings") or [])
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
 from shouwang_contracts.vocabulary import Signal
@@ -20,14 +20,22 @@ POLICY = load_policy()
 CAMPUS = POLICY.defaults
 SIGNALS = [s.value for s in Signal]
 
-# The floor each red flag guarantees on its own (DESIGN §1 and the policy's signal rules).
+# The floor each red flag guarantees on its own, observed now (DESIGN §1, the signal rules).
 RED_FLAG_FLOORS = {
-    "suicide_attempt": Level.SEVERE,
-    "suicide_plan": Level.SEVERE,
-    "self_harm_behavior": Level.SEVERE,
+    "suicide_attempt": Level.CRITICAL,
+    "suicide_plan": Level.CRITICAL,
+    "self_harm_behavior": Level.CRITICAL,
+    "giving_away_possessions": Level.SEVERE,
     "self_harm_talk": Level.MODERATE,
     "hopelessness": Level.MODERATE,
-    "giving_away_possessions": Level.MODERATE,
+    "missing_contact": Level.MODERATE,
+}
+# Items asking about suicide, and how long (days) an answer holds (the instruments' recall).
+SUICIDE_ITEMS = {
+    Instrument.PHQ9: {9: 14},
+    Instrument.CSSRS_SCREENER: {1: 30, 2: 30, 3: 30, 4: 30, 5: 30, 6: 90},
+    Instrument.UPI: {25: 365},
+    Instrument.SCL90: {15: 7},
 }
 
 reports = st.builds(
@@ -36,13 +44,18 @@ reports = st.builds(
     reporter_ref=st.sampled_from(["r1", "r2", "r3"]),
     reporter_role=st.just("dorm_leader"),
     signals=st.frozensets(st.sampled_from(SIGNALS), min_size=1, max_size=5),
-    observed_at=st.integers(0, 24 * 40).map(lambda h: NOW - timedelta(hours=h)),
+    observed_at=st.integers(0, 24 * 120).map(lambda h: NOW - timedelta(hours=h)),
     received_at=st.integers(0, 24 * 35).map(lambda h: NOW - timedelta(hours=h)),
 )
 
 
 @st.composite
-def screenings(draw: st.DrawFn, instrument: Instrument | None = None) -> ScreeningEvidence:
+def screenings(
+    draw: st.DrawFn,
+    instrument: Instrument | None = None,
+    max_hours: int = 24 * 35,
+    blanks: bool = True,
+) -> ScreeningEvidence:
     chosen = instrument or draw(st.sampled_from(list(Instrument)))
     info = INSTRUMENTS[chosen]
     items = draw(
@@ -52,10 +65,15 @@ def screenings(draw: st.DrawFn, instrument: Instrument | None = None) -> Screeni
             max_size=info.item_count,
         )
     )
+    unanswered = frozenset()
+    if blanks and draw(st.booleans()):
+        unanswered = draw(st.frozensets(st.integers(1, info.item_count), max_size=3))
+        for n in unanswered:
+            items[n - 1] = info.min_value
     recency = None
     if chosen is Instrument.CSSRS_SCREENER:
         recency = draw(st.sampled_from([r.value for r in BehaviorRecency]))
-    hours = draw(st.integers(0, 24 * 35))
+    hours = draw(st.integers(0, max_hours))
     return ScreeningEvidence(
         screening_id=draw(st.uuids().map(str)),
         instrument=chosen.value,
@@ -64,6 +82,7 @@ def screenings(draw: st.DrawFn, instrument: Instrument | None = None) -> Screeni
         received_at=NOW - timedelta(hours=hours),
         behavior_recency=recency,
         counseling_requested=draw(st.booleans()) if chosen is Instrument.UPI else None,
+        unanswered=unanswered,
     )
 
 
@@ -83,10 +102,14 @@ situations = st.builds(
 )
 
 
+def level(situation: Situation) -> Level:
+    return grade(POLICY, CAMPUS, situation).level
+
+
 @settings(max_examples=300)
 @given(situations, st.data())
 def test_adding_a_signal_never_lowers_the_grade(situation: Situation, data: st.DataObject) -> None:
-    before = grade(POLICY, CAMPUS, situation).level
+    before = level(situation)
     signal = data.draw(st.sampled_from(SIGNALS))
     if situation.reports:
         index = data.draw(st.integers(0, len(situation.reports) - 1))
@@ -96,7 +119,7 @@ def test_adding_a_signal_never_lowers_the_grade(situation: Situation, data: st.D
     else:
         new = data.draw(reports)
         after_situation = replace(situation, reports=(replace(new, signals=frozenset({signal})),))
-    assert grade(POLICY, CAMPUS, after_situation).level >= before
+    assert level(after_situation) >= before
 
 
 @settings(max_examples=300)
@@ -104,34 +127,25 @@ def test_adding_a_signal_never_lowers_the_grade(situation: Situation, data: st.D
 def test_adding_a_report_never_lowers_the_grade(
     situation: Situation, report: ReportEvidence
 ) -> None:
-    before = grade(POLICY, CAMPUS, situation).level
-    after = grade(POLICY, CAMPUS, replace(situation, reports=(*situation.reports, report))).level
-    assert after >= before
+    assert level(replace(situation, reports=(*situation.reports, report))) >= level(situation)
 
 
 @settings(max_examples=400)
 @given(situations, st.data())
-def test_raising_a_score_never_lowers_the_grade(situation: Situation, data: st.DataObject) -> None:
-    screening = data.draw(screenings())
-    base = replace(
-        situation,
-        screenings=(
-            *situation.screenings,
-            replace(screening, administered_at=NOW, received_at=NOW),
-        ),
-    )
-    info = INSTRUMENTS[Instrument(screening.instrument)]
-    index = data.draw(st.integers(0, info.item_count - 1))
-    raised_items = list(screening.items)
-    raised_items[index] = data.draw(st.integers(raised_items[index], info.max_value))
-    raised = replace(
-        base,
-        screenings=(
-            *situation.screenings,
-            replace(screening, items=tuple(raised_items), administered_at=NOW, received_at=NOW),
-        ),
-    )
-    assert grade(POLICY, CAMPUS, raised).level >= grade(POLICY, CAMPUS, base).level
+def test_raising_an_item_never_lowers_the_grade(situation: Situation, data: st.DataObject) -> None:
+    """Any item of any sheet, the latest or an earlier one, blanks or not."""
+    assume(situation.screenings)
+    which = data.draw(st.integers(0, len(situation.screenings) - 1))
+    sheet = situation.screenings[which]
+    info = INSTRUMENTS[Instrument(sheet.instrument)]
+    answered = [n for n in range(1, info.item_count + 1) if n not in sheet.unanswered]
+    assume(answered)
+    number = data.draw(st.sampled_from(answered))
+    items = list(sheet.items)
+    items[number - 1] = data.draw(st.integers(items[number - 1], info.max_value))
+    raised = list(situation.screenings)
+    raised[which] = replace(sheet, items=tuple(items))
+    assert level(replace(situation, screenings=tuple(raised))) >= level(situation)
 
 
 @settings(max_examples=300)
@@ -141,8 +155,93 @@ def test_a_red_flag_is_always_at_least_its_floor(
 ) -> None:
     when = NOW - timedelta(hours=hours_ago)
     report = ReportEvidence("flag", "rf", "floor_leader", frozenset({red_flag}), when, when)
-    result = grade(POLICY, CAMPUS, replace(situation, reports=(*situation.reports, report)))
-    assert result.level >= RED_FLAG_FLOORS[red_flag]
+    assert (
+        level(replace(situation, reports=(*situation.reports, report))) >= RED_FLAG_FLOORS[red_flag]
+    )
+
+
+@st.composite
+def suicide_answer(draw: st.DrawFn) -> tuple[ScreeningEvidence, int]:
+    """A sheet whose only answers are suicide items, within the items' look-back."""
+    instrument = draw(st.sampled_from(sorted(SUICIDE_ITEMS)))
+    info = INSTRUMENTS[instrument]
+    held = SUICIDE_ITEMS[instrument]
+    number = draw(st.sampled_from(sorted(held)))
+    items = [info.min_value] * info.item_count
+    items[number - 1] = draw(st.integers(info.min_value + 1, info.max_value))
+    hours = draw(st.integers(1, held[number] * 24 - 1))
+    recency = None
+    if instrument is Instrument.CSSRS_SCREENER:
+        recency = "past_3_months" if number == 6 else "never"
+    sheet = ScreeningEvidence(
+        f"held-{instrument.value}",
+        instrument.value,
+        tuple(items),
+        NOW - timedelta(hours=hours),
+        NOW - timedelta(hours=hours),
+        behavior_recency=recency,
+        counseling_requested=False if instrument is Instrument.UPI else None,
+    )
+    return sheet, hours
+
+
+@settings(max_examples=400)
+@given(suicide_answer(), st.data(), situations)
+def test_a_suicide_item_keeps_its_floor_whatever_later_sheets_say(
+    answer: tuple[ScreeningEvidence, int], data: st.DataObject, others: Situation
+) -> None:
+    sheet, hours = answer
+    floor = level(Situation(now=NOW, screenings=(sheet,)))
+    assert floor >= Level.MODERATE
+    later = data.draw(
+        st.lists(screenings(Instrument(sheet.instrument), max_hours=hours - 1), max_size=3)
+    )
+    everything = replace(others, screenings=(*others.screenings, sheet, *later))
+    assert level(everything) >= floor
+
+
+@settings(max_examples=300)
+@given(situations, st.data())
+def test_behaviour_within_3_months_a_plan_and_cssrs_intent_are_always_critical(
+    situation: Situation, data: st.DataObject
+) -> None:
+    kind = data.draw(st.sampled_from(["attempt", "self_harm", "plan", "q4", "q5", "q6"]))
+    if kind in ("attempt", "self_harm", "plan"):
+        signal = {"attempt": "suicide_attempt", "self_harm": "self_harm_behavior"}.get(
+            kind, "suicide_plan"
+        )
+        # A plan counts within the window (the C-SSRS asks about the past month), behaviour
+        # for 3 months from when it was observed, however late it was reported.
+        observed = data.draw(st.integers(0, 24 * (29 if kind == "plan" else 89)))
+        received = data.draw(st.integers(0, observed))
+        flag = ReportEvidence(
+            "flag",
+            "rf",
+            "residence_counselor",
+            frozenset({signal}),
+            NOW - timedelta(hours=observed),
+            NOW - timedelta(hours=received),
+        )
+        graded = replace(situation, reports=(*situation.reports, flag))
+    else:
+        number = {"q4": 4, "q5": 5, "q6": 6}[kind]
+        days = 89 if kind == "q6" else 29
+        hours = data.draw(st.integers(0, days * 24))
+        items = [0] * 6
+        items[number - 1] = 1
+        sheet = ScreeningEvidence(
+            "flag",
+            "cssrs_screener",
+            tuple(items),
+            NOW - timedelta(hours=hours),
+            NOW - timedelta(hours=hours),
+            behavior_recency="past_3_months" if kind == "q6" else "never",
+        )
+        later = data.draw(
+            st.lists(screenings(Instrument.CSSRS_SCREENER, max_hours=max(hours - 1, 0)), max_size=2)
+        )
+        graded = replace(situation, screenings=(*situation.screenings, sheet, *later))
+    assert level(graded) is Level.CRITICAL
 
 
 @settings(max_examples=200)
@@ -160,14 +259,15 @@ def test_the_same_inputs_always_give_the_same_grade_and_reasons(situation: Situa
 
 
 @settings(max_examples=300)
-@given(
-    st.lists(
-        reports.filter(lambda r: r.signals.isdisjoint({"suicide_attempt", "suicide_plan"})),
-        max_size=6,
-    )
-)
-def test_corroboration_alone_never_reaches_critical(many: list[ReportEvidence]) -> None:
-    assert grade(POLICY, CAMPUS, Situation(now=NOW, reports=tuple(many))).level < Level.CRITICAL
+@given(situations)
+def test_corroboration_alone_never_reaches_critical(situation: Situation) -> None:
+    result = grade(POLICY, CAMPUS, replace(situation, closed_cases=()))
+    lifts = [r for r in result.reasons if r.rule_id == "corroboration"]
+    assert all(r.level <= Level.SEVERE for r in lifts)
+    if result.level is Level.CRITICAL:
+        assert any(
+            r.level is Level.CRITICAL and r.rule_id != "corroboration" for r in result.reasons
+        )
 
 
 @given(situations)
@@ -177,3 +277,15 @@ def test_every_grade_above_none_has_a_reason_at_its_level(situation: Situation) 
         assert result.reasons[0].level == result.level
     else:
         assert result.reasons == ()
+
+
+@settings(max_examples=200)
+@given(situations)
+def test_a_band_names_only_its_highest_rule(situation: Situation) -> None:
+    bands: dict[str, list[str]] = {}
+    for rule in (*POLICY.signal_rules, *POLICY.screening_rules):
+        if rule.effects.band:
+            bands.setdefault(rule.effects.band, []).append(rule.id)
+    fired = [r.rule_id for r in grade(POLICY, CAMPUS, situation).reasons]
+    for members in bands.values():
+        assert len([r for r in fired if r in members]) <= 1

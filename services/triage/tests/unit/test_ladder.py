@@ -57,12 +57,26 @@ def test_first_rungs_follow_design() -> None:
     }
     critical = first_assignment(LADDER, Level.CRITICAL, NOW)
     assert critical.ack_deadline - NOW == timedelta(minutes=15)
-    assert critical.inform_external == ("campus_security",)
+    assert critical.inform_external == ("campus_security", "emergency_services")
+    assert critical.notify_on_duty
+    assert not severe.notify_on_duty
 
 
-def test_mild_climbs_every_tier_then_the_college_leader_then_stops() -> None:
+def test_a_rule_may_shorten_a_first_deadline_but_never_lengthen_it() -> None:
+    assert first_assignment(LADDER, Level.MODERATE, NOW, timedelta(hours=2)).ack_deadline == (
+        NOW + timedelta(hours=2)
+    )
+    assert first_assignment(LADDER, Level.CRITICAL, NOW, timedelta(hours=2)).ack_deadline == (
+        NOW + timedelta(minutes=15)
+    )
+
+
+@pytest.mark.parametrize("level", [Level.MILD, Level.MODERATE])
+def test_mild_and_moderate_climb_every_tier_then_the_college_leader_then_stop(
+    level: Level,
+) -> None:
     owner, owners = "residence_counselor", []
-    while (step := next_assignment(LADDER, Level.MILD, owner, NOW)) is not None:
+    while (step := next_assignment(LADDER, level, owner, NOW)) is not None:
         assert owner in step.inform
         assert step.owner not in step.inform
         owner = step.owner
@@ -75,3 +89,22 @@ def test_critical_goes_from_the_center_to_the_college_leader() -> None:
     assert step is not None
     assert step.owner == "college_leader"
     assert step.ack_deadline - NOW == timedelta(minutes=15)
+    assert step.realert_attempt == 0
+
+
+@pytest.mark.parametrize(("level", "every"), [(Level.SEVERE, 60), (Level.CRITICAL, 15)])
+def test_severe_and_critical_never_go_quiet_at_the_top(level: Level, every: int) -> None:
+    owner, attempt = "college_leader", 0
+    for expected in (1, 2, 3):
+        step = next_assignment(LADDER, level, owner, NOW, attempt)
+        assert step is not None
+        assert (step.owner, step.realert_attempt) == ("college_leader", expected)
+        assert step.notify_on_duty
+        assert step.ack_deadline - NOW == timedelta(minutes=every)
+        assert set(step.inform) >= {
+            "residence_counselor",
+            "community_psych_teacher",
+            "counseling_center",
+        }
+        assert "college_leader" not in step.inform
+        attempt = step.realert_attempt

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from shouwang_triage.adapters.policy_file import load_policy
 from shouwang_triage.adapters.repository import DueAlert
 from shouwang_triage.domain.evidence import ReportEvidence, ScreeningEvidence
-from shouwang_triage.domain.ladder import AlertAction
+from shouwang_triage.domain.ladder import AlertAction, DueTask
 from shouwang_triage.domain.levels import Level
 from shouwang_triage.service_layer.escalation import escalate_overdue
 from shouwang_triage.service_layer.grading import GradingInput, grade_inputs
@@ -87,16 +89,20 @@ async def test_a_higher_grade_supersedes_and_a_lower_one_is_recorded() -> None:
     assert upgrade.action is AlertAction.UPGRADE
     first, second = store.events(RAISED)
     assert second["data"]["supersedes_alert_id"] == first["data"]["alert_id"]
-    assert second["data"]["inform_external"] == ["campus_security"]
+    assert second["data"]["inform_external"] == ["campus_security", "emergency_services"]
+    assert second["data"]["notify_on_duty"] is True
     assert store.alerts[first["data"]["alert_id"]]["status"] == "superseded"
 
-    # Same student, later: the attempt ages out of the 72-hour critical rule.
+    # Same student, later: the attempt ages out of the 3-month critical rule.
     later = await grade_inputs(
-        store, POLICY, [report("s1", "dorm_conflict")], NOW + timedelta(hours=80)
+        store,
+        POLICY,
+        [report("s1", "dorm_conflict", minutes_ago=-91 * 24 * 60)],
+        NOW + timedelta(days=91),
     )  # type: ignore[arg-type]
     assert later[0].action is AlertAction.KEEP_LOWER
     assessment = store.events(GRADED)[-1]
-    assert assessment["data"]["severity"] == "severe"
+    assert assessment["data"]["severity"] == "mild"
     assert assessment["data"]["previous_severity"] == "critical"
     assert any(r["rule_id"] == "alert.kept_open" for r in assessment["data"]["reasons"])
     assert len(store.lowered) == 1
@@ -107,7 +113,7 @@ async def test_in_a_batch_each_input_sees_only_what_came_before_it() -> None:
     store = FakeBatchStore()
     first, second = report("s1", "sleep_disturbance"), report("s1", "suicide_plan", reporter="r2")
     outcomes = await grade(store, first, second)
-    assert [o.level for o in outcomes] == [Level.MILD, Level.SEVERE]
+    assert [o.level for o in outcomes] == [Level.MILD, Level.CRITICAL]
     assert [o.action for o in outcomes] == [AlertAction.RAISE, AlertAction.UPGRADE]
     graded = store.events(GRADED)
     assert graded[0]["data"]["report_ids"] == [first.evidence.report_id]  # type: ignore[union-attr]
@@ -163,9 +169,75 @@ async def test_an_overdue_alert_moves_one_tier_up_with_a_new_deadline() -> None:
     assert envelope.data.missed_deadline == NOW - timedelta(seconds=1)
 
 
-async def test_the_college_leader_missing_the_deadline_stops_the_climb() -> None:
-    store = FakeEscalationStore([due("college_leader", Level.SEVERE, 1)])
+async def test_a_moderate_alert_stops_at_the_top_of_the_ladder() -> None:
+    store = FakeEscalationStore([due("college_leader", Level.MODERATE, 3)])
     [step] = await escalate_overdue(store, POLICY, NOW, 10)  # type: ignore[arg-type]
     assert step.owner is None
     assert store.stopped == ["a1"]
     assert store.outbox == []
+
+
+@pytest.mark.parametrize(("level", "every"), [(Level.SEVERE, 1), (Level.CRITICAL, 0.25)])
+async def test_past_the_top_a_severe_or_critical_alert_re_alerts_with_the_on_duty_contact(
+    level: Level, every: float
+) -> None:
+    tasks = (DueTask("same_day_risk_assessment", "counseling_center", NOW + timedelta(hours=9)),)
+    store = FakeEscalationStore(
+        [replace(due("college_leader", level, 4), realert_attempt=2, tasks=tasks, incomplete=True)]
+    )
+    [step] = await escalate_overdue(store, POLICY, NOW, 10)  # type: ignore[arg-type]
+    assert (step.owner, step.realert_attempt) == ("college_leader", 3)
+    assert store.stopped == []
+    [(_, assignment, escalation_level)] = store.moved
+    assert escalation_level == 5
+    assert assignment.ack_deadline == NOW + timedelta(hours=every)
+    [(envelope, lane)] = store.outbox
+    event = envelope.data
+    assert lane == "urgent"
+    assert (event.from_role, event.owner_role) == ("college_leader", "college_leader")
+    assert event.realert_attempt == 3
+    assert event.notify_on_duty is True
+    assert set(event.inform_roles) >= {"counseling_center", "residence_counselor"}
+    assert [t.task for t in event.follow_up_tasks] == ["same_day_risk_assessment"]
+    assert event.incomplete_sheet is True
+
+
+async def test_an_alert_carries_its_tasks_and_a_rule_s_shorter_deadline() -> None:
+    store = FakeBatchStore()
+    await grade(store, report("s1", "missing_contact"))
+    [alert] = store.events(RAISED)
+    data = alert["data"]
+    assert data["severity"] == "moderate"
+    assert data["owner_role"] == "community_psych_teacher"
+    assert data["ack_deadline"] == (NOW + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    assert data["follow_up_tasks"] == [
+        {
+            "task": "locate_student",
+            "assigned_role": "residence_counselor",
+            "due_at": (NOW + timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+        }
+    ]
+    assert data["notify_on_duty"] is False
+    assert data["realert_attempt"] == 0
+    assert data["incomplete_sheet"] is False
+
+
+async def test_an_incomplete_sheet_is_flagged_on_the_assessment_and_the_alert() -> None:
+    store = FakeBatchStore()
+    when = NOW - timedelta(minutes=1)
+    sheet = ScreeningEvidence(
+        str(uuid.uuid4()),
+        "phq9",
+        (1, 1, 0, 1, 1, 1, 1, 1, 3),
+        when,
+        when,
+        unanswered=frozenset({3}),
+    )
+    item = GradingInput(str(uuid.uuid4()), "shouwang.census.v1", "demo", "s1", None, sheet, "bulk")
+    await grade(store, item)
+    [assessment] = store.events(GRADED)
+    [alert] = store.events(RAISED)
+    assert assessment["data"]["incomplete_sheet"] is True
+    assert alert["data"]["incomplete_sheet"] is True
+    assert alert["data"]["severity"] == "severe"
+    assert [r["rule_id"] for r in assessment["data"]["reasons"]] == ["phq9.item9.frequent"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -13,6 +13,9 @@ from ..topics import CENSUS, REPORTS, SCREENINGS
 from ..vocabulary import Role, Signal
 
 MAX_NOTE_CHARS = 2000
+
+# Side fields of a screening sheet that a census row may leave blank or unreadable.
+UnreadableField = Literal["administered_at", "behavior_recency", "counseling_requested"]
 
 
 class ReportSubmitted(Payload):
@@ -52,7 +55,10 @@ class ScreeningSubmitted(Payload):
         description="Pseudonymous reference of the staff who submitted it."
     )
     instrument: Instrument = Field(description="Which instrument was administered.")
-    items: list[int] = Field(description="Answers in the instrument's item order.")
+    items: list[int] = Field(
+        description="Answers in the instrument's item order; an unanswered item holds the "
+        "scale's minimum (see `unanswered_items`)."
+    )
     behavior_recency: BehaviorRecency | None = Field(
         default=None,
         description="C-SSRS screener only: when the suicidal behaviour of Q6 last happened.",
@@ -65,6 +71,23 @@ class ScreeningSubmitted(Payload):
         default=None, description="Census batch the result came in, if any."
     )
     batch_row: int | None = Field(default=None, ge=1, description="Row number in the census file.")
+    incomplete: bool = Field(
+        default=False,
+        description="The sheet has unanswered items or unreadable side fields (a census row with "
+        "blanks or cells it could not read). It is graded on what it does say; no total may be "
+        "computed from a sheet with unanswered items.",
+    )
+    unanswered_items: list[int] = Field(
+        default_factory=list,
+        description="1-based positions of items left blank or unreadable; `items` holds the "
+        "scale's minimum there, never a guessed answer.",
+    )
+    unreadable_fields: list[UnreadableField] = Field(
+        default_factory=list,
+        description="Side fields the row left blank or unreadable, read the riskier way: "
+        "`behavior_recency` of a Q6 yes as past_3_months, `administered_at` as the upload "
+        "time, `counseling_requested` as not requested (the row report names the cell).",
+    )
 
     @property
     def topic(self) -> str:
@@ -82,4 +105,18 @@ class ScreeningSubmitted(Payload):
             and self.behavior_recency in (None, BehaviorRecency.NEVER)
         ):
             raise ValueError("C-SSRS Q6 answered yes needs behavior_recency")
+        spec = INSTRUMENTS[self.instrument]
+        unanswered = self.unanswered_items
+        if len(set(unanswered)) != len(unanswered) or any(
+            not 1 <= i <= spec.item_count for i in unanswered
+        ):
+            raise ValueError(f"unanswered_items must be distinct positions in 1..{spec.item_count}")
+        if any(self.items[i - 1] != spec.min_value for i in unanswered):
+            raise ValueError("an unanswered item must hold the scale's minimum")
+        if len(unanswered) == spec.item_count:
+            raise ValueError("a sheet needs at least one answered item")
+        if self.incomplete != bool(unanswered or self.unreadable_fields):
+            raise ValueError(
+                "incomplete must be true exactly when items are unanswered or fields unreadable"
+            )
         return self

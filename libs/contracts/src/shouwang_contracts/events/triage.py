@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ..envelope import Payload
 from ..instruments import Instrument
 from ..topics import ALERTS, ASSESSMENTS
-from ..vocabulary import Role, Severity
+from ..vocabulary import FollowUp, Role, Severity
 
 
 class Reason(BaseModel):
@@ -21,6 +21,46 @@ class Reason(BaseModel):
     severity: Severity = Field(description="The grade this rule alone asks for.")
     text_zh: str = Field(description="The reason in Chinese (zh-CN).")
     text_en: str = Field(description="The reason in English.")
+    held_by_screening_id: str | None = Field(
+        default=None,
+        description="The earlier screening sheet this reason rests on, when a later sheet of "
+        "the same instrument says less: a suicide-item answer holds for the instrument's own "
+        "look-back window. None when the reason rests on the latest input.",
+    )
+
+
+class FollowUpTask(BaseModel):
+    """Something an alert asks of a role besides acknowledging it, e.g. a C-SSRS screen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: FollowUp = Field(description="Stable id of what is asked; templates render its label.")
+    assigned_role: Role = Field(description="The role (tier) asked to do it.")
+    due_at: AwareDatetime = Field(description="Done by then.")
+
+
+class _AlertFacts(Payload):
+    """Fields every alert event carries for notify: who else hears it and what is asked."""
+
+    realert_attempt: int = Field(
+        default=0,
+        ge=0,
+        description="0 while the alert climbs the ladder; n for the n-th re-alert after the "
+        "top rung (severe and critical alerts re-alert until acknowledged).",
+    )
+    notify_on_duty: bool = Field(
+        default=False,
+        description="Also reach the campus's on-duty contact (值班) with this (re-)alert.",
+    )
+    follow_up_tasks: list[FollowUpTask] = Field(
+        default_factory=list,
+        description="What the alert asks besides acknowledging it, each with a due time.",
+    )
+    incomplete_sheet: bool = Field(
+        default=False,
+        description="The grade rests on a screening sheet with unanswered or unreadable cells "
+        "(graded on what it does say; no total computed from it).",
+    )
 
 
 class AssessmentGraded(Payload):
@@ -41,6 +81,10 @@ class AssessmentGraded(Payload):
         default_factory=list, description="Screenings the grade rests on."
     )
     graded_at: AwareDatetime = Field(description="When the grade was given.")
+    incomplete_sheet: bool = Field(
+        default=False,
+        description="The grade rests on a screening sheet with unanswered or unreadable cells.",
+    )
     # Where the graded input came from, for outcome figures (absent on older events).
     reporter_role: Role | None = Field(
         default=None, description="Trigger `report`: the reporter's role, i.e. the source tier."
@@ -58,7 +102,7 @@ class AssessmentGraded(Payload):
     )
 
 
-class AlertRaised(Payload):
+class AlertRaised(_AlertFacts):
     """An owner must act: the alert has an owning role and an acknowledgement deadline."""
 
     EVENT_TYPE: ClassVar[str] = "shouwang.alert.raised"
@@ -74,7 +118,8 @@ class AlertRaised(Payload):
     )
     inform_external: list[str] = Field(
         default_factory=list,
-        description="Parties outside the role model to alert at once, e.g. `campus_security`.",
+        description="Parties outside the role model to alert at once: `campus_security`, "
+        "`emergency_services` (110/120); see `vocabulary.ExternalParty`.",
     )
     supersedes_alert_id: str | None = Field(
         default=None,
@@ -86,8 +131,9 @@ class AlertRaised(Payload):
     raised_at: AwareDatetime = Field(description="When the alert was raised.")
 
 
-class AlertEscalated(Payload):
-    """Nobody acknowledged in time: the alert moved one tier up with a new deadline."""
+class AlertEscalated(_AlertFacts):
+    """Nobody acknowledged in time: the alert moved one tier up with a new deadline, or, past
+    the top rung, re-alerted its owner and the on-duty contact (`realert_attempt` > 0)."""
 
     EVENT_TYPE: ClassVar[str] = "shouwang.alert.escalated"
     TOPIC: ClassVar[str] = ALERTS
@@ -96,7 +142,7 @@ class AlertEscalated(Payload):
     student_ref: str = Field(description="Pseudonymous reference of the student.")
     severity: Severity = Field(description="Severity of the alert.")
     from_role: Role = Field(description="Owner that let the deadline pass.")
-    owner_role: Role = Field(description="New owner.")
+    owner_role: Role = Field(description="New owner (the same one when re-alerting).")
     inform_roles: list[Role] = Field(default_factory=list, description="Roles informed as well.")
     inform_external: list[str] = Field(
         default_factory=list,

@@ -47,6 +47,7 @@ class CensusBatch:
     created_at: datetime
     completed_at: datetime | None
     heartbeat_at: datetime | None = None  # last sign of life of the upload writing it
+    rows_incomplete: int = 0  # of rows_accepted: published with blanks or unreadable cells
 
 
 class IntakeStore:
@@ -303,7 +304,8 @@ class IntakeStore:
              WHERE campus_id = $1 AND batch_id = $2 AND status = 'processing'
                AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => $3)
             RETURNING batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,
-                      rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at
+                      rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at,
+                      rows_incomplete
             """,
             campus_id,
             batch_id,
@@ -321,25 +323,35 @@ class IntakeStore:
         total: int,
         accepted: int,
         errors: list[RowError],
+        incomplete: int = 0,
         failure: str | None = None,
         failure_en: str | None = None,
     ) -> None:
-        rejected = len({e.row_number for e in errors})
+        """Record how a batch ended; rows with an error that was not `graded` are rejected."""
+        rejected = len({e.row_number for e in errors if not e.graded})
         async with self._pool.acquire() as conn, conn.transaction():
             if errors:
                 await conn.copy_records_to_table(
                     "census_row_errors",
                     records=[
-                        (batch_id, e.row_number, e.field, e.code, e.message, e.message_en)
+                        (batch_id, e.row_number, e.field, e.code, e.message, e.message_en, e.graded)
                         for e in _unique_fields(errors)
                     ],
-                    columns=["batch_id", "row_number", "field", "code", "message", "message_en"],
+                    columns=[
+                        "batch_id",
+                        "row_number",
+                        "field",
+                        "code",
+                        "message",
+                        "message_en",
+                        "graded",
+                    ],
                 )
             await conn.execute(
                 """
                 UPDATE census_batches
                    SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5,
-                       failure = $6, failure_en = $7, completed_at = now()
+                       failure = $6, failure_en = $7, completed_at = now(), rows_incomplete = $8
                  WHERE batch_id = $1
                 """,
                 batch_id,
@@ -349,13 +361,14 @@ class IntakeStore:
                 rejected,
                 failure,
                 failure_en,
+                incomplete,
             )
 
     async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
         row = await self._pool.fetchrow(
             "SELECT batch_id, campus_id, submitted_by_ref, status, rows_total, rows_accepted,"
-            " rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at"
-            " FROM census_batches WHERE campus_id = $1 AND batch_id = $2",
+            " rows_rejected, failure, failure_en, created_at, completed_at, heartbeat_at,"
+            " rows_incomplete FROM census_batches WHERE campus_id = $1 AND batch_id = $2",
             campus_id,
             batch_id,
         )
@@ -363,7 +376,7 @@ class IntakeStore:
 
     async def batch_errors(self, batch_id: uuid.UUID, *, limit: int, offset: int) -> list[RowError]:
         rows = await self._pool.fetch(
-            "SELECT row_number, field, code, message, message_en FROM census_row_errors"
+            "SELECT row_number, field, code, message, message_en, graded FROM census_row_errors"
             " WHERE batch_id = $1 ORDER BY row_number, field LIMIT $2 OFFSET $3",
             batch_id,
             limit,

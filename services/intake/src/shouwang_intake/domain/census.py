@@ -3,30 +3,30 @@
 Pure rules, no I/O: the file reader hands over `(row_number, {header: cell})` pairs and gets
 back either a `CensusRow` or the row's errors, each with a zh-CN and an English message.
 Row numbers are those a person sees in a spreadsheet (the header is row 1).
+
+A row is graded on what it does say: blanks and unreadable cells leave the row incomplete,
+not rejected, so an item-level red flag (PHQ-9 item 9 = 3 with item 3 blank) still reaches
+triage. Only a row that cannot be attributed or read at all (no student number, no
+instrument, no answer) is rejected. Every defect is listed by spreadsheet row either way.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
+from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument, InstrumentSpec
 
-Cell = str | int | float | datetime | None
+from . import census_cells as cells_of
+from .census_cells import Cell
+
+__all__ = ["Cell", "CensusRow", "Columns", "HeaderError", "RowError", "parse_row"]
 
 _STUDENT_NO = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _ITEM_HEADER = re.compile(r"^(?:第\s*(\d+)\s*题|q\s*(\d+)|item[_\s]*(\d+))$", re.IGNORECASE)
-_DATE_FORMATS = (
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-)
 # How far in the future a census time may lie: clocks of survey systems drift.
 _CLOCK_SKEW = timedelta(minutes=10)
 
@@ -59,36 +59,32 @@ INSTRUMENT_NAMES: dict[str, Instrument] = {
     "scl90": Instrument.SCL90,
 }
 
-_RECENCY: dict[str, BehaviorRecency] = {
-    "近3个月": BehaviorRecency.PAST_3_MONTHS,
-    "近三个月": BehaviorRecency.PAST_3_MONTHS,
-    "三个月内": BehaviorRecency.PAST_3_MONTHS,
-    "past_3_months": BehaviorRecency.PAST_3_MONTHS,
-    "更早": BehaviorRecency.LIFETIME,
-    "三个月前": BehaviorRecency.LIFETIME,
-    "lifetime": BehaviorRecency.LIFETIME,
-    "从未": BehaviorRecency.NEVER,
-    "never": BehaviorRecency.NEVER,
-    "": BehaviorRecency.NEVER,
-}
-_YES = {"是", "有", "yes", "y", "1", "true"}
-_NO = {"否", "无", "no", "n", "0", "false", ""}
-
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem with one cell (or the whole row, field `row`)."""
+    """One problem with one cell (or the whole row, field `row`).
+
+    `graded`: the row still went to triage, graded on the cells it does say (flagged
+    incomplete when answers are missing); False: the row was rejected.
+    """
 
     row_number: int
     field: str
     code: str
     message: str
     message_en: str
+    graded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CensusRow:
-    """A valid census row, ready to become a `screening.submitted` event."""
+    """A census row ready to become a `screening.submitted` event.
+
+    `unanswered` items hold the scale's minimum in `items` (never a guess); `unreadable`
+    side fields were read the riskier way (a Q6 yes with no readable recency as within the
+    past 3 months, an unreadable time as the upload time, an unreadable counseling request as
+    none); `defects` lists each for the row report.
+    """
 
     row_number: int
     student_no: str
@@ -97,6 +93,14 @@ class CensusRow:
     administered_at: datetime
     behavior_recency: BehaviorRecency | None = None
     counseling_requested: bool | None = None
+    unanswered: tuple[int, ...] = ()
+    unreadable: tuple[str, ...] = ()
+    defects: tuple[RowError, ...] = field(default=())
+
+    @property
+    def incomplete(self) -> bool:
+        """Answers missing or side fields read the riskier way."""
+        return bool(self.unanswered or self.unreadable)
 
 
 class HeaderError(ValueError):
@@ -120,7 +124,7 @@ class Columns:
         fields: dict[str, int] = {}
         items: dict[int, int] = {}
         for index, cell in enumerate(header):
-            name = _text(cell)
+            name = cells_of.text(cell)
             key = name.lower().replace("-", "_")
             match = _ITEM_HEADER.match(name)
             if match:
@@ -149,179 +153,206 @@ def parse_row(
     now: datetime,
     default_instrument: Instrument | None = None,
 ) -> CensusRow | list[RowError]:
-    """Validate one data row; return the row or every problem found in it."""
-    errors: list[RowError] = []
+    """Read one data row: the row (with its defects) if it can be graded, else its errors."""
+    row = _Row(row_number, cells, columns)
 
-    def cell(field: str) -> Cell:
-        index = columns.fields.get(field)
-        return cells[index] if index is not None and index < len(cells) else None
-
-    def fail(field: str, code: str, zh: str, en: str) -> None:
-        errors.append(RowError(row_number, field, code, zh, en))
-
-    student_no = unicodedata.normalize("NFKC", _text(cell("student_no")))
+    student_no = unicodedata.normalize("NFKC", cells_of.text(row.cell("student_no")))
     if not student_no:
-        fail("student_no", "missing", "缺少学号", "student number is missing")
+        row.reject("student_no", "missing", "缺少学号", "student number is missing")
     elif not _STUDENT_NO.match(student_no):
-        fail("student_no", "invalid", "学号格式不正确", "student number is not valid")
+        row.reject("student_no", "invalid", "学号格式不正确", "student number is not valid")
 
     instrument = default_instrument
-    raw_instrument = _text(cell("instrument"))
+    raw_instrument = cells_of.text(row.cell("instrument"))
     if raw_instrument:
         instrument = INSTRUMENT_NAMES.get(re.sub(r"[\s_\-]", "", raw_instrument.lower()))
         if instrument is None:
-            fail(
+            row.reject(
                 "instrument",
                 "unknown",
                 f"未知量表：{raw_instrument}",
                 f"unknown instrument: {raw_instrument}",
             )
     elif instrument is None:
-        fail("instrument", "missing", "缺少量表名称", "instrument is missing")
+        row.reject("instrument", "missing", "缺少量表名称", "instrument is missing")
 
-    administered_at = _parse_time(cell("administered_at"), zone)
-    if administered_at is None:
-        fail("administered_at", "invalid", "测评时间无法识别", "administration time is not a date")
-    elif administered_at > now + _CLOCK_SKEW:
-        fail(
-            "administered_at",
-            "future",
-            "测评时间晚于当前时间",
-            "administration time is in the future",
-        )
-
-    items = _items(row_number, cells, columns, instrument, errors)
-
-    recency = None
-    counseling = None
-    if instrument is Instrument.CSSRS_SCREENER:
-        raw = _text(cell("behavior_recency"))
-        recency = _RECENCY.get(raw.lower() if raw.isascii() else raw)
-        if recency is None:
-            fail(
-                "behavior_recency",
-                "invalid",
-                f"无法识别的行为时间：{raw}",
-                f"unknown recency: {raw}",
-            )
-        elif (
-            items is not None
-            and len(items) >= 6
-            and items[5] == 1
-            and recency is BehaviorRecency.NEVER
-        ):
-            fail(
-                "behavior_recency",
-                "missing",
-                "第6题为“是”时须填写行为时间",
-                "Q6 yes needs its recency",
-            )
-    if instrument is Instrument.UPI:
-        raw = _text(cell("counseling_requested")).lower()
-        if raw in _YES:
-            counseling = True
-        elif raw in _NO:
-            counseling = False
-        else:
-            fail(
-                "counseling_requested",
-                "invalid",
-                "咨询意愿应为“是”或“否”",
-                "counseling request must be yes or no",
-            )
-
-    if errors or instrument is None or administered_at is None or items is None:
-        return errors
+    administered_at = _administered_at(row, zone, now)
+    if instrument is None:
+        return row.finish()
+    items, unanswered = _answers(row, INSTRUMENTS[instrument])
+    recency = _recency(row, instrument, items, unanswered)
+    counseling = _counseling(row, instrument)
+    if row.rejected:
+        return row.finish()
     return CensusRow(
-        row_number, student_no, instrument, items, administered_at, recency, counseling
+        row_number,
+        student_no,
+        instrument,
+        items,
+        administered_at,
+        recency,
+        counseling,
+        unanswered=unanswered,
+        unreadable=tuple(row.unreadable),
+        defects=tuple(row.errors),
     )
 
 
-def _items(
-    row_number: int,
-    cells: list[Cell],
-    columns: Columns,
-    instrument: Instrument | None,
-    errors: list[RowError],
-) -> list[int] | None:
-    values: list[int] = []
-    ok = True
-    for number in sorted(columns.items):
-        index = columns.items[number]
-        raw = cells[index] if index < len(cells) else None
-        text = _text(raw)
-        if text == "":
-            continue  # an empty trailing cell: counted below against the instrument
-        try:
-            value = int(float(text)) if isinstance(raw, float) else int(text)
-        except ValueError:
-            errors.append(
-                RowError(
-                    row_number,
-                    f"item_{number}",
-                    "not_integer",
-                    f"第{number}题不是整数",
-                    f"item {number} is not an integer",
-                )
-            )
-            ok = False
-            continue
-        values.append(value)
-    if instrument is None:
-        return values if ok else None
-    spec = INSTRUMENTS[instrument]
-    if len(values) != spec.item_count:
-        errors.append(
-            RowError(
-                row_number,
-                "items",
-                "item_count",
-                f"{spec.name_zh}应有{spec.item_count}题，实际{len(values)}题",
-                f"{spec.name_en} needs {spec.item_count} items, got {len(values)}",
-            )
+@dataclass
+class _Row:
+    """One row being read: its cells, and what was found wrong so far."""
+
+    number: int
+    cells: list[Cell]
+    columns: Columns
+    errors: list[RowError] = field(default_factory=list)
+    rejected: bool = False
+    unreadable: list[str] = field(default_factory=list)
+
+    def cell(self, name: str) -> Cell:
+        index = self.columns.fields.get(name)
+        return self.cells[index] if index is not None and index < len(self.cells) else None
+
+    def reject(self, name: str, code: str, zh: str, en: str) -> None:
+        """A defect that stops the row: it cannot be attributed or read at all."""
+        self.rejected = True
+        self.errors.append(RowError(self.number, name, code, zh, en))
+
+    def note(self, name: str, code: str, zh: str, en: str, *, assumed: bool = False) -> None:
+        """A defect the row is graded around; `assumed`: a side field read the riskier way."""
+        self.errors.append(RowError(self.number, name, code, zh, en, graded=True))
+        if assumed:
+            self.unreadable.append(name)
+
+    def finish(self) -> list[RowError]:
+        """A rejected row's errors, its notes among them: nothing of it was published."""
+        return [
+            RowError(e.row_number, e.field, e.code, e.message, e.message_en) for e in self.errors
+        ]
+
+
+def _administered_at(row: _Row, zone: ZoneInfo, now: datetime) -> datetime:
+    """The time the student answered, or the upload time when the cell cannot say it."""
+    administered_at = cells_of.time(row.cell("administered_at"), zone)
+    if administered_at is None:
+        row.note(
+            "administered_at",
+            "invalid",
+            "测评时间无法识别，按上传时间研判",
+            "administration time is not a date; graded as of the upload time",
+            assumed=True,
         )
-        ok = False
-    for number, value in enumerate(values, start=1):
-        if not spec.min_value <= value <= spec.max_value:
-            errors.append(
-                RowError(
-                    row_number,
-                    f"item_{number}",
-                    "out_of_range",
-                    f"第{number}题取值{value}超出范围{spec.min_value}–{spec.max_value}",
-                    f"item {number} is {value}, outside {spec.min_value}..{spec.max_value}",
-                )
+        return now
+    if administered_at > now + _CLOCK_SKEW:
+        row.note(
+            "administered_at",
+            "future",
+            "测评时间晚于当前时间，按上传时间研判",
+            "administration time is in the future; graded as of the upload time",
+            assumed=True,
+        )
+        return now
+    return administered_at
+
+
+def _answers(row: _Row, spec: InstrumentSpec) -> tuple[list[int], tuple[int, ...]]:
+    """The answers by position; blank or unreadable items are unanswered (scale minimum)."""
+    items = [spec.min_value] * spec.item_count
+    unanswered = []
+    for number in range(1, spec.item_count + 1):
+        index = row.columns.items.get(number)
+        raw = row.cells[index] if index is not None and index < len(row.cells) else None
+        value = cells_of.answer(raw, spec)
+        if isinstance(value, int):
+            items[number - 1] = value
+            continue
+        unanswered.append(number)
+        if value == "not_integer":
+            row.note(
+                f"item_{number}",
+                "not_integer",
+                f"第{number}题不是整数，按未作答处理",
+                f"item {number} is not an integer; treated as unanswered",
             )
-            ok = False
-    return values if ok else None
-
-
-def _text(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
-
-
-def _parse_time(cell: Cell, zone: ZoneInfo) -> datetime | None:
-    if isinstance(cell, datetime):
-        parsed = cell
+        elif value == "out_of_range":
+            row.note(
+                f"item_{number}",
+                "out_of_range",
+                f"第{number}题取值超出范围{spec.min_value}–{spec.max_value}，按未作答处理",
+                f"item {number} is outside {spec.min_value}..{spec.max_value};"
+                " treated as unanswered",
+            )
+    extra = sorted(
+        n
+        for n, index in row.columns.items.items()
+        if n > spec.item_count and index < len(row.cells) and cells_of.text(row.cells[index])
+    )
+    if extra:
+        row.note(
+            "items",
+            "extra_items",
+            f"{spec.name_zh}只有{spec.item_count}题，第{extra[0]}题起的答案未采用",
+            f"{spec.name_en} has {spec.item_count} items; answers from item {extra[0]} on"
+            " were not used",
+        )
+    if len(unanswered) == spec.item_count:
+        row.reject("items", "no_answers", "没有可识别的答案", "no readable answer")
     else:
-        text = _text(cell)
-        if not text:
-            return None
-        parsed_or_none: datetime | None = None
-        try:
-            parsed_or_none = datetime.fromisoformat(text)
-        except ValueError:
-            for fmt in _DATE_FORMATS:
-                try:
-                    parsed_or_none = datetime.strptime(text, fmt)
-                    break
-                except ValueError:
-                    continue
-        if parsed_or_none is None:
-            return None
-        parsed = parsed_or_none
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+        blank = [n for n in unanswered if not any(e.field == f"item_{n}" for e in row.errors)]
+        if blank:
+            listed = "、".join(map(str, blank))
+            row.note(
+                "items",
+                "unanswered",
+                f"第{listed}题未作答；按已作答的题目研判，不计算总分",
+                f"item{'s' if len(blank) > 1 else ''} {', '.join(map(str, blank))} left blank;"
+                " graded on the answered items, no total computed",
+            )
+    return items, tuple(unanswered)
+
+
+def _recency(
+    row: _Row, instrument: Instrument, items: list[int], unanswered: tuple[int, ...]
+) -> BehaviorRecency | None:
+    """C-SSRS Q6's recency; a Q6 yes without a readable one reads as the past 3 months."""
+    if instrument is not Instrument.CSSRS_SCREENER:
+        return None
+    raw = cells_of.text(row.cell("behavior_recency"))
+    recency = cells_of.recency(raw)
+    behaviour = 6 not in unanswered and items[5] == 1
+    if behaviour and recency in (None, BehaviorRecency.NEVER):
+        row.note(
+            "behavior_recency",
+            "recency_assumed",
+            f"第6题为“是”，但行为时间（“{raw}”）为空、为“无”或无法识别，按近3个月内处理",
+            f"Q6 is yes but its recency ('{raw}') is blank, says none or cannot be read;"
+            " taken as within the past 3 months",
+            assumed=True,
+        )
+        recency = BehaviorRecency.PAST_3_MONTHS
+    elif recency is None:
+        row.note(
+            "behavior_recency",
+            "invalid",
+            f"无法识别的行为时间：{raw}",
+            f"unknown recency: {raw}",
+        )
+        recency = BehaviorRecency.NEVER
+    return recency
+
+
+def _counseling(row: _Row, instrument: Instrument) -> bool | None:
+    """UPI's counseling request; an unreadable cell reads as none (and is listed)."""
+    if instrument is not Instrument.UPI:
+        return None
+    requested = cells_of.yes_no(row.cell("counseling_requested"))
+    if requested is None:
+        row.note(
+            "counseling_requested",
+            "invalid",
+            "咨询意愿应为“是”或“否”，无法识别，按未提出处理",
+            "counseling request must be yes or no; read as not requested",
+            assumed=True,
+        )
+        requested = False
+    return requested

@@ -295,6 +295,7 @@ async def _batch_out(
         rows_total=batch.rows_total,
         rows_accepted=batch.rows_accepted,
         rows_rejected=batch.rows_rejected,
+        rows_incomplete=batch.rows_incomplete,
         failure=(batch.failure_en or batch.failure) if english else batch.failure,
         created_at=batch.created_at,
         completed_at=batch.completed_at,
@@ -304,6 +305,7 @@ async def _batch_out(
                 field=e.field,
                 code=e.code,
                 message=e.message_en if english else e.message,
+                graded=e.graded,
             )
             for e in errors[:limit]
         ],

@@ -173,6 +173,11 @@ class RowErrorOut(BaseModel):
     field: str
     code: str
     message: str
+    graded: bool = Field(
+        default=False,
+        description="true: the row was still published, flagged incomplete, and graded on"
+        " the cells it does say (a blank or unreadable cell); false: the row was rejected.",
+    )
 
 
 class CensusBatchOut(BaseModel):
@@ -185,10 +190,18 @@ class CensusBatchOut(BaseModel):
     )
     rows_total: int = Field(description="Data rows read (the header not counted).")
     rows_accepted: int = Field(
-        description="Rows Kafka acknowledged on the census topic. A failed batch keeps these"
-        " published: they are not withdrawn."
+        description="Rows Kafka acknowledged on the census topic, incomplete ones included. A"
+        " failed batch keeps these published: they are not withdrawn."
     )
-    rows_rejected: int = Field(description="Rows with errors, listed in `errors`.")
+    rows_rejected: int = Field(
+        description="Rows not published (no student number, no instrument, no readable"
+        " answer), listed in `errors`."
+    )
+    rows_incomplete: int = Field(
+        default=0,
+        description="Of `rows_accepted`, rows published flagged incomplete: blanks or unreadable"
+        " cells, graded on what they do say; listed in `errors` with `graded` true.",
+    )
     failure: str | None = Field(
         default=None,
         description="Why a failed batch stopped, e.g. the row after which the file"

@@ -1,7 +1,9 @@
 """The start-of-term census: a file of many students' results, streamed onto the census topic.
 
-A `202` for a census file means every valid row was acknowledged by Kafka; invalid rows are
-kept with their row numbers for the uploader to fix. The batch id derives from the campus and
+A `202` for a census file means every gradable row was acknowledged by Kafka; a row with
+blanks or unreadable cells is still published, flagged incomplete (graded on what it does say),
+and rows nobody can attribute are rejected; both kinds of defect are kept with their row
+numbers for the uploader to fix. The batch id derives from the campus and
 the file's digest, so uploading the same file again (by mistake) publishes nothing new. Each
 row's event id derives from what the row says (student, instrument, time, answers), so a
 corrected file uploaded after a failed batch repeats the rows already sent under the same ids,
@@ -41,18 +43,26 @@ _BATCH_NAMESPACE = uuid.UUID("9d3c7e52-61b4-4c41-bf43-3a1f0f5e2c90")
 _SCREENING_NAMESPACE = uuid.UUID("5b0f2a3e-8c4d-4e7a-9a61-2f6d3c1b7e48")
 
 
-def _screening_id(campus_id: str, student_ref: str, row: CensusRow) -> str:
+def _screening_id(campus_id: str, student_ref: str, row: CensusRow, batch_id: uuid.UUID) -> str:
     """A census row's event id, from what it says rather than where it stood.
 
     The same screening uploaded again (a corrected file after a batch failed midway, or the
     same rows in another export) gets the same id, so consumers, which deduplicate by id, take
-    it once. A row whose answers changed is another screening, with another id.
+    it once. A row whose answers changed is another screening, with another id. A row whose
+    time could not be read is dated by its upload: the same file's batch stands in for it.
     """
     answers = ",".join(str(item) for item in row.items)
+    when = (
+        f"assumed@{batch_id}"
+        if "administered_at" in row.unreadable
+        else row.administered_at.isoformat()
+    )
     key = (
-        f"{campus_id}:{student_ref}:{row.instrument.value}:{row.administered_at.isoformat()}:"
+        f"{campus_id}:{student_ref}:{row.instrument.value}:{when}:"
         f"{answers}:{row.behavior_recency}:{row.counseling_requested}"
     )
+    if row.incomplete:  # a blank is not a zero: the same answers with blanks are another sheet
+        key += f":blank={','.join(map(str, row.unanswered))}:assumed={','.join(row.unreadable)}"
     return str(uuid.uuid5(_SCREENING_NAMESPACE, key))
 
 
@@ -60,6 +70,7 @@ def _screening_id(campus_id: str, student_ref: str, row: CensusRow) -> str:
 class _Progress:
     total: int = 0
     acknowledged: int = 0  # acknowledged by Kafka: these rows are on the census topic
+    incomplete: int = 0  # rows sent flagged incomplete (graded on what they say)
     errors: list[RowError] = field(default_factory=list)
     pending: list[asyncio.Future[Any]] = field(default_factory=list)
     next_beat: float = 0.0  # time.monotonic() when the batch's heartbeat is due
@@ -177,7 +188,10 @@ class CensusIntake:
             raise
         await self._finish(batch_id, progress)
         metrics.CENSUS_ROWS.labels("accepted").inc(progress.acknowledged)
-        metrics.CENSUS_ROWS.labels("rejected").inc(len({e.row_number for e in progress.errors}))
+        metrics.CENSUS_ROWS.labels("rejected").inc(
+            len({e.row_number for e in progress.errors if not e.graded})
+        )
+        metrics.CENSUS_ROWS.labels("incomplete").inc(progress.incomplete)
         batch = await self.store.batch(principal.campus_id, batch_id)
         assert batch is not None  # just written
         return batch, False
@@ -210,6 +224,7 @@ class CensusIntake:
             status="completed" if failure is None else "failed",
             total=progress.total,
             accepted=progress.acknowledged,
+            incomplete=progress.incomplete,
             errors=progress.errors,
             failure=failure[0] if failure else None,
             failure_en=failure[1] if failure else None,
@@ -257,10 +272,14 @@ class CensusIntake:
                 if isinstance(parsed, list):
                     progress.errors.extend(parsed)
                 else:
+                    # A row with blanks or unreadable cells still goes to triage, flagged
+                    # incomplete; its defects are listed for the uploader all the same.
+                    progress.errors.extend(parsed.defects)
+                    progress.incomplete += parsed.incomplete
                     student_ref = self.pseudonymizer.student_ref(
                         principal.campus_id, parsed.student_no
                     )
-                    row_id = _screening_id(principal.campus_id, student_ref, parsed)
+                    row_id = _screening_id(principal.campus_id, student_ref, parsed, batch_id)
                     payload = ScreeningSubmitted(
                         screening_id=row_id,
                         student_ref=student_ref,
@@ -272,6 +291,9 @@ class CensusIntake:
                         administered_at=parsed.administered_at,
                         batch_id=str(batch_id),
                         batch_row=row_number,
+                        incomplete=parsed.incomplete,
+                        unanswered_items=list(parsed.unanswered),
+                        unreadable_fields=list(parsed.unreadable),
                     )
                     envelope = Envelope.wrap(
                         payload,

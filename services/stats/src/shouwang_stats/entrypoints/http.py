@@ -152,7 +152,9 @@ async def annual_outcomes(
         Literal["none", "college", "campus"],
         Query(description="One row for the whole scope, per college, or per campus."),
     ] = "none",
-    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx.")] = "json",
+    format: Annotated[
+        Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx.")
+    ] = "json",
 ) -> Any:
     """The seed's table (成效表): crisis events found by grade, and person-times relieved."""
     if by == "campus" and not may_compare_campuses(who.principal):
@@ -304,9 +306,7 @@ async def notification_outcomes(
     """Notifications by channel × outcome, and each channel's time from queued to delivered."""
     period = who.period(start, end)
     async with _Figures(who) as source:
-        found = await reports.notification_figures(
-            source, who.scope, period, who.tz, who.threshold
-        )
+        found = await reports.notification_figures(source, who.scope, period, who.tz, who.threshold)
     return s.NotificationsOut(
         **who.head(period),
         outcomes=s.cross(found.outcomes, who.language, who.threshold),

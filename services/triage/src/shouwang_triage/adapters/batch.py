@@ -19,7 +19,7 @@ from typing import Any
 from shouwang_contracts.envelope import Envelope
 
 from ..domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
-from ..domain.ladder import Assignment, OpenAlert
+from ..domain.ladder import Assignment, DueTask, OpenAlert
 from ..domain.levels import Level
 from .repository import Connection
 
@@ -40,6 +40,8 @@ class NewAlert:
     raised_at: datetime
     policy_version: str
     superseded_by: str | None = None
+    tasks: tuple[DueTask, ...] = ()
+    incomplete: bool = False
 
 
 @dataclass(slots=True)
@@ -100,12 +102,12 @@ _SAVE = """
 WITH new_evidence AS (
     INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, reporter_ref, reporter_role,
                           signals, instrument, items, behavior_recency, counseling_requested,
-                          observed_at, received_at)
+                          observed_at, received_at, unanswered, unreadable)
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (
         evidence_id text, campus_id text, student_ref text, kind text, reporter_ref text,
         reporter_role text, signals text[], instrument text, items smallint[],
         behavior_recency text, counseling_requested boolean, observed_at timestamptz,
-        received_at timestamptz)
+        received_at timestamptz, unanswered smallint[], unreadable text[])
     ON CONFLICT DO NOTHING
 ), new_grades AS (
     INSERT INTO grades (campus_id, student_ref, severity, reasons, policy_version, assessment_id,
@@ -119,11 +121,12 @@ WITH new_evidence AS (
 ), new_alerts AS (
     INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity, owner_role,
                         inform_roles, inform_external, ack_deadline, raised_at, policy_version,
-                        status, superseded_by)
+                        status, superseded_by, follow_up_tasks, incomplete_sheet)
     SELECT * FROM jsonb_to_recordset($3::jsonb) AS x (
         alert_id text, campus_id text, student_ref text, assessment_id text, severity text,
         owner_role text, inform_roles text[], inform_external text[], ack_deadline timestamptz,
-        raised_at timestamptz, policy_version text, status text, superseded_by text)
+        raised_at timestamptz, policy_version text, status text, superseded_by text,
+        follow_up_tasks jsonb, incomplete_sheet boolean)
 ), new_lowered AS (
     INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref, alert_severity,
                                 new_severity, recorded_at)
@@ -233,6 +236,8 @@ def _evidence(r: Any) -> Evidence:
         r["received_at"],
         r["behavior_recency"],
         r["counseling_requested"],
+        frozenset(r["unanswered"]),
+        tuple(r["unreadable"]),
     )
 
 
@@ -248,6 +253,8 @@ def _evidence_row(campus_id: str, student_ref: str, e: Evidence) -> dict[str, An
             "signals": sorted(e.signals),
             "observed_at": e.observed_at.isoformat(),
             "received_at": e.received_at.isoformat(),
+            "unanswered": [],
+            "unreadable": [],
         }
     return {
         **common,
@@ -260,6 +267,8 @@ def _evidence_row(campus_id: str, student_ref: str, e: Evidence) -> dict[str, An
         "counseling_requested": e.counseling_requested,
         "observed_at": e.administered_at.isoformat(),
         "received_at": e.received_at.isoformat(),
+        "unanswered": sorted(e.unanswered),
+        "unreadable": list(e.unreadable),
     }
 
 
@@ -298,7 +307,14 @@ def _alert_row(a: NewAlert) -> dict[str, Any]:
         "policy_version": a.policy_version,
         "status": "superseded" if a.superseded_by else "open",
         "superseded_by": a.superseded_by,
+        "follow_up_tasks": [task_row(t) for t in a.tasks],
+        "incomplete_sheet": a.incomplete,
     }
+
+
+def task_row(t: DueTask) -> dict[str, str]:
+    """A follow-up task as the alerts table keeps it (JSON)."""
+    return {"task": t.task, "role": t.role, "due_at": t.due_at.isoformat()}
 
 
 def _lowered_row(

@@ -13,7 +13,7 @@ import asyncpg
 from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
 
-from ..domain.ladder import Assignment
+from ..domain.ladder import Assignment, DueTask
 from ..domain.levels import Level
 
 
@@ -39,6 +39,9 @@ class DueAlert:
     owner: str
     escalation_level: int
     ack_deadline: datetime
+    realert_attempt: int = 0
+    tasks: tuple[DueTask, ...] = ()
+    incomplete: bool = False
 
 
 # A pooled connection or a plain one: both speak the same API.
@@ -120,7 +123,8 @@ class TriageStore:
         """Overdue open alerts, locked; rows another replica holds are skipped, not waited for."""
         rows = await self.conn.fetch(
             "SELECT alert_id, campus_id, student_ref, severity, owner_role, escalation_level,"
-            " ack_deadline FROM alerts WHERE status = 'open' AND climbing AND ack_deadline <= $1"
+            " ack_deadline, realert_attempt, follow_up_tasks, incomplete_sheet FROM alerts"
+            " WHERE status = 'open' AND climbing AND ack_deadline <= $1"
             " ORDER BY ack_deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
             now,
             limit,
@@ -134,20 +138,29 @@ class TriageStore:
                 r["owner_role"],
                 r["escalation_level"],
                 r["ack_deadline"],
+                r["realert_attempt"],
+                tuple(
+                    DueTask(t["task"], t["role"], datetime.fromisoformat(t["due_at"]))
+                    for t in json.loads(r["follow_up_tasks"])
+                ),
+                r["incomplete_sheet"],
             )
             for r in rows
         ]
 
     async def move_alert(self, alert_id: str, assignment: Assignment, level: int) -> None:
+        """The alert's new owner and deadline (one rung up, or a re-alert at the top)."""
         await self.conn.execute(
             "UPDATE alerts SET owner_role = $2, inform_roles = $3, inform_external = $4,"
-            " ack_deadline = $5, escalation_level = $6 WHERE alert_id = $1",
+            " ack_deadline = $5, escalation_level = $6, realert_attempt = $7"
+            " WHERE alert_id = $1",
             alert_id,
             assignment.owner,
             list(assignment.inform),
             list(assignment.inform_external),
             assignment.ack_deadline,
             level,
+            assignment.realert_attempt,
         )
 
     async def stop_climbing(self, alert_id: str) -> None:

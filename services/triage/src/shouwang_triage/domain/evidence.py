@@ -25,7 +25,12 @@ class ReportEvidence:
 
 @dataclass(frozen=True, slots=True)
 class ScreeningEvidence:
-    """One screening result: the instrument's answers and its side fields."""
+    """One screening result: the instrument's answers and its side fields.
+
+    A census row may leave items blank or cells unreadable: `unanswered` holds those item
+    numbers (their value in `items` is the scale's minimum, never an answer) and `unreadable`
+    the side fields intake read the riskier way. Such a sheet is graded on what it does say.
+    """
 
     screening_id: str
     instrument: str
@@ -34,6 +39,13 @@ class ScreeningEvidence:
     received_at: datetime
     behavior_recency: str | None = None
     counseling_requested: bool | None = None
+    unanswered: frozenset[int] = frozenset()
+    unreadable: tuple[str, ...] = ()
+
+    @property
+    def incomplete(self) -> bool:
+        """Items unanswered or side fields unreadable."""
+        return bool(self.unanswered or self.unreadable)
 
 
 @dataclass(frozen=True, slots=True)

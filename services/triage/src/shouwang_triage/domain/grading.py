@@ -2,140 +2,226 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from .evidence import ReportEvidence, ScreeningEvidence, Situation
+from .findings import (
+    Finding,
+    keep_deciding,
+    screening_findings,
+    signal_findings,
+    tokens,
+    weighted_findings,
+)
 from .levels import Level
-from .measures import measure
-from .policy import CampusSettings, GradingPolicy, Text
+from .measures import fill
+from .policy import FAMILY_TOKEN, CampusSettings, GradingPolicy, TaskSpec, Text
 
 
 @dataclass(frozen=True, slots=True)
 class ReasonLine:
-    """One rule that contributed to a grade, with the level it alone asks for."""
+    """One rule that contributed to a grade, with the level it alone asks for.
+
+    `held_by` names the earlier screening sheet the reason rests on when a later sheet of
+    the same instrument says less (a suicide-item answer holds for its look-back window).
+    """
 
     rule_id: str
     level: Level
     text: Text
+    held_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Grade:
-    """A graded situation: the level, the reasons (strongest first) and what it rests on."""
+    """A graded situation: the level, the reasons (strongest first) and what it rests on.
+
+    `ack_within` is the shortest deadline a deciding rule asks (e.g. missing contact), `tasks`
+    the follow-ups the deciding rules attach, `incomplete` whether a deciding reason rests on
+    a sheet with blanks or unreadable cells.
+    """
 
     level: Level
     reasons: tuple[ReasonLine, ...]
     policy_version: str
     report_ids: tuple[str, ...]
     screening_ids: tuple[str, ...]
+    ack_within: timedelta | None = None
+    tasks: tuple[TaskSpec, ...] = ()
+    incomplete: bool = False
 
 
-def grade(policy: GradingPolicy, campus: CampusSettings, situation: Situation) -> Grade:
+def grade(
+    policy: GradingPolicy, campus: CampusSettings, situation: Situation, zone: tzinfo = UTC
+) -> Grade:
     """Grade a student's situation by `policy` with a campus's settings.
 
-    Inputs received within the campus window count; for each instrument only the latest
-    screening counts (a rescreen supersedes the earlier one). Red flags, weighted signals and
-    screening bands each ask for a level; the strongest wins; corroboration and history may
-    then lift it. Deterministic: the same situation always gives the same grade and reasons.
+    Reports and screenings received within the campus window count; red flags about behaviour
+    count for their own look-back, and suicide items of screenings for their instrument's
+    (`policy.retention` covers both). Red flags, weighted signals and screening bands each ask
+    for a level; of the rules sharing a band only the highest that fired is kept; the
+    strongest wins; corroboration and history may then lift it. Deterministic: the same
+    situation always gives the same grade and reasons. `zone` dates the earlier sheets that
+    reasons cite.
     """
-    since = situation.now - campus.window
-    reports = tuple(
-        sorted(
-            (r for r in situation.reports if r.received_at >= since),
-            key=lambda r: (r.received_at, r.report_id),
-        )
+    now = situation.now
+    since = now - campus.window
+    kept_since = now - policy.retention
+    reports = sorted(
+        (r for r in situation.reports if r.received_at >= kept_since),
+        key=lambda r: (r.received_at, r.report_id),
     )
-    screenings = _latest_per_instrument(s for s in situation.screenings if s.received_at >= since)
+    in_window = [r for r in reports if r.received_at >= since]
+    sheets = [s for s in situation.screenings if s.received_at >= kept_since]
 
-    reasons = [
-        *_signal_reasons(policy, reports, situation),
-        *_weighted_reasons(policy, reports),
-        *_screening_reasons(policy, screenings),
-    ]
-    level = max((r.level for r in reasons), default=Level.NONE)
+    from_sheets = screening_findings(policy, sheets, since, now, zone)
+    sheets_suicidal = any(f.suicidality for f in from_sheets)
+    findings = keep_deciding(
+        [
+            *from_sheets,
+            *signal_findings(policy, reports, since, now, sheets_suicidal),
+            *weighted_findings(policy, in_window),
+        ]
+    )
+    level = max((f.level for f in findings), default=Level.NONE)
+    reasons = [ReasonLine(f.rule_id, f.level, f.text, f.held_by) for f in findings]
 
-    corroboration = campus.corroboration
-    reporters = {r.reporter_ref for r in reports}
-    if level >= Level.MILD and len(reporters) >= corroboration.min_reporters:
-        lifted = level.raised_by(corroboration.raise_by, corroboration.ceiling)
-        if lifted > level:
-            level = lifted
-            reasons.append(ReasonLine("corroboration", lifted, corroboration.reason))
-
-    history = campus.history
-    if level == history.from_level and any(
-        c.severity >= history.min_closed_severity
-        and situation.now - history.within <= c.closed_at <= situation.now
-        for c in situation.closed_cases
-    ):
-        level = history.to_level
-        reasons.append(ReasonLine("history.recent_closed_case", level, history.reason))
+    lifted = _corroboration(policy, campus, in_window, level)
+    if lifted is not None:
+        level = lifted.level
+        reasons.append(lifted)
+    concerns = tokens(policy, _signals_in_play(reports, in_window, findings))
+    for line in _history(policy, campus, situation, level, concerns, sheets_suicidal):
+        level = line.level
+        reasons.append(line)
 
     reasons.sort(key=lambda r: (-r.level, r.rule_id))
+    rested_on = {r for f in findings for r in f.report_ids} | {r.report_id for r in in_window}
+    latest = _latest_per_instrument(s for s in sheets if s.received_at >= since)
+    screening_ids = {f.screening_id for f in findings if f.screening_id} | set(latest)
+    deadlines = [f.effects.ack_within for f in findings if f.effects.ack_within]
     return Grade(
         level=level,
         reasons=tuple(reasons),
         policy_version=policy.version,
-        report_ids=tuple(r.report_id for r in reports),
-        screening_ids=tuple(s.screening_id for s in screenings),
+        report_ids=tuple(r.report_id for r in reports if r.report_id in rested_on),
+        screening_ids=tuple(
+            s.screening_id
+            for s in sorted(sheets, key=lambda s: (s.instrument, s.administered_at, s.screening_id))
+            if s.screening_id in screening_ids
+        ),
+        ack_within=min(deadlines, default=None),
+        tasks=_tasks(findings),
+        incomplete=any(f.incomplete for f in findings),
     )
 
 
-def _latest_per_instrument(
-    screenings: Iterable[ScreeningEvidence],
-) -> tuple[ScreeningEvidence, ...]:
-    latest: dict[str, ScreeningEvidence] = {}
-    for s in screenings:
-        current = latest.get(s.instrument)
-        if current is None or (s.administered_at, s.screening_id) > (
-            current.administered_at,
-            current.screening_id,
+def _latest_per_instrument(sheets: Iterable[ScreeningEvidence]) -> set[str]:
+    latest: dict[str, tuple[datetime, str]] = {}
+    for s in sheets:
+        key = (s.administered_at, s.screening_id)
+        if s.instrument not in latest or key > latest[s.instrument]:
+            latest[s.instrument] = key
+    return {screening_id for _, screening_id in latest.values()}
+
+
+def _signals_in_play(
+    reports: Sequence[ReportEvidence], in_window: Sequence[ReportEvidence], findings: list[Finding]
+) -> frozenset[str]:
+    """Signals of the window's reports and of the reports a deciding rule rests on."""
+    used = {r for f in findings for r in f.report_ids}
+    return frozenset().union(
+        *(r.signals for r in in_window), *(r.signals for r in reports if r.report_id in used)
+    )
+
+
+def _tasks(findings: list[Finding]) -> tuple[TaskSpec, ...]:
+    """One task per id, the soonest asked, in a stable order."""
+    soonest: dict[str, TaskSpec] = {}
+    for f in findings:
+        task = f.effects.task
+        if task is not None and (
+            task.task not in soonest or task.within < soonest[task.task].within
         ):
-            latest[s.instrument] = s
-    return tuple(latest[k] for k in sorted(latest))
+            soonest[task.task] = task
+    return tuple(soonest[k] for k in sorted(soonest))
 
 
-def _signal_reasons(
-    policy: GradingPolicy, reports: tuple[ReportEvidence, ...], situation: Situation
+def _corroboration(
+    policy: GradingPolicy,
+    campus: CampusSettings,
+    reports: Sequence[ReportEvidence],
+    level: Level,
+) -> ReasonLine | None:
+    """Independent reporters describing one concern (signals of one family) lift the grade."""
+    rule = campus.corroboration
+    if level < Level.MILD:
+        return None
+    reporters: dict[str, set[str]] = {}
+    for r in reports:
+        for family in {f for s in r.signals for f in policy.families_of(s)}:
+            reporters.setdefault(family, set()).add(r.reporter_ref)
+    best = sorted(
+        ((len(refs), name) for name, refs in reporters.items()), key=lambda x: (-x[0], x[1])
+    )
+    if not best or best[0][0] < rule.min_reporters:
+        return None
+    lifted = level.raised_by(rule.raise_by, rule.ceiling)
+    if lifted <= level:
+        return None
+    count, name = best[0]
+    label = policy.families[name].label
+    text = Text(
+        fill(rule.reason.zh, {"reporters": str(count), "family": label.zh}),
+        fill(rule.reason.en, {"reporters": str(count), "family": label.en}),
+    )
+    return ReasonLine("corroboration", lifted, text)
+
+
+def _history(
+    policy: GradingPolicy,
+    campus: CampusSettings,
+    situation: Situation,
+    level: Level,
+    concerns: set[str],
+    sheets_suicidal: bool,
 ) -> list[ReasonLine]:
-    present = frozenset().union(*(r.signals for r in reports))
+    """A recently closed severe or critical case raises the new grade; a recently closed
+    critical case with any suicidality now makes it critical."""
+    rule, now = campus.history, situation.now
     lines = []
-    for rule in policy.signal_rules:
-        signals = present
-        if rule.within_hours is not None:
-            recent = situation.now - timedelta(hours=rule.within_hours)
-            signals = frozenset().union(*(r.signals for r in reports if r.observed_at >= recent))
-        if set(rule.all_of) <= signals:
-            lines.append(ReasonLine(rule.id, rule.severity, rule.reason))
-    return lines
 
+    def closed(within: timedelta, at_least: Level) -> list[datetime]:
+        return sorted(
+            (
+                c.closed_at
+                for c in situation.closed_cases
+                if c.severity >= at_least and now - within <= c.closed_at <= now
+            ),
+            reverse=True,
+        )
 
-def _weighted_reasons(
-    policy: GradingPolicy, reports: tuple[ReportEvidence, ...]
-) -> list[ReasonLine]:
-    weights = policy.signal_weights
-    present = frozenset().union(*(r.signals for r in reports))
-    score = sum(weights.weights.get(s, 0) for s in present)
-    if score >= weights.moderate_at:
-        return [ReasonLine("signals.weighted.moderate", Level.MODERATE, weights.moderate_reason)]
-    if score > 0:
-        return [ReasonLine("signals.weighted.mild", Level.MILD, weights.mild_reason)]
-    return []
-
-
-def _screening_reasons(
-    policy: GradingPolicy, screenings: tuple[ScreeningEvidence, ...]
-) -> list[ReasonLine]:
-    lines = []
-    for screening in screenings:
-        scoring = policy.instruments.get(screening.instrument)
-        if scoring is None:
-            continue
-        for rule in policy.screening_rules:
-            if rule.instrument == screening.instrument and all(
-                measure(screening, scoring, c.measure) >= c.at_least for c in rule.all_of
-            ):
-                lines.append(ReasonLine(rule.id, rule.severity, rule.reason))
+    recent = closed(rule.within, rule.min_closed_severity)
+    if level >= rule.from_level and recent:
+        lifted = level.raised_by(rule.raise_by, rule.ceiling)
+        if lifted > level:
+            level = lifted
+            days = str((now - recent[0]).days)
+            text = Text(fill(rule.reason.zh, {"days": days}), fill(rule.reason.en, {"days": days}))
+            lines.append(ReasonLine("history.recent_closed_case", level, text))
+    family = policy.families.get(rule.suicidality_family)
+    suicidal = family is not None and (
+        FAMILY_TOKEN + family.name in concerns
+        or (family.includes_suicide_items and sheets_suicidal)
+    )
+    critical_closed = closed(rule.suicidality_within, rule.suicidality_min_closed)
+    if suicidal and critical_closed and level < rule.suicidality_level:
+        days = str((now - critical_closed[0]).days)
+        text = Text(
+            fill(rule.suicidality_reason.zh, {"days": days}),
+            fill(rule.suicidality_reason.en, {"days": days}),
+        )
+        lines.append(ReasonLine("history.critical_case_suicidality", rule.suicidality_level, text))
     return lines

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import re
+
 from .evidence import BEHAVIOR_RECENCY_RANK, ScreeningEvidence
 from .policy import InstrumentScoring
+
+# Measures summed over the whole sheet: never computed from a sheet with unanswered items,
+# where they would read an unknown answer as the scale's minimum.
+_WHOLE_SHEET = ("total", "items_at_least", "factor_mean", "max_factor_mean")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[a-z0-9_]+)?)\}")
 
 
 class UnknownMeasure(ValueError):
     """A policy names a measure this engine does not compute."""
 
 
-def measure(screening: ScreeningEvidence, scoring: InstrumentScoring, name: str) -> float:
-    """The value of measure `name` for one screening (see `policy.Condition`)."""
+def measure(screening: ScreeningEvidence, scoring: InstrumentScoring, name: str) -> float | None:
+    """The value of measure `name` for one screening (see `policy.Condition`).
+
+    None when the sheet does not say it: an unanswered item, or a whole-sheet measure of a
+    sheet with unanswered items.
+    """
     items = screening.items
     kind, _, arg = name.partition(":")
+    if kind in _WHOLE_SHEET and screening.unanswered:
+        return None
     match kind:
         case "total":
             excluded = set(scoring.excluded_from_total)
             return float(sum(v for i, v in enumerate(items, start=1) if i not in excluded))
         case "item":
-            return float(items[int(arg) - 1])
+            number = int(arg)
+            return None if number in screening.unanswered else float(items[number - 1])
         case "items_at_least":
             threshold = int(arg)
             return float(sum(1 for v in items if v >= threshold))
@@ -52,3 +66,18 @@ def check_measure_name(name: str, scoring: InstrumentScoring, item_count: int) -
     if kind == "factor_mean" and arg in scoring.factors:
         return
     raise UnknownMeasure(f"{name} is not a measure of {scoring.instrument}")
+
+
+def placeholders(text: str) -> list[str]:
+    """The `{measure}` placeholders of a reason text, e.g. `["total", "item:9"]`."""
+    return _PLACEHOLDER.findall(text)
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """`text` with each `{name}` replaced by its value (unknown names are left as they are)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def shown(value: float) -> str:
+    """A measure as a counselor reads it: `22`, `2.33`."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiokafka import ConsumerRecord  # type: ignore[import-untyped]
@@ -124,6 +125,11 @@ class Triage:
     gate: UrgentFirst = field(default_factory=UrgentFirst)
     census_pace: DutyCycle = field(default_factory=DutyCycle)
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The campus time zone: reasons date the earlier sheets they rest on in it."""
+        return ZoneInfo(self.settings.timezone)
+
 
 def report_input(record: Record) -> GradingInput:
     """Decode a tier report record (PoisonEvent if it is not one)."""
@@ -160,6 +166,8 @@ def screening_input(record: Record, lane: Lane) -> GradingInput:
         received_at=envelope.time,
         behavior_recency=screening.behavior_recency.value if screening.behavior_recency else None,
         counseling_requested=screening.counseling_requested,
+        unanswered=frozenset(screening.unanswered_items),
+        unreadable=tuple(screening.unreadable_fields),
     )
     return GradingInput(
         envelope.id,
@@ -237,7 +245,9 @@ async def _grade_together(
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with unit_of_work(triage.pool) as store:
-        outcomes = await grade_inputs(BatchStore(store.conn), triage.policy, items, now, pause)
+        outcomes = await grade_inputs(
+            BatchStore(store.conn), triage.policy, items, now, pause, triage.zone
+        )
     committed = datetime.now(UTC)
     for lane in {item.lane for item in items}:
         triage.relay.wake(lane)

@@ -32,7 +32,15 @@ async def run_escalations(
                 relay.wake("urgent")
             for step in done:
                 metrics.DEADLINE_BREACHES.labels(step.level.id).inc()
-                if step.owner is not None:
+                if step.realert_attempt:
+                    metrics.REALERTS.labels(step.level.id).inc()
+                    logger.warning(
+                        "alert %s re-alerted %s and the on-duty contact (attempt %d)",
+                        step.alert_id,
+                        step.owner,
+                        step.realert_attempt,
+                    )
+                elif step.owner is not None:
                     metrics.ESCALATIONS.labels(step.level.id, step.owner).inc()
                     logger.info("alert %s escalated to %s", step.alert_id, step.owner)
                 else:
@@ -63,7 +71,7 @@ async def run_housekeeping(
                     )
                     metrics.OUTBOX_PENDING.labels(lane).set(pending)
                 now = datetime.now(UTC)
-                await store.prune_evidence(now - policy.longest_window - timedelta(days=1))
+                await store.prune_evidence(now - policy.retention - timedelta(days=1))
                 await store.conn.execute(
                     "DELETE FROM processed_events WHERE processed_at < $1",
                     now - PROCESSED_EVENT_MEMORY,

@@ -1,6 +1,8 @@
 """Climb the ladder: overdue alerts move one tier up with a new deadline, exactly once.
 
-Each pass locks the overdue rows with `FOR UPDATE SKIP LOCKED`, moves them and writes the
+Past the top rung a severe or critical alert re-alerts its owner and the campus's on-duty
+contact at its rung's interval until someone acknowledges it; milder alerts stop there,
+counted as breaches. Each pass locks the overdue rows with `FOR UPDATE SKIP LOCKED`, moves them and writes the
 `alert.escalated` events to the outbox in the same transaction; a second replica skips the
 rows this one holds, and once committed the deadline has moved, so no deadline escalates twice.
 """
@@ -17,16 +19,18 @@ from ..adapters.repository import TriageStore
 from ..domain.ladder import next_assignment
 from ..domain.levels import Level
 from ..domain.policy import GradingPolicy
-from .events import derived_id, wrap
+from .events import derived_id, follow_up_tasks, wrap
 
 
 @dataclass(frozen=True, slots=True)
 class Escalation:
-    """One missed deadline and where the alert went (owner None: top of the ladder)."""
+    """One missed deadline and where the alert went (owner None: it stopped at the top;
+    `realert_attempt` > 0: it re-alerted the top owner)."""
 
     alert_id: str
     level: Level
     owner: str | None
+    realert_attempt: int = 0
 
 
 async def escalate_overdue(
@@ -36,9 +40,10 @@ async def escalate_overdue(
     done = []
     for due in await store.lock_due_alerts(now, limit):
         ladder = policy.for_campus(due.campus_id).ladder
-        assignment = next_assignment(ladder, due.level, due.owner, now)
+        assignment = next_assignment(ladder, due.level, due.owner, now, due.realert_attempt)
         if assignment is None:
-            # Nobody above the college leader: the alert stays open and counted as breached.
+            # Nobody above the college leader and no re-alerts for this severity: the alert
+            # stays open and counted as breached.
             await store.stop_climbing(due.alert_id)
             done.append(Escalation(due.alert_id, due.level, None))
             continue
@@ -56,6 +61,10 @@ async def escalate_overdue(
             escalation_level=level,
             missed_deadline=due.ack_deadline,
             escalated_at=now,
+            realert_attempt=assignment.realert_attempt,
+            notify_on_duty=assignment.notify_on_duty,
+            follow_up_tasks=follow_up_tasks(due.tasks),
+            incomplete_sheet=due.incomplete,
         )
         envelope = wrap(
             event,
@@ -66,5 +75,7 @@ async def escalate_overdue(
             traceparent=None,
         )
         await store.enqueue(envelope, "urgent")
-        done.append(Escalation(due.alert_id, due.level, assignment.owner))
+        done.append(
+            Escalation(due.alert_id, due.level, assignment.owner, assignment.realert_attempt)
+        )
     return done

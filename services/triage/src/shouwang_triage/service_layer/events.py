@@ -12,6 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.events.triage import FollowUpTask
+from shouwang_contracts.vocabulary import FollowUp, Role
+
+from ..domain.ladder import DueTask
 
 SOURCE = "/shouwang/triage"
 _NAMESPACE = uuid.UUID("0b6f1f0e-6a43-5c9e-9d55-7c1e5a8f3a21")
@@ -41,3 +45,11 @@ def wrap(
         time=time,
         traceparent=traceparent,
     )
+
+
+def follow_up_tasks(tasks: tuple[DueTask, ...]) -> list[FollowUpTask]:
+    """Follow-up tasks as the alert events carry them."""
+    return [
+        FollowUpTask(task=FollowUp(t.task), assigned_role=Role(t.role), due_at=t.due_at)
+        for t in tasks
+    ]

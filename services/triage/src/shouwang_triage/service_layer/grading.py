@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from shouwang_contracts.cooperative import TimeSlice
@@ -20,11 +20,11 @@ from shouwang_contracts.vocabulary import Role, Severity
 
 from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey, outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
-from ..domain.grading import grade
-from ..domain.ladder import AlertAction, OpenAlert, decide_alert, first_assignment
+from ..domain.grading import Grade, ReasonLine, grade
+from ..domain.ladder import AlertAction, OpenAlert, decide_alert, due_tasks, first_assignment
 from ..domain.levels import Level
 from ..domain.policy import GradingPolicy
-from .events import derived_id, wrap
+from .events import derived_id, follow_up_tasks, wrap
 
 Trigger = Literal["report", "screening"]
 Lane = Literal["urgent", "bulk"]
@@ -74,14 +74,15 @@ async def grade_inputs(
     items: list[GradingInput],
     now: datetime,
     pause: Callable[[], Awaitable[None]] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[GradingOutcome]:
     """Grade inputs in order in the store's transaction; already-processed events are skipped.
 
     `pause`, if given, is awaited whenever grading has held the event loop for a time slice: a
     census batch uses it to let a tier report that arrived meanwhile run first, instead of
-    holding the loop for the batch.
+    holding the loop for the batch. `zone` is the campus time zone reasons date sheets in.
     """
-    since = now - policy.longest_window
+    since = now - policy.retention
     known = await store.begin(
         [(i.event_id, i.topic) for i in items],
         {i.key for i in items},
@@ -126,8 +127,9 @@ async def grade_inputs(
             tuple(e for e in seen if isinstance(e, ScreeningEvidence)),
             known.closed.get(item.key, ()),
         )
+        result = grade(policy, policy.for_campus(item.campus_id), situation, zone)
         outcome = _grade_one(
-            policy, item, situation, levels.get(item.key, Level.NONE), open_alerts, writes, now
+            policy, item, result, levels.get(item.key, Level.NONE), open_alerts, writes, now
         )
         levels[item.key] = outcome.level
         outcomes.append(outcome)
@@ -139,17 +141,16 @@ async def grade_inputs(
 def _grade_one(
     policy: GradingPolicy,
     item: GradingInput,
-    situation: Situation,
+    result: Grade,
     previous: Level,
     open_alerts: dict[StudentKey, OpenAlert],
     writes: GradingWrites,
     now: datetime,
 ) -> GradingOutcome:
-    result = grade(policy, policy.for_campus(item.campus_id), situation)
     open_alert = open_alerts.get(item.key)
     action = decide_alert(result.level, open_alert)
     assessment_id = derived_id("assessment", item.event_id)
-    reasons = [_reason(r.rule_id, r.level, r.text.zh, r.text.en) for r in result.reasons]
+    reasons = [_reason_of(r) for r in result.reasons]
     if action is AlertAction.KEEP_LOWER and open_alert is not None:
         reasons.append(_kept_open_reason(open_alert))
         writes.lowered.append(
@@ -183,13 +184,14 @@ def _grade_one(
         report_ids=list(result.report_ids),
         screening_ids=list(result.screening_ids),
         graded_at=now,
+        incomplete_sheet=result.incomplete,
         **_source_of(item),
     )
     writes.outbox.append(outbox_row(_wrap(assessment, "assessment-event", item, now), item.lane))
 
     alert_id = None
     if action in (AlertAction.RAISE, AlertAction.UPGRADE):
-        alert = _new_alert(policy, item, result.level, result.policy_version, assessment_id, now)
+        alert = _new_alert(policy, item, result, assessment_id, now)
         alert_id = alert.alert_id
         if open_alert is not None:
             # The lower alert stops climbing; the higher one starts on its own (faster) rung.
@@ -214,6 +216,9 @@ def _grade_one(
             escalation_level=0,
             policy_version=result.policy_version,
             raised_at=now,
+            notify_on_duty=alert.assignment.notify_on_duty,
+            follow_up_tasks=follow_up_tasks(alert.tasks),
+            incomplete_sheet=alert.incomplete,
         )
         # A census-raised alert stays in the census's (bulk) lane: thousands of them would
         # otherwise queue ahead of a tier report's alert. The bulk lane drains as fast as the
@@ -223,12 +228,7 @@ def _grade_one(
 
 
 def _new_alert(
-    policy: GradingPolicy,
-    item: GradingInput,
-    level: Level,
-    version: str,
-    assessment_id: str,
-    now: datetime,
+    policy: GradingPolicy, item: GradingInput, result: Grade, assessment_id: str, now: datetime
 ) -> NewAlert:
     ladder = policy.for_campus(item.campus_id).ladder
     return NewAlert(
@@ -236,10 +236,12 @@ def _new_alert(
         campus_id=item.campus_id,
         student_ref=item.student_ref,
         assessment_id=assessment_id,
-        level=level,
-        assignment=first_assignment(ladder, level, now),
+        level=result.level,
+        assignment=first_assignment(ladder, result.level, now, result.ack_within),
         raised_at=now,
-        policy_version=version,
+        policy_version=result.policy_version,
+        tasks=due_tasks(result.tasks, now),
+        incomplete=result.incomplete,
     )
 
 
@@ -277,6 +279,16 @@ def _source_of(item: GradingInput) -> dict[str, Any]:
 
 def _reason(rule_id: str, level: Level, zh: str, en: str) -> Reason:
     return Reason(rule_id=rule_id, severity=Severity(level.id), text_zh=zh, text_en=en)
+
+
+def _reason_of(line: ReasonLine) -> Reason:
+    return Reason(
+        rule_id=line.rule_id,
+        severity=Severity(line.level.id),
+        text_zh=line.text.zh,
+        text_en=line.text.en,
+        held_by_screening_id=line.held_by,
+    )
 
 
 def _kept_open_reason(alert: OpenAlert) -> Reason:

@@ -1,0 +1,170 @@
+"""What the loader refuses whatever a policy file or campus override says.
+
+A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
+alert, a graver grade waits longer than a milder one, or a severe or critical alert goes quiet
+at the top of the ladder. Each refusal names the file, where in it, and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shouwang_contracts.vocabulary import Role
+
+from ..domain.levels import Level
+from ..domain.policy import CampusSettings, GradingPolicy, RuleEffects
+
+# Roles that may own or hear of an alert: staff of tiers 4-6 and the college leader. Students
+# report and see their own receipts; admins and auditors read no case content (DESIGN §1).
+CARE_ROLES = frozenset(
+    {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+    }
+)
+_GRAVEST_FIRST = (Level.CRITICAL, Level.SEVERE, Level.MODERATE, Level.MILD)
+
+
+class PolicyRefused(ValueError):
+    """A policy or campus override triage will not run: which file, where, which rule."""
+
+    def __init__(self, source: str, where: str, rule: str, problem: str) -> None:
+        super().__init__(f"{source}: {where}: {problem} [rule {rule}]")
+        self.source = source
+        self.where = where
+        self.rule = rule
+
+
+def shown(duration: timedelta) -> str:
+    """A duration as the policy file writes it: `15m`, `2h`, `3d`, `1h30m`, `5s`."""
+    seconds = int(duration.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+def check_policy(policy: GradingPolicy, source: str) -> None:
+    """Follow-up tasks go to staff; the defaults hold every campus rule."""
+    for effects in _effects(policy):
+        task = effects.task
+        if task is not None and Role(task.role) not in CARE_ROLES:
+            raise PolicyRefused(
+                source,
+                f"tasks.{task.task}.role",
+                "alerts.staff_only",
+                f"{task.role} ({Role(task.role).label('en')}) may not be given a follow-up task: "
+                "only staff of tiers 4-6 or the college leader act on alerts",
+            )
+    check_campus(policy, policy.defaults, source, "defaults")
+
+
+def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, where: str) -> None:
+    """Refuse a campus's settings that break a safety rule."""
+    _staff_only(campus, source, where)
+    _ordered(campus, source, where)
+    _never_quiet(campus, source, where)
+    rules: list[tuple[str, Level, RuleEffects]] = [
+        (r.id, r.severity, r.effects) for r in policy.signal_rules
+    ]
+    rules += [(r.id, r.severity, r.effects) for r in policy.screening_rules]
+    _rule_deadlines(campus, rules, source, where)
+
+
+def _effects(policy: GradingPolicy) -> list[RuleEffects]:
+    return [r.effects for r in policy.signal_rules] + [r.effects for r in policy.screening_rules]
+
+
+def _staff_only(campus: CampusSettings, source: str, where: str) -> None:
+    ladder = campus.ladder
+    places = [(f"ladder.escalation_path[{i}]", r) for i, r in enumerate(ladder.escalation_path)]
+    for level in _GRAVEST_FIRST:
+        rung = ladder.rungs[level]
+        places.append((f"ladder.rungs.{level.id}.owner", rung.owner))
+        places += [(f"ladder.rungs.{level.id}.inform", r) for r in rung.inform]
+    for place, name in places:
+        role = Role(name)
+        if role in CARE_ROLES:
+            continue
+        why = (
+            "a student tier: students report and see their own receipts, they never own or "
+            "hear of an alert"
+            if role.is_student
+            else "a role that reads no case content"
+        )
+        raise PolicyRefused(
+            source,
+            f"{where}.{place}",
+            "alerts.staff_only",
+            f"{name} ({role.label('en')}) is {why}; alerts go to staff of tiers 4-6 or the "
+            "college leader",
+        )
+
+
+def _ordered(campus: CampusSettings, source: str, where: str) -> None:
+    rungs = campus.ladder.rungs
+    for field in ("ack_within", "escalate_within"):
+        values = [getattr(rungs[level], field) for level in _GRAVEST_FIRST]
+        if values != sorted(values):
+            listed = ", ".join(
+                f"{lv.id} {shown(v)}" for lv, v in zip(_GRAVEST_FIRST, values, strict=True)
+            )
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.*.{field}",
+                "deadlines.ordered",
+                f"{field} must be ordered critical ≤ severe ≤ moderate ≤ mild, so that a graver "
+                f"grade never waits longer; got {listed}",
+            )
+
+
+def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
+    rungs = campus.ladder.rungs
+    for level in (Level.SEVERE, Level.CRITICAL):
+        if rungs[level].realert_every is None:
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.{level.id}.realert_every",
+                "alerts.never_quiet",
+                f"a {level.id} alert must keep re-alerting past the top of the ladder until "
+                "someone acknowledges it; set realert_every",
+            )
+    critical, severe = rungs[Level.CRITICAL].realert_every, rungs[Level.SEVERE].realert_every
+    if critical is not None and severe is not None and critical > severe:
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.*.realert_every",
+            "deadlines.ordered",
+            f"critical re-alerts every {shown(critical)}, less often than severe "
+            f"({shown(severe)}); a graver grade never waits longer",
+        )
+
+
+def _rule_deadlines(
+    campus: CampusSettings,
+    rules: list[tuple[str, Level, RuleEffects]],
+    source: str,
+    where: str,
+) -> None:
+    """A rule may shorten its rung's deadline, never below the next graver rung's: a missing
+    student's moderate alert must not be answered before a severe one. (A rule asking more
+    than its rung gives changes nothing: the shorter of the two applies.)"""
+    rungs = campus.ladder.rungs
+    for rule_id, level, effects in rules:
+        asked = effects.ack_within
+        if asked is None or level >= Level.CRITICAL or level not in rungs:
+            continue
+        graver = Level(level + 1)
+        floor = rungs[graver].ack_within
+        if asked < floor and asked < rungs[level].ack_within:
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder vs rule {rule_id}",
+                "deadlines.ordered",
+                f"asks {shown(asked)} for a {level.id} alert, sooner than the {graver.id} "
+                f"rung's {shown(floor)}: a graver grade would wait longer",
+            )

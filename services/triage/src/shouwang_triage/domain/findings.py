@@ -1,0 +1,266 @@
+"""What each policy rule finds in a student's reports and screening sheets.
+
+A finding is one rule that fired, with the level it alone asks for, its reason (filled with
+the deciding values) and what it rests on. `grading.grade` keeps the deciding findings of
+each band and combines them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from .evidence import ReportEvidence, ScreeningEvidence
+from .levels import Level
+from .measures import fill, measure, shown
+from .policy import (
+    FAMILY_TOKEN,
+    GradingPolicy,
+    InstrumentScoring,
+    RuleEffects,
+    ScreeningRule,
+    Text,
+)
+
+# How intake reads a side field it could not read (the riskier way), for the reasons.
+_UNREADABLE = {
+    "administered_at": (
+        "测评时间无法识别，按上传时间计",
+        "the time was unreadable, taken as the upload time",
+    ),
+    "behavior_recency": (
+        "第6题行为时间无法识别，按近3个月内处理",
+        "Q6's recency was unreadable, read as within the past 3 months",
+    ),
+    "counseling_requested": (
+        "咨询意愿无法识别，按未提出处理",
+        "the counseling request was unreadable, read as not requested",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule that fired: its level, its filled-in reason and what it rests on."""
+
+    rule_id: str
+    level: Level
+    text: Text
+    effects: RuleEffects
+    order: tuple[str, int]  # (rule kind, position in the policy file): bands keep the last
+    report_ids: frozenset[str] = frozenset()
+    screening_id: str | None = None
+    held_by: str | None = None  # an earlier sheet that holds this finding up
+    incomplete: bool = False
+    suicidality: bool = False  # fired on a suicide item of a screening
+
+    @property
+    def band(self) -> tuple[str, str] | None:
+        return (self.order[0], self.effects.band) if self.effects.band else None
+
+
+def keep_deciding(findings: Iterable[Finding]) -> list[Finding]:
+    """Of the findings sharing a band, only the last rule in file order (the highest band)."""
+    kept: dict[object, Finding] = {}
+    for finding in findings:
+        key = finding.band or (finding.order, finding.rule_id)
+        current = kept.get(key)
+        if current is None or finding.order > current.order:
+            kept[key] = finding
+    return list(kept.values())
+
+
+def screening_findings(
+    policy: GradingPolicy,
+    sheets: Sequence[ScreeningEvidence],
+    since: datetime,
+    now: datetime,
+    zone: tzinfo,
+) -> list[Finding]:
+    """Screening rules applied to each instrument's sheets.
+
+    A rule reads the latest sheet received within the window that says every measure it
+    needs (a later sheet with blanks does not erase an earlier total). A rule on a suicide
+    item also reads every sheet administered within that item's look-back window: a later
+    sheet never erases an earlier answer while it holds.
+    """
+    by_instrument: dict[str, list[ScreeningEvidence]] = {}
+    for sheet in sorted(sheets, key=lambda s: (s.administered_at, s.screening_id), reverse=True):
+        by_instrument.setdefault(sheet.instrument, []).append(sheet)
+    measured = _Measures()
+    found = []
+    indexed = [r for instrument in by_instrument for r in policy.screening_rules_of(instrument)]
+    for position, rule, scoring, look_back in sorted(indexed, key=lambda r: r[0]):
+        history = by_instrument[rule.instrument]
+        # The latest sheet in the window that says what the rule reads, and any sheet within
+        # the rule's suicide-item look-back.
+        latest = next(
+            (s for s in history if s.received_at >= since and measured.says_all(rule, scoring, s)),
+            None,
+        )
+        candidates = [latest] if latest is not None else []
+        if look_back is not None:
+            candidates += [s for s in history if s.administered_at >= now - look_back]
+        firing = [s for s in candidates if measured.fires(rule, scoring, s)]
+        if not firing:
+            continue
+        sheet = max(firing, key=lambda s: (s.administered_at, s.screening_id))
+        earlier = sheet is not history[0] or sheet.received_at < since
+        values = {
+            c.measure: shown(value)
+            for c in rule.all_of
+            if (value := measured(sheet, scoring, c.measure)) is not None
+        }
+        text = Text(fill(rule.reason.zh, values), fill(rule.reason.en, values))
+        text = _noted(text, sheet, earlier, zone)
+        found.append(
+            Finding(
+                rule.id,
+                rule.severity,
+                text,
+                rule.effects,
+                ("screening", position),
+                screening_id=sheet.screening_id,
+                held_by=sheet.screening_id if earlier else None,
+                incomplete=sheet.incomplete,
+                suicidality=look_back is not None,
+            )
+        )
+    return found
+
+
+class _Measures:
+    """Measures of the sheets being graded, each computed once (many rules read a total)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], float | None] = {}
+
+    def __call__(
+        self, sheet: ScreeningEvidence, scoring: InstrumentScoring, name: str
+    ) -> float | None:
+        key = (sheet.screening_id, name)
+        if key not in self._known:
+            self._known[key] = measure(sheet, scoring, name)
+        return self._known[key]
+
+    def says_all(
+        self, rule: ScreeningRule, scoring: InstrumentScoring, sheet: ScreeningEvidence
+    ) -> bool:
+        return all(self(sheet, scoring, c.measure) is not None for c in rule.all_of)
+
+    def fires(
+        self, rule: ScreeningRule, scoring: InstrumentScoring, sheet: ScreeningEvidence
+    ) -> bool:
+        for condition in rule.all_of:
+            value = self(sheet, scoring, condition.measure)
+            if value is None or value < condition.at_least:
+                return False
+        return True
+
+
+def _noted(text: Text, sheet: ScreeningEvidence, earlier: bool, zone: tzinfo) -> Text:
+    """The reason with what a counselor must know about its sheet: blanks, assumed cells,
+    and that an earlier sheet holds it up."""
+    zh, en = [], []
+    if sheet.unanswered:
+        numbers = sorted(sheet.unanswered)
+        zh.append("第" + "、".join(map(str, numbers)) + "题未作答，未计算总分")
+        en.append("item" + ("s " if len(numbers) > 1 else " ") + ", ".join(map(str, numbers)))
+        en[-1] += " unanswered, no total computed"
+    for name in sheet.unreadable:
+        zh_note, en_note = _UNREADABLE.get(name, (name, name))
+        zh.append(zh_note)
+        en.append(en_note)
+    if zh:
+        text = Text(
+            f"{text.zh}（答卷不完整：{'；'.join(zh)}）",
+            f"{text.en} (incomplete sheet: {'; '.join(en)})",
+        )
+    if earlier:
+        day = sheet.administered_at.astimezone(zone).date().isoformat()
+        text = Text(
+            f"{text.zh}（依据 {day} 的较早答卷）", f"{text.en} (from the earlier sheet of {day})"
+        )
+    return text
+
+
+def signal_findings(
+    policy: GradingPolicy,
+    reports: Sequence[ReportEvidence],
+    since: datetime,
+    now: datetime,
+    sheets_suicidal: bool,
+) -> list[Finding]:
+    """Signal rules applied to the reports: in the window, or observed within a rule's
+    look-back. Signals of different reports combine; `sheets_suicidal` adds the families
+    that include suicide items (a screening's suicide item fired)."""
+    from_sheets = (
+        {FAMILY_TOKEN + f.name for f in policy.families.values() if f.includes_suicide_items}
+        if sheets_suicidal
+        else set()
+    )
+    # One pool of reports per look-back (the window, 90 days of observation, ...), each with
+    # the tokens of every report in it, built once for all the rules that read it.
+    pools: dict[timedelta | None, list[tuple[ReportEvidence, set[str]]]] = {}
+    present_in: dict[timedelta | None, set[str]] = {}
+    found = []
+    for position, rule in enumerate(policy.signal_rules):
+        look_back = rule.observed_within
+        if look_back not in pools:
+            chosen = (
+                [r for r in reports if r.observed_at >= now - look_back]
+                if look_back is not None
+                else [r for r in reports if r.received_at >= since]
+            )
+            pools[look_back] = [(r, tokens(policy, r.signals)) for r in chosen]
+            present_in[look_back] = from_sheets.union(*(t for _, t in pools[look_back]))
+        present = present_in[look_back]
+        if not set(rule.all_of) <= present:
+            continue
+        if rule.any_of and present.isdisjoint(rule.any_of):
+            continue
+        wanted = {*rule.all_of, *rule.any_of}
+        found.append(
+            Finding(
+                rule.id,
+                rule.severity,
+                rule.reason,
+                rule.effects,
+                ("signal", position),
+                report_ids=frozenset(
+                    r.report_id for r, t in pools[look_back] if not t.isdisjoint(wanted)
+                ),
+            )
+        )
+    return found
+
+
+def tokens(policy: GradingPolicy, signals: Iterable[str]) -> set[str]:
+    """Signals and the `family:<name>` tokens of their families."""
+    present = set(signals)
+    return present | {FAMILY_TOKEN + f for s in present for f in policy.families_of(s)}
+
+
+def weighted_findings(policy: GradingPolicy, reports: Sequence[ReportEvidence]) -> list[Finding]:
+    """Signals outside the red flags add up, each distinct signal once."""
+    weights = policy.signal_weights
+    present = frozenset().union(*(r.signals for r in reports))
+    score = sum(weights.weights.get(s, 0) for s in present)
+    if score <= 0:
+        return []
+    moderate = score >= weights.moderate_at
+    reason = weights.moderate_reason if moderate else weights.mild_reason
+    values = {"score": str(score)}
+    return [
+        Finding(
+            "signals.weighted.moderate" if moderate else "signals.weighted.mild",
+            Level.MODERATE if moderate else Level.MILD,
+            Text(fill(reason.zh, values), fill(reason.en, values)),
+            RuleEffects(),
+            ("weighted", 0),
+            report_ids=frozenset(
+                r.report_id for r in reports if not r.signals.isdisjoint(weights.weights)
+            ),
+        )
+    ]
