@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, status
-from shouwang_contracts.web import serve
+from shouwang_servicekit.serving import serve
 
 app = FastAPI()
 

@@ -17,10 +17,11 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import TOPICS
-from shouwang_contracts.web import DirectRoute, read_json_body, serve
 from shouwang_intake.entrypoints.schemas import ReportIn
+from shouwang_servicekit.fastlane import DirectRoute, read_json_body
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
+from shouwang_servicekit.serving import serve
 
 producer: AIOKafkaProducer | None = None
 

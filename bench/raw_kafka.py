@@ -31,10 +31,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from shouwang_contracts.events.intake import ReportSubmitted
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import TOPICS
 from shouwang_devstack.kafka import kafka_tool_command
 from shouwang_devstack.topics import create_topics, declared_partitions
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 # The CloudEvents header intake sets on each report's record.

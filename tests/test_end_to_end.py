@@ -22,7 +22,7 @@ from shouwang_contracts.topics import ALERTS, CASES
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.topics import assign_at_end
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STUDENT_NO = "2024020001"  # 8号楼 room 202 in the sample roster
 # Who holds each role for 8号楼 in roster_staff.csv.
 HOLDER = {

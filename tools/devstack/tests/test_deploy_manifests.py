@@ -409,8 +409,25 @@ def test_compose_builds_from_dockerfiles_that_exist() -> None:
     for name, build in builds.items():
         context = (DEPLOY / build["context"]).resolve()
         assert context == ROOT, f"{name} builds from the repository root"
-        assert build["dockerfile"] in {"tools/devstack/Dockerfile", f"services/{name}/Dockerfile"}
         assert (context / build["dockerfile"]).is_file(), f"{build['dockerfile']} does not exist"
+        if name == "setup":
+            assert build["dockerfile"] == "tools/devstack/Dockerfile"
+        else:  # every service from the one template, told which service and port
+            assert build["dockerfile"] == "services/Dockerfile", name
+            assert build["args"] == {"SERVICE": name, "PORT": str(REGISTRY[name].port)}, name
+
+
+def test_the_service_image_template_names_no_service() -> None:
+    dockerfile = (ROOT / "services/Dockerfile").read_text(encoding="utf-8")
+    assert not list(ROOT.glob("services/*/Dockerfile")), "one template, not a copy per service"
+    for name in REGISTRY:
+        assert name not in dockerfile, f"the template names {name}"
+    for stage in dockerfile.split("\nFROM ")[1:]:
+        assert "ARG SERVICE" in stage, "each stage declares the service it builds"
+    copies = [line for line in dockerfile.splitlines() if line.startswith("COPY services/")]
+    assert copies, "the template copies the service it builds"
+    assert all("services/${SERVICE}" in line for line in copies), copies
+    assert re.search(r"^USER 10001", dockerfile, re.MULTILINE)
 
 
 def test_compose_runs_setup_first_and_hardens_every_service() -> None:

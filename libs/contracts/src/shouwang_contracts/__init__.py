@@ -1,7 +1,9 @@
-"""Shouwang's shared contracts: the only code services share.
+"""Shouwang's shared contracts: the wire, and nothing else.
 
 Events (envelope and payloads), topic names and keys, the domain vocabulary, student
-pseudonyms and note encryption. Services depend on this package and never on each other.
+pseudonyms, note encryption, bearer tokens and W3C trace context. No web framework: the shell
+every service wears is the service kit (`shouwang_servicekit`). Services depend on these two
+packages and never on each other.
 """
 
 from .crypto import EncryptedText, NoteCipher, NoteKeyError

@@ -1,109 +1,83 @@
-"""Wiring: settings → pool, broker, cipher, consumers and background loops. Assembled once."""
+"""Casework's composition root: settings → pool, broker, keys, consumers, relay and chores."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import importlib
-import importlib.util
-import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import asyncpg
-from faststream.kafka import KafkaBroker
-from shouwang_contracts.auth import TokenVerifier
-from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.kafka import DURABLE_PRODUCER
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
+from .adapters.outbox import outbox_relay
 from .config import CaseworkSettings
+from .container import Casework
+from .entrypoints.consumers import register_case_consumers
+from .entrypoints.record_consumers import register_record_consumers
+from .entrypoints.scheduler import GAUGES_INTERVAL_SECONDS, case_gauges, follow_up_reminders
 
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Deps:
-    """Everything a handler or request may need, built once at start-up."""
-
-    settings: CaseworkSettings
-    pool: asyncpg.Pool
-    broker: KafkaBroker
-    cipher: NoteCipher
-    pseudonymizer: Pseudonymizer
-    verifier: TokenVerifier
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def db_pool(self) -> asyncpg.Pool:
-        """The pool, by the name records' consumers read it."""
-        return self.pool
-
-    async def close(self) -> None:
-        """Stop the loops, then the consumers (so no handler runs on a closed pool), then the pool."""
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.broker.stop()
-        await self.pool.close()
+# How often published outbox rows older than CASEWORK_OUTBOX_KEEP_DAYS are purged.
+PURGE_EVERY_SECONDS = 600.0
 
 
-def durable_broker(settings: CaseworkSettings) -> KafkaBroker:
-    """A FastStream broker whose producer waits for all in-sync replicas (acks=all, idempotent)."""
-    return KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        client_id="shouwang-casework",
-        allow_auto_create_topics=False,
-        request_timeout_ms=10_000,
-        linger_ms=2,
-        logger=None,
-        **DURABLE_PRODUCER,
-    )
-
-
-async def bootstrap(settings: CaseworkSettings) -> Deps:
+async def bootstrap(settings: CaseworkSettings) -> Casework:
     """Connect to PostgreSQL and Kafka, subscribe the consumers and start the loops."""
-    from .entrypoints.consumers import register_case_consumers
-    from .entrypoints.relay import (
-        follow_up_reminders,
-        forget_processed_events,
-        refresh_case_gauges,
-        relay_outbox,
-    )
+    cipher, pseudonymizer = settings.note_cipher(), settings.pseudonymizer()
+    stack = AsyncExitStack()  # what started, closed newest first
+    try:
+        pool = await asyncpg.create_pool(
+            settings.database_url.get_secret_value(),
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            command_timeout=10,
+        )
+        stack.push_async_callback(pool.close)
+        broker = settings.kafka_clients("casework").broker(linger_ms=2)
+        casework = Casework(settings, pool, broker, cipher, pseudonymizer, stack)
+        if settings.consumers_enabled:
+            register_case_consumers(casework)
+            register_record_consumers(casework)
+        await broker.start()
+        stack.push_async_callback(broker.stop)
+        tasks = BackgroundTasks()
+        # Stopped first, then the consumers (so no handler runs on a closed pool), then the pool.
+        stack.push_async_callback(tasks.close)
+        if settings.relay_enabled:
+            relay = outbox_relay(
+                pool,
+                broker,
+                batch=settings.relay_batch,
+                poll_seconds=settings.relay_idle_seconds,
+            )
+            tasks.start(relay.run(), name="outbox-relay")
+            tasks.every(
+                PURGE_EVERY_SECONDS,
+                _purge(relay.purge_published, settings.outbox_keep_days),
+                name="outbox-purge",
+            )
+        tasks.every(
+            settings.reminder_interval_seconds,
+            follow_up_reminders(casework),
+            name="follow-up-reminders",
+        )
+        tasks.every(GAUGES_INTERVAL_SECONDS, case_gauges(casework), name="case-gauges")
+        processed = ProcessedEvents(
+            pool,
+            schema="casework",
+            campus_setting="shouwang.campus_id",
+            campuses=lambda: settings.campuses,
+        )
+        tasks.every(RETENTION_INTERVAL_SECONDS, processed.chore(), name="forget-processed-events")
+    except BaseException:
+        await stack.aclose()  # a failed start leaves nothing open
+        raise
+    return casework
 
-    pool = await asyncpg.create_pool(
-        settings.database_url.get_secret_value(),
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        command_timeout=10,
-    )
-    deps = Deps(
-        settings=settings,
-        pool=pool,
-        broker=durable_broker(settings),
-        cipher=settings.note_cipher(),
-        pseudonymizer=settings.pseudonymizer(),
-        verifier=settings.token_verifier(),
-    )
-    if settings.consumers_enabled:
-        register_case_consumers(deps.broker, deps)
-        _register_record_consumers(deps)
-    await deps.broker.start()
-    if settings.relay_enabled:
-        deps.tasks.append(asyncio.create_task(relay_outbox(deps), name="outbox-relay"))
-    deps.tasks.append(asyncio.create_task(follow_up_reminders(deps), name="follow-up-reminders"))
-    deps.tasks.append(asyncio.create_task(refresh_case_gauges(deps), name="case-gauges"))
-    deps.tasks.append(
-        asyncio.create_task(forget_processed_events(deps), name="forget-processed-events")
-    )
-    return deps
 
+def _purge(purge: Callable[[timedelta], Awaitable[int]], keep_days: int) -> Chore:
+    async def chore() -> bool:
+        await purge(timedelta(days=keep_days))
+        return False
 
-def _register_record_consumers(deps: Deps) -> None:
-    # Records (roster, file, audit) subscribe their own consumers on the same broker.
-    name = f"{__package__}.entrypoints.record_consumers"
-    if importlib.util.find_spec(name) is None:
-        logger.warning("record consumers are not available; the student file is not fed")
-        return
-    importlib.import_module(name).register_record_consumers(deps.broker, deps)
+    return chore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from shouwang_contracts.settings import SharedSettings
+from shouwang_servicekit.settings import SharedSettings
 
 
 class CaseworkSettings(SharedSettings):
@@ -35,3 +35,8 @@ class CaseworkSettings(SharedSettings):
     reminder_interval_seconds: float = Field(default=60.0, gt=0)
     # Attempts at one record before a non-transient failure sends it to the dead-letter topic.
     max_attempts: int = Field(default=5, ge=1)
+    # The largest roster file a campus admin may upload (the request as a whole is capped
+    # at 21 MiB, so this may lower the limit, not raise it).
+    roster_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=20 * 1024 * 1024)
+    # How long a break-the-glass grant opens a student's file, at most.
+    break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)

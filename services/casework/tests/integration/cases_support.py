@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,23 +11,22 @@ from typing import Any
 
 import asyncpg
 import httpx
-from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.bootstrap import Deps
-from shouwang_casework.config import CaseworkSettings
-from shouwang_casework.entrypoints import http_care, http_cases
-from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.auth import mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
-from shouwang_contracts.web import install_problem_handlers
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
+# The keys the test app runs with (conftest.py), and the same keys as objects, to mint tokens,
+# compute pseudonyms and open notes the way the app does.
 SECRET = "cases-test-jwt-secret-0123456789abcdef"
-PSEUDONYMS = Pseudonymizer(b"cases-test-pseudonym-key-0123456789abcdef")
-CIPHER = NoteCipher({"k1": bytes(range(32))}, "k1")
+PSEUDONYM_KEY = "cases-test-pseudonym-key-0123456789abcdef"
+NOTE_KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
+PSEUDONYMS = Pseudonymizer(PSEUDONYM_KEY.encode())
+CIPHER = NoteCipher.from_config(NOTE_KEYS)
 
 # From the sample rosters: student 2024020001 lives in 8号楼 (room 202); T1002 counsels 8号楼,
 # T1001 counsels 7号楼; T2001 (tier 5) and T3001 (tier 6) hold the whole campus.
@@ -43,32 +43,6 @@ def token(
     """Authorization header for a principal."""
     minted = mint_token(secret, sub=sub, role=role, campus_id=campus_id, scope=scope)
     return {"Authorization": f"Bearer {minted}"}
-
-
-def build_app(pool: asyncpg.Pool) -> Any:
-    """The case API and records' roster router on a real pool; no Kafka (the relay is not run)."""
-    from fastapi import FastAPI
-    from shouwang_casework.entrypoints import http_roster
-
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(http_cases.router)
-    app.include_router(http_care.router)
-    app.include_router(http_roster.router)
-    settings = CaseworkSettings(consumers_enabled=False, relay_enabled=False)
-    app.state.deps = Deps(
-        settings=settings,
-        pool=pool,
-        broker=KafkaBroker("127.0.0.1:1"),
-        cipher=CIPHER,
-        pseudonymizer=PSEUDONYMS,
-        verifier=TokenVerifier(secret=SECRET),
-    )
-    app.state.token_verifier = app.state.deps.verifier
-    app.state.db_pool = pool
-    app.state.pseudonymizer = PSEUDONYMS
-    app.state.note_cipher = CIPHER
-    return app
 
 
 async def import_roster(client: httpx.AsyncClient, campus_id: str, secret: str = SECRET) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from cases_support import (
     PSEUDONYMS,
     SECRET,
     TEACHER,
-    build_app,
     import_roster,
     outbox_events,
     token,
@@ -39,21 +37,6 @@ from cases_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("casework")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool))
-    async with httpx.AsyncClient(transport=transport, base_url="http://casework") as client:
-        yield client
 
 
 async def campus_with_a_student_in_an_unstaffed_building(

@@ -5,59 +5,25 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 from shouwang_casework.adapters import files
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.entrypoints import http_files, http_roster
-from shouwang_contracts.auth import TokenVerifier, mint_token
-from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.auth import mint_token
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted
-from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Signal
-from shouwang_contracts.web import install_problem_handlers
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import in_both_languages
+from cases_support import CIPHER, PSEUDONYMS, SAMPLES, SECRET, in_both_languages
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
-SECRET = "file-test-jwt-secret-0123456789abcdef"
-PSEUDONYMS = Pseudonymizer(b"file-test-pseudonym-key-0123456789abcdef")
-CIPHER = NoteCipher({"k1": bytes(range(32))}, "k1")
 NOTE = "她说最近整夜睡不着，不想再麻烦别人了。"
-
-
-@pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("casework")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(http_roster.router)
-    app.include_router(http_files.router)
-    app.state.db_pool = pool
-    app.state.pseudonymizer = PSEUDONYMS
-    app.state.note_cipher = CIPHER
-    app.state.token_verifier = TokenVerifier(secret=SECRET)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://casework") as client:
-        yield client
 
 
 def as_(campus_id: str, sub: str, role: Role) -> dict[str, str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.container import Casework
 from shouwang_casework.entrypoints.record_consumers import (
     RECORD_STREAMS,
     register_record_consumers,
@@ -27,15 +29,10 @@ from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, dead_letter_
 from shouwang_contracts.vocabulary import Role, Severity, Signal
 from shouwang_devstack.topics import start_groups_at_end
 
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
+from cases_support import CIPHER, PSEUDONYMS
+
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("casework")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 async def send(
@@ -118,7 +115,10 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
         kafka_bootstrap, {group: topic for topic, group, *_ in RECORD_STREAMS}
     )
     broker = KafkaBroker(kafka_bootstrap)
-    register_record_consumers(broker, SimpleNamespace(db_pool=pool))
+    casework = Casework(
+        CaseworkSettings(), pool, broker, CIPHER, PSEUDONYMS
+    )  # the parts the file's consumers use
+    register_record_consumers(casework)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     await broker.start()

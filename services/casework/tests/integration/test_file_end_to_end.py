@@ -28,7 +28,7 @@ from shouwang_contracts.vocabulary import Role, Signal
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 T = TypeVar("T")
 
 

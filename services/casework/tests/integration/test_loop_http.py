@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from cases_support import (
     SECRET,
     STUDENT_NO,
     TEACHER,
-    build_app,
     import_roster,
     in_both_languages,
     outbox_events,
@@ -42,21 +40,6 @@ from cases_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def pool(service_database: Any) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await service_database("casework")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool))
-    async with httpx.AsyncClient(transport=transport, base_url="http://casework") as client:
-        yield client
 
 
 async def deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:

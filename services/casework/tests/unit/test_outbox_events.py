@@ -62,21 +62,3 @@ def test_the_alerts_topic_decodes_by_type_and_refuses_strangers() -> None:
         decode_alert(b'{"type": "shouwang.case.opened"}')
     with pytest.raises(PoisonEvent, match="not a valid"):
         decode_alert(b'{"type": "shouwang.alert.raised"}')
-
-
-def test_database_outages_are_transient_and_record_faults_are_not() -> None:
-    import asyncpg
-    from shouwang_casework.entrypoints.consumers import is_transient
-
-    for exc in (
-        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
-        asyncpg.CannotConnectNowError("the database system is starting up"),
-        asyncpg.ConnectionDoesNotExistError("connection was closed"),
-        asyncpg.DeadlockDetectedError("deadlock"),
-        asyncpg.TooManyConnectionsError("too many"),
-        ConnectionRefusedError(),
-        TimeoutError(),
-    ):
-        assert is_transient(exc), exc
-    for exc in (asyncpg.DataError("bad"), asyncpg.CheckViolationError("no"), ValueError("x")):
-        assert not is_transient(exc), exc

@@ -18,7 +18,7 @@ from shouwang_casework.domain.roster_tables import (
     detect_format,
 )
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 
 
 def sample(name: str) -> bytes:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
-from shouwang_contracts.settings import SharedSettings
+from shouwang_servicekit.settings import SharedSettings
 
 
 class IntakeSettings(SharedSettings):

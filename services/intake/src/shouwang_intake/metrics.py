@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from shouwang_contracts.web import HttpMetrics
+from shouwang_servicekit.edge import HttpMetrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

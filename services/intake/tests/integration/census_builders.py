@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 HEADER = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
 WHEN = datetime(2026, 9, 10, 9, 30)
 

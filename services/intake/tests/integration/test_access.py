@@ -18,7 +18,7 @@ from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack.services import ServiceProcess
 from shouwang_devstack.topics import committed_offsets
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 NOW = datetime.now(UTC)
 REPORT = {
     "campus_id": "demo",

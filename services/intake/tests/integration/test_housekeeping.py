@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
-from shouwang_intake.adapters.store import IntakeStore
+from shouwang_servicekit.processed import ProcessedEvents
 
 
 async def test_processed_event_ids_older_than_the_memory_are_forgotten(
@@ -23,7 +23,10 @@ async def test_processed_event_ids_older_than_the_memory_are_forgotten(
                 ("recent", now - timedelta(days=1)),
             ],
         )
-        gone = await IntakeStore(pool).forget_processed_before(now - PROCESSED_EVENT_MEMORY)
+        # The chore bootstrap runs hourly, on intake's own table.
+        gone = await ProcessedEvents(pool, schema="intake").forget_before(
+            now - PROCESSED_EVENT_MEMORY
+        )
         kept = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM processed_events")}
     finally:
         await pool.close()

@@ -16,7 +16,7 @@ from shouwang_contracts.instruments import BehaviorRecency, Instrument
 from shouwang_intake.adapters.census_files import UnreadableFile, detect_encoding, iter_rows
 from shouwang_intake.domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
 
-SAMPLES = Path(__file__).resolve().parents[4] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 PARTIAL = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "census_partial_rows.csv"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, tzinfo=UTC)

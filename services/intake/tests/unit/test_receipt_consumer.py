@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +56,7 @@ async def test_a_failed_update_backs_off_more_each_time_and_resets_once_it_works
     async def no_wait(seconds: float) -> None:
         pauses.append(seconds)
 
-    monkeypatch.setattr(consumers.asyncio, "sleep", no_wait)
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
     store = FlakyStore()
     broker = KafkaBroker()
     consumers.register_receipt_consumer(broker, store, group_id="unit")  # type: ignore[arg-type]

@@ -1,101 +1,66 @@
-"""Wiring: settings -> policy, pool, broker, consumers, relay and background loops."""
+"""Triage's composition root: settings → policy, pool, brokers, consumers, relay and loops."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
 
 import asyncpg
-from faststream.kafka import KafkaBroker
+from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.tasks import BackgroundTasks
 
-from .adapters.kafka import build_broker
-from .adapters.outbox import OutboxRelay
+from .adapters.outbox import outbox_relay
 from .adapters.policy_file import load_policy
 from .adapters.repository import QuietConnection
 from .config import TriageSettings
-from .entrypoints.consumers import DutyCycle, Triage, register_consumers
-from .entrypoints.scheduler import run_escalations, run_housekeeping
+from .container import Triage
+from .entrypoints.consumers import register_consumers
+from .entrypoints.scheduler import escalations, housekeeping
 
 logger = logging.getLogger("shouwang.triage")
 
 
-@dataclass
-class Running:
-    """A started triage: its parts and the background tasks to cancel on shutdown."""
-
-    triage: Triage
-    bulk_broker: KafkaBroker
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def ping_database(self) -> bool:
-        async with self.triage.pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT 1"))
-
-    async def ping_kafka(self) -> bool:
-        return await self.triage.broker.ping(timeout=1.5)
-
-    async def close(self) -> None:
-        """Stop consuming first, then the loops, then the connections."""
-        await self.triage.broker.stop()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.bulk_broker.stop()
-        await self.triage.pool.close()
-
-
-async def bootstrap(settings: TriageSettings) -> Running:
+async def bootstrap(settings: TriageSettings) -> Triage:
     """Load the policy (refusing an invalid one), connect, subscribe and start the loops."""
     policy = load_policy(settings.policy_file, settings.campus_file)
     lanes = settings.relay_lanes  # refuses unknown consumer names before connecting anything
     logger.info("grading policy %s loaded", policy.version)
-    pool = await asyncpg.create_pool(
-        settings.database_url.get_secret_value(),
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        connection_class=QuietConnection,
-    )
-    broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=settings.linger_ms)
-    bulk_broker = build_broker(settings.kafka_bootstrap_servers, linger_ms=20)
-    relay = OutboxRelay(
-        pool,
-        {"urgent": broker, "bulk": bulk_broker},
-        batch=settings.relay_batch,
-        poll_seconds=settings.relay_poll_seconds,
-    )
-    triage = Triage(
-        broker=broker,
-        pool=pool,
-        policy=policy,
-        relay=relay,
-        settings=settings,
-        census_pace=DutyCycle(settings.census_duty_cycle),
-    )
-    register_consumers(triage)
+    stack = AsyncExitStack()  # what started, closed newest first
     try:
+        pool = await asyncpg.create_pool(
+            settings.database_url.get_secret_value(),
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            connection_class=QuietConnection,
+        )
+        stack.push_async_callback(pool.close)
+        kafka = settings.kafka_clients("triage")
+        broker = kafka.broker(linger_ms=settings.linger_ms)
+        bulk_broker = kafka.broker(linger_ms=20)
+        relay = outbox_relay(
+            pool,
+            {"urgent": broker, "bulk": bulk_broker},
+            batch=settings.relay_batch,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        triage = Triage(settings, policy, pool, broker, relay, stack)
+        register_consumers(triage)
         await bulk_broker.start()
+        stack.push_async_callback(bulk_broker.stop)
+        tasks = BackgroundTasks()
+        # Closed after the consumers stopped: a handler in flight may still wake the relay.
+        stack.push_async_callback(tasks.close)
         await broker.start()
+        stack.push_async_callback(broker.stop)
+        tasks.start(relay.run(lanes), name="outbox-relay")
+        tasks.every(settings.escalation_interval_seconds, escalations(triage), name="escalations")
+        tasks.every(15.0, housekeeping(triage), name="housekeeping")
+        tasks.every(
+            RETENTION_INTERVAL_SECONDS,
+            ProcessedEvents(pool, schema="triage").chore(),
+            name="forget-processed-events",
+        )
     except BaseException:
-        await bulk_broker.stop()
-        await pool.close()
+        await stack.aclose()  # a failed start leaves nothing open
         raise
-    running = Running(triage, bulk_broker)
-    running.tasks = [
-        asyncio.create_task(relay.run(lanes), name="outbox-relay"),
-        asyncio.create_task(
-            run_escalations(
-                pool,
-                policy,
-                relay,
-                interval=settings.escalation_interval_seconds,
-                batch=settings.escalation_batch,
-            ),
-            name="escalations",
-        ),
-        asyncio.create_task(run_housekeeping(pool, policy), name="housekeeping"),
-    ]
-    return running
+    return triage

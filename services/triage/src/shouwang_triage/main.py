@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
-from shouwang_contracts.web import configure_logging, serve, service_app
+from shouwang_servicekit.app import run_service, service_app
 
 from . import metrics
-from .bootstrap import Running, bootstrap
+from .bootstrap import bootstrap
 from .config import TriageSettings
 from .entrypoints.http import router
 
@@ -18,34 +15,14 @@ MAX_JSON_BYTES = 64 * 1024
 
 
 def create_app(settings: TriageSettings | None = None) -> FastAPI:
-    """The FastAPI app; consumers, relay and scheduler start and stop with its lifespan."""
+    """Triage's app; `bootstrap` starts its consumers, relay and scheduler with it."""
     settings = settings or TriageSettings()
-    running: Running | None = None
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal running
-        running = await bootstrap(settings)
-        app.state.running = running
-        app.state.pool = running.triage.pool
-        try:
-            yield
-        finally:
-            await running.close()
-
-    async def kafka_ready() -> bool:
-        return running is not None and await running.ping_kafka()
-
-    async def database_ready() -> bool:
-        return running is not None and await running.ping_database()
-
     return service_app(
         title="Shouwang triage (守望 · 预警研判与逐级上报)",
         description="Grades every warning by a versioned policy and escalates it until someone acts.",
-        lifespan=lifespan,
+        bootstrap=lambda: bootstrap(settings),
         token_verifier=settings.token_verifier(),
         routers=[router],
-        readiness={"kafka": kafka_ready, "database": database_ready},
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         body_limit=MAX_JSON_BYTES,
@@ -53,10 +30,8 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    """Console entry point: serve triage (uvicorn, as every service)."""
-    settings = TriageSettings()
-    configure_logging("triage")
-    serve(create_app(settings), settings.host, settings.port)
+    """Console entry point: serve triage."""
+    run_service("triage", create_app, TriageSettings())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from shouwang_contracts.web import HttpMetrics
+from shouwang_servicekit.edge import HttpMetrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

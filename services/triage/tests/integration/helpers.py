@@ -15,10 +15,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import AlertAcknowledged, DirectoryEntry
 from shouwang_contracts.events.intake import ReportSubmitted
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS
 from shouwang_contracts.vocabulary import Role, Signal
 from shouwang_devstack.topics import assign_at_end
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 
 def report(

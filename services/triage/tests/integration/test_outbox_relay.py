@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
-from shouwang_triage.adapters.outbox import OutboxRelay
+from shouwang_triage.adapters.outbox import outbox_relay
 from shouwang_triage.adapters.repository import QuietConnection
 
 
@@ -53,7 +53,7 @@ async def test_one_relay_leads_a_lane_until_its_connection_goes(
     broker = KafkaBroker(kafka_bootstrap, acks="all", enable_idempotence=True, logger=None)
     await broker.start()
     first, second = (
-        OutboxRelay(pool, {"urgent": broker, "bulk": broker}, batch=100, poll_seconds=0.1)
+        outbox_relay(pool, {"urgent": broker, "bulk": broker}, batch=100, poll_seconds=0.1)
         for pool in pools
     )
     try:
@@ -85,7 +85,7 @@ async def test_one_relay_leads_a_lane_until_its_connection_goes(
         assert await second.drain_once("urgent") == 1
     finally:
         for relay in (first, second):
-            await relay._resign("urgent")
+            await relay.resign("urgent")
         await broker.stop()
         for pool in pools:
             await pool.close()

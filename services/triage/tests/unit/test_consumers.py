@@ -12,15 +12,16 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from shouwang_contracts.topics import REPORTS, dead_letter_topic
 from shouwang_triage.config import TriageSettings
+from shouwang_triage.container import Triage
 from shouwang_triage.domain.policy import GradingPolicy
-from shouwang_triage.entrypoints.consumers import DutyCycle, Triage, register_consumers
+from shouwang_triage.entrypoints.consumers import DutyCycle, register_consumers
 
 
 async def test_a_poison_report_is_dead_lettered_with_its_reason(policy: GradingPolicy) -> None:
     broker = KafkaBroker()
     settings = TriageSettings(consumers="reports", group_prefix="unit")
     # The poison path never reaches the database or the relay.
-    triage = Triage(broker=broker, pool=None, policy=policy, relay=None, settings=settings)  # type: ignore[arg-type]
+    triage = Triage(settings=settings, policy=policy, pool=None, broker=broker, relay=None)  # type: ignore[arg-type]
     register_consumers(triage)
     dead: list[dict[str, Any]] = []
 

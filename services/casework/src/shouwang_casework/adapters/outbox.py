@@ -1,10 +1,11 @@
 """The transactional outbox, and the inbox that makes consumers idempotent.
 
 Casework never publishes to Kafka from a request or a handler. It writes the event into
-`outbox` in the same transaction as the state change it describes; the relay
-(`entrypoints/relay.py`) publishes unpublished rows in id order and marks them. So an event
-exists exactly when its state change committed, and a crash at any moment loses nothing:
-the relay publishes at least once, and consumers deduplicate by the envelope id.
+`outbox` in the same transaction as the state change it describes; the kit's relay
+(`outbox_relay`) publishes unpublished rows in id order and marks them, and keeps them
+`CASEWORK_OUTBOX_KEEP_DAYS` for inspection. So an event exists exactly when its state change
+committed, and a crash at any moment loses nothing: the relay publishes at least once, and
+consumers deduplicate by the envelope id.
 
 `claim_event` is the other half: a consumer records the id of every event it applied in
 `processed_events`, in the transaction of its effects, and skips ids it has seen.
@@ -14,16 +15,34 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from faststream.kafka import KafkaBroker
 from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import CaseTransitioned
+from shouwang_servicekit.outbox import (
+    OutboxLane,
+    OutboxRecord,
+    OutboxRelay,
+    OutboxTable,
+    RelayObserver,
+)
+
+from .. import metrics
 
 # The relay reads every campus's rows; RLS on `outbox` lets it through only with this
 # setting (see migrations/0002_cases.sql). Nothing but the relay sets it.
-RELAY_SETTING = "shouwang.outbox_relay"
+TABLE = OutboxTable(
+    schema="casework",
+    value_column="payload",
+    keep_published=True,
+    relay_setting="shouwang.outbox_relay",
+)
+LANE = "events"
+# Any constant works; it names "the outbox relay" among casework's advisory locks.
+RELAY_LOCK = 0x5357_4F42  # "SWOB"
 
 
 _INSERT = """
@@ -82,74 +101,33 @@ async def claim_event(
     return bool(inserted)
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One event waiting to be published."""
+class _Published(RelayObserver):
+    """The outbox's metrics, counted once the broker has the events (a rolled-back change
+    never counts)."""
 
-    id: int
-    event_id: uuid.UUID
-    topic: str
-    key: bytes
-    payload: bytes
-    headers: dict[str, str]
-    created_at: datetime
+    def published(self, lane: str, records: Sequence[OutboxRecord]) -> None:
+        metrics.OUTBOX_LAG.set(records[0].age_seconds)
+        for record in records:
+            metrics.OUTBOX_PUBLISHED.labels(record.topic).inc()
+            if record.headers.get("ce_type") == CaseTransitioned.EVENT_TYPE:
+                data = json.loads(record.value).get("data", {})
+                metrics.TRANSITIONS.labels(
+                    data.get("from_state", ""), data.get("to_state", "")
+                ).inc()
+
+    def idle(self, lane: str) -> None:
+        metrics.OUTBOX_LAG.set(0.0)
 
 
-async def lock_unpublished(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
-    """The oldest unpublished rows, locked for this transaction, skipping rows another relay holds.
-
-    Call within a transaction that has `RELAY_SETTING` on (see `relay_transaction`).
-    """
-    rows = await conn.fetch(
-        """
-        SELECT id, event_id, topic, key, payload, headers, created_at
-        FROM outbox
-        WHERE published_at IS NULL
-        ORDER BY id
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-        """,
-        limit,
+def outbox_relay(
+    pool: asyncpg.Pool, publisher: KafkaBroker, *, batch: int, poll_seconds: float
+) -> OutboxRelay:
+    """The relay of casework's outbox: one lane, every campus's events in one id order."""
+    return OutboxRelay(
+        pool,
+        TABLE,
+        {LANE: OutboxLane(publisher, RELAY_LOCK)},
+        batch=batch,
+        poll_seconds=poll_seconds,
+        observer=_Published(),
     )
-    return [
-        OutboxRow(
-            id=row["id"],
-            event_id=row["event_id"],
-            topic=row["topic"],
-            key=bytes(row["key"]),
-            payload=bytes(row["payload"]),
-            headers=json.loads(row["headers"]),
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
-
-
-async def mark_published(conn: asyncpg.Connection, ids: list[int]) -> None:
-    """Mark rows as published (after the broker acknowledged every one of them)."""
-    await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
-
-
-async def oldest_unpublished_age(conn: asyncpg.Connection) -> float:
-    """Seconds the oldest unpublished event has waited (0 when none): the outbox lag."""
-    age = await conn.fetchval(
-        "SELECT extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
-    )
-    return float(age or 0.0)
-
-
-async def purge_published(conn: asyncpg.Connection, older_than_days: int) -> int:
-    """Delete events published more than `older_than_days` ago; returns how many.
-
-    Kafka holds them from then on; the outbox only needs what is not yet published.
-    """
-    status = await conn.execute(
-        "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)",
-        older_than_days,
-    )
-    return int(status.rsplit(" ", 1)[1])
-
-
-async def enable_relay(conn: asyncpg.Connection) -> None:
-    """Let this transaction see every campus's outbox rows (the relay only)."""
-    await conn.execute("SELECT set_config($1, 'on', true)", RELAY_SETTING)

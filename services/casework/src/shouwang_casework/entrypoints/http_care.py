@@ -9,30 +9,32 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Query, Request, status
-from shouwang_contracts.web import CurrentPrincipal, current_traceparent
+from fastapi import APIRouter, Query, status
+from shouwang_contracts.trace import current_traceparent
+from shouwang_servicekit.security import CurrentPrincipal
 
-from ..bootstrap import Deps
+from ..container import Casework
 from ..domain.plan import PlanAction
 from ..service_layer import care
 from ..service_layer.access import Caller
 from . import http_schemas as s
 from .http_cases import follow_up_out, in_campus, plan_out
+from .http_deps import Container
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 
 
 @router.get("/cases/{case_id}/notes", operation_id="list_notes", response_model=list[s.NoteOut])
 async def list_notes(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     case_id: str,
     all_versions: Annotated[bool, Query(description="Every version, not just the latest.")] = False,
 ) -> list[s.NoteOut]:
     """The case's notes, opened for you."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> list[s.NoteOut]:
-        notes = await care.read_notes(conn, caller, deps.cipher, case_id, all_versions=all_versions)
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> list[s.NoteOut]:
+        notes = await care.read_notes(conn, caller, cw.cipher, case_id, all_versions=all_versions)
         return [
             s.NoteOut(
                 note_id=n.note_id,
@@ -45,14 +47,14 @@ async def list_notes(
             for n in notes
         ]
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 async def _write_note(
-    request: Request, principal: CurrentPrincipal, case_id: str, text: str, note_id: str | None
+    casework: Container, principal: CurrentPrincipal, case_id: str, text: str, note_id: str | None
 ) -> s.NoteOut:
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.NoteOut:
-        n = await care.write_note(conn, caller, deps.cipher, case_id, text, note_id=note_id)
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.NoteOut:
+        n = await care.write_note(conn, caller, cw.cipher, case_id, text, note_id=note_id)
         return s.NoteOut(
             note_id=n.note_id,
             version=n.version,
@@ -62,7 +64,7 @@ async def _write_note(
             created_at=n.created_at,
         )
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
@@ -72,44 +74,44 @@ async def _write_note(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_note(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.NoteIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.NoteIn
 ) -> s.NoteOut:
     """Write a note (sealed at rest)."""
-    return await _write_note(request, principal, case_id, body.text, None)
+    return await _write_note(casework, principal, case_id, body.text, None)
 
 
 @router.put(
     "/cases/{case_id}/notes/{note_id}", operation_id="revise_note", response_model=s.NoteOut
 )
 async def revise_note(
-    request: Request, principal: CurrentPrincipal, case_id: str, note_id: str, body: s.NoteIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, note_id: str, body: s.NoteIn
 ) -> s.NoteOut:
     """Write a new version of a note; earlier versions stay."""
-    return await _write_note(request, principal, case_id, body.text, note_id)
+    return await _write_note(casework, principal, case_id, body.text, note_id)
 
 
 @router.get("/cases/{case_id}/plan", operation_id="get_plan", response_model=s.PlanOut)
-async def get_plan(request: Request, principal: CurrentPrincipal, case_id: str) -> s.PlanOut:
+async def get_plan(casework: Container, principal: CurrentPrincipal, case_id: str) -> s.PlanOut:
     """The student's current plan (策)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.PlanOut:
-        return plan_out(await care.read_plan(conn, caller, deps.cipher, case_id))
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.PlanOut:
+        return plan_out(await care.read_plan(conn, caller, cw.cipher, case_id))
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.put("/cases/{case_id}/plan", operation_id="revise_plan", response_model=s.PlanOut)
 async def revise_plan(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.PlanIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.PlanIn
 ) -> s.PlanOut:
     """Store the next version of the plan (`expected_version` guards concurrent edits)."""
     actions = [PlanAction(**a.model_dump()) for a in body.actions]
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.PlanOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.PlanOut:
         plan = await care.revise_plan(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             actions,
             list(body.review_dates),
@@ -118,7 +120,7 @@ async def revise_plan(
         )
         return plan_out(plan)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
@@ -128,15 +130,15 @@ async def revise_plan(
     status_code=status.HTTP_201_CREATED,
 )
 async def schedule_follow_up(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.FollowUpIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.FollowUpIn
 ) -> s.FollowUpOut:
     """Set a follow-up (回访)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.FollowUpOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.FollowUpOut:
         f = await care.schedule_follow_up(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             due_at=body.due_at,
             purpose=body.purpose,
@@ -144,7 +146,7 @@ async def schedule_follow_up(
         )
         return follow_up_out(f)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.patch(
@@ -153,7 +155,7 @@ async def schedule_follow_up(
     response_model=s.FollowUpOut,
 )
 async def update_follow_up(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     case_id: str,
     follow_up_id: str,
@@ -161,11 +163,11 @@ async def update_follow_up(
 ) -> s.FollowUpOut:
     """Move a follow-up, or close it by hand (completed / cancelled, with why)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.FollowUpOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.FollowUpOut:
         f = await care.update_follow_up(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             follow_up_id,
             due_at=body.due_at,
@@ -176,4 +178,4 @@ async def update_follow_up(
         )
         return follow_up_out(f)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)

@@ -12,13 +12,17 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, Query, Request, status
-from shouwang_contracts.web import CurrentPrincipal, Problem, current_traceparent
+from fastapi import APIRouter, Query, status
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.trace import current_traceparent
+from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.security import CurrentPrincipal
+from shouwang_servicekit.transient import is_transient
 
 from ..adapters.cases import AlertRecord, StaleCase
 from ..adapters.db import campus_transaction
 from ..adapters.queue import QueueFilter
-from ..bootstrap import Deps
+from ..container import Casework
 from ..domain.cases import TransitionRequest, allowed_targets
 from ..domain.followup import FollowUp
 from ..domain.guards import CaseRuleViolation
@@ -27,21 +31,20 @@ from ..domain.referral import ReferralRequest
 from ..service_layer import loop, views
 from ..service_layer.access import Caller
 from . import http_schemas as s
-from .consumers import is_transient
+from .http_deps import Container
 from .http_messages import ZH, zh_detail
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 T = TypeVar("T")
-Work = Callable[[asyncpg.Connection, Caller, Deps], Awaitable[T]]
+Work = Callable[[asyncpg.Connection, Caller, Casework], Awaitable[T]]
 
 
-async def in_campus(request: Request, principal: CurrentPrincipal, work: Work[T]) -> T:
+async def in_campus(casework: Casework, principal: Principal, work: Work[T]) -> T:
     """Run `work` in the caller's campus transaction; map refusals to problem+json."""
-    deps: Deps = request.app.state.deps
-    caller = Caller.of(principal, deps.pseudonymizer)
+    caller = Caller.of(principal, casework.pseudonymizer)
     try:
-        async with campus_transaction(deps.pool, principal.campus_id) as conn:
-            return await work(conn, caller, deps)
+        async with campus_transaction(casework.pool, principal.campus_id) as conn:
+            return await work(conn, caller, casework)
     except CaseRuleViolation as exc:
         detail = zh_detail(exc)
         errors = (
@@ -155,7 +158,7 @@ async def _view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> s.Cas
 
 @router.get("/cases", operation_id="list_cases", response_model=s.CasePage)
 async def list_cases(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     state: Annotated[list[s.CaseState] | None, Query(description="Only these states.")] = None,
     severity: Annotated[
@@ -177,7 +180,7 @@ async def list_cases(
         offset=offset,
     )
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CasePage:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CasePage:
         rows, total = await views.queue(conn, caller, query, mine=mine)
         return s.CasePage(
             items=[
@@ -202,25 +205,25 @@ async def list_cases(
             offset=offset,
         )
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.get("/cases/{case_id}", operation_id="get_case", response_model=s.CaseOut)
-async def get_case(request: Request, principal: CurrentPrincipal, case_id: str) -> s.CaseOut:
+async def get_case(casework: Container, principal: CurrentPrincipal, case_id: str) -> s.CaseOut:
     """One case with its alerts, referral and follow-ups."""
-    return await in_campus(request, principal, lambda c, who, d: _view(c, who, case_id))
+    return await in_campus(casework, principal, lambda c, who, d: _view(c, who, case_id))
 
 
 @router.get(
     "/cases/{case_id}/history", operation_id="get_case_history", response_model=list[s.HistoryOut]
 )
 async def get_case_history(
-    request: Request, principal: CurrentPrincipal, case_id: str
+    casework: Container, principal: CurrentPrincipal, case_id: str
 ) -> list[s.HistoryOut]:
     """Every change of the case, oldest first (immutable)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> list[s.HistoryOut]:
-        entries = await views.case_history(conn, caller, deps.cipher, case_id)
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> list[s.HistoryOut]:
+        entries = await views.case_history(conn, caller, cw.cipher, case_id)
         return [
             s.HistoryOut(
                 seq=e.seq,
@@ -236,14 +239,14 @@ async def get_case_history(
             for e in entries
         ]
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
     "/cases/{case_id}/transitions", operation_id="transition_case", response_model=s.CaseOut
 )
 async def transition_case(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.TransitionIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.TransitionIn
 ) -> s.CaseOut:
     """Move the case along the loop (or back on a relapse path, or reopen it)."""
     referral = (
@@ -264,11 +267,11 @@ async def transition_case(
         outcome=body.outcome,
     )
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CaseOut:
         await loop.transition_case(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             asked,
             expected_version=body.expected_version,
@@ -276,20 +279,20 @@ async def transition_case(
         )
         return await _view(conn, caller, case_id)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post("/cases/{case_id}/assignment", operation_id="assign_case", response_model=s.CaseOut)
 async def assign_case(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.AssignmentIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.AssignmentIn
 ) -> s.CaseOut:
     """Hand the case to someone holding a role for this student (tier 5+ or campus admin)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CaseOut:
         await loop.assign_case(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             body.owner_ref,
             body.owner_role,
@@ -297,22 +300,22 @@ async def assign_case(
         )
         return await _view(conn, caller, case_id)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
     "/cases/{case_id}/referral/status", operation_id="update_referral", response_model=s.CaseOut
 )
 async def update_referral(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.ReferralStatusIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.ReferralStatusIn
 ) -> s.CaseOut:
     """Advance the referral; `returned` moves the case to aftercare and schedules a follow-up."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.CaseOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CaseOut:
         await loop.move_referral(
             conn,
             caller,
-            deps.cipher,
+            cw.cipher,
             case_id,
             body.status,
             follow_up_due=body.follow_up_due,
@@ -320,7 +323,7 @@ async def update_referral(
         )
         return await _view(conn, caller, case_id)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
@@ -330,17 +333,17 @@ async def update_referral(
     status_code=status.HTTP_201_CREATED,
 )
 async def record_family_consent(
-    request: Request, principal: CurrentPrincipal, case_id: str, body: s.FamilyConsentIn
+    casework: Container, principal: CurrentPrincipal, case_id: str, body: s.FamilyConsentIn
 ) -> s.ConsentOut:
     """Record the family-contact consent (or its override by tier 5+, with a reason)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.ConsentOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.ConsentOut:
         consent_id = await loop.record_family_consent(
-            conn, caller, deps.cipher, case_id, body.decision, body.reason
+            conn, caller, cw.cipher, case_id, body.decision, body.reason
         )
         return s.ConsentOut(consent_id=consent_id)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)
 
 
 @router.post(
@@ -349,14 +352,14 @@ async def record_family_consent(
     response_model=s.AlertOut,
 )
 async def acknowledge_alert(
-    request: Request, principal: CurrentPrincipal, alert_id: str
+    casework: Container, principal: CurrentPrincipal, alert_id: str
 ) -> s.AlertOut:
     """Acknowledge an alert: you take ownership and triage stops escalating it."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, deps: Deps) -> s.AlertOut:
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AlertOut:
         a = await loop.acknowledge_alert(
-            conn, caller, deps.cipher, alert_id, traceparent=current_traceparent()
+            conn, caller, cw.cipher, alert_id, traceparent=current_traceparent()
         )
         return alert_out(a)
 
-    return await in_campus(request, principal, work)
+    return await in_campus(casework, principal, work)

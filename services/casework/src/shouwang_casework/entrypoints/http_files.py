@@ -1,11 +1,6 @@
 """HTTP: the student file (档案), break-the-glass, and the audit log.
 
-Expects on `request.app.state` (wired by main.py / bootstrap):
-- `db_pool`: asyncpg pool as the `casework` role;
-- `pseudonymizer`: turns a token's `sub` into the person_ref the roster and audit log use;
-- `note_cipher`: NoteCipher holding SHOUWANG_NOTE_KEYS, to open notes for staff in scope;
-- `token_verifier`: for `CurrentPrincipal`;
-- `settings` (optional): `break_glass_minutes` (default 120) bounds a break-the-glass grant.
+A break-the-glass grant lasts at most `CASEWORK_BREAK_GLASS_MINUTES` (default 120).
 
 Who reads a file: tier 4-5 staff and college leaders whose scope covers the student's
 placement (scope = the token's grants plus the person's roster assignments), tier 6 and campus
@@ -19,27 +14,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, StringConstraints
 from shouwang_contracts.auth import Placement, Principal
 from shouwang_contracts.inputs import IsoDatetime
-from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import (
-    BIGINT_MAX,
-    CurrentPrincipal,
-    Problem,
-    require_roles,
-    role_forbidden,
-)
+from shouwang_servicekit.problems import BIGINT_MAX, Problem
+from shouwang_servicekit.security import CurrentPrincipal, require_roles, role_forbidden
 
 from ..adapters import audit
 from ..adapters import roster as roster_repo
 from ..adapters.db import campus_transaction
 from ..adapters.files import read_student_file
+from .http_deps import Container
 from .http_roster import actor_ref
-
-DEFAULT_BREAK_GLASS_MINUTES = 120
 
 FILE_READERS = frozenset(
     {
@@ -77,14 +65,14 @@ async def _in_scope(conn: Any, principal: Principal, person_ref: str, placement:
 
 @router.get("/v1/students/{student_ref}/file", operation_id="readStudentFile")
 async def read_file(
-    request: Request, principal: CurrentPrincipal, student_ref: str
+    casework: Container, principal: CurrentPrincipal, student_ref: str
 ) -> dict[str, Any]:
     """Every report, screening, assessment, case, plan and note of one student, audited."""
     if principal.role not in FILE_READERS:
         raise role_forbidden(principal.role, FILE_READERS, ("查看学生档案", "read student files"))
-    person_ref = actor_ref(request, principal)
+    person_ref = actor_ref(casework, principal)
     refusal: Problem | None = None
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         placement = await roster_repo.placement_of(conn, student_ref)
         break_glass = False
         if placement is None and not principal.campus_wide:
@@ -110,9 +98,7 @@ async def read_file(
             )
             file: dict[str, Any] = {}
         else:
-            file = await read_student_file(
-                conn, request.app.state.note_cipher, principal.campus_id, student_ref
-            )
+            file = await read_student_file(conn, casework.cipher, principal.campus_id, student_ref)
             await audit.record_access(
                 conn,
                 principal_ref=person_ref,
@@ -140,16 +126,15 @@ class BreakGlassRequest(BaseModel):
 
 @router.post("/v1/students/{student_ref}/break-glass", operation_id="breakGlass", status_code=201)
 async def break_glass(
-    request: Request, principal: CurrentPrincipal, student_ref: str, body: BreakGlassRequest
+    casework: Container, principal: CurrentPrincipal, student_ref: str, body: BreakGlassRequest
 ) -> dict[str, Any]:
     """Open one student's file for a limited time to a tier-4+ staff member, flagged in audit."""
     if principal.role not in GLASS_BREAKERS:
         raise role_forbidden(principal.role, GLASS_BREAKERS, ("申请临时查看", "break the glass"))
-    settings = getattr(request.app.state, "settings", None)
-    cap = getattr(settings, "break_glass_minutes", None) or DEFAULT_BREAK_GLASS_MINUTES
+    cap = casework.settings.break_glass_minutes
     minutes = min(body.minutes or cap, cap)
-    person_ref = actor_ref(request, principal)
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    person_ref = actor_ref(casework, principal)
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         placement = await roster_repo.placement_of(conn, student_ref)
         if placement is None:
             raise _no_such_student()
@@ -189,7 +174,7 @@ def _grant_body(grant: audit.BreakGlassGrant) -> dict[str, Any]:
 
 @router.get("/v1/audit", operation_id="listAuditLog")
 async def list_audit_log(
-    request: Request,
+    casework: Container,
     principal: Auditor,
     student_ref: str | None = None,
     person_ref: str | None = None,
@@ -210,7 +195,7 @@ async def list_audit_log(
     Filter by pseudonym (`student_ref`, `person_ref`) or by number (`student_no`, `staff_no`),
     which is turned into the same pseudonym the log holds.
     """
-    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    pseudonymizer = casework.pseudonymizer
     if student_no:
         student_ref = pseudonymizer.student_ref(principal.campus_id, student_no)
     if staff_no:
@@ -224,11 +209,11 @@ async def list_audit_log(
         before_id=before_id,
         limit=limit,
     )
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         items = await audit.list_audit(conn, query)
         await audit.record_access(
             conn,
-            principal_ref=actor_ref(request, principal),
+            principal_ref=actor_ref(casework, principal),
             role=principal.role.value,
             student_ref=student_ref,
             action="audit.read",
@@ -243,7 +228,7 @@ async def list_audit_log(
 
 @router.get("/v1/audit/break-glass", operation_id="listBreakGlassGrants")
 async def list_break_glass_grants(
-    request: Request,
+    casework: Container,
     principal: CurrentPrincipal,
     unreviewed: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -255,7 +240,7 @@ async def list_break_glass_grants(
             (Role.COUNSELING_CENTER, Role.AUDITOR),
             ("查阅临时查看授权的复核队列", "see the break-the-glass review queue"),
         )
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         grants = await audit.list_break_glass(conn, unreviewed_only=unreviewed, limit=limit)
     return {"items": [_grant_body(g) for g in grants]}
 
@@ -269,11 +254,11 @@ class BreakGlassReview(BaseModel):
 
 @router.post("/v1/audit/break-glass/{grant_id}/review", operation_id="reviewBreakGlass")
 async def review_break_glass(
-    request: Request, principal: Reviewer, grant_id: str, body: BreakGlassReview
+    casework: Container, principal: Reviewer, grant_id: str, body: BreakGlassReview
 ) -> dict[str, Any]:
     """Record the review of a break-the-glass grant; a reviewed grant keeps its first review."""
-    reviewer_ref = actor_ref(request, principal)
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    reviewer_ref = actor_ref(casework, principal)
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         grant = await audit.review_break_glass(
             conn,
             grant_id,

@@ -1,11 +1,7 @@
 """HTTP: roster imports (students and placements, staff assignments) by a campus admin.
 
-Expects on `request.app.state` (wired by main.py / bootstrap):
-- `db_pool`: asyncpg pool connected as the `casework` role (search_path = casework);
-- `pseudonymizer`: shouwang_contracts Pseudonymizer under SHOUWANG_PSEUDONYM_KEY (the key intake
-  uses, so `student_ref` lines up across services);
-- `token_verifier`: for `CurrentPrincipal`;
-- `settings` (optional): `roster_max_upload_bytes` lowers the 20 MiB upload limit.
+Pseudonyms come from SHOUWANG_PSEUDONYM_KEY (the key intake uses, so `student_ref` lines up
+across services); `CASEWORK_ROSTER_MAX_UPLOAD_BYTES` lowers the 20 MiB upload limit.
 
 An import is all-or-nothing: a file with any bad row is refused (422, every bad row by number)
 and changes nothing but its own record in `roster_imports`. An import is a whole roster
@@ -31,15 +27,10 @@ from fastapi.routing import APIRoute
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
-from shouwang_contracts.web import (
-    Problem,
-    current_traceparent,
-    preferred_language,
-    problem_response,
-    require_roles,
-)
+from shouwang_servicekit.problems import Problem, preferred_language, problem_response
+from shouwang_servicekit.security import require_roles
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Message
@@ -47,6 +38,7 @@ from starlette.types import Message
 from ..adapters import outbox
 from ..adapters import roster as repo
 from ..adapters.db import campus_transaction
+from ..container import Casework
 from ..domain.roster import (
     Assignment,
     ResponsibleIndex,
@@ -58,6 +50,7 @@ from ..domain.roster import (
 )
 from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
 from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
+from .http_deps import Container
 
 SOURCE = "/shouwang/casework"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -134,18 +127,13 @@ ModeParam = Annotated[Mode, Query(description="snapshot: the whole roster; upser
 DryRun = Annotated[bool, Query(description="Report what would change; write nothing.")]
 
 
-def actor_ref(request: Request, principal: Principal) -> str:
+def actor_ref(casework: Casework, principal: Principal) -> str:
     """The caller's pseudonymous reference (audit, import records)."""
-    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
-    return pseudonymizer.person_ref(principal.campus_id, principal.sub)
+    return casework.pseudonymizer.person_ref(principal.campus_id, principal.sub)
 
 
-async def _read_upload(request: Request, upload: UploadFile) -> bytes:
-    settings = getattr(request.app.state, "settings", None)
-    limit = min(
-        getattr(settings, "roster_max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES,
-        DEFAULT_MAX_UPLOAD_BYTES,
-    )
+async def _read_upload(casework: Casework, upload: UploadFile) -> bytes:
+    limit = min(casework.settings.roster_max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES)
     content_type = (upload.content_type or "").split(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES:
         raise Problem(
@@ -255,17 +243,18 @@ def _sha256(data: bytes) -> str:
 @router.post("/students", operation_id="importStudentRoster")
 async def import_students(
     request: Request,
+    casework: Container,
     principal: CampusAdmin,
     file: RosterFile,
     mode: ModeParam = "snapshot",
     dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Import students and their placements; publish the directory entries that changed."""
-    data = await _read_upload(request, file)
+    data = await _read_upload(casework, file)
     parsed = await _parse(data, parse_students)
-    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    pseudonymizer = casework.pseudonymizer
     campus_id = principal.campus_id
-    async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
+    async with campus_transaction(casework.pool, campus_id) as conn:
         await _lock_campus_roster(conn, campus_id)
         counts: dict[str, int] = {"rows": parsed.rows_total}
         if not parsed.errors:
@@ -288,7 +277,7 @@ async def import_students(
                     [(ref[s.student_no], s.placement, a) for s, a in changes.directory_changes],
                 )
         record = await _record(
-            request, conn, principal, "students", mode, file, data, parsed, counts, dry_run
+            casework, conn, principal, "students", mode, file, data, parsed, counts, dry_run
         )
     if parsed.errors:
         raise _rejected(record, parsed.errors)
@@ -298,17 +287,18 @@ async def import_students(
 @router.post("/staff", operation_id="importStaffRoster")
 async def import_staff(
     request: Request,
+    casework: Container,
     principal: CampusAdmin,
     file: RosterFile,
     mode: ModeParam = "snapshot",
     dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Import who holds which role for which scope; republish directory entries it touches."""
-    data = await _read_upload(request, file)
+    data = await _read_upload(casework, file)
     parsed = await _parse(data, parse_staff)
-    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    pseudonymizer = casework.pseudonymizer
     campus_id = principal.campus_id
-    async with campus_transaction(request.app.state.db_pool, campus_id) as conn:
+    async with campus_transaction(casework.pool, campus_id) as conn:
         await _lock_campus_roster(conn, campus_id)
         counts: dict[str, int] = {"rows": parsed.rows_total}
         unmatched: list[tuple[str, str]] = []
@@ -338,7 +328,7 @@ async def import_staff(
                     conn, campus_id, [(ref, placements[ref], True) for ref in sorted(touched)]
                 )
         record = await _record(
-            request, conn, principal, "staff", mode, file, data, parsed, counts, dry_run
+            casework, conn, principal, "staff", mode, file, data, parsed, counts, dry_run
         )
     if parsed.errors:
         raise _rejected(record, parsed.errors)
@@ -364,7 +354,7 @@ def _scope_warnings(request: Request, unmatched: list[tuple[str, str]]) -> list[
 
 
 async def _record(
-    request: Request,
+    casework: Casework,
     conn: asyncpg.Connection,
     principal: Principal,
     kind: str,
@@ -388,7 +378,7 @@ async def _record(
         status=status,
         counts=counts,
         errors=[e.as_dict() for e in parsed.errors[:MAX_ERRORS_KEPT]],
-        actor_ref=actor_ref(request, principal),
+        actor_ref=actor_ref(casework, principal),
     )
 
 
@@ -407,18 +397,20 @@ def _import_body(record: repo.RosterImport) -> dict[str, Any]:
 
 @router.get("/imports", operation_id="listRosterImports")
 async def list_imports(
-    request: Request, principal: CampusAdmin, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    casework: Container,
+    principal: CampusAdmin,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
     """The campus's latest imports, newest first (refused rows only in each import's record)."""
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         records = await repo.recent_imports(conn, limit)
     return {"items": [_import_body(r) | {"errors": len(r.errors)} for r in records]}
 
 
 @router.get("/imports/{import_id}", operation_id="getRosterImport")
-async def get_import(request: Request, principal: CampusAdmin, import_id: str) -> dict[str, Any]:
+async def get_import(casework: Container, principal: CampusAdmin, import_id: str) -> dict[str, Any]:
     """One import's record: status, counts, and every refused row by number."""
-    async with campus_transaction(request.app.state.db_pool, principal.campus_id) as conn:
+    async with campus_transaction(casework.pool, principal.campus_id) as conn:
         record = await repo.get_import(conn, import_id)
     if record is None:
         raise Problem(

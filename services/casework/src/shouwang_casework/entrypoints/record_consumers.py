@@ -2,33 +2,29 @@
 
 One subscriber per topic (census apart, so a start-of-term upload never holds up a report),
 each in its own consumer group. A record is stored in one campus transaction, idempotent by
-the envelope id (a redelivery inserts nothing); the offset is committed only after that
-transaction commits (AckPolicy.NACK_ON_ERROR: an exception rewinds and retries). A record that
-no retry can fix (not an envelope of the expected type, or refused by a table constraint) is
-copied to `<topic>.dlq` with the reason headers, and the consumer goes on.
+the envelope id (a redelivery inserts nothing); the kit's consumer runtime commits the offset
+only after that transaction commits, and retries a failure as casework's case consumers do. A
+record that no retry can fix (not an envelope of the expected type, or refused by a table
+constraint) is copied to `<topic>.dlq` with the reason headers, and the consumer goes on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import asyncpg
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded
-from shouwang_contracts.kafka import PoisonEvent, dead_letter, decode_event
+from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, SCREENINGS
+from shouwang_servicekit.kafka.consumers import Record, event_type, subscribe
 
 from ..adapters import files
 from ..adapters.db import campus_transaction
-
-logger = logging.getLogger("shouwang.casework.records")
-RETRY_PAUSE_SECONDS = 1.0
+from ..container import Casework
+from .consumers import retry
 
 Store = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[bool]]
 Outcome = Literal["stored", "duplicate", "skipped"]
@@ -65,58 +61,25 @@ async def apply_record(
     return "stored" if stored else "duplicate"
 
 
-def register_record_consumers(broker: KafkaBroker, deps: Any) -> None:
-    """Subscribe the file's consumers on `broker`.
-
-    `deps` is any object whose `db_pool` attribute holds the asyncpg pool by the time records
-    flow (e.g. `app.state`, filled in the lifespan); it is read per record, not now.
-    """
+def register_record_consumers(casework: Casework) -> None:
+    """Subscribe the file's consumers on casework's broker, one group per topic."""
     for topic, consumer, payload_cls, store in RECORD_STREAMS:
-        _subscribe(broker, deps, topic, consumer, payload_cls, store)
+        _subscribe(casework, topic, consumer, payload_cls, store)
 
 
 def _subscribe(
-    broker: KafkaBroker,
-    deps: Any,
-    topic: str,
-    consumer: str,
-    payload_cls: type[Payload],
-    store: Store,
+    casework: Casework, topic: str, consumer: str, payload_cls: type[Payload], store: Store
 ) -> None:
-    @broker.subscriber(
+    async def keep_in_file(record: Record) -> str:
+        return await apply_record(
+            casework.pool, record.value or b"", event_type(record), payload_cls, store
+        )
+
+    subscribe(
+        casework.broker,
         topic,
         group_id=consumer,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
+        handle=keep_in_file,
+        retry=retry(casework),
         title=f"{consumer}:{topic}",
     )
-    async def keep_in_file(message: KafkaMessage) -> None:
-        # The raw bytes, not FastStream's decoded body: decoding is decode_event's job, and
-        # a body that is not JSON must reach the dead letters, not fail before the handler.
-        body = message.body
-        event_type = dict(message.headers).get("ce_type")
-        try:
-            await apply_record(deps.db_pool, body, event_type, payload_cls, store)
-        except PoisonEvent as exc:
-            await _dead_letter(broker, message, body, str(exc), consumer)
-        except Exception:
-            # The database is away or busy: the record is retried (nack rewinds the offset);
-            # pause first so an outage is not a hot loop of redeliveries.
-            logger.warning("keeping %s in the file failed; retrying", topic, exc_info=True)
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-            raise
-
-
-async def _dead_letter(
-    broker: KafkaBroker, message: KafkaMessage, body: bytes, reason: str, consumer: str
-) -> None:
-    record = message.raw_message
-    topic = getattr(record, "topic", None) or ""
-    partition = int(getattr(record, "partition", -1))
-    offset = int(getattr(record, "offset", -1))
-    dlq, headers = dead_letter(
-        topic, reason=reason, partition=partition, offset=offset, consumer=consumer
-    )
-    await broker.publish(body, dlq, key=getattr(record, "key", None), headers=headers)
-    # The reason names fields and types, never values: no personal data reaches the log.
-    logger.warning("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason[:200])

@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.kafka import DURABLE_PRODUCER
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 logger = logging.getLogger(__name__)
 

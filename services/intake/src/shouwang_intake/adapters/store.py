@@ -151,13 +151,6 @@ class IntakeStore:
         )
         return self._receipts.submit(row)
 
-    async def forget_processed_before(self, moment: datetime) -> int:
-        """Forget consumed event ids older than `moment`; returns how many went."""
-        status = await self._pool.execute(
-            "DELETE FROM processed_events WHERE processed_at < $1", moment
-        )
-        return int(status.split()[-1])
-
     async def forget_receipt(self, report_id: uuid.UUID) -> None:
         """Remove a receipt whose event Kafka never acknowledged (nobody was given its id)."""
         await self._pool.execute(

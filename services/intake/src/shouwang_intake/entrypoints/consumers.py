@@ -5,11 +5,9 @@ Reporters who never hear back stop reporting; they learn that much and nothing o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter, ValidationError
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import (
@@ -19,6 +17,7 @@ from shouwang_contracts.events import (
     CaseSeverityChanged,
 )
 from shouwang_contracts.topics import CASES
+from shouwang_servicekit.kafka.consumers import Record, Retry, event_type, subscribe
 
 from .. import metrics
 from ..adapters.store import IntakeStore
@@ -38,55 +37,36 @@ _RELEVANT = {
     CaseClosed.EVENT_TYPE,
 }
 
-
-# After a failed receipt update (the database away), wait before the record is redelivered:
-# 0.5 s, doubling per consecutive failure, at most 30 s. Retrying at once would spin.
-RETRY_FIRST_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
+# After a failed receipt update, wait before the record comes again: 0.5 s, doubling per
+# consecutive failure, at most 30 s. Any failure is retried (the database away, most likely):
+# a receipt is never worth a dead letter.
+RETRY = Retry(first_pause=0.5, longest_pause=30.0, attempts=None)
 
 
 def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id: str) -> None:
     """Subscribe to the cases topic; offsets are committed after the receipt is updated."""
-    failures = 0
 
-    @broker.subscriber(
-        CASES, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
-    )
-    async def on_case_event(message: KafkaMessage) -> None:
-        # The raw bytes, whatever content-type the producer set: FastStream would otherwise
-        # decode JSON into a dict before validation sees it.
-        body = message.body
-        event_type = dict(message.headers).get("ce_type")
-        if event_type is not None and event_type not in _RELEVANT:
-            return
+    async def on_case_event(record: Record) -> str:
+        kind = event_type(record)
+        if kind is not None and kind not in _RELEVANT:
+            return "skipped"
         try:
-            envelope = _CaseEvent.validate_json(body)
+            envelope = _CaseEvent.validate_json(record.value or b"")
         except ValidationError:
             # Not a case event intake needs (other types share the topic), or malformed:
             # receipts are a courtesy, so skip rather than block reporters' feedback.
             logger.info("skipped a cases-topic record intake does not use")
-            return
+            return "skipped"
         data = envelope.data
         if isinstance(data, CaseClosed):
             status, report_ids = "closed", []
         else:
             status, report_ids = "in_progress", data.report_ids
-        nonlocal failures
-        try:
-            advanced = await store.advance_receipts(
-                envelope.id, case_id=data.case_id, status=status, report_ids=report_ids
-            )
-        except Exception:
-            failures += 1
-            pause = min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
-            logger.warning(
-                "receipt update failed (%d in a row); retrying in %.1f s",
-                failures,
-                pause,
-                exc_info=True,
-            )
-            await asyncio.sleep(pause)
-            raise  # not acknowledged: the record comes again
-        failures = 0
+        advanced = await store.advance_receipts(
+            envelope.id, case_id=data.case_id, status=status, report_ids=report_ids
+        )
         if advanced:
             metrics.RECEIPT_UPDATES.labels(status).inc()
+        return "applied"
+
+    subscribe(broker, CASES, group_id=group_id, handle=on_case_event, retry=RETRY)

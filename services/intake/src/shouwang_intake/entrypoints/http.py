@@ -22,21 +22,14 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, in_language
-from shouwang_contracts.web import (
-    BIGINT_MAX,
-    CurrentPrincipal,
-    DirectRoute,
-    Problem,
-    json_body_openapi,
-    preferred_language,
-    read_json_body,
-    require_roles,
-    require_same_campus,
-)
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
+from shouwang_servicekit.problems import BIGINT_MAX, Problem, preferred_language
+from shouwang_servicekit.security import CurrentPrincipal, require_roles, require_same_campus
 
 from ..adapters.publisher import KafkaUnavailable
 from ..adapters.store import CensusBatch
-from ..bootstrap import Deps
+from ..container import Intake
 from ..service_layer.census import CensusStopped
 from ..service_layer.submissions import SubmissionRefused, Submitted
 from .schemas import Accepted, CensusBatchOut, ReceiptOut, ReportIn, RowErrorOut, ScreeningIn
@@ -131,11 +124,9 @@ def _idempotency_key(request: Request) -> tuple[str | None, list[dict[str, Any]]
         return None, [{**e, "loc": ("header", _KEY_HEADER)} for e in exc.errors(include_url=False)]
 
 
-async def deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
-
-
-AppDeps = Annotated[Deps, Depends(deps)]
+# The container, the one way handlers reach intake's parts (the DirectRoute endpoints call
+# `app_container` themselves: they solve no dependencies).
+Container = Annotated[Intake, Depends(app_container)]
 
 
 def _refused(exc: SubmissionRefused, headers: dict[str, str] | None = None) -> Problem:
@@ -149,7 +140,7 @@ def _refused(exc: SubmissionRefused, headers: dict[str, str] | None = None) -> P
     )
 
 
-def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
+def _unavailable(d: Intake, exc: KafkaUnavailable) -> Problem:
     return Problem(
         503,
         "kafka_unavailable",
@@ -160,7 +151,7 @@ def _unavailable(d: Deps, exc: KafkaUnavailable) -> Problem:
 
 
 @contextmanager
-def _answered_as_problems(d: Deps) -> Iterator[None]:
+def _answered_as_problems(d: Intake) -> Iterator[None]:
     """A refused submission becomes its 4xx problem; Kafka's silence a 503 with Retry-After."""
     try:
         yield
@@ -203,7 +194,7 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
 )
 async def submit_report(request: Request) -> Response:
     principal, body, idempotency_key = await _submission(request, _reporter, ReportIn)
-    d: Deps = request.app.state.deps
+    d: Intake = app_container(request)
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
     return _accepted(submitted, "report")
@@ -220,7 +211,7 @@ async def submit_report(request: Request) -> Response:
 )
 async def submit_screening(request: Request) -> Response:
     principal, body, idempotency_key = await _submission(request, _json_screener, ScreeningIn)
-    d: Deps = request.app.state.deps
+    d: Intake = app_container(request)
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_screening(principal, body, idempotency_key)
     return _accepted(submitted, "screening")
@@ -235,7 +226,7 @@ async def submit_screening(request: Request) -> Response:
 )
 async def submit_census(
     principal: Screener,
-    d: AppDeps,
+    d: Container,
     request: Request,
     response: Response,
     file: Annotated[
@@ -272,7 +263,7 @@ async def submit_census(
 async def get_census_batch(
     batch_id: uuid.UUID,
     principal: Screener,
-    d: AppDeps,
+    d: Container,
     request: Request,
     errors_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     errors_offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
@@ -284,7 +275,7 @@ async def get_census_batch(
 
 
 async def _batch_out(
-    d: Deps, batch: CensusBatch, request: Request, *, limit: int, offset: int
+    d: Intake, batch: CensusBatch, request: Request, *, limit: int, offset: int
 ) -> CensusBatchOut:
     english = preferred_language(request) == "en"
     errors = await d.store.batch_errors(batch.batch_id, limit=limit + 1, offset=offset)
@@ -317,7 +308,7 @@ async def _batch_out(
     "/reports/{report_id:uuid}", operation_id="get_report_receipt", response_model=ReceiptOut
 )
 async def get_report_receipt(
-    report_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request
+    report_id: uuid.UUID, principal: CurrentPrincipal, d: Container, request: Request
 ) -> ReceiptOut:
     """The reporter's own receipt: received, being handled, or closed. Nothing of the case."""
     return await _receipt(report_id, principal, d, request)
@@ -329,13 +320,13 @@ async def get_report_receipt(
     response_model=ReceiptOut,
 )
 async def get_screening_receipt(
-    screening_id: uuid.UUID, principal: CurrentPrincipal, d: AppDeps, request: Request
+    screening_id: uuid.UUID, principal: CurrentPrincipal, d: Container, request: Request
 ) -> ReceiptOut:
     return await _receipt(screening_id, principal, d, request)
 
 
 async def _receipt(
-    receipt_id: uuid.UUID, principal: Principal, d: Deps, request: Request
+    receipt_id: uuid.UUID, principal: Principal, d: Intake, request: Request
 ) -> ReceiptOut:
     receipt = await d.store.receipt(principal.campus_id, receipt_id)
     # Someone else's receipt is answered exactly like a missing one: ids reveal nothing.

@@ -23,12 +23,12 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from shouwang_contracts.auth import Principal
-from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ScreeningSubmitted
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import CENSUS
+from shouwang_servicekit.cooperative import TimeSlice
 
 from .. import metrics
 from ..adapters.census_files import UnreadableFile, iter_rows, sha256_of

@@ -22,7 +22,7 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.web import current_traceparent
+from shouwang_contracts.trace import current_traceparent
 
 from .. import metrics
 from ..adapters.publisher import EventPublisher, KafkaUnavailable

@@ -1,9 +1,10 @@
 """Kafka consumers: one subscriber (and consumer group) per input topic.
 
 Reports, individual screenings and the census each have their own consumer, so a 20,000-row
-census in flight never queues ahead of a tier report. Offsets are committed only after the
-effects' transaction committed (AckPolicy.NACK_ON_ERROR: a failure rewinds to the record);
-poison records go to `<topic>.dlq` and the consumer goes on.
+census in flight never queues ahead of a tier report. The kit's consumer runtime commits
+offsets only after the effects' transaction committed, retries a dependency's failure after a
+back-off, and sends a record that cannot be graded to `<topic>.dlq` with the reason; the
+consumer goes on.
 """
 
 from __future__ import annotations
@@ -13,53 +14,26 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
-from zoneinfo import ZoneInfo
 
-import asyncpg
-from aiokafka import ConsumerRecord  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
+from shouwang_servicekit.kafka.consumers import Record, Retry, subscribe, subscribe_batch
 
 from .. import metrics
 from ..adapters.batch import BatchStore
-from ..adapters.kafka import observe_lag, send_to_dead_letter
-from ..adapters.outbox import OutboxRelay
+from ..adapters.kafka import ConsumerMetrics
 from ..adapters.repository import unit_of_work
-from ..config import TriageSettings
+from ..container import Triage
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
-from ..domain.policy import GradingPolicy
 from ..service_layer.casework import acknowledge_alert, place_student, record_case_closed
 from ..service_layer.grading import GradingInput, Lane, grade_inputs
 
 logger = logging.getLogger("shouwang.triage.consumers")
-Record: TypeAlias = ConsumerRecord[Any, Any]
-
-# Failures worth retrying (the record is fine, a dependency is not); anything else about a
-# record is treated as poison so one bad record can never wedge a partition.
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    KafkaError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.TransactionRollbackError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.exceptions.OperatorInterventionError,
-    # Two replicas (census and reports) raising the first alert of one student at once: the
-    # loser retries and then sees the winner's alert.
-    asyncpg.exceptions.UniqueViolationError,
-)
 
 
 class UrgentFirst:
@@ -111,24 +85,6 @@ class DutyCycle:
         rest = min(busy_seconds * (1 / self.share - 1), self.longest_rest)
         metrics.CENSUS_RESTED_SECONDS.inc(rest)
         await asyncio.sleep(rest)
-
-
-@dataclass
-class Triage:
-    """What the consumers need: brokers, the pool, the policy, the relay and the settings."""
-
-    broker: KafkaBroker
-    pool: asyncpg.Pool
-    policy: GradingPolicy
-    relay: OutboxRelay
-    settings: TriageSettings
-    gate: UrgentFirst = field(default_factory=UrgentFirst)
-    census_pace: DutyCycle = field(default_factory=DutyCycle)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The campus time zone: reasons date the earlier sheets they rest on in it."""
-        return ZoneInfo(self.settings.timezone)
 
 
 def report_input(record: Record) -> GradingInput:
@@ -184,59 +140,6 @@ def _value(record: Record) -> bytes:
     if not record.value:
         raise PoisonEvent("empty record value")
     return bytes(record.value)
-
-
-async def grade_records(
-    triage: Triage,
-    records: Sequence[Record],
-    decode: Callable[[Record], GradingInput],
-    consumer: Any,
-    pause: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Grade a batch of records in one transaction; poison records go to the dead-letter topic.
-
-    If the batch fails for a reason other than a dependency being down, each record is retried
-    alone so only the record that cannot be processed is dead-lettered.
-    """
-    items: list[tuple[Record, GradingInput]] = []
-    held = TimeSlice()
-    for record in records:
-        if pause is not None and held.over():
-            await pause()
-            held.renew()
-        observe_lag(consumer, record)
-        try:
-            items.append((record, decode(record)))
-        except PoisonEvent as exc:
-            await send_to_dead_letter(triage.broker, record, str(exc), _group(triage, record.topic))
-    if not items:
-        return
-    try:
-        await _grade_together(triage, [item for _, item in items], pause)
-    except TRANSIENT:
-        raise
-    except Exception:
-        if len(items) == 1:
-            record, _ = items[0]
-            logger.exception(
-                "grading failed for %s[%d]@%d", record.topic, record.partition, record.offset
-            )
-            await send_to_dead_letter(
-                triage.broker,
-                record,
-                "grading failed: internal error",
-                _group(triage, record.topic),
-            )
-            return
-        for record, item in items:
-            await grade_records(triage, [record], _decoded(item), consumer, pause)
-
-
-def _decoded(item: GradingInput) -> Callable[[Record], GradingInput]:
-    def decode(_record: Record) -> GradingInput:
-        return item
-
-    return decode
 
 
 async def _grade_together(
@@ -303,83 +206,49 @@ def _group(triage: Triage, topic: str) -> str:
     return f"{triage.settings.group_prefix}.{topic}"
 
 
-async def _guard(triage: Triage, record: Record, handle: Callable[[], Any]) -> None:
-    """Dead-letter poison, back off and rewind on a dependency failure.
-
-    Any other failure is a record this code cannot process: it is dead-lettered too, so one
-    record never wedges the partition in a retry loop.
-    """
-    try:
-        await handle()
-    except PoisonEvent as exc:
-        await send_to_dead_letter(triage.broker, record, str(exc), _group(triage, record.topic))
-    except TRANSIENT:
-        logger.warning(
-            "dependency failure on %s; will retry the record", record.topic, exc_info=True
-        )
-        await asyncio.sleep(triage.settings.retry_backoff_seconds)
-        raise
-    except Exception as exc:
-        logger.exception(
-            "processing failed for %s[%d]@%d", record.topic, record.partition, record.offset
-        )
-        await send_to_dead_letter(
-            triage.broker,
-            record,
-            f"processing failed: {type(exc).__name__}",
-            _group(triage, record.topic),
-        )
-
-
 def register_consumers(triage: Triage) -> None:
-    """Subscribe one consumer group per input topic."""
+    """Subscribe one consumer group per input topic (those `TRIAGE_CONSUMERS` chose)."""
     broker, settings = triage.broker, triage.settings
-    common: dict[str, Any] = {
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "auto_offset_reset": "earliest",
-    }
+    gate = UrgentFirst()
+    census_pace = DutyCycle(settings.census_duty_cycle)
+    observer = ConsumerMetrics()
+    # A record whose grading fails for another reason than a dependency is dead-lettered at
+    # once: nothing suggests a second try would grade it.
+    pause = settings.retry_backoff_seconds
+    retry = Retry(first_pause=pause, longest_pause=pause, attempts=1)
 
     def graded_topic(
         topic: str, decode: Callable[[Record], GradingInput], max_records: int, urgent: bool
     ) -> None:
-        # FastStream's batch subscriber sleeps `batch_timeout_ms` after an empty poll, so the
-        # urgent topics poll in short steps: a report waits ~20 ms, not ~200 ms, to be picked up.
+        async def grade_urgent(items: list[GradingInput]) -> None:
+            async with gate.urgent():
+                await _grade_together(triage, items, None)
+
+        async def grade_census(items: list[GradingInput]) -> None:
+            await _grade_together(triage, items, gate.yield_to_urgent)
+
         # Batches: whatever queued up while the previous batch was graded goes in one
         # transaction and one offset commit, so a burst never builds a queue of commits; with
-        # nothing queued a batch is a single record, handled at once.
-        async def on_records(message: KafkaMessage) -> None:
-            records = message.raw_message
-            batch = tuple(records) if isinstance(records, tuple | list) else (records,)
-            try:
-                if urgent:
-                    async with triage.gate.urgent():
-                        await grade_records(triage, batch, decode, message.consumer)
-                else:
-                    began = time.perf_counter()
-                    await grade_records(
-                        triage, batch, decode, message.consumer, triage.gate.yield_to_urgent
-                    )
-                    await triage.census_pace.rest_after(time.perf_counter() - began)
-            except TRANSIENT:
-                logger.warning(
-                    "dependency failure on %s; will retry the batch", topic, exc_info=True
-                )
-                await asyncio.sleep(settings.retry_backoff_seconds)
-                raise
-
-        broker.subscriber(
+        # nothing queued a batch is a single record, handled at once. FastStream's batch
+        # subscriber sleeps its poll time after an empty poll, so the urgent topics poll in
+        # short steps: a report waits ~20 ms, not ~200 ms, to be picked up.
+        subscribe_batch(
+            broker,
             topic,
             group_id=_group(triage, topic),
-            batch=True,
+            decode=decode,
+            handle=grade_urgent if urgent else grade_census,
             max_records=max_records,
-            batch_timeout_ms=settings.urgent_poll_ms if urgent else 200,
+            poll_ms=settings.urgent_poll_ms if urgent else 200,
+            retry=retry,
+            observer=observer,
+            pause=None if urgent else gate.yield_to_urgent,
+            rest_after=None if urgent else census_pace.rest_after,
             # The census fetches in small responses: parsing one runs on the event loop, and
             # a multi-megabyte response would hold a report's handler up while it is parsed.
             fetch_max_bytes=50 * 1024 * 1024 if urgent else 256 * 1024,
             max_partition_fetch_bytes=1024 * 1024 if urgent else 64 * 1024,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-        )(on_records)
+        )
 
     chosen = settings.consumer_set
     if "reports" in chosen:
@@ -396,19 +265,22 @@ def register_consumers(triage: Triage) -> None:
             CENSUS, lambda r: screening_input(r, "bulk"), settings.census_batch_size, urgent=False
         )
 
-    async def on_case_event(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        await _guard(triage, record, lambda: handle_case_event(triage, record))
+    async def on_case_event(record: Record) -> None:
+        await handle_case_event(triage, record)
 
-    async def on_directory_entry(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        await _guard(triage, record, lambda: handle_directory_entry(triage, record))
+    async def on_directory_entry(record: Record) -> None:
+        await handle_directory_entry(triage, record)
 
-    if "cases" in chosen:
-        broker.subscriber(CASES, group_id=_group(triage, CASES), **common)(on_case_event)
-    if "directory" in chosen:
-        broker.subscriber(DIRECTORY, group_id=_group(triage, DIRECTORY), **common)(
-            on_directory_entry
-        )
+    for name, topic, handle in (
+        ("cases", CASES, on_case_event),
+        ("directory", DIRECTORY, on_directory_entry),
+    ):
+        if name in chosen:
+            subscribe(
+                broker,
+                topic,
+                group_id=_group(triage, topic),
+                handle=handle,
+                retry=retry,
+                observer=observer,
+            )

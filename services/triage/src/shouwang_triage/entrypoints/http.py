@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from shouwang_contracts.vocabulary import Role, Severity
-from shouwang_contracts.web import CurrentPrincipal, Problem, preferred_language, role_forbidden
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem, preferred_language
+from shouwang_servicekit.security import CurrentPrincipal, role_forbidden
 
 from ..adapters.repository import TriageStore
+from ..container import Triage
 
 logger = logging.getLogger("shouwang.triage.http")
 
 router = APIRouter(prefix="/v1", tags=["grades"])
+Container = Annotated[Triage, Depends(app_container)]
 
 # Tier 4 and up, plus the college leadership and campus administrators. Students of tiers
 # 1-3 never see grades; platform admins see only aggregates; auditors read the audit log.
@@ -66,12 +71,12 @@ class GradeView(BaseModel):
     summary="The student's current grade and the reasons for it",
 )
 async def get_student_grade(
-    student_ref: str, request: Request, principal: CurrentPrincipal
+    student_ref: str, request: Request, principal: CurrentPrincipal, triage: Container
 ) -> GradeView:
     """Tier 4+ staff of the student's campus whose scope covers the student's placement."""
     if principal.role not in GRADE_READERS:
         raise role_forbidden(principal.role, GRADE_READERS, ("查看研判结果", "read grades"))
-    async with request.app.state.pool.acquire() as conn:
+    async with triage.pool.acquire() as conn:
         store = TriageStore(conn)
         placement = await store.placement(principal.campus_id, student_ref)
         if not principal.campus_wide and (placement is None or not principal.covers(placement)):

@@ -1,83 +1,70 @@
-"""Background loops: the escalation scheduler and housekeeping (gauges, pruning)."""
+"""Background chores: the escalation scheduler and housekeeping (gauges, pruning).
+
+Each is a chore the kit runs periodically (`BackgroundTasks.every`): one round of work that
+returns True when it should run again at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
+from shouwang_servicekit.tasks import Chore
 
 from .. import metrics
-from ..adapters.outbox import LANES, OutboxRelay
+from ..adapters.outbox import LANES
 from ..adapters.repository import unit_of_work
-from ..domain.policy import GradingPolicy
+from ..container import Triage
 from ..service_layer.escalation import escalate_overdue
 
 logger = logging.getLogger("shouwang.triage.scheduler")
 
 
-async def run_escalations(
-    pool: asyncpg.Pool, policy: GradingPolicy, relay: OutboxRelay, *, interval: float, batch: int
-) -> None:
-    """Escalate overdue alerts until cancelled; survives restarts because deadlines are rows."""
-    while True:
-        escalated = 0
-        try:
-            async with unit_of_work(pool) as store:
-                done = await escalate_overdue(store, policy, datetime.now(UTC), batch)
-            escalated = len(done)
-            if done:
-                relay.wake("urgent")
-            for step in done:
-                metrics.DEADLINE_BREACHES.labels(step.level.id).inc()
-                if step.realert_attempt:
-                    metrics.REALERTS.labels(step.level.id).inc()
-                    logger.warning(
-                        "alert %s re-alerted %s and the on-duty contact (attempt %d)",
-                        step.alert_id,
-                        step.owner,
-                        step.realert_attempt,
-                    )
-                elif step.owner is not None:
-                    metrics.ESCALATIONS.labels(step.level.id, step.owner).inc()
-                    logger.info("alert %s escalated to %s", step.alert_id, step.owner)
-                else:
-                    logger.warning(
-                        "alert %s missed the top of the ladder's deadline", step.alert_id
-                    )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("escalation pass failed; retrying")
-        if escalated < batch:
-            await asyncio.sleep(interval)
+def escalations(triage: Triage) -> Chore:
+    """Escalate overdue alerts, a batch per round (again at once while batches are full);
+    survives restarts because deadlines are rows."""
+    batch = triage.settings.escalation_batch
 
-
-async def run_housekeeping(
-    pool: asyncpg.Pool, policy: GradingPolicy, *, interval: float = 15.0
-) -> None:
-    """Refresh the open-alert and outbox gauges; forget evidence older than every window."""
-    while True:
-        try:
-            async with unit_of_work(pool) as store:
-                counts = await store.open_alert_counts()
-                for severity in ("mild", "moderate", "severe", "critical"):
-                    metrics.ALERTS_OPEN.labels(severity).set(counts.get(severity, 0))
-                for lane in LANES:
-                    pending = await store.conn.fetchval(
-                        "SELECT count(*) FROM outbox WHERE lane = $1", lane
-                    )
-                    metrics.OUTBOX_PENDING.labels(lane).set(pending)
-                now = datetime.now(UTC)
-                await store.prune_evidence(now - policy.retention - timedelta(days=1))
-                await store.conn.execute(
-                    "DELETE FROM processed_events WHERE processed_at < $1",
-                    now - PROCESSED_EVENT_MEMORY,
+    async def escalate() -> bool:
+        async with unit_of_work(triage.pool) as store:
+            done = await escalate_overdue(store, triage.policy, datetime.now(UTC), batch)
+        if done:
+            triage.relay.wake("urgent")
+        for step in done:
+            metrics.DEADLINE_BREACHES.labels(step.level.id).inc()
+            if step.realert_attempt:
+                metrics.REALERTS.labels(step.level.id).inc()
+                logger.warning(
+                    "alert %s re-alerted %s and the on-duty contact (attempt %d)",
+                    step.alert_id,
+                    step.owner,
+                    step.realert_attempt,
                 )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("housekeeping failed; retrying")
-        await asyncio.sleep(interval)
+            elif step.owner is not None:
+                metrics.ESCALATIONS.labels(step.level.id, step.owner).inc()
+                logger.info("alert %s escalated to %s", step.alert_id, step.owner)
+            else:
+                logger.warning("alert %s missed the top of the ladder's deadline", step.alert_id)
+        return len(done) >= batch
+
+    return escalate
+
+
+def housekeeping(triage: Triage) -> Chore:
+    """Refresh the open-alert and outbox gauges; forget evidence older than every window."""
+
+    async def keep_house() -> bool:
+        async with unit_of_work(triage.pool) as store:
+            counts = await store.open_alert_counts()
+            for severity in ("mild", "moderate", "severe", "critical"):
+                metrics.ALERTS_OPEN.labels(severity).set(counts.get(severity, 0))
+            for lane in LANES:
+                pending = await store.conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE lane = $1", lane
+                )
+                metrics.OUTBOX_PENDING.labels(lane).set(pending)
+            now = datetime.now(UTC)
+            await store.prune_evidence(now - triage.policy.retention - timedelta(days=1))
+        return False
+
+    return keep_house

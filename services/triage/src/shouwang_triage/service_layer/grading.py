@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
-from shouwang_contracts.cooperative import TimeSlice
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_servicekit.cooperative import TimeSlice
 
 from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey, outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation

@@ -7,7 +7,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
 from shouwang_contracts.envelope import _TRACEPARENT
-from shouwang_contracts.web import DirectRoute, current_traceparent
+from shouwang_contracts.trace import current_traceparent
+from shouwang_servicekit.fastlane import DirectRoute
 
 from .service_apps import small_service
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from shouwang_contracts.kafka import DURABLE_PRODUCER, KeyPartitioner
 from shouwang_contracts.topics import student_key
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER, KeyPartitioner
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,28 @@ wiring does (the edge, problems, metrics, the OpenAPI document)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import TokenVerifier
-from shouwang_contracts.web import HttpMetrics, service_app
+from shouwang_servicekit.app import service_app
+from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.ops import ReadinessCheck
 
 
-@asynccontextmanager
-async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+class NoParts:
+    """A container with nothing to start, check or close."""
+
+    def readiness(self) -> Mapping[str, ReadinessCheck]:
+        return {}
+
+    async def close(self) -> None:
+        pass
+
+
+async def _bootstrap() -> NoParts:
+    return NoParts()
 
 
 def small_service(
@@ -25,10 +35,9 @@ def small_service(
     app = service_app(
         title="t",
         description="t",
-        lifespan=_no_lifespan,
+        bootstrap=_bootstrap,
         token_verifier=TokenVerifier(secret="s" * 32),
         routers=list(routers),
-        readiness={},
         registry=registry,
         http_metrics=HttpMetrics.register("t", registry),
         body_limit=body_limit,

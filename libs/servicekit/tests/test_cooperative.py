@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from shouwang_contracts.cooperative import TimeSlice
+from shouwang_servicekit.cooperative import TimeSlice
 
 
 def test_a_slice_is_over_only_once_its_time_has_passed_and_renews() -> None:

@@ -9,14 +9,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
-from shouwang_contracts.web import (
-    PROBLEM_JSON,
-    DirectRoute,
-    Problem,
-    install_problem_handlers,
-    json_body_openapi,
-    read_json_body,
-)
+from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
+from shouwang_servicekit.problems import PROBLEM_JSON, Problem, install_problem_handlers
 
 from .service_apps import small_service
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from shouwang_contracts.web import YOUNG_GC_THRESHOLD, serve
+from shouwang_servicekit.serving import YOUNG_GC_THRESHOLD, serve
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Settings every service shares, read from the environment (needs the `web` extra).
+"""Settings every service shares, read from the environment.
 
 A service subclasses `SharedSettings` with its own `env_prefix` (e.g. `TRIAGE_`); the shared
 names below are read without prefix so one environment configures the whole platform.
@@ -12,10 +12,11 @@ from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from shouwang_contracts.auth import TokenVerifier
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.pseudonym import Pseudonymizer
 
-from .auth import TokenVerifier
-from .crypto import NoteCipher
-from .pseudonym import Pseudonymizer
+from .kafka.clients import KafkaClients
 
 LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside local
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonym-key-change-me-0123456789"
@@ -92,6 +93,10 @@ class SharedSettings(BaseSettings):
             issuer=self.jwt_issuer,
             audience=self.jwt_audience,
         )
+
+    def kafka_clients(self, service: str) -> KafkaClients:
+        """The maker of `service`'s Kafka clients (client id `shouwang-<service>`)."""
+        return KafkaClients(self.kafka_bootstrap_servers, client_id=f"shouwang-{service}")
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.pseudonym_key.get_secret_value().encode())

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 from pydantic import ValidationError
-from shouwang_contracts.settings import SharedSettings
+from shouwang_servicekit.settings import SharedSettings
 
 REAL = {"SHOUWANG_PSEUDONYM_KEY": "p" * 48, "SHOUWANG_NOTE_KEYS": "k1:" + "A" * 43}
 

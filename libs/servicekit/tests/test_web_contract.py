@@ -11,13 +11,8 @@ import pytest
 from fastapi import APIRouter, FastAPI, Query, Request, Response, UploadFile
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from shouwang_contracts.inputs import IsoAwareDatetime, IsoDatetime
-from shouwang_contracts.web import (
-    BIGINT_MAX,
-    PROBLEM_JSON,
-    DirectRoute,
-    json_body_openapi,
-    read_json_body,
-)
+from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
+from shouwang_servicekit.problems import BIGINT_MAX, PROBLEM_JSON
 
 from .service_apps import small_service
 

@@ -1,0 +1,24 @@
+"""Shouwang's service kit: the shell every service wears, so each is written once.
+
+Modules, one concern each (import from them; this package re-exports nothing):
+- `app`: `service_app()` around the container `bootstrap()` builds, `app_container` (the one
+  way handlers reach it), `run_service()` (the console entry point);
+- `settings`: `SharedSettings`, the platform-wide settings every service's class extends;
+- `problems`: problem+json errors (`Problem`) in zh-CN or English;
+- `security`: `CurrentPrincipal`, `require_roles`, `role_forbidden`, `require_same_campus`;
+- `fastlane`: `DirectRoute` and `read_json_body` for the busiest endpoints;
+- `edge`: the one ASGI layer in front (trace context, body limits, `HttpMetrics`);
+- `openapi`: the problems and bearer token every operation documents;
+- `ops`: `/healthz`, `/readyz`, `/metrics`;
+- `logs`: JSON logs with trace ids; `serving`: `serve()` (uvicorn, tuned once);
+- `kafka.clients`: `KafkaClients`, the one place Kafka clients are made;
+- `kafka.consumers`: the consumer runtime (`subscribe`, `subscribe_batch`, `Retry`,
+  `ConsumerObserver`); `kafka.deadletters`: `DeadLetters`;
+- `transient`: `is_transient`, the one rule for failures worth retrying; `backoff`: `Backoff`;
+- `tasks`: `BackgroundTasks` and periodic chores with jitter;
+- `outbox`: `OutboxRelay` for a service's outbox table; `processed`: `ProcessedEvents`, the
+  retention chore of consumed event ids;
+- `cooperative`: `TimeSlice`, for bulk work sharing the event loop with urgent work.
+
+Trace context (`shouwang_contracts.trace`) and the wire itself stay in the contracts package.
+"""

@@ -1,0 +1,188 @@
+"""A service's app, wired as every Shouwang service is, around the container its `bootstrap()`
+builds; and the one way handlers reach that container.
+
+    def create_app(settings: NotifySettings | None = None) -> FastAPI:
+        settings = settings or NotifySettings()
+        return service_app(
+            title="Shouwang notify", description="...",
+            bootstrap=lambda: bootstrap(settings),
+            token_verifier=settings.token_verifier(),
+            routers=[router], registry=metrics.REGISTRY, http_metrics=metrics.HTTP,
+            body_limit=64 * 1024,
+        )
+
+    def run() -> None:
+        run_service("notify", create_app, NotifySettings())
+
+Handlers declare `Annotated[Notify, Depends(app_container)]` (an alias per service).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
+from prometheus_client import CollectorRegistry
+from shouwang_contracts.auth import TokenVerifier
+from starlette.types import ASGIApp
+
+from .edge import EdgeMiddleware, HttpMetrics
+from .fastlane import direct_routes
+from .logs import configure_logging
+from .openapi import document_problems, hoist_body_definitions
+from .ops import ReadinessCheck, operations_router
+from .problems import install_problem_handlers
+from .serving import serve
+
+# FastAPI's native OpenTelemetry, off. Shouwang carries its own W3C trace context and
+# Prometheus metrics (EdgeMiddleware), and FastAPI's log signal would record validation
+# failures with the values that failed, which may be personal data. Checking whether it is
+# configured also costs every request. Pass as `FastAPI(telemetry=FASTAPI_TELEMETRY_OFF)`.
+FASTAPI_TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+
+
+class ServiceContainer(Protocol):
+    """What `service_app` asks of the typed container a service's `bootstrap()` returns.
+
+    `readiness()` names the checks `/readyz` runs (e.g. `{"kafka": self.ping_kafka,
+    "database": self.ping_database}`); `close()` stops what bootstrap started, in reverse.
+    """
+
+    def readiness(self) -> Mapping[str, ReadinessCheck]: ...
+
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=ServiceContainer)
+
+
+class Served(Protocol):
+    """Settings that say where a service listens."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
+S = TypeVar("S", bound=Served)
+
+
+def container_lifespan(
+    bootstrap: Callable[[], Awaitable[ServiceContainer]], *, freeze_gc: bool = False
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of a service: `bootstrap()` builds the container when the app starts
+    (`app.state.container`, read by `app_container`), `close()` ends it when the app stops.
+
+    With `freeze_gc`, everything built so far is moved out of the collector's sight: it lives
+    as long as the process, so full collections need not rescan it (shorter pauses, less CPU
+    under load; intake uses it).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = await bootstrap()
+        app.state.container = container
+        if freeze_gc:
+            gc.freeze()
+        try:
+            yield
+        finally:
+            await container.close()
+
+    return lifespan
+
+
+def app_container(request: Request) -> Any:
+    """The container of the app serving `request`: the one way handlers reach their
+    dependencies. Declare it typed, once per service:
+
+        Container = Annotated[Intake, Depends(app_container)]
+
+    A `DirectRoute` endpoint (no dependency solving) calls it with its request.
+    """
+    return request.app.state.container
+
+
+async def _not_started() -> bool:
+    return False
+
+
+def _readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
+    container: ServiceContainer | None = getattr(app.state, "container", None)
+    return container.readiness() if container is not None else {"started": _not_started}
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    bootstrap: Callable[[], Awaitable[ServiceContainer]],
+    token_verifier: TokenVerifier,
+    routers: Iterable[APIRouter],
+    registry: CollectorRegistry,
+    http_metrics: HttpMetrics,
+    body_limit: int,
+    body_limit_overrides: dict[str, int] | None = None,
+    freeze_gc: bool = False,
+) -> FastAPI:
+    """A service's FastAPI app, wired as every Shouwang service is:
+
+    - the lifespan builds the container with `bootstrap` and closes it (`container_lifespan`);
+    - FastAPI's own telemetry off (`FASTAPI_TELEMETRY_OFF`);
+    - bearer tokens checked by `token_verifier` (read by `current_principal`);
+    - problem+json for every error, in zh-CN unless the caller prefers English;
+    - the service's `/v1` routers, then `/healthz`, `/readyz` (the container's `readiness()`)
+      and `/metrics` (the service's `registry`);
+    - one `EdgeMiddleware` in front: trace context, the body limit (`body_limit`, or a
+      longer path prefix's override), `http_metrics`, and the fast lane to the routers'
+      `DirectRoute`s;
+    - an OpenAPI document that also describes bodies read with `read_json_body` and the
+      problems every operation can answer.
+    """
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        description=description,
+        lifespan=container_lifespan(bootstrap, freeze_gc=freeze_gc),
+        telemetry=FASTAPI_TELEMETRY_OFF,
+    )
+    app.state.token_verifier = token_verifier
+    install_problem_handlers(app)
+    routers = list(routers)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(operations_router(lambda: _readiness(app), [registry]))
+    app.add_middleware(
+        EdgeMiddleware,
+        metrics=http_metrics,
+        body_limit=body_limit,
+        body_limit_overrides=body_limit_overrides,
+        direct_routes=direct_routes(routers),
+    )
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(hoist_body_definitions(generate()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def run_service(service: str, create_app: Callable[[S], ASGIApp], settings: S) -> None:
+    """A service's console entry point: JSON logs named `service`, then its app served on
+    the settings' host and port (`serve`)."""
+    configure_logging(service)
+    serve(create_app(settings), settings.host, settings.port)

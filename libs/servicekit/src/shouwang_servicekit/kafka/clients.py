@@ -1,0 +1,118 @@
+"""The one place Kafka clients are made: every broker, producer and consumer of a service.
+
+`KafkaClients` (from `SharedSettings.kafka_clients(service)`) builds FastStream brokers (whose
+subscribers are the service's consumers) and bare aiokafka producers (intake's hot path) with
+one set of settings: where the cluster is, who the client is, how long a request may take,
+and the durable producer (`DURABLE_PRODUCER`). Connection security belongs in
+`_connection()`, once, for every client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
+from faststream.kafka import KafkaBroker
+
+
+class KeyPartitioner:
+    """Kafka's default partitioning of keyed records, with each key's hash remembered.
+
+    The partition is the one the Java client and aiokafka's `DefaultPartitioner` choose
+    (murmur2 of the key, made positive, modulo the partition count), so every producer of a
+    student's events agrees on its partition. aiokafka computes murmur2 in pure Python, about
+    a hundredth of a millisecond per key, for every record; a service keys its records by the
+    same students' references all day (and a census by one campus's roster), so the hash of
+    the last `maxsize` keys is looked up instead. Records without a key go to a random
+    available partition, as with the default.
+    """
+
+    def __init__(self, maxsize: int = 65_536) -> None:
+        self._hash = lru_cache(maxsize=maxsize)(_positive_murmur2)
+        self._unkeyed = DefaultPartitioner()
+
+    def __call__(
+        self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]
+    ) -> int:
+        if key is None:
+            return self._unkeyed(key, all_partitions, available)  # type: ignore[no-any-return]
+        return all_partitions[self._hash(bytes(key)) % len(all_partitions)]
+
+
+def _positive_murmur2(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF  # type: ignore[no-any-return]
+
+
+# Every producer: the broker acknowledges only once all in-sync replicas have the record,
+# and retries cannot duplicate or reorder it; keyed records go where Kafka's default
+# partitioner sends them (see `KeyPartitioner`).
+DURABLE_PRODUCER: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "partitioner": KeyPartitioner(),
+}
+#: How long one request to the cluster may take before the client gives up on it.
+REQUEST_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaClients:
+    """Makes every Kafka client of one service, with the same settings.
+
+    `client_id` names the service (`shouwang-intake`); a client made with `name` adds it
+    (`shouwang-intake-census`), so the cluster's metrics tell the clients apart.
+    """
+
+    bootstrap_servers: str
+    client_id: str
+    request_timeout_ms: int = REQUEST_TIMEOUT_MS
+
+    def _connection(self, name: str | None) -> dict[str, Any]:
+        """Where the cluster is and who speaks: the settings every client shares."""
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": f"{self.client_id}-{name}" if name else self.client_id,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+
+    def broker(self, *, linger_ms: int, name: str | None = None, **tuning: Any) -> KafkaBroker:
+        """A FastStream broker whose producer waits for all in-sync replicas.
+
+        Its subscribers are the service's consumers (see `shouwang_servicekit.kafka.consumers`).
+        Topics are never created by a client (the devstack and the deployment declare them);
+        FastStream's own logging is off (the consumer runtime logs what matters, and a census
+        would log tens of thousands of records).
+        """
+        connection = self._connection(name)
+        return KafkaBroker(
+            connection.pop("bootstrap_servers"),
+            linger_ms=linger_ms,
+            allow_auto_create_topics=False,
+            logger=None,
+            **connection,
+            **DURABLE_PRODUCER,
+            **tuning,
+        )
+
+    def producer(
+        self, *, linger_ms: int, name: str | None = None, **tuning: Any
+    ) -> AIOKafkaProducer:
+        """A bare aiokafka producer that waits for all in-sync replicas (for hot paths that
+        skip FastStream's per-message work; start and stop it yourself)."""
+        return AIOKafkaProducer(
+            linger_ms=linger_ms, **self._connection(name), **DURABLE_PRODUCER, **tuning
+        )
+
+    def producer_factory(
+        self, *, linger_ms: int, name: str | None = None, **tuning: Any
+    ) -> Callable[[], AIOKafkaProducer]:
+        """`producer(...)` as a factory, for owners that recreate their producer."""
+
+        def make() -> AIOKafkaProducer:
+            return self.producer(linger_ms=linger_ms, name=name, **tuning)
+
+        return make

@@ -1,0 +1,308 @@
+"""The outbox relay: publish a service's committed outbox rows to Kafka, in id order.
+
+A service writes each event into its outbox table in the transaction of the state change the
+event describes; the relay publishes what committed. A table may hold several lanes (triage:
+`urgent` for what reports cause, `bulk` for what the census causes), each drained on its own
+so a backlog in one never delays the other.
+
+Each lane is drained by one relay at a time across replicas: the replica holding the lane's
+session advisory lock, on a connection it keeps while it leads. The others retry at each
+poll and take over when that connection goes (PostgreSQL then releases the lock). Leading by
+session rather than per transaction keeps an event's way out short: one read, the publish,
+one write, instead of a transaction that also begins, locks and commits.
+
+Rows are deleted once Kafka acknowledged every one of them, or marked `published_at` (and
+purged later) where the table keeps them for inspection. A crash or a lost connection after
+publishing and before that write publishes the same event ids again; consumers deduplicate
+by id. Nothing is lost.
+
+The table has `id` (bigserial), `topic`, `key` (bytea), the record's bytes, `headers` (jsonb)
+and `created_at`, plus the lane and `published_at` columns where `OutboxTable` names them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from faststream.kafka import KafkaBroker
+
+from .backoff import Backoff
+from .cooperative import TimeSlice
+
+logger = logging.getLogger("shouwang.outbox")
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+#: How long a relay waits at most after failures before it tries its lane again.
+LONGEST_ERROR_PAUSE_SECONDS = 10.0
+
+
+def quoted(*names: str) -> str:
+    """A (schema-)qualified SQL identifier, from lowercase names only."""
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return ".".join(f'"{name}"' for name in names)
+
+
+@dataclass(frozen=True)
+class OutboxTable:
+    """Where a service's outbox is and what its rows look like.
+
+    - `value_column`: the record's bytes (the envelope's JSON);
+    - `lane_column`: the lane of each row, when the table holds several;
+    - `keep_published`: mark published rows (`published_at`) instead of deleting them;
+    - `relay_setting`: a setting the relay's session turns on, where row-level security
+      shows a session only one campus's rows unless it is on.
+    """
+
+    schema: str
+    table: str = "outbox"
+    value_column: str = "value"
+    lane_column: str | None = None
+    keep_published: bool = False
+    relay_setting: str | None = None
+
+    @property
+    def name(self) -> str:
+        return quoted(self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class OutboxLane:
+    """One lane: the producer that publishes it and the advisory lock its leader holds (a
+    number unique among the service's advisory locks)."""
+
+    publisher: KafkaBroker
+    lock_key: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One row the relay published."""
+
+    id: int
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+    age_seconds: float
+
+
+class RelayObserver:
+    """What the relay reports, for the service's metrics; every method does nothing here."""
+
+    def published(self, lane: str, records: Sequence[OutboxRecord]) -> None:
+        """Kafka acknowledged `records` (id order; the first is the oldest that was waiting)."""
+
+    def idle(self, lane: str) -> None:
+        """The lane had nothing to publish."""
+
+
+class OutboxRelay:
+    """Publishes one service's outbox; `wake(lane)` after a commit makes it publish at once."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        table: OutboxTable,
+        lanes: Mapping[str, OutboxLane],
+        *,
+        batch: int,
+        poll_seconds: float,
+        observer: RelayObserver | None = None,
+    ) -> None:
+        self._pool = pool
+        self._table = table
+        self._lanes = dict(lanes)
+        self._batch = batch
+        self._poll = poll_seconds
+        self._observer = observer or RelayObserver()
+        self._wake = {lane: asyncio.Event() for lane in lanes}
+        self._leading: dict[str, PoolConnectionProxy] = {}
+        self._select, self._done = self._statements()
+
+    def _statements(self) -> tuple[str, str]:
+        t = self._table
+        where = []
+        if t.lane_column:
+            where.append(f"{quoted(t.lane_column)} = $2")
+        if t.keep_published:
+            where.append("published_at IS NULL")
+        select = (
+            f"SELECT id, topic, key, {quoted(t.value_column)} AS value, headers,"  # noqa: S608 - identifiers checked by quoted()
+            " extract(epoch FROM clock_timestamp() - created_at)::float8 AS age"
+            f" FROM {t.name}"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY id LIMIT $1"
+        )
+        if t.keep_published:
+            done = f"UPDATE {t.name} SET published_at = now() WHERE id = ANY($1::bigint[])"  # noqa: S608
+        else:
+            done = f"DELETE FROM {t.name} WHERE id = ANY($1::bigint[])"  # noqa: S608
+        return select, done
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        return tuple(self._lanes)
+
+    def wake(self, lane: str) -> None:
+        """Something was committed to `lane`: publish it now rather than at the next poll."""
+        self._wake[lane].set()
+
+    async def run(self, lanes: Iterable[str] | None = None) -> None:
+        """Drain `lanes` (default: all) until cancelled; gives up their leadership when it stops."""
+        chosen = tuple(lanes) if lanes is not None else self.lanes
+        try:
+            await asyncio.gather(*(self._run_lane(lane) for lane in chosen))
+        finally:
+            for lane in chosen:
+                await self.resign(lane)
+
+    async def _run_lane(self, lane: str) -> None:
+        wake = self._wake[lane]
+        errors = Backoff(self._poll, max(self._poll, LONGEST_ERROR_PAUSE_SECONDS))
+        while True:
+            wake.clear()
+            try:
+                sent = await self.drain_once(lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pause = errors.next_pause()
+                logger.exception("outbox relay failed on lane %s; retrying in %.1f s", lane, pause)
+                await asyncio.sleep(pause)
+                continue
+            errors.reset()
+            if sent >= self._batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._poll)
+
+    async def _lead(self, lane: str) -> PoolConnectionProxy | None:
+        """The connection holding `lane`'s lock, taking the lock if free; None if another
+        relay leads."""
+        conn = self._leading.get(lane)
+        if conn is not None and _alive(conn):
+            return conn
+        await self.resign(lane)
+        conn = await self._pool.acquire()
+        try:
+            held = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1)", self._lanes[lane].lock_key
+            )
+            if held and self._table.relay_setting:
+                await conn.execute("SELECT set_config($1, 'on', false)", self._table.relay_setting)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not held:
+            await self._pool.release(conn)
+            return None
+        logger.info("outbox relay leads lane %s", lane)
+        self._leading[lane] = conn
+        return conn
+
+    async def resign(self, lane: str) -> None:
+        """Give up leading `lane` (another relay may take it at its next poll)."""
+        conn = self._leading.pop(lane, None)
+        if conn is None:
+            return
+        try:
+            if _alive(conn):
+                if self._table.relay_setting:
+                    await conn.execute(
+                        "SELECT set_config($1, '', false)", self._table.relay_setting
+                    )
+                await conn.execute("SELECT pg_advisory_unlock($1)", self._lanes[lane].lock_key)
+        except Exception:  # a broken connection: PostgreSQL released the lock with it
+            logger.warning("outbox relay left lane %s without unlocking", lane, exc_info=True)
+        finally:
+            await self._pool.release(conn)  # nothing to do for a lost connection
+
+    async def drain_once(self, lane: str) -> int:
+        """Publish one batch of `lane`, then delete or mark it; 0 if empty or another relay
+        leads. Rows are written off only once Kafka acknowledged every one of them: a failure
+        leaves them to be published again (same event ids), so nothing is lost."""
+        conn = await self._lead(lane)
+        if conn is None:
+            return 0
+        try:
+            args: list[Any] = [self._batch]
+            if self._table.lane_column:
+                args.append(lane)
+            rows = await conn.fetch(self._select, *args)
+            if not rows:
+                self._observer.idle(lane)
+                return 0
+            records = [
+                OutboxRecord(
+                    id=row["id"],
+                    topic=row["topic"],
+                    key=bytes(row["key"]),
+                    value=bytes(row["value"]),
+                    headers=json.loads(row["headers"]),
+                    age_seconds=max(float(row["age"]), 0.0),
+                )
+                for row in rows
+            ]
+            await self._publish(self._lanes[lane].publisher, records)
+            await conn.execute(self._done, [record.id for record in records])
+        except Exception:
+            if not _alive(conn):
+                await self.resign(lane)  # whoever holds the lock next publishes these again
+            raise
+        self._observer.published(lane, records)
+        return len(records)
+
+    @staticmethod
+    async def _publish(publisher: KafkaBroker, records: list[OutboxRecord]) -> None:
+        """Send in id order (one student's events stay in order on their partition), then
+        await the acknowledgements together."""
+        pending = []
+        held = TimeSlice()
+        for record in records:
+            if held.over():
+                await asyncio.sleep(0)  # let a request's handler run between slices
+                held.renew()
+            pending.append(
+                await publisher.publish(
+                    record.value,
+                    record.topic,
+                    key=record.key,
+                    headers=record.headers,
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*pending)
+
+    async def purge_published(self, older_than: timedelta) -> int:
+        """Delete rows published more than `older_than` ago (tables that keep them); returns
+        how many. Kafka holds those events from then on."""
+        if not self._table.keep_published:
+            return 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            if self._table.relay_setting:
+                await conn.execute("SELECT set_config($1, 'on', true)", self._table.relay_setting)
+            status = await conn.execute(
+                f"DELETE FROM {self._table.name} WHERE published_at < now() - $1::interval",  # noqa: S608
+                older_than,
+            )
+        return int(status.rsplit(" ", 1)[1])
+
+
+def _alive(conn: PoolConnectionProxy) -> bool:
+    """False once the connection is gone (asyncpg then detaches its pool proxy)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False

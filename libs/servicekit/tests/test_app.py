@@ -1,0 +1,85 @@
+"""`service_app` around a container: bootstrap when the app starts, `/readyz` from the
+container's checks, handlers reach it through `app_container`, `close()` when it stops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI
+from prometheus_client import CollectorRegistry
+from shouwang_contracts.auth import TokenVerifier
+from shouwang_servicekit.app import app_container, service_app
+from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.ops import ReadinessCheck
+
+
+class Parts:
+    def __init__(self) -> None:
+        self.database_up = True
+        self.closed = False
+
+    async def ping_database(self) -> bool:
+        return self.database_up
+
+    async def ping_kafka(self) -> bool:
+        return True
+
+    def readiness(self) -> Mapping[str, ReadinessCheck]:
+        return {"database": self.ping_database, "kafka": self.ping_kafka}
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+Container = Annotated[Parts, Depends(app_container)]
+
+
+def _app(parts: Parts) -> FastAPI:
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/open")
+    async def is_open(container: Container) -> dict[str, bool]:
+        return {"same": container is parts, "closed": container.closed}
+
+    async def bootstrap() -> Parts:
+        return parts
+
+    registry = CollectorRegistry()
+    return service_app(
+        title="t",
+        description="t",
+        bootstrap=bootstrap,
+        token_verifier=TokenVerifier(secret="s" * 32),
+        routers=[router],
+        registry=registry,
+        http_metrics=HttpMetrics.register("t", registry),
+        body_limit=1000,
+    )
+
+
+async def test_the_container_lives_as_long_as_the_app() -> None:
+    parts = Parts()
+    app = _app(parts)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/v1/open")).json() == {"same": True, "closed": False}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json() == {"status": "ready", "checks": {"database": True, "kafka": True}}
+            parts.database_up = False
+            not_ready = await client.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["checks"] == {"database": False, "kafka": True}
+    assert parts.closed
+
+
+async def test_before_it_started_the_app_is_not_ready() -> None:
+    app = _app(Parts())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"started": False}

@@ -1,0 +1,12 @@
+"""Casework's HTTP API under /v1, every router in one list (the order of the document)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .http_care import router as care_router
+from .http_cases import router as cases_router
+from .http_files import router as files_router
+from .http_roster import router as roster_router
+
+ROUTERS: list[APIRouter] = [cases_router, care_router, roster_router, files_router]
