@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 
@@ -106,6 +107,15 @@ class KafkaClients:
         return AIOKafkaProducer(
             linger_ms=linger_ms, **self._connection(name), **DURABLE_PRODUCER, **tuning
         )
+
+    def consumer(self, *, name: str | None = None, **tuning: Any) -> AIOKafkaConsumer:
+        """A bare aiokafka consumer, by default in no group (to read topics from given offsets,
+        as a rebuild does); start and stop it yourself."""
+        return AIOKafkaConsumer(**self._connection(name), **tuning)
+
+    def admin(self, *, name: str | None = None) -> AIOKafkaAdminClient:
+        """An admin client (topic metadata, group offsets); start and close it yourself."""
+        return AIOKafkaAdminClient(**self._connection(name))
 
     def producer_factory(
         self, *, linger_ms: int, name: str | None = None, **tuning: Any
