@@ -11,7 +11,7 @@ SHELL := /bin/bash
 # `pip install --user uv` puts uv here.
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src tools/devstack/src
+MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/stats/src tools/devstack/src
 # Typed, not yet strict: checked with mypy's defaults.
 MYPY_PATHS ?= services/triage/src services/casework/src bench
 # Paths default to pyproject.toml's testpaths (libs, services, tests, tools).

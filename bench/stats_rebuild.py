@@ -35,8 +35,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
-from shouwang_contracts.kafka import DURABLE_PRODUCER
 from shouwang_devstack.provision import provision_fresh
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from shouwang_stats.service_layer.events import TOPICS
 from stack import bench_stack
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.kafka import DURABLE_PRODUCER
+from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 
 async def publish(bootstrap: str, envelopes: Iterable[Envelope[Any]]) -> None:

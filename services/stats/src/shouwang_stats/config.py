@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from shouwang_contracts.settings import SharedSettings
+from shouwang_servicekit.settings import SharedSettings
 
 
 class StatsSettings(SharedSettings):

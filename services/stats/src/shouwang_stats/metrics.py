@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from shouwang_contracts.web import HttpMetrics
+from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.kafka.progress import ConsumerProgress
 
 from .service_layer.events import TOPICS
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP = HttpMetrics.register("stats", REGISTRY)
+# Every consumer's lag, committed offset and records by outcome (the kit measures them).
+PROGRESS = ConsumerProgress(REGISTRY)
 
 EVENTS_FOLDED = Counter(
     "stats_events_folded",

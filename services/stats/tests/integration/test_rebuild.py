@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 from shouwang_contracts.topics import CASES
+from shouwang_servicekit.kafka.clients import KafkaClients
 from shouwang_stats.adapters import generations
 from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.replay import TopicLog
@@ -68,7 +69,7 @@ async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_chan
 ) -> None:
     year = seed_year()
     await publish(kafka_bootstrap, year.events)
-    log = TopicLog(kafka_bootstrap, TOPICS)
+    log = TopicLog(KafkaClients(kafka_bootstrap, "shouwang-stats-test"), TOPICS)
 
     # The first in two worker processes (a share of the partitions each), the second in one.
     first = await rebuild(pool, log, workers=2, database_url=dsn)
@@ -108,6 +109,11 @@ async def test_only_one_process_rebuilds_at_a_time(
     async with pool.acquire() as holder:
         assert await generations.try_rebuild_lock(holder)
         try:
-            assert await rebuild(pool, TopicLog(kafka_bootstrap, TOPICS)) is None
+            assert (
+                await rebuild(
+                    pool, TopicLog(KafkaClients(kafka_bootstrap, "shouwang-stats-test"), TOPICS)
+                )
+                is None
+            )
         finally:
             await generations.release_rebuild_lock(holder)

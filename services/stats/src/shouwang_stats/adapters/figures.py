@@ -142,7 +142,7 @@ def _cross_sql(base: str) -> str:
     return f"""
         WITH base AS ({base})
         SELECT dim, col, GROUPING(dim, col) AS grouping,
-               sum(weight)::bigint AS value, count(DISTINCT student_ref) AS students
+               coalesce(sum(weight), 0)::bigint AS value, count(DISTINCT student_ref) AS students
         FROM base GROUP BY GROUPING SETS ((dim, col), (dim), (col), ())
     """  # noqa: S608 - composed from constants
 

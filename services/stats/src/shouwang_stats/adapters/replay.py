@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from shouwang_servicekit.kafka.clients import KafkaClients
 
 logger = logging.getLogger("shouwang.stats.replay")
 
@@ -19,28 +19,27 @@ Offsets = dict[TopicPartition, int]
 
 
 class TopicLog:
-    """The topics stats replays, on one bootstrap; one consumer per `read`."""
+    """The topics stats replays; one consumer per `read`. Picklable (a rebuild's worker
+    processes each get a copy) as long as its `KafkaClients` is."""
 
-    def __init__(self, bootstrap: str, topics: Sequence[str], **client: Any) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, clients: KafkaClients, topics: Sequence[str]) -> None:
+        self.clients = clients
         self.topics = tuple(topics)
-        self.client = client
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        return self.clients.consumer(
+            name="replay",
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Large fetches: a rebuild wants throughput, and nothing else shares this client.
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            **self.client,
         )
 
     async def partitions(self) -> list[TopicPartition]:
         """Every partition of the topics, as the cluster has them now."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client)
+        admin = self.clients.admin(name="replay")
         await admin.start()
         try:
             described = await admin.describe_topics(list(self.topics))

@@ -13,7 +13,7 @@ import json
 import sys
 
 import asyncpg
-from shouwang_contracts.web import configure_logging
+from shouwang_servicekit.logs import configure_logging
 
 from ..adapters.replay import TopicLog
 from ..config import StatsSettings
@@ -28,7 +28,7 @@ async def _rebuild(settings: StatsSettings) -> int:
     try:
         done = await rebuild(
             pool,
-            TopicLog(settings.kafka_bootstrap_servers, TOPICS),
+            TopicLog(settings.kafka_clients("stats"), TOPICS),
             workers=settings.rebuild_workers,
             database_url=settings.database_url.get_secret_value(),
         )

@@ -9,18 +9,22 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request, Response
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Language
-from shouwang_contracts.web import CurrentPrincipal, Problem, preferred_language
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem, preferred_language
+from shouwang_servicekit.security import CurrentPrincipal
 
 from ..adapters.figures import NoProjection, PgFigures, reading
-from ..bootstrap import Container
+from ..container import Stats
 from ..domain.periods import Month, Period, PeriodError
 from ..domain.scope import Scope
 from ..service_layer import reports
 from ..service_layer.access import Refused, may_compare_campuses, scope_for
+from ..service_layer.labels import label
 from . import schemas as s
 from .files import annual_file
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
+Container = Annotated[Stats, Depends(app_container)]
 
 _PERIOD_ZH = {
     "invalid_month": "月份格式应为 YYYY-MM（或年份 YYYY）",
@@ -70,7 +74,7 @@ class Reader:
     """Who reads, what, in which language: resolved once per request."""
 
     def __init__(
-        self, principal: Principal, scope: Scope, language: Language, stats: Container
+        self, principal: Principal, scope: Scope, language: Language, stats: Stats
     ) -> None:
         self.principal = principal
         self.scope = scope
@@ -313,7 +317,7 @@ async def notification_outcomes(
         delivery=[
             s.ChannelOut(
                 channel=channel,
-                label=s.label("channel", channel, who.language),
+                label=label("channel", channel, who.language),
                 **s.percentiles(distribution),
             )
             for channel, distribution in found.delivery_seconds.items()
