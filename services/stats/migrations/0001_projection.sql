@@ -61,6 +61,9 @@ CREATE TABLE escalations (
     to_role         text        NOT NULL,
     missed_deadline timestamptz NOT NULL,
     escalated_at    timestamptz NOT NULL,
+    -- Past the top rung a severe or critical alert re-alerts its owner: a missed deadline,
+    -- but no climb.
+    realert         boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (generation, alert_id, level)
 );
 CREATE INDEX escalations_missed ON escalations (generation, missed_deadline);

@@ -7,9 +7,11 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import asyncpg
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
+from . import metrics
 from .adapters.outbox import outbox_relay
 from .config import CaseworkSettings
 from .container import Casework
@@ -62,6 +64,8 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
             name="follow-up-reminders",
         )
         tasks.every(GAUGES_INTERVAL_SECONDS, case_gauges(casework), name="case-gauges")
+        if settings.consumers_enabled:
+            tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         processed = ProcessedEvents(
             pool,
             schema="casework",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import asyncpg
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks
 
+from . import metrics
 from .adapters.publisher import EventPublisher
 from .adapters.store import IntakeStore, QuietConnection, create_receipts_pool
 from .config import IntakeSettings
@@ -72,6 +74,7 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
             ProcessedEvents(pool, schema="intake").chore(),
             name="forget-processed-events",
         )
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
     except BaseException:
         await stack.aclose()  # a failed start leaves nothing open
         raise

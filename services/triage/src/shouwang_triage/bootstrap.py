@@ -6,9 +6,11 @@ import logging
 from contextlib import AsyncExitStack
 
 import asyncpg
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks
 
+from . import metrics
 from .adapters.outbox import outbox_relay
 from .adapters.policy_file import load_policy
 from .adapters.repository import QuietConnection
@@ -55,6 +57,7 @@ async def bootstrap(settings: TriageSettings) -> Triage:
         tasks.start(relay.run(lanes), name="outbox-relay")
         tasks.every(settings.escalation_interval_seconds, escalations(triage), name="escalations")
         tasks.every(15.0, housekeeping(triage), name="housekeeping")
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         tasks.every(
             RETENTION_INTERVAL_SECONDS,
             ProcessedEvents(pool, schema="triage").chore(),

@@ -275,11 +275,12 @@ async def breaches(
 async def escalations(
     conn: Conn, generation: int, scope: Scope, window: Window
 ) -> dict[tuple[str | None, str | None], Count]:
-    """Escalations in the window, by the tier the alert climbed to × severity."""
+    """Escalations in the window, by the tier the alert climbed to × severity (re-alerts past
+    the top rung are breaches, not climbs)."""
     base = f"""
         SELECT x.to_role AS dim, x.severity AS col, x.student_ref, 1 AS weight
         FROM escalations x {_STUDENTS}
-        WHERE {_IN_SCOPE} AND x.escalated_at >= $5 AND x.escalated_at < $6
+        WHERE {_IN_SCOPE} AND NOT x.realert AND x.escalated_at >= $5 AND x.escalated_at < $6
           {_TZ_NAMED}
     """  # noqa: S608
     rows = await conn.fetch(

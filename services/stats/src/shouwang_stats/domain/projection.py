@@ -133,7 +133,8 @@ class AlertRow(Row):
 
 @dataclass(slots=True)
 class EscalationRow(Row):
-    """One missed deadline: the alert climbed from one tier to the next."""
+    """One missed deadline: the alert climbed from one tier to the next, or (`realert`) past
+    the top rung re-alerted its owner."""
 
     alert_id: str
     level: int
@@ -144,6 +145,7 @@ class EscalationRow(Row):
     to_role: str
     missed_deadline: datetime
     escalated_at: datetime
+    realert: bool = False
 
     def key(self) -> tuple[Any, ...]:
         return (self.alert_id, self.level)

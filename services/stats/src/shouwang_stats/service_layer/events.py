@@ -121,6 +121,7 @@ def _alert_escalated(e: Envelope[AlertEscalated]) -> list[Row]:
             to_role=d.owner_role.value,
             missed_deadline=d.missed_deadline,
             escalated_at=d.escalated_at,
+            realert=d.realert_attempt > 0,
         ),
     ]
 
