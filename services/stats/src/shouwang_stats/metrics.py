@@ -66,19 +66,38 @@ class Sample:
     value: float
 
 
+#: The outcome gauges: name → (help, labels).
+OUTCOME_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "stats_events_found": (
+        "Crisis events found this calendar year (cases opened), by campus and grade (all: every"
+        " grade). A figure of fewer than five students is not exported.",
+        ("campus", "grade"),
+    ),
+    "stats_person_times_relieved": (
+        "Person-times relieved this calendar year (completed follow-ups finding the student"
+        " relieved), by campus.",
+        ("campus",),
+    ),
+    "stats_cycle_seconds": (
+        "Seconds from the report to a milestone for this year's cases, p50 and p90, by campus.",
+        ("campus", "milestone", "quantile"),
+    ),
+}
+
+
 @dataclass(eq=False)  # a registry keeps its collectors in a set
 class OutcomeGauges(Collector):
     """This year's outcomes per campus, as last computed (replaced whole at each refresh)."""
 
-    families: dict[str, tuple[str, list[str], list[Sample]]] = field(default_factory=dict)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
 
-    def replace(self, families: dict[str, tuple[str, list[str], list[Sample]]]) -> None:
-        self.families = families
+    def replace(self, samples: dict[str, list[Sample]]) -> None:
+        self.samples = samples
 
     def collect(self) -> Iterator[Metric]:
-        for name, (documentation, labels, samples) in sorted(self.families.items()):
-            family = GaugeMetricFamily(name, documentation, labels=labels)
-            for sample in samples:
+        for name, (documentation, labels) in OUTCOME_FAMILIES.items():
+            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+            for sample in self.samples.get(name, []):
                 family.add_metric([sample.labels[label] for label in labels], sample.value)
             yield family
 

@@ -171,7 +171,7 @@ async def test_this_years_outcomes_per_campus_for_metrics_are_the_apis_figures(
     mine = {
         name: {tuple(sorted(s.labels.items())): s.value for s in samples
                if s.labels["campus"] == year.campus_id}
-        for name, (_, _, samples) in families.items()
+        for name, samples in families.items()
     }  # fmt: skip
     found = {dict(k)["grade"]: v for k, v in mine["stats_events_found"].items()}
     assert found == {"severe": 5, "moderate": 12, "mild": 33, "all": 50}

@@ -17,13 +17,13 @@ from ..domain.tables import list_from_rows
 from ..metrics import Sample
 from . import reports
 
-Families = dict[str, tuple[str, list[str], list[Sample]]]
+Samples = dict[str, list[Sample]]
 EVERY_CAMPUS = Scope(campuses=None)
 
 
 async def outcome_families(
     source: reports.FigureSource, tz: str, now: datetime, threshold: int = THRESHOLD
-) -> Families:
+) -> Samples:
     """The gauges' samples for the calendar year of `now` on the campus clock."""
     period = Period.year(now.astimezone(ZoneInfo(tz)).year)
     found = await reports.events_found(source, EVERY_CAMPUS, period, "campus", tz, threshold)
@@ -60,21 +60,7 @@ async def outcome_families(
                 if q in ("p50", "p90")
             ]
     return {
-        "stats_events_found": (
-            "Crisis events found this calendar year (cases opened), by campus and grade"
-            " (all: every grade). Fewer than five students: not exported.",
-            ["campus", "grade"],
-            events,
-        ),
-        "stats_person_times_relieved": (
-            "Person-times relieved this calendar year (completed follow-ups finding the student"
-            " relieved), by campus.",
-            ["campus"],
-            person_times,
-        ),
-        "stats_cycle_seconds": (
-            "Seconds from the report to a milestone for this year's cases, p50 and p90, by campus.",
-            ["campus", "milestone", "quantile"],
-            cycles,
-        ),
+        "stats_events_found": events,
+        "stats_person_times_relieved": person_times,
+        "stats_cycle_seconds": cycles,
     }
