@@ -21,7 +21,8 @@ logger = logging.getLogger("shouwang.triage.scheduler")
 
 def escalations(triage: Triage) -> Chore:
     """Escalate overdue alerts, a batch per round (again at once while batches are full);
-    survives restarts because deadlines are rows."""
+    survives restarts because deadlines are rows. Severe and critical alerts past the top rung
+    re-alert their owner and the on-duty contact until acknowledged."""
     batch = triage.settings.escalation_batch
 
     async def escalate() -> bool:
