@@ -29,10 +29,11 @@ from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.pytest_plugin import ServiceProcessFactory
 from shouwang_devstack.services import ServiceProcess
 from shouwang_intake.main import create_app as intake_app
+from shouwang_stats.main import create_app as stats_app
 from shouwang_triage.main import create_app as triage_app
 
 CAMPUS = "fuzz"
-SERVICES = ("intake", "triage", "casework")
+SERVICES = ("intake", "triage", "casework", "stats")
 # Schema-valid requests that the service rightly refuses all the same (an empty census
 # file, a student nobody registered) are not failures: the schema cannot say everything.
 EXCLUDED = [positive_data_acceptance]
@@ -57,7 +58,7 @@ def role_for(path: str) -> Role:
         return Role.CAMPUS_ADMIN
     if path == "/v1/audit":
         return Role.AUDITOR
-    return Role.COUNSELING_CENTER  # reports, screenings, cases, files, break-glass reviews
+    return Role.COUNSELING_CENTER  # reports, screenings, cases, files, reviews, outcomes
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,7 @@ APIS = {
     "intake": _api(intake_app),
     "triage": _api(triage_app),
     "casework": _api(casework_app),
+    "stats": _api(stats_app),
 }
 
 
@@ -131,6 +133,12 @@ def test_triage_keeps_its_contract(case: Any, platform: Any) -> None:
 @FUZZ
 def test_casework_keeps_its_contract(case: Any, platform: Any) -> None:
     _call(case, platform, "casework")
+
+
+@APIS["stats"].parametrize()
+@FUZZ
+def test_stats_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "stats")
 
 
 @pytest.mark.parametrize("service", ["intake", "casework"])  # triage has one operation
