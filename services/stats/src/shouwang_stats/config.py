@@ -33,5 +33,3 @@ class StatsSettings(SharedSettings):
     rebuild_workers: int = Field(default=2, ge=1)
     # Fewer students than this in a cell and the cell is hidden.
     suppress_below: int = Field(default=5, ge=2)
-    # How often the consumer-lag gauges are read from committed and end offsets.
-    lag_interval_seconds: float = Field(default=15.0, gt=0)

@@ -101,6 +101,16 @@ class Reader:
     def head(self, period: Period) -> dict[str, Any]:
         return s.report_head(str(period), self.scope, self.language, self.threshold)
 
+    def may_group_by(self, by: str) -> None:
+        """Only platform admins see figures side by side per campus."""
+        if by == "campus" and not may_compare_campuses(self.principal):
+            raise Problem(
+                403,
+                "campus_comparison_forbidden",
+                "只有平台管理员可以按校区比较",
+                detail_en="only platform admins compare campuses",
+            )
+
 
 async def reader(
     request: Request,
@@ -161,13 +171,7 @@ async def annual_outcomes(
     ] = "json",
 ) -> Any:
     """The seed's table (成效表): crisis events found by grade, and person-times relieved."""
-    if by == "campus" and not may_compare_campuses(who.principal):
-        raise Problem(
-            403,
-            "campus_comparison_forbidden",
-            "只有平台管理员可以按校区比较",
-            detail_en="only platform admins compare campuses",
-        )
+    who.may_group_by(by)
     period = Period.year(year) if year else who.period(None, None)
     async with _Figures(who) as source:
         table = await reports.annual(source, who.scope, period, by, who.tz, who.threshold)
@@ -198,13 +202,7 @@ async def events_found(
     ] = "source",
 ) -> s.FoundOut:
     """Crisis events found (cases opened) by a dimension × grade."""
-    if by == "campus" and not may_compare_campuses(who.principal):
-        raise Problem(
-            403,
-            "campus_comparison_forbidden",
-            "只有平台管理员可以按校区比较",
-            detail_en="only platform admins compare campuses",
-        )
+    who.may_group_by(by)
     period = who.period(start, end)
     async with _Figures(who) as source:
         found = await reports.events_found(source, who.scope, period, by, who.tz, who.threshold)
