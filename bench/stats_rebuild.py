@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -128,7 +129,7 @@ async def raw_read(bootstrap: str) -> tuple[int, float]:
         await consumer.stop()
 
 
-def rebuild(bootstrap: str, database_url: str) -> dict[str, float]:
+def rebuild(bootstrap: str, database_url: str) -> dict[str, Any]:
     """`shouwang-stats-rebuild` in its own process; its JSON summary."""
     env = {
         **os.environ,
@@ -145,7 +146,7 @@ def rebuild(bootstrap: str, database_url: str) -> dict[str, float]:
     )
     if done.returncode != 0:
         raise SystemExit(f"the rebuild failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    summary: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary
 
 
@@ -176,7 +177,9 @@ def main() -> int:
                 f"round {number}: raw {records} records in {raw_seconds:.1f} s"
                 f" ({done.raw_rate:,.0f}/s); rebuild {done.records} records in"
                 f" {done.rebuild_seconds:.1f} s ({done.rebuild_rate:,.0f}/s, {summary['rows']:.0f}"
-                f" rows, {summary['skipped']:.0f} skipped), peak {done.peak_rss_mib:.0f} MiB;"
+                f" rows, {summary['skipped']:.0f} skipped; replay {summary['phases']['replay']:.1f} s,"
+                f" copy {summary['phases']['copy']:.1f} s, catch-up"
+                f" {summary['phases']['catch_up']:.1f} s), peak {done.peak_rss_mib:.0f} MiB;"
                 f" ratio {done.ratio:.2f}"
             )
     ratios = [r.ratio for r in rounds]

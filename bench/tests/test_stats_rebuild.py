@@ -34,7 +34,7 @@ def test_stats_rebuild_prints_both_rates_the_ratio_and_the_memory(
     assert published is not None, done.stdout
     assert int(published[1]) >= 1500
     round_line = re.search(
-        r"^round 1: raw (\d+) records .*; rebuild (\d+) records .* (\d+) skipped\)",
+        r"^round 1: raw (\d+) records .*; rebuild (\d+) records .* (\d+) skipped; replay ",
         done.stdout,
         re.MULTILINE,
     )

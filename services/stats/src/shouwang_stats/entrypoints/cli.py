@@ -48,6 +48,7 @@ async def _rebuild(settings: StatsSettings) -> int:
                 "rows": done.rows,
                 "seconds": round(done.seconds, 3),
                 "workers": done.workers,
+                "phases": done.phases,
                 "peak_rss_mib": round(done.peak_rss_kib / 1024, 1),
             }
         )

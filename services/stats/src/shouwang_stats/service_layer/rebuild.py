@@ -70,6 +70,8 @@ class Rebuilt:
     seconds: float
     workers: int
     peak_rss_kib: int
+    # Where the time went: replaying (reading, decoding, folding), copying, catching up.
+    phases: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class Replayed:
     skipped: int
     rows: int
     peak_rss_kib: int
+    replay_seconds: float
+    copy_seconds: float
 
 
 async def rebuild(
@@ -120,23 +124,25 @@ async def _rebuild(
         ends = await log.end_offsets()
         parts = shares(ends, workers if database_url else 1)
         if len(parts) == 1:
-            projection, records, skipped = await replay(log, ends)
-            async with conn.transaction():
-                rows = await copy_generation(conn, generation, projection)
-            del projection
-            peak = _peak_rss_kib()
+            replayed = [await _copy_share(log, conn, generation, ends)]
         else:
             assert database_url is not None
             replayed = await _replay_in_processes(log, database_url, generation, parts)
-            records = sum(r.records for r in replayed)
-            skipped = sum(r.skipped for r in replayed)
-            rows = sum(r.rows for r in replayed)
-            peak = max(_peak_rss_kib(), *(r.peak_rss_kib for r in replayed))
+        records = sum(r.records for r in replayed)
+        skipped = sum(r.skipped for r in replayed)
+        rows = sum(r.rows for r in replayed)
+        peak = max(_peak_rss_kib(), *(r.peak_rss_kib for r in replayed))
+        caught_up = time.perf_counter()
         middle = await log.end_offsets()
         caught, missed = await catch_up(pool, log, generation, ends, middle)
         retired = await generations.activate(conn, generation, records + caught)
         after = await log.end_offsets()
         late, missed_late = await catch_up(pool, log, generation, middle, after)
+        phases = {
+            "replay": max(r.replay_seconds for r in replayed),
+            "copy": max(r.copy_seconds for r in replayed),
+            "catch_up": time.perf_counter() - caught_up,
+        }
     except BaseException:
         async with conn.transaction():
             await delete_generation(conn, generation)
@@ -153,6 +159,7 @@ async def _rebuild(
         seconds=time.perf_counter() - began,
         workers=len(parts),
         peak_rss_kib=max(peak, _peak_rss_kib()),
+        phases={name: round(seconds, 3) for name, seconds in phases.items()},
     )
     logger.info(
         "generation %d active: %d records replayed (%d skipped) into %d rows in %.1f s",
@@ -208,20 +215,30 @@ def _replay_share(
     log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
 ) -> Replayed:
     """A worker process: replay its partitions and copy its rows into the generation."""
-    return asyncio.run(_copy_share(log, database_url, generation, ends))
+    return asyncio.run(_connect_and_copy(log, database_url, generation, ends))
+
+
+async def _connect_and_copy(
+    log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
+) -> Replayed:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await _copy_share(log, conn, generation, ends)
+    finally:
+        await conn.close()
 
 
 async def _copy_share(
-    log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
+    log: EventLog, conn: Conn, generation: int, ends: Mapping[TopicPartition, int]
 ) -> Replayed:
+    """Replay `ends`' partitions in memory, then copy the rows into the generation."""
+    began = time.perf_counter()
     projection, records, skipped = await replay(log, ends)
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction():
-            rows = await copy_generation(conn, generation, projection)
-    finally:
-        await conn.close()
-    return Replayed(records, skipped, rows, _peak_rss_kib())
+    replayed = time.perf_counter()
+    async with conn.transaction():
+        rows = await copy_generation(conn, generation, projection)
+    copied = time.perf_counter()
+    return Replayed(records, skipped, rows, _peak_rss_kib(), replayed - began, copied - replayed)
 
 
 def _peak_rss_kib() -> int:
