@@ -19,6 +19,7 @@ dead-lettered by the live consumers already; a rebuild skips and counts them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import resource
@@ -214,7 +215,14 @@ async def _replay_in_processes(
 def _replay_share(
     log: EventLog, database_url: str, generation: int, ends: dict[TopicPartition, int]
 ) -> Replayed:
-    """A worker process: replay its partitions and copy its rows into the generation."""
+    """A worker process: replay its partitions and copy its rows into the generation.
+
+    The cyclic garbage collector is off in the worker: it would rescan the hundreds of
+    thousands of rows the replay holds every few hundred allocations (a fifth to a third of
+    the replay's time, measured), while what a replay throws away (events, records) is freed
+    by reference counting anyway. The process ends with the replay.
+    """
+    gc.disable()
     return asyncio.run(_connect_and_copy(log, database_url, generation, ends))
 
 
