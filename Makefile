@@ -11,14 +11,15 @@ SHELL := /bin/bash
 # `pip install --user uv` puts uv here.
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/stats/src tools/devstack/src
+MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/gateway/src services/notify/src services/stats/src tools/devstack/src
 # Typed, not yet strict: checked with mypy's defaults.
 MYPY_PATHS ?= services/triage/src services/casework/src bench
 # Paths default to pyproject.toml's testpaths (libs, services, tests, tools).
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync jars promtool up down test lint typecheck format schemas schemas-check bench
+.PHONY: help uv sync jars promtool up down test lint typecheck format schemas schemas-check bench \
+	web web-check web-e2e
 
 help:
 	@echo "make up | down | test | lint | format | schemas | bench"
@@ -55,7 +56,7 @@ promtool:
 	  fi; \
 	}
 
-up: sync
+up: sync web
 	uv run shouwang-dev up
 
 down: sync
@@ -74,6 +75,25 @@ schemas-check: sync
 
 test: sync jars promtool lint typecheck schemas-check
 	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+	$(MAKE) web-e2e
+
+# The web app (web/): the locked npm install (again only when the lockfile changed), then the
+# production build (with its JavaScript budget), which the gateway serves.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+# Strict types, lint and the Vitest unit tests.
+web-check: web
+	cd web && npm run typecheck && npm run lint && npm run test:unit
+
+# Browser tests: Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) driven by
+# Playwright against the platform the tests start themselves (`shouwang-dev up` on free
+# ports); screenshots of every page in web/test-results/screens/.
+web-e2e: web-check jars
+	cd web && npm run test:e2e
 
 format: sync
 	uv run ruff format .

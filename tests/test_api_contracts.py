@@ -29,11 +29,12 @@ from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.pytest_plugin import ServiceProcessFactory
 from shouwang_devstack.services import ServiceProcess
 from shouwang_intake.main import create_app as intake_app
+from shouwang_notify.main import create_app as notify_app
 from shouwang_stats.main import create_app as stats_app
 from shouwang_triage.main import create_app as triage_app
 
 CAMPUS = "fuzz"
-SERVICES = ("intake", "triage", "casework", "stats")
+SERVICES = ("intake", "triage", "casework", "notify", "stats")
 # Schema-valid requests that the service rightly refuses all the same (an empty census
 # file, a student nobody registered) are not failures: the schema cannot say everything.
 EXCLUDED = [positive_data_acceptance]
@@ -54,11 +55,12 @@ STATEFUL = settings(
 
 def role_for(path: str) -> Role:
     """A role each operation admits, so generated requests get past the role check."""
-    if path.startswith("/v1/roster"):
+    if path.startswith(("/v1/roster", "/v1/contacts", "/v1/settings")):
         return Role.CAMPUS_ADMIN
     if path == "/v1/audit":
         return Role.AUDITOR
-    return Role.COUNSELING_CENTER  # reports, screenings, cases, files, reviews, outcomes
+    # Reports, screenings, cases, files, break-glass reviews, deliveries, outcomes.
+    return Role.COUNSELING_CENTER
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,7 @@ APIS = {
     "intake": _api(intake_app),
     "triage": _api(triage_app),
     "casework": _api(casework_app),
+    "notify": _api(notify_app),
     "stats": _api(stats_app),
 }
 
@@ -133,6 +136,12 @@ def test_triage_keeps_its_contract(case: Any, platform: Any) -> None:
 @FUZZ
 def test_casework_keeps_its_contract(case: Any, platform: Any) -> None:
     _call(case, platform, "casework")
+
+
+@APIS["notify"].parametrize()
+@FUZZ
+def test_notify_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "notify")
 
 
 @APIS["stats"].parametrize()

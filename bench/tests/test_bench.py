@@ -108,3 +108,41 @@ def test_critical_latency_loses_no_alert(kafka_bootstrap: str, postgres_admin_ds
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "topology: split" in done.stdout
     assert re.search(r"ratio loaded/idle: p50 [\d.]+x\s+p99 [\d.]+x", done.stdout), done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_notify_throughput_prints_every_figure(
+    kafka_bootstrap: str, postgres_admin_dsn: str
+) -> None:
+    done = _run(
+        "notify_throughput.py",
+        [
+            "--alerts",
+            "60",
+            "--students",
+            "6",
+            "--critical-every",
+            "10",
+            "--baseline-messages",
+            "60",
+            "--timeout",
+            "120",
+        ],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    notify = re.search(
+        r"notify \(Kafka -> queue -> channels -> sinks\)\s+(\d+)\s+[\d.]+\s+(\d+)", done.stdout
+    )
+    assert notify is not None, done.stdout
+    assert (
+        int(notify[1]) == 3 * 60 + 6
+    )  # three recipients each, and the on-duty line for 6 critical
+    assert re.search(r"baseline \(bare client -> same sinks\)\s+60\s+(\d+)", done.stdout), (
+        done.stdout
+    )
+    assert re.search(r"ratio notify/baseline \(msg/s\): [\d.]+", done.stdout), done.stdout
+    assert re.search(
+        r"critical alert.raised -> first message.*n=6 p50=\d+ ms p99=\d+ ms", done.stdout
+    ), done.stdout

@@ -32,6 +32,7 @@ def test_registry_ports_follow_the_conventions() -> None:
         "casework": 8003,
         "notify": 8004,
         "stats": 8005,
+        "gateway": 8080,
     }
     assert REGISTRY["intake"].database_env == "INTAKE_DATABASE_URL"
 

@@ -45,6 +45,7 @@ PORT_VARIABLES = (
     "INTAKE_PORT",
     "TRIAGE_PORT",
     "CASEWORK_PORT",
+    "GATEWAY_PORT",
 )
 
 

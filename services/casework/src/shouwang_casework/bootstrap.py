@@ -15,7 +15,7 @@ from . import metrics
 from .adapters.outbox import outbox_relay
 from .config import CaseworkSettings
 from .container import Casework
-from .entrypoints.consumers import register_case_consumers
+from .entrypoints.consumers import register_case_consumers, register_notification_consumer
 from .entrypoints.record_consumers import register_record_consumers
 from .entrypoints.scheduler import GAUGES_INTERVAL_SECONDS, case_gauges, follow_up_reminders
 
@@ -39,6 +39,7 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
         casework = Casework(settings, pool, broker, cipher, pseudonymizer, stack)
         if settings.consumers_enabled:
             register_case_consumers(casework)
+            register_notification_consumer(casework)
             register_record_consumers(casework)
         await broker.start()
         stack.push_async_callback(broker.stop)

@@ -214,3 +214,24 @@ async def test_health_and_metrics_are_open_everything_else_needs_a_token(
         "/v1/reports", json=_report(), headers={"Authorization": "Bearer abc.def.ghi"}
     )
     assert forged.status_code == 401
+
+
+async def test_a_reporter_lists_only_their_own_receipts_newest_first(
+    client: httpx.AsyncClient, token
+) -> None:
+    mine = token(Role.DORM_LEADER, sub=f"r-{uuid.uuid4().hex[:8]}")
+    other = token(Role.DORM_LEADER, sub=f"r-{uuid.uuid4().hex[:8]}")
+    ids = []
+    for _ in range(2):
+        accepted = await client.post("/v1/reports", json=_report(note=None), headers=mine)
+        assert accepted.status_code == 202
+        ids.append(accepted.json()["report_id"])
+    await client.post("/v1/reports", json=_report(note=None), headers=other)
+
+    listed = await client.get("/v1/reports", headers={**mine, "Accept-Language": "en"})
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [r["id"] for r in items] == ids[::-1]
+    assert {r["status_label"] for r in items} <= {"Received", "Being handled", "Closed"}
+    assert set(items[0]) == {"id", "kind", "status", "status_label", "received_at", "updated_at"}
+    assert (await client.get("/v1/reports")).status_code == 401

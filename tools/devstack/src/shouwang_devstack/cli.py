@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -45,16 +46,21 @@ from .localenv import load_or_create_local_env
 from .postgres import LocalPostgres
 from .provision import ensure_database, has_migrations, normalise_dsn, provision_service
 from .services import (
+    REGISTRY,
     ServiceInfo,
     ServiceProcess,
     present_services,
+    reachable_host,
     service_host,
     service_info,
     service_port,
 )
+from .sinks import LocalSinks
 from .topics import create_topics_sync
 
 LOCAL_DATABASE = "shouwang"
+GATEWAY = "gateway"
+DEMO_ACCOUNTS_FILE = "demo-accounts.json"
 _COLOURS = ("36", "32", "35", "33", "34", "31")
 
 
@@ -101,6 +107,7 @@ class Stack:
         self.admin_dsn = ""
         self.database = LOCAL_DATABASE
         self.secrets: dict[str, str] = {}
+        self.sinks: LocalSinks | None = None
         self._tailers: list[threading.Thread] = []
         self._stop_tailing = threading.Event()
 
@@ -208,6 +215,26 @@ class Stack:
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
+        if info.name == "notify":
+            if self.sinks is None:
+                self.sinks = LocalSinks(self.data).start()
+                say(
+                    f"sinks: mail in {self.sinks.mail_dir} (SMTP 127.0.0.1:{self.sinks.smtp_port}),"
+                    f" robots, SMS and webhooks in {self.sinks.webhooks_dir} ({self.sinks.http_url})"
+                )
+            env.update(self.sinks.notify_env())
+            env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
+        if info.name == GATEWAY:
+            # The gateway mints tokens only: it never pseudonymises nor opens a note.
+            env.pop("SHOUWANG_PSEUDONYM_KEY", None)
+            env.pop("SHOUWANG_NOTE_KEYS", None)
+            # It forwards to the services wherever `up` runs them.
+            for other in REGISTRY.values():
+                if other.name != GATEWAY:
+                    host = reachable_host(service_host(other))
+                    env[f"GATEWAY_{other.name.upper()}_URL"] = (
+                        f"http://{host}:{service_port(other)}"
+                    )
         # What the developer exported wins over our defaults.
         env.update({k: v for k, v in os.environ.items() if k in env and k != "SHOUWANG_ENV"})
         return env
@@ -235,6 +262,34 @@ class Stack:
         for proc in self.services:
             proc.wait_ready(90)
             say(f"{proc.name}: ready on {proc.base_url}")
+
+    def seed_demo_accounts(self) -> None:
+        """The demo campus's sign-ins (one per role), fresh passwords printed here only.
+
+        The gateway's own CLI writes them (argon2id hashes in its database) and to the data
+        dir's `demo-accounts.json` (mode 0600) for tests that sign in as someone.
+        """
+        gateway = next((p for p in self.services if p.name == GATEWAY), None)
+        if gateway is None:
+            return
+        command = [*_console_script("shouwang-gateway-accounts"), "seed-demo"]
+        command += ["--passwords-json", str(self.data / DEMO_ACCOUNTS_FILE)]
+        done = subprocess.run(
+            command,
+            env=gateway.full_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            say(f"demo accounts: not created ({done.stderr.strip()[-300:]})")
+            return
+        say(
+            f"web app: {gateway.base_url}  (demo campus `demo`; local passwords, never for production)"
+        )
+        for line in done.stdout.splitlines():
+            say(line)
 
     def _follow(self, proc: ServiceProcess, colour: str) -> None:
         width = max(len(name) for name in ("casework", proc.name))
@@ -266,6 +321,8 @@ class Stack:
                 say(f"{proc.name}: could not stop cleanly: {exc}")
         time.sleep(0.3)  # let the tailers print the last lines
         self._stop_tailing.set()
+        if self.sinks is not None:
+            self.sinks.stop()
         servers: list[tuple[str, LocalKafka | LocalPostgres | None]] = [
             ("Kafka", self.kafka),
             ("PostgreSQL", self.postgres),
@@ -281,6 +338,11 @@ class Stack:
                 say(f"{label}: could not stop cleanly: {exc}")
         self.ports_path.unlink(missing_ok=True)
         say("stopped")
+
+
+def _console_script(name: str) -> list[str]:
+    """A console script next to this interpreter (the workspace's venv)."""
+    return [str(Path(sys.executable).parent / name)]
 
 
 def _refuse_shared_ports(needed: list[_PortNeed]) -> None:
@@ -396,6 +458,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 say("no services started" if services else "no services present yet")
             else:
                 stack.start_services(services, dsns)
+                stack.seed_demo_accounts()
             say("up; Ctrl-C stops everything")
             while True:
                 dead = stack.dead_service()

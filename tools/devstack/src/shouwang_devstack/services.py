@@ -73,6 +73,8 @@ REGISTRY: dict[str, ServiceInfo] = {
         ServiceInfo("casework", 8003),
         ServiceInfo("notify", 8004),
         ServiceInfo("stats", 8005),
+        # Last: it forwards to the others, and serves the web app on one origin.
+        ServiceInfo("gateway", 8080),
     )
 }
 

@@ -14,6 +14,8 @@ from .casework import (
     CaseState,
     CaseTransitioned,
     DirectoryEntry,
+    FamilyContactDecided,
+    FamilyContactDecision,
     FollowUpFinding,
     FollowUpStatus,
     FollowUpUpdated,
@@ -23,6 +25,13 @@ from .casework import (
     ResponsibleStaff,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
+from .notify import (
+    NotificationAcknowledged,
+    NotificationChannel,
+    NotificationDelivered,
+    NotificationFailed,
+    RecipientKind,
+)
 from .triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 
 EVENT_TYPES: dict[str, type[Payload]] = {
@@ -44,6 +53,10 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         DirectoryEntry,
         ReferralUpdated,
         FollowUpUpdated,
+        FamilyContactDecided,
+        NotificationDelivered,
+        NotificationFailed,
+        NotificationAcknowledged,
     )
 }
 
@@ -62,11 +75,18 @@ __all__ = [
     "CaseState",
     "CaseTransitioned",
     "DirectoryEntry",
+    "FamilyContactDecided",
+    "FamilyContactDecision",
     "FollowUpFinding",
     "FollowUpStatus",
     "FollowUpUpdated",
+    "NotificationAcknowledged",
+    "NotificationChannel",
+    "NotificationDelivered",
+    "NotificationFailed",
     "PlanUpdated",
     "Reason",
+    "RecipientKind",
     "ReferralStatus",
     "ReferralUpdated",
     "ReportSubmitted",

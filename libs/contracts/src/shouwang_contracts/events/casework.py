@@ -236,6 +236,33 @@ class FollowUpUpdated(Payload):
     updated_at: AwareDatetime = Field(description="When it was scheduled, moved or closed.")
 
 
+class FamilyContactDecision(StrEnum):
+    """What was decided about contacting a student's family for a case."""
+
+    GIVEN = "given"  # the student consented
+    WITHDRAWN = "withdrawn"  # a consent given earlier was withdrawn
+    DECLINED = "declined"  # the student did not consent
+    OVERRIDDEN = "overridden"  # an authorised role decided to contact the family anyway
+
+
+class FamilyContactDecided(Payload):
+    """A decision about contacting the student's family was recorded for a case.
+
+    Notify contacts a family only after `given` or `overridden` for that case, and stops
+    everything not yet sent on `withdrawn` or `declined`. The reason never travels.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.family_contact_decided"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    decision: FamilyContactDecision = Field(description="given, withdrawn, declined or overridden.")
+    decided_by_ref: str = Field(description="Pseudonymous reference of who recorded it.")
+    decided_by_role: Role = Field(description="Their role.")
+    decided_at: AwareDatetime = Field(description="When.")
+
+
 class ResponsibleStaff(BaseModel):
     """One person responsible for a student at some tier, by pseudonym only."""
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.events.notify import NotificationAcknowledged
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent, decode_event
-from shouwang_contracts.topics import ALERTS, ASSESSMENTS
+from shouwang_contracts.topics import ALERTS, ASSESSMENTS, NOTIFICATIONS
 from shouwang_servicekit.kafka.consumers import ConsumerObserver, Record, Retry, subscribe
 
 from .. import metrics
@@ -27,6 +28,7 @@ from ..adapters.db import campus_transaction
 from ..adapters.outbox import claim_event
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
+from ..service_layer.loop import acknowledge_alert_from_link
 from ..service_layer.warnings import (
     WarningOutcome,
     on_alert_escalated,
@@ -35,6 +37,7 @@ from ..service_layer.warnings import (
 )
 
 CASES_CONSUMER = "casework.cases"
+NOTIFICATIONS_CONSUMER = "casework.notifications"
 Apply = Callable[[asyncpg.Connection, Envelope[Any], Casework], Awaitable[Any]]
 
 _ALERT_TYPES: dict[str, type[Payload]] = {
@@ -152,3 +155,58 @@ def register_case_consumers(casework: Casework) -> None:
             title=title,
             description=description,
         )
+
+
+async def _link_acknowledgement(
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework
+) -> None:
+    ack = envelope.data
+    await acknowledge_alert_from_link(
+        conn,
+        cw.cipher,
+        campus_id=envelope.campus_id,
+        alert_id=ack.alert_id,
+        person_ref=ack.person_ref,
+        role=ack.role,
+        traceparent=envelope.traceparent,
+    )
+
+
+def decode_link_acknowledgement(raw: bytes) -> Envelope[Any] | None:
+    """`notification.acknowledged` from the notifications topic; None for its other events
+    (delivery outcomes), which casework does not act on."""
+    try:
+        event_type = json.loads(raw).get("type")
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise PoisonEvent(f"not a JSON object: {exc}") from exc
+    if event_type != NotificationAcknowledged.EVENT_TYPE:
+        return None
+    return decode_event(raw, NotificationAcknowledged)
+
+
+def register_notification_consumer(casework: Casework) -> None:
+    """Acknowledgements confirmed from a message's link become casework's acknowledgements
+    (and `alert.acknowledged`, so triage stops escalating), by the HTTP path's rules."""
+
+    async def notifications(record: Record) -> str:
+        if decode_link_acknowledgement(record.value) is None:
+            return "skipped"
+        return await apply_once(
+            casework,
+            record,
+            consumer=NOTIFICATIONS_CONSUMER,
+            decode=lambda raw: decode_event(raw, NotificationAcknowledged),
+            apply=_link_acknowledgement,
+        )
+
+    subscribe(
+        casework.broker,
+        NOTIFICATIONS,
+        group_id=casework.settings.consumer_group,
+        handle=notifications,
+        consumer=NOTIFICATIONS_CONSUMER,
+        retry=retry(casework),
+        observer=EventsConsumed(),
+        title="casework.notifications",
+        description="Acknowledgements confirmed from a message's link, recorded as the person.",
+    )

@@ -335,11 +335,19 @@ async def update_referral(
 async def record_family_consent(
     casework: Container, principal: CurrentPrincipal, case_id: str, body: s.FamilyConsentIn
 ) -> s.ConsentOut:
-    """Record the family-contact consent (or its override by tier 5+, with a reason)."""
+    """Record the family-contact decision: consent given, declined or withdrawn, or an
+    override by tier 5+ with a reason. Notify contacts a family only after consent or
+    override, and stops every message not yet sent when it is withdrawn."""
 
     async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.ConsentOut:
         consent_id = await loop.record_family_consent(
-            conn, caller, cw.cipher, case_id, body.decision, body.reason
+            conn,
+            caller,
+            cw.cipher,
+            case_id,
+            body.decision,
+            body.reason,
+            traceparent=current_traceparent(),
         )
         return s.ConsentOut(consent_id=consent_id)
 

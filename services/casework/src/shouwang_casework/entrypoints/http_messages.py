@@ -37,6 +37,7 @@ ZH: dict[str, str] = {
     "owner_not_responsible": "新负责人不承担该学生的这一角色",
     "acknowledge_forbidden": "仅负责范围内的四级及以上人员可确认预警",
     "acknowledge_needs_owner_tier": "需由预警所属层级或更高层级确认",
+    "link_person_not_responsible": "确认链接的持有人不承担该学生的这一角色",
     "version_conflict": "个案已被他人更新，请刷新后重试",
     "plan_version_conflict": "帮扶计划已被他人更新，请刷新后重试",
     "referral_step_not_allowed": "转介状态不允许这一步",
@@ -46,6 +47,8 @@ ZH: dict[str, str] = {
     "duplicate_action": "计划中的措施编号重复",
     "conflict": "数据已被同时修改，请刷新后重试",
     "database_unavailable": "数据库暂时不可用，请稍后重试",
+    "role_cannot_report": "该角色不能上报学生情况",
+    "query_too_short": "请至少输入学号或姓名中的两个字",
 }
 
 

@@ -6,7 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from shouwang_contracts.events.casework import CaseOutcome, CaseState, FollowUpFinding
+from shouwang_contracts.events.casework import (
+    CaseOutcome,
+    CaseState,
+    FamilyContactDecision,
+    FollowUpFinding,
+)
 from shouwang_contracts.inputs import IsoAwareDatetime
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -110,7 +115,10 @@ class ReferralStatusIn(_In):
 
 
 class FamilyConsentIn(_In):
-    decision: ConsentDecision = Field(description="given, declined, or overridden (tier 5+).")
+    decision: FamilyContactDecision = Field(
+        description="given, declined, withdrawn (stops messages not yet sent), or overridden "
+        "(tier 5+, with a reason)."
+    )
     reason: str | None = Field(
         default=None, max_length=TEXT_MAX, description="Required to override."
     )

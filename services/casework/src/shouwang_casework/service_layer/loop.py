@@ -11,8 +11,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from shouwang_contracts.auth import Principal
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.casework import AlertAcknowledged, CaseState
+from shouwang_contracts.events.casework import (
+    AlertAcknowledged,
+    CaseState,
+    FamilyContactDecided,
+    FamilyContactDecision,
+)
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters import care
@@ -189,16 +195,20 @@ async def record_family_consent(
     caller: Caller,
     cipher: NoteCipher,
     case_id: str,
-    decision: ConsentDecision,
+    decision: FamilyContactDecision,
     reason: str | None,
+    *,
+    traceparent: str | None = None,
 ) -> str:
-    """Record the family-contact consent: given, declined, or overridden (tier 5+, with reason)."""
+    """Record the family-contact decision: given, declined, withdrawn, or overridden (tier 5+,
+    with reason); publish it (`case.family_contact_decided`, never the reason) so notify
+    contacts the family only after consent or override, and stops when it is withdrawn."""
     refuse_students(caller)
     case = await load_case(conn, case_id)
     actor = await actor_for(conn, caller, case.student_ref)
     require(may_work_cases(actor), "consent_forbidden", "tier 4+ in scope records consent")
-    if decision is ConsentDecision.OVERRIDDEN:
-        check_consent(actor, decision, reason)
+    if decision is FamilyContactDecision.OVERRIDDEN:
+        check_consent(actor, ConsentDecision.OVERRIDDEN, reason)
     at = now()
     consent_id = await care.record_consent(
         conn,
@@ -218,7 +228,20 @@ async def record_family_consent(
         detail={"subject": "family_contact", "decision": decision.value, "consent_id": consent_id},
         text=reason,
     )
-    await store(conn, case, cipher, None)
+    await store(conn, case, cipher, traceparent)
+    await publish(
+        conn,
+        case.campus_id,
+        FamilyContactDecided(
+            case_id=case.case_id,
+            student_ref=case.student_ref,
+            decision=decision,
+            decided_by_ref=actor.ref,
+            decided_by_role=actor.role,
+            decided_at=at,
+        ),
+        traceparent,
+    )
     return consent_id
 
 
@@ -301,3 +324,32 @@ async def acknowledge_alert(
     acknowledged = await repo.get_alert(conn, alert_id)
     assert acknowledged is not None
     return acknowledged
+
+
+async def acknowledge_alert_from_link(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    *,
+    campus_id: str,
+    alert_id: str,
+    person_ref: str,
+    role: Role,
+    traceparent: str | None = None,
+) -> repo.AlertRecord:
+    """An acknowledgement confirmed through a message's link (notify's
+    `notification.acknowledged`): recorded as that person, by the same rules as the HTTP
+    acknowledgement, once casework's roster says the person holds `role` for the student."""
+    known = await repo.get_alert(conn, alert_id)
+    if known is None:
+        raise CaseNotFound("alert_not_found", "no such alert")
+    if person_ref not in await responsible_for(conn, known.student_ref, role.value):
+        raise NotPermitted(
+            "link_person_not_responsible",
+            f"the link's person does not hold {role.value} for this student",
+            detail_zh=f"确认链接的持有人不是该学生的{role.label()}",
+        )
+    # The person acts with their roster scope only: no token grants travel with a link.
+    principal = Principal(sub=person_ref, role=role, campus_id=campus_id)
+    return await acknowledge_alert(
+        conn, Caller(principal, person_ref), cipher, alert_id, traceparent=traceparent
+    )

@@ -192,6 +192,21 @@ class IntakeStore:
         )
         return Receipt(**dict(row)) if row else None
 
+    async def receipts_of(
+        self, campus_id: str, reporter_ref: str, kind: str, limit: int
+    ) -> list[Receipt]:
+        """A reporter's own receipts of one kind, newest first."""
+        rows = await self._pool.fetch(
+            "SELECT report_id, reporter_ref, kind, status, received_at, updated_at"
+            " FROM receipts WHERE campus_id = $1 AND reporter_ref = $2 AND kind = $3"
+            " ORDER BY received_at DESC LIMIT $4",
+            campus_id,
+            reporter_ref,
+            kind,
+            limit,
+        )
+        return [Receipt(**dict(row)) for row in rows]
+
     async def advance_receipts(
         self,
         event_id: str,

@@ -21,18 +21,26 @@ from fastapi import (
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.instruments import Instrument
-from shouwang_contracts.vocabulary import Role, in_language
+from shouwang_contracts.vocabulary import Language, Role, in_language
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
 from shouwang_servicekit.problems import BIGINT_MAX, Problem, preferred_language
 from shouwang_servicekit.security import CurrentPrincipal, require_roles, require_same_campus
 
 from ..adapters.publisher import KafkaUnavailable
-from ..adapters.store import CensusBatch
+from ..adapters.store import CensusBatch, Receipt
 from ..container import Intake
 from ..service_layer.census import CensusStopped
 from ..service_layer.submissions import SubmissionRefused, Submitted
-from .schemas import Accepted, CensusBatchOut, ReceiptOut, ReportIn, RowErrorOut, ScreeningIn
+from .schemas import (
+    Accepted,
+    CensusBatchOut,
+    ReceiptOut,
+    ReceiptPage,
+    ReportIn,
+    RowErrorOut,
+    ScreeningIn,
+)
 
 router = APIRouter(prefix="/v1")
 # Reports and screenings: see `_reporter` below.
@@ -304,6 +312,20 @@ async def _batch_out(
     )
 
 
+@router.get("/reports", operation_id="list_my_report_receipts", response_model=ReceiptPage)
+async def list_my_report_receipts(
+    principal: CurrentPrincipal,
+    d: Container,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ReceiptPage:
+    """My own reports' receipts, newest first: their status and nothing of the case."""
+    reporter_ref = d.pseudonymizer.person_ref(principal.campus_id, principal.sub)
+    receipts = await d.store.receipts_of(principal.campus_id, reporter_ref, "report", limit)
+    language = preferred_language(request)
+    return ReceiptPage(items=[_receipt_out(r, language) for r in receipts])
+
+
 @router.get(
     "/reports/{report_id:uuid}", operation_id="get_report_receipt", response_model=ReceiptOut
 )
@@ -339,11 +361,15 @@ async def _receipt(
             "没有找到你的这条上报",
             detail_en="No such submission of yours",
         )
+    return _receipt_out(receipt, preferred_language(request))
+
+
+def _receipt_out(receipt: Receipt, language: Language) -> ReceiptOut:
     return ReceiptOut(
         id=str(receipt.report_id),
         kind=receipt.kind,
         status=receipt.status,
-        status_label=in_language(_STATUS_LABELS[receipt.status], preferred_language(request)),
+        status_label=in_language(_STATUS_LABELS[receipt.status], language),
         received_at=receipt.received_at,
         updated_at=receipt.updated_at,
     )

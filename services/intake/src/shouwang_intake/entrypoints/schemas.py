@@ -168,6 +168,12 @@ class ReceiptOut(BaseModel):
     updated_at: datetime
 
 
+class ReceiptPage(BaseModel):
+    """A reporter's own receipts, newest first."""
+
+    items: list[ReceiptOut]
+
+
 class RowErrorOut(BaseModel):
     row: int = Field(description="Row number as a spreadsheet shows it (header = 1).")
     field: str

@@ -2,7 +2,7 @@
 -- is one person-time relieved in the outcome figures (stats reads it from the
 -- `shouwang.follow_up.updated` event). Optional: older follow-ups and those closed without a
 -- finding keep NULL.
--- depends: 0003_processed_age
+-- depends: 0004_family_consent_withdrawn
 
 ALTER TABLE follow_ups
     ADD COLUMN finding text CHECK (finding IN ('relieved', 'stable', 'worsened'));

@@ -1,0 +1,100 @@
+"""Who a caller may look up: the report form's picker and the names on a staff queue.
+
+A reporter of any tier picks the student from their own scope (token grants and their
+roster assignments in the role they act in); a dorm-room leader sees their room, a floor
+leader their floor. Staff read the names behind their queue's pseudonyms for students in
+scope. Campus-wide callers must type at least two characters, so no one lists a whole campus.
+Every lookup goes into the audit log; names are shown, never stored anywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from shouwang_contracts.auth import ScopeGrant
+from shouwang_contracts.vocabulary import Role
+
+from ..adapters.audit import record_access
+from ..adapters.directory import StudentCard, find_students, students_by_ref
+from ..adapters.roster import scope_of
+from ..domain.guards import CaseRuleViolation, NotPermitted
+from .access import Caller, refuse_students
+
+PICKERS = frozenset(
+    {
+        Role.DORM_LEADER,
+        Role.FLOOR_LEADER,
+        Role.CLASS_WELLBEING_OFFICER,
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+    }
+)
+MIN_CAMPUS_WIDE_QUERY = 2
+
+
+class QueryTooShort(CaseRuleViolation):
+    status = 422
+
+
+async def _grants(conn: asyncpg.Connection, caller: Caller) -> list[ScopeGrant]:
+    principal = caller.principal
+    return [*principal.scope, *(await scope_of(conn, caller.person_ref, principal.role.value))]
+
+
+async def pick_students(
+    conn: asyncpg.Connection, caller: Caller, text: str, limit: int
+) -> list[StudentCard]:
+    """Students in the caller's scope matching `text` (number prefix or part of the name)."""
+    principal = caller.principal
+    if principal.role not in PICKERS:
+        raise NotPermitted(
+            "role_cannot_report",
+            f"role {principal.role.value} does not report students",
+            detail_zh=f"{principal.role.label()}不能上报学生情况",
+        )
+    campus_wide = principal.campus_wide
+    if campus_wide and len(text) < MIN_CAMPUS_WIDE_QUERY:
+        raise QueryTooShort(
+            "query_too_short",
+            "type at least two characters of the number or name",
+            field="q",
+            detail_zh="请至少输入学号或姓名中的两个字",
+        )
+    cards = await find_students(
+        conn,
+        campus_wide=campus_wide,
+        grants=await _grants(conn, caller),
+        text=text,
+        limit=limit,
+    )
+    await record_access(
+        conn,
+        principal_ref=caller.person_ref,
+        role=principal.role.value,
+        student_ref=None,
+        action="roster.pick",
+    )
+    return cards
+
+
+async def name_students(
+    conn: asyncpg.Connection, caller: Caller, refs: list[str]
+) -> list[StudentCard]:
+    """Names and placements behind these pseudonyms, for students in the caller's scope."""
+    refuse_students(caller)
+    cards = await students_by_ref(
+        conn,
+        campus_wide=caller.principal.campus_wide,
+        grants=await _grants(conn, caller),
+        refs=refs,
+    )
+    for card in cards:
+        await record_access(
+            conn,
+            principal_ref=caller.person_ref,
+            role=caller.principal.role.value,
+            student_ref=card.student_ref,
+            action="student.card.read",
+        )
+    return cards

@@ -1,0 +1,1 @@
+"""Shouwang gateway: one origin for the web app and the services\x27 APIs; sign-in and sessions."""

@@ -1,0 +1,163 @@
+"""`shouwang-gateway-accounts`: local accounts for a pilot, and the demo campus's set.
+
+    shouwang-gateway-accounts create --campus C --username U --role R --sub S [--scope G ...]
+                                     [--name N]          (password read from stdin)
+    shouwang-gateway-accounts seed-demo [--campus demo] [--passwords-json FILE]
+
+`seed-demo` gives every demo account (one per role, people of the sample roster) a fresh
+random password and prints them: for a developer's machine only, refused outside
+SHOUWANG_ENV=local. Reads GATEWAY_DATABASE_URL like the gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import asyncpg
+from shouwang_contracts.vocabulary import Role
+
+from ..adapters.passwords import Passwords
+from ..adapters.store import GatewayStore
+from ..config import GatewaySettings
+from ..domain.accounts import (
+    DEMO_ACCOUNTS,
+    DEMO_CAMPUS,
+    Account,
+    AccountRefused,
+    check_account_fields,
+    check_password,
+)
+
+
+async def _with_store(settings: GatewaySettings, work: object) -> None:
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1)
+    try:
+        await work(GatewayStore(pool))  # type: ignore[operator]
+    finally:
+        await pool.close()
+
+
+def demo_password() -> str:
+    """16 characters from an alphabet without look-alikes (0/O, 1/l/I)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+async def seed_demo(store: GatewayStore, campus_id: str) -> list[dict[str, str]]:
+    """Create or reset the demo accounts; returns username, role and password of each."""
+    passwords = Passwords()
+    issued = []
+    for demo in DEMO_ACCOUNTS:
+        password = demo_password()
+        await store.save_account(
+            Account(
+                campus_id=campus_id,
+                username=demo.username,
+                password_hash=passwords.hash(password),
+                sub=demo.sub,
+                role=demo.role,
+                scope=demo.scope,
+                display_name=demo.display_name,
+            )
+        )
+        await store.delete_sessions_of(campus_id, demo.sub)
+        issued.append(
+            {
+                "campus_id": campus_id,
+                "username": demo.username,
+                "role": demo.role.value,
+                "role_label": demo.role.label(),
+                "sub": demo.sub,
+                "password": password,
+            }
+        )
+    return issued
+
+
+def _cmd_seed_demo(args: argparse.Namespace, settings: GatewaySettings) -> int:
+    if settings.env != "local":
+        print("seed-demo is for SHOUWANG_ENV=local only", file=sys.stderr)
+        return 2
+    issued: list[dict[str, str]] = []
+
+    async def work(store: GatewayStore) -> None:
+        issued.extend(await seed_demo(store, args.campus))
+
+    asyncio.run(_with_store(settings, work))
+    if args.passwords_json:
+        path = Path(args.passwords_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(issued, handle, ensure_ascii=False, indent=2)
+    for entry in issued:
+        print(
+            f"demo account  campus={entry['campus_id']}  username={entry['username']:<10}"
+            f"  password={entry['password']}  ({entry['role_label']}, {entry['role']})"
+        )
+    return 0
+
+
+def _cmd_create(args: argparse.Namespace, settings: GatewaySettings) -> int:
+    password = sys.stdin.readline().rstrip("\n")
+    scope = tuple(args.scope or ())
+    try:
+        check_account_fields(
+            campus_id=args.campus, username=args.username, sub=args.sub, scope=scope
+        )
+        check_password(password)
+        role = Role(args.role)
+    except (AccountRefused, ValueError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    account = Account(
+        campus_id=args.campus,
+        username=args.username,
+        password_hash=Passwords().hash(password),
+        sub=args.sub,
+        role=role,
+        scope=scope,
+        display_name=args.name or "",
+    )
+
+    async def work(store: GatewayStore) -> None:
+        await store.save_account(account)
+        await store.delete_sessions_of(account.campus_id, account.sub)
+
+    asyncio.run(_with_store(settings, work))
+    print(f"account {args.username} saved for campus {args.campus} ({role.value})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shouwang-gateway-accounts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create or replace an account; password on stdin")
+    create.add_argument("--campus", required=True)
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--sub", required=True, help="工号/学号 as the roster has it")
+    create.add_argument("--scope", action="append", help="a grant, e.g. building:8号楼")
+    create.add_argument("--name", help="display name")
+    create.set_defaults(func=_cmd_create)
+    seed = sub.add_parser("seed-demo", help="the demo campus's accounts, fresh passwords")
+    seed.add_argument("--campus", default=DEMO_CAMPUS)
+    seed.add_argument("--passwords-json", help="also write them to this file (mode 0600)")
+    seed.set_defaults(func=_cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args, GatewaySettings())
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""One origin for the services: `/api/<service>/v1/...` forwarded with the session's token,
+and notify's acknowledgement pages under `/ack/...` (the signed link is their credential).
+
+Only a short list of request headers goes through: the browser's cookies never reach a
+service, and whatever `Authorization` it sends is replaced by the token minted for its
+session. Answers are streamed back with `Cache-Control: no-store`, because they hold
+personal data no browser should keep on disk.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from shouwang_servicekit.problems import Problem
+from starlette.background import BackgroundTask
+
+from .. import metrics
+from ..config import UPSTREAMS
+from .http_auth import SAFE_METHODS, app_deps, current_session, require_csrf, session_required
+
+router = APIRouter(include_in_schema=False)
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_REQUEST_HEADERS = (
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-length",
+    "idempotency-key",
+    "if-match",
+    "traceparent",
+)
+_RESPONSE_HEADERS = (
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "location",
+    "retry-after",
+    "idempotent-replayed",
+    "traceparent",
+    "www-authenticate",
+)
+
+
+def _unavailable(service: str) -> Problem:
+    return Problem(
+        502,
+        "service_unavailable",
+        "服务暂时无法访问，请稍后重试；已填写的内容不会丢失",
+        detail_en=f"The {service} service cannot be reached; retry shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _no_such_service() -> Problem:
+    return Problem(404, "not_found", "没有这个地址", detail_en="No such resource")
+
+
+async def _relay(
+    request: Request, service: str, client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> StreamingResponse:
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    upstream = client.build_request(
+        request.method,
+        path,
+        params=request.url.query or None,
+        headers=headers,
+        content=request.stream() if has_body else None,
+    )
+    started = time.perf_counter()
+    try:
+        answer = await client.send(upstream, stream=True)
+    except httpx.TransportError as exc:
+        metrics.UPSTREAM_FAILURES.labels(service).inc()
+        raise _unavailable(service) from exc
+    metrics.UPSTREAM_LATENCY.labels(service).observe(time.perf_counter() - started)
+    out = {k: v for k in _RESPONSE_HEADERS if (v := answer.headers.get(k)) is not None}
+    if "location" in out and out["location"].startswith("/v1/"):
+        out["location"] = f"/api/{service}{out['location']}"
+    out["cache-control"] = "no-store"
+    return StreamingResponse(
+        answer.aiter_raw(),
+        status_code=answer.status_code,
+        headers=out,
+        background=BackgroundTask(answer.aclose),
+    )
+
+
+def _forwarded_headers(request: Request) -> dict[str, str]:
+    return {k: v for k in _REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+
+
+@router.api_route("/api/{service}/{path:path}", methods=_METHODS)
+async def forward(request: Request, service: str, path: str) -> StreamingResponse:
+    """Forward a signed-in request to a service's `/v1` API."""
+    if service not in UPSTREAMS or not path.startswith("v1/"):
+        raise _no_such_service()
+    deps = app_deps(request)
+    session = await current_session(request, deps)
+    if session is None:
+        raise session_required()
+    if request.method not in SAFE_METHODS:
+        require_csrf(request, session, deps.settings)
+    headers = _forwarded_headers(request)
+    token = deps.minter.token_for(session.id_hash, session.identity)
+    headers["authorization"] = f"Bearer {token}"
+    return await _relay(request, service, deps.upstreams[service], f"/{path}", headers)
+
+
+@router.api_route("/ack/{path:path}", methods=["GET", "POST"])
+async def acknowledgement_page(request: Request, path: str) -> StreamingResponse:
+    """Notify's pages behind a message's signed link: no session, the link is the key."""
+    deps = app_deps(request)
+    return await _relay(
+        request, "notify", deps.upstreams["notify"], f"/ack/{path}", _forwarded_headers(request)
+    )

@@ -1,0 +1,205 @@
+"""Signing in through an identity provider: authorization code with PKCE, against a stand-in
+provider served over HTTP by the test (discovery, token endpoint that checks the verifier
+against the challenge, JWKS), and the gateway's real app on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .conftest import Open
+
+pytestmark = pytest.mark.integration
+CLIENT_ID = "shouwang-web"
+REDIRECT = "https://gateway.test/auth/oidc/callback"
+
+
+@dataclass
+class Provider:
+    """Issues codes for a consenting user, and ID tokens for codes whose verifier matches."""
+
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    issuer: str = ""
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    claims: dict[str, Any] = field(
+        default_factory=lambda: {
+            "sub": "T1002",
+            "role": "residence_counselor",
+            "campus_id": "demo",
+            "shouwang_scope": ["building:8号楼"],
+            "name": "测试辅导员乙",
+        }
+    )
+    forge: bool = False
+
+    def consent(self, authorization_url: str) -> str:
+        """The user signs in at the provider: a code bound to the request's challenge."""
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorization_url).query))
+        assert query["code_challenge_method"] == "S256"
+        assert query["response_type"] == "code"
+        assert query["client_id"] == CLIENT_ID
+        code = f"code-{len(self.codes)}"
+        self.codes[code] = query
+        return f"/auth/oidc/callback?code={code}&state={urllib.parse.quote(query['state'])}"
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        asked = self.codes.pop(form.get("code", ""), None)
+        if asked is None:
+            return 400, {"error": "invalid_grant"}
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != asked["code_challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "PKCE verifier"}
+        now = int(time.time())
+        payload = {
+            **self.claims,
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": asked["nonce"],
+        }
+        key = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if self.forge
+            else self.key
+        )
+        id_token = jwt.encode(payload, key, algorithm="RS256", headers={"kid": "idp"})
+        return 200, {"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**jwk, "kid": "idp", "alg": "RS256", "use": "sig"}]}
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    idp = Provider()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/.well-known/openid-configuration":
+                self._answer(
+                    200,
+                    {
+                        "issuer": idp.issuer,
+                        "authorization_endpoint": f"{idp.issuer}/authorize",
+                        "token_endpoint": f"{idp.issuer}/token",
+                        "jwks_uri": f"{idp.issuer}/jwks",
+                    },
+                )
+            elif self.path == "/jwks":
+                self._answer(200, idp.jwks())
+            else:
+                self._answer(404, {})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            self._answer(*idp.token(form))
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    idp.issuer = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield idp
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _sso(provider: Provider) -> dict[str, Any]:
+    return {
+        "oidc_issuer": provider.issuer,
+        "oidc_client_id": CLIENT_ID,
+        "oidc_redirect_uri": REDIRECT,
+    }
+
+
+async def test_single_sign_on_with_pkce_opens_a_session_with_the_providers_claims(
+    open_gateway: Open, provider: Provider
+) -> None:
+    browser = await open_gateway(**_sso(provider))
+    assert (await browser.http.get("/auth/session")).json()["methods"]["oidc"] is True
+    start = await browser.http.get("/auth/oidc/start", params={"return_to": "/desk/queue"})
+    assert start.status_code == 303
+    authorization = start.headers["location"]
+    assert authorization.startswith(f"{provider.issuer}/authorize?")
+    assert "code_verifier" not in authorization  # only its challenge leaves the gateway
+    back = await browser.http.get(provider.consent(authorization))
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == "/desk/queue"
+    session = (await browser.http.get("/auth/session")).json()
+    assert session["signed_in"] is True
+    assert session["user"]["sub"] == "T1002"
+    assert session["user"]["role"] == "residence_counselor"
+    assert session["user"]["scope"] == ["building:8号楼"]
+
+
+async def test_a_replayed_sign_in_state_is_refused(open_gateway: Open, provider: Provider) -> None:
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get("/auth/oidc/start")
+    callback = provider.consent(start.headers["location"])
+    assert (await browser.http.get(callback)).headers["location"] == "/"
+    await browser.http.post("/auth/logout", headers=browser.writes())
+    browser.http.cookies.clear()
+    replay = await browser.http.get(callback)
+    assert replay.headers["location"] == "/login?error=sso"
+    assert (await browser.http.get("/auth/session")).json()["signed_in"] is False
+
+
+async def test_a_forged_id_token_is_refused(open_gateway: Open, provider: Provider) -> None:
+    browser = await open_gateway(**_sso(provider))
+    provider.forge = True
+    start = await browser.http.get("/auth/oidc/start")
+    answer = await browser.http.get(provider.consent(start.headers["location"]))
+    assert answer.headers["location"] == "/login?error=sso"
+    assert (await browser.http.get("/auth/session")).json()["signed_in"] is False
+
+
+async def test_a_code_with_a_stolen_state_but_not_the_verifier_is_refused(
+    open_gateway: Open, provider: Provider
+) -> None:
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get("/auth/oidc/start")
+    callback = provider.consent(start.headers["location"])
+    # An intercepted code is useless without the verifier, which never left the gateway.
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))["code"]
+    status, body = provider.token({"code": code, "code_verifier": "guessed"})
+    assert status == 400
+    assert body["error"] == "invalid_grant"
+
+
+async def test_an_unsafe_return_address_is_not_followed(
+    open_gateway: Open, provider: Provider
+) -> None:
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get(
+        "/auth/oidc/start", params={"return_to": "https://evil.example/"}
+    )
+    back = await browser.http.get(provider.consent(start.headers["location"]))
+    assert back.headers["location"] == "/"

@@ -1,0 +1,112 @@
+"""The gateway's rules without I/O: throttling windows, where a sign-in may return to,
+sessions' lifetimes and CSRF tokens, account fields, password hashing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from shouwang_contracts.vocabulary import Role
+from shouwang_gateway.adapters.passwords import Passwords
+from shouwang_gateway.domain.accounts import (
+    DEMO_ACCOUNTS,
+    AccountRefused,
+    check_account_fields,
+    check_password,
+)
+from shouwang_gateway.domain.navigation import safe_return_to
+from shouwang_gateway.domain.sessions import Identity, Session, SessionPolicy
+from shouwang_gateway.domain.throttle import Limit
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def test_a_key_under_its_limit_may_try_again() -> None:
+    limit = Limit(3, timedelta(minutes=15))
+    assert limit.retry_after([NOW - timedelta(minutes=1)] * 2, NOW) is None
+
+
+def test_a_key_at_its_limit_waits_until_the_oldest_counted_failure_leaves_the_window() -> None:
+    limit = Limit(3, timedelta(minutes=15))
+    failures = [NOW - timedelta(minutes=m) for m in (10, 5, 1)]
+    assert limit.retry_after(failures, NOW) == 5 * 60
+
+
+def test_failures_outside_the_window_do_not_count() -> None:
+    limit = Limit(2, timedelta(minutes=15))
+    assert limit.retry_after([NOW - timedelta(minutes=20)] * 5, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/phish",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/desk//evil",
+        "desk/queue",
+        "",
+        None,
+    ],
+)
+def test_open_redirect_after_sign_in_is_refused(target: str | None) -> None:
+    assert safe_return_to(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/desk/queue", "/report?from=sso", "/desk/cases/abc#notes"])
+def test_a_path_of_this_site_is_kept_as_where_to_return(target: str) -> None:
+    assert safe_return_to(target) == target
+
+
+def _session(last_seen: datetime, expires: datetime) -> Session:
+    return Session(
+        id_hash=b"x" * 32,
+        identity=Identity(sub="T1002", role=Role.RESIDENCE_COUNSELOR, campus_id="demo"),
+        method="local",
+        csrf_token="token-123",
+        created_at=NOW - timedelta(hours=1),
+        last_seen_at=last_seen,
+        expires_at=expires,
+    )
+
+
+def test_a_session_ends_when_idle_or_past_its_lifetime() -> None:
+    policy = SessionPolicy(lifetime=timedelta(hours=12), idle=timedelta(minutes=30))
+    assert _session(NOW - timedelta(minutes=5), NOW + timedelta(hours=1)).is_live(NOW, policy)
+    assert not _session(NOW - timedelta(minutes=31), NOW + timedelta(hours=1)).is_live(NOW, policy)
+    assert not _session(NOW, NOW - timedelta(seconds=1)).is_live(NOW, policy)
+
+
+def test_csrf_token_must_match_exactly() -> None:
+    session = _session(NOW, NOW + timedelta(hours=1))
+    assert session.csrf_matches("token-123")
+    assert not session.csrf_matches("token-12")
+    assert not session.csrf_matches(None)
+
+
+def test_account_fields_and_passwords_are_checked() -> None:
+    check_account_fields(
+        campus_id="demo", username="dorm", sub="2024020001", scope=("room:8号楼/202",)
+    )
+    with pytest.raises(AccountRefused) as refused:
+        check_account_fields(campus_id="demo", username="a b", sub="x", scope=())
+    assert refused.value.field == "username"
+    with pytest.raises(AccountRefused):
+        check_account_fields(campus_id="demo", username="a", sub="x", scope=("planet:mars",))
+    with pytest.raises(AccountRefused):
+        check_password("short")
+
+
+def test_the_demo_campus_has_one_account_per_role() -> None:
+    assert sorted(a.role for a in DEMO_ACCOUNTS) == sorted(Role)
+    assert len({a.username for a in DEMO_ACCOUNTS}) == len(DEMO_ACCOUNTS)
+
+
+def test_passwords_are_argon2id_and_unknown_accounts_verify_against_a_decoy() -> None:
+    passwords = Passwords()
+    hashed = passwords.hash("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert passwords.verify(hashed, "correct horse battery")
+    assert not passwords.verify(hashed, "wrong")
+    assert not passwords.verify(None, "decoy-password-never-used")

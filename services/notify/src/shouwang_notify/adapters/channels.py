@@ -1,0 +1,231 @@
+"""Channels behind one interface: `Sender.send(Outgoing)` delivers or raises `ChannelFailure`.
+
+What each channel uses, and why:
+- SMTP email and JSON webhooks: Apprise (`mailto://`, `json://`), which reports a refused or
+  unreachable server as a failed result (`AppriseResult` is falsy) with warning log entries.
+- WeCom and DingTalk group robots: a thin httpx client each. Apprise has both (`wecombot://`,
+  `dingtalk://`) but counts any HTTP 200 as delivered, while both robots answer a refused
+  message with 200 and a non-zero `errcode` (rate limit, bad key, bad signature), so a lost
+  alert would read as sent. Apprise's DingTalk signature is also URL-encoded twice (its
+  `get_signature` quotes it and requests quotes the query again), which DingTalk refuses as
+  `310000 sign not match`. Our clients check `errcode`, sign once, and @-mention the person
+  (`mentioned_list` by WeCom user id, `atMobiles` by mobile), which Apprise's robots cannot.
+- SMS: the college's gateway over HTTP (JSON `{to, text}`, bearer token), via httpx.
+Every channel's base URL is a setting, so tests and `make up` point them at local receivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+import apprise
+import httpx
+from shouwang_contracts.events.notify import NotificationChannel as Channel
+
+logger = logging.getLogger("shouwang.notify.channels")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One rendered message for one address on one channel."""
+
+    channel: Channel
+    address: str
+    subject: str
+    body: str
+    short: str  # the SMS-sized text
+
+
+class ChannelFailure(Exception):
+    """The channel did not take the message. `permanent` failures are not retried on this
+    channel (a malformed address, a refused key); others back off and try again."""
+
+    def __init__(self, code: str, *, permanent: bool = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    """One channel's way out."""
+
+    channel: Channel
+
+    async def send(self, message: Outgoing) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    user: str | None = None
+    password: str | None = None
+    security: str = "starttls"  # starttls | ssl | insecure (a local relay or sink)
+
+
+class AppriseEmail:
+    """SMTP email through Apprise's `mailto://` plugin."""
+
+    channel = Channel.EMAIL
+
+    def __init__(self, smtp: SmtpSettings, timeout: float = 15.0) -> None:
+        self._smtp = smtp
+        self._timeout = timeout
+
+    def url(self, address: str) -> str:
+        smtp = self._smtp
+        auth = ""
+        if smtp.user:
+            auth = f"{quote(smtp.user, safe='')}:{quote(smtp.password or '', safe='')}@"
+        query = urlencode(
+            {
+                "smtp": smtp.host,
+                "from": smtp.sender,
+                "to": address,
+                "mode": smtp.security,
+                "format": "text",
+            }
+        )
+        return f"mailto://{auth}{smtp.host}:{smtp.port}/?{query}"
+
+    async def send(self, message: Outgoing) -> None:
+        await _apprise_send(self.url(message.address), message.subject, message.body, self._timeout)
+
+
+class AppriseWebhook:
+    """A JSON webhook (the campus duty system, a college integration) through Apprise."""
+
+    channel = Channel.WEBHOOK
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self._timeout = timeout
+
+    async def send(self, message: Outgoing) -> None:
+        url = message.address
+        if url.startswith("https://"):
+            url = "jsons://" + url.removeprefix("https://")
+        elif url.startswith("http://"):
+            url = "json://" + url.removeprefix("http://")
+        await _apprise_send(url, message.subject, message.body, self._timeout)
+
+
+async def _apprise_send(url: str, title: str, body: str, seconds: float) -> None:
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise ChannelFailure("bad_address", permanent=True)
+    result = await notifier.async_notify(body=body, title=title, timeout=seconds)
+    if not result:
+        # The log entries name hosts and addresses: keep them out of our logs and tables.
+        raise ChannelFailure("timeout" if str(result.status).endswith("TIMEOUT") else "refused")
+
+
+class WeComRobot:
+    """A WeCom (企业微信) group robot; the person is @-mentioned by their WeCom user id."""
+
+    channel = Channel.WECOM
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, key: str) -> None:
+        self._client = client
+        self._url = f"{base_url.rstrip('/')}/cgi-bin/webhook/send"
+        self._key = key
+
+    async def send(self, message: Outgoing) -> None:
+        payload = {
+            "msgtype": "text",
+            "text": {"content": message.body, "mentioned_list": [message.address]},
+        }
+        await _robot_post(self._client, self._url, {"key": self._key}, payload)
+
+
+class DingTalkRobot:
+    """A DingTalk (钉钉) group robot with 加签; the person is @-mentioned by mobile."""
+
+    channel = Channel.DINGTALK
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, token: str, secret: str | None
+    ) -> None:
+        self._client = client
+        self._url = f"{base_url.rstrip('/')}/robot/send"
+        self._token = token
+        self._secret = secret
+
+    def signed_query(self, now_ms: int | None = None) -> dict[str, str]:
+        """access_token, and timestamp + sign when the robot has a secret (DingTalk's 加签:
+        base64 of HMAC-SHA256 over `timestamp\\nsecret`, URL-encoded once, by httpx)."""
+        query = {"access_token": self._token}
+        if self._secret:
+            timestamp = str(now_ms if now_ms is not None else int(time.time() * 1000))
+            digest = hmac.new(
+                self._secret.encode(), f"{timestamp}\n{self._secret}".encode(), hashlib.sha256
+            ).digest()
+            query |= {"timestamp": timestamp, "sign": base64.b64encode(digest).decode()}
+        return query
+
+    async def send(self, message: Outgoing) -> None:
+        payload = {
+            "msgtype": "text",
+            "text": {"content": f"{message.subject}\n{message.body}"},
+            "at": {"atMobiles": [message.address], "isAtAll": False},
+        }
+        await _robot_post(self._client, self._url, self.signed_query(), payload)
+
+
+# Robot errcodes that no retry fixes: a bad key or token, a bad signature, a blocked robot.
+_PERMANENT_ROBOT_ERRORS = frozenset({93000, 300001, 310000, 400013, 400102})
+
+
+async def _robot_post(
+    client: httpx.AsyncClient, url: str, query: dict[str, str], payload: Mapping[str, object]
+) -> None:
+    try:
+        response = await client.post(url, params=query, json=payload)
+    except httpx.HTTPError as exc:
+        raise ChannelFailure("unreachable") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise ChannelFailure(f"http_{response.status_code}")
+    if response.status_code >= 400:
+        raise ChannelFailure(f"http_{response.status_code}", permanent=True)
+    try:
+        errcode = int(response.json().get("errcode", 0))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ChannelFailure("bad_response") from exc
+    if errcode:
+        raise ChannelFailure(f"errcode_{errcode}", permanent=errcode in _PERMANENT_ROBOT_ERRORS)
+
+
+class SmsGateway:
+    """The college's SMS provider behind a plain HTTP gateway: POST `{to, text}` as JSON.
+
+    2xx is accepted; 429 and 5xx are retried; other 4xx are permanent (a refused number).
+    """
+
+    channel = Channel.SMS
+
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None) -> None:
+        self._client = client
+        self._url = url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def send(self, message: Outgoing) -> None:
+        try:
+            response = await self._client.post(
+                self._url,
+                json={"to": message.address, "text": message.short},
+                headers=self._headers,
+            )
+        except httpx.HTTPError as exc:
+            raise ChannelFailure("unreachable") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ChannelFailure(f"http_{response.status_code}")
+        if response.status_code >= 400:
+            raise ChannelFailure(f"http_{response.status_code}", permanent=True)

@@ -1,0 +1,421 @@
+"""The delivery queue in PostgreSQL: enqueue once, claim with SKIP LOCKED under a lease.
+
+`(source_event_id, recipient_ref, channel)` is unique, so a redelivered event or a second
+replica cannot queue a message twice; `claim` hands each due row to exactly one worker for
+the lease, and a worker that dies mid-send leaves the row to be claimed again after it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_contracts.events.notify import RecipientKind
+from shouwang_contracts.vocabulary import Role
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A message to queue for one recipient on one channel."""
+
+    campus_id: str
+    source_event_id: str
+    source_event_type: str
+    source_time: datetime
+    student_ref: str
+    recipient_kind: RecipientKind
+    recipient_ref: str
+    recipient_role: Role | None
+    channel: Channel
+    template: str
+    language: str
+    context: dict[str, Any]
+    priority: int
+    not_before: datetime
+    alert_id: str | None = None
+    case_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A queued message as a worker claimed it."""
+
+    id: int
+    notification_id: str
+    campus_id: str
+    source_event_id: str
+    source_event_type: str
+    source_time: datetime
+    alert_id: str | None
+    case_id: str | None
+    student_ref: str
+    recipient_kind: RecipientKind
+    recipient_ref: str
+    recipient_role: Role | None
+    channel: Channel
+    template: str
+    language: str
+    context: dict[str, Any]
+    priority: int
+    attempts: int
+    created_at: datetime
+
+    def fallback(self, channel: Channel, now: datetime) -> NewDelivery:
+        """The same message for the same recipient on the next channel, due at once."""
+        return NewDelivery(
+            campus_id=self.campus_id,
+            source_event_id=self.source_event_id,
+            source_event_type=self.source_event_type,
+            source_time=self.source_time,
+            student_ref=self.student_ref,
+            recipient_kind=self.recipient_kind,
+            recipient_ref=self.recipient_ref,
+            recipient_role=self.recipient_role,
+            channel=channel,
+            template=self.template,
+            language=self.language,
+            context=self.context,
+            priority=self.priority,
+            not_before=now,
+            alert_id=self.alert_id,
+            case_id=self.case_id,
+        )
+
+
+def _delivery(row: asyncpg.Record) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        notification_id=str(row["notification_id"]),
+        campus_id=row["campus_id"],
+        source_event_id=row["source_event_id"],
+        source_event_type=row["source_event_type"],
+        source_time=row["source_time"],
+        alert_id=row["alert_id"],
+        case_id=row["case_id"],
+        student_ref=row["student_ref"],
+        recipient_kind=RecipientKind(row["recipient_kind"]),
+        recipient_ref=row["recipient_ref"],
+        recipient_role=Role(row["recipient_role"]) if row["recipient_role"] else None,
+        channel=Channel(row["channel"]),
+        template=row["template"],
+        language=row["language"],
+        context=json.loads(row["context"]),
+        priority=row["priority"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+    )
+
+
+async def enqueue(conn: asyncpg.Connection, new: NewDelivery) -> bool:
+    """Queue a message; False if this (event, recipient, channel) is queued already."""
+    status = await conn.execute(
+        """
+        INSERT INTO deliveries (notification_id, campus_id, source_event_id, source_event_type,
+            source_time, alert_id, case_id, student_ref, recipient_kind, recipient_ref,
+            recipient_role, channel, template, language, context, priority, not_before)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17)
+        ON CONFLICT (source_event_id, recipient_ref, channel) DO NOTHING
+        """,
+        uuid.uuid4(),
+        new.campus_id,
+        new.source_event_id,
+        new.source_event_type,
+        new.source_time,
+        new.alert_id,
+        new.case_id,
+        new.student_ref,
+        new.recipient_kind.value,
+        new.recipient_ref,
+        new.recipient_role.value if new.recipient_role else None,
+        new.channel.value,
+        new.template,
+        new.language,
+        json.dumps(new.context, ensure_ascii=False),
+        new.priority,
+        new.not_before,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def claim(
+    conn: asyncpg.Connection, limit: int, lease: timedelta, now: datetime
+) -> list[Delivery]:
+    """Take up to `limit` due rows (most urgent first) and every row whose lease ran out."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id FROM deliveries
+            WHERE (status = 'pending' AND not_before <= $1)
+               OR (status = 'sending' AND lease_until < $1)
+            ORDER BY priority, not_before
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE deliveries d SET status = 'sending', lease_until = $3
+        FROM due WHERE d.id = due.id
+        RETURNING d.*
+        """,
+        now,
+        limit,
+        now + lease,
+    )
+    return sorted((_delivery(r) for r in rows), key=lambda d: (d.priority, d.id))
+
+
+async def mark_sent(
+    conn: asyncpg.Connection, delivery_id: int, attempts: int, now: datetime
+) -> bool:
+    """Sent; False if the row is no longer ours (cancelled by a withdrawal meanwhile)."""
+    status = await conn.execute(
+        "UPDATE deliveries SET status = 'sent', attempts = $2, finished_at = $3, lease_until = NULL,"
+        " last_error = NULL WHERE id = $1 AND status = 'sending'",
+        delivery_id,
+        attempts,
+        now,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def first_sent_of_alert(
+    conn: asyncpg.Connection, alert_id: str, campus_id: str, at: datetime
+) -> bool:
+    """True for the alert's first message a channel accepted (once per alert, even when
+    several workers send its messages at the same moment)."""
+    status = await conn.execute(
+        "INSERT INTO alerts_first_delivered (alert_id, campus_id, delivered_at)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        alert_id,
+        campus_id,
+        at,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def mark_call_task(conn: asyncpg.Connection, delivery_id: int, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'call_task', attempts = 1, finished_at = $2,"
+        " lease_until = NULL WHERE id = $1 AND status = 'sending'",
+        delivery_id,
+        now,
+    )
+
+
+async def retry_later(
+    conn: asyncpg.Connection, delivery_id: int, attempts: int, not_before: datetime, error: str
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'pending', attempts = $2, not_before = $3,"
+        " lease_until = NULL, last_error = $4 WHERE id = $1 AND status = 'sending'",
+        delivery_id,
+        attempts,
+        not_before,
+        error,
+    )
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, delivery_id: int, attempts: int, error: str, now: datetime
+) -> bool:
+    status = await conn.execute(
+        "UPDATE deliveries SET status = 'failed', attempts = $2, last_error = $3, finished_at = $4,"
+        " lease_until = NULL WHERE id = $1 AND status IN ('sending', 'pending')",
+        delivery_id,
+        attempts,
+        error,
+        now,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def cancel_family(
+    conn: asyncpg.Connection, campus_id: str, student_ref: str, reason: str, now: datetime
+) -> int:
+    """Stop every family message of the student not yet sent (a withdrawn consent)."""
+    status = await conn.execute(
+        "UPDATE deliveries SET status = 'cancelled', last_error = $3, finished_at = $4,"
+        " lease_until = NULL WHERE campus_id = $1 AND student_ref = $2"
+        " AND recipient_kind = 'family' AND status IN ('pending', 'sending')",
+        campus_id,
+        student_ref,
+        reason,
+        now,
+    )
+    return int(status.split()[-1])
+
+
+async def still_ours(conn: asyncpg.Connection, delivery_id: int) -> bool:
+    """The row is still claimed (not cancelled meanwhile); locks it for the rest of the transaction."""
+    status = await conn.fetchval(
+        "SELECT status FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
+    )
+    return bool(status == "sending")
+
+
+async def record_unreached(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    source_event_id: str,
+    alert_id: str | None,
+    student_ref: str,
+    kind: RecipientKind,
+    role: Role | None,
+    recipient_ref: str | None,
+    reason: str,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO unreached (campus_id, source_event_id, alert_id, student_ref, recipient_kind,
+            recipient_role, recipient_ref, reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING
+        """,
+        campus_id,
+        source_event_id,
+        alert_id,
+        student_ref,
+        kind.value,
+        role.value if role else None,
+        recipient_ref,
+        reason,
+    )
+
+
+async def queue_depth(conn: asyncpg.Connection, now: datetime) -> tuple[int, float]:
+    """Messages due or being sent, and the age in seconds of the oldest due one."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS depth, min(not_before) AS oldest FROM deliveries"
+        " WHERE status IN ('pending', 'sending') AND not_before <= $1",
+        now,
+    )
+    assert row is not None
+    oldest = row["oldest"]
+    return int(row["depth"]), max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+
+
+# Bundles: mild warnings for the daily digest, case notices batched over a short window.
+
+
+async def add_bundle_item(
+    conn: asyncpg.Connection,
+    *,
+    campus_id: str,
+    person_ref: str,
+    role: Role,
+    kind: str,
+    item: dict[str, Any],
+    source_event_id: str,
+    student_ref: str,
+    source_time: datetime,
+    due_at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO bundle_items (campus_id, person_ref, role, kind, item, source_event_id,
+            student_ref, source_time, due_at)
+        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9) ON CONFLICT DO NOTHING
+        """,
+        campus_id,
+        person_ref,
+        role.value,
+        kind,
+        json.dumps(item, ensure_ascii=False, sort_keys=True),
+        source_event_id,
+        student_ref,
+        source_time,
+        due_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A person's items of one kind that fell due, to go out as one message."""
+
+    campus_id: str
+    person_ref: str
+    role: Role
+    kind: str
+    ids: list[int]
+    items: list[dict[str, Any]]
+    student_ref: str
+    first_time: datetime
+
+
+async def due_bundles(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Bundle]:
+    """Lock the unbundled items of people whose first item fell due (SKIP LOCKED)."""
+    rows = await conn.fetch(
+        """
+        SELECT id, campus_id, person_ref, role, kind, item, student_ref, source_time
+        FROM bundle_items
+        WHERE bundled_at IS NULL AND (campus_id, person_ref, kind) IN (
+            SELECT campus_id, person_ref, kind FROM bundle_items
+            WHERE bundled_at IS NULL AND due_at <= $1
+            GROUP BY campus_id, person_ref, kind LIMIT $2)
+        ORDER BY id
+        FOR UPDATE SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+    bundles: dict[tuple[str, str, str], Bundle] = {}
+    for row in rows:
+        key = (row["campus_id"], row["person_ref"], row["kind"])
+        bundle = bundles.get(key)
+        if bundle is None:
+            bundle = bundles[key] = Bundle(
+                row["campus_id"],
+                row["person_ref"],
+                Role(row["role"]),
+                row["kind"],
+                [],
+                [],
+                row["student_ref"],
+                row["source_time"],
+            )
+        bundle.ids.append(row["id"])
+        bundle.items.append(json.loads(row["item"]))
+    return list(bundles.values())
+
+
+async def mark_bundled(conn: asyncpg.Connection, ids: list[int], now: datetime) -> None:
+    await conn.execute(
+        "UPDATE bundle_items SET bundled_at = $2 WHERE id = ANY($1::bigint[])", ids, now
+    )
+
+
+_LOG = (
+    "SELECT id, notification_id::text AS notification_id, source_event_id, source_event_type,"
+    " alert_id, case_id, recipient_kind, recipient_role, channel, status, attempts, last_error,"
+    " created_at, finished_at FROM deliveries WHERE campus_id = $1"
+    " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR alert_id = $3)"
+    " AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+)
+
+
+async def delivery_log(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    *,
+    status: str | None,
+    alert_id: str | None,
+    before: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The campus's messages, newest first, without addresses or texts."""
+    return list(await conn.fetch(_LOG, campus_id, status, alert_id, before, limit))
+
+
+async def unreached_list(
+    conn: asyncpg.Connection, campus_id: str, limit: int
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT source_event_id, alert_id, recipient_kind, recipient_role, reason, created_at"
+            " FROM unreached WHERE campus_id = $1 ORDER BY id DESC LIMIT $2",
+            campus_id,
+            limit,
+        )
+    )

@@ -1,0 +1,189 @@
+"""What notify knows of students, cases and alerts, from the directory and case streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..domain.routing import ConsentState, FamilyGate, Responsible
+
+
+async def replace_responsible(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    student_ref: str,
+    people: list[Responsible],
+) -> None:
+    """The directory's latest word on who holds each role for the student."""
+    await conn.execute(
+        "DELETE FROM responsible WHERE campus_id = $1 AND student_ref = $2", campus_id, student_ref
+    )
+    await conn.executemany(
+        "INSERT INTO responsible (campus_id, student_ref, role, person_ref) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        [(campus_id, student_ref, p.role.value, p.person_ref) for p in people],
+    )
+
+
+async def responsible_for(
+    conn: asyncpg.Connection, campus_id: str, student_ref: str
+) -> list[Responsible]:
+    rows = await conn.fetch(
+        "SELECT role, person_ref FROM responsible WHERE campus_id = $1 AND student_ref = $2"
+        " ORDER BY role, person_ref",
+        campus_id,
+        student_ref,
+    )
+    return [Responsible(Role(r["role"]), r["person_ref"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    case_id: str
+    student_ref: str
+    severity: Severity | None
+    owner_ref: str | None
+    owner_role: Role | None
+    consent: ConsentState | None
+    family_told: Severity | None
+    closed: bool
+
+    @staticmethod
+    def closed_gate() -> FamilyGate:
+        """No open case: no family contact."""
+        return FamilyGate(case_id=None, consent=None)
+
+    def family_gate(self) -> FamilyGate:
+        if self.closed:
+            return FamilyGate(case_id=None, consent=None)
+        return FamilyGate(self.case_id, self.consent, self.family_told)
+
+
+def _case(row: asyncpg.Record) -> CaseState:
+    return CaseState(
+        case_id=row["case_id"],
+        student_ref=row["student_ref"],
+        severity=Severity(row["severity"]) if row["severity"] else None,
+        owner_ref=row["owner_ref"],
+        owner_role=Role(row["owner_role"]) if row["owner_role"] else None,
+        consent=ConsentState(row["consent"]) if row["consent"] else None,
+        family_told=Severity(row["family_told"]) if row["family_told"] else None,
+        closed=row["closed_at"] is not None,
+    )
+
+
+_OPEN_CASE = (
+    "SELECT * FROM cases WHERE campus_id = $1 AND student_ref = $2 AND closed_at IS NULL"
+    " ORDER BY updated_at DESC LIMIT 1"
+)
+_OPEN_CASE_LOCKED = _OPEN_CASE + " FOR UPDATE"
+_CASE = "SELECT * FROM cases WHERE case_id = $1"
+_CASE_LOCKED = _CASE + " FOR UPDATE"
+
+
+async def open_case_of(
+    conn: asyncpg.Connection, campus_id: str, student_ref: str, *, lock: bool = False
+) -> CaseState | None:
+    """The student's open case (one at a time), if notify has heard of it."""
+    row = await conn.fetchrow(
+        _OPEN_CASE_LOCKED if lock else _OPEN_CASE,
+        campus_id,
+        student_ref,
+    )
+    return _case(row) if row else None
+
+
+async def get_case(
+    conn: asyncpg.Connection, case_id: str, *, lock: bool = False
+) -> CaseState | None:
+    row = await conn.fetchrow(_CASE_LOCKED if lock else _CASE, case_id)
+    return _case(row) if row else None
+
+
+async def upsert_case(
+    conn: asyncpg.Connection,
+    campus_id: str,
+    case_id: str,
+    student_ref: str,
+    *,
+    severity: Severity | None = None,
+    owner_ref: str | None = None,
+    owner_role: Role | None = None,
+    closed_at: datetime | None = None,
+) -> None:
+    """Create the case on first word of it; later words fill in what they carry."""
+    await conn.execute(
+        """
+        INSERT INTO cases (campus_id, case_id, student_ref, severity, owner_ref, owner_role, closed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (case_id) DO UPDATE SET
+            severity = COALESCE(EXCLUDED.severity, cases.severity),
+            owner_ref = COALESCE(EXCLUDED.owner_ref, cases.owner_ref),
+            owner_role = COALESCE(EXCLUDED.owner_role, cases.owner_role),
+            closed_at = COALESCE(EXCLUDED.closed_at, cases.closed_at),
+            updated_at = now()
+        """,
+        campus_id,
+        case_id,
+        student_ref,
+        severity.value if severity else None,
+        owner_ref,
+        owner_role.value if owner_role else None,
+        closed_at,
+    )
+
+
+async def set_consent(
+    conn: asyncpg.Connection, case_id: str, consent: ConsentState, at: datetime
+) -> None:
+    """Record a decision unless a later one is already recorded (events may come late)."""
+    await conn.execute(
+        "UPDATE cases SET consent = $2, consent_at = $3, updated_at = now()"
+        " WHERE case_id = $1 AND (consent_at IS NULL OR consent_at <= $3)",
+        case_id,
+        consent.value,
+        at,
+    )
+
+
+async def set_family_told(conn: asyncpg.Connection, case_id: str, severity: Severity) -> None:
+    await conn.execute(
+        "UPDATE cases SET family_told = $2, updated_at = now() WHERE case_id = $1",
+        case_id,
+        severity.value,
+    )
+
+
+async def digest_hour(conn: asyncpg.Connection, campus_id: str, default: int) -> int:
+    hour = await conn.fetchval(
+        "SELECT digest_hour FROM campus_settings WHERE campus_id = $1", campus_id
+    )
+    return int(hour) if hour is not None else default
+
+
+async def set_digest_hour(conn: asyncpg.Connection, campus_id: str, hour: int, by: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO campus_settings (campus_id, digest_hour, updated_by) VALUES ($1, $2, $3)
+        ON CONFLICT (campus_id) DO UPDATE SET digest_hour = EXCLUDED.digest_hour,
+            updated_by = EXCLUDED.updated_by, updated_at = now()
+        """,
+        campus_id,
+        hour,
+        by,
+    )
+
+
+async def alert_acknowledged(
+    conn: asyncpg.Connection, alert_id: str, campus_id: str, at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO alerts_acknowledged (alert_id, campus_id, acknowledged_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        alert_id,
+        campus_id,
+        at,
+    )

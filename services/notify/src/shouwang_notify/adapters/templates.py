@@ -1,0 +1,122 @@
+"""Messages and pages from the template files (Jinja2), in the recipient's language.
+
+Message templates (`templates/messages/<lang>/<name>.txt`) each define three blocks:
+`subject`, `body` and `sms`. Pages (`templates/pages/<lang>/<name>.html`) are autoescaped.
+A template refers to an undefined value → an error at render time, never a blank.
+The context holds no personal data: grades, roles, deadlines, counts and links only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from shouwang_contracts.vocabulary import FollowUp, Language, Role, Severity
+
+from ..domain.routing import Template
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    subject: str
+    body: str
+    short: str
+
+
+class Templates:
+    """Renders messages and pages; one instance per process (templates are compiled once)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self._zone = zone
+        self._env = Environment(
+            loader=PackageLoader("shouwang_notify", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+
+    def message(
+        self, template: Template, language: Language, context: dict[str, Any]
+    ) -> RenderedMessage:
+        """The subject, body and SMS text of `template` in `language`."""
+        compiled = self._env.get_template(f"messages/{language}/{template.value}.txt")
+        values = self.localise(context, language)
+        parts = {}
+        for block in ("subject", "body", "sms"):
+            render = compiled.blocks[block]
+            parts[block] = "".join(render(compiled.new_context(values))).strip()
+        return RenderedMessage(parts["subject"], parts["body"], parts["sms"])
+
+    def page(self, name: str, language: Language, context: dict[str, Any]) -> str:
+        """An HTML page (autoescaped) in `language`."""
+        compiled = self._env.get_template(f"pages/{language}/{name}.html")
+        return compiled.render(self.localise(context, language))
+
+    def localise(self, context: dict[str, Any], language: Language) -> dict[str, Any]:
+        """Ids to labels and times to campus time, in `language`."""
+        values = dict(context)
+        if values.get("severity"):
+            values["severity"] = Severity(values["severity"]).label(language)
+        for key in ("role", "owner_role"):
+            if values.get(key):
+                values[key] = Role(values[key]).label(language)
+        for key in ("deadline",):
+            if values.get(key):
+                values[key] = self.when(values[key], language)
+        if "external" in values:
+            values["external"] = _externals(values["external"] or [], language)
+        if "follow_ups" in values:
+            values["follow_ups"] = [self._task(f, language) for f in values["follow_ups"] or []]
+        items = []
+        for item in values.get("items") or []:
+            item = dict(item)
+            if item.get("severity"):
+                item["severity"] = Severity(item["severity"]).label(language)
+            if item.get("task"):
+                item = self._task(item, language)
+            elif item.get("deadline"):
+                item["deadline"] = self.when(item["deadline"], language)
+            items.append(item)
+        if "items" in values:
+            values["items"] = items
+            values.setdefault("count", len(items))
+        return values
+
+    def _task(self, ask: dict[str, Any], language: Language) -> dict[str, Any]:
+        localised = dict(ask)
+        # A task a newer triage names stays its id, rather than nothing.
+        with contextlib.suppress(ValueError):
+            localised["task"] = FollowUp(ask["task"]).label(language)
+        if ask.get("due"):
+            localised["due"] = self.when(ask["due"], language)
+        return localised
+
+    def when(self, moment: str | datetime, language: Language) -> str:
+        at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+        local = at.astimezone(self._zone)
+        if language == "zh-CN":
+            return f"{local.month}月{local.day}日 {local:%H:%M}"
+        return f"{local:%d %b %H:%M}"
+
+
+_EXTERNAL_LABELS = {
+    "campus_security": ("校园安保", "campus security"),
+    "emergency_110": ("110", "police (110)"),
+    "emergency_120": ("120 急救", "ambulance (120)"),
+    "police": ("110", "police (110)"),
+    "ambulance": ("120 急救", "ambulance (120)"),
+}
+
+
+def _externals(parties: list[str], language: Language) -> str:
+    labels = []
+    for party in parties:
+        zh, en = _EXTERNAL_LABELS.get(party, (party, party))
+        labels.append(zh if language == "zh-CN" else en)
+    return "、".join(labels) if language == "zh-CN" else ", ".join(labels)

@@ -1,0 +1,85 @@
+"""Notify's settings, from the environment only (prefix NOTIFY_, plus the shared names)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+from shouwang_servicekit.settings import SharedSettings
+
+LOCAL_LINK_KEY = "local-only-notify-link-key-change-me-0123456789"
+
+
+class NotifySettings(SharedSettings):
+    """Everything notify can be told; secrets refuse their local defaults in production.
+
+    Notify uses both shared keys: the pseudonym key (contacts files name people by 工号 and
+    学号) and the note keys (contacts are sealed at rest).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8004
+    database_url: SecretStr = SecretStr("postgresql://notify:notify@127.0.0.1:5432/shouwang")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    group_prefix: str = "notify"
+    # Alerts that queued up are planned together, up to this many per transaction.
+    alert_batch: int = 200
+
+    # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
+    public_base_url: str = "http://127.0.0.1:8004"
+    # Keys signing acknowledgement links: `key1,key2`; the first signs, every one verifies.
+    link_keys: SecretStr = SecretStr(LOCAL_LINK_KEY)
+    link_floor_hours: float = 24.0
+
+    # Channels. Each is on when configured; `make up` and the tests point them at local sinks.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|ssl|insecure)$")
+    smtp_sender: str = "noreply@shouwang.local"
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
+    wecom_robot_key: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    dingtalk_robot_token: SecretStr | None = None
+    dingtalk_robot_secret: SecretStr | None = None
+    dingtalk_api_base: str = "https://oapi.dingtalk.com"
+    on_duty_webhook_url: str | None = None
+    # Messages per second each channel may send (gateways and robots throttle: WeCom and
+    # DingTalk robots allow about 20 a minute per robot).
+    rate_email: float = 20.0
+    rate_sms: float = 20.0
+    rate_wecom: float = 0.33
+    rate_dingtalk: float = 0.33
+    rate_webhook: float = 20.0
+    channel_timeout_seconds: float = 10.0
+
+    # The delivery queue.
+    dispatch_batch: int = 50
+    dispatch_concurrency: int = 20
+    dispatch_db_pool_max: int = 8
+    dispatch_poll_seconds: float = 0.2
+    lease_seconds: float = 60.0
+    retry_base_seconds: float = 2.0
+    retry_cap_seconds: float = 300.0
+    retry_attempts: int = 5
+
+    default_digest_hour: int = Field(default=8, ge=0, le=23)
+    case_batch_seconds: float = 120.0
+    follow_up_lead_minutes: float = 60.0
+    bundle_poll_seconds: float = 5.0
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _no_local_link_key_outside_local(self) -> NotifySettings:
+        if self.env not in ("local", "test") and LOCAL_LINK_KEY in self.link_key_list:
+            raise ValueError("set real secrets outside local mode: NOTIFY_LINK_KEYS")
+        return self
+
+    @property
+    def link_key_list(self) -> list[str]:
+        return [k.strip() for k in self.link_keys.get_secret_value().split(",") if k.strip()]

@@ -1,0 +1,102 @@
+"""Acknowledgement links: signed, expiring, single-use, bound to one alert and one person.
+
+Every alert message to a staff member carries a link (and, for SMS, a short code that stands
+for it). The link's claims are signed by the adapter; this module holds the rules a link must
+pass before its confirmation is published, and the refusals a person reads when it does not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+# Crockford-style alphabet: no 0/O, 1/I/L, U, so a code read aloud or retyped survives.
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+SHORT_CODE_LENGTH = 10  # ~49 bits: unguessable within a link's life at any sane request rate
+
+
+def new_short_code() -> str:
+    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+
+
+def normalise_short_code(text: str) -> str:
+    """Upper-case, drop separators; a code typed from an SMS may carry spaces or dashes."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaims:
+    """What a link asserts: which link, which alert, whose, until when."""
+
+    link_id: str
+    alert_id: str
+    person_ref: str
+    campus_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    """A link as notify stored it when the message was queued."""
+
+    link_id: str
+    campus_id: str
+    alert_id: str
+    student_ref: str
+    person_ref: str
+    role: str
+    expires_at: datetime
+    used_at: datetime | None
+    alert_closed_at: datetime | None = None  # someone acknowledged the alert meanwhile
+    severity: str = ""
+    ack_deadline: datetime | None = None
+
+
+class LinkRefusal(StrEnum):
+    """Why a link is refused; each has a page in both languages."""
+
+    FORGED = "forged"  # the signature does not hold, or no such link was issued
+    EXPIRED = "expired"
+    USED = "used"  # single use: it was confirmed already
+    OTHER_PERSON = "other_person"  # the link is someone else's
+    ALREADY_ACKNOWLEDGED = "already_acknowledged"  # someone acknowledged the alert meanwhile
+
+
+def link_lifetime(ack_deadline: datetime, issued_at: datetime, floor: timedelta) -> datetime:
+    """A link lives until the alert's deadline, and at least `floor` (a re-alert past the
+    deadline must still be answerable)."""
+    return max(ack_deadline, issued_at + floor)
+
+
+def check_link(
+    claims: LinkClaims | None,
+    issued: IssuedLink | None,
+    now: datetime,
+    *,
+    viewer_ref: str | None = None,
+) -> LinkRefusal | None:
+    """None when the link may be shown and confirmed; otherwise the reason to refuse it.
+
+    `viewer_ref` is the person_ref of a signed-in viewer, if the request carries a token:
+    someone signed in as another person is refused the link of a colleague.
+    """
+    if claims is None or issued is None:
+        return LinkRefusal.FORGED
+    if (
+        claims.link_id != issued.link_id
+        or claims.alert_id != issued.alert_id
+        or claims.person_ref != issued.person_ref
+        or claims.campus_id != issued.campus_id
+    ):
+        return LinkRefusal.FORGED
+    if viewer_ref is not None and viewer_ref != issued.person_ref:
+        return LinkRefusal.OTHER_PERSON
+    if issued.used_at is not None:
+        return LinkRefusal.USED
+    if now >= min(claims.expires_at, issued.expires_at):
+        return LinkRefusal.EXPIRED
+    if issued.alert_closed_at is not None:
+        return LinkRefusal.ALREADY_ACKNOWLEDGED
+    return None

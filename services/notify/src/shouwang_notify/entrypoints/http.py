@@ -1,0 +1,397 @@
+"""Notify's API (/v1): contacts for campus admins, the delivery log for the counselling center.
+
+Every operation needs a bearer token; each works inside the caller's campus (row-level
+security). Contacts files are parsed off the event loop and imported all or nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.security import require_roles
+
+from ..adapters import contacts_repo, queue, state
+from ..adapters.db import campus_transaction
+from ..container import Notify
+from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, RowError, StaffRow
+from ..domain.contacts import ON_DUTY_REF
+from ..domain.tables import UnreadableFile
+from ..service_layer.contacts import family_contact, import_contacts, parse_upload, staff_contact
+from . import http_schemas as s
+from .contact_bodies import family_rows, staff_row
+
+App = Annotated[Notify, Depends(app_container)]
+Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
+AdminJson = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN, json_body=True))]
+Center = Annotated[Principal, Depends(require_roles(Role.COUNSELING_CENTER))]
+StaffNumber = Annotated[
+    str,
+    Path(
+        pattern="^([0-9A-Za-z][0-9A-Za-z_-]{0,31}|值班)$",
+        description="工号 or 学号 (`值班` for the on-duty contact).",
+    ),
+]
+StudentNumber = Annotated[
+    str, Path(pattern="^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$", description="学号.")
+]
+ContactsFile = Annotated[
+    UploadFile, File(description="The contacts file: CSV (UTF-8 or GB18030) or XLSX.")
+]
+_ACCEPTED_TYPES = {
+    "text/csv",
+    "application/csv",
+    "text/plain",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/octet-stream",
+}
+MAX_ERRORS_SHOWN = 200
+
+router = APIRouter(prefix="/v1", tags=["notify"])
+
+
+def _by(app: Notify, principal: Principal) -> str:
+    return app.pseudonyms.person_ref(principal.campus_id, principal.sub)
+
+
+async def _read(app: Notify, upload: UploadFile) -> bytes:
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    if content_type not in _ACCEPTED_TYPES:
+        raise Problem(
+            415,
+            "unsupported_file_type",
+            f"请上传 CSV 或 XLSX 文件（收到的文件类型为 {content_type}）",
+            detail_en=f"Upload a CSV or XLSX file (got {content_type})",
+        )
+    limit = app.settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(
+            413,
+            "file_too_large",
+            f"文件超过 {limit // (1024 * 1024)} MiB",
+            detail_en=f"The file is larger than {limit // (1024 * 1024)} MiB",
+        )
+    if not data.strip():
+        raise Problem(422, "empty_file", "文件为空", detail_en="The file is empty")
+    return data
+
+
+def _row_errors(errors: list[RowError]) -> Problem:
+    return Problem(
+        422,
+        "contact_rows_invalid",
+        f"文件中有 {len(errors)} 处错误，本次导入未做任何更改",
+        detail_en=f"{len(errors)} errors in the file; nothing was imported",
+        errors=[
+            {
+                "row": e.row,
+                "field": e.field,
+                "code": e.code,
+                "message": e.message,
+                "message_en": e.message_en,
+            }
+            for e in errors[:MAX_ERRORS_SHOWN]
+        ],
+    )
+
+
+async def _import(
+    app: Notify, principal: Principal, kind: str, upload: UploadFile, response: Response
+) -> s.ImportOut:
+    data = await _read(app, upload)
+    try:
+        parsed = await parse_upload(kind, data)
+    except UnreadableFile as exc:
+        raise Problem(
+            415 if exc.code in ("legacy_excel", "not_a_table") else 422,
+            exc.code,
+            exc.message,
+            detail_en=exc.message_en,
+        ) from exc
+    if parsed.errors:
+        raise _row_errors(parsed.errors)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        result = await import_contacts(
+            conn,
+            app.cipher,
+            app.pseudonyms,
+            campus_id=principal.campus_id,
+            kind=kind,
+            data=data,
+            parsed=parsed,
+            imported_by=_by(app, principal),
+        )
+    assert result.import_id is not None
+    response.status_code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+    return s.ImportOut(
+        kind=kind,
+        import_id=result.import_id,
+        rows_total=result.rows_total,
+        imported=result.imported,
+        replayed=result.replayed,
+    )
+
+
+@router.post(
+    "/imports/staff-contacts",
+    operation_id="import_staff_contacts",
+    response_model=s.ImportOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
+)
+async def import_staff_contacts(
+    app: App, principal: Admin, file: ContactsFile, response: Response
+) -> s.ImportOut:
+    """Import the staff contacts file (工号/学号, 手机, 邮箱, 企业微信, 钉钉, 首选渠道, 免打扰时段);
+    the row `值班` is the campus's on-duty contact. All or nothing; the same file twice changes
+    nothing."""
+    return await _import(app, principal, "staff", file, response)
+
+
+@router.post(
+    "/imports/family-contacts",
+    operation_id="import_family_contacts",
+    response_model=s.ImportOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
+)
+async def import_family_contacts(
+    app: App, principal: Admin, file: ContactsFile, response: Response
+) -> s.ImportOut:
+    """Import the family contacts file (学号, 关系, 联系人姓名, 手机, 邮箱); each student in the
+    file gets exactly the contacts the file lists. Whether a family may be contacted is decided
+    per case in casework, never by this file."""
+    return await _import(app, principal, "family", file, response)
+
+
+@router.get(
+    "/contacts/staff",
+    operation_id="list_staff_contacts",
+    response_model=list[s.StaffContactSummary],
+)
+async def list_staff_contacts(
+    app: App,
+    principal: Admin,
+    after: Annotated[
+        str | None,
+        Query(max_length=64, pattern="^[a-z0-9_]+$", description="Continue after this person_ref."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[s.StaffContactSummary]:
+    """Staff contacts on file: which channels each has, never the addresses."""
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        found = await contacts_repo.list_staff(conn, principal.campus_id, limit, after)
+    return [s.StaffContactSummary(**vars(c)) for c in found]
+
+
+def _person_ref(app: Notify, principal: Principal, number: str) -> str:
+    if number.lower() in ON_DUTY_NUMBERS:
+        return ON_DUTY_REF
+    return app.pseudonyms.person_ref(principal.campus_id, number)
+
+
+@router.get(
+    "/contacts/staff/{number}", operation_id="get_staff_contact", response_model=s.StaffContactOut
+)
+async def get_staff_contact(app: App, principal: Admin, number: StaffNumber) -> s.StaffContactOut:
+    """One person's contact details, by 工号/学号 (or `值班`)."""
+    person_ref = _person_ref(app, principal, number)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        contact = await contacts_repo.get_staff(conn, app.cipher, principal.campus_id, person_ref)
+    if contact is None:
+        raise Problem(
+            404,
+            "contact_not_found",
+            "没有此人的联系方式",
+            detail_en="No contact on file for this person",
+        )
+    return s.StaffContactOut(
+        person_ref=person_ref,
+        mobile=contact.mobile,
+        email=contact.email,
+        wecom_user=contact.wecom_user,
+        dingtalk_user=contact.dingtalk_user,
+        preferred=contact.preferred,
+        quiet_hours=str(contact.quiet_hours) if contact.quiet_hours else None,
+        language=contact.language,
+    )
+
+
+@router.put(
+    "/contacts/staff/{number}", operation_id="put_staff_contact", response_model=s.StaffContactOut
+)
+async def put_staff_contact(
+    app: App, principal: AdminJson, number: StaffNumber, body: s.StaffContactBody
+) -> s.StaffContactOut:
+    """Set one person's contact details (checked as an imported row is)."""
+    row = _checked(staff_row(number, body))
+    contact = staff_contact(row, principal.campus_id, app.pseudonyms)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        await contacts_repo.upsert_staff(conn, app.cipher, principal.campus_id, [contact])
+    return await get_staff_contact(app, principal, number)
+
+
+@router.delete(
+    "/contacts/staff/{number}",
+    operation_id="delete_staff_contact",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def delete_staff_contact(app: App, principal: Admin, number: StaffNumber) -> Response:
+    """Remove one person's contact details."""
+    person_ref = _person_ref(app, principal, number)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        if not await contacts_repo.delete_staff(conn, principal.campus_id, person_ref):
+            raise Problem(
+                404,
+                "contact_not_found",
+                "没有此人的联系方式",
+                detail_en="No contact on file for this person",
+            )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/contacts/family/{student_no}",
+    operation_id="get_family_contacts",
+    response_model=s.FamilyContactsOut,
+)
+async def get_family_contacts(
+    app: App, principal: Admin, student_no: StudentNumber
+) -> s.FamilyContactsOut:
+    """A student's family contacts, by 学号."""
+    student_ref = app.pseudonyms.student_ref(principal.campus_id, student_no)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        members = await contacts_repo.family_contacts(
+            conn, app.cipher, principal.campus_id, student_ref
+        )
+    return s.FamilyContactsOut(
+        student_ref=student_ref,
+        members=[
+            s.FamilyMemberBody(
+                relation=m.relation,
+                name=m.name,
+                mobile=m.mobile,
+                email=m.email,
+                language=m.language,
+            )
+            for m in members
+        ],
+    )
+
+
+@router.put(
+    "/contacts/family/{student_no}",
+    operation_id="put_family_contacts",
+    response_model=s.FamilyContactsOut,
+)
+async def put_family_contacts(
+    app: App, principal: AdminJson, student_no: StudentNumber, body: s.FamilyContactsBody
+) -> s.FamilyContactsOut:
+    """Replace a student's family contacts (an empty list removes them)."""
+    rows: list[FamilyRow] = _checked_all(family_rows(student_no, body))
+    student_ref = app.pseudonyms.student_ref(principal.campus_id, student_no)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        if rows:
+            contacts = [family_contact(r, principal.campus_id, app.pseudonyms) for r in rows]
+            await contacts_repo.replace_family(conn, app.cipher, principal.campus_id, contacts)
+        else:
+            await contacts_repo.delete_family(conn, principal.campus_id, student_ref)
+    return await get_family_contacts(app, principal, student_no)
+
+
+def _checked(parsed: tuple[StaffRow | None, list[RowError]]) -> StaffRow:
+    row, errors = parsed
+    if errors or row is None:
+        raise _field_errors(errors)
+    return row
+
+
+def _checked_all(parsed: tuple[list[FamilyRow], list[RowError]]) -> list[FamilyRow]:
+    rows, errors = parsed
+    if errors:
+        raise _field_errors(errors)
+    return rows
+
+
+def _field_errors(errors: list[RowError]) -> Problem:
+    return Problem(
+        422,
+        "contact_invalid",
+        "联系方式未通过校验",
+        detail_en="The contact details did not pass validation",
+        errors=[
+            {"field": e.field, "code": e.code, "message": e.message, "message_en": e.message_en}
+            for e in errors
+        ],
+    )
+
+
+@router.get("/settings/digest-hour", operation_id="get_digest_hour", response_model=s.DigestHour)
+async def get_digest_hour(app: App, principal: Admin) -> s.DigestHour:
+    """The hour (campus time) owners get their daily digest of mild warnings."""
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        hour = await state.digest_hour(conn, principal.campus_id, app.policy.default_digest_hour)
+    return s.DigestHour(digest_hour=hour)
+
+
+@router.put("/settings/digest-hour", operation_id="put_digest_hour", response_model=s.DigestHour)
+async def put_digest_hour(app: App, principal: AdminJson, body: s.DigestHour) -> s.DigestHour:
+    """Set the campus's digest hour (from the next digest on)."""
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        await state.set_digest_hour(
+            conn, principal.campus_id, body.digest_hour, _by(app, principal)
+        )
+    return body
+
+
+def _delivery(row: asyncpg.Record) -> s.DeliveryOut:
+    values: dict[str, Any] = dict(row)
+    values.pop("id", None)
+    return s.DeliveryOut(**values)
+
+
+@router.get("/deliveries", operation_id="list_deliveries", response_model=list[s.DeliveryOut])
+async def list_deliveries(
+    app: App,
+    principal: Center,
+    status_: Annotated[
+        str | None,
+        Query(alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task)$"),
+    ] = None,
+    alert_id: Annotated[str | None, Query(max_length=64, pattern="^[0-9A-Za-z-]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[s.DeliveryOut]:
+    """The campus's messages, newest first: who (by kind and role), which channel, what became
+    of it. Never an address or a message text."""
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        found = await queue.delivery_log(
+            conn, principal.campus_id, status=status_, alert_id=alert_id, before=None, limit=limit
+        )
+    return [_delivery(r) for r in found]
+
+
+@router.get("/failures", operation_id="list_failures", response_model=s.FailuresOut)
+async def list_failures(
+    app: App, principal: Center, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> s.FailuresOut:
+    """What did not reach anyone: failed messages, on-duty calls to make, unreachable people."""
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        failed = await queue.delivery_log(
+            conn, principal.campus_id, status="failed", alert_id=None, before=None, limit=limit
+        )
+        calls = await queue.delivery_log(
+            conn, principal.campus_id, status="call_task", alert_id=None, before=None, limit=limit
+        )
+        unreached = await queue.unreached_list(conn, principal.campus_id, limit)
+    return s.FailuresOut(
+        failed=[_delivery(r) for r in failed],
+        call_tasks=[_delivery(r) for r in calls],
+        unreached=[s.UnreachedOut(**dict(r)) for r in unreached],
+    )

@@ -1,0 +1,105 @@
+"""Request and response bodies of notify's API (/v1). No body carries a student's name."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from shouwang_contracts.events.notify import NotificationChannel, RecipientKind
+from shouwang_contracts.vocabulary import Role
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImportOut(BaseModel):
+    kind: Literal["staff", "family"] = Field(description="Which contacts file.")
+    import_id: str = Field(description="Id of the import (the first one, for a repeated file).")
+    rows_total: int = Field(description="Data rows in the file.")
+    imported: int = Field(description="Contacts written.")
+    replayed: bool = Field(
+        description="True when the same file was imported before: nothing changed."
+    )
+
+
+class StaffContactSummary(BaseModel):
+    person_ref: str = Field(
+        description="Pseudonymous reference (from 工号/学号); `on_duty` for 值班."
+    )
+    channels: list[str] = Field(description="Channels this contact has an address on.")
+    preferred: str | None = Field(description="Preferred channel.")
+    quiet_start: time | None = Field(description="Start of quiet hours (campus time).")
+    quiet_end: time | None = Field(description="End of quiet hours (campus time).")
+    language: str = Field(description="zh-CN or en.")
+
+
+class StaffContactBody(_In):
+    mobile: str | None = Field(default=None, max_length=20, description="Mobile number.")
+    email: str | None = Field(default=None, max_length=254, description="Email address.")
+    wecom_user: str | None = Field(default=None, max_length=64, description="WeCom user id.")
+    dingtalk_user: str | None = Field(default=None, max_length=64, description="DingTalk user id.")
+    preferred: NotificationChannel | None = Field(default=None, description="Preferred channel.")
+    quiet_hours: str | None = Field(default=None, max_length=32, description="e.g. 23:00-07:00.")
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN", description="Message language.")
+
+
+class StaffContactOut(StaffContactBody):
+    person_ref: str = Field(description="Pseudonymous reference.")
+
+
+class FamilyMemberBody(_In):
+    relation: str = Field(min_length=1, max_length=16, description="e.g. 母亲, 父亲, 监护人.")
+    name: str = Field(min_length=1, max_length=64, description="Contact person's name.")
+    mobile: str | None = Field(default=None, max_length=20, description="Mobile number.")
+    email: str | None = Field(default=None, max_length=254, description="Email address.")
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN", description="Message language.")
+
+
+class FamilyContactsBody(_In):
+    members: list[FamilyMemberBody] = Field(
+        max_length=10, description="The student's family contacts, first tried first."
+    )
+
+
+class FamilyContactsOut(BaseModel):
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    members: list[FamilyMemberBody]
+
+
+class DigestHour(_In):
+    digest_hour: int = Field(
+        strict=True, ge=0, le=23, description="Hour (campus time) of the daily mild digest."
+    )
+
+
+class DeliveryOut(BaseModel):
+    notification_id: str
+    source_event_id: str
+    source_event_type: str
+    alert_id: str | None
+    case_id: str | None
+    recipient_kind: RecipientKind
+    recipient_role: Role | None
+    channel: NotificationChannel
+    status: str = Field(description="pending, sending, sent, failed, cancelled or call_task.")
+    attempts: int
+    last_error: str | None = Field(description="A stable code, never a server's message.")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class UnreachedOut(BaseModel):
+    source_event_id: str
+    alert_id: str | None
+    recipient_kind: RecipientKind
+    recipient_role: Role | None
+    reason: str = Field(description="no_contact, no_channel or nobody_holds_role.")
+    created_at: datetime
+
+
+class FailuresOut(BaseModel):
+    failed: list[DeliveryOut] = Field(description="Messages given up on a channel.")
+    call_tasks: list[DeliveryOut] = Field(description="On-duty calls to make by phone.")
+    unreached: list[UnreachedOut] = Field(description="Recipients with no way to reach them.")

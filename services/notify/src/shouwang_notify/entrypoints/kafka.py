@@ -1,0 +1,74 @@
+"""Notify's consumers on the kit's runtime: one group per input topic.
+
+Offsets are committed only after a handler's transaction committed; a record that cannot be
+read goes to `<topic>.dlq` with the reason and the consumer goes on; a dependency that is
+away (database, broker) is waited out, never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
+from shouwang_servicekit.kafka.consumers import (
+    DEAD_LETTERED,
+    ConsumerObserver,
+    Record,
+    Retry,
+    subscribe,
+    subscribe_batch,
+)
+
+from .. import metrics
+from ..container import Notify
+from ..domain.routing import AlertNotice
+from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
+
+
+class _Observer(ConsumerObserver):
+    def handled(self, record: Record, outcome: str) -> None:
+        if outcome == DEAD_LETTERED:
+            metrics.DEAD_LETTERS.labels(record.topic).inc()
+
+
+def register_consumers(notify: Notify) -> None:
+    """Subscribe the alerts, cases and directory consumers on notify's broker."""
+    assert notify.broker is not None
+    observer = _Observer()
+
+    # Alerts come in bursts (a census raises hundreds): whatever queued up is planned in one
+    # transaction and one offset commit, the gravest first.
+    async def alerts(notices: list[AlertNotice | None]) -> None:
+        await on_alerts(notify, notices)
+
+    subscribe_batch(
+        notify.broker,
+        ALERTS,
+        group_id=f"{notify.settings.group_prefix}.{ALERTS}",
+        decode=decode_alert,
+        handle=alerts,
+        max_records=notify.settings.alert_batch,
+        poll_ms=50,
+        retry=Retry(),
+        observer=observer,
+    )
+    handlers: dict[str, Callable[[Notify, Any], Awaitable[str]]] = {
+        CASES: on_case_event,
+        DIRECTORY: on_directory_entry,
+    }
+    for topic, handler in handlers.items():
+
+        def bound(
+            record: Record, handler: Callable[[Notify, Any], Awaitable[str]] = handler
+        ) -> Awaitable[str]:
+            return handler(notify, record)
+
+        subscribe(
+            notify.broker,
+            topic,
+            group_id=f"{notify.settings.group_prefix}.{topic}",
+            handle=bound,
+            retry=Retry(),
+            observer=observer,
+        )

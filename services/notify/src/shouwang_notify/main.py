@@ -1,0 +1,56 @@
+"""Notify: staff and families hear in time, once. `shouwang-notify` serves it on 127.0.0.1:8004.
+
+One process: the /v1 API for contacts and the delivery log, the /ack pages, the Kafka
+consumers, the delivery workers, the outbox relay and the chores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from shouwang_servicekit.app import run_service, service_app
+
+from . import metrics
+from .bootstrap import bootstrap
+from .config import NotifySettings
+from .entrypoints.http import router
+from .entrypoints.http_ack import document_pages
+from .entrypoints.http_ack import router as ack_router
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+def create_app(settings: NotifySettings | None = None) -> FastAPI:
+    """Notify's app; `bootstrap` builds its parts when it starts."""
+    settings = settings or NotifySettings()
+    app = service_app(
+        title="Shouwang notify (守望 · 通知)",
+        description="Contacts, the delivery log and the acknowledgement pages of the messages "
+        "that reach staff and families.",
+        bootstrap=lambda: bootstrap(settings),
+        token_verifier=settings.token_verifier(),
+        routers=[router, ack_router],
+        registry=metrics.REGISTRY,
+        http_metrics=metrics.HTTP,
+        body_limit=MAX_JSON_BYTES,
+        body_limit_overrides={"/v1/imports": settings.max_upload_bytes + 64 * 1024},
+    )
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_pages(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def run() -> None:
+    """Console entry point: serve notify."""
+    run_service("notify", create_app, NotifySettings())
+
+
+if __name__ == "__main__":
+    run()

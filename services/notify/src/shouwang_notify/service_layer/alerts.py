@@ -1,0 +1,287 @@
+"""An alert event becomes queued messages: routed, scheduled, linked, deduplicated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_contracts.events.notify import RecipientKind
+from shouwang_contracts.vocabulary import Role, Severity
+
+from ..adapters import contacts_repo, links, queue, state
+from ..domain.contacts import ON_DUTY_REF, family_chain, staff_chain
+from ..domain.links import link_lifetime
+from ..domain.routing import (
+    AlertNotice,
+    CaseNoticeKind,
+    Intent,
+    Template,
+    Timing,
+    route_alert,
+)
+from ..domain.schedule import next_digest_at, send_at
+from .policy import PRIORITY, NotifyPolicy
+
+
+def alert_context(notice: AlertNotice, role: Role | None) -> dict[str, Any]:
+    """What an alert's messages say: grade, roles, deadline, reminder number; no personal data."""
+    return {
+        "severity": notice.severity.value,
+        "role": role.value if role else None,
+        "owner_role": notice.owner_role.value,
+        "deadline": notice.ack_deadline.isoformat(),
+        "escalated": notice.escalated,
+        "re_alert": notice.is_re_alert,
+        "attempt": notice.attempt or notice.escalation_level,
+        "incomplete": notice.incomplete,
+        "follow_ups": [
+            {"task": f.task, "due": f.due_at.isoformat()}
+            for f in notice.follow_ups
+            if role is not None and f.role is role
+        ],
+        "external": list(notice.inform_external),
+        "link_id": None,
+        "on_duty_phone": None,
+    }
+
+
+def _may_acknowledge(role: Role | None, owner: Role) -> bool:
+    """Casework lets tier 4+ at or above the owner's tier acknowledge: only they get a link."""
+    tier, needed = (role.tier if role else None), owner.tier
+    return tier is not None and tier.value >= 4 and (needed is None or tier >= needed)
+
+
+async def plan_alert(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    policy: NotifyPolicy,
+    notice: AlertNotice,
+    now: datetime,
+) -> int:
+    """Queue the alert's messages; returns how many were queued (0 for a redelivery)."""
+    people = await state.responsible_for(conn, notice.campus_id, notice.student_ref)
+    case = await state.open_case_of(conn, notice.campus_id, notice.student_ref, lock=True)
+    gate = case.family_gate() if case else state.CaseState.closed_gate()
+    routing = route_alert(notice, people, gate)
+    for role in routing.unreached_roles:
+        await queue.record_unreached(
+            conn,
+            notice.campus_id,
+            notice.event_id,
+            notice.alert_id,
+            notice.student_ref,
+            RecipientKind.STAFF,
+            role,
+            None,
+            "nobody_holds_role",
+        )
+    queued = 0
+    staff_refs = [i.recipient_ref for i in routing.intents if i.kind is not RecipientKind.FAMILY]
+    contacts = await contacts_repo.staff_contacts(conn, cipher, notice.campus_id, staff_refs)
+    digest_hour: int | None = None
+    for intent in routing.intents:
+        if intent.timing is Timing.DIGEST:
+            if digest_hour is None:
+                digest_hour = await state.digest_hour(
+                    conn, notice.campus_id, policy.default_digest_hour
+                )
+            assert intent.role is not None
+            await queue.add_bundle_item(
+                conn,
+                campus_id=notice.campus_id,
+                person_ref=intent.recipient_ref,
+                role=intent.role,
+                kind="digest",
+                item={"alert_id": notice.alert_id, "deadline": notice.ack_deadline.isoformat()},
+                source_event_id=notice.event_id,
+                student_ref=notice.student_ref,
+                source_time=notice.occurred_at,
+                due_at=next_digest_at(now, digest_hour, policy.zone),
+            )
+            continue
+        if intent.kind is RecipientKind.FAMILY:
+            assert case is not None
+            queued += await _queue_family(conn, cipher, policy, notice, case.case_id, now)
+            await state.set_family_told(conn, case.case_id, notice.severity)
+            continue
+        queued += await _queue_staff(conn, policy, notice, intent, contacts, now)
+    if notice.follow_ups:
+        await _follow_up_reminders(conn, policy, notice, people)
+    return queued
+
+
+async def _queue_staff(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    notice: AlertNotice,
+    intent: Intent,
+    contacts: dict[str, Any],
+    now: datetime,
+) -> int:
+    contact = contacts.get(intent.recipient_ref)
+    enabled = policy.channels
+    if contact is None or not (chain := staff_chain(contact, enabled)).channels:
+        await queue.record_unreached(
+            conn,
+            notice.campus_id,
+            notice.event_id,
+            notice.alert_id,
+            notice.student_ref,
+            intent.kind,
+            intent.role,
+            intent.recipient_ref,
+            "no_contact" if contact is None else "no_channel",
+        )
+        return 0
+    context = alert_context(notice, intent.role)
+    channel = chain.first()
+    if intent.kind is RecipientKind.ON_DUTY and policy.on_duty_webhook:
+        channel = Channel.WEBHOOK
+    assert channel is not None
+    if intent.kind is RecipientKind.STAFF and _may_acknowledge(intent.role, notice.owner_role):
+        link = await links.issue_link(
+            conn,
+            campus_id=notice.campus_id,
+            alert_id=notice.alert_id,
+            student_ref=notice.student_ref,
+            person_ref=intent.recipient_ref,
+            role=intent.role.value if intent.role else "",
+            severity=notice.severity.value,
+            ack_deadline=notice.ack_deadline,
+            expires_at=link_lifetime(notice.ack_deadline, now, policy.link_floor),
+        )
+        context["link_id"] = link.link_id
+    new = queue.NewDelivery(
+        campus_id=notice.campus_id,
+        source_event_id=notice.event_id,
+        source_event_type=notice.event_type,
+        source_time=notice.occurred_at,
+        student_ref=notice.student_ref,
+        recipient_kind=intent.kind,
+        recipient_ref=intent.recipient_ref,
+        recipient_role=intent.role,
+        channel=channel,
+        template=intent.template.value,
+        language=contact.language,
+        context=context,
+        priority=PRIORITY[notice.severity],
+        not_before=send_at(intent.timing, now, contact.quiet_hours, policy.zone),
+        alert_id=notice.alert_id,
+    )
+    return int(await queue.enqueue(conn, new))
+
+
+async def _queue_family(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    policy: NotifyPolicy,
+    notice: AlertNotice,
+    case_id: str,
+    now: datetime,
+) -> int:
+    return await queue_family_messages(
+        conn,
+        cipher,
+        policy,
+        campus_id=notice.campus_id,
+        student_ref=notice.student_ref,
+        case_id=case_id,
+        severity=notice.severity,
+        source_event_id=notice.event_id,
+        source_event_type=notice.event_type,
+        source_time=notice.occurred_at,
+        alert_id=notice.alert_id,
+        now=now,
+    )
+
+
+async def queue_family_messages(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    policy: NotifyPolicy,
+    *,
+    campus_id: str,
+    student_ref: str,
+    case_id: str,
+    severity: Severity,
+    source_event_id: str,
+    source_event_type: str,
+    source_time: datetime,
+    alert_id: str | None,
+    now: datetime,
+) -> int:
+    """One message to each family contact of the student (no grade, no reason, no note)."""
+    family = await contacts_repo.family_contacts(conn, cipher, campus_id, student_ref)
+    duty = (await contacts_repo.staff_contacts(conn, cipher, campus_id, [ON_DUTY_REF])).get(
+        ON_DUTY_REF
+    )
+    if not family:
+        await queue.record_unreached(
+            conn,
+            campus_id,
+            source_event_id,
+            alert_id,
+            student_ref,
+            RecipientKind.FAMILY,
+            None,
+            None,
+            "no_contact",
+        )
+        return 0
+    queued = 0
+    for member in family:
+        channel = family_chain(member, policy.channels).first()
+        if channel is None:
+            continue
+        new = queue.NewDelivery(
+            campus_id=campus_id,
+            source_event_id=source_event_id,
+            source_event_type=source_event_type,
+            source_time=source_time,
+            student_ref=student_ref,
+            recipient_kind=RecipientKind.FAMILY,
+            recipient_ref=member.key,
+            recipient_role=None,
+            channel=channel,
+            template=Template.FAMILY.value,
+            language=member.language,
+            context={"on_duty_phone": duty.mobile if duty else None},
+            priority=PRIORITY[severity],
+            not_before=now,
+            alert_id=alert_id,
+            case_id=case_id,
+        )
+        queued += int(await queue.enqueue(conn, new))
+    return queued
+
+
+async def _follow_up_reminders(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    notice: AlertNotice,
+    people: list[Any],
+) -> None:
+    """Whoever holds a task's role hears of it again shortly before it falls due."""
+    for ask in notice.follow_ups:
+        for person in people:
+            if person.role is not ask.role:
+                continue
+            await queue.add_bundle_item(
+                conn,
+                campus_id=notice.campus_id,
+                person_ref=person.person_ref,
+                role=person.role,
+                kind="case",
+                item={
+                    "kind": CaseNoticeKind.FOLLOW_UP_DUE.value,
+                    "task": ask.task,
+                    "due": ask.due_at.isoformat(),
+                },
+                source_event_id=notice.event_id,
+                student_ref=notice.student_ref,
+                source_time=notice.occurred_at,
+                due_at=ask.due_at - policy.follow_up_lead,
+            )

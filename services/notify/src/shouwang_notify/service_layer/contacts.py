@@ -1,0 +1,120 @@
+"""Importing and managing contacts: all or nothing, idempotent, numbers turned into pseudonyms.
+
+A file is parsed off the event loop (a worker thread): a large or hostile spreadsheet must
+not hold up alerts. Any row error and nothing is written; the same bytes imported twice
+answer the first import's result without writing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+import anyio
+import asyncpg
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.pseudonym import Pseudonymizer
+
+from ..adapters import contacts_repo
+from ..adapters.contact_files import table_rows
+from ..domain.contact_rows import (
+    FamilyRow,
+    Parsed,
+    RowError,
+    StaffRow,
+    parse_family_contacts,
+    parse_staff_contacts,
+)
+from ..domain.contacts import ON_DUTY_REF, FamilyContact, StaffContact
+
+
+@dataclass
+class ImportResult:
+    """What an import did, or why it did nothing."""
+
+    kind: str
+    rows_total: int
+    imported: int
+    replayed: bool = False
+    import_id: str | None = None
+    errors: list[RowError] = field(default_factory=list)
+
+
+async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
+    """Rows of a staff or family contacts file, read in a worker thread."""
+
+    def parse() -> Parsed[StaffRow] | Parsed[FamilyRow]:
+        table = table_rows(data)
+        return parse_staff_contacts(table) if kind == "staff" else parse_family_contacts(table)
+
+    return await anyio.to_thread.run_sync(parse)
+
+
+def staff_contact(row: StaffRow, campus_id: str, pseudonyms: Pseudonymizer) -> StaffContact:
+    person_ref = ON_DUTY_REF if row.number is None else pseudonyms.person_ref(campus_id, row.number)
+    return StaffContact(
+        person_ref=person_ref,
+        mobile=row.mobile,
+        email=row.email,
+        wecom_user=row.wecom_user,
+        dingtalk_user=row.dingtalk_user,
+        preferred=row.preferred,
+        quiet_hours=row.quiet_hours,
+        language=row.language,
+    )
+
+
+def family_contact(row: FamilyRow, campus_id: str, pseudonyms: Pseudonymizer) -> FamilyContact:
+    return FamilyContact(
+        student_ref=pseudonyms.student_ref(campus_id, row.student_no),
+        relation=row.relation,
+        name=row.name,
+        mobile=row.mobile,
+        email=row.email,
+        language=row.language,
+        rank=row.rank,
+    )
+
+
+async def import_contacts(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    *,
+    campus_id: str,
+    kind: str,
+    data: bytes,
+    parsed: Parsed[StaffRow] | Parsed[FamilyRow],
+    imported_by: str,
+) -> ImportResult:
+    """Write a parsed file's contacts in the caller's transaction, or nothing at all."""
+    if parsed.errors:
+        return ImportResult(kind, parsed.rows_total, 0, errors=parsed.errors)
+    digest = hashlib.sha256(data).hexdigest()
+    seen = await contacts_repo.import_seen(conn, campus_id, kind, digest)
+    if seen is not None:
+        return ImportResult(
+            kind,
+            seen["rows_total"],
+            seen["rows_total"],
+            replayed=True,
+            import_id=str(seen["import_id"]),
+        )
+    if kind == "staff":
+        staff = [
+            staff_contact(r, campus_id, pseudonyms) for r in parsed.rows if isinstance(r, StaffRow)
+        ]
+        written = await contacts_repo.upsert_staff(conn, cipher, campus_id, staff)
+    else:
+        family = [
+            family_contact(r, campus_id, pseudonyms)
+            for r in parsed.rows
+            if isinstance(r, FamilyRow)
+        ]
+        written = await contacts_repo.replace_family(conn, cipher, campus_id, family)
+    import_id = str(uuid.uuid4())
+    await contacts_repo.record_import(
+        conn, import_id, campus_id, kind, digest, written, imported_by
+    )
+    return ImportResult(kind, parsed.rows_total, written, import_id=import_id)

@@ -1,0 +1,252 @@
+"""The consumers' handlers on real PostgreSQL: events in, messages queued once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from notify_delivery import (
+    CAMPUS,
+    FAST_RETRY,
+    SHANGHAI,
+    SIGNER,
+    STUDENT_NO,
+    dispatcher,
+    drain,
+    load_samples,
+    rows,
+)
+from notify_receivers import HttpSink, SmtpSink
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope, Payload
+from shouwang_contracts.events.casework import (
+    CaseAssigned,
+    CaseOpened,
+    DirectoryEntry,
+    FamilyContactDecided,
+    FamilyContactDecision,
+    ResponsibleStaff,
+)
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, FollowUpTask
+from shouwang_contracts.kafka import PoisonEvent
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import FollowUp, Role, Severity
+from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.adapters.templates import Templates
+from shouwang_notify.container import Notify
+from shouwang_notify.entrypoints.consumers import on_alert, on_case_event, on_directory_entry
+from shouwang_notify.service_layer.bundles import flush_bundles
+from shouwang_notify.service_layer.policy import NotifyPolicy
+
+pytestmark = pytest.mark.integration
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, case_batch_window=timedelta(0))
+
+
+@dataclass
+class FakeRecord:
+    value: bytes | None
+    topic: str = "test"
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+def record(payload: Payload, student_ref: str, event_id: str | None = None) -> FakeRecord:
+    envelope = Envelope.wrap(
+        payload, source="/test", campus_id=CAMPUS, subject=student_ref, event_id=event_id
+    )
+    return FakeRecord(envelope.to_bytes())
+
+
+@pytest.fixture
+def notify(
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+    http_client: httpx.AsyncClient,
+) -> Notify:
+    return Notify(
+        settings=None,  # type: ignore[arg-type]
+        pool=notify_pool,
+        cipher=cipher,
+        pseudonyms=pseudonyms,
+        signer=SIGNER,
+        templates=Templates(SHANGHAI),
+        policy=POLICY,
+        dispatcher=dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, POLICY),
+    )
+
+
+def raised(student_ref: str, severity: Severity) -> AlertRaised:
+    now = datetime.now(UTC)
+    return AlertRaised(
+        alert_id=str(uuid.uuid4()),
+        assessment_id=str(uuid.uuid4()),
+        student_ref=student_ref,
+        severity=severity,
+        owner_role=Role.COUNSELING_CENTER,
+        inform_roles=[Role.RESIDENCE_COUNSELOR],
+        ack_deadline=now + timedelta(hours=2),
+        policy_version="test",
+        raised_at=now,
+    )
+
+
+async def setup(notify: Notify, pseudonyms: Pseudonymizer) -> str:
+    await load_samples(notify.pool, notify.cipher, pseudonyms)
+    student_ref = pseudonyms.student_ref(CAMPUS, STUDENT_NO)
+    entry = DirectoryEntry(
+        student_ref=student_ref,
+        responsible=[
+            ResponsibleStaff(
+                role=Role.RESIDENCE_COUNSELOR, person_ref=pseudonyms.person_ref(CAMPUS, "T1001")
+            ),
+            ResponsibleStaff(
+                role=Role.COUNSELING_CENTER, person_ref=pseudonyms.person_ref(CAMPUS, "T3001")
+            ),
+        ],
+        updated_at=datetime.now(UTC),
+    )
+    assert await on_directory_entry(notify, record(entry, student_ref)) == "applied"
+    return student_ref
+
+
+async def test_alert_events_are_queued_once_per_event_id(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    alert = record(raised(student_ref, Severity.SEVERE), student_ref)
+    assert await on_alert(notify, alert) == "applied"
+    assert await on_alert(notify, alert) == "duplicate"
+    assert len(await rows(notify.pool, "SELECT id FROM deliveries")) == 2
+
+
+async def test_consent_then_withdrawal_through_case_events(
+    notify: Notify, pseudonyms: Pseudonymizer, http_sink: HttpSink
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    case_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    opened = CaseOpened(
+        case_id=case_id,
+        student_ref=student_ref,
+        severity=Severity.SEVERE,
+        owner_ref=None,
+        owner_role=Role.COUNSELING_CENTER,
+        opened_at=now,
+    )
+    await on_case_event(notify, record(opened, student_ref))
+    await on_alert(notify, record(raised(student_ref, Severity.SEVERE), student_ref))
+    families = await rows(notify.pool, "SELECT id FROM deliveries WHERE recipient_kind = 'family'")
+    assert families == []  # no consent yet
+
+    def decided(decision: FamilyContactDecision, at: datetime) -> FakeRecord:
+        return record(
+            FamilyContactDecided(
+                case_id=case_id,
+                student_ref=student_ref,
+                decision=decision,
+                decided_by_ref="per_center",
+                decided_by_role=Role.COUNSELING_CENTER,
+                decided_at=at,
+            ),
+            student_ref,
+        )
+
+    # Consent recorded after the alert: the family hears now, once.
+    await on_case_event(notify, decided(FamilyContactDecision.GIVEN, now))
+    families = await rows(
+        notify.pool, "SELECT status FROM deliveries WHERE recipient_kind = 'family'"
+    )
+    assert [r["status"] for r in families] == ["pending", "pending"]
+    # Withdrawn before they went out: nothing more is sent.
+    await on_case_event(
+        notify, decided(FamilyContactDecision.WITHDRAWN, now + timedelta(seconds=1))
+    )
+    await drain(notify.dispatcher)
+    families = await rows(
+        notify.pool, "SELECT status FROM deliveries WHERE recipient_kind = 'family'"
+    )
+    assert {r["status"] for r in families} == {"cancelled"}
+    assert not [r for r in http_sink.at("/sms") if r.body["to"].startswith("139")]
+    # A later alert while withdrawn reaches no family either.
+    await on_alert(notify, record(raised(student_ref, Severity.CRITICAL), student_ref))
+    pending = await rows(
+        notify.pool,
+        "SELECT id FROM deliveries WHERE recipient_kind = 'family' AND status <> 'cancelled'",
+    )
+    assert pending == []
+
+
+async def test_case_assigned_reaches_the_new_owner_in_one_batched_message(
+    notify: Notify, pseudonyms: Pseudonymizer, http_sink: HttpSink
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    owner = pseudonyms.person_ref(CAMPUS, "T1002")  # prefers DingTalk
+    for _ in range(3):
+        assigned = CaseAssigned(
+            case_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            owner_ref=owner,
+            owner_role=Role.RESIDENCE_COUNSELOR,
+            assigned_at=datetime.now(UTC),
+        )
+        await on_case_event(notify, record(assigned, student_ref))
+    async with worker_transaction(notify.pool) as conn:
+        assert await flush_bundles(conn, notify.cipher, POLICY, datetime.now(UTC)) == 1
+    await drain(notify.dispatcher)
+    (message,) = http_sink.at("/robot/send")
+    assert "3 条个案提醒" in message.body["text"]["content"]
+
+
+async def test_poison_records_are_refused_as_poison(notify: Notify) -> None:
+    with pytest.raises(PoisonEvent):
+        await on_alert(notify, FakeRecord(b"not json"))
+    bad: dict[str, Any] = {"type": "shouwang.alert.raised", "id": "x"}
+    with pytest.raises(PoisonEvent):
+        await on_alert(notify, FakeRecord(json.dumps(bad).encode()))
+    assert await on_alert(notify, FakeRecord(json.dumps({"type": "other"}).encode())) == "skipped"
+
+
+async def test_re_alerts_reach_the_on_duty_line_and_tasks_are_reminded(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    now = datetime.now(UTC)
+    realert = AlertEscalated(
+        alert_id=str(uuid.uuid4()),
+        student_ref=student_ref,
+        severity=Severity.SEVERE,
+        from_role=Role.COUNSELING_CENTER,
+        owner_role=Role.COUNSELING_CENTER,
+        ack_deadline=now + timedelta(hours=1),
+        escalation_level=3,
+        missed_deadline=now,
+        escalated_at=now,
+        realert_attempt=2,
+        notify_on_duty=True,
+        follow_up_tasks=[
+            FollowUpTask(
+                task=FollowUp.CSSRS_SCREEN,
+                assigned_role=Role.COUNSELING_CENTER,
+                due_at=now + timedelta(hours=24),
+            )
+        ],
+    )
+    assert await on_alert(notify, record(realert, student_ref)) == "applied"
+    kinds = await rows(notify.pool, "SELECT recipient_kind, context FROM deliveries ORDER BY id")
+    assert {r["recipient_kind"] for r in kinds} == {"staff", "on_duty"}
+    owner_context = json.loads(next(r["context"] for r in kinds if r["recipient_kind"] == "staff"))
+    assert owner_context["re_alert"] is True
+    assert owner_context["attempt"] == 2
+    assert owner_context["follow_ups"][0]["task"] == "cssrs_screen"
+    (reminder,) = await rows(notify.pool, "SELECT item, due_at FROM bundle_items")
+    assert json.loads(reminder["item"])["kind"] == "follow_up_due"

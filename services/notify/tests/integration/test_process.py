@@ -1,0 +1,349 @@
+"""Notify as a real process on real Kafka and PostgreSQL, with real SMTP and HTTP receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from notify_delivery import SAMPLES
+from notify_kafka import NotificationWatcher, alert, case_with_consent, directory, publish
+from notify_receivers import HttpSink, SmtpSink, until
+from shouwang_contracts.auth import mint_token
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
+from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_devstack.services import ServiceProcess
+from shouwang_devstack.topics import start_groups_at_end
+
+pytestmark = pytest.mark.integration
+STAFF = {
+    Role.COUNSELING_CENTER: "T3001",  # prefers SMS
+    Role.RESIDENCE_COUNSELOR: "T1001",  # WeCom
+    Role.COMMUNITY_PSYCH_TEACHER: "T2001",  # WeCom
+    Role.COLLEGE_LEADER: "T4001",  # email
+}
+
+
+class Campus:
+    """One test's campus: its own id, so tests share the broker without seeing each other."""
+
+    def __init__(self, devstack_env: dict[str, str]) -> None:
+        self.id = f"c{uuid.uuid4().hex[:8]}"
+        self.env = devstack_env
+        self.pseudonyms = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode())
+
+    def bearer(self, role: Role, sub: str = "A0001") -> dict[str, str]:
+        token = mint_token(self.env["SHOUWANG_JWT_SECRET"], sub=sub, role=role, campus_id=self.id)
+        return {"Authorization": f"Bearer {token}"}
+
+    def student(self, number: str = "2024020001") -> str:
+        return self.pseudonyms.student_ref(self.id, number)
+
+
+@pytest.fixture
+def campus(devstack_env: dict[str, str]) -> Campus:
+    return Campus(devstack_env)
+
+
+@pytest.fixture
+def notify_process(
+    service_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+) -> Callable[..., ServiceProcess]:
+    """`notify_process(**env)`: notify on the test's receivers, its groups at the topics' end."""
+    group = f"notify-test-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        groups = {f"{group}.{topic}": topic for topic in (ALERTS, CASES, DIRECTORY)}
+        pool.submit(asyncio.run, start_groups_at_end(kafka_bootstrap, groups)).result()
+
+    def build(**env: str) -> ServiceProcess:
+        merged = {
+            "NOTIFY_GROUP_PREFIX": group,
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(smtp_sink.port),
+            "NOTIFY_SMTP_SECURITY": "insecure",
+            "NOTIFY_SMS_URL": f"{http_sink.url}/sms",
+            "NOTIFY_WECOM_ROBOT_KEY": "test-key",
+            "NOTIFY_WECOM_API_BASE": http_sink.url,
+            "NOTIFY_DINGTALK_ROBOT_TOKEN": "test-token",
+            "NOTIFY_DINGTALK_ROBOT_SECRET": "SEC-local-test-secret",
+            "NOTIFY_DINGTALK_API_BASE": http_sink.url,
+            "NOTIFY_RATE_WECOM": "100",
+            "NOTIFY_RATE_DINGTALK": "100",
+            "NOTIFY_RETRY_BASE_SECONDS": "0.05",
+            "NOTIFY_RETRY_CAP_SECONDS": "0.2",
+            "NOTIFY_DISPATCH_POLL_SECONDS": "0.05",
+            "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.example.edu",
+            **env,
+        }
+        return service_process("notify", merged)
+
+    return build
+
+
+async def import_samples(client: httpx.AsyncClient, campus: Campus) -> None:
+    for kind in ("staff", "family"):
+        data = (SAMPLES / f"contacts_{kind}.csv").read_bytes()
+        answer = await client.post(
+            f"/v1/imports/{kind}-contacts",
+            files={"file": (f"contacts_{kind}.csv", data, "text/csv")},
+            headers=campus.bearer(Role.CAMPUS_ADMIN),
+        )
+        assert answer.status_code == 201, answer.text
+
+
+async def test_a_severe_alert_reaches_owner_informed_tiers_and_guardian_once(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+    smtp_sink: SmtpSink,
+) -> None:
+    notify = await notify_process().start_async()
+    watcher = await NotificationWatcher(kafka_bootstrap).start()
+    try:
+        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+            await import_samples(client, campus)
+        student = campus.student()
+        severe = alert(
+            campus.id,
+            student,
+            Severity.SEVERE,
+            inform=(Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COLLEGE_LEADER),
+        )
+        await publish(
+            kafka_bootstrap,
+            directory(campus.id, campus.pseudonyms, "2024020001", STAFF),
+            *case_with_consent(campus.id, student, Severity.SEVERE),
+        )
+        await asyncio.sleep(1.0)  # the directory and consent first, as they would have come
+        await publish(kafka_bootstrap, severe)
+        delivered = await watcher.wait("shouwang.notification.delivered", count=6)
+        sms_to = sorted(r.body["to"] for r in http_sink.at("/sms"))
+        assert sms_to == ["13800000004", "13900000001", "13900000002"]  # owner + both guardians
+        mentioned = sorted(
+            r.body["text"]["mentioned_list"][0] for r in http_sink.at("/cgi-bin/webhook/send")
+        )
+        assert mentioned == ["wx_t1001", "wx_t2001"]
+        (mail,) = smtp_sink.to("t4001@example.com")
+        assert "重度预警" in mail.subject
+        # Kafka delivers the same event again: nothing new goes out.
+        await publish(kafka_bootstrap, severe)
+        await asyncio.sleep(3.0)
+        assert len(http_sink.requests) == 5
+        assert len(smtp_sink.messages) == 1
+        assert len(watcher.of_type("shouwang.notification.delivered")) == len(delivered) == 6
+        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+            exposition = (await client.get("/metrics")).text
+        for line in (
+            'notify_sent_total{channel="sms",event_type="shouwang.alert.raised"} 1.0',
+            # The consent came first, on a severe case: the guardians heard then, once.
+            'notify_sent_total{channel="sms",event_type="shouwang.case.family_contact_decided"} 2.0',
+            'notify_deduplicated_total{channel="all",event_type="shouwang.alert.raised"} 1.0',
+            'notify_alert_to_first_delivery_seconds_count{severity="severe"} 1.0',
+        ):
+            assert line in exposition, line
+        assert "notify_queue_depth" in exposition
+        assert "notify_queue_oldest_seconds" in exposition
+    finally:
+        await watcher.stop()
+
+
+async def test_a_mild_alert_reaches_no_one_at_once(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+    smtp_sink: SmtpSink,
+) -> None:
+    notify = await notify_process().start_async()
+    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+        student = campus.student()
+        await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
+        await publish(
+            kafka_bootstrap,
+            alert(campus.id, student, Severity.MILD, owner=Role.RESIDENCE_COUNSELOR),
+        )
+        probe = alert(campus.id, student, Severity.SEVERE)  # a severe one after it, as a marker
+        await publish(kafka_bootstrap, probe)
+        await until(lambda: http_sink.at("/sms"), what="the severe marker")
+        # The mild alert is waiting for the owner's digest, not in any channel.
+        answer = await client.get("/v1/deliveries", headers=campus.bearer(Role.COUNSELING_CENTER))
+        assert answer.status_code == 200
+        assert {d["recipient_role"] for d in answer.json()} == {"counseling_center"}
+    assert not http_sink.at("/cgi-bin/webhook/send")
+
+
+async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    smtp_sink: SmtpSink,
+) -> None:
+    first = await notify_process(NOTIFY_LEASE_SECONDS="3").start_async()
+    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    student = campus.student()
+    await publish(
+        kafka_bootstrap,
+        directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
+    )
+    # The SMTP server holds its greeting: the message is claimed and connecting, not sent.
+    smtp_sink.hold_greeting = 30.0
+    await publish(
+        kafka_bootstrap, alert(campus.id, student, Severity.SEVERE, owner=Role.COLLEGE_LEADER)
+    )
+    await until(lambda: smtp_sink.greetings, what="notify to connect to the SMTP server")
+    first.kill()
+    assert smtp_sink.messages == []
+    # A new process on the same database and groups takes the message over once the lease ends.
+    second = notify_process(
+        NOTIFY_LEASE_SECONDS="3", NOTIFY_DATABASE_URL=first.env["NOTIFY_DATABASE_URL"]
+    )
+    await second.start_async()
+    await until(lambda: smtp_sink.messages, seconds=60, what="the message after the restart")
+    await asyncio.sleep(4.0)  # another lease's length: nothing else arrives
+    assert len(smtp_sink.to("t4001@example.com")) == 1
+
+
+async def test_links_confirm_once_and_refuse_the_rest(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+) -> None:
+    notify = await notify_process(NOTIFY_LINK_FLOOR_HOURS="0").start_async()
+    watcher = await NotificationWatcher(kafka_bootstrap).start()
+    try:
+        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+            await import_samples(client, campus)
+            student = campus.student()
+            await publish(
+                kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF)
+            )
+            await publish(kafka_bootstrap, alert(campus.id, student, Severity.CRITICAL))
+            (sms,) = await until(
+                lambda: [r for r in http_sink.at("/sms") if r.body["to"] == "13800000004"]
+            )
+            code = re.search(r"/ack/s/([A-Z0-9]+)", sms.body["text"])
+            assert code is not None
+            page = await client.get(f"/ack/s/{code[1]}")
+            assert page.status_code == 200
+            assert "确认接手" in page.text
+            assert page.headers["cache-control"] == "no-store"
+            english = await client.get(f"/ack/s/{code[1]}", headers={"Accept-Language": "en"})
+            assert "Confirm" in english.text
+            confirmed = await client.post(f"/ack/s/{code[1]}")
+            assert confirmed.status_code == 200
+            (ack,) = await watcher.wait("shouwang.notification.acknowledged")
+            assert ack["data"]["person_ref"] == campus.pseudonyms.person_ref(campus.id, "T3001")
+            replayed = await client.post(f"/ack/s/{code[1]}")
+            assert replayed.status_code == 409
+            assert "已使用" in replayed.text
+            forged = await client.get("/ack/eyJsIjoiZm9yZ2VkIn0.c2lnbmF0dXJl")
+            assert forged.status_code == 404
+            # A link whose alert's deadline passed (and no floor) has expired.
+            await publish(
+                kafka_bootstrap,
+                alert(campus.id, student, Severity.SEVERE, deadline=-timedelta(minutes=5)),
+            )
+            late = await until(
+                lambda: [r for r in http_sink.at("/sms") if r.body["to"] == "13800000004"][1:]
+            )
+            expired_code = re.search(r"/ack/s/([A-Z0-9]+)", late[0].body["text"])
+            assert expired_code is not None
+            expired = await client.post(f"/ack/s/{expired_code[1]}")
+            assert expired.status_code == 410
+            # Another person, signed in, opening a colleague's link.
+            await publish(kafka_bootstrap, alert(campus.id, student, Severity.SEVERE))
+            third = await until(
+                lambda: [r for r in http_sink.at("/sms") if r.body["to"] == "13800000004"][2:]
+            )
+            other_code = re.search(r"/ack/s/([A-Z0-9]+)", third[0].body["text"])
+            assert other_code is not None
+            other = await client.post(
+                f"/ack/s/{other_code[1]}",
+                headers=campus.bearer(Role.COUNSELING_CENTER, sub="T3002"),
+            )
+            assert other.status_code == 403
+        assert len(watcher.of_type("shouwang.notification.acknowledged")) == 1
+    finally:
+        await watcher.stop()
+
+
+async def test_the_api_refuses_clearly(
+    notify_process: Callable[..., ServiceProcess], campus: Campus
+) -> None:
+    notify = await notify_process().start_async()
+    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+        bad = "工号/学号,姓名,手机,邮箱,首选渠道\nT1,甲,123,,短信\nT2,乙,,x@y.cn,钉钉\n".encode(
+            "gb18030"
+        )
+        answer = await client.post(
+            "/v1/imports/staff-contacts",
+            files={"file": ("staff.csv", bad, "text/csv")},
+            headers=campus.bearer(Role.CAMPUS_ADMIN),
+        )
+        assert answer.status_code == 422
+        problem: dict[str, Any] = answer.json()
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [(e["row"], e["field"]) for e in problem["errors"]] == [
+            (2, "mobile"),
+            (3, "preferred"),
+        ]
+        english = await client.post(
+            "/v1/imports/staff-contacts",
+            files={"file": ("staff.csv", bad, "text/csv")},
+            headers={**campus.bearer(Role.CAMPUS_ADMIN), "Accept-Language": "en"},
+        )
+        assert "nothing was imported" in english.json()["detail"]
+        listed = await client.get("/v1/contacts/staff", headers=campus.bearer(Role.CAMPUS_ADMIN))
+        assert listed.json() == []  # all or nothing
+        assert (await client.get("/v1/contacts/staff")).status_code == 401
+        forbidden = await client.get("/v1/deliveries", headers=campus.bearer(Role.CAMPUS_ADMIN))
+        assert forbidden.status_code == 403
+        hour = await client.put(
+            "/v1/settings/digest-hour",
+            json={"digest_hour": 25},
+            headers=campus.bearer(Role.CAMPUS_ADMIN),
+        )
+        assert hour.status_code == 422
+
+
+async def test_logs_leak_no_contact_detail_and_no_robot_key(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+) -> None:
+    notify = await notify_process(LOG_LEVEL="DEBUG").start_async()
+    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
+    student = campus.student()
+    await publish(
+        kafka_bootstrap,
+        alert(campus.id, student, Severity.CRITICAL, inform=(Role.RESIDENCE_COUNSELOR,)),
+    )
+    await until(lambda: len(http_sink.requests) >= 3, what="the SMS, WeCom and on-duty messages")
+    await asyncio.sleep(1.0)
+    log = notify.log_text()
+    for secret in (
+        "test-key",
+        "test-token",
+        "13800000004",
+        "13800000999",
+        "wx_t1001",
+        "@example.com",
+    ):
+        assert secret not in log, secret

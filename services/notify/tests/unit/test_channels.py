@@ -1,0 +1,101 @@
+"""How each channel reads its server's answer: delivered, retry later, or give up."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_notify.adapters.channels import (
+    AppriseEmail,
+    ChannelFailure,
+    DingTalkRobot,
+    Outgoing,
+    SmsGateway,
+    SmtpSettings,
+    WeComRobot,
+)
+
+MESSAGE = Outgoing(Channel.SMS, "13800000001", "主题", "正文", "短信")
+
+
+def client(
+    status: int, body: dict[str, object] | None = None
+) -> tuple[httpx.AsyncClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json=body or {"errcode": 0})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer)), seen
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(429, False), (500, False), (503, False), (400, True), (403, True)]
+)
+async def test_sms_gateway_statuses(status: int, permanent: bool) -> None:
+    http, _ = client(status)
+    with pytest.raises(ChannelFailure) as failure:
+        await SmsGateway(http, "http://sms/send", "t").send(MESSAGE)
+    assert failure.value.permanent is permanent
+    assert failure.value.code == f"http_{status}"
+
+
+async def test_sms_gateway_sends_the_short_text_with_its_token() -> None:
+    http, seen = client(200)
+    await SmsGateway(http, "http://sms/send", "secret-token").send(MESSAGE)
+    (request,) = seen
+    assert json.loads(request.content) == {"to": "13800000001", "text": "短信"}
+    assert request.headers["authorization"] == "Bearer secret-token"
+
+
+@pytest.mark.parametrize(("errcode", "permanent"), [(45009, False), (93000, True)])
+async def test_wecom_errcodes_are_failures_even_with_http_200(
+    errcode: int, permanent: bool
+) -> None:
+    http, _ = client(200, {"errcode": errcode, "errmsg": "x"})
+    with pytest.raises(ChannelFailure) as failure:
+        await WeComRobot(http, "http://wecom", "key").send(MESSAGE)
+    assert failure.value.permanent is permanent
+
+
+async def test_wecom_mentions_the_person() -> None:
+    http, seen = client(200)
+    await WeComRobot(http, "http://wecom", "key").send(
+        Outgoing(Channel.WECOM, "wx_t1001", "s", "正文", "短")
+    )
+    body = json.loads(seen[0].content)
+    assert body["text"] == {"content": "正文", "mentioned_list": ["wx_t1001"]}
+    assert seen[0].url.params["key"] == "key"
+
+
+async def test_dingtalk_signature_is_encoded_once() -> None:
+    http, seen = client(200)
+    robot = DingTalkRobot(http, "http://ding", "token", "SECsecret")
+    await robot.send(Outgoing(Channel.DINGTALK, "13800000002", "s", "b", "x"))
+    params = seen[0].url.params  # decoded once, as DingTalk's server decodes the query
+    expected = hmac.new(b"SECsecret", f"{params['timestamp']}\nSECsecret".encode(), hashlib.sha256)
+    assert params["sign"] == base64.b64encode(expected.digest()).decode()
+    assert json.loads(seen[0].content)["at"]["atMobiles"] == ["13800000002"]
+
+
+def test_email_url_carries_server_sender_and_recipient() -> None:
+    url = AppriseEmail(SmtpSettings("smtp.example.edu", 465, "a@b.cn", "u", "p@ss", "ssl")).url(
+        "x@y.cn"
+    )
+    assert url.startswith("mailto://u:p%40ss@smtp.example.edu:465/?")
+    assert "to=x%40y.cn" in url
+    assert "mode=ssl" in url
+
+
+async def test_email_to_a_closed_port_fails_without_leaking_the_address() -> None:
+    sender = AppriseEmail(SmtpSettings("127.0.0.1", 9, "a@b.cn", security="insecure"), timeout=5)
+    with pytest.raises(ChannelFailure) as failure:
+        await sender.send(Outgoing(Channel.EMAIL, "x@y.cn", "s", "b", "x"))
+    assert "x@y.cn" not in str(failure.value)
+    assert not failure.value.permanent

@@ -1,0 +1,95 @@
+"""Every template renders in both languages, carries the link, and no personal data."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+from shouwang_notify.adapters.templates import Templates
+from shouwang_notify.domain.routing import Template
+
+TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"))
+ALERT = {
+    "severity": "severe",
+    "role": "counseling_center",
+    "owner_role": "counseling_center",
+    "deadline": "2026-12-01T07:00:00+00:00",
+    "escalated": False,
+    "re_alert": False,
+    "attempt": 0,
+    "incomplete": False,
+    "follow_ups": [{"task": "cssrs_screen", "due": "2026-12-01T16:00:00+00:00"}],
+    "external": [],
+    "link": "https://shouwang.example.edu/ack/TOKEN",
+    "short_link": "https://shouwang.example.edu/ack/s/ABCDE23456",
+    "on_duty_phone": None,
+}
+CONTEXTS = {
+    Template.ALERT: ALERT,
+    Template.ALERT_INFORMED: {**ALERT, "role": "residence_counselor"},
+    Template.ON_DUTY: {**ALERT, "re_alert": True, "attempt": 3, "external": ["campus_security"]},
+    Template.FAMILY: {"on_duty_phone": "13800000999"},
+    Template.DIGEST: {"role": "residence_counselor", "items": [{"deadline": ALERT["deadline"]}]},
+    Template.CASE_NOTICES: {
+        "role": "residence_counselor",
+        "items": [
+            {"kind": "assigned", "severity": "moderate"},
+            {"kind": "follow_up_due", "task": "same_day_risk_assessment", "due": ALERT["deadline"]},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", list(Template))
+def test_every_template_renders_in_both_languages(template: Template, language: str) -> None:
+    message = TEMPLATES.message(template, language, CONTEXTS[template])  # type: ignore[arg-type]
+    assert message.subject
+    assert message.body
+    assert message.short
+    assert len(message.short) <= 140  # one or two SMS segments
+
+
+def test_alert_names_grade_role_deadline_and_link_in_chinese() -> None:
+    message = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT)
+    assert "重度预警" in message.subject
+    assert "12月1日 15:00" in message.subject  # campus time
+    assert "心理健康教育与咨询中心" in message.body
+    assert ALERT["link"] in message.body
+    assert ALERT["short_link"] in message.short
+
+
+def test_a_follow_up_task_is_named_with_its_due_time() -> None:
+    message = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT)
+    assert "C-SSRS" in message.body
+    assert "12月2日 00:00" in message.body
+    notices = TEMPLATES.message(Template.CASE_NOTICES, "en", CONTEXTS[Template.CASE_NOTICES])
+    assert "falls due at 01 Dec 15:00" in notices.body
+
+
+def test_english_when_asked() -> None:
+    message = TEMPLATES.message(Template.ALERT, "en", ALERT)
+    assert message.subject.startswith("[Shouwang] Severe alert")
+    assert "01 Dec 15:00" in message.subject
+
+
+def test_on_duty_message_names_the_parties_to_call() -> None:
+    message = TEMPLATES.message(Template.ON_DUTY, "zh-CN", CONTEXTS[Template.ON_DUTY])
+    assert "校园安保" in message.body
+    assert "第 3 次提醒" in message.subject
+
+
+def test_family_message_says_nothing_of_the_grade() -> None:
+    message = TEMPLATES.message(Template.FAMILY, "zh-CN", CONTEXTS[Template.FAMILY])
+    assert "预警" not in message.body
+    assert "重度" not in message.body
+    assert "13800000999" in message.short
+
+
+def test_pages_are_autoescaped() -> None:
+    page = TEMPLATES.page(
+        "refused", "zh-CN", {"heading": "<script>x</script>", "explanation": "a & b"}
+    )
+    assert "<script>x" not in page
+    assert "&lt;script&gt;" in page
+    assert "a &amp; b" in page

@@ -1,0 +1,135 @@
+// Every page at phone and desk sizes (screenshots in test-results/screens), the report
+// page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
+// Files run in name order on one worker: loop.spec.ts has imported the roster by now.
+import { expect, test } from '@playwright/test'
+import { accessible, context, shot, signIn } from './support'
+
+const BUDGET = 200 * 1024
+
+test('the report page loads under 200 KB of compressed JavaScript', async ({ browser }) => {
+  const ctx = await context(browser, 'phone')
+  const page = await ctx.newPage()
+  await signIn(page, 'dorm')
+  const scripts: { bytes: number; encoding: string }[] = []
+  page.on('response', (response) => {
+    if (response.request().resourceType() !== 'script') return
+    const headers = response.headers()
+    scripts.push({ bytes: Number(headers['content-length']), encoding: headers['content-encoding'] ?? '' })
+  })
+  await page.reload({ waitUntil: 'networkidle' })
+  const total = scripts.reduce((sum, s) => sum + s.bytes, 0)
+  // Only files too small to be worth it travel uncompressed.
+  expect(scripts.filter((s) => !s.encoding && s.bytes > 1024)).toEqual([])
+  console.warn(`report page: ${(total / 1024).toFixed(1)} KB of JavaScript over the wire`)
+  expect(total).toBeGreaterThan(10_000)
+  expect(total).toBeLessThan(BUDGET)
+})
+
+for (const kind of ['phone', 'desk'] as const) {
+  test(`the public and reporting pages at ${kind} size`, async ({ browser }) => {
+    const page = await (await context(browser, kind)).newPage()
+    await page.goto('/login')
+    await shot(page, `${kind}-login`)
+    await accessible(page)
+    await page.getByRole('link', { name: /有人正处于危险中/ }).click()
+    await expect(page.getByRole('link', { name: /13800000999/ })).toBeVisible()
+    await expect(page.getByRole('link', { name: /拨打 120/ })).toHaveAttribute('href', 'tel:120')
+    await shot(page, `${kind}-emergency`)
+    await accessible(page)
+    await page.getByRole('button', { name: 'English' }).click()
+    await expect(page.getByRole('heading', { name: 'Someone is in danger now' })).toBeVisible()
+    await shot(page, `${kind}-emergency-en`)
+
+    await signIn(page, 'floor')
+    await shot(page, `${kind}-report`)
+    await page.goto('/report/receipts')
+    await shot(page, `${kind}-my-reports`)
+    await accessible(page)
+  })
+
+  test(`the workbench at ${kind} size`, async ({ browser }) => {
+    const page = await (await context(browser, kind)).newPage()
+    await signIn(page, 'center')
+    await expect(page).toHaveURL(/\/desk\/queue/)
+    await page.getByRole('radio', { name: '我范围内的' }).check({ force: true })
+    await page.waitForLoadState('networkidle')
+    await expect(page.getByRole('radio', { name: '我范围内的' })).toBeChecked()
+    await page.mouse.move(0, 0)
+    await shot(page, `${kind}-queue`)
+    await accessible(page)
+    await page.goto('/desk/outcomes')
+    await shot(page, `${kind}-outcomes`)
+  })
+}
+
+test('the browser keeps nothing but the HTTP-only session cookie', async ({ browser }) => {
+  const ctx = await context(browser, 'phone')
+  const page = await ctx.newPage()
+  await signIn(page, 'dorm')
+  await page.goto('/report/receipts')
+  // Nothing but vue-router's scroll positions, which end with the tab.
+  const storage = await page.evaluate(() => ({
+    local: Object.keys(localStorage),
+    session: Object.keys(sessionStorage),
+    text: JSON.stringify(sessionStorage),
+  }))
+  expect(storage.local).toEqual([])
+  expect(storage.session.filter((k) => k !== 'vue-router:scroll')).toEqual([])
+  expect(storage.text).not.toMatch(/2024\d{6}|测试学生/)
+  const cookies = await ctx.cookies()
+  expect(cookies.map((c) => [c.name, c.httpOnly, c.secure, c.sameSite])).toEqual([
+    ['__Host-shouwang-session', true, true, 'Strict'],
+  ])
+  expect(await page.evaluate(() => document.cookie)).toBe('')
+  expect(await page.evaluate(async () => (await fetch('/api/intake/v1/reports')).status)).toBe(200)
+  // Signing out ends the session on the server too.
+  await page.evaluate(async () => {
+    const session = await (await fetch('/auth/session')).json()
+    await fetch('/auth/logout', { method: 'POST', headers: { 'X-CSRF-Token': session.csrf_token } })
+  })
+  expect(await page.evaluate(async () => (await fetch('/api/intake/v1/reports')).status)).toBe(401)
+})
+
+test('an auditor reads the audit log, where every file read of the loop shows', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'auditor')
+  await expect(page).toHaveURL(/\/desk\/audit/)
+  await expect(page.getByRole('cell', { name: 'roster.pick' }).first()).toBeVisible()
+  await shot(page, 'desk-audit')
+  await accessible(page)
+})
+
+test('a campus admin finds the contact import beside the roster', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'admin')
+  await page.getByRole('link', { name: '联系方式导入' }).click()
+  await expect(page.getByRole('radio', { name: '家长与监护人联系方式' })).toBeAttached()
+  await shot(page, 'desk-contacts')
+  await accessible(page)
+})
+
+test('a report can be made with the keyboard alone, in English', async ({ browser }) => {
+  const page = await (await context(browser, 'desk')).newPage()
+  await signIn(page, 'officer')
+  await page.getByRole('button', { name: 'English' }).click()
+  const tabTo = async (name: string | RegExp, role: 'button' | 'textbox' | 'searchbox' = 'button') => {
+    const target = page.getByRole(role, { name }).first()
+    for (let i = 0; i < 80; i++) {
+      if (await target.evaluate((el) => el === document.activeElement)) return
+      await page.keyboard.press('Tab')
+    }
+    throw new Error(`Tab never reached ${String(name)}`)
+  }
+  await tabTo('Student number or name', 'searchbox')
+  await page.keyboard.type('学生03')
+  await tabTo(/测试学生03/)
+  await page.keyboard.press('Enter')
+  await tabTo('Grades falling, missing classes')
+  await page.keyboard.press('Space')
+  await expect(page.getByRole('button', { name: 'Grades falling, missing classes' })).toHaveAttribute('aria-pressed', 'true')
+  await tabTo('Send report')
+  await page.keyboard.press('Enter')
+  await expect(page).toHaveURL(/\/report\/receipts\//)
+  await expect(page.getByTestId('receipt-status')).toHaveText(/Received|Being handled/)
+  await shot(page, 'desk-receipt-en')
+})

@@ -1,0 +1,58 @@
+// What the browser tests share: the platform's address and demo accounts, phone and desk
+// contexts, signing in through the page, screenshots, and axe.
+import AxeBuilder from '@axe-core/playwright'
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { STATE_FILE, type PlatformState } from './platform'
+
+export const SCREENS = resolve(import.meta.dirname, '..', 'test-results', 'screens')
+export const SAMPLES = resolve(import.meta.dirname, '..', '..', 'samples')
+
+export function platform(): PlatformState {
+  return JSON.parse(readFileSync(STATE_FILE, 'utf-8')) as PlatformState
+}
+
+export const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
+export const DESK = { viewport: { width: 1366, height: 900 } }
+
+export async function context(browser: Browser, kind: 'phone' | 'desk'): Promise<BrowserContext> {
+  return browser.newContext({ ...(kind === 'phone' ? PHONE : DESK), baseURL: platform().baseURL })
+}
+
+export async function signIn(page: Page, username: string): Promise<void> {
+  const account = platform().accounts[username]
+  if (!account) throw new Error(`no demo account ${username}`)
+  await page.goto('/login')
+  await page.getByLabel('用户名').fill(account.username)
+  await page.getByLabel('密码').fill(account.password)
+  await page.getByRole('button', { name: '登录', exact: true }).click()
+  await expect(page).not.toHaveURL(/\/login/)
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  // Pages are lazy routes: wait until the page's content is there, and fonts are in.
+  await page.locator('#main h1, #main h2').first().waitFor()
+  await page.evaluate(() => document.fonts.ready)
+  mkdirSync(SCREENS, { recursive: true })
+  await page.screenshot({ path: resolve(SCREENS, `${name}.png`), fullPage: true })
+}
+
+/** axe-core finds no serious or critical issue on the page as it stands. */
+export async function accessible(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`),
+  ).toEqual([])
+}
+
+/** No name, student number or note in the address bar or the title. */
+export async function leaksNothing(page: Page, secrets: string[]): Promise<void> {
+  const url = decodeURIComponent(page.url())
+  const title = await page.title()
+  for (const secret of secrets) {
+    expect(url).not.toContain(secret)
+    expect(title).not.toContain(secret)
+  }
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import type { CaseSummary } from '@/api/types'
+import { formatMinutes, orderQueue, timeLeft, urgency } from './queue'
+
+const NOW = Date.parse('2026-12-06T12:00:00Z')
+
+function row(id: string, severity: CaseSummary['severity'], deadline: string | null, opened = '2026-12-01T00:00:00Z'): CaseSummary {
+  return {
+    case_id: id,
+    student_ref: `ref-${id}`,
+    state: 'open',
+    severity,
+    owner_ref: null,
+    owner_role: 'counseling_center',
+    opened_at: opened,
+    updated_at: opened,
+    deadline,
+    unacknowledged_alerts: 1,
+    missed_follow_ups: 0,
+    version: 1,
+  }
+}
+
+describe('the queue', () => {
+  it('puts the most serious first, then the nearest deadline, then the oldest', () => {
+    const ordered = orderQueue([
+      row('mild-soon', 'mild', '2026-12-06T12:05:00Z'),
+      row('severe-late', 'severe', '2026-12-06T14:00:00Z'),
+      row('critical', 'critical', '2026-12-06T12:15:00Z'),
+      row('severe-overdue', 'severe', '2026-12-06T11:00:00Z'),
+      row('severe-none', 'severe', null),
+      row('moderate-old', 'moderate', null, '2026-11-01T00:00:00Z'),
+      row('moderate-new', 'moderate', null, '2026-12-05T00:00:00Z'),
+    ])
+    expect(ordered.map((c) => c.case_id)).toEqual([
+      'critical',
+      'severe-overdue',
+      'severe-late',
+      'severe-none',
+      'moderate-old',
+      'moderate-new',
+      'mild-soon',
+    ])
+  })
+
+  it('does not change the list it is given', () => {
+    const cases = [row('a', 'mild', null), row('b', 'critical', null)]
+    orderQueue(cases)
+    expect(cases.map((c) => c.case_id)).toEqual(['a', 'b'])
+  })
+
+  it('tells the time left and how overdue, live', () => {
+    expect(timeLeft('2026-12-06T12:14:59Z', NOW)).toEqual({ overdue: false, minutes: 14, text: '14 min' })
+    expect(timeLeft('2026-12-06T10:55:00Z', NOW)).toEqual({ overdue: true, minutes: 65, text: '1 h 05 min' })
+    expect(timeLeft(null, NOW)).toBeNull()
+    expect(formatMinutes(3 * 1440 + 125)).toBe('3 d 2 h')
+  })
+
+  it('colours by urgency: overdue, under an hour, under a day', () => {
+    expect(urgency(timeLeft('2026-12-06T11:59:00Z', NOW))).toBe('overdue')
+    expect(urgency(timeLeft('2026-12-06T12:30:00Z', NOW))).toBe('urgent')
+    expect(urgency(timeLeft('2026-12-06T20:00:00Z', NOW))).toBe('soon')
+    expect(urgency(timeLeft('2026-12-09T12:00:00Z', NOW))).toBe('calm')
+    expect(urgency(null)).toBe('calm')
+  })
+})

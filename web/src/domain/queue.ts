@@ -1,0 +1,59 @@
+// A counselor's queue: the most serious first, then the nearest deadline, then the oldest.
+// The service orders its pages the same way; the page re-sorts after merging a refresh and
+// computes the time left live, between refreshes.
+import type { CaseSummary, Severity } from '@/api/types'
+
+const RANK: Record<Severity, number> = { none: 0, mild: 1, moderate: 2, severe: 3, critical: 4 }
+
+export function severityRank(severity: Severity): number {
+  return RANK[severity] ?? 0
+}
+
+function time(value: string | null): number {
+  return value ? Date.parse(value) : Number.POSITIVE_INFINITY
+}
+
+export function compareCases(a: CaseSummary, b: CaseSummary): number {
+  return (
+    severityRank(b.severity) - severityRank(a.severity) ||
+    time(a.deadline) - time(b.deadline) ||
+    time(a.opened_at) - time(b.opened_at) ||
+    a.case_id.localeCompare(b.case_id)
+  )
+}
+
+export function orderQueue(cases: readonly CaseSummary[]): CaseSummary[] {
+  return [...cases].sort(compareCases)
+}
+
+export interface TimeLeft {
+  overdue: boolean
+  minutes: number
+  /** e.g. "1 h 05 min", "3 d 2 h", "12 min" */
+  text: string
+}
+
+export function timeLeft(deadline: string | null, now: number): TimeLeft | null {
+  if (!deadline) return null
+  const diff = Date.parse(deadline) - now
+  const minutes = Math.floor(Math.abs(diff) / 60_000)
+  return { overdue: diff < 0, minutes, text: formatMinutes(minutes) }
+}
+
+export function formatMinutes(minutes: number): string {
+  const days = Math.floor(minutes / 1440)
+  const hours = Math.floor((minutes % 1440) / 60)
+  const mins = minutes % 60
+  if (days > 0) return `${days} d ${hours} h`
+  if (hours > 0) return `${hours} h ${String(mins).padStart(2, '0')} min`
+  return `${mins} min`
+}
+
+/** Urgency for colouring a row: overdue or under an hour is urgent, under a day is soon. */
+export function urgency(left: TimeLeft | null): 'overdue' | 'urgent' | 'soon' | 'calm' {
+  if (!left) return 'calm'
+  if (left.overdue) return 'overdue'
+  if (left.minutes < 60) return 'urgent'
+  if (left.minutes < 24 * 60) return 'soon'
+  return 'calm'
+}
