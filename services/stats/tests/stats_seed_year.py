@@ -33,6 +33,12 @@ from shouwang_contracts.events.casework import (
     ReferralStatus,
     ReferralUpdated,
 )
+from shouwang_contracts.events.notify import (
+    NotificationChannel,
+    NotificationDelivered,
+    NotificationFailed,
+    RecipientKind,
+)
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.pseudonym import Pseudonymizer
@@ -81,6 +87,7 @@ class SeedYear:
     since_report: dict[str, list[float]] = field(default_factory=dict)
     relieved: int = 0
     escalations: int = 0
+    delivery_seconds: list[float] = field(default_factory=list)  # WeCom, queued → delivered
     open_cases: dict[tuple[str, str], int] = field(default_factory=dict)  # (state, severity)
 
     def emit(self, payload: Payload, at: datetime) -> None:
@@ -180,6 +187,8 @@ def _one_case(
         ),
         graded,
     )
+    if grade == "severe":
+        _notified(year, student, alert_id, graded, k)
     opened = graded + timedelta(seconds=1)
     year.emit(
         CaseOpened(
@@ -231,6 +240,45 @@ def _one_case(
     year.measured("graded__acknowledged", graded, acknowledged)
     year.reached("acknowledged", reported, acknowledged)
     Loop(year, case_id, student, severity, reported, acknowledged).run(i, grade, k)
+
+
+def _notified(year: SeedYear, student: str, alert_id: str, queued: datetime, k: int) -> None:
+    """Each severe alert reaches its owner over WeCom in 5k+5 seconds; the first one's SMS to
+    the on-duty line fails."""
+    common: dict[str, Any] = {
+        "source_event_id": str(uuid.uuid4()),
+        "source_event_type": AlertRaised.EVENT_TYPE,
+        "alert_id": alert_id,
+        "student_ref": student,
+        "attempts": 1,
+        "created_at": queued,
+    }
+    delivered = queued + timedelta(seconds=5 * k + 5)
+    year.emit(
+        NotificationDelivered(
+            notification_id=str(uuid.uuid4()),
+            recipient_kind=RecipientKind.STAFF,
+            recipient_role=Role.COUNSELING_CENTER,
+            channel=NotificationChannel.WECOM,
+            delivered_at=delivered,
+            **common,
+        ),
+        delivered,
+    )
+    year.delivery_seconds.append((delivered - queued).total_seconds())
+    if k == 0:
+        failed = queued + timedelta(minutes=2)
+        year.emit(
+            NotificationFailed(
+                notification_id=str(uuid.uuid4()),
+                recipient_kind=RecipientKind.ON_DUTY,
+                channel=NotificationChannel.SMS,
+                reason="channel_error",
+                failed_at=failed,
+                **common,
+            ),
+            failed,
+        )
 
 
 @dataclass

@@ -21,6 +21,7 @@ from shouwang_stats.domain.projection import (
     AlertRow,
     CaseRow,
     FollowUpRow,
+    NotificationRow,
     Projection,
     ReferralRow,
     Row,
@@ -63,6 +64,12 @@ def test_the_seed_year_folds_into_fifty_cases_and_sixty_four_relieved_follow_ups
     referrals = rows(projection, ReferralRow)
     assert sorted(r.status for r in referrals) == ["not_accepted"] + ["returned"] * 4
     assert all(a.acknowledged_at is not None for a in rows(projection, AlertRow))
+    notifications = rows(projection, NotificationRow)
+    assert (
+        sorted((n.channel, n.outcome) for n in notifications)
+        == [("sms", "failed")] + [("wecom", "delivered")] * 5
+    )
+    assert {n.reason for n in notifications if n.outcome == "failed"} == {"channel_error"}
 
 
 @settings(max_examples=25, deadline=None)

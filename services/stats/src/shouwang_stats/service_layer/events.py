@@ -26,6 +26,7 @@ from shouwang_contracts.events.casework import (
     ReferralStatus,
     ReferralUpdated,
 )
+from shouwang_contracts.events.notify import NotificationDelivered, NotificationFailed
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, DIRECTORY, NOTIFICATIONS
@@ -38,6 +39,7 @@ from ..domain.projection import (
     CaseRow,
     EscalationRow,
     FollowUpRow,
+    NotificationRow,
     ReferralRow,
     Row,
     StudentRow,
@@ -263,6 +265,44 @@ def _directory(e: Envelope[DirectoryEntry]) -> list[Row]:
     ]
 
 
+def _delivered(e: Envelope[NotificationDelivered]) -> list[Row]:
+    d = e.data
+    return [
+        NotificationRow(
+            notification_id=d.notification_id,
+            campus_id=e.campus_id,
+            student_ref=d.student_ref,
+            channel=d.channel.value,
+            recipient_kind=d.recipient_kind.value,
+            source_event_type=d.source_event_type,
+            alert_id=d.alert_id,
+            outcome="delivered",
+            created_at=d.created_at,
+            finished_at=d.delivered_at,
+        )
+    ]
+
+
+def _failed(e: Envelope[NotificationFailed]) -> list[Row]:
+    # Only the stable reason code travels (no contact detail, no message text).
+    d = e.data
+    return [
+        NotificationRow(
+            notification_id=d.notification_id,
+            campus_id=e.campus_id,
+            student_ref=d.student_ref,
+            channel=d.channel.value,
+            recipient_kind=d.recipient_kind.value,
+            source_event_type=d.source_event_type,
+            alert_id=d.alert_id,
+            outcome="failed",
+            created_at=d.created_at,
+            finished_at=d.failed_at,
+            reason=d.reason,
+        )
+    ]
+
+
 _MAPPERS: dict[str, tuple[type[Payload], Mapper]] = {
     cls.EVENT_TYPE: (cls, mapper)
     for cls, mapper in (
@@ -277,6 +317,8 @@ _MAPPERS: dict[str, tuple[type[Payload], Mapper]] = {
         (ReferralUpdated, _referral),
         (FollowUpUpdated, _follow_up),
         (DirectoryEntry, _directory),
+        (NotificationDelivered, _delivered),
+        (NotificationFailed, _failed),
     )
 }
 
