@@ -32,7 +32,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 COMPOSE_ENV = DEPLOY / "compose.env.example"
 SERVICES = ("intake", "triage", "casework")
 # Services whose /metrics the rules and the dashboard read (stats has no manifest here yet).
-METRIC_SERVICES = (*SERVICES, "stats")
+METRIC_SERVICES = (*SERVICES, "notify", "stats")
 SECRET_NAME = "shouwang-secrets"
 CONFIG_NAME = "shouwang-config"
 SECRETISH = re.compile(r"(SECRET|PASSWORD|KEY|TOKEN|DATABASE_URL)", re.IGNORECASE)

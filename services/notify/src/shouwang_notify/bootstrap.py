@@ -12,9 +12,11 @@ import asyncpg
 import httpx
 from aiolimiter import AsyncLimiter
 from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
+from . import metrics
 from .adapters.channels import (
     AppriseEmail,
     AppriseWebhook,
@@ -183,6 +185,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
         tasks.every(settings.bundle_poll_seconds, _bundles(notify), name="bundles")
         tasks.every(QUEUE_GAUGES_SECONDS, _gauges(dispatcher), name="queue-gauges")
         tasks.every(PURGE_EVERY_SECONDS, _purge(relay.purge_published), name="outbox-purge")
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         # Notify's RLS lets a session see every campus with `shouwang.all_campuses` on.
         processed = ProcessedEvents(
             pool, schema="notify", campus_setting="shouwang.all_campuses", campuses=lambda: ("on",)
