@@ -65,6 +65,7 @@ down: sync
 lint: sync
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run lint-imports --no-cache
 
 typecheck: sync
 	uv run mypy --strict $(MYPY_STRICT_PATHS)

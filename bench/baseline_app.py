@@ -2,7 +2,7 @@
 
 It parses the same JSON body and answers 202 with an id, and nothing else: no auth, no
 validation, no Kafka, no database. `python bench/baseline_app.py <port>` serves it with the
-settings every service uses (`shouwang_contracts.web.serve`).
+settings every service uses (`shouwang_servicekit.serving.serve`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
 from shouwang_contracts.topics import TOPICS
-from shouwang_intake.entrypoints.schemas import ReportIn
+from shouwang_intake.service_layer.commands import ReportIn
 from shouwang_servicekit.fastlane import DirectRoute, read_json_body
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from shouwang_servicekit.serving import serve

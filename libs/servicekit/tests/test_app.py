@@ -4,13 +4,15 @@ container's checks, handlers reach it through `app_container`, `close()` when it
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 import httpx
+import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import TokenVerifier
-from shouwang_servicekit.app import app_container, service_app
+from shouwang_servicekit.app import app_container, service_app, starting
 from shouwang_servicekit.edge import HttpMetrics
 from shouwang_servicekit.ops import ReadinessCheck
 
@@ -83,3 +85,28 @@ async def test_before_it_started_the_app_is_not_ready() -> None:
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"started": False}
+
+
+async def test_a_failed_start_closes_what_had_started_and_a_good_one_keeps_it_open() -> None:
+    closed: list[str] = []
+
+    async def close(name: str) -> None:
+        closed.append(name)
+
+    async def bootstrap(fail: bool) -> AsyncExitStack:
+        async with starting() as stack:
+            stack.push_async_callback(close, "pool")
+            stack.push_async_callback(close, "broker")
+            if fail:
+                raise ConnectionRefusedError("Kafka is away")
+            return stack
+
+    with pytest.raises(ConnectionRefusedError):
+        await bootstrap(fail=True)
+    assert closed == ["broker", "pool"]  # newest first
+
+    closed.clear()
+    resources = await bootstrap(fail=False)
+    assert closed == []
+    await resources.aclose()
+    assert closed == ["broker", "pool"]

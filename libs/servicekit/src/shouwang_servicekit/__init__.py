@@ -1,8 +1,9 @@
 """Shouwang's service kit: the shell every service wears, so each is written once.
 
 Modules, one concern each (import from them; this package re-exports nothing):
-- `app`: `service_app()` around the container `bootstrap()` builds, `app_container` (the one
-  way handlers reach it), `run_service()` (the console entry point);
+- `app`: `service_app()` around the container `bootstrap()` builds, `starting()` (bootstrap's
+  resources, closed on a failed start), `app_container` (the one way handlers reach the
+  container), `run_service()` (the console entry point);
 - `settings`: `SharedSettings`, the platform-wide settings every service's class extends;
 - `problems`: problem+json errors (`Problem`) in zh-CN or English;
 - `security`: `CurrentPrincipal`, `require_roles`, `role_forbidden`, `require_same_campus`;

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
@@ -76,6 +76,27 @@ class Served(Protocol):
 
 
 S = TypeVar("S", bound=Served)
+
+
+@asynccontextmanager
+async def starting() -> AsyncIterator[AsyncExitStack]:
+    """What a `bootstrap()` starts, closed newest first: push each resource's close on the
+    stack as it starts; if a later step fails, everything started so far is closed and the
+    failure raised, so a failed start leaves nothing open. Otherwise the stack stays open and
+    the container keeps it, to close it in `close()`.
+
+        async with starting() as stack:
+            pool = await asyncpg.create_pool(...)
+            stack.push_async_callback(pool.close)
+            ...
+            return Notify(settings, pool, broker, resources=stack)
+    """
+    stack = AsyncExitStack()
+    try:
+        yield stack
+    except BaseException:
+        await stack.aclose()
+        raise
 
 
 def container_lifespan(

@@ -3,7 +3,7 @@
 Every consumer records the id of each event it applied (`processed_events`, in the
 transaction of its effects) and skips ids it has seen: that makes redelivery harmless. An id
 older than the longest retention of any topic (`PROCESSED_EVENT_MEMORY`) cannot come again,
-so it is deleted, hourly, by `ProcessedEvents.chore()`.
+so it is deleted, hourly, by `ProcessedEvents(...).forget_hourly(tasks)`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncpg
 from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
 
 from .outbox import quoted
-from .tasks import Chore
+from .tasks import BackgroundTasks, Chore
 
 logger = logging.getLogger("shouwang.processed_events")
 
@@ -53,9 +53,14 @@ class ProcessedEvents:
                 gone += _count(await conn.execute(delete, moment))
         return gone
 
+    def forget_hourly(
+        self, tasks: BackgroundTasks, memory: timedelta = PROCESSED_EVENT_MEMORY
+    ) -> None:
+        """Run the chore among a service's background `tasks`, every hour from now on."""
+        tasks.every(RETENTION_INTERVAL_SECONDS, self.chore(memory), name="forget-processed-events")
+
     def chore(self, memory: timedelta = PROCESSED_EVENT_MEMORY) -> Chore:
-        """The periodic chore: forget what is older than `memory` (run it with
-        `BackgroundTasks.every(RETENTION_INTERVAL_SECONDS, ...)`)."""
+        """The periodic chore: forget what is older than `memory`."""
 
         async def forget() -> bool:
             gone = await self.forget_before(datetime.now(UTC) - memory)

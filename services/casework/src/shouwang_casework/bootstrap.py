@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import asyncpg
+from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
-from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from . import metrics
@@ -26,8 +26,7 @@ PURGE_EVERY_SECONDS = 600.0
 async def bootstrap(settings: CaseworkSettings) -> Casework:
     """Connect to PostgreSQL and Kafka, subscribe the consumers and start the loops."""
     cipher, pseudonymizer = settings.note_cipher(), settings.pseudonymizer()
-    stack = AsyncExitStack()  # what started, closed newest first
-    try:
+    async with starting() as stack:  # a failed start leaves nothing open
         pool = await asyncpg.create_pool(
             settings.database_url.get_secret_value(),
             min_size=settings.db_pool_min,
@@ -67,17 +66,13 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
         tasks.every(GAUGES_INTERVAL_SECONDS, case_gauges(casework), name="case-gauges")
         if settings.consumers_enabled:
             tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
-        processed = ProcessedEvents(
+        ProcessedEvents(
             pool,
             schema="casework",
             campus_setting="shouwang.campus_id",
             campuses=lambda: settings.campuses,
-        )
-        tasks.every(RETENTION_INTERVAL_SECONDS, processed.chore(), name="forget-processed-events")
-    except BaseException:
-        await stack.aclose()  # a failed start leaves nothing open
-        raise
-    return casework
+        ).forget_hourly(tasks)
+        return casework
 
 
 def _purge(purge: Callable[[timedelta], Awaitable[int]], keep_days: int) -> Chore:

@@ -25,7 +25,8 @@ from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters import outbox, roster
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.entrypoints import http_roster
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.main import MAX_UPLOAD_BYTES
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.topics import DIRECTORY
 from shouwang_contracts.vocabulary import Role
@@ -34,6 +35,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to thi
 from cases_support import PSEUDONYMS, SAMPLES, SECRET, in_both_languages
 
 pytestmark = pytest.mark.integration
+
+# This module's casework takes roster files up to 1 MiB (CASEWORK_ROSTER_MAX_UPLOAD_BYTES).
+ROSTER_LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def casework_settings(casework_settings: CaseworkSettings) -> CaseworkSettings:
+    return casework_settings.model_copy(update={"roster_max_upload_bytes": ROSTER_LIMIT})
 
 
 def token(campus: str, role: Role = Role.CAMPUS_ADMIN) -> dict[str, str]:
@@ -165,7 +174,7 @@ async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
     campus_id = campus()
     too_big = await client.post(
         "/v1/roster/students",
-        files={"file": ("s.csv", b"a" * (http_roster.DEFAULT_MAX_UPLOAD_BYTES + 1), "text/csv")},
+        files={"file": ("s.csv", b"a" * (ROSTER_LIMIT + 1), "text/csv")},
         headers=token(campus_id),
     )
     wrong_type = await client.post(
@@ -185,16 +194,18 @@ async def test_upload_errors_are_problems(client: httpx.AsyncClient) -> None:
     )
     huge = await client.post(
         "/v1/roster/staff",
-        files={"file": ("s.csv", b"a" * (http_roster.MAX_REQUEST_BYTES + 1), "text/csv")},
+        files={"file": ("s.csv", b"a" * (MAX_UPLOAD_BYTES + 1), "text/csv")},
         headers=token(campus_id),
     )
     assert (too_big.status_code, wrong_type.status_code, legacy.status_code) == (413, 415, 415)
+    assert too_big.json()["code"] == "file_too_large"  # the configured limit, named in MiB
+    assert "1 MiB" in too_big.json()["detail"]
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("application/problem+json")
 
     async def chunked_body() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
         yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
-        for _ in range(http_roster.MAX_REQUEST_BYTES // (1024 * 1024) + 2):
+        for _ in range(MAX_UPLOAD_BYTES // (1024 * 1024) + 2):
             yield b"a" * (1024 * 1024)
         yield b"\r\n--b--\r\n"
 

@@ -35,3 +35,33 @@ def test_operation_ids_are_stable_and_problems_documented() -> None:
     for op in operations.values():
         assert {"401", "403", "404", "409", "422"} <= set(op["responses"])
         assert "application/problem+json" in op["responses"]["422"]["content"]
+
+
+RECORD_OPERATIONS = {
+    "import_student_roster",
+    "import_staff_roster",
+    "list_roster_imports",
+    "get_roster_import",
+    "read_student_file",
+    "break_glass",
+    "list_audit_log",
+    "list_break_glass_grants",
+    "review_break_glass",
+    "pick_students",
+    "name_students",
+}
+
+
+def test_the_records_half_has_snake_case_ids_and_response_models() -> None:
+    spec = create_app().openapi()
+    operations = {
+        op["operationId"]: op
+        for path, methods in spec["paths"].items()
+        if path.startswith(("/v1/roster", "/v1/students", "/v1/audit"))
+        for op in methods.values()
+    }
+    assert set(operations) == RECORD_OPERATIONS
+    for operation_id, op in operations.items():
+        success = next(code for code in op["responses"] if code.startswith("2"))
+        schema = op["responses"][success]["content"]["application/json"]["schema"]
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), operation_id

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 import asyncpg
+from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
-from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from . import metrics
@@ -23,8 +22,7 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
     """Connect to PostgreSQL and Kafka, subscribe the receipt consumer, build the use cases."""
     pseudonymizer = settings.pseudonymizer()  # bad keys refuse to start before connecting
     cipher = settings.note_cipher()
-    stack = AsyncExitStack()  # what started, closed newest first
-    try:
+    async with starting() as stack:  # a failed start leaves nothing open
         dsn = settings.database_url.get_secret_value()
         pool = await asyncpg.create_pool(
             dsn,
@@ -69,36 +67,29 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
             stack.push_async_callback(publisher.stop)
         tasks = BackgroundTasks()
         stack.push_async_callback(tasks.close)
-        tasks.every(
-            RETENTION_INTERVAL_SECONDS,
-            ProcessedEvents(pool, schema="intake").chore(),
-            name="forget-processed-events",
-        )
+        ProcessedEvents(pool, schema="intake").forget_hourly(tasks)
         tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
-    except BaseException:
-        await stack.aclose()  # a failed start leaves nothing open
-        raise
-    return Intake(
-        settings=settings,
-        store=store,
-        pseudonymizer=pseudonymizer,
-        submissions=Submissions(
+        return Intake(
+            settings=settings,
             store=store,
-            publisher=reports_publisher,
             pseudonymizer=pseudonymizer,
-            cipher=cipher,
-            zone=settings.zone,
-        ),
-        census=CensusIntake(
-            store=store,
-            publisher=census_publisher,
-            pseudonymizer=pseudonymizer,
-            zone=settings.zone,
-            max_rows=settings.max_census_rows,
-            in_flight=settings.census_in_flight,
-            heartbeat_seconds=settings.census_heartbeat_seconds,
-            stale_seconds=settings.census_stale_seconds,
-        ),
-        reports_publisher=reports_publisher,
-        resources=stack,
-    )
+            submissions=Submissions(
+                store=store,
+                publisher=reports_publisher,
+                pseudonymizer=pseudonymizer,
+                cipher=cipher,
+                zone=settings.zone,
+            ),
+            census=CensusIntake(
+                store=store,
+                publisher=census_publisher,
+                pseudonymizer=pseudonymizer,
+                zone=settings.zone,
+                max_rows=settings.max_census_rows,
+                in_flight=settings.census_in_flight,
+                heartbeat_seconds=settings.census_heartbeat_seconds,
+                stale_seconds=settings.census_stale_seconds,
+            ),
+            reports_publisher=reports_publisher,
+            resources=stack,
+        )

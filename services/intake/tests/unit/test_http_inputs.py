@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 from pydantic import ValidationError
-from shouwang_intake.entrypoints.schemas import ReportIn, ScreeningIn
+from shouwang_intake.service_layer.commands import ReportIn, ScreeningIn
 
 
 def _report(**changes: object) -> dict[str, object]:

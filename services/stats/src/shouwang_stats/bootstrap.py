@@ -4,9 +4,9 @@ and the chores."""
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack
 
 import asyncpg
+from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.tasks import BackgroundTasks
 
@@ -29,8 +29,7 @@ OUTCOME_GAUGES_SECONDS = 60.0
 async def bootstrap(settings: StatsSettings) -> Stats:
     """Connect, make sure a generation is active, subscribe, rebuild if the rules or the
     database ask for it, and start the chores."""
-    stack = AsyncExitStack()  # what started, closed newest first
-    try:
+    async with starting() as stack:  # a failed start leaves nothing open
         pool = await asyncpg.create_pool(
             settings.database_url.get_secret_value(),
             min_size=settings.db_pool_min,
@@ -57,7 +56,4 @@ async def bootstrap(settings: StatsSettings) -> Stats:
             tasks.start(rebuild_now(stats), name="rebuild")
         tasks.every(OUTCOME_GAUGES_SECONDS, outcome_gauges(stats), name="outcome-gauges")
         tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
-    except BaseException:
-        await stack.aclose()  # a failed start leaves nothing open
-        raise
-    return stats
+        return stats

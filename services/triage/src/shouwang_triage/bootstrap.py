@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack
 
 import asyncpg
+from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
-from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
+from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from . import metrics
@@ -27,8 +27,7 @@ async def bootstrap(settings: TriageSettings) -> Triage:
     policy = load_policy(settings.policy_file, settings.campus_file)
     lanes = settings.relay_lanes  # refuses unknown consumer names before connecting anything
     logger.info("grading policy %s loaded", policy.version)
-    stack = AsyncExitStack()  # what started, closed newest first
-    try:
+    async with starting() as stack:  # a failed start leaves nothing open
         pool = await asyncpg.create_pool(
             settings.database_url.get_secret_value(),
             min_size=settings.db_pool_min,
@@ -58,12 +57,5 @@ async def bootstrap(settings: TriageSettings) -> Triage:
         tasks.every(settings.escalation_interval_seconds, escalations(triage), name="escalations")
         tasks.every(15.0, housekeeping(triage), name="housekeeping")
         tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
-        tasks.every(
-            RETENTION_INTERVAL_SECONDS,
-            ProcessedEvents(pool, schema="triage").chore(),
-            name="forget-processed-events",
-        )
-    except BaseException:
-        await stack.aclose()  # a failed start leaves nothing open
-        raise
-    return triage
+        ProcessedEvents(pool, schema="triage").forget_hourly(tasks)
+        return triage

@@ -22,9 +22,18 @@ _NOT_FILLED = {
 _NOT_COUNTED = {Instrument.UPI: {5, 20, 35, 50}}
 
 
-def load_examples() -> list[dict[str, Any]]:
+def _table() -> dict[str, Any]:
     text = resources.files("shouwang_triage.policy").joinpath("examples.yaml").read_text("utf-8")
-    return list(yaml.safe_load(text)["examples"])
+    return dict(yaml.safe_load(text))
+
+
+def load_examples() -> list[dict[str, Any]]:
+    return list(_table()["examples"])
+
+
+def load_sequences() -> list[dict[str, Any]]:
+    """The repeat-alert sequences: one student over days, with acknowledgements and closures."""
+    return list(_table()["sequences"])
 
 
 def screening_items(spec: dict[str, Any]) -> tuple[int, ...]:

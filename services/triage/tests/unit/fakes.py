@@ -13,10 +13,12 @@ from shouwang_triage.adapters.repository import DueAlert
 from shouwang_triage.domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
 from shouwang_triage.domain.ladder import Assignment, OpenAlert
 from shouwang_triage.domain.levels import Level
+from shouwang_triage.domain.realerts import HeldAlert
 
 
 class FakeBatchStore:
-    """Keeps what the batch store would write; reads see earlier writes."""
+    """Keeps what the batch store would write; reads see earlier writes. Also takes
+    acknowledgements and closed cases as `TriageStore` does (`service_layer.casework`)."""
 
     def __init__(self) -> None:
         self.processed: set[str] = set()
@@ -43,12 +45,27 @@ class FakeBatchStore:
             evidence_ids
         )
         open_alerts = {}
+        held: dict[StudentKey, HeldAlert] = {}
         for a in self.alerts.values():
             key = (a["campus_id"], a["student_ref"])
             if key in keys and a["status"] == "open":
                 open_alerts[key] = OpenAlert(
                     a["alert_id"], a["level"], a["owner"], a["escalation_level"], a["ack_deadline"]
                 )
+        acknowledged = [
+            a
+            for a in self.alerts.values()
+            if (a["campus_id"], a["student_ref"]) in keys and a["held"]
+        ]
+        for a in sorted(acknowledged, key=lambda a: a["acknowledged_at"]):  # the latest wins
+            held[(a["campus_id"], a["student_ref"])] = HeldAlert(
+                a["alert_id"],
+                a["level"],
+                a["acknowledged_at"],
+                a["case_id"],
+                a["covers"],
+                frozenset(a["covered_evidence"]),
+            )
         return Situations(
             fresh=fresh,
             stored_evidence=stored,
@@ -56,6 +73,7 @@ class FakeBatchStore:
             closed={k: self.closed[k] for k in keys if k in self.closed},
             levels={k: self.levels[k] for k in keys if k in self.levels},
             open_alerts=open_alerts,
+            held=held,
         )
 
     async def save(self, writes: GradingWrites) -> None:
@@ -66,6 +84,10 @@ class FakeBatchStore:
         for old, new in writes.superseded:
             self.alerts[old]["status"] = "superseded"
             self.alerts[old]["superseded_by"] = new
+        for campus, student, by in writes.released:
+            for x in self.alerts.values():
+                if (x["campus_id"], x["student_ref"]) == (campus, student) and x["held"]:
+                    x.update(held=False, superseded_by=by)
         for a in writes.alerts.values():
             self._insert_alert(a)
         self.lowered.extend(writes.lowered)
@@ -99,7 +121,50 @@ class FakeBatchStore:
             "ack_deadline": a.assignment.ack_deadline,
             "status": "superseded" if a.superseded_by else "open",
             "superseded_by": a.superseded_by,
+            "covers": dict(a.covers),
+            "covered_evidence": set(a.covered_evidence),
+            "acknowledged_at": None,
+            "case_id": None,
+            "held": False,
         }
+
+    # --- what `service_layer.casework` asks of a TriageStore ------------------------------
+
+    async def claim_event(self, event_id: str, topic: str) -> bool:
+        if event_id in self.processed:
+            return False
+        self.processed.add(event_id)
+        return True
+
+    async def acknowledge(
+        self, alert_id: str, acknowledged_at: datetime, by_role: str, case_id: str | None = None
+    ) -> str | None:
+        alert = self.alerts.get(alert_id)
+        if alert is None or alert["status"] != "open":
+            return None
+        alert.update(
+            status="acknowledged", acknowledged_at=acknowledged_at, case_id=case_id, held=True
+        )
+        return str(alert["level"].id)
+
+    async def record_closed_case(
+        self, case_id: str, campus_id: str, student_ref: str, severity: str, closed_at: datetime
+    ) -> None:
+        key = (campus_id, student_ref)
+        others = tuple(c for c in self.closed.get(key, ()) if c.case_id != case_id)
+        self.closed[key] = (*others, ClosedCase(case_id, Level.from_id(severity), closed_at))
+
+    async def release_held(
+        self, campus_id: str, student_ref: str, case_id: str, closed_at: datetime
+    ) -> None:
+        for a in self.alerts.values():
+            ours = (a["campus_id"], a["student_ref"]) == (campus_id, student_ref)
+            if (
+                ours
+                and a["held"]
+                and (a["case_id"] == case_id or a["acknowledged_at"] <= closed_at)
+            ):
+                a["held"] = False
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
         return [row["event"] for row in self.outbox if row["event"]["type"] == event_type]

@@ -18,8 +18,8 @@ from ..domain.plan import PlanAction
 from ..service_layer import care
 from ..service_layer.access import Caller
 from . import http_schemas as s
-from .http_cases import follow_up_out, in_campus, plan_out
-from .http_deps import Container
+from .http_cases import follow_up_out, plan_out
+from .http_common import Container, in_campus
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 

@@ -8,69 +8,26 @@ the rule's code and the field that is missing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Query, status
-from shouwang_contracts.auth import Principal
 from shouwang_contracts.trace import current_traceparent
-from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.security import CurrentPrincipal
-from shouwang_servicekit.transient import is_transient
 
-from ..adapters.cases import AlertRecord, StaleCase
-from ..adapters.db import campus_transaction
+from ..adapters.cases import AlertRecord
 from ..adapters.queue import QueueFilter
 from ..container import Casework
 from ..domain.cases import TransitionRequest, allowed_targets
 from ..domain.followup import FollowUp
-from ..domain.guards import CaseRuleViolation
 from ..domain.plan import Plan
 from ..domain.referral import ReferralRequest
 from ..service_layer import loop, views
 from ..service_layer.access import Caller
 from . import http_schemas as s
-from .http_deps import Container
-from .http_messages import ZH, zh_detail
+from .http_common import Container, in_campus
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
-T = TypeVar("T")
-Work = Callable[[asyncpg.Connection, Caller, Casework], Awaitable[T]]
-
-
-async def in_campus(casework: Casework, principal: Principal, work: Work[T]) -> T:
-    """Run `work` in the caller's campus transaction; map refusals to problem+json."""
-    caller = Caller.of(principal, casework.pseudonymizer)
-    try:
-        async with campus_transaction(casework.pool, principal.campus_id) as conn:
-            return await work(conn, caller, casework)
-    except CaseRuleViolation as exc:
-        detail = zh_detail(exc)
-        errors = (
-            [{"field": exc.field, "message": detail or exc.detail, "message_en": exc.detail}]
-            if exc.field
-            else None
-        )
-        raise Problem(exc.status, exc.code, detail, detail_en=exc.detail, errors=errors) from exc
-    except (StaleCase, asyncpg.UniqueViolationError, asyncpg.SerializationError) as exc:
-        raise Problem(
-            409,
-            "conflict",
-            ZH["conflict"],
-            detail_en="changed meanwhile; reload and retry",
-        ) from exc
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        # The database is away or restarting: say so and when to retry, not a bare 500.
-        raise Problem(
-            503,
-            "database_unavailable",
-            ZH["database_unavailable"],
-            detail_en="the database is unavailable; retry shortly",
-            headers={"Retry-After": "5"},
-        ) from exc
 
 
 def _case_out(view: views.CaseView) -> s.CaseOut:

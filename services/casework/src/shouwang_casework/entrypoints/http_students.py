@@ -18,8 +18,7 @@ from ..container import Casework
 from ..service_layer import directory
 from ..service_layer.access import Caller
 from . import http_schemas as s
-from .http_cases import in_campus
-from .http_deps import Container
+from .http_common import Container, in_campus
 
 router = APIRouter(prefix="/v1/students", tags=["students"], responses=s.PROBLEMS)
 

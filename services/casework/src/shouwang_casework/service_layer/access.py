@@ -1,8 +1,12 @@
-"""Who is asking, about which student: scope from the roster and the token, and the audit log.
+"""Who is asking, about which student: the one access rule of casework, and the audit log.
 
-A staff member's scope is the union of their roster assignments (`scope_of`) and the grants
-in their token; tier 6 and campus admins see the whole campus; students never see case data.
-Every read of case data about a student is appended to the audit log in the same transaction.
+The rule, for the case half and the student-file half alike (`in_scope`): a caller's scope is
+the grants in their token and the roster assignments they hold in the role the token carries
+(a person's scope as dorm leader says nothing about what they may see as counselor); tier 6
+and campus admins see the whole campus. Outside their scope, tier 4+ staff read a student's
+data only while a break-the-glass grant of theirs is open (`break_glass_open`). Students never
+see case data. Every read of a student's data is appended to the audit log in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-from shouwang_contracts.auth import Principal
+from shouwang_contracts.auth import Placement, Principal, ScopeGrant
 from shouwang_contracts.pseudonym import Pseudonymizer
 
 from ..adapters.audit import active_break_glass, record_access
@@ -50,6 +54,29 @@ def refuse_students(caller: Caller) -> None:
         )
 
 
+async def scope_grants(conn: asyncpg.Connection, caller: Caller) -> list[ScopeGrant]:
+    """The caller's scope: their token's grants and their roster assignments in the token's role."""
+    principal = caller.principal
+    return [*principal.scope, *(await scope_of(conn, caller.person_ref, principal.role.value))]
+
+
+async def in_scope(conn: asyncpg.Connection, caller: Caller, placement: Placement) -> bool:
+    """Whether a student placed at `placement` is in the caller's scope (see the module)."""
+    if caller.principal.covers(placement):  # campus-wide, or a grant in the token
+        return True
+    return any(placement.matches(g) for g in await scope_grants(conn, caller))
+
+
+async def break_glass_open(conn: asyncpg.Connection, caller: Caller, student_ref: str) -> bool:
+    """Whether a break-the-glass grant of the caller's opens this student's data now."""
+    tier = caller.principal.role.tier
+    return (
+        tier is not None
+        and int(tier) >= 4
+        and await active_break_glass(conn, caller.person_ref, student_ref)
+    )
+
+
 async def actor_for(conn: asyncpg.Connection, caller: Caller, student_ref: str) -> Actor:
     """The caller as an actor on this student's case, with their scope resolved."""
     principal = caller.principal
@@ -58,9 +85,9 @@ async def actor_for(conn: asyncpg.Connection, caller: Caller, student_ref: str) 
     placement = await placement_of(conn, student_ref)
     if placement is None:
         return Actor(caller.person_ref, principal.role, in_scope=False)
-    grants = {*principal.scope, *(await scope_of(conn, caller.person_ref))}
-    in_scope = any(placement.matches(g) for g in grants)
-    return Actor(caller.person_ref, principal.role, in_scope=in_scope)
+    return Actor(
+        caller.person_ref, principal.role, in_scope=await in_scope(conn, caller, placement)
+    )
 
 
 async def authorize_read(
@@ -75,9 +102,7 @@ async def authorize_read(
     actor = await actor_for(conn, caller, student_ref)
     break_glass = False
     if not may_read_cases(actor):
-        break_glass = (actor.tier >= 4) and await active_break_glass(
-            conn, caller.person_ref, student_ref
-        )
+        break_glass = await break_glass_open(conn, caller, student_ref)
         if not break_glass:
             raise NotPermitted("out_of_scope", "this student is outside your scope")
     await record_access(
@@ -92,13 +117,21 @@ async def authorize_read(
 
 
 async def audit_read(
-    conn: asyncpg.Connection, caller: Caller, student_ref: str, action: str
+    conn: asyncpg.Connection,
+    caller: Caller,
+    student_ref: str | None,
+    action: str,
+    *,
+    reason: str | None = None,
+    break_glass: bool = False,
 ) -> None:
-    """Log a read already allowed (e.g. one queue row)."""
+    """Log a read already allowed (e.g. one queue row), or refused (`reason`: the refusal)."""
     await record_access(
         conn,
         principal_ref=caller.person_ref,
         role=caller.principal.role.value,
         student_ref=student_ref,
         action=action,
+        reason=reason,
+        break_glass=break_glass,
     )

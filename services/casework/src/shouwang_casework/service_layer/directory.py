@@ -10,14 +10,12 @@ Every lookup goes into the audit log; names are shown, never stored anywhere els
 from __future__ import annotations
 
 import asyncpg
-from shouwang_contracts.auth import ScopeGrant
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters.audit import record_access
 from ..adapters.directory import StudentCard, find_students, students_by_ref
-from ..adapters.roster import scope_of
 from ..domain.guards import CaseRuleViolation, NotPermitted
-from .access import Caller, refuse_students
+from .access import Caller, refuse_students, scope_grants
 
 PICKERS = frozenset(
     {
@@ -35,11 +33,6 @@ MIN_CAMPUS_WIDE_QUERY = 2
 
 class QueryTooShort(CaseRuleViolation):
     status = 422
-
-
-async def _grants(conn: asyncpg.Connection, caller: Caller) -> list[ScopeGrant]:
-    principal = caller.principal
-    return [*principal.scope, *(await scope_of(conn, caller.person_ref, principal.role.value))]
 
 
 async def pick_students(
@@ -64,7 +57,7 @@ async def pick_students(
     cards = await find_students(
         conn,
         campus_wide=campus_wide,
-        grants=await _grants(conn, caller),
+        grants=await scope_grants(conn, caller),
         text=text,
         limit=limit,
     )
@@ -86,7 +79,7 @@ async def name_students(
     cards = await students_by_ref(
         conn,
         campus_wide=caller.principal.campus_wide,
-        grants=await _grants(conn, caller),
+        grants=await scope_grants(conn, caller),
         refs=refs,
     )
     for card in cards:

@@ -13,11 +13,10 @@ from shouwang_contracts.crypto import NoteCipher
 from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.queue import QueueFilter, QueueRow, list_queue
-from ..adapters.roster import scope_of
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
 from ..domain.referral import Referral
-from .access import Caller, audit_read, authorize_read, refuse_students
+from .access import Caller, audit_read, authorize_read, refuse_students, scope_grants
 from .loop import load_case
 
 
@@ -37,7 +36,7 @@ async def queue(
     """The caller's queue: cases in their scope (roster ∪ token), most serious first."""
     refuse_students(caller)
     principal = caller.principal
-    grants = [*principal.scope, *(await scope_of(conn, caller.person_ref))]
+    grants = await scope_grants(conn, caller)
     if mine:
         query = replace(query, owner_ref=caller.person_ref)
     rows, total = await list_queue(

@@ -4,10 +4,11 @@ Two producers: one for reports and individual screenings, one for census rows, e
 own connection and record accumulator, so a census upload in flight never queues ahead of
 a tier report. Both use acks=all with the idempotent producer.
 
-They are aiokafka producers, the client FastStream itself wraps. Intake's hot path hands
-records straight to it: FastStream's publish builds a command object, a correlation id
-and a middleware chain per message, which measured about a tenth of intake's CPU per
-report. FastStream still runs intake's consumer and documents the topics (AsyncAPI).
+They are aiokafka producers (made by the kit's `KafkaClients`), the client FastStream itself
+wraps. Intake's hot path hands records straight to it: FastStream's publish builds a command
+object, a correlation id and a middleware chain per message, which measured about a tenth of
+intake's CPU per report. FastStream still runs intake's consumer and documents the topics
+(AsyncAPI).
 """
 
 from __future__ import annotations
@@ -21,49 +22,13 @@ from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
 from shouwang_contracts.envelope import Envelope
-from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
 logger = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
     """Kafka did not acknowledge the write in time; nothing may be promised to the client."""
-
-
-def durable_broker(
-    bootstrap_servers: str, *, client_id: str, linger_ms: int, **extra: Any
-) -> KafkaBroker:
-    """A FastStream broker whose producer waits for all in-sync replicas."""
-    return KafkaBroker(
-        bootstrap_servers,
-        client_id=client_id,
-        linger_ms=linger_ms,
-        allow_auto_create_topics=False,
-        request_timeout_ms=10_000,
-        logger=None,
-        **DURABLE_PRODUCER,
-        **extra,
-    )
-
-
-def durable_producer(
-    bootstrap_servers: str, *, client_id: str, linger_ms: int, **extra: Any
-) -> Callable[[], AIOKafkaProducer]:
-    """A factory of aiokafka producers that wait for all in-sync replicas."""
-
-    def make() -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            linger_ms=linger_ms,
-            request_timeout_ms=10_000,
-            **DURABLE_PRODUCER,
-            **extra,
-        )
-
-    return make
 
 
 class EventPublisher:

@@ -31,16 +31,9 @@ from ..adapters.publisher import KafkaUnavailable
 from ..adapters.store import CensusBatch, Receipt
 from ..container import Intake
 from ..service_layer.census import CensusStopped
+from ..service_layer.commands import ReportIn, ScreeningIn
 from ..service_layer.submissions import SubmissionRefused, Submitted
-from .schemas import (
-    Accepted,
-    CensusBatchOut,
-    ReceiptOut,
-    ReceiptPage,
-    ReportIn,
-    RowErrorOut,
-    ScreeningIn,
-)
+from .schemas import Accepted, CensusBatchOut, ReceiptOut, ReceiptPage, RowErrorOut
 
 router = APIRouter(prefix="/v1")
 # Reports and screenings: see `_reporter` below.

@@ -27,7 +27,7 @@ from shouwang_contracts.trace import current_traceparent
 from .. import metrics
 from ..adapters.publisher import EventPublisher, KafkaUnavailable
 from ..adapters.store import IntakeStore
-from ..entrypoints.schemas import ReportIn, ScreeningIn
+from .commands import ReportIn, ScreeningIn
 
 logger = logging.getLogger(__name__)
 

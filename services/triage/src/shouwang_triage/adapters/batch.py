@@ -1,10 +1,10 @@
 """Set-based reads and writes for grading many inputs in one transaction (a census batch).
 
 Grading a batch costs two statements whatever its size: `begin` claims the event ids and reads
-every student's situation (locking their open alerts), `save` writes evidence, grades, alerts,
-lowered grades and outbox rows together. A single tier report goes the same way, as a batch of
-one: under load each round trip to PostgreSQL waits for CPU twice (ours and the server's), so a
-report's alert is as fast as the fewest round trips allow.
+every student's situation (locking their open alerts), `save` writes evidence, grades,
+alerts, released held alerts, lowered grades and outbox rows together. A single tier report
+goes the same way, as a batch of one: under load each round trip to PostgreSQL waits for CPU
+twice (ours and the server's), so a report's alert is as fast as the fewest round trips allow.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shouwang_contracts.envelope import Envelope
 from ..domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
 from ..domain.ladder import Assignment, DueTask, OpenAlert
 from ..domain.levels import Level
+from ..domain.realerts import HeldAlert
 from .repository import Connection
 
 StudentKey = tuple[str, str]  # (campus_id, student_ref)
@@ -42,6 +43,8 @@ class NewAlert:
     superseded_by: str | None = None
     tasks: tuple[DueTask, ...] = ()
     incomplete: bool = False
+    covers: dict[str, Level] = field(default_factory=dict)
+    covered_evidence: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -54,6 +57,9 @@ class Situations:
     closed: dict[StudentKey, tuple[ClosedCase, ...]]
     levels: dict[StudentKey, Level]
     open_alerts: dict[StudentKey, OpenAlert]  # locked until the transaction ends
+    # The latest acknowledged alert still held (not superseded, its case not seen closed);
+    # an acknowledgement may name a case closed before it: the caller judges against `closed`.
+    held: dict[StudentKey, HeldAlert] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +71,8 @@ class GradingWrites:
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: dict[str, NewAlert] = field(default_factory=dict)
     superseded: list[tuple[str, str]] = field(default_factory=list)
+    # (campus_id, student_ref, new alert id): the student's held alerts end here.
+    released: list[tuple[str, str, str]] = field(default_factory=list)
     lowered: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -91,7 +99,10 @@ SELECT
           WHERE (g.campus_id, g.student_ref) IN (SELECT * FROM students)) AS grades,
     ARRAY(SELECT a FROM alerts a
           WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.status = 'open'
-          ORDER BY a.alert_id FOR UPDATE) AS open_alerts
+          ORDER BY a.alert_id FOR UPDATE) AS open_alerts,
+    ARRAY(SELECT (a.campus_id, a.student_ref, a.alert_id, a.severity, a.acknowledged_at,
+                  a.case_id, a.covers, a.covered_evidence) FROM alerts a
+          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held
 """
 
 # Rows with array or JSON columns travel as one JSON document per table; the outbox's bytes as
@@ -121,12 +132,17 @@ WITH new_evidence AS (
 ), new_alerts AS (
     INSERT INTO alerts (alert_id, campus_id, student_ref, assessment_id, severity, owner_role,
                         inform_roles, inform_external, ack_deadline, raised_at, policy_version,
-                        status, superseded_by, follow_up_tasks, incomplete_sheet)
+                        status, superseded_by, follow_up_tasks, incomplete_sheet, covers,
+                        covered_evidence)
     SELECT * FROM jsonb_to_recordset($3::jsonb) AS x (
         alert_id text, campus_id text, student_ref text, assessment_id text, severity text,
         owner_role text, inform_roles text[], inform_external text[], ack_deadline timestamptz,
         raised_at timestamptz, policy_version text, status text, superseded_by text,
-        follow_up_tasks jsonb, incomplete_sheet boolean)
+        follow_up_tasks jsonb, incomplete_sheet boolean, covers jsonb, covered_evidence text[])
+), released AS (
+    UPDATE alerts a SET held = false, superseded_by = x.alert_id
+    FROM jsonb_to_recordset($11::jsonb) AS x (campus_id text, student_ref text, alert_id text)
+    WHERE a.campus_id = x.campus_id AND a.student_ref = x.student_ref AND a.held
 ), new_lowered AS (
     INSERT INTO lowered_grades (assessment_id, alert_id, campus_id, student_ref, alert_severity,
                                 new_severity, recorded_at)
@@ -197,6 +213,7 @@ class BatchStore:
                 )
                 for r in row["open_alerts"]
             },
+            held=_latest_held(row["held"]),
         )
 
     async def save(self, writes: GradingWrites) -> None:
@@ -215,7 +232,29 @@ class BatchStore:
             json.dumps([_alert_row(a) for a in writes.alerts.values()]),
             json.dumps([_lowered_row(*row) for row in writes.lowered]),
             *(list(column) for column in outbox),
+            json.dumps(
+                [{"campus_id": c, "student_ref": s, "alert_id": a} for c, s, a in writes.released]
+            ),
         )
+
+
+def _latest_held(rows: Iterable[Any]) -> dict[StudentKey, HeldAlert]:
+    """Per student, the most recently acknowledged of the held alerts (alerts acknowledged
+    before migration 0004 may leave more than one)."""
+    held: dict[StudentKey, HeldAlert] = {}
+    for campus, student, alert_id, severity, acknowledged_at, case_id, covers, seen in sorted(
+        rows, key=lambda r: (r[4], r[2])
+    ):
+        kinds = json.loads(covers) if isinstance(covers, str) else covers  # jsonb in a row: text
+        held[(campus, student)] = HeldAlert(
+            alert_id,
+            Level.from_id(severity),
+            acknowledged_at,
+            case_id,
+            {kind: Level.from_id(level) for kind, level in kinds.items()},
+            frozenset(seen),
+        )
+    return held
 
 
 def _evidence(r: Any) -> Evidence:
@@ -309,6 +348,8 @@ def _alert_row(a: NewAlert) -> dict[str, Any]:
         "superseded_by": a.superseded_by,
         "follow_up_tasks": [task_row(t) for t in a.tasks],
         "incomplete_sheet": a.incomplete,
+        "covers": {kind: level.id for kind, level in a.covers.items()},
+        "covered_evidence": sorted(a.covered_evidence),
     }
 
 

@@ -60,7 +60,32 @@ def check_policy(policy: GradingPolicy, source: str) -> None:
                 f"{task.role} ({Role(task.role).label('en')}) may not be given a follow-up task: "
                 "only staff of tiers 4-6 or the college leader act on alerts",
             )
+    _critical_is_news(policy, source)
     check_campus(policy, policy.defaults, source, "defaults")
+
+
+def _critical_is_news(policy: GradingPolicy, source: str) -> None:
+    """A critical rule can only fire on a red flag that raises an alert when it arrives, even
+    while an acknowledged alert covers the student: a new attempt is never held back."""
+    flags = policy.realerts
+    for rule in policy.signal_rules:
+        if rule.severity is Level.CRITICAL and flags.red_flag_signals.isdisjoint(rule.all_of):
+            raise PolicyRefused(
+                source,
+                f"signal_rules.{rule.id}",
+                "realerts.critical_is_news",
+                f"a critical rule must need one of realerts.red_flags.signals in all_of, so that "
+                f"the report completing it always raises an alert; it needs {list(rule.all_of)}",
+            )
+    for screening in policy.screening_rules:
+        if screening.severity is Level.CRITICAL and screening.id not in flags.red_flag_rules:
+            raise PolicyRefused(
+                source,
+                f"screening_rules.{screening.id}",
+                "realerts.critical_is_news",
+                "a critical screening rule must be listed in realerts.red_flags.screening_rules, "
+                "so that a sheet answering it always raises an alert",
+            )
 
 
 def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, where: str) -> None:

@@ -138,6 +138,11 @@ def _policy(model: PolicyModel) -> p.GradingPolicy:
             for r in model.screening_rules
         ),
         defaults=_campus(model.defaults),
+        realerts=p.Realerts(
+            red_flag_signals=frozenset(s.value for s in model.realerts.red_flags.signals),
+            red_flag_rules=frozenset(model.realerts.red_flags.screening_rules),
+            reason=model.realerts.reason.build(),
+        ),
         families={
             name: p.SignalFamily(
                 name,

@@ -214,6 +214,22 @@ class LadderModel(_Model):
         return self
 
 
+class RedFlagsModel(_Model):
+    signals: list[Signal] = Field(min_length=1)
+    screening_rules: list[str] = Field(default_factory=list)
+
+
+class RealertsModel(_Model):
+    source: str = Field(min_length=1)
+    red_flags: RedFlagsModel
+    reason: TextModel
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> RealertsModel:
+        _no_placeholders_but(self.reason, {"alert", "acknowledged"}, "realerts.reason")
+        return self
+
+
 class CampusModel(_Model):
     window: Duration
     corroboration: CorroborationModel
@@ -230,6 +246,7 @@ class PolicyModel(_Model):
     instruments: dict[Instrument, InstrumentModel]
     screening_rules: list[ScreeningRuleModel]
     defaults: CampusModel
+    realerts: RealertsModel
     campuses: dict[str, CampusModel] = Field(default_factory=dict)
 
     @field_validator("signal_rules", "screening_rules")
@@ -269,6 +286,10 @@ class PolicyModel(_Model):
         for rule_id, task in named:
             if task is not None and task not in self.tasks:
                 raise ValueError(f"{rule_id}: task {task.value} is not in tasks")
+        screening_ids = {r.id for r in self.screening_rules}
+        unknown = sorted(set(self.realerts.red_flags.screening_rules) - screening_ids)
+        if unknown:
+            raise ValueError(f"realerts.red_flags.screening_rules: unknown rules {unknown}")
         for campus in (self.defaults, *self.campuses.values()):
             if campus.history.suicidality.family not in self.families:
                 raise ValueError(

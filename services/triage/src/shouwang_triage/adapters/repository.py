@@ -82,6 +82,20 @@ class TriageStore:
             closed_at,
         )
 
+    async def release_held(
+        self, campus_id: str, student_ref: str, case_id: str, closed_at: datetime
+    ) -> None:
+        """A closed case ends the holding of its acknowledged alerts, and of any acknowledged
+        before the closure (one active case per student)."""
+        await self.conn.execute(
+            "UPDATE alerts SET held = false WHERE campus_id = $1 AND student_ref = $2 AND held"
+            " AND (case_id = $3 OR acknowledged_at <= $4)",
+            campus_id,
+            student_ref,
+            case_id,
+            closed_at,
+        )
+
     async def prune_evidence(self, before: datetime) -> int:
         """Forget evidence older than every window; returns how many rows went."""
         status = await self.conn.execute("DELETE FROM evidence WHERE received_at < $1", before)
@@ -107,16 +121,21 @@ class TriageStore:
         )
 
     async def acknowledge(
-        self, alert_id: str, acknowledged_at: datetime, by_role: str
+        self, alert_id: str, acknowledged_at: datetime, by_role: str, case_id: str | None = None
     ) -> str | None:
-        """Stop an open alert climbing; returns its severity, or None if it was not open."""
+        """Stop an open alert climbing; returns its severity, or None if it was not open.
+
+        From now on it is held: it covers the student's later grades while `case_id` (the case
+        the acknowledgement named) stays open, until a newer alert supersedes it.
+        """
         return await self.conn.fetchval(
             "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2,"
-            " acknowledged_by_role = $3 WHERE alert_id = $1 AND status = 'open'"
-            " RETURNING severity",
+            " acknowledged_by_role = $3, case_id = $4, held = true"
+            " WHERE alert_id = $1 AND status = 'open' RETURNING severity",
             alert_id,
             acknowledged_at,
             by_role,
+            case_id,
         )
 
     async def lock_due_alerts(self, now: datetime, limit: int) -> list[DueAlert]:

@@ -59,6 +59,18 @@ class Finding:
     def band(self) -> tuple[str, str] | None:
         return (self.order[0], self.effects.band) if self.effects.band else None
 
+    @property
+    def kind(self) -> str:
+        """What the finding is about: its band (one measure at any level) or its rule."""
+        return self.effects.band or self.rule_id
+
+    @property
+    def rests_on(self) -> frozenset[str]:
+        """The reports and the screening sheet this finding rests on."""
+        if self.screening_id is None:
+            return self.report_ids
+        return self.report_ids | {self.screening_id}
+
 
 def keep_deciding(findings: Iterable[Finding]) -> list[Finding]:
     """Of the findings sharing a band, only the last rule in file order (the highest band)."""
@@ -257,7 +269,7 @@ def weighted_findings(policy: GradingPolicy, reports: Sequence[ReportEvidence]) 
             "signals.weighted.moderate" if moderate else "signals.weighted.mild",
             Level.MODERATE if moderate else Level.MILD,
             Text(fill(reason.zh, values), fill(reason.en, values)),
-            RuleEffects(),
+            RuleEffects(band="signals.weighted"),
             ("weighted", 0),
             report_ids=frozenset(
                 r.report_id for r in reports if not r.signals.isdisjoint(weights.weights)

@@ -26,12 +26,22 @@ class ReasonLine:
 
     `held_by` names the earlier screening sheet the reason rests on when a later sheet of
     the same instrument says less (a suicide-item answer holds for its look-back window).
+    `kind` is what the reason is about (a rule's band, or the rule), `rests_on` the reports
+    and sheets it rests on; None for a lift (corroboration, history) that rests on the
+    situation as a whole.
     """
 
     rule_id: str
     level: Level
     text: Text
     held_by: str | None = None
+    kind: str = ""
+    rests_on: frozenset[str] | None = None
+
+    @property
+    def about(self) -> str:
+        """`kind`, or the rule id when none was given."""
+        return self.kind or self.rule_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,9 @@ def grade(
         ]
     )
     level = max((f.level for f in findings), default=Level.NONE)
-    reasons = [ReasonLine(f.rule_id, f.level, f.text, f.held_by) for f in findings]
+    reasons = [
+        ReasonLine(f.rule_id, f.level, f.text, f.held_by, f.kind, f.rests_on) for f in findings
+    ]
 
     lifted = _corroboration(policy, campus, in_window, level)
     if lifted is not None:

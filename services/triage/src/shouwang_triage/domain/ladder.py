@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from .levels import Level
 from .policy import Ladder, TaskSpec
+from .realerts import HeldAlert, News
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,26 @@ class AlertAction(StrEnum):
     UPGRADE = "upgrade"  # an open alert of a lower grade: supersede it with a higher one
     KEEP = "keep"  # an open alert of the same grade already asks the owner to act
     KEEP_LOWER = "keep_lower"  # the grade fell, but the open alert stays open until acknowledged
+    COVERED = "covered"  # an acknowledged alert of an open case already covers it: no new alert
 
 
-def decide_alert(level: Level, open_alert: OpenAlert | None) -> AlertAction:
-    """Raise or upgrade rather than spam; never close an open alert because a grade fell."""
+def decide_alert(
+    level: Level,
+    open_alert: OpenAlert | None,
+    held: HeldAlert | None = None,
+    news: News | None = None,
+) -> AlertAction:
+    """Raise or upgrade rather than spam; never close an open alert because a grade fell.
+
+    With no open alert, `held` (an acknowledged alert whose case is still open) covers the
+    grade unless `news` says the input asks something new of a person (`realerts`).
+    """
     if open_alert is None:
-        return AlertAction.RAISE if level >= Level.MILD else AlertAction.NONE
+        if level < Level.MILD:
+            return AlertAction.NONE
+        if held is not None and news is not None and not news.anything:
+            return AlertAction.COVERED
+        return AlertAction.RAISE
     if level > open_alert.level:
         return AlertAction.UPGRADE
     if level == open_alert.level:

@@ -202,6 +202,22 @@ class Ladder:
 
 
 @dataclass(frozen=True, slots=True)
+class Realerts:
+    """When an owner already holds a student's alert, which input is still news.
+
+    An acknowledged alert whose case is open covers a grade no graver than itself that rests
+    on what the alert already covered; such an input is graded and published without a new
+    alert, with `reason`. A report naming one of `red_flag_signals`, or a screening sheet on
+    which one of `red_flag_rules` fires by itself, is new information whatever is held: it
+    always raises an alert.
+    """
+
+    red_flag_signals: frozenset[str]
+    red_flag_rules: frozenset[str]
+    reason: Text
+
+
+@dataclass(frozen=True, slots=True)
 class CampusSettings:
     """The parts a campus may tune without code: window, corroboration, history, ladder."""
 
@@ -235,6 +251,7 @@ class GradingPolicy:
     instruments: Mapping[str, InstrumentScoring]
     screening_rules: tuple[ScreeningRule, ...]
     defaults: CampusSettings
+    realerts: Realerts
     campuses: Mapping[str, CampusSettings] = field(default_factory=dict)
     families: Mapping[str, SignalFamily] = field(default_factory=dict)
     # Looked up for every input graded: built once.

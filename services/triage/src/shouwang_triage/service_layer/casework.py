@@ -12,19 +12,24 @@ from ..adapters.repository import TriageStore
 async def acknowledge_alert(
     store: TriageStore, envelope: Envelope[AlertAcknowledged], topic: str
 ) -> str | None:
-    """Stop an alert escalating; returns its severity when this acknowledgement stopped it."""
+    """Stop an alert escalating; returns its severity when this acknowledgement stopped it.
+
+    The acknowledged alert then covers the student's later grades while its case is open
+    (`domain.realerts`): the owner is not paged again for what they already hold.
+    """
     if not await store.claim_event(envelope.id, topic):
         return None
     ack = envelope.data
     return await store.acknowledge(
-        ack.alert_id, ack.acknowledged_at, ack.acknowledged_by_role.value
+        ack.alert_id, ack.acknowledged_at, ack.acknowledged_by_role.value, ack.case_id
     )
 
 
 async def record_case_closed(
     store: TriageStore, envelope: Envelope[CaseClosed], topic: str
 ) -> None:
-    """Remember a closed case so the history rule can lift a later mild warning."""
+    """Remember a closed case: the history rule lifts later grades, and an acknowledged alert
+    of this case no longer covers them."""
     if not await store.claim_event(envelope.id, topic):
         return
     closed = envelope.data
@@ -34,6 +39,9 @@ async def record_case_closed(
         closed.student_ref,
         closed.severity.value,
         closed.closed_at,
+    )
+    await store.release_held(
+        envelope.campus_id, closed.student_ref, closed.case_id, closed.closed_at
     )
 
 

@@ -1,5 +1,9 @@
 """Grade reports and screenings: record them, regrade each student's window, raise or keep alerts.
 
+An alert is raised only when it asks something new of a person: while an acknowledged alert's
+case is open, a grade it already covers is published with an `alert.covered` reason and no
+alert (`domain.realerts`).
+
 Everything happens in the caller's transaction: the processed-event marks, the evidence, the
 grades, the alerts and the outbox rows commit together or not at all. Inputs are handled as a
 batch (a census batch, or a single report as a batch of one) with set-based reads and writes,
@@ -24,6 +28,7 @@ from ..domain.grading import Grade, ReasonLine, grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, due_tasks, first_assignment
 from ..domain.levels import Level
 from ..domain.policy import GradingPolicy
+from ..domain.realerts import HeldAlert, covered_reason, covers_of, evidence_of, news_for
 from .events import derived_id, follow_up_tasks, wrap
 
 Trigger = Literal["report", "screening"]
@@ -113,6 +118,12 @@ async def grade_inputs(
     # graded on what had arrived up to and including itself.
     pending = {i.evidence_id for i in fresh}
     levels, open_alerts = known.levels, known.open_alerts
+    # Acknowledged alerts cover later grades only while their case is open.
+    holding = Holding(
+        {k: h for k, h in known.held.items() if h.still_held(known.closed.get(k, ()))},
+        set(known.held),
+        zone,
+    )
     outcomes = []
     held = TimeSlice()
     for item in fresh:
@@ -129,7 +140,14 @@ async def grade_inputs(
         )
         result = grade(policy, policy.for_campus(item.campus_id), situation, zone)
         outcome = _grade_one(
-            policy, item, result, levels.get(item.key, Level.NONE), open_alerts, writes, now
+            policy,
+            item,
+            result,
+            levels.get(item.key, Level.NONE),
+            open_alerts,
+            holding,
+            writes,
+            now,
         )
         levels[item.key] = outcome.level
         outcomes.append(outcome)
@@ -138,19 +156,45 @@ async def grade_inputs(
     return outcomes
 
 
+@dataclass(slots=True)
+class Holding:
+    """The batch's acknowledged alerts whose case is open (`held`), the students that had
+    any acknowledged alert nobody superseded (`releasable`), and the campus time zone."""
+
+    held: dict[StudentKey, HeldAlert]
+    releasable: set[StudentKey]
+    zone: tzinfo
+
+    def covered_reason(self, policy: GradingPolicy, held: HeldAlert) -> Reason:
+        day = held.acknowledged_at.astimezone(self.zone).date().isoformat()
+        return _reason_of(covered_reason(policy, held, day))
+
+    def release(self, key: StudentKey, by_alert_id: str, writes: GradingWrites) -> None:
+        """A newer alert supersedes the student's acknowledged ones: they cover no more."""
+        self.held.pop(key, None)
+        if key in self.releasable:
+            self.releasable.discard(key)
+            writes.released.append((*key, by_alert_id))
+
+
 def _grade_one(
     policy: GradingPolicy,
     item: GradingInput,
     result: Grade,
     previous: Level,
     open_alerts: dict[StudentKey, OpenAlert],
+    holding: Holding,
     writes: GradingWrites,
     now: datetime,
 ) -> GradingOutcome:
     open_alert = open_alerts.get(item.key)
-    action = decide_alert(result.level, open_alert)
+    held = holding.held.get(item.key)
+    news = news_for(policy, result, item.evidence, held) if held is not None else None
+    action = decide_alert(result.level, open_alert, held, news)
     assessment_id = derived_id("assessment", item.event_id)
     reasons = [_reason_of(r) for r in result.reasons]
+    if action is AlertAction.COVERED and held is not None:
+        reasons.append(holding.covered_reason(policy, held))
     if action is AlertAction.KEEP_LOWER and open_alert is not None:
         reasons.append(_kept_open_reason(open_alert))
         writes.lowered.append(
@@ -200,6 +244,7 @@ def _grade_one(
             else:
                 writes.superseded.append((open_alert.alert_id, alert_id))
         writes.alerts[alert_id] = alert
+        holding.release(item.key, alert_id, writes)
         open_alerts[item.key] = OpenAlert(
             alert_id, result.level, alert.assignment.owner, 0, alert.assignment.ack_deadline
         )
@@ -242,6 +287,8 @@ def _new_alert(
         policy_version=result.policy_version,
         tasks=due_tasks(result.tasks, now),
         incomplete=result.incomplete,
+        covers=covers_of(result),
+        covered_evidence=evidence_of(result),
     )
 
 

@@ -1,0 +1,139 @@
+"""What a submission says: the validated input of intake's use cases, which the HTTP API
+documents as its bodies (a report, one screening)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from shouwang_contracts.events.intake import MAX_NOTE_CHARS
+from shouwang_contracts.inputs import IsoDatetime
+from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
+from shouwang_contracts.vocabulary import Signal
+
+STUDENT_NO_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReportIn(_Input):
+    """A report of signals observed about one student."""
+
+    campus_id: str = Field(
+        min_length=1, max_length=64, description="Must equal the token's campus."
+    )
+    student_no: str = Field(
+        pattern=STUDENT_NO_PATTERN, description="学号 of the student reported about."
+    )
+    signals: list[Signal] = Field(
+        min_length=1, max_length=20, description="One or more signal ids from the vocabulary."
+    )
+    observed_at: IsoDatetime = Field(
+        description="When it was observed; ISO 8601. Without an offset, campus local time."
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=MAX_NOTE_CHARS,
+        description="Free text; encrypted before it leaves intake.",
+    )
+    location: str | None = Field(default=None, max_length=200, description="Where, e.g. 8号楼202.")
+
+    @field_validator("signals")
+    @classmethod
+    def _no_repeats(cls, signals: list[Signal]) -> list[Signal]:
+        if len(set(signals)) != len(signals):
+            raise PydanticCustomError("signals_repeated", "signals must not repeat")
+        return signals
+
+
+class ScreeningIn(_Input):
+    """One student's answers to one screening instrument."""
+
+    campus_id: str = Field(
+        min_length=1, max_length=64, description="Must equal the token's campus."
+    )
+    student_no: str = Field(pattern=STUDENT_NO_PATTERN, description="学号 of the student screened.")
+    instrument: Instrument = Field(description="phq9, gad7, upi, cssrs_screener or scl90.")
+    items: list[int] = Field(description="Answers in item order; yes/no as 1/0.")
+    behavior_recency: BehaviorRecency | None = Field(
+        default=None,
+        validate_default=True,
+        description="C-SSRS screener only: when Q6's behaviour last happened. Required when "
+        "Q6 is answered yes.",
+    )
+    counseling_requested: bool | None = Field(
+        default=None,
+        description="UPI only: the student asked for a counseling conversation.",
+    )
+    administered_at: IsoDatetime = Field(description="When the student answered; ISO 8601.")
+
+    # Field validators, not one model validator, so that each error names its field.
+
+    @field_validator("items")
+    @classmethod
+    def _items_fit_instrument(cls, items: list[int], info: ValidationInfo) -> list[int]:
+        instrument = info.data.get("instrument")
+        if instrument is None:
+            return items  # the instrument's own error says what is wrong
+        spec = INSTRUMENTS[instrument]
+        if len(items) != spec.item_count:
+            raise PydanticCustomError(
+                "instrument_item_count",
+                "{instrument} needs {expected} items, got {actual}",
+                {"instrument": instrument.value, "expected": spec.item_count, "actual": len(items)},
+            )
+        for index, value in enumerate(items, start=1):
+            if not spec.min_value <= value <= spec.max_value:
+                raise PydanticCustomError(
+                    "instrument_item_range",
+                    "item {index} is {value}, outside {min_value}..{max_value}",
+                    {
+                        "index": index,
+                        "value": value,
+                        "min_value": spec.min_value,
+                        "max_value": spec.max_value,
+                    },
+                )
+        return items
+
+    @field_validator("behavior_recency")
+    @classmethod
+    def _recency_fits_answers(
+        cls, recency: BehaviorRecency | None, info: ValidationInfo
+    ) -> BehaviorRecency | None:
+        instrument, items = info.data.get("instrument"), info.data.get("items")
+        if instrument is None or items is None:
+            return recency  # those fields' own errors come first
+        if instrument is not Instrument.CSSRS_SCREENER:
+            if recency is not None:
+                raise _not_applicable("behavior_recency", Instrument.CSSRS_SCREENER)
+            return recency
+        behaviour = items[5] == 1
+        if behaviour and recency in (None, BehaviorRecency.NEVER):
+            raise PydanticCustomError(
+                "recency_required",
+                "C-SSRS Q6 answered yes needs behavior_recency (past_3_months or lifetime)",
+            )
+        if not behaviour and recency not in (None, BehaviorRecency.NEVER):
+            raise PydanticCustomError(
+                "recency_contradicts_answer",
+                "C-SSRS Q6 is answered no, but behavior_recency says the behaviour happened",
+            )
+        return recency
+
+    @field_validator("counseling_requested")
+    @classmethod
+    def _counseling_only_for_upi(cls, requested: bool | None, info: ValidationInfo) -> bool | None:
+        instrument = info.data.get("instrument")
+        if requested is not None and instrument not in (None, Instrument.UPI):
+            raise _not_applicable("counseling_requested", Instrument.UPI)
+        return requested
+
+
+def _not_applicable(field: str, applies_to: Instrument) -> PydanticCustomError:
+    return PydanticCustomError(
+        "field_not_applicable",
+        "{field} applies only to {applies_to}",
+        {"field": field, "applies_to": applies_to.value},
+    )
