@@ -43,7 +43,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from itsdangerous import URLSafeSerializer
 from shouwang_contracts.envelope import Envelope as Event
-from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
+from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
 from shouwang_contracts.events.triage import AlertRaised
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, DIRECTORY
@@ -333,7 +333,7 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
             (
                 DIRECTORY,
                 *event(
-                    DirectoryEntry(
+                    StudentRouting(
                         student_ref=ref,
                         responsible=[
                             ResponsibleStaff(

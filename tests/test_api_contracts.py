@@ -8,15 +8,21 @@ codes and content types, bodies that match their documented schemas, invalid inp
 and no operation that answers without a valid bearer token. The stateful run follows the
 links between operations (a report accepted, then its receipt read) the way a client would.
 
+The gateway's sign-in operations (public by design: they are how a browser gets a session)
+are run the same way; its forwarding of `/api/<service>/...` is the services' own contract.
+
 The services are real processes on the session's real Kafka and PostgreSQL. Requests carry
-a token of a role the operation admits and, in bodies that name a campus, the token's
-campus, so that generated data reaches the code behind the role and campus checks.
+a valid token of every role in turn (most often one the operation admits, so that generated
+data reaches the code behind the role checks; every other role too, whose refusals must be
+documented problems) and, in bodies that name a campus, the token's campus.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,13 +35,14 @@ from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.pytest_plugin import ServiceProcessFactory
 from shouwang_devstack.services import ServiceProcess
+from shouwang_gateway.main import create_app as gateway_app
 from shouwang_intake.main import create_app as intake_app
 from shouwang_notify.main import create_app as notify_app
 from shouwang_stats.main import create_app as stats_app
 from shouwang_triage.main import create_app as triage_app
 
 CAMPUS = "fuzz"
-SERVICES = ("intake", "triage", "casework", "notify", "stats")
+SERVICES = ("intake", "triage", "casework", "notify", "stats", "gateway")
 # Schema-valid requests that the service rightly refuses all the same (an empty census
 # file, a student nobody registered) are not failures: the schema cannot say everything.
 EXCLUDED = [positive_data_acceptance]
@@ -77,8 +84,21 @@ def role_for(path: str) -> Role:
 
 
 @pytest.fixture(scope="module")
-def platform(module_service_process: ServiceProcessFactory) -> dict[str, ServiceProcess]:
-    env = {"CASEWORK_CAMPUSES": json.dumps([CAMPUS]), "SHOUWANG_JWT_SECRET": SECRET}
+def platform(
+    module_service_process: ServiceProcessFactory, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ServiceProcess]:
+    # The gateway's sign-in answers redirect to pages of the web app: a stand-in page.
+    web_root = tmp_path_factory.mktemp("web")
+    (web_root / "index.html").write_text("<!doctype html><title>守望</title>", encoding="utf-8")
+    env = {
+        "GATEWAY_WEB_ROOT": str(web_root),
+        "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
+        "SHOUWANG_JWT_SECRET": SECRET,
+        # Generated requests come by the thousand from one address, many without a token
+        # (the auth checks) and many reports from one reporter: no limit in this run.
+        "SHOUWANG_UNAUTHENTICATED_PER_MINUTE": "0",
+        "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
+    }
     started = {name: module_service_process(name, env) for name in SERVICES}
     for process in started.values():
         process.start()
@@ -93,12 +113,27 @@ TOKENS = {
 }
 
 
+def _roles_for(path: str) -> Iterator[Role]:
+    """Every role in turn, the one the operation admits every other time."""
+    admitted = role_for(path)
+    others = itertools.cycle([r for r in Role if r is not admitted])
+    while True:
+        yield admitted
+        yield next(others)
+
+
+_TURNS: dict[str, Iterator[Role]] = {}
+
+
 class _Bearer:
-    """Schemathesis' auth provider: the token of a role the operation admits. (The
-    `ignored_auth` check still sends each operation without it, and with a broken one.)"""
+    """Schemathesis' auth provider: a valid token of each role in turn (see the module).
+    (The `ignored_auth` check still sends each operation without it, and with a broken one.)"""
 
     def get(self, case: Any, context: Any) -> str:
-        return TOKENS[role_for(case.path)]
+        turns = _TURNS.get(case.path)
+        if turns is None:
+            turns = _TURNS[case.path] = _roles_for(case.path)
+        return TOKENS[next(turns)]
 
     def set(self, case: Any, token: str, context: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
@@ -125,6 +160,7 @@ APIS = {
     "triage": _api(triage_app),
     "casework": _api(casework_app),
     "notify": _api(notify_app),
+    "gateway": _api(gateway_app),
     "stats": _api(stats_app),
 }
 
@@ -155,6 +191,12 @@ def test_casework_keeps_its_contract(case: Any, platform: Any) -> None:
 @FUZZ
 def test_notify_keeps_its_contract(case: Any, platform: Any) -> None:
     _call(case, platform, "notify")
+
+
+@APIS["gateway"].parametrize()
+@FUZZ
+def test_gateway_keeps_its_contract(case: Any, platform: Any) -> None:
+    _call(case, platform, "gateway")
 
 
 @APIS["stats"].parametrize()

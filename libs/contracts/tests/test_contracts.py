@@ -18,6 +18,7 @@ from shouwang_contracts.topics import (
     CENSUS,
     PROCESSED_EVENT_MEMORY,
     REPORTS,
+    RETIRED_TOPICS,
     SCREENINGS,
     all_topics,
 )
@@ -253,8 +254,32 @@ def test_the_asyncapi_document_names_every_event_on_its_topic() -> None:
     document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
     channels = document["channels"]
     for event_type, payload_cls in EVENT_TYPES.items():
+        if payload_cls.TOPIC in RETIRED_TOPICS:  # its schema stays; its channel is gone
+            assert f"{payload_cls.TOPIC}.{event_type}" not in channels
+            continue
         assert f"{payload_cls.TOPIC}.{event_type}" in channels
     assert f"{CENSUS}.shouwang.screening.submitted" in channels
     # Public case events never carry names, numbers, notes or contact details.
     opened = document["components"]["schemas"]["CaseOpened"]["properties"]
     assert not {"name", "student_no", "note", "phone"} & set(opened)
+
+
+def test_the_directory_stream_never_names_a_students_class_building_or_room() -> None:
+    # A compacted topic keeps its latest record per student for ever: a room beside a grade
+    # names the student. Routing gets the college and keyed hashes, never the placement.
+    from shouwang_contracts.events.casework import StudentRouting
+    from shouwang_contracts.topics import DIRECTORY, DIRECTORY_V1, RETIRED_TOPICS
+
+    assert DIRECTORY != DIRECTORY_V1
+    assert DIRECTORY_V1 in RETIRED_TOPICS
+    assert StudentRouting.TOPIC == DIRECTORY
+    fields = set(StudentRouting.model_json_schema()["properties"])
+    assert fields == {
+        "student_ref",
+        "active",
+        "college",
+        "placement_refs",
+        "responsible",
+        "updated_at",
+    }
+    assert not fields & {"class_name", "building", "floor", "room", "name", "student_no"}

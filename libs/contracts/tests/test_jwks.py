@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 from shouwang_contracts.auth import AuthError, TokenVerifier
@@ -50,3 +52,49 @@ def test_hs256_tokens_are_not_accepted_when_jwks_is_configured(
     )
     with pytest.raises(AuthError):
         _verifier(identity_provider).verify(forged)
+
+
+def test_a_withdrawn_signing_key_stops_verifying_within_the_refresh_interval(
+    identity_provider: IdentityProvider,
+) -> None:
+    """A provider that withdraws a leaked key must not see it go on opening doors: the JWKS
+    is fetched again on its interval, and at once for a key id it does not hold yet."""
+    verifier = TokenVerifier(
+        jwks_url=identity_provider.jwks_url,
+        issuer=identity_provider.issuer,
+        jwks_refresh_seconds=0.5,
+    )
+    leaked = identity_provider.token()
+    assert verifier.verify(leaked).role is Role.RESIDENCE_COUNSELOR
+    identity_provider.rotate()
+    # The new key works at once: its unknown key id makes the verifier fetch the set again.
+    assert verifier.verify(identity_provider.token(sub="T2002")).sub == "T2002"
+    deadline = time.monotonic() + 15
+    refused = False
+    while time.monotonic() < deadline and not refused:
+        try:
+            verifier.verify(leaked)
+        except AuthError:
+            refused = True
+        else:
+            time.sleep(0.1)
+    assert refused, "a token signed with the withdrawn key still verifies"
+
+
+def test_a_token_older_than_the_maximum_age_is_refused_whatever_its_expiry(
+    identity_provider: IdentityProvider,
+) -> None:
+    now = int(time.time())
+    stale = identity_provider.token(iat=now - 13 * 3600, exp=now + 3600)
+    with pytest.raises(AuthError, match="older than"):
+        _verifier(identity_provider).verify(stale)
+    undated = identity_provider.token(iat=None)
+    with pytest.raises(AuthError):
+        _verifier(identity_provider).verify(undated)
+
+
+def test_production_refuses_a_jwks_over_http_and_hs256() -> None:
+    with pytest.raises(ValueError, match="https"):
+        TokenVerifier(jwks_url="http://idp.example.edu.cn/jwks", require_https=True)
+    with pytest.raises(ValueError, match="HS256"):
+        TokenVerifier(secret="s" * 40, require_https=True)

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
-from shouwang_contracts.auth import TokenVerifier
+from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container, service_app, starting
 from shouwang_servicekit.edge import HttpMetrics
 from shouwang_servicekit.ops import ReadinessCheck
@@ -67,7 +68,9 @@ async def test_the_container_lives_as_long_as_the_app() -> None:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.get("/v1/open")).json() == {"same": True, "closed": False}
+            token = mint_token("s" * 32, sub="u", role=Role.COUNSELING_CENTER, campus_id="c")
+            opened = await client.get("/v1/open", headers={"Authorization": f"Bearer {token}"})
+            assert opened.json() == {"same": True, "closed": False}
             ready = await client.get("/readyz")
             assert ready.status_code == 200
             assert ready.json() == {"status": "ready", "checks": {"database": True, "kafka": True}}

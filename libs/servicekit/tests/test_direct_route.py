@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
 from shouwang_servicekit.problems import PROBLEM_JSON, Problem, install_problem_handlers
 
-from .service_apps import small_service
+from .service_apps import AUTHORIZED, small_service
 
 
 class Item(BaseModel):
@@ -35,7 +35,9 @@ def _app() -> FastAPI:
 
 
 def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_app()), base_url="http://t", headers=AUTHORIZED
+    )
 
 
 async def test_a_valid_body_reaches_the_endpoint() -> None:
@@ -111,7 +113,7 @@ class _Service:
         transport = httpx.ASGITransport(
             app=self.app, root_path=root_path, raise_app_exceptions=False
         )
-        return httpx.AsyncClient(transport=transport, base_url="http://t")
+        return httpx.AsyncClient(transport=transport, base_url="http://t", headers=AUTHORIZED)
 
     def count(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0

@@ -8,7 +8,14 @@ import pytest
 from pydantic import ValidationError
 from shouwang_servicekit.settings import SharedSettings
 
-REAL = {"SHOUWANG_PSEUDONYM_KEY": "p" * 48, "SHOUWANG_NOTE_KEYS": "k1:" + "A" * 43}
+REAL = {
+    "SHOUWANG_PSEUDONYM_KEY": "p" * 48,
+    "SHOUWANG_NOTE_KEYS": "k1:" + "A" * 43,
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_USERNAME": "svc",
+    "KAFKA_SASL_PASSWORD": "pw",
+}
+JWKS = {"SHOUWANG_JWKS_URL": "https://idp.example.edu.cn/jwks"}
 
 
 class NoNotes(SharedSettings):
@@ -21,6 +28,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "SHOUWANG_JWKS_URL",
         "SHOUWANG_PSEUDONYM_KEY",
         "SHOUWANG_NOTE_KEYS",
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
@@ -53,7 +63,45 @@ def test_production_with_jwks_needs_no_hs256_secret(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_service_without_notes_needs_no_note_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    _env(monkeypatch, SHOUWANG_ENV="production", SHOUWANG_JWT_SECRET="j" * 48)
+    _env(monkeypatch, SHOUWANG_ENV="production", **JWKS, KAFKA_SECURITY_PROTOCOL="PLAINTEXT")
     assert NoNotes().env == "production"
     with pytest.raises(ValidationError):
         SharedSettings()
+
+
+def test_production_refuses_hs256_tokens_and_a_jwks_over_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, SHOUWANG_ENV="production", SHOUWANG_JWT_SECRET="j" * 48, **REAL)
+    with pytest.raises(ValidationError, match="HS256 is refused"):
+        SharedSettings()
+    _env(monkeypatch, SHOUWANG_ENV="production", SHOUWANG_JWKS_URL="http://idp/jwks", **REAL)
+    with pytest.raises(ValidationError, match="HS256 is refused"):
+        SharedSettings()
+    _env(monkeypatch, SHOUWANG_ENV="production", **JWKS, **REAL)
+    assert SharedSettings().token_verifier().needs_network
+
+
+def test_production_refuses_kafka_in_plain_text_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = {k: v for k, v in REAL.items() if not k.startswith("KAFKA_")}
+    _env(monkeypatch, SHOUWANG_ENV="production", **JWKS, **real)
+    with pytest.raises(ValidationError, match="KAFKA_SECURITY_PROTOCOL"):
+        SharedSettings()
+    _env(monkeypatch, SHOUWANG_ENV="local", KAFKA_SECURITY_PROTOCOL="SASL_SSL")
+    with pytest.raises(ValidationError, match="SASL username and password"):
+        SharedSettings()
+
+
+async def test_every_kafka_client_of_a_service_speaks_tls_and_scram(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, SHOUWANG_ENV="local", **{k: v for k, v in REAL.items() if "KAFKA" in k})
+    clients = SharedSettings().kafka_clients("intake")
+    producer = clients.producer(linger_ms=1)
+    assert producer.client._security_protocol == "SASL_SSL"
+    assert producer.client._sasl_mechanism == "SCRAM-SHA-512"
+    assert producer.client._ssl_context is not None
+    consumers = clients.broker(linger_ms=1).config.broker_config.builder.keywords
+    assert consumers["security_protocol"] == "SASL_SSL"
+    assert consumers["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert consumers["sasl_plain_username"] == "svc"

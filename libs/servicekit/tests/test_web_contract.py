@@ -14,7 +14,7 @@ from shouwang_contracts.inputs import IsoAwareDatetime, IsoDatetime
 from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
 from shouwang_servicekit.problems import BIGINT_MAX, PROBLEM_JSON
 
-from .service_apps import small_service
+from .service_apps import AUTHORIZED, small_service
 
 
 class Thing(BaseModel):
@@ -43,7 +43,9 @@ def _app() -> FastAPI:
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AUTHORIZED
+    )
 
 
 def test_every_operation_documents_its_problems_as_problem_json() -> None:

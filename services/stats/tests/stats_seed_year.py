@@ -26,12 +26,12 @@ from shouwang_contracts.events.casework import (
     CaseOutcome,
     CaseState,
     CaseTransitioned,
-    DirectoryEntry,
     FollowUpFinding,
     FollowUpStatus,
     FollowUpUpdated,
     ReferralStatus,
     ReferralUpdated,
+    StudentRouting,
 )
 from shouwang_contracts.events.notify import (
     NotificationChannel,
@@ -118,7 +118,7 @@ def seed_year(campus_id: str | None = None) -> SeedYear:
     for ref, (_, college) in zip(refs, students, strict=True):
         year.colleges[ref] = college
         year.emit(
-            DirectoryEntry(student_ref=ref, college=college, class_name="x", updated_at=january),
+            StudentRouting(student_ref=ref, college=college, updated_at=january),
             january,
         )
     for i in range(50):

@@ -244,6 +244,7 @@ def test_production_env_sets_everything_without_a_usable_default(
         "SHOUWANG_JWT_ISSUER": "https://sso.example.edu.cn",
         "SHOUWANG_PSEUDONYM_KEY": "test-pseudonym-key-of-at-least-32-bytes",
         "SHOUWANG_NOTE_KEYS": "k1:" + "A" * 43,
+        "SHOUWANG_PLACEMENT_KEY": "test-placement-key-of-at-least-32-bytes",
     }
     env = {
         **values,
@@ -256,11 +257,16 @@ def test_production_env_sets_everything_without_a_usable_default(
     for key, build in (
         ("SHOUWANG_PSEUDONYM_KEY", settings.pseudonymizer),
         ("SHOUWANG_NOTE_KEYS", settings.note_cipher),
+        ("SHOUWANG_PLACEMENT_KEY", settings.placement_hasher),
     ):
         if key in settings.SECRETS_IN_USE:
             build()
-        elif service == "stats":  # least secrets: stats' pod holds no key it never uses
+        else:  # least secrets: a key the service does not use is not in its pod at all
             assert key not in secrets, f"{service} is handed {key}, which it never uses"
+    # Kafka: TLS with the service's own SCRAM user.
+    assert values["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert values["KAFKA_SASL_USERNAME"] == f"shouwang-{service}"
+    assert secrets["KAFKA_SASL_PASSWORD"] == f"KAFKA_SASL_PASSWORD_{service.upper()}"
 
 
 def _isolate_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -573,3 +579,32 @@ def test_production_overlay_renders_with_kustomize() -> None:
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "shouwang.json" in d["data"]]
     assert dashboards
     assert dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+# --- least secrets ------------------------------------------------------------------------------
+def _secret_env_of(container: dict[str, Any]) -> set[str]:
+    names = {e["name"] for e in container.get("env", []) if "valueFrom" in e}
+    for source in container.get("envFrom", []):
+        if "secretRef" in source:  # every key of a Secret: the very thing to avoid
+            names.add(f"envFrom:{source['secretRef']['name']}")
+    return names
+
+
+def test_triage_is_never_handed_the_note_or_pseudonym_keys_it_does_not_use() -> None:
+    # A compromised triage pod must not be able to open counselling notes or re-identify
+    # students: it grades pseudonyms and never seals or opens a note.
+    unused = {"SHOUWANG_NOTE_KEYS", "SHOUWANG_PSEUDONYM_KEY"}
+    deployments = {
+        name: d
+        for name, d in _by_kind(_manifests(K8S), "Deployment").items()
+        if name.startswith("triage")
+    }
+    assert deployments, "no triage Deployment found"
+    for name, deployment in deployments.items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            held = _secret_env_of(container)
+            assert not held & unused, f"{name} is handed {sorted(held & unused)}"
+            assert not any(n.startswith("envFrom:") for n in held), f"{name} takes a whole secret"
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    env = compose["services"]["triage"]["environment"]
+    assert not set(env) & unused, f"compose hands triage {sorted(set(env) & unused)}"

@@ -201,3 +201,30 @@ def test_services_of_a_test_that_stops_the_broker_use_that_broker(
 ) -> None:
     proc = service_process("intake")  # built, not started
     assert proc.env["KAFKA_BOOTSTRAP_SERVERS"] == local_kafka.bootstrap
+
+
+async def test_provisioning_retires_the_directory_topic_that_kept_placements_in_the_clear(
+    kafka_bootstrap: str,
+) -> None:
+    """shouwang.directory.v1 carried class, building, floor and room for ever (compacted):
+    topic provisioning deletes it where it still exists."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from shouwang_contracts.topics import DIRECTORY, RETIRED_TOPICS
+    from shouwang_devstack.topics import create_topics
+
+    assert "shouwang.directory.v1" in RETIRED_TOPICS
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic("shouwang.directory.v1", 1, 1)])
+        for _ in range(100):  # until the broker's metadata lists it
+            if "shouwang.directory.v1" in set(await admin.list_topics()):
+                break
+            await asyncio.sleep(0.1)
+        results = await create_topics(kafka_bootstrap)
+        assert ("shouwang.directory.v1", "retired") in {(r.name, r.outcome) for r in results}
+        remaining = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    assert "shouwang.directory.v1" not in remaining
+    assert DIRECTORY in remaining  # v2

@@ -87,7 +87,7 @@ async def test_provisioning_is_idempotent_and_migrations_apply_once(
         owner = await conn.fetchval(
             "SELECT tableowner FROM pg_tables WHERE schemaname = 'dsprobe_a' AND tablename = 'items'"
         )
-        assert owner == "dsprobe_a"
+        assert owner == "dsprobe_a_owner"  # migrations ran as the owner; the service is not it
     finally:
         await conn.close()
 

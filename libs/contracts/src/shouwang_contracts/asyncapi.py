@@ -14,7 +14,7 @@ import yaml
 from .envelope import Envelope
 from .events import EVENT_TYPES
 from .events.intake import ScreeningSubmitted
-from .topics import CENSUS, all_topics
+from .topics import CENSUS, RETIRED_TOPICS, all_topics
 
 TITLE = "Shouwang events (守望 · 事件)"
 VERSION = "1.0.0"
@@ -37,6 +37,8 @@ def render_yaml() -> str:
         if payload_cls is ScreeningSubmitted:
             topics.append(CENSUS)  # census rows travel apart from individual results
         for topic in topics:
+            if topic in RETIRED_TOPICS:  # no longer a channel; its schema stays exported
+                continue
             broker.publisher(
                 topic,
                 title=f"{topic}/{event_type}",

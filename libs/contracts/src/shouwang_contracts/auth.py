@@ -1,8 +1,11 @@
 """Who is calling: JWT bearer tokens turned into a `Principal`.
 
 Local use signs tokens with HS256 and a configured secret (`shouwang-token` mints them);
-production verifies RS256 tokens against the identity provider's JWKS. Claims: `sub`, `role`
-(a tier or staff role), `campus_id`, optional `scope` (list of `kind:value` grants), `exp`.
+production verifies RS256 tokens against the identity provider's JWKS, fetched over https and
+fetched again every `jwks_refresh_seconds` and whenever a token names a key id the cached set
+lacks, so a key the provider withdrew stops opening doors within that interval. Claims: `sub`,
+`role` (a tier or staff role), `campus_id`, optional `scope` (list of `kind:value` grants),
+`exp`, and `iat` (a token older than `max_age_seconds` is refused, whatever its `exp`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from .vocabulary import Role, Tier
 DEFAULT_ISSUER = "shouwang-local"
 DEFAULT_AUDIENCE = "shouwang"
 MIN_SECRET_BYTES = 32
+#: How often the JWKS is fetched again (seconds): the longest a withdrawn key still works.
+DEFAULT_JWKS_REFRESH_SECONDS = 300.0
+#: The oldest token accepted (seconds since its `iat`), however far away its `exp`.
+DEFAULT_MAX_AGE_SECONDS = 12 * 3600
 _VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -62,6 +69,21 @@ class Placement:
     building: str | None = None
     floor: str | None = None
     room: str | None = None
+
+    def finer_grants(self) -> list[str]:
+        """The grants below college level that cover this placement, as their text
+        (`class:…`, `building:…`, `floor:<b>/<f>`, `room:<b>/<r>`): what the directory
+        stream hashes (`PlacementHasher`)."""
+        grants = []
+        if self.class_name:
+            grants.append(f"{ScopeKind.CLASS}:{self.class_name}")
+        if self.building:
+            grants.append(f"{ScopeKind.BUILDING}:{self.building}")
+            if self.floor:
+                grants.append(f"{ScopeKind.FLOOR}:{self.building}/{self.floor}")
+            if self.room:
+                grants.append(f"{ScopeKind.ROOM}:{self.building}/{self.room}")
+        return grants
 
     def matches(self, grant: ScopeGrant) -> bool:
         match grant.kind:
@@ -121,16 +143,40 @@ class TokenVerifier:
         issuer: str = DEFAULT_ISSUER,
         audience: str = DEFAULT_AUDIENCE,
         leeway_seconds: int = 30,
+        jwks_refresh_seconds: float = DEFAULT_JWKS_REFRESH_SECONDS,
+        max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
+        require_https: bool = False,
     ) -> None:
         if not secret and not jwks_url:
             raise ValueError("configure a JWT secret (local) or a JWKS URL (production)")
         if secret and len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"JWT secret must be at least {MIN_SECRET_BYTES} bytes")
+        if require_https:
+            if not jwks_url:
+                raise ValueError("production verifies RS256 tokens against a JWKS: HS256 refused")
+            if not jwks_url.lower().startswith("https://"):
+                raise ValueError("the JWKS must be fetched over https in production")
         self._secret = secret
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        # No per-key cache (PyJWT's `cache_keys` keeps a key forever, so a withdrawn key would
+        # go on verifying): the whole set is cached for `jwks_refresh_seconds` and fetched
+        # again at once for a key id it lacks (a rotation), without a cooldown in between.
+        self._jwks = (
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=False,
+                lifespan=jwks_refresh_seconds,
+                cooldown_duration=0,
+                timeout=10,
+            )
+            if jwks_url
+            else None
+        )
+        # A verified token is remembered no longer than the key set it was checked against.
+        self._remember_seconds = jwks_refresh_seconds if jwks_url else float("inf")
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._max_age = max_age_seconds
         # Verified tokens, until their expiry: a phone sends the same token many times, and
         # signature checks are the costliest part of a small request. Bounded, oldest first out.
         self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
@@ -148,7 +194,7 @@ class TokenVerifier:
                 return principal
             del self._verified[token]
         principal, expires = self._verify(token)
-        self._verified[token] = (expires, principal)
+        self._verified[token] = (min(expires, time.time() + self._remember_seconds), principal)
         if len(self._verified) > _VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
         return principal
@@ -168,13 +214,17 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["sub", "exp", "iss", "aud"]},
+                options={"require": ["sub", "exp", "iss", "aud", "iat"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired") from exc
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
-        return principal_from_claims(claims), float(claims["exp"])
+        issued = float(claims["iat"])
+        if time.time() - issued > self._max_age + self._leeway:
+            raise AuthError(f"token older than {self._max_age} s; sign in again")
+        expires = min(float(claims["exp"]), issued + self._max_age + self._leeway)
+        return principal_from_claims(claims), expires
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -16,6 +16,7 @@ from functools import lru_cache
 MIN_KEY_BYTES = 32
 _STUDENT_PREFIX = "stu_"
 _PERSON_PREFIX = "per_"
+_PLACEMENT_PREFIX = "plc_"
 
 
 class Pseudonymizer:
@@ -42,6 +43,24 @@ class Pseudonymizer:
     def person_ref(self, campus_id: str, subject: str) -> str:
         """The pseudonym of a reporter or staff member (a token's `sub`)."""
         return _PERSON_PREFIX + self._digest("person", campus_id, subject)
+
+
+class PlacementHasher:
+    """Keyed hashes of where a student is placed, for the directory stream.
+
+    Under a key of its own (`SHOUWANG_PLACEMENT_KEY`), held by casework, which publishes the
+    hashes, and by the services that check scope or group by them (triage): a reader of the
+    topic without it learns only which students are placed alike, never where.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"placement key must be at least {MIN_KEY_BYTES} bytes")
+        self._inner = Pseudonymizer(key)
+
+    def placement_ref(self, campus_id: str, grant: str) -> str:
+        """The hash of one scope grant's text (`building:8号楼`, `room:8号楼/202`, ...)."""
+        return _PLACEMENT_PREFIX + self._inner._digest("placement", campus_id, grant)
 
 
 def _normalise(value: str) -> str:

@@ -29,10 +29,15 @@ class TopicSpec:
         return self.name + DLQ_SUFFIX
 
 
-def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
-    raw: dict[str, Any] = yaml.safe_load(
+def _raw() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
         resources.files(__package__).joinpath("topics.yaml").read_text(encoding="utf-8")
     )
+    return loaded
+
+
+def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
+    raw = _raw()
     defaults = raw["defaults"]
     dlq = raw["dlq"]
     topics: dict[str, TopicSpec] = {}
@@ -67,6 +72,10 @@ def _load() -> tuple[dict[str, TopicSpec], dict[str, TopicSpec]]:
 
 
 TOPICS, DEAD_LETTER_TOPICS = _load()
+#: Topics no longer written or read, and their dead letters: provisioning deletes them.
+RETIRED_TOPICS: tuple[str, ...] = tuple(
+    name for topic in _raw().get("retired", []) for name in (topic, topic + DLQ_SUFFIX)
+)
 
 # A consumed record can come again only while its topic still holds it (three years at most:
 # the topics stats rebuilds from; the compacted directory's entries are upserts, harmless to
@@ -87,7 +96,48 @@ ASSESSMENTS = TOPICS["assessments"].name
 ALERTS = TOPICS["alerts"].name
 CASES = TOPICS["cases"].name
 DIRECTORY = TOPICS["directory"].name
+#: The first directory topic (placements in the clear), retired: `DirectoryEntry`'s.
+DIRECTORY_V1 = "shouwang.directory.v1"
 NOTIFICATIONS = TOPICS["notifications"].name
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAcl:
+    """What one service may do on Kafka (acls.yaml): write `produce`, read `consume` and the
+    consumer groups whose ids start with a `groups` prefix (topic names, dead letters of what
+    it reads among what it writes)."""
+
+    service: str
+    principal: str
+    produce: tuple[str, ...]
+    consume: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+def sasl_user(service: str) -> str:
+    """The SASL user a service speaks to Kafka as."""
+    return f"shouwang-{service}"
+
+
+def service_acls() -> list[ServiceAcl]:
+    """Every service's ACLs as acls.yaml declares them, topic keys turned into names."""
+    raw: dict[str, Any] = yaml.safe_load(
+        resources.files(__package__).joinpath("acls.yaml").read_text(encoding="utf-8")
+    )
+    acls = []
+    for service, entry in raw["services"].items():
+        consume = tuple(TOPICS[key].name for key in entry.get("consume") or ())
+        produce = tuple(TOPICS[key].name for key in entry.get("produce") or ())
+        acls.append(
+            ServiceAcl(
+                service=service,
+                principal=f"User:{sasl_user(service)}",
+                produce=produce + tuple(dead_letter_topic(name) for name in consume),
+                consume=consume,
+                groups=tuple(entry.get("groups") or ()),
+            )
+        )
+    return acls
 
 
 def dead_letter_topic(topic: str) -> str:

@@ -36,7 +36,15 @@ from .logs import configure_logging
 from .openapi import document_problems, hoist_body_definitions
 from .ops import ReadinessCheck, operations_router
 from .problems import install_problem_handlers
+from .ratelimits import RateLimiter
+from .security import role_guards
 from .serving import serve
+
+#: Requests without a valid token one client address may make per minute, by default (the
+#: operators' `/healthz`, `/readyz` and `/metrics` are never limited: a probe refused would
+#: restart a healthy pod).
+UNAUTHENTICATED_PER_MINUTE = 600
+_DEFAULT_LIMITER = RateLimiter(1, 1)  # a marker: "the default", never used to limit
 
 # FastAPI's native OpenTelemetry, off. Shouwang carries its own W3C trace context and
 # Prometheus metrics (EdgeMiddleware), and FastAPI's log signal would record validation
@@ -156,12 +164,17 @@ def service_app(
     body_limit: int,
     body_limit_overrides: dict[str, int] | None = None,
     freeze_gc: bool = False,
+    unauthenticated_limiter: RateLimiter | None = _DEFAULT_LIMITER,
 ) -> FastAPI:
     """A service's FastAPI app, wired as every Shouwang service is:
 
     - the lifespan builds the container with `bootstrap` and closes it (`container_lifespan`);
     - FastAPI's own telemetry off (`FASTAPI_TELEMETRY_OFF`);
-    - bearer tokens checked by `token_verifier` (read by `current_principal`);
+    - bearer tokens checked by `token_verifier` at the edge, before any body is read (401),
+      and the roles a route declares with `require_roles` checked before FastAPI reads its
+      body (403; `security.role_guards`);
+    - callers without a valid token limited per address (`unauthenticated_limiter`, by
+      default `UNAUTHENTICATED_PER_MINUTE`; None for none): 429 with `Retry-After`;
     - problem+json for every error, in zh-CN unless the caller prefers English;
     - the service's `/v1` routers, then `/healthz`, `/readyz` (the container's `readiness()`)
       and `/metrics` (the service's `registry`);
@@ -184,12 +197,17 @@ def service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(operations_router(lambda: _readiness(app), [registry]))
+    if unauthenticated_limiter is _DEFAULT_LIMITER:
+        unauthenticated_limiter = RateLimiter(UNAUTHENTICATED_PER_MINUTE, 60)
     app.add_middleware(
         EdgeMiddleware,
         metrics=http_metrics,
         body_limit=body_limit,
         body_limit_overrides=body_limit_overrides,
         direct_routes=direct_routes(routers),
+        token_verifier=token_verifier,
+        role_guards=role_guards(routers),
+        unauthenticated_limiter=unauthenticated_limiter,
     )
     generate = app.openapi
 

@@ -1,7 +1,8 @@
 """The edge: everything a request meets before routing, in one ASGI layer.
 
 Each layer costs a coroutine and a wrapped `send` per request, which a busy intake notices, so
-trace context, body limits, the fast lane to DirectRoutes and the HTTP metrics share one.
+trace context, authentication, rate limits on unauthenticated callers, body limits, the fast
+lane to DirectRoutes and the HTTP metrics share one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,26 @@ from typing import Any
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.trace import current_traceparent, end_span, incoming_trace_id, start_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .fastlane import DirectRoute
-from .problems import PROBLEM_CODE_SCOPE_KEY, BodyTooLarge, too_large_response
+from .problems import (
+    PROBLEM_CODE_SCOPE_KEY,
+    BodyTooLarge,
+    Problem,
+    problem_response,
+    too_large_response,
+)
+from .ratelimits import RateLimiter, too_many_requests
+from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token, role_forbidden
+
+#: Paths under this prefix need a bearer token; the rest (`/healthz`, `/readyz`, `/metrics`,
+#: the OpenAPI document) are public.
+AUTHENTICATED_PREFIX = "/v1/"
+#: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +87,12 @@ class EdgeMiddleware:
     """Everything a request meets before routing:
 
     - adopts an incoming W3C `traceparent` or starts a trace, and echoes it in the response;
+    - with a `token_verifier`, authenticates every request under `/v1/` before anything reads
+      its body (401 at once, however much the client still means to send) and leaves the
+      principal in the scope for the routes (`security.PRINCIPAL_SCOPE_KEY`), and refuses
+      the roles a route does not admit (`role_guards`) before the body is read, too;
+    - with an `unauthenticated_limiter`, limits per client address the requests that carry
+      no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
     - refuses bodies over a size limit (per path prefix), by header or while streaming;
     - hands requests for `direct_routes` (method and path) straight to their route;
     - counts requests and times them by route template (never by raw path: ids are many).
@@ -84,8 +106,14 @@ class EdgeMiddleware:
         body_limit: int | None = None,
         body_limit_overrides: dict[str, int] | None = None,
         direct_routes: dict[tuple[str, str], DirectRoute] | None = None,
+        token_verifier: TokenVerifier | None = None,
+        role_guards: list[RoleGuard] | None = None,
+        unauthenticated_limiter: RateLimiter | None = None,
     ) -> None:
         self.app = app
+        self.verifier = token_verifier
+        self.role_guards = role_guards or []
+        self.unauthenticated_limiter = unauthenticated_limiter
         self.direct_routes = direct_routes or {}
         self.metrics = metrics
         self.body_limit = body_limit
@@ -106,6 +134,37 @@ class EdgeMiddleware:
             )
             self._labelled[key] = series
         return series
+
+    async def _admit(self, scope: Scope, path: str) -> Problem | None:
+        """Authenticate a `/v1/` request and limit callers without a valid token; the
+        refusal, or None to go on. Reads no body."""
+        needs_token = self.verifier is not None and path.startswith(AUTHENTICATED_PREFIX)
+        if needs_token:
+            assert self.verifier is not None
+            try:
+                principal = await authenticate(
+                    self.verifier, bearer_token(scope.get("headers", ()))
+                )
+            except Problem as refused:
+                return self._limited(scope) or refused
+            scope[PRINCIPAL_SCOPE_KEY] = principal
+            for guard in self.role_guards:
+                if guard.refuses(scope["method"], path, principal.role):
+                    return role_forbidden(principal.role, guard.allowed)
+            return None
+        if path in OPERATIONS_PATHS:
+            return None
+        return self._limited(scope)
+
+    def _limited(self, scope: Scope) -> Problem | None:
+        """429 when the unauthenticated caller's address is over its limit."""
+        if self.unauthenticated_limiter is None:
+            return None
+        client = scope.get("client")
+        wait = self.unauthenticated_limiter.acquire(client[0] if client else "unknown")
+        if wait:
+            return too_many_requests(wait, ("未认证的请求", "unauthenticated requests"))
+        return None
 
     def _limit(self, path: str) -> int | None:
         for prefix, limit in self.overrides:
@@ -132,11 +191,23 @@ class EdgeMiddleware:
 
         limit = self._limit(scope["path"])
         target = self.app
+        path = _route_path(scope)
         if self.direct_routes:
-            direct = self.direct_routes.get((scope["method"], _route_path(scope)))
+            direct = self.direct_routes.get((scope["method"], path))
             if direct is not None:
                 target = direct.serve_direct
         try:
+            refusal = await self._admit(scope, path)
+            if refusal is not None:
+                await problem_response(
+                    Request(scope),
+                    refusal.status,
+                    refusal.code,
+                    refusal.detail,
+                    detail_en=refusal.detail_en,
+                    headers=refusal.headers,
+                )(scope, receive, edge_send)
+                return
             if limit is None:
                 await target(scope, receive, edge_send)
                 return

@@ -1,28 +1,51 @@
 """Who may call: the bearer token as a `Principal`, and the role and campus checks.
 
-`CurrentPrincipal` authenticates with the app's `token_verifier` (set by `service_app`);
-`require_roles(...)` also narrows by role, in one dependency (FastAPI solves each dependency
-per request, so a chain would cost more). The refusals are problems (401, 403, 415).
+In a `service_app` the edge authenticates every `/v1` request before anything reads its body
+(`authenticate`, 401 while a client may still be sending), and refuses the roles a route's
+`require_roles(...)` does not admit (403, `role_guards`) before FastAPI reads the body:
+FastAPI parses a multipart body to disk before it solves the dependencies, so an unchecked
+caller could fill the pod's temporary volume. `CurrentPrincipal` then reads the principal
+the edge found (or authenticates itself, outside a service app); `require_roles(...)` also
+narrows by role, in one dependency (FastAPI solves each dependency per request, so a chain
+would cost more). The refusals are problems (401, 403, 415).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from shouwang_contracts.auth import AuthError, Principal, TokenVerifier
 from shouwang_contracts.vocabulary import Role
 
 from .problems import Problem
 
+#: Where the edge leaves the principal it authenticated, for `current_principal`.
+PRINCIPAL_SCOPE_KEY = "shouwang.principal"
+#: The attribute `require_roles` marks its check with: the roles it lets through.
+_ALLOWED_ROLES = "shouwang_allowed_roles"
 
-async def current_principal(request: Request) -> Principal:
-    """Authenticate the bearer token with the app's `token_verifier`."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+
+def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token of an `Authorization: Bearer ...` header among raw ASGI headers."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            return token.strip() or None
+    return None
+
+
+async def authenticate(verifier: TokenVerifier, token: str | None) -> Principal:
+    """The principal of a bearer token, or the 401 problem (missing or invalid token)."""
+    if not token:
         raise Problem(
             401,
             "missing_token",
@@ -30,7 +53,6 @@ async def current_principal(request: Request) -> Principal:
             detail_en="A bearer token is required in the Authorization header",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
         if verifier.needs_network:
             return await anyio.to_thread.run_sync(verifier.verify, token)
@@ -43,6 +65,18 @@ async def current_principal(request: Request) -> Principal:
             detail_en=str(exc),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller: as the edge authenticated them, else from the bearer token with the
+    app's `token_verifier`."""
+    found: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if found is not None:
+        return found
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await authenticate(verifier, token if scheme.lower() == "bearer" else None)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -66,7 +100,50 @@ def require_roles(
             raise role_forbidden(principal.role, allowed)
         return principal
 
+    setattr(check, _ALLOWED_ROLES, allowed)  # read by role_guards
     return check
+
+
+def _declared_roles(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles a route's `require_roles` dependency (at any depth) lets through."""
+    for dependency in dependant.dependencies:
+        allowed: frozenset[Role] | None = getattr(dependency.call, _ALLOWED_ROLES, None)
+        if allowed is None:
+            allowed = _declared_roles(dependency)
+        if allowed is not None:
+            return allowed
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGuard:
+    """The roles one route lets through, for the edge to check before the body is read."""
+
+    methods: frozenset[str]
+    path: re.Pattern[str]
+    allowed: frozenset[Role]
+
+    def refuses(self, method: str, path: str, role: Role) -> bool:
+        """True when this route serves `method path` and `role` may not call it."""
+        return (
+            method in self.methods
+            and self.path.match(path) is not None
+            and role not in self.allowed
+        )
+
+
+def role_guards(routers: Iterable[APIRouter]) -> list[RoleGuard]:
+    """A guard per route that declares `require_roles(...)` (at any depth of its
+    dependencies), so that the edge refuses other roles before FastAPI reads the body."""
+    guards = []
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            allowed = _declared_roles(route.dependant)
+            if allowed is not None:
+                guards.append(RoleGuard(frozenset(route.methods or ()), route.path_regex, allowed))
+    return guards
 
 
 def role_forbidden(

@@ -35,7 +35,9 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
         )
         stack.push_async_callback(pool.close)
         broker = settings.kafka_clients("casework").broker(linger_ms=2)
-        casework = Casework(settings, pool, broker, cipher, pseudonymizer, stack)
+        casework = Casework(
+            settings, pool, broker, cipher, pseudonymizer, settings.placement_hasher(), stack
+        )
         if settings.consumers_enabled:
             register_case_consumers(casework)
             register_notification_consumer(casework)

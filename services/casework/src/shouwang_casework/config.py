@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
@@ -14,6 +16,11 @@ class CaseworkSettings(SharedSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    # Pseudonyms (roster imports), notes, and the directory's placement hashes.
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset(
+        {"SHOUWANG_PSEUDONYM_KEY", "SHOUWANG_NOTE_KEYS", "SHOUWANG_PLACEMENT_KEY"}
+    )
 
     host: str = "127.0.0.1"
     port: int = 8003
@@ -40,3 +47,5 @@ class CaseworkSettings(SharedSettings):
     roster_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=20 * 1024 * 1024)
     # How long a break-the-glass grant opens a student's file, at most.
     break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # How often one person may break the glass in 24 hours (429 past it).
+    break_glass_per_day: int = Field(default=3, ge=1, le=50)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from faststream.kafka import KafkaBroker
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_servicekit.ops import ReadinessCheck
 
 from .config import CaseworkSettings
@@ -28,6 +28,7 @@ class Casework:
     broker: KafkaBroker
     cipher: NoteCipher
     pseudonymizer: Pseudonymizer
+    placement: PlacementHasher  # the directory's placement hashes
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def ping_kafka(self) -> bool:

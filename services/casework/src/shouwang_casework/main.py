@@ -30,6 +30,7 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
         routers=ROUTERS,
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
+        unauthenticated_limiter=settings.unauthenticated_limiter(),
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/v1/roster": MAX_UPLOAD_BYTES},
     )

@@ -24,6 +24,7 @@ SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 # compute pseudonyms and open notes the way the app does.
 SECRET = "cases-test-jwt-secret-0123456789abcdef"
 PSEUDONYM_KEY = "cases-test-pseudonym-key-0123456789abcdef"
+PLACEMENT_KEY = "cases-test-placement-key-0123456789abcdef"
 NOTE_KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
 PSEUDONYMS = Pseudonymizer(PSEUDONYM_KEY.encode())
 CIPHER = NoteCipher.from_config(NOTE_KEYS)

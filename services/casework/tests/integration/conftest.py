@@ -24,7 +24,7 @@ from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.main import create_app
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import NOTE_KEYS, PSEUDONYM_KEY, SECRET
+from cases_support import NOTE_KEYS, PLACEMENT_KEY, PSEUDONYM_KEY, SECRET
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def casework_settings(casework_dsn: str, kafka_bootstrap: str) -> CaseworkSettin
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "SHOUWANG_JWT_SECRET": SECRET,
         "SHOUWANG_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "SHOUWANG_PLACEMENT_KEY": PLACEMENT_KEY,
         "SHOUWANG_NOTE_KEYS": NOTE_KEYS,
     }
     return CaseworkSettings(

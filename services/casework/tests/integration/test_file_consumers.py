@@ -115,8 +115,9 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
         kafka_bootstrap, {group: topic for topic, group, *_ in RECORD_STREAMS}
     )
     broker = KafkaBroker(kafka_bootstrap)
+    settings = CaseworkSettings()
     casework = Casework(
-        CaseworkSettings(), pool, broker, CIPHER, PSEUDONYMS
+        settings, pool, broker, CIPHER, PSEUDONYMS, settings.placement_hasher()
     )  # the parts the file's consumers use
     register_record_consumers(casework)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")

@@ -87,7 +87,8 @@ async def test_roster_to_directory_and_report_to_an_audited_file_in_the_real_pro
 
         entries = await directory_entries(kafka_bootstrap, f"{campus}:{student_ref}".encode(), 2)
         latest = entries[-1]["data"]
-        assert latest["building"] == "8号楼"
+        assert len(latest["placement_refs"]) == 4  # class, building, floor, room: hashed
+        assert "8号楼" not in json.dumps(entries, ensure_ascii=False)
         assert {r["role"] for r in latest["responsible"]} >= {"residence_counselor", "dorm_leader"}
         assert "测试" not in json.dumps(entries, ensure_ascii=False)
 

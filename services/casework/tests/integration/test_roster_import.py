@@ -28,11 +28,12 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.main import MAX_UPLOAD_BYTES
 from shouwang_contracts.auth import mint_token
+from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_contracts.topics import DIRECTORY
 from shouwang_contracts.vocabulary import Role
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import PSEUDONYMS, SAMPLES, SECRET, in_both_languages
+from cases_support import PLACEMENT_KEY, PSEUDONYMS, SAMPLES, SECRET, in_both_languages
 
 pytestmark = pytest.mark.integration
 
@@ -361,14 +362,16 @@ async def test_directory_entries_reach_the_topic_without_names(
         await consumer.stop()
 
     assert latest is not None
-    assert latest["type"] == "shouwang.directory.entry"
+    assert latest["type"] == "shouwang.directory.routing"
     data = latest["data"]
-    assert (data["building"], data["floor"], data["room"], data["active"]) == (
-        "8号楼",
-        "2",
-        "202",
-        True,
-    )
+    # The college in the clear (stats group by it); the finer placement only as keyed hashes.
+    assert (data["college"], data["active"]) == ("信息工程学院", True)
+    assert not {"class_name", "building", "floor", "room"} & set(data)
+    hasher = PlacementHasher(PLACEMENT_KEY.encode())
+    assert data["placement_refs"] == [
+        hasher.placement_ref(campus_id, grant)
+        for grant in ("class:软件2401", "building:8号楼", "floor:8号楼/2", "room:8号楼/202")
+    ]
     roles = [r["role"] for r in data["responsible"]]
     assert roles == [
         "dorm_leader",
@@ -378,7 +381,7 @@ async def test_directory_entries_reach_the_topic_without_names(
     ]
     for value in raw:
         text = value.decode()
-        for secret in ("测试", "2024020001", "T1002"):
+        for secret in ("测试", "2024020001", "T1002", "8号楼", "软件2401"):
             assert secret not in text
 
 

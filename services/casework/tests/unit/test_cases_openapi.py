@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from shouwang_casework.main import create_app
 
 CASE_OPERATIONS = {
@@ -65,3 +66,16 @@ def test_the_records_half_has_snake_case_ids_and_response_models() -> None:
         success = next(code for code in op["responses"] if code.startswith("2"))
         schema = op["responses"][success]["content"]["application/json"]["schema"]
         assert schema.get("$ref", "").startswith("#/components/schemas/"), operation_id
+
+
+@pytest.mark.parametrize("version", ['"0"', "0.0", "true"])
+def test_a_plan_the_schema_refuses_is_refused_too(version: str) -> None:
+    """The schema says `expected_version` is an integer; a string, a float or a boolean that
+    pydantic's lax mode would take for one is refused, as a generated client expects."""
+    from pydantic import ValidationError
+    from shouwang_casework.entrypoints.http_schemas import PlanIn, TransitionIn
+
+    with pytest.raises(ValidationError):
+        PlanIn.model_validate_json(f'{{"expected_version": {version}, "actions": []}}')
+    with pytest.raises(ValidationError):
+        TransitionIn.model_validate({"to_state": "monitoring", "expected_version": version})

@@ -31,6 +31,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         http_metrics=metrics.HTTP,
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/api/": MAX_UPLOAD_BYTES},
+        # Its callers are browsers with session cookies, not bearer tokens, often a whole
+        # campus behind one address: the per-address limit of token-less callers would throttle
+        # every page. Sign-in has its own throttle (http_auth), the services behind theirs.
+        unauthenticated_limiter=None,
     )
     # Last, after /healthz, /readyz and /metrics: every other path may be a page of the app.
     app.include_router(static_router)

@@ -6,6 +6,7 @@ import asyncpg
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import ProcessedEvents
+from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.tasks import BackgroundTasks
 
 from . import metrics
@@ -92,4 +93,9 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
             ),
             reports_publisher=reports_publisher,
             resources=stack,
+            report_limiter=RateLimiter(
+                settings.reports_per_reporter_per_hour,
+                3600,
+                burst=max(1, settings.reports_per_reporter_per_hour // 3),
+            ),
         )

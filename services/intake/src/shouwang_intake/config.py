@@ -30,6 +30,10 @@ class IntakeSettings(SharedSettings):
     # environment sharing a Kafka cluster its own, or they take each other's records.
     consumer_group: str = "shouwang-intake-receipts"
 
+    # Reports one reporter may send per hour (a dorm-room leader can name any student of the
+    # campus); bursts of up to a third of it at once. Past it: 429 with Retry-After.
+    reports_per_reporter_per_hour: int = 60
+
     max_json_bytes: int = 64 * 1024
     max_census_bytes: int = 50 * 1024 * 1024
     max_census_rows: int = 100_000

@@ -22,6 +22,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         routers=[submissions, router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
+        unauthenticated_limiter=settings.unauthenticated_limiter(),
         body_limit=settings.max_json_bytes,
         body_limit_overrides={"/v1/screenings/bulk": settings.max_census_bytes},
         freeze_gc=True,  # what bootstrap built lives as long as the process

@@ -33,7 +33,12 @@ async def intake(
 ) -> ServiceProcess:
     """Unlike the module-wide intake of conftest.py, one on the broker the test stops (the
     session's broker is not stoppable when it came from the environment or Docker)."""
-    return await service_process("intake", {"INTAKE_PUBLISH_TIMEOUT_SECONDS": "3"}).start_async()
+    env = {
+        "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
+        # One reporter sends report after report here, as no real one would.
+        "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
+    }
+    return await service_process("intake", env).start_async()
 
 
 async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(

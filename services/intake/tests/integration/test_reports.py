@@ -31,7 +31,7 @@ def _report(**changes: object) -> dict[str, object]:
     return body
 
 
-async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
+async def test_a_report_is_on_its_topic_with_its_note_and_location_never_in_the_clear(
     client: httpx.AsyncClient, token, kafka_bootstrap: str, devstack_env: dict[str, str]
 ) -> None:
     async with TopicReader(kafka_bootstrap, REPORTS) as reader:
@@ -61,10 +61,15 @@ async def test_a_report_is_on_its_topic_with_the_same_content_and_a_sealed_note(
     assert [s.value for s in data.signals] == ["hopelessness", "giving_away_possessions"]
     assert data.reporter_role is Role.DORM_LEADER
     assert data.reporter_ref == pseudonyms.person_ref("demo", "2024020009")
-    assert data.location == "8号楼202"
     assert data.note is not None
     cipher = NoteCipher.from_config(devstack_env["SHOUWANG_NOTE_KEYS"])
     assert cipher.open(data.note, campus_id="demo", student_ref=student_ref) == NOTE
+    # Where it happened travels sealed like the note: a room beside a grade names a student.
+    assert data.location is None
+    assert "8号楼202".encode() not in record.value
+    assert data.location_sealed is not None
+    sealed = data.location_sealed
+    assert cipher.open(sealed, campus_id="demo", student_ref=student_ref) == "8号楼202"
 
     receipt = await client.get(
         f"/v1/reports/{report_id}", headers=token(Role.DORM_LEADER, sub="2024020009")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,13 +14,34 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook
 from shouwang_contracts.instruments import BehaviorRecency, Instrument
-from shouwang_intake.adapters.census_files import UnreadableFile, detect_encoding, iter_rows
-from shouwang_intake.domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
+from shouwang_intake.adapters.census_files import UnreadableFile, detect_encoding, sheet_rows
+from shouwang_intake.domain.census import Cell, CensusRow, Columns, HeaderError, RowError, parse_row
+from shouwang_servicekit.spreadsheets import SheetLimits
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 PARTIAL = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "census_partial_rows.csv"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def iter_rows(
+    stream: io.BufferedIOBase | io.BytesIO, name: str
+) -> Iterator[tuple[int, list[Cell]]]:
+    """The rows the kit's worker hands out, in order, then its refusal (if it refused)."""
+    read: list[tuple[int, list[Cell]]] = []
+
+    async def collect() -> None:
+        async for row in sheet_rows(stream.read(), SheetLimits()):
+            read.append(row)
+
+    refused: UnreadableFile | None = None
+    try:
+        asyncio.run(collect())
+    except UnreadableFile as exc:
+        refused = exc
+    yield from read
+    if refused is not None:
+        raise refused
 
 
 def _parse_all(

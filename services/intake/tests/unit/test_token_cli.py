@@ -82,4 +82,6 @@ def test_no_tokens_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOUWANG_JWT_SECRET", "p" * 48)
     monkeypatch.setenv("SHOUWANG_PSEUDONYM_KEY", "q" * 48)
     monkeypatch.setenv("SHOUWANG_NOTE_KEYS", "k:" + "A" * 43)
+    monkeypatch.setenv("SHOUWANG_JWKS_URL", "https://sso.example.edu.cn/jwks")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
     assert token_cli.main(["--role", "auditor", "--campus", "demo", "--sub", "a"]) == 2

@@ -33,6 +33,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         routers=[router, ack_router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
+        unauthenticated_limiter=settings.unauthenticated_limiter(),
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/v1/imports": settings.max_upload_bytes + 64 * 1024},
     )

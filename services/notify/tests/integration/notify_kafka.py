@@ -14,10 +14,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
     CaseOpened,
-    DirectoryEntry,
     FamilyContactDecided,
     FamilyContactDecision,
     ResponsibleStaff,
+    StudentRouting,
 )
 from shouwang_contracts.events.triage import AlertRaised
 from shouwang_contracts.pseudonym import Pseudonymizer
@@ -51,7 +51,7 @@ def directory(
 ) -> Envelope[Any]:
     student_ref = pseudonyms.student_ref(campus_id, student_no)
     return wrap(
-        DirectoryEntry(
+        StudentRouting(
             student_ref=student_ref,
             responsible=[
                 ResponsibleStaff(role=role, person_ref=pseudonyms.person_ref(campus_id, number))

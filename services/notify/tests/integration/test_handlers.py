@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -26,12 +27,13 @@ from notify_receivers import HttpSink, SmtpSink
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
+    BreakGlassOpened,
     CaseAssigned,
     CaseOpened,
-    DirectoryEntry,
     FamilyContactDecided,
     FamilyContactDecision,
     ResponsibleStaff,
+    StudentRouting,
 )
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, FollowUpTask
 from shouwang_contracts.kafka import PoisonEvent
@@ -40,6 +42,7 @@ from shouwang_contracts.vocabulary import FollowUp, Role, Severity
 from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.container import Notify
+from shouwang_notify.domain.routing import Template
 from shouwang_notify.entrypoints.consumers import on_alert, on_case_event, on_directory_entry
 from shouwang_notify.service_layer.bundles import flush_bundles
 from shouwang_notify.service_layer.policy import NotifyPolicy
@@ -103,7 +106,7 @@ def raised(student_ref: str, severity: Severity) -> AlertRaised:
 async def setup(notify: Notify, pseudonyms: Pseudonymizer) -> str:
     await load_samples(notify.pool, notify.cipher, pseudonyms)
     student_ref = pseudonyms.student_ref(CAMPUS, STUDENT_NO)
-    entry = DirectoryEntry(
+    entry = StudentRouting(
         student_ref=student_ref,
         responsible=[
             ResponsibleStaff(
@@ -205,6 +208,41 @@ async def test_case_assigned_reaches_the_new_owner_in_one_batched_message(
     await drain(notify.dispatcher)
     (message,) = http_sink.at("/robot/send")
     assert "3 条个案提醒" in message.body["text"]["content"]
+
+
+async def test_a_break_the_glass_reaches_the_counseling_center_at_once_without_names(
+    notify: Notify, pseudonyms: Pseudonymizer, http_sink: HttpSink
+) -> None:
+    """Casework announces each break-the-glass (who, whom, until when; never the reason): the
+    counseling center staff responsible for the student are told at once, not in a batch."""
+    student_ref = await setup(notify, pseudonyms)
+    now = datetime.now(UTC)
+    opened = BreakGlassOpened(
+        grant_id=str(uuid.uuid4()),
+        student_ref=student_ref,
+        person_ref=pseudonyms.person_ref(CAMPUS, "T1001"),
+        role=Role.RESIDENCE_COUNSELOR,
+        granted_at=now,
+        expires_at=now + timedelta(hours=2),
+    )
+    assert await on_case_event(notify, record(opened, student_ref)) == "applied"
+    (queued,) = await rows(notify.pool, "SELECT person_ref, item, due_at FROM bundle_items")
+    assert queued["person_ref"] == pseudonyms.person_ref(CAMPUS, "T3001")  # the center
+    assert json.loads(queued["item"])["kind"] == "break_glass"
+    assert queued["due_at"] <= datetime.now(UTC)  # at once: no batching window
+    async with worker_transaction(notify.pool) as conn:
+        assert await flush_bundles(conn, notify.cipher, POLICY, datetime.now(UTC)) == 1
+    await drain(notify.dispatcher)
+    (sms,) = http_sink.at("/sms")  # T3001 prefers SMS (samples/contacts_staff.csv)
+    assert "个案提醒" in sms.body["text"]
+    assert student_ref not in json.dumps(sms.body)
+    for language, words in (("zh-CN", "临时查看"), ("en", "broke the glass")):
+        rendered = Templates(ZoneInfo("Asia/Shanghai")).message(
+            Template.CASE_NOTICES,
+            language,  # type: ignore[arg-type]
+            {"count": 1, "role": "counseling_center", "items": [json.loads(queued["item"])]},
+        )
+        assert words in rendered.body, rendered.body
 
 
 async def test_poison_records_are_refused_as_poison(notify: Notify) -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
 from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_devstack.hostile_files import (
+    broken_sheet,
+    dimension_bomb,
+    shared_strings_bomb,
+    wide_row,
+)
 from shouwang_notify.adapters.contact_files import table_rows
 from shouwang_notify.domain.contact_rows import parse_family_contacts, parse_staff_contacts
 from shouwang_notify.domain.tables import UnreadableFile
@@ -23,7 +32,7 @@ def xlsx(data: bytes) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.append(["2025 学年联系人"])  # a title line above the header, as exports have
-    for row in table_rows(data):
+    for row in csv.reader(io.StringIO(data.decode("utf-8"))):
         sheet.append(
             [int(c) if isinstance(c, str) and c.isdigit() and len(c) == 11 else c for c in row]
         )
@@ -41,8 +50,8 @@ ENCODINGS = {
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None:
-    parsed = parse_staff_contacts(table_rows(ENCODINGS[encoding](STAFF)))
+async def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None:
+    parsed = parse_staff_contacts(await table_rows(ENCODINGS[encoding](STAFF)))
     assert parsed.errors == []
     assert len(parsed.rows) == 9
     by_number = {row.number: row for row in parsed.rows}
@@ -57,8 +66,8 @@ def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None:
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_family_sample_reads_the_same_in_every_shape(encoding: str) -> None:
-    parsed = parse_family_contacts(table_rows(ENCODINGS[encoding](FAMILY)))
+async def test_family_sample_reads_the_same_in_every_shape(encoding: str) -> None:
+    parsed = parse_family_contacts(await table_rows(ENCODINGS[encoding](FAMILY)))
     assert parsed.errors == []
     rows = [(r.student_no, r.relation, r.rank, r.mobile, r.email) for r in parsed.rows]
     assert rows[0] == ("2024020001", "母亲", 0, "13900000001", None)
@@ -66,7 +75,7 @@ def test_family_sample_reads_the_same_in_every_shape(encoding: str) -> None:
     assert rows[3] == ("2024010003", "父亲", 0, None, "p03@example.com")
 
 
-def test_errors_name_the_spreadsheet_row_and_column() -> None:
+async def test_errors_name_the_spreadsheet_row_and_column() -> None:
     text = (
         "工号/学号,姓名,手机,邮箱,企业微信账号,钉钉账号,首选渠道,免打扰时段\n"
         "T1001,甲,13800000001,,,,短信,\n"
@@ -78,7 +87,7 @@ def test_errors_name_the_spreadsheet_row_and_column() -> None:
         "T1001,甲,13800000001,,,,,\n"
         "T1008,庚,,,,,,\n"
     ).encode()
-    parsed = parse_staff_contacts(table_rows(text))
+    parsed = parse_staff_contacts(await table_rows(text))
     found = {(e.row, e.field, e.code) for e in parsed.errors}
     assert found == {
         (3, "mobile", "invalid_mobile"),
@@ -92,24 +101,51 @@ def test_errors_name_the_spreadsheet_row_and_column() -> None:
     assert all(e.message and e.message_en for e in parsed.errors)
 
 
-def test_family_rows_need_a_way_to_reach_them_and_a_relation() -> None:
+async def test_family_rows_need_a_way_to_reach_them_and_a_relation() -> None:
     text = (
         "学号,学生姓名,关系,联系人姓名,手机,邮箱\n"
         "2024020001,学生,,家长,13900000001,\n"
         "2024020001,学生,母亲,家长,,\n"
         "2024020001,学生,母亲,家长乙,+86 139-0000-0003,\n"
     ).encode()
-    parsed = parse_family_contacts(table_rows(text))
+    parsed = parse_family_contacts(await table_rows(text))
     assert {(e.row, e.code) for e in parsed.errors} == {(2, "required"), (3, "unreachable")}
     assert parsed.rows[0].mobile == "13900000003"
 
 
-def test_missing_columns_and_unreadable_files_are_refused_clearly() -> None:
-    parsed = parse_family_contacts(table_rows("姓名,手机\n甲,13900000001\n".encode()))
+async def test_missing_columns_and_unreadable_files_are_refused_clearly() -> None:
+    parsed = parse_family_contacts(await table_rows("姓名,手机\n甲,13900000001\n".encode()))
     assert {e.field for e in parsed.errors} == {"student_no", "relation", "name"}
     with pytest.raises(UnreadableFile) as legacy:
-        table_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
+        await table_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     assert legacy.value.code == "legacy_excel"
     with pytest.raises(UnreadableFile) as broken:
-        table_rows(b"PK\x03\x04 not really a zip")
+        await table_rows(b"PK\x03\x04 not really a zip")
     assert broken.value.code == "malformed_xlsx"
+
+
+HEADER = ["工号/学号", "姓名", "手机", "邮箱", "首选渠道"]
+
+
+@pytest.mark.parametrize(
+    ("build", "status", "code"),
+    [
+        (lambda: b'T1,"' + b"x" * 200_000 + b'"\n', 422, "malformed_csv"),
+        (lambda: broken_sheet(HEADER), 422, "malformed_xlsx"),
+        (lambda: dimension_bomb(HEADER), 413, "too_many_rows"),
+        (lambda: wide_row(HEADER, "XFD"), 413, "too_many_columns"),
+        (lambda: shared_strings_bomb(HEADER, 100), 413, "xlsx_unpacks_too_large"),
+    ],
+    ids=["endless-csv-field", "broken-sheet-xml", "dimension-bomb", "far-cell", "strings-bomb"],
+)
+async def test_a_hostile_contacts_file_is_refused_with_its_reason_never_a_server_error(
+    build: Callable[[], bytes], status: int, code: str
+) -> None:
+    # Read in notify's own process these answered 500 (csv.Error, a parse error mid-sheet)
+    # or were padded and parsed beside the alerts; now a worker within budgets refuses them.
+    data = await asyncio.to_thread(build)
+    with pytest.raises(UnreadableFile) as refused:
+        await table_rows(data)
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert refused.value.message
+    assert refused.value.message_en

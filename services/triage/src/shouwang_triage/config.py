@@ -16,7 +16,8 @@ class TriageSettings(SharedSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
 
     # Triage never derives pseudonyms nor opens notes: production need not give it those keys.
-    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset()
+    # It checks a grade reader's scope against the directory's placement hashes.
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset({"SHOUWANG_PLACEMENT_KEY"})
 
     host: str = "127.0.0.1"
     port: int = 8002

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.outbox import OutboxRelay
 
@@ -27,6 +29,11 @@ class Triage:
     broker: KafkaBroker
     relay: OutboxRelay
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    @cached_property
+    def placement(self) -> PlacementHasher:
+        """The directory's placement hashes, to check a reader's scope grants against."""
+        return self.settings.placement_hasher()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -25,6 +25,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
         routers=[router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
+        unauthenticated_limiter=settings.unauthenticated_limiter(),
         body_limit=MAX_JSON_BYTES,
     )
 

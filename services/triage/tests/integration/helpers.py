@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import AlertAcknowledged, DirectoryEntry
+from shouwang_contracts.events.casework import AlertAcknowledged, StudentRouting
 from shouwang_contracts.events.intake import ReportSubmitted
+from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS
 from shouwang_contracts.vocabulary import Role, Signal
 from shouwang_devstack.topics import assign_at_end
@@ -57,14 +59,18 @@ def acknowledgement(campus_id: str, student_ref: str, alert_id: str) -> Envelope
     )
 
 
-def directory_entry(campus_id: str, student_ref: str, building: str) -> Envelope[DirectoryEntry]:
-    payload = DirectoryEntry(
+def directory_entry(
+    campus_id: str, student_ref: str, building: str, placement_key: str
+) -> Envelope[StudentRouting]:
+    """The directory's word on a student of `building`, hashed with `placement_key`."""
+    hasher = PlacementHasher(placement_key.encode())
+    where = Placement(
+        college="土木学院", class_name="建工2401", building=building, floor="3", room="302"
+    )
+    payload = StudentRouting(
         student_ref=student_ref,
-        college="土木学院",
-        class_name="建工2401",
-        building=building,
-        floor="3",
-        room="302",
+        college=where.college,
+        placement_refs=[hasher.placement_ref(campus_id, g) for g in where.finer_grants()],
         updated_at=datetime.now(UTC),
     )
     return Envelope.wrap(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from shouwang_contracts.vocabulary import Role
@@ -68,13 +69,17 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
     assert triage.is_running()
 
 
-async def test_grade_api_checks_role_campus_and_scope(
-    kafka_bootstrap: str, triage_process: TriageFactory, bearer: Callable[..., dict[str, str]]
+async def test_grade_reads_are_scoped_and_none_goes_unaudited_refusals_included(
+    kafka_bootstrap: str,
+    triage_process: TriageFactory,
+    bearer: Callable[..., dict[str, str]],
+    devstack_env: dict[str, str],
 ) -> None:
     triage = await triage_process().start_async()
     student = unique("s")
     async with Watcher(kafka_bootstrap) as watcher:
-        await publish(kafka_bootstrap, directory_entry("demo", student, "8号楼"))
+        key = devstack_env["SHOUWANG_PLACEMENT_KEY"]
+        await publish(kafka_bootstrap, directory_entry("demo", student, "8号楼", key))
         await publish(kafka_bootstrap, report("demo", student, ["self_harm_talk", "hopelessness"]))
         await watcher.wait_for(lambda ev: len(of_type(ev, student, RAISED)) == 1)
 
@@ -99,6 +104,15 @@ async def test_grade_api_checks_role_campus_and_scope(
 
         center = await client.get(url, headers=bearer(Role.COUNSELING_CENTER))
         assert center.status_code == 200
+        # A room grant matches by its keyed hash too; a college grant by the college's name.
+        room = await client.get(
+            url, headers=bearer(Role.RESIDENCE_COUNSELOR, scope=["room:8号楼/302"])
+        )
+        assert room.status_code == 200, room.text
+        college = await client.get(
+            url, headers=bearer(Role.COLLEGE_LEADER, scope=["college:土木学院"])
+        )
+        assert college.status_code == 200, college.text
 
         for headers, code in [
             (bearer(Role.DORM_LEADER, scope=["building:8号楼"]), "role_forbidden"),
@@ -117,11 +131,26 @@ async def test_grade_api_checks_role_campus_and_scope(
         missing = await client.get(url)
         assert missing.status_code == 401
         unknown = await client.get(
-            f"{triage.base_url}/v1/students/{unique('s')}/grade", headers=bearer(Role.CAMPUS_ADMIN)
+            f"{triage.base_url}/v1/students/{unique('s')}/grade",
+            headers=bearer(Role.COUNSELING_CENTER),
         )
         assert unknown.status_code == 404
         assert unknown.json()["title"] == "未找到"
         assert (await client.get(f"{triage.base_url}/healthz")).status_code == 200
+        # Every read of this student's grade is audited, refusals too (as casework's files).
+        conn = await asyncpg.connect(triage.env["TRIAGE_DATABASE_URL"])
+        try:
+            trail = await conn.fetch(
+                "SELECT role, action, reason FROM grade_reads WHERE student_ref = $1 ORDER BY id",
+                student,
+            )
+        finally:
+            await conn.close()
+        actions = [(r["role"], r["action"], r["reason"]) for r in trail]
+        assert ("residence_counselor", "grade.read", None) in actions
+        assert ("counseling_center", "grade.read", None) in actions
+        assert ("dorm_leader", "grade.read.refused", "role_forbidden") in actions
+        assert ("residence_counselor", "grade.read.refused", "scope_forbidden") in actions
         metrics = (await client.get(f"{triage.base_url}/metrics")).text
         assert "triage_assessments_graded_total" in metrics
         assert "triage_grading_seconds_bucket" in metrics
@@ -140,7 +169,7 @@ async def test_grade_refusals_are_chinese_unless_english_comes_first(
             "scope_forbidden",
             ("负责范围", "scope"),
         ),
-        (bearer(Role.CAMPUS_ADMIN), 404, "grade_not_found", ("研判结果", "grade")),
+        (bearer(Role.COUNSELING_CENTER), 404, "grade_not_found", ("研判结果", "grade")),
     ]
     async with httpx.AsyncClient(timeout=5) as client:
         for headers, status, code, (zh_word, en_word) in refusals:

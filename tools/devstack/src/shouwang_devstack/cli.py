@@ -10,6 +10,9 @@ shouwang-dev env <service>      print the environment `up` gives a service (to r
 
 The local servers listen on 127.0.0.1 at SHOUWANG_KAFKA_PORT (9092), SHOUWANG_KAFKA_CONTROLLER_PORT
 (9093) and SHOUWANG_POSTGRES_PORT (5432); `env`, `migrate` and `topics` read the same variables.
+SHOUWANG_KAFKA_SASL_SSL=1 makes `up` run the broker with a SASL_SSL listener only (a CA made on
+first run, a SCRAM-SHA-512 user per service, each service's ACLs): services get their own
+credentials; other clients need them too (the CA is in <data dir>/kafka-sasl/tls/ca.pem).
 Local state (servers' data, logs, pid files, secrets) is kept in SHOUWANG_DATA_DIR (<repo>/.data).
 """
 
@@ -32,9 +35,11 @@ from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy, repo_root, stop_from_pid_file
 from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka_security import SaslSsl, ensure_tls
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
     KAFKA_PORT_ENV,
+    KAFKA_SASL_SSL_ENV,
     POSTGRES_PORT_ENV,
     LocalPorts,
     local_ports,
@@ -101,6 +106,8 @@ class Stack:
         self.data = data_dir(root)
         self.ports_path = ports_record(root)
         self.kafka: LocalKafka | None = None
+        # SHOUWANG_KAFKA_SASL_SSL=1: the local broker checks who speaks (kafka_security.py).
+        self.sasl: SaslSsl | None = None
         self.postgres: LocalPostgres | None = None
         self.services: list[ServiceProcess] = []
         self.bootstrap = ""
@@ -162,11 +169,21 @@ class Stack:
             say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={external}")
             return
         ensure_kafka_jars(self.root)
+        folder = "kafka"
+        if os.environ.get(KAFKA_SASL_SSL_ENV, "") not in ("", "0"):
+            # Its own data dir: SCRAM users are made when the storage is formatted.
+            folder = "kafka-sasl"
+            self.sasl = SaslSsl(
+                ensure_tls(self.data / folder / "tls"),
+                secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"],
+            )
+            say("Kafka: SASL_SSL (SCRAM-SHA-512 user per service, ACLs, CA in the data dir)")
         kafka = LocalKafka(
-            self.data / "kafka",
+            self.data / folder,
             port=self.ports.kafka,
             controller_port=self.ports.kafka_controller,
             root=self.root,
+            sasl_ssl=self.sasl,
         )
         say(f"Kafka: starting on {kafka.bootstrap} (log {kafka.log_path})")
         self.kafka = kafka
@@ -213,6 +230,8 @@ class Stack:
         env = {k: v for k, v in self.secrets.items() if k != "SHOUWANG_DB_ROLE_SECRET"}
         env["SHOUWANG_ENV"] = "local"
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        if self.sasl is not None:
+            env.update(self.sasl.service_env(info.name))
         if info.name in dsns:
             env[info.database_env] = dsns[info.name]
         if info.name == "notify":
@@ -451,7 +470,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.start_kafka()
             record_ports(stack.ports_path, stack.ports)
             dsns = stack.provision(services)
-            results = create_topics_sync(stack.bootstrap)
+            admin = stack.sasl.client() if stack.sasl is not None else None
+            results = create_topics_sync(stack.bootstrap, client=admin)
             created = sum(r.outcome == "created" for r in results)
             say(f"Kafka: {len(results)} topics present ({created} created now)")
             if args.no_services or not services:
@@ -488,8 +508,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     for pid_file in sorted((data / "logs").glob("*.pid")) if (data / "logs").is_dir() else []:
         if stop_from_pid_file(pid_file, timeout=15):
             stopped.append(pid_file.stem)
-    if stop_from_pid_file(data / "kafka" / "kafka.pid"):
-        stopped.append("kafka")
+    for folder in ("kafka", "kafka-sasl"):
+        if stop_from_pid_file(data / folder / "kafka.pid"):
+            stopped.append(folder)
     if stop_from_pid_file(data / "postgres" / "postgres.pid", sig=signal.SIGINT):
         stopped.append("postgres")
     ports_record(repo_root()).unlink(missing_ok=True)  # the ports of an `up` no longer running

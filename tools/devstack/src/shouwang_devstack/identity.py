@@ -35,6 +35,14 @@ class IdentityProvider:
     key: rsa.RSAPrivateKey = field(default_factory=_new_key)
     stranger_key: rsa.RSAPrivateKey = field(default_factory=_new_key)
     jwks_url: str = ""
+    key_id: str = KEY_ID
+    fetches: int = 0
+
+    def rotate(self) -> None:
+        """Withdraw the signing key and publish a new one under a new key id (as a provider
+        does when a key leaked): tokens signed with the old key no longer verify."""
+        self.key = _new_key()
+        self.key_id = f"{KEY_ID}-{self.fetches}-{id(self.key):x}"
 
     def token(self, *, signed_by_stranger: bool = False, **claims: Any) -> str:
         """A token for a residence counselor of campus `demo` unless `claims` say otherwise."""
@@ -44,23 +52,26 @@ class IdentityProvider:
             "campus_id": "demo",
             "iss": self.issuer,
             "aud": self.audience,
+            "iat": int(time.time()),
             "exp": int(time.time()) + 3600,
             **claims,
         }
         key = self.stranger_key if signed_by_stranger else self.key
-        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": KEY_ID})
+        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": self.key_id})
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
+        return {"keys": [{**jwk, "kid": self.key_id, "use": "sig", "alg": "RS256"}]}
 
     @contextmanager
     def serving(self) -> Iterator[IdentityProvider]:
-        """Serve the JWKS at `jwks_url` until the block ends."""
-        body = json.dumps(self.jwks()).encode()
+        """Serve the JWKS (as it stands at each request) at `jwks_url` until the block ends."""
+        provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                provider.fetches += 1
+                body = json.dumps(provider.jwks()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

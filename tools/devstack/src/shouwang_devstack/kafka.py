@@ -33,6 +33,7 @@ from ._proc import (
     terminate,
     write_pid,
 )
+from .kafka_security import SaslSsl
 
 READY_LINE = b"Kafka Server started"
 PID_MARKER = "kafka.Kafka"
@@ -170,6 +171,8 @@ class LocalKafka:
     die_with_parent: bool = False
     extra_properties: dict[str, str] = field(default_factory=dict)
     root: Path | None = None
+    # With it, clients speak SASL_SSL (SCRAM users, ACLs checked); without, PLAINTEXT.
+    sasl_ssl: SaslSsl | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log_offset: int = field(default=0, init=False, repr=False)
 
@@ -248,6 +251,10 @@ class LocalKafka:
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.sasl_ssl is not None:
+            props.update(
+                self.sasl_ssl.broker_properties(self.host, self.port, self.controller_port)
+            )
         props.update(self.extra_properties)
         return props
 
@@ -285,6 +292,7 @@ class LocalKafka:
             "-c",
             str(self.properties_path),
             "-g",
+            *(self.sasl_ssl.format_arguments() if self.sasl_ssl is not None else ()),
             root=self.root,
         )
         result = subprocess.run(argv, capture_output=True, text=True, check=False)

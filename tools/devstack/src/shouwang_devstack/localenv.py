@@ -22,6 +22,7 @@ SECRET_NAMES = (
     "SHOUWANG_JWT_SECRET",
     "SHOUWANG_PSEUDONYM_KEY",
     "SHOUWANG_NOTE_KEYS",
+    "SHOUWANG_PLACEMENT_KEY",
     "SHOUWANG_DB_ROLE_SECRET",
 )
 
@@ -32,6 +33,7 @@ def generate_local_secrets() -> dict[str, str]:
         "SHOUWANG_JWT_SECRET": secrets.token_urlsafe(48),
         "SHOUWANG_PSEUDONYM_KEY": secrets.token_urlsafe(32),
         "SHOUWANG_NOTE_KEYS": f"local1:{generate_key()}",
+        "SHOUWANG_PLACEMENT_KEY": secrets.token_urlsafe(32),
         "SHOUWANG_DB_ROLE_SECRET": secrets.token_urlsafe(32),
     }
 

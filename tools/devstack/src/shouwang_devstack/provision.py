@@ -1,8 +1,19 @@
-"""Give a service its own role, schema and migrated tables in PostgreSQL.
+"""Give a service its own roles, schema and migrated tables in PostgreSQL.
 
-Each service owns one schema named after it, with a login role of the same name whose
-`search_path` is that schema. Migrations are yoyo SQL files in `services/<svc>/migrations/`,
-applied as the service role, so the tables (and yoyo's bookkeeping tables) belong to it.
+Each service owns one schema named after it, and two login roles:
+
+- `<svc>_owner` owns the schema and everything in it; migrations (yoyo SQL files in
+  `services/<svc>/migrations/`) run as it, so its tables and yoyo's bookkeeping belong to it;
+- `<svc>`, the runtime role the service connects as (its `search_path` is the schema), may
+  use the schema and read and write rows (SELECT, INSERT, UPDATE, DELETE on tables, the
+  sequences, the functions), granted by default privileges of the owner: no TRUNCATE, no
+  DDL, no ALTER, no DROP, no GRANT. Not owning the tables, it cannot switch off FORCE ROW
+  LEVEL SECURITY, drop a trigger or grant itself a right the owner withheld.
+
+Each service's migrations narrow further where a table asks for it (an audit log: INSERT and
+SELECT only), e.g. `REVOKE UPDATE, DELETE ON audit_log FROM <runtime role>`; the runtime
+role's name is the schema's (`current_schema()` in a migration). A database provisioned
+before the split (tables owned by `<svc>`) is handed to the owner on the next provisioning.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -105,35 +117,83 @@ def drop_database(admin: str, database: str) -> None:
         )
 
 
-def ensure_role_and_schema(admin: str, service: str, password: str, database: str) -> None:
-    """Idempotently: login role `service`, schema `service` owned by it, search_path, grants."""
-    role = _check_name("service", service)
+def owner_role(service: str) -> str:
+    """The role that owns `service`'s schema and runs its migrations."""
+    return f"{service}_owner"
+
+
+def _ensure_login_role(
+    conn: psycopg.Connection[Any], role: str, password: str, schema: str, database: str
+) -> None:
     ident = sql.Identifier(role)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(
+        sql.SQL(
+            verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {}"
+        ).format(ident, sql.Literal(password))
+    )
+    conn.execute(
+        sql.SQL("ALTER ROLE {} SET search_path = {}").format(ident, sql.Identifier(schema))
+    )
+    conn.execute(
+        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(database), ident
+        )
+    )
+
+
+def ensure_role_and_schema(
+    admin: str, service: str, password: str, database: str, *, owner_password: str | None = None
+) -> None:
+    """Idempotently: the owner and runtime login roles, schema `service` owned by the owner,
+    search paths, and the runtime role's rights by default privileges (see the module)."""
+    runtime = _check_name("service", service)
+    owner = owner_role(runtime)
+    schema, runtime_id, owner_id = (sql.Identifier(n) for n in (runtime, runtime, owner))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            verb = "ALTER" if exists else "CREATE"
-            conn.execute(
-                sql.SQL(
-                    verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-                ).format(ident, sql.Literal(password))
-            )
-            conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(ident, ident))
-            conn.execute(
-                sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
-                    sql.Identifier(database), ident
-                )
-            )
+            _ensure_login_role(conn, runtime, password, runtime, database)
+            _ensure_login_role(conn, owner, owner_password or password, runtime, database)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     with psycopg.connect(with_database(admin, database), autocommit=True) as conn:
         conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(ident, ident)
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(schema, owner_id)
         )
-        conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident, ident))
-        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(ident))
+        # A database from before the split: the runtime role owned the schema and its tables.
+        legacy = conn.execute(
+            """
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND pg_get_userbyid(c.relowner) = %s
+            """,
+            (runtime, runtime),
+        ).fetchone()
+        conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(schema, owner_id))
+        if legacy and legacy[0]:
+            conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(runtime_id, owner_id))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, runtime_id))
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for grant in (
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}",
+            "GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {}",
+            "GRANT EXECUTE ON FUNCTIONS TO {}",
+        ):
+            conn.execute(
+                sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} " + grant).format(
+                    owner_id, schema, runtime_id
+                )
+            )
+        if legacy and legacy[0]:
+            # Tables made before the default privileges: the same rights, granted once; the
+            # service's migrations that narrow them run after this.
+            for grant in (
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}",
+                "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {} TO {}",
+            ):
+                conn.execute(sql.SQL(grant).format(schema, runtime_id))
 
 
 def migrate(dsn: str, service: str, directory: Path) -> list[str]:
@@ -168,7 +228,8 @@ def provision_service(
     migrations: Path | None = None,
     root: Path | None = None,
 ) -> str:
-    """Create (idempotently) the service's role and schema, run its migrations, return its DSN.
+    """Create (idempotently) the service's roles and schema, run its migrations as the owner,
+    return the runtime role's DSN.
 
     `database` defaults to the admin DSN's database; a name that does not exist yet is created.
     The role's password is `password`, else derived from `secret` / `SHOUWANG_DB_ROLE_SECRET`.
@@ -180,11 +241,12 @@ def provision_service(
     if database != _database_of(admin):
         ensure_database(admin, database)
     pw = password or role_password(service, secret)
-    ensure_role_and_schema(admin, service, pw, database)
+    owner_pw = role_password(owner_role(service), secret or (password and password + ":owner"))
+    ensure_role_and_schema(admin, service, pw, database, owner_password=owner_pw)
     dsn = service_dsn(admin, service, pw, database)
     directory = migrations or migrations_dir(service, root)
     if directory.is_dir():
-        migrate(dsn, service, directory)
+        migrate(service_dsn(admin, owner_role(service), owner_pw, database), service, directory)
     return dsn
 
 

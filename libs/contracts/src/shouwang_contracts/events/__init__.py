@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..envelope import Payload
 from .casework import (
     AlertAcknowledged,
+    BreakGlassOpened,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
@@ -23,6 +24,7 @@ from .casework import (
     ReferralStatus,
     ReferralUpdated,
     ResponsibleStaff,
+    StudentRouting,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
 from .notify import (
@@ -57,6 +59,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         NotificationDelivered,
         NotificationFailed,
         NotificationAcknowledged,
+        BreakGlassOpened,
+        StudentRouting,
     )
 }
 
@@ -66,6 +70,7 @@ __all__ = [
     "AlertEscalated",
     "AlertRaised",
     "AssessmentGraded",
+    "BreakGlassOpened",
     "CaseAssigned",
     "CaseClosed",
     "CaseOpened",
@@ -92,4 +97,5 @@ __all__ = [
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
+    "StudentRouting",
 ]

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..envelope import Payload
-from ..topics import CASES, DIRECTORY
+from ..topics import CASES, DIRECTORY, DIRECTORY_V1
 from ..vocabulary import DEFAULT_LANGUAGE, Language, Role, Severity, in_language
 
 
@@ -263,6 +263,24 @@ class FamilyContactDecided(Payload):
     decided_at: AwareDatetime = Field(description="When.")
 
 
+class BreakGlassOpened(Payload):
+    """A staff member outside a student's scope opened the student's file under a
+    break-the-glass grant: the counseling center is told at once, reviews it afterwards.
+
+    Who and when only: the written reason stays sealed inside casework.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.break_glass.opened"
+    TOPIC: ClassVar[str] = CASES
+
+    grant_id: str = Field(description="Id of the grant (the review queue's id).")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    person_ref: str = Field(description="Pseudonymous reference of who broke the glass.")
+    role: Role = Field(description="Their role.")
+    granted_at: AwareDatetime = Field(description="When the file was opened.")
+    expires_at: AwareDatetime = Field(description="When the grant ends.")
+
+
 class ResponsibleStaff(BaseModel):
     """One person responsible for a student at some tier, by pseudonym only."""
 
@@ -273,10 +291,12 @@ class ResponsibleStaff(BaseModel):
 
 
 class DirectoryEntry(Payload):
-    """A student's placement and responsible staff; the topic is compacted to the latest."""
+    """Retired (kept so old records still decode): a student's placement in the clear and
+    responsible staff, on the retired `shouwang.directory.v1`. Superseded by
+    `StudentRouting` on `shouwang.directory.v2`."""
 
     EVENT_TYPE: ClassVar[str] = "shouwang.directory.entry"
-    TOPIC: ClassVar[str] = DIRECTORY
+    TOPIC: ClassVar[str] = DIRECTORY_V1
 
     student_ref: str = Field(description="Pseudonymous reference of the student.")
     active: bool = Field(default=True, description="False once the student has left.")
@@ -285,6 +305,34 @@ class DirectoryEntry(Payload):
     building: str | None = Field(default=None, description="楼栋.")
     floor: str | None = Field(default=None, description="楼层.")
     room: str | None = Field(default=None, description="寝室.")
+    responsible: list[ResponsibleStaff] = Field(
+        default_factory=list, description="Who holds each tier for this student."
+    )
+    updated_at: AwareDatetime = Field(description="When the placement was last imported.")
+
+
+class StudentRouting(Payload):
+    """Who answers for a student at each tier, and what grouping needs: the directory's
+    latest word on a student (the topic is compacted to it).
+
+    No class, building, floor or room in the clear: a compacted topic keeps its records for
+    ever, and a room beside a grade names a student. The finer placement travels as keyed
+    hashes (`placement_refs`, one per scope level, `Pseudonymizer.placement_ref`), equal for
+    students placed alike, readable only by a holder of the placement key.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.directory.routing"
+    TOPIC: ClassVar[str] = DIRECTORY
+
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    active: bool = Field(default=True, description="False once the student has left.")
+    college: str | None = Field(default=None, description="二级学院 (coarse; stats group by it).")
+    placement_refs: list[str] = Field(
+        default_factory=list,
+        description="Keyed hashes of the student's class, building, floor and room (one per "
+        "level, as scope grants name them: `class:…`, `building:…`, `floor:<b>/<f>`, "
+        "`room:<b>/<r>`), for grouping and scope checks by holders of the placement key.",
+    )
     responsible: list[ResponsibleStaff] = Field(
         default_factory=list, description="Who holds each tier for this student."
     )

@@ -34,10 +34,18 @@ class ReportSubmitted(Payload):
     observed_at: AwareDatetime = Field(description="When the reporter observed the signals.")
     received_at: AwareDatetime = Field(description="When intake accepted the report.")
     location: str | None = Field(
-        default=None, max_length=200, description="Where it was observed, e.g. a building and room."
+        default=None,
+        max_length=200,
+        description="Deprecated, never filled by current intake: where it was observed travels "
+        "sealed in `location_sealed` (a room number beside a grade identifies a student).",
     )
     note: EncryptedText | None = Field(
         default=None, description="The reporter's free-text note, AES-GCM sealed; never plain text."
+    )
+    location_sealed: EncryptedText | None = Field(
+        default=None,
+        description="Where it was observed (e.g. a building and room), AES-GCM sealed like the "
+        "note; never plain text.",
     )
 
 

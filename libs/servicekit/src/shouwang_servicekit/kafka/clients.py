@@ -2,22 +2,94 @@
 
 `KafkaClients` (from `SharedSettings.kafka_clients(service)`) builds FastStream brokers (whose
 subscribers are the service's consumers) and bare aiokafka producers (intake's hot path) with
-one set of settings: where the cluster is, who the client is, how long a request may take,
-and the durable producer (`DURABLE_PRODUCER`). Connection security belongs in
-`_connection()`, once, for every client.
+one set of settings: where the cluster is, who the client is and how it proves it
+(`KafkaSecurity`: TLS against the cluster's CA, SASL SCRAM-SHA-512 credentials), how long a
+request may take, and the durable producer (`DURABLE_PRODUCER`).
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+_FASTSTREAM_SASL: dict[str, type[SASLScram512 | SASLScram256 | SASLPlaintext]] = {
+    "SCRAM-SHA-512": SASLScram512,
+    "SCRAM-SHA-256": SASLScram256,
+    "PLAIN": SASLPlaintext,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How a client proves who it is and keeps the wire private.
+
+    `SASL_SSL` (TLS, then SCRAM-SHA-512 credentials) is what a cluster on a shared network
+    should ask for; `ca_file` names the CA that signed the brokers' certificates (the system's
+    trust store when unset). Host names are checked against the certificates.
+    """
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.uses_sasl and not (self.username and self.password):
+            raise ValueError(f"Kafka {self.protocol} needs a SASL username and password")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context (verifying the brokers against `ca_file`), or None without TLS."""
+        return create_ssl_context(cafile=self.ca_file) if self.uses_tls else None
+
+    def aiokafka(self) -> dict[str, Any]:
+        """The keyword arguments of an aiokafka client (producer, consumer, admin)."""
+        settings: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.uses_tls:
+            settings["ssl_context"] = self.ssl_context()
+        if self.uses_sasl:
+            settings |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        return settings
+
+    def faststream(self) -> BaseSecurity | None:
+        """The same, as FastStream's `security=` argument of a broker."""
+        context = self.ssl_context()
+        if self.uses_sasl:
+            assert self.username is not None
+            assert self.password is not None
+            return _FASTSTREAM_SASL[self.sasl_mechanism](
+                self.username, self.password, ssl_context=context, use_ssl=self.uses_tls
+            )
+        return BaseSecurity(ssl_context=context, use_ssl=True) if self.uses_tls else None
 
 
 class KeyPartitioner:
@@ -71,6 +143,7 @@ class KafkaClients:
     bootstrap_servers: str
     client_id: str
     request_timeout_ms: int = REQUEST_TIMEOUT_MS
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def _connection(self, name: str | None) -> dict[str, Any]:
         """Where the cluster is and who speaks: the settings every client shares."""
@@ -79,6 +152,11 @@ class KafkaClients:
             "client_id": f"{self.client_id}-{name}" if name else self.client_id,
             "request_timeout_ms": self.request_timeout_ms,
         }
+
+    def aiokafka(self, name: str | None = None) -> dict[str, Any]:
+        """Connection and security settings for any other aiokafka client (an admin client,
+        a consumer a tool or test makes)."""
+        return {**self._connection(name), **self.security.aiokafka()}
 
     def broker(self, *, linger_ms: int, name: str | None = None, **tuning: Any) -> KafkaBroker:
         """A FastStream broker whose producer waits for all in-sync replicas.
@@ -94,6 +172,7 @@ class KafkaClients:
             linger_ms=linger_ms,
             allow_auto_create_topics=False,
             logger=None,
+            security=self.security.faststream(),
             **connection,
             **DURABLE_PRODUCER,
             **tuning,
@@ -105,17 +184,17 @@ class KafkaClients:
         """A bare aiokafka producer that waits for all in-sync replicas (for hot paths that
         skip FastStream's per-message work; start and stop it yourself)."""
         return AIOKafkaProducer(
-            linger_ms=linger_ms, **self._connection(name), **DURABLE_PRODUCER, **tuning
+            linger_ms=linger_ms, **self.aiokafka(name), **DURABLE_PRODUCER, **tuning
         )
 
     def consumer(self, *, name: str | None = None, **tuning: Any) -> AIOKafkaConsumer:
         """A bare aiokafka consumer, by default in no group (to read topics from given offsets,
         as a rebuild does); start and stop it yourself."""
-        return AIOKafkaConsumer(**self._connection(name), **tuning)
+        return AIOKafkaConsumer(**self.aiokafka(name), **tuning)
 
     def admin(self, *, name: str | None = None) -> AIOKafkaAdminClient:
         """An admin client (topic metadata, group offsets); start and close it yourself."""
-        return AIOKafkaAdminClient(**self._connection(name))
+        return AIOKafkaAdminClient(**self.aiokafka(name))
 
     def producer_factory(
         self, *, linger_ms: int, name: str | None = None, **tuning: Any

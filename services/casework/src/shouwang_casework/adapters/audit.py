@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from shouwang_contracts.crypto import EncryptedText, NoteCipher, NoteKeyError
 
 
 async def record_access(
@@ -82,24 +83,53 @@ class BreakGlassGrant:
     review_note: str | None
 
 
-def _grant(row: asyncpg.Record) -> BreakGlassGrant:
+def _opened(cipher: NoteCipher, row: asyncpg.Record, column: str) -> str | None:
+    sealed = row[column]
+    if sealed is None:
+        return None
+    try:
+        return cipher.open(
+            EncryptedText.model_validate_json(sealed),
+            campus_id=row["campus_id"],
+            student_ref=row["student_ref"],
+        )
+    except (NoteKeyError, ValueError):
+        return None  # a retired key: the grant stays listed, its text unreadable
+
+
+def _grant(row: asyncpg.Record, cipher: NoteCipher) -> BreakGlassGrant:
     return BreakGlassGrant(
         id=str(row["id"]),
         person_ref=row["person_ref"],
         role=row["role"],
         student_ref=row["student_ref"],
-        reason=row["reason"],
+        reason=_opened(cipher, row, "sealed_reason") or row["reason"] or "",
         granted_at=row["granted_at"],
         expires_at=row["expires_at"],
         reviewed_by=row["reviewed_by"],
         reviewed_at=row["reviewed_at"],
         review_outcome=row["review_outcome"],
-        review_note=row["review_note"],
+        review_note=_opened(cipher, row, "sealed_review_note") or row["review_note"],
+    )
+
+
+async def grants_since(conn: asyncpg.Connection, person_ref: str, since: timedelta) -> int:
+    """How many break-the-glass grants `person_ref` was given in the last `since`."""
+    return int(
+        await conn.fetchval(
+            """
+            SELECT count(*) FROM break_glass_grants
+            WHERE person_ref = $1 AND granted_at > now() - $2::interval
+            """,
+            person_ref,
+            since,
+        )
     )
 
 
 async def grant_break_glass(
     conn: asyncpg.Connection,
+    cipher: NoteCipher,
     *,
     person_ref: str,
     role: str,
@@ -107,13 +137,18 @@ async def grant_break_glass(
     reason: str,
     duration: timedelta,
 ) -> BreakGlassGrant:
-    """Open `student_ref`'s file to `person_ref` for `duration`, and flag it in the audit log."""
+    """Open `student_ref`'s file to `person_ref` for `duration`, and flag it in the audit log.
+
+    The reason is sealed like every free text; the audit entry points at the grant and does
+    not repeat it.
+    """
     campus_id = await conn.fetchval("SELECT current_setting('shouwang.campus_id', true)")
+    sealed = cipher.seal(reason, campus_id=campus_id, student_ref=student_ref)
     row = await conn.fetchrow(
         """
-        INSERT INTO break_glass_grants (id, campus_id, person_ref, role, student_ref, reason,
-                                        granted_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7::interval)
+        INSERT INTO break_glass_grants (id, campus_id, person_ref, role, student_ref,
+                                        sealed_reason, granted_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, now(), now() + $7::interval)
         RETURNING *
         """,
         uuid.uuid4(),
@@ -121,25 +156,26 @@ async def grant_break_glass(
         person_ref,
         str(role),
         student_ref,
-        reason,
+        sealed.model_dump_json(),
         duration,
     )
+    if row is None:  # INSERT ... RETURNING always returns the row
+        raise RuntimeError("break_glass_grants insert returned no row")
     await record_access(
         conn,
         principal_ref=person_ref,
         role=role,
         student_ref=student_ref,
         action="break_glass.open",
-        reason=reason,
+        reason=f"grant:{row['id']}",
         break_glass=True,
     )
-    if row is None:  # INSERT ... RETURNING always returns the row
-        raise RuntimeError("break_glass_grants insert returned no row")
-    return _grant(row)
+    return _grant(row, cipher)
 
 
 async def review_break_glass(
     conn: asyncpg.Connection,
+    cipher: NoteCipher,
     grant_id: str,
     *,
     reviewer_ref: str,
@@ -155,30 +191,41 @@ async def review_break_glass(
         key = uuid.UUID(grant_id)
     except ValueError:
         return None
+    existing = await conn.fetchrow("SELECT * FROM break_glass_grants WHERE id = $1", key)
+    if existing is None:
+        return None
+    if existing["reviewed_at"] is not None:
+        return _grant(existing, cipher)
+    sealed = (
+        cipher.seal(note, campus_id=existing["campus_id"], student_ref=existing["student_ref"])
+        if note
+        else None
+    )
     row = await conn.fetchrow(
         """
         UPDATE break_glass_grants
-        SET reviewed_by = $2, reviewed_at = now(), review_outcome = $3, review_note = $4
+        SET reviewed_by = $2, reviewed_at = now(), review_outcome = $3,
+            sealed_review_note = $4::jsonb
         WHERE id = $1 AND reviewed_at IS NULL
         RETURNING *
         """,
         key,
         reviewer_ref,
         outcome,
-        note,
+        sealed.model_dump_json() if sealed else None,
     )
-    if row is None:
+    if row is None:  # reviewed meanwhile: the first review stays
         row = await conn.fetchrow("SELECT * FROM break_glass_grants WHERE id = $1", key)
-        return _grant(row) if row else None
+        return _grant(row, cipher) if row else None
     await record_access(
         conn,
         principal_ref=reviewer_ref,
         role=reviewer_role,
         student_ref=row["student_ref"],
         action="break_glass.review",
-        reason=f"{outcome}: {note}" if note else outcome,
+        reason=f"grant:{row['id']} {outcome}",
     )
-    return _grant(row)
+    return _grant(row, cipher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +269,11 @@ async def list_audit(conn: asyncpg.Connection, query: AuditQuery) -> list[dict[s
 
 
 async def list_break_glass(
-    conn: asyncpg.Connection, *, unreviewed_only: bool = False, limit: int = 100
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    *,
+    unreviewed_only: bool = False,
+    limit: int = 100,
 ) -> list[BreakGlassGrant]:
     """Break-the-glass grants, newest first; the review queue when `unreviewed_only`."""
     rows = await conn.fetch(
@@ -235,4 +286,4 @@ async def list_break_glass(
         unreviewed_only,
         limit,
     )
-    return [_grant(row) for row in rows]
+    return [_grant(row, cipher) for row in rows]

@@ -185,9 +185,10 @@ class HistoryEntry:
 
 
 async def history_of(
-    conn: asyncpg.Connection, case: Case, cipher: NoteCipher
+    conn: asyncpg.Connection, case: Case, cipher: NoteCipher | None
 ) -> list[HistoryEntry]:
-    """The whole history of a case, oldest first, sealed text opened."""
+    """The whole history of a case, oldest first, sealed text opened (left shut, as None,
+    without a `cipher`: for readers of structured facts only)."""
     rows = await conn.fetch(
         "SELECT * FROM case_history WHERE case_id = $1 ORDER BY seq", uuid.UUID(case.case_id)
     )
@@ -200,7 +201,7 @@ async def history_of(
             actor_ref=r["actor_ref"],
             actor_role=r["actor_role"],
             detail=json.loads(r["detail"]),
-            text=open_sealed(cipher, r["sealed_text"], case),
+            text=open_sealed(cipher, r["sealed_text"], case) if cipher is not None else None,
             at=r["at"],
         )
         for r in rows

@@ -45,7 +45,9 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         [s.value for s in r.signals],
         r.observed_at,
         r.received_at,
-        r.location,
+        # Kept sealed as it came (opened only on a read of free text); a report from an older
+        # intake may still carry it in the clear.
+        r.location_sealed.model_dump_json() if r.location_sealed else r.location,
         r.note.model_dump_json() if r.note else None,
     )
     return status.endswith(" 1")
@@ -130,9 +132,15 @@ async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
 
 
 async def read_student_file(
-    conn: asyncpg.Connection, cipher: NoteCipher, campus_id: str, student_ref: str
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    campus_id: str,
+    student_ref: str,
+    *,
+    free_text: bool = True,
 ) -> dict[str, Any]:
-    """Everything on file for one student, oldest first in each section, sealed text opened.
+    """Everything on file for one student, oldest first in each section, sealed text opened
+    (without `free_text`: every free text withheld, sealed or not; see `withhold_free_text`).
 
     Sections: `student` (roster row, or null), `reports`, `screenings`, `assessments`, and
     `cases`, each case carrying its history, assessments, alerts, referrals, consents,
@@ -187,7 +195,34 @@ async def read_student_file(
         "assessments": assessments,
         "cases": cases,
     }
+    if not free_text:
+        return withhold_free_text(file)
     return open_sealed_values(file, cipher, campus_id=campus_id, student_ref=student_ref)
+
+
+#: Free text stored in the clear (where something was observed, where a student was referred
+#: to): withheld like the sealed texts from readers of structured facts only.
+PLAIN_FREE_TEXT = frozenset({"location", "destination"})
+
+
+def withhold_free_text(value: Any) -> Any:
+    """A copy of `value` with every free text left out: a sealed `sealed_reason` becomes
+    `reason_withheld: true`, a `location` becomes `location_withheld: true`; structured
+    facts stay."""
+    if isinstance(value, list):
+        return [withhold_free_text(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if _looks_sealed(item) is not None:
+            result[f"{_opened_name(key)}_withheld"] = True
+        elif key in PLAIN_FREE_TEXT:
+            if item is not None:
+                result[f"{key}_withheld"] = True
+        else:
+            result[key] = withhold_free_text(item)
+    return result
 
 
 def _looks_sealed(value: Any) -> dict[str, Any] | None:

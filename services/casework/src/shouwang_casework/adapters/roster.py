@@ -6,19 +6,16 @@ security limits it to one campus, so no query here filters by campus itself.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
 from shouwang_contracts.auth import Placement, ScopeGrant, ScopeKind
+from shouwang_servicekit.spreadsheets import SheetLimits, SheetRefused, read_sheet
 
 from ..domain.roster import (
     SCOPE_NARROWEST_FIRST,
@@ -301,39 +298,30 @@ def _import(row: asyncpg.Record) -> RosterImport:
     )
 
 
-# --- reading XLSX uploads ----------------------------------------------------------------------
-
-MAX_XLSX_UNPACKED_BYTES = 256 * 1024 * 1024
+# --- reading uploads --------------------------------------------------------------------------
 
 
-def xlsx_rows(data: bytes) -> Iterator[list[object]]:
-    """Rows of the first worksheet of an XLSX upload, streamed (openpyxl read-only).
+async def read_table(data: bytes, max_rows: int) -> list[list[object]]:
+    """An upload (XLSX, or CSV in UTF-8, UTF-16 or GB18030, comma, tab, semicolon or full-width
+    comma) as a table, header first, empty rows kept so row numbers stay true.
 
-    Refuses archives that unpack to more than MAX_XLSX_UNPACKED_BYTES (a zip bomb is small on
-    the wire). Numbers that are whole (学号 typed as numbers) come back without a `.0`.
+    Read by the kit's worker process within its budgets (`shouwang_servicekit.spreadsheets`):
+    a sheet claiming a million rows, a cell far to the right or an archive that unpacks to
+    gigabytes is refused, never padded or unpacked here. Whole numbers (学号 typed as
+    numbers) come back without a `.0`.
     """
+    table: list[list[object]] = []
+    limits = SheetLimits(max_rows=max_rows, sniff_delimiter=True)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_XLSX_UNPACKED_BYTES:
-            raise UnreadableFile(
-                "xlsx_too_large",
-                "XLSX 文件解压后过大，请拆分后上传",
-                "the XLSX file unpacks too large; split it",
-            )
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        async for batch in read_sheet(data, limits=limits):
+            for number, cells in batch:
+                table.extend([] for _ in range(number - 1 - len(table)))
+                table.append([_cell_text(value) for value in cells])
+    except SheetRefused as refused:
         raise UnreadableFile(
-            "malformed_xlsx",
-            "XLSX 文件已损坏或不是 Excel 工作簿",
-            "the XLSX file is damaged or not an Excel workbook",
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell_text(value) for value in row]
-    finally:
-        workbook.close()
+            refused.code, refused.message, refused.message_en, status=refused.status
+        ) from None
+    return table
 
 
 def _cell_text(value: object) -> object:

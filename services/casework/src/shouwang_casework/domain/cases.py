@@ -230,7 +230,7 @@ class Case:
         Returns False (and records nothing) when that person already owns it.
         """
         if actor is not None:
-            require(may_assign(actor), "assign_forbidden", "tier 5+ or campus admin in scope")
+            require(may_assign(actor), "assign_forbidden", "tier 5+ in scope")
         if owner_ref == self.owner_ref and owner_role is self.owner_role:
             return False
         previous = self.owner_ref

@@ -64,15 +64,46 @@ class Actor:
         return int(tier) if tier is not None else 0
 
 
-def may_read_cases(actor: Actor) -> bool:
-    """Staff of tier 4+, college leaders and campus admins read cases in their scope.
+#: Roles that read no case content at all, whatever their scope: students (tiers 1-3),
+#: campus admins (rosters and contacts), auditors (the audit log), platform admins (figures).
+NO_CASE_ACCESS = frozenset({Role.CAMPUS_ADMIN, Role.AUDITOR, Role.PLATFORM_ADMIN})
 
-    Students (tiers 1-3) never see case data; auditors read the audit log and platform admins
-    aggregated figures, not cases.
+
+class Reading(StrEnum):
+    """How much of a case a reader sees (the need-to-know line, casework's README).
+
+    `full`: structured facts and free text (notes, history text, plan texts, reasons,
+    referral destinations, report notes and locations); `facts`: structured facts only.
     """
-    if actor.role.is_student or actor.role in (Role.AUDITOR, Role.PLATFORM_ADMIN):
+
+    FULL = "full"
+    FACTS = "facts"
+
+
+def may_read_cases(actor: Actor) -> bool:
+    """Staff of tier 4+ and college leaders read cases in their scope.
+
+    Students (tiers 1-3) never see case data; campus admins manage rosters and contacts,
+    auditors read the audit log and platform admins aggregated figures, none of them cases.
+    """
+    if actor.role.is_student or actor.role in NO_CASE_ACCESS:
         return False
     return actor.in_scope
+
+
+def reading_of(actor: Actor, *, owner: bool, break_glass: bool) -> Reading | None:
+    """What `actor` may read of a case: free text is need-to-know (tier 4+ in scope, the
+    case's owner, tier 6); college leaders see structured facts of their college; None for
+    nothing at all."""
+    if actor.role.is_student or actor.role in NO_CASE_ACCESS:
+        return None
+    if owner or actor.role is Role.COUNSELING_CENTER:
+        return Reading.FULL
+    if actor.tier >= Tier.RESIDENCE_COUNSELOR and (actor.in_scope or break_glass):
+        return Reading.FULL
+    if actor.role is Role.COLLEGE_LEADER and actor.in_scope:
+        return Reading.FACTS
+    return None
 
 
 def may_work_cases(actor: Actor) -> bool:
@@ -81,9 +112,8 @@ def may_work_cases(actor: Actor) -> bool:
 
 
 def may_assign(actor: Actor) -> bool:
-    """Tier 5+ in scope and campus admins hand a case to someone else."""
-    if actor.role is Role.CAMPUS_ADMIN:
-        return actor.in_scope
+    """Tier 5+ in scope hand a case to someone else (campus admins read no case content, so
+    they do not pick owners for cases they cannot see)."""
     return actor.tier >= Tier.COMMUNITY_PSYCH_TEACHER and actor.in_scope
 
 

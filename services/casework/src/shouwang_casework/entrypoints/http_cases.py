@@ -20,6 +20,7 @@ from ..adapters.queue import QueueFilter
 from ..container import Casework
 from ..domain.cases import TransitionRequest, allowed_targets
 from ..domain.followup import FollowUp
+from ..domain.guards import Reading
 from ..domain.plan import Plan
 from ..domain.referral import ReferralRequest
 from ..service_layer import loop, views
@@ -50,7 +51,7 @@ def _case_out(view: views.CaseView) -> s.CaseOut:
         referral=s.ReferralOut(
             referral_id=view.referral.referral_id,
             destination_type=view.referral.destination_type,
-            destination=view.referral.destination,
+            destination=view.referral.destination if view.reading is Reading.FULL else None,
             status=view.referral.status,
             consent=view.referral.consent,
             returned_at=view.referral.returned_at,

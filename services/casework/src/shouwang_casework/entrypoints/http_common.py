@@ -13,11 +13,12 @@ from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.transient import is_transient
 
+from ..adapters.audit import record_access
 from ..adapters.cases import StaleCase
 from ..adapters.db import campus_transaction
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
-from ..service_layer.access import Caller
+from ..service_layer.access import Caller, ReadRefused
 from .http_messages import ZH, zh_detail
 
 #: The container, the one way handlers reach casework's parts.
@@ -44,6 +45,18 @@ async def in_campus(casework: Casework, principal: Principal, work: Work[T]) -> 
     try:
         async with campus_transaction(casework.pool, principal.campus_id) as conn:
             return await work(conn, caller, casework)
+    except ReadRefused as exc:
+        # The request's transaction rolled back; the refusal is audited in one of its own.
+        async with campus_transaction(casework.pool, principal.campus_id) as conn:
+            await record_access(
+                conn,
+                principal_ref=exc.principal_ref,
+                role=exc.role,
+                student_ref=exc.student_ref,
+                action=f"{exc.action}.refused",
+                reason=exc.code,
+            )
+        raise refusal(exc) from exc
     except CaseRuleViolation as exc:
         raise refusal(exc) from exc
     except (StaleCase, asyncpg.UniqueViolationError, asyncpg.SerializationError) as exc:

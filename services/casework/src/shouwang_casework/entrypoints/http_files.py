@@ -50,7 +50,10 @@ async def read_student_file(
     )
     if read.refusal is not None:  # raised only now: the refusal's audit entry is committed
         raise refusal(read.refusal)
-    return s.StudentFileOut(**read.file, access=s.FileAccessOut(break_glass=read.break_glass))
+    return s.StudentFileOut(
+        **read.file,
+        access=s.FileAccessOut(break_glass=read.break_glass, free_text=read.free_text),
+    )
 
 
 @router.post(
@@ -58,7 +61,10 @@ async def read_student_file(
     operation_id="break_glass",
     status_code=status.HTTP_201_CREATED,
     response_model=s.BreakGlassGrantOut,
-    responses={409: {"description": "The student is in your scope already."}},
+    responses={
+        409: {"description": "The student is in your scope already."},
+        429: {"description": "The caller broke the glass as often as a day allows."},
+    },
 )
 async def break_glass(
     casework: Container, principal: CurrentPrincipal, student_ref: str, body: s.BreakGlassIn
@@ -73,8 +79,14 @@ async def break_glass(
     grant = await in_campus(
         casework,
         principal,
-        lambda conn, caller, _: files.break_the_glass(
-            conn, caller, student_ref, body.reason, minutes
+        lambda conn, caller, cw: files.break_the_glass(
+            conn,
+            caller,
+            cw.cipher,
+            student_ref,
+            body.reason,
+            minutes=minutes,
+            per_day=cw.settings.break_glass_per_day,
         ),
     )
     return _grant_out(grant)
@@ -147,8 +159,8 @@ async def list_break_glass_grants(
     grants = await in_campus(
         casework,
         principal,
-        lambda conn, caller, _: files.break_glass_grants(
-            conn, caller, unreviewed=unreviewed, limit=limit
+        lambda conn, caller, cw: files.break_glass_grants(
+            conn, caller, cw.cipher, unreviewed=unreviewed, limit=limit
         ),
     )
     return s.BreakGlassGrantList(items=[_grant_out(g) for g in grants])
@@ -166,8 +178,8 @@ async def review_break_glass(
     grant = await in_campus(
         casework,
         principal,
-        lambda conn, caller, _: files.review_break_glass(
-            conn, caller, grant_id, body.outcome, body.note
+        lambda conn, caller, cw: files.review_break_glass(
+            conn, caller, cw.cipher, grant_id, body.outcome, body.note
         ),
     )
     return _grant_out(grant)

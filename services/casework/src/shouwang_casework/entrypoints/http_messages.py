@@ -14,6 +14,7 @@ ZH: dict[str, str] = {
     "role_has_no_case_access": "该角色不能查看个案",
     "severity_too_low": "研判等级为“无”时不开立个案",
     "out_of_scope": "该学生不在您的负责范围内",
+    "free_text_need_to_know": "个案记录等文字内容仅限负责范围内的四级及以上人员、个案负责人和心理中心查看",
     "transition_forbidden": "仅负责范围内的四级及以上人员可推进个案",
     "referral_forbidden": "仅负责范围内的四级及以上人员可更新转介状态",
     "consent_forbidden": "仅负责范围内的四级及以上人员可记录知情同意",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 
 class RowErrorOut(BaseModel):
@@ -62,6 +62,11 @@ class RosterImportList(BaseModel):
 
 class FileAccessOut(BaseModel):
     break_glass: bool = Field(description="The file was opened under a break-the-glass grant.")
+    free_text: bool = Field(
+        default=True,
+        description="Free text (notes, reasons, plan texts, locations) is opened; false for a "
+        "reader of structured facts only, whose file says `<name>_withheld: true` instead.",
+    )
 
 
 class StudentFileOut(BaseModel):
@@ -81,9 +86,12 @@ class BreakGlassIn(BaseModel):
     """Why the file must be opened now, by someone outside the student's scope."""
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)
-    ] = Field(description="Written reason, at least 8 characters besides spaces.")
-    minutes: int | None = Field(
+        str, StringConstraints(strip_whitespace=True, min_length=15, max_length=2000)
+    ] = Field(
+        description="Written reason, at least 15 characters besides leading and trailing "
+        "spaces (sealed at rest; the counseling center reviews it)."
+    )
+    minutes: StrictInt | None = Field(
         default=None, ge=5, le=24 * 60, description="How long; capped by the configured maximum."
     )
 

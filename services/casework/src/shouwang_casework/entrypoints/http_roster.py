@@ -151,7 +151,14 @@ async def _import(
         casework,
         principal,
         lambda conn, caller, cw: use_case(
-            conn, caller, cw.pseudonymizer, upload, parsed, mode=mode, dry_run=dry_run
+            conn,
+            caller,
+            cw.pseudonymizer,
+            upload,
+            parsed,
+            mode=mode,
+            dry_run=dry_run,
+            placement=cw.placement,
         ),
     )
     if outcome.refused_rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from shouwang_contracts.events.casework import (
     CaseOutcome,
     CaseState,
@@ -44,7 +44,7 @@ class ReferralIn(_In):
 
 class TransitionIn(_In):
     to_state: CaseState = Field(description="Target state of the loop.")
-    expected_version: int | None = Field(
+    expected_version: StrictInt | None = Field(
         default=None, ge=1, description="Refuse with 409 if the case changed since this version."
     )
     reason: str | None = Field(
@@ -80,7 +80,7 @@ class PlanActionIn(_In):
 
 
 class PlanIn(_In):
-    expected_version: int = Field(
+    expected_version: StrictInt = Field(
         ge=0, description="The version you revise (0 for the first plan)."
     )
     actions: list[PlanActionIn] = Field(max_length=200, description="The whole list of actions.")
@@ -161,7 +161,9 @@ class AlertOut(BaseModel):
 class ReferralOut(BaseModel):
     referral_id: str
     destination_type: DestinationType
-    destination: str
+    destination: str | None = Field(
+        description="Where to (free text): withheld (null) from readers of structured facts only."
+    )
     status: ReferralStatus
     consent: str
     returned_at: datetime | None

@@ -6,7 +6,12 @@ the grants in their token and the roster assignments they hold in the role the t
 and campus admins see the whole campus. Outside their scope, tier 4+ staff read a student's
 data only while a break-the-glass grant of theirs is open (`break_glass_open`). Students never
 see case data. Every read of a student's data is appended to the audit log in the same
-transaction.
+transaction; a refused read raises `ReadRefused`, which `http_common.in_campus` writes to the
+audit log in a transaction of its own (the refused request's own transaction rolls back).
+
+How much a reader sees is the need-to-know line (`domain.guards.reading_of`): free text for
+tier 4+ in scope, the case's owner and tier 6; structured facts for college leaders of the
+student's college; nothing for campus admins, auditors, platform admins and students.
 """
 
 from __future__ import annotations
@@ -19,13 +24,36 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 
 from ..adapters.audit import active_break_glass, record_access
 from ..adapters.roster import placement_of, scope_of
-from ..domain.guards import Actor, CaseRuleViolation, NotPermitted, may_read_cases
+from ..domain.guards import (
+    Actor,
+    CaseRuleViolation,
+    NotPermitted,
+    Reading,
+    may_read_cases,
+    reading_of,
+)
 
 
 class CaseNotFound(CaseRuleViolation):
     """No such case (or alert, note, follow-up) in the caller's campus."""
 
     status = 404
+
+
+class ReadRefused(NotPermitted):
+    """A read of a student's data the caller may not make: audited on its own, so the entry
+    survives the refused request's rollback."""
+
+    def __init__(
+        self, refusal: NotPermitted, *, principal_ref: str, role: str, student_ref: str, action: str
+    ) -> None:
+        super().__init__(
+            refusal.code, refusal.detail, field=refusal.field, detail_zh=refusal.detail_zh
+        )
+        self.principal_ref = principal_ref
+        self.role = role
+        self.student_ref = student_ref
+        self.action = action
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +119,46 @@ async def actor_for(conn: asyncpg.Connection, caller: Caller, student_ref: str) 
 
 
 async def authorize_read(
-    conn: asyncpg.Connection, caller: Caller, student_ref: str, action: str
-) -> Actor:
-    """Allow a read of case data about the student, and write it to the audit log.
+    conn: asyncpg.Connection,
+    caller: Caller,
+    student_ref: str,
+    action: str,
+    *,
+    owner_ref: str | None = None,
+    needs: Reading = Reading.FACTS,
+) -> Reading:
+    """Allow a read of case data about the student, write it to the audit log, and say how
+    much the caller sees (free text, or structured facts only).
 
     Outside their scope, tier 4+ staff may still read under an active break-the-glass grant;
-    the audit entry then carries the flag.
+    the audit entry then carries the flag. `owner_ref` is the case's owner (who reads free
+    text wherever the student is placed); `needs` is what the read is for: a read of free
+    text alone (notes) is refused to a reader who would see facts only.
     """
-    refuse_students(caller)
-    actor = await actor_for(conn, caller, student_ref)
-    break_glass = False
-    if not may_read_cases(actor):
-        break_glass = await break_glass_open(conn, caller, student_ref)
-        if not break_glass:
+    try:
+        refuse_students(caller)
+        actor = await actor_for(conn, caller, student_ref)
+        break_glass = False
+        owner = owner_ref is not None and owner_ref == caller.person_ref
+        if not (may_read_cases(actor) or owner):
+            break_glass = await break_glass_open(conn, caller, student_ref)
+        reading = reading_of(actor, owner=owner, break_glass=break_glass)
+        if reading is None:
             raise NotPermitted("out_of_scope", "this student is outside your scope")
+        if needs is Reading.FULL and reading is not Reading.FULL:
+            raise NotPermitted(
+                "free_text_need_to_know",
+                "notes and other free text are for tier 4+ staff in scope, the case's owner "
+                "and the counseling center",
+            )
+    except NotPermitted as refusal:
+        raise ReadRefused(
+            refusal,
+            principal_ref=caller.person_ref,
+            role=caller.principal.role.value,
+            student_ref=student_ref,
+            action=action,
+        ) from None
     await record_access(
         conn,
         principal_ref=caller.person_ref,
@@ -113,7 +167,7 @@ async def authorize_read(
         action=action,
         break_glass=break_glass,
     )
-    return actor
+    return reading
 
 
 async def audit_read(

@@ -7,6 +7,7 @@ also writes the audit log.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
@@ -16,7 +17,14 @@ from shouwang_contracts.events.casework import FollowUpFinding, PlanUpdated
 from ..adapters import care
 from ..domain.cases import Case
 from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
-from ..domain.guards import Actor, InvalidTransition, MissingRecord, may_work_cases, require
+from ..domain.guards import (
+    Actor,
+    InvalidTransition,
+    MissingRecord,
+    Reading,
+    may_work_cases,
+    require,
+)
 from ..domain.plan import Plan, PlanAction
 from .access import Caller, CaseNotFound, actor_for, authorize_read, refuse_students
 from .events import follow_up_updated, publish
@@ -75,17 +83,30 @@ async def read_notes(
 ) -> list[care.NoteVersion]:
     """The case's notes, opened for a reader in scope (audited)."""
     case = await load_case(conn, case_id, lock=False)
-    await authorize_read(conn, caller, case.student_ref, "case.notes.read")
+    await authorize_read(
+        conn,
+        caller,
+        case.student_ref,
+        "case.notes.read",
+        owner_ref=case.owner_ref,
+        needs=Reading.FULL,
+    )
     return await care.note_versions(conn, cipher, case, latest_only=not all_versions)
 
 
 async def read_plan(
     conn: asyncpg.Connection, caller: Caller, cipher: NoteCipher, case_id: str
 ) -> Plan:
-    """The case's current plan (audited)."""
+    """The case's current plan (audited); the actions' descriptions (free text) only for
+    those who read free text."""
     case = await load_case(conn, case_id, lock=False)
-    await authorize_read(conn, caller, case.student_ref, "case.plan.read")
-    return await care.latest_plan(conn, cipher, case)
+    reading = await authorize_read(
+        conn, caller, case.student_ref, "case.plan.read", owner_ref=case.owner_ref
+    )
+    plan = await care.latest_plan(conn, cipher, case)
+    if reading is Reading.FULL:
+        return plan
+    return replace(plan, actions=[replace(a, description=None) for a in plan.actions])
 
 
 async def revise_plan(

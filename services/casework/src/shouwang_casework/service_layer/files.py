@@ -1,9 +1,10 @@
 """The student file (档案), break-the-glass, and the audit log.
 
-Who reads a file: tier 4-5 staff and college leaders for students in their scope (the one
-rule, `access.in_scope`), tier 6 and campus admins campus-wide, and tier 4+ staff outside
-their scope while a break-the-glass grant of theirs is open. Students of tiers 1-3, auditors
-and platform admins never (their roles are refused at the edge). Every read, every refused
+Who reads a file: tier 4-5 staff for students in their scope (the one rule,
+`access.in_scope`), tier 6 campus-wide, and tier 4+ staff outside their scope while a
+break-the-glass grant of theirs is open; college leaders read the structured facts of their
+college's students, free text withheld. Students of tiers 1-3, campus admins, auditors and
+platform admins never (their roles are refused at the edge). Every read, every refused
 read and every break-the-glass goes into the append-only audit log: a refused read is
 returned, not raised, so that its audit entry commits with the transaction.
 """
@@ -16,6 +17,8 @@ from typing import Any, Literal
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.events.casework import BreakGlassOpened
+from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters import audit
@@ -23,14 +26,16 @@ from ..adapters import files as file_store
 from ..adapters.roster import placement_of
 from ..domain.guards import CaseRuleViolation, NotPermitted
 from .access import Caller, CaseNotFound, audit_read, break_glass_open, in_scope
+from .events import publish
 
+# Campus admins manage rosters and contacts and read no case content; college leaders read
+# the structured facts of their college's students (the need-to-know line, README).
 FILE_READERS = frozenset(
     {
         Role.RESIDENCE_COUNSELOR,
         Role.COMMUNITY_PSYCH_TEACHER,
         Role.COUNSELING_CENTER,
         Role.COLLEGE_LEADER,
-        Role.CAMPUS_ADMIN,
     }
 )
 GLASS_BREAKERS = frozenset(
@@ -50,6 +55,7 @@ class FileRead:
     file: dict[str, Any]
     break_glass: bool
     refusal: CaseRuleViolation | None = None
+    free_text: bool = True  # False: structured facts only (a college leader)
 
 
 async def read_student_file(
@@ -76,16 +82,33 @@ async def read_student_file(
     if refusal is not None:
         await audit_read(conn, caller, student_ref, "file.read.refused", reason=refusal.code)
         return FileRead({}, False, refusal)
-    file = await file_store.read_student_file(conn, cipher, principal.campus_id, student_ref)
+    free_text = principal.role is not Role.COLLEGE_LEADER
+    file = await file_store.read_student_file(
+        conn, cipher, principal.campus_id, student_ref, free_text=free_text
+    )
     await audit_read(conn, caller, student_ref, "file.read", break_glass=break_glass)
-    return FileRead(file, break_glass)
+    return FileRead(file, break_glass, free_text=free_text)
+
+
+class DailyCapReached(CaseRuleViolation):
+    """The caller broke the glass as often as a day allows."""
+
+    status = 429
 
 
 async def break_the_glass(
-    conn: asyncpg.Connection, caller: Caller, student_ref: str, reason: str, minutes: int
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    student_ref: str,
+    reason: str,
+    *,
+    minutes: int,
+    per_day: int,
 ) -> audit.BreakGlassGrant:
-    """Open one student's file for `minutes` to a tier-4+ staff member outside its scope,
-    flagged in the audit log for tier 6 to review."""
+    """Open one student's file for `minutes` to a tier-4+ staff member outside its scope, at
+    most `per_day` times a day per person: flagged in the audit log, the reason sealed, and
+    the counseling center told at once (`BreakGlassOpened`, through the outbox) to review it."""
     placement = await placement_of(conn, student_ref)
     if placement is None:
         raise _no_such_student()
@@ -93,14 +116,36 @@ async def break_the_glass(
         raise CaseRuleViolation(
             "already_in_scope", "The student is in your scope already; read the file directly"
         )
-    return await audit.grant_break_glass(
+    if await audit.grants_since(conn, caller.person_ref, timedelta(days=1)) >= per_day:
+        raise DailyCapReached(
+            "break_glass_daily_cap",
+            f"You broke the glass {per_day} times in the last 24 hours; ask the counseling "
+            "center, who sees the whole campus",
+            detail_zh=f"您在 24 小时内已申请临时查看 {per_day} 次，已达上限；请联系心理中心",
+        )
+    grant = await audit.grant_break_glass(
         conn,
+        cipher,
         person_ref=caller.person_ref,
         role=caller.principal.role.value,
         student_ref=student_ref,
         reason=reason,
         duration=timedelta(minutes=minutes),
     )
+    await publish(
+        conn,
+        caller.principal.campus_id,
+        BreakGlassOpened(
+            grant_id=grant.id,
+            student_ref=student_ref,
+            person_ref=grant.person_ref,
+            role=Role(grant.role),
+            granted_at=grant.granted_at,
+            expires_at=grant.expires_at,
+        ),
+        current_traceparent(),
+    )
+    return grant
 
 
 async def audit_log(
@@ -113,15 +158,21 @@ async def audit_log(
 
 
 async def break_glass_grants(
-    conn: asyncpg.Connection, caller: Caller, *, unreviewed: bool, limit: int
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cipher: NoteCipher,
+    *,
+    unreviewed: bool,
+    limit: int,
 ) -> list[audit.BreakGlassGrant]:
     """Break-the-glass grants (the review queue when `unreviewed`), newest first."""
-    return await audit.list_break_glass(conn, unreviewed_only=unreviewed, limit=limit)
+    return await audit.list_break_glass(conn, cipher, unreviewed_only=unreviewed, limit=limit)
 
 
 async def review_break_glass(
     conn: asyncpg.Connection,
     caller: Caller,
+    cipher: NoteCipher,
     grant_id: str,
     outcome: Literal["justified", "unjustified"],
     note: str | None,
@@ -129,6 +180,7 @@ async def review_break_glass(
     """Record tier 6's review of a grant; a reviewed grant keeps its first review."""
     grant = await audit.review_break_glass(
         conn,
+        cipher,
         grant_id,
         reviewer_ref=caller.person_ref,
         reviewer_role=caller.principal.role.value,

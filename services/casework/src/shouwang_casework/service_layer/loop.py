@@ -290,10 +290,12 @@ async def acknowledge_alert(
     await repo.lock_student(conn, caller.principal.campus_id, known.student_ref)
     alert = await repo.get_alert(conn, alert_id, lock=True)
     assert alert is not None
-    if alert.acknowledged_at is not None:
-        return alert
+    # Scope first: an acknowledged alert answered to anyone would tell a stranger who owns
+    # which student's crisis, and when.
     actor = await actor_for(conn, caller, alert.student_ref)
     require(may_work_cases(actor), "acknowledge_forbidden", "tier 4+ in scope acknowledges")
+    if alert.acknowledged_at is not None:
+        return alert
     needed = alert.owner_role.tier
     if needed is not None and actor.tier < needed:
         raise NotPermitted(

@@ -8,8 +8,9 @@ change and writes nothing but the record. Re-importing a file changes nothing.
 
 Staff are identified by 工号/学号, and `person_ref = Pseudonymizer.person_ref(campus, number)`:
 the identity provider's token `sub` must be that number for scope checks to find the person.
-Changed placements and responsibilities leave as `DirectoryEntry` events through the outbox,
-with pseudonyms and placement only: never names, numbers or contact details.
+Changed placements and responsibilities leave as `StudentRouting` events through the outbox:
+pseudonyms, the college and keyed hashes of the finer placement only; never names, numbers,
+contact details, nor class, building, floor or room in the clear.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any, Literal
 
 import anyio
 import asyncpg
+from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import DirectoryEntry, ResponsibleStaff
-from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
+from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
 
@@ -40,8 +42,8 @@ from ..domain.roster import (
     plan_student_changes,
     scopes_without_students,
 )
-from ..domain.roster_rows import ParsedRoster, RowError, parse_staff, parse_students
-from ..domain.roster_tables import TableFormat, UnreadableFile, csv_rows, detect_format
+from ..domain.roster_rows import MAX_ROWS, ParsedRoster, RowError, parse_staff, parse_students
+from ..domain.roster_tables import UnreadableFile
 from .access import Caller, CaseNotFound
 
 SOURCE = "/shouwang/casework"
@@ -54,11 +56,12 @@ Kind = Literal["students", "staff"]
 
 class UnreadableRoster(MissingRecord):
     """The upload is no table this import reads: 415 when it is not a table at all (legacy
-    Excel, no known encoding), 422 when the table is not a roster."""
+    Excel, no known encoding), 413 over a limit of the reader (rows, columns, unpacked size,
+    its time and memory), 422 when the table is not a roster."""
 
     def __init__(self, exc: UnreadableFile) -> None:
         super().__init__(exc.code, exc.message_en, detail_zh=exc.message)
-        self.status = 415 if exc.code in _NOT_A_TABLE else 422
+        self.status = 415 if exc.code in _NOT_A_TABLE else exc.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ class ImportOutcome:
 
 
 async def read_students(upload: RosterFile) -> ParsedRoster[Any]:
-    """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds)."""
+    """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds): the
+    file in the kit's worker process, the rows in a thread."""
     return await _parse(upload, parse_students)
 
 
@@ -95,15 +99,11 @@ async def read_staff(upload: RosterFile) -> ParsedRoster[Any]:
 async def _parse(
     upload: RosterFile, parse: Callable[[list[Sequence[object]]], ParsedRoster[Any]]
 ) -> ParsedRoster[Any]:
-    def table() -> list[Sequence[object]]:
-        if detect_format(upload.data) is TableFormat.XLSX:
-            return list(repo.xlsx_rows(upload.data))
-        return list(csv_rows(upload.data))
-
     try:
-        return await anyio.to_thread.run_sync(lambda: parse(table()))
+        table: list[Sequence[object]] = list(await repo.read_table(upload.data, MAX_ROWS))
     except UnreadableFile as exc:
         raise UnreadableRoster(exc) from exc
+    return await anyio.to_thread.run_sync(lambda: parse(table))
 
 
 async def import_students(
@@ -115,6 +115,7 @@ async def import_students(
     *,
     mode: Mode,
     dry_run: bool,
+    placement: PlacementHasher,
 ) -> ImportOutcome:
     """Import students and their placements; publish the directory entries that changed."""
     campus_id = caller.principal.campus_id
@@ -138,6 +139,7 @@ async def import_students(
                 conn,
                 campus_id,
                 [(ref[s.student_no], s.placement, a) for s, a in changes.directory_changes],
+                placement,
             )
     record = await _record(conn, caller, "students", mode, upload, parsed, counts, dry_run)
     return ImportOutcome(record, parsed.errors, [])
@@ -152,6 +154,7 @@ async def import_staff(
     *,
     mode: Mode,
     dry_run: bool,
+    placement: PlacementHasher,
 ) -> ImportOutcome:
     """Import who holds which role for which scope; republish directory entries it touches."""
     campus_id = caller.principal.campus_id
@@ -183,7 +186,10 @@ async def import_staff(
             )
             touched = affected_by(placements, changes.added | changes.removed)
             counts["directory_entries"] = await enqueue_directory(
-                conn, campus_id, [(ref, placements[ref], True) for ref in sorted(touched)]
+                conn,
+                campus_id,
+                [(ref, placements[ref], True) for ref in sorted(touched)],
+                placement,
             )
     record = await _record(conn, caller, "staff", mode, upload, parsed, counts, dry_run)
     return ImportOutcome(record, parsed.errors, unmatched)
@@ -210,26 +216,33 @@ async def enqueue_directory(
     conn: asyncpg.Connection,
     campus_id: str,
     students: Iterable[tuple[str, StudentPlacement, bool]],
+    placement: PlacementHasher,
 ) -> int:
-    """Put a DirectoryEntry per (student_ref, placement, active) in the outbox; returns how many.
+    """Put a StudentRouting per (student_ref, placement, active) in the outbox; returns how
+    many.
 
     Responsible staff come from the assignments as they stand in this transaction. Entries
-    carry pseudonyms and placement only: never names, numbers or contact details.
+    carry pseudonyms, the college and keyed hashes of the finer placement: never names,
+    numbers, contact details, nor class, building, floor or room in the clear.
     """
     index = ResponsibleIndex(await repo.known_assignments(conn))
     now = datetime.now(UTC)
     traceparent = current_traceparent()
     envelopes = []
-    for student_ref, placement, active in students:
-        responsible = index.responsible(placement) if active else []
-        entry = DirectoryEntry(
+    for student_ref, placed, active in students:
+        responsible = index.responsible(placed) if active else []
+        where = Placement(
+            college=placed.college,
+            class_name=placed.class_name,
+            building=placed.building,
+            floor=placed.floor,
+            room=placed.room,
+        )
+        entry = StudentRouting(
             student_ref=student_ref,
             active=active,
-            college=placement.college,
-            class_name=placement.class_name,
-            building=placement.building,
-            floor=placement.floor,
-            room=placement.room,
+            college=placed.college,
+            placement_refs=[placement.placement_ref(campus_id, g) for g in where.finer_grants()],
             responsible=[ResponsibleStaff(role=Role(r), person_ref=p) for r, p in responsible],
             updated_at=now,
         )

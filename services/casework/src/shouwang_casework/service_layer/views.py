@@ -15,6 +15,7 @@ from ..adapters import cases as repo
 from ..adapters.queue import QueueFilter, QueueRow, list_queue
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
+from ..domain.guards import Reading
 from ..domain.referral import Referral
 from .access import Caller, audit_read, authorize_read, refuse_students, scope_grants
 from .loop import load_case
@@ -28,6 +29,7 @@ class CaseView:
     alerts: list[repo.AlertRecord]
     referral: Referral | None
     follow_ups: list[FollowUp]
+    reading: Reading = Reading.FULL  # FACTS: the referral's destination (free text) withheld
 
 
 async def queue(
@@ -51,20 +53,26 @@ async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> C
     """One case with its alerts, current referral and follow-ups (audited)."""
     refuse_students(caller)
     case = await load_case(conn, case_id, lock=False)
-    await authorize_read(conn, caller, case.student_ref, "case.read")
+    reading = await authorize_read(
+        conn, caller, case.student_ref, "case.read", owner_ref=case.owner_ref
+    )
     return CaseView(
         case=case,
         alerts=await repo.alerts_of(conn, case.case_id),
         referral=await care.current_referral(conn, case.case_id),
         follow_ups=await care.follow_ups_of(conn, case.case_id),
+        reading=reading,
     )
 
 
 async def case_history(
     conn: asyncpg.Connection, caller: Caller, cipher: NoteCipher, case_id: str
 ) -> list[repo.HistoryEntry]:
-    """The case's immutable history, free text opened for the reader (audited)."""
+    """The case's immutable history (audited), its free text opened for those who read free
+    text; for the others each entry keeps its structured facts and no text."""
     refuse_students(caller)
     case = await load_case(conn, case_id, lock=False)
-    await authorize_read(conn, caller, case.student_ref, "case.history.read")
-    return await repo.history_of(conn, case, cipher)
+    reading = await authorize_read(
+        conn, caller, case.student_ref, "case.history.read", owner_ref=case.owner_ref
+    )
+    return await repo.history_of(conn, case, cipher if reading is Reading.FULL else None)

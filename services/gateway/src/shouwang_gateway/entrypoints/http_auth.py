@@ -25,6 +25,28 @@ from ..service_layer.signin import SignedIn, SignInRefused
 
 router = APIRouter(tags=["sign-in"])
 
+# The refusals each sign-in operation may answer (problem+json, the kit documents the body),
+# so generated clients and the contract tests know them.
+_SIGN_IN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON."},
+    401: {"description": "Unknown account or wrong password."},
+    403: {"description": "The request came from another site."},
+    404: {"description": "Local accounts are off here (single sign-on only)."},
+    413: {"description": "The body is larger than a sign-in can be."},
+    415: {"description": "The body is not application/json."},
+    429: {"description": "Too many failed sign-ins for this account or address."},
+}
+_SIGN_OUT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Another site's request, or the session's CSRF token missing."},
+}
+_SSO_START_REFUSALS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "To the identity provider."},
+    404: {"description": "Single sign-on is not configured here."},
+}
+_SSO_CALLBACK_ANSWERS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Signed in (to where the sign-in started), or to the sign-in page."},
+}
+
 SECURE_COOKIE = "__Host-shouwang-session"
 PLAIN_COOKIE = "shouwang-session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -181,7 +203,9 @@ async def get_session(request: Request, response: Response, deps: Container) -> 
     return _session_out(request, deps, await current_session(request, deps))
 
 
-@router.post("/auth/login", operation_id="sign_in", response_model=SessionOut)
+@router.post(
+    "/auth/login", operation_id="sign_in", response_model=SessionOut, responses=_SIGN_IN_REFUSALS
+)
 async def sign_in(request: Request, body: SignInIn, deps: Container) -> JSONResponse:
     """Sign in with a local account; answers the new session and sets its cookie."""
     refuse_cross_site(request, deps.settings)
@@ -208,7 +232,12 @@ async def sign_in(request: Request, body: SignInIn, deps: Container) -> JSONResp
     return answer
 
 
-@router.post("/auth/logout", operation_id="sign_out", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout",
+    operation_id="sign_out",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_SIGN_OUT_REFUSALS,
+)
 async def sign_out(request: Request, deps: Container) -> Response:
     """End the session here and now (its cookie and its tokens)."""
     session = await current_session(request, deps)
@@ -220,7 +249,7 @@ async def sign_out(request: Request, deps: Container) -> Response:
     return answer
 
 
-@router.get("/auth/oidc/start", operation_id="start_single_sign_on")
+@router.get("/auth/oidc/start", operation_id="start_single_sign_on", responses=_SSO_START_REFUSALS)
 async def start_single_sign_on(
     deps: Container, return_to: Annotated[str | None, Query(max_length=512)] = None
 ) -> RedirectResponse:
@@ -232,7 +261,9 @@ async def start_single_sign_on(
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/auth/oidc/callback", operation_id="finish_single_sign_on")
+@router.get(
+    "/auth/oidc/callback", operation_id="finish_single_sign_on", responses=_SSO_CALLBACK_ANSWERS
+)
 async def finish_single_sign_on(
     deps: Container,
     state: Annotated[str, Query(max_length=256)] = "",

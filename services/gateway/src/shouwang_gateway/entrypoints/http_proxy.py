@@ -2,8 +2,9 @@
 and notify's acknowledgement pages under `/ack/...` (the signed link is their credential).
 
 Only a short list of request headers goes through: the browser's cookies never reach a
-service, and whatever `Authorization` it sends is replaced by the token minted for its
-session. Answers are streamed back with `Cache-Control: no-store`, because they hold
+service, whatever `Authorization` it sends is replaced by the token minted for its session,
+and `X-Forwarded-For` is the address the gateway itself saw (a service trusts it from the
+gateway only: its `FORWARDED_ALLOW_IPS`). Answers are streamed back with `Cache-Control: no-store`, because they hold
 personal data no browser should keep on disk.
 """
 
@@ -92,7 +93,15 @@ async def _relay(
 
 
 def _forwarded_headers(request: Request) -> dict[str, str]:
-    return {k: v for k in _REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+    headers = {k: v for k in _REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+    # The caller's address as this gateway established it (uvicorn takes X-Forwarded-For
+    # only from the proxies in FORWARDED_ALLOW_IPS), never the browser's own header: without
+    # it a service limiting callers per address (notify's token-less /ack pages, where that
+    # stops SMS codes being guessed) sees every browser as the gateway, and one flooding
+    # client would lock every staff member out of confirming an alert.
+    if request.client is not None:
+        headers["x-forwarded-for"] = request.client.host
+    return headers
 
 
 @router.api_route("/api/{service}/{path:path}", methods=_METHODS)

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from shouwang_servicekit.problems import Problem
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http_auth import app_deps
@@ -21,6 +22,22 @@ router = APIRouter(include_in_schema=False)
 
 # Paths the app never draws: an unknown one there is a 404, not the app's page.
 _NOT_APP = ("api/", "auth/", "ack/", ".well-known/", "assets/")
+
+
+class _AppPath(Convertor[str]):
+    """A path the web app may own: not one under the API's prefixes, so that the catch-all
+    below never claims them (a 405 there lists only the methods the API route takes)."""
+
+    regex = r"(?!(?:api|auth|ack|\.well-known)/).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("app_path", _AppPath())
 _ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 _MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -58,7 +75,7 @@ def _file_answer(request: Request, path: Path, *, immutable: bool) -> Response:
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
-@router.api_route("/{path:path}", methods=["GET", "HEAD"])
+@router.api_route("/{path:app_path}", methods=["GET", "HEAD"])
 async def web_app(request: Request, path: str) -> Response:
     """A file of the built app, or the app's page for the routes it draws itself."""
     root = app_deps(request).settings.web_root.resolve()

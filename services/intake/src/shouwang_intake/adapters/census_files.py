@@ -1,118 +1,60 @@
-"""Streaming rows out of uploaded census files: CSV (UTF-8, UTF-8 with BOM, GB18030) or XLSX.
+"""Rows out of uploaded census files: CSV (UTF-8, UTF-8 with BOM, GB18030) or XLSX.
 
-Files arrive spooled to disk by the web server; these readers walk them row by row so a
-20,000-row census never sits whole in memory.
+The kit's safe spreadsheet reader parses them in a worker process within CPU, memory, row,
+column and unpacked-size budgets (`shouwang_servicekit.spreadsheets`) and hands the rows back
+in batches, so a 20,000-row census never holds up the event loop and the rows read before a
+damaged part are still published.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import io
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import BinaryIO
 
-from openpyxl import load_workbook
+from shouwang_servicekit.spreadsheets import SheetLimits, SheetRefused, read_sheet
+from shouwang_servicekit.spreadsheets import detect_encoding as detect_encoding
 
 from ..domain.census import Cell
 
-XLSX_MAGIC = b"PK\x03\x04"
-_SNIFF_BYTES = 256 * 1024
-
 
 class UnreadableFile(ValueError):
-    """The upload is not a CSV or XLSX file we can read: why, in zh-CN and in English."""
+    """The upload is not a census we can read, or costs more than its limits allow: why, in
+    zh-CN and in English, with the status (422, or 413 over a limit) and a stable code."""
 
-    def __init__(self, message: str, message_en: str) -> None:
+    def __init__(
+        self, message: str, message_en: str, *, status: int = 422, code: str = "unreadable_file"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.message_en = message_en
+        self.status = status
+        self.code = code
 
 
-def detect_kind(head: bytes, filename: str | None) -> str:
-    """`xlsx` or `csv`, by content first (clients mislabel files), then by name."""
-    if head.startswith(XLSX_MAGIC):
-        return "xlsx"
-    if filename and filename.lower().endswith((".xls", ".xlsm")) and head.startswith(b"\xd0\xcf"):
-        raise UnreadableFile(
-            "旧版 .xls 格式不受支持，请另存为 .xlsx 或 CSV",
-            "The old .xls format is not supported; save the file as .xlsx or CSV",
-        )
-    if b"\x00" in head[:4096]:
-        raise UnreadableFile("文件不是 CSV 或 XLSX", "The file is neither CSV nor XLSX")
-    return "csv"
-
-
-def detect_encoding(head: bytes) -> str:
-    """UTF-8 (with or without BOM) when the head decodes as such, else GB18030."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+async def sheet_rows(
+    data: bytes, limits: SheetLimits
+) -> AsyncGenerator[tuple[int, list[Cell]], None]:
+    """Yield `(row_number, cells)` of the non-empty rows, with spreadsheet row numbers (the
+    header is row 1), read by the kit's worker process within `limits`."""
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
-
-
-def iter_rows(
-    stream: BinaryIO, filename: str | None
-) -> Generator[tuple[int, list[Cell]], None, None]:
-    """Yield `(row_number, cells)` with spreadsheet row numbers (the header is row 1)."""
-    head = stream.read(_SNIFF_BYTES)
-    stream.seek(0)
-    kind = detect_kind(head, filename)
-    if kind == "xlsx":
-        yield from _xlsx_rows(stream)
-    else:
-        yield from _csv_rows(stream, detect_encoding(head))
-
-
-def _csv_rows(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, list[Cell]]]:
-    text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
-    row_number = 0
-    try:
-        reader = csv.reader(text)
-        for row_number, row in enumerate(reader, start=1):
-            if any(cell.strip() for cell in row):
-                yield row_number, list(row)
-    except UnicodeDecodeError as exc:
-        # The encoding is guessed from the head: bytes further on can still not fit it.
+        async for batch in read_sheet(data, limits=limits):
+            for number, cells in batch:
+                yield number, [_cell(value) for value in cells]
+    except SheetRefused as refused:
+        if refused.status == 413:  # over a limit: the kit's words name the row or limit
+            raise UnreadableFile(
+                refused.message, refused.message_en, status=413, code=refused.code
+            ) from None
+        message = refused.message if refused.code != "empty_file" else "文件为空"
         raise UnreadableFile(
-            *_stopped(
-                f"文件编码无法识别（{encoding}）", f"The file is not valid {encoding}", row_number
-            )
-        ) from exc
-    except csv.Error as exc:
-        raise UnreadableFile(f"CSV 格式错误：{exc}", f"The CSV is malformed: {exc}") from exc
-    finally:
-        text.detach()
+            *_stopped(message, _capitalised(refused.message_en), refused.last_row)
+        ) from None
 
 
-def _xlsx_rows(stream: BinaryIO) -> Iterator[tuple[int, list[Cell]]]:
-    try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken archive
-        raise UnreadableFile(
-            "XLSX 文件已损坏或无法读取", "The XLSX file is damaged or unreadable"
-        ) from exc
-    row_number = 0
-    try:
-        sheet = workbook.worksheets[0]
-        for row_number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell(value) for value in row]
-            if any(c not in (None, "") for c in cells):
-                yield row_number, cells
-    except Exception as exc:
-        # In read-only mode the sheet's XML is parsed as the rows are read, so a damaged
-        # member (ParseError, BadZipFile, zlib.error, a ValueError on a cell...) surfaces
-        # here, after rows were handed out. The cause's text may quote a cell: left out.
-        raise UnreadableFile(
-            *_stopped("XLSX 文件已损坏或无法读取", "The XLSX file is damaged", row_number)
-        ) from exc
-    finally:
-        workbook.close()
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _stopped(zh: str, en: str, last_row: int) -> tuple[str, str]:
@@ -123,6 +65,12 @@ def _stopped(zh: str, en: str, last_row: int) -> tuple[str, str]:
         f"{zh}：读到第 {last_row} 行后无法继续",
         f"{en}: reading stopped after row {last_row}",
     )
+
+
+def read_upload(stream: BinaryIO) -> bytes:
+    """The whole upload (the edge capped its size), for the worker that parses it."""
+    stream.seek(0)
+    return stream.read()
 
 
 def sha256_of(stream: BinaryIO) -> str:
@@ -137,6 +85,8 @@ def sha256_of(stream: BinaryIO) -> str:
 
 def _cell(value: object) -> Cell:
     """Spreadsheet values as the row parser knows them: text, numbers, datetimes or None."""
+    if isinstance(value, bool):
+        return str(value)
     if value is None or isinstance(value, (str, int, float, datetime)):
         return value
     if isinstance(value, date):

@@ -25,6 +25,7 @@ from shouwang_contracts.vocabulary import Language, Role, in_language
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
 from shouwang_servicekit.problems import BIGINT_MAX, Problem, preferred_language
+from shouwang_servicekit.ratelimits import too_many_requests
 from shouwang_servicekit.security import CurrentPrincipal, require_roles, require_same_campus
 
 from ..adapters.publisher import KafkaUnavailable
@@ -98,6 +99,13 @@ _SUBMISSION_PARAMETERS = [
 _SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Idempotency-Key reused with another body"},
     503: {"description": "Kafka did not acknowledge; retry"},
+}
+_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_SUBMISSION_RESPONSES,
+    429: {
+        "description": "This reporter sent too many reports lately; retry after Retry-After",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
 }
 Submission = TypeVar("Submission", ReportIn, ScreeningIn)
 
@@ -190,12 +198,17 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
     operation_id="submit_report",
     response_model=Accepted,
     summary="Report signals observed about a student (上报预警信息)",
-    responses=_SUBMISSION_RESPONSES,
+    responses=_REPORT_RESPONSES,
     openapi_extra=json_body_openapi(ReportIn, parameters=_SUBMISSION_PARAMETERS),
 )
 async def submit_report(request: Request) -> Response:
     principal, body, idempotency_key = await _submission(request, _reporter, ReportIn)
     d: Intake = app_container(request)
+    # Anyone of the network may name any student of the campus: a reporter sending report
+    # after report (a prank, a grudge, a stolen phone) is slowed, never silently dropped.
+    wait = d.report_limiter.acquire(f"{principal.campus_id}:{principal.sub}")
+    if wait:
+        raise too_many_requests(wait, ("上报", "reports"))
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
     return _accepted(submitted, "report")

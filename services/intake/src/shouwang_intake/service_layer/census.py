@@ -29,9 +29,10 @@ from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import CENSUS
 from shouwang_servicekit.cooperative import TimeSlice
+from shouwang_servicekit.spreadsheets import SheetLimits
 
 from .. import metrics
-from ..adapters.census_files import UnreadableFile, iter_rows, sha256_of
+from ..adapters.census_files import UnreadableFile, read_upload, sha256_of, sheet_rows
 from ..adapters.publisher import EventPublisher, KafkaUnavailable
 from ..adapters.store import CensusBatch, IntakeStore
 from ..domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
@@ -170,13 +171,16 @@ class CensusIntake:
         except (UnreadableFile, HeaderError, SubmissionRefused) as exc:
             await self._settle(progress)
             cause = type(exc.__cause__ or exc).__name__
-            refused = (
-                exc
-                if isinstance(exc, SubmissionRefused)
-                else SubmissionRefused(
+            if isinstance(exc, SubmissionRefused):
+                refused = exc
+            elif isinstance(exc, UnreadableFile):  # 413 over a limit, else 422
+                refused = SubmissionRefused(
+                    exc.status, exc.code, exc.message, "file", detail_en=exc.message_en
+                )
+            else:
+                refused = SubmissionRefused(
                     422, "unreadable_file", exc.message, "file", detail_en=exc.message_en
                 )
-            )
             failure = (refused.detail, refused.detail_en or refused.detail)
             await self._fail(batch_id, progress, failure, cause=cause)
             raise CensusStopped(refused, batch_id) from exc
@@ -240,10 +244,12 @@ class CensusIntake:
         submitter: str,
         progress: _Progress,
     ) -> None:
-        # Closed here, while the upload is open: a refused file (a bad header) leaves the
-        # reader mid-file, and closing it later, from the garbage collector, fails.
-        with contextlib.closing(iter_rows(upload, filename)) as rows:
-            header = next(rows, None)
+        data = await asyncio.to_thread(read_upload, upload)
+        rows = sheet_rows(data, SheetLimits(max_rows=self.max_rows))
+        # Closed here: a refused file (a bad header) leaves the worker mid-file, and closing
+        # the reader stops it.
+        async with contextlib.aclosing(rows):
+            header = await anext(rows, None)
             if header is None:
                 raise UnreadableFile("文件为空", "The file is empty")
             columns = Columns.from_header(header[1])
@@ -252,15 +258,8 @@ class CensusIntake:
             # by ~30 ms at p50 while a census was parsed.
             held = TimeSlice()
             progress.next_beat = time.monotonic() + self.heartbeat_seconds
-            for row_number, cells in rows:
+            async for row_number, cells in rows:
                 progress.total += 1
-                if progress.total > self.max_rows:
-                    raise SubmissionRefused(
-                        413,
-                        "too_many_rows",
-                        f"一次最多上传 {self.max_rows} 行，请拆分文件",
-                        detail_en=f"At most {self.max_rows} rows per upload; split the file",
-                    )
                 parsed = parse_row(
                     row_number,
                     cells,

@@ -3,7 +3,7 @@ documents as its bodies (a report, one screening)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from shouwang_contracts.events.intake import MAX_NOTE_CHARS
 from shouwang_contracts.inputs import IsoDatetime
@@ -27,7 +27,11 @@ class ReportIn(_Input):
         pattern=STUDENT_NO_PATTERN, description="学号 of the student reported about."
     )
     signals: list[Signal] = Field(
-        min_length=1, max_length=20, description="One or more signal ids from the vocabulary."
+        min_length=1,
+        max_length=20,
+        description="One or more signal ids from the vocabulary, each at most once.",
+        # Said in the schema too, so generated clients and the server agree.
+        json_schema_extra={"uniqueItems": True},
     )
     observed_at: IsoDatetime = Field(
         description="When it was observed; ISO 8601. Without an offset, campus local time."
@@ -55,7 +59,12 @@ class ScreeningIn(_Input):
     )
     student_no: str = Field(pattern=STUDENT_NO_PATTERN, description="学号 of the student screened.")
     instrument: Instrument = Field(description="phq9, gad7, upi, cssrs_screener or scl90.")
-    items: list[int] = Field(description="Answers in item order; yes/no as 1/0.")
+    # Strict: the schema says integer, so neither "1" nor 1.0 is taken for one.
+    items: list[StrictInt] = Field(
+        min_length=1,
+        max_length=90,  # SCL-90, the longest instrument
+        description="Answers in item order; yes/no as 1/0. As many as the instrument has items.",
+    )
     behavior_recency: BehaviorRecency | None = Field(
         default=None,
         validate_default=True,

@@ -95,10 +95,11 @@ class Submissions:
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
             student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
-            note = (
-                self.cipher.seal(report.note, campus_id=report.campus_id, student_ref=student_ref)
-                if report.note
+            note, location = (
+                self.cipher.seal(text, campus_id=report.campus_id, student_ref=student_ref)
+                if text
                 else None
+                for text in (report.note, report.location)
             )
             payload = ReportSubmitted(
                 report_id=event_id,
@@ -108,8 +109,8 @@ class Submissions:
                 signals=report.signals,
                 observed_at=observed_at,
                 received_at=received_at,
-                location=report.location,
                 note=note,
+                location_sealed=location,
             )
             return _wrap(payload, report.campus_id, student_ref, event_id, received_at)
 

@@ -203,6 +203,7 @@ class CaseNoticeKind(StrEnum):
     ASSIGNED = "assigned"  # a case was assigned to you
     REFERRAL_ANSWERED = "referral_answered"  # the referral of your case was answered
     FOLLOW_UP_DUE = "follow_up_due"  # a follow-up task of yours falls due
+    BREAK_GLASS = "break_glass"  # someone outside a student's scope opened the file: review it
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,14 @@ from typing import Any
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
     AlertAcknowledged,
+    BreakGlassOpened,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
     CaseSeverityChanged,
     CaseTransitioned,
-    DirectoryEntry,
     FamilyContactDecided,
+    StudentRouting,
 )
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
 from shouwang_contracts.kafka import PoisonEvent, decode_event
@@ -47,6 +48,7 @@ CASE_EVENTS: dict[str, type[Payload]] = {
         CaseClosed,
         FamilyContactDecided,
         AlertAcknowledged,
+        BreakGlassOpened,
     )
 }
 APPLIED, DUPLICATE, SKIPPED = "applied", "duplicate", "skipped"
@@ -153,7 +155,7 @@ async def on_directory_entry(notify: Notify, record: Any) -> str:
     """Who is responsible for a student; a compaction tombstone is skipped."""
     if record.value is None:
         return SKIPPED
-    envelope = decode_event(bytes(record.value), DirectoryEntry)
+    envelope = decode_event(bytes(record.value), StudentRouting)
     async with worker_transaction(notify.pool) as conn:
         await apply_directory(conn, envelope)
     return APPLIED

@@ -110,7 +110,7 @@ async def _import(
         parsed = await parse_upload(kind, data)
     except UnreadableFile as exc:
         raise Problem(
-            415 if exc.code in ("legacy_excel", "not_a_table") else 422,
+            exc.status,
             exc.code,
             exc.message,
             detail_en=exc.message_en,

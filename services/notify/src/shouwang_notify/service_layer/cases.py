@@ -14,14 +14,15 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import (
     AlertAcknowledged,
+    BreakGlassOpened,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
     CaseSeverityChanged,
     CaseTransitioned,
-    DirectoryEntry,
     FamilyContactDecided,
     FamilyContactDecision,
+    StudentRouting,
 )
 from shouwang_contracts.events.casework import (
     CaseState as LoopState,
@@ -39,7 +40,7 @@ from .alerts import queue_family_messages
 from .policy import NotifyPolicy
 
 
-async def apply_directory(conn: asyncpg.Connection, envelope: Envelope[DirectoryEntry]) -> None:
+async def apply_directory(conn: asyncpg.Connection, envelope: Envelope[StudentRouting]) -> None:
     """Who is responsible for the student now (nobody once the student left)."""
     entry = envelope.data
     people = [Responsible(r.role, r.person_ref) for r in entry.responsible] if entry.active else []
@@ -53,10 +54,13 @@ async def _notice(
     kind: CaseNoticeKind,
     person_ref: str,
     role: Role,
-    case_id: str,
+    case_id: str | None,
     student_ref: str,
     severity: str | None,
     now: datetime,
+    *,
+    at_once: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     await queue.add_bundle_item(
         conn,
@@ -64,11 +68,11 @@ async def _notice(
         person_ref=person_ref,
         role=role,
         kind="case",
-        item={"kind": kind.value, "case_id": case_id, "severity": severity},
+        item={"kind": kind.value, "case_id": case_id, "severity": severity, **(extra or {})},
         source_event_id=envelope.id,
         student_ref=student_ref,
         source_time=envelope.time,
-        due_at=now + policy.case_batch_window,
+        due_at=now if at_once else now + policy.case_batch_window,
     )
 
 
@@ -164,6 +168,40 @@ async def apply_case_event(
             await apply_family_decision(conn, cipher, policy, envelope, now)
         case AlertAcknowledged():
             await state.alert_acknowledged(conn, data.alert_id, campus, data.acknowledged_at)
+        case BreakGlassOpened():
+            await tell_the_counseling_center(conn, policy, envelope, now)
+
+
+async def tell_the_counseling_center(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    envelope: Envelope[BreakGlassOpened],
+    now: datetime,
+) -> None:
+    """A file was opened by someone outside the student's scope: the counseling center staff
+    responsible for the student hear of it at once (no batching), to review the grant. The
+    message names neither the student nor the reason; the review queue does, to them."""
+    opened = envelope.data
+    center = [
+        r
+        for r in await state.responsible_for(conn, envelope.campus_id, opened.student_ref)
+        if r.role is Role.COUNSELING_CENTER
+    ]
+    for person in center:
+        await _notice(
+            conn,
+            policy,
+            envelope,
+            CaseNoticeKind.BREAK_GLASS,
+            person.person_ref,
+            person.role,
+            None,
+            opened.student_ref,
+            None,
+            now,
+            at_once=True,
+            extra={"until": opened.expires_at.isoformat(timespec="minutes")},
+        )
 
 
 async def apply_family_decision(

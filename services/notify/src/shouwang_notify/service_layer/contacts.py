@@ -1,7 +1,8 @@
 """Importing and managing contacts: all or nothing, idempotent, numbers turned into pseudonyms.
 
-A file is parsed off the event loop (a worker thread): a large or hostile spreadsheet must
-not hold up alerts. Any row error and nothing is written; the same bytes imported twice
+A file is read off the event loop (the kit's spreadsheet reader, in a worker process within
+budgets) and its rows checked in a worker thread: a large or hostile spreadsheet must not
+hold up alerts. Any row error and nothing is written; the same bytes imported twice
 answer the first import's result without writing again.
 """
 
@@ -42,10 +43,11 @@ class ImportResult:
 
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
-    """Rows of a staff or family contacts file, read in a worker thread."""
+    """Rows of a staff or family contacts file: read by a worker process, checked in a
+    worker thread; raises `UnreadableFile`."""
+    table = await table_rows(data)
 
     def parse() -> Parsed[StaffRow] | Parsed[FamilyRow]:
-        table = table_rows(data)
         return parse_staff_contacts(table) if kind == "staff" else parse_family_contacts(table)
 
     return await anyio.to_thread.run_sync(parse)

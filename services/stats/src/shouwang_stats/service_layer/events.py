@@ -20,11 +20,11 @@ from shouwang_contracts.events.casework import (
     CaseOpened,
     CaseSeverityChanged,
     CaseTransitioned,
-    DirectoryEntry,
     FollowUpStatus,
     FollowUpUpdated,
     ReferralStatus,
     ReferralUpdated,
+    StudentRouting,
 )
 from shouwang_contracts.events.notify import NotificationDelivered, NotificationFailed
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
@@ -250,7 +250,7 @@ def _follow_up(e: Envelope[FollowUpUpdated]) -> list[Row]:
     ]
 
 
-def _directory(e: Envelope[DirectoryEntry]) -> list[Row]:
+def _directory(e: Envelope[StudentRouting]) -> list[Row]:
     # Only the college and whether the student is still enrolled: the finer placement is
     # none of stats' business.
     d = e.data
@@ -316,7 +316,7 @@ _MAPPERS: dict[str, tuple[type[Payload], Mapper]] = {
         (CaseClosed, _case_closed),
         (ReferralUpdated, _referral),
         (FollowUpUpdated, _follow_up),
-        (DirectoryEntry, _directory),
+        (StudentRouting, _directory),
         (NotificationDelivered, _delivered),
         (NotificationFailed, _failed),
     )

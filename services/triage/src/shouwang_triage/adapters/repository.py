@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
 
 from ..domain.ladder import Assignment, DueTask
@@ -46,6 +45,14 @@ class DueAlert:
 
 # A pooled connection or a plain one: both speak the same API.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedStudent:
+    """A student's placement as the directory stream carries it."""
+
+    college: str | None
+    placement_refs: frozenset[str]
 
 
 class TriageStore:
@@ -217,36 +224,59 @@ class TriageStore:
         campus_id: str,
         student_ref: str,
         active: bool,
-        placement: Placement,
+        placed: PlacedStudent,
         updated_at: datetime,
     ) -> None:
         """Keep the newest placement only (the directory topic may replay older entries)."""
         await self.conn.execute(
-            "INSERT INTO placements (campus_id, student_ref, active, college, class_name,"
-            " building, floor, room, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO placements (campus_id, student_ref, active, college, placement_refs,"
+            " updated_at) VALUES ($1, $2, $3, $4, $5, $6)"
             " ON CONFLICT (campus_id, student_ref) DO UPDATE SET active = EXCLUDED.active,"
-            " college = EXCLUDED.college, class_name = EXCLUDED.class_name,"
-            " building = EXCLUDED.building, floor = EXCLUDED.floor, room = EXCLUDED.room,"
+            " college = EXCLUDED.college, placement_refs = EXCLUDED.placement_refs,"
             " updated_at = EXCLUDED.updated_at WHERE placements.updated_at <= EXCLUDED.updated_at",
             campus_id,
             student_ref,
             active,
-            placement.college,
-            placement.class_name,
-            placement.building,
-            placement.floor,
-            placement.room,
+            placed.college,
+            list(placed.placement_refs),
             updated_at,
         )
 
-    async def placement(self, campus_id: str, student_ref: str) -> Placement | None:
+    async def record_grade_read(
+        self,
+        campus_id: str,
+        *,
+        principal_sub: str,
+        token_id: str | None,
+        role: str,
+        student_ref: str,
+        refused: str | None = None,
+    ) -> None:
+        """Append one read of a grade (or its refusal, `refused` = the code) to grade_reads."""
+        await self.conn.execute(
+            "INSERT INTO grade_reads (campus_id, principal_sub, token_id, role, student_ref,"
+            " action, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            campus_id,
+            principal_sub,
+            token_id,
+            role,
+            student_ref,
+            "grade.read.refused" if refused else "grade.read",
+            refused,
+        )
+
+    async def placement(self, campus_id: str, student_ref: str) -> PlacedStudent | None:
+        """Where an active student is placed, as the directory says it: the college, and
+        keyed hashes of the finer placement."""
         row = await self.conn.fetchrow(
-            "SELECT college, class_name, building, floor, room FROM placements"
+            "SELECT college, placement_refs FROM placements"
             " WHERE campus_id = $1 AND student_ref = $2 AND active",
             campus_id,
             student_ref,
         )
-        return Placement(**dict(row)) if row else None
+        if row is None:
+            return None
+        return PlacedStudent(row["college"], frozenset(row["placement_refs"]))
 
     # --- outbox ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, StudentRouting
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
@@ -197,7 +197,7 @@ async def handle_directory_entry(triage: Triage, record: Record) -> None:
     """Materialise a placement; tombstones (compaction deletes) are skipped."""
     if record.value is None:
         return
-    envelope = decode_event(bytes(record.value), DirectoryEntry)
+    envelope = decode_event(bytes(record.value), StudentRouting)
     async with unit_of_work(triage.pool) as store:
         await place_student(store, envelope)
 

@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from shouwang_contracts.auth import Principal, ScopeKind
+from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem, preferred_language
 from shouwang_servicekit.security import CurrentPrincipal, role_forbidden
 
-from ..adapters.repository import TriageStore
+from ..adapters.repository import PlacedStudent, TriageStore
 from ..container import Triage
 
 logger = logging.getLogger("shouwang.triage.http")
@@ -21,15 +23,15 @@ logger = logging.getLogger("shouwang.triage.http")
 router = APIRouter(prefix="/v1", tags=["grades"])
 Container = Annotated[Triage, Depends(app_container)]
 
-# Tier 4 and up, plus the college leadership and campus administrators. Students of tiers
-# 1-3 never see grades; platform admins see only aggregates; auditors read the audit log.
+# Tier 4 and up, and the college leadership (a grade and its rule-made reasons are
+# structured facts). Students of tiers 1-3 never see grades; campus admins manage rosters
+# and read no case content; platform admins see only aggregates; auditors read audit logs.
 GRADE_READERS = frozenset(
     {
         Role.RESIDENCE_COUNSELOR,
         Role.COMMUNITY_PSYCH_TEACHER,
         Role.COUNSELING_CENTER,
         Role.COLLEGE_LEADER,
-        Role.CAMPUS_ADMIN,
     }
 )
 
@@ -64,6 +66,20 @@ class GradeView(BaseModel):
     )
 
 
+def _covers(principal: Principal, placed: PlacedStudent, hasher: PlacementHasher) -> bool:
+    """Whether a grant of the caller's token covers the student: a college by its name, a
+    finer grant by its keyed hash (the directory carries no class, building or room)."""
+    for grant in principal.scope:
+        if grant.kind is ScopeKind.CAMPUS:
+            return True
+        if grant.kind is ScopeKind.COLLEGE:
+            if placed.college == grant.value:
+                return True
+        elif hasher.placement_ref(principal.campus_id, str(grant)) in placed.placement_refs:
+            return True
+    return False
+
+
 @router.get(
     "/students/{student_ref}/grade",
     operation_id="get_student_grade",
@@ -73,21 +89,42 @@ class GradeView(BaseModel):
 async def get_student_grade(
     student_ref: str, request: Request, principal: CurrentPrincipal, triage: Container
 ) -> GradeView:
-    """Tier 4+ staff of the student's campus whose scope covers the student's placement."""
-    if principal.role not in GRADE_READERS:
-        raise role_forbidden(principal.role, GRADE_READERS, ("查看研判结果", "read grades"))
+    """Tier 4+ staff of the student's campus whose scope covers the student's placement.
+
+    Every read and every refused read is appended to `grade_reads` (each in its own
+    statement, so a refusal's entry stays)."""
     async with triage.pool.acquire() as conn:
         store = TriageStore(conn)
-        placement = await store.placement(principal.campus_id, student_ref)
-        if not principal.campus_wide and (placement is None or not principal.covers(placement)):
-            raise Problem(
+
+        async def audit(refused: Problem | None = None) -> None:
+            await store.record_grade_read(
+                principal.campus_id,
+                principal_sub=principal.sub,
+                token_id=principal.token_id,
+                role=principal.role.value,
+                student_ref=student_ref,
+                refused=refused.code if refused else None,
+            )
+
+        if principal.role not in GRADE_READERS:
+            refusal = role_forbidden(principal.role, GRADE_READERS, ("查看研判结果", "read grades"))
+            await audit(refusal)
+            raise refusal
+        placed = await store.placement(principal.campus_id, student_ref)
+        if not principal.campus_wide and (
+            placed is None or not _covers(principal, placed, triage.placement)
+        ):
+            refusal = Problem(
                 403,
                 "scope_forbidden",
                 "该学生不在您的负责范围内",
                 detail_en="The student is outside your scope",
             )
+            await audit(refusal)
+            raise refusal
         grade = await store.current_grade(principal.campus_id, student_ref)
         alert = await store.open_alert_row(principal.campus_id, student_ref)
+        await audit()
     if grade is None:
         raise Problem(
             404,
@@ -95,8 +132,6 @@ async def get_student_grade(
             "该学生暂无研判结果",
             detail_en="There is no grade for this student yet",
         )
-    # An access trail without personal data: the reader's role, the student's pseudonym.
-    logger.info("grade read by a %s for student_ref=%s", principal.role.value, student_ref)
     language = preferred_language(request)
     severity = Severity(grade.severity)
     return GradeView(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, DirectoryEntry
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, StudentRouting
 
-from ..adapters.repository import TriageStore
+from ..adapters.repository import PlacedStudent, TriageStore
 
 
 async def acknowledge_alert(
@@ -45,19 +44,13 @@ async def record_case_closed(
     )
 
 
-async def place_student(store: TriageStore, envelope: Envelope[DirectoryEntry]) -> None:
+async def place_student(store: TriageStore, envelope: Envelope[StudentRouting]) -> None:
     """Materialise the newest directory entry (idempotent: older entries never overwrite)."""
     entry = envelope.data
     await store.save_placement(
         envelope.campus_id,
         entry.student_ref,
         entry.active,
-        Placement(
-            college=entry.college,
-            class_name=entry.class_name,
-            building=entry.building,
-            floor=entry.floor,
-            room=entry.room,
-        ),
+        PlacedStudent(entry.college, frozenset(entry.placement_refs)),
         entry.updated_at,
     )
