@@ -254,6 +254,16 @@ async def test_a_malformed_period_is_a_clear_422_in_either_language(
     assert "month" in english.json()["detail"]
 
 
+async def test_a_nul_byte_in_a_college_or_campus_is_a_422_not_a_500(
+    client: httpx.AsyncClient, secret: str
+) -> None:
+    staff = auth(secret, Role.COUNSELING_CENTER, YEAR.campus_id)
+    for params in ({"college": "信息\x00学院"}, {"campus_id": "a\x00b"}, {"college": "x\ny"}):
+        answer = await client.get("/v1/outcomes/open-cases", params=params, headers=staff)
+        assert answer.status_code == 422, (params, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_every_report_answers_for_the_seed_year(
     client: httpx.AsyncClient, secret: str
 ) -> None:

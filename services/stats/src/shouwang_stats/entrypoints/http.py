@@ -45,12 +45,24 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     503: {"description": "The projection is being built for the first time."},
 }
 
+# PostgreSQL text cannot hold a NUL byte, and no campus or college name holds a control
+# character: refused as a 422 here rather than failing in the database as a 500.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 CampusQuery = Annotated[
     str | None,
-    Query(max_length=64, description="Platform admins: one campus. Others: their own, if given."),
+    Query(
+        max_length=64,
+        pattern=_PRINTABLE,
+        description="Platform admins: one campus. Others: their own, if given.",
+    ),
 ]
 CollegeQuery = Annotated[
-    str | None, Query(max_length=100, description="Narrow the figures to one college (二级学院).")
+    str | None,
+    Query(
+        max_length=100,
+        pattern=_PRINTABLE,
+        description="Narrow the figures to one college (二级学院).",
+    ),
 ]
 FromQuery = Annotated[
     str | None,
