@@ -82,3 +82,10 @@ def test_a_leg_needs_both_ends_in_order() -> None:
     assert timeline.since_report(Milestone.CLOSED) == 3 * 3600
     backwards = Timeline("s", {Milestone.REPORTED: t[2], Milestone.GRADED: t[1]})
     assert backwards.leg_seconds(LEGS[0]) is None
+
+
+def test_the_last_year_allowed_ends_like_any_other() -> None:
+    period = Period.year(2999)
+    assert len(list(period.months())) == 12
+    with pytest.raises(PeriodError):
+        Period.parse("3000")

@@ -18,6 +18,8 @@ _YEAR = re.compile(r"^(\d{4})$")
 
 #: The longest range one request may ask for: ten years of monthly figures.
 MAX_MONTHS = 120
+# The last year a period may name (the API's `year` allows as much).
+LAST_YEAR = 2999
 
 
 class PeriodError(ValueError):
@@ -36,7 +38,8 @@ class Month:
     month: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12 or not 2000 <= self.year <= 2999:
+        # 3000 only as the month after December 2999, where a period of 2999 ends.
+        if not 1 <= self.month <= 12 or not 2000 <= self.year <= 3000:
             raise PeriodError("invalid_month", f"no such month: {self.year}-{self.month:02d}")
 
     @classmethod
@@ -45,7 +48,10 @@ class Month:
         found = _MONTH.match(text.strip())
         if not found:
             raise PeriodError("invalid_month", f"a month is written YYYY-MM, not {text[:20]!r}")
-        return cls(int(found.group(1)), int(found.group(2)))
+        year, month = int(found.group(1)), int(found.group(2))
+        if year > LAST_YEAR:
+            raise PeriodError("invalid_month", f"no such month: {year}-{month:02d}")
+        return cls(year, month)
 
     @classmethod
     def of(cls, moment: datetime, tz: ZoneInfo) -> Month:
@@ -117,5 +123,5 @@ def _bound(text: str, *, at_end: bool) -> Month:
     text = text.strip()
     year = _YEAR.match(text)
     if year:
-        return Month(int(text), 12 if at_end else 1)
+        return Month.parse(f"{text}-{12 if at_end else 1:02d}")
     return Month.parse(text)
