@@ -12,14 +12,14 @@ SHELL := /bin/bash
 # `pip install --user uv` puts uv here.
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/gateway/src services/notify/src tools/devstack/src
+MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/gateway/src services/notify/src services/stats/src tools/devstack/src
 # Typed, not yet strict: checked with mypy's defaults.
 MYPY_PATHS ?= services/triage/src services/casework/src bench
 # Paths default to pyproject.toml's testpaths (libs, services, tests, tools).
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync jars up demo down test lint typecheck format schemas schemas-check bench \
+.PHONY: help uv sync jars promtool up demo down test lint typecheck format schemas schemas-check bench \
 	web web-check web-e2e
 
 help:
@@ -40,6 +40,22 @@ sync: uv
 # stop a broker start a local one of their own rather than stop someone else's.
 jars: sync
 	uv run shouwang-dev jars
+
+# promtool (Prometheus' rule checker) runs the alert rules' unit tests: from Debian's prometheus
+# package where apt-get is at hand, else built with Go.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "promtool not found; installing Debian's prometheus package"; \
+	    sudo_cmd=""; [ "$$(id -u)" -eq 0 ] || sudo_cmd="sudo"; \
+	    $$sudo_cmd apt-get update -q; \
+	    $$sudo_cmd env DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -q --no-install-recommends prometheus; \
+	  else \
+	    echo "promtool not found; building it with go install"; \
+	    GOBIN="$(HOME)/.local/bin" go install github.com/prometheus/prometheus/cmd/promtool@v0.53.3; \
+	  fi; \
+	}
 
 up: sync web
 	uv run shouwang-dev up
@@ -63,7 +79,7 @@ typecheck: sync
 schemas-check: sync
 	uv run shouwang-schemas check libs/contracts/schemas
 
-test: sync jars lint typecheck schemas-check
+test: sync jars promtool lint typecheck schemas-check
 	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 	$(MAKE) web-e2e
 
@@ -94,7 +110,7 @@ schemas: sync
 
 # Benchmarks: scripts that print their figures and the ratio to a baseline measured in the same
 # run. Helpers (stack.py, baseline_app.py) are not benchmarks; override with BENCHES="…".
-BENCHES ?= $(sort $(wildcard bench/bench_*.py bench/*_throughput.py bench/*_latency.py))
+BENCHES ?= $(sort $(wildcard bench/bench_*.py bench/*_throughput.py bench/*_latency.py bench/*_rebuild.py))
 BENCH_ARGS ?=
 
 bench: sync jars

@@ -20,8 +20,23 @@ OUTPUTS = (
 )
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "[$__rate_interval]"
+# One site per namespace: every query keeps to the sites picked at the top.
+SITE = 'namespace=~"$namespace"'
+# Campus-labelled series (triage's alerts, stats' outcomes) keep to the campuses picked.
+CAMPUS = 'campus=~"$campus"'
 # Endpoints that are not the API: probes and scrapes would drown the request rate.
-API = 'route!~"/healthz|/readyz|/metrics"'
+API = f'{SITE}, route!~"/healthz|/readyz|/metrics"'
+SERVICES = "intake|triage|triage-census|casework|notify|stats"
+# Metric prefixes: the census pods are triage.
+HTTP_SERVICES = "intake|triage|casework|notify|stats"
+JOBS = f'job=~"{SERVICES}"'
+DEPLOYMENTS = f'deployment=~"{SERVICES}"'
+CRITICAL = 'severity="critical"'
+DEAD_LETTERED = 'outcome="dead_lettered"'
+EACH_GRADE = 'grade!="all"'
+ALL_GRADES = 'grade="all"'
+MEDIAN = 'quantile="p50"'
+CLOSED = 'milestone="closed"'
 
 
 def target(expr: str, legend: str, ref: str) -> dict[str, Any]:
@@ -81,25 +96,41 @@ def row(title: str) -> dict[str, Any]:
     }
 
 
+def sel(*matchers: str) -> str:
+    """A label selector: the site's, plus `matchers`."""
+    return "{" + ", ".join((SITE, *matchers)) + "}"
+
+
 def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    site = sel()
     overview = [
         panel(
             "Services up",
-            [('sum by (job) (up{job=~"intake|triage|triage-census|casework"})', "{{job}}")],
+            [(f"sum by (job) (up{sel(JOBS)})", "{{job}}")],
             kind="stat",
             width=6,
             description="Scraped pods answering /metrics, per service.",
         ),
         panel(
             "Critical alerts open",
-            [('max(triage_alerts_open{severity="critical"})', "critical")],
+            [
+                (
+                    f"max(triage_alerts_open{sel(CAMPUS, CRITICAL)}) or vector(0)",
+                    "critical",
+                )
+            ],
             kind="stat",
             width=6,
             description="Critical alerts nobody has acknowledged yet.",
         ),
         panel(
             "Deadline breaches (range)",
-            [("sum(increase(triage_deadline_breaches_total[$__range]))", "breaches")],
+            [
+                (
+                    f"sum(increase(triage_deadline_breaches_total{sel(CAMPUS)}[$__range])) or vector(0)",
+                    "breaches",
+                )
+            ],
             kind="stat",
             width=6,
             description="Acknowledgement deadlines missed in the shown range.",
@@ -108,15 +139,91 @@ def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             "Dead letters (range)",
             [
                 (
-                    # `or vector(0)`: a counter with labels exists only after its first record.
-                    "(sum(increase(triage_dead_letters_total[$__range])) or vector(0)) + (sum(increase("
-                    'casework_events_consumed_total{result="dead_lettered"}[$__range])) or vector(0))',
+                    f"sum(increase(shouwang_consumer_records_total{sel(DEAD_LETTERED)}[$__range]))"
+                    " or vector(0)",
                     "dead letters",
                 )
             ],
             kind="stat",
             width=6,
-            description="Records sent to a .dlq topic in the shown range.",
+            description="Records any consumer sent to a .dlq topic in the shown range.",
+        ),
+        panel(
+            "Server errors by service",
+            [
+                (
+                    f'sum by (job) (rate({{__name__=~"({HTTP_SERVICES})_http_requests_total",'
+                    f' {API}, status=~"5.."}}{RATE}))',
+                    "{{job}}",
+                )
+            ],
+            unit="reqps",
+            width=12,
+            description="5xx answers of every service's API (503: a dependency is away).",
+        ),
+        panel(
+            "Ready replicas",
+            [
+                (
+                    f"sum by (deployment) (kube_deployment_status_replicas_available{sel(DEPLOYMENTS)})",
+                    "{{deployment}}",
+                )
+            ],
+            width=12,
+            description="Pods passing /readyz (kube-state-metrics). Zero: the service takes no traffic.",
+        ),
+    ]
+    outcomes = [
+        panel(
+            "Crisis events found this year, by grade",
+            [
+                (
+                    f"sum by (grade) (stats_events_found{sel(CAMPUS, EACH_GRADE)})",
+                    "{{grade}}",
+                )
+            ],
+            kind="stat",
+            width=8,
+            description="Cases opened this calendar year by their gravest grade (the seed's table; critical counts as severe). Campuses with fewer than five students in a cell leave it out.",
+        ),
+        panel(
+            "Person-times relieved this year",
+            [(f"sum(stats_person_times_relieved{sel(CAMPUS)})", "relieved")],
+            kind="stat",
+            width=4,
+            description="Completed follow-ups that found the student relieved (缓解人次).",
+        ),
+        panel(
+            "Time from report to milestone (p50, this year)",
+            [
+                (
+                    f"max by (milestone) (stats_cycle_seconds{sel(CAMPUS, MEDIAN)})",
+                    "{{milestone}}",
+                )
+            ],
+            unit="s",
+            kind="stat",
+            width=12,
+            description="Median time from the report to the alert's acknowledgement, the first intervention and the closed loop, for this year's cases (worst campus shown when several are picked).",
+        ),
+        panel(
+            "Events found by campus",
+            [(f"stats_events_found{sel(CAMPUS, ALL_GRADES)}", "{{campus}}")],
+            kind="timeseries",
+            width=12,
+            description="Cases opened this calendar year, per campus.",
+        ),
+        panel(
+            "Cycle to closure by campus (p50)",
+            [
+                (
+                    f"stats_cycle_seconds{sel(CAMPUS, CLOSED, MEDIAN)}",
+                    "{{campus}}",
+                )
+            ],
+            unit="s",
+            width=12,
+            description="Median report → closed loop for this year's cases; month-over-month charts are in the stats API (/v1/outcomes/trends).",
         ),
     ]
     intake = [
@@ -133,46 +240,51 @@ def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         ),
         panel(
             "Intake rejections by reason",
-            [(f"sum by (reason) (rate(intake_rejections_total{RATE}))", "{{reason}}")],
+            [(f"sum by (reason) (rate(intake_rejections_total{site}{RATE}))", "{{reason}}")],
             unit="reqps",
             stack=True,
             description="503 kafka_unavailable means Kafka did not acknowledge in time.",
         ),
         panel(
             "Events published by topic",
-            [(f"sum by (topic) (rate(intake_events_published_total{RATE}))", "{{topic}}")],
+            [(f"sum by (topic) (rate(intake_events_published_total{site}{RATE}))", "{{topic}}")],
             unit="ops",
             description="Events Kafka acknowledged (acks=all).",
         ),
         panel(
             "Census rows",
-            [(f"sum by (outcome) (rate(intake_census_rows_total{RATE}))", "{{outcome}}")],
+            [(f"sum by (outcome) (rate(intake_census_rows_total{site}{RATE}))", "{{outcome}}")],
             unit="rowsps",
             stack=True,
         ),
         panel(
             "Kafka acknowledgement latency",
-            quantiles("intake_kafka_publish_duration_seconds"),
+            quantiles("intake_kafka_publish_duration_seconds", selector=SITE),
             unit="s",
         ),
     ]
     triage = [
         panel(
             "Assessments graded by severity",
-            [(f"sum by (severity) (rate(triage_assessments_graded_total{RATE}))", "{{severity}}")],
+            [
+                (
+                    f"sum by (severity) (rate(triage_assessments_graded_total{site}{RATE}))",
+                    "{{severity}}",
+                )
+            ],
             unit="ops",
             stack=True,
         ),
         panel(
             "Alerts open by severity",
-            [("max by (severity) (triage_alerts_open)", "{{severity}}")],
+            [(f"max by (severity) (triage_alerts_open{sel(CAMPUS)})", "{{severity}}")],
             description="Waiting for acknowledgement (every replica reports the same count: max).",
         ),
         panel(
             "Escalations",
             [
                 (
-                    f"sum by (severity, owner_role) (increase(triage_escalations_total{RATE}))",
+                    f"sum by (severity, owner_role) (increase(triage_escalations_total{sel(CAMPUS)}{RATE}))",
                     "{{severity}} → {{owner_role}}",
                 )
             ],
@@ -182,91 +294,115 @@ def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             "Deadline breaches",
             [
                 (
-                    f"sum by (severity) (increase(triage_deadline_breaches_total{RATE}))",
-                    "{{severity}}",
+                    f"sum by (campus, severity) (increase(triage_deadline_breaches_total{sel(CAMPUS)}{RATE}))",
+                    "{{campus}} {{severity}}",
                 )
             ],
         ),
         panel(
             "Grading latency",
-            quantiles("triage_grading_seconds", "trigger"),
+            quantiles("triage_grading_seconds", "trigger", SITE),
             unit="s",
             description="Grade one input and commit its effects.",
         ),
         panel(
             "Input age at commit",
-            quantiles("triage_input_age_at_commit_seconds", "trigger"),
+            quantiles("triage_input_age_at_commit_seconds", "trigger", SITE),
             unit="s",
             description="From the input event's time to its assessment's commit: end-to-end delay.",
         ),
         panel(
-            "Consumer lag",
-            [
-                ("max by (topic) (triage_consumer_lag)", "triage {{topic}}"),
-                (
-                    'sum by (consumergroup, topic) (kafka_consumergroup_lag{topic=~"shouwang\\\\..*"})',
-                    "{{consumergroup}} {{topic}}",
-                ),
-            ],
-            description="Triage's own gauge; the second query needs kafka-exporter (every consumer group).",
+            "Triage outbox pending", [(f"max by (lane) (triage_outbox_pending{site})", "{{lane}}")]
         ),
-        panel("Triage outbox pending", [("max by (lane) (triage_outbox_pending)", "{{lane}}")]),
         panel(
             "Alerts raised and acknowledged",
             [
-                (f"sum(rate(triage_alerts_raised_total{RATE}))", "raised"),
-                (f"sum(rate(triage_alerts_acknowledged_total{RATE}))", "acknowledged"),
+                (f"sum(rate(triage_alerts_raised_total{site}{RATE}))", "raised"),
+                (f"sum(rate(triage_alerts_acknowledged_total{site}{RATE}))", "acknowledged"),
             ],
             unit="ops",
+        ),
+    ]
+    consumers = [
+        panel(
+            "Consumer lag",
+            [(f"sum by (group, topic) (shouwang_consumer_lag{site})", "{{group}} {{topic}}")],
+            width=12,
+            description="End offset minus committed offset, per group and topic, measured on a timer by every consumer for the partitions it holds.",
+        ),
+        panel(
+            "Consumer progress",
+            [
+                (
+                    f"sum by (group, topic) (deriv(shouwang_consumer_committed_offset{site}[5m]))",
+                    "{{group}} {{topic}}",
+                )
+            ],
+            unit="ops",
+            width=12,
+            description="Records committed per second: flat at zero while lag is above zero means stalled.",
+        ),
+        panel(
+            "Records handled by outcome",
+            [
+                (
+                    f"sum by (job, outcome) (rate(shouwang_consumer_records_total{site}{RATE}))",
+                    "{{job}} {{outcome}}",
+                )
+            ],
+            unit="ops",
+            stack=True,
+            width=12,
+        ),
+        panel(
+            "Dead letters by topic",
+            [
+                (
+                    f"sum by (job, topic) (increase(shouwang_consumer_records_total{sel(DEAD_LETTERED)}{RATE}))",
+                    "{{job}} {{topic}}",
+                )
+            ],
+            width=12,
         ),
     ]
     casework = [
         # The relay that refreshes these gauges runs in one replica at a time: per pod, then max.
         panel(
             "Open cases by state",
-            [("max by (state) (sum by (pod, state) (casework_open_cases))", "{{state}}")],
+            [(f"max by (state) (sum by (pod, state) (casework_open_cases{site}))", "{{state}}")],
             stack=True,
         ),
         panel(
             "Open cases by severity",
-            [("max by (severity) (sum by (pod, severity) (casework_open_cases))", "{{severity}}")],
+            [
+                (
+                    f"max by (severity) (sum by (pod, severity) (casework_open_cases{site}))",
+                    "{{severity}}",
+                )
+            ],
             stack=True,
         ),
         panel(
             "Case transitions",
             [
                 (
-                    f"sum by (from_state, to_state) (increase(casework_case_transitions_total{RATE}))",
+                    f"sum by (from_state, to_state) (increase(casework_case_transitions_total{site}{RATE}))",
                     "{{from_state}} → {{to_state}}",
                 )
             ],
         ),
         panel(
             "Casework outbox lag",
-            [("max(casework_outbox_lag_seconds)", "oldest unpublished")],
+            [(f"max(casework_outbox_lag_seconds{site})", "oldest unpublished")],
             unit="s",
-        ),
-        panel(
-            "Events consumed by result",
-            [(f"sum by (result) (rate(casework_events_consumed_total{RATE}))", "{{result}}")],
-            unit="ops",
-            stack=True,
-        ),
-        panel(
-            "Dead letters by topic",
-            [
-                (f"sum by (topic) (increase(triage_dead_letters_total{RATE}))", "triage {{topic}}"),
-                (
-                    f'sum by (topic) (increase(casework_events_consumed_total{{result="dead_lettered"}}{RATE}))',
-                    "casework {{topic}}",
-                ),
-            ],
         ),
     ]
     return [
         (row("Overview"), overview),
+        (row("Outcomes (成效)"), outcomes),
         (row("Intake"), intake),
         (row("Triage"), triage),
+        (row("Consumers"), consumers),
         (row("Casework"), casework),
     ]
 
@@ -293,11 +429,29 @@ def layout() -> list[dict[str, Any]]:
     return panels
 
 
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    """A multi-value query variable (all selected by default)."""
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+    }
+
+
 def dashboard() -> dict[str, Any]:
     return {
         "uid": "shouwang-overview",
         "title": "Shouwang (守望) overview",
-        "description": "Intake, triage and casework: traffic, grading, alerts and escalation, cases, lag.",
+        "description": "Outcomes, intake, triage, consumers and casework, per site and campus: traffic, grading, alerts and escalation, cases, lag.",
         "tags": ["shouwang"],
         "timezone": "browser",
         "schemaVersion": 39,
@@ -312,7 +466,11 @@ def dashboard() -> dict[str, Any]:
                     "label": "Prometheus",
                     "type": "datasource",
                     "query": "prometheus",
-                }
+                },
+                variable(
+                    "namespace", "Site", 'label_values(up{job=~"' + SERVICES + '"}, namespace)'
+                ),
+                variable("campus", "Campus", "label_values(triage_alerts_open, campus)"),
             ]
         },
         "annotations": {"list": []},

@@ -30,7 +30,9 @@ K8S = DEPLOY / "k8s"
 BASE = K8S / "base"
 COMPOSE = DEPLOY / "compose.yaml"
 COMPOSE_ENV = DEPLOY / "compose.env.example"
-SERVICES = ("intake", "triage", "casework", "notify", "gateway")
+SERVICES = ("intake", "triage", "casework", "notify", "stats", "gateway")
+# Services whose /metrics the rules and the dashboard read.
+METRIC_SERVICES = SERVICES
 SECRET_NAME = "shouwang-secrets"
 CONFIG_NAME = "shouwang-config"
 SECRETISH = re.compile(r"(SECRET|PASSWORD|KEY|TOKEN|DATABASE_URL)", re.IGNORECASE)
@@ -39,7 +41,7 @@ EXTERNAL_METRICS = {
     "up",
     "kube_deployment_status_replicas_available",
     "kube_deployment_spec_replicas",
-    "kafka_consumergroup_lag",
+    "kafka_brokers",
 }
 
 
@@ -177,6 +179,8 @@ def test_deployment_is_probed_limited_and_hardened(service: str) -> None:
 def test_replica_safe_services_run_two_replicas() -> None:
     assert DEPLOYMENTS["intake"]["spec"]["replicas"] == 2
     assert DEPLOYMENTS["triage"]["spec"]["replicas"] == 2
+    # Stats' replicas would share its consumer group and wait on each other's rebuild lock.
+    assert DEPLOYMENTS["stats"]["spec"]["replicas"] == 1
 
 
 def test_setup_job_is_hardened_and_runs_topics_then_every_migration() -> None:
@@ -345,9 +349,9 @@ def test_dashboard_files_are_what_the_generator_writes() -> None:
 
 # --- metric names -------------------------------------------------------------------------------------
 def _exported_metric_names() -> set[str]:
-    """Every sample name the three services can expose, from their registries."""
+    """Every sample name the services can expose, from their registries (with the kit's)."""
     names: set[str] = set()
-    for service in SERVICES:
+    for service in METRIC_SERVICES:
         module: ModuleType = pytest.importorskip(f"shouwang_{service}.metrics")
         for family in module.REGISTRY.collect():
             kind, base = family.type, family.name
@@ -381,34 +385,55 @@ def _metric_names(expr: str) -> set[str]:
     return {name for name in found if name not in _KEYWORDS}
 
 
+def _recorded() -> set[str]:
+    rules = _by_kind(_manifests(K8S / "components/monitoring"), "PrometheusRule")["shouwang"]
+    return {r["record"] for g in rules["spec"]["groups"] for r in g["rules"] if "record" in r}
+
+
 def test_rules_and_dashboard_use_metrics_the_services_export() -> None:
     exported = _exported_metric_names()
     used = set().union(*(_metric_names(expr) for expr in _promql_expressions()))
-    ours = {n for n in used if n.split("_")[0] in SERVICES}
+    ours = {n for n in used if n.split("_")[0] in (*METRIC_SERVICES, "shouwang")}
     unknown = sorted(ours - exported)
     assert not unknown, f"not exported by any service: {unknown}"
-    assert used - ours <= EXTERNAL_METRICS, sorted(used - ours)
-    assert {"triage_deadline_breaches_total", "casework_outbox_lag_seconds"} <= ours
+    assert used - ours - _recorded() <= EXTERNAL_METRICS, sorted(used - ours - _recorded())
+    assert {
+        "triage_deadline_breaches_total",
+        "casework_outbox_lag_seconds",
+        "shouwang_consumer_lag",
+        "stats_events_found",
+    } <= ours
 
 
 def test_alert_rules_cover_what_operators_must_hear_about() -> None:
     rules = _by_kind(_manifests(K8S / "components/monitoring"), "PrometheusRule")["shouwang"]
-    alerts = {r["alert"]: r for g in rules["spec"]["groups"] for r in g["rules"]}
+    alerts = {r["alert"]: r for g in rules["spec"]["groups"] for r in g["rules"] if "alert" in r}
     for needed in (
         "ShouwangServiceDown",
-        "ShouwangTriageConsumerLagHigh",
+        "ShouwangServiceAbsent",
+        "ShouwangDeploymentNotReady",
+        "ShouwangKafkaUnreachable",
+        "ShouwangKafkaBrokerDown",
+        "ShouwangConsumerLagHigh",
+        "ShouwangConsumerLagGrowing",
+        "ShouwangConsumerStalled",
         "ShouwangDeadlineBreachedSevere",
         "ShouwangAlertEscalatedToTopOfLadder",
         "ShouwangCaseworkOutboxLag",
+        "ShouwangTriageOutboxStuck",
+        "ShouwangTriageBulkOutboxStuck",
+        "ShouwangTriageBulkLaneAbsent",
         "ShouwangIntakeKafkaUnavailable",
-        "ShouwangIntakeServerErrors",
+        "ShouwangServerErrors",
         "ShouwangDeadLetters",
     ):
         assert needed in alerts
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8").lower()
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
-        anchor = rule["annotations"]["runbook"].split("#", 1)[1]
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("https://shouwang.example/deploy/README.md#"), name
+        anchor = url.split("#", 1)[1]
         assert f"#### {anchor}" in readme.replace("#### `", "#### ").replace("`", ""), (
             f"{name}: runbook section {anchor} missing from deploy/README.md"
         )

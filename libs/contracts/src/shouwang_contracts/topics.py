@@ -77,10 +77,11 @@ RETIRED_TOPICS: tuple[str, ...] = tuple(
     name for topic in _raw().get("retired", []) for name in (topic, topic + DLQ_SUFFIX)
 )
 
-# A consumed record can come again only while its topic still holds it (30 days at most; the
-# compacted directory's entries are upserts, harmless to apply twice). Consumers remember the
-# event ids they processed a little longer than any retention, then forget them.
-PROCESSED_EVENT_MEMORY = timedelta(days=45)
+# A consumed record can come again only while its topic still holds it (three years at most:
+# the topics stats rebuilds from; the compacted directory's entries are upserts, harmless to
+# apply twice). Consumers remember the event ids they processed a little longer than any
+# retention, then forget them.
+PROCESSED_EVENT_MEMORY = timedelta(days=1111)
 
 
 def all_topics() -> list[TopicSpec]:

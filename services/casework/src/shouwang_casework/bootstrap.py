@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from shouwang_servicekit.app import starting
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
+from . import metrics
 from .adapters.outbox import outbox_relay
 from .config import CaseworkSettings
 from .container import Casework
@@ -63,6 +65,8 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
             name="follow-up-reminders",
         )
         tasks.every(GAUGES_INTERVAL_SECONDS, case_gauges(casework), name="case-gauges")
+        if settings.consumers_enabled:
+            tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         ProcessedEvents(
             pool,
             schema="casework",

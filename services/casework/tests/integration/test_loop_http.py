@@ -299,12 +299,21 @@ async def test_the_whole_loop_with_every_guard(
         422,
         "reason_required",
     )
+    refused(
+        await client.patch(
+            f"/v1/cases/{case_id}/follow-ups/{follow_up_id}",
+            json={"close_as": "cancelled", "reason": "改期", "finding": "relieved"},
+            headers=counselor,
+        ),
+        422,
+        "finding_needs_completion",
+    )
     done = await client.patch(
         f"/v1/cases/{case_id}/follow-ups/{follow_up_id}",
-        json={"close_as": "completed", "reason": "返校后电话回访，情绪平稳"},
+        json={"close_as": "completed", "reason": "返校后电话回访，情绪平稳", "finding": "relieved"},
         headers=counselor,
     )
-    assert done.json()["status"] == "completed"
+    assert (done.json()["status"], done.json()["finding"]) == ("completed", "relieved")
     refused(
         await client.post(
             f"/v1/cases/{case_id}/transitions",
@@ -377,6 +386,20 @@ async def test_the_whole_loop_with_every_guard(
         "plan.updated",
         "case.closed",
     } <= set(case_types)
+    # Referral and follow-up progress, for the outcome figures: statuses, never the destination.
+    referral = [e["data"] for e in events if e["type"] == "shouwang.referral.updated"]
+    assert [(r["status"], r["version"]) for r in referral] == [
+        ("pending", 1),
+        ("accepted", 2),
+        ("returned", 3),
+    ]
+    assert {r["destination_type"] for r in referral} == {"hospital"}
+    follow_ups = [e["data"] for e in events if e["type"] == "shouwang.follow_up.updated"]
+    assert [(f["status"], f["finding"], f["version"]) for f in follow_ups] == [
+        ("scheduled", None, 1),
+        ("completed", "relieved", 2),
+    ]
+    assert "市精神卫生中心" not in json.dumps(referral, ensure_ascii=False)
     raised = next(e for e in events if e["type"] == "shouwang.case.severity_changed")
     assert raised["data"]["report_ids"] == second.assessment.data.report_ids
     text = json.dumps(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from shouwang_servicekit.app import starting
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
 
+from . import metrics
 from .adapters.publisher import EventPublisher
 from .adapters.store import IntakeStore, QuietConnection, create_receipts_pool
 from .config import IntakeSettings
@@ -66,6 +68,7 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
         tasks = BackgroundTasks()
         stack.push_async_callback(tasks.close)
         ProcessedEvents(pool, schema="intake").forget_hourly(tasks)
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         return Intake(
             settings=settings,
             store=store,

@@ -6,10 +6,13 @@ from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.kafka.progress import ConsumerProgress
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP = HttpMetrics.register("intake", REGISTRY)
+# Every consumer's lag, committed offset and records by outcome (measured by the kit).
+PROGRESS = ConsumerProgress(REGISTRY)
 EVENTS_PUBLISHED = Counter(
     "intake_events_published_total",
     "Events Kafka acknowledged, by topic.",

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from shouwang_contracts.events.notify import NotificationChannel as Channel
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
+from . import metrics
 from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway, WeComRobot
 from .adapters.db import worker_transaction
 from .adapters.links import LinkSigner
@@ -236,6 +238,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
         tasks.every(settings.bundle_poll_seconds, _bundles(notify), name="bundles")
         tasks.every(QUEUE_GAUGES_SECONDS, _gauges(notify), name="queue-gauges")
         tasks.every(PURGE_EVERY_SECONDS, _purge(relay.purge_published), name="outbox-purge")
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         # Notify's RLS lets a session see every campus with `shouwang.all_campuses` on.
         processed = ProcessedEvents(
             pool, schema="notify", campus_setting="shouwang.all_campuses", campuses=lambda: ("on",)

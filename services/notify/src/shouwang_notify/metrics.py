@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.kafka.progress import ConsumerProgress
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP = HttpMetrics.register("notify", REGISTRY)
+# Every consumer's lag, committed offset and records by outcome (measured by the kit).
+PROGRESS = ConsumerProgress(REGISTRY)
 
 SENT = Counter(
     "notify_sent",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from shouwang_servicekit.app import starting
+from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import ProcessedEvents
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
 
+from . import metrics
 from .adapters.outbox import outbox_relay
 from .adapters.policy_file import load_policy
 from .adapters.repository import QuietConnection
@@ -55,5 +57,6 @@ async def bootstrap(settings: TriageSettings) -> Triage:
         tasks.start(relay.run(lanes), name="outbox-relay")
         tasks.every(settings.escalation_interval_seconds, escalations(triage), name="escalations")
         tasks.every(15.0, housekeeping(triage), name="housekeeping")
+        tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         ProcessedEvents(pool, schema="triage").forget_hourly(tasks)
         return triage

@@ -1,13 +1,23 @@
-"""Every Prometheus object triage exposes, in one registry."""
+"""Every Prometheus object triage exposes, in one registry.
+
+Labelled counters are created at 0 for every label set triage can name (severities, triggers,
+owner roles; and, per campus, as soon as triage knows the campus: `campus_known`), so that
+`increase()` sees the first breach or escalation after a pod starts instead of a series that
+appears at 1. Breaches, escalations, re-alerts and open alerts carry the campus, so an alert
+can be routed to the campus it concerns.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from shouwang_servicekit.edge import HttpMetrics
+from shouwang_servicekit.kafka.progress import ConsumerProgress
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP = HttpMetrics.register("triage", REGISTRY)
+# Every consumer's lag, committed offset and records by outcome (measured by the kit).
+PROGRESS = ConsumerProgress(REGISTRY)
 
 GRADED = Counter(
     "triage_assessments_graded",
@@ -20,44 +30,35 @@ ALERTS_RAISED = Counter(
 )
 ALERTS_OPEN = Gauge(
     "triage_alerts_open",
-    "Alerts waiting for acknowledgement, by severity.",
-    ["severity"],
+    "Alerts waiting for acknowledgement, by campus and severity.",
+    ["campus", "severity"],
     registry=REGISTRY,
 )
 ESCALATIONS = Counter(
     "triage_escalations",
-    "Alerts escalated one tier up because nobody acknowledged in time, by severity and new owner.",
-    ["severity", "owner_role"],
+    "Alerts escalated one tier up because nobody acknowledged in time, by campus, severity and"
+    " new owner.",
+    ["campus", "severity", "owner_role"],
     registry=REGISTRY,
 )
 REALERTS = Counter(
     "triage_realerts",
-    "Severe and critical alerts re-alerted past the top of the ladder (nobody acknowledged).",
-    ["severity"],
+    "Severe and critical alerts re-alerted past the top of the ladder (nobody acknowledged), by"
+    " campus and severity.",
+    ["campus", "severity"],
     registry=REGISTRY,
 )
 DEADLINE_BREACHES = Counter(
     "triage_deadline_breaches",
-    "Acknowledgement deadlines that passed (each escalation and each top-of-ladder miss).",
-    ["severity"],
+    "Acknowledgement deadlines that passed (each escalation and each top-of-ladder miss), by"
+    " campus and severity.",
+    ["campus", "severity"],
     registry=REGISTRY,
 )
 ACKNOWLEDGED = Counter(
     "triage_alerts_acknowledged",
     "Alerts acknowledged, by severity.",
     ["severity"],
-    registry=REGISTRY,
-)
-DEAD_LETTERS = Counter(
-    "triage_dead_letters",
-    "Poison records sent to a dead-letter topic.",
-    ["topic"],
-    registry=REGISTRY,
-)
-CONSUMER_LAG = Gauge(
-    "triage_consumer_lag",
-    "Records behind the partition's high watermark when the last record was handled.",
-    ["topic", "partition"],
     registry=REGISTRY,
 )
 GRADING_SECONDS = Histogram(
@@ -82,3 +83,42 @@ CENSUS_RESTED_SECONDS = Counter(
     "Seconds the census lane rested to stay within TRIAGE_CENSUS_DUTY_CYCLE.",
     registry=REGISTRY,
 )
+
+SEVERITIES = ("mild", "moderate", "severe", "critical")
+TRIGGERS = ("report", "screening")
+# Who an alert can climb to (the default ladder's rungs; a campus ladder may use fewer).
+OWNER_ROLES = (
+    "residence_counselor",
+    "community_psych_teacher",
+    "counseling_center",
+    "college_leader",
+)
+
+for _severity in ("none", *SEVERITIES):
+    for _trigger in TRIGGERS:
+        GRADED.labels(_severity, _trigger)
+for _severity in SEVERITIES:
+    ALERTS_RAISED.labels(_severity)
+    ACKNOWLEDGED.labels(_severity)
+for _trigger in TRIGGERS:
+    GRADING_SECONDS.labels(_trigger)
+    INPUT_TO_COMMIT_SECONDS.labels(_trigger)
+
+_known_campuses: set[str] = set()
+
+
+def known_campuses() -> frozenset[str]:
+    return frozenset(_known_campuses)
+
+
+def campus_known(campus: str) -> None:
+    """Create the campus's breach, escalation, re-alert and open-alert series at 0 (once)."""
+    if campus in _known_campuses:
+        return
+    _known_campuses.add(campus)
+    for severity in SEVERITIES:
+        DEADLINE_BREACHES.labels(campus, severity)
+        REALERTS.labels(campus, severity)
+        ALERTS_OPEN.labels(campus, severity)
+        for role in OWNER_ROLES:
+            ESCALATIONS.labels(campus, severity, role)

@@ -128,6 +128,30 @@ async def test_census_results_and_their_alerts_take_the_bulk_lane() -> None:
     assert {row["lane"] for row in store.outbox} == {"bulk"}
 
 
+async def test_an_assessment_says_where_its_input_came_from_for_outcome_figures() -> None:
+    store = FakeBatchStore()
+    item = report("s1", "sleep_disturbance", minutes_ago=3)
+    census = GradingInput(
+        str(uuid.uuid4()),
+        "shouwang.census.v1",
+        "demo",
+        "s2",
+        None,
+        ScreeningEvidence("sc1", "phq9", (1, 1, 1, 1, 1, 1, 1, 1, 0), NOW, NOW),
+        "bulk",
+    )
+    await grade(store, item, census)
+    from_report, from_census = (e["data"] for e in store.events(GRADED))
+    assert from_report["reporter_role"] == "dorm_leader"
+    assert from_report["instrument"] is None
+    assert from_report["input_received_at"] == (NOW - timedelta(minutes=3)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert from_census["instrument"] == "phq9"
+    assert from_census["census"] is True
+    assert from_census["reporter_role"] is None
+
+
 def due(owner: str, level: Level, escalation_level: int = 0) -> DueAlert:
     return DueAlert("a1", "demo", "s1", level, owner, escalation_level, NOW - timedelta(seconds=1))
 

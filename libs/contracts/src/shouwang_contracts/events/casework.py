@@ -51,6 +51,32 @@ class CaseOutcome(StrEnum):
     LEFT_SCHOOL = "left_school"  # 离校（休学、退学、毕业）
 
 
+class ReferralStatus(StrEnum):
+    """Where a referral (转介) stands: answered when accepted or not accepted."""
+
+    PENDING = "pending"  # 待接收
+    ACCEPTED = "accepted"  # 已接收
+    NOT_ACCEPTED = "not_accepted"  # 未接收
+    RETURNED = "returned"  # 已返校
+    REFERRED_AGAIN = "referred_again"  # 再次转介
+
+
+class FollowUpStatus(StrEnum):
+    """Where a follow-up (回访) stands."""
+
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class FollowUpFinding(StrEnum):
+    """What a completed follow-up found; each `relieved` is one person-time relieved (缓解人次)."""
+
+    RELIEVED = "relieved"  # 缓解
+    STABLE = "stable"  # 稳定，仍需关注
+    WORSENED = "worsened"  # 加重
+
+
 class CaseOpened(Payload):
     """A case was opened for a student (发现)."""
 
@@ -169,6 +195,45 @@ class AlertAcknowledged(Payload):
     acknowledged_by_ref: str = Field(description="Pseudonymous reference of who acknowledged.")
     acknowledged_by_role: Role = Field(description="Their role.")
     acknowledged_at: AwareDatetime = Field(description="When.")
+
+
+class ReferralUpdated(Payload):
+    """A referral was made or moved on (answered, returned, referred again); structured only:
+    the destination's name stays in casework."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.referral.updated"
+    TOPIC: ClassVar[str] = CASES
+
+    referral_id: str = Field(description="Id of the referral.")
+    case_id: str = Field(description="Id of the case referred.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    status: ReferralStatus = Field(description="Where the referral stands now.")
+    destination_type: str = Field(
+        description="Kind of destination: hospital, psychiatric_service, outside_counselor."
+    )
+    version: int = Field(ge=1, description="1 when made, +1 per move; the highest is current.")
+    updated_at: AwareDatetime = Field(description="When it was made or moved.")
+
+
+class FollowUpUpdated(Payload):
+    """A follow-up (回访) was scheduled, moved or closed; what it found, never its notes."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.follow_up.updated"
+    TOPIC: ClassVar[str] = CASES
+
+    follow_up_id: str = Field(description="Id of the follow-up.")
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    purpose: str = Field(description="Why: routine, aftercare or referral_return.")
+    status: FollowUpStatus = Field(description="Where the follow-up stands now.")
+    due_at: AwareDatetime = Field(description="When it is (or was) due.")
+    finding: FollowUpFinding | None = Field(
+        default=None, description="Completed only: what the follow-up found, if recorded."
+    )
+    version: int = Field(
+        ge=1, description="1 when scheduled, +1 per change; the highest is current."
+    )
+    updated_at: AwareDatetime = Field(description="When it was scheduled, moved or closed.")
 
 
 class FamilyContactDecision(StrEnum):

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..envelope import Payload
+from ..instruments import Instrument
 from ..topics import ALERTS, ASSESSMENTS
 from ..vocabulary import FollowUp, Role, Severity
 
@@ -83,6 +84,21 @@ class AssessmentGraded(Payload):
     incomplete_sheet: bool = Field(
         default=False,
         description="The grade rests on a screening sheet with unanswered or unreadable cells.",
+    )
+    # Where the graded input came from, for outcome figures (absent on older events).
+    reporter_role: Role | None = Field(
+        default=None, description="Trigger `report`: the reporter's role, i.e. the source tier."
+    )
+    instrument: Instrument | None = Field(
+        default=None, description="Trigger `screening`: the instrument that was screened."
+    )
+    census: bool | None = Field(
+        default=None,
+        description="Trigger `screening`: true when the result came in a census upload (心理普查).",
+    )
+    input_received_at: AwareDatetime | None = Field(
+        default=None,
+        description="When intake accepted the graded report or screening: where a cycle starts.",
     )
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
@@ -191,6 +192,15 @@ class KafkaClients:
         return AIOKafkaProducer(
             linger_ms=linger_ms, **self.aiokafka(name), **DURABLE_PRODUCER, **tuning
         )
+
+    def consumer(self, *, name: str | None = None, **tuning: Any) -> AIOKafkaConsumer:
+        """A bare aiokafka consumer, by default in no group (to read topics from given offsets,
+        as a rebuild does); start and stop it yourself."""
+        return AIOKafkaConsumer(**self.aiokafka(name), **tuning)
+
+    def admin(self, *, name: str | None = None) -> AIOKafkaAdminClient:
+        """An admin client (topic metadata, group offsets); start and close it yourself."""
+        return AIOKafkaAdminClient(**self.aiokafka(name))
 
     def producer_factory(
         self, *, linger_ms: int, name: str | None = None, **tuning: Any

@@ -13,7 +13,9 @@
 
 `subscribe` registers a handler of one record at a time, `subscribe_batch` one of what queued
 up (decoded first, record by record). Both take a `ConsumerObserver`, which hears of
-partition assignments and revocations, of every record received (lag) and of every outcome.
+partition assignments and revocations, of every record received and of every outcome, and a
+`ConsumerProgress` (kafka.progress), which measures every consumer's lag and counts outcomes
+the same way in every service.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..backoff import Backoff
 from ..cooperative import TimeSlice
 from ..transient import is_transient
 from .deadletters import DeadLetters
+from .progress import ConsumerProgress, Watched
 
 logger = logging.getLogger("shouwang.kafka.consumers")
 
@@ -63,6 +66,46 @@ class ConsumerObserver:
 
     def handled(self, record: Record, outcome: str) -> None:
         """A record's outcome: the handler's result, `dead_lettered` or `retried`."""
+
+
+class _Tracked(ConsumerObserver):
+    """The service's observer, and the kit's progress metrics beside it."""
+
+    def __init__(self, inner: ConsumerObserver, progress: ConsumerProgress, topic: str) -> None:
+        self.inner = inner
+        self.progress = progress
+        self.topic = topic
+        self.watched: Watched | None = None  # set once the subscriber exists
+
+    def assigned(self, group: str, partitions: set[TopicPartition]) -> None:
+        if self.watched is not None:
+            self.progress.assigned(self.watched, partitions)
+        self.inner.assigned(group, partitions)
+
+    def revoked(self, group: str, partitions: set[TopicPartition]) -> None:
+        if self.watched is not None:
+            self.progress.revoked(self.watched, partitions)
+        self.inner.revoked(group, partitions)
+
+    def received(self, consumer: Any, record: Record) -> None:
+        self.inner.received(consumer, record)
+
+    def handled(self, record: Record, outcome: str) -> None:
+        if self.watched is not None:
+            self.progress.handled(self.watched, record.topic, outcome)
+        self.inner.handled(record, outcome)
+
+
+def _observed(
+    observer: ConsumerObserver | None, progress: ConsumerProgress | None, topic: str
+) -> ConsumerObserver:
+    inner = observer or ConsumerObserver()
+    return _Tracked(inner, progress, topic) if progress is not None else inner
+
+
+def _follow(watcher: ConsumerObserver, group: str, topic: str, subscriber: Any) -> None:
+    if isinstance(watcher, _Tracked):
+        watcher.watched = watcher.progress.watch(group, topic, subscriber)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -187,6 +230,7 @@ def subscribe(
     consumer: str | None = None,
     retry: Retry = Retry(),
     observer: ConsumerObserver | None = None,
+    progress: ConsumerProgress | None = None,
     title: str | None = None,
     description: str | None = None,
     **tuning: Any,
@@ -197,9 +241,10 @@ def subscribe(
     of the record (reported to the observer), or raises: `PoisonEvent` dead-letters the
     record at once, other failures follow `retry`. `consumer` names it in dead letters
     (`x-dlq-consumer`; default the group). `tuning` goes to FastStream's subscriber (fetch
-    sizes and the like).
+    sizes and the like). With `progress`, the consumer's lag and outcomes are measured
+    (kafka.progress).
     """
-    watcher = observer or ConsumerObserver()
+    watcher = _observed(observer, progress, topic)
     runtime = _Runtime(broker, consumer or group_id, retry, watcher)
 
     async def on_record(message: KafkaMessage) -> None:
@@ -215,7 +260,7 @@ def subscribe(
             watcher.handled(record, outcome or HANDLED)
         runtime.succeeded()
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         topic,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -225,7 +270,9 @@ def subscribe(
         title=title,
         description=description,
         **tuning,
-    )(on_record)
+    )
+    subscriber(on_record)
+    _follow(watcher, group_id, topic, subscriber)
 
 
 def subscribe_batch(
@@ -240,6 +287,7 @@ def subscribe_batch(
     consumer: str | None = None,
     retry: Retry = Retry(),
     observer: ConsumerObserver | None = None,
+    progress: ConsumerProgress | None = None,
     pause: Callable[[], Awaitable[None]] | None = None,
     rest_after: Callable[[float], Awaitable[None]] | None = None,
     **tuning: Any,
@@ -253,7 +301,7 @@ def subscribe_batch(
     loop go first; `rest_after(seconds)` is awaited after each batch with the time it took
     (a duty cycle). The rest is as in `subscribe`.
     """
-    watcher = observer or ConsumerObserver()
+    watcher = _observed(observer, progress, topic)
     runtime = _Runtime(broker, consumer or group_id, retry, watcher)
 
     async def handle_items(items: list[tuple[Record, T]]) -> None:
@@ -293,7 +341,7 @@ def subscribe_batch(
         if rest_after is not None:
             await rest_after(time.perf_counter() - began)
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         topic,
         group_id=group_id,
         batch=True,
@@ -303,4 +351,6 @@ def subscribe_batch(
         auto_offset_reset="earliest",
         listener=_Rebalance(watcher, group_id),
         **tuning,
-    )(on_records)
+    )
+    subscriber(on_records)
+    _follow(watcher, group_id, topic, subscriber)

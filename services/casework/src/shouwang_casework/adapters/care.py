@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.events.casework import FollowUpFinding
 
 from ..domain.cases import Case
 from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
@@ -145,6 +146,7 @@ def _follow_up(row: asyncpg.Record) -> FollowUp:
         closed_at=row["closed_at"],
         reminded_at=row["reminded_at"],
         version=row["version"],
+        finding=FollowUpFinding(row["finding"]) if row["finding"] else None,
     )
 
 
@@ -179,14 +181,15 @@ async def save_follow_up(
         """
         INSERT INTO follow_ups (follow_up_id, campus_id, case_id, purpose, due_at, assignee_ref,
                                 status, closed_by_ref, closed_at, sealed_reason, reminded_at,
-                                created_by_ref, created_at, version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)
+                                created_by_ref, created_at, version, finding)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15)
         ON CONFLICT (follow_up_id) DO UPDATE SET
             due_at = excluded.due_at, assignee_ref = excluded.assignee_ref,
             status = excluded.status, closed_by_ref = excluded.closed_by_ref,
             closed_at = excluded.closed_at,
             sealed_reason = coalesce(excluded.sealed_reason, follow_ups.sealed_reason),
-            reminded_at = excluded.reminded_at, version = excluded.version
+            reminded_at = excluded.reminded_at, version = excluded.version,
+            finding = excluded.finding
         """,
         uuid.UUID(follow_up.follow_up_id),
         case.campus_id,
@@ -202,6 +205,7 @@ async def save_follow_up(
         follow_up.created_by_ref,
         follow_up.created_at,
         follow_up.version,
+        follow_up.finding.value if follow_up.finding else None,
     )
 
 

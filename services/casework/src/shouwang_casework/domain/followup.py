@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from shouwang_contracts.events.casework import FollowUpFinding
+
 from .guards import InvalidTransition, MissingRecord
 
 
@@ -45,6 +47,7 @@ class FollowUp:
     closed_at: datetime | None = None
     reminded_at: datetime | None = None
     version: int = 1
+    finding: FollowUpFinding | None = None
 
     def _require_scheduled(self) -> None:
         if self.status is not FollowUpStatus.SCHEDULED:
@@ -60,16 +63,34 @@ class FollowUp:
         self.reminded_at = None
         self.version += 1
 
-    def close(self, status: FollowUpStatus, by_ref: str, at: datetime, reason: str | None) -> None:
-        """Close by hand: completed (it took place) or cancelled; who, when and why are kept."""
+    def close(
+        self,
+        status: FollowUpStatus,
+        by_ref: str,
+        at: datetime,
+        reason: str | None,
+        finding: FollowUpFinding | None = None,
+    ) -> None:
+        """Close by hand: completed (it took place) or cancelled; who, when and why are kept.
+
+        A completed follow-up may record what it found (relieved, stable, worsened): each
+        `relieved` is one person-time relieved in the outcome figures.
+        """
         self._require_scheduled()
         if status is FollowUpStatus.SCHEDULED:
             raise InvalidTransition("follow_up_still_scheduled", "close as completed or cancelled")
         if not (reason or "").strip():
             raise MissingRecord("reason_required", "closing a follow-up needs why", field="reason")
+        if finding is not None and status is not FollowUpStatus.COMPLETED:
+            raise MissingRecord(
+                "finding_needs_completion",
+                "only a completed follow-up records a finding",
+                field="finding",
+            )
         self.status = status
         self.closed_by_ref = by_ref
         self.closed_at = at
+        self.finding = finding
         self.version += 1
 
     def is_missed(self, now: datetime) -> bool:

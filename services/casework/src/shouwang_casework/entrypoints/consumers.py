@@ -151,6 +151,7 @@ def register_case_consumers(casework: Casework) -> None:
             consumer=CASES_CONSUMER,
             retry=retry(casework),
             observer=observer,
+            progress=metrics.PROGRESS,
             title=title,
             description=description,
         )

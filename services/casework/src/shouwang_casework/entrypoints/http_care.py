@@ -174,6 +174,7 @@ async def update_follow_up(
             assignee_ref=body.assignee_ref,
             close_as=body.close_as,
             reason=body.reason,
+            finding=body.finding,
         )
         return follow_up_out(f)
 

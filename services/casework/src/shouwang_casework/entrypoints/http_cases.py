@@ -83,6 +83,7 @@ def follow_up_out(f: FollowUp) -> s.FollowUpOut:
         status=f.status,
         closed_by_ref=f.closed_by_ref,
         closed_at=f.closed_at,
+        finding=f.finding,
         missed=f.is_missed(loop.now()),
         reminded_at=f.reminded_at,
     )

@@ -44,6 +44,7 @@ ZH: dict[str, str] = {
     "referral_step_not_allowed": "转介状态不允许这一步",
     "follow_up_closed": "该回访已关闭",
     "follow_up_still_scheduled": "请以已完成或已取消关闭回访",
+    "finding_needs_completion": "只有已完成的回访才能记录回访结果",
     "duplicate_action": "计划中的措施编号重复",
     "student_not_found": "花名册中没有该学生",
     "already_in_scope": "该学生已在您的负责范围内，可直接查看档案，无需申请临时查看",

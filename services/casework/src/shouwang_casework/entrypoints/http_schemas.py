@@ -6,7 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from shouwang_contracts.events.casework import CaseOutcome, CaseState, FamilyContactDecision
+from shouwang_contracts.events.casework import (
+    CaseOutcome,
+    CaseState,
+    FamilyContactDecision,
+    FollowUpFinding,
+)
 from shouwang_contracts.inputs import IsoAwareDatetime
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -95,6 +100,11 @@ class FollowUpUpdateIn(_In):
         default=None, description="completed or cancelled: closes it by hand."
     )
     reason: str | None = Field(default=None, max_length=TEXT_MAX, description="Why (to close).")
+    finding: FollowUpFinding | None = Field(
+        default=None,
+        description="With `close_as: completed`: what the follow-up found (relieved counts as"
+        " one person-time relieved).",
+    )
 
 
 class ReferralStatusIn(_In):
@@ -167,6 +177,7 @@ class FollowUpOut(BaseModel):
     status: FollowUpStatus
     closed_by_ref: str | None
     closed_at: datetime | None
+    finding: FollowUpFinding | None = Field(default=None, description="What it found, if recorded.")
     missed: bool = Field(description="Past due and still open.")
     reminded_at: datetime | None
 

@@ -21,6 +21,7 @@ from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, SCREENINGS
 from shouwang_servicekit.kafka.consumers import Record, event_type, subscribe
 
+from .. import metrics
 from ..adapters import files
 from ..adapters.db import campus_transaction
 from ..container import Casework
@@ -81,5 +82,6 @@ def _subscribe(
         group_id=consumer,
         handle=keep_in_file,
         retry=retry(casework),
+        progress=metrics.PROGRESS,
         title=f"{consumer}:{topic}",
     )

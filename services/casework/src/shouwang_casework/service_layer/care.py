@@ -12,15 +12,22 @@ from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.casework import PlanUpdated
+from shouwang_contracts.events.casework import FollowUpFinding, PlanUpdated
 
 from ..adapters import care
 from ..domain.cases import Case
 from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
-from ..domain.guards import Actor, InvalidTransition, Reading, may_work_cases, require
+from ..domain.guards import (
+    Actor,
+    InvalidTransition,
+    MissingRecord,
+    Reading,
+    may_work_cases,
+    require,
+)
 from ..domain.plan import Plan, PlanAction
 from .access import Caller, CaseNotFound, actor_for, authorize_read, refuse_students
-from .events import publish
+from .events import follow_up_updated, publish
 from .loop import load_case, now, store
 
 
@@ -185,6 +192,7 @@ async def schedule_follow_up(
         text=None,
     )
     await store(conn, case, cipher, None)
+    await publish(conn, case.campus_id, follow_up_updated(case, follow_up, at))
     return follow_up
 
 
@@ -199,23 +207,34 @@ async def update_follow_up(
     assignee_ref: str | None = None,
     close_as: FollowUpStatus | None = None,
     reason: str | None = None,
+    finding: FollowUpFinding | None = None,
 ) -> FollowUp:
-    """Move a follow-up, or close it by hand (completed / cancelled: who, when, why)."""
+    """Move a follow-up, or close it by hand (completed / cancelled: who, when, why; a
+    completed one may record what it found)."""
     case, actor = await _worker(conn, caller, case_id, "follow_ups")
     follow_up = await care.get_follow_up(conn, follow_up_id)
     if follow_up is None or follow_up.case_id != case.case_id:
         raise CaseNotFound("follow_up_not_found", "no such follow-up on this case")
     at = now()
     if close_as is not None:
-        follow_up.close(close_as, actor.ref, at, reason)
+        follow_up.close(close_as, actor.ref, at, reason, finding)
         kind = "follow_up_closed"
         detail = {"follow_up_id": follow_up_id, "status": close_as.value}
+        if finding is not None:
+            detail["finding"] = finding.value
+    elif finding is not None:
+        raise MissingRecord(
+            "finding_needs_completion",
+            "only a completed follow-up records a finding",
+            field="finding",
+        )
     else:
         follow_up.move(due_at or follow_up.due_at, assignee_ref or follow_up.assignee_ref)
         kind, detail, reason = "follow_up_moved", {"follow_up_id": follow_up_id}, None
     await care.save_follow_up(conn, cipher, case, follow_up, reason=reason)
     case.record(kind, actor, at, detail=detail, text=reason)
     await store(conn, case, cipher, None)
+    await publish(conn, case.campus_id, follow_up_updated(case, follow_up, at))
     return follow_up
 
 

@@ -6,6 +6,7 @@ when its change committed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,11 +18,17 @@ from shouwang_contracts.events.casework import (
     CaseSeverityChanged,
     CaseState,
     CaseTransitioned,
+    FollowUpStatus,
+    FollowUpUpdated,
+    ReferralStatus,
+    ReferralUpdated,
 )
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..adapters.outbox import enqueue
 from ..domain.cases import Case, Change
+from ..domain.followup import FollowUp
+from ..domain.referral import Referral
 
 SOURCE = "/shouwang/casework"
 
@@ -97,6 +104,34 @@ def payloads_for(case: Case, change: Change) -> list[Payload]:
                 )
             return payloads
     return []
+
+
+def referral_updated(case: Case, referral: Referral) -> ReferralUpdated:
+    """A referral as the public event tells it: status and kind, never the destination's name."""
+    return ReferralUpdated(
+        referral_id=referral.referral_id,
+        case_id=case.case_id,
+        student_ref=case.student_ref,
+        status=ReferralStatus(referral.status.value),
+        destination_type=referral.destination_type.value,
+        version=referral.version,
+        updated_at=referral.updated_at,
+    )
+
+
+def follow_up_updated(case: Case, follow_up: FollowUp, at: datetime) -> FollowUpUpdated:
+    """A follow-up as the public event tells it: status, due time and finding, never the why."""
+    return FollowUpUpdated(
+        follow_up_id=follow_up.follow_up_id,
+        case_id=case.case_id,
+        student_ref=case.student_ref,
+        purpose=follow_up.purpose.value,
+        status=FollowUpStatus(follow_up.status.value),
+        due_at=follow_up.due_at,
+        finding=follow_up.finding,
+        version=follow_up.version,
+        updated_at=at,
+    )
 
 
 async def publish_changes(

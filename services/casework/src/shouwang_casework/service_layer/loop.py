@@ -36,7 +36,7 @@ from ..domain.guards import (
 )
 from ..domain.referral import Referral, ReferralStatus, check_consent
 from .access import Caller, CaseNotFound, actor_for, refuse_students
-from .events import publish, publish_changes
+from .events import follow_up_updated, publish, publish_changes, referral_updated
 
 DEFAULT_RETURN_FOLLOW_UP = timedelta(days=7)
 
@@ -96,23 +96,20 @@ async def transition_case(
     )
     at = now()
     case.transition(actor, request, at, facts)
+    made: Referral | None = None
     if request.to_state is CaseState.REFERRED and request.referral is not None:
         asked = request.referral
-        await care.insert_referral(
-            conn,
-            case,
-            Referral(
-                referral_id=str(uuid.uuid4()),
-                case_id=case.case_id,
-                destination_type=asked.destination_type,
-                destination=asked.destination.strip(),
-                status=ReferralStatus.PENDING,
-                consent=asked.consent.value,
-                created_at=at,
-                updated_at=at,
-            ),
-            actor.ref,
+        made = Referral(
+            referral_id=str(uuid.uuid4()),
+            case_id=case.case_id,
+            destination_type=asked.destination_type,
+            destination=asked.destination.strip(),
+            status=ReferralStatus.PENDING,
+            consent=asked.consent.value,
+            created_at=at,
+            updated_at=at,
         )
+        await care.insert_referral(conn, case, made, actor.ref)
         await care.record_consent(
             conn,
             cipher,
@@ -125,6 +122,8 @@ async def transition_case(
             at=at,
         )
     await store(conn, case, cipher, traceparent)
+    if made is not None:
+        await publish(conn, case.campus_id, referral_updated(case, made), traceparent)
     return case
 
 
@@ -185,6 +184,9 @@ async def move_referral(
                 CaseFacts(referral_status=ReferralStatus.RETURNED),
             )
     await store(conn, case, cipher, traceparent)
+    await publish(conn, case.campus_id, referral_updated(case, referral), traceparent)
+    if status is ReferralStatus.RETURNED:
+        await publish(conn, case.campus_id, follow_up_updated(case, follow_up, at), traceparent)
     return referral
 
 

@@ -69,4 +69,11 @@ def register_receipt_consumer(broker: KafkaBroker, store: IntakeStore, group_id:
             metrics.RECEIPT_UPDATES.labels(status).inc()
         return "applied"
 
-    subscribe(broker, CASES, group_id=group_id, handle=on_case_event, retry=RETRY)
+    subscribe(
+        broker,
+        CASES,
+        group_id=group_id,
+        handle=on_case_event,
+        retry=RETRY,
+        progress=metrics.PROGRESS,
+    )

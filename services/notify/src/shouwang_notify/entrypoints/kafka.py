@@ -52,6 +52,7 @@ def register_consumers(notify: Notify) -> None:
         poll_ms=50,
         retry=Retry(),
         observer=observer,
+        progress=metrics.PROGRESS,
     )
     handlers: dict[str, Callable[[Notify, Any], Awaitable[str]]] = {
         CASES: on_case_event,
@@ -71,4 +72,5 @@ def register_consumers(notify: Notify) -> None:
             handle=bound,
             retry=Retry(),
             observer=observer,
+            progress=metrics.PROGRESS,
         )

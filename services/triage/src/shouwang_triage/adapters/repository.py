@@ -192,11 +192,18 @@ class TriageStore:
     async def stop_climbing(self, alert_id: str) -> None:
         await self.conn.execute("UPDATE alerts SET climbing = false WHERE alert_id = $1", alert_id)
 
-    async def open_alert_counts(self) -> dict[str, int]:
+    async def open_alert_counts(self) -> dict[tuple[str, str], int]:
+        """Open alerts by (campus, severity)."""
         rows = await self.conn.fetch(
-            "SELECT severity, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY severity"
+            "SELECT campus_id, severity, count(*) AS n FROM alerts WHERE status = 'open'"
+            " GROUP BY campus_id, severity"
         )
-        return {r["severity"]: r["n"] for r in rows}
+        return {(r["campus_id"], r["severity"]): r["n"] for r in rows}
+
+    async def known_campuses(self) -> list[str]:
+        """Every campus triage has graded a student of."""
+        rows = await self.conn.fetch("SELECT DISTINCT campus_id FROM grades")
+        return [r["campus_id"] for r in rows]
 
     async def alert_row(self, alert_id: str) -> dict[str, Any] | None:
         row = await self.conn.fetchrow("SELECT * FROM alerts WHERE alert_id = $1", alert_id)

@@ -26,7 +26,6 @@ from shouwang_servicekit.kafka.consumers import Record, Retry, subscribe, subscr
 
 from .. import metrics
 from ..adapters.batch import BatchStore
-from ..adapters.kafka import ConsumerMetrics
 from ..adapters.repository import unit_of_work
 from ..container import Triage
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
@@ -157,6 +156,7 @@ async def _grade_together(
     elapsed = (time.perf_counter() - started) / len(items)
     for outcome in outcomes:
         item = outcome.item
+        metrics.campus_known(item.campus_id)
         metrics.GRADED.labels(outcome.level.id, item.trigger).inc()
         metrics.GRADING_SECONDS.labels(item.trigger).observe(elapsed)
         metrics.INPUT_TO_COMMIT_SECONDS.labels(item.trigger).observe(
@@ -211,7 +211,6 @@ def register_consumers(triage: Triage) -> None:
     broker, settings = triage.broker, triage.settings
     gate = UrgentFirst()
     census_pace = DutyCycle(settings.census_duty_cycle)
-    observer = ConsumerMetrics()
     # A record whose grading fails for another reason than a dependency is dead-lettered at
     # once: nothing suggests a second try would grade it.
     pause = settings.retry_backoff_seconds
@@ -241,7 +240,7 @@ def register_consumers(triage: Triage) -> None:
             max_records=max_records,
             poll_ms=settings.urgent_poll_ms if urgent else 200,
             retry=retry,
-            observer=observer,
+            progress=metrics.PROGRESS,
             pause=None if urgent else gate.yield_to_urgent,
             rest_after=None if urgent else census_pace.rest_after,
             # The census fetches in small responses: parsing one runs on the event loop, and
@@ -282,5 +281,5 @@ def register_consumers(triage: Triage) -> None:
                 group_id=_group(triage, topic),
                 handle=handle,
                 retry=retry,
-                observer=observer,
+                progress=metrics.PROGRESS,
             )

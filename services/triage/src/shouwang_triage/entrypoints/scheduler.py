@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from shouwang_servicekit.tasks import Chore
 
 from .. import metrics
-from ..adapters.outbox import LANES
 from ..adapters.repository import unit_of_work
 from ..container import Triage
 from ..service_layer.escalation import escalate_overdue
@@ -32,9 +31,10 @@ def escalations(triage: Triage) -> Chore:
         if done:
             triage.relay.wake("urgent")
         for step in done:
-            metrics.DEADLINE_BREACHES.labels(step.level.id).inc()
+            metrics.campus_known(step.campus_id)
+            metrics.DEADLINE_BREACHES.labels(step.campus_id, step.level.id).inc()
             if step.realert_attempt:
-                metrics.REALERTS.labels(step.level.id).inc()
+                metrics.REALERTS.labels(step.campus_id, step.level.id).inc()
                 logger.warning(
                     "alert %s re-alerted %s and the on-duty contact (attempt %d)",
                     step.alert_id,
@@ -42,7 +42,7 @@ def escalations(triage: Triage) -> Chore:
                     step.realert_attempt,
                 )
             elif step.owner is not None:
-                metrics.ESCALATIONS.labels(step.level.id, step.owner).inc()
+                metrics.ESCALATIONS.labels(step.campus_id, step.level.id, step.owner).inc()
                 logger.info("alert %s escalated to %s", step.alert_id, step.owner)
             else:
                 logger.warning("alert %s missed the top of the ladder's deadline", step.alert_id)
@@ -52,14 +52,23 @@ def escalations(triage: Triage) -> Chore:
 
 
 def housekeeping(triage: Triage) -> Chore:
-    """Refresh the open-alert and outbox gauges; forget evidence older than every window."""
+    """Refresh the open-alert and outbox gauges; forget evidence older than every window.
+
+    The outbox gauge is set for the lanes this process relays only: a lane nobody relays has
+    no series, which is how an alert tells that the census pods are gone."""
+    lanes = triage.settings.relay_lanes
 
     async def keep_house() -> bool:
         async with unit_of_work(triage.pool) as store:
+            for campus in await store.known_campuses():
+                metrics.campus_known(campus)
             counts = await store.open_alert_counts()
-            for severity in ("mild", "moderate", "severe", "critical"):
-                metrics.ALERTS_OPEN.labels(severity).set(counts.get(severity, 0))
-            for lane in LANES:
+            for campus in sorted({c for c, _ in counts} | metrics.known_campuses()):
+                for severity in metrics.SEVERITIES:
+                    metrics.ALERTS_OPEN.labels(campus, severity).set(
+                        counts.get((campus, severity), 0)
+                    )
+            for lane in lanes:
                 pending = await store.conn.fetchval(
                     "SELECT count(*) FROM outbox WHERE lane = $1", lane
                 )

@@ -28,6 +28,7 @@ class Escalation:
     `realert_attempt` > 0: it re-alerted the top owner)."""
 
     alert_id: str
+    campus_id: str
     level: Level
     owner: str | None
     realert_attempt: int = 0
@@ -45,7 +46,7 @@ async def escalate_overdue(
             # Nobody above the college leader and no re-alerts for this severity: the alert
             # stays open and counted as breached.
             await store.stop_climbing(due.alert_id)
-            done.append(Escalation(due.alert_id, due.level, None))
+            done.append(Escalation(due.alert_id, due.campus_id, due.level, None))
             continue
         level = due.escalation_level + 1
         await store.move_alert(due.alert_id, assignment, level)
@@ -76,6 +77,12 @@ async def escalate_overdue(
         )
         await store.enqueue(envelope, "urgent")
         done.append(
-            Escalation(due.alert_id, due.level, assignment.owner, assignment.realert_attempt)
+            Escalation(
+                due.alert_id,
+                due.campus_id,
+                due.level,
+                assignment.owner,
+                assignment.realert_attempt,
+            )
         )
     return done

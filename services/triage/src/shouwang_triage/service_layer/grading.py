@@ -18,6 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
+from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_servicekit.cooperative import TimeSlice
 
@@ -228,6 +229,7 @@ def _grade_one(
         screening_ids=list(result.screening_ids),
         graded_at=now,
         incomplete_sheet=result.incomplete,
+        **_source_of(item),
     )
     writes.outbox.append(outbox_row(_wrap(assessment, "assessment-event", item, now), item.lane))
 
@@ -305,6 +307,21 @@ def _wrap(
         time=now,
         traceparent=item.traceparent,
     )
+
+
+def _source_of(item: GradingInput) -> dict[str, Any]:
+    """Where the graded input came from, as the assessment event carries it for stats."""
+    evidence = item.evidence
+    if isinstance(evidence, ReportEvidence):
+        return {
+            "reporter_role": Role(evidence.reporter_role),
+            "input_received_at": evidence.received_at,
+        }
+    return {
+        "instrument": Instrument(evidence.instrument),
+        "census": item.lane == "bulk",
+        "input_received_at": evidence.received_at,
+    }
 
 
 def _reason(rule_id: str, level: Level, zh: str, en: str) -> Reason:

@@ -1,0 +1,1 @@
+"""The projection and reporting rules: standard library only."""

@@ -1,0 +1,266 @@
+"""Small-cell suppression: no published figure singles out fewer than five students.
+
+A cell counting fewer than `THRESHOLD` students (but more than none) is hidden and shown as
+“<5” (primary suppression). Hiding it is not enough when the table also shows totals: the
+cell would be the total minus the rest of its row. So other cells are hidden as well
+(complementary suppression, shown as “*”) until, in every row and column:
+
+- no hidden small cell can be worked out exactly, from that line or by combining lines
+  (checked by linear algebra over all the table's sums), and
+- arithmetic on the line cannot narrow a hidden small cell below what “<5” already says:
+  knowing that a complementary cell holds at least five, a row `<5, *, total 6` would give
+  the small cell away as 1, so another cell is hidden.
+
+Zeros are shown: that no student of a college had a severe event says nothing about a
+person. Complements are taken from the smallest non-zero visible cells, so that as little as
+possible is lost; totals are hidden only when a line offers nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+
+#: Fewer students than this in a cell and the cell is hidden.
+THRESHOLD = 5
+
+Key = Hashable
+
+
+class Hidden(StrEnum):
+    """Why a figure is not shown."""
+
+    SMALL = "small"  # fewer than THRESHOLD students: shown “<5”
+    COMPLEMENTARY = "complementary"  # hidden so a small cell cannot be worked out: “*”
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A figure and the number of distinct students behind it (what suppression looks at)."""
+
+    value: int
+    students: int
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One published sum: the members add up to the total."""
+
+    members: tuple[Key, ...]
+    total: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A figure as published: its value, or why it is hidden."""
+
+    value: int | None
+    hidden: Hidden | None = None
+
+    def display(self, threshold: int = THRESHOLD) -> str:
+        if self.hidden is Hidden.SMALL:
+            return f"<{threshold}"
+        if self.hidden is Hidden.COMPLEMENTARY:
+            return "*"
+        return str(self.value)
+
+
+def suppress(
+    entries: Mapping[Key, Count], lines: Sequence[Line], threshold: int = THRESHOLD
+) -> dict[Key, Hidden]:
+    """Which entries to hide, and why (see the module's docstring)."""
+    hidden: dict[Key, Hidden] = {
+        key: Hidden.SMALL for key, count in entries.items() if 0 < count.students < threshold
+    }
+    if not hidden:
+        return hidden
+    while True:
+        _protect_lines(entries, lines, hidden, threshold)
+        exposed = [key for key in determined(hidden, lines) if hidden[key] is Hidden.SMALL]
+        if not exposed or not _cover(entries, lines, hidden, exposed[0]):
+            return hidden
+
+
+def apply(entries: Mapping[Key, Count], hidden: Mapping[Key, Hidden]) -> dict[Key, Shown]:
+    """Every entry as published."""
+    return {
+        key: Shown(None, hidden[key]) if key in hidden else Shown(count.value)
+        for key, count in entries.items()
+    }
+
+
+def _protect_lines(
+    entries: Mapping[Key, Count],
+    lines: Sequence[Line],
+    hidden: dict[Key, Hidden],
+    threshold: int,
+) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            while _alone(line, hidden) or _narrowed(entries, line, hidden, threshold):
+                if not _hide_one_more(entries, line, hidden):
+                    break
+                changed = True
+
+
+def _alone(line: Line, hidden: Mapping[Key, Hidden]) -> bool:
+    """One hidden entry in a line is its total minus the rest, whatever its kind."""
+    return sum(key in hidden for key in (*line.members, line.total)) == 1
+
+
+def _narrowed(
+    entries: Mapping[Key, Count], line: Line, hidden: Mapping[Key, Hidden], threshold: int
+) -> bool:
+    """True if the line's arithmetic tells more about a hidden small entry than “<5” does."""
+    keys = (*line.members, line.total)
+    if not any(hidden.get(key) is Hidden.SMALL for key in keys):
+        return False
+    small = (1, threshold - 1)
+    bounds = {key: _bounds(entries[key], hidden.get(key), threshold) for key in keys}
+    for key in keys:
+        if hidden.get(key) is not Hidden.SMALL:
+            continue
+        if key == line.total:
+            low = sum(bounds[m][0] for m in line.members)
+            high = _sum_high(bounds[m][1] for m in line.members)
+        else:
+            others = [m for m in line.members if m != key]
+            total_low, total_high = bounds[line.total]
+            low = total_low - _sum_high(bounds[m][1] for m in others)
+            high = total_high - sum(bounds[m][0] for m in others)
+        if low > small[0] or high < small[1]:
+            return True
+    return False
+
+
+_UNBOUNDED = 10**18
+
+
+def _bounds(count: Count, why: Hidden | None, threshold: int) -> tuple[int, int]:
+    if why is None:
+        return count.value, count.value
+    if why is Hidden.SMALL:
+        return 1, threshold - 1
+    return threshold, _UNBOUNDED
+
+
+def _sum_high(values: Iterable[int]) -> int:
+    return min(sum(values), _UNBOUNDED)
+
+
+def _hide_one_more(entries: Mapping[Key, Count], line: Line, hidden: dict[Key, Hidden]) -> bool:
+    """Hide the line's smallest visible non-zero entry, members before the total."""
+    members = [m for m in line.members if m not in hidden and entries[m].value > 0]
+    if members:
+        pick = min(members, key=lambda m: (entries[m].value, line.members.index(m)))
+    elif line.total not in hidden and entries[line.total].value > 0:
+        pick = line.total
+    else:
+        return False
+    hidden[pick] = Hidden.COMPLEMENTARY
+    return True
+
+
+#: How many single candidates `_cover` tries before it simply hides the smallest one.
+_COVER_TRIES = 8
+
+
+def _cover(
+    entries: Mapping[Key, Count], lines: Sequence[Line], hidden: dict[Key, Hidden], exposed: Key
+) -> bool:
+    """Hide one more entry so that `exposed` can no longer be solved for, if a single one
+    does it; else the smallest candidate (the caller repeats). False when nothing is left.
+
+    Candidates are the visible non-zero entries of lines that already hide something: only
+    those lines take part in the system that solved it.
+    """
+    touching = [line for line in lines if any(k in hidden for k in (*line.members, line.total))]
+    candidates = sorted(
+        {
+            k
+            for line in touching
+            for k in (*line.members, line.total)
+            if k not in hidden and entries[k].value > 0
+        },
+        key=lambda k: (entries[k].value, repr(k)),
+    )
+    if not candidates:
+        return False
+    for candidate in candidates[:_COVER_TRIES]:
+        hidden[candidate] = Hidden.COMPLEMENTARY
+        if exposed not in determined(hidden, lines):
+            return True
+        del hidden[candidate]
+    hidden[candidates[0]] = Hidden.COMPLEMENTARY
+    return True
+
+
+def determined(hidden: Mapping[Key, Hidden], lines: Sequence[Line]) -> list[Key]:
+    """Hidden entries whose exact value follows from the visible ones and the table's sums.
+
+    Each line says Σ members − total = 0. With the visible values moved aside, the hidden
+    entries form a linear system; an entry is determined when its unit vector lies in the
+    row space of that system.
+    """
+    order = list(hidden)
+    if not order:
+        return []
+    index = {key: i for i, key in enumerate(order)}
+    rows: list[list[Fraction]] = []
+    for line in lines:
+        row = [Fraction(0)] * len(order)
+        for member in line.members:
+            if member in index:
+                row[index[member]] += 1
+        if line.total in index:
+            row[index[line.total]] -= 1
+        if any(row):
+            rows.append(row)
+    basis = _echelon(rows)
+    found = []
+    for key, i in index.items():
+        unit = [Fraction(0)] * len(order)
+        unit[i] = Fraction(1)
+        if _in_span(unit, basis):
+            found.append(key)
+    return found
+
+
+@dataclass
+class _Basis:
+    rows: list[list[Fraction]] = field(default_factory=list)
+    pivots: list[int] = field(default_factory=list)
+
+
+def _echelon(rows: list[list[Fraction]]) -> _Basis:
+    basis = _Basis()
+    for row in rows:
+        reduced = _reduce(list(row), basis)
+        pivot = next((i for i, v in enumerate(reduced) if v), None)
+        if pivot is None:
+            continue
+        scale = reduced[pivot]
+        reduced = [v / scale for v in reduced]
+        for k, other in enumerate(basis.rows):
+            if other[pivot]:
+                factor = other[pivot]
+                basis.rows[k] = [a - factor * b for a, b in zip(other, reduced, strict=True)]
+        basis.rows.append(reduced)
+        basis.pivots.append(pivot)
+    return basis
+
+
+def _reduce(vector: list[Fraction], basis: _Basis) -> list[Fraction]:
+    for row, pivot in zip(basis.rows, basis.pivots, strict=True):
+        if vector[pivot]:
+            factor = vector[pivot]
+            vector = [a - factor * b for a, b in zip(vector, row, strict=True)]
+    return vector
+
+
+def _in_span(vector: list[Fraction], basis: _Basis) -> bool:
+    return not any(_reduce(vector, basis))

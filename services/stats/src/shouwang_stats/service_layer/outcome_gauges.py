@@ -1,0 +1,66 @@
+"""This year's outcomes per campus for `/metrics` (the dashboard's outcome panels).
+
+Counted and suppressed exactly as the API counts and suppresses them (platform scope, one row
+per campus); a hidden figure is simply not exported.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..domain.figures import BUCKETS, Timeline
+from ..domain.periods import Period
+from ..domain.scope import Scope
+from ..domain.suppression import THRESHOLD
+from ..domain.tables import list_from_rows
+from ..metrics import Sample
+from . import reports
+
+Samples = dict[str, list[Sample]]
+EVERY_CAMPUS = Scope(campuses=None)
+
+
+async def outcome_families(
+    source: reports.FigureSource, tz: str, now: datetime, threshold: int = THRESHOLD
+) -> Samples:
+    """The gauges' samples for the calendar year of `now` on the campus clock."""
+    period = Period.year(now.astimezone(ZoneInfo(tz)).year)
+    found = await reports.events_found(source, EVERY_CAMPUS, period, "campus", tz, threshold)
+    table = found.table
+    events = [
+        Sample({"campus": c, "grade": g}, float(table.cells[(c, g)].value or 0))
+        for c in table.rows
+        for g in [b.value for b in BUCKETS]
+        if table.cells[(c, g)].hidden is None
+    ] + [
+        Sample({"campus": c, "grade": "all"}, float(table.row_totals[c].value or 0))
+        for c in table.rows
+        if table.row_totals[c].hidden is None
+    ]
+    w = reports.window(period, tz)
+    relieved_counts = await source.relieved(EVERY_CAMPUS, w, "campus")
+    campuses = sorted(k for k in relieved_counts if k is not None)
+    relieved = list_from_rows(campuses, relieved_counts).publish(threshold)
+    person_times = [
+        Sample({"campus": c}, float(relieved.cells[c].value or 0))
+        for c in campuses
+        if relieved.cells[c].hidden is None
+    ]
+    per_campus: dict[str, list[Timeline]] = {}
+    for _, campus, timeline in await source.timelines(EVERY_CAMPUS, w):
+        per_campus.setdefault(campus, []).append(timeline)
+    cycles = []
+    for campus, timelines in sorted(per_campus.items()):
+        for milestone in reports.TREND_MILESTONES:
+            shown = reports.since_report(timelines, milestone, threshold).percentiles
+            cycles += [
+                Sample({"campus": campus, "milestone": milestone.value, "quantile": q}, seconds)
+                for q, seconds in shown.items()
+                if q in ("p50", "p90")
+            ]
+    return {
+        "stats_events_found": events,
+        "stats_person_times_relieved": person_times,
+        "stats_cycle_seconds": cycles,
+    }

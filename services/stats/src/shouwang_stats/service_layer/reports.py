@@ -1,0 +1,317 @@
+"""The reports stats answers with: counted by the store, assembled and suppressed here.
+
+Each use case reads counts from a `FigureSource` (PostgreSQL in service, a fake in unit
+tests), puts them in tables with the domain's rules and hands back what may be published:
+aggregates only, every cell of fewer than five students hidden with its complements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from shouwang_contracts.vocabulary import Role
+
+from ..adapters.figures import Dimension, Window
+from ..domain.annual import AnnualTable, annual_table
+from ..domain.cycles import CycleTimes, cycle_times
+from ..domain.figures import BUCKETS, SEVERITY_ORDER, UNKNOWN, Milestone, Timeline
+from ..domain.percentiles import Distribution, summarise
+from ..domain.periods import Period
+from ..domain.projection import CASE_STATES
+from ..domain.scope import Scope
+from ..domain.suppression import THRESHOLD, Count
+from ..domain.tables import PublishedCross, PublishedList, cross_from_rows, list_from_rows
+
+GRADES = SEVERITY_ORDER[1:]  # mild … critical: the severities an alert or case can have
+REFERRAL_STATUSES = ("pending", "accepted", "not_accepted", "returned", "referred_again")
+FOLLOW_UP_FATES = ("on_time", "late", "cancelled", "overdue", "upcoming")
+OUTCOMES = ("delivered", "failed")
+# The milestones whose monthly median the trends chart follows.
+TREND_MILESTONES = (Milestone.ACKNOWLEDGED, Milestone.INTERVENED, Milestone.CLOSED)
+
+
+class FigureSource(Protocol):
+    """Counts of the active projection (see adapters.figures)."""
+
+    async def found(
+        self, scope: Scope, window: Window, by: Dimension
+    ) -> dict[tuple[str | None, str | None], Count]: ...
+
+    async def relieved(
+        self, scope: Scope, window: Window, by: Dimension
+    ) -> dict[str | None, Count]: ...
+
+    async def timelines(self, scope: Scope, window: Window) -> list[tuple[str, str, Timeline]]: ...
+
+    async def breaches(
+        self, scope: Scope, window: Window, now: datetime, by: Literal["role", "month"]
+    ) -> dict[tuple[str | None, str | None], Count]: ...
+
+    async def escalations(
+        self, scope: Scope, window: Window
+    ) -> dict[tuple[str | None, str | None], Count]: ...
+
+    async def referrals(self, scope: Scope, window: Window) -> dict[str | None, Count]: ...
+
+    async def follow_ups(
+        self, scope: Scope, window: Window, now: datetime
+    ) -> dict[str | None, Count]: ...
+
+    async def open_cases(
+        self, scope: Scope, tz: str
+    ) -> dict[tuple[str | None, str | None], Count]: ...
+
+    async def notifications(
+        self, scope: Scope, window: Window
+    ) -> dict[tuple[str | None, str | None], Count]: ...
+
+    async def delivery_seconds(
+        self, scope: Scope, window: Window
+    ) -> list[tuple[str, str, float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Cross:
+    """A published cross table and what its rows and columns are."""
+
+    rows_are: str
+    cols_are: str
+    table: PublishedCross
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A published list table and what its rows are."""
+
+    rows_are: str
+    table: PublishedList
+
+
+@dataclass(frozen=True, slots=True)
+class Escalations:
+    breaches: Cross
+    escalations: Cross
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    referrals: Listed
+    follow_ups: Listed
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    outcomes: Cross
+    delivery_seconds: dict[str, Distribution]
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """Month by month: events found, person-times relieved, deadlines missed and the
+    median time from the report to the main milestones."""
+
+    months: tuple[str, ...]
+    found: Cross
+    relieved: Listed
+    breaches: Listed
+    medians: dict[Milestone, dict[str, Distribution]]
+
+
+def window(period: Period, tz: str) -> Window:
+    start, end = period.bounds(ZoneInfo(tz))
+    return Window(start, end, tz)
+
+
+def _ordered(values: Iterable[str | None], by: str) -> list[str]:
+    present = {v for v in values if v is not None}
+    order = _CANONICAL.get(by)
+    if order is not None:
+        known = [v for v in order if v in present]
+        return known + sorted(present - set(order))
+    return sorted(present, key=lambda v: (v in ("", UNKNOWN), v))
+
+
+_CANONICAL: dict[str, tuple[str, ...]] = {
+    "source": (
+        *(r.value for r in Role if r.tier is not None),
+        "screening",
+        "census",
+        UNKNOWN,
+    ),
+    "role": tuple(r.value for r in Role),
+    "state": CASE_STATES,
+    "instrument": ("none", "phq9", "gad7", "upi", "cssrs_screener", "scl90", UNKNOWN),
+}
+
+
+def _rows(by: str, keys: Iterable[str | None], period: Period | None) -> list[str]:
+    if by == "none":
+        return [""]
+    if by == "month" and period is not None:
+        return [str(m) for m in period.months()]
+    return _ordered(keys, by)
+
+
+async def annual(
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    by: Dimension,
+    tz: str,
+    threshold: int = THRESHOLD,
+) -> AnnualTable:
+    """The seed's table for the period: events found by grade, person-times relieved."""
+    w = window(period, tz)
+    found = await source.found(scope, w, by)
+    relieved = await source.relieved(scope, w, by)
+    groups = _rows(by, [k for k, _ in found] + list(relieved), period)
+    return annual_table(period, groups, found, relieved, threshold)
+
+
+async def events_found(
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    by: Dimension,
+    tz: str,
+    threshold: int = THRESHOLD,
+) -> Cross:
+    """Events found by `by` (college, source tier, instrument, campus, month) × grade."""
+    counts = await source.found(scope, window(period, tz), by)
+    rows = _rows(by, [k for k, _ in counts], period)
+    table = cross_from_rows(rows, [b.value for b in BUCKETS], counts)
+    return Cross(by, "grade", table.publish(threshold))
+
+
+async def cycles(
+    source: FigureSource, scope: Scope, period: Period, tz: str, threshold: int = THRESHOLD
+) -> CycleTimes:
+    """Percentiles of each leg over the cases opened in the period."""
+    found = await source.timelines(scope, window(period, tz))
+    return cycle_times((t for _, _, t in found), threshold)
+
+
+async def escalation_figures(
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    tz: str,
+    now: datetime,
+    threshold: int = THRESHOLD,
+) -> Escalations:
+    """Deadlines missed by tier, and escalations by the tier climbed to, × severity."""
+    w = window(period, tz)
+    missed = await source.breaches(scope, w, now, "role")
+    climbed = await source.escalations(scope, w)
+
+    def table(counts: Mapping[tuple[str | None, str | None], Count]) -> PublishedCross:
+        rows = _ordered([k for k, _ in counts], "role")
+        return cross_from_rows(rows, GRADES, counts).publish(threshold)
+
+    return Escalations(
+        breaches=Cross("role", "severity", table(missed)),
+        escalations=Cross("role", "severity", table(climbed)),
+    )
+
+
+async def completion(
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    tz: str,
+    now: datetime,
+    threshold: int = THRESHOLD,
+) -> Completion:
+    """Referrals made in the period by where they stand; follow-ups due by what became of them."""
+    w = window(period, tz)
+    made = await source.referrals(scope, w)
+    due = await source.follow_ups(scope, w, now)
+    return Completion(
+        referrals=Listed(
+            "referral_status", list_from_rows(REFERRAL_STATUSES, made).publish(threshold)
+        ),
+        follow_ups=Listed(
+            "follow_up_fate", list_from_rows(FOLLOW_UP_FATES, due).publish(threshold)
+        ),
+    )
+
+
+async def open_now(
+    source: FigureSource, scope: Scope, tz: str, threshold: int = THRESHOLD
+) -> Cross:
+    """Cases not closed, by state × severity, as they stand now."""
+    counts = await source.open_cases(scope, tz)
+    states = [s for s in CASE_STATES if s != "closed"]
+    return Cross("state", "severity", cross_from_rows(states, GRADES, counts).publish(threshold))
+
+
+async def notification_figures(
+    source: FigureSource, scope: Scope, period: Period, tz: str, threshold: int = THRESHOLD
+) -> Notifications:
+    """Notifications by channel × outcome, and each channel's time from queue to delivery."""
+    w = window(period, tz)
+    counts = await source.notifications(scope, w)
+    channels = _ordered([k for k, _ in counts], "channel")
+    delivered: dict[str, tuple[list[float], set[str]]] = {}
+    for channel, student, seconds in await source.delivery_seconds(scope, w):
+        values, students = delivered.setdefault(channel, ([], set()))
+        values.append(seconds)
+        students.add(student)
+    return Notifications(
+        outcomes=Cross(
+            "channel", "outcome", cross_from_rows(channels, OUTCOMES, counts).publish(threshold)
+        ),
+        delivery_seconds={
+            channel: summarise(values, students=len(students), threshold=threshold)
+            for channel, (values, students) in sorted(delivered.items())
+        },
+    )
+
+
+async def trends(
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    tz: str,
+    now: datetime,
+    threshold: int = THRESHOLD,
+) -> Trends:
+    """Month over month, so that “the cycle got shorter” is a chart."""
+    w = window(period, tz)
+    months = tuple(str(m) for m in period.months())
+    found = cross_from_rows(
+        months, [b.value for b in BUCKETS], await source.found(scope, w, "month")
+    )
+    relieved = list_from_rows(months, await source.relieved(scope, w, "month"))
+    missed = await source.breaches(scope, w, now, "month")
+    breaches = list_from_rows(
+        months, {month: count for (month, col), count in missed.items() if col is None}
+    )
+    per_month: dict[str, list[Timeline]] = {m: [] for m in months}
+    for month, _, timeline in await source.timelines(scope, w):
+        per_month.setdefault(month, []).append(timeline)
+    medians = {
+        milestone: {month: since_report(per_month[month], milestone, threshold) for month in months}
+        for milestone in TREND_MILESTONES
+    }
+    return Trends(
+        months=months,
+        found=Cross("month", "grade", found.publish(threshold)),
+        relieved=Listed("month", relieved.publish(threshold)),
+        breaches=Listed("month", breaches.publish(threshold)),
+        medians=medians,
+    )
+
+
+def since_report(timelines: list[Timeline], milestone: Milestone, threshold: int) -> Distribution:
+    values, students = [], set()
+    for timeline in timelines:
+        seconds = timeline.since_report(milestone)
+        if seconds is not None:
+            values.append(seconds)
+            students.add(timeline.student_ref)
+    return summarise(values, students=len(students), threshold=threshold)
