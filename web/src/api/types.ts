@@ -102,7 +102,12 @@ export interface FollowUp {
   status: 'scheduled' | 'completed' | 'cancelled'
   closed_at: string | null
   missed: boolean
+  finding?: FollowUpFinding | null
 }
+
+/** What a completed follow-up found; `relieved` counts as one person-time relieved (缓解人次). */
+export type FollowUpFinding = 'relieved' | 'stable' | 'worsened'
+export const FOLLOW_UP_FINDINGS: FollowUpFinding[] = ['relieved', 'stable', 'worsened']
 
 export interface Referral {
   referral_id: string

@@ -237,6 +237,8 @@ const en: typeof zh = {
     followUps: 'Follow-ups',
     scheduleFollowUp: 'Schedule follow-up',
     completeFollowUp: 'Done',
+    finding: 'Finding',
+    findingNone: 'No finding recorded',
     referral: 'Referral',
     referralStatus: 'Referral status',
     familyConsent: 'Family-contact consent',
@@ -272,6 +274,7 @@ const en: typeof zh = {
     referred_again: 'Referred again',
   },
   followUpStatus: { scheduled: 'Scheduled', completed: 'Completed', cancelled: 'Cancelled' },
+  followUpFinding: { relieved: 'Relieved', stable: 'Stable, still watched', worsened: 'Worsened' },
   followUpPurpose: { routine: 'Routine', aftercare: 'Aftercare', referral_return: 'Referral return' },
   actionKind: {
     talk: 'Talk',

@@ -235,6 +235,8 @@ export default {
     followUps: '回访',
     scheduleFollowUp: '安排回访',
     completeFollowUp: '已完成',
+    finding: '回访结论',
+    findingNone: '结论未记录',
     referral: '转介',
     referralStatus: '转介状态',
     familyConsent: '家校联系知情同意',
@@ -266,6 +268,7 @@ export default {
     referred_again: '再次转介',
   },
   followUpStatus: { scheduled: '待回访', completed: '已完成', cancelled: '已取消' },
+  followUpFinding: { relieved: '缓解', stable: '稳定，仍需关注', worsened: '加重' },
   followUpPurpose: { routine: '例行', aftercare: '善后', referral_return: '转介返校' },
   actionKind: {
     talk: '谈心谈话',
