@@ -71,6 +71,9 @@ def _messages(data: Path) -> list[tuple[str, str]]:
     return sent
 
 
+# Two demo terms of up to DEMO_WITHIN each, beside starting and stopping the platform: more than
+# the suite's 300 s per test on two loaded cores.
+@pytest.mark.timeout(2 * DEMO_WITHIN + 300)
 def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
     data = Path(tempfile.mkdtemp(prefix="shouwang-e2e-"))
     up, output, ports, env = start_up(data)
