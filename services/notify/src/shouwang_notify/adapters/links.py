@@ -9,7 +9,8 @@ carries the row's short code instead of the long token.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -111,6 +112,59 @@ async def issue_link(
     )
     assert row is not None
     return _issued(row)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """A link to issue (or extend) for one alert and person."""
+
+    campus_id: str
+    alert_id: str
+    student_ref: str
+    person_ref: str
+    role: str
+    severity: str
+    ack_deadline: datetime
+    expires_at: datetime
+
+
+async def issue_links(
+    conn: asyncpg.Connection, requests: Sequence[LinkRequest]
+) -> dict[tuple[str, str], str]:
+    """`issue_link` for many in one statement: the link id of each (alert, person). A pair
+    asked for twice is issued once, as two `issue_link` calls in a row would leave it: the
+    later request's grade, deadline and role, the later expiry of the two."""
+    merged: dict[tuple[str, str], LinkRequest] = {}
+    for r in requests:
+        earlier = merged.get((r.alert_id, r.person_ref))
+        if earlier is not None and earlier.expires_at > r.expires_at:
+            r = replace(r, expires_at=earlier.expires_at)
+        merged[(r.alert_id, r.person_ref)] = r
+    if not merged:
+        return {}
+    rows = await conn.fetch(
+        """
+        INSERT INTO ack_links (link_id, campus_id, alert_id, student_ref, person_ref, role,
+            severity, ack_deadline, short_code, expires_at)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+            $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::timestamptz[])
+        ON CONFLICT (alert_id, person_ref) DO UPDATE
+            SET expires_at = GREATEST(ack_links.expires_at, EXCLUDED.expires_at),
+                severity = EXCLUDED.severity, ack_deadline = EXCLUDED.ack_deadline,
+                role = EXCLUDED.role
+        RETURNING link_id, alert_id, person_ref
+        """,
+        [uuid.uuid4() for _ in merged],
+        *(
+            [getattr(r, name) for r in merged.values()]
+            for name in ("campus_id", "alert_id", "student_ref", "person_ref", "role")
+        ),
+        [r.severity for r in merged.values()],
+        [r.ack_deadline for r in merged.values()],
+        [new_short_code() for _ in merged],
+        [r.expires_at for r in merged.values()],
+    )
+    return {(row["alert_id"], row["person_ref"]): str(row["link_id"]) for row in rows}
 
 
 _SELECT = (

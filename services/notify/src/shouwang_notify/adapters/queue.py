@@ -143,6 +143,47 @@ async def enqueue(conn: asyncpg.Connection, new: NewDelivery) -> bool:
     return bool(status.endswith(" 1"))
 
 
+_ENQUEUE_MANY = """
+INSERT INTO deliveries (notification_id, campus_id, source_event_id, source_event_type,
+    source_time, alert_id, case_id, student_ref, recipient_kind, recipient_ref,
+    recipient_role, channel, template, language, context, priority, not_before)
+SELECT n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx::jsonb, p, nb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+    $14::text[], $15::text[], $16::int[], $17::timestamptz[])
+    AS new(n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx, p, nb)
+ON CONFLICT (source_event_id, recipient_ref, channel) DO NOTHING
+"""
+
+
+async def enqueue_many(conn: asyncpg.Connection, news: Sequence[NewDelivery]) -> int:
+    """Queue many messages in one statement; returns how many were new (an (event,
+    recipient, channel) queued already is skipped, as `enqueue` skips it)."""
+    if not news:
+        return 0
+    status = await conn.execute(
+        _ENQUEUE_MANY,
+        [uuid.uuid4() for _ in news],
+        [n.campus_id for n in news],
+        [n.source_event_id for n in news],
+        [n.source_event_type for n in news],
+        [n.source_time for n in news],
+        [n.alert_id for n in news],
+        [n.case_id for n in news],
+        [n.student_ref for n in news],
+        [n.recipient_kind.value for n in news],
+        [n.recipient_ref for n in news],
+        [n.recipient_role.value if n.recipient_role else None for n in news],
+        [n.channel.value for n in news],
+        [n.template for n in news],
+        [n.language for n in news],
+        [json.dumps(n.context, ensure_ascii=False) for n in news],
+        [n.priority for n in news],
+        [n.not_before for n in news],
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
 # Rows claimed per channel, at most `budget` each and `total` in all, gravest first: a lane
 # claims only what it can send now, so a throttled channel's rows wait in the queue (where
 # another lane or replica may take them) rather than hold the lane's slots.

@@ -40,6 +40,26 @@ async def responsible_for(
     return [Responsible(Role(r["role"]), r["person_ref"]) for r in rows]
 
 
+async def responsible_for_many(
+    conn: asyncpg.Connection, students: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[Responsible]]:
+    """Who holds each role for these (campus, student) pairs, in one statement."""
+    rows = await conn.fetch(
+        "SELECT r.campus_id, r.student_ref, r.role, r.person_ref FROM responsible r"
+        " JOIN unnest($1::text[], $2::text[]) AS p(c, s)"
+        " ON r.campus_id = p.c AND r.student_ref = p.s"
+        " ORDER BY r.campus_id, r.student_ref, r.role, r.person_ref",
+        [c for c, _ in students],
+        [s for _, s in students],
+    )
+    people: dict[tuple[str, str], list[Responsible]] = {}
+    for r in rows:
+        people.setdefault((r["campus_id"], r["student_ref"]), []).append(
+            Responsible(Role(r["role"]), r["person_ref"])
+        )
+    return people
+
+
 @dataclass(frozen=True, slots=True)
 class CaseState:
     case_id: str
@@ -94,6 +114,24 @@ async def open_case_of(
         student_ref,
     )
     return _case(row) if row else None
+
+
+async def open_cases_of(
+    conn: asyncpg.Connection, students: list[tuple[str, str]]
+) -> dict[tuple[str, str], CaseState]:
+    """Each of these students' open case, locked, in one statement. Rows are locked in
+    (campus, student) order, so two planners never wait on each other in a circle."""
+    rows = await conn.fetch(
+        "SELECT c.* FROM cases c JOIN unnest($1::text[], $2::text[]) AS p(cid, s)"
+        " ON c.campus_id = p.cid AND c.student_ref = p.s WHERE c.closed_at IS NULL"
+        " ORDER BY c.campus_id, c.student_ref, c.updated_at DESC FOR UPDATE OF c",
+        [c for c, _ in students],
+        [s for _, s in students],
+    )
+    cases: dict[tuple[str, str], CaseState] = {}
+    for row in rows:  # the latest open case of each student, as `open_case_of` takes
+        cases.setdefault((row["campus_id"], row["student_ref"]), _case(row))
+    return cases
 
 
 async def get_case(

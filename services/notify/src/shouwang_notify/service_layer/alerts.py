@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from ..domain.contacts import ON_DUTY_REF, family_chain, staff_chain
 from ..domain.links import link_lifetime
 from ..domain.routing import (
     AlertNotice,
+    AlertRouting,
     CaseNoticeKind,
     FollowUpAsk,
     Intent,
@@ -98,88 +101,152 @@ async def plan_alert(
     now: datetime,
 ) -> int:
     """Queue the alert's messages; returns how many were queued (0 for a redelivery)."""
-    people = await state.responsible_for(conn, notice.campus_id, notice.student_ref)
-    case = await state.open_case_of(conn, notice.campus_id, notice.student_ref, lock=True)
-    gate = case.family_gate() if case else state.CaseState.closed_gate()
-    routing = route_alert(notice, people, gate)
-    for role in routing.unreached_roles:
-        await queue.record_unreached(
-            conn,
-            notice.campus_id,
-            notice.event_id,
-            notice.alert_id,
-            notice.student_ref,
-            RecipientKind.STAFF,
-            role,
-            None,
-            "nobody_holds_role",
-        )
+    return await plan_alerts(conn, cipher, policy, [notice], now)
+
+
+async def plan_alerts(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    policy: NotifyPolicy,
+    notices: Sequence[AlertNotice],
+    now: datetime,
+) -> int:
+    """Queue the messages of a batch of alerts, as planning each in turn would, in a few
+    statements for the whole batch (who is responsible, the open cases, the contacts, the
+    links, the messages): a dozen round trips per alert kept a burst's critical alerts
+    waiting on a busy event loop. Returns how many messages were queued."""
+    # By student: each student's open case is locked in one order by every planner.
+    ordered = sorted(notices, key=lambda n: (n.campus_id, n.student_ref))
+    students = list(dict.fromkeys((n.campus_id, n.student_ref) for n in ordered))
+    people = await state.responsible_for_many(conn, students)
+    cases = await state.open_cases_of(conn, students)
+    routed: list[tuple[AlertNotice, AlertRouting, state.CaseState | None]] = []
+    for notice in ordered:
+        key = (notice.campus_id, notice.student_ref)
+        case = cases.get(key)
+        gate = case.family_gate() if case else state.CaseState.closed_gate()
+        routing = route_alert(notice, people.get(key, []), gate)
+        if case is not None and any(i.kind is RecipientKind.FAMILY for i in routing.intents):
+            # The family hears once per case and grade: a later alert of this batch sees it.
+            cases[key] = replace(case, family_told=notice.severity)
+        routed.append((notice, routing, case))
+    contacts = await contacts_repo.staff_contacts_of(
+        conn,
+        cipher,
+        (
+            (notice.campus_id, i.recipient_ref)
+            for notice, routing, _ in routed
+            for i in routing.intents
+            if i.kind is not RecipientKind.FAMILY and i.timing is not Timing.DIGEST
+        ),
+    )
+    staff: list[tuple[queue.NewDelivery, links.LinkRequest | None]] = []
     queued = 0
-    staff_refs = [i.recipient_ref for i in routing.intents if i.kind is not RecipientKind.FAMILY]
-    contacts = await contacts_repo.staff_contacts(conn, cipher, notice.campus_id, staff_refs)
-    digest_hour: int | None = None
-    for intent in routing.intents:
-        if intent.timing is Timing.DIGEST:
-            if digest_hour is None:
-                digest_hour = await state.digest_hour(
-                    conn, notice.campus_id, policy.default_digest_hour
+    digest_hours: dict[str, int] = {}
+    for notice, routing, case in routed:
+        for role in routing.unreached_roles:
+            await _unreached(conn, notice, RecipientKind.STAFF, role, None, "nobody_holds_role")
+        for intent in routing.intents:
+            if intent.timing is Timing.DIGEST:
+                if notice.campus_id not in digest_hours:
+                    digest_hours[notice.campus_id] = await state.digest_hour(
+                        conn, notice.campus_id, policy.default_digest_hour
+                    )
+                await _add_to_digest(
+                    conn, policy, notice, intent, digest_hours[notice.campus_id], now
                 )
-            assert intent.role is not None
-            await queue.add_bundle_item(
-                conn,
-                campus_id=notice.campus_id,
-                person_ref=intent.recipient_ref,
-                role=intent.role,
-                kind="digest",
-                item={"alert_id": notice.alert_id, "deadline": notice.ack_deadline.isoformat()},
-                source_event_id=notice.event_id,
-                student_ref=notice.student_ref,
-                source_time=notice.occurred_at,
-                due_at=next_digest_at(now, digest_hour, policy.zone),
+            elif intent.kind is RecipientKind.FAMILY:
+                assert case is not None
+                queued += await _queue_family(conn, cipher, policy, notice, case.case_id, now)
+                await state.set_family_told(conn, case.case_id, notice.severity)
+            else:
+                contact = contacts.get((notice.campus_id, intent.recipient_ref))
+                message = await _staff_message(conn, policy, notice, intent, contact, now)
+                if message is not None:
+                    staff.append(message)
+        if notice.follow_ups:
+            await _follow_up_reminders(
+                conn, policy, notice, people.get((notice.campus_id, notice.student_ref), [])
             )
-            continue
-        if intent.kind is RecipientKind.FAMILY:
-            assert case is not None
-            queued += await _queue_family(conn, cipher, policy, notice, case.case_id, now)
-            await state.set_family_told(conn, case.case_id, notice.severity)
-            continue
-        queued += await _queue_staff(conn, policy, notice, intent, contacts, now)
-    if notice.follow_ups:
-        await _follow_up_reminders(conn, policy, notice, people)
-    return queued
+    link_ids = await links.issue_links(conn, [r for _, r in staff if r is not None])
+    for new, request in staff:
+        if request is not None:
+            new.context["link_id"] = link_ids[(request.alert_id, request.person_ref)]
+    return queued + await queue.enqueue_many(conn, [new for new, _ in staff])
 
 
-async def _queue_staff(
+async def _unreached(
+    conn: asyncpg.Connection,
+    notice: AlertNotice,
+    kind: RecipientKind,
+    role: Role | None,
+    recipient_ref: str | None,
+    reason: str,
+) -> None:
+    await queue.record_unreached(
+        conn,
+        notice.campus_id,
+        notice.event_id,
+        notice.alert_id,
+        notice.student_ref,
+        kind,
+        role,
+        recipient_ref,
+        reason,
+    )
+
+
+async def _add_to_digest(
     conn: asyncpg.Connection,
     policy: NotifyPolicy,
     notice: AlertNotice,
     intent: Intent,
-    contacts: dict[str, Any],
+    hour: int,
     now: datetime,
-) -> int:
-    contact = contacts.get(intent.recipient_ref)
-    enabled = policy.channels
-    if contact is None or not (chain := staff_chain(contact, enabled)).channels:
-        await queue.record_unreached(
+) -> None:
+    assert intent.role is not None
+    await queue.add_bundle_item(
+        conn,
+        campus_id=notice.campus_id,
+        person_ref=intent.recipient_ref,
+        role=intent.role,
+        kind="digest",
+        item={"alert_id": notice.alert_id, "deadline": notice.ack_deadline.isoformat()},
+        source_event_id=notice.event_id,
+        student_ref=notice.student_ref,
+        source_time=notice.occurred_at,
+        due_at=next_digest_at(now, hour, policy.zone),
+    )
+
+
+async def _staff_message(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    notice: AlertNotice,
+    intent: Intent,
+    contact: Any,
+    now: datetime,
+) -> tuple[queue.NewDelivery, links.LinkRequest | None] | None:
+    """The message for a staff member or the on-duty line, and the link it carries (issued
+    with the batch's); None, recorded as unreached, for someone notify cannot reach."""
+    if contact is None or not (chain := staff_chain(contact, policy.channels)).channels:
+        await _unreached(
             conn,
-            notice.campus_id,
-            notice.event_id,
-            notice.alert_id,
-            notice.student_ref,
+            notice,
             intent.kind,
             intent.role,
             intent.recipient_ref,
             "no_contact" if contact is None else "no_channel",
         )
-        return 0
+        return None
     context = alert_context(notice, intent.role)
     channel = chain.first()
     if intent.kind is RecipientKind.ON_DUTY and policy.on_duty_webhook:
         channel = Channel.WEBHOOK
     assert channel is not None
+    request = None
     if intent.kind is RecipientKind.STAFF and _may_acknowledge(intent.role, notice.owner_role):
-        link = await links.issue_link(
-            conn,
+        request = links.LinkRequest(
             campus_id=notice.campus_id,
             alert_id=notice.alert_id,
             student_ref=notice.student_ref,
@@ -189,7 +256,6 @@ async def _queue_staff(
             ack_deadline=notice.ack_deadline,
             expires_at=link_lifetime(notice.ack_deadline, now, policy.link_floor),
         )
-        context["link_id"] = link.link_id
     new = queue.NewDelivery(
         campus_id=notice.campus_id,
         source_event_id=notice.event_id,
@@ -207,7 +273,7 @@ async def _queue_staff(
         not_before=send_at(intent.timing, now, contact.quiet_hours, policy.zone),
         alert_id=notice.alert_id,
     )
-    return int(await queue.enqueue(conn, new))
+    return new, request
 
 
 async def _queue_family(

@@ -30,7 +30,7 @@ from .. import metrics
 from ..adapters import inbox
 from ..adapters.db import worker_transaction
 from ..domain.routing import AlertNotice
-from .alerts import ALERT_EVENTS, alert_notice, plan_alert
+from .alerts import ALERT_EVENTS, alert_notice, plan_alert, plan_alerts
 from .policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
 
 logger = logging.getLogger("shouwang.notify.planner")
@@ -123,10 +123,7 @@ class AlertPlanner:
             try:
                 async with conn.transaction():  # a savepoint: the batch, or nothing of it
                     notices = [parse_alert(waiting.event) for waiting in taken]
-                    # Planning locks each student's open case. In one order for every
-                    # planner (by student), two batches never wait on each other in a circle.
-                    for notice in sorted(notices, key=lambda n: (n.campus_id, n.student_ref)):
-                        await plan_alert(conn, self.cipher, self.policy, notice, now)
+                    await plan_alerts(conn, self.cipher, self.policy, notices, now)
             except Exception as exc:
                 if is_transient(exc):
                     raise
