@@ -1,0 +1,85 @@
+"""A batch of alerts planned together queues what planning them one by one would."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from notify_delivery import (
+    FAST_RETRY,
+    SHANGHAI,
+    load_samples,
+    notice,
+    open_case,
+    place_student,
+    rows,
+)
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Severity
+from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.domain.routing import ConsentState
+from shouwang_notify.service_layer.alerts import plan_alerts
+from shouwang_notify.service_layer.policy import NotifyPolicy
+
+pytestmark = pytest.mark.integration
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+OTHER_STUDENT = "2024999999"
+
+
+async def test_a_batch_of_alerts_is_planned_as_one_by_one(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    await load_samples(notify_pool, cipher, pseudonyms)
+    student_ref = await place_student(notify_pool, pseudonyms)
+    await place_student(notify_pool, pseudonyms, OTHER_STUDENT)
+    case_id = await open_case(notify_pool, student_ref, Severity.SEVERE, ConsentState.GIVEN)
+    first = notice(pseudonyms, Severity.SEVERE)
+    batch = [
+        first,
+        # A second severe alert: the family was told of this grade already, in this batch.
+        notice(pseudonyms, Severity.SEVERE),
+        # The first one escalated in the same batch: the owner's link is the same link.
+        notice(
+            pseudonyms,
+            Severity.SEVERE,
+            alert_id=first.alert_id,
+            event_type="shouwang.alert.escalated",
+            escalation_level=1,
+        ),
+        # A graver one: the family hears again. And another student, no case: staff only.
+        notice(pseudonyms, Severity.CRITICAL),
+        notice(pseudonyms, Severity.MODERATE, student_no=OTHER_STUDENT),
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        queued = await plan_alerts(conn, cipher, POLICY, batch, datetime.now(UTC))
+
+    queue = await rows(
+        notify_pool,
+        "SELECT source_event_id, recipient_kind, recipient_ref, context FROM deliveries",
+    )
+    assert queued == len(queue)
+    by_event = {n.event_id: [r for r in queue if r["source_event_id"] == n.event_id] for n in batch}
+    family = {e: sum(r["recipient_kind"] == "family" for r in q) for e, q in by_event.items()}
+    # Three staff each; the family (two guardians) on the first severe and on the critical
+    # alert only; the critical one also reaches the on-duty line.
+    assert [len(by_event[n.event_id]) for n in batch] == [5, 3, 3, 6, 3]
+    assert [family[n.event_id] for n in batch] == [2, 0, 0, 2, 0]
+    (told,) = await rows(notify_pool, "SELECT family_told FROM cases WHERE case_id = $1", case_id)
+    assert told["family_told"] == Severity.CRITICAL.value
+
+    owner = pseudonyms.person_ref("demo", "T3001")
+    owner_links = {
+        json.loads(r["context"])["link_id"]
+        for n in batch[:3:2]
+        for r in by_event[n.event_id]
+        if r["recipient_ref"] == owner
+    }
+    assert len(owner_links) == 1  # raised and escalated: one link, issued once
+    links = await rows(
+        notify_pool, "SELECT link_id::text FROM ack_links WHERE person_ref = $1", owner
+    )
+    assert len(links) == 4  # one per alert: three alerts of the first student, one of the other
+    assert owner_links <= {r["link_id"] for r in links}
