@@ -13,6 +13,9 @@ row's status, so writing again after a commit whose answer was lost changes noth
 lease the outcome is given up (the row is another worker's by then) rather than wedge every
 sender behind it.
 
+Metrics count what committed: a write's counts are taken only once its transaction committed,
+so an outcome written again after a failed commit is counted once.
+
 Retries back off with jitter; a permanent failure, or the last retry, fails the channel,
 publishes `notification.failed` and queues the recipient's next channel.
 """
@@ -26,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -49,6 +53,8 @@ from .messages import Unsendable
 from .policy import NotifyPolicy
 
 logger = logging.getLogger("shouwang.notify.dispatch")
+# Metric counts a write takes once its transaction committed.
+Counts = list[Callable[[], object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +106,7 @@ class Outcomes:
         while True:
             try:
                 async with worker_transaction(self.pool) as conn:
-                    await self.write(conn, [outcome for outcome, _ in group])
+                    counts = await self.write(conn, [outcome for outcome, _ in group])
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -117,6 +123,8 @@ class Outcomes:
                     pause,
                 )
                 await asyncio.sleep(pause)
+        for count in counts:
+            count()
         _settle(group, None)
         self.committed()
 
@@ -131,28 +139,36 @@ class Outcomes:
         for one in group:
             await self._commit([one])
 
-    async def write(self, conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
-        """Write `outcomes` in `conn`'s transaction."""
+    async def write(self, conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> Counts:
+        """Write `outcomes` in `conn`'s transaction; returns the metric counts to take once
+        it committed (not before: a commit that fails is written, and counted, again)."""
         now = _now()
+        counts: Counts = []
         sent = [o.delivery for o in outcomes if o.sent]
         if sent:
-            await self._sent(conn, sent, now)
+            await self._sent(conn, sent, now, counts)
         for o in outcomes:
             d = o.delivery
             if o.failure is not None:
-                await self._failed(conn, d, o.failure, now)
+                await self._failed(conn, d, o.failure, now, counts)
             elif o.unsendable is Unsendable.NO_ADDRESS:
-                await self._failed(conn, d, ChannelFailure("no_address", permanent=True), now)
+                failure = ChannelFailure("no_address", permanent=True)
+                await self._failed(conn, d, failure, now, counts)
             elif o.unsendable is Unsendable.CONSENT_MISSING:
                 await queue.cancel_family(conn, d.campus_id, d.student_ref, "consent_missing", now)
-                metrics.CANCELLED.inc()
+                counts.append(metrics.CANCELLED.inc)
             elif o.unsendable is Unsendable.CALL_TASK:
                 await queue.mark_call_task(conn, d.id, now)
-                metrics.CALL_TASKS.inc()
+                counts.append(metrics.CALL_TASKS.inc)
                 logger.warning("no message reached the on-duty line: call task %s", d.id)
+        return counts
 
     async def _sent(
-        self, conn: asyncpg.Connection, sent: Sequence[queue.Delivery], now: datetime
+        self,
+        conn: asyncpg.Connection,
+        sent: Sequence[queue.Delivery],
+        now: datetime,
+        counts: Counts,
     ) -> None:
         ours = await queue.mark_sent(conn, [(d.id, d.attempts + 1) for d in sent], now)
         # A row cancelled meanwhile (a withdrawal) is not reported as delivered.
@@ -180,15 +196,23 @@ class Outcomes:
             conn, [(a, d.campus_id) for a, d in raised.items()], now
         )
         for d in delivered:
-            metrics.SENT.labels(d.channel.value, d.source_event_type).inc()
+            counts.append(metrics.SENT.labels(d.channel.value, d.source_event_type).inc)
         for alert_id in firsts:
             d = raised[alert_id]
-            metrics.ALERT_TO_FIRST_DELIVERY_SECONDS.labels(d.context["severity"]).observe(
-                max((now - d.source_time).total_seconds(), 0.0)
+            counts.append(
+                partial(
+                    metrics.ALERT_TO_FIRST_DELIVERY_SECONDS.labels(d.context["severity"]).observe,
+                    max((now - d.source_time).total_seconds(), 0.0),
+                )
             )
 
     async def _failed(
-        self, conn: asyncpg.Connection, d: queue.Delivery, failure: ChannelFailure, now: datetime
+        self,
+        conn: asyncpg.Connection,
+        d: queue.Delivery,
+        failure: ChannelFailure,
+        now: datetime,
+        counts: Counts,
     ) -> None:
         attempts = d.attempts + 1
         retry = self.policy.retry
@@ -196,7 +220,7 @@ class Outcomes:
             await queue.retry_later(
                 conn, d.id, attempts, now + retry.delay(attempts, self.draw), failure.code
             )
-            metrics.RETRIED.labels(d.channel.value, d.source_event_type).inc()
+            counts.append(metrics.RETRIED.labels(d.channel.value, d.source_event_type).inc)
             return
         if not await queue.mark_failed(conn, d.id, attempts, failure.code, now):
             return
@@ -215,7 +239,7 @@ class Outcomes:
             student_ref=d.student_ref,
             time=now,
         )
-        metrics.FAILED.labels(d.channel.value, d.source_event_type).inc()
+        counts.append(metrics.FAILED.labels(d.channel.value, d.source_event_type).inc)
         logger.warning(
             "notification %s failed on %s (%s); fallback: %s",
             d.notification_id,
