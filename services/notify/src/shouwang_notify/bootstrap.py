@@ -208,6 +208,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             policy,
             batch=settings.plan_batch,
             planned=dispatcher.wake,
+            precedence=dispatcher.precedence,
         )
         broker = settings.kafka_clients("notify").broker(linger_ms=2)
         relay = outbox_relay(pool, broker, batch=500, poll_seconds=0.5)

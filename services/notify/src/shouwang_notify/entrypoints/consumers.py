@@ -33,7 +33,7 @@ from ..adapters.inbox import Landing
 from ..container import Notify
 from ..service_layer.alerts import ALERT_EVENTS, alert_notice
 from ..service_layer.cases import apply_case_event, apply_directory
-from ..service_layer.policy import PRIORITY
+from ..service_layer.policy import CRITICAL_PRIORITY, PRIORITY
 
 CASE_EVENTS: dict[str, type[Payload]] = {
     cls.EVENT_TYPE: cls
@@ -86,6 +86,7 @@ async def on_alerts(notify: Notify, alerts: list[Landing | None]) -> list[str]:
     landing = [a for a in alerts if a is not None]
     async with worker_transaction(notify.pool) as conn:
         landed = await inbox.land(conn, landing)
+    applied = set(landed)
     outcomes = []
     for alert in alerts:
         if alert is None:
@@ -96,6 +97,9 @@ async def on_alerts(notify: Notify, alerts: list[Landing | None]) -> list[str]:
         else:
             metrics.DEDUPLICATED.labels("all", alert.event_type).inc()
             outcomes.append(DUPLICATE)
+    if any(a.priority == CRITICAL_PRIORITY for a in landing if a.event_id in applied):
+        # A critical alert landed: routine planning and sending step aside until it is sent.
+        notify.planner.precedence.hold()
     if APPLIED in outcomes:
         notify.wake_planner()
     return outcomes

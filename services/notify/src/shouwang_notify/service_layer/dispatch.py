@@ -16,8 +16,10 @@ Slots refill as sends finish (no batch waits for its slowest message).
 Slots are not the only thing a burst takes: the sends share one process (one event loop, a
 share of the CPU). While a critical message is on its way (for at most
 `URGENT_PRECEDENCE_SECONDS`, so a critical message stuck on a slow channel does not stall the
-rest), the bulk lane claims only critical messages (its slots and connections help with a
-burst of them): nothing routine joins the sends already in flight.
+rest), and while critical alerts are landed and planned (`Precedence`, held by the consumer
+and the urgent planners), the bulk lane claims only critical messages (its slots and
+connections help with a burst of them), and only when woken by new ones: nothing routine
+joins the sends already in flight.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ..adapters.db import worker_transaction
 from .messages import Addresses, Composer, read_addresses
 from .outcomes import Outcome, Outcomes
 from .policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
+from .precedence import Precedence
 from .rates import ChannelRate
 
 logger = logging.getLogger("shouwang.notify.dispatch")
@@ -128,6 +131,9 @@ class Dispatcher:
     lease: timedelta = timedelta(seconds=60)
     poll_seconds: float = 0.2
     outcomes: Outcomes | None = None
+    # Held while critical alerts are landed and planned (the planner's): the bulk lane
+    # then claims only critical messages, as it does while one is in flight.
+    precedence: Precedence = field(default_factory=Precedence)
 
     def __post_init__(self) -> None:
         if self.outcomes is None:
@@ -173,12 +179,19 @@ class Dispatcher:
         slots, wake = self._slots[lane.name], self._wake[lane.name]
         refill = max(1, lane.concurrency // 4)
         errors = Backoff(self.poll_seconds, 10.0)
+        eager = True  # claim now, not only when woken
         while True:
+            woken, eager = wake.is_set() or eager, False
             wake.clear()
             if slots.total and slots.free < refill:
                 await wake.wait()
                 continue
             precedence = not lane.urgent and self._critical_on_its_way()
+            if precedence and not woken:
+                # Nothing new was queued: look again shortly, without a claim (each claim
+                # is a transaction on the loop the critical messages need).
+                await asyncio.sleep(URGENT_YIELD_SECONDS)
+                continue
             try:
                 claimed, asked = await self._claim(
                     lane, CRITICAL_PRIORITY if precedence else lane.max_priority
@@ -192,6 +205,7 @@ class Dispatcher:
                 continue
             errors.reset()
             if claimed and claimed >= asked:
+                eager = True
                 continue
             if precedence:
                 await asyncio.sleep(URGENT_YIELD_SECONDS)
@@ -200,7 +214,7 @@ class Dispatcher:
                 await asyncio.wait_for(wake.wait(), self.poll_seconds)
 
     def _critical_on_its_way(self) -> bool:
-        return any(
+        return self.precedence.held or any(
             self._slots[lane.name].sending_since(URGENT_PRECEDENCE_SECONDS)
             for lane in self.lanes
             if lane.urgent

@@ -32,6 +32,7 @@ from ..adapters.db import worker_transaction
 from ..domain.routing import AlertNotice
 from .alerts import ALERT_EVENTS, alert_notice, plan_alert, plan_alerts
 from .policy import CRITICAL_PRIORITY, LOWEST_PRIORITY, NotifyPolicy
+from .precedence import Precedence
 
 logger = logging.getLogger("shouwang.notify.planner")
 # A failed alert waits this long times 2^(attempts-1), at most the cap, before its next try.
@@ -60,7 +61,10 @@ class AlertPlanner:
     poll_seconds: float = 1.0
     # Called after messages were queued: the dispatcher looks at once.
     planned: Callable[[], None] = lambda: None
+    # Held while critical alerts wait or are planned: the bulk planner steps aside.
+    precedence: Precedence = field(default_factory=Precedence)
     _wake: dict[str, asyncio.Event] = field(default_factory=dict)
+    _urgent_busy: int = 0
 
     def wake(self) -> None:
         for event in self._wake.values():
@@ -81,12 +85,17 @@ class AlertPlanner:
     async def _run_lane(self, name: str, min_priority: int, max_priority: int, batch: int) -> None:
         wake = self._wake.setdefault(name, asyncio.Event())
         errors = Backoff(0.2, 10.0)
+        urgent = max_priority == CRITICAL_PRIORITY
         while True:
             wake.clear()
             try:
-                planned = await self.plan_once(
-                    min_priority=min_priority, max_priority=max_priority, limit=batch
-                )
+                if urgent:
+                    planned = await self._plan_urgent(min_priority, max_priority, batch)
+                else:
+                    await self.precedence.yield_to_critical()
+                    planned = await self.plan_once(
+                        min_priority=min_priority, max_priority=max_priority, limit=batch
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -99,6 +108,23 @@ class AlertPlanner:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.poll_seconds)
+
+    async def _plan_urgent(self, min_priority: int, max_priority: int, batch: int) -> int:
+        """One urgent planner's turn: precedence is held while it plans critical alerts (and
+        a moment after, until they are claimed for sending), released when none is waiting
+        and no other urgent planner is at work."""
+        self._urgent_busy += 1
+        try:
+            planned = await self.plan_once(
+                min_priority=min_priority, max_priority=max_priority, limit=batch
+            )
+        finally:
+            self._urgent_busy -= 1
+        if planned:
+            self.precedence.hold()
+        elif not self._urgent_busy:
+            self.precedence.release()
+        return planned
 
     async def plan_once(
         self,
