@@ -142,6 +142,18 @@ async def test_alert_events_are_queued_once_per_event_id(
     assert len(await rows(notify.pool, "SELECT id FROM deliveries")) == 2
 
 
+async def test_a_critical_alert_landing_makes_routine_work_step_aside(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    severe = record(raised(student_ref, Severity.SEVERE), student_ref)
+    assert await on_alert(notify, severe) == "applied"
+    assert not notify.planner.precedence.held
+    critical = record(raised(student_ref, Severity.CRITICAL), student_ref)
+    assert await on_alert(notify, critical) == "applied"
+    assert notify.planner.precedence.held
+
+
 async def test_consent_then_withdrawal_through_case_events(
     notify: Notify, pseudonyms: Pseudonymizer, http_sink: HttpSink
 ) -> None:

@@ -41,6 +41,7 @@ from shouwang_notify.service_layer.policy import (
     PRIORITY,
     NotifyPolicy,
 )
+from shouwang_notify.service_layer.precedence import Precedence
 
 pytestmark = pytest.mark.integration
 POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
@@ -147,6 +148,49 @@ async def test_the_urgent_planner_takes_only_critical_alerts_the_bulk_planner_th
     assert await planner.plan_once(**bulk, limit=10) == 5
     assert await planned() == {a.event_id for a in alerts}
     assert await rows(notify_pool, "SELECT id FROM alert_inbox") == []
+
+
+async def test_routine_planning_waits_while_critical_alerts_are_planned(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    await load_samples(notify_pool, cipher, pseudonyms)
+    await place_student(notify_pool, pseudonyms)
+    order = [Severity.MODERATE] * 3 + [Severity.CRITICAL]
+    alerts = [landing(notice(pseudonyms, severity)) for severity in order]
+    async with worker_transaction(notify_pool) as conn:
+        await inbox.land(conn, alerts)
+    precedence = Precedence(seconds=600)
+    precedence.hold()  # as the consumer does when a critical alert lands
+
+    async def planned() -> set[str]:
+        found = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
+        return {str(r["source_event_id"]) for r in found}
+
+    # Only the bulk planner: it waits, the moderate alerts with it.
+    bulk_only = AlertPlanner(
+        notify_pool, cipher, POLICY, precedence=precedence, urgent_workers=0, poll_seconds=0.05
+    )
+    task = asyncio.create_task(bulk_only.run())
+    await asyncio.sleep(1.0)
+    assert await planned() == set()
+    task.cancel()
+    # With the urgent planners: the critical alert is planned, and once none is waiting the
+    # precedence ends and the moderate ones follow.
+    planner = AlertPlanner(notify_pool, cipher, POLICY, precedence=precedence, poll_seconds=0.05)
+    task = asyncio.create_task(planner.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while await planned() != {a.event_id for a in alerts}:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    assert not precedence.held
+    first = await rows(
+        notify_pool,
+        "SELECT source_event_id FROM deliveries ORDER BY created_at, id LIMIT 1",
+    )
+    assert first[0]["source_event_id"] == alerts[-1].event_id
 
 
 def landing(alert: AlertNotice) -> inbox.Landing:
