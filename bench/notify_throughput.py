@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import email
 import email.policy
@@ -59,6 +60,8 @@ from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a
 
 CAMPUS = "bench"
 OWNER, INFORMED = Role.COUNSELING_CENTER, (Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER)
+# A critical alert's priority in notify's inbox (its `policy.PRIORITY`; 0 goes first).
+CRITICAL_PRIORITY = 0
 _TOKEN = re.compile(r"/ack/([A-Za-z0-9_\-.]+)")
 
 
@@ -279,6 +282,27 @@ async def queued_at(database: str, alert_ids: list[str]) -> dict[str, float]:
         await conn.close()
 
 
+async def watch_landings(database: str, landed: dict[str, float], stop: asyncio.Event) -> None:
+    """When each critical alert landed in notify's inbox (its row's `received_at`), seen by
+    looking every 20 ms until `stop`: an alert planned within 20 ms of landing may go unseen."""
+    conn = await asyncpg.connect(database)
+    try:
+        while not stop.is_set():
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+                rows = await conn.fetch(
+                    "SELECT convert_from(event, 'UTF8')::jsonb #>> '{data,alert_id}' AS alert_id,"
+                    " received_at FROM alert_inbox WHERE priority = $1",
+                    CRITICAL_PRIORITY,
+                )
+            for row in rows:
+                landed.setdefault(row["alert_id"], row["received_at"].timestamp())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.02)
+    finally:
+        await conn.close()
+
+
 async def settled(database: str, seconds: float) -> int | None:
     """Wait until notify has nothing left to plan or send; its count of messages sent."""
     deadline = time.monotonic() + seconds
@@ -473,8 +497,13 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
 
         records, critical = alerts(students, args.alerts, args.critical_every)
         expected = 3 * args.alerts + len(critical)  # critical alerts also reach the on-duty line
+        landed: dict[str, float] = {}
+        stop_watching = asyncio.Event()
+        watching = asyncio.create_task(watch_landings(database, landed, stop_watching))
         began, acked = await publish(stack.bootstrap, records)
         done = await wait_for(sinks.arrivals, expected, args.timeout)
+        stop_watching.set()
+        await watching
         arrivals = sinks.arrivals
         delivered = arrivals.count
         elapsed = max(arrivals.last - began, 1e-9)
@@ -491,6 +520,8 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         # Where a critical alert's time goes: taken off Kafka and planned, then sent.
         queued = await queued_at(database, list(critical))
         to_queue = [queued[a] - acked[i] for a, i in critical.items() if a in queued]
+        to_inbox = [landed[a] - acked[i] for a, i in critical.items() if a in landed]
+        inbox_to_queue = [queued[a] - landed[a] for a in critical if a in queued and a in landed]
         to_sink = [
             arrivals.by_alert[a] - queued[a]
             for a in critical
@@ -521,6 +552,12 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> int:
         f" p99={quantile(to_queue, 0.99) * 1000:.0f} ms;"
         f" planned -> at the sink: p50={quantile(to_sink, 0.5) * 1000:.0f} ms"
         f" p99={quantile(to_sink, 0.99) * 1000:.0f} ms"
+    )
+    print(
+        f"  Kafka -> landed in the inbox (n={len(to_inbox)} seen): p50={quantile(to_inbox, 0.5) * 1000:.0f} ms"
+        f" p99={quantile(to_inbox, 0.99) * 1000:.0f} ms;"
+        f" landed -> planned: p50={quantile(inbox_to_queue, 0.5) * 1000:.0f} ms"
+        f" p99={quantile(inbox_to_queue, 0.99) * 1000:.0f} ms"
     )
     print(
         f"messages: expected {expected}, notify recorded {recorded} sent, sinks received {received}"
