@@ -7,7 +7,6 @@ away (database, broker) is waited out, never skipped.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,10 +32,6 @@ class _Observer(ConsumerObserver):
             metrics.DEAD_LETTERS.labels(record.topic).inc()
 
 
-async def _yield() -> None:
-    await asyncio.sleep(0)
-
-
 def register_consumers(notify: Notify) -> None:
     """Subscribe the alerts, cases and directory consumers on notify's broker."""
     assert notify.broker is not None
@@ -55,9 +50,6 @@ def register_consumers(notify: Notify) -> None:
         handle=alerts,
         max_records=notify.settings.alert_batch,
         poll_ms=50,
-        # Decoding a batch of 500 holds the loop for tens of milliseconds: in slices, so the
-        # urgent planners and the urgent lane's sends go on meanwhile.
-        pause=_yield,
         retry=Retry(),
         observer=observer,
         progress=metrics.PROGRESS,
