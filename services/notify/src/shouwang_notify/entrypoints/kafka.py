@@ -41,6 +41,10 @@ def register_consumers(notify: Notify) -> None:
     # in one transaction and one offset commit; the planners take the gravest first.
     async def alerts(landing: list[Landing | None]) -> None:
         await on_alerts(notify, landing)
+        if len(landing) >= notify.settings.alert_batch:
+            notify.planner.precedence.catching_up()
+        else:
+            notify.planner.precedence.caught_up()
 
     subscribe_batch(
         notify.broker,
