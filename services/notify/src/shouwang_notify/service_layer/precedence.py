@@ -40,7 +40,6 @@ class Precedence:
     def hold(self) -> None:
         """Critical work began (or goes on): routine work steps aside for a moment."""
         self._until = time.monotonic() + self.seconds
-        self._released.clear()
 
     def release(self) -> None:
         """No critical work is waiting any more."""
@@ -55,6 +54,7 @@ class Precedence:
 
     def caught_up(self) -> None:
         self._intake_until = 0.0
+        self._released.set()
 
     @property
     def held(self) -> bool:
@@ -66,10 +66,9 @@ class Precedence:
         `seconds` (routine work is held back, never stopped)."""
         ends = time.monotonic() + self.seconds
         while (now := time.monotonic()) < ends:
-            if now < self._until:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._released.wait(), min(self._until, ends) - now)
-            elif now < self._intake_until:
-                await asyncio.sleep(min(self._intake_until, ends) - now)
-            else:
+            until = max(self._until, self._intake_until)
+            if now >= until:
                 return
+            self._released.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), min(until, ends) - now)
