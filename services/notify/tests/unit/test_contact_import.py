@@ -53,8 +53,8 @@ ENCODINGS = {
 async def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None:
     parsed = parse_staff_contacts(await table_rows(ENCODINGS[encoding](STAFF)))
     assert parsed.errors == []
-    assert len(parsed.rows) == 9
-    by_number = {row.number: row for row in parsed.rows}
+    assert len(parsed.records) == 9
+    by_number = {row.number: row for row in parsed.records}
     counselor = by_number["T1001"]
     assert counselor.mobile == "13800000001"
     assert counselor.wecom_user == "wx_t1001"
@@ -69,7 +69,7 @@ async def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None
 async def test_family_sample_reads_the_same_in_every_shape(encoding: str) -> None:
     parsed = parse_family_contacts(await table_rows(ENCODINGS[encoding](FAMILY)))
     assert parsed.errors == []
-    rows = [(r.student_no, r.relation, r.rank, r.mobile, r.email) for r in parsed.rows]
+    rows = [(r.student_no, r.relation, r.rank, r.mobile, r.email) for r in parsed.records]
     assert rows[0] == ("2024020001", "母亲", 0, "13900000001", None)
     assert rows[1] == ("2024020001", "父亲", 1, "13900000002", "p01b@example.com")
     assert rows[3] == ("2024010003", "父亲", 0, None, "p03@example.com")
@@ -110,7 +110,7 @@ async def test_family_rows_need_a_way_to_reach_them_and_a_relation() -> None:
     ).encode()
     parsed = parse_family_contacts(await table_rows(text))
     assert {(e.row, e.code) for e in parsed.errors} == {(2, "required"), (3, "unreachable")}
-    assert parsed.rows[0].mobile == "13900000003"
+    assert parsed.records[0].mobile == "13900000003"
 
 
 async def test_missing_columns_and_unreadable_files_are_refused_clearly() -> None:

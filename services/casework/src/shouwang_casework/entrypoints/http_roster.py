@@ -20,7 +20,7 @@ from shouwang_servicekit.security import require_roles
 from ..adapters.roster import RosterImport
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
-from ..domain.roster_rows import ParsedRoster
+from ..domain.roster_rows import Parsed
 from ..service_layer import roster
 from . import http_records_schemas as s
 from .http_common import Container, in_campus, refusal
@@ -75,8 +75,8 @@ async def _read_upload(limit: int, upload: UploadFile) -> roster.RosterFile:
 
 
 async def _parsed(
-    read: Callable[[roster.RosterFile], Awaitable[ParsedRoster[Any]]], upload: roster.RosterFile
-) -> ParsedRoster[Any]:
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]], upload: roster.RosterFile
+) -> Parsed[Any]:
     try:
         return await read(upload)
     except CaseRuleViolation as exc:
@@ -138,7 +138,7 @@ async def _import(
     casework: Casework,
     principal: Principal,
     file: UploadFile,
-    read: Callable[[roster.RosterFile], Awaitable[ParsedRoster[Any]]],
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]],
     use_case: ImportUseCase,
     *,
     mode: roster.Mode,

@@ -42,7 +42,7 @@ from ..domain.roster import (
     plan_student_changes,
     scopes_without_students,
 )
-from ..domain.roster_rows import MAX_ROWS, ParsedRoster, RowError, parse_staff, parse_students
+from ..domain.roster_rows import MAX_ROWS, Parsed, RowError, parse_staff, parse_students
 from ..domain.roster_tables import UnreadableFile
 from .access import Caller, CaseNotFound
 
@@ -85,20 +85,20 @@ class ImportOutcome:
     scopes_without_students: list[tuple[str, str]]
 
 
-async def read_students(upload: RosterFile) -> ParsedRoster[Any]:
+async def read_students(upload: RosterFile) -> Parsed[Any]:
     """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds): the
     file in the kit's worker process, the rows in a thread."""
     return await _parse(upload, parse_students)
 
 
-async def read_staff(upload: RosterFile) -> ParsedRoster[Any]:
+async def read_staff(upload: RosterFile) -> Parsed[Any]:
     """Parse a staff roster off the event loop."""
     return await _parse(upload, parse_staff)
 
 
 async def _parse(
-    upload: RosterFile, parse: Callable[[list[Sequence[object]]], ParsedRoster[Any]]
-) -> ParsedRoster[Any]:
+    upload: RosterFile, parse: Callable[[list[Sequence[object]]], Parsed[Any]]
+) -> Parsed[Any]:
     try:
         table: list[Sequence[object]] = list(await repo.read_table(upload.data, MAX_ROWS))
     except UnreadableFile as exc:
@@ -111,7 +111,7 @@ async def import_students(
     caller: Caller,
     pseudonymizer: Pseudonymizer,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     *,
     mode: Mode,
     dry_run: bool,
@@ -150,7 +150,7 @@ async def import_staff(
     caller: Caller,
     pseudonymizer: Pseudonymizer,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     *,
     mode: Mode,
     dry_run: bool,
@@ -271,7 +271,7 @@ async def _record(
     kind: Kind,
     mode: Mode,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     counts: dict[str, int],
     dry_run: bool,
 ) -> repo.RosterImport:

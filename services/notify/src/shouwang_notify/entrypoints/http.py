@@ -14,12 +14,13 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
 
 from ..adapters import contacts_repo, queue, state
 from ..adapters.db import campus_transaction
 from ..container import Notify
-from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, RowError, StaffRow
+from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, StaffRow
 from ..domain.contacts import ON_DUTY_REF
 from ..domain.tables import UnreadableFile
 from ..service_layer.contacts import family_contact, import_contacts, parse_upload, staff_contact
