@@ -9,6 +9,7 @@ bad row by number, and a `Location` of its import record.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -143,7 +144,7 @@ async def _import(
     *,
     mode: roster.Mode,
     dry_run: bool,
-    request: Request | None = None,
+    request: Request,
 ) -> s.RosterImportOut:
     upload = await _read_upload(casework.settings.roster_max_upload_bytes, file)
     parsed = await _parsed(read, upload)
@@ -166,55 +167,68 @@ async def _import(
     return _import_out(outcome, request)
 
 
-@router.post(
-    "/students",
-    operation_id="import_student_roster",
-    response_model=s.RosterImportOut,
-    responses=_IMPORT_RESPONSES,
-)
-async def import_student_roster(
-    casework: Container,
-    principal: CampusAdmin,
-    file: RosterUpload,
-    mode: ModeParam = "snapshot",
-    dry_run: DryRun = False,
-) -> s.RosterImportOut:
-    """Import students and their placements; publish the directory entries that changed."""
-    return await _import(
-        casework,
-        principal,
-        file,
+@dataclass(frozen=True, slots=True)
+class _RosterKind:
+    """One kind of roster file and its import endpoint (`name` is its operation id)."""
+
+    path: str
+    name: str
+    doc: str
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]]
+    use_case: ImportUseCase
+
+
+_ROSTER_KINDS = (
+    _RosterKind(
+        "/students",
+        "import_student_roster",
+        "Import students and their placements; publish the directory entries that changed.",
         roster.read_students,
         roster.import_students,
-        mode=mode,
-        dry_run=dry_run,
-    )
-
-
-@router.post(
-    "/staff",
-    operation_id="import_staff_roster",
-    response_model=s.RosterImportOut,
-    responses=_IMPORT_RESPONSES,
-)
-async def import_staff_roster(
-    request: Request,
-    casework: Container,
-    principal: CampusAdmin,
-    file: RosterUpload,
-    mode: ModeParam = "snapshot",
-    dry_run: DryRun = False,
-) -> s.RosterImportOut:
-    """Import who holds which role for which scope; republish directory entries it touches."""
-    return await _import(
-        casework,
-        principal,
-        file,
+    ),
+    _RosterKind(
+        "/staff",
+        "import_staff_roster",
+        "Import who holds which role for which scope; republish directory entries it touches.",
         roster.read_staff,
         roster.import_staff,
-        mode=mode,
-        dry_run=dry_run,
-        request=request,
+    ),
+)
+
+
+def _import_endpoint(kind: _RosterKind) -> Callable[..., Awaitable[s.RosterImportOut]]:
+    async def endpoint(
+        request: Request,
+        casework: Container,
+        principal: CampusAdmin,
+        file: RosterUpload,
+        mode: ModeParam = "snapshot",
+        dry_run: DryRun = False,
+    ) -> s.RosterImportOut:
+        return await _import(
+            casework,
+            principal,
+            file,
+            kind.read,
+            kind.use_case,
+            mode=mode,
+            dry_run=dry_run,
+            request=request,
+        )
+
+    endpoint.__name__ = endpoint.__qualname__ = kind.name
+    endpoint.__doc__ = kind.doc
+    return endpoint
+
+
+for _kind in _ROSTER_KINDS:
+    router.add_api_route(
+        _kind.path,
+        _import_endpoint(_kind),
+        methods=["POST"],
+        operation_id=_kind.name,
+        response_model=s.RosterImportOut,
+        responses=_IMPORT_RESPONSES,
     )
 
 
