@@ -20,6 +20,7 @@ from shouwang_servicekit.rows import (
     is_email,
     lookup_name,
     mobile_number,
+    parse_rows,
     person_number,
     read_table,
 )
@@ -36,6 +37,9 @@ PEOPLE = Columns(
     ("number", "name"),
     max_rows=3,
 )
+
+
+UNCAPPED = Columns(PEOPLE.headers, PEOPLE.required)
 
 
 def read(table: list[list[object]], columns: Columns = PEOPLE) -> tuple[list[object], Parsed[None]]:
@@ -134,6 +138,50 @@ def test_a_row_holding_only_unknown_columns_counts_unless_the_columns_say_otherw
 
     assert read(table, strict)[0] == [(2, {"number": None, "name": None})]
     assert read(table, lenient) == ([], Parsed(rows_total=0))
+
+
+def _person(number: int, cells: dict[str, str | None]) -> tuple[str | None, list[RowError]]:
+    student_no = person_number(cells["number"])
+    if student_no is None:
+        return None, [RowError(number, "number", "invalid", "学号格式不正确", "malformed")]
+    return student_no, []
+
+
+def test_parse_rows_keeps_the_good_rows_and_names_every_bad_one_and_every_repeat() -> None:
+    table: list[list[object]] = [
+        ["学号", "姓名"],
+        ["2024001", "王芳"],
+        ["王芳", "2024001"],  # columns swapped
+        ["2024002", "李雷"],
+        ["2024001", "王芳"],
+        ["2024001", "王芳"],
+    ]
+
+    parsed = parse_rows(
+        table,
+        UNCAPPED,
+        _person,
+        key=lambda no: no,
+        repeated=lambda number, no, first: RowError(
+            number, "number", "duplicate", f"与第 {first} 行重复", f"repeats row {first}"
+        ),
+    )
+
+    assert parsed.records == ["2024001", "2024002"]
+    assert parsed.rows_total == 5
+    assert [(e.row, e.code, e.message_en) for e in parsed.errors] == [
+        (3, "invalid", "malformed"),
+        (5, "duplicate", "repeats row 2"),
+        (6, "duplicate", "repeats row 2"),  # the first accepted row, not the last repeat
+    ]
+    assert parse_rows(table, UNCAPPED, _person).records == [
+        "2024001",
+        "2024002",
+        "2024001",
+        "2024001",
+    ]
+    with pytest.raises(TypeError):
+        parse_rows(table, UNCAPPED, _person, key=lambda no: no)
 
 
 def test_cells_are_nfkc_trimmed_and_whole_floats_lose_their_point() -> None:

@@ -10,7 +10,8 @@ this module does the rest the same way for every import:
 - hands out each data row's cells by field, trimmed and NFKC-folded (`clean`), with its
   spreadsheet row number (the header is usually row 1), counting rows against a cap;
 - collects why rows cannot be used as `RowError`s (row, field, a stable code, zh-CN and
-  English messages) in `Parsed`, so an import can be all or nothing with errors by row;
+  English messages) in `Parsed` (`parse_rows`, repeats of a key included), so an import can
+  be all or nothing with errors by row;
 - normalises what every import meets: 学号/工号 (`person_number`), mainland mobile numbers
   (`mobile_number`), email addresses (`is_email`), names from a vocabulary (`lookup_name`).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Generic, TypeVar
 
@@ -206,6 +207,37 @@ def cells_by_row(
         )
 
 
+def parse_rows(
+    table: Iterable[Sequence[object]],
+    columns: Columns,
+    read_row: Callable[[int, Cells], tuple[T | None, list[RowError]]],
+    *,
+    key: Callable[[T], Hashable] | None = None,
+    repeated: Callable[[int, T, int], RowError] | None = None,
+) -> Parsed[T]:
+    """The records of `table`, and the errors of every row refused (all of them, so an import
+    can refuse the whole file and name each bad row).
+
+    `read_row(row number, cells)` gives a record or the row's errors. With `key`, a record
+    whose key an earlier accepted row had is refused with `repeated(row, record, first row)`.
+    """
+    parsed: Parsed[T] = Parsed()
+    first_row: dict[Hashable, int] = {}
+    for number, cells in cells_by_row(table, columns, parsed):
+        record, errors = read_row(number, cells)
+        if record is not None and key is not None and key(record) in first_row:
+            if repeated is None:
+                raise TypeError("parse_rows: `key` needs `repeated` to say what a repeat is")
+            errors.append(repeated(number, record, first_row[key(record)]))
+        if errors:
+            parsed.errors.extend(errors)
+        elif record is not None:
+            if key is not None:
+                first_row[key(record)] = number
+            parsed.records.append(record)
+    return parsed
+
+
 async def read_table(data: bytes, *, limits: SheetLimits) -> list[list[Cell]]:
     """Every row of an upload's first sheet (XLSX) or of the CSV, header first, empty rows
     kept as `[]` so that a row's index + 1 is its spreadsheet row number. Read by the kit's
@@ -265,6 +297,7 @@ __all__ = [
     "lookup_name",
     "map_headers",
     "mobile_number",
+    "parse_rows",
     "person_number",
     "read_table",
 ]

@@ -22,6 +22,7 @@ from shouwang_servicekit.rows import (
     RowError,
     cells_by_row,
     lookup_name,
+    parse_rows,
     person_number,
 )
 
@@ -55,27 +56,19 @@ STAFF_COLUMNS = Columns(
 
 def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
     """Students from a table whose first row is the header."""
-    result: Parsed[Student] = Parsed()
-    first_row_of: dict[str, int] = {}
-    for number, cells in cells_by_row(table, STUDENT_COLUMNS, result):
-        student, errors = _student(number, cells)
-        if student is not None and student.student_no in first_row_of:
-            errors.append(
-                RowError(
-                    number,
-                    "student_no",
-                    "duplicate_student",
-                    f"学号 {student.student_no} 与第 {first_row_of[student.student_no]} 行重复",
-                    f"student number {student.student_no} repeats row "
-                    f"{first_row_of[student.student_no]}",
-                )
-            )
-        if errors:
-            result.errors.extend(errors)
-        elif student is not None:
-            first_row_of[student.student_no] = number
-            result.records.append(student)
-    return result
+    return parse_rows(
+        table,
+        STUDENT_COLUMNS,
+        _student,
+        key=lambda student: student.student_no,
+        repeated=lambda number, student, first: RowError(
+            number,
+            "student_no",
+            "duplicate_student",
+            f"学号 {student.student_no} 与第 {first} 行重复",
+            f"student number {student.student_no} repeats row {first}",
+        ),
+    )
 
 
 def _student(number: int, cells: Cells) -> tuple[Student | None, list[RowError]]:

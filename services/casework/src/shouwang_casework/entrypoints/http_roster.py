@@ -91,16 +91,7 @@ def _rows_refused(outcome: roster.ImportOutcome) -> Problem:
         "roster_rows_invalid",
         f"名单中有 {len(errors)} 处错误，本次导入未做任何更改（导入记录 {record.id}）",
         detail_en=f"{len(errors)} errors in the roster; nothing was imported (import {record.id})",
-        errors=[
-            {
-                "row": e.row,
-                "field": e.field,
-                "code": e.code,
-                "message": e.message,
-                "message_en": e.message_en,
-            }
-            for e in errors[: roster.MAX_ERRORS_KEPT]
-        ],
+        errors=[e.as_dict() for e in errors[: roster.MAX_ERRORS_KEPT]],
         headers={"Location": f"/v1/roster/imports/{record.id}"},
     )
 

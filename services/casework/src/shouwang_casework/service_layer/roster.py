@@ -29,6 +29,7 @@ from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.spreadsheets import SheetRefused
 
 from ..adapters import outbox
 from ..adapters import roster as repo
@@ -43,7 +44,6 @@ from ..domain.roster import (
     scopes_without_students,
 )
 from ..domain.roster_rows import MAX_ROWS, Parsed, RowError, parse_staff, parse_students
-from ..domain.roster_tables import UnreadableFile
 from .access import Caller, CaseNotFound
 
 SOURCE = "/shouwang/casework"
@@ -59,7 +59,7 @@ class UnreadableRoster(MissingRecord):
     Excel, no known encoding), 413 over a limit of the reader (rows, columns, unpacked size,
     its time and memory), 422 when the table is not a roster."""
 
-    def __init__(self, exc: UnreadableFile) -> None:
+    def __init__(self, exc: SheetRefused) -> None:
         super().__init__(exc.code, exc.message_en, detail_zh=exc.message)
         self.status = 415 if exc.code in _NOT_A_TABLE else exc.status
 
@@ -101,7 +101,7 @@ async def _parse(
 ) -> Parsed[Any]:
     try:
         table: list[Sequence[object]] = list(await repo.read_table(upload.data, MAX_ROWS))
-    except UnreadableFile as exc:
+    except SheetRefused as exc:
         raise UnreadableRoster(exc) from exc
     return await anyio.to_thread.run_sync(lambda: parse(table))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language
@@ -25,10 +25,10 @@ from shouwang_servicekit.rows import (
     Columns,
     Parsed,
     RowError,
-    cells_by_row,
     is_email,
     lookup_name,
     mobile_number,
+    parse_rows,
     person_number,
 )
 
@@ -207,27 +207,19 @@ def _language(number: int, text: str | None, errors: list[RowError]) -> Language
 
 def parse_staff_contacts(table: Iterable[Sequence[object]]) -> Parsed[StaffRow]:
     """Staff contacts (and the `值班` on-duty row) from a table whose header names the columns."""
-    parsed: Parsed[StaffRow] = Parsed()
-    first_row: dict[str | None, int] = {}
-    for number, cells in cells_by_row(table, STAFF_COLUMNS, parsed):
-        row, errors = _staff_row(number, cells)
-        if row is not None and row.number in first_row:
-            who = row.number or "值班"
-            errors.append(
-                RowError(
-                    number,
-                    "number",
-                    "duplicate_person",
-                    f"{who} 与第 {first_row[row.number]} 行重复",
-                    f"{who} repeats row {first_row[row.number]}",
-                )
-            )
-        if errors:
-            parsed.errors.extend(errors)
-        elif row is not None:
-            first_row[row.number] = number
-            parsed.records.append(row)
-    return parsed
+    return parse_rows(
+        table,
+        STAFF_COLUMNS,
+        _staff_row,
+        key=lambda row: row.number,
+        repeated=lambda number, row, first: RowError(
+            number,
+            "number",
+            "duplicate_person",
+            f"{row.number or '值班'} 与第 {first} 行重复",
+            f"{row.number or '值班'} repeats row {first}",
+        ),
+    )
 
 
 def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowError]]:
@@ -321,90 +313,84 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
 
 def parse_family_contacts(table: Iterable[Sequence[object]]) -> Parsed[FamilyRow]:
     """Family contacts, one row per contact person; a student's rows keep the file's order."""
-    parsed: Parsed[FamilyRow] = Parsed()
+    parsed = parse_rows(
+        table,
+        FAMILY_COLUMNS,
+        _family_row,
+        key=lambda row: (row.student_no, row.relation, row.name),
+        repeated=lambda number, row, first: RowError(
+            number, "name", "duplicate_contact", f"与第 {first} 行重复", f"repeats row {first}"
+        ),
+    )
     ranks: dict[str, int] = {}
-    seen: dict[tuple[str, str, str], int] = {}
-    for number, cells in cells_by_row(table, FAMILY_COLUMNS, parsed):
-        errors: list[RowError] = []
-        student_no = cells.get("student_no")
-        if not student_no:
-            errors.append(
-                RowError(number, "student_no", "required", "缺少学号", "student number is missing")
-            )
-        elif not person_number(student_no):
-            errors.append(
-                RowError(
-                    number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
-                )
-            )
-        relation, name = cells.get("relation"), cells.get("name")
-        if not relation:
-            errors.append(
-                RowError(
-                    number,
-                    "relation",
-                    "required",
-                    "缺少关系（如 父亲、母亲、监护人）",
-                    "relation is missing (e.g. father, mother, guardian)",
-                )
-            )
-        elif len(relation) > 16:
-            errors.append(
-                RowError(
-                    number,
-                    "relation",
-                    "too_long",
-                    "关系最多 16 个字符",
-                    "relation is at most 16 characters",
-                )
-            )
-        if not name:
-            errors.append(
-                RowError(number, "name", "required", "缺少联系人姓名", "contact name is missing")
-            )
-        elif len(name) > 64:
-            errors.append(
-                RowError(
-                    number,
-                    "name",
-                    "too_long",
-                    "联系人姓名最多 64 个字符",
-                    "contact name is at most 64 characters",
-                )
-            )
-        mobile = _mobile(number, cells.get("mobile"), errors)
-        email = _email(number, cells.get("email"), errors)
-        language = _language(number, cells.get("language"), errors)
-        if not errors and not (mobile or email):
-            errors.append(
-                RowError(
-                    number,
-                    "mobile",
-                    "unreachable",
-                    "至少需要手机或邮箱中的一项",
-                    "a mobile number or an email address is needed",
-                )
-            )
-        if not errors and student_no and relation and name:
-            key = (student_no, relation, name)
-            if key in seen:
-                errors.append(
-                    RowError(
-                        number,
-                        "name",
-                        "duplicate_contact",
-                        f"与第 {seen[key]} 行重复",
-                        f"repeats row {seen[key]}",
-                    )
-                )
-            else:
-                seen[key] = number
-        if errors or not student_no or not relation or not name:
-            parsed.errors.extend(errors)
-            continue
-        rank = ranks.get(student_no, 0)
-        ranks[student_no] = rank + 1
-        parsed.records.append(
-            FamilyRow(number, student_no, relation, name, mobile, email, language, rank)
-        )
+    for index, row in enumerate(parsed.records):
+        rank = ranks.get(row.student_no, 0)
+        ranks[row.student_no] = rank + 1
+        parsed.records[index] = replace(row, rank=rank)
     return parsed
+
+
+def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowError]]:
+    errors: list[RowError] = []
+    student_no = cells.get("student_no")
+    if not student_no:
+        errors.append(
+            RowError(number, "student_no", "required", "缺少学号", "student number is missing")
+        )
+    elif not person_number(student_no):
+        errors.append(
+            RowError(
+                number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
+            )
+        )
+    relation, name = cells.get("relation"), cells.get("name")
+    if not relation:
+        errors.append(
+            RowError(
+                number,
+                "relation",
+                "required",
+                "缺少关系（如 父亲、母亲、监护人）",
+                "relation is missing (e.g. father, mother, guardian)",
+            )
+        )
+    elif len(relation) > 16:
+        errors.append(
+            RowError(
+                number,
+                "relation",
+                "too_long",
+                "关系最多 16 个字符",
+                "relation is at most 16 characters",
+            )
+        )
+    if not name:
+        errors.append(
+            RowError(number, "name", "required", "缺少联系人姓名", "contact name is missing")
+        )
+    elif len(name) > 64:
+        errors.append(
+            RowError(
+                number,
+                "name",
+                "too_long",
+                "联系人姓名最多 64 个字符",
+                "contact name is at most 64 characters",
+            )
+        )
+    mobile = _mobile(number, cells.get("mobile"), errors)
+    email = _email(number, cells.get("email"), errors)
+    language = _language(number, cells.get("language"), errors)
+    if not errors and not (mobile or email):
+        errors.append(
+            RowError(
+                number,
+                "mobile",
+                "unreachable",
+                "至少需要手机或邮箱中的一项",
+                "a mobile number or an email address is needed",
+            )
+        )
+    if errors or not student_no or not relation or not name:
+        return None, errors
+    return FamilyRow(number, student_no, relation, name, mobile, email, language, 0), []

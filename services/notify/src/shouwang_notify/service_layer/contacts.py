@@ -43,7 +43,7 @@ class ImportResult:
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
     """Rows of a staff or family contacts file: read by a worker process, checked in a
-    worker thread; raises `UnreadableFile`."""
+    worker thread; raises `SheetRefused`."""
     table = await table_rows(data)
 
     def parse() -> Parsed[StaffRow] | Parsed[FamilyRow]:
