@@ -41,11 +41,24 @@ from stack import BenchStack, bench_stack
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
+#: The stages a report passes, by the event that marks each (its first record of the type).
+STAGES: dict[str, str] = {
+    "shouwang.report.submitted": "reported",
+    "shouwang.assessment.graded": "graded",
+    "shouwang.alert.raised": "alerted",
+    "shouwang.case.opened": "opened",
+    "shouwang.notification.delivered": "messaged",
+}
+
+
 @dataclass
 class Pending:
     sent_at: float
+    sent_wall: float = 0.0
     case_at: float | None = None
     message_at: float | None = None
+    #: Kafka record timestamps (wall clock, s) of the first record of each stage.
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,7 +177,7 @@ async def end_to_end(
     run = Run()
     watcher = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
     await watcher.start()
-    await assign_at_end(watcher, CASES, NOTIFICATIONS)
+    await assign_at_end(watcher, TOPICS["reports"].name, ASSESSMENTS, ALERTS, CASES, NOTIFICATIONS)
     token = stack.token(Role.FLOOR_LEADER, "2024030002", campus)
     stop = asyncio.Event()
 
@@ -178,6 +191,9 @@ async def end_to_end(
                     pending = run.reports.get(event.get("subject") or "")
                     if pending is None or event.get("campus_id") != campus:
                         continue
+                    stage = STAGES.get(event["type"])
+                    if stage is not None:
+                        pending.stages.setdefault(stage, record.timestamp / 1000)
                     if event["type"] == "shouwang.case.opened" and pending.case_at is None:
                         pending.case_at = now
                     elif (
@@ -188,7 +204,9 @@ async def end_to_end(
 
     async def send(http: httpx.AsyncClient, n: int) -> None:
         student = f"B{n:09d}"
-        run.reports[pseudonyms.student_ref(campus, student)] = Pending(time.perf_counter())
+        run.reports[pseudonyms.student_ref(campus, student)] = Pending(
+            time.perf_counter(), time.time()
+        )
         answer = await http.post(
             f"{intake}/v1/reports",
             json={
@@ -242,6 +260,16 @@ def report(run: Run, elapsed: float, produce: float, consume: float, rate: float
     print(f"{'report -> first message p99, s':<44}{percentile(latencies, 0.99):>12.3f}")
     if latencies:
         print(f"{'report -> first message mean, s':<44}{statistics.fmean(latencies):>12.3f}")
+    previous = "sent"
+    for stage in ("reported", "graded", "alerted", "opened", "messaged"):
+        steps = [
+            p.stages[stage] - (p.sent_wall if previous == "sent" else p.stages[previous])
+            for p in done
+            if stage in p.stages and (previous == "sent" or previous in p.stages)
+        ]
+        label = f"stage {previous} -> {stage} p50 / p99, s"
+        print(f"{label:<44}{percentile(steps, 0.5):>6.3f} / {percentile(steps, 0.99):.3f}")
+        previous = stage if stage != "opened" else "alerted"
     ratio = e2e / consume if consume else 0.0
     p99 = percentile(latencies, 0.99)
     print(f"aim end to end >= 0.2 x raw consume: {'met' if ratio >= 0.2 else 'not met'}")
