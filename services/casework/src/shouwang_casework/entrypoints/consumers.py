@@ -120,6 +120,8 @@ async def apply_batch(
                 outcomes.append("applied")
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
+    if "applied" in outcomes:
+        casework.wake_relay()
     return outcomes
 
 
