@@ -249,7 +249,11 @@ async def end_to_end(
     stop.set()
     await watching
     await watcher.stop()
-    finished = max((p.message_at or 0.0 for p in run.done()), default=time.perf_counter())
+    # Done is the later of the two: the case opened and the first message delivered.
+    finished = max(
+        (max(p.case_at or 0.0, p.message_at or 0.0) for p in run.done()),
+        default=time.perf_counter(),
+    )
     return run, finished - started
 
 
