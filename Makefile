@@ -19,7 +19,7 @@ MYPY_PATHS ?= services/triage/src services/casework/src bench
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync jars promtool up demo down test lint typecheck format schemas schemas-check bench \
+.PHONY: help uv sync jars promtool crdcheck up demo down test lint typecheck format schemas schemas-check bench \
 	web web-check web-e2e
 
 help:
@@ -57,6 +57,13 @@ promtool:
 	  fi; \
 	}
 
+# Strimzi's CRD schemas (the locked npm install of tools/crdcheck, again only when the lockfile
+# changed): the deploy tests validate every kafka.strimzi.io object with them.
+tools/crdcheck/node_modules/.package-lock.json: tools/crdcheck/package-lock.json
+	cd tools/crdcheck && npm ci --no-audit --no-fund
+
+crdcheck: tools/crdcheck/node_modules/.package-lock.json
+
 up: sync web
 	uv run shouwang-dev up
 
@@ -79,7 +86,7 @@ typecheck: sync
 schemas-check: sync
 	uv run shouwang-schemas check libs/contracts/schemas
 
-test: sync jars promtool lint typecheck schemas-check
+test: sync jars promtool crdcheck lint typecheck schemas-check
 	uv run pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 	$(MAKE) web-e2e
 

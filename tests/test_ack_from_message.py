@@ -162,7 +162,8 @@ async def test_a_link_in_the_message_stops_the_escalation(
                     return [e for e in events if e["subject"] == student and e["type"] == kind]
 
                 loop = asyncio.get_running_loop()
-                deadline = loop.time() + 60
+                # Three services join their consumer groups first: slow on a busy machine.
+                deadline = loop.time() + 120
                 while not (
                     of(confirmed, "shouwang.alert.raised") and of(ignored, "shouwang.alert.raised")
                 ):

@@ -216,7 +216,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
 
 
 async def until(
-    condition: Callable[[], Any], seconds: float = 30.0, what: str = "condition"
+    condition: Callable[[], Any], seconds: float = 60.0, what: str = "condition"
 ) -> Any:
     """`wait_for` for async tests: polls without blocking the event loop."""
     deadline = time.monotonic() + seconds

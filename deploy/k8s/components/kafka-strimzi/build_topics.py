@@ -30,7 +30,7 @@ def _resource_name(topic: str) -> str:
 
 def _topic(name: str, partitions: int, config: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {"name": _resource_name(name), "labels": {"strimzi.io/cluster": CLUSTER}},
         "spec": {
@@ -86,7 +86,7 @@ def users() -> list[dict[str, Any]]:
             acls.append(_acl("cluster", "kafka-cluster", ["IdempotentWrite"]))
         out.append(
             {
-                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "apiVersion": "kafka.strimzi.io/v1",
                 "kind": "KafkaUser",
                 "metadata": {
                     "name": f"shouwang-{service}",

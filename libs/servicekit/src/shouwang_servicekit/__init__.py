@@ -19,7 +19,10 @@ Modules, one concern each (import from them; this package re-exports nothing):
 - `tasks`: `BackgroundTasks` and periodic chores with jitter;
 - `outbox`: `OutboxRelay` for a service's outbox table; `processed`: `ProcessedEvents`, the
   retention chore of consumed event ids;
-- `cooperative`: `TimeSlice`, for bulk work sharing the event loop with urgent work.
+- `cooperative`: `TimeSlice`, for bulk work sharing the event loop with urgent work;
+- `spreadsheets`: `read_sheet`, the safe reader of uploaded XLSX/CSV (a worker process within
+  budgets); `rows`: the generic half of an import's rows (header aliases, cells by field,
+  errors by row, 学号/mobile/email shapes).
 
 Trace context (`shouwang_contracts.trace`) and the wire itself stay in the contracts package.
 """

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from shouwang_casework.adapters.roster import read_table
 from shouwang_casework.domain.roster_rows import MAX_ROWS, parse_staff, parse_students
-from shouwang_casework.domain.roster_tables import UnreadableFile
+from shouwang_servicekit.spreadsheets import SheetRefused
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 
@@ -184,13 +184,13 @@ def test_missing_required_columns_are_reported_on_row_one() -> None:
 
 
 def test_unreadable_uploads_are_refused_with_a_reason() -> None:
-    with pytest.raises(UnreadableFile) as legacy:
+    with pytest.raises(SheetRefused) as legacy:
         csv_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     assert legacy.value.code == "legacy_excel"
-    with pytest.raises(UnreadableFile) as broken:
+    with pytest.raises(SheetRefused) as broken:
         list(xlsx_rows(b"PK\x03\x04 not really a zip"))
     assert broken.value.code == "malformed_xlsx"
-    with pytest.raises(UnreadableFile):
+    with pytest.raises(SheetRefused):
         csv_rows(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
 
 

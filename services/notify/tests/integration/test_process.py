@@ -301,12 +301,27 @@ async def test_the_api_refuses_clearly(
             (2, "mobile"),
             (3, "preferred"),
         ]
+        assert problem["errors"][0] == {
+            "row": 2,
+            "field": "mobile",
+            "code": "invalid_mobile",
+            "message": "手机号格式不正确（应为 11 位手机号）",
+        }
+        legacy = await client.post(
+            "/v1/imports/family-contacts",
+            files={"file": ("family.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100))},
+            headers=campus.bearer(Role.CAMPUS_ADMIN),
+        )
+        assert (legacy.status_code, legacy.json()["code"]) == (415, "legacy_excel")
         english = await client.post(
             "/v1/imports/staff-contacts",
             files={"file": ("staff.csv", bad, "text/csv")},
             headers={**campus.bearer(Role.CAMPUS_ADMIN), "Accept-Language": "en"},
         )
         assert "nothing was imported" in english.json()["detail"]
+        assert english.json()["errors"][0]["message"] == (
+            "mobile number is malformed (11 digits expected)"
+        )
         listed = await client.get("/v1/contacts/staff", headers=campus.bearer(Role.CAMPUS_ADMIN))
         assert listed.json() == []  # all or nothing
         assert (await client.get("/v1/contacts/staff")).status_code == 401

@@ -20,7 +20,7 @@ from shouwang_devstack.hostile_files import (
 )
 from shouwang_notify.adapters.contact_files import table_rows
 from shouwang_notify.domain.contact_rows import parse_family_contacts, parse_staff_contacts
-from shouwang_notify.domain.tables import UnreadableFile
+from shouwang_servicekit.spreadsheets import SheetRefused
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 STAFF = (SAMPLES / "contacts_staff.csv").read_bytes()
@@ -53,8 +53,8 @@ ENCODINGS = {
 async def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None:
     parsed = parse_staff_contacts(await table_rows(ENCODINGS[encoding](STAFF)))
     assert parsed.errors == []
-    assert len(parsed.rows) == 9
-    by_number = {row.number: row for row in parsed.rows}
+    assert len(parsed.records) == 9
+    by_number = {row.number: row for row in parsed.records}
     counselor = by_number["T1001"]
     assert counselor.mobile == "13800000001"
     assert counselor.wecom_user == "wx_t1001"
@@ -69,7 +69,7 @@ async def test_staff_sample_reads_the_same_in_every_shape(encoding: str) -> None
 async def test_family_sample_reads_the_same_in_every_shape(encoding: str) -> None:
     parsed = parse_family_contacts(await table_rows(ENCODINGS[encoding](FAMILY)))
     assert parsed.errors == []
-    rows = [(r.student_no, r.relation, r.rank, r.mobile, r.email) for r in parsed.rows]
+    rows = [(r.student_no, r.relation, r.rank, r.mobile, r.email) for r in parsed.records]
     assert rows[0] == ("2024020001", "母亲", 0, "13900000001", None)
     assert rows[1] == ("2024020001", "父亲", 1, "13900000002", "p01b@example.com")
     assert rows[3] == ("2024010003", "父亲", 0, None, "p03@example.com")
@@ -110,16 +110,16 @@ async def test_family_rows_need_a_way_to_reach_them_and_a_relation() -> None:
     ).encode()
     parsed = parse_family_contacts(await table_rows(text))
     assert {(e.row, e.code) for e in parsed.errors} == {(2, "required"), (3, "unreachable")}
-    assert parsed.rows[0].mobile == "13900000003"
+    assert parsed.records[0].mobile == "13900000003"
 
 
 async def test_missing_columns_and_unreadable_files_are_refused_clearly() -> None:
     parsed = parse_family_contacts(await table_rows("姓名,手机\n甲,13900000001\n".encode()))
     assert {e.field for e in parsed.errors} == {"student_no", "relation", "name"}
-    with pytest.raises(UnreadableFile) as legacy:
+    with pytest.raises(SheetRefused) as legacy:
         await table_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     assert legacy.value.code == "legacy_excel"
-    with pytest.raises(UnreadableFile) as broken:
+    with pytest.raises(SheetRefused) as broken:
         await table_rows(b"PK\x03\x04 not really a zip")
     assert broken.value.code == "malformed_xlsx"
 
@@ -144,7 +144,7 @@ async def test_a_hostile_contacts_file_is_refused_with_its_reason_never_a_server
     # Read in notify's own process these answered 500 (csv.Error, a parse error mid-sheet)
     # or were padded and parsed beside the alerts; now a worker within budgets refuses them.
     data = await asyncio.to_thread(build)
-    with pytest.raises(UnreadableFile) as refused:
+    with pytest.raises(SheetRefused) as refused:
         await table_rows(data)
     assert (refused.value.status, refused.value.code) == (status, code)
     assert refused.value.message

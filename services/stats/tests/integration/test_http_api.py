@@ -254,6 +254,54 @@ async def test_a_malformed_period_is_a_clear_422_in_either_language(
     assert "month" in english.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "annual",
+        "events-found",
+        "cycle-times",
+        "escalations",
+        "completion",
+        "open-cases",
+        "notifications",
+        "trends",
+    ],
+)
+async def test_every_report_checks_the_scope_before_its_parameters(
+    client: httpx.AsyncClient, secret: str, path: str
+) -> None:
+    """The reports share one renderer: each refuses another campus's reader first, and a
+    malformed period after the scope is settled."""
+    theirs = auth(secret, Role.COUNSELING_CENTER, OTHER.campus_id)
+    refused = await client.get(
+        f"/v1/outcomes/{path}",
+        params={"campus_id": YEAR.campus_id, "from": "2025-06", "to": "2025-01"},
+        headers=theirs,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "campus_forbidden")
+    own = await client.get(
+        f"/v1/outcomes/{path}", params={"from": "2025-06", "to": "2025-01"}, headers=theirs
+    )
+    if path in ("annual", "open-cases"):  # neither reads `from` and `to`
+        assert own.status_code == 200
+        assert own.json()["scope"]["campus_id"] == OTHER.campus_id
+    else:
+        assert (own.status_code, own.json()["code"]) == (422, "invalid_period")
+
+
+async def test_only_platform_admins_compare_campuses_in_events_found(
+    client: httpx.AsyncClient, secret: str
+) -> None:
+    params = {"from": "2025-01", "to": "2025-12", "by": "campus"}
+    staff = auth(secret, Role.COUNSELING_CENTER, YEAR.campus_id)
+    refused = await client.get("/v1/outcomes/events-found", params=params, headers=staff)
+    assert (refused.status_code, refused.json()["code"]) == (403, "campus_comparison_forbidden")
+    admin = auth(secret, Role.PLATFORM_ADMIN, "platform")
+    table = await client.get("/v1/outcomes/events-found", params=params, headers=admin)
+    assert table.status_code == 200
+    assert {r["id"] for r in table.json()["table"]["rows"]} >= {YEAR.campus_id, OTHER.campus_id}
+
+
 async def test_a_nul_byte_in_a_college_or_campus_is_a_422_not_a_500(
     client: httpx.AsyncClient, secret: str
 ) -> None:

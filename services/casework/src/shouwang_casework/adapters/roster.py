@@ -15,7 +15,8 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.auth import Placement, ScopeGrant, ScopeKind
-from shouwang_servicekit.spreadsheets import SheetLimits, SheetRefused, read_sheet
+from shouwang_servicekit import rows as kit_rows
+from shouwang_servicekit.spreadsheets import SheetLimits
 
 from ..domain.roster import (
     SCOPE_NARROWEST_FIRST,
@@ -24,7 +25,6 @@ from ..domain.roster import (
     Student,
     StudentPlacement,
 )
-from ..domain.roster_tables import UnreadableFile
 
 _NARROWEST_FIRST_SQL = (
     "CASE a.scope_kind "
@@ -308,20 +308,12 @@ async def read_table(data: bytes, max_rows: int) -> list[list[object]]:
     Read by the kit's worker process within its budgets (`shouwang_servicekit.spreadsheets`):
     a sheet claiming a million rows, a cell far to the right or an archive that unpacks to
     gigabytes is refused, never padded or unpacked here. Whole numbers (学号 typed as
-    numbers) come back without a `.0`.
+    numbers) come back without a `.0`. Raises the reader's `SheetRefused`.
     """
-    table: list[list[object]] = []
-    limits = SheetLimits(max_rows=max_rows, sniff_delimiter=True)
-    try:
-        async for batch in read_sheet(data, limits=limits):
-            for number, cells in batch:
-                table.extend([] for _ in range(number - 1 - len(table)))
-                table.append([_cell_text(value) for value in cells])
-    except SheetRefused as refused:
-        raise UnreadableFile(
-            refused.code, refused.message, refused.message_en, status=refused.status
-        ) from None
-    return table
+    table = await kit_rows.read_table(
+        data, limits=SheetLimits(max_rows=max_rows, sniff_delimiter=True)
+    )
+    return [[_cell_text(value) for value in cells] for cells in table]
 
 
 def _cell_text(value: object) -> object:

@@ -10,7 +10,6 @@ unit test keeps them in step.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -295,15 +294,6 @@ def scopes_without_students(
 
 
 # --- normalising what exports write ------------------------------------------------------------
-
-
-def clean(value: object) -> str | None:
-    """NFKC (full-width digits and letters), trimmed, inner whitespace collapsed; '' → None."""
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFKC", str(value))
-    text = " ".join(text.split())
-    return text or None
 
 
 _FLOOR = re.compile(r"^(?:第)?(?P<floor>B?\d{1,3})(?:层|楼|F)?$", re.IGNORECASE)

@@ -5,19 +5,30 @@ file; output is normalised `Student` / `StaffMember` records and, for every row 
 used, a `RowError` naming the row number (the header is row 1, as a spreadsheet shows it) and
 the column, in zh-CN and English. Unknown columns are ignored, so an export carrying phone
 numbers or ID-card numbers leaves them behind.
+
+Finding the header, cleaning cells and collecting errors by row is the kit's
+(`shouwang_servicekit.rows`, as notify's contacts import uses it); this module keeps the
+roster's columns and rules.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Sequence
+
+from shouwang_servicekit.rows import (
+    Cells,
+    Columns,
+    Parsed,
+    RowError,
+    cells_by_row,
+    lookup_name,
+    parse_rows,
+    person_number,
+)
 
 from .roster import (
     StaffMember,
     Student,
-    clean,
     normalise_building,
     normalise_floor,
     normalise_room,
@@ -35,172 +46,39 @@ from .roster_words import (
 MAX_ROWS = 100_000
 HEADER_SEARCH_ROWS = 5
 
-T = TypeVar("T")
-
-_STUDENT_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_]{0,31}$")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """Why one row (or the header, row 1) cannot be imported."""
-
-    row: int
-    field: str
-    code: str
-    message: str
-    message_en: str
-
-    def as_dict(self) -> dict[str, object]:
-        """The error as stored in the import record (both languages)."""
-        return asdict(self)
+STUDENT_COLUMNS = Columns(
+    STUDENT_HEADERS, STUDENT_REQUIRED, max_rows=MAX_ROWS, header_search_rows=HEADER_SEARCH_ROWS
+)
+STAFF_COLUMNS = Columns(
+    STAFF_HEADERS, STAFF_REQUIRED, max_rows=MAX_ROWS, header_search_rows=HEADER_SEARCH_ROWS
+)
 
 
-@dataclass(slots=True)
-class ParsedRoster(Generic[T]):
-    """Records read from a table, the rows refused, and how many data rows there were."""
-
-    records: list[T] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    rows_total: int = 0
-
-
-def _header_key(text: object) -> str:
-    value = clean(text) or ""
-    return re.sub(r"[\s_\-]", "", value.lower()) if value.isascii() else value.replace(" ", "")
-
-
-def map_headers(
-    header: Sequence[object],
-    aliases: dict[str, tuple[str, ...]],
-    required: Iterable[str],
-    *,
-    row: int = 1,
-) -> tuple[dict[str, int], list[RowError]]:
-    """Column index of each known field, and errors for missing or repeated columns."""
-    lookup = {_header_key(alias): name for name, names in aliases.items() for alias in names}
-    columns: dict[str, int] = {}
-    errors: list[RowError] = []
-    for index, cell in enumerate(header):
-        name = lookup.get(_header_key(cell))
-        if name is None:
-            continue
-        if name in columns:
-            errors.append(
-                RowError(
-                    row, name, "duplicate_column", f"表头重复：{cell}", f"duplicate column: {cell}"
-                )
-            )
-        columns[name] = index
-    for name in required:
-        if name not in columns:
-            zh = aliases[name][0]
-            errors.append(
-                RowError(
-                    row,
-                    name,
-                    "missing_column",
-                    f"缺少必需的列：{zh}",
-                    f"missing required column: {zh} ({name})",
-                )
-            )
-    return columns, errors
-
-
-def _cells(row: Sequence[object], columns: dict[str, int]) -> dict[str, str | None]:
-    return {name: clean(row[i]) if i < len(row) else None for name, i in columns.items()}
-
-
-def _data_rows(
-    table: Iterable[Sequence[object]], start: int
-) -> Iterable[tuple[int, Sequence[object]]]:
-    """(row number, cells) of non-blank data rows, the first being row `start`."""
-    for number, row in enumerate(table, start=start):
-        if any(clean(cell) for cell in row):
-            yield number, row
-
-
-def _too_many(number: int) -> RowError:
-    return RowError(
-        number,
-        "",
-        "too_many_rows",
-        f"文件超过 {MAX_ROWS} 行，请分批导入",
-        f"the file has more than {MAX_ROWS} rows; import it in parts",
+def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
+    """Students from a table whose first row is the header."""
+    return parse_rows(
+        table,
+        STUDENT_COLUMNS,
+        _student,
+        key=lambda student: student.student_no,
+        repeated=lambda number, student, first: RowError(
+            number,
+            "student_no",
+            "duplicate_student",
+            f"学号 {student.student_no} 与第 {first} 行重复",
+            f"student number {student.student_no} repeats row {first}",
+        ),
     )
 
 
-def _cells_by_row(
-    table: Iterable[Sequence[object]],
-    aliases: dict[str, tuple[str, ...]],
-    required: Iterable[str],
-    result: ParsedRoster[Any],
-) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(row number, cells by field) of each data row; header problems go into `result`.
-
-    The header is the first of the top HEADER_SEARCH_ROWS rows that names every required
-    column, so a title line above it ("2024级学生名单") is passed over.
-    """
-    rows = iter(table)
-    required = tuple(required)
-    first_errors: list[RowError] | None = None
-    columns: dict[str, int] | None = None
-    header_number = 0
-    for header_number, header in enumerate(rows, start=1):
-        if not any(clean(cell) for cell in header):
-            continue
-        found, errors = map_headers(header, aliases, required, row=header_number)
-        if not errors:
-            columns = found
-            break
-        first_errors = first_errors or errors
-        if header_number >= HEADER_SEARCH_ROWS:
-            break
-    if columns is None:
-        result.errors.extend(
-            first_errors or [RowError(1, "", "empty_file", "文件为空", "the file is empty")]
-        )
-        return
-    for number, row in _data_rows(rows, start=header_number + 1):
-        result.rows_total += 1
-        if result.rows_total > MAX_ROWS:
-            result.errors.append(_too_many(number))
-            return
-        yield number, _cells(row, columns)
-
-
-def parse_students(table: Iterable[Sequence[object]]) -> ParsedRoster[Student]:
-    """Students from a table whose first row is the header."""
-    result: ParsedRoster[Student] = ParsedRoster()
-    first_row_of: dict[str, int] = {}
-    for number, cells in _cells_by_row(table, STUDENT_HEADERS, STUDENT_REQUIRED, result):
-        student, errors = _student(number, cells)
-        if student is not None and student.student_no in first_row_of:
-            errors.append(
-                RowError(
-                    number,
-                    "student_no",
-                    "duplicate_student",
-                    f"学号 {student.student_no} 与第 {first_row_of[student.student_no]} 行重复",
-                    f"student number {student.student_no} repeats row "
-                    f"{first_row_of[student.student_no]}",
-                )
-            )
-        if errors:
-            result.errors.extend(errors)
-        elif student is not None:
-            first_row_of[student.student_no] = number
-            result.records.append(student)
-    return result
-
-
-def _student(number: int, cells: dict[str, str | None]) -> tuple[Student | None, list[RowError]]:
+def _student(number: int, cells: Cells) -> tuple[Student | None, list[RowError]]:
     errors: list[RowError] = []
     student_no, name = cells.get("student_no"), cells.get("name")
     if not student_no:
         errors.append(
             RowError(number, "student_no", "required", "缺少学号", "student number is missing")
         )
-    elif not _STUDENT_NO.match(student_no):
+    elif not person_number(student_no):
         errors.append(
             RowError(
                 number,
@@ -268,12 +146,12 @@ def _student(number: int, cells: dict[str, str | None]) -> tuple[Student | None,
     )
 
 
-def parse_staff(table: Iterable[Sequence[object]]) -> ParsedRoster[StaffMember]:
+def parse_staff(table: Iterable[Sequence[object]]) -> Parsed[StaffMember]:
     """Staff assignments from a table whose first row is the header; one row per assignment."""
-    result: ParsedRoster[StaffMember] = ParsedRoster()
+    result: Parsed[StaffMember] = Parsed()
     names: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str, str, str]] = set()
-    for number, cells in _cells_by_row(table, STAFF_HEADERS, STAFF_REQUIRED, result):
+    for number, cells in cells_by_row(table, STAFF_COLUMNS, result):
         member, errors = _staff_member(number, cells)
         if member is not None:
             first = names.setdefault(member.staff_no, (member.name, number))
@@ -297,9 +175,7 @@ def parse_staff(table: Iterable[Sequence[object]]) -> ParsedRoster[StaffMember]:
     return result
 
 
-def _staff_member(
-    number: int, cells: dict[str, str | None]
-) -> tuple[StaffMember | None, list[RowError]]:
+def _staff_member(number: int, cells: Cells) -> tuple[StaffMember | None, list[RowError]]:
     errors: list[RowError] = []
     staff_no, name = cells.get("staff_no"), cells.get("name")
     if not staff_no:
@@ -312,7 +188,7 @@ def _staff_member(
                 "staff or student number is missing",
             )
         )
-    elif not _STUDENT_NO.match(staff_no):
+    elif not person_number(staff_no):
         errors.append(
             RowError(
                 number,
@@ -325,7 +201,7 @@ def _staff_member(
     if not name:
         errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
     raw_role = cells.get("role") or ""
-    role = ROLE_NAMES.get(raw_role) or ROLE_NAMES.get(raw_role.lower())
+    role = lookup_name(ROLE_NAMES, raw_role)
     if role is None:
         errors.append(
             RowError(
@@ -337,7 +213,7 @@ def _staff_member(
             )
         )
     raw_kind = cells.get("scope_kind") or ""
-    kind = SCOPE_KIND_NAMES.get(raw_kind) or SCOPE_KIND_NAMES.get(raw_kind.lower())
+    kind = lookup_name(SCOPE_KIND_NAMES, raw_kind)
     value: str | None = None
     if kind is None:
         errors.append(

@@ -9,6 +9,7 @@ bad row by number, and a `Location` of its import record.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -20,7 +21,7 @@ from shouwang_servicekit.security import require_roles
 from ..adapters.roster import RosterImport
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
-from ..domain.roster_rows import ParsedRoster
+from ..domain.roster_rows import Parsed
 from ..service_layer import roster
 from . import http_records_schemas as s
 from .http_common import Container, in_campus, refusal
@@ -75,8 +76,8 @@ async def _read_upload(limit: int, upload: UploadFile) -> roster.RosterFile:
 
 
 async def _parsed(
-    read: Callable[[roster.RosterFile], Awaitable[ParsedRoster[Any]]], upload: roster.RosterFile
-) -> ParsedRoster[Any]:
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]], upload: roster.RosterFile
+) -> Parsed[Any]:
     try:
         return await read(upload)
     except CaseRuleViolation as exc:
@@ -90,16 +91,7 @@ def _rows_refused(outcome: roster.ImportOutcome) -> Problem:
         "roster_rows_invalid",
         f"名单中有 {len(errors)} 处错误，本次导入未做任何更改（导入记录 {record.id}）",
         detail_en=f"{len(errors)} errors in the roster; nothing was imported (import {record.id})",
-        errors=[
-            {
-                "row": e.row,
-                "field": e.field,
-                "code": e.code,
-                "message": e.message,
-                "message_en": e.message_en,
-            }
-            for e in errors[: roster.MAX_ERRORS_KEPT]
-        ],
+        errors=[e.as_dict() for e in errors[: roster.MAX_ERRORS_KEPT]],
         headers={"Location": f"/v1/roster/imports/{record.id}"},
     )
 
@@ -138,12 +130,12 @@ async def _import(
     casework: Casework,
     principal: Principal,
     file: UploadFile,
-    read: Callable[[roster.RosterFile], Awaitable[ParsedRoster[Any]]],
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]],
     use_case: ImportUseCase,
     *,
     mode: roster.Mode,
     dry_run: bool,
-    request: Request | None = None,
+    request: Request,
 ) -> s.RosterImportOut:
     upload = await _read_upload(casework.settings.roster_max_upload_bytes, file)
     parsed = await _parsed(read, upload)
@@ -166,55 +158,68 @@ async def _import(
     return _import_out(outcome, request)
 
 
-@router.post(
-    "/students",
-    operation_id="import_student_roster",
-    response_model=s.RosterImportOut,
-    responses=_IMPORT_RESPONSES,
-)
-async def import_student_roster(
-    casework: Container,
-    principal: CampusAdmin,
-    file: RosterUpload,
-    mode: ModeParam = "snapshot",
-    dry_run: DryRun = False,
-) -> s.RosterImportOut:
-    """Import students and their placements; publish the directory entries that changed."""
-    return await _import(
-        casework,
-        principal,
-        file,
+@dataclass(frozen=True, slots=True)
+class _RosterKind:
+    """One kind of roster file and its import endpoint (`name` is its operation id)."""
+
+    path: str
+    name: str
+    doc: str
+    read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]]
+    use_case: ImportUseCase
+
+
+_ROSTER_KINDS = (
+    _RosterKind(
+        "/students",
+        "import_student_roster",
+        "Import students and their placements; publish the directory entries that changed.",
         roster.read_students,
         roster.import_students,
-        mode=mode,
-        dry_run=dry_run,
-    )
-
-
-@router.post(
-    "/staff",
-    operation_id="import_staff_roster",
-    response_model=s.RosterImportOut,
-    responses=_IMPORT_RESPONSES,
-)
-async def import_staff_roster(
-    request: Request,
-    casework: Container,
-    principal: CampusAdmin,
-    file: RosterUpload,
-    mode: ModeParam = "snapshot",
-    dry_run: DryRun = False,
-) -> s.RosterImportOut:
-    """Import who holds which role for which scope; republish directory entries it touches."""
-    return await _import(
-        casework,
-        principal,
-        file,
+    ),
+    _RosterKind(
+        "/staff",
+        "import_staff_roster",
+        "Import who holds which role for which scope; republish directory entries it touches.",
         roster.read_staff,
         roster.import_staff,
-        mode=mode,
-        dry_run=dry_run,
-        request=request,
+    ),
+)
+
+
+def _import_endpoint(kind: _RosterKind) -> Callable[..., Awaitable[s.RosterImportOut]]:
+    async def endpoint(
+        request: Request,
+        casework: Container,
+        principal: CampusAdmin,
+        file: RosterUpload,
+        mode: ModeParam = "snapshot",
+        dry_run: DryRun = False,
+    ) -> s.RosterImportOut:
+        return await _import(
+            casework,
+            principal,
+            file,
+            kind.read,
+            kind.use_case,
+            mode=mode,
+            dry_run=dry_run,
+            request=request,
+        )
+
+    endpoint.__name__ = endpoint.__qualname__ = kind.name
+    endpoint.__doc__ = kind.doc
+    return endpoint
+
+
+for _kind in _ROSTER_KINDS:
+    router.add_api_route(
+        _kind.path,
+        _import_endpoint(_kind),
+        methods=["POST"],
+        operation_id=_kind.name,
+        response_model=s.RosterImportOut,
+        responses=_IMPORT_RESPONSES,
     )
 
 

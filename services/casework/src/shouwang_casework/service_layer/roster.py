@@ -29,6 +29,7 @@ from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.spreadsheets import SheetRefused
 
 from ..adapters import outbox
 from ..adapters import roster as repo
@@ -42,8 +43,7 @@ from ..domain.roster import (
     plan_student_changes,
     scopes_without_students,
 )
-from ..domain.roster_rows import MAX_ROWS, ParsedRoster, RowError, parse_staff, parse_students
-from ..domain.roster_tables import UnreadableFile
+from ..domain.roster_rows import MAX_ROWS, Parsed, RowError, parse_staff, parse_students
 from .access import Caller, CaseNotFound
 
 SOURCE = "/shouwang/casework"
@@ -59,7 +59,7 @@ class UnreadableRoster(MissingRecord):
     Excel, no known encoding), 413 over a limit of the reader (rows, columns, unpacked size,
     its time and memory), 422 when the table is not a roster."""
 
-    def __init__(self, exc: UnreadableFile) -> None:
+    def __init__(self, exc: SheetRefused) -> None:
         super().__init__(exc.code, exc.message_en, detail_zh=exc.message)
         self.status = 415 if exc.code in _NOT_A_TABLE else exc.status
 
@@ -85,23 +85,23 @@ class ImportOutcome:
     scopes_without_students: list[tuple[str, str]]
 
 
-async def read_students(upload: RosterFile) -> ParsedRoster[Any]:
+async def read_students(upload: RosterFile) -> Parsed[Any]:
     """Parse a student roster off the event loop (a 20,000-row XLSX takes seconds): the
     file in the kit's worker process, the rows in a thread."""
     return await _parse(upload, parse_students)
 
 
-async def read_staff(upload: RosterFile) -> ParsedRoster[Any]:
+async def read_staff(upload: RosterFile) -> Parsed[Any]:
     """Parse a staff roster off the event loop."""
     return await _parse(upload, parse_staff)
 
 
 async def _parse(
-    upload: RosterFile, parse: Callable[[list[Sequence[object]]], ParsedRoster[Any]]
-) -> ParsedRoster[Any]:
+    upload: RosterFile, parse: Callable[[list[Sequence[object]]], Parsed[Any]]
+) -> Parsed[Any]:
     try:
         table: list[Sequence[object]] = list(await repo.read_table(upload.data, MAX_ROWS))
-    except UnreadableFile as exc:
+    except SheetRefused as exc:
         raise UnreadableRoster(exc) from exc
     return await anyio.to_thread.run_sync(lambda: parse(table))
 
@@ -111,7 +111,7 @@ async def import_students(
     caller: Caller,
     pseudonymizer: Pseudonymizer,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     *,
     mode: Mode,
     dry_run: bool,
@@ -150,7 +150,7 @@ async def import_staff(
     caller: Caller,
     pseudonymizer: Pseudonymizer,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     *,
     mode: Mode,
     dry_run: bool,
@@ -271,7 +271,7 @@ async def _record(
     kind: Kind,
     mode: Mode,
     upload: RosterFile,
-    parsed: ParsedRoster[Any],
+    parsed: Parsed[Any],
     counts: dict[str, int],
     dry_run: bool,
 ) -> repo.RosterImport:

@@ -9,10 +9,10 @@ trusted; empty rows count against the row cap.
 
 from __future__ import annotations
 
-from shouwang_servicekit.spreadsheets import SheetLimits, SheetRefused, read_sheet
+from shouwang_servicekit.rows import read_table
+from shouwang_servicekit.spreadsheets import Cell, SheetLimits
 
 from ..domain.contact_rows import HEADER_SEARCH_ROWS, MAX_ROWS
-from ..domain.tables import UnreadableFile
 
 #: A contacts file is a few columns wide and at most MAX_ROWS people long (under a title line
 #: and its header): room for both, and the parser names the row past its own cap.
@@ -24,17 +24,7 @@ LIMITS = SheetLimits(
 )
 
 
-async def table_rows(data: bytes, limits: SheetLimits = LIMITS) -> list[list[object]]:
+async def table_rows(data: bytes, limits: SheetLimits = LIMITS) -> list[list[Cell]]:
     """Every row of the first sheet (XLSX) or of the CSV, header first, empty rows kept so
-    that row numbers stay true; raises `UnreadableFile` (with the HTTP status it calls for)."""
-    table: list[list[object]] = []
-    try:
-        async for batch in read_sheet(data, limits=limits):
-            for number, cells in batch:
-                table.extend([] for _ in range(number - 1 - len(table)))
-                table.append(list(cells))
-    except SheetRefused as refused:
-        raise UnreadableFile(
-            refused.code, refused.message, refused.message_en, status=refused.status
-        ) from None
-    return table
+    that row numbers stay true; raises `SheetRefused` (with the HTTP status it calls for)."""
+    return await read_table(data, limits=limits)

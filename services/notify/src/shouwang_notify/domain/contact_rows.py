@@ -6,18 +6,31 @@ for every row that cannot be used, a `RowError` naming the spreadsheet row (the 
 row 1) and the column in zh-CN and English. An import is all or nothing: any error and
 nothing is written. Unknown columns (the student's name in the family file) are ignored or
 used only to check the row, never stored.
+
+Finding the header, cleaning cells, the number, mobile and email shapes and collecting errors
+by row are the kit's (`shouwang_servicekit.rows`, as casework's roster import uses them);
+this module keeps the contacts' columns and rules.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.rows import (
+    Cells,
+    Columns,
+    Parsed,
+    RowError,
+    is_email,
+    lookup_name,
+    mobile_number,
+    parse_rows,
+    person_number,
+)
 
 from .contacts import QuietHours
 from .schedule import parse_quiet_hours
@@ -75,21 +88,26 @@ LANGUAGE_NAMES: dict[str, Language] = {
     "en": "en",
 }
 
-_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_]{0,31}$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# Contacts keep inner spaces as written (a family member's name is stored), and a row that
+# holds nothing in a known column (a remark, a divider line) is passed over.
+STAFF_COLUMNS = Columns(
+    STAFF_HEADERS,
+    STAFF_REQUIRED,
+    max_rows=MAX_ROWS,
+    header_search_rows=HEADER_SEARCH_ROWS,
+    collapse_spaces=False,
+    skip_rows_blank_in_known_columns=True,
+)
+FAMILY_COLUMNS = Columns(
+    FAMILY_HEADERS,
+    FAMILY_REQUIRED,
+    max_rows=MAX_ROWS,
+    header_search_rows=HEADER_SEARCH_ROWS,
+    collapse_spaces=False,
+    skip_rows_blank_in_known_columns=True,
+)
+
 _ACCOUNT = re.compile(r"^[0-9A-Za-z._@\-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """Why one row (or the header, row 1) cannot be imported."""
-
-    row: int
-    field: str
-    code: str
-    message: str
-    message_en: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,115 +139,11 @@ class FamilyRow:
     rank: int
 
 
-T = TypeVar("T")
-
-
-@dataclass
-class Parsed(Generic[T]):
-    """Rows read, errors found, and how many data rows there were."""
-
-    rows: list[T] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    rows_total: int = 0
-
-
-def clean(value: object) -> str | None:
-    """A cell as trimmed NFKC text (full-width digits and spaces folded), None when blank."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # XLSX numbers: 13800000001.0 is a phone number
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    return text or None
-
-
-def _header_key(text: object) -> str:
-    value = (clean(text) or "").lower()
-    return re.sub(r"[\s_\-]", "", value)
-
-
-def _find_header(
-    rows: Iterator[Sequence[object]],
-    aliases: dict[str, tuple[str, ...]],
-    required: Sequence[str],
-) -> tuple[int, dict[str, int] | None, list[RowError]]:
-    """(header row number, column of each field, errors). A title line above the header is
-    passed over: the header is the first of the top rows naming every required column."""
-    lookup = {_header_key(alias): name for name, names in aliases.items() for alias in names}
-    first_errors: list[RowError] = []
-    for number, header in enumerate(rows, start=1):
-        columns: dict[str, int] = {}
-        errors: list[RowError] = []
-        for index, cell in enumerate(header):
-            name = lookup.get(_header_key(cell))
-            if name is None:
-                continue
-            if name in columns:
-                errors.append(
-                    RowError(
-                        number,
-                        name,
-                        "duplicate_column",
-                        f"表头重复：{cell}",
-                        f"duplicate column: {cell}",
-                    )
-                )
-            columns[name] = index
-        for name in required:
-            if name not in columns:
-                errors.append(
-                    RowError(
-                        number,
-                        name,
-                        "missing_column",
-                        f"缺少必需的列：{aliases[name][0]}",
-                        f"missing required column: {aliases[name][0]} ({name})",
-                    )
-                )
-        if not errors:
-            return number, columns, []
-        first_errors = first_errors or errors
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    return 1, None, first_errors or [RowError(1, "", "empty_file", "文件为空", "the file is empty")]
-
-
-def _records(
-    table: Iterable[Sequence[object]],
-    aliases: dict[str, tuple[str, ...]],
-    required: Sequence[str],
-    parsed: Parsed[Any],
-) -> Iterator[tuple[int, dict[str, str | None]]]:
-    rows = iter(table)
-    header_row, columns, errors = _find_header(rows, aliases, required)
-    if columns is None:
-        parsed.errors.extend(errors)
-        return
-    for number, row in enumerate(rows, start=header_row + 1):
-        cells = {name: clean(row[i]) if i < len(row) else None for name, i in columns.items()}
-        if not any(cells.values()):
-            continue
-        parsed.rows_total += 1
-        if parsed.rows_total > MAX_ROWS:
-            parsed.errors.append(
-                RowError(
-                    number,
-                    "",
-                    "too_many_rows",
-                    f"文件超过 {MAX_ROWS} 行，请分批导入",
-                    f"the file has more than {MAX_ROWS} rows; import it in parts",
-                )
-            )
-            return
-        yield number, cells
-
-
 def _mobile(number: int, text: str | None, errors: list[RowError]) -> str | None:
     if not text:
         return None
-    digits = re.sub(r"[\s\-()]", "", text)
-    digits = digits.removeprefix("+86").removeprefix("0086")
-    if not _MOBILE.match(digits):
+    digits = mobile_number(text)
+    if digits is None:
         errors.append(
             RowError(
                 number,
@@ -246,7 +160,7 @@ def _mobile(number: int, text: str | None, errors: list[RowError]) -> str | None
 def _email(number: int, text: str | None, errors: list[RowError]) -> str | None:
     if not text:
         return None
-    if not _EMAIL.match(text):
+    if not is_email(text):
         errors.append(
             RowError(
                 number, "email", "invalid_email", "邮箱格式不正确", "email address is malformed"
@@ -276,7 +190,7 @@ def _account(number: int, field_name: str, text: str | None, errors: list[RowErr
 def _language(number: int, text: str | None, errors: list[RowError]) -> Language:
     if not text:
         return "zh-CN"
-    language = LANGUAGE_NAMES.get(text.lower())
+    language = lookup_name(LANGUAGE_NAMES, text)
     if language is None:
         errors.append(
             RowError(
@@ -293,30 +207,22 @@ def _language(number: int, text: str | None, errors: list[RowError]) -> Language
 
 def parse_staff_contacts(table: Iterable[Sequence[object]]) -> Parsed[StaffRow]:
     """Staff contacts (and the `值班` on-duty row) from a table whose header names the columns."""
-    parsed: Parsed[StaffRow] = Parsed()
-    first_row: dict[str | None, int] = {}
-    for number, cells in _records(table, STAFF_HEADERS, STAFF_REQUIRED, parsed):
-        row, errors = _staff_row(number, cells)
-        if row is not None and row.number in first_row:
-            who = row.number or "值班"
-            errors.append(
-                RowError(
-                    number,
-                    "number",
-                    "duplicate_person",
-                    f"{who} 与第 {first_row[row.number]} 行重复",
-                    f"{who} repeats row {first_row[row.number]}",
-                )
-            )
-        if errors:
-            parsed.errors.extend(errors)
-        elif row is not None:
-            first_row[row.number] = number
-            parsed.rows.append(row)
-    return parsed
+    return parse_rows(
+        table,
+        STAFF_COLUMNS,
+        _staff_row,
+        key=lambda row: row.number,
+        repeated=lambda number, row, first: RowError(
+            number,
+            "number",
+            "duplicate_person",
+            f"{row.number or '值班'} 与第 {first} 行重复",
+            f"{row.number or '值班'} repeats row {first}",
+        ),
+    )
 
 
-def _staff_row(number: int, cells: dict[str, str | None]) -> tuple[StaffRow | None, list[RowError]]:
+def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowError]]:
     errors: list[RowError] = []
     raw = cells.get("number")
     staff_no: str | None = None
@@ -327,7 +233,7 @@ def _staff_row(number: int, cells: dict[str, str | None]) -> tuple[StaffRow | No
             )
         )
     elif raw.lower() not in ON_DUTY_NUMBERS:
-        if _NUMBER.match(raw):
+        if person_number(raw):
             staff_no = raw
         else:
             errors.append(
@@ -346,7 +252,7 @@ def _staff_row(number: int, cells: dict[str, str | None]) -> tuple[StaffRow | No
     preferred: Channel | None = None
     if cells.get("preferred"):
         text = cells["preferred"] or ""
-        preferred = CHANNEL_NAMES.get(text) or CHANNEL_NAMES.get(text.lower())
+        preferred = lookup_name(CHANNEL_NAMES, text)
         if preferred is None:
             errors.append(
                 RowError(
@@ -407,90 +313,84 @@ def _staff_row(number: int, cells: dict[str, str | None]) -> tuple[StaffRow | No
 
 def parse_family_contacts(table: Iterable[Sequence[object]]) -> Parsed[FamilyRow]:
     """Family contacts, one row per contact person; a student's rows keep the file's order."""
-    parsed: Parsed[FamilyRow] = Parsed()
+    parsed = parse_rows(
+        table,
+        FAMILY_COLUMNS,
+        _family_row,
+        key=lambda row: (row.student_no, row.relation, row.name),
+        repeated=lambda number, row, first: RowError(
+            number, "name", "duplicate_contact", f"与第 {first} 行重复", f"repeats row {first}"
+        ),
+    )
     ranks: dict[str, int] = {}
-    seen: dict[tuple[str, str, str], int] = {}
-    for number, cells in _records(table, FAMILY_HEADERS, FAMILY_REQUIRED, parsed):
-        errors: list[RowError] = []
-        student_no = cells.get("student_no")
-        if not student_no:
-            errors.append(
-                RowError(number, "student_no", "required", "缺少学号", "student number is missing")
-            )
-        elif not _NUMBER.match(student_no):
-            errors.append(
-                RowError(
-                    number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
-                )
-            )
-        relation, name = cells.get("relation"), cells.get("name")
-        if not relation:
-            errors.append(
-                RowError(
-                    number,
-                    "relation",
-                    "required",
-                    "缺少关系（如 父亲、母亲、监护人）",
-                    "relation is missing (e.g. father, mother, guardian)",
-                )
-            )
-        elif len(relation) > 16:
-            errors.append(
-                RowError(
-                    number,
-                    "relation",
-                    "too_long",
-                    "关系最多 16 个字符",
-                    "relation is at most 16 characters",
-                )
-            )
-        if not name:
-            errors.append(
-                RowError(number, "name", "required", "缺少联系人姓名", "contact name is missing")
-            )
-        elif len(name) > 64:
-            errors.append(
-                RowError(
-                    number,
-                    "name",
-                    "too_long",
-                    "联系人姓名最多 64 个字符",
-                    "contact name is at most 64 characters",
-                )
-            )
-        mobile = _mobile(number, cells.get("mobile"), errors)
-        email = _email(number, cells.get("email"), errors)
-        language = _language(number, cells.get("language"), errors)
-        if not errors and not (mobile or email):
-            errors.append(
-                RowError(
-                    number,
-                    "mobile",
-                    "unreachable",
-                    "至少需要手机或邮箱中的一项",
-                    "a mobile number or an email address is needed",
-                )
-            )
-        if not errors and student_no and relation and name:
-            key = (student_no, relation, name)
-            if key in seen:
-                errors.append(
-                    RowError(
-                        number,
-                        "name",
-                        "duplicate_contact",
-                        f"与第 {seen[key]} 行重复",
-                        f"repeats row {seen[key]}",
-                    )
-                )
-            else:
-                seen[key] = number
-        if errors or not student_no or not relation or not name:
-            parsed.errors.extend(errors)
-            continue
-        rank = ranks.get(student_no, 0)
-        ranks[student_no] = rank + 1
-        parsed.rows.append(
-            FamilyRow(number, student_no, relation, name, mobile, email, language, rank)
-        )
+    for index, row in enumerate(parsed.records):
+        rank = ranks.get(row.student_no, 0)
+        ranks[row.student_no] = rank + 1
+        parsed.records[index] = replace(row, rank=rank)
     return parsed
+
+
+def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowError]]:
+    errors: list[RowError] = []
+    student_no = cells.get("student_no")
+    if not student_no:
+        errors.append(
+            RowError(number, "student_no", "required", "缺少学号", "student number is missing")
+        )
+    elif not person_number(student_no):
+        errors.append(
+            RowError(
+                number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
+            )
+        )
+    relation, name = cells.get("relation"), cells.get("name")
+    if not relation:
+        errors.append(
+            RowError(
+                number,
+                "relation",
+                "required",
+                "缺少关系（如 父亲、母亲、监护人）",
+                "relation is missing (e.g. father, mother, guardian)",
+            )
+        )
+    elif len(relation) > 16:
+        errors.append(
+            RowError(
+                number,
+                "relation",
+                "too_long",
+                "关系最多 16 个字符",
+                "relation is at most 16 characters",
+            )
+        )
+    if not name:
+        errors.append(
+            RowError(number, "name", "required", "缺少联系人姓名", "contact name is missing")
+        )
+    elif len(name) > 64:
+        errors.append(
+            RowError(
+                number,
+                "name",
+                "too_long",
+                "联系人姓名最多 64 个字符",
+                "contact name is at most 64 characters",
+            )
+        )
+    mobile = _mobile(number, cells.get("mobile"), errors)
+    email = _email(number, cells.get("email"), errors)
+    language = _language(number, cells.get("language"), errors)
+    if not errors and not (mobile or email):
+        errors.append(
+            RowError(
+                number,
+                "mobile",
+                "unreachable",
+                "至少需要手机或邮箱中的一项",
+                "a mobile number or an email address is needed",
+            )
+        )
+    if errors or not student_no or not relation or not name:
+        return None, errors
+    return FamilyRow(number, student_no, relation, name, mobile, email, language, 0), []

@@ -6,9 +6,10 @@ never disagree on what a valid mobile number or quiet-hours span is.
 
 from __future__ import annotations
 
+from shouwang_servicekit.rows import RowError
+
 from ..domain.contact_rows import (
     FamilyRow,
-    RowError,
     StaffRow,
     parse_family_contacts,
     parse_staff_contacts,
@@ -44,7 +45,7 @@ def staff_row(number: str, body: s.StaffContactBody) -> tuple[StaffRow | None, l
             ],
         ]
     )
-    return (parsed.rows[0] if parsed.rows else None), parsed.errors
+    return (parsed.records[0] if parsed.records else None), parsed.errors
 
 
 def family_rows(
@@ -61,4 +62,4 @@ def family_rows(
             ],
         ]
     )
-    return parsed.rows, parsed.errors
+    return parsed.records, parsed.errors

@@ -14,14 +14,15 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
+from shouwang_servicekit.spreadsheets import SheetRefused
 
 from ..adapters import contacts_repo, queue, state
 from ..adapters.db import campus_transaction
 from ..container import Notify
-from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, RowError, StaffRow
+from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, StaffRow
 from ..domain.contacts import ON_DUTY_REF
-from ..domain.tables import UnreadableFile
 from ..service_layer.contacts import family_contact, import_contacts, parse_upload, staff_contact
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
@@ -89,16 +90,7 @@ def _row_errors(errors: list[RowError]) -> Problem:
         "contact_rows_invalid",
         f"文件中有 {len(errors)} 处错误，本次导入未做任何更改",
         detail_en=f"{len(errors)} errors in the file; nothing was imported",
-        errors=[
-            {
-                "row": e.row,
-                "field": e.field,
-                "code": e.code,
-                "message": e.message,
-                "message_en": e.message_en,
-            }
-            for e in errors[:MAX_ERRORS_SHOWN]
-        ],
+        errors=[e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]],
     )
 
 
@@ -108,7 +100,7 @@ async def _import(
     data = await _read(app, upload)
     try:
         parsed = await parse_upload(kind, data)
-    except UnreadableFile as exc:
+    except SheetRefused as exc:
         raise Problem(
             exc.status,
             exc.code,

@@ -16,13 +16,12 @@ import anyio
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_servicekit.rows import Parsed, RowError
 
 from ..adapters import contacts_repo
 from ..adapters.contact_files import table_rows
 from ..domain.contact_rows import (
     FamilyRow,
-    Parsed,
-    RowError,
     StaffRow,
     parse_family_contacts,
     parse_staff_contacts,
@@ -44,7 +43,7 @@ class ImportResult:
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
     """Rows of a staff or family contacts file: read by a worker process, checked in a
-    worker thread; raises `UnreadableFile`."""
+    worker thread; raises `SheetRefused`."""
     table = await table_rows(data)
 
     def parse() -> Parsed[StaffRow] | Parsed[FamilyRow]:
@@ -105,13 +104,15 @@ async def import_contacts(
         )
     if kind == "staff":
         staff = [
-            staff_contact(r, campus_id, pseudonyms) for r in parsed.rows if isinstance(r, StaffRow)
+            staff_contact(r, campus_id, pseudonyms)
+            for r in parsed.records
+            if isinstance(r, StaffRow)
         ]
         written = await contacts_repo.upsert_staff(conn, cipher, campus_id, staff)
     else:
         family = [
             family_contact(r, campus_id, pseudonyms)
-            for r in parsed.rows
+            for r in parsed.records
             if isinstance(r, FamilyRow)
         ]
         written = await contacts_repo.replace_family(conn, cipher, campus_id, family)

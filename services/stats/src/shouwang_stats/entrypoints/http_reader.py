@@ -1,0 +1,124 @@
+"""Who reads the outcomes API: the scope checked once per request, the months parsed, and
+the query parameters every report shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Query, Request
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.app import app_container
+from shouwang_servicekit.problems import Problem, preferred_language
+from shouwang_servicekit.security import CurrentPrincipal
+
+from ..container import Stats
+from ..domain.periods import Period, PeriodError
+from ..domain.scope import Scope
+from ..service_layer.access import Refused, may_compare_campuses, scope_for
+from . import schemas as s
+
+Container = Annotated[Stats, Depends(app_container)]
+
+_PERIOD_ZH = {
+    "invalid_month": "月份格式应为 YYYY-MM（或年份 YYYY）",
+    "invalid_period": "起始月份不能晚于结束月份",
+    "period_too_long": "统计区间最长 120 个月",
+}
+
+# PostgreSQL text cannot hold a NUL byte, and no campus or college name holds a control
+# character: refused as a 422 here rather than failing in the database as a 500.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+CampusQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=_PRINTABLE,
+        description="Platform admins: one campus. Others: their own, if given.",
+    ),
+]
+CollegeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=_PRINTABLE,
+        description="Narrow the figures to one college (二级学院).",
+    ),
+]
+FromQuery = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        pattern=r"^\d{4}(-\d{2})?$",
+        description="First month (YYYY-MM) or year (YYYY); default January of this year.",
+    ),
+]
+ToQuery = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        pattern=r"^\d{4}(-\d{2})?$",
+        description="Last month (YYYY-MM) or year (YYYY), included; default the `from` year's end.",
+    ),
+]
+
+
+class Reader:
+    """Who reads, what, in which language: resolved once per request."""
+
+    def __init__(
+        self, principal: Principal, scope: Scope, language: Language, stats: Stats
+    ) -> None:
+        self.principal = principal
+        self.scope = scope
+        self.language = language
+        self.stats = stats
+
+    @property
+    def tz(self) -> str:
+        return self.stats.settings.timezone
+
+    @property
+    def threshold(self) -> int:
+        return self.stats.settings.suppress_below
+
+    def period(self, start: str | None, end: str | None) -> Period:
+        """The months asked for; this calendar year by default (campus time)."""
+        if start is None:
+            start = str(datetime.now(ZoneInfo(self.tz)).year)
+        try:
+            return Period.parse(start, end)
+        except PeriodError as exc:
+            raise Problem(422, exc.code, _PERIOD_ZH[exc.code], detail_en=str(exc)) from exc
+
+    def head(self, period: Period) -> dict[str, Any]:
+        return s.report_head(str(period), self.scope, self.language, self.threshold)
+
+    def may_group_by(self, by: str) -> None:
+        """Only platform admins see figures side by side per campus."""
+        if by == "campus" and not may_compare_campuses(self.principal):
+            raise Problem(
+                403,
+                "campus_comparison_forbidden",
+                "只有平台管理员可以按校区比较",
+                detail_en="only platform admins compare campuses",
+            )
+
+
+async def reader(
+    request: Request,
+    principal: CurrentPrincipal,
+    stats: Container,
+    campus_id: CampusQuery = None,
+    college: CollegeQuery = None,
+) -> Reader:
+    try:
+        scope = scope_for(principal, campus_id, college)
+    except Refused as exc:
+        raise Problem(403, exc.code, exc.detail_zh, detail_en=exc.detail_en) from exc
+    return Reader(principal, scope, preferred_language(request), stats)
+
+
+ReaderDep = Annotated[Reader, Depends(reader)]
