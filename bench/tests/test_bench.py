@@ -154,7 +154,10 @@ def test_pipeline_completes_every_report_and_prints_every_figure(
 ) -> None:
     done = _run(
         "pipeline.py",
-        ["--rate", "4", "--seconds", "2", "--raw-records", "500", "--raw-seconds", "0.5"],
+        [
+            *("--rate", "4", "--seconds", "2", "--raw-records", "500", "--raw-seconds", "0.5"),
+            *("--ceiling-seconds", "0.5"),
+        ],
         kafka_bootstrap,
         postgres_admin_dsn,
     )
@@ -167,5 +170,9 @@ def test_pipeline_completes_every_report_and_prints_every_figure(
         r"end to end \(case \+ first message\), reports/s\s+[\d.]+",
         r"ratio end to end / raw consume\s+[\d.]+",
         r"report -> first message p99, s\s+[\d.]+",
+        r"intake alone \(closed loop\), reports/s\s+[1-9]\d*",
+        r"ratio end to end / intake alone\s+[\d.]+",
+        r"case \+ message p50, first / last fifth, s\s+[\d.]+ / [\d.]+",
+        r"stage alerted -> opened p50 / p99, s\s+[\d.]+ / [\d.]+",
     ):
         assert re.search(measure, done.stdout), (measure, done.stdout)

@@ -175,6 +175,7 @@ async def test_a_failed_batch_is_handled_again_record_by_record(
     broker = KafkaClients(kafka_bootstrap, client_id="shouwang-kit-test").broker(linger_ms=1)
     group = f"kit-test-{uuid.uuid4().hex[:8]}"
     batches: list[list[str]] = []
+    seen = Seen()
     committed: list[str] = []
 
     def decode(record: Record) -> str:
@@ -182,11 +183,12 @@ async def test_a_failed_batch_is_handled_again_record_by_record(
             raise PoisonEvent("not a JSON event")
         return str(record.value.decode())
 
-    async def handle(items: list[str]) -> None:
+    async def handle(items: list[str]) -> list[str]:
         batches.append(items)
         if "cannot" in items:
             raise RuntimeError("one of these cannot be handled")
         committed.extend(items)
+        return ["duplicate" if item == "b" else "applied" for item in items]
 
     subscribe_batch(
         broker,
@@ -197,6 +199,7 @@ async def test_a_failed_batch_is_handled_again_record_by_record(
         max_records=100,
         poll_ms=20,
         retry=Retry(first_pause=0.05, longest_pause=0.2, attempts=1),
+        observer=seen,
     )
     # Published before the consumer starts, so they arrive as one batch.
     await produce(kafka_bootstrap, topic, b"a", b"not-json", b"b", b"cannot", b"c")
@@ -209,6 +212,14 @@ async def test_a_failed_batch_is_handled_again_record_by_record(
     assert batches[0] == ["a", "b", "cannot", "c"]  # decoded together, the poison left out
     assert batches[1:] == [["a"], ["b"], ["cannot"], ["c"]]
     assert committed == ["a", "b", "c"]
+    # The handler's outcome of each record reaches the observer (the metrics), in order.
+    assert [o for o in seen.outcomes if o[1] != "retried"] == [
+        (b"not-json", "dead_lettered"),
+        (b"a", "applied"),
+        (b"b", "duplicate"),
+        (b"cannot", "dead_lettered"),
+        (b"c", "applied"),
+    ]
     reasons = sorted(
         dict(r.headers)[DLQ_REASON] for r in await dead_letters(kafka_bootstrap, topic, 2)
     )

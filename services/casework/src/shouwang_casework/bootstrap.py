@@ -53,6 +53,7 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
                 batch=settings.relay_batch,
                 poll_seconds=settings.relay_idle_seconds,
             )
+            casework.relay = relay
             tasks.start(relay.run(), name="outbox-relay")
             tasks.every(
                 PURGE_EVERY_SECONDS,

@@ -32,6 +32,12 @@ class CaseworkSettings(SharedSettings):
     # Run the Kafka consumers and the outbox relay in this process (off for HTTP-only tests).
     consumers_enabled: bool = True
     relay_enabled: bool = True
+    # A consumer applies whatever queued up, up to this many records, in one transaction and
+    # one offset commit; with nothing queued a batch is the one record, handled at once.
+    consumer_batch_size: int = Field(default=100, ge=1, le=5000)
+    # How long an idle consumer waits per poll (and then sleeps, in FastStream 0.7): what a
+    # lone warning waits at most before casework picks it up.
+    consumer_poll_ms: int = Field(default=20, ge=1, le=1000)
     relay_batch: int = Field(default=200, ge=1, le=5000)
     relay_idle_seconds: float = Field(default=0.2, gt=0)
     # Published events stay this long in the outbox (for inspection), then Kafka alone has them.

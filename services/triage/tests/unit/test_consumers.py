@@ -1,20 +1,26 @@
-"""One handler, in memory (a poison report goes to the dead-letter topic with its reason), and
-the census lane's duty cycle."""
+"""One handler, in memory (a poison report goes to the dead-letter topic with its reason), the
+census lane's duty cycle, and what triage takes from the cases topic."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import AlertAcknowledged, CaseOpened
+from shouwang_contracts.kafka import PoisonEvent
 from shouwang_contracts.topics import REPORTS, dead_letter_topic
+from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_triage.config import TriageSettings
 from shouwang_triage.container import Triage
 from shouwang_triage.domain.policy import GradingPolicy
-from shouwang_triage.entrypoints.consumers import DutyCycle, register_consumers
+from shouwang_triage.entrypoints.consumers import DutyCycle, case_event, register_consumers
 
 
 async def test_a_poison_report_is_dead_lettered_with_its_reason(policy: GradingPolicy) -> None:
@@ -66,3 +72,48 @@ def test_a_duty_cycle_outside_0_to_1_is_refused(
 
 def test_the_census_duty_cycle_defaults_to_a_third() -> None:
     assert TriageSettings().census_duty_cycle == 0.33
+
+
+def _record(envelope: Envelope[Any] | None, *, headers: bool, value: bytes | None = None) -> Any:
+    return SimpleNamespace(
+        value=value if envelope is None else envelope.to_bytes(),
+        headers=envelope.kafka_headers() if envelope is not None and headers else [],
+    )
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["ce_type header", "body only"])
+def test_the_cases_topic_yields_acknowledgements_and_closes_and_skips_the_rest(
+    headers: bool,
+) -> None:
+    now = datetime.now(UTC)
+    wrap = {"source": "/shouwang/casework", "campus_id": "c1", "subject": "stu_1"}
+    ack = Envelope.wrap(
+        AlertAcknowledged(
+            alert_id="a1",
+            student_ref="stu_1",
+            acknowledged_by_ref="per_1",
+            acknowledged_by_role=Role.RESIDENCE_COUNSELOR,
+            acknowledged_at=now,
+        ),
+        **wrap,
+    )
+    opened = Envelope.wrap(
+        CaseOpened(
+            case_id="k1",
+            student_ref="stu_1",
+            severity=Severity.CRITICAL,
+            owner_ref=None,
+            owner_role=Role.RESIDENCE_COUNSELOR,
+            opened_at=now,
+        ),
+        **wrap,
+    )
+
+    decoded = case_event(_record(ack, headers=headers))
+    assert decoded is not None
+    assert decoded.data == ack.data
+    assert case_event(_record(opened, headers=headers)) is None  # triage does not use it
+    with pytest.raises(PoisonEvent, match="not a JSON event"):
+        case_event(_record(None, headers=False, value=b"not json"))
+    with pytest.raises(PoisonEvent, match="not a JSON event"):  # a tombstone
+        case_event(_record(None, headers=False, value=None))

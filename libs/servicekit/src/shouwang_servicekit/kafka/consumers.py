@@ -281,7 +281,7 @@ def subscribe_batch(
     *,
     group_id: str,
     decode: Callable[[Record], T],
-    handle: Callable[[list[T]], Awaitable[None]],
+    handle: Callable[[list[T]], Awaitable[Sequence[str] | None]],
     max_records: int,
     poll_ms: int = 200,
     consumer: str | None = None,
@@ -295,7 +295,8 @@ def subscribe_batch(
     """Consume `topic` in group `group_id`, whatever queued up (at most `max_records`) at once.
 
     Each record is decoded by `decode` (`PoisonEvent`: dead-lettered); `handle(items)` makes
-    the effects of all of them durable together (one transaction, one offset commit). With
+    the effects of all of them durable together (one transaction, one offset commit) and may
+    return one outcome per item, in order, for the observer (else each is `handled`). With
     nothing queued a batch is one record, handled at once; an idle consumer looks again every
     `poll_ms`. `pause` (awaited between time slices of decoding) lets other work on the event
     loop go first; `rest_after(seconds)` is awaited after each batch with the time it took
@@ -306,7 +307,7 @@ def subscribe_batch(
 
     async def handle_items(items: list[tuple[Record, T]]) -> None:
         try:
-            await handle([item for _, item in items])
+            outcomes = await handle([item for _, item in items])
         except Exception as exc:
             if len(items) > 1 and not is_transient(exc):
                 # Something in the batch cannot be handled: find it, one record at a time.
@@ -317,8 +318,10 @@ def subscribe_batch(
             else:
                 await runtime.failed([record for record, _ in items], exc)
             return
-        for record, _ in items:
-            watcher.handled(record, HANDLED)
+        if outcomes is None or len(outcomes) != len(items):
+            outcomes = [HANDLED] * len(items)
+        for (record, _), outcome in zip(items, outcomes, strict=True):
+            watcher.handled(record, outcome)
 
     async def on_records(message: KafkaMessage) -> None:
         began = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,23 @@ async def lock_student(conn: asyncpg.Connection, campus_id: str, student_ref: st
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{campus_id}:{student_ref}"
     )
+
+
+async def lock_students(conn: asyncpg.Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """`lock_student` for every (campus_id, student_ref) of a batch, in one global order (of
+    the lock ids), so two batches locking the same students can never deadlock."""
+    names = sorted({f"{campus_id}:{student_ref}" for campus_id, student_ref in keys})
+    if names:
+        # PostgreSQL evaluates a volatile function of the select list after the ORDER BY.
+        await conn.execute(
+            """
+            SELECT pg_advisory_xact_lock(lock_id)
+            FROM (SELECT DISTINCT hashtextextended(name, 0) AS lock_id
+                  FROM unnest($1::text[]) AS name) AS ids
+            ORDER BY lock_id
+            """,
+            names,
+        )
 
 
 def _case(row: asyncpg.Record) -> Case:

@@ -1,8 +1,13 @@
 """Kafka consumers: triage's assessments and alerts open and feed cases.
 
-The kit's consumer runtime commits a record's offset only after the campus transaction that
-holds its effects and the `processed_events` claim has committed: a crash before the commit
-redelivers the record, and the claim makes the redelivery a no-op. A record no retry can fix
+Each consumer applies whatever queued up as one batch: every event in order, each claimed in
+`processed_events` and applied under its own campus, all in one transaction, then one offset
+commit (a commit per record held casework near 33 warnings/s). The students of a batch are
+locked first, in one global order, so the assessments' and the alerts' batches never
+deadlock. The kit's consumer runtime commits the offsets only after that transaction has
+committed: a crash before the commit redelivers the records, and the claims make the
+redelivery a no-op. A batch that fails for the work's own reason is applied again record by
+record, so only the record at fault is dead-lettered. A record no retry can fix
 (not an event of the expected type, or refused by a rule of the loop) goes to `<topic>.dlq`
 with the reason, then the consumer goes on. A transient failure (the database away) rewinds
 to the record and tries again after a pause, never skipping it; any other failure is tried
@@ -12,7 +17,7 @@ to the record and tries again after a pause, never skipping it; any other failur
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -21,10 +26,16 @@ from shouwang_contracts.events.notify import NotificationAcknowledged
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, NOTIFICATIONS
-from shouwang_servicekit.kafka.consumers import ConsumerObserver, Record, Retry, subscribe
+from shouwang_servicekit.kafka.consumers import (
+    ConsumerObserver,
+    Record,
+    Retry,
+    subscribe_batch,
+)
 
 from .. import metrics
-from ..adapters.db import campus_transaction
+from ..adapters.cases import lock_students
+from ..adapters.db import campus_batch, campus_transaction
 from ..adapters.outbox import claim_event
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
@@ -71,16 +82,10 @@ def decode_alert(raw: bytes) -> Envelope[Any]:
 
 
 async def apply_once(
-    casework: Casework,
-    record: Record,
-    *,
-    consumer: str,
-    decode: Callable[[bytes], Envelope[Any]],
-    apply: Apply,
+    casework: Casework, envelope: Envelope[Any], *, consumer: str, apply: Apply
 ) -> str:
-    """Apply one record's event in its campus transaction, once per event id: `applied`,
-    or `duplicate` when it was applied before. A refusal by the loop's rules is poison."""
-    envelope = decode(record.value)
+    """Apply one event in its campus transaction, once per event id: `applied`, or
+    `duplicate` when it was applied before. A refusal by the loop's rules is poison."""
     try:
         async with campus_transaction(casework.pool, envelope.campus_id) as conn:
             if not await claim_event(
@@ -91,6 +96,33 @@ async def apply_once(
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
     return "applied"
+
+
+async def apply_batch(
+    casework: Casework, envelopes: Sequence[Envelope[Any]], *, consumer: str, apply: Apply
+) -> list[str]:
+    """Apply a batch's events in one transaction, in order, each once per event id (as
+    `apply_once` does one): `applied` or `duplicate` per event. Every event's student is
+    locked first, in the global order of `lock_students`; a refusal by the loop's rules is
+    poison (the runtime then applies the batch record by record to find it)."""
+    outcomes: list[str] = []
+    try:
+        async with campus_batch(casework.pool) as batch:
+            await lock_students(batch.conn, [(e.campus_id, e.data.student_ref) for e in envelopes])
+            for envelope in envelopes:
+                conn = await batch.enter(envelope.campus_id)
+                if not await claim_event(
+                    conn, consumer=consumer, event_id=envelope.id, campus_id=envelope.campus_id
+                ):
+                    outcomes.append("duplicate")
+                    continue
+                await apply(conn, envelope, casework)
+                outcomes.append("applied")
+    except CaseRuleViolation as exc:
+        raise PoisonEvent(str(exc)) from exc
+    if "applied" in outcomes:
+        casework.wake_relay()
+    return outcomes
 
 
 async def _count(outcome: WarningOutcome, severity: str) -> None:
@@ -112,42 +144,48 @@ async def _alert(conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework
 
 
 def register_case_consumers(casework: Casework) -> None:
-    """Subscribe casework to assessments and alerts (one consumer group)."""
+    """Subscribe casework to assessments and alerts (one consumer group), in batches."""
+    settings = casework.settings
 
-    async def assessments(record: Record) -> str:
-        return await apply_once(
-            casework,
-            record,
-            consumer=CASES_CONSUMER,
-            decode=lambda raw: decode_event(raw, AssessmentGraded),
-            apply=_assessment,
-        )
+    def assessment(record: Record) -> Envelope[Any]:
+        if record.value is None:
+            raise PoisonEvent("a tombstone (no value) on the assessments topic")
+        return decode_event(record.value, AssessmentGraded)
 
-    async def alerts(record: Record) -> str:
-        return await apply_once(
-            casework, record, consumer=CASES_CONSUMER, decode=decode_alert, apply=_alert
-        )
+    def alert(record: Record) -> Envelope[Any]:
+        return decode_alert(record.value)
+
+    async def assessments(envelopes: list[Envelope[Any]]) -> list[str]:
+        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_assessment)
+
+    async def alerts(envelopes: list[Envelope[Any]]) -> list[str]:
+        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_alert)
 
     observer = EventsConsumed()
-    for topic, handle, title, description in (
+    for topic, decode, handle, title, description in (
         (
             ASSESSMENTS,
+            assessment,
             assessments,
             "casework.assessments",
             "Graded assessments of mild or worse open or feed the student's case.",
         ),
         (
             ALERTS,
+            alert,
             alerts,
             "casework.alerts",
             "Raised and escalated alerts land on the case and name its owner.",
         ),
     ):
-        subscribe(
+        subscribe_batch(
             casework.broker,
             topic,
-            group_id=casework.settings.consumer_group,
+            group_id=settings.consumer_group,
+            decode=decode,
             handle=handle,
+            max_records=settings.consumer_batch_size,
+            poll_ms=settings.consumer_poll_ms,
             consumer=CASES_CONSUMER,
             retry=retry(casework),
             observer=observer,
@@ -186,24 +224,37 @@ def decode_link_acknowledgement(raw: bytes) -> Envelope[Any] | None:
 
 def register_notification_consumer(casework: Casework) -> None:
     """Acknowledgements confirmed from a message's link become casework's acknowledgements
-    (and `alert.acknowledged`, so triage stops escalating), by the HTTP path's rules."""
+    (and `alert.acknowledged`, so triage stops escalating), by the HTTP path's rules.
 
-    async def notifications(record: Record) -> str:
-        if decode_link_acknowledgement(record.value) is None:
-            return "skipped"
-        return await apply_once(
-            casework,
-            record,
-            consumer=NOTIFICATIONS_CONSUMER,
-            decode=lambda raw: decode_event(raw, NotificationAcknowledged),
-            apply=_link_acknowledgement,
-        )
+    The topic mostly carries delivery outcomes, which are skipped: batches spare them an
+    offset commit each. Acknowledgements are few and each is applied in its own transaction
+    (they lock their student as they go, not in the batches' global order)."""
+    settings = casework.settings
 
-    subscribe(
+    async def notifications(acks: list[Envelope[Any] | None]) -> list[str]:
+        outcomes = []
+        for ack in acks:
+            if ack is None:
+                outcomes.append("skipped")
+                continue
+            outcomes.append(
+                await apply_once(
+                    casework,
+                    ack,
+                    consumer=NOTIFICATIONS_CONSUMER,
+                    apply=_link_acknowledgement,
+                )
+            )
+        return outcomes
+
+    subscribe_batch(
         casework.broker,
         NOTIFICATIONS,
-        group_id=casework.settings.consumer_group,
+        group_id=settings.consumer_group,
+        decode=lambda record: decode_link_acknowledgement(record.value),
         handle=notifications,
+        max_records=settings.consumer_batch_size,
+        poll_ms=settings.consumer_poll_ms,
         consumer=NOTIFICATIONS_CONSUMER,
         retry=retry(casework),
         observer=EventsConsumed(),

@@ -1,16 +1,18 @@
 """Kafka: keep what the student file needs of reports, screenings, census rows and assessments.
 
 One subscriber per topic (census apart, so a start-of-term upload never holds up a report),
-each in its own consumer group. A record is stored in one campus transaction, idempotent by
-the envelope id (a redelivery inserts nothing); the kit's consumer runtime commits the offset
-only after that transaction commits, and retries a failure as casework's case consumers do. A
-record that no retry can fix (not an envelope of the expected type, or refused by a table
-constraint) is copied to `<topic>.dlq` with the reason headers, and the consumer goes on.
+each in its own consumer group. Whatever queued up is stored as one batch, in one transaction
+(each record under its own campus), idempotent by the envelope id (a redelivery inserts
+nothing); the kit's consumer runtime commits the offsets only after that transaction
+commits, and retries a failure as casework's case consumers do. A record that no retry can
+fix (not an envelope of the expected type, or refused by a table constraint) is copied to
+`<topic>.dlq` with the reason headers, and the consumer goes on: a batch refused by a table
+is stored again record by record, so only the record at fault is dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import asyncpg
@@ -19,11 +21,11 @@ from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, SCREENINGS
-from shouwang_servicekit.kafka.consumers import Record, event_type, subscribe
+from shouwang_servicekit.kafka.consumers import Record, event_type, subscribe_batch
 
 from .. import metrics
 from ..adapters import files
-from ..adapters.db import campus_transaction
+from ..adapters.db import campus_batch
 from ..container import Casework
 from .consumers import retry
 
@@ -51,15 +53,43 @@ async def apply_record(
     Records of other event types on the same topic are skipped (the topic may carry more
     kinds one day); when the `ce_type` header is missing the body decides.
     """
-    if event_type is not None and event_type != payload_cls.EVENT_TYPE:
+    envelope = decode_record(value, event_type, payload_cls)
+    if envelope is None:
         return "skipped"
-    envelope = decode_event(value, payload_cls)
+    (outcome,) = await store_batch(pool, [envelope], store)
+    return outcome
+
+
+def decode_record(
+    value: bytes | None, event_type: str | None, payload_cls: type[Payload]
+) -> Envelope[Any] | None:
+    """The record's event, or None for a record of another event type (skipped, as in
+    `apply_record`); PoisonEvent when it cannot be read."""
+    if event_type is not None and event_type != payload_cls.EVENT_TYPE:
+        return None
+    if not value:
+        raise PoisonEvent("empty record value")
+    return decode_event(value, payload_cls)
+
+
+async def store_batch(
+    pool: asyncpg.Pool, envelopes: Sequence[Envelope[Any] | None], store: Store
+) -> list[Outcome]:
+    """Store a batch's events in the file in one transaction, each under its own campus:
+    what `apply_record` makes of each (None: `skipped`). PoisonEvent when a table refuses
+    one (the whole batch is rolled back)."""
+    outcomes: list[Outcome] = []
     try:
-        async with campus_transaction(pool, envelope.campus_id) as conn:
-            stored = await store(conn, envelope)
+        async with campus_batch(pool) as batch:
+            for envelope in envelopes:
+                if envelope is None:
+                    outcomes.append("skipped")
+                    continue
+                stored = await store(await batch.enter(envelope.campus_id), envelope)
+                outcomes.append("stored" if stored else "duplicate")
     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
         raise PoisonEvent(f"refused by the file tables: {type(exc).__name__}") from exc
-    return "stored" if stored else "duplicate"
+    return outcomes
 
 
 def register_record_consumers(casework: Casework) -> None:
@@ -71,16 +101,21 @@ def register_record_consumers(casework: Casework) -> None:
 def _subscribe(
     casework: Casework, topic: str, consumer: str, payload_cls: type[Payload], store: Store
 ) -> None:
-    async def keep_in_file(record: Record) -> str:
-        return await apply_record(
-            casework.pool, record.value or b"", event_type(record), payload_cls, store
-        )
+    def decode(record: Record) -> Envelope[Any] | None:
+        return decode_record(record.value, event_type(record), payload_cls)
 
-    subscribe(
+    async def keep_in_file(envelopes: list[Envelope[Any] | None]) -> list[Outcome]:
+        return await store_batch(casework.pool, envelopes, store)
+
+    subscribe_batch(
         casework.broker,
         topic,
         group_id=consumer,
+        decode=decode,
         handle=keep_in_file,
+        max_records=casework.settings.consumer_batch_size,
+        # The file is not on the way to anyone's alert: a lone record may wait a little.
+        poll_ms=max(casework.settings.consumer_poll_ms, 100),
         retry=retry(casework),
         progress=metrics.PROGRESS,
         title=f"{consumer}:{topic}",

@@ -18,11 +18,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, StudentRouting
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
-from shouwang_servicekit.kafka.consumers import Record, Retry, subscribe, subscribe_batch
+from shouwang_servicekit.kafka.consumers import (
+    Record,
+    Retry,
+    event_type,
+    subscribe,
+    subscribe_batch,
+)
 
 from .. import metrics
 from ..adapters.batch import BatchStore
@@ -174,23 +181,37 @@ async def _grade_together(
             )
 
 
-async def handle_case_event(triage: Triage, record: Record) -> None:
-    """Acknowledgements stop escalation; closed cases feed the history rule; others ignored."""
-    try:
-        kind = json.loads(_value(record)).get("type")
-    except (ValueError, AttributeError, PoisonEvent) as exc:
-        raise PoisonEvent(f"not a JSON event: {type(exc).__name__}") from exc
+CaseEvent = Envelope[AlertAcknowledged] | Envelope[CaseClosed]
+
+
+def case_event(record: Record) -> CaseEvent | None:
+    """An acknowledgement or a closed case from the cases topic; None for its other events
+    (most of them: opened, assigned, ...), which triage does not use."""
+    kind = event_type(record)
+    if kind is None:  # no `ce_type` header: the body says
+        try:
+            kind = json.loads(_value(record)).get("type")
+        except (ValueError, AttributeError, PoisonEvent) as exc:
+            raise PoisonEvent(f"not a JSON event: {type(exc).__name__}") from exc
     if kind == AlertAcknowledged.EVENT_TYPE:
-        envelope = decode_event(_value(record), AlertAcknowledged)
+        return decode_event(_value(record), AlertAcknowledged)
+    if kind == CaseClosed.EVENT_TYPE:
+        return decode_event(_value(record), CaseClosed)
+    return None
+
+
+async def apply_case_event(triage: Triage, envelope: CaseEvent, topic: str) -> None:
+    """Acknowledgements stop escalation; closed cases feed the history rule. Each in its own
+    transaction, once per event id."""
+    if isinstance(envelope.data, AlertAcknowledged):
         async with unit_of_work(triage.pool) as store:
-            severity = await acknowledge_alert(store, envelope, record.topic)
+            severity = await acknowledge_alert(store, envelope, topic)
         if severity:
             metrics.ACKNOWLEDGED.labels(severity).inc()
             logger.info("alert %s acknowledged; escalation stops", envelope.data.alert_id)
-    elif kind == CaseClosed.EVENT_TYPE:
-        closed = decode_event(_value(record), CaseClosed)
+    else:
         async with unit_of_work(triage.pool) as store:
-            await record_case_closed(store, closed, record.topic)
+            await record_case_closed(store, envelope, topic)
 
 
 async def handle_directory_entry(triage: Triage, record: Record) -> None:
@@ -264,22 +285,37 @@ def register_consumers(triage: Triage) -> None:
             CENSUS, lambda r: screening_input(r, "bulk"), settings.census_batch_size, urgent=False
         )
 
-    async def on_case_event(record: Record) -> None:
-        await handle_case_event(triage, record)
+    async def on_case_events(events: list[CaseEvent | None]) -> list[str]:
+        for envelope in events:
+            if envelope is not None:
+                await apply_case_event(triage, envelope, CASES)
+        return ["skipped" if envelope is None else "handled" for envelope in events]
+
+    if "cases" in chosen:
+        # In batches: the topic carries every case event of the loop, and a per-record offset
+        # commit for each one triage skips cost the broker and this process more than the
+        # few it applies (an acknowledgement waits at most the poll).
+        subscribe_batch(
+            broker,
+            CASES,
+            group_id=_group(triage, CASES),
+            decode=case_event,
+            handle=on_case_events,
+            max_records=settings.urgent_batch_size,
+            poll_ms=100,
+            retry=retry,
+            progress=metrics.PROGRESS,
+        )
 
     async def on_directory_entry(record: Record) -> None:
         await handle_directory_entry(triage, record)
 
-    for name, topic, handle in (
-        ("cases", CASES, on_case_event),
-        ("directory", DIRECTORY, on_directory_entry),
-    ):
-        if name in chosen:
-            subscribe(
-                broker,
-                topic,
-                group_id=_group(triage, topic),
-                handle=handle,
-                retry=retry,
-                progress=metrics.PROGRESS,
-            )
+    if "directory" in chosen:
+        subscribe(
+            broker,
+            DIRECTORY,
+            group_id=_group(triage, DIRECTORY),
+            handle=on_directory_entry,
+            retry=retry,
+            progress=metrics.PROGRESS,
+        )

@@ -1,0 +1,216 @@
+"""Casework's consumers apply batches: the same cases, events and file rows as one event at a
+time, each event once, campuses kept apart, and no deadlock between batches of one student."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.adapters.files import store_report
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.container import Casework
+from shouwang_casework.entrypoints.consumers import (
+    CASES_CONSUMER,
+    _alert,
+    _assessment,
+    apply_batch,
+    apply_once,
+)
+from shouwang_casework.entrypoints.record_consumers import store_batch
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted
+from shouwang_contracts.kafka import PoisonEvent
+from shouwang_contracts.vocabulary import Role, Severity, Signal
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
+from cases_support import CIPHER, PSEUDONYMS, import_roster, outbox_events, warning
+
+pytestmark = pytest.mark.integration
+
+# Students of the sample roster: the first two have residence counselors (owners), the third
+# is not on the roster at all (its case opens unowned).
+STUDENTS = ("2024020001", "2024030002", "2099990099")
+
+
+def casework_of(pool: asyncpg.Pool, kafka_bootstrap: str) -> Casework:
+    settings = CaseworkSettings()
+    # The parts the consumers' handlers use (the broker is never started).
+    return Casework(
+        settings,
+        pool,
+        KafkaBroker(kafka_bootstrap),
+        CIPHER,
+        PSEUDONYMS,
+        settings.placement_hasher(),
+    )
+
+
+async def outcome_of(pool: asyncpg.Pool, campus: str) -> dict[str, Any]:
+    """What the loop made of a campus's warnings, by student number: its cases (state,
+    severity, owner, how many alerts and assessments) and the events casework published."""
+    refs = {PSEUDONYMS.student_ref(campus, no): no for no in STUDENTS}
+    async with campus_transaction(pool, campus) as conn:
+        cases = await conn.fetch(
+            """
+            SELECT c.student_ref, c.state, c.severity, c.owner_role, c.owner_ref,
+                   (SELECT count(*) FROM alerts a WHERE a.case_id = c.case_id) AS alerts,
+                   (SELECT count(*) FROM case_assessments s WHERE s.case_id = c.case_id)
+                       AS assessments
+            FROM cases c
+            """
+        )
+    events: dict[str, list[str]] = {}
+    for event in await outbox_events(pool, campus):
+        if event["subject"] in refs:  # not the roster import's directory entries
+            events.setdefault(refs[event["subject"]], []).append(event["type"])
+    return {
+        "cases": sorted(
+            (
+                refs[row["student_ref"]],
+                row["state"],
+                row["severity"],
+                row["owner_role"],
+                row["owner_ref"] is not None,  # person refs are per campus: owned or not
+                row["alerts"],
+                row["assessments"],
+            )
+            for row in cases
+        ),
+        "events": events,
+    }
+
+
+async def test_a_batch_opens_the_same_cases_as_one_event_at_a_time(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    casework = casework_of(pool, kafka_bootstrap)
+    one_by_one, batched, other = (f"campus-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for campus in (one_by_one, batched, other):
+        await import_roster(client, campus)
+
+    def warnings(campus: str) -> list[Any]:
+        severities = (Severity.CRITICAL, Severity.MODERATE, Severity.SEVERE)
+        return [
+            warning(campus, PSEUDONYMS.student_ref(campus, no), severity, Role.RESIDENCE_COUNSELOR)
+            for no, severity in zip(STUDENTS, severities, strict=True)
+        ]
+
+    alone = warnings(one_by_one)
+    for w in alone:
+        for envelope, apply in ((w.assessment, _assessment), (w.alert, _alert)):
+            await apply_once(casework, envelope, consumer=CASES_CONSUMER, apply=apply)
+
+    # Two campuses in each batch, an event delivered twice, the alerts in another order.
+    together, elsewhere = warnings(batched), warnings(other)
+    assessments = [together[0].assessment, elsewhere[0].assessment, together[1].assessment]
+    assessments += [together[2].assessment, together[0].assessment]
+    outcomes = await apply_batch(casework, assessments, consumer=CASES_CONSUMER, apply=_assessment)
+    assert outcomes == ["applied", "applied", "applied", "applied", "duplicate"]
+    alerts = [together[2].alert, together[0].alert, elsewhere[0].alert, together[1].alert]
+    outcomes = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_alert)
+    assert outcomes == ["applied"] * 4
+
+    expected = await outcome_of(pool, one_by_one)
+    assert len(expected["cases"]) == 3
+    assert [owned for *_, owned, _, _ in expected["cases"]] == [True, True, False]
+    assert await outcome_of(pool, batched) == expected
+    # Row-level security followed each event to its campus: the other campus has its one.
+    assert [case[0] for case in (await outcome_of(pool, other))["cases"]] == [STUDENTS[0]]
+    # Redelivered as a batch, nothing is applied twice.
+    again = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_alert)
+    assert again == ["duplicate"] * 4
+    assert await outcome_of(pool, batched) == expected
+
+
+async def test_batches_of_the_same_students_in_opposite_orders_both_commit(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    # The assessments' and the alerts' consumers apply batches at the same moment; locking
+    # their students as they came would deadlock these two (PostgreSQL aborting one).
+    casework = casework_of(pool, kafka_bootstrap)
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    refs = [PSEUDONYMS.student_ref(campus, f"20990{n:05d}") for n in range(12)]
+    first = [warning(campus, ref, Severity.MODERATE, Role.RESIDENCE_COUNSELOR) for ref in refs]
+    second = [warning(campus, ref, Severity.SEVERE, Role.RESIDENCE_COUNSELOR) for ref in refs]
+
+    for _ in range(3):
+        results = await asyncio.gather(
+            apply_batch(
+                casework,
+                [w.assessment for w in first],
+                consumer=CASES_CONSUMER,
+                apply=_assessment,
+            ),
+            apply_batch(
+                casework,
+                [w.assessment for w in reversed(second)],
+                consumer=CASES_CONSUMER,
+                apply=_assessment,
+            ),
+        )
+        assert all(outcome in {"applied", "duplicate"} for done in results for outcome in done)
+
+    async with campus_transaction(pool, campus) as conn:
+        per_student = await conn.fetch(
+            "SELECT student_ref, count(*) AS cases, max(severity) AS severity "
+            "FROM cases GROUP BY student_ref"
+        )
+        attached = await conn.fetchval("SELECT count(*) FROM case_assessments")
+    assert len(per_student) == len(refs)
+    assert all(row["cases"] == 1 for row in per_student)  # one case per student, never two
+    assert attached == 2 * len(refs)
+
+
+def report_about(campus: str, student_ref: str) -> Envelope[ReportSubmitted]:
+    now = datetime.now(UTC)
+    return Envelope.wrap(
+        ReportSubmitted(
+            report_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            reporter_ref="per_x",
+            reporter_role=Role.FLOOR_LEADER,
+            signals=[Signal.SOCIAL_WITHDRAWAL],
+            observed_at=now,
+            received_at=now,
+        ),
+        source="/shouwang/intake",
+        campus_id=campus,
+        subject=student_ref,
+    )
+
+
+async def test_the_file_stores_a_batch_of_two_campuses_once_each_and_a_refusal_is_poison(
+    pool: asyncpg.Pool,
+) -> None:
+    here, there = (f"campus-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    ours, theirs = report_about(here, "stu_" + "b" * 32), report_about(there, "stu_" + "c" * 32)
+
+    outcomes = await store_batch(pool, [ours, None, theirs, ours], store_report)
+
+    assert outcomes == ["stored", "skipped", "stored", "duplicate"]
+    for campus, report in ((here, ours), (there, theirs)):
+        async with campus_transaction(pool, campus) as conn:
+            ids = await conn.fetch("SELECT report_id FROM file_reports")
+        assert [str(row["report_id"]) for row in ids] == [report.data.report_id]
+
+    # A row the tables refuse rolls the whole batch back, the rows stored before it too.
+    later, refused = (report_about(here, "stu_" + c * 32) for c in "de")
+
+    async def refusing(conn: asyncpg.Connection, event: Envelope[Any]) -> bool:
+        if event is refused:
+            raise asyncpg.CheckViolationError("refused by a check constraint")
+        return await store_report(conn, event)
+
+    with pytest.raises(PoisonEvent, match="refused by the file tables: CheckViolationError"):
+        await store_batch(pool, [later, refused], refusing)
+    async with campus_transaction(pool, here) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM file_reports") == 1
