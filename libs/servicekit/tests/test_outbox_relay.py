@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -16,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
+from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_servicekit.kafka.clients import KafkaClients
 from shouwang_servicekit.outbox import (
     OutboxLane,
@@ -223,3 +225,43 @@ async def test_a_table_that_keeps_published_rows_marks_them_and_purges_them_late
     await pool.execute("UPDATE relaytest.kept SET published_at = now() - interval '8 days'")
     assert await relay.purge_published(timedelta(days=7)) == 2
     assert await pool.fetchval("SELECT count(*) FROM relaytest.kept") == 0
+
+
+class _Ping(Payload):
+    EVENT_TYPE: ClassVar[str] = "shouwang.test.ping"
+    TOPIC: ClassVar[str] = "shouwang.test.ping"
+
+    n: int
+
+
+async def test_enqueued_events_are_written_once_with_their_campus_or_lane(
+    pool: asyncpg.Pool,
+) -> None:
+    await pool.execute(
+        "CREATE TABLE relaytest.tagged (LIKE relaytest.deleted INCLUDING ALL,"
+        " campus_id text, event_id text NOT NULL UNIQUE)"
+    )
+    by_campus = OutboxTable(
+        schema="relaytest", table="tagged", value_column="body", campus_column="campus_id"
+    )
+    by_lane = OutboxTable(
+        schema="relaytest", table="tagged", value_column="body", lane_column="lane"
+    )
+    first, second = (
+        Envelope.wrap(_Ping(n=n), source="/test", campus_id="north", subject="s1") for n in (1, 2)
+    )
+    async with pool.acquire() as conn:
+        await by_campus.enqueue(conn, [first, second])
+        await by_campus.enqueue(conn, [first])  # a retried handler: no second row
+        with pytest.raises(ValueError, match="lane"):
+            await by_lane.enqueue(conn, [first])
+        await by_lane.enqueue(conn, [first, second], lane="two")  # the same ids: no-ops
+    rows = await pool.fetch("SELECT * FROM relaytest.tagged ORDER BY id")
+    assert [(r["event_id"], r["campus_id"], r["lane"]) for r in rows] == [
+        (first.id, "north", "one"),
+        (second.id, "north", "one"),
+    ]
+    assert rows[0]["body"] == first.to_bytes()
+    assert rows[0]["key"] == first.key
+    assert json.loads(rows[0]["headers"]) == first.headers()
+    assert rows[0]["topic"] == first.topic

@@ -14,7 +14,6 @@ consumers deduplicate by the envelope id.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,28 +38,11 @@ TABLE = OutboxTable(
     value_column="payload",
     keep_published=True,
     relay_setting="shouwang.outbox_relay",
+    campus_column="campus_id",
 )
 LANE = "events"
 # Any constant works; it names "the outbox relay" among casework's advisory locks.
 RELAY_LOCK = 0x5357_4F42  # "SWOB"
-
-
-_INSERT = """
-    INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6::jsonb, now())
-    ON CONFLICT (event_id) DO NOTHING
-"""
-
-
-def _row(envelope: Envelope[Any]) -> tuple[Any, ...]:
-    return (
-        envelope.campus_id,
-        uuid.UUID(envelope.id),
-        envelope.topic,
-        envelope.key,
-        envelope.to_bytes(),
-        json.dumps(envelope.headers()),
-    )
 
 
 async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
@@ -70,13 +52,12 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
     within `campus_transaction`); it is published after commit, in id order per student.
     Enqueueing the same envelope id twice is a no-op, so a retried handler cannot double it.
     """
-    await conn.execute(_INSERT, *_row(envelope))
+    await TABLE.enqueue(conn, [envelope])
 
 
 async def enqueue_many(conn: asyncpg.Connection, envelopes: list[Envelope[Any]]) -> None:
     """`enqueue` for many envelopes in one pipelined statement (ids ascend in list order)."""
-    if envelopes:
-        await conn.executemany(_INSERT, [_row(envelope) for envelope in envelopes])
+    await TABLE.enqueue(conn, envelopes)
 
 
 async def claim_event(

@@ -3,7 +3,6 @@ kit's relay that publishes them in id order."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +22,18 @@ from shouwang_servicekit.outbox import (
 from .. import metrics
 
 SOURCE = "/shouwang/notify"
-
-
-_INSERT = (
-    "INSERT INTO outbox (campus_id, event_id, topic, key, payload, headers)"
-    " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING"
+# The relay reads every campus's rows: row-level security lets it through with this setting
+# (see migrations/0001_initial.sql). Published rows are kept a while for inspection.
+TABLE = OutboxTable(
+    schema="notify",
+    value_column="payload",
+    keep_published=True,
+    relay_setting="shouwang.all_campuses",
+    campus_column="campus_id",
 )
+LANE = "events"
+# Any constant works; it names "the outbox relay" among notify's advisory locks.
+RELAY_LOCK = 0x4E4F_5446  # "NOTF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +57,6 @@ class OutgoingEvent:
         )
 
 
-def _row(envelope: Envelope[Payload]) -> tuple[object, ...]:
-    return (
-        envelope.campus_id,
-        uuid.UUID(envelope.id),
-        envelope.topic,
-        envelope.key,
-        envelope.to_bytes(),
-        json.dumps(envelope.headers()),
-    )
-
-
 async def enqueue_event(
     conn: asyncpg.Connection,
     payload: Payload,
@@ -73,27 +67,13 @@ async def enqueue_event(
     event_id: str | None = None,
 ) -> Envelope[Payload]:
     envelope = OutgoingEvent(payload, campus_id, student_ref, time, event_id).envelope()
-    await conn.execute(_INSERT, *_row(envelope))
+    await TABLE.enqueue(conn, [envelope])
     return envelope
 
 
 async def enqueue_events(conn: asyncpg.Connection, events: Sequence[OutgoingEvent]) -> None:
     """Many events in one round of statements (a batch of delivery outcomes)."""
-    if events:
-        await conn.executemany(_INSERT, [_row(event.envelope()) for event in events])
-
-
-# The relay reads every campus's rows: row-level security lets it through with this setting
-# (see migrations/0001_initial.sql). Published rows are kept a while for inspection.
-TABLE = OutboxTable(
-    schema="notify",
-    value_column="payload",
-    keep_published=True,
-    relay_setting="shouwang.all_campuses",
-)
-LANE = "events"
-# Any constant works; it names "the outbox relay" among notify's advisory locks.
-RELAY_LOCK = 0x4E4F_5446  # "NOTF"
+    await TABLE.enqueue(conn, [event.envelope() for event in events])
 
 
 class _Published(RelayObserver):

@@ -14,6 +14,7 @@ from shouwang_contracts.envelope import Envelope
 
 from ..domain.ladder import Assignment, DueTask
 from ..domain.levels import Level
+from .outbox import TABLE as OUTBOX
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,16 +283,7 @@ class TriageStore:
 
     async def enqueue(self, envelope: Envelope[Any], lane: str) -> None:
         """Put an event in the outbox; the relay publishes it after this transaction commits."""
-        await self.conn.execute(
-            "INSERT INTO outbox (lane, event_id, topic, key, value, headers)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING",
-            lane,
-            envelope.id,
-            envelope.topic,
-            envelope.key,
-            envelope.to_bytes(),
-            json.dumps(envelope.headers()),
-        )
+        await OUTBOX.enqueue(self.conn, [envelope], lane=lane)
 
 
 class QuietConnection(asyncpg.Connection):
