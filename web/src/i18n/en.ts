@@ -72,7 +72,14 @@ const en: typeof zh = {
     discard: 'Delete it',
     myReports: 'My reports',
     privacy: 'Your report goes only to the staff responsible. The student will not know who reported.',
-    audit: {
+    errors: {
+      student: 'Choose a student',
+      signals: 'Choose at least one',
+      observedAt: 'Give a time that is not in the future',
+      note: 'At most {max} characters',
+    },
+  },
+  audit: {
     title: 'Audit log',
     explain: 'Who read which student’s data, when and in which role (pseudonyms shown). Reading this page is logged too.',
     at: 'When',
@@ -100,13 +107,6 @@ const en: typeof zh = {
     mobile: 'Mobile',
     email: 'Email',
     relation: 'Relation',
-  },
-  errors: {
-      student: 'Choose a student',
-      signals: 'Choose at least one',
-      observedAt: 'Give a time that is not in the future',
-      note: 'At most {max} characters',
-    },
   },
   receipt: {
     title: 'Receipt',

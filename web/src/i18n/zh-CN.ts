@@ -70,7 +70,14 @@ export default {
     discard: '删除这条',
     myReports: '我的上报',
     privacy: '你的上报只会交给负责的老师。同学不会知道是谁上报的。',
-    audit: {
+    errors: {
+      student: '请选择一位同学',
+      signals: '请至少选择一项',
+      observedAt: '请填写时间，且不能晚于现在',
+      note: '补充说明最多 {max} 个字',
+    },
+  },
+  audit: {
     title: '审计日志',
     explain: '谁在何时以什么角色查看了哪位学生的信息（以化名显示）。查看本页本身也会被记录。',
     at: '时间',
@@ -98,13 +105,6 @@ export default {
     mobile: '手机',
     email: '邮箱',
     relation: '关系',
-  },
-  errors: {
-      student: '请选择一位同学',
-      signals: '请至少选择一项',
-      observedAt: '请填写时间，且不能晚于现在',
-      note: '补充说明最多 {max} 个字',
-    },
   },
   receipt: {
     title: '上报回执',
