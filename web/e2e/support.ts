@@ -40,6 +40,16 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /** axe-core finds no serious or critical issue on the page as it stands. */
 export async function accessible(page: Page): Promise<void> {
+  // Judge the page at rest: a toast fading in or out has, for a moment, the contrast of its
+  // opacity (axe once caught one mid-fade). Endless animations (spinners) are not waited for.
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+        .map((a) => a.finished.catch(() => undefined)),
+    ).then(() => undefined),
+  )
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
   const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
   expect(
