@@ -156,9 +156,12 @@ async def open_loop(
     rate: float,
     ok: int,
     keep_alive: float = KEEP_ALIVE_SECONDS,
+    on_send: Callable[[int], None] | None = None,
 ) -> tuple[list[float], int]:
     """Requests start on a fixed schedule whatever the answers (a new connection when all
-    are busy): latency at a known load. Returns (latencies of `ok` answers, other answers)."""
+    are busy): latency at a known load. `on_send(i)` is called just before request `i` is
+    written (a caller timing what the request starts downstream). Returns (latencies of `ok`
+    answers, other answers)."""
     tally = Tally()
     idle: list[_Connection] = []
     outstanding = 0
@@ -199,6 +202,8 @@ async def open_loop(
                 connection = await _connect(host, port, on_answer)
                 connections.append(connection)
             outstanding += 1
+            if on_send is not None:
+                on_send(i)
             connection.send(requests[i % len(requests)])
         scheduling = False
         if outstanding:

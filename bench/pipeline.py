@@ -39,7 +39,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from loadgen import closed_loop, encode_requests
+from cpu import CLIENT, SINKS, CpuMeter, CpuShare
+from loadgen import closed_loop, encode_requests, open_loop
 from raw_kafka import Record, aiokafka_closed_loop, scratch_topic
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, NOTIFICATIONS, TOPICS
@@ -181,9 +182,11 @@ def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[st
 
 async def end_to_end(
     stack: BenchStack, intake: str, campus: str, rate: float, seconds: float, settle: float
-) -> tuple[Run, float]:
-    """Offer `rate` reports/s for `seconds`; returns the run and the seconds from the first send
-    to the last completion."""
+) -> tuple[Run, float, CpuShare]:
+    """Offer `rate` reports/s for `seconds`; returns the run, the seconds from the first send
+    to the last completion, and the CPU each process spent from the first send until every
+    report was done."""
+    cpu = CpuMeter()
     pseudonyms = Pseudonymizer(stack.secrets["SHOUWANG_PSEUDONYM_KEY"].encode())
     run = Run()
     watcher = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
@@ -213,48 +216,63 @@ async def end_to_end(
                     ):
                         pending.message_at = now
 
-    async def send(http: httpx.AsyncClient, n: int) -> None:
-        student = f"B{n:09d}"
-        run.reports[pseudonyms.student_ref(campus, student)] = Pending(
-            time.perf_counter(), time.time()
-        )
-        answer = await http.post(
-            f"{intake}/v1/reports",
-            json={
-                "campus_id": campus,
-                "student_no": student,
-                "signals": ["suicide_plan", "giving_away_possessions"],
-                "observed_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat(),
+    # Every request encoded before the clock starts and written raw (loadgen.open_loop): the
+    # platform sees the same POSTs httpx made (a fresh Idempotency-Key each), without httpx's
+    # few milliseconds of CPU per request on the cores the platform runs on.
+    address = urlsplit(intake)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    observed = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    total = int(rate * seconds)
+    students = [f"B{n:09d}" for n in range(total)]
+    refs = [pseudonyms.student_ref(campus, student) for student in students]
+    requests = [
+        encode_requests(
+            host,
+            port,
+            "/v1/reports",
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(uuid.uuid4()),
             },
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-        )
-        if answer.status_code == 202:
-            run.accepted += 1
-        else:
-            run.refused += 1
+            [
+                json.dumps(
+                    {
+                        "campus_id": campus,
+                        "student_no": student,
+                        "signals": ["suicide_plan", "giving_away_possessions"],
+                        "observed_at": observed,
+                    }
+                ).encode()
+            ],
+        )[0]
+        for student in students
+    ]
+
+    def sending(n: int) -> None:
+        run.reports[refs[n]] = Pending(time.perf_counter(), time.time())
 
     watching = asyncio.create_task(watch())
-    total = int(rate * seconds)
+    cpu.start()
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http:
-        sends = []
-        for n in range(total):
-            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-            sends.append(asyncio.create_task(send(http, n)))
-        await asyncio.gather(*sends)
+    accepted, refused = await open_loop(
+        host, port, requests, seconds=total / rate, rate=rate, ok=202, on_send=sending
+    )
+    run.accepted, run.refused = len(accepted), refused
     for _ in range(int(settle / 0.2)):
         if len(run.done()) >= run.accepted:
             break
         await asyncio.sleep(0.2)
     stop.set()
     await watching
+    share = cpu.stop()
     await watcher.stop()
     # Done is the later of the two: the case opened and the first message delivered.
     finished = max(
         (max(p.case_at or 0.0, p.message_at or 0.0) for p in run.done()),
         default=time.perf_counter(),
     )
-    return run, finished - started
+    return run, finished - started, share
 
 
 async def intake_ceiling(
@@ -285,8 +303,32 @@ async def intake_ceiling(
     return rate
 
 
+def report_cpu(share: CpuShare, completed: int) -> None:
+    """Each process's CPU over the run, as a share of one core and per completed report."""
+    print(f"CPU from the first send to the last report done ({share.wall:.1f} s), by process:")
+    print(f"{'process':<44}{'% of a core':>12}{'ms/report':>12}")
+    known = ("intake", "triage", "casework", "notify", "kafka", "postgres", CLIENT, SINKS)
+    rest = sorted(set(share.seconds) - set(known))
+    for what in (*known, *rest):
+        if what in share.seconds:
+            per = 1000 * share.seconds[what] / completed if completed else 0.0
+            print(f"{what:<44}{share.percent(what):>12.0f}{per:>12.2f}")
+    for what, seconds in (
+        ("all of the bench's", share.ours),
+        ("elsewhere on the machine", share.elsewhere),
+    ):
+        per = 1000 * seconds / completed if completed else 0.0
+        print(f"{what:<44}{100 * seconds / share.wall if share.wall else 0:>12.0f}{per:>12.2f}")
+
+
 def report(
-    run: Run, elapsed: float, produce: float, consume: float, rate: float, ceiling: float
+    run: Run,
+    elapsed: float,
+    produce: float,
+    consume: float,
+    rate: float,
+    ceiling: float,
+    share: CpuShare,
 ) -> None:
     done = run.done()
     latencies = [(p.message_at or 0) - p.sent_at for p in done]
@@ -326,6 +368,7 @@ def report(
         previous = stage if stage != "opened" else "alerted"
     ratio = e2e / consume if consume else 0.0
     p99 = percentile(latencies, 0.99)
+    report_cpu(share, len(done))
     print(f"aim end to end >= 0.2 x raw consume: {'met' if ratio >= 0.2 else 'not met'}")
     print(f"aim first message p99 < 2 s: {'met' if p99 < 2.0 else 'not met'}")
 
@@ -351,7 +394,7 @@ def main() -> int:
                 raw_rates(stack.bootstrap, args.raw_records, args.raw_seconds)
             )
             urls = start_platform(stack, sinks, campus)
-            run, elapsed = asyncio.run(
+            run, elapsed, share = asyncio.run(
                 end_to_end(stack, urls["intake"], campus, args.rate, args.seconds, args.settle)
             )
             ceiling = asyncio.run(
@@ -359,7 +402,7 @@ def main() -> int:
             )
         finally:
             sinks.stop()
-    report(run, elapsed, produce, consume, args.rate, ceiling)
+    report(run, elapsed, produce, consume, args.rate, ceiling, share)
     return 0 if run.accepted and len(run.done()) == run.accepted else 1
 
 

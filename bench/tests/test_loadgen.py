@@ -48,3 +48,32 @@ async def test_a_connection_idle_past_the_keep_alive_is_not_reused() -> None:
 
 async def test_a_connection_idle_less_than_the_keep_alive_is_reused() -> None:
     assert await _count_connections(keep_alive=10.0) == (1, 0)
+
+
+async def test_open_loop_tells_the_caller_of_each_request_as_it_is_written() -> None:
+    """The pipeline bench times each report from the moment its request is written."""
+    written: list[int] = []
+    answered_before: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)
+                answered_before.append(len(written))
+                writer.write(ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    requests = encode_requests("127.0.0.1", port, "/v1/reports", {}, [b"{}", b"[]", b"{}"])
+    async with server:
+        latencies, errors = await open_loop(
+            "127.0.0.1", port, requests, seconds=0.3, rate=10.0, ok=202, on_send=written.append
+        )
+    assert written == [0, 1, 2]
+    assert (len(latencies), errors) == (3, 0)
+    # Each request was announced before the server could have seen it.
+    assert answered_before == [1, 2, 3]
