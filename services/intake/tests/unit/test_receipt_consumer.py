@@ -12,6 +12,7 @@ from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import CaseOpened
 from shouwang_contracts.topics import CASES
 from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_intake.adapters.store import ReceiptAdvance
 from shouwang_intake.entrypoints import consumers
 
 
@@ -22,13 +23,11 @@ class FlakyStore:
         self.down = True
         self.advanced: list[tuple[str, str, list[str]]] = []
 
-    async def advance_receipts(
-        self, event_id: str, *, case_id: str, status: str, report_ids: list[str]
-    ) -> bool:
+    async def advance_receipts_many(self, advances: list[ReceiptAdvance]) -> list[bool]:
         if self.down:
             raise ConnectionError("database away")
-        self.advanced.append((case_id, status, report_ids))
-        return True
+        self.advanced += [(a.case_id, a.status, a.report_ids) for a in advances]
+        return [True] * len(advances)
 
 
 def _case_opened() -> bytes:

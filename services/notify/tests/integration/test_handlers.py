@@ -43,7 +43,13 @@ from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.container import Notify
 from shouwang_notify.domain.routing import Template
-from shouwang_notify.entrypoints.consumers import on_alert, on_case_event, on_directory_entry
+from shouwang_notify.entrypoints.consumers import (
+    decode_case_event,
+    on_alert,
+    on_case_event,
+    on_case_events,
+    on_directory_entry,
+)
 from shouwang_notify.service_layer.bundles import flush_bundles
 from shouwang_notify.service_layer.planner import AlertPlanner
 from shouwang_notify.service_layer.policy import NotifyPolicy
@@ -225,6 +231,40 @@ async def test_case_assigned_reaches_the_new_owner_in_one_batched_message(
             assigned_at=datetime.now(UTC),
         )
         await on_case_event(notify, record(assigned, student_ref))
+    async with worker_transaction(notify.pool) as conn:
+        assert await flush_bundles(conn, notify.cipher, POLICY, datetime.now(UTC)) == 1
+    await drain(notify.dispatcher)
+    (message,) = http_sink.at("/robot/send")
+    assert "3 条个案提醒" in message.body["text"]["content"]
+
+
+async def test_a_batch_of_case_events_has_the_outcome_of_the_same_events_one_by_one(
+    notify: Notify, pseudonyms: Pseudonymizer, http_sink: HttpSink
+) -> None:
+    """The cases consumer applies what queued up in one transaction: each event once, in
+    order, those notify does not act on skipped; the same bundle as one at a time."""
+    student_ref = await setup(notify, pseudonyms)
+    owner = pseudonyms.person_ref(CAMPUS, "T1002")  # prefers DingTalk
+    assigned = [
+        record(
+            CaseAssigned(
+                case_id=str(uuid.uuid4()),
+                student_ref=student_ref,
+                owner_ref=owner,
+                owner_role=Role.RESIDENCE_COUNSELOR,
+                assigned_at=datetime.now(UTC),
+            ),
+            student_ref,
+        )
+        for _ in range(3)
+    ]
+    other = FakeRecord(json.dumps({"type": "shouwang.case.noted", "id": "x"}).encode())
+    batch = [*assigned, assigned[0], other]
+    outcomes = await on_case_events(notify, [decode_case_event(r) for r in batch])
+    assert outcomes == ["applied", "applied", "applied", "duplicate", "skipped"]
+    # Delivered again after a crash before the offset commit: every event a duplicate.
+    again = await on_case_events(notify, [decode_case_event(r) for r in assigned])
+    assert again == ["duplicate"] * 3
     async with worker_transaction(notify.pool) as conn:
         assert await flush_bundles(conn, notify.cipher, POLICY, datetime.now(UTC)) == 1
     await drain(notify.dispatcher)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -216,35 +216,16 @@ class IntakeStore:
         report_ids: list[str],
     ) -> bool:
         """Move receipts forward on a case event, once per event id; never backwards."""
-        ids = [uuid.UUID(r) for r in report_ids if _is_uuid(r)]
+        (advanced,) = await self.advance_receipts_many(
+            [ReceiptAdvance(event_id, case_id, status, report_ids)]
+        )
+        return advanced
+
+    async def advance_receipts_many(self, advances: Sequence[ReceiptAdvance]) -> list[bool]:
+        """`advance_receipts` for each case event in order, in one transaction (a consumer's
+        batch: one commit for all of them); True for each event seen for the first time."""
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await conn.fetchval(
-                "INSERT INTO processed_events (event_id) VALUES ($1)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                event_id,
-            )
-            if not fresh:
-                return False
-            now = datetime.now(UTC)
-            if ids:
-                await conn.execute(
-                    "UPDATE receipts SET case_id = $1, updated_at = $2 WHERE report_id = ANY($3)",
-                    case_id,
-                    now,
-                    ids,
-                )
-            await conn.execute(
-                """
-                UPDATE receipts SET status = $2, updated_at = $3
-                 WHERE case_id = $1
-                   AND array_position(ARRAY['received','in_progress','closed'], status)
-                     < array_position(ARRAY['received','in_progress','closed'], $2::text)
-                """,
-                case_id,
-                status,
-                now,
-            )
-            return True
+            return [await _advance(conn, advance) for advance in advances]
 
     # --- census ------------------------------------------------------------------------
 
@@ -488,4 +469,44 @@ def _is_uuid(value: str) -> bool:
         uuid.UUID(value)
     except ValueError:
         return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptAdvance:
+    """What one case event does to its reports' receipts."""
+
+    event_id: str
+    case_id: str
+    status: str
+    report_ids: list[str]
+
+
+async def _advance(conn: Any, advance: ReceiptAdvance) -> bool:
+    fresh = await conn.fetchval(
+        "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
+        advance.event_id,
+    )
+    if not fresh:
+        return False
+    now = datetime.now(UTC)
+    ids = [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)]
+    if ids:
+        await conn.execute(
+            "UPDATE receipts SET case_id = $1, updated_at = $2 WHERE report_id = ANY($3)",
+            advance.case_id,
+            now,
+            ids,
+        )
+    await conn.execute(
+        """
+        UPDATE receipts SET status = $2, updated_at = $3
+         WHERE case_id = $1
+           AND array_position(ARRAY['received','in_progress','closed'], status)
+             < array_position(ARRAY['received','in_progress','closed'], $2::text)
+        """,
+        advance.case_id,
+        advance.status,
+        now,
+    )
     return True

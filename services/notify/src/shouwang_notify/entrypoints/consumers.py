@@ -8,10 +8,11 @@ made of the record for the consumer runtime's observer. Poison raises `PoisonEve
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shouwang_contracts.envelope import Payload
+from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
     AlertAcknowledged,
     BreakGlassOpened,
@@ -111,20 +112,42 @@ async def on_alert(notify: Notify, record: Any) -> str:
     return outcome
 
 
-async def on_case_event(notify: Notify, record: Any) -> str:
-    """Case events, family-contact decisions and acknowledgements."""
+def decode_case_event(record: Any) -> Envelope[Payload] | None:
+    """A cases-topic record, validated; None for an event type notify does not act on."""
     raw = _value(record)
     payload_cls = CASE_EVENTS.get(_type_of(raw) or "")
     if payload_cls is None:
-        return SKIPPED
-    envelope = decode_event(raw, payload_cls)
+        return None
+    return decode_event(raw, payload_cls)
+
+
+async def on_case_events(notify: Notify, events: Sequence[Envelope[Payload] | None]) -> list[str]:
+    """Case events, family-contact decisions and acknowledgements, in order, in one
+    transaction (each event id claimed once). Returns what became of each."""
+    outcomes = []
     async with worker_transaction(notify.pool) as conn:
-        if not await claim_event(conn, "notify.cases", envelope.id, envelope.campus_id):
+        for envelope in events:
+            if envelope is None:
+                outcomes.append(SKIPPED)
+            elif not await claim_event(conn, "notify.cases", envelope.id, envelope.campus_id):
+                outcomes.append(DUPLICATE)
+            else:
+                await apply_case_event(
+                    conn, notify.cipher, notify.policy, envelope, datetime.now(UTC)
+                )
+                outcomes.append(APPLIED)
+    for envelope, outcome in zip(events, outcomes, strict=True):
+        if envelope is not None and outcome == DUPLICATE:
             metrics.DEDUPLICATED.labels("all", envelope.type).inc()
-            return DUPLICATE
-        await apply_case_event(conn, notify.cipher, notify.policy, envelope, datetime.now(UTC))
-    notify.wake_dispatcher()
-    return APPLIED
+    if APPLIED in outcomes:
+        notify.wake_dispatcher()
+    return outcomes
+
+
+async def on_case_event(notify: Notify, record: Any) -> str:
+    """One cases-topic record (see `on_case_events`)."""
+    (outcome,) = await on_case_events(notify, [decode_case_event(record)])
+    return outcome
 
 
 async def on_directory_entry(notify: Notify, record: Any) -> str:

@@ -7,9 +7,7 @@ away (database, broker) is waited out, never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
+from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_servicekit.kafka.consumers import (
     DEAD_LETTERED,
@@ -23,7 +21,13 @@ from shouwang_servicekit.kafka.consumers import (
 from .. import metrics
 from ..adapters.inbox import Landing
 from ..container import Notify
-from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
+from .consumers import (
+    decode_alert,
+    decode_case_event,
+    on_alerts,
+    on_case_events,
+    on_directory_entry,
+)
 
 
 class _Observer(ConsumerObserver):
@@ -58,23 +62,35 @@ def register_consumers(notify: Notify) -> None:
         observer=observer,
         progress=metrics.PROGRESS,
     )
-    handlers: dict[str, Callable[[Notify, Any], Awaitable[str]]] = {
-        CASES: on_case_event,
-        DIRECTORY: on_directory_entry,
-    }
-    for topic, handler in handlers.items():
 
-        def bound(
-            record: Record, handler: Callable[[Notify, Any], Awaitable[str]] = handler
-        ) -> Awaitable[str]:
-            return handler(notify, record)
+    # Case events in batches too: the topic carries every case event of the loop (an opening
+    # per critical report), and a transaction and an offset commit each cost the database
+    # and the broker more than the events' own work.
+    async def case_events(events: list[Envelope[Payload] | None]) -> list[str]:
+        return await on_case_events(notify, events)
 
-        subscribe(
-            notify.broker,
-            topic,
-            group_id=f"{notify.settings.group_prefix}.{topic}",
-            handle=bound,
-            retry=Retry(),
-            observer=observer,
-            progress=metrics.PROGRESS,
-        )
+    subscribe_batch(
+        notify.broker,
+        CASES,
+        group_id=f"{notify.settings.group_prefix}.{CASES}",
+        decode=decode_case_event,
+        handle=case_events,
+        max_records=notify.settings.alert_batch,
+        poll_ms=100,
+        retry=Retry(),
+        observer=observer,
+        progress=metrics.PROGRESS,
+    )
+
+    async def directory_entry(record: Record) -> str:
+        return await on_directory_entry(notify, record)
+
+    subscribe(
+        notify.broker,
+        DIRECTORY,
+        group_id=f"{notify.settings.group_prefix}.{DIRECTORY}",
+        handle=directory_entry,
+        retry=Retry(),
+        observer=observer,
+        progress=metrics.PROGRESS,
+    )
