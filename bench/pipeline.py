@@ -80,6 +80,8 @@ class Run:
     reports: dict[str, Pending] = field(default_factory=dict)
     accepted: int = 0
     refused: int = 0
+    #: Reports completed in the warm-up before this run (`--warmup`), outside every figure.
+    warmed_up: int = 0
 
     def done(self) -> list[Pending]:
         return [p for p in self.reports.values() if p.case_at and p.message_at]
@@ -181,14 +183,22 @@ def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[st
 
 
 async def end_to_end(
-    stack: BenchStack, intake: str, campus: str, rate: float, seconds: float, settle: float
+    stack: BenchStack,
+    intake: str,
+    campus: str,
+    rate: float,
+    seconds: float,
+    settle: float,
+    warmup: float = 0.0,
 ) -> tuple[Run, float, CpuShare]:
     """Offer `rate` reports/s for `seconds`; returns the run, the seconds from the first send
     to the last completion, and the CPU each process spent from the first send until every
-    report was done."""
+    report was done. With `warmup`, the same load is offered that many seconds first (other
+    students, left out of every figure) and waited out: the broker's JIT compiler and the
+    services' first fetches and statements then fall before the measured run."""
     cpu = CpuMeter()
     pseudonyms = Pseudonymizer(stack.secrets["SHOUWANG_PSEUDONYM_KEY"].encode())
-    run = Run()
+    run, warm = Run(), Run()
     watcher = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
     await watcher.start()
     await assign_at_end(watcher, TOPICS["reports"].name, ASSESSMENTS, ALERTS, CASES, NOTIFICATIONS)
@@ -202,7 +212,8 @@ async def end_to_end(
             for records in batches.values():
                 for record in records:
                     event: dict[str, Any] = json.loads(record.value)
-                    pending = run.reports.get(event.get("subject") or "")
+                    subject = event.get("subject") or ""
+                    pending = run.reports.get(subject) or warm.reports.get(subject)
                     if pending is None or event.get("campus_id") != campus:
                         continue
                     stage = STAGES.get(event["type"])
@@ -222,47 +233,55 @@ async def end_to_end(
     address = urlsplit(intake)
     host, port = address.hostname or "127.0.0.1", address.port or 80
     observed = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
-    total = int(rate * seconds)
-    students = [f"B{n:09d}" for n in range(total)]
-    refs = [pseudonyms.student_ref(campus, student) for student in students]
-    requests = [
-        encode_requests(
-            host,
-            port,
-            "/v1/reports",
-            {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
-            },
-            [
-                json.dumps(
-                    {
-                        "campus_id": campus,
-                        "student_no": student,
-                        "signals": ["suicide_plan", "giving_away_possessions"],
-                        "observed_at": observed,
-                    }
-                ).encode()
-            ],
-        )[0]
-        for student in students
-    ]
 
-    def sending(n: int) -> None:
-        run.reports[refs[n]] = Pending(time.perf_counter(), time.time())
+    async def offer(into: Run, prefix: str, total: int) -> None:
+        """`total` reports at `rate`, each about a student of its own; then wait (at most
+        `settle` s) until every accepted one is done."""
+        students = [f"{prefix}{n:09d}" for n in range(total)]
+        refs = [pseudonyms.student_ref(campus, student) for student in students]
+        requests = [
+            encode_requests(
+                host,
+                port,
+                "/v1/reports",
+                {
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": str(uuid.uuid4()),
+                },
+                [
+                    json.dumps(
+                        {
+                            "campus_id": campus,
+                            "student_no": student,
+                            "signals": ["suicide_plan", "giving_away_possessions"],
+                            "observed_at": observed,
+                        }
+                    ).encode()
+                ],
+            )[0]
+            for student in students
+        ]
+
+        def sending(n: int) -> None:
+            into.reports[refs[n]] = Pending(time.perf_counter(), time.time())
+
+        accepted, refused = await open_loop(
+            host, port, requests, seconds=total / rate, rate=rate, ok=202, on_send=sending
+        )
+        into.accepted, into.refused = len(accepted), refused
+        for _ in range(int(settle / 0.2)):
+            if len(into.done()) >= into.accepted:
+                break
+            await asyncio.sleep(0.2)
 
     watching = asyncio.create_task(watch())
+    if warmup > 0:
+        await offer(warm, "W", int(rate * warmup))
+        run.warmed_up = len(warm.done())
     cpu.start()
     started = time.perf_counter()
-    accepted, refused = await open_loop(
-        host, port, requests, seconds=total / rate, rate=rate, ok=202, on_send=sending
-    )
-    run.accepted, run.refused = len(accepted), refused
-    for _ in range(int(settle / 0.2)):
-        if len(run.done()) >= run.accepted:
-            break
-        await asyncio.sleep(0.2)
+    await offer(run, "B", int(rate * seconds))
     stop.set()
     await watching
     share = cpu.stop()
@@ -336,6 +355,7 @@ def report(
     e2e = len(done) / elapsed if elapsed > 0 else 0.0
     print(f"offered load: {rate:.1f} critical reports/s, {len(run.reports)} sent")
     print(f"accepted {run.accepted}, refused {run.refused}, completed {len(done)}")
+    print(f"after a warm-up at the same load: {run.warmed_up} reports completed, not counted")
     print(f"{'measure':<44}{'value':>12}")
     print(f"{'raw aiokafka produce (acks=all), records/s':<44}{produce:>12.0f}")
     print(f"{'raw aiokafka consume, records/s':<44}{consume:>12.0f}")
@@ -383,6 +403,12 @@ def main() -> int:
     parser.add_argument("--raw-seconds", type=float, default=5.0)
     parser.add_argument("--settle", type=float, default=60.0, help="wait for the last ones")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds of the same load first, left out of the figures (0: none)",
+    )
+    parser.add_argument(
         "--ceiling-seconds", type=float, default=3.0, help="intake's closed loop, after the run"
     )
     args = parser.parse_args()
@@ -395,7 +421,15 @@ def main() -> int:
             )
             urls = start_platform(stack, sinks, campus)
             run, elapsed, share = asyncio.run(
-                end_to_end(stack, urls["intake"], campus, args.rate, args.seconds, args.settle)
+                end_to_end(
+                    stack,
+                    urls["intake"],
+                    campus,
+                    args.rate,
+                    args.seconds,
+                    args.settle,
+                    args.warmup,
+                )
             )
             ceiling = asyncio.run(
                 intake_ceiling(stack, urls["intake"], campus, args.ceiling_seconds)
