@@ -19,7 +19,7 @@ asks, beside a comparison that means something: after the end-to-end run, intake
 ceiling (closed-loop POSTs of the same reports, the rest of the loop running behind it), so
 end to end / intake says how far the loop is from what its front door takes.
 
-    uv run python bench/pipeline.py [--rate 40] [--seconds 20] [--ceiling-seconds 3]
+    uv run python bench/pipeline.py [--rate 40] [--seconds 20] [--warmup 0] [--ceiling-seconds 3]
 """
 
 from __future__ import annotations
