@@ -1,6 +1,6 @@
 """How soon an event a request commits reaches Kafka, and what idle relays cost PostgreSQL.
 
-    uv run python bench/outbox_wake.py [--acks 100] [--idle-seconds 30] [--rounds 2]
+    uv run python bench/outbox_latency.py [--acks 100] [--idle-seconds 30] [--rounds 2]
 
 Casework runs as two replicas (as on Kubernetes), consumers off, on a fresh database each,
 in two modes per round, in an order rotated from round to round:
