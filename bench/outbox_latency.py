@@ -10,9 +10,10 @@ in two modes per round, in an order rotated from round to round:
 - **notify**: as shipped, the trigger notifies the leader at commit (LISTEN/NOTIFY) and the
   poll (5 s) is only the safety net.
 
-Per mode: first the idle cost, committed transactions per second in casework's database
-(`pg_stat_database`, xact_commit + xact_rollback) while nothing happens but the relays and
-casework's chores (the same in both modes); then `--acks` alerts, seeded as casework's
+Per mode: first the idle cost, the statements per second casework's role runs in its
+database (pg_stat_statements, preloaded in the PostgreSQL started here; "n/a" on one named by
+`DATABASE_URL` without it) while nothing happens but the relays and casework's chores (the same
+in both modes); then `--acks` alerts, seeded as casework's
 consumers would apply them, are acknowledged over HTTP one at a time (a random 50-300 ms
 apart, alternating replicas, so half land on the one that does not lead), each timed from the
 request to the `AlertAcknowledged` record read back from the cases topic.
@@ -110,13 +111,21 @@ async def seed(dsn: str, campus: str, stack: BenchStack, count: int) -> list[str
     return alerts
 
 
-async def xacts(admin: str, database: str) -> int:
-    conn = await asyncpg.connect(admin)
+async def statements(admin: str, database: str) -> int | None:
+    """Statements casework's role ran in `database` so far (pg_stat_statements, which counts
+    every one: a read-only transaction touching no table never reaches pg_stat_database's
+    transaction counts); None where the extension is not loaded."""
+    conn = await asyncpg.connect(with_database(admin, database))
     try:
+        loaded = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+        if "pg_stat_statements" not in loaded:
+            return None
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return int(
             await conn.fetchval(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
-                database,
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+                " WHERE userid = 'casework'::regrole AND dbid = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())"
             )
         )
     finally:
@@ -126,9 +135,12 @@ async def xacts(admin: str, database: str) -> int:
 async def measure(stack: BenchStack, urls: list[str], dsn: str, args: argparse.Namespace) -> Any:
     database = dsn.rsplit("/", 1)[1].split("?")[0]
     await asyncio.sleep(5)  # replicas settled: one leads, the other follows
-    before, started = await xacts(stack.admin_dsn, database), time.monotonic()
+    before, started = await statements(stack.admin_dsn, database), time.monotonic()
     await asyncio.sleep(args.idle_seconds)
-    idle = (await xacts(stack.admin_dsn, database) - before) / (time.monotonic() - started)
+    after = await statements(stack.admin_dsn, database)
+    idle = (
+        None if before is None or after is None else (after - before) / (time.monotonic() - started)
+    )
 
     campus = "demo"
     alerts = await seed(dsn, campus, stack, args.acks)
@@ -171,7 +183,9 @@ async def measure(stack: BenchStack, urls: list[str], dsn: str, args: argparse.N
     return idle, latencies
 
 
-def run_mode(stack: BenchStack, mode: str, args: argparse.Namespace) -> tuple[float, list[float]]:
+def run_mode(
+    stack: BenchStack, mode: str, args: argparse.Namespace
+) -> tuple[float | None, list[float]]:
     dsn = provision_fresh(
         stack.admin_dsn, "casework", secret=stack.secrets["SHOUWANG_DB_ROLE_SECRET"]
     )
@@ -199,7 +213,7 @@ def run_mode(stack: BenchStack, mode: str, args: argparse.Namespace) -> tuple[fl
                     files={"file": (file, (SAMPLES / file).read_bytes(), "text/csv")},
                     headers=admin,
                 ).raise_for_status()
-        result: tuple[float, list[float]] = asyncio.run(
+        result: tuple[float | None, list[float]] = asyncio.run(
             measure(stack, [r.base_url for r in replicas], dsn, args)
         )
         return result
@@ -214,15 +228,20 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _rate(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{statistics.median(known):.2f}" if known else "n/a"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--acks", type=int, default=100)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    idle: dict[str, list[float]] = {mode: [] for mode in MODES}
+    idle: dict[str, list[float | None]] = {mode: [] for mode in MODES}
     latency: dict[str, list[float]] = {mode: [] for mode in MODES}
-    with bench_stack() as stack:
+    with bench_stack({"shared_preload_libraries": "pg_stat_statements"}) as stack:
         for round_no in range(args.rounds):
             order = list(MODES) if round_no % 2 == 0 else list(reversed(MODES))
             for mode in order:
@@ -230,25 +249,26 @@ def main() -> int:
                 idle[mode].append(rate)
                 latency[mode].extend(latencies)
                 print(
-                    f"round {round_no + 1} {mode:6}: idle {rate:5.2f} xact/s, ack->Kafka"
-                    f" p50 {quantile(latencies, 0.5) * 1000:6.1f} ms",
+                    f"round {round_no + 1} {mode:6}: idle {_rate([rate])} statements/s,"
+                    f" ack->Kafka p50 {quantile(latencies, 0.5) * 1000:.1f} ms",
                     flush=True,
                 )
     print(
         f"\nHTTP acknowledgement -> AlertAcknowledged on Kafka ({args.rounds} x {args.acks}"
-        " acks per mode, two casework replicas; idle: casework's database, both replicas)"
+        " acks per mode, two casework replicas); idle: statements/s casework ran, both replicas"
     )
-    print(f"{'mode':8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'idle xact/s':>13}")
+    print(f"{'mode':8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'idle stmt/s':>13}")
     for mode in MODES:
         values = latency[mode]
         print(
             f"{mode:8}{quantile(values, 0.5) * 1000:9.1f}{quantile(values, 0.99) * 1000:9.1f}"
-            f"{max(values) * 1000:9.1f}{statistics.median(idle[mode]):13.2f}"
+            f"{max(values) * 1000:9.1f}{_rate(idle[mode]):>13}"
         )
     p50 = quantile(latency["notify"], 0.5) / quantile(latency["poll"], 0.5)
     p99 = quantile(latency["notify"], 0.99) / quantile(latency["poll"], 0.99)
-    cost = statistics.median(idle["notify"]) / statistics.median(idle["poll"])
-    print(f"notify/poll: p50 x{p50:.2f}, p99 x{p99:.2f}, idle transactions x{cost:.2f}")
+    known = [_rate(idle[mode]) for mode in MODES]
+    cost = "n/a" if "n/a" in known else f"x{float(known[1]) / float(known[0]):.2f}"
+    print(f"notify/poll: p50 x{p50:.2f}, p99 x{p99:.2f}, idle statements {cost}")
     return 0
 
 

@@ -193,6 +193,7 @@ class OutboxRelay:
         self._wake = {lane: asyncio.Event() for lane in lanes}
         self._leading: dict[str, PoolConnectionProxy] = {}
         self._listening: set[str] = set()
+        self._deaf: set[str] = set()  # leading without listening: warned once, until it listens
         # One callable per lane, so the connection's termination listener can be removed.
         self._on_lost = {lane: functools.partial(self._lost, lane) for lane in lanes}
         self._select, self._done = self._statements()
@@ -301,7 +302,9 @@ class OutboxRelay:
         try:
             await conn.add_listener(channel, self._notified)
         except Exception:
-            if _alive(conn):  # else the read that follows fails, and the lane leads again
+            # A lost connection fails the read that follows, and the lane leads again.
+            if _alive(conn) and lane not in self._deaf:
+                self._deaf.add(lane)
                 logger.warning(
                     "outbox relay leads lane %s without listening on %s; polling every %.1f s",
                     lane,
@@ -311,6 +314,7 @@ class OutboxRelay:
                 )
                 self._observer.listening(lane, False)
             return
+        self._deaf.discard(lane)
         self._listening.add(lane)
         logger.info("outbox relay listens for lane %s on %s", lane, channel)
         self._observer.listening(lane, True)
@@ -323,6 +327,8 @@ class OutboxRelay:
 
     def _lost(self, lane: str, conn: object) -> None:
         """The connection leading `lane` closed: wake the lane to lead it again now."""
+        if self._leading.get(lane, conn) is not conn:
+            return  # an older connection's, the lane already leads on a new one
         if lane in self._listening:
             self._listening.discard(lane)
             logger.warning("outbox relay lost its connection on lane %s; leading it again", lane)
@@ -334,6 +340,7 @@ class OutboxRelay:
         conn = self._leading.pop(lane, None)
         if conn is None:
             return
+        self._deaf.discard(lane)
         listened = lane in self._listening
         if listened:
             self._listening.discard(lane)
