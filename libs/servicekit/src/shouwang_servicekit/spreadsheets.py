@@ -70,6 +70,11 @@ class SheetLimits:
     sniff_delimiter: bool = False  # CSV: comma, or the likeliest of , tab ; and ，
 
 
+#: Refusals that mean the file is no table at all (answered 415 whatever it was sent as), even
+#: one whose text stops decoding part way.
+NOT_A_TABLE = frozenset({"legacy_excel", "not_a_table", "unknown_encoding"})
+
+
 class SheetRefused(Exception):
     """The upload is not a table we read, or costs more than its limits allow."""
 
@@ -428,6 +433,7 @@ def _csv_rows(data: bytes, limits: SheetLimits) -> Iterator[Row]:
 
 
 __all__ = [
+    "NOT_A_TABLE",
     "Cell",
     "Row",
     "SheetLimits",

@@ -313,6 +313,18 @@ async def test_the_api_refuses_clearly(
             headers=campus.bearer(Role.CAMPUS_ADMIN),
         )
         assert (legacy.status_code, legacy.json()["code"]) == (415, "legacy_excel")
+        # UTF-8 past the part the encoding is guessed from, then a GB18030 row: no table,
+        # answered 415 as casework answers the same file (the kit's upload rules)
+        head = "工号/学号,姓名,手机,邮箱,首选渠道\n".encode()
+        rows = b"".join(f"T{n},甲,13800000000,,短信\n".encode() for n in range(12_000))
+        mixed = head + rows + "T0,乙,13800000001,,短信\n".encode("gb18030")
+        undecodable = await client.post(
+            "/v1/imports/staff-contacts",
+            files={"file": ("staff.csv", mixed, "text/csv")},
+            headers={**campus.bearer(Role.CAMPUS_ADMIN), "Accept-Language": "en"},
+        )
+        assert (undecodable.status_code, undecodable.json()["code"]) == (415, "unknown_encoding")
+        assert undecodable.json()["detail"].startswith("The file is not valid utf-8")
         english = await client.post(
             "/v1/imports/staff-contacts",
             files={"file": ("staff.csv", bad, "text/csv")},

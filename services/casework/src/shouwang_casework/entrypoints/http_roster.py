@@ -17,6 +17,7 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.problems import Problem, preferred_language
 from shouwang_servicekit.security import require_roles
+from shouwang_servicekit.uploads import read_table_upload
 
 from ..adapters.roster import RosterImport
 from ..container import Casework
@@ -36,15 +37,6 @@ ModeParam = Annotated[
 ]
 DryRun = Annotated[bool, Query(description="Report what would change; write nothing.")]
 
-_ACCEPTED_TYPES = {
-    "text/csv",
-    "text/plain",
-    "application/csv",
-    "application/vnd.ms-excel",  # what Windows browsers call a .csv
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/octet-stream",
-    "",
-}
 _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "The file is over the roster's size limit."},
     415: {"description": "Not a CSV or XLSX file (legacy .xls, an image, ...)."},
@@ -53,26 +45,7 @@ _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _read_upload(limit: int, upload: UploadFile) -> roster.RosterFile:
-    content_type = (upload.content_type or "").split(";")[0].strip().lower()
-    if content_type not in _ACCEPTED_TYPES:
-        raise Problem(
-            415,
-            "unsupported_file_type",
-            f"请上传 CSV 或 XLSX 文件（收到的文件类型为 {content_type}）",
-            detail_en=f"Upload a CSV or XLSX file (got {content_type})",
-        )
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        mib = limit // (1024 * 1024)
-        raise Problem(
-            413,
-            "file_too_large",
-            f"文件超过 {mib} MiB，请拆分后上传",
-            detail_en=f"The file exceeds {mib} MiB; split it",
-        )
-    if not data:
-        raise Problem(422, "empty_file", "文件为空", detail_en="The file is empty")
-    return roster.RosterFile(upload.filename or "upload", data)
+    return roster.RosterFile(upload.filename or "upload", await read_table_upload(upload, limit))
 
 
 async def _parsed(

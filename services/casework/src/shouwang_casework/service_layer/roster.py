@@ -29,7 +29,7 @@ from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
-from shouwang_servicekit.spreadsheets import SheetRefused
+from shouwang_servicekit.spreadsheets import NOT_A_TABLE, SheetRefused
 
 from ..adapters import outbox
 from ..adapters import roster as repo
@@ -48,7 +48,6 @@ from .access import Caller, CaseNotFound
 
 SOURCE = "/shouwang/casework"
 MAX_ERRORS_KEPT = 1000
-_NOT_A_TABLE = {"legacy_excel", "not_a_table", "unknown_encoding"}
 
 Mode = Literal["snapshot", "upsert"]
 Kind = Literal["students", "staff"]
@@ -61,7 +60,7 @@ class UnreadableRoster(MissingRecord):
 
     def __init__(self, exc: SheetRefused) -> None:
         super().__init__(exc.code, exc.message_en, detail_zh=exc.message)
-        self.status = 415 if exc.code in _NOT_A_TABLE else exc.status
+        self.status = 415 if exc.code in NOT_A_TABLE else exc.status
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
 from shouwang_servicekit.spreadsheets import SheetRefused
+from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
 from ..adapters import contacts_repo, queue, state
 from ..adapters.db import campus_transaction
@@ -44,14 +45,6 @@ StudentNumber = Annotated[
 ContactsFile = Annotated[
     UploadFile, File(description="The contacts file: CSV (UTF-8 or GB18030) or XLSX.")
 ]
-_ACCEPTED_TYPES = {
-    "text/csv",
-    "application/csv",
-    "text/plain",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/octet-stream",
-}
 MAX_ERRORS_SHOWN = 200
 
 router = APIRouter(prefix="/v1", tags=["notify"])
@@ -59,29 +52,6 @@ router = APIRouter(prefix="/v1", tags=["notify"])
 
 def _by(app: Notify, principal: Principal) -> str:
     return app.pseudonyms.person_ref(principal.campus_id, principal.sub)
-
-
-async def _read(app: Notify, upload: UploadFile) -> bytes:
-    content_type = (upload.content_type or "").split(";")[0].strip().lower()
-    if content_type not in _ACCEPTED_TYPES:
-        raise Problem(
-            415,
-            "unsupported_file_type",
-            f"请上传 CSV 或 XLSX 文件（收到的文件类型为 {content_type}）",
-            detail_en=f"Upload a CSV or XLSX file (got {content_type})",
-        )
-    limit = app.settings.max_upload_bytes
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise Problem(
-            413,
-            "file_too_large",
-            f"文件超过 {limit // (1024 * 1024)} MiB",
-            detail_en=f"The file is larger than {limit // (1024 * 1024)} MiB",
-        )
-    if not data.strip():
-        raise Problem(422, "empty_file", "文件为空", detail_en="The file is empty")
-    return data
 
 
 def _row_errors(errors: list[RowError]) -> Problem:
@@ -97,16 +67,11 @@ def _row_errors(errors: list[RowError]) -> Problem:
 async def _import(
     app: Notify, principal: Principal, kind: str, upload: UploadFile, response: Response
 ) -> s.ImportOut:
-    data = await _read(app, upload)
+    data = await read_table_upload(upload, app.settings.max_upload_bytes)
     try:
         parsed = await parse_upload(kind, data)
     except SheetRefused as exc:
-        raise Problem(
-            exc.status,
-            exc.code,
-            exc.message,
-            detail_en=exc.message_en,
-        ) from exc
+        raise refused_upload(exc) from exc
     if parsed.errors:
         raise _row_errors(parsed.errors)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
