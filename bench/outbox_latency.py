@@ -8,7 +8,7 @@ in two modes per round, in an order rotated from round to round:
 - **poll** (the baseline, as before 2026-12-06): the outbox's insert trigger dropped and the
   relay polling every 0.2 s, so a request's event waits for the leader's next poll;
 - **notify**: as shipped, the trigger notifies the leader at commit (LISTEN/NOTIFY) and the
-  poll (5 s) is only the safety net.
+  poll (1 s) is only the safety net.
 
 Per mode: first the idle cost, the statements per second casework's role runs in its
 database (pg_stat_statements, preloaded in the PostgreSQL started here; "n/a" on one named by
@@ -55,7 +55,7 @@ from stack import BenchStack, bench_stack
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STUDENT_NO = "2024020001"  # in roster_students.csv, 8号楼
 COUNSELOR = "T1002"  # counsels 8号楼 in roster_staff.csv
-MODES = {"poll": "0.2", "notify": "5.0"}
+MODES = {"poll": "0.2", "notify": "1.0"}
 
 
 def _alert(

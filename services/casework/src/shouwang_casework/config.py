@@ -41,7 +41,7 @@ class CaseworkSettings(SharedSettings):
     relay_batch: int = Field(default=200, ge=1, le=5000)
     # Commits wake the relay at once (LISTEN/NOTIFY); this poll is only its safety net, and
     # how soon a replica takes the relay over from one that died.
-    relay_idle_seconds: float = Field(default=5.0, gt=0)
+    relay_idle_seconds: float = Field(default=1.0, gt=0)
     # Published events stay this long in the outbox (for inspection), then Kafka alone has them.
     outbox_keep_days: int = Field(default=7, ge=1)
     # Campuses this deployment serves: the missed-follow-up reminder walks them one by one,

@@ -37,7 +37,7 @@ from .service_layer.rates import ChannelRate
 logger = logging.getLogger("shouwang.notify")
 QUEUE_GAUGES_SECONDS = 5.0
 # How soon the relay publishes what no notification announced, and a replica takes it over.
-RELAY_SAFETY_POLL_SECONDS = 5.0
+RELAY_SAFETY_POLL_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 600.0
 OUTBOX_KEEP = timedelta(days=7)
 # A lane holds at most about this many seconds' worth of a throttled channel's messages.

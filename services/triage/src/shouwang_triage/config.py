@@ -56,7 +56,7 @@ class TriageSettings(SharedSettings):
     escalation_batch: int = 100
     # Commits wake the relay at once (LISTEN/NOTIFY); this poll is only its safety net, and
     # how soon a replica takes a lane over from one that died.
-    relay_poll_seconds: float = 5.0
+    relay_poll_seconds: float = 1.0
     relay_batch: int = 500
 
     @property
