@@ -68,8 +68,9 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack() -> Iterator[BenchStack]:
-    """Kafka and PostgreSQL for a benchmark, with every topic created."""
+def bench_stack(postgres_settings: dict[str, str] | None = None) -> Iterator[BenchStack]:
+    """Kafka and PostgreSQL for a benchmark, with every topic created; `postgres_settings`
+    for the PostgreSQL started here (not for one named by `DATABASE_URL`)."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shouwang-bench-")))
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -86,7 +87,12 @@ def bench_stack() -> Iterator[BenchStack]:
             bootstrap = kafka.bootstrap
         admin_dsn = os.environ.get("DATABASE_URL")
         if not admin_dsn:
-            postgres = LocalPostgres(workdir / "postgres", port=free_port(), die_with_parent=True)
+            postgres = LocalPostgres(
+                workdir / "postgres",
+                port=free_port(),
+                die_with_parent=True,
+                settings=postgres_settings or {},
+            )
             postgres.start()
             stack.callback(postgres.stop)
             admin_dsn = postgres.dsn

@@ -176,3 +176,21 @@ def test_pipeline_completes_every_report_and_prints_every_figure(
         r"stage alerted -> opened p50 / p99, s\s+[\d.]+ / [\d.]+",
     ):
         assert re.search(measure, done.stdout), (measure, done.stdout)
+
+
+@pytest.mark.timeout(300)
+def test_outbox_latency_prints_both_modes(kafka_bootstrap: str, postgres_admin_dsn: str) -> None:
+    done = _run(
+        "outbox_latency.py",
+        ["--acks", "3", "--idle-seconds", "1", "--rounds", "1"],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    for mode in ("poll", "notify"):
+        assert re.search(
+            rf"^{mode}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+|n/a)$", done.stdout, re.M
+        ), done.stdout
+    assert re.search(r"notify/poll: p50 x[\d.]+, p99 x[\d.]+, idle statements", done.stdout), (
+        done.stdout
+    )

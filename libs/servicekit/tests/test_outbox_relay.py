@@ -1,13 +1,13 @@
 """The outbox relay on real PostgreSQL and Kafka, on a table of this test's own: rows reach the
 topic in id order with their key and headers, and go (or are marked, and purged later); one
-relay leads a lane at a time; lanes are drained apart."""
+relay leads a lane at a time; lanes are drained apart; a commit anywhere wakes the leader."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -40,8 +40,20 @@ CREATE TABLE relaytest.{name} (
     headers     jsonb       NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     published_at timestamptz
-)
+);
+-- As the services' migrations do: a commit of rows notifies their lanes.
+CREATE FUNCTION relaytest.notify_lanes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('relaytest_outbox', lane) FROM (SELECT DISTINCT lane FROM added) lanes;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER notify_lanes AFTER INSERT ON relaytest.{name}
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION relaytest.notify_lanes();
 """
+# A poll far longer than any wait of the tests that rely on notifications.
+SLOW_POLL_SECONDS = 60.0
+WELL_BEFORE_THE_POLL = 20.0
 
 
 @pytest.fixture
@@ -94,12 +106,14 @@ async def add(pool: asyncpg.Pool, table: str, topic: str, lane: str, *bodies: by
     )
 
 
-async def read(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes, dict[str, str]]]:
+async def read(
+    bootstrap: str, topic: str, count: int, *, within: float = 60
+) -> list[tuple[bytes, bytes, dict[str, str]]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     found: list[tuple[bytes, bytes, dict[str, str]]] = []
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(within):
             while len(found) < count:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     found.extend(
@@ -114,6 +128,7 @@ class Reports(RelayObserver):
     def __init__(self) -> None:
         self.published_ids: list[int] = []
         self.idle_lanes: list[str] = []
+        self.heard: list[bool] = []
 
     def published(self, lane: str, records: Sequence[OutboxRecord]) -> None:
         assert all(r.age_seconds >= 0 for r in records)
@@ -121,6 +136,9 @@ class Reports(RelayObserver):
 
     def idle(self, lane: str) -> None:
         self.idle_lanes.append(lane)
+
+    def listening(self, lane: str, listening: bool) -> None:
+        self.heard.append(listening)
 
 
 async def test_rows_are_published_in_order_then_deleted_and_lanes_drain_apart(
@@ -265,3 +283,85 @@ async def test_enqueued_events_are_written_once_with_their_campus_or_lane(
     assert rows[0]["key"] == first.key
     assert json.loads(rows[0]["headers"]) == first.headers()
     assert rows[0]["topic"] == first.topic
+
+
+async def until(condition: Callable[[], bool], *, within: float = WELL_BEFORE_THE_POLL) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_a_row_committed_on_another_connection_wakes_the_leader_long_before_its_poll(
+    pool: asyncpg.Pool, broker: KafkaBroker, topic: str, kafka_bootstrap: str
+) -> None:
+    table = OutboxTable(
+        schema="relaytest", table="deleted", value_column="body", channel="relaytest_outbox"
+    )
+    leader, replica = (
+        OutboxRelay(
+            pool,
+            table,
+            {"one": OutboxLane(broker, 0x6B69_0006)},
+            batch=10,
+            poll_seconds=SLOW_POLL_SECONDS,
+        )
+        for _ in range(2)
+    )
+    running = [asyncio.create_task(leader.run())]
+    try:
+        await until(lambda: leader.listens("one"))
+        running.append(asyncio.create_task(replica.run()))  # a second replica, following
+        # Another replica's (or a request's) commit, on a connection of its own.
+        async with pool.acquire() as writer, writer.transaction():
+            await writer.execute(
+                "INSERT INTO relaytest.deleted (lane, topic, key, body, headers)"
+                " VALUES ('one', $1, 'k', 'elsewhere', '{}')",
+                topic,
+            )
+        published = await read(kafka_bootstrap, topic, 1, within=WELL_BEFORE_THE_POLL)
+        assert [value for _, value, _ in published] == [b"elsewhere"]
+        assert not replica.listens("one")  # only the leader listens
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def test_a_relay_whose_connection_is_terminated_leads_and_listens_again(
+    pool: asyncpg.Pool, broker: KafkaBroker, topic: str, kafka_bootstrap: str
+) -> None:
+    table = OutboxTable(
+        schema="relaytest", table="deleted", value_column="body", channel="relaytest_outbox"
+    )
+    reports = Reports()
+    relay = OutboxRelay(
+        pool,
+        table,
+        {"one": OutboxLane(broker, 0x6B69_0007)},
+        batch=10,
+        poll_seconds=SLOW_POLL_SECONDS,
+        observer=reports,
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        await until(lambda: relay.listens("one"))
+        terminated = await pool.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objid = $1 AND granted",
+            0x6B69_0007,
+        )
+        assert terminated
+        await add(pool, "deleted", topic, "one", b"after")
+        await read(kafka_bootstrap, topic, 1, within=WELL_BEFORE_THE_POLL)
+        await until(lambda: relay.listens("one"))
+        await add(pool, "deleted", topic, "one", b"listening again")
+        published = await read(kafka_bootstrap, topic, 2, within=WELL_BEFORE_THE_POLL)
+        assert [value for _, value, _ in published] == [b"after", b"listening again"]
+        assert reports.heard[:3] == [True, False, True]  # and the metrics were told
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert reports.heard[-1] is False  # it stopped listening when it resigned

@@ -11,6 +11,14 @@ poll and take over when that connection goes (PostgreSQL then releases the lock)
 session rather than per transaction keeps an event's way out short: one read, the publish,
 one write, instead of a transaction that also begins, locks and commits.
 
+The leader hears commits at once, wherever they happened (a request, a consumer, another
+replica): where `OutboxTable.channel` is set, a statement-level trigger on the table calls
+`pg_notify(channel, lane)` (delivered at commit only, once per transaction and lane), and the
+leader LISTENs on the connection that holds its lock. The poll is then only the safety net
+(a lost notification; a follower taking over). A leader whose connection drops is woken at
+once to lead again (with the error backoff while PostgreSQL is away); one that leads without
+listening says so (a warning, `RelayObserver.listening`) and polls at `deaf_poll_seconds`.
+
 Rows are deleted once Kafka acknowledged every one of them, or marked `published_at` (and
 purged later) where the table keeps them for inspection. A crash or a lost connection after
 publishing and before that write publishes the same event ids again; consumers deduplicate
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -66,7 +75,9 @@ class OutboxTable:
     - `lane_column`: the lane of each row, when the table holds several;
     - `keep_published`: mark published rows (`published_at`) instead of deleting them;
     - `relay_setting`: a setting the relay's session turns on, where row-level security
-      shows a session only one campus's rows unless it is on.
+      shows a session only one campus's rows unless it is on;
+    - `channel`: the channel the table's insert trigger notifies at commit, the payload
+      being the lane (the service's migrations create the trigger).
     """
 
     schema: str
@@ -76,6 +87,7 @@ class OutboxTable:
     keep_published: bool = False
     relay_setting: str | None = None
     campus_column: str | None = None
+    channel: str | None = None
 
     @property
     def name(self) -> str:
@@ -151,9 +163,14 @@ class RelayObserver:
     def idle(self, lane: str) -> None:
         """The lane had nothing to publish."""
 
+    def listening(self, lane: str, listening: bool) -> None:
+        """This relay, leading `lane`, now hears its commits at once (True), or no longer
+        (False: it resigned, lost its connection, or leads without listening and polls)."""
+
 
 class OutboxRelay:
-    """Publishes one service's outbox; `wake(lane)` after a commit makes it publish at once."""
+    """Publishes one service's outbox: at once when its table's channel notifies a commit (or
+    `wake(lane)` is called), else at each poll."""
 
     def __init__(
         self,
@@ -163,6 +180,7 @@ class OutboxRelay:
         *,
         batch: int,
         poll_seconds: float,
+        deaf_poll_seconds: float = 0.5,
         observer: RelayObserver | None = None,
     ) -> None:
         self._pool = pool
@@ -170,9 +188,14 @@ class OutboxRelay:
         self._lanes = dict(lanes)
         self._batch = batch
         self._poll = poll_seconds
+        self._deaf_poll = min(poll_seconds, deaf_poll_seconds)
         self._observer = observer or RelayObserver()
         self._wake = {lane: asyncio.Event() for lane in lanes}
         self._leading: dict[str, PoolConnectionProxy] = {}
+        self._listening: set[str] = set()
+        self._deaf: set[str] = set()  # leading without listening: warned once, until it listens
+        # One callable per lane, so the connection's termination listener can be removed.
+        self._on_lost = {lane: functools.partial(self._lost, lane) for lane in lanes}
         self._select, self._done = self._statements()
 
     def _statements(self) -> tuple[str, str]:
@@ -200,8 +223,13 @@ class OutboxRelay:
         return tuple(self._lanes)
 
     def wake(self, lane: str) -> None:
-        """Something was committed to `lane`: publish it now rather than at the next poll."""
+        """Something was committed to `lane`: publish it now rather than at the next poll
+        (what the table's channel does for every commit, where it has one)."""
         self._wake[lane].set()
+
+    def listens(self, lane: str) -> bool:
+        """True while this relay leads `lane` and hears its commits at once."""
+        return lane in self._listening
 
     async def run(self, lanes: Iterable[str] | None = None) -> None:
         """Drain `lanes` (default: all) until cancelled; gives up their leadership when it stops."""
@@ -230,13 +258,21 @@ class OutboxRelay:
             if sent >= self._batch:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._poll)
+                await asyncio.wait_for(wake.wait(), self._pause(lane))
+
+    def _pause(self, lane: str) -> float:
+        """The poll: slow while commits wake the lane (or another relay leads it), quicker
+        while this relay leads it without hearing them."""
+        deaf = bool(self._table.channel) and lane in self._leading and lane not in self._listening
+        return self._deaf_poll if deaf else self._poll
 
     async def _lead(self, lane: str) -> PoolConnectionProxy | None:
         """The connection holding `lane`'s lock, taking the lock if free; None if another
         relay leads."""
         conn = self._leading.get(lane)
         if conn is not None and _alive(conn):
+            if lane not in self._listening:
+                await self._listen(lane, conn)
             return conn
         await self.resign(lane)
         conn = await self._pool.acquire()
@@ -254,15 +290,66 @@ class OutboxRelay:
             return None
         logger.info("outbox relay leads lane %s", lane)
         self._leading[lane] = conn
+        conn.add_termination_listener(self._on_lost[lane])
+        # Listening before the first read: a commit is either read now or notified later.
+        await self._listen(lane, conn)
         return conn
+
+    async def _listen(self, lane: str, conn: PoolConnectionProxy) -> None:
+        channel = self._table.channel
+        if channel is None:
+            return
+        try:
+            await conn.add_listener(channel, self._notified)
+        except Exception:
+            # A lost connection fails the read that follows, and the lane leads again.
+            if _alive(conn) and lane not in self._deaf:
+                self._deaf.add(lane)
+                logger.warning(
+                    "outbox relay leads lane %s without listening on %s; polling every %.1f s",
+                    lane,
+                    channel,
+                    self._deaf_poll,
+                    exc_info=True,
+                )
+                self._observer.listening(lane, False)
+            return
+        self._deaf.discard(lane)
+        self._listening.add(lane)
+        logger.info("outbox relay listens for lane %s on %s", lane, channel)
+        self._observer.listening(lane, True)
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        """A commit notified `payload` (a lane); one this relay does not know wakes them all."""
+        lane = self._wake.get(str(payload))
+        for wake in (lane,) if lane is not None else tuple(self._wake.values()):
+            wake.set()
+
+    def _lost(self, lane: str, conn: object) -> None:
+        """The connection leading `lane` closed: wake the lane to lead it again now."""
+        if self._leading.get(lane, conn) is not conn:
+            return  # an older connection's, the lane already leads on a new one
+        if lane in self._listening:
+            self._listening.discard(lane)
+            logger.warning("outbox relay lost its connection on lane %s; leading it again", lane)
+            self._observer.listening(lane, False)
+        self._wake[lane].set()
 
     async def resign(self, lane: str) -> None:
         """Give up leading `lane` (another relay may take it at its next poll)."""
         conn = self._leading.pop(lane, None)
         if conn is None:
             return
+        self._deaf.discard(lane)
+        listened = lane in self._listening
+        if listened:
+            self._listening.discard(lane)
+            self._observer.listening(lane, False)
         try:
             if _alive(conn):
+                conn.remove_termination_listener(self._on_lost[lane])
+                if listened and self._table.channel:
+                    await conn.remove_listener(self._table.channel, self._notified)
                 if self._table.relay_setting:
                     await conn.execute(
                         "SELECT set_config($1, '', false)", self._table.relay_setting

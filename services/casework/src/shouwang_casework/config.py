@@ -39,7 +39,9 @@ class CaseworkSettings(SharedSettings):
     # lone warning waits at most before casework picks it up.
     consumer_poll_ms: int = Field(default=20, ge=1, le=1000)
     relay_batch: int = Field(default=200, ge=1, le=5000)
-    relay_idle_seconds: float = Field(default=0.2, gt=0)
+    # Commits wake the relay at once (LISTEN/NOTIFY); this poll is only its safety net, and
+    # how soon a replica takes the relay over from one that died.
+    relay_idle_seconds: float = Field(default=1.0, gt=0)
     # Published events stay this long in the outbox (for inspection), then Kafka alone has them.
     outbox_keep_days: int = Field(default=7, ge=1)
     # Campuses this deployment serves: the missed-follow-up reminder walks them one by one,

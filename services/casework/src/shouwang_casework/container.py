@@ -17,7 +17,6 @@ from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.outbox import OutboxRelay
 from shouwang_servicekit.resources import database_check, kafka_check
 
-from .adapters.outbox import LANE
 from .config import CaseworkSettings
 
 
@@ -33,14 +32,8 @@ class Casework:
     pseudonymizer: Pseudonymizer
     placement: PlacementHasher  # the directory's placement hashes
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
-    # The outbox relay, when this process runs it: woken after a consumer's batch commits,
-    # so a case opened from a warning is published at once, not at the relay's next poll.
+    # The outbox relay, when this process runs it (commits wake it through PostgreSQL).
     relay: OutboxRelay | None = None
-
-    def wake_relay(self) -> None:
-        """Tell the relay that events are waiting in the outbox (if it runs here)."""
-        if self.relay is not None:
-            self.relay.wake(LANE)
 
     def readiness(self) -> Mapping[str, ReadinessCheck]:
         return {"database": database_check(self.pool), "kafka": kafka_check(self.broker)}

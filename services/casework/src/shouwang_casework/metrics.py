@@ -46,6 +46,13 @@ OUTBOX_LAG = Gauge(
     "Age of the oldest unpublished outbox event (0 when the outbox is drained).",
     registry=REGISTRY,
 )
+OUTBOX_LISTENING = Gauge(
+    "casework_outbox_relay_listening",
+    "1 while this replica leads the outbox lane and hears its commits at once (LISTEN); 0 while"
+    " it does not (it follows, or leads polling: then events wait for the safety-net poll).",
+    ["lane"],
+    registry=REGISTRY,
+)
 FOLLOW_UPS_MISSED = Counter(
     "casework_follow_ups_missed_total",
     "Follow-ups that passed their due time unclosed (each counted once, when reminded).",

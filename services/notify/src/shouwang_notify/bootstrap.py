@@ -36,6 +36,8 @@ from .service_layer.rates import ChannelRate
 
 logger = logging.getLogger("shouwang.notify")
 QUEUE_GAUGES_SECONDS = 5.0
+# How soon the relay publishes what no notification announced, and a replica takes it over.
+RELAY_SAFETY_POLL_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 600.0
 OUTBOX_KEEP = timedelta(days=7)
 # A lane holds at most about this many seconds' worth of a throttled channel's messages.
@@ -211,7 +213,8 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             precedence=dispatcher.precedence,
         )
         broker = settings.kafka_clients("notify").broker(linger_ms=2)
-        relay = outbox_relay(pool, broker, batch=500, poll_seconds=0.5)
+        # Commits wake the relay at once (LISTEN/NOTIFY): the poll is its safety net only.
+        relay = outbox_relay(pool, broker, batch=500, poll_seconds=RELAY_SAFETY_POLL_SECONDS)
         notify = Notify(
             settings=settings,
             pool=pool,
@@ -226,7 +229,6 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             relay=relay,
             resources=stack,
         )
-        dispatcher.on_outcome = notify.wake_relay
         register_consumers(notify)
         await broker.start()
         stack.push_async_callback(broker.stop)

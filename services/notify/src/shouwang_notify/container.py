@@ -19,7 +19,6 @@ from shouwang_servicekit.outbox import OutboxRelay
 from shouwang_servicekit.resources import database_check, kafka_check
 
 from .adapters.links import LinkSigner
-from .adapters.outbox import LANE
 from .adapters.templates import Templates
 from .config import NotifySettings
 from .service_layer.dispatch import Dispatcher
@@ -44,11 +43,6 @@ class Notify:
     broker: KafkaBroker | None = None
     relay: OutboxRelay | None = None
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
-
-    def wake_relay(self) -> None:
-        """Something was committed to the outbox: publish it now, not at the next poll."""
-        if self.relay is not None:
-            self.relay.wake(LANE)
 
     def wake_planner(self) -> None:
         """Alerts landed in the inbox: plan them now, not at the next poll."""

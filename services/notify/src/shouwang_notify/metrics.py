@@ -82,6 +82,13 @@ OUTBOX_PUBLISHED = Counter(
     "Notification events the outbox relay published.",
     registry=REGISTRY,
 )
+OUTBOX_LISTENING = Gauge(
+    "notify_outbox_relay_listening",
+    "1 while this replica leads the outbox lane and hears its commits at once (LISTEN); 0 while"
+    " it does not (it follows, or leads polling: then events wait for the safety-net poll).",
+    ["lane"],
+    registry=REGISTRY,
+)
 ALERTS_WAITING = Gauge(
     "notify_alerts_waiting",
     "Alerts taken off Kafka and not yet planned into messages (the inbox).",

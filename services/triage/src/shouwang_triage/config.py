@@ -54,8 +54,9 @@ class TriageSettings(SharedSettings):
     # How often the escalation scheduler looks for overdue alerts, and how many per pass.
     escalation_interval_seconds: float = 1.0
     escalation_batch: int = 100
-    # The relay wakes at once after each commit; this is its fallback poll (crash recovery).
-    relay_poll_seconds: float = 0.5
+    # Commits wake the relay at once (LISTEN/NOTIFY); this poll is only its safety net, and
+    # how soon a replica takes a lane over from one that died.
+    relay_poll_seconds: float = 1.0
     relay_batch: int = 500
 
     @property

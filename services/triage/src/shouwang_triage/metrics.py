@@ -78,6 +78,13 @@ INPUT_TO_COMMIT_SECONDS = Histogram(
 OUTBOX_PENDING = Gauge(
     "triage_outbox_pending", "Events waiting in the outbox, by lane.", ["lane"], registry=REGISTRY
 )
+OUTBOX_LISTENING = Gauge(
+    "triage_outbox_relay_listening",
+    "1 while this replica leads the outbox lane and hears its commits at once (LISTEN); 0 while"
+    " it does not (it follows, or leads polling: then events wait for the safety-net poll).",
+    ["lane"],
+    registry=REGISTRY,
+)
 CENSUS_RESTED_SECONDS = Counter(
     "triage_census_rested_seconds",
     "Seconds the census lane rested to stay within TRIAGE_CENSUS_DUTY_CYCLE.",

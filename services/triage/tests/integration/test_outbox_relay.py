@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -38,8 +39,16 @@ async def _add(pool: asyncpg.Pool, topic: str, count: int) -> None:
     )
 
 
-async def _pending(pool: asyncpg.Pool) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE lane = 'urgent'"))
+async def _pending(pool: asyncpg.Pool, lane: str = "urgent") -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE lane = $1", lane))
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)
 
 
 async def test_one_relay_leads_a_lane_until_its_connection_goes(
@@ -86,6 +95,44 @@ async def test_one_relay_leads_a_lane_until_its_connection_goes(
     finally:
         for relay in (first, second):
             await relay.resign("urgent")
+        await broker.stop()
+        for pool in pools:
+            await pool.close()
+
+
+async def test_a_commit_on_another_replica_wakes_the_leader_of_its_lane(
+    service_database, kafka_bootstrap: str, topic: str
+) -> None:
+    """The trigger notifies the lanes a statement added (the payload): each lane's leader
+    publishes what another replica committed at once, the census lane as the urgent one."""
+    dsn = await service_database("triage")
+    pools = [
+        await asyncpg.create_pool(dsn, min_size=1, max_size=3, connection_class=QuietConnection)
+        for _ in range(2)
+    ]
+    broker = KafkaBroker(kafka_bootstrap, acks="all", enable_idempotence=True, logger=None)
+    await broker.start()
+    # A poll of a minute: only the notification can publish within the waits below.
+    relay = outbox_relay(pools[0], {"urgent": broker, "bulk": broker}, batch=100, poll_seconds=60)
+    running = asyncio.create_task(relay.run())
+    try:
+        await _until(lambda: relay.listens("urgent") and relay.listens("bulk"))
+        for lane in ("bulk", "urgent"):  # written through the other replica's pool
+            await pools[1].execute(
+                "INSERT INTO outbox (lane, event_id, topic, key, value, headers)"
+                " VALUES ($1, $2, $3, 'k', 'v', '{}')",
+                lane,
+                str(uuid.uuid4()),
+                topic,
+            )
+            async with asyncio.timeout(20):
+                while True:
+                    if not await _pending(pools[1], lane):
+                        break
+                    await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
         await broker.stop()
         for pool in pools:
             await pool.close()

@@ -39,6 +39,8 @@ TABLE = OutboxTable(
     keep_published=True,
     relay_setting="shouwang.outbox_relay",
     campus_column="campus_id",
+    # Its insert trigger notifies this channel at commit (migrations/0007_outbox_notify.sql).
+    channel="shouwang_casework_outbox",
 )
 LANE = "events"
 # Any constant works; it names "the outbox relay" among casework's advisory locks.
@@ -98,6 +100,9 @@ class _Published(RelayObserver):
 
     def idle(self, lane: str) -> None:
         metrics.OUTBOX_LAG.set(0.0)
+
+    def listening(self, lane: str, listening: bool) -> None:
+        metrics.OUTBOX_LISTENING.labels(lane).set(1 if listening else 0)
 
 
 def outbox_relay(

@@ -120,8 +120,6 @@ async def apply_batch(
                 outcomes.append("applied")
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
-    if "applied" in outcomes:
-        casework.wake_relay()
     return outcomes
 
 

@@ -30,6 +30,8 @@ TABLE = OutboxTable(
     keep_published=True,
     relay_setting="shouwang.all_campuses",
     campus_column="campus_id",
+    # Its insert trigger notifies this channel at commit (migrations/0003_outbox_notify.sql).
+    channel="shouwang_notify_outbox",
 )
 LANE = "events"
 # Any constant works; it names "the outbox relay" among notify's advisory locks.
@@ -79,6 +81,9 @@ async def enqueue_events(conn: asyncpg.Connection, events: Sequence[OutgoingEven
 class _Published(RelayObserver):
     def published(self, lane: str, records: Sequence[OutboxRecord]) -> None:
         metrics.OUTBOX_PUBLISHED.inc(len(records))
+
+    def listening(self, lane: str, listening: bool) -> None:
+        metrics.OUTBOX_LISTENING.labels(lane).set(1 if listening else 0)
 
 
 def outbox_relay(

@@ -181,7 +181,6 @@ async def _confirm(
             now=datetime.now(UTC),
             viewer_ref=_viewer(app, request),
         )
-    app.wake_relay()
     return _page(app, view, language, request.url.path, confirmed=True)
 
 

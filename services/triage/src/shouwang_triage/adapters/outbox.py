@@ -23,7 +23,8 @@ from shouwang_servicekit.outbox import (
 from .. import metrics
 
 LANES = ("urgent", "bulk")
-TABLE = OutboxTable(schema="triage", lane_column="lane")
+# Its insert trigger notifies this channel with the lane at commit (migrations/0006).
+TABLE = OutboxTable(schema="triage", lane_column="lane", channel="shouwang_triage_outbox")
 # Any constants unique among triage's advisory locks: one leader per lane across replicas.
 _LOCK_KEYS = {"urgent": 0x7472_0001, "bulk": 0x7472_0002}
 
@@ -36,6 +37,9 @@ class _Pending(RelayObserver):
 
     def idle(self, lane: str) -> None:
         metrics.OUTBOX_PENDING.labels(lane).set(0)
+
+    def listening(self, lane: str, listening: bool) -> None:
+        metrics.OUTBOX_LISTENING.labels(lane).set(1 if listening else 0)
 
 
 def outbox_relay(

@@ -158,8 +158,6 @@ async def _grade_together(
             BatchStore(store.conn), triage.policy, items, now, pause, triage.zone
         )
     committed = datetime.now(UTC)
-    for lane in {item.lane for item in items}:
-        triage.relay.wake(lane)
     elapsed = (time.perf_counter() - started) / len(items)
     for outcome in outcomes:
         item = outcome.item

@@ -28,8 +28,6 @@ def escalations(triage: Triage) -> Chore:
     async def escalate() -> bool:
         async with unit_of_work(triage.pool) as store:
             done = await escalate_overdue(store, triage.policy, datetime.now(UTC), batch)
-        if done:
-            triage.relay.wake("urgent")
         for step in done:
             metrics.campus_known(step.campus_id)
             metrics.DEADLINE_BREACHES.labels(step.campus_id, step.level.id).inc()
