@@ -222,6 +222,16 @@ async def test_case_assigned_reaches_the_new_owner_in_one_batched_message(
 ) -> None:
     student_ref = await setup(notify, pseudonyms)
     owner = pseudonyms.person_ref(CAMPUS, "T1002")  # prefers DingTalk
+    # The sample's T1002 keeps quiet hours (23:00-07:00 campus time), which would hold the
+    # bundle when this runs at night there; the bundle itself is what is tested here.
+    async with worker_transaction(notify.pool) as conn:
+        cleared = await conn.execute(
+            "UPDATE staff_contacts SET quiet_start = NULL, quiet_end = NULL"
+            " WHERE campus_id = $1 AND person_ref = $2",
+            CAMPUS,
+            owner,
+        )
+    assert cleared == "UPDATE 1"
     for _ in range(3):
         assigned = CaseAssigned(
             case_id=str(uuid.uuid4()),
