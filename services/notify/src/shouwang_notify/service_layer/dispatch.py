@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -142,16 +142,6 @@ class Dispatcher:
         self._slots = {lane.name: _Slots(lane, self._wake[lane.name]) for lane in self.lanes}
         self._sending: set[asyncio.Task[None]] = set()
         self._released = 0.0
-
-    @property
-    def on_outcome(self) -> Callable[[], None]:
-        assert self.outcomes is not None
-        return self.outcomes.committed
-
-    @on_outcome.setter
-    def on_outcome(self, callback: Callable[[], None]) -> None:
-        assert self.outcomes is not None
-        self.outcomes.committed = callback
 
     @property
     def in_flight(self) -> int:

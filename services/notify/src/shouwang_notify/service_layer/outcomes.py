@@ -80,8 +80,6 @@ class Outcomes:
     draw: Callable[[], float] = random.random
     # How long a transient failure to record outcomes is retried: the claim's lease.
     patience_seconds: float = 60.0
-    # Called after outcomes (and their events) committed: the outbox relay publishes at once.
-    committed: Callable[[], None] = lambda: None
     _waiting: list[tuple[Outcome, asyncio.Future[None]]] = field(default_factory=list)
     _writing: bool = False
 
@@ -126,7 +124,6 @@ class Outcomes:
         for count in counts:
             count()
         _settle(group, None)
-        self.committed()
 
     async def _commit_apart(
         self, group: list[tuple[Outcome, asyncio.Future[None]]], exc: Exception
