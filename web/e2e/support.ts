@@ -40,8 +40,12 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /** axe-core finds no serious or critical issue on the page as it stands. */
 export async function accessible(page: Page): Promise<void> {
-  // Judge the page at rest: a toast fading in or out has, for a moment, the contrast of its
-  // opacity (axe once caught one mid-fade). Endless animations (spinners) are not waited for.
+  // Judge the page at rest. A toast (ElMessage) is transient: it closes by itself after 3 s
+  // (6 s for an error), and one that starts fading while axe reads its colours has, for a
+  // moment, the contrast of its opacity (CI caught it twice: once mid-fade-in, once starting
+  // to fade out during the analysis). So wait for toasts to be gone, then for any finite
+  // animation left; endless ones (spinners) are not waited for.
+  await expect(page.locator('.el-message')).toHaveCount(0, { timeout: 15_000 })
   await page.evaluate(() =>
     Promise.all(
       document
