@@ -7,6 +7,8 @@ away (database, broker) is waited out, never skipped.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_servicekit.kafka.consumers import (
     DEAD_LETTERED,
@@ -21,6 +23,8 @@ from .. import metrics
 from ..adapters.inbox import Landing
 from ..container import Notify
 from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
+
+Handler = Callable[[Notify, Record], Awaitable[str]]
 
 
 class _Observer(ConsumerObserver):
@@ -59,28 +63,18 @@ def register_consumers(notify: Notify) -> None:
     # Case events one at a time: batched (one transaction for what queued up), the cases
     # consumer saved no measurable CPU in bench/pipeline.py, and a long transaction of case
     # notices beside the planner is not worth a risk to a critical alert's first message.
-    async def case_event(record: Record) -> str:
-        return await on_case_event(notify, record)
+    # The directory changes rarely.
+    for topic, apply in ((CASES, on_case_event), (DIRECTORY, on_directory_entry)):
 
-    subscribe(
-        notify.broker,
-        CASES,
-        group_id=f"{notify.settings.group_prefix}.{CASES}",
-        handle=case_event,
-        retry=Retry(),
-        observer=observer,
-        progress=metrics.PROGRESS,
-    )
+        async def handle(record: Record, apply: Handler = apply) -> str:
+            return await apply(notify, record)
 
-    async def directory_entry(record: Record) -> str:
-        return await on_directory_entry(notify, record)
-
-    subscribe(
-        notify.broker,
-        DIRECTORY,
-        group_id=f"{notify.settings.group_prefix}.{DIRECTORY}",
-        handle=directory_entry,
-        retry=Retry(),
-        observer=observer,
-        progress=metrics.PROGRESS,
-    )
+        subscribe(
+            notify.broker,
+            topic,
+            group_id=f"{notify.settings.group_prefix}.{topic}",
+            handle=handle,
+            retry=Retry(),
+            observer=observer,
+            progress=metrics.PROGRESS,
+        )
