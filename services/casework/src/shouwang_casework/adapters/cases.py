@@ -20,6 +20,7 @@ from shouwang_contracts.events.casework import CaseOutcome, CaseState
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..domain.cases import Case
+from .roster import responsible_sql
 
 
 class StaleCase(Exception):
@@ -97,6 +98,58 @@ async def active_case_of(conn: asyncpg.Connection, student_ref: str) -> Case | N
     return _case(row) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class WarningContext:
+    """What handling a warning about a student needs to know, read in one round trip."""
+
+    #: The alert (or assessment) is on file already: the warning was handled before.
+    known: bool
+    #: The student's one active case, locked for update, if any.
+    active: Case | None
+    #: Who holds the owner role for the student, narrowest scope first.
+    owners: list[str]
+
+
+def _context_sql(known: str) -> str:
+    # The active case is locked inside the lateral subquery (FOR UPDATE cannot reach the
+    # nullable side of an outer join from outside it).
+    return f"""
+        SELECT k.known, {responsible_sql("$1", "$2")} AS owners, c.*
+        FROM (SELECT EXISTS ({known}) AS known) AS k
+        LEFT JOIN LATERAL (
+            SELECT * FROM cases WHERE student_ref = $1 AND state <> 'closed' FOR UPDATE
+        ) AS c ON true
+    """  # noqa: S608 - built from constants
+
+
+_ALERT_CONTEXT = _context_sql("SELECT 1 FROM alerts WHERE alert_id = $3")
+_ASSESSMENT_CONTEXT = _context_sql("SELECT 1 FROM case_assessments WHERE assessment_id = $3")
+
+
+async def warning_context(
+    conn: asyncpg.Connection,
+    student_ref: str,
+    owner_role: Role,
+    *,
+    alert_id: str | None = None,
+    assessment_id: str | None = None,
+) -> WarningContext:
+    """Whether the alert (or else the assessment) is known, the student's active case (locked)
+    and who would own a case for `owner_role`: what `get_alert` (or whether the assessment is attached),
+    `active_case_of` and `responsible_for` answer, in one statement instead of three."""
+    if (alert_id is None) == (assessment_id is None):
+        raise ValueError("name exactly one of alert_id and assessment_id")
+    row = await conn.fetchrow(
+        _ALERT_CONTEXT if alert_id is not None else _ASSESSMENT_CONTEXT,
+        student_ref,
+        owner_role.value,
+        alert_id if alert_id is not None else assessment_id,
+    )
+    assert row is not None  # the outer query always has its one row
+    active = _case(row) if row["case_id"] is not None else None
+    return WarningContext(known=row["known"], active=active, owners=list(row["owners"]))
+
+
 async def save_case(
     conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
 ) -> None:
@@ -151,22 +204,16 @@ async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCiphe
     """Store the case's pending changes as immutable history rows, free text sealed."""
     if not case.changes:
         return
-    start = await conn.fetchval(
-        "SELECT coalesce(max(seq), 0) FROM case_history WHERE case_id = $1",
-        uuid.UUID(case.case_id),
-    )
-    rows = []
-    for offset, change in enumerate(case.changes, start=1):
+    columns: list[list[Any]] = [[] for _ in range(8)]
+    for change in case.changes:
         sealed = None
         if change.text:
             sealed = cipher.seal(
                 change.text, campus_id=case.campus_id, student_ref=case.student_ref
             ).model_dump_json()
-        rows.append(
+        for column, value in zip(
+            columns,
             (
-                case.campus_id,
-                uuid.UUID(case.case_id),
-                start + offset,
                 change.kind,
                 change.from_state.value if change.from_state else None,
                 change.to_state.value if change.to_state else None,
@@ -175,15 +222,28 @@ async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCiphe
                 json.dumps(change.detail, ensure_ascii=False, default=str),
                 sealed,
                 change.at,
-            )
-        )
-    await conn.executemany(
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    # The next seq numbers are read in the insert itself (one round trip, not two); the
+    # caller holds the student's lock, and UNIQUE (case_id, seq) refuses a race regardless.
+    await conn.execute(
         """
         INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state,
                                   actor_ref, actor_role, detail, sealed_text, at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)
+        SELECT $1, $2, last.seq + c.n, c.kind, c.from_state, c.to_state, c.actor_ref,
+               c.actor_role, c.detail::jsonb, c.sealed_text::jsonb, c.at
+        FROM (SELECT coalesce(max(seq), 0) AS seq FROM case_history WHERE case_id = $2) AS last,
+             unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::timestamptz[])
+                 WITH ORDINALITY AS c(kind, from_state, to_state, actor_ref, actor_role, detail,
+                                      sealed_text, at, n)
+        ORDER BY c.n
         """,
-        rows,
+        case.campus_id,
+        uuid.UUID(case.case_id),
+        *columns,
     )
 
 
@@ -265,16 +325,6 @@ async def attach_assessment(
             report_ids,
             graded_at,
             at,
-        )
-    )
-
-
-async def assessment_attached(conn: asyncpg.Connection, assessment_id: str) -> bool:
-    """Whether this assessment is attached to some case already."""
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM case_assessments WHERE assessment_id = $1)",
-            assessment_id,
         )
     )
 
