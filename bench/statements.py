@@ -48,7 +48,14 @@ def reset(admin_dsn: str) -> None:
     """Create the extension (once) and zero its counters."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        conn.execute("SELECT pg_stat_statements_reset()")
+        try:
+            conn.execute("SELECT pg_stat_statements_reset()")
+        except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+            raise SystemExit(
+                "--statements: the PostgreSQL named by DATABASE_URL does not preload "
+                "pg_stat_statements (shared_preload_libraries); leave DATABASE_URL unset "
+                "and the bench starts one that does"
+            ) from exc
 
 
 def read(admin_dsn: str) -> list[Statement]:
