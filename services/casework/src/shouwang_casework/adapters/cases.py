@@ -150,12 +150,67 @@ async def warning_context(
     return WarningContext(known=row["known"], active=active, owners=list(row["owners"]))
 
 
+# A case's row and its history rows are written in one statement (two round trips were one
+# per case change, on the path of every warning). The history's rows come as arrays, one per
+# column, numbered in order after the case's last seq; foreign keys are checked at the end of
+# the statement, so a new case's first history rows may name it.
+_HISTORY_COLUMNS = """
+    h.kind, h.from_state, h.to_state, h.actor_ref, h.actor_role, h.detail::jsonb,
+    h.sealed_text::jsonb, h.at
+"""
+_HISTORY_ARRAYS = """
+    unnest({0}::text[], {1}::text[], {2}::text[], {3}::text[], {4}::text[], {5}::text[],
+           {6}::text[], {7}::timestamptz[])
+        WITH ORDINALITY AS h(kind, from_state, to_state, actor_ref, actor_role, detail,
+                             sealed_text, at, n)
+"""
+_INSERT_HISTORY = """
+    INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state, actor_ref,
+                              actor_role, detail, sealed_text, at)
+"""
+_INSERT_CASE = f"""
+    WITH saved AS (
+        INSERT INTO cases (state, severity, severity_rank, owner_ref, owner_role, outcome,
+                           report_ids, updated_at, closed_at, case_id, campus_id,
+                           student_ref, opened_at, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
+        RETURNING case_id
+    ), history AS (
+        {_INSERT_HISTORY}
+        SELECT $11, saved.case_id, h.n, {_HISTORY_COLUMNS}
+        FROM saved, {_HISTORY_ARRAYS.format(*(f"${n}" for n in range(14, 22)))}
+        ORDER BY h.n
+    )
+    SELECT count(*) FROM saved
+"""  # noqa: S608 - built from constants
+# The update checks the version it was read at; the history is written only if it matched.
+_UPDATE_CASE = f"""
+    WITH saved AS (
+        UPDATE cases SET state = $1, severity = $2, severity_rank = $3, owner_ref = $4,
+            owner_role = $5, outcome = $6, report_ids = $7, updated_at = $8, closed_at = $9,
+            version = version + 1
+        WHERE case_id = $10 AND version = $11
+        RETURNING case_id
+    ), history AS (
+        {_INSERT_HISTORY}
+        SELECT $12, saved.case_id, last.seq + h.n, {_HISTORY_COLUMNS}
+        FROM saved,
+             (SELECT coalesce(max(seq), 0) AS seq FROM case_history WHERE case_id = $10) AS last,
+             {_HISTORY_ARRAYS.format(*(f"${n}" for n in range(13, 21)))}
+        ORDER BY h.n
+    )
+    SELECT count(*) FROM saved
+"""  # noqa: S608 - built from constants
+
+
 async def save_case(
     conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
 ) -> None:
-    """Insert or update the case and append its pending changes to the history.
+    """Insert or update the case and append its pending changes to the history, in one
+    statement.
 
     The update checks the version it was read at, so a concurrent change is never overwritten.
+    The caller holds the student's lock; UNIQUE (case_id, seq) refuses a racing history.
     """
     values = (
         case.state.value,
@@ -168,42 +223,28 @@ async def save_case(
         case.updated_at,
         case.closed_at,
     )
+    history = _history_columns(case, cipher)
     if new:
-        await conn.execute(
-            """
-            INSERT INTO cases (state, severity, severity_rank, owner_ref, owner_role, outcome,
-                               report_ids, updated_at, closed_at, case_id, campus_id,
-                               student_ref, opened_at, version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
-            """,
+        await conn.fetchval(
+            _INSERT_CASE,
             *values,
             uuid.UUID(case.case_id),
             case.campus_id,
             case.student_ref,
             case.opened_at,
+            *history,
         )
-    else:
-        status = await conn.execute(
-            """
-            UPDATE cases SET state = $1, severity = $2, severity_rank = $3, owner_ref = $4,
-                owner_role = $5, outcome = $6, report_ids = $7, updated_at = $8, closed_at = $9,
-                version = version + 1
-            WHERE case_id = $10 AND version = $11
-            """,
-            *values,
-            uuid.UUID(case.case_id),
-            case.version,
-        )
-        if status != "UPDATE 1":
-            raise StaleCase(case.case_id)
-        case.version += 1
-    await append_history(conn, case, cipher)
-
-
-async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCipher) -> None:
-    """Store the case's pending changes as immutable history rows, free text sealed."""
-    if not case.changes:
         return
+    saved = await conn.fetchval(
+        _UPDATE_CASE, *values, uuid.UUID(case.case_id), case.version, case.campus_id, *history
+    )
+    if saved != 1:
+        raise StaleCase(case.case_id)
+    case.version += 1
+
+
+def _history_columns(case: Case, cipher: NoteCipher) -> list[list[Any]]:
+    """The case's pending changes as history columns (one array each), free text sealed."""
     columns: list[list[Any]] = [[] for _ in range(8)]
     for change in case.changes:
         sealed = None
@@ -226,25 +267,7 @@ async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCiphe
             strict=True,
         ):
             column.append(value)
-    # The next seq numbers are read in the insert itself (one round trip, not two); the
-    # caller holds the student's lock, and UNIQUE (case_id, seq) refuses a race regardless.
-    await conn.execute(
-        """
-        INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state,
-                                  actor_ref, actor_role, detail, sealed_text, at)
-        SELECT $1, $2, last.seq + c.n, c.kind, c.from_state, c.to_state, c.actor_ref,
-               c.actor_role, c.detail::jsonb, c.sealed_text::jsonb, c.at
-        FROM (SELECT coalesce(max(seq), 0) AS seq FROM case_history WHERE case_id = $2) AS last,
-             unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                    $9::text[], $10::timestamptz[])
-                 WITH ORDINALITY AS c(kind, from_state, to_state, actor_ref, actor_role, detail,
-                                      sealed_text, at, n)
-        ORDER BY c.n
-        """,
-        case.campus_id,
-        uuid.UUID(case.case_id),
-        *columns,
-    )
+    return columns
 
 
 @dataclass(frozen=True, slots=True)
