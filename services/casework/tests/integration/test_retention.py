@@ -23,7 +23,18 @@ from shouwang_casework.adapters.retention import due_files, erase_file_text
 from shouwang_casework.service_layer.retention import erase_due_files
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cases_support import CENTER, CIPHER, PSEUDONYMS, SECRET, STUDENT_NO, import_roster, token
+from cases_support import (
+    CENTER,
+    CIPHER,
+    COUNSELOR_8,
+    PSEUDONYMS,
+    SECRET,
+    STUDENT_NO,
+    import_roster,
+    in_both_languages,
+    refused,
+    token,
+)
 from shouwang_contracts.vocabulary import Role
 
 pytestmark = pytest.mark.integration
@@ -380,3 +391,101 @@ async def test_an_erased_file_still_reads_for_the_counseling_center(
     assert json.loads(bodies[f"/v1/cases/{case_id}/notes"]) == []
     for erased in ("轻生", "结案：", "每周谈心", "告知家长", "睡眠改善", "精神卫生中心", "整夜哭"):
         assert not any(erased in body for body in bodies.values()), erased
+
+
+async def test_the_counseling_center_erases_a_closed_file_on_request(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """PIPL Art. 47: a file closed ten days ago loses its text at once on the student's
+    request, carried out by tier 6; audited under the center's name and the request's
+    reference; the retention chore then finds nothing left to do."""
+    campus = f"ret-{uuid.uuid4().hex[:6]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    await seed_file(pool, campus, closed_ago=timedelta(days=10), student_ref=student)
+
+    response = await client.post(
+        f"/v1/students/{student}/erasure",
+        json={"request_ref": "PIPL-2026-0042"},
+        headers=token(SECRET, campus, CENTER, Role.COUNSELING_CENTER),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["cases"] == 1
+    assert await file_text(pool, campus, student) == {
+        **dict.fromkeys(FULL, 0), "history_texts": 0, "history_rows": 3
+    }  # fmt: skip
+    [entry] = await erasures_audited(pool, campus, student)
+    assert entry["principal_ref"] == PSEUDONYMS.person_ref(campus, CENTER)
+    assert entry["role"] == "counseling_center"
+    assert entry["reason"] == "request:PIPL-2026-0042;cases:1"
+    assert await erase_due_files(pool, [campus], timedelta(days=180), batch=10) == (0, False)
+
+
+async def test_an_erasure_request_is_refused_while_a_case_is_open(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Clinical safety first: with a case open nothing is erased; the refusal is a 409
+    problem+json in both languages and stays in the audit log. Only tier 6 may ask, only for
+    a student of its campus."""
+    campus = f"ret-{uuid.uuid4().hex[:6]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    await seed_file(pool, campus, closed_ago=4 * YEAR, opened_ago=5 * YEAR, student_ref=student)
+    await seed_file(
+        pool, campus, closed_ago=None, opened_ago=timedelta(days=2), student_ref=student
+    )
+    before = await file_text(pool, campus, student)
+    center = token(SECRET, campus, CENTER, Role.COUNSELING_CENTER)
+    url = f"/v1/students/{student}/erasure"
+    body = {"request_ref": "PIPL-2026-0043"}
+
+    chinese, english = await in_both_languages(
+        client, "POST", url, center, 409, "erasure_case_open", json=body
+    )
+
+    assert "未结案" in chinese["detail"]
+    assert "case open" in english["detail"]
+    assert await file_text(pool, campus, student) == before
+    assert await erasures_audited(pool, campus, student) == []
+    async with campus_transaction(pool, campus) as conn:
+        refusals = await conn.fetch(
+            "SELECT action, reason FROM audit_log WHERE student_ref = $1"
+            " AND action = 'file.erase.refused'",
+            student,
+        )
+    assert [tuple(r) for r in refusals] == [("file.erase.refused", "erasure_case_open")] * 2
+    counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    assert (await client.post(url, json=body, headers=counselor)).status_code == 403
+    refused(
+        await client.post("/v1/students/stu_nobody/erasure", json=body, headers=center),
+        404,
+        "student_not_found",
+    )
+    free_text = await client.post(url, json={"request_ref": "学生说想删掉"}, headers=center)
+    assert free_text.status_code == 422
+
+
+async def test_runtime_role_cannot_erase_on_request_as_anyone_but_the_center(
+    pool: asyncpg.Pool, casework_dsn: str
+) -> None:
+    """The database checks the role it is told and the open case itself, and its shared body
+    cannot be called without the two functions' checks."""
+    campus = f"ret-{uuid.uuid4().hex[:6]}"
+    student, _ = await seed_file(pool, campus, closed_ago=None, opened_ago=timedelta(days=1))
+    before = await file_text(pool, campus, student)
+    conn = await asyncpg.connect(casework_dsn)
+    try:
+        calls = (
+            (asyncpg.InsufficientPrivilegeError, "erase_file_text_on_request($1, 'p', 'auditor', 'r')"),
+            (asyncpg.ObjectInUseError, "erase_file_text_on_request($1, 'p', 'counseling_center', 'r')"),
+            (asyncpg.InsufficientPrivilegeError, "erase_file_text_before($1, now())"),
+        )  # fmt: skip
+        for error, call in calls:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('shouwang.campus_id', $1, true)", campus)
+                with pytest.raises(error):
+                    await conn.fetchval(f"SELECT {call}", student)
+    finally:
+        await conn.close()
+    assert await file_text(pool, campus, student) == before

@@ -44,3 +44,40 @@ async def erase_file_text(conn: asyncpg.Connection, student_ref: str, retention:
             "SELECT erase_closed_file_text($1, $2::interval)", student_ref, retention
         )
     )
+
+
+async def erase_file_text_on_request(
+    conn: asyncpg.Connection, student_ref: str, *, principal_ref: str, role: str, request_ref: str
+) -> int:
+    """Erase one student's file text now (PIPL Art. 47), audited as the caller; how many cases
+    it covered. The function refuses (`asyncpg.ObjectInUseError`) while a case is open."""
+    return int(
+        await conn.fetchval(
+            "SELECT erase_file_text_on_request($1, $2, $3, $4)",
+            student_ref,
+            principal_ref,
+            role,
+            request_ref,
+        )
+    )
+
+
+async def student_known(conn: asyncpg.Connection, student_ref: str) -> bool:
+    """True when the roster or a case knows the student (in the transaction's campus)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM students WHERE student_ref = $1)"
+            " OR EXISTS (SELECT 1 FROM cases WHERE student_ref = $1)",
+            student_ref,
+        )
+    )
+
+
+async def has_open_case(conn: asyncpg.Connection, student_ref: str) -> bool:
+    """True while any case of the student is not closed."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE student_ref = $1 AND state <> 'closed')",
+            student_ref,
+        )
+    )

@@ -8,18 +8,26 @@ when the text went (never what it said). See docs/retention.md.
 
 Clinical safety first: a student with any case not closed is never touched, checked both
 here (the due query) and in the database function itself.
+
+The counseling center may also erase one student's file text at once, on the student's
+written request (Art. 47), refused while a case of the student is open.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from shouwang_contracts.vocabulary import Role
 
+from ..adapters import retention as store
 from ..adapters.db import campus_transaction
 from ..adapters.retention import due_files, erase_file_text
+from ..domain.guards import NotPermitted
+from .access import Caller, CaseNotFound, ReadRefused
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +52,62 @@ async def erase_due_files(
         except Exception:
             logger.exception("retention failed for a campus")
     return erased, more
+
+
+#: Who may erase a file on request: the counseling center (tier 6), which receives the
+#: student's written request and answers for it.
+ERASERS = frozenset({Role.COUNSELING_CENTER})
+
+
+class ErasureRefused(ReadRefused):
+    """An erasure asked while the student has a case open: 409, and audited in a transaction
+    of its own like a refused read (so the entry survives the request's rollback)."""
+
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What an erasure on request did."""
+
+    student_ref: str
+    cases: int
+    erased_at: datetime
+    request_ref: str
+
+
+async def erase_on_request(
+    conn: asyncpg.Connection, caller: Caller, student_ref: str, request_ref: str
+) -> Erasure:
+    """Erase `student_ref`'s file text now, on the written request `request_ref` (PIPL Art.
+    47): what retention would erase, up to now; the structured facts and the audit log stay.
+    Never while a case of the student is open: care comes first, and an open case's notes
+    are what its counsellor works with."""
+    role = caller.principal.role
+    if role not in ERASERS:
+        raise NotPermitted("erasure_forbidden", "only the counseling center erases a file")
+    if not await store.student_known(conn, student_ref):
+        raise CaseNotFound("student_not_found", "No such student in the roster")
+    open_case = NotPermitted(
+        "erasure_case_open", "the student has a case open; close it before erasing the file"
+    )
+    refused = ErasureRefused(
+        open_case,
+        principal_ref=caller.person_ref,
+        role=role.value,
+        student_ref=student_ref,
+        action="file.erase",
+    )
+    if await store.has_open_case(conn, student_ref):
+        raise refused
+    try:
+        cases = await store.erase_file_text_on_request(
+            conn,
+            student_ref,
+            principal_ref=caller.person_ref,
+            role=role.value,
+            request_ref=request_ref,
+        )
+    except asyncpg.ObjectInUseError as exc:  # a case opened between the check and the lock
+        raise refused from exc
+    return Erasure(student_ref, cases, datetime.now(UTC), request_ref)
