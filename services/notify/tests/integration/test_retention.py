@@ -13,8 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import StudentRouting
 from shouwang_notify.adapters.db import worker_transaction
-from shouwang_notify.adapters.retention import purge_delivery_records
+from shouwang_notify.adapters.retention import (
+    purge_delivery_records,
+    purge_family_contacts_of_leavers,
+)
+from shouwang_notify.service_layer.cases import apply_directory
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +130,47 @@ async def test_old_delivery_records_end_and_nothing_waiting_or_recent_is_touched
         "ack_links": {"recent-done", "old-waiting"},
         "cases": {"recent-done", "old-waiting"},
     }
+
+
+async def test_family_contacts_end_after_the_student_left_never_with_a_case_open(
+    notify_pool: asyncpg.Pool,
+) -> None:
+    """The directory says who left, and when; their family contacts end after the grace,
+    except a student with a case still open. One who came back is forgotten as a leaver."""
+    grace = timedelta(days=180)
+
+    def routing(student: str, *, active: bool, at: datetime) -> Envelope[StudentRouting]:
+        entry = StudentRouting(student_ref=student, active=active, updated_at=at)
+        return Envelope.wrap(entry, source="/shouwang/casework", campus_id="c1", subject=student)
+
+    async with worker_transaction(notify_pool) as conn:
+        for student in ("gone", "gone_in_crisis", "just_left", "here", "came_back"):
+            await conn.execute(
+                "INSERT INTO family_contacts (campus_id, student_ref, rank, relation, sealed,"
+                " channels) VALUES ('c1', $1, 1, '母亲', '{}', '{sms}')",
+                student,
+            )
+        await conn.execute(
+            "INSERT INTO cases (campus_id, case_id, student_ref, severity)"
+            " VALUES ('c1', 'case-open', 'gone_in_crisis', 'severe')"
+        )
+        long_ago = NOW - timedelta(days=200)
+        for envelope in (
+            routing("gone", active=False, at=long_ago),
+            routing("gone_in_crisis", active=False, at=long_ago),
+            routing("just_left", active=False, at=NOW - timedelta(days=10)),
+            routing("here", active=True, at=long_ago),
+            routing("came_back", active=False, at=long_ago),
+            routing("came_back", active=True, at=NOW),
+            # A compacted topic replayed says the same later: the first word stands.
+            routing("gone", active=False, at=NOW),
+        ):
+            await apply_directory(conn, envelope)
+
+    async with worker_transaction(notify_pool) as conn:
+        erased = await purge_family_contacts_of_leavers(conn, NOW - grace, batch=500)
+        again = await purge_family_contacts_of_leavers(conn, NOW - grace, batch=500)
+        kept = {r[0] for r in await conn.fetch("SELECT student_ref FROM family_contacts")}
+
+    assert (erased, again) == (1, 0)
+    assert kept == {"gone_in_crisis", "just_left", "here", "came_back"}
