@@ -20,6 +20,8 @@ import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.retention import due_files, erase_file_text
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.main import create_app
 from shouwang_casework.service_layer.retention import erase_due_files
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,6 +36,7 @@ from cases_support import (
     in_both_languages,
     refused,
     token,
+    wait_for,
 )
 from shouwang_contracts.vocabulary import Role
 
@@ -489,3 +492,26 @@ async def test_runtime_role_cannot_erase_on_request_as_anyone_but_the_center(
     finally:
         await conn.close()
     assert await file_text(pool, campus, student) == before
+
+
+async def test_the_running_service_erases_due_files_by_itself(
+    casework_settings: CaseworkSettings, pool: asyncpg.Pool
+) -> None:
+    """The chore is wired: a casework started for the campus erases a due file on its first
+    turn (the kit runs a chore at once on start), and leaves an open one alone."""
+    campus = f"ret-{uuid.uuid4().hex[:6]}"
+    due, _ = await seed_file(pool, campus, closed_ago=4 * YEAR)
+    open_, _ = await seed_file(pool, campus, closed_ago=None)
+    settings = casework_settings.model_copy(update={"campuses": [campus]})
+    app = create_app(settings)
+
+    async with app.router.lifespan_context(app):
+
+        async def erased() -> bool:
+            return bool(await erasures_audited(pool, campus, due))
+
+        assert await wait_for(erased, within=60.0)
+
+    assert (await file_text(pool, campus, due))["notes"] == 0
+    assert (await file_text(pool, campus, open_))["notes"] == 1
+    assert await erasures_audited(pool, campus, open_) == []
