@@ -46,5 +46,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test-setup.ts'],
+    // Desk components import Element Plus' per-component CSS: let Vite, not Node, load it.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

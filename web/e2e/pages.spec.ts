@@ -2,7 +2,7 @@
 // page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
 // Files run in name order on one worker: loop.spec.ts has imported the roster by now.
 import { expect, test } from '@playwright/test'
-import { accessible, context, shot, signIn } from './support'
+import { accessible, context, cutOff, shot, signIn } from './support'
 
 const BUDGET = 200 * 1024
 
@@ -57,6 +57,12 @@ for (const kind of ['phone', 'desk'] as const) {
     await page.mouse.move(0, 0)
     await shot(page, `${kind}-queue`)
     await accessible(page)
+    // A counselor opens a case from a message on a phone: no control may be cut off at the
+    // right (the note box and the plan's row were, at 375 px).
+    await page.getByRole('button', { name: '查看' }).first().click()
+    await expect(page.getByTestId('case-state')).toBeVisible()
+    await shot(page, `${kind}-case`)
+    expect(await cutOff(page)).toEqual([])
     await page.goto('/desk/outcomes')
     await shot(page, `${kind}-outcomes`)
   })
@@ -94,7 +100,9 @@ test('an auditor reads the audit log, where every file read of the loop shows', 
   const page = await (await context(browser, 'desk')).newPage()
   await signIn(page, 'auditor')
   await expect(page).toHaveURL(/\/desk\/audit/)
-  await expect(page.getByRole('cell', { name: 'roster.pick' }).first()).toBeVisible()
+  // In words: the log once read `roster.pick`, `student.card.read`.
+  await expect(page.getByRole('cell', { name: '上报时查找学生' }).first()).toBeVisible()
+  await expect(page.getByRole('cell', { name: /^[a-z_]+(\.[a-z_]+)+$/ })).toHaveCount(0)
   await shot(page, 'desk-audit')
   await accessible(page)
 })
