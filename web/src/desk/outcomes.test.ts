@@ -26,6 +26,8 @@ describe('cycle-time bars', () => {
     expect(cycleBars([leg('a', true, 5 * 86400, 20 * 86400)]).unit).toBe('days')
     expect(unitFor(600)).toBe('minutes')
     expect(inUnit(5400, 'hours')).toBe(1.5)
+    expect(inUnit(0.043, 'seconds')).toBe(0.043)
+    expect(inUnit(37.4 * 3600, 'hours')).toBe(37)
   })
   it('says so when every leg is hidden', () => {
     expect(cycleBars([leg('a', false), leg('b', false)]).empty).toBe(true)

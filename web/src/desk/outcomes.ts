@@ -85,8 +85,12 @@ export function unitFor(largest: number): TimeUnit {
   return 'seconds'
 }
 
-export const inUnit = (seconds: number | undefined | null, unit: TimeUnit): number | null =>
-  seconds === undefined || seconds === null ? null : Math.round((seconds / UNIT_SECONDS[unit]) * 10) / 10
+/** Two significant figures below ten (a 0.04 s median is not a zero bar), whole numbers above. */
+export function inUnit(seconds: number | undefined | null, unit: TimeUnit): number | null {
+  if (seconds === undefined || seconds === null) return null
+  const value = seconds / UNIT_SECONDS[unit]
+  return value >= 10 ? Math.round(value) : Number(value.toPrecision(2))
+}
 
 /** The cycle-time bars: p50 and p90 per leg in one unit; a leg stats hides (fewer students
  *  than the threshold) is a gap, and named in `hidden` so the page can say why. */
