@@ -5,6 +5,8 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
+import { useSession } from '@/api/session'
+import type { Role } from '@/api/types'
 import { i18n } from '@/i18n'
 import QueuePage from './QueuePage.vue'
 
@@ -29,11 +31,19 @@ function answer(body: unknown): Response {
   return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })
 }
 
-async function mountQueue() {
-  setActivePinia(createPinia())
+async function mountQueue(role: Role = 'community_psych_teacher') {
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  useSession().apply({
+    signed_in: true,
+    user: { sub: 'T2001', role, role_label: '', campus_id: 'demo', display_name: '', scope: [] },
+    csrf_token: 'csrf-1',
+    expires_at: null,
+    methods: { local: true, oidc: false },
+  })
   const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/:rest(.*)*', component: QueuePage }] })
   await router.push('/desk/queue')
-  const wrapper = mount(QueuePage, { global: { plugins: [i18n, router] }, attachTo: document.body })
+  const wrapper = mount(QueuePage, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
@@ -61,11 +71,21 @@ afterEach(() => {
 describe('an empty queue of mine', () => {
   it('says how many cases the scope holds and shows them in one click', async () => {
     const wrapper = await mountQueue()
-    expect(wrapper.text()).toContain('你的负责范围内有 2 个个案')
+    expect(wrapper.text()).toContain('你的负责范围内有 2 个个案，其中可能有等你确认的预警')
     await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
     await flushPromises()
     expect(urls.at(-2) ?? '').not.toContain('mine=true')
     expect(wrapper.text()).toContain('共 2 个')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+  })
+
+  it('offers a college leader no acknowledgement casework would refuse them', async () => {
+    const wrapper = await mountQueue('college_leader')
+    expect(wrapper.text()).toContain('你的负责范围内有 2 个个案，可以查看其进展')
+    await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
+    await flushPromises()
+    expect(wrapper.text()).toContain('共 2 个')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(0)
   })
 
   it('is simply empty when the scope is empty too', async () => {
