@@ -17,6 +17,7 @@ const ACTIONS = [
   'case.plan.read',
   'case.queue.read',
   'case.read',
+  'file.erase',
   'file.read',
   'file.read.refused',
   'roster.pick',

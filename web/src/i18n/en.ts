@@ -97,6 +97,7 @@ const en: typeof zh = {
       case_plan_read: 'Read a plan',
       case_queue_read: 'Read the queue',
       case_read: 'Read a case',
+      file_erase: 'Student file erasure on request',
       file_read: 'Read a student file',
       file_read_refused: 'Student file read refused',
       roster_pick: 'Looked a student up to report',

@@ -96,6 +96,7 @@ export default {
       case_plan_read: '查看帮扶计划',
       case_queue_read: '查看队列',
       case_read: '查看个案',
+      file_erase: '依申请删除学生档案',
       file_read: '查看学生档案',
       file_read_refused: '查看学生档案（被拒绝）',
       roster_pick: '上报时查找学生',
