@@ -8,13 +8,25 @@ import { VantResolver } from '@vant/auto-import-resolver'
 import Components from 'unplugin-vue-components/vite'
 import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
 import { compression, defineAlgorithm } from 'vite-plugin-compression2'
-import { defineConfig } from 'vite'
+import { defineConfig, type Plugin } from 'vite'
 
 // `npm run dev` forwards what the gateway serves on one origin (`make up` runs it on 8080).
 const gateway = process.env.SHOUWANG_GATEWAY ?? 'http://127.0.0.1:8080'
 
+// Vant's icon font names a woff on Alibaba's CDN after its inline woff2. Nothing of ours loads
+// from a third party: the CSP refused it with an error on every page; now it is never named.
+const noRemoteFonts: Plugin = {
+  name: 'shouwang-no-remote-fonts',
+  enforce: 'pre',
+  transform(code, id) {
+    if (!/\/vant\/.*\.css$/.test(id.split('?')[0] ?? '')) return null
+    return { code: code.replace(/,\s*url\((?:https?:)?\/\/[^)]*\)\s*format\("woff"\)/g, ''), map: null }
+  },
+}
+
 export default defineConfig({
   plugins: [
+    noRemoteFonts,
     vue(),
     Components({
       dts: false,
@@ -46,5 +58,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test-setup.ts'],
+    // Desk components import Element Plus' per-component CSS: let Vite, not Node, load it.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

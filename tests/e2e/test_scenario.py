@@ -3,7 +3,7 @@
 `shouwang-dev up` runs every service present as a separate process on its own Kafka and
 PostgreSQL (free ports, a data dir of its own) and loads the demo campus from `samples/`;
 `shouwang-demo` then plays a term through the public APIs only: a census and a dorm-room /
-floor leader's reports become graded alerts, cases owned by the roster's counselors, messages
+floor leader's reports become graded alerts, cases with the roster's people to reach, messages
 in the local sinks, an unacknowledged alert escalates, the owner of the critical one confirms it
 from the link in the message, the loop closes with a referral, the family contacted after
 consent and a follow-up, and stats (when present) shows the outcome table. A second term on the
@@ -113,6 +113,10 @@ def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
         secrets = _personal_data()
         leaks = [(c, t[:120]) for c, t in sent if any(s in t for s in secrets)]
         assert leaks == []
+        # And every message reads as words: no "确认接手：None" for someone without a link, no
+        # policy id such as `emergency_services` in the duty room's text.
+        unread = [(c, t[:160]) for c, t in sent if "None" in t or "emergency_services" in t]
+        assert unread == []
 
         up.send_signal(signal.SIGINT)
         assert up.wait(STOP_WITHIN) == 0, output.text()[-3000:]

@@ -61,6 +61,15 @@ export async function accessible(page: Page): Promise<void> {
   ).toEqual([])
 }
 
+/** The page's controls that reach past the window's right edge (clipped, out of reach). */
+export async function cutOff(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('#main button, #main input, #main textarea, #main .el-select'))
+      .filter((el) => el.getClientRects().length > 0 && el.getBoundingClientRect().right > window.innerWidth + 1)
+      .map((el) => (el.textContent || el.getAttribute('placeholder') || el.tagName).trim().slice(0, 24)),
+  )
+}
+
 /** No name, student number or note in the address bar or the title. */
 export async function leaksNothing(page: Page, secrets: string[]): Promise<void> {
   const url = decodeURIComponent(page.url())

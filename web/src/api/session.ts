@@ -20,6 +20,11 @@ export const CASE_ROLES: Role[] = [
   'college_leader',
 ]
 
+/** Who works cases: acknowledges, moves them on, writes notes and plans (casework's tier 4+ in
+ *  scope). College leaders read their college's cases, structured facts only: the desk shows
+ *  them no control casework would refuse. */
+export const WORKING_ROLES: Role[] = ['residence_counselor', 'community_psych_teacher', 'counseling_center']
+
 /** Who reads outcome figures (stats decides; these see the page). */
 export const OUTCOME_ROLES: Role[] = [...CASE_ROLES, 'campus_admin', 'platform_admin']
 

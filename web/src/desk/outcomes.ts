@@ -73,8 +73,50 @@ export interface Trends extends Report {
   }[]
 }
 
-export const hours = (seconds: number | undefined | null): number | null =>
-  seconds === undefined || seconds === null ? null : Math.round((seconds / 3600) * 10) / 10
+export type TimeUnit = 'seconds' | 'minutes' | 'hours' | 'days'
+const UNIT_SECONDS: Record<TimeUnit, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86400 }
+
+/** The unit that reads best for durations up to `largest` seconds: a campus's steps take
+ *  hours or days, the demo's take seconds, and in hours those drew as empty charts. */
+export function unitFor(largest: number): TimeUnit {
+  if (largest >= 3 * 86400) return 'days'
+  if (largest >= 2 * 3600) return 'hours'
+  if (largest >= 2 * 60) return 'minutes'
+  return 'seconds'
+}
+
+/** Two significant figures below ten (a 0.04 s median is not a zero bar), whole numbers above. */
+export function inUnit(seconds: number | undefined | null, unit: TimeUnit): number | null {
+  if (seconds === undefined || seconds === null) return null
+  const value = seconds / UNIT_SECONDS[unit]
+  return value >= 10 ? Math.round(value) : Number(value.toPrecision(2))
+}
+
+/** The cycle-time bars: p50 and p90 per leg in one unit; a leg stats hides (fewer students
+ *  than the threshold) is a gap, and named in `hidden` so the page can say why. */
+export function cycleBars(legs: CycleTimes['legs']) {
+  const shown = legs.filter((l) => l.shown)
+  const unit = unitFor(Math.max(0, ...shown.flatMap((l) => [l.seconds.p50 ?? 0, l.seconds.p90 ?? 0])))
+  return {
+    unit,
+    labels: legs.map((l) => l.label),
+    p50: legs.map((l) => (l.shown ? inUnit(l.seconds.p50, unit) : null)),
+    p90: legs.map((l) => (l.shown ? inUnit(l.seconds.p90, unit) : null)),
+    hidden: legs.filter((l) => !l.shown).map((l) => l.label),
+    empty: shown.length === 0,
+  }
+}
+
+/** The monthly medians since the report, in one unit for the chart. */
+export function medianLines(months: Trends['months'], legs: string[]) {
+  const all = months.flatMap((m) => legs.map((l) => m.median_seconds_to[l] ?? 0))
+  const unit = unitFor(Math.max(0, ...all))
+  return {
+    unit,
+    lines: legs.map((l) => months.map((m) => inUnit(m.median_seconds_to[l], unit))),
+    empty: all.every((s) => s === 0),
+  }
+}
 
 /** Chart values: a hidden cell is a gap, never a zero. */
 export const plotted = (cell: Cell): number | null => (cell.hidden ? null : cell.value)

@@ -3,7 +3,10 @@ sessions' lifetimes and CSRF tokens, account fields, password hashing."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from shouwang_contracts.vocabulary import Role
@@ -19,6 +22,7 @@ from shouwang_gateway.domain.sessions import Identity, Session, SessionPolicy
 from shouwang_gateway.domain.throttle import Limit
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 
 
 def test_a_key_under_its_limit_may_try_again() -> None:
@@ -101,6 +105,20 @@ def test_account_fields_and_passwords_are_checked() -> None:
 def test_the_demo_campus_has_one_account_per_role() -> None:
     assert sorted(a.role for a in DEMO_ACCOUNTS) == sorted(Role)
     assert len({a.username for a in DEMO_ACCOUNTS}) == len(DEMO_ACCOUNTS)
+
+
+def test_the_demo_college_leader_holds_the_college_the_roster_gives_them() -> None:
+    """Stats reads a college leader's colleges from the token: without the grant the demo's
+    leader signed in to an outcomes page that said only "令牌未授予任何学院"."""
+    roster = SAMPLES / "roster_staff.csv"
+    rows = list(csv.DictReader(io.StringIO(roster.read_text("utf-8-sig"))))
+    leader = next(a for a in DEMO_ACCOUNTS if a.role is Role.COLLEGE_LEADER)
+    held = next(r for r in rows if r["工号/学号"] == leader.sub)
+    assert held["范围类型"] == "学院"
+    assert leader.scope == (f"college:{held['范围']}",)
+    check_account_fields(
+        campus_id="demo", username=leader.username, sub=leader.sub, scope=leader.scope
+    )
 
 
 def test_passwords_are_argon2id_and_unknown_accounts_verify_against_a_decoy() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from shouwang_contracts.vocabulary import ExternalParty
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.routing import Template
 
@@ -75,8 +76,38 @@ def test_english_when_asked() -> None:
 
 def test_on_duty_message_names_the_parties_to_call() -> None:
     message = TEMPLATES.message(Template.ON_DUTY, "zh-CN", CONTEXTS[Template.ON_DUTY])
-    assert "校园安保" in message.body
+    assert "校园保卫处" in message.body
     assert "第 3 次提醒" in message.subject
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_every_external_party_of_the_contract_is_named_in_words(language: str) -> None:
+    """The grading policy asks for `emergency_services`: the duty room read the id itself."""
+    context = {**CONTEXTS[Template.ON_DUTY], "external": [p.value for p in ExternalParty]}
+    message = TEMPLATES.message(Template.ON_DUTY, language, context)  # type: ignore[arg-type]
+    for party in ExternalParty:
+        assert party.value not in message.body + message.short
+        assert party.label(language) in message.body  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("escalated", [False, True])
+def test_an_alert_for_someone_without_a_link_never_shows_none(
+    language: str, escalated: bool
+) -> None:
+    """A college leader the ladder reaches gets no link (casework lets them acknowledge
+    nothing): the e-mail read "确认接手：None". Without a link the message sends them to the
+    platform instead, and shows no dangling "confirm:" line."""
+    context = {**ALERT, "escalated": escalated, "link": None, "short_link": None}
+    for template in (Template.ALERT, Template.ALERT_INFORMED):
+        message = TEMPLATES.message(template, language, context)  # type: ignore[arg-type]
+        for text in (message.subject, message.body, message.short):
+            assert "None" not in text
+            assert not text.rstrip().endswith(("：", ":"))
+        assert "确认接手：" not in message.body
+        assert "Confirm:" not in message.body
+    alert = TEMPLATES.message(Template.ALERT, language, context)  # type: ignore[arg-type]
+    assert ("登录守望平台" if language == "zh-CN" else "sign in to Shouwang") in alert.body
 
 
 def test_family_message_says_nothing_of_the_grade() -> None:

@@ -39,6 +39,10 @@ DEMO_PEOPLE: dict[Role, str] = {
     Role.PLATFORM_ADMIN: "P0001",
 }
 
+#: Grants a demo person's token must carry: stats reads a college leader's colleges from the
+#: token alone (the roster's 学院 of T4001; the gateway's demo sign-in carries the same).
+DEMO_SCOPES: dict[Role, tuple[str, ...]] = {Role.COLLEGE_LEADER: ("college:土木建筑工程学院",)}
+
 #: (service, path, sample file) in the order the campus is loaded: the roster first, so the
 #: directory notify routes by exists before its contacts.
 IMPORTS: tuple[tuple[str, str, str], ...] = (
@@ -68,7 +72,11 @@ def service_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def token_command(role: Role, campus: str = DEMO_CAMPUS) -> str:
     """The shell command that mints a local token for the demo person holding `role`."""
-    return f"uv run shouwang-token --role {role.value} --campus {campus} --sub {DEMO_PEOPLE[role]}"
+    grants = "".join(f" --scope {grant}" for grant in DEMO_SCOPES.get(role, ()))
+    return (
+        f"uv run shouwang-token --role {role.value} --campus {campus}"
+        f" --sub {DEMO_PEOPLE[role]}{grants}"
+    )
 
 
 @dataclass
@@ -96,7 +104,11 @@ class DemoClient:
 
     def headers(self, role: Role, sub: str | None = None) -> dict[str, str]:
         token = mint_token(
-            self.secret, sub=sub or DEMO_PEOPLE[role], role=role, campus_id=self.campus
+            self.secret,
+            sub=sub or DEMO_PEOPLE[role],
+            role=role,
+            campus_id=self.campus,
+            scope=list(DEMO_SCOPES.get(role, ())),
         )
         return {"Authorization": f"Bearer {token}"}
 

@@ -392,7 +392,8 @@ class Term:
 
 
 def render_csv(text: str) -> str:
-    """A CSV table as aligned columns (CJK characters count as two)."""
+    """A CSV table as aligned columns (CJK characters count as two). A line of one cell (the
+    title, the note on suppressed cells) is printed as it is and sets no column's width."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     if not rows:
         return ""
@@ -400,7 +401,8 @@ def render_csv(text: str) -> str:
     def width(cell: str) -> int:
         return sum(2 if ord(ch) > 0x2E80 else 1 for ch in cell)
 
-    widths = [max(width(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
+    table = [r for r in rows if len(r) > 1] or rows
+    widths = [max(width(r[i]) for r in table if i < len(r)) for i in range(max(map(len, rows)))]
     lines = []
     for row in rows:
         cells = [cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)]

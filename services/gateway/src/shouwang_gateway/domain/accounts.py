@@ -92,7 +92,9 @@ class DemoAccount:
 
 # The people of samples/roster_staff.csv, one per role; the roster gives each their scope
 # (the dorm leader's room 8号楼/202, the residence counselor's 8号楼, ...). Roles the roster
-# does not hold (campus admin, auditor, platform admin) get numbers of their own.
+# does not hold (campus admin, auditor, platform admin) get numbers of their own. Stats reads
+# a college leader's colleges from the token alone, so the leader's grant is spelled out.
+DEMO_LEADER_COLLEGE = "土木建筑工程学院"
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("dorm", Role.DORM_LEADER, "2024020001", "测试学生01"),
     DemoAccount("floor", Role.FLOOR_LEADER, "2024030002", "测试学生02"),
@@ -100,7 +102,13 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("counselor", Role.RESIDENCE_COUNSELOR, "T1002", "测试辅导员乙"),
     DemoAccount("teacher", Role.COMMUNITY_PSYCH_TEACHER, "T2001", "测试心理教师甲"),
     DemoAccount("center", Role.COUNSELING_CENTER, "T3001", "测试咨询中心甲"),
-    DemoAccount("leader", Role.COLLEGE_LEADER, "T4001", "测试院领导甲"),
+    DemoAccount(
+        "leader",
+        Role.COLLEGE_LEADER,
+        "T4001",
+        "测试院领导甲",
+        scope=(f"college:{DEMO_LEADER_COLLEGE}",),
+    ),
     DemoAccount("admin", Role.CAMPUS_ADMIN, "A0001", "测试校区管理员"),
     DemoAccount("auditor", Role.AUDITOR, "U0001", "测试审计员"),
     DemoAccount("platform", Role.PLATFORM_ADMIN, "P0001", "测试平台管理员"),

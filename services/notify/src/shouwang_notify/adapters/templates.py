@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from shouwang_contracts.vocabulary import FollowUp, Language, Role, Severity
+from shouwang_contracts.vocabulary import ExternalParty, FollowUp, Language, Role, Severity
 
 from ..domain.routing import Template
 
@@ -105,8 +105,8 @@ class Templates:
         return f"{local:%d %b %H:%M}"
 
 
-_EXTERNAL_LABELS = {
-    "campus_security": ("校园安保", "campus security"),
+#: Ids older policies used for the parties the contract now names (`ExternalParty`).
+_LEGACY_EXTERNAL_LABELS = {
     "emergency_110": ("110", "police (110)"),
     "emergency_120": ("120 急救", "ambulance (120)"),
     "police": ("110", "police (110)"),
@@ -114,9 +114,14 @@ _EXTERNAL_LABELS = {
 }
 
 
+def _external_label(party: str, language: Language) -> str:
+    """The contract's words for a party; an id nobody named stays the id, never nothing."""
+    with contextlib.suppress(ValueError):
+        return ExternalParty(party).label(language)
+    zh, en = _LEGACY_EXTERNAL_LABELS.get(party, (party, party))
+    return zh if language == "zh-CN" else en
+
+
 def _externals(parties: list[str], language: Language) -> str:
-    labels = []
-    for party in parties:
-        zh, en = _EXTERNAL_LABELS.get(party, (party, party))
-        labels.append(zh if language == "zh-CN" else en)
+    labels = [_external_label(party, language) for party in parties]
     return "、".join(labels) if language == "zh-CN" else ", ".join(labels)

@@ -1,0 +1,41 @@
+"""What `make up` prints and `make demo` narrates, without a running platform."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.demo import DEMO_PEOPLE, DEMO_SCOPES, token_command
+from shouwang_devstack.term import render_csv
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+
+# stats' annual table as CSV (BOM, CRLF, a title line and a note line of one cell each).
+ANNUAL = (
+    "\ufeff2026 心理危机预警及干预成效 · demo\r\n"
+    "范围,重度,中度,轻度,发现合计,缓解人次\r\n"
+    "全部,14,12,14,40,<5\r\n"
+    "“<5”：少于5名学生，不予显示；“*”：为防止推算出上述格子而一并隐去。\r\n"
+)
+
+
+def test_the_outcome_table_is_as_wide_as_its_cells_not_its_note() -> None:
+    """The note's 34 characters set the first column's width: "范围" stood 60 spaces from
+    its figures."""
+    lines = render_csv(ANNUAL).splitlines()
+    assert lines[1].split() == ["范围", "重度", "中度", "轻度", "发现合计", "缓解人次"]
+    assert lines[1].startswith("  范围  重度")
+    assert lines[2].startswith("  全部  14  ")
+    assert lines[3].strip().startswith("“<5”")
+
+
+def test_the_college_leaders_token_command_carries_the_college_the_roster_gives_them() -> None:
+    """Stats reads a college leader's colleges from the token: the printed command minted a
+    token every outcome figure refused (403)."""
+    rows = list(csv.DictReader(io.StringIO((SAMPLES / "roster_staff.csv").read_text("utf-8-sig"))))
+    held = next(r for r in rows if r["工号/学号"] == DEMO_PEOPLE[Role.COLLEGE_LEADER])
+    assert DEMO_SCOPES[Role.COLLEGE_LEADER] == (f"college:{held['范围']}",)
+    assert token_command(Role.COLLEGE_LEADER).endswith(f"--scope college:{held['范围']}")
+    assert "--scope" not in token_command(Role.COUNSELING_CENTER)

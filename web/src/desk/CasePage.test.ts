@@ -1,0 +1,101 @@
+// A case as a college leader opens it: structured facts, no control casework would refuse.
+// Walking the demo, the leader's case page offered "acknowledge", the next steps, consent and
+// a notes box, and greeted them with a 403 toast for the notes it fetched; each click another.
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { useSession } from '@/api/session'
+import type { Role } from '@/api/types'
+import { i18n } from '@/i18n'
+import CasePage from './CasePage.vue'
+
+const DETAIL = {
+  case_id: 'c1',
+  student_ref: 'stu_1',
+  state: 'open',
+  severity: 'severe',
+  owner_ref: 'per_center',
+  owner_role: 'counseling_center',
+  opened_at: '2026-12-06T17:00:00Z',
+  updated_at: '2026-12-06T17:00:00Z',
+  version: 1,
+  outcome: null,
+  report_ids: [],
+  closed_at: null,
+  allowed_transitions: ['intervention', 'monitoring'],
+  alerts: [
+    {
+      alert_id: 'a1',
+      severity: 'severe',
+      owner_role: 'college_leader',
+      ack_deadline: '2026-12-06T18:00:00Z',
+      escalation_level: 2,
+      acknowledged_at: null,
+      acknowledged_by_ref: null,
+    },
+  ],
+  referral: null,
+  follow_ups: [],
+}
+let urls: string[]
+
+function answer(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+}
+
+async function mountCase(role: Role) {
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  useSession().apply({
+    signed_in: true,
+    user: { sub: 'X', role, role_label: '', campus_id: 'demo', display_name: '', scope: [] },
+    csrf_token: 'csrf-1',
+    expires_at: null,
+    methods: { local: true, oidc: false },
+  })
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/desk/cases/:id', component: CasePage }] })
+  await router.push('/desk/cases/c1')
+  const wrapper = mount(CasePage, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+  await flushPromises()
+  return wrapper
+}
+
+beforeEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+  urls = []
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string) => {
+      urls.push(url)
+      if (url === '/api/casework/v1/cases/c1') return answer(DETAIL)
+      if (url.endsWith('/history')) return answer([])
+      if (url.endsWith('/notes')) return answer([])
+      if (url.endsWith('/plan')) return answer({ version: 1, actions: [], review_dates: [] })
+      return answer({ items: [] })
+    }),
+  )
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+  document.body.innerHTML = ''
+})
+
+describe('the case page', () => {
+  it('shows a college leader the case and no control casework refuses them', async () => {
+    const wrapper = await mountCase('college_leader')
+    expect(wrapper.text()).toContain('已升级 2 级')
+    expect(wrapper.get('[data-testid="case-read-only"]').text()).toContain('你可以查看个案的进展')
+    expect(wrapper.find('[data-step]').exists()).toBe(false)
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(0)
+    expect(wrapper.text()).not.toContain('家校联系知情同意')
+    expect(urls.some((u) => u.endsWith('/notes'))).toBe(false)
+  })
+
+  it('gives a counselor the steps, the acknowledgement and the records', async () => {
+    const wrapper = await mountCase('residence_counselor')
+    expect(wrapper.findAll('[data-step]').map((b) => b.attributes('data-step'))).toEqual(['intervention', 'monitoring'])
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+    expect(urls.some((u) => u.endsWith('/notes'))).toBe(true)
+  })
+})

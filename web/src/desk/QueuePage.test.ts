@@ -1,0 +1,97 @@
+// The queue as a counselor finds it on a night shift: with nothing of their own, it says how
+// many cases their scope holds and takes them there in one click. Before, it said only "the
+// queue is empty" while alerts of their tier waited on cases owned by someone else.
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { useSession } from '@/api/session'
+import type { Role } from '@/api/types'
+import { i18n } from '@/i18n'
+import QueuePage from './QueuePage.vue'
+
+const CASE = {
+  case_id: 'c1',
+  student_ref: 'stu_1',
+  state: 'open',
+  severity: 'moderate',
+  owner_ref: 'per_center',
+  owner_role: 'counseling_center',
+  opened_at: '2026-12-06T17:00:00Z',
+  updated_at: '2026-12-06T17:00:00Z',
+  deadline: '2026-12-06T18:00:00Z',
+  unacknowledged_alerts: 1,
+  missed_follow_ups: 0,
+  version: 1,
+}
+let urls: string[]
+let scope: (typeof CASE)[]
+
+function answer(body: unknown): Response {
+  return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })
+}
+
+async function mountQueue(role: Role = 'community_psych_teacher') {
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  useSession().apply({
+    signed_in: true,
+    user: { sub: 'T2001', role, role_label: '', campus_id: 'demo', display_name: '', scope: [] },
+    csrf_token: 'csrf-1',
+    expires_at: null,
+    methods: { local: true, oidc: false },
+  })
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/:rest(.*)*', component: QueuePage }] })
+  await router.push('/desk/queue')
+  const wrapper = mount(QueuePage, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+  await flushPromises()
+  return wrapper
+}
+
+beforeEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+  urls = []
+  scope = [CASE, { ...CASE, case_id: 'c2', student_ref: 'stu_2' }]
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string) => {
+      urls.push(url)
+      if (url.startsWith('/api/casework/v1/cases?') && url.includes('mine=true')) return answer({ items: [], total: 0 })
+      if (url.startsWith('/api/casework/v1/cases?')) return answer({ items: scope, total: scope.length })
+      if (url.startsWith('/api/casework/v1/students/cards')) return answer({ items: [] })
+      return answer({})
+    }),
+  )
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+  document.body.innerHTML = ''
+})
+
+describe('an empty queue of mine', () => {
+  it('says how many cases the scope holds and shows them in one click', async () => {
+    const wrapper = await mountQueue()
+    expect(wrapper.text()).toContain('你的负责范围内有 2 个个案，其中可能有等你确认的预警')
+    await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
+    await flushPromises()
+    expect(urls.at(-2) ?? '').not.toContain('mine=true')
+    expect(wrapper.text()).toContain('共 2 个')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+  })
+
+  it('offers a college leader no acknowledgement casework would refuse them', async () => {
+    const wrapper = await mountQueue('college_leader')
+    expect(wrapper.text()).toContain('你的负责范围内有 2 个个案，可以查看其进展')
+    await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
+    await flushPromises()
+    expect(wrapper.text()).toContain('共 2 个')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(0)
+  })
+
+  it('is simply empty when the scope is empty too', async () => {
+    scope = []
+    const wrapper = await mountQueue()
+    expect(wrapper.text()).toContain('队列是空的')
+    expect(wrapper.find('[data-testid="queue-see-scope"]').exists()).toBe(false)
+  })
+})
