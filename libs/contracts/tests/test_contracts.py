@@ -210,6 +210,14 @@ def test_vocabulary_is_complete_and_ordered() -> None:
     assert Role.COUNSELING_CENTER.label("en") == "Counseling center"
 
 
+def test_escalating_to_an_owner_off_the_ladder_never_lowers_who_may_acknowledge() -> None:
+    # Tiered owners: their own tier. The college leader, the rung past the counseling
+    # center: still the center, not "anyone of tier 4+".
+    for tier in (Tier.RESIDENCE_COUNSELOR, Tier.COMMUNITY_PSYCH_TEACHER, Tier.COUNSELING_CENTER):
+        assert tier.role.acknowledged_from is tier
+    assert Role.COLLEGE_LEADER.acknowledged_from is Tier.COUNSELING_CENTER
+
+
 def test_every_topic_has_a_dead_letter_twin() -> None:
     names = {t.name for t in all_topics()}
     for name in (REPORTS, SCREENINGS, CENSUS):

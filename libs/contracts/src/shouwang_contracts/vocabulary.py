@@ -60,6 +60,16 @@ class Role(StrEnum):
             return None
 
     @property
+    def acknowledged_from(self) -> Tier:
+        """The lowest tier that may acknowledge an alert this role owns (and so stop its
+        escalation): the owner's own tier; for an owner off the ladder, the counseling
+        center's. A college leader is the last rung, past the counseling center (the bundled
+        policy's escalation path): escalating to them must never let a lower tier stop what
+        only the center could stop one level before. Casework enforces it and notify offers
+        acknowledgement links by it, so both read it here."""
+        return self.tier if self.tier is not None else Tier.COUNSELING_CENTER
+
+    @property
     def is_student(self) -> bool:
         """Tiers 1-3 are students: they report and see their own receipts, never case data."""
         tier = self.tier

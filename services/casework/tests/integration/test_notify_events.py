@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.outbox import claim_event
 from shouwang_casework.domain.guards import NotPermitted
 from shouwang_casework.service_layer.loop import acknowledge_alert_from_link
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
+from shouwang_casework.service_layer.warnings import (
+    on_alert_escalated,
+    on_alert_raised,
+    on_assessment,
+)
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.triage import AlertEscalated
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
@@ -160,3 +167,47 @@ async def test_a_link_of_someone_not_holding_the_role_is_refused(
     assert not [
         e for e in await outbox_events(pool, campus) if e["type"] == "shouwang.alert.acknowledged"
     ]
+
+
+async def test_an_alert_escalated_to_the_college_leader_cannot_be_stopped_by_a_lower_tier(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Graded example (bundled ladder: counselor -> teacher -> center -> college leader): the
+    center let a severe alert's deadline pass and triage escalated it to the college leader,
+    a role off the tier ladder. Before, an owner without a tier let any tier 4+ in scope
+    acknowledge, so a residence counselor could stop an escalation one level after only the
+    center could. Acknowledging stops escalation, so the bar must never drop as the alert
+    climbs (DESIGN 1: escalate "until a qualified person owns it"; the policy's ladder,
+    after 教思政厅函〔2021〕10号, puts clinical ownership of severe alerts with the center)."""
+    campus, student, _, w = await a_severe_case(client, pool)
+    now = datetime.now(UTC)
+    escalated = AlertEscalated(
+        alert_id=w.alert.data.alert_id,
+        student_ref=student,
+        severity=Severity.SEVERE,
+        from_role=Role.COUNSELING_CENTER,
+        owner_role=Role.COLLEGE_LEADER,
+        ack_deadline=now + timedelta(hours=1),
+        escalation_level=1,
+        missed_deadline=now,
+        escalated_at=now,
+    )
+    envelope = Envelope.wrap(
+        escalated, source="/shouwang/triage", campus_id=campus, subject=student
+    )
+    async with campus_transaction(pool, campus) as conn:
+        await on_alert_escalated(conn, envelope, CIPHER)
+
+    url = f"/v1/alerts/{w.alert.data.alert_id}/acknowledgement"
+    counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    teacher = token(SECRET, campus, TEACHER, Role.COMMUNITY_PSYCH_TEACHER)
+    for lower in (counselor, teacher):
+        body = refused(await client.post(url, headers=lower), 403, "acknowledge_needs_owner_tier")
+        assert "心理健康教育与咨询中心" in body["detail"]
+    assert not [
+        e for e in await outbox_events(pool, campus) if e["type"] == "shouwang.alert.acknowledged"
+    ]
+    center = token(SECRET, campus, CENTER, Role.COUNSELING_CENTER)
+    accepted = await client.post(url, headers=center)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["acknowledged_by_ref"] == PSEUDONYMS.person_ref(campus, CENTER)

@@ -19,7 +19,7 @@ from notify_delivery import (
 )
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Severity
+from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.domain.routing import ConsentState
 from shouwang_notify.service_layer.alerts import plan_alerts
@@ -122,3 +122,42 @@ async def test_everyone_a_batch_cannot_reach_is_recorded_in_one_statement(
         ]
         assert mine == [("counseling_center", "nobody_holds_role")]  # the owner: once
     assert sum("INSERT INTO unreached" in q for q in sent) == 1
+
+
+async def test_an_alert_escalated_to_the_college_leader_offers_no_lower_tier_a_link(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Graded example (bundled ladder: counselor -> teacher -> center -> college leader): a
+    severe alert the center let pass reaches the college leader, who holds no tier. Only the
+    center may still acknowledge it (casework's rule, `Role.acknowledged_from`), so only the
+    center's message carries a link; the counselor and the teacher are told, without one.
+    Before, an owner without a tier made every tier 4+ recipient a link holder."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    await place_student(notify_pool, pseudonyms)
+    escalated = notice(
+        pseudonyms,
+        Severity.SEVERE,
+        owner=Role.COLLEGE_LEADER,
+        inform=(Role.COUNSELING_CENTER, Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER),
+        event_type="shouwang.alert.escalated",
+        escalation_level=3,
+    )
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, [escalated], datetime.now(UTC))
+
+    queue = await rows(
+        notify_pool,
+        "SELECT recipient_ref, context FROM deliveries WHERE source_event_id = $1",
+        escalated.event_id,
+    )
+    linked = {r["recipient_ref"] for r in queue if json.loads(r["context"])["link_id"] is not None}
+    told = {r["recipient_ref"] for r in queue}
+    people = {no: pseudonyms.person_ref("demo", no) for no in ("T1001", "T2001", "T3001")}
+    assert {people["T1001"], people["T2001"], people["T3001"]} <= told
+    assert linked == {people["T3001"]}
+    links = await rows(
+        notify_pool,
+        "SELECT person_ref FROM ack_links WHERE alert_id = $1",
+        escalated.alert_id,
+    )
+    assert {r["person_ref"] for r in links} == {people["T3001"]}

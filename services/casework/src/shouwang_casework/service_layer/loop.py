@@ -280,7 +280,8 @@ async def acknowledge_alert(
 ) -> repo.AlertRecord:
     """Take ownership of an alert: stops triage's escalation (`alert.acknowledged`).
 
-    Only someone at or above the alert's current owner tier, with the student in scope, may
+    Only someone at or above the alert's current owner tier (the counseling center for an
+    owner off the ladder: `Role.acknowledged_from`), with the student in scope, may
     acknowledge. Acknowledging twice changes nothing and publishes nothing.
     """
     refuse_students(caller)
@@ -296,12 +297,13 @@ async def acknowledge_alert(
     require(may_work_cases(actor), "acknowledge_forbidden", "tier 4+ in scope acknowledges")
     if alert.acknowledged_at is not None:
         return alert
-    needed = alert.owner_role.tier
-    if needed is not None and actor.tier < needed:
+    needed = alert.owner_role.acknowledged_from
+    if actor.tier < needed:
         raise NotPermitted(
             "acknowledge_needs_owner_tier",
-            f"this alert is owned by {alert.owner_role.value}; acknowledge at that tier or above",
-            detail_zh=f"该预警由{alert.owner_role.label()}负责，需由这一层级或更高层级确认",
+            f"this alert is owned by {alert.owner_role.value}; "
+            f"acknowledge as {needed.role.value} or above",
+            detail_zh=f"该预警由{alert.owner_role.label()}负责，需由{needed.label()}或更高层级确认",
         )
     at = now()
     await repo.acknowledge_alert(conn, alert_id, actor.ref, actor.role, at)

@@ -13,7 +13,7 @@ from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import Role, Severity, Tier
 
 from ..adapters import contacts_repo, links, queue, state
 from ..domain.contacts import ON_DUTY_REF, family_chain, staff_chain
@@ -88,9 +88,10 @@ def alert_context(notice: AlertNotice, role: Role | None) -> dict[str, Any]:
 
 
 def _may_acknowledge(role: Role | None, owner: Role) -> bool:
-    """Casework lets tier 4+ at or above the owner's tier acknowledge: only they get a link."""
-    tier, needed = (role.tier if role else None), owner.tier
-    return tier is not None and tier.value >= 4 and (needed is None or tier >= needed)
+    """Casework lets tier 4+ at or above the owner's tier acknowledge (the counseling center
+    for an owner off the ladder): only they get a link."""
+    tier = role.tier if role else None
+    return tier is not None and tier >= Tier.RESIDENCE_COUNSELOR and tier >= owner.acknowledged_from
 
 
 async def plan_alert(
