@@ -41,6 +41,10 @@ def test_a_college_leader_reads_the_colleges_granted_and_no_other() -> None:
     with pytest.raises(Refused) as refused:
         scope_for(principal(Role.COLLEGE_LEADER, scope=("building:8号楼",)), None, None)
     assert refused.value.code == "no_college_granted"
+    # Said to a college leader, not to a developer: what is missing and whom to ask.
+    assert "令牌" not in refused.value.detail_zh
+    assert "校区管理员" in refused.value.detail_zh
+    assert "token" not in refused.value.detail_en
 
 
 def test_a_platform_admin_reads_every_campus_or_the_one_named() -> None:

@@ -68,8 +68,10 @@ def scope_for(principal: Principal, campus_id: str | None, college: str | None) 
         if not granted:
             raise Refused(
                 "no_college_granted",
-                "令牌未授予任何学院，无法查看学院统计",
-                "your token grants no college to read",
+                "您的账号尚未关联所负责的学院，暂时无法查看学院统计；"
+                "请联系校区管理员为您的账号配置学院",
+                "your account is linked to no college yet, so there are no college figures to "
+                "show; ask your campus administrator to assign your college",
             )
         if college and college not in granted:
             raise Refused(
