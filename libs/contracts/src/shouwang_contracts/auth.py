@@ -260,6 +260,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     raw_scope = claims.get("scope") or []
     if isinstance(raw_scope, str):
         raw_scope = raw_scope.split()
+    # Another provider's shape (a number, a list of lists) is a token we cannot use: a 401,
+    # never an error escaping as a 500.
+    if not isinstance(raw_scope, list) or not all(isinstance(g, str) for g in raw_scope):
+        raise AuthError("token claims are not usable: scope must be text or a list of text")
     try:
         return Principal(
             sub=claims["sub"],
