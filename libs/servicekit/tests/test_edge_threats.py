@@ -4,6 +4,7 @@ answers a browser or proxy could keep or misread."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from fastapi import APIRouter
 from shouwang_contracts.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
-from .service_apps import SECRET, small_service
+from .service_apps import AUTHORIZED, SECRET, small_service
 
 router = APIRouter(prefix="/v1")
 
@@ -22,6 +23,12 @@ router = APIRouter(prefix="/v1")
 @router.get("/things")
 async def things() -> dict[str, str]:
     return {"thing": "one"}
+
+
+@router.get("/students/{student_no}")
+async def student(student_no: str, name: str, phone: str) -> dict[str, str]:
+    # What an unexpected failure may carry in its message: values of the request or a row.
+    raise ValueError(f"no contact for {student_no} {name} {phone}")
 
 
 @pytest.fixture
@@ -56,3 +63,26 @@ async def test_malformed_scope_claim_is_refused_401_not_a_server_error(
     answer = await client.get("/v1/things", headers=_signed(scope=scope))
     assert answer.status_code == 401, answer.text
     assert answer.json()["code"] == "invalid_token"
+
+
+async def test_server_error_log_holds_no_personal_data(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 500's log line names the route template, the error's type and where it was raised,
+    never the raw path (student numbers, link tokens) nor the error's message (values)."""
+    with caplog.at_level(logging.ERROR):
+        answer = await client.get(
+            "/v1/students/2024001",
+            params={"name": "张三", "phone": "13800138000"},
+            headers=AUTHORIZED,
+        )
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    records = [r for r in caplog.records if r.name == "shouwang.web"]
+    assert records
+    logged = caplog.text + "".join(str(vars(r)) for r in records)
+    for personal in ("2024001", "张三", "13800138000"):
+        assert personal not in logged
+    assert "/v1/students/{student_no}" in logged
+    assert "ValueError" in logged
+    assert "test_edge_threats.py" in logged  # where it was raised, for the operator

@@ -9,6 +9,7 @@ same way. Every answer names a stable `code`, which the edge counts in
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -192,8 +193,35 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or during, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _error_types(exc: BaseException) -> str:
+    """`ValueError <- KeyError`: the types of an error's chain, never their messages."""
+    return " <- ".join(type(e).__qualname__ for e in _chain(exc))
+
+
+def _stack(exc: BaseException) -> str:
+    """Where each error of the chain was raised (file, line, function, source line), without
+    its message: messages carry values (a student number, a name, a pydantic error's input)
+    that logs must not hold. The trace id in the log line leads to the request."""
+    parts = []
+    for error in reversed(_chain(exc)):
+        frames = traceback.format_list(traceback.extract_tb(error.__traceback__))
+        parts.append(f"{type(error).__qualname__}:\n" + "".join(frames))
+    return "\n".join(parts)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Every error leaves as problem+json; unexpected ones are logged and answered 500."""
+    """Every error leaves as problem+json; unexpected ones are logged (route template, error
+    types and stack, no messages, no raw path) and answered 500."""
 
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
@@ -252,7 +280,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        logger.error(
+            "unhandled %s on %s %s",
+            _error_types(exc),
+            request.method,
+            route,
+            extra={"stack": _stack(exc)},
+        )
         return problem_response(request, 500, "internal_error")
 
     app.add_exception_handler(Problem, on_problem)
