@@ -86,3 +86,16 @@ async def test_server_error_log_holds_no_personal_data(
     assert "/v1/students/{student_no}" in logged
     assert "ValueError" in logged
     assert "test_edge_threats.py" in logged  # where it was raised, for the operator
+
+
+async def test_api_answers_tell_browsers_not_to_store_or_sniff_them(
+    client: httpx.AsyncClient,
+) -> None:
+    """Every /v1 answer may hold personal data: no browser or proxy keeps it on disk, and no
+    browser reads JSON as HTML. Refusals too."""
+    for answer in (
+        await client.get("/v1/things", headers=AUTHORIZED),
+        await client.get("/v1/things"),
+    ):
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-content-type-options"] == "nosniff"

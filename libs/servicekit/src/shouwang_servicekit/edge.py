@@ -33,6 +33,9 @@ from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token
 AUTHENTICATED_PREFIX = "/v1/"
 #: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: On every `/v1` answer (refusals too), which may hold personal data: no browser or proxy
+#: keeps it on disk, and no browser reads it as anything but what it says it is.
+API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class EdgeMiddleware:
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
     - refuses bodies over a size limit (per path prefix), by header or while streaming;
     - hands requests for `direct_routes` (method and path) straight to their route;
+    - marks every `/v1` answer `Cache-Control: no-store` and `nosniff` (`API_HEADERS`);
     - counts requests and times them by route template (never by raw path: ids are many).
     """
 
@@ -182,16 +186,22 @@ class EdgeMiddleware:
         traceparent = (current_traceparent() or "").encode()
         status = 500
 
+        path = _route_path(scope)
+        api = path.startswith(AUTHENTICATED_PREFIX)
+
         async def edge_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"traceparent", traceparent)]
+                sent = [*message.get("headers", ()), (b"traceparent", traceparent)]
+                if api:
+                    named = {name.lower() for name, _ in sent}
+                    sent += [h for h in API_HEADERS if h[0] not in named]
+                message["headers"] = sent
             await send(message)
 
         limit = self._limit(scope["path"])
         target = self.app
-        path = _route_path(scope)
         if self.direct_routes:
             direct = self.direct_routes.get((scope["method"], path))
             if direct is not None:
