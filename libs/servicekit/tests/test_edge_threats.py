@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import APIRouter
+from pydantic import BaseModel
 from shouwang_contracts.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
 from .service_apps import AUTHORIZED, SECRET, small_service
@@ -29,6 +30,16 @@ async def things() -> dict[str, str]:
 async def student(student_no: str, name: str, phone: str) -> dict[str, str]:
     # What an unexpected failure may carry in its message: values of the request or a row.
     raise ValueError(f"no contact for {student_no} {name} {phone}")
+
+
+class Note(BaseModel):
+    text: str
+
+
+@router.post("/notes")
+async def write_note(note: Note) -> dict[str, int]:
+    # What sealing a note or writing it to PostgreSQL does first.
+    return {"bytes": len(note.text.encode())}
 
 
 @pytest.fixture
@@ -99,3 +110,44 @@ async def test_api_answers_tell_browsers_not_to_store_or_sniff_them(
     ):
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"text": "\ud800"}',
+        rb'{"text": "a\udfff b"}',
+        rb'{"text": "\\\ud83d"}',
+        rb'{"text": "\uDE00\uD83D"}',
+        rb'{"text": "\ud83d\\\ude00"}',
+    ],
+)
+async def test_lone_surrogate_in_a_json_body_is_a_400_not_a_server_error(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    """JSON may spell a lone UTF-16 surrogate (`\\ud800`); Python's parser accepts it, and
+    the string then fails wherever it is encoded (sealing a note, PostgreSQL, the answer).
+    The body is malformed: 400 before any handler runs."""
+    answer = await client.post(
+        "/v1/notes", content=body, headers={**AUTHORIZED, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("body", "size"),
+    [
+        (rb'{"text": "\ud83d\ude00"}', 4),  # a surrogate pair: one emoji
+        (rb'{"text": "\\ud800"}', 6),  # a backslash, then the letters u d 8 0 0
+        ('{"text": "心理"}'.encode(), 6),
+    ],
+)
+async def test_json_bodies_with_paired_or_escaped_text_still_pass(
+    client: httpx.AsyncClient, body: bytes, size: int
+) -> None:
+    answer = await client.post(
+        "/v1/notes", content=body, headers={**AUTHORIZED, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"bytes": size}

@@ -7,6 +7,7 @@ lane to DirectRoutes and the HTTP metrics share one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from .fastlane import DirectRoute
 from .problems import (
     PROBLEM_CODE_SCOPE_KEY,
     BodyTooLarge,
+    LoneSurrogate,
     Problem,
     problem_response,
     too_large_response,
@@ -77,6 +79,33 @@ class HttpMetrics:
         )
 
 
+# A JSON string escape of a UTF-16 surrogate: high (D800-DBFF) or low (DC00-DFFF).
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_UNPAIRED = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
+_ESCAPED_BACKSLASH = re.compile(rb"\\\\")
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON text escapes a surrogate that is not half of a pair (`"\\ud800"`).
+
+    Python's `json` accepts one, and the string then fails wherever it is encoded (sealing a
+    note, PostgreSQL, the answer): a 500 from a malformed body. Escaped backslashes are
+    blanked first, so `"\\\\ud800"` (a backslash, then letters) is text, not an escape.
+    """
+    if b"\\u" not in body:
+        return False
+    return _UNPAIRED.search(_ESCAPED_BACKSLASH.sub(b"__", body)) is not None
+
+
+def _declares_json(headers: Any) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return bool(media == b"application/json" or media.endswith(b"+json"))
+    return False
+
+
 def _route_path(scope: Scope) -> str:
     """The path the routers match: without the `root_path` a proxy mounted the app under."""
     path: str = scope["path"]
@@ -96,7 +125,8 @@ class EdgeMiddleware:
       the roles a route does not admit (`role_guards`) before the body is read, too;
     - with an `unauthenticated_limiter`, limits per client address the requests that carry
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
-    - refuses bodies over a size limit (per path prefix), by header or while streaming;
+    - refuses bodies over a size limit (per path prefix), by header or while streaming, and
+      JSON bodies that escape a lone surrogate (`has_lone_surrogate`: 400, not a 500 later);
     - hands requests for `direct_routes` (method and path) straight to their route;
     - marks every `/v1` answer `Cache-Control: no-store` and `nosniff` (`API_HEADERS`);
     - counts requests and times them by route template (never by raw path: ids are many).
@@ -218,25 +248,40 @@ class EdgeMiddleware:
                     headers=refusal.headers,
                 )(scope, receive, edge_send)
                 return
-            if limit is None:
+            # A DirectRoute parses with pydantic, which refuses lone surrogates itself.
+            check_json = target is self.app and _declares_json(headers)
+            if limit is None and not check_json:
                 await target(scope, receive, edge_send)
                 return
             for name, value in headers:
-                if name == b"content-length" and value.isdigit() and int(value) > limit:
+                if (
+                    limit is not None
+                    and name == b"content-length"
+                    and value.isdigit()
+                    and int(value) > limit
+                ):
                     await too_large_response(Request(scope), limit)(scope, receive, edge_send)
                     return
             received = 0
+            chunks: list[bytes] = []
 
-            async def limited_receive() -> Message:
+            async def checked_receive() -> Message:
                 nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
+                    body = message.get("body", b"")
+                    received += len(body)
+                    if limit is not None and received > limit:
                         raise BodyTooLarge(limit)
+                    if check_json:
+                        chunks.append(body)
+                        if not message.get("more_body", False) and has_lone_surrogate(
+                            b"".join(chunks)
+                        ):
+                            raise LoneSurrogate
                 return message
 
-            await target(scope, limited_receive, edge_send)
+            await target(scope, checked_receive, edge_send)
         finally:
             end_span(span)
             if self.metrics is not None:

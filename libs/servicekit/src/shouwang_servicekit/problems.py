@@ -91,6 +91,14 @@ class BodyTooLarge(StarletteHTTPException):
         self.limit = limit
 
 
+class LoneSurrogate(StarletteHTTPException):
+    """The JSON body escapes a UTF-16 surrogate that is not half of a pair: text no UTF-8 can
+    hold, refused as malformed JSON before a handler runs (`edge.has_lone_surrogate`)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "lone surrogate escape in a JSON string")
+
+
 class ProblemFieldError(BaseModel):
     """One field at fault in a problem's `errors`."""
 
@@ -268,6 +276,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc, BodyTooLarge):
             return too_large_response(request, exc.limit)
+        if isinstance(exc, LoneSurrogate):
+            return problem_response(
+                request,
+                400,
+                "malformed_json",
+                "请求体不是合法的 JSON：含有不成对的代理字符转义（\\uD800–\\uDFFF）",
+                detail_en="The request body is not valid JSON: it escapes an unpaired surrogate"
+                " (\\uD800-\\uDFFF)",
+            )
         code, zh, en = _HTTP_ERRORS.get(exc.status_code, ("http_error", None, None))
         said = exc.detail if isinstance(exc.detail, str) else None
         detail = said if zh is None else zh
