@@ -140,6 +140,7 @@ async def test_lone_surrogate_in_a_json_body_is_a_400_not_a_server_error(
     [
         (rb'{"text": "\ud83d\ude00"}', 4),  # a surrogate pair: one emoji
         (rb'{"text": "\\ud800"}', 6),  # a backslash, then the letters u d 8 0 0
+        (rb'{"text": "\\u0000"}', 6),  # a backslash, then the letters u 0 0 0 0
         ('{"text": "心理"}'.encode(), 6),
     ],
 )
@@ -151,3 +152,25 @@ async def test_json_bodies_with_paired_or_escaped_text_still_pass(
     )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"bytes": size}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/v1/students/%00", None),
+        ("GET", "/v1/things?q=a%00b", None),
+        ("POST", "/v1/notes", rb'{"text": "a\u0000b"}'),
+        ("POST", "/v1/notes", rb'{"text": "\\\u0000"}'),
+    ],
+)
+async def test_nul_character_in_path_query_or_json_is_a_422_not_a_server_error(
+    client: httpx.AsyncClient, method: str, url: str, body: bytes | None
+) -> None:
+    """No PostgreSQL text holds a NUL: `/v1/students/%00/file` or a note with `\\u0000`
+    failed in the query as a 500. Refused at the edge (422, as a parameter or body that
+    fails validation), before any handler runs."""
+    answer = await client.request(
+        method, url, content=body, headers={**AUTHORIZED, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "nul_character"

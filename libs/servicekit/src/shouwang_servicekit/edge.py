@@ -23,7 +23,9 @@ from .problems import (
     PROBLEM_CODE_SCOPE_KEY,
     BodyTooLarge,
     LoneSurrogate,
+    NulCharacter,
     Problem,
+    nul_character,
     problem_response,
     too_large_response,
 )
@@ -98,6 +100,27 @@ def has_lone_surrogate(body: bytes) -> bool:
     return _UNPAIRED.search(_ESCAPED_BACKSLASH.sub(b"__", body)) is not None
 
 
+def has_nul(body: bytes) -> bool:
+    """Whether a JSON text escapes a NUL character (`"\\u0000"`), which no PostgreSQL text
+    column or parameter can hold: the query would fail as a 500."""
+    if b"\\u0000" not in body:
+        return False
+    return b"\\u0000" in _ESCAPED_BACKSLASH.sub(b"__", body)
+
+
+def _json_fault(body: bytes) -> Exception | None:
+    if has_lone_surrogate(body):
+        return LoneSurrogate()
+    if has_nul(body):
+        return NulCharacter()
+    return None
+
+
+def _nul_in_target(path: str, query: bytes) -> bool:
+    """A NUL in the (decoded) path or the query string: `/v1/students/%00/file`."""
+    return "\x00" in path or b"%00" in query
+
+
 def _declares_json(headers: Any) -> bool:
     for name, value in headers:
         if name == b"content-type":
@@ -126,7 +149,8 @@ class EdgeMiddleware:
     - with an `unauthenticated_limiter`, limits per client address the requests that carry
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
     - refuses bodies over a size limit (per path prefix), by header or while streaming, and
-      JSON bodies that escape a lone surrogate (`has_lone_surrogate`: 400, not a 500 later);
+      JSON bodies that escape a lone surrogate (400) or a NUL, and `/v1` paths and query
+      strings that hold a NUL (422): text no query can take, refused before it fails as a 500;
     - hands requests for `direct_routes` (method and path) straight to their route;
     - marks every `/v1` answer `Cache-Control: no-store` and `nosniff` (`API_HEADERS`);
     - counts requests and times them by route template (never by raw path: ids are many).
@@ -238,6 +262,12 @@ class EdgeMiddleware:
                 target = direct.serve_direct
         try:
             refusal = await self._admit(scope, path)
+            if (
+                refusal is None
+                and path.startswith(AUTHENTICATED_PREFIX)
+                and _nul_in_target(path, scope.get("query_string", b""))
+            ):
+                refusal = nul_character()
             if refusal is not None:
                 await problem_response(
                     Request(scope),
@@ -275,10 +305,10 @@ class EdgeMiddleware:
                         raise BodyTooLarge(limit)
                     if check_json:
                         chunks.append(body)
-                        if not message.get("more_body", False) and has_lone_surrogate(
-                            b"".join(chunks)
-                        ):
-                            raise LoneSurrogate
+                        if not message.get("more_body", False):
+                            fault = _json_fault(b"".join(chunks))
+                            if fault is not None:
+                                raise fault
                 return message
 
             await target(scope, checked_receive, edge_send)

@@ -99,6 +99,24 @@ class LoneSurrogate(StarletteHTTPException):
         super().__init__(400, "lone surrogate escape in a JSON string")
 
 
+def nul_character() -> Problem:
+    """422 `nul_character`: the request holds a NUL (`\\u0000`, `%00`), which no PostgreSQL
+    text can store (422: documented wherever an operation takes parameters or a body)."""
+    return Problem(
+        422,
+        "nul_character",
+        "请求中含有空字符（\\u0000 或 %00），无法处理",
+        detail_en="The request holds a NUL character (\\u0000 or %00), which cannot be stored",
+    )
+
+
+class NulCharacter(StarletteHTTPException):
+    """The JSON body escapes a NUL character (`edge.has_nul`)."""
+
+    def __init__(self) -> None:
+        super().__init__(422, "NUL character in a JSON string")
+
+
 class ProblemFieldError(BaseModel):
     """One field at fault in a problem's `errors`."""
 
@@ -276,6 +294,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc, BodyTooLarge):
             return too_large_response(request, exc.limit)
+        if isinstance(exc, NulCharacter):
+            refusal = nul_character()
+            return problem_response(
+                request, refusal.status, refusal.code, refusal.detail, detail_en=refusal.detail_en
+            )
         if isinstance(exc, LoneSurrogate):
             return problem_response(
                 request,
