@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
 from shouwang_contracts.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from shouwang_servicekit.edge import EdgeMiddleware
 
 from .service_apps import AUTHORIZED, SECRET, small_service
 
@@ -174,3 +176,40 @@ async def test_nul_character_in_path_query_or_json_is_a_422_not_a_server_error(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "nul_character"
+
+
+async def test_json_body_check_never_holds_a_large_upload_in_memory() -> None:
+    """The gateway takes /api bodies up to 51 MiB: the edge's look for NULs and lone
+    surrogates must not keep such a body in memory while it streams through."""
+    chunk = b"[" + b" " * (64 * 1024 - 2) + b"]"
+    sent = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        return {"type": "http.request", "body": chunk, "more_body": sent < 320}  # 20 MiB
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Any) -> None:
+        pass
+
+    edge = EdgeMiddleware(app, body_limit=64 * 1024 * 1024)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/casework/v1/cases",
+        "headers": [(b"content-type", b"application/json")],
+        "query_string": b"",
+    }
+    tracemalloc.start()
+    try:
+        await edge(scope, receive, send)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a 20 MiB body"

@@ -37,6 +37,9 @@ from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token
 AUTHENTICATED_PREFIX = "/v1/"
 #: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The most of a JSON body the edge keeps to look for text no query can take (see
+#: `has_lone_surrogate`); a larger body passes unchecked to a route that refuses its size.
+JSON_CHECK_MAX_BYTES = 1024 * 1024
 #: On every `/v1` answer (refusals too), which may hold personal data: no browser or proxy
 #: keeps it on disk, and no browser reads it as anything but what it says it is.
 API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
@@ -296,13 +299,18 @@ class EdgeMiddleware:
             chunks: list[bytes] = []
 
             async def checked_receive() -> Message:
-                nonlocal received
+                nonlocal received, check_json
                 message = await receive()
                 if message["type"] == "http.request":
                     body = message.get("body", b"")
                     received += len(body)
                     if limit is not None and received > limit:
                         raise BodyTooLarge(limit)
+                    if check_json and received > JSON_CHECK_MAX_BYTES:
+                        # Larger than any JSON body a service takes (the gateway passes it on
+                        # to one that refuses it): not held in memory here for the check.
+                        check_json = False
+                        chunks.clear()
                     if check_json:
                         chunks.append(body)
                         if not message.get("more_body", False):
