@@ -157,6 +157,21 @@ def test_binary_garbage_is_unreadable() -> None:
         list(iter_rows(io.BytesIO(b"\x00\x01\x02" * 100), "x.csv"))
 
 
+def test_a_legacy_xls_is_refused_by_name_as_casework_and_notify_refuse_it() -> None:
+    ole = bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 504
+    with pytest.raises(UnreadableFile) as caught:
+        list(iter_rows(io.BytesIO(ole), "普查.xls"))
+    assert (caught.value.status, caught.value.code) == (415, "legacy_excel")
+    assert ".xlsx" in caught.value.message
+
+
+def test_a_file_that_is_no_table_is_415_not_a_damaged_census() -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+    with pytest.raises(UnreadableFile) as caught:
+        list(iter_rows(io.BytesIO(png), "普查.csv"))
+    assert (caught.value.status, caught.value.code) == (415, "not_a_table")
+
+
 def _sample_xlsx(rows: int) -> bytes:
     """A workbook with the sample export's header and `rows` valid PHQ-9 rows."""
     header = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()[0]

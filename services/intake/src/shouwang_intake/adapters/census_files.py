@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import BinaryIO
 
-from shouwang_servicekit.spreadsheets import SheetLimits, SheetRefused, read_sheet
+from shouwang_servicekit.spreadsheets import NOT_A_TABLE, SheetLimits, SheetRefused, read_sheet
 from shouwang_servicekit.spreadsheets import detect_encoding as detect_encoding
 
 from ..domain.census import Cell
@@ -21,7 +21,8 @@ from ..domain.census import Cell
 
 class UnreadableFile(ValueError):
     """The upload is not a census we can read, or costs more than its limits allow: why, in
-    zh-CN and in English, with the status (422, or 413 over a limit) and a stable code."""
+    zh-CN and in English, with the status (422; 413 over a limit; 415 when it is no table at
+    all, as casework's and notify's imports answer) and a stable code."""
 
     def __init__(
         self, message: str, message_en: str, *, status: int = 422, code: str = "unreadable_file"
@@ -46,6 +47,16 @@ async def sheet_rows(
         if refused.status == 413:  # over a limit: the kit's words name the row or limit
             raise UnreadableFile(
                 refused.message, refused.message_en, status=413, code=refused.code
+            ) from None
+        if refused.code in NOT_A_TABLE and refused.last_row == 0:
+            # An image or a legacy .xls: the kit's code and words say what to upload instead.
+            # Once rows were read (an encoding that breaks midway) they were published, and the
+            # answer is the 422 below naming the row reading stopped after.
+            raise UnreadableFile(
+                refused.message,
+                _capitalised(refused.message_en),
+                status=415,
+                code=refused.code,
             ) from None
         message = refused.message if refused.code != "empty_file" else "文件为空"
         raise UnreadableFile(
