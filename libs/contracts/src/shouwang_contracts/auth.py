@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .vocabulary import Role, Tier
 
@@ -117,6 +117,19 @@ class Principal(BaseModel):
     campus_id: str = Field(min_length=1, max_length=64)
     scope: tuple[ScopeGrant, ...] = ()
     token_id: str | None = None
+
+    @field_validator("scope")
+    @classmethod
+    def _students_are_never_campus_wide(
+        cls, scope: tuple[ScopeGrant, ...], info: ValidationInfo
+    ) -> tuple[ScopeGrant, ...]:
+        """A student of tiers 1-3 reports about their room, floor or class: a `campus` grant
+        (an identity provider's mapping gone wide) would let them list every student's name
+        and room. Such a grant is dropped, never honoured."""
+        role = info.data.get("role")
+        if isinstance(role, Role) and role.is_student:
+            return tuple(g for g in scope if g.kind is not ScopeKind.CAMPUS)
+        return scope
 
     @property
     def tier(self) -> Tier | None:
