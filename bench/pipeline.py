@@ -49,6 +49,10 @@ from shouwang_devstack.sinks import LocalSinks
 from shouwang_devstack.topics import assign_at_end, start_groups_at_end
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from stack import BenchStack, bench_stack
+from statements import PRELOAD, Statement
+from statements import print_table as print_statements
+from statements import read as read_statements
+from statements import reset as reset_statements
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -190,12 +194,14 @@ async def end_to_end(
     seconds: float,
     settle: float,
     warmup: float = 0.0,
-) -> tuple[Run, float, CpuShare]:
+    statements: bool = False,
+) -> tuple[Run, float, CpuShare, list[Statement]]:
     """Offer `rate` reports/s for `seconds`; returns the run, the seconds from the first send
     to the last completion, and the CPU each process spent from the first send until every
     report was done. With `warmup`, the same load is offered that many seconds first (other
     students, left out of every figure) and waited out: the broker's JIT compiler and the
-    services' first fetches and statements then fall before the measured run."""
+    services' first fetches and statements then fall before the measured run. With
+    `statements`, the SQL statements the services ran over the same window (pg_stat_statements)."""
     cpu = CpuMeter()
     pseudonyms = Pseudonymizer(stack.secrets["SHOUWANG_PSEUDONYM_KEY"].encode())
     run, warm = Run(), Run()
@@ -279,19 +285,22 @@ async def end_to_end(
     if warmup > 0:
         await offer(warm, "W", int(rate * warmup))
         run.warmed_up = len(warm.done())
+    if statements:
+        reset_statements(stack.admin_dsn)
     cpu.start()
     started = time.perf_counter()
     await offer(run, "B", int(rate * seconds))
     stop.set()
     await watching
     share = cpu.stop()
+    ran = read_statements(stack.admin_dsn) if statements else []
     await watcher.stop()
     # Done is the later of the two: the case opened and the first message delivered.
     finished = max(
         (max(p.case_at or 0.0, p.message_at or 0.0) for p in run.done()),
         default=time.perf_counter(),
     )
-    return run, finished - started, share
+    return run, finished - started, share, ran
 
 
 async def intake_ceiling(
@@ -409,18 +418,23 @@ def main() -> int:
         help="seconds of the same load first, left out of the figures (0: none)",
     )
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="load pg_stat_statements and print the SQL statements per report, by service",
+    )
+    parser.add_argument(
         "--ceiling-seconds", type=float, default=3.0, help="intake's closed loop, after the run"
     )
     args = parser.parse_args()
     campus = f"bench{uuid.uuid4().hex[:6]}"
-    with bench_stack() as stack:
+    with bench_stack(PRELOAD if args.statements else None) as stack:
         sinks = LocalSinks(stack.workdir / "sinks").start()
         try:
             produce, consume = asyncio.run(
                 raw_rates(stack.bootstrap, args.raw_records, args.raw_seconds)
             )
             urls = start_platform(stack, sinks, campus)
-            run, elapsed, share = asyncio.run(
+            run, elapsed, share, ran = asyncio.run(
                 end_to_end(
                     stack,
                     urls["intake"],
@@ -429,6 +443,7 @@ def main() -> int:
                     args.seconds,
                     args.settle,
                     args.warmup,
+                    args.statements,
                 )
             )
             ceiling = asyncio.run(
@@ -437,6 +452,8 @@ def main() -> int:
         finally:
             sinks.stop()
     report(run, elapsed, produce, consume, args.rate, ceiling, share)
+    if args.statements:
+        print_statements(ran, len(run.done()))
     return 0 if run.accepted and len(run.done()) == run.accepted else 1
 
 

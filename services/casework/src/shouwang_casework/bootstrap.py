@@ -17,7 +17,12 @@ from .config import CaseworkSettings
 from .container import Casework
 from .entrypoints.consumers import register_case_consumers, register_notification_consumer
 from .entrypoints.record_consumers import register_record_consumers
-from .entrypoints.scheduler import GAUGES_INTERVAL_SECONDS, case_gauges, follow_up_reminders
+from .entrypoints.scheduler import (
+    GAUGES_INTERVAL_SECONDS,
+    case_gauges,
+    closed_file_retention,
+    follow_up_reminders,
+)
 
 # How often published outbox rows older than CASEWORK_OUTBOX_KEEP_DAYS are purged.
 PURGE_EVERY_SECONDS = 600.0
@@ -66,6 +71,11 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
             name="follow-up-reminders",
         )
         tasks.every(GAUGES_INTERVAL_SECONDS, case_gauges(casework), name="case-gauges")
+        tasks.every(
+            settings.retention_interval_seconds,
+            closed_file_retention(casework),
+            name="closed-file-retention",
+        )
         if settings.consumers_enabled:
             tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         ProcessedEvents(

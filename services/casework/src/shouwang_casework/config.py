@@ -57,3 +57,10 @@ class CaseworkSettings(SharedSettings):
     break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)
     # How often one person may break the glass in 24 hours (429 past it).
     break_glass_per_day: int = Field(default=3, ge=1, le=50)
+    # A file's free text ends this long after the student's last case closed (PIPL Art. 19,
+    # 47; the choice of three years is argued in docs/retention.md). Never under 180 days:
+    # the database function refuses a shorter period whatever this says.
+    closed_file_retention_days: int = Field(default=1096, ge=180)
+    # Files erased per campus per turn (each in its own small transaction), and the turn.
+    retention_batch: int = Field(default=50, ge=1, le=1000)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)

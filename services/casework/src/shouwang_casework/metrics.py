@@ -58,3 +58,8 @@ FOLLOW_UPS_MISSED = Counter(
     "Follow-ups that passed their due time unclosed (each counted once, when reminded).",
     registry=REGISTRY,
 )
+FILES_TEXT_ERASED = Counter(
+    "casework_files_text_erased_total",
+    "Student files whose free text retention erased (all cases closed past the period).",
+    registry=REGISTRY,
+)

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
+from shouwang_casework.adapters import cases as cases_repo
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.files import store_report
 from shouwang_casework.config import CaseworkSettings
@@ -214,3 +215,103 @@ async def test_the_file_stores_a_batch_of_two_campuses_once_each_and_a_refusal_i
         await store_batch(pool, [later, refused], refusing)
     async with campus_transaction(pool, here) as conn:
         assert await conn.fetchval("SELECT count(*) FROM file_reports") == 1
+
+
+async def test_a_warning_costs_casework_few_statements_and_a_known_alert_none_more(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, casework_dsn: str, kafka_bootstrap: str
+) -> None:
+    # Every statement is a round trip and PostgreSQL work on the platform's hottest path:
+    # a batch's students are locked once, and what a warning needs to know is read in one
+    # statement. Counted, not timed: the budgets fail when a statement creeps back in.
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    sent: list[str] = []
+
+    async def counted(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda logged: sent.append(logged.query))
+
+    counting = await asyncpg.create_pool(casework_dsn, min_size=1, max_size=1, init=counted)
+    try:
+        casework = casework_of(counting, kafka_bootstrap)
+        # A first warning, about another student, lets asyncpg learn the types it meets once
+        # per connection; the pool's reset on release is one round trip per transaction.
+        first = warning(
+            campus,
+            PSEUDONYMS.student_ref(campus, STUDENTS[1]),
+            Severity.SEVERE,
+            Role.RESIDENCE_COUNSELOR,
+        )
+        for envelope, apply in ((first.alert, _alert), (first.assessment, _assessment)):
+            await apply_batch(casework, [envelope], consumer=CASES_CONSUMER, apply=apply)
+        student = PSEUDONYMS.student_ref(campus, STUDENTS[0])
+        w = warning(campus, student, Severity.CRITICAL, Role.RESIDENCE_COUNSELOR)
+        # The alert: BEGIN, locks, campus, claim, what is known, the case with its history,
+        # the outbox, the alert, COMMIT. The assessment: the same to what is known, then the
+        # case's update with its history, the attachment, the reporters' event, COMMIT.
+        for envelope, apply, budget in ((w.alert, _alert, 9), (w.assessment, _assessment, 9)):
+            sent.clear()
+            outcomes = await apply_batch(casework, [envelope], consumer=CASES_CONSUMER, apply=apply)
+            assert outcomes == ["applied"]
+            transaction = [q for q in sent if not q.startswith("SELECT pg_advisory_unlock_all")]
+            assert len(transaction) <= budget, "\n".join(
+                " ".join(q.split())[:70] for q in transaction
+            )
+            assert sum("pg_advisory_xact_lock" in q for q in sent) == 1
+
+        # The alert is on file already (its claim purged, or claimed by another consumer):
+        # the one read says so, and nothing is written.
+        sent.clear()
+        again = await apply_batch(casework, [w.alert], consumer="casework.replay", apply=_alert)
+        assert again == ["applied"]
+        assert not any(q.lstrip().startswith(("INSERT INTO cases", "UPDATE")) for q in sent)
+    finally:
+        await counting.close()
+    outcome = await outcome_of(pool, campus)
+    # One case, owned, the alert and the assessment on it once each.
+    assert (STUDENTS[0], "open", "critical", "residence_counselor", True, 1, 1) in outcome["cases"]
+    assert len(outcome["cases"]) == 2
+    assert outcome["events"][STUDENTS[0]].count("shouwang.case.opened") == 1
+
+
+async def test_a_stale_case_is_refused_and_writes_no_history_and_the_next_seq_follows_on(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    # The case's update and its history rows are one statement: the version check must still
+    # refuse a case changed since it was read, with none of its history written.
+    casework = casework_of(pool, kafka_bootstrap)
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    w = warning(
+        campus,
+        PSEUDONYMS.student_ref(campus, STUDENTS[0]),
+        Severity.SEVERE,
+        Role.RESIDENCE_COUNSELOR,
+    )
+    await apply_batch(casework, [w.alert], consumer=CASES_CONSUMER, apply=_alert)
+    async with campus_transaction(pool, campus) as conn:
+        (case_id,) = [str(r["case_id"]) for r in await conn.fetch("SELECT case_id FROM cases")]
+        fresh, stale = (
+            await cases_repo.get_case(conn, case_id),
+            await cases_repo.get_case(conn, case_id),
+        )
+        assert fresh is not None
+        assert stale is not None
+        now = datetime.now(UTC)
+        fresh.assign(owner_ref="per_a", owner_role=Role.COUNSELING_CENTER, at=now)
+        await cases_repo.save_case(conn, fresh, CIPHER)
+        stale.assign(owner_ref="per_b", owner_role=Role.COUNSELING_CENTER, at=now)
+        with pytest.raises(cases_repo.StaleCase):
+            async with conn.transaction():
+                await cases_repo.save_case(conn, stale, CIPHER)
+        seqs = [
+            r["seq"]
+            for r in await conn.fetch(
+                "SELECT seq FROM case_history WHERE case_id = $1 ORDER BY seq", uuid.UUID(case_id)
+            )
+        ]
+        owner = await conn.fetchval(
+            "SELECT owner_ref FROM cases WHERE case_id = $1", uuid.UUID(case_id)
+        )
+    assert owner == "per_a"
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) >= 2

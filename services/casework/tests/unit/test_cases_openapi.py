@@ -48,6 +48,7 @@ RECORD_OPERATIONS = {
     "list_audit_log",
     "list_break_glass_grants",
     "review_break_glass",
+    "erase_student_file_text",
     "pick_students",
     "name_students",
 }

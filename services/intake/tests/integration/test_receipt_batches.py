@@ -64,3 +64,32 @@ async def test_a_batch_of_case_events_has_the_outcome_of_the_same_events_one_by_
     # The redelivered opening does not reopen the closed receipt; the late attachment moves
     # only its own report forward.
     assert [r.status for r in together if r] == ["closed", "in_progress", "in_progress"]
+
+
+async def test_a_case_event_moves_receipts_in_one_statement_and_a_redelivery_in_none_more(
+    service_database: Any,
+) -> None:
+    # The cases topic carries a case event or more per report: the claim, the reports'
+    # link to their case and the status were three round trips each, now one.
+    dsn = await service_database("intake")
+    sent: list[str] = []
+
+    async def counted(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda logged: sent.append(logged.query))
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, init=counted)
+    receipts_pool = await create_receipts_pool(dsn)
+    try:
+        store = IntakeStore(pool, receipt_gather_seconds=0.002, receipts_pool=receipts_pool)
+        ids = await _receipts(store, "per_count", 3)
+        events = _events(ids)
+        await store.advance_receipts_many(events[:1])  # asyncpg learns the types once
+        sent.clear()
+        assert await store.advance_receipts_many(events[1:]) == [True, True, False, True]
+        work = [q for q in sent if "receipts" in q or "processed_events" in q]
+        assert len(work) == 4, work
+        statuses = [(await store.receipt("demo", r)) for r in ids]
+    finally:
+        await receipts_pool.close()
+        await pool.close()
+    assert [r.status for r in statuses if r] == ["closed", "in_progress", "in_progress"]

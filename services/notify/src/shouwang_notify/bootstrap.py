@@ -20,6 +20,7 @@ from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway
 from .adapters.db import worker_transaction
 from .adapters.links import LinkSigner
 from .adapters.outbox import outbox_relay
+from .adapters.retention import purge_delivery_records, purge_family_contacts_of_leavers
 from .adapters.smtp import SmtpEmail, SmtpSettings
 from .adapters.templates import Templates
 from .config import NotifySettings
@@ -247,6 +248,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             pool, schema="notify", campus_setting="shouwang.all_campuses", campuses=lambda: ("on",)
         )
         tasks.every(RETENTION_INTERVAL_SECONDS, processed.chore(), name="forget-processed-events")
+        tasks.every(RETENTION_INTERVAL_SECONDS, _retention(notify), name="delivery-retention")
     except BaseException:
         await stack.aclose()  # a failed start leaves nothing open
         raise
@@ -270,6 +272,27 @@ def _gauges(notify: Notify) -> Chore:
         await notify.dispatcher.observe_queue()
         await notify.planner.observe_inbox()
         return False
+
+    return chore
+
+
+def _retention(notify: Notify) -> Chore:
+    """Delete what only served a delivery once it is older than the retention period, and the
+    family contacts of students long gone; again at once while a table gave a full batch."""
+    keep = timedelta(days=notify.settings.delivery_retention_days)
+    grace = timedelta(days=notify.settings.family_contacts_after_leaving_days)
+    batch = notify.settings.retention_batch
+
+    async def chore() -> bool:
+        now = datetime.now(UTC)
+        async with worker_transaction(notify.pool) as conn:
+            gone = await purge_delivery_records(conn, now - keep, batch)
+            gone["family_contacts"] = await purge_family_contacts_of_leavers(
+                conn, now - grace, batch
+            )
+        for table, n in gone.items():
+            metrics.RETENTION_PURGED.labels(table).inc(n)
+        return any(n == batch for n in gone.values())
 
     return chore
 

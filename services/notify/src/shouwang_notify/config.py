@@ -76,6 +76,15 @@ class NotifySettings(SharedSettings):
     case_batch_seconds: float = 120.0
     follow_up_lead_minutes: float = 60.0
     bundle_poll_seconds: float = 5.0
+    # What only served a delivery (finished deliveries, bundled items, the unreached, expired
+    # links, closed cases) ends this long after it finished (PIPL Art. 19; docs/retention.md:
+    # one academic year, for complaints and incident reviews). Deleted this many rows per
+    # table per statement, hourly.
+    delivery_retention_days: int = Field(default=365, ge=30)
+    # A student's family contacts end this long after the directory said the student left
+    # (docs/retention.md: a term's grace for a roster mistake or a suspension of study).
+    family_contacts_after_leaving_days: int = Field(default=180, ge=30)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
 
     max_upload_bytes: int = 10 * 1024 * 1024
 

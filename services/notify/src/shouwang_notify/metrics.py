@@ -104,3 +104,9 @@ PLANNING_FAILED = Counter(
     "Alerts whose planning failed for a reason of their own; each waits and is tried again.",
     registry=REGISTRY,
 )
+RETENTION_PURGED = Counter(
+    "notify_retention_purged",
+    "Rows that only served a delivery, deleted past NOTIFY_DELIVERY_RETENTION_DAYS, by table.",
+    ["table"],
+    registry=REGISTRY,
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -83,3 +84,41 @@ async def test_a_batch_of_alerts_is_planned_as_one_by_one(
     )
     assert len(links) == 4  # one per alert: three alerts of the first student, one of the other
     assert owner_links <= {r["link_id"] for r in links}
+
+
+async def test_everyone_a_batch_cannot_reach_is_recorded_in_one_statement(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    # Students the directory places nowhere: nobody holds the owner role their alerts name.
+    # Each one left unreached is recorded (the queue's view of who was not told), for the whole
+    # batch in one statement rather than a round trip per person.
+    await load_samples(notify_pool, cipher, pseudonyms)
+    batch = [notice(pseudonyms, Severity.SEVERE, student_no=f"20249980{n:02d}") for n in range(3)]
+    sent: list[str] = []
+
+    def log(logged: Any) -> None:
+        sent.append(logged.query)
+
+    async with notify_pool.acquire() as conn:
+        conn.add_query_logger(log)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+                await plan_alerts(conn, cipher, POLICY, batch, datetime.now(UTC))
+        finally:
+            conn.remove_query_logger(log)
+
+    unreached = await rows(
+        notify_pool,
+        "SELECT source_event_id, recipient_role, reason FROM unreached"
+        " WHERE source_event_id = ANY($1::text[])",
+        [n.event_id for n in batch],
+    )
+    for n in batch:
+        mine = [
+            (r["recipient_role"], r["reason"])
+            for r in unreached
+            if r["source_event_id"] == n.event_id
+        ]
+        assert mine == [("counseling_center", "nobody_holds_role")]  # the owner: once
+    assert sum("INSERT INTO unreached" in q for q in sent) == 1

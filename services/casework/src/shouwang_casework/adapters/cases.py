@@ -20,6 +20,7 @@ from shouwang_contracts.events.casework import CaseOutcome, CaseState
 from shouwang_contracts.vocabulary import Role, Severity
 
 from ..domain.cases import Case
+from .roster import responsible_sql
 
 
 class StaleCase(Exception):
@@ -97,12 +98,119 @@ async def active_case_of(conn: asyncpg.Connection, student_ref: str) -> Case | N
     return _case(row) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class WarningContext:
+    """What handling a warning about a student needs to know, read in one round trip."""
+
+    #: The alert (or assessment) is on file already: the warning was handled before.
+    known: bool
+    #: The student's one active case, locked for update, if any.
+    active: Case | None
+    #: Who holds the owner role for the student, narrowest scope first.
+    owners: list[str]
+
+
+def _context_sql(known: str) -> str:
+    # The active case is locked inside the lateral subquery (FOR UPDATE cannot reach the
+    # nullable side of an outer join from outside it).
+    return f"""
+        SELECT k.known, {responsible_sql("$1", "$2")} AS owners, c.*
+        FROM (SELECT EXISTS ({known}) AS known) AS k
+        LEFT JOIN LATERAL (
+            SELECT * FROM cases WHERE student_ref = $1 AND state <> 'closed' FOR UPDATE
+        ) AS c ON true
+    """  # noqa: S608 - built from constants
+
+
+_ALERT_CONTEXT = _context_sql("SELECT 1 FROM alerts WHERE alert_id = $3")
+_ASSESSMENT_CONTEXT = _context_sql("SELECT 1 FROM case_assessments WHERE assessment_id = $3")
+
+
+async def warning_context(
+    conn: asyncpg.Connection,
+    student_ref: str,
+    owner_role: Role,
+    *,
+    alert_id: str | None = None,
+    assessment_id: str | None = None,
+) -> WarningContext:
+    """Whether the alert (or else the assessment) is known, the student's active case (locked)
+    and who would own a case for `owner_role`: what `get_alert` (or whether the assessment is attached),
+    `active_case_of` and `responsible_for` answer, in one statement instead of three."""
+    if (alert_id is None) == (assessment_id is None):
+        raise ValueError("name exactly one of alert_id and assessment_id")
+    row = await conn.fetchrow(
+        _ALERT_CONTEXT if alert_id is not None else _ASSESSMENT_CONTEXT,
+        student_ref,
+        owner_role.value,
+        alert_id if alert_id is not None else assessment_id,
+    )
+    assert row is not None  # the outer query always has its one row
+    active = _case(row) if row["case_id"] is not None else None
+    return WarningContext(known=row["known"], active=active, owners=list(row["owners"]))
+
+
+# A case's row and its history rows are written in one statement (two round trips were one
+# per case change, on the path of every warning). The history's rows come as arrays, one per
+# column, numbered in order after the case's last seq; foreign keys are checked at the end of
+# the statement, so a new case's first history rows may name it.
+_HISTORY_COLUMNS = """
+    h.kind, h.from_state, h.to_state, h.actor_ref, h.actor_role, h.detail::jsonb,
+    h.sealed_text::jsonb, h.at
+"""
+_HISTORY_ARRAYS = """
+    unnest({0}::text[], {1}::text[], {2}::text[], {3}::text[], {4}::text[], {5}::text[],
+           {6}::text[], {7}::timestamptz[])
+        WITH ORDINALITY AS h(kind, from_state, to_state, actor_ref, actor_role, detail,
+                             sealed_text, at, n)
+"""
+_INSERT_HISTORY = """
+    INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state, actor_ref,
+                              actor_role, detail, sealed_text, at)
+"""
+_INSERT_CASE = f"""
+    WITH saved AS (
+        INSERT INTO cases (state, severity, severity_rank, owner_ref, owner_role, outcome,
+                           report_ids, updated_at, closed_at, case_id, campus_id,
+                           student_ref, opened_at, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
+        RETURNING case_id
+    ), history AS (
+        {_INSERT_HISTORY}
+        SELECT $11, saved.case_id, h.n, {_HISTORY_COLUMNS}
+        FROM saved, {_HISTORY_ARRAYS.format(*(f"${n}" for n in range(14, 22)))}
+        ORDER BY h.n
+    )
+    SELECT count(*) FROM saved
+"""  # noqa: S608 - built from constants
+# The update checks the version it was read at; the history is written only if it matched.
+_UPDATE_CASE = f"""
+    WITH saved AS (
+        UPDATE cases SET state = $1, severity = $2, severity_rank = $3, owner_ref = $4,
+            owner_role = $5, outcome = $6, report_ids = $7, updated_at = $8, closed_at = $9,
+            version = version + 1
+        WHERE case_id = $10 AND version = $11
+        RETURNING case_id
+    ), history AS (
+        {_INSERT_HISTORY}
+        SELECT $12, saved.case_id, last.seq + h.n, {_HISTORY_COLUMNS}
+        FROM saved,
+             (SELECT coalesce(max(seq), 0) AS seq FROM case_history WHERE case_id = $10) AS last,
+             {_HISTORY_ARRAYS.format(*(f"${n}" for n in range(13, 21)))}
+        ORDER BY h.n
+    )
+    SELECT count(*) FROM saved
+"""  # noqa: S608 - built from constants
+
+
 async def save_case(
     conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
 ) -> None:
-    """Insert or update the case and append its pending changes to the history.
+    """Insert or update the case and append its pending changes to the history, in one
+    statement.
 
     The update checks the version it was read at, so a concurrent change is never overwritten.
+    The caller holds the student's lock; UNIQUE (case_id, seq) refuses a racing history.
     """
     values = (
         case.state.value,
@@ -115,58 +223,38 @@ async def save_case(
         case.updated_at,
         case.closed_at,
     )
+    history = _history_columns(case, cipher)
     if new:
-        await conn.execute(
-            """
-            INSERT INTO cases (state, severity, severity_rank, owner_ref, owner_role, outcome,
-                               report_ids, updated_at, closed_at, case_id, campus_id,
-                               student_ref, opened_at, version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
-            """,
+        await conn.fetchval(
+            _INSERT_CASE,
             *values,
             uuid.UUID(case.case_id),
             case.campus_id,
             case.student_ref,
             case.opened_at,
+            *history,
         )
-    else:
-        status = await conn.execute(
-            """
-            UPDATE cases SET state = $1, severity = $2, severity_rank = $3, owner_ref = $4,
-                owner_role = $5, outcome = $6, report_ids = $7, updated_at = $8, closed_at = $9,
-                version = version + 1
-            WHERE case_id = $10 AND version = $11
-            """,
-            *values,
-            uuid.UUID(case.case_id),
-            case.version,
-        )
-        if status != "UPDATE 1":
-            raise StaleCase(case.case_id)
-        case.version += 1
-    await append_history(conn, case, cipher)
-
-
-async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCipher) -> None:
-    """Store the case's pending changes as immutable history rows, free text sealed."""
-    if not case.changes:
         return
-    start = await conn.fetchval(
-        "SELECT coalesce(max(seq), 0) FROM case_history WHERE case_id = $1",
-        uuid.UUID(case.case_id),
+    saved = await conn.fetchval(
+        _UPDATE_CASE, *values, uuid.UUID(case.case_id), case.version, case.campus_id, *history
     )
-    rows = []
-    for offset, change in enumerate(case.changes, start=1):
+    if saved != 1:
+        raise StaleCase(case.case_id)
+    case.version += 1
+
+
+def _history_columns(case: Case, cipher: NoteCipher) -> list[list[Any]]:
+    """The case's pending changes as history columns (one array each), free text sealed."""
+    columns: list[list[Any]] = [[] for _ in range(8)]
+    for change in case.changes:
         sealed = None
         if change.text:
             sealed = cipher.seal(
                 change.text, campus_id=case.campus_id, student_ref=case.student_ref
             ).model_dump_json()
-        rows.append(
+        for column, value in zip(
+            columns,
             (
-                case.campus_id,
-                uuid.UUID(case.case_id),
-                start + offset,
                 change.kind,
                 change.from_state.value if change.from_state else None,
                 change.to_state.value if change.to_state else None,
@@ -175,16 +263,11 @@ async def append_history(conn: asyncpg.Connection, case: Case, cipher: NoteCiphe
                 json.dumps(change.detail, ensure_ascii=False, default=str),
                 sealed,
                 change.at,
-            )
-        )
-    await conn.executemany(
-        """
-        INSERT INTO case_history (campus_id, case_id, seq, kind, from_state, to_state,
-                                  actor_ref, actor_role, detail, sealed_text, at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)
-        """,
-        rows,
-    )
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    return columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,16 +348,6 @@ async def attach_assessment(
             report_ids,
             graded_at,
             at,
-        )
-    )
-
-
-async def assessment_attached(conn: asyncpg.Connection, assessment_id: str) -> bool:
-    """Whether this assessment is attached to some case already."""
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM case_assessments WHERE assessment_id = $1)",
-            assessment_id,
         )
     )
 

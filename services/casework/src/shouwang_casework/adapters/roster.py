@@ -81,21 +81,25 @@ async def scope_of(
     return [ScopeGrant(kind=ScopeKind(r["scope_kind"]), value=r["scope_value"]) for r in rows]
 
 
+def responsible_sql(student_ref: str, role: str) -> str:
+    """An SQL expression: the person_refs holding the role whose assignment covers the
+    student, narrowest scope first, as an array (`student_ref` and `role` are the statement's
+    parameters, e.g. "$1"), so a statement can ask it beside other questions."""
+    return f"""ARRAY(
+        SELECT a.person_ref
+        FROM students s
+        JOIN staff_assignments a ON a.role = {role} AND {_COVERS_SQL}
+        WHERE s.student_ref = {student_ref}
+        GROUP BY a.person_ref
+        ORDER BY min({_NARROWEST_FIRST_SQL}), a.person_ref)"""  # noqa: S608 - from constants
+
+
+_RESPONSIBLE = f"SELECT {responsible_sql('$1', '$2')}"
+
+
 async def responsible_for(conn: asyncpg.Connection, student_ref: str, role: str) -> list[str]:
     """person_refs holding `role` whose assignment covers the student; narrowest scope first."""
-    rows = await conn.fetch(
-        f"""
-        SELECT a.person_ref, min({_NARROWEST_FIRST_SQL}) AS narrowness
-        FROM students s
-        JOIN staff_assignments a ON a.role = $2 AND {_COVERS_SQL}
-        WHERE s.student_ref = $1
-        GROUP BY a.person_ref
-        ORDER BY narrowness, a.person_ref
-        """,  # noqa: S608 - the interpolated SQL is built from constants
-        student_ref,
-        str(role),
-    )
-    return [r["person_ref"] for r in rows]
+    return list(await conn.fetchval(_RESPONSIBLE, student_ref, str(role)))
 
 
 # --- what imports read and write ---------------------------------------------------------------

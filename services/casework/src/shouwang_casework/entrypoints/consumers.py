@@ -49,7 +49,8 @@ from ..service_layer.warnings import (
 
 CASES_CONSUMER = "casework.cases"
 NOTIFICATIONS_CONSUMER = "casework.notifications"
-Apply = Callable[[asyncpg.Connection, Envelope[Any], Casework], Awaitable[Any]]
+#: Applies one event: (connection, event, casework, whether the event's student is locked).
+Apply = Callable[[asyncpg.Connection, Envelope[Any], Casework, bool], Awaitable[Any]]
 
 _ALERT_TYPES: dict[str, type[Payload]] = {
     AlertRaised.EVENT_TYPE: AlertRaised,
@@ -92,7 +93,7 @@ async def apply_once(
                 conn, consumer=consumer, event_id=envelope.id, campus_id=envelope.campus_id
             ):
                 return "duplicate"
-            await apply(conn, envelope, casework)
+            await apply(conn, envelope, casework, False)
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
     return "applied"
@@ -116,7 +117,7 @@ async def apply_batch(
                 ):
                     outcomes.append("duplicate")
                     continue
-                await apply(conn, envelope, casework)
+                await apply(conn, envelope, casework, True)
                 outcomes.append("applied")
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
@@ -128,16 +129,20 @@ async def _count(outcome: WarningOutcome, severity: str) -> None:
         metrics.CASES_OPENED.labels(severity).inc()
 
 
-async def _assessment(conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework) -> None:
-    outcome = await on_assessment(conn, envelope, cw.cipher)
+async def _assessment(
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework, locked: bool
+) -> None:
+    outcome = await on_assessment(conn, envelope, cw.cipher, student_locked=locked)
     await _count(outcome, envelope.data.severity.value)
 
 
-async def _alert(conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework) -> None:
+async def _alert(
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework, locked: bool
+) -> None:
     if isinstance(envelope.data, AlertRaised):
-        outcome = await on_alert_raised(conn, envelope, cw.cipher)
+        outcome = await on_alert_raised(conn, envelope, cw.cipher, student_locked=locked)
     else:
-        outcome = await on_alert_escalated(conn, envelope, cw.cipher)
+        outcome = await on_alert_escalated(conn, envelope, cw.cipher, student_locked=locked)
     await _count(outcome, envelope.data.severity.value)
 
 
@@ -194,7 +199,7 @@ def register_case_consumers(casework: Casework) -> None:
 
 
 async def _link_acknowledgement(
-    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework, locked: bool
 ) -> None:
     ack = envelope.data
     await acknowledge_alert_from_link(

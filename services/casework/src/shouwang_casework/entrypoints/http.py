@@ -6,8 +6,16 @@ from fastapi import APIRouter
 
 from .http_care import router as care_router
 from .http_cases import router as cases_router
+from .http_erasure import router as erasure_router
 from .http_files import router as files_router
 from .http_roster import router as roster_router
 from .http_students import router as students_router
 
-ROUTERS: list[APIRouter] = [cases_router, care_router, roster_router, files_router, students_router]
+ROUTERS: list[APIRouter] = [
+    cases_router,
+    care_router,
+    roster_router,
+    files_router,
+    erasure_router,
+    students_router,
+]

@@ -54,6 +54,8 @@ ZH: dict[str, str] = {
     "database_unavailable": "数据库暂时不可用，请稍后重试",
     "role_cannot_report": "该角色不能上报学生情况",
     "query_too_short": "请至少输入学号或姓名中的两个字",
+    "erasure_forbidden": "仅心理中心可应学生申请删除档案文字",
+    "erasure_case_open": "该学生仍有未结案的个案：结案后方可删除其档案文字",
 }
 
 

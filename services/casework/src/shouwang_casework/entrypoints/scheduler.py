@@ -1,4 +1,5 @@
-"""Background chores: missed follow-up reminders and the case gauges, campus by campus.
+"""Background chores: missed follow-up reminders, the case gauges and retention, campus by
+campus.
 
 Each is a chore the kit runs periodically (`BackgroundTasks.every`). Row-level security shows
 a transaction one campus at a time, so they walk the campuses this deployment serves
@@ -8,6 +9,7 @@ a transaction one campus at a time, so they walk the campuses this deployment se
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from shouwang_servicekit.tasks import Chore
 
@@ -16,6 +18,7 @@ from ..adapters.db import campus_transaction
 from ..adapters.queue import counts_by_state_and_severity
 from ..container import Casework
 from ..service_layer.care import remind_missed_follow_ups
+from ..service_layer.retention import erase_due_files
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +61,19 @@ def case_gauges(casework: Casework) -> Chore:
         return False
 
     return refresh
+
+
+def closed_file_retention(casework: Casework) -> Chore:
+    """Erase the free text of files closed longer than the retention period, in small
+    batches; again at once while a batch came back full."""
+    settings = casework.settings
+    retention = timedelta(days=settings.closed_file_retention_days)
+
+    async def erase() -> bool:
+        erased, more = await erase_due_files(
+            casework.pool, settings.campuses, retention, settings.retention_batch
+        )
+        metrics.FILES_TEXT_ERASED.inc(erased)
+        return more
+
+    return erase

@@ -2,7 +2,10 @@
 
 Each handler runs inside the consumer's campus transaction, after the event was claimed in
 `processed_events`, so a redelivered event changes nothing. The student is locked first: an
-assessment and its alert arrive on different topics and may be handled at the same moment.
+assessment and its alert arrive on different topics and may be handled at the same moment
+(`student_locked`: a batch's consumer locked every student of the batch already). What a
+warning needs to know (handled before? the active case, the would-be owner) is read in one
+statement: a report's warnings are the platform's hottest path.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ async def _owner_for(conn: asyncpg.Connection, student_ref: str, role: Role) -> 
     return holders[0] if holders else None
 
 
+async def _lock(
+    conn: asyncpg.Connection, campus_id: str, student_ref: str, *, locked: bool
+) -> None:
+    if not locked:
+        await repo.lock_student(conn, campus_id, student_ref)
+
+
 async def _store(conn: asyncpg.Connection, case: Case, cipher: NoteCipher, new: bool) -> None:
     if new or case.changes:
         await repo.save_case(conn, case, cipher, new=new)
@@ -49,18 +59,25 @@ async def _store(conn: asyncpg.Connection, case: Case, cipher: NoteCipher, new: 
 
 
 async def on_assessment(
-    conn: asyncpg.Connection, envelope: Envelope[AssessmentGraded], cipher: NoteCipher
+    conn: asyncpg.Connection,
+    envelope: Envelope[AssessmentGraded],
+    cipher: NoteCipher,
+    *,
+    student_locked: bool = False,
 ) -> WarningOutcome:
     """An assessment of mild or worse opens the student's case or attaches to the active one."""
     graded = envelope.data
     if graded.severity < Severity.MILD:
         return WarningOutcome(None, opened=False)
-    await repo.lock_student(conn, envelope.campus_id, graded.student_ref)
-    if await repo.assessment_attached(conn, graded.assessment_id):
-        return WarningOutcome(None, opened=False)
-    active = await repo.active_case_of(conn, graded.student_ref)
+    await _lock(conn, envelope.campus_id, graded.student_ref, locked=student_locked)
     owner_role = DEFAULT_OWNER_ROLE[graded.severity]
-    owner_ref = None if active else await _owner_for(conn, graded.student_ref, owner_role)
+    context = await repo.warning_context(
+        conn, graded.student_ref, owner_role, assessment_id=graded.assessment_id
+    )
+    if context.known:
+        return WarningOutcome(None, opened=False)
+    active = context.active
+    owner_ref = None if active or not context.owners else context.owners[0]
     now = _now(graded.graded_at)
     case, opened = open_or_attach(
         active,
@@ -104,7 +121,11 @@ async def on_assessment(
 
 
 async def on_alert_raised(
-    conn: asyncpg.Connection, envelope: Envelope[AlertRaised], cipher: NoteCipher
+    conn: asyncpg.Connection,
+    envelope: Envelope[AlertRaised],
+    cipher: NoteCipher,
+    *,
+    student_locked: bool = False,
 ) -> WarningOutcome:
     """An alert lands on the student's case (opening one if needed) and names its owner.
 
@@ -112,12 +133,15 @@ async def on_alert_raised(
     does, the case stays unowned and visible in the queue until someone acknowledges it.
     """
     alert = envelope.data
-    await repo.lock_student(conn, envelope.campus_id, alert.student_ref)
-    if await repo.get_alert(conn, alert.alert_id) is not None:
+    await _lock(conn, envelope.campus_id, alert.student_ref, locked=student_locked)
+    context = await repo.warning_context(
+        conn, alert.student_ref, alert.owner_role, alert_id=alert.alert_id
+    )
+    if context.known:
         return WarningOutcome(None, opened=False)
     now = _now(alert.raised_at)
-    active = await repo.active_case_of(conn, alert.student_ref)
-    owner_ref = await _owner_for(conn, alert.student_ref, alert.owner_role)
+    active = context.active
+    owner_ref = context.owners[0] if context.owners else None
     if active is None:
         case, opened = open_or_attach(
             None,
@@ -165,11 +189,15 @@ async def on_alert_raised(
 
 
 async def on_alert_escalated(
-    conn: asyncpg.Connection, envelope: Envelope[AlertEscalated], cipher: NoteCipher
+    conn: asyncpg.Connection,
+    envelope: Envelope[AlertEscalated],
+    cipher: NoteCipher,
+    *,
+    student_locked: bool = False,
 ) -> WarningOutcome:
     """An unacknowledged alert climbed a tier: the new owner role can take over the case."""
     escalated = envelope.data
-    await repo.lock_student(conn, envelope.campus_id, escalated.student_ref)
+    await _lock(conn, envelope.campus_id, escalated.student_ref, locked=student_locked)
     alert = await repo.get_alert(conn, escalated.alert_id, lock=True)
     if alert is None:
         # The raise has not arrived (or was dead-lettered): nothing to attach to yet. Triage

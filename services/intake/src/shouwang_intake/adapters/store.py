@@ -482,31 +482,40 @@ class ReceiptAdvance:
     report_ids: list[str]
 
 
+#: One statement per case event (it was three: the claim, linking the reports, the status):
+#: the claim gates the update; the reports named are linked to the case and every receipt of
+#: the case moves forward, never backwards, in one UPDATE (a statement changes a row once).
+_ADVANCE = """
+    WITH claimed AS (
+        INSERT INTO processed_events (event_id) VALUES ($1)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    ), advanced AS (
+        UPDATE receipts
+           SET case_id = CASE WHEN report_id = ANY($4::uuid[]) THEN $2 ELSE case_id END,
+               status = CASE WHEN array_position(ARRAY['received','in_progress','closed'], status)
+                                < array_position(ARRAY['received','in_progress','closed'], $3::text)
+                             THEN $3 ELSE status END,
+               updated_at = $5
+         WHERE EXISTS (SELECT 1 FROM claimed)
+           AND (report_id = ANY($4::uuid[])
+                OR (case_id = $2
+                    AND array_position(ARRAY['received','in_progress','closed'], status)
+                      < array_position(ARRAY['received','in_progress','closed'], $3::text)))
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM claimed)
+"""
+
+
 async def _advance(conn: Any, advance: ReceiptAdvance) -> bool:
-    fresh = await conn.fetchval(
-        "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
-        advance.event_id,
-    )
-    if not fresh:
-        return False
-    now = datetime.now(UTC)
-    ids = [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)]
-    if ids:
-        await conn.execute(
-            "UPDATE receipts SET case_id = $1, updated_at = $2 WHERE report_id = ANY($3)",
+    return bool(
+        await conn.fetchval(
+            _ADVANCE,
+            advance.event_id,
             advance.case_id,
-            now,
-            ids,
+            advance.status,
+            [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)],
+            datetime.now(UTC),
         )
-    await conn.execute(
-        """
-        UPDATE receipts SET status = $2, updated_at = $3
-         WHERE case_id = $1
-           AND array_position(ARRAY['received','in_progress','closed'], status)
-             < array_position(ARRAY['received','in_progress','closed'], $2::text)
-        """,
-        advance.case_id,
-        advance.status,
-        now,
     )
-    return True

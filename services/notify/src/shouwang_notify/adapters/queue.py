@@ -361,6 +361,44 @@ async def record_unreached(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Unreached:
+    """Someone a message was meant for and notify cannot reach, and why."""
+
+    campus_id: str
+    source_event_id: str
+    alert_id: str | None
+    student_ref: str
+    kind: RecipientKind
+    role: Role | None
+    recipient_ref: str | None
+    reason: str
+
+
+async def record_unreached_many(conn: asyncpg.Connection, rows: Sequence[Unreached]) -> None:
+    """`record_unreached` for a planned batch's people, in one statement (a row each was a
+    round trip each, one or more per alert where a role is vacant or a contact missing)."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO unreached (campus_id, source_event_id, alert_id, student_ref, recipient_kind,
+            recipient_role, recipient_ref, reason)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::text[], $8::text[])
+        ON CONFLICT DO NOTHING
+        """,
+        [r.campus_id for r in rows],
+        [r.source_event_id for r in rows],
+        [r.alert_id for r in rows],
+        [r.student_ref for r in rows],
+        [r.kind.value for r in rows],
+        [r.role.value if r.role else None for r in rows],
+        [r.recipient_ref for r in rows],
+        [r.reason for r in rows],
+    )
+
+
 async def queue_depth(conn: asyncpg.Connection, now: datetime) -> tuple[int, float]:
     """Messages due or being sent, and the age in seconds of the oldest due one."""
     row = await conn.fetchrow(

@@ -143,9 +143,11 @@ async def plan_alerts(
     staff: list[tuple[queue.NewDelivery, links.LinkRequest | None]] = []
     queued = 0
     digest_hours: dict[str, int] = {}
+    # Who cannot be reached is written once for the batch, in one statement.
+    missed: list[queue.Unreached] = []
     for notice, routing, case in routed:
         for role in routing.unreached_roles:
-            await _unreached(conn, notice, RecipientKind.STAFF, role, None, "nobody_holds_role")
+            missed.append(_unreached(notice, RecipientKind.STAFF, role, None, "nobody_holds_role"))
         for intent in routing.intents:
             if intent.timing is Timing.DIGEST:
                 if notice.campus_id not in digest_hours:
@@ -161,13 +163,16 @@ async def plan_alerts(
                 await state.set_family_told(conn, case.case_id, notice.severity)
             else:
                 contact = contacts.get((notice.campus_id, intent.recipient_ref))
-                message = await _staff_message(conn, policy, notice, intent, contact, now)
-                if message is not None:
+                message = _staff_message(policy, notice, intent, contact, now)
+                if isinstance(message, queue.Unreached):
+                    missed.append(message)
+                else:
                     staff.append(message)
         if notice.follow_ups:
             await _follow_up_reminders(
                 conn, policy, notice, people.get((notice.campus_id, notice.student_ref), [])
             )
+    await queue.record_unreached_many(conn, missed)
     link_ids = await links.issue_links(conn, [r for _, r in staff if r is not None])
     for new, request in staff:
         if request is not None:
@@ -175,16 +180,14 @@ async def plan_alerts(
     return queued + await queue.enqueue_many(conn, [new for new, _ in staff])
 
 
-async def _unreached(
-    conn: asyncpg.Connection,
+def _unreached(
     notice: AlertNotice,
     kind: RecipientKind,
     role: Role | None,
     recipient_ref: str | None,
     reason: str,
-) -> None:
-    await queue.record_unreached(
-        conn,
+) -> queue.Unreached:
+    return queue.Unreached(
         notice.campus_id,
         notice.event_id,
         notice.alert_id,
@@ -219,26 +222,23 @@ async def _add_to_digest(
     )
 
 
-async def _staff_message(
-    conn: asyncpg.Connection,
+def _staff_message(
     policy: NotifyPolicy,
     notice: AlertNotice,
     intent: Intent,
     contact: Any,
     now: datetime,
-) -> tuple[queue.NewDelivery, links.LinkRequest | None] | None:
+) -> tuple[queue.NewDelivery, links.LinkRequest | None] | queue.Unreached:
     """The message for a staff member or the on-duty line, and the link it carries (issued
-    with the batch's); None, recorded as unreached, for someone notify cannot reach."""
+    with the batch's); for someone notify cannot reach, the unreached row to record."""
     if contact is None or not (chain := staff_chain(contact, policy.channels)).channels:
-        await _unreached(
-            conn,
+        return _unreached(
             notice,
             intent.kind,
             intent.role,
             intent.recipient_ref,
             "no_contact" if contact is None else "no_channel",
         )
-        return None
     context = alert_context(notice, intent.role)
     channel = chain.first()
     if intent.kind is RecipientKind.ON_DUTY and policy.on_duty_webhook:

@@ -29,7 +29,7 @@ from shouwang_contracts.events.casework import (
 )
 from shouwang_contracts.vocabulary import Role
 
-from ..adapters import queue, state
+from ..adapters import queue, retention, state
 from ..domain.routing import (
     CaseNoticeKind,
     ConsentState,
@@ -45,6 +45,10 @@ async def apply_directory(conn: asyncpg.Connection, envelope: Envelope[StudentRo
     entry = envelope.data
     people = [Responsible(r.role, r.person_ref) for r in entry.responsible] if entry.active else []
     await state.replace_responsible(conn, envelope.campus_id, entry.student_ref, people)
+    # Since when the student has left: their family contacts end some time after (retention).
+    await retention.record_leaving(
+        conn, envelope.campus_id, entry.student_ref, active=entry.active, at=entry.updated_at
+    )
 
 
 async def _notice(

@@ -1,0 +1,106 @@
+"""Retention of what only served a delivery, and of leavers' family contacts: the rows the
+chore deletes once they are old.
+
+Each statement deletes at most `batch` rows, the oldest first, so one turn holds locks on a
+few rows only and never stalls the dispatcher; the chore runs again at once while a table
+still had a full batch to give. Nothing waiting or in flight is touched: a delivery still
+pending or sending, a bundle item not yet bundled, a link not yet expired, a case not
+closed. (Row-level security: the caller's transaction says which campuses it serves.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+#: Table → the rows of it past `$1` (the cutoff), oldest first; `id`-like key to delete by.
+_PURGES: dict[str, tuple[str, str]] = {
+    "deliveries": (
+        "id",
+        "SELECT id FROM deliveries WHERE finished_at < $1"
+        " AND status IN ('sent', 'failed', 'cancelled', 'call_task') ORDER BY finished_at",
+    ),
+    "bundle_items": (
+        "id",
+        "SELECT id FROM bundle_items WHERE bundled_at < $1 ORDER BY bundled_at",
+    ),
+    "unreached": ("id", "SELECT id FROM unreached WHERE created_at < $1 ORDER BY created_at"),
+    "ack_links": (
+        "link_id",
+        "SELECT link_id FROM ack_links WHERE expires_at < $1 ORDER BY expires_at",
+    ),
+    "cases": ("case_id", "SELECT case_id FROM cases WHERE closed_at < $1 ORDER BY closed_at"),
+}
+
+
+async def purge_delivery_records(
+    conn: asyncpg.Connection, before: datetime, batch: int
+) -> dict[str, int]:
+    """Delete up to `batch` rows of each table that ended before `before`; how many each."""
+    gone: dict[str, int] = {}
+    for table, (key, old) in _PURGES.items():
+        status = await conn.execute(
+            f"DELETE FROM {table} WHERE {key} IN ({old} LIMIT $2 FOR UPDATE SKIP LOCKED)",  # noqa: S608 - constant identifiers
+            before,
+            batch,
+        )
+        gone[table] = int(status.split()[-1])
+    return gone
+
+
+async def record_leaving(
+    conn: asyncpg.Connection, campus_id: str, student_ref: str, *, active: bool, at: datetime
+) -> None:
+    """The directory's word on whether the student is still here: a leaver is remembered
+    from the earliest time the directory said so (a compacted topic replayed says it again,
+    later); a student back on the roster is forgotten."""
+    if active:
+        await conn.execute(
+            "DELETE FROM students_left WHERE campus_id = $1 AND student_ref = $2",
+            campus_id,
+            student_ref,
+        )
+        return
+    await conn.execute(
+        """
+        INSERT INTO students_left (campus_id, student_ref, left_at) VALUES ($1, $2, $3)
+        ON CONFLICT (campus_id, student_ref)
+            DO UPDATE SET left_at = LEAST(students_left.left_at, EXCLUDED.left_at)
+        """,
+        campus_id,
+        student_ref,
+        at,
+    )
+
+
+async def purge_family_contacts_of_leavers(
+    conn: asyncpg.Connection, left_before: datetime, batch: int
+) -> int:
+    """Delete the family contacts of up to `batch` students who left before `left_before`
+    (the longest gone first); how many students' contacts were erased. Never those of a
+    student with a case open: a student who left in crisis may still need their family
+    called."""
+    rows = await conn.fetch(
+        """
+        UPDATE students_left SET contacts_erased_at = now()
+        WHERE (campus_id, student_ref) IN (
+            SELECT l.campus_id, l.student_ref FROM students_left l
+            WHERE l.left_at < $1 AND l.contacts_erased_at IS NULL
+              AND NOT EXISTS (
+                  SELECT 1 FROM cases c WHERE c.campus_id = l.campus_id
+                  AND c.student_ref = l.student_ref AND c.closed_at IS NULL)
+            ORDER BY l.left_at LIMIT $2 FOR UPDATE OF l SKIP LOCKED)
+        RETURNING campus_id, student_ref
+        """,
+        left_before,
+        batch,
+    )
+    if rows:
+        await conn.execute(
+            "DELETE FROM family_contacts f USING unnest($1::text[], $2::text[]) AS l(c, s)"
+            " WHERE f.campus_id = l.c AND f.student_ref = l.s",
+            [r["campus_id"] for r in rows],
+            [r["student_ref"] for r in rows],
+        )
+    return len(rows)
