@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from shouwang_contracts.auth import AuthError, Placement, ScopeGrant, TokenVerifier, mint_token
+from shouwang_contracts.auth import (
+    AuthError,
+    Placement,
+    ScopeGrant,
+    TokenVerifier,
+    mint_token,
+    principal_from_claims,
+)
 from shouwang_contracts.crypto import NoteCipher, NoteKeyError, generate_key
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import EVENT_TYPES, ReportSubmitted, ScreeningSubmitted
@@ -291,3 +298,27 @@ def test_the_directory_stream_never_names_a_students_class_building_or_room() ->
         "updated_at",
     }
     assert not fields & {"class_name", "building", "floor", "room", "name", "student_no"}
+
+
+@pytest.mark.parametrize(
+    "role", [Role.DORM_LEADER, Role.FLOOR_LEADER, Role.CLASS_WELLBEING_OFFICER]
+)
+def test_a_student_token_granting_the_campus_is_not_campus_wide(role: Role) -> None:
+    """An identity provider mapping a dorm-room leader to `campus` must not open every
+    student's name and room to them: the grant is dropped, their own room still covers."""
+    principal = principal_from_claims(
+        {
+            "sub": "2024020001",
+            "role": role.value,
+            "campus_id": "demo",
+            "scope": ["campus", "room:8号楼/202"],
+        }
+    )
+    assert not principal.campus_wide
+    assert [str(g) for g in principal.scope] == ["room:8号楼/202"]
+    assert not principal.covers(Placement(building="9号楼", room="101"))
+    assert principal.covers(Placement(building="8号楼", room="202"))
+    staff = principal_from_claims(
+        {"sub": "T1", "role": "residence_counselor", "campus_id": "demo", "scope": ["campus"]}
+    )
+    assert staff.campus_wide

@@ -98,3 +98,27 @@ def test_production_refuses_a_jwks_over_http_and_hs256() -> None:
         TokenVerifier(jwks_url="http://idp.example.edu.cn/jwks", require_https=True)
     with pytest.raises(ValueError, match="HS256"):
         TokenVerifier(secret="s" * 40, require_https=True)
+
+
+def test_forged_key_ids_cannot_make_every_request_fetch_the_jwks(
+    identity_provider: IdentityProvider,
+) -> None:
+    """A stranger sending tokens with made-up key ids must not turn each request into a fetch
+    from the identity provider (a flood of the provider, and of the threads verification
+    waits on, which staff's requests need too): a key id the cached set lacks fetches it
+    again at most once per interval."""
+    verifier = _verifier(identity_provider)
+    assert verifier.verify(identity_provider.token()).sub == "T1001"
+    before = identity_provider.fetches
+    for i in range(30):
+        forged = jwt.encode(
+            {"sub": "x", "role": "counseling_center", "campus_id": "demo"},
+            identity_provider.stranger_key,
+            algorithm="RS256",
+            headers={"kid": f"forged-{i}"},
+        )
+        with pytest.raises(AuthError):
+            verifier.verify(forged)
+    assert identity_provider.fetches - before <= 1
+    # The provider's own tokens still verify from the cached set.
+    assert verifier.verify(identity_provider.token(sub="T1002")).sub == "T1002"

@@ -2,14 +2,16 @@
 
 Local use signs tokens with HS256 and a configured secret (`shouwang-token` mints them);
 production verifies RS256 tokens against the identity provider's JWKS, fetched over https and
-fetched again every `jwks_refresh_seconds` and whenever a token names a key id the cached set
-lacks, so a key the provider withdrew stops opening doors within that interval. Claims: `sub`,
+fetched again every `jwks_refresh_seconds` and when a token names a key id the cached set lacks
+(at most once per `unknown_key_refetch_seconds`, so tokens with made-up key ids cannot make
+every request a fetch), so a key the provider withdrew stops opening doors within that interval. Claims: `sub`,
 `role` (a tier or staff role), `campus_id`, optional `scope` (list of `kind:value` grants),
 `exp`, and `iat` (a token older than `max_age_seconds` is refused, whatever its `exp`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -18,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .vocabulary import Role, Tier
 
@@ -29,6 +31,10 @@ MIN_SECRET_BYTES = 32
 DEFAULT_JWKS_REFRESH_SECONDS = 300.0
 #: The oldest token accepted (seconds since its `iat`), however far away its `exp`.
 DEFAULT_MAX_AGE_SECONDS = 12 * 3600
+#: The least time between two fetches of the JWKS forced by key ids the cached set lacks: a
+#: rotated key is fetched at once, but a stranger's made-up key ids cannot turn every request
+#: into a fetch from the identity provider (and a thread waiting on it).
+DEFAULT_UNKNOWN_KEY_REFETCH_SECONDS = 10.0
 _VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -112,6 +118,19 @@ class Principal(BaseModel):
     scope: tuple[ScopeGrant, ...] = ()
     token_id: str | None = None
 
+    @field_validator("scope")
+    @classmethod
+    def _students_are_never_campus_wide(
+        cls, scope: tuple[ScopeGrant, ...], info: ValidationInfo
+    ) -> tuple[ScopeGrant, ...]:
+        """A student of tiers 1-3 reports about their room, floor or class: a `campus` grant
+        (an identity provider's mapping gone wide) would let them list every student's name
+        and room. Such a grant is dropped, never honoured."""
+        role = info.data.get("role")
+        if isinstance(role, Role) and role.is_student:
+            return tuple(g for g in scope if g.kind is not ScopeKind.CAMPUS)
+        return scope
+
     @property
     def tier(self) -> Tier | None:
         return self.role.tier
@@ -146,6 +165,7 @@ class TokenVerifier:
         jwks_refresh_seconds: float = DEFAULT_JWKS_REFRESH_SECONDS,
         max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
         require_https: bool = False,
+        unknown_key_refetch_seconds: float = DEFAULT_UNKNOWN_KEY_REFETCH_SECONDS,
     ) -> None:
         if not secret and not jwks_url:
             raise ValueError("configure a JWT secret (local) or a JWKS URL (production)")
@@ -158,8 +178,9 @@ class TokenVerifier:
                 raise ValueError("the JWKS must be fetched over https in production")
         self._secret = secret
         # No per-key cache (PyJWT's `cache_keys` keeps a key forever, so a withdrawn key would
-        # go on verifying): the whole set is cached for `jwks_refresh_seconds` and fetched
-        # again at once for a key id it lacks (a rotation), without a cooldown in between.
+        # go on verifying): the whole set is cached for `jwks_refresh_seconds`. A key id it
+        # lacks is looked up by `_signing_key`, which fetches again itself: PyJWT's cooldown
+        # counts from every fetch, so a rotation right after a periodic fetch would wait.
         self._jwks = (
             jwt.PyJWKClient(
                 jwks_url,
@@ -171,6 +192,9 @@ class TokenVerifier:
             if jwks_url
             else None
         )
+        self._refetch_interval = unknown_key_refetch_seconds
+        self._next_refetch = 0.0
+        self._refetch_lock = threading.Lock()
         # A verified token is remembered no longer than the key set it was checked against.
         self._remember_seconds = jwks_refresh_seconds if jwks_url else float("inf")
         self._issuer = issuer
@@ -202,7 +226,7 @@ class TokenVerifier:
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                key: Any = self._signing_key(self._jwks, token)
                 algorithms = ["RS256"]
             else:
                 key = self._secret
@@ -226,11 +250,33 @@ class TokenVerifier:
         expires = min(float(claims["exp"]), issued + self._max_age + self._leeway)
         return principal_from_claims(claims), expires
 
+    def _signing_key(self, jwks: jwt.PyJWKClient, token: str) -> Any:
+        """The key the token's `kid` names: from the cached set, else from a set fetched again
+        unless a fetch was forced less than `unknown_key_refetch_seconds` ago."""
+        kid = jwt.get_unverified_header(token).get("kid")
+        for jwk in jwks.get_signing_keys():
+            if jwk.key_id == kid:
+                return jwk.key
+        with self._refetch_lock:
+            now = time.monotonic()
+            refetch = now >= self._next_refetch
+            if refetch:
+                self._next_refetch = now + self._refetch_interval
+        if refetch:
+            for jwk in jwks.get_signing_keys(refresh=True):
+                if jwk.key_id == kid:
+                    return jwk.key
+        raise jwt.PyJWKClientError("no signing key of the identity provider has this key id")
+
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     raw_scope = claims.get("scope") or []
     if isinstance(raw_scope, str):
         raw_scope = raw_scope.split()
+    # Another provider's shape (a number, a list of lists) is a token we cannot use: a 401,
+    # never an error escaping as a 500.
+    if not isinstance(raw_scope, list) or not all(isinstance(g, str) for g in raw_scope):
+        raise AuthError("token claims are not usable: scope must be text or a list of text")
     try:
         return Principal(
             sub=claims["sub"],

@@ -7,6 +7,7 @@ lane to DirectRoutes and the HTTP metrics share one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,10 @@ from .fastlane import DirectRoute
 from .problems import (
     PROBLEM_CODE_SCOPE_KEY,
     BodyTooLarge,
+    LoneSurrogate,
+    NulCharacter,
     Problem,
+    nul_character,
     problem_response,
     too_large_response,
 )
@@ -33,6 +37,12 @@ from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token
 AUTHENTICATED_PREFIX = "/v1/"
 #: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The most of a JSON body the edge keeps to look for text no query can take (see
+#: `has_lone_surrogate`); a larger body passes unchecked to a route that refuses its size.
+JSON_CHECK_MAX_BYTES = 1024 * 1024
+#: On every `/v1` answer (refusals too), which may hold personal data: no browser or proxy
+#: keeps it on disk, and no browser reads it as anything but what it says it is.
+API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,54 @@ class HttpMetrics:
         )
 
 
+# A JSON string escape of a UTF-16 surrogate: high (D800-DBFF) or low (DC00-DFFF).
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_UNPAIRED = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
+_ESCAPED_BACKSLASH = re.compile(rb"\\\\")
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON text escapes a surrogate that is not half of a pair (`"\\ud800"`).
+
+    Python's `json` accepts one, and the string then fails wherever it is encoded (sealing a
+    note, PostgreSQL, the answer): a 500 from a malformed body. Escaped backslashes are
+    blanked first, so `"\\\\ud800"` (a backslash, then letters) is text, not an escape.
+    """
+    if b"\\u" not in body:
+        return False
+    return _UNPAIRED.search(_ESCAPED_BACKSLASH.sub(b"__", body)) is not None
+
+
+def has_nul(body: bytes) -> bool:
+    """Whether a JSON text escapes a NUL character (`"\\u0000"`), which no PostgreSQL text
+    column or parameter can hold: the query would fail as a 500."""
+    if b"\\u0000" not in body:
+        return False
+    return b"\\u0000" in _ESCAPED_BACKSLASH.sub(b"__", body)
+
+
+def _json_fault(body: bytes) -> Exception | None:
+    if has_lone_surrogate(body):
+        return LoneSurrogate()
+    if has_nul(body):
+        return NulCharacter()
+    return None
+
+
+def _nul_in_target(path: str, query: bytes) -> bool:
+    """A NUL in the (decoded) path or the query string: `/v1/students/%00/file`."""
+    return "\x00" in path or b"%00" in query
+
+
+def _declares_json(headers: Any) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return bool(media == b"application/json" or media.endswith(b"+json"))
+    return False
+
+
 def _route_path(scope: Scope) -> str:
     """The path the routers match: without the `root_path` a proxy mounted the app under."""
     path: str = scope["path"]
@@ -93,8 +151,11 @@ class EdgeMiddleware:
       the roles a route does not admit (`role_guards`) before the body is read, too;
     - with an `unauthenticated_limiter`, limits per client address the requests that carry
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
-    - refuses bodies over a size limit (per path prefix), by header or while streaming;
+    - refuses bodies over a size limit (per path prefix), by header or while streaming, and
+      JSON bodies that escape a lone surrogate (400) or a NUL, and `/v1` paths and query
+      strings that hold a NUL (422): text no query can take, refused before it fails as a 500;
     - hands requests for `direct_routes` (method and path) straight to their route;
+    - marks every `/v1` answer `Cache-Control: no-store` and `nosniff` (`API_HEADERS`);
     - counts requests and times them by route template (never by raw path: ids are many).
     """
 
@@ -182,22 +243,34 @@ class EdgeMiddleware:
         traceparent = (current_traceparent() or "").encode()
         status = 500
 
+        path = _route_path(scope)
+        api = path.startswith(AUTHENTICATED_PREFIX)
+
         async def edge_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"traceparent", traceparent)]
+                sent = [*message.get("headers", ()), (b"traceparent", traceparent)]
+                if api:
+                    named = {name.lower() for name, _ in sent}
+                    sent += [h for h in API_HEADERS if h[0] not in named]
+                message["headers"] = sent
             await send(message)
 
         limit = self._limit(scope["path"])
         target = self.app
-        path = _route_path(scope)
         if self.direct_routes:
             direct = self.direct_routes.get((scope["method"], path))
             if direct is not None:
                 target = direct.serve_direct
         try:
             refusal = await self._admit(scope, path)
+            if (
+                refusal is None
+                and path.startswith(AUTHENTICATED_PREFIX)
+                and _nul_in_target(path, scope.get("query_string", b""))
+            ):
+                refusal = nul_character()
             if refusal is not None:
                 await problem_response(
                     Request(scope),
@@ -208,25 +281,45 @@ class EdgeMiddleware:
                     headers=refusal.headers,
                 )(scope, receive, edge_send)
                 return
-            if limit is None:
+            # A DirectRoute parses with pydantic, which refuses lone surrogates itself.
+            check_json = target is self.app and _declares_json(headers)
+            if limit is None and not check_json:
                 await target(scope, receive, edge_send)
                 return
             for name, value in headers:
-                if name == b"content-length" and value.isdigit() and int(value) > limit:
+                if (
+                    limit is not None
+                    and name == b"content-length"
+                    and value.isdigit()
+                    and int(value) > limit
+                ):
                     await too_large_response(Request(scope), limit)(scope, receive, edge_send)
                     return
             received = 0
+            chunks: list[bytes] = []
 
-            async def limited_receive() -> Message:
-                nonlocal received
+            async def checked_receive() -> Message:
+                nonlocal received, check_json
                 message = await receive()
                 if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
+                    body = message.get("body", b"")
+                    received += len(body)
+                    if limit is not None and received > limit:
                         raise BodyTooLarge(limit)
+                    if check_json and received > JSON_CHECK_MAX_BYTES:
+                        # Larger than any JSON body a service takes (the gateway passes it on
+                        # to one that refuses it): not held in memory here for the check.
+                        check_json = False
+                        chunks.clear()
+                    if check_json:
+                        chunks.append(body)
+                        if not message.get("more_body", False):
+                            fault = _json_fault(b"".join(chunks))
+                            if fault is not None:
+                                raise fault
                 return message
 
-            await target(scope, limited_receive, edge_send)
+            await target(scope, checked_receive, edge_send)
         finally:
             end_span(span)
             if self.metrics is not None:

@@ -9,6 +9,7 @@ same way. Every answer names a stable `code`, which the edge counts in
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -88,6 +89,32 @@ class BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"body exceeds {limit} bytes")
         self.limit = limit
+
+
+class LoneSurrogate(StarletteHTTPException):
+    """The JSON body escapes a UTF-16 surrogate that is not half of a pair: text no UTF-8 can
+    hold, refused as malformed JSON before a handler runs (`edge.has_lone_surrogate`)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "lone surrogate escape in a JSON string")
+
+
+def nul_character() -> Problem:
+    """422 `nul_character`: the request holds a NUL (`\\u0000`, `%00`), which no PostgreSQL
+    text can store (422: documented wherever an operation takes parameters or a body)."""
+    return Problem(
+        422,
+        "nul_character",
+        "请求中含有空字符（\\u0000 或 %00），无法处理",
+        detail_en="The request holds a NUL character (\\u0000 or %00), which cannot be stored",
+    )
+
+
+class NulCharacter(StarletteHTTPException):
+    """The JSON body escapes a NUL character (`edge.has_nul`)."""
+
+    def __init__(self) -> None:
+        super().__init__(422, "NUL character in a JSON string")
 
 
 class ProblemFieldError(BaseModel):
@@ -192,8 +219,35 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or during, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _error_types(exc: BaseException) -> str:
+    """`ValueError <- KeyError`: the types of an error's chain, never their messages."""
+    return " <- ".join(type(e).__qualname__ for e in _chain(exc))
+
+
+def _stack(exc: BaseException) -> str:
+    """Where each error of the chain was raised (file, line, function, source line), without
+    its message: messages carry values (a student number, a name, a pydantic error's input)
+    that logs must not hold. The trace id in the log line leads to the request."""
+    parts = []
+    for error in reversed(_chain(exc)):
+        frames = traceback.format_list(traceback.extract_tb(error.__traceback__))
+        parts.append(f"{type(error).__qualname__}:\n" + "".join(frames))
+    return "\n".join(parts)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Every error leaves as problem+json; unexpected ones are logged and answered 500."""
+    """Every error leaves as problem+json; unexpected ones are logged (route template, error
+    types and stack, no messages, no raw path) and answered 500."""
 
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
@@ -240,6 +294,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc, BodyTooLarge):
             return too_large_response(request, exc.limit)
+        if isinstance(exc, NulCharacter):
+            refusal = nul_character()
+            return problem_response(
+                request, refusal.status, refusal.code, refusal.detail, detail_en=refusal.detail_en
+            )
+        if isinstance(exc, LoneSurrogate):
+            return problem_response(
+                request,
+                400,
+                "malformed_json",
+                "请求体不是合法的 JSON：含有不成对的代理字符转义（\\uD800–\\uDFFF）",
+                detail_en="The request body is not valid JSON: it escapes an unpaired surrogate"
+                " (\\uD800-\\uDFFF)",
+            )
         code, zh, en = _HTTP_ERRORS.get(exc.status_code, ("http_error", None, None))
         said = exc.detail if isinstance(exc.detail, str) else None
         detail = said if zh is None else zh
@@ -252,7 +320,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        logger.error(
+            "unhandled %s on %s %s",
+            _error_types(exc),
+            request.method,
+            route,
+            extra={"stack": _stack(exc)},
+        )
         return problem_response(request, 500, "internal_error")
 
     app.add_exception_handler(Problem, on_problem)

@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # Last, after /healthz, /readyz and /metrics: every other path may be a page of the app.
     app.include_router(static_router)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     return app
 
 

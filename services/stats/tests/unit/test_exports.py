@@ -58,3 +58,13 @@ def test_csv_text_that_would_start_a_formula_gets_an_apostrophe() -> None:
 def test_control_characters_a_worksheet_cannot_hold_are_replaced(name: str) -> None:
     book = load_workbook(io.BytesIO(to_xlsx(Sheet("t", ["x"], [[name]]))))
     assert "\ufffd" in str(book.active.cell(3, 1).value)  # type: ignore[union-attr]
+
+
+def test_formula_injection_behind_a_leading_nul_is_neutralised() -> None:
+    """OWASP ASVS 1.2.10 names the null character beside `= + - @` and tab: a college name
+    from a roster file starting with it is quoted too."""
+    rows = list(csv.reader(io.StringIO(to_csv(Sheet("t", ["x"], [["\x00=1+1"]])).decode())))
+    assert rows[2][0] == "'\x00=1+1"
+    cell = load_workbook(io.BytesIO(to_xlsx(Sheet("t", ["x"], [["\x00=1+1"]])))).active
+    assert cell is not None
+    assert (cell.cell(3, 1).value, cell.cell(3, 1).quotePrefix) == ("\ufffd=1+1", True)

@@ -112,11 +112,19 @@ SECURITY_HEADERS = (
 )
 
 
-class SecurityHeaders:
-    """Adds `SECURITY_HEADERS` to every HTTP answer (pages, API, errors alike)."""
+#: Once a browser has been served over https, it refuses plain http to this host for a year:
+#: a network attacker cannot answer a later visit over http with a false sign-in page.
+#: No `includeSubDomains`: other hosts of a college's domain are not ours to pin.
+STRICT_TRANSPORT = (b"strict-transport-security", b"max-age=31536000")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP answer (pages, API, errors alike), and with
+    `https` (the gateway is served over https: Secure cookies) `STRICT_TRANSPORT`."""
+
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        self.headers = (*SECURITY_HEADERS, STRICT_TRANSPORT) if https else SECURITY_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +136,7 @@ class SecurityHeaders:
                 present = {name for name, _ in message.get("headers", ())}
                 message["headers"] = [
                     *message.get("headers", ()),
-                    *((n, v) for n, v in SECURITY_HEADERS if n not in present),
+                    *((n, v) for n, v in self.headers if n not in present),
                 ]
             await send(message)
 

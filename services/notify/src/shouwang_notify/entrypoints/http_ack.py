@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from shouwang_contracts.auth import AuthError
 from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.security import authenticate
 
 from .. import metrics
 from ..adapters.db import worker_transaction
@@ -117,14 +118,16 @@ def _language(request: Request, lang: str | None) -> Language:
     return "en" if accepted.startswith("en") else "zh-CN"
 
 
-def _viewer(app: Notify, request: Request) -> str | None:
-    """The person_ref of a signed-in viewer, if the request carries a valid token."""
+async def _viewer(app: Notify, request: Request) -> str | None:
+    """The person_ref of a signed-in viewer, if the request carries a valid token. Verified
+    as the edge verifies (off the event loop when it may fetch keys): these pages take any
+    stranger's token, and the loop they would stall delivers alerts."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        principal = request.app.state.token_verifier.verify(token)
-    except AuthError:
+        principal = await authenticate(request.app.state.token_verifier, token)
+    except Problem:
         return None
     return app.pseudonyms.person_ref(principal.campus_id, principal.sub)
 
@@ -156,6 +159,7 @@ async def _show(
     app: Notify, request: Request, *, token: str | None, code: str | None, lang: str | None
 ) -> HTMLResponse:
     language = _language(request, lang)
+    viewer = await _viewer(app, request)  # before a connection is taken: it may wait
     async with worker_transaction(app.pool) as conn:
         view = await open_link(
             conn,
@@ -163,7 +167,7 @@ async def _show(
             token=token,
             short_code=code,
             now=datetime.now(UTC),
-            viewer_ref=_viewer(app, request),
+            viewer_ref=viewer,
         )
     return _page(app, view, language, f"{request.url.path}?lang={language}", confirmed=False)
 
@@ -172,6 +176,7 @@ async def _confirm(
     app: Notify, request: Request, *, token: str | None, code: str | None, lang: str | None
 ) -> HTMLResponse:
     language = _language(request, lang)
+    viewer = await _viewer(app, request)  # before a connection is taken: it may wait
     async with worker_transaction(app.pool) as conn:
         view = await confirm_link(
             conn,
@@ -179,7 +184,7 @@ async def _confirm(
             token=token,
             short_code=code,
             now=datetime.now(UTC),
-            viewer_ref=_viewer(app, request),
+            viewer_ref=viewer,
         )
     return _page(app, view, language, request.url.path, confirmed=True)
 

@@ -3,7 +3,7 @@
 Spreadsheet programs run a cell that starts with `=`, `+`, `-` or `@` (and DDE payloads after a
 tab or carriage return) as a formula. A college's name comes from a roster file that anybody
 at the college may have typed, so every text cell that could start a formula is neutralised
-(OWASP's CSV injection guidance): in CSV with a leading apostrophe, in XLSX by storing it as
+(OWASP's CSV injection guidance; ASVS 1.2.10 adds the null character): in CSV with a leading apostrophe, in XLSX by storing it as
 text with Excel's “quote prefix” (the cell is text even if someone edits it later). Numbers
 stay numbers.
 """
@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 Cell = str | int | float | None
 
 
