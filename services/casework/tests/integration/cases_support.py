@@ -15,7 +15,7 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -99,6 +99,34 @@ def warning(
     )
     wrap = dict(source="/shouwang/triage", campus_id=campus_id, subject=student_ref)
     return Warning(Envelope.wrap(graded, **wrap), Envelope.wrap(alert, **wrap))
+
+
+def escalation(
+    campus_id: str,
+    student_ref: str,
+    alert_id: str,
+    severity: Severity,
+    from_role: Role,
+    owner_role: Role,
+    *,
+    within: timedelta = timedelta(hours=1),
+) -> Envelope[AlertEscalated]:
+    """Triage's escalation of `alert_id` from `from_role` to `owner_role`, now."""
+    now = datetime.now(UTC)
+    escalated = AlertEscalated(
+        alert_id=alert_id,
+        student_ref=student_ref,
+        severity=severity,
+        from_role=from_role,
+        owner_role=owner_role,
+        ack_deadline=now + within,
+        escalation_level=1,
+        missed_deadline=now,
+        escalated_at=now,
+    )
+    return Envelope.wrap(
+        escalated, source="/shouwang/triage", campus_id=campus_id, subject=student_ref
+    )
 
 
 async def outbox_events(pool: asyncpg.Pool, campus_id: str) -> list[dict[str, Any]]:

@@ -19,8 +19,6 @@ from shouwang_casework.service_layer.warnings import (
     on_alert_raised,
     on_assessment,
 )
-from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.triage import AlertEscalated
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
@@ -30,6 +28,7 @@ from cases_support import (
     PSEUDONYMS,
     SECRET,
     TEACHER,
+    escalation,
     import_roster,
     outbox_events,
     token,
@@ -74,20 +73,14 @@ async def test_nobody_holds_the_role_then_an_escalation_reassigns(
     assert unowned["total"] == 1
     assert unowned["items"][0]["owner_ref"] is None
 
-    now = datetime.now(UTC)
-    escalated = AlertEscalated(
-        alert_id=w.alert.data.alert_id,
-        student_ref=student,
-        severity=Severity.MILD,
-        from_role=Role.RESIDENCE_COUNSELOR,
-        owner_role=Role.COMMUNITY_PSYCH_TEACHER,
-        ack_deadline=now + timedelta(hours=24),
-        escalation_level=1,
-        missed_deadline=now,
-        escalated_at=now,
-    )
-    envelope = Envelope.wrap(
-        escalated, source="/shouwang/triage", campus_id=campus, subject=student
+    envelope = escalation(
+        campus,
+        student,
+        w.alert.data.alert_id,
+        Severity.MILD,
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        within=timedelta(hours=24),
     )
     async with campus_transaction(pool, campus) as conn:
         await on_alert_escalated(conn, envelope, CIPHER)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,6 @@ from shouwang_casework.service_layer.warnings import (
     on_alert_raised,
     on_assessment,
 )
-from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.triage import AlertEscalated
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
@@ -34,6 +31,7 @@ from cases_support import (
     SECRET,
     STUDENT_NO,
     TEACHER,
+    escalation,
     import_roster,
     outbox_events,
     refused,
@@ -180,20 +178,13 @@ async def test_an_alert_escalated_to_the_college_leader_cannot_be_stopped_by_a_l
     climbs (DESIGN 1: escalate "until a qualified person owns it"; the policy's ladder,
     after 教思政厅函〔2021〕10号, puts clinical ownership of severe alerts with the center)."""
     campus, student, _, w = await a_severe_case(client, pool)
-    now = datetime.now(UTC)
-    escalated = AlertEscalated(
-        alert_id=w.alert.data.alert_id,
-        student_ref=student,
-        severity=Severity.SEVERE,
-        from_role=Role.COUNSELING_CENTER,
-        owner_role=Role.COLLEGE_LEADER,
-        ack_deadline=now + timedelta(hours=1),
-        escalation_level=1,
-        missed_deadline=now,
-        escalated_at=now,
-    )
-    envelope = Envelope.wrap(
-        escalated, source="/shouwang/triage", campus_id=campus, subject=student
+    envelope = escalation(
+        campus,
+        student,
+        w.alert.data.alert_id,
+        Severity.SEVERE,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
     )
     async with campus_transaction(pool, campus) as conn:
         await on_alert_escalated(conn, envelope, CIPHER)

@@ -25,7 +25,6 @@ from shouwang_contracts.vocabulary import Role
 
 from ..adapters import retention as store
 from ..adapters.db import campus_transaction
-from ..adapters.retention import due_files, erase_file_text
 from ..domain.guards import NotPermitted
 from .access import Caller, CaseNotFound, ReadRefused
 
@@ -41,10 +40,10 @@ async def erase_due_files(
     for campus_id in campuses:
         try:
             async with campus_transaction(pool, campus_id) as conn:
-                due = await due_files(conn, retention, batch)
+                due = await store.due_files(conn, retention, batch)
             for student_ref in due:
                 async with campus_transaction(pool, campus_id) as conn:
-                    if await erase_file_text(conn, student_ref, retention):
+                    if await store.erase_file_text(conn, student_ref, retention):
                         erased += 1
             # Only a campus that went well asks for another turn at once: a failing one
             # waits for the next interval rather than spin.
