@@ -36,7 +36,7 @@ from shouwang_servicekit.kafka.consumers import (
 from .. import metrics
 from ..adapters.cases import lock_students
 from ..adapters.db import campus_batch, campus_transaction
-from ..adapters.outbox import claim_event
+from ..adapters.outbox import claim_event, claim_events
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
 from ..service_layer.loop import acknowledge_alert_from_link
@@ -45,6 +45,7 @@ from ..service_layer.warnings import (
     on_alert_escalated,
     on_alert_raised,
     on_assessment,
+    writes_case,
 )
 
 CASES_CONSUMER = "casework.cases"
@@ -102,25 +103,70 @@ async def apply_once(
 async def apply_batch(
     casework: Casework, envelopes: Sequence[Envelope[Any]], *, consumer: str, apply: Apply
 ) -> list[str]:
-    """Apply a batch's events in one transaction, in order, each once per event id (as
-    `apply_once` does one): `applied` or `duplicate` per event. Every event's student is
-    locked first, in the global order of `lock_students`; a refusal by the loop's rules is
+    """Apply a batch's events in one transaction, each once per event id (as `apply_once`
+    does one): `applied` or `duplicate` per event, in the batch's order.
+
+    The students whose cases the batch may write (`writes_case`) are locked first, in the
+    global order of `lock_students`. Then campus by campus, in the campuses' order (a
+    student belongs to one campus, so each student's events keep their order): the campus's
+    event ids are claimed in one statement (`claim_events`, in the ids' order: the events of
+    students left unlocked are claimed in one global order too), and the claimed events
+    applied in the batch's order. A refusal by the loop's rules is
     poison (the runtime then applies the batch record by record to find it)."""
-    outcomes: list[str] = []
+    outcomes = ["duplicate"] * len(envelopes)
+    by_campus: dict[str, list[int]] = {}
+    for position, envelope in enumerate(envelopes):
+        by_campus.setdefault(envelope.campus_id, []).append(position)
     try:
         async with campus_batch(casework.pool) as batch:
-            await lock_students(batch.conn, [(e.campus_id, e.data.student_ref) for e in envelopes])
-            for envelope in envelopes:
-                conn = await batch.enter(envelope.campus_id)
-                if not await claim_event(
-                    conn, consumer=consumer, event_id=envelope.id, campus_id=envelope.campus_id
-                ):
-                    outcomes.append("duplicate")
-                    continue
-                await apply(conn, envelope, casework, True)
-                outcomes.append("applied")
+            await lock_students(
+                batch.conn,
+                [(e.campus_id, e.data.student_ref) for e in envelopes if writes_case(e.data)],
+            )
+            for campus_id, positions in sorted(by_campus.items()):
+                conn = await batch.enter(campus_id)
+                claimed = await claim_events(
+                    conn,
+                    consumer=consumer,
+                    campus_id=campus_id,
+                    event_ids=[envelopes[p].id for p in positions],
+                )
+                for position in positions:
+                    envelope = envelopes[position]
+                    if envelope.id not in claimed:
+                        continue
+                    claimed.discard(envelope.id)  # a second copy in the batch is a duplicate
+                    await apply(conn, envelope, casework, True)
+                    outcomes[position] = "applied"
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
+    return outcomes
+
+
+def warnings_first(envelopes: Sequence[Envelope[Any]]) -> list[int]:
+    """The order a batch of both topics is applied in: its assessments, then its alerts, each
+    in the order they came. A report's assessment is graded before its alert is raised, so a
+    student's case is opened (or fed) by the assessment and then owned by the alert, the same
+    way whichever partition the consumer happened to read first."""
+    return sorted(
+        range(len(envelopes)),
+        key=lambda n: not isinstance(envelopes[n].data, AssessmentGraded),
+    )
+
+
+async def apply_warnings(
+    casework: Casework, envelopes: Sequence[Envelope[Any]], *, consumer: str = CASES_CONSUMER
+) -> list[str]:
+    """Apply what queued up on the assessments and the alerts topics as one batch (one lock
+    of its students, one transaction), assessments first (`warnings_first`): one outcome
+    per envelope, in the order given."""
+    order = warnings_first(envelopes)
+    done = await apply_batch(
+        casework, [envelopes[n] for n in order], consumer=consumer, apply=_warning
+    )
+    outcomes = [""] * len(envelopes)
+    for n, outcome in zip(order, done, strict=True):
+        outcomes[n] = outcome
     return outcomes
 
 
@@ -146,56 +192,56 @@ async def _alert(
     await _count(outcome, envelope.data.severity.value)
 
 
+async def _warning(
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework, locked: bool
+) -> None:
+    if isinstance(envelope.data, AssessmentGraded):
+        await _assessment(conn, envelope, cw, locked)
+    else:
+        await _alert(conn, envelope, cw, locked)
+
+
+def decode_warning(record: Record) -> Envelope[Any]:
+    """A record of the assessments or the alerts topic, by the topic it came from."""
+    if record.topic == ALERTS:
+        return decode_alert(record.value)
+    if record.value is None:
+        raise PoisonEvent("a tombstone (no value) on the assessments topic")
+    return decode_event(record.value, AssessmentGraded)
+
+
 def register_case_consumers(casework: Casework) -> None:
-    """Subscribe casework to assessments and alerts (one consumer group), in batches."""
+    """Subscribe casework to assessments and alerts with one consumer of both topics.
+
+    A report's assessment and alert arrive together about the same student. Two consumers
+    (one per topic) locked the same students and took turns, each waiting out the other's
+    transaction: the batch's student lock was casework's costliest statement by time, and
+    its queue grew under a census. One consumer applies what queued up on both topics as one
+    batch (`apply_warnings`), so the students are locked once per batch and nobody in this
+    process waits for them. Both topics are keyed by the student and have as many partitions,
+    so a group of several casework replicas gives each the same partitions of both (the range
+    assignor): a student's warnings still meet in one replica."""
     settings = casework.settings
 
-    def assessment(record: Record) -> Envelope[Any]:
-        if record.value is None:
-            raise PoisonEvent("a tombstone (no value) on the assessments topic")
-        return decode_event(record.value, AssessmentGraded)
+    async def warnings(envelopes: list[Envelope[Any]]) -> list[str]:
+        return await apply_warnings(casework, envelopes)
 
-    def alert(record: Record) -> Envelope[Any]:
-        return decode_alert(record.value)
-
-    async def assessments(envelopes: list[Envelope[Any]]) -> list[str]:
-        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_assessment)
-
-    async def alerts(envelopes: list[Envelope[Any]]) -> list[str]:
-        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_alert)
-
-    observer = EventsConsumed()
-    for topic, decode, handle, title, description in (
-        (
-            ASSESSMENTS,
-            assessment,
-            assessments,
-            "casework.assessments",
-            "Graded assessments of mild or worse open or feed the student's case.",
-        ),
-        (
-            ALERTS,
-            alert,
-            alerts,
-            "casework.alerts",
-            "Raised and escalated alerts land on the case and name its owner.",
-        ),
-    ):
-        subscribe_batch(
-            casework.broker,
-            topic,
-            group_id=settings.consumer_group,
-            decode=decode,
-            handle=handle,
-            max_records=settings.consumer_batch_size,
-            poll_ms=settings.consumer_poll_ms,
-            consumer=CASES_CONSUMER,
-            retry=retry(casework),
-            observer=observer,
-            progress=metrics.PROGRESS,
-            title=title,
-            description=description,
-        )
+    subscribe_batch(
+        casework.broker,
+        (ASSESSMENTS, ALERTS),
+        group_id=settings.consumer_group,
+        decode=decode_warning,
+        handle=warnings,
+        max_records=settings.consumer_batch_size,
+        poll_ms=settings.consumer_poll_ms,
+        consumer=CASES_CONSUMER,
+        retry=retry(casework),
+        observer=EventsConsumed(),
+        progress=metrics.PROGRESS,
+        title="casework.warnings",
+        description="Graded assessments of mild or worse open or feed the student's case;"
+        " raised and escalated alerts land on it and name its owner.",
+    )
 
 
 async def _link_acknowledgement(

@@ -45,6 +45,12 @@ async def _owner_for(conn: asyncpg.Connection, student_ref: str, role: Role) -> 
     return holders[0] if holders else None
 
 
+def writes_case(warning: AssessmentGraded | AlertRaised | AlertEscalated) -> bool:
+    """Whether handling `warning` may write its student's case rows, so must hold the
+    student's lock: an assessment below mild changes nothing (most of a census)."""
+    return not isinstance(warning, AssessmentGraded) or warning.severity >= Severity.MILD
+
+
 async def _lock(
     conn: asyncpg.Connection, campus_id: str, student_ref: str, *, locked: bool
 ) -> None:
@@ -67,7 +73,7 @@ async def on_assessment(
 ) -> WarningOutcome:
     """An assessment of mild or worse opens the student's case or attaches to the active one."""
     graded = envelope.data
-    if graded.severity < Severity.MILD:
+    if not writes_case(graded):
         return WarningOutcome(None, opened=False)
     await _lock(conn, envelope.campus_id, graded.student_ref, locked=student_locked)
     owner_role = DEFAULT_OWNER_ROLE[graded.severity]
