@@ -39,8 +39,8 @@ async def test_both_streams_at_once_for_the_same_students_give_one_case_each_in_
     client: httpx.AsyncClient, pool: asyncpg.Pool, kafka_bootstrap: str
 ) -> None:
     # Three consumers apply overlapping batches of both topics about the same students at
-    # the same moment, each in its own order (two replicas during a rebalance, and a
-    # redelivery): without the students' locks they would open two cases for one student,
+    # the same moment, each in its own order and each batch in three lanes (two replicas
+    # during a rebalance, and a redelivery): without the students' locks they would open two cases for one student,
     # or refuse each other's stale case (a failed batch); without the claims they would
     # attach an alert twice.
     casework = casework_of(pool, kafka_bootstrap)
@@ -63,7 +63,7 @@ async def test_both_streams_at_once_for_the_same_students_give_one_case_each_in_
         done = []
         for start in range(0, len(stream), 7):
             batch = stream[start : start + 7]
-            outcomes = await apply_warnings(casework, batch)
+            outcomes = await apply_warnings(casework, batch, lanes=3)
             done += [(e.id, o) for e, o in zip(batch, outcomes, strict=True)]
         return done
 

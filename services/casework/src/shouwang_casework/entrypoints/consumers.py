@@ -16,7 +16,9 @@ to the record and tries again after a pause, never skipping it; any other failur
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -32,6 +34,7 @@ from shouwang_servicekit.kafka.consumers import (
     Retry,
     subscribe_batch,
 )
+from shouwang_servicekit.transient import is_transient
 
 from .. import metrics
 from ..adapters.cases import lock_students
@@ -154,19 +157,48 @@ def warnings_first(envelopes: Sequence[Envelope[Any]]) -> list[int]:
     )
 
 
+def _lane(envelope: Envelope[Any], lanes: int) -> int:
+    # By student: a student's events stay in one transaction, in their order.
+    return zlib.crc32(f"{envelope.campus_id}:{envelope.data.student_ref}".encode()) % lanes
+
+
 async def apply_warnings(
-    casework: Casework, envelopes: Sequence[Envelope[Any]], *, consumer: str = CASES_CONSUMER
+    casework: Casework,
+    envelopes: Sequence[Envelope[Any]],
+    *,
+    consumer: str = CASES_CONSUMER,
+    lanes: int = 1,
 ) -> list[str]:
-    """Apply what queued up on the assessments and the alerts topics as one batch (one lock
-    of its students, one transaction), assessments first (`warnings_first`): one outcome
-    per envelope, in the order given."""
+    """Apply what queued up on the assessments and the alerts topics as one batch,
+    assessments first (`warnings_first`): one outcome per envelope, in the order given.
+
+    The students are shared among up to `lanes` transactions applied at once (`apply_batch`
+    each: one lock of its students, one claim per campus), so their round trips overlap.
+    No two lanes share a student or an event, so they never wait for each other. If a lane
+    fails, the others may have committed: the runtime applies the batch again (record by
+    record unless the failure was transient) and their claims make those events duplicates.
+    """
     order = warnings_first(envelopes)
-    done = await apply_batch(
-        casework, [envelopes[n] for n in order], consumer=consumer, apply=_warning
+    shares: list[list[int]] = [[] for _ in range(max(lanes, 1))]
+    for n in order:
+        shares[_lane(envelopes[n], len(shares))].append(n)
+    shares = [share for share in shares if share]
+    done = await asyncio.gather(
+        *(
+            apply_batch(casework, [envelopes[n] for n in share], consumer=consumer, apply=_warning)
+            for share in shares
+        ),
+        return_exceptions=True,
     )
+    failures = [result for result in done if isinstance(result, BaseException)]
+    if failures:
+        # A transient failure (the database away) rewinds the whole batch: raise it first.
+        raise next((f for f in failures if is_transient(f)), failures[0])
     outcomes = [""] * len(envelopes)
-    for n, outcome in zip(order, done, strict=True):
-        outcomes[n] = outcome
+    for share, results in zip(shares, done, strict=True):
+        assert not isinstance(results, BaseException)
+        for n, outcome in zip(share, results, strict=True):
+            outcomes[n] = outcome
     return outcomes
 
 
@@ -224,7 +256,7 @@ def register_case_consumers(casework: Casework) -> None:
     settings = casework.settings
 
     async def warnings(envelopes: list[Envelope[Any]]) -> list[str]:
-        return await apply_warnings(casework, envelopes)
+        return await apply_warnings(casework, envelopes, lanes=settings.consumer_lanes)
 
     subscribe_batch(
         casework.broker,
