@@ -12,6 +12,7 @@ from shouwang_contracts.crypto import NoteCipher
 
 from ..adapters import care
 from ..adapters import cases as repo
+from ..adapters.alerts import AlertRecord, alerts_of
 from ..adapters.queue import QueueFilter, QueueRow, list_queue
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
@@ -26,7 +27,7 @@ class CaseView:
     """A case and what hangs on it."""
 
     case: Case
-    alerts: list[repo.AlertRecord]
+    alerts: list[AlertRecord]
     referral: Referral | None
     follow_ups: list[FollowUp]
     reading: Reading = Reading.FULL  # FACTS: the referral's destination (free text) withheld
@@ -58,7 +59,7 @@ async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> C
     )
     return CaseView(
         case=case,
-        alerts=await repo.alerts_of(conn, case.case_id),
+        alerts=await alerts_of(conn, case.case_id),
         referral=await care.current_referral(conn, case.case_id),
         follow_ups=await care.follow_ups_of(conn, case.case_id),
         reading=reading,
