@@ -84,6 +84,28 @@ export interface CaseSummary {
   version: number
 }
 
+/** An alert waiting for the reader to acknowledge (casework's `GET /v1/alerts/awaiting-me`). */
+export interface AwaitingAlert {
+  alert_id: string
+  case_id: string
+  student_ref: string
+  severity: Severity
+  owner_role: Role
+  escalation_level: number
+  raised_at: string
+  waiting_seconds: number
+  escalates_at: string
+  overdue: boolean
+}
+
+export interface AwaitingPage {
+  items: AwaitingAlert[]
+  total: number
+  limit: number
+  offset: number
+  now: string
+}
+
 export interface Alert {
   alert_id: string
   severity: Severity

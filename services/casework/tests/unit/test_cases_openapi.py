@@ -21,6 +21,7 @@ CASE_OPERATIONS = {
     "update_referral",
     "record_family_consent",
     "acknowledge_alert",
+    "list_awaiting_me",
 }
 
 

@@ -288,6 +288,11 @@ class Stack:
                 )
             env.update(self.sinks.notify_env())
             env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
+            # A confirmed link's page links on to the case in the web app, on the gateway.
+            gateway = REGISTRY[GATEWAY]
+            env["NOTIFY_APP_BASE_URL"] = (
+                f"http://{reachable_host(service_host(gateway))}:{service_port(gateway)}"
+            )
         if info.name == "triage" and self.demo:
             env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
         if info.name == "casework" and self.demo:
