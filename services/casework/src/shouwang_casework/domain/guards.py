@@ -125,6 +125,16 @@ def roles_acknowledged_by(role: Role) -> list[Role]:
     return [owner for owner in Role if may_acknowledge(actor, owner)]
 
 
+def roles_awaiting(role: Role) -> list[Role]:
+    """The owner roles whose alerts wait for `role`: those it may acknowledge and no lower
+    tier may (`Role.acknowledged_from` is its own tier). A counselor's alert is the
+    counselor's to confirm until it climbs; the teacher and the center could stop it too, but
+    it is not waiting for them, and listing it would bury what is (every mild alert of the
+    campus on the center's list). Past the center, the college leader's alerts wait for it."""
+    tier = role.tier
+    return [owner for owner in roles_acknowledged_by(role) if owner.acknowledged_from == tier]
+
+
 def may_assign(actor: Actor) -> bool:
     """Tier 5+ in scope hand a case to someone else (campus admins read no case content, so
     they do not pick owners for cases they cannot see)."""

@@ -180,8 +180,9 @@ async def list_awaiting_me(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> s.AwaitingPage:
     """Alerts awaiting my acknowledgement: unacknowledged, about students in my scope, owned
-    at a tier I may acknowledge for (the acknowledgement's own rule), the gravest first, then
-    the longest waiting. Each has its waiting time and when it escalates next."""
+    where my tier is the lowest that may stop them (a lower tier's alert waits for it until
+    it climbs), the gravest first, then the longest waiting. Each has its waiting time and
+    when it escalates next."""
 
     async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingPage:
         rows, total = await views.awaiting_me(conn, caller, limit=limit, offset=offset)

@@ -16,7 +16,7 @@ from ..adapters import cases as repo
 from ..adapters.queue import AwaitingRow, QueueFilter, QueueRow, list_awaiting, list_queue
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
-from ..domain.guards import Reading, may_acknowledge, roles_acknowledged_by
+from ..domain.guards import Reading, may_acknowledge, roles_awaiting
 from ..domain.referral import Referral
 from .access import (
     Caller,
@@ -61,15 +61,16 @@ async def awaiting_me(
     conn: asyncpg.Connection, caller: Caller, *, limit: int, offset: int
 ) -> tuple[list[AwaitingRow], int]:
     """The alerts waiting for the caller to acknowledge: unacknowledged, about a student in
-    their scope, owned at a tier they may acknowledge for (`roles_acknowledged_by`), the
-    gravest and then the longest waiting first.
+    their scope, owned where the caller's tier is the lowest that may stop them
+    (`roles_awaiting`: not what a lower tier still holds), the gravest and then the longest
+    waiting first.
 
     The page is picked in SQL, then each row is put to the acknowledgement's own rule
     (`actor_for` + `may_acknowledge`, as `loop.acknowledge_alert` does), so nothing is
     listed that the route would refuse. Each listed student's read is audited.
     """
     refuse_students(caller)
-    owner_roles = roles_acknowledged_by(caller.principal.role)
+    owner_roles = roles_awaiting(caller.principal.role)
     if not owner_roles:  # college leaders read cases but acknowledge nothing
         return [], 0
     rows, total = await list_awaiting(
