@@ -34,13 +34,16 @@ from cases_support import (
     STUDENT_NO,
     import_roster,
     in_both_languages,
+    outbox_events,
     refused,
     token,
     wait_for,
 )
+from shouwang_contracts.events import StudentErased
 from shouwang_contracts.vocabulary import Role
 
 pytestmark = pytest.mark.integration
+ERASED = StudentErased.EVENT_TYPE
 
 RETENTION = timedelta(days=1096)
 YEAR = timedelta(days=365)
@@ -423,6 +426,12 @@ async def test_the_counseling_center_erases_a_closed_file_on_request(
     assert entry["role"] == "counseling_center"
     assert entry["reason"] == "request:PIPL-2026-0042;cases:1"
     assert await erase_due_files(pool, [campus], timedelta(days=180), batch=10) == (0, False)
+    # The other services hear of it through the outbox: who and when, never the request.
+    [erased] = [e for e in await outbox_events(pool, campus) if e["type"] == ERASED]
+    assert erased["subject"] == student
+    assert set(erased["data"]) == {"student_ref", "erased_at", "cases"}
+    assert (erased["data"]["student_ref"], erased["data"]["cases"]) == (student, 1)
+    assert "PIPL-2026-0042" not in json.dumps(erased)
 
 
 async def test_an_erasure_request_is_refused_while_a_case_is_open(
@@ -451,6 +460,7 @@ async def test_an_erasure_request_is_refused_while_a_case_is_open(
     assert "case open" in english["detail"]
     assert await file_text(pool, campus, student) == before
     assert await erasures_audited(pool, campus, student) == []
+    assert not [e for e in await outbox_events(pool, campus) if e["type"] == ERASED]
     async with campus_transaction(pool, campus) as conn:
         refusals = await conn.fetch(
             "SELECT action, reason FROM audit_log WHERE student_ref = $1"
