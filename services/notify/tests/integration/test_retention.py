@@ -60,6 +60,7 @@ async def test_old_delivery_records_end_and_nothing_waiting_or_recent_is_touched
         "unreached": {"recent-done"},
         "ack_links": {"recent-done", "old-waiting"},
         "cases": {"recent-done", "old-waiting"},
+        "informed_windows": {"recent-done", "old-waiting"},
     }
 
 

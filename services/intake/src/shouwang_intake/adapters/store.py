@@ -493,6 +493,9 @@ class ReceiptAdvance:
     student_ref: str | None = None  # who the case is about (receipts from before 0006 learn it)
 
 
+#: A receipt's statuses in the order they advance (never back: a replayed event is a no-op).
+RECEIPT_STATUS_ORDER = ["received", "in_progress", "closed"]
+
 #: One statement per case event (it was three: the claim, linking the reports, the status):
 #: the claim gates the update; the reports named are linked to the case and every receipt of
 #: the case moves forward, never backwards, in one UPDATE (a statement changes a row once).
@@ -504,16 +507,16 @@ _ADVANCE = """
     ), advanced AS (
         UPDATE receipts
            SET case_id = CASE WHEN report_id = ANY($4::uuid[]) THEN $2 ELSE case_id END,
-               student_ref = COALESCE(student_ref, $6),
-               status = CASE WHEN array_position(ARRAY['received','in_progress','closed'], status)
-                                < array_position(ARRAY['received','in_progress','closed'], $3::text)
+               student_ref = COALESCE(student_ref, $7),
+               status = CASE WHEN array_position($6::text[], status)
+                                < array_position($6::text[], $3::text)
                              THEN $3 ELSE status END,
                updated_at = $5
          WHERE EXISTS (SELECT 1 FROM claimed)
            AND (report_id = ANY($4::uuid[])
                 OR (case_id = $2
-                    AND array_position(ARRAY['received','in_progress','closed'], status)
-                      < array_position(ARRAY['received','in_progress','closed'], $3::text)))
+                    AND array_position($6::text[], status)
+                      < array_position($6::text[], $3::text)))
         RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM claimed)
@@ -529,6 +532,7 @@ async def _advance(conn: Any, advance: ReceiptAdvance) -> bool:
             advance.status,
             [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)],
             datetime.now(UTC),
+            RECEIPT_STATUS_ORDER,
             advance.student_ref,
         )
     )
