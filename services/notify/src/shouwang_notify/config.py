@@ -74,6 +74,9 @@ class NotifySettings(SharedSettings):
 
     default_digest_hour: int = Field(default=8, ge=0, le=23)
     case_batch_seconds: float = 120.0
+    # An oversight role (the college leader) hears of the first alert at once and of those
+    # after it within this window in one message (service_layer/informed.py); 0: each alone.
+    informed_window_seconds: float = Field(default=300.0, ge=0, le=3600)
     follow_up_lead_minutes: float = 60.0
     bundle_poll_seconds: float = 5.0
     # What only served a delivery (finished deliveries, bundled items, the unreached, expired

@@ -72,6 +72,12 @@ async def seed(conn: asyncpg.Connection, tag: str, status: str, at: datetime) ->
         """,
         uuid.uuid4(), tag, expires, uuid.uuid4().hex[:8],
     )  # fmt: skip
+    # A person's window of grouped notices opened then (one still open: just now).
+    await conn.execute(
+        "INSERT INTO informed_windows (campus_id, person_ref, opened_at) VALUES ('c1', $1, $2)",
+        tag,
+        NOW if status == "pending" else at,
+    )
     await conn.execute(
         """
         INSERT INTO cases (campus_id, case_id, student_ref, severity, closed_at, consent)
@@ -81,7 +87,7 @@ async def seed(conn: asyncpg.Connection, tag: str, status: str, at: datetime) ->
     )  # fmt: skip
 
 
-TABLES = ("deliveries", "bundle_items", "unreached", "ack_links", "cases")
+TABLES = ("deliveries", "bundle_items", "unreached", "ack_links", "cases", "informed_windows")
 
 
 async def left(conn: asyncpg.Connection) -> dict[str, set[str]]:
@@ -91,6 +97,7 @@ async def left(conn: asyncpg.Connection) -> dict[str, set[str]]:
         "unreached": "source_event_id",
         "ack_links": "alert_id",
         "cases": "case_id",
+        "informed_windows": "person_ref",
     }
     return {
         t: {r[0] for r in await conn.fetch(f"SELECT {keys[t]} FROM {t}")}  # noqa: S608
@@ -129,6 +136,7 @@ async def test_old_delivery_records_end_and_nothing_waiting_or_recent_is_touched
         "unreached": {"recent-done"},
         "ack_links": {"recent-done", "old-waiting"},
         "cases": {"recent-done", "old-waiting"},
+        "informed_windows": {"recent-done", "old-waiting"},
     }
 
 

@@ -62,6 +62,19 @@ def test_severe_reaches_owner_informed_tiers_and_consenting_family_at_once() -> 
     assert {i.timing for i in routing.intents} == {Timing.NOW}
 
 
+def test_only_the_role_informed_for_oversight_is_grouped() -> None:
+    # Graded example (policy `critical`: inform counselor, teacher, college leader): the
+    # leader oversees and is told in groups; the counselor and teacher may act (the counselor
+    # goes to the dorm) and hear of each alert alone, at once; the owner always alone.
+    informed = (Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COLLEGE_LEADER)
+    routing = route_alert(notice(Severity.CRITICAL, inform_roles=informed), STAFF, NO_FAMILY)
+    grouped = {i.recipient_ref for i in routing.intents if i.grouped}
+    assert grouped == {"per_leader"}
+    by_ref = {i.recipient_ref: i for i in routing.intents}
+    assert by_ref["per_leader"].template is Template.ALERT_INFORMED
+    assert by_ref["per_leader"].timing is Timing.NOW
+
+
 def test_mild_is_never_pushed_only_digested_for_the_owner() -> None:
     routing = route_alert(
         notice(Severity.MILD, owner_role=Role.RESIDENCE_COUNSELOR, inform_roles=()),

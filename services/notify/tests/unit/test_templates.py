@@ -38,6 +38,25 @@ CONTEXTS = {
             {"kind": "follow_up_due", "task": "same_day_risk_assessment", "due": ALERT["deadline"]},
         ],
     },
+    Template.ALERTS_INFORMED: {
+        "role": "college_leader",
+        "items": [
+            {
+                "alert_id": "a1",
+                "severity": "critical",
+                "owner_role": "counseling_center",
+                "deadline": ALERT["deadline"],
+                "escalated": False,
+            },
+            {
+                "alert_id": "a2",
+                "severity": "severe",
+                "owner_role": "counseling_center",
+                "deadline": ALERT["deadline"],
+                "escalated": True,
+            },
+        ],
+    },
 }
 
 
@@ -66,6 +85,16 @@ def test_a_follow_up_task_is_named_with_its_due_time() -> None:
     assert "12月2日 00:00" in message.body
     notices = TEMPLATES.message(Template.CASE_NOTICES, "en", CONTEXTS[Template.CASE_NOTICES])
     assert "falls due at 01 Dec 15:00" in notices.body
+
+
+def test_grouped_alerts_name_each_grade_owner_and_deadline_in_words() -> None:
+    context = CONTEXTS[Template.ALERTS_INFORMED]
+    message = TEMPLATES.message(Template.ALERTS_INFORMED, "zh-CN", context)
+    assert "2 条预警" in message.subject
+    assert "危急预警，由心理健康教育与咨询中心负责" in message.body
+    assert "重度预警（已升级）" in message.body
+    assert "12月1日 15:00" in message.body  # campus time
+    assert "counseling_center" not in message.body  # ids become words
 
 
 def test_english_when_asked() -> None:

@@ -482,6 +482,9 @@ class ReceiptAdvance:
     report_ids: list[str]
 
 
+#: A receipt's statuses in the order they advance (never back: a replayed event is a no-op).
+RECEIPT_STATUS_ORDER = ["received", "in_progress", "closed"]
+
 #: One statement per case event (it was three: the claim, linking the reports, the status):
 #: the claim gates the update; the reports named are linked to the case and every receipt of
 #: the case moves forward, never backwards, in one UPDATE (a statement changes a row once).
@@ -493,15 +496,15 @@ _ADVANCE = """
     ), advanced AS (
         UPDATE receipts
            SET case_id = CASE WHEN report_id = ANY($4::uuid[]) THEN $2 ELSE case_id END,
-               status = CASE WHEN array_position(ARRAY['received','in_progress','closed'], status)
-                                < array_position(ARRAY['received','in_progress','closed'], $3::text)
+               status = CASE WHEN array_position($6::text[], status)
+                                < array_position($6::text[], $3::text)
                              THEN $3 ELSE status END,
                updated_at = $5
          WHERE EXISTS (SELECT 1 FROM claimed)
            AND (report_id = ANY($4::uuid[])
                 OR (case_id = $2
-                    AND array_position(ARRAY['received','in_progress','closed'], status)
-                      < array_position(ARRAY['received','in_progress','closed'], $3::text)))
+                    AND array_position($6::text[], status)
+                      < array_position($6::text[], $3::text)))
         RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM claimed)
@@ -517,5 +520,6 @@ async def _advance(conn: Any, advance: ReceiptAdvance) -> bool:
             advance.status,
             [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)],
             datetime.now(UTC),
+            RECEIPT_STATUS_ORDER,
         )
     )

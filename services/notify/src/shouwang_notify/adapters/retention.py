@@ -31,6 +31,11 @@ _PURGES: dict[str, tuple[str, str]] = {
         "SELECT link_id FROM ack_links WHERE expires_at < $1 ORDER BY expires_at",
     ),
     "cases": ("case_id", "SELECT case_id FROM cases WHERE closed_at < $1 ORDER BY closed_at"),
+    "informed_windows": (
+        "(campus_id, person_ref)",
+        "SELECT campus_id, person_ref FROM informed_windows WHERE opened_at < $1"
+        " ORDER BY opened_at",
+    ),
 }
 
 

@@ -78,6 +78,8 @@ class Templates:
             item = dict(item)
             if item.get("severity"):
                 item["severity"] = Severity(item["severity"]).label(language)
+            if item.get("owner_role"):
+                item["owner_role"] = Role(item["owner_role"]).label(language)
             if item.get("task"):
                 item = self._task(item, language)
             elif item.get("deadline"):

@@ -9,6 +9,9 @@
   case, never with free text; one family message per case and severity.
 - Case events staff care about go to the person concerned, batched with others that arrive
   within a short window.
+- A role informed for oversight only (off the ladder: the college leader) hears of the first
+  alert at once and of the alerts after it within a few minutes in one message (`grouped`):
+  a census burst must not bury a leader under one identical notice per student.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Template(StrEnum):
     FAMILY = "family"
     DIGEST = "digest"
     CASE_NOTICES = "case_notices"
+    ALERTS_INFORMED = "alerts_informed"  # the grouped oversight notices of a window
 
 
 class ConsentState(StrEnum):
@@ -113,6 +117,9 @@ class Intent:
     role: Role | None
     template: Template
     timing: Timing
+    # An oversight notice: the first of a window goes at once, those after it in the window
+    # together when it ends (`service_layer/informed.py`).
+    grouped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +157,15 @@ def route_alert(
         by_role.setdefault(person.role, []).append(person.person_ref)
     seen: set[str] = set()
 
-    def add(person_ref: str, role: Role, template: Template, timing: Timing) -> None:
+    def add(
+        person_ref: str, role: Role, template: Template, timing: Timing, grouped: bool = False
+    ) -> None:
         if person_ref in seen:
             return
         seen.add(person_ref)
-        routing.intents.append(Intent(RecipientKind.STAFF, person_ref, role, template, timing))
+        routing.intents.append(
+            Intent(RecipientKind.STAFF, person_ref, role, template, timing, grouped)
+        )
 
     if notice.severity <= Severity.NONE:
         return routing
@@ -173,8 +184,12 @@ def route_alert(
     for role in notice.inform_roles:
         if role is notice.owner_role:
             continue
+        # Alert fatigue: repeated, non-actionable alerts are read less and acted on less
+        # (Ancker et al. 2017, BMC Med Inform Decis Mak 17:36; The Joint Commission, Sentinel
+        # Event Alert 50, 2013). A tier informed may still act (the residence counselor goes
+        # to the dorm): each of its notices goes alone. A role off the ladder oversees.
         for person_ref in by_role.get(role, []):
-            add(person_ref, role, Template.ALERT_INFORMED, timing)
+            add(person_ref, role, Template.ALERT_INFORMED, timing, grouped=role.tier is None)
     if notice.severity is Severity.CRITICAL or notice.is_re_alert or notice.on_duty:
         routing.intents.append(
             Intent(RecipientKind.ON_DUTY, ON_DUTY_REF, None, Template.ON_DUTY, Timing.NOW)

@@ -29,6 +29,7 @@ from ..domain.routing import (
     route_alert,
 )
 from ..domain.schedule import next_digest_at, send_at
+from .informed import hold_back
 from .policy import PRIORITY, NotifyPolicy
 
 ALERT_EVENTS: dict[str, type[Payload]] = {
@@ -141,6 +142,13 @@ async def plan_alerts(
             if i.kind is not RecipientKind.FAMILY and i.timing is not Timing.DIGEST
         ),
     )
+    # Oversight notices after a person's first of a window wait to go together.
+    held = await hold_back(
+        conn,
+        policy,
+        [(n, i) for n, routing, _ in routed for i in routing.intents if i.grouped],
+        now,
+    )
     staff: list[tuple[queue.NewDelivery, links.LinkRequest | None]] = []
     queued = 0
     digest_hours: dict[str, int] = {}
@@ -158,6 +166,8 @@ async def plan_alerts(
                 await _add_to_digest(
                     conn, policy, notice, intent, digest_hours[notice.campus_id], now
                 )
+            elif (notice.event_id, intent.recipient_ref) in held:
+                continue
             elif intent.kind is RecipientKind.FAMILY:
                 assert case is not None
                 queued += await _queue_family(conn, cipher, policy, notice, case.case_id, now)

@@ -1,4 +1,5 @@
-"""Digests and batched case notices: a person's due items go out as one message."""
+"""Digests, batched case notices and grouped oversight notices: a person's due items go out
+as one message."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ from datetime import datetime
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.events.notify import RecipientKind
+from shouwang_contracts.vocabulary import Severity
 
 from ..adapters import contacts_repo, queue
 from ..domain.contacts import staff_chain
 from ..domain.routing import Template
-from .policy import CASE_PRIORITY, NotifyPolicy
+from .policy import CASE_PRIORITY, PRIORITY, NotifyPolicy
 
-_TEMPLATES = {"digest": Template.DIGEST, "case": Template.CASE_NOTICES}
-_EVENT_TYPES = {"digest": "shouwang.notify.digest", "case": "shouwang.notify.case_notices"}
+_TEMPLATES = {
+    "digest": Template.DIGEST,
+    "case": Template.CASE_NOTICES,
+    "informed": Template.ALERTS_INFORMED,
+}
+_EVENT_TYPES = {
+    "digest": "shouwang.notify.digest",
+    "case": "shouwang.notify.case_notices",
+    "informed": "shouwang.notify.alerts_informed",
+}
 
 
 async def flush_bundles(
@@ -47,9 +57,7 @@ async def flush_bundles(
                 "no_contact",
             )
             continue
-        items = sorted(
-            bundle.items, key=lambda item: str(item.get("due") or item.get("deadline") or "")
-        )
+        items = sorted(bundle.items, key=_order)
         new = queue.NewDelivery(
             campus_id=bundle.campus_id,
             source_event_id=source_event_id,
@@ -64,11 +72,34 @@ async def flush_bundles(
             template=_TEMPLATES[bundle.kind].value,
             language=contact.language,
             context={"role": bundle.role.value, "items": items, "count": len(items)},
-            priority=CASE_PRIORITY,
-            # A digest waits for the quiet hours to end; it is never urgent.
-            not_before=contact.quiet_hours.ends_after(now.astimezone(policy.zone))
-            if contact.quiet_hours
-            else now,
+            priority=_priority(bundle.kind, items),
+            # A digest waits for the quiet hours to end; it is never urgent. Grouped severe
+            # or critical alerts go when their window ends, quiet hours or not, as each
+            # would have alone.
+            not_before=now
+            if (bundle.kind == "informed" and _any_severe(bundle.items)) or not contact.quiet_hours
+            else contact.quiet_hours.ends_after(now.astimezone(policy.zone)),
         )
         queued += int(await queue.enqueue(conn, new))
     return queued
+
+
+def _any_severe(items: list[dict[str, object]]) -> bool:
+    return any(
+        item.get("severity") in (Severity.SEVERE.value, Severity.CRITICAL.value) for item in items
+    )
+
+
+def _order(item: dict[str, object]) -> tuple[int, str]:
+    """Gravest first (grouped alerts), then by when each is due."""
+    severity = item.get("severity")
+    rank = PRIORITY[Severity(severity)] if isinstance(severity, str) and "alert_id" in item else 0
+    return rank, str(item.get("due") or item.get("deadline") or "")
+
+
+def _priority(kind: str, items: list[dict[str, object]]) -> int:
+    """Grouped severe alerts go ahead of routine messages, never into the urgent lanes: the
+    owners of each were told alone, at once."""
+    if kind != "informed" or not _any_severe(items):
+        return CASE_PRIORITY
+    return PRIORITY[Severity.SEVERE]

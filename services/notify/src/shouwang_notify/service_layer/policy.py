@@ -22,6 +22,9 @@ class NotifyPolicy:
     default_digest_hour: int = 8
     # Case notices for one person arriving within this window go out as one message.
     case_batch_window: timedelta = timedelta(minutes=2)
+    # Oversight notices after a person's first within this window go together when it ends
+    # (`service_layer/informed.py`); zero sends each alone.
+    informed_window: timedelta = timedelta(minutes=5)
     # A follow-up reminder goes out this long before the follow-up is due.
     follow_up_lead: timedelta = timedelta(hours=1)
     # A link lives until the alert's deadline and at least this long.

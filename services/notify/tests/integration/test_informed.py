@@ -1,0 +1,128 @@
+"""Oversight notices grouped per person: a census burst tells the college leader at once that
+something is happening, then the rest of the burst in one message; every tier that may act
+still hears of each alert alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from notify_delivery import FAST_RETRY, SHANGHAI, load_samples, notice, rows
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_notify.adapters import state
+from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.domain.routing import Responsible
+from shouwang_notify.service_layer.alerts import plan_alerts
+from shouwang_notify.service_layer.bundles import flush_bundles
+from shouwang_notify.service_layer.policy import NotifyPolicy
+
+pytestmark = pytest.mark.integration
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+WINDOW = POLICY.informed_window
+CAMPUS = "demo"
+INFORM = (Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COLLEGE_LEADER)
+STUDENTS = [f"20249970{n:02d}" for n in range(5)]
+
+
+async def place(pool: asyncpg.Pool, pseudonyms: Pseudonymizer, student_no: str) -> None:
+    """The directory: T1001 counselor, T2001 teacher, T3001 center, T4001 college leader."""
+    people = [
+        Responsible(role, pseudonyms.person_ref(CAMPUS, staff_no))
+        for role, staff_no in (
+            (Role.RESIDENCE_COUNSELOR, "T1001"),
+            (Role.COMMUNITY_PSYCH_TEACHER, "T2001"),
+            (Role.COUNSELING_CENTER, "T3001"),
+            (Role.COLLEGE_LEADER, "T4001"),
+        )
+    ]
+    async with worker_transaction(pool) as conn:
+        await state.replace_responsible(
+            conn, CAMPUS, pseudonyms.student_ref(CAMPUS, student_no), people
+        )
+
+
+async def messages_to(pool: asyncpg.Pool, person_ref: str) -> list[asyncpg.Record]:
+    return await rows(
+        pool,
+        "SELECT template, source_event_id, context FROM deliveries"
+        " WHERE recipient_ref = $1 ORDER BY id",
+        person_ref,
+    )
+
+
+async def test_a_burst_tells_the_college_leader_once_at_once_and_the_rest_together(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Graded example (policy rungs `severe`/`critical` inform the college leader): a census
+    grades five students of one college within a minute. Before, the leader received five
+    identical "知会" messages in the same second. Now: the gravest at once, the other four in
+    one message when the window ends, gravest first; the counselor (who may act) and the
+    center (the owner) still hear of each of the five alone, at once."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    for student_no in STUDENTS:
+        await place(notify_pool, pseudonyms, student_no)
+    severities = [Severity.SEVERE, Severity.CRITICAL, Severity.SEVERE, Severity.SEVERE]
+    burst = [
+        notice(pseudonyms, grade, inform=INFORM, student_no=no)
+        for grade, no in zip(severities, STUDENTS, strict=False)
+    ]
+    start = datetime.now(UTC)
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, burst, start)
+    # A moment later, another batch of the same burst: the window is still open.
+    late = notice(pseudonyms, Severity.SEVERE, inform=INFORM, student_no=STUDENTS[4])
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, [late], start + timedelta(seconds=30))
+
+    leader = pseudonyms.person_ref(CAMPUS, "T4001")
+    counselor = pseudonyms.person_ref(CAMPUS, "T1001")
+    center = pseudonyms.person_ref(CAMPUS, "T3001")
+    first = await messages_to(notify_pool, leader)
+    assert [(m["template"], m["source_event_id"]) for m in first] == [
+        ("alert_informed", burst[1].event_id)  # the critical one, at once
+    ]
+    assert [m["template"] for m in await messages_to(notify_pool, counselor)] == [
+        "alert_informed"
+    ] * 5
+    assert [m["template"] for m in await messages_to(notify_pool, center)] == ["alert"] * 5
+
+    # Nothing more before the window ends ...
+    async with worker_transaction(notify_pool) as conn:
+        assert await flush_bundles(conn, cipher, POLICY, start + WINDOW - timedelta(seconds=1)) == 0
+    # ... then the four others in one message, none of them lost or doubled.
+    async with worker_transaction(notify_pool) as conn:
+        assert await flush_bundles(conn, cipher, POLICY, start + WINDOW) == 1
+    after = await messages_to(notify_pool, leader)
+    assert [m["template"] for m in after] == ["alert_informed", "alerts_informed"]
+    grouped = json.loads(after[1]["context"])
+    assert grouped["count"] == 4
+    assert {i["alert_id"] for i in grouped["items"]} == {
+        n.alert_id for n in [burst[0], *burst[2:], late]
+    }
+
+    # The window over, the next alert reaches the leader at once again.
+    again = notice(pseudonyms, Severity.SEVERE, inform=INFORM, student_no=STUDENTS[0])
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, [again], start + WINDOW + timedelta(seconds=1))
+    templates = [m["template"] for m in await messages_to(notify_pool, leader)]
+    assert templates == ["alert_informed", "alerts_informed", "alert_informed"]
+
+
+async def test_grouping_can_be_switched_off(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    await load_samples(notify_pool, cipher, pseudonyms)
+    for student_no in STUDENTS[:3]:
+        await place(notify_pool, pseudonyms, student_no)
+    burst = [
+        notice(pseudonyms, Severity.SEVERE, inform=INFORM, student_no=no) for no in STUDENTS[:3]
+    ]
+    each_alone = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, informed_window=timedelta(0))
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, each_alone, burst, datetime.now(UTC))
+    leader = pseudonyms.person_ref(CAMPUS, "T4001")
+    assert [m["template"] for m in await messages_to(notify_pool, leader)] == ["alert_informed"] * 3
