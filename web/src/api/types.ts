@@ -106,6 +106,12 @@ export interface AwaitingPage {
   now: string
 }
 
+/** How many alerts wait for the reader (`GET /v1/alerts/awaiting-me/count`): names no one. */
+export interface AwaitingCount {
+  total: number
+  overdue: number
+}
+
 export interface Alert {
   alert_id: string
   severity: Severity

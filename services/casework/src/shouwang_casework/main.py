@@ -23,6 +23,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: neither read the campus's files at machine speed nor flood the audit log.
 AUDITED_READS = (
     "GET /v1/cases",  # an audit row per case listed
+    "GET /v1/alerts/awaiting-me",  # an audit row per alert listed
     "GET /v1/cases/{case_id}",
     "GET /v1/cases/{case_id}/history",
     "GET /v1/cases/{case_id}/notes",

@@ -101,6 +101,11 @@ async def _may_acknowledge(
             await tx.rollback()
 
 
+async def _audit_rows(pool: asyncpg.Pool, campus: str) -> int:
+    async with campus_transaction(pool, campus) as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM audit_log"))
+
+
 async def test_the_list_and_the_acknowledgement_route_agree(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
@@ -150,6 +155,16 @@ async def test_the_list_and_the_acknowledgement_route_agree(
     assert top["overdue"] is False
     assert top["escalates_at"] > center["now"]
 
+    # The badge counts what the list holds, and reading the count audits no one.
+    audited = await _audit_rows(pool, campus)
+    for sub, role in CALLERS.items():
+        count = await client.get(
+            "/v1/alerts/awaiting-me/count", headers=token(SECRET, campus, sub, role)
+        )
+        assert count.status_code == 200, count.text
+        assert count.json() == {"total": len(listed[sub]), "overdue": 0}
+    assert await _audit_rows(pool, campus) == audited
+
     # The route refuses what the list left out...
     counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
     refused(
@@ -172,9 +187,8 @@ async def test_the_list_and_the_acknowledgement_route_agree(
 
 async def test_those_who_work_no_cases_are_refused_the_list(client: httpx.AsyncClient) -> None:
     campus = f"campus-{uuid.uuid4().hex[:8]}"
-    for sub, role in (("A001", Role.CAMPUS_ADMIN), (STUDENT_NO, Role.DORM_LEADER)):
-        response = await client.get(
-            "/v1/alerts/awaiting-me", headers=token(SECRET, campus, sub, role)
-        )
-        assert response.status_code == 403, response.text
-    assert (await client.get("/v1/alerts/awaiting-me")).status_code == 401
+    for path in ("/v1/alerts/awaiting-me", "/v1/alerts/awaiting-me/count"):
+        for sub, role in (("A001", Role.CAMPUS_ADMIN), (STUDENT_NO, Role.DORM_LEADER)):
+            response = await client.get(path, headers=token(SECRET, campus, sub, role))
+            assert response.status_code == 403, response.text
+        assert (await client.get(path)).status_code == 401

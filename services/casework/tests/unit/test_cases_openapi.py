@@ -22,6 +22,7 @@ CASE_OPERATIONS = {
     "record_family_consent",
     "acknowledge_alert",
     "list_awaiting_me",
+    "count_awaiting_me",
 }
 
 

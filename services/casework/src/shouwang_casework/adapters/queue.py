@@ -141,6 +141,40 @@ class AwaitingRow:
     ack_deadline: datetime
 
 
+#: The unacknowledged alerts owned by one of `$4` (owner roles) about students in scope
+#: (`$1`-`$3`: campus-wide, grant kinds, grant values).
+_AWAITING = f"""
+        FROM alerts a
+        LEFT JOIN students s ON s.student_ref = a.student_ref
+        WHERE a.acknowledged_at IS NULL
+          AND a.owner_role = ANY($4::text[])
+          AND {_IN_SCOPE}
+"""
+
+
+async def count_awaiting(
+    conn: asyncpg.Connection,
+    *,
+    campus_wide: bool,
+    grants: list[ScopeGrant],
+    owner_roles: list[Role],
+    now: datetime,
+) -> tuple[int, int]:
+    """How many alerts `list_awaiting` would list, and how many of them are past their
+    deadline: a number for a badge, naming no student."""
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE a.ack_deadline <= $5) AS overdue"
+        f" {_AWAITING}",
+        campus_wide,
+        [g.kind.value for g in grants],
+        [g.value for g in grants],
+        [r.value for r in owner_roles],
+        now,
+    )
+    assert row is not None
+    return int(row["total"]), int(row["overdue"])
+
+
 async def list_awaiting(
     conn: asyncpg.Connection,
     *,
@@ -161,15 +195,11 @@ async def list_awaiting(
         f"""
         SELECT a.alert_id, a.case_id, a.student_ref, a.severity, a.owner_role,
                a.escalation_level, a.raised_at, a.ack_deadline, count(*) OVER () AS total
-        FROM alerts a
-        LEFT JOIN students s ON s.student_ref = a.student_ref
-        WHERE a.acknowledged_at IS NULL
-          AND a.owner_role = ANY($4::text[])
-          AND {_IN_SCOPE}
+        {_AWAITING}
         ORDER BY array_position($5::text[], a.severity) DESC NULLS LAST,
                  a.raised_at, a.alert_id
         LIMIT $6 OFFSET $7
-        """,  # noqa: S608 - the scope clause is code, not input
+        """,
         campus_wide,
         kinds,
         values,

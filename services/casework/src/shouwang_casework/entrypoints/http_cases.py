@@ -212,6 +212,22 @@ async def list_awaiting_me(
     return await in_campus(casework, principal, work)
 
 
+@router.get(
+    "/alerts/awaiting-me/count",
+    operation_id="count_awaiting_me",
+    response_model=s.AwaitingCount,
+)
+async def count_awaiting_me(casework: Container, principal: CurrentPrincipal) -> s.AwaitingCount:
+    """How many alerts await my acknowledgement (as `list_awaiting_me` would list them) and
+    how many are overdue: for a badge. Names no student, so nothing is audited."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingCount:
+        total, overdue = await views.awaiting_count(conn, caller, loop.now())
+        return s.AwaitingCount(total=total, overdue=overdue)
+
+    return await in_campus(casework, principal, work)
+
+
 @router.get("/cases/{case_id}", operation_id="get_case", response_model=s.CaseOut)
 async def get_case(casework: Container, principal: CurrentPrincipal, case_id: str) -> s.CaseOut:
     """One case with its alerts, referral and follow-ups."""

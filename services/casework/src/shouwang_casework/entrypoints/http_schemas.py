@@ -172,6 +172,11 @@ class AwaitingPage(BaseModel):
     now: datetime = Field(description="The server's clock the waiting times are counted to.")
 
 
+class AwaitingCount(BaseModel):
+    total: int = Field(description="Alerts waiting for my acknowledgement.")
+    overdue: int = Field(description="Of those, how many are past their deadline.")
+
+
 class AlertOut(BaseModel):
     alert_id: str
     severity: Severity

@@ -7,13 +7,21 @@ Every read of case data about a student is audited (`authorize_read` / `audit_re
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
 
 from ..adapters import care
 from ..adapters import cases as repo
-from ..adapters.queue import AwaitingRow, QueueFilter, QueueRow, list_awaiting, list_queue
+from ..adapters.queue import (
+    AwaitingRow,
+    QueueFilter,
+    QueueRow,
+    count_awaiting,
+    list_awaiting,
+    list_queue,
+)
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
 from ..domain.guards import Reading, may_acknowledge, roles_awaiting
@@ -87,6 +95,25 @@ async def awaiting_me(
             listed.append(row)
             await audit_read(conn, caller, row.student_ref, "case.queue.read")
     return listed, total - (len(rows) - len(listed))
+
+
+async def awaiting_count(
+    conn: asyncpg.Connection, caller: Caller, now: datetime
+) -> tuple[int, int]:
+    """How many alerts wait for the caller, and how many are overdue: the list's own query,
+    counted. It names no student, so it is no read of anyone's file (nothing audited): a
+    badge polled every half minute would otherwise audit the top student each time."""
+    refuse_students(caller)
+    owner_roles = roles_awaiting(caller.principal.role)
+    if not owner_roles:
+        return 0, 0
+    return await count_awaiting(
+        conn,
+        campus_wide=caller.principal.campus_wide,
+        grants=await scope_grants(conn, caller),
+        owner_roles=owner_roles,
+        now=now,
+    )
 
 
 async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> CaseView:
