@@ -49,6 +49,8 @@ class BenchStack:
             # limits a campus wants (per reporter, per unauthenticated address) are off.
             "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000",
             "SHOUWANG_UNAUTHENTICATED_PER_MINUTE": "0",
+            "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
+            "SHOUWANG_AUDITED_READS_PER_HOUR": "0",
             **env,
         }
         merged.setdefault(

@@ -96,8 +96,11 @@ def platform(
         "CASEWORK_CAMPUSES": json.dumps([CAMPUS]),
         "SHOUWANG_JWT_SECRET": SECRET,
         # Generated requests come by the thousand from one address, many without a token
-        # (the auth checks) and many reports from one reporter: no limit in this run.
+        # (the auth checks) and many reports from one reporter, each role one person: no
+        # limit in this run.
         "SHOUWANG_UNAUTHENTICATED_PER_MINUTE": "0",
+        "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
+        "SHOUWANG_AUDITED_READS_PER_HOUR": "0",
         "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
     }
     started = {name: module_service_process(name, env) for name in SERVICES}

@@ -76,7 +76,10 @@ async def _each_service_stopped_in_turn(
     try:
         extra: dict[str, dict[str, str]] = {
             # One reporter sending thousands is a durability test, not a campus: no hourly cap.
-            "intake": {"INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000"},
+            "intake": {
+                "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000",
+                "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
+            },
             "casework": {"CASEWORK_CAMPUSES": json.dumps([campus])},
             "notify": {**sinks.notify_env(), "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.test"},
         }

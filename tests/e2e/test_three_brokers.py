@@ -50,6 +50,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                 **kafka,
                 "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
                 "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000",
+                "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
             },
             "triage": kafka,
             "casework": {**kafka, "CASEWORK_CAMPUSES": json.dumps([campus])},

@@ -1,6 +1,7 @@
 // The closed loop through the web app, as people would do it: a campus admin imports the
 // roster, a dorm-room leader reports a roommate from a 375-px phone, the owner (the community
-// psychology teacher, for a moderate grade) sees it in the queue, acknowledges it and walks
+// psychology teacher, for a moderate grade) finds it awaiting their confirmation, confirms it,
+// opens it from the queue and walks
 // it to closed with a referral and a follow-up, and the reporter sees only that it is done.
 import { expect, test, type Page } from '@playwright/test'
 import { readFileSync } from 'node:fs'
@@ -80,15 +81,25 @@ test.describe.serial('the closed loop through the web app', () => {
   test('the owner acknowledges and walks the case to closed with a referral and a follow-up', async ({ browser }) => {
     const page = await (await context(browser, 'desk')).newPage()
     await signIn(page, 'teacher')
-    await expect(page).toHaveURL(/\/desk\/queue/)
+    // Staff who acknowledge land on what waits for their confirmation, counted in the nav.
+    await expect(page).toHaveURL(/\/desk\/awaiting/)
+    const waiting = page.getByTestId('awaiting').locator('tr', { hasText: STUDENT })
+    await expect(waiting).toBeVisible({ timeout: 120_000 })
+    await expect(waiting).toContainText('中度')
+    await expect(waiting).toContainText('后上报')
+    await expect(page.getByTestId('awaiting-badge')).toBeVisible()
+    await shot(page, 'desk-awaiting')
+    await accessible(page)
+    await waiting.getByRole('button', { name: '确认接手' }).click()
+    await expect(page.getByText('已确认接手，预警不再逐级上报')).toBeVisible()
+    await expect(waiting).toHaveCount(0)
+
+    await page.getByRole('link', { name: '我的队列' }).click()
     const row = page.getByTestId('queue').locator('tr', { hasText: STUDENT })
     await expect(row).toBeVisible({ timeout: 120_000 })
     await expect(row).toContainText('中度')
     await shot(page, 'desk-queue')
     await accessible(page)
-
-    await row.getByRole('button', { name: '确认预警' }).click()
-    await expect(page.getByText('已确认预警，不再逐级上报')).toBeVisible()
     await row.getByRole('button', { name: '查看' }).click()
     await expect(page).toHaveURL(/\/desk\/cases\/[0-9a-f-]{36}$/)
     await leaksNothing(page, [STUDENT, STUDENT_NO])
@@ -184,6 +195,7 @@ test.describe.serial('the closed loop through the web app', () => {
     // The counseling center sees the whole campus: the file's address comes from there.
     const center = await (await context(browser, 'desk')).newPage()
     await signIn(center, 'center')
+    await center.getByRole('link', { name: '我的队列' }).click()
     await center.getByRole('radio', { name: '我范围内的' }).check({ force: true })
     const row = center.getByTestId('queue').locator('tr', { hasText: '测试学生32' })
     await expect(row).toBeVisible({ timeout: 120_000 })

@@ -54,7 +54,11 @@ for (const kind of ['phone', 'desk'] as const) {
   test(`the workbench at ${kind} size`, async ({ browser }) => {
     const page = await (await context(browser, kind)).newPage()
     await signIn(page, 'center')
-    await expect(page).toHaveURL(/\/desk\/queue/)
+    await expect(page).toHaveURL(/\/desk\/awaiting/)
+    await page.waitForLoadState('networkidle')
+    await shot(page, `${kind}-awaiting`)
+    await accessible(page)
+    await page.getByRole('link', { name: '我的队列' }).click()
     await page.getByRole('radio', { name: '我范围内的' }).check({ force: true })
     await page.waitForLoadState('networkidle')
     await expect(page.getByRole('radio', { name: '我范围内的' })).toBeChecked()

@@ -2,7 +2,7 @@
 // history, tab lists and screen-sharing).
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import { onUnauthorized } from './api/http'
-import { CASE_ROLES, OUTCOME_ROLES, REPORTER_ROLES, homeFor, useSession } from './api/session'
+import { CASE_ROLES, OUTCOME_ROLES, REPORTER_ROLES, WORKING_ROLES, homeFor, useSession } from './api/session'
 import type { Role } from './api/types'
 import { i18n } from './i18n'
 
@@ -48,7 +48,13 @@ export const router = createRouter({
       component: () => import('./desk/DeskLayout.vue'),
       meta: { title: 'desk.title' },
       children: [
-        { path: '', redirect: '/desk/queue', meta: { title: 'desk.title' } },
+        // Those who may not acknowledge are sent on to their own home by the role check.
+        { path: '', redirect: '/desk/awaiting', meta: { title: 'desk.title' } },
+        {
+          path: 'awaiting',
+          component: () => import('./desk/AwaitingPage.vue'),
+          meta: { title: 'awaiting.title', roles: WORKING_ROLES },
+        },
         {
           path: 'queue',
           component: () => import('./desk/QueuePage.vue'),

@@ -29,3 +29,20 @@ def test_the_gateway_follows_the_services_ports(
         assert unused not in env
     # Other services are not told where the others are.
     assert not any(k.startswith("GATEWAY_") for k in stack.service_env(REGISTRY["intake"], {}))
+
+
+def test_only_the_demos_casework_lifts_the_per_person_limits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make demo` reads every case as one person at machine speed: casework under the demo
+    lets it; every other service keeps the limits that stop a stolen token doing so."""
+    monkeypatch.setenv("SHOUWANG_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    stack = Stack(tmp_path_factory.mktemp("root"))
+    stack.secrets = generate_local_secrets()
+    stack.bootstrap = "127.0.0.1:9092"
+    casework = stack.service_env(REGISTRY["casework"], {})
+    assert casework["SHOUWANG_AUDITED_READS_PER_HOUR"] == "0"
+    assert casework["SHOUWANG_PER_PERSON_PER_MINUTE"] == "0"
+    for name in ("intake", "triage", "stats"):
+        env = stack.service_env(REGISTRY[name], {})
+        assert not any(k.startswith(("SHOUWANG_PER_PERSON", "SHOUWANG_AUDITED")) for k in env)

@@ -28,8 +28,11 @@ export const WORKING_ROLES: Role[] = ['residence_counselor', 'community_psych_te
 /** Who reads outcome figures (stats decides; these see the page). */
 export const OUTCOME_ROLES: Role[] = [...CASE_ROLES, 'campus_admin', 'platform_admin']
 
-/** Where a person lands after signing in: students report, staff work their queue. */
+/** Where a person lands after signing in: students report; staff who acknowledge alerts
+ *  first see what waits for their confirmation (the escalation clock runs against them), other
+ *  case readers their queue. */
 export function homeFor(role: Role): string {
+  if (WORKING_ROLES.includes(role)) return '/desk/awaiting'
   if (STUDENT_ROLES.includes(role)) return '/report'
   if (role === 'campus_admin') return '/desk/roster'
   if (role === 'platform_admin') return '/desk/outcomes'

@@ -84,6 +84,34 @@ export interface CaseSummary {
   version: number
 }
 
+/** An alert waiting for the reader to acknowledge (casework's `GET /v1/alerts/awaiting-me`). */
+export interface AwaitingAlert {
+  alert_id: string
+  case_id: string
+  student_ref: string
+  severity: Severity
+  owner_role: Role
+  escalation_level: number
+  raised_at: string
+  waiting_seconds: number
+  escalates_at: string
+  overdue: boolean
+}
+
+export interface AwaitingPage {
+  items: AwaitingAlert[]
+  total: number
+  limit: number
+  offset: number
+  now: string
+}
+
+/** How many alerts wait for the reader (`GET /v1/alerts/awaiting-me/count`): names no one. */
+export interface AwaitingCount {
+  total: number
+  overdue: number
+}
+
 export interface Alert {
   alert_id: string
   severity: Severity

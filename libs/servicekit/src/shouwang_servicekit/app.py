@@ -30,13 +30,13 @@ from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import TokenVerifier
 from starlette.types import ASGIApp
 
-from .edge import EdgeMiddleware, HttpMetrics
+from .edge import EdgeMiddleware, HttpMetrics, route_matches
 from .fastlane import direct_routes
 from .logs import configure_logging
 from .openapi import document_problems, hoist_body_definitions
 from .ops import ReadinessCheck, operations_router
 from .problems import install_problem_handlers
-from .ratelimits import RateLimiter
+from .ratelimits import PersonLimits, RateLimiter
 from .security import role_guards
 from .serving import serve
 
@@ -45,6 +45,7 @@ from .serving import serve
 #: restart a healthy pod).
 UNAUTHENTICATED_PER_MINUTE = 600
 _DEFAULT_LIMITER = RateLimiter(1, 1)  # a marker: "the default", never used to limit
+_DEFAULT_PERSON_LIMITS = PersonLimits()  # a marker too: `PersonLimits.default()`
 
 # FastAPI's native OpenTelemetry, off. Shouwang carries its own W3C trace context and
 # Prometheus metrics (EdgeMiddleware), and FastAPI's log signal would record validation
@@ -165,6 +166,8 @@ def service_app(
     body_limit_overrides: dict[str, int] | None = None,
     freeze_gc: bool = False,
     unauthenticated_limiter: RateLimiter | None = _DEFAULT_LIMITER,
+    person_limits: PersonLimits | None = _DEFAULT_PERSON_LIMITS,
+    audited_reads: Iterable[str] = (),
 ) -> FastAPI:
     """A service's FastAPI app, wired as every Shouwang service is:
 
@@ -175,6 +178,10 @@ def service_app(
       body (403; `security.role_guards`);
     - callers without a valid token limited per address (`unauthenticated_limiter`, by
       default `UNAUTHENTICATED_PER_MINUTE`; None for none): 429 with `Retry-After`;
+    - signed-in callers limited per person (`person_limits`, by default
+      `PersonLimits.default()`; None for none), and more tightly on the `audited_reads`
+      ("GET /v1/cases/{case_id}": the routes whose every answer, refusals too, writes an
+      audit row): 429 with `Retry-After`;
     - problem+json for every error, in zh-CN unless the caller prefers English;
     - the service's `/v1` routers, then `/healthz`, `/readyz` (the container's `readiness()`)
       and `/metrics` (the service's `registry`);
@@ -199,6 +206,8 @@ def service_app(
     app.include_router(operations_router(lambda: _readiness(app), [registry]))
     if unauthenticated_limiter is _DEFAULT_LIMITER:
         unauthenticated_limiter = RateLimiter(UNAUTHENTICATED_PER_MINUTE, 60)
+    if person_limits is _DEFAULT_PERSON_LIMITS:
+        person_limits = PersonLimits.default()
     app.add_middleware(
         EdgeMiddleware,
         metrics=http_metrics,
@@ -208,6 +217,8 @@ def service_app(
         token_verifier=token_verifier,
         role_guards=role_guards(routers),
         unauthenticated_limiter=unauthenticated_limiter,
+        person_limits=person_limits,
+        audited_reads=route_matches(routers, audited_reads),
     )
     generate = app.openapi
 

@@ -1,20 +1,22 @@
 """The edge: everything a request meets before routing, in one ASGI layer.
 
 Each layer costs a coroutine and a wrapped `send` per request, which a busy intake notices, so
-trace context, authentication, rate limits on unauthenticated callers, body limits, the fast
-lane to DirectRoutes and the HTTP metrics share one.
+trace context, authentication, rate limits (per address without a token, per person with
+one), body limits, the fast lane to DirectRoutes and the HTTP metrics share one.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from shouwang_contracts.auth import TokenVerifier
+from shouwang_contracts.auth import Principal, TokenVerifier
 from shouwang_contracts.trace import current_traceparent, end_span, incoming_trace_id, start_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +31,7 @@ from .problems import (
     problem_response,
     too_large_response,
 )
-from .ratelimits import RateLimiter, too_many_requests
+from .ratelimits import PersonLimits, RateLimiter, person_key, too_many_requests
 from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token, role_forbidden
 
 #: Paths under this prefix need a bearer token; the rest (`/healthz`, `/readyz`, `/metrics`,
@@ -52,12 +54,15 @@ class HttpMetrics:
     - `<service>_http_requests_total` and `<service>_http_request_duration_seconds`, by route
       template (never the raw path, whose ids are many), method and status;
     - `<service>_rejections_total`, every 4xx and 5xx answer by its problem+json `code`
-      (auth, validation, size, media type, conflicts, Kafka unavailable and the rest).
+      (auth, validation, size, media type, conflicts, Kafka unavailable and the rest);
+    - `<service>_rate_limited_total`, the requests a rate limit refused, by which limit
+      (`unauthenticated`, `person`, `person_audited_reads`): never by person or address.
     """
 
     requests: Counter
     latency: Histogram
     rejections: Counter
+    rate_limited: Counter
 
     @classmethod
     def register(cls, service: str, registry: CollectorRegistry) -> HttpMetrics:
@@ -81,7 +86,45 @@ class HttpMetrics:
                 ["reason"],
                 registry=registry,
             ),
+            Counter(
+                f"{service}_rate_limited_total",
+                "Requests refused 429 by a rate limit, by limit (unauthenticated, person, "
+                "person_audited_reads).",
+                ["limit"],
+                registry=registry,
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    """The method and path of one route, matched before routing."""
+
+    methods: frozenset[str]
+    path: re.Pattern[str]
+
+    def matches(self, method: str, path: str) -> bool:
+        return method in self.methods and self.path.match(path) is not None
+
+
+def route_matches(routers: Iterable[APIRouter], named: Iterable[str]) -> list[RouteMatch]:
+    """The routes `named` as "METHOD /template" (e.g. "GET /v1/cases/{case_id}"); a name no
+    route of `routers` answers to is a mistake, raised at once (a renamed route would
+    otherwise leave its reads unlimited without a word)."""
+    wanted = set(named)
+    found: list[RouteMatch] = []
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            for method in route.methods or ():
+                name = f"{method} {route.path}"
+                if name in wanted:
+                    wanted.discard(name)
+                    found.append(RouteMatch(frozenset({method}), route.path_regex))
+    if wanted:
+        raise ValueError(f"no route answers to {', '.join(sorted(wanted))}")
+    return found
 
 
 # A JSON string escape of a UTF-16 surrogate: high (D800-DBFF) or low (DC00-DFFF).
@@ -151,6 +194,8 @@ class EdgeMiddleware:
       the roles a route does not admit (`role_guards`) before the body is read, too;
     - with an `unauthenticated_limiter`, limits per client address the requests that carry
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
+    - with `person_limits`, limits per person (the token's campus and subject) the `/v1`
+      requests that carry one, and more tightly the `audited_reads` among them: 429 too;
     - refuses bodies over a size limit (per path prefix), by header or while streaming, and
       JSON bodies that escape a lone surrogate (400) or a NUL, and `/v1` paths and query
       strings that hold a NUL (422): text no query can take, refused before it fails as a 500;
@@ -170,8 +215,12 @@ class EdgeMiddleware:
         token_verifier: TokenVerifier | None = None,
         role_guards: list[RoleGuard] | None = None,
         unauthenticated_limiter: RateLimiter | None = None,
+        person_limits: PersonLimits | None = None,
+        audited_reads: list[RouteMatch] | None = None,
     ) -> None:
         self.app = app
+        self.person_limits = person_limits
+        self.audited_reads = audited_reads or []
         self.verifier = token_verifier
         self.role_guards = role_guards or []
         self.unauthenticated_limiter = unauthenticated_limiter
@@ -212,7 +261,7 @@ class EdgeMiddleware:
             for guard in self.role_guards:
                 if guard.refuses(scope["method"], path, principal.role):
                     return role_forbidden(principal.role, guard.allowed)
-            return None
+            return self._person_limited(principal, scope["method"], path)
         if path in OPERATIONS_PATHS:
             return None
         return self._limited(scope)
@@ -224,8 +273,36 @@ class EdgeMiddleware:
         client = scope.get("client")
         wait = self.unauthenticated_limiter.acquire(client[0] if client else "unknown")
         if wait:
+            self._count_limited("unauthenticated")
             return too_many_requests(wait, ("未认证的请求", "unauthenticated requests"))
         return None
+
+    def _person_limited(self, principal: Principal, method: str, path: str) -> Problem | None:
+        """429 when the signed-in person is over their limit of requests, or of reads that
+        write an audit row. Checked after the role guard: a refused role costs nothing."""
+        limits = self.person_limits
+        if limits is None:
+            return None
+        key = person_key(principal.campus_id, principal.sub)
+        if limits.requests is not None:
+            wait = limits.requests.acquire(key)
+            if wait:
+                self._count_limited("person")
+                return too_many_requests(wait, ("请求", "requests"))
+        if limits.audited_reads is not None and any(
+            read.matches(method, path) for read in self.audited_reads
+        ):
+            wait = limits.audited_reads.acquire(key)
+            if wait:
+                self._count_limited("person_audited_reads")
+                return too_many_requests(
+                    wait, ("查阅学生档案和个案", "reads of student files and cases")
+                )
+        return None
+
+    def _count_limited(self, limit: str) -> None:
+        if self.metrics is not None:
+            self.metrics.rate_limited.labels(limit).inc()
 
     def _limit(self, path: str) -> int | None:
         for prefix, limit in self.overrides:

@@ -6,8 +6,8 @@ how long the caller must wait, which becomes the 429's `Retry-After` (`too_many_
 
 The state is per process: each replica limits on its own, so a campus behind N replicas
 allows up to N times the rate. That is enough for what it is for (one reporter submitting
-hundreds of reports in a loop, one address hammering the unauthenticated paths), and needs
-no shared store on the hot path. pyrate-limiter was weighed: it keeps a bucket object and a
+hundreds of reports in a loop, one address hammering the unauthenticated paths, one stolen
+token reading files at machine speed), and needs no shared store on the hot path. pyrate-limiter was weighed: it keeps a bucket object and a
 leak thread per limiter, where one float per key does.
 """
 
@@ -17,12 +17,14 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .problems import Problem
 
 #: Keys remembered at most; the key idle longest is forgotten first (it would be allowed
 #: again by then in any realistic configuration).
 DEFAULT_MAX_KEYS = 100_000
+_SLACK_SECONDS = 1e-6
 
 
 class RateLimiter:
@@ -54,13 +56,68 @@ class RateLimiter:
         now = self._clock()
         due = max(self._due.get(key, now), now)
         allowed_from = due - self._tolerance
-        if now < allowed_from:
+        # The sum of many intervals drifts by a few ulps (0.1 * 199 is not 19.9): without
+        # the slack the last request of a burst could be refused by rounding alone.
+        if allowed_from - now > _SLACK_SECONDS:
             return allowed_from - now
         self._due[key] = due + self._interval
         self._due.move_to_end(key)
         if len(self._due) > self._max_keys:
             self._due.popitem(last=False)
         return 0.0
+
+
+#: A signed-in person's requests to one service, by default: 600 a minute on average (ten a
+#: second, more than any person clicking makes) and 200 back to back, so a page that loads
+#: thirty things at once, five times over, is never slowed. A script or a stolen token
+#: running flat out is held to ten a second.
+PERSON_REQUESTS_PER_MINUTE = 600
+PERSON_REQUESTS_BURST = 200
+#: A signed-in person's reads that write an audit row (the case queue, a case, its history or
+#: notes, a student's file or grade, a lookup of names), by default: 2400 an hour and 120 back
+#: to back. The web's queue refreshes every 15 s (a list and its name cards: 480 an hour per
+#: open tab); two tabs left open all day still leave some 1400 an hour, five case pages a
+#: minute sustained beyond the burst (about five reads each, so two dozen pages at once),
+#: more than anyone reads. A stolen token reads some 2500 files in its first hour instead
+#: of a campus in minutes, and a looped queue listing (an audit row per case listed) writes
+#: thousands of rows an hour, not a thousand a second.
+AUDITED_READS_PER_HOUR = 2400
+AUDITED_READS_BURST = 120
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLimits:
+    """What one signed-in person (campus and subject of the token) may ask of a service: any
+    `/v1` request (`requests`), and reads that write an audit row (`audited_reads`, the
+    routes a service names). None: no limit of that kind."""
+
+    requests: RateLimiter | None = None
+    audited_reads: RateLimiter | None = None
+
+    @classmethod
+    def default(cls) -> PersonLimits:
+        return cls.of(
+            PERSON_REQUESTS_PER_MINUTE,
+            PERSON_REQUESTS_BURST,
+            AUDITED_READS_PER_HOUR,
+            AUDITED_READS_BURST,
+        )
+
+    @classmethod
+    def of(
+        cls, per_minute: int, burst: int, audited_per_hour: int, audited_burst: int
+    ) -> PersonLimits:
+        """Limits from settings' figures; a rate of 0 turns that limit off."""
+        return cls(
+            RateLimiter(per_minute, 60, burst=burst) if per_minute else None,
+            RateLimiter(audited_per_hour, 3600, burst=audited_burst) if audited_per_hour else None,
+        )
+
+
+def person_key(campus_id: str, sub: str) -> str:
+    """One person's key: the same subject on two campuses is two people (the length keeps a
+    campus ending in the separator from meeting another)."""
+    return f"{len(campus_id)}:{campus_id}:{sub}"
 
 
 def too_many_requests(wait_seconds: float, what: tuple[str, str]) -> Problem:

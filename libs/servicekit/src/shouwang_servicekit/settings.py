@@ -17,7 +17,14 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 
 from .kafka.clients import KafkaClients, KafkaSecurity, SaslMechanism, SecurityProtocol
-from .ratelimits import RateLimiter
+from .ratelimits import (
+    AUDITED_READS_BURST,
+    AUDITED_READS_PER_HOUR,
+    PERSON_REQUESTS_BURST,
+    PERSON_REQUESTS_PER_MINUTE,
+    PersonLimits,
+    RateLimiter,
+)
 
 LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside local
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonym-key-change-me-0123456789"
@@ -66,6 +73,32 @@ class SharedSettings(BaseSettings):
         validation_alias=_shared("SHOUWANG_UNAUTHENTICATED_PER_MINUTE"),
         description="Requests without a valid token one address may make per minute (0: no "
         "limit); /healthz, /readyz and /metrics are never limited.",
+    )
+    per_person_per_minute: int = Field(
+        default=PERSON_REQUESTS_PER_MINUTE,
+        ge=0,
+        validation_alias=_shared("SHOUWANG_PER_PERSON_PER_MINUTE"),
+        description="/v1 requests one signed-in person (campus and subject) may make of one "
+        "service per minute on average (0: no limit).",
+    )
+    per_person_burst: int = Field(
+        default=PERSON_REQUESTS_BURST,
+        ge=1,
+        validation_alias=_shared("SHOUWANG_PER_PERSON_BURST"),
+        description="Of those, how many back to back (a page loading many things at once).",
+    )
+    audited_reads_per_hour: int = Field(
+        default=AUDITED_READS_PER_HOUR,
+        ge=0,
+        validation_alias=_shared("SHOUWANG_AUDITED_READS_PER_HOUR"),
+        description="Reads that write an audit row (cases, notes, student files, grades, "
+        "lookups) one person may make of one service per hour on average (0: no limit).",
+    )
+    audited_reads_burst: int = Field(
+        default=AUDITED_READS_BURST,
+        ge=1,
+        validation_alias=_shared("SHOUWANG_AUDITED_READS_BURST"),
+        description="Of those, how many back to back.",
     )
     jwt_secret: SecretStr | None = Field(
         default=SecretStr(LOCAL_JWT_SECRET), validation_alias=_shared("SHOUWANG_JWT_SECRET")
@@ -185,6 +218,15 @@ class SharedSettings(BaseSettings):
         if not self.unauthenticated_per_minute:
             return None
         return RateLimiter(self.unauthenticated_per_minute, 60)
+
+    def person_limits(self) -> PersonLimits:
+        """The per-person limits of signed-in callers (`service_app`)."""
+        return PersonLimits.of(
+            self.per_person_per_minute,
+            self.per_person_burst,
+            self.audited_reads_per_hour,
+            self.audited_reads_burst,
+        )
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.pseudonym_key.get_secret_value().encode())

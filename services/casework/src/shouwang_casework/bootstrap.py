@@ -23,6 +23,7 @@ from .entrypoints.scheduler import (
     closed_file_retention,
     follow_up_reminders,
 )
+from .service_layer.erasure import leaver_roster_chore
 
 # How often published outbox rows older than CASEWORK_OUTBOX_KEEP_DAYS are purged.
 PURGE_EVERY_SECONDS = 600.0
@@ -75,6 +76,13 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
             settings.retention_interval_seconds,
             closed_file_retention(casework),
             name="closed-file-retention",
+        )
+        tasks.every(
+            settings.retention_interval_seconds,
+            leaver_roster_chore(
+                pool, settings.campuses, settings.leaver_roster_days, settings.retention_batch
+            ),
+            name="leaver-roster-retention",
         )
         if settings.consumers_enabled:
             tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")

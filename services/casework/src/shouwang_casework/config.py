@@ -71,3 +71,7 @@ class CaseworkSettings(SharedSettings):
     # Files erased per campus per turn (each in its own small transaction), and the turn.
     retention_batch: int = Field(default=50, ge=1, le=1000)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    # A leaver's roster row (name, 学号, placement in the clear) ends this long after the
+    # roster said they left, once no case is open and every file text is erased (docs/
+    # retention.md). At least 180 days: a term, for a roster mistake or a 休学 that ends.
+    leaver_roster_days: int = Field(default=365, ge=180)

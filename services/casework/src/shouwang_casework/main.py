@@ -18,6 +18,22 @@ MAX_JSON_BYTES = 256 * 1024
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+#: The reads whose every answer, refusals too, writes an audit row: a person may make fewer of
+#: these than of other requests (`SHOUWANG_AUDITED_READS_PER_HOUR`), so one stolen token can
+#: neither read the campus's files at machine speed nor flood the audit log.
+AUDITED_READS = (
+    "GET /v1/cases",  # an audit row per case listed
+    "GET /v1/alerts/awaiting-me",  # an audit row per alert listed
+    "GET /v1/cases/{case_id}",
+    "GET /v1/cases/{case_id}/history",
+    "GET /v1/cases/{case_id}/notes",
+    "GET /v1/cases/{case_id}/plan",
+    "GET /v1/students/{student_ref}/file",
+    "GET /v1/students/lookup",
+    "GET /v1/students/cards",
+)
+
+
 def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     """Casework's app; `bootstrap` builds its parts when it starts."""
     settings = settings or CaseworkSettings()
@@ -31,6 +47,8 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
+        person_limits=settings.person_limits(),
+        audited_reads=AUDITED_READS,
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/v1/roster": MAX_UPLOAD_BYTES},
     )

@@ -49,6 +49,10 @@ def casework_settings(casework_dsn: str, kafka_bootstrap: str) -> CaseworkSettin
         "SHOUWANG_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "SHOUWANG_PLACEMENT_KEY": PLACEMENT_KEY,
         "SHOUWANG_NOTE_KEYS": NOTE_KEYS,
+        # A module's tests are one app and a few people calling it in loops at machine
+        # speed, what the per-person limits refuse: off here, on in test_request_limits.py.
+        "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
+        "SHOUWANG_AUDITED_READS_PER_HOUR": "0",
     }
     return CaseworkSettings(
         **shared,

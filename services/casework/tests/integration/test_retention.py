@@ -19,9 +19,14 @@ import asyncpg
 import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.adapters.retention import due_files, erase_file_text
+from shouwang_casework.adapters.retention import (
+    due_files,
+    erase_file_text,
+    erase_file_text_on_request,
+)
 from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.main import create_app
+from shouwang_casework.service_layer.erasure import delete_due_leavers
 from shouwang_casework.service_layer.retention import erase_due_files
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,13 +39,16 @@ from cases_support import (
     STUDENT_NO,
     import_roster,
     in_both_languages,
+    outbox_events,
     refused,
     token,
     wait_for,
 )
+from shouwang_contracts.events import StudentErased
 from shouwang_contracts.vocabulary import Role
 
 pytestmark = pytest.mark.integration
+ERASED = StudentErased.EVENT_TYPE
 
 RETENTION = timedelta(days=1096)
 YEAR = timedelta(days=365)
@@ -423,6 +431,12 @@ async def test_the_counseling_center_erases_a_closed_file_on_request(
     assert entry["role"] == "counseling_center"
     assert entry["reason"] == "request:PIPL-2026-0042;cases:1"
     assert await erase_due_files(pool, [campus], timedelta(days=180), batch=10) == (0, False)
+    # The other services hear of it through the outbox: who and when, never the request.
+    [erased] = [e for e in await outbox_events(pool, campus) if e["type"] == ERASED]
+    assert erased["subject"] == student
+    assert set(erased["data"]) == {"student_ref", "erased_at", "cases"}
+    assert (erased["data"]["student_ref"], erased["data"]["cases"]) == (student, 1)
+    assert "PIPL-2026-0042" not in json.dumps(erased)
 
 
 async def test_an_erasure_request_is_refused_while_a_case_is_open(
@@ -451,6 +465,7 @@ async def test_an_erasure_request_is_refused_while_a_case_is_open(
     assert "case open" in english["detail"]
     assert await file_text(pool, campus, student) == before
     assert await erasures_audited(pool, campus, student) == []
+    assert not [e for e in await outbox_events(pool, campus) if e["type"] == ERASED]
     async with campus_transaction(pool, campus) as conn:
         refusals = await conn.fetch(
             "SELECT action, reason FROM audit_log WHERE student_ref = $1"
@@ -515,3 +530,67 @@ async def test_the_running_service_erases_due_files_by_itself(
     assert (await file_text(pool, campus, due))["notes"] == 0
     assert (await file_text(pool, campus, open_))["notes"] == 1
     assert await erasures_audited(pool, campus, open_) == []
+
+
+async def test_a_leavers_roster_row_ends_once_gone_long_and_every_file_text_erased(
+    pool: asyncpg.Pool,
+) -> None:
+    """A leaver's name and 学号 end a year after they left, never while a case is open or a
+    file of theirs still has its text; the deletion is audited, and a recent leaver, a student
+    still here and another campus keep theirs."""
+    campus, other_campus = (f"ret-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    rows = {
+        "gone": (False, long_ago),
+        "gone_file_erased": (False, long_ago),
+        "gone_file_kept": (False, long_ago),
+        "gone_in_care": (False, long_ago),
+        "just_left": (False, datetime.now(UTC) - timedelta(days=10)),
+        "here": (True, long_ago),
+    }
+    refs = {name: f"stu_{name}_{uuid.uuid4().hex[:6]}" for name in rows}
+    for campus_id, names in ((campus, rows), (other_campus, {"gone": rows["gone"]})):
+        async with campus_transaction(pool, campus_id) as conn:
+            for name, (active, at) in names.items():
+                await conn.execute(
+                    "INSERT INTO students (campus_id, student_ref, student_no, name, active,"
+                    " updated_at) VALUES ($1, $2, $3, '测试学生', $4, $5)",
+                    campus_id,
+                    refs[name],
+                    uuid.uuid4().hex[:10],
+                    active,
+                    at,
+                )
+    await seed_file(pool, campus, closed_ago=2 * YEAR, student_ref=refs["gone_file_erased"])
+    await seed_file(pool, campus, closed_ago=2 * YEAR, student_ref=refs["gone_file_kept"])
+    await seed_file(pool, campus, closed_ago=None, student_ref=refs["gone_in_care"])
+    async with campus_transaction(pool, campus) as conn:
+        await erase_file_text_on_request(
+            conn,
+            refs["gone_file_erased"],
+            principal_ref="per_center",
+            role="counseling_center",
+            request_ref="PIPL-2026-0100",
+        )
+
+    first = await delete_due_leavers(pool, [campus], timedelta(days=365), batch=1)
+    rest = await delete_due_leavers(pool, [campus], timedelta(days=365), batch=10)
+
+    assert (first, rest) == ((1, True), (1, False))
+    async with campus_transaction(pool, campus) as conn:
+        kept = {r[0] for r in await conn.fetch("SELECT student_ref FROM students")}
+        audited = await conn.fetch(
+            "SELECT student_ref, principal_ref, reason FROM audit_log"
+            " WHERE action = 'roster.leaver_deleted' ORDER BY id"
+        )
+    assert kept == {refs[n] for n in ("gone_file_kept", "gone_in_care", "just_left", "here")}
+    assert {r["student_ref"] for r in audited} == {refs["gone"], refs["gone_file_erased"]}
+    assert {(r["principal_ref"], r["reason"]) for r in audited} == {("retention", "retention:365d")}
+    async with campus_transaction(pool, other_campus) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM students") == 1
+
+
+def test_a_leavers_roster_period_under_a_term_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEWORK_LEAVER_ROSTER_DAYS", "179")
+    with pytest.raises(ValueError, match="leaver_roster_days"):
+        CaseworkSettings()

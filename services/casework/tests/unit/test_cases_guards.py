@@ -19,7 +19,10 @@ from shouwang_casework.domain.guards import (
     InvalidTransition,
     MissingRecord,
     NotPermitted,
+    may_acknowledge,
     may_read_cases,
+    roles_acknowledged_by,
+    roles_awaiting,
 )
 from shouwang_casework.domain.plan import ActionKind, ActionStatus, Plan, PlanAction
 from shouwang_casework.domain.referral import (
@@ -245,3 +248,62 @@ def test_plan_versions_and_counts() -> None:
     assert (plan.version, plan.actions_open, plan.actions_done) == (2, 0, 1)
     with pytest.raises(MissingRecord):
         plan.revise([action, action], [])
+
+
+@pytest.mark.parametrize(
+    ("role", "owners"),
+    [
+        (Role.RESIDENCE_COUNSELOR, {Role.RESIDENCE_COUNSELOR}),
+        (Role.COMMUNITY_PSYCH_TEACHER, {Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER}),
+        (
+            Role.COUNSELING_CENTER,
+            {
+                Role.RESIDENCE_COUNSELOR,
+                Role.COMMUNITY_PSYCH_TEACHER,
+                Role.COUNSELING_CENTER,
+                Role.COLLEGE_LEADER,
+            },
+        ),
+        (Role.COLLEGE_LEADER, set()),
+        (Role.DORM_LEADER, set()),
+        (Role.CAMPUS_ADMIN, set()),
+    ],
+)
+def test_whose_alerts_each_role_may_acknowledge(role: Role, owners: set[Role]) -> None:
+    """Alerts climb the ladder, never down: an alert the college leader owns (past the
+    center) is still the center's to stop; no one acknowledges out of scope."""
+    # The rungs an alert can stand on (triage never gives one to a student or an admin).
+    rungs = {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+    }
+    assert set(roles_acknowledged_by(role)) & rungs == owners
+    for owner in Role:
+        assert not may_acknowledge(Actor("x", role, in_scope=False), owner)
+
+
+@pytest.mark.parametrize(
+    ("role", "owners"),
+    [
+        (Role.RESIDENCE_COUNSELOR, {Role.RESIDENCE_COUNSELOR}),
+        (Role.COMMUNITY_PSYCH_TEACHER, {Role.COMMUNITY_PSYCH_TEACHER}),
+        (Role.COUNSELING_CENTER, {Role.COUNSELING_CENTER, Role.COLLEGE_LEADER}),
+        (Role.COLLEGE_LEADER, set()),
+        (Role.CAMPUS_ADMIN, set()),
+    ],
+)
+def test_an_alert_waits_for_the_lowest_tier_that_may_stop_it(role: Role, owners: set[Role]) -> None:
+    """The center may stop a counselor's alert, but it is the counselor's until it climbs:
+    the center's list holds its own rung and what climbed past it, not every alert of the
+    campus."""
+    # The rungs an alert can stand on (triage never gives one to a student or an admin).
+    rungs = {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+    }
+    assert set(roles_awaiting(role)) & rungs == owners
+    assert set(roles_awaiting(role)) <= set(roles_acknowledged_by(role))

@@ -21,6 +21,8 @@ CASE_OPERATIONS = {
     "update_referral",
     "record_family_consent",
     "acknowledge_alert",
+    "list_awaiting_me",
+    "count_awaiting_me",
 }
 
 

@@ -12,6 +12,7 @@ from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from .adapters.oidc import OidcProvider
 from .adapters.passwords import Passwords
+from .adapters.pending import PendingSeal
 from .adapters.store import GatewayStore
 from .adapters.tokens import TokenMinter
 from .config import UPSTREAMS, GatewaySettings
@@ -34,6 +35,17 @@ def build_minter(settings: GatewaySettings) -> TokenMinter:
         private_key_pem=settings.signing_key.get_secret_value() if settings.signing_key else None,
         key_id=settings.signing_key_id,
     )
+
+
+def build_pending_seal(settings: GatewaySettings) -> PendingSeal:
+    """The seal of OIDC sign-ins in flight, keyed by the gateway's signing secret (the RS256
+    key, else the HS256 secret): a secret production already holds and keeps, from which
+    HKDF derives a key used for nothing else."""
+    if settings.signing_key is not None:
+        secret = settings.signing_key.get_secret_value()
+    else:
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+    return PendingSeal(secret.encode())
 
 
 def build_oidc(settings: GatewaySettings) -> OidcProvider | None:
@@ -60,7 +72,7 @@ def session_policy(settings: GatewaySettings) -> SessionPolicy:
 
 
 def _housekeeping(store: GatewayStore, settings: GatewaySettings) -> Chore:
-    """Forget expired sessions, old failures and abandoned OIDC sign-ins (a kit chore)."""
+    """Forget expired sessions and old failures (a kit chore)."""
     policy = session_policy(settings)
     window = timedelta(minutes=settings.signin_window_minutes)
 
@@ -90,6 +102,7 @@ async def bootstrap(settings: GatewaySettings) -> Gateway:
             policy=session_policy(settings),
             per_account=Limit(settings.signin_failures_per_account, window),
             per_address=Limit(settings.signin_failures_per_address, window),
+            pending_seal=build_pending_seal(settings),
             oidc=build_oidc(settings),
             oidc_claims={
                 "role": settings.oidc_role_claim,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import asyncpg
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -203,3 +204,61 @@ async def test_an_unsafe_return_address_is_not_followed(
     )
     back = await browser.http.get(provider.consent(start.headers["location"]))
     assert back.headers["location"] == "/"
+
+
+async def test_an_anonymous_flood_of_sign_in_starts_does_not_grow_the_store(
+    open_gateway: Open, provider: Provider, gateway_db: str
+) -> None:
+    """Each start wrote a row (state, verifier, nonce) for ten minutes, with no limit per
+    address: a flood filled a table. The sign-in in flight is now the browser's sealed
+    cookie, and the gateway keeps nothing until someone has signed in."""
+    browser = await open_gateway(**_sso(provider))
+
+    async def rows() -> dict[str, int]:
+        conn = await asyncpg.connect(gateway_db)
+        try:
+            tables = await conn.fetch(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            )
+            return {
+                t["table_name"]: await conn.fetchval(
+                    f'SELECT count(*) FROM "{t["table_name"]}"'  # noqa: S608 - catalogue names
+                )
+                for t in tables
+            }
+        finally:
+            await conn.close()
+
+    before = await rows()
+    for _ in range(300):
+        start = await browser.http.get("/auth/oidc/start")
+        assert start.status_code == 303
+    assert await rows() == before
+    cookie = start.headers["set-cookie"]
+    assert cookie.startswith("__Host-shouwang-sso=")
+    for attribute in ("HttpOnly", "Secure", "SameSite=lax", "Max-Age=600", "Path=/"):
+        assert attribute.lower() in cookie.lower()
+    assert "code_verifier" not in cookie
+    assert len(cookie) < 2048
+    # The last of them still signs in, and its cookie is spent.
+    back = await browser.http.get(provider.consent(start.headers["location"]))
+    assert back.status_code == 303
+    assert back.headers["location"] == "/"
+    assert (await browser.http.get("/auth/session")).json()["signed_in"] is True
+    assert "__Host-shouwang-sso" not in browser.http.cookies
+
+
+async def test_a_callback_link_sent_to_another_browser_signs_nobody_in(
+    open_gateway: Open, provider: Provider
+) -> None:
+    """Login CSRF: someone starts a sign-in, consents as themselves and sends the callback
+    link to a victim, whose browser would be signed in as them. The sign-in in flight lives
+    in the starter's browser only."""
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get("/auth/oidc/start")
+    callback = provider.consent(start.headers["location"])
+    browser.http.cookies.clear()  # the victim's browser: no sign-in of its own in flight
+    answer = await browser.http.get(callback)
+    assert answer.headers["location"] == "/login?error=sso"
+    assert (await browser.http.get("/auth/session")).json()["signed_in"] is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
-from shouwang_servicekit.processed import ProcessedEvents
+from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
 from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
@@ -16,6 +16,7 @@ from .config import IntakeSettings
 from .container import Intake
 from .entrypoints.consumers import register_receipt_consumer
 from .service_layer.census import CensusIntake
+from .service_layer.retention import retention_chore
 from .service_layer.submissions import Submissions
 
 
@@ -68,6 +69,16 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
         tasks = BackgroundTasks()
         stack.push_async_callback(tasks.close)
         ProcessedEvents(pool, schema="intake").forget_hourly(tasks)
+        tasks.every(
+            RETENTION_INTERVAL_SECONDS,
+            retention_chore(
+                pool,
+                receipt_days=settings.receipt_retention_days,
+                key_days=settings.idempotency_key_days,
+                batch=settings.retention_batch,
+            ),
+            name="receipt-retention",
+        )
         tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")
         return Intake(
             settings=settings,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
 
@@ -43,6 +43,13 @@ class IntakeSettings(SharedSettings):
     # with no heartbeat for census_stale_seconds was cut off and reads `failed`.
     census_heartbeat_seconds: float = 5.0
     census_stale_seconds: float = 60.0
+
+    # Retention (docs/retention.md, `service_layer.retention`): a receipt whose case closed (or
+    # never opened) ends this long after it last moved; an idempotency key this long after it
+    # was made. The hourly chore deletes at most `retention_batch` rows per table per turn.
+    receipt_retention_days: int = Field(default=365, ge=30)
+    idempotency_key_days: int = Field(default=7, ge=1)
+    retention_batch: int = Field(default=1000, ge=1)
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -23,6 +23,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
+        person_limits=settings.person_limits(),
         body_limit=settings.max_json_bytes,
         body_limit_overrides={"/v1/screenings/bulk": settings.max_census_bytes},
         freeze_gc=True,  # what bootstrap built lives as long as the process

@@ -119,6 +119,32 @@ async def test_another_campus_cannot_read_a_receipt_or_a_batch(
         assert refused.json()["code"] in {"receipt_not_found", "batch_not_found"}
 
 
+async def test_a_counselor_cannot_read_another_screeners_census_batch(
+    client: httpx.AsyncClient, token
+) -> None:
+    """A batch's row numbers and codes are the uploader's to fix and the campus's to review
+    (a census lists students of every building): a counselor of another building, or a
+    teacher of one, reads another screener's batch no more than a missing one."""
+    uploader = token(Role.RESIDENCE_COUNSELOR, sub="T1002", scope=["building:8号楼"])
+    census = await client.post("/v1/screenings/bulk", files=_census("2024977777"), headers=uploader)
+    assert census.status_code == 202, census.text
+    path = f"/v1/screenings/bulk/{census.json()['batch_id']}"
+    for stranger in (
+        token(Role.RESIDENCE_COUNSELOR, sub="T1003", scope=["building:9号楼"]),
+        token(Role.COMMUNITY_PSYCH_TEACHER, sub="T2001", scope=["college:土木建筑工程学院"]),
+    ):
+        refused = await client.get(path, headers=stranger)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["code"] == "batch_not_found"
+    for reader in (
+        uploader,
+        token(Role.COUNSELING_CENTER, sub="T3001"),  # reviews the screening round
+        token(Role.CAMPUS_ADMIN, sub="A0001"),
+        token(Role.COMMUNITY_PSYCH_TEACHER, sub="T2002", scope=["campus"]),
+    ):
+        assert (await client.get(path, headers=reader)).status_code == 200
+
+
 async def _committed(bootstrap: str, group: str) -> int:
     """How far `group` has committed on the cases topic, summed over partitions."""
     offsets = await committed_offsets(bootstrap, group)

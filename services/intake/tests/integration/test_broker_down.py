@@ -37,6 +37,7 @@ async def intake(
         "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
         # One reporter sends report after report here, as no real one would.
         "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
+        "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
     }
     return await service_process("intake", env).start_async()
 

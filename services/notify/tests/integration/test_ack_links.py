@@ -93,3 +93,29 @@ async def test_a_link_of_an_alert_someone_acknowledged_says_so(notify_pool: asyn
         await conn.execute("INSERT INTO alerts_acknowledged VALUES ('alert-1', 'demo', now())")
         view = await open_link(conn, SIGNER, token=token, short_code=None, now=NOW)
     assert view.refusal is LinkRefusal.ALREADY_ACKNOWLEDGED
+
+
+async def test_a_confirmed_link_names_its_students_open_case_once_notify_knows_it(
+    notify_pool: asyncpg.Pool,
+) -> None:
+    """The confirmation page links on to the case in the web app: the student's open case
+    as the case events told notify, or none (the app's desk) before they have."""
+
+    async def confirmed_case(person_ref: str) -> str | None:
+        token, _ = await issue(notify_pool, person_ref=person_ref)
+        async with worker_transaction(notify_pool) as conn:
+            view = await confirm_link(conn, SIGNER, token=token, short_code=None, now=NOW)
+        assert view.refusal is None
+        return view.case_id
+
+    assert await confirmed_case("per_before_case") is None
+    async with worker_transaction(notify_pool) as conn:
+        await conn.execute(
+            "INSERT INTO cases (campus_id, case_id, student_ref, closed_at)"
+            " VALUES ('demo', 'case-closed', 'stu_x', now()), ('demo', 'case-open', 'stu_x', NULL)"
+        )
+    try:
+        assert await confirmed_case("per_after_case") == "case-open"
+    finally:
+        async with worker_transaction(notify_pool) as conn:
+            await conn.execute("DELETE FROM cases WHERE case_id IN ('case-closed', 'case-open')")

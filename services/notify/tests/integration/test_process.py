@@ -83,6 +83,7 @@ def notify_process(
             "NOTIFY_RETRY_CAP_SECONDS": "0.2",
             "NOTIFY_DISPATCH_POLL_SECONDS": "0.05",
             "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.example.edu",
+            "NOTIFY_APP_BASE_URL": "https://app.example.edu",
             **env,
         }
         return service_process("notify", merged)
@@ -245,6 +246,8 @@ async def test_links_confirm_once_and_refuse_the_rest(
             assert "Confirm" in english.text
             confirmed = await client.post(f"/ack/s/{code[1]}")
             assert confirmed.status_code == 200
+            # It links on to the app (the desk: notify has heard of no case in this test).
+            assert 'href="https://app.example.edu/desk"' in confirmed.text
             (ack,) = await watcher.wait("shouwang.notification.acknowledged")
             assert ack["data"]["person_ref"] == campus.pseudonyms.person_ref(campus.id, "T3001")
             replayed = await client.post(f"/ack/s/{code[1]}")

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from shouwang_contracts.vocabulary import ExternalParty
 from shouwang_notify.adapters.templates import Templates
+from shouwang_notify.domain.links import app_page
 from shouwang_notify.domain.routing import Template
 
 TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"))
@@ -153,3 +154,45 @@ def test_pages_are_autoescaped() -> None:
     assert "<script>x" not in page
     assert "&lt;script&gt;" in page
     assert "a &amp; b" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("zh-CN", ["您作为社区心理教师负责的一名学生", "由您本人确认接手这名学生的这条预警"]),
+        ("en", ["A student you look after as community psychology teacher", "you yourself take"]),
+    ],
+)
+def test_the_ack_page_says_who_confirms_what_for_whom(language: str, says: list[str]) -> None:
+    """The link's holder confirms that they take the alert on for a student in their care;
+    the page once read as if their role, not they, were asked ("需要社区心理教师在…前确认")."""
+    page = TEMPLATES.page(
+        "ack",
+        language,  # type: ignore[arg-type]
+        {
+            "severity": "severe",
+            "role": "community_psych_teacher",
+            "deadline": ALERT["deadline"],
+            "action": "/ack/s/ABCDE23456",
+        },
+    )
+    for words in says:
+        assert words in page
+    assert "需要社区心理教师" not in page
+    assert ("重度" if language == "zh-CN" else "severe") in page.lower()
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_confirmed_page_links_on_to_the_case_in_the_app(language: str) -> None:
+    url = app_page("https://app.example.edu/", "3f0c6a1e-case")
+    assert url == "https://app.example.edu/desk/cases/3f0c6a1e-case"
+    page = TEMPLATES.page("confirmed", language, {"case_url": url})  # type: ignore[arg-type]
+    assert f'href="{url}"' in page
+    assert ("打开个案" if language == "zh-CN" else "Open the case") in page
+
+
+def test_the_app_link_carries_the_case_id_only() -> None:
+    assert app_page("https://app.example.edu", None) == "https://app.example.edu/desk"
+    assert app_page("https://app.example.edu", "../a?b") == (
+        "https://app.example.edu/desk/cases/..%2Fa%3Fb"
+    )

@@ -25,6 +25,7 @@ def create_app(settings: StatsSettings | None = None) -> FastAPI:
         routers=[router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
+        person_limits=settings.person_limits(),
         body_limit=MAX_JSON_BYTES,
     )
 

@@ -288,10 +288,21 @@ class Stack:
                 )
             env.update(self.sinks.notify_env())
             env["NOTIFY_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{service_port(info)}"
+            # A confirmed link's page links on to the case in the web app, on the gateway.
+            gateway = REGISTRY[GATEWAY]
+            env["NOTIFY_APP_BASE_URL"] = (
+                f"http://{reachable_host(service_host(gateway))}:{service_port(gateway)}"
+            )
         if info.name == "triage" and self.demo:
             env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
         if info.name == "casework" and self.demo:
             env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
+            # `make demo` plays a term at machine speed as the counseling center, reading
+            # every case of the campus to find the one a report opened: the per-person
+            # limits (SHOUWANG_PER_PERSON_*, SHOUWANG_AUDITED_READS_*) exist to stop exactly
+            # that. Off for the demo's casework only, locally; every other service keeps them.
+            env["SHOUWANG_PER_PERSON_PER_MINUTE"] = "0"
+            env["SHOUWANG_AUDITED_READS_PER_HOUR"] = "0"
         if info.name == GATEWAY:
             # The gateway mints tokens only: it never pseudonymises nor opens a note.
             env.pop("SHOUWANG_PSEUDONYM_KEY", None)

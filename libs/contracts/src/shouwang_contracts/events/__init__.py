@@ -24,6 +24,7 @@ from .casework import (
     ReferralStatus,
     ReferralUpdated,
     ResponsibleStaff,
+    StudentErased,
     StudentRouting,
 )
 from .intake import ReportSubmitted, ScreeningSubmitted
@@ -61,6 +62,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         NotificationAcknowledged,
         BreakGlassOpened,
         StudentRouting,
+        StudentErased,
     )
 }
 
@@ -97,5 +99,6 @@ __all__ = [
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
+    "StudentErased",
     "StudentRouting",
 ]

@@ -281,6 +281,28 @@ class BreakGlassOpened(Payload):
     expires_at: AwareDatetime = Field(description="When the grant ends.")
 
 
+class StudentErased(Payload):
+    """The counseling center carried out a student's request to erase their data (PIPL Art.
+    47): casework erased the file's free text, and every service that holds something of the
+    student erases it on this event (docs/retention.md, "Erasure on request").
+
+    Who and when only: the request's reference and what was erased stay in casework's audit
+    log. A service erases only what it held at `erased_at` or before, so a record of a later
+    report (a new concern after the request) is never lost to a late delivery of this event.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.student.erased"
+    TOPIC: ClassVar[str] = CASES
+
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    erased_at: AwareDatetime = Field(
+        description="When casework erased the file; services erase what they held up to then."
+    )
+    cases: int = Field(
+        default=0, ge=0, description="How many (closed) cases of the student the erasure covered."
+    )
+
+
 class ResponsibleStaff(BaseModel):
     """One person responsible for a student at some tier, by pseudonym only."""
 

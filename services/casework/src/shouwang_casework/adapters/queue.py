@@ -1,4 +1,5 @@
-"""A counselor's queue: the cases in their scope, most serious and most urgent first.
+"""A counselor's queue: the cases in their scope, most serious and most urgent first; and the
+alerts awaiting their acknowledgement.
 
 Runs inside `campus_transaction`. Scope is matched in SQL against the roster's placement
 (`students`), the same way `auth.Placement.matches` does it, so a page never holds a case the
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.auth import ScopeGrant
+from shouwang_contracts.vocabulary import Role, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,18 @@ class QueueRow:
     version: int
 
 
+# The student `s` (a row of `students`) is in the scope given as $1 (campus-wide) and the
+# grants' kinds and values ($2, $3): `Placement.matches`, in SQL.
+_IN_SCOPE = """($1 OR EXISTS (
+                    SELECT 1 FROM unnest($2::text[], $3::text[]) AS g(kind, value)
+                    WHERE g.kind = 'campus'
+                       OR (g.kind = 'college' AND g.value = s.college)
+                       OR (g.kind = 'class' AND g.value = s.class_name)
+                       OR (g.kind = 'building' AND g.value = s.building)
+                       OR (g.kind = 'floor' AND g.value = s.building || '/' || s.floor)
+                       OR (g.kind = 'room' AND g.value = s.building || '/' || s.room)))"""
+
+
 async def list_queue(
     conn: asyncpg.Connection, *, campus_wide: bool, grants: list[ScopeGrant], query: QueueFilter
 ) -> tuple[list[QueueRow], int]:
@@ -55,7 +69,7 @@ async def list_queue(
     kinds = [g.kind.value for g in grants]
     values = [g.value for g in grants]
     rows = await conn.fetch(
-        """
+        f"""
         WITH visible AS (
             SELECT c.*,
                    (SELECT min(a.ack_deadline) FROM alerts a
@@ -69,14 +83,7 @@ async def list_queue(
                        AND f.due_at < now()) AS missed
             FROM cases c
             LEFT JOIN students s ON s.student_ref = c.student_ref
-            WHERE ($1 OR EXISTS (
-                    SELECT 1 FROM unnest($2::text[], $3::text[]) AS g(kind, value)
-                    WHERE g.kind = 'campus'
-                       OR (g.kind = 'college' AND g.value = s.college)
-                       OR (g.kind = 'class' AND g.value = s.class_name)
-                       OR (g.kind = 'building' AND g.value = s.building)
-                       OR (g.kind = 'floor' AND g.value = s.building || '/' || s.floor)
-                       OR (g.kind = 'room' AND g.value = s.building || '/' || s.room)))
+            WHERE {_IN_SCOPE}
               AND ($4 OR c.state <> 'closed')
               AND ($5::text[] IS NULL OR c.state = ANY($5))
               AND ($6::text[] IS NULL OR c.severity = ANY($6))
@@ -88,7 +95,7 @@ async def list_queue(
         ORDER BY severity_rank DESC, coalesce(alert_due, follow_up_due) NULLS LAST,
                  opened_at, case_id
         LIMIT $9 OFFSET $10
-        """,
+        """,  # noqa: S608 - the scope clause is code, not input
         campus_wide,
         kinds,
         values,
@@ -115,6 +122,103 @@ async def list_queue(
             unacknowledged_alerts=r["open_alerts"],
             missed_follow_ups=r["missed"],
             version=r["version"],
+        )
+        for r in rows
+    ], int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingRow:
+    """An unacknowledged alert the caller may be asked to acknowledge."""
+
+    alert_id: str
+    case_id: str
+    student_ref: str
+    severity: Severity
+    owner_role: Role
+    escalation_level: int
+    raised_at: datetime
+    ack_deadline: datetime
+
+
+#: The unacknowledged alerts owned by one of `$4` (owner roles) about students in scope
+#: (`$1`-`$3`: campus-wide, grant kinds, grant values).
+_AWAITING = f"""
+        FROM alerts a
+        LEFT JOIN students s ON s.student_ref = a.student_ref
+        WHERE a.acknowledged_at IS NULL
+          AND a.owner_role = ANY($4::text[])
+          AND {_IN_SCOPE}
+"""
+
+
+async def count_awaiting(
+    conn: asyncpg.Connection,
+    *,
+    campus_wide: bool,
+    grants: list[ScopeGrant],
+    owner_roles: list[Role],
+    now: datetime,
+) -> tuple[int, int]:
+    """How many alerts `list_awaiting` would list, and how many of them are past their
+    deadline: a number for a badge, naming no student."""
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE a.ack_deadline <= $5) AS overdue"
+        f" {_AWAITING}",
+        campus_wide,
+        [g.kind.value for g in grants],
+        [g.value for g in grants],
+        [r.value for r in owner_roles],
+        now,
+    )
+    assert row is not None
+    return int(row["total"]), int(row["overdue"])
+
+
+async def list_awaiting(
+    conn: asyncpg.Connection,
+    *,
+    campus_wide: bool,
+    grants: list[ScopeGrant],
+    owner_roles: list[Role],
+    limit: int,
+    offset: int,
+) -> tuple[list[AwaitingRow], int]:
+    """A page of the unacknowledged alerts owned by one of `owner_roles` about students in
+    scope, and their count: the gravest first, then the one waiting longest.
+
+    Whatever the case's state: triage escalates an unacknowledged alert of a closed case too.
+    """
+    kinds = [g.kind.value for g in grants]
+    values = [g.value for g in grants]
+    rows = await conn.fetch(
+        f"""
+        SELECT a.alert_id, a.case_id, a.student_ref, a.severity, a.owner_role,
+               a.escalation_level, a.raised_at, a.ack_deadline, count(*) OVER () AS total
+        {_AWAITING}
+        ORDER BY array_position($5::text[], a.severity) DESC NULLS LAST,
+                 a.raised_at, a.alert_id
+        LIMIT $6 OFFSET $7
+        """,
+        campus_wide,
+        kinds,
+        values,
+        [r.value for r in owner_roles],
+        [s.value for s in sorted(Severity, key=lambda s: s.rank)],
+        limit,
+        offset,
+    )
+    total = rows[0]["total"] if rows else 0
+    return [
+        AwaitingRow(
+            alert_id=r["alert_id"],
+            case_id=str(r["case_id"]),
+            student_ref=r["student_ref"],
+            severity=Severity(r["severity"]),
+            owner_role=Role(r["owner_role"]),
+            escalation_level=r["escalation_level"],
+            raised_at=r["raised_at"],
+            ack_deadline=r["ack_deadline"],
         )
         for r in rows
     ], int(total)

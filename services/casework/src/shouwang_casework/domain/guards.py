@@ -111,6 +111,30 @@ def may_work_cases(actor: Actor) -> bool:
     return actor.tier >= Tier.RESIDENCE_COUNSELOR and actor.in_scope
 
 
+def may_acknowledge(actor: Actor, owner_role: Role) -> bool:
+    """Tier 4+ in scope, at or above the tier that may stop what `owner_role` owns
+    (`Role.acknowledged_from`: the counseling center for an alert past the ladder), may
+    acknowledge an alert: the acknowledgement route and the "awaiting me" list both ask this."""
+    return may_work_cases(actor) and actor.tier >= owner_role.acknowledged_from
+
+
+def roles_acknowledged_by(role: Role) -> list[Role]:
+    """The owner roles whose alerts `role` may acknowledge for a student in scope:
+    `may_acknowledge` asked of every role, so the list cannot drift from the route."""
+    actor = Actor("", role, in_scope=True)
+    return [owner for owner in Role if may_acknowledge(actor, owner)]
+
+
+def roles_awaiting(role: Role) -> list[Role]:
+    """The owner roles whose alerts wait for `role`: those it may acknowledge and no lower
+    tier may (`Role.acknowledged_from` is its own tier). A counselor's alert is the
+    counselor's to confirm until it climbs; the teacher and the center could stop it too, but
+    it is not waiting for them, and listing it would bury what is (every mild alert of the
+    campus on the center's list). Past the center, the college leader's alerts wait for it."""
+    tier = role.tier
+    return [owner for owner in roles_acknowledged_by(role) if owner.acknowledged_from == tier]
+
+
 def may_assign(actor: Actor) -> bool:
     """Tier 5+ in scope hand a case to someone else (campus admins read no case content, so
     they do not pick owners for cases they cannot see)."""

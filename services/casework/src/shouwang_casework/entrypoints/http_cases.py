@@ -122,7 +122,13 @@ async def list_cases(
     severity: Annotated[
         list[s.Severity] | None, Query(description="Only these severities.")
     ] = None,
-    mine: Annotated[bool, Query(description="Only cases I own.")] = False,
+    mine: Annotated[
+        bool,
+        Query(
+            description="Only cases I own (not the alerts awaiting my acknowledgement: "
+            "`GET /v1/alerts/awaiting-me`)."
+        ),
+    ] = False,
     unowned: Annotated[bool, Query(description="Only cases nobody owns yet.")] = False,
     include_closed: Annotated[bool, Query(description="Closed cases too.")] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -162,6 +168,62 @@ async def list_cases(
             limit=limit,
             offset=offset,
         )
+
+    return await in_campus(casework, principal, work)
+
+
+@router.get("/alerts/awaiting-me", operation_id="list_awaiting_me", response_model=s.AwaitingPage)
+async def list_awaiting_me(
+    casework: Container,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> s.AwaitingPage:
+    """Alerts awaiting my acknowledgement: unacknowledged, about students in my scope, owned
+    where my tier is the lowest that may stop them (a lower tier's alert waits for it until
+    it climbs), the gravest first, then the longest waiting. Each has its waiting time and
+    when it escalates next."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingPage:
+        rows, total = await views.awaiting_me(conn, caller, limit=limit, offset=offset)
+        at = loop.now()
+        return s.AwaitingPage(
+            items=[
+                s.AwaitingAlert(
+                    alert_id=row.alert_id,
+                    case_id=row.case_id,
+                    student_ref=row.student_ref,
+                    severity=row.severity,
+                    owner_role=row.owner_role,
+                    escalation_level=row.escalation_level,
+                    raised_at=row.raised_at,
+                    waiting_seconds=max(0, int((at - row.raised_at).total_seconds())),
+                    escalates_at=row.ack_deadline,
+                    overdue=row.ack_deadline <= at,
+                )
+                for row in rows
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+            now=at,
+        )
+
+    return await in_campus(casework, principal, work)
+
+
+@router.get(
+    "/alerts/awaiting-me/count",
+    operation_id="count_awaiting_me",
+    response_model=s.AwaitingCount,
+)
+async def count_awaiting_me(casework: Container, principal: CurrentPrincipal) -> s.AwaitingCount:
+    """How many alerts await my acknowledgement (as `list_awaiting_me` would list them) and
+    how many are overdue: for a badge. Names no student, so nothing is audited."""
+
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingCount:
+        total, overdue = await views.awaiting_count(conn, caller, loop.now())
+        return s.AwaitingCount(total=total, overdue=overdue)
 
     return await in_campus(casework, principal, work)
 

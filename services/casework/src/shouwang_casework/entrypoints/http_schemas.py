@@ -148,6 +148,35 @@ class CasePage(BaseModel):
     offset: int
 
 
+class AwaitingAlert(BaseModel):
+    alert_id: str
+    case_id: str
+    student_ref: str
+    severity: Severity
+    owner_role: Role = Field(description="The rung that owns the alert now.")
+    escalation_level: int = Field(description="How many times it has climbed the ladder.")
+    raised_at: datetime = Field(description="When triage raised it: it has waited since.")
+    waiting_seconds: int = Field(description="How long it has waited, as of `now`.")
+    escalates_at: datetime = Field(
+        description="Its acknowledgement deadline: unacknowledged by then, triage escalates "
+        "it to the next tier (past the last rung, alerts again)."
+    )
+    overdue: bool = Field(description="The deadline has passed (escalation is under way).")
+
+
+class AwaitingPage(BaseModel):
+    items: list[AwaitingAlert]
+    total: int
+    limit: int
+    offset: int
+    now: datetime = Field(description="The server's clock the waiting times are counted to.")
+
+
+class AwaitingCount(BaseModel):
+    total: int = Field(description="Alerts waiting for my acknowledgement.")
+    overdue: int = Field(description="Of those, how many are past their deadline.")
+
+
 class AlertOut(BaseModel):
     alert_id: str
     severity: Severity

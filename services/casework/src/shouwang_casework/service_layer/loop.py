@@ -32,6 +32,7 @@ from ..domain.guards import (
     InvalidTransition,
     MissingRecord,
     NotPermitted,
+    may_acknowledge,
     may_work_cases,
     require,
 )
@@ -298,8 +299,8 @@ async def acknowledge_alert(
     require(may_work_cases(actor), "acknowledge_forbidden", "tier 4+ in scope acknowledges")
     if alert.acknowledged_at is not None:
         return alert
-    needed = alert.owner_role.acknowledged_from
-    if actor.tier < needed:
+    if not may_acknowledge(actor, alert.owner_role):
+        needed = alert.owner_role.acknowledged_from
         raise NotPermitted(
             "acknowledge_needs_owner_tier",
             f"this alert is owned by {alert.owner_role.value}; "

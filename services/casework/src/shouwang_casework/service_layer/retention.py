@@ -10,7 +10,9 @@ Clinical safety first: a student with any case not closed is never touched, chec
 here (the due query) and in the database function itself.
 
 The counseling center may also erase one student's file text at once, on the student's
-written request (Art. 47), refused while a case of the student is open.
+written request (Art. 47), refused while a case of the student is open. The erasure is
+announced (`student.erased`, through the outbox in the same transaction) so that intake,
+triage and notify erase what they hold of the student too.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from shouwang_contracts.events import StudentErased
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters import retention as store
 from ..adapters.db import campus_transaction
 from ..domain.guards import NotPermitted
+from . import events
 from .access import Caller, CaseNotFound, ReadRefused
 
 logger = logging.getLogger(__name__)
@@ -109,4 +113,11 @@ async def erase_on_request(
         )
     except asyncpg.ObjectInUseError as exc:  # a case opened between the check and the lock
         raise refused from exc
-    return Erasure(student_ref, cases, datetime.now(UTC), request_ref)
+    erased_at = datetime.now(UTC)
+    # In the erasure's transaction: the other services hear of it exactly when it happened.
+    await events.publish(
+        conn,
+        caller.principal.campus_id,
+        StudentErased(student_ref=student_ref, erased_at=erased_at, cases=cases),
+    )
+    return Erasure(student_ref, cases, erased_at, request_ref)

@@ -1,4 +1,5 @@
-"""What staff read: the queue, a case with its alerts, referral and follow-ups, its history.
+"""What staff read: the queue, the alerts awaiting them, a case with its alerts, referral and
+follow-ups, its history.
 
 Every read of case data about a student is audited (`authorize_read` / `audit_read`).
 """
@@ -6,6 +7,7 @@ Every read of case data about a student is audited (`authorize_read` / `audit_re
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
@@ -13,12 +15,26 @@ from shouwang_contracts.crypto import NoteCipher
 from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.alerts import AlertRecord, alerts_of
-from ..adapters.queue import QueueFilter, QueueRow, list_queue
+from ..adapters.queue import (
+    AwaitingRow,
+    QueueFilter,
+    QueueRow,
+    count_awaiting,
+    list_awaiting,
+    list_queue,
+)
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
-from ..domain.guards import Reading
+from ..domain.guards import Reading, may_acknowledge, roles_awaiting
 from ..domain.referral import Referral
-from .access import Caller, audit_read, authorize_read, refuse_students, scope_grants
+from .access import (
+    Caller,
+    actor_for,
+    audit_read,
+    authorize_read,
+    refuse_students,
+    scope_grants,
+)
 from .loop import load_case
 
 
@@ -48,6 +64,57 @@ async def queue(
     for row in rows:
         await audit_read(conn, caller, row.student_ref, "case.queue.read")
     return rows, total
+
+
+async def awaiting_me(
+    conn: asyncpg.Connection, caller: Caller, *, limit: int, offset: int
+) -> tuple[list[AwaitingRow], int]:
+    """The alerts waiting for the caller to acknowledge: unacknowledged, about a student in
+    their scope, owned where the caller's tier is the lowest that may stop them
+    (`roles_awaiting`: not what a lower tier still holds), the gravest and then the longest
+    waiting first.
+
+    The page is picked in SQL, then each row is put to the acknowledgement's own rule
+    (`actor_for` + `may_acknowledge`, as `loop.acknowledge_alert` does), so nothing is
+    listed that the route would refuse. Each listed student's read is audited.
+    """
+    refuse_students(caller)
+    owner_roles = roles_awaiting(caller.principal.role)
+    if not owner_roles:  # college leaders read cases but acknowledge nothing
+        return [], 0
+    rows, total = await list_awaiting(
+        conn,
+        campus_wide=caller.principal.campus_wide,
+        grants=await scope_grants(conn, caller),
+        owner_roles=owner_roles,
+        limit=limit,
+        offset=offset,
+    )
+    listed: list[AwaitingRow] = []
+    for row in rows:
+        if may_acknowledge(await actor_for(conn, caller, row.student_ref), row.owner_role):
+            listed.append(row)
+            await audit_read(conn, caller, row.student_ref, "case.queue.read")
+    return listed, total - (len(rows) - len(listed))
+
+
+async def awaiting_count(
+    conn: asyncpg.Connection, caller: Caller, now: datetime
+) -> tuple[int, int]:
+    """How many alerts wait for the caller, and how many are overdue: the list's own query,
+    counted. It names no student, so it is no read of anyone's file (nothing audited): a
+    badge polled every half minute would otherwise audit the top student each time."""
+    refuse_students(caller)
+    owner_roles = roles_awaiting(caller.principal.role)
+    if not owner_roles:
+        return 0, 0
+    return await count_awaiting(
+        conn,
+        campus_wide=caller.principal.campus_wide,
+        grants=await scope_grants(conn, caller),
+        owner_roles=owner_roles,
+        now=now,
+    )
 
 
 async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> CaseView:

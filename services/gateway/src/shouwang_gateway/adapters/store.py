@@ -1,28 +1,15 @@
-"""The gateway's tables in PostgreSQL: accounts, sessions, sign-in failures, OIDC sign-ins."""
+"""The gateway's tables in PostgreSQL: accounts, sessions, sign-in failures."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 from shouwang_contracts.vocabulary import Role
 
 from ..domain.accounts import Account
 from ..domain.sessions import Identity, Session, SignInMethod
-
-
-@dataclass(frozen=True, slots=True)
-class PendingSignIn:
-    """An OIDC sign-in waiting for the identity provider to send the browser back."""
-
-    state: str
-    code_verifier: str
-    nonce: str
-    return_to: str
-    created_at: datetime
 
 
 def _account(row: asyncpg.Record) -> Account:
@@ -156,15 +143,12 @@ class GatewayStore:
         return int(status.split()[-1])
 
     async def forget_expired(self, now: datetime, idle: timedelta, window: timedelta) -> None:
-        """Drop sessions past their life or idle limit, failures and OIDC sign-ins past use."""
+        """Drop sessions past their life or idle limit, and failures past the window."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "DELETE FROM sessions WHERE expires_at < $1 OR last_seen_at < $2", now, now - idle
             )
             await conn.execute("DELETE FROM signin_failures WHERE at < $1", now - window)
-            await conn.execute(
-                "DELETE FROM oidc_pending WHERE created_at < $1", now - timedelta(minutes=10)
-            )
 
     # --- sign-in failures --------------------------------------------------------------
 
@@ -186,23 +170,3 @@ class GatewayStore:
 
     async def clear_failures(self, key: str) -> None:
         await self._pool.execute("DELETE FROM signin_failures WHERE key = $1", key)
-
-    # --- OIDC sign-ins in flight -------------------------------------------------------
-
-    async def save_pending(self, pending: PendingSignIn) -> None:
-        await self._pool.execute(
-            "INSERT INTO oidc_pending (state, code_verifier, nonce, return_to, created_at)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            pending.state,
-            pending.code_verifier,
-            pending.nonce,
-            pending.return_to,
-            pending.created_at,
-        )
-
-    async def take_pending(self, state: str) -> PendingSignIn | None:
-        """The sign-in of this state, removed: a state is good for one return only."""
-        row: Any = await self._pool.fetchrow(
-            "DELETE FROM oidc_pending WHERE state = $1 RETURNING *", state
-        )
-        return PendingSignIn(**dict(row)) if row else None

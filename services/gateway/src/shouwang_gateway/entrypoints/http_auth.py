@@ -18,6 +18,7 @@ from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem, preferred_language
 
 from .. import metrics
+from ..adapters.pending import PENDING_SECONDS
 from ..config import GatewaySettings
 from ..container import Gateway
 from ..domain.sessions import Session
@@ -49,6 +50,8 @@ _SSO_CALLBACK_ANSWERS: dict[int | str, dict[str, Any]] = {
 
 SECURE_COOKIE = "__Host-shouwang-session"
 PLAIN_COOKIE = "shouwang-session"
+SECURE_PENDING_COOKIE = "__Host-shouwang-sso"
+PLAIN_PENDING_COOKIE = "shouwang-sso"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -75,6 +78,34 @@ def set_session_cookie(response: Response, settings: GatewaySettings, signed: Si
         secure=settings.cookie_secure,
         httponly=True,
         samesite="strict",
+    )
+
+
+def pending_cookie_name(settings: GatewaySettings) -> str:
+    return SECURE_PENDING_COOKIE if settings.cookie_secure else PLAIN_PENDING_COOKIE
+
+
+def set_pending_cookie(response: Response, settings: GatewaySettings, sealed: str) -> None:
+    """The sealed sign-in in flight (`adapters.pending`). SameSite=Lax, not Strict: the
+    provider sends the browser back by a cross-site navigation, which a Strict cookie misses."""
+    response.set_cookie(
+        pending_cookie_name(settings),
+        sealed,
+        max_age=PENDING_SECONDS,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_pending_cookie(response: Response, settings: GatewaySettings) -> None:
+    response.delete_cookie(
+        pending_cookie_name(settings),
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
     )
 
 
@@ -255,32 +286,40 @@ async def start_single_sign_on(
 ) -> RedirectResponse:
     """Send the browser to the identity provider (authorization code with PKCE)."""
     try:
-        url = await deps.sign_ins.start_oidc(return_to)
+        started = await deps.sign_ins.start_oidc(return_to)
     except SignInRefused as exc:
         raise _refused(exc) from exc
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    answer = RedirectResponse(started.url, status_code=status.HTTP_303_SEE_OTHER)
+    set_pending_cookie(answer, deps.settings, started.pending)
+    return answer
 
 
 @router.get(
     "/auth/oidc/callback", operation_id="finish_single_sign_on", responses=_SSO_CALLBACK_ANSWERS
 )
 async def finish_single_sign_on(
+    request: Request,
     deps: Container,
     state: Annotated[str, Query(max_length=256)] = "",
     code: Annotated[str, Query(max_length=4096)] = "",
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> RedirectResponse:
     """The provider sends the browser back here; a failure lands on the sign-in page."""
+    refused = RedirectResponse("/login?error=sso", status_code=status.HTTP_303_SEE_OTHER)
+    # Whatever happens, the sign-in in flight is over: its cookie goes.
+    clear_pending_cookie(refused, deps.settings)
     if error or not state or not code:
         metrics.SIGN_INS.labels("oidc", "refused").inc()
-        return RedirectResponse("/login?error=sso", status_code=status.HTTP_303_SEE_OTHER)
+        return refused
+    sealed = request.cookies.get(pending_cookie_name(deps.settings))
     try:
-        signed = await deps.sign_ins.finish_oidc(state, code)
+        signed = await deps.sign_ins.finish_oidc(state, code, sealed)
     except SignInRefused:
         metrics.SIGN_INS.labels("oidc", "refused").inc()
-        return RedirectResponse("/login?error=sso", status_code=status.HTTP_303_SEE_OTHER)
+        return refused
     metrics.SIGN_INS.labels("oidc", "ok").inc()
     answer = RedirectResponse(signed.return_to, status_code=status.HTTP_303_SEE_OTHER)
+    clear_pending_cookie(answer, deps.settings)
     set_session_cookie(answer, deps.settings, signed)
     return answer
 

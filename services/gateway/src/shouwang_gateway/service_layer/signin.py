@@ -21,7 +21,8 @@ from shouwang_contracts.vocabulary import Role
 
 from ..adapters.oidc import OidcError, OidcProvider
 from ..adapters.passwords import Passwords
-from ..adapters.store import GatewayStore, PendingSignIn
+from ..adapters.pending import PendingSeal, PendingSignIn
+from ..adapters.store import GatewayStore
 from ..adapters.tokens import TokenMinter
 from ..domain import throttle
 from ..domain.navigation import safe_return_to
@@ -56,6 +57,14 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInStarted:
+    """Where to send the browser, and the sealed sign-in its cookie carries until it returns."""
+
+    url: str
+    pending: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignedIn:
     """A new session: the cookie's value and what it stands for."""
 
@@ -74,6 +83,7 @@ class SignIns:
     policy: SessionPolicy
     per_account: throttle.Limit
     per_address: throttle.Limit
+    pending_seal: PendingSeal
     oidc: OidcProvider | None = None
     oidc_claims: dict[str, str] | None = None
 
@@ -166,8 +176,10 @@ class SignIns:
             )
         return self.oidc
 
-    async def start_oidc(self, return_to: str | None) -> str:
-        """Where to send the browser: the provider's authorization URL for a new sign-in."""
+    async def start_oidc(self, return_to: str | None) -> SignInStarted:
+        """Where to send the browser: the provider's authorization URL for a new sign-in, and
+        the sign-in sealed for the browser's cookie (nothing is stored: an anonymous flood of
+        starts costs the gateway no row)."""
         provider = self._provider()
         pending = PendingSignIn(
             state=secrets.token_urlsafe(32),
@@ -176,16 +188,17 @@ class SignIns:
             return_to=safe_return_to(return_to),
             created_at=_now(),
         )
-        await self.store.save_pending(pending)
-        return await provider.authorization_url(
+        url = await provider.authorization_url(
             state=pending.state, code_verifier=pending.code_verifier, nonce=pending.nonce
         )
+        return SignInStarted(url, self.pending_seal.seal(pending))
 
-    async def finish_oidc(self, state: str, code: str) -> SignedIn:
-        """The provider sent the browser back: exchange the code, check the ID token."""
+    async def finish_oidc(self, state: str, code: str, sealed: str | None) -> SignedIn:
+        """The provider sent the browser back: the sign-in its cookie carries must be this
+        state's and fresh; then exchange the code, check the ID token."""
         provider = self._provider()
-        pending = await self.store.take_pending(state)
-        if pending is None or (_now() - pending.created_at).total_seconds() > 600:
+        pending = self.pending_seal.open(sealed, state, _now())
+        if pending is None:
             raise SignInRefused(
                 400,
                 "oidc_state_unknown",

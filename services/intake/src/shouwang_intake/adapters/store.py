@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from ..domain.census import RowError
+from .erasure import Erased, ReceiptErasure, erase_receipts
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class IntakeStore:
         kind: str,
         received_at: datetime,
         idempotency: tuple[str, dict[str, Any]] | None = None,
+        student_ref: str | None = None,
     ) -> asyncio.Future[None]:
         """Queue the receipt (and the idempotency key's completion); the future resolves
         once committed.
@@ -148,6 +150,7 @@ class IntakeStore:
             received_at,
             key,
             json.dumps(response) if response is not None else None,
+            student_ref,
         )
         return self._receipts.submit(row)
 
@@ -164,12 +167,15 @@ class IntakeStore:
             WITH batch AS (
                 SELECT * FROM unnest(
                     $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                    $6::text[], $7::jsonb[]
-                ) AS r(report_id, campus_id, reporter_ref, kind, received_at, idem_key, response)
+                    $6::text[], $7::jsonb[], $8::text[]
+                ) AS r(report_id, campus_id, reporter_ref, kind, received_at, idem_key, response,
+                       student_ref)
             ), receipt AS (
                 INSERT INTO receipts
-                    (report_id, campus_id, reporter_ref, kind, received_at, updated_at)
-                SELECT report_id, campus_id, reporter_ref, kind, received_at, received_at
+                    (report_id, campus_id, reporter_ref, kind, received_at, updated_at,
+                     student_ref)
+                SELECT report_id, campus_id, reporter_ref, kind, received_at, received_at,
+                       student_ref
                   FROM batch
                 ON CONFLICT (report_id) DO NOTHING
             )
@@ -226,6 +232,10 @@ class IntakeStore:
         batch: one commit for all of them); True for each event seen for the first time."""
         async with self._pool.acquire() as conn, conn.transaction():
             return [await _advance(conn, advance) for advance in advances]
+
+    async def erase_student_receipts(self, erasure: ReceiptErasure) -> Erased | None:
+        """A student's receipts and their idempotency keys, on an erasure (`adapters.erasure`)."""
+        return await erase_receipts(self._pool, erasure)
 
     # --- census ------------------------------------------------------------------------
 
@@ -480,6 +490,7 @@ class ReceiptAdvance:
     case_id: str
     status: str
     report_ids: list[str]
+    student_ref: str | None = None  # who the case is about (receipts from before 0006 learn it)
 
 
 #: A receipt's statuses in the order they advance (never back: a replayed event is a no-op).
@@ -496,6 +507,7 @@ _ADVANCE = """
     ), advanced AS (
         UPDATE receipts
            SET case_id = CASE WHEN report_id = ANY($4::uuid[]) THEN $2 ELSE case_id END,
+               student_ref = COALESCE(student_ref, $7),
                status = CASE WHEN array_position($6::text[], status)
                                 < array_position($6::text[], $3::text)
                              THEN $3 ELSE status END,
@@ -521,5 +533,6 @@ async def _advance(conn: Any, advance: ReceiptAdvance) -> bool:
             [uuid.UUID(r) for r in advance.report_ids if _is_uuid(r)],
             datetime.now(UTC),
             RECEIPT_STATUS_ORDER,
+            advance.student_ref,
         )
     )

@@ -282,7 +282,7 @@ async def get_census_batch(
     errors_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     errors_offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> CensusBatchOut:
-    batch = await d.census.batch(principal.campus_id, batch_id)
+    batch = await d.census.batch(principal, batch_id)
     if batch is None:
         raise Problem(404, "batch_not_found", "没有这个批次", detail_en="No such census batch")
     return await _batch_out(d, batch, request, limit=errors_limit, offset=errors_offset)

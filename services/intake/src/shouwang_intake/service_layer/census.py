@@ -113,10 +113,22 @@ class CensusIntake:
     heartbeat_seconds: float = 5.0
     stale_seconds: float = 60.0
 
-    async def batch(self, campus_id: str, batch_id: uuid.UUID) -> CensusBatch | None:
-        """A batch as GET shows it. One still 'processing' whose upload stopped beating was
-        interrupted: it ends `failed` here, saying so, and the same file may be sent again."""
+    async def batch(self, principal: Principal, batch_id: uuid.UUID) -> CensusBatch | None:
+        """A batch as GET shows it, to its uploader or a reader of the whole campus (the
+        counseling center reviewing the screening round, campus admins, a `campus` grant);
+        None to anyone else, as for a missing batch. A census file lists students of any
+        building and college, so no narrower scope covers its row numbers and codes, and a
+        counselor of one building has no need of another screener's upload.
+
+        One still 'processing' whose upload stopped beating was interrupted: it ends
+        `failed` here, saying so, and the same file may be sent again."""
+        campus_id = principal.campus_id
         batch = await self.store.batch(campus_id, batch_id)
+        if batch is not None and not (
+            principal.campus_wide
+            or batch.submitted_by_ref == self.pseudonymizer.person_ref(campus_id, principal.sub)
+        ):
+            return None
         if batch is None or batch.status != "processing":
             return batch
         abandoned = await self.store.fail_abandoned_batch(

@@ -194,6 +194,7 @@ class Submissions:
                 kind=kind,
                 received_at=received_at,
                 idempotency=(idempotency_key, submitted.body()) if idempotency_key else None,
+                student_ref=envelope.subject,
             )
 
         # Without a key, the receipt is written while Kafka acknowledges: one wait, not two.

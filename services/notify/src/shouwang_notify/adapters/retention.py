@@ -14,25 +14,25 @@ from datetime import datetime
 
 import asyncpg
 
-#: Table → the rows of it past `$1` (the cutoff), oldest first; `id`-like key to delete by.
-_PURGES: dict[str, tuple[str, str]] = {
+#: Table → the key columns to delete by, and its rows past `$1` (the cutoff), oldest first.
+_PURGES: dict[str, tuple[tuple[str, ...], str]] = {
     "deliveries": (
-        "id",
+        ("id",),
         "SELECT id FROM deliveries WHERE finished_at < $1"
         " AND status IN ('sent', 'failed', 'cancelled', 'call_task') ORDER BY finished_at",
     ),
     "bundle_items": (
-        "id",
+        ("id",),
         "SELECT id FROM bundle_items WHERE bundled_at < $1 ORDER BY bundled_at",
     ),
-    "unreached": ("id", "SELECT id FROM unreached WHERE created_at < $1 ORDER BY created_at"),
+    "unreached": (("id",), "SELECT id FROM unreached WHERE created_at < $1 ORDER BY created_at"),
     "ack_links": (
-        "link_id",
+        ("link_id",),
         "SELECT link_id FROM ack_links WHERE expires_at < $1 ORDER BY expires_at",
     ),
-    "cases": ("case_id", "SELECT case_id FROM cases WHERE closed_at < $1 ORDER BY closed_at"),
+    "cases": (("case_id",), "SELECT case_id FROM cases WHERE closed_at < $1 ORDER BY closed_at"),
     "informed_windows": (
-        "(campus_id, person_ref)",
+        ("campus_id", "person_ref"),
         "SELECT campus_id, person_ref FROM informed_windows WHERE opened_at < $1"
         " ORDER BY opened_at",
     ),
@@ -44,9 +44,13 @@ async def purge_delivery_records(
 ) -> dict[str, int]:
     """Delete up to `batch` rows of each table that ended before `before`; how many each."""
     gone: dict[str, int] = {}
-    for table, (key, old) in _PURGES.items():
+    for table, (keys, old) in _PURGES.items():
+        # The batch is picked once, in a materialised CTE: a `key IN (SELECT … LIMIT n)`
+        # subquery may be run again by the planner and delete more than `n` rows.
+        joined = " AND ".join(f"t.{key} = d.{key}" for key in keys)
         status = await conn.execute(
-            f"DELETE FROM {table} WHERE {key} IN ({old} LIMIT $2 FOR UPDATE SKIP LOCKED)",  # noqa: S608 - constant identifiers
+            f"WITH d AS MATERIALIZED ({old} LIMIT $2 FOR UPDATE SKIP LOCKED)"  # noqa: S608 - constant identifiers
+            f" DELETE FROM {table} t USING d WHERE {joined}",
             before,
             batch,
         )

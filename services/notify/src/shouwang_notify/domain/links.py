@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import quote
 
 # Crockford-style alphabet: no 0/O, 1/I/L, U, so a code read aloud or retyped survives.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -62,6 +63,16 @@ class LinkRefusal(StrEnum):
     USED = "used"  # single use: it was confirmed already
     OTHER_PERSON = "other_person"  # the link is someone else's
     ALREADY_ACKNOWLEDGED = "already_acknowledged"  # someone acknowledged the alert meanwhile
+
+
+def app_page(app_base_url: str, case_id: str | None) -> str:
+    """Where the confirmation page sends the person on: the web app's page of the alert's
+    case (only the case id the app itself uses, no student data), or, while notify has not
+    heard of the case yet, the app's desk (which opens on what awaits the person)."""
+    base = app_base_url.rstrip("/")
+    if case_id:
+        return f"{base}/desk/cases/{quote(case_id, safe='')}"
+    return f"{base}/desk"
 
 
 def link_lifetime(ack_deadline: datetime, issued_at: datetime, floor: timedelta) -> datetime:

@@ -22,6 +22,7 @@ from shouwang_contracts.events.casework import (
     CaseSeverityChanged,
     CaseTransitioned,
     FamilyContactDecided,
+    StudentErased,
     StudentRouting,
 )
 from shouwang_contracts.kafka import PoisonEvent, decode_event
@@ -47,6 +48,7 @@ CASE_EVENTS: dict[str, type[Payload]] = {
         FamilyContactDecided,
         AlertAcknowledged,
         BreakGlassOpened,
+        StudentErased,
     )
 }
 APPLIED, DUPLICATE, SKIPPED = "applied", "duplicate", "skipped"

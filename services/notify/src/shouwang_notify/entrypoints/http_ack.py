@@ -20,7 +20,7 @@ from shouwang_servicekit.security import authenticate
 from .. import metrics
 from ..adapters.db import worker_transaction
 from ..container import Notify
-from ..domain.links import LinkRefusal
+from ..domain.links import LinkRefusal, app_page
 from ..service_layer.acks import LinkView, confirm_link, open_link
 from .http import App
 
@@ -145,7 +145,8 @@ def _page(
         return HTMLResponse(html, status_code=_STATUS[refusal], headers=_HEADERS)
     if confirmed:
         metrics.ACKNOWLEDGED.inc()
-        return HTMLResponse(app.templates.page("confirmed", language, {}), headers=_HEADERS)
+        onward = {"case_url": app_page(app.settings.app_base_url, view.case_id)}
+        return HTMLResponse(app.templates.page("confirmed", language, onward), headers=_HEADERS)
     context = {
         "severity": view.link.severity,
         "role": view.link.role,

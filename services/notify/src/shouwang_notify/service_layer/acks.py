@@ -14,7 +14,7 @@ import asyncpg
 from shouwang_contracts.events.notify import NotificationAcknowledged
 from shouwang_contracts.vocabulary import Role
 
-from ..adapters import links, outbox
+from ..adapters import links, outbox, state
 from ..adapters.links import LinkSigner
 from ..domain.links import IssuedLink, LinkClaims, LinkRefusal, check_link, normalise_short_code
 
@@ -25,6 +25,7 @@ class LinkView:
 
     link: IssuedLink | None
     refusal: LinkRefusal | None
+    case_id: str | None = None  # a confirmed link's case, if notify has heard of it
 
 
 async def open_link(
@@ -95,4 +96,5 @@ async def confirm_link(
         student_ref=link.student_ref,
         time=now,
     )
-    return view
+    case = await state.open_case_of(conn, link.campus_id, link.student_ref)
+    return LinkView(link, None, case.case_id if case else None)

@@ -22,6 +22,7 @@ from shouwang_contracts.events.casework import (
     CaseTransitioned,
     FamilyContactDecided,
     FamilyContactDecision,
+    StudentErased,
     StudentRouting,
 )
 from shouwang_contracts.events.casework import (
@@ -37,6 +38,7 @@ from ..domain.routing import (
     family_intent_on_consent,
 )
 from .alerts import queue_family_messages
+from .erasure import apply_erasure
 from .policy import NotifyPolicy
 
 
@@ -174,6 +176,8 @@ async def apply_case_event(
             await state.alert_acknowledged(conn, data.alert_id, campus, data.acknowledged_at)
         case BreakGlassOpened():
             await tell_the_counseling_center(conn, policy, envelope, now)
+        case StudentErased():
+            await apply_erasure(conn, envelope)
 
 
 async def tell_the_counseling_center(

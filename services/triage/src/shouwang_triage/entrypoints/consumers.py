@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import AlertAcknowledged, CaseClosed, StudentRouting
+from shouwang_contracts.events.casework import (
+    AlertAcknowledged,
+    CaseClosed,
+    StudentErased,
+    StudentRouting,
+)
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENINGS
@@ -37,6 +42,7 @@ from ..adapters.repository import unit_of_work
 from ..container import Triage
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
 from ..service_layer.casework import acknowledge_alert, place_student, record_case_closed
+from ..service_layer.erasure import apply_erasure
 from ..service_layer.grading import GradingInput, Lane, grade_inputs
 
 logger = logging.getLogger("shouwang.triage.consumers")
@@ -179,12 +185,12 @@ async def _grade_together(
             )
 
 
-CaseEvent = Envelope[AlertAcknowledged] | Envelope[CaseClosed]
+CaseEvent = Envelope[AlertAcknowledged] | Envelope[CaseClosed] | Envelope[StudentErased]
 
 
 def case_event(record: Record) -> CaseEvent | None:
-    """An acknowledgement or a closed case from the cases topic; None for its other events
-    (most of them: opened, assigned, ...), which triage does not use."""
+    """An acknowledgement, a closed case or an erasure from the cases topic; None for its
+    other events (most of them: opened, assigned, ...), which triage does not use."""
     kind = event_type(record)
     if kind is None:  # no `ce_type` header: the body says
         try:
@@ -195,18 +201,24 @@ def case_event(record: Record) -> CaseEvent | None:
         return decode_event(_value(record), AlertAcknowledged)
     if kind == CaseClosed.EVENT_TYPE:
         return decode_event(_value(record), CaseClosed)
+    if kind == StudentErased.EVENT_TYPE:
+        return decode_event(_value(record), StudentErased)
     return None
 
 
 async def apply_case_event(triage: Triage, envelope: CaseEvent, topic: str) -> None:
-    """Acknowledgements stop escalation; closed cases feed the history rule. Each in its own
-    transaction, once per event id."""
+    """Acknowledgements stop escalation; closed cases feed the history rule; an erasure on
+    request erases the student's evidence and grade. Each in its own transaction, once per
+    event id."""
     if isinstance(envelope.data, AlertAcknowledged):
         async with unit_of_work(triage.pool) as store:
             severity = await acknowledge_alert(store, envelope, topic)
         if severity:
             metrics.ACKNOWLEDGED.labels(severity).inc()
             logger.info("alert %s acknowledged; escalation stops", envelope.data.alert_id)
+    elif isinstance(envelope.data, StudentErased):
+        async with unit_of_work(triage.pool) as store:
+            await apply_erasure(store, envelope, topic)
     else:
         async with unit_of_work(triage.pool) as store:
             await record_case_closed(store, envelope, topic)

@@ -1,0 +1,45 @@
+"""Erasing what triage holds of one student, on their request (PIPL Art. 47).
+
+The signals and screening answers (`evidence`) and the student's current grade with its
+reasons (`grades`), as they stood at the erasure: a row written after it (a later report, a
+new concern) stays. The structured facts the ladder and the outcome figures rest on stay:
+alerts and their escalations, lowered grades, closed cases, and the audit of grade reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .repository import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """How many rows went, per table: counts only, never what they held."""
+
+    evidence: int
+    grades: int
+
+
+async def erase_student(
+    conn: Connection, campus_id: str, student_ref: str, erased_at: datetime
+) -> Erased:
+    """Delete the student's evidence received and grade graded at `erased_at` or before."""
+    evidence = await conn.execute(
+        "DELETE FROM evidence WHERE campus_id = $1 AND student_ref = $2 AND received_at <= $3",
+        campus_id,
+        student_ref,
+        erased_at,
+    )
+    grades = await conn.execute(
+        "DELETE FROM grades WHERE campus_id = $1 AND student_ref = $2 AND graded_at <= $3",
+        campus_id,
+        student_ref,
+        erased_at,
+    )
+    return Erased(_count(evidence), _count(grades))
+
+
+def _count(status: str) -> int:
+    return int(status.split()[-1])
