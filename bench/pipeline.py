@@ -374,6 +374,10 @@ def report(
     print(f"{'intake alone (closed loop), reports/s':<44}{ceiling:>12.0f}")
     print(f"{'ratio end to end / intake alone':<44}{e2e / ceiling if ceiling else 0:>12.3f}")
     print(f"{'report -> case opened p50, s':<44}{percentile(to_case, 0.5):>12.3f}")
+    if done:
+        # What a burst's last student waits: from the first report sent to the last case.
+        last_case = max(p.case_at or 0 for p in done) - min(p.sent_at for p in done)
+        print(f"{'first report sent -> last case opened, s':<44}{last_case:>12.3f}")
     print(f"{'report -> first message p50, s':<44}{percentile(latencies, 0.5):>12.3f}")
     print(f"{'report -> first message p99, s':<44}{percentile(latencies, 0.99):>12.3f}")
     if latencies:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import CollectorRegistry
 from shouwang_contracts.kafka import (
     DLQ_CONSUMER,
     DLQ_OFFSET,
@@ -31,6 +32,7 @@ from shouwang_servicekit.kafka.consumers import (
     subscribe,
     subscribe_batch,
 )
+from shouwang_servicekit.kafka.progress import ConsumerProgress
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +226,66 @@ async def test_a_failed_batch_is_handled_again_record_by_record(
         dict(r.headers)[DLQ_REASON] for r in await dead_letters(kafka_bootstrap, topic, 2)
     )
     assert reasons == [b"not a JSON event", b"processing failed (1x): RuntimeError"]
+
+
+async def test_one_batch_consumer_of_two_topics_gets_both_in_one_batch_and_commits_both(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    # Casework reads assessments and alerts with one consumer so that their records about
+    # the same students are applied together, not by two consumers taking turns on locks.
+    other = f"{topic}-b"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(other, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    broker = KafkaClients(kafka_bootstrap, client_id="shouwang-kit-test").broker(linger_ms=1)
+    group = f"kit-test-{uuid.uuid4().hex[:8]}"
+    batches: list[list[tuple[str, str]]] = []
+    registry = CollectorRegistry()
+    progress = ConsumerProgress(registry)
+
+    def decode(record: Record) -> tuple[str, str]:
+        return record.topic, str(record.value.decode())
+
+    async def handle(items: list[tuple[str, str]]) -> list[str]:
+        batches.append(items)
+        return ["applied"] * len(items)
+
+    subscribe_batch(
+        broker,
+        (topic, other),
+        group_id=group,
+        decode=decode,
+        handle=handle,
+        max_records=100,
+        poll_ms=20,
+        progress=progress,
+    )
+    # Published before the consumer starts, so they arrive as one batch.
+    await produce(kafka_bootstrap, topic, b"a1", b"a2")
+    await produce(kafka_bootstrap, other, b"b1")
+    await broker.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                offsets = await committed_offsets(kafka_bootstrap, group)
+                if (
+                    offsets.get(TopicPartition(topic, 0)) == 2
+                    and offsets.get(TopicPartition(other, 0)) == 1
+                ):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+
+    assert sorted(item for batch in batches for item in batch) == [
+        (topic, "a1"),
+        (topic, "a2"),
+        (other, "b1"),
+    ]
+    assert any({t for t, _ in batch} == {topic, other} for batch in batches)
+    for name, count in ((topic, 2), (other, 1)):
+        labels = {"group": group, "topic": name, "outcome": "applied"}
+        assert registry.get_sample_value("shouwang_consumer_records_total", labels) == count

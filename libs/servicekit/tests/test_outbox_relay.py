@@ -23,9 +23,9 @@ from shouwang_servicekit.outbox import (
     OutboxLane,
     OutboxRecord,
     OutboxRelay,
-    OutboxTable,
     RelayObserver,
 )
+from shouwang_servicekit.outbox_table import OutboxTable
 
 pytestmark = pytest.mark.integration
 

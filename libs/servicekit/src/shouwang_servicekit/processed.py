@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from shouwang_contracts.topics import PROCESSED_EVENT_MEMORY
 
-from .outbox import quoted
+from .outbox_table import quoted
 from .tasks import BackgroundTasks, Chore
 
 logger = logging.getLogger("shouwang.processed_events")

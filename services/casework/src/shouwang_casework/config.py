@@ -38,6 +38,13 @@ class CaseworkSettings(SharedSettings):
     # How long an idle consumer waits per poll (and then sleeps, in FastStream 0.7): what a
     # lone warning waits at most before casework picks it up.
     consumer_poll_ms: int = Field(default=20, ge=1, le=1000)
+    # A batch of warnings is applied in up to this many transactions at once, its students
+    # shared among them: a transaction mostly waits on round trips, so several overlap their
+    # waits (each holds a pooled connection: keep it well under `db_pool_max`). 1 by default:
+    # where casework shares its cores with notify (one machine), 4 lanes opened a burst's
+    # cases sooner but delayed the critical first message by 3-4 s (bench/README.md); raise
+    # it where casework has cores of its own.
+    consumer_lanes: int = Field(default=1, ge=1, le=8)
     relay_batch: int = Field(default=200, ge=1, le=5000)
     # Commits wake the relay at once (LISTEN/NOTIFY); this poll is only its safety net, and
     # how soon a replica takes the relay over from one that died.

@@ -11,7 +11,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.container import Casework
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
@@ -56,6 +59,19 @@ async def import_roster(client: httpx.AsyncClient, campus_id: str, secret: str =
             headers=admin,
         )
         assert response.status_code == 200, response.text
+
+
+def casework_of(pool: asyncpg.Pool, kafka_bootstrap: str) -> Casework:
+    """Casework's parts the consumers' handlers use, on `pool` (the broker is never started)."""
+    settings = CaseworkSettings()
+    return Casework(
+        settings,
+        pool,
+        KafkaBroker(kafka_bootstrap),
+        CIPHER,
+        PSEUDONYMS,
+        settings.placement_hasher(),
+    )
 
 
 @dataclass

@@ -13,12 +13,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters import cases as cases_repo
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.files import store_report
-from shouwang_casework.config import CaseworkSettings
-from shouwang_casework.container import Casework
 from shouwang_casework.entrypoints.consumers import (
     CASES_CONSUMER,
     _alert,
@@ -33,26 +30,20 @@ from shouwang_contracts.kafka import PoisonEvent
 from shouwang_contracts.vocabulary import Role, Severity, Signal
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import CIPHER, PSEUDONYMS, import_roster, outbox_events, warning
+from cases_support import (
+    CIPHER,
+    PSEUDONYMS,
+    casework_of,
+    import_roster,
+    outbox_events,
+    warning,
+)
 
 pytestmark = pytest.mark.integration
 
 # Students of the sample roster: the first two have residence counselors (owners), the third
 # is not on the roster at all (its case opens unowned).
 STUDENTS = ("2024020001", "2024030002", "2099990099")
-
-
-def casework_of(pool: asyncpg.Pool, kafka_bootstrap: str) -> Casework:
-    settings = CaseworkSettings()
-    # The parts the consumers' handlers use (the broker is never started).
-    return Casework(
-        settings,
-        pool,
-        KafkaBroker(kafka_bootstrap),
-        CIPHER,
-        PSEUDONYMS,
-        settings.placement_hasher(),
-    )
 
 
 async def outcome_of(pool: asyncpg.Pool, campus: str) -> dict[str, Any]:

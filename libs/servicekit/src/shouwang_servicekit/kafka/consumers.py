@@ -71,10 +71,9 @@ class ConsumerObserver:
 class _Tracked(ConsumerObserver):
     """The service's observer, and the kit's progress metrics beside it."""
 
-    def __init__(self, inner: ConsumerObserver, progress: ConsumerProgress, topic: str) -> None:
+    def __init__(self, inner: ConsumerObserver, progress: ConsumerProgress) -> None:
         self.inner = inner
         self.progress = progress
-        self.topic = topic
         self.watched: Watched | None = None  # set once the subscriber exists
 
     def assigned(self, group: str, partitions: set[TopicPartition]) -> None:
@@ -97,15 +96,15 @@ class _Tracked(ConsumerObserver):
 
 
 def _observed(
-    observer: ConsumerObserver | None, progress: ConsumerProgress | None, topic: str
+    observer: ConsumerObserver | None, progress: ConsumerProgress | None
 ) -> ConsumerObserver:
     inner = observer or ConsumerObserver()
-    return _Tracked(inner, progress, topic) if progress is not None else inner
+    return _Tracked(inner, progress) if progress is not None else inner
 
 
-def _follow(watcher: ConsumerObserver, group: str, topic: str, subscriber: Any) -> None:
+def _follow(watcher: ConsumerObserver, group: str, topics: Sequence[str], subscriber: Any) -> None:
     if isinstance(watcher, _Tracked):
-        watcher.watched = watcher.progress.watch(group, topic, subscriber)
+        watcher.watched = watcher.progress.watch(group, topics, subscriber)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -244,7 +243,7 @@ def subscribe(
     sizes and the like). With `progress`, the consumer's lag and outcomes are measured
     (kafka.progress).
     """
-    watcher = _observed(observer, progress, topic)
+    watcher = _observed(observer, progress)
     runtime = _Runtime(broker, consumer or group_id, retry, watcher)
 
     async def on_record(message: KafkaMessage) -> None:
@@ -272,12 +271,12 @@ def subscribe(
         **tuning,
     )
     subscriber(on_record)
-    _follow(watcher, group_id, topic, subscriber)
+    _follow(watcher, group_id, (topic,), subscriber)
 
 
 def subscribe_batch(
     broker: KafkaBroker,
-    topic: str,
+    topic: str | Sequence[str],
     *,
     group_id: str,
     decode: Callable[[Record], T],
@@ -301,8 +300,13 @@ def subscribe_batch(
     `poll_ms`. `pause` (awaited between time slices of decoding) lets other work on the event
     loop go first; `rest_after(seconds)` is awaited after each batch with the time it took
     (a duty cycle). The rest is as in `subscribe`.
+
+    `topic` may name several topics: one consumer then reads them all, and a batch holds
+    what queued up on any of them (partition by partition, each in order), for a handler
+    whose records of different topics must not run concurrently (e.g. the same rows).
     """
-    watcher = _observed(observer, progress, topic)
+    topics = (topic,) if isinstance(topic, str) else tuple(topic)
+    watcher = _observed(observer, progress)
     runtime = _Runtime(broker, consumer or group_id, retry, watcher)
 
     async def handle_items(items: list[tuple[Record, T]]) -> None:
@@ -345,7 +349,7 @@ def subscribe_batch(
             await rest_after(time.perf_counter() - began)
 
     subscriber = broker.subscriber(
-        topic,
+        *topics,
         group_id=group_id,
         batch=True,
         max_records=max_records,
@@ -356,4 +360,4 @@ def subscribe_batch(
         **tuning,
     )
     subscriber(on_records)
-    _follow(watcher, group_id, topic, subscriber)
+    _follow(watcher, group_id, topics, subscriber)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,10 +77,11 @@ class ConsumerProgress:
         )
         self._watched: list[Watched] = []
 
-    def watch(self, group: str, topic: str, subscriber: Any) -> Watched:
-        """Follow one subscription (the kit's `subscribe` functions call this)."""
-        for outcome in RUNTIME_OUTCOMES:
-            self.records.labels(group, topic, outcome)
+    def watch(self, group: str, topics: Sequence[str], subscriber: Any) -> Watched:
+        """Follow one subscription of `topics` (the kit's `subscribe` functions call this)."""
+        for topic in topics:
+            for outcome in RUNTIME_OUTCOMES:
+                self.records.labels(group, topic, outcome)
         watched = Watched(group, subscriber)
         self._watched.append(watched)
         return watched

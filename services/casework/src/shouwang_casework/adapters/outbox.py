@@ -25,9 +25,9 @@ from shouwang_servicekit.outbox import (
     OutboxLane,
     OutboxRecord,
     OutboxRelay,
-    OutboxTable,
     RelayObserver,
 )
+from shouwang_servicekit.outbox_table import OutboxTable
 
 from .. import metrics
 
@@ -82,6 +82,29 @@ async def claim_event(
         campus_id,
     )
     return bool(inserted)
+
+
+async def claim_events(
+    conn: asyncpg.Connection, *, consumer: str, campus_id: str, event_ids: Sequence[str]
+) -> set[str]:
+    """`claim_event` for many events of one campus in one statement: the ids claimed now
+    (the others were applied before).
+
+    The rows are inserted in the order of their ids: two transactions claiming some of the
+    same ids (a redelivery while the first is still running) wait for each other in one
+    order, never in a cycle."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO processed_events (consumer, event_id, campus_id, processed_at)
+        SELECT $1, event_id, $2, now() FROM unnest($3::text[]) AS event_id ORDER BY event_id
+        ON CONFLICT (consumer, event_id) DO NOTHING
+        RETURNING event_id
+        """,
+        consumer,
+        campus_id,
+        sorted(set(event_ids)),  # one row per id: a second copy in a batch is a duplicate
+    )
+    return {row["event_id"] for row in rows}
 
 
 class _Published(RelayObserver):

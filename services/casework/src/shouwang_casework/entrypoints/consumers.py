@@ -16,7 +16,9 @@ to the record and tries again after a pause, never skipping it; any other failur
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -32,11 +34,12 @@ from shouwang_servicekit.kafka.consumers import (
     Retry,
     subscribe_batch,
 )
+from shouwang_servicekit.transient import is_transient
 
 from .. import metrics
 from ..adapters.cases import lock_students
 from ..adapters.db import campus_batch, campus_transaction
-from ..adapters.outbox import claim_event
+from ..adapters.outbox import claim_event, claim_events
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
 from ..service_layer.loop import acknowledge_alert_from_link
@@ -45,6 +48,7 @@ from ..service_layer.warnings import (
     on_alert_escalated,
     on_alert_raised,
     on_assessment,
+    writes_case,
 )
 
 CASES_CONSUMER = "casework.cases"
@@ -102,25 +106,99 @@ async def apply_once(
 async def apply_batch(
     casework: Casework, envelopes: Sequence[Envelope[Any]], *, consumer: str, apply: Apply
 ) -> list[str]:
-    """Apply a batch's events in one transaction, in order, each once per event id (as
-    `apply_once` does one): `applied` or `duplicate` per event. Every event's student is
-    locked first, in the global order of `lock_students`; a refusal by the loop's rules is
+    """Apply a batch's events in one transaction, each once per event id (as `apply_once`
+    does one): `applied` or `duplicate` per event, in the batch's order.
+
+    The students whose cases the batch may write (`writes_case`) are locked first, in the
+    global order of `lock_students`. Then campus by campus, in the campuses' order (a
+    student belongs to one campus, so each student's events keep their order): the campus's
+    event ids are claimed in one statement (`claim_events`, in the ids' order: the events of
+    students left unlocked are claimed in one global order too), and the claimed events
+    applied in the batch's order. A refusal by the loop's rules is
     poison (the runtime then applies the batch record by record to find it)."""
-    outcomes: list[str] = []
+    outcomes = ["duplicate"] * len(envelopes)
+    by_campus: dict[str, list[int]] = {}
+    for position, envelope in enumerate(envelopes):
+        by_campus.setdefault(envelope.campus_id, []).append(position)
     try:
         async with campus_batch(casework.pool) as batch:
-            await lock_students(batch.conn, [(e.campus_id, e.data.student_ref) for e in envelopes])
-            for envelope in envelopes:
-                conn = await batch.enter(envelope.campus_id)
-                if not await claim_event(
-                    conn, consumer=consumer, event_id=envelope.id, campus_id=envelope.campus_id
-                ):
-                    outcomes.append("duplicate")
-                    continue
-                await apply(conn, envelope, casework, True)
-                outcomes.append("applied")
+            await lock_students(
+                batch.conn,
+                [(e.campus_id, e.data.student_ref) for e in envelopes if writes_case(e.data)],
+            )
+            for campus_id, positions in sorted(by_campus.items()):
+                conn = await batch.enter(campus_id)
+                claimed = await claim_events(
+                    conn,
+                    consumer=consumer,
+                    campus_id=campus_id,
+                    event_ids=[envelopes[p].id for p in positions],
+                )
+                for position in positions:
+                    envelope = envelopes[position]
+                    if envelope.id not in claimed:
+                        continue
+                    claimed.discard(envelope.id)  # a second copy in the batch is a duplicate
+                    await apply(conn, envelope, casework, True)
+                    outcomes[position] = "applied"
     except CaseRuleViolation as exc:
         raise PoisonEvent(str(exc)) from exc
+    return outcomes
+
+
+def warnings_first(envelopes: Sequence[Envelope[Any]]) -> list[int]:
+    """The order a batch of both topics is applied in: its assessments, then its alerts, each
+    in the order they came. A report's assessment is graded before its alert is raised, so a
+    student's case is opened (or fed) by the assessment and then owned by the alert, the same
+    way whichever partition the consumer happened to read first."""
+    return sorted(
+        range(len(envelopes)),
+        key=lambda n: not isinstance(envelopes[n].data, AssessmentGraded),
+    )
+
+
+def _lane(envelope: Envelope[Any], lanes: int) -> int:
+    # By student: a student's events stay in one transaction, in their order.
+    return zlib.crc32(f"{envelope.campus_id}:{envelope.data.student_ref}".encode()) % lanes
+
+
+async def apply_warnings(
+    casework: Casework,
+    envelopes: Sequence[Envelope[Any]],
+    *,
+    consumer: str = CASES_CONSUMER,
+    lanes: int = 1,
+) -> list[str]:
+    """Apply what queued up on the assessments and the alerts topics as one batch,
+    assessments first (`warnings_first`): one outcome per envelope, in the order given.
+
+    The students are shared among up to `lanes` transactions applied at once (`apply_batch`
+    each: one lock of its students, one claim per campus), so their round trips overlap.
+    No two lanes share a student or an event, so they never wait for each other. If a lane
+    fails, the others may have committed: the runtime applies the batch again (record by
+    record unless the failure was transient) and their claims make those events duplicates.
+    """
+    order = warnings_first(envelopes)
+    shares: list[list[int]] = [[] for _ in range(max(lanes, 1))]
+    for n in order:
+        shares[_lane(envelopes[n], len(shares))].append(n)
+    shares = [share for share in shares if share]
+    done = await asyncio.gather(
+        *(
+            apply_batch(casework, [envelopes[n] for n in share], consumer=consumer, apply=_warning)
+            for share in shares
+        ),
+        return_exceptions=True,
+    )
+    failures = [result for result in done if isinstance(result, BaseException)]
+    if failures:
+        # A transient failure (the database away) rewinds the whole batch: raise it first.
+        raise next((f for f in failures if is_transient(f)), failures[0])
+    outcomes = [""] * len(envelopes)
+    for share, results in zip(shares, done, strict=True):
+        assert not isinstance(results, BaseException)
+        for n, outcome in zip(share, results, strict=True):
+            outcomes[n] = outcome
     return outcomes
 
 
@@ -146,56 +224,56 @@ async def _alert(
     await _count(outcome, envelope.data.severity.value)
 
 
+async def _warning(
+    conn: asyncpg.Connection, envelope: Envelope[Any], cw: Casework, locked: bool
+) -> None:
+    if isinstance(envelope.data, AssessmentGraded):
+        await _assessment(conn, envelope, cw, locked)
+    else:
+        await _alert(conn, envelope, cw, locked)
+
+
+def decode_warning(record: Record) -> Envelope[Any]:
+    """A record of the assessments or the alerts topic, by the topic it came from."""
+    if record.topic == ALERTS:
+        return decode_alert(record.value)
+    if record.value is None:
+        raise PoisonEvent("a tombstone (no value) on the assessments topic")
+    return decode_event(record.value, AssessmentGraded)
+
+
 def register_case_consumers(casework: Casework) -> None:
-    """Subscribe casework to assessments and alerts (one consumer group), in batches."""
+    """Subscribe casework to assessments and alerts with one consumer of both topics.
+
+    A report's assessment and alert arrive together about the same student. Two consumers
+    (one per topic) locked the same students and took turns, each waiting out the other's
+    transaction: the batch's student lock was casework's costliest statement by time, and
+    its queue grew under a census. One consumer applies what queued up on both topics as one
+    batch (`apply_warnings`), so the students are locked once per batch and nobody in this
+    process waits for them. Both topics are keyed by the student and have as many partitions,
+    so a group of several casework replicas gives each the same partitions of both (the range
+    assignor): a student's warnings still meet in one replica."""
     settings = casework.settings
 
-    def assessment(record: Record) -> Envelope[Any]:
-        if record.value is None:
-            raise PoisonEvent("a tombstone (no value) on the assessments topic")
-        return decode_event(record.value, AssessmentGraded)
+    async def warnings(envelopes: list[Envelope[Any]]) -> list[str]:
+        return await apply_warnings(casework, envelopes, lanes=settings.consumer_lanes)
 
-    def alert(record: Record) -> Envelope[Any]:
-        return decode_alert(record.value)
-
-    async def assessments(envelopes: list[Envelope[Any]]) -> list[str]:
-        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_assessment)
-
-    async def alerts(envelopes: list[Envelope[Any]]) -> list[str]:
-        return await apply_batch(casework, envelopes, consumer=CASES_CONSUMER, apply=_alert)
-
-    observer = EventsConsumed()
-    for topic, decode, handle, title, description in (
-        (
-            ASSESSMENTS,
-            assessment,
-            assessments,
-            "casework.assessments",
-            "Graded assessments of mild or worse open or feed the student's case.",
-        ),
-        (
-            ALERTS,
-            alert,
-            alerts,
-            "casework.alerts",
-            "Raised and escalated alerts land on the case and name its owner.",
-        ),
-    ):
-        subscribe_batch(
-            casework.broker,
-            topic,
-            group_id=settings.consumer_group,
-            decode=decode,
-            handle=handle,
-            max_records=settings.consumer_batch_size,
-            poll_ms=settings.consumer_poll_ms,
-            consumer=CASES_CONSUMER,
-            retry=retry(casework),
-            observer=observer,
-            progress=metrics.PROGRESS,
-            title=title,
-            description=description,
-        )
+    subscribe_batch(
+        casework.broker,
+        (ASSESSMENTS, ALERTS),
+        group_id=settings.consumer_group,
+        decode=decode_warning,
+        handle=warnings,
+        max_records=settings.consumer_batch_size,
+        poll_ms=settings.consumer_poll_ms,
+        consumer=CASES_CONSUMER,
+        retry=retry(casework),
+        observer=EventsConsumed(),
+        progress=metrics.PROGRESS,
+        title="casework.warnings",
+        description="Graded assessments of mild or worse open or feed the student's case;"
+        " raised and escalated alerts land on it and name its owner.",
+    )
 
 
 async def _link_acknowledgement(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, status
 from shouwang_contracts.trace import current_traceparent
 from shouwang_servicekit.security import CurrentPrincipal
 
-from ..adapters.cases import AlertRecord
+from ..adapters.alerts import AlertRecord
 from ..adapters.queue import QueueFilter
 from ..container import Casework
 from ..domain.cases import TransitionRequest, allowed_targets

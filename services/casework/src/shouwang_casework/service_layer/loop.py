@@ -21,6 +21,7 @@ from shouwang_contracts.events.casework import (
 )
 from shouwang_contracts.vocabulary import Role
 
+from ..adapters import alerts as alert_repo
 from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
@@ -278,7 +279,7 @@ async def acknowledge_alert(
     alert_id: str,
     *,
     traceparent: str | None = None,
-) -> repo.AlertRecord:
+) -> alert_repo.AlertRecord:
     """Take ownership of an alert: stops triage's escalation (`alert.acknowledged`).
 
     Only someone at or above the alert's current owner tier (the counseling center for an
@@ -286,11 +287,11 @@ async def acknowledge_alert(
     acknowledge. Acknowledging twice changes nothing and publishes nothing.
     """
     refuse_students(caller)
-    known = await repo.get_alert(conn, alert_id)
+    known = await alert_repo.get_alert(conn, alert_id)
     if known is None:
         raise CaseNotFound("alert_not_found", "no such alert")
     await repo.lock_student(conn, caller.principal.campus_id, known.student_ref)
-    alert = await repo.get_alert(conn, alert_id, lock=True)
+    alert = await alert_repo.get_alert(conn, alert_id, lock=True)
     assert alert is not None
     # Scope first: an acknowledged alert answered to anyone would tell a stranger who owns
     # which student's crisis, and when.
@@ -307,7 +308,7 @@ async def acknowledge_alert(
             detail_zh=f"该预警由{alert.owner_role.label()}负责，需由{needed.label()}或更高层级确认",
         )
     at = now()
-    await repo.acknowledge_alert(conn, alert_id, actor.ref, actor.role, at)
+    await alert_repo.acknowledge_alert(conn, alert_id, actor.ref, actor.role, at)
     case = await load_case(conn, alert.case_id)
     if case.owner_ref is None:
         case.assign(owner_ref=actor.ref, owner_role=actor.role, at=at)
@@ -326,7 +327,7 @@ async def acknowledge_alert(
         ),
         traceparent,
     )
-    acknowledged = await repo.get_alert(conn, alert_id)
+    acknowledged = await alert_repo.get_alert(conn, alert_id)
     assert acknowledged is not None
     return acknowledged
 
@@ -340,11 +341,11 @@ async def acknowledge_alert_from_link(
     person_ref: str,
     role: Role,
     traceparent: str | None = None,
-) -> repo.AlertRecord:
+) -> alert_repo.AlertRecord:
     """An acknowledgement confirmed through a message's link (notify's
     `notification.acknowledged`): recorded as that person, by the same rules as the HTTP
     acknowledgement, once casework's roster says the person holds `role` for the student."""
-    known = await repo.get_alert(conn, alert_id)
+    known = await alert_repo.get_alert(conn, alert_id)
     if known is None:
         raise CaseNotFound("alert_not_found", "no such alert")
     if person_ref not in await responsible_for(conn, known.student_ref, role.value):

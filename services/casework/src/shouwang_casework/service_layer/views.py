@@ -14,6 +14,7 @@ from shouwang_contracts.crypto import NoteCipher
 
 from ..adapters import care
 from ..adapters import cases as repo
+from ..adapters.alerts import AlertRecord, alerts_of
 from ..adapters.queue import (
     AwaitingRow,
     QueueFilter,
@@ -42,7 +43,7 @@ class CaseView:
     """A case and what hangs on it."""
 
     case: Case
-    alerts: list[repo.AlertRecord]
+    alerts: list[AlertRecord]
     referral: Referral | None
     follow_ups: list[FollowUp]
     reading: Reading = Reading.FULL  # FACTS: the referral's destination (free text) withheld
@@ -125,7 +126,7 @@ async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> C
     )
     return CaseView(
         case=case,
-        alerts=await repo.alerts_of(conn, case.case_id),
+        alerts=await alerts_of(conn, case.case_id),
         referral=await care.current_referral(conn, case.case_id),
         follow_ups=await care.follow_ups_of(conn, case.case_id),
         reading=reading,

@@ -21,6 +21,7 @@ from shouwang_contracts.events.casework import CaseReportsAttached
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.vocabulary import Role, Severity
 
+from ..adapters import alerts as alert_repo
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
 from ..domain.cases import DEFAULT_OWNER_ROLE, Case, open_or_attach
@@ -45,6 +46,12 @@ async def _owner_for(conn: asyncpg.Connection, student_ref: str, role: Role) -> 
     return holders[0] if holders else None
 
 
+def writes_case(warning: AssessmentGraded | AlertRaised | AlertEscalated) -> bool:
+    """Whether handling `warning` may write its student's case rows, so must hold the
+    student's lock: an assessment below mild changes nothing (most of a census)."""
+    return not isinstance(warning, AssessmentGraded) or warning.severity >= Severity.MILD
+
+
 async def _lock(
     conn: asyncpg.Connection, campus_id: str, student_ref: str, *, locked: bool
 ) -> None:
@@ -67,7 +74,7 @@ async def on_assessment(
 ) -> WarningOutcome:
     """An assessment of mild or worse opens the student's case or attaches to the active one."""
     graded = envelope.data
-    if graded.severity < Severity.MILD:
+    if not writes_case(graded):
         return WarningOutcome(None, opened=False)
     await _lock(conn, envelope.campus_id, graded.student_ref, locked=student_locked)
     owner_role = DEFAULT_OWNER_ROLE[graded.severity]
@@ -160,17 +167,17 @@ async def on_alert_raised(
         case, opened = active, False
         # Until the first alert, the owner is only the default ladder's guess; triage's
         # (campus-tuned) ladder decides, so the first alert's owner takes the case.
-        first_alert = not await repo.alerts_of(conn, case.case_id)
+        first_alert = not await alert_repo.alerts_of(conn, case.case_id)
         _take_over(case, alert.owner_role, owner_ref, now, authoritative=first_alert)
         if alert.severity > case.severity:
             case.attach(
                 assessment_id=alert.assessment_id, severity=alert.severity, report_ids=[], at=now
             )
     await _store(conn, case, cipher, opened)
-    await repo.insert_alert(
+    await alert_repo.insert_alert(
         conn,
         envelope.campus_id,
-        repo.AlertRecord(
+        alert_repo.AlertRecord(
             alert_id=alert.alert_id,
             case_id=case.case_id,
             student_ref=alert.student_ref,
@@ -198,12 +205,12 @@ async def on_alert_escalated(
     """An unacknowledged alert climbed a tier: the new owner role can take over the case."""
     escalated = envelope.data
     await _lock(conn, envelope.campus_id, escalated.student_ref, locked=student_locked)
-    alert = await repo.get_alert(conn, escalated.alert_id, lock=True)
+    alert = await alert_repo.get_alert(conn, escalated.alert_id, lock=True)
     if alert is None:
         # The raise has not arrived (or was dead-lettered): nothing to attach to yet. Triage
         # keeps the deadline and escalates again, so the next escalation lands.
         return WarningOutcome(None, opened=False)
-    await repo.escalate_alert(
+    await alert_repo.escalate_alert(
         conn,
         escalated.alert_id,
         escalated.owner_role,

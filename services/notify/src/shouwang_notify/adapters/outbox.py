@@ -15,9 +15,9 @@ from shouwang_servicekit.outbox import (
     OutboxLane,
     OutboxRecord,
     OutboxRelay,
-    OutboxTable,
     RelayObserver,
 )
+from shouwang_servicekit.outbox_table import OutboxTable
 
 from .. import metrics
 
