@@ -35,6 +35,7 @@ from notify_receivers import HttpSink, SmtpSink
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 ESCALATE_AFTER = 20  # seconds, this test's campus ladder: room for a busy machine
+HEARING = 5  # seconds for casework's acknowledgement to reach triage over Kafka
 # Where each role's holder for 8号楼 is reached (contacts_staff.csv): the text their message
 # must be found in.
 ADDRESSED = {
@@ -210,7 +211,17 @@ async def test_a_link_in_the_message_stops_the_escalation(
                 await producer.stop()
                 await watcher.stop()
 
-            assert of(confirmed, "shouwang.alert.escalated") == [], triage.log_text()[-2000:]
+            # The link stops the escalation once triage hears of it. On a loaded machine the
+            # confirmation may land at the alert's own deadline (the chain took a loaded run
+            # past 20 s), and an escalation triage decided before it heard is right; none may
+            # come later (ignoring it, triage would escalate a rung later, 20 s after).
+            heard_by = datetime.fromisoformat(ack["time"]) + timedelta(seconds=HEARING)
+            late = [
+                e
+                for e in of(confirmed, "shouwang.alert.escalated")
+                if datetime.fromisoformat(e["time"]) >= heard_by
+            ]
+            assert late == [], triage.log_text()[-2000:]
             metrics = (await client.get(f"{triage.base_url}/metrics")).text
             assert re.search(r"^triage_alerts_acknowledged_total\{[^}]*\} [1-9]", metrics, re.M)
     finally:
