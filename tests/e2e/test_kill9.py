@@ -55,7 +55,9 @@ async def test_sigterm_of_each_service_in_turn_finishes_in_flight_work_and_exits
     service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """Graceful shutdown: SIGTERM stops taking work, finishes and commits what is in flight, and
-    the process exits on its own, well before the 15 s after which it would be killed."""
+    the process exits on its own within 25 s, before the 30 s the deploys give it
+    (`terminationGracePeriodSeconds`) after which it would be killed. A quiet machine takes
+    a few seconds; a run on two cores at load 14 saw triage take past 15."""
     await _each_service_stopped_in_turn(
         service_process, devstack_env, kafka_bootstrap, tmp_path, how="term", reports=REPORTS // 4
     )
@@ -110,9 +112,9 @@ async def _each_service_stopped_in_turn(
                 if how == "kill":
                     procs[name].kill()
                 else:
-                    code = await procs[name].stop_async(within=15)
+                    code = await procs[name].stop_async(within=25)
                     # uvicorn re-raises the signal once shut down, so a clean exit reads -15;
-                    # a process that had to be killed after 15 s reads -9.
+                    # a process that had to be killed after 25 s reads -9.
                     assert code in (0, -signal.SIGTERM), (name, code)
                     assert "Application shutdown complete" in procs[name].log_text(), name
                 killed.append((name, stream.sent))
