@@ -172,6 +172,19 @@ def sections() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             width=12,
             description="Pods passing /readyz (kube-state-metrics). Zero: the service takes no traffic.",
         ),
+        panel(
+            "Requests refused by rate limits",
+            [
+                (
+                    f'sum by (job, limit) (rate({{__name__=~"({HTTP_SERVICES}|gateway)_rate_limited_total",'
+                    f" {SITE}}}{RATE}))",
+                    "{{job}} · {{limit}}",
+                )
+            ],
+            unit="reqps",
+            width=24,
+            description="429s by service and limit: `unauthenticated` (per address, no valid token), `person` and `person_audited_reads` (per signed-in person). Sustained per-person refusals: a token read at machine speed (ShouwangPersonRateLimited).",
+        ),
     ]
     outcomes = [
         panel(
