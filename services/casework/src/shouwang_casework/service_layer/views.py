@@ -25,11 +25,10 @@ from ..adapters.queue import (
 )
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
-from ..domain.guards import Reading, may_acknowledge, roles_awaiting
+from ..domain.guards import Reading, roles_awaiting
 from ..domain.referral import Referral
 from .access import (
     Caller,
-    actor_for,
     audit_read,
     authorize_read,
     refuse_students,
@@ -74,9 +73,12 @@ async def awaiting_me(
     (`roles_awaiting`: not what a lower tier still holds), the gravest and then the longest
     waiting first.
 
-    The page is picked in SQL, then each row is put to the acknowledgement's own rule
-    (`actor_for` + `may_acknowledge`, as `loop.acknowledge_alert` does), so nothing is
-    listed that the route would refuse. Each listed student's read is audited.
+    The page is picked in SQL by the rule the acknowledgement applies (`may_acknowledge`):
+    the caller's scope (`Placement.matches`, the queue's own clause) and owner roles
+    `roles_awaiting` draws from `may_acknowledge` itself; a second look per row through
+    `actor_for` would only repeat it, two queries a row on a page polled every 15 s
+    (`test_the_list_and_the_acknowledgement_route_agree` holds the two together). Each listed
+    student's read is audited.
     """
     refuse_students(caller)
     owner_roles = roles_awaiting(caller.principal.role)
@@ -90,12 +92,9 @@ async def awaiting_me(
         limit=limit,
         offset=offset,
     )
-    listed: list[AwaitingRow] = []
     for row in rows:
-        if may_acknowledge(await actor_for(conn, caller, row.student_ref), row.owner_role):
-            listed.append(row)
-            await audit_read(conn, caller, row.student_ref, "case.queue.read")
-    return listed, total - (len(rows) - len(listed))
+        await audit_read(conn, caller, row.student_ref, "case.queue.read")
+    return rows, total
 
 
 async def awaiting_count(
