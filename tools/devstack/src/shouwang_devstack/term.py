@@ -148,13 +148,23 @@ class Term:
         return answer.json() if answer.content else None
 
     def case_by_report(self, report_id: str) -> dict[str, Any] | None:
-        """The case holding `report_id`, as the counseling center (the whole campus) sees it."""
-        page = self.call("GET", "casework", "/v1/cases", self.center, params={"limit": 100})
-        for item in page["items"]:
-            case = self.call("GET", "casework", f"/v1/cases/{item['case_id']}", self.center)
-            if report_id in case["report_ids"]:
-                return dict(case)
-        return None
+        """The case holding `report_id`, as the counseling center (the whole campus) sees it.
+
+        Every page of the queue: each term's census leaves open cases behind, so by the
+        second term the campus can hold more than one page, and a case past the first was
+        never found (the demo gave up after 120 s)."""
+        offset = 0
+        while True:
+            page = self.call(
+                "GET", "casework", "/v1/cases", self.center, params={"limit": 100, "offset": offset}
+            )
+            for item in page["items"]:
+                case = self.call("GET", "casework", f"/v1/cases/{item['case_id']}", self.center)
+                if report_id in case["report_ids"]:
+                    return dict(case)
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return None
 
     def case(self, case_id: str) -> dict[str, Any]:
         return dict(self.call("GET", "casework", f"/v1/cases/{case_id}", self.center))
