@@ -40,6 +40,8 @@ async def apply_erasure(conn: asyncpg.Connection, envelope: Envelope[StudentEras
             _counts(records),
         )
     else:
+        # An earlier erasure still waiting is covered by this one (a later time, no case open).
+        await erasure.take_due_erasure(conn, campus, data.student_ref)
         logger.info(
             "erasure %s applied for campus %s: %d family contacts, %s",
             envelope.id,
