@@ -22,6 +22,7 @@ from shouwang_contracts.events.casework import (
     CaseTransitioned,
     FamilyContactDecided,
     FamilyContactDecision,
+    StaffListingChanged,
     StudentErased,
     StudentRouting,
 )
@@ -40,6 +41,7 @@ from ..domain.routing import (
 from .alerts import queue_family_messages
 from .erasure import apply_erasure, complete_deferred_erasure
 from .policy import NotifyPolicy
+from .staff_left import apply_staff_listing
 
 
 async def apply_directory(conn: asyncpg.Connection, envelope: Envelope[StudentRouting]) -> None:
@@ -180,6 +182,8 @@ async def apply_case_event(
             await tell_the_counseling_center(conn, policy, envelope, now)
         case StudentErased():
             await apply_erasure(conn, envelope)
+        case StaffListingChanged():
+            await apply_staff_listing(conn, envelope)
 
 
 async def tell_the_counseling_center(
