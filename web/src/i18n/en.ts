@@ -84,6 +84,7 @@ const en: typeof zh = {
     explain:
       'Who read which student’s data, when and in which role (pseudonyms shown). Reading this page is logged too. Pages that refresh themselves (the queue) log a student’s first showing in a span and say until when it stands for the showings after it.',
     coversUntil: 'shown again until {t} without another entry',
+    studentNo: 'One student’s entries, by student number',
     at: 'When',
     role: 'Role',
     action: 'Action',
