@@ -23,6 +23,13 @@ first (the earliest row, exact) and last (after the latest row's `at`, before it
 one INSERT, whatever its size; audit_log stays append-only (nothing is updated to extend a
 row: the window is fixed when the row is written).
 
+Two tabs refreshing at the same instant may both write a student's row (neither sees the
+other's uncommitted one): a row too many, never one too few. HTTP conditional requests (an
+ETag, 304 Not Modified) were weighed and left out: the server must read the page to know it is
+unchanged, and a 304 still shows the reader every student on it, so it would change neither
+the read nor what must be recorded; the window already makes an idle tab's refreshes write
+nothing.
+
 How much a reader sees is the need-to-know line (`domain.guards.reading_of`): free text for
 tier 4+ in scope, the case's owner and tier 6; structured facts for college leaders of the
 student's college; nothing for campus admins, auditors, platform admins and students.
