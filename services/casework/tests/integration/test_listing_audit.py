@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ async def seeded(
 async def log(pool: asyncpg.Pool, campus: str) -> list[dict[str, Any]]:
     async with campus_transaction(pool, campus) as conn:
         rows = await conn.fetch(
-            "SELECT principal_ref, role, student_ref, action, break_glass, at, covers_seconds"
+            "SELECT id, principal_ref, role, student_ref, action, break_glass, at, covers_seconds"
             " FROM audit_log ORDER BY id"
         )
     return [dict(r) for r in rows]
@@ -156,6 +156,28 @@ async def test_a_student_shown_again_after_the_window_is_recorded_again(
     added = (await log(pool, campus))[before:]
     assert sorted(r["student_ref"] for r in added) == sorted([lapsed, short])
     assert {r["covers_seconds"] for r in added} == {900}
+
+    # Who may have been shown these students in the last 30 seconds: `covered`'s row of five
+    # minutes ago, whose span reaches into them; the others' new rows, not their old ones,
+    # whose spans had ended.
+    auditor = token(SECRET, campus, "AU01", Role.AUDITOR)
+    since = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    found = {
+        student: [
+            e["id"]
+            for e in (await get(client, "/v1/audit", auditor, student_ref=student, since=since))[
+                "items"
+            ]
+        ]
+        for student in (lapsed, covered, short)
+    }
+    new = {r["student_ref"]: r["id"] for r in added}
+    (earlier,) = [
+        r["id"]
+        for r in await log(pool, campus)
+        if r["student_ref"] == covered and r["action"] == "case.queue.read"
+    ]
+    assert found == {lapsed: [new[lapsed]], covered: [earlier], short: [new[short]]}
 
 
 async def test_each_reader_and_each_page_is_recorded_on_its_own(

@@ -301,7 +301,9 @@ async def list_audit(conn: asyncpg.Connection, query: AuditQuery) -> list[dict[s
     """Audit entries matching `query`, newest first (keyset pagination on id).
 
     `covers_until` is set on a listing row: the row stands for every showing of its student
-    to its reader through its page from `at` up to then (see `record_listing`)."""
+    to its reader through its page from `at` up to then (see `record_listing`). So `since`
+    also finds a listing row written before it whose span reaches past it: who may have
+    been shown a student in a period is answered by the rows that cover the period."""
     rows = await conn.fetch(
         """
         SELECT a.id, a.at, a.principal_ref, a.role, a.student_ref, a.action, a.reason,
@@ -310,7 +312,8 @@ async def list_audit(conn: asyncpg.Connection, query: AuditQuery) -> list[dict[s
         WHERE ($1::text IS NULL OR a.student_ref = $1)
           AND ($2::text IS NULL OR a.principal_ref = $2)
           AND (NOT $3 OR a.break_glass)
-          AND ($4::timestamptz IS NULL OR a.at >= $4)
+          AND ($4::timestamptz IS NULL OR a.at >= $4
+               OR a.at + make_interval(secs => a.covers_seconds) > $4)
           AND ($5::timestamptz IS NULL OR a.at < $5)
           AND ($6::bigint IS NULL OR a.id < $6)
         ORDER BY a.id DESC
