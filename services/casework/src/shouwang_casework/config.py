@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
 
@@ -81,6 +81,20 @@ class CaseworkSettings(SharedSettings):
     # roster said they left, once no case is open and every file text is erased (docs/
     # retention.md). At least 180 days: a term, for a roster mistake or a 休学 that ends.
     leaver_roster_days: int = Field(default=365, ge=180)
+    # A roster import's row errors (they quote 学号 and cells) are blanked this long after the
+    # import, its record (file name, hash, counts) deleted this long after; the record never
+    # before its errors (docs/retention.md).
+    roster_import_error_days: int = Field(default=90, ge=7)
+    roster_import_days: int = Field(default=365, ge=30)
+
+    @model_validator(mode="after")
+    def _import_record_outlives_its_errors(self) -> CaseworkSettings:
+        if self.roster_import_days < self.roster_import_error_days:
+            raise ValueError(
+                "roster_import_days must be at least roster_import_error_days: the import's"
+                " record outlives its row errors"
+            )
+        return self
 
     @property
     def audit_list_window(self) -> timedelta:
