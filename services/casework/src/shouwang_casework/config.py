@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
@@ -60,6 +61,11 @@ class CaseworkSettings(SharedSettings):
     # The largest roster file a campus admin may upload (the request as a whole is capped
     # at 21 MiB, so this may lower the limit, not raise it).
     roster_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=20 * 1024 * 1024)
+    # A listing read (the queue, the awaiting list, the name cards: pages refreshed every
+    # 15 s) records each student shown at most once per reader, role and page in this many
+    # seconds (service_layer/access.py); 0 records every showing. Single reads (a case, a
+    # file, its history, its notes) and break-the-glass are one audit row each, always.
+    audit_list_window_seconds: int = Field(default=900, ge=0, le=3600)
     # How long a break-the-glass grant opens a student's file, at most.
     break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)
     # How often one person may break the glass in 24 hours (429 past it).
@@ -89,3 +95,8 @@ class CaseworkSettings(SharedSettings):
                 " record outlives its row errors"
             )
         return self
+
+    @property
+    def audit_list_window(self) -> timedelta:
+        """`audit_list_window_seconds` as the interval the audit log takes."""
+        return timedelta(seconds=self.audit_list_window_seconds)
