@@ -112,6 +112,8 @@ async def test_sample_rosters_import_and_reimport_changes_nothing(
         "people_listed": 0,
         "people_unlisted": 0,
         "scopes_without_students": 0,
+        "cases_handed_over": 0,
+        "cases_unowned": 0,
         "directory_entries": 0,
     }
     assert staff_again.json()["warnings"] == []

@@ -55,6 +55,37 @@ def test_changes_become_public_events_without_free_text() -> None:
     assert "秘密" not in dumped
 
 
+def test_an_owner_taken_off_leaves_the_case_unowned_on_record() -> None:
+    case = Case.open(
+        case_id="c1",
+        campus_id="campus-a",
+        student_ref="stu_x",
+        severity=Severity.MODERATE,
+        owner_role=Role.RESIDENCE_COUNSELOR,
+        owner_ref="per_a",
+        at=T0,
+    )
+    case.changes.clear()
+    assert case.release(at=T0, reason="owner_off_roster")
+    assert (case.owner_ref, case.owner_role) == (None, Role.RESIDENCE_COUNSELOR)
+    assert not case.release(at=T0, reason="owner_off_roster")  # nobody left to take it from
+    (cleared,) = case.changes
+    assert (cleared.kind, cleared.actor_ref, cleared.detail) == (
+        "owner_cleared",
+        "system:casework",
+        {
+            "owner_role": "residence_counselor",
+            "previous_owner_ref": "per_a",
+            "reason": "owner_off_roster",
+        },
+    )
+    # No public event says "nobody": CaseAssigned always names an owner.
+    assert payloads_for(case, cleared) == []
+    case.assign(owner_ref="per_b", owner_role=Role.RESIDENCE_COUNSELOR, at=T0, reason="r")
+    assigned = payloads_for(case, case.changes[-1])
+    assert [(p.owner_ref, p.previous_owner_ref) for p in assigned] == [("per_b", None)]  # type: ignore[attr-defined]
+
+
 def test_the_alerts_topic_decodes_by_type_and_refuses_strangers() -> None:
     with pytest.raises(PoisonEvent, match="JSON"):
         decode_alert(b"[1, 2")

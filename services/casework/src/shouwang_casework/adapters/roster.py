@@ -225,6 +225,19 @@ async def save_staff(
         )
 
 
+async def open_cases_owned_by(
+    conn: asyncpg.Connection, people: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(case_id, student_ref) of every case not closed that one of `people` owns, by case id
+    (read without locks: the caller locks the students, then re-reads each case)."""
+    rows = await conn.fetch(
+        "SELECT case_id, student_ref FROM cases"
+        " WHERE owner_ref = ANY($1::text[]) AND state <> 'closed' ORDER BY case_id",
+        sorted(set(people)),
+    )
+    return [(str(r["case_id"]), r["student_ref"]) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class RosterImport:
     """The record of one import: what it was, what it did, and the rows it refused."""

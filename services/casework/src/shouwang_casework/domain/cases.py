@@ -223,9 +223,16 @@ class Case:
         return new_reports
 
     def assign(
-        self, *, owner_ref: str, owner_role: Role, at: datetime, actor: Actor | None = None
+        self,
+        *,
+        owner_ref: str,
+        owner_role: Role,
+        at: datetime,
+        actor: Actor | None = None,
+        reason: str | None = None,
     ) -> bool:
         """Give the case to `owner_ref`. A person (not the system) needs `may_assign`.
+        `reason` is a code for the history (why the system moved it), never free text.
 
         Returns False (and records nothing) when that person already owns it.
         """
@@ -244,6 +251,30 @@ class Case:
                 "owner_ref": owner_ref,
                 "owner_role": owner_role.value,
                 "previous_owner_ref": previous,
+                **({"reason": reason} if reason else {}),
+            },
+        )
+        return True
+
+    def release(self, *, at: datetime, reason: str) -> bool:
+        """Take the case from its owner with nobody to take it over (the system only): it
+        shows unowned in the queue, needing someone to take it. The role stays, so whoever
+        takes it up next knows which rung it belongs to. `reason` is a code, never free text.
+
+        Returns False (and records nothing) when nobody owns it.
+        """
+        if self.owner_ref is None:
+            return False
+        previous, self.owner_ref = self.owner_ref, None
+        self._record(
+            "owner_cleared",
+            SYSTEM_REF,
+            SYSTEM_ROLE,
+            at,
+            detail={
+                "owner_role": self.owner_role.value,
+                "previous_owner_ref": previous,
+                "reason": reason,
             },
         )
         return True

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
@@ -24,6 +25,7 @@ from ..container import Casework
 from ..domain.guards import CaseRuleViolation
 from ..domain.roster_rows import Parsed
 from ..service_layer import roster
+from ..service_layer.access import Caller
 from . import http_records_schemas as s
 from .http_common import Container, in_campus, refusal
 
@@ -99,6 +101,50 @@ def _import_out(outcome: roster.ImportOutcome, request: Request | None = None) -
 ImportUseCase = Callable[..., Awaitable[roster.ImportOutcome]]
 
 
+async def _import_students(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cw: Casework,
+    upload: roster.RosterFile,
+    parsed: Parsed[Any],
+    mode: roster.Mode,
+    dry_run: bool,
+) -> roster.ImportOutcome:
+    return await roster.import_students(
+        conn,
+        caller,
+        cw.pseudonymizer,
+        upload,
+        parsed,
+        mode=mode,
+        dry_run=dry_run,
+        placement=cw.placement,
+    )
+
+
+async def _import_staff(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    cw: Casework,
+    upload: roster.RosterFile,
+    parsed: Parsed[Any],
+    mode: roster.Mode,
+    dry_run: bool,
+) -> roster.ImportOutcome:
+    # The staff import may hand cases over, and a case's history seals its free text.
+    return await roster.import_staff(
+        conn,
+        caller,
+        cw.pseudonymizer,
+        upload,
+        parsed,
+        mode=mode,
+        dry_run=dry_run,
+        placement=cw.placement,
+        cipher=cw.cipher,
+    )
+
+
 async def _import(
     casework: Casework,
     principal: Principal,
@@ -115,16 +161,7 @@ async def _import(
     outcome = await in_campus(
         casework,
         principal,
-        lambda conn, caller, cw: use_case(
-            conn,
-            caller,
-            cw.pseudonymizer,
-            upload,
-            parsed,
-            mode=mode,
-            dry_run=dry_run,
-            placement=cw.placement,
-        ),
+        lambda conn, caller, cw: use_case(conn, caller, cw, upload, parsed, mode, dry_run),
     )
     if outcome.refused_rows:
         raise _rows_refused(outcome)
@@ -148,14 +185,14 @@ _ROSTER_KINDS = (
         "import_student_roster",
         "Import students and their placements; publish the directory entries that changed.",
         roster.read_students,
-        roster.import_students,
+        _import_students,
     ),
     _RosterKind(
         "/staff",
         "import_staff_roster",
         "Import who holds which role for which scope; republish directory entries it touches.",
         roster.read_staff,
-        roster.import_staff,
+        _import_staff,
     ),
 )
 

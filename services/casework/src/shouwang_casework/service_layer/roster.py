@@ -13,7 +13,8 @@ pseudonyms, the college and keyed hashes of the finer placement only; never name
 contact details, nor class, building, floor or room in the clear. Who joins or leaves the
 staff roster leaves as `StaffListingChanged` (the pseudonym and the time): a snapshot says
 who left, any import who is listed (newly or again); an `upsert` says nothing of people it
-does not mention.
+does not mention. A snapshot that takes someone off hands their open cases over to whoever
+is responsible for the student now, or leaves them unowned (`handover`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Literal
 import anyio
 import asyncpg
 from shouwang_contracts.auth import Placement
+from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import (
     ResponsibleStaff,
@@ -52,6 +54,7 @@ from ..domain.roster import (
 )
 from ..domain.roster_rows import MAX_ROWS, Parsed, RowError, parse_staff, parse_students
 from .access import Caller, CaseNotFound
+from .handover import hand_over_cases
 
 SOURCE = "/shouwang/casework"
 MAX_ERRORS_KEPT = 1000
@@ -161,8 +164,10 @@ async def import_staff(
     mode: Mode,
     dry_run: bool,
     placement: PlacementHasher,
+    cipher: NoteCipher,
 ) -> ImportOutcome:
-    """Import who holds which role for which scope; republish directory entries it touches."""
+    """Import who holds which role for which scope; republish directory entries it touches;
+    hand over the open cases of people a snapshot takes off (a dry run counts them)."""
     campus_id = caller.principal.campus_id
     await _lock_campus_roster(conn, campus_id)
     counts: dict[str, int] = {"rows": parsed.rows_total}
@@ -192,10 +197,25 @@ async def import_staff(
         # assignment is kept, but nobody is covered by it until the names agree.
         unmatched = scopes_without_students(placements.values(), incoming)
         counts["scopes_without_students"] = len(unmatched)
-        if not dry_run:
+        dropped = {a.holder for a in changes.removed}
+        if dry_run:
+            # The handovers depend on the roster as written: write it in a savepoint, count,
+            # and roll every bit of it back.
+            rehearsal = conn.transaction()
+            await rehearsal.start()
+            try:
+                await repo.save_staff(
+                    conn, campus_id, people, changes.added, changes.removed, snapshot=snapshot
+                )
+                handovers = await hand_over_cases(conn, cipher, campus_id, dropped)
+            finally:
+                await rehearsal.rollback()
+            counts |= handovers.counts()
+        else:
             await repo.save_staff(
                 conn, campus_id, people, changes.added, changes.removed, snapshot=snapshot
             )
+            counts |= (await hand_over_cases(conn, cipher, campus_id, dropped)).counts()
             await enqueue_listing(conn, campus_id, listed=listed, unlisted=unlisted)
             touched = affected_by(placements, changes.added | changes.removed)
             counts["directory_entries"] = await enqueue_directory(

@@ -1,0 +1,235 @@
+"""No case stays with someone who left: a snapshot staff import that takes a case's owner off
+the roster hands the open case, in its own transaction, to whoever holds the owner role for
+the student now (`case.assigned`, which notify turns into a notice to the new owner), or
+leaves it unowned in the queue. Closed cases, incremental imports and dry runs change nothing.
+Real PostgreSQL; warnings enter through the consumers' service functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.service_layer.handover import OWNER_OFF_ROSTER
+from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
+from shouwang_contracts.events import CaseAssigned
+from shouwang_contracts.vocabulary import Role, Severity
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
+from cases_support import (
+    CENTER,
+    CIPHER,
+    COUNSELOR_8,
+    PSEUDONYMS,
+    SAMPLES,
+    SECRET,
+    STUDENT_NO,
+    import_roster,
+    outbox_events,
+    token,
+    warning,
+)
+
+pytestmark = pytest.mark.integration
+
+STAFF = (SAMPLES / "roster_staff.csv").read_text("utf-8")
+# The 8号楼 counselor, who owns the sample student's case.
+LEAVER_LINE = "T1002,测试辅导员乙,公寓辅导员,楼栋,8号楼\n"
+SUCCESSOR = "T1009"
+SUCCESSOR_LINE = f"{SUCCESSOR},测试辅导员丙,公寓辅导员,楼栋,8号楼\n"
+WITHOUT_LEAVER = STAFF.replace(LEAVER_LINE, "")
+WITH_SUCCESSOR = WITHOUT_LEAVER + SUCCESSOR_LINE
+
+
+async def campus_with_a_case(client: httpx.AsyncClient, pool: asyncpg.Pool) -> tuple[str, str]:
+    """A campus on the sample rosters and the student's open case, owned by the 8号楼
+    counselor: (campus_id, case_id)."""
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    w = warning(campus, student, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
+    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
+        async with campus_transaction(pool, campus) as conn:
+            await apply(conn, envelope, CIPHER)
+    case = await case_row(pool, campus)
+    assert case["owner_ref"] == PSEUDONYMS.person_ref(campus, COUNSELOR_8)
+    return campus, str(case["case_id"])
+
+
+async def case_row(pool: asyncpg.Pool, campus: str) -> asyncpg.Record:
+    async with campus_transaction(pool, campus) as conn:
+        row = await conn.fetchrow("SELECT * FROM cases")
+    assert row is not None
+    return row
+
+
+async def history(pool: asyncpg.Pool, campus: str) -> list[dict[str, Any]]:
+    async with campus_transaction(pool, campus) as conn:
+        rows = await conn.fetch(
+            "SELECT kind, actor_ref, actor_role, detail FROM case_history ORDER BY seq"
+        )
+    return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+async def upload_staff(
+    client: httpx.AsyncClient, campus: str, text: str, **params: Any
+) -> dict[str, int]:
+    response = await client.post(
+        "/v1/roster/staff",
+        params=params,
+        files={"file": ("staff.csv", text.encode(), "text/csv")},
+        headers=token(SECRET, campus, "A001", Role.CAMPUS_ADMIN),
+    )
+    assert response.status_code == 200, response.text
+    counts: dict[str, int] = response.json()["counts"]
+    return counts
+
+
+def assignments(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["data"] for e in events if e["type"] == CaseAssigned.EVENT_TYPE]
+
+
+async def test_a_case_owned_by_someone_who_left_goes_to_who_is_responsible_now(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    before = await case_row(pool, campus)
+    leaver = PSEUDONYMS.person_ref(campus, COUNSELOR_8)
+    successor = PSEUDONYMS.person_ref(campus, SUCCESSOR)
+
+    counts = await upload_staff(client, campus, WITH_SUCCESSOR)
+
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (1, 0)
+    after = await case_row(pool, campus)
+    assert (after["owner_ref"], after["owner_role"]) == (successor, "residence_counselor")
+    assert after["version"] == before["version"] + 1
+    *_, last = await history(pool, campus)
+    assert (last["kind"], last["actor_ref"], last["actor_role"]) == (
+        "assigned",
+        "system:casework",
+        "system",
+    )
+    assert last["detail"] == {
+        "owner_ref": successor,
+        "owner_role": "residence_counselor",
+        "previous_owner_ref": leaver,
+        "reason": OWNER_OFF_ROSTER,
+    }
+    # The usual event, through the outbox: notify tells the new owner on it.
+    *_, assigned = assignments(await outbox_events(pool, campus))
+    assert (assigned["case_id"], assigned["owner_ref"], assigned["previous_owner_ref"]) == (
+        case_id,
+        successor,
+        leaver,
+    )
+    # The new owner finds it as theirs.
+    mine = await client.get(
+        "/v1/cases",
+        params={"mine": "true"},
+        headers=token(SECRET, campus, SUCCESSOR, Role.RESIDENCE_COUNSELOR),
+    )
+    assert [c["case_id"] for c in mine.json()["items"]] == [case_id]
+
+
+async def test_a_case_nobody_can_take_over_shows_unowned(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    events_before = len(await outbox_events(pool, campus))
+
+    counts = await upload_staff(client, campus, WITHOUT_LEAVER)
+
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (0, 1)
+    after = await case_row(pool, campus)
+    # The rung stays: whoever takes it up knows it is a residence counselor's case.
+    assert (after["owner_ref"], after["owner_role"]) == (None, "residence_counselor")
+    *_, last = await history(pool, campus)
+    assert (last["kind"], last["actor_ref"], last["detail"]["reason"]) == (
+        "owner_cleared",
+        "system:casework",
+        OWNER_OFF_ROSTER,
+    )
+    assert last["detail"]["previous_owner_ref"] == PSEUDONYMS.person_ref(campus, COUNSELOR_8)
+    unowned = await client.get(
+        "/v1/cases",
+        params={"unowned": "true"},
+        headers=token(SECRET, campus, CENTER, Role.COUNSELING_CENTER),
+    )
+    assert [c["case_id"] for c in unowned.json()["items"]] == [case_id]
+    # No owner to tell, and no event claims one.
+    events = await outbox_events(pool, campus)
+    assert not assignments(events[events_before:])
+
+
+async def test_an_incremental_import_hands_over_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, _ = await campus_with_a_case(client, pool)
+    before = await case_row(pool, campus)
+
+    counts = await upload_staff(client, campus, WITH_SUCCESSOR, mode="upsert")
+
+    # An upsert ends no assignment: the owner is still on the roster.
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (0, 0)
+    after = await case_row(pool, campus)
+    assert (after["owner_ref"], after["version"]) == (before["owner_ref"], before["version"])
+
+
+async def test_a_dry_run_counts_the_handovers_and_changes_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, _ = await campus_with_a_case(client, pool)
+    before = await case_row(pool, campus)
+    events_before = await outbox_events(pool, campus)
+    history_before = await history(pool, campus)
+
+    counts = await upload_staff(client, campus, WITH_SUCCESSOR, dry_run="true")
+
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (1, 0)
+    assert dict(await case_row(pool, campus)) == dict(before)
+    assert await outbox_events(pool, campus) == events_before
+    assert await history(pool, campus) == history_before
+    # The roster itself is unchanged too: the leaver still covers 8号楼, and a real import
+    # finds the same handover to make.
+    assert (await upload_staff(client, campus, WITH_SUCCESSOR))["cases_handed_over"] == 1
+
+
+async def test_a_closed_case_stays_with_who_closed_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    for step in (
+        {"to_state": "monitoring"},
+        {"to_state": "follow_up"},
+        {"to_state": "closed", "outcome": "relieved"},
+    ):
+        moved = await client.post(f"/v1/cases/{case_id}/transitions", json=step, headers=counselor)
+        assert moved.status_code == 200, moved.text
+    closed = await case_row(pool, campus)
+
+    counts = await upload_staff(client, campus, WITH_SUCCESSOR)
+
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (0, 0)
+    assert dict(await case_row(pool, campus)) == dict(closed)
+
+
+async def test_a_counselor_moved_to_another_building_hands_the_case_over(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, _ = await campus_with_a_case(client, pool)
+    moved = WITH_SUCCESSOR + LEAVER_LINE.replace("8号楼", "9号楼")
+
+    counts = await upload_staff(client, campus, moved)
+
+    # Still on the roster, so nothing of theirs ends (people_unlisted), but no longer the
+    # student's counselor: the case goes to who is.
+    assert (counts["people_unlisted"], counts["cases_handed_over"]) == (0, 1)
+    after = await case_row(pool, campus)
+    assert after["owner_ref"] == PSEUDONYMS.person_ref(campus, SUCCESSOR)
