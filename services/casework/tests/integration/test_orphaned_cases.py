@@ -1,7 +1,7 @@
 """No case stays with someone who left: a snapshot staff import that takes a case's owner off
 the roster hands the open case, in its own transaction, to whoever holds the owner role for
 the student now (`case.assigned`, which notify turns into a notice to the new owner), or
-leaves it unowned in the queue. Closed cases, incremental imports and dry runs change nothing.
+leaves it unowned in the queue (`case.owner_cleared`: notify tells the counseling center). Closed cases, incremental imports and dry runs change nothing.
 Real PostgreSQL; warnings enter through the consumers' service functions."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.service_layer.handover import OWNER_OFF_ROSTER
 from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
-from shouwang_contracts.events import CaseAssigned
+from shouwang_contracts.events import CaseAssigned, CaseOwnerCleared
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
@@ -162,9 +162,15 @@ async def test_a_case_nobody_can_take_over_shows_unowned(
         headers=token(SECRET, campus, CENTER, Role.COUNSELING_CENTER),
     )
     assert [c["case_id"] for c in unowned.json()["items"]] == [case_id]
-    # No owner to tell, and no event claims one.
-    events = await outbox_events(pool, campus)
-    assert not assignments(events[events_before:])
+    # No owner to tell: the event says nobody owns it (notify tells the counseling center).
+    events = (await outbox_events(pool, campus))[events_before:]
+    assert not assignments(events)
+    (cleared,) = [e["data"] for e in events if e["type"] == CaseOwnerCleared.EVENT_TYPE]
+    assert (cleared["case_id"], cleared["previous_owner_ref"], cleared["reason"]) == (
+        case_id,
+        PSEUDONYMS.person_ref(campus, COUNSELOR_8),
+        OWNER_OFF_ROSTER,
+    )
 
 
 async def test_an_incremental_import_hands_over_nothing(

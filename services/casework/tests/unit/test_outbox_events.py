@@ -79,8 +79,13 @@ def test_an_owner_taken_off_leaves_the_case_unowned_on_record() -> None:
             "reason": "owner_off_roster",
         },
     )
-    # No public event says "nobody": CaseAssigned always names an owner.
-    assert payloads_for(case, cleared) == []
+    (event,) = payloads_for(case, cleared)
+    assert type(event).__name__ == "CaseOwnerCleared"
+    assert (event.owner_role, event.previous_owner_ref, event.reason) == (  # type: ignore[attr-defined]
+        Role.RESIDENCE_COUNSELOR,
+        "per_a",
+        "owner_off_roster",
+    )
     case.assign(owner_ref="per_b", owner_role=Role.RESIDENCE_COUNSELOR, at=T0, reason="r")
     assigned = payloads_for(case, case.changes[-1])
     assert [(p.owner_ref, p.previous_owner_ref) for p in assigned] == [("per_b", None)]  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from shouwang_contracts.events.casework import (
     BreakGlassOpened,
     CaseAssigned,
     CaseOpened,
+    CaseOwnerCleared,
     FamilyContactDecided,
     FamilyContactDecision,
     ResponsibleStaff,
@@ -314,6 +315,51 @@ async def test_a_break_the_glass_reaches_the_counseling_center_at_once_without_n
             {"count": 1, "role": "counseling_center", "items": [json.loads(queued["item"])]},
         )
         assert words in rendered.body, rendered.body
+
+
+async def test_a_case_left_without_owner_reaches_the_counseling_center_not_the_leaver(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    """A case whose owner left the roster with nobody to take it over: the counseling center
+    responsible for the student is told at once, and notify forgets the leaver as owner, so
+    no later notice of the case goes to someone gone."""
+    student_ref = await setup(notify, pseudonyms)
+    leaver = pseudonyms.person_ref(CAMPUS, "T1001")
+    case_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    opened = CaseOpened(
+        case_id=case_id,
+        student_ref=student_ref,
+        severity=Severity.MODERATE,
+        owner_ref=leaver,
+        owner_role=Role.RESIDENCE_COUNSELOR,
+        opened_at=now,
+    )
+    assert await on_case_event(notify, record(opened, student_ref)) == "applied"
+    await rows(notify.pool, "DELETE FROM bundle_items RETURNING id")  # the owner's notice
+    cleared = CaseOwnerCleared(
+        case_id=case_id,
+        student_ref=student_ref,
+        owner_role=Role.RESIDENCE_COUNSELOR,
+        previous_owner_ref=leaver,
+        reason="owner_off_roster",
+        cleared_at=now,
+    )
+    assert await on_case_event(notify, record(cleared, student_ref)) == "applied"
+    (queued,) = await rows(notify.pool, "SELECT person_ref, item, due_at FROM bundle_items")
+    assert queued["person_ref"] == pseudonyms.person_ref(CAMPUS, "T3001")  # the center
+    assert json.loads(queued["item"])["kind"] == "unowned"
+    assert queued["due_at"] <= datetime.now(UTC)  # at once
+    (case,) = await rows(notify.pool, "SELECT owner_ref, owner_role FROM cases")
+    assert (case["owner_ref"], case["owner_role"]) == (None, "residence_counselor")
+    for language, words in (("zh-CN", "待认领"), ("en", "take it up")):
+        rendered = Templates(ZoneInfo("Asia/Shanghai")).message(
+            Template.CASE_NOTICES,
+            language,  # type: ignore[arg-type]
+            {"count": 1, "role": "counseling_center", "items": [json.loads(queued["item"])]},
+        )
+        assert words in rendered.body, rendered.body
+        assert student_ref not in rendered.body
 
 
 async def test_poison_records_are_refused_as_poison(notify: Notify) -> None:

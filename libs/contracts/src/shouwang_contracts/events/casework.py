@@ -125,6 +125,24 @@ class CaseAssigned(Payload):
     assigned_at: AwareDatetime = Field(description="When.")
 
 
+class CaseOwnerCleared(Payload):
+    """A case lost its owner with nobody to take it over (its owner left the staff roster and
+    nobody holds the owner role for the student now): it is unowned, waiting in the queue
+    for someone to take it up."""
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.case.owner_cleared"
+    TOPIC: ClassVar[str] = CASES
+
+    case_id: str = Field(description="Id of the case.")
+    student_ref: str = Field(description="Pseudonymous reference of the student.")
+    owner_role: Role = Field(description="The rung the case belongs to; nobody holds it now.")
+    previous_owner_ref: str = Field(description="Pseudonymous reference of the owner before.")
+    reason: str = Field(
+        description="Why, as a code: `owner_off_roster` (a staff roster import took them off)."
+    )
+    cleared_at: AwareDatetime = Field(description="When.")
+
+
 class CaseSeverityChanged(Payload):
     """A new assessment attached to the active case and raised its severity."""
 

@@ -15,6 +15,7 @@ from shouwang_contracts.events.casework import (
     CaseAssigned,
     CaseClosed,
     CaseOpened,
+    CaseOwnerCleared,
     CaseSeverityChanged,
     CaseState,
     CaseTransitioned,
@@ -72,6 +73,17 @@ def payloads_for(case: Case, change: Change) -> list[Payload]:
                     owner_role=Role(d["owner_role"]),
                     previous_owner_ref=d.get("previous_owner_ref"),
                     assigned_at=change.at,
+                )
+            ]
+        case "owner_cleared":
+            return [
+                CaseOwnerCleared(
+                    case_id=case.case_id,
+                    student_ref=case.student_ref,
+                    owner_role=Role(d["owner_role"]),
+                    previous_owner_ref=d["previous_owner_ref"],
+                    reason=d["reason"],
+                    cleared_at=change.at,
                 )
             ]
         case "transitioned":

@@ -174,6 +174,16 @@ async def upsert_case(
     )
 
 
+async def clear_owner(conn: asyncpg.Connection, case_id: str, previous_owner_ref: str) -> None:
+    """The case has no owner now, unless someone else took it since (events may come late)."""
+    await conn.execute(
+        "UPDATE cases SET owner_ref = NULL, updated_at = now()"
+        " WHERE case_id = $1 AND owner_ref = $2",
+        case_id,
+        previous_owner_ref,
+    )
+
+
 async def set_consent(
     conn: asyncpg.Connection, case_id: str, consent: ConsentState, at: datetime
 ) -> None:

@@ -219,6 +219,7 @@ class CaseNoticeKind(StrEnum):
     REFERRAL_ANSWERED = "referral_answered"  # the referral of your case was answered
     FOLLOW_UP_DUE = "follow_up_due"  # a follow-up task of yours falls due
     BREAK_GLASS = "break_glass"  # someone outside a student's scope opened the file: review it
+    UNOWNED = "unowned"  # a case's owner left the roster and nobody took it over: take it up
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from shouwang_contracts.events.casework import (
     CaseAssigned,
     CaseClosed,
     CaseOpened,
+    CaseOwnerCleared,
     CaseSeverityChanged,
     CaseTransitioned,
     FamilyContactDecided,
@@ -43,6 +44,7 @@ CASE_EVENTS: dict[str, type[Payload]] = {
     for cls in (
         CaseOpened,
         CaseAssigned,
+        CaseOwnerCleared,
         CaseSeverityChanged,
         CaseTransitioned,
         CaseClosed,

@@ -18,6 +18,7 @@ from shouwang_contracts.events.casework import (
     CaseAssigned,
     CaseClosed,
     CaseOpened,
+    CaseOwnerCleared,
     CaseSeverityChanged,
     CaseTransitioned,
     FamilyContactDecided,
@@ -141,6 +142,8 @@ async def apply_case_event(
                 severity,
                 now,
             )
+        case CaseOwnerCleared():
+            await tell_who_takes_up_unowned(conn, policy, envelope, now)
         case CaseSeverityChanged():
             await state.upsert_case(
                 conn, campus, data.case_id, data.student_ref, severity=data.to_severity
@@ -184,6 +187,44 @@ async def apply_case_event(
             await apply_erasure(conn, envelope)
         case StaffListingChanged():
             await apply_staff_listing(conn, envelope)
+
+
+async def tell_who_takes_up_unowned(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    envelope: Envelope[CaseOwnerCleared],
+    now: datetime,
+) -> None:
+    """A case lost its owner (they left the staff roster) and nobody holds its rung for the
+    student: notify forgets the owner (no later notice of the case goes to someone gone) and
+    the counseling center staff responsible for the student hear of it at once, to take it
+    up from the queue's unowned cases. The message names no student."""
+    cleared = envelope.data
+    await state.upsert_case(
+        conn,
+        envelope.campus_id,
+        cleared.case_id,
+        cleared.student_ref,
+        owner_role=cleared.owner_role,
+    )
+    await state.clear_owner(conn, cleared.case_id, cleared.previous_owner_ref)
+    case = await state.get_case(conn, cleared.case_id)
+    severity = case.severity.value if case and case.severity else None
+    for person in await state.responsible_for(conn, envelope.campus_id, cleared.student_ref):
+        if person.role is Role.COUNSELING_CENTER:
+            await _notice(
+                conn,
+                policy,
+                envelope,
+                CaseNoticeKind.UNOWNED,
+                person.person_ref,
+                person.role,
+                cleared.case_id,
+                cleared.student_ref,
+                severity,
+                now,
+                at_once=True,
+            )
 
 
 async def tell_the_counseling_center(
