@@ -35,7 +35,11 @@ class RosterImportOut(BaseModel):
     mode: Literal["snapshot", "upsert"]
     status: Literal["applied", "dry_run", "rejected"]
     file_name: str
-    counts: dict[str, int] = Field(description="Rows read, and what changed, by kind.")
+    counts: dict[str, int] = Field(
+        description="Rows read, and what changed, by kind (staff: also `people_listed`,"
+        " `people_unlisted`, and the open cases of people taken off: `cases_handed_over` to"
+        " whoever is responsible now, `cases_unowned` with nobody)."
+    )
     errors: list[RowErrorOut] = Field(description="Refused rows (a rejected import).")
     at: datetime
     warnings: list[ScopeWarningOut] = Field(
