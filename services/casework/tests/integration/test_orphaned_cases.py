@@ -239,3 +239,18 @@ async def test_a_counselor_moved_to_another_building_hands_the_case_over(
     assert (counts["people_unlisted"], counts["cases_handed_over"]) == (0, 1)
     after = await case_row(pool, campus)
     assert after["owner_ref"] == PSEUDONYMS.person_ref(campus, SUCCESSOR)
+
+
+async def test_an_owner_who_still_covers_the_student_keeps_the_case(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, _ = await campus_with_a_case(client, pool)
+    before = await case_row(pool, campus)
+    # The building assignment ends, but the college one still covers the student.
+    widened = WITH_SUCCESSOR + LEAVER_LINE.replace("楼栋,8号楼", "学院,信息工程学院")
+
+    counts = await upload_staff(client, campus, widened)
+
+    assert (counts["removed"], counts["cases_handed_over"], counts["cases_unowned"]) == (1, 0, 0)
+    after = await case_row(pool, campus)
+    assert (after["owner_ref"], after["version"]) == (before["owner_ref"], before["version"])
