@@ -31,7 +31,8 @@ from types import FrameType
 
 from ._proc import DevstackError, data_dir, repo_root, stop_from_pid_file
 from .console import say
-from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka import LocalKafka
+from .kafka_jars import ensure_kafka_jars
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
     KAFKA_PORT_ENV,

@@ -19,8 +19,9 @@ from typing import NamedTuple
 from ._proc import DevstackError, data_dir, port_busy
 from .console import follow_file, say
 from .demo import DEMO_CAMPUS, DEMO_LADDER
-from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka import LocalKafka
 from .kafka_cluster import LocalKafkaCluster
+from .kafka_jars import ensure_kafka_jars
 from .kafka_security import SaslSsl, ensure_tls
 from .local_ports import (
     KAFKA_CONTROLLER_PORT_ENV,
