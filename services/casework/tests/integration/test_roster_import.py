@@ -109,6 +109,8 @@ async def test_sample_rosters_import_and_reimport_changes_nothing(
         "added": 0,
         "removed": 0,
         "unchanged": 8,
+        "people_listed": 0,
+        "people_unlisted": 0,
         "scopes_without_students": 0,
         "directory_entries": 0,
     }

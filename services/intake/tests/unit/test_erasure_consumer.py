@@ -10,7 +10,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import StudentErased
+from shouwang_contracts.events import StaffListingChanged, StudentErased
 from shouwang_contracts.topics import CASES, dead_letter_topic
 from shouwang_intake.adapters.erasure import Erased, ReceiptErasure
 from shouwang_intake.adapters.store import ReceiptAdvance
@@ -74,3 +74,16 @@ async def test_a_malformed_erasure_is_dead_lettered_with_its_reason() -> None:
     [headers] = dead
     assert headers["x-dlq-source-topic"] == CASES
     assert headers["x-dlq-reason"].startswith("not a valid shouwang.student.erased")
+
+
+def test_a_staff_listing_change_on_the_cases_topic_is_passed_over() -> None:
+    """Casework's staff-roster facts share the topic; receipts have nothing to do with them."""
+    envelope = Envelope.wrap(
+        StaffListingChanged(person_ref="per_1", listed=False, changed_at=AT),
+        source="/shouwang/casework",
+        campus_id="demo",
+        subject="per_1",
+    )
+    for headers in ([], list(envelope.kafka_headers())):
+        record: Any = type("R", (), {"value": envelope.to_bytes(), "headers": headers})()
+        assert consumers.decode_case_event(record) is None

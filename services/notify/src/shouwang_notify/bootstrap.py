@@ -20,7 +20,11 @@ from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway
 from .adapters.db import worker_transaction
 from .adapters.links import LinkSigner
 from .adapters.outbox import outbox_relay
-from .adapters.retention import purge_delivery_records, purge_family_contacts_of_leavers
+from .adapters.retention import (
+    purge_delivery_records,
+    purge_family_contacts_of_leavers,
+    purge_staff_contacts_of_leavers,
+)
 from .adapters.smtp import SmtpEmail, SmtpSettings
 from .adapters.templates import Templates
 from .config import NotifySettings
@@ -278,10 +282,12 @@ def _gauges(notify: Notify) -> Chore:
 
 
 def _retention(notify: Notify) -> Chore:
-    """Delete what only served a delivery once it is older than the retention period, and the
-    family contacts of students long gone; again at once while a table gave a full batch."""
+    """Delete what only served a delivery once it is older than the retention period, the
+    family contacts of students long gone and the contacts of staff long off the roster;
+    again at once while a table gave a full batch."""
     keep = timedelta(days=notify.settings.delivery_retention_days)
     grace = timedelta(days=notify.settings.family_contacts_after_leaving_days)
+    staff_grace = timedelta(days=notify.settings.staff_contacts_after_leaving_days)
     batch = notify.settings.retention_batch
 
     async def chore() -> bool:
@@ -290,6 +296,9 @@ def _retention(notify: Notify) -> Chore:
             gone = await purge_delivery_records(conn, now - keep, batch)
             gone["family_contacts"] = await purge_family_contacts_of_leavers(
                 conn, now - grace, batch
+            )
+            gone["staff_contacts"] = await purge_staff_contacts_of_leavers(
+                conn, now - staff_grace, batch
             )
         for table, n in gone.items():
             metrics.RETENTION_PURGED.labels(table).inc(n)

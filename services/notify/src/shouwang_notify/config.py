@@ -90,6 +90,10 @@ class NotifySettings(SharedSettings):
     # A student's family contacts end this long after the directory said the student left
     # (docs/retention.md: a term's grace for a roster mistake or a suspension of study).
     family_contacts_after_leaving_days: int = Field(default=180, ge=30)
+    # A staff member's contact addresses end this long after casework's staff roster stopped
+    # listing them (docs/retention.md: the grace for a roster mistake corrected by the next
+    # import; listed again before, they keep them). People never on the roster are untouched.
+    staff_contacts_after_leaving_days: int = Field(default=30, ge=7)
     retention_batch: int = Field(default=500, ge=1, le=10_000)
 
     max_upload_bytes: int = 10 * 1024 * 1024

@@ -106,7 +106,8 @@ PLANNING_FAILED = Counter(
 )
 RETENTION_PURGED = Counter(
     "notify_retention_purged",
-    "Rows that only served a delivery, deleted past NOTIFY_DELIVERY_RETENTION_DAYS, by table.",
+    "Rows deleted by the retention chore, by table: what only served a delivery, past"
+    " NOTIFY_DELIVERY_RETENTION_DAYS; the contacts of students and staff who left, past their grace.",
     ["table"],
     registry=REGISTRY,
 )

@@ -50,3 +50,26 @@ async def test_a_malformed_erasure_is_dead_lettered_with_its_reason() -> None:
     [headers] = dead
     assert headers["x-dlq-source-topic"] == CASES
     assert headers["x-dlq-reason"].startswith("not a valid shouwang.student.erased")
+
+
+async def test_a_malformed_staff_listing_is_dead_lettered_not_dropped() -> None:
+    """A leaving that breaks its contract must be seen: contacts would otherwise outlive it."""
+    broker = KafkaBroker()
+    notify: Any = SimpleNamespace(
+        broker=broker, settings=SimpleNamespace(group_prefix="unit", alert_batch=10)
+    )
+    register_consumers(notify)
+    dead: list[dict[str, Any]] = []
+
+    @broker.subscriber(dead_letter_topic(CASES))
+    async def on_dead_letter(message: KafkaMessage) -> None:
+        dead.append(dict(message.headers))
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            b'{"id": "x", "type": "shouwang.staff.listing_changed", "data": {"listed": "no"}}',
+            CASES,
+        )
+
+    [headers] = dead
+    assert headers["x-dlq-reason"].startswith("not a valid shouwang.staff.listing_changed")

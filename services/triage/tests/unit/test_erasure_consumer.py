@@ -9,7 +9,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import StudentErased
+from shouwang_contracts.events import StaffListingChanged, StudentErased
 from shouwang_contracts.topics import CASES, dead_letter_topic
 from shouwang_triage.config import TriageSettings
 from shouwang_triage.container import Triage
@@ -98,3 +98,16 @@ async def test_a_malformed_erasure_is_dead_lettered_with_its_reason(
     [headers] = dead
     assert headers["x-dlq-reason"].startswith("not a valid shouwang.student.erased")
     assert headers["x-dlq-consumer"] == "unit." + CASES
+
+
+def test_a_staff_listing_change_on_the_cases_topic_is_passed_over() -> None:
+    """Casework's staff-roster facts share the topic; grading has nothing to do with them."""
+    envelope = Envelope.wrap(
+        StaffListingChanged(person_ref="per_1", listed=True, changed_at=datetime.now(UTC)),
+        source="/shouwang/casework",
+        campus_id="c1",
+        subject="per_1",
+    )
+    for headers in ([], list(envelope.kafka_headers())):
+        record: Any = type("R", (), {"value": envelope.to_bytes(), "headers": headers})()
+        assert case_event(record) is None

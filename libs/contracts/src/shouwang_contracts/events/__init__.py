@@ -24,6 +24,7 @@ from .casework import (
     ReferralStatus,
     ReferralUpdated,
     ResponsibleStaff,
+    StaffListingChanged,
     StudentErased,
     StudentRouting,
 )
@@ -63,6 +64,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         BreakGlassOpened,
         StudentRouting,
         StudentErased,
+        StaffListingChanged,
     )
 }
 
@@ -99,6 +101,7 @@ __all__ = [
     "ReportSubmitted",
     "ResponsibleStaff",
     "ScreeningSubmitted",
+    "StaffListingChanged",
     "StudentErased",
     "StudentRouting",
 ]

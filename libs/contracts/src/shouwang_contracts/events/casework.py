@@ -303,6 +303,28 @@ class StudentErased(Payload):
     )
 
 
+class StaffListingChanged(Payload):
+    """A person left casework's staff roster, or is on it again (docs/retention.md, "Staff
+    who left").
+
+    A snapshot staff import that no longer lists someone says `listed = false`; any import
+    that lists a person not on file says `listed = true` (a newcomer, or someone listed again
+    after a roster mistake). Services that keep something of staff (notify: their contact
+    addresses) end it a grace period after leaving and keep it when the person is listed
+    again before. The pseudonym and the time only: never a name, 工号 or address. People who
+    were never on the roster (the on-duty line, a leader's office) never appear here.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "shouwang.staff.listing_changed"
+    TOPIC: ClassVar[str] = CASES
+
+    person_ref: str = Field(description="Pseudonymous reference of the staff member.")
+    listed: bool = Field(
+        description="True: on the staff roster (newly, or again); false: no longer on it."
+    )
+    changed_at: AwareDatetime = Field(description="When the import that changed it ran.")
+
+
 class ResponsibleStaff(BaseModel):
     """One person responsible for a student at some tier, by pseudonym only."""
 

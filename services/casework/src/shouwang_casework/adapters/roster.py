@@ -176,6 +176,11 @@ async def known_assignments(conn: asyncpg.Connection) -> set[Assignment]:
     return {Assignment(r[0], r[1], r[2], r[3]) for r in rows}
 
 
+async def known_people(conn: asyncpg.Connection) -> set[str]:
+    """The person_ref of everyone on the staff roster."""
+    return {r[0] for r in await conn.fetch("SELECT person_ref FROM staff")}
+
+
 async def save_staff(
     conn: asyncpg.Connection,
     campus_id: str,

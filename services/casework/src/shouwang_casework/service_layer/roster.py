@@ -10,7 +10,10 @@ Staff are identified by 工号/学号, and `person_ref = Pseudonymizer.person_re
 the identity provider's token `sub` must be that number for scope checks to find the person.
 Changed placements and responsibilities leave as `StudentRouting` events through the outbox:
 pseudonyms, the college and keyed hashes of the finer placement only; never names, numbers,
-contact details, nor class, building, floor or room in the clear.
+contact details, nor class, building, floor or room in the clear. Who joins or leaves the
+staff roster leaves as `StaffListingChanged` (the pseudonym and the time): a snapshot says
+who left, any import who is listed (newly or again); an `upsert` says nothing of people it
+does not mention.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ import anyio
 import asyncpg
 from shouwang_contracts.auth import Placement
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
+from shouwang_contracts.events.casework import (
+    ResponsibleStaff,
+    StaffListingChanged,
+    StudentRouting,
+)
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
@@ -174,6 +181,12 @@ async def import_staff(
             await repo.known_assignments(conn), incoming, snapshot=snapshot
         )
         counts |= {"people": len(people), **changes.counts()}
+        # Who joins or leaves the staff roster: services that keep something of staff (notify's
+        # contact addresses) end it after a grace, and keep it for someone listed again.
+        on_file = await repo.known_people(conn)
+        listed = sorted(people.keys() - on_file)
+        unlisted = sorted(on_file - people.keys()) if snapshot else []
+        counts |= {"people_listed": len(listed), "people_unlisted": len(unlisted)}
         placements = await repo.active_placements(conn)
         # Usually a spelling that differs between the two exports (8栋 vs 8号楼): the
         # assignment is kept, but nobody is covered by it until the names agree.
@@ -183,6 +196,7 @@ async def import_staff(
             await repo.save_staff(
                 conn, campus_id, people, changes.added, changes.removed, snapshot=snapshot
             )
+            await enqueue_listing(conn, campus_id, listed=listed, unlisted=unlisted)
             touched = affected_by(placements, changes.added | changes.removed)
             counts["directory_entries"] = await enqueue_directory(
                 conn,
@@ -257,6 +271,30 @@ async def enqueue_directory(
     # One pipelined statement, not a round trip per student: 20,000 entries took ~10 s.
     await outbox.enqueue_many(conn, envelopes)
     return len(envelopes)
+
+
+async def enqueue_listing(
+    conn: asyncpg.Connection, campus_id: str, *, listed: list[str], unlisted: list[str]
+) -> None:
+    """Put a StaffListingChanged per person who joined or left the staff roster in the
+    outbox, in the import's transaction: the pseudonym, listed or not, and when; never a
+    name or 工号. Keyed by the person, so a leaving and a re-listing stay in order."""
+    now = datetime.now(UTC)
+    traceparent = current_traceparent()
+    await outbox.enqueue_many(
+        conn,
+        [
+            Envelope.wrap(
+                StaffListingChanged(person_ref=person_ref, listed=is_listed, changed_at=now),
+                source=SOURCE,
+                campus_id=campus_id,
+                subject=person_ref,
+                traceparent=traceparent,
+            )
+            for is_listed, people in ((False, unlisted), (True, listed))
+            for person_ref in people
+        ],
+    )
 
 
 async def _lock_campus_roster(conn: asyncpg.Connection, campus_id: str) -> None:

@@ -1,5 +1,5 @@
-"""Retention of what only served a delivery, and of leavers' family contacts: the rows the
-chore deletes once they are old.
+"""Retention of what only served a delivery, of leavers' family contacts and of the contacts
+of staff who left the roster: the rows the chore deletes once they are old.
 
 Each statement deletes at most `batch` rows, the oldest first, so one turn holds locks on a
 few rows only and never stalls the dispatcher; the chore runs again at once while a table
@@ -113,3 +113,62 @@ async def purge_family_contacts_of_leavers(
             [r["student_ref"] for r in rows],
         )
     return len(rows)
+
+
+async def record_staff_listing(
+    conn: asyncpg.Connection, campus_id: str, person_ref: str, *, listed: bool, at: datetime
+) -> datetime | None:
+    """Casework's word on whether a person is on the staff roster. A leaver is remembered
+    from the earliest leaving not undone; a person listed at `at` or later than their leaving
+    is forgotten as a leaver (an older listing, delivered late, undoes nothing). For a
+    listing: when their contacts were erased, if they were (None otherwise)."""
+    if listed:
+        row = await conn.fetchrow(
+            "DELETE FROM staff_left WHERE campus_id = $1 AND person_ref = $2 AND left_at <= $3"
+            " RETURNING contacts_erased_at",
+            campus_id,
+            person_ref,
+            at,
+        )
+        return row["contacts_erased_at"] if row else None
+    await conn.execute(
+        """
+        INSERT INTO staff_left (campus_id, person_ref, left_at) VALUES ($1, $2, $3)
+        ON CONFLICT (campus_id, person_ref)
+            DO UPDATE SET left_at = LEAST(staff_left.left_at, EXCLUDED.left_at)
+        """,
+        campus_id,
+        person_ref,
+        at,
+    )
+    return None
+
+
+async def purge_staff_contacts_of_leavers(
+    conn: asyncpg.Connection, left_before: datetime, batch: int
+) -> int:
+    """Delete the contacts of up to `batch` staff who left the roster before `left_before`
+    (the longest gone first); how many were deleted. Contacts of a leaver written again later
+    (a contacts file that still lists them) go on the next turn: they serve no one, as the
+    directory names nobody off the roster. People never on the roster are never touched."""
+    return int(
+        await conn.fetchval(
+            """
+            WITH due AS MATERIALIZED (
+                SELECT c.campus_id, c.person_ref FROM staff_contacts c
+                JOIN staff_left l ON l.campus_id = c.campus_id AND l.person_ref = c.person_ref
+                WHERE l.left_at < $1
+                ORDER BY l.left_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED),
+            gone AS (
+                DELETE FROM staff_contacts c USING due
+                WHERE c.campus_id = due.campus_id AND c.person_ref = due.person_ref
+                RETURNING c.campus_id, c.person_ref),
+            marked AS (
+                UPDATE staff_left l SET contacts_erased_at = now() FROM gone
+                WHERE l.campus_id = gone.campus_id AND l.person_ref = gone.person_ref)
+            SELECT count(*) FROM gone
+            """,
+            left_before,
+            batch,
+        )
+    )

@@ -22,6 +22,7 @@ from shouwang_contracts.events.casework import (
     CaseSeverityChanged,
     CaseTransitioned,
     FamilyContactDecided,
+    StaffListingChanged,
     StudentErased,
     StudentRouting,
 )
@@ -49,6 +50,7 @@ CASE_EVENTS: dict[str, type[Payload]] = {
         AlertAcknowledged,
         BreakGlassOpened,
         StudentErased,
+        StaffListingChanged,
     )
 }
 APPLIED, DUPLICATE, SKIPPED = "applied", "duplicate", "skipped"

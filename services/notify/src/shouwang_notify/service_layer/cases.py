@@ -22,6 +22,7 @@ from shouwang_contracts.events.casework import (
     CaseTransitioned,
     FamilyContactDecided,
     FamilyContactDecision,
+    StaffListingChanged,
     StudentErased,
     StudentRouting,
 )
@@ -38,8 +39,9 @@ from ..domain.routing import (
     family_intent_on_consent,
 )
 from .alerts import queue_family_messages
-from .erasure import apply_erasure
+from .erasure import apply_erasure, complete_deferred_erasure
 from .policy import NotifyPolicy
+from .staff_left import apply_staff_listing
 
 
 async def apply_directory(conn: asyncpg.Connection, envelope: Envelope[StudentRouting]) -> None:
@@ -170,6 +172,8 @@ async def apply_case_event(
                 conn, campus, data.case_id, data.student_ref, closed_at=data.closed_at
             )
             await queue.cancel_family(conn, campus, data.student_ref, "case_closed", now)
+            # An erasure that waited for the student's last open case completes now.
+            await complete_deferred_erasure(conn, campus, data.student_ref)
         case FamilyContactDecided():
             await apply_family_decision(conn, cipher, policy, envelope, now)
         case AlertAcknowledged():
@@ -178,6 +182,8 @@ async def apply_case_event(
             await tell_the_counseling_center(conn, policy, envelope, now)
         case StudentErased():
             await apply_erasure(conn, envelope)
+        case StaffListingChanged():
+            await apply_staff_listing(conn, envelope)
 
 
 async def tell_the_counseling_center(
