@@ -17,7 +17,8 @@ from pathlib import Path
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
-from shouwang_devstack.kafka import LocalKafka, ensure_kafka_jars
+from shouwang_devstack.kafka import LocalKafka
+from shouwang_devstack.kafka_jars import ensure_kafka_jars
 from shouwang_devstack.localenv import generate_local_secrets
 from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh

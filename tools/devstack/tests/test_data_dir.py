@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from shouwang_devstack._proc import data_dir
-from shouwang_devstack.cli import Stack, main
+from shouwang_devstack.cli import main
 from shouwang_devstack.local_ports import LocalPorts, ports_record
 from shouwang_devstack.localenv import read_env_file
+from shouwang_devstack.stack import Stack
 
 
 def test_local_state_is_kept_in_the_checkouts_data_dir_by_default(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.demo import DEMO_PEOPLE, DEMO_SCOPES, token_command
-from shouwang_devstack.term import render_csv
+from shouwang_devstack.term_io import render_csv
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 

@@ -4,9 +4,9 @@ does not need to mint tokens."""
 from __future__ import annotations
 
 import pytest
-from shouwang_devstack.cli import Stack
 from shouwang_devstack.localenv import generate_local_secrets
 from shouwang_devstack.services import REGISTRY
+from shouwang_devstack.stack import Stack
 
 
 def test_the_gateway_follows_the_services_ports(

@@ -15,13 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from shouwang_contracts.topics import all_topics
-from shouwang_devstack import kafka as devstack_kafka
-from shouwang_devstack.kafka import (
-    LocalKafka,
-    ensure_kafka_jars,
-    kafka_tool_command,
-    new_cluster_id,
-)
+from shouwang_devstack import kafka_jars
+from shouwang_devstack.kafka import LocalKafka, kafka_tool_command, new_cluster_id
+from shouwang_devstack.kafka_jars import ensure_kafka_jars
 from shouwang_devstack.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -100,7 +96,7 @@ def test_jars_are_resolved_again_when_the_pom_changes(
     pom.write_text("<project><kafka.version>4.1.1</kafka.version></project>\n")
     calls = tmp_path / "calls"
     mvn = _fake_maven(tmp_path, calls)
-    monkeypatch.setattr(devstack_kafka.shutil, "which", lambda name: str(mvn))
+    monkeypatch.setattr(kafka_jars.shutil, "which", lambda name: str(mvn))
 
     libs = ensure_kafka_jars(root)
     ensure_kafka_jars(root)

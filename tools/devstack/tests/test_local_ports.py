@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from shouwang_devstack._proc import DevstackError, free_port, repo_root
-from shouwang_devstack.cli import Stack, build_parser, main, requested_ports
+from shouwang_devstack.cli import build_parser, main, requested_ports
 from shouwang_devstack.local_ports import (
     LocalPorts,
     local_ports,
@@ -17,6 +17,7 @@ from shouwang_devstack.local_ports import (
     record_ports,
     running_ports,
 )
+from shouwang_devstack.stack import Stack
 
 
 def test_unset_or_empty_means_the_usual_ports() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from shouwang_devstack._proc import DevstackError, free_port, repo_root
-from shouwang_devstack.cli import Stack, build_parser, main, render_line, say
+from shouwang_devstack.cli import build_parser, main
+from shouwang_devstack.console import render_line, say
 from shouwang_devstack.local_ports import LocalPorts
 from shouwang_devstack.services import (
     REGISTRY,
@@ -23,6 +24,7 @@ from shouwang_devstack.services import (
     service_host,
     service_port,
 )
+from shouwang_devstack.stack import Stack
 
 
 def test_registry_ports_follow_the_conventions() -> None:

@@ -30,7 +30,8 @@ from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import TokenVerifier
 from starlette.types import ASGIApp
 
-from .edge import EdgeMiddleware, HttpMetrics, route_matches
+from .admission import route_matches
+from .edge import EdgeMiddleware, HttpMetrics
 from .fastlane import direct_routes
 from .logs import configure_logging
 from .openapi import document_problems, hoist_body_definitions

@@ -2,45 +2,37 @@
 
 Each layer costs a coroutine and a wrapped `send` per request, which a busy intake notices, so
 trace context, authentication, rate limits (per address without a token, per person with
-one), body limits, the fast lane to DirectRoutes and the HTTP metrics share one.
+one), body limits, the fast lane to DirectRoutes and the HTTP metrics share one. Who may
+come in is decided by `admission`; the text no query can take is found by `textchecks`.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
+from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from shouwang_contracts.auth import Principal, TokenVerifier
+from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.trace import current_traceparent, end_span, incoming_trace_id, start_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admission import AUTHENTICATED_PREFIX, Admission, RouteMatch
 from .fastlane import DirectRoute
 from .problems import (
     PROBLEM_CODE_SCOPE_KEY,
     BodyTooLarge,
-    LoneSurrogate,
-    NulCharacter,
-    Problem,
     nul_character,
     problem_response,
     too_large_response,
 )
-from .ratelimits import PersonLimits, RateLimiter, person_key, too_many_requests
-from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token, role_forbidden
+from .ratelimits import PersonLimits, RateLimiter
+from .security import RoleGuard
+from .textchecks import declares_json, json_fault, nul_in_target
 
-#: Paths under this prefix need a bearer token; the rest (`/healthz`, `/readyz`, `/metrics`,
-#: the OpenAPI document) are public.
-AUTHENTICATED_PREFIX = "/v1/"
-#: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
-OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 #: The most of a JSON body the edge keeps to look for text no query can take (see
-#: `has_lone_surrogate`); a larger body passes unchecked to a route that refuses its size.
+#: `textchecks`); a larger body passes unchecked to a route that refuses its size.
 JSON_CHECK_MAX_BYTES = 1024 * 1024
 #: On every `/v1` answer (refusals too), which may hold personal data: no browser or proxy
 #: keeps it on disk, and no browser reads it as anything but what it says it is.
@@ -96,85 +88,6 @@ class HttpMetrics:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
-    """The method and path of one route, matched before routing."""
-
-    methods: frozenset[str]
-    path: re.Pattern[str]
-
-    def matches(self, method: str, path: str) -> bool:
-        return method in self.methods and self.path.match(path) is not None
-
-
-def route_matches(routers: Iterable[APIRouter], named: Iterable[str]) -> list[RouteMatch]:
-    """The routes `named` as "METHOD /template" (e.g. "GET /v1/cases/{case_id}"); a name no
-    route of `routers` answers to is a mistake, raised at once (a renamed route would
-    otherwise leave its reads unlimited without a word)."""
-    wanted = set(named)
-    found: list[RouteMatch] = []
-    for router in routers:
-        for route in router.routes:
-            if not isinstance(route, APIRoute):
-                continue
-            for method in route.methods or ():
-                name = f"{method} {route.path}"
-                if name in wanted:
-                    wanted.discard(name)
-                    found.append(RouteMatch(frozenset({method}), route.path_regex))
-    if wanted:
-        raise ValueError(f"no route answers to {', '.join(sorted(wanted))}")
-    return found
-
-
-# A JSON string escape of a UTF-16 surrogate: high (D800-DBFF) or low (DC00-DFFF).
-_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
-_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_UNPAIRED = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
-_ESCAPED_BACKSLASH = re.compile(rb"\\\\")
-
-
-def has_lone_surrogate(body: bytes) -> bool:
-    """Whether a JSON text escapes a surrogate that is not half of a pair (`"\\ud800"`).
-
-    Python's `json` accepts one, and the string then fails wherever it is encoded (sealing a
-    note, PostgreSQL, the answer): a 500 from a malformed body. Escaped backslashes are
-    blanked first, so `"\\\\ud800"` (a backslash, then letters) is text, not an escape.
-    """
-    if b"\\u" not in body:
-        return False
-    return _UNPAIRED.search(_ESCAPED_BACKSLASH.sub(b"__", body)) is not None
-
-
-def has_nul(body: bytes) -> bool:
-    """Whether a JSON text escapes a NUL character (`"\\u0000"`), which no PostgreSQL text
-    column or parameter can hold: the query would fail as a 500."""
-    if b"\\u0000" not in body:
-        return False
-    return b"\\u0000" in _ESCAPED_BACKSLASH.sub(b"__", body)
-
-
-def _json_fault(body: bytes) -> Exception | None:
-    if has_lone_surrogate(body):
-        return LoneSurrogate()
-    if has_nul(body):
-        return NulCharacter()
-    return None
-
-
-def _nul_in_target(path: str, query: bytes) -> bool:
-    """A NUL in the (decoded) path or the query string: `/v1/students/%00/file`."""
-    return "\x00" in path or b"%00" in query
-
-
-def _declares_json(headers: Any) -> bool:
-    for name, value in headers:
-        if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
-            return bool(media == b"application/json" or media.endswith(b"+json"))
-    return False
-
-
 def _route_path(scope: Scope) -> str:
     """The path the routers match: without the `root_path` a proxy mounted the app under."""
     path: str = scope["path"]
@@ -219,11 +132,14 @@ class EdgeMiddleware:
         audited_reads: list[RouteMatch] | None = None,
     ) -> None:
         self.app = app
-        self.person_limits = person_limits
-        self.audited_reads = audited_reads or []
-        self.verifier = token_verifier
-        self.role_guards = role_guards or []
-        self.unauthenticated_limiter = unauthenticated_limiter
+        self.admission = Admission(
+            token_verifier=token_verifier,
+            role_guards=role_guards,
+            unauthenticated_limiter=unauthenticated_limiter,
+            person_limits=person_limits,
+            audited_reads=audited_reads,
+            rate_limited=metrics.rate_limited if metrics is not None else None,
+        )
         self.direct_routes = direct_routes or {}
         self.metrics = metrics
         self.body_limit = body_limit
@@ -244,65 +160,6 @@ class EdgeMiddleware:
             )
             self._labelled[key] = series
         return series
-
-    async def _admit(self, scope: Scope, path: str) -> Problem | None:
-        """Authenticate a `/v1/` request and limit callers without a valid token; the
-        refusal, or None to go on. Reads no body."""
-        needs_token = self.verifier is not None and path.startswith(AUTHENTICATED_PREFIX)
-        if needs_token:
-            assert self.verifier is not None
-            try:
-                principal = await authenticate(
-                    self.verifier, bearer_token(scope.get("headers", ()))
-                )
-            except Problem as refused:
-                return self._limited(scope) or refused
-            scope[PRINCIPAL_SCOPE_KEY] = principal
-            for guard in self.role_guards:
-                if guard.refuses(scope["method"], path, principal.role):
-                    return role_forbidden(principal.role, guard.allowed)
-            return self._person_limited(principal, scope["method"], path)
-        if path in OPERATIONS_PATHS:
-            return None
-        return self._limited(scope)
-
-    def _limited(self, scope: Scope) -> Problem | None:
-        """429 when the unauthenticated caller's address is over its limit."""
-        if self.unauthenticated_limiter is None:
-            return None
-        client = scope.get("client")
-        wait = self.unauthenticated_limiter.acquire(client[0] if client else "unknown")
-        if wait:
-            self._count_limited("unauthenticated")
-            return too_many_requests(wait, ("未认证的请求", "unauthenticated requests"))
-        return None
-
-    def _person_limited(self, principal: Principal, method: str, path: str) -> Problem | None:
-        """429 when the signed-in person is over their limit of requests, or of reads that
-        write an audit row. Checked after the role guard: a refused role costs nothing."""
-        limits = self.person_limits
-        if limits is None:
-            return None
-        key = person_key(principal.campus_id, principal.sub)
-        if limits.requests is not None:
-            wait = limits.requests.acquire(key)
-            if wait:
-                self._count_limited("person")
-                return too_many_requests(wait, ("请求", "requests"))
-        if limits.audited_reads is not None and any(
-            read.matches(method, path) for read in self.audited_reads
-        ):
-            wait = limits.audited_reads.acquire(key)
-            if wait:
-                self._count_limited("person_audited_reads")
-                return too_many_requests(
-                    wait, ("查阅学生档案和个案", "reads of student files and cases")
-                )
-        return None
-
-    def _count_limited(self, limit: str) -> None:
-        if self.metrics is not None:
-            self.metrics.rate_limited.labels(limit).inc()
 
     def _limit(self, path: str) -> int | None:
         for prefix, limit in self.overrides:
@@ -341,11 +198,11 @@ class EdgeMiddleware:
             if direct is not None:
                 target = direct.serve_direct
         try:
-            refusal = await self._admit(scope, path)
+            refusal = await self.admission.admit(scope, path)
             if (
                 refusal is None
                 and path.startswith(AUTHENTICATED_PREFIX)
-                and _nul_in_target(path, scope.get("query_string", b""))
+                and nul_in_target(path, scope.get("query_string", b""))
             ):
                 refusal = nul_character()
             if refusal is not None:
@@ -359,7 +216,7 @@ class EdgeMiddleware:
                 )(scope, receive, edge_send)
                 return
             # A DirectRoute parses with pydantic, which refuses lone surrogates itself.
-            check_json = target is self.app and _declares_json(headers)
+            check_json = target is self.app and declares_json(headers)
             if limit is None and not check_json:
                 await target(scope, receive, edge_send)
                 return
@@ -391,7 +248,7 @@ class EdgeMiddleware:
                     if check_json:
                         chunks.append(body)
                         if not message.get("more_body", False):
-                            fault = _json_fault(b"".join(chunks))
+                            fault = json_fault(b"".join(chunks))
                             if fault is not None:
                                 raise fault
                 return message

@@ -93,7 +93,7 @@ class BodyTooLarge(StarletteHTTPException):
 
 class LoneSurrogate(StarletteHTTPException):
     """The JSON body escapes a UTF-16 surrogate that is not half of a pair: text no UTF-8 can
-    hold, refused as malformed JSON before a handler runs (`edge.has_lone_surrogate`)."""
+    hold, refused as malformed JSON before a handler runs (`textchecks.has_lone_surrogate`)."""
 
     def __init__(self) -> None:
         super().__init__(400, "lone surrogate escape in a JSON string")
@@ -111,7 +111,7 @@ def nul_character() -> Problem:
 
 
 class NulCharacter(StarletteHTTPException):
-    """The JSON body escapes a NUL character (`edge.has_nul`)."""
+    """The JSON body escapes a NUL character (`textchecks.has_nul`)."""
 
     def __init__(self) -> None:
         super().__init__(422, "NUL character in a JSON string")

@@ -98,6 +98,21 @@ def test_grouped_alerts_name_each_grade_owner_and_deadline_in_words() -> None:
     assert "counseling_center" not in message.body  # ids become words
 
 
+@pytest.mark.parametrize(
+    ("language", "closing"),
+    [("zh-CN", "请知悉，并按需配合。"), ("en", "For your information;")],
+    ids=["zh-CN", "en"],
+)
+def test_the_grouped_notice_closes_apart_from_its_list(language: str, closing: str) -> None:
+    """A blank line between the list and the closing words, as the digest and the case
+    notices have: glued to the last item, they read as part of it."""
+    context = CONTEXTS[Template.ALERTS_INFORMED]
+    body = TEMPLATES.message(Template.ALERTS_INFORMED, language, context).body  # type: ignore[arg-type]
+    before, found, _ = body.partition(f"\n\n{closing}")
+    assert found, body
+    assert before.splitlines()[-1].startswith("- "), body
+
+
 def test_english_when_asked() -> None:
     message = TEMPLATES.message(Template.ALERT, "en", ALERT)
     assert message.subject.startswith("[Shouwang] Severe alert")

@@ -51,7 +51,8 @@ import pytest
 
 from ._proc import free_port
 from .identity import IdentityProvider
-from .kafka import LocalKafka, ensure_kafka_jars
+from .kafka import LocalKafka
+from .kafka_jars import ensure_kafka_jars
 from .localenv import generate_local_secrets
 from .postgres import LocalPostgres
 from .provision import drop_database, has_migrations, normalise_dsn, provision_fresh
