@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,28 @@ async def campus_with_a_case(client: httpx.AsyncClient, pool: asyncpg.Pool) -> t
     return campus, str(case["case_id"])
 
 
+async def schedule_follow_up(client: httpx.AsyncClient, campus: str, case_id: str) -> str:
+    """A follow-up of the case, the owner's own (due in a week)."""
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    response = await client.post(
+        f"/v1/cases/{case_id}/follow-ups",
+        json={"due_at": due},
+        headers=token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR),
+    )
+    assert response.status_code in (200, 201), response.text
+    follow_up_id: str = response.json()["follow_up_id"]
+    return follow_up_id
+
+
+async def follow_up_row(pool: asyncpg.Pool, campus: str, follow_up_id: str) -> asyncpg.Record:
+    async with campus_transaction(pool, campus) as conn:
+        row = await conn.fetchrow(
+            "SELECT * FROM follow_ups WHERE follow_up_id = $1", uuid.UUID(follow_up_id)
+        )
+    assert row is not None
+    return row
+
+
 async def case_row(pool: asyncpg.Pool, campus: str) -> asyncpg.Record:
     async with campus_transaction(pool, campus) as conn:
         row = await conn.fetchrow("SELECT * FROM cases")
@@ -99,6 +122,7 @@ async def test_a_case_owned_by_someone_who_left_goes_to_who_is_responsible_now(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     campus, case_id = await campus_with_a_case(client, pool)
+    follow_up_id = await schedule_follow_up(client, campus, case_id)
     before = await case_row(pool, campus)
     leaver = PSEUDONYMS.person_ref(campus, COUNSELOR_8)
     successor = PSEUDONYMS.person_ref(campus, SUCCESSOR)
@@ -109,7 +133,7 @@ async def test_a_case_owned_by_someone_who_left_goes_to_who_is_responsible_now(
     after = await case_row(pool, campus)
     assert (after["owner_ref"], after["owner_role"]) == (successor, "residence_counselor")
     assert after["version"] == before["version"] + 1
-    *_, last = await history(pool, campus)
+    *_, last, follow_up_moved = await history(pool, campus)
     assert (last["kind"], last["actor_ref"], last["actor_role"]) == (
         "assigned",
         "system:casework",
@@ -121,6 +145,10 @@ async def test_a_case_owned_by_someone_who_left_goes_to_who_is_responsible_now(
         "previous_owner_ref": leaver,
         "reason": OWNER_OFF_ROSTER,
     }
+    # The follow-up the leaver was to make falls due for the new owner, when it was due.
+    assert follow_up_moved["detail"] == {"follow_up_id": follow_up_id, "reason": OWNER_OFF_ROSTER}
+    follow_up = await follow_up_row(pool, campus, follow_up_id)
+    assert (follow_up["assignee_ref"], follow_up["status"]) == (successor, "scheduled")
     # The usual event, through the outbox: notify tells the new owner on it.
     *_, assigned = assignments(await outbox_events(pool, campus))
     assert (assigned["case_id"], assigned["owner_ref"], assigned["previous_owner_ref"]) == (
@@ -141,6 +169,7 @@ async def test_a_case_nobody_can_take_over_shows_unowned(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     campus, case_id = await campus_with_a_case(client, pool)
+    follow_up_id = await schedule_follow_up(client, campus, case_id)
     events_before = len(await outbox_events(pool, campus))
 
     counts = await upload_staff(client, campus, WITHOUT_LEAVER)
@@ -149,7 +178,9 @@ async def test_a_case_nobody_can_take_over_shows_unowned(
     after = await case_row(pool, campus)
     # The rung stays: whoever takes it up knows it is a residence counselor's case.
     assert (after["owner_ref"], after["owner_role"]) == (None, "residence_counselor")
-    *_, last = await history(pool, campus)
+    *_, last, _ = await history(pool, campus)
+    # Nobody is to make the follow-up until someone takes the case up.
+    assert (await follow_up_row(pool, campus, follow_up_id))["assignee_ref"] is None
     assert (last["kind"], last["actor_ref"], last["detail"]["reason"]) == (
         "owner_cleared",
         "system:casework",

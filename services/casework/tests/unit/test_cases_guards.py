@@ -223,6 +223,22 @@ def test_referral_steps() -> None:
     assert referral.returned_at == T0 + timedelta(days=3)
 
 
+def test_a_follow_up_handed_on_keeps_its_due_time_and_is_not_flagged_missed_twice() -> None:
+    follow_up = FollowUp(
+        "u1", "c1", FollowUpPurpose.ROUTINE, T0, "per_a", FollowUpStatus.SCHEDULED, "per_a", T0
+    )
+    later = T0 + timedelta(hours=1)
+    follow_up.reminded_at = later
+    follow_up.hand_to("per_b")
+    assert (follow_up.assignee_ref, follow_up.due_at, follow_up.version) == ("per_b", T0, 2)
+    assert not follow_up.needs_reminder(later)
+    follow_up.hand_to(None)
+    assert follow_up.assignee_ref is None
+    follow_up.close(FollowUpStatus.CANCELLED, "per_c", later, reason="学生已转学")
+    with pytest.raises(InvalidTransition):
+        follow_up.hand_to("per_d")
+
+
 def test_a_missed_follow_up_reminds_once_and_closes_by_hand_with_why() -> None:
     follow_up = FollowUp(
         "u1", "c1", FollowUpPurpose.ROUTINE, T0, "per_a", FollowUpStatus.SCHEDULED, "per_a", T0

@@ -63,6 +63,13 @@ class FollowUp:
         self.reminded_at = None
         self.version += 1
 
+    def hand_to(self, assignee_ref: str | None) -> None:
+        """Give a scheduled follow-up to someone else (nobody: whoever takes the case up), due
+        when it was; one already flagged as missed is not flagged again."""
+        self._require_scheduled()
+        self.assignee_ref = assignee_ref
+        self.version += 1
+
     def close(
         self,
         status: FollowUpStatus,

@@ -7,20 +7,26 @@ transaction and after its roster changes, each such case goes through the case a
 (version, history, `case.assigned` through the outbox) to the person now responsible for
 the student in the case's owner role, narrowest scope first, as a warning's owner is chosen;
 with nobody responsible it loses its owner and shows unowned in the queue until someone takes
-it. Recorded as the system, with the reason code below; nothing here logs a person.
+it (`case.owner_cleared`). The leaver's scheduled follow-ups of the case go with it. Recorded as
+the system, with the reason code below; nothing here logs a person.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.trace import current_traceparent
 
+from ..adapters import care
 from ..adapters import cases as case_repo
 from ..adapters import roster as repo
+from ..domain.cases import Case
+from ..domain.followup import FollowUp, FollowUpStatus
+from .events import follow_up_updated, publish
 from .loop import now, store
 
 #: Why the system moved the case, as its history records it.
@@ -58,14 +64,18 @@ async def hand_over_cases(
     for case_id, _ in candidates:
         case = await case_repo.get_case(conn, case_id, lock=True)
         # Re-read under the lock: someone may have closed or reassigned it meanwhile.
-        if case is None or not case.active or case.owner_ref not in dropped:
+        if case is None or not case.active:
+            continue
+        leaver = case.owner_ref
+        if leaver is None or leaver not in dropped:
             continue
         responsible = await repo.responsible_for(conn, case.student_ref, case.owner_role.value)
-        if case.owner_ref in responsible:
+        if leaver in responsible:
             continue  # moved within the roster, still covering this student
-        if responsible:
+        successor = responsible[0] if responsible else None
+        if successor is not None:
             case.assign(
-                owner_ref=responsible[0],
+                owner_ref=successor,
                 owner_role=case.owner_role,
                 at=at,
                 reason=OWNER_OFF_ROSTER,
@@ -74,5 +84,32 @@ async def hand_over_cases(
         else:
             case.release(at=at, reason=OWNER_OFF_ROSTER)
             unowned += 1
+        moved = await _hand_follow_ups(conn, cipher, case, leaver, successor, at)
         await store(conn, case, cipher, traceparent)
+        for follow_up in moved:
+            await publish(conn, campus_id, follow_up_updated(case, follow_up, at), traceparent)
     return Handovers(handed_over, unowned)
+
+
+async def _hand_follow_ups(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    case: Case,
+    leaver: str,
+    successor: str | None,
+    at: datetime,
+) -> list[FollowUp]:
+    """The leaver's scheduled follow-ups of the case, given to the successor (or nobody),
+    each on the case's history; returns them (their events follow the case's)."""
+    moved = []
+    for follow_up in await care.follow_ups_of(conn, case.case_id):
+        if follow_up.status is FollowUpStatus.SCHEDULED and follow_up.assignee_ref == leaver:
+            follow_up.hand_to(successor)
+            await care.save_follow_up(conn, cipher, case, follow_up)
+            case.record_system(
+                "follow_up_moved",
+                at,
+                detail={"follow_up_id": follow_up.follow_up_id, "reason": OWNER_OFF_ROSTER},
+            )
+            moved.append(follow_up)
+    return moved
