@@ -4,16 +4,15 @@ Each consumer applies whatever queued up as one batch: every event in order, eac
 `processed_events` and applied under its own campus, all in one transaction, then one offset
 commit (a commit per record held casework near 33 warnings/s). The warnings of a campus are
 applied set-wise (`service_layer.warning_sets`): a dozen statements for the batch, not about
-ten per event. The students of a batch are
-locked first, in one global order, so the assessments' and the alerts' batches never
-deadlock. The kit's consumer runtime commits the offsets only after that transaction has
-committed: a crash before the commit redelivers the records, and the claims make the
-redelivery a no-op. A batch that fails for the work's own reason is applied again record by
-record, so only the record at fault is dead-lettered. A record no retry can fix
-(not an event of the expected type, or refused by a rule of the loop) goes to `<topic>.dlq`
-with the reason, then the consumer goes on. A transient failure (the database away) rewinds
-to the record and tries again after a pause, never skipping it; any other failure is tried
-`CASEWORK_MAX_ATTEMPTS` times before the record is dead-lettered.
+ten per event. The students of a batch are locked first, in one global order, so the
+assessments' and the alerts' batches never deadlock. The kit's consumer runtime commits the
+offsets only after that transaction has committed: a crash before the commit redelivers the
+records, and the claims make the redelivery a no-op. A batch that fails for the work's own
+reason is applied again record by record, so only the record at fault is dead-lettered. A
+record no retry can fix (not an event of the expected type, or refused by a rule of the loop)
+goes to `<topic>.dlq` with the reason, then the consumer goes on. A transient failure (the
+database away) rewinds to the record and tries again after a pause, never skipping it; any
+other failure is tried `CASEWORK_MAX_ATTEMPTS` times before the record is dead-lettered.
 """
 
 from __future__ import annotations
