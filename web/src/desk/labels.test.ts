@@ -12,6 +12,7 @@ const ACTIONS = [
   'audit.read',
   'break_glass.open',
   'break_glass.review',
+  'case.awaiting.read',
   'case.history.read',
   'case.notes.read',
   'case.plan.read',

@@ -81,7 +81,10 @@ const en: typeof zh = {
   },
   audit: {
     title: 'Audit log',
-    explain: 'Who read which student’s data, when and in which role (pseudonyms shown). Reading this page is logged too.',
+    explain:
+      'Who read which student’s data, when and in which role (pseudonyms shown). Reading this page is logged too. Pages that refresh themselves (the queue) log a student’s first showing in a span and say until when it stands for the showings after it.',
+    coversUntil: 'shown again until {t} without another entry',
+    studentNo: 'One student’s entries, by student number',
     at: 'When',
     role: 'Role',
     action: 'Action',
@@ -95,6 +98,7 @@ const en: typeof zh = {
       case_history_read: 'Read a case’s history',
       case_notes_read: 'Read case notes',
       case_plan_read: 'Read a plan',
+      case_awaiting_read: 'Read the alerts awaiting them',
       case_queue_read: 'Read the queue',
       case_read: 'Read a case',
       file_erase: 'Student file erasure on request',

@@ -79,7 +79,10 @@ export default {
   },
   audit: {
     title: '审计日志',
-    explain: '谁在何时以什么角色查看了哪位学生的信息（以化名显示）。查看本页本身也会被记录。',
+    explain:
+      '谁在何时以什么角色查看了哪位学生的信息（以化名显示）。查看本页本身也会被记录。队列等自动刷新的页面，每位学生在一段时间内只记首次显示，注明此后至何时再次显示不另记录。',
+    coversUntil: '至 {t} 再次显示不另记录',
+    studentNo: '按学号查看某位学生的记录',
     at: '时间',
     role: '角色',
     action: '操作',
@@ -94,6 +97,7 @@ export default {
       case_history_read: '查看个案经过',
       case_notes_read: '查看个案记录',
       case_plan_read: '查看帮扶计划',
+      case_awaiting_read: '查看待我确认列表',
       case_queue_read: '查看队列',
       case_read: '查看个案',
       file_erase: '依申请删除学生档案',

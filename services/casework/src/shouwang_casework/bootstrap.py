@@ -23,7 +23,7 @@ from .entrypoints.scheduler import (
     closed_file_retention,
     follow_up_reminders,
 )
-from .service_layer.erasure import leaver_roster_chore
+from .service_layer.erasure import leaver_roster_chore, roster_import_chore
 
 # How often published outbox rows older than CASEWORK_OUTBOX_KEEP_DAYS are purged.
 PURGE_EVERY_SECONDS = 600.0
@@ -83,6 +83,17 @@ async def bootstrap(settings: CaseworkSettings) -> Casework:
                 pool, settings.campuses, settings.leaver_roster_days, settings.retention_batch
             ),
             name="leaver-roster-retention",
+        )
+        tasks.every(
+            settings.retention_interval_seconds,
+            roster_import_chore(
+                pool,
+                settings.campuses,
+                settings.roster_import_error_days,
+                settings.roster_import_days,
+                settings.retention_batch,
+            ),
+            name="roster-import-retention",
         )
         if settings.consumers_enabled:
             tasks.every(LAG_INTERVAL_SECONDS, metrics.PROGRESS.measure, name="consumer-lag")

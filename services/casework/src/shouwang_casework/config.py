@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
 
@@ -60,6 +61,11 @@ class CaseworkSettings(SharedSettings):
     # The largest roster file a campus admin may upload (the request as a whole is capped
     # at 21 MiB, so this may lower the limit, not raise it).
     roster_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=20 * 1024 * 1024)
+    # A listing read (the queue, the awaiting list, the name cards: pages refreshed every
+    # 15 s) records each student shown at most once per reader, role and page in this many
+    # seconds (service_layer/access.py); 0 records every showing. Single reads (a case, a
+    # file, its history, its notes) and break-the-glass are one audit row each, always.
+    audit_list_window_seconds: int = Field(default=900, ge=0, le=3600)
     # How long a break-the-glass grant opens a student's file, at most.
     break_glass_minutes: int = Field(default=120, ge=5, le=24 * 60)
     # How often one person may break the glass in 24 hours (429 past it).
@@ -75,3 +81,22 @@ class CaseworkSettings(SharedSettings):
     # roster said they left, once no case is open and every file text is erased (docs/
     # retention.md). At least 180 days: a term, for a roster mistake or a 休学 that ends.
     leaver_roster_days: int = Field(default=365, ge=180)
+    # A roster import's row errors (they quote 学号 and cells) are blanked this long after the
+    # import, its record (file name, hash, counts) deleted this long after; the record never
+    # before its errors (docs/retention.md).
+    roster_import_error_days: int = Field(default=90, ge=7)
+    roster_import_days: int = Field(default=365, ge=30)
+
+    @model_validator(mode="after")
+    def _import_record_outlives_its_errors(self) -> CaseworkSettings:
+        if self.roster_import_days < self.roster_import_error_days:
+            raise ValueError(
+                "roster_import_days must be at least roster_import_error_days: the import's"
+                " record outlives its row errors"
+            )
+        return self
+
+    @property
+    def audit_list_window(self) -> timedelta:
+        """`audit_list_window_seconds` as the interval the audit log takes."""
+        return timedelta(seconds=self.audit_list_window_seconds)

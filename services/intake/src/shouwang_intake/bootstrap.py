@@ -75,6 +75,8 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
                 pool,
                 receipt_days=settings.receipt_retention_days,
                 key_days=settings.idempotency_key_days,
+                census_error_days=settings.census_error_days,
+                census_batch_days=settings.census_batch_days,
                 batch=settings.retention_batch,
             ),
             name="receipt-retention",

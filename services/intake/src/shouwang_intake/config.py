@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
 
@@ -49,7 +49,20 @@ class IntakeSettings(SharedSettings):
     # was made. The hourly chore deletes at most `retention_batch` rows per table per turn.
     receipt_retention_days: int = Field(default=365, ge=30)
     idempotency_key_days: int = Field(default=7, ge=1)
+    # A census upload's row errors end this long after the upload ended, its record (counts,
+    # hash) this long after; the record never before its errors.
+    census_error_days: int = Field(default=90, ge=7)
+    census_batch_days: int = Field(default=365, ge=30)
     retention_batch: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _census_record_outlives_its_errors(self) -> IntakeSettings:
+        if self.census_batch_days < self.census_error_days:
+            raise ValueError(
+                "census_batch_days must be at least census_error_days: the upload's record"
+                " outlives its row errors"
+            )
+        return self
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -7,15 +7,24 @@ import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from notify_delivery import SAMPLES
-from notify_kafka import NotificationWatcher, alert, case_with_consent, directory, publish
+from notify_kafka import (
+    NotificationWatcher,
+    alert,
+    case_with_consent,
+    directory,
+    publish,
+    wrap,
+)
 from notify_receivers import HttpSink, SmtpSink, until
 from shouwang_contracts.auth import mint_token
+from shouwang_contracts.events.casework import CaseClosed, CaseOpened, CaseOutcome, StudentErased
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_contracts.vocabulary import Role, Severity
@@ -377,3 +386,84 @@ async def test_logs_leak_no_contact_detail_and_no_robot_key(
         "@example.com",
     ):
         assert secret not in log, secret
+
+
+async def test_an_erasure_deferred_by_an_open_case_completes_after_a_restart(
+    notify_process: Callable[..., ServiceProcess], kafka_bootstrap: str, campus: Campus
+) -> None:
+    """On Kafka: `student.erased` while the student's case is open keeps the family contacts
+    and leaves a pending erasure; notify is killed; the process after it completes the
+    erasure when the case-closed event comes, and says so in counts."""
+    first = await notify_process().start_async()
+    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    dsn = first.env["NOTIFY_DATABASE_URL"]
+    student, case_id = campus.student(), str(uuid.uuid4())
+
+    async def held() -> tuple[int, int]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', false)")
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM family_contacts WHERE campus_id = $1"
+                " AND student_ref = $2) AS contacts, (SELECT count(*) FROM pending_erasures"
+                " WHERE campus_id = $1 AND student_ref = $2) AS pending",
+                campus.id,
+                student,
+            )
+        finally:
+            await conn.close()
+        assert row is not None
+        return row["contacts"], row["pending"]
+
+    async def until_held(expected: tuple[int, int], what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 60
+        while await held() != expected:
+            assert asyncio.get_running_loop().time() < deadline, what
+            await asyncio.sleep(0.2)
+
+    opened_at = datetime.now(UTC)
+    await publish(
+        kafka_bootstrap,
+        wrap(
+            CaseOpened(
+                case_id=case_id,
+                student_ref=student,
+                severity=Severity.SEVERE,
+                owner_ref=None,
+                owner_role=Role.COUNSELING_CENTER,
+                opened_at=opened_at,
+            ),
+            campus.id,
+            student,
+        ),
+        wrap(
+            StudentErased(student_ref=student, erased_at=datetime.now(UTC), cases=0),
+            campus.id,
+            student,
+        ),
+    )
+    await until_held((2, 1), "the erasure deferred, the two family contacts kept")
+    first.kill()
+
+    second = await notify_process(NOTIFY_DATABASE_URL=dsn).start_async()
+    await publish(
+        kafka_bootstrap,
+        wrap(
+            CaseClosed(
+                case_id=case_id,
+                student_ref=student,
+                outcome=CaseOutcome.STABLE,
+                severity=Severity.SEVERE,
+                opened_at=opened_at,
+                closed_at=datetime.now(UTC),
+            ),
+            campus.id,
+            student,
+        ),
+    )
+    await until_held((0, 0), "the deferred erasure completed after the restart")
+    log = second.log_text()
+    assert "completed" in log
+    assert "2 family contacts" in log
+    assert student not in log

@@ -58,6 +58,9 @@ class TriageSettings(SharedSettings):
     # how soon a replica takes a lane over from one that died.
     relay_poll_seconds: float = 1.0
     relay_batch: int = 500
+    # Housekeeping deletes at most this many grades past every policy window per turn (again
+    # at once while a batch was full): docs/retention.md.
+    retention_batch: int = Field(default=1000, ge=1)
 
     @property
     def consumer_set(self) -> frozenset[str]:

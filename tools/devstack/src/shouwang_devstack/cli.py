@@ -297,10 +297,11 @@ class Stack:
             env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
         if info.name == "casework" and self.demo:
             env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
-            # `make demo` plays a term at machine speed as the counseling center, reading
-            # every case of the campus to find the one a report opened: the per-person
-            # limits (SHOUWANG_PER_PERSON_*, SHOUWANG_AUDITED_READS_*) exist to stop exactly
-            # that. Off for the demo's casework only, locally; every other service keeps them.
+            # `make demo` plays a term at machine speed as the counseling center, polling the
+            # queue and the reported student's cases twice a second until a report's case
+            # opens: the per-person limits (SHOUWANG_PER_PERSON_*, SHOUWANG_AUDITED_READS_*)
+            # exist to stop reads at that pace. Off for the demo's casework only, locally;
+            # every other service keeps them.
             env["SHOUWANG_PER_PERSON_PER_MINUTE"] = "0"
             env["SHOUWANG_AUDITED_READS_PER_HOUR"] = "0"
         if info.name == GATEWAY:

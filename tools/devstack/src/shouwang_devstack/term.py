@@ -147,18 +147,31 @@ class Term:
             )
         return answer.json() if answer.content else None
 
-    def case_by_report(self, report_id: str) -> dict[str, Any] | None:
+    def student_ref(self, student_no: str) -> str:
+        """The pseudonym cases carry for `student_no`, as the counseling center looks it up."""
+        found = self.call(
+            "GET", "casework", "/v1/students/lookup", self.center, params={"q": student_no}
+        )
+        refs = [c["student_ref"] for c in found["items"] if c["student_no"] == student_no]
+        if not refs:
+            raise DevstackError(f"student {student_no} is not on the demo roster")
+        return str(refs[0])
+
+    def case_by_report(self, report_id: str, student_ref: str) -> dict[str, Any] | None:
         """The case holding `report_id`, as the counseling center (the whole campus) sees it.
 
-        Every page of the queue: each term's census leaves open cases behind, so by the
-        second term the campus can hold more than one page, and a case past the first was
-        never found (the demo gave up after 120 s)."""
+        Only the reported student's cases are opened, as a counselor would: every case of the
+        campus read on each poll was a read of every student's file twice a second. Every page
+        of the queue: each term's census leaves open cases behind, so a campus can hold more
+        than one page."""
         offset = 0
         while True:
             page = self.call(
                 "GET", "casework", "/v1/cases", self.center, params={"limit": 100, "offset": offset}
             )
             for item in page["items"]:
+                if item["student_ref"] != student_ref:
+                    continue
                 case = self.call("GET", "casework", f"/v1/cases/{item['case_id']}", self.center)
                 if report_id in case["report_ids"]:
                     return dict(case)
@@ -191,15 +204,21 @@ class Term:
             ["persistent_low_mood", "sleep_disturbance", "social_withdrawal"],
             "最近两周整夜睡不着，不愿和室友说话",
         )
+        crisis_ref = self.student_ref(self.crisis_student)
         crisis = wait_for(
-            "the crisis report's case", lambda: self.case_by_report(crisis_report), 120
+            "the crisis report's case",
+            lambda: self.case_by_report(crisis_report, crisis_ref),
+            120,
         )
         say(
             f"case {crisis['case_id'][:8]}: {crisis['severity']}, owner {crisis['owner_role']}"
             f" (state {crisis['state']})"
         )
+        lesser_ref = self.student_ref(self.lesser_student)
         lesser = wait_for(
-            "the lesser report's case", lambda: self.case_by_report(lesser_report), 120
+            "the lesser report's case",
+            lambda: self.case_by_report(lesser_report, lesser_ref),
+            120,
         )
         say(
             f"case {lesser['case_id'][:8]}: {lesser['severity']}, owner {lesser['owner_role']}"

@@ -3,6 +3,13 @@
 Every function runs on a connection inside `campus_transaction`, so row-level security keeps
 each campus's log to itself. `audit_log` refuses UPDATE, DELETE and TRUNCATE (privileges and a
 trigger, migrations/0001_roster_audit.sql); nothing here tries.
+
+Two kinds of entry. A single read (`record_access`: a case, a file, its history, its notes, a
+refusal, a break-the-glass) is one row per read. A listing read (`record_listing`: a page of
+the queue, the awaiting list, the name cards, which a live tab refreshes every 15 s) writes, in
+one statement, a row only for the students this reader (in this role) has not been shown
+through this page within the window; that row's `covers_seconds` says how long it stands for
+the showings after it (`covers_until` in `list_audit`). See `service_layer/access.py`.
 """
 
 from __future__ import annotations
@@ -48,6 +55,55 @@ async def record_access(
         reason,
         break_glass,
     )
+
+
+async def record_listing(
+    conn: asyncpg.Connection,
+    *,
+    principal_ref: str,
+    role: str,
+    student_refs: list[str],
+    action: str,
+    window: timedelta,
+) -> int:
+    """Record that one page showed these students to this reader, coalesced; rows written.
+
+    One INSERT for the whole page, whatever its size: a row for each student with no listing
+    row of this reader, role and `action` still covering now (written less than its own
+    `covers_seconds` ago, and less than `window` ago, so shortening the window takes effect at
+    once). Each new row covers `window` from its own time. A zero `window` writes a row per
+    student shown, each covering nothing (`covers_seconds` NULL): every showing recorded, as
+    a single read is. Never for break-the-glass reads: they go through `record_access`.
+    """
+    if not student_refs:
+        return 0
+    seconds = max(0, int(window.total_seconds()))
+    status = await conn.execute(
+        """
+        INSERT INTO audit_log (campus_id, principal_ref, role, student_ref, action,
+                               covers_seconds)
+        SELECT current_setting('shouwang.campus_id', true), $1, $2, shown.student_ref, $3,
+               NULLIF($5::integer, 0)
+        FROM (SELECT DISTINCT unnest($4::text[]) AS student_ref) AS shown
+        WHERE NOT EXISTS (
+            SELECT 1 FROM audit_log a
+            WHERE a.campus_id = current_setting('shouwang.campus_id', true)
+              AND a.principal_ref = $1
+              AND a.student_ref = shown.student_ref
+              AND a.action = $3
+              AND a.covers_seconds IS NOT NULL
+              AND a.at > now() - make_interval(secs => $5::integer)
+              AND a.at + make_interval(secs => a.covers_seconds) > now()
+              AND a.role = $2
+        )
+        """,
+        principal_ref,
+        str(role),
+        action,
+        student_refs,
+        seconds,
+    )
+    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
 
 
 async def active_break_glass(conn: asyncpg.Connection, person_ref: str, student_ref: str) -> bool:
@@ -242,16 +298,22 @@ class AuditQuery:
 
 
 async def list_audit(conn: asyncpg.Connection, query: AuditQuery) -> list[dict[str, Any]]:
-    """Audit entries matching `query`, newest first (keyset pagination on id)."""
+    """Audit entries matching `query`, newest first (keyset pagination on id).
+
+    `covers_until` is set on a listing row: the row stands for every showing of its student
+    to its reader through its page from `at` up to then (see `record_listing`). So `since`
+    also finds a listing row written before it whose span reaches past it: who may have
+    been shown a student in a period is answered by the rows that cover the period."""
     rows = await conn.fetch(
         """
         SELECT a.id, a.at, a.principal_ref, a.role, a.student_ref, a.action, a.reason,
-               a.break_glass
+               a.break_glass, a.at + make_interval(secs => a.covers_seconds) AS covers_until
         FROM audit_log a
         WHERE ($1::text IS NULL OR a.student_ref = $1)
           AND ($2::text IS NULL OR a.principal_ref = $2)
           AND (NOT $3 OR a.break_glass)
-          AND ($4::timestamptz IS NULL OR a.at >= $4)
+          AND ($4::timestamptz IS NULL OR a.at >= $4
+               OR a.at + make_interval(secs => a.covers_seconds) > $4)
           AND ($5::timestamptz IS NULL OR a.at < $5)
           AND ($6::bigint IS NULL OR a.id < $6)
         ORDER BY a.id DESC

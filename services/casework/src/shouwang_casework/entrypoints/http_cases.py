@@ -145,7 +145,9 @@ async def list_cases(
     )
 
     async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CasePage:
-        rows, total = await views.queue(conn, caller, query, mine=mine)
+        rows, total = await views.queue(
+            conn, caller, query, mine=mine, audit_window=cw.settings.audit_list_window
+        )
         return s.CasePage(
             items=[
                 s.CaseSummary(
@@ -185,7 +187,9 @@ async def list_awaiting_me(
     when it escalates next."""
 
     async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingPage:
-        rows, total = await views.awaiting_me(conn, caller, limit=limit, offset=offset)
+        rows, total = await views.awaiting_me(
+            conn, caller, limit=limit, offset=offset, audit_window=cw.settings.audit_list_window
+        )
         at = loop.now()
         return s.AwaitingPage(
             items=[

@@ -103,8 +103,14 @@ async def list_audit_log(
     ] = None,
     staff_no: Annotated[str | None, Query(description="工号/学号 of the reader.")] = None,
     break_glass: Annotated[bool, Query(description="Only break-the-glass entries.")] = False,
-    since: IsoDatetime | None = None,
-    until: IsoDatetime | None = None,
+    since: Annotated[
+        IsoDatetime | None,
+        Query(
+            description="Entries at or after this time, and listing entries (`covers_until`) "
+            "whose span reaches past it."
+        ),
+    ] = None,
+    until: Annotated[IsoDatetime | None, Query(description="Entries before this time.")] = None,
     before_id: Annotated[
         int | None, Query(ge=1, le=BIGINT_MAX, description="Cursor: next_before_id of a page.")
     ] = None,

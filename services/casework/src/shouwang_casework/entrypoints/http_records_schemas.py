@@ -131,9 +131,18 @@ class AuditEntryOut(BaseModel):
     principal_ref: str
     role: str
     student_ref: str | None
-    action: str = Field(description="`file.read`, `file.read.refused`, `break_glass.open`, …")
+    action: str = Field(
+        description="`file.read`, `file.read.refused`, `break_glass.open`, `case.queue.read`, …"
+    )
     reason: str | None
     break_glass: bool
+    covers_until: datetime | None = Field(
+        default=None,
+        description="Set on a listing read (`case.queue.read`, `case.awaiting.read`, "
+        "`student.card.read`): the page may have shown the student to this reader again "
+        "from `at` up to this time without another entry; a showing after it has an entry of "
+        "its own. Null on every other entry: one entry per read.",
+    )
 
 
 class AuditPage(BaseModel):

@@ -84,7 +84,9 @@ async def name_students(
 ) -> StudentCardPage:
     """Who is behind these pseudonyms, for those in my scope (staff only, audited)."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, _: Casework) -> StudentCardPage:
-        return _out(await directory.name_students(conn, caller, list(dict.fromkeys(ref))))
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> StudentCardPage:
+        refs = list(dict.fromkeys(ref))
+        window = cw.settings.audit_list_window
+        return _out(await directory.name_students(conn, caller, refs, audit_window=window))
 
     return await in_campus(casework, principal, work)

@@ -9,6 +9,27 @@ see case data. Every read of a student's data is appended to the audit log in th
 transaction; a refused read raises `ReadRefused`, which `http_common.in_campus` writes to the
 audit log in a transaction of its own (the refused request's own transaction rolls back).
 
+What a row of the log stands for. A single read (a case, a file, its history, its notes, a
+refusal, anything under break-the-glass) is one row per read, always. A listing read (a page
+of the queue `case.queue.read`, of the awaiting list `case.awaiting.read`, the names behind a
+page `student.card.read`) is coalesced (`audit_listing`): live pages refresh every 15 s, and
+a row per student per refresh (24,000 an hour for one open tab of 100 cases) repeats itself
+until no auditor can read the log. A student shown to a reader, in a role, through a page is
+recorded at the first showing, exactly (`at`); the showings after it within the window
+(`CASEWORK_AUDIT_LIST_WINDOW_SECONDS`, 15 minutes) write nothing, and the first showing after
+the window writes a new row. So for each student the log answers who, through which page,
+first (the earliest row, exact) and last (after the latest row's `at`, before its
+`covers_until`); a different reader, role or page is recorded on its own. The whole page is
+one INSERT, whatever its size; audit_log stays append-only (nothing is updated to extend a
+row: the window is fixed when the row is written).
+
+Two tabs refreshing at the same instant may both write a student's row (neither sees the
+other's uncommitted one): a row too many, never one too few. HTTP conditional requests (an
+ETag, 304 Not Modified) were weighed and left out: the server must read the page to know it is
+unchanged, and a 304 still shows the reader every student on it, so it would change neither
+the read nor what must be recorded; the window already makes an idle tab's refreshes write
+nothing.
+
 How much a reader sees is the need-to-know line (`domain.guards.reading_of`): free text for
 tier 4+ in scope, the case's owner and tier 6; structured facts for college leaders of the
 student's college; nothing for campus admins, auditors, platform admins and students.
@@ -17,12 +38,13 @@ student's college; nothing for campus admins, auditors, platform admins and stud
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 from shouwang_contracts.auth import Placement, Principal, ScopeGrant
 from shouwang_contracts.pseudonym import Pseudonymizer
 
-from ..adapters.audit import active_break_glass, record_access
+from ..adapters.audit import active_break_glass, record_access, record_listing
 from ..adapters.roster import placement_of, scope_of
 from ..domain.guards import (
     Actor,
@@ -179,7 +201,7 @@ async def audit_read(
     reason: str | None = None,
     break_glass: bool = False,
 ) -> None:
-    """Log a read already allowed (e.g. one queue row), or refused (`reason`: the refusal)."""
+    """Log a single read already allowed (e.g. a file), or refused (`reason`: the refusal)."""
     await record_access(
         conn,
         principal_ref=caller.person_ref,
@@ -188,4 +210,25 @@ async def audit_read(
         action=action,
         reason=reason,
         break_glass=break_glass,
+    )
+
+
+async def audit_listing(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    student_refs: list[str],
+    action: str,
+    *,
+    window: timedelta,
+) -> int:
+    """Log that a page listed these students to the caller, coalesced within `window` (see
+    the module); returns the rows written. Only for rows already in the caller's scope: a
+    listing never shows a student by break-the-glass."""
+    return await record_listing(
+        conn,
+        principal_ref=caller.person_ref,
+        role=caller.principal.role.value,
+        student_refs=student_refs,
+        action=action,
+        window=window,
     )

@@ -4,10 +4,13 @@ A reporter of any tier picks the student from their own scope (token grants and 
 roster assignments in the role they act in); a dorm-room leader sees their room, a floor
 leader their floor. Staff read the names behind their queue's pseudonyms for students in
 scope. Campus-wide callers must type at least two characters, so no one lists a whole campus.
-Every lookup goes into the audit log; names are shown, never stored anywhere else.
+Every lookup goes into the audit log; names are shown, never stored anywhere else. The names
+behind a page are a listing read, coalesced like the page itself (`access.audit_listing`).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import asyncpg
 from shouwang_contracts.vocabulary import Role
@@ -15,7 +18,7 @@ from shouwang_contracts.vocabulary import Role
 from ..adapters.audit import record_access
 from ..adapters.directory import StudentCard, find_students, students_by_ref
 from ..domain.guards import CaseRuleViolation, NotPermitted
-from .access import Caller, refuse_students, scope_grants
+from .access import Caller, audit_listing, refuse_students, scope_grants
 
 PICKERS = frozenset(
     {
@@ -72,9 +75,10 @@ async def pick_students(
 
 
 async def name_students(
-    conn: asyncpg.Connection, caller: Caller, refs: list[str]
+    conn: asyncpg.Connection, caller: Caller, refs: list[str], *, audit_window: timedelta
 ) -> list[StudentCard]:
-    """Names and placements behind these pseudonyms, for students in the caller's scope."""
+    """Names and placements behind these pseudonyms, for students in the caller's scope; each
+    student named audited once within `audit_window` (`student.card.read`)."""
     refuse_students(caller)
     cards = await students_by_ref(
         conn,
@@ -82,12 +86,7 @@ async def name_students(
         grants=await scope_grants(conn, caller),
         refs=refs,
     )
-    for card in cards:
-        await record_access(
-            conn,
-            principal_ref=caller.person_ref,
-            role=caller.principal.role.value,
-            student_ref=card.student_ref,
-            action="student.card.read",
-        )
+    await audit_listing(
+        conn, caller, [card.student_ref for card in cards], "student.card.read", window=audit_window
+    )
     return cards

@@ -1,13 +1,15 @@
 """What staff read: the queue, the alerts awaiting them, a case with its alerts, referral and
 follow-ups, its history.
 
-Every read of case data about a student is audited (`authorize_read` / `audit_read`).
+Every read of case data about a student is audited: a case and its history one row per read
+(`authorize_read`); the queue and the awaiting list, live pages a tab refreshes every 15 s,
+once per student shown within the listing window (`audit_listing`, one statement a page).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
@@ -29,7 +31,7 @@ from ..domain.guards import Reading, roles_awaiting
 from ..domain.referral import Referral
 from .access import (
     Caller,
-    audit_read,
+    audit_listing,
     authorize_read,
     refuse_students,
     scope_grants,
@@ -49,9 +51,15 @@ class CaseView:
 
 
 async def queue(
-    conn: asyncpg.Connection, caller: Caller, query: QueueFilter, *, mine: bool
+    conn: asyncpg.Connection,
+    caller: Caller,
+    query: QueueFilter,
+    *,
+    mine: bool,
+    audit_window: timedelta,
 ) -> tuple[list[QueueRow], int]:
-    """The caller's queue: cases in their scope (roster ∪ token), most serious first."""
+    """The caller's queue: cases in their scope (roster ∪ token), most serious first; each
+    student shown audited once within `audit_window` (`case.queue.read`)."""
     refuse_students(caller)
     principal = caller.principal
     grants = await scope_grants(conn, caller)
@@ -60,13 +68,19 @@ async def queue(
     rows, total = await list_queue(
         conn, campus_wide=principal.campus_wide, grants=grants, query=query
     )
-    for row in rows:
-        await audit_read(conn, caller, row.student_ref, "case.queue.read")
+    await audit_listing(
+        conn, caller, [row.student_ref for row in rows], "case.queue.read", window=audit_window
+    )
     return rows, total
 
 
 async def awaiting_me(
-    conn: asyncpg.Connection, caller: Caller, *, limit: int, offset: int
+    conn: asyncpg.Connection,
+    caller: Caller,
+    *,
+    limit: int,
+    offset: int,
+    audit_window: timedelta,
 ) -> tuple[list[AwaitingRow], int]:
     """The alerts waiting for the caller to acknowledge: unacknowledged, about a student in
     their scope, owned where the caller's tier is the lowest that may stop them
@@ -78,7 +92,7 @@ async def awaiting_me(
     `roles_awaiting` draws from `may_acknowledge` itself; a second look per row through
     `actor_for` would only repeat it, two queries a row on a page polled every 15 s
     (`test_the_list_and_the_acknowledgement_route_agree` holds the two together). Each listed
-    student's read is audited.
+    student is audited once within `audit_window` (`case.awaiting.read`: its own page).
     """
     refuse_students(caller)
     owner_roles = roles_awaiting(caller.principal.role)
@@ -92,8 +106,13 @@ async def awaiting_me(
         limit=limit,
         offset=offset,
     )
-    for row in rows:
-        await audit_read(conn, caller, row.student_ref, "case.queue.read")
+    await audit_listing(
+        conn,
+        caller,
+        [row.student_ref for row in rows],
+        "case.awaiting.read",
+        window=audit_window,
+    )
     return rows, total
 
 

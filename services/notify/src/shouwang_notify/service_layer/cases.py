@@ -38,7 +38,7 @@ from ..domain.routing import (
     family_intent_on_consent,
 )
 from .alerts import queue_family_messages
-from .erasure import apply_erasure
+from .erasure import apply_erasure, complete_deferred_erasure
 from .policy import NotifyPolicy
 
 
@@ -170,6 +170,8 @@ async def apply_case_event(
                 conn, campus, data.case_id, data.student_ref, closed_at=data.closed_at
             )
             await queue.cancel_family(conn, campus, data.student_ref, "case_closed", now)
+            # An erasure that waited for the student's last open case completes now.
+            await complete_deferred_erasure(conn, campus, data.student_ref)
         case FamilyContactDecided():
             await apply_family_decision(conn, cipher, policy, envelope, now)
         case AlertAcknowledged():

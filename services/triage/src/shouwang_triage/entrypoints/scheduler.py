@@ -13,6 +13,7 @@ from shouwang_servicekit.tasks import Chore
 
 from .. import metrics
 from ..adapters.repository import unit_of_work
+from ..adapters.retention import prune_grades
 from ..container import Triage
 from ..service_layer.escalation import escalate_overdue
 
@@ -50,11 +51,14 @@ def escalations(triage: Triage) -> Chore:
 
 
 def housekeeping(triage: Triage) -> Chore:
-    """Refresh the open-alert and outbox gauges; forget evidence older than every window.
+    """Refresh the open-alert and outbox gauges; forget evidence older than every window, and
+    the grades graded before it of students with no open matter (a batch per turn, again at
+    once while the batch was full; docs/retention.md).
 
     The outbox gauge is set for the lanes this process relays only: a lane nobody relays has
     no series, which is how an alert tells that the census pods are gone."""
     lanes = triage.settings.relay_lanes
+    batch = triage.settings.retention_batch
 
     async def keep_house() -> bool:
         async with unit_of_work(triage.pool) as store:
@@ -71,8 +75,13 @@ def housekeeping(triage: Triage) -> Chore:
                     "SELECT count(*) FROM outbox WHERE lane = $1", lane
                 )
                 metrics.OUTBOX_PENDING.labels(lane).set(pending)
-            now = datetime.now(UTC)
-            await store.prune_evidence(now - triage.policy.retention - timedelta(days=1))
-        return False
+            cutoff = datetime.now(UTC) - triage.policy.retention - timedelta(days=1)
+            await store.prune_evidence(cutoff)
+        # Its own short transaction: the batch's grade locks are held only while it deletes.
+        async with unit_of_work(triage.pool) as store:
+            grades = await prune_grades(store.conn, cutoff, batch)
+        if grades:
+            logger.info("retention: %d grades past every policy window deleted", grades)
+        return grades >= batch
 
     return keep_house
