@@ -52,7 +52,7 @@ async def lock_students(conn: asyncpg.Connection, keys: Iterable[tuple[str, str]
         )
 
 
-def _case(row: asyncpg.Record) -> Case:
+def case_of_row(row: asyncpg.Record) -> Case:
     return Case(
         case_id=str(row["case_id"]),
         campus_id=row["campus_id"],
@@ -88,7 +88,7 @@ async def get_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = False
         else "SELECT * FROM cases WHERE case_id = $1"
     )
     row = await conn.fetchrow(query, key)
-    return _case(row) if row else None
+    return case_of_row(row) if row else None
 
 
 async def active_case_of(conn: asyncpg.Connection, student_ref: str) -> Case | None:
@@ -96,7 +96,7 @@ async def active_case_of(conn: asyncpg.Connection, student_ref: str) -> Case | N
     row = await conn.fetchrow(
         "SELECT * FROM cases WHERE student_ref = $1 AND state <> 'closed' FOR UPDATE", student_ref
     )
-    return _case(row) if row else None
+    return case_of_row(row) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,7 @@ async def warning_context(
         alert_id if alert_id is not None else assessment_id,
     )
     assert row is not None  # the outer query always has its one row
-    active = _case(row) if row["case_id"] is not None else None
+    active = case_of_row(row) if row["case_id"] is not None else None
     return WarningContext(known=row["known"], active=active, owners=list(row["owners"]))
 
 
@@ -204,16 +204,10 @@ _UPDATE_CASE = f"""
 """  # noqa: S608 - built from constants
 
 
-async def save_case(
-    conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
-) -> None:
-    """Insert or update the case and append its pending changes to the history, in one
-    statement.
-
-    The update checks the version it was read at, so a concurrent change is never overwritten.
-    The caller holds the student's lock; UNIQUE (case_id, seq) refuses a racing history.
-    """
-    values = (
+def case_values(case: Case) -> tuple[Any, ...]:
+    """The case's columns a save writes: state, severity, severity_rank, owner_ref,
+    owner_role, outcome, report_ids, updated_at, closed_at."""
+    return (
         case.state.value,
         case.severity.value,
         case.severity.rank,
@@ -224,6 +218,18 @@ async def save_case(
         case.updated_at,
         case.closed_at,
     )
+
+
+async def save_case(
+    conn: asyncpg.Connection, case: Case, cipher: NoteCipher, *, new: bool = False
+) -> None:
+    """Insert or update the case and append its pending changes to the history, in one
+    statement.
+
+    The update checks the version it was read at, so a concurrent change is never overwritten.
+    The caller holds the student's lock; UNIQUE (case_id, seq) refuses a racing history.
+    """
+    values = case_values(case)
     history = _history_columns(case, cipher)
     if new:
         await conn.fetchval(
@@ -244,17 +250,17 @@ async def save_case(
     case.version += 1
 
 
-def _history_columns(case: Case, cipher: NoteCipher) -> list[list[Any]]:
-    """The case's pending changes as history columns (one array each), free text sealed."""
-    columns: list[list[Any]] = [[] for _ in range(8)]
+def history_rows(case: Case, cipher: NoteCipher) -> list[tuple[Any, ...]]:
+    """The case's pending changes as history rows (kind, from_state, to_state, actor_ref,
+    actor_role, detail as JSON, sealed text as JSON, at), free text sealed."""
+    rows = []
     for change in case.changes:
         sealed = None
         if change.text:
             sealed = cipher.seal(
                 change.text, campus_id=case.campus_id, student_ref=case.student_ref
             ).model_dump_json()
-        for column, value in zip(
-            columns,
+        rows.append(
             (
                 change.kind,
                 change.from_state.value if change.from_state else None,
@@ -264,11 +270,15 @@ def _history_columns(case: Case, cipher: NoteCipher) -> list[list[Any]]:
                 json.dumps(change.detail, ensure_ascii=False, default=str),
                 sealed,
                 change.at,
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    return columns
+            )
+        )
+    return rows
+
+
+def _history_columns(case: Case, cipher: NoteCipher) -> list[list[Any]]:
+    """The case's pending changes as history columns (one array each), free text sealed."""
+    rows = history_rows(case, cipher)
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from shouwang_contracts.events.casework import (
 )
 from shouwang_contracts.vocabulary import Role, Severity
 
-from ..adapters.outbox import enqueue
+from ..adapters.outbox import enqueue, enqueue_many
 from ..domain.cases import Case, Change
 from ..domain.followup import FollowUp
 from ..domain.referral import Referral
@@ -146,6 +146,18 @@ def follow_up_updated(case: Case, follow_up: FollowUp, at: datetime) -> FollowUp
     )
 
 
+def change_events(case: Case, *, traceparent: str | None = None) -> list[Envelope[Any]]:
+    """The public events of the case's pending changes, wrapped for the outbox; the changes
+    are forgotten. Enqueue them (`enqueue_many`) after `save_case` in the same transaction."""
+    envelopes = [
+        wrap(case.campus_id, payload, traceparent)
+        for change in case.changes
+        for payload in payloads_for(case, change)
+    ]
+    case.changes.clear()
+    return envelopes
+
+
 async def publish_changes(
     conn: asyncpg.Connection, case: Case, *, traceparent: str | None = None
 ) -> list[Envelope[Any]]:
@@ -153,25 +165,26 @@ async def publish_changes(
 
     Call after `save_case` in the same transaction.
     """
-    envelopes = []
-    for change in case.changes:
-        for payload in payloads_for(case, change):
-            envelopes.append(await publish(conn, case.campus_id, payload, traceparent))
-    case.changes.clear()
+    envelopes = change_events(case, traceparent=traceparent)
+    await enqueue_many(conn, envelopes)
     return envelopes
+
+
+def wrap(campus_id: str, payload: Payload, traceparent: str | None = None) -> Envelope[Any]:
+    """One payload about a student as casework publishes it."""
+    return Envelope.wrap(
+        payload,
+        source=SOURCE,
+        campus_id=campus_id,
+        subject=payload.student_ref,  # type: ignore[attr-defined]
+        traceparent=traceparent,
+    )
 
 
 async def publish(
     conn: asyncpg.Connection, campus_id: str, payload: Payload, traceparent: str | None = None
 ) -> Envelope[Any]:
     """Wrap one payload about a student and enqueue it in the outbox."""
-    subject = payload.student_ref  # type: ignore[attr-defined]
-    envelope = Envelope.wrap(
-        payload,
-        source=SOURCE,
-        campus_id=campus_id,
-        subject=subject,
-        traceparent=traceparent,
-    )
+    envelope = wrap(campus_id, payload, traceparent)
     await enqueue(conn, envelope)
     return envelope

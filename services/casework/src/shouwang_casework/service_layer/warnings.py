@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
@@ -65,6 +66,54 @@ async def _store(conn: asyncpg.Connection, case: Case, cipher: NoteCipher, new: 
         await publish_changes(conn, case)
 
 
+def assessment_owner_role(graded: AssessmentGraded) -> Role:
+    """The role a case opened by `graded` is owned by (until an alert names one)."""
+    return DEFAULT_OWNER_ROLE[graded.severity]
+
+
+def assessment_case(
+    active: Case | None, envelope: Envelope[AssessmentGraded], owners: list[str]
+) -> tuple[Case, bool, datetime]:
+    """The case an assessment lands on (the active one, or a new one owned by the first of
+    `owners`), whether it is new, and when casework acted. Pure: both the per-event and the
+    set-wise path decide with it."""
+    graded = envelope.data
+    owner_ref = None if active or not owners else owners[0]
+    now = _now(graded.graded_at)
+    case, opened = open_or_attach(
+        active,
+        new_case_id=str(uuid.uuid4()),
+        campus_id=envelope.campus_id,
+        student_ref=graded.student_ref,
+        assessment_id=graded.assessment_id,
+        severity=graded.severity,
+        report_ids=graded.report_ids,
+        owner_role=assessment_owner_role(graded),
+        owner_ref=owner_ref,
+        at=now,
+    )
+    return case, opened, now
+
+
+def reports_attached(
+    envelope: Envelope[AssessmentGraded], case: Case, opened: bool, now: datetime
+) -> CaseReportsAttached | None:
+    """The reporters' event of an assessment attached to a case it did not open, if any.
+
+    Reporters hear "being handled" from the case's events; an attachment that changes
+    nothing else about the case would otherwise leave them at "received" for good."""
+    graded = envelope.data
+    if not graded.report_ids or opened:
+        return None
+    return CaseReportsAttached(
+        case_id=case.case_id,
+        student_ref=graded.student_ref,
+        assessment_id=graded.assessment_id,
+        report_ids=graded.report_ids,
+        attached_at=now,
+    )
+
+
 async def on_assessment(
     conn: asyncpg.Connection,
     envelope: Envelope[AssessmentGraded],
@@ -77,27 +126,12 @@ async def on_assessment(
     if not writes_case(graded):
         return WarningOutcome(None, opened=False)
     await _lock(conn, envelope.campus_id, graded.student_ref, locked=student_locked)
-    owner_role = DEFAULT_OWNER_ROLE[graded.severity]
     context = await repo.warning_context(
-        conn, graded.student_ref, owner_role, assessment_id=graded.assessment_id
+        conn, graded.student_ref, assessment_owner_role(graded), assessment_id=graded.assessment_id
     )
     if context.known:
         return WarningOutcome(None, opened=False)
-    active = context.active
-    owner_ref = None if active or not context.owners else context.owners[0]
-    now = _now(graded.graded_at)
-    case, opened = open_or_attach(
-        active,
-        new_case_id=str(uuid.uuid4()),
-        campus_id=envelope.campus_id,
-        student_ref=graded.student_ref,
-        assessment_id=graded.assessment_id,
-        severity=graded.severity,
-        report_ids=graded.report_ids,
-        owner_role=owner_role,
-        owner_ref=owner_ref,
-        at=now,
-    )
+    case, opened, now = assessment_case(context.active, envelope, context.owners)
     await _store(conn, case, cipher, opened)
     await repo.attach_assessment(
         conn,
@@ -109,48 +143,27 @@ async def on_assessment(
         graded_at=graded.graded_at,
         at=now,
     )
-    if graded.report_ids and not opened:
-        # Reporters hear "being handled" from the case's events; an attachment that changes
-        # nothing else about the case would otherwise leave them at "received" for good.
-        await publish(
-            conn,
-            envelope.campus_id,
-            CaseReportsAttached(
-                case_id=case.case_id,
-                student_ref=graded.student_ref,
-                assessment_id=graded.assessment_id,
-                report_ids=graded.report_ids,
-                attached_at=now,
-            ),
-            envelope.traceparent,
-        )
+    attached = reports_attached(envelope, case, opened, now)
+    if attached is not None:
+        await publish(conn, envelope.campus_id, attached, envelope.traceparent)
     return WarningOutcome(case.case_id, opened)
 
 
-async def on_alert_raised(
-    conn: asyncpg.Connection,
-    envelope: Envelope[AlertRaised],
-    cipher: NoteCipher,
-    *,
-    student_locked: bool = False,
-) -> WarningOutcome:
-    """An alert lands on the student's case (opening one if needed) and names its owner.
+def alert_case(
+    active: Case | None, envelope: Envelope[AlertRaised], owners: list[str], *, first_alert: bool
+) -> tuple[Case, bool]:
+    """The case a raised alert lands on (the active one, or a new one) with its owner
+    decided, and whether it is new. `first_alert`: the active case has no alert yet. Pure:
+    both the per-event and the set-wise path decide with it.
 
-    The owner is whoever holds the alert's owner role for the student's placement; when nobody
-    does, the case stays unowned and visible in the queue until someone acknowledges it.
-    """
+    The owner is whoever holds the alert's owner role for the student's placement (the first
+    of `owners`); when nobody does, the case stays unowned and visible in the queue until
+    someone acknowledges it."""
     alert = envelope.data
-    await _lock(conn, envelope.campus_id, alert.student_ref, locked=student_locked)
-    context = await repo.warning_context(
-        conn, alert.student_ref, alert.owner_role, alert_id=alert.alert_id
-    )
-    if context.known:
-        return WarningOutcome(None, opened=False)
     now = _now(alert.raised_at)
-    active = context.active
-    owner_ref = context.owners[0] if context.owners else None
+    owner_ref = owners[0] if owners else None
     if active is None:
-        case, opened = open_or_attach(
+        return open_or_attach(
             None,
             new_case_id=str(uuid.uuid4()),
             campus_id=envelope.campus_id,
@@ -163,35 +176,55 @@ async def on_alert_raised(
             at=now,
             source={"alert_id": alert.alert_id, "assessment_id": alert.assessment_id},
         )
-    else:
-        case, opened = active, False
-        # Until the first alert, the owner is only the default ladder's guess; triage's
-        # (campus-tuned) ladder decides, so the first alert's owner takes the case.
-        first_alert = not await alert_repo.alerts_of(conn, case.case_id)
-        _take_over(case, alert.owner_role, owner_ref, now, authoritative=first_alert)
-        if alert.severity > case.severity:
-            case.attach(
-                assessment_id=alert.assessment_id, severity=alert.severity, report_ids=[], at=now
-            )
-    await _store(conn, case, cipher, opened)
-    await alert_repo.insert_alert(
-        conn,
-        envelope.campus_id,
-        alert_repo.AlertRecord(
-            alert_id=alert.alert_id,
-            case_id=case.case_id,
-            student_ref=alert.student_ref,
-            assessment_id=alert.assessment_id,
-            severity=alert.severity,
-            owner_role=alert.owner_role,
-            ack_deadline=alert.ack_deadline,
-            escalation_level=alert.escalation_level,
-            raised_at=alert.raised_at,
-            acknowledged_at=None,
-            acknowledged_by_ref=None,
-            acknowledged_by_role=None,
-        ),
+    # Until the first alert, the owner is only the default ladder's guess; triage's
+    # (campus-tuned) ladder decides, so the first alert's owner takes the case.
+    _take_over(active, alert.owner_role, owner_ref, now, authoritative=first_alert)
+    if alert.severity > active.severity:
+        active.attach(
+            assessment_id=alert.assessment_id, severity=alert.severity, report_ids=[], at=now
+        )
+    return active, False
+
+
+def alert_record(alert: AlertRaised, case_id: str) -> alert_repo.AlertRecord:
+    """A raised alert as casework keeps it, on `case_id`."""
+    return alert_repo.AlertRecord(
+        alert_id=alert.alert_id,
+        case_id=case_id,
+        student_ref=alert.student_ref,
+        assessment_id=alert.assessment_id,
+        severity=alert.severity,
+        owner_role=alert.owner_role,
+        ack_deadline=alert.ack_deadline,
+        escalation_level=alert.escalation_level,
+        raised_at=alert.raised_at,
+        acknowledged_at=None,
+        acknowledged_by_ref=None,
+        acknowledged_by_role=None,
     )
+
+
+async def on_alert_raised(
+    conn: asyncpg.Connection,
+    envelope: Envelope[AlertRaised],
+    cipher: NoteCipher,
+    *,
+    student_locked: bool = False,
+) -> WarningOutcome:
+    """An alert lands on the student's case (opening one if needed) and names its owner
+    (`alert_case`)."""
+    alert = envelope.data
+    await _lock(conn, envelope.campus_id, alert.student_ref, locked=student_locked)
+    context = await repo.warning_context(
+        conn, alert.student_ref, alert.owner_role, alert_id=alert.alert_id
+    )
+    if context.known:
+        return WarningOutcome(None, opened=False)
+    active = context.active
+    first_alert = active is not None and not await alert_repo.alerts_of(conn, active.case_id)
+    case, opened = alert_case(active, envelope, context.owners, first_alert=first_alert)
+    await _store(conn, case, cipher, opened)
+    await alert_repo.insert_alert(conn, envelope.campus_id, alert_record(alert, case.case_id))
     return WarningOutcome(case.case_id, opened)
 
 
@@ -240,3 +273,20 @@ def _take_over(
 def _now(event_time: datetime) -> datetime:
     # History records when casework acted; an event's own time can lag behind a backlog.
     return max(event_time, datetime.now(event_time.tzinfo))
+
+
+async def on_warning(
+    conn: asyncpg.Connection,
+    envelope: Envelope[Any],
+    cipher: NoteCipher,
+    *,
+    student_locked: bool = False,
+) -> WarningOutcome:
+    """An assessment, a raised or an escalated alert, by its type (`on_assessment`,
+    `on_alert_raised`, `on_alert_escalated`)."""
+    data = envelope.data
+    if isinstance(data, AssessmentGraded):
+        return await on_assessment(conn, envelope, cipher, student_locked=student_locked)
+    if isinstance(data, AlertRaised):
+        return await on_alert_raised(conn, envelope, cipher, student_locked=student_locked)
+    return await on_alert_escalated(conn, envelope, cipher, student_locked=student_locked)
