@@ -197,7 +197,7 @@ const en: typeof zh = {
     referral_updated: 'Referral updated',
     severity_changed: 'Severity changed',
     assigned: 'Reassigned',
-    owner_cleared: 'Owner left the roster; unowned',
+    owner_cleared: 'Owner left the roster; unassigned',
   },
   severity: { none: 'None', mild: 'Mild', moderate: 'Moderate', severe: 'Severe', critical: 'Critical' },
   state: {

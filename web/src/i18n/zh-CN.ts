@@ -196,7 +196,7 @@ export default {
     referral_updated: '转介状态更新',
     severity_changed: '等级变化',
     assigned: '改派',
-    owner_cleared: '负责人已离开名单，待认领',
+    owner_cleared: '负责人已离开名单，未分配',
   },
   severity: { none: '无', mild: '轻度', moderate: '中度', severe: '重度', critical: '危急' },
   state: {

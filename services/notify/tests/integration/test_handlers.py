@@ -352,7 +352,7 @@ async def test_a_case_left_without_owner_reaches_the_counseling_center_not_the_l
     assert queued["due_at"] <= datetime.now(UTC)  # at once
     (case,) = await rows(notify.pool, "SELECT owner_ref, owner_role FROM cases")
     assert (case["owner_ref"], case["owner_role"]) == (None, "residence_counselor")
-    for language, words in (("zh-CN", "待认领"), ("en", "take it up")):
+    for language, words in (("zh-CN", "“未分配”"), ("en", "Unassigned cases")):
         rendered = Templates(ZoneInfo("Asia/Shanghai")).message(
             Template.CASE_NOTICES,
             language,  # type: ignore[arg-type]
