@@ -19,7 +19,7 @@ import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.service_layer.handover import OWNER_OFF_ROSTER
 from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
-from shouwang_contracts.events import CaseAssigned, CaseOwnerCleared
+from shouwang_contracts.events import CaseAssigned, CaseOwnerCleared, FollowUpUpdated
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
@@ -285,3 +285,103 @@ async def test_an_owner_who_still_covers_the_student_keeps_the_case(
     assert (counts["removed"], counts["cases_handed_over"], counts["cases_unowned"]) == (1, 0, 0)
     after = await case_row(pool, campus)
     assert (after["owner_ref"], after["version"]) == (before["owner_ref"], before["version"])
+
+
+# The campus psychology teacher, who covers the whole campus but owns no case here.
+TEACHER_LINE = "T2001,测试心理教师甲,社区心理教师,校区,主校区\n"
+TEACHER = "T2001"
+
+
+async def schedule_follow_up_for(
+    client: httpx.AsyncClient, campus: str, case_id: str, assignee_no: str
+) -> str:
+    """A follow-up of the case the owner sets for someone else to make."""
+    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    response = await client.post(
+        f"/v1/cases/{case_id}/follow-ups",
+        json={"due_at": due, "assignee_ref": PSEUDONYMS.person_ref(campus, assignee_no)},
+        headers=token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR),
+    )
+    assert response.status_code in (200, 201), response.text
+    follow_up_id: str = response.json()["follow_up_id"]
+    return follow_up_id
+
+
+async def test_a_follow_up_assigned_to_someone_who_left_goes_to_the_case_owner(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    theirs = await schedule_follow_up_for(client, campus, case_id, TEACHER)
+    owners = await schedule_follow_up(client, campus, case_id)
+    # Already flagged as missed once: handing it over must not flag it again.
+    async with campus_transaction(pool, campus) as conn:
+        await conn.execute(
+            "UPDATE follow_ups SET reminded_at = now() WHERE follow_up_id = $1",
+            uuid.UUID(theirs),
+        )
+    before = await follow_up_row(pool, campus, theirs)
+    case_before = await case_row(pool, campus)
+    events_before = len(await outbox_events(pool, campus))
+    without_teacher = STAFF.replace(TEACHER_LINE, "")
+    assert without_teacher != STAFF
+
+    rehearsed = await upload_staff(client, campus, without_teacher, dry_run="true")
+
+    assert rehearsed["follow_ups_handed_over"] == 1
+    assert dict(await follow_up_row(pool, campus, theirs)) == dict(before)
+
+    counts = await upload_staff(client, campus, without_teacher)
+
+    assert (counts["cases_handed_over"], counts["cases_unowned"]) == (0, 0)
+    assert counts["follow_ups_handed_over"] == 1
+    owner = PSEUDONYMS.person_ref(campus, COUNSELOR_8)
+    after = await follow_up_row(pool, campus, theirs)
+    assert (after["assignee_ref"], after["status"]) == (owner, "scheduled")
+    assert (after["due_at"], after["reminded_at"]) == (before["due_at"], before["reminded_at"])
+    assert after["version"] == before["version"] + 1
+    # The owner's own follow-up and the case's owner are as they were.
+    assert (await follow_up_row(pool, campus, owners))["assignee_ref"] == owner
+    case_after = await case_row(pool, campus)
+    assert case_after["owner_ref"] == case_before["owner_ref"] == owner
+    *_, moved = await history(pool, campus)
+    assert (moved["kind"], moved["actor_ref"], moved["detail"]) == (
+        "follow_up_moved",
+        "system:casework",
+        {"follow_up_id": theirs, "reason": OWNER_OFF_ROSTER},
+    )
+    events = (await outbox_events(pool, campus))[events_before:]
+    (updated,) = [e["data"] for e in events if e["type"] == FollowUpUpdated.EVENT_TYPE]
+    assert (updated["follow_up_id"], updated["status"]) == (theirs, "scheduled")
+
+
+async def test_a_follow_up_of_someone_who_left_on_an_unowned_case_goes_to_nobody(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    theirs = await schedule_follow_up_for(client, campus, case_id, TEACHER)
+    owners = await schedule_follow_up(client, campus, case_id)
+    # The owner and the teacher leave together, nobody takes 8号楼 over.
+    without_both = WITHOUT_LEAVER.replace(TEACHER_LINE, "")
+
+    counts = await upload_staff(client, campus, without_both)
+
+    assert (counts["cases_unowned"], counts["follow_ups_handed_over"]) == (1, 2)
+    assert (await case_row(pool, campus))["owner_ref"] is None
+    for follow_up_id in (theirs, owners):
+        row = await follow_up_row(pool, campus, follow_up_id)
+        assert (row["assignee_ref"], row["status"]) == (None, "scheduled")
+
+
+async def test_a_follow_up_of_someone_who_still_covers_the_student_stays_theirs(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    campus, case_id = await campus_with_a_case(client, pool)
+    theirs = await schedule_follow_up_for(client, campus, case_id, TEACHER)
+    # The campus assignment ends, a college one still covers the student.
+    narrowed = STAFF.replace(TEACHER_LINE, TEACHER_LINE.replace("校区,主校区", "学院,信息工程学院"))
+
+    counts = await upload_staff(client, campus, narrowed)
+
+    assert (counts["removed"], counts["follow_ups_handed_over"]) == (1, 0)
+    teacher = PSEUDONYMS.person_ref(campus, TEACHER)
+    assert (await follow_up_row(pool, campus, theirs))["assignee_ref"] == teacher

@@ -114,6 +114,7 @@ async def test_sample_rosters_import_and_reimport_changes_nothing(
         "scopes_without_students": 0,
         "cases_handed_over": 0,
         "cases_unowned": 0,
+        "follow_ups_handed_over": 0,
         "directory_entries": 0,
     }
     assert staff_again.json()["warnings"] == []

@@ -238,6 +238,36 @@ async def open_cases_owned_by(
     return [(str(r["case_id"]), r["student_ref"]) for r in rows]
 
 
+async def open_cases_with_follow_ups_of(
+    conn: asyncpg.Connection, people: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(case_id, student_ref) of every case not closed with a scheduled follow-up one of
+    `people` is to make, by case id (read without locks, as `open_cases_owned_by`)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT c.case_id, c.student_ref FROM cases c"
+        " JOIN follow_ups f ON f.case_id = c.case_id"
+        " WHERE f.assignee_ref = ANY($1::text[]) AND f.status = 'scheduled'"
+        " AND c.state <> 'closed' ORDER BY c.case_id",
+        sorted(set(people)),
+    )
+    return [(str(r["case_id"]), r["student_ref"]) for r in rows]
+
+
+async def covers_student(conn: asyncpg.Connection, person_ref: str, student_ref: str) -> bool:
+    """Whether one of the person's assignments, in any role, covers the student."""
+    covered: bool = await conn.fetchval(
+        f"""
+        SELECT EXISTS (
+            SELECT 1 FROM students s
+            JOIN staff_assignments a ON a.person_ref = $1 AND {_COVERS_SQL}
+            WHERE s.student_ref = $2)
+        """,  # noqa: S608 - the interpolated condition is a constant
+        person_ref,
+        student_ref,
+    )
+    return covered
+
+
 @dataclass(frozen=True, slots=True)
 class RosterImport:
     """The record of one import: what it was, what it did, and the rows it refused."""

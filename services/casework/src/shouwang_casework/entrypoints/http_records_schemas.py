@@ -38,7 +38,8 @@ class RosterImportOut(BaseModel):
     counts: dict[str, int] = Field(
         description="Rows read, and what changed, by kind (staff: also `people_listed`,"
         " `people_unlisted`, and the open cases of people taken off: `cases_handed_over` to"
-        " whoever is responsible now, `cases_unowned` with nobody)."
+        " whoever is responsible now, `cases_unowned` with nobody; `follow_ups_handed_over`:"
+        " scheduled follow-ups they were to make, gone to the case's owner or nobody)."
     )
     errors: list[RowErrorOut] = Field(description="Refused rows (a rejected import).")
     at: datetime

@@ -7,8 +7,10 @@ transaction and after its roster changes, each such case goes through the case a
 (version, history, `case.assigned` through the outbox) to the person now responsible for
 the student in the case's owner role, narrowest scope first, as a warning's owner is chosen;
 with nobody responsible it loses its owner and shows unowned in the queue until someone takes
-it (`case.owner_cleared`). The leaver's scheduled follow-ups of the case go with it. Recorded as
-the system, with the reason code below; nothing here logs a person.
+it (`case.owner_cleared`). The leaver's scheduled follow-ups of the case go with it; so do, on
+any open case, the follow-ups someone else taken off was to make (assigned to them on a case
+they did not own), which would otherwise fall due for nobody. Recorded as the system, with the
+reason code below; nothing here logs a person.
 """
 
 from __future__ import annotations
@@ -35,30 +37,40 @@ OWNER_OFF_ROSTER = "owner_off_roster"
 
 @dataclass(frozen=True, slots=True)
 class Handovers:
-    """How many open cases went to someone responsible now, and how many to nobody."""
+    """How many open cases went to someone responsible now, how many to nobody, and how many
+    scheduled follow-ups someone taken off was to make went to the case's owner (or nobody)."""
 
     handed_over: int = 0
     unowned: int = 0
+    follow_ups: int = 0
 
     def counts(self) -> dict[str, int]:
-        return {"cases_handed_over": self.handed_over, "cases_unowned": self.unowned}
+        return {
+            "cases_handed_over": self.handed_over,
+            "cases_unowned": self.unowned,
+            "follow_ups_handed_over": self.follow_ups,
+        }
 
 
 async def hand_over_cases(
     conn: asyncpg.Connection, cipher: NoteCipher, campus_id: str, dropped: Collection[str]
 ) -> Handovers:
     """Hand over every open case owned by one of `dropped` (people whose assignments the
-    import ended) who no longer holds the case's owner role for its student. Call after the
-    roster is written, in the same transaction.
+    import ended) who no longer holds the case's owner role for its student, and every
+    scheduled follow-up of an open case one of them was to make who no longer covers its
+    student, to the case's owner. Call after the roster is written, in the same transaction.
 
     The students are locked first, in `lock_students`' global order (as the consumers lock
-    them), then each case row: a warning arriving meanwhile waits, never deadlocks.
+    them), then each case row, by case id: a warning arriving meanwhile waits, never deadlocks.
     """
-    candidates = await repo.open_cases_owned_by(conn, dropped)
+    candidates = sorted(
+        set(await repo.open_cases_owned_by(conn, dropped))
+        | set(await repo.open_cases_with_follow_ups_of(conn, dropped))
+    )
     if not candidates:
         return Handovers()
     await case_repo.lock_students(conn, [(campus_id, student) for _, student in candidates])
-    handed_over = unowned = 0
+    handed_over = unowned = follow_ups = 0
     at = now()
     traceparent = current_traceparent()
     for case_id, _ in candidates:
@@ -66,50 +78,73 @@ async def hand_over_cases(
         # Re-read under the lock: someone may have closed or reassigned it meanwhile.
         if case is None or not case.active:
             continue
-        leaver = case.owner_ref
-        if leaver is None or leaver not in dropped:
+        leaver, responsible = await _owner_to_replace(conn, case, dropped)
+        if leaver is not None:
+            if responsible:
+                case.assign(
+                    owner_ref=responsible[0],
+                    owner_role=case.owner_role,
+                    at=at,
+                    reason=OWNER_OFF_ROSTER,
+                )
+                handed_over += 1
+            else:
+                case.release(at=at, reason=OWNER_OFF_ROSTER)
+                unowned += 1
+        moved = await _hand_follow_ups(conn, cipher, case, dropped, leaver, at)
+        if leaver is None and not moved:
             continue
-        responsible = await repo.responsible_for(conn, case.student_ref, case.owner_role.value)
-        if leaver in responsible:
-            continue  # moved within the roster, still covering this student
-        successor = responsible[0] if responsible else None
-        if successor is not None:
-            case.assign(
-                owner_ref=successor,
-                owner_role=case.owner_role,
-                at=at,
-                reason=OWNER_OFF_ROSTER,
-            )
-            handed_over += 1
-        else:
-            case.release(at=at, reason=OWNER_OFF_ROSTER)
-            unowned += 1
-        moved = await _hand_follow_ups(conn, cipher, case, leaver, successor, at)
+        follow_ups += len(moved)
         await store(conn, case, cipher, traceparent)
         for follow_up in moved:
             await publish(conn, campus_id, follow_up_updated(case, follow_up, at), traceparent)
-    return Handovers(handed_over, unowned)
+    return Handovers(handed_over, unowned, follow_ups)
+
+
+async def _owner_to_replace(
+    conn: asyncpg.Connection, case: Case, dropped: Collection[str]
+) -> tuple[str | None, list[str]]:
+    """The case's owner if the import took them off its student (in the owner role), else None
+    (an owner moved within the roster who still covers the student keeps the case); and who
+    holds the owner role for the student now, narrowest scope first."""
+    owner = case.owner_ref
+    if owner is None or owner not in dropped:
+        return None, []
+    responsible = await repo.responsible_for(conn, case.student_ref, case.owner_role.value)
+    return (None if owner in responsible else owner), responsible
 
 
 async def _hand_follow_ups(
     conn: asyncpg.Connection,
     cipher: NoteCipher,
     case: Case,
-    leaver: str,
-    successor: str | None,
+    dropped: Collection[str],
+    leaver: str | None,
     at: datetime,
 ) -> list[FollowUp]:
-    """The leaver's scheduled follow-ups of the case, given to the successor (or nobody),
-    each on the case's history; returns them (their events follow the case's)."""
+    """The case's scheduled follow-ups that nobody on the roster will make, given to its
+    (new) owner, or to nobody when it has none, each on the case's history; returns them
+    (their events follow the case's). Those are the former owner's (`leaver`: they go with
+    the case) and those of anyone else the import took off who covers the student no more, in
+    any role (a follow-up assigned to someone who is not the owner)."""
     moved = []
     for follow_up in await care.follow_ups_of(conn, case.case_id):
-        if follow_up.status is FollowUpStatus.SCHEDULED and follow_up.assignee_ref == leaver:
-            follow_up.hand_to(successor)
-            await care.save_follow_up(conn, cipher, case, follow_up)
-            case.record_system(
-                "follow_up_moved",
-                at,
-                detail={"follow_up_id": follow_up.follow_up_id, "reason": OWNER_OFF_ROSTER},
-            )
-            moved.append(follow_up)
+        assignee = follow_up.assignee_ref
+        if (
+            follow_up.status is not FollowUpStatus.SCHEDULED
+            or assignee is None
+            or assignee == case.owner_ref
+            or assignee not in dropped
+        ):
+            continue
+        if assignee != leaver and await repo.covers_student(conn, assignee, case.student_ref):
+            continue
+        follow_up.hand_to(case.owner_ref)
+        await care.save_follow_up(conn, cipher, case, follow_up)
+        case.record_system(
+            "follow_up_moved",
+            at,
+            detail={"follow_up_id": follow_up.follow_up_id, "reason": OWNER_OFF_ROSTER},
+        )
+        moved.append(follow_up)
     return moved
