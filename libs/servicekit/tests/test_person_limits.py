@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.admission import route_matches
 from shouwang_servicekit.ratelimits import (
     AUDITED_READS_BURST,
     AUDITED_READS_PER_HOUR,
@@ -170,3 +171,22 @@ def test_a_renamed_audited_route_fails_at_start_not_silently() -> None:
     """A name that matches no route would leave the reads it meant unlimited."""
     with pytest.raises(ValueError, match=re.escape("GET /v1/students/{student_ref}/files")):
         small_service(router, audited_reads=["GET /v1/students/{student_ref}/files"])
+
+
+def test_a_route_before_an_audited_one_is_not_counted_as_its_read() -> None:
+    """`/v1/cases/count` comes before `/v1/cases/{case_id}` and the router sends it there;
+    the edge must not spend an audited read on it because the later pattern also fits."""
+    cases = APIRouter(prefix="/v1")
+
+    @cases.get("/cases/count")
+    async def count() -> dict[str, int]:
+        return {"total": 0}
+
+    @cases.get("/cases/{case_id}")
+    async def case(case_id: str) -> dict[str, str]:
+        return {"case_id": case_id}
+
+    (read,) = route_matches([cases], ["GET /v1/cases/{case_id}"])
+    assert read.matches("GET", "/v1/cases/c1")
+    assert not read.matches("GET", "/v1/cases/count")
+    assert not read.matches("POST", "/v1/cases/c1")

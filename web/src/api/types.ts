@@ -106,6 +106,11 @@ export interface AwaitingPage {
   now: string
 }
 
+/** How many cases the reader's queue holds (`GET /v1/cases/count`, the list's filters): names no one. */
+export interface CaseCount {
+  total: number
+}
+
 /** How many alerts wait for the reader (`GET /v1/alerts/awaiting-me/count`): names no one. */
 export interface AwaitingCount {
   total: number

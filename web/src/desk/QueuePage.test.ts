@@ -58,6 +58,7 @@ beforeEach(() => {
       urls.push(url)
       if (url.startsWith('/api/casework/v1/cases?') && url.includes('mine=true')) return answer({ items: [], total: 0 })
       if (url.startsWith('/api/casework/v1/cases?')) return answer({ items: scope, total: scope.length })
+      if (url.startsWith('/api/casework/v1/cases/count')) return answer({ total: scope.length })
       if (url.startsWith('/api/casework/v1/students/cards')) return answer({ items: [] })
       return answer({})
     }),
@@ -72,6 +73,11 @@ describe('an empty queue of mine', () => {
   it('says how many cases the scope holds and shows them in one click', async () => {
     const wrapper = await mountQueue()
     expect(wrapper.text()).toContain('你的负责范围内有 2 个个案，其中可能有等你确认的预警')
+    // Counted, not listed: listing the scope for its total would read (and audit) a student.
+    expect(urls).toContain('/api/casework/v1/cases/count')
+    expect(urls.filter((u) => u.startsWith('/api/casework/v1/cases?'))).toEqual([
+      '/api/casework/v1/cases?limit=100&mine=true',
+    ])
     await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
     await flushPromises()
     expect(urls.at(-2) ?? '').not.toContain('mine=true')

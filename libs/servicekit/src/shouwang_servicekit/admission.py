@@ -32,21 +32,30 @@ OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
-    """The method and path of one route, matched before routing."""
+    """The method and path of one route, matched before routing: a path an earlier route of
+    the same method answers (`shadowed_by`: `/v1/cases/count` before `/v1/cases/{case_id}`)
+    is not this route's, as the router, first match first, would not send it here."""
 
     methods: frozenset[str]
     path: re.Pattern[str]
+    shadowed_by: tuple[re.Pattern[str], ...] = ()
 
     def matches(self, method: str, path: str) -> bool:
-        return method in self.methods and self.path.match(path) is not None
+        return (
+            method in self.methods
+            and self.path.match(path) is not None
+            and not any(earlier.match(path) for earlier in self.shadowed_by)
+        )
 
 
 def route_matches(routers: Iterable[APIRouter], named: Iterable[str]) -> list[RouteMatch]:
-    """The routes `named` as "METHOD /template" (e.g. "GET /v1/cases/{case_id}"); a name no
-    route of `routers` answers to is a mistake, raised at once (a renamed route would
-    otherwise leave its reads unlimited without a word)."""
+    """The routes `named` as "METHOD /template" (e.g. "GET /v1/cases/{case_id}"), `routers`
+    in the order the app includes them; a name no route of `routers` answers to is a mistake,
+    raised at once (a renamed route would otherwise leave its reads unlimited without a
+    word)."""
     wanted = set(named)
     found: list[RouteMatch] = []
+    earlier: dict[str, list[re.Pattern[str]]] = {}
     for router in routers:
         for route in router.routes:
             if not isinstance(route, APIRoute):
@@ -55,7 +64,9 @@ def route_matches(routers: Iterable[APIRouter], named: Iterable[str]) -> list[Ro
                 name = f"{method} {route.path}"
                 if name in wanted:
                     wanted.discard(name)
-                    found.append(RouteMatch(frozenset({method}), route.path_regex))
+                    shadowed_by = tuple(earlier.get(method, ()))
+                    found.append(RouteMatch(frozenset({method}), route.path_regex, shadowed_by))
+                earlier.setdefault(method, []).append(route.path_regex)
     if wanted:
         raise ValueError(f"no route answers to {', '.join(sorted(wanted))}")
     return found

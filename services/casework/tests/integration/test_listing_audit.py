@@ -265,3 +265,51 @@ async def test_a_queue_read_is_one_insert_whatever_its_page_size(
     rows = await log(pool, campus)
     assert sum(1 for r in rows if r["covers_seconds"] is None) == 24
     assert sorted(set(seen(rows, "case.queue.read"))) == sorted(refs)
+
+
+async def test_counting_my_scope_reads_no_student(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """The queue's "in my scope" figure: `GET /v1/cases/count` says what the list's `total`
+    says, for every caller and filter, and names no one, so it writes no audit row (before, the
+    queue listed the top student of the scope to read a total, and audited them)."""
+    campus, refs = await seeded(client, pool, 3)
+    await open_cases(pool, campus, ["2024030002"])  # 7号楼, its own counselor's
+    async with campus_transaction(pool, campus) as conn:  # one case nobody owns
+        await conn.execute("UPDATE cases SET owner_ref = NULL WHERE student_ref = $1", refs[0])
+    callers = {
+        COUNSELOR_8: Role.RESIDENCE_COUNSELOR,
+        COUNSELOR_7: Role.RESIDENCE_COUNSELOR,
+        CENTER: Role.COUNSELING_CENTER,
+        "T4001": Role.COLLEGE_LEADER,  # 土木建筑工程学院: one of the three in 8号楼
+    }
+    filters: list[dict[str, Any]] = [
+        {},
+        {"mine": "true"},
+        {"unowned": "true"},
+        {"severity": ["moderate", "severe"]},
+        {"state": "open", "include_closed": "true"},
+        {"severity": "severe"},
+    ]
+    before = await log(pool, campus)
+    counts = {
+        (sub, i): (await get(client, "/v1/cases/count", token(SECRET, campus, sub, role), **f))
+        for sub, role in callers.items()
+        for i, f in enumerate(filters)
+    }
+    assert await log(pool, campus) == before
+    assert all(set(answer) == {"total"} for answer in counts.values())
+    totals = {
+        (sub, i): (await get(client, "/v1/cases", token(SECRET, campus, sub, role), **f))["total"]
+        for sub, role in callers.items()
+        for i, f in enumerate(filters)
+    }
+    assert {key: answer["total"] for key, answer in counts.items()} == totals
+    # Not trivially equal: the scopes and filters tell the cases apart.
+    assert [counts[(sub, 0)]["total"] for sub in callers] == [3, 1, 4, 1]
+    assert [counts[(COUNSELOR_8, i)]["total"] for i in range(len(filters))] == [3, 2, 1, 3, 3, 0]
+    # Those who work no cases are refused it, as the list.
+    for sub, role in (("A001", Role.CAMPUS_ADMIN), ("2024020001", Role.DORM_LEADER)):
+        response = await client.get("/v1/cases/count", headers=token(SECRET, campus, sub, role))
+        assert response.status_code == 403, response.text
+    assert (await client.get("/v1/cases/count")).status_code == 401

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from shouwang_casework.main import create_app
+from shouwang_casework.entrypoints.http import ROUTERS
+from shouwang_casework.main import AUDITED_READS, create_app
+from shouwang_servicekit.admission import route_matches
 
 CASE_OPERATIONS = {
     "list_cases",
+    "count_cases",
     "get_case",
     "get_case_history",
     "transition_case",
@@ -82,3 +85,12 @@ def test_a_plan_the_schema_refuses_is_refused_too(version: str) -> None:
         PlanIn.model_validate_json(f'{{"expected_version": {version}, "actions": []}}')
     with pytest.raises(ValidationError):
         TransitionIn.model_validate({"to_state": "monitoring", "expected_version": version})
+
+
+def test_counting_the_queue_is_no_audited_read_at_the_edge() -> None:
+    """`/v1/cases/count` names no student: it is not one of the reads a person may make fewer
+    of, though `/v1/cases/{case_id}`'s pattern would take `count` for a case id."""
+    reads = route_matches(ROUTERS, AUDITED_READS)
+    assert not any(read.matches("GET", "/v1/cases/count") for read in reads)
+    assert any(read.matches("GET", "/v1/cases/5f0c") for read in reads)
+    assert any(read.matches("GET", "/v1/cases") for read in reads)

@@ -59,6 +59,48 @@ _IN_SCOPE = """($1 OR EXISTS (
                        OR (g.kind = 'room' AND g.value = s.building || '/' || s.room)))"""
 
 
+#: The cases of the queue (`c`, its student `s`): in scope (`$1`-`$3`), closed too (`$4`), of
+#: these states (`$5`) and severities (`$6`), owned by `$7`, only unowned (`$8`).
+_QUEUE = f"""
+            FROM cases c
+            LEFT JOIN students s ON s.student_ref = c.student_ref
+            WHERE {_IN_SCOPE}
+              AND ($4 OR c.state <> 'closed')
+              AND ($5::text[] IS NULL OR c.state = ANY($5))
+              AND ($6::text[] IS NULL OR c.severity = ANY($6))
+              AND ($7::text IS NULL OR c.owner_ref = $7)
+              AND (NOT $8 OR c.owner_ref IS NULL)
+"""
+
+
+def _queue_arguments(
+    campus_wide: bool, grants: list[ScopeGrant], query: QueueFilter
+) -> tuple[object, ...]:
+    """`_QUEUE`'s parameters, `$1` to `$8`."""
+    return (
+        campus_wide,
+        [g.kind.value for g in grants],
+        [g.value for g in grants],
+        query.include_closed,
+        query.states,
+        query.severities,
+        query.owner_ref,
+        query.unowned_only,
+    )
+
+
+async def count_queue(
+    conn: asyncpg.Connection, *, campus_wide: bool, grants: list[ScopeGrant], query: QueueFilter
+) -> int:
+    """How many cases `list_queue` would count (its `total`, limit and offset aside): a
+    number naming no student."""
+    total: int = await conn.fetchval(
+        f"SELECT count(*) {_QUEUE}",
+        *_queue_arguments(campus_wide, grants, query),
+    )
+    return total
+
+
 async def list_queue(
     conn: asyncpg.Connection, *, campus_wide: bool, grants: list[ScopeGrant], query: QueueFilter
 ) -> tuple[list[QueueRow], int]:
@@ -66,8 +108,6 @@ async def list_queue(
 
     The deadline is the earliest unacknowledged alert's, else the next open follow-up's.
     """
-    kinds = [g.kind.value for g in grants]
-    values = [g.value for g in grants]
     rows = await conn.fetch(
         f"""
         WITH visible AS (
@@ -81,14 +121,7 @@ async def list_queue(
                    (SELECT count(*) FROM follow_ups f
                      WHERE f.case_id = c.case_id AND f.status = 'scheduled'
                        AND f.due_at < now()) AS missed
-            FROM cases c
-            LEFT JOIN students s ON s.student_ref = c.student_ref
-            WHERE {_IN_SCOPE}
-              AND ($4 OR c.state <> 'closed')
-              AND ($5::text[] IS NULL OR c.state = ANY($5))
-              AND ($6::text[] IS NULL OR c.severity = ANY($6))
-              AND ($7::text IS NULL OR c.owner_ref = $7)
-              AND (NOT $8 OR c.owner_ref IS NULL)
+            {_QUEUE}
         )
         SELECT *, coalesce(alert_due, follow_up_due) AS deadline, count(*) OVER () AS total
         FROM visible
@@ -96,14 +129,7 @@ async def list_queue(
                  opened_at, case_id
         LIMIT $9 OFFSET $10
         """,  # noqa: S608 - the scope clause is code, not input
-        campus_wide,
-        kinds,
-        values,
-        query.include_closed,
-        query.states,
-        query.severities,
-        query.owner_ref,
-        query.unowned_only,
+        *_queue_arguments(campus_wide, grants, query),
         query.limit,
         query.offset,
     )

@@ -8,10 +8,12 @@ from .http_care import router as care_router
 from .http_cases import router as cases_router
 from .http_erasure import router as erasure_router
 from .http_files import router as files_router
+from .http_queue import router as queue_router
 from .http_roster import router as roster_router
 from .http_students import router as students_router
 
 ROUTERS: list[APIRouter] = [
+    queue_router,  # before cases_router: /v1/cases/count before /v1/cases/{case_id}
     cases_router,
     care_router,
     roster_router,

@@ -1,5 +1,5 @@
-"""The staff case API (/v1): a counselor's day — queue, case, history, moves, notes, plan,
-follow-ups, referral, consent and alert acknowledgement.
+"""The staff case API (/v1): a counselor's day — case, history, moves, notes, plan,
+follow-ups, referral, consent and alert acknowledgement (the queue: `http_queue`).
 
 Every call authenticates, runs in one campus transaction (row-level security) and is checked
 against role, tier and scope by the service layer; a refused rule answers problem+json with
@@ -8,15 +8,12 @@ the rule's code and the field that is missing.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from shouwang_contracts.trace import current_traceparent
 from shouwang_servicekit.security import CurrentPrincipal
 
 from ..adapters.alerts import AlertRecord
-from ..adapters.queue import QueueFilter
 from ..container import Casework
 from ..domain.cases import TransitionRequest, allowed_targets
 from ..domain.followup import FollowUp
@@ -112,124 +109,6 @@ def plan_out(plan: Plan) -> s.PlanOut:
 
 async def _view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> s.CaseOut:
     return _case_out(await views.case_view(conn, caller, case_id))
-
-
-@router.get("/cases", operation_id="list_cases", response_model=s.CasePage)
-async def list_cases(
-    casework: Container,
-    principal: CurrentPrincipal,
-    state: Annotated[list[s.CaseState] | None, Query(description="Only these states.")] = None,
-    severity: Annotated[
-        list[s.Severity] | None, Query(description="Only these severities.")
-    ] = None,
-    mine: Annotated[
-        bool,
-        Query(
-            description="Only cases I own (not the alerts awaiting my acknowledgement: "
-            "`GET /v1/alerts/awaiting-me`)."
-        ),
-    ] = False,
-    unowned: Annotated[bool, Query(description="Only cases nobody owns yet.")] = False,
-    include_closed: Annotated[bool, Query(description="Closed cases too.")] = False,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> s.CasePage:
-    """My queue: cases in my scope by severity, then the nearest deadline."""
-    query = QueueFilter(
-        states=[x.value for x in state] if state else None,
-        severities=[x.value for x in severity] if severity else None,
-        unowned_only=unowned,
-        include_closed=include_closed,
-        limit=limit,
-        offset=offset,
-    )
-
-    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.CasePage:
-        rows, total = await views.queue(
-            conn, caller, query, mine=mine, audit_window=cw.settings.audit_list_window
-        )
-        return s.CasePage(
-            items=[
-                s.CaseSummary(
-                    case_id=row.case_id,
-                    student_ref=row.student_ref,
-                    state=row.state,
-                    severity=row.severity,
-                    owner_ref=row.owner_ref,
-                    owner_role=row.owner_role,
-                    opened_at=row.opened_at,
-                    updated_at=row.updated_at,
-                    deadline=row.deadline,
-                    unacknowledged_alerts=row.unacknowledged_alerts,
-                    missed_follow_ups=row.missed_follow_ups,
-                    version=row.version,
-                )
-                for row in rows
-            ],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
-
-    return await in_campus(casework, principal, work)
-
-
-@router.get("/alerts/awaiting-me", operation_id="list_awaiting_me", response_model=s.AwaitingPage)
-async def list_awaiting_me(
-    casework: Container,
-    principal: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> s.AwaitingPage:
-    """Alerts awaiting my acknowledgement: unacknowledged, about students in my scope, owned
-    where my tier is the lowest that may stop them (a lower tier's alert waits for it until
-    it climbs), the gravest first, then the longest waiting. Each has its waiting time and
-    when it escalates next."""
-
-    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingPage:
-        rows, total = await views.awaiting_me(
-            conn, caller, limit=limit, offset=offset, audit_window=cw.settings.audit_list_window
-        )
-        at = loop.now()
-        return s.AwaitingPage(
-            items=[
-                s.AwaitingAlert(
-                    alert_id=row.alert_id,
-                    case_id=row.case_id,
-                    student_ref=row.student_ref,
-                    severity=row.severity,
-                    owner_role=row.owner_role,
-                    escalation_level=row.escalation_level,
-                    raised_at=row.raised_at,
-                    waiting_seconds=max(0, int((at - row.raised_at).total_seconds())),
-                    escalates_at=row.ack_deadline,
-                    overdue=row.ack_deadline <= at,
-                )
-                for row in rows
-            ],
-            total=total,
-            limit=limit,
-            offset=offset,
-            now=at,
-        )
-
-    return await in_campus(casework, principal, work)
-
-
-@router.get(
-    "/alerts/awaiting-me/count",
-    operation_id="count_awaiting_me",
-    response_model=s.AwaitingCount,
-)
-async def count_awaiting_me(casework: Container, principal: CurrentPrincipal) -> s.AwaitingCount:
-    """How many alerts await my acknowledgement (as `list_awaiting_me` would list them) and
-    how many are overdue: for a badge. Names no student, so nothing is audited."""
-
-    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> s.AwaitingCount:
-        total, overdue = await views.awaiting_count(conn, caller, loop.now())
-        return s.AwaitingCount(total=total, overdue=overdue)
-
-    return await in_campus(casework, principal, work)
 
 
 @router.get("/cases/{case_id}", operation_id="get_case", response_model=s.CaseOut)

@@ -148,6 +148,10 @@ class CasePage(BaseModel):
     offset: int
 
 
+class CaseCount(BaseModel):
+    total: int = Field(description="Cases in my queue with the filters asked (names no one).")
+
+
 class AwaitingAlert(BaseModel):
     alert_id: str
     case_id: str

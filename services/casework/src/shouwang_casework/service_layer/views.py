@@ -22,6 +22,7 @@ from ..adapters.queue import (
     QueueFilter,
     QueueRow,
     count_awaiting,
+    count_queue,
     list_awaiting,
     list_queue,
 )
@@ -72,6 +73,23 @@ async def queue(
         conn, caller, [row.student_ref for row in rows], "case.queue.read", window=audit_window
     )
     return rows, total
+
+
+async def queue_count(
+    conn: asyncpg.Connection, caller: Caller, query: QueueFilter, *, mine: bool
+) -> int:
+    """How many cases the caller's queue holds (`queue`'s total, same scope and filters). It
+    names no student, so it is no read of anyone's file (nothing audited): the queue asks it
+    for the "in my scope" figure instead of listing the top student to read a total."""
+    refuse_students(caller)
+    if mine:
+        query = replace(query, owner_ref=caller.person_ref)
+    return await count_queue(
+        conn,
+        campus_wide=caller.principal.campus_wide,
+        grants=await scope_grants(conn, caller),
+        query=query,
+    )
 
 
 async def awaiting_me(
