@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from shouwang_contracts.auth import Principal, mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.ratelimits import RateLimiter
-from shouwang_servicekit.security import require_roles
+from shouwang_servicekit.security import CurrentPrincipal, require_roles, role_guards
 
 from .service_apps import small_service
 
@@ -156,3 +156,35 @@ def test_the_limiter_allows_its_rate_and_says_how_long_to_wait(burst: int) -> No
     assert limiter.acquire("b") == 0.0  # keys are limited apart
     now[0] += wait
     assert limiter.acquire("a") == 0.0
+
+
+async def test_a_route_before_a_guarded_one_is_not_refused_by_its_guard() -> None:
+    """`/v1/things/count` (any signed-in role) comes before `/v1/things/{thing_id}` (the
+    admin only), and the router sends a count there: the edge must not refuse a counselor's
+    count with the later route's roles because its pattern also fits."""
+    things = APIRouter(prefix="/v1")
+
+    @things.get("/things/count")
+    async def count(principal: CurrentPrincipal) -> dict[str, int]:
+        return {"total": 0}
+
+    @things.get("/things/{thing_id}")
+    async def thing(
+        thing_id: str,
+        principal: Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))],
+    ) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    (guard,) = role_guards([things])
+    assert guard.refuses("GET", "/v1/things/t1", Role.RESIDENCE_COUNSELOR)
+    assert not guard.refuses("GET", "/v1/things/count", Role.RESIDENCE_COUNSELOR)
+
+    app, _ = small_service(things)
+    counselor = mint_token(SECRET, sub="c1", role=Role.RESIDENCE_COUNSELOR, campus_id="c")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+        headers = {"Authorization": f"Bearer {counselor}"}
+        counted = await client.get("/v1/things/count", headers=headers)
+        refused = await client.get("/v1/things/t1", headers=headers)
+    assert counted.status_code == 200, counted.text
+    assert refused.status_code == 403, refused.text

@@ -117,11 +117,16 @@ def _declared_roles(dependant: Dependant) -> frozenset[Role] | None:
 
 @dataclass(frozen=True, slots=True)
 class RoleGuard:
-    """The roles one route lets through, for the edge to check before the body is read."""
+    """The roles one route lets through, for the edge to check before the body is read.
+
+    A path an earlier route of the same method answers (`shadowed_by`: `/v1/cases/count`
+    before `/v1/cases/{case_id}`) is not this route's: the router, first match first, never
+    sends it here, so this route's roles must not refuse it."""
 
     methods: frozenset[str]
     path: re.Pattern[str]
     allowed: frozenset[Role]
+    shadowed_by: tuple[re.Pattern[str], ...] = ()
 
     def refuses(self, method: str, path: str, role: Role) -> bool:
         """True when this route serves `method path` and `role` may not call it."""
@@ -129,6 +134,7 @@ class RoleGuard:
             method in self.methods
             and self.path.match(path) is not None
             and role not in self.allowed
+            and not any(earlier.match(path) for earlier in self.shadowed_by)
         )
 
 
@@ -136,13 +142,17 @@ def role_guards(routers: Iterable[APIRouter]) -> list[RoleGuard]:
     """A guard per route that declares `require_roles(...)` (at any depth of its
     dependencies), so that the edge refuses other roles before FastAPI reads the body."""
     guards = []
+    earlier: list[tuple[frozenset[str], re.Pattern[str]]] = []
     for router in routers:
         for route in router.routes:
             if not isinstance(route, APIRoute):
                 continue
+            methods = frozenset(route.methods or ())
             allowed = _declared_roles(route.dependant)
             if allowed is not None:
-                guards.append(RoleGuard(frozenset(route.methods or ()), route.path_regex, allowed))
+                shadowed_by = tuple(path for seen, path in earlier if seen & methods)
+                guards.append(RoleGuard(methods, route.path_regex, allowed, shadowed_by))
+            earlier.append((methods, route.path_regex))
     return guards
 
 
