@@ -358,6 +358,16 @@ const en: typeof zh = {
     fileName: 'File',
     kinds: { students: 'Students', staff: 'Staff and scopes' },
     statuses: { applied: 'Imported', dry_run: 'Checked only', rejected: 'Not imported (errors)' },
+    effects: {
+      stop: '. ',
+      separator: '; ',
+      wouldDo: 'If imported: {list}',
+      did: 'As a result: {list}',
+      unowned: 'cases nobody can take over, under Unassigned in the queue (arrange them soon): {n}',
+      handedOver: 'cases handed to who is responsible now: {n}',
+      followUps: 'follow-up tasks given to someone else: {n}',
+      unlisted: 'people taken off the roster: {n}',
+    },
   },
   outcomes: {
     title: 'Outcomes',

@@ -353,6 +353,16 @@ export default {
     fileName: '文件',
     kinds: { students: '学生名单', staff: '人员与负责范围' },
     statuses: { applied: '已导入', dry_run: '仅检查', rejected: '未导入（有错误）' },
+    effects: {
+      stop: '。',
+      separator: '；',
+      wouldDo: '导入后将：{list}',
+      did: '{list}',
+      unowned: '{n} 个个案无人可接手（见队列“未分配”），请尽快安排',
+      handedOver: '{n} 个个案移交给现负责人',
+      followUps: '{n} 项随访任务改派',
+      unlisted: '{n} 人移出名单',
+    },
   },
   outcomes: {
     title: '成效统计',
