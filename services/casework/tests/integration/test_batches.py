@@ -18,8 +18,7 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.files import store_report
 from shouwang_casework.entrypoints.consumers import (
     CASES_CONSUMER,
-    _alert,
-    _assessment,
+    _warning,
     apply_batch,
     apply_once,
 )
@@ -98,17 +97,17 @@ async def test_a_batch_opens_the_same_cases_as_one_event_at_a_time(
 
     alone = warnings(one_by_one)
     for w in alone:
-        for envelope, apply in ((w.assessment, _assessment), (w.alert, _alert)):
-            await apply_once(casework, envelope, consumer=CASES_CONSUMER, apply=apply)
+        for envelope in (w.assessment, w.alert):
+            await apply_once(casework, envelope, consumer=CASES_CONSUMER, apply=_warning)
 
     # Two campuses in each batch, an event delivered twice, the alerts in another order.
     together, elsewhere = warnings(batched), warnings(other)
     assessments = [together[0].assessment, elsewhere[0].assessment, together[1].assessment]
     assessments += [together[2].assessment, together[0].assessment]
-    outcomes = await apply_batch(casework, assessments, consumer=CASES_CONSUMER, apply=_assessment)
+    outcomes = await apply_batch(casework, assessments, consumer=CASES_CONSUMER, apply=_warning)
     assert outcomes == ["applied", "applied", "applied", "applied", "duplicate"]
     alerts = [together[2].alert, together[0].alert, elsewhere[0].alert, together[1].alert]
-    outcomes = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_alert)
+    outcomes = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_warning)
     assert outcomes == ["applied"] * 4
 
     expected = await outcome_of(pool, one_by_one)
@@ -118,7 +117,7 @@ async def test_a_batch_opens_the_same_cases_as_one_event_at_a_time(
     # Row-level security followed each event to its campus: the other campus has its one.
     assert [case[0] for case in (await outcome_of(pool, other))["cases"]] == [STUDENTS[0]]
     # Redelivered as a batch, nothing is applied twice.
-    again = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_alert)
+    again = await apply_batch(casework, alerts, consumer=CASES_CONSUMER, apply=_warning)
     assert again == ["duplicate"] * 4
     assert await outcome_of(pool, batched) == expected
 
@@ -140,13 +139,13 @@ async def test_batches_of_the_same_students_in_opposite_orders_both_commit(
                 casework,
                 [w.assessment for w in first],
                 consumer=CASES_CONSUMER,
-                apply=_assessment,
+                apply=_warning,
             ),
             apply_batch(
                 casework,
                 [w.assessment for w in reversed(second)],
                 consumer=CASES_CONSUMER,
-                apply=_assessment,
+                apply=_warning,
             ),
         )
         assert all(outcome in {"applied", "duplicate"} for done in results for outcome in done)
@@ -232,16 +231,18 @@ async def test_a_warning_costs_casework_few_statements_and_a_known_alert_none_mo
             Severity.SEVERE,
             Role.RESIDENCE_COUNSELOR,
         )
-        for envelope, apply in ((first.alert, _alert), (first.assessment, _assessment)):
-            await apply_batch(casework, [envelope], consumer=CASES_CONSUMER, apply=apply)
+        for envelope in (first.alert, first.assessment):
+            await apply_batch(casework, [envelope], consumer=CASES_CONSUMER, apply=_warning)
         student = PSEUDONYMS.student_ref(campus, STUDENTS[0])
         w = warning(campus, student, Severity.CRITICAL, Role.RESIDENCE_COUNSELOR)
         # The alert: BEGIN, locks, campus, claim, what is known, the case with its history,
         # the outbox, the alert, COMMIT. The assessment: the same to what is known, then the
         # case's update with its history, the attachment, the reporters' event, COMMIT.
-        for envelope, apply, budget in ((w.alert, _alert, 9), (w.assessment, _assessment, 9)):
+        for envelope, budget in ((w.alert, 9), (w.assessment, 9)):
             sent.clear()
-            outcomes = await apply_batch(casework, [envelope], consumer=CASES_CONSUMER, apply=apply)
+            outcomes = await apply_batch(
+                casework, [envelope], consumer=CASES_CONSUMER, apply=_warning
+            )
             assert outcomes == ["applied"]
             transaction = [q for q in sent if not q.startswith("SELECT pg_advisory_unlock_all")]
             assert len(transaction) <= budget, "\n".join(
@@ -252,7 +253,7 @@ async def test_a_warning_costs_casework_few_statements_and_a_known_alert_none_mo
         # The alert is on file already (its claim purged, or claimed by another consumer):
         # the one read says so, and nothing is written.
         sent.clear()
-        again = await apply_batch(casework, [w.alert], consumer="casework.replay", apply=_alert)
+        again = await apply_batch(casework, [w.alert], consumer="casework.replay", apply=_warning)
         assert again == ["applied"]
         assert not any(q.lstrip().startswith(("INSERT INTO cases", "UPDATE")) for q in sent)
     finally:
@@ -278,7 +279,7 @@ async def test_a_stale_case_is_refused_and_writes_no_history_and_the_next_seq_fo
         Severity.SEVERE,
         Role.RESIDENCE_COUNSELOR,
     )
-    await apply_batch(casework, [w.alert], consumer=CASES_CONSUMER, apply=_alert)
+    await apply_batch(casework, [w.alert], consumer=CASES_CONSUMER, apply=_warning)
     async with campus_transaction(pool, campus) as conn:
         (case_id,) = [str(r["case_id"]) for r in await conn.fetch("SELECT case_id FROM cases")]
         fresh, stale = (

@@ -18,8 +18,7 @@ import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.entrypoints.consumers import (
     CASES_CONSUMER,
-    _alert,
-    _assessment,
+    _warning,
     apply_once,
     apply_warnings,
 )
@@ -131,8 +130,8 @@ async def test_a_batch_of_both_topics_applies_the_assessment_before_its_alert(
             Role.RESIDENCE_COUNSELOR,
         )
         if campus == in_order:
-            for envelope, apply in ((w.assessment, _assessment), (w.alert, _alert)):
-                await apply_once(casework, envelope, consumer=CASES_CONSUMER, apply=apply)
+            for envelope in (w.assessment, w.alert):
+                await apply_once(casework, envelope, consumer=CASES_CONSUMER, apply=_warning)
         else:
             assert await apply_warnings(casework, [w.alert, w.assessment]) == ["applied"] * 2
     expected = await outcome(pool, in_order)

@@ -230,10 +230,6 @@ async def _warning(
     _count(outcome, envelope.data.severity.value)
 
 
-# Each applies whichever kind of warning it is given (the names say what a caller applies).
-_assessment = _alert = _warning
-
-
 async def _warning_set(
     conn: asyncpg.Connection, envelopes: list[Envelope[Any]], cw: Casework
 ) -> None:
