@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
@@ -25,7 +24,6 @@ from ..container import Casework
 from ..domain.guards import CaseRuleViolation
 from ..domain.roster_rows import Parsed
 from ..service_layer import roster
-from ..service_layer.access import Caller
 from . import http_records_schemas as s
 from .http_common import Container, in_campus, refusal
 
@@ -101,50 +99,6 @@ def _import_out(outcome: roster.ImportOutcome, request: Request | None = None) -
 ImportUseCase = Callable[..., Awaitable[roster.ImportOutcome]]
 
 
-async def _import_students(
-    conn: asyncpg.Connection,
-    caller: Caller,
-    cw: Casework,
-    upload: roster.RosterFile,
-    parsed: Parsed[Any],
-    mode: roster.Mode,
-    dry_run: bool,
-) -> roster.ImportOutcome:
-    return await roster.import_students(
-        conn,
-        caller,
-        cw.pseudonymizer,
-        upload,
-        parsed,
-        mode=mode,
-        dry_run=dry_run,
-        placement=cw.placement,
-    )
-
-
-async def _import_staff(
-    conn: asyncpg.Connection,
-    caller: Caller,
-    cw: Casework,
-    upload: roster.RosterFile,
-    parsed: Parsed[Any],
-    mode: roster.Mode,
-    dry_run: bool,
-) -> roster.ImportOutcome:
-    # The staff import may hand cases over, and a case's history seals its free text.
-    return await roster.import_staff(
-        conn,
-        caller,
-        cw.pseudonymizer,
-        upload,
-        parsed,
-        mode=mode,
-        dry_run=dry_run,
-        placement=cw.placement,
-        cipher=cw.cipher,
-    )
-
-
 async def _import(
     casework: Casework,
     principal: Principal,
@@ -154,6 +108,7 @@ async def _import(
     *,
     mode: roster.Mode,
     dry_run: bool,
+    seals_history: bool,
     request: Request,
 ) -> s.RosterImportOut:
     upload = await _read_upload(casework.settings.roster_max_upload_bytes, file)
@@ -161,7 +116,17 @@ async def _import(
     outcome = await in_campus(
         casework,
         principal,
-        lambda conn, caller, cw: use_case(conn, caller, cw, upload, parsed, mode, dry_run),
+        lambda conn, caller, cw: use_case(
+            conn,
+            caller,
+            cw.pseudonymizer,
+            upload,
+            parsed,
+            mode=mode,
+            dry_run=dry_run,
+            placement=cw.placement,
+            **({"cipher": cw.cipher} if seals_history else {}),
+        ),
     )
     if outcome.refused_rows:
         raise _rows_refused(outcome)
@@ -177,6 +142,9 @@ class _RosterKind:
     doc: str
     read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]]
     use_case: ImportUseCase
+    # The import writes case history (the staff import hands cases over), which seals its
+    # free text: the use case takes the note cipher.
+    seals_history: bool = False
 
 
 _ROSTER_KINDS = (
@@ -185,14 +153,15 @@ _ROSTER_KINDS = (
         "import_student_roster",
         "Import students and their placements; publish the directory entries that changed.",
         roster.read_students,
-        _import_students,
+        roster.import_students,
     ),
     _RosterKind(
         "/staff",
         "import_staff_roster",
         "Import who holds which role for which scope; republish directory entries it touches.",
         roster.read_staff,
-        _import_staff,
+        roster.import_staff,
+        seals_history=True,
     ),
 )
 
@@ -214,6 +183,7 @@ def _import_endpoint(kind: _RosterKind) -> Callable[..., Awaitable[s.RosterImpor
             kind.use_case,
             mode=mode,
             dry_run=dry_run,
+            seals_history=kind.seals_history,
             request=request,
         )
 
