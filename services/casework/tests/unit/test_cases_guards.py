@@ -5,13 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shouwang_casework.domain.cases import (
-    Case,
-    CaseFacts,
-    TransitionRequest,
-    allowed_targets,
-    open_or_attach,
-)
+from shouwang_casework.domain.cases import Case, open_or_attach
 from shouwang_casework.domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
 from shouwang_casework.domain.guards import (
     Actor,
@@ -31,6 +25,7 @@ from shouwang_casework.domain.referral import (
     ReferralRequest,
     ReferralStatus,
 )
+from shouwang_casework.domain.transitions import CaseFacts, TransitionRequest, allowed_targets
 from shouwang_contracts.events.casework import CaseOutcome, CaseState
 from shouwang_contracts.vocabulary import Role, Severity
 

@@ -25,7 +25,7 @@ from ..adapters import alerts as alert_repo
 from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
-from ..domain.cases import Case, CaseFacts, TransitionRequest
+from ..domain.cases import Case
 from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
 from ..domain.guards import (
     ConsentDecision,
@@ -37,6 +37,7 @@ from ..domain.guards import (
     require,
 )
 from ..domain.referral import Referral, ReferralStatus, check_consent
+from ..domain.transitions import CaseFacts, TransitionRequest
 from .access import Caller, CaseNotFound, actor_for, refuse_students
 from .events import follow_up_updated, publish, publish_changes, referral_updated
 
