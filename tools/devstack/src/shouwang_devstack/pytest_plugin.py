@@ -33,7 +33,7 @@ Fixtures (all synchronous, so sync and async tests can use them):
 
 from __future__ import annotations
 
-from .pytest_services import ServiceProcessFactory
+from .services import ServiceProcessFactory
 
 __all__ = ["ServiceProcessFactory"]
 

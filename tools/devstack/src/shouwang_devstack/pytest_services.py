@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .localenv import generate_local_secrets
 from .postgres import LocalPostgres
 from .provision import drop_database, has_migrations, provision_fresh
 from .pytest_servers import PostgresEndpoint
-from .services import ServiceProcess, service_info
+from .services import ServiceProcess, ServiceProcessFactory, service_info
 
 
 def _role_secret(admin_dsn: str) -> str:
@@ -81,9 +81,6 @@ def devstack_env() -> dict[str, str]:
     env.pop("SHOUWANG_DB_ROLE_SECRET")
     env["SHOUWANG_ENV"] = "local"
     return env
-
-
-ServiceProcessFactory = Callable[..., ServiceProcess]
 
 
 def _test_kafka(request: pytest.FixtureRequest) -> str:

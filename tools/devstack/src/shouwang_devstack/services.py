@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,3 +301,8 @@ class ServiceProcess:
     def log_text(self) -> str:
         """Everything the process logged since its last start."""
         return tail(self.log_path, 10_000, self._log_offset)
+
+
+#: What the `service_process` fixtures give: `factory(name, env=None, *, port=None)` builds a
+#: ServiceProcess, not started (`pytest_services`).
+ServiceProcessFactory = Callable[..., ServiceProcess]
