@@ -26,7 +26,7 @@ from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
 from ..domain.cases import Case
-from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.guards import (
     ConsentDecision,
     InvalidTransition,
@@ -161,24 +161,16 @@ async def move_referral(
         text=None,
     )
     if status is ReferralStatus.RETURNED:
-        follow_up = FollowUp(
+        follow_up = FollowUp.schedule(
+            case,
+            actor,
             follow_up_id=str(uuid.uuid4()),
-            case_id=case.case_id,
             purpose=FollowUpPurpose.REFERRAL_RETURN,
             due_at=follow_up_due or at + DEFAULT_RETURN_FOLLOW_UP,
             assignee_ref=case.owner_ref,
-            status=FollowUpStatus.SCHEDULED,
-            created_by_ref=actor.ref,
-            created_at=at,
+            at=at,
         )
         await care.save_follow_up(conn, cipher, case, follow_up)
-        case.record(
-            "follow_up_scheduled",
-            actor,
-            at,
-            detail={"follow_up_id": follow_up.follow_up_id, "purpose": follow_up.purpose.value},
-            text=None,
-        )
         if case.state is CaseState.REFERRED:
             case.transition(
                 actor,
