@@ -5,8 +5,6 @@ shared service settings, an identity provider, and services run as real processe
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,22 +15,11 @@ import pytest
 from ._proc import free_port
 from .identity import IdentityProvider
 from .kafka import LocalKafka
-from .localenv import generate_local_secrets
+from .localenv import generate_local_secrets, tests_role_secret
 from .postgres import LocalPostgres
 from .provision import drop_database, has_migrations, provision_fresh
 from .pytest_servers import PostgresEndpoint
 from .services import ServiceProcess, ServiceProcessFactory, service_info
-
-
-def _role_secret(admin_dsn: str) -> str:
-    """Service role passwords for tests: SHOUWANG_DB_ROLE_SECRET, else derived from the admin DSN.
-
-    Deterministic per server, so two test sessions sharing one DATABASE_URL agree on passwords.
-    """
-    explicit = os.environ.get("SHOUWANG_DB_ROLE_SECRET")
-    if explicit:
-        return explicit
-    return hashlib.sha256(b"shouwang-test-roles:" + admin_dsn.encode()).hexdigest()
 
 
 @dataclass
@@ -59,7 +46,7 @@ def service_database(
 ) -> Iterator[ServiceDatabaseFactory]:
     """Factory of fresh, migrated per-service databases (dropped at the end on shared servers)."""
     factory = ServiceDatabaseFactory(
-        _postgres_endpoint.admin_dsn, _role_secret(_postgres_endpoint.admin_dsn)
+        _postgres_endpoint.admin_dsn, tests_role_secret(_postgres_endpoint.admin_dsn)
     )
     yield factory
     if _postgres_endpoint.source == "DATABASE_URL":
@@ -97,7 +84,7 @@ def _test_databases(request: pytest.FixtureRequest) -> ServiceDatabaseFactory:
     session's server."""
     if request.scope == "function" and "local_postgres" in request.fixturenames:
         server: LocalPostgres = request.getfixturevalue("local_postgres")
-        return ServiceDatabaseFactory(server.dsn, _role_secret(server.dsn))
+        return ServiceDatabaseFactory(server.dsn, tests_role_secret(server.dsn))
     factory: ServiceDatabaseFactory = request.getfixturevalue("service_database")
     return factory
 
