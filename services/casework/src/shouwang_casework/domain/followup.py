@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from shouwang_contracts.events.casework import FollowUpFinding
+from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus
 
 from .guards import Actor, InvalidTransition, MissingRecord
 
@@ -25,14 +25,6 @@ class FollowUpPurpose(StrEnum):
     ROUTINE = "routine"
     AFTERCARE = "aftercare"  # 善后 after a referral's return
     REFERRAL_RETURN = "referral_return"
-
-
-class FollowUpStatus(StrEnum):
-    """Where a follow-up stands."""
-
-    SCHEDULED = "scheduled"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
 
 
 @dataclass

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_contracts.events.casework import CaseOutcome, CaseState, ReferralStatus
 from shouwang_contracts.vocabulary import Severity, Tier
 
 from .guards import Actor, InvalidTransition, MissingRecord, may_work_cases, require
-from .referral import ReferralRequest, ReferralStatus
+from .referral import ReferralRequest
 
 S = CaseState
 

@@ -12,11 +12,11 @@ from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.casework import FollowUpFinding, PlanUpdated
+from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus, PlanUpdated
 
 from ..adapters import care
 from ..domain.cases import Case
-from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.guards import (
     Actor,
     InvalidTransition,

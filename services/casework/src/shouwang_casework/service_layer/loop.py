@@ -18,6 +18,7 @@ from shouwang_contracts.events.casework import (
     CaseState,
     FamilyContactDecided,
     FamilyContactDecision,
+    ReferralStatus,
 )
 from shouwang_contracts.vocabulary import Role
 
@@ -36,7 +37,7 @@ from ..domain.guards import (
     may_work_cases,
     require,
 )
-from ..domain.referral import Referral, ReferralStatus, check_consent
+from ..domain.referral import Referral, check_consent
 from ..domain.transitions import CaseFacts, TransitionRequest
 from .access import Caller, CaseNotFound, actor_for, refuse_students
 from .events import follow_up_updated, publish, publish_changes, referral_updated

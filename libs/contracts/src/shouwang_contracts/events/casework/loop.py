@@ -46,11 +46,23 @@ class CaseOutcome(StrEnum):
 class ReferralStatus(StrEnum):
     """Where a referral (转介) stands: answered when accepted or not accepted."""
 
-    PENDING = "pending"  # 待接收
-    ACCEPTED = "accepted"  # 已接收
-    NOT_ACCEPTED = "not_accepted"  # 未接收
-    RETURNED = "returned"  # 已返校
-    REFERRED_AGAIN = "referred_again"  # 再次转介
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    NOT_ACCEPTED = "not_accepted"
+    RETURNED = "returned"
+    REFERRED_AGAIN = "referred_again"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        return in_language(_REFERRAL_STATUS_LABELS[self], language)
+
+
+_REFERRAL_STATUS_LABELS: dict[ReferralStatus, tuple[str, str]] = {
+    ReferralStatus.PENDING: ("待接收", "Pending"),
+    ReferralStatus.ACCEPTED: ("已接收", "Accepted"),
+    ReferralStatus.NOT_ACCEPTED: ("未接收", "Not accepted"),
+    ReferralStatus.RETURNED: ("已返校", "Returned"),
+    ReferralStatus.REFERRED_AGAIN: ("再次转介", "Referred again"),
+}
 
 
 class FollowUpStatus(StrEnum):
