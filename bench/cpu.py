@@ -88,7 +88,7 @@ class CpuMeter:
 
     @staticmethod
     def _busy() -> float:
-        times = psutil.cpu_times()._asdict()
+        times: dict[str, float] = psutil.cpu_times()._asdict()
         # Guest time is already in user time on Linux; waiting for I/O is idle.
         idle = ("idle", "iowait", "guest", "guest_nice")
         return sum(v for k, v in times.items() if k not in idle)

@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import email
-import email.policy
 import io
 import json
 import multiprocessing
@@ -37,15 +35,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import aiosmtplib
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from itsdangerous import URLSafeSerializer
 from shouwang_contracts.envelope import Envelope as Event
 from shouwang_contracts.events.casework import ResponsibleStaff, StudentRouting
@@ -53,8 +48,8 @@ from shouwang_contracts.events.triage import AlertRaised
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, DIRECTORY
 from shouwang_contracts.vocabulary import Role, Severity
-from shouwang_devstack._proc import free_port
 from shouwang_devstack.provision import provision_fresh
+from shouwang_devstack.sinks import LocalSinks
 from shouwang_devstack.topics import start_groups_at_end
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a script
@@ -96,60 +91,12 @@ class Arrivals:
             self.by_alert.clear()
 
 
-class _Server(ThreadingHTTPServer):
-    # The default backlog of 5 resets connections when 50 senders connect at once.
-    request_queue_size = 512
-    daemon_threads = True
-
-
-class Sinks:
-    """An SMTP server and an HTTP server that count what they receive."""
+class Sinks(LocalSinks):
+    """devstack's local sinks keeping nothing: they count what they receive."""
 
     def __init__(self) -> None:
         self.arrivals = Arrivals()
-        arrivals = self.arrivals
-
-        class Mail:
-            async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-                raw = envelope.content or b""
-                message = email.message_from_bytes(
-                    raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default
-                )
-                assert isinstance(message, EmailMessage)
-                body = message.get_body(preferencelist=("plain", "html"))
-                arrivals.arrived(str(body.get_content()) if body is not None else "")
-                return "250 OK"
-
-        class Http(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-                arrivals.arrived(raw.decode(errors="replace"))
-                answer = b'{"errcode": 0}'
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.smtp_port = free_port()
-        self._smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
-        self._http = _Server(("127.0.0.1", 0), Http)
-        self.http_url = f"http://127.0.0.1:{self._http.server_address[1]}"
-
-    def __enter__(self) -> Sinks:
-        self._smtp.start()
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._smtp.stop()
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(None, on_message=lambda _channel, text: self.arrivals.arrived(text))
 
 
 def staff_file(students: int) -> bytes:

@@ -28,8 +28,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,55 +38,21 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.outbox import claim_event
 from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import AlertAcknowledged
-from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import CASES
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.provision import provision_fresh, with_database
 from shouwang_devstack.topics import assign_at_end
 
 sys.path.insert(0, str(Path(__file__).parent))
 from stack import BenchStack, bench_stack
+from triage_events import moderate_warning
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STUDENT_NO = "2024020001"  # in roster_students.csv, 8号楼
 COUNSELOR = "T1002"  # counsels 8号楼 in roster_staff.csv
 MODES = {"poll": "0.2", "notify": "1.0"}
-
-
-def _alert(
-    campus: str, student_ref: str
-) -> tuple[Envelope[AssessmentGraded], Envelope[AlertRaised]]:
-    """A moderate assessment and its alert for the counselor, as triage publishes them."""
-    now = datetime.now(UTC)
-    graded = AssessmentGraded(
-        assessment_id=str(uuid.uuid4()),
-        student_ref=student_ref,
-        severity=Severity.MODERATE,
-        previous_severity=Severity.NONE,
-        reasons=[Reason(rule_id="bench", severity=Severity.MODERATE, text_zh="测", text_en="b")],
-        policy_version="bench-1",
-        trigger="report",
-        report_ids=[str(uuid.uuid4())],
-        graded_at=now,
-    )
-    alert = AlertRaised(
-        alert_id=str(uuid.uuid4()),
-        assessment_id=graded.assessment_id,
-        student_ref=student_ref,
-        severity=Severity.MODERATE,
-        owner_role=Role.RESIDENCE_COUNSELOR,
-        ack_deadline=now + timedelta(hours=2),
-        policy_version="bench-1",
-        raised_at=now,
-    )
-    source = "/shouwang/triage"
-    return (
-        Envelope.wrap(graded, source=source, campus_id=campus, subject=student_ref),
-        Envelope.wrap(alert, source=source, campus_id=campus, subject=student_ref),
-    )
 
 
 async def seed(dsn: str, campus: str, stack: BenchStack, count: int) -> list[str]:
@@ -100,7 +64,7 @@ async def seed(dsn: str, campus: str, stack: BenchStack, count: int) -> list[str
     alerts = []
     async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as pool:
         for _ in range(count):
-            assessment, alert = _alert(campus, student)
+            assessment, alert = moderate_warning(campus, student)
             async with campus_transaction(pool, campus) as conn:
                 await claim_event(conn, consumer="bench", event_id=assessment.id, campus_id=campus)
                 await on_assessment(conn, assessment, cipher)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import statistics
 import sys
@@ -30,7 +29,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,13 +42,15 @@ from shouwang_casework.service_layer.access import Caller, refuse_students, scop
 from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.crypto import NoteCipher, generate_key
-from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
+from shouwang_devstack.localenv import tests_role_secret
 from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh
+
+sys.path.insert(0, str(Path(__file__).parent))
+from triage_events import moderate_warning
 
 CAMPUS = "bench"
 WINDOW = timedelta(minutes=15)
@@ -97,42 +98,11 @@ class Reader:
     rows: int = 0
 
 
-def warning(student_ref: str) -> list[Envelope[Any]]:
-    """A graded assessment and its alert, as triage publishes them, for one student."""
-    now = datetime.now(UTC)
-    assessment_id = str(uuid.uuid4())
-    graded = AssessmentGraded(
-        assessment_id=assessment_id,
-        student_ref=student_ref,
-        severity=Severity.MODERATE,
-        previous_severity=Severity.NONE,
-        reasons=[
-            Reason(rule_id="bench", severity=Severity.MODERATE, text_zh="压测", text_en="bench")
-        ],
-        policy_version="bench-1",
-        trigger="report",
-        report_ids=[str(uuid.uuid4())],
-        graded_at=now,
-    )
-    alert = AlertRaised(
-        alert_id=str(uuid.uuid4()),
-        assessment_id=assessment_id,
-        student_ref=student_ref,
-        severity=Severity.MODERATE,
-        owner_role=Role.RESIDENCE_COUNSELOR,
-        ack_deadline=now + timedelta(hours=2),
-        policy_version="bench-1",
-        raised_at=now,
-    )
-    return [
-        Envelope.wrap(event, source="/shouwang/triage", campus_id=CAMPUS, subject=student_ref)
-        for event in (graded, alert)
-    ]
-
-
 async def seed(pool: asyncpg.Pool, cases: int) -> None:
     for number in range(cases):
-        graded, alert = warning(PSEUDONYMS.student_ref(CAMPUS, f"2099{number:06d}"))
+        graded, alert = moderate_warning(
+            CAMPUS, PSEUDONYMS.student_ref(CAMPUS, f"2099{number:06d}")
+        )
         async with campus_transaction(pool, CAMPUS) as conn:
             await on_assessment(conn, graded, CIPHER)
             await on_alert_raised(conn, alert, CIPHER)
@@ -231,15 +201,6 @@ def report(readers: dict[str, Reader], cases: int, refreshes: int, rounds: int) 
     )
 
 
-def role_secret(admin_dsn: str) -> str:
-    """The role passwords' secret the test sessions use on this server (devstack's
-    pytest_plugin): a server shared with a test run keeps the casework role's password."""
-    explicit = os.environ.get("SHOUWANG_DB_ROLE_SECRET")
-    if explicit:
-        return explicit
-    return hashlib.sha256(b"shouwang-test-roles:" + admin_dsn.encode()).hexdigest()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100)
@@ -256,7 +217,7 @@ def main() -> int:
             postgres.start()
             admin_dsn = postgres.dsn
         try:
-            dsn = provision_fresh(admin_dsn, "casework", secret=role_secret(admin_dsn))
+            dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
             readers = asyncio.run(measure(dsn, args.cases, args.refreshes, args.rounds))
         finally:
             if postgres is not None:

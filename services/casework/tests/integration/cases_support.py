@@ -13,8 +13,10 @@ import asyncpg
 import httpx
 from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
+from shouwang_casework.adapters.outbox import claim_event
 from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.container import Casework
+from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
@@ -115,6 +117,17 @@ def warning(
     )
     wrap = dict(source="/shouwang/triage", campus_id=campus_id, subject=student_ref)
     return Warning(Envelope.wrap(graded, **wrap), Envelope.wrap(alert, **wrap))
+
+
+async def deliver(pool: asyncpg.Pool, campus_id: str, w: Warning) -> None:
+    """What casework's consumers do with a warning's assessment and alert: claim each event,
+    then apply it, each in its own campus transaction."""
+    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
+        async with campus_transaction(pool, campus_id) as conn:
+            assert await claim_event(
+                conn, consumer="test", event_id=envelope.id, campus_id=campus_id
+            )
+            await apply(conn, envelope, CIPHER)
 
 
 def escalation(

@@ -17,19 +17,18 @@ from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.queue import QueueFilter
 from shouwang_casework.service_layer import views
 from shouwang_casework.service_layer.access import Caller
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
     CENTER,
-    CIPHER,
     COUNSELOR_7,
     COUNSELOR_8,
     PSEUDONYMS,
     SAMPLES,
     SECRET,
+    deliver,
     import_roster,
     token,
     warning,
@@ -52,9 +51,7 @@ async def open_cases(pool: asyncpg.Pool, campus: str, numbers: list[str]) -> lis
     refs = [PSEUDONYMS.student_ref(campus, n) for n in numbers]
     for ref in refs:
         w = warning(campus, ref, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
-        for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-            async with campus_transaction(pool, campus) as conn:
-                await apply(conn, envelope, CIPHER)
+        await deliver(pool, campus, w)
     return refs
 
 

@@ -11,26 +11,23 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.adapters.outbox import claim_event
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
     CENTER,
-    CIPHER,
     COUNSELOR_7,
     COUNSELOR_8,
     PSEUDONYMS,
     SECRET,
     STUDENT_NO,
     TEACHER,
+    deliver,
     import_roster,
     in_both_languages,
     outbox_events,
@@ -40,16 +37,6 @@ from cases_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:
-    """What the consumers do with one assessment and its alert (claim, then apply)."""
-    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-        async with campus_transaction(pool, campus_id) as conn:
-            assert await claim_event(
-                conn, consumer="test", event_id=envelope.id, campus_id=campus_id
-            )
-            await apply(conn, envelope, CIPHER)
 
 
 async def test_the_whole_loop_with_every_guard(

@@ -9,25 +9,22 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.adapters.outbox import claim_event
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
     CENTER,
-    CIPHER,
     COUNSELOR_7,
     COUNSELOR_8,
     PSEUDONYMS,
     SECRET,
     STUDENT_NO,
+    deliver,
     import_roster,
     outbox_events,
     refused,
@@ -52,15 +49,6 @@ EXTRA_STAFF = (
 )
 
 
-async def _deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:
-    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-        async with campus_transaction(pool, campus_id) as conn:
-            assert await claim_event(
-                conn, consumer="test", event_id=envelope.id, campus_id=campus_id
-            )
-            await apply(conn, envelope, CIPHER)
-
-
 async def _campus_with_a_worked_case(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> tuple[str, str, str, str]:
@@ -77,7 +65,7 @@ async def _campus_with_a_worked_case(
     assert extra.status_code == 200, extra.text
     student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
     w = warning(campus, student, Severity.SEVERE, Role.RESIDENCE_COUNSELOR)
-    await _deliver(pool, campus, w)
+    await deliver(pool, campus, w)
     owner = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
     case_id = (await client.get("/v1/cases", headers=owner)).json()["items"][0]["case_id"]
     for method, url, body in (

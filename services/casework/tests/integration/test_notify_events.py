@@ -12,13 +12,10 @@ import asyncpg
 import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.adapters.outbox import claim_event
 from shouwang_casework.domain.guards import NotPermitted
 from shouwang_casework.service_layer.loop import acknowledge_alert_from_link
 from shouwang_casework.service_layer.warnings import (
     on_alert_escalated,
-    on_alert_raised,
-    on_assessment,
 )
 from shouwang_contracts.vocabulary import Role, Severity
 
@@ -31,6 +28,7 @@ from cases_support import (
     SECRET,
     STUDENT_NO,
     TEACHER,
+    deliver,
     escalation,
     import_roster,
     outbox_events,
@@ -40,15 +38,6 @@ from cases_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:
-    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-        async with campus_transaction(pool, campus_id) as conn:
-            assert await claim_event(
-                conn, consumer="test", event_id=envelope.id, campus_id=campus_id
-            )
-            await apply(conn, envelope, CIPHER)
 
 
 async def a_severe_case(client: httpx.AsyncClient, pool: asyncpg.Pool) -> tuple[str, str, str, Any]:

@@ -18,19 +18,18 @@ import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.service_layer.handover import OWNER_OFF_ROSTER
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.events import CaseAssigned, CaseOwnerCleared, FollowUpUpdated
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
     CENTER,
-    CIPHER,
     COUNSELOR_8,
     PSEUDONYMS,
     SAMPLES,
     SECRET,
     STUDENT_NO,
+    deliver,
     import_roster,
     outbox_events,
     token,
@@ -55,9 +54,7 @@ async def campus_with_a_case(client: httpx.AsyncClient, pool: asyncpg.Pool) -> t
     await import_roster(client, campus)
     student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
     w = warning(campus, student, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
-    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-        async with campus_transaction(pool, campus) as conn:
-            await apply(conn, envelope, CIPHER)
+    await deliver(pool, campus, w)
     case = await case_row(pool, campus)
     assert case["owner_ref"] == PSEUDONYMS.person_ref(campus, COUNSELOR_8)
     return campus, str(case["case_id"])

@@ -17,21 +17,19 @@ import asyncpg
 import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
-from shouwang_casework.adapters.outbox import claim_event
 from shouwang_casework.config import CaseworkSettings
-from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessment
 from shouwang_contracts.events.casework import AlertAcknowledged
 from shouwang_contracts.topics import CASES
 from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
-    CIPHER,
     COUNSELOR_8,
     PSEUDONYMS,
     SECRET,
     STUDENT_NO,
     TopicReader,
+    deliver,
     import_roster,
     token,
     wait_for,
@@ -49,16 +47,6 @@ def casework_settings(casework_settings: CaseworkSettings) -> CaseworkSettings:
     return casework_settings.model_copy(
         update={"relay_enabled": True, "relay_idle_seconds": POLL_SECONDS}
     )
-
-
-async def deliver(pool: asyncpg.Pool, campus_id: str, w: Any) -> None:
-    """What the consumers do with an assessment and its alert, on a connection of the test's."""
-    for envelope, apply in ((w.assessment, on_assessment), (w.alert, on_alert_raised)):
-        async with campus_transaction(pool, campus_id) as conn:
-            assert await claim_event(
-                conn, consumer="test", event_id=envelope.id, campus_id=campus_id
-            )
-            await apply(conn, envelope, CIPHER)
 
 
 def acknowledged(alert_id: str) -> Any:

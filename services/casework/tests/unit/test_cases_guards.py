@@ -5,14 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shouwang_casework.domain.cases import (
-    Case,
-    CaseFacts,
-    TransitionRequest,
-    allowed_targets,
-    open_or_attach,
-)
-from shouwang_casework.domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from shouwang_casework.domain.cases import Case, open_or_attach
+from shouwang_casework.domain.followup import FollowUp, FollowUpPurpose
 from shouwang_casework.domain.guards import (
     Actor,
     ConsentDecision,
@@ -25,13 +19,14 @@ from shouwang_casework.domain.guards import (
     roles_awaiting,
 )
 from shouwang_casework.domain.plan import ActionKind, ActionStatus, Plan, PlanAction
-from shouwang_casework.domain.referral import (
-    DestinationType,
-    Referral,
-    ReferralRequest,
+from shouwang_casework.domain.referral import DestinationType, Referral, ReferralRequest
+from shouwang_casework.domain.transitions import CaseFacts, TransitionRequest, allowed_targets
+from shouwang_contracts.events.casework import (
+    CaseOutcome,
+    CaseState,
+    FollowUpStatus,
     ReferralStatus,
 )
-from shouwang_contracts.events.casework import CaseOutcome, CaseState
 from shouwang_contracts.vocabulary import Role, Severity
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -16,17 +16,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from shouwang_casework.domain.cases import (
-    SERIOUS,
-    Case,
-    CaseFacts,
-    Change,
-    TransitionRequest,
-    open_or_attach,
-)
+from shouwang_casework.domain.cases import Case, Change, open_or_attach
 from shouwang_casework.domain.guards import Actor, CaseRuleViolation, ConsentDecision
-from shouwang_casework.domain.referral import DestinationType, ReferralRequest, ReferralStatus
-from shouwang_contracts.events.casework import CaseOutcome, CaseState
+from shouwang_casework.domain.referral import DestinationType, ReferralRequest
+from shouwang_casework.domain.transitions import SERIOUS, CaseFacts, TransitionRequest
+from shouwang_contracts.events.casework import CaseOutcome, CaseState, ReferralStatus
 from shouwang_contracts.vocabulary import Role, Severity
 
 STUDENTS = ["stu_a", "stu_b", "stu_c"]

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from shouwang_casework.domain.cases import Case, CaseFacts, TransitionRequest
+from shouwang_casework.domain.cases import Case
 from shouwang_casework.domain.guards import Actor
+from shouwang_casework.domain.transitions import CaseFacts, TransitionRequest
 from shouwang_casework.entrypoints.consumers import decode_alert
 from shouwang_casework.service_layer.events import payloads_for
 from shouwang_contracts.events.casework import CaseOutcome, CaseState

@@ -9,29 +9,21 @@ same jars.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import signal
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._proc import (
     DevstackError,
-    file_size,
-    kill_now,
-    read_live_pid,
     repo_root,
     require_free_port,
-    spawn,
-    tail,
-    terminate,
-    write_pid,
 )
 from .kafka_jars import ensure_kafka_jars, find_java
 from .kafka_security import SaslSsl
+from .lifecycle import ManagedProcess
 
 READY_LINE = b"Kafka Server started"
 PID_MARKER = "kafka.Kafka"
@@ -75,12 +67,16 @@ def new_cluster_id() -> str:
 
 
 @dataclass
-class LocalKafka:
+class LocalKafka(ManagedProcess):
     """One combined broker+controller KRaft node on 127.0.0.1.
 
     `data_dir` holds the properties, the log dirs, the broker's stdout log (`kafka.log`) and a
     pid file; it survives `stop()`/`start()` so a restarted broker keeps its topics and records.
+    Controlled shutdown on `stop()` (SIGTERM); `start()` waits up to 90 s for the broker.
     """
+
+    READY_WITHIN = 90.0
+    PID_MARKER = PID_MARKER  # the main class, on the command line
 
     data_dir: Path
     port: int = 9092
@@ -94,25 +90,25 @@ class LocalKafka:
     sasl_ssl: SaslSsl | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log_offset: int = field(default=0, init=False, repr=False)
+    #: The broker's stdout/stderr (log4j writes to stdout).
+    log_path: Path = field(init=False, repr=False)
+    #: Pid file `shouwang-dev down` reads to stop a leftover broker.
+    pid_path: Path | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        self.log_path = self.data_dir / "kafka.log"
+        self.pid_path = self.data_dir / "kafka.pid"
+
+    @property
+    def what(self) -> str:
+        return "Kafka"
 
     # paths -------------------------------------------------------------------------------
     @property
     def bootstrap(self) -> str:
         """The bootstrap string clients use, e.g. `127.0.0.1:9092`."""
         return f"{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        """The broker's stdout/stderr (log4j writes to stdout)."""
-        return self.data_dir / "kafka.log"
-
-    @property
-    def pid_path(self) -> Path:
-        """Pid file `shouwang-dev down` reads to stop a leftover broker."""
-        return self.data_dir / "kafka.pid"
 
     @property
     def properties_path(self) -> Path:
@@ -123,17 +119,6 @@ class LocalKafka:
     def log_dirs(self) -> Path:
         """Where the broker keeps partitions and the metadata log."""
         return self.data_dir / "kraft-logs"
-
-    @property
-    def pid(self) -> int | None:
-        """Pid of the running broker, or None."""
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc.pid
-        return None
-
-    def is_running(self) -> bool:
-        """True while the broker process is alive."""
-        return self.pid is not None
 
     # configuration -----------------------------------------------------------------------
     def properties(self) -> dict[str, str]:
@@ -240,30 +225,18 @@ class LocalKafka:
         ]
 
     # lifecycle ---------------------------------------------------------------------------
-    def launch(self) -> None:
-        """Start the broker process without waiting for it (see `wait_ready`)."""
-        if self.is_running():
-            return
-        leftover = read_live_pid(self.pid_path)
-        if leftover is not None:
-            raise DevstackError(
-                f"a Kafka broker (pid {leftover}) already runs on {self.data_dir}; "
-                "stop it with `make down` (or `uv run shouwang-dev down`)"
-            )
+    def before_launch(self) -> None:
+        self.refuse_leftover(self.data_dir)
         require_free_port(self.port, "Kafka", "KAFKA_BOOTSTRAP_SERVERS", self.host)
         require_free_port(self.controller_port, "Kafka's controller", "KAFKA_BOOTSTRAP_SERVERS")
         self.write_properties()
         self.format_storage()
-        self._log_offset = file_size(self.log_path)
-        self._proc = spawn(
-            self.command(),
-            log_path=self.log_path,
-            cwd=self.data_dir,
-            die_with_parent=self.die_with_parent,
-        )
-        write_pid(self.pid_path, self._proc.pid, PID_MARKER)
 
-    def _ready_in_log(self) -> bool:
+    def spawn_options(self) -> dict[str, Any]:
+        return {"cwd": self.data_dir}
+
+    def ready(self) -> bool:
+        """True once the broker's log (since this launch) says it started."""
         try:
             with self.log_path.open("rb") as handle:
                 handle.seek(self._log_offset)
@@ -271,77 +244,5 @@ class LocalKafka:
         except FileNotFoundError:
             return False
 
-    def _check_alive(self) -> None:
-        if self._proc is None:
-            raise DevstackError("Kafka was not started")
-        code = self._proc.poll()
-        if code is not None:
-            raise DevstackError(
-                f"Kafka exited with code {code} while starting; last lines of {self.log_path}:\n"
-                + tail(self.log_path, 40, self._log_offset)
-            )
-
-    def _timeout_error(self, timeout: float) -> DevstackError:
-        return DevstackError(
-            f"Kafka did not say '{READY_LINE.decode()}' within {timeout:.0f}s; "
-            f"last lines of {self.log_path}:\n" + tail(self.log_path, 40, self._log_offset)
-        )
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        """Block until the log says the server started (or fail with the log's tail)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if self._ready_in_log():
-                return
-            time.sleep(0.2)
-        raise self._timeout_error(timeout)
-
-    async def wait_ready_async(self, within: float = 90.0) -> None:
-        """Like `wait_ready`, without blocking the event loop."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if self._ready_in_log():
-                return
-            await asyncio.sleep(0.2)
-        raise self._timeout_error(within)
-
-    def start(self, timeout: float = 90.0) -> LocalKafka:
-        """Start (or restart on the same data dir) and wait until the broker serves."""
-        self.launch()
-        self.wait_ready(timeout)
-        return self
-
-    async def start_async(self, within: float = 90.0) -> LocalKafka:
-        """`start()` for async code: launches, then waits without blocking the loop."""
-        self.launch()
-        await self.wait_ready_async(within)
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Controlled shutdown: SIGTERM, wait up to `timeout`, then SIGKILL."""
-        terminate(self._proc, sig=signal.SIGTERM, timeout=timeout)
-        self._proc = None
-        self.pid_path.unlink(missing_ok=True)
-
-    async def stop_async(self, within: float = 30.0) -> None:
-        """`stop()` in a worker thread."""
-        await asyncio.to_thread(self.stop, within)
-
-    def kill(self) -> None:
-        """`kill -9` the broker: no controlled shutdown, for fault tests."""
-        kill_now(self._proc)
-        self._proc = None
-        self.pid_path.unlink(missing_ok=True)
-
-    def restart(self, timeout: float = 90.0) -> LocalKafka:
-        """Stop and start again on the same data dir."""
-        self.stop()
-        return self.start(timeout)
-
-    def __enter__(self) -> LocalKafka:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def not_ready(self) -> str:
+        return f"did not say '{READY_LINE.decode()}'"

@@ -67,6 +67,18 @@ def load_or_create_local_env(path: Path) -> dict[str, str]:
     return values
 
 
+def tests_role_secret(admin_dsn: str) -> str:
+    """Service role passwords' secret for test sessions (and benches sharing their server):
+    SHOUWANG_DB_ROLE_SECRET, else derived from the admin DSN.
+
+    Deterministic per server, so two test sessions sharing one DATABASE_URL agree on passwords.
+    """
+    explicit = os.environ.get("SHOUWANG_DB_ROLE_SECRET")
+    if explicit:
+        return explicit
+    return hashlib.sha256(b"shouwang-test-roles:" + admin_dsn.encode()).hexdigest()
+
+
 def role_password(service: str, secret: str | None = None) -> str:
     """The database password of a service role: HMAC of the service name under a local secret.
 

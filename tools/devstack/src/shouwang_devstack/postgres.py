@@ -8,32 +8,25 @@ devstack runs as root.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import secrets
 import signal
 import stat
 import subprocess
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 
 from ._proc import (
     DevstackError,
-    file_size,
-    kill_now,
-    read_live_pid,
     require_free_port,
-    spawn,
-    tail,
-    terminate,
-    write_pid,
 )
+from .lifecycle import ManagedProcess
 
 SUPERUSER = "postgres"
 SYSTEM_USER = "shouwang_pg"
@@ -60,12 +53,16 @@ def admin_dsn(host: str, port: int, password: str, database: str = "postgres") -
 
 
 @dataclass
-class LocalPostgres:
+class LocalPostgres(ManagedProcess):
     """A PostgreSQL cluster in `data_dir` (`pgdata/`, `postgres.log`, pid and password files).
 
     `fast=True` turns off fsync, synchronous_commit and full_page_writes: for throwaway test
-    clusters only, never for `make up` data.
+    clusters only, never for `make up` data. `stop()` is a fast shutdown (SIGINT: roll back,
+    disconnect clients, checkpoint); `kill()` leaves it to recover from WAL on the next start.
     """
+
+    STOP_SIGNAL = signal.SIGINT
+    PID_MARKER = PID_MARKER
 
     data_dir: Path
     port: int = 5432
@@ -76,24 +73,24 @@ class LocalPostgres:
     settings: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log_offset: int = field(default=0, init=False, repr=False)
+    #: The server's log file.
+    log_path: Path = field(init=False, repr=False)
+    #: Pid file `shouwang-dev down` reads.
+    pid_path: Path | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        self.log_path = self.data_dir / "postgres.log"
+        self.pid_path = self.data_dir / "postgres.pid"
+
+    @property
+    def what(self) -> str:
+        return "PostgreSQL"
 
     @property
     def pgdata(self) -> Path:
         """The cluster's data directory (PGDATA)."""
         return self.data_dir / "pgdata"
-
-    @property
-    def log_path(self) -> Path:
-        """The server's log file."""
-        return self.data_dir / "postgres.log"
-
-    @property
-    def pid_path(self) -> Path:
-        """Pid file `shouwang-dev down` reads."""
-        return self.data_dir / "postgres.pid"
 
     @property
     def password_path(self) -> Path:
@@ -113,10 +110,6 @@ class LocalPostgres:
     def dsn(self) -> str:
         """The admin (superuser) DSN for the `postgres` database."""
         return admin_dsn(self.host, self.port, self.password)
-
-    def is_running(self) -> bool:
-        """True while the postmaster process is alive."""
-        return self._proc is not None and self._proc.poll() is None
 
     # system user ---------------------------------------------------------------------------
     def _run_as(self) -> tuple[int, int] | None:
@@ -211,41 +204,21 @@ class LocalPostgres:
             argv += ["-c", f"{key}={value}"]
         return argv
 
-    def launch(self) -> None:
-        """initdb if needed and start the postmaster without waiting (see `wait_ready`)."""
-        if self.is_running():
-            return
-        leftover = read_live_pid(self.pid_path)
-        if leftover is not None:
-            raise DevstackError(
-                f"a PostgreSQL server (pid {leftover}) already runs on {self.pgdata}; "
-                "stop it with `make down` (or `uv run shouwang-dev down`)"
-            )
+    def before_launch(self) -> None:
+        self.refuse_leftover(self.pgdata)
         require_free_port(self.port, "PostgreSQL", "DATABASE_URL", self.host)
         self.initdb()
+
+    def spawn_options(self) -> dict[str, Any]:
         owner = self._run_as()
-        self._log_offset = file_size(self.log_path)
-        self._proc = spawn(
-            self.command(),
-            log_path=self.log_path,
-            cwd=self.data_dir,
-            user=owner[0] if owner else None,
-            group=owner[1] if owner else None,
-            die_with_parent=self.die_with_parent,
-        )
-        write_pid(self.pid_path, self._proc.pid, PID_MARKER)
+        return {
+            "cwd": self.data_dir,
+            "user": owner[0] if owner else None,
+            "group": owner[1] if owner else None,
+        }
 
-    def _check_alive(self) -> None:
-        if self._proc is None:
-            raise DevstackError("PostgreSQL was not started")
-        code = self._proc.poll()
-        if code is not None:
-            raise DevstackError(
-                f"PostgreSQL exited with code {code} while starting; last lines of {self.log_path}:\n"
-                + tail(self.log_path, 40, self._log_offset)
-            )
-
-    def _accepts(self) -> bool:
+    def ready(self) -> bool:
+        """True once a superuser connection succeeds."""
         try:
             with psycopg.connect(self.dsn, connect_timeout=2) as conn:
                 conn.execute("SELECT 1")
@@ -253,57 +226,8 @@ class LocalPostgres:
             return False
         return True
 
-    def _timeout_error(self, timeout: float) -> DevstackError:
-        return DevstackError(
-            f"PostgreSQL did not accept connections on {self.host}:{self.port} within "
-            f"{timeout:.0f}s; last lines of {self.log_path}:\n"
-            + tail(self.log_path, 40, self._log_offset)
-        )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Block until a superuser connection succeeds (or fail with the log's tail)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if self._accepts():
-                return
-            time.sleep(0.2)
-        raise self._timeout_error(timeout)
-
-    def start(self, timeout: float = 60.0) -> LocalPostgres:
-        """Start (initdb on first use) and wait until it accepts connections."""
-        self.launch()
-        self.wait_ready(timeout)
-        return self
-
-    async def start_async(self, within: float = 60.0) -> LocalPostgres:
-        """`start()` for async code."""
-        self.launch()
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if await asyncio.to_thread(self._accepts):
-                return self
-            await asyncio.sleep(0.2)
-        raise self._timeout_error(within)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: roll back, disconnect clients, checkpoint), then SIGKILL."""
-        terminate(self._proc, sig=signal.SIGINT, timeout=timeout)
-        self._proc = None
-        self.pid_path.unlink(missing_ok=True)
-
-    def kill(self) -> None:
-        """`kill -9` the postmaster, for fault tests (it recovers from WAL on the next start)."""
-        kill_now(self._proc)
-        self._proc = None
-        self.pid_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> LocalPostgres:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def not_ready(self) -> str:
+        return f"did not accept connections on {self.host}:{self.port}"
 
 
 def system_user_exists() -> bool:

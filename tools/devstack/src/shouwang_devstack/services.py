@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._proc import (
     DevstackError,
     env_port,
-    file_size,
-    kill_now,
     repo_root,
-    spawn,
-    tail,
-    terminate,
-    write_pid,
 )
+from .lifecycle import ManagedProcess
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +137,14 @@ def _http_status(host: str, port: int, path: str, timeout: float = 2.0) -> int |
 
 
 @dataclass
-class ServiceProcess:
+class ServiceProcess(ManagedProcess):
     """One service as a subprocess: env, log file, readiness on `GET /readyz`, stop and kill.
 
     The environment is this process's plus `env`, with `<SVC>_PORT` / `<SVC>_HOST` set from
     `port` / `host` and unbuffered output.
     """
+
+    STOP_WITHIN = 15.0
 
     name: str
     log_path: Path
@@ -175,11 +170,12 @@ class ServiceProcess:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        """Pid while running, else None."""
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc.pid
-        return None
+    def what(self) -> str:
+        return self.name
+
+    @property
+    def pid_marker(self) -> str:
+        return self.info.module
 
     @property
     def log_offset(self) -> int:
@@ -191,10 +187,6 @@ class ServiceProcess:
         """Exit code once the process has ended."""
         return None if self._proc is None else self._proc.poll()
 
-    def is_running(self) -> bool:
-        """True while the process is alive."""
-        return self.pid is not None
-
     def full_env(self) -> dict[str, str]:
         """The environment the process gets."""
         env = dict(os.environ) if self.inherit_env else {"PATH": os.environ.get("PATH", "")}
@@ -204,100 +196,21 @@ class ServiceProcess:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def launch(self) -> None:
-        """Start the process without waiting for readiness."""
-        if self.is_running():
-            return
-        self._log_offset = file_size(self.log_path)
-        self._proc = spawn(
-            service_command(self.info),
-            log_path=self.log_path,
-            env=self.full_env(),
-            die_with_parent=self.die_with_parent,
-        )
-        if self.pid_path is not None:
-            write_pid(self.pid_path, self._proc.pid, self.info.module)
+    def command(self) -> list[str]:
+        return service_command(self.info)
 
-    def _check_alive(self) -> None:
-        if self._proc is None:
-            raise DevstackError(f"{self.name} was not started")
-        code = self._proc.poll()
-        if code is not None:
-            raise DevstackError(
-                f"{self.name} exited with code {code} before it was ready; "
-                f"last lines of {self.log_path}:\n" + tail(self.log_path, 40, self._log_offset)
-            )
+    def spawn_options(self) -> dict[str, Any]:
+        return {"env": self.full_env()}
 
     def ready(self) -> bool:
         """True when `GET /readyz` answers 200."""
         assert self.port is not None
         return _http_status(reachable_host(self.host), self.port, "/readyz") == 200
 
-    def _timeout_error(self, timeout: float) -> DevstackError:
-        return DevstackError(
-            f"{self.name} did not answer 200 on {self.base_url}/readyz within {timeout:.0f}s; "
-            f"last lines of {self.log_path}:\n" + tail(self.log_path, 40, self._log_offset)
-        )
+    def not_ready(self) -> str:
+        return f"did not answer 200 on {self.base_url}/readyz"
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Block until `/readyz` is 200 (fail with the log's tail on exit or timeout)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if self.ready():
-                return
-            time.sleep(0.2)
-        raise self._timeout_error(timeout)
 
-    async def wait_ready_async(self, within: float = 60.0) -> None:
-        """`wait_ready` without blocking the event loop."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if await asyncio.to_thread(self.ready):
-                return
-            await asyncio.sleep(0.2)
-        raise self._timeout_error(within)
-
-    def start(self, timeout: float = 60.0) -> ServiceProcess:
-        """Launch and wait until ready."""
-        self.launch()
-        self.wait_ready(timeout)
-        return self
-
-    async def start_async(self, within: float = 60.0) -> ServiceProcess:
-        """Launch and wait until ready, without blocking the event loop."""
-        self.launch()
-        await self.wait_ready_async(within)
-        return self
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit code."""
-        code = terminate(self._proc, sig=signal.SIGTERM, timeout=timeout)
-        if self.pid_path is not None:
-            self.pid_path.unlink(missing_ok=True)
-        return code
-
-    async def stop_async(self, within: float = 15.0) -> int | None:
-        """`stop()` in a worker thread."""
-        return await asyncio.to_thread(self.stop, within)
-
-    def kill(self) -> None:
-        """SIGKILL right away (`kill -9`), for crash tests."""
-        kill_now(self._proc)
-        if self.pid_path is not None:
-            self.pid_path.unlink(missing_ok=True)
-
-    def restart(self, timeout: float = 60.0) -> ServiceProcess:
-        """Stop (if running) and start again with the same env and port."""
-        self.stop()
-        return self.start(timeout)
-
-    async def restart_async(self, within: float = 60.0) -> ServiceProcess:
-        """`restart()` without blocking the event loop while waiting."""
-        await self.stop_async()
-        return await self.start_async(within)
-
-    def log_text(self) -> str:
-        """Everything the process logged since its last start."""
-        return tail(self.log_path, 10_000, self._log_offset)
+#: What the `service_process` fixtures give: `factory(name, env=None, *, port=None)` builds a
+#: ServiceProcess, not started (`pytest_services`).
+ServiceProcessFactory = Callable[..., ServiceProcess]

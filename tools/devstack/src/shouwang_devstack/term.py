@@ -32,7 +32,8 @@ from shouwang_contracts.vocabulary import Role, Severity
 
 from ._proc import DevstackError
 from .demo import DemoClient, samples_dir
-from .term_io import Sinks, census_for_today, next_term, render_csv
+from .sinks import LocalSinks
+from .term_io import census_for_today, next_term, render_csv
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ class Term:
         self.term = term
         self.crisis_student = CRISIS_STUDENTS[term % len(CRISIS_STUDENTS)]
         self.lesser_student = LESSER_STUDENTS[term % len(LESSER_STUDENTS)]
-        self.sinks = Sinks(client.data)
+        self.sinks = LocalSinks(client.data)  # read only: `make up` runs them
         self.center = client.headers(Role.COUNSELING_CENTER)
         self.teacher = client.headers(Role.COMMUNITY_PSYCH_TEACHER)
 

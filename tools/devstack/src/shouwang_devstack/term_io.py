@@ -1,67 +1,18 @@
 """What a demo term reads and writes beside the platform's APIs.
 
-The messages the local sinks received (`Sinks`: mail as .eml files, robots, SMS and webhooks
-as JSON lines, under the data dir), the census file of the day (`census_for_today`), the count
-of terms played (`next_term`) and stats' outcome table as aligned text (`render_csv`).
+The census file of the day (`census_for_today`), the count of terms played (`next_term`) and
+stats' outcome table as aligned text (`render_csv`); what the local sinks received is read by
+`sinks.LocalSinks`.
 """
 
 from __future__ import annotations
 
 import csv
-import email
 import io
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
-
-
-@dataclass
-class Sinks:
-    """What the local sinks received since this term began."""
-
-    data: Path
-    _mail_seen: set[str] = field(default_factory=set)
-    _offsets: dict[str, int] = field(default_factory=dict)
-
-    def mark(self) -> None:
-        self._mail_seen = {p.name for p in self.mail_dir.glob("*.eml")}
-        self._offsets = {p.name: p.stat().st_size for p in self.webhooks_dir.glob("*.jsonl")}
-
-    @property
-    def mail_dir(self) -> Path:
-        return self.data / "mail"
-
-    @property
-    def webhooks_dir(self) -> Path:
-        return self.data / "webhooks"
-
-    def messages(self) -> list[tuple[str, str]]:
-        """(channel, text) of every message received since `mark()`."""
-        found: list[tuple[str, str]] = []
-        for path in sorted(self.mail_dir.glob("*.eml")):
-            if path.name not in self._mail_seen:
-                found.append(("email", _mail_text(email.message_from_bytes(path.read_bytes()))))
-        for path in sorted(self.webhooks_dir.glob("*.jsonl")):
-            with path.open("rb") as handle:
-                handle.seek(self._offsets.get(path.name, 0))
-                for line in handle.read().decode("utf-8", errors="replace").splitlines():
-                    if line.strip():
-                        body = json.loads(line).get("body")
-                        found.append((path.stem, json.dumps(body, ensure_ascii=False)))
-        return found
-
-
-def _mail_text(message: Message) -> str:
-    parts = [str(message.get("Subject", ""))]
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                parts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
-    return "\n".join(parts)
 
 
 def census_for_today(samples: Path) -> bytes:

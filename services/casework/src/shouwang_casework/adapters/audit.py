@@ -40,7 +40,7 @@ async def record_access(
     its read. `break_glass=True` flags access outside the caller's scope.
     """
     campus_id = await conn.fetchval("SELECT current_setting('shouwang.campus_id', true)")
-    return await conn.fetchval(
+    audit_id: int = await conn.fetchval(
         """
         INSERT INTO audit_log (campus_id, principal_ref, role, student_ref, action, reason,
                                break_glass)
@@ -55,6 +55,7 @@ async def record_access(
         reason,
         break_glass,
     )
+    return audit_id
 
 
 async def record_listing(

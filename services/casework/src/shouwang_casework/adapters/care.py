@@ -15,12 +15,12 @@ from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.casework import FollowUpFinding
+from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus, ReferralStatus
 
 from ..domain.cases import Case
-from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.plan import ActionKind, ActionStatus, Plan, PlanAction
-from ..domain.referral import DestinationType, Referral, ReferralStatus
+from ..domain.referral import DestinationType, Referral
 from .cases import open_sealed
 
 

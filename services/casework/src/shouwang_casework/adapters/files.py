@@ -205,24 +205,28 @@ async def read_student_file(
 PLAIN_FREE_TEXT = frozenset({"location", "destination"})
 
 
-def withhold_free_text(value: Any) -> Any:
-    """A copy of `value` with every free text left out: a sealed `sealed_reason` becomes
-    `reason_withheld: true`, a `location` becomes `location_withheld: true`; structured
-    facts stay."""
-    if isinstance(value, list):
-        return [withhold_free_text(v) for v in value]
-    if not isinstance(value, dict):
-        return value
+def withhold_free_text(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` with every free text left out, at any depth: a sealed
+    `sealed_reason` becomes `reason_withheld: true`, a `location` becomes
+    `location_withheld: true`; structured facts stay."""
     result: dict[str, Any] = {}
-    for key, item in value.items():
+    for key, item in record.items():
         if _looks_sealed(item) is not None:
             result[f"{_opened_name(key)}_withheld"] = True
         elif key in PLAIN_FREE_TEXT:
             if item is not None:
                 result[f"{key}_withheld"] = True
         else:
-            result[key] = withhold_free_text(item)
+            result[key] = _withhold_within(item)
     return result
+
+
+def _withhold_within(value: object) -> object:
+    if isinstance(value, list):
+        return [_withhold_within(v) for v in value]
+    if isinstance(value, dict):
+        return withhold_free_text(value)
+    return value
 
 
 def _looks_sealed(value: Any) -> dict[str, Any] | None:
@@ -241,26 +245,20 @@ def _opened_name(key: str) -> str:
     return "text" if name == "sealed" else name
 
 
-def open_sealed_values(value: Any, cipher: NoteCipher, *, campus_id: str, student_ref: str) -> Any:
-    """A copy of `value` with every sealed text opened: `sealed_reason` → `reason`, etc.
+def open_sealed_values(
+    record: dict[str, Any], cipher: NoteCipher, *, campus_id: str, student_ref: str
+) -> dict[str, Any]:
+    """A copy of `record` with every sealed text opened, at any depth: `sealed_reason` →
+    `reason`, etc.
 
     The associated data binds each note to campus and student, so a note of another student
     copied here would not open; it comes back null with `<name>_unreadable: true`.
     """
-    if isinstance(value, list):
-        return [
-            open_sealed_values(v, cipher, campus_id=campus_id, student_ref=student_ref)
-            for v in value
-        ]
-    if not isinstance(value, dict):
-        return value
     result: dict[str, Any] = {}
-    for key, item in value.items():
+    for key, item in record.items():
         sealed = _looks_sealed(item)
         if sealed is None:
-            result[key] = open_sealed_values(
-                item, cipher, campus_id=campus_id, student_ref=student_ref
-            )
+            result[key] = _open_within(item, cipher, campus_id=campus_id, student_ref=student_ref)
             continue
         name = _opened_name(key)
         try:
@@ -271,3 +269,13 @@ def open_sealed_values(value: Any, cipher: NoteCipher, *, campus_id: str, studen
             result[name] = None
             result[f"{name}_unreadable"] = True
     return result
+
+
+def _open_within(value: object, cipher: NoteCipher, *, campus_id: str, student_ref: str) -> object:
+    if isinstance(value, list):
+        return [
+            _open_within(v, cipher, campus_id=campus_id, student_ref=student_ref) for v in value
+        ]
+    if isinstance(value, dict):
+        return open_sealed_values(value, cipher, campus_id=campus_id, student_ref=student_ref)
+    return value

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from shouwang_contracts.auth import Placement, ScopeGrant, ScopeKind
@@ -268,15 +268,20 @@ async def covers_student(conn: asyncpg.Connection, person_ref: str, student_ref:
     return covered
 
 
+ImportKind = Literal["students", "staff"]
+ImportMode = Literal["snapshot", "upsert"]
+ImportStatus = Literal["applied", "dry_run", "rejected"]
+
+
 @dataclass(frozen=True, slots=True)
 class RosterImport:
     """The record of one import: what it was, what it did, and the rows it refused."""
 
     id: str
-    kind: str
-    mode: str
+    kind: ImportKind
+    mode: ImportMode
     file_name: str
-    status: str
+    status: ImportStatus
     counts: dict[str, int]
     errors: list[dict[str, Any]]
     actor_ref: str
@@ -287,11 +292,11 @@ async def record_import(
     conn: asyncpg.Connection,
     *,
     campus_id: str,
-    kind: str,
-    mode: str,
+    kind: ImportKind,
+    mode: ImportMode,
     file_name: str,
     file_sha256: str,
-    status: str,
+    status: ImportStatus,
     counts: dict[str, int],
     errors: list[dict[str, Any]],
     actor_ref: str,

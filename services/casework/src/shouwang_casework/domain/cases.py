@@ -7,7 +7,8 @@ name the rule broken, so HTTP can answer with a precise problem.
 
 States: open (发现) → monitoring (监控) → intervention (干预) → referred (转介) → aftercare (善后)
 → follow_up (回访) → closed (结案), with relapse paths back to monitoring or intervention and a
-reopen after closure.
+reopen after closure. Which step is allowed from where, and what it needs on record, is
+`transitions.py`; this module opens cases, attaches warnings, assigns owners and records.
 """
 
 from __future__ import annotations
@@ -17,43 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from shouwang_contracts.events.casework import CaseOutcome, CaseState
-from shouwang_contracts.vocabulary import Role, Severity, Tier
+from shouwang_contracts.vocabulary import Role, Severity
 
-from .guards import (
-    Actor,
-    CaseRuleViolation,
-    InvalidTransition,
-    MissingRecord,
-    may_assign,
-    may_work_cases,
-    require,
-)
-from .referral import ReferralRequest, ReferralStatus
+from .guards import Actor, CaseRuleViolation, may_assign, require
+from .transitions import CaseFacts, TransitionRequest, check_transition
 
 S = CaseState
-
-# Forward steps of the loop. A mild case may go from monitoring straight to follow-up, and a
-# crisis straight from open to intervention: the loop is an order, not a checklist.
-FORWARD: dict[CaseState, frozenset[CaseState]] = {
-    S.OPEN: frozenset({S.MONITORING, S.INTERVENTION}),
-    S.MONITORING: frozenset({S.INTERVENTION, S.FOLLOW_UP}),
-    S.INTERVENTION: frozenset({S.REFERRED, S.AFTERCARE, S.FOLLOW_UP}),
-    S.REFERRED: frozenset({S.AFTERCARE}),
-    S.AFTERCARE: frozenset({S.FOLLOW_UP}),
-    S.FOLLOW_UP: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
-}
-# Relapse (复发) paths: back to closer watch or active help, from anywhere after open.
-RELAPSE: dict[CaseState, frozenset[CaseState]] = {
-    S.OPEN: frozenset(),
-    S.MONITORING: frozenset(),
-    S.INTERVENTION: frozenset({S.MONITORING}),
-    S.REFERRED: frozenset({S.INTERVENTION, S.MONITORING}),
-    S.AFTERCARE: frozenset({S.INTERVENTION, S.MONITORING}),
-    S.FOLLOW_UP: frozenset({S.INTERVENTION, S.MONITORING}),
-    # Reopening a closed case (重新开案) goes back to watch or help, never straight to the end.
-    S.CLOSED: frozenset({S.MONITORING, S.INTERVENTION}),
-}
 
 # Who owns an alert by default when triage names no owner: the escalation ladder's first rung.
 DEFAULT_OWNER_ROLE: dict[Severity, Role] = {
@@ -63,19 +33,8 @@ DEFAULT_OWNER_ROLE: dict[Severity, Role] = {
     Severity.CRITICAL: Role.COUNSELING_CENTER,
 }
 
-SERIOUS = frozenset({Severity.SEVERE, Severity.CRITICAL})
 SYSTEM_REF = "system:casework"
 SYSTEM_ROLE = "system"
-
-
-def allowed_targets(state: CaseState) -> frozenset[CaseState]:
-    """Every state a case in `state` may move to (forward or on a relapse path)."""
-    return FORWARD[state] | RELAPSE[state]
-
-
-def _text(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,26 +53,6 @@ class Change:
     to_state: CaseState | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TransitionRequest:
-    """A request to move a case, with what the target state needs on record."""
-
-    to_state: CaseState
-    reason: str | None = None
-    action_taken: str | None = None
-    referral: ReferralRequest | None = None
-    outcome: CaseOutcome | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CaseFacts:
-    """What the guards need to know beyond the case itself (read by the service layer)."""
-
-    completed_follow_ups: int = 0
-    referral_status: ReferralStatus | None = None
-    student_has_other_active_case: bool = False
 
 
 @dataclass
@@ -283,91 +222,22 @@ class Case:
         self, actor: Actor, request: TransitionRequest, at: datetime, facts: CaseFacts
     ) -> Change:
         """Move the case, if the loop allows the step and everything it needs is on record."""
-        require(may_work_cases(actor), "transition_forbidden", "tier 4+ in scope may move cases")
-        target, source = request.to_state, self.state
-        if target not in allowed_targets(source):
-            nexts = sorted(allowed_targets(source), key=list(S).index)
-            raise InvalidTransition(
-                "transition_not_allowed",
-                f"no step from {source.value} to {target.value}; from {source.value} a case"
-                f" may go to: {', '.join(t.value for t in nexts)}",
-                detail_zh=f"闭环流程不能从“{source.label()}”直接进入“{target.label()}”；"
-                f"当前可进入：{'、'.join(t.label() for t in nexts)}",
-            )
-        relapse = target in RELAPSE[source]
-        detail: dict[str, Any] = {}
-        text = None
-        if relapse:
-            text = _text(request.reason)
-            if text is None:
-                kind = "reopen" if source is S.CLOSED else "relapse"
-                raise MissingRecord(
-                    "reason_required", f"a {kind} needs a written reason", field="reason"
-                )
-            if source is S.CLOSED and facts.student_has_other_active_case:
-                raise InvalidTransition(
-                    "student_has_active_case", "the student already has an active case"
-                )
-            detail["path"] = "reopen" if source is S.CLOSED else "relapse"
-        if target is S.INTERVENTION and not relapse:
-            text = _text(request.action_taken)
-            if text is None:
-                raise MissingRecord(
-                    "action_taken_required",
-                    "intervention needs what was done",
-                    field="action_taken",
-                )
-        if target is S.REFERRED:
-            detail.update(self._check_referral(actor, request.referral))
-        returned = facts.referral_status is ReferralStatus.RETURNED
-        if target is S.AFTERCARE and source is S.REFERRED and not returned:
-            raise MissingRecord(
-                "referral_not_returned",
-                "aftercare follows the student's return from the referral",
-                field="referral.status",
-            )
-        if target is S.CLOSED:
-            detail.update(self._check_closing(actor, request.outcome, facts))
-            text = _text(request.reason)
-        self.state = target
+        step = check_transition(
+            actor, request, state=self.state, severity=self.severity, facts=facts
+        )
+        source, self.state = self.state, request.to_state
+        if request.to_state is S.CLOSED:
+            self.outcome = request.outcome
         return self._record(
             "transitioned",
             actor.ref,
             actor.role.value,
             at,
             from_state=source,
-            to_state=target,
-            detail=detail,
-            text=text,
+            to_state=request.to_state,
+            detail=step.detail,
+            text=step.text,
         )
-
-    def _check_referral(self, actor: Actor, referral: ReferralRequest | None) -> dict[str, Any]:
-        if referral is None:
-            raise MissingRecord(
-                "referral_required", "a referral needs destination and type", field="referral"
-            )
-        referral.check(actor)
-        return {"referral_type": referral.destination_type.value, "consent": referral.consent.value}
-
-    def _check_closing(
-        self, actor: Actor, outcome: CaseOutcome | None, facts: CaseFacts
-    ) -> dict[str, Any]:
-        if outcome is None:
-            raise MissingRecord("outcome_required", "closing needs an outcome", field="outcome")
-        if self.severity in SERIOUS:
-            require(
-                actor.tier >= Tier.COMMUNITY_PSYCH_TEACHER,
-                "close_needs_tier5",
-                "a severe or critical case is closed by tier 5 or higher",
-            )
-            if facts.completed_follow_ups < 1:
-                raise MissingRecord(
-                    "follow_up_required",
-                    "a severe or critical case closes only after a completed follow-up",
-                    field="follow_up",
-                )
-        self.outcome = outcome
-        return {"outcome": outcome.value}
 
     def _record(
         self,

@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from shouwang_contracts.events.casework import FollowUpFinding
+from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus
 
-from .guards import InvalidTransition, MissingRecord
+from .guards import Actor, InvalidTransition, MissingRecord
+
+if TYPE_CHECKING:
+    from .cases import Case
 
 
 class FollowUpPurpose(StrEnum):
@@ -21,14 +25,6 @@ class FollowUpPurpose(StrEnum):
     ROUTINE = "routine"
     AFTERCARE = "aftercare"  # 善后 after a referral's return
     REFERRAL_RETURN = "referral_return"
-
-
-class FollowUpStatus(StrEnum):
-    """Where a follow-up stands."""
-
-    SCHEDULED = "scheduled"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -48,6 +44,38 @@ class FollowUp:
     reminded_at: datetime | None = None
     version: int = 1
     finding: FollowUpFinding | None = None
+
+    @classmethod
+    def schedule(
+        cls,
+        case: Case,
+        by: Actor,
+        *,
+        follow_up_id: str,
+        purpose: FollowUpPurpose,
+        due_at: datetime,
+        assignee_ref: str | None,
+        at: datetime,
+    ) -> FollowUp:
+        """A new follow-up of `case`, scheduled by `by` and recorded in the case's history."""
+        follow_up = cls(
+            follow_up_id=follow_up_id,
+            case_id=case.case_id,
+            purpose=purpose,
+            due_at=due_at,
+            assignee_ref=assignee_ref,
+            status=FollowUpStatus.SCHEDULED,
+            created_by_ref=by.ref,
+            created_at=at,
+        )
+        case.record(
+            "follow_up_scheduled",
+            by,
+            at,
+            detail={"follow_up_id": follow_up_id, "purpose": purpose.value},
+            text=None,
+        )
+        return follow_up
 
     def _require_scheduled(self) -> None:
         if self.status is not FollowUpStatus.SCHEDULED:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Tier, in_language
+from shouwang_contracts.events.casework import ReferralStatus
+from shouwang_contracts.vocabulary import Tier
 
 from .guards import Actor, ConsentDecision, InvalidTransition, MissingRecord, NotPermitted
 
@@ -23,28 +24,6 @@ class DestinationType(StrEnum):
     HOSPITAL = "hospital"  # 医院
     PSYCHIATRIC_SERVICE = "psychiatric_service"  # 精神专科
     OUTSIDE_COUNSELOR = "outside_counselor"  # 校外咨询师
-
-
-class ReferralStatus(StrEnum):
-    """Where a referral stands."""
-
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    NOT_ACCEPTED = "not_accepted"
-    RETURNED = "returned"
-    REFERRED_AGAIN = "referred_again"
-
-    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        return in_language(_REFERRAL_LABELS[self], language)
-
-
-_REFERRAL_LABELS: dict[ReferralStatus, tuple[str, str]] = {
-    ReferralStatus.PENDING: ("待接收", "Pending"),
-    ReferralStatus.ACCEPTED: ("已接收", "Accepted"),
-    ReferralStatus.NOT_ACCEPTED: ("未接收", "Not accepted"),
-    ReferralStatus.RETURNED: ("已返校", "Returned"),
-    ReferralStatus.REFERRED_AGAIN: ("再次转介", "Referred again"),
-}
 
 
 REFERRAL_STEPS: dict[ReferralStatus, frozenset[ReferralStatus]] = {

@@ -15,11 +15,11 @@ from shouwang_servicekit.security import CurrentPrincipal
 
 from ..adapters.alerts import AlertRecord
 from ..container import Casework
-from ..domain.cases import TransitionRequest, allowed_targets
 from ..domain.followup import FollowUp
 from ..domain.guards import Reading
 from ..domain.plan import Plan
 from ..domain.referral import ReferralRequest
+from ..domain.transitions import TransitionRequest, allowed_targets
 from ..service_layer import loop, views
 from ..service_layer.access import Caller
 from . import http_schemas as s

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query
+from shouwang_contracts.events.casework import CaseState
+from shouwang_contracts.vocabulary import Severity
 from shouwang_servicekit.security import CurrentPrincipal
 
 from ..adapters.queue import QueueFilter
@@ -26,10 +28,8 @@ router = APIRouter(prefix="/v1", tags=["cases"], responses=s.PROBLEMS)
 
 
 def queue_filter(
-    state: Annotated[list[s.CaseState] | None, Query(description="Only these states.")] = None,
-    severity: Annotated[
-        list[s.Severity] | None, Query(description="Only these severities.")
-    ] = None,
+    state: Annotated[list[CaseState] | None, Query(description="Only these states.")] = None,
+    severity: Annotated[list[Severity] | None, Query(description="Only these severities.")] = None,
     unowned: Annotated[bool, Query(description="Only cases nobody owns yet.")] = False,
     include_closed: Annotated[bool, Query(description="Closed cases too.")] = False,
 ) -> QueueFilter:

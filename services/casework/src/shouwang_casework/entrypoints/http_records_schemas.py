@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
+from ..adapters.roster import ImportKind, ImportMode, ImportStatus
+
 
 class RowErrorOut(BaseModel):
     """One refused row of a roster, in both languages as the import record keeps it."""
@@ -31,9 +33,9 @@ class RosterImportOut(BaseModel):
     """The record of one import: what it was, what it did, and the rows it refused."""
 
     id: str
-    kind: Literal["students", "staff"]
-    mode: Literal["snapshot", "upsert"]
-    status: Literal["applied", "dry_run", "rejected"]
+    kind: ImportKind
+    mode: ImportMode
+    status: ImportStatus
     file_name: str
     counts: dict[str, int] = Field(
         description="Rows read, and what changed, by kind (staff: also `people_listed`,"
@@ -52,9 +54,9 @@ class RosterImportSummary(BaseModel):
     """One import in the list: its refused rows are only counted."""
 
     id: str
-    kind: Literal["students", "staff"]
-    mode: Literal["snapshot", "upsert"]
-    status: Literal["applied", "dry_run", "rejected"]
+    kind: ImportKind
+    mode: ImportMode
+    status: ImportStatus
     file_name: str
     counts: dict[str, int]
     errors: int = Field(description="How many rows were refused.")

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.problems import Problem, preferred_language
+from shouwang_servicekit.rows import Parsed
 from shouwang_servicekit.security import require_roles
 from shouwang_servicekit.uploads import read_table_upload
 
-from ..adapters.roster import RosterImport
+from ..adapters.roster import ImportMode, RosterImport
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
-from ..domain.roster_rows import Parsed
 from ..service_layer import roster
 from . import http_records_schemas as s
 from .http_common import Container, in_campus, refusal
@@ -33,7 +33,7 @@ RosterUpload = Annotated[
     UploadFile, File(description="The roster, CSV (UTF-8 or GB18030) or XLSX.")
 ]
 ModeParam = Annotated[
-    roster.Mode, Query(description="snapshot: the whole roster; upsert: add/update")
+    ImportMode, Query(description="snapshot: the whole roster; upsert: add/update")
 ]
 DryRun = Annotated[bool, Query(description="Report what would change; write nothing.")]
 
@@ -74,9 +74,9 @@ def _import_out(outcome: roster.ImportOutcome, request: Request | None = None) -
     english = request is not None and preferred_language(request) == "en"
     return s.RosterImportOut(
         id=record.id,
-        kind=record.kind,  # type: ignore[arg-type]
-        mode=record.mode,  # type: ignore[arg-type]
-        status=record.status,  # type: ignore[arg-type]
+        kind=record.kind,
+        mode=record.mode,
+        status=record.status,
         file_name=record.file_name,
         counts=record.counts,
         errors=[s.RowErrorOut.model_validate(e) for e in record.errors],
@@ -106,7 +106,7 @@ async def _import(
     read: Callable[[roster.RosterFile], Awaitable[Parsed[Any]]],
     use_case: ImportUseCase,
     *,
-    mode: roster.Mode,
+    mode: ImportMode,
     dry_run: bool,
     seals_history: bool,
     request: Request,
@@ -206,9 +206,9 @@ for _kind in _ROSTER_KINDS:
 def _summary(record: RosterImport) -> s.RosterImportSummary:
     return s.RosterImportSummary(
         id=record.id,
-        kind=record.kind,  # type: ignore[arg-type]
-        mode=record.mode,  # type: ignore[arg-type]
-        status=record.status,  # type: ignore[arg-type]
+        kind=record.kind,
+        mode=record.mode,
+        status=record.status,
         file_name=record.file_name,
         counts=record.counts,
         errors=len(record.errors),

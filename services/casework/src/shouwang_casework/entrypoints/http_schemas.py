@@ -11,14 +11,16 @@ from shouwang_contracts.events.casework import (
     CaseState,
     FamilyContactDecision,
     FollowUpFinding,
+    FollowUpStatus,
+    ReferralStatus,
 )
 from shouwang_contracts.inputs import IsoAwareDatetime
 from shouwang_contracts.vocabulary import Role, Severity
 
-from ..domain.followup import FollowUpPurpose, FollowUpStatus
+from ..domain.followup import FollowUpPurpose
 from ..domain.guards import ConsentDecision
 from ..domain.plan import ActionKind, ActionStatus
-from ..domain.referral import DestinationType, ReferralStatus
+from ..domain.referral import DestinationType
 
 TEXT_MAX = 20_000
 

@@ -181,14 +181,7 @@ async def authorize_read(
             student_ref=student_ref,
             action=action,
         ) from None
-    await record_access(
-        conn,
-        principal_ref=caller.person_ref,
-        role=caller.principal.role.value,
-        student_ref=student_ref,
-        action=action,
-        break_glass=break_glass,
-    )
+    await audit_read(conn, caller, student_ref, action, break_glass=break_glass)
     return reading
 
 

@@ -12,11 +12,11 @@ from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.events.casework import FollowUpFinding, PlanUpdated
+from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus, PlanUpdated
 
 from ..adapters import care
 from ..domain.cases import Case
-from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.guards import (
     Actor,
     InvalidTransition,
@@ -173,24 +173,16 @@ async def schedule_follow_up(
     """Set a follow-up (回访) on the case."""
     case, actor = await _worker(conn, caller, case_id, "follow_ups")
     at = now()
-    follow_up = FollowUp(
+    follow_up = FollowUp.schedule(
+        case,
+        actor,
         follow_up_id=str(uuid.uuid4()),
-        case_id=case.case_id,
         purpose=purpose,
         due_at=due_at,
         assignee_ref=assignee_ref or actor.ref,
-        status=FollowUpStatus.SCHEDULED,
-        created_by_ref=actor.ref,
-        created_at=at,
+        at=at,
     )
     await care.save_follow_up(conn, cipher, case, follow_up)
-    case.record(
-        "follow_up_scheduled",
-        actor,
-        at,
-        detail={"follow_up_id": follow_up.follow_up_id, "purpose": purpose.value},
-        text=None,
-    )
     await store(conn, case, cipher, None)
     await publish(conn, case.campus_id, follow_up_updated(case, follow_up, at))
     return follow_up

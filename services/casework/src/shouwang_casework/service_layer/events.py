@@ -19,9 +19,7 @@ from shouwang_contracts.events.casework import (
     CaseSeverityChanged,
     CaseState,
     CaseTransitioned,
-    FollowUpStatus,
     FollowUpUpdated,
-    ReferralStatus,
     ReferralUpdated,
 )
 from shouwang_contracts.vocabulary import Role, Severity
@@ -124,7 +122,7 @@ def referral_updated(case: Case, referral: Referral) -> ReferralUpdated:
         referral_id=referral.referral_id,
         case_id=case.case_id,
         student_ref=case.student_ref,
-        status=ReferralStatus(referral.status.value),
+        status=referral.status,
         destination_type=referral.destination_type.value,
         version=referral.version,
         updated_at=referral.updated_at,
@@ -138,7 +136,7 @@ def follow_up_updated(case: Case, follow_up: FollowUp, at: datetime) -> FollowUp
         case_id=case.case_id,
         student_ref=case.student_ref,
         purpose=follow_up.purpose.value,
-        status=FollowUpStatus(follow_up.status.value),
+        status=follow_up.status,
         due_at=follow_up.due_at,
         finding=follow_up.finding,
         version=follow_up.version,

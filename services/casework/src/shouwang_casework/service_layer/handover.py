@@ -21,13 +21,14 @@ from datetime import datetime
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.events.casework import FollowUpStatus
 from shouwang_contracts.trace import current_traceparent
 
 from ..adapters import care
 from ..adapters import cases as case_repo
 from ..adapters import roster as repo
 from ..domain.cases import Case
-from ..domain.followup import FollowUp, FollowUpStatus
+from ..domain.followup import FollowUp
 from .events import follow_up_updated, publish
 from .loop import now, store
 

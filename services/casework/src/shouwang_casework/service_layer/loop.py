@@ -18,6 +18,7 @@ from shouwang_contracts.events.casework import (
     CaseState,
     FamilyContactDecided,
     FamilyContactDecision,
+    ReferralStatus,
 )
 from shouwang_contracts.vocabulary import Role
 
@@ -25,8 +26,8 @@ from ..adapters import alerts as alert_repo
 from ..adapters import care
 from ..adapters import cases as repo
 from ..adapters.roster import responsible_for
-from ..domain.cases import Case, CaseFacts, TransitionRequest
-from ..domain.followup import FollowUp, FollowUpPurpose, FollowUpStatus
+from ..domain.cases import Case
+from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.guards import (
     ConsentDecision,
     InvalidTransition,
@@ -36,7 +37,8 @@ from ..domain.guards import (
     may_work_cases,
     require,
 )
-from ..domain.referral import Referral, ReferralStatus, check_consent
+from ..domain.referral import Referral, check_consent
+from ..domain.transitions import CaseFacts, TransitionRequest
 from .access import Caller, CaseNotFound, actor_for, refuse_students
 from .events import follow_up_updated, publish, publish_changes, referral_updated
 
@@ -160,24 +162,16 @@ async def move_referral(
         text=None,
     )
     if status is ReferralStatus.RETURNED:
-        follow_up = FollowUp(
+        follow_up = FollowUp.schedule(
+            case,
+            actor,
             follow_up_id=str(uuid.uuid4()),
-            case_id=case.case_id,
             purpose=FollowUpPurpose.REFERRAL_RETURN,
             due_at=follow_up_due or at + DEFAULT_RETURN_FOLLOW_UP,
             assignee_ref=case.owner_ref,
-            status=FollowUpStatus.SCHEDULED,
-            created_by_ref=actor.ref,
-            created_at=at,
+            at=at,
         )
         await care.save_follow_up(conn, cipher, case, follow_up)
-        case.record(
-            "follow_up_scheduled",
-            actor,
-            at,
-            detail={"follow_up_id": follow_up.follow_up_id, "purpose": follow_up.purpose.value},
-            text=None,
-        )
         if case.state is CaseState.REFERRED:
             case.transition(
                 actor,

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import asyncpg
@@ -38,10 +38,12 @@ from shouwang_contracts.events.casework import (
 from shouwang_contracts.pseudonym import PlacementHasher, Pseudonymizer
 from shouwang_contracts.trace import current_traceparent
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.rows import Parsed, RowError
 from shouwang_servicekit.spreadsheets import NOT_A_TABLE, SheetRefused
 
 from ..adapters import outbox
 from ..adapters import roster as repo
+from ..adapters.roster import ImportKind, ImportMode, ImportStatus
 from ..domain.guards import MissingRecord
 from ..domain.roster import (
     Assignment,
@@ -52,15 +54,12 @@ from ..domain.roster import (
     plan_student_changes,
     scopes_without_students,
 )
-from ..domain.roster_rows import MAX_ROWS, Parsed, RowError, parse_staff, parse_students
+from ..domain.roster_rows import MAX_ROWS, parse_staff, parse_students
 from .access import Caller, CaseNotFound
 from .handover import hand_over_cases
 
 SOURCE = "/shouwang/casework"
 MAX_ERRORS_KEPT = 1000
-
-Mode = Literal["snapshot", "upsert"]
-Kind = Literal["students", "staff"]
 
 
 class UnreadableRoster(MissingRecord):
@@ -122,7 +121,7 @@ async def import_students(
     upload: RosterFile,
     parsed: Parsed[Any],
     *,
-    mode: Mode,
+    mode: ImportMode,
     dry_run: bool,
     placement: PlacementHasher,
 ) -> ImportOutcome:
@@ -161,7 +160,7 @@ async def import_staff(
     upload: RosterFile,
     parsed: Parsed[Any],
     *,
-    mode: Mode,
+    mode: ImportMode,
     dry_run: bool,
     placement: PlacementHasher,
     cipher: NoteCipher,
@@ -325,14 +324,14 @@ async def _lock_campus_roster(conn: asyncpg.Connection, campus_id: str) -> None:
 async def _record(
     conn: asyncpg.Connection,
     caller: Caller,
-    kind: Kind,
-    mode: Mode,
+    kind: ImportKind,
+    mode: ImportMode,
     upload: RosterFile,
     parsed: Parsed[Any],
     counts: dict[str, int],
     dry_run: bool,
 ) -> repo.RosterImport:
-    status = "rejected" if parsed.errors else ("dry_run" if dry_run else "applied")
+    status: ImportStatus = "rejected" if parsed.errors else ("dry_run" if dry_run else "applied")
     if parsed.errors:
         counts["errors"] = len(parsed.errors)
     return await repo.record_import(

@@ -136,7 +136,7 @@ class TriageStore:
         From now on it is held: it covers the student's later grades while `case_id` (the case
         the acknowledgement named) stays open, until a newer alert supersedes it.
         """
-        return await self.conn.fetchval(
+        severity: str | None = await self.conn.fetchval(
             "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2,"
             " acknowledged_by_role = $3, case_id = $4, held = true"
             " WHERE alert_id = $1 AND status = 'open' RETURNING severity",
@@ -145,6 +145,7 @@ class TriageStore:
             by_role,
             case_id,
         )
+        return severity
 
     async def lock_due_alerts(self, now: datetime, limit: int) -> list[DueAlert]:
         """Overdue open alerts, locked; rows another replica holds are skipped, not waited for."""

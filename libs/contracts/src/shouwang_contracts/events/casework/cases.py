@@ -1,80 +1,22 @@
-"""Public events casework publishes through its outbox, and the directory stream.
-
-Pseudonymous references and structured fields only: no names, student numbers, free-text
-notes or contact details ever appear here. Other campus systems subscribe to these.
-"""
+"""The case events casework publishes through its outbox (the cases topic)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
-from ..envelope import Payload
-from ..topics import CASES, DIRECTORY, DIRECTORY_V1
-from ..vocabulary import DEFAULT_LANGUAGE, Language, Role, Severity, in_language
-
-
-class CaseState(StrEnum):
-    """The closed loop: 发现 → 监控 → 干预 → 转介 → 善后 → 回访 → 结案."""
-
-    OPEN = "open"
-    MONITORING = "monitoring"
-    INTERVENTION = "intervention"
-    REFERRED = "referred"
-    AFTERCARE = "aftercare"
-    FOLLOW_UP = "follow_up"
-    CLOSED = "closed"
-
-    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        return in_language(_CASE_STATE_LABELS[self], language)
-
-
-_CASE_STATE_LABELS: dict[CaseState, tuple[str, str]] = {
-    CaseState.OPEN: ("发现", "Open"),
-    CaseState.MONITORING: ("监控", "Monitoring"),
-    CaseState.INTERVENTION: ("干预", "Intervention"),
-    CaseState.REFERRED: ("转介", "Referred"),
-    CaseState.AFTERCARE: ("善后", "Aftercare"),
-    CaseState.FOLLOW_UP: ("回访", "Follow-up"),
-    CaseState.CLOSED: ("结案", "Closed"),
-}
-
-
-class CaseOutcome(StrEnum):
-    """How a case ended."""
-
-    RELIEVED = "relieved"  # 缓解
-    STABLE = "stable"  # 稳定
-    TRANSFERRED = "transferred"  # 转出（转学、转介长期治疗）
-    LEFT_SCHOOL = "left_school"  # 离校（休学、退学、毕业）
-
-
-class ReferralStatus(StrEnum):
-    """Where a referral (转介) stands: answered when accepted or not accepted."""
-
-    PENDING = "pending"  # 待接收
-    ACCEPTED = "accepted"  # 已接收
-    NOT_ACCEPTED = "not_accepted"  # 未接收
-    RETURNED = "returned"  # 已返校
-    REFERRED_AGAIN = "referred_again"  # 再次转介
-
-
-class FollowUpStatus(StrEnum):
-    """Where a follow-up (回访) stands."""
-
-    SCHEDULED = "scheduled"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class FollowUpFinding(StrEnum):
-    """What a completed follow-up found; each `relieved` is one person-time relieved (缓解人次)."""
-
-    RELIEVED = "relieved"  # 缓解
-    STABLE = "stable"  # 稳定，仍需关注
-    WORSENED = "worsened"  # 加重
+from ...envelope import Payload
+from ...topics import CASES
+from ...vocabulary import Role, Severity
+from .loop import (
+    CaseOutcome,
+    CaseState,
+    FamilyContactDecision,
+    FollowUpFinding,
+    FollowUpStatus,
+    ReferralStatus,
+)
 
 
 class CaseOpened(Payload):
@@ -254,15 +196,6 @@ class FollowUpUpdated(Payload):
     updated_at: AwareDatetime = Field(description="When it was scheduled, moved or closed.")
 
 
-class FamilyContactDecision(StrEnum):
-    """What was decided about contacting a student's family for a case."""
-
-    GIVEN = "given"  # the student consented
-    WITHDRAWN = "withdrawn"  # a consent given earlier was withdrawn
-    DECLINED = "declined"  # the student did not consent
-    OVERRIDDEN = "overridden"  # an authorised role decided to contact the family anyway
-
-
 class FamilyContactDecided(Payload):
     """A decision about contacting the student's family was recorded for a case.
 
@@ -341,61 +274,3 @@ class StaffListingChanged(Payload):
         description="True: on the staff roster (newly, or again); false: no longer on it."
     )
     changed_at: AwareDatetime = Field(description="When the import that changed it ran.")
-
-
-class ResponsibleStaff(BaseModel):
-    """One person responsible for a student at some tier, by pseudonym only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role: Role = Field(description="Their role / tier for this student.")
-    person_ref: str = Field(description="Pseudonymous reference of the person.")
-
-
-class DirectoryEntry(Payload):
-    """Retired (kept so old records still decode): a student's placement in the clear and
-    responsible staff, on the retired `shouwang.directory.v1`. Superseded by
-    `StudentRouting` on `shouwang.directory.v2`."""
-
-    EVENT_TYPE: ClassVar[str] = "shouwang.directory.entry"
-    TOPIC: ClassVar[str] = DIRECTORY_V1
-
-    student_ref: str = Field(description="Pseudonymous reference of the student.")
-    active: bool = Field(default=True, description="False once the student has left.")
-    college: str | None = Field(default=None, description="二级学院.")
-    class_name: str | None = Field(default=None, description="班级.")
-    building: str | None = Field(default=None, description="楼栋.")
-    floor: str | None = Field(default=None, description="楼层.")
-    room: str | None = Field(default=None, description="寝室.")
-    responsible: list[ResponsibleStaff] = Field(
-        default_factory=list, description="Who holds each tier for this student."
-    )
-    updated_at: AwareDatetime = Field(description="When the placement was last imported.")
-
-
-class StudentRouting(Payload):
-    """Who answers for a student at each tier, and what grouping needs: the directory's
-    latest word on a student (the topic is compacted to it).
-
-    No class, building, floor or room in the clear: a compacted topic keeps its records for
-    ever, and a room beside a grade names a student. The finer placement travels as keyed
-    hashes (`placement_refs`, one per scope level, `Pseudonymizer.placement_ref`), equal for
-    students placed alike, readable only by a holder of the placement key.
-    """
-
-    EVENT_TYPE: ClassVar[str] = "shouwang.directory.routing"
-    TOPIC: ClassVar[str] = DIRECTORY
-
-    student_ref: str = Field(description="Pseudonymous reference of the student.")
-    active: bool = Field(default=True, description="False once the student has left.")
-    college: str | None = Field(default=None, description="二级学院 (coarse; stats group by it).")
-    placement_refs: list[str] = Field(
-        default_factory=list,
-        description="Keyed hashes of the student's class, building, floor and room (one per "
-        "level, as scope grants name them: `class:…`, `building:…`, `floor:<b>/<f>`, "
-        "`room:<b>/<r>`), for grouping and scope checks by holders of the placement key.",
-    )
-    responsible: list[ResponsibleStaff] = Field(
-        default_factory=list, description="Who holds each tier for this student."
-    )
-    updated_at: AwareDatetime = Field(description="When the placement was last imported.")
