@@ -150,9 +150,12 @@ async def measure(
     for server, host, port, requests in targets:
         offered = max(statistics.median(r.rate for r in samples[server.name]) / 2, 1.0)
         latencies, open_errors = await open_loop(host, port, requests, seconds, offered, 202)
-        cuts = (
-            statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
-        )
+        # A loaded machine may answer fewer than 100 in the window: the percentiles of what
+        # did come back (inclusive: p99 of a few is near their slowest), nan only for none.
+        if len(latencies) >= 2:
+            cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        else:
+            cuts = [latencies[0] if latencies else float("nan")] * 99
         figures.append(
             Figures(
                 server.name,
