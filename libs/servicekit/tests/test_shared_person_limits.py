@@ -137,7 +137,7 @@ async def test_passed_rows_are_forgotten_and_the_table_holds_no_number(limits_db
     counter = SharedCounter(limits_db, key=KEY)
     await counter.open()
     try:
-        assert await counter.take("person", "1:c:T1002", 0.001, 0.0) == 0.0
+        assert await counter.take("1:c:T1002", [("person", 0.001, 0.0)]) == {}
         conn = await asyncpg.connect(limits_db)
         try:
             await conn.execute("UPDATE person_limits SET due = due - 10")

@@ -135,22 +135,21 @@ class Admission:
         limits = self.person_limits
         if limits is None:
             return None
-        key = person_key(principal.campus_id, principal.sub)
+        counted: list[tuple[str, RateLimiter]] = []
         if limits.requests is not None:
-            wait = await limits.take("person", limits.requests, key)
-            if wait:
-                self._count_limited("person")
-                return too_many_requests(wait, ("请求", "requests"))
+            counted.append(("person", limits.requests))
         if limits.audited_reads is not None and any(
             read.matches(method, path) for read in self.audited_reads
         ):
-            wait = await limits.take("person_audited_reads", limits.audited_reads, key)
-            if wait:
-                self._count_limited("person_audited_reads")
-                return too_many_requests(
-                    wait, ("查阅学生档案和个案", "reads of student files and cases")
-                )
-        return None
+            counted.append(("person_audited_reads", limits.audited_reads))
+        refused = await limits.take(person_key(principal.campus_id, principal.sub), counted)
+        if refused is None:
+            return None
+        limit, wait = refused
+        self._count_limited(limit)
+        if limit == "person":
+            return too_many_requests(wait, ("请求", "requests"))
+        return too_many_requests(wait, ("查阅学生档案和个案", "reads of student files and cases"))
 
     def _count_limited(self, limit: str) -> None:
         if self.rate_limited is not None:

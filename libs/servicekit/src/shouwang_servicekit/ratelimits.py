@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .problems import Problem
@@ -118,17 +118,30 @@ class PersonLimits:
     audited_reads: RateLimiter | None = None
     shared: SharedCounter | None = None
 
-    async def take(self, limit: str, limiter: RateLimiter, key: str) -> float:
-        """Count one request of `key` against `limiter` (named `limit` in the shared
-        table): 0.0 when allowed, else the seconds to wait."""
-        wait = limiter.acquire(key)
-        if wait or self.shared is None:
-            return wait
-        shared_wait = await self.shared.take(limit, key, limiter.interval, limiter.tolerance)
-        if shared_wait:  # over the limit counted across replicas: not counted here either
-            limiter.refund(key)
-            return shared_wait
-        return 0.0  # counted across replicas, or (None) the store is away: the local decision
+    async def take(
+        self, key: str, limits: Sequence[tuple[str, RateLimiter]]
+    ) -> tuple[str, float] | None:
+        """Count one request of `key` against each of `limits` (name, limiter), in order:
+        None when all allow it, else the first limit that refused and the seconds to wait.
+        The local limiters are asked first (a refusal there costs no statement; the limits
+        before it keep the request counted, as they always have); then, with `shared`, one
+        statement counts it across replicas, and a limit refused there uncounts it here."""
+        for name, limiter in limits:
+            wait = limiter.acquire(key)
+            if wait:
+                return name, wait
+        if self.shared is None or not limits:
+            return None
+        refused = await self.shared.take(
+            key, [(name, limiter.interval, limiter.tolerance) for name, limiter in limits]
+        )
+        if not refused:  # counted across replicas, or (None) the store is away: local stands
+            return None
+        for name, limiter in limits:
+            if name in refused:
+                limiter.refund(key)
+        name = next(name for name, _ in limits if name in refused)
+        return name, refused[name]
 
     @classmethod
     def default(cls) -> PersonLimits:

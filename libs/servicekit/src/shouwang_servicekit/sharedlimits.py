@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -46,31 +47,37 @@ CREATE UNLOGGED TABLE person_limits (
 );
 """
 #: The longest a request waits for the shared counter before the local decision stands.
-DEFAULT_TIMEOUT_SECONDS = 0.25
+DEFAULT_TIMEOUT_SECONDS = 0.5
 #: How long the store is left alone after it failed to answer.
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 5.0
 #: Connections each replica keeps for the counter, at most (none while idle).
 DEFAULT_POOL_SIZE = 4
 _FORGET_EVERY_SECONDS = 60.0
 
-# One statement per limited request: count the request unless the person is over the limit,
-# and answer how long they must wait (0: counted). `$3` is the limit's interval between two
-# requests, `$4` its tolerance (interval × (burst - 1)); times are epoch seconds.
+# One statement per limited request, for every limit it counts against (a file read: the
+# person's requests and their audited reads): each limit counts the request unless the person
+# is over it, and the answer names the limits that refused, with how long to wait. `$2` are
+# the limits' names, `$3` their intervals between two requests, `$4` their tolerances
+# (interval × (burst - 1)); times are epoch seconds on the database's clock.
 _TAKE = """
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 taken AS (
     INSERT INTO {table} AS l (person, limit_name, due)
-    SELECT $1::bytea, $2::text, clock.now + $3::float8 FROM clock
+    SELECT $1::bytea, asked.name, clock.now + asked.step
+    FROM unnest($2::text[], $3::float8[]) AS asked(name, step), clock
     ON CONFLICT (person, limit_name) DO UPDATE
-        SET due = greatest(l.due, EXCLUDED.due - $3::float8) + $3::float8
-        WHERE greatest(l.due, EXCLUDED.due - $3::float8) - $4::float8
-            <= EXCLUDED.due - $3::float8 + 1e-6
-    RETURNING 0::float8 AS wait
+        SET due = greatest(l.due, (SELECT now FROM clock))
+            + ($3::float8[])[array_position($2::text[], l.limit_name)]
+        WHERE greatest(l.due, (SELECT now FROM clock))
+            - ($4::float8[])[array_position($2::text[], l.limit_name)]
+            <= (SELECT now FROM clock) + 1e-6
+    RETURNING l.limit_name
 )
-SELECT wait FROM taken
-UNION ALL
-SELECT l.due - $4::float8 - clock.now FROM {table} l, clock
-WHERE l.person = $1::bytea AND l.limit_name = $2::text AND NOT EXISTS (SELECT FROM taken)
+SELECT l.limit_name,
+       l.due - ($4::float8[])[array_position($2::text[], l.limit_name)] - clock.now AS wait
+FROM {table} l, clock
+WHERE l.person = $1::bytea AND l.limit_name = ANY($2::text[])
+    AND l.limit_name NOT IN (SELECT limit_name FROM taken)
 """
 _FORGET = "DELETE FROM {table} WHERE due < extract(epoch FROM clock_timestamp())"
 
@@ -100,6 +107,8 @@ class SharedCounter:
         self._pool: asyncpg.Pool | None = None
         self._tasks = BackgroundTasks()
         self._down_until = 0.0
+        #: How many times the store did not answer (each time, the local decision stood).
+        self.failures = 0
 
     async def open(self) -> None:
         """Make the pool (no connection yet: an unreachable database fails no start-up) and
@@ -125,28 +134,33 @@ class SharedCounter:
         return self._pool is not None and time.monotonic() >= self._down_until
 
     async def take(
-        self, limit: str, person_key: str, interval: float, tolerance: float
-    ) -> float | None:
-        """Count one request of the person against `limit`: 0.0 when counted, the seconds
-        to wait when over it, None when the store did not answer (the caller's local
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> dict[str, float] | None:
+        """Count one request of the person against each of `limits` (name, interval,
+        tolerance) in one statement: the limits that refused it, with the seconds to wait
+        (empty: counted by all), or None when the store did not answer (the caller's local
         decision stands)."""
         pool = self._pool
         if pool is None or not self.available:
             return None
+        names = [name for name, _, _ in limits]
+        steps = [step for _, step, _ in limits]
+        tolerances = [tolerance for _, _, tolerance in limits]
         try:
             async with asyncio.timeout(self._timeout):
                 async with pool.acquire() as conn:
-                    wait = await conn.fetchval(
-                        self._take, self.person(person_key), limit, interval, tolerance
+                    refused = await conn.fetch(
+                        self._take, self.person(person_key), names, steps, tolerances
                     )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # unreachable, slow, misconfigured: all fall back alike
             self._failed(exc)
             return None
-        return max(0.0, float(wait)) if wait is not None else 0.0
+        return {row["limit_name"]: max(float(row["wait"]), 1e-3) for row in refused}
 
     def _failed(self, exc: BaseException) -> None:
+        self.failures += 1
         was_up = time.monotonic() >= self._down_until
         self._down_until = time.monotonic() + self._retry_after_failure
         if was_up:
