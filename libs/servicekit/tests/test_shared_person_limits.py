@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit, urlunsplit
 
@@ -147,3 +147,25 @@ async def test_passed_rows_are_forgotten_and_the_table_holds_no_number(limits_db
             await conn.close()
     finally:
         await counter.close()
+
+
+class _Refusing(SharedCounter):
+    """A shared counter that refuses the audited reads: the other replicas used them up."""
+
+    async def take(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> dict[str, float] | None:
+        return {"person_audited_reads": 30.0}
+
+
+async def test_a_read_refused_across_replicas_is_not_counted_in_the_replica() -> None:
+    """Otherwise, should the database go away next, this replica would hold the person to
+    less than their rate for reads it never served."""
+    audited = RateLimiter(1, 3600, burst=3, clock=lambda: 0.0)
+    requests = RateLimiter(100, 60, burst=100, clock=lambda: 0.0)
+    limits = PersonLimits(requests, audited, _Refusing("postgresql://unused", key=KEY))
+    asked = [("person", requests), ("person_audited_reads", audited)]
+    assert await limits.take("k", asked) == ("person_audited_reads", 30.0)
+    assert await limits.take("k", asked) == ("person_audited_reads", 30.0)
+    # Locally the three reads of the burst are all still there.
+    assert [audited.acquire("k") for _ in range(4)][:3] == [0.0, 0.0, 0.0]
