@@ -301,24 +301,25 @@ def test_the_directory_stream_never_names_a_students_class_building_or_room() ->
 
 
 @pytest.mark.parametrize(
-    "role", [Role.DORM_LEADER, Role.FLOOR_LEADER, Role.CLASS_WELLBEING_OFFICER]
+    ("role", "own"),
+    [
+        (Role.DORM_LEADER, "room:8号楼/202"),
+        (Role.FLOOR_LEADER, "room:8号楼/202"),
+        (Role.CLASS_WELLBEING_OFFICER, "class:建工2401"),
+    ],
 )
-def test_a_student_token_granting_the_campus_is_not_campus_wide(role: Role) -> None:
+def test_a_student_token_granting_the_campus_is_not_campus_wide(role: Role, own: str) -> None:
     """An identity provider mapping a dorm-room leader to `campus` must not open every
-    student's name and room to them: the grant is dropped, their own room still covers."""
+    student's name and room to them: the grant is dropped, their own room (or class) still
+    covers (which grants each role may hold: `test_role_grants.py`)."""
     principal = principal_from_claims(
-        {
-            "sub": "2024020001",
-            "role": role.value,
-            "campus_id": "demo",
-            "scope": ["campus", "room:8号楼/202"],
-        }
+        {"sub": "2024020001", "role": role.value, "campus_id": "demo", "scope": ["campus", own]}
     )
     assert not principal.campus_wide
-    assert [str(g) for g in principal.scope] == ["room:8号楼/202"]
-    assert not principal.covers(Placement(building="9号楼", room="101"))
-    assert principal.covers(Placement(building="8号楼", room="202"))
-    staff = principal_from_claims(
-        {"sub": "T1", "role": "residence_counselor", "campus_id": "demo", "scope": ["campus"]}
+    assert [str(g) for g in principal.scope] == [own]
+    assert not principal.covers(Placement(building="9号楼", room="101", class_name="建工2402"))
+    assert principal.covers(Placement(building="8号楼", room="202", class_name="建工2401"))
+    teacher = principal_from_claims(
+        {"sub": "T1", "role": "community_psych_teacher", "campus_id": "demo", "scope": ["campus"]}
     )
-    assert staff.campus_wide
+    assert teacher.campus_wide

@@ -31,6 +31,7 @@ const en: typeof zh = {
     submit: 'Sign in',
     sso: 'Sign in with campus account',
     ssoFailed: 'Single sign-on failed; try again or use your account',
+    ssoNoScope: 'Your campus account is linked to none of the scope its role needs (a college leader needs a college); ask your campus administrator',
     expired: 'Your session ended; please sign in again',
     dangerNow: 'Someone in danger now? See who to call — no sign-in needed',
   },

@@ -7,6 +7,12 @@ fetched again every `jwks_refresh_seconds` and when a token names a key id the c
 every request a fetch), so a key the provider withdrew stops opening doors within that interval. Claims: `sub`,
 `role` (a tier or staff role), `campus_id`, optional `scope` (list of `kind:value` grants),
 `exp`, and `iat` (a token older than `max_age_seconds` is refused, whatever its `exp`).
+
+A grant is honoured only if the token's role may hold it (`ROLE_GRANTS`): whatever an identity
+provider's mapping or a minted token says, a `Principal` never carries a grant its role may
+not hold. The gateway applies the same table when it turns a provider's claims into a
+session (and refuses a session left without what its role needs, `ROLE_NEEDS`); the services
+apply it again here, where every token becomes a `Principal`.
 """
 
 from __future__ import annotations
@@ -15,13 +21,15 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from .scopes import Placement as Placement
+from .scopes import ScopeGrant as ScopeGrant
+from .scopes import ScopeKind as ScopeKind
+from .scopes import log_dropped, narrow_grants
 from .vocabulary import Role, Tier
 
 DEFAULT_ISSUER = "shouwang-local"
@@ -38,75 +46,6 @@ DEFAULT_UNKNOWN_KEY_REFETCH_SECONDS = 10.0
 _VERIFIED_CACHE_SIZE = 10_000
 
 
-class ScopeKind(StrEnum):
-    """What part of a campus a grant covers, from widest to narrowest."""
-
-    CAMPUS = "campus"
-    COLLEGE = "college"
-    CLASS = "class"
-    BUILDING = "building"
-    FLOOR = "floor"
-    ROOM = "room"
-
-
-class ScopeGrant(BaseModel):
-    """One grant: `building:8号楼`, `floor:7号楼/3`, `room:8号楼/202`, `class:建工2401`, `campus`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: ScopeKind
-    value: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> ScopeGrant:
-        kind, _, value = text.partition(":")
-        return cls(kind=ScopeKind(kind.strip()), value=value.strip())
-
-    def __str__(self) -> str:
-        return self.kind.value if self.kind is ScopeKind.CAMPUS else f"{self.kind}:{self.value}"
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a student lives and studies, as far as scope checks need it."""
-
-    college: str | None = None
-    class_name: str | None = None
-    building: str | None = None
-    floor: str | None = None
-    room: str | None = None
-
-    def finer_grants(self) -> list[str]:
-        """The grants below college level that cover this placement, as their text
-        (`class:…`, `building:…`, `floor:<b>/<f>`, `room:<b>/<r>`): what the directory
-        stream hashes (`PlacementHasher`)."""
-        grants = []
-        if self.class_name:
-            grants.append(f"{ScopeKind.CLASS}:{self.class_name}")
-        if self.building:
-            grants.append(f"{ScopeKind.BUILDING}:{self.building}")
-            if self.floor:
-                grants.append(f"{ScopeKind.FLOOR}:{self.building}/{self.floor}")
-            if self.room:
-                grants.append(f"{ScopeKind.ROOM}:{self.building}/{self.room}")
-        return grants
-
-    def matches(self, grant: ScopeGrant) -> bool:
-        match grant.kind:
-            case ScopeKind.CAMPUS:
-                return True
-            case ScopeKind.COLLEGE:
-                return self.college == grant.value
-            case ScopeKind.CLASS:
-                return self.class_name == grant.value
-            case ScopeKind.BUILDING:
-                return self.building == grant.value
-            case ScopeKind.FLOOR:
-                return f"{self.building}/{self.floor}" == grant.value
-            case ScopeKind.ROOM:
-                return f"{self.building}/{self.room}" == grant.value
-
-
 class Principal(BaseModel):
     """The authenticated caller."""
 
@@ -120,16 +59,20 @@ class Principal(BaseModel):
 
     @field_validator("scope")
     @classmethod
-    def _students_are_never_campus_wide(
+    def _only_grants_the_role_may_hold(
         cls, scope: tuple[ScopeGrant, ...], info: ValidationInfo
     ) -> tuple[ScopeGrant, ...]:
-        """A student of tiers 1-3 reports about their room, floor or class: a `campus` grant
-        (an identity provider's mapping gone wide) would let them list every student's name
-        and room. Such a grant is dropped, never honoured."""
+        """A grant the role may not hold (`ROLE_GRANTS`) is dropped, never honoured, and
+        logged: a `campus` or `college` grant on a dorm-room leader (an identity provider's
+        mapping gone wide, or a token minted carelessly) would let them list the names and
+        rooms of every student it covers."""
         role = info.data.get("role")
-        if isinstance(role, Role) and role.is_student:
-            return tuple(g for g in scope if g.kind is not ScopeKind.CAMPUS)
-        return scope
+        if not isinstance(role, Role):
+            return scope
+        kept, dropped = narrow_grants(role, scope)
+        if dropped:
+            log_dropped(role, dropped, "token")
+        return kept
 
     @property
     def tier(self) -> Tier | None:

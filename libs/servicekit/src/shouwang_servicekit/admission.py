@@ -112,7 +112,7 @@ class Admission:
             for guard in self.role_guards:
                 if guard.refuses(scope["method"], path, principal.role):
                     return role_forbidden(principal.role, guard.allowed)
-            return self._person_limited(principal, scope["method"], path)
+            return await self._person_limited(principal, scope["method"], path)
         if path in OPERATIONS_PATHS:
             return None
         return self._limited(scope)
@@ -128,28 +128,28 @@ class Admission:
             return too_many_requests(wait, ("未认证的请求", "unauthenticated requests"))
         return None
 
-    def _person_limited(self, principal: Principal, method: str, path: str) -> Problem | None:
+    async def _person_limited(self, principal: Principal, method: str, path: str) -> Problem | None:
         """429 when the signed-in person is over their limit of requests, or of reads that
-        write an audit row. Checked after the role guard: a refused role costs nothing."""
+        write an audit row (across replicas, with a shared counter). Checked after the role
+        guard: a refused role costs nothing."""
         limits = self.person_limits
         if limits is None:
             return None
-        key = person_key(principal.campus_id, principal.sub)
+        counted: list[tuple[str, RateLimiter]] = []
         if limits.requests is not None:
-            wait = limits.requests.acquire(key)
-            if wait:
-                self._count_limited("person")
-                return too_many_requests(wait, ("请求", "requests"))
+            counted.append(("person", limits.requests))
         if limits.audited_reads is not None and any(
             read.matches(method, path) for read in self.audited_reads
         ):
-            wait = limits.audited_reads.acquire(key)
-            if wait:
-                self._count_limited("person_audited_reads")
-                return too_many_requests(
-                    wait, ("查阅学生档案和个案", "reads of student files and cases")
-                )
-        return None
+            counted.append(("person_audited_reads", limits.audited_reads))
+        refused = await limits.take(person_key(principal.campus_id, principal.sub), counted)
+        if refused is None:
+            return None
+        limit, wait = refused
+        self._count_limited(limit)
+        if limit == "person":
+            return too_many_requests(wait, ("请求", "requests"))
+        return too_many_requests(wait, ("查阅学生档案和个案", "reads of student files and cases"))
 
     def _count_limited(self, limit: str) -> None:
         if self.rate_limited is not None:

@@ -40,6 +40,7 @@ from .problems import install_problem_handlers
 from .ratelimits import PersonLimits, RateLimiter
 from .security import role_guards
 from .serving import serve
+from .sharedlimits import SharedCounter
 
 #: Requests without a valid token one client address may make per minute, by default (the
 #: operators' `/healthz`, `/readyz` and `/metrics` are never limited: a probe refused would
@@ -110,10 +111,14 @@ async def starting() -> AsyncIterator[AsyncExitStack]:
 
 
 def container_lifespan(
-    bootstrap: Callable[[], Awaitable[ServiceContainer]], *, freeze_gc: bool = False
+    bootstrap: Callable[[], Awaitable[ServiceContainer]],
+    *,
+    freeze_gc: bool = False,
+    shared_limits: SharedCounter | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a service: `bootstrap()` builds the container when the app starts
-    (`app.state.container`, read by `app_container`), `close()` ends it when the app stops.
+    (`app.state.container`, read by `app_container`), `close()` ends it when the app stops;
+    the person limits' `shared_limits` counter is opened after it and closed before it.
 
     With `freeze_gc`, everything built so far is moved out of the collector's sight: it lives
     as long as the process, so full collections need not rescan it (shorter pauses, less CPU
@@ -124,12 +129,18 @@ def container_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await bootstrap()
         app.state.container = container
-        if freeze_gc:
-            gc.freeze()
         try:
+            if shared_limits is not None:
+                await shared_limits.open()
+            if freeze_gc:
+                gc.freeze()
             yield
         finally:
-            await container.close()
+            try:
+                if shared_limits is not None:
+                    await shared_limits.close()
+            finally:
+                await container.close()
 
     return lifespan
 
@@ -182,7 +193,8 @@ def service_app(
     - signed-in callers limited per person (`person_limits`, by default
       `PersonLimits.default()`; None for none), and more tightly on the `audited_reads`
       ("GET /v1/cases/{case_id}": the routes whose every answer, refusals too, writes an
-      audit row): 429 with `Retry-After`;
+      audit row): 429 with `Retry-After`; across replicas when the limits have a `shared`
+      counter (`SharedSettings.person_limits(database_url)`), opened and closed with the app;
     - problem+json for every error, in zh-CN unless the caller prefers English;
     - the service's `/v1` routers, then `/healthz`, `/readyz` (the container's `readiness()`)
       and `/metrics` (the service's `registry`);
@@ -192,11 +204,14 @@ def service_app(
     - an OpenAPI document that also describes bodies read with `read_json_body` and the
       problems every operation can answer.
     """
+    if person_limits is _DEFAULT_PERSON_LIMITS:
+        person_limits = PersonLimits.default()
+    shared_limits = person_limits.shared if person_limits is not None else None
     app = FastAPI(
         title=title,
         version="1.0.0",
         description=description,
-        lifespan=container_lifespan(bootstrap, freeze_gc=freeze_gc),
+        lifespan=container_lifespan(bootstrap, freeze_gc=freeze_gc, shared_limits=shared_limits),
         telemetry=FASTAPI_TELEMETRY_OFF,
     )
     app.state.token_verifier = token_verifier
@@ -207,8 +222,6 @@ def service_app(
     app.include_router(operations_router(lambda: _readiness(app), [registry]))
     if unauthenticated_limiter is _DEFAULT_LIMITER:
         unauthenticated_limiter = RateLimiter(UNAUTHENTICATED_PER_MINUTE, 60)
-    if person_limits is _DEFAULT_PERSON_LIMITS:
-        person_limits = PersonLimits.default()
     app.add_middleware(
         EdgeMiddleware,
         metrics=http_metrics,

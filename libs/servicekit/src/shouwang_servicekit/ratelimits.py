@@ -4,11 +4,16 @@
 key): `rate` requests per `per` seconds on average, `burst` of them back to back. It answers
 how long the caller must wait, which becomes the 429's `Retry-After` (`too_many_requests`).
 
-The state is per process: each replica limits on its own, so a campus behind N replicas
-allows up to N times the rate. That is enough for what it is for (one reporter submitting
-hundreds of reports in a loop, one address hammering the unauthenticated paths, one stolen
-token reading files at machine speed), and needs no shared store on the hot path. pyrate-limiter was weighed: it keeps a bucket object and a
-leak thread per limiter, where one float per key does.
+A `RateLimiter`'s state is per process: each replica limits on its own, so behind N
+replicas it allows up to N times the rate. That is enough for reporters and addresses (one
+reporter submitting hundreds of reports in a loop, one address hammering the unauthenticated
+paths). A signed-in person's limits (`PersonLimits`) also hold across replicas when given a
+`shared` counter (`sharedlimits.SharedCounter`, in the service's PostgreSQL): the local
+limiter is asked first (a flood costs no statement), the shared counter decides, and when
+it does not answer the local decision stands, so a person is never unlimited (at worst N
+times the rate while the database is away) and never refused for the store's sake.
+pyrate-limiter was weighed: it keeps a bucket object and a leak thread per limiter, where
+one float per key does.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .problems import Problem
+from .sharedlimits import SharedCounter
 
 #: Keys remembered at most; the key idle longest is forgotten first (it would be allowed
 #: again by then in any realistic configuration).
@@ -49,6 +55,22 @@ class RateLimiter:
         self._clock = clock
         # key -> theoretical arrival time of its next request (GCRA's one number per key)
         self._due: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests at the average rate."""
+        return self._interval
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of the average a burst may run (interval × (burst - 1))."""
+        return self._tolerance
+
+    def refund(self, key: str) -> None:
+        """Uncount the last request `acquire` counted for `key` (another limit refused it)."""
+        due = self._due.get(key)
+        if due is not None:
+            self._due[key] = due - self._interval
 
     def acquire(self, key: str) -> float:
         """Count one request of `key`: 0.0 when it is allowed, else the seconds to wait
@@ -89,10 +111,37 @@ AUDITED_READS_BURST = 120
 class PersonLimits:
     """What one signed-in person (campus and subject of the token) may ask of a service: any
     `/v1` request (`requests`), and reads that write an audit row (`audited_reads`, the
-    routes a service names). None: no limit of that kind."""
+    routes a service names). None: no limit of that kind. With `shared`, the limits hold
+    across the service's replicas (see the module)."""
 
     requests: RateLimiter | None = None
     audited_reads: RateLimiter | None = None
+    shared: SharedCounter | None = None
+
+    async def take(
+        self, key: str, limits: Sequence[tuple[str, RateLimiter]]
+    ) -> tuple[str, float] | None:
+        """Count one request of `key` against each of `limits` (name, limiter), in order:
+        None when all allow it, else the first limit that refused and the seconds to wait.
+        The local limiters are asked first (a refusal there costs no statement; the limits
+        before it keep the request counted, as they always have); then, with `shared`, one
+        statement counts it across replicas, and a limit refused there uncounts it here."""
+        for name, limiter in limits:
+            wait = limiter.acquire(key)
+            if wait:
+                return name, wait
+        if self.shared is None or not limits:
+            return None
+        refused = await self.shared.take(
+            key, [(name, limiter.interval, limiter.tolerance) for name, limiter in limits]
+        )
+        if not refused:  # counted across replicas, or (None) the store is away: local stands
+            return None
+        for name, limiter in limits:
+            if name in refused:
+                limiter.refund(key)
+        name = next(name for name, _ in limits if name in refused)
+        return name, refused[name]
 
     @classmethod
     def default(cls) -> PersonLimits:
@@ -105,12 +154,18 @@ class PersonLimits:
 
     @classmethod
     def of(
-        cls, per_minute: int, burst: int, audited_per_hour: int, audited_burst: int
+        cls,
+        per_minute: int,
+        burst: int,
+        audited_per_hour: int,
+        audited_burst: int,
+        shared: SharedCounter | None = None,
     ) -> PersonLimits:
         """Limits from settings' figures; a rate of 0 turns that limit off."""
         return cls(
             RateLimiter(per_minute, 60, burst=burst) if per_minute else None,
             RateLimiter(audited_per_hour, 3600, burst=audited_burst) if audited_per_hour else None,
+            shared,
         )
 
 

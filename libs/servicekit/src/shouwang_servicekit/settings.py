@@ -25,6 +25,7 @@ from .ratelimits import (
     PersonLimits,
     RateLimiter,
 )
+from .sharedlimits import SharedCounter
 
 LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside local
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonym-key-change-me-0123456789"
@@ -219,13 +220,22 @@ class SharedSettings(BaseSettings):
             return None
         return RateLimiter(self.unauthenticated_per_minute, 60)
 
-    def person_limits(self) -> PersonLimits:
-        """The per-person limits of signed-in callers (`service_app`)."""
+    def person_limits(self, database_url: SecretStr | None = None) -> PersonLimits:
+        """The per-person limits of signed-in callers (`service_app`); with the service's
+        `database_url` (whose migrations create `sharedlimits.TABLE_SQL`'s table), they
+        hold across its replicas. People are keyed there by an HMAC under the pseudonym
+        key."""
+        shared = None
+        if database_url is not None and (self.per_person_per_minute or self.audited_reads_per_hour):
+            shared = SharedCounter(
+                database_url.get_secret_value(), key=self.pseudonym_key.get_secret_value().encode()
+            )
         return PersonLimits.of(
             self.per_person_per_minute,
             self.per_person_burst,
             self.audited_reads_per_hour,
             self.audited_reads_burst,
+            shared,
         )
 
     def pseudonymizer(self) -> Pseudonymizer:

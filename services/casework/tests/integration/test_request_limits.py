@@ -13,6 +13,7 @@ import httpx
 import pytest
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.config import CaseworkSettings
+from shouwang_casework.main import create_app
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
 
@@ -85,3 +86,28 @@ async def test_a_stolen_token_cannot_flood_the_audit_log_with_file_reads(
     colleague = as_(campus_id, "T3001", Role.COUNSELING_CENTER)
     answer = await client.get(f"/v1/students/{student_ref}/file", headers=colleague)
     assert answer.status_code == 200
+
+
+async def test_a_stolen_token_is_not_given_twice_the_rate_by_two_replicas(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, casework_settings: CaseworkSettings
+) -> None:
+    """Casework runs two replicas: a second app on the same database, and one token's file
+    reads alternating between the two, get the burst once (the count is shared through
+    `person_limits`), not once per replica."""
+    campus_id, student_ref = await seeded_campus(client)
+    thief = as_(campus_id, "T1002", Role.RESIDENCE_COUNSELOR)
+    second = create_app(casework_settings)
+    async with second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://casework") as other:
+            statuses = [
+                (
+                    await (client, other)[n % 2].get(
+                        f"/v1/students/{student_ref}/file", headers=thief
+                    )
+                ).status_code
+                for n in range(2 * BURST + 4)
+            ]
+    assert statuses.count(200) == BURST
+    assert statuses.count(429) == BURST + 4
+    assert await audit_actions(pool, campus_id) == ["file.read"] * BURST

@@ -262,3 +262,51 @@ async def test_a_callback_link_sent_to_another_browser_signs_nobody_in(
     answer = await browser.http.get(callback)
     assert answer.headers["location"] == "/login?error=sso"
     assert (await browser.http.get("/auth/session")).json()["signed_in"] is False
+
+
+async def test_a_college_grant_on_a_peer_reporter_is_dropped(
+    open_gateway: Open, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider attribute mapped wide (or tampered with) gives a dorm-room leader
+    `college:…` and `campus`: the session keeps their room alone, and the drop is logged by
+    role and grant kind, never by person or value."""
+    provider.claims = {
+        "sub": "2024020001",
+        "role": "dorm_leader",
+        "campus_id": "demo",
+        "shouwang_scope": ["college:土木建筑工程学院", "campus", "room:8号楼/202"],
+        "name": "测试学生01",
+    }
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get("/auth/oidc/start")
+    with caplog.at_level("WARNING", logger="shouwang.grants"):
+        back = await browser.http.get(provider.consent(start.headers["location"]))
+    assert back.headers["location"] == "/"
+    session = (await browser.http.get("/auth/session")).json()
+    assert session["user"]["role"] == "dorm_leader"
+    assert session["user"]["scope"] == ["room:8号楼/202"]
+    dropped = sorted((r.__dict__["role"], r.__dict__["grant_kind"]) for r in caplog.records)
+    assert dropped == [("dorm_leader", "campus"), ("dorm_leader", "college")]
+    for record in caplog.records:
+        assert "2024020001" not in repr(record.__dict__)
+        assert "土木" not in repr(record.__dict__)
+
+
+async def test_a_college_leader_whose_only_grants_are_dropped_is_refused_a_session(
+    open_gateway: Open, provider: Provider
+) -> None:
+    """A college leader mapped to a building instead of a college would sign in to pages
+    that show nothing, or (were the building honoured) students of every college there: no
+    session, and the sign-in page says why (`error=sso_scope`, not a generic failure)."""
+    provider.claims = {
+        "sub": "T4001",
+        "role": "college_leader",
+        "campus_id": "demo",
+        "shouwang_scope": ["building:8号楼"],
+    }
+    browser = await open_gateway(**_sso(provider))
+    start = await browser.http.get("/auth/oidc/start")
+    back = await browser.http.get(provider.consent(start.headers["location"]))
+    assert back.status_code == 303
+    assert back.headers["location"] == "/login?error=sso_scope"
+    assert (await browser.http.get("/auth/session")).json()["signed_in"] is False

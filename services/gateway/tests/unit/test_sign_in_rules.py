@@ -90,16 +90,39 @@ def test_csrf_token_must_match_exactly() -> None:
 
 
 def test_account_fields_and_passwords_are_checked() -> None:
+    dorm = Role.DORM_LEADER
     check_account_fields(
-        campus_id="demo", username="dorm", sub="2024020001", scope=("room:8号楼/202",)
+        campus_id="demo", username="dorm", sub="2024020001", role=dorm, scope=("room:8号楼/202",)
     )
     with pytest.raises(AccountRefused) as refused:
-        check_account_fields(campus_id="demo", username="a b", sub="x", scope=())
+        check_account_fields(campus_id="demo", username="a b", sub="x", role=dorm, scope=())
     assert refused.value.field == "username"
     with pytest.raises(AccountRefused):
-        check_account_fields(campus_id="demo", username="a", sub="x", scope=("planet:mars",))
+        check_account_fields(
+            campus_id="demo", username="a", sub="x", role=dorm, scope=("planet:mars",)
+        )
     with pytest.raises(AccountRefused):
         check_password("short")
+
+
+def test_a_local_account_cannot_be_given_a_grant_its_role_may_not_hold() -> None:
+    """A pilot's administrator typing `college:…` for a dorm-room leader would open the
+    college's names and rooms to them: the account is refused, naming the grant."""
+    with pytest.raises(AccountRefused) as refused:
+        check_account_fields(
+            campus_id="demo",
+            username="dorm",
+            sub="2024020001",
+            role=Role.DORM_LEADER,
+            scope=("room:8号楼/202", "college:土木建筑工程学院"),
+        )
+    assert refused.value.field == "scope"
+    assert refused.value.zh == "寝室长不能持有范围“college:土木建筑工程学院”"
+    with pytest.raises(AccountRefused) as refused:
+        check_account_fields(
+            campus_id="demo", username="lead", sub="T4001", role=Role.COLLEGE_LEADER, scope=()
+        )
+    assert "须关联所负责的范围" in refused.value.zh
 
 
 def test_the_demo_campus_has_one_account_per_role() -> None:
@@ -117,7 +140,11 @@ def test_the_demo_college_leader_holds_the_college_the_roster_gives_them() -> No
     assert held["范围类型"] == "学院"
     assert leader.scope == (f"college:{held['范围']}",)
     check_account_fields(
-        campus_id="demo", username=leader.username, sub=leader.sub, scope=leader.scope
+        campus_id="demo",
+        username=leader.username,
+        sub=leader.sub,
+        role=leader.role,
+        scope=leader.scope,
     )
 
 

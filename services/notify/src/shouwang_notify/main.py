@@ -34,7 +34,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
-        person_limits=settings.person_limits(),
+        person_limits=settings.person_limits(settings.database_url),
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/v1/imports": settings.max_upload_bytes + 64 * 1024},
     )

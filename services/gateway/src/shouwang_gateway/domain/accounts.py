@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shouwang_contracts.auth import ScopeGrant
+from shouwang_contracts.scopes import ScopeGrant, lacks_what_it_needs, narrow_grants
 from shouwang_contracts.vocabulary import Role
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -45,9 +45,10 @@ class Account:
 
 
 def check_account_fields(
-    *, campus_id: str, username: str, sub: str, scope: tuple[str, ...]
+    *, campus_id: str, username: str, sub: str, role: Role, scope: tuple[str, ...]
 ) -> None:
-    """Refuse what would not work as a sign-in or as the token the services read."""
+    """Refuse what would not work as a sign-in or as the token the services read: a grant
+    the role may not hold (`ROLE_GRANTS`), or a role without the grant it needs, too."""
     if not campus_id or len(campus_id) > 64:
         raise AccountRefused("campus_id", "校区标识须为 1-64 个字符", "campus_id: 1-64 characters")
     if not USERNAME.match(username):
@@ -60,13 +61,26 @@ def check_account_fields(
         raise AccountRefused(
             "sub", "工号/学号只能包含字母、数字、_ 和 -", "sub: letters, digits, _ and - only"
         )
+    grants = []
     for grant in scope:
         try:
-            ScopeGrant.parse(grant)
+            grants.append(ScopeGrant.parse(grant))
         except ValueError as exc:
             raise AccountRefused(
                 "scope", f"范围“{grant}”无法识别", f"scope {grant!r} is not a grant"
             ) from exc
+        if narrow_grants(role, grants[-1:])[1]:
+            raise AccountRefused(
+                "scope",
+                f"{role.label()}不能持有范围“{grant}”",
+                f"a {role.label('en').lower()} may not hold the grant {grant!r}",
+            )
+    if lacks_what_it_needs(role, grants):
+        raise AccountRefused(
+            "scope",
+            f"{role.label()}须关联所负责的范围（如 college:学院名称）",
+            f"a {role.label('en').lower()} needs a grant of their scope (e.g. college:<name>)",
+        )
 
 
 def check_password(password: str) -> None:

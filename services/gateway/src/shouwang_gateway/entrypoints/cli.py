@@ -108,11 +108,11 @@ def _cmd_create(args: argparse.Namespace, settings: GatewaySettings) -> int:
     password = sys.stdin.readline().rstrip("\n")
     scope = tuple(args.scope or ())
     try:
+        role = Role(args.role)
         check_account_fields(
-            campus_id=args.campus, username=args.username, sub=args.sub, scope=scope
+            campus_id=args.campus, username=args.username, sub=args.sub, role=role, scope=scope
         )
         check_password(password)
-        role = Role(args.role)
     except (AccountRefused, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

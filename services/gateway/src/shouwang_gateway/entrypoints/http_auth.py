@@ -304,19 +304,23 @@ async def finish_single_sign_on(
     code: Annotated[str, Query(max_length=4096)] = "",
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> RedirectResponse:
-    """The provider sends the browser back here; a failure lands on the sign-in page."""
-    refused = RedirectResponse("/login?error=sso", status_code=status.HTTP_303_SEE_OTHER)
-    # Whatever happens, the sign-in in flight is over: its cookie goes.
-    clear_pending_cookie(refused, deps.settings)
-    if error or not state or not code:
+    """The provider sends the browser back here; a failure lands on the sign-in page (with
+    `error=sso_scope` when the account's role lacks the grant it needs, else `error=sso`)."""
+
+    def to_login(reason: str = "sso") -> RedirectResponse:
+        refused = RedirectResponse(f"/login?error={reason}", status_code=status.HTTP_303_SEE_OTHER)
+        # Whatever happens, the sign-in in flight is over: its cookie goes.
+        clear_pending_cookie(refused, deps.settings)
         metrics.SIGN_INS.labels("oidc", "refused").inc()
         return refused
+
+    if error or not state or not code:
+        return to_login()
     sealed = request.cookies.get(pending_cookie_name(deps.settings))
     try:
         signed = await deps.sign_ins.finish_oidc(state, code, sealed)
-    except SignInRefused:
-        metrics.SIGN_INS.labels("oidc", "refused").inc()
-        return refused
+    except SignInRefused as exc:
+        return to_login("sso_scope" if exc.code == "scope_missing" else "sso")
     metrics.SIGN_INS.labels("oidc", "ok").inc()
     answer = RedirectResponse(signed.return_to, status_code=status.HTTP_303_SEE_OTHER)
     clear_pending_cookie(answer, deps.settings)

@@ -3,20 +3,23 @@
 Local accounts: argon2id-hashed passwords, failed attempts counted per account and per client
 address (`domain.throttle`). OIDC: authorization code with PKCE, the ID token's claims naming
 role, campus and scope. Either way the result is a fresh session (a new id at every sign-in,
-so a planted cookie is never promoted) whose identity the services' tokens carry.
+so a planted cookie is never promoted) whose identity the services' tokens carry, holding
+only the grants its role may hold (`shouwang_contracts.scopes.ROLE_GRANTS`: the others are
+dropped and logged by role and kind); a role left without the grant it needs
+(`ROLE_NEEDS`: a college leader's college) is refused a session, with a message saying so.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from authlib.common.security import generate_token
 from pydantic import ValidationError
-from shouwang_contracts.auth import ScopeGrant
+from shouwang_contracts.scopes import ScopeGrant, lacks_what_it_needs, log_dropped, narrow_grants
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters.oidc import OidcError, OidcProvider
@@ -54,6 +57,33 @@ class SignInRefused(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def scope_missing(role: Role) -> SignInRefused:
+    """403 `scope_missing`: the role cannot work without a grant it was not given."""
+    return SignInRefused(
+        403,
+        "scope_missing",
+        f"您的账号以“{role.label()}”身份登录，但未关联所负责的范围（二级学院领导须关联学院），"
+        "暂时无法登录；请联系校区管理员核对账号配置",
+        f"Your account signs in as {role.label('en')} but is linked to none of the scope the "
+        "role needs (a college leader needs a college); ask your campus administrator",
+    )
+
+
+def narrowed(identity: Identity, method: str) -> Identity:
+    """The identity with the grants its role may hold only; refused (`scope_missing`) when
+    the role is left without what it needs. A drop is logged by role and grant kind."""
+    kept, dropped = narrow_grants(identity.role, (ScopeGrant.parse(g) for g in identity.scope))
+    if dropped:
+        log_dropped(identity.role, dropped, f"{method} sign-in")
+    if lacks_what_it_needs(identity.role, kept):
+        logger.warning(
+            "sign-in refused: no grant the role needs",
+            extra={"method": method, "role": identity.role.value},
+        )
+        raise scope_missing(identity.role)
+    return replace(identity, scope=tuple(str(g) for g in kept))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +162,7 @@ class SignIns:
         return await self._open(identity, "local")
 
     async def _open(self, identity: Identity, method: str, return_to: str = "/") -> SignedIn:
+        identity = narrowed(identity, method)
         session_id = new_session_id()
         session = await self.store.create_session(
             hash_session_id(session_id),
