@@ -37,7 +37,7 @@ import asyncpg
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CollectorRegistry
-from queue_audit import CAMPUS, PSEUDONYMS, WINDOW, percentile, role_secret, seed
+from queue_audit import CAMPUS, PSEUDONYMS, WINDOW, percentile, seed
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.adapters.queue import QueueFilter
 from shouwang_casework.service_layer import views
@@ -45,6 +45,7 @@ from shouwang_casework.service_layer.access import Caller
 from shouwang_contracts.auth import TokenVerifier, mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
+from shouwang_devstack.localenv import tests_role_secret
 from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh
 from shouwang_servicekit.app import service_app
@@ -214,7 +215,7 @@ def main() -> int:
             postgres.start()
             admin_dsn = postgres.dsn
         try:
-            dsn = provision_fresh(admin_dsn, "casework", secret=role_secret(admin_dsn))
+            dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
             variants = asyncio.run(measure(dsn, args))
         finally:
             if postgres is not None:
