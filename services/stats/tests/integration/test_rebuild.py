@@ -5,6 +5,7 @@ and a poison record on the topics, changes nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -14,9 +15,10 @@ from shouwang_servicekit.kafka.clients import KafkaClients
 from shouwang_stats.adapters import generations
 from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.replay import TopicLog
+from shouwang_stats.domain.annual import AnnualTable
 from shouwang_stats.domain.periods import Period
 from shouwang_stats.domain.scope import Scope
-from shouwang_stats.service_layer import reports
+from shouwang_stats.service_layer import published
 from shouwang_stats.service_layer.events import TOPICS
 from shouwang_stats.service_layer.rebuild import rebuild
 from stats_kafka import publish, publish_raw
@@ -55,12 +57,17 @@ async def campus_rows(pool: asyncpg.Pool, campus: str) -> dict[str, list[Any]]:
         }
 
 
-async def annual(pool: asyncpg.Pool, campus: str) -> reports.AnnualTable:
+async def annual(pool: asyncpg.Pool, campus: str) -> AnnualTable:
     async with pool.acquire() as conn:
         active = await generations.active_number(conn)
         assert active is not None
-        return await reports.annual(
-            PgFigures(conn, active), Scope((campus,)), Period.parse("2025"), "none", TZ
+        return await published.annual(
+            PgFigures(conn, active),
+            Scope((campus,)),
+            Period.parse("2025"),
+            "none",
+            TZ,
+            datetime.now(UTC),
         )
 
 
