@@ -143,7 +143,8 @@ class Reader:
             self.learn((None, None, None), body["totals"]["found_total"])
 
     async def found(self, by: str, start: str, end: str, college: str | None = None) -> None:
-        """events-found over [start, end]: a month's or the year's figures by college or month."""
+        """events-found over [start, end] (a month or the year), by college, month or another
+        dimension (whose totals alone are figures of this system)."""
         params: dict[str, Any] = {"from": start, "to": end, "by": by}
         if college:
             params["college"] = college
@@ -152,7 +153,7 @@ class Reader:
             return
         month = start if start == end and len(start) == 7 else None
         table = body["table"]
-        for row in table["rows"]:
+        for row in table["rows"] if by in ("college", "month") else []:
             unit, at = (row["id"], month) if by == "college" else (college, row["id"])
             for g in GRADES:
                 self.learn((unit, at, g), row["cells"][g])
