@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 from shouwang_stats.domain.linked import ALL, Unit, combined, decide, sum_cross
 from shouwang_stats.domain.periods import Period, PeriodError, calendar_year
+from shouwang_stats.domain.scope import Scope
 from shouwang_stats.domain.suppression import Count, Hidden, Key, Line, Shown, determined
 from shouwang_stats.domain.tables import CrossTable
+from shouwang_stats.service_layer import published
 
 GRADES = ("severe", "moderate", "mild")
 # One campus "K" of three colleges; one student per event. College C had two severe events.
@@ -118,3 +123,44 @@ def test_only_whole_calendar_years_are_answered(start: str, end: str) -> None:
 def test_a_year_however_written_is_the_year() -> None:
     for start, end in (("2026", None), ("2026", "2026"), ("2026-01", "2026-12")):
         assert calendar_year(Period.parse(start, end)) == Period.year(2026)
+
+
+class _Spines:
+    """A figure source holding the worked example's counts (published.py reads only these for
+    the annual table; a breakdown for a college never reaches the store)."""
+
+    async def spine(self, family: str, window: object, now: object) -> dict[Key, Count]:
+        return dict(counts(CELLS)) if family == "found" else {}  # type: ignore[arg-type]
+
+    async def campuses(self) -> list[str]:
+        return ["K"]
+
+
+async def test_every_scope_reads_its_annual_row_from_the_one_decision() -> None:
+    source: Any = _Spines()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    year = Period.year(2025)
+    campus = await published.annual(source, Scope(("K",)), year, "college", "UTC", now)
+    for college in CELLS:
+        alone = await published.annual(source, Scope(("K",), (college,)), year, "none", "UTC", now)
+        assert alone.found.cells[("", "severe")] == campus.found.cells[(college, "severe")]
+    both = await published.annual(source, Scope(("K",), ("A", "B")), year, "none", "UTC", now)
+    assert both.found.cells[("", "severe")].value is None  # A's is hidden, so A+B is too
+    every = await published.annual(source, Scope(None), year, "campus", "UTC", now)
+    assert every.found.total == campus.found.total == Shown(54)
+
+
+async def test_a_colleges_breakdown_is_withheld_before_anything_is_read() -> None:
+    async def run(scope: Scope, pins: object) -> None:
+        raise AssertionError("read")
+
+    with pytest.raises(published.Withheld):
+        await published.breakdown(
+            _Spines(),  # type: ignore[arg-type]
+            Scope(("K",), ("C",)),
+            Period.year(2025),
+            "UTC",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            5,
+            run,
+        )
