@@ -126,9 +126,11 @@ def decide(
 def _decide(
     counts: Mapping[tuple[Unit, str | None], Count], cols: Sequence[str], threshold: int
 ) -> Spine:
-    units = {unit for unit, _ in counts} | {ALL}
-    campuses = sorted({u[0] for u in units if u[0] is not None})
-    units |= {(campus, None) for campus in campuses}
+    present = {unit for unit, _ in counts} | {ALL}
+    campuses = sorted({u[0] for u in present if u[0] is not None})
+    # In one order whatever the process (a set's order of strings changes with the hash seed):
+    # the same counts must be suppressed the same way after a restart or on another replica.
+    units = sorted(present | {(c, None) for c in campuses}, key=_unit_order)
     keys = [*cols, None]
     entries: dict[Key, Count] = {(u, c): counts.get((u, c), ZERO) for u in units for c in keys}
     lines: list[Line] = []
@@ -142,6 +144,10 @@ def _decide(
                 lines.append(Line(tuple(((campus, x), c) for x in colleges), ((campus, None), c)))
     shown = apply(entries, suppress(entries, lines, threshold))
     return Spine(tuple(cols), {key: figure for key, figure in shown.items()})  # type: ignore[misc]
+
+
+def _unit_order(unit: Unit) -> tuple[bool, str, bool, str]:
+    return (unit[0] is not None, unit[0] or "", unit[1] is not None, unit[1] or "")
 
 
 def sum_cross(tables: Sequence[PublishedCross]) -> PublishedCross:
