@@ -397,6 +397,7 @@ const en: typeof zh = {
     to: { acknowledged: 'to acknowledged', intervened: 'to intervention', closed: 'to closed' },
     breachesByTier: 'Deadlines missed by tier',
     escalationsByTier: 'Escalations by tier',
+    collegeAnnualOnly: 'A college sees its annual table only: cycle times, monthly trends and figures by tier are published per campus, so that a college\'s and its campus\'s figures cannot be subtracted to single out a student.',
   },
   contacts: {
     title: 'Contact import',

@@ -392,6 +392,7 @@ export default {
     to: { acknowledged: '到确认', intervened: '到干预', closed: '到结案' },
     breachesByTier: '按层级的超时未确认',
     escalationsByTier: '按层级的逐级上报',
+    collegeAnnualOnly: '学院只显示年度总表；各环节用时、逐月趋势和按层级的统计按校区发布，以免与校区的结果相减推算出个别学生。',
   },
   contacts: {
     title: '联系方式导入',

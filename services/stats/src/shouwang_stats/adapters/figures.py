@@ -16,6 +16,7 @@ from typing import Any, Literal
 import asyncpg
 
 from ..domain.figures import Milestone, Timeline
+from ..domain.linked import Unit
 from ..domain.scope import Scope
 from ..domain.suppression import Count
 from .db import Conn
@@ -50,6 +51,8 @@ _IN_SCOPE = (
     "x.generation = $1 AND ($2::text[] IS NULL OR x.campus_id = ANY($2))"
     " AND ($3::text[] IS NULL OR s.college = ANY($3))"
 )
+# The unit a row counts in (domain/linked.py): its campus and college ("" off the roster).
+_UNIT = "x.campus_id AS campus, coalesce(s.college, '') AS college"
 # Every query takes the time zone as $4; one that reads no month still names it, or
 # PostgreSQL could not tell the parameter's type.
 _TZ_NAMED = "AND $4::text IS NOT NULL"
@@ -121,6 +124,14 @@ class PgFigures:
     async def delivery_seconds(self, scope: Scope, window: Window) -> list[tuple[str, str, float]]:
         return await delivery_seconds(self.conn, self.generation, scope, window)
 
+    async def spine(
+        self, family: Family, window: Window, now: datetime
+    ) -> dict[tuple[Unit, str | None], Count]:
+        return await spine_counts(self.conn, self.generation, family, window, now)
+
+    async def campuses(self) -> list[str]:
+        return await campuses(self.conn, self.generation)
+
 
 def _dimension(by: Dimension, at: str) -> str:
     return _DIMENSIONS[by].format(at=at)
@@ -156,14 +167,13 @@ def _params(generation: int, scope: Scope, window: Window) -> list[Any]:
     ]
 
 
-async def found(
-    conn: Conn, generation: int, scope: Scope, window: Window, by: Dimension
-) -> dict[tuple[str | None, str | None], Count]:
-    """Events found (cases opened in the window, by their gravest severity) by `by` × bucket."""
-    base = f"""
+def found_base(by: Dimension) -> str:
+    """Cases opened in the window ($5, $6) with a grade: (dim, col, student_ref, weight) and
+    the unit they count in."""
+    return f"""
         SELECT {_dimension(by, "x.opened_at")} AS dim,
                CASE x.severity WHEN 'critical' THEN 'severe' ELSE x.severity END AS col,
-               x.student_ref, 1 AS weight
+               x.student_ref, 1 AS weight, {_UNIT}
         FROM cases x {_STUDENTS}
         LEFT JOIN assessments a
                ON a.generation = x.generation AND a.assessment_id = x.assessment_id
@@ -171,24 +181,38 @@ async def found(
           AND x.severity IN ('mild', 'moderate', 'severe', 'critical')
           {_TZ_NAMED}
     """  # noqa: S608
+
+
+async def found(
+    conn: Conn, generation: int, scope: Scope, window: Window, by: Dimension
+) -> dict[tuple[str | None, str | None], Count]:
+    """Events found (cases opened in the window, by their gravest severity) by `by` × bucket."""
     rows = await conn.fetch(
-        _cross_sql(base), *_params(generation, scope, window), window.start, window.end
+        _cross_sql(found_base(by)), *_params(generation, scope, window), window.start, window.end
     )
     return _grouped(rows)
+
+
+def relieved_base(by: Dimension) -> str:
+    """Completed follow-ups in the window that found the student relieved."""
+    return f"""
+        SELECT {_dimension(by, "x.completed_at")} AS dim, '' AS col, x.student_ref, 1 AS weight,
+               {_UNIT}
+        FROM follow_ups x {_STUDENTS}
+        WHERE {_IN_SCOPE} AND x.status = 'completed' AND x.finding = 'relieved'
+          AND x.completed_at >= $5 AND x.completed_at < $6 {_TZ_NAMED}
+    """  # noqa: S608
 
 
 async def relieved(
     conn: Conn, generation: int, scope: Scope, window: Window, by: Dimension
 ) -> dict[str | None, Count]:
     """Person-times relieved: completed follow-ups that found the student relieved."""
-    base = f"""
-        SELECT {_dimension(by, "x.completed_at")} AS dim, '' AS col, x.student_ref, 1 AS weight
-        FROM follow_ups x {_STUDENTS}
-        WHERE {_IN_SCOPE} AND x.status = 'completed' AND x.finding = 'relieved'
-          AND x.completed_at >= $5 AND x.completed_at < $6 {_TZ_NAMED}
-    """  # noqa: S608
     rows = await conn.fetch(
-        _cross_sql(base), *_params(generation, scope, window), window.start, window.end
+        _cross_sql(relieved_base(by)),
+        *_params(generation, scope, window),
+        window.start,
+        window.end,
     )
     return {dim: count for (dim, col), count in _grouped(rows).items() if col is not None}
 
@@ -243,6 +267,23 @@ async def timelines(
     ]
 
 
+def breaches_base(by: Literal["role", "month"]) -> str:
+    """Deadlines missed in the window ($5, $6) before now ($7)."""
+    dim = "b.role" if by == "role" else "to_char(b.at AT TIME ZONE $4, 'YYYY-MM')"
+    return f"""
+        SELECT {dim} AS dim, b.severity AS col, b.student_ref, 1 AS weight, b.campus, b.college
+        FROM (
+            SELECT x.from_role AS role, x.severity, x.student_ref, x.missed_deadline AS at, {_UNIT}
+            FROM escalations x {_STUDENTS} WHERE {_IN_SCOPE}
+            UNION ALL
+            SELECT x.owner_role, x.severity, x.student_ref, x.ack_deadline, {_UNIT}
+            FROM alerts x {_STUDENTS}
+            WHERE {_IN_SCOPE} AND x.owner_role IS NOT NULL
+              AND x.ack_deadline < coalesce(x.acknowledged_at, x.superseded_at, $7)
+        ) b WHERE b.at >= $5 AND b.at < $6 AND b.at < $7 {_TZ_NAMED}
+    """  # noqa: S608
+
+
 async def breaches(
     conn: Conn,
     generation: int,
@@ -254,20 +295,12 @@ async def breaches(
     """Acknowledgement deadlines missed in the window, by the tier that missed them (or the
     month) × severity: every escalation, and every current deadline passed unacknowledged
     (the top of the ladder, or a deadline the scheduler has not moved yet)."""
-    dim = "b.role" if by == "role" else "to_char(b.at AT TIME ZONE $4, 'YYYY-MM')"
-    base = f"""
-        SELECT {dim} AS dim, b.severity AS col, b.student_ref, 1 AS weight FROM (
-            SELECT x.from_role AS role, x.severity, x.student_ref, x.missed_deadline AS at
-            FROM escalations x {_STUDENTS} WHERE {_IN_SCOPE}
-            UNION ALL
-            SELECT x.owner_role, x.severity, x.student_ref, x.ack_deadline
-            FROM alerts x {_STUDENTS}
-            WHERE {_IN_SCOPE} AND x.owner_role IS NOT NULL
-              AND x.ack_deadline < coalesce(x.acknowledged_at, x.superseded_at, $7)
-        ) b WHERE b.at >= $5 AND b.at < $6 AND b.at < $7 {_TZ_NAMED}
-    """  # noqa: S608
     rows = await conn.fetch(
-        _cross_sql(base), *_params(generation, scope, window), window.start, window.end, now
+        _cross_sql(breaches_base(by)),
+        *_params(generation, scope, window),
+        window.start,
+        window.end,
+        now,
     )
     return _grouped(rows)
 
@@ -377,3 +410,52 @@ async def delivery_seconds(
         window.end,
     )
     return [(r["channel"], r["student_ref"], max(r["seconds"], 0.0)) for r in rows]
+
+
+#: The families decided once over every unit (domain/linked.py).
+Family = Literal["found", "relieved", "breaches"]
+_SPINE_BASES: dict[Family, str] = {
+    "found": found_base("none"),
+    "relieved": relieved_base("none"),
+    "breaches": breaches_base("role"),
+}
+
+
+async def spine_counts(
+    conn: Conn, generation: int, family: Family, window: Window, now: datetime
+) -> dict[tuple[Unit, str | None], Count]:
+    """A family's counts in the window for every campus and college, their columns and
+    totals: keyed ((campus, college), col) with None for what is summed over."""
+    sql = f"""
+        WITH base AS ({_SPINE_BASES[family]})
+        SELECT campus, college, col, GROUPING(campus, college, col) AS grouping,
+               coalesce(sum(weight), 0)::bigint AS value, count(DISTINCT student_ref) AS students
+        FROM base GROUP BY GROUPING SETS
+             ((campus, college, col), (campus, college), (campus, col), (campus), (col), ())
+    """  # noqa: S608 - composed from constants
+    every = Scope(campuses=None)
+    extra = [now] if family == "breaches" else []
+    rows = await conn.fetch(
+        sql, *_params(generation, every, window), window.start, window.end, *extra
+    )
+    counts: dict[tuple[Unit, str | None], Count] = {}
+    for r in rows:
+        bits = r["grouping"]
+        if family != "found" and not bits & 1:
+            continue  # one figure per unit: only its total
+        unit = (None if bits & 4 else r["campus"], None if bits & 2 else r["college"])
+        counts[(unit, None if bits & 1 else r["col"])] = Count(r["value"], r["students"])
+    return counts
+
+
+async def campuses(conn: Conn, generation: int) -> list[str]:
+    """Every campus the active projection holds figures of."""
+    rows = await conn.fetch(
+        """
+        SELECT campus_id FROM cases WHERE generation = $1
+        UNION SELECT campus_id FROM alerts WHERE generation = $1
+        UNION SELECT campus_id FROM notifications WHERE generation = $1
+        """,
+        generation,
+    )
+    return sorted(r["campus_id"] for r in rows)

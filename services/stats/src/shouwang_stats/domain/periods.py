@@ -1,7 +1,8 @@
 """Reporting periods: calendar months in the campus's time zone, and ranges of them.
 
-A college reports by calendar year or by academic year (学年, September to August); both are
-ranges of whole months. Months begin at local midnight on the campus, so an event at 23:30 on
+Figures are published for whole calendar years only (`calendar_year`): a fixed reporting cell,
+so no two answers cover overlapping but different months that could be subtracted
+(`linked.py`). Months are the rows of their year's tables. Months begin at local midnight on the campus, so an event at 23:30 on
 31 December in Shanghai belongs to December even though it is already January in UTC.
 """
 
@@ -125,3 +126,17 @@ def _bound(text: str, *, at_end: bool) -> Month:
     if year:
         return Month.parse(f"{text}-{12 if at_end else 1:02d}")
     return Month.parse(text)
+
+
+def calendar_year(period: Period) -> Period:
+    """`period` if it is one whole calendar year; else a PeriodError (`period_not_fixed`).
+
+    Arbitrary ranges are not answered: January to April beside January to March gives April
+    away, however each answer is suppressed (see linked.py).
+    """
+    if period.first.month != 1 or period.last.month != 12 or period.first.year != period.last.year:
+        raise PeriodError(
+            "period_not_fixed",
+            f"figures are published for whole calendar years only (YYYY), not {period}",
+        )
+    return period

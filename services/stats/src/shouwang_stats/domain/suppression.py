@@ -14,6 +14,11 @@ cell would be the total minus the rest of its row. So other cells are hidden as 
 Zeros are shown: that no student of a college had a severe event says nothing about a
 person. Complements are taken from the smallest non-zero visible cells, so that as little as
 possible is lost; totals are hidden only when a line offers nothing else.
+
+A table that shares figures with another answer takes those figures as already decided
+(`fixed`): a shared figure hidden there is hidden here and protected like a small cell (it may
+not be worked out either), and one shown there is never picked as a complement here, so both
+answers show the same figure the same way (`domain/linked.py`).
 """
 
 from __future__ import annotations
@@ -68,18 +73,27 @@ class Shown:
 
 
 def suppress(
-    entries: Mapping[Key, Count], lines: Sequence[Line], threshold: int = THRESHOLD
+    entries: Mapping[Key, Count],
+    lines: Sequence[Line],
+    threshold: int = THRESHOLD,
+    fixed: Mapping[Key, Hidden | None] | None = None,
 ) -> dict[Key, Hidden]:
-    """Which entries to hide, and why (see the module's docstring)."""
+    """Which entries to hide, and why (see the module's docstring). `fixed` holds entries
+    decided by another answer: hidden (and protected) as they are there, or shown (None)."""
+    fixed = fixed or {}
     hidden: dict[Key, Hidden] = {
-        key: Hidden.SMALL for key, count in entries.items() if 0 < count.students < threshold
+        key: Hidden.SMALL
+        for key, count in entries.items()
+        if key not in fixed and 0 < count.students < threshold
     }
+    hidden.update({key: why for key, why in fixed.items() if why is not None and key in entries})
     if not hidden:
         return hidden
+    protected = {key for key, why in hidden.items() if why is Hidden.SMALL or key in fixed}
     while True:
-        _protect_lines(entries, lines, hidden, threshold)
-        exposed = [key for key in determined(hidden, lines) if hidden[key] is Hidden.SMALL]
-        if not exposed or not _cover(entries, lines, hidden, exposed[0]):
+        _protect_lines(entries, lines, hidden, threshold, fixed)
+        exposed = [key for key in determined(hidden, lines) if key in protected]
+        if not exposed or not _cover(entries, lines, hidden, exposed[0], fixed):
             return hidden
 
 
@@ -96,13 +110,14 @@ def _protect_lines(
     lines: Sequence[Line],
     hidden: dict[Key, Hidden],
     threshold: int,
+    fixed: Mapping[Key, Hidden | None],
 ) -> None:
     changed = True
     while changed:
         changed = False
         for line in lines:
             while _alone(line, hidden) or _narrowed(entries, line, hidden, threshold):
-                if not _hide_one_more(entries, line, hidden):
+                if not _hide_one_more(entries, line, hidden, fixed):
                     break
                 changed = True
 
@@ -152,12 +167,20 @@ def _sum_high(values: Iterable[int]) -> int:
     return min(sum(values), _UNBOUNDED)
 
 
-def _hide_one_more(entries: Mapping[Key, Count], line: Line, hidden: dict[Key, Hidden]) -> bool:
-    """Hide the line's smallest visible non-zero entry, members before the total."""
-    members = [m for m in line.members if m not in hidden and entries[m].value > 0]
+def _hide_one_more(
+    entries: Mapping[Key, Count],
+    line: Line,
+    hidden: dict[Key, Hidden],
+    fixed: Mapping[Key, Hidden | None],
+) -> bool:
+    """Hide the line's smallest visible non-zero entry, members before the total; never one
+    another answer shows (`fixed`)."""
+    members = [
+        m for m in line.members if m not in hidden and m not in fixed and entries[m].value > 0
+    ]
     if members:
         pick = min(members, key=lambda m: (entries[m].value, line.members.index(m)))
-    elif line.total not in hidden and entries[line.total].value > 0:
+    elif line.total not in hidden and line.total not in fixed and entries[line.total].value > 0:
         pick = line.total
     else:
         return False
@@ -170,7 +193,11 @@ _COVER_TRIES = 8
 
 
 def _cover(
-    entries: Mapping[Key, Count], lines: Sequence[Line], hidden: dict[Key, Hidden], exposed: Key
+    entries: Mapping[Key, Count],
+    lines: Sequence[Line],
+    hidden: dict[Key, Hidden],
+    exposed: Key,
+    fixed: Mapping[Key, Hidden | None],
 ) -> bool:
     """Hide one more entry so that `exposed` can no longer be solved for, if a single one
     does it; else the smallest candidate (the caller repeats). False when nothing is left.
@@ -184,7 +211,7 @@ def _cover(
             k
             for line in touching
             for k in (*line.members, line.total)
-            if k not in hidden and entries[k].value > 0
+            if k not in hidden and k not in fixed and entries[k].value > 0
         },
         key=lambda k: (entries[k].value, repr(k)),
     )

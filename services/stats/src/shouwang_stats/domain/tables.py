@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .suppression import THRESHOLD, Count, Key, Line, Shown, apply, suppress
+from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress
+
+#: Figures of a table already decided by another answer, by the table's keys: ("all",) the
+#: grand total, ("col", c) a column total, ("row", r) a row total (None: shown there).
+Fixed = Mapping[Key, Hidden | None]
 
 ZERO = Count(0, 0)
 
@@ -60,9 +64,9 @@ class CrossTable:
         lines.append(Line(tuple(("row", r) for r in self.rows), ("all",)))
         return lines
 
-    def publish(self, threshold: int = THRESHOLD) -> PublishedCross:
+    def publish(self, threshold: int = THRESHOLD, fixed: Fixed | None = None) -> PublishedCross:
         entries = self.entries()
-        shown = apply(entries, suppress(entries, self.lines(), threshold))
+        shown = apply(entries, suppress(entries, self.lines(), threshold, fixed))
         return PublishedCross(
             rows=self.rows,
             cols=self.cols,
@@ -90,11 +94,11 @@ class ListTable:
     cells: Mapping[str, Count]
     total: Count
 
-    def publish(self, threshold: int = THRESHOLD) -> PublishedList:
+    def publish(self, threshold: int = THRESHOLD, fixed: Fixed | None = None) -> PublishedList:
         entries: dict[Key, Count] = {("cell", r): self.cells.get(r, ZERO) for r in self.rows}
         entries[("all",)] = self.total
         line = Line(tuple(("cell", r) for r in self.rows), ("all",))
-        shown = apply(entries, suppress(entries, [line], threshold))
+        shown = apply(entries, suppress(entries, [line], threshold, fixed))
         return PublishedList(
             rows=self.rows,
             cells={r: shown[("cell", r)] for r in self.rows},

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from shouwang_servicekit.problems import Problem
 
 from ..adapters.figures import NoProjection, PgFigures, reading
+from ..service_layer.published import Withheld
 from .http_reader import Reader, ReaderDep
 from .report_table import REPORTS, Ask, Report
 
@@ -20,6 +21,15 @@ _NOT_READY = Problem(
     "统计数据正在首次生成，请稍后再试",
     detail_en="The figures are being built for the first time; try again shortly",
     headers={"Retry-After": "30"},
+)
+_WITHHELD = Problem(
+    403,
+    "college_breakdown_withheld",
+    "学院只发布年度成效总表；按来源、月份、层级等的细分只按校区发布，"
+    "以免学院与校区的结果相减推算出个别学生",
+    detail_en="a college gets the annual table only; breakdowns (by source, month, tier…) are "
+    "published per campus, so that a college's and its campus's answers cannot be subtracted "
+    "to single out a student",
 )
 
 
@@ -46,7 +56,10 @@ async def render(report: Report, who: Reader, ask: Ask) -> Any:
         who.may_group_by(ask.by)
     period = report.period(who, ask)
     async with _Figures(who) as source:
-        found = await report.query(source, who, period, ask)
+        try:
+            found = await report.query(source, who, period, ask)
+        except Withheld as exc:
+            raise _WITHHELD from exc
     out = report.shape(found, who, period, ask)
     if ask.format == "json" or report.file is None:
         return out

@@ -15,7 +15,7 @@ from shouwang_servicekit.problems import Problem, preferred_language
 from shouwang_servicekit.security import CurrentPrincipal
 
 from ..container import Stats
-from ..domain.periods import Period, PeriodError
+from ..domain.periods import Period, PeriodError, calendar_year
 from ..domain.scope import Scope
 from ..service_layer.access import Refused, may_compare_campuses, scope_for
 from . import schemas as s
@@ -26,6 +26,8 @@ _PERIOD_ZH = {
     "invalid_month": "月份格式应为 YYYY-MM（或年份 YYYY）",
     "invalid_period": "起始月份不能晚于结束月份",
     "period_too_long": "统计区间最长 120 个月",
+    "period_not_fixed": "统计只按整个自然年发布（YYYY），不支持任意月份区间，"
+    "以免两份结果相减推算出个别学生",
 }
 
 # PostgreSQL text cannot hold a NUL byte, and no campus or college name holds a control
@@ -52,7 +54,8 @@ FromQuery = Annotated[
     Query(
         alias="from",
         pattern=r"^\d{4}(-\d{2})?$",
-        description="First month (YYYY-MM) or year (YYYY); default January of this year.",
+        description="The calendar year (YYYY; or YYYY-01 with `to` YYYY-12); default this year."
+        " Figures are published per whole calendar year only.",
     ),
 ]
 ToQuery = Annotated[
@@ -60,7 +63,7 @@ ToQuery = Annotated[
     Query(
         alias="to",
         pattern=r"^\d{4}(-\d{2})?$",
-        description="Last month (YYYY-MM) or year (YYYY), included; default the `from` year's end.",
+        description="The same calendar year as `from` (YYYY, or YYYY-12); default `from`'s year.",
     ),
 ]
 
@@ -85,11 +88,12 @@ class Reader:
         return self.stats.settings.suppress_below
 
     def period(self, start: str | None, end: str | None) -> Period:
-        """The months asked for; this calendar year by default (campus time)."""
+        """The calendar year asked for; this one by default (campus time). Any other range
+        of months is refused (`period_not_fixed`)."""
         if start is None:
             start = str(datetime.now(ZoneInfo(self.tz)).year)
         try:
-            return Period.parse(start, end)
+            return calendar_year(Period.parse(start, end))
         except PeriodError as exc:
             raise Problem(422, exc.code, _PERIOD_ZH[exc.code], detail_en=str(exc)) from exc
 

@@ -15,7 +15,8 @@ from shouwang_contracts.vocabulary import Language
 
 from ..adapters.figures import Dimension, PgFigures
 from ..domain.periods import Month, Period
-from ..service_layer import reports
+from ..domain.scope import Scope
+from ..service_layer import published, reports
 from ..service_layer.labels import label
 from . import schemas as s
 from .files import annual_file
@@ -23,8 +24,11 @@ from .http_reader import FromQuery, Reader, ToQuery
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or invalid bearer token."},
-    403: {"description": "The role, campus or college is not yours to read."},
-    422: {"description": "A parameter is malformed (period, dimension)."},
+    403: {
+        "description": "The role, campus or college is not yours to read, or a breakdown was"
+        " asked for a college (only the annual table is published per college)."
+    },
+    422: {"description": "A parameter is malformed (period, dimension), or not a calendar year."},
     503: {"description": "The projection is being built for the first time."},
 }
 
@@ -99,13 +103,6 @@ def _this_month(who: Reader, ask: Ask) -> Period:
     return Period(now, now)
 
 
-def _twelve_months_or_asked(who: Reader, ask: Ask) -> Period:
-    if ask.start is None and ask.end is None:
-        last = Month.of(datetime.now(UTC), ZoneInfo(who.tz))
-        return Period(Month(last.year - 1, last.month).next(), last)
-    return who.period(ask.start, ask.end)
-
-
 # --- the report table --------------------------------------------------------------------------
 
 #: Runs a report's query on the active projection: (source, reader, period, ask) -> figures.
@@ -130,6 +127,27 @@ class Report:
     responses: dict[int | str, dict[str, Any]] = field(default_factory=lambda: _PROBLEMS)
     #: (answer, language, csv or xlsx) -> (body, media type, file name), for `format=`.
     file: Callable[[Any, Language, str], tuple[bytes, str, str]] | None = None
+
+
+#: A breakdown's query for one scope: (source, scope, period, reader, pins) -> figures.
+Breakdown = Callable[[PgFigures, Scope, Period, Reader, reports.Pins], Awaitable[Any]]
+
+
+def _breakdown(query: Breakdown, *, now: bool = False) -> RunQuery:
+    """A report that is a breakdown (published.breakdown): a campus's, with the year's
+    margins fixed, or a sum of campuses'; never a college's. `now`: figures as they stand
+    now, of no year."""
+
+    async def run(source: PgFigures, who: Reader, period: Period, ask: Ask) -> Any:
+        async def within(scope: Scope, pins: reports.Pins) -> Any:
+            return await query(source, scope, period, who, pins)
+
+        year = None if now else period
+        return await published.breakdown(
+            source, who.scope, year, who.tz, datetime.now(UTC), who.threshold, within
+        )
+
+    return run
 
 
 def _cross(found: reports.Cross, who: Reader) -> s.CrossOut:
@@ -192,8 +210,8 @@ REPORTS = (
         s.AnnualOut,
         _asks_year_table,
         _year_asked,
-        lambda source, who, period, ask: reports.annual(
-            source, who.scope, period, ask.by or "none", who.tz, who.threshold
+        lambda source, who, period, ask: published.annual(
+            source, who.scope, period, ask.by or "none", who.tz, datetime.now(UTC), who.threshold
         ),
         lambda found, who, period, ask: s.annual(
             found, ask.by or "none", who.scope, who.language, who.threshold
@@ -208,8 +226,14 @@ REPORTS = (
         s.FoundOut,
         _asks_months_by,
         _months_asked,
-        lambda source, who, period, ask: reports.events_found(
-            source, who.scope, period, ask.by or "source", who.tz, who.threshold
+        lambda source, who, period, ask: published.events_found(
+            source,
+            who.scope,
+            period,
+            ask.by or "source",
+            who.tz,
+            datetime.now(UTC),
+            who.threshold,
         ),
         lambda found, who, period, ask: s.FoundOut(**who.head(period), table=_cross(found, who)),
     ),
@@ -220,8 +244,10 @@ REPORTS = (
         s.CycleTimesOut,
         _asks_months,
         _months_asked,
-        lambda source, who, period, ask: reports.cycles(
-            source, who.scope, period, who.tz, who.threshold
+        _breakdown(
+            lambda source, within, period, who, pins: reports.cycles(
+                source, within, period, who.tz, who.threshold
+            )
         ),
         lambda found, who, period, ask: s.cycle_times(
             found, str(period), who.scope, who.language, who.threshold
@@ -234,8 +260,10 @@ REPORTS = (
         s.EscalationsOut,
         _asks_months,
         _months_asked,
-        lambda source, who, period, ask: reports.escalation_figures(
-            source, who.scope, period, who.tz, datetime.now(UTC), who.threshold
+        _breakdown(
+            lambda source, within, period, who, pins: reports.escalation_figures(
+                source, within, period, who.tz, datetime.now(UTC), who.threshold, pins
+            )
         ),
         _escalations,
     ),
@@ -246,8 +274,10 @@ REPORTS = (
         s.CompletionOut,
         _asks_months,
         _months_asked,
-        lambda source, who, period, ask: reports.completion(
-            source, who.scope, period, who.tz, datetime.now(UTC), who.threshold
+        _breakdown(
+            lambda source, within, period, who, pins: reports.completion(
+                source, within, period, who.tz, datetime.now(UTC), who.threshold
+            )
         ),
         _completion,
     ),
@@ -258,7 +288,12 @@ REPORTS = (
         s.OpenCasesOut,
         _asks_nothing,
         _this_month,
-        lambda source, who, period, ask: reports.open_now(source, who.scope, who.tz, who.threshold),
+        _breakdown(
+            lambda source, within, period, who, pins: reports.open_now(
+                source, within, who.tz, who.threshold
+            ),
+            now=True,
+        ),
         lambda found, who, period, ask: s.OpenCasesOut(
             **who.head(period), table=_cross(found, who)
         ),
@@ -270,8 +305,10 @@ REPORTS = (
         s.NotificationsOut,
         _asks_months,
         _months_asked,
-        lambda source, who, period, ask: reports.notification_figures(
-            source, who.scope, period, who.tz, who.threshold
+        _breakdown(
+            lambda source, within, period, who, pins: reports.notification_figures(
+                source, within, period, who.tz, who.threshold
+            )
         ),
         _notifications,
     ),
@@ -279,12 +316,14 @@ REPORTS = (
         "/trends",
         "trends",
         "Month over month: events found, person-times relieved, breaches, median cycle times."
-        "\n\nDefault: the twelve months up to this one.",
+        "\n\nThe months of one calendar year (default this year).",
         s.TrendsOut,
         _asks_months,
-        _twelve_months_or_asked,
-        lambda source, who, period, ask: reports.trends(
-            source, who.scope, period, who.tz, datetime.now(UTC), who.threshold
+        _months_asked,
+        _breakdown(
+            lambda source, within, period, who, pins: reports.trends(
+                source, within, period, who.tz, datetime.now(UTC), who.threshold, pins
+            )
         ),
         lambda found, who, period, ask: s.trends(
             found, str(period), who.scope, who.language, who.threshold

@@ -13,20 +13,19 @@ from ..domain.figures import BUCKETS, Timeline
 from ..domain.periods import Period
 from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD
-from ..domain.tables import list_from_rows
 from ..metrics import Sample
-from . import reports
+from . import published, reports
 
 Samples = dict[str, list[Sample]]
 EVERY_CAMPUS = Scope(campuses=None)
 
 
 async def outcome_families(
-    source: reports.FigureSource, tz: str, now: datetime, threshold: int = THRESHOLD
+    source: published.SpineSource, tz: str, now: datetime, threshold: int = THRESHOLD
 ) -> Samples:
     """The gauges' samples for the calendar year of `now` on the campus clock."""
     period = Period.year(now.astimezone(ZoneInfo(tz)).year)
-    found = await reports.events_found(source, EVERY_CAMPUS, period, "campus", tz, threshold)
+    found = await published.events_found(source, EVERY_CAMPUS, period, "campus", tz, now, threshold)
     table = found.table
     events = [
         Sample({"campus": c, "grade": g}, float(table.cells[(c, g)].value or 0))
@@ -39,13 +38,11 @@ async def outcome_families(
         if table.row_totals[c].hidden is None
     ]
     w = reports.window(period, tz)
-    relieved_counts = await source.relieved(EVERY_CAMPUS, w, "campus")
-    campuses = sorted(k for k in relieved_counts if k is not None)
-    relieved = list_from_rows(campuses, relieved_counts).publish(threshold)
+    relieved = await published.spine(source, "relieved", period, tz, now, threshold)
     person_times = [
-        Sample({"campus": c}, float(relieved.cells[c].value or 0))
-        for c in campuses
-        if relieved.cells[c].hidden is None
+        Sample({"campus": c}, float(figure.value or 0))
+        for c in relieved.campuses()
+        if (figure := relieved.get((c, None))).hidden is None
     ]
     per_campus: dict[str, list[Timeline]] = {}
     for _, campus, timeline in await source.timelines(EVERY_CAMPUS, w):

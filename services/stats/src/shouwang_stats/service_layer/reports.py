@@ -8,7 +8,7 @@ aggregates only, every cell of fewer than five students hidden with its compleme
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from shouwang_contracts.vocabulary import Role
 
 from ..adapters.figures import Dimension, Window
-from ..domain.annual import AnnualTable, annual_table
 from ..domain.cycles import CycleTimes, cycle_times
 from ..domain.figures import BUCKETS, SEVERITY_ORDER, UNKNOWN, Milestone, Timeline
 from ..domain.percentiles import Distribution, summarise
@@ -24,7 +23,7 @@ from ..domain.periods import Period
 from ..domain.projection import CASE_STATES
 from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD, Count
-from ..domain.tables import PublishedCross, PublishedList, cross_from_rows, list_from_rows
+from ..domain.tables import Fixed, PublishedCross, PublishedList, cross_from_rows, list_from_rows
 
 GRADES = SEVERITY_ORDER[1:]  # mild … critical: the severities an alert or case can have
 REFERRAL_STATUSES = ("pending", "accepted", "not_accepted", "returned", "referred_again")
@@ -121,6 +120,19 @@ class Trends:
     medians: dict[Milestone, dict[str, Distribution]]
 
 
+@dataclass(frozen=True, slots=True)
+class Pins:
+    """A campus breakdown's margins as the year's spine decided them (published.py): events
+    found (grade totals and total), person-times relieved and deadlines missed (totals)."""
+
+    found: Fixed = field(default_factory=dict)
+    relieved: Fixed = field(default_factory=dict)
+    breaches: Fixed = field(default_factory=dict)
+
+
+NO_PINS = Pins()
+
+
 def window(period: Period, tz: str) -> Window:
     start, end = period.bounds(ZoneInfo(tz))
     return Window(start, end, tz)
@@ -156,22 +168,6 @@ def _rows(by: str, keys: Iterable[str | None], period: Period | None) -> list[st
     return _ordered(keys, by)
 
 
-async def annual(
-    source: FigureSource,
-    scope: Scope,
-    period: Period,
-    by: Dimension,
-    tz: str,
-    threshold: int = THRESHOLD,
-) -> AnnualTable:
-    """The seed's table for the period: events found by grade, person-times relieved."""
-    w = window(period, tz)
-    found = await source.found(scope, w, by)
-    relieved = await source.relieved(scope, w, by)
-    groups = _rows(by, [k for k, _ in found] + list(relieved), period)
-    return annual_table(period, groups, found, relieved, threshold)
-
-
 async def events_found(
     source: FigureSource,
     scope: Scope,
@@ -179,12 +175,13 @@ async def events_found(
     by: Dimension,
     tz: str,
     threshold: int = THRESHOLD,
+    pins: Pins = NO_PINS,
 ) -> Cross:
     """Events found by `by` (college, source tier, instrument, campus, month) × grade."""
     counts = await source.found(scope, window(period, tz), by)
     rows = _rows(by, [k for k, _ in counts], period)
     table = cross_from_rows(rows, [b.value for b in BUCKETS], counts)
-    return Cross(by, "grade", table.publish(threshold))
+    return Cross(by, "grade", table.publish(threshold, pins.found))
 
 
 async def cycles(
@@ -202,19 +199,22 @@ async def escalation_figures(
     tz: str,
     now: datetime,
     threshold: int = THRESHOLD,
+    pins: Pins = NO_PINS,
 ) -> Escalations:
     """Deadlines missed by tier, and escalations by the tier climbed to, × severity."""
     w = window(period, tz)
     missed = await source.breaches(scope, w, now, "role")
     climbed = await source.escalations(scope, w)
 
-    def table(counts: Mapping[tuple[str | None, str | None], Count]) -> PublishedCross:
+    def table(
+        counts: Mapping[tuple[str | None, str | None], Count], fixed: Fixed
+    ) -> PublishedCross:
         rows = _ordered([k for k, _ in counts], "role")
-        return cross_from_rows(rows, GRADES, counts).publish(threshold)
+        return cross_from_rows(rows, GRADES, counts).publish(threshold, fixed)
 
     return Escalations(
-        breaches=Cross("role", "severity", table(missed)),
-        escalations=Cross("role", "severity", table(climbed)),
+        breaches=Cross("role", "severity", table(missed, pins.breaches)),
+        escalations=Cross("role", "severity", table(climbed, {})),
     )
 
 
@@ -279,6 +279,7 @@ async def trends(
     tz: str,
     now: datetime,
     threshold: int = THRESHOLD,
+    pins: Pins = NO_PINS,
 ) -> Trends:
     """Month over month, so that “the cycle got shorter” is a chart."""
     w = window(period, tz)
@@ -300,9 +301,9 @@ async def trends(
     }
     return Trends(
         months=months,
-        found=Cross("month", "grade", found.publish(threshold)),
-        relieved=Listed("month", relieved.publish(threshold)),
-        breaches=Listed("month", breaches.publish(threshold)),
+        found=Cross("month", "grade", found.publish(threshold, pins.found)),
+        relieved=Listed("month", relieved.publish(threshold, pins.relieved)),
+        breaches=Listed("month", breaches.publish(threshold, pins.breaches)),
         medians=medians,
     )
 
