@@ -10,7 +10,8 @@ from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.links import app_page
 from shouwang_notify.domain.routing import Template
 
-TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"))
+APP = "https://shouwang.example.edu/desk"
+TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"), APP)
 ALERT = {
     "severity": "severe",
     "role": "counseling_center",
@@ -135,7 +136,9 @@ def test_the_informed_sms_says_what_its_link_is_for(language: str, label: str) -
 
 def test_an_sms_without_a_link_ends_its_sentence_before_do_not_forward() -> None:
     context = {**ALERT, "escalated": True, "link": None, "short_link": None}
-    assert "督促处置。勿转发" in TEMPLATES.message(Template.ALERT, "zh-CN", context).short
+    assert f"督促处置。{APP} 勿转发" in TEMPLATES.message(Template.ALERT, "zh-CN", context).short
+    bare = Templates(ZoneInfo("Asia/Shanghai")).message(Template.ALERT, "zh-CN", context)
+    assert "督促处置。勿转发" in bare.short
     linked = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT).short
     assert f"{ALERT['short_link']} 勿转发" in linked  # a space ends the link for the phone
 
@@ -157,6 +160,36 @@ def test_the_family_message_spells_counseling_as_the_app_does() -> None:
     message = TEMPLATES.message(Template.FAMILY, "en", CONTEXTS[Template.FAMILY])
     assert "Counselling" not in message.subject + message.short
     assert "counselling" not in message.body
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", [t for t in Template if t is not Template.FAMILY])
+def test_a_message_that_asks_its_reader_to_sign_in_says_where(
+    template: Template, language: str
+) -> None:
+    """The college leader's 2 a.m. e-mail said 请登录守望平台 and nothing else: no address,
+    on a phone with no bookmark. Every staff message without an acknowledgement link names
+    the web app, in the body and, where a link fits, the SMS."""
+    context = {**CONTEXTS[template], "link": None, "short_link": None}
+    message = TEMPLATES.message(template, language, context)  # type: ignore[arg-type]
+    assert APP in message.body
+    if template is not Template.ON_DUTY:
+        assert APP in message.short
+    assert len(message.short) <= 140
+    bare = Templates(ZoneInfo("Asia/Shanghai")).message(template, language, context)  # type: ignore[arg-type]
+    for text in (bare.body, bare.short):
+        assert "None" not in text
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_a_refused_link_page_leads_on_to_the_app(language: str) -> None:
+    """A used or expired link's page said "sign in to Shouwang directly" with no way there."""
+    page = TEMPLATES.page(
+        "refused",
+        language,  # type: ignore[arg-type]
+        {"heading": "链接已使用", "explanation": "这个链接已经确认过一次。"},
+    )
+    assert f'<a class="button" href="{APP}">' in page
 
 
 def test_english_when_asked() -> None:
