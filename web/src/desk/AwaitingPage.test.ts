@@ -89,10 +89,10 @@ describe('awaiting my confirmation', () => {
     expect(rows[0]!.text()).toContain('重度')
     expect(rows[0]!.text()).toContain('心理健康教育与咨询中心')
     expect(rows[0]!.text()).toContain('已上报 1 级')
-    expect(rows[0]!.text()).toContain('1 h 30 min') // waited
-    expect(rows[0]!.text()).toContain('45 min 后上报')
+    expect(rows[0]!.text()).toContain('1 小时 30 分钟') // waited
+    expect(rows[0]!.text()).toContain('45 分钟后上报')
     expect(rows[1]!.text()).toContain('轻度')
-    expect(rows[1]!.text()).toContain('已超时 1 h 00 min，正在上报')
+    expect(rows[1]!.text()).toContain('已超时 1 小时 00 分钟，正在上报')
     expect(wrapper.get('[data-testid="awaiting-count"]').text()).toContain('2')
     expect(awaitingCount.value).toBe(2)
   })

@@ -79,6 +79,7 @@ const en: typeof zh = {
       note: 'At most {max} characters',
     },
   },
+  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min' },
   audit: {
     title: 'Audit log',
     explain:

@@ -77,6 +77,8 @@ export default {
       note: '补充说明最多 {max} 个字',
     },
   },
+  // How long, in words: the queue's time left and how long an alert has waited.
+  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟' },
   audit: {
     title: '审计日志',
     explain:
@@ -215,7 +217,7 @@ export default {
     escalated: '已上报 {n} 级',
     waited: '已等待',
     next: '下次上报',
-    escalatesIn: '{t} 后上报',
+    escalatesIn: '{t}后上报',
     escalating: '已超时 {t}，正在上报',
     confirm: '确认接手',
     confirmed: '已确认接手，预警不再逐级上报',
