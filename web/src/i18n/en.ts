@@ -92,6 +92,7 @@ const en: typeof zh = {
     student: 'Student (pseudonym)',
     breakGlass: 'Break the glass',
     more: 'Older entries',
+    refusedAction: '{action} (refused)',
     actions: {
       audit_read: 'Read the audit log',
       break_glass_open: 'Opened break-the-glass',
@@ -104,7 +105,7 @@ const en: typeof zh = {
       case_read: 'Read a case',
       file_erase: 'Student file erasure on request',
       file_read: 'Read a student file',
-      file_read_refused: 'Student file read refused',
+      file_read_refused: 'Read a student file (refused)',
       roster_pick: 'Looked a student up to report',
       student_card_read: 'Read a student’s name card',
     },

@@ -91,6 +91,7 @@ export default {
     student: '学生（化名）',
     breakGlass: '紧急查看',
     more: '更早的记录',
+    refusedAction: '{action}（被拒绝）',
     // casework's audit actions, dots as underscores (a dot would be a key path)
     actions: {
       audit_read: '查看审计日志',
