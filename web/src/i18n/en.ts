@@ -339,6 +339,14 @@ const en: typeof zh = {
     screenings: 'Screenings',
     assessments: 'Assessments',
     cases: 'Cases',
+    score: 'total {n}',
+  },
+  instrument: {
+    phq9: 'PHQ-9',
+    gad7: 'GAD-7',
+    upi: 'UPI',
+    cssrs_screener: 'C-SSRS screener',
+    scl90: 'SCL-90',
   },
   roster: {
     title: 'Roster import',

@@ -335,6 +335,15 @@ export default {
     screenings: '测评',
     assessments: '研判',
     cases: '个案',
+    score: '总分 {n}',
+  },
+  // Screening instruments (shouwang_contracts.instruments), by id.
+  instrument: {
+    phq9: '患者健康问卷（PHQ-9）',
+    gad7: '广泛性焦虑量表（GAD-7）',
+    upi: '大学生人格问卷（UPI）',
+    cssrs_screener: '哥伦比亚自杀严重程度评定量表（筛查版）',
+    scl90: '症状自评量表（SCL-90）',
   },
   roster: {
     title: '名单导入',
