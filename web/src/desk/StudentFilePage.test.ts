@@ -5,6 +5,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import { i18n } from '@/i18n'
+import { NARROW } from './narrow'
 import StudentFilePage from './StudentFilePage.vue'
 
 const FILE = {
@@ -60,6 +61,17 @@ describe('the student file', () => {
     const wrapper = await mountPage()
     expect(wrapper.text()).toContain('患者健康问卷（PHQ-9） · 总分 4')
     expect(wrapper.text()).not.toContain('phq9')
+  })
+
+  it('on a phone, gives who the student is one line each', async () => {
+    vi.stubGlobal('matchMedia', (query: string) => ({
+      matches: query === NARROW,
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+    }))
+    const wrapper = await mountPage()
+    // One label-value pair a row: three a row wrapped 测试学生02 one character a line.
+    expect(wrapper.get('[data-testid="file-who"]').findAll('tr')).toHaveLength(3)
   })
 
   it('says why each grade was given, in the reader’s language', async () => {
