@@ -262,6 +262,8 @@ const en: typeof zh = {
     alerts: 'Alerts',
     ackBy: 'Acknowledge by',
     escalation: 'Escalated {n} level(s)',
+    unavailable: 'This case cannot be opened',
+    toQueue: 'Back to my queue',
     acknowledgedAt: 'Acknowledged {t}',
     nextSteps: 'Next steps',
     readOnly: 'You can follow how the case goes; counselors, psychology teachers and the counseling center in scope acknowledge its alerts, move it on and write its records.',
