@@ -215,7 +215,7 @@ const en: typeof zh = {
     title: 'Awaiting my confirmation',
     hint: 'These alerts wait for you to take them on; unconfirmed, they escalate',
     owner: 'Owned now by',
-    escalated: 'Escalated {n} time(s)',
+    escalated: 'Escalated {n} level(s)',
     waited: 'Waited',
     next: 'Next escalation',
     escalatesIn: 'escalates in {t}',
