@@ -11,6 +11,7 @@ import type { AwaitingAlert } from '@/api/types'
 import { i18n } from '@/i18n'
 import AwaitingPage from './AwaitingPage.vue'
 import { awaitingCount } from './awaitingCount'
+import { NARROW } from './narrow'
 
 const NOW = '2026-12-06T12:00:00Z'
 const SEVERE: AwaitingAlert = {
@@ -89,10 +90,10 @@ describe('awaiting my confirmation', () => {
     expect(rows[0]!.text()).toContain('重度')
     expect(rows[0]!.text()).toContain('心理健康教育与咨询中心')
     expect(rows[0]!.text()).toContain('已上报 1 级')
-    expect(rows[0]!.text()).toContain('1 h 30 min') // waited
-    expect(rows[0]!.text()).toContain('45 min 后上报')
+    expect(rows[0]!.text()).toContain('1 小时 30 分钟') // waited
+    expect(rows[0]!.text()).toContain('45 分钟后上报')
     expect(rows[1]!.text()).toContain('轻度')
-    expect(rows[1]!.text()).toContain('已超时 1 h 00 min，正在上报')
+    expect(rows[1]!.text()).toContain('已超时 1 小时 00 分钟，正在上报')
     expect(wrapper.get('[data-testid="awaiting-count"]').text()).toContain('2')
     expect(awaitingCount.value).toBe(2)
   })
@@ -112,6 +113,28 @@ describe('awaiting my confirmation', () => {
     const { wrapper } = await mountPage()
     expect(wrapper.text()).toContain('Awaiting my confirmation')
     expect(wrapper.text()).toContain('escalates in 45 min')
+    expect(wrapper.text()).toContain('Escalated 1 level(s)') // as the case page says it, not "time(s)"
+  })
+
+  it('on a phone, shows each alert as a card whose buttons are in reach', async () => {
+    // At 375 px the table put 确认接手 at x = 836: the counselor opening the desk from an SMS
+    // saw no way to confirm. A phone gets cards, the same facts and the same call.
+    vi.stubGlobal('matchMedia', (query: string) => ({
+      matches: query === NARROW,
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+    }))
+    const { wrapper } = await mountPage()
+    expect(wrapper.find('.el-table').exists()).toBe(false)
+    const cards = wrapper.findAll('li.awaiting__card')
+    expect(cards).toHaveLength(2)
+    expect(cards[0]!.text()).toContain('重度')
+    expect(cards[0]!.text()).toContain('已上报 1 级')
+    expect(cards[0]!.text()).toContain('45 分钟后上报')
+    await cards[0]!.get('[data-testid="awaiting-confirm"]').trigger('click')
+    await flushPromises()
+    expect(calls).toContainEqual({ url: '/api/casework/v1/alerts/a-severe/acknowledgement', method: 'POST' })
+    expect(wrapper.findAll('li.awaiting__card')).toHaveLength(1)
   })
 
   it('says plainly when nothing waits', async () => {

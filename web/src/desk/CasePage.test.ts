@@ -84,7 +84,7 @@ afterEach(() => {
 describe('the case page', () => {
   it('shows a college leader the case and no control casework refuses them', async () => {
     const wrapper = await mountCase('college_leader')
-    expect(wrapper.text()).toContain('已升级 2 级')
+    expect(wrapper.text()).toContain('已上报 2 级') // the awaiting list's words, not 已升级
     expect(wrapper.get('[data-testid="case-read-only"]').text()).toContain('你可以查看个案的进展')
     expect(wrapper.find('[data-step]').exists()).toBe(false)
     expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(0)
@@ -97,5 +97,20 @@ describe('the case page', () => {
     expect(wrapper.findAll('[data-step]').map((b) => b.attributes('data-step'))).toEqual(['intervention', 'monitoring'])
     expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
     expect(urls.some((u) => u.endsWith('/notes'))).toBe(true)
+  })
+
+  it('says on the page why a case cannot be opened, and where to go instead', async () => {
+    // A college leader opening a case of another college got a toast that faded over a
+    // blank page: nothing left to read, nowhere to go.
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () =>
+        answer({ type: 'about:blank', title: 'Forbidden', status: 403, code: 'out_of_scope', detail: '该学生不在您的负责范围内' }, 403),
+      ),
+    )
+    const wrapper = await mountCase('college_leader')
+    const page = wrapper.get('[data-testid="case-unavailable"]')
+    expect(page.text()).toContain('该学生不在您的负责范围内')
+    expect(page.get('a').attributes('href')).toBe('/desk/queue')
   })
 })

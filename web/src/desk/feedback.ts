@@ -9,13 +9,16 @@ export function done(message: string): void {
   ElMessage({ message, type: 'success', showClose: true })
 }
 
-export function failed(error: unknown): void {
+/** What went wrong, in the reader's words: the service's problem detail, or ours. */
+export function problemText(error: unknown): string {
   const t = i18n.global.t
-  const message =
-    error instanceof ApiError
-      ? error.detail + (error.errors.length ? `：${error.errors.map((e) => e.message).join('；')}` : '')
-      : error instanceof NetworkError
-        ? t('errors.network')
-        : t('errors.generic')
-  ElMessage({ message, type: 'error', showClose: true, duration: 6000 })
+  return error instanceof ApiError
+    ? error.detail + (error.errors.length ? `：${error.errors.map((e) => e.message).join('；')}` : '')
+    : error instanceof NetworkError
+      ? t('errors.network')
+      : t('errors.generic')
+}
+
+export function failed(error: unknown): void {
+  ElMessage({ message: problemText(error), type: 'error', showClose: true, duration: 6000 })
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { createI18n } from 'vue-i18n'
 import en from '@/i18n/en'
 import zhCN from '@/i18n/zh-CN'
-import { auditActionKey, importKindKey, importStatusKey, label } from './labels'
+import { auditAction, auditActionKey, importKindKey, importStatusKey, label } from './labels'
 
 // Every action casework's audit log records (services/casework: audit_read(...) and the
 // break-the-glass rows), and the kinds and results of RosterImportSummary.
@@ -46,5 +46,14 @@ describe.each([
   })
   it('keeps an id it has no words for', () => {
     expect(words(auditActionKey('case.newer.read'), 'case.newer.read')).toBe('case.newer.read')
+    expect(auditAction(global.t, global.te, 'case.newer.read.refused')).toBe('case.newer.read.refused')
+  })
+  // casework audits every refused read as `<action>.refused` (http_common's ReadRefused): the
+  // auditor read `case.read.refused` when a college leader opened a case of another college.
+  it.each(ACTIONS.filter((a) => a.endsWith('.read')))('says in words that %s was refused', (action) => {
+    const refused = auditAction(global.t, global.te, `${action}.refused`)
+    expect(refused).not.toContain('.')
+    expect(refused).toContain(global.t(auditActionKey(action)))
+    expect(refused).toMatch(locale === 'en' ? /refused/ : /被拒绝/)
   })
 })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { AwaitingAlert } from '@/api/types'
+import { createI18n } from 'vue-i18n'
+import en from '@/i18n/en'
+import zhCN from '@/i18n/zh-CN'
 import { clockSkew, orderAwaiting, waited } from './awaiting'
+
+const words = (locale: 'zh-CN' | 'en') =>
+  createI18n({ legacy: false, locale, messages: { 'zh-CN': zhCN, en } }).global.t
 
 function alert(id: string, severity: AwaitingAlert['severity'], raised: string): AwaitingAlert {
   return {
@@ -32,7 +38,14 @@ describe('what awaits my confirmation', () => {
     const row = alert('a', 'moderate', '2026-12-06T10:55:00Z')
     const browser = Date.parse('2026-12-06T12:10:00Z') // ten minutes fast
     const skew = clockSkew('2026-12-06T12:00:00Z', browser)
-    expect(waited(row, browser, skew)).toBe('1 h 05 min')
-    expect(waited(row, Date.parse('2026-12-06T10:00:00Z'))).toBe('0 min') // never negative
+    expect(waited(row, browser, skew, words('en'))).toBe('1 h 05 min')
+    expect(waited(row, Date.parse('2026-12-06T10:00:00Z'), 0, words('en'))).toBe('0 min') // never negative
+  })
+
+  it('says how long in Chinese on a zh-CN page', () => {
+    // The page read "2 min" and "59 min 后上报" to a zh-CN counselor.
+    const row = alert('a', 'moderate', '2026-12-06T10:55:00Z')
+    expect(waited(row, Date.parse('2026-12-06T12:00:00Z'), 0, words('zh-CN'))).toBe('1 小时 05 分钟')
+    expect(waited(row, Date.parse('2026-12-06T10:57:00Z'), 0, words('zh-CN'))).toBe('2 分钟')
   })
 })

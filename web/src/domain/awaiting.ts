@@ -2,7 +2,7 @@
 // (casework orders its pages the same way); how long each has waited and how long until it
 // escalates are counted live between refreshes, from the server's clock.
 import type { AwaitingAlert } from '@/api/types'
-import { formatMinutes, severityRank } from './queue'
+import { formatMinutes, severityRank, type Say } from './queue'
 
 export function compareAwaiting(a: AwaitingAlert, b: AwaitingAlert): number {
   return (
@@ -21,8 +21,8 @@ export function clockSkew(serverNow: string, browserNow: number): number {
   return browserNow - Date.parse(serverNow)
 }
 
-/** How long the alert has waited at `now` (browser time, corrected by `skew`), e.g. "1 h 05 min". */
-export function waited(alert: AwaitingAlert, now: number, skew = 0): string {
+/** How long the alert has waited at `now` (browser time, corrected by `skew`), in words. */
+export function waited(alert: AwaitingAlert, now: number, skew: number, say: Say): string {
   const minutes = Math.max(0, Math.floor((now - skew - Date.parse(alert.raised_at)) / 60_000))
-  return formatMinutes(minutes)
+  return formatMinutes(minutes, say)
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import type { CaseSummary } from '@/api/types'
+import { createI18n } from 'vue-i18n'
+import en from '@/i18n/en'
+import zhCN from '@/i18n/zh-CN'
 import { formatMinutes, orderQueue, timeLeft, urgency } from './queue'
+
+const say = (locale: 'zh-CN' | 'en') =>
+  createI18n({ legacy: false, locale, messages: { 'zh-CN': zhCN, en } }).global.t
+const EN = say('en')
 
 const NOW = Date.parse('2026-12-06T12:00:00Z')
 
@@ -50,17 +57,25 @@ describe('the queue', () => {
   })
 
   it('tells the time left and how overdue, live', () => {
-    expect(timeLeft('2026-12-06T12:14:59Z', NOW)).toEqual({ overdue: false, minutes: 14, text: '14 min' })
-    expect(timeLeft('2026-12-06T10:55:00Z', NOW)).toEqual({ overdue: true, minutes: 65, text: '1 h 05 min' })
-    expect(timeLeft(null, NOW)).toBeNull()
-    expect(formatMinutes(3 * 1440 + 125)).toBe('3 d 2 h')
+    expect(timeLeft('2026-12-06T12:14:59Z', NOW, EN)).toEqual({ overdue: false, minutes: 14, text: '14 min' })
+    expect(timeLeft('2026-12-06T10:55:00Z', NOW, EN)).toEqual({ overdue: true, minutes: 65, text: '1 h 05 min' })
+    expect(timeLeft(null, NOW, EN)).toBeNull()
+    expect(formatMinutes(3 * 1440 + 125, EN)).toBe('3 d 2 h')
+  })
+
+  it('tells the time in Chinese words on a zh-CN page, never "min"', () => {
+    const zh = say('zh-CN')
+    expect(formatMinutes(14, zh)).toBe('14 分钟')
+    expect(formatMinutes(65, zh)).toBe('1 小时 05 分钟')
+    expect(formatMinutes(3 * 1440 + 125, zh)).toBe('3 天 2 小时')
+    expect(timeLeft('2026-12-06T12:14:59Z', NOW, zh)?.text).not.toMatch(/[a-z]/)
   })
 
   it('colours by urgency: overdue, under an hour, under a day', () => {
-    expect(urgency(timeLeft('2026-12-06T11:59:00Z', NOW))).toBe('overdue')
-    expect(urgency(timeLeft('2026-12-06T12:30:00Z', NOW))).toBe('urgent')
-    expect(urgency(timeLeft('2026-12-06T20:00:00Z', NOW))).toBe('soon')
-    expect(urgency(timeLeft('2026-12-09T12:00:00Z', NOW))).toBe('calm')
+    expect(urgency(timeLeft('2026-12-06T11:59:00Z', NOW, EN))).toBe('overdue')
+    expect(urgency(timeLeft('2026-12-06T12:30:00Z', NOW, EN))).toBe('urgent')
+    expect(urgency(timeLeft('2026-12-06T20:00:00Z', NOW, EN))).toBe('soon')
+    expect(urgency(timeLeft('2026-12-09T12:00:00Z', NOW, EN))).toBe('calm')
     expect(urgency(null)).toBe('calm')
   })
 })

@@ -29,24 +29,28 @@ export function orderQueue(cases: readonly CaseSummary[]): CaseSummary[] {
 export interface TimeLeft {
   overdue: boolean
   minutes: number
-  /** e.g. "1 h 05 min", "3 d 2 h", "12 min" */
+  /** In the reader's words, e.g. "1 小时 05 分钟" or "1 h 05 min" */
   text: string
 }
 
-export function timeLeft(deadline: string | null, now: number): TimeLeft | null {
+/** The i18n translate function: durations are words of the reader's language (`duration.*`),
+ *  never "min" on a zh-CN page. */
+export type Say = (key: string, values: Record<string, unknown>) => string
+
+export function timeLeft(deadline: string | null, now: number, say: Say): TimeLeft | null {
   if (!deadline) return null
   const diff = Date.parse(deadline) - now
   const minutes = Math.floor(Math.abs(diff) / 60_000)
-  return { overdue: diff < 0, minutes, text: formatMinutes(minutes) }
+  return { overdue: diff < 0, minutes, text: formatMinutes(minutes, say) }
 }
 
-export function formatMinutes(minutes: number): string {
+export function formatMinutes(minutes: number, say: Say): string {
   const days = Math.floor(minutes / 1440)
   const hours = Math.floor((minutes % 1440) / 60)
   const mins = minutes % 60
-  if (days > 0) return `${days} d ${hours} h`
-  if (hours > 0) return `${hours} h ${String(mins).padStart(2, '0')} min`
-  return `${mins} min`
+  if (days > 0) return say('duration.days', { d: days, h: hours })
+  if (hours > 0) return say('duration.hours', { h: hours, m: String(mins).padStart(2, '0') })
+  return say('duration.minutes', { m: mins })
 }
 
 /** Urgency for colouring a row: overdue or under an hour is urgent, under a day is soon. */

@@ -80,6 +80,7 @@ const en: typeof zh = {
       note: 'At most {max} characters',
     },
   },
+  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min' },
   audit: {
     title: 'Audit log',
     explain:
@@ -92,6 +93,7 @@ const en: typeof zh = {
     student: 'Student (pseudonym)',
     breakGlass: 'Break the glass',
     more: 'Older entries',
+    refusedAction: '{action} (refused)',
     actions: {
       audit_read: 'Read the audit log',
       break_glass_open: 'Opened break-the-glass',
@@ -104,7 +106,7 @@ const en: typeof zh = {
       case_read: 'Read a case',
       file_erase: 'Student file erasure on request',
       file_read: 'Read a student file',
-      file_read_refused: 'Student file read refused',
+      file_read_refused: 'Read a student file (refused)',
       roster_pick: 'Looked a student up to report',
       student_card_read: 'Read a student’s name card',
     },
@@ -214,7 +216,7 @@ const en: typeof zh = {
     title: 'Awaiting my confirmation',
     hint: 'These alerts wait for you to take them on; unconfirmed, they escalate',
     owner: 'Owned now by',
-    escalated: 'Escalated {n} time(s)',
+    escalated: 'Escalated {n} level(s)',
     waited: 'Waited',
     next: 'Next escalation',
     escalatesIn: 'escalates in {t}',
@@ -261,6 +263,8 @@ const en: typeof zh = {
     alerts: 'Alerts',
     ackBy: 'Acknowledge by',
     escalation: 'Escalated {n} level(s)',
+    unavailable: 'This case cannot be opened',
+    toQueue: 'Back to my queue',
     acknowledgedAt: 'Acknowledged {t}',
     nextSteps: 'Next steps',
     readOnly: 'You can follow how the case goes; counselors, psychology teachers and the counseling center in scope acknowledge its alerts, move it on and write its records.',
@@ -338,6 +342,14 @@ const en: typeof zh = {
     screenings: 'Screenings',
     assessments: 'Assessments',
     cases: 'Cases',
+    score: 'total {n}',
+  },
+  instrument: {
+    phq9: 'PHQ-9',
+    gad7: 'GAD-7',
+    upi: 'UPI',
+    cssrs_screener: 'C-SSRS screener',
+    scl90: 'SCL-90',
   },
   roster: {
     title: 'Roster import',

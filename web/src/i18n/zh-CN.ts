@@ -78,6 +78,8 @@ export default {
       note: '补充说明最多 {max} 个字',
     },
   },
+  // How long, in words: the queue's time left and how long an alert has waited.
+  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟' },
   audit: {
     title: '审计日志',
     explain:
@@ -90,6 +92,7 @@ export default {
     student: '学生（化名）',
     breakGlass: '紧急查看',
     more: '更早的记录',
+    refusedAction: '{action}（被拒绝）',
     // casework's audit actions, dots as underscores (a dot would be a key path)
     actions: {
       audit_read: '查看审计日志',
@@ -216,7 +219,7 @@ export default {
     escalated: '已上报 {n} 级',
     waited: '已等待',
     next: '下次上报',
-    escalatesIn: '{t} 后上报',
+    escalatesIn: '{t}后上报',
     escalating: '已超时 {t}，正在上报',
     confirm: '确认接手',
     confirmed: '已确认接手，预警不再逐级上报',
@@ -259,7 +262,9 @@ export default {
     opened: '开案时间',
     alerts: '预警',
     ackBy: '确认截止',
-    escalation: '已升级 {n} 级',
+    escalation: '已上报 {n} 级',
+    unavailable: '无法打开这个个案',
+    toQueue: '回到我的队列',
     acknowledgedAt: '已于 {t} 确认',
     nextSteps: '下一步',
     readOnly: '你可以查看个案的进展；确认预警、推进个案和记录由负责范围内的辅导员、心理教师和心理中心进行。',
@@ -333,6 +338,15 @@ export default {
     screenings: '测评',
     assessments: '研判',
     cases: '个案',
+    score: '总分 {n}',
+  },
+  // Screening instruments (shouwang_contracts.instruments), by id.
+  instrument: {
+    phq9: '患者健康问卷（PHQ-9）',
+    gad7: '广泛性焦虑量表（GAD-7）',
+    upi: '大学生人格问卷（UPI）',
+    cssrs_screener: '哥伦比亚自杀严重程度评定量表（筛查版）',
+    scl90: '症状自评量表（SCL-90）',
   },
   roster: {
     title: '名单导入',

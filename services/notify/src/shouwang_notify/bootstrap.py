@@ -29,6 +29,7 @@ from .adapters.smtp import SmtpEmail, SmtpSettings
 from .adapters.templates import Templates
 from .config import NotifySettings
 from .container import Notify
+from .domain.links import app_page
 from .domain.schedule import RetryPolicy
 from .entrypoints.kafka import register_consumers
 from .service_layer.bundles import flush_bundles
@@ -193,7 +194,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
                     stack.push_async_callback(sender.close)
         enabled = frozenset(sending[0].senders) | {Channel.PHONE_CALL}
         policy = policy_of(settings, enabled)
-        templates = Templates(policy.zone)
+        templates = Templates(policy.zone, app_page(settings.app_base_url, None))
         cipher = settings.note_cipher()
         dispatcher = Dispatcher(
             pool=dispatch_pool,

@@ -32,7 +32,7 @@ class NotifySettings(SharedSettings):
     # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
     public_base_url: str = "http://127.0.0.1:8004"
     # The web app's origin (the gateway serves it): a confirmed link's page links on to the
-    # app's page of the case.
+    # app's page of the case; messages and pages that ask their reader to sign in name it.
     app_base_url: str = "http://127.0.0.1:8080"
     # Keys signing acknowledgement links: `key1,key2`; the first signs, every one verifies.
     link_keys: SecretStr = SecretStr(LOCAL_LINK_KEY)

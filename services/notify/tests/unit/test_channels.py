@@ -63,13 +63,18 @@ async def test_wecom_errcodes_are_failures_even_with_http_200(
     assert failure.value.permanent is permanent
 
 
-async def test_wecom_mentions_the_person() -> None:
+async def test_wecom_mentions_the_person_under_the_subject() -> None:
+    """The group chat read "您好，公寓辅导员：…" with no 【守望】知会：一条重度预警 line, which
+    DingTalk's robot gave: the subject now leads on WeCom too."""
     http, seen = client(200)
     await WeComRobot(http, "http://wecom", "key").send(
-        Outgoing(Channel.WECOM, "wx_t1001", "s", "正文", "短")
+        Outgoing(Channel.WECOM, "wx_t1001", "【守望】知会：一条重度预警", "正文", "短")
     )
     body = json.loads(seen[0].content)
-    assert body["text"] == {"content": "正文", "mentioned_list": ["wx_t1001"]}
+    assert body["text"] == {
+        "content": "【守望】知会：一条重度预警\n正文",
+        "mentioned_list": ["wx_t1001"],
+    }
     assert seen[0].url.params["key"] == "key"
 
 

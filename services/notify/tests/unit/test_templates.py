@@ -10,7 +10,8 @@ from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.links import app_page
 from shouwang_notify.domain.routing import Template
 
-TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"))
+APP = "https://shouwang.example.edu/desk"
+TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"), APP)
 ALERT = {
     "severity": "severe",
     "role": "counseling_center",
@@ -93,7 +94,7 @@ def test_grouped_alerts_name_each_grade_owner_and_deadline_in_words() -> None:
     message = TEMPLATES.message(Template.ALERTS_INFORMED, "zh-CN", context)
     assert "2 条预警" in message.subject
     assert "危急预警，由心理健康教育与咨询中心负责" in message.body
-    assert "重度预警（已升级）" in message.body
+    assert "重度预警（已逐级上报）" in message.body
     assert "12月1日 15:00" in message.body  # campus time
     assert "counseling_center" not in message.body  # ids become words
 
@@ -111,6 +112,84 @@ def test_the_grouped_notice_closes_apart_from_its_list(language: str, closing: s
     before, found, _ = body.partition(f"\n\n{closing}")
     assert found, body
     assert before.splitlines()[-1].startswith("- "), body
+
+
+def test_an_escalated_alert_blames_the_owner_below_not_the_tier_above() -> None:
+    """An alert climbs when its owner, a tier below, did not confirm it: the e-mail said
+    "因上一级未在时限内确认" (because the tier *above* did not confirm), pointing the reader at
+    the wrong people."""
+    message = TEMPLATES.message(Template.ALERT, "zh-CN", {**ALERT, "escalated": True})
+    assert "上一级" not in message.body
+    assert "因原负责人未在时限内确认，现逐级上报至您" in message.body
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("zh-CN", "如由您接手："), ("en", "Take it: ")], ids=["zh-CN", "en"]
+)
+def test_the_informed_sms_says_what_its_link_is_for(language: str, label: str) -> None:
+    """An informed SMS ended in a bare link: read as "open this", it was the link that makes
+    the reader the alert's owner."""
+    context = {**ALERT, "role": "residence_counselor"}
+    message = TEMPLATES.message(Template.ALERT_INFORMED, language, context)  # type: ignore[arg-type]
+    assert f"{label}{ALERT['short_link']}" in message.short
+
+
+def test_an_sms_without_a_link_ends_its_sentence_before_do_not_forward() -> None:
+    context = {**ALERT, "escalated": True, "link": None, "short_link": None}
+    assert f"督促处置。{APP} 勿转发" in TEMPLATES.message(Template.ALERT, "zh-CN", context).short
+    bare = Templates(ZoneInfo("Asia/Shanghai")).message(Template.ALERT, "zh-CN", context)
+    assert "督促处置。勿转发" in bare.short
+    linked = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT).short
+    assert f"{ALERT['short_link']} 勿转发" in linked  # a space ends the link for the phone
+
+
+@pytest.mark.parametrize(
+    ("count", "words"), [(1, "1 mild alert was raised"), (3, "3 mild alerts were")]
+)
+def test_english_counts_agree_with_their_nouns(count: int, words: str) -> None:
+    items = [{"deadline": ALERT["deadline"]}] * count
+    context = {"role": "residence_counselor", "items": items}
+    digest = TEMPLATES.message(Template.DIGEST, "en", context)
+    assert words in digest.body
+    assert "(s)" not in digest.subject + digest.body + digest.short
+    notices = TEMPLATES.message(Template.CASE_NOTICES, "en", {**CONTEXTS[Template.CASE_NOTICES]})
+    assert "2 case notices for you" in notices.subject
+
+
+def test_the_family_message_spells_counseling_as_the_app_does() -> None:
+    message = TEMPLATES.message(Template.FAMILY, "en", CONTEXTS[Template.FAMILY])
+    assert "Counselling" not in message.subject + message.short
+    assert "counselling" not in message.body
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", [t for t in Template if t is not Template.FAMILY])
+def test_a_message_that_asks_its_reader_to_sign_in_says_where(
+    template: Template, language: str
+) -> None:
+    """The college leader's 2 a.m. e-mail said 请登录守望平台 and nothing else: no address,
+    on a phone with no bookmark. Every staff message without an acknowledgement link names
+    the web app, in the body and, where a link fits, the SMS."""
+    context = {**CONTEXTS[template], "link": None, "short_link": None}
+    message = TEMPLATES.message(template, language, context)  # type: ignore[arg-type]
+    assert APP in message.body
+    if template is not Template.ON_DUTY:
+        assert APP in message.short
+    assert len(message.short) <= 140
+    bare = Templates(ZoneInfo("Asia/Shanghai")).message(template, language, context)  # type: ignore[arg-type]
+    for text in (bare.body, bare.short):
+        assert "None" not in text
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_a_refused_link_page_leads_on_to_the_app(language: str) -> None:
+    """A used or expired link's page said "sign in to Shouwang directly" with no way there."""
+    page = TEMPLATES.page(
+        "refused",
+        language,  # type: ignore[arg-type]
+        {"heading": "链接已使用", "explanation": "这个链接已经确认过一次。"},
+    )
+    assert f'<a class="button" href="{APP}">' in page
 
 
 def test_english_when_asked() -> None:

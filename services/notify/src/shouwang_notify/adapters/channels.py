@@ -100,9 +100,14 @@ class WeComRobot:
         self._key = key
 
     async def send(self, message: Outgoing) -> None:
+        # The subject first, as on DingTalk: in a group chat it is what says at a glance that
+        # this is an alert (and how grave), not 您好，公寓辅导员.
         payload = {
             "msgtype": "text",
-            "text": {"content": message.body, "mentioned_list": [message.address]},
+            "text": {
+                "content": f"{message.subject}\n{message.body}",
+                "mentioned_list": [message.address],
+            },
         }
         await _robot_post(self._client, self._url, {"key": self._key}, payload)
 

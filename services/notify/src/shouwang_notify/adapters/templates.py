@@ -4,6 +4,8 @@ Message templates (`templates/messages/<lang>/<name>.txt`) each define three blo
 `subject`, `body` and `sms`. Pages (`templates/pages/<lang>/<name>.html`) are autoescaped.
 A template refers to an undefined value → an error at render time, never a blank.
 The context holds no personal data: grades, roles, deadlines, counts and links only.
+Every message and page may name the web app's address (`app_url`): a message that sends
+its reader to sign in says where, since a phone at 2 a.m. has no bookmark.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ class RenderedMessage:
 class Templates:
     """Renders messages and pages; one instance per process (templates are compiled once)."""
 
-    def __init__(self, zone: ZoneInfo) -> None:
+    def __init__(self, zone: ZoneInfo, app_url: str | None = None) -> None:
         self._zone = zone
+        self._app_url = app_url
         self._env = Environment(
             loader=PackageLoader("shouwang_notify", "templates"),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
@@ -61,6 +64,7 @@ class Templates:
     def localise(self, context: dict[str, Any], language: Language) -> dict[str, Any]:
         """Ids to labels and times to campus time, in `language`."""
         values = dict(context)
+        values.setdefault("app_url", self._app_url)
         if values.get("severity"):
             values["severity"] = Severity(values["severity"]).label(language)
         for key in ("role", "owner_role"):
