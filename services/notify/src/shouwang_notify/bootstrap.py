@@ -212,6 +212,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             cipher,
             policy,
             batch=settings.plan_batch,
+            urgent_batch=settings.urgent_plan_batch,
             planned=dispatcher.wake,
             precedence=dispatcher.precedence,
         )
