@@ -47,6 +47,14 @@ class _MailFolder:
         return "250 OK"
 
 
+class _HttpServer(ThreadingHTTPServer):
+    # The default backlog of 5 overflows when notify's lanes connect at once (dozens of sends
+    # in flight): the kernel drops the SYNs and the sender waits out a retransmission, a
+    # second or more, as if notify were slow.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 @dataclass
 class LocalSinks:
     """The running sinks and where they keep what they receive."""
@@ -55,7 +63,7 @@ class LocalSinks:
     smtp_port: int = 0
     http_port: int = 0
     _smtp: Controller | None = None
-    _http: ThreadingHTTPServer | None = None
+    _http: _HttpServer | None = None
 
     @property
     def mail_dir(self) -> Path:
@@ -77,7 +85,7 @@ class LocalSinks:
             _MailFolder(self.mail_dir), hostname="127.0.0.1", port=self.smtp_port
         )
         self._smtp.start()
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), _handler(self.webhooks_dir))
+        self._http = _HttpServer(("127.0.0.1", self.http_port), _handler(self.webhooks_dir))
         self.http_port = int(self._http.server_address[1])
         threading.Thread(target=self._http.serve_forever, name="webhook-sink", daemon=True).start()
         return self
@@ -113,6 +121,10 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        # Kept-alive connections, as the gateways and duty systems notify talks to keep them
+        # (every answer has a content-length).
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             length = min(int(self.headers.get("content-length", "0") or 0), 1024 * 1024)
             raw = self.rfile.read(length)
