@@ -29,7 +29,7 @@ class NotifySettings(SharedSettings):
     alert_batch: int = 500
     plan_batch: int = 50
     # Critical alerts an urgent planner takes per transaction when they queue up (a census):
-    # planning is set-wise, so a transaction of 25 takes about as long as one of 5.
+    # planning is set-wise (a few statements whatever the batch).
     urgent_plan_batch: int = 25
     # Case events that queued up on Kafka, handled as one batch (one offset commit).
     case_event_batch: int = 200

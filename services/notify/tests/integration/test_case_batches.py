@@ -108,14 +108,26 @@ async def test_routine_case_events_step_aside_while_a_critical_alert_is_under_wa
     notify.planner.precedence = Precedence(seconds=600)
     notify.planner.precedence.hold()
     owner = pseudonyms.person_ref(CAMPUS, "T3001")
-    applying = asyncio.create_task(on_case_batch(notify, [opened(student_ref, owner)]))
+    batch = [opened(student_ref, owner), opened(student_ref, owner)]
+    applying = asyncio.create_task(on_case_batch(notify, batch))
     await asyncio.sleep(0.2)
     assert not applying.done()
     assert await rows(notify.pool, "SELECT id FROM bundle_items") == []
-    # The urgent planners found nothing more to plan: the case event goes on at once.
+    # The urgent planners found nothing more to plan: the case events go on at once.
     notify.planner.precedence.release()
-    assert await asyncio.wait_for(applying, 30) == ["applied"]
-    assert len(await rows(notify.pool, "SELECT id FROM bundle_items")) == 1
+    assert await asyncio.wait_for(applying, 30) == ["applied", "applied"]
+    assert len(await rows(notify.pool, "SELECT id FROM bundle_items")) == 2
+
+
+async def test_a_lone_case_event_never_waits_so_a_failed_batch_replayed_one_by_one_cannot_stall(
+    notify: Notify, pseudonyms: Pseudonymizer
+) -> None:
+    student_ref = await setup(notify, pseudonyms)
+    notify.planner.precedence = Precedence(seconds=600)
+    notify.planner.precedence.hold()
+    lone = [opened(student_ref, pseudonyms.person_ref(CAMPUS, "T3001"))]
+    assert await asyncio.wait_for(on_case_batch(notify, lone), 30) == ["applied"]
+    assert notify.planner.precedence.held
 
 
 async def test_a_routine_notice_still_goes_while_critical_alerts_keep_coming(

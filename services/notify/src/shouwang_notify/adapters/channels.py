@@ -6,7 +6,8 @@ What each channel uses, and why:
   `json://` posted (`version`, `title`, `message`, `attachments`, `type`), on kept-alive
   connections. Apprise built a notifier per message (URL parsing, a plugin instance) and sent it
   with `requests` in a thread, on a new connection each time: in a census burst, where every
-  critical alert has an on-duty message, that was about half of notify's CPU (bench/README.md).
+  critical alert has an on-duty message, that was about half of a sampled profile of notify
+  (bench/README.md, `pipeline.py`).
 - WeCom and DingTalk group robots: a thin httpx client each. Apprise has both (`wecombot://`,
   `dingtalk://`) but counts any HTTP 200 as delivered, while both robots answer a refused
   message with 200 and a non-zero `errcode` (rate limit, bad key, bad signature), so a lost

@@ -150,8 +150,10 @@ def routine_only(events: Sequence[Envelope[Payload] | None]) -> bool:
 async def on_case_batch(notify: Notify, events: Sequence[Envelope[Payload] | None]) -> list[str]:
     """What queued up on the cases topic: a batch of routine events first steps aside while
     critical alerts are landed and planned (for at most `Precedence.seconds`, so the notices
-    are slowed during a burst, never stopped); any other batch is applied at once."""
-    if routine_only(events):
+    are slowed during a burst, never stopped); any other batch is applied at once. A lone
+    event never waits: the runtime retries a failed batch record by record, and 200 records
+    stepping aside in turn would hold the topic for minutes."""
+    if len(events) > 1 and routine_only(events):
         await notify.planner.precedence.yield_to_critical()
     return await on_case_events(notify, events)
 
