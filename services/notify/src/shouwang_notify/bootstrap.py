@@ -16,7 +16,7 @@ from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks, Chore
 
 from . import metrics
-from .adapters.channels import AppriseWebhook, DingTalkRobot, Sender, SmsGateway, WeComRobot
+from .adapters.channels import DingTalkRobot, JsonWebhook, Sender, SmsGateway, WeComRobot
 from .adapters.db import worker_transaction
 from .adapters.links import LinkSigner
 from .adapters.outbox import outbox_relay
@@ -109,7 +109,7 @@ def senders(
             secret.get_secret_value() if secret else None,
         )
     if settings.on_duty_webhook_url:
-        found[Channel.WEBHOOK] = AppriseWebhook(timeout=settings.channel_timeout_seconds)
+        found[Channel.WEBHOOK] = JsonWebhook(client(Channel.WEBHOOK))
     return found
 
 
@@ -165,9 +165,6 @@ def lanes(
 
 async def bootstrap(settings: NotifySettings) -> Notify:
     """Connect to PostgreSQL and Kafka, subscribe the consumers and start the workers."""
-    # Apprise logs hosts and recipients at WARNING when a send fails; the failure reaches us
-    # as a result (and our logs as a code), so its own lines stay out of the JSON logs.
-    logging.getLogger("apprise").setLevel(logging.CRITICAL)
     # httpx logs each request's URL at INFO: the robots' keys and tokens travel in the query.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # aiosmtplib logs the conversation (recipients included) at DEBUG.
@@ -216,6 +213,7 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             cipher,
             policy,
             batch=settings.plan_batch,
+            urgent_batch=settings.urgent_plan_batch,
             planned=dispatcher.wake,
             precedence=dispatcher.precedence,
         )

@@ -28,6 +28,11 @@ class NotifySettings(SharedSettings):
     # planners then take them the gravest first, this many per transaction.
     alert_batch: int = 500
     plan_batch: int = 50
+    # Critical alerts an urgent planner takes per transaction when they queue up (a census):
+    # planning is set-wise (a few statements whatever the batch).
+    urgent_plan_batch: int = 25
+    # Case events that queued up on Kafka, handled as one batch (one offset commit).
+    case_event_batch: int = 200
 
     # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
     public_base_url: str = "http://127.0.0.1:8004"

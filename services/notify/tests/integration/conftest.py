@@ -17,10 +17,12 @@ import pytest
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_devstack._proc import free_port
+from shouwang_notify.container import Notify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from notify_delivery import DINGTALK_SECRET
+from notify_handlers import handlers_notify
 from notify_receivers import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -69,3 +71,16 @@ def http_sink() -> Iterator[HttpSink]:
 async def http_client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=5.0) as client:
         yield client
+
+
+@pytest.fixture
+def notify(
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+    http_client: httpx.AsyncClient,
+) -> Notify:
+    """Notify as its consumers' handlers see it (no broker, no background workers)."""
+    return handlers_notify(notify_pool, cipher, pseudonyms, smtp_sink, http_sink, http_client)

@@ -17,8 +17,8 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters import state
 from shouwang_notify.adapters.channels import (
-    AppriseWebhook,
     DingTalkRobot,
+    JsonWebhook,
     Sender,
     SmsGateway,
     WeComRobot,
@@ -56,7 +56,7 @@ def senders(
         Channel.SMS: SmsGateway(client, f"{http.url}/sms", "sms-token"),
         Channel.WECOM: WeComRobot(client, http.url, "wecom-key"),
         Channel.DINGTALK: DingTalkRobot(client, http.url, "ding-token", DINGTALK_SECRET),
-        Channel.WEBHOOK: AppriseWebhook(),
+        Channel.WEBHOOK: JsonWebhook(client),
     }
 
 

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
-import httpx
 import pytest
 from notify_delivery import (
     CAMPUS,
-    FAST_RETRY,
-    SHANGHAI,
-    SIGNER,
-    STUDENT_NO,
-    dispatcher,
     drain,
-    load_samples,
     rows,
 )
-from notify_receivers import HttpSink, SmtpSink
-from shouwang_contracts.crypto import NoteCipher
-from shouwang_contracts.envelope import Envelope, Payload
+from notify_handlers import (
+    POLICY,
+    FakeRecord,
+    consume_alert,
+    raised,
+    record,
+    setup,
+)
+from notify_receivers import HttpSink
 from shouwang_contracts.events.casework import (
     BreakGlassOpened,
     CaseAssigned,
@@ -33,10 +30,8 @@ from shouwang_contracts.events.casework import (
     CaseOwnerCleared,
     FamilyContactDecided,
     FamilyContactDecision,
-    ResponsibleStaff,
-    StudentRouting,
 )
-from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, FollowUpTask
+from shouwang_contracts.events.triage import AlertEscalated, FollowUpTask
 from shouwang_contracts.kafka import PoisonEvent
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import FollowUp, Role, Severity
@@ -49,94 +44,10 @@ from shouwang_notify.entrypoints.consumers import (
     on_alert,
     on_case_event,
     on_case_events,
-    on_directory_entry,
 )
 from shouwang_notify.service_layer.bundles import flush_bundles
-from shouwang_notify.service_layer.planner import AlertPlanner
-from shouwang_notify.service_layer.policy import NotifyPolicy
 
 pytestmark = pytest.mark.integration
-POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, case_batch_window=timedelta(0))
-
-
-@dataclass
-class FakeRecord:
-    value: bytes | None
-    topic: str = "test"
-    partition: int = 0
-    offset: int = 0
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def record(payload: Payload, student_ref: str, event_id: str | None = None) -> FakeRecord:
-    envelope = Envelope.wrap(
-        payload, source="/test", campus_id=CAMPUS, subject=student_ref, event_id=event_id
-    )
-    return FakeRecord(envelope.to_bytes())
-
-
-@pytest.fixture
-def notify(
-    notify_pool: asyncpg.Pool,
-    cipher: NoteCipher,
-    pseudonyms: Pseudonymizer,
-    smtp_sink: SmtpSink,
-    http_sink: HttpSink,
-    http_client: httpx.AsyncClient,
-) -> Notify:
-    return Notify(
-        settings=None,  # type: ignore[arg-type]
-        pool=notify_pool,
-        cipher=cipher,
-        pseudonyms=pseudonyms,
-        signer=SIGNER,
-        templates=Templates(SHANGHAI),
-        policy=POLICY,
-        dispatcher=dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, POLICY),
-        planner=AlertPlanner(notify_pool, cipher, POLICY),
-    )
-
-
-async def consume_alert(notify: Notify, alert: FakeRecord) -> str:
-    """The alerts consumer lands the record; a planner then plans what waits."""
-    outcome = await on_alert(notify, alert)
-    await notify.planner.plan_once()
-    return outcome
-
-
-def raised(student_ref: str, severity: Severity) -> AlertRaised:
-    now = datetime.now(UTC)
-    return AlertRaised(
-        alert_id=str(uuid.uuid4()),
-        assessment_id=str(uuid.uuid4()),
-        student_ref=student_ref,
-        severity=severity,
-        owner_role=Role.COUNSELING_CENTER,
-        inform_roles=[Role.RESIDENCE_COUNSELOR],
-        ack_deadline=now + timedelta(hours=2),
-        policy_version="test",
-        raised_at=now,
-    )
-
-
-async def setup(notify: Notify, pseudonyms: Pseudonymizer) -> str:
-    await load_samples(notify.pool, notify.cipher, pseudonyms)
-    student_ref = pseudonyms.student_ref(CAMPUS, STUDENT_NO)
-    entry = StudentRouting(
-        student_ref=student_ref,
-        responsible=[
-            ResponsibleStaff(
-                role=Role.RESIDENCE_COUNSELOR, person_ref=pseudonyms.person_ref(CAMPUS, "T1001")
-            ),
-            ResponsibleStaff(
-                role=Role.COUNSELING_CENTER, person_ref=pseudonyms.person_ref(CAMPUS, "T3001")
-            ),
-        ],
-        updated_at=datetime.now(UTC),
-    )
-    assert await on_directory_entry(notify, record(entry, student_ref)) == "applied"
-    return student_ref
 
 
 async def test_alert_events_are_queued_once_per_event_id(

@@ -13,6 +13,7 @@ from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_notify.adapters.channels import (
     ChannelFailure,
     DingTalkRobot,
+    JsonWebhook,
     Outgoing,
     SmsGateway,
     WeComRobot,
@@ -86,6 +87,59 @@ async def test_dingtalk_signature_is_encoded_once() -> None:
     expected = hmac.new(b"SECsecret", f"{params['timestamp']}\nSECsecret".encode(), hashlib.sha256)
     assert params["sign"] == base64.b64encode(expected.digest()).decode()
     assert json.loads(seen[0].content)["at"]["atMobiles"] == ["13800000002"]
+
+
+async def test_webhook_posts_what_apprise_json_posted_with_basic_auth_from_the_url() -> None:
+    http, seen = client(200)
+    hook = JsonWebhook(http)
+    duty = "https://duty:pa55@duty.example.edu/hooks/shouwang?line=1"
+    for _ in range(2):  # the address parsed once, the same request each time
+        await hook.send(Outgoing(Channel.WEBHOOK, duty, "【守望】危急预警", "请立即处理", "x"))
+    assert len(seen) == 2
+    request = seen[1]
+    assert str(request.url) == "https://duty.example.edu/hooks/shouwang?line=1"
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"duty:pa55").decode()
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == {
+        "version": "1.0",
+        "title": "【守望】危急预警",
+        "message": "请立即处理",
+        "attachments": [],
+        "type": "info",
+    }
+
+
+@pytest.mark.parametrize("status", [400, 404, 429, 500, 503])
+async def test_webhook_refusals_are_retried_never_given_up(status: int) -> None:
+    http, _ = client(status)
+    with pytest.raises(ChannelFailure) as failure:
+        await JsonWebhook(http).send(Outgoing(Channel.WEBHOOK, "http://duty/h", "s", "b", "x"))
+    assert (failure.value.code, failure.value.permanent) == ("refused", False)
+
+
+@pytest.mark.parametrize("address", ["duty.example.edu/h", "ftp://duty.example.edu/h", "http://"])
+async def test_webhook_with_a_malformed_address_fails_for_good(address: str) -> None:
+    http, seen = client(200)
+    with pytest.raises(ChannelFailure) as failure:
+        await JsonWebhook(http).send(Outgoing(Channel.WEBHOOK, address, "s", "b", "x"))
+    assert (failure.value.code, failure.value.permanent) == ("bad_address", True)
+    assert not seen
+
+
+async def test_webhook_unreachable_or_slow_fails_without_leaking_the_address() -> None:
+    def away(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/slow":
+            raise httpx.ReadTimeout("timed out", request=request)
+        raise httpx.ConnectError("duty.example.edu refused", request=request)
+
+    hook = JsonWebhook(httpx.AsyncClient(transport=httpx.MockTransport(away)))
+    for path, code in (("/down", "refused"), ("/slow", "timeout")):
+        with pytest.raises(ChannelFailure) as failure:
+            await hook.send(
+                Outgoing(Channel.WEBHOOK, f"http://duty.example.edu{path}", "s", "b", "x")
+            )
+        assert (failure.value.code, failure.value.permanent) == (code, False)
+        assert "duty.example.edu" not in str(failure.value)
 
 
 def test_email_is_plain_utf8_text_from_our_domain() -> None:

@@ -33,7 +33,8 @@ async def test_a_malformed_erasure_is_dead_lettered_with_its_reason() -> None:
     broker = KafkaBroker()
     # The poison path never reaches the database.
     notify: Any = SimpleNamespace(
-        broker=broker, settings=SimpleNamespace(group_prefix="unit", alert_batch=10)
+        broker=broker,
+        settings=SimpleNamespace(group_prefix="unit", alert_batch=10, case_event_batch=10),
     )
     register_consumers(notify)
     dead: list[dict[str, Any]] = []
@@ -56,7 +57,8 @@ async def test_a_malformed_staff_listing_is_dead_lettered_not_dropped() -> None:
     """A leaving that breaks its contract must be seen: contacts would otherwise outlive it."""
     broker = KafkaBroker()
     notify: Any = SimpleNamespace(
-        broker=broker, settings=SimpleNamespace(group_prefix="unit", alert_batch=10)
+        broker=broker,
+        settings=SimpleNamespace(group_prefix="unit", alert_batch=10, case_event_batch=10),
     )
     register_consumers(notify)
     dead: list[dict[str, Any]] = []

@@ -127,21 +127,53 @@ def decode_case_event(record: Any) -> Envelope[Payload] | None:
     return decode_event(raw, payload_cls)
 
 
+#: Case events that only keep the case picture and queue a notice for the owner, which goes
+#: out in a bundle minutes later anyway (`case_batch_seconds`). A census makes most of the
+#: topic of these, and a batch of nothing else may step aside while critical work is under
+#: way. Every other event (a consent decided or withdrawn, an acknowledgement, an erasure, a
+#: closing, staff leaving, a severity change that may reach a family, the notices that go at
+#: once) makes its batch go at once.
+ROUTINE_CASE_EVENTS = frozenset(
+    {CaseOpened.EVENT_TYPE, CaseAssigned.EVENT_TYPE, CaseTransitioned.EVENT_TYPE}
+)
+#: Case events applied per transaction: a batch's rows (a case each) are locked only until its
+#: slice commits, so an urgent planner locking a student's case waits for a few events at
+#: most, never for a whole batch.
+CASE_EVENTS_PER_TRANSACTION = 20
+
+
+def routine_only(events: Sequence[Envelope[Payload] | None]) -> bool:
+    """Whether every event of the batch is routine (or one notify does not act on)."""
+    return all(e is None or e.type in ROUTINE_CASE_EVENTS for e in events)
+
+
+async def on_case_batch(notify: Notify, events: Sequence[Envelope[Payload] | None]) -> list[str]:
+    """What queued up on the cases topic: a batch of routine events first steps aside while
+    critical alerts are landed and planned (for at most `Precedence.seconds`, so the notices
+    are slowed during a burst, never stopped); any other batch is applied at once. A lone
+    event never waits: the runtime retries a failed batch record by record, and 200 records
+    stepping aside in turn would hold the topic for minutes."""
+    if len(events) > 1 and routine_only(events):
+        await notify.planner.precedence.yield_to_critical()
+    return await on_case_events(notify, events)
+
+
 async def on_case_events(notify: Notify, events: Sequence[Envelope[Payload] | None]) -> list[str]:
-    """Case events, family-contact decisions and acknowledgements, in order, in one
+    """Case events, family-contact decisions and acknowledgements, in order, a few per
     transaction (each event id claimed once). Returns what became of each."""
-    outcomes = []
-    async with worker_transaction(notify.pool) as conn:
-        for envelope in events:
-            if envelope is None:
-                outcomes.append(SKIPPED)
-            elif not await claim_event(conn, "notify.cases", envelope.id, envelope.campus_id):
-                outcomes.append(DUPLICATE)
-            else:
-                await apply_case_event(
-                    conn, notify.cipher, notify.policy, envelope, datetime.now(UTC)
-                )
-                outcomes.append(APPLIED)
+    outcomes: list[str] = []
+    for first in range(0, len(events), CASE_EVENTS_PER_TRANSACTION):
+        async with worker_transaction(notify.pool) as conn:
+            for envelope in events[first : first + CASE_EVENTS_PER_TRANSACTION]:
+                if envelope is None:
+                    outcomes.append(SKIPPED)
+                elif not await claim_event(conn, "notify.cases", envelope.id, envelope.campus_id):
+                    outcomes.append(DUPLICATE)
+                else:
+                    await apply_case_event(
+                        conn, notify.cipher, notify.policy, envelope, datetime.now(UTC)
+                    )
+                    outcomes.append(APPLIED)
     for envelope, outcome in zip(events, outcomes, strict=True):
         if envelope is not None and outcome == DUPLICATE:
             metrics.DEDUPLICATED.labels("all", envelope.type).inc()

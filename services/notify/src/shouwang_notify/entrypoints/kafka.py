@@ -7,8 +7,6 @@ away (database, broker) is waited out, never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_servicekit.kafka.consumers import (
     DEAD_LETTERED,
@@ -22,9 +20,13 @@ from shouwang_servicekit.kafka.consumers import (
 from .. import metrics
 from ..adapters.inbox import Landing
 from ..container import Notify
-from .consumers import decode_alert, on_alerts, on_case_event, on_directory_entry
-
-Handler = Callable[[Notify, Record], Awaitable[str]]
+from .consumers import (
+    decode_alert,
+    decode_case_event,
+    on_alerts,
+    on_case_batch,
+    on_directory_entry,
+)
 
 
 class _Observer(ConsumerObserver):
@@ -60,21 +62,32 @@ def register_consumers(notify: Notify) -> None:
         progress=metrics.PROGRESS,
     )
 
-    # Case events one at a time: batched (one transaction for what queued up), the cases
-    # consumer saved no measurable CPU in bench/pipeline.py, and a long transaction of case
-    # notices beside the planner is not worth a risk to a critical alert's first message.
-    # The directory changes rarely.
-    for topic, apply in ((CASES, on_case_event), (DIRECTORY, on_directory_entry)):
+    # Case events in batches of what queued up (one offset commit each): a census brings one
+    # or more per alert. A batch of routine ones steps aside while critical alerts are landed
+    # and planned; its events are applied a few per transaction (`on_case_events`).
+    subscribe_batch(
+        notify.broker,
+        CASES,
+        group_id=f"{notify.settings.group_prefix}.{CASES}",
+        decode=decode_case_event,
+        handle=lambda events: on_case_batch(notify, events),
+        max_records=notify.settings.case_event_batch,
+        poll_ms=50,
+        retry=Retry(),
+        observer=observer,
+        progress=metrics.PROGRESS,
+    )
 
-        async def handle(record: Record, apply: Handler = apply) -> str:
-            return await apply(notify, record)
+    # The directory changes rarely: one record at a time.
+    async def directory(record: Record) -> str:
+        return await on_directory_entry(notify, record)
 
-        subscribe(
-            notify.broker,
-            topic,
-            group_id=f"{notify.settings.group_prefix}.{topic}",
-            handle=handle,
-            retry=Retry(),
-            observer=observer,
-            progress=metrics.PROGRESS,
-        )
+    subscribe(
+        notify.broker,
+        DIRECTORY,
+        group_id=f"{notify.settings.group_prefix}.{DIRECTORY}",
+        handle=directory,
+        retry=Retry(),
+        observer=observer,
+        progress=metrics.PROGRESS,
+    )
