@@ -267,6 +267,7 @@ def test_the_ack_page_says_who_confirms_what_for_whom(language: str, says: list[
             "severity": "severe",
             "role": "community_psych_teacher",
             "deadline": ALERT["deadline"],
+            "overdue": False,
             "action": "/ack/s/ABCDE23456",
         },
     )
