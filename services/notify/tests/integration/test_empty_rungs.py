@@ -35,7 +35,7 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters import state
 from shouwang_notify.adapters.db import worker_transaction
-from shouwang_notify.domain.routing import Responsible
+from shouwang_notify.domain.routing import AlertNotice, Responsible
 from shouwang_notify.service_layer.alerts import plan_alerts
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
@@ -47,6 +47,17 @@ CENTER_SMS = "13800000004"  # T3001, the counseling center, by SMS
 
 def sms_to(http_sink: HttpSink, number: str) -> list[str]:
     return [r.body["text"] for r in http_sink.at("/sms") if r.body["to"] == number]
+
+
+async def plan_and_deliver(
+    pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    sinks: tuple[SmtpSink, HttpSink, httpx.AsyncClient],
+    notices: list[AlertNotice],
+) -> None:
+    async with worker_transaction(pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, notices, datetime.now(UTC))
+    await drain(dispatcher(pool, cipher, *sinks, POLICY))
 
 
 async def test_an_alert_climbing_to_an_empty_rung_reaches_the_next_staffed_rung_at_once(
@@ -91,9 +102,8 @@ async def test_an_alert_climbing_to_an_empty_rung_reaches_the_next_staffed_rung_
         event_type="shouwang.alert.escalated",
         escalation_level=1,
     )
-    async with worker_transaction(notify_pool) as conn:
-        await plan_alerts(conn, cipher, POLICY, [to_leader, to_teacher], datetime.now(UTC))
-    await drain(dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, POLICY))
+    sinks = (smtp_sink, http_sink, http_client)
+    await plan_and_deliver(notify_pool, cipher, sinks, [to_leader, to_teacher])
 
     (duty,) = sms_to(http_sink, ON_DUTY_SMS)
     assert "二级学院领导无人在册，由值班室接手" in duty
@@ -139,9 +149,7 @@ async def test_the_center_is_not_told_an_empty_rung_is_handling_it(
         event_type="shouwang.alert.escalated",
         escalation_level=3,
     )
-    async with worker_transaction(notify_pool) as conn:
-        await plan_alerts(conn, cipher, POLICY, [escalated], datetime.now(UTC))
-    await drain(dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, POLICY))
+    await plan_and_deliver(notify_pool, cipher, (smtp_sink, http_sink, http_client), [escalated])
 
     (center,) = sms_to(http_sink, CENTER_SMS)
     assert "二级学院领导无人在册，已转值班室" in center
