@@ -86,6 +86,19 @@ def test_mild_is_never_pushed_only_digested_for_the_owner() -> None:
     ]
 
 
+def test_a_mild_alert_on_an_empty_rung_joins_the_next_tiers_digest_never_the_on_duty_line() -> None:
+    escalated = notice(
+        Severity.MILD,
+        event_type="shouwang.alert.escalated",
+        owner_role=Role.COMMUNITY_PSYCH_TEACHER,
+        inform_roles=(Role.RESIDENCE_COUNSELOR,),
+    )
+    no_teacher = [p for p in STAFF if p.role is not Role.COMMUNITY_PSYCH_TEACHER]
+    routing = route_alert(escalated, no_teacher, CONSENTED)
+    assert [(i.recipient_ref, i.timing) for i in routing.intents] == [("per_center", Timing.DIGEST)]
+    assert routing.unreached_roles == [Role.COMMUNITY_PSYCH_TEACHER]
+
+
 @pytest.mark.parametrize(
     "consent",
     [None, ConsentState.DECLINED, ConsentState.WITHDRAWN],

@@ -196,25 +196,29 @@ def route_alert(
             Intent(RecipientKind.STAFF, person_ref, role, template, timing, grouped)
         )
 
-    if notice.severity <= Severity.NONE:
-        return routing
-    if notice.severity is Severity.MILD:
-        # Mild is never pushed (不过度干涉): the owners read it in their daily digest.
+    def owners(template: Template, timing: Timing) -> None:
+        """The owner role's holders, or in an empty rung's place the next tier's."""
         for person_ref in by_role.get(notice.owner_role, []):
-            add(person_ref, notice.owner_role, Template.DIGEST, Timing.DIGEST)
-        if not by_role.get(notice.owner_role):
-            routing.unreached_roles.append(notice.owner_role)
-        return routing
-    timing = Timing.NOW if notice.severity >= Severity.SEVERE else Timing.AFTER_QUIET_HOURS
-    for person_ref in by_role.get(notice.owner_role, []):
-        add(person_ref, notice.owner_role, Template.ALERT, timing)
-    if not by_role.get(notice.owner_role):
+            add(person_ref, notice.owner_role, template, timing)
+        if by_role.get(notice.owner_role):
+            return
         routing.unreached_roles.append(notice.owner_role)
         routing.owner_vacant = True
         stand_in = routing.stand_in = stand_in_for(notice.owner_role, by_role)
-        if stand_in is not None:
-            for person_ref in by_role[stand_in]:
-                add(person_ref, stand_in, Template.ALERT, timing)
+        if stand_in is None:
+            return
+        for person_ref in by_role[stand_in]:
+            add(person_ref, stand_in, template, timing)
+
+    if notice.severity <= Severity.NONE:
+        return routing
+    if notice.severity is Severity.MILD:
+        # Mild is never pushed (不过度干涉): the owners read it in their daily digest; with
+        # nobody on the owner's rung, the next tier's do (never the on-duty line).
+        owners(Template.DIGEST, Timing.DIGEST)
+        return routing
+    timing = Timing.NOW if notice.severity >= Severity.SEVERE else Timing.AFTER_QUIET_HOURS
+    owners(Template.ALERT, timing)
     for role in notice.inform_roles:
         if role is notice.owner_role:
             continue
