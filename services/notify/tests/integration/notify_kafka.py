@@ -19,7 +19,7 @@ from shouwang_contracts.events.casework import (
     ResponsibleStaff,
     StudentRouting,
 )
-from shouwang_contracts.events.triage import AlertRaised
+from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import NOTIFICATIONS
 from shouwang_contracts.vocabulary import Role, Severity
@@ -85,6 +85,36 @@ def alert(
             ack_deadline=now + deadline,
             policy_version="test",
             raised_at=now,
+        ),
+        campus_id,
+        student_ref,
+    )
+
+
+def escalated(
+    campus_id: str,
+    student_ref: str,
+    severity: Severity,
+    *,
+    from_role: Role,
+    owner: Role,
+    inform: tuple[Role, ...] = (),
+    level: int = 1,
+) -> Envelope[Any]:
+    """Triage's escalation of a fresh alert from `from_role` to `owner`, now."""
+    now = datetime.now(UTC)
+    return wrap(
+        AlertEscalated(
+            alert_id=str(uuid.uuid4()),
+            student_ref=student_ref,
+            severity=severity,
+            from_role=from_role,
+            owner_role=owner,
+            inform_roles=list(inform),
+            ack_deadline=now + timedelta(hours=1),
+            escalation_level=level,
+            missed_deadline=now,
+            escalated_at=now,
         ),
         campus_id,
         student_ref,

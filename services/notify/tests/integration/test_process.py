@@ -19,6 +19,7 @@ from notify_kafka import (
     alert,
     case_with_consent,
     directory,
+    escalated,
     publish,
     wrap,
 )
@@ -192,6 +193,45 @@ async def test_a_mild_alert_reaches_no_one_at_once(
         assert answer.status_code == 200
         assert {d["recipient_role"] for d in answer.json()} == {"counseling_center"}
     assert not http_sink.at("/cgi-bin/webhook/send")
+
+
+async def test_an_escalation_to_a_college_leader_nobody_holds_reaches_the_on_duty_line_at_once(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    http_sink: HttpSink,
+) -> None:
+    """The demo's 医学院 over Kafka: no college leader holds the student, and a severe alert
+    the center let pass climbs to that rung (the last one). The escalation itself reaches the
+    on-duty line, which is told it has the alert; the center is told the rung is empty, not
+    that the leader is handling it. Triage sets no on-duty flag: notify decides from the
+    roster it knows."""
+    notify = await notify_process().start_async()
+    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    no_leader = {role: no for role, no in STAFF.items() if role is not Role.COLLEGE_LEADER}
+    await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024030002", no_leader))
+    await asyncio.sleep(1.0)  # the directory first, as it would have come
+    to_leader = escalated(
+        campus.id,
+        campus.student("2024030002"),
+        Severity.SEVERE,
+        from_role=Role.COUNSELING_CENTER,
+        owner=Role.COLLEGE_LEADER,
+        inform=(Role.COUNSELING_CENTER, Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER),
+        level=3,
+    )
+    await publish(kafka_bootstrap, to_leader)
+
+    def sms(number: str) -> list[str]:
+        return [r.body["text"] for r in http_sink.at("/sms") if r.body["to"] == number]
+
+    await until(lambda: sms("13800000999") and sms("13800000004"), what="duty and center")
+    (duty,) = sms("13800000999")
+    assert "二级学院领导无人在册，由值班室接手" in duty
+    (center,) = sms("13800000004")
+    assert "二级学院领导无人在册，已转值班室" in center
+    assert "处置中" not in center
 
 
 async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(

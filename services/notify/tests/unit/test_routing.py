@@ -86,6 +86,19 @@ def test_mild_is_never_pushed_only_digested_for_the_owner() -> None:
     ]
 
 
+def test_a_mild_alert_on_an_empty_rung_joins_the_next_tiers_digest_never_the_on_duty_line() -> None:
+    escalated = notice(
+        Severity.MILD,
+        event_type="shouwang.alert.escalated",
+        owner_role=Role.COMMUNITY_PSYCH_TEACHER,
+        inform_roles=(Role.RESIDENCE_COUNSELOR,),
+    )
+    no_teacher = [p for p in STAFF if p.role is not Role.COMMUNITY_PSYCH_TEACHER]
+    routing = route_alert(escalated, no_teacher, CONSENTED)
+    assert [(i.recipient_ref, i.timing) for i in routing.intents] == [("per_center", Timing.DIGEST)]
+    assert routing.unreached_roles == [Role.COMMUNITY_PSYCH_TEACHER]
+
+
 @pytest.mark.parametrize(
     "consent",
     [None, ConsentState.DECLINED, ConsentState.WITHDRAWN],
@@ -139,6 +152,50 @@ def test_moderate_waits_for_quiet_hours_to_end() -> None:
 def test_an_owner_nobody_holds_is_reported_unreached() -> None:
     routing = route_alert(notice(Severity.SEVERE), STAFF[:1], NO_FAMILY)
     assert routing.unreached_roles == [Role.COUNSELING_CENTER]
+
+
+def test_an_empty_owner_rung_passes_the_alert_to_the_next_tier_someone_holds() -> None:
+    # Graded example (bundled ladder: counselor -> teacher -> center -> college leader): a
+    # moderate alert escalated to the psychology teacher of a student with no teacher on the
+    # roster goes to the center in the same event, as the alert it now is (with a link).
+    escalated = notice(
+        Severity.MODERATE,
+        event_type="shouwang.alert.escalated",
+        owner_role=Role.COMMUNITY_PSYCH_TEACHER,
+        inform_roles=(Role.RESIDENCE_COUNSELOR,),
+    )
+    no_teacher = [p for p in STAFF if p.role is not Role.COMMUNITY_PSYCH_TEACHER]
+    routing = route_alert(escalated, no_teacher, NO_FAMILY)
+    by_ref = {i.recipient_ref: i for i in routing.intents}
+    assert (routing.owner_vacant, routing.stand_in) == (True, Role.COUNSELING_CENTER)
+    assert by_ref["per_center"].template is Template.ALERT
+    assert by_ref["per_center"].role is Role.COUNSELING_CENTER
+    assert by_ref["per_counselor"].template is Template.ALERT_INFORMED
+    assert ON_DUTY_REF not in by_ref  # someone holds a tier above: the line is not needed
+    assert routing.unreached_roles == [Role.COMMUNITY_PSYCH_TEACHER]  # still on record
+
+
+def test_above_the_last_rung_the_on_duty_line_stands_in_at_once() -> None:
+    # Graded example (the demo's 医学院: no college leader on the roster): a severe alert the
+    # center let pass climbs to the college leader, the last rung. Nobody holds it, so the
+    # on-duty line has the alert at once, not after another rung's deadline.
+    escalated = notice(
+        Severity.SEVERE,
+        event_type="shouwang.alert.escalated",
+        owner_role=Role.COLLEGE_LEADER,
+        inform_roles=(Role.COUNSELING_CENTER, Role.RESIDENCE_COUNSELOR),
+        escalation_level=3,
+    )
+    routing = route_alert(escalated, STAFF[:3], NO_FAMILY)
+    by_ref = {i.recipient_ref: i for i in routing.intents}
+    assert (routing.owner_vacant, routing.stand_in) == (True, None)
+    assert by_ref[ON_DUTY_REF].template is Template.ON_DUTY
+    assert by_ref[ON_DUTY_REF].timing is Timing.NOW
+    assert by_ref["per_center"].template is Template.ALERT_INFORMED
+    # With a college leader on file, nothing stands in.
+    staffed = route_alert(escalated, STAFF, NO_FAMILY)
+    assert (staffed.owner_vacant, staffed.stand_in) == (False, None)
+    assert ON_DUTY_REF not in {i.recipient_ref for i in staffed.intents}
 
 
 def test_consent_recorded_on_a_severe_case_reaches_the_family() -> None:

@@ -267,6 +267,7 @@ def test_the_ack_page_says_who_confirms_what_for_whom(language: str, says: list[
             "severity": "severe",
             "role": "community_psych_teacher",
             "deadline": ALERT["deadline"],
+            "overdue": False,
             "action": "/ack/s/ABCDE23456",
         },
     )
@@ -290,3 +291,57 @@ def test_the_app_link_carries_the_case_id_only() -> None:
     assert app_page("https://app.example.edu", "../a?b") == (
         "https://app.example.edu/desk/cases/..%2Fa%3Fb"
     )
+
+
+VACANT = {**ALERT, "owner_role": "college_leader", "escalated": True, "owner_vacant": True}
+
+
+@pytest.mark.parametrize(
+    ("template", "language", "context", "says"),
+    [
+        (
+            Template.ALERT_INFORMED,
+            "zh-CN",
+            {**VACANT, "stand_in": None},
+            "但该生的二级学院领导一级暂无人在册，现由值班室接手",
+        ),
+        (
+            Template.ALERT_INFORMED,
+            "en",
+            {**VACANT, "stand_in": None},
+            "Nobody holds the college leader role for the student, so the on-duty line has it",
+        ),
+        (
+            Template.ON_DUTY,
+            "zh-CN",
+            {**VACANT, "stand_in": None},
+            "该预警已逐级上报至二级学院领导，但该生的二级学院领导一级暂无人在册，现由值班室接手",
+        ),
+        (
+            Template.ALERT,
+            "zh-CN",
+            {**VACANT, "owner_role": "community_psych_teacher", "stand_in": "counseling_center"},
+            "已逐级上报至社区心理教师，但该生的社区心理教师一级暂无人在册，现转至您处置",
+        ),
+    ],
+)
+def test_the_center_is_not_told_an_empty_rung_is_handling_it(
+    template: Template, language: str, context: dict[str, object], says: str
+) -> None:
+    """Demo walk: alerts for the 医学院's students climbed to 二级学院领导, whom nobody holds
+    for them, and the center read 二级学院领导处置中. Every message of such an event says the
+    rung is empty and who has the alert now, in full and by SMS."""
+    message = TEMPLATES.message(template, language, context)  # type: ignore[arg-type]
+    assert says in message.body
+    for text in (message.subject, message.body, message.short):
+        assert "二级学院领导处置中" not in text
+        assert "owned by the college leader" not in text
+        assert "contact the college leader" not in text.lower()
+    assert len(message.short) <= 140
+
+
+def test_a_grouped_notice_says_which_alert_has_nobody_on_its_rung() -> None:
+    item = {**CONTEXTS[Template.ALERTS_INFORMED]["items"][0], "owner_role": "college_leader"}  # type: ignore[index]
+    context = {"role": "college_leader", "items": [{**item, "owner_vacant": True}]}
+    message = TEMPLATES.message(Template.ALERTS_INFORMED, "zh-CN", context)
+    assert "二级学院领导一级无人在册，由值班室接手" in message.body

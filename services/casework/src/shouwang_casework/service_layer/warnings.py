@@ -235,7 +235,11 @@ async def on_alert_escalated(
     *,
     student_locked: bool = False,
 ) -> WarningOutcome:
-    """An unacknowledged alert climbed a tier: the new owner role can take over the case."""
+    """An unacknowledged alert climbed a tier: the new owner role can take over the case.
+
+    When nobody holds the new role for the student (a college with no leader on the roster),
+    the case stays with its owner: someone still owns it, and notify reaches the next tier
+    someone holds, or the on-duty line, in the empty rung's place and says so."""
     escalated = envelope.data
     await _lock(conn, envelope.campus_id, escalated.student_ref, locked=student_locked)
     alert = await alert_repo.get_alert(conn, escalated.alert_id, lock=True)

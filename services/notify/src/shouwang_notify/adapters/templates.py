@@ -65,9 +65,12 @@ class Templates:
         """Ids to labels and times to campus time, in `language`."""
         values = dict(context)
         values.setdefault("app_url", self._app_url)
+        # Alert messages queued before routing named an empty owner rung say nothing of one.
+        values.setdefault("owner_vacant", False)
+        values.setdefault("stand_in", None)
         if values.get("severity"):
             values["severity"] = Severity(values["severity"]).label(language)
-        for key in ("role", "owner_role"):
+        for key in ("role", "owner_role", "stand_in"):
             if values.get(key):
                 values[key] = Role(values[key]).label(language)
         for key in ("deadline",):
@@ -82,8 +85,9 @@ class Templates:
             item = dict(item)
             if item.get("severity"):
                 item["severity"] = Severity(item["severity"]).label(language)
-            if item.get("owner_role"):
-                item["owner_role"] = Role(item["owner_role"]).label(language)
+            for key in ("owner_role", "stand_in"):
+                if item.get(key):
+                    item[key] = Role(item[key]).label(language)
             if item.get("task"):
                 item = self._task(item, language)
             elif item.get("deadline"):

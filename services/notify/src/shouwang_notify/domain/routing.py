@@ -9,6 +9,11 @@
   case, never with free text; one family message per case and severity.
 - Case events staff care about go to the person concerned, batched with others that arrive
   within a short window.
+- An owner rung nobody holds for the student (no college leader on a college's roster) does
+  not keep the alert waiting there: it goes at once to the next tier up that someone holds
+  for the student, or, above the last tier, to the campus on-duty line (always staffed), and
+  every message of the event says the rung is empty and who has the alert (`stand_in`).
+  Triage's ladder keeps the deadlines; this only decides who is reached meanwhile.
 - A role informed for oversight only (off the ladder: the college leader) hears of the first
   alert at once and of the alerts after it within a few minutes in one message (`grouped`):
   a census burst must not bury a leader under one identical notice per student.
@@ -89,6 +94,10 @@ class AlertNotice:
     on_duty: bool = False  # triage asks for the campus on-duty contact
     follow_ups: tuple[FollowUpAsk, ...] = ()  # what is asked besides acknowledging
     incomplete: bool = False  # graded on a partial screening sheet
+    # Set by routing: nobody holds the owner role for the student, and who has the alert
+    # instead (a tier's role; None with `owner_vacant`: the on-duty line).
+    owner_vacant: bool = False
+    stand_in: Role | None = None
 
     @property
     def escalated(self) -> bool:
@@ -145,6 +154,26 @@ class AlertRouting:
     intents: list[Intent] = field(default_factory=list)
     family: bool = False
     unreached_roles: list[Role] = field(default_factory=list)
+    owner_vacant: bool = False  # nobody holds the owner role for the student
+    stand_in: Role | None = None  # the tier reached in its place (None: the on-duty line)
+
+
+def stand_in_for(owner: Role, held: dict[Role, list[str]]) -> Role | None:
+    """The next tier up from `owner` that someone holds for the student, if any.
+
+    DESIGN §1 escalates "level by level until a qualified person owns" an alert, and the
+    bundled policy's ladder (教思政厅函〔2021〕10号: counselors, the counseling center and
+    college leadership act) climbs the tiers in order; an empty rung is skipped rather than
+    waited at. An owner off the ladder (the college leader, the last rung) has no tier
+    above it: the on-duty line stands in (None)."""
+    tier = owner.tier
+    if tier is None:
+        return None
+    above = sorted(
+        (r for r in held if r.tier is not None and r.tier > tier and held[r]),
+        key=lambda r: r.tier or 0,
+    )
+    return above[0] if above else None
 
 
 def route_alert(
@@ -167,20 +196,29 @@ def route_alert(
             Intent(RecipientKind.STAFF, person_ref, role, template, timing, grouped)
         )
 
+    def owners(template: Template, timing: Timing) -> None:
+        """The owner role's holders, or in an empty rung's place the next tier's."""
+        for person_ref in by_role.get(notice.owner_role, []):
+            add(person_ref, notice.owner_role, template, timing)
+        if by_role.get(notice.owner_role):
+            return
+        routing.unreached_roles.append(notice.owner_role)
+        routing.owner_vacant = True
+        stand_in = routing.stand_in = stand_in_for(notice.owner_role, by_role)
+        if stand_in is None:
+            return
+        for person_ref in by_role[stand_in]:
+            add(person_ref, stand_in, template, timing)
+
     if notice.severity <= Severity.NONE:
         return routing
     if notice.severity is Severity.MILD:
-        # Mild is never pushed (不过度干涉): the owners read it in their daily digest.
-        for person_ref in by_role.get(notice.owner_role, []):
-            add(person_ref, notice.owner_role, Template.DIGEST, Timing.DIGEST)
-        if not by_role.get(notice.owner_role):
-            routing.unreached_roles.append(notice.owner_role)
+        # Mild is never pushed (不过度干涉): the owners read it in their daily digest; with
+        # nobody on the owner's rung, the next tier's do (never the on-duty line).
+        owners(Template.DIGEST, Timing.DIGEST)
         return routing
     timing = Timing.NOW if notice.severity >= Severity.SEVERE else Timing.AFTER_QUIET_HOURS
-    for person_ref in by_role.get(notice.owner_role, []):
-        add(person_ref, notice.owner_role, Template.ALERT, timing)
-    if not by_role.get(notice.owner_role):
-        routing.unreached_roles.append(notice.owner_role)
+    owners(Template.ALERT, timing)
     for role in notice.inform_roles:
         if role is notice.owner_role:
             continue
@@ -193,6 +231,12 @@ def route_alert(
     if notice.severity is Severity.CRITICAL or notice.is_re_alert or notice.on_duty:
         routing.intents.append(
             Intent(RecipientKind.ON_DUTY, ON_DUTY_REF, None, Template.ON_DUTY, Timing.NOW)
+        )
+    elif routing.owner_vacant and routing.stand_in is None:
+        # The on-duty line has the alert in the empty rung's place, as soon as its grade
+        # allows (a moderate one waits out quiet hours as an owner's would).
+        routing.intents.append(
+            Intent(RecipientKind.ON_DUTY, ON_DUTY_REF, None, Template.ON_DUTY, timing)
         )
     if not notice.escalated and family.allows(notice.severity):
         routing.family = True

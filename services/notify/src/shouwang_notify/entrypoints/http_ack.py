@@ -133,7 +133,12 @@ async def _viewer(app: Notify, request: Request) -> str | None:
 
 
 def _page(
-    app: Notify, view: LinkView, language: Language, action: str, confirmed: bool
+    app: Notify,
+    view: LinkView,
+    language: Language,
+    action: str,
+    confirmed: bool,
+    now: datetime | None = None,
 ) -> HTMLResponse:
     if view.refusal is not None or view.link is None:
         refusal = view.refusal or LinkRefusal.FORGED
@@ -147,10 +152,16 @@ def _page(
         metrics.ACKNOWLEDGED.inc()
         onward = {"case_url": app_page(app.settings.app_base_url, view.case_id)}
         return HTMLResponse(app.templates.page("confirmed", language, onward), headers=_HEADERS)
+    deadline = view.link.ack_deadline
     context = {
         "severity": view.link.severity,
         "role": view.link.role,
-        "deadline": view.link.ack_deadline,
+        "deadline": deadline,
+        # Past its deadline the alert was passed on to the next rung: the page says so rather
+        # than "confirm by <a time gone>". The link still confirms while it lives and nobody
+        # acknowledged the alert (`open_link` refused it otherwise): an owner late is better
+        # than none.
+        "overdue": deadline is not None and deadline <= (now or datetime.now(UTC)),
         "action": action,
     }
     return HTMLResponse(app.templates.page("ack", language, context), headers=_HEADERS)
@@ -161,16 +172,18 @@ async def _show(
 ) -> HTMLResponse:
     language = _language(request, lang)
     viewer = await _viewer(app, request)  # before a connection is taken: it may wait
+    now = datetime.now(UTC)
     async with worker_transaction(app.pool) as conn:
         view = await open_link(
             conn,
             app.signer,
             token=token,
             short_code=code,
-            now=datetime.now(UTC),
+            now=now,
             viewer_ref=viewer,
         )
-    return _page(app, view, language, f"{request.url.path}?lang={language}", confirmed=False)
+    action = f"{request.url.path}?lang={language}"
+    return _page(app, view, language, action, confirmed=False, now=now)
 
 
 async def _confirm(

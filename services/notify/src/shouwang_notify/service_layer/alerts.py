@@ -85,6 +85,9 @@ def alert_context(notice: AlertNotice, role: Role | None) -> dict[str, Any]:
         "external": list(notice.inform_external),
         "link_id": None,
         "on_duty_phone": None,
+        # Nobody holds the owner role: who has it instead (None: the on-duty line).
+        "owner_vacant": notice.owner_vacant,
+        "stand_in": notice.stand_in.value if notice.stand_in else None,
     }
 
 
@@ -128,6 +131,8 @@ async def plan_alerts(
         case = cases.get(key)
         gate = case.family_gate() if case else state.CaseState.closed_gate()
         routing = route_alert(notice, people.get(key, []), gate)
+        if routing.owner_vacant:  # every message says who has it in the empty rung's place
+            notice = replace(notice, owner_vacant=True, stand_in=routing.stand_in)
         if case is not None and any(i.kind is RecipientKind.FAMILY for i in routing.intents):
             # The family hears once per case and grade: a later alert of this batch sees it.
             cases[key] = replace(case, family_told=notice.severity)

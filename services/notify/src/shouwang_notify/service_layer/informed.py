@@ -59,6 +59,8 @@ async def hold_back(
                     "owner_role": notice.owner_role.value,
                     "deadline": notice.ack_deadline.isoformat(),
                     "escalated": notice.escalated,
+                    "owner_vacant": notice.owner_vacant,
+                    "stand_in": notice.stand_in.value if notice.stand_in else None,
                 },
                 source_event_id=notice.event_id,
                 student_ref=notice.student_ref,
