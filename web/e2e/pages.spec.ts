@@ -1,10 +1,24 @@
 // Every page at phone and desk sizes (screenshots in test-results/screens), the report
 // page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
 // Files run in name order on one worker: loop.spec.ts has imported the roster by now.
-import { expect, test } from '@playwright/test'
+import { expect, test, type Page } from '@playwright/test'
 import { accessible, context, cutOff, shot, signIn } from './support'
 
 const BUDGET = 200 * 1024
+
+/** Table headers whose text breaks over more than one line. */
+async function wrappedHeaders(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('#main th'))
+      .filter((th) => {
+        const range = document.createRange()
+        range.selectNodeContents(th)
+        const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)))
+        return lines.size > 1
+      })
+      .map((th) => (th.textContent ?? '').trim()),
+  )
+}
 
 test('the report page loads under 200 KB of compressed JavaScript', async ({ browser }) => {
   const ctx = await context(browser, 'phone')
@@ -75,7 +89,14 @@ for (const kind of ['phone', 'desk'] as const) {
     await shot(page, `${kind}-case`)
     expect(await cutOff(page)).toEqual([])
     await page.goto('/desk/outcomes')
+    await expect(page.getByTestId('annual-table')).toBeVisible()
+    await page.waitForLoadState('networkidle')
     await shot(page, `${kind}-outcomes`)
+    // At 375 px the header cells wrapped a character to a line (重/度) and the leg names
+    // overlapped under the bars: tables now scroll inside their card, a header on one line.
+    expect(await wrappedHeaders(page)).toEqual([])
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+    expect(await cutOff(page)).toEqual([])
   })
 }
 

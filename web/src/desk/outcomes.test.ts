@@ -2,12 +2,12 @@
 // five students. In hours the one shown leg drew as 0 and the others as nothing, with no word
 // of why: the cycle-time chart looked broken.
 import { describe, expect, it } from 'vitest'
-import { cycleBars, inUnit, medianLines, unitFor, type CycleTimes, type Trends } from './outcomes'
+import { cycleBars, cycleChart, inUnit, medianLines, monthAxis, unitFor, type CycleTimes, type Trends } from './outcomes'
 
 const leg = (id: string, shown: boolean, p50 = 0, p90 = 0): CycleTimes['legs'][number] => ({
   id,
   label: id,
-  count: shown ? 40 : 3,
+  count: shown ? { value: 40, display: '40', hidden: null } : { value: null, display: '<5', hidden: 'small' },
   shown,
   seconds: shown ? { p50, p90 } : {},
 })
@@ -50,5 +50,38 @@ describe('median lines', () => {
   })
   it('is empty with no median at all', () => {
     expect(medianLines([month('2026-12', null)], ['acknowledged']).empty).toBe(true)
+  })
+})
+
+// At 375 px the six leg names overlapped under the bars, rotated or not.
+describe('the cycle-time chart on a phone', () => {
+  const legs = ['上报→研判预警', '研判预警→确认接手', '确认接手→首次干预', '首次干预→转介回复', '转介回复→结案', '结案→结案后回访']
+  const bars = cycleBars(legs.map((l, i) => ({ ...leg(l, i !== 3, 3600 * (i + 1), 7200 * (i + 1)), label: l })))
+  it('lays the bars down, every leg a row with its whole name, in the order a case takes them', () => {
+    const { option, height } = cycleChart(bars, ['中位数', '90 分位'], '小时', true)
+    expect(option.yAxis).toMatchObject({ type: 'category', data: legs, inverse: true, axisLabel: { interval: 0 } })
+    expect(option.xAxis).toMatchObject({ type: 'value', name: '小时' })
+    expect(option.grid.containLabel).toBe(true)
+    expect(height).toBeGreaterThanOrEqual(legs.length * 52)
+    expect(option.series[0]?.data[3]).toBeNull() // the hidden leg stays a gap, not a zero
+  })
+  it('keeps standing bars on a desk, labels inside the chart', () => {
+    const { option, height } = cycleChart(bars, ['中位数', '90 分位'], '小时', false)
+    expect(option.xAxis).toMatchObject({ type: 'category', data: legs })
+    expect(option.grid.containLabel).toBe(true)
+    expect(height).toBe(300)
+  })
+})
+
+describe('the month axis', () => {
+  const months = Array.from({ length: 12 }, (_, i) => `2026-${String(i + 1).padStart(2, '0')}`)
+  it('reads “3月” on a phone and drops labels that would overlap', () => {
+    const axis = monthAxis(months, true, (m) => `${m}月`)
+    expect(axis.data).toEqual(months)
+    expect(axis.axisLabel?.hideOverlap).toBe(true)
+    expect(axis.axisLabel?.formatter('2026-03')).toBe('3月')
+  })
+  it('keeps the full month on a desk', () => {
+    expect(monthAxis(months, false, (m) => `${m}月`)).toEqual({ type: 'category', data: months })
   })
 })

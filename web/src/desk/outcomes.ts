@@ -48,7 +48,8 @@ export interface Annual extends Report {
 }
 
 export interface Percentiles {
-  count: number
+  /** How many cases measured it, suppressed like any figure ("<5", "*"). */
+  count: Cell
   shown: boolean
   seconds: Record<string, number>
 }
@@ -120,3 +121,50 @@ export function medianLines(months: Trends['months'], legs: string[]) {
 
 /** Chart values: a hidden cell is a gap, never a zero. */
 export const plotted = (cell: Cell): number | null => (cell.hidden ? null : cell.value)
+
+/** The cycle-time bars as an ECharts option. On a phone the six leg names (“研判预警→确认接手”)
+ *  overlapped under the bars even rotated: there the bars lie down, one leg a row, its name
+ *  whole beside it. `height` is what the chart needs (px). */
+export function cycleChart(
+  bars: ReturnType<typeof cycleBars>,
+  names: [string, string],
+  unitName: string,
+  narrow: boolean,
+) {
+  const series = [bars.p50, bars.p90].map((data, i) => ({ name: names[i], type: 'bar', data }))
+  const tooltip = { trigger: 'axis', confine: true }
+  const legend = { data: names, top: 0 }
+  if (narrow) {
+    return {
+      height: Math.max(300, 80 + bars.labels.length * 52),
+      option: {
+        tooltip,
+        legend,
+        grid: { left: 8, right: 24, top: 40, bottom: 8, containLabel: true },
+        // The legs top to bottom in the order a case takes them.
+        yAxis: { type: 'category', data: bars.labels, inverse: true, axisLabel: { interval: 0, width: 112, overflow: 'break' } },
+        xAxis: { type: 'value', name: unitName, nameLocation: 'end', nameGap: 4, splitNumber: 3 },
+        series,
+      },
+    }
+  }
+  return {
+    height: 300,
+    option: {
+      tooltip,
+      legend,
+      grid: { left: 16, right: 16, top: 56, bottom: 8, containLabel: true },
+      xAxis: { type: 'category', data: bars.labels, axisLabel: { interval: 0, rotate: 30 } },
+      yAxis: { type: 'value', name: unitName },
+      series,
+    },
+  }
+}
+
+/** A month axis: “2026-03” on a desk; on a phone “3月” (the year is the page's), every label
+ *  ECharts can fit rather than all twelve on top of each other. */
+export function monthAxis(months: string[], narrow: boolean, monthLabel: (m: number) => string) {
+  return narrow
+    ? { type: 'category', data: months, axisLabel: { hideOverlap: true, formatter: (m: string) => monthLabel(Number(m.slice(5))) } }
+    : { type: 'category', data: months }
+}

@@ -384,6 +384,7 @@ const en: typeof zh = {
   },
   outcomes: {
     title: 'Outcomes',
+    month: 'M{m}',
     notYet: 'The outcome figures are not available right now; try again later.',
     year: 'Year',
     by: 'Group',

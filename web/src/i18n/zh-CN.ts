@@ -381,6 +381,7 @@ export default {
   },
   outcomes: {
     title: '成效统计',
+    month: '{m}月',
     notYet: '统计服务暂不可用，请稍后再看。',
     year: '年度',
     by: '分组',

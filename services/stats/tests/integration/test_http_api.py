@@ -336,9 +336,9 @@ async def test_every_report_answers_for_the_seed_year(
 
     cycles = (await client.get("/v1/outcomes/cycle-times", params=window, headers=staff)).json()
     legs = {leg["id"]: leg for leg in cycles["legs"]}
-    assert legs["graded__acknowledged"]["count"] == 50
+    assert legs["graded__acknowledged"]["count"]["value"] == 50
     assert legs["graded__acknowledged"]["shown"]
-    assert legs["intervened__referral_answered"]["count"] == 5
+    assert legs["intervened__referral_answered"]["count"]["value"] == 5
 
     escalations = (
         await client.get("/v1/outcomes/escalations", params=window, headers=staff)
@@ -364,8 +364,24 @@ async def test_every_report_answers_for_the_seed_year(
     # the failure away by subtraction, so they are hidden too.
     assert by_channel["wecom"]["cells"]["delivered"]["hidden"] == "complementary"
     [wecom] = [d for d in sent["delivery"] if d["channel"] == "wecom"]
-    assert wecom["count"] == 5
+    # The count of deliveries is that hidden cell: it is hidden the same way.
+    assert (wecom["count"]["value"], wecom["count"]["display"]) == (None, "*")
     assert wecom["seconds"]["p50"] == statistics.median(year.delivery_seconds) == 15
+
+
+async def test_a_delivery_time_does_not_count_a_hidden_cell(
+    client: httpx.AsyncClient, secret: str
+) -> None:
+    # A channel's deliveries are the outcomes table's delivered cell; shown beside the
+    # delivery times they undid the complement that keeps one failed SMS from being worked out.
+    staff = auth(secret, Role.COUNSELING_CENTER, YEAR.campus_id)
+    sent = (
+        await client.get("/v1/outcomes/notifications", params={"from": "2025"}, headers=staff)
+    ).json()
+    cells = {r["id"]: r["cells"]["delivered"] for r in sent["outcomes"]["rows"]}
+    assert cells["wecom"]["hidden"] == "complementary"
+    for delivery in sent["delivery"]:
+        assert delivery["count"] == cells[delivery["channel"]], delivery["channel"]
 
 
 async def test_the_api_documents_every_operation_with_its_token_and_problems(

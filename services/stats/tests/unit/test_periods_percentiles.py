@@ -63,9 +63,10 @@ def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two() -> None:
     assert percentile([7.0], 0.9) == 7.0
 
 
-def test_too_few_students_withhold_the_percentiles_but_not_the_count() -> None:
+def test_too_few_students_withhold_the_percentiles_and_the_count() -> None:
     few = summarise([60.0, 120.0, 180.0], students=3, threshold=5)
     assert (few.count, few.shown) == (3, False)
+    assert few.counted(5).display(5) == "<5"
     many = summarise([60.0 * i for i in range(1, 11)], students=10, threshold=5)
     assert many.percentiles["p50"] == 330.0
 

@@ -7,15 +7,20 @@ from dataclasses import dataclass
 
 from .figures import LEGS, MILESTONES, Milestone, Timeline
 from .percentiles import Distribution, summarise
-from .suppression import THRESHOLD
+from .suppression import THRESHOLD, Hidden
 
 
 @dataclass(frozen=True, slots=True)
 class CycleTimes:
-    """Per leg, and per milestone counted from the report (seconds)."""
+    """Per leg, and per milestone counted from the report (seconds).
+
+    `found_total`: how the year's spine shows the events found these cases are (hidden: no
+    case count may bound it either).
+    """
 
     legs: dict[str, Distribution]
     since_report: dict[Milestone, Distribution]
+    found_total: Hidden | None = None
 
 
 def cycle_times(timelines: Iterable[Timeline], threshold: int = THRESHOLD) -> CycleTimes:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .suppression import Hidden, Shown
+
 #: The percentiles every cycle time reports.
 REPORTED = (0.5, 0.75, 0.9, 0.95)
 
@@ -31,17 +33,29 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
-    """A leg's cycle times: how many cases measured it and the reported percentiles (seconds).
+    """A leg's cycle times: how many cases measured it, the distinct students behind them
+    (never published) and the reported percentiles (seconds).
 
     `percentiles` is empty when the cases are too few to publish (see `summarise`).
     """
 
     count: int
     percentiles: dict[str, float]
+    students: int = 0
 
     @property
     def shown(self) -> bool:
         return bool(self.percentiles)
+
+    def counted(self, threshold: int, elsewhere: Hidden | None = None) -> Shown:
+        """The case count as published: “<5” under the threshold of students, like any
+        figure, and hidden (“*”) when it would bound a figure hidden elsewhere (`elsewhere`:
+        how another answer shows the figure this count is part of)."""
+        if 0 < self.students < threshold:
+            return Shown(None, Hidden.SMALL)
+        if elsewhere is not None and self.count:
+            return Shown(None, Hidden.COMPLEMENTARY)
+        return Shown(self.count)
 
 
 def label(q: float) -> str:
@@ -53,12 +67,13 @@ def summarise(values: Sequence[float], *, students: int, threshold: int) -> Dist
     """Percentiles of `values`, unless fewer than `threshold` students stand behind them.
 
     A median of three cases is close to one student's own story; like a small count it is
-    withheld, and only the (suppressed) count says why.
+    withheld, and so is the count (`Distribution.counted`).
     """
     if not values or students < threshold:
-        return Distribution(count=len(values), percentiles={})
+        return Distribution(count=len(values), percentiles={}, students=students)
     ordered = sorted(values)
     return Distribution(
         count=len(values),
         percentiles={label(q): round(percentile(ordered, q), 3) for q in REPORTED},
+        students=students,
     )

@@ -195,7 +195,12 @@ def _notifications(
             s.ChannelOut(
                 channel=channel,
                 label=label("channel", channel, who.language),
-                **s.percentiles(distribution),
+                # The count of deliveries is the table's delivered cell: shown as it is.
+                **s.percentiles(
+                    distribution,
+                    who.threshold,
+                    found.outcomes.table.cells.get((channel, "delivered")),
+                ),
             )
             for channel, distribution in found.delivery_seconds.items()
         ],
@@ -246,7 +251,7 @@ REPORTS = (
         _months_asked,
         _breakdown(
             lambda source, within, period, who, pins: reports.cycles(
-                source, within, period, who.tz, who.threshold
+                source, within, period, who.tz, who.threshold, pins
             )
         ),
         lambda found, who, period, ask: s.cycle_times(

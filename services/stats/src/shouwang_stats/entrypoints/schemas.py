@@ -78,7 +78,10 @@ class ListOut(_Out):
 class PercentilesOut(_Out):
     """Percentiles of a duration, in seconds; empty when too few students stand behind it."""
 
-    count: int = Field(description="How many cases measured it.")
+    count: CellOut = Field(
+        description="How many cases measured it, hidden like any figure (“<5” under the"
+        " threshold of students, “*” when it would bound a figure hidden elsewhere)."
+    )
     shown: bool = Field(description="False when fewer students than the threshold: withheld.")
     seconds: dict[str, float] = Field(description="p50, p75, p90, p95 in seconds.")
 
@@ -235,9 +238,12 @@ def listed(published: reports.Listed, lang: Language, threshold: int) -> ListOut
     )
 
 
-def percentiles(distribution: Distribution) -> dict[str, object]:
+def percentiles(
+    distribution: Distribution, threshold: int, count: Shown | None = None
+) -> dict[str, object]:
+    """A distribution as published; `count`: its case count as another table decided it."""
     return {
-        "count": distribution.count,
+        "count": cell(count or distribution.counted(threshold), threshold),
         "shown": distribution.shown,
         "seconds": distribution.percentiles,
     }
@@ -286,6 +292,7 @@ def annual(table: AnnualTable, by: str, scope: Scope, lang: Language, threshold:
 def cycle_times(
     cycles: CycleTimes, period: str, scope: Scope, lang: Language, threshold: int
 ) -> CycleTimesOut:
+    hid = cycles.found_total
     return CycleTimesOut(
         **report_head(period, scope, lang, threshold),
         legs=[
@@ -294,7 +301,9 @@ def cycle_times(
                 label=text(leg.labels(), lang),
                 start=leg.start.value,
                 end=leg.end.value,
-                **percentiles(cycles.legs[leg.id]),
+                **percentiles(
+                    cycles.legs[leg.id], threshold, cycles.legs[leg.id].counted(threshold, hid)
+                ),
             )
             for leg in LEGS
         ],
@@ -302,7 +311,11 @@ def cycle_times(
             MilestoneOut(
                 milestone=m.value,
                 label=label("milestone", m.value, lang),
-                **percentiles(cycles.since_report[m]),
+                **percentiles(
+                    cycles.since_report[m],
+                    threshold,
+                    cycles.since_report[m].counted(threshold, hid),
+                ),
             )
             for m in MILESTONES[1:]
         ],

@@ -7,6 +7,7 @@ aggregates only, every cell of fewer than five students hidden with its compleme
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -185,11 +186,18 @@ async def events_found(
 
 
 async def cycles(
-    source: FigureSource, scope: Scope, period: Period, tz: str, threshold: int = THRESHOLD
+    source: FigureSource,
+    scope: Scope,
+    period: Period,
+    tz: str,
+    threshold: int = THRESHOLD,
+    pins: Pins = NO_PINS,
 ) -> CycleTimes:
-    """Percentiles of each leg over the cases opened in the period."""
+    """Percentiles of each leg over the cases opened in the period; their counts are part of
+    the events found, so they follow the spine's decision on their total."""
     found = await source.timelines(scope, window(period, tz))
-    return cycle_times((t for _, _, t in found), threshold)
+    times = cycle_times((t for _, _, t in found), threshold)
+    return dataclasses.replace(times, found_total=pins.found.get(("all",)))
 
 
 async def escalation_figures(
