@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -44,9 +43,7 @@ from shouwang_casework.service_layer import views
 from shouwang_casework.service_layer.access import Caller
 from shouwang_contracts.auth import TokenVerifier, mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack._proc import free_port
 from shouwang_devstack.localenv import tests_role_secret
-from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh
 from shouwang_servicekit.app import service_app
 from shouwang_servicekit.edge import HttpMetrics
@@ -54,6 +51,7 @@ from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.ratelimits import PersonLimits, RateLimiter
 from shouwang_servicekit.security import CurrentPrincipal
 from shouwang_servicekit.sharedlimits import SharedCounter
+from stack import bench_postgres
 
 SECRET = "bench-jwt-secret-0123456789abcdef0123"  # noqa: S105 - a bench's own
 KEY = b"bench-pseudonym-key-0123456789abcdef"
@@ -205,21 +203,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir:
-        admin_dsn = os.environ.get("DATABASE_URL")
-        postgres = None
-        if not admin_dsn:
-            postgres = LocalPostgres(
-                Path(workdir) / "postgres", port=free_port(), die_with_parent=True
-            )
-            postgres.start()
-            admin_dsn = postgres.dsn
-        try:
-            dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
-            variants = asyncio.run(measure(dsn, args))
-        finally:
-            if postgres is not None:
-                postgres.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
+        bench_postgres(Path(workdir)) as admin_dsn,
+    ):
+        dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
+        variants = asyncio.run(measure(dsn, args))
     report(variants, args)
     return 0
 

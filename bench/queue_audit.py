@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -44,10 +43,9 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack._proc import free_port
 from shouwang_devstack.localenv import tests_role_secret
-from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh
+from stack import bench_postgres
 
 sys.path.insert(0, str(Path(__file__).parent))
 from triage_events import moderate_warning
@@ -207,21 +205,12 @@ def main() -> int:
     parser.add_argument("--refreshes", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir:
-        admin_dsn = os.environ.get("DATABASE_URL")
-        postgres = None
-        if not admin_dsn:
-            postgres = LocalPostgres(
-                Path(workdir) / "postgres", port=free_port(), die_with_parent=True
-            )
-            postgres.start()
-            admin_dsn = postgres.dsn
-        try:
-            dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
-            readers = asyncio.run(measure(dsn, args.cases, args.refreshes, args.rounds))
-        finally:
-            if postgres is not None:
-                postgres.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
+        bench_postgres(Path(workdir)) as admin_dsn,
+    ):
+        dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
+        readers = asyncio.run(measure(dsn, args.cases, args.refreshes, args.rounds))
     report(readers, args.cases, args.refreshes, args.rounds)
     return 0
 

@@ -71,6 +71,24 @@ class BenchStack:
 
 
 @contextmanager
+def bench_postgres(workdir: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """The admin DSN of the PostgreSQL a benchmark uses: the one `DATABASE_URL` names, else
+    one started under `workdir` (with `settings`) and stopped on leaving."""
+    admin_dsn = os.environ.get("DATABASE_URL")
+    if admin_dsn:
+        yield admin_dsn
+        return
+    postgres = LocalPostgres(
+        workdir / "postgres", port=free_port(), die_with_parent=True, settings=settings or {}
+    )
+    postgres.start()
+    try:
+        yield postgres.dsn
+    finally:
+        postgres.stop()
+
+
+@contextmanager
 def bench_stack(postgres_settings: dict[str, str] | None = None) -> Iterator[BenchStack]:
     """Kafka and PostgreSQL for a benchmark, with every topic created; `postgres_settings`
     for the PostgreSQL started here (not for one named by `DATABASE_URL`)."""
@@ -88,17 +106,7 @@ def bench_stack(postgres_settings: dict[str, str] | None = None) -> Iterator[Ben
             kafka.start()
             stack.callback(kafka.stop)
             bootstrap = kafka.bootstrap
-        admin_dsn = os.environ.get("DATABASE_URL")
-        if not admin_dsn:
-            postgres = LocalPostgres(
-                workdir / "postgres",
-                port=free_port(),
-                die_with_parent=True,
-                settings=postgres_settings or {},
-            )
-            postgres.start()
-            stack.callback(postgres.stop)
-            admin_dsn = postgres.dsn
+        admin_dsn = stack.enter_context(bench_postgres(workdir, postgres_settings))
         create_topics_sync(bootstrap)
         secrets = generate_local_secrets()
         secrets["SHOUWANG_ENV"] = "local"
