@@ -22,7 +22,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from shouwang_contracts.kafka import PoisonEvent
 from shouwang_contracts.topics import DEAD_LETTER_TOPICS
-from shouwang_servicekit.deadletter_cli import run
+from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.deadletter_cli import build_parser, run
 from shouwang_servicekit.kafka.clients import KafkaClients
 from shouwang_servicekit.kafka.consumers import Record, Retry, subscribe
 from shouwang_servicekit.kafka.deadletter_log import DeadLetterLog
@@ -295,3 +296,22 @@ def test_the_command_exits_with_a_status_not_a_traceback(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "absent"),
+    [
+        ("zh-CN", ["用法：", "参数与选项", "显示本帮助", "幂等"], "usage:"),
+        ("en", ["usage:", "arguments and options", "idempotent"], "用法"),
+    ],
+)
+def test_help_speaks_the_chosen_language_and_says_a_replay_twice_is_harmless(
+    language: Language, expected: list[str], absent: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser(language).parse_args(["replay", "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    for words in expected:
+        assert words in shown
+    assert absent not in shown

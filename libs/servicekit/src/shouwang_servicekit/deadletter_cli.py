@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, NoReturn
 from zoneinfo import ZoneInfo
@@ -59,6 +59,9 @@ _TEXT: dict[str, tuple[str, str]] = {
         "or any personal data. Exit status: 0 done; 2 usage mistake; 3 no such topic; 4 Kafka "
         "unreachable or refusing.",
     ),
+    "usage": ("用法：", "usage: "),
+    "arguments": ("参数与选项", "arguments and options"),
+    "commands": ("命令", "commands"),
     "help": ("显示本帮助并退出", "show this help and exit"),
     "kafka_user_help": (
         "以该 Kafka 用户身份连接（如 shouwang-admin），密码从标准输入读取一行；仅用于 SASL。"
@@ -177,43 +180,74 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, text("usage_error", self.language, message=message) + "\n")
 
 
+class _Help(argparse.HelpFormatter):
+    """Help whose "usage:" is in the parser's language (section titles are ours)."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Iterable[argparse.Action],
+        groups: Iterable[argparse._MutuallyExclusiveGroup],
+        prefix: str | None = None,
+    ) -> None:
+        # A prefix given (argparse's '' when it names a subcommand's prog) stays as given.
+        if prefix is None:
+            prefix = text("usage", _Parser.language)
+        super().add_usage(usage, actions, groups, prefix)
+
+
 def build_parser(language: Language) -> argparse.ArgumentParser:
-    """The command line, its help in `language`."""
+    """The command line, its help in `language` (every argument in a section we title)."""
     _Parser.language = language
-    parser = _Parser(prog="shouwang-dlq", description=text("description", language), add_help=False)
-    _help(parser, language)
-    parser.add_argument("--kafka-user", metavar="NAME", help=text("kafka_user_help", language))
-    parser.add_argument(
+    parser = _Parser(
+        prog="shouwang-dlq",
+        description=text("description", language),
+        add_help=False,
+        formatter_class=_Help,
+    )
+    options = _options(parser, language)
+    options.add_argument("--kafka-user", metavar="NAME", help=text("kafka_user_help", language))
+    options.add_argument(
         "--lang", choices=["zh-CN", "en"], default=DEFAULT_LANGUAGE, help=text("lang", language)
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser(
-        "list", help=text("list", language), description=text("list", language), add_help=False
+    commands = parser.add_subparsers(
+        title=text("commands", language), dest="command", required=True
     )
-    _help(listing, language)
-    listing.add_argument(
+    listing = commands.add_parser(
+        "list",
+        help=text("list", language),
+        description=text("list", language),
+        add_help=False,
+        formatter_class=_Help,
+    )
+    options = _options(listing, language)
+    options.add_argument(
         "topics", nargs="*", metavar="TOPIC.dlq", help=text("list_topics", language)
     )
-    listing.add_argument("--json", action="store_true", help=text("json", language))
+    options.add_argument("--json", action="store_true", help=text("json", language))
     replaying = commands.add_parser(
         "replay",
         help=text("replay", language),
         description=text("replay", language),
         add_help=False,
+        formatter_class=_Help,
     )
-    _help(replaying, language)
-    replaying.add_argument("topic", metavar="TOPIC.dlq", help=text("replay_topic", language))
-    pick = replaying.add_mutually_exclusive_group(required=True)
+    options = _options(replaying, language)
+    options.add_argument("topic", metavar="TOPIC.dlq", help=text("replay_topic", language))
+    pick = options.add_mutually_exclusive_group(required=True)
     pick.add_argument("--offsets", metavar="P:O[,P:O...]", help=text("offsets", language))
     pick.add_argument("--consumer", metavar="NAME", help=text("consumer", language))
     pick.add_argument("--reason", metavar="TEXT", help=text("reason", language))
     pick.add_argument("--all", action="store_true", help=text("all", language))
-    replaying.add_argument("--dry-run", action="store_true", help=text("dry_run", language))
+    options.add_argument("--dry-run", action="store_true", help=text("dry_run", language))
     return parser
 
 
-def _help(parser: argparse.ArgumentParser, language: Language) -> None:
-    parser.add_argument("-h", "--help", action="help", help=text("help", language))
+def _options(parser: argparse.ArgumentParser, language: Language) -> Any:
+    """The section every argument of `parser` goes in, starting with its -h."""
+    options = parser.add_argument_group(text("arguments", language))
+    options.add_argument("-h", "--help", action="help", help=text("help", language))
+    return options
 
 
 def chosen_language(argv: Sequence[str]) -> Language:
