@@ -11,7 +11,11 @@ credentials, or with a wrong password, gets nothing.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,8 +27,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from shouwang_contracts.auth import mint_token
+from shouwang_contracts.kafka import dead_letter
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.topics import ALERTS, REPORTS, sasl_user
+from shouwang_contracts.topics import ALERTS, REPORTS, dead_letter_topic, sasl_user
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
 from shouwang_devstack.kafka import LocalKafka
@@ -166,3 +171,57 @@ def test_the_broker_certificate_is_signed_by_the_local_ca(
     _, sasl = secured_kafka
     assert Path(sasl.tls.ca_file).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert "PRIVATE KEY" not in Path(sasl.tls.ca_file).read_text()
+
+
+def _dlq_command(
+    broker: LocalKafka, sasl: SaslSsl, argv: list[str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`shouwang-dlq` as in casework's pod: its environment, its Kafka user."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "SHOUWANG_"))}
+    env |= {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, **sasl.service_env("casework")}
+    return subprocess.run(
+        [sys.executable, "-m", "shouwang_servicekit.deadletter_cli", "--lang", "en", *argv],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+async def test_dead_letters_are_read_and_replayed_as_the_admin_not_a_services_user(
+    secured_kafka: tuple[LocalKafka, SaslSsl],
+) -> None:
+    """A service's user may write dead letters but not read them (acls.yaml), so the runbook's
+    `shouwang-dlq --kafka-user shouwang-admin` (password on stdin) is what works."""
+    broker, sasl = secured_kafka
+    dlq = dead_letter_topic(REPORTS)
+    # The services of the tests above may have dead-lettered records of their own here.
+    consumer = f"dlq-test-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", **sasl.client())
+    await producer.start()
+    try:
+        headers = dead_letter(
+            REPORTS, reason="not valid", partition=0, offset=7, consumer=consumer
+        )[1]
+        await producer.send_and_wait(
+            dlq, b"{}", key=b"k", headers=[(k, v.encode()) for k, v in headers.items()]
+        )
+    finally:
+        await producer.stop()
+
+    refused = _dlq_command(broker, sasl, ["list", dlq])
+    assert refused.returncode == 4, refused.stderr
+    assert "Kafka could not be used" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    admin = ["--kafka-user", ADMIN_USER]
+    password = sasl.password(ADMIN_USER) + "\n"
+    listed = _dlq_command(broker, sasl, [*admin, "list", dlq, "--json"], password)
+    assert listed.returncode == 0, listed.stderr
+    summary = json.loads(listed.stdout)["summary"]
+    assert {"topic": dlq, "consumer": consumer, "reason": "not valid", "count": 1} in summary
+    replayed = _dlq_command(broker, sasl, [*admin, "replay", dlq, "--consumer", consumer], password)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1" in replayed.stdout

@@ -7,34 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 from shouwang_servicekit.kafka.clients import KafkaClients
 from shouwang_servicekit.kafka.consumers import Record, subscribe
 from shouwang_servicekit.kafka.progress import ConsumerProgress
 
+from .kafka_scenes import topic_with_dead_letters
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def topic(kafka_bootstrap: str) -> AsyncIterator[str]:
-    name = f"shouwang.test.progress-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(name, num_partitions=2, replication_factor=1),
-                NewTopic(name + ".dlq", num_partitions=1, replication_factor=1),
-            ]
-        )
-        yield name
-    finally:
-        await admin.close()
+async def topic(kafka_bootstrap: str) -> str:
+    return await topic_with_dead_letters(kafka_bootstrap, "progress", partitions=2)
 
 
 async def produce(bootstrap: str, topic: str, count: int, partition: int = 0) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,25 +33,18 @@ from shouwang_servicekit.kafka.consumers import (
 )
 from shouwang_servicekit.kafka.progress import ConsumerProgress
 
+from .kafka_scenes import topic_with_dead_letters, until
+
 pytestmark = pytest.mark.integration
 
 FAST = Retry(first_pause=0.05, longest_pause=0.2, attempts=2)
 
 
 @pytest.fixture
-async def topic(kafka_bootstrap: str) -> AsyncIterator[str]:
+async def topic(kafka_bootstrap: str) -> str:
     """A topic of this test's own (one partition, so order is the test's) and its dead-letter
     twin."""
-    name = f"shouwang.test.runtime-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(t, num_partitions=1, replication_factor=1) for t in (name, name + ".dlq")]
-        )
-        yield name
-    finally:
-        await admin.close()
+    return await topic_with_dead_letters(kafka_bootstrap, "runtime", partitions=1)
 
 
 @dataclass
@@ -77,15 +69,6 @@ async def produce(bootstrap: str, topic: str, *values: bytes) -> None:
             await producer.send_and_wait(topic, value, key=b"k")
     finally:
         await producer.stop()
-
-
-async def until(condition: Callable[[], bool], within: float = 60.0) -> None:
-    """Poll `condition` until it holds (generous: the machine may be busy)."""
-    async with asyncio.timeout(within):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.05)
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> int | None:

@@ -1,0 +1,399 @@
+"""`shouwang-dlq`: read and replay dead letters, in any service's pod, with its Kafka settings.
+
+    shouwang-dlq [--lang zh-CN|en] [--kafka-user NAME] list [TOPIC.dlq ...] [--json]
+    shouwang-dlq [--lang zh-CN|en] [--kafka-user NAME] replay TOPIC.dlq
+        (--offsets P:O[,P:O...] | --consumer NAME | --reason TEXT | --all) [--dry-run]
+
+With SASL, a service's own Kafka user may write dead letters but not read them, nor write the
+topics it consumes (acls.yaml): `--kafka-user` speaks as another (the cluster's admin user),
+its password read from stdin so that it is in no argument list or environment.
+
+Exit status: 0 done; 2 a usage mistake (arguments, an offset spec, an offset the topic does
+not hold, a name that is not a dead-letter topic, incomplete Kafka settings); 3 a topic the
+cluster does not have (or does not show this client); 4 Kafka unreachable, refusing or timing
+out. Messages are in zh-CN unless `--lang en`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, NoReturn
+from zoneinfo import ZoneInfo
+
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+from shouwang_contracts.topics import DEAD_LETTER_TOPICS
+from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, in_language
+
+from .kafka.clients import KafkaClients
+from .kafka.deadletter_log import (
+    DeadLetter,
+    DeadLetterLog,
+    DeadLetterRefusal,
+    check_dead_letter_topic,
+    check_replayable,
+    parse_positions,
+    replay,
+    select,
+    summarise,
+)
+from .settings import SharedSettings
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_TOPIC, EXIT_KAFKA = 0, 2, 3, 4
+
+# Every sentence a person reads: (zh-CN, English).
+_TEXT: dict[str, tuple[str, str]] = {
+    "description": (
+        "查看并重放死信（消费者无法处理、已转入 <主题>.dlq 的记录）。使用与服务相同的 Kafka 设置"
+        "（KAFKA_BOOTSTRAP_SERVERS、KAFKA_SECURITY_PROTOCOL、KAFKA_SASL_*、KAFKA_SSL_CAFILE）。"
+        "从不显示记录内容或任何个人信息。退出码：0 完成；2 用法错误；3 主题不存在；4 Kafka 不可达或拒绝。",
+        "Read and replay dead letters (records a consumer could not process, copied to "
+        "<topic>.dlq). Uses the services' Kafka settings (KAFKA_BOOTSTRAP_SERVERS, "
+        "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE). Never shows a record's value "
+        "or any personal data. Exit status: 0 done; 2 usage mistake; 3 no such topic; 4 Kafka "
+        "unreachable or refusing.",
+    ),
+    "usage": ("用法：", "usage: "),
+    "arguments": ("参数与选项", "arguments and options"),
+    "commands": ("命令", "commands"),
+    "help": ("显示本帮助并退出", "show this help and exit"),
+    "kafka_user_help": (
+        "以该 Kafka 用户身份连接（如 shouwang-admin），密码从标准输入读取一行；仅用于 SASL。"
+        "服务自己的用户只能写入死信主题，不能读取死信或写回其消费的主题。",
+        "speak to Kafka as this user (e.g. shouwang-admin), its password read as one line from "
+        "stdin; SASL only. A service's own user may only write dead letters, not read them or "
+        "write the topics it consumes.",
+    ),
+    "kafka_user": (
+        "--kafka-user 需要 SASL（KAFKA_SECURITY_PROTOCOL 为 SASL_SSL 或 SASL_PLAINTEXT），"
+        "且标准输入的第一行是该用户的密码",
+        "--kafka-user needs SASL (KAFKA_SECURITY_PROTOCOL SASL_SSL or SASL_PLAINTEXT) and the "
+        "user's password as the first line of stdin",
+    ),
+    "lang": ("提示语言：zh-CN（默认）或 en", "language of messages: zh-CN (default) or en"),
+    "list": (
+        "列出死信（不含记录内容）及按主题、消费者、原因的汇总",
+        "list dead letters (never their values) and a summary by topic, consumer and reason",
+    ),
+    "list_topics": ("死信主题（默认：全部）", "dead-letter topics (default: all of them)"),
+    "json": ("输出 JSON（供程序读取）", "machine-readable JSON"),
+    "replay": (
+        "把死信按原键、原内容和原消息头（去掉 x-dlq-*，加上 x-replayed-from）重放回来源主题，"
+        "等待所有副本确认（acks=all）。消费者按事件 ID 幂等，同一条重放两次不会重复处理。",
+        "put dead letters back on their source topic with their key, value and headers "
+        "(minus x-dlq-*, plus x-replayed-from), waiting for all replicas (acks=all). Consumers "
+        "are idempotent by event id: a record replayed twice is processed once.",
+    ),
+    "replay_topic": (
+        "死信主题，如 shouwang.reports.v1.dlq",
+        "the dead-letter topic, e.g. shouwang.reports.v1.dlq",
+    ),
+    "offsets": (
+        "按位置选择：分区:偏移[,分区:偏移…]（见 list 的输出）",
+        "pick by position: partition:offset[,...] (as list shows them)",
+    ),
+    "consumer": ("按消费者选择（x-dlq-consumer）", "pick by consumer (x-dlq-consumer)"),
+    "reason": (
+        "按原因选择（包含该文字，不区分大小写）",
+        "pick by reason (contains the text, any case)",
+    ),
+    "all": ("选择该主题的全部死信", "pick every dead letter of the topic"),
+    "dry_run": ("只显示将重放哪些记录，不发送", "only show what would be replayed; send nothing"),
+    "usage_error": ("用法错误：{message}", "usage error: {message}"),
+    "bad_offsets": (
+        "偏移格式有误：“{spec}”，应为 分区:偏移[,分区:偏移…]，如 0:12,0:15",
+        "bad offset spec “{spec}”: expected partition:offset[,...], e.g. 0:12,0:15",
+    ),
+    "not_dlq": (
+        "“{topic}” 不是死信主题（应以 .dlq 结尾）",
+        "“{topic}” is not a dead-letter topic (its name ends in .dlq)",
+    ),
+    "no_such_topic": (
+        "主题不存在（或当前 Kafka 用户无权查看）：{topic}",
+        "no such topic (or this Kafka user may not see it): {topic}",
+    ),
+    "no_such_offsets": (
+        "该死信主题中没有这些位置的记录：{offsets}",
+        "the dead-letter topic holds no record at: {offsets}",
+    ),
+    "no_source": (
+        "位置 {offsets} 的死信没有 x-dlq-source-topic 消息头，无法确定来源主题",
+        "the dead letter at {offsets} has no x-dlq-source-topic header: its source topic is unknown",
+    ),
+    "settings": ("Kafka 设置有误：{message}", "Kafka settings are wrong: {message}"),
+    "kafka": (
+        "无法完成 Kafka 操作（不可达、拒绝或超时）：{message}",
+        "Kafka could not be used (unreachable, refusing or timing out): {message}",
+    ),
+    "kafka_replay": (
+        "重放中断：部分记录可能已发送，可安全地再次重放（消费者按事件 ID 幂等）。",
+        "the replay stopped: some records may have been sent; replaying again is safe (consumers are idempotent by event id).",
+    ),
+    "topic_count": ("{topic}：{count} 条死信", "{topic}: {count} dead letters"),
+    "record": (
+        "  {position}  {time}  来源 {source}  消费者 {consumer}  事件 {event_type} {event_id}  校区 {campus}",
+        "  {position}  {time}  from {source}  consumer {consumer}  event {event_type} {event_id}  campus {campus}",
+    ),
+    "record_reason": ("      原因：{reason}", "      reason: {reason}"),
+    "summary": ("汇总（主题 / 消费者 / 原因：条数）", "Summary (topic / consumer / reason: count)"),
+    "summary_line": (
+        "  {topic} / {consumer} / {reason}：{count}",
+        "  {topic} / {consumer} / {reason}: {count}",
+    ),
+    "none_chosen": (
+        "没有符合条件的死信，未重放任何记录。",
+        "no dead letter matches: nothing replayed.",
+    ),
+    "would_replay": (
+        "  将重放 {position} → {source}  事件 {event_type} {event_id}",
+        "  would replay {position} → {source}  event {event_type} {event_id}",
+    ),
+    "dry_run_done": (
+        "演练：将重放 {count} 条，未发送任何记录。",
+        "dry run: {count} would be replayed; nothing sent.",
+    ),
+    "replayed": (
+        "已重放 {count} 条，所有副本均已确认。",
+        "replayed {count}; every replica acknowledged.",
+    ),
+}
+
+
+def text(code: str, language: Language, **values: object) -> str:
+    """The message `code` in `language`, filled in."""
+    return in_language(_TEXT[code], language).format(**values)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake in the chosen language, exit status 2."""
+
+    language: ClassVar[Language] = DEFAULT_LANGUAGE
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, text("usage_error", self.language, message=message) + "\n")
+
+
+class _Help(argparse.HelpFormatter):
+    """Help whose "usage:" is in the parser's language (section titles are ours)."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Iterable[argparse.Action],
+        groups: Iterable[argparse._MutuallyExclusiveGroup],
+        prefix: str | None = None,
+    ) -> None:
+        # A prefix given (argparse's '' when it names a subcommand's prog) stays as given.
+        if prefix is None:
+            prefix = text("usage", _Parser.language)
+        super().add_usage(usage, actions, groups, prefix)
+
+
+def build_parser(language: Language) -> argparse.ArgumentParser:
+    """The command line, its help in `language` (every argument in a section we title)."""
+    _Parser.language = language
+    parser = _Parser(
+        prog="shouwang-dlq",
+        description=text("description", language),
+        add_help=False,
+        formatter_class=_Help,
+    )
+    options = _options(parser, language)
+    options.add_argument("--kafka-user", metavar="NAME", help=text("kafka_user_help", language))
+    options.add_argument(
+        "--lang", choices=["zh-CN", "en"], default=DEFAULT_LANGUAGE, help=text("lang", language)
+    )
+    commands = parser.add_subparsers(
+        title=text("commands", language), dest="command", required=True
+    )
+    listing = commands.add_parser(
+        "list",
+        help=text("list", language),
+        description=text("list", language),
+        add_help=False,
+        formatter_class=_Help,
+    )
+    options = _options(listing, language)
+    options.add_argument(
+        "topics", nargs="*", metavar="TOPIC.dlq", help=text("list_topics", language)
+    )
+    options.add_argument("--json", action="store_true", help=text("json", language))
+    replaying = commands.add_parser(
+        "replay",
+        help=text("replay", language),
+        description=text("replay", language),
+        add_help=False,
+        formatter_class=_Help,
+    )
+    options = _options(replaying, language)
+    options.add_argument("topic", metavar="TOPIC.dlq", help=text("replay_topic", language))
+    pick = options.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--offsets", metavar="P:O[,P:O...]", help=text("offsets", language))
+    pick.add_argument("--consumer", metavar="NAME", help=text("consumer", language))
+    pick.add_argument("--reason", metavar="TEXT", help=text("reason", language))
+    pick.add_argument("--all", action="store_true", help=text("all", language))
+    options.add_argument("--dry-run", action="store_true", help=text("dry_run", language))
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser, language: Language) -> Any:
+    """The section every argument of `parser` goes in, starting with its -h."""
+    options = parser.add_argument_group(text("arguments", language))
+    options.add_argument("-h", "--help", action="help", help=text("help", language))
+    return options
+
+
+def chosen_language(argv: Sequence[str]) -> Language:
+    """`--lang` as given (before the parser that speaks it is built)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang", choices=["zh-CN", "en"], default=DEFAULT_LANGUAGE)
+    known, _ = early.parse_known_args(argv)
+    language: Language = known.lang
+    return language
+
+
+class _Settings(SharedSettings):
+    """Only the Kafka part is used: the tool runs in any service's pod, whichever keys it has."""
+
+    SECRETS_IN_USE = frozenset[str]()
+
+
+async def run(argv: Sequence[str], clients: KafkaClients, zone: ZoneInfo) -> int:
+    """Parse `argv` and do it with `clients`; returns the exit status."""
+    language = chosen_language(argv)
+    args = build_parser(language).parse_args(argv)
+    try:
+        if args.command == "list":
+            return await _list(args, clients, zone, language)
+        return await _replay(args, clients, language)
+    except DeadLetterRefusal as refusal:
+        _say(text(refusal.code, language, **refusal.details))
+        return EXIT_NO_TOPIC if refusal.code == "no_such_topic" else EXIT_USAGE
+    except (KafkaError, TimeoutError, OSError) as exc:
+        _say(text("kafka", language, message=str(exc) or type(exc).__name__))
+        if args.command == "replay" and not args.dry_run:
+            _say(text("kafka_replay", language))
+        return EXIT_KAFKA
+
+
+async def _list(
+    args: argparse.Namespace, clients: KafkaClients, zone: ZoneInfo, language: Language
+) -> int:
+    topics = list(args.topics) or [spec.name for spec in DEAD_LETTER_TOPICS.values()]
+    for topic in topics:
+        check_dead_letter_topic(topic)
+    found: dict[str, list[DeadLetter]] = {}
+    async with DeadLetterLog(clients) as log:
+        log.check_exists(topics)
+        for topic in topics:
+            found[topic] = await log.read(topic)
+    everything = [x for letters in found.values() for x in letters]
+    summary = summarise(everything)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "topics": {t: len(letters) for t, letters in found.items()},
+                    "records": [x.describe(zone) for x in everything],
+                    "summary": [
+                        {"topic": t, "consumer": c, "reason": r, "count": n}
+                        for t, c, r, n in summary
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    for topic, letters in found.items():
+        print(text("topic_count", language, topic=topic, count=len(letters)))
+        for letter in letters:
+            print(text("record", language, **_shown(letter.describe(zone), letter)))
+            print(text("record_reason", language, reason=letter.reason or "-"))
+    print(text("summary", language))
+    for topic, consumer, reason, count in summary:
+        print(
+            text(
+                "summary_line",
+                language,
+                topic=topic,
+                consumer=consumer or "-",
+                reason=reason or "-",
+                count=count,
+            )
+        )
+    return EXIT_OK
+
+
+async def _replay(args: argparse.Namespace, clients: KafkaClients, language: Language) -> int:
+    check_dead_letter_topic(args.topic)
+    positions = parse_positions(args.offsets) if args.offsets else None
+    async with DeadLetterLog(clients) as log:
+        letters = await log.read(args.topic)
+        chosen = select(letters, positions=positions, consumer=args.consumer, reason=args.reason)
+        check_replayable(chosen, log)
+    if not chosen:
+        _say(text("none_chosen", language))
+        return EXIT_OK
+    if args.dry_run:
+        for letter in chosen:
+            print(text("would_replay", language, **_shown(letter.describe(), letter)))
+        print(text("dry_run_done", language, count=len(chosen)))
+        return EXIT_OK
+    count = await replay(clients, chosen)
+    print(text("replayed", language, count=count))
+    return EXIT_OK
+
+
+def _shown(described: dict[str, Any], letter: DeadLetter) -> dict[str, Any]:
+    """`describe()`'s fields as a line shows them (a dash for what is unknown)."""
+    source = f"{letter.source_topic or '-'}[{_dash(letter.source_partition)}]@{_dash(letter.source_offset)}"
+    return {key: _dash(value) for key, value in described.items()} | {
+        "position": letter.position,
+        "source": source,
+        "campus": _dash(letter.campus_id),
+    }
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script: settings from the environment, as the services read them."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The client's own log lines would repeat, in English, what the one message says.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    language = chosen_language(arguments)
+    args = build_parser(language).parse_args(arguments)  # usage and help need no settings
+    try:
+        settings = _Settings()
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors())
+        _say(text("settings", language, message=problems))
+        return EXIT_USAGE
+    clients = settings.kafka_clients("dlq")
+    if args.kafka_user:
+        security = settings.kafka_security()
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not security.uses_sasl or not password:
+            _say(text("kafka_user", language))
+            return EXIT_USAGE
+        as_user = replace(security, username=args.kafka_user, password=password)
+        clients = replace(clients, security=as_user)
+    return asyncio.run(run(arguments, clients, ZoneInfo(settings.timezone)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
