@@ -135,6 +135,14 @@ class _Spines:
     async def campuses(self) -> list[str]:
         return ["K"]
 
+    async def hidden_before(self, year: int, family: str) -> frozenset[Key]:
+        return frozenset()
+
+    async def remember_hidden(
+        self, year: int, family: str, seen: frozenset[Key], cells: frozenset[Key]
+    ) -> None:
+        return None
+
 
 async def test_every_scope_reads_its_annual_row_from_the_one_decision() -> None:
     source: Any = _Spines()

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from ..adapters.figures import Dimension, Family, Window
 from ..domain.annual import AnnualTable
 from ..domain.figures import BUCKETS, UNKNOWN
-from ..domain.linked import ALL, Spine, Unit, decide, sum_cross, sum_list
+from ..domain.linked import ALL, Cell, Spine, Unit, decide, sum_cross, sum_list
 from ..domain.periods import Period
 from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD, Count
@@ -33,6 +33,12 @@ class SpineSource(reports.FigureSource, Protocol):
     ) -> dict[tuple[Unit, str | None], Count]: ...
 
     async def campuses(self) -> list[str]: ...
+
+    async def hidden_before(self, year: int, family: Family) -> frozenset[Cell]: ...
+
+    async def remember_hidden(
+        self, year: int, family: Family, seen: frozenset[Cell], cells: frozenset[Cell]
+    ) -> frozenset[Cell] | None: ...
 
 
 class Withheld(Exception):
@@ -54,9 +60,19 @@ async def spine(
     now: datetime,
     threshold: int = THRESHOLD,
 ) -> Spine:
-    """The year's figures of `family` for every unit, decided at once."""
+    """The year's figures of `family` for every unit, decided at once, hiding again every
+    cell the year has hidden before; the cells it hides are kept before it is answered."""
     counts = await source.spine(family, window(period, tz), now)
-    return decide(counts, _COLS[family], threshold)
+    year = period.first.year
+    forced = await source.hidden_before(year, family)
+    while True:
+        decided = decide(counts, _COLS[family], threshold, forced)
+        if decided.hidden() <= forced:
+            return decided
+        newer = await source.remember_hidden(year, family, forced, decided.hidden())
+        if newer is None:
+            return decided
+        forced = newer  # another answer kept cells meanwhile: decide again with them
 
 
 def parts(scope: Scope, campuses: list[str]) -> list[Unit]:
