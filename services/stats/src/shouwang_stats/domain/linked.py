@@ -28,7 +28,7 @@ it, and every answer is a projection of those decisions:
   (`forced`), protected like small cells, whatever the new counts need besides. A cell once
   hidden stays hidden for the year, also a small one that has since reached five: its new
   value beside the margins' growth would tell its old one. Costs some figures for the rest
-  of the year; closed years, whose counts no longer change, are decided once, as before.
+  of the year; closed years, whose counts no longer change, answer the same each time.
 
 Distinct students decide what is small; they are never published. What is published (events,
 person-times) adds up exactly, which is what the lines say.
