@@ -23,7 +23,7 @@ it, and every answer is a projection of those decisions:
 
 - **Sticky within a year.** A year's counts change as its events arrive, and a fresh decision
   may pick other complements: Monday's hidden cell shown on Tuesday, unchanged, would give
-  away the small cell it covered (`test_differencing.py`). So the cells a year has hidden
+  away the small cell it covered (`test_sticky_year.py`). So the cells a year has hidden
   are kept (`adapters/hidden.py`) and every later decision of that year hides them again
   (`forced`), protected like small cells, whatever the new counts need besides. A cell once
   hidden stays hidden for the year, also a small one that has since reached five: its new

@@ -162,7 +162,7 @@ async def breakdown(
     if scope.campuses is not None and len(scope.campuses) == 1:
         return await run(scope, await pins(source, scope.campuses[0], period, tz, now, threshold))
     campuses = list(scope.campuses) if scope.campuses else await source.campuses()
-    whole = await run(scope, Pins())
+    whole = await run(scope, await scope_pins(source, scope, campuses, period, tz, now, threshold))
     each = [
         await run(Scope((c,)), await pins(source, c, period, tz, now, threshold)) for c in campuses
     ]
@@ -185,6 +185,25 @@ async def pins(
         relieved=relieved.fixed_list(unit),
         breaches=breaches.fixed_list(unit),
     )
+
+
+async def scope_pins(
+    source: SpineSource,
+    scope: Scope,
+    campuses: list[str],
+    period: Period | None,
+    tz: str,
+    now: datetime,
+    threshold: int,
+) -> Pins:
+    """A wider scope's own margin, for what is counted over the whole scope (its cycle
+    times' case counts): its events found as the spine shows their sum, hidden if any
+    campus's is (else a count of cases could bound a total hidden there). Its tables are
+    the campuses' added up (`_added`), so they need no margins."""
+    if period is None:
+        return Pins()
+    found = await spine(source, "found", period, tz, now, threshold)
+    return Pins(found={("all",): found.total(parts(scope, campuses)).hidden})
 
 
 def _added(whole: Any, each: list[Any]) -> Any:
