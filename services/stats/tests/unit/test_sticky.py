@@ -8,8 +8,9 @@ from typing import Any
 
 from shouwang_stats.domain.linked import ALL, Cell, Unit, decide
 from shouwang_stats.domain.periods import Period
-from shouwang_stats.domain.suppression import Count, Hidden, Key, Line, determined
-from shouwang_stats.service_layer import published
+from shouwang_stats.domain.scope import Scope
+from shouwang_stats.domain.suppression import Count, Hidden, Key, Line, Shown, determined
+from shouwang_stats.service_layer import published, reports
 
 GRADES = ("severe", "moderate", "mild")
 COLLEGES = ("A", "B", "C", "D")
@@ -142,3 +143,62 @@ async def test_an_answer_decides_again_when_another_replica_kept_cells_meanwhile
     )
     assert spine.get(("K", "B"), "mild").value is None
     assert store.kept == spine.hidden() >= other
+
+
+class _Breakdown(_Store):
+    """One campus's events found by source: the week's counts as the spine's, by row."""
+
+    async def found(
+        self, scope: object, window: object, by: object
+    ) -> dict[tuple[str | None, str | None], Count]:
+        return {
+            (None if u[1] is None else u[1], col): count
+            for (u, col), count in counts(self.cells).items()
+            if u[0] == "K"
+        }
+
+
+def value(cells: dict[str, dict[str, int]], figure: tuple[str | None, str | None]) -> int:
+    row, grade = figure
+    return counts(cells).get((("K", row), grade), Count(0, 0)).value
+
+
+def breakdown_lines(day: str) -> list[Line]:
+    rows: list[str | None] = [*COLLEGES, None]
+    lines = [Line(tuple(((r, g), day) for g in GRADES), ((r, None), day)) for r in rows]
+    lines += [
+        Line(tuple(((x, g), day) for x in COLLEGES), ((None, g), day)) for g in (*GRADES, None)
+    ]
+    return lines
+
+
+async def test_a_campus_breakdown_asked_on_two_days_does_not_reveal_a_small_cell() -> None:
+    """The same week as the spine's, as one campus's events found by source (rows A–D): the
+    breakdown's inner cells are chosen within the spine's margins, and as afresh each day."""
+    store: Any = _Breakdown(MONDAY)
+    year, scope = Period.year(2026), Scope(("K",))
+    shown: dict[str, dict[Key, int]] = {}
+    for day, cells in (("monday", MONDAY), ("tuesday", TUESDAY)):
+        store.cells = cells
+        table = (await reports.events_found(store, scope, year, "source", "UTC", 5)).table
+        figures: dict[Key, Shown] = {
+            **{(r, c): s for (r, c), s in table.cells.items()},
+            **{(r, None): s for r, s in table.row_totals.items()},
+            **{(None, c): s for c, s in table.col_totals.items()},
+            (None, None): table.total,
+        }
+        shown[day] = {f: s.value for f, s in figures.items() if s.value is not None}
+    assert ("A", "mild") not in shown["tuesday"]  # hidden Monday, so hidden Tuesday too
+    assert not shown["tuesday"].keys() - shown["monday"].keys()
+    every = [(r, g) for r in (*COLLEGES, None) for g in (*GRADES, None)]
+    unknown: dict[Key, Hidden] = {
+        (f, day): Hidden.SMALL for day in shown for f in every if f not in shown[day]
+    }
+    lines = breakdown_lines("monday") + breakdown_lines("tuesday")
+    # A figure shown on one day and not moved overnight is known on the other day too.
+    lines += [
+        Line(((f, "monday"),), (f, "tuesday"))
+        for f in every
+        if value(MONDAY, f) == value(TUESDAY, f) and any(f in shown[day] for day in shown)
+    ]
+    assert (("C", "severe"), "monday") not in determined(unknown, lines)

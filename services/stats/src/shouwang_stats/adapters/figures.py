@@ -14,9 +14,9 @@ from typing import Literal
 import asyncpg
 
 from ..domain.figures import Timeline
-from ..domain.linked import Cell, Unit
+from ..domain.linked import Unit
 from ..domain.scope import Scope
-from ..domain.suppression import Count
+from ..domain.suppression import Count, Key
 from .counts import (
     Family,
     breaches,
@@ -68,7 +68,7 @@ class PgFigures:
         self.conn = conn
         self.generation = generation
         self.writer = writer
-        self._hidden: dict[tuple[int, str], frozenset[Cell]] = {}
+        self._hidden: dict[tuple[int, str], frozenset[Key]] = {}
 
     async def found(
         self, scope: Scope, window: Window, by: Dimension
@@ -120,7 +120,7 @@ class PgFigures:
     async def campuses(self) -> list[str]:
         return await campuses(self.conn, self.generation)
 
-    async def hidden_before(self, year: int, family: Family) -> frozenset[Cell]:
+    async def hidden_before(self, year: int, family: str) -> frozenset[Key]:
         """The cells `year`'s figures of `family` have hidden so far (latest committed)."""
         if (year, family) not in self._hidden:
             if self.writer is None:
@@ -132,8 +132,8 @@ class PgFigures:
         return self._hidden[(year, family)]
 
     async def remember_hidden(
-        self, year: int, family: Family, seen: frozenset[Cell], cells: frozenset[Cell]
-    ) -> frozenset[Cell] | None:
+        self, year: int, family: str, seen: frozenset[Key], cells: frozenset[Key]
+    ) -> frozenset[Key] | None:
         """Keep `cells` as hidden if the year's set is still `seen` (None), else the newer
         set (see `adapters.hidden.remember`)."""
         if self.writer is None:

@@ -11,26 +11,31 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
+from typing import Any
 
-from ..domain.linked import Cell
+from ..domain.suppression import Key
 from .db import Conn
 
 # Transaction advisory locks for the years' sets: this key, with the year and family's CRC.
 _LOCK = 0x5357_4843
 
 
-def _encode(cell: Cell) -> str:
-    (campus, college), col = cell
-    return json.dumps([campus, college, col], ensure_ascii=False)
+def _encode(cell: Key) -> str:
+    """A cell's key as JSON: a spine's ((campus, college), col), a table's ("cell", row, col)."""
+    return json.dumps(cell, ensure_ascii=False)
 
 
-def _decode(text: str) -> Cell:
-    campus, college, col = json.loads(text)
-    return (campus, college), col
+def _decode(text: str) -> Key:
+    key: Key = _tuples(json.loads(text))
+    return key
 
 
-async def hidden_cells(conn: Conn, year: int, family: str) -> frozenset[Cell]:
-    """The cells `family`'s figures of `year` have hidden so far."""
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+async def hidden_cells(conn: Conn, year: int, family: str) -> frozenset[Key]:
+    """The cells `family`'s figures of `year` have hidden so far (`service_layer.kept`)."""
     rows = await conn.fetch(
         "SELECT cell FROM hidden_cells WHERE year = $1 AND family = $2", year, family
     )
@@ -38,8 +43,8 @@ async def hidden_cells(conn: Conn, year: int, family: str) -> frozenset[Cell]:
 
 
 async def remember(
-    conn: Conn, year: int, family: str, seen: frozenset[Cell], cells: Iterable[Cell]
-) -> frozenset[Cell] | None:
+    conn: Conn, year: int, family: str, seen: frozenset[Key], cells: Iterable[Key]
+) -> frozenset[Key] | None:
     """Add `cells` to the year's set if it is still `seen` (None), else the set as it is now
     (nothing added). Commits before it returns: an answer goes out only once it is kept."""
     async with conn.transaction():

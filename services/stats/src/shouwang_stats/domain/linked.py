@@ -24,8 +24,9 @@ it, and every answer is a projection of those decisions:
 - **Sticky within a year.** A year's counts change as its events arrive, and a fresh decision
   may pick other complements: Monday's hidden cell shown on Tuesday, unchanged, would give
   away the small cell it covered (`test_sticky_year.py`). So the cells a year has hidden
-  are kept (`adapters/hidden.py`) and every later decision of that year hides them again
-  (`forced`), protected like small cells, whatever the new counts need besides. A cell once
+  are kept (`service_layer/kept.py`, `adapters/hidden.py`) and every later decision of that
+  year hides them again (`forced`, `suppression.suppress_kept`), protected like small cells,
+  whatever the new counts need besides; a campus breakdown's tables alike. A cell once
   hidden stays hidden for the year, also a small one that has since reached five: its new
   value beside the margins' growth would tell its old one. Costs some figures for the rest
   of the year; closed years, whose counts no longer change, answer the same each time.
@@ -39,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress
+from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress_kept
 from .tables import ZERO, Fixed, PublishedCross, PublishedList
 
 #: (campus, college): (None, None) is every campus, (campus, None) one campus, and
@@ -162,27 +163,9 @@ def _decide(
             colleges = sorted({u[1] for u in units if u[0] == campus and u[1] is not None})
             if colleges:
                 lines.append(Line(tuple(((campus, x), c) for x in colleges), ((campus, None), c)))
-    hidden = _sticky(entries, lines, threshold, {k for k in forced if k in entries})
+    hidden = suppress_kept(entries, lines, threshold, forced=forced)
     shown = apply(entries, hidden)
     return Spine(tuple(cols), {key: figure for key, figure in shown.items()})  # type: ignore[misc]
-
-
-def _sticky(
-    entries: Mapping[Key, Count], lines: Sequence[Line], threshold: int, forced: set[Key]
-) -> dict[Key, Hidden]:
-    """`suppress` with `forced` hidden and protected, repeated with what it hid added until
-    nothing new is hidden: then the same counts decided again (tomorrow, with today's cells
-    forced) hide exactly the same cells. A forced cell reads “<5” while it is small, else “*”
-    (also one hidden as small that has since reached five)."""
-    while True:
-        fixed: dict[Key, Hidden | None] = {
-            key: Hidden.SMALL if 0 < entries[key].students < threshold else Hidden.COMPLEMENTARY
-            for key in forced
-        }
-        hidden = suppress(entries, lines, threshold, fixed)
-        if hidden.keys() <= forced:
-            return hidden
-        forced |= hidden.keys()
 
 
 def _unit_order(unit: Unit) -> tuple[bool, str, bool, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from ..adapters.figures import Dimension, Family, Window
 from ..domain.annual import AnnualTable
@@ -18,14 +18,15 @@ from ..domain.figures import BUCKETS, UNKNOWN
 from ..domain.linked import ALL, Cell, Spine, Unit, decide, sum_cross, sum_list
 from ..domain.periods import Period
 from ..domain.scope import Scope
-from ..domain.suppression import THRESHOLD, Count
+from ..domain.suppression import THRESHOLD, Count, Key
 from . import reports
+from .kept import HiddenStore, kept
 from .reports import Cross, Listed, Pins, window
 
 T = TypeVar("T")
 
 
-class SpineSource(reports.FigureSource, Protocol):
+class SpineSource(reports.FigureSource, HiddenStore, Protocol):
     """The figure source, with the counts every unit's figures are decided from."""
 
     async def spine(
@@ -33,12 +34,6 @@ class SpineSource(reports.FigureSource, Protocol):
     ) -> dict[tuple[Unit, str | None], Count]: ...
 
     async def campuses(self) -> list[str]: ...
-
-    async def hidden_before(self, year: int, family: Family) -> frozenset[Cell]: ...
-
-    async def remember_hidden(
-        self, year: int, family: Family, seen: frozenset[Cell], cells: frozenset[Cell]
-    ) -> frozenset[Cell] | None: ...
 
 
 class Withheld(Exception):
@@ -63,16 +58,11 @@ async def spine(
     """The year's figures of `family` for every unit, decided at once, hiding again every
     cell the year has hidden before; the cells it hides are kept before it is answered."""
     counts = await source.spine(family, window(period, tz), now)
-    year = period.first.year
-    forced = await source.hidden_before(year, family)
-    while True:
-        decided = decide(counts, _COLS[family], threshold, forced)
-        if decided.hidden() <= forced:
-            return decided
-        newer = await source.remember_hidden(year, family, forced, decided.hidden())
-        if newer is None:
-            return decided
-        forced = newer  # another answer kept cells meanwhile: decide again with them
+
+    def decided(forced: frozenset[Key]) -> Spine:
+        return decide(counts, _COLS[family], threshold, cast("frozenset[Cell]", forced))
+
+    return await kept(source, period.first.year, family, decided, Spine.hidden)
 
 
 def parts(scope: Scope, campuses: list[str]) -> list[Unit]:
