@@ -8,7 +8,7 @@ one severe, three moderate and six mild events per college and year, by month). 
 page's annual table by college and its trends, it times
 
 - **baseline** (main): the by-college table and the months × grades table, each suppressed on
-  its own (`CrossTable.publish`);
+  its own in one pass (`suppress`, as main's `CrossTable.publish`);
 - **spine**: the year's spine over every campus and college decided from scratch (`_decide`,
   no memo) for events found, relieved and breaches, then the months × grades table with its
   margins fixed by the spine;
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 
 from shouwang_stats.domain.linked import ALL, Unit, _decide, decide
-from shouwang_stats.domain.suppression import Count
+from shouwang_stats.domain.suppression import Count, suppress
 from shouwang_stats.domain.tables import CrossTable, cross_from_rows
 
 GRADES = ("severe", "moderate", "mild")
@@ -96,9 +96,9 @@ def main() -> None:
     hid = _decide(spine_counts(before, cols=True), GRADES, 5).hidden()
     hid_totals = _decide(spine_counts(before, cols=False), (), 5).hidden()
 
-    def baseline() -> None:
-        by_college.publish()
-        by_month.publish()
+    def baseline() -> None:  # main's one pass per table (publish now checks its result again)
+        for t in (by_college, by_month):
+            suppress(t.entries(), t.lines())
 
     def spine() -> None:
         decided = _decide(found, GRADES, 5)
