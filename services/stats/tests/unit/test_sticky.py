@@ -202,3 +202,31 @@ async def test_a_campus_breakdown_asked_on_two_days_does_not_reveal_a_small_cell
         if value(MONDAY, f) == value(TUESDAY, f) and any(f in shown[day] for day in shown)
     ]
     assert (("C", "severe"), "monday") not in determined(unknown, lines)
+
+
+STATES = dict(zip(COLLEGES, ("open", "monitoring", "intervention", "referred"), strict=True))
+
+
+class _OpenCases(_Store):
+    """One campus's open cases by state (rows A–D as four states) × severity, as they stand."""
+
+    async def open_cases(
+        self, scope: object, tz: str
+    ) -> dict[tuple[str | None, str | None], Count]:
+        return {
+            (None if u[1] is None else STATES[u[1]], col): count
+            for (u, col), count in counts(self.cells).items()
+            if u[0] == "K"
+        }
+
+
+async def test_open_cases_asked_on_two_days_keep_what_they_hid() -> None:
+    """Figures of now, but the same table asked daily: kept for the year it is asked in."""
+    store: Any = _OpenCases(MONDAY)
+    month, scope = Period.parse("2026-12"), Scope(("K",))
+    monday = (await reports.open_now(store, scope, "UTC", 5, month)).table
+    store.cells = TUESDAY
+    tuesday = (await reports.open_now(store, scope, "UTC", 5, month)).table
+    assert monday.cells[("open", "mild")].value is None
+    assert tuesday.cells[("open", "mild")].value is None  # decided afresh: shown, 8
+    assert monday.hidden() <= tuesday.hidden()

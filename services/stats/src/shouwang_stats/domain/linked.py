@@ -26,10 +26,11 @@ it, and every answer is a projection of those decisions:
   away the small cell it covered (`test_sticky_year.py`). So the cells a year has hidden
   are kept (`service_layer/kept.py`, `adapters/hidden.py`) and every later decision of that
   year hides them again (`forced`, `suppression.suppress_kept`), protected like small cells,
-  whatever the new counts need besides; a campus breakdown's tables alike. A cell once
-  hidden stays hidden for the year, also a small one that has since reached five: its new
-  value beside the margins' growth would tell its old one. Costs some figures for the rest
-  of the year; closed years, whose counts no longer change, answer the same each time.
+  whatever the new counts need besides; a campus breakdown's tables and open cases alike.
+  A cell once hidden stays hidden for the year, also a small one that has since reached
+  five: its new value beside the margins' growth would tell its old one. Costs some figures
+  for the rest of the year; closed years, whose counts no longer change, answer the same
+  each time.
 
 Distinct students decide what is small; they are never published. What is published (events,
 person-times) adds up exactly, which is what the lines say.

@@ -259,12 +259,22 @@ async def completion(
 
 
 async def open_now(
-    source: FigureSource, scope: Scope, tz: str, threshold: int = THRESHOLD
+    source: FigureSource,
+    scope: Scope,
+    tz: str,
+    threshold: int = THRESHOLD,
+    asked: Period | None = None,
 ) -> Cross:
-    """Cases not closed, by state × severity, as they stand now."""
+    """Cases not closed, by state × severity, as they stand now. `asked`: the month it is
+    asked in; what the table hid that year stays hidden on every later day of it."""
     counts = await source.open_cases(scope, tz)
     states = [s for s in CASE_STATES if s != "closed"]
-    return Cross("state", "severity", cross_from_rows(states, GRADES, counts).publish(threshold))
+    table = cross_from_rows(states, GRADES, counts)
+    if asked is None:
+        return Cross("state", "severity", table.publish(threshold))
+    return Cross(
+        "state", "severity", await published(source, scope, asked, "open-cases", table, threshold)
+    )
 
 
 async def notification_figures(
