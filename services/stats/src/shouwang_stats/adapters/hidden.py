@@ -1,9 +1,11 @@
 """The figures a year has hidden so far (`hidden_cells`), which its later decisions keep
 hidden (domain/linked.py, "Sticky within a year").
 
-Replicas decide the same year at once: `remember` adds a decision's cells under a lock only
-if the year's set is still the one that decision forced, else hands back the newer set for
-the caller to decide again, so no answer goes out built on a set another replica grew.
+Answers (of one replica or several) decide the same year at once: `remember` adds a
+decision's cells under a lock only if the year's set is still the one that decision forced,
+else hands back the newer set for the caller to decide again, so no two answers that add
+cells build on different sets. An answer that adds nothing is not checked: read just before
+another one's write, it may still show a cell that write added (the window of one request).
 """
 
 from __future__ import annotations
