@@ -36,10 +36,17 @@ async def bootstrap(settings: StatsSettings) -> Stats:
             max_size=settings.db_pool_max,
         )
         stack.push_async_callback(pool.close)
+        # Its own two connections, for the cells a year hides: readers hold theirs meanwhile.
+        writer = await asyncpg.create_pool(
+            settings.database_url.get_secret_value(), min_size=0, max_size=2
+        )
+        stack.push_async_callback(writer.close)
         async with pool.acquire() as conn:
             active = await generations.ensure_active(conn, PROJECTION_VERSION)
         kafka = settings.kafka_clients("stats")
-        stats = Stats(settings, pool, kafka.broker(linger_ms=5), TopicLog(kafka, TOPICS), stack)
+        stats = Stats(
+            settings, pool, kafka.broker(linger_ms=5), TopicLog(kafka, TOPICS), writer, stack
+        )
         register_consumers(stats)
         tasks = BackgroundTasks()
         stack.push_async_callback(tasks.close)

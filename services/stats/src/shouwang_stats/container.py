@@ -17,12 +17,14 @@ from .config import StatsSettings
 @dataclass
 class Stats:
     """A started stats. `broker` runs the consumers and publishes dead letters; `log` replays
-    the topics for a rebuild; `resources` closes what bootstrap started, newest first."""
+    the topics for a rebuild; `writer` keeps the cells a year hides (`reading`); `resources`
+    closes what bootstrap started, newest first."""
 
     settings: StatsSettings
     pool: asyncpg.Pool
     broker: KafkaBroker
     log: TopicLog
+    writer: asyncpg.Pool | None = None
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def ping_kafka(self) -> bool:

@@ -25,9 +25,10 @@ from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.services import ServiceProcess
 from shouwang_stats.adapters import generations
 from shouwang_stats.adapters.rows import copy_generation
-from shouwang_stats.domain.projection import CaseRow, Projection, StudentRow
+from shouwang_stats.domain.projection import Projection
 from shouwang_stats.domain.suppression import Hidden, Key, Line, determined
 from shouwang_stats.service_layer.rebuild import PROJECTION_VERSION
+from stats_cases import fold_case
 
 pytestmark = pytest.mark.integration
 
@@ -64,18 +65,7 @@ async def stats(
             for i in range(n):
                 ref = f"{college}-{month}-{grade}-{i}"
                 opened = datetime(2025, month, 10, 9, 0, tzinfo=TZ)
-                projection.fold(StudentRow(CAMPUS, ref, college, True, opened))
-                projection.fold(
-                    CaseRow(
-                        case_id=f"case-{ref}",
-                        campus_id=CAMPUS,
-                        student_ref=ref,
-                        opened_at=opened,
-                        severity=grade,
-                        state="monitoring",
-                        state_at=opened,
-                    )
-                )
+                fold_case(projection, CAMPUS, ref, college, grade, opened)
         await copy_generation(conn, generation.generation, projection)
     finally:
         await conn.close()

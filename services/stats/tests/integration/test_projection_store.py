@@ -12,9 +12,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from shouwang_stats.adapters import generations
+from shouwang_stats.adapters import generations, hidden
 from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.rows import TABLES, copy_generation, fold_into
+from shouwang_stats.domain.linked import Cell
 from shouwang_stats.domain.periods import Period
 from shouwang_stats.domain.projection import CaseRow, Projection
 from shouwang_stats.domain.scope import Scope
@@ -185,3 +186,23 @@ async def test_this_years_outcomes_per_campus_for_metrics_are_the_apis_figures(
     }
     expected = statistics.quantiles(sorted(year.since_report["closed"]), n=100, method="inclusive")
     assert closed == {"p50": pytest.approx(expected[49]), "p90": pytest.approx(expected[89])}
+
+
+async def test_a_years_hidden_cells_are_kept_once_whichever_replica_decides_first(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two replicas decide the same year from the same set: the second is told the set grew
+    and adds nothing until it decides again with it (a year no other test asks for)."""
+    a: Cell = (("K", "A"), "severe")
+    off_roster: Cell = (("K", ""), None)
+    every: Cell = ((None, None), "mild")
+    async with pool.acquire() as one, pool.acquire() as two:
+        assert await hidden.remember(one, 2031, "found", frozenset(), {a}) is None
+        assert await hidden.remember(two, 2031, "found", frozenset(), {off_roster}) == {a}
+        assert await hidden.hidden_cells(two, 2031, "found") == {a}
+        assert (
+            await hidden.remember(two, 2031, "found", frozenset({a}), {off_roster, every}) is None
+        )
+        assert await hidden.hidden_cells(one, 2031, "found") == {a, off_roster, every}
+        assert await hidden.hidden_cells(one, 2031, "relieved") == frozenset()
+        assert await hidden.hidden_cells(one, 2030, "found") == frozenset()

@@ -5,18 +5,20 @@ and a poison record on the topics, changes nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from shouwang_contracts.topics import CASES
 from shouwang_servicekit.kafka.clients import KafkaClients
-from shouwang_stats.adapters import generations
+from shouwang_stats.adapters import generations, hidden
 from shouwang_stats.adapters.figures import PgFigures
 from shouwang_stats.adapters.replay import TopicLog
 from shouwang_stats.domain.periods import Period
 from shouwang_stats.domain.scope import Scope
-from shouwang_stats.service_layer import reports
+from shouwang_stats.domain.suppression import Key
+from shouwang_stats.service_layer import published, reports
 from shouwang_stats.service_layer.events import TOPICS
 from shouwang_stats.service_layer.rebuild import rebuild
 from stats_kafka import publish, publish_raw
@@ -70,6 +72,18 @@ async def seed_figures(pool: asyncpg.Pool, campus: str) -> tuple[list[int], int,
     return grades, found[(None, None)].value, relieved[None].value
 
 
+async def hidden_by_the_annual_table(pool: asyncpg.Pool, campus: str) -> frozenset[Key]:
+    """Ask the campus's annual table (which keeps what its year hides) and read what is kept."""
+    async with pool.acquire() as conn:
+        active = await generations.active_number(conn)
+        assert active is not None
+        source = PgFigures(conn, active)
+        await published.annual(
+            source, Scope((campus,)), Period.parse("2025"), "college", TZ, datetime.now(UTC)
+        )
+        return await hidden.hidden_cells(conn, 2025, "found")
+
+
 async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_changes_nothing(
     pool: asyncpg.Pool, dsn: str, kafka_bootstrap: str
 ) -> None:
@@ -84,6 +98,8 @@ async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_chan
     assert first.records >= len(year.events)
     assert await seed_figures(pool, year.campus_id) == ([5, 12, 33], 50, 64)
     before = await campus_rows(pool, year.campus_id)
+    hid = await hidden_by_the_annual_table(pool, year.campus_id)
+    assert hid  # the seed's severe and moderate figures
 
     # The same events again, a poison record of a counted type, and a rebuild.
     await publish(kafka_bootstrap, year.events[::3])
@@ -101,6 +117,8 @@ async def test_a_rebuild_from_the_topics_gives_the_seeds_table_and_a_second_chan
     assert second.retired == first.generation
     assert second.skipped >= 1
     assert await campus_rows(pool, year.campus_id) == before
+    async with pool.acquire() as conn:  # what the year hid is not the old generation's
+        assert await hidden.hidden_cells(conn, 2025, "found") == hid
     async with pool.acquire() as conn:
         assert [g.generation for g in await generations.all_generations(conn)] == [
             second.generation

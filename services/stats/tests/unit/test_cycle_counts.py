@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shouwang_stats.domain.cycles import cycle_times
 from shouwang_stats.domain.figures import Milestone, Timeline
+from shouwang_stats.domain.linked import ALL
 from shouwang_stats.domain.periods import Period
 from shouwang_stats.domain.scope import Scope
-from shouwang_stats.domain.suppression import Hidden
+from shouwang_stats.domain.suppression import Count, Hidden, Key
 from shouwang_stats.entrypoints import schemas
+from shouwang_stats.service_layer import published as published_layer
 from shouwang_stats.service_layer import reports
+from stats_fakes import NothingHiddenYet
 
 START = datetime(2025, 3, 2, 9, tzinfo=UTC)
 
@@ -101,3 +105,41 @@ async def test_a_campus_cycle_time_takes_the_spines_decision_on_its_events() -> 
         reports.Pins(found={("all",): None}),
     )
     assert shown.found_total is None
+
+
+class TwoCampuses(NothingHiddenYet):
+    """Two campuses of three students' events each, cycle-timed: the whole's six events
+    beside two campuses' “<5” would narrow each to 2–4, so the spine hides the six too."""
+
+    async def timelines(self, scope: Scope, window: object) -> list[tuple[str, str, Timeline]]:
+        return [
+            ("2025-03", c, referred(f"{c}{i}", i)) for c in ("north", "south") for i in range(3)
+        ]
+
+    async def spine(self, family: str, window: object, now: object) -> dict[Key, Count]:
+        if family != "found":
+            return {}
+        three, six = Count(3, 3), Count(6, 6)
+        units = [("north", "A"), ("south", "B"), ("north", None), ("south", None)]
+        found: dict[Key, Count] = {(u, c): three for u in units for c in ("mild", None)}
+        return found | {(ALL, "mild"): six, (ALL, None): six}
+
+    async def campuses(self) -> list[str]:
+        return ["north", "south"]
+
+
+async def test_an_every_campus_cycle_count_does_not_bound_a_total_the_spine_hid() -> None:
+    """The scope's case counts are counted over every campus at once: six cases beside a
+    total of events the spine hid for the whole would bound it as the campus's count did."""
+    source: Any = TwoCampuses()
+
+    async def run(within: Scope, pins: reports.Pins) -> reports.CycleTimes:
+        return await reports.cycles(source, within, Period.year(2025), "UTC", 5, pins)
+
+    times = await published_layer.breakdown(
+        source, Scope(None), Period.year(2025), "UTC", datetime(2026, 1, 1, tzinfo=UTC), 5, run
+    )
+    assert times.found_total is Hidden.COMPLEMENTARY
+    out = schemas.cycle_times(times, "2025", Scope(None), "zh-CN", 5)
+    graded = next(m.count for m in out.since_report if m.milestone == "graded")
+    assert (graded.value, graded.display) == (None, "*")  # not the six it counted

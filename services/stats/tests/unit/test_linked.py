@@ -12,6 +12,7 @@ from shouwang_stats.domain.scope import Scope
 from shouwang_stats.domain.suppression import Count, Hidden, Key, Line, Shown, determined
 from shouwang_stats.domain.tables import CrossTable
 from shouwang_stats.service_layer import published
+from stats_fakes import NothingHiddenYet
 
 GRADES = ("severe", "moderate", "mild")
 # One campus "K" of three colleges; one student per event. College C had two severe events.
@@ -125,7 +126,7 @@ def test_a_year_however_written_is_the_year() -> None:
         assert calendar_year(Period.parse(start, end)) == Period.year(2026)
 
 
-class _Spines:
+class _Spines(NothingHiddenYet):
     """A figure source holding the worked example's counts (published.py reads only these for
     the annual table; a breakdown for a college never reaches the store)."""
 

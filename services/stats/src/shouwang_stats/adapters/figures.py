@@ -16,7 +16,7 @@ import asyncpg
 from ..domain.figures import Timeline
 from ..domain.linked import Unit
 from ..domain.scope import Scope
-from ..domain.suppression import Count
+from ..domain.suppression import Count, Key
 from .counts import (
     Family,
     breaches,
@@ -32,6 +32,7 @@ from .counts import (
 )
 from .db import Conn
 from .figure_sql import Dimension, Window
+from .hidden import hidden_cells, remember
 from .timings import delivery_seconds, timelines
 
 __all__ = ["Dimension", "Family", "NoProjection", "PgFigures", "Window", "reading"]
@@ -42,8 +43,12 @@ class NoProjection(Exception):
 
 
 @asynccontextmanager
-async def reading(pool: asyncpg.Pool) -> AsyncIterator[PgFigures]:
-    """The active generation's figures, read in one consistent snapshot."""
+async def reading(
+    pool: asyncpg.Pool, writer: asyncpg.Pool | None = None
+) -> AsyncIterator[PgFigures]:
+    """The active generation's figures, read in one consistent snapshot; the cells a year
+    hides are kept through `writer` (a pool of its own, so that readers holding their
+    connection never wait on one another's for it; `pool` itself if None)."""
     async with (
         pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -51,15 +56,19 @@ async def reading(pool: asyncpg.Pool) -> AsyncIterator[PgFigures]:
         generation = await conn.fetchval("SELECT generation FROM projection WHERE state = 'active'")
         if generation is None:
             raise NoProjection
-        yield PgFigures(conn, int(generation))
+        yield PgFigures(conn, int(generation), writer or pool)
 
 
 class PgFigures:
-    """The figure queries on one connection and generation (what the service layer reads)."""
+    """The figure queries on one connection and generation (what the service layer reads).
+    The years' hidden cells are read and added through `writer` (`conn` if None: a
+    connection of its own, not in a read-only transaction)."""
 
-    def __init__(self, conn: Conn, generation: int) -> None:
+    def __init__(self, conn: Conn, generation: int, writer: asyncpg.Pool | None = None) -> None:
         self.conn = conn
         self.generation = generation
+        self.writer = writer
+        self._hidden: dict[tuple[int, str], frozenset[Key]] = {}
 
     async def found(
         self, scope: Scope, window: Window, by: Dimension
@@ -110,3 +119,27 @@ class PgFigures:
 
     async def campuses(self) -> list[str]:
         return await campuses(self.conn, self.generation)
+
+    async def hidden_before(self, year: int, family: str) -> frozenset[Key]:
+        """The cells `year`'s figures of `family` have hidden so far (latest committed)."""
+        if (year, family) not in self._hidden:
+            if self.writer is None:
+                found = await hidden_cells(self.conn, year, family)
+            else:
+                async with self.writer.acquire() as conn:
+                    found = await hidden_cells(conn, year, family)
+            self._hidden[(year, family)] = found
+        return self._hidden[(year, family)]
+
+    async def remember_hidden(
+        self, year: int, family: str, seen: frozenset[Key], cells: frozenset[Key]
+    ) -> frozenset[Key] | None:
+        """Keep `cells` as hidden if the year's set is still `seen` (None), else the newer
+        set (see `adapters.hidden.remember`)."""
+        if self.writer is None:
+            newer = await remember(self.conn, year, family, seen, cells)
+        else:
+            async with self.writer.acquire() as conn:
+                newer = await remember(conn, year, family, seen, cells)
+        self._hidden[(year, family)] = seen | cells if newer is None else newer
+        return newer

@@ -21,6 +21,17 @@ it, and every answer is a projection of those decisions:
   college's own breakdowns are not published: beside the campus's breakdown they would need
   the college × breakdown × grade cube suppressed at once (measured: seconds per answer).
 
+- **Sticky within a year.** A year's counts change as its events arrive, and a fresh decision
+  may pick other complements: Monday's hidden cell shown on Tuesday, unchanged, would give
+  away the small cell it covered (`test_sticky_year.py`). So the cells a year has hidden
+  are kept (`service_layer/kept.py`, `adapters/hidden.py`) and every later decision of that
+  year hides them again (`forced`, `suppression.suppress_kept`), protected like small cells,
+  whatever the new counts need besides; a campus breakdown's tables and open cases alike.
+  A cell once hidden stays hidden for the year, also a small one that has since reached
+  five: its new value beside the margins' growth would tell its old one. Costs some figures
+  for the rest of the year; closed years, whose counts no longer change, answer the same
+  each time.
+
 Distinct students decide what is small; they are never published. What is published (events,
 person-times) adds up exactly, which is what the lines say.
 """
@@ -30,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress
+from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress_kept
 from .tables import ZERO, Fixed, PublishedCross, PublishedList
 
 #: (campus, college): (None, None) is every campus, (campus, None) one campus, and
@@ -74,6 +85,10 @@ class Spine:
         fixed[("all",)] = self.get(unit).hidden
         return fixed
 
+    def hidden(self) -> frozenset[tuple[Unit, str | None]]:
+        """Every figure this decision hides (what the year must keep hiding)."""
+        return frozenset(key for key, figure in self.shown.items() if figure.hidden is not None)
+
     def fixed_list(self, unit: Unit) -> Fixed:
         return {("all",): self.get(unit).hidden}
 
@@ -100,33 +115,40 @@ class Spine:
         )
 
 
-#: Spines decided lately, by their counts: a year's figures change only with new events, and
-#: one page asks for the same spine several times (a pure memo of `decide`).
+Cell = tuple[Unit, str | None]
+
+#: Spines decided lately, by their counts and forced cells: a year's figures change only with
+#: new events, and one page asks for the same spine several times (a pure memo of `decide`).
 _DECIDED: dict[
-    tuple[frozenset[tuple[tuple[Unit, str | None], Count]], tuple[str, ...], int], Spine
+    tuple[frozenset[tuple[Cell, Count]], tuple[str, ...], int, frozenset[Cell]], Spine
 ] = {}
 _DECIDED_MAX = 64
 
 
 def decide(
-    counts: Mapping[tuple[Unit, str | None], Count],
+    counts: Mapping[Cell, Count],
     cols: Sequence[str],
     threshold: int = THRESHOLD,
+    forced: frozenset[Cell] = frozenset(),
 ) -> Spine:
     """Suppress a family's figures for every unit at once. `counts` is keyed (unit, column)
-    with column None for a unit's total; a unit absent counts zero."""
-    key = (frozenset(counts.items()), tuple(cols), threshold)
+    with column None for a unit's total; a unit absent counts zero. `forced`: figures the
+    year hid before, hidden again and protected (see the module's docstring)."""
+    key = (frozenset(counts.items()), tuple(cols), threshold, forced)
     if key not in _DECIDED:
         if len(_DECIDED) >= _DECIDED_MAX:
             _DECIDED.pop(next(iter(_DECIDED)))
-        _DECIDED[key] = _decide(counts, cols, threshold)
+        _DECIDED[key] = _decide(counts, cols, threshold, forced)
     return _DECIDED[key]
 
 
 def _decide(
-    counts: Mapping[tuple[Unit, str | None], Count], cols: Sequence[str], threshold: int
+    counts: Mapping[Cell, Count],
+    cols: Sequence[str],
+    threshold: int,
+    forced: frozenset[Cell] = frozenset(),
 ) -> Spine:
-    present = {unit for unit, _ in counts} | {ALL}
+    present = {unit for unit, _ in counts} | {unit for unit, _ in forced} | {ALL}
     campuses = sorted({u[0] for u in present if u[0] is not None})
     # In one order whatever the process (a set's order of strings changes with the hash seed):
     # the same counts must be suppressed the same way after a restart or on another replica.
@@ -142,7 +164,8 @@ def _decide(
             colleges = sorted({u[1] for u in units if u[0] == campus and u[1] is not None})
             if colleges:
                 lines.append(Line(tuple(((campus, x), c) for x in colleges), ((campus, None), c)))
-    shown = apply(entries, suppress(entries, lines, threshold))
+    hidden = suppress_kept(entries, lines, threshold, forced=forced)
+    shown = apply(entries, hidden)
     return Spine(tuple(cols), {key: figure for key, figure in shown.items()})  # type: ignore[misc]
 
 

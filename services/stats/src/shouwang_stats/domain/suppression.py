@@ -97,6 +97,32 @@ def suppress(
             return hidden
 
 
+def suppress_kept(
+    entries: Mapping[Key, Count],
+    lines: Sequence[Line],
+    threshold: int = THRESHOLD,
+    fixed: Mapping[Key, Hidden | None] | None = None,
+    forced: Iterable[Key] = (),
+) -> dict[Key, Hidden]:
+    """`suppress` with `forced` entries (hidden by earlier answers of the same figures) hidden
+    again and protected, repeated with what it hid added until it hides nothing new: then the
+    same counts decided again with today's entries forced hide exactly the same ones. A forced
+    entry reads “<5” while it is small, else “*” (also one hidden as small that has since
+    reached five); forced wins over a `fixed` entry shown."""
+    fixed = dict(fixed or {})
+    kept = {key for key in forced if key in entries}
+    while True:
+        decided = fixed | {
+            key: Hidden.SMALL if 0 < entries[key].students < threshold else Hidden.COMPLEMENTARY
+            for key in kept
+            if fixed.get(key) is None
+        }
+        hidden = suppress(entries, lines, threshold, decided)
+        if hidden.keys() <= kept | decided.keys():
+            return hidden
+        kept |= hidden.keys()
+
+
 def apply(entries: Mapping[Key, Count], hidden: Mapping[Key, Hidden]) -> dict[Key, Shown]:
     """Every entry as published."""
     return {

@@ -8,10 +8,10 @@ worked out by subtraction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress
+from .suppression import THRESHOLD, Count, Hidden, Key, Line, Shown, apply, suppress_kept
 
 #: Figures of a table already decided by another answer, by the table's keys: ("all",) the
 #: grand total, ("col", c) a column total, ("row", r) a row total (None: shown there).
@@ -30,6 +30,16 @@ class PublishedCross:
     row_totals: dict[str, Shown]
     col_totals: dict[str, Shown]
     total: Shown
+
+    def hidden(self) -> frozenset[Key]:
+        """The keys (`CrossTable.entries`') of every figure hidden."""
+        figures: list[tuple[Key, Shown]] = [
+            *((("cell", r, c), s) for (r, c), s in self.cells.items()),
+            *((("row", r), s) for r, s in self.row_totals.items()),
+            *((("col", c), s) for c, s in self.col_totals.items()),
+            (("all",), self.total),
+        ]
+        return frozenset(key for key, shown in figures if shown.hidden is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +74,12 @@ class CrossTable:
         lines.append(Line(tuple(("row", r) for r in self.rows), ("all",)))
         return lines
 
-    def publish(self, threshold: int = THRESHOLD, fixed: Fixed | None = None) -> PublishedCross:
+    def publish(
+        self, threshold: int = THRESHOLD, fixed: Fixed | None = None, forced: Iterable[Key] = ()
+    ) -> PublishedCross:
+        """As published; `forced`: figures earlier answers hid, hidden again (by their keys)."""
         entries = self.entries()
-        shown = apply(entries, suppress(entries, self.lines(), threshold, fixed))
+        shown = apply(entries, suppress_kept(entries, self.lines(), threshold, fixed, forced))
         return PublishedCross(
             rows=self.rows,
             cols=self.cols,
@@ -85,6 +98,11 @@ class PublishedList:
     cells: dict[str, Shown]
     total: Shown
 
+    def hidden(self) -> frozenset[Key]:
+        """The keys (`ListTable.publish`'s) of every figure hidden."""
+        figures = [*((("cell", r), s) for r, s in self.cells.items()), (("all",), self.total)]
+        return frozenset(key for key, shown in figures if shown.hidden is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class ListTable:
@@ -94,11 +112,14 @@ class ListTable:
     cells: Mapping[str, Count]
     total: Count
 
-    def publish(self, threshold: int = THRESHOLD, fixed: Fixed | None = None) -> PublishedList:
+    def publish(
+        self, threshold: int = THRESHOLD, fixed: Fixed | None = None, forced: Iterable[Key] = ()
+    ) -> PublishedList:
+        """As published; `forced`: figures earlier answers hid, hidden again (by their keys)."""
         entries: dict[Key, Count] = {("cell", r): self.cells.get(r, ZERO) for r in self.rows}
         entries[("all",)] = self.total
         line = Line(tuple(("cell", r) for r in self.rows), ("all",))
-        shown = apply(entries, suppress(entries, [line], threshold, fixed))
+        shown = apply(entries, suppress_kept(entries, [line], threshold, fixed, forced))
         return PublishedList(
             rows=self.rows,
             cells={r: shown[("cell", r)] for r in self.rows},

@@ -37,7 +37,7 @@ class _Figures:
     """`async with figures(reader) as source`: the active projection, or 503 before the first."""
 
     def __init__(self, who: Reader) -> None:
-        self._context = reading(who.stats.pool)
+        self._context = reading(who.stats.pool, who.stats.writer)
 
     async def __aenter__(self) -> PgFigures:
         try:

@@ -295,7 +295,7 @@ REPORTS = (
         _this_month,
         _breakdown(
             lambda source, within, period, who, pins: reports.open_now(
-                source, within, who.tz, who.threshold
+                source, within, who.tz, who.threshold, period
             ),
             now=True,
         ),

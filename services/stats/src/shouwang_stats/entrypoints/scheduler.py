@@ -54,7 +54,7 @@ def outcome_gauges(stats: Stats) -> Chore:
         if active is not None:
             metrics.GENERATION.labels(str(active.version)).set(active.generation)
         try:
-            async with reading(stats.pool) as source:
+            async with reading(stats.pool, stats.writer) as source:
                 families = await outcome_families(
                     source, settings.timezone, datetime.now(UTC), settings.suppress_below
                 )

@@ -10,22 +10,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from ..adapters.figures import Dimension, Family, Window
 from ..domain.annual import AnnualTable
 from ..domain.figures import BUCKETS, UNKNOWN
-from ..domain.linked import ALL, Spine, Unit, decide, sum_cross, sum_list
+from ..domain.linked import ALL, Cell, Spine, Unit, decide, sum_cross, sum_list
 from ..domain.periods import Period
 from ..domain.scope import Scope
-from ..domain.suppression import THRESHOLD, Count
+from ..domain.suppression import THRESHOLD, Count, Key
 from . import reports
+from .kept import HiddenStore, kept
 from .reports import Cross, Listed, Pins, window
 
 T = TypeVar("T")
 
 
-class SpineSource(reports.FigureSource, Protocol):
+class SpineSource(reports.FigureSource, HiddenStore, Protocol):
     """The figure source, with the counts every unit's figures are decided from."""
 
     async def spine(
@@ -54,9 +55,14 @@ async def spine(
     now: datetime,
     threshold: int = THRESHOLD,
 ) -> Spine:
-    """The year's figures of `family` for every unit, decided at once."""
+    """The year's figures of `family` for every unit, decided at once, hiding again every
+    cell the year has hidden before; the cells it hides are kept before it is answered."""
     counts = await source.spine(family, window(period, tz), now)
-    return decide(counts, _COLS[family], threshold)
+
+    def decided(forced: frozenset[Key]) -> Spine:
+        return decide(counts, _COLS[family], threshold, cast("frozenset[Cell]", forced))
+
+    return await kept(source, period.first.year, family, decided, Spine.hidden)
 
 
 def parts(scope: Scope, campuses: list[str]) -> list[Unit]:
@@ -146,7 +152,7 @@ async def breakdown(
     if scope.campuses is not None and len(scope.campuses) == 1:
         return await run(scope, await pins(source, scope.campuses[0], period, tz, now, threshold))
     campuses = list(scope.campuses) if scope.campuses else await source.campuses()
-    whole = await run(scope, Pins())
+    whole = await run(scope, await scope_pins(source, scope, campuses, period, tz, now, threshold))
     each = [
         await run(Scope((c,)), await pins(source, c, period, tz, now, threshold)) for c in campuses
     ]
@@ -169,6 +175,25 @@ async def pins(
         relieved=relieved.fixed_list(unit),
         breaches=breaches.fixed_list(unit),
     )
+
+
+async def scope_pins(
+    source: SpineSource,
+    scope: Scope,
+    campuses: list[str],
+    period: Period | None,
+    tz: str,
+    now: datetime,
+    threshold: int,
+) -> Pins:
+    """A wider scope's own margin, for what is counted over the whole scope (its cycle
+    times' case counts): its events found as the spine shows their sum, hidden if any
+    campus's is (else a count of cases could bound a total hidden there). Its tables are
+    the campuses' added up (`_added`), so they need no margins."""
+    if period is None:
+        return Pins()
+    found = await spine(source, "found", period, tz, now, threshold)
+    return Pins(found={("all",): found.total(parts(scope, campuses)).hidden})
 
 
 def _added(whole: Any, each: list[Any]) -> Any:

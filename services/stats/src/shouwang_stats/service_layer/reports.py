@@ -25,6 +25,7 @@ from ..domain.projection import CASE_STATES
 from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD, Count
 from ..domain.tables import Fixed, PublishedCross, PublishedList, cross_from_rows, list_from_rows
+from .kept import HiddenStore, published
 
 GRADES = SEVERITY_ORDER[1:]  # mild … critical: the severities an alert or case can have
 REFERRAL_STATUSES = ("pending", "accepted", "not_accepted", "returned", "referred_again")
@@ -34,8 +35,9 @@ OUTCOMES = ("delivered", "failed")
 TREND_MILESTONES = (Milestone.ACKNOWLEDGED, Milestone.INTERVENED, Milestone.CLOSED)
 
 
-class FigureSource(Protocol):
-    """Counts of the active projection (see adapters.figures)."""
+class FigureSource(HiddenStore, Protocol):
+    """Counts of the active projection (see adapters.figures), and the cells its years have
+    hidden (`kept`)."""
 
     async def found(
         self, scope: Scope, window: Window, by: Dimension
@@ -182,7 +184,10 @@ async def events_found(
     counts = await source.found(scope, window(period, tz), by)
     rows = _rows(by, [k for k, _ in counts], period)
     table = cross_from_rows(rows, [b.value for b in BUCKETS], counts)
-    return Cross(by, "grade", table.publish(threshold, pins.found))
+    name = f"events-found/{by}"
+    return Cross(
+        by, "grade", await published(source, scope, period, name, table, threshold, pins.found)
+    )
 
 
 async def cycles(
@@ -214,15 +219,16 @@ async def escalation_figures(
     missed = await source.breaches(scope, w, now, "role")
     climbed = await source.escalations(scope, w)
 
-    def table(
-        counts: Mapping[tuple[str | None, str | None], Count], fixed: Fixed
+    async def table(
+        name: str, counts: Mapping[tuple[str | None, str | None], Count], fixed: Fixed
     ) -> PublishedCross:
         rows = _ordered([k for k, _ in counts], "role")
-        return cross_from_rows(rows, GRADES, counts).publish(threshold, fixed)
+        cross = cross_from_rows(rows, GRADES, counts)
+        return await published(source, scope, period, name, cross, threshold, fixed)
 
     return Escalations(
-        breaches=Cross("role", "severity", table(missed, pins.breaches)),
-        escalations=Cross("role", "severity", table(climbed, {})),
+        breaches=Cross("role", "severity", await table("breaches/role", missed, pins.breaches)),
+        escalations=Cross("role", "severity", await table("escalations/role", climbed, {})),
     )
 
 
@@ -238,23 +244,37 @@ async def completion(
     w = window(period, tz)
     made = await source.referrals(scope, w)
     due = await source.follow_ups(scope, w, now)
+    referrals = list_from_rows(REFERRAL_STATUSES, made)
+    follow_ups = list_from_rows(FOLLOW_UP_FATES, due)
     return Completion(
         referrals=Listed(
-            "referral_status", list_from_rows(REFERRAL_STATUSES, made).publish(threshold)
+            "referral_status",
+            await published(source, scope, period, "referrals", referrals, threshold),
         ),
         follow_ups=Listed(
-            "follow_up_fate", list_from_rows(FOLLOW_UP_FATES, due).publish(threshold)
+            "follow_up_fate",
+            await published(source, scope, period, "follow-ups", follow_ups, threshold),
         ),
     )
 
 
 async def open_now(
-    source: FigureSource, scope: Scope, tz: str, threshold: int = THRESHOLD
+    source: FigureSource,
+    scope: Scope,
+    tz: str,
+    threshold: int = THRESHOLD,
+    asked: Period | None = None,
 ) -> Cross:
-    """Cases not closed, by state × severity, as they stand now."""
+    """Cases not closed, by state × severity, as they stand now. `asked`: the month it is
+    asked in; what the table hid that year stays hidden on every later day of it."""
     counts = await source.open_cases(scope, tz)
     states = [s for s in CASE_STATES if s != "closed"]
-    return Cross("state", "severity", cross_from_rows(states, GRADES, counts).publish(threshold))
+    table = cross_from_rows(states, GRADES, counts)
+    if asked is None:
+        return Cross("state", "severity", table.publish(threshold))
+    return Cross(
+        "state", "severity", await published(source, scope, asked, "open-cases", table, threshold)
+    )
 
 
 async def notification_figures(
@@ -271,7 +291,16 @@ async def notification_figures(
         students.add(student)
     return Notifications(
         outcomes=Cross(
-            "channel", "outcome", cross_from_rows(channels, OUTCOMES, counts).publish(threshold)
+            "channel",
+            "outcome",
+            await published(
+                source,
+                scope,
+                period,
+                "notifications",
+                cross_from_rows(channels, OUTCOMES, counts),
+                threshold,
+            ),
         ),
         delivery_seconds={
             channel: summarise(values, students=len(students), threshold=threshold)
@@ -309,9 +338,25 @@ async def trends(
     }
     return Trends(
         months=months,
-        found=Cross("month", "grade", found.publish(threshold, pins.found)),
-        relieved=Listed("month", relieved.publish(threshold, pins.relieved)),
-        breaches=Listed("month", breaches.publish(threshold, pins.breaches)),
+        found=Cross(
+            "month",
+            "grade",
+            await published(
+                source, scope, period, "events-found/month", found, threshold, pins.found
+            ),
+        ),
+        relieved=Listed(
+            "month",
+            await published(
+                source, scope, period, "relieved/month", relieved, threshold, pins.relieved
+            ),
+        ),
+        breaches=Listed(
+            "month",
+            await published(
+                source, scope, period, "breaches/month", breaches, threshold, pins.breaches
+            ),
+        ),
         medians=medians,
     )
 
