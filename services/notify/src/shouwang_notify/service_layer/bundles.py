@@ -10,7 +10,7 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.vocabulary import Severity
 
-from ..adapters import contacts_repo, queue
+from ..adapters import bundle_items, contacts_repo, queue, unreached
 from ..domain.contacts import staff_chain
 from ..domain.routing import Template
 from .policy import CASE_PRIORITY, PRIORITY, NotifyPolicy
@@ -36,8 +36,8 @@ async def flush_bundles(
 ) -> int:
     """Turn every due bundle into one queued message; returns how many were queued."""
     queued = 0
-    for bundle in await queue.due_bundles(conn, now, limit):
-        await queue.mark_bundled(conn, bundle.ids, now)
+    for bundle in await bundle_items.due_bundles(conn, now, limit):
+        await bundle_items.mark_bundled(conn, bundle.ids, now)
         contacts = await contacts_repo.staff_contacts(
             conn, cipher, bundle.campus_id, [bundle.person_ref]
         )
@@ -45,7 +45,7 @@ async def flush_bundles(
         source_event_id = f"{bundle.kind}:{bundle.campus_id}:{bundle.person_ref}:{bundle.ids[0]}"
         channel = staff_chain(contact, policy.channels).first() if contact else None
         if contact is None or channel is None:
-            await queue.record_unreached(
+            await unreached.record_unreached(
                 conn,
                 bundle.campus_id,
                 source_event_id,
