@@ -4,7 +4,7 @@ daily digest, case notices batched over a short window, grouped oversight notice
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,19 +49,22 @@ class Bundle:
 
     campus_id: str
     person_ref: str
-    role: Role
+    role: Role | None  # none for the on-duty line
     kind: str
     ids: list[int]
     items: list[dict[str, Any]]
     student_ref: str
     first_time: datetime
+    # Each item's source event, student and time (in the order of `items`).
+    sources: list[tuple[str, str, datetime]] = field(default_factory=list)
 
 
 async def due_bundles(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Bundle]:
     """Lock the unbundled items of people whose first item fell due (SKIP LOCKED)."""
     rows = await conn.fetch(
         """
-        SELECT id, campus_id, person_ref, role, kind, item, student_ref, source_time
+        SELECT id, campus_id, person_ref, role, kind, item, source_event_id, student_ref,
+            source_time
         FROM bundle_items
         WHERE bundled_at IS NULL AND (campus_id, person_ref, kind) IN (
             SELECT campus_id, person_ref, kind FROM bundle_items
@@ -81,7 +84,7 @@ async def due_bundles(conn: asyncpg.Connection, now: datetime, limit: int) -> li
             bundle = bundles[key] = Bundle(
                 row["campus_id"],
                 row["person_ref"],
-                Role(row["role"]),
+                Role(row["role"]) if row["role"] else None,
                 row["kind"],
                 [],
                 [],
@@ -90,6 +93,7 @@ async def due_bundles(conn: asyncpg.Connection, now: datetime, limit: int) -> li
             )
         bundle.ids.append(row["id"])
         bundle.items.append(json.loads(row["item"]))
+        bundle.sources.append((row["source_event_id"], row["student_ref"], row["source_time"]))
     return list(bundles.values())
 
 

@@ -146,8 +146,10 @@ async def enqueue(conn: asyncpg.Connection, new: NewDelivery) -> bool:
 _ENQUEUE_MANY = """
 INSERT INTO deliveries (notification_id, campus_id, source_event_id, source_event_type,
     source_time, alert_id, case_id, student_ref, recipient_kind, recipient_ref,
-    recipient_role, channel, template, language, context, priority, not_before)
-SELECT n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx::jsonb, p, nb
+    recipient_role, channel, template, language, context, priority, not_before, status,
+    carried_by)
+SELECT n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx::jsonb, p, nb,
+    CASE WHEN $18::text IS NULL THEN 'pending' ELSE 'bundled' END, $18
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
     $14::text[], $15::text[], $16::int[], $17::timestamptz[])
@@ -156,9 +158,12 @@ ON CONFLICT (source_event_id, recipient_ref, channel) DO NOTHING
 """
 
 
-async def enqueue_many(conn: asyncpg.Connection, news: Sequence[NewDelivery]) -> int:
+async def enqueue_many(
+    conn: asyncpg.Connection, news: Sequence[NewDelivery], carried_by: str | None = None
+) -> int:
     """Queue many messages in one statement; returns how many were new (an (event,
-    recipient, channel) queued already is skipped, as `enqueue` skips it)."""
+    recipient, channel) queued already is skipped, as `enqueue` skips it). With `carried_by`
+    they are not sent themselves: they go in that bundle's message (status 'bundled')."""
     if not news:
         return 0
     status = await conn.execute(
@@ -180,6 +185,7 @@ async def enqueue_many(conn: asyncpg.Connection, news: Sequence[NewDelivery]) ->
         [json.dumps(n.context, ensure_ascii=False) for n in news],
         [n.priority for n in news],
         [n.not_before for n in news],
+        carried_by,
     )
     return int(status.rsplit(" ", 1)[1])
 
@@ -261,6 +267,36 @@ async def mark_sent(
         now,
     )
     return {row["id"] for row in rows}
+
+
+async def settle_riders(
+    conn: asyncpg.Connection,
+    carriers: Sequence[Delivery],
+    now: datetime,
+    *,
+    failed: str | None = None,
+) -> list[Delivery]:
+    """The alerts `carriers` (bundles' messages) carried, now sent with them (or failed with
+    them, for the reason `failed`), on the channel that took them; returns them."""
+    if not carriers:
+        return []
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d SET status = $4, channel = c.channel, attempts = 1, finished_at = $5,
+            last_error = $6
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS c(carried_by, recipient_ref, channel)
+        WHERE d.carried_by = c.carried_by AND d.recipient_ref = c.recipient_ref
+          AND d.status = 'bundled'
+        RETURNING d.*
+        """,
+        [c.source_event_id for c in carriers],
+        [c.recipient_ref for c in carriers],
+        [c.channel.value for c in carriers],
+        "sent" if failed is None else "failed",
+        now,
+        failed,
+    )
+    return [_delivery(r) for r in rows]
 
 
 async def first_sent_of_alerts(

@@ -28,6 +28,7 @@ from ..domain.routing import (
     route_alert,
 )
 from ..domain.schedule import next_digest_at, send_at
+from .bursts import hold_bursts
 from .family import queue_family_messages
 from .informed import hold_back
 from .policy import PRIORITY, NotifyPolicy
@@ -193,7 +194,12 @@ async def plan_alerts(
     for new, request in staff:
         if request is not None:
             new.context["link_id"] = link_ids[(request.alert_id, request.person_ref)]
-    return queued + await queue.enqueue_many(conn, [new for new, _ in staff])
+    # A person's severe alerts after their first of a burst wait to go together.
+    planned = [new for new, _ in staff]
+    bundled = await hold_bursts(conn, policy, planned, now)
+    return queued + await queue.enqueue_many(
+        conn, [new for n, new in enumerate(planned) if n not in bundled]
+    )
 
 
 def _unreached(
