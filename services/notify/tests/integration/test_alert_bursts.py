@@ -213,3 +213,48 @@ async def test_each_link_of_an_emailed_bundle_acknowledges_its_own_alert_in_engl
         assert view.link is not None
         confirmed.append(view.link.alert_id)
     assert sorted(confirmed) == sorted(a.alert_id for a in alerts if a is not alerts[0])
+
+
+async def test_a_bundle_refused_on_sms_carries_its_alerts_on_the_next_channel(
+    world: World,
+) -> None:
+    """The held alerts are recorded as delivered once, on the channel that took the bundle,
+    and the refused message is recorded as failed: no alert lost, none counted twice."""
+    await load_samples(world.pool, world.cipher, world.pseudonyms)
+    start = began()
+    alerts = await world.burst([Severity.SEVERE] * 3, start)
+    await drain(world.send)
+    assert await world.flush(start + WINDOW) == 2
+    # The gateway refuses the first bundle it is given (a 4xx is permanent): e-mail next.
+    world.http.fail_next(1, status=400)
+    await drain(world.send)
+    carriers = await rows(
+        world.pool,
+        "SELECT recipient_ref, channel, status FROM deliveries WHERE template = 'alerts_burst'",
+    )
+    (refused,) = [r["recipient_ref"] for r in carriers if r["status"] == "failed"]
+    # The refused person's next channel (the owner: WeCom; the on-duty line: e-mail) took it.
+    ((fallback, _),) = {
+        (r["channel"], r["status"])
+        for r in carriers
+        if r["recipient_ref"] == refused and r["status"] == "sent"
+    }
+    assert fallback != "sms"
+    assert sorted(r["status"] for r in carriers) == ["failed", "sent", "sent"]
+    carried = await rows(
+        world.pool,
+        "SELECT alert_id, channel, status FROM deliveries"
+        " WHERE carried_by IS NOT NULL AND recipient_ref = $1",
+        refused,
+    )
+    held = sorted(a.alert_id for a in alerts[1:])
+    assert sorted(r["alert_id"] for r in carried) == held
+    assert {(r["channel"], r["status"]) for r in carried} == {(fallback, "sent")}
+    delivered = [
+        json.loads(r["payload"])["data"]
+        for r in await rows(world.pool, "SELECT payload FROM outbox ORDER BY id")
+        if json.loads(r["payload"])["type"] == "shouwang.notification.delivered"
+    ]
+    # Each held alert delivered once to each of the two people (the owner, the on-duty line).
+    told = sorted(d["alert_id"] for d in delivered if d["alert_id"] in held)
+    assert told == sorted(held * 2)

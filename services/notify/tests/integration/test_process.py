@@ -272,7 +272,10 @@ async def test_links_confirm_once_and_refuse_the_rest(
     campus: Campus,
     http_sink: HttpSink,
 ) -> None:
-    notify = await notify_process(NOTIFY_LINK_FLOOR_HOURS="0").start_async()
+    # Three alerts in a few seconds, each with its own SMS and link (not one burst).
+    notify = await notify_process(
+        NOTIFY_LINK_FLOOR_HOURS="0", NOTIFY_ALERT_BURST_WINDOW_SECONDS="0"
+    ).start_async()
     watcher = await NotificationWatcher(kafka_bootstrap).start()
     try:
         async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
