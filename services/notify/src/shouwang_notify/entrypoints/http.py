@@ -321,7 +321,9 @@ async def list_deliveries(
     principal: Center,
     status_: Annotated[
         str | None,
-        Query(alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task)$"),
+        Query(
+            alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task|bundled)$"
+        ),
     ] = None,
     alert_id: Annotated[str | None, Query(max_length=64, pattern="^[0-9A-Za-z-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
