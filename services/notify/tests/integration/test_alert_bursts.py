@@ -258,3 +258,27 @@ async def test_a_bundle_refused_on_sms_carries_its_alerts_on_the_next_channel(
     # Each held alert delivered once to each of the two people (the owner, the on-duty line).
     told = sorted(d["alert_id"] for d in delivered if d["alert_id"] in held)
     assert told == sorted(held * 2)
+
+
+async def test_a_bundle_no_channel_takes_leaves_its_alerts_to_the_duty_call(world: World) -> None:
+    """The on-duty line's last resort is a person phoning: the alerts the refused bundle held
+    become that call's, none left waiting for a message that will not go."""
+    await load_samples(world.pool, world.cipher, world.pseudonyms)
+    start = began()
+    alerts = await world.burst([Severity.SEVERE] * 3, start)
+    await drain(world.send)
+    assert await world.flush(start + WINDOW) == 2
+    world.http.fail_next(2, status=400)  # both bundles' SMS refused
+    world.smtp.fail_next(1, "550 5.1.1 mailbox unavailable")  # the duty line's e-mail too
+    await drain(world.send)
+    carried = await rows(
+        world.pool,
+        "SELECT alert_id, recipient_kind, channel, status FROM deliveries"
+        " WHERE carried_by IS NOT NULL ORDER BY recipient_kind, alert_id",
+    )
+    held = sorted(a.alert_id for a in alerts[1:])
+    duty = [r for r in carried if r["recipient_kind"] == "on_duty"]
+    assert [r["alert_id"] for r in duty] == held
+    assert {(r["channel"], r["status"]) for r in duty} == {("phone_call", "call_task")}
+    owner = [r for r in carried if r["recipient_kind"] == "staff"]
+    assert {(r["channel"], r["status"]) for r in owner} == {("wecom", "sent")}

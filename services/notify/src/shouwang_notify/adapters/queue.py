@@ -274,10 +274,11 @@ async def settle_riders(
     carriers: Sequence[Delivery],
     now: datetime,
     *,
-    failed: str | None = None,
+    status: str = "sent",
+    error: str | None = None,
 ) -> list[Delivery]:
-    """The alerts `carriers` (bundles' messages) carried, now sent with them (or failed with
-    them, for the reason `failed`), on the channel that took them; returns them."""
+    """The alerts `carriers` (bundles' messages) carried, now ended as they did (`status`:
+    sent, failed for `error`, or a call task) on their channel; returns them."""
     if not carriers:
         return []
     rows = await conn.fetch(
@@ -292,9 +293,9 @@ async def settle_riders(
         [c.source_event_id for c in carriers],
         [c.recipient_ref for c in carriers],
         [c.channel.value for c in carriers],
-        "sent" if failed is None else "failed",
+        status,
         now,
-        failed,
+        error,
     )
     return [_delivery(r) for r in rows]
 

@@ -157,6 +157,8 @@ class Outcomes:
                 counts.append(metrics.CANCELLED.inc)
             elif o.unsendable is Unsendable.CALL_TASK:
                 await queue.mark_call_task(conn, d.id, now)
+                if _carrier(d):  # the alerts it carried are the call's too
+                    await queue.settle_riders(conn, [d], now, status="call_task")
                 counts.append(metrics.CALL_TASKS.inc)
                 logger.warning("no message reached the on-duty line: call task %s", d.id)
         return counts
@@ -232,7 +234,8 @@ class Outcomes:
             # A bundle's fallback keeps its source event id: it carries the same alerts.
             await queue.enqueue(conn, d.fallback(fallback, now))
         elif _carrier(d):
-            for r in await queue.settle_riders(conn, [d], now, failed=failure.code):
+            failed = await queue.settle_riders(conn, [d], now, status="failed", error=failure.code)
+            for r in failed:
                 await outbox.enqueue_event(
                     conn,
                     NotificationFailed(**_facts(r, 1), reason=failure.code, failed_at=now),
