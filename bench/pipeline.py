@@ -166,6 +166,10 @@ def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[st
                 "NOTIFY_RATE_SMS": "1000",
                 "NOTIFY_RATE_EMAIL": "1000",
                 "NOTIFY_RATE_WEBHOOK": "1000",
+                # Every report's student is on no roster: the on-duty line is its only
+                # recipient, so a burst would hold all but the first report's message for a
+                # window (one message, not one per report). This measures each report's path.
+                "NOTIFY_ALERT_BURST_WINDOW_SECONDS": "0",
             },
         ),
     ):

@@ -62,6 +62,7 @@ def policy_of(settings: NotifySettings, channels: frozenset[Channel]) -> NotifyP
         default_digest_hour=settings.default_digest_hour,
         case_batch_window=timedelta(seconds=settings.case_batch_seconds),
         informed_window=timedelta(seconds=settings.informed_window_seconds),
+        burst_window=timedelta(seconds=settings.alert_burst_window_seconds),
         follow_up_lead=timedelta(minutes=settings.follow_up_lead_minutes),
         link_floor=timedelta(hours=settings.link_floor_hours),
         on_duty_webhook=settings.on_duty_webhook_url,

@@ -85,6 +85,10 @@ class NotifySettings(SharedSettings):
     # An oversight role (the college leader) hears of the first alert at once and of those
     # after it within this window in one message (service_layer/informed.py); 0: each alone.
     informed_window_seconds: float = Field(default=300.0, ge=0, le=3600)
+    # Severe and critical alerts to one person on one human channel (SMS, e-mail, WeCom): the
+    # first goes at once, those after it within this window go as one message when it ends
+    # (service_layer/bursts.py; alarm fatigue); 0: each alone. At most 30 s.
+    alert_burst_window_seconds: float = Field(default=20.0, ge=0, le=30)
     follow_up_lead_minutes: float = 60.0
     bundle_poll_seconds: float = 5.0
     # What only served a delivery (finished deliveries, bundled items, the unreached, expired

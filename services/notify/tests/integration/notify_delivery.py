@@ -174,3 +174,14 @@ async def load_samples(
                 imported_by="per_admin",
             )
         assert result.errors == [], result.errors
+
+
+def staff_file(*edits: tuple[str, str]) -> bytes:
+    """The sample staff contacts with a language column (empty: zh-CN), each (old, new) row
+    edit applied: `("T2001,…,企业微信,,", "T2001,…,企业微信,,英文")`."""
+    staff = (SAMPLES / "contacts_staff.csv").read_text(encoding="utf-8")
+    staff = staff.replace("免打扰时段", "免打扰时段,语言").replace("\n", ",\n")
+    for old, new in edits:
+        assert old in staff, old
+        staff = staff.replace(old, new)
+    return staff.encode()

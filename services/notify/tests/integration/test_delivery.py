@@ -10,7 +10,6 @@ import httpx
 import pytest
 from notify_delivery import (
     FAST_RETRY,
-    SAMPLES,
     SHANGHAI,
     dispatcher,
     drain,
@@ -19,6 +18,7 @@ from notify_delivery import (
     open_case,
     place_student,
     rows,
+    staff_file,
 )
 from notify_receivers import HttpSink, SmtpSink
 from shouwang_contracts.crypto import NoteCipher
@@ -51,13 +51,13 @@ async def test_severe_alert_reaches_owner_informed_tiers_and_consenting_guardian
     http_client: httpx.AsyncClient,
 ) -> None:
     # T2001 reads English: the contacts file says so.
-    staff = (SAMPLES / "contacts_staff.csv").read_text(encoding="utf-8")
-    staff = staff.replace("免打扰时段", "免打扰时段,语言").replace("\n", ",\n")
-    staff = staff.replace(
-        "T2001,测试心理教师甲,13800000003,t2001@example.com,wx_t2001,,企业微信,,",
-        "T2001,测试心理教师甲,13800000003,t2001@example.com,wx_t2001,,企业微信,,英文",
+    staff = staff_file(
+        (
+            "T2001,测试心理教师甲,13800000003,t2001@example.com,wx_t2001,,企业微信,,",
+            "T2001,测试心理教师甲,13800000003,t2001@example.com,wx_t2001,,企业微信,,英文",
+        )
     )
-    await load_samples(notify_pool, cipher, pseudonyms, staff=staff.encode())
+    await load_samples(notify_pool, cipher, pseudonyms, staff=staff)
     student_ref = await place_student(notify_pool, pseudonyms)
     await open_case(notify_pool, student_ref, Severity.SEVERE, ConsentState.GIVEN)
 

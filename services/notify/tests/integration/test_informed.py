@@ -21,7 +21,9 @@ from shouwang_notify.service_layer.bundles import flush_bundles
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
 pytestmark = pytest.mark.integration
-POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+# The owner's own burst (one message at once, the rest together) is test_alert_bursts.py's:
+# here each of the owner's alerts goes alone, to follow the oversight notices alone.
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, burst_window=timedelta(0))
 WINDOW = POLICY.informed_window
 CAMPUS = "demo"
 INFORM = (Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COLLEGE_LEADER)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -44,7 +44,9 @@ from shouwang_notify.service_layer.policy import (
 from shouwang_notify.service_layer.precedence import Precedence
 
 pytestmark = pytest.mark.integration
-POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+# A queue full of messages, each queued alone (a person's burst would go as one message:
+# test_alert_bursts.py), to load the lanes.
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, burst_window=timedelta(0))
 BURST = 6  # severe alerts, one email each
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -26,7 +26,8 @@ from shouwang_notify.service_layer.alerts import plan_alerts
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
 pytestmark = pytest.mark.integration
-POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+# Each message queued as it is planned: a burst's held alerts are test_alert_bursts.py's.
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, burst_window=timedelta(0))
 OTHER_STUDENT = "2024999999"
 
 

@@ -266,13 +266,54 @@ async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
     assert len(smtp_sink.to("t4001@example.com")) == 1
 
 
+async def test_alerts_held_for_a_burst_survive_a_kill_9_and_go_as_one_message(
+    notify_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    campus: Campus,
+    smtp_sink: SmtpSink,
+) -> None:
+    """The held alerts are in PostgreSQL, not in the process: a notify killed while they wait
+    for their window leaves them to the next, which sends them as one message."""
+    burst = {"NOTIFY_ALERT_BURST_WINDOW_SECONDS": "8", "NOTIFY_BUNDLE_POLL_SECONDS": "0.5"}
+    first = await notify_process(**burst).start_async()
+    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
+        await import_samples(client, campus)
+    student = campus.student()
+    await publish(
+        kafka_bootstrap,
+        directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
+    )
+    await asyncio.sleep(1.0)  # the directory first, as it would have come
+    await publish(
+        kafka_bootstrap,
+        *(alert(campus.id, student, Severity.SEVERE, owner=Role.COLLEGE_LEADER) for _ in range(3)),
+    )
+    await until(lambda: smtp_sink.to("t4001@example.com"), what="the first alert at once")
+    await asyncio.sleep(1.0)  # its outcome committed (else it is sent again), the rest held
+    first.kill()
+    second = notify_process(**burst, NOTIFY_DATABASE_URL=first.env["NOTIFY_DATABASE_URL"])
+    await second.start_async()
+    await until(
+        lambda: smtp_sink.to("t4001@example.com")[1:], seconds=60, what="the held two, together"
+    )
+    await asyncio.sleep(2.0)  # nothing else arrives
+    mails = smtp_sink.to("t4001@example.com")
+    assert len(mails) == 2, [m.subject for m in mails]
+    assert "又有 2 条预警" in mails[1].subject
+    # A college leader confirms nothing (no links): each line names its alert's number.
+    assert len(re.findall(r"编号 [0-9a-f]{8}", mails[1].text)) == 2
+
+
 async def test_links_confirm_once_and_refuse_the_rest(
     notify_process: Callable[..., ServiceProcess],
     kafka_bootstrap: str,
     campus: Campus,
     http_sink: HttpSink,
 ) -> None:
-    notify = await notify_process(NOTIFY_LINK_FLOOR_HOURS="0").start_async()
+    # Three alerts in a few seconds, each with its own SMS and link (not one burst).
+    notify = await notify_process(
+        NOTIFY_LINK_FLOOR_HOURS="0", NOTIFY_ALERT_BURST_WINDOW_SECONDS="0"
+    ).start_async()
     watcher = await NotificationWatcher(kafka_bootstrap).start()
     try:
         async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:

@@ -59,6 +59,15 @@ CONTEXTS = {
             },
         ],
     },
+    Template.ALERTS_BURST: {
+        "role": None,
+        "count": 2,
+        "grades": [{"severity": "critical", "count": 1}, {"severity": "severe", "count": 1}],
+        "items": [
+            {**ALERT, "alert_id": "a1b2c3d4e5", "severity": "critical"},
+            {**ALERT, "alert_id": "f6a7b8c9d0", "owner_vacant": True},
+        ],
+    },
 }
 
 
@@ -345,3 +354,36 @@ def test_a_grouped_notice_says_which_alert_has_nobody_on_its_rung() -> None:
     context = {"role": "college_leader", "items": [{**item, "owner_vacant": True}]}
     message = TEMPLATES.message(Template.ALERTS_INFORMED, "zh-CN", context)
     assert "二级学院领导一级无人在册，由值班室接手" in message.body
+
+
+def test_a_burst_counts_by_grade_and_gives_each_alert_its_own_line_and_link() -> None:
+    items = [
+        {**ALERT, "alert_id": "a1b2c3d4e5", "link": "https://x/ack/ONE"},
+        {**ALERT, "alert_id": "f6a7b8c9d0", "severity": "critical", "link": "https://x/ack/TWO"},
+    ]
+    context = {
+        "role": "counseling_center",
+        "count": 2,
+        "grades": [{"severity": "critical", "count": 1}, {"severity": "severe", "count": 1}],
+        "items": items,
+    }
+    zh = TEMPLATES.message(Template.ALERTS_BURST, "zh-CN", context)
+    assert "又有 2 条预警（危急 1 条、重度 1 条）" in zh.subject
+    assert "确认接手：https://x/ack/ONE" in zh.body
+    assert "确认接手：https://x/ack/TWO" in zh.body
+    # The SMS has room for the count and the desk's list only.
+    assert zh.short == f"【守望】又有2条预警（危急1条、重度1条），请逐条处置：{APP}/awaiting 勿转发"
+    en = TEMPLATES.message(Template.ALERTS_BURST, "en", context)
+    assert "2 more alerts (1 critical, 1 severe)" in en.subject
+    assert "Confirm: https://x/ack/TWO" in en.body
+    # The on-duty line has no links: each line carries a short alert number instead.
+    duty = TEMPLATES.message(Template.ALERTS_BURST, "zh-CN", {**context, "role": None})
+    assert "值班室" in duty.body
+    assert (
+        "编号 a1b2c3d4"
+        in TEMPLATES.message(
+            Template.ALERTS_BURST,
+            "zh-CN",
+            {**context, "role": None, "items": [{**i, "link": None} for i in items]},
+        ).body
+    )

@@ -16,19 +16,23 @@ Person = tuple[str, str]
 
 
 async def open_windows(
-    conn: asyncpg.Connection, people: Sequence[Person], now: datetime, window: timedelta
+    conn: asyncpg.Connection,
+    people: Sequence[Person],
+    now: datetime,
+    window: timedelta,
+    kind: str = "informed",
 ) -> dict[Person, tuple[datetime, bool]]:
-    """Each person's window: when it opened, and whether it opened now (no window of theirs
-    was open: their first notice goes at once). One statement decides it for all of them,
-    so two planners that race for one person open one window between them."""
+    """Each person's window of `kind`: when it opened, and whether it opened now (no window
+    of theirs was open: their first notice goes at once). One statement decides it for all
+    of them, so two planners that race for one person open one window between them."""
     rows = await conn.fetch(
         """
         WITH asked AS (
             SELECT * FROM unnest($1::text[], $2::text[]) AS a(campus_id, person_ref)
         ), opened AS (
-            INSERT INTO informed_windows (campus_id, person_ref, opened_at)
-            SELECT campus_id, person_ref, $3 FROM asked
-            ON CONFLICT (campus_id, person_ref) DO UPDATE SET opened_at = EXCLUDED.opened_at
+            INSERT INTO informed_windows (campus_id, person_ref, kind, opened_at)
+            SELECT campus_id, person_ref, $5, $3 FROM asked
+            ON CONFLICT (campus_id, person_ref, kind) DO UPDATE SET opened_at = EXCLUDED.opened_at
                 WHERE informed_windows.opened_at <= EXCLUDED.opened_at - $4::interval
             RETURNING campus_id, person_ref, opened_at
         )
@@ -36,13 +40,14 @@ async def open_windows(
         UNION ALL
         SELECT w.campus_id, w.person_ref, w.opened_at, false FROM informed_windows w
           JOIN asked a USING (campus_id, person_ref)
-         WHERE NOT EXISTS (SELECT 1 FROM opened o
+         WHERE w.kind = $5 AND NOT EXISTS (SELECT 1 FROM opened o
                             WHERE o.campus_id = w.campus_id AND o.person_ref = w.person_ref)
         """,
         [campus for campus, _ in people],
         [person for _, person in people],
         now,
         window,
+        kind,
     )
     return {(r["campus_id"], r["person_ref"]): (r["opened_at"], r["fresh"]) for r in rows}
 
@@ -53,7 +58,7 @@ class Waiting:
 
     campus_id: str
     person_ref: str
-    role: str
+    role: str | None  # none for the on-duty line
     item: dict[str, Any]
     source_event_id: str
     student_ref: str
@@ -61,15 +66,18 @@ class Waiting:
     due_at: datetime
 
 
-async def add_waiting(conn: asyncpg.Connection, waiting: Sequence[Waiting]) -> None:
-    """Put the notices in their windows' bundles, in one statement (a redelivery adds none)."""
+async def add_waiting(
+    conn: asyncpg.Connection, waiting: Sequence[Waiting], kind: str = "informed"
+) -> None:
+    """Put the notices in their windows' bundles of `kind`, in one statement (a redelivery
+    adds none)."""
     if not waiting:
         return
     await conn.execute(
         """
         INSERT INTO bundle_items (campus_id, person_ref, role, kind, item, source_event_id,
             student_ref, source_time, due_at)
-        SELECT campus_id, person_ref, role, 'informed', item, source_event_id, student_ref,
+        SELECT campus_id, person_ref, role, $9, item, source_event_id, student_ref,
                source_time, due_at
           FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
                       $7::timestamptz[], $8::timestamptz[])
@@ -85,4 +93,5 @@ async def add_waiting(conn: asyncpg.Connection, waiting: Sequence[Waiting]) -> N
         [w.student_ref for w in waiting],
         [w.source_time for w in waiting],
         [w.due_at for w in waiting],
+        kind,
     )

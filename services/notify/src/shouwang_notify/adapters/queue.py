@@ -146,8 +146,10 @@ async def enqueue(conn: asyncpg.Connection, new: NewDelivery) -> bool:
 _ENQUEUE_MANY = """
 INSERT INTO deliveries (notification_id, campus_id, source_event_id, source_event_type,
     source_time, alert_id, case_id, student_ref, recipient_kind, recipient_ref,
-    recipient_role, channel, template, language, context, priority, not_before)
-SELECT n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx::jsonb, p, nb
+    recipient_role, channel, template, language, context, priority, not_before, status,
+    carried_by)
+SELECT n, cp, se, st, stime, a, cs, s, rk, rr, rl, ch, tpl, l, ctx::jsonb, p, nb,
+    CASE WHEN $18::text IS NULL THEN 'pending' ELSE 'bundled' END, $18
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
     $14::text[], $15::text[], $16::int[], $17::timestamptz[])
@@ -156,9 +158,12 @@ ON CONFLICT (source_event_id, recipient_ref, channel) DO NOTHING
 """
 
 
-async def enqueue_many(conn: asyncpg.Connection, news: Sequence[NewDelivery]) -> int:
+async def enqueue_many(
+    conn: asyncpg.Connection, news: Sequence[NewDelivery], carried_by: str | None = None
+) -> int:
     """Queue many messages in one statement; returns how many were new (an (event,
-    recipient, channel) queued already is skipped, as `enqueue` skips it)."""
+    recipient, channel) queued already is skipped, as `enqueue` skips it). With `carried_by`
+    they are not sent themselves: they go in that bundle's message (status 'bundled')."""
     if not news:
         return 0
     status = await conn.execute(
@@ -180,6 +185,7 @@ async def enqueue_many(conn: asyncpg.Connection, news: Sequence[NewDelivery]) ->
         [json.dumps(n.context, ensure_ascii=False) for n in news],
         [n.priority for n in news],
         [n.not_before for n in news],
+        carried_by,
     )
     return int(status.rsplit(" ", 1)[1])
 
@@ -263,6 +269,37 @@ async def mark_sent(
     return {row["id"] for row in rows}
 
 
+async def settle_riders(
+    conn: asyncpg.Connection,
+    carriers: Sequence[Delivery],
+    now: datetime,
+    *,
+    status: str = "sent",
+    error: str | None = None,
+) -> list[Delivery]:
+    """The alerts `carriers` (bundles' messages) carried, now ended as they did (`status`:
+    sent, failed for `error`, or a call task) on their channel; returns them."""
+    if not carriers:
+        return []
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d SET status = $4, channel = c.channel, attempts = 1, finished_at = $5,
+            last_error = $6
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS c(carried_by, recipient_ref, channel)
+        WHERE d.carried_by = c.carried_by AND d.recipient_ref = c.recipient_ref
+          AND d.status = 'bundled'
+        RETURNING d.*
+        """,
+        [c.source_event_id for c in carriers],
+        [c.recipient_ref for c in carriers],
+        [c.channel.value for c in carriers],
+        status,
+        now,
+        error,
+    )
+    return [_delivery(r) for r in rows]
+
+
 async def first_sent_of_alerts(
     conn: asyncpg.Connection, alerts: Sequence[tuple[str, str]], at: datetime
 ) -> set[str]:
@@ -333,72 +370,6 @@ async def cancel_family(
     return int(status.split()[-1])
 
 
-async def record_unreached(
-    conn: asyncpg.Connection,
-    campus_id: str,
-    source_event_id: str,
-    alert_id: str | None,
-    student_ref: str,
-    kind: RecipientKind,
-    role: Role | None,
-    recipient_ref: str | None,
-    reason: str,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO unreached (campus_id, source_event_id, alert_id, student_ref, recipient_kind,
-            recipient_role, recipient_ref, reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING
-        """,
-        campus_id,
-        source_event_id,
-        alert_id,
-        student_ref,
-        kind.value,
-        role.value if role else None,
-        recipient_ref,
-        reason,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Unreached:
-    """Someone a message was meant for and notify cannot reach, and why."""
-
-    campus_id: str
-    source_event_id: str
-    alert_id: str | None
-    student_ref: str
-    kind: RecipientKind
-    role: Role | None
-    recipient_ref: str | None
-    reason: str
-
-
-async def record_unreached_many(conn: asyncpg.Connection, rows: Sequence[Unreached]) -> None:
-    """`record_unreached` for a planned batch's people, in one statement (a row each was a
-    round trip each, one or more per alert where a role is vacant or a contact missing)."""
-    if not rows:
-        return
-    await conn.execute(
-        """
-        INSERT INTO unreached (campus_id, source_event_id, alert_id, student_ref, recipient_kind,
-            recipient_role, recipient_ref, reason)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                             $6::text[], $7::text[], $8::text[])
-        ON CONFLICT DO NOTHING
-        """,
-        [r.campus_id for r in rows],
-        [r.source_event_id for r in rows],
-        [r.alert_id for r in rows],
-        [r.student_ref for r in rows],
-        [r.kind.value for r in rows],
-        [r.role.value if r.role else None for r in rows],
-        [r.recipient_ref for r in rows],
-        [r.reason for r in rows],
-    )
-
-
 async def queue_depth(conn: asyncpg.Connection, now: datetime) -> tuple[int, float]:
     """Messages due or being sent, and the age in seconds of the oldest due one."""
     row = await conn.fetchrow(
@@ -409,96 +380,6 @@ async def queue_depth(conn: asyncpg.Connection, now: datetime) -> tuple[int, flo
     assert row is not None
     oldest = row["oldest"]
     return int(row["depth"]), max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
-
-
-# Bundles: mild warnings for the daily digest, case notices batched over a short window.
-
-
-async def add_bundle_item(
-    conn: asyncpg.Connection,
-    *,
-    campus_id: str,
-    person_ref: str,
-    role: Role,
-    kind: str,
-    item: dict[str, Any],
-    source_event_id: str,
-    student_ref: str,
-    source_time: datetime,
-    due_at: datetime,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO bundle_items (campus_id, person_ref, role, kind, item, source_event_id,
-            student_ref, source_time, due_at)
-        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9) ON CONFLICT DO NOTHING
-        """,
-        campus_id,
-        person_ref,
-        role.value,
-        kind,
-        json.dumps(item, ensure_ascii=False, sort_keys=True),
-        source_event_id,
-        student_ref,
-        source_time,
-        due_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Bundle:
-    """A person's items of one kind that fell due, to go out as one message."""
-
-    campus_id: str
-    person_ref: str
-    role: Role
-    kind: str
-    ids: list[int]
-    items: list[dict[str, Any]]
-    student_ref: str
-    first_time: datetime
-
-
-async def due_bundles(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Bundle]:
-    """Lock the unbundled items of people whose first item fell due (SKIP LOCKED)."""
-    rows = await conn.fetch(
-        """
-        SELECT id, campus_id, person_ref, role, kind, item, student_ref, source_time
-        FROM bundle_items
-        WHERE bundled_at IS NULL AND (campus_id, person_ref, kind) IN (
-            SELECT campus_id, person_ref, kind FROM bundle_items
-            WHERE bundled_at IS NULL AND due_at <= $1
-            GROUP BY campus_id, person_ref, kind LIMIT $2)
-        ORDER BY id
-        FOR UPDATE SKIP LOCKED
-        """,
-        now,
-        limit,
-    )
-    bundles: dict[tuple[str, str, str], Bundle] = {}
-    for row in rows:
-        key = (row["campus_id"], row["person_ref"], row["kind"])
-        bundle = bundles.get(key)
-        if bundle is None:
-            bundle = bundles[key] = Bundle(
-                row["campus_id"],
-                row["person_ref"],
-                Role(row["role"]),
-                row["kind"],
-                [],
-                [],
-                row["student_ref"],
-                row["source_time"],
-            )
-        bundle.ids.append(row["id"])
-        bundle.items.append(json.loads(row["item"]))
-    return list(bundles.values())
-
-
-async def mark_bundled(conn: asyncpg.Connection, ids: list[int], now: datetime) -> None:
-    await conn.execute(
-        "UPDATE bundle_items SET bundled_at = $2 WHERE id = ANY($1::bigint[])", ids, now
-    )
 
 
 _LOG = (
@@ -521,16 +402,3 @@ async def delivery_log(
 ) -> list[asyncpg.Record]:
     """The campus's messages, newest first, without addresses or texts."""
     return list(await conn.fetch(_LOG, campus_id, status, alert_id, before, limit))
-
-
-async def unreached_list(
-    conn: asyncpg.Connection, campus_id: str, limit: int
-) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT source_event_id, alert_id, recipient_kind, recipient_role, reason, created_at"
-            " FROM unreached WHERE campus_id = $1 ORDER BY id DESC LIMIT $2",
-            campus_id,
-            limit,
-        )
-    )

@@ -32,8 +32,8 @@ _PURGES: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "cases": (("case_id",), "SELECT case_id FROM cases WHERE closed_at < $1 ORDER BY closed_at"),
     "informed_windows": (
-        ("campus_id", "person_ref"),
-        "SELECT campus_id, person_ref FROM informed_windows WHERE opened_at < $1"
+        ("campus_id", "person_ref", "kind"),
+        "SELECT campus_id, person_ref, kind FROM informed_windows WHERE opened_at < $1"
         " ORDER BY opened_at",
     ),
 }

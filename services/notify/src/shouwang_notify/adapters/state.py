@@ -235,3 +235,18 @@ async def alert_acknowledged(
         campus_id,
         at,
     )
+
+
+async def acknowledged_alerts(
+    conn: asyncpg.Connection, campus_id: str, alert_ids: list[str]
+) -> set[str]:
+    """Of `alert_ids`, those acknowledged: casework said so, or a link of theirs was used
+    (casework has not answered yet)."""
+    rows = await conn.fetch(
+        "SELECT alert_id FROM alerts_acknowledged WHERE campus_id = $1 AND alert_id = ANY($2)"
+        " UNION SELECT alert_id FROM ack_links WHERE campus_id = $1 AND alert_id = ANY($2)"
+        " AND used_at IS NOT NULL",
+        campus_id,
+        alert_ids,
+    )
+    return {row["alert_id"] for row in rows}

@@ -93,6 +93,10 @@ class Templates:
             elif item.get("deadline"):
                 item["deadline"] = self.when(item["deadline"], language)
             items.append(item)
+        if "grades" in values:  # a burst's count by grade
+            values["grades"] = [
+                {**g, "severity": Severity(g["severity"]).label(language)} for g in values["grades"]
+            ]
         if "items" in values:
             values["items"] = items
             values.setdefault("count", len(items))

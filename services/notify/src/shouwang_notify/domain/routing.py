@@ -50,6 +50,7 @@ class Template(StrEnum):
     DIGEST = "digest"
     CASE_NOTICES = "case_notices"
     ALERTS_INFORMED = "alerts_informed"  # the grouped oversight notices of a window
+    ALERTS_BURST = "alerts_burst"  # a person's severe alerts after the first of a window
 
 
 class ConsentState(StrEnum):

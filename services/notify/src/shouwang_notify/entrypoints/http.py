@@ -20,6 +20,7 @@ from shouwang_servicekit.spreadsheets import SheetRefused
 from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
 from ..adapters import contacts_repo, queue, state
+from ..adapters import unreached as unreached_rows
 from ..adapters.db import campus_transaction
 from ..container import Notify
 from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, StaffRow
@@ -320,7 +321,9 @@ async def list_deliveries(
     principal: Center,
     status_: Annotated[
         str | None,
-        Query(alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task)$"),
+        Query(
+            alias="status", pattern="^(pending|sending|sent|failed|cancelled|call_task|bundled)$"
+        ),
     ] = None,
     alert_id: Annotated[str | None, Query(max_length=64, pattern="^[0-9A-Za-z-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -346,7 +349,7 @@ async def list_failures(
         calls = await queue.delivery_log(
             conn, principal.campus_id, status="call_task", alert_id=None, before=None, limit=limit
         )
-        unreached = await queue.unreached_list(conn, principal.campus_id, limit)
+        unreached = await unreached_rows.unreached_list(conn, principal.campus_id, limit)
     return s.FailuresOut(
         failed=[_delivery(r) for r in failed],
         call_tasks=[_delivery(r) for r in calls],

@@ -83,7 +83,10 @@ class DeliveryOut(BaseModel):
     recipient_kind: RecipientKind
     recipient_role: Role | None
     channel: NotificationChannel
-    status: str = Field(description="pending, sending, sent, failed, cancelled or call_task.")
+    status: str = Field(
+        description="pending, sending, sent, failed, cancelled, call_task, or bundled (an alert"
+        " held to go in its burst's one message)."
+    )
     attempts: int
     last_error: str | None = Field(description="A stable code, never a server's message.")
     created_at: datetime

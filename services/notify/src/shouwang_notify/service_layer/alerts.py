@@ -13,10 +13,10 @@ from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised
-from shouwang_contracts.vocabulary import Role, Severity, Tier
+from shouwang_contracts.vocabulary import Role, Tier
 
-from ..adapters import contacts_repo, links, queue, state
-from ..domain.contacts import ON_DUTY_REF, family_chain, staff_chain
+from ..adapters import bundle_items, contacts_repo, links, queue, state, unreached
+from ..domain.contacts import staff_chain
 from ..domain.links import link_lifetime
 from ..domain.routing import (
     AlertNotice,
@@ -24,11 +24,12 @@ from ..domain.routing import (
     CaseNoticeKind,
     FollowUpAsk,
     Intent,
-    Template,
     Timing,
     route_alert,
 )
 from ..domain.schedule import next_digest_at, send_at
+from .bursts import hold_bursts
+from .family import queue_family_messages
 from .informed import hold_back
 from .policy import PRIORITY, NotifyPolicy
 
@@ -158,7 +159,7 @@ async def plan_alerts(
     queued = 0
     digest_hours: dict[str, int] = {}
     # Who cannot be reached is written once for the batch, in one statement.
-    missed: list[queue.Unreached] = []
+    missed: list[unreached.Unreached] = []
     for notice, routing, case in routed:
         for role in routing.unreached_roles:
             missed.append(_unreached(notice, RecipientKind.STAFF, role, None, "nobody_holds_role"))
@@ -180,7 +181,7 @@ async def plan_alerts(
             else:
                 contact = contacts.get((notice.campus_id, intent.recipient_ref))
                 message = _staff_message(policy, notice, intent, contact, now)
-                if isinstance(message, queue.Unreached):
+                if isinstance(message, unreached.Unreached):
                     missed.append(message)
                 else:
                     staff.append(message)
@@ -188,12 +189,17 @@ async def plan_alerts(
             await _follow_up_reminders(
                 conn, policy, notice, people.get((notice.campus_id, notice.student_ref), [])
             )
-    await queue.record_unreached_many(conn, missed)
+    await unreached.record_unreached_many(conn, missed)
     link_ids = await links.issue_links(conn, [r for _, r in staff if r is not None])
     for new, request in staff:
         if request is not None:
             new.context["link_id"] = link_ids[(request.alert_id, request.person_ref)]
-    return queued + await queue.enqueue_many(conn, [new for new, _ in staff])
+    # A person's severe alerts after their first of a burst wait to go together.
+    planned = [new for new, _ in staff]
+    bundled = await hold_bursts(conn, policy, planned, now)
+    return queued + await queue.enqueue_many(
+        conn, [new for n, new in enumerate(planned) if n not in bundled]
+    )
 
 
 def _unreached(
@@ -202,8 +208,8 @@ def _unreached(
     role: Role | None,
     recipient_ref: str | None,
     reason: str,
-) -> queue.Unreached:
-    return queue.Unreached(
+) -> unreached.Unreached:
+    return unreached.Unreached(
         notice.campus_id,
         notice.event_id,
         notice.alert_id,
@@ -224,7 +230,7 @@ async def _add_to_digest(
     now: datetime,
 ) -> None:
     assert intent.role is not None
-    await queue.add_bundle_item(
+    await bundle_items.add_bundle_item(
         conn,
         campus_id=notice.campus_id,
         person_ref=intent.recipient_ref,
@@ -244,7 +250,7 @@ def _staff_message(
     intent: Intent,
     contact: Any,
     now: datetime,
-) -> tuple[queue.NewDelivery, links.LinkRequest | None] | queue.Unreached:
+) -> tuple[queue.NewDelivery, links.LinkRequest | None] | unreached.Unreached:
     """The message for a staff member or the on-duty line, and the link it carries (issued
     with the batch's); for someone notify cannot reach, the unreached row to record."""
     if contact is None or not (chain := staff_chain(contact, policy.channels)).channels:
@@ -316,66 +322,6 @@ async def _queue_family(
     )
 
 
-async def queue_family_messages(
-    conn: asyncpg.Connection,
-    cipher: NoteCipher,
-    policy: NotifyPolicy,
-    *,
-    campus_id: str,
-    student_ref: str,
-    case_id: str,
-    severity: Severity,
-    source_event_id: str,
-    source_event_type: str,
-    source_time: datetime,
-    alert_id: str | None,
-    now: datetime,
-) -> int:
-    """One message to each family contact of the student (no grade, no reason, no note)."""
-    family = await contacts_repo.family_contacts(conn, cipher, campus_id, student_ref)
-    duty = (await contacts_repo.staff_contacts(conn, cipher, campus_id, [ON_DUTY_REF])).get(
-        ON_DUTY_REF
-    )
-    if not family:
-        await queue.record_unreached(
-            conn,
-            campus_id,
-            source_event_id,
-            alert_id,
-            student_ref,
-            RecipientKind.FAMILY,
-            None,
-            None,
-            "no_contact",
-        )
-        return 0
-    queued = 0
-    for member in family:
-        channel = family_chain(member, policy.channels).first()
-        if channel is None:
-            continue
-        new = queue.NewDelivery(
-            campus_id=campus_id,
-            source_event_id=source_event_id,
-            source_event_type=source_event_type,
-            source_time=source_time,
-            student_ref=student_ref,
-            recipient_kind=RecipientKind.FAMILY,
-            recipient_ref=member.key,
-            recipient_role=None,
-            channel=channel,
-            template=Template.FAMILY.value,
-            language=member.language,
-            context={"on_duty_phone": duty.mobile if duty else None},
-            priority=PRIORITY[severity],
-            not_before=now,
-            alert_id=alert_id,
-            case_id=case_id,
-        )
-        queued += int(await queue.enqueue(conn, new))
-    return queued
-
-
 async def _follow_up_reminders(
     conn: asyncpg.Connection,
     policy: NotifyPolicy,
@@ -387,7 +333,7 @@ async def _follow_up_reminders(
         for person in people:
             if person.role is not ask.role:
                 continue
-            await queue.add_bundle_item(
+            await bundle_items.add_bundle_item(
                 conn,
                 campus_id=notice.campus_id,
                 person_ref=person.person_ref,

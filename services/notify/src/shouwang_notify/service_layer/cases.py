@@ -32,15 +32,15 @@ from shouwang_contracts.events.casework import (
 )
 from shouwang_contracts.vocabulary import Role
 
-from ..adapters import queue, retention, state
+from ..adapters import bundle_items, queue, retention, state
 from ..domain.routing import (
     CaseNoticeKind,
     ConsentState,
     Responsible,
     family_intent_on_consent,
 )
-from .alerts import queue_family_messages
 from .erasure import apply_erasure, complete_deferred_erasure
+from .family import queue_family_messages
 from .policy import NotifyPolicy
 from .staff_left import apply_staff_listing
 
@@ -71,7 +71,7 @@ async def _notice(
     at_once: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    await queue.add_bundle_item(
+    await bundle_items.add_bundle_item(
         conn,
         campus_id=envelope.campus_id,
         person_ref=person_ref,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
@@ -61,7 +62,13 @@ async def read_addresses(
         ),
     )
     found.links = await links.signable(
-        conn, (str(d.context["link_id"]) for d in claimed if d.context.get("link_id"))
+        conn,
+        (
+            str(context["link_id"])
+            for d in claimed
+            for context in (d.context, *d.context.get("items", ()))
+            if isinstance(context, dict) and context.get("link_id")
+        ),
     )
     for d in claimed:
         if d.recipient_kind is RecipientKind.FAMILY:
@@ -101,7 +108,17 @@ class Composer:
             return Unsendable.NO_ADDRESS
         if d.channel is Channel.PHONE_CALL:
             return Unsendable.CALL_TASK
-        context = dict(d.context)
+        context = self._linked(d.context, found)
+        if "items" in context:
+            # A bundle of alerts: each line has its own confirmation link.
+            context["items"] = [self._linked(item, found) for item in context["items"]]
+        language: Language = "en" if d.language == "en" else "zh-CN"
+        rendered = self.templates.message(Template(d.template), language, context)
+        return Outgoing(d.channel, address, rendered.subject, rendered.body, rendered.short)
+
+    def _linked(self, values: dict[str, Any], found: Addresses) -> dict[str, Any]:
+        """`values` with its link id turned into the signed link and the SMS short link."""
+        context = dict(values)
         link_id = context.pop("link_id", None)
         context["link"] = context["short_link"] = None
         signable = found.links.get(str(link_id)) if link_id else None
@@ -110,6 +127,4 @@ class Composer:
             base = self.public_base_url.rstrip("/")
             context["link"] = f"{base}/ack/{self.signer.sign(claims)}"
             context["short_link"] = f"{base}/ack/s/{code}"
-        language: Language = "en" if d.language == "en" else "zh-CN"
-        rendered = self.templates.message(Template(d.template), language, context)
-        return Outgoing(d.channel, address, rendered.subject, rendered.body, rendered.short)
+        return context

@@ -49,6 +49,7 @@ from ..adapters.channels import ChannelFailure
 from ..adapters.db import worker_transaction
 from ..adapters.outbox import OutgoingEvent
 from ..domain.contacts import family_chain, staff_chain
+from ..domain.routing import Template
 from .messages import Unsendable
 from .policy import NotifyPolicy
 
@@ -156,6 +157,8 @@ class Outcomes:
                 counts.append(metrics.CANCELLED.inc)
             elif o.unsendable is Unsendable.CALL_TASK:
                 await queue.mark_call_task(conn, d.id, now)
+                if _carrier(d):  # the alerts it carried are the call's too
+                    await queue.settle_riders(conn, [d], now, status="call_task")
                 counts.append(metrics.CALL_TASKS.inc)
                 logger.warning("no message reached the on-duty line: call task %s", d.id)
         return counts
@@ -170,11 +173,16 @@ class Outcomes:
         ours = await queue.mark_sent(conn, [(d.id, d.attempts + 1) for d in sent], now)
         # A row cancelled meanwhile (a withdrawal) is not reported as delivered.
         delivered = [d for d in sent if d.id in ours]
+        attempts = {d.id: d.attempts + 1 for d in delivered}
+        # The alerts a bundle's message carried were delivered with it, each on its own.
+        carried = await queue.settle_riders(conn, [d for d in delivered if _carrier(d)], now)
+        attempts.update((d.id, d.attempts) for d in carried)
+        delivered += carried
         await outbox.enqueue_events(
             conn,
             [
                 OutgoingEvent(
-                    NotificationDelivered(**_facts(d, d.attempts + 1), delivered_at=now),
+                    NotificationDelivered(**_facts(d, attempts[d.id]), delivered_at=now),
                     d.campus_id,
                     d.student_ref,
                     now,
@@ -223,7 +231,18 @@ class Outcomes:
             return
         fallback = await self._fallback(conn, d)
         if fallback is not None:
+            # A bundle's fallback keeps its source event id: it carries the same alerts.
             await queue.enqueue(conn, d.fallback(fallback, now))
+        elif _carrier(d):
+            failed = await queue.settle_riders(conn, [d], now, status="failed", error=failure.code)
+            for r in failed:
+                await outbox.enqueue_event(
+                    conn,
+                    NotificationFailed(**_facts(r, 1), reason=failure.code, failed_at=now),
+                    campus_id=r.campus_id,
+                    student_ref=r.student_ref,
+                    time=now,
+                )
         await outbox.enqueue_event(
             conn,
             NotificationFailed(
@@ -265,6 +284,11 @@ class Outcomes:
         if d.channel is Channel.WEBHOOK:
             return chain.first()
         return chain.after(d.channel)
+
+
+def _carrier(d: queue.Delivery) -> bool:
+    """A bundle's message that carries alerts, each recorded as a delivery of its own."""
+    return d.template == Template.ALERTS_BURST.value
 
 
 def _settle(group: list[tuple[Outcome, asyncio.Future[None]]], error: Exception | None) -> None:

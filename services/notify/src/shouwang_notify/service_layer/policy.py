@@ -25,6 +25,9 @@ class NotifyPolicy:
     # Oversight notices after a person's first within this window go together when it ends
     # (`service_layer/informed.py`); zero sends each alone.
     informed_window: timedelta = timedelta(minutes=5)
+    # Severe and critical alerts to one person on one human channel after their first within
+    # this window go together when it ends (`service_layer/bursts.py`); zero sends each alone.
+    burst_window: timedelta = timedelta(seconds=20)
     # A follow-up reminder goes out this long before the follow-up is due.
     follow_up_lead: timedelta = timedelta(hours=1)
     # A link lives until the alert's deadline and at least this long.
