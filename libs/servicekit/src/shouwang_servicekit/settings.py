@@ -8,6 +8,8 @@ start, because a default secret in production is no secret.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -224,12 +226,12 @@ class SharedSettings(BaseSettings):
         """The per-person limits of signed-in callers (`service_app`); with the service's
         `database_url` (whose migrations create `sharedlimits.TABLE_SQL`'s table), they
         hold across its replicas. People are keyed there by an HMAC under the pseudonym
-        key."""
+        key, or in a service not given it (`SECRETS_IN_USE`: triage) under the placement
+        key: a key left at its public local default would let anyone who reads the table
+        test guessed staff numbers against it."""
         shared = None
         if database_url is not None and (self.per_person_per_minute or self.audited_reads_per_hour):
-            shared = SharedCounter(
-                database_url.get_secret_value(), key=self.pseudonym_key.get_secret_value().encode()
-            )
+            shared = SharedCounter(database_url.get_secret_value(), key=self._person_limits_key())
         return PersonLimits.of(
             self.per_person_per_minute,
             self.per_person_burst,
@@ -237,6 +239,15 @@ class SharedSettings(BaseSettings):
             self.audited_reads_burst,
             shared,
         )
+
+    def _person_limits_key(self) -> bytes:
+        if "SHOUWANG_PSEUDONYM_KEY" in self.SECRETS_IN_USE:
+            return self.pseudonym_key.get_secret_value().encode()
+        if "SHOUWANG_PLACEMENT_KEY" in self.SECRETS_IN_USE:
+            # Another use than the directory's hashes: a key of its own derived from it.
+            secret = self.placement_key.get_secret_value().encode()
+            return hmac.new(secret, b"shouwang person limits", hashlib.sha256).digest()
+        raise ValueError("shared person limits need the pseudonym or the placement key")
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.pseudonym_key.get_secret_value().encode())
