@@ -103,6 +103,14 @@ class SharedSettings(BaseSettings):
         validation_alias=_shared("SHOUWANG_AUDITED_READS_BURST"),
         description="Of those, how many back to back.",
     )
+    person_limits_block: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=_shared("SHOUWANG_PERSON_LIMITS_BLOCK"),
+        description="Requests of a person's allowance one replica claims per statement on the "
+        "shared person limits and spends alone (1: a statement per request; more: fewer "
+        "statements, a person refused up to that many minus one early per replica).",
+    )
     jwt_secret: SecretStr | None = Field(
         default=SecretStr(LOCAL_JWT_SECRET), validation_alias=_shared("SHOUWANG_JWT_SECRET")
     )
@@ -231,7 +239,11 @@ class SharedSettings(BaseSettings):
         test guessed staff numbers against it."""
         shared = None
         if database_url is not None and (self.per_person_per_minute or self.audited_reads_per_hour):
-            shared = SharedCounter(database_url.get_secret_value(), key=self._person_limits_key())
+            shared = SharedCounter(
+                database_url.get_secret_value(),
+                key=self._person_limits_key(),
+                block=self.person_limits_block,
+            )
         return PersonLimits.of(
             self.per_person_per_minute,
             self.per_person_burst,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
 
@@ -33,6 +33,13 @@ class IntakeSettings(SharedSettings):
     # Reports one reporter may send per hour (a dorm-room leader can name any student of the
     # campus); bursts of up to a third of it at once. Past it: 429 with Retry-After.
     reports_per_reporter_per_hour: int = 60
+
+    # The report POST is intake's hottest path: a statement per request on the shared
+    # per-person limits (counted across replicas) cost it half its rate, so a replica claims
+    # this many of a person's requests per statement (bench/person_limits_intake.py).
+    person_limits_block: int = Field(
+        default=10, ge=1, validation_alias=AliasChoices("SHOUWANG_PERSON_LIMITS_BLOCK")
+    )
 
     max_json_bytes: int = 64 * 1024
     max_census_bytes: int = 50 * 1024 * 1024

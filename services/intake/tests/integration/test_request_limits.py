@@ -56,9 +56,15 @@ async def test_a_stolen_token_is_not_given_twice_the_rate_by_two_intake_replicas
             )
         colleague = token(Role.DORM_LEADER, sub=f"D{uuid.uuid4().hex[:6]}")
         theirs = await other.post("/v1/reports", json=REPORT, headers=colleague)
-    assert [a.status_code for a in answers] == [202] * BURST + [429] * (BURST + 4)
-    for refused in answers[BURST:]:
-        assert refused.json()["code"] == "rate_limited"
-        assert int(refused.headers["Retry-After"]) > 0
+    statuses = [a.status_code for a in answers]
+    # Each replica claims a block of the person's allowance at a time (intake's
+    # SHOUWANG_PERSON_LIMITS_BLOCK), so which replica serves which request varies; how many
+    # are served does not.
+    assert statuses.count(202) == BURST, statuses
+    assert statuses.count(429) == BURST + 4, statuses
+    for refused in answers:
+        if refused.status_code == 429:
+            assert refused.json()["code"] == "rate_limited"
+            assert int(refused.headers["Retry-After"]) > 0
     # The limit is the person's: a colleague on the same replicas still reports.
     assert theirs.status_code == 202, theirs.text
