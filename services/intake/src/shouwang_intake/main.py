@@ -24,6 +24,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
         person_limits=settings.person_limits(settings.database_url),
+        route_limits=[settings.report_limit()],
         body_limit=settings.max_json_bytes,
         body_limit_overrides={"/v1/screenings/bulk": settings.max_census_bytes},
         freeze_gc=True,  # what bootstrap built lives as long as the process
