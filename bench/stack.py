@@ -41,6 +41,20 @@ class BenchStack:
 
     def service(self, name: str, **env: str) -> ServiceProcess:
         """Start `name` with a fresh migrated database on the stack; stopped at the end."""
+        process = ServiceProcess(
+            name,
+            log_path=self.workdir / f"{name}-{len(self.started)}.log",
+            env=self.service_env(name, **env),
+            port=free_port(),
+            die_with_parent=True,
+        )
+        process.start()
+        self.started.append(process)
+        return process
+
+    def service_env(self, name: str, **env: str) -> dict[str, str]:
+        """The environment `service` starts `name` with: the stack's servers and secrets, a
+        fresh migrated database, the campus limits off, then `env`."""
         info = service_info(name)
         merged = {
             **self.secrets,
@@ -58,16 +72,7 @@ class BenchStack:
             info.database_env,
             provision_fresh(self.admin_dsn, name, secret=self.secrets["SHOUWANG_DB_ROLE_SECRET"]),
         )
-        process = ServiceProcess(
-            name,
-            log_path=self.workdir / f"{name}-{len(self.started)}.log",
-            env=merged,
-            port=free_port(),
-            die_with_parent=True,
-        )
-        process.start()
-        self.started.append(process)
-        return process
+        return merged
 
 
 @contextmanager

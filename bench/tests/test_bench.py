@@ -194,3 +194,30 @@ def test_outbox_latency_prints_both_modes(kafka_bootstrap: str, postgres_admin_d
     assert re.search(r"notify/poll: p50 x[\d.]+, p99 x[\d.]+, idle statements", done.stdout), (
         done.stdout
     )
+
+
+@pytest.mark.timeout(300)
+def test_intake_person_limits_prints_every_variant_under_both_loads(
+    kafka_bootstrap: str, postgres_admin_dsn: str
+) -> None:
+    done = _run(
+        "person_limits_intake.py",
+        ["--seconds", "1", "--rounds", "1", "--warmup", "0.5", "--concurrency", "4"],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    rows = re.findall(
+        r"^(many people|one person), (per-process|shared, block \d+)\s+\d+\s+\d+-\d+"
+        r"\s+[\d.]+\s+0$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    assert len(set(rows)) == 6, done.stdout
+    for load in ("many people", "one person"):
+        for block in ("1", "10"):
+            assert re.search(
+                rf"ratio shared, block {block}/per-process, {load}: reports/s [\d.]+", done.stdout
+            )
+    # The shared variants did count in their tables.
+    assert re.search(r"rows the shared counters wrote \(inserted or updated\): [1-9]", done.stdout)

@@ -21,6 +21,7 @@ from shouwang_servicekit.ratelimits import (
     PERSON_REQUESTS_PER_MINUTE,
     PersonLimits,
     RateLimiter,
+    RouteLimit,
 )
 
 from .service_apps import SECRET, small_service
@@ -190,3 +191,28 @@ def test_a_route_before_an_audited_one_is_not_counted_as_its_read() -> None:
     assert read.matches("GET", "/v1/cases/c1")
     assert not read.matches("GET", "/v1/cases/count")
     assert not read.matches("POST", "/v1/cases/c1")
+
+
+async def test_a_route_limit_holds_on_its_routes_only_and_says_what_it_limits() -> None:
+    """Intake's reports: a limit of its own on one route, counted with the person's others
+    (so across replicas with them), its refusal in its own words and metric label."""
+    reports = RouteLimit(
+        "reports", ("GET /v1/things",), RateLimiter(1, 3600, burst=2), ("上报", "reports")
+    )
+    client, registry = await _client(route_limits=[reports])
+    async with client:
+        statuses = [(await client.get("/v1/things", headers=_token())).status_code for _ in "abc"]
+        refused = await client.get("/v1/things", headers=_token())
+        elsewhere = await client.get("/v1/students/s/file", headers=_token())
+        colleague = await client.get("/v1/things", headers=_token("T1003"))
+    assert statuses == [200, 200, 429]
+    assert "上报过于频繁" in refused.json()["detail"]
+    assert elsewhere.status_code == 200
+    assert colleague.status_code == 200
+    assert registry.get_sample_value("t_rate_limited_total", {"limit": "reports"}) == 2
+
+
+def test_route_limits_without_person_limits_fail_at_start_not_silently() -> None:
+    reports = RouteLimit("reports", ("GET /v1/things",), RateLimiter(1, 60), ("上报", "reports"))
+    with pytest.raises(ValueError, match="need person_limits"):
+        small_service(router, person_limits=None, route_limits=[reports])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-from pydantic import ValidationError
-from shouwang_servicekit.settings import SharedSettings
+from pydantic import SecretStr, ValidationError
+from shouwang_servicekit.settings import LOCAL_PSEUDONYM_KEY, SharedSettings
+from shouwang_servicekit.sharedlimits import SharedCounter
 
 REAL = {
     "SHOUWANG_PSEUDONYM_KEY": "p" * 48,
@@ -28,6 +29,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "SHOUWANG_JWKS_URL",
         "SHOUWANG_PSEUDONYM_KEY",
         "SHOUWANG_NOTE_KEYS",
+        "SHOUWANG_PLACEMENT_KEY",
         "KAFKA_SECURITY_PROTOCOL",
         "KAFKA_SASL_USERNAME",
         "KAFKA_SASL_PASSWORD",
@@ -105,3 +107,33 @@ async def test_every_kafka_client_of_a_service_speaks_tls_and_scram(
     assert consumers["security_protocol"] == "SASL_SSL"
     assert consumers["sasl_mechanism"] == "SCRAM-SHA-512"
     assert consumers["sasl_plain_username"] == "svc"
+
+
+class PlacementOnly(SharedSettings):
+    """A service given the placement key only, as triage is."""
+
+    SECRETS_IN_USE: ClassVar[frozenset[str]] = frozenset({"SHOUWANG_PLACEMENT_KEY"})
+
+
+def test_person_limits_of_a_service_without_the_pseudonym_key_are_not_keyed_by_its_public_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Triage runs in production with the pseudonym key at its local default (never given the
+    real one): keyed by it, the shared person-limits table would let anyone reading it test
+    guessed staff numbers offline. It is keyed by what the service does hold."""
+    _env(monkeypatch, SHOUWANG_ENV="production", SHOUWANG_PLACEMENT_KEY="q" * 48, **REAL, **JWKS)
+    monkeypatch.delenv("SHOUWANG_PSEUDONYM_KEY")
+    dsn = SecretStr("postgresql://triage@127.0.0.1/shouwang")
+    shared = PlacementOnly().person_limits(dsn).shared
+    assert shared is not None
+    public = SharedCounter("postgresql://unused", key=LOCAL_PSEUDONYM_KEY.encode())
+    assert shared.person("5:campus:T1001") != public.person("5:campus:T1001")
+    monkeypatch.setenv("SHOUWANG_PLACEMENT_KEY", "r" * 48)
+    other = PlacementOnly().person_limits(dsn).shared
+    assert other is not None
+    assert other.person("5:campus:T1001") != shared.person("5:campus:T1001")
+    # A service given the pseudonym key keeps keying by it.
+    monkeypatch.setenv("SHOUWANG_PSEUDONYM_KEY", REAL["SHOUWANG_PSEUDONYM_KEY"])
+    with_pseudonyms = SharedSettings().person_limits(dsn).shared
+    assert with_pseudonyms is not None
+    assert with_pseudonyms.person("x") == SharedCounter("p", key=b"p" * 48).person("x")

@@ -169,3 +169,52 @@ async def test_a_read_refused_across_replicas_is_not_counted_in_the_replica() ->
     assert await limits.take("k", asked) == ("person_audited_reads", 30.0)
     # Locally the three reads of the burst are all still there.
     assert [audited.acquire("k") for _ in range(4)][:3] == [0.0, 0.0, 0.0]
+
+
+STEP = 3600.0  # one an hour: the seconds a test lasts refill nothing
+READS = [("person_audited_reads", STEP, STEP * (BURST - 1))]
+
+
+async def test_a_block_is_spent_without_a_statement(limits_db: str) -> None:
+    """A replica holding a block of a person's allowance counts the block's requests alone:
+    with the table gone after the first, the next three are still counted, the fifth (a
+    new block to claim) finds the store away and leaves the local decision (None)."""
+    counter = SharedCounter(limits_db, key=KEY, block=4)
+    await counter.open()
+    try:
+        assert await counter.take("1:c:T1002", READS) == {}
+        conn = await asyncpg.connect(limits_db)
+        try:
+            await conn.execute("DROP TABLE person_limits")
+        finally:
+            await conn.close()
+        assert [await counter.take("1:c:T1002", READS) for _ in range(3)] == [{}] * 3
+        assert await counter.take("1:c:T1002", READS) is None
+    finally:
+        await counter.close()
+
+
+async def test_two_replicas_claiming_blocks_still_share_one_burst(limits_db: str) -> None:
+    """Blocks keep the count across replicas: requests alternating between two replicas that
+    each claim four at a time are granted the burst once, and a refused request spends no
+    block; the claims in the table add up to the burst exactly."""
+    replicas = [SharedCounter(limits_db, key=KEY, block=4) for _ in range(2)]
+    for counter in replicas:
+        await counter.open()
+    try:
+        answers = [await replicas[n % 2].take("1:c:T1002", READS) for n in range(3 * BURST)]
+    finally:
+        for counter in replicas:
+            await counter.close()
+    assert answers.count({}) == BURST
+    refused = [a for a in answers if a]
+    assert len(refused) == 2 * BURST
+    assert all(a["person_audited_reads"] > 0 for a in refused if a is not None)
+    conn = await asyncpg.connect(limits_db)
+    try:
+        due = await conn.fetchval(
+            "SELECT due - extract(epoch FROM clock_timestamp()) FROM person_limits"
+        )
+    finally:
+        await conn.close()
+    assert BURST * STEP - 60 < due <= BURST * STEP

@@ -20,7 +20,7 @@ from shouwang_contracts.auth import Principal, TokenVerifier
 from starlette.types import Scope
 
 from .problems import Problem
-from .ratelimits import PersonLimits, RateLimiter, person_key, too_many_requests
+from .ratelimits import PersonLimits, RateLimiter, RouteLimit, person_key, too_many_requests
 from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token, role_forbidden
 
 #: Paths under this prefix need a bearer token; the rest (`/healthz`, `/readyz`, `/metrics`,
@@ -76,7 +76,8 @@ class Admission:
     """The edge's gate: authentication, role guards and rate limits, each optional.
 
     `rate_limited` (`HttpMetrics.rate_limited`) counts the refusals of each limit by its name
-    (`unauthenticated`, `person`, `person_audited_reads`): never by person or address.
+    (`unauthenticated`, `person`, `person_audited_reads`, a `RouteLimit`'s): never by person
+    or address.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class Admission:
         unauthenticated_limiter: RateLimiter | None = None,
         person_limits: PersonLimits | None = None,
         audited_reads: list[RouteMatch] | None = None,
+        route_limits: list[tuple[RouteLimit, list[RouteMatch]]] | None = None,
         rate_limited: Counter | None = None,
     ) -> None:
         self.verifier = token_verifier
@@ -94,6 +96,7 @@ class Admission:
         self.unauthenticated_limiter = unauthenticated_limiter
         self.person_limits = person_limits
         self.audited_reads = audited_reads or []
+        self.route_limits = route_limits or []
         self.rate_limited = rate_limited
 
     async def admit(self, scope: Scope, path: str) -> Problem | None:
@@ -142,6 +145,12 @@ class Admission:
             read.matches(method, path) for read in self.audited_reads
         ):
             counted.append(("person_audited_reads", limits.audited_reads))
+        on_route = [
+            route_limit
+            for route_limit, routes in self.route_limits
+            if any(route.matches(method, path) for route in routes)
+        ]
+        counted += [(route_limit.name, route_limit.limiter) for route_limit in on_route]
         refused = await limits.take(person_key(principal.campus_id, principal.sub), counted)
         if refused is None:
             return None
@@ -149,6 +158,9 @@ class Admission:
         self._count_limited(limit)
         if limit == "person":
             return too_many_requests(wait, ("请求", "requests"))
+        for route_limit in on_route:
+            if route_limit.name == limit:
+                return too_many_requests(wait, route_limit.what)
         return too_many_requests(wait, ("查阅学生档案和个案", "reads of student files and cases"))
 
     def _count_limited(self, limit: str) -> None:

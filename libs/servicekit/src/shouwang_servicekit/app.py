@@ -37,7 +37,7 @@ from .logs import configure_logging
 from .openapi import document_problems, hoist_body_definitions
 from .ops import ReadinessCheck, operations_router
 from .problems import install_problem_handlers
-from .ratelimits import PersonLimits, RateLimiter
+from .ratelimits import PersonLimits, RateLimiter, RouteLimit
 from .security import role_guards
 from .serving import serve
 from .sharedlimits import SharedCounter
@@ -180,6 +180,7 @@ def service_app(
     unauthenticated_limiter: RateLimiter | None = _DEFAULT_LIMITER,
     person_limits: PersonLimits | None = _DEFAULT_PERSON_LIMITS,
     audited_reads: Iterable[str] = (),
+    route_limits: Iterable[RouteLimit] = (),
 ) -> FastAPI:
     """A service's FastAPI app, wired as every Shouwang service is:
 
@@ -195,6 +196,7 @@ def service_app(
       ("GET /v1/cases/{case_id}": the routes whose every answer, refusals too, writes an
       audit row): 429 with `Retry-After`; across replicas when the limits have a `shared`
       counter (`SharedSettings.person_limits(database_url)`), opened and closed with the app;
+      and by `route_limits` on their routes (intake's reports), counted with the rest;
     - problem+json for every error, in zh-CN unless the caller prefers English;
     - the service's `/v1` routers, then `/healthz`, `/readyz` (the container's `readiness()`)
       and `/metrics` (the service's `registry`);
@@ -206,6 +208,9 @@ def service_app(
     """
     if person_limits is _DEFAULT_PERSON_LIMITS:
         person_limits = PersonLimits.default()
+    route_limits = list(route_limits)
+    if route_limits and person_limits is None:
+        raise ValueError("route limits are per-person limits: they need person_limits")
     shared_limits = person_limits.shared if person_limits is not None else None
     app = FastAPI(
         title=title,
@@ -233,6 +238,7 @@ def service_app(
         unauthenticated_limiter=unauthenticated_limiter,
         person_limits=person_limits,
         audited_reads=route_matches(routers, audited_reads),
+        route_limits=[(limit, route_matches(routers, limit.routes)) for limit in route_limits],
     )
     generate = app.openapi
 

@@ -27,7 +27,7 @@ from .problems import (
     problem_response,
     too_large_response,
 )
-from .ratelimits import PersonLimits, RateLimiter
+from .ratelimits import PersonLimits, RateLimiter, RouteLimit
 from .security import RoleGuard
 from .textchecks import declares_json, json_fault, nul_in_target
 
@@ -48,7 +48,8 @@ class HttpMetrics:
     - `<service>_rejections_total`, every 4xx and 5xx answer by its problem+json `code`
       (auth, validation, size, media type, conflicts, Kafka unavailable and the rest);
     - `<service>_rate_limited_total`, the requests a rate limit refused, by which limit
-      (`unauthenticated`, `person`, `person_audited_reads`): never by person or address.
+      (`unauthenticated`, `person`, `person_audited_reads`, a route limit's name such as
+      intake's `reports`): never by person or address.
     """
 
     requests: Counter
@@ -108,7 +109,8 @@ class EdgeMiddleware:
     - with an `unauthenticated_limiter`, limits per client address the requests that carry
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
     - with `person_limits`, limits per person (the token's campus and subject) the `/v1`
-      requests that carry one, and more tightly the `audited_reads` among them: 429 too;
+      requests that carry one, and more tightly the `audited_reads` and the `route_limits`'
+      routes among them: 429 too;
     - refuses bodies over a size limit (per path prefix), by header or while streaming, and
       JSON bodies that escape a lone surrogate (400) or a NUL, and `/v1` paths and query
       strings that hold a NUL (422): text no query can take, refused before it fails as a 500;
@@ -130,6 +132,7 @@ class EdgeMiddleware:
         unauthenticated_limiter: RateLimiter | None = None,
         person_limits: PersonLimits | None = None,
         audited_reads: list[RouteMatch] | None = None,
+        route_limits: list[tuple[RouteLimit, list[RouteMatch]]] | None = None,
     ) -> None:
         self.app = app
         self.admission = Admission(
@@ -138,6 +141,7 @@ class EdgeMiddleware:
             unauthenticated_limiter=unauthenticated_limiter,
             person_limits=person_limits,
             audited_reads=audited_reads,
+            route_limits=route_limits,
             rate_limited=metrics.rate_limited if metrics is not None else None,
         )
         self.direct_routes = direct_routes or {}

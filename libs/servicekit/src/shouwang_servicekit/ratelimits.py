@@ -169,6 +169,18 @@ class PersonLimits:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RouteLimit:
+    """A per-person limit on some routes only (intake's reports), counted with the person's
+    other limits (in the same statement when they are shared): `routes` as
+    "METHOD /template", `what` the 429's words for what is limited (zh-CN, English)."""
+
+    name: str
+    routes: tuple[str, ...]
+    limiter: RateLimiter
+    what: tuple[str, str]
+
+
 def person_key(campus_id: str, sub: str) -> str:
     """One person's key: the same subject on two campuses is two people (the length keeps a
     campus ending in the separator from meeting another)."""

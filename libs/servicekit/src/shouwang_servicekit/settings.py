@@ -8,6 +8,8 @@ start, because a default secret in production is no secret.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -100,6 +102,14 @@ class SharedSettings(BaseSettings):
         ge=1,
         validation_alias=_shared("SHOUWANG_AUDITED_READS_BURST"),
         description="Of those, how many back to back.",
+    )
+    person_limits_block: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=_shared("SHOUWANG_PERSON_LIMITS_BLOCK"),
+        description="Requests of a person's allowance one replica claims per statement on the "
+        "shared person limits and spends alone (1: a statement per request; more: fewer "
+        "statements, a person refused up to that many minus one early per replica).",
     )
     jwt_secret: SecretStr | None = Field(
         default=SecretStr(LOCAL_JWT_SECRET), validation_alias=_shared("SHOUWANG_JWT_SECRET")
@@ -224,11 +234,15 @@ class SharedSettings(BaseSettings):
         """The per-person limits of signed-in callers (`service_app`); with the service's
         `database_url` (whose migrations create `sharedlimits.TABLE_SQL`'s table), they
         hold across its replicas. People are keyed there by an HMAC under the pseudonym
-        key."""
+        key, or in a service not given it (`SECRETS_IN_USE`: triage) under the placement
+        key: a key left at its public local default would let anyone who reads the table
+        test guessed staff numbers against it."""
         shared = None
         if database_url is not None and (self.per_person_per_minute or self.audited_reads_per_hour):
             shared = SharedCounter(
-                database_url.get_secret_value(), key=self.pseudonym_key.get_secret_value().encode()
+                database_url.get_secret_value(),
+                key=self._person_limits_key(),
+                block=self.person_limits_block,
             )
         return PersonLimits.of(
             self.per_person_per_minute,
@@ -237,6 +251,15 @@ class SharedSettings(BaseSettings):
             self.audited_reads_burst,
             shared,
         )
+
+    def _person_limits_key(self) -> bytes:
+        if "SHOUWANG_PSEUDONYM_KEY" in self.SECRETS_IN_USE:
+            return self.pseudonym_key.get_secret_value().encode()
+        if "SHOUWANG_PLACEMENT_KEY" in self.SECRETS_IN_USE:
+            # Another use than the directory's hashes: a key of its own derived from it.
+            secret = self.placement_key.get_secret_value().encode()
+            return hmac.new(secret, b"shouwang person limits", hashlib.sha256).digest()
+        raise ValueError("shared person limits need the pseudonym or the placement key")
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.pseudonym_key.get_secret_value().encode())

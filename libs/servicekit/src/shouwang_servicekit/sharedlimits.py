@@ -8,6 +8,14 @@ statement (GCRA, as `RateLimiter`, on the database's clock, so replicas whose cl
 still agree), which decides. Were the limits per process only, two replicas would let one
 stolen token read files at twice the documented rate, and every replica added more.
 
+A statement per request costs a hot path (intake's report POST: half its rate). With a
+`block` of B, one statement claims up to B requests of a person's allowance under each limit
+(fewer when their burst has fewer left), and the replica spends them without a statement
+until they run out. The count stays exact but for blocks claimed and not yet spent: a person
+gets no more than the limit across replicas, and may be refused up to B - 1 requests per
+replica early (one replica holding the last of a burst while another is asked). A block of
+1 is a statement per request.
+
 Fail safe: when the database does not answer within `timeout` (unreachable, overloaded,
 the table missing), the local limiter's decision stands, so a person is still limited per
 process, never unlimited and never refused for the store's sake; the store is left alone
@@ -28,6 +36,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import asyncpg
@@ -52,32 +61,46 @@ DEFAULT_TIMEOUT_SECONDS = 0.5
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 5.0
 #: Connections each replica keeps for the counter, at most (none while idle).
 DEFAULT_POOL_SIZE = 4
+#: People whose unspent block a replica remembers, at most (the idlest forgotten first).
+MAX_ALLOWANCES = 100_000
 _FORGET_EVERY_SECONDS = 60.0
 
 # One statement per limited request, for every limit it counts against (a file read: the
-# person's requests and their audited reads): each limit counts the request unless the person
-# is over it, and the answer names the limits that refused, with how long to wait. `$2` are
-# the limits' names, `$3` their intervals between two requests, `$4` their tolerances
-# (interval × (burst - 1)); times are epoch seconds on the database's clock.
+# person's requests and their audited reads): each limit grants up to `$5` requests (a block;
+# fewer if the person's burst has fewer left, none when they are over it) and the answer says
+# how many each granted, or how long to wait. `$2` are the limits' names, `$3` their intervals
+# between two requests, `$4` their tolerances (interval × (burst - 1)); times are epoch
+# seconds on the database's clock. The rows a person already has are locked and planned from;
+# a row two replicas create at once is added to, never overwritten (ON CONFLICT adds the
+# span granted to whatever is there).
 _TAKE = """
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+held AS (
+    SELECT limit_name, due FROM {table}
+    WHERE person = $1::bytea AND limit_name = ANY($2::text[])
+    FOR UPDATE
+),
+plan AS (
+    SELECT asked.name, asked.step, asked.tolerance, clock.now,
+           greatest(held.due, clock.now) AS start
+    FROM unnest($2::text[], $3::float8[], $4::float8[]) AS asked(name, step, tolerance)
+    CROSS JOIN clock
+    LEFT JOIN held ON held.limit_name = asked.name
+),
+granted AS (
+    SELECT name, step, tolerance, now, start,
+           least($5::bigint, floor((now + 1e-6 + tolerance - start) / step)::bigint + 1) AS k
+    FROM plan
+),
 taken AS (
     INSERT INTO {table} AS l (person, limit_name, due)
-    SELECT $1::bytea, asked.name, clock.now + asked.step
-    FROM unnest($2::text[], $3::float8[]) AS asked(name, step), clock
+    SELECT $1::bytea, name, start + k * step FROM granted WHERE k >= 1
     ON CONFLICT (person, limit_name) DO UPDATE
         SET due = greatest(l.due, (SELECT now FROM clock))
-            + ($3::float8[])[array_position($2::text[], l.limit_name)]
-        WHERE greatest(l.due, (SELECT now FROM clock))
-            - ($4::float8[])[array_position($2::text[], l.limit_name)]
-            <= (SELECT now FROM clock) + 1e-6
-    RETURNING l.limit_name
+            + (SELECT g.k * g.step FROM granted g WHERE g.name = l.limit_name)
 )
-SELECT l.limit_name,
-       l.due - ($4::float8[])[array_position($2::text[], l.limit_name)] - clock.now AS wait
-FROM {table} l, clock
-WHERE l.person = $1::bytea AND l.limit_name = ANY($2::text[])
-    AND l.limit_name NOT IN (SELECT limit_name FROM taken)
+SELECT name AS limit_name, greatest(k, 0) AS granted, start - tolerance - now AS wait
+FROM granted
 """
 _FORGET = "DELETE FROM {table} WHERE due < extract(epoch FROM clock_timestamp())"
 
@@ -94,9 +117,12 @@ class SharedCounter:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         retry_after_failure: float = DEFAULT_RETRY_AFTER_FAILURE_SECONDS,
         pool_size: int = DEFAULT_POOL_SIZE,
+        block: int = 1,
     ) -> None:
         if not key:
             raise ValueError("the shared limits need a key to pseudonymise people with")
+        if block < 1:
+            raise ValueError("a block of the shared limits is at least one request")
         self._dsn = dsn
         self._key = key
         self._take = _TAKE.format(table=quoted(table))
@@ -104,6 +130,9 @@ class SharedCounter:
         self._timeout = timeout
         self._retry_after_failure = retry_after_failure
         self._pool_size = pool_size
+        self._block = block
+        # (person key, limit) -> requests claimed by a statement and not spent yet
+        self._allowance: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._pool: asyncpg.Pool | None = None
         self._tasks = BackgroundTasks()
         self._down_until = 0.0
@@ -137,9 +166,38 @@ class SharedCounter:
         self, person_key: str, limits: Sequence[tuple[str, float, float]]
     ) -> dict[str, float] | None:
         """Count one request of the person against each of `limits` (name, interval,
-        tolerance) in one statement: the limits that refused it, with the seconds to wait
-        (empty: counted by all), or None when the store did not answer (the caller's local
-        decision stands)."""
+        tolerance): the limits that refused it, with the seconds to wait (empty: counted by
+        all), or None when the store did not answer (the caller's local decision stands).
+        A limit whose block this replica still holds is counted here; the others in one
+        statement, which claims the next block of each."""
+        spent: list[tuple[str, str]] = []
+        asked: list[tuple[str, float, float]] = []
+        for limit in limits:
+            slot = (person_key, limit[0])
+            if self._allowance.get(slot, 0) > 0:
+                self._keep(slot, self._allowance[slot] - 1)
+                spent.append(slot)
+            else:
+                asked.append(limit)
+        if not asked:
+            return {}
+        rows = await self._claim(person_key, asked)
+        if rows is None:
+            return None
+        refused: dict[str, float] = {}
+        for row in rows:
+            if row["granted"] > 0:  # this request spends one of the block claimed
+                self._keep((person_key, row["limit_name"]), int(row["granted"]) - 1)
+            else:
+                refused[row["limit_name"]] = max(float(row["wait"]), 1e-3)
+        if refused:  # a refused request spends nothing it took from a block here
+            for slot in spent:
+                self._keep(slot, self._allowance.get(slot, 0) + 1)
+        return refused
+
+    async def _claim(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> list[asyncpg.Record] | None:
         pool = self._pool
         if pool is None or not self.available:
             return None
@@ -149,15 +207,30 @@ class SharedCounter:
         try:
             async with asyncio.timeout(self._timeout):
                 async with pool.acquire() as conn:
-                    refused = await conn.fetch(
-                        self._take, self.person(person_key), names, steps, tolerances
+                    return list(
+                        await conn.fetch(
+                            self._take,
+                            self.person(person_key),
+                            names,
+                            steps,
+                            tolerances,
+                            self._block,
+                        )
                     )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # unreachable, slow, misconfigured: all fall back alike
             self._failed(exc)
             return None
-        return {row["limit_name"]: max(float(row["wait"]), 1e-3) for row in refused}
+
+    def _keep(self, slot: tuple[str, str], unspent: int) -> None:
+        if unspent <= 0:
+            self._allowance.pop(slot, None)
+            return
+        self._allowance[slot] = unspent
+        self._allowance.move_to_end(slot)
+        if len(self._allowance) > MAX_ALLOWANCES:
+            self._allowance.popitem(last=False)
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1

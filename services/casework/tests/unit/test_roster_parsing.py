@@ -10,7 +10,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 from shouwang_casework.adapters.roster import read_table
+from shouwang_casework.domain.roster import ASSIGNABLE_ROLES
 from shouwang_casework.domain.roster_rows import MAX_ROWS, parse_staff, parse_students
+from shouwang_contracts.scopes import ROLE_GRANTS
+from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.spreadsheets import SheetRefused
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
@@ -172,6 +175,37 @@ def test_bad_staff_rows_are_reported_by_row_number() -> None:
         (5, "role", "unknown_role"),
     ]
     assert "8号楼202" in parsed.errors[2].message
+
+
+_SCOPE_CELLS = {
+    "room": ("寝室", "8号楼202"),
+    "floor": ("楼层", "7号楼3层"),
+    "building": ("楼栋", "8号楼"),
+    "class": ("班级", "建工2401"),
+    "college": ("学院", "土木建筑工程学院"),
+    "campus": ("校区", "主校区"),
+}
+
+
+@pytest.mark.parametrize("role", sorted(ASSIGNABLE_ROLES))
+def test_a_staff_row_holds_only_the_scope_types_its_role_may_hold(role: str) -> None:
+    """Every assignable role against every scope type: kept exactly where `ROLE_GRANTS` lets
+    the role hold that grant (and an auditor, who holds none, listed on its campus)."""
+    table: list[list[object]] = [["工号/学号", "姓名", "角色", "范围类型", "范围"]]
+    table += [["T1", "甲", role, zh, value] for zh, value in _SCOPE_CELLS.values()]
+    parsed = parse_staff(table)
+
+    allowed = {kind.value for kind in ROLE_GRANTS[Role(role)]} or {"campus"}
+    assert {m.scope_kind for m in parsed.records} == allowed
+    refused = [(e.row, e.field, e.code) for e in parsed.errors]
+    assert refused == [
+        (row, "scope_kind", "scope_not_allowed_for_role")
+        for row, kind in enumerate(_SCOPE_CELLS, start=2)
+        if kind not in allowed
+    ]
+    for error in parsed.errors:
+        assert Role(role).label() in error.message
+        assert Role(role).label("en").lower() in error.message_en
 
 
 def test_missing_required_columns_are_reported_on_row_one() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from shouwang_servicekit.app import starting
 from shouwang_servicekit.kafka.progress import LAG_INTERVAL_SECONDS
 from shouwang_servicekit.processed import RETENTION_INTERVAL_SECONDS, ProcessedEvents
-from shouwang_servicekit.ratelimits import RateLimiter
 from shouwang_servicekit.resources import open_pool
 from shouwang_servicekit.tasks import BackgroundTasks
 
@@ -105,9 +104,4 @@ async def bootstrap(settings: IntakeSettings) -> Intake:
             ),
             reports_publisher=reports_publisher,
             resources=stack,
-            report_limiter=RateLimiter(
-                settings.reports_per_reporter_per_hour,
-                3600,
-                burst=max(1, settings.reports_per_reporter_per_hour // 3),
-            ),
         )

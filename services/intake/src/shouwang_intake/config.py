@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
+from shouwang_servicekit.ratelimits import RateLimiter, RouteLimit
 from shouwang_servicekit.settings import SharedSettings
 
 
@@ -32,7 +33,14 @@ class IntakeSettings(SharedSettings):
 
     # Reports one reporter may send per hour (a dorm-room leader can name any student of the
     # campus); bursts of up to a third of it at once. Past it: 429 with Retry-After.
-    reports_per_reporter_per_hour: int = 60
+    reports_per_reporter_per_hour: int = Field(default=60, ge=1)
+
+    # The report POST is intake's hottest path: a statement per request on the shared
+    # per-person limits (counted across replicas) cost it half its rate, so a replica claims
+    # this many of a person's requests per statement (bench/person_limits_intake.py).
+    person_limits_block: int = Field(
+        default=10, ge=1, validation_alias=AliasChoices("SHOUWANG_PERSON_LIMITS_BLOCK")
+    )
 
     max_json_bytes: int = 64 * 1024
     max_census_bytes: int = 50 * 1024 * 1024
@@ -67,3 +75,16 @@ class IntakeSettings(SharedSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def report_limit(self) -> RouteLimit:
+        """A reporter's reports, limited at the edge with their other per-person limits (in
+        the same statement, so across replicas with them): anyone of the network may name
+        any student of the campus, and a reporter sending report after report (a prank, a
+        grudge, a stolen phone) is slowed, never silently dropped."""
+        per_hour = self.reports_per_reporter_per_hour
+        return RouteLimit(
+            "reports",
+            ("POST /v1/reports",),
+            RateLimiter(per_hour, 3600, burst=max(1, per_hour // 3)),
+            ("上报", "reports"),
+        )

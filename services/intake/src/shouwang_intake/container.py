@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_servicekit.ops import ReadinessCheck
-from shouwang_servicekit.ratelimits import RateLimiter
 
 from .adapters.publisher import EventPublisher
 from .adapters.store import IntakeStore
@@ -28,7 +27,6 @@ class Intake:
     census: CensusIntake
     reports_publisher: EventPublisher
     resources: AsyncExitStack
-    report_limiter: RateLimiter  # per reporter (campus and token subject)
 
     async def ping_kafka(self) -> bool:
         return await self.reports_publisher.ping()

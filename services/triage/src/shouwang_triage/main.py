@@ -26,7 +26,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
-        person_limits=settings.person_limits(),
+        person_limits=settings.person_limits(settings.database_url),
         # Every read of a grade, and every refusal, is appended to grade_reads.
         audited_reads=["GET /v1/students/{student_ref}/grade"],
         body_limit=MAX_JSON_BYTES,

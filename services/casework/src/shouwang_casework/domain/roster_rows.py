@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from shouwang_contracts.scopes import ROLE_GRANTS, ScopeKind
+from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
@@ -36,6 +38,7 @@ from .roster import (
 )
 from .roster_words import (
     ROLE_NAMES,
+    SCOPE_KIND_LABELS,
     SCOPE_KIND_NAMES,
     STAFF_HEADERS,
     STAFF_REQUIRED,
@@ -230,6 +233,8 @@ def _staff_member(number: int, cells: Cells) -> tuple[StaffMember | None, list[R
         value = parse_scope_value(kind, cells.get("scope_value"))
         if value is None:
             errors.append(_bad_scope_value(number, kind, cells.get("scope_value")))
+        if role is not None and (refused := _scope_beyond_role(number, role, kind)):
+            errors.append(refused)
     if errors or not staff_no or not name or not role or not kind or value is None:
         return None, errors
     return StaffMember(staff_no, name, role, kind, value), []
@@ -252,4 +257,28 @@ def _bad_scope_value(number: int, kind: str, text: str | None) -> RowError:
         "invalid_scope",
         f"范围无法识别：{text or '（空）'}（例如 {zh}）",
         f"scope not understood: {text or '(empty)'} (e.g. {en})",
+    )
+
+
+def _scope_beyond_role(number: int, role: str, kind: str) -> RowError | None:
+    """A scope type the row's role may not hold (`ROLE_GRANTS`, as sign-in and every token
+    are held to): an assignment is a grant in that role, and a dorm-room leader given a
+    college would be shown, and alerted about, every student of it. A role given no grant
+    at all (an auditor) is still listed on its campus: a `campus` row, which opens nothing
+    such a role reads."""
+    allowed = ROLE_GRANTS[Role(role)] or frozenset({ScopeKind.CAMPUS})
+    if kind in allowed:
+        return None
+    named = Role(role)
+    kinds = [k for k in SCOPE_KIND_LABELS if k in allowed]  # narrowest first
+    zh_kinds = "、".join(SCOPE_KIND_LABELS[k][0] for k in kinds)
+    en_kinds = ", ".join(SCOPE_KIND_LABELS[k][1] for k in kinds)
+    return RowError(
+        number,
+        "scope_kind",
+        "scope_not_allowed_for_role",
+        f"{named.label('zh-CN')}不能负责{SCOPE_KIND_LABELS[kind][0]}范围"
+        f"（{named.label('zh-CN')}可负责的范围类型：{zh_kinds}）",
+        f"a {named.label('en').lower()} may not hold a {SCOPE_KIND_LABELS[kind][1]} scope"
+        f" (scope types for this role: {en_kinds})",
     )

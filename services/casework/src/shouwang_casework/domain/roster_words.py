@@ -69,3 +69,13 @@ SCOPE_KIND_NAMES: dict[str, str] = {
     "全校": "campus",
     **{kind: kind for kind in ("room", "floor", "building", "class", "college", "campus")},
 }
+
+#: How a row error names a scope type (zh-CN, English).
+SCOPE_KIND_LABELS: dict[str, tuple[str, str]] = {
+    "room": ("寝室", "room"),
+    "floor": ("楼层", "floor"),
+    "building": ("楼栋", "building"),
+    "class": ("班级", "class"),
+    "college": ("学院", "college"),
+    "campus": ("校区", "campus"),
+}

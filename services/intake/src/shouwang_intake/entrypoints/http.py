@@ -25,7 +25,6 @@ from shouwang_contracts.vocabulary import Language, Role, in_language
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.fastlane import DirectRoute, json_body_openapi, read_json_body
 from shouwang_servicekit.problems import BIGINT_MAX, Problem, preferred_language
-from shouwang_servicekit.ratelimits import too_many_requests
 from shouwang_servicekit.security import CurrentPrincipal, require_roles, require_same_campus
 
 from ..adapters.publisher import KafkaUnavailable
@@ -204,11 +203,7 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
 async def submit_report(request: Request) -> Response:
     principal, body, idempotency_key = await _submission(request, _reporter, ReportIn)
     d: Intake = app_container(request)
-    # Anyone of the network may name any student of the campus: a reporter sending report
-    # after report (a prank, a grudge, a stolen phone) is slowed, never silently dropped.
-    wait = d.report_limiter.acquire(f"{principal.campus_id}:{principal.sub}")
-    if wait:
-        raise too_many_requests(wait, ("上报", "reports"))
+    # A reporter's reports are limited at the edge (`IntakeSettings.report_limit`).
     with _answered_as_problems(d):
         submitted = await d.submissions.submit_report(principal, body, idempotency_key)
     return _accepted(submitted, "report")
