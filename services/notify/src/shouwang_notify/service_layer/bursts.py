@@ -14,7 +14,9 @@ confirmation link per alert (an SMS names the desk's list of what awaits the per
 Each alert keeps its own deadline, escalation and link: only the message is shared. An alert
 acknowledged while held drops out of the bundle, and a bundle left empty is not sent. Each
 held alert is recorded as a delivery of its own, carried by the bundle's message, and is
-delivered (or fails) with it. The duty system's webhook is not coalesced: it wants each alert.
+delivered (or fails) with it. The duty system's webhook is not coalesced: it wants each
+alert. But when it fails, its fallbacks to the on-duty line's phone are first sends like any
+other: the first goes at once, the rest of the window's in one bundle.
 """
 
 from __future__ import annotations
