@@ -74,6 +74,10 @@ class World:
             await plan_alerts(conn, self.cipher, self.policy, alerts, at)
         return alerts
 
+    async def plan(self, alert: AlertNotice, at: datetime) -> None:
+        async with worker_transaction(self.pool) as conn:
+            await plan_alerts(conn, self.cipher, self.policy, [alert], at)
+
     async def flush(self, at: datetime) -> int:
         async with worker_transaction(self.pool) as conn:
             return await flush_bundles(conn, self.cipher, self.policy, at)
@@ -347,3 +351,56 @@ async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and
     assert {d["channel"] for d in to_duty} == {"sms"}
     left = await rows(world.pool, "SELECT count(*) AS n FROM deliveries WHERE status = 'bundled'")
     assert left[0]["n"] == 0
+
+
+async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: World) -> None:
+    """Graded example: two severe PHQ-9 rows land at once; a second later triage escalates the
+    second alert to critical (a rung up, a new deadline). Before, the bundle listed it twice,
+    two lines with the same link, and counted two alerts. Now it is one line in its latest
+    state (critical, escalated, the escalation's deadline); both events are delivered."""
+    staff = staff_file(
+        (
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,短信,,",
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,邮件,,英文",
+        )
+    )
+    await load_samples(world.pool, world.cipher, world.pseudonyms, staff=staff)
+    start = began()
+    _, second = await world.burst([Severity.SEVERE] * 2, start)
+    later = start + timedelta(seconds=1)
+    escalation = notice(
+        world.pseudonyms,
+        Severity.CRITICAL,
+        student_no=STUDENTS[1],
+        on_duty=True,
+        inform=(),
+        alert_id=second.alert_id,
+        event_type="shouwang.alert.escalated",
+        escalation_level=1,
+        ack_deadline=second.ack_deadline + timedelta(hours=1),
+        occurred_at=second.occurred_at + timedelta(seconds=1),
+    )
+    await world.plan(escalation, later)
+    await drain(world.send)
+    assert await world.flush(start + WINDOW) == 2
+    await drain(world.send)
+
+    assert "又有1条预警（危急1条）" in world.texts_to(DUTY_PHONE)[1]
+    mails = [m for m in world.smtp.messages if "t3001@example.com" in m.to]
+    assert len(mails) == 2
+    bundle = mails[1]
+    assert "1 more alerts (1 critical)" in bundle.subject
+    lines = re.findall(r"^\d+\. .*$", bundle.text, flags=re.MULTILINE)
+    assert len(lines) == 1
+    assert "escalated to you" in lines[0]
+    assert len(re.findall(r"Confirm: https://", bundle.text)) == 1
+    # Both events of the alert are recorded as delivered to the owner through the bundle.
+    to_owner = [
+        d
+        for d in await world.delivered()
+        if d["alert_id"] == second.alert_id and d["recipient_kind"] == "staff"
+    ]
+    assert sorted(d["source_event_id"] for d in to_owner) == sorted(
+        [second.event_id, escalation.event_id]
+    )
+    assert {d["channel"] for d in to_owner} == {"email"}
