@@ -19,7 +19,11 @@ asks, beside a comparison that means something: after the end-to-end run, intake
 ceiling (closed-loop POSTs of the same reports, the rest of the loop running behind it), so
 end to end / intake says how far the loop is from what its front door takes.
 
+With `--burst-window S` notify's alert burst window is on (bench/pipeline_bursts.py): the
+reports held for a bundle are timed to the bundle's delivery, beside those sent alone.
+
     uv run python bench/pipeline.py [--rate 40] [--seconds 20] [--warmup 0] [--ceiling-seconds 3]
+        [--burst-window 0]
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cpu import CLIENT, SINKS, CpuMeter, CpuShare
 from loadgen import closed_loop, encode_requests, open_loop
+from pipeline_bursts import held_students, notify_env
 from raw_kafka import Record, aiokafka_closed_loop, scratch_topic
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, NOTIFICATIONS, TOPICS
@@ -135,8 +140,11 @@ async def raw_rates(bootstrap: str, records: int, seconds: float) -> tuple[float
 
 
 # --- the platform -------------------------------------------------------------------------------
-def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[str, str]:
-    """The four services with consumer groups of this run's own, placed at the topics' ends."""
+def start_platform(
+    stack: BenchStack, sinks: LocalSinks, campus: str, burst_window: float = 0.0
+) -> dict[str, str]:
+    """The four services with consumer groups of this run's own, placed at the topics' ends;
+    notify's alert burst window `burst_window` s (0: each report's message alone)."""
     run = uuid.uuid4().hex[:8]
     groups = {
         "triage": f"bench-triage-{run}",
@@ -168,8 +176,9 @@ def start_platform(stack: BenchStack, sinks: LocalSinks, campus: str) -> dict[st
                 "NOTIFY_RATE_WEBHOOK": "1000",
                 # Every report's student is on no roster: the on-duty line is its only
                 # recipient, so a burst would hold all but the first report's message for a
-                # window (one message, not one per report). This measures each report's path.
-                "NOTIFY_ALERT_BURST_WINDOW_SECONDS": "0",
+                # window (one message, not one per report). By default this measures each
+                # report's path; `--burst-window` measures what the window costs.
+                **notify_env(burst_window),
             },
         ),
     ):
@@ -410,6 +419,24 @@ def report(
     print(f"aim first message p99 < 2 s: {'met' if p99 < 2.0 else 'not met'}")
 
 
+def report_held(run: Run, held: set[str], window: float) -> None:
+    """Report -> first message of the reports sent alone, beside report -> bundle delivered
+    of those held for a bundle, and the difference of the medians: what the window cost."""
+    latencies = {ref: (p.message_at or 0) - p.sent_at for ref, p in run.reports.items()}
+    done = {ref for ref, p in run.reports.items() if p.case_at and p.message_at}
+    alone = [s for ref, s in latencies.items() if ref in done and ref not in held]
+    bundled = [s for ref, s in latencies.items() if ref in done and ref in held]
+    print(f"alert burst window {window:g} s (the on-duty line on SMS, not the webhook):")
+    for label, values in (
+        (f"sent alone (n={len(alone)}): report -> first message", alone),
+        (f"held (n={len(bundled)}): report -> bundle delivered", bundled),
+    ):
+        figures = f"{percentile(values, 0.5):.3f} / {percentile(values, 0.99):.3f}"
+        print(f"{label + ' p50 / p99, s':<64}{figures:>16}")
+    cost = percentile(bundled, 0.5) - percentile(alone, 0.5)
+    print(f"{'held p50 - alone p50, s':<64}{cost:>16.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -433,6 +460,12 @@ def main() -> int:
     parser.add_argument(
         "--ceiling-seconds", type=float, default=3.0, help="intake's closed loop, after the run"
     )
+    parser.add_argument(
+        "--burst-window",
+        type=float,
+        default=0.0,
+        help="notify's alert burst window, s (0: each report's message alone; at most 30)",
+    )
     args = parser.parse_args()
     campus = f"bench{uuid.uuid4().hex[:6]}"
     with bench_stack(PRELOAD if args.statements else None) as stack:
@@ -441,7 +474,7 @@ def main() -> int:
             produce, consume = asyncio.run(
                 raw_rates(stack.bootstrap, args.raw_records, args.raw_seconds)
             )
-            urls = start_platform(stack, sinks, campus)
+            urls = start_platform(stack, sinks, campus, args.burst_window)
             run, elapsed, share, ran = asyncio.run(
                 end_to_end(
                     stack,
@@ -457,9 +490,15 @@ def main() -> int:
             ceiling = asyncio.run(
                 intake_ceiling(stack, urls["intake"], campus, args.ceiling_seconds)
             )
+            held: set[str] = set()
+            if args.burst_window > 0:
+                (notify,) = (p for p in stack.started if p.name == "notify")
+                held = asyncio.run(held_students(notify.env["NOTIFY_DATABASE_URL"]))
         finally:
             sinks.stop()
     report(run, elapsed, produce, consume, args.rate, ceiling, share)
+    if args.burst_window > 0:
+        report_held(run, held, args.burst_window)
     if args.statements:
         print_statements(ran, len(run.done()))
     return 0 if run.accepted and len(run.done()) == run.accepted else 1

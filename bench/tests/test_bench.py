@@ -179,6 +179,34 @@ def test_pipeline_completes_every_report_and_prints_every_figure(
 
 
 @pytest.mark.timeout(300)
+def test_pipeline_with_the_burst_window_times_held_reports_to_their_bundle(
+    kafka_bootstrap: str, postgres_admin_dsn: str
+) -> None:
+    done = _run(
+        "pipeline.py",
+        [
+            *("--rate", "4", "--seconds", "2", "--raw-records", "500", "--raw-seconds", "0.5"),
+            *("--ceiling-seconds", "0.5", "--burst-window", "10"),
+        ],
+        kafka_bootstrap,
+        postgres_admin_dsn,
+    )
+    # Every report completes, the held ones when their bundle is delivered.
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert re.search(r"accepted 8, refused 0, completed 8", done.stdout), done.stdout
+    figures = r"p50 / p99, s\s+[\d.]+ / [\d.]+"
+    alone = re.search(rf"sent alone \(n=(\d+)\): report -> first message {figures}", done.stdout)
+    held = re.search(rf"held \(n=(\d+)\): report -> bundle delivered {figures}", done.stdout)
+    assert alone, done.stdout
+    assert held, done.stdout
+    # The first report's message opens the window; the next ones, within it, are held.
+    assert int(alone[1]) >= 1, done.stdout
+    assert int(held[1]) >= 1, done.stdout
+    assert int(alone[1]) + int(held[1]) == 8, done.stdout
+    assert re.search(r"held p50 - alone p50, s\s+-?[\d.]+", done.stdout), done.stdout
+
+
+@pytest.mark.timeout(300)
 def test_outbox_latency_prints_both_modes(kafka_bootstrap: str, postgres_admin_dsn: str) -> None:
     done = _run(
         "outbox_latency.py",

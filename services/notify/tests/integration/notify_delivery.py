@@ -71,7 +71,12 @@ def dispatcher(
     return Dispatcher(
         pool=pool,
         cipher=cipher,
-        composer=Composer(Templates(SHANGHAI), SIGNER, "https://shouwang.example.edu"),
+        composer=Composer(
+            Templates(SHANGHAI),
+            SIGNER,
+            "https://shouwang.example.edu",
+            policy.on_duty_webhook if policy else None,
+        ),
         policy=policy or NotifyPolicy(retry=FAST_RETRY),
         lanes=[Lane("bulk", senders(smtp, http, client))],
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -34,6 +35,7 @@ from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Severity
 from shouwang_notify.adapters import state
 from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.domain.contacts import ON_DUTY_REF
 from shouwang_notify.domain.routing import AlertNotice
 from shouwang_notify.service_layer.acks import confirm_link
 from shouwang_notify.service_layer.alerts import plan_alerts
@@ -59,6 +61,7 @@ class World:
     smtp: SmtpSink
     http: HttpSink
     send: Dispatcher
+    policy: NotifyPolicy = POLICY
 
     async def burst(self, grades: list[Severity], at: datetime) -> list[AlertNotice]:
         """A census grades one student per entry within the second: one alert each, every
@@ -68,12 +71,22 @@ class World:
             await place_student(self.pool, self.pseudonyms, no)
             alerts.append(notice(self.pseudonyms, grade, student_no=no, on_duty=True, inform=()))
         async with worker_transaction(self.pool) as conn:
-            await plan_alerts(conn, self.cipher, POLICY, alerts, at)
+            await plan_alerts(conn, self.cipher, self.policy, alerts, at)
         return alerts
+
+    async def plan(self, alert: AlertNotice, at: datetime) -> None:
+        async with worker_transaction(self.pool) as conn:
+            await plan_alerts(conn, self.cipher, self.policy, [alert], at)
 
     async def flush(self, at: datetime) -> int:
         async with worker_transaction(self.pool) as conn:
-            return await flush_bundles(conn, self.cipher, POLICY, at)
+            return await flush_bundles(conn, self.cipher, self.policy, at)
+
+    async def delivered(self) -> list[dict[str, Any]]:
+        """The `notification.delivered` events published so far."""
+        events = await rows(self.pool, "SELECT payload FROM outbox ORDER BY id")
+        payloads = [json.loads(r["payload"]) for r in events]
+        return [p["data"] for p in payloads if p["type"] == "shouwang.notification.delivered"]
 
     def texts_to(self, phone: str) -> list[str]:
         return [r.body["text"] for r in self.http.at("/sms") if r.body["to"] == phone]
@@ -282,3 +295,112 @@ async def test_a_bundle_no_channel_takes_leaves_its_alerts_to_the_duty_call(worl
     assert {(r["channel"], r["status"]) for r in duty} == {("phone_call", "call_task")}
     owner = [r for r in carried if r["recipient_kind"] == "staff"]
     assert {(r["channel"], r["status"]) for r in owner} == {("wecom", "sent")}
+
+
+#: The campus duty system, down: nothing listens there, every webhook fails.
+DEAD_DUTY_SYSTEM = "http://127.0.0.1:1/duty/shouwang"
+
+
+async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and_one_bundle(
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+    http_client: httpx.AsyncClient,
+) -> None:
+    """The duty system is down during the census's burst of ten alerts. Its webhook is not
+    coalesced, so ten webhooks fail; before, each fell back to an SMS of its own and the duty
+    phone got ten in a second. Now the first fallback goes at once and the other nine in one
+    SMS when its window ends, each alert still recorded as delivered to the on-duty line once."""
+    policy = replace(POLICY, on_duty_webhook=DEAD_DUTY_SYSTEM)
+    send = dispatcher(notify_pool, cipher, smtp_sink, http_sink, http_client, policy)
+    world = World(notify_pool, cipher, pseudonyms, smtp_sink, http_sink, send, policy)
+    await load_samples(world.pool, world.cipher, world.pseudonyms)
+    start = began()
+    grades = [Severity.SEVERE] * 4 + [Severity.CRITICAL] + [Severity.SEVERE] * 5
+    alerts = await world.burst(grades, start)
+    await drain(world.send)
+
+    hooks = await rows(
+        world.pool,
+        "SELECT status FROM deliveries WHERE channel = 'webhook' AND alert_id IS NOT NULL",
+    )
+    assert [r["status"] for r in hooks] == ["failed"] * 10
+    # The first fallback at once; the window it opened holds the other nine.
+    assert len(world.texts_to(DUTY_PHONE)) == 1
+    assert await world.flush(datetime.now(UTC)) == 1  # the owner's (its window opened first)
+    # The duty line's window ends (moved to now rather than waited for): its one bundle goes.
+    await rows(
+        world.pool,
+        "UPDATE bundle_items SET due_at = $1 WHERE person_ref = $2 AND bundled_at IS NULL",
+        datetime.now(UTC),
+        ON_DUTY_REF,
+    )
+    assert await world.flush(datetime.now(UTC)) == 1
+    await drain(world.send)
+    duty = world.texts_to(DUTY_PHONE)
+    assert len(duty) == 2
+    assert "又有9条预警" in duty[1]
+
+    # Each alert delivered to the on-duty line once, on SMS: one alone, nine through the bundle.
+    to_duty = [
+        d for d in await world.delivered() if d["recipient_kind"] == "on_duty" and d["alert_id"]
+    ]
+    assert sorted(d["alert_id"] for d in to_duty) == sorted(a.alert_id for a in alerts)
+    assert {d["channel"] for d in to_duty} == {"sms"}
+    left = await rows(world.pool, "SELECT count(*) AS n FROM deliveries WHERE status = 'bundled'")
+    assert left[0]["n"] == 0
+
+
+async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: World) -> None:
+    """Graded example: two severe PHQ-9 rows land at once; a second later triage escalates the
+    second alert to critical (a rung up, a new deadline). Before, the bundle listed it twice,
+    two lines with the same link, and counted two alerts. Now it is one line in its latest
+    state (critical, escalated, the escalation's deadline); both events are delivered."""
+    staff = staff_file(
+        (
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,短信,,",
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,邮件,,英文",
+        )
+    )
+    await load_samples(world.pool, world.cipher, world.pseudonyms, staff=staff)
+    start = began()
+    _, second = await world.burst([Severity.SEVERE] * 2, start)
+    later = start + timedelta(seconds=1)
+    escalation = notice(
+        world.pseudonyms,
+        Severity.CRITICAL,
+        student_no=STUDENTS[1],
+        on_duty=True,
+        inform=(),
+        alert_id=second.alert_id,
+        event_type="shouwang.alert.escalated",
+        escalation_level=1,
+        ack_deadline=second.ack_deadline + timedelta(hours=1),
+        occurred_at=second.occurred_at + timedelta(seconds=1),
+    )
+    await world.plan(escalation, later)
+    await drain(world.send)
+    assert await world.flush(start + WINDOW) == 2
+    await drain(world.send)
+
+    assert "又有1条预警（危急1条）" in world.texts_to(DUTY_PHONE)[1]
+    mails = [m for m in world.smtp.messages if "t3001@example.com" in m.to]
+    assert len(mails) == 2
+    bundle = mails[1]
+    assert "1 more alerts (1 critical)" in bundle.subject
+    lines = re.findall(r"^\d+\. .*$", bundle.text, flags=re.MULTILINE)
+    assert len(lines) == 1
+    assert "escalated to you" in lines[0]
+    assert len(re.findall(r"Confirm: https://", bundle.text)) == 1
+    # Both events of the alert are recorded as delivered to the owner through the bundle.
+    to_owner = [
+        d
+        for d in await world.delivered()
+        if d["alert_id"] == second.alert_id and d["recipient_kind"] == "staff"
+    ]
+    assert sorted(d["source_event_id"] for d in to_owner) == sorted(
+        [second.event_id, escalation.event_id]
+    )
+    assert {d["channel"] for d in to_owner} == {"email"}

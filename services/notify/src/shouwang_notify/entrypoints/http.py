@@ -19,9 +19,10 @@ from shouwang_servicekit.security import require_roles
 from shouwang_servicekit.spreadsheets import SheetRefused
 from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
-from ..adapters import contacts_repo, queue, state
+from ..adapters import contacts_repo, state
 from ..adapters import unreached as unreached_rows
 from ..adapters.db import campus_transaction
+from ..adapters.delivery_log import delivery_log
 from ..container import Notify
 from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, StaffRow
 from ..domain.contacts import ON_DUTY_REF
@@ -331,7 +332,7 @@ async def list_deliveries(
     """The campus's messages, newest first: who (by kind and role), which channel, what became
     of it. Never an address or a message text."""
     async with campus_transaction(app.pool, principal.campus_id) as conn:
-        found = await queue.delivery_log(
+        found = await delivery_log(
             conn, principal.campus_id, status=status_, alert_id=alert_id, before=None, limit=limit
         )
     return [_delivery(r) for r in found]
@@ -343,10 +344,10 @@ async def list_failures(
 ) -> s.FailuresOut:
     """What did not reach anyone: failed messages, on-duty calls to make, unreachable people."""
     async with campus_transaction(app.pool, principal.campus_id) as conn:
-        failed = await queue.delivery_log(
+        failed = await delivery_log(
             conn, principal.campus_id, status="failed", alert_id=None, before=None, limit=limit
         )
-        calls = await queue.delivery_log(
+        calls = await delivery_log(
             conn, principal.campus_id, status="call_task", alert_id=None, before=None, limit=limit
         )
         unreached = await unreached_rows.unreached_list(conn, principal.campus_id, limit)

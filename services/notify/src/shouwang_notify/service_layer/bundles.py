@@ -67,7 +67,13 @@ async def flush_bundles(
                 "no_contact",
             )
             continue
-        items = sorted(bundle.items, key=_order)
+        # A burst names each alert once, in its latest state; every event is still carried.
+        shown = (
+            bursts.latest_per_alert(bundle.items, bundle.sources)
+            if bundle.kind == bursts.KIND
+            else bundle.items
+        )
+        items = sorted(shown, key=_order)
         context: dict[str, Any] = {
             "role": bundle.role.value if bundle.role else None,
             "items": items,

@@ -14,7 +14,11 @@ confirmation link per alert (an SMS names the desk's list of what awaits the per
 Each alert keeps its own deadline, escalation and link: only the message is shared. An alert
 acknowledged while held drops out of the bundle, and a bundle left empty is not sent. Each
 held alert is recorded as a delivery of its own, carried by the bundle's message, and is
-delivered (or fails) with it. The duty system's webhook is not coalesced: it wants each alert.
+delivered (or fails) with it. An alert raised and escalated within one window is one line, in
+its latest state (the escalation's grade, rung and deadline); both events are still recorded
+as delivered through the bundle. The duty system's webhook is not coalesced: it wants each
+alert. But when it fails, its fallbacks to the on-duty line's phone are first sends like any
+other: the first goes at once, the rest of the window's in one bundle.
 """
 
 from __future__ import annotations
@@ -141,6 +145,20 @@ def riders(
 
 
 _RIDER_ONLY = frozenset({"alert_id", "event_type", "template", "recipient_kind", "priority"})
+
+
+def latest_per_alert(
+    items: Sequence[dict[str, Any]], sources: Sequence[tuple[str, str, datetime]]
+) -> list[dict[str, Any]]:
+    """One line per alert: of the held items of the same alert (its raise and escalation, a
+    re-alert), the latest by when its event happened, then by when it was held."""
+    latest: dict[str, tuple[datetime, int, dict[str, Any]]] = {}
+    for position, (item, (_, _, source_time)) in enumerate(zip(items, sources, strict=True)):
+        alert_id = str(item["alert_id"])
+        seen = latest.get(alert_id)
+        if seen is None or (source_time, position) >= seen[:2]:
+            latest[alert_id] = (source_time, position, item)
+    return [item for _, _, item in latest.values()]
 
 
 def count_by_grade(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

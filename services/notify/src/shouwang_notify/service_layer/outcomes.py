@@ -50,6 +50,7 @@ from ..adapters.db import worker_transaction
 from ..adapters.outbox import OutgoingEvent
 from ..domain.contacts import family_chain, staff_chain
 from ..domain.routing import Template
+from . import bursts
 from .messages import Unsendable
 from .policy import NotifyPolicy
 
@@ -232,7 +233,14 @@ class Outcomes:
         fallback = await self._fallback(conn, d)
         if fallback is not None:
             # A bundle's fallback keeps its source event id: it carries the same alerts.
-            await queue.enqueue(conn, d.fallback(fallback, now))
+            again = d.fallback(fallback, now)
+            # The duty webhook's fallbacks are the on-duty line's first messages on a phone:
+            # a burst of failed webhooks is one message at once and one bundle, not one each.
+            held = d.channel is Channel.WEBHOOK and await bursts.hold_bursts(
+                conn, self.policy, [again], now
+            )
+            if not held:
+                await queue.enqueue(conn, again)
         elif _carrier(d):
             failed = await queue.settle_riders(conn, [d], now, status="failed", error=failure.code)
             for r in failed:
