@@ -20,7 +20,9 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, NoReturn
@@ -75,6 +77,12 @@ class _Help(argparse.HelpFormatter):
             prefix = text("usage", _Parser.language)
         super().add_usage(usage, actions, groups, prefix)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in _wrap(" ".join(text.split()), width))
+
     def format_help(self) -> str:
         """The help, a section title ending in a full-width colon in zh-CN (argparse's is ':')."""
         shown = super().format_help()
@@ -83,6 +91,39 @@ class _Help(argparse.HelpFormatter):
                 heading = text(title, "zh-CN")
                 shown = shown.replace(f"{heading}:\n", f"{heading}：\n")
         return shown
+
+
+#: Tokens for wrapping: a run of Latin letters, digits and their punctuation (never broken), a
+#: space, or one other character (a Chinese one may end a line anywhere).
+_TOKEN = re.compile(r"[!-~]+| |.")
+#: What may not begin a line in Chinese (it stays with what is before it), and what may not
+#: end one (it stays with what follows).
+_NO_LINE_START = set("，。、；：？！）》」』”’")
+_NO_LINE_END = set("（《「『“‘")
+
+
+def _columns(token: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in token)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal columns, a Chinese character taking two
+    (textwrap counts it as one, and breaks Latin words inside a run of Chinese: "KA|FKA_…")."""
+    tokens: list[str] = []
+    for piece in _TOKEN.findall(text):
+        if tokens and (piece in _NO_LINE_START or tokens[-1][-1] in _NO_LINE_END):
+            tokens[-1] += piece
+        else:
+            tokens.append(piece)
+    lines: list[str] = []
+    line = ""
+    for piece in tokens:
+        if line and _columns(line + piece) > width:
+            lines.append(line.rstrip())
+            line = "" if piece == " " else piece
+        else:
+            line += piece
+    return [*lines, line.rstrip()] if line.strip() else lines
 
 
 def build_parser(language: Language) -> argparse.ArgumentParser:
