@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import unicodedata
@@ -207,6 +208,8 @@ async def run(argv: Sequence[str], clients: KafkaClients, zone: ZoneInfo) -> int
     except DeadLetterRefusal as refusal:
         _say(text(refusal.code, language, **refusal.details))
         return EXIT_NO_TOPIC if refusal.code == "no_such_topic" else EXIT_USAGE
+    except BrokenPipeError:
+        raise  # the reader stopped reading (`… | head`), not Kafka: main() ends quietly
     except (KafkaError, TimeoutError, OSError) as exc:
         _say(text("kafka", language, message=str(exc) or type(exc).__name__))
         if args.command == "replay" and not args.dry_run:
@@ -323,7 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         as_user = replace(security, username=args.kafka_user, password=password)
         clients = replace(clients, security=as_user)
-    return asyncio.run(run(arguments, clients, ZoneInfo(settings.timezone)))
+    try:
+        status = asyncio.run(run(arguments, clients, ZoneInfo(settings.timezone)))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `shouwang-dlq list | head`: what was read was shown, and nothing is wrong with Kafka
+        # (this once said "无法完成 Kafka 操作：Broken pipe", status 4). Python's own flush at
+        # exit would fail again: stdout goes nowhere from here on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return status
 
 
 if __name__ == "__main__":
