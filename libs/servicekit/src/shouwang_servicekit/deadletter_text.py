@@ -58,7 +58,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "按位置选择：分区:偏移[,分区:偏移…]（见 list 的输出）",
         "pick by position: partition:offset[,...] (as list shows them)",
     ),
-    "consumer": ("按消费者选择（x-dlq-consumer）", "pick by consumer (x-dlq-consumer)"),
+    "consumer": (
+        "按消费者选择：完整名称，与 list 输出的“消费者”一致（x-dlq-consumer）",
+        "pick by consumer: its whole name, as list shows it (x-dlq-consumer)",
+    ),
     "reason": (
         "按原因选择（包含该文字，不区分大小写）",
         "pick by reason (contains the text, any case)",
