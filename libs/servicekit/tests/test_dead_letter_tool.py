@@ -295,6 +295,9 @@ def test_the_command_exits_with_a_status_not_a_traceback(
     assert done.returncode == status
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    # Walk of 2026-12-07: Kafka unreachable, the one zh-CN line came with aiokafka's English
+    # "Unclosed AIOKafkaConsumer" and an object's repr (a consumer made and never started).
+    assert "Unclosed" not in done.stderr
     assert done.stdout == ""
 
 
@@ -315,3 +318,28 @@ def test_help_speaks_the_chosen_language_and_says_a_replay_twice_is_harmless(
     for words in expected:
         assert words in shown
     assert absent not in shown
+
+
+async def test_a_listing_piped_to_a_reader_that_stops_is_not_a_kafka_failure(
+    scene: Scene, kafka_bootstrap: str
+) -> None:
+    """Walk of 2026-12-07: `shouwang-dlq list | head -3` ended with "无法完成 Kafka 操作（不可达、
+    拒绝或超时）：[Errno 32] Broken pipe" and status 4, as if Kafka had failed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "SHOUWANG_"))}
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line is written
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "shouwang_servicekit.deadletter_cli", "list", scene.dlq],
+            env=env | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr == ""
+    assert done.returncode == 0

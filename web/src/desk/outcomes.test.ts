@@ -2,7 +2,7 @@
 // five students. In hours the one shown leg drew as 0 and the others as nothing, with no word
 // of why: the cycle-time chart looked broken.
 import { describe, expect, it } from 'vitest'
-import { cycleBars, cycleChart, inUnit, medianLines, monthAxis, unitFor, type CycleTimes, type Trends } from './outcomes'
+import { anyHidden, cycleBars, cycleChart, inUnit, medianLines, monthAxis, unitFor, type Cell, type Cross, type CycleTimes, type Trends } from './outcomes'
 
 const leg = (id: string, shown: boolean, p50 = 0, p90 = 0): CycleTimes['legs'][number] => ({
   id,
@@ -83,5 +83,23 @@ describe('the month axis', () => {
   })
   it('keeps the full month on a desk', () => {
     expect(monthAxis(months, false, (m) => `${m}月`)).toEqual({ type: 'category', data: months })
+  })
+})
+
+// The walk of 2026-12-07: the tier tables showed "*" and "<5" a phone's length below the only
+// legend (under the annual table), so a reader met "*" with no word of what it means.
+describe('the tier tables’ legend', () => {
+  const shown = (n: number): Cell => ({ value: n, display: String(n), hidden: null })
+  const table = (cell: Cell, total = shown(30)): Cross => ({
+    rows_are: 'role',
+    columns_are: 'severity',
+    columns: [{ id: 'severe', label: '重度' }],
+    rows: [{ id: 'residence_counselor', label: '公寓辅导员', cells: { severe: cell }, total }],
+    totals: { id: 'total', label: '合计', cells: { severe: shown(30) }, total: shown(30) },
+  })
+  it('is printed when a cell or a total is hidden, and not when every figure shows', () => {
+    expect(anyHidden(table(shown(30)), table(shown(12)))).toBe(false)
+    expect(anyHidden(table(shown(30)), table({ value: null, display: '*', hidden: 'complementary' }))).toBe(true)
+    expect(anyHidden(table(shown(30), { value: null, display: '<5', hidden: 'small' }))).toBe(true)
   })
 })

@@ -119,6 +119,14 @@ export function medianLines(months: Trends['months'], legs: string[]) {
   }
 }
 
+/** Whether any figure of these tables is hidden ("<5" or "*"): the page then prints stats'
+ *  legend right under them, not only under the annual table a phone has scrolled far past. */
+export function anyHidden(...tables: Cross[]): boolean {
+  return tables.some((table) =>
+    [...table.rows, table.totals].some((row) => row.total.hidden || Object.values(row.cells).some((cell) => cell.hidden)),
+  )
+}
+
 /** Chart values: a hidden cell is a gap, never a zero. */
 export const plotted = (cell: Cell): number | null => (cell.hidden ? null : cell.value)
 

@@ -20,7 +20,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, NoReturn
@@ -29,8 +32,9 @@ from zoneinfo import ZoneInfo
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from shouwang_contracts.topics import DEAD_LETTER_TOPICS
-from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, in_language
+from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language
 
+from .deadletter_text import argparse_mistake, text
 from .kafka.clients import KafkaClients
 from .kafka.deadletter_log import (
     DeadLetter,
@@ -47,128 +51,6 @@ from .settings import SharedSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_TOPIC, EXIT_KAFKA = 0, 2, 3, 4
 
-# Every sentence a person reads: (zh-CN, English).
-_TEXT: dict[str, tuple[str, str]] = {
-    "description": (
-        "查看并重放死信（消费者无法处理、已转入 <主题>.dlq 的记录）。使用与服务相同的 Kafka 设置"
-        "（KAFKA_BOOTSTRAP_SERVERS、KAFKA_SECURITY_PROTOCOL、KAFKA_SASL_*、KAFKA_SSL_CAFILE）。"
-        "从不显示记录内容或任何个人信息。退出码：0 完成；2 用法错误；3 主题不存在；4 Kafka 不可达或拒绝。",
-        "Read and replay dead letters (records a consumer could not process, copied to "
-        "<topic>.dlq). Uses the services' Kafka settings (KAFKA_BOOTSTRAP_SERVERS, "
-        "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE). Never shows a record's value "
-        "or any personal data. Exit status: 0 done; 2 usage mistake; 3 no such topic; 4 Kafka "
-        "unreachable or refusing.",
-    ),
-    "usage": ("用法：", "usage: "),
-    "arguments": ("参数与选项", "arguments and options"),
-    "commands": ("命令", "commands"),
-    "help": ("显示本帮助并退出", "show this help and exit"),
-    "kafka_user_help": (
-        "以该 Kafka 用户身份连接（如 shouwang-admin），密码从标准输入读取一行；仅用于 SASL。"
-        "服务自己的用户只能写入死信主题，不能读取死信或写回其消费的主题。",
-        "speak to Kafka as this user (e.g. shouwang-admin), its password read as one line from "
-        "stdin; SASL only. A service's own user may only write dead letters, not read them or "
-        "write the topics it consumes.",
-    ),
-    "kafka_user": (
-        "--kafka-user 需要 SASL（KAFKA_SECURITY_PROTOCOL 为 SASL_SSL 或 SASL_PLAINTEXT），"
-        "且标准输入的第一行是该用户的密码",
-        "--kafka-user needs SASL (KAFKA_SECURITY_PROTOCOL SASL_SSL or SASL_PLAINTEXT) and the "
-        "user's password as the first line of stdin",
-    ),
-    "lang": ("提示语言：zh-CN（默认）或 en", "language of messages: zh-CN (default) or en"),
-    "list": (
-        "列出死信（不含记录内容）及按主题、消费者、原因的汇总",
-        "list dead letters (never their values) and a summary by topic, consumer and reason",
-    ),
-    "list_topics": ("死信主题（默认：全部）", "dead-letter topics (default: all of them)"),
-    "json": ("输出 JSON（供程序读取）", "machine-readable JSON"),
-    "replay": (
-        "把死信按原键、原内容和原消息头（去掉 x-dlq-*，加上 x-replayed-from）重放回来源主题，"
-        "等待所有副本确认（acks=all）。消费者按事件 ID 幂等，同一条重放两次不会重复处理。",
-        "put dead letters back on their source topic with their key, value and headers "
-        "(minus x-dlq-*, plus x-replayed-from), waiting for all replicas (acks=all). Consumers "
-        "are idempotent by event id: a record replayed twice is processed once.",
-    ),
-    "replay_topic": (
-        "死信主题，如 shouwang.reports.v1.dlq",
-        "the dead-letter topic, e.g. shouwang.reports.v1.dlq",
-    ),
-    "offsets": (
-        "按位置选择：分区:偏移[,分区:偏移…]（见 list 的输出）",
-        "pick by position: partition:offset[,...] (as list shows them)",
-    ),
-    "consumer": ("按消费者选择（x-dlq-consumer）", "pick by consumer (x-dlq-consumer)"),
-    "reason": (
-        "按原因选择（包含该文字，不区分大小写）",
-        "pick by reason (contains the text, any case)",
-    ),
-    "all": ("选择该主题的全部死信", "pick every dead letter of the topic"),
-    "dry_run": ("只显示将重放哪些记录，不发送", "only show what would be replayed; send nothing"),
-    "usage_error": ("用法错误：{message}", "usage error: {message}"),
-    "bad_offsets": (
-        "偏移格式有误：“{spec}”，应为 分区:偏移[,分区:偏移…]，如 0:12,0:15",
-        "bad offset spec “{spec}”: expected partition:offset[,...], e.g. 0:12,0:15",
-    ),
-    "not_dlq": (
-        "“{topic}” 不是死信主题（应以 .dlq 结尾）",
-        "“{topic}” is not a dead-letter topic (its name ends in .dlq)",
-    ),
-    "no_such_topic": (
-        "主题不存在（或当前 Kafka 用户无权查看）：{topic}",
-        "no such topic (or this Kafka user may not see it): {topic}",
-    ),
-    "no_such_offsets": (
-        "该死信主题中没有这些位置的记录：{offsets}",
-        "the dead-letter topic holds no record at: {offsets}",
-    ),
-    "no_source": (
-        "位置 {offsets} 的死信没有 x-dlq-source-topic 消息头，无法确定来源主题",
-        "the dead letter at {offsets} has no x-dlq-source-topic header: its source topic is unknown",
-    ),
-    "settings": ("Kafka 设置有误：{message}", "Kafka settings are wrong: {message}"),
-    "kafka": (
-        "无法完成 Kafka 操作（不可达、拒绝或超时）：{message}",
-        "Kafka could not be used (unreachable, refusing or timing out): {message}",
-    ),
-    "kafka_replay": (
-        "重放中断：部分记录可能已发送，可安全地再次重放（消费者按事件 ID 幂等）。",
-        "the replay stopped: some records may have been sent; replaying again is safe (consumers are idempotent by event id).",
-    ),
-    "topic_count": ("{topic}：{count} 条死信", "{topic}: {count} dead letters"),
-    "record": (
-        "  {position}  {time}  来源 {source}  消费者 {consumer}  事件 {event_type} {event_id}  校区 {campus}",
-        "  {position}  {time}  from {source}  consumer {consumer}  event {event_type} {event_id}  campus {campus}",
-    ),
-    "record_reason": ("      原因：{reason}", "      reason: {reason}"),
-    "summary": ("汇总（主题 / 消费者 / 原因：条数）", "Summary (topic / consumer / reason: count)"),
-    "summary_line": (
-        "  {topic} / {consumer} / {reason}：{count}",
-        "  {topic} / {consumer} / {reason}: {count}",
-    ),
-    "none_chosen": (
-        "没有符合条件的死信，未重放任何记录。",
-        "no dead letter matches: nothing replayed.",
-    ),
-    "would_replay": (
-        "  将重放 {position} → {source}  事件 {event_type} {event_id}",
-        "  would replay {position} → {source}  event {event_type} {event_id}",
-    ),
-    "dry_run_done": (
-        "演练：将重放 {count} 条，未发送任何记录。",
-        "dry run: {count} would be replayed; nothing sent.",
-    ),
-    "replayed": (
-        "已重放 {count} 条，所有副本均已确认。",
-        "replayed {count}; every replica acknowledged.",
-    ),
-}
-
-
-def text(code: str, language: Language, **values: object) -> str:
-    """The message `code` in `language`, filled in."""
-    return in_language(_TEXT[code], language).format(**values)
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a mistake in the chosen language, exit status 2."""
@@ -177,7 +59,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, text("usage_error", self.language, message=message) + "\n")
+        mistake = argparse_mistake(message, self.language)
+        self.exit(EXIT_USAGE, text("usage_error", self.language, message=mistake) + "\n")
 
 
 class _Help(argparse.HelpFormatter):
@@ -194,6 +77,54 @@ class _Help(argparse.HelpFormatter):
         if prefix is None:
             prefix = text("usage", _Parser.language)
         super().add_usage(usage, actions, groups, prefix)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in _wrap(" ".join(text.split()), width))
+
+    def format_help(self) -> str:
+        """The help, a section title ending in a full-width colon in zh-CN (argparse's is ':')."""
+        shown = super().format_help()
+        if _Parser.language == "zh-CN":
+            for title in ("arguments", "commands"):
+                heading = text(title, "zh-CN")
+                shown = shown.replace(f"{heading}:\n", f"{heading}：\n")
+        return shown
+
+
+#: Tokens for wrapping: a run of Latin letters, digits and their punctuation (never broken), a
+#: space, or one other character (a Chinese one may end a line anywhere).
+_TOKEN = re.compile(r"[!-~]+| |.")
+#: What may not begin a line in Chinese (it stays with what is before it), and what may not
+#: end one (it stays with what follows).
+_NO_LINE_START = set("，。、；：？！）》」』”’")
+_NO_LINE_END = set("（《「『“‘")
+
+
+def _columns(token: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in token)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal columns, a Chinese character taking two
+    (textwrap counts it as one, and breaks Latin words inside a run of Chinese: "KA|FKA_…")."""
+    tokens: list[str] = []
+    for piece in _TOKEN.findall(text):
+        if tokens and (piece in _NO_LINE_START or tokens[-1][-1] in _NO_LINE_END):
+            tokens[-1] += piece
+        else:
+            tokens.append(piece)
+    lines: list[str] = []
+    line = ""
+    for piece in tokens:
+        if line and _columns(line + piece) > width:
+            lines.append(line.rstrip())
+            line = "" if piece == " " else piece
+        else:
+            line += piece
+    return [*lines, line.rstrip()] if line.strip() else lines
 
 
 def build_parser(language: Language) -> argparse.ArgumentParser:
@@ -251,11 +182,12 @@ def _options(parser: argparse.ArgumentParser, language: Language) -> Any:
 
 
 def chosen_language(argv: Sequence[str]) -> Language:
-    """`--lang` as given (before the parser that speaks it is built)."""
+    """`--lang` as given (before the parser that speaks it is built); one it does not know is
+    the default's, and that parser then says, in it, which languages there are."""
     early = argparse.ArgumentParser(add_help=False)
-    early.add_argument("--lang", choices=["zh-CN", "en"], default=DEFAULT_LANGUAGE)
+    early.add_argument("--lang", default=DEFAULT_LANGUAGE)
     known, _ = early.parse_known_args(argv)
-    language: Language = known.lang
+    language: Language = known.lang if known.lang in ("zh-CN", "en") else DEFAULT_LANGUAGE
     return language
 
 
@@ -276,6 +208,8 @@ async def run(argv: Sequence[str], clients: KafkaClients, zone: ZoneInfo) -> int
     except DeadLetterRefusal as refusal:
         _say(text(refusal.code, language, **refusal.details))
         return EXIT_NO_TOPIC if refusal.code == "no_such_topic" else EXIT_USAGE
+    except BrokenPipeError:
+        raise  # the reader stopped reading (`… | head`), not Kafka: main() ends quietly
     except (KafkaError, TimeoutError, OSError) as exc:
         _say(text("kafka", language, message=str(exc) or type(exc).__name__))
         if args.command == "replay" and not args.dry_run:
@@ -392,7 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         as_user = replace(security, username=args.kafka_user, password=password)
         clients = replace(clients, security=as_user)
-    return asyncio.run(run(arguments, clients, ZoneInfo(settings.timezone)))
+    try:
+        status = asyncio.run(run(arguments, clients, ZoneInfo(settings.timezone)))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `shouwang-dlq list | head`: what was read was shown, and nothing is wrong with Kafka
+        # (this once said "无法完成 Kafka 操作：Broken pipe", status 4). Python's own flush at
+        # exit would fail again: stdout goes nowhere from here on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return status
 
 
 if __name__ == "__main__":

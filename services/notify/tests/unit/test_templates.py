@@ -387,3 +387,47 @@ def test_a_burst_counts_by_grade_and_gives_each_alert_its_own_line_and_link() ->
             {**context, "role": None, "items": [{**i, "link": None} for i in items]},
         ).body
     )
+
+
+def test_a_burst_gives_each_alert_its_own_paragraph_with_its_link_below_it() -> None:
+    """Walk of 2026-12-07: `trim_blocks` ate the newline before each "确认接手：" and the blank
+    line after the greeting, so every link ran on after its deadline and the alerts ran
+    together: hard to tell on a phone which link confirms which alert."""
+    items = [
+        {**ALERT, "alert_id": "a1b2c3d4e5", "link": "https://x/ack/ONE"},
+        {**ALERT, "alert_id": "f6a7b8c9d0", "escalated": True, "link": None},
+    ]
+    context = {
+        "role": "counseling_center",
+        "count": 2,
+        "grades": [{"severity": "severe", "count": 2}],
+        "items": items,
+    }
+    zh = TEMPLATES.message(Template.ALERTS_BURST, "zh-CN", context).body
+    assert zh.startswith(
+        "您好，心理健康教育与咨询中心：\n\n继上一条预警之后，一分钟内又有 2 条预警"
+    )
+    assert "\n\n1. 重度预警，确认时限 12月1日 15:00\n   确认接手：https://x/ack/ONE\n\n" in zh
+    assert (
+        "\n2. 重度预警（已上报至您），确认时限 12月1日 15:00，编号 f6a7b8c9\n\n待处置清单：" in zh
+    )
+    en = TEMPLATES.message(Template.ALERTS_BURST, "en", context).body
+    assert "\n\n1. Severe alert, by 01 Dec 15:00\n   Confirm: https://x/ack/ONE\n\n2. " in en
+    # The on-duty line is not told an alert was escalated "to you".
+    duty = TEMPLATES.message(Template.ALERTS_BURST, "zh-CN", {**context, "role": None}).body
+    assert "（已逐级上报），由心理健康教育与咨询中心确认" in duty
+    assert "至您" not in duty
+
+
+def test_a_burst_sms_without_a_desk_address_asks_once() -> None:
+    """No app_url: the SMS read "请逐条处置，请登录平台查看。", two requests in a row."""
+    context = {
+        "role": "counseling_center",
+        "count": 3,
+        "grades": [{"severity": "critical", "count": 1}, {"severity": "severe", "count": 2}],
+        "items": [{**ALERT, "alert_id": "a1b2c3d4e5"}],
+    }
+    sms = (
+        Templates(ZoneInfo("Asia/Shanghai")).message(Template.ALERTS_BURST, "zh-CN", context).short
+    )
+    assert sms == "【守望】又有3条预警（危急1条、重度2条），请登录平台逐条处置。勿转发"

@@ -151,10 +151,10 @@ class DeadLetterLog:
 
     def __init__(self, clients: KafkaClients) -> None:
         self._clients = clients
-        self._consumer: AIOKafkaConsumer = clients.consumer(
-            name="dlq", enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        self._started = False
+        # Made on the first read: one made and never started is garbage-collected with an
+        # "Unclosed AIOKafkaConsumer" warning on the operator's terminal (a topic refused,
+        # Kafka unreachable).
+        self._consumer: AIOKafkaConsumer | None = None
         #: The partitions of every topic the cluster shows this client.
         self.partitions: dict[str, list[int]] = {}
 
@@ -175,7 +175,7 @@ class DeadLetterLog:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._started:
+        if self._consumer is not None:
             await self._consumer.stop()
 
     def check_exists(self, names: Iterable[str]) -> None:
@@ -187,25 +187,28 @@ class DeadLetterLog:
     async def read(self, topic: str) -> list[DeadLetter]:
         """Every record of `topic` there is now, in partition and offset order."""
         self.check_exists([topic])
-        if not self._started:
+        if self._consumer is None:
             # Started only to read (stopping an idle aiokafka consumer at once can raise
             # CancelledError from its offset-reset task), and stopped even if start fails.
-            self._started = True
+            self._consumer = self._clients.consumer(
+                name="dlq", enable_auto_commit=False, auto_offset_reset="earliest"
+            )
             await self._consumer.start()
+        consumer = self._consumer
         assigned = [TopicPartition(topic, p) for p in self.partitions[topic]]
-        self._consumer.assign(assigned)
-        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(assigned)
-        await self._consumer.seek_to_beginning(*assigned)
+        consumer.assign(assigned)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(assigned)
+        await consumer.seek_to_beginning(*assigned)
         letters: list[DeadLetter] = []
         pending = {tp for tp in assigned if ends[tp] > 0}
         async with asyncio.timeout(READ_TIMEOUT_SECONDS):
             while pending:
                 for tp in list(pending):
-                    if await self._consumer.position(tp) >= ends[tp]:
+                    if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
                 if not pending:
                     break
-                batch = await self._consumer.getmany(*pending, timeout_ms=1000)
+                batch = await consumer.getmany(*pending, timeout_ms=1000)
                 for tp, records in batch.items():
                     letters.extend(_letter(r) for r in records if r.offset < ends[tp])
         return sorted(letters, key=lambda x: (x.partition, x.offset))

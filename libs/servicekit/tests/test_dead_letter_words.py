@@ -1,0 +1,100 @@
+"""`shouwang-dlq`'s words to an operator who reads zh-CN, from argparse's own mistakes to the
+help's section titles: no Kafka needed, the parser alone.
+
+Walk of 2026-12-07: a usage mistake read "用法错误：one of the arguments --offsets --consumer
+--reason --all is required", a mistyped command "用法错误：argument command: invalid choice",
+and `--lang fr` answered with argparse's English "usage: … error:" in full.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.deadletter_cli import build_parser, chosen_language
+
+ENGLISH = ("argument", "required", "invalid choice", "not allowed", "expected", "unrecognized")
+
+
+def mistake(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        build_parser(chosen_language(argv)).parse_args(argv)
+    assert exited.value.code == 2
+    return capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["replay", "x.dlq"], "用法错误：请在 --offsets --consumer --reason --all 中选择一项"),
+        (
+            ["replay", "x.dlq", "--offsets", "0:1", "--all"],
+            "用法错误：--all 不能与 --offsets 同时使用",
+        ),
+        (["replay", "x.dlq", "--offsets"], "用法错误：--offsets 后面需要一个值"),
+        (["lst"], "用法错误：命令不能是 'lst'（可选：'list', 'replay'）"),
+        ([], "用法错误：缺少命令（list 或 replay）"),
+        (["list", "--bogus"], "用法错误：无法识别的参数：--bogus"),
+        (["replay"], "用法错误：缺少必需的参数：TOPIC.dlq"),
+        (["--lang", "fr", "list"], "用法错误：--lang 不能是 'fr'（可选：'zh-CN', 'en'）"),
+    ],
+)
+def test_a_usage_mistake_is_told_in_zh_cn(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    told = mistake(argv, capsys)
+    assert told == said
+    assert not any(word in told for word in ENGLISH)
+
+
+def test_a_usage_mistake_in_english_keeps_argparse_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    told = mistake(["--lang", "en", "replay", "x.dlq"], capsys)
+    assert (
+        told == "usage error: one of the arguments --offsets --consumer --reason --all is required"
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "titles"),
+    [
+        ("zh-CN", ["参数与选项：\n", "命令：\n"]),
+        ("en", ["arguments and options:\n", "commands:\n"]),
+    ],
+)
+def test_help_titles_end_in_the_language_s_colon(
+    language: Language, titles: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser(language).parse_args(["--help"])
+    shown = capsys.readouterr().out
+    for title in titles:
+        assert title in shown
+
+
+def columns(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("command", [[], ["list"], ["replay"]])
+def test_help_fits_an_80_column_terminal_without_breaking_a_word(
+    language: Language,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Walk of 2026-12-07: argparse counts a Chinese character as one column, so zh-CN help
+    lines ran to ~150 columns, and it broke "KAFKA_SECURITY_PROTOCOL" as "KA|FKA…"."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        build_parser(language).parse_args([*command, "--help"])
+    shown = capsys.readouterr().out
+    described = shown.split("\n\n", 1)[1]  # after the usage, which argparse lays out itself
+    assert all(columns(line) <= 80 for line in described.splitlines()), shown
+    if not command:
+        joined = " ".join(line.strip() for line in described.splitlines())
+        for word in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_BOOTSTRAP_SERVERS", "x-replayed-from"):
+            assert word in joined, shown
