@@ -274,8 +274,9 @@ async def test_an_owner_who_still_covers_the_student_keeps_the_case(
 ) -> None:
     campus, _ = await campus_with_a_case(client, pool)
     before = await case_row(pool, campus)
-    # The building assignment ends, but the college one still covers the student.
-    widened = WITH_SUCCESSOR + LEAVER_LINE.replace("楼栋,8号楼", "学院,信息工程学院")
+    # The building assignment ends, but the class one still covers the student (a residence
+    # counselor may hold a class, not a college: ROLE_GRANTS).
+    widened = WITH_SUCCESSOR + LEAVER_LINE.replace("楼栋,8号楼", "班级,软件2401")
 
     counts = await upload_staff(client, campus, widened)
 
