@@ -169,6 +169,41 @@ async def test_a_lone_severe_alert_is_not_delayed(world: World) -> None:
     assert len(world.texts_to(DUTY_PHONE)) == 2
 
 
+async def test_a_critical_alert_never_waits_behind_a_severe_one(world: World) -> None:
+    """Graded example: at 22:00:00 a census row is graded severe (PHQ-9 total 21) and the
+    on-duty line is texted at once. Five seconds later a floor leader reports a student on a
+    rooftop (critical: imminent danger). Held in the severe alert's window, the critical alert
+    would reach the duty phone up to 25 s late; windows are per grade, so it goes at once
+    (DESIGN: a critical alert before every other message). The next critical and severe
+    alerts within its window wait in one bundle."""
+    await load_samples(world.pool, world.cipher, world.pseudonyms)
+    start = began()
+    await world.burst([Severity.SEVERE], start)
+    await drain(world.send)
+    assert len(world.texts_to(DUTY_PHONE)) == 1
+
+    async def alert(grade: Severity, no: str, at: datetime) -> None:
+        await place_student(world.pool, world.pseudonyms, no)
+        alert_ = notice(world.pseudonyms, grade, student_no=no, on_duty=True, inform=())
+        await world.plan(alert_, at)
+
+    await alert(Severity.CRITICAL, STUDENTS[1], start + timedelta(seconds=5))
+    await drain(world.send)
+    duty = world.texts_to(DUTY_PHONE)
+    assert len(duty) == 2
+    assert "危急预警" in duty[1]
+
+    await alert(Severity.CRITICAL, STUDENTS[2], start + timedelta(seconds=6))
+    await alert(Severity.SEVERE, STUDENTS[3], start + timedelta(seconds=7))
+    await drain(world.send)
+    assert len(world.texts_to(DUTY_PHONE)) == 2
+    assert await world.flush(start + WINDOW) >= 1
+    await drain(world.send)
+    duty = world.texts_to(DUTY_PHONE)
+    assert len(duty) == 3
+    assert "又有2条预警（危急1条、重度1条）" in duty[2]
+
+
 async def test_an_alert_acknowledged_while_held_drops_out_of_its_bundle(world: World) -> None:
     await load_samples(world.pool, world.cipher, world.pseudonyms)
     start = began()
@@ -327,8 +362,11 @@ async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and
         "SELECT status FROM deliveries WHERE channel = 'webhook' AND alert_id IS NOT NULL",
     )
     assert [r["status"] for r in hooks] == ["failed"] * 10
-    # The first fallback at once; the window it opened holds the other nine.
-    assert len(world.texts_to(DUTY_PHONE)) == 1
+    # The first fallback at once (and the critical one, which never waits behind a severe
+    # one); the windows they opened hold the rest.
+    first = world.texts_to(DUTY_PHONE)
+    assert 1 <= len(first) <= 2
+    assert any("危急预警" in text for text in first)
     assert await world.flush(datetime.now(UTC)) == 1  # the owner's (its window opened first)
     # The duty line's window ends (moved to now rather than waited for): its one bundle goes.
     await rows(
@@ -340,8 +378,8 @@ async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and
     assert await world.flush(datetime.now(UTC)) == 1
     await drain(world.send)
     duty = world.texts_to(DUTY_PHONE)
-    assert len(duty) == 2
-    assert "又有9条预警" in duty[1]
+    assert len(duty) == len(first) + 1
+    assert f"又有{10 - len(first)}条预警" in duty[-1]
 
     # Each alert delivered to the on-duty line once, on SMS: one alone, nine through the bundle.
     to_duty = [
@@ -355,9 +393,10 @@ async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and
 
 async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: World) -> None:
     """Graded example: two severe PHQ-9 rows land at once; a second later triage escalates the
-    second alert to critical (a rung up, a new deadline). Before, the bundle listed it twice,
+    second alert a rung up (still severe, a new deadline). Before, the bundle listed it twice,
     two lines with the same link, and counted two alerts. Now it is one line in its latest
-    state (critical, escalated, the escalation's deadline); both events are delivered."""
+    state (escalated, the escalation's deadline); both events are delivered. (An escalation
+    to critical would go at once: windows are per grade.)"""
     staff = staff_file(
         (
             "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,短信,,",
@@ -370,7 +409,7 @@ async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: Wor
     later = start + timedelta(seconds=1)
     escalation = notice(
         world.pseudonyms,
-        Severity.CRITICAL,
+        Severity.SEVERE,
         student_no=STUDENTS[1],
         on_duty=True,
         inform=(),
@@ -385,11 +424,11 @@ async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: Wor
     assert await world.flush(start + WINDOW) == 2
     await drain(world.send)
 
-    assert "又有1条预警（危急1条）" in world.texts_to(DUTY_PHONE)[1]
+    assert "又有1条预警（重度1条）" in world.texts_to(DUTY_PHONE)[1]
     mails = [m for m in world.smtp.messages if "t3001@example.com" in m.to]
     assert len(mails) == 2
     bundle = mails[1]
-    assert "1 more alerts (1 critical)" in bundle.subject
+    assert "1 more alerts (1 severe)" in bundle.subject
     lines = re.findall(r"^\d+\. .*$", bundle.text, flags=re.MULTILINE)
     assert len(lines) == 1
     assert "escalated to you" in lines[0]

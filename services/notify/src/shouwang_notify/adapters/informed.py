@@ -52,6 +52,31 @@ async def open_windows(
     return {(r["campus_id"], r["person_ref"]): (r["opened_at"], r["fresh"]) for r in rows}
 
 
+async def opened_within(
+    conn: asyncpg.Connection,
+    people: Sequence[Person],
+    now: datetime,
+    window: timedelta,
+    kind: str,
+) -> dict[Person, datetime]:
+    """The people's windows of `kind` still open at `now` (opened less than `window` ago),
+    read only: none is opened."""
+    rows = await conn.fetch(
+        """
+        SELECT w.campus_id, w.person_ref, w.opened_at FROM informed_windows w
+          JOIN unnest($1::text[], $2::text[]) AS a(campus_id, person_ref)
+            USING (campus_id, person_ref)
+         WHERE w.kind = $3 AND w.opened_at > $4::timestamptz - $5::interval
+        """,
+        [campus for campus, _ in people],
+        [person for _, person in people],
+        kind,
+        now,
+        window,
+    )
+    return {(r["campus_id"], r["person_ref"]): r["opened_at"] for r in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """A grouped notice that waits for its window to end."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -63,7 +63,12 @@ async def hold_bursts(
 ) -> set[int]:
     """Of a batch's messages (their links issued), put each person's alerts after their first
     of a window into the window's bundle; returns their indexes in `planned`, so the caller
-    queues only the rest."""
+    queues only the rest.
+
+    Windows are per grade: an alert waits only behind one at least as grave. A critical alert
+    after a severe one goes at once and opens its own window, so imminent danger is never held
+    for a message about a lesser grade (the ladder's order of urgency, DESIGN: critical before
+    every other); a severe alert within a critical alert's window waits in the bundle."""
     if policy.burst_window.total_seconds() <= 0:
         return set()
     by_channel: dict[Channel, list[tuple[int, queue.NewDelivery]]] = defaultdict(list)
@@ -73,17 +78,14 @@ async def hold_bursts(
     held: set[int] = set()
     waiting: list[informed.Waiting] = []
     for channel, news in by_channel.items():
-        people = list(dict.fromkeys((n.campus_id, n.recipient_ref) for _, n in news))
-        windows = await informed.open_windows(
-            conn, people, now, policy.burst_window, kind=f"{KIND}:{channel.value}"
-        )
-        sent_first: set[tuple[str, str]] = set()
+        windows = await _windows(conn, policy, channel, [n for _, n in news], now)
+        used: set[tuple[int, Person]] = set()
         # The gravest (then the earliest) of a fresh window is the one that goes at once.
         for index, new in sorted(news, key=lambda p: (p[1].priority, p[1].source_time)):
             person = (new.campus_id, new.recipient_ref)
-            opened_at, fresh = windows.get(person, (now, False))
-            if fresh and person not in sent_first:
-                sent_first.add(person)
+            due = _held_until(windows, used, person, new.priority, policy.burst_window)
+            if due is None:
+                used.add((new.priority, person))
                 continue
             held.add(index)
             waiting.append(
@@ -95,11 +97,57 @@ async def hold_bursts(
                     source_event_id=new.source_event_id,
                     student_ref=new.student_ref,
                     source_time=new.source_time,
-                    due_at=opened_at + policy.burst_window,
+                    due_at=due,
                 )
             )
     await informed.add_waiting(conn, waiting, kind=KIND)
     return held
+
+
+Person = tuple[str, str]
+#: Per grade (priority), each person's window: when it opened and whether it opened now.
+Windows = dict[int, dict[Person, tuple[datetime, bool]]]
+
+
+async def _windows(
+    conn: asyncpg.Connection,
+    policy: NotifyPolicy,
+    channel: Channel,
+    news: Sequence[queue.NewDelivery],
+    now: datetime,
+) -> Windows:
+    """Open (or find open) the window of each grade the batch has for its people, and read the
+    windows of graver grades it has not, which hold its alerts too."""
+    grades = sorted({n.priority for n in news})
+    people = list(dict.fromkeys((n.campus_id, n.recipient_ref) for n in news))
+    windows: Windows = {}
+    for grade in range(min(grades), max(grades) + 1):
+        kind = f"{KIND}:{channel.value}:{grade}"
+        if grade in grades:
+            of_grade = list(
+                dict.fromkeys((n.campus_id, n.recipient_ref) for n in news if n.priority == grade)
+            )
+            windows[grade] = await informed.open_windows(
+                conn, of_grade, now, policy.burst_window, kind=kind
+            )
+        else:
+            open_ = await informed.opened_within(conn, people, now, policy.burst_window, kind)
+            windows[grade] = {p: (at, False) for p, at in open_.items()}
+    return windows
+
+
+def _held_until(
+    windows: Windows, used: set[tuple[int, Person]], person: Person, grade: int, span: timedelta
+) -> datetime | None:
+    """When the bundle holding this alert goes, or None to send it at once: it waits behind
+    an open window of its grade or a graver one (a window opened in this batch counts once its
+    first alert went)."""
+    ends = [
+        window[person][0] + span
+        for g, window in windows.items()
+        if g <= grade and person in window and (not window[person][1] or (g, person) in used)
+    ]
+    return min(ends) if ends else None
 
 
 def held_item(new: queue.NewDelivery) -> dict[str, Any]:
