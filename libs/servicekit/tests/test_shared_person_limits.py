@@ -5,6 +5,7 @@ multiplied it. Two app instances on one real PostgreSQL stand for two replicas."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -218,3 +219,116 @@ async def test_two_replicas_claiming_blocks_still_share_one_burst(limits_db: str
     finally:
         await conn.close()
     assert BURST * STEP - 60 < due <= BURST * STEP
+
+
+class _Counting(SharedCounter):
+    """A shared counter that counts its statements."""
+
+    statements = 0
+
+    async def _claim(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> list[asyncpg.Record] | None:
+        self.statements += 1
+        return await super()._claim(person_key, limits)
+
+
+async def test_requests_arriving_during_a_claim_await_it_rather_than_each_claiming(
+    limits_db: str,
+) -> None:
+    """A person's requests at once, with no block held: one claims the next block and the
+    others spend it when it comes (a block of four, twelve requests: three statements, not
+    twelve)."""
+    counter = _Counting(limits_db, key=KEY, block=4)
+    await counter.open()
+    try:
+        plenty = [("person", 0.001, 100.0)]
+        answers = await asyncio.gather(*(counter.take("1:c:T1002", plenty) for _ in range(12)))
+    finally:
+        await counter.close()
+    assert answers == [{}] * 12
+    assert counter.statements == 3
+
+
+async def test_a_burst_sent_at_once_is_granted_whole_by_a_replica_claiming_blocks(
+    limits_db: str,
+) -> None:
+    """Requests of one person at once each claimed a block when none was held, and each
+    claim's grant overwrote the last: the burst's allowance went to requests that never
+    came, and a person sending their burst at once was refused most of it."""
+    counter = SharedCounter(limits_db, key=KEY, block=4)
+    await counter.open()
+    try:
+        answers = await asyncio.gather(*(counter.take("1:c:T1002", READS) for _ in range(BURST)))
+    finally:
+        await counter.close()
+    assert answers == [{}] * BURST
+
+
+async def test_two_replicas_claiming_blocks_at_once_still_share_one_burst(limits_db: str) -> None:
+    """A person's requests all at once on two replicas, each awaiting its replica's claim
+    under way: the burst is granted once, not once per claim or per replica."""
+    replicas = [SharedCounter(limits_db, key=KEY, block=4) for _ in range(2)]
+    for counter in replicas:
+        await counter.open()
+    try:
+        answers = await asyncio.gather(
+            *(replicas[n % 2].take("1:c:T1002", READS) for n in range(3 * BURST))
+        )
+    finally:
+        for counter in replicas:
+            await counter.close()
+    assert answers.count({}) == BURST
+    assert all(a and a["person_audited_reads"] > 0 for a in answers if a != {})
+
+
+class _Held(SharedCounter):
+    """A shared counter whose statements wait until let go."""
+
+    go = asyncio.Event()
+    entered = 0
+
+    async def _claim(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> list[asyncpg.Record] | None:
+        self.entered += 1
+        await self.go.wait()
+        return await super()._claim(person_key, limits)
+
+
+async def test_a_request_gone_while_claiming_leaves_no_other_waiting(limits_db: str) -> None:
+    """A client that hangs up cancels its request; were that request the one claiming, the
+    person's requests awaiting its claim would wait for ever (or until their client gave up)."""
+    counter = _Held(limits_db, key=KEY, block=4)
+    counter.go = asyncio.Event()
+    await counter.open()
+    try:
+        claiming = asyncio.create_task(counter.take("1:c:T1002", READS))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(counter.take("1:c:T1002", READS))
+        await asyncio.sleep(0)
+        claiming.cancel()
+        counter.go.set()
+        async with asyncio.timeout(10):
+            assert await waiting == {}
+        assert claiming.cancelled()
+    finally:
+        await counter.close()
+
+
+async def test_a_block_of_one_claims_for_each_request_at_once(limits_db: str) -> None:
+    """With a block of one a claim brings one request's worth: requests awaiting it would
+    only queue behind each other, so each claims at once, as it always did."""
+    counter = _Held(limits_db, key=KEY, block=1)
+    counter.go = asyncio.Event()
+    await counter.open()
+    try:
+        plenty = [("person", 0.001, 100.0)]
+        requests = [asyncio.create_task(counter.take("1:c:T1002", plenty)) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert counter.entered == 3
+        counter.go.set()
+        async with asyncio.timeout(10):
+            assert await asyncio.gather(*requests) == [{}] * 3
+    finally:
+        await counter.close()

@@ -236,7 +236,8 @@ class SharedSettings(BaseSettings):
         hold across its replicas. People are keyed there by an HMAC under the pseudonym
         key, or in a service not given it (`SECRETS_IN_USE`: triage) under the placement
         key: a key left at its public local default would let anyone who reads the table
-        test guessed staff numbers against it."""
+        test guessed staff numbers against it. A service holding neither (stats) overrides
+        `_person_limits_key` with a key of its own."""
         shared = None
         if database_url is not None and (self.per_person_per_minute or self.audited_reads_per_hour):
             shared = SharedCounter(

@@ -14,7 +14,10 @@ A statement per request costs a hot path (intake's report POST: half its rate). 
 until they run out. The count stays exact but for blocks claimed and not yet spent: a person
 gets no more than the limit across replicas, and may be refused up to B - 1 requests per
 replica early (one replica holding the last of a burst while another is asked). A block of
-1 is a statement per request.
+1 is a statement per request. A block claimed is a block's worth of the person's waiting
+requests: while a claim is under way, up to B - 1 more of them await it and spend what it
+brings (or look again, if it brought too little); only requests beyond those claim again.
+Otherwise, when a block ran out, every request of the person in flight would claim one.
 
 Fail safe: when the database does not answer within `timeout` (unreachable, overloaded,
 the table missing), the local limiter's decision stands, so a person is still limited per
@@ -133,6 +136,8 @@ class SharedCounter:
         self._block = block
         # (person key, limit) -> requests claimed by a statement and not spent yet
         self._allowance: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # (person key, limit) -> the claims under way of its next blocks
+        self._claiming: dict[tuple[str, str], list[_Claim]] = {}
         self._pool: asyncpg.Pool | None = None
         self._tasks = BackgroundTasks()
         self._down_until = 0.0
@@ -169,31 +174,75 @@ class SharedCounter:
         tolerance): the limits that refused it, with the seconds to wait (empty: counted by
         all), or None when the store did not answer (the caller's local decision stands).
         A limit whose block this replica still holds is counted here; the others in one
-        statement, which claims the next block of each."""
-        spent: list[tuple[str, str]] = []
-        asked: list[tuple[str, float, float]] = []
-        for limit in limits:
-            slot = (person_key, limit[0])
-            if self._allowance.get(slot, 0) > 0:
-                self._keep(slot, self._allowance[slot] - 1)
-                spent.append(slot)
-            else:
-                asked.append(limit)
-        if not asked:
-            return {}
-        rows = await self._claim(person_key, asked)
-        if rows is None:
+        statement, which claims the next block of each, unless a claim of one of them is
+        under way already: then the request awaits it and looks again."""
+        while True:
+            spent: list[tuple[str, str]] = []
+            asked: list[tuple[str, float, float]] = []
+            for limit in limits:
+                slot = (person_key, limit[0])
+                if self._allowance.get(slot, 0) > 0:
+                    self._keep(slot, self._allowance[slot] - 1)
+                    spent.append(slot)
+                else:
+                    asked.append(limit)
+            if not asked:
+                return {}
+            under_way = self._seats(person_key, asked)
+            if not under_way:
+                break
+            self._give_back(spent)  # to others while this request waits
+            await asyncio.wait(under_way)  # never cancels the claim, should this request go
+        rows = await self._claim_alone(person_key, asked)
+        if rows is None:  # the local decision stands: served, it spent what it took here
             return None
         refused: dict[str, float] = {}
         for row in rows:
             if row["granted"] > 0:  # this request spends one of the block claimed
-                self._keep((person_key, row["limit_name"]), int(row["granted"]) - 1)
+                slot = (person_key, row["limit_name"])
+                self._keep(slot, self._allowance.get(slot, 0) + int(row["granted"]) - 1)
             else:
                 refused[row["limit_name"]] = max(float(row["wait"]), 1e-3)
         if refused:  # a refused request spends nothing it took from a block here
-            for slot in spent:
-                self._keep(slot, self._allowance.get(slot, 0) + 1)
+            self._give_back(spent)
         return refused
+
+    def _seats(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> set[asyncio.Future[None]]:
+        """A seat on a claim under way for each limit, taken (what to await), or none taken
+        when one of them has no claim with a seat left (this request claims them itself)."""
+        found: list[_Claim] = []
+        for name, _, _ in limits:
+            claim = next((c for c in self._claiming.get((person_key, name), ()) if c.seats), None)
+            if claim is None:
+                return set()
+            found.append(claim)
+        for claim in found:
+            claim.seats -= 1
+        return {claim.done for claim in found}
+
+    def _give_back(self, spent: Sequence[tuple[str, str]]) -> None:
+        for slot in spent:
+            self._keep(slot, self._allowance.get(slot, 0) + 1)
+
+    async def _claim_alone(
+        self, person_key: str, limits: Sequence[tuple[str, float, float]]
+    ) -> list[asyncpg.Record] | None:
+        """`_claim`, under way for each limit until it ends (however it ends), with a seat
+        for each of the block's requests but this one."""
+        claim = _Claim(asyncio.get_running_loop().create_future(), self._block - 1)
+        slots = [(person_key, name) for name, _, _ in limits]
+        for slot in slots:
+            self._claiming.setdefault(slot, []).append(claim)
+        try:
+            return await self._claim(person_key, limits)
+        finally:
+            for slot in slots:
+                claims = self._claiming.pop(slot, [])
+                if others := [c for c in claims if c is not claim]:
+                    self._claiming[slot] = others
+            claim.done.set_result(None)
 
     async def _claim(
         self, person_key: str, limits: Sequence[tuple[str, float, float]]
@@ -247,3 +296,14 @@ class SharedCounter:
         if self.available and self._pool is not None:
             await self._pool.execute(self._forget, timeout=10)
         return False
+
+
+class _Claim:
+    """A claim of a person's next blocks under way: done when it ends, and how many more of
+    the person's requests may await it."""
+
+    __slots__ = ("done", "seats")
+
+    def __init__(self, done: asyncio.Future[None], seats: int) -> None:
+        self.done = done
+        self.seats = seats

@@ -25,7 +25,8 @@ def create_app(settings: StatsSettings | None = None) -> FastAPI:
         routers=[router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
-        person_limits=settings.person_limits(),
+        # Counted once across the replicas, in stats' own person_limits table.
+        person_limits=settings.person_limits(settings.database_url),
         body_limit=MAX_JSON_BYTES,
     )
 
