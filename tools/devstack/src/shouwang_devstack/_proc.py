@@ -191,13 +191,28 @@ def terminate(
         try:
             process = psutil.Process(pid)
             process.send_signal(sig)
-            process.wait(timeout)
+            if not _gone(process, timeout):
+                process.kill()
+                _gone(process, 10)
         except psutil.NoSuchProcess:
             return None
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(10)
     return None
+
+
+def _gone(process: psutil.Process, timeout: float) -> bool:
+    """Whether `process` (not necessarily our child) ended within `timeout`. One that exited but
+    whose parent has not reaped it yet (a zombie) has ended: `psutil.Process.wait` would wait
+    for the reaping and time out, which made `make down` crash and leave services running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def kill_now(proc: subprocess.Popen[bytes] | None) -> None:
