@@ -98,3 +98,39 @@ def test_help_fits_an_80_column_terminal_without_breaking_a_word(
         joined = " ".join(line.strip() for line in described.splitlines())
         for word in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_BOOTSTRAP_SERVERS", "x-replayed-from"):
             assert word in joined, shown
+
+
+def test_a_record_two_consumers_dead_lettered_is_replayed_once() -> None:
+    """Triage and casework both dead-lettered one malformed report (found walking the demo):
+    `replay --all` put it back twice, so every consumer of the topic read it twice, and a
+    record with no event id is not deduplicated downstream. A source record is chosen once."""
+    from shouwang_servicekit.kafka.deadletter_log import DeadLetter, select
+
+    def letter(offset: int, consumer: str, source_offset: int | None) -> DeadLetter:
+        return DeadLetter(
+            topic="shouwang.reports.v1.dlq",
+            partition=0,
+            offset=offset,
+            time=None,
+            source_topic="shouwang.reports.v1",
+            source_partition=2,
+            source_offset=source_offset,
+            consumer=consumer,
+            reason="not a valid shouwang.report.submitted",
+            event_type=None,
+            event_id=None,
+            campus_id=None,
+            key=b"k",
+            value=b"{",
+            headers=(),
+        )
+
+    letters = [
+        letter(0, "triage-reports", 41),
+        letter(1, "casework-file-reports", 41),
+        letter(2, "casework-file-reports", 42),
+        letter(3, "triage-reports", None),  # no source offset said: never merged
+    ]
+    assert [x.offset for x in select(letters)] == [0, 2, 3]
+    # Chosen by consumer, each consumer's copy is its own choice.
+    assert [x.offset for x in select(letters, consumer="casework-file-reports")] == [1, 2]

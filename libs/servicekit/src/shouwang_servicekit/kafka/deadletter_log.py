@@ -123,7 +123,10 @@ def select(
     reason: str | None = None,
 ) -> list[DeadLetter]:
     """The letters at `positions` (every one must exist), of `consumer`, whose reason contains
-    `reason` (case-insensitive); all of them when nothing is given."""
+    `reason` (case-insensitive); all of them when nothing is given. A source record that
+    several consumers dead-lettered is chosen once: replayed, every consumer of its topic
+    reads it again, so a second copy would reach each of them twice (and a record with no
+    event id is not deduplicated downstream)."""
     chosen = list(letters)
     if positions is not None:
         chosen = [x for x in chosen if (x.partition, x.offset) in positions]
@@ -135,7 +138,24 @@ def select(
         chosen = [x for x in chosen if x.consumer == consumer]
     if reason is not None:
         chosen = [x for x in chosen if reason.casefold() in (x.reason or "").casefold()]
-    return chosen
+    return _one_per_source(chosen)
+
+
+def _one_per_source(letters: list[DeadLetter]) -> list[DeadLetter]:
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for letter in letters:
+        topic, partition, offset = (
+            letter.source_topic,
+            letter.source_partition,
+            letter.source_offset,
+        )
+        if topic and partition is not None and offset is not None:
+            if (topic, partition, offset) in seen:
+                continue
+            seen.add((topic, partition, offset))
+        kept.append(letter)
+    return kept
 
 
 def summarise(letters: Iterable[DeadLetter]) -> list[tuple[str, str, str, int]]:
