@@ -64,9 +64,10 @@ _FIXED: dict[str, dict[str, Labels]] = {
 TOTAL: Labels = ("合计", "Total")
 ALL: Labels = ("全部", "All")
 SUPPRESSED_NOTE: Labels = (
-    "“<5”：少于5名学生，不予显示；“*”：为防止推算出上述格子而一并隐去。",
-    "“<5”: fewer than 5 students, not shown; “*”: hidden as well, so that such a cell"
-    " cannot be worked out from the totals.",
+    "“<5”：少于5名学生，不予显示；“*”：为防止由合计推算出少于5的数字而一并隐去，"
+    "本年内隐去过的数字全年保持隐去。",
+    "“<5”: fewer than 5 students, not shown; “*”: hidden as well, so that a number under 5"
+    " cannot be worked out from the totals; a figure hidden once stays hidden all year.",
 )
 
 
