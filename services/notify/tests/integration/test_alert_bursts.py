@@ -137,8 +137,8 @@ async def test_a_burst_of_severe_alerts_reaches_the_duty_line_as_one_message_not
     duty = world.texts_to(DUTY_PHONE)
     center = world.texts_to(CENTER_PHONE)
     assert len(duty) == len(center) == 2
-    assert "又有9条预警（重度9条）" in duty[1]
-    assert "又有9条预警（重度9条）" in center[1]
+    assert "9条新预警待处置（重度9）" in duty[1]
+    assert "9条新预警待处置（重度9）" in center[1]
 
     # Each alert is recorded as delivered to the on-duty line once: nine through the bundle.
     events = await rows(world.pool, "SELECT payload FROM outbox ORDER BY id")
@@ -201,7 +201,7 @@ async def test_a_critical_alert_never_waits_behind_a_severe_one(world: World) ->
     await drain(world.send)
     duty = world.texts_to(DUTY_PHONE)
     assert len(duty) == 3
-    assert "又有2条预警（危急1条、重度1条）" in duty[2]
+    assert "2条新预警待处置（危急1、重度1）" in duty[2]
 
 
 async def test_an_alert_acknowledged_while_held_drops_out_of_its_bundle(world: World) -> None:
@@ -213,7 +213,7 @@ async def test_an_alert_acknowledged_while_held_drops_out_of_its_bundle(world: W
         await state.alert_acknowledged(conn, held[0].alert_id, CAMPUS, start)
     assert await world.flush(start + WINDOW) == 2
     await drain(world.send)
-    assert "又有1条预警（重度1条）" in world.texts_to(DUTY_PHONE)[1]
+    assert "1条新预警待处置（重度1）" in world.texts_to(DUTY_PHONE)[1]
     carried = await rows(
         world.pool,
         "SELECT DISTINCT alert_id FROM deliveries WHERE carried_by IS NOT NULL",
@@ -379,7 +379,7 @@ async def test_a_burst_of_failed_duty_webhooks_falls_back_to_one_sms_at_once_and
     await drain(world.send)
     duty = world.texts_to(DUTY_PHONE)
     assert len(duty) == len(first) + 1
-    assert f"又有{10 - len(first)}条预警" in duty[-1]
+    assert f"{10 - len(first)}条新预警待处置" in duty[-1]
 
     # Each alert delivered to the on-duty line once, on SMS: one alone, nine through the bundle.
     to_duty = [
@@ -424,7 +424,7 @@ async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: Wor
     assert await world.flush(start + WINDOW) == 2
     await drain(world.send)
 
-    assert "又有1条预警（重度1条）" in world.texts_to(DUTY_PHONE)[1]
+    assert "1条新预警待处置（重度1）" in world.texts_to(DUTY_PHONE)[1]
     mails = [m for m in world.smtp.messages if "t3001@example.com" in m.to]
     assert len(mails) == 2
     bundle = mails[1]

@@ -128,3 +128,55 @@ async def test_grouping_can_be_switched_off(
         await plan_alerts(conn, cipher, each_alone, burst, datetime.now(UTC))
     leader = pseudonyms.person_ref(CAMPUS, "T4001")
     assert [m["template"] for m in await messages_to(notify_pool, leader)] == ["alert_informed"] * 3
+
+
+async def test_an_alert_raised_and_escalated_in_one_window_is_one_line_for_the_leader(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Graded example (policy rung `severe` informs the college leader; an unconfirmed alert
+    climbs a rung): a critical alert reaches the leader at once; a severe one owned by the
+    counselor waits in the window's bundle, and a minute later, still within the window, it
+    is escalated to the counseling center. Before, the leader's bundle listed that alert
+    twice and counted two alerts; now it is one line in its latest state (escalated, the
+    center's, the new deadline)."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    for student_no in STUDENTS[:2]:
+        await place(notify_pool, pseudonyms, student_no)
+    start = datetime.now(UTC)
+    first = notice(pseudonyms, Severity.CRITICAL, inform=INFORM, student_no=STUDENTS[0])
+    raised = notice(
+        pseudonyms,
+        Severity.SEVERE,
+        owner=Role.RESIDENCE_COUNSELOR,
+        inform=INFORM,
+        student_no=STUDENTS[1],
+    )
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, [first, raised], start)
+    escalated = notice(
+        pseudonyms,
+        Severity.SEVERE,
+        owner=Role.COUNSELING_CENTER,
+        inform=INFORM,
+        student_no=STUDENTS[1],
+        alert_id=raised.alert_id,
+        event_type="shouwang.alert.escalated",
+        escalation_level=1,
+        ack_deadline=raised.ack_deadline + timedelta(hours=1),
+        occurred_at=raised.occurred_at + timedelta(minutes=1),
+    )
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, [escalated], start + timedelta(minutes=1))
+    async with worker_transaction(notify_pool) as conn:
+        assert await flush_bundles(conn, cipher, POLICY, start + WINDOW) == 1
+
+    leader = pseudonyms.person_ref(CAMPUS, "T4001")
+    sent = await messages_to(notify_pool, leader)
+    assert [m["template"] for m in sent] == ["alert_informed", "alerts_informed"]
+    grouped = json.loads(sent[1]["context"])
+    assert grouped["count"] == 1
+    [line] = grouped["items"]
+    assert line["alert_id"] == raised.alert_id
+    assert line["escalated"] is True
+    assert line["owner_role"] == Role.COUNSELING_CENTER.value
+    assert line["deadline"] == escalated.ack_deadline.isoformat()

@@ -372,7 +372,7 @@ def test_a_burst_counts_by_grade_and_gives_each_alert_its_own_line_and_link() ->
     assert "确认接手：https://x/ack/ONE" in zh.body
     assert "确认接手：https://x/ack/TWO" in zh.body
     # The SMS has room for the count and the desk's list only.
-    assert zh.short == f"【守望】又有2条预警（危急1条、重度1条），请逐条处置：{APP}/awaiting 勿转发"
+    assert zh.short == f"【守望】2条新预警待处置（危急1、重度1） {APP}"
     en = TEMPLATES.message(Template.ALERTS_BURST, "en", context)
     assert "2 more alerts (1 critical, 1 severe)" in en.subject
     assert "Confirm: https://x/ack/TWO" in en.body
@@ -430,4 +430,4 @@ def test_a_burst_sms_without_a_desk_address_asks_once() -> None:
     sms = (
         Templates(ZoneInfo("Asia/Shanghai")).message(Template.ALERTS_BURST, "zh-CN", context).short
     )
-    assert sms == "【守望】又有3条预警（危急1条、重度2条），请登录平台逐条处置。勿转发"
+    assert sms == "【守望】3条新预警待处置（危急1、重度2），请登录平台查看。"

@@ -67,10 +67,11 @@ async def flush_bundles(
                 "no_contact",
             )
             continue
-        # A burst names each alert once, in its latest state; every event is still carried.
+        # A bundle of alerts names each alert once, in its latest state (one raised and
+        # escalated within the window is one line); a burst still carries every event.
         shown = (
             bursts.latest_per_alert(bundle.items, bundle.sources)
-            if bundle.kind == bursts.KIND
+            if bundle.kind in _OF_ALERTS
             else bundle.items
         )
         items = sorted(shown, key=_order)
@@ -113,6 +114,8 @@ async def flush_bundles(
 
 #: Bundles of severe alerts that go when their window ends, quiet hours or not.
 _URGENT = frozenset({"informed", bursts.KIND})
+#: Bundles whose items are alerts, one line each.
+_OF_ALERTS = _URGENT
 
 
 def _recipient_kind(bundle: bundle_items.Bundle) -> RecipientKind:
