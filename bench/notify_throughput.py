@@ -52,7 +52,11 @@ from shouwang_devstack.provision import provision_fresh
 from shouwang_devstack.sinks import LocalSinks
 from shouwang_devstack.topics import start_groups_at_end
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
-from stack import BenchStack, bench_stack  # bench/ is on sys.path when run as a script
+from stack import (  # bench/ is on sys.path when run as a script
+    BenchStack,
+    all_campuses,
+    bench_stack,
+)
 
 CAMPUS = "bench"
 OWNER, INFORMED = Role.COUNSELING_CENTER, (Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER)
@@ -186,8 +190,7 @@ async def directory_applied(database: str, students: int, seconds: float) -> boo
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+            async with all_campuses(conn):
                 known = await conn.fetchval("SELECT count(DISTINCT student_ref) FROM responsible")
             if known >= students:
                 return True
@@ -202,8 +205,7 @@ async def sent_and_unsettled(database: str) -> tuple[int, int]:
     (waiting to be planned, queued, or being sent)."""
     conn = await asyncpg.connect(database)
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+        async with all_campuses(conn):
             sent = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
             unsettled = await conn.fetchval(
                 "SELECT (SELECT count(*) FROM alert_inbox) + (SELECT count(*) FROM deliveries"
@@ -223,8 +225,7 @@ async def sent_for(database: str, alert_ids: list[str]) -> int:
     """Notify's own count of the messages it sent for `alert_ids`."""
     conn = await asyncpg.connect(database)
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+        async with all_campuses(conn):
             sent = await conn.fetchval(
                 "SELECT count(*) FROM deliveries WHERE status = 'sent'"
                 " AND alert_id = ANY($1::text[])",
@@ -239,8 +240,7 @@ async def queued_at(database: str, alert_ids: list[str]) -> dict[str, float]:
     """When notify queued each alert's first message (planned it), wall clock."""
     conn = await asyncpg.connect(database)
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+        async with all_campuses(conn):
             rows = await conn.fetch(
                 "SELECT alert_id, min(created_at) AS queued FROM deliveries"
                 " WHERE alert_id = ANY($1::text[]) GROUP BY alert_id",
@@ -257,8 +257,7 @@ async def watch_landings(database: str, landed: dict[str, float], stop: asyncio.
     conn = await asyncpg.connect(database)
     try:
         while not stop.is_set():
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+            async with all_campuses(conn):
                 rows = await conn.fetch(
                     "SELECT convert_from(event, 'UTF8')::jsonb #>> '{data,alert_id}' AS alert_id,"
                     " received_at FROM alert_inbox WHERE priority = $1",

@@ -25,12 +25,10 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -43,15 +41,13 @@ from shouwang_casework.service_layer import views
 from shouwang_casework.service_layer.access import Caller
 from shouwang_contracts.auth import TokenVerifier, mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack.localenv import tests_role_secret
-from shouwang_devstack.provision import provision_fresh
 from shouwang_servicekit.app import service_app
 from shouwang_servicekit.edge import HttpMetrics
 from shouwang_servicekit.ops import ReadinessCheck
 from shouwang_servicekit.ratelimits import PersonLimits, RateLimiter
 from shouwang_servicekit.security import CurrentPrincipal
 from shouwang_servicekit.sharedlimits import SharedCounter
-from stack import bench_postgres
+from stack import casework_database
 
 SECRET = "bench-jwt-secret-0123456789abcdef0123"  # noqa: S105 - a bench's own
 KEY = b"bench-pseudonym-key-0123456789abcdef"
@@ -203,11 +199,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
-        bench_postgres(Path(workdir)) as admin_dsn,
-    ):
-        dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
+    with casework_database() as dsn:
         variants = asyncio.run(measure(dsn, args))
     report(variants, args)
     return 0

@@ -16,6 +16,7 @@ row is carried by its bundle's message); each report's first message is then eit
 from __future__ import annotations
 
 import asyncpg
+from stack import all_campuses
 
 
 def notify_env(window_seconds: float) -> dict[str, str]:
@@ -33,8 +34,7 @@ async def held_students(notify_dsn: str) -> set[str]:
     """The students whose alert went in a bundle's message rather than alone."""
     conn = await asyncpg.connect(notify_dsn)
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+        async with all_campuses(conn):
             rows = await conn.fetch(
                 "SELECT DISTINCT student_ref FROM deliveries WHERE carried_by IS NOT NULL"
             )

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -43,9 +42,7 @@ from shouwang_contracts.auth import Principal
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
-from shouwang_devstack.localenv import tests_role_secret
-from shouwang_devstack.provision import provision_fresh
-from stack import bench_postgres
+from stack import casework_database
 
 sys.path.insert(0, str(Path(__file__).parent))
 from triage_events import moderate_warning
@@ -205,11 +202,7 @@ def main() -> int:
     parser.add_argument("--refreshes", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
-        bench_postgres(Path(workdir)) as admin_dsn,
-    ):
-        dsn = provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
+    with casework_database() as dsn:
         readers = asyncio.run(measure(dsn, args.cases, args.refreshes, args.rounds))
     report(readers, args.cases, args.refreshes, args.rounds)
     return 0

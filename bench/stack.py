@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
 from shouwang_devstack.kafka import LocalKafka
 from shouwang_devstack.kafka_jars import ensure_kafka_jars
-from shouwang_devstack.localenv import generate_local_secrets
+from shouwang_devstack.localenv import generate_local_secrets, tests_role_secret
 from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import provision_fresh
 from shouwang_devstack.services import ServiceProcess, service_info
@@ -91,6 +92,26 @@ def bench_postgres(workdir: Path, settings: dict[str, str] | None = None) -> Ite
         yield postgres.dsn
     finally:
         postgres.stop()
+
+
+@contextmanager
+def casework_database() -> Iterator[str]:
+    """A fresh casework database (its role and migrations) on the benchmark's PostgreSQL, as
+    the runtime role: for benchmarks of casework's adapters without the service."""
+    with (
+        tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
+        bench_postgres(Path(workdir)) as admin_dsn,
+    ):
+        yield provision_fresh(admin_dsn, "casework", secret=tests_role_secret(admin_dsn))
+
+
+@asynccontextmanager
+async def all_campuses(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction that reads every campus's rows (row-level security's switch): how a
+    benchmark reads a service's own counts."""
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', true)")
+        yield conn
 
 
 @contextmanager
