@@ -150,6 +150,7 @@ async def test_listing_dead_letters_never_prints_personal_data(
         ["list", scene.dlq],
         ["--lang", "en", "list", scene.dlq],
         ["list", scene.dlq, "--json"],
+        ["list", scene.dlq, "--lang", "en"],
     ):
         assert await run(argv, scene.clients, ZONE) == 0
         out, err = capsys.readouterr()
@@ -162,8 +163,16 @@ async def test_listing_dead_letters_never_prints_personal_data(
         # ... never what it held, nor the key (campus and student reference).
         for secret in (NAME_MARKER, PHONE_MARKER, STUDENT_REF):
             assert secret not in output
-    assert "原因" in printed[0]
-    assert "reason" in printed[1]
+    # What the reason means, in the operator's language, the technical reason beside it.
+    assert "原因：事件不符合其数据契约（模式校验失败：字段缺失或取值不合法）" in printed[0]
+    assert f"技术原因：{REASON}" in printed[0]
+    assert (
+        f"事件不符合其数据契约（模式校验失败：字段缺失或取值不合法）（{REASON}）：1" in printed[0]
+    )
+    for english in (printed[1], printed[3]):
+        assert "reason: the event breaks its contract (schema validation failed" in english
+        assert f"technical reason: {REASON}" in english
+        assert "原因" not in english
 
     listing = json.loads(printed[2])
     assert listing["topics"] == {scene.dlq: 1}
@@ -173,6 +182,7 @@ async def test_listing_dead_letters_never_prints_personal_data(
     assert record["source_topic"] == scene.topic
     assert record["consumer"] == scene.group
     assert record["reason"] == REASON
+    assert record["reason_kind"] == "invalid_event"
     assert (record["event_type"], record["event_id"], record["campus_id"]) == (
         "shouwang.test.event",
         POISON_ID,
@@ -180,7 +190,13 @@ async def test_listing_dead_letters_never_prints_personal_data(
     )
     assert record["time"].endswith("+08:00")
     assert listing["summary"] == [
-        {"topic": scene.dlq, "consumer": scene.group, "reason": REASON, "count": 1}
+        {
+            "topic": scene.dlq,
+            "consumer": scene.group,
+            "reason": REASON,
+            "reason_kind": "invalid_event",
+            "count": 1,
+        }
     ]
 
 

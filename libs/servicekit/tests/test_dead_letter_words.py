@@ -13,6 +13,7 @@ import unicodedata
 import pytest
 from shouwang_contracts.vocabulary import Language
 from shouwang_servicekit.deadletter_cli import build_parser, chosen_language
+from shouwang_servicekit.deadletter_text import explained_reason, reason_kind
 
 ENGLISH = ("argument", "required", "invalid choice", "not allowed", "expected", "unrecognized")
 
@@ -134,3 +135,86 @@ def test_a_record_two_consumers_dead_lettered_is_replayed_once() -> None:
     assert [x.offset for x in select(letters)] == [0, 2, 3]
     # Chosen by consumer, each consumer's copy is its own choice.
     assert [x.offset for x in select(letters, consumer="casework-file-reports")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        (["list", "a.dlq", "--lang", "en"], {"lang": "en", "topics": ["a.dlq"]}),
+        (["list", "--lang", "en"], {"lang": "en", "topics": []}),
+        (["--lang", "en", "list", "a.dlq"], {"lang": "en", "topics": ["a.dlq"]}),
+        (["list", "--json", "a.dlq", "--lang", "en", "b.dlq"], {"topics": ["a.dlq", "b.dlq"]}),
+        (["list", "a.dlq", "--kafka-user", "admin"], {"kafka_user": "admin", "lang": "zh-CN"}),
+        (["--kafka-user", "admin", "list"], {"kafka_user": "admin", "topics": []}),
+        (["replay", "a.dlq", "--all", "--lang", "en"], {"lang": "en", "topic": "a.dlq"}),
+        (["replay", "--dry-run", "a.dlq", "--all"], {"dry_run": True, "topic": "a.dlq"}),
+    ],
+)
+def test_options_work_before_or_after_the_command_and_its_topics(
+    argv: list[str], parsed: dict[str, object]
+) -> None:
+    """Walk of 2026-12-07: `list TOPIC.dlq --lang en` was refused and `list --lang en` took
+    "en" for a topic; the options of the whole command now work after it too."""
+    args = vars(build_parser(chosen_language(argv)).parse_args(argv))
+    assert {name: args[name] for name in parsed} == parsed
+
+
+def test_a_word_after_a_replay_s_topic_is_still_a_mistake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    told = mistake(["replay", "a.dlq", "--all", "b.dlq"], capsys)
+    assert told == "用法错误：无法识别的参数：b.dlq"
+
+
+# Reasons as the kit's runtime and the services write them (x-dlq-reason).
+@pytest.mark.parametrize(
+    ("reason", "kind", "zh", "en"),
+    [
+        (
+            "not a valid shouwang.report.submitted: data.signals: Field required",
+            "invalid_event",
+            "事件不符合其数据契约（模式校验失败",
+            "the event breaks its contract (schema validation failed",
+        ),
+        ("not a JSON event: JSONDecodeError", "not_json", "不是可解析的 JSON", "not a JSON event"),
+        (
+            "not a JSON object: Expecting value: line 1 column 1 (char 0)",
+            "not_json",
+            "不是可解析的 JSON",
+            "not a JSON event",
+        ),
+        ("empty record value", "empty_value", "记录内容为空", "has no value"),
+        ("a tombstone (no value) on the assessments topic", "empty_value", "为空", "no value"),
+        (
+            "unexpected event type on the alerts topic: 'shouwang.x'",
+            "unknown_type",
+            "事件类型未知或缺失",
+            "event type is unknown or missing",
+        ),
+        ("the event has no type", "unknown_type", "事件类型未知", "unknown or missing"),
+        (
+            "processing failed (5x): UndefinedTableError",
+            "failed_after_attempts",
+            "处理 5 次均失败（依赖故障或程序缺陷",
+            "processing failed 5 times (a dependency failure or a bug",
+        ),
+        (
+            "refused by the file tables: CheckViolationError",
+            "refused_by_database",
+            "数据库拒绝写入",
+            "the database refused to store it",
+        ),
+        ("no case opens for severity none", "other", "消费者拒绝处理该记录", "see the technical"),
+        (None, "none", "未记录原因", "no reason recorded"),
+    ],
+)
+def test_a_dead_letter_s_reason_is_explained_in_zh_cn_and_in_english_on_request(
+    reason: str | None, kind: str, zh: str, en: str
+) -> None:
+    """The reason recorded is an exception's English; an operator reads what it means in
+    zh-CN (English with `--lang en`), by kind, and no kind quotes the reason's own words."""
+    assert reason_kind(reason) == kind
+    assert zh in explained_reason(reason, "zh-CN")
+    assert en in explained_reason(reason, "en")
+    if reason:
+        assert reason not in explained_reason(reason, "zh-CN")

@@ -39,6 +39,12 @@ async def things() -> dict[str, str]:
     return {"thing": "one"}
 
 
+@router.post("/notes")
+async def note(text: str) -> dict[str, str]:
+    """Answers 422 without `text`, as FastAPI refuses a missing query parameter."""
+    return {"text": text}
+
+
 AUDITED = ["GET /v1/students/{student_ref}/file"]
 
 
@@ -210,6 +216,35 @@ async def test_a_route_limit_holds_on_its_routes_only_and_says_what_it_limits() 
     assert elsewhere.status_code == 200
     assert colleague.status_code == 200
     assert registry.get_sample_value("t_rate_limited_total", {"limit": "reports"}) == 2
+
+
+async def test_a_route_limit_gives_back_the_answers_it_names_and_the_person_limit_does_not() -> (
+    None
+):
+    """Intake's refused reports: a 422 on a route limit's route is given back to that limit,
+    an answer it does not name (200) is not, and the person's request limit counts every
+    request."""
+    notes = RouteLimit(
+        "reports",
+        ("POST /v1/notes",),
+        RateLimiter(1, 3600, burst=2, clock=lambda: 0.0),
+        ("上报", "reports"),
+        given_back=frozenset({422}),
+    )
+    limits = PersonLimits(requests=RateLimiter(1, 3600, burst=7, clock=lambda: 0.0))
+    client, registry = await _client(person_limits=limits, route_limits=[notes])
+    async with client:
+        refused = [(await client.post("/v1/notes", headers=_token())).status_code for _ in "abcd"]
+        sent = [
+            (await client.post("/v1/notes?text=hi", headers=_token())).status_code for _ in "abc"
+        ]
+        flooded = await client.post("/v1/notes", headers=_token())
+    assert refused == [422] * 4
+    assert sent == [200, 200, 429]  # the route's own limit, whole after four refusals
+    assert flooded.status_code == 429  # the eighth request: the person's limit counted all
+    assert "请求过于频繁" in flooded.json()["detail"]
+    assert registry.get_sample_value("t_rate_limited_total", {"limit": "reports"}) == 1
+    assert registry.get_sample_value("t_rate_limited_total", {"limit": "person"}) == 1
 
 
 def test_route_limits_without_person_limits_fail_at_start_not_silently() -> None:

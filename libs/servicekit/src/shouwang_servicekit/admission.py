@@ -28,6 +28,8 @@ from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token
 AUTHENTICATED_PREFIX = "/v1/"
 #: The operators' paths, never rate limited: a refused probe would restart a healthy pod.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Where a request admitted keeps the route limits that may give it back (`Admission.answered`).
+COUNTED_SCOPE_KEY = "shouwang.route_limits_counted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ class Admission:
             for guard in self.role_guards:
                 if guard.refuses(scope["method"], path, principal.role):
                     return role_forbidden(principal.role, guard.allowed)
-            return await self._person_limited(principal, scope["method"], path)
+            return await self._person_limited(scope, principal, scope["method"], path)
         if path in OPERATIONS_PATHS:
             return None
         return self._limited(scope)
@@ -131,7 +133,21 @@ class Admission:
             return too_many_requests(wait, ("未认证的请求", "unauthenticated requests"))
         return None
 
-    async def _person_limited(self, principal: Principal, method: str, path: str) -> Problem | None:
+    def answered(self, scope: Scope, status: int) -> None:
+        """The request's answer starts with `status`: the route limits that give back such
+        an answer (`RouteLimit.given_back`) uncount the request. Called before the answer is
+        sent, so the person's next request finds it given back."""
+        counted: tuple[str, list[RouteLimit]] | None = scope.pop(COUNTED_SCOPE_KEY, None)
+        if counted is None or self.person_limits is None:
+            return
+        key, route_limits = counted
+        for route_limit in route_limits:
+            if status in route_limit.given_back:
+                self.person_limits.give_back(key, route_limit.name, route_limit.limiter)
+
+    async def _person_limited(
+        self, scope: Scope, principal: Principal, method: str, path: str
+    ) -> Problem | None:
         """429 when the signed-in person is over their limit of requests, or of reads that
         write an audit row (across replicas, with a shared counter). Checked after the role
         guard: a refused role costs nothing."""
@@ -151,8 +167,11 @@ class Admission:
             if any(route.matches(method, path) for route in routes)
         ]
         counted += [(route_limit.name, route_limit.limiter) for route_limit in on_route]
-        refused = await limits.take(person_key(principal.campus_id, principal.sub), counted)
+        key = person_key(principal.campus_id, principal.sub)
+        refused = await limits.take(key, counted)
         if refused is None:
+            if returnable := [limit for limit in on_route if limit.given_back]:
+                scope[COUNTED_SCOPE_KEY] = (key, returnable)
             return None
         limit, wait = refused
         self._count_limited(limit)

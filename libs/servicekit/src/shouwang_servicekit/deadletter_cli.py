@@ -4,6 +4,11 @@
     shouwang-dlq [--lang zh-CN|en] [--kafka-user NAME] replay TOPIC.dlq
         (--offsets P:O[,P:O...] | --consumer NAME | --reason TEXT | --all) [--dry-run]
 
+Options go before or after the command and its topics (`list TOPIC.dlq --lang en`). Each
+dead letter's reason is explained in the chosen language by its kind (a record that is not
+JSON, an event breaking its schema, an unknown type, a failure after its attempts, ...),
+the technical reason as recorded (`x-dlq-reason`) shown beside it.
+
 With SASL, a service's own Kafka user may write dead letters but not read them, nor write the
 topics it consumes (acls.yaml): `--kafka-user` speaks as another (the cluster's admin user),
 its password read from stdin so that it is in no argument list or environment.
@@ -34,7 +39,7 @@ from pydantic import ValidationError
 from shouwang_contracts.topics import DEAD_LETTER_TOPICS
 from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language
 
-from .deadletter_text import argparse_mistake, text
+from .deadletter_text import argparse_mistake, explained_reason, reason_kind, text
 from .kafka.clients import KafkaClients
 from .kafka.deadletter_log import (
     DeadLetter,
@@ -61,6 +66,23 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         mistake = argparse_mistake(message, self.language)
         self.exit(EXIT_USAGE, text("usage_error", self.language, message=mistake) + "\n")
+
+
+class _Command(_Parser):
+    """The whole command line: `list`'s topics may come on either side of its options
+    (`list a.dlq --json b.dlq`; argparse takes one run of a list positional and calls the
+    rest unrecognized)."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if getattr(parsed, "command", None) == "list":
+            parsed.topics += [extra for extra in extras if not extra.startswith("-")]
+            extras = [extra for extra in extras if extra.startswith("-")]
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 class _Help(argparse.HelpFormatter):
@@ -130,17 +152,13 @@ def _wrap(text: str, width: int) -> list[str]:
 def build_parser(language: Language) -> argparse.ArgumentParser:
     """The command line, its help in `language` (every argument in a section we title)."""
     _Parser.language = language
-    parser = _Parser(
+    parser = _Command(
         prog="shouwang-dlq",
         description=text("description", language),
         add_help=False,
         formatter_class=_Help,
     )
-    options = _options(parser, language)
-    options.add_argument("--kafka-user", metavar="NAME", help=text("kafka_user_help", language))
-    options.add_argument(
-        "--lang", choices=["zh-CN", "en"], default=DEFAULT_LANGUAGE, help=text("lang", language)
-    )
+    _everywhere(_options(parser, language), language, DEFAULT_LANGUAGE, None)
     commands = parser.add_subparsers(
         title=text("commands", language), dest="command", required=True
     )
@@ -152,6 +170,7 @@ def build_parser(language: Language) -> argparse.ArgumentParser:
         formatter_class=_Help,
     )
     options = _options(listing, language)
+    _everywhere(options, language, argparse.SUPPRESS, argparse.SUPPRESS)
     options.add_argument(
         "topics", nargs="*", metavar="TOPIC.dlq", help=text("list_topics", language)
     )
@@ -164,6 +183,7 @@ def build_parser(language: Language) -> argparse.ArgumentParser:
         formatter_class=_Help,
     )
     options = _options(replaying, language)
+    _everywhere(options, language, argparse.SUPPRESS, argparse.SUPPRESS)
     options.add_argument("topic", metavar="TOPIC.dlq", help=text("replay_topic", language))
     pick = options.add_mutually_exclusive_group(required=True)
     pick.add_argument("--offsets", metavar="P:O[,P:O...]", help=text("offsets", language))
@@ -172,6 +192,18 @@ def build_parser(language: Language) -> argparse.ArgumentParser:
     pick.add_argument("--all", action="store_true", help=text("all", language))
     options.add_argument("--dry-run", action="store_true", help=text("dry_run", language))
     return parser
+
+
+def _everywhere(options: Any, language: Language, lang: str, kafka_user: str | None) -> None:
+    """The options of the whole command, which a person also gives after the command: a
+    command's copy leaves them unset unless given (`argparse.SUPPRESS`), so it never
+    overwrites what was given before the command."""
+    options.add_argument(
+        "--kafka-user", metavar="NAME", default=kafka_user, help=text("kafka_user_help", language)
+    )
+    options.add_argument(
+        "--lang", choices=["zh-CN", "en"], default=lang, help=text("lang", language)
+    )
 
 
 def _options(parser: argparse.ArgumentParser, language: Language) -> Any:
@@ -235,9 +267,18 @@ async def _list(
             json.dumps(
                 {
                     "topics": {t: len(letters) for t, letters in found.items()},
-                    "records": [x.describe(zone) for x in everything],
+                    "records": [
+                        x.describe(zone) | {"reason_kind": reason_kind(x.reason)}
+                        for x in everything
+                    ],
                     "summary": [
-                        {"topic": t, "consumer": c, "reason": r, "count": n}
+                        {
+                            "topic": t,
+                            "consumer": c,
+                            "reason": r,
+                            "reason_kind": reason_kind(r),
+                            "count": n,
+                        }
                         for t, c, r, n in summary
                     ],
                 },
@@ -250,7 +291,9 @@ async def _list(
         print(text("topic_count", language, topic=topic, count=len(letters)))
         for letter in letters:
             print(text("record", language, **_shown(letter.describe(zone), letter)))
-            print(text("record_reason", language, reason=letter.reason or "-"))
+            explained = explained_reason(letter.reason, language)
+            print(text("record_reason", language, explained=explained))
+            print(text("record_technical", language, reason=letter.reason or "-"))
     print(text("summary", language))
     for topic, consumer, reason, count in summary:
         print(
@@ -259,6 +302,7 @@ async def _list(
                 language,
                 topic=topic,
                 consumer=consumer or "-",
+                explained=explained_reason(reason, language),
                 reason=reason or "-",
                 count=count,
             )

@@ -103,11 +103,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "  {position}  {time}  来源 {source}  消费者 {consumer}  事件 {event_type} {event_id}  校区 {campus}",
         "  {position}  {time}  from {source}  consumer {consumer}  event {event_type} {event_id}  campus {campus}",
     ),
-    "record_reason": ("      原因：{reason}", "      reason: {reason}"),
+    "record_reason": ("      原因：{explained}", "      reason: {explained}"),
+    "record_technical": ("      技术原因：{reason}", "      technical reason: {reason}"),
     "summary": ("汇总（主题 / 消费者 / 原因：条数）", "Summary (topic / consumer / reason: count)"),
     "summary_line": (
-        "  {topic} / {consumer} / {reason}：{count}",
-        "  {topic} / {consumer} / {reason}: {count}",
+        "  {topic} / {consumer} / {explained}（{reason}）：{count}",
+        "  {topic} / {consumer} / {explained} ({reason}): {count}",
     ),
     "none_chosen": (
         "没有符合条件的死信，未重放任何记录。",
@@ -131,6 +132,78 @@ _TEXT: dict[str, tuple[str, str]] = {
 def text(code: str, language: Language, **values: object) -> str:
     """The message `code` in `language`, filled in."""
     return in_language(_TEXT[code], language).format(**values)
+
+
+#: The kinds of dead-letter reason (`x-dlq-reason`) the kit's consumer runtime and the
+#: services write, by how the reason begins: (kind, pattern). The reason itself is technical
+#: English (an exception's type, a field's path), kept beside the explanation for engineers.
+REASON_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        # `decode_event`: the envelope or its data broke the event's schema.
+        ("invalid_event", r"not a valid "),
+        # A handler's own look at the value before decoding it.
+        ("not_json", r"not a JSON (event|object)\b"),
+        ("empty_value", r"(empty record value|a tombstone \(no value\))"),
+        ("unknown_type", r"(unexpected event type\b|the event has no type)"),
+        # The kit's runtime, once a failure not known to be transient used up its attempts.
+        ("failed_after_attempts", r"processing failed \((?P<attempts>\d+)x\)"),
+        # Casework's file tables refused a row (a constraint, a value out of range).
+        ("refused_by_database", r"refused by the file tables\b"),
+    )
+)
+_REASON_WORDS: dict[str, tuple[str, str]] = {
+    "invalid_event": (
+        "事件不符合其数据契约（模式校验失败：字段缺失或取值不合法）",
+        "the event breaks its contract (schema validation failed: a field missing or invalid)",
+    ),
+    "not_json": (
+        "记录内容不是可解析的 JSON 事件（生产方缺陷，或写入了错误的主题）",
+        "the record is not a JSON event (a producer bug, or written to the wrong topic)",
+    ),
+    "empty_value": (
+        "记录内容为空（空消息或墓碑记录）",
+        "the record has no value (an empty message or a tombstone)",
+    ),
+    "unknown_type": (
+        "事件类型未知或缺失（该消费者不处理这种事件）",
+        "the event type is unknown or missing (this consumer does not handle it)",
+    ),
+    "failed_after_attempts": (
+        "处理 {attempts} 次均失败（依赖故障或程序缺陷；技术原因中是异常类型）",
+        "processing failed {attempts} times (a dependency failure or a bug; the technical "
+        "reason names the exception type)",
+    ),
+    "refused_by_database": (
+        "数据库拒绝写入（违反表的约束或取值超出范围）",
+        "the database refused to store it (a table constraint or a value out of range)",
+    ),
+    "other": (
+        "消费者拒绝处理该记录（具体见技术原因）",
+        "the consumer refused the record (see the technical reason)",
+    ),
+    "none": ("未记录原因", "no reason recorded"),
+}
+
+
+def reason_kind(reason: str | None) -> str:
+    """The kind of a dead letter's `reason` (`REASON_KINDS`), "other" when no kind's beginning
+    fits, "none" when there is none."""
+    if not reason:
+        return "none"
+    for kind, pattern in REASON_KINDS:
+        if pattern.match(reason):
+            return kind
+    return "other"
+
+
+def explained_reason(reason: str | None, language: Language) -> str:
+    """What `reason` means, for an operator in `language` (never the reason's own words)."""
+    for kind, pattern in REASON_KINDS:
+        found = pattern.match(reason or "")
+        if found:
+            return in_language(_REASON_WORDS[kind], language).format(**found.groupdict())
+    return in_language(_REASON_WORDS[reason_kind(reason)], language)
 
 
 #: argparse's own mistakes (Python 3.11's wording) as an operator reading zh-CN is told them;

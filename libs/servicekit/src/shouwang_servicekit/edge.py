@@ -110,7 +110,8 @@ class EdgeMiddleware:
       no valid token (public paths and refused tokens alike): 429 with `Retry-After`;
     - with `person_limits`, limits per person (the token's campus and subject) the `/v1`
       requests that carry one, and more tightly the `audited_reads` and the `route_limits`'
-      routes among them: 429 too;
+      routes among them: 429 too; a route limit gives back a request whose answer it names
+      (`RouteLimit.given_back`: intake's refused reports);
     - refuses bodies over a size limit (per path prefix), by header or while streaming, and
       JSON bodies that escape a lone surrogate (400) or a NUL, and `/v1` paths and query
       strings that hold a NUL (422): text no query can take, refused before it fails as a 500;
@@ -188,6 +189,7 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                self.admission.answered(scope, status)
                 sent = [*message.get("headers", ()), (b"traceparent", traceparent)]
                 if api:
                     named = {name.lower() for name, _ in sent}

@@ -143,6 +143,13 @@ class PersonLimits:
         name = next(name for name, _ in limits if name in refused)
         return name, refused[name]
 
+    def give_back(self, key: str, name: str, limiter: RateLimiter) -> None:
+        """Uncount one request of `key` that `take` counted against `limiter` (named `name`):
+        here, and in this replica's block of the shared counter (no statement)."""
+        limiter.refund(key)
+        if self.shared is not None:
+            self.shared.give_back(key, name)
+
     @classmethod
     def default(cls) -> PersonLimits:
         return cls.of(
@@ -173,12 +180,19 @@ class PersonLimits:
 class RouteLimit:
     """A per-person limit on some routes only (intake's reports), counted with the person's
     other limits (in the same statement when they are shared): `routes` as
-    "METHOD /template", `what` the 429's words for what is limited (zh-CN, English)."""
+    "METHOD /template", `what` the 429's words for what is limited (zh-CN, English).
+
+    The edge counts a request before its body is read; an answer whose status is in
+    `given_back` (intake's 400 and 422: the route refused what was sent, and did nothing)
+    gives the request back to this limit, so a person's typing mistakes do not use up what
+    they may send. The person's other limits (`requests`) still count it: a token sending
+    refused requests flat out is held by those."""
 
     name: str
     routes: tuple[str, ...]
     limiter: RateLimiter
     what: tuple[str, str]
+    given_back: frozenset[int] = frozenset()
 
 
 def person_key(campus_id: str, sub: str) -> str:

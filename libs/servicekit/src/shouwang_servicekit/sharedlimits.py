@@ -207,6 +207,14 @@ class SharedCounter:
             self._give_back(spent)
         return refused
 
+    def give_back(self, person_key: str, name: str) -> None:
+        """Give back one request of the person `take` counted under the limit `name` (the
+        route refused it for what it said): this replica spends it on the person's next
+        request, as it spends the rest of a block, without a statement. Had the store not
+        answered when it was counted, this is one request the table never counted: at most
+        one a person and replica, still held by the replica's own limiter."""
+        self._give_back([(person_key, name)])
+
     def _seats(
         self, person_key: str, limits: Sequence[tuple[str, float, float]]
     ) -> set[asyncio.Future[None]]:

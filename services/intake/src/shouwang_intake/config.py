@@ -80,11 +80,16 @@ class IntakeSettings(SharedSettings):
         """A reporter's reports, limited at the edge with their other per-person limits (in
         the same statement, so across replicas with them): anyone of the network may name
         any student of the campus, and a reporter sending report after report (a prank, a
-        grudge, a stolen phone) is slowed, never silently dropped."""
+        grudge, a stolen phone) is slowed, never silently dropped. A report refused for
+        what it says (400, 422: a mistyped student number, an unknown signal, a note too
+        long) is given back: a dorm leader on a phone who mistypes three times can still
+        report the student in crisis. Every request still counts against the person's
+        request limit, which holds a token sending refused reports flat out."""
         per_hour = self.reports_per_reporter_per_hour
         return RouteLimit(
             "reports",
             ("POST /v1/reports",),
             RateLimiter(per_hour, 3600, burst=max(1, per_hour // 3)),
             ("上报", "reports"),
+            given_back=frozenset({400, 422}),
         )
