@@ -117,6 +117,15 @@ class NotifySettings(SharedSettings):
             raise ValueError("set real secrets outside local mode: NOTIFY_LINK_KEYS")
         return self
 
+    @model_validator(mode="after")
+    def _sms_links_over_https_outside_local(self) -> NotifySettings:
+        # An SMS link confirms its alert without a sign-in: over plain http, anyone on the
+        # way reads its code and confirms in the recipient's name.
+        url = (self.sms_link_base_url or "").lower()
+        if self.env not in ("local", "test") and url and not url.startswith("https://"):
+            raise ValueError("NOTIFY_SMS_LINK_BASE_URL must be https outside local mode")
+        return self
+
     @property
     def link_key_list(self) -> list[str]:
         return [k.strip() for k in self.link_keys.get_secret_value().split(",") if k.strip()]
