@@ -198,7 +198,11 @@ async def bootstrap(settings: NotifySettings) -> Notify:
             pool=dispatch_pool,
             cipher=cipher,
             composer=Composer(
-                templates, signer, settings.public_base_url, settings.on_duty_webhook_url
+                templates,
+                signer,
+                settings.public_base_url,
+                settings.on_duty_webhook_url,
+                settings.sms_link_base_url,
             ),
             policy=policy,
             lanes=sending,

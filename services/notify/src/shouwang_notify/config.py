@@ -36,6 +36,10 @@ class NotifySettings(SharedSettings):
 
     # Links in messages point here (a gateway may serve notify's /ack pages on the app's origin).
     public_base_url: str = "http://127.0.0.1:8004"
+    # SMS links (`/ack/s/<code>`) point here when set: a short host name of the same gateway
+    # (https://xl.example.edu.cn), so an alert's SMS fits one 70-character segment; with a
+    # host as long as most colleges' (https://xinli.example-university.edu.cn) it takes two.
+    sms_link_base_url: str | None = None
     # The web app's origin (the gateway serves it): a confirmed link's page links on to the
     # app's page of the case; messages and pages that ask their reader to sign in name it.
     app_base_url: str = "http://127.0.0.1:8080"
@@ -111,6 +115,15 @@ class NotifySettings(SharedSettings):
     def _no_local_link_key_outside_local(self) -> NotifySettings:
         if self.env not in ("local", "test") and LOCAL_LINK_KEY in self.link_key_list:
             raise ValueError("set real secrets outside local mode: NOTIFY_LINK_KEYS")
+        return self
+
+    @model_validator(mode="after")
+    def _sms_links_over_https_outside_local(self) -> NotifySettings:
+        # An SMS link confirms its alert without a sign-in: over plain http, anyone on the
+        # way reads its code and confirms in the recipient's name.
+        url = (self.sms_link_base_url or "").lower()
+        if self.env not in ("local", "test") and url and not url.startswith("https://"):
+            raise ValueError("NOTIFY_SMS_LINK_BASE_URL must be https outside local mode")
         return self
 
     @property

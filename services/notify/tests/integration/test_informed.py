@@ -180,3 +180,52 @@ async def test_an_alert_raised_and_escalated_in_one_window_is_one_line_for_the_l
     assert line["escalated"] is True
     assert line["owner_role"] == Role.COUNSELING_CENTER.value
     assert line["deadline"] == escalated.ack_deadline.isoformat()
+
+
+async def test_an_alert_acknowledged_while_held_drops_out_of_the_leaders_bundle(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Graded example (policy rung `severe` informs the college leader): of a census burst of
+    three, the critical one reaches the leader at once and two severe ones wait in the
+    window; the center confirms one of them meanwhile. Before, the leader was still told of
+    it when the window ended ("又有2条预警"): an alert already taken, and an overseer who may
+    send a second person to the same student. Now only the one still unconfirmed is listed;
+    and when everything held was confirmed, no message goes at all."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    for student_no in STUDENTS[:3]:
+        await place(notify_pool, pseudonyms, student_no)
+    start = datetime.now(UTC)
+    grades = [Severity.CRITICAL, Severity.SEVERE, Severity.SEVERE]
+    burst = [
+        notice(pseudonyms, grade, inform=INFORM, student_no=no)
+        for grade, no in zip(grades, STUDENTS, strict=False)
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, burst, start)
+        await state.alert_acknowledged(conn, burst[1].alert_id, CAMPUS, start)
+    async with worker_transaction(notify_pool) as conn:
+        assert await flush_bundles(conn, cipher, POLICY, start + WINDOW) == 1
+
+    leader = pseudonyms.person_ref(CAMPUS, "T4001")
+    sent = await messages_to(notify_pool, leader)
+    assert [m["template"] for m in sent] == ["alert_informed", "alerts_informed"]
+    grouped = json.loads(sent[1]["context"])
+    assert grouped["count"] == 1
+    assert [i["alert_id"] for i in grouped["items"]] == [burst[2].alert_id]
+
+    # The next window: both held alerts confirmed (one through its owner's link), no message.
+    again = start + WINDOW + timedelta(seconds=1)
+    later = [
+        notice(pseudonyms, grade, inform=INFORM, student_no=no)
+        for grade, no in zip(grades, STUDENTS, strict=False)
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        await plan_alerts(conn, cipher, POLICY, later, again)
+        await state.alert_acknowledged(conn, later[1].alert_id, CAMPUS, again)
+        await conn.execute(
+            "UPDATE ack_links SET used_at = $2 WHERE alert_id = $1", later[2].alert_id, again
+        )
+    async with worker_transaction(notify_pool) as conn:
+        assert await flush_bundles(conn, cipher, POLICY, again + WINDOW) == 0
+    templates = [m["template"] for m in await messages_to(notify_pool, leader)]
+    assert templates == ["alert_informed", "alerts_informed", "alert_informed"]

@@ -230,7 +230,7 @@ async def test_an_escalation_to_a_college_leader_nobody_holds_reaches_the_on_dut
     (duty,) = sms("13800000999")
     assert "二级学院领导无人在册，由值班室接手" in duty
     (center,) = sms("13800000004")
-    assert "二级学院领导无人在册，已转值班室" in center
+    assert "预警已转值班室" in center
     assert "处置中" not in center
 
 

@@ -11,25 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from notify_sms import GSM7, GSM7_EXTENDED, GSM7_SEGMENT, UCS2_SEGMENT, gsm7_length
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.routing import Template
 
 #: A realistic desk address (44 characters); the desk opens on the awaiting list.
 DESK = "https://xinli.example-university.edu.cn/desk"
 TEMPLATES = Templates(ZoneInfo("Asia/Shanghai"), DESK)
-UCS2_SEGMENT = 70
-# The GSM 03.38 basic alphabet: English text in it goes 160 characters to a segment.
-GSM7 = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-#: Its extension table: each of these takes two of the 160.
-GSM7_EXTENDED = frozenset("^{}\\[~]|€")
-GSM7_SEGMENT = 160
-
-
-def _gsm7_length(text: str) -> int:
-    return sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
 
 
 def _burst(role: str | None, critical: int, severe: int) -> dict[str, Any]:
@@ -63,7 +51,7 @@ def test_the_english_burst_sms_is_one_segment_with_a_long_desk_address(
 ) -> None:
     sms = TEMPLATES.message(Template.ALERTS_BURST, "en", _burst(role, critical, severe)).short
     assert set(sms) <= GSM7 | GSM7_EXTENDED, sms  # one character outside: all of it UCS-2
-    assert _gsm7_length(sms) <= GSM7_SEGMENT, sms
+    assert gsm7_length(sms) <= GSM7_SEGMENT, sms
     assert sms.endswith(f": {DESK}")
     assert (
         f"{critical + severe} more alerts to act on ({critical} critical, {severe} severe)" in sms

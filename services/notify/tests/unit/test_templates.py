@@ -143,13 +143,16 @@ def test_the_informed_sms_says_what_its_link_is_for(language: str, label: str) -
     assert f"{label}{ALERT['short_link']}" in message.short
 
 
-def test_an_sms_without_a_link_ends_its_sentence_before_do_not_forward() -> None:
+def test_an_sms_without_a_link_ends_in_the_desk_and_only_a_link_says_do_not_forward() -> None:
+    """The link confirms the alert without a sign-in: "勿转发" goes with it. The desk's
+    address asks for a sign-in and the SMS names nobody: the one segment keeps the deadline."""
     context = {**ALERT, "escalated": True, "link": None, "short_link": None}
-    assert f"督促处置。{APP} 勿转发" in TEMPLATES.message(Template.ALERT, "zh-CN", context).short
+    no_link = TEMPLATES.message(Template.ALERT, "zh-CN", context).short
+    assert no_link == f"【守望】重度预警已上报，1日15:00前督办：{APP}"
     bare = Templates(ZoneInfo("Asia/Shanghai")).message(Template.ALERT, "zh-CN", context)
-    assert "督促处置。勿转发" in bare.short
+    assert bare.short == "【守望】重度预警已上报，1日15:00前登录平台督办。"
     linked = TEMPLATES.message(Template.ALERT, "zh-CN", ALERT).short
-    assert f"{ALERT['short_link']} 勿转发" in linked  # a space ends the link for the phone
+    assert linked.endswith(f"{ALERT['short_link']} 勿转发")  # a space ends the link for the phone
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,8 @@ class Templates:
             lstrip_blocks=True,
             auto_reload=False,
         )
+        # An SMS is one segment or it costs double and arrives split: its short forms.
+        self._env.filters["sms_role"] = lambda label: _SMS_ROLE_LABELS.get(label, label)
 
     def message(
         self, template: Template, language: Language, context: dict[str, Any]
@@ -73,9 +75,9 @@ class Templates:
         for key in ("role", "owner_role", "stand_in"):
             if values.get(key):
                 values[key] = Role(values[key]).label(language)
-        for key in ("deadline",):
-            if values.get(key):
-                values[key] = self.when(values[key], language)
+        if values.get("deadline"):
+            values["sms_deadline"] = self.when(values["deadline"], language, compact=True)
+            values["deadline"] = self.when(values["deadline"], language)
         if "external" in values:
             values["external"] = _externals(values["external"] or [], language)
         if "follow_ups" in values:
@@ -111,13 +113,23 @@ class Templates:
             localised["due"] = self.when(ask["due"], language)
         return localised
 
-    def when(self, moment: str | datetime, language: Language) -> str:
+    def when(self, moment: str | datetime, language: Language, *, compact: bool = False) -> str:
+        """A time in campus time. `compact` (an SMS, in zh-CN) names the day of the month
+        alone, as notices do ("10日15:00前"): an alert's deadline is hours away."""
         at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
         local = at.astimezone(self._zone)
+        if language == "zh-CN" and compact:
+            return f"{local.day}日{local:%H:%M}"
         if language == "zh-CN":
             return f"{local.month}月{local.day}日 {local:%H:%M}"
         return f"{local:%d %b %H:%M}"
 
+
+#: Role labels too long for a one-segment SMS, and the short form people use for them.
+_SMS_ROLE_LABELS = {
+    Role.COUNSELING_CENTER.label("zh-CN"): "心理中心",
+    Role.COMMUNITY_PSYCH_TEACHER.label("en"): "Community psych teacher",
+}
 
 #: Ids older policies used for the parties the contract now names (`ExternalParty`).
 _LEGACY_EXTERNAL_LABELS = {

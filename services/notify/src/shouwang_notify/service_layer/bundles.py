@@ -43,8 +43,10 @@ async def flush_bundles(
     queued = 0
     for bundle in await bundle_items.due_bundles(conn, now, limit):
         await bundle_items.mark_bundled(conn, bundle.ids, now)
-        if bundle.kind == bursts.KIND:
-            # An alert acknowledged while it was held drops out; nothing is left: no message.
+        if bundle.kind in _OF_ALERTS:
+            # An alert acknowledged while it was held drops out, for the one asked to act
+            # and for the overseer alike (an overseer told of an alert already taken may send
+            # a second person to the same student); nothing is left: no message.
             bundle = await _unacknowledged(conn, bundle)
             if not bundle.items:
                 continue

@@ -7,7 +7,8 @@ alerts that need no action are read less (alert fatigue: Ancker et al. 2017, BMC
 Decis Mak 17:36). So a person's first grouped notice goes at once, as ever, and opens a window
 (`NOTIFY_INFORMED_WINDOW_SECONDS`); the ones after it within the window go together in one
 message when it ends, gravest first, each alert once (one raised and escalated within the
-window is one line, in its latest state). No one waits to learn that something is happening; the
+window is one line, in its latest state; one acknowledged meanwhile drops out, and a bundle
+left empty is not sent). No one waits to learn that something is happening; the
 owners and every tier that may act are told of each alert alone, at once.
 """
 

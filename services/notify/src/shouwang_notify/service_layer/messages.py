@@ -91,6 +91,8 @@ class Composer:
     signer: LinkSigner
     public_base_url: str
     on_duty_webhook: str | None = None
+    #: A short host of the same gateway for SMS links (one segment); None: the public base.
+    sms_base_url: str | None = None
 
     def compose(self, d: Delivery, found: Addresses) -> Outgoing | Unsendable:
         """The message to send, or why there is none."""
@@ -126,5 +128,6 @@ class Composer:
             claims, code = signable
             base = self.public_base_url.rstrip("/")
             context["link"] = f"{base}/ack/{self.signer.sign(claims)}"
-            context["short_link"] = f"{base}/ack/s/{code}"
+            short_base = (self.sms_base_url or base).rstrip("/")
+            context["short_link"] = f"{short_base}/ack/s/{code}"
         return context
