@@ -145,3 +145,11 @@ async def test_the_census_steps_aside_only_for_reports_about_students_outside_it
         await a_few_turns()
         assert not census.done()
     await asyncio.wait_for(census, 10)  # the report is done: the census goes on
+
+
+async def test_the_census_steps_aside_no_longer_than_its_longest_wait() -> None:
+    """A report that never finishes (here: held open) may be waiting for another replica's
+    census, itself stepping aside for work that waits for this one: the census goes on."""
+    gate = UrgentFirst(longest_wait=0.05)
+    async with gate.urgent([("demo", "elsewhere")]):
+        await asyncio.wait_for(gate.yield_to_urgent({("demo", "in-batch")}), 10)

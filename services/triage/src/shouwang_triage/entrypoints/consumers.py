@@ -60,11 +60,17 @@ class UrgentFirst:
     So the census steps aside only for urgent work about students outside its batch. It once
     stepped aside for any: the two waited for each other for good, the report was never
     graded and every later report queued behind it (the e2e demo's second term in CI).
+
+    Nor does it step aside for longer than `longest_wait` at a time: with replicas, urgent
+    work here may wait for another replica's census, which may be stepping aside for work
+    waiting for this one's. Urgent grading takes milliseconds; one still running after
+    `longest_wait` is waiting for something, and the census going on ends the wait.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, longest_wait: float = 2.0) -> None:
         self._grading: list[frozenset[StudentKey]] = []
         self._changed = asyncio.Event()
+        self._longest_wait = longest_wait
 
     @contextlib.asynccontextmanager
     async def urgent(self, students: Iterable[StudentKey]) -> AsyncIterator[None]:
@@ -82,8 +88,10 @@ class UrgentFirst:
         """Let urgent work run first: wait until none runs, or until some is about a student
         in `holding` (the census batch's, whose locks that work may be waiting for)."""
         await asyncio.sleep(0)
-        while self._grading and all(grading.isdisjoint(holding) for grading in self._grading):
-            await self._changed.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._longest_wait):
+                while self._grading and all(g.isdisjoint(holding) for g in self._grading):
+                    await self._changed.wait()
 
     def _wake(self) -> None:
         # Waiters hold the event they awaited: set it, and later waits take a fresh one.
