@@ -24,7 +24,15 @@ from pathlib import Path
 import psutil
 import pytest
 from shouwang_devstack._proc import repo_root
-from shouwang_devstack.running_up import STOP_WITHIN, alive, clean_up, descendants, start_up
+from shouwang_devstack.diagnosis import diagnose
+from shouwang_devstack.running_up import (
+    STOP_WITHIN,
+    Output,
+    alive,
+    clean_up,
+    descendants,
+    start_up,
+)
 from shouwang_devstack.services import present_services
 
 pytestmark = pytest.mark.integration
@@ -44,6 +52,19 @@ def _demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=DEMO_WITHIN,
         check=False,
     )
+
+
+def _why(
+    term: subprocess.CompletedProcess[str],
+    output: Output,
+    ports: dict[str, int],
+    env: dict[str, str],
+) -> str:
+    """A failed term's story and what the platform says about it: each service's last
+    warnings and errors, the dead letters, the consumers that fell behind (read only when
+    the term failed)."""
+    broker = f"127.0.0.1:{ports['SHOUWANG_KAFKA_PORT']}"
+    return f"{term.stdout}{term.stderr}\n{diagnose(output.text(), broker, env)}"
 
 
 def _personal_data() -> set[str]:
@@ -91,7 +112,7 @@ def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
         assert f"{data / 'mail'}" in shown
 
         first = _demo(env)
-        assert first.returncode == 0, first.stdout + first.stderr
+        assert first.returncode == 0, _why(first, output, ports, env)
         lines = first.stdout
         assert "confirmed (200)" in lines, lines
         assert "the alert is acknowledged" in lines, lines
@@ -103,7 +124,7 @@ def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
 
         # A second term on the same data: new reports, new cases, never a clash.
         second = _demo(env)
-        assert second.returncode == 0, second.stdout + second.stderr
+        assert second.returncode == 0, _why(second, output, ports, env)
         assert "term 2" in second.stdout
         assert "case closed (relieved)" in second.stdout
 

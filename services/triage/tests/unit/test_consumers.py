@@ -20,7 +20,12 @@ from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_triage.config import TriageSettings
 from shouwang_triage.container import Triage
 from shouwang_triage.domain.policy import GradingPolicy
-from shouwang_triage.entrypoints.consumers import DutyCycle, case_event, register_consumers
+from shouwang_triage.entrypoints.consumers import (
+    DutyCycle,
+    UrgentFirst,
+    case_event,
+    register_consumers,
+)
 
 
 async def test_a_poison_report_is_dead_lettered_with_its_reason(policy: GradingPolicy) -> None:
@@ -117,3 +122,34 @@ def test_the_cases_topic_yields_acknowledgements_and_closes_and_skips_the_rest(
         case_event(_record(None, headers=False, value=b"not json"))
     with pytest.raises(PoisonEvent, match="not a JSON event"):  # a tombstone
         case_event(_record(None, headers=False, value=None))
+
+
+async def test_the_census_steps_aside_only_for_reports_about_students_outside_its_batch() -> None:
+    gate = UrgentFirst()
+    batch, elsewhere = {("demo", "in-batch")}, [("demo", "elsewhere")]
+
+    async def a_few_turns() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    await gate.yield_to_urgent(batch)  # nothing urgent: it goes on
+    async with gate.urgent(elsewhere):
+        census = asyncio.create_task(gate.yield_to_urgent(batch))
+        await a_few_turns()
+        assert not census.done()  # a report about someone else goes first
+        # A report about a student of the batch may be waiting for the batch's locks: the
+        # census goes on at once, though the other report is still being graded.
+        async with gate.urgent([("demo", "in-batch")]):
+            await asyncio.wait_for(census, 10)
+        census = asyncio.create_task(gate.yield_to_urgent(batch))
+        await a_few_turns()
+        assert not census.done()
+    await asyncio.wait_for(census, 10)  # the report is done: the census goes on
+
+
+async def test_the_census_steps_aside_no_longer_than_its_longest_wait() -> None:
+    """A report that never finishes (here: held open) may be waiting for another replica's
+    census, itself stepping aside for work that waits for this one: the census goes on."""
+    gate = UrgentFirst(longest_wait=0.05)
+    async with gate.urgent([("demo", "elsewhere")]):
+        await asyncio.wait_for(gate.yield_to_urgent({("demo", "in-batch")}), 10)

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,7 +37,7 @@ from shouwang_servicekit.kafka.consumers import (
 )
 
 from .. import metrics
-from ..adapters.batch import BatchStore
+from ..adapters.batch import BatchStore, StudentKey
 from ..adapters.repository import unit_of_work
 from ..container import Triage
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
@@ -49,32 +49,54 @@ logger = logging.getLogger("shouwang.triage.consumers")
 
 
 class UrgentFirst:
-    """Census work steps aside while a tier report or individual screening is being graded.
+    """Census work steps aside while a tier report or individual screening is being graded,
+    unless that grading waits for the census.
 
     The census is graded in batches on the same event loop; between small steps it awaits
     `yield_to_urgent`, which waits while any urgent handler runs. A report therefore never
-    waits for a whole census batch, only for the step in progress.
+    waits for a whole census batch, only for the step in progress. But a census batch grades
+    in one transaction holding its students' open alerts locked (`BatchStore.begin`), and a
+    report about one of those students waits for that lock, that is for the census to commit.
+    So the census steps aside only for urgent work about students outside its batch. It once
+    stepped aside for any: the two waited for each other for good, the report was never
+    graded and every later report queued behind it (the e2e demo's second term in CI).
+
+    Nor does it step aside for longer than `longest_wait` at a time: with replicas, urgent
+    work here may wait for another replica's census, which may be stepping aside for work
+    waiting for this one's. Urgent grading takes milliseconds; one still running after
+    `longest_wait` is waiting for something, and the census going on ends the wait.
     """
 
-    def __init__(self) -> None:
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+    def __init__(self, longest_wait: float = 2.0) -> None:
+        self._grading: list[frozenset[StudentKey]] = []
+        self._changed = asyncio.Event()
+        self._longest_wait = longest_wait
 
     @contextlib.asynccontextmanager
-    async def urgent(self) -> AsyncIterator[None]:
-        self._active += 1
-        self._idle.clear()
+    async def urgent(self, students: Iterable[StudentKey]) -> AsyncIterator[None]:
+        """Urgent work about `students` runs within the block."""
+        grading = frozenset(students)
+        self._grading.append(grading)
+        self._wake()
         try:
             yield
         finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
+            self._grading.remove(grading)
+            self._wake()
 
-    async def yield_to_urgent(self) -> None:
+    async def yield_to_urgent(self, holding: Collection[StudentKey] = frozenset()) -> None:
+        """Let urgent work run first: wait until none runs, or until some is about a student
+        in `holding` (the census batch's, whose locks that work may be waiting for)."""
         await asyncio.sleep(0)
-        await self._idle.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._longest_wait):
+                while self._grading and all(g.isdisjoint(holding) for g in self._grading):
+                    await self._changed.wait()
+
+    def _wake(self) -> None:
+        # Waiters hold the event they awaited: set it, and later waits take a fresh one.
+        self._changed.set()
+        self._changed = asyncio.Event()
 
 
 @dataclass(frozen=True)
@@ -185,6 +207,19 @@ async def _grade_together(
             )
 
 
+async def grade_urgent(triage: Triage, gate: UrgentFirst, items: list[GradingInput]) -> None:
+    """Grade a batch of tier reports (or individual screenings) at once, in the urgent lane."""
+    async with gate.urgent(item.key for item in items):
+        await _grade_together(triage, items, None)
+
+
+async def grade_census(triage: Triage, gate: UrgentFirst, items: list[GradingInput]) -> None:
+    """Grade a batch of census rows, stepping aside between time slices for urgent work
+    about other students (`UrgentFirst`)."""
+    students = frozenset(item.key for item in items)
+    await _grade_together(triage, items, lambda: gate.yield_to_urgent(students))
+
+
 CaseEvent = Envelope[AlertAcknowledged] | Envelope[CaseClosed] | Envelope[StudentErased]
 
 
@@ -250,12 +285,8 @@ def register_consumers(triage: Triage) -> None:
     def graded_topic(
         topic: str, decode: Callable[[Record], GradingInput], max_records: int, urgent: bool
     ) -> None:
-        async def grade_urgent(items: list[GradingInput]) -> None:
-            async with gate.urgent():
-                await _grade_together(triage, items, None)
-
-        async def grade_census(items: list[GradingInput]) -> None:
-            await _grade_together(triage, items, gate.yield_to_urgent)
+        async def handle(items: list[GradingInput]) -> None:
+            await (grade_urgent if urgent else grade_census)(triage, gate, items)
 
         # Batches: whatever queued up while the previous batch was graded goes in one
         # transaction and one offset commit, so a burst never builds a queue of commits; with
@@ -267,7 +298,7 @@ def register_consumers(triage: Triage) -> None:
             topic,
             group_id=_group(triage, topic),
             decode=decode,
-            handle=grade_urgent if urgent else grade_census,
+            handle=handle,
             max_records=max_records,
             poll_ms=settings.urgent_poll_ms if urgent else 200,
             retry=retry,
