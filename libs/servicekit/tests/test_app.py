@@ -3,6 +3,8 @@ container's checks, handlers reach it through `app_container`, `close()` when it
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Annotated
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from shouwang_contracts.auth import TokenVerifier, mint_token
 from shouwang_contracts.vocabulary import Role
-from shouwang_servicekit.app import app_container, service_app, starting
+from shouwang_servicekit.app import app_container, close_within, service_app, starting
 from shouwang_servicekit.edge import HttpMetrics
 from shouwang_servicekit.ops import ReadinessCheck
 
@@ -113,3 +115,24 @@ async def test_a_failed_start_closes_what_had_started_and_a_good_one_keeps_it_op
     assert closed == []
     await resources.aclose()
     assert closed == ["broker", "pool"]
+
+
+class Stuck(Parts):
+    """A container whose close never ends: a handler waiting on a lock nobody releases."""
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_part_that_never_closes_does_not_keep_the_service_from_stopping(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past its shutdown bound the service exits (its in-flight work uncommitted, done again
+    after the restart), naming what still ran, instead of outliving its grace period and being
+    killed without a word."""
+    waiting = asyncio.create_task(asyncio.Event().wait(), name="consumer:shouwang.cases.v1")
+    with caplog.at_level(logging.ERROR, logger="shouwang.app"):
+        await asyncio.wait_for(close_within(Stuck(), 0.3), 30)
+    waiting.cancel()
+    (record,) = [r for r in caplog.records if r.name == "shouwang.app"]
+    assert "consumer:shouwang.cases.v1" in record.getMessage()

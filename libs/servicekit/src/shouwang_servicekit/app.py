@@ -19,7 +19,9 @@ Handlers declare `Annotated[Notify, Depends(app_container)]` (an alias per servi
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol, TypeVar
@@ -48,6 +50,13 @@ from .sharedlimits import SharedCounter
 UNAUTHENTICATED_PER_MINUTE = 600
 _DEFAULT_LIMITER = RateLimiter(1, 1)  # a marker: "the default", never used to limit
 _DEFAULT_PERSON_LIMITS = PersonLimits()  # a marker too: `PersonLimits.default()`
+#: Seconds a service's parts get to close once it is told to stop: under the 30 s its deploys
+#: give it (`terminationGracePeriodSeconds`) before it would be killed. Each part bounds its own
+#: wait (a consumer's handler `HANDLER_GRACE_SECONDS`, the pool `POOL_CLOSE_SECONDS`); this is
+#: the last resort, which names what was still running.
+SHUTDOWN_SECONDS = 20.0
+
+logger = logging.getLogger("shouwang.app")
 
 # FastAPI's native OpenTelemetry, off. Shouwang carries its own W3C trace context and
 # Prometheus metrics (EdgeMiddleware), and FastAPI's log signal would record validation
@@ -140,9 +149,27 @@ def container_lifespan(
                 if shared_limits is not None:
                     await shared_limits.close()
             finally:
-                await container.close()
+                await close_within(container, SHUTDOWN_SECONDS)
 
     return lifespan
+
+
+async def close_within(container: ServiceContainer, within: float) -> None:
+    """`container.close()`, given up after `within` seconds with what was still running named
+    in the log: the process then exits with that work uncommitted (done again after the
+    restart), as it would have when killed at the end of its grace period, but on time and
+    saying why."""
+    try:
+        await asyncio.wait_for(container.close(), within)
+    except TimeoutError:
+        current = asyncio.current_task()
+        running = sorted(t.get_name() for t in asyncio.all_tasks() if t is not current)
+        logger.error(
+            "shutdown did not finish within %.0f s; exiting with in-flight work uncommitted"
+            " (it is done again after the restart); still running: %s",
+            within,
+            ", ".join(running) or "nothing",
+        )
 
 
 def app_container(request: Request) -> Any:

@@ -7,6 +7,8 @@ checks' queries (each container still names the checks it has: the gateway has n
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -18,6 +20,11 @@ from .ops import ReadinessCheck
 
 #: Seconds a statement may run before asyncpg gives up on it (a pool's default).
 COMMAND_TIMEOUT_SECONDS = 10.0
+#: Seconds a closing pool waits for connections still in use before it drops them: their
+#: transactions roll back, and the work's offsets were not committed, so it is done again.
+POOL_CLOSE_SECONDS = 5.0
+
+logger = logging.getLogger("shouwang.resources")
 
 
 async def open_pool(
@@ -32,8 +39,24 @@ async def open_pool(
     dsn = url.get_secret_value() if isinstance(url, SecretStr) else url
     options.setdefault("command_timeout", COMMAND_TIMEOUT_SECONDS)
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, **options)
-    stack.push_async_callback(pool.close)
+    stack.push_async_callback(close_pool, pool)
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, within: float = POOL_CLOSE_SECONDS) -> None:
+    """Close `pool`, waiting at most `within` for connections still in use (a handler's
+    transaction stuck on a lock, a statement of a stalled database), then terminate it. asyncpg's
+    `close()` waits for them for ever: a service would outlive the grace period its deploy
+    gives it (30 s) and be killed, not stopped."""
+    try:
+        await asyncio.wait_for(pool.close(), within)
+    except TimeoutError:
+        logger.warning(
+            "the database pool still had connections in use %.0f s after shutdown began;"
+            " dropping them (their transactions roll back, their work is done again)",
+            within,
+        )
+        pool.terminate()
 
 
 def database_check(pool: asyncpg.Pool) -> ReadinessCheck:

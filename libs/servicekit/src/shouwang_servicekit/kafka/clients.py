@@ -130,6 +130,10 @@ DURABLE_PRODUCER: dict[str, Any] = {
 }
 #: How long one request to the cluster may take before the client gives up on it.
 REQUEST_TIMEOUT_MS = 10_000
+#: Seconds a stopping consumer waits for the handler in progress to finish and commit; past it
+#: the consumer closes and the handler's offsets stay uncommitted (the work is done again after
+#: the restart, idempotently). Within the service's shutdown (`app.SHUTDOWN_SECONDS`).
+HANDLER_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,7 @@ class KafkaClients:
             allow_auto_create_topics=False,
             logger=None,
             security=self.security.faststream(),
+            graceful_timeout=HANDLER_GRACE_SECONDS,
             **connection,
             **DURABLE_PRODUCER,
             **tuning,
