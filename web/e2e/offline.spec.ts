@@ -41,7 +41,7 @@ test('a report made offline is kept, then sent once when the network returns', a
   await fillReport(page, '测试学生01', '和室友矛盾很大')
   await ctx.setOffline(true)
   await page.getByRole('button', { name: '提交上报' }).click()
-  await expect(page.getByText('上报已保存在本机')).toBeVisible()
+  await expect(page.getByText('已保存在本机')).toBeVisible()
   await expect(page.getByText('有 1 条上报等待发送')).toBeVisible()
   expect(await pendingOnDevice(page)).toBe(1)
   await shot(page, 'phone-report-offline')
