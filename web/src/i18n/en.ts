@@ -436,6 +436,15 @@ const en: typeof zh = {
     imported: '{n} contacts imported',
     replayed: 'This file was imported before; nothing changed',
   },
+  // A desk page's polling at rest after a 429, a 5xx or a lost connection.
+  live: {
+    limited: 'Too many requests: automatic refresh is paused and resumes in {when}.',
+    unavailable: 'The service is unavailable for now; retrying in {when}.',
+    network: 'The connection is lost; retrying in {when}.',
+    shown: 'Shown as of {time}.',
+    seconds: '{n} s',
+    minutes: 'about {n} min',
+  },
   errors: {
     generic: 'Something went wrong; try again shortly',
     network: 'No connection; check the network and retry',

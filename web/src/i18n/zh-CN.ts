@@ -433,6 +433,15 @@ export default {
     imported: '已导入 {n} 条联系方式',
     replayed: '这个文件之前已导入过，没有任何变化',
   },
+  // A desk page's polling at rest after a 429, a 5xx or a lost connection.
+  live: {
+    limited: '请求过于频繁，自动刷新已暂停，{when}后自动恢复。',
+    unavailable: '服务暂时不可用，{when}后自动重试。',
+    network: '网络连接中断，{when}后自动重试。',
+    shown: '下面显示的是 {time} 的内容。',
+    seconds: '{n} 秒',
+    minutes: '约 {n} 分钟',
+  },
   errors: {
     generic: '出错了，请稍后重试',
     network: '网络不通，请检查网络后重试',
