@@ -372,6 +372,7 @@ const en: typeof zh = {
     students: 'Students',
     staff: 'Staff and scopes',
     file: 'Choose a CSV or XLSX file',
+    noFile: 'No file chosen',
     dryRun: 'Check only, do not import',
     upload: 'Upload',
     applied: 'Imported: {rows} rows',

@@ -369,6 +369,7 @@ export default {
     students: '学生名单',
     staff: '人员与负责范围',
     file: '选择 CSV 或 XLSX 文件',
+    noFile: '未选择文件',
     dryRun: '只检查，不导入',
     upload: '上传',
     applied: '已导入：{rows} 行',

@@ -13,5 +13,5 @@ export function waitWords(at: number, now: number, t: Composer['t'], locale: str
   const seconds = Math.max(1, Math.ceil((at - now) / 1000))
   if (seconds < 60) return t('report.held.inSeconds', { n: seconds })
   const time = new Date(at).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', hour12: false })
-  return t('report.held.inMinutes', { n: Math.ceil(seconds / 60), time })
+  return t('report.held.inMinutes', { n: Math.round(seconds / 60), time })
 }
