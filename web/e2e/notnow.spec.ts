@@ -8,8 +8,8 @@
 // requests, and a wait of a second. The page's clock is the test's (`page.clock`), so the
 // Retry-After passes when the test says so; it is long (minutes), so the real seconds the
 // checks in between take on a loaded machine never carry the page past it early.
-import { expect, test, type Page, type Route } from '@playwright/test'
-import { accessible, context, shot, signIn } from './support'
+import { expect, test, type Route } from '@playwright/test'
+import { accessible, context, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
 
 function tooMany(route: Route, what: string, seconds: number): Promise<void> {
   return route.fulfill({
@@ -23,29 +23,6 @@ function tooMany(route: Route, what: string, seconds: number): Promise<void> {
       code: 'rate_limited',
       detail: `${what}过于频繁，请在 ${seconds} 秒后重试`,
     }),
-  })
-}
-
-async function pendingOnDevice(page: Page): Promise<number> {
-  return page.evaluate(
-    () =>
-      new Promise<number>((done, fail) => {
-        const open = indexedDB.open('shouwang-offline')
-        open.onerror = () => fail(open.error)
-        open.onsuccess = () => {
-          const db = open.result
-          if (!db.objectStoreNames.contains('reports')) return done(0)
-          const count = db.transaction('reports').objectStore('reports').count()
-          count.onsuccess = () => done(count.result)
-        }
-      }),
-  )
-}
-
-async function receiptCount(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    const answer = await fetch('/api/intake/v1/reports?limit=100', { credentials: 'same-origin' })
-    return ((await answer.json()) as { items: unknown[] }).items.length
   })
 }
 
@@ -63,9 +40,7 @@ test('a report refused for now (429) is said NOT sent, kept, and sent once after
     return limited ? tooMany(route, '上报', 600) : route.continue()
   })
 
-  await page.getByLabel('输入学号或姓名').fill('测试学生01')
-  await page.getByRole('button', { name: /测试学生01/ }).click()
-  await page.getByRole('button', { name: '和室友矛盾很大' }).click()
+  await fillReport(page, '测试学生01', '和室友矛盾很大')
   await page.getByRole('button', { name: '提交上报' }).click()
   const held = page.getByTestId('report-held')
   await expect(held).toContainText('这条上报还没有发出')

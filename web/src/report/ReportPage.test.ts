@@ -176,6 +176,17 @@ describe('the report page', () => {
     expect(await pendingReports.list('demo:2024020001')).toHaveLength(1)
   })
 
+  it('says the same in English when asked', async () => {
+    i18n.global.locale.value = 'en'
+    const { wrapper } = await mountPage()
+    await fill(wrapper)
+    intake = 'limited'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('This report has NOT been sent yet.'))
+    expect(wrapper.text()).toMatch(/sent again automatically in about 5 min \(\d\d:\d\d\)/)
+    expect(wrapper.text()).toContain('If a student is in danger now, do not wait for the report')
+  })
+
   it('asks the reporter to call first when someone may be in danger now', async () => {
     const { wrapper } = await mountPage()
     expect(wrapper.text()).not.toContain('如果这件事正在发生')
