@@ -2,8 +2,9 @@
 // from a phone is said plainly NOT sent, kept on the phone and not sent again before the
 // Retry-After, and the desk's live queue rests calmly and picks up by itself.
 //
-// The 429s are answered here, shaped as servicekit's `too_many_requests` answers them
-// (problem+json, `rate_limited`, the wait in `Retry-After` and in the words): reaching the
+// The 429s are answered here, shaped as the gateway relays servicekit's `too_many_requests`
+// (problem+json, `urn:shouwang:problem:rate_limited`, the wait in `Retry-After` and in the
+// words; seen from a real reporter past the per-person burst): reaching the
 // real limits would take twenty real reports (intake's per-reporter burst) or two hundred
 // requests, and a wait of a second. The page's clock is the test's (`page.clock`), so the
 // Retry-After passes when the test says so; it is long (minutes), so the real seconds the
@@ -17,8 +18,8 @@ function tooMany(route: Route, what: string, seconds: number): Promise<void> {
     contentType: 'application/problem+json',
     headers: { 'Retry-After': String(seconds) },
     body: JSON.stringify({
-      type: 'about:blank',
-      title: 'Too Many Requests',
+      type: 'urn:shouwang:problem:rate_limited',
+      title: '请求过于频繁',
       status: 429,
       code: 'rate_limited',
       detail: `${what}过于频繁，请在 ${seconds} 秒后重试`,

@@ -138,6 +138,7 @@ describe('the live queue when casework says "not now"', () => {
     expect(notice.text()).toContain('请求过于频繁，自动刷新已暂停')
     expect(notice.text()).toMatch(/下面显示的是 \d\d:\d\d:\d\d 的内容/)
     expect(wrapper.text()).toContain('你的负责范围内有 2 个个案') // what it last loaded stays
+    expect(wrapper.text()).not.toContain('每 15 秒自动刷新') // not while it rests
 
     // Not a request more until Retry-After, though the tab comes back meanwhile.
     await vi.advanceTimersByTimeAsync(30_000)

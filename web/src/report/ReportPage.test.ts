@@ -22,7 +22,7 @@ function answer(body: unknown, status = 200): Response {
 }
 
 function problem(status: number, body: Record<string, unknown>, retryAfter: string): Response {
-  return new Response(JSON.stringify({ type: 'about:blank', title: 'Too Many Requests', status, ...body }), {
+  return new Response(JSON.stringify({ type: `urn:shouwang:problem:${String(body.code)}`, status, ...body }), {
     status,
     headers: { 'Content-Type': 'application/problem+json', 'Retry-After': retryAfter },
   })
