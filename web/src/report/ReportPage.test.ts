@@ -12,6 +12,7 @@ import ReportPage from './ReportPage.vue'
 
 type Call = { url: string; init: RequestInit }
 let calls: Call[]
+const mounted: { unmount: () => void }[] = []
 let network: 'up' | 'down'
 /** Intake's answer to a report for now: accepted, or the edge's 429 (as servicekit's
  * `too_many_requests` makes it) or intake's 503 when Kafka is down. */
@@ -49,6 +50,7 @@ async function mountPage() {
   })
   await router.push('/report')
   const wrapper = mount(ReportPage, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+  mounted.push(wrapper)
   await flushPromises()
   return { wrapper, router }
 }
@@ -77,6 +79,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
+  mounted.splice(0).forEach((wrapper) => wrapper.unmount()) // its 'online' listener and timers go too
   vi.useRealTimers()
   vi.unstubAllGlobals()
   for (const item of await pendingReports.list('demo:2024020001')) await pendingReports.remove(item.key)
