@@ -34,6 +34,17 @@ test.describe.serial('the closed loop through the web app', () => {
     await expect(errors).toContainText('5') // the row without a number, as the spreadsheet counts it
     await shot(page, 'desk-roster-errors')
     await accessible(page)
+    // A role given a scope it may not hold (a dorm-room leader given a college): the row and
+    // the column named, the reason in words, nothing imported.
+    const staff = readFileSync(resolve(SAMPLES, 'roster_staff.csv'))
+    const beyond = Buffer.from(staff.toString('utf-8').replace('寝室长,寝室,8号楼202', '寝室长,学院,土木建筑工程学院'))
+    await upload(page, '人员与负责范围', 'beyond.csv', beyond)
+    await expect(page.getByRole('status')).toContainText('本次没有导入任何内容')
+    const beyondRow = page.getByTestId('import-errors').getByRole('row', { name: /寝室长不能负责学院范围/ })
+    await expect(beyondRow.getByRole('cell').nth(0)).toHaveText('7')
+    await expect(beyondRow.getByRole('cell').nth(1)).toHaveText('范围类型')
+    await expect(beyondRow).toContainText('寝室长可负责的范围类型：寝室')
+    await shot(page, 'desk-roster-scope-refused')
 
     await upload(page, '学生名单', 'roster_students.csv', students)
     await expect(page.getByRole('status')).toContainText('已导入：40 行')

@@ -1,36 +1,7 @@
 // The network drops while a report is sent: it is kept on the phone, sent when the network
 // returns with the same Idempotency-Key, counted once, and erased from the phone.
-import { expect, test, type Page } from '@playwright/test'
-import { context, shot, signIn } from './support'
-
-async function fillReport(page: Page, who: string, signal: string) {
-  await page.getByLabel('输入学号或姓名').fill(who)
-  await page.getByRole('button', { name: new RegExp(who) }).click()
-  await page.getByRole('button', { name: signal }).click()
-}
-
-async function receiptCount(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    const answer = await fetch('/api/intake/v1/reports?limit=100', { credentials: 'same-origin' })
-    return ((await answer.json()) as { items: unknown[] }).items.length
-  })
-}
-
-async function pendingOnDevice(page: Page): Promise<number> {
-  return page.evaluate(
-    () =>
-      new Promise<number>((done, fail) => {
-        const open = indexedDB.open('shouwang-offline')
-        open.onerror = () => fail(open.error)
-        open.onsuccess = () => {
-          const db = open.result
-          if (!db.objectStoreNames.contains('reports')) return done(0)
-          const count = db.transaction('reports').objectStore('reports').count()
-          count.onsuccess = () => done(count.result)
-        }
-      }),
-  )
-}
+import { expect, test } from '@playwright/test'
+import { context, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
 
 test('a report made offline is kept, then sent once when the network returns', async ({ browser }) => {
   const ctx = await context(browser, 'phone')
@@ -41,7 +12,7 @@ test('a report made offline is kept, then sent once when the network returns', a
   await fillReport(page, '测试学生01', '和室友矛盾很大')
   await ctx.setOffline(true)
   await page.getByRole('button', { name: '提交上报' }).click()
-  await expect(page.getByText('上报已保存在本机')).toBeVisible()
+  await expect(page.getByText('已保存在本机')).toBeVisible()
   await expect(page.getByText('有 1 条上报等待发送')).toBeVisible()
   expect(await pendingOnDevice(page)).toBe(1)
   await shot(page, 'phone-report-offline')

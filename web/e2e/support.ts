@@ -79,3 +79,35 @@ export async function leaksNothing(page: Page, secrets: string[]): Promise<void>
     expect(title).not.toContain(secret)
   }
 }
+
+/** How many reports wait in the phone's IndexedDB. */
+export async function pendingOnDevice(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((done, fail) => {
+        const open = indexedDB.open('shouwang-offline')
+        open.onerror = () => fail(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          if (!db.objectStoreNames.contains('reports')) return done(0)
+          const count = db.transaction('reports').objectStore('reports').count()
+          count.onsuccess = () => done(count.result)
+        }
+      }),
+  )
+}
+
+/** How many receipts intake lists for the signed-in reporter. */
+export async function receiptCount(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const answer = await fetch('/api/intake/v1/reports?limit=100', { credentials: 'same-origin' })
+    return ((await answer.json()) as { items: unknown[] }).items.length
+  })
+}
+
+/** On the report page: the student picked by name, one signal chosen. */
+export async function fillReport(page: Page, who: string, signal: string) {
+  await page.getByLabel('输入学号或姓名').fill(who)
+  await page.getByRole('button', { name: new RegExp(who) }).click()
+  await page.getByRole('button', { name: signal }).click()
+}

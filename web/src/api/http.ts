@@ -94,7 +94,7 @@ export async function request<T>(
   if (!response.ok) {
     const problem = (data ?? {}) as Record<string, unknown>
     if (response.status === 401) unauthorizedListeners.forEach((listener) => listener())
-    const retryAfter = Number(response.headers.get('Retry-After')) || null
+    const retryAfter = retryAfterSeconds(response.headers.get('Retry-After'))
     throw new ApiError(
       response.status,
       String(problem.code ?? 'http_' + response.status),
@@ -104,6 +104,14 @@ export async function request<T>(
     )
   }
   return { status: response.status, data: data as T, headers: response.headers }
+}
+
+/** `Retry-After` in whole seconds from now: delta-seconds or an HTTP date; null if absent. */
+export function retryAfterSeconds(value: string | null, now = Date.now()): number | null {
+  if (!value?.trim()) return null
+  if (/^\d+$/.test(value.trim())) return Number(value.trim())
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
 }
 
 function safeJson(text: string): unknown {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { ReportBody } from '@/report/reportForm'
-import { PendingReports, type SendOutcome } from './pending'
+import { DEFAULT_WAIT_SECONDS, PendingReports, type SendOutcome } from './pending'
 
 const BODY: ReportBody = {
   campus_id: 'demo',
@@ -14,12 +14,15 @@ const OWNER = 'demo:2024020001'
 class FakeIntake {
   online = false
   refuse = false
+  /** Answering 429 (`limited`) or 503 (`unavailable`) with this Retry-After (null: none). */
+  busy: { reason: 'limited' | 'unavailable'; retryAfter: number | null } | null = null
   seen: string[] = []
   accepted = new Map<string, string>()
 
   send = async (_body: ReportBody, key: string): Promise<SendOutcome> => {
     if (!this.online) return { kind: 'retry', reason: 'network' }
     this.seen.push(key)
+    if (this.busy) return { kind: 'retry', ...this.busy }
     if (this.refuse) return { kind: 'refused', code: 'validation_failed', detail: '学号格式不正确' }
     if (!this.accepted.has(key)) this.accepted.set(key, `report-${this.accepted.size + 1}`)
     return { kind: 'sent', reportId: this.accepted.get(key)! }
@@ -29,10 +32,12 @@ class FakeIntake {
 let intake: FakeIntake
 let queue: PendingReports
 let db = 0
+let clock: number
 
 beforeEach(() => {
   intake = new FakeIntake()
-  queue = new PendingReports(intake.send, `test-offline-${++db}`)
+  clock = Date.parse('2026-12-07T10:00:00Z')
+  queue = new PendingReports(intake.send, `test-offline-${++db}`, () => clock)
 })
 
 describe('the offline queue', () => {
@@ -99,5 +104,41 @@ describe('the offline queue', () => {
     const outcomes = await queue.flush(OWNER)
     expect(outcomes).toHaveLength(1)
     expect((await queue.list(OWNER)).map((p) => p.key)[0]).toBe(first.key)
+  })
+
+  it('does not send again before the Retry-After of a 429, nor drop the report', async () => {
+    intake.online = true
+    intake.busy = { reason: 'limited', retryAfter: 120 }
+    const item = await queue.keep(OWNER, BODY)
+    await queue.keep(OWNER, { ...BODY, student_no: '2024020001' })
+    expect(await queue.flush(OWNER)).toEqual([{ kind: 'retry', reason: 'limited', retryAfter: 120 }])
+    const [held] = await queue.list(OWNER)
+    expect(held!.held).toEqual({ reason: 'limited', until: clock + 120_000 })
+
+    intake.busy = null // intake would take it now, but it asked to wait: nothing is sent,
+    clock += 119_000 // neither by a flush nor with a report made meanwhile
+    expect(await queue.flush(OWNER)).toEqual([])
+    const another = await queue.keep(OWNER, { ...BODY, student_no: '2024020002' })
+    expect(await queue.send(another)).toEqual({ kind: 'retry', reason: 'limited', retryAfter: 1 })
+    expect(intake.seen).toEqual([item.key])
+    expect(await queue.list(OWNER)).toHaveLength(3)
+
+    clock += 1_000
+    expect((await queue.flush(OWNER)).map((o) => o.kind)).toEqual(['sent', 'sent', 'sent'])
+    expect(intake.seen[1]).toBe(item.key)
+    expect(intake.accepted.size).toBe(3)
+    expect(await queue.list(OWNER)).toEqual([])
+  })
+
+  it('waits a while after a 503 without Retry-After, then sends with the same key', async () => {
+    intake.online = true
+    intake.busy = { reason: 'unavailable', retryAfter: null }
+    const item = await queue.keep(OWNER, BODY)
+    await queue.flush(OWNER)
+    intake.busy = null
+    expect(await queue.flush(OWNER)).toEqual([])
+    clock += DEFAULT_WAIT_SECONDS.unavailable * 1000
+    expect(await queue.flush(OWNER)).toEqual([{ kind: 'sent', reportId: 'report-1' }])
+    expect(intake.seen).toEqual([item.key, item.key])
   })
 })

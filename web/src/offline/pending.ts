@@ -2,6 +2,11 @@
 // same Idempotency-Key on every attempt (intake answers a repeat with the first answer, so a
 // report is counted once however often it is retried), erased once intake has it.
 //
+// A report intake cannot take now (429: this reporter sent too many lately; 503: a dependency
+// is down) stays kept with the time intake named in Retry-After, and nothing of that reporter
+// is sent before then, by a flush or a new report: it would only be refused again, and a 429
+// counts against the same limit.
+//
 // This is the only thing the web app stores in the browser besides the session cookie.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
 import type { ReportBody } from '@/report/reportForm'
@@ -16,14 +21,23 @@ export interface PendingReport {
   /** Orders reports made within one millisecond as they were made. */
   seq: number
   attempts: number
+  /** Intake asked to wait (429, 5xx): why, and until when (epoch ms, its Retry-After). */
+  held?: { reason: RetryReason; until: number }
   /** Set when intake refused it for a reason retrying cannot fix. */
   refused?: { code: string; detail: string }
 }
 
 export type SendOutcome =
   | { kind: 'sent'; reportId: string }
-  | { kind: 'retry'; reason: 'network' | 'unavailable' | 'signed_out' }
+  | { kind: 'retry'; reason: RetryReason; retryAfter?: number | null }
   | { kind: 'refused'; code: string; detail: string }
+
+/** Why a report is still waiting: no network, too many reports (429), intake or a
+ * dependency unavailable (5xx), or the session is gone. */
+export type RetryReason = 'network' | 'limited' | 'unavailable' | 'signed_out'
+
+/** How long to wait when intake gave no Retry-After. */
+export const DEFAULT_WAIT_SECONDS: Record<RetryReason, number> = { network: 0, limited: 60, unavailable: 30, signed_out: 0 }
 
 export type Sender = (body: ReportBody, key: string) => Promise<SendOutcome>
 
@@ -42,6 +56,7 @@ export class PendingReports {
   constructor(
     private readonly sender: Sender,
     private readonly dbName = 'shouwang-offline',
+    private readonly clock: () => number = () => Date.now(),
   ) {}
 
   private open(): Promise<IDBPDatabase<OfflineSchema>> {
@@ -76,16 +91,32 @@ export class PendingReports {
     await (await this.open()).delete(STORE, key)
   }
 
-  /** One attempt at one report: erased when intake has it, marked when it was refused. */
+  /** One attempt at one report: erased when intake has it, marked when it was refused; not
+   * made while intake asked this reporter to wait. */
   async send(item: PendingReport): Promise<SendOutcome> {
-    return this.serialised(() => this.attempt(item.key))
+    return this.serialised(async () => {
+      const waiting = this.waiting(await this.list(item.owner))
+      return waiting ?? this.attempt(item.key)
+    })
   }
 
-  /** Try every waiting report of this reporter once, oldest first. */
+  /** The wait intake asked for and that has not passed yet, as the outcome to tell. */
+  private waiting(items: PendingReport[]): SendOutcome | null {
+    const now = this.clock()
+    const held = items.filter((i) => !i.refused && i.held && i.held.until > now)
+    if (!held.length) return null
+    const last = held.reduce((a, b) => (a.held!.until >= b.held!.until ? a : b)).held!
+    return { kind: 'retry', reason: last.reason, retryAfter: Math.ceil((last.until - now) / 1000) }
+  }
+
+  /** Try every waiting report of this reporter once, oldest first; none while intake asked
+   * to wait (the limit is the reporter's, so the later ones would be refused too). */
   async flush(owner: string): Promise<SendOutcome[]> {
     return this.serialised(async () => {
       const outcomes: SendOutcome[] = []
-      for (const item of await this.list(owner)) {
+      const items = await this.list(owner)
+      if (this.waiting(items)) return outcomes
+      for (const item of items) {
         if (item.refused) continue
         const outcome = await this.attempt(item.key)
         outcomes.push(outcome)
@@ -106,7 +137,13 @@ export class PendingReports {
     } else {
       const refused =
         outcome.kind === 'refused' ? { code: outcome.code, detail: outcome.detail } : undefined
-      await db.put(STORE, { ...item, attempts: item.attempts + 1, refused })
+      const wait =
+        outcome.kind === 'retry' ? (outcome.retryAfter ?? DEFAULT_WAIT_SECONDS[outcome.reason]) : 0
+      const held =
+        outcome.kind === 'retry' && wait > 0
+          ? { reason: outcome.reason, until: this.clock() + wait * 1000 }
+          : undefined
+      await db.put(STORE, { ...item, attempts: item.attempts + 1, refused, held })
     }
     return outcome
   }

@@ -15,7 +15,10 @@ export async function sendReport(body: ReportBody, key: string): Promise<SendOut
     if (error instanceof ApiError) {
       if (error.status === 401) return { kind: 'retry', reason: 'signed_out' }
       // 403 from the gateway's CSRF check means a stale page: a reload fixes it, keep it.
-      if (error.transient || error.status === 403) return { kind: 'retry', reason: 'unavailable' }
+      if (error.status === 403) return { kind: 'retry', reason: 'unavailable', retryAfter: 0 }
+      // Too many reports from this reporter lately: kept, and not sent again before Retry-After.
+      if (error.status === 429) return { kind: 'retry', reason: 'limited', retryAfter: error.retryAfter }
+      if (error.transient) return { kind: 'retry', reason: 'unavailable', retryAfter: error.retryAfter }
       return { kind: 'refused', code: error.code, detail: error.detail }
     }
     throw error

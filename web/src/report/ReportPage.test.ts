@@ -12,10 +12,21 @@ import ReportPage from './ReportPage.vue'
 
 type Call = { url: string; init: RequestInit }
 let calls: Call[]
+const mounted: { unmount: () => void }[] = []
 let network: 'up' | 'down'
+/** Intake's answer to a report for now: accepted, or the edge's 429 (as servicekit's
+ * `too_many_requests` makes it) or intake's 503 when Kafka is down. */
+let intake: 'takes' | 'limited' | 'unavailable'
 
 function answer(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+}
+
+function problem(status: number, body: Record<string, unknown>, retryAfter: string): Response {
+  return new Response(JSON.stringify({ type: `urn:shouwang:problem:${String(body.code)}`, status, ...body }), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', 'Retry-After': retryAfter },
+  })
 }
 
 async function mountPage() {
@@ -39,6 +50,7 @@ async function mountPage() {
   })
   await router.push('/report')
   const wrapper = mount(ReportPage, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+  mounted.push(wrapper)
   await flushPromises()
   return { wrapper, router }
 }
@@ -47,6 +59,7 @@ beforeEach(() => {
   i18n.global.locale.value = 'zh-CN'
   calls = []
   network = 'up'
+  intake = 'takes'
   vi.stubGlobal(
     'fetch',
     vi.fn(async (url: string, init: RequestInit = {}) => {
@@ -55,6 +68,10 @@ beforeEach(() => {
         return answer({ items: [{ student_ref: 'r31', student_no: '2024020031', name: '测试学生31', college: null, class_name: '软件2401', building: '8号楼', room: '202' }] })
       if (url === '/auth/campuses') return answer({ everywhere: [], campuses: [] })
       if (network === 'down') throw new TypeError('Failed to fetch')
+      if (url === '/api/intake/v1/reports' && intake === 'limited')
+        return problem(429, { code: 'rate_limited', detail: '上报过于频繁，请在 300 秒后重试' }, '300')
+      if (url === '/api/intake/v1/reports' && intake === 'unavailable')
+        return problem(503, { code: 'kafka_unavailable', detail: '消息系统暂时无法确认写入，请稍后重试' }, '5')
       if (url === '/api/intake/v1/reports') return answer({ report_id: 'c0ffee00-0000-4000-8000-000000000001' }, 202)
       return answer({})
     }),
@@ -62,6 +79,8 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
+  mounted.splice(0).forEach((wrapper) => wrapper.unmount()) // its 'online' listener and timers go too
+  vi.useRealTimers()
   vi.unstubAllGlobals()
   for (const item of await pendingReports.list('demo:2024020001')) await pendingReports.remove(item.key)
   document.body.innerHTML = ''
@@ -104,11 +123,71 @@ describe('the report page', () => {
     await fill(wrapper)
     network = 'down'
     await wrapper.find('form').trigger('submit')
-    await vi.waitFor(() => expect(wrapper.text()).toContain('上报已保存在本机'))
+    await vi.waitFor(() => expect(wrapper.text()).toContain('已保存在本机'))
     expect(wrapper.text()).toContain('有 1 条上报等待发送')
     const [kept] = await pendingReports.list('demo:2024020001')
     expect(kept!.body.student_no).toBe('2024020031')
     expect((wrapper.find('#field-note').element as HTMLTextAreaElement).value).toBe('')
+  })
+
+  it('says plainly a report refused for now (429) was not sent, when it goes again, and whom to call; keeps it', async () => {
+    const { wrapper } = await mountPage()
+    await fill(wrapper)
+    intake = 'limited'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('这条上报还没有发出'))
+    const held = wrapper.get('[data-testid="report-held"]')
+    expect(held.attributes('role')).toBe('alert')
+    expect(held.text()).toContain('你最近提交的上报较多')
+    expect(held.text()).toMatch(/约 5 分钟后（\d\d:\d\d）会自动重新发送/)
+    expect(held.text()).toContain('马上拨打下面的电话（120 急救、110 报警、值班老师）')
+    expect(held.text()).not.toContain('网络不通')
+    const [kept] = await pendingReports.list('demo:2024020001')
+    expect(kept!.body).toMatchObject({ student_no: '2024020031', note: '最近总说活着没意思' })
+    expect(kept!.held?.reason).toBe('limited')
+
+    // Not sent again before Retry-After: not when the network comes back, nor on a tap.
+    const sends = () => calls.filter((c) => c.url === '/api/intake/v1/reports').length
+    expect(sends()).toBe(1)
+    expect(wrapper.get('.report__send').attributes('disabled')).toBeDefined()
+    window.dispatchEvent(new Event('online'))
+    await flushPromises()
+    expect(sends()).toBe(1)
+
+    // Once it has passed, the same report goes with the same key, and the page says so.
+    intake = 'takes'
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 301_000)
+    window.dispatchEvent(new Event('online'))
+    await vi.waitFor(() => expect(wrapper.text()).toContain('之前保存的上报已经发出'))
+    const sent = calls.filter((c) => c.url === '/api/intake/v1/reports')
+    expect(sent).toHaveLength(2)
+    const key = (c: Call) => (c.init.headers as Record<string, string>)['Idempotency-Key']
+    expect(key(sent[1]!)).toBe(key(sent[0]!))
+    expect(wrapper.find('[data-testid="report-held"]').exists()).toBe(false)
+    expect(await pendingReports.list('demo:2024020001')).toEqual([])
+  })
+
+  it('says a report the system cannot take now (503) was not sent, and keeps it', async () => {
+    const { wrapper } = await mountPage()
+    await fill(wrapper)
+    intake = 'unavailable'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('这条上报还没有发出'))
+    expect(wrapper.text()).toContain('系统暂时无法接收上报')
+    expect(wrapper.text()).toMatch(/\d 秒后会自动重新发送/)
+    expect(await pendingReports.list('demo:2024020001')).toHaveLength(1)
+  })
+
+  it('says the same in English when asked', async () => {
+    i18n.global.locale.value = 'en'
+    const { wrapper } = await mountPage()
+    await fill(wrapper)
+    intake = 'limited'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('This report has NOT been sent yet.'))
+    expect(wrapper.text()).toMatch(/sent again automatically in about 5 min \(\d\d:\d\d\)/)
+    expect(wrapper.text()).toContain('If a student is in danger now, do not wait for the report')
   })
 
   it('asks the reporter to call first when someone may be in danger now', async () => {
