@@ -49,3 +49,23 @@ async def test_a_report_goes_through_the_gateway_once_and_its_receipt_comes_back
     )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_answer_through_the_gateway_carries_one_traceparent_of_the_browsers_trace(
+    open_gateway: Open, module_service_process: Any
+) -> None:
+    """The gateway relayed the service's `traceparent` beside its own: two values in one
+    answer, which W3C Trace Context does not allow (tracing tools drop or misread it). Now the
+    service continues the gateway's trace and the answer carries the gateway's one."""
+    intake = module_service_process("intake")
+    await intake.start_async()
+    browser = await open_gateway(upstreams={"intake": intake.base_url})
+    await browser.sign_in()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    sent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    answer = await browser.http.get("/api/intake/v1/reports", headers={"traceparent": sent})
+    assert answer.status_code == 200
+    values = answer.headers.get_list("traceparent")
+    assert len(values) == 1, values
+    assert "," not in values[0]
+    assert values[0].split("-")[1] == trace_id

@@ -15,6 +15,7 @@ import time
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from shouwang_contracts.trace import current_traceparent
 from shouwang_servicekit.problems import Problem
 from starlette.background import BackgroundTask
 
@@ -32,7 +33,6 @@ _REQUEST_HEADERS = (
     "content-length",
     "idempotency-key",
     "if-match",
-    "traceparent",
 )
 _RESPONSE_HEADERS = (
     "content-type",
@@ -41,7 +41,6 @@ _RESPONSE_HEADERS = (
     "location",
     "retry-after",
     "idempotent-replayed",
-    "traceparent",
     "www-authenticate",
 )
 
@@ -101,6 +100,12 @@ def _forwarded_headers(request: Request) -> dict[str, str]:
     # client would lock every staff member out of confirming an alert.
     if request.client is not None:
         headers["x-forwarded-for"] = request.client.host
+    # The service continues the gateway's trace (which adopted the browser's, if it sent one),
+    # and the browser gets the gateway's one `traceparent` back: relaying the service's too
+    # gave the answer two, which a trace context does not allow.
+    traceparent = current_traceparent()
+    if traceparent:
+        headers["traceparent"] = traceparent
     return headers
 
 
