@@ -83,13 +83,16 @@ class IntakeSettings(SharedSettings):
         grudge, a stolen phone) is slowed, never silently dropped. A report refused for
         what it says (400, 422: a mistyped student number, an unknown signal, a note too
         long) is given back: a dorm leader on a phone who mistypes three times can still
-        report the student in crisis. Every request still counts against the person's
-        request limit, which holds a token sending refused reports flat out."""
+        report the student in crisis. So is one intake could not take (503: Kafka or the
+        database away): the app keeps the report and sends it again after `Retry-After`, and
+        a floor leader retrying through a ten-minute outage must not find the allowance spent
+        when it ends. Every request still counts against the person's request limit, which
+        holds a token sending refused reports flat out."""
         per_hour = self.reports_per_reporter_per_hour
         return RouteLimit(
             "reports",
             ("POST /v1/reports",),
             RateLimiter(per_hour, 3600, burst=max(1, per_hour // 3)),
             ("上报", "reports"),
-            given_back=frozenset({400, 422}),
+            given_back=frozenset({400, 422, 503}),
         )
