@@ -12,6 +12,10 @@ export function heldUntil(items: PendingReport[], now: number): number | null {
 export function waitWords(at: number, now: number, t: Composer['t'], locale: string): string {
   const seconds = Math.max(1, Math.ceil((at - now) / 1000))
   if (seconds < 60) return t('report.held.inSeconds', { n: seconds })
-  const time = new Date(at).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', hour12: false })
-  return t('report.held.inMinutes', { n: Math.round(seconds / 60), time })
+  return t('report.held.inMinutes', { n: Math.round(seconds / 60), time: clockTime(at, locale) })
+}
+
+/** "10:32": a time of today on the phone's clock, 24-hour in either language. */
+export function clockTime(at: number, locale: string): string {
+  return new Date(at).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', hour12: false })
 }
