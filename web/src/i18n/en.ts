@@ -60,6 +60,7 @@ const en: typeof zh = {
     note: 'Anything to add (optional)',
     notePlaceholder: 'What you saw or heard. Only the staff responsible can read it.',
     when: 'When did you notice',
+    whenSaid: 'Noticed: {when}',
     where: 'Where (optional)',
     wherePlaceholder: 'e.g. Building 8, room 202',
     submit: 'Send report',

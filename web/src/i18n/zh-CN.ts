@@ -58,6 +58,7 @@ export default {
     note: '补充说明（选填）',
     notePlaceholder: '说说你看到或听到的情况。只有负责的老师能看到。',
     when: '什么时候注意到的',
+    whenSaid: '观察时间：{when}',
     where: '地点（选填）',
     wherePlaceholder: '例如 8号楼202',
     submit: '提交上报',
