@@ -317,6 +317,8 @@ const en: typeof zh = {
     overrideReason: 'Override reason',
     outcome: 'Outcome',
     dueAt: 'When',
+    dueAtPick: 'Pick when to follow up next',
+    dueAtSaid: 'Follow up on {when}',
     purpose: 'Purpose',
     description: 'Description',
     kind: 'Kind',

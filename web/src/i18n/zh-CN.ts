@@ -317,6 +317,8 @@ export default {
     overrideReason: '覆盖理由',
     outcome: '结案结果',
     dueAt: '时间',
+    dueAtPick: '选择下次回访的时间',
+    dueAtSaid: '回访时间：{when}',
     purpose: '目的',
     description: '说明',
     kind: '类型',
