@@ -55,6 +55,18 @@ test('a report refused for now (429) is said NOT sent, kept, and sent once after
   await shot(page, 'phone-report-limited')
   await accessible(page)
 
+  // "My reports" (in another tab, so this page keeps its notice) lists it apart from the sent
+  // ones, going at the time the notice said; opening it sends nothing.
+  const at = /（(\d\d:\d\d)）/.exec((await held.textContent()) ?? '')?.[1]
+  const mine = await ctx.newPage()
+  await mine.goto('/report/receipts')
+  await expect(mine.getByTestId('mine-device')).toContainText(`等待发送（约 ${at} 自动发送）`)
+  expect(await mine.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0)
+  await shot(mine, 'phone-my-reports-held')
+  await accessible(mine)
+  await mine.close()
+  expect(keys).toHaveLength(1)
+
   // The network coming back and the page's 30-s retries send nothing before Retry-After.
   await ctx.setOffline(true)
   await ctx.setOffline(false)

@@ -93,10 +93,38 @@ describe('the case page', () => {
   })
 
   it('gives a counselor the steps, the acknowledgement and the records', async () => {
+    const warn = vi.spyOn(console, 'warn')
     const wrapper = await mountCase('residence_counselor')
+    // The plan's table asks for no message it lacks ("actionKind.undefined").
+    expect(warn.mock.calls.flat().filter((m) => String(m).includes('Not found'))).toEqual([])
+    warn.mockRestore()
     expect(wrapper.findAll('[data-step]').map((b) => b.attributes('data-step'))).toEqual(['intervention', 'monitoring'])
     expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
     expect(urls.some((u) => u.endsWith('/notes'))).toBe(true)
+  })
+
+  it('says an open follow-up has no finding yet, and the time picked for the next in the page language', async () => {
+    // At 375 px the finding box was blank, and the native time field read "mm/dd/yyyy, --:-- --"
+    // under a hidden label.
+    const followUp = { follow_up_id: 'f1', purpose: 'routine', due_at: '2026-12-08T01:00:00Z', assignee_ref: null, status: 'scheduled', closed_at: null, missed: false }
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (url === '/api/casework/v1/cases/c1') return answer({ ...DETAIL, follow_ups: [followUp] })
+        if (url.endsWith('/history') || url.endsWith('/notes')) return answer([])
+        if (url.endsWith('/plan')) return answer({ version: 1, actions: [], review_dates: [] })
+        return answer({ items: [] })
+      }),
+    )
+    const wrapper = await mountCase('residence_counselor')
+    const finding = wrapper.get('[data-testid="follow-up-finding"]').element as HTMLSelectElement
+    expect(finding.selectedOptions[0]?.textContent).toBe('结论未记录')
+    const due = wrapper.get('#follow-up-due')
+    const said = wrapper.get('[data-testid="follow-up-due-said"]')
+    expect(due.attributes('aria-describedby')).toBe(said.attributes('id'))
+    expect(said.text()).toBe('选择下次回访的时间')
+    await due.setValue('2026-12-09T09:30')
+    expect(said.text()).toBe('回访时间：2026年12月9日 09:30')
   })
 
   it('says on the page why a case cannot be opened, and where to go instead', async () => {

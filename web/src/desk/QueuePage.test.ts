@@ -112,6 +112,17 @@ describe('an empty queue of mine', () => {
     expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(0)
   })
 
+  it('asks for no message it lacks (a reader would see "state.undefined")', async () => {
+    // Element Plus renders each column's slot once with an empty row to find nested columns.
+    const warn = vi.spyOn(console, 'warn')
+    const wrapper = await mountQueue()
+    await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
+    await flushPromises()
+    expect(wrapper.get('[data-testid="queue"]').text()).toContain('发现') // each row's state, named
+    expect(warn.mock.calls.flat().filter((m) => String(m).includes('Not found'))).toEqual([])
+    warn.mockRestore()
+  })
+
   it('is simply empty when the scope is empty too', async () => {
     scope = []
     const wrapper = await mountQueue()

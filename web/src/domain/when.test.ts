@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatWhen } from './when'
+import { formatClock, formatWhen } from './when'
 
 describe('when, on the desk', () => {
   it('is a Chinese date without seconds on a zh-CN page', () => {
@@ -13,5 +13,14 @@ describe('when, on the desk', () => {
 
   it('names the month in English, on a 24-hour clock', () => {
     expect(formatWhen('2026-12-07T15:13:56Z', 'en')).toMatch(/^Dec [78], 2026, \d{2}:13$/)
+  })
+
+  it('reads five past midnight as 00:05 in English too, never 24:05', () => {
+    // `hour12: false` gave "Dec 7, 2026, 24:05" and a held report "at about 24:05".
+    const midnight = new Date(2026, 11, 7, 0, 5, 9)
+    expect(formatWhen(midnight.toISOString(), 'en')).toBe('Dec 7, 2026, 00:05')
+    expect(formatClock(midnight.getTime(), 'en')).toBe('00:05')
+    expect(formatClock(midnight.getTime(), 'en', true)).toBe('00:05:09')
+    expect(formatClock(midnight.getTime(), 'zh-CN')).toBe('00:05')
   })
 })

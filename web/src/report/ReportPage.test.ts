@@ -190,6 +190,20 @@ describe('the report page', () => {
     expect(wrapper.text()).toContain('If a student is in danger now, do not wait for the report')
   })
 
+  it('says the chosen time in the page language beside the native field, which follows the browser', async () => {
+    const { wrapper } = await mountPage()
+    const field = wrapper.get('#field-observedAt')
+    const said = wrapper.get('[data-testid="observed-said"]')
+    expect(document.getElementById(field.attributes('aria-describedby')!)).toBe(said.element) // read with the field
+    await field.setValue('2026-12-07T17:39')
+    expect(said.text()).toBe('观察时间：12月7日 17:39')
+    i18n.global.locale.value = 'en'
+    await flushPromises()
+    expect(said.text()).toBe('Noticed: Dec 7, 17:39')
+    await field.setValue('')
+    expect(said.text()).toBe('')
+  })
+
   it('asks the reporter to call first when someone may be in danger now', async () => {
     const { wrapper } = await mountPage()
     expect(wrapper.text()).not.toContain('如果这件事正在发生')

@@ -15,6 +15,6 @@ export function formatTime(iso: string, locale: string): string {
     day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
-    hour12: false,
+    hourCycle: 'h23', // not hour12: false, which reads 00:05 as "24:05" in English
   })
 }
