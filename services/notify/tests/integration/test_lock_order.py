@@ -1,0 +1,146 @@
+"""The planning lanes never wait on each other in a circle: PostgreSQL would break the
+circle after `deadlock_timeout` by failing one of them, perhaps the urgent lane, and a
+critical alert would wait out the detector and the retry before its first message.
+
+Each test pins one interleaving with asyncio events and waits on what PostgreSQL says
+(`pg_locks`), never on time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from notify_delivery import CAMPUS, FAST_RETRY, SHANGHAI, load_samples, notice, open_case, rows
+from notify_delivery import place_student as place
+from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.pseudonym import Pseudonymizer
+from shouwang_contracts.vocabulary import Severity
+from shouwang_notify.adapters import inbox, state
+from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.service_layer.planner import AlertPlanner
+from shouwang_notify.service_layer.policy import (
+    CRITICAL_PRIORITY,
+    LOWEST_PRIORITY,
+    PRIORITY,
+    NotifyPolicy,
+)
+from test_lanes import landing
+
+pytestmark = pytest.mark.integration
+POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, burst_window=timedelta(0))
+BULK = {"min_priority": CRITICAL_PRIORITY + 1, "max_priority": LOWEST_PRIORITY}
+URGENT = {"min_priority": CRITICAL_PRIORITY, "max_priority": CRITICAL_PRIORITY}
+
+
+async def lock_waits(pool: asyncpg.Pool) -> int:
+    """The locks sessions of this database wait for now."""
+    async with pool.acquire() as conn:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
+                " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
+        )
+
+
+async def until_blocked_or_done(
+    pool: asyncpg.Pool, task: asyncio.Task[Any], waits: int = 1
+) -> None:
+    """Until `waits` locks are waited for (`task` the last to wait), or `task` ended."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while not task.done() and await lock_waits(pool) < waits:
+        assert asyncio.get_running_loop().time() < deadline, "the planner neither ran nor waited"
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def pausing_after_first_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[asyncio.Event, asyncio.Event, Callable[[asyncio.Task[Any]], None]]]:
+    """The planner chosen by `pause_in` stops right after its first `open_cases_of` (its case
+    locks held) until `go_on` is set; `locked` tells it stopped there."""
+    real = state.open_cases_of
+    locked, go_on = asyncio.Event(), asyncio.Event()
+    paused: dict[str, asyncio.Task[Any] | None] = {"task": None}
+
+    async def open_cases_of(
+        conn: asyncpg.Connection, students: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], state.CaseState]:
+        cases = await real(conn, students)
+        if asyncio.current_task() is paused["task"] and not locked.is_set():
+            locked.set()
+            await go_on.wait()
+        return cases
+
+    def pause_in(task: asyncio.Task[Any]) -> None:
+        paused["task"] = task
+
+    monkeypatch.setattr(state, "open_cases_of", open_cases_of)
+    yield locked, go_on, pause_in
+
+
+async def in_lock_order(pool: asyncpg.Pool, refs: list[str]) -> list[str]:
+    """`refs` in the order PostgreSQL sorts (and so locks) them."""
+    found = await rows(pool, "SELECT s FROM unnest($1::text[]) AS s ORDER BY s", refs)
+    return [r["s"] for r in found]
+
+
+async def students_in_lock_order(pool: asyncpg.Pool, pseudonyms: Pseudonymizer) -> list[str]:
+    """Two students with open cases, in lock order."""
+    refs = [await place(pool, pseudonyms, number) for number in ("2024000101", "2024000102")]
+    for ref in refs:
+        await open_case(pool, ref)
+    return await in_lock_order(pool, refs)
+
+
+async def test_a_bulk_batch_tried_alert_by_alert_never_deadlocks_the_urgent_lane(
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A census batch with one alert that cannot be planned is tried alert by alert, in the
+    inbox's order: it locked the later student's case, then wanted the earlier one's, while
+    the urgent lane (in sorted order) held the earlier and wanted the later: 40P01."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    first, second = await students_in_lock_order(notify_pool, pseudonyms)
+    # The census batch, in the inbox's order: an alert that cannot be planned, then the later
+    # student's, then the earlier student's.
+    poison = inbox.Landing(
+        "poison-event",
+        "shouwang.alert.unknown",
+        CAMPUS,
+        PRIORITY[Severity.SEVERE],
+        b'{"type": "x"}',
+    )
+    severe = [
+        notice(pseudonyms, Severity.SEVERE, student_ref=second),
+        notice(pseudonyms, Severity.SEVERE, student_ref=first),
+    ]
+    critical = [notice(pseudonyms, Severity.CRITICAL, student_ref=ref) for ref in (first, second)]
+    landed = [landing(alert) for alert in severe + critical]
+    async with worker_transaction(notify_pool) as conn:
+        await inbox.land(conn, [poison, *landed[:2]])
+        await inbox.land(conn, landed[2:])
+    planner = AlertPlanner(notify_pool, cipher, POLICY)
+
+    async with pausing_after_first_lock(monkeypatch) as (locked, go_on, pause_in):
+        bulk = asyncio.create_task(planner.plan_once(**BULK, limit=10))
+        pause_in(bulk)
+        await locked.wait()
+        urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
+        await until_blocked_or_done(notify_pool, urgent)
+        go_on.set()
+        results = await asyncio.gather(bulk, urgent, return_exceptions=True)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert results == [3, 2]
+    planned = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
+    assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in landed}
+    left = await rows(notify_pool, "SELECT event_id, attempts FROM alert_inbox")
+    assert [(r["event_id"], r["attempts"]) for r in left] == [("poison-event", 1)]
