@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,7 +19,7 @@ from notify_delivery import CAMPUS, FAST_RETRY, SHANGHAI, load_samples, notice, 
 from notify_delivery import place_student as place
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Severity
+from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters import inbox, state
 from shouwang_notify.adapters.db import worker_transaction
 from shouwang_notify.service_layer.planner import AlertPlanner
@@ -144,3 +144,66 @@ async def test_a_bulk_batch_tried_alert_by_alert_never_deadlocks_the_urgent_lane
     assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in landed}
     left = await rows(notify_pool, "SELECT event_id, attempts FROM alert_inbox")
     assert [(r["event_id"], r["attempts"]) for r in left] == [("poison-event", 1)]
+
+
+async def test_two_lanes_open_their_oversight_windows_in_one_order(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Two college leaders oversee four students. The census batch's students bring the
+    leaders in one order, the urgent batch's in the other; each lane's one statement that
+    opens (or finds open) the leaders' windows locked them in its batch's order: 40P01."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    leaders = await in_lock_order(
+        notify_pool, [pseudonyms.person_ref(CAMPUS, code) for code in ("T4001", "T4002")]
+    )
+    students = await in_lock_order(
+        notify_pool, [pseudonyms.student_ref(CAMPUS, f"202400020{n}") for n in range(4)]
+    )
+    # Bulk: the first two students, leaders in order; urgent: the last two, leaders reversed.
+    overseen = dict(zip(students, [*leaders, *reversed(leaders)], strict=True))
+    now = datetime.now(UTC)
+    async with worker_transaction(notify_pool) as conn:
+        for student_ref, leader in overseen.items():
+            await conn.execute(
+                "INSERT INTO responsible VALUES ($1, $2, 'college_leader', $3)",
+                CAMPUS,
+                student_ref,
+                leader,
+            )
+        # Each leader's window is open: every notice of the batches waits in it.
+        for leader in leaders:
+            await conn.execute(
+                "INSERT INTO informed_windows (campus_id, person_ref, kind, opened_at)"
+                " VALUES ($1, $2, 'informed', $3)",
+                CAMPUS,
+                leader,
+                now,
+            )
+    alerts = [
+        notice(pseudonyms, severity, student_ref=ref, inform=(Role.COLLEGE_LEADER,))
+        for severity, ref in zip(
+            [Severity.SEVERE] * 2 + [Severity.CRITICAL] * 2, students, strict=True
+        )
+    ]
+    landed = [landing(alert) for alert in alerts]
+    async with worker_transaction(notify_pool) as conn:
+        await inbox.land(conn, landed)
+    planner = AlertPlanner(notify_pool, cipher, POLICY)
+
+    # A third party holds the first leader's window a moment: both lanes queue behind it.
+    async with worker_transaction(notify_pool) as holder:
+        await holder.execute(
+            "SELECT 1 FROM informed_windows WHERE person_ref = $1 FOR UPDATE", leaders[0]
+        )
+        bulk = asyncio.create_task(planner.plan_once(**BULK, limit=10))
+        await until_blocked_or_done(notify_pool, bulk)
+        urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
+        await until_blocked_or_done(notify_pool, urgent, waits=2)
+    results = await asyncio.gather(bulk, urgent, return_exceptions=True)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert results == [2, 2]
+    waiting = await rows(
+        notify_pool, "SELECT source_event_id FROM bundle_items WHERE kind = 'informed'"
+    )
+    assert {r["source_event_id"] for r in waiting} == {a.event_id for a in landed}
