@@ -17,11 +17,17 @@ import asyncpg
 import pytest
 from notify_delivery import CAMPUS, FAST_RETRY, SHANGHAI, load_samples, notice, open_case, rows
 from notify_delivery import place_student as place
+from notify_handlers import record
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.casework import CaseOpened
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_notify.adapters import inbox, state
 from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.container import Notify
+from shouwang_notify.entrypoints import consumers
+from shouwang_notify.entrypoints.consumers import decode_case_event
 from shouwang_notify.service_layer.planner import AlertPlanner
 from shouwang_notify.service_layer.policy import (
     CRITICAL_PRIORITY,
@@ -207,3 +213,63 @@ async def test_two_lanes_open_their_oversight_windows_in_one_order(
         notify_pool, "SELECT source_event_id FROM bundle_items WHERE kind = 'informed'"
     )
     assert {r["source_event_id"] for r in waiting} == {a.event_id for a in landed}
+
+
+def reopened(case_id: str, student_ref: str) -> Envelope[Any]:
+    """Casework's word on a case notify has (a redelivered opening, as a census sends)."""
+    event = CaseOpened(
+        case_id=case_id,
+        student_ref=student_ref,
+        severity=Severity.SEVERE,
+        owner_ref=None,
+        owner_role=Role.COUNSELING_CENTER,
+        opened_at=datetime.now(UTC),
+    )
+    decoded = decode_case_event(record(event, student_ref))
+    assert decoded is not None
+    return decoded
+
+
+async def test_a_slice_of_case_events_never_deadlocks_the_urgent_lane(
+    notify: Notify,
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cases consumer applies a slice of events in one transaction: event by event, it
+    locked the later student's case, then the earlier one's, while the urgent lane held the
+    earlier and wanted the later (40P01, one of them failed)."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    first, second = await students_in_lock_order(notify_pool, pseudonyms)
+    found = await rows(notify_pool, "SELECT case_id, student_ref FROM cases")
+    case_of = {r["student_ref"]: r["case_id"] for r in found}
+    critical = [
+        landing(notice(pseudonyms, Severity.CRITICAL, student_ref=ref)) for ref in (first, second)
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        await inbox.land(conn, critical)
+    planner = AlertPlanner(notify_pool, cipher, POLICY)
+
+    real = consumers.apply_case_event
+    applied, go_on = asyncio.Event(), asyncio.Event()
+
+    async def apply_case_event(conn: asyncpg.Connection, *args: Any) -> None:
+        await real(conn, *args)
+        if not applied.is_set():  # the slice's first event applied: its case is locked
+            applied.set()
+            await go_on.wait()
+
+    monkeypatch.setattr(consumers, "apply_case_event", apply_case_event)
+    slice_ = [reopened(case_of[second], second), reopened(case_of[first], first)]
+    consumer = asyncio.create_task(consumers.on_case_events(notify, slice_))
+    await applied.wait()
+    urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
+    await until_blocked_or_done(notify_pool, urgent)
+    go_on.set()
+    results = await asyncio.gather(consumer, urgent, return_exceptions=True)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert results == [["applied", "applied"], 2]
+    planned = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
+    assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in critical}
