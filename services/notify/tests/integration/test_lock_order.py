@@ -273,3 +273,70 @@ async def test_a_slice_of_case_events_never_deadlocks_the_urgent_lane(
     assert results == [["applied", "applied"], 2]
     planned = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
     assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in critical}
+
+
+async def test_two_urgent_planners_open_their_burst_windows_in_one_order(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher, pseudonyms: Pseudonymizer
+) -> None:
+    """Burst windows are per channel: a planner opened them a channel at a time, in the order
+    its batch first used each channel. One urgent batch reaches a counselor by WeCom before
+    the on-duty line by SMS, the other the counseling center by SMS first: they locked the
+    windows crosswise (40P01)."""
+    await load_samples(notify_pool, cipher, pseudonyms)
+    counselor, center = (pseudonyms.person_ref(CAMPUS, code) for code in ("T1001", "T3001"))
+    students = await in_lock_order(
+        notify_pool, [pseudonyms.student_ref(CAMPUS, f"202400030{n}") for n in range(4)]
+    )
+    # Each batch: the first student's owner, then the second's (WeCom, SMS; then SMS, WeCom).
+    owners = [
+        (Role.RESIDENCE_COUNSELOR, counselor),
+        (Role.COUNSELING_CENTER, center),
+        (Role.COUNSELING_CENTER, center),
+        (Role.RESIDENCE_COUNSELOR, counselor),
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        for student_ref, (role, person_ref) in zip(students, owners, strict=True):
+            await conn.execute(
+                "INSERT INTO responsible VALUES ($1, $2, $3, $4)",
+                CAMPUS,
+                student_ref,
+                role.value,
+                person_ref,
+            )
+        await conn.execute(
+            "INSERT INTO informed_windows (campus_id, person_ref, kind, opened_at)"
+            " VALUES ($1, $2, $3, now())",
+            CAMPUS,
+            counselor,
+            f"alerts:wecom:{PRIORITY[Severity.CRITICAL]}",
+        )
+    alerts = [
+        landing(notice(pseudonyms, Severity.CRITICAL, student_ref=ref, owner=role, inform=()))
+        for ref, (role, _) in zip(students, owners, strict=True)
+    ]
+    async with worker_transaction(notify_pool) as conn:
+        await inbox.land(conn, alerts[:2])
+    bursts = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI)
+    planner = AlertPlanner(notify_pool, cipher, bursts)
+
+    # A third party holds the counselor's WeCom window: the first batch waits there first.
+    async with worker_transaction(notify_pool) as holder:
+        await holder.execute(
+            "SELECT 1 FROM informed_windows WHERE person_ref = $1 FOR UPDATE", counselor
+        )
+        one = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
+        await until_blocked_or_done(notify_pool, one)
+        async with worker_transaction(notify_pool) as conn:
+            await inbox.land(conn, alerts[2:])
+        other = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
+        await until_blocked_or_done(notify_pool, other, waits=2)
+    results = await asyncio.gather(one, other, return_exceptions=True)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert results == [2, 2]
+    # Each alert went, or waits in its owner's burst.
+    planned = await rows(
+        notify_pool,
+        "SELECT source_event_id FROM deliveries UNION SELECT source_event_id FROM bundle_items",
+    )
+    assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in alerts}
