@@ -12,9 +12,12 @@ fails (not for the database's sake) is tried alone, in a transaction of its own,
 alone it waits and is tried again later, never dropped; the others of its batch go on.
 
 Every planning transaction locks the rows it touches in one order: the students' open cases
-in (campus, student) order in one statement, then each table of people's windows in (campus,
-person) order in one statement. So neither lane, nor two urgent planners, can wait on each
-other in a circle (which PostgreSQL breaks by failing one, after `deadlock_timeout`).
+in (campus, student, case) order in one statement (as the cases consumer locks a slice's
+cases), then the people's oversight windows in (campus, person) order in one statement, then
+their burst windows channel by channel in sorted order, each in (campus, person) order. So
+neither lane, nor two urgent planners, nor a planner and the cases consumer, can wait on each
+other in a circle (which PostgreSQL breaks by failing one, after `deadlock_timeout`, perhaps
+the urgent lane: test_lock_order.py).
 """
 
 from __future__ import annotations
