@@ -87,6 +87,14 @@ async def take(
     ]
 
 
+async def retake(conn: asyncpg.Connection, inbox_id: int) -> bool:
+    """Lock one alert a planner took before, unless it was planned or taken since."""
+    found = await conn.fetchval(
+        "SELECT id FROM alert_inbox WHERE id = $1 FOR UPDATE SKIP LOCKED", inbox_id
+    )
+    return found is not None
+
+
 async def remove(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     await conn.execute("DELETE FROM alert_inbox WHERE id = ANY($1::bigint[])", list(ids))
 

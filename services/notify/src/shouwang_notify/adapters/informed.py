@@ -24,14 +24,17 @@ async def open_windows(
 ) -> dict[Person, tuple[datetime, bool]]:
     """Each person's window of `kind`: when it opened, and whether it opened now (no window
     of theirs was open: their first notice goes at once). One statement decides it for all
-    of them, so two planners that race for one person open one window between them."""
+    of them, so two planners that race for one person open one window between them. The
+    windows are locked in (campus, person) order, whatever the order of `people`: two
+    planners each locking its batch's people in its own order wait on each other in a
+    circle (40P01)."""
     rows = await conn.fetch(
         """
         WITH asked AS (
             SELECT * FROM unnest($1::text[], $2::text[]) AS a(campus_id, person_ref)
         ), opened AS (
             INSERT INTO informed_windows (campus_id, person_ref, kind, opened_at)
-            SELECT campus_id, person_ref, $5, $3 FROM asked
+            SELECT campus_id, person_ref, $5, $3 FROM asked ORDER BY campus_id, person_ref
             ON CONFLICT (campus_id, person_ref, kind) DO UPDATE SET opened_at = EXCLUDED.opened_at
                 WHERE informed_windows.opened_at <= EXCLUDED.opened_at - $4::interval
             RETURNING campus_id, person_ref, opened_at

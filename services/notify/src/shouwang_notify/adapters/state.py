@@ -95,6 +95,17 @@ def _case(row: asyncpg.Record) -> CaseState:
     )
 
 
+# The one order in which transactions lock several cases: by student, then by case (a key
+# no update changes, unlike `updated_at`). Both statements below lock in it.
+_OPEN_CASES_LOCKED = (
+    "SELECT c.* FROM cases c JOIN unnest($1::text[], $2::text[]) AS p(cid, s)"
+    " ON c.campus_id = p.cid AND c.student_ref = p.s WHERE c.closed_at IS NULL"
+    " ORDER BY c.campus_id, c.student_ref, c.case_id FOR UPDATE OF c"
+)
+_CASES_LOCKED = (
+    "SELECT 1 FROM cases c WHERE c.case_id = ANY($1::text[])"
+    " ORDER BY c.campus_id, c.student_ref, c.case_id FOR UPDATE OF c"
+)
 _OPEN_CASE = (
     "SELECT * FROM cases WHERE campus_id = $1 AND student_ref = $2 AND closed_at IS NULL"
     " ORDER BY updated_at DESC LIMIT 1"
@@ -120,18 +131,26 @@ async def open_cases_of(
     conn: asyncpg.Connection, students: list[tuple[str, str]]
 ) -> dict[tuple[str, str], CaseState]:
     """Each of these students' open case, locked, in one statement. Rows are locked in
-    (campus, student) order, so two planners never wait on each other in a circle."""
+    (campus, student, case) order, as every transaction that locks several cases locks
+    them, so none waits on another in a circle."""
     rows = await conn.fetch(
-        "SELECT c.* FROM cases c JOIN unnest($1::text[], $2::text[]) AS p(cid, s)"
-        " ON c.campus_id = p.cid AND c.student_ref = p.s WHERE c.closed_at IS NULL"
-        " ORDER BY c.campus_id, c.student_ref, c.updated_at DESC FOR UPDATE OF c",
+        _OPEN_CASES_LOCKED,
         [c for c, _ in students],
         [s for _, s in students],
     )
-    cases: dict[tuple[str, str], CaseState] = {}
+    latest: dict[tuple[str, str], asyncpg.Record] = {}
     for row in rows:  # the latest open case of each student, as `open_case_of` takes
-        cases.setdefault((row["campus_id"], row["student_ref"]), _case(row))
-    return cases
+        key = (row["campus_id"], row["student_ref"])
+        if key not in latest or row["updated_at"] > latest[key]["updated_at"]:
+            latest[key] = row
+    return {key: _case(row) for key, row in latest.items()}
+
+
+async def lock_cases(conn: asyncpg.Connection, case_ids: list[str]) -> None:
+    """Lock these cases (those notify has) in one statement, in (campus, student, case)
+    order: a transaction that goes on to update them one by one, in any order, then never
+    waits for a case another transaction holds while holding one that one waits for."""
+    await conn.execute(_CASES_LOCKED, case_ids)
 
 
 async def get_case(

@@ -31,7 +31,7 @@ from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_servicekit.kafka.consumers import event_type
 
 from .. import metrics
-from ..adapters import inbox
+from ..adapters import inbox, state
 from ..adapters.db import claim_event, worker_transaction
 from ..adapters.inbox import Landing
 from ..container import Notify
@@ -164,6 +164,11 @@ async def on_case_events(notify: Notify, events: Sequence[Envelope[Payload] | No
     outcomes: list[str] = []
     for first in range(0, len(events), CASE_EVENTS_PER_TRANSACTION):
         async with worker_transaction(notify.pool) as conn:
+            # The slice's cases, locked up front in the planners' order: locked event by
+            # event, two cases could be taken in the order a planner takes them reversed.
+            await state.lock_cases(
+                conn, _case_ids(events[first : first + CASE_EVENTS_PER_TRANSACTION])
+            )
             for envelope in events[first : first + CASE_EVENTS_PER_TRANSACTION]:
                 if envelope is None:
                     outcomes.append(SKIPPED)
@@ -180,6 +185,11 @@ async def on_case_events(notify: Notify, events: Sequence[Envelope[Payload] | No
     if APPLIED in outcomes:
         notify.wake_dispatcher()
     return outcomes
+
+
+def _case_ids(events: Sequence[Envelope[Payload] | None]) -> list[str]:
+    """The cases these events are about."""
+    return sorted({e.data.case_id for e in events if e is not None and hasattr(e.data, "case_id")})
 
 
 async def on_case_event(notify: Notify, record: Any) -> str:

@@ -77,7 +77,9 @@ async def hold_bursts(
             by_channel[new.channel].append((index, new))
     held: set[int] = set()
     waiting: list[informed.Waiting] = []
-    for channel, news in by_channel.items():
+    # Channel by channel in one order (and each statement in (campus, person) order): in the
+    # order the batch first used each, two planners would lock each other's windows crosswise.
+    for channel, news in sorted(by_channel.items()):
         windows = await _windows(conn, policy, channel, [n for _, n in news], now)
         used: set[tuple[int, Person]] = set()
         # The gravest (then the earliest) of a fresh window is the one that goes at once.

@@ -8,8 +8,16 @@ long as one of 5 and three planners of 5 fell behind 100 alerts a second. The bu
 the rest, the gravest first, many per transaction. Each
 alert's messages are queued and the alert removed from the inbox in one transaction, so a
 planner killed halfway leaves the alert waiting, never half planned. An alert whose planning
-fails (not for the database's sake) is tried alone, and if it fails alone it waits and is
-tried again later, never dropped; the others of its batch go on.
+fails (not for the database's sake) is tried alone, in a transaction of its own, and if it fails
+alone it waits and is tried again later, never dropped; the others of its batch go on.
+
+Every planning transaction locks the rows it touches in one order: the students' open cases
+in (campus, student, case) order in one statement (as the cases consumer locks a slice's
+cases), then the people's oversight windows in (campus, person) order in one statement, then
+their burst windows channel by channel in sorted order, each in (campus, person) order. So
+neither lane, nor two urgent planners, nor a planner and the cases consumer, can wait on each
+other in a circle (which PostgreSQL breaks by failing one, after `deadlock_timeout`, perhaps
+the urgent lane: test_lock_order.py).
 """
 
 from __future__ import annotations
@@ -155,10 +163,19 @@ class AlertPlanner:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                for waiting in taken:
-                    await self._plan_alone(conn, waiting, now)
+                failed = True
             else:
+                failed = False
                 await inbox.remove(conn, [waiting.id for waiting in taken])
+        if failed:
+            # Each alert alone, in a transaction of its own: locks kept from one alert's
+            # savepoint to the next would be taken in the inbox's order, not the students'
+            # (and the people's) order every planning transaction takes them in, and so
+            # could close a circle with another lane (PostgreSQL then fails one: 40P01).
+            for waiting in taken:
+                async with worker_transaction(self.pool) as conn:
+                    if await inbox.retake(conn, waiting.id):
+                        await self._plan_alone(conn, waiting, now)
         self.planned()
         return len(taken)
 
