@@ -142,6 +142,9 @@ async def issue_links(
         merged[(r.alert_id, r.person_ref)] = r
     if not merged:
         return {}
+    # In (alert, person) order, as every planner's other locks are taken in one order: two
+    # transactions upserting the same pairs in opposite orders would wait for each other.
+    ordered = [merged[key] for key in sorted(merged)]
     rows = await conn.fetch(
         """
         INSERT INTO ack_links (link_id, campus_id, alert_id, student_ref, person_ref, role,
@@ -154,15 +157,15 @@ async def issue_links(
                 role = EXCLUDED.role
         RETURNING link_id, alert_id, person_ref
         """,
-        [uuid.uuid4() for _ in merged],
+        [uuid.uuid4() for _ in ordered],
         *(
-            [getattr(r, name) for r in merged.values()]
+            [getattr(r, name) for r in ordered]
             for name in ("campus_id", "alert_id", "student_ref", "person_ref", "role")
         ),
-        [r.severity for r in merged.values()],
-        [r.ack_deadline for r in merged.values()],
-        [new_short_code() for _ in merged],
-        [r.expires_at for r in merged.values()],
+        [r.severity for r in ordered],
+        [r.ack_deadline for r in ordered],
+        [new_short_code() for _ in ordered],
+        [r.expires_at for r in ordered],
     )
     return {(row["alert_id"], row["person_ref"]): str(row["link_id"]) for row in rows}
 
