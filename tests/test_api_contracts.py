@@ -104,8 +104,12 @@ def platform(
         "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000",
     }
     started = {name: module_service_process(name, env) for name in SERVICES}
+    # All six start at once and are then waited for: their imports and connections overlap
+    # instead of queueing one service behind another.
     for process in started.values():
-        process.start()
+        process.launch()
+    for process in started.values():
+        process.wait_ready()
     return started
 
 

@@ -178,15 +178,24 @@ class Ledger:
         wanted = {f"shouwang.{t}" for t in types}
         return [e for e in self.events.values() if e["type"] in wanted]
 
-    async def settle(self, done: Callable[[], bool], within: float, quiet: float = 12.0) -> None:
-        """Read until `done()` holds and nothing new came for `quiet` seconds."""
+    async def settle(
+        self,
+        done: Callable[[], bool],
+        within: float,
+        quiet: float = 12.0,
+        why: Callable[[str], str] | None = None,
+    ) -> None:
+        """Read until `done()` holds and nothing new came for `quiet` seconds. On a timeout
+        the message is passed through `why` (a test's diagnosis) when given."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
             new = await self.read(quiet)
             if done() and new == 0:
                 return
-            assert loop.time() < deadline, f"not settled within {within:.0f}s: {self.summary()}"
+            if loop.time() >= deadline:
+                said = f"not settled within {within:.0f}s: {self.summary()}"
+                raise AssertionError(why(said) if why is not None else said)
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

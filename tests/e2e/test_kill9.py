@@ -25,6 +25,7 @@ import pytest
 from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.diagnosis import diagnose_processes, last_lines
 from shouwang_devstack.services import ServiceProcess, present_services
 from shouwang_devstack.sinks import LocalSinks
 
@@ -39,6 +40,14 @@ def _sink_messages(data: Path) -> int:
         len(path.read_text("utf-8").splitlines()) for path in (data / "webhooks").glob("*.jsonl")
     )
     return mails + lines
+
+
+def _why(procs: dict[str, ServiceProcess], bootstrap: str, *context: object) -> str:
+    """A failed check's context, then what the platform says about it: each service's last
+    warnings and errors from its log, the dead letters, the consumers that fell behind (read
+    only when the check failed)."""
+    said = "\n".join(map(str, context))
+    return f"{said}\n{diagnose_processes(procs, bootstrap)}"
 
 
 @pytest.mark.timeout(900)
@@ -90,6 +99,13 @@ async def _each_service_stopped_in_turn(
             name: service_process(name, extra.get(name)) for name in names
         }
         await asyncio.gather(*(p.start_async(90) for p in procs.values()))
+        killed: list[tuple[str, int]] = []
+
+        def why(*context: object) -> str:
+            return _why(
+                procs, kafka_bootstrap, f"stopped (service, reports sent): {killed}", *context
+            )
+
         admin = headers(secret, campus, Role.CAMPUS_ADMIN, "A0001")
         async with httpx.AsyncClient(timeout=30) as http, Ledger(kafka_bootstrap, campus) as ledger:
             await load_campus(http, procs["casework"].base_url, procs["notify"].base_url, admin)
@@ -103,7 +119,6 @@ async def _each_service_stopped_in_turn(
 
             stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=reports)
             streaming = asyncio.create_task(stream.run(within=600))
-            killed = []
             for index, name in enumerate(names):
                 # Spread the kills over the stream: each one lands while reports flow.
                 mark = reports * (index + 1) // (len(names) + 1)
@@ -115,14 +130,20 @@ async def _each_service_stopped_in_turn(
                     code = await procs[name].stop_async(within=25)
                     # uvicorn re-raises the signal once shut down, so a clean exit reads -15;
                     # a process that had to be killed after 25 s reads -9.
-                    assert code in (0, -signal.SIGTERM), (name, code)
-                    assert "Application shutdown complete" in procs[name].log_text(), name
+                    assert code in (0, -signal.SIGTERM), (
+                        f"{name} exited {code} on SIGTERM (-9: still running after 25 s); "
+                        f"its last lines:\n{last_lines(procs[name])}"
+                    )
+                    assert "Application shutdown complete" in procs[name].log_text(), (
+                        f"{name} did not say its shutdown was complete; its last lines:\n"
+                        f"{last_lines(procs[name])}"
+                    )
                 killed.append((name, stream.sent))
                 await ledger.read(1.0)
                 await procs[name].start_async(90)
             await streaming
-            assert len(stream.accepted) == reports, stream.answers
-            assert stream.answers[500] == 0, stream.answers
+            assert len(stream.accepted) == reports, why(stream.answers)
+            assert stream.answers[500] == 0, why(stream.answers)
 
             done_census = (
                 await http.get(
@@ -143,22 +164,24 @@ async def _each_service_stopped_in_turn(
                     >= census_rows
                 )
 
-            await ledger.settle(complete, within=420)
+            await ledger.settle(complete, within=420, why=why)
 
         # Nothing lost: every accepted report graded, every accepted census row graded.
-        assert set(stream.accepted) <= ledger.graded_reports()
+        ungraded = set(stream.accepted) - ledger.graded_reports()
+        assert not ungraded, why(f"{len(ungraded)} accepted reports never graded", ledger.summary())
         # Nothing doubled: one assessment per report, per census row.
         per_student = ledger.assessments_per_student("report")
         doubled = {ref: len(per_student[ref]) - n for ref, n in expected.items()}
-        assert {ref: d for ref, d in doubled.items() if d} == {}, killed
-        assert sum(map(len, ledger.assessments_per_student("screening").values())) == census_rows
+        assert {ref: d for ref, d in doubled.items() if d} == {}, why("reports graded twice")
+        screenings = sum(map(len, ledger.assessments_per_student("screening").values()))
+        assert screenings == census_rows, why(f"{screenings} of {census_rows} census rows graded")
         # At most one case per alert and per student; one delivery per message.
-        assert ledger.of("alert.raised"), ledger.summary()
-        assert ledger.doubled_cases() == {}
-        assert ledger.delivered(), ledger.summary()
-        assert ledger.doubled_messages() == {}
-        assert _sink_messages(tmp_path) <= len(ledger.delivered())
-        for proc in procs.values():
-            assert proc.is_running(), proc.log_text()[-3000:]
+        assert ledger.of("alert.raised"), why(ledger.summary())
+        assert ledger.doubled_cases() == {}, why(ledger.doubled_cases())
+        assert ledger.delivered(), why(ledger.summary())
+        assert ledger.doubled_messages() == {}, why(ledger.doubled_messages())
+        assert _sink_messages(tmp_path) <= len(ledger.delivered()), why(ledger.summary())
+        for name, proc in procs.items():
+            assert proc.is_running(), f"{name} is down; its last lines:\n{last_lines(proc)}"
     finally:
         sinks.stop()

@@ -21,6 +21,7 @@ import pytest
 from e2e_support import Ledger, Stream, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.diagnosis import diagnose_processes
 from shouwang_devstack.kafka_cluster import LocalKafkaCluster
 from shouwang_devstack.services import ServiceProcess
 from shouwang_devstack.sinks import LocalSinks
@@ -61,6 +62,14 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
         }
         await asyncio.gather(*(p.start_async(120) for p in procs.values()))
         pids = {name: p.pid for name, p in procs.items()}
+
+        def why(*context: object) -> str:
+            """A failed check's context, each service's last warnings and errors from its
+            log, the dead letters and the consumers behind (read only when a check failed)."""
+            down = [n for n, node in enumerate(cluster.nodes) if not node.is_running()]
+            said = "\n".join([f"brokers down: {down}", *map(str, context)])
+            return f"{said}\n{diagnose_processes(procs, cluster.bootstrap)}"
+
         admin = headers(secret, campus, Role.CAMPUS_ADMIN, "A0001")
         async with (
             httpx.AsyncClient(timeout=30) as http,
@@ -75,7 +84,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                 await ledger.read(0.2)
             cluster.nodes[0].kill()
             await streaming
-            assert len(stream.accepted) == REPORTS, stream.answers
+            assert len(stream.accepted) == REPORTS, why(stream.answers)
 
             # 2. Two brokers down: no acknowledgement is possible, so no 202 may be given.
             cluster.nodes[1].kill()
@@ -97,7 +106,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                 refused[answer.status_code] += 1
                 if answer.status_code == 503:
                     assert answer.headers.get("Retry-After"), answer.headers
-            assert refused == {503: WHILE_DOWN}, refused
+            assert refused == {503: WHILE_DOWN}, why(refused)
 
             # 3. They return; the same reports, sent again, are accepted; nothing restarted.
             await asyncio.gather(cluster.nodes[0].start_async(), cluster.nodes[1].start_async())
@@ -106,7 +115,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
             deadline = loop.time() + 180
             for key in keys:
                 while True:
-                    assert loop.time() < deadline, f"never accepted again: {refused}"
+                    assert loop.time() < deadline, why(f"never accepted again: {refused}")
                     answer = await http.post(
                         f"{procs['intake'].base_url}/v1/reports",
                         json=body,
@@ -115,7 +124,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                     if answer.status_code in (200, 202):
                         late[answer.json()["id"]] = "2024020001"
                         break
-                    assert answer.status_code == 503, answer.text
+                    assert answer.status_code == 503, why(answer.status_code, answer.text)
                     await asyncio.sleep(1)
             accepted = {**stream.accepted, **late}
             assert len(accepted) == REPORTS + WHILE_DOWN
@@ -127,15 +136,17 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                 per_student = ledger.assessments_per_student("report")
                 return all(len(per_student[ref]) >= n for ref, n in expected.items())
 
-            await ledger.settle(complete, within=420)
+            await ledger.settle(complete, within=420, why=why)
 
-        assert set(accepted) <= ledger.graded_reports()
+        ungraded = set(accepted) - ledger.graded_reports()
+        assert not ungraded, why(f"{len(ungraded)} accepted reports never graded", ledger.summary())
         per_student = ledger.assessments_per_student("report")
         doubled = {ref: len(per_student[ref]) - n for ref, n in expected.items()}
-        assert {ref: d for ref, d in doubled.items() if d} == {}
-        assert ledger.doubled_cases() == {}
-        assert ledger.doubled_messages() == {}
-        assert {name: p.pid for name, p in procs.items()} == pids, "a service restarted"
+        assert {ref: d for ref, d in doubled.items() if d} == {}, why("reports graded twice")
+        assert ledger.doubled_cases() == {}, why(ledger.doubled_cases())
+        assert ledger.doubled_messages() == {}, why(ledger.doubled_messages())
+        now = {name: p.pid for name, p in procs.items()}
+        assert now == pids, why(f"a service restarted: pids {pids} then {now}")
     finally:
         sinks.stop()
         cluster.stop()

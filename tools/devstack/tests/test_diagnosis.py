@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from shouwang_devstack.diagnosis import diagnose, warnings_by_service
+from shouwang_devstack.diagnosis import (
+    diagnose,
+    diagnose_processes,
+    last_lines,
+    warnings_by_service,
+)
+from shouwang_devstack.services import ServiceProcess
 
 UP_OUTPUT = """\
 [devstack] triage: starting on http://127.0.0.1:1 (log /x/triage.log)
@@ -82,3 +90,51 @@ def test_an_unreachable_broker_is_said_and_the_rest_still_shown() -> None:
     text = diagnose(UP_OUTPUT, "127.0.0.1:9", {})
     assert "Kafka at 127.0.0.1:9 could not be read" in text
     assert "casework: down" in text
+
+
+@pytest.mark.integration
+async def test_the_diagnosis_reads_kafka_from_inside_a_running_event_loop(
+    kafka_bootstrap: str,
+) -> None:
+    """An async test builds its assertion message while its loop runs."""
+    dead, work, group = await _dead_letters_and_a_lagging_group(kafka_bootstrap)
+    text = diagnose(UP_OUTPUT, kafka_bootstrap)
+    assert f"{dead} 2" in text, text
+    assert f"consumer lag: {group}: {work} 3" in text, text
+
+
+def _record(level: str, message: str, logger: str = "shouwang.triage") -> str:
+    return json.dumps(
+        {"time": "2026-12-07 10:12:37,546", "level": level, "logger": logger, "message": message}
+    )
+
+
+def _process_with_log(tmp_path: Path, name: str, lines: list[str]) -> ServiceProcess:
+    log = tmp_path / f"{name}.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ServiceProcess(name, log_path=log)
+
+
+def test_a_service_process_s_own_log_gives_its_warnings_and_its_last_lines(
+    tmp_path: Path,
+) -> None:
+    triage = _process_with_log(
+        tmp_path,
+        "triage",
+        [
+            _record("INFO", "Started server process [1]", "uvicorn.error"),
+            _record("ERROR", "grading failed; retrying"),
+            _record("INFO", "Waiting for background tasks to complete.", "uvicorn.error"),
+            "a line that is not JSON",
+        ],
+    )
+    notify = _process_with_log(tmp_path, "notify", [_record("INFO", "sent")])
+    text = diagnose_processes({"triage": triage, "notify": notify}, "127.0.0.1:9", {})
+    assert "triage   | 10:12:37,546 ERROR   grading failed; retrying  (shouwang.triage)" in text
+    assert "notify:" not in text  # it said nothing worth seeing
+    assert "Kafka at 127.0.0.1:9 could not be read" in text
+    tail = last_lines(triage, lines=2)
+    assert tail.splitlines() == [
+        "triage   | 10:12:37,546 INFO    Waiting for background tasks to complete.  (uvicorn.error)",
+        "triage   | a line that is not JSON",
+    ]

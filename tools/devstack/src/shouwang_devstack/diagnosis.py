@@ -5,7 +5,9 @@ warnings and errors in `up`'s output), what was dead-lettered (records per `<top
 and which consumer is behind (each group's lag per topic). The last is the one that names a
 lane that stopped without a word: a handler waiting for ever logs nothing and dead-letters
 nothing, but its group's lag never drains. The end-to-end tests add this text to a failed
-demo term's message, so a CI failure says why by itself.
+demo term's message, so a CI failure says why by itself; tests that run each service as a
+`ServiceProcess` of their own (the fault tests) read its log file instead of `up`'s output
+(`diagnose_processes`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from .console import render_line
+from .lifecycle import ManagedProcess
 from .topics import client_from_env
 
 #: A service's log line as `up` prints it: `triage   | 09:19:17,511 WARNING message  (logger)`.
@@ -94,8 +99,12 @@ async def kafka_state(bootstrap: str, env: Mapping[str, str] | None = None) -> K
 
 
 def _kafka_lines(bootstrap: str, env: Mapping[str, str] | None) -> list[str]:
+    # In a thread of its own: an async test's assertion message is built while its event
+    # loop runs, where `asyncio.run` would refuse.
+    read = asyncio.wait_for(kafka_state(bootstrap, env), READ_WITHIN)
     try:
-        state = asyncio.run(asyncio.wait_for(kafka_state(bootstrap, env), READ_WITHIN))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            state = pool.submit(asyncio.run, read).result()
     except Exception as exc:  # the diagnosis must never hide the failure it explains
         return [f"Kafka at {bootstrap} could not be read: {exc!r}"]
     waiting = {topic: n for topic, n in state.dead_letters.items() if n}
@@ -120,3 +129,24 @@ def diagnose(output: str, bootstrap: str, env: Mapping[str, str] | None = None) 
     lines.append(f"--- diagnosis: Kafka at {bootstrap}")
     lines.extend(_kafka_lines(bootstrap, env))
     return "\n".join(lines)
+
+
+def log_lines(name: str, text: str) -> str:
+    """A service's own log (JSON lines) as `up` prints it, `name | HH:MM:SS LEVEL message`."""
+    return "\n".join(f"{name:<8} | {render_line(line)}" for line in text.splitlines())
+
+
+def last_lines(process: ManagedProcess, lines: int = 25, width: int = 300) -> str:
+    """The last lines a process logged since its last start, rendered and cut for a message:
+    what it was doing when it failed to stop or to answer."""
+    rendered = log_lines(process.what, process.log_text()).splitlines()[-lines:]
+    return "\n".join(line[:width] for line in rendered) or f"({process.what} logged nothing)"
+
+
+def diagnose_processes(
+    processes: Mapping[str, ManagedProcess], bootstrap: str, env: Mapping[str, str] | None = None
+) -> str:
+    """`diagnose` for services run as processes of their own: each one's log file since its
+    last start stands for `up`'s output."""
+    output = "\n".join(log_lines(name, p.log_text()) for name, p in processes.items())
+    return diagnose(output, bootstrap, env)

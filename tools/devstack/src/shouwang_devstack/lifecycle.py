@@ -37,6 +37,10 @@ class ManagedProcess:
 
     #: Sent by `stop()`; SIGKILL follows after the grace period.
     STOP_SIGNAL: int = signal.SIGTERM
+    #: Sent by `discard()`, for a process whose data is thrown away next; SIGKILL follows
+    #: after `DISCARD_WITHIN` seconds.
+    DISCARD_SIGNAL: int = signal.SIGTERM
+    DISCARD_WITHIN: float = 5.0
     #: Seconds `start()` waits for readiness and `stop()` for an exit, unless told otherwise.
     READY_WITHIN: float = 60.0
     STOP_WITHIN: float = 30.0
@@ -171,6 +175,16 @@ class ManagedProcess:
         """`STOP_SIGNAL`, wait up to `timeout`, then SIGKILL. Returns the exit code if known."""
         timeout = self.STOP_WITHIN if timeout is None else timeout
         code = terminate(self._proc, sig=self.STOP_SIGNAL, timeout=timeout)
+        if self.pid_path is not None:
+            self.pid_path.unlink(missing_ok=True)
+        return code
+
+    def discard(self) -> int | None:
+        """Stop a process whose data is thrown away right after (a test session's servers):
+        `DISCARD_SIGNAL`, at most `DISCARD_WITHIN` seconds, then SIGKILL. Nothing it would
+        save on a graceful stop is wanted, so nothing is worth waiting for; `stop()` stays
+        graceful for `make down` and for the tests that stop a server and start it again."""
+        code = terminate(self._proc, sig=self.DISCARD_SIGNAL, timeout=self.DISCARD_WITHIN)
         if self.pid_path is not None:
             self.pid_path.unlink(missing_ok=True)
         return code

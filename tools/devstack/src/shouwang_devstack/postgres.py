@@ -58,10 +58,13 @@ class LocalPostgres(ManagedProcess):
 
     `fast=True` turns off fsync, synchronous_commit and full_page_writes: for throwaway test
     clusters only, never for `make up` data. `stop()` is a fast shutdown (SIGINT: roll back,
-    disconnect clients, checkpoint); `kill()` leaves it to recover from WAL on the next start.
+    disconnect clients, checkpoint); `kill()` leaves it to recover from WAL on the next start;
+    `discard()` is an immediate shutdown (SIGQUIT) for a cluster deleted right after.
     """
 
     STOP_SIGNAL = signal.SIGINT
+    # Immediate shutdown: no checkpoint, backends told to quit at once (the data is thrown away).
+    DISCARD_SIGNAL = signal.SIGQUIT
     PID_MARKER = PID_MARKER
 
     data_dir: Path

