@@ -221,7 +221,8 @@ async def test_dead_letters_are_read_and_replayed_as_the_admin_not_a_services_us
     listed = _dlq_command(broker, sasl, [*admin, "list", dlq, "--json"], password)
     assert listed.returncode == 0, listed.stderr
     summary = json.loads(listed.stdout)["summary"]
-    assert {"topic": dlq, "consumer": consumer, "reason": "not valid", "count": 1} in summary
+    ours = [s for s in summary if s["consumer"] == consumer]
+    assert [(s["topic"], s["reason"], s["count"]) for s in ours] == [(dlq, "not valid", 1)]
     replayed = _dlq_command(broker, sasl, [*admin, "replay", dlq, "--consumer", consumer], password)
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1" in replayed.stdout
