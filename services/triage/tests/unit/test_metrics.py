@@ -3,6 +3,9 @@ breach or escalation after a pod starts (a series born at 1 shows no increase)."
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from shouwang_triage import metrics
 
 
@@ -11,9 +14,20 @@ def value(name: str, **labels: str) -> float | None:
 
 
 def test_every_label_set_triage_can_name_starts_at_zero() -> None:
-    assert value("triage_assessments_graded_total", severity="critical", trigger="screening") == 0
-    assert value("triage_alerts_raised_total", severity="severe") == 0
-    assert value("triage_alerts_acknowledged_total", severity="mild") == 0
+    """In a process of its own: tests that run triage's handlers in this one (the urgent lane's
+    deadlock test) count real gradings in the same registry."""
+    probe = (
+        "from shouwang_triage import metrics\n"
+        "get = metrics.REGISTRY.get_sample_value\n"
+        "print(get('triage_assessments_graded_total',"
+        " {'severity': 'critical', 'trigger': 'screening'}),"
+        " get('triage_alerts_raised_total', {'severity': 'severe'}),"
+        " get('triage_alerts_acknowledged_total', {'severity': 'mild'}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["0.0", "0.0", "0.0"], out.stderr
 
 
 def test_a_campus_gets_its_breach_and_escalation_series_at_zero_when_triage_first_knows_it() -> (
