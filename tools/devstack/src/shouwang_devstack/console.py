@@ -55,6 +55,12 @@ def render_line(line: str) -> str:
     return f"{text}  {extras}" if extras else text
 
 
+def service_label(name: str) -> str:
+    """The prefix of a service's log lines in `up`'s output (`triage   |`): the diagnosis of a
+    failed test reads them back by it."""
+    return f"{name:<{max(len('casework'), len(name))}} |"
+
+
 def follow_file(path: Path, offset: int, label: str, stop: threading.Event) -> None:
     """Print new lines of `path` with a prefix until `stop` is set (then drain what is left)."""
     while not path.exists() and not stop.is_set():

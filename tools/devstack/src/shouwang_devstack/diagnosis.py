@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from .console import render_line
+from .console import render_line, service_label
 from .lifecycle import ManagedProcess
 from .topics import client_from_env
 
@@ -133,7 +133,7 @@ def diagnose(output: str, bootstrap: str, env: Mapping[str, str] | None = None) 
 
 def log_lines(name: str, text: str) -> str:
     """A service's own log (JSON lines) as `up` prints it, `name | HH:MM:SS LEVEL message`."""
-    return "\n".join(f"{name:<8} | {render_line(line)}" for line in text.splitlines())
+    return "\n".join(f"{service_label(name)} {render_line(line)}" for line in text.splitlines())
 
 
 def last_lines(process: ManagedProcess, lines: int = 25, width: int = 300) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy
-from .console import follow_file, say
+from .console import follow_file, say, service_label
 from .demo import DEMO_CAMPUS, DEMO_LADDER
 from .kafka import LocalKafka
 from .kafka_cluster import LocalKafkaCluster
@@ -298,8 +298,7 @@ class Stack:
             say(f"{proc.name}: ready on {proc.base_url}")
 
     def _follow(self, proc: ServiceProcess, colour: str) -> None:
-        width = max(len(name) for name in ("casework", proc.name))
-        label = f"{proc.name:<{width}} |"
+        label = service_label(proc.name)
         if sys.stdout.isatty():
             label = f"\033[{colour}m{label}\033[0m"
         thread = threading.Thread(
