@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -35,10 +35,9 @@ from shouwang_notify.service_layer.policy import (
     PRIORITY,
     NotifyPolicy,
 )
-from test_lanes import landing
+from test_lanes import POLICY, landing
 
 pytestmark = pytest.mark.integration
-POLICY = NotifyPolicy(retry=FAST_RETRY, zone=SHANGHAI, burst_window=timedelta(0))
 BULK = {"min_priority": CRITICAL_PRIORITY + 1, "max_priority": LOWEST_PRIORITY}
 URGENT = {"min_priority": CRITICAL_PRIORITY, "max_priority": CRITICAL_PRIORITY}
 
@@ -62,6 +61,14 @@ async def until_blocked_or_done(
     while not task.done() and await lock_waits(pool) < waits:
         assert asyncio.get_running_loop().time() < deadline, "the planner neither ran nor waited"
         await asyncio.sleep(0.02)
+
+
+async def neither_failed(*tasks: asyncio.Task[Any]) -> list[Any]:
+    """The tasks' results once all ended; none may have raised (a deadlock's victim raises
+    `DeadlockDetectedError`)."""
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    return results
 
 
 @contextlib.asynccontextmanager
@@ -142,9 +149,8 @@ async def test_a_bulk_batch_tried_alert_by_alert_never_deadlocks_the_urgent_lane
         urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
         await until_blocked_or_done(notify_pool, urgent)
         go_on.set()
-        results = await asyncio.gather(bulk, urgent, return_exceptions=True)
+        results = await neither_failed(bulk, urgent)
 
-    assert not [r for r in results if isinstance(r, BaseException)], results
     assert results == [3, 2]
     planned = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
     assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in landed}
@@ -205,9 +211,8 @@ async def test_two_lanes_open_their_oversight_windows_in_one_order(
         await until_blocked_or_done(notify_pool, bulk)
         urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
         await until_blocked_or_done(notify_pool, urgent, waits=2)
-    results = await asyncio.gather(bulk, urgent, return_exceptions=True)
+    results = await neither_failed(bulk, urgent)
 
-    assert not [r for r in results if isinstance(r, BaseException)], results
     assert results == [2, 2]
     waiting = await rows(
         notify_pool, "SELECT source_event_id FROM bundle_items WHERE kind = 'informed'"
@@ -267,9 +272,8 @@ async def test_a_slice_of_case_events_never_deadlocks_the_urgent_lane(
     urgent = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
     await until_blocked_or_done(notify_pool, urgent)
     go_on.set()
-    results = await asyncio.gather(consumer, urgent, return_exceptions=True)
+    results = await neither_failed(consumer, urgent)
 
-    assert not [r for r in results if isinstance(r, BaseException)], results
     assert results == [["applied", "applied"], 2]
     planned = await rows(notify_pool, "SELECT DISTINCT source_event_id FROM deliveries")
     assert {str(r["source_event_id"]) for r in planned} == {a.event_id for a in critical}
@@ -330,9 +334,8 @@ async def test_two_urgent_planners_open_their_burst_windows_in_one_order(
             await inbox.land(conn, alerts[2:])
         other = asyncio.create_task(planner.plan_once(**URGENT, limit=5))
         await until_blocked_or_done(notify_pool, other, waits=2)
-    results = await asyncio.gather(one, other, return_exceptions=True)
+    results = await neither_failed(one, other)
 
-    assert not [r for r in results if isinstance(r, BaseException)], results
     assert results == [2, 2]
     # Each alert went, or waits in its owner's burst.
     planned = await rows(
