@@ -118,12 +118,19 @@ class NotifySettings(SharedSettings):
         return self
 
     @model_validator(mode="after")
-    def _sms_links_over_https_outside_local(self) -> NotifySettings:
-        # An SMS link confirms its alert without a sign-in: over plain http, anyone on the
-        # way reads its code and confirms in the recipient's name.
-        url = (self.sms_link_base_url or "").lower()
-        if self.env not in ("local", "test") and url and not url.startswith("https://"):
-            raise ValueError("NOTIFY_SMS_LINK_BASE_URL must be https outside local mode")
+    def _links_over_https_outside_local(self) -> NotifySettings:
+        # A message's link confirms its alert without a sign-in: over plain http, anyone on
+        # the way reads its code and confirms in the recipient's name. The app's origin is
+        # where the reader signs in next.
+        if self.env in ("local", "test"):
+            return self
+        for name, url in (
+            ("NOTIFY_PUBLIC_BASE_URL", self.public_base_url),
+            ("NOTIFY_SMS_LINK_BASE_URL", self.sms_link_base_url),
+            ("NOTIFY_APP_BASE_URL", self.app_base_url),
+        ):
+            if url and not url.lower().startswith("https://"):
+                raise ValueError(f"{name} must be https outside local mode")
         return self
 
     @property
