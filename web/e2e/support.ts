@@ -30,6 +30,44 @@ export async function signIn(page: Page, username: string): Promise<void> {
   await expect(page).not.toHaveURL(/\/login/)
 }
 
+/** The campus's roster (students, staff and their scopes), imported once by the campus admin
+ *  through the API when no import of it has been applied yet: each spec that needs the roster
+ *  calls this, so it passes run alone as well as after loop.spec.ts (which imports it through
+ *  the page and checks what that says). Idempotent: a second call imports nothing. */
+export async function ensureRoster(browser: Browser): Promise<void> {
+  const ctx = await context(browser, 'desk')
+  try {
+    const page = await ctx.newPage()
+    await signIn(page, 'admin')
+    const files = {
+      students: readFileSync(resolve(SAMPLES, 'roster_students.csv'), 'utf-8'),
+      staff: readFileSync(resolve(SAMPLES, 'roster_staff.csv'), 'utf-8'),
+    }
+    const failures = await page.evaluate(async (files) => {
+      const session = (await (await fetch('/auth/session')).json()) as { csrf_token: string }
+      const listed = await fetch('/api/casework/v1/roster/imports')
+      const { items } = (await listed.json()) as { items: { kind: string; status: string }[] }
+      const problems: string[] = []
+      // Students first: the staff's scopes name their dorms and classes.
+      for (const kind of ['students', 'staff'] as const) {
+        if (items.some((i) => i.kind === kind && i.status === 'applied')) continue
+        const form = new FormData()
+        form.append('file', new Blob([files[kind]], { type: 'text/csv' }), `roster_${kind}.csv`)
+        const answer = await fetch(`/api/casework/v1/roster/${kind}?dry_run=false`, {
+          method: 'POST',
+          headers: { 'X-CSRF-Token': session.csrf_token },
+          body: form,
+        })
+        if (!answer.ok) problems.push(`${kind}: ${answer.status} ${await answer.text()}`)
+      }
+      return problems
+    }, files)
+    expect(failures).toEqual([])
+  } finally {
+    await ctx.close()
+  }
+}
+
 export async function shot(page: Page, name: string): Promise<void> {
   // Pages are lazy routes: wait until the page's content is there, and fonts are in.
   await page.locator('#main h1, #main h2').first().waitFor()
