@@ -78,6 +78,10 @@ describe("the desk's header", () => {
     expect(more.attributes('aria-expanded')).toBe('false')
     expect(panel.isVisible()).toBe(false)
     expect(document.activeElement).toBe(more.element)
+    // And from the button itself, where the focus is right after opening it.
+    await more.trigger('click')
+    await more.trigger('keydown', { key: 'Escape' })
+    expect(more.attributes('aria-expanded')).toBe('false')
   })
 
   it('on a phone, closes the panel when another page is opened', async () => {
