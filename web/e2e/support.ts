@@ -108,6 +108,38 @@ export async function cutOff(page: Page): Promise<string[]> {
   )
 }
 
+/** The page's interactive targets smaller than 24 x 24 CSS px (WCAG 2.2, 2.5.8 Target Size
+ *  Minimum), by their words and size. A radio or checkbox is measured by its label (what takes
+ *  the tap); a link inside a sentence is excepted, as the criterion does. */
+export async function smallTargets(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const selector = 'a[href], button, input, select, textarea, [role="button"], [role="radio"], [role="checkbox"], [role="tab"], [tabindex="0"]'
+    const small: string[] = []
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>(selector))) {
+      if (el.closest('.sw-skip') || el.getClientRects().length === 0) continue
+      const style = getComputedStyle(el)
+      if (style.visibility === 'hidden') continue
+      let target: Element = el
+      if (el instanceof HTMLInputElement && (el.type === 'radio' || el.type === 'checkbox' || el.type === 'file')) {
+        target = el.closest('label') ?? (el.id ? document.querySelector(`label[for="${el.id}"]`) : null) ?? el
+        if (target === el && style.opacity === '0') continue
+      }
+      if (el.tagName === 'A' && getComputedStyle(el).display === 'inline') {
+        // In a sentence: text beside it in the same block.
+        const block = el.parentElement
+        const around = (block?.textContent ?? '').replace(el.textContent ?? '', '').trim()
+        if (around.length > 0 && block && getComputedStyle(block).display !== 'flex') continue
+      }
+      const box = target.getBoundingClientRect()
+      if (box.width < 24 || box.height < 24) {
+        const words = (el.getAttribute('aria-label') || el.textContent || el.getAttribute('placeholder') || el.tagName).trim().slice(0, 24)
+        small.push(`${words} (${Math.round(box.width)}x${Math.round(box.height)})`)
+      }
+    }
+    return small
+  })
+}
+
 /** No name, student number or note in the address bar or the title. */
 export async function leaksNothing(page: Page, secrets: string[]): Promise<void> {
   const url = decodeURIComponent(page.url())
