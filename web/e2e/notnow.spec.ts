@@ -9,9 +9,11 @@
 // requests, and a wait of a second. The page's clock is the test's (`page.clock`), so the
 // Retry-After passes when the test says so; it is long (minutes), so the real seconds the
 // checks in between take on a loaded machine never carry the page past it early.
-// Files run in name order on one worker: loop.spec.ts has imported the roster by now.
+// The roster is imported here when no spec has done it yet, so this file passes run alone.
 import { expect, test, type Route } from '@playwright/test'
-import { accessible, context, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
+import { accessible, context, ensureRoster, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
+
+test.beforeAll(async ({ browser }) => ensureRoster(browser))
 
 function tooMany(route: Route, what: string, seconds: number): Promise<void> {
   return route.fulfill({

@@ -1,7 +1,10 @@
 // The network drops while a report is sent: it is kept on the phone, sent when the network
 // returns with the same Idempotency-Key, counted once, and erased from the phone.
 import { expect, test } from '@playwright/test'
-import { context, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
+import { context, ensureRoster, fillReport, pendingOnDevice, receiptCount, shot, signIn } from './support'
+
+// The roster is imported here when no spec has done it yet, so this file passes run alone.
+test.beforeAll(async ({ browser }) => ensureRoster(browser))
 
 test('a report made offline is kept, then sent once when the network returns', async ({ browser }) => {
   const ctx = await context(browser, 'phone')

@@ -2,9 +2,27 @@
 // page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
 // Files run in name order on one worker: loop.spec.ts has imported the roster by now.
 import { expect, test, type Page } from '@playwright/test'
-import { accessible, context, cutOff, shot, signIn } from './support'
+import { accessible, context, cutOff, shot, signIn, smallTargets } from './support'
 
 const BUDGET = 200 * 1024
+
+/** On a phone the desk's header is the brand over one row of pages (scrolling sideways, not
+ *  wrapping) with the account button at its end; who, language and sign out open under it. */
+async function headerFits(page: Page): Promise<void> {
+  const tops = await page.locator('.desk__nav a').evaluateAll((links) => links.map((a) => Math.round(a.getBoundingClientRect().top)))
+  expect(new Set(tops).size).toBe(1)
+  const more = page.getByRole('button', { name: '账号、语言与退出' })
+  await expect(more).toHaveAttribute('aria-expanded', 'false')
+  await expect(page.getByRole('button', { name: '退出登录' })).toBeHidden()
+  await more.click()
+  await expect(more).toHaveAttribute('aria-expanded', 'true')
+  await expect(page.getByRole('button', { name: '退出登录' })).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+  expect(await smallTargets(page)).toEqual([])
+  await page.keyboard.press('Escape')
+  await expect(more).toHaveAttribute('aria-expanded', 'false')
+  await expect(more).toBeFocused()
+}
 
 /** Table headers whose text breaks over more than one line. */
 async function wrappedHeaders(page: Page): Promise<string[]> {
@@ -59,6 +77,12 @@ for (const kind of ['phone', 'desk'] as const) {
 
     await signIn(page, 'floor')
     await shot(page, `${kind}-report`)
+    if (kind === 'phone') {
+      // WCAG 2.2's 24 x 24 px, the picker's answers and the signals included.
+      await page.getByLabel('输入学号或姓名').fill('学生0')
+      await expect(page.getByRole('button', { name: /测试学生0/ }).first()).toBeVisible()
+      expect(await smallTargets(page)).toEqual([])
+    }
     await page.goto('/report/receipts')
     await shot(page, `${kind}-my-reports`)
     await accessible(page)
@@ -71,6 +95,7 @@ for (const kind of ['phone', 'desk'] as const) {
     await expect(page).toHaveURL(/\/desk\/awaiting/)
     await page.waitForLoadState('networkidle')
     await shot(page, `${kind}-awaiting`)
+    if (kind === 'phone') await headerFits(page)
     await accessible(page)
     // On a phone the list's 确认接手 sat at x = 836 of 375: every button in reach.
     expect(await cutOff(page)).toEqual([])
@@ -89,12 +114,26 @@ for (const kind of ['phone', 'desk'] as const) {
     await shot(page, `${kind}-case`)
     expect(await cutOff(page)).toEqual([])
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+    if (kind === 'phone') {
+      expect(await smallTargets(page)).toEqual([])
+      // In English too: the plan's "Description" header broke mid-word (Descrip/tion).
+      await page.getByRole('button', { name: '账号、语言与退出' }).click()
+      await page.getByRole('button', { name: 'English' }).click()
+      await expect(page.getByRole('heading', { name: 'Support plan' })).toBeVisible()
+      expect(await wrappedHeaders(page)).toEqual([])
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+      await shot(page, 'phone-case-en')
+      await page.getByRole('button', { name: '中文' }).click() // the account's panel stays open
+      await expect(page.getByRole('heading', { name: '帮扶计划（策）' })).toBeVisible()
+    }
     // And the student's file from there, as a counselor checks it at night on a phone.
     await page.getByRole('link', { name: '学生档案' }).click()
     await expect(page.getByTestId('file-who')).toBeVisible()
     await shot(page, `${kind}-student-file`)
     await accessible(page)
     expect(await cutOff(page)).toEqual([])
+    // Its case link was 19 px tall.
+    if (kind === 'phone') expect(await smallTargets(page)).toEqual([])
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
     await page.goto('/desk/outcomes')
     await expect(page.getByTestId('annual-table')).toBeVisible()

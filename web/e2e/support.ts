@@ -30,6 +30,44 @@ export async function signIn(page: Page, username: string): Promise<void> {
   await expect(page).not.toHaveURL(/\/login/)
 }
 
+/** The campus's roster (students, staff and their scopes), imported once by the campus admin
+ *  through the API when no import of it has been applied yet: each spec that needs the roster
+ *  calls this, so it passes run alone as well as after loop.spec.ts (which imports it through
+ *  the page and checks what that says). Idempotent: a second call imports nothing. */
+export async function ensureRoster(browser: Browser): Promise<void> {
+  const ctx = await context(browser, 'desk')
+  try {
+    const page = await ctx.newPage()
+    await signIn(page, 'admin')
+    const files = {
+      students: readFileSync(resolve(SAMPLES, 'roster_students.csv'), 'utf-8'),
+      staff: readFileSync(resolve(SAMPLES, 'roster_staff.csv'), 'utf-8'),
+    }
+    const failures = await page.evaluate(async (files) => {
+      const session = (await (await fetch('/auth/session')).json()) as { csrf_token: string }
+      const listed = await fetch('/api/casework/v1/roster/imports')
+      const { items } = (await listed.json()) as { items: { kind: string; status: string }[] }
+      const problems: string[] = []
+      // Students first: the staff's scopes name their dorms and classes.
+      for (const kind of ['students', 'staff'] as const) {
+        if (items.some((i) => i.kind === kind && i.status === 'applied')) continue
+        const form = new FormData()
+        form.append('file', new Blob([files[kind]], { type: 'text/csv' }), `roster_${kind}.csv`)
+        const answer = await fetch(`/api/casework/v1/roster/${kind}?dry_run=false`, {
+          method: 'POST',
+          headers: { 'X-CSRF-Token': session.csrf_token },
+          body: form,
+        })
+        if (!answer.ok) problems.push(`${kind}: ${answer.status} ${await answer.text()}`)
+      }
+      return problems
+    }, files)
+    expect(failures).toEqual([])
+  } finally {
+    await ctx.close()
+  }
+}
+
 export async function shot(page: Page, name: string): Promise<void> {
   // Pages are lazy routes: wait until the page's content is there, and fonts are in.
   await page.locator('#main h1, #main h2').first().waitFor()
@@ -68,6 +106,38 @@ export async function cutOff(page: Page): Promise<string[]> {
       .filter((el) => el.getClientRects().length > 0 && el.getBoundingClientRect().right > window.innerWidth + 1)
       .map((el) => (el.textContent || el.getAttribute('placeholder') || el.tagName).trim().slice(0, 24)),
   )
+}
+
+/** The page's interactive targets smaller than 24 x 24 CSS px (WCAG 2.2, 2.5.8 Target Size
+ *  Minimum), by their words and size. A radio or checkbox is measured by its label (what takes
+ *  the tap); a link inside a sentence is excepted, as the criterion does. */
+export async function smallTargets(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const selector = 'a[href], button, input, select, textarea, [role="button"], [role="radio"], [role="checkbox"], [role="tab"], [tabindex="0"]'
+    const small: string[] = []
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>(selector))) {
+      if (el.closest('.sw-skip') || el.getClientRects().length === 0) continue
+      const style = getComputedStyle(el)
+      if (style.visibility === 'hidden') continue
+      let target: Element = el
+      if (el instanceof HTMLInputElement && (el.type === 'radio' || el.type === 'checkbox' || el.type === 'file')) {
+        target = el.closest('label') ?? (el.id ? document.querySelector(`label[for="${el.id}"]`) : null) ?? el
+        if (target === el && style.opacity === '0') continue
+      }
+      if (el.tagName === 'A' && getComputedStyle(el).display === 'inline') {
+        // In a sentence: text beside it in the same block.
+        const block = el.parentElement
+        const around = (block?.textContent ?? '').replace(el.textContent ?? '', '').trim()
+        if (around.length > 0 && block && getComputedStyle(block).display !== 'flex') continue
+      }
+      const box = target.getBoundingClientRect()
+      if (box.width < 24 || box.height < 24) {
+        const words = (el.getAttribute('aria-label') || el.textContent || el.getAttribute('placeholder') || el.tagName).trim().slice(0, 24)
+        small.push(`${words} (${Math.round(box.width)}x${Math.round(box.height)})`)
+      }
+    }
+    return small
+  })
 }
 
 /** No name, student number or note in the address bar or the title. */

@@ -77,6 +77,7 @@ beforeEach(() => {
   )
 })
 afterEach(() => {
+  vi.useRealTimers()
   vi.unstubAllGlobals()
   document.body.innerHTML = ''
 })
@@ -106,6 +107,7 @@ describe('the case page', () => {
   it('says an open follow-up has no finding yet, and the time picked for the next in the page language', async () => {
     // At 375 px the finding box was blank, and the native time field read "mm/dd/yyyy, --:-- --"
     // under a hidden label.
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date(2026, 11, 7, 17, 39) })
     const followUp = { follow_up_id: 'f1', purpose: 'routine', due_at: '2026-12-08T01:00:00Z', assignee_ref: null, status: 'scheduled', closed_at: null, missed: false }
     vi.stubGlobal(
       'fetch',
@@ -124,7 +126,9 @@ describe('the case page', () => {
     expect(due.attributes('aria-describedby')).toBe(said.attributes('id'))
     expect(said.text()).toBe('选择下次回访的时间')
     await due.setValue('2026-12-09T09:30')
-    expect(said.text()).toBe('回访时间：2026年12月9日 09:30')
+    expect(said.text()).toBe('回访时间：12月9日 09:30')
+    await due.setValue('2027-01-04T09:30') // past New Year: its year said
+    expect(said.text()).toBe('回访时间：2027年1月4日 09:30')
   })
 
   it('says on the page why a case cannot be opened, and where to go instead', async () => {

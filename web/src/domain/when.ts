@@ -1,9 +1,25 @@
-// When something happened, on the desk: "2026年12月7日 11:13" on a zh-CN page (not
-// "2026/12/7 11:13:56"), "Dec 7, 2026, 11:13" in English, in the reader's time zone, 24-hour.
+// When something happened, in one way for the whole app, in the reader's time zone, 24-hour:
+// today only the time ("17:39"), this year the day and time ("12月7日 17:39", "Dec 7, 17:39";
+// "12/7" reads as either 7 December or 12 July), any other year with its year ("2025年12月7日
+// 17:39", "Dec 7, 2025, 17:39"): a note from last December must not read as this one's.
 // Seconds only where they matter (the audit log). Midnight is 00:xx in either language.
-export function formatWhen(iso: string, locale: string, seconds = false): string {
-  return new Date(iso).toLocaleString(locale, {
-    year: 'numeric',
+
+export interface WhenOptions {
+  /** Show the seconds too (the audit log). */
+  seconds?: boolean
+  /** What "today" and "this year" are measured from (ms since the epoch); the clock by default. */
+  now?: number
+}
+
+export function formatWhen(at: string | number, locale: string, { seconds = false, now = Date.now() }: WhenOptions = {}): string {
+  const date = new Date(at)
+  const today = new Date(now)
+  const thisYear = date.getFullYear() === today.getFullYear()
+  if (thisYear && date.getMonth() === today.getMonth() && date.getDate() === today.getDate()) {
+    return formatClock(date.getTime(), locale, seconds)
+  }
+  return date.toLocaleString(locale, {
+    ...(thisYear ? {} : { year: 'numeric' }),
     month: 'short',
     day: 'numeric',
     hour: '2-digit',

@@ -249,6 +249,8 @@ const en: typeof zh = {
   },
   desk: {
     title: 'Workbench',
+    more: 'Account',
+    moreLabel: 'Account, language and sign out',
     queue: 'My queue',
     outcomes: 'Outcomes',
     roster: 'Roster import',

@@ -249,6 +249,8 @@ export default {
   },
   desk: {
     title: '工作台',
+    more: '账号',
+    moreLabel: '账号、语言与退出',
     queue: '我的队列',
     outcomes: '成效统计',
     roster: '名单导入',

@@ -191,6 +191,7 @@ describe('the report page', () => {
   })
 
   it('says the chosen time in the page language beside the native field, which follows the browser', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date(2026, 11, 8, 9, 0) })
     const { wrapper } = await mountPage()
     const field = wrapper.get('#field-observedAt')
     const said = wrapper.get('[data-testid="observed-said"]')
@@ -200,6 +201,8 @@ describe('the report page', () => {
     i18n.global.locale.value = 'en'
     await flushPromises()
     expect(said.text()).toBe('Noticed: Dec 7, 17:39')
+    await field.setValue('2025-12-07T17:39') // last year's: its year said
+    expect(said.text()).toBe('Noticed: Dec 7, 2025, 17:39')
     await field.setValue('')
     expect(said.text()).toBe('')
   })
