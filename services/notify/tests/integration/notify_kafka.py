@@ -50,7 +50,7 @@ async def publish(bootstrap: str, *envelopes: Envelope[Any]) -> None:
 async def until_notify_holds(
     dsn: str, sql: str, *args: Any, what: str, within: float = 60.0
 ) -> None:
-    """Poll notify's database until `sql` (a count, over every campus) is above zero.
+    """Poll notify's database until `sql` (over every campus) gives a truthy value.
 
     What notify has applied is the real condition a later event depends on: its groups join
     one by one after it is ready (seconds apart on a loaded machine), so a record on one topic

@@ -208,6 +208,14 @@ async def test_a_mild_alert_reaches_no_one_at_once(
         probe = alert(campus.id, student, Severity.SEVERE)  # a severe one after it, as a marker
         await publish(kafka_bootstrap, probe)
         await until(lambda: http_sink.at("/sms"), what="the severe marker")
+        # Planners take the gravest first: the marker says nothing of the mild one until the
+        # inbox is empty (each alert leaves it as it is planned).
+        await until_notify_holds(
+            notify.env["NOTIFY_DATABASE_URL"],
+            "SELECT count(*) = 0 FROM alert_inbox WHERE campus_id = $1",
+            campus.id,
+            what="both alerts planned",
+        )
         # The mild alert is waiting for the owner's digest, not in any channel.
         answer = await client.get("/v1/deliveries", headers=campus.bearer(Role.COUNSELING_CENTER))
         assert answer.status_code == 200
