@@ -103,6 +103,17 @@ def notify_process(
     return build
 
 
+async def until_settled(dsn: str, campus_id: str) -> None:
+    """Until none of the campus's messages is waiting, leased or held for a bundle."""
+    await until_notify_holds(
+        dsn,
+        "SELECT count(*) = 0 FROM deliveries WHERE campus_id = $1"
+        " AND status IN ('pending', 'sending', 'bundled')",
+        campus_id,
+        what="every message settled",
+    )
+
+
 async def import_samples(client: httpx.AsyncClient, campus: Campus) -> None:
     for kind in ("staff", "family"):
         data = (SAMPLES / f"contacts_{kind}.csv").read_bytes()
@@ -294,7 +305,8 @@ async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
     )
     await second.start_async()
     await until(lambda: smtp_sink.messages, seconds=60, what="the message after the restart")
-    await asyncio.sleep(4.0)  # another lease's length: nothing else arrives
+    # Once no row is left pending or leased, no lease can run out and send it again.
+    await until_settled(first.env["NOTIFY_DATABASE_URL"], campus.id)
     assert len(smtp_sink.to("t4001@example.com")) == 1
 
 
@@ -335,7 +347,7 @@ async def test_alerts_held_for_a_burst_survive_a_kill_9_and_go_as_one_message(
     await until(
         lambda: smtp_sink.to("t4001@example.com")[1:], seconds=60, what="the held two, together"
     )
-    await asyncio.sleep(2.0)  # nothing else arrives
+    await until_settled(dsn, campus.id)  # nothing left to send: nothing else arrives
     mails = smtp_sink.to("t4001@example.com")
     assert len(mails) == 2, [m.subject for m in mails]
     assert "又有 2 条预警" in mails[1].subject
