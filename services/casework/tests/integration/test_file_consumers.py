@@ -57,6 +57,23 @@ async def wait_for(pool: asyncpg.Pool, campus_id: str, sql: str, expected: int) 
     return count
 
 
+async def dead_letter(bootstrap: str, key: bytes) -> Any:
+    """The dead-lettered record of the reports topic with this key (read from the start)."""
+    dlq = AIOKafkaConsumer(
+        dead_letter_topic(REPORTS), bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await dlq.start()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                for records in (await dlq.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        if record.key == key:
+                            return record
+    finally:
+        await dlq.stop()
+
+
 async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_goes_to_dlq(
     pool: asyncpg.Pool, kafka_bootstrap: str
 ) -> None:
@@ -108,6 +125,12 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
         campus_id=campus_id,
         subject=student_ref,
     )
+    later = Envelope.wrap(
+        report.data.model_copy(update={"report_id": str(uuid.uuid4())}),
+        source="/shouwang/intake",
+        campus_id=campus_id,
+        subject=student_ref,
+    )
     poison_key = f"{campus_id}:poison".encode()
 
     # The file's groups start from the earliest offset; skip what earlier modules published.
@@ -132,13 +155,17 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
             key=poison_key,
             headers=[("ce_type", b"shouwang.report.submitted")],
         )
+        await send(producer, later)  # the student's key: handled after the duplicate
         await send(producer, census_row, CENSUS)
         await send(producer, assessment, ASSESSMENTS)
         await wait_for(pool, campus_id, "SELECT count(*) FROM file_screenings", 1)
         await wait_for(pool, campus_id, "SELECT count(*) FROM file_assessments", 1)
-        await wait_for(pool, campus_id, "SELECT count(*) FROM file_reports", 1)
-        await asyncio.sleep(1)  # the duplicate had its chance
-        assert await wait_for(pool, campus_id, "SELECT count(*) FROM file_reports", 1) == 1
+        # Both reports in: the duplicate before the later one had its chance, and was not kept.
+        await wait_for(pool, campus_id, "SELECT count(DISTINCT report_id) FROM file_reports", 2)
+        async with campus_transaction(pool, campus_id) as conn:
+            assert await conn.fetchval("SELECT count(*) FROM file_reports") == 2
+        # Read while the consumer runs: it publishes the dead letter, maybe after the rest.
+        found = await dead_letter(kafka_bootstrap, poison_key)
     finally:
         await broker.stop()
         await producer.stop()
@@ -151,20 +178,6 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
     assert tuple(screening) == ("phq9", 12, "batch-1")
     assert report_ids == [report.data.report_id]
 
-    dlq = AIOKafkaConsumer(
-        dead_letter_topic(REPORTS), bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await dlq.start()
-    found = None
-    try:
-        async with asyncio.timeout(30):
-            while found is None:
-                for records in (await dlq.getmany(timeout_ms=1000)).values():
-                    for record in records:
-                        if record.key == poison_key:
-                            found = record
-    finally:
-        await dlq.stop()
     headers = {k: v.decode() for k, v in found.headers}
     assert headers[DLQ_SOURCE_TOPIC] == REPORTS
     assert "not a valid shouwang.report.submitted" in headers[DLQ_REASON]

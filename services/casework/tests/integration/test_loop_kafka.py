@@ -252,7 +252,13 @@ async def test_a_database_outage_holds_the_offset_until_the_case_is_stored(
         try:
             w = warning(campus, student, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
             await publish(kafka_bootstrap, w.assessment, w.alert)
-            await asyncio.sleep(5)  # the consumers meet the outage and rewind, not skip
+
+            async def met_the_outage() -> bool:  # and rewound, not skipped
+                return 'result="retried"' in (await client.get("/metrics")).text
+
+            # The groups may join seconds after the process is ready: wait for the retry itself,
+            # not a fixed time (the records handled after the restart would retry nothing).
+            assert await wait_for(met_the_outage, within=120), proc.log_text()[-3000:]
             assert (await client.get("/readyz")).status_code == 503
             down = await client.get("/v1/cases", headers=counselor)
             assert (down.status_code, down.json()["code"]) == (503, "database_unavailable")
@@ -262,4 +268,3 @@ async def test_a_database_outage_holds_the_offset_until_the_case_is_stored(
         assert len(items) == 1, proc.log_text()[-3000:]
         assert items[0]["severity"] == "moderate"
         assert items[0]["unacknowledged_alerts"] == 1
-        assert 'result="retried"' in (await client.get("/metrics")).text

@@ -67,7 +67,9 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
 
     async with TopicReader(local_kafka.bootstrap, REPORTS) as reader:
         senders = [asyncio.create_task(keep_reporting()) for _ in range(3)]
-        await asyncio.sleep(1.0)
+        async with asyncio.timeout(60):  # reports accepted while the broker runs, however slow
+            while not accepted:
+                await asyncio.sleep(0.05)
         accepted_before_stop = len(accepted)
         await local_kafka.stop_async()
         await asyncio.sleep(8.0)  # well past the publish timeout: requests must be refused now

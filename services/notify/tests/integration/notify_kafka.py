@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shouwang_contracts.envelope import Envelope, Payload
 from shouwang_contracts.events.casework import (
@@ -44,6 +45,39 @@ async def publish(bootstrap: str, *envelopes: Envelope[Any]) -> None:
             )
     finally:
         await producer.stop()
+
+
+async def until_notify_holds(
+    dsn: str, sql: str, *args: Any, what: str, within: float = 60.0
+) -> None:
+    """Poll notify's database until `sql` (over every campus) gives a truthy value.
+
+    What notify has applied is the real condition a later event depends on: its groups join
+    one by one after it is ready (seconds apart on a loaded machine), so a record on one topic
+    can be handled before one published earlier on another."""
+    deadline = time.monotonic() + within
+    while True:
+        conn = await asyncpg.connect(dsn)
+        try:
+            # Notify's tables are row-level secured per campus; its workers read them all so.
+            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', false)")
+            if await conn.fetchval(sql, *args):
+                return
+        finally:
+            await conn.close()
+        assert time.monotonic() < deadline, f"notify never held {what} within {within} s"
+        await asyncio.sleep(0.2)
+
+
+async def until_directory_applied(dsn: str, campus_id: str, student_ref: str) -> None:
+    """Until notify knows who is responsible for the student (a directory entry applied)."""
+    await until_notify_holds(
+        dsn,
+        "SELECT count(*) FROM responsible WHERE campus_id = $1 AND student_ref = $2",
+        campus_id,
+        student_ref,
+        what="the student's directory entry",
+    )
 
 
 def directory(

@@ -21,6 +21,8 @@ from notify_kafka import (
     directory,
     escalated,
     publish,
+    until_directory_applied,
+    until_notify_holds,
     wrap,
 )
 from notify_receivers import HttpSink, SmtpSink, until
@@ -101,6 +103,17 @@ def notify_process(
     return build
 
 
+async def until_settled(dsn: str, campus_id: str) -> None:
+    """Until none of the campus's messages is waiting, leased or held for a bundle."""
+    await until_notify_holds(
+        dsn,
+        "SELECT count(*) = 0 FROM deliveries WHERE campus_id = $1"
+        " AND status IN ('pending', 'sending', 'bundled')",
+        campus_id,
+        what="every message settled",
+    )
+
+
 async def import_samples(client: httpx.AsyncClient, campus: Campus) -> None:
     for kind in ("staff", "family"):
         data = (SAMPLES / f"contacts_{kind}.csv").read_bytes()
@@ -136,7 +149,18 @@ async def test_a_severe_alert_reaches_owner_informed_tiers_and_guardian_once(
             directory(campus.id, campus.pseudonyms, "2024020001", STAFF),
             *case_with_consent(campus.id, student, Severity.SEVERE),
         )
-        await asyncio.sleep(1.0)  # the directory and consent first, as they would have come
+        # The directory and the consent first, as they would have come (three topics, three
+        # groups: each may join seconds after the others on a loaded machine).
+        dsn = notify.env["NOTIFY_DATABASE_URL"]
+        await until_directory_applied(dsn, campus.id, student)
+        await until_notify_holds(
+            dsn,
+            "SELECT count(*) FROM cases WHERE campus_id = $1 AND student_ref = $2"
+            " AND consent = 'given'",
+            campus.id,
+            student,
+            what="the family-contact consent",
+        )
         await publish(kafka_bootstrap, severe)
         delivered = await watcher.wait("shouwang.notification.delivered", count=6)
         sms_to = sorted(r.body["to"] for r in http_sink.at("/sms"))
@@ -147,14 +171,20 @@ async def test_a_severe_alert_reaches_owner_informed_tiers_and_guardian_once(
         assert mentioned == ["wx_t1001", "wx_t2001"]
         (mail,) = smtp_sink.to("t4001@example.com")
         assert "重度预警" in mail.subject
-        # Kafka delivers the same event again: nothing new goes out.
+        # Kafka delivers the same event again: nothing new goes out. The consumer counts it
+        # a duplicate as it lands (a new event would have been landed and planned instead).
         await publish(kafka_bootstrap, severe)
-        await asyncio.sleep(3.0)
+        deduplicated = (
+            'notify_deduplicated_total{channel="all",event_type="shouwang.alert.raised"} 1.0'
+        )
+        deadline = asyncio.get_running_loop().time() + 60
+        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+            while deduplicated not in (exposition := (await client.get("/metrics")).text):
+                assert asyncio.get_running_loop().time() < deadline, "no redelivery seen"
+                await asyncio.sleep(0.1)
         assert len(http_sink.requests) == 5
         assert len(smtp_sink.messages) == 1
         assert len(watcher.of_type("shouwang.notification.delivered")) == len(delivered) == 6
-        async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
-            exposition = (await client.get("/metrics")).text
         for line in (
             'notify_sent_total{channel="sms",event_type="shouwang.alert.raised"} 1.0',
             # The consent came first, on a severe case: the guardians heard then, once.
@@ -181,6 +211,7 @@ async def test_a_mild_alert_reaches_no_one_at_once(
         await import_samples(client, campus)
         student = campus.student()
         await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
+        await until_directory_applied(notify.env["NOTIFY_DATABASE_URL"], campus.id, student)
         await publish(
             kafka_bootstrap,
             alert(campus.id, student, Severity.MILD, owner=Role.RESIDENCE_COUNSELOR),
@@ -188,6 +219,14 @@ async def test_a_mild_alert_reaches_no_one_at_once(
         probe = alert(campus.id, student, Severity.SEVERE)  # a severe one after it, as a marker
         await publish(kafka_bootstrap, probe)
         await until(lambda: http_sink.at("/sms"), what="the severe marker")
+        # Planners take the gravest first: the marker says nothing of the mild one until the
+        # inbox is empty (each alert leaves it as it is planned).
+        await until_notify_holds(
+            notify.env["NOTIFY_DATABASE_URL"],
+            "SELECT count(*) = 0 FROM alert_inbox WHERE campus_id = $1",
+            campus.id,
+            what="both alerts planned",
+        )
         # The mild alert is waiting for the owner's digest, not in any channel.
         answer = await client.get("/v1/deliveries", headers=campus.bearer(Role.COUNSELING_CENTER))
         assert answer.status_code == 200
@@ -211,7 +250,10 @@ async def test_an_escalation_to_a_college_leader_nobody_holds_reaches_the_on_dut
         await import_samples(client, campus)
     no_leader = {role: no for role, no in STAFF.items() if role is not Role.COLLEGE_LEADER}
     await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024030002", no_leader))
-    await asyncio.sleep(1.0)  # the directory first, as it would have come
+    # The directory first, as it would have come.
+    await until_directory_applied(
+        notify.env["NOTIFY_DATABASE_URL"], campus.id, campus.student("2024030002")
+    )
     to_leader = escalated(
         campus.id,
         campus.student("2024030002"),
@@ -248,6 +290,7 @@ async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
         kafka_bootstrap,
         directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
     )
+    await until_directory_applied(first.env["NOTIFY_DATABASE_URL"], campus.id, student)
     # The SMTP server holds its greeting: the message is claimed and connecting, not sent.
     smtp_sink.hold_greeting = 30.0
     await publish(
@@ -262,7 +305,8 @@ async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
     )
     await second.start_async()
     await until(lambda: smtp_sink.messages, seconds=60, what="the message after the restart")
-    await asyncio.sleep(4.0)  # another lease's length: nothing else arrives
+    # Once no row is left pending or leased, no lease can run out and send it again.
+    await until_settled(first.env["NOTIFY_DATABASE_URL"], campus.id)
     assert len(smtp_sink.to("t4001@example.com")) == 1
 
 
@@ -283,20 +327,27 @@ async def test_alerts_held_for_a_burst_survive_a_kill_9_and_go_as_one_message(
         kafka_bootstrap,
         directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
     )
-    await asyncio.sleep(1.0)  # the directory first, as it would have come
+    dsn = first.env["NOTIFY_DATABASE_URL"]
+    await until_directory_applied(dsn, campus.id, student)  # first, as it would have come
     await publish(
         kafka_bootstrap,
         *(alert(campus.id, student, Severity.SEVERE, owner=Role.COLLEGE_LEADER) for _ in range(3)),
     )
     await until(lambda: smtp_sink.to("t4001@example.com"), what="the first alert at once")
-    await asyncio.sleep(1.0)  # its outcome committed (else it is sent again), the rest held
+    # Its outcome committed (else it is sent again), the rest held.
+    await until_notify_holds(
+        dsn,
+        "SELECT count(*) FROM deliveries WHERE campus_id = $1 AND status = 'sent'",
+        campus.id,
+        what="the first alert's outcome",
+    )
     first.kill()
-    second = notify_process(**burst, NOTIFY_DATABASE_URL=first.env["NOTIFY_DATABASE_URL"])
+    second = notify_process(**burst, NOTIFY_DATABASE_URL=dsn)
     await second.start_async()
     await until(
         lambda: smtp_sink.to("t4001@example.com")[1:], seconds=60, what="the held two, together"
     )
-    await asyncio.sleep(2.0)  # nothing else arrives
+    await until_settled(dsn, campus.id)  # nothing left to send: nothing else arrives
     mails = smtp_sink.to("t4001@example.com")
     assert len(mails) == 2, [m.subject for m in mails]
     assert "又有 2 条预警" in mails[1].subject
@@ -322,6 +373,7 @@ async def test_links_confirm_once_and_refuse_the_rest(
             await publish(
                 kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF)
             )
+            await until_directory_applied(notify.env["NOTIFY_DATABASE_URL"], campus.id, student)
             await publish(kafka_bootstrap, alert(campus.id, student, Severity.CRITICAL))
             (sms,) = await until(
                 lambda: [r for r in http_sink.at("/sms") if r.body["to"] == "13800000004"]
@@ -451,6 +503,7 @@ async def test_logs_leak_no_contact_detail_and_no_robot_key(
         await import_samples(client, campus)
     await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
     student = campus.student()
+    await until_directory_applied(notify.env["NOTIFY_DATABASE_URL"], campus.id, student)
     await publish(
         kafka_bootstrap,
         alert(campus.id, student, Severity.CRITICAL, inform=(Role.RESIDENCE_COUNSELOR,)),
