@@ -52,6 +52,7 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
     accepted: list[str] = []
     refused: list[httpx.Response] = []
     stop_sending = asyncio.Event()
+    first_accepted = asyncio.Event()
 
     async def keep_reporting() -> None:
         while not stop_sending.is_set():
@@ -61,6 +62,7 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
             )
             if response.status_code == 202:
                 accepted.append(response.json()["id"])
+                first_accepted.set()
             else:
                 refused.append(response)
             await asyncio.sleep(0.02)
@@ -68,8 +70,7 @@ async def test_every_202_is_on_kafka_and_a_stopped_broker_means_503(
     async with TopicReader(local_kafka.bootstrap, REPORTS) as reader:
         senders = [asyncio.create_task(keep_reporting()) for _ in range(3)]
         async with asyncio.timeout(60):  # reports accepted while the broker runs, however slow
-            while not accepted:
-                await asyncio.sleep(0.05)
+            await first_accepted.wait()
         accepted_before_stop = len(accepted)
         await local_kafka.stop_async()
         await asyncio.sleep(8.0)  # well past the publish timeout: requests must be refused now
