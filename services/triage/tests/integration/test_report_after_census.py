@@ -10,11 +10,12 @@ level any rule asks for), so a report graded after a census sheet is at least as
 sheet. A report that read the student before the census committed was graded as if the sheet
 did not exist (the stored current grade fell below the sheet), or raised an alert beside the
 census's new one, which the one-open-alert index refused and the consumer tried again after a
-second's back-off.
+second's back-off. About a student with no open alert the report did not even wait: it raised
+its alert first, and the census's was refused, failing the census's whole batch.
 
 Each test holds the census inside its transaction (stepping aside for a report about someone
-else), lets the report start and waits until PostgreSQL shows it waiting for a lock, and only
-then lets the census commit. Real PostgreSQL (the service's migrated database), both lanes'
+else), lets the report start and waits until PostgreSQL shows it waiting for a lock (or it is
+done), and only then lets the census commit. Real PostgreSQL (the service's migrated database), both lanes'
 handlers on one event loop; no sleeps as synchronisation.
 """
 
@@ -73,23 +74,25 @@ class Lanes:
 
     async def census_then_report(self, census: list[GradingInput], report: GradingInput) -> None:
         """Grade `census` and `report` so that the report reaches PostgreSQL while the census
-        holds its batch's students, and the census commits while the report waits for it."""
+        holds its batch's students, and the census commits only once the report waits for it
+        (or, waiting for nothing, is done)."""
         # A large `longest_wait`: the census steps aside for the report about someone else
         # until the test ends that report, never on a timer.
         gate = UrgentFirst(longest_wait=STUCK_AFTER)
-        student = census[0].student_ref
         tasks: list[asyncio.Task[None]] = []
         try:
             async with gate.urgent([(CAMPUS, "someone-else")]):
                 tasks.append(asyncio.create_task(grade_census(self.triage, gate, census)))
-                await eventually(lambda: self._census_holds(student), STUCK_AFTER)
+                await eventually(self._census_read_its_students, STUCK_AFTER)
                 # The report is graded as the reports consumer would, with a gate of its own:
                 # the census cannot see it and keeps stepping aside until the test has seen
                 # the report wait for a lock, and the block ends.
-                tasks.append(
-                    asyncio.create_task(grade_urgent(self.triage, UrgentFirst(), [report]))
+                graded = asyncio.create_task(grade_urgent(self.triage, UrgentFirst(), [report]))
+                tasks.append(graded)
+                # (With nothing to wait for, the report is graded before the census commits.)
+                await eventually(
+                    lambda: graded.done() or self._someone_waits_for_a_lock(), STUCK_AFTER
                 )
-                await eventually(self._someone_waits_for_a_lock, STUCK_AFTER)
             async with asyncio.timeout(STUCK_AFTER):
                 await asyncio.gather(*tasks)
         finally:
@@ -99,19 +102,14 @@ class Lanes:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def _census_holds(self, student: str) -> bool:
-        """The census's transaction has read its students: it holds the student's open
-        alert (before and after the fix alike)."""
-        async with self.observer.transaction():
-            try:
-                await self.observer.execute(
-                    "SELECT 1 FROM alerts WHERE student_ref = $1 AND status = 'open'"
-                    " FOR UPDATE NOWAIT",
-                    student,
-                )
-            except asyncpg.LockNotAvailableError:
-                return True
-            return False
+    async def _census_read_its_students(self) -> bool:
+        """The census's transaction has read its students (its claims gave it a transaction
+        id) and is grading them: holding whatever it locks, before and after the fix alike."""
+        reading = await self.observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_xid IS NOT NULL AND state = 'idle in transaction'"
+        )
+        return bool(reading)
 
     async def _someone_waits_for_a_lock(self) -> bool:
         waiting = await self.observer.fetchval(
@@ -225,5 +223,25 @@ async def test_a_report_that_waited_for_the_census_raising_an_alert_is_not_refus
     assert alerts[0]["superseded_by"] == alerts[1]["alert_id"]
     by_report = (await lanes.assessments(student))[-1]
     assert report.evidence_id in by_report["report_ids"]
+    assert census[0].evidence_id in by_report["screening_ids"]
+    assert (by_report["severity"], by_report["previous_severity"]) == ("severe", "severe")
+
+
+async def test_a_report_about_a_census_student_without_an_alert_waits_and_no_alert_is_refused(
+    lanes: Lanes,
+) -> None:
+    student = f"s-{uuid.uuid4().hex[:8]}"
+    # No alert yet: the census's severe sheet raises the student's first alert. A report
+    # about them graded meanwhile must not raise one of its own beside it (the census's
+    # alert would then be refused by the one-open-alert index, and its whole batch with it).
+    census = census_batch(student, ITEM9_FREQUENT)
+    report = report_input(student, LOW_MOOD)
+    await lanes.census_then_report(census, report)
+
+    alerts = await lanes.observer.fetch(
+        "SELECT severity, status FROM alerts WHERE student_ref = $1", student
+    )
+    assert [(a["severity"], a["status"]) for a in alerts] == [("severe", "open")]
+    by_report = (await lanes.assessments(student))[-1]
     assert census[0].evidence_id in by_report["screening_ids"]
     assert (by_report["severity"], by_report["previous_severity"]) == ("severe", "severe")
