@@ -57,9 +57,9 @@ def report_input(student: str, signals: list[str]) -> GradingInput:
 async def grade_report(triage: Triage, gate: UrgentFirst, item: GradingInput) -> None:
     """As the reports consumer grades one: a transient failure is tried again, never skipped.
 
-    A report that waited for the census's lock may raise an alert beside the census's new one
-    (its read was older than the census's commit): the unique index refuses it, and the retry
-    reads what the census committed."""
+    A report that waits for the census reads what the census committed, so it no longer
+    raises an alert beside the census's new one (`test_report_after_census.py` grades it in
+    one try)."""
     while True:
         try:
             await grade_urgent(triage, gate, [item])

@@ -1,10 +1,10 @@
 """Set-based reads and writes for grading many inputs in one transaction (a census batch).
 
-Grading a batch costs two statements whatever its size: `begin` claims the event ids and reads
-every student's situation (locking their open alerts), `save` writes evidence, grades,
-alerts, released held alerts, lowered grades and outbox rows together. A single tier report
-goes the same way, as a batch of one: under load each round trip to PostgreSQL waits for CPU
-twice (ours and the server's), so a report's alert is as fast as the fewest round trips allow.
+Grading a batch costs three statements whatever its size: `begin` locks its students, then
+claims the event ids and reads their situations (locking their open alerts), `save` writes
+evidence, grades, alerts, released held alerts, lowered grades and outbox rows together. A
+single tier report goes the same way, as a batch of one: under load each round trip to
+PostgreSQL waits for CPU twice (ours and the server's), so it keeps to the fewest that are safe.
 """
 
 from __future__ import annotations
@@ -79,6 +79,17 @@ class GradingWrites:
 def _keys(keys: Iterable[StudentKey]) -> tuple[list[str], list[str]]:
     pairs = sorted(set(keys))
     return [c for c, _ in pairs], [s for _, s in pairs]
+
+
+# Transaction locks in ascending key order (no two batches wait for each other); the key is
+# the student's 64-bit hash (two students sharing one only ever wait for each other).
+_LOCK_STUDENTS = """
+SELECT pg_advisory_xact_lock(k) FROM (
+    SELECT DISTINCT hashtextextended(c || ':' || s, 7468) AS k
+    FROM unnest($1::text[], $2::text[]) AS x (c, s)
+    ORDER BY k
+) AS keys
+"""
 
 
 _BEGIN = """
@@ -175,10 +186,12 @@ class BatchStore:
     ) -> Situations:
         """Claim the events (mark them processed) and read their students' situations.
 
-        Each student's evidence received since `since`, closed cases, current grade and open
-        alert (locked, so a concurrent escalation waits for this batch), in one statement.
+        First the students' locks (`lock_students`), then each student's evidence received
+        since `since`, closed cases, current grade and open alert (row-locked too, so a
+        concurrent escalation waits for this batch), in one statement.
         """
         campuses, students = _keys(keys)
+        await self.lock_students(campuses, students)
         row = await self.conn.fetchrow(
             _BEGIN,
             [e for e, _ in events],
@@ -215,6 +228,14 @@ class BatchStore:
             },
             held=_latest_held(row["held"]),
         )
+
+    async def lock_students(self, campuses: list[str], students: list[str]) -> None:
+        """Another batch about one of the students (a census batch, a report) waits for this
+        one to commit, then reads what it committed. A statement of its own, before the read:
+        a statement reads as of its start, so a read that waited inside it would miss what it
+        waited for (a report graded without the census sheet, or its alert refused beside the
+        census's new one by the one-open-alert index)."""
+        await self.conn.execute(_LOCK_STUDENTS, campuses, students)
 
     async def save(self, writes: GradingWrites) -> None:
         """Write a graded batch: superseded alerts first (one open alert per student), then
