@@ -1,14 +1,42 @@
 """Triage's erasure on request against a real PostgreSQL: the student's evidence and grade as
-they stood at the erasure go; a later report, another student and the alerts stay."""
+they stood at the erasure go; a later report, another student and the alerts stay.
+
+An erasure and a grading about the same student do not interleave: the erasure takes the
+student's lock, the one every grading takes before it reads (`BatchStore.lock_students`).
+Without it, a census batch that had read the student before the erasure and committed after
+it wrote the sheet and the grade the erasure had already passed over (personal data outliving
+an erasure the student was told is done: PIPL Art. 47, docs/retention.md); and a census that
+read the student while an erasure was under way graded on the evidence being erased. The
+interleavings are held with the census lane's own gate and observed in pg_stat_activity, as in
+`test_report_after_census.py`; no sleeps as synchronisation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events import StudentErased
+from shouwang_contracts.topics import CASES
 from shouwang_triage.adapters.erasure import erase_student
+from shouwang_triage.entrypoints.consumers import UrgentFirst, apply_case_event, grade_census
+
+from .helpers import eventually
+from .test_report_after_census import (
+    ITEM9_FREQUENT,
+    STUCK_AFTER,
+    Lanes,
+    census_batch,
+    open_lanes,
+)
+from .test_urgent_first import CAMPUS, LOW_MOOD
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +93,104 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         assert await conn.fetchval("SELECT count(*) FROM alerts") == 1  # structured facts stay
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def lanes(service_database: Any) -> AsyncIterator[Lanes]:
+    async with open_lanes(await service_database("triage")) as opened:
+        yield opened
+
+
+def _erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:
+    return Envelope.wrap(
+        StudentErased(student_ref=student, erased_at=erased_at, cases=1),
+        source="/shouwang/casework",
+        campus_id=CAMPUS,
+        subject=student,
+    )
+
+
+async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[str]]:
+    """The student's evidence ids and grades' assessment ids triage still holds."""
+    evidence = await lanes.observer.fetch(
+        "SELECT evidence_id FROM evidence WHERE student_ref = $1 ORDER BY evidence_id", student
+    )
+    grades = await lanes.observer.fetch(
+        "SELECT assessment_id FROM grades WHERE student_ref = $1", student
+    )
+    return [r["evidence_id"] for r in evidence], [r["assessment_id"] for r in grades]
+
+
+async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_from_before_it(
+    lanes: Lanes,
+) -> None:
+    student = f"s-{uuid.uuid4().hex[:8]}"
+    # A week-old report: what triage held of the student before this term's census.
+    await lanes.grade_old_report(student, LOW_MOOD, 7)
+    census = census_batch(student, ITEM9_FREQUENT)
+
+    async def erase_now() -> None:
+        # Casework erased the student after the census received the sheet and began grading.
+        await apply_case_event(lanes.triage, _erasure(student, datetime.now(UTC)), CASES)
+
+    await lanes.census_then(census, erase_now)
+
+    # The census did grade the student (the structured facts stay: its alert) ...
+    alerts = await lanes.observer.fetch(
+        "SELECT severity, status FROM alerts WHERE student_ref = $1 ORDER BY raised_at", student
+    )
+    assert [(a["severity"], a["status"]) for a in alerts] == [
+        ("moderate", "superseded"),
+        ("severe", "open"),
+    ]
+    # ... and nothing it wrote from before the erasure outlives it: neither the sheet nor
+    # the grade computed from the erased report.
+    assert await _held(lanes, student) == ([], [])
+    # Another student of the batch keeps their sheet.
+    assert (
+        await lanes.observer.fetchval(
+            "SELECT count(*) FROM evidence WHERE evidence_id = $1", census[1].evidence_id
+        )
+        == 1
+    )
+
+
+async def test_a_grading_that_reads_the_student_during_the_erasure_is_not_graded_on_erased_evidence(
+    lanes: Lanes,
+) -> None:
+    student = f"s-{uuid.uuid4().hex[:8]}"
+    await lanes.grade_old_report(student, LOW_MOOD, 7)
+    old_report = (await _held(lanes, student))[0]
+    assert len(old_report) == 1
+    erased_at = datetime.now(UTC)
+    # The census of many students, this one among them, is received after the erasure.
+    census = census_batch(student, ITEM9_FREQUENT)
+
+    conn = await lanes.triage.pool.acquire()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with conn.transaction():
+            # The erasure has deleted but not committed when the census reads its students.
+            await erase_student(conn, CAMPUS, student, erased_at)
+            graded = asyncio.create_task(grade_census(lanes.triage, UrgentFirst(), census))
+            tasks.append(graded)
+            # (Without the erasure's lock, the census reads at once and is done.)
+            await eventually(lambda: graded.done() or lanes.someone_waits_for_a_lock(), STUCK_AFTER)
+        # The census held its other students' locks while it waited: the erasure, holding one
+        # lock, committed all the same, and the census then went on.
+        async with asyncio.timeout(STUCK_AFTER):
+            await graded
+    finally:
+        await lanes.triage.pool.release(conn)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    # The sheet came after the erasure and stays, graded on itself alone.
+    evidence, grades = await _held(lanes, student)
+    assert evidence == [census[0].evidence_id]
+    assert len(grades) == 1
+    by_census = (await lanes.assessments(student))[-1]
+    assert by_census["screening_ids"] == [census[0].evidence_id]
+    assert by_census["report_ids"] == []

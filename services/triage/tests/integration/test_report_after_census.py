@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,22 +76,30 @@ class Lanes:
         """Grade `census` and `report` so that the report reaches PostgreSQL while the census
         holds its batch's students, and the census commits only once the report waits for it
         (or, waiting for nothing, is done)."""
-        # A large `longest_wait`: the census steps aside for the report about someone else
-        # until the test ends that report, never on a timer.
+        # The report is graded as the reports consumer would, with a gate of its own: the
+        # census cannot see it and keeps stepping aside until the test has seen the report
+        # wait for a lock, and the block ends.
+        await self.census_then(census, lambda: grade_urgent(self.triage, UrgentFirst(), [report]))
+
+    async def census_then(
+        self, census: list[GradingInput], other: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Grade `census`; once its transaction has read its students, run `other` (a report,
+        an erasure) while the census holds them, and let the census commit only once `other`
+        waits for a lock (or, waiting for nothing, is done)."""
+        # A large `longest_wait`: the census steps aside for the work about someone else
+        # until the test ends that work, never on a timer.
         gate = UrgentFirst(longest_wait=STUCK_AFTER)
         tasks: list[asyncio.Task[None]] = []
         try:
             async with gate.urgent([(CAMPUS, "someone-else")]):
                 tasks.append(asyncio.create_task(grade_census(self.triage, gate, census)))
                 await eventually(self._census_read_its_students, STUCK_AFTER)
-                # The report is graded as the reports consumer would, with a gate of its own:
-                # the census cannot see it and keeps stepping aside until the test has seen
-                # the report wait for a lock, and the block ends.
-                graded = asyncio.create_task(grade_urgent(self.triage, UrgentFirst(), [report]))
-                tasks.append(graded)
-                # (With nothing to wait for, the report is graded before the census commits.)
+                done = asyncio.create_task(other())
+                tasks.append(done)
+                # (With nothing to wait for, `other` is done before the census commits.)
                 await eventually(
-                    lambda: graded.done() or self._someone_waits_for_a_lock(), STUCK_AFTER
+                    lambda: done.done() or self.someone_waits_for_a_lock(), STUCK_AFTER
                 )
             async with asyncio.timeout(STUCK_AFTER):
                 await asyncio.gather(*tasks)
@@ -111,7 +119,7 @@ class Lanes:
         )
         return bool(reading)
 
-    async def _someone_waits_for_a_lock(self) -> bool:
+    async def someone_waits_for_a_lock(self) -> bool:
         waiting = await self.observer.fetchval(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -129,7 +137,13 @@ class Lanes:
 
 @pytest.fixture
 async def lanes(service_database: Any) -> AsyncIterator[Lanes]:
-    dsn = await service_database("triage")
+    async with open_lanes(await service_database("triage")) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_lanes(dsn: str) -> AsyncIterator[Lanes]:
+    """Triage's grading on the migrated database at `dsn`, and an observer connection."""
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, connection_class=QuietConnection)
     observer = await asyncpg.connect(dsn)
     triage = Triage(

@@ -30,12 +30,16 @@ def erased() -> Envelope[StudentErased]:
 
 
 class FakeConn:
-    """Answers each DELETE as PostgreSQL would, remembering the statements and arguments."""
+    """Answers the student's lock and each DELETE as PostgreSQL would, remembering the
+    statements (the lock, or the table deleted from) and their arguments in order."""
 
     def __init__(self) -> None:
         self.deleted: list[tuple[str, tuple[Any, ...]]] = []
 
     async def execute(self, sql: str, *args: Any) -> str:
+        if "pg_advisory_xact_lock" in sql:
+            self.deleted.append(("lock", args))
+            return "SELECT 1"
         self.deleted.append((sql.split()[2], args))
         return "DELETE 3" if "evidence" in sql else "DELETE 1"
 
@@ -71,6 +75,7 @@ async def test_an_erasure_deletes_the_students_evidence_and_grade_up_to_its_time
     assert (first.evidence, first.grades) == (3, 1)
     assert again is None  # redelivered: already applied
     assert store.conn.deleted == [
+        ("lock", (["c1"], ["stu_1"])),  # first: a grading in flight commits before it looks
         ("evidence", ("c1", "stu_1", AT)),
         ("grades", ("c1", "stu_1", AT)),
     ]

@@ -4,6 +4,13 @@ The signals and screening answers (`evidence`) and the student's current grade w
 reasons (`grades`), as they stood at the erasure: a row written after it (a later report, a
 new concern) stays. The structured facts the ladder and the outcome figures rest on stay:
 alerts and their escalations, lowered grades, closed cases, and the audit of grade reads.
+
+The erasure first takes the student's lock, the one every grading of them takes before it
+reads (`BatchStore.lock_students`): a grading in flight commits before the erasure looks, so
+the evidence and grade it writes are erased too; a grading that starts later reads the student
+as the erasure left them, never grading on erased evidence. No deadlock with a census batch
+holding many students' locks: the erasure takes a single key, and after it only the student's
+own rows, which no other holder of a student lock touches.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .batch import BatchStore
 from .repository import Connection
 
 
@@ -25,7 +33,9 @@ class Erased:
 async def erase_student(
     conn: Connection, campus_id: str, student_ref: str, erased_at: datetime
 ) -> Erased:
-    """Delete the student's evidence received and grade graded at `erased_at` or before."""
+    """Delete the student's evidence received and grade graded at `erased_at` or before,
+    once no grading about them is in flight (their lock, held until the transaction ends)."""
+    await BatchStore(conn).lock_students([campus_id], [student_ref])
     evidence = await conn.execute(
         "DELETE FROM evidence WHERE campus_id = $1 AND student_ref = $2 AND received_at <= $3",
         campus_id,
