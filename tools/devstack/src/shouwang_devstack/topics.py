@@ -229,20 +229,22 @@ async def assign_at_end(consumer: AIOKafkaConsumer, *topics: str) -> dict[TopicP
     return ends
 
 
-async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
-    """Commit the current end of each topic for its consumer group (`{group: topic}`).
+async def start_groups_at_end(bootstrap: str, groups: Mapping[str, str | tuple[str, ...]]) -> None:
+    """Commit the current end of each group's topic, or topics, for it (`{group: topic}`); the
+    groups must have no member now.
 
     Shouwang's consumer groups start from the earliest offset, rightly for a first deployment.
     On a test session's shared broker a test's group would first work through everything
     earlier modules published; a test that cares only about its own records starts here.
     """
-    for group, topic in groups.items():
+    for group, topics in groups.items():
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            await consumer.commit(await assign_at_end(consumer, topic))
+            named = (topics,) if isinstance(topics, str) else topics
+            await consumer.commit(await assign_at_end(consumer, *named))
         finally:
             await consumer.stop()
 

@@ -1,0 +1,88 @@
+"""Consumer groups of its own for a test's services, started at the topics' current end.
+
+Shouwang's consumer groups start from the earliest offset, rightly for a first deployment. On
+a test session's shared broker the services' default groups first work through whatever
+earlier tests and benchmarks left on the topics (or since an earlier test last used that
+group): a cross-service test then spends its deadline on other tests' records. Each service
+here gets groups named for the test, committed at the current end of the topics whose past
+the test does not need, before it starts (`start_fresh_groups`).
+
+Not at the end: the directory (student placements, who holds each role), compacted state a
+service needs whole, so its groups read it from the beginning. Casework's file consumers
+(`casework-file-*`) have fixed names and ignore CASEWORK_CONSUMER_GROUP: they are moved to
+the end under those names (what a fresh casework database would otherwise catch up on is
+other tests' reports; the file is on no alert's or case's way).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from shouwang_contracts.topics import (
+    ALERTS,
+    ASSESSMENTS,
+    CASES,
+    CENSUS,
+    NOTIFICATIONS,
+    REPORTS,
+    SCREENINGS,
+)
+
+from .topics import start_groups_at_end
+
+#: Casework's file consumers: their fixed group per topic (`record_consumers.RECORD_STREAMS`).
+CASEWORK_FILE_GROUPS = {
+    REPORTS: "casework-file-reports",
+    SCREENINGS: "casework-file-screenings",
+    CENSUS: "casework-file-census",
+    ASSESSMENTS: "casework-file-assessments",
+}
+
+
+@dataclass
+class ServiceGroups:
+    """A service's group settings (`env`), and the groups to place at the end, with topics."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    at_end: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _per_topic(prefix: str, topics: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    return {f"{prefix}.{topic}": (topic,) for topic in topics}
+
+
+def service_groups(service: str, run: str) -> ServiceGroups:
+    """The groups `service` uses when told `run` as its group name (or prefix), each topic's
+    group at the end but the directory's. The names are each service's settings."""
+    if service == "triage":
+        prefix = f"triage-{run}"
+        return ServiceGroups(
+            {"TRIAGE_GROUP_PREFIX": prefix},
+            _per_topic(prefix, (REPORTS, SCREENINGS, CENSUS, CASES)),
+        )
+    if service == "notify":
+        prefix = f"notify-{run}"
+        return ServiceGroups({"NOTIFY_GROUP_PREFIX": prefix}, _per_topic(prefix, (ALERTS, CASES)))
+    if service == "casework":
+        group = f"casework-{run}"
+        at_end: dict[str, tuple[str, ...]] = {group: (ASSESSMENTS, ALERTS, NOTIFICATIONS)}
+        at_end.update({name: (topic,) for topic, name in CASEWORK_FILE_GROUPS.items()})
+        return ServiceGroups({"CASEWORK_CONSUMER_GROUP": group}, at_end)
+    if service == "intake":
+        group = f"intake-{run}"
+        return ServiceGroups({"INTAKE_CONSUMER_GROUP": group}, {group: (CASES,)})
+    raise ValueError(f"no consumer groups known for {service!r}")
+
+
+async def start_fresh_groups(bootstrap: str, services: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Give each of `services` groups of its own at the topics' end (the directory's from the
+    beginning); returns each service's settings naming them, to merge into its env."""
+    run = uuid.uuid4().hex[:8]
+    settings: dict[str, dict[str, str]] = {}
+    for service in services:
+        groups = service_groups(service, run)
+        await start_groups_at_end(bootstrap, groups.at_end)
+        settings[service] = groups.env
+    return settings
