@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shouwang_contracts.auth import mint_token
@@ -14,6 +15,8 @@ from shouwang_contracts.topics import CASES, CENSUS, DIRECTORY, REPORTS, SCREENI
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.services import ServiceProcess
 from shouwang_devstack.topics import start_groups_at_end
+
+from .lanes import Lanes, open_lanes
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +97,9 @@ def bearer(devstack_env: dict[str, str]) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+async def lanes(service_database: Any) -> AsyncIterator[Lanes]:
+    async with open_lanes(await service_database("triage")) as opened:
+        yield opened

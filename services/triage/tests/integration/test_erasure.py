@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,14 +28,7 @@ from shouwang_triage.adapters.erasure import erase_student
 from shouwang_triage.entrypoints.consumers import UrgentFirst, apply_case_event, grade_census
 
 from .helpers import eventually
-from .test_report_after_census import (
-    ITEM9_FREQUENT,
-    STUCK_AFTER,
-    Lanes,
-    census_batch,
-    open_lanes,
-)
-from .test_urgent_first import CAMPUS, LOW_MOOD
+from .lanes import CAMPUS, ITEM9_FREQUENT, LOW_MOOD, STUCK_AFTER, Lanes, census_batch
 
 pytestmark = pytest.mark.integration
 
@@ -93,12 +85,6 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         assert await conn.fetchval("SELECT count(*) FROM alerts") == 1  # structured facts stay
     finally:
         await conn.close()
-
-
-@pytest.fixture
-async def lanes(service_database: Any) -> AsyncIterator[Lanes]:
-    async with open_lanes(await service_database("triage")) as opened:
-        yield opened
 
 
 def _erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:

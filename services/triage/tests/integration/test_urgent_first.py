@@ -16,42 +16,23 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS
+from shouwang_contracts.topics import ASSESSMENTS
 from shouwang_servicekit.transient import is_transient
-from shouwang_triage.adapters.policy_file import load_policy
-from shouwang_triage.adapters.repository import QuietConnection
-from shouwang_triage.config import TriageSettings
 from shouwang_triage.container import Triage
-from shouwang_triage.domain.evidence import ReportEvidence, ScreeningEvidence
 from shouwang_triage.entrypoints.consumers import UrgentFirst, grade_census, grade_urgent
 from shouwang_triage.service_layer.grading import GradingInput
 
 from .helpers import eventually
+from .lanes import CAMPUS, LOW_MOOD, census_input, open_lanes, report_input
 
 pytestmark = pytest.mark.integration
 
-CAMPUS = "demo"
-LOW_MOOD = ["persistent_low_mood", "sleep_disturbance", "social_withdrawal"]
 # Far beyond any wait the scenario needs: reaching it means the lanes wait for each other.
 DEADLOCKED_AFTER = 90.0
-
-
-def report_input(student: str, signals: list[str]) -> GradingInput:
-    now = datetime.now(UTC)
-    evidence = ReportEvidence(
-        report_id=str(uuid.uuid4()),
-        reporter_ref=f"reporter-{uuid.uuid4().hex[:6]}",
-        reporter_role="dorm_leader",
-        signals=frozenset(signals),
-        observed_at=now - timedelta(minutes=30),
-        received_at=now,
-    )
-    return GradingInput(str(uuid.uuid4()), REPORTS, CAMPUS, student, None, evidence, "urgent")
 
 
 async def grade_report(triage: Triage, gate: UrgentFirst, item: GradingInput) -> None:
@@ -69,25 +50,14 @@ async def grade_report(triage: Triage, gate: UrgentFirst, item: GradingInput) ->
                 raise
 
 
-def census_input(student: str, items: tuple[int, ...]) -> GradingInput:
-    now = datetime.now(UTC)
-    evidence = ScreeningEvidence(str(uuid.uuid4()), "phq9", items, now, now)
-    return GradingInput(str(uuid.uuid4()), CENSUS, CAMPUS, student, None, evidence, "bulk")
-
-
 async def test_a_report_about_a_student_in_the_census_batch_being_graded_is_graded(
     service_database: Any,
 ) -> None:
-    dsn = await service_database("triage")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=6, connection_class=QuietConnection)
-    observer = await asyncpg.connect(dsn)
-    triage = Triage(
-        settings=TriageSettings(),
-        policy=load_policy(),
-        pool=pool,
-        broker=None,
-        relay=None,  # type: ignore[arg-type]
-    )
+    async with open_lanes(await service_database("triage")) as lanes:
+        await _report_and_census_meet(lanes.triage, lanes.observer)
+
+
+async def _report_and_census_meet(triage: Triage, observer: asyncpg.Connection) -> None:
     gate = UrgentFirst()
     student = f"s-{uuid.uuid4().hex[:8]}"
     tasks: list[asyncio.Task[None]] = []
@@ -161,5 +131,3 @@ async def test_a_report_about_a_student_in_the_census_batch_being_graded_is_grad
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        await observer.close()
-        pool.terminate()
