@@ -3,41 +3,21 @@ judged)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.timeout(200)
-def test_triage_lock_latency_prints_both_modes_and_their_ratio(postgres_admin_dsn: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "triage_lock_latency.py"),
-            "--reports",
-            "3",
-            "--rounds",
-            "2",
-            "--census",
-            "5",
-        ],
-        env={**os.environ, "DATABASE_URL": postgres_admin_dsn},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+def test_triage_lock_latency_prints_both_modes_and_their_ratio(
+    run_bench: Callable[..., str],
+) -> None:
+    out = run_bench("triage_lock_latency.py", "--reports", "3", "--rounds", "2", "--census", "5")
     modes = re.findall(
         r"^\s+(baseline|locked)\s+report p50\s+[\d.]+ ms\s+p99\s+[\d.]+ ms\s+census batch median",
-        done.stdout,
+        out,
         re.MULTILINE,
     )
-    assert modes == ["baseline", "locked"], done.stdout
-    assert re.search(r"locked / baseline: report p50 [\d.]+x", done.stdout), done.stdout
+    assert modes == ["baseline", "locked"], out
+    assert re.search(r"locked / baseline: report p50 [\d.]+x", out), out
