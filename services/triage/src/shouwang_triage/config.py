@@ -38,6 +38,9 @@ class TriageSettings(SharedSettings):
 
     # Kafka consumer groups share this prefix; each input topic has its own group.
     group_prefix: str = "triage"
+    # A grading transaction holds one advisory lock per student of its batch (census and
+    # urgent lanes, per replica): PostgreSQL's shared lock table has room for
+    # max_locks_per_transaction (64) x max_connections locks in all, ample at these sizes.
     census_batch_size: int = 200
     # The share of wall time the census lane may spend grading; it rests the remainder after
     # each batch. The census is background work: on a shared box (or one shared database) it
