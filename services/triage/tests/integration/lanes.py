@@ -64,6 +64,15 @@ def census_batch(student: str, items: tuple[int, ...]) -> list[GradingInput]:
     ]
 
 
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel a scenario's tasks still running and wait for them (a failed test leaves none)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(BaseException):
+            await task
+
+
 @dataclass
 class Lanes:
     triage: Triage
@@ -112,11 +121,7 @@ class Lanes:
             async with asyncio.timeout(STUCK_AFTER):
                 await asyncio.gather(*tasks)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await cancel_all(tasks)
 
     async def _census_read_its_students(self) -> bool:
         """The census's transaction has read its students (its claims gave it a transaction

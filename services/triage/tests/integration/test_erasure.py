@@ -14,7 +14,6 @@ interleavings are held with the census lane's own gate and observed in pg_stat_a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from shouwang_triage.adapters.erasure import erase_student
 from shouwang_triage.entrypoints.consumers import UrgentFirst, apply_case_event, grade_census
 
 from .helpers import eventually
-from .lanes import CAMPUS, ITEM9_FREQUENT, LOW_MOOD, STUCK_AFTER, Lanes, census_batch
+from .lanes import CAMPUS, ITEM9_FREQUENT, LOW_MOOD, STUCK_AFTER, Lanes, cancel_all, census_batch
 
 pytestmark = pytest.mark.integration
 
@@ -168,10 +167,7 @@ async def test_a_grading_that_reads_the_student_during_the_erasure_is_not_graded
             await graded
     finally:
         await lanes.triage.pool.release(conn)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_all(tasks)
 
     # The sheet came after the erasure and stays, graded on itself alone.
     evidence, grades = await _held(lanes, student)

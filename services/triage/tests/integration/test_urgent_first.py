@@ -13,21 +13,18 @@ event loop, as in the service, with the gate they share.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
-from shouwang_contracts.topics import ASSESSMENTS
 from shouwang_servicekit.transient import is_transient
 from shouwang_triage.container import Triage
 from shouwang_triage.entrypoints.consumers import UrgentFirst, grade_census, grade_urgent
 from shouwang_triage.service_layer.grading import GradingInput
 
 from .helpers import eventually
-from .lanes import CAMPUS, LOW_MOOD, census_input, open_lanes, report_input
+from .lanes import CAMPUS, LOW_MOOD, Lanes, cancel_all, census_input, open_lanes, report_input
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +51,11 @@ async def test_a_report_about_a_student_in_the_census_batch_being_graded_is_grad
     service_database: Any,
 ) -> None:
     async with open_lanes(await service_database("triage")) as lanes:
-        await _report_and_census_meet(lanes.triage, lanes.observer)
+        await _report_and_census_meet(lanes)
 
 
-async def _report_and_census_meet(triage: Triage, observer: asyncpg.Connection) -> None:
+async def _report_and_census_meet(lanes: Lanes) -> None:
+    triage, observer = lanes.triage, lanes.observer
     gate = UrgentFirst()
     student = f"s-{uuid.uuid4().hex[:8]}"
     tasks: list[asyncio.Task[None]] = []
@@ -80,14 +78,10 @@ async def _report_and_census_meet(triage: Triage, observer: asyncpg.Connection) 
                 return False
 
         async def report_waits_or_census_committed() -> bool:
-            waiting = await observer.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
             committed = await observer.fetchval(
                 "SELECT count(*) FROM evidence WHERE evidence_id = $1", census[0].evidence_id
             )
-            return bool(waiting or committed)
+            return bool(committed) or await lanes.someone_waits_for_a_lock()
 
         # This term's census: the student's row first, then enough rows that grading them
         # outlasts many time slices, so the census steps aside inside its transaction.
@@ -115,19 +109,10 @@ async def _report_and_census_meet(triage: Triage, observer: asyncpg.Connection) 
         # The census finished its batch, then the report was graded on everything, the
         # census row included, and its assessment names the report: casework attaches it
         # to the student's case.
-        rows = await observer.fetch(
-            "SELECT value FROM outbox WHERE topic = $1 AND key = $2 ORDER BY id",
-            ASSESSMENTS,
-            f"{CAMPUS}:{student}".encode(),
-        )
-        graded = [json.loads(row["value"])["data"] for row in rows]
+        graded = await lanes.assessments(student)
         by_report = [g for g in graded if g["trigger"] == "report"]
         assert [report.evidence_id in g["report_ids"] for g in by_report] == [False, True]
         assert census[0].evidence_id in by_report[-1]["screening_ids"]
         assert await observer.fetchval("SELECT count(*) FROM evidence") == 303
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_all(tasks)
