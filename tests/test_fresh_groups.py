@@ -16,6 +16,8 @@ from shouwang_contracts.topics import DIRECTORY
 from shouwang_devstack.fresh_groups import CASEWORK_FILE_GROUPS, service_groups
 from shouwang_intake.config import IntakeSettings
 from shouwang_notify.config import NotifySettings
+from shouwang_stats.config import StatsSettings
+from shouwang_stats.service_layer.events import TOPICS as STATS_TOPICS
 from shouwang_triage.config import TriageSettings
 
 #: Each service's settings, and the one naming its groups (a prefix or the group).
@@ -24,6 +26,7 @@ SETTINGS: dict[str, tuple[type[BaseSettings], str]] = {
     "notify": (NotifySettings, "group_prefix"),
     "casework": (CaseworkSettings, "consumer_group"),
     "intake": (IntakeSettings, "consumer_group"),
+    "stats": (StatsSettings, "consumer_group"),
 }
 
 
@@ -42,7 +45,18 @@ def test_each_service_reads_the_group_name_it_is_given(
     for group, topics in groups.at_end.items():
         assert group.startswith(given) or group in CASEWORK_FILE_GROUPS.values()
         assert DIRECTORY not in topics
+    # The directory's groups, which read it from the beginning.
+    for group, topics in groups.directory.items():
+        assert group.startswith(given)
+        assert topics == (DIRECTORY,)
 
 
 def test_casework_file_groups_are_the_ones_its_file_consumers_join() -> None:
     assert {topic: group for topic, group, *_ in RECORD_STREAMS} == CASEWORK_FILE_GROUPS
+
+
+def test_stats_fresh_groups_cover_every_topic_it_counts() -> None:
+    groups = service_groups("stats", "run1")
+    (prefix,) = groups.env.values()
+    placed = {**groups.at_end, **groups.directory}
+    assert placed == {f"{prefix}.{topic}": (topic,) for topic in STATS_TOPICS}

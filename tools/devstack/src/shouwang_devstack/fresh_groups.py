@@ -25,6 +25,7 @@ from shouwang_contracts.topics import (
     ASSESSMENTS,
     CASES,
     CENSUS,
+    DIRECTORY,
     NOTIFICATIONS,
     REPORTS,
     SCREENINGS,
@@ -43,10 +44,12 @@ CASEWORK_FILE_GROUPS = {
 
 @dataclass
 class ServiceGroups:
-    """A service's group settings (`env`), and the groups to place at the end, with topics."""
+    """A service's group settings (`env`), the groups to place at the end, with topics, and
+    those reading the directory (from the beginning)."""
 
     env: dict[str, str] = field(default_factory=dict)
     at_end: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    directory: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _per_topic(prefix: str, topics: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -61,10 +64,15 @@ def service_groups(service: str, run: str) -> ServiceGroups:
         return ServiceGroups(
             {"TRIAGE_GROUP_PREFIX": prefix},
             _per_topic(prefix, (REPORTS, SCREENINGS, CENSUS, CASES)),
+            _per_topic(prefix, (DIRECTORY,)),
         )
     if service == "notify":
         prefix = f"notify-{run}"
-        return ServiceGroups({"NOTIFY_GROUP_PREFIX": prefix}, _per_topic(prefix, (ALERTS, CASES)))
+        return ServiceGroups(
+            {"NOTIFY_GROUP_PREFIX": prefix},
+            _per_topic(prefix, (ALERTS, CASES)),
+            _per_topic(prefix, (DIRECTORY,)),
+        )
     if service == "casework":
         group = f"casework-{run}"
         at_end: dict[str, tuple[str, ...]] = {group: (ASSESSMENTS, ALERTS, NOTIFICATIONS)}
@@ -73,6 +81,13 @@ def service_groups(service: str, run: str) -> ServiceGroups:
     if service == "intake":
         group = f"intake-{run}"
         return ServiceGroups({"INTAKE_CONSUMER_GROUP": group}, {group: (CASES,)})
+    if service == "stats":
+        group = f"stats-{run}"
+        return ServiceGroups(
+            {"STATS_CONSUMER_GROUP": group},
+            _per_topic(group, (ASSESSMENTS, ALERTS, CASES, NOTIFICATIONS)),
+            _per_topic(group, (DIRECTORY,)),
+        )
     raise ValueError(f"no consumer groups known for {service!r}")
 
 
