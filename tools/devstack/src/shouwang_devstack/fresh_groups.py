@@ -8,10 +8,11 @@ here gets groups named for the test, committed at the current end of the topics 
 the test does not need, before it starts (`start_fresh_groups`).
 
 Not at the end: the directory (student placements, who holds each role), compacted state a
-service needs whole, so its groups read it from the beginning. Casework's file consumers
-(`casework-file-*`) have fixed names and ignore CASEWORK_CONSUMER_GROUP: they are moved to
-the end under those names (what a fresh casework database would otherwise catch up on is
-other tests' reports; the file is on no alert's or case's way).
+service needs whole, so its groups read it from the beginning.
+
+Casework's file consumers get fresh groups of their own too (CASEWORK_FILE_CONSUMER_GROUP,
+`<prefix>-reports` ...), at the end: what they would otherwise catch up on is other tests'
+reports, and the groups production uses (`casework-file-*`) are left where they are.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from shouwang_contracts.topics import (
 
 from .topics import start_groups_at_end
 
-#: Casework's file consumers: their fixed group per topic (`record_consumers.RECORD_STREAMS`).
-CASEWORK_FILE_GROUPS = {
-    REPORTS: "casework-file-reports",
-    SCREENINGS: "casework-file-screenings",
-    CENSUS: "casework-file-census",
-    ASSESSMENTS: "casework-file-assessments",
+#: Casework's file consumers: each topic's group is `<CASEWORK_FILE_CONSUMER_GROUP>-<stream>`
+#: (`record_consumers.file_groups`).
+CASEWORK_FILE_STREAMS = {
+    REPORTS: "reports",
+    SCREENINGS: "screenings",
+    CENSUS: "census",
+    ASSESSMENTS: "assessments",
 }
 
 
@@ -74,10 +76,14 @@ def service_groups(service: str, run: str) -> ServiceGroups:
             _per_topic(prefix, (DIRECTORY,)),
         )
     if service == "casework":
-        group = f"casework-{run}"
+        group, files = f"casework-{run}", f"casework-{run}-file"
         at_end: dict[str, tuple[str, ...]] = {group: (ASSESSMENTS, ALERTS, NOTIFICATIONS)}
-        at_end.update({name: (topic,) for topic, name in CASEWORK_FILE_GROUPS.items()})
-        return ServiceGroups({"CASEWORK_CONSUMER_GROUP": group}, at_end)
+        at_end.update(
+            {f"{files}-{name}": (topic,) for topic, name in CASEWORK_FILE_STREAMS.items()}
+        )
+        return ServiceGroups(
+            {"CASEWORK_CONSUMER_GROUP": group, "CASEWORK_FILE_CONSUMER_GROUP": files}, at_end
+        )
     if service == "intake":
         group = f"intake-{run}"
         return ServiceGroups({"INTAKE_CONSUMER_GROUP": group}, {group: (CASES,)})
