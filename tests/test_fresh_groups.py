@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.entrypoints.record_consumers import file_groups
 from shouwang_contracts.topics import DIRECTORY
+from shouwang_devstack import fresh_groups
 from shouwang_devstack.fresh_groups import service_groups
 from shouwang_intake.config import IntakeSettings
 from shouwang_notify.config import NotifySettings
@@ -34,6 +35,8 @@ SETTINGS: dict[str, tuple[type[BaseSettings], dict[str, str]]] = {
     "intake": (IntakeSettings, {"INTAKE_CONSUMER_GROUP": "consumer_group"}),
     "stats": (StatsSettings, {"STATS_CONSUMER_GROUP": "consumer_group"}),
 }
+#: Services whose directory group is `<prefix>.<directory topic>`, and their prefix's variable.
+PREFIXES = {"triage": "TRIAGE_GROUP_PREFIX", "notify": "NOTIFY_GROUP_PREFIX"}
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))
@@ -72,3 +75,24 @@ def test_stats_fresh_groups_cover_every_topic_it_counts() -> None:
     (prefix,) = groups.env.values()
     placed = {**groups.at_end, **groups.directory}
     assert placed == {f"{prefix}.{topic}": (topic,) for topic in STATS_TOPICS}
+
+
+@pytest.mark.parametrize("own_directory", [False, True])
+async def test_the_directory_groups_start_at_its_end_only_for_a_test_that_owns_it(
+    own_directory: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed: dict[str, tuple[str, ...]] = {}
+
+    async def start_groups_at_end(bootstrap: str, groups: dict[str, tuple[str, ...]]) -> None:
+        placed.update(groups)
+
+    monkeypatch.setattr(fresh_groups, "start_groups_at_end", start_groups_at_end)
+    env = await fresh_groups.start_fresh_groups(
+        "unused:9092", ("triage", "notify"), own_directory=own_directory
+    )
+    at_directory_end = {g for g, topics in placed.items() if DIRECTORY in topics}
+    owned = {f"{env[service][prefix]}.{DIRECTORY}" for service, prefix in PREFIXES.items()}
+    assert at_directory_end == (owned if own_directory else set())
+    # The other topics' groups are at the end either way.
+    others = sum(len(service_groups(service, "x").at_end) for service in PREFIXES)
+    assert len(placed.keys() - at_directory_end) == others

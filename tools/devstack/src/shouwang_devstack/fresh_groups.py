@@ -8,7 +8,9 @@ here gets groups named for the test, committed at the current end of the topics 
 the test does not need, before it starts (`start_fresh_groups`).
 
 Not at the end: the directory (student placements, who holds each role), compacted state a
-service needs whole, so its groups read it from the beginning.
+service needs whole, so its groups read it from the beginning; unless the test publishes
+every directory record its services need itself, after the groups are placed
+(`own_directory`: then the directory's groups start at its end too).
 
 Casework's file consumers get fresh groups of their own too (CASEWORK_FILE_CONSUMER_GROUP,
 `<prefix>-reports` ...), at the end: what they would otherwise catch up on is other tests'
@@ -47,7 +49,7 @@ CASEWORK_FILE_STREAMS = {
 @dataclass
 class ServiceGroups:
     """A service's group settings (`env`), the groups to place at the end, with topics, and
-    those reading the directory (from the beginning)."""
+    those reading the directory (from the beginning unless the test owns the directory)."""
 
     env: dict[str, str] = field(default_factory=dict)
     at_end: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -97,13 +99,18 @@ def service_groups(service: str, run: str) -> ServiceGroups:
     raise ValueError(f"no consumer groups known for {service!r}")
 
 
-async def start_fresh_groups(bootstrap: str, services: Iterable[str]) -> dict[str, dict[str, str]]:
+async def start_fresh_groups(
+    bootstrap: str, services: Iterable[str], *, own_directory: bool = False
+) -> dict[str, dict[str, str]]:
     """Give each of `services` groups of its own at the topics' end (the directory's from the
-    beginning); returns each service's settings naming them, to merge into its env."""
+    beginning, or at its end too with `own_directory`: the test publishes every directory
+    record its services need after this); returns each service's settings naming them, to
+    merge into its env."""
     run = uuid.uuid4().hex[:8]
     settings: dict[str, dict[str, str]] = {}
     for service in services:
         groups = service_groups(service, run)
-        await start_groups_at_end(bootstrap, groups.at_end)
+        at_end = {**groups.at_end, **groups.directory} if own_directory else groups.at_end
+        await start_groups_at_end(bootstrap, at_end)
         settings[service] = groups.env
     return settings
