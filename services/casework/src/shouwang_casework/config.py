@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from shouwang_servicekit.settings import SharedSettings
+
+#: A Kafka consumer group name (or the prefix of several): Kafka's topic alphabet, so a
+#: typo (a space, a slash, an empty value) is refused at start rather than joining a group
+#: nobody meant.
+GroupName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
 class CaseworkSettings(SharedSettings):
@@ -29,7 +34,11 @@ class CaseworkSettings(SharedSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
 
-    consumer_group: str = "casework"
+    consumer_group: GroupName = "casework"
+    # The student file's consumers' groups, one per topic: `<this>-reports`, `-screenings`,
+    # `-census`, `-assessments`. The default keeps the names deployments committed offsets
+    # under; a new prefix starts its groups at the topics' beginning.
+    file_consumer_group: GroupName = "casework-file"
     # Run the Kafka consumers and the outbox relay in this process (off for HTTP-only tests).
     consumers_enabled: bool = True
     relay_enabled: bool = True

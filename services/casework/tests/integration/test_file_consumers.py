@@ -16,10 +16,7 @@ from faststream.kafka import KafkaBroker
 from shouwang_casework.adapters.db import campus_transaction
 from shouwang_casework.config import CaseworkSettings
 from shouwang_casework.container import Casework
-from shouwang_casework.entrypoints.record_consumers import (
-    RECORD_STREAMS,
-    register_record_consumers,
-)
+from shouwang_casework.entrypoints.record_consumers import file_groups, register_record_consumers
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded, Reason
@@ -134,11 +131,11 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
     poison_key = f"{campus_id}:poison".encode()
 
     # The file's groups start from the earliest offset; skip what earlier modules published.
+    settings = CaseworkSettings(file_consumer_group=f"casework-file-{uuid.uuid4().hex[:6]}")
     await start_groups_at_end(
-        kafka_bootstrap, {group: topic for topic, group, *_ in RECORD_STREAMS}
+        kafka_bootstrap, {g: t for t, g in file_groups(settings.file_consumer_group).items()}
     )
     broker = KafkaBroker(kafka_bootstrap)
-    settings = CaseworkSettings()
     casework = Casework(
         settings, pool, broker, CIPHER, PSEUDONYMS, settings.placement_hasher()
     )  # the parts the file's consumers use

@@ -21,10 +21,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from shouwang_casework.entrypoints.record_consumers import file_groups
 from shouwang_contracts.kafka import DLQ_REASON
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ASSESSMENTS, CASES, dead_letter_topic
 from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_devstack.topics import start_groups_at_end
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
@@ -42,8 +44,22 @@ from cases_support import (
 pytestmark = pytest.mark.integration
 
 
-async def start_casework(service_process: Any, devstack_env: dict[str, str], **env: str) -> Any:
-    proc = service_process("casework", env={"CASEWORK_CONSUMER_GROUP": "casework-it", **env})
+async def start_casework(
+    service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str, **env: str
+) -> Any:
+    # The student file's consumers on groups of their own at the topics' end: these tests do
+    # not read the file, and its default groups would first work through every report earlier
+    # tests published.
+    files = f"casework-it-file-{uuid.uuid4().hex[:6]}"
+    await start_groups_at_end(kafka_bootstrap, {g: t for t, g in file_groups(files).items()})
+    proc = service_process(
+        "casework",
+        env={
+            "CASEWORK_CONSUMER_GROUP": "casework-it",
+            "CASEWORK_FILE_CONSUMER_GROUP": files,
+            **env,
+        },
+    )
     await proc.start_async(within=90)
     return proc
 
@@ -68,7 +84,7 @@ async def alert_landed(client: httpx.AsyncClient, headers: dict[str, str]) -> li
 async def test_warnings_on_kafka_open_and_feed_one_case(
     service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str
 ) -> None:
-    proc = await start_casework(service_process, devstack_env)
+    proc = await start_casework(service_process, devstack_env, kafka_bootstrap)
     secret, pseudonyms = keys(devstack_env)
     campus = f"campus-{uuid.uuid4().hex[:8]}"
     student = pseudonyms.student_ref(campus, STUDENT_NO)
@@ -175,7 +191,9 @@ async def test_warnings_on_kafka_open_and_feed_one_case(
 async def test_kill_9_before_the_relay_loses_no_event(
     service_process: Any, devstack_env: dict[str, str], kafka_bootstrap: str
 ) -> None:
-    proc = await start_casework(service_process, devstack_env, CASEWORK_RELAY_ENABLED="false")
+    proc = await start_casework(
+        service_process, devstack_env, kafka_bootstrap, CASEWORK_RELAY_ENABLED="false"
+    )
     secret, pseudonyms = keys(devstack_env)
     campus = f"campus-{uuid.uuid4().hex[:8]}"
     student = pseudonyms.student_ref(campus, STUDENT_NO)
@@ -241,7 +259,7 @@ async def test_a_database_outage_holds_the_offset_until_the_case_is_stored(
     kafka_bootstrap: str,
     local_postgres: Any,
 ) -> None:
-    proc = await start_casework(service_process, devstack_env)
+    proc = await start_casework(service_process, devstack_env, kafka_bootstrap)
     secret, pseudonyms = keys(devstack_env)
     campus = f"campus-{uuid.uuid4().hex[:8]}"
     student = pseudonyms.student_ref(campus, STUDENT_NO)

@@ -1,13 +1,16 @@
 """Notify against a real PostgreSQL, with real local SMTP and HTTP receivers.
 
 The helpers live in modules named for notify (`notify_receivers`, `notify_delivery`,
-`notify_kafka`) on sys.path, so they never collide with another service's test helpers.
+`notify_kafka`, `notify_processes`) on sys.path, so they never collide with another service's
+test helpers. `campus` and `notify_process` serve the tests of notify as a real process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,15 @@ import pytest
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_devstack._proc import free_port
+from shouwang_devstack.fresh_groups import start_fresh_groups
+from shouwang_devstack.services import ServiceProcess
 from shouwang_notify.container import Notify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from notify_delivery import DINGTALK_SECRET
 from notify_handlers import handlers_notify
+from notify_processes import Campus
 from notify_receivers import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -84,3 +90,48 @@ def notify(
 ) -> Notify:
     """Notify as its consumers' handlers see it (no broker, no background workers)."""
     return handlers_notify(notify_pool, cipher, pseudonyms, smtp_sink, http_sink, http_client)
+
+
+@pytest.fixture
+def campus(devstack_env: dict[str, str]) -> Campus:
+    return Campus(devstack_env)
+
+
+@pytest.fixture
+def notify_process(
+    service_process: Callable[..., ServiceProcess],
+    kafka_bootstrap: str,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+) -> Callable[..., ServiceProcess]:
+    """`notify_process(**env)`: notify on the test's receivers, on groups of the test's own at
+    the topics' end, the directory's too (each test publishes its campus's directory); every
+    process it builds shares those groups, as a restart does."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fresh = start_fresh_groups(kafka_bootstrap, ("notify",), own_directory=True)
+        groups = pool.submit(asyncio.run, fresh).result()["notify"]
+
+    def build(**env: str) -> ServiceProcess:
+        merged = {
+            **groups,
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(smtp_sink.port),
+            "NOTIFY_SMTP_SECURITY": "insecure",
+            "NOTIFY_SMS_URL": f"{http_sink.url}/sms",
+            "NOTIFY_WECOM_ROBOT_KEY": "test-key",
+            "NOTIFY_WECOM_API_BASE": http_sink.url,
+            "NOTIFY_DINGTALK_ROBOT_TOKEN": "test-token",
+            "NOTIFY_DINGTALK_ROBOT_SECRET": "SEC-local-test-secret",
+            "NOTIFY_DINGTALK_API_BASE": http_sink.url,
+            "NOTIFY_RATE_WECOM": "100",
+            "NOTIFY_RATE_DINGTALK": "100",
+            "NOTIFY_RETRY_BASE_SECONDS": "0.05",
+            "NOTIFY_RETRY_CAP_SECONDS": "0.2",
+            "NOTIFY_DISPATCH_POLL_SECONDS": "0.05",
+            "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.example.edu",
+            "NOTIFY_APP_BASE_URL": "https://app.example.edu",
+            **env,
+        }
+        return service_process("notify", merged)
+
+    return build

@@ -1,19 +1,18 @@
-"""Notify as a real process on real Kafka and PostgreSQL, with real SMTP and HTTP receivers."""
+"""Notify as a real process on real Kafka and PostgreSQL, with real SMTP and HTTP receivers:
+what goes out for an alert, the links, the API's refusals and the logs. Kill -9 and restarts
+are in test_process_restarts.py; the fixtures in conftest.py, the helpers in notify_processes.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from notify_delivery import SAMPLES
 from notify_kafka import (
     NotificationWatcher,
     alert,
@@ -23,106 +22,13 @@ from notify_kafka import (
     publish,
     until_directory_applied,
     until_notify_holds,
-    wrap,
 )
+from notify_processes import STAFF, Campus, import_samples, with_contacts_and_staff
 from notify_receivers import HttpSink, SmtpSink, until
-from shouwang_contracts.auth import mint_token
-from shouwang_contracts.events.casework import CaseClosed, CaseOpened, CaseOutcome, StudentErased
-from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.topics import ALERTS, CASES, DIRECTORY
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_devstack.services import ServiceProcess
-from shouwang_devstack.topics import start_groups_at_end
 
 pytestmark = pytest.mark.integration
-STAFF = {
-    Role.COUNSELING_CENTER: "T3001",  # prefers SMS
-    Role.RESIDENCE_COUNSELOR: "T1001",  # WeCom
-    Role.COMMUNITY_PSYCH_TEACHER: "T2001",  # WeCom
-    Role.COLLEGE_LEADER: "T4001",  # email
-}
-
-
-class Campus:
-    """One test's campus: its own id, so tests share the broker without seeing each other."""
-
-    def __init__(self, devstack_env: dict[str, str]) -> None:
-        self.id = f"c{uuid.uuid4().hex[:8]}"
-        self.env = devstack_env
-        self.pseudonyms = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode())
-
-    def bearer(self, role: Role, sub: str = "A0001") -> dict[str, str]:
-        token = mint_token(self.env["SHOUWANG_JWT_SECRET"], sub=sub, role=role, campus_id=self.id)
-        return {"Authorization": f"Bearer {token}"}
-
-    def student(self, number: str = "2024020001") -> str:
-        return self.pseudonyms.student_ref(self.id, number)
-
-
-@pytest.fixture
-def campus(devstack_env: dict[str, str]) -> Campus:
-    return Campus(devstack_env)
-
-
-@pytest.fixture
-def notify_process(
-    service_process: Callable[..., ServiceProcess],
-    kafka_bootstrap: str,
-    smtp_sink: SmtpSink,
-    http_sink: HttpSink,
-) -> Callable[..., ServiceProcess]:
-    """`notify_process(**env)`: notify on the test's receivers, its groups at the topics' end."""
-    group = f"notify-test-{uuid.uuid4().hex[:8]}"
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        groups = {f"{group}.{topic}": topic for topic in (ALERTS, CASES, DIRECTORY)}
-        pool.submit(asyncio.run, start_groups_at_end(kafka_bootstrap, groups)).result()
-
-    def build(**env: str) -> ServiceProcess:
-        merged = {
-            "NOTIFY_GROUP_PREFIX": group,
-            "NOTIFY_SMTP_HOST": "127.0.0.1",
-            "NOTIFY_SMTP_PORT": str(smtp_sink.port),
-            "NOTIFY_SMTP_SECURITY": "insecure",
-            "NOTIFY_SMS_URL": f"{http_sink.url}/sms",
-            "NOTIFY_WECOM_ROBOT_KEY": "test-key",
-            "NOTIFY_WECOM_API_BASE": http_sink.url,
-            "NOTIFY_DINGTALK_ROBOT_TOKEN": "test-token",
-            "NOTIFY_DINGTALK_ROBOT_SECRET": "SEC-local-test-secret",
-            "NOTIFY_DINGTALK_API_BASE": http_sink.url,
-            "NOTIFY_RATE_WECOM": "100",
-            "NOTIFY_RATE_DINGTALK": "100",
-            "NOTIFY_RETRY_BASE_SECONDS": "0.05",
-            "NOTIFY_RETRY_CAP_SECONDS": "0.2",
-            "NOTIFY_DISPATCH_POLL_SECONDS": "0.05",
-            "NOTIFY_PUBLIC_BASE_URL": "https://shouwang.example.edu",
-            "NOTIFY_APP_BASE_URL": "https://app.example.edu",
-            **env,
-        }
-        return service_process("notify", merged)
-
-    return build
-
-
-async def until_settled(dsn: str, campus_id: str) -> None:
-    """Until none of the campus's messages is waiting, leased or held for a bundle."""
-    await until_notify_holds(
-        dsn,
-        "SELECT count(*) = 0 FROM deliveries WHERE campus_id = $1"
-        " AND status IN ('pending', 'sending', 'bundled')",
-        campus_id,
-        what="every message settled",
-    )
-
-
-async def import_samples(client: httpx.AsyncClient, campus: Campus) -> None:
-    for kind in ("staff", "family"):
-        data = (SAMPLES / f"contacts_{kind}.csv").read_bytes()
-        answer = await client.post(
-            f"/v1/imports/{kind}-contacts",
-            files={"file": (f"contacts_{kind}.csv", data, "text/csv")},
-            headers=campus.bearer(Role.CAMPUS_ADMIN),
-        )
-        assert answer.status_code == 201, answer.text
 
 
 async def test_a_severe_alert_reaches_owner_informed_tiers_and_guardian_once(
@@ -276,85 +182,6 @@ async def test_an_escalation_to_a_college_leader_nobody_holds_reaches_the_on_dut
     assert "处置中" not in center
 
 
-async def test_kill_9_between_claim_and_send_loses_nothing_and_doubles_nothing(
-    notify_process: Callable[..., ServiceProcess],
-    kafka_bootstrap: str,
-    campus: Campus,
-    smtp_sink: SmtpSink,
-) -> None:
-    first = await notify_process(NOTIFY_LEASE_SECONDS="3").start_async()
-    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
-        await import_samples(client, campus)
-    student = campus.student()
-    await publish(
-        kafka_bootstrap,
-        directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
-    )
-    await until_directory_applied(first.env["NOTIFY_DATABASE_URL"], campus.id, student)
-    # The SMTP server holds its greeting: the message is claimed and connecting, not sent.
-    smtp_sink.hold_greeting = 30.0
-    await publish(
-        kafka_bootstrap, alert(campus.id, student, Severity.SEVERE, owner=Role.COLLEGE_LEADER)
-    )
-    await until(lambda: smtp_sink.greetings, what="notify to connect to the SMTP server")
-    first.kill()
-    assert smtp_sink.messages == []
-    # A new process on the same database and groups takes the message over once the lease ends.
-    second = notify_process(
-        NOTIFY_LEASE_SECONDS="3", NOTIFY_DATABASE_URL=first.env["NOTIFY_DATABASE_URL"]
-    )
-    await second.start_async()
-    await until(lambda: smtp_sink.messages, seconds=60, what="the message after the restart")
-    # Once no row is left pending or leased, no lease can run out and send it again.
-    await until_settled(first.env["NOTIFY_DATABASE_URL"], campus.id)
-    assert len(smtp_sink.to("t4001@example.com")) == 1
-
-
-async def test_alerts_held_for_a_burst_survive_a_kill_9_and_go_as_one_message(
-    notify_process: Callable[..., ServiceProcess],
-    kafka_bootstrap: str,
-    campus: Campus,
-    smtp_sink: SmtpSink,
-) -> None:
-    """The held alerts are in PostgreSQL, not in the process: a notify killed while they wait
-    for their window leaves them to the next, which sends them as one message."""
-    burst = {"NOTIFY_ALERT_BURST_WINDOW_SECONDS": "8", "NOTIFY_BUNDLE_POLL_SECONDS": "0.5"}
-    first = await notify_process(**burst).start_async()
-    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
-        await import_samples(client, campus)
-    student = campus.student()
-    await publish(
-        kafka_bootstrap,
-        directory(campus.id, campus.pseudonyms, "2024020001", {Role.COLLEGE_LEADER: "T4001"}),
-    )
-    dsn = first.env["NOTIFY_DATABASE_URL"]
-    await until_directory_applied(dsn, campus.id, student)  # first, as it would have come
-    await publish(
-        kafka_bootstrap,
-        *(alert(campus.id, student, Severity.SEVERE, owner=Role.COLLEGE_LEADER) for _ in range(3)),
-    )
-    await until(lambda: smtp_sink.to("t4001@example.com"), what="the first alert at once")
-    # Its outcome committed (else it is sent again), the rest held.
-    await until_notify_holds(
-        dsn,
-        "SELECT count(*) FROM deliveries WHERE campus_id = $1 AND status = 'sent'",
-        campus.id,
-        what="the first alert's outcome",
-    )
-    first.kill()
-    second = notify_process(**burst, NOTIFY_DATABASE_URL=dsn)
-    await second.start_async()
-    await until(
-        lambda: smtp_sink.to("t4001@example.com")[1:], seconds=60, what="the held two, together"
-    )
-    await until_settled(dsn, campus.id)  # nothing left to send: nothing else arrives
-    mails = smtp_sink.to("t4001@example.com")
-    assert len(mails) == 2, [m.subject for m in mails]
-    assert "又有 2 条预警" in mails[1].subject
-    # A college leader confirms nothing (no links): each line names its alert's number.
-    assert len(re.findall(r"编号 [0-9a-f]{8}", mails[1].text)) == 2
-
-
 async def test_links_confirm_once_and_refuse_the_rest(
     notify_process: Callable[..., ServiceProcess],
     kafka_bootstrap: str,
@@ -499,11 +326,7 @@ async def test_logs_leak_no_contact_detail_and_no_robot_key(
     http_sink: HttpSink,
 ) -> None:
     notify = await notify_process(LOG_LEVEL="DEBUG").start_async()
-    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
-        await import_samples(client, campus)
-    await publish(kafka_bootstrap, directory(campus.id, campus.pseudonyms, "2024020001", STAFF))
-    student = campus.student()
-    await until_directory_applied(notify.env["NOTIFY_DATABASE_URL"], campus.id, student)
+    student = await with_contacts_and_staff(notify, kafka_bootstrap, campus, STAFF)
     await publish(
         kafka_bootstrap,
         alert(campus.id, student, Severity.CRITICAL, inform=(Role.RESIDENCE_COUNSELOR,)),
@@ -520,84 +343,3 @@ async def test_logs_leak_no_contact_detail_and_no_robot_key(
         "@example.com",
     ):
         assert secret not in log, secret
-
-
-async def test_an_erasure_deferred_by_an_open_case_completes_after_a_restart(
-    notify_process: Callable[..., ServiceProcess], kafka_bootstrap: str, campus: Campus
-) -> None:
-    """On Kafka: `student.erased` while the student's case is open keeps the family contacts
-    and leaves a pending erasure; notify is killed; the process after it completes the
-    erasure when the case-closed event comes, and says so in counts."""
-    first = await notify_process().start_async()
-    async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
-        await import_samples(client, campus)
-    dsn = first.env["NOTIFY_DATABASE_URL"]
-    student, case_id = campus.student(), str(uuid.uuid4())
-
-    async def held() -> tuple[int, int]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute("SELECT set_config('shouwang.all_campuses', 'on', false)")
-            row = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM family_contacts WHERE campus_id = $1"
-                " AND student_ref = $2) AS contacts, (SELECT count(*) FROM pending_erasures"
-                " WHERE campus_id = $1 AND student_ref = $2) AS pending",
-                campus.id,
-                student,
-            )
-        finally:
-            await conn.close()
-        assert row is not None
-        return row["contacts"], row["pending"]
-
-    async def until_held(expected: tuple[int, int], what: str) -> None:
-        deadline = asyncio.get_running_loop().time() + 60
-        while await held() != expected:
-            assert asyncio.get_running_loop().time() < deadline, what
-            await asyncio.sleep(0.2)
-
-    opened_at = datetime.now(UTC)
-    await publish(
-        kafka_bootstrap,
-        wrap(
-            CaseOpened(
-                case_id=case_id,
-                student_ref=student,
-                severity=Severity.SEVERE,
-                owner_ref=None,
-                owner_role=Role.COUNSELING_CENTER,
-                opened_at=opened_at,
-            ),
-            campus.id,
-            student,
-        ),
-        wrap(
-            StudentErased(student_ref=student, erased_at=datetime.now(UTC), cases=0),
-            campus.id,
-            student,
-        ),
-    )
-    await until_held((2, 1), "the erasure deferred, the two family contacts kept")
-    first.kill()
-
-    second = await notify_process(NOTIFY_DATABASE_URL=dsn).start_async()
-    await publish(
-        kafka_bootstrap,
-        wrap(
-            CaseClosed(
-                case_id=case_id,
-                student_ref=student,
-                outcome=CaseOutcome.STABLE,
-                severity=Severity.SEVERE,
-                opened_at=opened_at,
-                closed_at=datetime.now(UTC),
-            ),
-            campus.id,
-            student,
-        ),
-    )
-    await until_held((0, 0), "the deferred erasure completed after the restart")
-    log = second.log_text()
-    assert "completed" in log
-    assert "2 family contacts" in log
-    assert student not in log

@@ -1,7 +1,7 @@
 """Kafka: keep what the student file needs of reports, screenings, census rows and assessments.
 
 One subscriber per topic (census apart, so a start-of-term upload never holds up a report),
-each in its own consumer group. Whatever queued up is stored as one batch, in one transaction
+each in its own consumer group, `<CASEWORK_FILE_CONSUMER_GROUP>-<stream>` (`file_groups`). Whatever queued up is stored as one batch, in one transaction
 (each record under its own campus), idempotent by the envelope id (a redelivery inserts
 nothing); the kit's consumer runtime commits the offsets only after that transaction
 commits, and retries a failure as casework's case consumers do. A record that no retry can
@@ -32,13 +32,20 @@ from .consumers import retry
 Store = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[bool]]
 Outcome = Literal["stored", "duplicate", "skipped"]
 
-# topic, consumer name (also its group id), payload type, how to store it
+# topic, stream (its group is `<CASEWORK_FILE_CONSUMER_GROUP>-<stream>`), payload type, how
+# to store it. The default prefix gives the names deployments have committed offsets under
+# (`casework-file-reports` ...): renaming a stream would start its group from the beginning.
 RECORD_STREAMS: tuple[tuple[str, str, type[Payload], Store], ...] = (
-    (REPORTS, "casework-file-reports", ReportSubmitted, files.store_report),
-    (SCREENINGS, "casework-file-screenings", ScreeningSubmitted, files.store_screening),
-    (CENSUS, "casework-file-census", ScreeningSubmitted, files.store_screening),
-    (ASSESSMENTS, "casework-file-assessments", AssessmentGraded, files.store_assessment),
+    (REPORTS, "reports", ReportSubmitted, files.store_report),
+    (SCREENINGS, "screenings", ScreeningSubmitted, files.store_screening),
+    (CENSUS, "census", ScreeningSubmitted, files.store_screening),
+    (ASSESSMENTS, "assessments", AssessmentGraded, files.store_assessment),
 )
+
+
+def file_groups(prefix: str) -> dict[str, str]:
+    """The file consumers' group per topic, for `CASEWORK_FILE_CONSUMER_GROUP` = `prefix`."""
+    return {topic: f"{prefix}-{stream}" for topic, stream, *_ in RECORD_STREAMS}
 
 
 async def apply_record(
@@ -94,8 +101,9 @@ async def store_batch(
 
 def register_record_consumers(casework: Casework) -> None:
     """Subscribe the file's consumers on casework's broker, one group per topic."""
-    for topic, consumer, payload_cls, store in RECORD_STREAMS:
-        _subscribe(casework, topic, consumer, payload_cls, store)
+    groups = file_groups(casework.settings.file_consumer_group)
+    for topic, _stream, payload_cls, store in RECORD_STREAMS:
+        _subscribe(casework, topic, groups[topic], payload_cls, store)
 
 
 def _subscribe(
