@@ -20,14 +20,21 @@ from typing import Any
 
 import asyncpg
 import pytest
-from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import StudentErased
 from shouwang_contracts.topics import CASES
 from shouwang_triage.adapters.erasure import erase_student
 from shouwang_triage.entrypoints.consumers import UrgentFirst, apply_case_event, grade_census
 
 from .helpers import eventually
-from .lanes import CAMPUS, ITEM9_FREQUENT, LOW_MOOD, STUCK_AFTER, Lanes, cancel_all, census_batch
+from .lanes import (
+    CAMPUS,
+    ITEM9_FREQUENT,
+    LOW_MOOD,
+    STUCK_AFTER,
+    Lanes,
+    cancel_all,
+    census_batch,
+    erasure,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +93,6 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         await conn.close()
 
 
-def _erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:
-    return Envelope.wrap(
-        StudentErased(student_ref=student, erased_at=erased_at, cases=1),
-        source="/shouwang/casework",
-        campus_id=CAMPUS,
-        subject=student,
-    )
-
-
 async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[str]]:
     """The student's evidence ids and grades' assessment ids triage still holds."""
     evidence = await lanes.observer.fetch(
@@ -116,7 +114,7 @@ async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_fr
 
     async def erase_now() -> None:
         # Casework erased the student after the census received the sheet and began grading.
-        await apply_case_event(lanes.triage, _erasure(student, datetime.now(UTC)), CASES)
+        await apply_case_event(lanes.triage, erasure(student, datetime.now(UTC)), CASES)
 
     await lanes.census_then(census, erase_now)
 

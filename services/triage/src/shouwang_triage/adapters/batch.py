@@ -58,6 +58,8 @@ class Situations:
     # The latest acknowledged alert still held (not superseded, its case not seen closed);
     # an acknowledgement may name a case closed before it: the caller judges against `closed`.
     held: dict[StudentKey, HeldAlert] = field(default_factory=dict)
+    # When each erased student was erased (`adapters.erasure`), while the mark lasts.
+    erased: dict[StudentKey, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,7 +113,9 @@ SELECT
           ORDER BY a.alert_id FOR UPDATE) AS open_alerts,
     ARRAY(SELECT (a.campus_id, a.student_ref, a.alert_id, a.severity, a.acknowledged_at,
                   a.case_id, a.covers, a.covered_evidence) FROM alerts a
-          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held
+          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held,
+    ARRAY(SELECT (m.campus_id, m.student_ref, m.erased_at) FROM erasure_marks m
+          WHERE (m.campus_id, m.student_ref) IN (SELECT * FROM students)) AS erased
 """
 
 # Rows with array or JSON columns travel as one JSON document per table; the outbox's bytes as
@@ -185,8 +189,9 @@ class BatchStore:
         """Claim the events (mark them processed) and read their students' situations.
 
         First the students' locks (`lock_students`), then each student's evidence received
-        since `since`, closed cases, current grade and open alert (row-locked too, so a
-        concurrent escalation waits for this batch), in one statement.
+        since `since`, closed cases, current grade, open alert (row-locked too, so a
+        concurrent escalation waits for this batch) and erasure mark, in one statement: an
+        erasure applied before the lock was taken is seen, one applied later waits.
         """
         campuses, students = _keys(keys)
         await self.lock_students(campuses, students)
@@ -225,12 +230,13 @@ class BatchStore:
                 for r in row["open_alerts"]
             },
             held=_latest_held(row["held"]),
+            erased={(c, s): erased_at for c, s, erased_at in row["erased"]},
         )
 
     async def lock_students(self, campuses: list[str], students: list[str]) -> None:
         """Another batch about one of the students (a census batch, a report), or their
-        erasure (`adapters.erasure`), waits for this one to commit, then reads what it committed. A statement of its own, before the read:
-        a statement reads as of its start, so a read that waited inside it would miss what it
+        erasure (`adapters.erasure`), waits for this one to commit, then reads what it
+        committed. A statement of its own, before the read: a statement reads as of its start, so a read that waited inside it would miss what it
         waited for (a report graded without the census sheet, or its alert refused beside the
         census's new one by the one-open-alert index)."""
         await self.conn.execute(_LOCK_STUDENTS, campuses, students)
