@@ -40,10 +40,11 @@ class FakeConn:
         if "pg_advisory_xact_lock" in sql:
             self.deleted.append(("lock", args))
             return "SELECT 1"
-        self.deleted.append((sql.split()[2], args))
+        table = sql.split()[2]
+        self.deleted.append((table, args))
         if sql.startswith("INSERT"):
             return "INSERT 0 1"
-        return "DELETE 3" if "evidence" in sql else "DELETE 1"
+        return "DELETE 3" if table == "evidence" else "DELETE 1"
 
 
 class FakeStore:

@@ -40,8 +40,8 @@ class Erased:
 async def erase_student(
     conn: Connection, campus_id: str, student_ref: str, erased_at: datetime
 ) -> Erased:
-    """Delete the student's evidence received and grade graded at `erased_at` or before,
-    once no grading about them is in flight (their lock, held until the transaction ends),
+    """Delete the student's evidence received and grade graded at `erased_at` or before (or
+    later, on nothing left but erased evidence), once no grading about them is in flight (their lock, held until the transaction ends),
     and mark the student erased at `erased_at` for the records still on their way."""
     await BatchStore(conn).lock_students([campus_id], [student_ref])
     evidence = await conn.execute(
@@ -50,8 +50,12 @@ async def erase_student(
         student_ref,
         erased_at,
     )
+    # A grade made after `erased_at` but before triage applied the erasure goes too when no
+    # evidence received after it is left: it can only rest on what was just erased.
     grades = await conn.execute(
-        "DELETE FROM grades WHERE campus_id = $1 AND student_ref = $2 AND graded_at <= $3",
+        "DELETE FROM grades WHERE campus_id = $1 AND student_ref = $2 AND (graded_at <= $3"
+        " OR NOT EXISTS (SELECT 1 FROM evidence e WHERE e.campus_id = $1"
+        " AND e.student_ref = $2 AND e.received_at > $3))",
         campus_id,
         student_ref,
         erased_at,
