@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+from shouwang_contracts.topics import TOPICS
 from shouwang_servicekit.settings import SharedSettings
+
+# The longest a report or screening can wait on its topic: what an erasure's mark outlasts.
+INPUT_RETENTION = max(
+    timedelta(milliseconds=int(TOPICS[key].configs["retention.ms"]))
+    for key in ("reports", "screenings", "census")
+)
 
 
 class TriageSettings(SharedSettings):
@@ -64,6 +73,23 @@ class TriageSettings(SharedSettings):
     # Housekeeping deletes at most this many grades past every policy window per turn (again
     # at once while a batch was full): docs/retention.md.
     retention_batch: int = Field(default=1000, ge=1)
+    # How long triage remembers when a student was erased on request (`erasure_marks`): as
+    # long as a record received before it can still arrive on an input topic (their
+    # retention, 14 days) and a day's margin for a consumer far behind; then housekeeping
+    # deletes the mark. docs/retention.md.
+    erasure_mark_days: int = 15
+
+    @field_validator("erasure_mark_days")
+    @classmethod
+    def _marks_outlast_the_inputs(cls, days: int) -> int:
+        least = math.ceil(INPUT_RETENTION / timedelta(days=1))
+        if days < least:
+            raise ValueError(
+                f"TRIAGE_ERASURE_MARK_DAYS={days}: an erasure's mark must outlast the input"
+                f" topics' retention ({least} days), or a record received before the erasure"
+                " could be graded after its mark is gone and kept"
+            )
+        return days
 
     @property
     def consumer_set(self) -> frozenset[str]:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events import StudentErased
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS
 from shouwang_triage.adapters.batch import BatchStore
 from shouwang_triage.adapters.policy_file import load_policy
@@ -62,6 +64,16 @@ def census_batch(student: str, items: tuple[int, ...]) -> list[GradingInput]:
     return [census_input(student, items)] + [
         census_input(f"c-{uuid.uuid4().hex[:8]}", HEALTHY) for _ in range(300)
     ]
+
+
+def erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:
+    """Casework's `student.erased` for a student of the campus, erased at `erased_at`."""
+    return Envelope.wrap(
+        StudentErased(student_ref=student, erased_at=erased_at, cases=1),
+        source="/shouwang/casework",
+        campus_id=CAMPUS,
+        subject=student,
+    )
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:

@@ -15,19 +15,34 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events import StudentErased
 from shouwang_contracts.topics import CASES
 from shouwang_triage.adapters.erasure import erase_student
-from shouwang_triage.entrypoints.consumers import UrgentFirst, apply_case_event, grade_census
+from shouwang_triage.domain.evidence import ReportEvidence
+from shouwang_triage.entrypoints.consumers import (
+    UrgentFirst,
+    apply_case_event,
+    grade_census,
+    grade_urgent,
+)
 
 from .helpers import eventually
-from .lanes import CAMPUS, ITEM9_FREQUENT, LOW_MOOD, STUCK_AFTER, Lanes, cancel_all, census_batch
+from .lanes import (
+    CAMPUS,
+    ITEM9_FREQUENT,
+    LOW_MOOD,
+    STUCK_AFTER,
+    Lanes,
+    cancel_all,
+    census_batch,
+    erasure,
+    report_input,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +101,6 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         await conn.close()
 
 
-def _erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:
-    return Envelope.wrap(
-        StudentErased(student_ref=student, erased_at=erased_at, cases=1),
-        source="/shouwang/casework",
-        campus_id=CAMPUS,
-        subject=student,
-    )
-
-
 async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[str]]:
     """The student's evidence ids and grades' assessment ids triage still holds."""
     evidence = await lanes.observer.fetch(
@@ -104,6 +110,30 @@ async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[str]]:
         "SELECT assessment_id FROM grades WHERE student_ref = $1", student
     )
     return [r["evidence_id"] for r in evidence], [r["assessment_id"] for r in grades]
+
+
+async def test_a_grade_made_after_the_erasure_but_before_triage_applied_it_goes_with_its_evidence(
+    lanes: Lanes,
+) -> None:
+    """The cases consumer behind: a report received before the erasure was graded after its
+    time but before triage applied it. The erasure takes the report (received before) and
+    the grade made from it alone (graded after), which it once left resting on nothing."""
+    student = f"s-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    report = report_input(student, LOW_MOOD)
+    assert isinstance(report.evidence, ReportEvidence)
+    late = replace(report.evidence, received_at=now - timedelta(minutes=2))
+    await grade_urgent(lanes.triage, UrgentFirst(), [replace(report, evidence=late)])
+    assert len((await _held(lanes, student))[1]) == 1
+
+    await apply_case_event(lanes.triage, erasure(student, now - timedelta(minutes=1)), CASES)
+
+    assert await _held(lanes, student) == ([], [])
+    # The alert it raised stays, as every alert does.
+    assert (
+        await lanes.observer.fetchval("SELECT count(*) FROM alerts WHERE student_ref = $1", student)
+        == 1
+    )
 
 
 async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_from_before_it(
@@ -116,7 +146,7 @@ async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_fr
 
     async def erase_now() -> None:
         # Casework erased the student after the census received the sheet and began grading.
-        await apply_case_event(lanes.triage, _erasure(student, datetime.now(UTC)), CASES)
+        await apply_case_event(lanes.triage, erasure(student, datetime.now(UTC)), CASES)
 
     await lanes.census_then(census, erase_now)
 

@@ -79,6 +79,18 @@ def test_the_census_duty_cycle_defaults_to_a_third() -> None:
     assert TriageSettings().census_duty_cycle == 0.33
 
 
+def test_an_erasure_mark_shorter_than_the_input_topics_retention_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mark gone while a record received before the erasure can still arrive would let that
+    record's evidence and grade be kept (the input topics keep 14 days)."""
+    assert TriageSettings().erasure_mark_days == 15
+    assert TriageSettings(erasure_mark_days=14).erasure_mark_days == 14
+    monkeypatch.setenv("TRIAGE_ERASURE_MARK_DAYS", "13")
+    with pytest.raises(ValidationError, match="TRIAGE_ERASURE_MARK_DAYS=13"):
+        TriageSettings()
+
+
 def _record(envelope: Envelope[Any] | None, *, headers: bool, value: bytes | None = None) -> Any:
     return SimpleNamespace(
         value=value if envelope is None else envelope.to_bytes(),

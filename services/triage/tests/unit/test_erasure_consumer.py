@@ -30,8 +30,8 @@ def erased() -> Envelope[StudentErased]:
 
 
 class FakeConn:
-    """Answers the student's lock and each DELETE as PostgreSQL would, remembering the
-    statements (the lock, or the table deleted from) and their arguments in order."""
+    """Answers the student's lock, each DELETE and the mark's upsert as PostgreSQL would,
+    remembering the statements (the lock, or the table written) and their arguments in order."""
 
     def __init__(self) -> None:
         self.deleted: list[tuple[str, tuple[Any, ...]]] = []
@@ -40,8 +40,11 @@ class FakeConn:
         if "pg_advisory_xact_lock" in sql:
             self.deleted.append(("lock", args))
             return "SELECT 1"
-        self.deleted.append((sql.split()[2], args))
-        return "DELETE 3" if "evidence" in sql else "DELETE 1"
+        table = sql.split()[2]
+        self.deleted.append((table, args))
+        if sql.startswith("INSERT"):
+            return "INSERT 0 1"
+        return "DELETE 3" if table == "evidence" else "DELETE 1"
 
 
 class FakeStore:
@@ -78,6 +81,7 @@ async def test_an_erasure_deletes_the_students_evidence_and_grade_up_to_its_time
         ("lock", (["c1"], ["stu_1"])),  # first: a grading in flight commits before it looks
         ("evidence", ("c1", "stu_1", AT)),
         ("grades", ("c1", "stu_1", AT)),
+        ("erasure_marks", ("c1", "stu_1", AT)),  # for the records still on their way
     ]
 
 

@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shouwang_contracts.envelope import Envelope
-
-from ..domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
+from ..domain.evidence import ClosedCase
 from ..domain.ladder import Assignment, DueTask, OpenAlert
 from ..domain.levels import Level
 from ..domain.realerts import HeldAlert
 from .repository import Connection
+from .rows import Evidence, alert_row, evidence_of, evidence_row, grade_row, lowered_row
 
 StudentKey = tuple[str, str]  # (campus_id, student_ref)
-Evidence = ReportEvidence | ScreeningEvidence
 
 
 @dataclass(slots=True)
@@ -60,6 +58,8 @@ class Situations:
     # The latest acknowledged alert still held (not superseded, its case not seen closed);
     # an acknowledgement may name a case closed before it: the caller judges against `closed`.
     held: dict[StudentKey, HeldAlert] = field(default_factory=dict)
+    # When each erased student was erased (`adapters.erasure`), while the mark lasts.
+    erased: dict[StudentKey, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,7 +113,9 @@ SELECT
           ORDER BY a.alert_id FOR UPDATE) AS open_alerts,
     ARRAY(SELECT (a.campus_id, a.student_ref, a.alert_id, a.severity, a.acknowledged_at,
                   a.case_id, a.covers, a.covered_evidence) FROM alerts a
-          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held
+          WHERE (a.campus_id, a.student_ref) IN (SELECT * FROM students) AND a.held) AS held,
+    ARRAY(SELECT (m.campus_id, m.student_ref, m.erased_at) FROM erasure_marks m
+          WHERE (m.campus_id, m.student_ref) IN (SELECT * FROM students)) AS erased
 """
 
 # Rows with array or JSON columns travel as one JSON document per table; the outbox's bytes as
@@ -187,8 +189,9 @@ class BatchStore:
         """Claim the events (mark them processed) and read their students' situations.
 
         First the students' locks (`lock_students`), then each student's evidence received
-        since `since`, closed cases, current grade and open alert (row-locked too, so a
-        concurrent escalation waits for this batch), in one statement.
+        since `since`, closed cases, current grade, open alert (row-locked too, so a
+        concurrent escalation waits for this batch) and erasure mark, in one statement: an
+        erasure applied before the lock was taken is seen, one applied later waits.
         """
         campuses, students = _keys(keys)
         await self.lock_students(campuses, students)
@@ -204,7 +207,7 @@ class BatchStore:
         assert row is not None
         windows: dict[StudentKey, list[Evidence]] = defaultdict(list)
         for r in row["window"]:
-            windows[(r["campus_id"], r["student_ref"])].append(_evidence(r))
+            windows[(r["campus_id"], r["student_ref"])].append(evidence_of(r))
         closed: dict[StudentKey, list[ClosedCase]] = defaultdict(list)
         for r in row["closed"]:
             closed[(r["campus_id"], r["student_ref"])].append(
@@ -227,12 +230,13 @@ class BatchStore:
                 for r in row["open_alerts"]
             },
             held=_latest_held(row["held"]),
+            erased={(c, s): erased_at for c, s, erased_at in row["erased"]},
         )
 
     async def lock_students(self, campuses: list[str], students: list[str]) -> None:
         """Another batch about one of the students (a census batch, a report), or their
-        erasure (`adapters.erasure`), waits for this one to commit, then reads what it committed. A statement of its own, before the read:
-        a statement reads as of its start, so a read that waited inside it would miss what it
+        erasure (`adapters.erasure`), waits for this one to commit, then reads what it
+        committed. A statement of its own, before the read: a statement reads as of its start, so a read that waited inside it would miss what it
         waited for (a report graded without the census sheet, or its alert refused beside the
         census's new one by the one-open-alert index)."""
         await self.conn.execute(_LOCK_STUDENTS, campuses, students)
@@ -248,10 +252,10 @@ class BatchStore:
         outbox = list(zip(*writes.outbox, strict=True)) or [()] * 6
         await self.conn.execute(
             _SAVE,
-            json.dumps([_evidence_row(c, s, e) for c, s, e in writes.evidence]),
-            json.dumps([_grade_row(*row) for row in writes.grades.values()]),
-            json.dumps([_alert_row(a) for a in writes.alerts.values()]),
-            json.dumps([_lowered_row(*row) for row in writes.lowered]),
+            json.dumps([evidence_row(c, s, e) for c, s, e in writes.evidence]),
+            json.dumps([grade_row(*row) for row in writes.grades.values()]),
+            json.dumps([alert_row(a) for a in writes.alerts.values()]),
+            json.dumps([lowered_row(*row) for row in writes.lowered]),
             *(list(column) for column in outbox),
             json.dumps(
                 [{"campus_id": c, "student_ref": s, "alert_id": a} for c, s, a in writes.released]
@@ -276,136 +280,3 @@ def _latest_held(rows: Iterable[Any]) -> dict[StudentKey, HeldAlert]:
             frozenset(seen),
         )
     return held
-
-
-def _evidence(r: Any) -> Evidence:
-    if r["kind"] == "report":
-        return ReportEvidence(
-            r["evidence_id"],
-            r["reporter_ref"],
-            r["reporter_role"],
-            frozenset(r["signals"]),
-            r["observed_at"],
-            r["received_at"],
-        )
-    return ScreeningEvidence(
-        r["evidence_id"],
-        r["instrument"],
-        tuple(r["items"]),
-        r["observed_at"],
-        r["received_at"],
-        r["behavior_recency"],
-        r["counseling_requested"],
-        frozenset(r["unanswered"]),
-        tuple(r["unreadable"]),
-    )
-
-
-def _evidence_row(campus_id: str, student_ref: str, e: Evidence) -> dict[str, Any]:
-    common = {"campus_id": campus_id, "student_ref": student_ref}
-    if isinstance(e, ReportEvidence):
-        return {
-            **common,
-            "evidence_id": e.report_id,
-            "kind": "report",
-            "reporter_ref": e.reporter_ref,
-            "reporter_role": e.reporter_role,
-            "signals": sorted(e.signals),
-            "observed_at": e.observed_at.isoformat(),
-            "received_at": e.received_at.isoformat(),
-            "unanswered": [],
-            "unreadable": [],
-        }
-    return {
-        **common,
-        "evidence_id": e.screening_id,
-        "kind": "screening",
-        "signals": [],
-        "instrument": e.instrument,
-        "items": list(e.items),
-        "behavior_recency": e.behavior_recency,
-        "counseling_requested": e.counseling_requested,
-        "observed_at": e.administered_at.isoformat(),
-        "received_at": e.received_at.isoformat(),
-        "unanswered": sorted(e.unanswered),
-        "unreadable": list(e.unreadable),
-    }
-
-
-def _grade_row(
-    campus_id: str,
-    student_ref: str,
-    severity: str,
-    reasons: list[dict[str, Any]],
-    policy_version: str,
-    assessment_id: str,
-    graded_at: datetime,
-) -> dict[str, Any]:
-    return {
-        "campus_id": campus_id,
-        "student_ref": student_ref,
-        "severity": severity,
-        "reasons": reasons,
-        "policy_version": policy_version,
-        "assessment_id": assessment_id,
-        "graded_at": graded_at.isoformat(),
-    }
-
-
-def _alert_row(a: NewAlert) -> dict[str, Any]:
-    return {
-        "alert_id": a.alert_id,
-        "campus_id": a.campus_id,
-        "student_ref": a.student_ref,
-        "assessment_id": a.assessment_id,
-        "severity": a.level.id,
-        "owner_role": a.assignment.owner,
-        "inform_roles": list(a.assignment.inform),
-        "inform_external": list(a.assignment.inform_external),
-        "ack_deadline": a.assignment.ack_deadline.isoformat(),
-        "raised_at": a.raised_at.isoformat(),
-        "policy_version": a.policy_version,
-        "status": "superseded" if a.superseded_by else "open",
-        "superseded_by": a.superseded_by,
-        "follow_up_tasks": [task_row(t) for t in a.tasks],
-        "incomplete_sheet": a.incomplete,
-        "covers": {kind: level.id for kind, level in a.covers.items()},
-        "covered_evidence": sorted(a.covered_evidence),
-    }
-
-
-def task_row(t: DueTask) -> dict[str, str]:
-    """A follow-up task as the alerts table keeps it (JSON)."""
-    return {"task": t.task, "role": t.role, "due_at": t.due_at.isoformat()}
-
-
-def _lowered_row(
-    assessment_id: str,
-    alert_id: str,
-    campus_id: str,
-    student_ref: str,
-    alert_severity: str,
-    new_severity: str,
-    recorded_at: datetime,
-) -> dict[str, Any]:
-    return {
-        "assessment_id": assessment_id,
-        "alert_id": alert_id,
-        "campus_id": campus_id,
-        "student_ref": student_ref,
-        "alert_severity": alert_severity,
-        "new_severity": new_severity,
-        "recorded_at": recorded_at.isoformat(),
-    }
-
-
-def outbox_row(envelope: Envelope[Any], lane: str) -> tuple[Any, ...]:
-    """An event serialised for the outbox (done as each event is made, in small steps)."""
-    return (
-        lane,
-        envelope.id,
-        envelope.topic,
-        envelope.key,
-        envelope.to_bytes(),
-        json.dumps(envelope.headers()),
-    )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from shouwang_servicekit.tasks import Chore
 
 from .. import metrics
+from ..adapters.erasure import prune_erasure_marks
 from ..adapters.repository import unit_of_work
 from ..adapters.retention import prune_grades
 from ..container import Triage
@@ -51,9 +52,10 @@ def escalations(triage: Triage) -> Chore:
 
 
 def housekeeping(triage: Triage) -> Chore:
-    """Refresh the open-alert and outbox gauges; forget evidence older than every window, and
-    the grades graded before it of students with no open matter (a batch per turn, again at
-    once while the batch was full; docs/retention.md).
+    """Refresh the open-alert and outbox gauges; forget evidence older than every window,
+    erasure marks older than `erasure_mark_days`, and the grades graded before the windows of
+    students with no open matter (a batch per turn, again at once while the batch was full;
+    docs/retention.md).
 
     The outbox gauge is set for the lanes this process relays only: a lane nobody relays has
     no series, which is how an alert tells that the census pods are gone."""
@@ -77,6 +79,8 @@ def housekeeping(triage: Triage) -> Chore:
                 metrics.OUTBOX_PENDING.labels(lane).set(pending)
             cutoff = datetime.now(UTC) - triage.policy.retention - timedelta(days=1)
             await store.prune_evidence(cutoff)
+            days = triage.settings.erasure_mark_days
+            await prune_erasure_marks(store.conn, datetime.now(UTC) - timedelta(days=days))
         # Its own short transaction: the batch's grade locks are held only while it deletes.
         async with unit_of_work(triage.pool) as store:
             grades = await prune_grades(store.conn, cutoff, batch)

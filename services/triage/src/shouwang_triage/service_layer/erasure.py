@@ -1,8 +1,10 @@
 """A student's erasure on request reaches triage: what it holds of them goes, once per event.
 
 Casework announces `student.erased` after erasing the file (only with no case open); triage
-erases the student's signals, screening answers and grade as they stood then
-(`adapters.erasure`) and logs the counts, under the event's id, never a name or a signal.
+erases the student's signals, screening answers and grade as they stood then, marks the student
+erased at that time for the reports and sheets from before it still on their way
+(`adapters.erasure`, honoured by `service_layer.grading`), and logs the counts, under the
+event's id, never a name or a signal.
 """
 
 from __future__ import annotations

@@ -8,6 +8,16 @@ Everything happens in the caller's transaction: the processed-event marks, the e
 grades, the alerts and the outbox rows commit together or not at all. Inputs are handled as a
 batch (a census batch, or a single report as a batch of one) with set-based reads and writes,
 yet each input is graded exactly as if it had come alone, in order.
+
+A report or screening received before its student's erasure on request but graded after triage
+applied it (its consumer far behind, a retried batch; the erasure's mark says when,
+`adapters.erasure`) is a safety input like any other: it is graded on everything triage knows
+of the student, its assessment published and any alert it warrants raised (alerts outlive an
+erasure anyway). Then triage holds what it would hold had the input been graded before the
+erasure and erased with the rest: its evidence is not stored, and its grading writes no grade
+row, leaving the stored grade as it was (graded after the erasure, on later evidence, or none).
+An input received after the erasure is graded, and its grade stored, on the evidence received
+after the erasure alone, as if the earlier input had been erased: never on the late one.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_servicekit.cooperative import TimeSlice
 
-from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey, outbox_row
+from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey
+from ..adapters.rows import outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
 from ..domain.grading import Grade, ReasonLine, grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, due_tasks, first_assignment
@@ -106,11 +117,13 @@ async def grade_inputs(
     # as stored, an evidence id already on file wins and only what is inside the window counts.
     writes = GradingWrites()
     windows = known.windows
+    erased = Erasures(known.erased)
     for item in fresh:
         if item.evidence_id in known.stored_evidence:
             continue
         known.stored_evidence.add(item.evidence_id)
-        writes.evidence.append((item.campus_id, item.student_ref, item.evidence))
+        if not erased.covers(item.key, item.evidence):
+            writes.evidence.append((item.campus_id, item.student_ref, item.evidence))
         if item.evidence.received_at >= since:
             windows.setdefault(item.key, []).append(item.evidence)
 
@@ -132,6 +145,9 @@ async def grade_inputs(
             held.renew()
         pending.discard(item.evidence_id)
         seen = [e for e in windows.get(item.key, ()) if _evidence_id(e) not in pending]
+        late = erased.covers(item.key, item.evidence)
+        if not late:
+            seen = [e for e in seen if not erased.covers(item.key, e)]
         situation = Situation(
             now,
             tuple(e for e in seen if isinstance(e, ReportEvidence)),
@@ -148,12 +164,25 @@ async def grade_inputs(
             holding,
             writes,
             now,
+            keep_grade=not late,
         )
         levels[item.key] = outcome.level
         outcomes.append(outcome)
 
     await store.save(writes)
     return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Erasures:
+    """The batch's students erased on request, with when (`adapters.erasure`, while the mark
+    lasts): evidence received at that time or before is what the erasure took."""
+
+    marks: dict[StudentKey, datetime]
+
+    def covers(self, key: StudentKey, evidence: ReportEvidence | ScreeningEvidence) -> bool:
+        erased_at = self.marks.get(key)
+        return erased_at is not None and evidence.received_at <= erased_at
 
 
 @dataclass(slots=True)
@@ -186,6 +215,8 @@ def _grade_one(
     holding: Holding,
     writes: GradingWrites,
     now: datetime,
+    *,
+    keep_grade: bool,
 ) -> GradingOutcome:
     open_alert = open_alerts.get(item.key)
     held = holding.held.get(item.key)
@@ -208,15 +239,16 @@ def _grade_one(
                 now,
             )
         )
-    writes.grades[item.key] = (
-        item.campus_id,
-        item.student_ref,
-        result.level.id,
-        [r.model_dump() for r in reasons],
-        result.policy_version,
-        assessment_id,
-        now,
-    )
+    if keep_grade:
+        writes.grades[item.key] = (
+            item.campus_id,
+            item.student_ref,
+            result.level.id,
+            [r.model_dump() for r in reasons],
+            result.policy_version,
+            assessment_id,
+            now,
+        )
     assessment = AssessmentGraded(
         assessment_id=assessment_id,
         student_ref=item.student_ref,
