@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from shouwang_triage.adapters.batch import GradingWrites, NewAlert, Situations, StudentKey
+from shouwang_triage.adapters.batch import GradingWrites, Situations, StudentKey
 from shouwang_triage.adapters.repository import DueAlert
+from shouwang_triage.adapters.rows import NewAlert
 from shouwang_triage.domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence
 from shouwang_triage.domain.ladder import Assignment, OpenAlert
 from shouwang_triage.domain.levels import Level

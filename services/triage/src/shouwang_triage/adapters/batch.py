@@ -17,32 +17,21 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.evidence import ClosedCase
-from ..domain.ladder import Assignment, DueTask, OpenAlert
+from ..domain.ladder import OpenAlert
 from ..domain.levels import Level
 from ..domain.realerts import HeldAlert
 from .repository import Connection
-from .rows import Evidence, alert_row, evidence_of, evidence_row, grade_row, lowered_row
+from .rows import (
+    Evidence,
+    NewAlert,
+    alert_row,
+    evidence_of,
+    evidence_row,
+    grade_row,
+    lowered_row,
+)
 
 StudentKey = tuple[str, str]  # (campus_id, student_ref)
-
-
-@dataclass(slots=True)
-class NewAlert:
-    """An alert to insert; a later input of the same batch may supersede it before insertion."""
-
-    alert_id: str
-    campus_id: str
-    student_ref: str
-    assessment_id: str
-    level: Level
-    assignment: Assignment
-    raised_at: datetime
-    policy_version: str
-    superseded_by: str | None = None
-    tasks: tuple[DueTask, ...] = ()
-    incomplete: bool = False
-    covers: dict[str, Level] = field(default_factory=dict)
-    covered_evidence: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

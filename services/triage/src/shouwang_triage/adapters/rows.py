@@ -4,18 +4,36 @@ from a window, and each table's row as a JSON object, an outbox row as its colum
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shouwang_contracts.envelope import Envelope
 
 from ..domain.evidence import ReportEvidence, ScreeningEvidence
-from ..domain.ladder import DueTask
-
-if TYPE_CHECKING:
-    from .batch import NewAlert
+from ..domain.ladder import Assignment, DueTask
+from ..domain.levels import Level
 
 Evidence = ReportEvidence | ScreeningEvidence
+
+
+@dataclass(slots=True)
+class NewAlert:
+    """An alert to insert; a later input of the same batch may supersede it before insertion."""
+
+    alert_id: str
+    campus_id: str
+    student_ref: str
+    assessment_id: str
+    level: Level
+    assignment: Assignment
+    raised_at: datetime
+    policy_version: str
+    superseded_by: str | None = None
+    tasks: tuple[DueTask, ...] = ()
+    incomplete: bool = False
+    covers: dict[str, Level] = field(default_factory=dict)
+    covered_evidence: frozenset[str] = frozenset()
 
 
 def evidence_of(r: Any) -> Evidence:

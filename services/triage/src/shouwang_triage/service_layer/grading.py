@@ -32,8 +32,8 @@ from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.vocabulary import Role, Severity
 from shouwang_servicekit.cooperative import TimeSlice
 
-from ..adapters.batch import BatchStore, GradingWrites, NewAlert, StudentKey
-from ..adapters.rows import outbox_row
+from ..adapters.batch import BatchStore, GradingWrites, StudentKey
+from ..adapters.rows import NewAlert, outbox_row
 from ..domain.evidence import ReportEvidence, ScreeningEvidence, Situation
 from ..domain.grading import Grade, ReasonLine, grade
 from ..domain.ladder import AlertAction, OpenAlert, decide_alert, due_tasks, first_assignment
