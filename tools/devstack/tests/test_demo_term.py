@@ -6,8 +6,12 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack._proc import free_port
 from shouwang_devstack.demo import DEMO_PEOPLE, DEMO_SCOPES, token_command
+from shouwang_devstack.services import REGISTRY
+from shouwang_devstack.term import main
 from shouwang_devstack.term_io import render_csv
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
@@ -40,3 +44,22 @@ def test_the_college_leaders_token_command_carries_the_college_the_roster_gives_
     assert DEMO_SCOPES[Role.COLLEGE_LEADER] == (f"college:{held['范围']}",)
     assert token_command(Role.COLLEGE_LEADER).endswith(f"--scope college:{held['范围']}")
     assert "--scope" not in token_command(Role.COUNSELING_CENTER)
+
+
+def test_the_demo_without_a_running_platform_says_so_and_counts_no_term(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `make demo` after `make up` had stopped announced "term 4", then said only
+    # "error: [Errno 111] Connection refused", and the next real term was numbered 5.
+    monkeypatch.setenv("SHOUWANG_DATA_DIR", str(tmp_path))
+    (tmp_path / "local.env").write_text("SHOUWANG_JWT_SECRET=" + "s" * 32 + "\n")
+    for info in REGISTRY.values():
+        monkeypatch.setenv(f"{info.env_prefix}PORT", str(free_port()))
+
+    assert main([]) == 1
+
+    said = capsys.readouterr().out
+    assert "the platform does not answer (intake http://127.0.0.1:" in said
+    assert "start it with `make up`" in said
+    assert "term 1:" not in said  # no term announced
+    assert not (tmp_path / "demo-terms.json").exists()

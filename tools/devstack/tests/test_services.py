@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from shouwang_devstack._proc import DevstackError, free_port, repo_root
+from shouwang_devstack._proc import DevstackError, free_port, read_live_pid, repo_root
 from shouwang_devstack.cli import build_parser, main
 from shouwang_devstack.console import render_line, say
 from shouwang_devstack.local_ports import LocalPorts
@@ -232,3 +232,21 @@ async def test_intake_runs_as_a_subprocess_and_survives_kill_9(service_process) 
 
         await intake.start_async()  # same env, same port, same database
         assert (await client.get("/readyz")).status_code == 200
+
+
+@pytest.mark.integration
+async def test_down_stops_a_service_that_a_killed_up_left_running(  # type: ignore[no-untyped-def]
+    service_process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After `make up` was killed, `make down` stopped Kafka and PostgreSQL and left all six
+    # services on their ports: their pid files' marker was not in their command lines.
+    monkeypatch.setenv("SHOUWANG_DATA_DIR", str(tmp_path))
+    intake = service_process("intake")
+    intake.pid_path = tmp_path / "logs" / "intake.pid"  # where `up` records it
+    await intake.start_async()
+    assert read_live_pid(intake.pid_path) == intake.pid
+
+    assert main(["down"]) == 0
+
+    assert not intake.is_running()
+    assert not intake.pid_path.exists()

@@ -131,6 +131,19 @@ describe('the case page', () => {
     expect(said.text()).toBe('回访时间：2027年1月4日 09:30')
   })
 
+  it("says who owns the case with each language's own colon", async () => {
+    // Walking the demo in English, the case head read "Owner：Counseling center · Opened：Dec 7":
+    // the colon was Chinese punctuation written into the page, not the message.
+    const zh = await mountCase('residence_counselor')
+    expect(zh.get('[data-testid="case-owner"]').text()).toBe('负责人：心理健康教育与咨询中心')
+    zh.unmount()
+    i18n.global.locale.value = 'en'
+    const en = await mountCase('residence_counselor')
+    expect(en.get('[data-testid="case-owner"]').text()).toBe('Owner: Counseling center')
+    expect(en.get('.case__head').text()).toContain('Opened: ')
+    expect(en.get('.case__head').text()).not.toContain('：')
+  })
+
   it('says on the page why a case cannot be opened, and where to go instead', async () => {
     // A college leader opening a case of another college got a toast that faded over a
     // blank page: nothing left to read, nowhere to go.

@@ -102,6 +102,23 @@ class DemoClient:
         )
         return cls(secret=secret, urls=service_urls(), data=data)
 
+    def check_running(self) -> None:
+        """Raise DevstackError naming every service that does not answer `/readyz` (no `make
+        up` running, or one still starting), before a term is counted or anything is sent."""
+        silent = []
+        for name, url in self.urls.items():
+            try:
+                ready = self.http.get(url + "/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if not ready:
+                silent.append(f"{name} {url}")
+        if silent:
+            raise DevstackError(
+                "the platform does not answer (" + ", ".join(silent) + "): start it with "
+                "`make up` in another terminal and wait for its map of addresses"
+            )
+
     def headers(self, role: Role, sub: str | None = None) -> dict[str, str]:
         token = mint_token(
             self.secret,

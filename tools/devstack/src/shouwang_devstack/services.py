@@ -175,7 +175,10 @@ class ServiceProcess(ManagedProcess):
 
     @property
     def pid_marker(self) -> str:
-        return self.info.module
+        # The command's last word: the console script's path (`.venv/bin/shouwang-intake`,
+        # which the interpreter's command line shows) or `shouwang_intake.main` under `-m`.
+        # The package name alone is in neither, so `make down` left every service running.
+        return self.command()[-1]
 
     @property
     def log_offset(self) -> int:

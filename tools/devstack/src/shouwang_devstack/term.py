@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"error: {exc}")
         return 1
     try:
+        client.check_running()
         Term(client, next_term(client.data)).play()
     except (DevstackError, httpx.TransportError) as exc:
         say(f"error: {exc}")
