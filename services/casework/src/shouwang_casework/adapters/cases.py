@@ -29,7 +29,11 @@ class StaleCase(Exception):
 
 
 async def lock_student(conn: asyncpg.Connection, campus_id: str, student_ref: str) -> None:
-    """Serialise every case write about one student until the transaction ends."""
+    """Serialise every case write about one student until the transaction ends.
+
+    The key, hashtextextended('<campus_id>:<student_ref>', 0), is computed by
+    `lock_students` too and by the file-text erasures in SQL (migrations/0014), which take
+    it against reports being filed (`files.store_report`): change one, change all."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{campus_id}:{student_ref}"
     )

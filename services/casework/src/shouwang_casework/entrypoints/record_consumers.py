@@ -25,6 +25,7 @@ from shouwang_servicekit.kafka.consumers import Record, event_type, subscribe_ba
 
 from .. import metrics
 from ..adapters import files
+from ..adapters.cases import lock_students
 from ..adapters.db import campus_batch
 from ..container import Casework
 from .consumers import retry
@@ -84,10 +85,23 @@ async def store_batch(
 ) -> list[Outcome]:
     """Store a batch's events in the file in one transaction, each under its own campus:
     what `apply_record` makes of each (None: `skipped`). PoisonEvent when a table refuses
-    one (the whole batch is rolled back)."""
+    one (the whole batch is rolled back).
+
+    The students of the batch's reports are locked first, in the global order of
+    `lock_students` (the case consumers' order, so nothing deadlocks): an erasure of their
+    file text takes the same lock, so it is ordered before the batch (and `store_report`
+    sees it) or after (and erases what the batch filed), never within it."""
     outcomes: list[Outcome] = []
     try:
         async with campus_batch(pool) as batch:
+            await lock_students(
+                batch.conn,
+                [
+                    (e.campus_id, e.data.student_ref)
+                    for e in envelopes
+                    if e is not None and isinstance(e.data, ReportSubmitted)
+                ],
+            )
             for envelope in envelopes:
                 if envelope is None:
                     outcomes.append("skipped")
