@@ -113,7 +113,8 @@ describe('awaiting my confirmation', () => {
     const { wrapper } = await mountPage()
     expect(wrapper.text()).toContain('Awaiting my confirmation')
     expect(wrapper.text()).toContain('escalates in 45 min')
-    expect(wrapper.text()).toContain('Escalated 1 level(s)') // as the case page says it, not "time(s)"
+    expect(wrapper.text()).toContain('Escalated 1 level') // as the case page says it, not "time(s)"
+    expect(wrapper.text()).not.toContain('1 levels')
   })
 
   it('on a phone, shows each alert as a card whose buttons are in reach', async () => {

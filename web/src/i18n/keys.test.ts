@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import en from './en'
 import zhCN from './zh-CN'
+import { i18n } from './index'
 
 const sources = import.meta.glob(['../**/*.vue', '../**/*.ts', '!../**/*.test.ts'], {
   query: '?raw',
@@ -29,5 +30,19 @@ describe('message keys', () => {
     ['en', en],
   ])('every key used resolves to a message in %s', (_, messages) => {
     expect(used.filter((key) => typeof resolve(messages, key) !== 'string')).toEqual([])
+  })
+})
+
+describe('counts', () => {
+  // "Escalated 1 level(s)" read as unfinished English; Chinese has one form for every count.
+  it.each([
+    ['en', 1, 'Escalated 1 level'],
+    ['en', 2, 'Escalated 2 levels'],
+    ['zh-CN', 1, '已上报 1 级'],
+    ['zh-CN', 3, '已上报 3 级'],
+  ] as const)('%s says %i escalation level(s) in its own grammar', (locale, n, said) => {
+    i18n.global.locale.value = locale
+    expect(i18n.global.t('case.escalation', { n }, n)).toBe(said)
+    expect(i18n.global.t('awaiting.escalated', { n }, n)).toBe(said)
   })
 })
