@@ -112,6 +112,8 @@ def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
         assert "contacts_family.csv -> notify" in shown
         assert "uv run shouwang-token --role counseling_center --campus demo" in shown
         assert f"{data / 'mail'}" in shown
+        if any(info.name == "gateway" for info in present_services()):
+            assert "[devstack] 演示账号  校区 demo  用户名 " in shown
 
         first = _demo(env)
         assert first.returncode == 0, _why(first, output, ports, env)

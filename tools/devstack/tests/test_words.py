@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ from shouwang_contracts.vocabulary import Severity
 from shouwang_devstack._proc import DevstackError
 from shouwang_devstack.stack import Stack
 from shouwang_devstack.term import main
-from shouwang_devstack.welcome import where_everything_is
+from shouwang_devstack.welcome import sign_in_lines, where_everything_is
 from shouwang_devstack.words import catalogue, in_sentence, language, text, value_label
 
 
@@ -93,3 +94,29 @@ def test_the_map_speaks_the_language_and_keeps_urls_paths_and_commands(
     label = "心理健康教育与咨询中心" if lang == "" else "Counseling center"
     assert f"counseling_center        {command}  # {label}" in shown
     assert "`make demo`" in shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        (
+            "",
+            "演示账号  校区 demo  用户名 T3001       密码 pw-1  （心理健康教育与咨询中心，counseling_center）",
+        ),
+        (
+            "en",
+            "demo account  campus=demo  username=T3001       password=pw-1"
+            "  (Counseling center, counseling_center)",
+        ),
+    ],
+)
+def test_the_demosign_in_lines_speak_the_language_and_keep_what_is_typed(
+    lang: str, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUWANG_LANG", lang)
+    accounts = tmp_path / "demo-accounts.json"
+    entry = {"campus_id": "demo", "username": "T3001", "password": "pw-1"}
+    entry |= {"role": "counseling_center", "role_label": "心理健康教育与咨询中心"}
+    accounts.write_text(json.dumps([entry], ensure_ascii=False), "utf-8")
+    assert sign_in_lines(accounts) == [line]
+    assert sign_in_lines(tmp_path / "missing.json") == []  # then the gateway's own lines show

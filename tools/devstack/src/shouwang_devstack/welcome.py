@@ -7,9 +7,12 @@ prints what a newcomer needs to find their way around the running platform.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+from shouwang_contracts.vocabulary import Role
 
 from . import demo
 from .console import say
@@ -81,8 +84,30 @@ def seed_demo_accounts(stack: Stack) -> None:
         say(text("accounts_failed", detail=done.stderr.strip()[-300:]))
         return
     say(text("web_app", url=gateway.base_url))
-    for line in done.stdout.splitlines():
+    for line in sign_in_lines(stack.data / DEMO_ACCOUNTS_FILE) or done.stdout.splitlines():
         say(line)
+
+
+def sign_in_lines(path: Path) -> list[str]:
+    """One line per demo sign-in, in the chosen language, from the file the gateway wrote;
+    nothing when it cannot be read (the gateway's own lines are printed instead)."""
+    lang = language()
+    try:
+        issued = json.loads(path.read_text("utf-8"))
+        return [
+            text(
+                "sign_in",
+                lang,
+                campus=entry["campus_id"],
+                username=entry["username"],
+                password=entry["password"],
+                role_label=Role(entry["role"]).label(lang),
+                role=entry["role"],
+            )
+            for entry in issued
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
 
 
 def _console_script(name: str) -> list[str]:
