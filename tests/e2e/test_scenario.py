@@ -103,30 +103,35 @@ def test_make_up_then_make_demo_twice_closes_the_loop_and_shows_it() -> None:
     try:
         started = descendants(up.pid)
         shown = output.text()
-        # It says where everything is: every service, the sinks, a token per role.
+        # It says where everything is, in zh-CN (the default; `up` passes no SHOUWANG_* on):
+        # every service, the sinks, a token per role; URLs, paths and commands as they are.
         for info in present_services():
             assert f"http://127.0.0.1:{ports[info.port_env]}" in shown, info.name
-        assert "demo campus `demo`: roster_students.csv -> casework" in shown
+        assert "[devstack] 各处地址：" in shown
+        assert "演示校区 `demo`：roster_students.csv -> casework" in shown
         assert "contacts_family.csv -> notify" in shown
         assert "uv run shouwang-token --role counseling_center --campus demo" in shown
         assert f"{data / 'mail'}" in shown
+        if any(info.name == "gateway" for info in present_services()):
+            assert "[devstack] 演示账号  校区 demo  用户名 " in shown
 
         first = _demo(env)
         assert first.returncode == 0, _why(first, output, ports, env)
         lines = first.stdout
-        assert "confirmed (200)" in lines, lines
-        assert "the alert is acknowledged" in lines, lines
-        assert "escalation: the unacknowledged" in lines, lines
-        assert "family: consent given, the family was contacted" in lines, lines
-        assert "case closed (relieved)" in lines, lines
+        assert "并确认接手（200）" in lines, lines
+        assert "个案：预警已确认接手" in lines, lines
+        assert "逐级上报：无人确认接手的" in lines, lines
+        assert "家校沟通：已获知情同意，已通过" in lines, lines
+        assert "个案结案（缓解）" in lines, lines
         if any(info.name == "stats" for info in present_services()):
-            assert "outcomes this year" in lines, lines
+            assert "本年度结果" in lines, lines
+            assert "缓解人次" in lines, lines  # stats asked in zh-CN answers in zh-CN
 
         # A second term on the same data: new reports, new cases, never a clash.
         second = _demo(env)
         assert second.returncode == 0, _why(second, output, ports, env)
-        assert "term 2" in second.stdout
-        assert "case closed (relieved)" in second.stdout
+        assert "第 2 学期" in second.stdout
+        assert "个案结案（缓解）" in second.stdout
 
         # Messages really left through the sinks, and staff messages name nobody.
         sent = _messages(data)

@@ -52,6 +52,7 @@ def test_the_demo_without_a_running_platform_says_so_and_counts_no_term(
     # `make demo` after `make up` had stopped announced "term 4", then said only
     # "error: [Errno 111] Connection refused", and the next real term was numbered 5.
     monkeypatch.setenv("SHOUWANG_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SHOUWANG_LANG", raising=False)  # zh-CN, the default
     (tmp_path / "local.env").write_text("SHOUWANG_JWT_SECRET=" + "s" * 32 + "\n")
     for info in REGISTRY.values():
         monkeypatch.setenv(f"{info.env_prefix}PORT", str(free_port()))
@@ -59,7 +60,7 @@ def test_the_demo_without_a_running_platform_says_so_and_counts_no_term(
     assert main([]) == 1
 
     said = capsys.readouterr().out
-    assert "the platform does not answer (intake http://127.0.0.1:" in said
-    assert "start it with `make up`" in said
-    assert "term 1:" not in said  # no term announced
+    assert "平台没有应答（intake http://127.0.0.1:" in said
+    assert "请在另一个终端运行 `make up`" in said
+    assert "第 1 学期" not in said  # no term announced
     assert not (tmp_path / "demo-terms.json").exists()

@@ -50,6 +50,7 @@ from .services import present_services, service_info, service_port
 from .stack import LOCAL_DATABASE, Stack
 from .topics import create_topics_sync
 from .welcome import load_demo_campus, seed_demo_accounts, where_everything_is
+from .words import language
 
 
 class _Shutdown(Exception):
@@ -95,6 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     code = 0
     with _signals():
         try:
+            language()  # a bad SHOUWANG_LANG stops `up` before anything starts
             stack.preflight([] if args.no_services else services)
             stack.secrets = _local_env(root)
             stack.start_postgres()

@@ -21,6 +21,7 @@ from shouwang_contracts.vocabulary import Role
 from ._proc import DevstackError, data_dir, repo_root
 from .localenv import read_env_file
 from .services import REGISTRY, reachable_host, service_host, service_port
+from .words import text
 
 DEMO_CAMPUS = "demo"
 
@@ -96,7 +97,7 @@ class DemoClient:
         data = data_dir(root)
         env_file = data / "local.env"
         if not env_file.is_file():
-            raise DevstackError(f"no {env_file}: start the platform with `make up` first")
+            raise DevstackError(text("no_env_file", path=env_file))
         secret = os.environ.get("SHOUWANG_JWT_SECRET") or read_env_file(env_file).get(
             "SHOUWANG_JWT_SECRET", ""
         )
@@ -114,10 +115,7 @@ class DemoClient:
             if not ready:
                 silent.append(f"{name} {url}")
         if silent:
-            raise DevstackError(
-                "the platform does not answer (" + ", ".join(silent) + "): start it with "
-                "`make up` in another terminal and wait for its map of addresses"
-            )
+            raise DevstackError(text("not_running", silent=", ".join(silent)))
 
     def headers(self, role: Role, sub: str | None = None) -> dict[str, str]:
         token = mint_token(
@@ -151,10 +149,16 @@ def load_demo_campus(client: DemoClient, samples: Path) -> list[str]:
         )
         if answer.status_code not in (200, 201):
             raise DevstackError(
-                f"demo campus: {service} refused {name} ({answer.status_code}): {answer.text[:500]}"
+                text(
+                    "campus_refused",
+                    service=service,
+                    name=name,
+                    status=answer.status_code,
+                    body=answer.text[:500],
+                )
             )
         body = answer.json()
         counts = body.get("counts") or {"rows": body.get("rows_total", 0)}
         what = ", ".join(f"{key} {value}" for key, value in counts.items())
-        lines.append(f"{name} -> {service} {path}: {what}")
+        lines.append(text("campus_import", name=name, service=service, path=path, counts=what))
     return lines

@@ -21,43 +21,24 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import Role, Severity, Signal
 
 from ._proc import DevstackError
 from .demo import DemoClient, samples_dir
 from .sinks import LocalSinks
-from .term_io import census_for_today, next_term, render_csv
-
-T = TypeVar("T")
+from .term_io import census_for_today, next_term, render_csv, say, wait_for
+from .words import in_sentence, language, text, value_label
 
 #: Students of the sample roster with family contacts (contacts_family.csv): one is reported in
 #: crisis each term, so a family can be reached. The lesser report rotates over 8号楼.
 CRISIS_STUDENTS = ("2024020001", "2024030002", "2024010003", "2024020004")
 LESSER_STUDENTS = ("2024030005", "2024020007", "2024010009", "2024030011", "2024020013")
 _LINK = re.compile(r"https?://[^\s\"'<>]+(/ack/[A-Za-z0-9_.~\-/]+)")
-
-
-def say(message: str) -> None:
-    print(f"[demo] {message}", flush=True)
-
-
-def wait_for(what: str, check: Callable[[], T | None], within: float) -> T:
-    """Poll `check` until it returns something, or fail naming `what`."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise DevstackError(f"gave up after {within:.0f}s waiting for {what}")
-        time.sleep(0.5)
 
 
 class Term:
@@ -71,13 +52,21 @@ class Term:
         self.sinks = LocalSinks(client.data)  # read only: `make up` runs them
         self.center = client.headers(Role.COUNSELING_CENTER)
         self.teacher = client.headers(Role.COMMUNITY_PSYCH_TEACHER)
+        self.lang = language()
 
     # HTTP ---------------------------------------------------------------------------------
     def call(self, method: str, service: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
         answer = self.c.http.request(method, self.c.url(service, path), headers=headers, **kw)
         if answer.status_code >= 300:
             raise DevstackError(
-                f"{method} {service}{path} answered {answer.status_code}: {answer.text[:600]}"
+                text(
+                    "http_refused",
+                    method=method,
+                    service=service,
+                    path=path,
+                    status=answer.status_code,
+                    body=answer.text[:600],
+                )
             )
         return answer.json() if answer.content else None
 
@@ -88,7 +77,7 @@ class Term:
         )
         refs = [c["student_ref"] for c in found["items"] if c["student_no"] == student_no]
         if not refs:
-            raise DevstackError(f"student {student_no} is not on the demo roster")
+            raise DevstackError(text("not_on_roster", student=student_no))
         return str(refs[0])
 
     def case_by_report(self, report_id: str, student_ref: str) -> dict[str, Any] | None:
@@ -124,7 +113,7 @@ class Term:
     # the term -----------------------------------------------------------------------------
     def play(self) -> None:
         self.sinks.mark()
-        say(f"term {self.term}: campus `{self.c.campus}`")
+        self.tell("term", term=self.term, campus=self.c.campus)
         self.census()
         crisis_report = self.report(
             Role.FLOOR_LEADER,
@@ -140,29 +129,35 @@ class Term:
         )
         crisis_ref = self.student_ref(self.crisis_student)
         crisis = wait_for(
-            "the crisis report's case",
+            text("wait_crisis_case", self.lang),
             lambda: self.case_by_report(crisis_report, crisis_ref),
             120,
         )
-        say(
-            f"case {crisis['case_id'][:8]}: {crisis['severity']}, owner {crisis['owner_role']}"
-            f" (state {crisis['state']})"
-        )
+        self.say_case(crisis)
         lesser_ref = self.student_ref(self.lesser_student)
         lesser = wait_for(
-            "the lesser report's case",
+            text("wait_lesser_case", self.lang),
             lambda: self.case_by_report(lesser_report, lesser_ref),
             120,
         )
-        say(
-            f"case {lesser['case_id'][:8]}: {lesser['severity']}, owner {lesser['owner_role']}"
-            f" (state {lesser['state']})"
-        )
+        self.say_case(lesser)
         self.acknowledge_from_message(crisis)
         self.watch_escalation(lesser)
         self.close_the_loop(crisis)
         self.settle(lesser)
         self.outcome_table()
+
+    def tell(self, key: str, **values: object) -> None:
+        say(text(key, self.lang, **values))
+
+    def say_case(self, case: dict[str, Any]) -> None:
+        self.tell(
+            "case",
+            case=case["case_id"][:8],
+            severity=Severity(case["severity"]).label(self.lang),
+            owner=Role(case["owner_role"]).label(self.lang),
+            state=value_label("state", case["state"], self.lang),
+        )
 
     def census(self) -> None:
         body = census_for_today(samples_dir())
@@ -179,9 +174,10 @@ class Term:
             now = self.call("GET", "intake", f"/v1/screenings/bulk/{batch_id}", self.center)
             return dict(now) if now["status"] != "processing" else None
 
-        done = wait_for("the census batch", finished, 120)
+        done = wait_for(text("wait_census", self.lang), finished, 120)
         counts = {k: v for k, v in done.items() if isinstance(v, int)}
-        say(f"census: batch {batch_id[:8]} {done['status']} {counts}")
+        status = done["status"]
+        self.tell("census", batch=batch_id[:8], status=status, counts=counts)
 
     def report(self, role: Role, student: str, signals: list[str], note: str) -> str:
         reporter = self.c.headers(role)
@@ -199,7 +195,15 @@ class Term:
             {**reporter, "Idempotency-Key": str(uuid.uuid4())},
             json=body,
         )
-        say(f"report by the {role.label()} ({', '.join(signals)}): 202, report {answer['id'][:8]}")
+        named = ("、" if self.lang == "zh-CN" else ", ").join(
+            Signal(signal).label(self.lang) for signal in signals
+        )
+        self.tell(
+            "report",
+            role=in_sentence(role.label(self.lang), self.lang),
+            signals=named,
+            report=answer["id"][:8],
+        )
         return str(answer["id"])
 
     def acknowledge_from_message(self, case: dict[str, Any]) -> None:
@@ -209,26 +213,30 @@ class Term:
         confirmed, until the crisis case's alert shows acknowledged.
         """
         severity = case["severity"]
-        label = Severity(severity).label()
+        label = Severity(severity).label()  # as notify's zh-CN messages name it
+        shown = in_sentence(Severity(severity).label(self.lang), self.lang)
         confirmed: set[str] = set()
 
         def acknowledged() -> bool | None:
-            for channel, text in self.sinks.messages():
-                for found in _LINK.finditer(text):
-                    if label not in text or found[1] in confirmed:
+            for channel, said in self.sinks.messages():
+                for found in _LINK.finditer(said):
+                    if label not in said or found[1] in confirmed:
                         continue
                     confirmed.add(found[1])
                     page = self.c.http.get(self.c.url("notify", found[1]))
                     done = self.c.http.post(self.c.url("notify", found[1]))
-                    say(
-                        f"message: a {label} alert's owner got it by {channel}, opened its link"
-                        f" ({page.status_code}) and confirmed ({done.status_code})"
+                    self.tell(
+                        "confirmed",
+                        severity=shown,
+                        channel=value_label("channel", channel, self.lang),
+                        page=page.status_code,
+                        done=done.status_code,
                     )
             alerts = [a for a in self.case(case["case_id"])["alerts"] if a["severity"] == severity]
             return True if alerts and all(a["acknowledged_at"] for a in alerts) else None
 
-        wait_for(f"the {label} alert acknowledged from its message", acknowledged, 180)
-        say("case: the alert is acknowledged; triage stops escalating it")
+        wait_for(text("wait_acknowledged", self.lang, severity=shown), acknowledged, 180)
+        self.tell("acknowledged")
 
     def watch_escalation(self, case: dict[str, Any]) -> None:
         """Nobody acknowledges the lesser alert: it climbs the ladder (the demo's is in seconds)."""
@@ -238,10 +246,12 @@ class Term:
             open_climbed = [a for a in alerts if a["escalation_level"] > 0]
             return open_climbed[0] if open_climbed else None
 
-        alert = wait_for("the unacknowledged alert to escalate", climbed, 240)
-        say(
-            f"escalation: the unacknowledged {alert['severity']} alert climbed to level"
-            f" {alert['escalation_level']} ({alert['owner_role']})"
+        alert = wait_for(text("wait_escalation", self.lang), climbed, 240)
+        self.tell(
+            "escalated",
+            severity=in_sentence(Severity(alert["severity"]).label(self.lang), self.lang),
+            level=alert["escalation_level"],
+            owner=Role(alert["owner_role"]).label(self.lang),
         )
 
     def close_the_loop(self, case: dict[str, Any]) -> None:
@@ -249,7 +259,7 @@ class Term:
         view = self.move(
             case_id, self.teacher, to_state="intervention", action_taken="当面谈心，约定每日联系"
         )
-        say(f"loop: {view['state']}")
+        self.tell("loop", state=self.state(view))
         view = self.move(
             case_id,
             self.teacher,
@@ -260,7 +270,8 @@ class Term:
                 "consent": "given",
             },
         )
-        say(f"loop: {view['state']} (referral {view['referral']['status']})")
+        referral = value_label("referral", view["referral"]["status"], self.lang)
+        self.tell("loop_referred", state=self.state(view), status=referral)
         for status in ("accepted", "returned"):
             view = self.call(
                 "POST",
@@ -269,7 +280,8 @@ class Term:
                 self.teacher,
                 json={"status": status},
             )
-        say(f"loop: referral returned, {view['state']}")
+        returned = value_label("referral", "returned", self.lang)
+        self.tell("loop_returned", status=returned, state=self.state(view))
         self.call(
             "POST",
             "casework",
@@ -277,15 +289,19 @@ class Term:
             self.teacher,
             json={"decision": "given"},
         )
-        family = wait_for("a message to the family", self.family_message, 90)
-        say(f"family: consent given, the family was contacted by {family}")
+        family = wait_for(text("wait_family", self.lang), self.family_message, 90)
+        self.tell("family", channel=value_label("channel", family, self.lang))
         view = self.move(case_id, self.teacher, to_state="follow_up")
         follow_up = next(f for f in view["follow_ups"] if f["status"] == "scheduled")
         self.complete_follow_up(
             case_id, follow_up["follow_up_id"], "返校后电话回访，情绪平稳", "relieved"
         )
         view = self.move(case_id, self.teacher, to_state="closed", outcome="relieved")
-        say(f"loop: follow-up done, case {view['state']} ({view['outcome']})")
+        outcome = value_label("outcome", view["outcome"], self.lang)
+        self.tell("loop_closed", state=self.state(view), outcome=outcome)
+
+    def state(self, view: dict[str, Any]) -> str:
+        return value_label("state", view["state"], self.lang)
 
     def complete_follow_up(
         self, case_id: str, follow_up_id: str, reason: str, finding: str
@@ -306,8 +322,8 @@ class Term:
             )
 
     def family_message(self) -> str | None:
-        for channel, text in self.sinks.messages():
-            if "希望尽快与您沟通" in text:
+        for channel, said in self.sinks.messages():
+            if "希望尽快与您沟通" in said:
                 return channel
         return None
 
@@ -333,7 +349,7 @@ class Term:
             case_id, follow_up["follow_up_id"], "一周后回访，睡眠好转", "stable"
         )
         closed = self.move(case_id, self.teacher, to_state="closed", outcome="stable")
-        say(f"loop: the escalated case acknowledged, followed up and {closed['state']}")
+        self.tell("settled", state=self.state(closed))
 
     def outcome_table(self) -> None:
         if "stats" not in self.c.urls:
@@ -342,38 +358,43 @@ class Term:
             answer = self.c.http.get(
                 self.c.url("stats", "/v1/outcomes/annual"),
                 params={"format": "csv"},
-                headers=self.center,
+                headers={**self.center, "Accept-Language": self.lang},
             )
         except httpx.TransportError:
-            say("stats is not running: no outcome table")
+            self.tell("stats_down")
             return
         if answer.status_code != 200:
-            say(f"stats answered {answer.status_code}: {answer.text[:300]}")
+            self.tell("stats_refused", status=answer.status_code, body=answer.text[:300])
             return
-        say("outcomes this year (stats, small cells suppressed):")
+        self.tell("outcomes")
         print(render_csv(answer.text), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `shouwang-demo`."""
+    try:
+        lang = language()
+    except DevstackError as exc:
+        say(str(exc))
+        return 2
     parser = argparse.ArgumentParser(
-        prog="shouwang-demo", description="Play a term on the demo campus of a running `make up`."
+        prog="shouwang-demo", description=text("demo_description", lang)
     )
     parser.parse_args(argv)
     try:
         client = DemoClient.from_running()
     except DevstackError as exc:
-        say(f"error: {exc}")
+        say(text("error", lang, error=exc))
         return 1
     try:
         client.check_running()
         Term(client, next_term(client.data)).play()
     except (DevstackError, httpx.TransportError) as exc:
-        say(f"error: {exc}")
+        say(text("error", lang, error=exc))
         return 1
     finally:
         client.close()
-    say("done; run it again for another term")
+    say(text("done", lang))
     return 0
 
 

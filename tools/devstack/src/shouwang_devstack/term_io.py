@@ -2,7 +2,7 @@
 
 The census file of the day (`census_for_today`), the count of terms played (`next_term`) and
 stats' outcome table as aligned text (`render_csv`); what the local sinks received is read by
-`sinks.LocalSinks`.
+`sinks.LocalSinks`. `say` narrates a step; `wait_for` polls until something happened.
 """
 
 from __future__ import annotations
@@ -11,8 +11,16 @@ import csv
 import io
 import json
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
+
+from ._proc import DevstackError
+from .words import text
+
+T = TypeVar("T")
 
 
 def census_for_today(samples: Path) -> bytes:
@@ -56,3 +64,19 @@ def next_term(data: Path) -> int:
     played["terms"] = int(played.get("terms", 0)) + 1
     path.write_text(json.dumps(played))
     return int(played["terms"])
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def wait_for(what: str, check: Callable[[], T | None], within: float) -> T:
+    """Poll `check` until it returns something, or fail naming `what`."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise DevstackError(text("gave_up", seconds=f"{within:.0f}", what=what))
+        time.sleep(0.5)

@@ -7,14 +7,18 @@ prints what a newcomer needs to find their way around the running platform.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+from shouwang_contracts.vocabulary import Role
 
 from . import demo
 from .console import say
 from .demo import DEMO_CAMPUS, DEMO_PEOPLE, DemoClient, samples_dir, token_command
 from .stack import GATEWAY, Stack
+from .words import language, text
 
 DEMO_ACCOUNTS_FILE = "demo-accounts.json"
 
@@ -23,7 +27,7 @@ def load_demo_campus(stack: Stack) -> None:
     """The demo campus from `samples/` through casework's and notify's import APIs."""
     running = {proc.name for proc in stack.services}
     if not {"casework", "notify"} <= running:
-        say("demo campus: not loaded (needs casework and notify)")
+        say(text("campus_not_loaded"))
         return
     client = DemoClient(
         secret=stack.secrets["SHOUWANG_JWT_SECRET"],
@@ -32,28 +36,29 @@ def load_demo_campus(stack: Stack) -> None:
     )
     try:
         for line in demo.load_demo_campus(client, samples_dir(stack.root)):
-            say(f"demo campus `{DEMO_CAMPUS}`: {line}")
+            say(text("campus_line", campus=DEMO_CAMPUS, line=line))
     finally:
         client.close()
 
 
 def where_everything_is(stack: Stack) -> None:
     """The map a newcomer needs: APIs and their docs, sinks, tokens, data."""
-    say("where everything is:")
+    lang = language()
+    say(text("map", lang))
     for proc in stack.services:
-        docs = "" if proc.name == GATEWAY else f"  (docs {proc.base_url}/docs)"
-        say(f"  {proc.name:<9} {proc.base_url}{docs}")
+        docs = "" if proc.name == GATEWAY else text("map_docs", lang, url=proc.base_url)
+        say(text("map_service", lang, name=proc.name, url=proc.base_url, docs=docs))
     if stack.sinks is not None:
-        say(
-            f"  mail      {stack.sinks.mail_dir}/*.eml  (SMTP sink 127.0.0.1:{stack.sinks.smtp_port})"
-        )
-        say(f"  robots, SMS, webhooks  {stack.sinks.webhooks_dir}/<channel>.jsonl")
-    say(f"  logs      {stack.data / 'logs'}/<service>.log")
-    say(f"  secrets   {stack.data / 'local.env'}")
-    say("a token per demo role (as `Authorization: Bearer $TOKEN`):")
+        sinks = stack.sinks
+        say(text("map_mail", lang, mail_dir=sinks.mail_dir, port=sinks.smtp_port))
+        say(text("map_webhooks", lang, webhooks_dir=sinks.webhooks_dir))
+    say(text("map_logs", lang, logs_dir=stack.data / "logs"))
+    say(text("map_secrets", lang, path=stack.data / "local.env"))
+    say(text("map_tokens", lang))
     for role in DEMO_PEOPLE:
-        say(f"  {role.value:<24} {token_command(role)}")
-    say("play a term against it: `make demo` (in another terminal)")
+        command = token_command(role)
+        say(text("map_token", lang, role=role.value, command=command, label=role.label(lang)))
+    say(text("map_demo", lang))
 
 
 def seed_demo_accounts(stack: Stack) -> None:
@@ -76,11 +81,33 @@ def seed_demo_accounts(stack: Stack) -> None:
         check=False,
     )
     if done.returncode != 0:
-        say(f"demo accounts: not created ({done.stderr.strip()[-300:]})")
+        say(text("accounts_failed", detail=done.stderr.strip()[-300:]))
         return
-    say(f"web app: {gateway.base_url}  (demo campus `demo`; local passwords, never for production)")
-    for line in done.stdout.splitlines():
+    say(text("web_app", url=gateway.base_url))
+    for line in sign_in_lines(stack.data / DEMO_ACCOUNTS_FILE) or done.stdout.splitlines():
         say(line)
+
+
+def sign_in_lines(path: Path) -> list[str]:
+    """One line per demo sign-in, in the chosen language, from the file the gateway wrote;
+    nothing when it cannot be read (the gateway's own lines are printed instead)."""
+    lang = language()
+    try:
+        issued = json.loads(path.read_text("utf-8"))
+        return [
+            text(
+                "sign_in",
+                lang,
+                campus=entry["campus_id"],
+                username=entry["username"],
+                password=entry["password"],
+                role_label=Role(entry["role"]).label(lang),
+                role=entry["role"],
+            )
+            for entry in issued
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
 
 
 def _console_script(name: str) -> list[str]:

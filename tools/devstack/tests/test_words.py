@@ -1,0 +1,122 @@
+"""`make up`'s map and `make demo`'s narration: zh-CN by default, English with SHOUWANG_LANG=en."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+from shouwang_contracts.vocabulary import Severity
+from shouwang_devstack._proc import DevstackError
+from shouwang_devstack.stack import Stack
+from shouwang_devstack.term import main
+from shouwang_devstack.welcome import sign_in_lines, where_everything_is
+from shouwang_devstack.words import catalogue, in_sentence, language, text, value_label
+
+
+def _fields(template: str) -> list[tuple[str, str]]:
+    """The placeholders of a template, with their format specs (`{name:<9}` aligns a column)."""
+    return sorted(
+        (name, spec or "") for _, name, spec, _ in string.Formatter().parse(template) if name
+    )
+
+
+def test_english_has_every_line_zh_cn_has_with_the_same_placeholders() -> None:
+    for key, (zh, en) in catalogue().items():
+        assert zh.strip(), key
+        assert en.strip(), key
+        assert _fields(zh) == _fields(en), key
+
+
+def test_zh_cn_is_the_default_and_en_is_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOUWANG_LANG", raising=False)
+    assert language() == "zh-CN"
+    assert text("term", term=2, campus="demo") == "第 2 学期：校区 `demo`"
+    assert value_label("state", "closed") == "结案"
+    monkeypatch.setenv("SHOUWANG_LANG", "en")
+    assert text("term", term=2, campus="demo") == "term 2: campus `demo`"
+    assert value_label("state", "closed") == "closed"
+    assert text("loop_closed", state="closed", outcome="relieved") == (
+        "loop: follow-up done, case closed (relieved)"
+    )
+    severe = in_sentence(Severity.SEVERE.label("en"), "en")
+    assert text("escalated", severity=severe, level=2, owner="College leader") == (
+        "escalation: the unacknowledged severe alert climbed to level 2 (College leader)"
+    )
+    assert in_sentence(Severity.SEVERE.label("zh-CN"), "zh-CN") == "重度"
+
+
+def test_a_language_that_is_not_one_stops_the_demo_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A typo (`SHOUWANG_LANG=english`) silently falling back to Chinese reads as a bug; say so.
+    monkeypatch.setenv("SHOUWANG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOUWANG_LANG", "english")
+    with pytest.raises(DevstackError, match="zh-CN 或 en"):
+        language()
+    assert main([]) == 2
+    assert "SHOUWANG_LANG=english" in capsys.readouterr().out
+    assert not (tmp_path / "demo-terms.json").exists()
+
+
+def _stack(data: Path) -> Stack:
+    service = SimpleNamespace(name="intake", base_url="http://127.0.0.1:8001")
+    sinks = SimpleNamespace(mail_dir=data / "mail", smtp_port=2525, webhooks_dir=data / "webhooks")
+    return cast(Stack, SimpleNamespace(services=[service], sinks=sinks, data=data))
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "docs"),
+    [
+        ("", "[devstack] 各处地址：", "（接口文档 http://127.0.0.1:8001/docs）"),
+        ("en", "[devstack] where everything is:", "(docs http://127.0.0.1:8001/docs)"),
+    ],
+)
+def test_the_map_speaks_the_language_and_keeps_urls_paths_and_commands(
+    lang: str,
+    heading: str,
+    docs: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SHOUWANG_LANG", lang)
+    where_everything_is(_stack(tmp_path))
+    shown = capsys.readouterr().out
+    assert heading in shown.splitlines()
+    assert f"  intake    http://127.0.0.1:8001  {docs}" in shown
+    assert f"{tmp_path / 'mail'}/*.eml" in shown
+    assert f"{tmp_path / 'webhooks'}/<channel>.jsonl" in shown
+    command = "uv run shouwang-token --role counseling_center --campus demo --sub T3001"
+    label = "心理健康教育与咨询中心" if lang == "" else "Counseling center"
+    assert f"counseling_center        {command}  # {label}" in shown
+    assert "`make demo`" in shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        (
+            "",
+            "演示账号  校区 demo  用户名 T3001       密码 pw-1  （心理健康教育与咨询中心，counseling_center）",
+        ),
+        (
+            "en",
+            "demo account  campus=demo  username=T3001       password=pw-1"
+            "  (Counseling center, counseling_center)",
+        ),
+    ],
+)
+def test_the_demosign_in_lines_speak_the_language_and_keep_what_is_typed(
+    lang: str, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUWANG_LANG", lang)
+    accounts = tmp_path / "demo-accounts.json"
+    entry = {"campus_id": "demo", "username": "T3001", "password": "pw-1"}
+    entry |= {"role": "counseling_center", "role_label": "心理健康教育与咨询中心"}
+    accounts.write_text(json.dumps([entry], ensure_ascii=False), "utf-8")
+    assert sign_in_lines(accounts) == [line]
+    assert sign_in_lines(tmp_path / "missing.json") == []  # then the gateway's own lines show
