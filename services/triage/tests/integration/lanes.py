@@ -1,7 +1,7 @@
 """Triage's two grading lanes on real PostgreSQL, driven by a test: a census batch held inside
 its transaction while other work (a report, an erasure) about its students runs, with an
 observer connection that sees who waits for a lock. Shared by test_urgent_first.py,
-test_report_after_census.py and test_erasure.py; no sleeps as synchronisation."""
+test_report_after_census.py, test_erasure.py and test_erasure_marks.py; no sleeps as synchronisation."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def erasure(student: str, erased_at: datetime) -> Envelope[StudentErased]:
         source="/shouwang/casework",
         campus_id=CAMPUS,
         subject=student,
+    )
+
+
+def received(item: GradingInput, at: datetime) -> GradingInput:
+    """The input as intake received it at `at` (observed half an hour before)."""
+    evidence = item.evidence
+    if isinstance(evidence, ScreeningEvidence):
+        late = replace(evidence, received_at=at, administered_at=at - timedelta(minutes=30))
+        return replace(item, evidence=late)
+    return replace(
+        item,
+        evidence=replace(evidence, received_at=at, observed_at=at - timedelta(minutes=30)),
     )
 
 
@@ -158,6 +170,28 @@ class Lanes:
             f"{CAMPUS}:{student}".encode(),
         )
         return [json.loads(row["value"])["data"] for row in rows]
+
+    async def held(self, student: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The student's evidence ids (as received), and their grade's (assessment id,
+        severity), that triage holds."""
+        evidence = await self.observer.fetch(
+            "SELECT evidence_id FROM evidence WHERE student_ref = $1 ORDER BY received_at",
+            student,
+        )
+        grades = await self.observer.fetch(
+            "SELECT assessment_id, severity FROM grades WHERE student_ref = $1", student
+        )
+        return [r["evidence_id"] for r in evidence], [
+            (r["assessment_id"], r["severity"]) for r in grades
+        ]
+
+    async def alerts(self, student: str) -> list[tuple[str, str]]:
+        """The student's alerts' (severity, status), as raised."""
+        rows = await self.observer.fetch(
+            "SELECT severity, status FROM alerts WHERE student_ref = $1 ORDER BY raised_at",
+            student,
+        )
+        return [(r["severity"], r["status"]) for r in rows]
 
 
 @contextlib.asynccontextmanager

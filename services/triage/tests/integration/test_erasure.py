@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ import asyncpg
 import pytest
 from shouwang_contracts.topics import CASES
 from shouwang_triage.adapters.erasure import erase_student
-from shouwang_triage.domain.evidence import ReportEvidence
 from shouwang_triage.entrypoints.consumers import (
     UrgentFirst,
     apply_case_event,
@@ -41,6 +39,7 @@ from .lanes import (
     cancel_all,
     census_batch,
     erasure,
+    received,
     report_input,
 )
 
@@ -101,17 +100,6 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         await conn.close()
 
 
-async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[str]]:
-    """The student's evidence ids and grades' assessment ids triage still holds."""
-    evidence = await lanes.observer.fetch(
-        "SELECT evidence_id FROM evidence WHERE student_ref = $1 ORDER BY evidence_id", student
-    )
-    grades = await lanes.observer.fetch(
-        "SELECT assessment_id FROM grades WHERE student_ref = $1", student
-    )
-    return [r["evidence_id"] for r in evidence], [r["assessment_id"] for r in grades]
-
-
 async def test_a_grade_made_after_the_erasure_but_before_triage_applied_it_goes_with_its_evidence(
     lanes: Lanes,
 ) -> None:
@@ -120,20 +108,15 @@ async def test_a_grade_made_after_the_erasure_but_before_triage_applied_it_goes_
     the grade made from it alone (graded after), which it once left resting on nothing."""
     student = f"s-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
-    report = report_input(student, LOW_MOOD)
-    assert isinstance(report.evidence, ReportEvidence)
-    late = replace(report.evidence, received_at=now - timedelta(minutes=2))
-    await grade_urgent(lanes.triage, UrgentFirst(), [replace(report, evidence=late)])
-    assert len((await _held(lanes, student))[1]) == 1
+    late = received(report_input(student, LOW_MOOD), now - timedelta(minutes=2))
+    await grade_urgent(lanes.triage, UrgentFirst(), [late])
+    assert len((await lanes.held(student))[1]) == 1
 
     await apply_case_event(lanes.triage, erasure(student, now - timedelta(minutes=1)), CASES)
 
-    assert await _held(lanes, student) == ([], [])
+    assert await lanes.held(student) == ([], [])
     # The alert it raised stays, as every alert does.
-    assert (
-        await lanes.observer.fetchval("SELECT count(*) FROM alerts WHERE student_ref = $1", student)
-        == 1
-    )
+    assert len(await lanes.alerts(student)) == 1
 
 
 async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_from_before_it(
@@ -151,16 +134,10 @@ async def test_a_grading_in_flight_at_the_erasure_leaves_no_evidence_or_grade_fr
     await lanes.census_then(census, erase_now)
 
     # The census did grade the student (the structured facts stay: its alert) ...
-    alerts = await lanes.observer.fetch(
-        "SELECT severity, status FROM alerts WHERE student_ref = $1 ORDER BY raised_at", student
-    )
-    assert [(a["severity"], a["status"]) for a in alerts] == [
-        ("moderate", "superseded"),
-        ("severe", "open"),
-    ]
+    assert await lanes.alerts(student) == [("moderate", "superseded"), ("severe", "open")]
     # ... and nothing it wrote from before the erasure outlives it: neither the sheet nor
     # the grade computed from the erased report.
-    assert await _held(lanes, student) == ([], [])
+    assert await lanes.held(student) == ([], [])
     # Another student of the batch keeps their sheet.
     assert (
         await lanes.observer.fetchval(
@@ -175,7 +152,7 @@ async def test_a_grading_that_reads_the_student_during_the_erasure_is_not_graded
 ) -> None:
     student = f"s-{uuid.uuid4().hex[:8]}"
     await lanes.grade_old_report(student, LOW_MOOD, 7)
-    old_report = (await _held(lanes, student))[0]
+    old_report = (await lanes.held(student))[0]
     assert len(old_report) == 1
     erased_at = datetime.now(UTC)
     # The census of many students, this one among them, is received after the erasure.
@@ -200,7 +177,7 @@ async def test_a_grading_that_reads_the_student_during_the_erasure_is_not_graded
         await cancel_all(tasks)
 
     # The sheet came after the erasure and stays, graded on itself alone.
-    evidence, grades = await _held(lanes, student)
+    evidence, grades = await lanes.held(student)
     assert evidence == [census[0].evidence_id]
     assert len(grades) == 1
     by_census = (await lanes.assessments(student))[-1]

@@ -12,7 +12,6 @@ the student was told is gone (PIPL Art. 47).
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +21,6 @@ import pytest
 from shouwang_contracts.topics import CASES
 from shouwang_triage.adapters.policy_file import load_policy
 from shouwang_triage.config import TriageSettings
-from shouwang_triage.domain.evidence import ScreeningEvidence
 from shouwang_triage.entrypoints.consumers import (
     UrgentFirst,
     apply_case_event,
@@ -30,7 +28,6 @@ from shouwang_triage.entrypoints.consumers import (
     grade_urgent,
 )
 from shouwang_triage.entrypoints.scheduler import housekeeping
-from shouwang_triage.service_layer.grading import GradingInput
 
 from .lanes import (
     HEALTHY,
@@ -39,42 +36,11 @@ from .lanes import (
     Lanes,
     census_input,
     erasure,
+    received,
     report_input,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _received(item: GradingInput, at: datetime) -> GradingInput:
-    """The input as intake received it at `at` (observed half an hour before)."""
-    evidence = item.evidence
-    if isinstance(evidence, ScreeningEvidence):
-        late = replace(evidence, received_at=at, administered_at=at - timedelta(minutes=30))
-        return replace(item, evidence=late)
-    return replace(
-        item,
-        evidence=replace(evidence, received_at=at, observed_at=at - timedelta(minutes=30)),
-    )
-
-
-async def _held(lanes: Lanes, student: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """The student's evidence ids, and their grade's (assessment id, severity), triage holds."""
-    evidence = await lanes.observer.fetch(
-        "SELECT evidence_id FROM evidence WHERE student_ref = $1 ORDER BY received_at", student
-    )
-    grades = await lanes.observer.fetch(
-        "SELECT assessment_id, severity FROM grades WHERE student_ref = $1", student
-    )
-    return [r["evidence_id"] for r in evidence], [
-        (r["assessment_id"], r["severity"]) for r in grades
-    ]
-
-
-async def _alerts(lanes: Lanes, student: str) -> list[tuple[str, str]]:
-    rows = await lanes.observer.fetch(
-        "SELECT severity, status FROM alerts WHERE student_ref = $1 ORDER BY raised_at", student
-    )
-    return [(r["severity"], r["status"]) for r in rows]
 
 
 async def test_a_report_received_before_the_erasure_and_graded_after_it_leaves_no_evidence(
@@ -87,7 +53,7 @@ async def test_a_report_received_before_the_erasure_and_graded_after_it_leaves_n
     critical and alerted, and nothing of it is kept."""
     student = f"s-{uuid.uuid4().hex[:8]}"
     erased_at = datetime.now(UTC)
-    report = _received(report_input(student, ["suicide_attempt"]), erased_at - timedelta(minutes=1))
+    report = received(report_input(student, ["suicide_attempt"]), erased_at - timedelta(minutes=1))
     await apply_case_event(lanes.triage, erasure(student, erased_at), CASES)
 
     await grade_urgent(lanes.triage, UrgentFirst(), [report])
@@ -97,8 +63,8 @@ async def test_a_report_received_before_the_erasure_and_graded_after_it_leaves_n
         ("critical", [report.evidence_id])
     ]
     assert "redflag.suicide_attempt.recent" in [r["rule_id"] for r in graded[0]["reasons"]]
-    assert await _alerts(lanes, student) == [("critical", "open")]
-    assert await _held(lanes, student) == ([], [])
+    assert await lanes.alerts(student) == [("critical", "open")]
+    assert await lanes.held(student) == ([], [])
 
 
 async def test_a_census_sheet_received_before_the_erasure_and_graded_after_it_leaves_nothing(
@@ -111,7 +77,7 @@ async def test_a_census_sheet_received_before_the_erasure_and_graded_after_it_le
     student = f"s-{uuid.uuid4().hex[:8]}"
     erased_at = datetime.now(UTC) - timedelta(minutes=5)
     await apply_case_event(lanes.triage, erasure(student, erased_at), CASES)
-    sheet = _received(census_input(student, ITEM9_FREQUENT), erased_at - timedelta(minutes=1))
+    sheet = received(census_input(student, ITEM9_FREQUENT), erased_at - timedelta(minutes=1))
     others = [census_input(f"c-{uuid.uuid4().hex[:8]}", HEALTHY) for _ in range(3)]
 
     await grade_census(lanes.triage, UrgentFirst(), [sheet, *others])
@@ -121,8 +87,8 @@ async def test_a_census_sheet_received_before_the_erasure_and_graded_after_it_le
         ("severe", [sheet.evidence_id])
     ]
     assert "phq9.item9.frequent" in [r["rule_id"] for r in graded[0]["reasons"]]
-    assert await _alerts(lanes, student) == [("severe", "open")]
-    assert await _held(lanes, student) == ([], [])
+    assert await lanes.alerts(student) == [("severe", "open")]
+    assert await lanes.held(student) == ([], [])
     kept = await lanes.observer.fetchval(
         "SELECT count(*) FROM evidence WHERE evidence_id = ANY($1::text[])",
         [o.evidence_id for o in others],
@@ -139,8 +105,8 @@ async def test_a_report_received_after_the_erasure_is_kept_and_graded_without_a_
     student = f"s-{uuid.uuid4().hex[:8]}"
     erased_at = datetime.now(UTC) - timedelta(minutes=5)
     await apply_case_event(lanes.triage, erasure(student, erased_at), CASES)
-    late = _received(report_input(student, ["suicide_attempt"]), erased_at - timedelta(minutes=1))
-    new = _received(report_input(student, LOW_MOOD), erased_at + timedelta(minutes=1))
+    late = received(report_input(student, ["suicide_attempt"]), erased_at - timedelta(minutes=1))
+    new = received(report_input(student, LOW_MOOD), erased_at + timedelta(minutes=1))
 
     await grade_urgent(lanes.triage, UrgentFirst(), [late, new])
 
@@ -150,8 +116,8 @@ async def test_a_report_received_after_the_erasure_is_kept_and_graded_without_a_
         ("moderate", [new.evidence_id]),
     ]
     # The critical alert stays open beside the lower grade, as it would have.
-    assert await _alerts(lanes, student) == [("critical", "open")]
-    assert await _held(lanes, student) == (
+    assert await lanes.alerts(student) == [("critical", "open")]
+    assert await lanes.held(student) == (
         [new.evidence_id],
         [(graded[1]["assessment_id"], "moderate")],
     )
@@ -161,7 +127,7 @@ async def test_a_report_received_after_the_erasure_is_kept_and_graded_without_a_
     await grade_urgent(lanes.triage, UrgentFirst(), [later])
     last = (await lanes.assessments(student))[-1]
     assert sorted(last["report_ids"]) == sorted([new.evidence_id, later.evidence_id])
-    evidence, grades = await _held(lanes, student)
+    evidence, grades = await lanes.held(student)
     assert evidence == [new.evidence_id, later.evidence_id]
     assert [a for a, _ in grades] == [last["assessment_id"]]
 
@@ -182,10 +148,10 @@ async def test_a_redelivered_or_older_erasure_keeps_the_latest_mark(lanes: Lanes
     )
     assert [m["erased_at"] for m in marks] == [latest]
 
-    between = _received(report_input(student, LOW_MOOD), latest - timedelta(minutes=30))
+    between = received(report_input(student, LOW_MOOD), latest - timedelta(minutes=30))
     await grade_urgent(lanes.triage, UrgentFirst(), [between])
     assert [a["report_ids"] for a in await lanes.assessments(student)] == [[between.evidence_id]]
-    assert await _held(lanes, student) == ([], [])
+    assert await lanes.held(student) == ([], [])
 
 
 async def test_an_erasure_mark_ends_once_no_record_from_before_it_can_arrive(
