@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from shouwang_contracts.events.casework import CaseState, ReferralStatus
 from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, in_language
 
 from ._proc import DevstackError
@@ -162,26 +163,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
 }
 
-# The web app's words for values the APIs answer with (web/src/i18n/zh-CN.ts); in English the
-# value itself, as the demo always printed it.
+# Values the APIs answer with, in zh-CN as the web app names them (web/src/i18n/zh-CN.ts);
+# in English the value itself, as the demo always printed it. Case states and referral
+# statuses carry their labels in the contracts (`CaseState.label`, `ReferralStatus.label`);
+# outcomes and channels have none there.
+_LABELLED: dict[str, type[CaseState] | type[ReferralStatus]] = {
+    "state": CaseState,
+    "referral": ReferralStatus,
+}
 _VALUES: dict[str, dict[str, str]] = {
-    "state": {
-        "open": "发现",
-        "monitoring": "监控",
-        "intervention": "干预",
-        "referred": "转介",
-        "aftercare": "善后",
-        "follow_up": "回访",
-        "closed": "结案",
-    },
     "outcome": {"relieved": "缓解", "stable": "稳定", "transferred": "转出", "left_school": "离校"},
-    "referral": {
-        "pending": "待接收",
-        "accepted": "已接收",
-        "not_accepted": "未接收",
-        "returned": "已返校",
-        "referred_again": "再次转介",
-    },
     "channel": {
         "email": "邮件",
         "sms": "短信",
@@ -213,6 +204,11 @@ def value_label(kind: str, value: str, lang: Language | None = None) -> str:
     names it in zh-CN; the value itself in English, and for a value this table lacks."""
     if (lang or language()) == "en":
         return value
+    if kind in _LABELLED:
+        try:
+            return _LABELLED[kind](value).label("zh-CN")
+        except ValueError:
+            return value
     return _VALUES[kind].get(value, value)
 
 
