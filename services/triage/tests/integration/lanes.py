@@ -1,7 +1,8 @@
-"""Triage's two grading lanes on real PostgreSQL, driven by a test: a census batch held inside
-its transaction while other work (a report, an erasure) about its students runs, with an
-observer connection that sees who waits for a lock. Shared by test_urgent_first.py,
-test_report_after_census.py, test_erasure.py and test_erasure_marks.py; no sleeps as synchronisation."""
+"""Triage's two grading lanes on real PostgreSQL, driven by a test: a census batch held inside its
+transaction while other work (a report, an erasure) about its students runs, with an observer
+connection that sees who waits for a lock. Shared by test_urgent_first.py,
+test_report_after_census.py, test_erasure.py and test_erasure_marks.py; no sleeps as
+synchronisation."""
 
 from __future__ import annotations
 

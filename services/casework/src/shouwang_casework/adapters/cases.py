@@ -139,9 +139,10 @@ async def warning_context(
     alert_id: str | None = None,
     assessment_id: str | None = None,
 ) -> WarningContext:
-    """Whether the alert (or else the assessment) is known, the student's active case (locked)
-    and who would own a case for `owner_role`: what `get_alert` (or whether the assessment is attached),
-    `active_case_of` and `responsible_for` answer, in one statement instead of three."""
+    """Whether the alert (or else the assessment) is known, the student's active case (locked) and
+    who would own a case for `owner_role`: what `get_alert` (or whether the assessment is
+    attached), `active_case_of` and `responsible_for` answer, in one statement instead of
+    three."""
     if (alert_id is None) == (assessment_id is None):
         raise ValueError("name exactly one of alert_id and assessment_id")
     row = await conn.fetchrow(

@@ -1,13 +1,14 @@
 """Kafka: keep what the student file needs of reports, screenings, census rows and assessments.
 
-One subscriber per topic (census apart, so a start-of-term upload never holds up a report),
-each in its own consumer group, `<CASEWORK_FILE_CONSUMER_GROUP>-<stream>` (`file_groups`). Whatever queued up is stored as one batch, in one transaction
-(each record under its own campus), idempotent by the envelope id (a redelivery inserts
-nothing); the kit's consumer runtime commits the offsets only after that transaction
-commits, and retries a failure as casework's case consumers do. A record that no retry can
-fix (not an envelope of the expected type, or refused by a table constraint) is copied to
-`<topic>.dlq` with the reason headers, and the consumer goes on: a batch refused by a table
-is stored again record by record, so only the record at fault is dead-lettered.
+One subscriber per topic (census apart, so a start-of-term upload never holds up a report), each
+in its own consumer group, `<CASEWORK_FILE_CONSUMER_GROUP>-<stream>` (`file_groups`). Whatever
+queued up is stored as one batch, in one transaction (each record under its own campus),
+idempotent by the envelope id (a redelivery inserts nothing); the kit's consumer runtime commits
+the offsets only after that transaction commits, and retries a failure as casework's case
+consumers do. A record that no retry can fix (not an envelope of the expected type, or refused
+by a table constraint) is copied to `<topic>.dlq` with the reason headers, and the consumer goes
+on: a batch refused by a table is stored again record by record, so only the record at fault is
+dead-lettered.
 """
 
 from __future__ import annotations

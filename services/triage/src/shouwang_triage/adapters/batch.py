@@ -223,11 +223,11 @@ class BatchStore:
         )
 
     async def lock_students(self, campuses: list[str], students: list[str]) -> None:
-        """Another batch about one of the students (a census batch, a report), or their
-        erasure (`adapters.erasure`), waits for this one to commit, then reads what it
-        committed. A statement of its own, before the read: a statement reads as of its start, so a read that waited inside it would miss what it
-        waited for (a report graded without the census sheet, or its alert refused beside the
-        census's new one by the one-open-alert index)."""
+        """Another batch about one of the students (a census batch, a report), or their erasure
+        (`adapters.erasure`), waits for this one to commit, then reads what it committed. A
+        statement of its own, before the read: a statement reads as of its start, so a read that
+        waited inside it would miss what it waited for (a report graded without the census
+        sheet, or its alert refused beside the census's new one by the one-open-alert index)."""
         await self.conn.execute(_LOCK_STUDENTS, campuses, students)
 
     async def save(self, writes: GradingWrites) -> None:

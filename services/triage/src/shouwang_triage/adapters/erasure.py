@@ -40,9 +40,10 @@ class Erased:
 async def erase_student(
     conn: Connection, campus_id: str, student_ref: str, erased_at: datetime
 ) -> Erased:
-    """Delete the student's evidence received and grade graded at `erased_at` or before (or
-    later, on nothing left but erased evidence), once no grading about them is in flight (their lock, held until the transaction ends),
-    and mark the student erased at `erased_at` for the records still on their way."""
+    """Delete the student's evidence received and grade graded at `erased_at` or before (or later,
+    on nothing left but erased evidence), once no grading about them is in flight (their lock,
+    held until the transaction ends), and mark the student erased at `erased_at` for the records
+    still on their way."""
     await BatchStore(conn).lock_students([campus_id], [student_ref])
     evidence = await conn.execute(
         "DELETE FROM evidence WHERE campus_id = $1 AND student_ref = $2 AND received_at <= $3",
