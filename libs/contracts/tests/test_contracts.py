@@ -33,6 +33,7 @@ from shouwang_contracts.vocabulary import (
     SIGNAL_LABELS,
     ExternalParty,
     FollowUp,
+    ReportChannel,
     Role,
     Severity,
     Signal,
@@ -215,6 +216,35 @@ def test_vocabulary_is_complete_and_ordered() -> None:
     assert Role.AUDITOR.tier is None
     assert Role.COUNSELING_CENTER.label() == "心理健康教育与咨询中心"
     assert Role.COUNSELING_CENTER.label("en") == "Counseling center"
+
+
+def test_report_channels_say_who_can_have_learned_of_it_that_way() -> None:
+    assert all(c.label() and c.label("en") for c in ReportChannel)
+    assert ReportChannel.SELF_REFERRAL.label() == "学生本人求助"
+    # Anyone may see signs or be asked for help; a family calls staff, not a fellow student;
+    # only those who hold counseling sessions learn of it in one.
+    for role in (Role.DORM_LEADER, Role.COUNSELING_CENTER):
+        assert ReportChannel.OBSERVED.reportable_by(role)
+        assert ReportChannel.SELF_REFERRAL.reportable_by(role)
+    assert not ReportChannel.FAMILY_CALL.reportable_by(Role.CLASS_WELLBEING_OFFICER)
+    assert ReportChannel.FAMILY_CALL.reportable_by(Role.RESIDENCE_COUNSELOR)
+    assert not ReportChannel.COUNSELING_SESSION.reportable_by(Role.RESIDENCE_COUNSELOR)
+    assert ReportChannel.COUNSELING_SESSION.reportable_by(Role.COUNSELING_CENTER)
+
+
+def test_a_report_from_before_channels_reads_as_observed() -> None:
+    fields = {
+        "report_id": "r1",
+        "student_ref": "s1",
+        "reporter_ref": "p1",
+        "reporter_role": "dorm_leader",
+        "signals": ["hopelessness"],
+        "observed_at": "2026-03-01T08:00:00+08:00",
+        "received_at": "2026-03-01T08:01:00+08:00",
+    }
+    assert ReportSubmitted.model_validate(fields).channel is ReportChannel.OBSERVED
+    with pytest.raises(ValidationError):
+        ReportSubmitted.model_validate({**fields, "channel": "rumour"})
 
 
 def test_escalating_to_an_owner_off_the_ladder_never_lowers_who_may_acknowledge() -> None:

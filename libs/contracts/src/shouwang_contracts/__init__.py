@@ -10,7 +10,7 @@ from .crypto import EncryptedText, NoteCipher, NoteKeyError
 from .envelope import Envelope, Payload
 from .instruments import INSTRUMENTS, BehaviorRecency, Instrument, InstrumentSpec
 from .pseudonym import Pseudonymizer
-from .vocabulary import Role, Severity, Signal, Tier
+from .vocabulary import ReportChannel, Role, Severity, Signal, Tier
 
 __all__ = [
     "INSTRUMENTS",
@@ -23,6 +23,7 @@ __all__ = [
     "NoteKeyError",
     "Payload",
     "Pseudonymizer",
+    "ReportChannel",
     "Role",
     "Severity",
     "Signal",

@@ -204,6 +204,50 @@ SIGNAL_LABELS: dict[Signal, tuple[str, str]] = {
 }
 
 
+class ReportChannel(StrEnum):
+    """How the reporter came to know what they report (DESIGN.md's sources of warning
+    information: tier reports, self-referral, family calls, counseling-session outcomes).
+
+    A report without one (every report before this field) was observed by the reporter.
+    """
+
+    OBSERVED = "observed"
+    SELF_REFERRAL = "self_referral"
+    FAMILY_CALL = "family_call"
+    COUNSELING_SESSION = "counseling_session"
+
+    def label(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        return in_language(_CHANNEL_LABELS[self], language)
+
+    def reportable_by(self, role: Role) -> bool:
+        """Whether a reporter of this role can have learned of it this way: anyone may see
+        signs or be asked for help by the student; a family calls staff, not a fellow
+        student; only those who hold counseling sessions learn of it in one."""
+        return role in _CHANNEL_REPORTERS.get(self, frozenset(Role))
+
+
+_CHANNEL_LABELS: dict[ReportChannel, tuple[str, str]] = {
+    ReportChannel.OBSERVED: ("亲眼所见", "Seen or heard by me"),
+    ReportChannel.SELF_REFERRAL: ("学生本人求助", "The student asked for help"),
+    ReportChannel.FAMILY_CALL: ("家长来电反映", "A family member called"),
+    ReportChannel.COUNSELING_SESSION: ("心理咨询中发现", "Found in a counseling session"),
+}
+_STAFF_REPORTERS = frozenset(
+    {
+        Role.RESIDENCE_COUNSELOR,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        Role.COUNSELING_CENTER,
+        Role.COLLEGE_LEADER,
+    }
+)
+_CHANNEL_REPORTERS: dict[ReportChannel, frozenset[Role]] = {
+    ReportChannel.FAMILY_CALL: _STAFF_REPORTERS,
+    ReportChannel.COUNSELING_SESSION: frozenset(
+        {Role.COMMUNITY_PSYCH_TEACHER, Role.COUNSELING_CENTER}
+    ),
+}
+
+
 class FollowUp(StrEnum):
     """What an alert asks of someone beyond acknowledging it: a stable id a template renders."""
 

@@ -10,7 +10,7 @@ from ..crypto import EncryptedText
 from ..envelope import Payload
 from ..instruments import INSTRUMENTS, BehaviorRecency, Instrument
 from ..topics import CENSUS, REPORTS, SCREENINGS
-from ..vocabulary import Role, Signal
+from ..vocabulary import ReportChannel, Role, Signal
 
 MAX_NOTE_CHARS = 2000
 
@@ -46,6 +46,13 @@ class ReportSubmitted(Payload):
         default=None,
         description="Where it was observed (e.g. a building and room), AES-GCM sealed like the "
         "note; never plain text.",
+    )
+    channel: ReportChannel = Field(
+        default=ReportChannel.OBSERVED,
+        description="How the reporter learned of it: `observed` (seen or heard by the reporter; "
+        "every report without this field), `self_referral` (the student asked the reporter for "
+        "help), `family_call` (a family member called a staff reporter), `counseling_session` "
+        "(found in a counseling session); see `vocabulary.ReportChannel`.",
     )
 
 

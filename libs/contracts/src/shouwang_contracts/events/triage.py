@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ..envelope import Payload
 from ..instruments import Instrument
 from ..topics import ALERTS, ASSESSMENTS
-from ..vocabulary import FollowUp, Role, Severity
+from ..vocabulary import FollowUp, ReportChannel, Role, Severity
 
 
 class Reason(BaseModel):
@@ -88,6 +88,11 @@ class AssessmentGraded(Payload):
     # Where the graded input came from, for outcome figures (absent on older events).
     reporter_role: Role | None = Field(
         default=None, description="Trigger `report`: the reporter's role, i.e. the source tier."
+    )
+    report_channel: ReportChannel | None = Field(
+        default=None,
+        description="Trigger `report`: how the reporter learned of it (`self_referral`: the "
+        "student asked for help); see `vocabulary.ReportChannel`.",
     )
     instrument: Instrument | None = Field(
         default=None, description="Trigger `screening`: the instrument that was screened."
