@@ -227,7 +227,7 @@ class ReportChannel(StrEnum):
 
 
 _CHANNEL_LABELS: dict[ReportChannel, tuple[str, str]] = {
-    ReportChannel.OBSERVED: ("亲眼所见", "Seen or heard by me"),
+    ReportChannel.OBSERVED: ("亲眼所见", "Observed by the reporter"),
     ReportChannel.SELF_REFERRAL: ("学生本人求助", "The student asked for help"),
     ReportChannel.FAMILY_CALL: ("家长来电反映", "A family member called"),
     ReportChannel.COUNSELING_SESSION: ("心理咨询中发现", "Found in a counseling session"),
