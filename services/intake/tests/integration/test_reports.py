@@ -152,6 +152,17 @@ async def test_the_same_idempotency_key_twice_yields_one_event(
     assert changed.status_code == 409
     assert changed.headers["content-type"].startswith("application/problem+json")
     assert changed.json()["code"] == "idempotency_key_reused"
+    # How the reporter learned of it is part of the report: another channel is another body.
+    rechanneled = await client.post(
+        "/v1/reports", json={**body, "channel": "self_referral"}, headers=headers
+    )
+    assert rechanneled.status_code == 409
+    assert rechanneled.json()["code"] == "idempotency_key_reused"
+    # Saying `observed` is saying what the first body left unsaid: the same report, replayed.
+    said = await client.post("/v1/reports", json={**body, "channel": "observed"}, headers=headers)
+    assert said.status_code == 202, said.text
+    assert said.json() == first.json()
+    assert said.headers.get("idempotent-replayed") == "true"
 
 
 async def test_bad_input_gets_specific_problems_never_a_500(
@@ -170,6 +181,7 @@ async def test_bad_input_gets_specific_problems_never_a_500(
         # A number would be read as a Unix timestamp; the API takes ISO 8601 text only.
         (_report(observed_at=1_764_400_000), 422, "observed_at"),
         (_report(observed_at="1764400000"), 422, "observed_at"),
+        (_report(channel="rumour"), 422, "channel"),
     ]
     for body, status, field in cases:
         response = await client.post("/v1/reports", json=body, headers=headers)
@@ -240,3 +252,59 @@ async def test_a_reporter_lists_only_their_own_receipts_newest_first(
     assert {r["status_label"] for r in items} <= {"Received", "Being handled", "Closed"}
     assert set(items[0]) == {"id", "kind", "status", "status_label", "received_at", "updated_at"}
     assert (await client.get("/v1/reports")).status_code == 401
+
+
+async def test_a_report_says_how_its_reporter_learned_of_it_and_without_it_was_observed(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    dorm = token(Role.DORM_LEADER, sub=f"r-{uuid.uuid4().hex[:8]}")
+    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+        asked = await client.post(
+            "/v1/reports", json=_report(note=None, channel="self_referral"), headers=dorm
+        )
+        unsaid = await client.post("/v1/reports", json=_report(note=None), headers=dorm)
+        assert (asked.status_code, unsaid.status_code) == (202, 202), (asked.text, unsaid.text)
+        records = await reader.read(2)
+    by_id = {dict(r.headers)["ce_id"].decode(): r for r in records}
+    assert set(by_id) == {asked.json()["id"], unsaid.json()["id"]}
+    self_referral = TopicReader.value(by_id[asked.json()["id"]])["data"]
+    observed = TopicReader.value(by_id[unsaid.json()["id"]])["data"]
+    assert (self_referral["channel"], self_referral["reporter_role"]) == (
+        "self_referral",
+        "dorm_leader",
+    )
+    assert observed["channel"] == "observed"  # said on the wire, not left to a default
+
+
+async def test_a_channel_the_reporters_role_cannot_have_learned_by_is_refused_unpublished(
+    client: httpx.AsyncClient, token, kafka_bootstrap: str
+) -> None:
+    """A dorm-room leader is not who a family calls; a residence counselor holds no
+    counseling sessions. Each is told so in zh-CN (English when preferred), naming the field,
+    and nothing reaches Kafka: the report published after them is the only record."""
+    dorm = token(Role.DORM_LEADER, sub=f"r-{uuid.uuid4().hex[:8]}")
+    counselor = token(Role.RESIDENCE_COUNSELOR, sub=f"r-{uuid.uuid4().hex[:8]}")
+    wrong = [(dorm, "family_call", "寝室长"), (counselor, "counseling_session", "公寓辅导员")]
+    async with TopicReader(kafka_bootstrap, REPORTS) as reader:
+        for headers, channel, role_zh in wrong:
+            body = _report(note=None, channel=channel)
+            zh = await client.post("/v1/reports", json=body, headers=headers)
+            en = await client.post(
+                "/v1/reports", json=body, headers={**headers, "Accept-Language": "en"}
+            )
+            for answer in (zh, en):
+                assert answer.status_code == 422, answer.text
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.json()["code"] == "channel_not_for_role"
+                assert [e["field"] for e in answer.json()["errors"]] == ["channel"]
+            assert zh.json()["detail"].startswith(role_zh), zh.json()
+            assert not zh.json()["errors"][0]["message"].isascii()
+            assert en.json()["detail"].isascii(), en.json()
+            assert channel in en.json()["detail"]
+        # What a counselor did learn from a family call goes through.
+        after = await client.post(
+            "/v1/reports", json=_report(note=None, channel="family_call"), headers=counselor
+        )
+        assert after.status_code == 202, after.text
+        records = await reader.read(1)
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [after.json()["id"]]

@@ -36,7 +36,15 @@ def _resolve(spec: dict[str, Any], ref: str) -> Any:
 def test_submissions_document_their_body_and_idempotency_key(app: str) -> None:
     spec = create_app().openapi()
     expected = {
-        "/v1/reports": {"campus_id", "student_no", "signals", "observed_at", "note", "location"},
+        "/v1/reports": {
+            "campus_id",
+            "student_no",
+            "signals",
+            "observed_at",
+            "note",
+            "location",
+            "channel",
+        },
         "/v1/screenings": {"campus_id", "student_no", "instrument", "items", "administered_at"},
     }
     for path, fields in expected.items():
@@ -53,5 +61,19 @@ def test_submissions_document_their_body_and_idempotency_key(app: str) -> None:
     signals = spec["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]
     items = signals["schema"]["properties"]["signals"]["items"]
     assert "persistent_low_mood" in _resolve(spec, items["$ref"])["enum"]
+    # How the reporter learned of it: optional (absent is `observed`), its values listed.
+    report = signals["schema"]
+    channel = report["properties"]["channel"]
+    assert "channel" not in report["required"]
+    assert channel["default"] == "observed"
+    assert "获知途径" in channel["description"]
+    refusals = spec["paths"]["/v1/reports"]["post"]["responses"]["422"]["description"]
+    assert "channel_not_for_role" in refusals
+    assert set(_resolve(spec, channel["$ref"])["enum"]) == {
+        "observed",
+        "self_referral",
+        "family_call",
+        "counseling_session",
+    }
     for ref in set(_refs(spec)):
         _resolve(spec, ref)  # raises if anything points nowhere

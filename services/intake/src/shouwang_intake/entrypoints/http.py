@@ -101,6 +101,11 @@ _SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_SUBMISSION_RESPONSES,
+    422: {
+        "description": "A field failed validation (validation_failed), observed_at is in the"
+        " future (observed_in_future), or `channel` is one the reporter's role cannot have"
+        " learned of it by (channel_not_for_role); each names its field"
+    },
     429: {
         "description": "This reporter sent too many reports lately; retry after Retry-After",
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -196,7 +201,7 @@ def _accepted(submitted: Submitted, kind: Literal["report", "screening"]) -> Res
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="submit_report",
     response_model=Accepted,
-    summary="Report signals observed about a student (上报预警信息)",
+    summary="Report signals about a student, seen or learned of (上报预警信息)",
     responses=_REPORT_RESPONSES,
     openapi_extra=json_body_openapi(ReportIn, parameters=_SUBMISSION_PARAMETERS),
 )

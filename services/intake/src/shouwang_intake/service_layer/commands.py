@@ -8,7 +8,7 @@ from pydantic_core import PydanticCustomError
 from shouwang_contracts.events.intake import MAX_NOTE_CHARS
 from shouwang_contracts.inputs import IsoDatetime
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
-from shouwang_contracts.vocabulary import Signal
+from shouwang_contracts.vocabulary import ReportChannel, Signal
 
 STUDENT_NO_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -18,7 +18,8 @@ class _Input(BaseModel):
 
 
 class ReportIn(_Input):
-    """A report of signals observed about one student."""
+    """A report of signals about one student: seen by the reporter, or learned from the
+    student, a family member or a counseling session (`channel`)."""
 
     campus_id: str = Field(
         min_length=1, max_length=64, description="Must equal the token's campus."
@@ -42,6 +43,14 @@ class ReportIn(_Input):
         description="Free text; encrypted before it leaves intake.",
     )
     location: str | None = Field(default=None, max_length=200, description="Where, e.g. 8号楼202.")
+    channel: ReportChannel = Field(
+        default=ReportChannel.OBSERVED,
+        description="How the reporter learned of it (获知途径): observed 亲眼所见 (the default),"
+        " self_referral 学生本人求助, family_call 家长来电反映 (tiers 4–6 and college leaders),"
+        " counseling_session 心理咨询中发现 (tiers 5–6). A channel the reporter's role cannot"
+        " have learned of it by is refused (422 channel_not_for_role).",
+        examples=[ReportChannel.SELF_REFERRAL.value],
+    )
 
     @field_validator("signals")
     @classmethod
