@@ -18,7 +18,7 @@ from shouwang_contracts.events.casework import AlertAcknowledged, StudentRouting
 from shouwang_contracts.events.intake import ReportSubmitted
 from shouwang_contracts.pseudonym import PlacementHasher
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS
-from shouwang_contracts.vocabulary import Role, Signal
+from shouwang_contracts.vocabulary import ReportChannel, Role, Signal
 from shouwang_devstack.topics import assign_at_end
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 
@@ -30,6 +30,7 @@ def report(
     *,
     reporter_ref: str = "reporter-1",
     role: Role = Role.DORM_LEADER,
+    channel: ReportChannel = ReportChannel.OBSERVED,
 ) -> Envelope[ReportSubmitted]:
     now = datetime.now(UTC)
     payload = ReportSubmitted(
@@ -40,6 +41,7 @@ def report(
         signals=[Signal(s) for s in signals],
         observed_at=now - timedelta(minutes=5),
         received_at=now,
+        channel=channel,
     )
     return Envelope.wrap(
         payload, source="/shouwang/intake", campus_id=campus_id, subject=student_ref

@@ -79,6 +79,7 @@ def situation_from(example: dict[str, Any]) -> Situation:
             signals=frozenset(r["signals"]),
             observed_at=NOW - (ago(r, "observed_") or ago(r)),
             received_at=NOW - ago(r),
+            channel=r.get("channel", "observed"),
         )
         for i, r in enumerate(example.get("reports") or [])
     )

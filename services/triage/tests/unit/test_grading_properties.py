@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument
-from shouwang_contracts.vocabulary import Signal
+from shouwang_contracts.vocabulary import ReportChannel, Signal
 from shouwang_triage.adapters.policy_file import load_policy
 from shouwang_triage.domain.evidence import ClosedCase, ReportEvidence, ScreeningEvidence, Situation
 from shouwang_triage.domain.grading import grade
@@ -46,6 +46,7 @@ reports = st.builds(
     signals=st.frozensets(st.sampled_from(SIGNALS), min_size=1, max_size=5),
     observed_at=st.integers(0, 24 * 120).map(lambda h: NOW - timedelta(hours=h)),
     received_at=st.integers(0, 24 * 35).map(lambda h: NOW - timedelta(hours=h)),
+    channel=st.sampled_from([c.value for c in ReportChannel]),
 )
 
 
@@ -128,6 +129,15 @@ def test_adding_a_report_never_lowers_the_grade(
     situation: Situation, report: ReportEvidence
 ) -> None:
     assert level(replace(situation, reports=(*situation.reports, report))) >= level(situation)
+
+
+@settings(max_examples=200)
+@given(situations, reports)
+def test_a_student_who_asked_for_help_within_the_window_is_at_least_moderate(
+    situation: Situation, report: ReportEvidence
+) -> None:
+    asked = replace(report, channel=ReportChannel.SELF_REFERRAL.value, received_at=NOW)
+    assert level(replace(situation, reports=(*situation.reports, asked))) >= Level.MODERATE
 
 
 @settings(max_examples=400)

@@ -93,6 +93,7 @@ def test_a_campus_overrides_only_what_it_names(tmp_path: Path) -> None:
     [
         (lambda d: d["signal_rules"][0].update(all_of=["feeling_blue"]), "feeling_blue"),
         (lambda d: d["signal_rules"][0].update(all_of=["family:nope"]), "unknown family"),
+        (lambda d: d["signal_rules"][0].update(all_of=["channel:phone_call"]), "phone_call"),
         (
             lambda d: d["screening_rules"][0].update(
                 all_of=[{"measure": "item:10", "at_least": 1}]

@@ -80,6 +80,7 @@ class Student:
                 frozenset(step["report"]),
                 observed,
                 at,
+                step.get("channel", "observed"),
             )
         else:
             spec = step["screening"]

@@ -143,6 +143,7 @@ async def test_an_assessment_says_where_its_input_came_from_for_outcome_figures(
     await grade(store, item, census)
     from_report, from_census = (e["data"] for e in store.events(GRADED))
     assert from_report["reporter_role"] == "dorm_leader"
+    assert from_report["report_channel"] == "observed"
     assert from_report["instrument"] is None
     assert from_report["input_received_at"] == (NOW - timedelta(minutes=3)).isoformat().replace(
         "+00:00", "Z"
@@ -150,6 +151,7 @@ async def test_an_assessment_says_where_its_input_came_from_for_outcome_figures(
     assert from_census["instrument"] == "phq9"
     assert from_census["census"] is True
     assert from_census["reporter_role"] is None
+    assert from_census["report_channel"] is None
 
 
 def due(owner: str, level: Level, escalation_level: int = 0) -> DueAlert:

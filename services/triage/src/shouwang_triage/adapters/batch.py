@@ -114,11 +114,11 @@ SELECT
 _SAVE = """
 WITH new_evidence AS (
     INSERT INTO evidence (evidence_id, campus_id, student_ref, kind, reporter_ref, reporter_role,
-                          signals, instrument, items, behavior_recency, counseling_requested,
-                          observed_at, received_at, unanswered, unreadable)
+                          channel, signals, instrument, items, behavior_recency,
+                          counseling_requested, observed_at, received_at, unanswered, unreadable)
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (
         evidence_id text, campus_id text, student_ref text, kind text, reporter_ref text,
-        reporter_role text, signals text[], instrument text, items smallint[],
+        reporter_role text, channel text, signals text[], instrument text, items smallint[],
         behavior_recency text, counseling_requested boolean, observed_at timestamptz,
         received_at timestamptz, unanswered smallint[], unreadable text[])
     ON CONFLICT DO NOTHING

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from shouwang_contracts.instruments import INSTRUMENTS, Instrument
-from shouwang_contracts.vocabulary import ExternalParty, FollowUp, Role, Signal
+from shouwang_contracts.vocabulary import ExternalParty, FollowUp, ReportChannel, Role, Signal
 
 from ..domain import policy as p
 from ..domain.measures import UnknownMeasure, check_measure_name, placeholders
@@ -43,6 +43,9 @@ Duration = Annotated[str, AfterValidator(_duration)]
 
 def _token(text: str) -> str:
     if text.startswith(p.FAMILY_TOKEN) and len(text) > len(p.FAMILY_TOKEN):
+        return text
+    if text.startswith(p.CHANNEL_TOKEN):
+        ReportChannel(text.removeprefix(p.CHANNEL_TOKEN))  # raises naming the unknown channel
         return text
     Signal(text)  # raises ValueError naming the unknown signal
     return text

@@ -10,7 +10,7 @@ from typing import Any
 
 from shouwang_contracts.envelope import Envelope
 
-from ..domain.evidence import ReportEvidence, ScreeningEvidence
+from ..domain.evidence import OBSERVED, ReportEvidence, ScreeningEvidence
 from ..domain.ladder import Assignment, DueTask
 from ..domain.levels import Level
 
@@ -45,6 +45,7 @@ def evidence_of(r: Any) -> Evidence:
             frozenset(r["signals"]),
             r["observed_at"],
             r["received_at"],
+            r["channel"] or OBSERVED,  # NULL: stored before migration 0010, observed
         )
     return ScreeningEvidence(
         r["evidence_id"],
@@ -68,6 +69,7 @@ def evidence_row(campus_id: str, student_ref: str, e: Evidence) -> dict[str, Any
             "kind": "report",
             "reporter_ref": e.reporter_ref,
             "reporter_role": e.reporter_role,
+            "channel": e.channel,
             "signals": sorted(e.signals),
             "observed_at": e.observed_at.isoformat(),
             "received_at": e.received_at.isoformat(),

@@ -9,11 +9,16 @@ from .levels import Level
 
 # Ordered so that a more recent suicidal behaviour ranks higher (the C-SSRS screener's Q6).
 BEHAVIOR_RECENCY_RANK = {"never": 0, "lifetime": 1, "past_3_months": 2}
+# How a reporter learned of what they report (`vocabulary.ReportChannel`); a report from
+# before the field was observed by its reporter.
+OBSERVED = "observed"
 
 
 @dataclass(frozen=True, slots=True)
 class ReportEvidence:
-    """One tier report: who reported which signals, when observed and when received."""
+    """One tier report: who reported which signals, when observed and when received, and how
+    the reporter learned of it (`channel`: `observed`, `self_referral`, `family_call`,
+    `counseling_session`)."""
 
     report_id: str
     reporter_ref: str
@@ -21,6 +26,7 @@ class ReportEvidence:
     signals: frozenset[str]
     observed_at: datetime
     received_at: datetime
+    channel: str = OBSERVED
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from .evidence import ReportEvidence, ScreeningEvidence
 from .levels import Level
 from .measures import fill, measure, shown
 from .policy import (
+    CHANNEL_TOKEN,
     FAMILY_TOKEN,
     GradingPolicy,
     InstrumentScoring,
@@ -206,7 +207,8 @@ def signal_findings(
 ) -> list[Finding]:
     """Signal rules applied to the reports: in the window, or observed within a rule's
     look-back. Signals of different reports combine; `sheets_suicidal` adds the families
-    that include suicide items (a screening's suicide item fired)."""
+    that include suicide items (a screening's suicide item fired). A report's channel is a
+    token too (`channel:self_referral`), present while that report is in the pool."""
     from_sheets = (
         {FAMILY_TOKEN + f.name for f in policy.families.values() if f.includes_suicide_items}
         if sheets_suicidal
@@ -225,7 +227,7 @@ def signal_findings(
                 if look_back is not None
                 else [r for r in reports if r.received_at >= since]
             )
-            pools[look_back] = [(r, tokens(policy, r.signals)) for r in chosen]
+            pools[look_back] = [(r, report_tokens(policy, r)) for r in chosen]
             present_in[look_back] = from_sheets.union(*(t for _, t in pools[look_back]))
         present = present_in[look_back]
         if not set(rule.all_of) <= present:
@@ -252,6 +254,11 @@ def tokens(policy: GradingPolicy, signals: Iterable[str]) -> set[str]:
     """Signals and the `family:<name>` tokens of their families."""
     present = set(signals)
     return present | {FAMILY_TOKEN + f for s in present for f in policy.families_of(s)}
+
+
+def report_tokens(policy: GradingPolicy, report: ReportEvidence) -> set[str]:
+    """A report's signal and family tokens, and `channel:<id>`: how its reporter learned of it."""
+    return tokens(policy, report.signals) | {CHANNEL_TOKEN + report.channel}
 
 
 def weighted_findings(policy: GradingPolicy, reports: Sequence[ReportEvidence]) -> list[Finding]:

@@ -17,7 +17,7 @@ from .findings import (
 )
 from .levels import Level
 from .measures import fill
-from .policy import FAMILY_TOKEN, CampusSettings, GradingPolicy, TaskSpec, Text
+from .policy import CHANNEL_TOKEN, FAMILY_TOKEN, CampusSettings, GradingPolicy, TaskSpec, Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +167,19 @@ def _corroboration(
     reports: Sequence[ReportEvidence],
     level: Level,
 ) -> ReasonLine | None:
-    """Independent reporters describing one concern (signals of one family) lift the grade."""
+    """Independent reporters describing one concern (signals of one family) lift the grade.
+
+    Independent sources, not reports: see `_observer`."""
     rule = campus.corroboration
     if level < Level.MILD:
         return None
     reporters: dict[str, set[str]] = {}
     for r in reports:
+        observer = _observer(r)
+        if observer is None:
+            continue
         for family in {f for s in r.signals for f in policy.families_of(s)}:
-            reporters.setdefault(family, set()).add(r.reporter_ref)
+            reporters.setdefault(family, set()).add(observer)
     best = sorted(
         ((len(refs), name) for name, refs in reporters.items()), key=lambda x: (-x[0], x[1])
     )
@@ -190,6 +195,21 @@ def _corroboration(
         fill(rule.reason.en, {"reporters": str(count), "family": label.en}),
     )
     return ReasonLine("corroboration", lifted, text)
+
+
+def _observer(report: ReportEvidence) -> str | None:
+    """Whose observation a report carries, for corroboration: its reporter's for what they saw
+    or found in a counseling session; the student's family's for a family call, however many
+    staff relayed one (a family calling two of them is still one family); nobody's for a
+    self-referral: the student is not an independent observer of themself, and their asking
+    for help already grades by its own rule (`help_seeking.self_referral`)."""
+    match report.channel:
+        case "self_referral":
+            return None
+        case "family_call":
+            return CHANNEL_TOKEN + report.channel
+        case _:
+            return report.reporter_ref
 
 
 def _history(

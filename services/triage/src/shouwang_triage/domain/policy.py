@@ -15,6 +15,7 @@ from datetime import timedelta
 from .levels import Level
 
 FAMILY_TOKEN = "family:"  # noqa: S105 (a rule token prefix, not a secret)
+CHANNEL_TOKEN = "channel:"  # noqa: S105 (a rule token prefix, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,12 @@ class RuleEffects:
 class SignalRule:
     """At least `severity` when every token of `all_of` and, if given, one of `any_of` is present.
 
-    Tokens are signal ids or `family:<name>` (any signal of that family; the family that
-    includes suicide items is also present when a screening's suicide item fired). Signals
-    count from reports received within the campus window, or, with `observed_within`, from
-    reports observed that recently (behaviour is held for three months, as the C-SSRS holds it).
+    Tokens are signal ids, `family:<name>` (any signal of that family; the family that
+    includes suicide items is also present when a screening's suicide item fired) or
+    `channel:<id>` (a report the reporter learned of that way, e.g. `channel:self_referral`:
+    the student asked for help). Signals count from reports received within the campus
+    window, or, with `observed_within`, from reports observed that recently (behaviour is held
+    for three months, as the C-SSRS holds it).
     """
 
     id: str

@@ -132,6 +132,7 @@ def report_input(record: Record) -> GradingInput:
         signals=frozenset(s.value for s in report.signals),
         observed_at=report.observed_at,
         received_at=report.received_at,
+        channel=report.channel.value,
     )
     return GradingInput(
         envelope.id,

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from shouwang_contracts.events.triage import AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.instruments import Instrument
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import ReportChannel, Role, Severity
 from shouwang_servicekit.cooperative import TimeSlice
 
 from ..adapters.batch import BatchStore, GradingWrites, StudentKey
@@ -347,6 +347,7 @@ def _source_of(item: GradingInput) -> dict[str, Any]:
     if isinstance(evidence, ReportEvidence):
         return {
             "reporter_role": Role(evidence.reporter_role),
+            "report_channel": ReportChannel(evidence.channel),
             "input_received_at": evidence.received_at,
         }
     return {
