@@ -31,7 +31,7 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
     A report received before an erasure of the student's file text (`retention_erasures`:
     on request, or by retention) but filed after it, its consumer behind or the record
     redelivered, is filed as the erasure would have left it: its structured facts (signals,
-    times, reporter: the file is the record of what was reported), no note, no location,
+    channel, times, reporter: the file is the record of what was reported), no note, no location,
     `text_erased_at` set. The caller holds the student's lock (`cases.lock_students`), which
     the erasures take too (migrations/0014), so an erasure is either committed and seen here
     or waits until this report is in the table for it to blank.
@@ -41,11 +41,12 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         """
         INSERT INTO file_reports (campus_id, report_id, event_id, student_ref, reporter_ref,
                                   reporter_role, signals, observed_at, received_at, location,
-                                  note_sealed, text_erased_at)
+                                  note_sealed, text_erased_at, channel)
         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
                CASE WHEN erased THEN NULL ELSE $10::text END,
                CASE WHEN erased THEN NULL ELSE $11::jsonb END,
-               CASE WHEN erased THEN now() END
+               CASE WHEN erased THEN now() END,
+               $12
         FROM (SELECT EXISTS (SELECT 1 FROM retention_erasures
                              WHERE student_ref = $4
                                -- erase_file_text_before blanks `received_at < cutoff`
@@ -66,6 +67,7 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         # intake may still carry it in the clear.
         r.location_sealed.model_dump_json() if r.location_sealed else r.location,
         r.note.model_dump_json() if r.note else None,
+        r.channel.value,
     )
     return status.endswith(" 1")
 
