@@ -37,7 +37,7 @@ from shouwang_contracts.vocabulary import ReportChannel, Role, Severity, Signal
 from shouwang_devstack.topics import start_groups_at_end
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import CENTER, CIPHER, PSEUDONYMS, SECRET, token
+from cases_support import CENTER, CIPHER, PSEUDONYMS, SECRET, deliver, token, warning
 
 pytestmark = pytest.mark.integration
 
@@ -125,12 +125,13 @@ def a_report(campus_id: str, student_ref: str, **fields: Any) -> Envelope[Report
     )
 
 
-async def test_the_file_says_how_each_report_was_learned_of_and_older_events_read_observed(
+async def test_file_and_case_say_how_each_report_was_learned_of_older_events_read_observed(
     pool: asyncpg.Pool, kafka_bootstrap: str, client: httpx.AsyncClient
 ) -> None:
-    """A student who asked a class officer for help: the file says `self_referral`. An event
-    from an intake before reports said how (no `channel` in its body) reads `observed`, as the
-    contract reads it."""
+    """A student who asked a class officer for help: the file says `self_referral`, and so
+    does the case those reports opened, where the counselor works. An event from an intake
+    before reports said how (no `channel` in its body) reads `observed`, as the contract
+    reads it."""
     campus_id = f"campus-{uuid.uuid4().hex[:8]}"
     student_ref = f"stu_{uuid.uuid4().hex[:12]}"
     asked = a_report(campus_id, student_ref, channel=ReportChannel.SELF_REFERRAL)
@@ -145,13 +146,25 @@ async def test_the_file_says_how_each_report_was_learned_of_and_older_events_rea
         )
         await wait_for(pool, campus_id, "SELECT count(*) FROM file_reports", 2)
 
-    response = await client.get(
-        f"/v1/students/{student_ref}/file",
-        headers=token(SECRET, campus_id, CENTER, Role.COUNSELING_CENTER),
-    )
+    center = token(SECRET, campus_id, CENTER, Role.COUNSELING_CENTER)
+    response = await client.get(f"/v1/students/{student_ref}/file", headers=center)
     assert response.status_code == 200, response.text
     channels = {r["report_id"]: r["channel"] for r in response.json()["reports"]}
     assert channels == {asked.data.report_id: "self_referral", older.data.report_id: "observed"}
+
+    graded = warning(
+        campus_id,
+        student_ref,
+        Severity.MODERATE,
+        Role.COMMUNITY_PSYCH_TEACHER,
+        [asked.data.report_id, older.data.report_id],
+    )
+    await deliver(pool, campus_id, graded)
+    async with campus_transaction(pool, campus_id) as conn:
+        case_id = await conn.fetchval("SELECT case_id::text FROM cases")
+    case = await client.get(f"/v1/cases/{case_id}", headers=center)
+    assert case.status_code == 200, case.text
+    assert case.json()["report_channels"] == ["observed", "self_referral"]
 
 
 async def test_the_file_keeps_a_report_of_every_channel_the_contracts_name(

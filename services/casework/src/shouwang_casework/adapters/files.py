@@ -21,6 +21,7 @@ from shouwang_contracts.crypto import EncryptedText, NoteCipher, NoteKeyError
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded
+from shouwang_contracts.vocabulary import ReportChannel
 
 _SEALED_KEYS = {"alg", "key_id", "nonce", "ciphertext"}
 
@@ -70,6 +71,21 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         r.channel.value,
     )
     return status.endswith(" 1")
+
+
+async def report_channels(
+    conn: asyncpg.Connection, report_ids: list[str]
+) -> tuple[ReportChannel, ...]:
+    """How the file's reports among `report_ids` were learned of, each channel once, in the
+    vocabulary's order (a report not filed yet, its consumer behind, counts once it is)."""
+    found = {
+        r["channel"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT channel FROM file_reports WHERE report_id = ANY($1::text[])",
+            report_ids,
+        )
+    }
+    return tuple(c for c in ReportChannel if c.value in found)
 
 
 async def store_screening(conn: asyncpg.Connection, event: Envelope[ScreeningSubmitted]) -> bool:
