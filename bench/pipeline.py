@@ -50,8 +50,9 @@ from raw_kafka import Record, aiokafka_closed_loop, scratch_topic
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, NOTIFICATIONS, TOPICS
 from shouwang_contracts.vocabulary import Role
+from shouwang_devstack.fresh_groups import start_fresh_groups
 from shouwang_devstack.sinks import LocalSinks
-from shouwang_devstack.topics import assign_at_end, start_groups_at_end
+from shouwang_devstack.topics import assign_at_end
 from shouwang_servicekit.kafka.clients import DURABLE_PRODUCER
 from stack import BenchStack, bench_stack
 from statements import PRELOAD, Statement
@@ -143,33 +144,25 @@ async def raw_rates(bootstrap: str, records: int, seconds: float) -> tuple[float
 def start_platform(
     stack: BenchStack, sinks: LocalSinks, campus: str, burst_window: float = 0.0
 ) -> dict[str, str]:
-    """The four services with consumer groups of this run's own, placed at the topics' ends;
-    notify's alert burst window `burst_window` s (0: each report's message alone)."""
-    run = uuid.uuid4().hex[:8]
-    groups = {
-        "triage": f"bench-triage-{run}",
-        "casework": f"bench-casework-{run}",
-        "notify": f"bench-notify-{run}",
-        "intake": f"bench-intake-{run}",
-    }
-    at_end: list[dict[str, str]] = [
-        {f"{groups['triage']}.{TOPICS[name].name}": TOPICS[name].name}
-        for name in ("reports", "screenings", "census", "cases", "directory")
-    ]
-    at_end += [{groups["casework"]: t} for t in (ASSESSMENTS, ALERTS, NOTIFICATIONS)]
-    at_end += [{f"{groups['notify']}.{t}": t} for t in (ALERTS, CASES, TOPICS["directory"].name)]
-    at_end.append({groups["intake"]: CASES})
-    for group in at_end:
-        asyncio.run(start_groups_at_end(stack.bootstrap, group))
+    """The four services with consumer groups of this run's own, placed at the topics' ends
+    (casework's file consumers' too: `CASEWORK_FILE_CONSUMER_GROUP`, as the tests place them,
+    so a run never works through earlier runs' reports, nor shares their offsets); the
+    directory's at its end as well, since the run imports the roster it reads after this.
+    Notify's alert burst window `burst_window` s (0: each report's message alone)."""
+    groups = asyncio.run(
+        start_fresh_groups(
+            stack.bootstrap, ("intake", "triage", "casework", "notify"), own_directory=True
+        )
+    )
     urls = {}
     for name, env in (
-        ("intake", {"INTAKE_CONSUMER_GROUP": groups["intake"]}),
-        ("triage", {"TRIAGE_GROUP_PREFIX": groups["triage"]}),
-        ("casework", {"CASEWORK_CONSUMER_GROUP": groups["casework"]}),
+        ("intake", groups["intake"]),
+        ("triage", groups["triage"]),
+        ("casework", groups["casework"]),
         (
             "notify",
             {
-                "NOTIFY_GROUP_PREFIX": groups["notify"],
+                **groups["notify"],
                 **sinks.notify_env(),
                 "NOTIFY_RATE_SMS": "1000",
                 "NOTIFY_RATE_EMAIL": "1000",

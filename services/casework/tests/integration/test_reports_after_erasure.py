@@ -27,7 +27,7 @@ from shouwang_casework.adapters.retention import erase_file_text, erase_file_tex
 from shouwang_casework.entrypoints.record_consumers import store_batch
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted
-from shouwang_contracts.vocabulary import Role, Signal
+from shouwang_contracts.vocabulary import ReportChannel, Role, Signal
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases_support import CENTER, CIPHER
@@ -40,7 +40,8 @@ PLACE = "8号楼202"
 
 
 def report(campus_id: str, student_ref: str, received_at: datetime) -> Envelope[ReportSubmitted]:
-    """A report with a sealed note and location, as current intake sends it."""
+    """A report with a sealed note and location, as current intake sends it (the student
+    asked for help: how it was learned of is a structured fact, which no erasure blanks)."""
 
     def sealed(text: str) -> Any:
         return CIPHER.seal(text, campus_id=campus_id, student_ref=student_ref)
@@ -56,6 +57,7 @@ def report(campus_id: str, student_ref: str, received_at: datetime) -> Envelope[
             received_at=received_at,
             note=sealed(NOTE),
             location_sealed=sealed(PLACE),
+            channel=ReportChannel.SELF_REFERRAL,
         ),
         source="/shouwang/intake",
         campus_id=campus_id,
@@ -67,7 +69,7 @@ async def filed(pool: asyncpg.Pool, campus_id: str, envelope: Envelope[ReportSub
     """The report as the file holds it, its texts opened (`note`, `location`)."""
     async with campus_transaction(pool, campus_id) as conn:
         row = await conn.fetchrow(
-            "SELECT signals, reporter_ref, note_sealed, location, location AS location_stored,"
+            "SELECT signals, channel, reporter_ref, note_sealed, location, location AS location_stored,"
             " text_erased_at"
             " FROM file_reports WHERE report_id = $1",
             envelope.data.report_id,
@@ -93,6 +95,7 @@ async def erase_on_request(conn: asyncpg.Connection, student_ref: str) -> dateti
 
 def assert_kept_without_text(row: dict[str, Any]) -> None:
     assert row["signals"] == [Signal.SELF_HARM_TALK.value]
+    assert row["channel"] == ReportChannel.SELF_REFERRAL.value
     assert row["reporter_ref"] == "per_r"
     assert (row["note_sealed"], row["location_stored"]) == (None, None)
     assert row["text_erased_at"] is not None

@@ -94,3 +94,17 @@ def test_counting_the_queue_is_no_audited_read_at_the_edge() -> None:
     assert not any(read.matches("GET", "/v1/cases/count") for read in reads)
     assert any(read.matches("GET", "/v1/cases/5f0c") for read in reads)
     assert any(read.matches("GET", "/v1/cases") for read in reads)
+
+
+def test_the_file_schema_names_how_each_report_was_learned_of() -> None:
+    """A client generated from the schema knows a report's `channel` and its values (the
+    contracts' ReportChannel), with what each means."""
+    from shouwang_contracts.vocabulary import ReportChannel
+
+    schemas = create_app().openapi()["components"]["schemas"]
+    reports = schemas["StudentFileOut"]["properties"]["reports"]["items"]
+    report = schemas[reports["$ref"].rsplit("/", 1)[1]]
+    channel = report["properties"]["channel"]
+    assert "channel" in report["required"]
+    assert "self_referral" in channel["description"]
+    assert schemas[channel["$ref"].rsplit("/", 1)[1]]["enum"] == [c.value for c in ReportChannel]

@@ -21,6 +21,7 @@ from shouwang_contracts.crypto import EncryptedText, NoteCipher, NoteKeyError
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded
+from shouwang_contracts.vocabulary import ReportChannel
 
 _SEALED_KEYS = {"alg", "key_id", "nonce", "ciphertext"}
 
@@ -31,7 +32,7 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
     A report received before an erasure of the student's file text (`retention_erasures`:
     on request, or by retention) but filed after it, its consumer behind or the record
     redelivered, is filed as the erasure would have left it: its structured facts (signals,
-    times, reporter: the file is the record of what was reported), no note, no location,
+    channel, times, reporter: the file is the record of what was reported), no note, no location,
     `text_erased_at` set. The caller holds the student's lock (`cases.lock_students`), which
     the erasures take too (migrations/0014), so an erasure is either committed and seen here
     or waits until this report is in the table for it to blank.
@@ -41,11 +42,12 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         """
         INSERT INTO file_reports (campus_id, report_id, event_id, student_ref, reporter_ref,
                                   reporter_role, signals, observed_at, received_at, location,
-                                  note_sealed, text_erased_at)
+                                  note_sealed, text_erased_at, channel)
         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
                CASE WHEN erased THEN NULL ELSE $10::text END,
                CASE WHEN erased THEN NULL ELSE $11::jsonb END,
-               CASE WHEN erased THEN now() END
+               CASE WHEN erased THEN now() END,
+               $12
         FROM (SELECT EXISTS (SELECT 1 FROM retention_erasures
                              WHERE student_ref = $4
                                -- erase_file_text_before blanks `received_at < cutoff`
@@ -66,8 +68,24 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
         # intake may still carry it in the clear.
         r.location_sealed.model_dump_json() if r.location_sealed else r.location,
         r.note.model_dump_json() if r.note else None,
+        r.channel.value,
     )
     return status.endswith(" 1")
+
+
+async def report_channels(
+    conn: asyncpg.Connection, report_ids: list[str]
+) -> tuple[ReportChannel, ...]:
+    """How the file's reports among `report_ids` were learned of, each channel once, in the
+    vocabulary's order (a report not filed yet, its consumer behind, counts once it is)."""
+    found = {
+        r["channel"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT channel FROM file_reports WHERE report_id = ANY($1::text[])",
+            report_ids,
+        )
+    }
+    return tuple(c for c in ReportChannel if c.value in found)
 
 
 async def store_screening(conn: asyncpg.Connection, event: Envelope[ScreeningSubmitted]) -> bool:

@@ -39,6 +39,7 @@ def _case_out(view: views.CaseView) -> s.CaseOut:
         owner_role=case.owner_role,
         outcome=case.outcome,
         report_ids=case.report_ids,
+        report_channels=list(view.report_channels),
         opened_at=case.opened_at,
         updated_at=case.updated_at,
         closed_at=case.closed_at,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from shouwang_contracts.vocabulary import ReportChannel, Role
 
 from ..adapters.roster import ImportKind, ImportMode, ImportStatus
 
@@ -76,13 +77,34 @@ class FileAccessOut(BaseModel):
     )
 
 
+class FileReportOut(BaseModel):
+    """One report in the file, as intake received it. Besides the fields named here: the
+    reporter's pseudonym, where it was seen and the note, opened for the reader (`location`,
+    `note`; `<name>_withheld: true` for a reader of structured facts only), `text_erased_at`
+    once the file's text was erased."""
+
+    model_config = ConfigDict(extra="allow")
+
+    report_id: str
+    reporter_role: Role = Field(description="The reporter's role, i.e. the source tier.")
+    signals: list[str] = Field(description="The signals reported (vocabulary ids).")
+    channel: ReportChannel = Field(
+        description="How the reporter learned of it: `observed` (seen or heard), "
+        "`self_referral` (the student asked for help), `family_call` (a family member "
+        "called), `counseling_session` (found in a counseling session). `observed` for "
+        "reports filed before reports said how."
+    )
+    observed_at: datetime
+    received_at: datetime
+
+
 class StudentFileOut(BaseModel):
     """One student's file: every report, screening, assessment and case (with its history,
     notes, plans, follow-ups and referrals), free text opened for the reader."""
 
     student_ref: str
     student: dict[str, Any] | None = Field(description="The roster's entry, if any.")
-    reports: list[dict[str, Any]]
+    reports: list[FileReportOut]
     screenings: list[dict[str, Any]]
     assessments: list[dict[str, Any]]
     cases: list[dict[str, Any]]

@@ -15,7 +15,7 @@ from shouwang_contracts.events.casework import (
     ReferralStatus,
 )
 from shouwang_contracts.inputs import IsoAwareDatetime
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import ReportChannel, Role, Severity
 
 from ..domain.followup import FollowUpPurpose
 from ..domain.guards import ConsentDecision
@@ -226,6 +226,12 @@ class CaseOut(BaseModel):
     owner_role: Role
     outcome: CaseOutcome | None
     report_ids: list[str]
+    report_channels: list[ReportChannel] = Field(
+        default_factory=list,
+        description="How the case's reports were learned of, each way once: `self_referral` "
+        "when the student asked for help, `family_call`, `counseling_session`, `observed`. "
+        "From the reports the student file holds (one still on its way shows up once filed).",
+    )
     opened_at: datetime
     updated_at: datetime
     closed_at: datetime | None

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 from shouwang_contracts.crypto import NoteCipher
+from shouwang_contracts.vocabulary import ReportChannel
 
-from ..adapters import care
+from ..adapters import care, files
 from ..adapters import cases as repo
 from ..adapters.alerts import AlertRecord, alerts_of
 from ..adapters.queue import (
@@ -49,6 +50,7 @@ class CaseView:
     referral: Referral | None
     follow_ups: list[FollowUp]
     reading: Reading = Reading.FULL  # FACTS: the referral's destination (free text) withheld
+    report_channels: tuple[ReportChannel, ...] = ()  # how the case's filed reports were learned of
 
 
 async def queue(
@@ -166,6 +168,7 @@ async def case_view(conn: asyncpg.Connection, caller: Caller, case_id: str) -> C
         referral=await care.current_referral(conn, case.case_id),
         follow_ups=await care.follow_ups_of(conn, case.case_id),
         reading=reading,
+        report_channels=await files.report_channels(conn, case.report_ids),
     )
 
 
