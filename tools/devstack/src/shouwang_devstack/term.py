@@ -4,7 +4,8 @@ Through the public HTTP APIs only, as the people of the sample roster would:
 1. the counseling center uploads the term's PHQ-9 census (the sample file, dated today; a row
    without a student number is refused by its number, incomplete rows are graded and flagged);
 2. a floor leader reports a red flag (a plan, possessions given away): a critical alert; a
-   dorm-room leader reports low mood and sleeplessness: a lesser one;
+   student asks their dorm-room leader for help with low mood and sleeplessness, and the leader
+   reports it as a self-referral: a lesser one;
 3. the critical alert's owner acknowledges it from the link in the message they received (the
    local sinks under `.data/`); nobody acknowledges the other one, and it climbs the ladder;
 4. the critical case runs the closed loop: intervention, a referral with consent, the student's
@@ -26,11 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from shouwang_contracts.vocabulary import Role, Severity, Signal
+from shouwang_contracts.vocabulary import ReportChannel, Role, Severity, Signal
 
 from ._proc import DevstackError
 from .demo import DemoClient, samples_dir
 from .sinks import LocalSinks
+from .term_http import TermCalls
 from .term_io import census_for_today, next_term, render_csv, say, wait_for
 from .words import in_sentence, language, text, value_label
 
@@ -41,74 +43,14 @@ LESSER_STUDENTS = ("2024030005", "2024020007", "2024010009", "2024030011", "2024
 _LINK = re.compile(r"https?://[^\s\"'<>]+(/ack/[A-Za-z0-9_.~\-/]+)")
 
 
-class Term:
+class Term(TermCalls):
     """One term's play; each step prints what happened."""
 
     def __init__(self, client: DemoClient, term: int) -> None:
-        self.c = client
-        self.term = term
+        super().__init__(client, term)
         self.crisis_student = CRISIS_STUDENTS[term % len(CRISIS_STUDENTS)]
         self.lesser_student = LESSER_STUDENTS[term % len(LESSER_STUDENTS)]
         self.sinks = LocalSinks(client.data)  # read only: `make up` runs them
-        self.center = client.headers(Role.COUNSELING_CENTER)
-        self.teacher = client.headers(Role.COMMUNITY_PSYCH_TEACHER)
-        self.lang = language()
-
-    # HTTP ---------------------------------------------------------------------------------
-    def call(self, method: str, service: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-        answer = self.c.http.request(method, self.c.url(service, path), headers=headers, **kw)
-        if answer.status_code >= 300:
-            raise DevstackError(
-                text(
-                    "http_refused",
-                    method=method,
-                    service=service,
-                    path=path,
-                    status=answer.status_code,
-                    body=answer.text[:600],
-                )
-            )
-        return answer.json() if answer.content else None
-
-    def student_ref(self, student_no: str) -> str:
-        """The pseudonym cases carry for `student_no`, as the counseling center looks it up."""
-        found = self.call(
-            "GET", "casework", "/v1/students/lookup", self.center, params={"q": student_no}
-        )
-        refs = [c["student_ref"] for c in found["items"] if c["student_no"] == student_no]
-        if not refs:
-            raise DevstackError(text("not_on_roster", student=student_no))
-        return str(refs[0])
-
-    def case_by_report(self, report_id: str, student_ref: str) -> dict[str, Any] | None:
-        """The case holding `report_id`, as the counseling center (the whole campus) sees it.
-
-        Only the reported student's cases are opened, as a counselor would: every case of the
-        campus read on each poll was a read of every student's file twice a second. Every page
-        of the queue: each term's census leaves open cases behind, so a campus can hold more
-        than one page."""
-        offset = 0
-        while True:
-            page = self.call(
-                "GET", "casework", "/v1/cases", self.center, params={"limit": 100, "offset": offset}
-            )
-            for item in page["items"]:
-                if item["student_ref"] != student_ref:
-                    continue
-                case = self.call("GET", "casework", f"/v1/cases/{item['case_id']}", self.center)
-                if report_id in case["report_ids"]:
-                    return dict(case)
-            offset += len(page["items"])
-            if not page["items"] or offset >= page["total"]:
-                return None
-
-    def case(self, case_id: str) -> dict[str, Any]:
-        return dict(self.call("GET", "casework", f"/v1/cases/{case_id}", self.center))
-
-    def move(self, case_id: str, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-        return dict(
-            self.call("POST", "casework", f"/v1/cases/{case_id}/transitions", headers, json=body)
-        )
 
     # the term -----------------------------------------------------------------------------
     def play(self) -> None:
@@ -125,7 +67,8 @@ class Term:
             Role.DORM_LEADER,
             self.lesser_student,
             ["persistent_low_mood", "sleep_disturbance", "social_withdrawal"],
-            "最近两周整夜睡不着，不愿和室友说话",
+            "室友主动找我，说最近两周整夜睡不着，不想和人说话，希望有老师帮帮忙",
+            ReportChannel.SELF_REFERRAL,
         )
         crisis_ref = self.student_ref(self.crisis_student)
         crisis = wait_for(
@@ -179,7 +122,14 @@ class Term:
         status = done["status"]
         self.tell("census", batch=batch_id[:8], status=status, counts=counts)
 
-    def report(self, role: Role, student: str, signals: list[str], note: str) -> str:
+    def report(
+        self,
+        role: Role,
+        student: str,
+        signals: list[str],
+        note: str,
+        channel: ReportChannel = ReportChannel.OBSERVED,
+    ) -> str:
         reporter = self.c.headers(role)
         body = {
             "campus_id": self.c.campus,
@@ -187,6 +137,7 @@ class Term:
             "signals": signals,
             "observed_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
             "note": note,
+            "channel": channel.value,
         }
         answer = self.call(
             "POST",
@@ -201,6 +152,7 @@ class Term:
         self.tell(
             "report",
             role=in_sentence(role.label(self.lang), self.lang),
+            channel=in_sentence(channel.label(self.lang), self.lang),
             signals=named,
             report=answer["id"][:8],
         )

@@ -83,8 +83,8 @@ _TEXT: dict[str, tuple[str, str]] = {
         "census: batch {batch} {status} {counts}",
     ),
     "report": (
-        "{role}上报（{signals}）：202，报告 {report}",
-        "report by the {role} ({signals}): 202, report {report}",
+        "{role}上报，{channel}（{signals}）：202，报告 {report}",
+        "report by the {role}, {channel} ({signals}): 202, report {report}",
     ),
     "case": (
         "个案 {case}：{severity}，负责人 {owner}（状态：{state}）",
