@@ -223,7 +223,8 @@ class ReportChannel(StrEnum):
         """Whether a reporter of this role can have learned of it this way: anyone may see
         signs or be asked for help by the student; a family calls staff, not a fellow
         student; only those who hold counseling sessions learn of it in one."""
-        return role in _CHANNEL_REPORTERS.get(self, frozenset(Role))
+        reporters = _CHANNEL_REPORTERS.get(self)
+        return reporters is None or role in reporters
 
 
 _CHANNEL_LABELS: dict[ReportChannel, tuple[str, str]] = {
