@@ -14,11 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import PlanUpdated
+from shouwang_contracts.events.triage import AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent
+from shouwang_contracts.vocabulary import ReportChannel, Role, Severity
 from shouwang_stats.domain.figures import bucket_of
 from shouwang_stats.domain.projection import (
     ROW_KEYS,
     AlertRow,
+    AssessmentRow,
     CaseRow,
     FollowUpRow,
     NotificationRow,
@@ -27,6 +30,7 @@ from shouwang_stats.domain.projection import (
     Row,
 )
 from shouwang_stats.service_layer.events import rows_of
+from shouwang_stats.service_layer.labels import label
 from shouwang_stats.service_layer.rebuild import shares
 from stats_seed_year import SeedYear, seed_year
 
@@ -204,3 +208,42 @@ def test_replay_workers_share_the_partitions_so_no_student_spans_two() -> None:
     uneven = {**ends, TopicPartition("c", 0): 10}
     assert shares(uneven, 2) == [uneven]  # one topic partitioned otherwise: one worker
     assert shares(ends, 1) == [ends]
+
+
+def _graded(channel: ReportChannel | None) -> Envelope[AssessmentGraded]:
+    return Envelope.wrap(
+        AssessmentGraded(
+            assessment_id=f"a-{channel}",
+            student_ref="s",
+            severity=Severity.MODERATE,
+            previous_severity=Severity.NONE,
+            reasons=[],
+            policy_version="p",
+            trigger="report",
+            graded_at=datetime.now(UTC),
+            reporter_role=Role.DORM_LEADER,
+            report_channel=channel,
+        ),
+        source="/shouwang/triage",
+        campus_id="x",
+        subject="s",
+    )
+
+
+def test_a_warning_counts_under_how_it_was_learned_of_when_not_seen_by_the_reporter() -> None:
+    # A student who asked their dorm-room leader for help is a self-referral in the figures
+    # (主动求助, what a college reports), not one more thing a dorm-room leader noticed; what
+    # the leader saw themselves, and every assessment from before channels, stays the tier's.
+    def source(channel: ReportChannel | None) -> str:
+        envelope = _graded(channel)
+        (row,) = rows_of(envelope.to_bytes(), envelope.kafka_headers())
+        assert isinstance(row, AssessmentRow)
+        return row.source
+
+    assert source(ReportChannel.SELF_REFERRAL) == "self_referral"
+    assert source(ReportChannel.FAMILY_CALL) == "family_call"
+    assert source(ReportChannel.COUNSELING_SESSION) == "counseling_session"
+    assert source(ReportChannel.OBSERVED) == "dorm_leader"
+    assert source(None) == "dorm_leader"
+    assert label("source", "self_referral") == "学生本人求助"
+    assert label("source", "family_call", "en") == "A family member called"

@@ -18,6 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
 
+from shouwang_contracts.vocabulary import ReportChannel
+
 Labels = tuple[str, str]  # (zh-CN, English)
 
 SEVERITY_ORDER = ("none", "mild", "moderate", "severe", "critical")
@@ -64,7 +66,17 @@ SOURCE_SCREENING = "screening"  # an individual screening entered by staff
 SOURCE_CENSUS = "census"  # a row of a census upload (心理普查)
 UNKNOWN = "unknown"  # not carried by the events (older events, cases opened by hand)
 
+#: Reports learned of other than by the reporter's own eyes count under how they were learned
+#: of (a self-referral, a family's call, a counseling session), not under the reporter's tier.
+CHANNEL_SOURCES: tuple[str, ...] = tuple(
+    c.value for c in ReportChannel if c is not ReportChannel.OBSERVED
+)
 SOURCE_LABELS: dict[str, Labels] = {
+    **{
+        c.value: (c.label("zh-CN"), c.label("en"))
+        for c in ReportChannel
+        if c.value in CHANNEL_SOURCES
+    },
     SOURCE_SCREENING: ("个别测评", "Individual screening"),
     SOURCE_CENSUS: ("心理普查", "Census"),
     UNKNOWN: ("未知", "Unknown"),

@@ -30,6 +30,7 @@ from shouwang_contracts.events.notify import NotificationDelivered, Notification
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded
 from shouwang_contracts.kafka import PoisonEvent, decode_event
 from shouwang_contracts.topics import ALERTS, ASSESSMENTS, CASES, DIRECTORY, NOTIFICATIONS
+from shouwang_contracts.vocabulary import ReportChannel
 
 from ..domain.figures import NO_INSTRUMENT, SOURCE_CENSUS, SOURCE_SCREENING, UNKNOWN
 from ..domain.projection import (
@@ -54,7 +55,14 @@ Mapper = Callable[[Envelope[Any]], list[Row]]
 def _assessment(e: Envelope[AssessmentGraded]) -> list[Row]:
     d = e.data
     if d.trigger == "report":
-        source = d.reporter_role.value if d.reporter_role else UNKNOWN
+        # A student who asked for help, a family's call, a counseling session: where the
+        # warning came from is how it was learned of, whichever tier recorded it; what a
+        # reporter saw themselves comes from their tier.
+        channel = d.report_channel
+        if channel is not None and channel is not ReportChannel.OBSERVED:
+            source = channel.value
+        else:
+            source = d.reporter_role.value if d.reporter_role else UNKNOWN
         instrument = NO_INSTRUMENT
     else:
         source = UNKNOWN if d.census is None else SOURCE_CENSUS if d.census else SOURCE_SCREENING

@@ -18,7 +18,14 @@ from shouwang_contracts.vocabulary import Role
 
 from ..adapters.figures import Dimension, Window
 from ..domain.cycles import CycleTimes, cycle_times
-from ..domain.figures import BUCKETS, SEVERITY_ORDER, UNKNOWN, Milestone, Timeline
+from ..domain.figures import (
+    BUCKETS,
+    CHANNEL_SOURCES,
+    SEVERITY_ORDER,
+    UNKNOWN,
+    Milestone,
+    Timeline,
+)
 from ..domain.percentiles import Distribution, summarise
 from ..domain.periods import Period
 from ..domain.projection import CASE_STATES
@@ -153,6 +160,7 @@ def _ordered(values: Iterable[str | None], by: str) -> list[str]:
 _CANONICAL: dict[str, tuple[str, ...]] = {
     "source": (
         *(r.value for r in Role if r.tier is not None),
+        *CHANNEL_SOURCES,
         "screening",
         "census",
         UNKNOWN,
