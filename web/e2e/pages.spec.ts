@@ -76,6 +76,12 @@ for (const kind of ['phone', 'desk'] as const) {
     await shot(page, `${kind}-emergency-en`)
 
     await signIn(page, 'floor')
+    // How the reporter learned of it, asked first: seen without scrolling, 亲眼所见 chosen, and
+    // only what a floor leader can have used (no family call, no counseling session).
+    const how = page.getByRole('radiogroup', { name: '你是怎么知道的' })
+    await expect(how).toBeInViewport()
+    await expect(how.getByRole('radio', { name: '亲眼所见' })).toBeChecked()
+    await expect(how.getByRole('radio')).toHaveCount(2)
     await shot(page, `${kind}-report`)
     if (kind === 'phone') {
       // WCAG 2.2's 24 x 24 px, the picker's answers and the signals included.
@@ -199,7 +205,7 @@ test('a report can be made with the keyboard alone, in English', async ({ browse
   const page = await (await context(browser, 'desk')).newPage()
   await signIn(page, 'officer')
   await page.getByRole('button', { name: 'English' }).click()
-  const tabTo = async (name: string | RegExp, role: 'button' | 'textbox' | 'searchbox' = 'button') => {
+  const tabTo = async (name: string | RegExp, role: 'button' | 'textbox' | 'searchbox' | 'radio' = 'button') => {
     const target = page.getByRole(role, { name }).first()
     for (let i = 0; i < 80; i++) {
       if (await target.evaluate((el) => el === document.activeElement)) return
@@ -207,6 +213,13 @@ test('a report can be made with the keyboard alone, in English', async ({ browse
     }
     throw new Error(`Tab never reached ${String(name)}`)
   }
+  // How they learned of it: one tab stop, the arrow keys move the choice.
+  await tabTo('Seen or heard by me', 'radio')
+  await page.keyboard.press('ArrowRight')
+  await expect(page.getByRole('radio', { name: 'The student asked for help' })).toBeChecked()
+  await expect(page.getByText('Asking for help is a good sign')).toBeVisible()
+  await page.keyboard.press('ArrowLeft') // and back: the rest of the report goes as before
+  await expect(page.getByRole('radio', { name: 'Seen or heard by me' })).toBeChecked()
   await tabTo('Student number or name', 'searchbox')
   await page.keyboard.type('学生03')
   await tabTo(/测试学生03/)

@@ -81,4 +81,22 @@ describe('the student file', () => {
     await flushPromises()
     expect(wrapper.get('[data-testid="file-reasons"]').text()).toContain('A suicide plan was reported')
   })
+
+  it('says how each reporter learned of it, in the reader’s language; nothing for an older report', async () => {
+    const reports = [
+      { report_id: 'r1', signals: ['hopelessness'], observed_at: '2026-12-07T09:39:00+00:00', channel: 'self_referral' },
+      { report_id: 'r2', signals: ['sleep_disturbance'], observed_at: '2026-12-06T09:39:00+00:00', channel: 'family_call' },
+      { report_id: 'r3', signals: ['social_withdrawal'], observed_at: '2026-12-05T09:39:00+00:00' }, // before the field
+    ]
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify({ ...FILE, reports }), { status: 200, headers: { 'Content-Type': 'application/json' } })),
+    )
+    const wrapper = await mountPage()
+    const said = () => wrapper.findAll('[data-testid="report-channel"]').map((tag) => tag.text())
+    expect(said()).toEqual(['· 获知途径：学生本人求助', '· 获知途径：家长来电反映'])
+    i18n.global.locale.value = 'en'
+    await flushPromises()
+    expect(said()).toEqual(['· How the reporter knew: The student asked for help', '· How the reporter knew: A family member called'])
+  })
 })

@@ -59,6 +59,13 @@ const en: typeof zh = {
     what: 'What did you notice (choose any)',
     note: 'Anything to add (optional)',
     notePlaceholder: 'What you saw or heard. Only the staff responsible can read it.',
+    notePlaceholderBy: {
+      self_referral: 'What the student told you and what help they want. Only the staff responsible can read it.',
+      family_call: 'What the family said, and how to reach them. Only the staff responsible can read it.',
+      counseling_session: 'What came up in the session. Only the staff responsible can read it.',
+    },
+    how: 'How did you learn of it',
+    askedForHelp: 'Asking for help is a good sign. Tell the student that the staff responsible will be in touch with them.',
     when: 'When did you notice',
     whenSaid: 'Noticed: {when}',
     where: 'Where (optional)',
@@ -73,6 +80,7 @@ const en: typeof zh = {
     discard: 'Delete it',
     myReports: 'My reports',
     privacy: 'Your report goes only to the staff responsible. The student will not know who reported.',
+    privacyAsked: 'Your report goes only to the staff responsible; other students will not know.',
     held: {
       notSent: 'This report has NOT been sent yet.',
       why: {
@@ -164,6 +172,12 @@ const en: typeof zh = {
     waitingOnline: 'Waiting to be sent (goes by itself once online)',
     notSent: 'Could not be sent: {reason}. Delete it on the report page and fill it in again.',
     newReport: 'Report another concern',
+  },
+  channels: {
+    observed: 'Seen or heard by me',
+    self_referral: 'The student asked for help',
+    family_call: 'A family member called',
+    counseling_session: 'Found in a counseling session',
   },
   signals: {
     groups: {
@@ -369,6 +383,7 @@ const en: typeof zh = {
     assessments: 'Assessments',
     cases: 'Cases',
     score: 'total {n}',
+    channel: 'How the reporter knew: {channel}',
   },
   instrument: {
     phq9: 'PHQ-9',

@@ -57,6 +57,14 @@ export default {
     what: '你注意到了什么（可多选）',
     note: '补充说明（选填）',
     notePlaceholder: '说说你看到或听到的情况。只有负责的老师能看到。',
+    // The note's prompt for a report learned of another way than seeing it oneself.
+    notePlaceholderBy: {
+      self_referral: '说说这位同学跟你讲了什么、希望得到什么帮助。只有负责的老师能看到。',
+      family_call: '说说家长反映了什么情况、怎样联系到家长。只有负责的老师能看到。',
+      counseling_session: '说说咨询中发现的情况。只有负责的老师能看到。',
+    },
+    how: '你是怎么知道的',
+    askedForHelp: '同学愿意开口求助，这是好的迹象。请告诉这位同学：负责的老师会主动联系他/她。',
     when: '什么时候注意到的',
     whenSaid: '观察时间：{when}',
     where: '地点（选填）',
@@ -71,6 +79,8 @@ export default {
     discard: '删除这条',
     myReports: '我的上报',
     privacy: '你的上报只会交给负责的老师。同学不会知道是谁上报的。',
+    // When the student asked the reporter for help, they know who passes it on.
+    privacyAsked: '你的上报只会交给负责的老师，其他同学不会知道。',
     held: {
       notSent: '这条上报还没有发出。',
       why: {
@@ -164,6 +174,13 @@ export default {
     waitingOnline: '等待发送（联网后自动发送）',
     notSent: '未能发送：{reason}。请在上报页删除后重新填写。',
     newReport: '再上报一条',
+  },
+  // How the reporter learned of it (shouwang_contracts ReportChannel.label), by id.
+  channels: {
+    observed: '亲眼所见',
+    self_referral: '学生本人求助',
+    family_call: '家长来电反映',
+    counseling_session: '心理咨询中发现',
   },
   signals: {
     groups: {
@@ -365,6 +382,7 @@ export default {
     assessments: '研判',
     cases: '个案',
     score: '总分 {n}',
+    channel: '获知途径：{channel}',
   },
   // Screening instruments (shouwang_contracts.instruments), by id.
   instrument: {

@@ -17,11 +17,14 @@ class FakeIntake {
   /** Answering 429 (`limited`) or 503 (`unavailable`) with this Retry-After (null: none). */
   busy: { reason: 'limited' | 'unavailable'; retryAfter: number | null } | null = null
   seen: string[] = []
+  /** The channel of each report it was sent (absent: seen by the reporter). */
+  channels: (string | undefined)[] = []
   accepted = new Map<string, string>()
 
-  send = async (_body: ReportBody, key: string): Promise<SendOutcome> => {
+  send = async (body: ReportBody, key: string): Promise<SendOutcome> => {
     if (!this.online) return { kind: 'retry', reason: 'network' }
     this.seen.push(key)
+    this.channels.push(body.channel)
     if (this.busy) return { kind: 'retry', ...this.busy }
     if (this.refuse) return { kind: 'refused', code: 'validation_failed', detail: '学号格式不正确' }
     if (!this.accepted.has(key)) this.accepted.set(key, `report-${this.accepted.size + 1}`)
@@ -75,6 +78,16 @@ describe('the offline queue', () => {
     await Promise.all([queue.flush(OWNER), queue.flush(OWNER), queue.flush(OWNER)])
     expect(intake.seen).toHaveLength(2)
     expect(new Set(intake.seen).size).toBe(2)
+  })
+
+  it('keeps how the reporter learned of it with a report held on the device, and sends it so', async () => {
+    await queue.keep(OWNER, { ...BODY, channel: 'family_call' })
+    await queue.flush(OWNER) // no network
+    expect((await queue.list(OWNER))[0]!.body.channel).toBe('family_call')
+    intake.online = true
+    await queue.keep(OWNER, BODY) // one kept before the field: intake takes it as seen by the reporter
+    expect((await queue.flush(OWNER)).map((o) => o.kind)).toEqual(['sent', 'sent'])
+    expect(intake.channels).toEqual(['family_call', undefined])
   })
 
   it('keeps a refused report, marked, until the reporter discards it', async () => {

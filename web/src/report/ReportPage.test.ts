@@ -6,6 +6,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import { useSession } from '@/api/session'
+import type { Role } from '@/api/types'
 import { i18n } from '@/i18n'
 import { pendingReports } from '@/offline/store'
 import ReportPage from './ReportPage.vue'
@@ -16,26 +17,26 @@ const mounted: { unmount: () => void }[] = []
 let network: 'up' | 'down'
 /** Intake's answer to a report for now: accepted, or the edge's 429 (as servicekit's
  * `too_many_requests` makes it) or intake's 503 when Kafka is down. */
-let intake: 'takes' | 'limited' | 'unavailable'
+let intake: 'takes' | 'limited' | 'unavailable' | 'refuses_channel'
 
 function answer(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 }
 
-function problem(status: number, body: Record<string, unknown>, retryAfter: string): Response {
+function problem(status: number, body: Record<string, unknown>, retryAfter?: string): Response {
   return new Response(JSON.stringify({ type: `urn:shouwang:problem:${String(body.code)}`, status, ...body }), {
     status,
-    headers: { 'Content-Type': 'application/problem+json', 'Retry-After': retryAfter },
+    headers: { 'Content-Type': 'application/problem+json', ...(retryAfter ? { 'Retry-After': retryAfter } : {}) },
   })
 }
 
-async function mountPage() {
+async function mountPage(role: Role = 'dorm_leader') {
   const pinia = createPinia()
   setActivePinia(pinia)
   const session = useSession()
   session.apply({
     signed_in: true,
-    user: { sub: '2024020001', role: 'dorm_leader', role_label: '寝室长', campus_id: 'demo', display_name: '', scope: [] },
+    user: { sub: '2024020001', role, role_label: '寝室长', campus_id: 'demo', display_name: '', scope: [] },
     csrf_token: 'csrf-1',
     expires_at: null,
     methods: { local: true, oidc: false },
@@ -72,6 +73,8 @@ beforeEach(() => {
         return problem(429, { code: 'rate_limited', detail: '上报过于频繁，请在 300 秒后重试' }, '300')
       if (url === '/api/intake/v1/reports' && intake === 'unavailable')
         return problem(503, { code: 'kafka_unavailable', detail: '消息系统暂时无法确认写入，请稍后重试' }, '5')
+      if (url === '/api/intake/v1/reports' && intake === 'refuses_channel')
+        return problem(422, { code: 'channel_not_reportable', detail: '你的角色不能以“家长来电反映”上报' })
       if (url === '/api/intake/v1/reports') return answer({ report_id: 'c0ffee00-0000-4000-8000-000000000001' }, 202)
       return answer({})
     }),
@@ -115,6 +118,7 @@ describe('the report page', () => {
     expect(headers['X-CSRF-Token']).toBe('csrf-1')
     const body = JSON.parse(String(sent.init.body))
     expect(body).toMatchObject({ campus_id: 'demo', student_no: '2024020031', signals: ['hopelessness'], note: '最近总说活着没意思' })
+    expect(body).not.toHaveProperty('channel') // seen or heard by the reporter: intake's default
     expect(await pendingReports.list('demo:2024020001')).toEqual([])
   })
 
@@ -212,5 +216,95 @@ describe('the report page', () => {
     expect(wrapper.text()).not.toContain('如果这件事正在发生')
     await wrapper.find('[data-signal="suicide_attempt"]').trigger('click')
     expect(wrapper.text()).toContain('如果这件事正在发生')
+  })
+})
+
+describe('how the reporter learned of it', () => {
+  // A bound for a loaded machine, not a timing assertion: each wait ends as soon as it holds.
+  const settled = { timeout: 10_000 }
+  const offered = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
+    wrapper.findAll<HTMLInputElement>('input[name="channel"]').map((radio) => radio.element.value)
+  const checked = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
+    wrapper.find<HTMLInputElement>('input[name="channel"]:checked').element.value
+
+  it('asks first, as one labelled radio group, seen-it-myself chosen', async () => {
+    const { wrapper } = await mountPage()
+    const group = wrapper.get('[role="radiogroup"]')
+    expect(document.getElementById(group.attributes('aria-labelledby')!)!.textContent).toBe('你是怎么知道的')
+    // Native radios sharing one name: the arrow keys move the choice, Tab leaves the group.
+    expect(group.findAll('input').every((radio) => radio.attributes('type') === 'radio')).toBe(true)
+    expect(checked(wrapper)).toBe('observed')
+    expect(group.text()).toContain('亲眼所见')
+    // Before whom and what: seen on a phone without scrolling past the student list.
+    const form = wrapper.get('form').element
+    expect(form.querySelector('.report__block')!.contains(group.element)).toBe(true)
+  })
+
+  it('offers a student reporter only what they can have learned it by', async () => {
+    const { wrapper } = await mountPage('dorm_leader')
+    expect(offered(wrapper)).toEqual(['observed', 'self_referral'])
+  })
+
+  it('offers a counseling center every way, in the contract’s words in English', async () => {
+    i18n.global.locale.value = 'en'
+    const { wrapper } = await mountPage('counseling_center')
+    expect(offered(wrapper)).toEqual(['observed', 'self_referral', 'family_call', 'counseling_session'])
+    const words = wrapper.findAll('.channels__option').map((option) => option.text())
+    expect(words).toEqual(['Seen or heard by me', 'The student asked for help', 'A family member called', 'Found in a counseling session'])
+  })
+
+  it('sends the channel chosen; when the student asked for help, says it is a good sign and what to tell them', async () => {
+    const { wrapper, router } = await mountPage()
+    expect(wrapper.get('[data-testid="asked-for-help"]').text()).toBe('')
+    await wrapper.get('input[value="self_referral"]').setValue(true)
+    expect(wrapper.get('[data-testid="asked-for-help"]').text()).toContain('这是好的迹象')
+    expect(wrapper.get('[data-testid="asked-for-help"]').text()).toContain('负责的老师会主动联系')
+    expect(wrapper.text()).not.toContain('同学不会知道是谁上报的') // the student knows: they asked
+    expect(wrapper.get('#field-note').attributes('placeholder')).toContain('这位同学跟你讲了什么')
+    await fill(wrapper)
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toMatch(/^\/report\/receipts\//), settled)
+    const sent = calls.find((c) => c.url === '/api/intake/v1/reports')!
+    expect(JSON.parse(String(sent.init.body)).channel).toBe('self_referral')
+  })
+
+  it('still asks to call first for danger now when the student asked for help', async () => {
+    const { wrapper } = await mountPage()
+    await wrapper.get('input[value="self_referral"]').setValue(true)
+    await wrapper.find('[data-signal="suicide_plan"]').trigger('click')
+    expect(wrapper.get('.report__urgent').text()).toContain('如果这件事正在发生')
+    expect(wrapper.get('.report__urgent').attributes('role')).toBe('alert')
+  })
+
+  it('shows intake’s refusal of a channel the role cannot have used, and keeps the draft', async () => {
+    const { wrapper } = await mountPage('residence_counselor')
+    await wrapper.get('input[value="family_call"]').setValue(true)
+    await fill(wrapper)
+    intake = 'refuses_channel'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('你的角色不能以“家长来电反映”上报'), settled)
+    expect(wrapper.get('.report__form [role="alert"]').text()).toContain('家长来电反映')
+    expect(checked(wrapper)).toBe('family_call')
+    expect((wrapper.find('#field-note').element as HTMLTextAreaElement).value).toBe('最近总说活着没意思')
+    expect(await pendingReports.list('demo:2024020001')).toEqual([])
+  })
+
+  it('keeps the channel with a report held on the device, and sends it with it later', async () => {
+    const { wrapper } = await mountPage()
+    await wrapper.get('input[value="self_referral"]').setValue(true)
+    await fill(wrapper)
+    network = 'down'
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.text()).toContain('已保存在本机'), settled)
+    const [kept] = await pendingReports.list('demo:2024020001')
+    expect(kept!.body.channel).toBe('self_referral')
+    expect(checked(wrapper)).toBe('observed') // a fresh draft for the next report
+
+    network = 'up'
+    window.dispatchEvent(new Event('online'))
+    await vi.waitFor(() => expect(wrapper.text()).toContain('之前保存的上报已经发出'), settled)
+    const sent = calls.filter((c) => c.url === '/api/intake/v1/reports')
+    expect(sent).toHaveLength(2)
+    expect(JSON.parse(String(sent[1]!.init.body)).channel).toBe('self_referral')
   })
 })

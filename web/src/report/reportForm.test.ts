@@ -54,4 +54,11 @@ describe('the report form', () => {
     expect(body.observed_at).toMatch(/^2026-12-06T21:30:00[+-]\d\d:\d\d$/)
     expect(JSON.stringify(body)).not.toContain('测试学生31')
   })
+
+  it('says how the reporter learned of it only when it was not seen or heard by them', () => {
+    const draft = { ...emptyDraft(NOW), student: { student_no: '2024020031', label: '1' }, signals: ['hopelessness' as const] }
+    expect(draft.channel).toBe('observed')
+    expect(toBody(draft, 'demo')).not.toHaveProperty('channel')
+    expect(toBody({ ...draft, channel: 'self_referral' }, 'demo').channel).toBe('self_referral')
+  })
 })

@@ -1,5 +1,6 @@
 // The report form without the page: what a draft holds, what it must satisfy, and the body
 // intake takes (POST /v1/reports). Kept pure so it is tested without a browser.
+import { DEFAULT_CHANNEL, type ReportChannel } from '@/domain/channels'
 import type { SignalId } from '@/domain/signals'
 
 export const MAX_NOTE_CHARS = 4000
@@ -12,6 +13,8 @@ export interface ChosenStudent {
 }
 
 export interface ReportDraft {
+  /** How the reporter learned of it; seen or heard by them unless they say otherwise. */
+  channel: ReportChannel
   student: ChosenStudent | null
   signals: SignalId[]
   note: string
@@ -27,12 +30,21 @@ export interface ReportBody {
   observed_at: string
   note?: string
   location?: string
+  /** Absent means `observed` (intake's default, and every report kept before the field). */
+  channel?: ReportChannel
 }
 
 export type DraftField = 'student' | 'signals' | 'observedAt' | 'note'
 
 export function emptyDraft(now: Date = new Date()): ReportDraft {
-  return { student: null, signals: [], note: '', observedAt: localInput(now), location: '' }
+  return {
+    channel: DEFAULT_CHANNEL,
+    student: null,
+    signals: [],
+    note: '',
+    observedAt: localInput(now),
+    location: '',
+  }
 }
 
 /** A Date as a datetime-local value in the phone's time zone. */
@@ -85,6 +97,8 @@ export function toBody(draft: ReportDraft, campusId: string): ReportBody {
   if (note) body.note = note
   const location = draft.location.trim()
   if (location) body.location = location
+  // Only when it is not the default: a body without it means the same to intake.
+  if (draft.channel !== DEFAULT_CHANNEL) body.channel = draft.channel
   return body
 }
 
