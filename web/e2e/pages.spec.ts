@@ -214,12 +214,12 @@ test('a report can be made with the keyboard alone, in English', async ({ browse
     throw new Error(`Tab never reached ${String(name)}`)
   }
   // How they learned of it: one tab stop, the arrow keys move the choice.
-  await tabTo('Seen or heard by me', 'radio')
+  await tabTo('Observed by the reporter', 'radio')
   await page.keyboard.press('ArrowRight')
   await expect(page.getByRole('radio', { name: 'The student asked for help' })).toBeChecked()
   await expect(page.getByText('Asking for help is a good sign')).toBeVisible()
   await page.keyboard.press('ArrowLeft') // and back: the rest of the report goes as before
-  await expect(page.getByRole('radio', { name: 'Seen or heard by me' })).toBeChecked()
+  await expect(page.getByRole('radio', { name: 'Observed by the reporter' })).toBeChecked()
   await tabTo('Student number or name', 'searchbox')
   await page.keyboard.type('学生03')
   await tabTo(/测试学生03/)

@@ -12,7 +12,7 @@ const schema = JSON.parse(
   readFileSync(resolve(contracts, 'schemas/shouwang.report.submitted.v1.json'), 'utf-8'),
 ) as { $defs: { ReportChannel: { enum: string[] } } }
 // The contract's own words (`ReportChannel.label`), read from where they are declared:
-// `ReportChannel.OBSERVED: ("亲眼所见", "Seen or heard by me"),`
+// `ReportChannel.OBSERVED: ("亲眼所见", "Observed by the reporter"),`
 const vocabulary = readFileSync(resolve(contracts, 'src/shouwang_contracts/vocabulary.py'), 'utf-8')
 const LABEL = /ReportChannel\.(\w+): \(\s*"([^"]+)",\s*"([^"]+)",?\s*\)/g
 const labels = new Map([...vocabulary.matchAll(LABEL)].map(([, name, zhCN, english]) => [name!.toLowerCase(), [zhCN, english]]))

@@ -174,7 +174,7 @@ const en: typeof zh = {
     newReport: 'Report another concern',
   },
   channels: {
-    observed: 'Seen or heard by me',
+    observed: 'Observed by the reporter',
     self_referral: 'The student asked for help',
     family_call: 'A family member called',
     counseling_session: 'Found in a counseling session',

@@ -74,7 +74,7 @@ beforeEach(() => {
       if (url === '/api/intake/v1/reports' && intake === 'unavailable')
         return problem(503, { code: 'kafka_unavailable', detail: '消息系统暂时无法确认写入，请稍后重试' }, '5')
       if (url === '/api/intake/v1/reports' && intake === 'refuses_channel')
-        return problem(422, { code: 'channel_not_reportable', detail: '你的角色不能以“家长来电反映”上报' })
+        return problem(422, { code: 'channel_not_for_role', detail: '你的角色不能以“家长来电反映”上报' })
       if (url === '/api/intake/v1/reports') return answer({ report_id: 'c0ffee00-0000-4000-8000-000000000001' }, 202)
       return answer({})
     }),
@@ -250,7 +250,7 @@ describe('how the reporter learned of it', () => {
     const { wrapper } = await mountPage('counseling_center')
     expect(offered(wrapper)).toEqual(['observed', 'self_referral', 'family_call', 'counseling_session'])
     const words = wrapper.findAll('.channels__option').map((option) => option.text())
-    expect(words).toEqual(['Seen or heard by me', 'The student asked for help', 'A family member called', 'Found in a counseling session'])
+    expect(words).toEqual(['Observed by the reporter', 'The student asked for help', 'A family member called', 'Found in a counseling session'])
   })
 
   it('sends the channel chosen; when the student asked for help, says it is a good sign and what to tell them', async () => {
