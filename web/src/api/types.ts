@@ -154,6 +154,9 @@ export interface Referral {
 export interface CaseDetail extends Omit<CaseSummary, 'deadline' | 'unacknowledged_alerts' | 'missed_follow_ups'> {
   outcome: string | null
   report_ids: string[]
+  /** How the case's reports were learned of (`ReportChannel` values), each once; absent from
+   * casework before it said so. */
+  report_channels?: string[]
   closed_at: string | null
   allowed_transitions: CaseState[]
   alerts: Alert[]

@@ -10,7 +10,7 @@ import type { Role } from '@/api/types'
 import { i18n } from '@/i18n'
 import CasePage from './CasePage.vue'
 
-const DETAIL = {
+const DETAIL: Record<string, unknown> & { report_channels?: string[] } = {
   case_id: 'c1',
   student_ref: 'stu_1',
   state: 'open',
@@ -142,6 +142,24 @@ describe('the case page', () => {
     expect(en.get('[data-testid="case-owner"]').text()).toBe('Owner: Counseling center')
     expect(en.get('.case__head').text()).toContain('Opened: ')
     expect(en.get('.case__head').text()).not.toContain('：')
+  })
+
+  it('says when the student asked for help, and nothing when the reporters saw it themselves', async () => {
+    DETAIL.report_channels = ['observed', 'self_referral']
+    try {
+      const zh = await mountCase('residence_counselor')
+      expect(zh.get('[data-testid="case-channels"]').text()).toBe('获知途径：学生本人求助')
+      zh.unmount()
+      i18n.global.locale.value = 'en'
+      const en = await mountCase('residence_counselor')
+      expect(en.get('[data-testid="case-channels"]').text()).toBe('Learned of: The student asked for help')
+      en.unmount()
+      DETAIL.report_channels = ['observed']
+      const seen = await mountCase('residence_counselor')
+      expect(seen.find('[data-testid="case-channels"]').exists()).toBe(false)
+    } finally {
+      delete DETAIL.report_channels
+    }
   })
 
   it('says on the page why a case cannot be opened, and where to go instead', async () => {

@@ -298,6 +298,8 @@ const en: typeof zh = {
     ownerSaid: 'Owner: {role}',
     openedSaid: 'Opened: {when}',
     outcomeSaid: 'Outcome: {outcome}',
+    channelsSaid: 'Learned of: {channels}',
+    listSeparator: ', ',
     alerts: 'Alerts',
     ackBy: 'Acknowledge by',
     escalation: 'Escalated {n} level | Escalated {n} levels',

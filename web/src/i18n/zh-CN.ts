@@ -301,6 +301,8 @@ export default {
     ownerSaid: '负责人：{role}',
     openedSaid: '开案时间：{when}',
     outcomeSaid: '结案结果：{outcome}',
+    channelsSaid: '获知途径：{channels}',
+    listSeparator: '、',
     alerts: '预警',
     ackBy: '确认截止',
     escalation: '已上报 {n} 级',
