@@ -71,6 +71,8 @@ test.describe.serial('the closed loop through the web app', () => {
     await page.getByRole('button', { name: '不愿与人来往、总是独来独往' }).click()
     await page.getByRole('button', { name: '失眠，或睡得特别多' }).click()
     await page.getByLabel('补充说明（选填）').fill(NOTE)
+    // The student came to the reporter and asked for help: a self-referral.
+    await page.getByRole('radio', { name: '学生本人求助' }).check()
     await shot(page, 'phone-report-filled')
     await page.getByRole('button', { name: '说过想死，并提到具体办法或时间' }).click()
     await expect(page.getByRole('alert').filter({ hasText: '如果这件事正在发生' })).toBeVisible()
@@ -152,6 +154,7 @@ test.describe.serial('the closed loop through the web app', () => {
 
     await page.getByRole('link', { name: '学生档案' }).click()
     await expect(page.getByText(NOTE)).toBeVisible()
+    await expect(page.getByText('获知途径：学生本人求助')).toBeVisible()
     await shot(page, 'desk-student-file')
     await accessible(page)
   })
