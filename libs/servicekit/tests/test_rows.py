@@ -232,6 +232,28 @@ def test_person_numbers_emails_and_vocabulary_names() -> None:
     assert is_email("wang.fang@example.edu.cn")
     assert not is_email("wang fang@example.edu.cn")
     assert not is_email("wang@localhost")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "t1001,boss@evil.example",  # To: t1001, boss@evil.example
+        "x;y@evil.example",
+        "a<spy@evil.example",
+        "a(note)@uni.edu.cn",
+        '"a"@uni.edu.cn',
+        "a@uni.edu.cn\n",
+        "a@uni:25.edu.cn",
+    ],
+)
+def test_an_email_address_that_a_mail_header_would_read_as_more_is_refused(text: str) -> None:
+    """The threat: a contacts cell such as `t1001,boss@evil.example` passed as one address
+    and became a To header of two mailboxes, copying a person's alerts (and their confirming
+    links) to an outsider. Only a plain address passes: no separators, quotes, comments or
+    angle brackets; the local part may still be in any script."""
+    assert not is_email(text)
+    assert is_email("王芳@example.edu.cn")
+    assert is_email("wang.fang+alerts@xg.example.edu.cn")
     names = {"短信": "sms", "sms": "sms"}
     assert lookup_name(names, "SMS") == "sms"
     assert lookup_name(names, "短信") == "sms"

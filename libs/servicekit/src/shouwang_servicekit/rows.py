@@ -254,7 +254,11 @@ async def read_table(data: bytes, *, limits: SheetLimits) -> list[list[Cell]]:
 
 _PERSON_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_]{0,31}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# One plain address: none of what a mail header reads as a second address, a display name, a
+# comment or a quoted part (`t1001,boss@evil.example` is two mailboxes in a To header). The
+# local part may be in any script (SMTPUTF8); whitespace and `@` appear once, nowhere else.
+_NOT_IN_ADDRESS = r"[^@\s,;:<>()\[\]\\\"]"
+_EMAIL = re.compile(rf"{_NOT_IN_ADDRESS}{{1,64}}@{_NOT_IN_ADDRESS}+\.{_NOT_IN_ADDRESS}{{2,}}")
 
 
 def person_number(text: str | None) -> str | None:
@@ -273,8 +277,9 @@ def mobile_number(text: str | None) -> str | None:
 
 
 def is_email(text: str) -> bool:
-    """Whether `text` has the shape of an email address (one @, a dotted domain)."""
-    return bool(_EMAIL.match(text))
+    """Whether `text` has the shape of one plain email address (one @, a dotted domain, no
+    separator a mail header would split it at)."""
+    return _EMAIL.fullmatch(text) is not None
 
 
 def lookup_name(names: Mapping[str, V], text: str | None) -> V | None:

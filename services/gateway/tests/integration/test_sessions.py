@@ -258,3 +258,37 @@ async def test_the_campus_directory_is_public_and_jwks_is_empty_for_hs256(
     assert (await browser.http.get("/.well-known/jwks.json")).json() == {"keys": []}
     assert (await browser.http.get("/healthz")).status_code == 200
     assert (await browser.http.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/casework/v1/%2e%2e/metrics",
+        "/api/casework/v1/cases/%2E%2E/%2e%2e/openapi.json",
+        "/api/casework/v1/./%2e%2e/readyz",
+    ],
+)
+async def test_a_dot_segment_cannot_walk_out_of_a_services_api(
+    open_gateway: Open, path: str
+) -> None:
+    """The threat: the gateway checked that a path began `v1/`, and the upstream client
+    resolved its dot segments, so `/api/casework/v1/%2e%2e/metrics` reached casework's
+    `/metrics` (and `/docs`, `/openapi.json`), which production keeps to the cluster network;
+    only `/v1` is forwarded."""
+    browser = await open_gateway(upstreams={"casework": echo_service})
+    await browser.sign_in(username="counselor")
+    answer = await browser.http.get(path)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == "not_found"
+
+
+async def test_a_dot_segment_cannot_walk_out_of_the_ack_pages(open_gateway: Open) -> None:
+    """The same without a session: `/ack/%2e%2e/metrics` reached notify's `/metrics` from
+    anywhere on the internet."""
+    browser = await open_gateway(upstreams={"notify": echo_service})
+    for path in ("/ack/%2e%2e/metrics", "/ack/s/%2e%2e/%2e%2e/docs"):
+        answer = await browser.http.get(path)
+        assert answer.status_code == 404, answer.text
+    # A real link still goes through, to notify's page.
+    page = await browser.http.get("/ack/s/W7K3M9P2QR")
+    assert page.json()["path"] == "/ack/s/W7K3M9P2QR"

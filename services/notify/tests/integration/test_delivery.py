@@ -75,6 +75,8 @@ async def test_severe_alert_reaches_owner_informed_tiers_and_consenting_guardian
     }
     assert "公寓辅导员" in wecom["wx_t1001"]
     assert "Community psychology teacher" in wecom["wx_t2001"]
+    # Posted in a group chat: no link that anyone in the group could confirm with.
+    assert not any("/ack/" in text for text in wecom.values())
     # Both guardians of the consenting student, by SMS; the message says nothing of the grade.
     family = [
         r.body for r in http_sink.at("/sms") if r.body["to"] in ("13900000001", "13900000002")

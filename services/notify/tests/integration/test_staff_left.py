@@ -13,10 +13,14 @@ import pytest
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import StaffListingChanged
+from shouwang_notify.adapters import links
 from shouwang_notify.adapters.db import worker_transaction
+from shouwang_notify.adapters.links import LinkSigner
 from shouwang_notify.adapters.retention import purge_staff_contacts_of_leavers
 from shouwang_notify.domain.contacts import ON_DUTY_REF
+from shouwang_notify.domain.links import LinkRefusal
 from shouwang_notify.entrypoints.consumers import decode_case_event, on_case_events
+from shouwang_notify.service_layer.acks import confirm_link, open_link
 from shouwang_notify.service_layer.policy import NotifyPolicy
 
 pytestmark = pytest.mark.integration
@@ -24,6 +28,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
 GRACE = timedelta(days=30)
 LONG_AGO = NOW - timedelta(days=40)
+SIGNER = LinkSigner(["k" * 32])
 
 
 def listing(person: str, *, listed: bool, at: datetime, campus: str = "c1") -> SimpleNamespace:
@@ -151,3 +156,63 @@ async def test_contacts_of_people_never_on_the_roster_are_untouched(
     await apply(notify_pool, cipher, listing("per_gone", listed=False, at=LONG_AGO))
     assert await purge(notify_pool) == 1
     assert await kept(notify_pool) == {("c1", ON_DUTY_REF), ("c1", "per_leaders_office")}
+
+
+async def test_a_link_of_someone_who_left_the_roster_no_longer_confirms(
+    notify_pool: asyncpg.Pool, cipher: NoteCipher
+) -> None:
+    """The threat: a staff member taken off the roster kept their acknowledgement links until
+    each expired (the alert's deadline, or a day), so they could still open an alert's page
+    and confirm it: notify spent the link and told them "confirmed" (and published it),
+    while casework, the person no longer holding the role, refused the acknowledgement.
+    Their unused links end when they leave; listed again, a new alert gives them new ones."""
+    later = NOW + timedelta(hours=6)
+    async with worker_transaction(notify_pool) as conn:
+        for alert, person in (("alert-a", "per_leaving"), ("alert-a", "per_staying")):
+            await links.issue_link(
+                conn,
+                campus_id="c1",
+                alert_id=alert,
+                student_ref="stu_1",
+                person_ref=person,
+                role="residence_counselor",
+                severity="severe",
+                ack_deadline=later,
+                expires_at=later,
+            )
+        codes = {
+            r["person_ref"]: r["short_code"]
+            for r in await conn.fetch("SELECT person_ref, short_code FROM ack_links")
+        }
+    assert await apply(
+        notify_pool, cipher, listing("per_leaving", listed=False, at=NOW - timedelta(minutes=1))
+    ) == ["applied"]
+
+    async with worker_transaction(notify_pool) as conn:
+        gone = await confirm_link(
+            conn, SIGNER, token=None, short_code=codes["per_leaving"], now=NOW
+        )
+        staying = await open_link(
+            conn, SIGNER, token=None, short_code=codes["per_staying"], now=NOW
+        )
+        published = await conn.fetchval("SELECT count(*) FROM outbox")
+    assert gone.refusal is LinkRefusal.EXPIRED
+    assert published == 0
+    assert staying.refusal is None  # a colleague's link of the same alert is untouched
+
+    # Listed again, a re-alert gives them a link that lives as long as the alert asks.
+    await apply(notify_pool, cipher, listing("per_leaving", listed=True, at=NOW))
+    async with worker_transaction(notify_pool) as conn:
+        await links.issue_link(
+            conn,
+            campus_id="c1",
+            alert_id="alert-a",
+            student_ref="stu_1",
+            person_ref="per_leaving",
+            role="residence_counselor",
+            severity="severe",
+            ack_deadline=later,
+            expires_at=later,
+        )
+        back = await open_link(conn, SIGNER, token=None, short_code=codes["per_leaving"], now=NOW)
+    assert back.refusal is None

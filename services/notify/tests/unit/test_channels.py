@@ -159,6 +159,24 @@ def test_email_is_plain_utf8_text_from_our_domain() -> None:
     assert mail.get_content().strip() == "请在 2 小时内确认"
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["t1001,boss@evil.example", "t1001@uni.edu.cn>,spy@evil.example", "x;y@evil.example"],
+)
+async def test_an_email_address_that_names_a_second_recipient_is_never_mailed(
+    address: str,
+) -> None:
+    """The threat: an address stored before the import checked it for separators (or typed
+    into a contacts file) such as `t1001,boss@evil.example` became a To header of two
+    mailboxes, so every alert of that person, its confirming link included, was copied to an
+    outsider. Such an address fails for good, and no connection is opened for it."""
+    sender = SmtpEmail(SmtpSettings("127.0.0.1", 9, "a@b.cn", security="insecure"), timeout=5)
+    with pytest.raises(ChannelFailure) as failure:
+        await sender.send(Outgoing(Channel.EMAIL, address, "s", "b", "x"))
+    assert (failure.value.code, failure.value.permanent) == ("bad_address", True)
+    assert "evil" not in str(failure.value)
+
+
 async def test_email_to_a_closed_port_fails_without_leaking_the_address() -> None:
     sender = SmtpEmail(SmtpSettings("127.0.0.1", 9, "a@b.cn", security="insecure"), timeout=5)
     with pytest.raises(ChannelFailure) as failure:

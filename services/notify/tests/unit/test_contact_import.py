@@ -149,3 +149,21 @@ async def test_a_hostile_contacts_file_is_refused_with_its_reason_never_a_server
     assert (refused.value.status, refused.value.code) == (status, code)
     assert refused.value.message
     assert refused.value.message_en
+
+
+def test_a_contact_row_error_never_echoes_the_cell() -> None:
+    """The threat: a row error put the cell's text in the 422's `errors` (language, preferred
+    channel, quiet hours), so a file with its columns shifted answered with the mobile
+    numbers it held, into logs and tools that keep refusals, where every other refusal names
+    the column and the code only."""
+    header = ["工号/学号", "手机", "首选渠道", "免打扰时段", "语言"]
+    mobile = "13812345678"
+    parsed = parse_staff_contacts([header, ["T9001", "13800000009", mobile, mobile, mobile]])
+    assert {e.code for e in parsed.errors} == {
+        "unknown_channel",
+        "invalid_quiet_hours",
+        "unknown_language",
+    }
+    for error in parsed.errors:
+        assert mobile not in error.message
+        assert mobile not in error.message_en

@@ -7,6 +7,10 @@
 `seed-demo` gives every demo account (one per role, people of the sample roster) a fresh
 random password and prints them: for a developer's machine only, refused outside
 SHOUWANG_ENV=local. Reads GATEWAY_DATABASE_URL like the gateway.
+
+What it prints for a person is in zh-CN, or English with `SHOUWANG_LANG=en` (as the dev tools
+say it: `make up`, `make demo`, `shouwang-dlq`); the gateway keeps its own few words here rather
+than import the devstack. Identifiers, usernames, roles' ids and passwords stay as they are.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
-from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Role, in_language
 
 from ..adapters.passwords import Passwords
 from ..adapters.store import GatewayStore
@@ -33,6 +38,62 @@ from ..domain.accounts import (
     check_account_fields,
     check_password,
 )
+
+LANGUAGE_ENV = "SHOUWANG_LANG"
+#: What this tool says to a person: (zh-CN, English), `str.format` placeholders.
+_WORDS: dict[str, tuple[str, str]] = {
+    "demo_account": (
+        "演示账号  校区 {campus}  用户名 {username:<10}  密码 {password}  （{role_label}，{role}）",
+        "demo account  campus={campus}  username={username:<10}  password={password}"
+        "  ({role_label}, {role})",
+    ),
+    "local_only": (
+        "seed-demo 仅限 SHOUWANG_ENV=local（开发者本机）使用",
+        "seed-demo is for SHOUWANG_ENV=local only",
+    ),
+    "account_saved": (
+        "账号 {username} 已保存（校区 {campus}，{role_label}，{role}）",
+        "account {username} saved for campus {campus} ({role_label}, {role})",
+    ),
+    "refused": ("已拒绝：{reason}", "refused: {reason}"),
+    "bad_language": (
+        "无法识别的 SHOUWANG_LANG：{value}（可选 zh-CN 或 en）",
+        "SHOUWANG_LANG not recognised: {value} (zh-CN or en)",
+    ),
+}
+
+
+class UnknownLanguage(ValueError):
+    """`SHOUWANG_LANG` names a language this tool does not speak."""
+
+
+def language(environ: Mapping[str, str] | None = None) -> Language:
+    """`SHOUWANG_LANG` (zh-CN when unset or empty); UnknownLanguage for anything else."""
+    value = (os.environ if environ is None else environ).get(LANGUAGE_ENV, "").strip()
+    if not value:
+        return DEFAULT_LANGUAGE
+    for known in ("zh-CN", "en"):
+        if value.lower() == known.lower():
+            return "en" if known == "en" else "zh-CN"
+    raise UnknownLanguage(value)
+
+
+def words(key: str, lang: Language, **values: object) -> str:
+    """The line `key` in `lang`, its placeholders filled."""
+    return in_language(_WORDS[key], lang).format(**values)
+
+
+def demo_account_line(entry: Mapping[str, str], lang: Language) -> str:
+    """One demo account as printed: where, who, the password and the role in `lang`."""
+    return words(
+        "demo_account",
+        lang,
+        campus=entry["campus_id"],
+        username=entry["username"],
+        password=entry["password"],
+        role_label=Role(entry["role"]).label(lang),
+        role=entry["role"],
+    )
 
 
 async def _with_store(settings: GatewaySettings, work: object) -> None:
@@ -80,9 +141,11 @@ async def seed_demo(store: GatewayStore, campus_id: str) -> list[dict[str, str]]
     return issued
 
 
-def _cmd_seed_demo(args: argparse.Namespace, settings: GatewaySettings) -> int:
+def _cmd_seed_demo(
+    args: argparse.Namespace, settings: GatewaySettings, lang: Language = DEFAULT_LANGUAGE
+) -> int:
     if settings.env != "local":
-        print("seed-demo is for SHOUWANG_ENV=local only", file=sys.stderr)
+        print(words("local_only", lang), file=sys.stderr)
         return 2
     issued: list[dict[str, str]] = []
 
@@ -97,14 +160,13 @@ def _cmd_seed_demo(args: argparse.Namespace, settings: GatewaySettings) -> int:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(issued, handle, ensure_ascii=False, indent=2)
     for entry in issued:
-        print(
-            f"demo account  campus={entry['campus_id']}  username={entry['username']:<10}"
-            f"  password={entry['password']}  ({entry['role_label']}, {entry['role']})"
-        )
+        print(demo_account_line(entry, lang))
     return 0
 
 
-def _cmd_create(args: argparse.Namespace, settings: GatewaySettings) -> int:
+def _cmd_create(
+    args: argparse.Namespace, settings: GatewaySettings, lang: Language = DEFAULT_LANGUAGE
+) -> int:
     password = sys.stdin.readline().rstrip("\n")
     scope = tuple(args.scope or ())
     try:
@@ -114,7 +176,7 @@ def _cmd_create(args: argparse.Namespace, settings: GatewaySettings) -> int:
         )
         check_password(password)
     except (AccountRefused, ValueError) as exc:
-        print(f"refused: {exc}", file=sys.stderr)
+        print(words("refused", lang, reason=exc), file=sys.stderr)
         return 2
     account = Account(
         campus_id=args.campus,
@@ -131,7 +193,16 @@ def _cmd_create(args: argparse.Namespace, settings: GatewaySettings) -> int:
         await store.delete_sessions_of(account.campus_id, account.sub)
 
     asyncio.run(_with_store(settings, work))
-    print(f"account {args.username} saved for campus {args.campus} ({role.value})")
+    print(
+        words(
+            "account_saved",
+            lang,
+            username=args.username,
+            campus=args.campus,
+            role_label=role.label(lang),
+            role=role.value,
+        )
+    )
     return 0
 
 
@@ -155,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args, GatewaySettings())
+    try:
+        lang = language()
+    except UnknownLanguage as exc:
+        print(words("bad_language", DEFAULT_LANGUAGE, value=exc), file=sys.stderr)
+        return 2
+    code: int = args.func(args, GatewaySettings(), lang)
     return code
 
 

@@ -91,6 +91,13 @@ async def _relay(
     )
 
 
+def _walks(path: str) -> bool:
+    """Whether `path` (percent-decoded, as routing sees it) holds a `.` or `..` segment: the
+    upstream client resolves them (RFC 3986), so `v1/%2e%2e/metrics` would reach the service's
+    `/metrics`, outside the `/v1` (or `/ack`) the gateway means to forward."""
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
 def _forwarded_headers(request: Request) -> dict[str, str]:
     headers = {k: v for k in _REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
     # The caller's address as this gateway established it (uvicorn takes X-Forwarded-For
@@ -112,7 +119,7 @@ def _forwarded_headers(request: Request) -> dict[str, str]:
 @router.api_route("/api/{service}/{path:path}", methods=_METHODS)
 async def forward(request: Request, service: str, path: str) -> StreamingResponse:
     """Forward a signed-in request to a service's `/v1` API."""
-    if service not in UPSTREAMS or not path.startswith("v1/"):
+    if service not in UPSTREAMS or not path.startswith("v1/") or _walks(path):
         raise _no_such_service()
     deps = app_deps(request)
     session = await current_session(request, deps)
@@ -129,6 +136,8 @@ async def forward(request: Request, service: str, path: str) -> StreamingRespons
 @router.api_route("/ack/{path:path}", methods=["GET", "POST"])
 async def acknowledgement_page(request: Request, path: str) -> StreamingResponse:
     """Notify's pages behind a message's signed link: no session, the link is the key."""
+    if _walks(path):
+        raise _no_such_service()
     deps = app_deps(request)
     return await _relay(
         request, "notify", deps.upstreams["notify"], f"/ack/{path}", _forwarded_headers(request)

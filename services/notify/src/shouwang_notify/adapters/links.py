@@ -224,6 +224,22 @@ async def signable(
     }
 
 
+async def end_links_of(
+    conn: asyncpg.Connection, campus_id: str, person_ref: str, at: datetime
+) -> int:
+    """A person left the roster at `at`: their unused links expire then (a link is the
+    credential, and they no longer hold the role it confirms in). A later alert, should they
+    be listed again, extends the link as issuing always does. How many were ended."""
+    status = await conn.execute(
+        "UPDATE ack_links SET expires_at = $3"
+        " WHERE campus_id = $1 AND person_ref = $2 AND used_at IS NULL AND expires_at > $3",
+        campus_id,
+        person_ref,
+        at,
+    )
+    return int(status.rpartition(" ")[2] or 0)
+
+
 async def use_link(conn: asyncpg.Connection, link_id: str, at: datetime) -> bool:
     """Spend the link; False if it was spent already (a replay racing the first use)."""
     status = await conn.execute(

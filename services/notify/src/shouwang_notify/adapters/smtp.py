@@ -61,10 +61,19 @@ class SmtpEmail:
         self._domain = smtp.sender.rpartition("@")[2] or "shouwang.local"
 
     def compose(self, message: Outgoing) -> EmailMessage:
-        """The message as mail: plain UTF-8 text, with a date and an id of our domain."""
+        """The message as mail: plain UTF-8 text, with a date and an id of our domain. An
+        address the To header would read as anything but itself, alone (`a,b@evil.example`
+        is two mailboxes), is a permanent failure: the contacts' check came later than some
+        addresses, and a person's alerts must never be copied to a second mailbox."""
         mail = EmailMessage()
         mail["From"] = self._smtp.sender
-        mail["To"] = message.address
+        try:
+            mail["To"] = message.address
+            mailboxes = [a.addr_spec for a in mail["To"].addresses]
+        except (ValueError, IndexError, TypeError):
+            mailboxes = []
+        if mailboxes != [message.address]:
+            raise ChannelFailure("bad_address", permanent=True)
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(domain=self._domain)

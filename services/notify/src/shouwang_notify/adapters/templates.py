@@ -70,6 +70,8 @@ class Templates:
         # Alert messages queued before routing named an empty owner rung say nothing of one.
         values.setdefault("owner_vacant", False)
         values.setdefault("stand_in", None)
+        # A message a group reads has no link: it says to confirm on the platform instead.
+        values.setdefault("confirm_in_app", False)
         if values.get("severity"):
             values["severity"] = Severity(values["severity"]).label(language)
         for key in ("role", "owner_role", "stand_in"):

@@ -197,8 +197,8 @@ def _language(number: int, text: str | None, errors: list[RowError]) -> Language
                 number,
                 "language",
                 "unknown_language",
-                f"语言无法识别：{text}（中文或英文）",
-                f"language not recognised: {text} (zh-CN or en)",
+                "语言无法识别（应为中文或英文）",
+                "language not recognised (zh-CN or en)",
             )
         )
         return "zh-CN"
@@ -259,8 +259,8 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                     number,
                     "preferred",
                     "unknown_channel",
-                    f"首选渠道无法识别：{text}（企业微信、钉钉、短信或邮件）",
-                    f"preferred channel not recognised: {text} (wecom, dingtalk, sms or email)",
+                    "首选渠道无法识别（应为企业微信、钉钉、短信或邮件）",
+                    "preferred channel not recognised (wecom, dingtalk, sms or email)",
                 )
             )
     quiet: QuietHours | None = None
@@ -272,8 +272,8 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                 number,
                 "quiet_hours",
                 "invalid_quiet_hours",
-                f"免打扰时段无法识别：{cells.get('quiet_hours')}（如 23:00-07:00）",
-                f"quiet hours not understood: {cells.get('quiet_hours')} (e.g. 23:00-07:00)",
+                "免打扰时段无法识别（应如 23:00-07:00）",
+                "quiet hours not understood (e.g. 23:00-07:00)",
             )
         )
     language = _language(number, cells.get("language"), errors)

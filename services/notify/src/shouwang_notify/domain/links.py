@@ -13,9 +13,24 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote
 
+from shouwang_contracts.events.notify import NotificationChannel as Channel
+
 # Crockford-style alphabet: no 0/O, 1/I/L, U, so a code read aloud or retyped survives.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 SHORT_CODE_LENGTH = 10  # ~49 bits: unguessable within a link's life at any sane request rate
+
+
+#: Channels a group reads: a WeCom or DingTalk robot posts in a group chat, @-mentioning the
+#: person, and everyone in the group sees the message. A link there would let any of them
+#: confirm the alert in the person's name (the link is the credential, no sign-in), and the
+#: escalation it stops would never reach the person who should act. Messages on these channels
+#: carry no link: they send the person to the platform, where signing in is the credential.
+GROUP_CHANNELS = frozenset({Channel.WECOM, Channel.DINGTALK})
+
+
+def carries_link(channel: Channel) -> bool:
+    """Whether a message on `channel` may carry an acknowledgement link (a private channel)."""
+    return channel not in GROUP_CHANNELS
 
 
 def new_short_code() -> str:

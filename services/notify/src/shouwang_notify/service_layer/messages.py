@@ -25,7 +25,7 @@ from ..adapters.links import LinkSigner
 from ..adapters.queue import Delivery
 from ..adapters.templates import Templates
 from ..domain.contacts import StaffContact
-from ..domain.links import LinkClaims
+from ..domain.links import LinkClaims, carries_link
 from ..domain.routing import Template
 
 
@@ -110,21 +110,29 @@ class Composer:
             return Unsendable.NO_ADDRESS
         if d.channel is Channel.PHONE_CALL:
             return Unsendable.CALL_TASK
-        context = self._linked(d.context, found)
+        private = carries_link(d.channel)
+        context = self._linked(d.context, found, private=private)
         if "items" in context:
             # A bundle of alerts: each line has its own confirmation link.
-            context["items"] = [self._linked(item, found) for item in context["items"]]
+            context["items"] = [
+                self._linked(item, found, private=private) for item in context["items"]
+            ]
         language: Language = "en" if d.language == "en" else "zh-CN"
         rendered = self.templates.message(Template(d.template), language, context)
         return Outgoing(d.channel, address, rendered.subject, rendered.body, rendered.short)
 
-    def _linked(self, values: dict[str, Any], found: Addresses) -> dict[str, Any]:
-        """`values` with its link id turned into the signed link and the SMS short link."""
+    def _linked(
+        self, values: dict[str, Any], found: Addresses, *, private: bool = True
+    ) -> dict[str, Any]:
+        """`values` with its link id turned into the signed link and the SMS short link; on a
+        channel a group reads (`private` false), none: `confirm_in_app` says the person may
+        confirm, after signing in."""
         context = dict(values)
         link_id = context.pop("link_id", None)
         context["link"] = context["short_link"] = None
         signable = found.links.get(str(link_id)) if link_id else None
-        if signable is not None:
+        context["confirm_in_app"] = signable is not None and not private
+        if signable is not None and private:
             claims, code = signable
             base = self.public_base_url.rstrip("/")
             context["link"] = f"{base}/ack/{self.signer.sign(claims)}"

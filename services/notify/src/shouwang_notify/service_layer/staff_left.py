@@ -12,6 +12,7 @@ import asyncpg
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.casework import StaffListingChanged
 
+from ..adapters.links import end_links_of
 from ..adapters.retention import record_staff_listing
 
 logger = logging.getLogger("shouwang.notify.staff_left")
@@ -20,8 +21,11 @@ logger = logging.getLogger("shouwang.notify.staff_left")
 async def apply_staff_listing(
     conn: asyncpg.Connection, envelope: Envelope[StaffListingChanged]
 ) -> None:
-    """Record a leaving, or forget one on a re-listing; in the consumer's transaction."""
+    """Record a leaving, or forget one on a re-listing; in the consumer's transaction. A
+    leaver's unused acknowledgement links end at their leaving."""
     data = envelope.data
+    if not data.listed:
+        await end_links_of(conn, envelope.campus_id, data.person_ref, data.changed_at)
     erased_at = await record_staff_listing(
         conn, envelope.campus_id, data.person_ref, listed=data.listed, at=data.changed_at
     )
