@@ -18,10 +18,9 @@ import asyncpg
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from shouwang_contracts.auth import TokenVerifier, mint_token
+from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
 from shouwang_devstack.fresh_groups import start_fresh_groups
 from shouwang_devstack.services import ServiceProcess
@@ -34,6 +33,7 @@ from shouwang_servicekit.app import service_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notify_api import API_SECRET
 from notify_delivery import DINGTALK_SECRET
 from notify_handlers import handlers_notify
 from notify_processes import Campus
@@ -145,13 +145,10 @@ def notify_process(
     return build
 
 
-API_SECRET = "notify-api-test-secret-0123456789abcdef0123456789"
-
-
 @pytest.fixture
 async def notify_api(notify: Notify) -> AsyncIterator[httpx.AsyncClient]:
     """Notify's API in this process on the test's database (no broker, no workers): tokens
-    signed with `API_SECRET` (`api_bearer`), pseudonyms of the `pseudonyms` fixture."""
+    signed with `notify_api.API_SECRET` (`notify_api.api_bearer`), pseudonyms of the `pseudonyms` fixture."""
     settings = NotifySettings()
     notify.settings = settings
 
@@ -175,8 +172,3 @@ async def notify_api(notify: Notify) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
             yield client
-
-
-def api_bearer(role: Role, campus_id: str, sub: str = "A0001") -> dict[str, str]:
-    token = mint_token(API_SECRET, sub=sub, role=role, campus_id=campus_id)
-    return {"Authorization": f"Bearer {token}"}

@@ -10,12 +10,11 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+from notify_api import api_bearer
 from notify_delivery import SAMPLES
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_notify.adapters.db import campus_transaction
-
-from conftest import api_bearer
 
 pytestmark = pytest.mark.integration
 
