@@ -86,7 +86,9 @@ async def import_family_contacts(
 ) -> s.ImportOut:
     """Import the family contacts file (学号, 关系, 联系人姓名, 手机, 邮箱); each student in the
     file gets exactly the contacts the file lists. Whether a family may be contacted is decided
-    per case in casework, never by this file."""
+    per case in casework, never by this file. The same file again changes nothing and says so
+    (`replayed`, `first_imported_at`, `message`): it does not restore contacts removed since,
+    e.g. erased on request (`students_without_contacts`)."""
     return await import_file(app, principal, "family", file, request, response)
 
 

@@ -18,9 +18,22 @@ class ImportOut(BaseModel):
     kind: Literal["staff", "family"] = Field(description="Which contacts file.")
     import_id: str = Field(description="Id of the import (the first one, for a repeated file).")
     rows_total: int = Field(description="Data rows in the file.")
-    imported: int = Field(description="Contacts written.")
+    imported: int = Field(description="Contacts written (0 on a replay).")
     replayed: bool = Field(
         description="True when the same file was imported before: nothing changed."
+    )
+    first_imported_at: datetime | None = Field(
+        default=None, description="A replay: when the same file was first imported."
+    )
+    students_without_contacts: int | None = Field(
+        default=None,
+        description="A family file's replay: how many of its students have no family contact "
+        "on record now (removed since, e.g. erased on request; a replay restores nothing).",
+    )
+    message: str | None = Field(
+        default=None,
+        description="A replay: what happened, for the operator, in the caller's language "
+        "(zh-CN unless Accept-Language puts English first).",
     )
 
 
