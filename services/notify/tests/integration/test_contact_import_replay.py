@@ -58,7 +58,7 @@ async def test_a_replayed_family_file_says_it_changed_nothing_and_restores_no_er
     english = (await post(notify_api, campus, "family", FAMILY, "en")).json()
     assert english["message"].startswith("This file was already imported on ")
     assert "nothing was changed" in english["message"]
-    assert "1 of its students have no family contact" in english["message"]
+    assert "1 of its students has no family contact" in english["message"]
     erased = await notify_api.get(
         "/v1/contacts/family/2024020001", headers=api_bearer(Role.CAMPUS_ADMIN, campus)
     )

@@ -39,8 +39,9 @@ def replay_message(first: datetime, without: int | None, zone: ZoneInfo, languag
     if language == "en":
         text = f"This file was already imported on {when}; nothing was changed"
         if without:
+            verb = "has" if without == 1 else "have"
             text += (
-                f". {without} of its students have no family contact on record now (removed "
+                f". {without} of its students {verb} no family contact on record now (removed "
                 "since, e.g. erased on request); an old file does not restore them"
             )
         return text
