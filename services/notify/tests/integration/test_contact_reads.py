@@ -14,6 +14,7 @@ from notify_api import api_bearer
 from notify_delivery import SAMPLES
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
+from shouwang_notify.adapters import contact_reads
 from shouwang_notify.adapters.db import campus_transaction
 
 pytestmark = pytest.mark.integration
@@ -162,3 +163,25 @@ async def test_bad_paging_of_the_trail_is_a_clear_problem(notify_api: httpx.Asyn
     )
     chinese = await notify_api.get("/v1/contact-reads", params={"limit": "0"}, headers=auditor)
     assert english.json()["detail"] != chinese.json()["detail"]
+
+
+async def test_a_read_whose_trace_cannot_be_written_is_not_answered(
+    notify_api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campus = a_campus()
+    await imported(notify_api, campus, "family", FAMILY)
+
+    async def unwritable(*args: object, **kwargs: object) -> None:
+        raise asyncpg.InsufficientPrivilegeError("the trail refused the row")
+
+    monkeypatch.setattr(contact_reads, "record", unwritable)
+    # the handler gives up before answering (the in-process client re-raises what the app
+    # raised; served, it is a 500 problem with no contact in it)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await notify_api.get(
+            "/v1/contacts/family/2024020001", headers=api_bearer(Role.CAMPUS_ADMIN, campus)
+        )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await notify_api.get(
+            "/v1/contacts/staff/T1001", headers=api_bearer(Role.CAMPUS_ADMIN, campus)
+        )
