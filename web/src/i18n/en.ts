@@ -119,6 +119,21 @@ const en: typeof zh = {
     breakGlass: 'Break the glass',
     more: 'Older entries',
     refusedAction: '{action} (refused)',
+    // notify's trail of contact reads (GET /v1/contact-reads)
+    contactReads: {
+      title: 'Contact reads',
+      explain: 'Who read or changed which student’s family contacts or which staff member’s contacts, when and in which role (pseudonyms shown). A look-up that found nothing is recorded too.',
+      reader: 'Reader (pseudonym)',
+      whose: 'Whose contacts (pseudonym)',
+      contacts: 'Contacts',
+      actions: {
+        family_read: 'Read family contacts',
+        family_write: 'Changed family contacts',
+        staff_read: 'Read staff contacts',
+        staff_write: 'Changed staff contacts',
+        contact_reads_read: 'Read the contact reads',
+      },
+    },
     actions: {
       audit_read: 'Read the audit log',
       break_glass_open: 'Opened break-the-glass',

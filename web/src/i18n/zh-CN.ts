@@ -120,6 +120,21 @@ export default {
     breakGlass: '紧急查看',
     more: '更早的记录',
     refusedAction: '{action}（被拒绝）',
+    // notify's trail of contact reads (GET /v1/contact-reads)
+    contactReads: {
+      title: '联系方式查看记录',
+      explain: '谁在何时以什么角色查看或修改了哪位学生的家长联系方式、哪位教职工的联系方式（以化名显示）。没有记录的查询也会记下。',
+      reader: '查看人（化名）',
+      whose: '谁的联系方式（化名）',
+      contacts: '联系方式条数',
+      actions: {
+        family_read: '查看家长联系方式',
+        family_write: '修改家长联系方式',
+        staff_read: '查看教职工联系方式',
+        staff_write: '修改教职工联系方式',
+        contact_reads_read: '查看联系方式查看记录',
+      },
+    },
     // casework's audit actions, dots as underscores (a dot would be a key path)
     actions: {
       audit_read: '查看审计日志',

@@ -17,8 +17,17 @@ from .config import NotifySettings
 from .entrypoints.http import router
 from .entrypoints.http_ack import document_pages
 from .entrypoints.http_ack import router as ack_router
+from .entrypoints.http_contact_reads import router as contact_reads_router
 
 MAX_JSON_BYTES = 64 * 1024
+#: The reads whose every answer writes a row of the contact-read trail (adapters/
+#: contact_reads.py): a person may make fewer of these than of other requests
+#: (`SHOUWANG_AUDITED_READS_PER_HOUR`, as casework's file reads), so a stolen admin token
+#: cannot walk 学号 through every family's contacts at machine speed.
+AUDITED_READS = (
+    "GET /v1/contacts/family/{student_no}",
+    "GET /v1/contacts/staff/{number}",
+)
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
@@ -30,11 +39,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         "that reach staff and families.",
         bootstrap=lambda: bootstrap(settings),
         token_verifier=settings.token_verifier(),
-        routers=[router, ack_router],
+        routers=[router, contact_reads_router, ack_router],
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),
         person_limits=settings.person_limits(settings.database_url),
+        audited_reads=AUDITED_READS,
         body_limit=MAX_JSON_BYTES,
         body_limit_overrides={"/v1/imports": settings.max_upload_bytes + 64 * 1024},
     )

@@ -17,15 +17,23 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from shouwang_contracts.auth import TokenVerifier
 from shouwang_contracts.crypto import NoteCipher, generate_key
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_devstack._proc import free_port
 from shouwang_devstack.fresh_groups import start_fresh_groups
 from shouwang_devstack.services import ServiceProcess
+from shouwang_notify.config import NotifySettings
 from shouwang_notify.container import Notify
+from shouwang_notify.entrypoints.http import router
+from shouwang_notify.entrypoints.http_contact_reads import router as contact_reads_router
+from shouwang_notify.metrics import HTTP
+from shouwang_servicekit.app import service_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notify_api import API_SECRET
 from notify_delivery import DINGTALK_SECRET
 from notify_handlers import handlers_notify
 from notify_processes import Campus
@@ -135,3 +143,32 @@ def notify_process(
         return service_process("notify", merged)
 
     return build
+
+
+@pytest.fixture
+async def notify_api(notify: Notify) -> AsyncIterator[httpx.AsyncClient]:
+    """Notify's API in this process on the test's database (no broker, no workers): tokens
+    signed with `notify_api.API_SECRET` (`notify_api.api_bearer`), pseudonyms of the `pseudonyms` fixture."""
+    settings = NotifySettings()
+    notify.settings = settings
+
+    async def bootstrap() -> Notify:
+        return notify
+
+    app = service_app(
+        title="notify (test)",
+        description="",
+        bootstrap=bootstrap,
+        token_verifier=TokenVerifier(secret=API_SECRET),
+        routers=[router, contact_reads_router],
+        registry=CollectorRegistry(),
+        http_metrics=HTTP,
+        unauthenticated_limiter=None,
+        person_limits=None,
+        body_limit=64 * 1024,
+        body_limit_overrides={"/v1/imports": settings.max_upload_bytes + 64 * 1024},
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
+            yield client

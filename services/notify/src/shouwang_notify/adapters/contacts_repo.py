@@ -252,6 +252,20 @@ async def import_seen(
     return row
 
 
+async def students_without_family(
+    conn: asyncpg.Connection, campus_id: str, student_refs: set[str]
+) -> int:
+    """How many of these students have no family contact on record."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM unnest($2::text[]) AS s(ref)"
+        " WHERE NOT EXISTS (SELECT 1 FROM family_contacts f"
+        "                   WHERE f.campus_id = $1 AND f.student_ref = s.ref)",
+        campus_id,
+        sorted(student_refs),
+    )
+    return found
+
+
 async def record_import(
     conn: asyncpg.Connection,
     import_id: str,

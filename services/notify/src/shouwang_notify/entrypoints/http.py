@@ -9,26 +9,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container
 from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
-from shouwang_servicekit.spreadsheets import SheetRefused
-from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
-from ..adapters import contacts_repo, state
+from ..adapters import contact_reads, contacts_repo, state
 from ..adapters import unreached as unreached_rows
 from ..adapters.db import campus_transaction
 from ..adapters.delivery_log import delivery_log
 from ..container import Notify
 from ..domain.contact_rows import ON_DUTY_NUMBERS, FamilyRow, StaffRow
 from ..domain.contacts import ON_DUTY_REF
-from ..service_layer.contacts import family_contact, import_contacts, parse_upload, staff_contact
+from ..service_layer.contacts import family_contact, staff_contact
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
+from .contact_imports import import_file
 
 App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
@@ -47,7 +46,6 @@ StudentNumber = Annotated[
 ContactsFile = Annotated[
     UploadFile, File(description="The contacts file: CSV (UTF-8 or GB18030) or XLSX.")
 ]
-MAX_ERRORS_SHOWN = 200
 
 router = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -56,46 +54,8 @@ def _by(app: Notify, principal: Principal) -> str:
     return app.pseudonyms.person_ref(principal.campus_id, principal.sub)
 
 
-def _row_errors(errors: list[RowError]) -> Problem:
-    return Problem(
-        422,
-        "contact_rows_invalid",
-        f"文件中有 {len(errors)} 处错误，本次导入未做任何更改",
-        detail_en=f"{len(errors)} errors in the file; nothing was imported",
-        errors=[e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]],
-    )
-
-
-async def _import(
-    app: Notify, principal: Principal, kind: str, upload: UploadFile, response: Response
-) -> s.ImportOut:
-    data = await read_table_upload(upload, app.settings.max_upload_bytes)
-    try:
-        parsed = await parse_upload(kind, data)
-    except SheetRefused as exc:
-        raise refused_upload(exc) from exc
-    if parsed.errors:
-        raise _row_errors(parsed.errors)
-    async with campus_transaction(app.pool, principal.campus_id) as conn:
-        result = await import_contacts(
-            conn,
-            app.cipher,
-            app.pseudonyms,
-            campus_id=principal.campus_id,
-            kind=kind,
-            data=data,
-            parsed=parsed,
-            imported_by=_by(app, principal),
-        )
-    assert result.import_id is not None
-    response.status_code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-    return s.ImportOut(
-        kind=kind,
-        import_id=result.import_id,
-        rows_total=result.rows_total,
-        imported=result.imported,
-        replayed=result.replayed,
-    )
+def _reader(app: Notify, principal: Principal) -> contact_reads.Reader:
+    return contact_reads.Reader(_by(app, principal), principal.role.value)
 
 
 @router.post(
@@ -106,12 +66,12 @@ async def _import(
     responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
 )
 async def import_staff_contacts(
-    app: App, principal: Admin, file: ContactsFile, response: Response
+    app: App, principal: Admin, file: ContactsFile, request: Request, response: Response
 ) -> s.ImportOut:
     """Import the staff contacts file (工号/学号, 手机, 邮箱, 企业微信, 钉钉, 首选渠道, 免打扰时段);
     the row `值班` is the campus's on-duty contact. All or nothing; the same file twice changes
     nothing."""
-    return await _import(app, principal, "staff", file, response)
+    return await import_file(app, principal, "staff", file, request, response)
 
 
 @router.post(
@@ -122,12 +82,14 @@ async def import_staff_contacts(
     responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
 )
 async def import_family_contacts(
-    app: App, principal: Admin, file: ContactsFile, response: Response
+    app: App, principal: Admin, file: ContactsFile, request: Request, response: Response
 ) -> s.ImportOut:
     """Import the family contacts file (学号, 关系, 联系人姓名, 手机, 邮箱); each student in the
     file gets exactly the contacts the file lists. Whether a family may be contacted is decided
-    per case in casework, never by this file."""
-    return await _import(app, principal, "family", file, response)
+    per case in casework, never by this file. The same file again changes nothing and says so
+    (`replayed`, `first_imported_at`, `message`): it does not restore contacts removed since,
+    e.g. erased on request (`students_without_contacts`)."""
+    return await import_file(app, principal, "family", file, request, response)
 
 
 @router.get(
@@ -160,17 +122,32 @@ def _person_ref(app: Notify, principal: Principal, number: str) -> str:
     "/contacts/staff/{number}", operation_id="get_staff_contact", response_model=s.StaffContactOut
 )
 async def get_staff_contact(app: App, principal: Admin, number: StaffNumber) -> s.StaffContactOut:
-    """One person's contact details, by 工号/学号 (or `值班`)."""
-    person_ref = _person_ref(app, principal, number)
+    """One person's contact details, by 工号/学号 (or `值班`). Every answer, "none on file"
+    too, is recorded for auditors (`GET /v1/contact-reads`)."""
     async with campus_transaction(app.pool, principal.campus_id) as conn:
-        contact = await contacts_repo.get_staff(conn, app.cipher, principal.campus_id, person_ref)
+        answer = await _staff_answer(conn, app, principal, number, "staff.read")
+    if answer is None:  # raised once the trail's row is committed
+        raise _not_on_file()
+    return answer
+
+
+async def _staff_answer(
+    conn: asyncpg.Connection, app: Notify, principal: Principal, number: str, action: str
+) -> s.StaffContactOut | None:
+    """One person's contacts (None: none on file), recorded in the trail in the caller's
+    transaction, "none on file" too."""
+    person_ref = _person_ref(app, principal, number)
+    contact = await contacts_repo.get_staff(conn, app.cipher, principal.campus_id, person_ref)
+    await contact_reads.record(
+        conn,
+        principal.campus_id,
+        _reader(app, principal),
+        action,
+        person_ref=person_ref,
+        contacts=0 if contact is None else 1,
+    )
     if contact is None:
-        raise Problem(
-            404,
-            "contact_not_found",
-            "没有此人的联系方式",
-            detail_en="No contact on file for this person",
-        )
+        return None
     return s.StaffContactOut(
         person_ref=person_ref,
         mobile=contact.mobile,
@@ -180,6 +157,15 @@ async def get_staff_contact(app: App, principal: Admin, number: StaffNumber) -> 
         preferred=contact.preferred,
         quiet_hours=str(contact.quiet_hours) if contact.quiet_hours else None,
         language=contact.language,
+    )
+
+
+def _not_on_file() -> Problem:
+    return Problem(
+        404,
+        "contact_not_found",
+        "没有此人的联系方式",
+        detail_en="No contact on file for this person",
     )
 
 
@@ -194,7 +180,9 @@ async def put_staff_contact(
     contact = staff_contact(row, principal.campus_id, app.pseudonyms)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
         await contacts_repo.upsert_staff(conn, app.cipher, principal.campus_id, [contact])
-    return await get_staff_contact(app, principal, number)
+        answer = await _staff_answer(conn, app, principal, number, "staff.write")
+    assert answer is not None  # just written
+    return answer
 
 
 @router.delete(
@@ -207,12 +195,7 @@ async def delete_staff_contact(app: App, principal: Admin, number: StaffNumber) 
     person_ref = _person_ref(app, principal, number)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
         if not await contacts_repo.delete_staff(conn, principal.campus_id, person_ref):
-            raise Problem(
-                404,
-                "contact_not_found",
-                "没有此人的联系方式",
-                detail_en="No contact on file for this person",
-            )
+            raise _not_on_file()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -224,12 +207,28 @@ async def delete_staff_contact(app: App, principal: Admin, number: StaffNumber) 
 async def get_family_contacts(
     app: App, principal: Admin, student_no: StudentNumber
 ) -> s.FamilyContactsOut:
-    """A student's family contacts, by 学号."""
-    student_ref = app.pseudonyms.student_ref(principal.campus_id, student_no)
+    """A student's family contacts, by 学号. Every answer, an empty one too, is recorded for
+    auditors (`GET /v1/contact-reads`)."""
     async with campus_transaction(app.pool, principal.campus_id) as conn:
-        members = await contacts_repo.family_contacts(
-            conn, app.cipher, principal.campus_id, student_ref
-        )
+        return await _family_answer(conn, app, principal, student_no, "family.read")
+
+
+async def _family_answer(
+    conn: asyncpg.Connection, app: Notify, principal: Principal, student_no: str, action: str
+) -> s.FamilyContactsOut:
+    """A student's family contacts, recorded in the trail in the caller's transaction."""
+    student_ref = app.pseudonyms.student_ref(principal.campus_id, student_no)
+    members = await contacts_repo.family_contacts(
+        conn, app.cipher, principal.campus_id, student_ref
+    )
+    await contact_reads.record(
+        conn,
+        principal.campus_id,
+        _reader(app, principal),
+        action,
+        student_ref=student_ref,
+        contacts=len(members),
+    )
     return s.FamilyContactsOut(
         student_ref=student_ref,
         members=[
@@ -262,7 +261,7 @@ async def put_family_contacts(
             await contacts_repo.replace_family(conn, app.cipher, principal.campus_id, contacts)
         else:
             await contacts_repo.delete_family(conn, principal.campus_id, student_ref)
-    return await get_family_contacts(app, principal, student_no)
+        return await _family_answer(conn, app, principal, student_no, "family.write")
 
 
 def _checked(parsed: tuple[StaffRow | None, list[RowError]]) -> StaffRow:

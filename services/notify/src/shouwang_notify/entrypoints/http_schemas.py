@@ -18,9 +18,22 @@ class ImportOut(BaseModel):
     kind: Literal["staff", "family"] = Field(description="Which contacts file.")
     import_id: str = Field(description="Id of the import (the first one, for a repeated file).")
     rows_total: int = Field(description="Data rows in the file.")
-    imported: int = Field(description="Contacts written.")
+    imported: int = Field(description="Contacts written (0 on a replay).")
     replayed: bool = Field(
         description="True when the same file was imported before: nothing changed."
+    )
+    first_imported_at: datetime | None = Field(
+        default=None, description="A replay: when the same file was first imported."
+    )
+    students_without_contacts: int | None = Field(
+        default=None,
+        description="A family file's replay: how many of its students have no family contact "
+        "on record now (removed since, e.g. erased on request; a replay restores nothing).",
+    )
+    message: str | None = Field(
+        default=None,
+        description="A replay: what happened, for the operator, in the caller's language "
+        "(zh-CN unless Accept-Language puts English first).",
     )
 
 
@@ -106,3 +119,24 @@ class FailuresOut(BaseModel):
     failed: list[DeliveryOut] = Field(description="Messages given up on a channel.")
     call_tasks: list[DeliveryOut] = Field(description="On-duty calls to make by phone.")
     unreached: list[UnreachedOut] = Field(description="Recipients with no way to reach them.")
+
+
+class ContactReadOut(BaseModel):
+    """One answer that showed contact details (or a look at this trail)."""
+
+    id: int
+    at: datetime
+    reader_ref: str = Field(description="Who read: the reader's pseudonymous person_ref.")
+    role: Role = Field(description="The role the reader's token carried.")
+    action: str = Field(
+        description="`family.read`, `staff.read`, `family.write`, `staff.write` (a write "
+        "answers the contacts written), `staff.delete`, `contact_reads.read` (this trail)."
+    )
+    student_ref: str | None = Field(description="Whose family's contacts (a pseudonym).")
+    person_ref: str | None = Field(description="Whose staff contacts (`on_duty` for 值班).")
+    contacts: int = Field(description="Contacts the answer held; 0 when none were on record.")
+
+
+class ContactReadsPage(BaseModel):
+    items: list[ContactReadOut] = Field(description="Newest first.")
+    next_before_id: int | None = Field(description="The `before_id` of the next page, if any.")

@@ -2,8 +2,10 @@
 
 A file is read off the event loop (the kit's spreadsheet reader, in a worker process within
 budgets) and its rows checked in a worker thread: a large or hostile spreadsheet must not
-hold up alerts. Any row error and nothing is written; the same bytes imported twice
-answer the first import's result without writing again.
+hold up alerts. Any row error and nothing is written; the same bytes imported twice write
+nothing and say so: `replayed`, `imported` 0, when the file was first imported and, for a
+family file, how many of its students have no family contact on record now (removed since,
+e.g. erased on request: an old file must not undo an erasure, so a replay restores nothing).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import anyio
 import asyncpg
@@ -39,6 +42,8 @@ class ImportResult:
     replayed: bool = False
     import_id: str | None = None
     errors: list[RowError] = field(default_factory=list)
+    first_imported_at: datetime | None = None  # a replay: when the file was first imported
+    students_without_contacts: int | None = None  # a family replay: of the file's students
 
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
@@ -95,12 +100,22 @@ async def import_contacts(
     digest = hashlib.sha256(data).hexdigest()
     seen = await contacts_repo.import_seen(conn, campus_id, kind, digest)
     if seen is not None:
+        without = None
+        if kind == "family":
+            refs = {
+                pseudonyms.student_ref(campus_id, r.student_no)
+                for r in parsed.records
+                if isinstance(r, FamilyRow)
+            }
+            without = await contacts_repo.students_without_family(conn, campus_id, refs)
         return ImportResult(
             kind,
             seen["rows_total"],
-            seen["rows_total"],
+            0,
             replayed=True,
             import_id=str(seen["import_id"]),
+            first_imported_at=seen["created_at"],
+            students_without_contacts=without,
         )
     if kind == "staff":
         staff = [

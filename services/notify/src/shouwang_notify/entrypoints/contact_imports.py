@@ -1,0 +1,101 @@
+"""A contacts file's import over HTTP: parsed off the event loop, written all or nothing, and
+answered in the caller's language; a file imported before says so (nothing changed, since
+when, and how many of its students have no family contact now)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import Request, Response, UploadFile, status
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.problems import Problem, preferred_language
+from shouwang_servicekit.rows import RowError
+from shouwang_servicekit.spreadsheets import SheetRefused
+from shouwang_servicekit.uploads import read_table_upload, refused_upload
+
+from ..adapters.db import campus_transaction
+from ..container import Notify
+from ..service_layer.contacts import ImportResult, import_contacts, parse_upload
+from . import http_schemas as s
+
+MAX_ERRORS_SHOWN = 200
+
+
+def _row_errors(errors: list[RowError]) -> Problem:
+    return Problem(
+        422,
+        "contact_rows_invalid",
+        f"文件中有 {len(errors)} 处错误，本次导入未做任何更改",
+        detail_en=f"{len(errors)} errors in the file; nothing was imported",
+        errors=[e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]],
+    )
+
+
+def replay_message(first: datetime, without: int | None, zone: ZoneInfo, language: Language) -> str:
+    """What a replayed import tells its operator, in campus time."""
+    when = first.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if language == "en":
+        text = f"This file was already imported on {when}; nothing was changed"
+        if without:
+            verb = "has" if without == 1 else "have"
+            text += (
+                f". {without} of its students {verb} no family contact on record now (removed "
+                "since, e.g. erased on request); an old file does not restore them"
+            )
+        return text
+    text = f"该文件已于 {when} 导入过，本次未做任何更改"
+    if without:
+        text += f"。文件中有 {without} 名学生现在没有家属联系方式（此后已删除，如按申请删除），旧文件不会恢复"
+    return text
+
+
+def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language) -> s.ImportOut:
+    assert result.import_id is not None
+    message = None
+    if result.replayed and result.first_imported_at is not None:
+        message = replay_message(
+            result.first_imported_at, result.students_without_contacts, zone, language
+        )
+    return s.ImportOut(
+        kind=kind,
+        import_id=result.import_id,
+        rows_total=result.rows_total,
+        imported=result.imported,
+        replayed=result.replayed,
+        first_imported_at=result.first_imported_at,
+        students_without_contacts=result.students_without_contacts,
+        message=message,
+    )
+
+
+async def import_file(
+    app: Notify,
+    principal: Principal,
+    kind: str,
+    upload: UploadFile,
+    request: Request,
+    response: Response,
+) -> s.ImportOut:
+    """Import one contacts file for the caller's campus (201), or answer its replay (200)."""
+    data = await read_table_upload(upload, app.settings.max_upload_bytes)
+    try:
+        parsed = await parse_upload(kind, data)
+    except SheetRefused as exc:
+        raise refused_upload(exc) from exc
+    if parsed.errors:
+        raise _row_errors(parsed.errors)
+    async with campus_transaction(app.pool, principal.campus_id) as conn:
+        result = await import_contacts(
+            conn,
+            app.cipher,
+            app.pseudonyms,
+            campus_id=principal.campus_id,
+            kind=kind,
+            data=data,
+            parsed=parsed,
+            imported_by=app.pseudonyms.person_ref(principal.campus_id, principal.sub),
+        )
+    response.status_code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+    return _answer(result, kind, app.policy.zone, preferred_language(request))

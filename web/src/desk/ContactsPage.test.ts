@@ -1,0 +1,53 @@
+// A campus admin uploads a contacts file notify imported before: the page posts it to notify's
+// import route and shows notify's answer (nothing changed, since when, and what an old file
+// does not restore), not "5 imported".
+import { flushPromises, mount } from '@vue/test-utils'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { i18n } from '@/i18n'
+import ContactsPage from './ContactsPage.vue'
+
+const MESSAGE = '该文件已于 2026-12-07 09:00 导入过，本次未做任何更改。文件中有 1 名学生现在没有家属联系方式'
+let requests: { url: string; language: string | null }[]
+
+beforeEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+  requests = []
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init?: RequestInit) => {
+      requests.push({ url, language: new Headers(init?.headers).get('Accept-Language') })
+      const body = {
+        kind: 'family',
+        import_id: 'i1',
+        rows_total: 5,
+        imported: 0,
+        replayed: true,
+        first_imported_at: '2026-12-07T01:00:00Z',
+        students_without_contacts: 1,
+        message: MESSAGE,
+      }
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })
+    }),
+  )
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+  document.body.innerHTML = ''
+})
+
+describe('the contacts page', () => {
+  it('says a replayed family file changed nothing, in the words notify answers', async () => {
+    const wrapper = mount(ContactsPage, { global: { plugins: [i18n] }, attachTo: document.body })
+    await wrapper.findAll('input[type="radio"]')[1]!.setValue(true)
+    const input = wrapper.get('input[type="file"]')
+    const file = new File(['学号,关系\n'], 'family.csv', { type: 'text/csv' })
+    Object.defineProperty(input.element, 'files', { value: [file] })
+    await input.trigger('change')
+    await wrapper.get('[data-testid="import-upload"]').trigger('click')
+    await flushPromises()
+    expect(requests.at(-1)?.url).toBe('/api/notify/v1/imports/family-contacts')
+    expect(requests.at(-1)?.language).toBe('zh-CN')
+    expect(wrapper.get('[role="status"]').text()).toBe(MESSAGE)
+    expect(wrapper.text()).not.toContain('已导入 5 条')
+  })
+})
