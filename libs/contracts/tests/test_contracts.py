@@ -38,6 +38,7 @@ from shouwang_contracts.vocabulary import (
     Severity,
     Signal,
     Tier,
+    language_named,
 )
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -230,6 +231,14 @@ def test_report_channels_say_who_can_have_learned_of_it_that_way() -> None:
     assert ReportChannel.FAMILY_CALL.reportable_by(Role.RESIDENCE_COUNSELOR)
     assert not ReportChannel.COUNSELING_SESSION.reportable_by(Role.RESIDENCE_COUNSELOR)
     assert ReportChannel.COUNSELING_SESSION.reportable_by(Role.COUNSELING_CENTER)
+
+
+def test_a_tools_language_is_read_the_same_way_by_every_tool() -> None:
+    # The devstack's commands and the gateway's accounts CLI read SHOUWANG_LANG through it.
+    assert language_named("") == "zh-CN"
+    assert language_named(" EN ") == "en"
+    assert language_named("zh-cn") == "zh-CN"
+    assert language_named("fr") is None
 
 
 def test_a_report_from_before_channels_reads_as_observed() -> None:

@@ -13,6 +13,21 @@ Language = Literal["zh-CN", "en"]
 DEFAULT_LANGUAGE: Language = "zh-CN"
 
 
+#: The environment variable a command-line tool reads its people's language from.
+LANGUAGE_ENV = "SHOUWANG_LANG"
+
+
+def language_named(value: str) -> Language | None:
+    """The language `value` names (`zh-CN` or `en`, any case; empty is the default), or None
+    when it names neither: how the command-line tools read `SHOUWANG_LANG`."""
+    value = value.strip()
+    if not value:
+        return DEFAULT_LANGUAGE
+    if value.lower() == "en":
+        return "en"
+    return "zh-CN" if value.lower() == "zh-cn" else None
+
+
 def in_language(label: tuple[str, str], language: Language = DEFAULT_LANGUAGE) -> str:
     """One of a (zh-CN, English) pair: what every enum's `label()` answers."""
     zh, en = label

@@ -17,12 +17,15 @@ import os
 from collections.abc import Mapping
 
 from shouwang_contracts.events.casework import CaseState, ReferralStatus
-from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, in_language
+from shouwang_contracts.vocabulary import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_ENV,
+    Language,
+    in_language,
+    language_named,
+)
 
 from ._proc import DevstackError
-
-LANGUAGE_ENV = "SHOUWANG_LANG"
-LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 
 # Every sentence a person reads: (zh-CN, English).
 _TEXT: dict[str, tuple[str, str]] = {
@@ -185,13 +188,11 @@ _VALUES: dict[str, dict[str, str]] = {
 
 def language(environ: Mapping[str, str] | None = None) -> Language:
     """`SHOUWANG_LANG` (zh-CN when unset or empty); DevstackError, in zh-CN, for anything else."""
-    value = (os.environ if environ is None else environ).get(LANGUAGE_ENV, "").strip()
-    if not value:
-        return DEFAULT_LANGUAGE
-    for known in LANGUAGES:
-        if value.lower() == known.lower():
-            return known
-    raise DevstackError(text("bad_language", DEFAULT_LANGUAGE, value=value))
+    value = (os.environ if environ is None else environ).get(LANGUAGE_ENV, "")
+    named = language_named(value)
+    if named is None:
+        raise DevstackError(text("bad_language", DEFAULT_LANGUAGE, value=value.strip()))
+    return named
 
 
 def text(key: str, lang: Language | None = None, **values: object) -> str:

@@ -25,7 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
-from shouwang_contracts.vocabulary import DEFAULT_LANGUAGE, Language, Role, in_language
+from shouwang_contracts.vocabulary import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_ENV,
+    Language,
+    Role,
+    in_language,
+    language_named,
+)
 
 from ..adapters.passwords import Passwords
 from ..adapters.store import GatewayStore
@@ -39,7 +46,6 @@ from ..domain.accounts import (
     check_password,
 )
 
-LANGUAGE_ENV = "SHOUWANG_LANG"
 #: What this tool says to a person: (zh-CN, English), `str.format` placeholders.
 _WORDS: dict[str, tuple[str, str]] = {
     "demo_account": (
@@ -69,13 +75,11 @@ class UnknownLanguage(ValueError):
 
 def language(environ: Mapping[str, str] | None = None) -> Language:
     """`SHOUWANG_LANG` (zh-CN when unset or empty); UnknownLanguage for anything else."""
-    value = (os.environ if environ is None else environ).get(LANGUAGE_ENV, "").strip()
-    if not value:
-        return DEFAULT_LANGUAGE
-    for known in ("zh-CN", "en"):
-        if value.lower() == known.lower():
-            return "en" if known == "en" else "zh-CN"
-    raise UnknownLanguage(value)
+    value = (os.environ if environ is None else environ).get(LANGUAGE_ENV, "")
+    named = language_named(value)
+    if named is None:
+        raise UnknownLanguage(value.strip())
+    return named
 
 
 def words(key: str, lang: Language, **values: object) -> str:
