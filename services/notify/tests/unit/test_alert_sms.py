@@ -21,12 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from notify_deliveries import alert_delivery
 from notify_sms import gsm7_length, is_gsm7, segments
 from shouwang_contracts.events.notify import NotificationChannel as Channel
-from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.vocabulary import Language, Role
 from shouwang_notify.adapters.links import LinkSigner
-from shouwang_notify.adapters.queue import Delivery
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.contacts import StaffContact
 from shouwang_notify.domain.links import SHORT_CODE_LENGTH, LinkClaims
@@ -81,27 +80,7 @@ def sms(
         "link_id": LINK_ID if link else None,
         **more,
     }
-    delivery = Delivery(
-        id=1,
-        notification_id="n-1",
-        campus_id="demo",
-        source_event_id="e-1",
-        source_event_type="shouwang.alert.raised",
-        source_time=datetime(2026, 12, 10, tzinfo=UTC),
-        alert_id="alert-1",
-        case_id=None,
-        student_ref="student-1",
-        recipient_kind=RecipientKind.STAFF,
-        recipient_ref="person-1",
-        recipient_role=Role.COUNSELING_CENTER,
-        channel=Channel.SMS,
-        template=template.value,
-        language=language,
-        context=context,
-        priority=0,
-        attempts=0,
-        created_at=datetime(2026, 12, 10, tzinfo=UTC),
-    )
+    delivery = alert_delivery(Channel.SMS, template, context, language, Role.COUNSELING_CENTER)
     templates = Templates(ZoneInfo("Asia/Shanghai"), DESK)
     composer = Composer(templates, SIGNER, APP, sms_base_url=sms_host)
     outgoing = composer.compose(delivery, FOUND)

@@ -19,12 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from notify_deliveries import alert_delivery
 from shouwang_contracts.events.notify import NotificationChannel as Channel
-from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.vocabulary import Language, Role
 from shouwang_notify.adapters.channels import Outgoing
 from shouwang_notify.adapters.links import LinkSigner
-from shouwang_notify.adapters.queue import Delivery
 from shouwang_notify.adapters.templates import Templates
 from shouwang_notify.domain.contacts import StaffContact
 from shouwang_notify.domain.links import LinkClaims
@@ -95,27 +94,7 @@ MESSAGES = [
 def compose(
     channel: Channel, template: Template, context: dict[str, Any], language: Language
 ) -> Outgoing:
-    delivery = Delivery(
-        id=1,
-        notification_id="n-1",
-        campus_id="demo",
-        source_event_id="e-1",
-        source_event_type="shouwang.alert.raised",
-        source_time=datetime(2026, 12, 10, tzinfo=UTC),
-        alert_id="alert-1",
-        case_id=None,
-        student_ref="student-1",
-        recipient_kind=RecipientKind.STAFF,
-        recipient_ref="person-1",
-        recipient_role=Role.RESIDENCE_COUNSELOR,
-        channel=channel,
-        template=template.value,
-        language=language,
-        context=dict(context),
-        priority=0,
-        attempts=0,
-        created_at=datetime(2026, 12, 10, tzinfo=UTC),
-    )
+    delivery = alert_delivery(channel, template, context, language, Role.RESIDENCE_COUNSELOR)
     outgoing = COMPOSER.compose(delivery, FOUND)
     assert isinstance(outgoing, Outgoing), outgoing
     return outgoing
