@@ -20,9 +20,10 @@ from shouwang_casework.service_layer.warnings import on_alert_raised, on_assessm
 from shouwang_contracts.auth import mint_token
 from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.envelope import Envelope
+from shouwang_contracts.events.intake import ReportSubmitted
 from shouwang_contracts.events.triage import AlertEscalated, AlertRaised, AssessmentGraded, Reason
 from shouwang_contracts.pseudonym import Pseudonymizer
-from shouwang_contracts.vocabulary import Role, Severity
+from shouwang_contracts.vocabulary import Role, Severity, Signal
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 # The keys the test app runs with (conftest.py), and the same keys as objects, to mint tokens,
@@ -117,6 +118,27 @@ def warning(
     )
     wrap = dict(source="/shouwang/triage", campus_id=campus_id, subject=student_ref)
     return Warning(Envelope.wrap(graded, **wrap), Envelope.wrap(alert, **wrap))
+
+
+def report_about(campus_id: str, student_ref: str, **fields: Any) -> Envelope[ReportSubmitted]:
+    """Intake's record of a floor leader's report of social withdrawal, received now; `fields`
+    override any of its facts."""
+    now = datetime.now(UTC)
+    facts: dict[str, Any] = {
+        "report_id": str(uuid.uuid4()),
+        "student_ref": student_ref,
+        "reporter_ref": "per_x",
+        "reporter_role": Role.FLOOR_LEADER,
+        "signals": [Signal.SOCIAL_WITHDRAWAL],
+        "observed_at": now,
+        "received_at": now,
+    }
+    return Envelope.wrap(
+        ReportSubmitted(**{**facts, **fields}),
+        source="/shouwang/intake",
+        campus_id=campus_id,
+        subject=student_ref,
+    )
 
 
 async def deliver(pool: asyncpg.Pool, campus_id: str, w: Warning) -> None:

@@ -24,9 +24,8 @@ from shouwang_casework.entrypoints.consumers import (
 )
 from shouwang_casework.entrypoints.record_consumers import store_batch
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.intake import ReportSubmitted
 from shouwang_contracts.kafka import PoisonEvent
-from shouwang_contracts.vocabulary import Role, Severity, Signal
+from shouwang_contracts.vocabulary import Role, Severity
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
 from cases_support import (
@@ -35,6 +34,7 @@ from cases_support import (
     casework_of,
     import_roster,
     outbox_events,
+    report_about,
     warning,
 )
 
@@ -159,24 +159,6 @@ async def test_batches_of_the_same_students_in_opposite_orders_both_commit(
     assert len(per_student) == len(refs)
     assert all(row["cases"] == 1 for row in per_student)  # one case per student, never two
     assert attached == 2 * len(refs)
-
-
-def report_about(campus: str, student_ref: str) -> Envelope[ReportSubmitted]:
-    now = datetime.now(UTC)
-    return Envelope.wrap(
-        ReportSubmitted(
-            report_id=str(uuid.uuid4()),
-            student_ref=student_ref,
-            reporter_ref="per_x",
-            reporter_role=Role.FLOOR_LEADER,
-            signals=[Signal.SOCIAL_WITHDRAWAL],
-            observed_at=now,
-            received_at=now,
-        ),
-        source="/shouwang/intake",
-        campus_id=campus,
-        subject=student_ref,
-    )
 
 
 async def test_the_file_stores_a_batch_of_two_campuses_once_each_and_a_refusal_is_poison(

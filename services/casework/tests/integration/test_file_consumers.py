@@ -28,16 +28,25 @@ from shouwang_casework.entrypoints.record_consumers import (
     store_batch,
 )
 from shouwang_contracts.envelope import Envelope
-from shouwang_contracts.events.intake import ReportSubmitted, ScreeningSubmitted
+from shouwang_contracts.events.intake import ScreeningSubmitted
 from shouwang_contracts.events.triage import AssessmentGraded, Reason
 from shouwang_contracts.instruments import Instrument
 from shouwang_contracts.kafka import DLQ_REASON, DLQ_SOURCE_TOPIC
 from shouwang_contracts.topics import ASSESSMENTS, CENSUS, REPORTS, dead_letter_topic
-from shouwang_contracts.vocabulary import ReportChannel, Role, Severity, Signal
+from shouwang_contracts.vocabulary import ReportChannel, Role, Severity
 from shouwang_devstack.topics import start_groups_at_end
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers next to this file
-from cases_support import CENTER, CIPHER, PSEUDONYMS, SECRET, deliver, token, warning
+from cases_support import (
+    CENTER,
+    CIPHER,
+    PSEUDONYMS,
+    SECRET,
+    deliver,
+    report_about,
+    token,
+    warning,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,25 +115,6 @@ async def file_consumers(
         await producer.stop()
 
 
-def a_report(campus_id: str, student_ref: str, **fields: Any) -> Envelope[ReportSubmitted]:
-    now = datetime.now(UTC)
-    return Envelope.wrap(
-        ReportSubmitted(
-            report_id=str(uuid.uuid4()),
-            student_ref=student_ref,
-            reporter_ref="per_x",
-            reporter_role=Role.CLASS_WELLBEING_OFFICER,
-            signals=[Signal.PERSISTENT_LOW_MOOD],
-            observed_at=now,
-            received_at=now,
-            **fields,
-        ),
-        source="/shouwang/intake",
-        campus_id=campus_id,
-        subject=student_ref,
-    )
-
-
 async def test_file_and_case_say_how_each_report_was_learned_of_older_events_read_observed(
     pool: asyncpg.Pool, kafka_bootstrap: str, client: httpx.AsyncClient
 ) -> None:
@@ -134,8 +124,8 @@ async def test_file_and_case_say_how_each_report_was_learned_of_older_events_rea
     reads it."""
     campus_id = f"campus-{uuid.uuid4().hex[:8]}"
     student_ref = f"stu_{uuid.uuid4().hex[:12]}"
-    asked = a_report(campus_id, student_ref, channel=ReportChannel.SELF_REFERRAL)
-    older = a_report(campus_id, student_ref)
+    asked = report_about(campus_id, student_ref, channel=ReportChannel.SELF_REFERRAL)
+    older = report_about(campus_id, student_ref)
     body = json.loads(older.to_bytes())
     del body["data"]["channel"]
 
@@ -174,7 +164,7 @@ async def test_the_file_keeps_a_report_of_every_channel_the_contracts_name(
     without a migration widening it fails here, not as dead letters in production."""
     campus_id = f"campus-{uuid.uuid4().hex[:8]}"
     student_ref = f"stu_{uuid.uuid4().hex[:12]}"
-    reports = [a_report(campus_id, student_ref, channel=c) for c in ReportChannel]
+    reports = [report_about(campus_id, student_ref, channel=c) for c in ReportChannel]
 
     assert await store_batch(pool, reports, files.store_report) == ["stored"] * len(reports)
     async with campus_transaction(pool, campus_id) as conn:
@@ -190,20 +180,7 @@ async def test_reports_screenings_assessments_land_in_the_file_once_and_poison_g
     campus_id = f"campus-{uuid.uuid4().hex[:8]}"
     student_ref = "stu_" + "a" * 32
     now = datetime.now(UTC)
-    report = Envelope.wrap(
-        ReportSubmitted(
-            report_id=str(uuid.uuid4()),
-            student_ref=student_ref,
-            reporter_ref="per_x",
-            reporter_role=Role.FLOOR_LEADER,
-            signals=[Signal.SOCIAL_WITHDRAWAL],
-            observed_at=now,
-            received_at=now,
-        ),
-        source="/shouwang/intake",
-        campus_id=campus_id,
-        subject=student_ref,
-    )
+    report = report_about(campus_id, student_ref)
     census_row = Envelope.wrap(
         ScreeningSubmitted(
             screening_id=str(uuid.uuid4()),
