@@ -12,6 +12,28 @@ from shouwang_notify.adapters.queue import Delivery
 from shouwang_notify.domain.routing import Template
 
 SENT_ON = datetime(2026, 12, 10, tzinfo=UTC)
+DEADLINE = datetime(2026, 12, 10, 7, 0, tzinfo=UTC).isoformat()
+
+
+def alert_context(role: str, owner_role: str, link_id: str | None) -> dict[str, Any]:
+    """What routing puts in a critical alert message's context for `role`: owned by
+    `owner_role`, due at DEADLINE, nothing escalated, vacant or asked besides."""
+    return {
+        "severity": "critical",
+        "role": role,
+        "owner_role": owner_role,
+        "deadline": DEADLINE,
+        "escalated": False,
+        "re_alert": False,
+        "attempt": 0,
+        "incomplete": False,
+        "follow_ups": [],
+        "external": [],
+        "on_duty_phone": None,
+        "owner_vacant": False,
+        "stand_in": None,
+        "link_id": link_id,
+    }
 
 
 def alert_delivery(

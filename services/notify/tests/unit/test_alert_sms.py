@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from notify_deliveries import alert_delivery
+from notify_deliveries import alert_context, alert_delivery
 from notify_sms import gsm7_length, is_gsm7, segments
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language, Role
@@ -38,7 +38,6 @@ DESK = f"{APP}/desk"
 #: A short host name of the same gateway, for SMS links (13 characters).
 SMS_HOST = "https://xl.uni.edu.cn"
 #: December 10th: the longest month and day the templates render.
-DEADLINE = datetime(2026, 12, 10, 7, 0, tzinfo=UTC).isoformat()
 SIGNER = LinkSigner(["k" * 32])
 LINK_ID = "4b1f0d6e-8a57-4c7e-9a43-3f0c2d1e5a77"
 CLAIMS = LinkClaims(LINK_ID, "alert-1", "person-1", "demo", datetime(2026, 12, 10, tzinfo=UTC))
@@ -64,20 +63,7 @@ def sms(
     """The SMS of `template` as the dispatcher composes it, the grade critical (危急: the
     severity labels are all two characters; "Critical" is the longest English one)."""
     context = {
-        "severity": "critical",
-        "role": longest_role(language),
-        "owner_role": LONGEST_IN_SMS,
-        "deadline": DEADLINE,
-        "escalated": False,
-        "re_alert": False,
-        "attempt": 0,
-        "incomplete": False,
-        "follow_ups": [],
-        "external": [],
-        "on_duty_phone": None,
-        "owner_vacant": False,
-        "stand_in": None,
-        "link_id": LINK_ID if link else None,
+        **alert_context(longest_role(language), LONGEST_IN_SMS, LINK_ID if link else None),
         **more,
     }
     delivery = alert_delivery(Channel.SMS, template, context, language, Role.COUNSELING_CENTER)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from notify_deliveries import alert_delivery
+from notify_deliveries import DEADLINE, alert_context, alert_delivery
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language, Role
 from shouwang_notify.adapters.channels import Outgoing
@@ -32,7 +32,6 @@ from shouwang_notify.service_layer.messages import Addresses, Composer
 
 APP = "https://xinli.example-university.edu.cn"
 DESK = f"{APP}/desk"
-DEADLINE = datetime(2026, 12, 10, 7, 0, tzinfo=UTC).isoformat()
 SIGNER = LinkSigner(["k" * 32])
 LINK_ID = "4b1f0d6e-8a57-4c7e-9a43-3f0c2d1e5a77"
 CODE = "W7K3M9P2QR"
@@ -52,22 +51,7 @@ FOUND = Addresses(
 COMPOSER = Composer(Templates(ZoneInfo("Asia/Shanghai"), DESK), SIGNER, APP)
 TOKEN = SIGNER.sign(CLAIMS)
 
-_ALERT = {
-    "severity": "critical",
-    "role": Role.RESIDENCE_COUNSELOR.value,
-    "owner_role": Role.RESIDENCE_COUNSELOR.value,
-    "deadline": DEADLINE,
-    "escalated": False,
-    "re_alert": False,
-    "attempt": 0,
-    "incomplete": False,
-    "follow_ups": [],
-    "external": [],
-    "on_duty_phone": None,
-    "owner_vacant": False,
-    "stand_in": None,
-    "link_id": LINK_ID,
-}
+_ALERT = alert_context(Role.RESIDENCE_COUNSELOR.value, Role.RESIDENCE_COUNSELOR.value, LINK_ID)
 _BURST = {
     "role": Role.RESIDENCE_COUNSELOR.value,
     "grades": [{"severity": "critical", "count": 1}],
