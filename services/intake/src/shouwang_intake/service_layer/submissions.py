@@ -58,13 +58,6 @@ class SubmissionRefused(Exception):
         self.field = field
 
 
-# `ReportChannel.reportable_by`, asked once per pair at import: it builds the set of every role
-# on each call (1.6 µs), and every report asks.
-_NOT_REPORTABLE = frozenset(
-    (channel, role) for channel in ReportChannel for role in Role if not channel.reportable_by(role)
-)
-
-
 def channel_not_for_role(channel: ReportChannel, role: Role) -> SubmissionRefused:
     """A report saying it was learned of in a way its reporter's role cannot have learned of
     it (`ReportChannel.reportable_by`: a family calls staff, not a dorm-room leader; only
@@ -116,7 +109,7 @@ class Submissions:
                 "observed_at",
                 detail_en="observed_at must not be in the future",
             )
-        if (report.channel, principal.role) in _NOT_REPORTABLE:
+        if not report.channel.reportable_by(principal.role):
             raise channel_not_for_role(report.channel, principal.role)
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
