@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import string
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,10 +9,11 @@ from typing import cast
 
 import pytest
 from shouwang_contracts.vocabulary import Severity
+from shouwang_devstack import welcome
 from shouwang_devstack._proc import DevstackError
-from shouwang_devstack.stack import Stack
+from shouwang_devstack.stack import GATEWAY, Stack
 from shouwang_devstack.term import main
-from shouwang_devstack.welcome import sign_in_lines, where_everything_is
+from shouwang_devstack.welcome import where_everything_is
 from shouwang_devstack.words import catalogue, in_sentence, language, text, value_label
 
 
@@ -96,27 +96,24 @@ def test_the_map_speaks_the_language_and_keeps_urls_paths_and_commands(
     assert "`make demo`" in shown
 
 
-@pytest.mark.parametrize(
-    ("lang", "line"),
-    [
-        (
-            "",
-            "演示账号  校区 demo  用户名 T3001       密码 pw-1  （心理健康教育与咨询中心，counseling_center）",
-        ),
-        (
-            "en",
-            "demo account  campus=demo  username=T3001       password=pw-1"
-            "  (Counseling center, counseling_center)",
-        ),
-    ],
-)
-def test_the_demosign_in_lines_speak_the_language_and_keep_what_is_typed(
-    lang: str, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_demo_sign_ins_are_the_gateways_own_lines_in_the_language_up_speaks(
+    lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The gateway's accounts CLI words each sign-in (its tests hold both languages); `up`
+    passes it its language and prints what it printed, not a second rendering of its file."""
     monkeypatch.setenv("SHOUWANG_LANG", lang)
-    accounts = tmp_path / "demo-accounts.json"
-    entry = {"campus_id": "demo", "username": "T3001", "password": "pw-1"}
-    entry |= {"role": "counseling_center", "role_label": "心理健康教育与咨询中心"}
-    accounts.write_text(json.dumps([entry], ensure_ascii=False), "utf-8")
-    assert sign_in_lines(accounts) == [line]
-    assert sign_in_lines(tmp_path / "missing.json") == []  # then the gateway's own lines show
+    asked: dict[str, str] = {}
+
+    def run(command: list[str], *, env: dict[str, str], **_: object) -> SimpleNamespace:
+        asked.update(env)
+        return SimpleNamespace(returncode=0, stdout="line one\nline two\n", stderr="")
+
+    monkeypatch.setattr(welcome.subprocess, "run", run)
+    gateway = SimpleNamespace(
+        name=GATEWAY, full_env=lambda: {"SHOUWANG_LANG": "fr"}, base_url="http://127.0.0.1:1"
+    )
+    welcome.seed_demo_accounts(cast(Stack, SimpleNamespace(services=[gateway], data=tmp_path)))
+    assert asked["SHOUWANG_LANG"] == lang
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[-2:] == ["[devstack] line one", "[devstack] line two"]

@@ -7,12 +7,11 @@ prints what a newcomer needs to find their way around the running platform.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.vocabulary import LANGUAGE_ENV
 
 from . import demo
 from .console import say
@@ -72,9 +71,10 @@ def seed_demo_accounts(stack: Stack) -> None:
         return
     command = [*_console_script("shouwang-gateway-accounts"), "seed-demo"]
     command += ["--passwords-json", str(stack.data / DEMO_ACCOUNTS_FILE)]
+    # The gateway's CLI prints each sign-in in the language `up` speaks (SHOUWANG_LANG).
     done = subprocess.run(
         command,
-        env=gateway.full_env(),
+        env={**gateway.full_env(), LANGUAGE_ENV: language()},
         capture_output=True,
         text=True,
         timeout=120,
@@ -84,30 +84,8 @@ def seed_demo_accounts(stack: Stack) -> None:
         say(text("accounts_failed", detail=done.stderr.strip()[-300:]))
         return
     say(text("web_app", url=gateway.base_url))
-    for line in sign_in_lines(stack.data / DEMO_ACCOUNTS_FILE) or done.stdout.splitlines():
+    for line in done.stdout.splitlines():
         say(line)
-
-
-def sign_in_lines(path: Path) -> list[str]:
-    """One line per demo sign-in, in the chosen language, from the file the gateway wrote;
-    nothing when it cannot be read (the gateway's own lines are printed instead)."""
-    lang = language()
-    try:
-        issued = json.loads(path.read_text("utf-8"))
-        return [
-            text(
-                "sign_in",
-                lang,
-                campus=entry["campus_id"],
-                username=entry["username"],
-                password=entry["password"],
-                role_label=Role(entry["role"]).label(lang),
-                role=entry["role"],
-            )
-            for entry in issued
-        ]
-    except (OSError, ValueError, TypeError, KeyError):
-        return []
 
 
 def _console_script(name: str) -> list[str]:

@@ -69,11 +69,6 @@ _TEXT: dict[str, tuple[str, str]] = {
         "网页端：{url}（演示校区 `demo`；本地密码，切勿用于生产环境）",
         "web app: {url}  (demo campus `demo`; local passwords, never for production)",
     ),
-    "sign_in": (
-        "演示账号  校区 {campus}  用户名 {username:<10}  密码 {password}  （{role_label}，{role}）",
-        "demo account  campus={campus}  username={username:<10}  password={password}"
-        "  ({role_label}, {role})",
-    ),
     "accounts_failed": ("演示账号：未创建（{detail}）", "demo accounts: not created ({detail})"),
     # `make demo`: the term
     "demo_description": (
