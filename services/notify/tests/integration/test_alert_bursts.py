@@ -199,7 +199,7 @@ async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: Wor
     mails = [m for m in world.smtp.messages if "t3001@example.com" in m.to]
     assert len(mails) == 2
     bundle = mails[1]
-    assert "1 more alerts (1 severe)" in bundle.subject
+    assert "1 more alert (1 severe): act on it" in bundle.subject
     lines = re.findall(r"^\d+\. .*$", bundle.text, flags=re.MULTILINE)
     assert len(lines) == 1
     assert "escalated to you" in lines[0]
