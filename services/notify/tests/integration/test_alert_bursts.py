@@ -215,3 +215,41 @@ async def test_an_alert_raised_and_escalated_in_one_burst_is_one_line(world: Wor
     )
     assert {d["channel"] for d in to_owner} == {"email"}
 
+
+async def test_a_burst_to_someone_on_dingtalk_is_one_post_at_once_and_one_bundle(
+    world: World,
+) -> None:
+    """The counseling center (T3001) prefers DingTalk. Its robot was not a channel that
+    coalesces: a census's three severe alerts were three posts in the group, each @-mentioning
+    the same person (and at the robot's 20 a minute, a census's later alerts waited minutes).
+    Now DingTalk is read like WeCom: the first at once, the rest in one post."""
+    staff = staff_file(
+        (
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,短信,,",
+            "T3001,测试咨询中心甲,13800000004,t3001@example.com,wx_t3001,dd_t3001,钉钉,,",
+        )
+    )
+    await load_samples(world.pool, world.cipher, world.pseudonyms, staff=staff)
+    start = began()
+    alerts = await world.burst([Severity.SEVERE] * 3, start)
+    await drain(world.send)
+
+    def posts() -> list[str]:
+        return [
+            r.body["text"]["content"]
+            for r in world.http.at("/robot/send")
+            if r.body["at"]["atMobiles"] == [CENTER_PHONE]
+        ]
+
+    assert len(posts()) == 1
+    assert await world.flush(start + WINDOW) == 2  # the center's and the on-duty line's
+    await drain(world.send)
+    first, bundle = posts()
+    assert "重度预警" in first
+    assert "又有 2 条预警（重度 2 条）" in bundle
+    to_center = [
+        d
+        for d in await world.delivered()
+        if d["recipient_kind"] == "staff" and d["channel"] == "dingtalk" and d["alert_id"]
+    ]
+    assert sorted(d["alert_id"] for d in to_center) == sorted(a.alert_id for a in alerts)
