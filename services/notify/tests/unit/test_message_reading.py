@@ -163,3 +163,19 @@ def test_no_english_or_id_is_left_in_a_chinese_message(template: Template, vacan
     for text in (message.subject, message.body, message.short):
         left = _LATIN_ALLOWED.sub("", text)
         assert not re.search(r"[A-Za-z]{2,}|\{|\}", left), text
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", [Template.ALERT, Template.ALERT_INFORMED])
+def test_a_message_with_a_link_says_where_to_go_when_the_link_fails(
+    template: Template, language: str
+) -> None:
+    """An e-mail with a confirmation link named no other way in: a link that did not open
+    (a mail filter's rewrite, a short host blocked on the campus network) or had expired left
+    its reader at 2 a.m. with nothing to try. The body names the desk after the link."""
+    message = TEMPLATES.message(template, language, ALERT)  # type: ignore[arg-type]
+    link_at = message.body.index(ALERT["link"])
+    assert message.body.index(DESK, link_at) > link_at
+    assert ("打不开或已失效" if language == "zh-CN" else "does not open or has expired") in (
+        message.body
+    )
