@@ -34,6 +34,7 @@ from shouwang_servicekit.app import service_app
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from notify_api import API_SECRET
+from notify_bursts import World, burst_world
 from notify_delivery import DINGTALK_SECRET
 from notify_handlers import handlers_notify
 from notify_processes import Campus
@@ -172,3 +173,17 @@ async def notify_api(notify: Notify) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
             yield client
+
+
+@pytest.fixture
+async def world(
+    notify_pool: asyncpg.Pool,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    smtp_sink: SmtpSink,
+    http_sink: HttpSink,
+    http_client: httpx.AsyncClient,
+) -> World:
+    """The alert-burst tests' world (`notify_bursts.py`): the database, the receivers and a
+    dispatcher sending to them."""
+    return burst_world(notify_pool, cipher, pseudonyms, smtp_sink, http_sink, http_client)

@@ -6,11 +6,13 @@ import base64
 import hashlib
 import hmac
 import json
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_notify.adapters.channels import (
+    WECOM_TEXT_BYTES,
     ChannelFailure,
     DingTalkRobot,
     JsonWebhook,
@@ -19,6 +21,8 @@ from shouwang_notify.adapters.channels import (
     WeComRobot,
 )
 from shouwang_notify.adapters.smtp import SmtpEmail, SmtpSettings
+from shouwang_notify.adapters.templates import Templates
+from shouwang_notify.domain.routing import Template
 
 MESSAGE = Outgoing(Channel.SMS, "13800000001", "主题", "正文", "短信")
 
@@ -184,3 +188,44 @@ async def test_email_to_a_closed_port_fails_without_leaking_the_address() -> Non
     assert "x@y.cn" not in str(failure.value)
     assert failure.value.code == "unreachable"
     assert not failure.value.permanent
+
+
+async def test_a_wecom_bundle_of_a_census_fits_the_robots_2048_bytes() -> None:
+    """WeCom refuses a text over 2048 bytes: a bundle of 30 alerts for the counseling center
+    failed five times and went on SMS. Its later lines are cut now; the subject, the first
+    lines, the desk's list (which holds them all) and "请勿转发" stay."""
+    desk = "https://xinli.example-university.edu.cn/desk"
+    item = {
+        "alert_id": "a1b2c3d4e5",
+        "severity": "severe",
+        "owner_role": "counseling_center",
+        "deadline": "2026-12-07T16:30:00+00:00",
+        "escalated": False,
+        "re_alert": False,
+        "link": None,
+    }
+    context = {
+        "role": "counseling_center",
+        "count": 30,
+        "grades": [{"severity": "severe", "count": 30}],
+        "items": [item] * 30,
+    }
+    rendered = Templates(ZoneInfo("Asia/Shanghai"), desk).message(
+        Template.ALERTS_BURST, "zh-CN", context
+    )
+    assert len(f"{rendered.subject}\n{rendered.body}".encode()) > WECOM_TEXT_BYTES
+    http, seen = client(200)
+    message = Outgoing(Channel.WECOM, "wx_t3001", rendered.subject, rendered.body, "")
+    await WeComRobot(http, "http://wecom", "key").send(message)
+    content = json.loads(seen[0].content)["text"]["content"]
+    assert len(content.encode()) <= WECOM_TEXT_BYTES
+    assert content.startswith(rendered.subject)
+    assert "1. 重度预警" in content
+    assert "\n……\n\n" in content
+    assert content.endswith(f"待处置清单：{desk}/awaiting\n\n本消息不含学生身份信息。请勿转发。")
+    # A message that fits goes whole.
+    short = Outgoing(Channel.WECOM, "wx_t3001", "主题", "正文\n\n本消息不含学生身份信息。", "")
+    await WeComRobot(http, "http://wecom", "key").send(short)
+    assert (
+        json.loads(seen[1].content)["text"]["content"] == "主题\n正文\n\n本消息不含学生身份信息。"
+    )

@@ -123,3 +123,13 @@ def test_a_message_the_person_alone_reads_keeps_its_link(
         assert f"{APP}/ack/{TOKEN}" in message.body
     elif template is not Template.ALERTS_BURST:  # a burst's SMS names only the desk
         assert f"{APP}/ack/s/{CODE}" in message.short
+
+
+@pytest.mark.parametrize("template", [Template.ALERT, Template.ALERT_INFORMED])
+def test_an_english_readers_link_opens_its_page_in_english(template: Template) -> None:
+    """The link's page followed the phone's language: a colleague who reads English, on a
+    phone set to Chinese, got the confirmation page in Chinese after an English e-mail."""
+    en = compose(Channel.EMAIL, template, _ALERT, "en")
+    assert f"{APP}/ack/{TOKEN}?lang=en" in en.body
+    zh = compose(Channel.EMAIL, template, _ALERT, "zh-CN")
+    assert f"{APP}/ack/{TOKEN}\n" in zh.body  # zh-CN, the default, asks for nothing

@@ -201,3 +201,44 @@ def test_above_the_last_rung_the_on_duty_line_stands_in_at_once() -> None:
 def test_consent_recorded_on_a_severe_case_reaches_the_family() -> None:
     assert family_intent_on_consent("stu_x", Severity.SEVERE, CONSENTED) is not None
     assert family_intent_on_consent("stu_x", Severity.MODERATE, CONSENTED) is None
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_every_critical_re_alert_past_the_top_reaches_the_owner_and_the_on_duty_line_at_once(
+    attempt: int,
+) -> None:
+    """DESIGN, escalation ladder: past the top rung a critical alert re-alerts every 15 min,
+    with the campus on-duty contact, until someone acknowledges it. Each re-alert (a new
+    event, triage numbering the attempt) reaches the owner and the on-duty line at once,
+    quiet hours or not, whether or not triage asked for the on-duty line, and never the
+    family (told once, when it was raised)."""
+    re_alert = notice(
+        Severity.CRITICAL,
+        event_id=f"evt-re-{attempt}",
+        event_type="shouwang.alert.escalated",
+        owner_role=Role.COLLEGE_LEADER,
+        escalation_level=3,
+        attempt=attempt,
+        on_duty=False,
+        occurred_at=NOW + timedelta(minutes=15 * attempt),
+    )
+    routing = route_alert(re_alert, STAFF, CONSENTED)
+    asked = {(i.kind, i.recipient_ref, i.timing) for i in routing.intents}
+    assert (RecipientKind.STAFF, "per_leader", Timing.NOW) in asked
+    assert (RecipientKind.ON_DUTY, ON_DUTY_REF, Timing.NOW) in asked
+    assert not routing.family
+    assert all(i.kind is not RecipientKind.FAMILY for i in routing.intents)
+
+
+@pytest.mark.parametrize(
+    "consent", [ConsentState.GIVEN, ConsentState.OVERRIDDEN], ids=["consent", "override"]
+)
+def test_a_mild_or_moderate_alert_never_reaches_the_family_even_with_consent(
+    consent: ConsentState,
+) -> None:
+    """DESIGN: families hear of severe and critical cases only, never mild."""
+    gate = FamilyGate(case_id="case-1", consent=consent)
+    for grade in (Severity.MILD, Severity.MODERATE):
+        routing = route_alert(notice(grade), STAFF, gate)
+        assert not routing.family
+        assert all(i.kind is not RecipientKind.FAMILY for i in routing.intents)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -85,8 +85,13 @@ class Templates:
         if "follow_ups" in values:
             values["follow_ups"] = [self._task(f, language) for f in values["follow_ups"] or []]
         items = []
+        # The parties a bundle's alerts ask the on-duty line to call, each named once.
+        parties: dict[str, None] = {}
         for item in values.get("items") or []:
             item = dict(item)
+            if "external" in item:
+                parties.update(dict.fromkeys(item["external"] or []))
+                item["external"] = _externals(item["external"] or [], language)
             if item.get("severity"):
                 item["severity"] = Severity(item["severity"]).label(language)
             for key in ("owner_role", "stand_in"):
@@ -103,6 +108,7 @@ class Templates:
             ]
         if "items" in values:
             values["items"] = items
+            values["items_external"] = _externals(list(parties), language)
             values.setdefault("count", len(items))
         return values
 
@@ -117,15 +123,25 @@ class Templates:
 
     def when(self, moment: str | datetime, language: Language, *, compact: bool = False) -> str:
         """A time in campus time. `compact` (an SMS, in zh-CN) names the day of the month
-        alone, as notices do ("10日15:00前"): an alert's deadline is hours away."""
+        alone, as notices do ("10日15:00前"): an alert's deadline is hours away.
+
+        A deadline at midnight is the end of the day before, as notices write it ("12月7日
+        24:00", "07 Dec 24:00"): "12月8日 00:00前", read at 2 a.m. on the 7th, was taken for
+        the night after, a day late. The month is spelled here, not by the process's locale
+        (`%b` is "12月" under a zh_CN one)."""
         at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
         local = at.astimezone(self._zone)
+        clock = f"{local:%H:%M}"
+        if (local.hour, local.minute) == (0, 0):
+            local, clock = local - timedelta(days=1), "24:00"
         if language == "zh-CN" and compact:
-            return f"{local.day}日{local:%H:%M}"
+            return f"{local.day}日{clock}"
         if language == "zh-CN":
-            return f"{local.month}月{local.day}日 {local:%H:%M}"
-        return f"{local:%d %b %H:%M}"
+            return f"{local.month}月{local.day}日 {clock}"
+        return f"{local.day:02d} {_MONTHS[local.month - 1]} {clock}"
 
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: Role labels too long for a one-segment SMS, and the short form people use for them.
 _SMS_ROLE_LABELS = {
@@ -145,7 +161,9 @@ _LEGACY_EXTERNAL_LABELS = {
 def _external_label(party: str, language: Language) -> str:
     """The contract's words for a party; an id nobody named stays the id, never nothing."""
     with contextlib.suppress(ValueError):
-        return ExternalParty(party).label(language)
+        label = ExternalParty(party).label(language)
+        # The contract's English labels are capitalised; a message lists them mid-sentence.
+        return label if language == "zh-CN" else label[:1].lower() + label[1:]
     zh, en = _LEGACY_EXTERNAL_LABELS.get(party, (party, party))
     return zh if language == "zh-CN" else en
 

@@ -19,6 +19,12 @@ its latest state (the escalation's grade, rung and deadline); both events are st
 as delivered through the bundle. The duty system's webhook is not coalesced: it wants each
 alert. But when it fails, its fallbacks to the on-duty line's phone are first sends like any
 other: the first goes at once, the rest of the window's in one bundle.
+
+A fallback from a channel that coalesces (SMS refused, so e-mail) is not held again: that
+channel already let through at most one message per grade and window alone plus the window's
+bundle, and each of those falls back alone. Holding the lone one again would only delay the
+alert that went first by one more window, after its retries; the bundle's fallback carries its
+alerts as they are. Only the webhook lets a census's alerts through one by one.
 """
 
 from __future__ import annotations
@@ -37,8 +43,10 @@ from ..adapters import informed, queue
 from ..domain.routing import Template
 from .policy import PRIORITY, NotifyPolicy
 
-#: Channels a person reads: a burst on these goes as one message.
-HUMAN_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.WECOM})
+#: Channels a person reads: a burst on these goes as one message. The robots' too: a
+#: counselor who prefers DingTalk got a census's alerts as one post each, at the robot's
+#: 20 a minute, and each post refused fell back to an SMS of its own.
+HUMAN_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.WECOM, Channel.DINGTALK})
 #: The messages that ask for action on an alert (the owner's, the on-duty line's).
 _COALESCED = frozenset({Template.ALERT.value, Template.ON_DUTY.value})
 KIND = "alerts"

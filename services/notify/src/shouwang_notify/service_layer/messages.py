@@ -111,22 +111,25 @@ class Composer:
         if d.channel is Channel.PHONE_CALL:
             return Unsendable.CALL_TASK
         private = carries_link(d.channel)
-        context = self._linked(d.context, found, private=private)
+        language: Language = "en" if d.language == "en" else "zh-CN"
+        context = self._linked(d.context, found, language, private=private)
         if "items" in context:
             # A bundle of alerts: each line has its own confirmation link.
             context["items"] = [
-                self._linked(item, found, private=private) for item in context["items"]
+                self._linked(item, found, language, private=private) for item in context["items"]
             ]
-        language: Language = "en" if d.language == "en" else "zh-CN"
         rendered = self.templates.message(Template(d.template), language, context)
         return Outgoing(d.channel, address, rendered.subject, rendered.body, rendered.short)
 
     def _linked(
-        self, values: dict[str, Any], found: Addresses, *, private: bool = True
+        self, values: dict[str, Any], found: Addresses, language: Language, *, private: bool = True
     ) -> dict[str, Any]:
         """`values` with its link id turned into the signed link and the SMS short link; on a
         channel a group reads (`private` false), none: `confirm_in_app` says the person may
-        confirm, after signing in."""
+        confirm, after signing in. An English reader's link opens its pages in English (a
+        phone set to Chinese asked for them in Chinese); zh-CN, the default, needs nothing.
+        The SMS's short link has no room for it (an English SMS is then two segments): its
+        page follows the phone's language."""
         context = dict(values)
         link_id = context.pop("link_id", None)
         context["link"] = context["short_link"] = None
@@ -135,7 +138,8 @@ class Composer:
         if signable is not None and private:
             claims, code = signable
             base = self.public_base_url.rstrip("/")
-            context["link"] = f"{base}/ack/{self.signer.sign(claims)}"
+            asked = "?lang=en" if language == "en" else ""
+            context["link"] = f"{base}/ack/{self.signer.sign(claims)}{asked}"
             short_base = (self.sms_base_url or base).rstrip("/")
             context["short_link"] = f"{short_base}/ack/s/{code}"
         return context

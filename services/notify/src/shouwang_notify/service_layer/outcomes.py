@@ -234,9 +234,10 @@ class Outcomes:
         if fallback is not None:
             # A bundle's fallback keeps its source event id: it carries the same alerts.
             again = d.fallback(fallback, now)
-            # The duty webhook's fallbacks are the on-duty line's first messages on a phone:
-            # a burst of failed webhooks is one message at once and one bundle, not one each.
-            held = d.channel is Channel.WEBHOOK and await bursts.hold_bursts(
+            # A channel that does not coalesce (the duty webhook) lets a burst through one by
+            # one: its fallbacks are first messages on a phone, one at once and one bundle.
+            # A coalescing channel's fallbacks are few already (`bursts`' docstring).
+            held = d.channel not in bursts.HUMAN_CHANNELS and await bursts.hold_bursts(
                 conn, self.policy, [again], now
             )
             if not held:
