@@ -288,6 +288,20 @@ def test_missing_contact_with_any_risk_sign_is_always_critical(
     assert level(replace(graded, reports=(*graded.reports, missing))) is Level.CRITICAL
 
 
+@settings(max_examples=300)
+@given(screenings(max_hours=24 * 13))
+def test_a_blank_grades_as_the_scale_s_lowest_answer_would_never_lower(
+    sheet: ScreeningEvidence,
+) -> None:
+    """Partial sheets are graded on what they do say: the answered items' total is a floor of
+    the whole one, so a sheet with blanks grades exactly as the same sheet with every blank
+    answered at the scale's minimum (the least the student could have meant), no lower."""
+    answered = replace(sheet, unanswered=frozenset())
+    assert level(Situation(now=NOW, screenings=(sheet,))) == level(
+        Situation(now=NOW, screenings=(answered,))
+    )
+
+
 @settings(max_examples=200)
 @given(situations)
 def test_the_same_inputs_always_give_the_same_grade_and_reasons(situation: Situation) -> None:

@@ -258,4 +258,8 @@ async def test_an_incomplete_sheet_is_flagged_on_the_assessment_and_the_alert() 
     assert assessment["data"]["incomplete_sheet"] is True
     assert alert["data"]["incomplete_sheet"] is True
     assert alert["data"]["severity"] == "severe"
-    assert [r["rule_id"] for r in assessment["data"]["reasons"]] == ["phq9.item9.frequent"]
+    # the answered items make 10 whatever item 3 says: a floor the blank can only raise
+    assert [r["rule_id"] for r in assessment["data"]["reasons"]] == [
+        "phq9.item9.frequent",
+        "phq9.total.moderate",
+    ]
