@@ -275,6 +275,20 @@ def test_a_campus_may_not_switch_off_the_memory_of_a_closed_crisis(
     assert f"north.history.{field}:" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "field"), [({"raise_by": 0}, "raise_by"), ({"ceiling": "mild"}, "ceiling")]
+)
+def test_a_campus_may_not_switch_off_corroboration(
+    tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    path = _campus_file(tmp_path, {"corroboration": change})
+    with pytest.raises(PolicyRefused, match=r"\[rule corroboration.kept\]") as refused:
+        load_policy(campus_file=path)
+    assert f"north.corroboration.{field}:" in str(refused.value)
+    more = _campus_file(tmp_path, {"corroboration": {"min_reporters": 3}})
+    assert load_policy(campus_file=more).for_campus("north").corroboration.min_reporters == 3
+
+
 def test_a_campus_may_remember_closed_cases_longer(tmp_path: Path) -> None:
     path = _campus_file(tmp_path, {"history": {"within": "365d"}})
     assert load_policy(campus_file=path).for_campus("north").history.within == timedelta(days=365)

@@ -3,7 +3,7 @@
 A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
 alert, a graver grade waits longer than a milder one, a severe or critical alert goes quiet
 at the top of the ladder (a critical one re-alerts at least every 15 minutes), or a recently
-closed case stops raising new grades. Each refusal names the file, where in it, and the rule it breaks.
+closed case or corroboration stops raising new grades. Each refusal names the file, where in it, and the rule it breaks.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _ordered(campus, source, where)
     _never_quiet(campus, source, where)
     _history_kept(campus, source, where)
+    _corroboration_kept(campus, source, where)
     rules: list[tuple[str, Level, RuleEffects]] = [
         (r.id, r.severity, r.effects) for r in policy.signal_rules
     ]
@@ -182,6 +183,24 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"alert nobody acknowledged comes back at least every {shown(CRITICAL_REALERT)}, "
             "with the campus's on-duty contact (DESIGN, escalation ladder)",
         )
+
+
+def _corroboration_kept(campus: CampusSettings, source: str, where: str) -> None:
+    """A campus may ask for more reporters, never switch corroboration off: independent
+    reporters of one concern raise the level (DESIGN), up to severe (the model refuses more)."""
+    rule = campus.corroboration
+    for field, kept, problem in (
+        ("raise_by", rule.raise_by >= 1, "must raise the grade by one level"),
+        ("ceiling", rule.ceiling >= Level.SEVERE, "must let corroboration reach severe"),
+    ):
+        if not kept:
+            raise PolicyRefused(
+                source,
+                f"{where}.corroboration.{field}",
+                "corroboration.kept",
+                f"{problem}: independent reporters of one concern raise the level (never to "
+                "critical by accumulation alone)",
+            )
 
 
 def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
