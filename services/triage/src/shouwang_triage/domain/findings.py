@@ -52,6 +52,9 @@ class Finding:
     order: tuple[str, int]  # (rule kind, position in the policy file): bands keep the last
     report_ids: frozenset[str] = frozenset()
     screening_id: str | None = None
+    # A signal rule completed by a screening's suicide item (a family that includes them)
+    # rests on those sheets too.
+    sheet_ids: frozenset[str] = frozenset()
     held_by: str | None = None  # an earlier sheet that holds this finding up
     incomplete: bool = False
     suicidality: bool = False  # fired on a suicide item of a screening
@@ -69,8 +72,8 @@ class Finding:
     def rests_on(self) -> frozenset[str]:
         """The reports and the screening sheet this finding rests on."""
         if self.screening_id is None:
-            return self.report_ids
-        return self.report_ids | {self.screening_id}
+            return self.report_ids | self.sheet_ids
+        return self.report_ids | self.sheet_ids | {self.screening_id}
 
 
 def keep_deciding(findings: Iterable[Finding]) -> list[Finding]:
@@ -241,15 +244,16 @@ def signal_findings(
     reports: Sequence[ReportEvidence],
     since: datetime,
     now: datetime,
-    sheets_suicidal: bool,
+    suicidal_sheets: frozenset[str],
 ) -> list[Finding]:
     """Signal rules applied to the reports: in the window, or observed within a rule's
-    look-back. Signals of different reports combine; `sheets_suicidal` adds the families
-    that include suicide items (a screening's suicide item fired). A report's channel is a
-    token too (`channel:self_referral`), present while that report is in the pool."""
+    look-back. Signals of different reports combine; `suicidal_sheets` (the sheets on which a
+    screening's suicide item fired) add the families that include suicide items, and a rule
+    that reads such a family rests on those sheets too. A report's channel is a token too
+    (`channel:self_referral`), present while that report is in the pool."""
     from_sheets = (
         {FAMILY_TOKEN + f.name for f in policy.families.values() if f.includes_suicide_items}
-        if sheets_suicidal
+        if suicidal_sheets
         else set()
     )
     # One pool of reports per look-back (the window, 90 days of observation, ...), each with
@@ -283,6 +287,7 @@ def signal_findings(
                 report_ids=frozenset(
                     r.report_id for r, t in pools[look_back] if not t.isdisjoint(wanted)
                 ),
+                sheet_ids=suicidal_sheets if not from_sheets.isdisjoint(wanted) else frozenset(),
             )
         )
     return found
