@@ -100,6 +100,33 @@ async def test_the_students_evidence_and_grade_up_to_the_erasure_go_and_nothing_
         await conn.close()
 
 
+async def test_a_grade_made_in_the_gap_from_erased_and_newer_evidence_does_not_outlive_the_erasure(
+    service_database: Any,
+) -> None:
+    """The cases consumer behind: a grade made after the erasure's time, before triage applied
+    it, from a sheet received before it and a report received after. Its reasons may quote the
+    erased sheet, so it goes with it; it was once kept until the student's next input, which
+    may never come. A grade made on newer evidence alone, after the erasure was applied, stays
+    when the erasure is delivered again."""
+    conn = await asyncpg.connect(await service_database("triage"))
+    try:
+        await _evidence(conn, "before", "stu_1", AT - timedelta(days=3))
+        await _evidence(conn, "after", "stu_1", AT + timedelta(seconds=1))
+        await _grade(conn, "stu_1", AT + timedelta(seconds=2))  # from both, before the erasure
+
+        async with conn.transaction():
+            erased = await erase_student(conn, "c1", "stu_1", AT)
+        assert (erased.evidence, erased.grades) == (1, 1)
+
+        await _grade(conn, "stu_1", AT + timedelta(seconds=3))  # on "after" alone, honouring it
+        async with conn.transaction():
+            again = await erase_student(conn, "c1", "stu_1", AT)  # redelivered
+        assert (again.evidence, again.grades) == (0, 0)
+        assert await conn.fetchval("SELECT count(*) FROM grades") == 1
+    finally:
+        await conn.close()
+
+
 async def test_a_grade_made_after_the_erasure_but_before_triage_applied_it_goes_with_its_evidence(
     lanes: Lanes,
 ) -> None:

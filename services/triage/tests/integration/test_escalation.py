@@ -74,7 +74,7 @@ async def test_a_higher_grade_upgrades_the_open_alert_and_a_lower_one_keeps_it(
     async with Watcher(kafka_bootstrap) as watcher:
         await publish(kafka_bootstrap, report("demo", student, ["sleep_disturbance"]))
         await watcher.wait_for(lambda ev: len(of_type(ev, student, RAISED)) == 1)
-        await publish(kafka_bootstrap, report("demo", student, ["giving_away_possessions"]))
+        await publish(kafka_bootstrap, report("demo", student, ["self_harm_talk", "hopelessness"]))
         await watcher.wait_for(lambda ev: len(of_type(ev, student, RAISED)) == 2)
         await publish(kafka_bootstrap, report("demo", student, ["dorm_conflict"]))
         await watcher.wait_for(

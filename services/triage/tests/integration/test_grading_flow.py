@@ -43,7 +43,11 @@ async def test_reports_become_assessments_and_alerts_on_the_right_rung(
 
     [assessment] = of_type(watcher.events, critical, GRADED)
     assert assessment["data"]["severity"] == "critical"
-    assert assessment["data"]["reasons"][0]["rule_id"] == "redflag.suicide_plan"
+    critical_reasons = [
+        r["rule_id"] for r in assessment["data"]["reasons"] if r["severity"] == "critical"
+    ]
+    # the plan and, since policy 2026.12-4, the possessions given away (preparation, C-SSRS Q6)
+    assert critical_reasons == ["redflag.giving_away_possessions.recent", "redflag.suicide_plan"]
     assert assessment["data"]["policy_version"]
     [alert] = of_type(events, critical, RAISED)
     data = alert["data"]
@@ -100,7 +104,7 @@ async def test_grade_reads_are_scoped_and_none_goes_unaudited_refusals_included(
 
         english = await client.get(url, headers={**in_scope, "Accept-Language": "en"})
         assert english.json()["severity_label"] == "Severe"
-        assert english.json()["reasons"][0]["text"].startswith("Talk of self-harm")
+        assert english.json()["reasons"][0]["text"].startswith("Thoughts of self-harm")
 
         center = await client.get(url, headers=bearer(Role.COUNSELING_CENTER))
         assert center.status_code == 200

@@ -130,7 +130,8 @@ async def test_screenings_and_census_rows_are_graded(
 # Each student number of the partial-rows fixture: the alert its row must raise, and whether
 # the grade rests on an incomplete sheet.
 PARTIAL_ALERTS = {
-    "2024090001": ("severe", True),  # PHQ-9 item 9 = 3, item 3 blank: no total, no critical
+    # PHQ-9 item 9 = 3, item 3 blank: the answered items make 21, so the total is at least 21
+    "2024090001": ("critical", True),
     "2024090002": ("critical", False),  # C-SSRS Q5, recency "无" with Q6 no
     "2024090003": ("critical", False),  # Q5 and Q6 "3个月内"
     "2024090004": ("critical", False),  # Q6 "近三个月"
@@ -194,8 +195,11 @@ async def test_a_census_file_with_partial_rows_raises_the_red_flag_alerts_end_to
             assert alert["data"]["notify_on_duty"] is True
             assert "emergency_services" in alert["data"]["inform_external"]
     [blank_item] = of_type(watcher.events, refs["2024090001"], GRADED)
-    assert [r["rule_id"] for r in blank_item["data"]["reasons"]] == ["phq9.item9.frequent"]
-    assert "第3题未作答，未计算总分" in blank_item["data"]["reasons"][0]["text_zh"]
+    assert [r["rule_id"] for r in blank_item["data"]["reasons"]] == [
+        "phq9.item9.daily_with_severe_total",
+        "phq9.total.severe",
+    ]
+    assert "第3题未作答，按已答题目计分" in blank_item["data"]["reasons"][0]["text_zh"]
     [moderate] = of_type(watcher.events, refs["2024090009"], RAISED)
     assert [t["task"] for t in moderate["data"]["follow_up_tasks"]] == ["cssrs_screen"]
     assert of_type(watcher.events, refs[PARTIAL_CALM], RAISED) == []

@@ -31,6 +31,7 @@ class FakeBatchStore:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.lowered: list[tuple[Any, ...]] = []
         self.outbox: list[dict[str, Any]] = []
+        self.erased: dict[StudentKey, datetime] = {}  # erasure marks, as `adapters.erasure`
 
     async def begin(
         self,
@@ -75,6 +76,7 @@ class FakeBatchStore:
             levels={k: self.levels[k] for k in keys if k in self.levels},
             open_alerts=open_alerts,
             held=held,
+            erased={k: self.erased[k] for k in keys if k in self.erased},
         )
 
     async def save(self, writes: GradingWrites) -> None:

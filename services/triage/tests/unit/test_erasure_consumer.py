@@ -80,7 +80,8 @@ async def test_an_erasure_deletes_the_students_evidence_and_grade_up_to_its_time
     assert store.conn.deleted == [
         ("lock", (["c1"], ["stu_1"])),  # first: a grading in flight commits before it looks
         ("evidence", ("c1", "stu_1", AT)),
-        ("grades", ("c1", "stu_1", AT)),
+        # and the grade made from it, however late (3: evidence was erased now)
+        ("grades", ("c1", "stu_1", AT, 3)),
         ("erasure_marks", ("c1", "stu_1", AT)),  # for the records still on their way
     ]
 

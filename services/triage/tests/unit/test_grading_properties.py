@@ -25,7 +25,7 @@ RED_FLAG_FLOORS = {
     "suicide_attempt": Level.CRITICAL,
     "suicide_plan": Level.CRITICAL,
     "self_harm_behavior": Level.CRITICAL,
-    "giving_away_possessions": Level.SEVERE,
+    "giving_away_possessions": Level.CRITICAL,
     "self_harm_talk": Level.MODERATE,
     "hopelessness": Level.MODERATE,
     "missing_contact": Level.MODERATE,
@@ -215,11 +215,14 @@ def test_a_suicide_item_keeps_its_floor_whatever_later_sheets_say(
 def test_behaviour_within_3_months_a_plan_and_cssrs_intent_are_always_critical(
     situation: Situation, data: st.DataObject
 ) -> None:
-    kind = data.draw(st.sampled_from(["attempt", "self_harm", "plan", "q4", "q5", "q6"]))
-    if kind in ("attempt", "self_harm", "plan"):
-        signal = {"attempt": "suicide_attempt", "self_harm": "self_harm_behavior"}.get(
-            kind, "suicide_plan"
-        )
+    kinds = ["attempt", "self_harm", "giving_away", "plan", "q4", "q5", "q6"]
+    kind = data.draw(st.sampled_from(kinds))
+    if kind in ("attempt", "self_harm", "giving_away", "plan"):
+        signal = {
+            "attempt": "suicide_attempt",
+            "self_harm": "self_harm_behavior",
+            "giving_away": "giving_away_possessions",
+        }.get(kind, "suicide_plan")
         # A plan counts within the window (the C-SSRS asks about the past month), behaviour
         # for 3 months from when it was observed, however late it was reported.
         observed = data.draw(st.integers(0, 24 * (29 if kind == "plan" else 89)))
@@ -252,6 +255,51 @@ def test_behaviour_within_3_months_a_plan_and_cssrs_intent_are_always_critical(
         )
         graded = replace(situation, screenings=(*situation.screenings, sheet, *later))
     assert level(graded) is Level.CRITICAL
+
+
+@settings(max_examples=300)
+@given(situations, st.data())
+def test_missing_contact_with_any_risk_sign_is_always_critical(
+    situation: Situation, data: st.DataObject
+) -> None:
+    """DESIGN: missing contact together with any risk sign is critical, the sign a report's
+    (a self-harm or suicide signal, hopelessness) or a screening's (any suicide item answered
+    within its look-back, whatever later sheets say)."""
+    sign = data.draw(st.sampled_from(["report", "sheet"]))
+    graded = situation
+    if sign == "report":
+        signal = data.draw(
+            st.sampled_from([*sorted(POLICY.families["suicidality"].signals), "hopelessness"])
+        )
+        hours = data.draw(st.integers(0, 24 * 29))
+        when = NOW - timedelta(hours=hours)
+        risk = ReportEvidence("risk", "r9", "floor_leader", frozenset({signal}), when, when)
+        graded = replace(graded, reports=(*graded.reports, risk))
+    else:
+        sheet, hours = data.draw(suicide_answer())
+        later = data.draw(
+            st.lists(screenings(Instrument(sheet.instrument), max_hours=hours - 1), max_size=2)
+        )
+        graded = replace(graded, screenings=(*graded.screenings, sheet, *later))
+    received = NOW - timedelta(hours=data.draw(st.integers(0, 24 * 29)))
+    missing = ReportEvidence(
+        "missing", "r8", "residence_counselor", frozenset({"missing_contact"}), received, received
+    )
+    assert level(replace(graded, reports=(*graded.reports, missing))) is Level.CRITICAL
+
+
+@settings(max_examples=300)
+@given(screenings(max_hours=24 * 13))
+def test_a_blank_grades_as_the_scale_s_lowest_answer_would_never_lower(
+    sheet: ScreeningEvidence,
+) -> None:
+    """Partial sheets are graded on what they do say: the answered items' total is a floor of
+    the whole one, so a sheet with blanks grades exactly as the same sheet with every blank
+    answered at the scale's minimum (the least the student could have meant), no lower."""
+    answered = replace(sheet, unanswered=frozenset())
+    assert level(Situation(now=NOW, screenings=(sheet,))) == level(
+        Situation(now=NOW, screenings=(answered,))
+    )
 
 
 @settings(max_examples=200)

@@ -240,6 +240,60 @@ def test_critical_may_not_re_alert_less_often_than_severe(tmp_path: Path) -> Non
         load_policy(campus_file=path)
 
 
+def test_a_campus_may_not_let_an_unanswered_critical_alert_re_alert_less_often_than_15m(
+    tmp_path: Path,
+) -> None:
+    # Ordered against severe (both an hour), yet a student in imminent danger whom nobody
+    # answered would be raised again only hourly.
+    rungs = {"critical": {"realert_every": "1h"}, "severe": {"realert_every": "1h"}}
+    path = _campus_file(tmp_path, {"ladder": {"rungs": rungs}})
+    with pytest.raises(PolicyRefused, match=r"critical.realert_every.*\[rule alerts.never_quiet\]"):
+        load_policy(campus_file=path)
+    faster = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {"realert_every": "5m"}}}})
+    assert load_policy(campus_file=faster).for_campus("north").ladder.rungs[
+        Level.CRITICAL
+    ].realert_every == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"raise_by": 0}, "raise_by"),
+        ({"within": "30d"}, "within"),
+        ({"min_closed_severity": "critical"}, "min_closed_severity"),
+        ({"from_level": "moderate"}, "from_level"),
+        ({"suicidality": {"within": "14d"}}, "suicidality.within"),
+        ({"suicidality": {"level": "severe"}}, "suicidality.level"),
+    ],
+)
+def test_a_campus_may_not_switch_off_the_memory_of_a_closed_crisis(
+    tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    path = _campus_file(tmp_path, {"history": change})
+    with pytest.raises(PolicyRefused, match=r"\[rule history.kept\]") as refused:
+        load_policy(campus_file=path)
+    assert f"north.history.{field}:" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [({"raise_by": 0}, "raise_by"), ({"ceiling": "mild"}, "ceiling")]
+)
+def test_a_campus_may_not_switch_off_corroboration(
+    tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    path = _campus_file(tmp_path, {"corroboration": change})
+    with pytest.raises(PolicyRefused, match=r"\[rule corroboration.kept\]") as refused:
+        load_policy(campus_file=path)
+    assert f"north.corroboration.{field}:" in str(refused.value)
+    more = _campus_file(tmp_path, {"corroboration": {"min_reporters": 3}})
+    assert load_policy(campus_file=more).for_campus("north").corroboration.min_reporters == 3
+
+
+def test_a_campus_may_remember_closed_cases_longer(tmp_path: Path) -> None:
+    path = _campus_file(tmp_path, {"history": {"within": "365d"}})
+    assert load_policy(campus_file=path).for_campus("north").history.within == timedelta(days=365)
+
+
 def test_a_rule_deadline_may_not_undercut_a_graver_rung(tmp_path: Path) -> None:
     # A campus that gives severe alerts three hours would let a missing student's moderate
     # alert (two hours) be answered before a severe one.

@@ -122,6 +122,22 @@ async def test_in_a_batch_each_input_sees_only_what_came_before_it() -> None:
     assert mild_alert["superseded_by"] == outcomes[1].alert_id
 
 
+async def test_a_late_record_after_an_erasure_is_not_the_next_assessment_s_previous_grade() -> None:
+    """A record received before the student's erasure but graded after it raises its alert and
+    stores no grade; the next input's assessment names the stored grade as `previous_severity`,
+    not the late record's (which nothing keeps)."""
+    store = FakeBatchStore()
+    store.erased[("demo", "s1")] = NOW - timedelta(minutes=30)
+    late = report("s1", "suicide_plan", minutes_ago=40)
+    after = report("s1", "sleep_disturbance", reporter="r2", minutes_ago=5)
+    outcomes = await grade(store, late, after)
+    assert [o.level for o in outcomes] == [Level.CRITICAL, Level.MILD]
+    graded = store.events(GRADED)
+    assert [g["data"]["previous_severity"] for g in graded] == ["none", "none"]
+    assert store.levels[("demo", "s1")] is Level.MILD  # the stored grade rests on `after` alone
+    assert [a["level"] for a in store.alerts.values()] == [Level.CRITICAL]  # still open
+
+
 async def test_census_results_and_their_alerts_take_the_bulk_lane() -> None:
     store = FakeBatchStore()
     await grade(store, report("s1", "self_harm_behavior", lane="bulk"))
@@ -242,4 +258,8 @@ async def test_an_incomplete_sheet_is_flagged_on_the_assessment_and_the_alert() 
     assert assessment["data"]["incomplete_sheet"] is True
     assert alert["data"]["incomplete_sheet"] is True
     assert alert["data"]["severity"] == "severe"
-    assert [r["rule_id"] for r in assessment["data"]["reasons"]] == ["phq9.item9.frequent"]
+    # the answered items make 10 whatever item 3 says: a floor the blank can only raise
+    assert [r["rule_id"] for r in assessment["data"]["reasons"]] == [
+        "phq9.item9.frequent",
+        "phq9.total.moderate",
+    ]

@@ -51,15 +51,21 @@ async def erase_student(
         student_ref,
         erased_at,
     )
-    # A grade made after `erased_at` but before triage applied the erasure goes too when no
-    # evidence received after it is left: it can only rest on what was just erased.
+    # A grade made after `erased_at` but before triage applied the erasure goes too when it may
+    # rest on what was just erased: evidence was erased now (all of it received before that
+    # grading, which did not yet know of the erasure, so its reasons may quote it), or none
+    # received after is left. A grade on newer evidence alone stays: nothing was erased now
+    # (this erasure redelivered, or an older one arriving late, after a grading that honoured
+    # the mark). The student's next input is graded on the newer evidence alone, as before.
+    erased_now = _count(evidence)
     grades = await conn.execute(
         "DELETE FROM grades WHERE campus_id = $1 AND student_ref = $2 AND (graded_at <= $3"
-        " OR NOT EXISTS (SELECT 1 FROM evidence e WHERE e.campus_id = $1"
+        " OR $4::bigint > 0 OR NOT EXISTS (SELECT 1 FROM evidence e WHERE e.campus_id = $1"
         " AND e.student_ref = $2 AND e.received_at > $3))",
         campus_id,
         student_ref,
         erased_at,
+        erased_now,
     )
     # A later erasure of the same student, or this one redelivered, never moves it back.
     await conn.execute(
@@ -70,7 +76,7 @@ async def erase_student(
         student_ref,
         erased_at,
     )
-    return Erased(_count(evidence), _count(grades))
+    return Erased(erased_now, _count(grades))
 
 
 async def prune_erasure_marks(conn: Connection, before: datetime) -> int:

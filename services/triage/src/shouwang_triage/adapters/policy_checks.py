@@ -1,8 +1,9 @@
 """What the loader refuses whatever a policy file or campus override says.
 
 A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
-alert, a graver grade waits longer than a milder one, or a severe or critical alert goes quiet
-at the top of the ladder. Each refusal names the file, where in it, and the rule it breaks.
+alert, a graver grade waits longer than a milder one, a severe or critical alert goes quiet
+at the top of the ladder (a critical one re-alerts at least every 15 minutes), or a recently
+closed case or corroboration stops raising new grades. Each refusal names the file, where in it, and the rule it breaks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ CARE_ROLES = frozenset(
     }
 )
 _GRAVEST_FIRST = (Level.CRITICAL, Level.SEVERE, Level.MODERATE, Level.MILD)
+# DESIGN: past the top rung a critical alert re-alerts every 15 minutes; a campus may shorten
+# it, never lengthen it. The closed-case memory lasts at least the 3 highest-risk months.
+CRITICAL_REALERT = timedelta(minutes=15)
+HISTORY_FLOOR = timedelta(days=90)
 
 
 class PolicyRefused(ValueError):
@@ -93,6 +98,8 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _staff_only(campus, source, where)
     _ordered(campus, source, where)
     _never_quiet(campus, source, where)
+    _history_kept(campus, source, where)
+    _corroboration_kept(campus, source, where)
     rules: list[tuple[str, Level, RuleEffects]] = [
         (r.id, r.severity, r.effects) for r in policy.signal_rules
     ]
@@ -167,6 +174,65 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"critical re-alerts every {shown(critical)}, less often than severe "
             f"({shown(severe)}); a graver grade never waits longer",
         )
+    if critical is not None and critical > CRITICAL_REALERT:
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.critical.realert_every",
+            "alerts.never_quiet",
+            f"critical re-alerts every {shown(critical)}: past the top of the ladder a critical "
+            f"alert nobody acknowledged comes back at least every {shown(CRITICAL_REALERT)}, "
+            "with the campus's on-duty contact (DESIGN, escalation ladder)",
+        )
+
+
+def _corroboration_kept(campus: CampusSettings, source: str, where: str) -> None:
+    """A campus may ask for more reporters, never switch corroboration off: independent
+    reporters of one concern raise the level (DESIGN), up to severe (the model refuses more)."""
+    rule = campus.corroboration
+    for field, kept, problem in (
+        ("raise_by", rule.raise_by >= 1, "must raise the grade by one level"),
+        ("ceiling", rule.ceiling >= Level.SEVERE, "must let corroboration reach severe"),
+    ):
+        if not kept:
+            raise PolicyRefused(
+                source,
+                f"{where}.corroboration.{field}",
+                "corroboration.kept",
+                f"{problem}: independent reporters of one concern raise the level (never to "
+                "critical by accumulation alone)",
+            )
+
+
+def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
+    """A campus may lengthen the memory of closed cases, never switch it off or shorten it
+    below the 3 months after a crisis that carry the highest risk (Chung et al. 2017)."""
+    rule = campus.history
+    problems = [
+        ("raise_by", rule.raise_by >= 1, "must raise a new grade by one level"),
+        ("within", rule.within >= HISTORY_FLOOR, f"must be at least {shown(HISTORY_FLOOR)}"),
+        (
+            "min_closed_severity",
+            rule.min_closed_severity <= Level.SEVERE,
+            "must count severe cases (and critical ones)",
+        ),
+        ("from_level", rule.from_level <= Level.MILD, "must raise grades from mild up"),
+        (
+            "suicidality.within",
+            rule.suicidality_within >= HISTORY_FLOOR,
+            f"must be at least {shown(HISTORY_FLOOR)}",
+        ),
+        ("suicidality.level", rule.suicidality_level is Level.CRITICAL, "must be critical"),
+    ]
+    for field, kept, problem in problems:
+        if not kept:
+            raise PolicyRefused(
+                source,
+                f"{where}.history.{field}",
+                "history.kept",
+                f"{problem}: a recently closed severe or critical case raises new grades, and "
+                "the 3 months after a crisis carry the highest risk (Chung et al. JAMA "
+                "Psychiatry 2017;74(7):694-702)",
+            )
 
 
 def _rule_deadlines(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from .evidence import ReportEvidence, ScreeningEvidence
 from .levels import Level
-from .measures import fill, measure, shown
+from .measures import WHOLE_SHEET, fill, measure, shown
 from .policy import (
     CHANNEL_TOKEN,
     FAMILY_TOKEN,
@@ -52,6 +52,9 @@ class Finding:
     order: tuple[str, int]  # (rule kind, position in the policy file): bands keep the last
     report_ids: frozenset[str] = frozenset()
     screening_id: str | None = None
+    # A signal rule completed by a screening's suicide item (a family that includes them)
+    # rests on those sheets too.
+    sheet_ids: frozenset[str] = frozenset()
     held_by: str | None = None  # an earlier sheet that holds this finding up
     incomplete: bool = False
     suicidality: bool = False  # fired on a suicide item of a screening
@@ -69,8 +72,8 @@ class Finding:
     def rests_on(self) -> frozenset[str]:
         """The reports and the screening sheet this finding rests on."""
         if self.screening_id is None:
-            return self.report_ids
-        return self.report_ids | {self.screening_id}
+            return self.report_ids | self.sheet_ids
+        return self.report_ids | self.sheet_ids | {self.screening_id}
 
 
 def keep_deciding(findings: Iterable[Finding]) -> list[Finding]:
@@ -96,7 +99,10 @@ def screening_findings(
     A rule reads the latest sheet received within the window that says every measure it
     needs (a later sheet with blanks does not erase an earlier total). A rule on a suicide
     item also reads every sheet administered within that item's look-back window: a later
-    sheet never erases an earlier answer while it holds.
+    sheet never erases an earlier answer while it holds. A sheet with blanks that the rule
+    would read but for them (newer than that latest sheet, or within the look-back) fires on
+    the floor of its whole-sheet measures, what its answered items already make: a blank
+    never hides a band the answers reach.
     """
     by_instrument: dict[str, list[ScreeningEvidence]] = {}
     for sheet in sorted(sheets, key=lambda s: (s.administered_at, s.screening_id), reverse=True):
@@ -116,17 +122,29 @@ def screening_findings(
         if look_back is not None:
             candidates += [s for s in history if s.administered_at >= now - look_back]
         firing = [s for s in candidates if measured.fires(rule, scoring, s)]
-        if not firing:
+        floors = [
+            s
+            for s in history
+            if s.unanswered
+            and _reads_whole_sheet(rule)
+            and (
+                (s.received_at >= since and (latest is None or _order(s) > _order(latest)))
+                or (look_back is not None and s.administered_at >= now - look_back)
+            )
+            and measured.fires(rule, scoring, s, floor=True)
+        ]
+        if not firing and not floors:
             continue
-        sheet = max(firing, key=lambda s: (s.administered_at, s.screening_id))
+        sheet = max([*firing, *floors], key=_order)
+        floored = sheet in floors and sheet not in firing
         earlier = sheet is not history[0] or sheet.received_at < since
         values = {
             c.measure: shown(value)
             for c in rule.all_of
-            if (value := measured(sheet, scoring, c.measure)) is not None
+            if (value := measured(sheet, scoring, c.measure, floored)) is not None
         }
         text = Text(fill(rule.reason.zh, values), fill(rule.reason.en, values))
-        text = _noted(text, sheet, earlier, zone)
+        text = _noted(text, sheet, earlier, zone, floored)
         found.append(
             Finding(
                 rule.id,
@@ -143,18 +161,26 @@ def screening_findings(
     return found
 
 
+def _order(sheet: ScreeningEvidence) -> tuple[datetime, str]:
+    return (sheet.administered_at, sheet.screening_id)
+
+
+def _reads_whole_sheet(rule: ScreeningRule) -> bool:
+    return any(c.measure.partition(":")[0] in WHOLE_SHEET for c in rule.all_of)
+
+
 class _Measures:
     """Measures of the sheets being graded, each computed once (many rules read a total)."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], float | None] = {}
+        self._known: dict[tuple[str, str, bool], float | None] = {}
 
     def __call__(
-        self, sheet: ScreeningEvidence, scoring: InstrumentScoring, name: str
+        self, sheet: ScreeningEvidence, scoring: InstrumentScoring, name: str, floor: bool = False
     ) -> float | None:
-        key = (sheet.screening_id, name)
+        key = (sheet.screening_id, name, floor)
         if key not in self._known:
-            self._known[key] = measure(sheet, scoring, name)
+            self._known[key] = measure(sheet, scoring, name, floor)
         return self._known[key]
 
     def says_all(
@@ -163,24 +189,39 @@ class _Measures:
         return all(self(sheet, scoring, c.measure) is not None for c in rule.all_of)
 
     def fires(
-        self, rule: ScreeningRule, scoring: InstrumentScoring, sheet: ScreeningEvidence
+        self,
+        rule: ScreeningRule,
+        scoring: InstrumentScoring,
+        sheet: ScreeningEvidence,
+        floor: bool = False,
     ) -> bool:
         for condition in rule.all_of:
-            value = self(sheet, scoring, condition.measure)
+            value = self(sheet, scoring, condition.measure, floor)
             if value is None or value < condition.at_least:
                 return False
         return True
 
 
-def _noted(text: Text, sheet: ScreeningEvidence, earlier: bool, zone: tzinfo) -> Text:
-    """The reason with what a counselor must know about its sheet: blanks, assumed cells,
+def _noted(
+    text: Text, sheet: ScreeningEvidence, earlier: bool, zone: tzinfo, floored: bool = False
+) -> Text:
+    """The reason with what a counselor must know about its sheet: blanks (and, when the
+    reason rests on a floor, that the full score is at least the one quoted), assumed cells,
     and that an earlier sheet holds it up."""
     zh, en = [], []
     if sheet.unanswered:
         numbers = sorted(sheet.unanswered)
-        zh.append("第" + "、".join(map(str, numbers)) + "题未作答，未计算总分")
+        zh.append(
+            "第"
+            + "、".join(map(str, numbers))
+            + ("题未作答，按已答题目计分，完整得分不低于此" if floored else "题未作答，未计算总分")
+        )
         en.append("item" + ("s " if len(numbers) > 1 else " ") + ", ".join(map(str, numbers)))
-        en[-1] += " unanswered, no total computed"
+        en[-1] += (
+            " unanswered, scored on the answered items: the full score is at least this"
+            if floored
+            else " unanswered, no total computed"
+        )
     for name in sheet.unreadable:
         zh_note, en_note = _UNREADABLE.get(name, (name, name))
         zh.append(zh_note)
@@ -203,15 +244,16 @@ def signal_findings(
     reports: Sequence[ReportEvidence],
     since: datetime,
     now: datetime,
-    sheets_suicidal: bool,
+    suicidal_sheets: frozenset[str],
 ) -> list[Finding]:
     """Signal rules applied to the reports: in the window, or observed within a rule's
-    look-back. Signals of different reports combine; `sheets_suicidal` adds the families
-    that include suicide items (a screening's suicide item fired). A report's channel is a
-    token too (`channel:self_referral`), present while that report is in the pool."""
+    look-back. Signals of different reports combine; `suicidal_sheets` (the sheets on which a
+    screening's suicide item fired) add the families that include suicide items, and a rule
+    that reads such a family rests on those sheets too. A report's channel is a token too
+    (`channel:self_referral`), present while that report is in the pool."""
     from_sheets = (
         {FAMILY_TOKEN + f.name for f in policy.families.values() if f.includes_suicide_items}
-        if sheets_suicidal
+        if suicidal_sheets
         else set()
     )
     # One pool of reports per look-back (the window, 90 days of observation, ...), each with
@@ -245,6 +287,7 @@ def signal_findings(
                 report_ids=frozenset(
                     r.report_id for r, t in pools[look_back] if not t.isdisjoint(wanted)
                 ),
+                sheet_ids=suicidal_sheets if not from_sheets.isdisjoint(wanted) else frozenset(),
             )
         )
     return found

@@ -87,11 +87,14 @@ def grade(
     sheets = [s for s in situation.screenings if s.received_at >= kept_since]
 
     from_sheets = screening_findings(policy, sheets, since, now, zone)
-    sheets_suicidal = any(f.suicidality for f in from_sheets)
+    suicidal_sheets = frozenset(
+        f.screening_id for f in from_sheets if f.suicidality and f.screening_id
+    )
+    sheets_suicidal = bool(suicidal_sheets)
     findings = keep_deciding(
         [
             *from_sheets,
-            *signal_findings(policy, reports, since, now, sheets_suicidal),
+            *signal_findings(policy, reports, since, now, suicidal_sheets),
             *weighted_findings(policy, in_window),
         ]
     )

@@ -7,9 +7,12 @@ import re
 from .evidence import BEHAVIOR_RECENCY_RANK, ScreeningEvidence
 from .policy import InstrumentScoring
 
-# Measures summed over the whole sheet: never computed from a sheet with unanswered items,
-# where they would read an unknown answer as the scale's minimum.
-_WHOLE_SHEET = ("total", "items_at_least", "factor_mean", "max_factor_mean")
+# Measures summed over the whole sheet. On a sheet with unanswered items (each holding the
+# scale's minimum, as intake sends it) they are only a floor: what the answered items already
+# make, which the blanks can raise and never lower. `measure` gives them only when asked for
+# a floor (`floor=True`): every rule asks "at least", so a floor reaching a band means the
+# whole sheet reaches it; a floor is never the sheet's value (it never supersedes a total).
+WHOLE_SHEET = ("total", "items_at_least", "factor_mean", "max_factor_mean")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[a-z0-9_]+)?)\}")
 
 
@@ -17,15 +20,17 @@ class UnknownMeasure(ValueError):
     """A policy names a measure this engine does not compute."""
 
 
-def measure(screening: ScreeningEvidence, scoring: InstrumentScoring, name: str) -> float | None:
+def measure(
+    screening: ScreeningEvidence, scoring: InstrumentScoring, name: str, floor: bool = False
+) -> float | None:
     """The value of measure `name` for one screening (see `policy.Condition`).
 
     None when the sheet does not say it: an unanswered item, or a whole-sheet measure of a
-    sheet with unanswered items.
+    sheet with unanswered items unless `floor` (then the answered items' lower bound).
     """
     items = screening.items
     kind, _, arg = name.partition(":")
-    if kind in _WHOLE_SHEET and screening.unanswered:
+    if kind in WHOLE_SHEET and screening.unanswered and not floor:
         return None
     match kind:
         case "total":

@@ -166,7 +166,10 @@ async def grade_inputs(
             now,
             keep_grade=not late,
         )
-        levels[item.key] = outcome.level
+        if not late:
+            # A late record's grade is not stored, so it is no later input's previous grade:
+            # `previous_severity` always names what the student's stored grade says.
+            levels[item.key] = outcome.level
         outcomes.append(outcome)
 
     await store.save(writes)
