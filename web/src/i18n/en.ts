@@ -55,6 +55,7 @@ const en: typeof zh = {
     searchPlaceholder: 'Student number or name',
     noMatch: 'Nobody found within your scope.',
     useNumber: 'Report student number {no}',
+    notSelf: 'This is your own student number. Reports are for the students around you; if you need help yourself, contact your counselor or the counseling center directly, and in danger call the numbers above first.',
     changeStudent: 'Change',
     what: 'What did you notice (choose any)',
     note: 'Anything to add (optional)',

@@ -53,6 +53,7 @@ export default {
     searchPlaceholder: '输入学号或姓名',
     noMatch: '在你负责的范围内没有找到。',
     useNumber: '按学号上报：{no}',
+    notSelf: '这是你自己的学号。上报是为身边的同学；你自己需要帮助时，请直接联系辅导员或心理中心，危急时先拨打上方的求助电话。',
     changeStudent: '更换',
     what: '你注意到了什么（可多选）',
     note: '补充说明（选填）',
