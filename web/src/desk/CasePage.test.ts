@@ -177,3 +177,46 @@ describe('the case page', () => {
     expect(page.get('a').attributes('href')).toBe('/desk/queue')
   })
 })
+
+describe('family-contact consent', () => {
+  let history: unknown[]
+  let posted: unknown[]
+  beforeEach(() => {
+    posted = []
+    history = []
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        if (url === '/api/casework/v1/cases/c1') return answer(DETAIL)
+        if (url.endsWith('/family-consent')) {
+          const body = JSON.parse(String(init.body)) as { decision: string; reason: string | null }
+          posted.push(body)
+          history.push({ seq: history.length + 1, kind: 'consent_recorded', from_state: null, to_state: null, actor_role: 'residence_counselor', detail: { subject: 'family_contact', decision: body.decision }, text: body.reason, at: '2026-12-06T17:30:00Z' })
+          return answer({ consent_id: 'k1' }, 201)
+        }
+        if (url.endsWith('/history')) return answer(history)
+        if (url.endsWith('/plan')) return answer({ version: 1, actions: [], review_dates: [] })
+        return answer([])
+      }),
+    )
+  })
+
+  it('says the decision in force, and offers withdrawing a consent once given', async () => {
+    const wrapper = await mountCase('residence_counselor')
+    const choices = () => wrapper.findAll('.el-radio').map((r) => r.text())
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toBe('尚未记录学生是否同意联系家长。')
+    expect(choices()).not.toContain('撤回同意')
+    await wrapper.findAll('button').find((b) => b.text() === '记录')!.trigger('click')
+    await flushPromises()
+    expect(posted).toEqual([{ decision: 'given', reason: null }])
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toMatch(/^当前：同意（.+）$/)
+    expect(choices()[0]).toBe('撤回同意')
+    await wrapper.findAll('.el-radio')[0]!.trigger('click')
+    await wrapper.findAll('button').find((b) => b.text() === '记录')!.trigger('click')
+    await flushPromises()
+    expect(posted[1]).toEqual({ decision: 'withdrawn', reason: null })
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toContain('当前：撤回同意')
+    expect(choices()).not.toContain('撤回同意')
+    expect(wrapper.text()).toContain('记录知情同意：撤回同意') // the history names the decision
+  })
+})

@@ -349,6 +349,9 @@ const en: typeof zh = {
     familyConsent: 'Family-contact consent',
     recordConsent: 'Record',
     consentReason: 'Reason (required to override)',
+    consentNow: 'Now: {decision} ({when})',
+    consentNone: 'Whether the student consents to contacting the family is not recorded yet.',
+    consentRecorded: 'Recorded: {decision}',
     file: 'Student file',
     reason: 'Reason',
     actionTaken: 'Action taken',
@@ -371,7 +374,7 @@ const en: typeof zh = {
     psychiatric_service: 'Psychiatric service',
     outside_counselor: 'Outside counselor',
   },
-  consent: { given: 'Given', declined: 'Declined', overridden: 'Overridden (tier 5+, with a reason)' },
+  consent: { given: 'Given', withdrawn: 'Withdrawn', declined: 'Declined', overridden: 'Overridden (tier 5+, with a reason)' },
   outcome: { relieved: 'Relieved', stable: 'Stable', transferred: 'Transferred', left_school: 'Left school' },
   referralStatus: {
     pending: 'Pending',

@@ -352,6 +352,9 @@ export default {
     familyConsent: '家校联系知情同意',
     recordConsent: '记录',
     consentReason: '理由（覆盖时必填）',
+    consentNow: '当前：{decision}（{when}）',
+    consentNone: '尚未记录学生是否同意联系家长。',
+    consentRecorded: '已记录：{decision}',
     file: '学生档案',
     reason: '原因',
     actionTaken: '已采取的措施',
@@ -370,7 +373,7 @@ export default {
     moved: '个案已进入“{state}”',
   },
   destinationType: { hospital: '医院', psychiatric_service: '精神专科', outside_counselor: '校外咨询师' },
-  consent: { given: '同意', declined: '不同意', overridden: '覆盖（须五级及以上并写明理由）' },
+  consent: { given: '同意', withdrawn: '撤回同意', declined: '不同意', overridden: '覆盖（须五级及以上并写明理由）' },
   outcome: { relieved: '缓解', stable: '稳定', transferred: '转出', left_school: '离校' },
   referralStatus: {
     pending: '待接收',
