@@ -219,4 +219,14 @@ describe('family-contact consent', () => {
     expect(choices()).not.toContain('撤回同意')
     expect(wrapper.text()).toContain('记录知情同意：撤回同意') // the history names the decision
   })
+
+  it('says in the history where a referral went, with what consent, and where it stands', async () => {
+    history.push(
+      { seq: 1, kind: 'transitioned', from_state: 'intervention', to_state: 'referred', actor_role: 'counseling_center', detail: { consent: 'given', referral_type: 'hospital' }, text: null, at: '2026-12-06T17:30:00Z' },
+      { seq: 2, kind: 'referral_updated', from_state: null, to_state: null, actor_role: 'counseling_center', detail: { from: 'pending', to: 'accepted' }, text: null, at: '2026-12-06T17:40:00Z' },
+    )
+    const wrapper = await mountCase('counseling_center')
+    expect(wrapper.text()).toContain('转介：医院 · 学生已同意')
+    expect(wrapper.text()).toContain('转介状态更新：已接收')
+  })
 })

@@ -369,6 +369,7 @@ const en: typeof zh = {
     status: 'Status',
     moved: 'The case is now “{state}”',
   },
+  consentSaid: { given: 'the student consented', declined: 'the student declined', overridden: 'consent overridden' },
   destinationType: {
     hospital: 'Hospital',
     psychiatric_service: 'Psychiatric service',

@@ -372,6 +372,7 @@ export default {
     status: '状态',
     moved: '个案已进入“{state}”',
   },
+  consentSaid: { given: '学生已同意', declined: '学生不同意', overridden: '未经学生同意（覆盖）' },
   destinationType: { hospital: '医院', psychiatric_service: '精神专科', outside_counselor: '校外咨询师' },
   consent: { given: '同意', withdrawn: '撤回同意', declined: '不同意', overridden: '覆盖（须五级及以上并写明理由）' },
   outcome: { relieved: '缓解', stable: '稳定', transferred: '转出', left_school: '离校' },
