@@ -170,6 +170,14 @@ const en: typeof zh = {
     mobile: 'Mobile',
     email: 'Email',
     relation: 'Relation',
+    // notify's contact files
+    number: 'Staff/student no.',
+    wecom: 'WeCom account',
+    dingtalk: 'DingTalk account',
+    preferred: 'Preferred channel',
+    quiet_hours: 'Quiet hours',
+    language: 'Language',
+    student_name: 'Student name',
   },
   receipt: {
     title: 'Receipt',

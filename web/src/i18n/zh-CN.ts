@@ -172,6 +172,14 @@ export default {
     mobile: '手机',
     email: '邮箱',
     relation: '关系',
+    // notify's contact files
+    number: '工号/学号',
+    wecom: '企业微信账号',
+    dingtalk: '钉钉账号',
+    preferred: '首选渠道',
+    quiet_hours: '免打扰时段',
+    language: '语言',
+    student_name: '学生姓名',
   },
   receipt: {
     title: '上报回执',
