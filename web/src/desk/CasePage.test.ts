@@ -34,6 +34,15 @@ const DETAIL: Record<string, unknown> & { report_channels?: string[] } = {
       acknowledged_at: null,
       acknowledged_by_ref: null,
     },
+    {
+      alert_id: 'a2',
+      severity: 'moderate',
+      owner_role: 'residence_counselor',
+      ack_deadline: '2026-12-06T19:00:00Z',
+      escalation_level: 0,
+      acknowledged_at: null,
+      acknowledged_by_ref: null,
+    },
   ],
   referral: null,
   follow_ups: [],
@@ -100,8 +109,17 @@ describe('the case page', () => {
     expect(warn.mock.calls.flat().filter((m) => String(m).includes('Not found'))).toEqual([])
     warn.mockRestore()
     expect(wrapper.findAll('[data-step]').map((b) => b.attributes('data-step'))).toEqual(['intervention', 'monitoring'])
-    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+    // Their own tier's alert, not the one that climbed to the college leader (the center's to
+    // stop): offering that one was a 403 on a click.
+    const confirm = wrapper.findAll('button').filter((b) => b.text() === '确认预警')
+    expect(confirm).toHaveLength(1)
+    expect(confirm[0]!.element.closest('.case__alert')!.textContent).toContain('中度')
     expect(urls.some((u) => u.endsWith('/notes'))).toBe(true)
+  })
+
+  it('lets the counseling center confirm the alert that climbed past the counselor', async () => {
+    const wrapper = await mountCase('counseling_center')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(2)
   })
 
   it('says an open follow-up has no finding yet, and the time picked for the next in the page language', async () => {
