@@ -290,6 +290,7 @@ const en: typeof zh = {
     more: 'Account',
     moreLabel: 'Account, language and sign out',
     queue: 'My queue',
+    report: 'Report',
     outcomes: 'Outcomes',
     roster: 'Roster import',
     contacts: 'Contact import',

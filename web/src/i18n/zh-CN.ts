@@ -293,6 +293,7 @@ export default {
     more: '账号',
     moreLabel: '账号、语言与退出',
     queue: '我的队列',
+    report: '上报',
     outcomes: '成效统计',
     roster: '名单导入',
     contacts: '联系方式导入',

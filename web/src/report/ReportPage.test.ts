@@ -123,6 +123,14 @@ describe('the report page', () => {
     expect(wrapper.find('.picker__number').text()).toBe('按学号上报：2024020099')
   })
 
+  it('takes staff who report back to their desk, and a student reporter nowhere they cannot go', async () => {
+    const staff = (await mountPage('residence_counselor')).wrapper
+    expect(staff.findAll('.report__nav a').map((a) => [a.text(), a.attributes('href')])).toContainEqual(['工作台', '/desk/awaiting'])
+    staff.unmount()
+    const student = (await mountPage()).wrapper
+    expect(student.findAll('.report__nav a').map((a) => a.text())).toEqual(['我的上报'])
+  })
+
   it('sends the report with an Idempotency-Key and the CSRF token, then shows the receipt', async () => {
     const { wrapper, router } = await mountPage()
     await fill(wrapper)
