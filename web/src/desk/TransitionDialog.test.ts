@@ -1,8 +1,10 @@
 // A step of the loop on a phone: the dialog was 520 px wide at 375 px, its confirm button and
 // its close past the right edge.
 import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CaseDetail } from '@/api/types'
+import { useSession } from '@/api/session'
+import type { CaseDetail, Role } from '@/api/types'
 import { i18n } from '@/i18n'
 import { NARROW } from './narrow'
 import TransitionDialog from './TransitionDialog.vue'
@@ -17,8 +19,19 @@ function narrowAs(narrow: boolean) {
   }))
 }
 
+function signedIn(role: Role) {
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  useSession().user = { sub: 'T1', role, role_label: '', campus_id: 'demo', display_name: '', scope: [] }
+  return pinia
+}
+
 async function dialogWidth(): Promise<string> {
-  const wrapper = mount(TransitionDialog, { props: { detail: DETAIL, to: 'referred' }, global: { plugins: [i18n] }, attachTo: document.body })
+  const wrapper = mount(TransitionDialog, {
+    props: { detail: DETAIL, to: 'referred' },
+    global: { plugins: [signedIn('counseling_center'), i18n] },
+    attachTo: document.body,
+  })
   await flushPromises()
   const dialog = document.querySelector<HTMLElement>('.el-dialog')!
   expect(dialog.textContent).toContain('转介去向') // the referral step, asking its destination
@@ -44,5 +57,22 @@ describe('a step of the loop', () => {
   it('at a desk, keeps its width', async () => {
     narrowAs(false)
     expect(await dialogWidth()).toBe('520px')
+  })
+
+  it('offers overriding the student’s consent to tier 5+ only (casework refuses a counselor’s)', async () => {
+    narrowAs(false)
+    for (const [role, offered] of [['residence_counselor', false], ['community_psych_teacher', true]] as const) {
+      const wrapper = mount(TransitionDialog, {
+        props: { detail: DETAIL, to: 'referred' },
+        global: { plugins: [signedIn(role), i18n] },
+        attachTo: document.body,
+      })
+      await flushPromises()
+      const choices = [...document.querySelectorAll('.el-dialog .el-radio')].map((r) => r.textContent!.trim())
+      expect(choices.slice(0, 2)).toEqual(['同意', '不同意'])
+      expect(choices.some((c) => c.startsWith('覆盖'))).toBe(offered)
+      wrapper.unmount()
+      document.body.innerHTML = ''
+    }
   })
 })

@@ -1,7 +1,9 @@
-// Who may confirm an alert, mirrored from the contract (libs/contracts vocabulary.py,
-// `Role.acknowledged_from`, which casework's `may_acknowledge` asks): a tier 4+ member of staff
+// What a tier may do on a case, mirrored from the contract and casework so the desk offers no
+// control casework refuses: who may confirm an alert (libs/contracts vocabulary.py,
+// `Role.acknowledged_from`, which casework's `may_acknowledge` asks: a tier 4+ member of staff
 // in scope whose tier is at or above the owner's own, or the counseling center's for an owner
-// off the ladder (a college leader, past the center). Casework refuses the others with a 403.
+// off the ladder, a college leader past the center), and who may override a student's consent
+// (casework's referral.py, OVERRIDE_MIN_TIER: tier 5+).
 import type { Role } from '@/api/types'
 
 const TIER: Partial<Record<Role, number>> = {
@@ -14,6 +16,7 @@ const TIER: Partial<Record<Role, number>> = {
 }
 const COUNSELING_CENTER = 6
 const RESIDENCE_COUNSELOR = 4
+const OVERRIDE_MIN_TIER = 5
 
 /** The lowest tier that may confirm what `owner` owns. */
 export function acknowledgedFrom(owner: Role): number {
@@ -24,4 +27,9 @@ export function acknowledgedFrom(owner: Role): number {
 export function mayAcknowledge(role: Role, owner: Role): boolean {
   const tier = TIER[role] ?? 0
   return tier >= RESIDENCE_COUNSELOR && tier >= acknowledgedFrom(owner)
+}
+
+/** Whether `role` may override a student's consent (to a referral, to contacting the family). */
+export function mayOverrideConsent(role: Role): boolean {
+  return (TIER[role] ?? 0) >= OVERRIDE_MIN_TIER
 }
