@@ -44,7 +44,7 @@ test('a report refused for now (429) is said NOT sent, kept, and sent once after
     return limited ? tooMany(route, '上报', 600) : route.continue()
   })
 
-  await fillReport(page, '测试学生01', '和室友矛盾很大')
+  await fillReport(page, '测试学生31', '和室友矛盾很大')
   await page.getByRole('button', { name: '提交上报' }).click()
   const held = page.getByTestId('report-held')
   await expect(held).toContainText('这条上报还没有发出')

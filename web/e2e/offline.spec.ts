@@ -12,7 +12,7 @@ test('a report made offline is kept, then sent once when the network returns', a
   await signIn(page, 'dorm')
   const before = await receiptCount(page)
 
-  await fillReport(page, '测试学生01', '和室友矛盾很大')
+  await fillReport(page, '测试学生31', '和室友矛盾很大')
   await ctx.setOffline(true)
   await page.getByRole('button', { name: '提交上报' }).click()
   await expect(page.getByText('已保存在本机')).toBeVisible()
@@ -41,7 +41,7 @@ test('an answer lost on the way back is retried with the same key and counted on
     await route.abort('connectionreset') // ... but the phone never hears back
   })
 
-  await fillReport(page, '测试学生01', '成绩明显下滑、旷课增多')
+  await fillReport(page, '测试学生31', '成绩明显下滑、旷课增多')
   await page.getByRole('button', { name: '提交上报' }).click()
   await expect(page.getByText('有 1 条上报等待发送')).toBeVisible()
   await page.getByRole('button', { name: '立即发送' }).click()

@@ -34,6 +34,15 @@ const DETAIL: Record<string, unknown> & { report_channels?: string[] } = {
       acknowledged_at: null,
       acknowledged_by_ref: null,
     },
+    {
+      alert_id: 'a2',
+      severity: 'moderate',
+      owner_role: 'residence_counselor',
+      ack_deadline: '2026-12-06T19:00:00Z',
+      escalation_level: 0,
+      acknowledged_at: null,
+      acknowledged_by_ref: null,
+    },
   ],
   referral: null,
   follow_ups: [],
@@ -100,8 +109,17 @@ describe('the case page', () => {
     expect(warn.mock.calls.flat().filter((m) => String(m).includes('Not found'))).toEqual([])
     warn.mockRestore()
     expect(wrapper.findAll('[data-step]').map((b) => b.attributes('data-step'))).toEqual(['intervention', 'monitoring'])
-    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+    // Their own tier's alert, not the one that climbed to the college leader (the center's to
+    // stop): offering that one was a 403 on a click.
+    const confirm = wrapper.findAll('button').filter((b) => b.text() === '确认预警')
+    expect(confirm).toHaveLength(1)
+    expect(confirm[0]!.element.closest('.case__alert')!.textContent).toContain('中度')
     expect(urls.some((u) => u.endsWith('/notes'))).toBe(true)
+  })
+
+  it('lets the counseling center confirm the alert that climbed past the counselor', async () => {
+    const wrapper = await mountCase('counseling_center')
+    expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警')).toHaveLength(2)
   })
 
   it('says an open follow-up has no finding yet, and the time picked for the next in the page language', async () => {
@@ -175,5 +193,58 @@ describe('the case page', () => {
     const page = wrapper.get('[data-testid="case-unavailable"]')
     expect(page.text()).toContain('该学生不在您的负责范围内')
     expect(page.get('a').attributes('href')).toBe('/desk/queue')
+  })
+})
+
+describe('family-contact consent', () => {
+  let history: unknown[]
+  let posted: unknown[]
+  beforeEach(() => {
+    posted = []
+    history = []
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        if (url === '/api/casework/v1/cases/c1') return answer(DETAIL)
+        if (url.endsWith('/family-consent')) {
+          const body = JSON.parse(String(init.body)) as { decision: string; reason: string | null }
+          posted.push(body)
+          history.push({ seq: history.length + 1, kind: 'consent_recorded', from_state: null, to_state: null, actor_role: 'residence_counselor', detail: { subject: 'family_contact', decision: body.decision }, text: body.reason, at: '2026-12-06T17:30:00Z' })
+          return answer({ consent_id: 'k1' }, 201)
+        }
+        if (url.endsWith('/history')) return answer(history)
+        if (url.endsWith('/plan')) return answer({ version: 1, actions: [], review_dates: [] })
+        return answer([])
+      }),
+    )
+  })
+
+  it('says the decision in force, and offers withdrawing a consent once given', async () => {
+    const wrapper = await mountCase('residence_counselor')
+    const choices = () => wrapper.findAll('.el-radio').map((r) => r.text())
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toBe('尚未记录学生是否同意联系家长。')
+    expect(choices()).toEqual(['同意', '不同意']) // overriding is tier 5+, not a counselor's
+    await wrapper.findAll('button').find((b) => b.text() === '记录')!.trigger('click')
+    await flushPromises()
+    expect(posted).toEqual([{ decision: 'given', reason: null }])
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toMatch(/^当前：同意（.+）$/)
+    expect(choices()[0]).toBe('撤回同意')
+    await wrapper.findAll('.el-radio')[0]!.trigger('click')
+    await wrapper.findAll('button').find((b) => b.text() === '记录')!.trigger('click')
+    await flushPromises()
+    expect(posted[1]).toEqual({ decision: 'withdrawn', reason: null })
+    expect(wrapper.get('[data-testid="consent-now"]').text()).toContain('当前：撤回同意')
+    expect(choices()).not.toContain('撤回同意')
+    expect(wrapper.text()).toContain('记录知情同意：撤回同意') // the history names the decision
+  })
+
+  it('says in the history where a referral went, with what consent, and where it stands', async () => {
+    history.push(
+      { seq: 1, kind: 'transitioned', from_state: 'intervention', to_state: 'referred', actor_role: 'counseling_center', detail: { consent: 'given', referral_type: 'hospital' }, text: null, at: '2026-12-06T17:30:00Z' },
+      { seq: 2, kind: 'referral_updated', from_state: null, to_state: null, actor_role: 'counseling_center', detail: { from: 'pending', to: 'accepted' }, text: null, at: '2026-12-06T17:40:00Z' },
+    )
+    const wrapper = await mountCase('counseling_center')
+    expect(wrapper.text()).toContain('转介：医院 · 学生已同意')
+    expect(wrapper.text()).toContain('转介状态更新：已接收')
   })
 })

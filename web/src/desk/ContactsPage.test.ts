@@ -51,3 +51,30 @@ describe('the contacts page', () => {
     expect(wrapper.text()).not.toContain('已导入 5 条')
   })
 })
+
+describe('a staff contacts file with errors', () => {
+  it('names each refused row by number and by the column the file calls it, never notify’s field code', async () => {
+    const refusal = {
+      type: 'urn:shouwang:problem:import_rows_invalid',
+      status: 422,
+      code: 'import_rows_invalid',
+      detail: '文件中有 2 处错误',
+      errors: [
+        { row: 2, field: 'preferred', code: 'invalid', message: '首选渠道无法识别（应为企业微信、钉钉、短信或邮件）' },
+        { row: 2, field: 'quiet_hours', code: 'invalid', message: '免打扰时段无法识别（应如 23:00-07:00）' },
+      ],
+    }
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(refusal), { status: 422, headers: { 'Content-Type': 'application/problem+json' } })))
+    const wrapper = mount(ContactsPage, { global: { plugins: [i18n] }, attachTo: document.body })
+    const input = wrapper.get('input[type="file"]')
+    Object.defineProperty(input.element, 'files', { value: [new File(['工号/学号\n'], 'staff.csv', { type: 'text/csv' })] })
+    await input.trigger('change')
+    await wrapper.get('[data-testid="import-upload"]').trigger('click')
+    await flushPromises()
+    const rows = wrapper.findAll('.el-table__body tr').map((r) => r.findAll('td').map((c) => c.text()))
+    expect(rows).toEqual([
+      ['2', '首选渠道', '首选渠道无法识别（应为企业微信、钉钉、短信或邮件）'],
+      ['2', '免打扰时段', '免打扰时段无法识别（应如 23:00-07:00）'],
+    ])
+  })
+})

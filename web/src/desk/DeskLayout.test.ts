@@ -34,6 +34,7 @@ async function mountDesk(narrow: boolean) {
       { path: '/desk/awaiting', component: Blank },
       { path: '/desk/queue', component: Blank },
       { path: '/desk/outcomes', component: Blank },
+      { path: '/report', component: Blank },
     ],
   })
   await router.push('/desk/queue')
@@ -65,7 +66,7 @@ describe("the desk's header", () => {
     expect(more.attributes('aria-expanded')).toBe('false')
     expect(panel.isVisible()).toBe(false)
     // The pages themselves are never folded away.
-    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['待我确认', '我的队列', '成效统计'])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['待我确认', '我的队列', '上报', '成效统计'])
 
     await more.trigger('click')
     expect(more.attributes('aria-expanded')).toBe('true')
@@ -98,5 +99,14 @@ describe("the desk's header", () => {
     expect(wrapper.find('button.desk__more').exists()).toBe(false)
     expect(wrapper.get('#desk-who').isVisible()).toBe(true)
     expect(wrapper.get('#desk-who').text()).toContain('退出登录')
+  })
+
+  it('takes a counselor to the report page: staff report a parent’s call or a session too', async () => {
+    const { wrapper, router } = await mountDesk(false)
+    const report = wrapper.findAll('nav a').find((a) => a.text() === '上报')!
+    expect(report.attributes('href')).toBe('/report')
+    await report.trigger('click')
+    await flushPromises()
+    expect(router.currentRoute.value.path).toBe('/report')
   })
 })

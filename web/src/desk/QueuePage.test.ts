@@ -76,6 +76,8 @@ beforeEach(() => {
       if (url.startsWith('/api/casework/v1/cases?')) return answer({ items: scope, total: scope.length })
       if (url.startsWith('/api/casework/v1/cases/count')) return answer({ total: scope.length })
       if (url.startsWith('/api/casework/v1/students/cards')) return answer({ items: [] })
+      // c1's alert waits for me; c2's climbed past me (a higher tier's to confirm).
+      if (url.startsWith('/api/casework/v1/alerts/awaiting-me?')) return answer({ items: [{ alert_id: 'a1', case_id: 'c1' }], total: 1 })
       return answer({})
     }),
   )
@@ -101,6 +103,18 @@ describe('an empty queue of mine', () => {
     expect(urls.at(-2) ?? '').not.toContain('mine=true')
     expect(wrapper.text()).toContain('共 2 个')
     expect(wrapper.findAll('button').filter((b) => b.text() === '确认预警').length).toBeGreaterThan(0)
+  })
+
+  it('offers to confirm only the alerts waiting for me, and confirms exactly those', async () => {
+    const wrapper = await mountQueue()
+    await wrapper.get('[data-testid="queue-see-scope"]').trigger('click')
+    await flushPromises()
+    const confirm = wrapper.findAll('button').filter((b) => b.text() === '确认预警')
+    expect(confirm).toHaveLength(1) // c1's; c2's alert climbed past me
+    urls.length = 0
+    await confirm[0]!.trigger('click')
+    await flushPromises()
+    expect(urls.filter((u) => u.includes('/acknowledgement'))).toEqual(['/api/casework/v1/alerts/a1/acknowledgement'])
   })
 
   it('offers a college leader no acknowledgement casework would refuse them', async () => {

@@ -9,14 +9,16 @@ export function done(message: string): void {
   ElMessage({ message, type: 'success', showClose: true })
 }
 
-/** What went wrong, in the reader's words: the service's problem detail, or ours. */
+/** What went wrong, in the reader's words: the service's problem detail, or ours. A field's
+ *  message that only repeats the detail is said once (casework's refusal to close a severe case
+ *  before its follow-up read "重度或危急个案须完成回访后方可结案：重度或危急个案须完成回访后方可结案"). */
 export function problemText(error: unknown): string {
   const t = i18n.global.t
-  return error instanceof ApiError
-    ? error.detail + (error.errors.length ? `：${error.errors.map((e) => e.message).join('；')}` : '')
-    : error instanceof NetworkError
-      ? t('errors.network')
-      : t('errors.generic')
+  if (error instanceof ApiError) {
+    const more = [...new Set(error.errors.map((e) => e.message))].filter((m) => m && m !== error.detail)
+    return [error.detail, ...(more.length ? [more.join('；')] : [])].filter(Boolean).join('：') || t('errors.generic')
+  }
+  return error instanceof NetworkError ? t('errors.network') : t('errors.generic')
 }
 
 export function failed(error: unknown): void {

@@ -39,3 +39,10 @@ export function formatClock(at: number, locale: string, seconds = false): string
     hourCycle: 'h23',
   })
 }
+
+/** The end of a day picked in a date field ("2026-12-09"), in the browser's time zone, as the
+ *  API's ISO instant; null when nothing (or no day) is picked. */
+export function endOfDay(day: string): string | null {
+  const at = new Date(`${day}T23:59:00`)
+  return day && !Number.isNaN(at.getTime()) ? at.toISOString() : null
+}

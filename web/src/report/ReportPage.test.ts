@@ -66,7 +66,8 @@ beforeEach(() => {
     vi.fn(async (url: string, init: RequestInit = {}) => {
       calls.push({ url, init })
       if (url.startsWith('/api/casework/v1/students/lookup'))
-        return answer({ items: [{ student_ref: 'r31', student_no: '2024020031', name: '测试学生31', college: null, class_name: '软件2401', building: '8号楼', room: '202' }] })
+        // Casework's lookup counts a student reporter among the students in their own scope.
+        return answer({ items: [{ student_ref: 'r01', student_no: '2024020001', name: '测试寝室长', college: null, class_name: '软件2401', building: '8号楼', room: '202' }, { student_ref: 'r31', student_no: '2024020031', name: '测试学生31', college: null, class_name: '软件2401', building: '8号楼', room: '202' }] })
       if (url === '/auth/campuses') return answer({ everywhere: [], campuses: [] })
       if (network === 'down') throw new TypeError('Failed to fetch')
       if (url === '/api/intake/v1/reports' && intake === 'limited')
@@ -105,6 +106,29 @@ describe('the report page', () => {
     await wrapper.find('[data-signal="sleep_disturbance"]').trigger('click')
     expect(wrapper.text()).not.toContain('请至少选择一项')
     expect(calls.some((c) => c.url === '/api/intake/v1/reports')).toBe(false)
+  })
+
+  it('never offers the reporter themself, listed or typed, and says where their own need goes', async () => {
+    const { wrapper } = await mountPage()
+    await vi.waitFor(() => expect(wrapper.find('.picker__option').exists()).toBe(true))
+    expect(wrapper.findAll('.picker__option').map((o) => o.text())).toEqual([expect.stringContaining('2024020031')])
+    await wrapper.find('#student-search').setValue('2024020001')
+    await vi.waitFor(() => expect(calls.filter((c) => c.url.includes('lookup?q=2024020001'))).toHaveLength(1))
+    await flushPromises()
+    expect(wrapper.find('.picker__number').exists()).toBe(false)
+    expect(wrapper.text()).toContain('这是你自己的学号')
+    await wrapper.find('#student-search').setValue('2024020031')
+    expect(wrapper.find('.picker__number').exists()).toBe(false) // listed: picked from the list
+    await wrapper.find('#student-search').setValue('2024020099')
+    expect(wrapper.find('.picker__number').text()).toBe('按学号上报：2024020099')
+  })
+
+  it('takes staff who report back to their desk, and a student reporter nowhere they cannot go', async () => {
+    const staff = (await mountPage('residence_counselor')).wrapper
+    expect(staff.findAll('.report__nav a').map((a) => [a.text(), a.attributes('href')])).toContainEqual(['工作台', '/desk/awaiting'])
+    staff.unmount()
+    const student = (await mountPage()).wrapper
+    expect(student.findAll('.report__nav a').map((a) => a.text())).toEqual(['我的上报'])
   })
 
   it('sends the report with an Idempotency-Key and the CSRF token, then shows the receipt', async () => {
