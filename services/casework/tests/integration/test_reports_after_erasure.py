@@ -106,6 +106,23 @@ def assert_kept_with_text(row: dict[str, Any]) -> None:
     assert (row["note"], row["location"], row["text_erased_at"]) == (NOTE, PLACE, None)
 
 
+async def closed_four_years_ago(pool: asyncpg.Pool, campus: str, student: str) -> datetime:
+    """A severe case of the student, closed four years ago (its file due for retention);
+    returns when it closed."""
+    async with campus_transaction(pool, campus) as conn:
+        closed: datetime = await conn.fetchval("SELECT now() - interval '4 years'")
+        await conn.execute(
+            """
+            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
+                               owner_role, outcome, opened_at, updated_at, closed_at)
+            VALUES ($1, $2, $3, 'closed', 'severe', 3, 'residence_counselor', 'stable',
+                    $4::timestamptz - interval '30 days', $4, $4)
+            """,
+            uuid.uuid4(), campus, student, closed,
+        )  # fmt: skip
+    return closed
+
+
 async def test_a_report_received_before_the_erasure_and_filed_after_it_keeps_no_text(
     pool: asyncpg.Pool,
 ) -> None:
@@ -140,17 +157,7 @@ async def test_a_report_filed_after_a_retention_erasure_keeps_no_text_up_to_its_
     campus = f"late-{uuid.uuid4().hex[:6]}"
     student = f"stu_{uuid.uuid4().hex[:12]}"
     retention = timedelta(days=1096)
-    async with campus_transaction(pool, campus) as conn:
-        closed = await conn.fetchval("SELECT now() - interval '4 years'")
-        await conn.execute(
-            """
-            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
-                               owner_role, outcome, opened_at, updated_at, closed_at)
-            VALUES ($1, $2, $3, 'closed', 'severe', 3, 'residence_counselor', 'stable',
-                    $4::timestamptz - interval '30 days', $4, $4)
-            """,
-            uuid.uuid4(), campus, student, closed,
-        )  # fmt: skip
+    closed = await closed_four_years_ago(pool, campus, student)
     async with campus_transaction(pool, campus) as conn:
         assert await erase_file_text(conn, student, retention) == 1
         cutoff = await conn.fetchval("SELECT now()") - retention
@@ -173,17 +180,8 @@ async def test_an_erasure_from_before_its_cutoff_was_recorded_covers_the_latest_
     any cutoff the floor allowed) -> kept whole."""
     campus = f"late-{uuid.uuid4().hex[:6]}"
     student = f"stu_{uuid.uuid4().hex[:12]}"
+    closed = await closed_four_years_ago(pool, campus, student)
     async with campus_transaction(pool, campus) as conn:
-        closed = await conn.fetchval("SELECT now() - interval '4 years'")
-        await conn.execute(
-            """
-            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
-                               owner_role, outcome, opened_at, updated_at, closed_at)
-            VALUES ($1, $2, $3, 'closed', 'moderate', 2, 'residence_counselor', 'relieved',
-                    $4::timestamptz - interval '30 days', $4, $4)
-            """,
-            uuid.uuid4(), campus, student, closed,
-        )  # fmt: skip
         assert await erase_file_text(conn, student, timedelta(days=1096)) == 1
         erased_at = await conn.fetchval("SELECT now()")
     # As the erasure function of migration 0009 wrote it: no cutoff (a superuser, past the
