@@ -238,9 +238,17 @@ async def test_the_whole_loop_with_every_guard(
                 "status": "done",
                 "description": "每周谈话",
             },
-            {"action_id": "a2", "kind": "family_contact", "status": "open"},
+            {
+                "action_id": "a2",
+                "kind": "family_contact",
+                "status": "open",
+                "due_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            },
         ],
-        "review_dates": [(datetime.now(UTC) + timedelta(days=14)).isoformat()],
+        "review_dates": [
+            (datetime.now(UTC) - timedelta(days=2)).isoformat(),  # held by this revision
+            (datetime.now(UTC) + timedelta(days=14)).isoformat(),
+        ],
     }
     response = await client.put(f"/v1/cases/{case_id}/plan", json=plan, headers=counselor)
     assert response.status_code == 200, response.text
@@ -248,7 +256,12 @@ async def test_the_whole_loop_with_every_guard(
         response.json()["version"],
         response.json()["actions_open"],
         response.json()["actions_done"],
-    ) == (1, 1, 1)
+        response.json()["actions_overdue"],
+        response.json()["reviews_due"],
+    ) == (1, 1, 1, 1, [])
+    read = (await client.get(f"/v1/cases/{case_id}/plan", headers=counselor)).json()
+    assert read["next_review_at"] == response.json()["review_dates"][1]
+    assert read["updated_at"] == response.json()["updated_at"] is not None
     refused(
         await client.put(f"/v1/cases/{case_id}/plan", json=plan, headers=counselor),
         409,
