@@ -6,6 +6,7 @@ itself is proven in test_loop_kafka.py); the roster comes in through records' im
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -238,9 +239,17 @@ async def test_the_whole_loop_with_every_guard(
                 "status": "done",
                 "description": "每周谈话",
             },
-            {"action_id": "a2", "kind": "family_contact", "status": "open"},
+            {
+                "action_id": "a2",
+                "kind": "family_contact",
+                "status": "open",
+                "due_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            },
         ],
-        "review_dates": [(datetime.now(UTC) + timedelta(days=14)).isoformat()],
+        "review_dates": [
+            (datetime.now(UTC) - timedelta(days=2)).isoformat(),  # held by this revision
+            (datetime.now(UTC) + timedelta(days=14)).isoformat(),
+        ],
     }
     response = await client.put(f"/v1/cases/{case_id}/plan", json=plan, headers=counselor)
     assert response.status_code == 200, response.text
@@ -248,7 +257,12 @@ async def test_the_whole_loop_with_every_guard(
         response.json()["version"],
         response.json()["actions_open"],
         response.json()["actions_done"],
-    ) == (1, 1, 1)
+        response.json()["actions_overdue"],
+        response.json()["reviews_due"],
+    ) == (1, 1, 1, 1, [])
+    read = (await client.get(f"/v1/cases/{case_id}/plan", headers=counselor)).json()
+    assert read["next_review_at"] == response.json()["review_dates"][1]
+    assert read["updated_at"] == response.json()["updated_at"] is not None
     refused(
         await client.put(f"/v1/cases/{case_id}/plan", json=plan, headers=counselor),
         409,
@@ -527,3 +541,56 @@ async def test_case_refusals_are_chinese_unless_english_comes_first(
         "帮扶计划已被他人更新（现为第 0 版，您是在第 3 版上修改的），请刷新后重试"
     )
     assert english["detail"] == "the plan is at version 0, not 3"
+
+
+async def test_two_staff_moving_the_same_case_at_once_one_wins_the_other_is_told_to_refresh(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """The counselor and the psychology teacher both act on version 1 at the same moment:
+    one step lands, the other is a 409 in zh-CN asking to refresh (never two steps on one
+    version, never a 500), and the history holds the one step."""
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
+    teacher = token(SECRET, campus, TEACHER, Role.COMMUNITY_PSYCH_TEACHER)
+    await deliver(
+        pool, campus, warning(campus, student, Severity.MODERATE, Role.RESIDENCE_COUNSELOR)
+    )
+    case = (await client.get("/v1/cases", headers=counselor)).json()["items"][0]
+    url = f"/v1/cases/{case['case_id']}/transitions"
+    steps = {
+        "monitoring": ({"to_state": "monitoring", "expected_version": case["version"]}, counselor),
+        "intervention": (
+            {
+                "to_state": "intervention",
+                "action_taken": "当面谈心",
+                "expected_version": case["version"],
+            },
+            teacher,
+        ),
+    }
+
+    answers = dict(
+        zip(
+            steps,
+            await asyncio.gather(
+                *(client.post(url, json=body, headers=who) for body, who in steps.values())
+            ),
+            strict=True,
+        )
+    )
+
+    assert sorted(a.status_code for a in answers.values()) == [200, 409], {
+        k: a.text for k, a in answers.items()
+    }
+    (won,) = [state for state, a in answers.items() if a.status_code == 200]
+    (lost,) = [a for a in answers.values() if a.status_code == 409]
+    assert lost.headers["content-type"].startswith("application/problem+json")
+    assert lost.json()["code"] in {"version_conflict", "conflict"}
+    assert "请刷新后重试" in lost.json()["detail"]
+    after = (await client.get(f"/v1/cases/{case['case_id']}", headers=counselor)).json()
+    assert (after["state"], after["version"]) == (won, case["version"] + 1)
+    history = (await client.get(f"/v1/cases/{case['case_id']}/history", headers=counselor)).json()
+    moves = [(h["from_state"], h["to_state"]) for h in history if h["kind"] == "transitioned"]
+    assert moves == [("open", won)]

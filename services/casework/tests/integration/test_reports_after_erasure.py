@@ -28,6 +28,7 @@ from shouwang_casework.entrypoints.record_consumers import store_batch
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events.intake import ReportSubmitted
 from shouwang_contracts.vocabulary import ReportChannel, Role, Signal
+from shouwang_devstack.provision import with_database
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases_support import CENTER, CIPHER
@@ -105,6 +106,23 @@ def assert_kept_with_text(row: dict[str, Any]) -> None:
     assert (row["note"], row["location"], row["text_erased_at"]) == (NOTE, PLACE, None)
 
 
+async def closed_four_years_ago(pool: asyncpg.Pool, campus: str, student: str) -> datetime:
+    """A severe case of the student, closed four years ago (its file due for retention);
+    returns when it closed."""
+    async with campus_transaction(pool, campus) as conn:
+        closed: datetime = await conn.fetchval("SELECT now() - interval '4 years'")
+        await conn.execute(
+            """
+            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
+                               owner_role, outcome, opened_at, updated_at, closed_at)
+            VALUES ($1, $2, $3, 'closed', 'severe', 3, 'residence_counselor', 'stable',
+                    $4::timestamptz - interval '30 days', $4, $4)
+            """,
+            uuid.uuid4(), campus, student, closed,
+        )  # fmt: skip
+    return closed
+
+
 async def test_a_report_received_before_the_erasure_and_filed_after_it_keeps_no_text(
     pool: asyncpg.Pool,
 ) -> None:
@@ -139,17 +157,7 @@ async def test_a_report_filed_after_a_retention_erasure_keeps_no_text_up_to_its_
     campus = f"late-{uuid.uuid4().hex[:6]}"
     student = f"stu_{uuid.uuid4().hex[:12]}"
     retention = timedelta(days=1096)
-    async with campus_transaction(pool, campus) as conn:
-        closed = await conn.fetchval("SELECT now() - interval '4 years'")
-        await conn.execute(
-            """
-            INSERT INTO cases (case_id, campus_id, student_ref, state, severity, severity_rank,
-                               owner_role, outcome, opened_at, updated_at, closed_at)
-            VALUES ($1, $2, $3, 'closed', 'severe', 3, 'residence_counselor', 'stable',
-                    $4::timestamptz - interval '30 days', $4, $4)
-            """,
-            uuid.uuid4(), campus, student, closed,
-        )  # fmt: skip
+    closed = await closed_four_years_ago(pool, campus, student)
     async with campus_transaction(pool, campus) as conn:
         assert await erase_file_text(conn, student, retention) == 1
         cutoff = await conn.fetchval("SELECT now()") - retention
@@ -160,6 +168,41 @@ async def test_a_report_filed_after_a_retention_erasure_keeps_no_text_up_to_its_
 
     assert_kept_without_text(await filed(pool, campus, after_closure))
     assert_kept_with_text(await filed(pool, campus, after_cutoff))
+
+
+async def test_an_erasure_from_before_its_cutoff_was_recorded_covers_the_latest_it_could_have(
+    pool: asyncpg.Pool, casework_dsn: str, postgres_admin_dsn: str
+) -> None:
+    """A retention erasure recorded before migration 0014 has no `text_cutoff`. Its cutoff was
+    erased_at - the period (at least the 180-day floor), so the late report is judged against
+    the latest it can have been: received half a year after the closure (before the real
+    cutoff) -> no text, where `through` kept it; received 100 days before the erasure (after
+    any cutoff the floor allowed) -> kept whole."""
+    campus = f"late-{uuid.uuid4().hex[:6]}"
+    student = f"stu_{uuid.uuid4().hex[:12]}"
+    closed = await closed_four_years_ago(pool, campus, student)
+    async with campus_transaction(pool, campus) as conn:
+        assert await erase_file_text(conn, student, timedelta(days=1096)) == 1
+        erased_at = await conn.fetchval("SELECT now()")
+    # As the erasure function of migration 0009 wrote it: no cutoff (a superuser, past the
+    # runtime role's rights and row-level security).
+    database = casework_dsn.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(with_database(postgres_admin_dsn, database))
+    try:
+        blanked = await admin.execute(
+            "UPDATE casework.retention_erasures SET text_cutoff = NULL WHERE student_ref = $1",
+            student,
+        )
+    finally:
+        await admin.close()
+    assert blanked == "UPDATE 1"
+    after_closure = report(campus, student, closed + YEAR // 2)
+    recent = report(campus, student, erased_at - timedelta(days=100))
+
+    await store_batch(pool, [after_closure, recent], files.store_report)
+
+    assert_kept_without_text(await filed(pool, campus, after_closure))
+    assert_kept_with_text(await filed(pool, campus, recent))
 
 
 async def test_a_report_filed_while_the_erasure_is_under_way_waits_for_it_and_keeps_no_text(

@@ -423,3 +423,31 @@ async def test_an_xlsx_roster_imports_like_the_csv_and_a_leaver_is_published_ina
             "SELECT payload FROM outbox WHERE key = $1 ORDER BY id", leaver_key
         )
     assert [json.loads(p[0])["data"]["active"] for p in payloads] == [True, False]
+
+
+async def test_a_gbk_export_with_a_noted_header_imports_unchanged_and_excel_numbers_are_named(
+    client: httpx.AsyncClient,
+) -> None:
+    """The sample as a Chinese Windows Excel saves it (GBK, `*学号（必填）`, `楼层(层)`, rows
+    numbered past the data) changes nothing of the sample already imported, placements
+    included; the same file with a 学号 in scientific notation is a 422 naming the row and
+    column in zh-CN and saying what to do."""
+    campus_id = campus()
+    sample = (SAMPLES / "roster_students.csv").read_text("utf-8").splitlines()
+    assert (await upload(client, "students", campus_id, "\n".join(sample).encode())).is_success
+    header = sample[0].replace("学号", "*学号（必填）").replace("楼层", "楼层(层)")
+    rows = [f"序号,{header}"] + [f"{i},{line}" for i, line in enumerate(sample[1:], 1)]
+    rows += [f"{n}," + "," * 9 for n in range(len(sample), len(sample) + 3)]
+
+    again = await upload(client, "students", campus_id, "\r\n".join(rows).encode("gbk"))
+
+    assert again.status_code == 200, again.text
+    assert again.json()["counts"]["unchanged"] == len(sample) - 1
+    rows[5] = rows[5].replace(sample[5].split(",")[0], "2.02402E+09", 1)
+    refused = await upload(client, "students", campus_id, "\r\n".join(rows).encode("gbk"))
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    ((error,),) = [refused.json()["errors"]]
+    assert (error["row"], error["field"]) == (6, "student_no")
+    assert error["message"].startswith("学号被 Excel 写成了科学计数法：2.02402E+09")
+    assert "设为“文本”格式后重新导出" in error["message"]

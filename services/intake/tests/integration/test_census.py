@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import httpx
+from openpyxl import Workbook
 from shouwang_contracts.envelope import Envelope
 from shouwang_contracts.events import ScreeningSubmitted
 from shouwang_contracts.topics import CENSUS
@@ -132,6 +133,38 @@ async def test_census_uploads_refuse_what_is_not_a_census(
         headers=token(Role.CLASS_WELLBEING_OFFICER),
     )
     assert student.status_code == 403
+
+
+async def test_a_titled_two_row_header_xlsx_goes_through_like_the_sample(
+    client: httpx.AsyncClient, token
+) -> None:
+    """A title line, then 学号 … 量表 merged down over two rows and 各题得分 merged across the
+    items named below: the header is found under the title, the rows after it are data."""
+    lines = (SAMPLES / "census_phq9.csv").read_text(encoding="utf-8").splitlines()
+    table = [line.split(",") for line in lines]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["2026级新生心理普查（PHQ-9）"])
+    sheet.append([*table[0][:4], "PHQ-9 各题得分"])
+    sheet.append([None] * 4 + table[0][4:])
+    for row in table[1:]:
+        sheet.append([int(c) if c.isdigit() else c for c in row])
+    for cells in ("A2:A3", "B2:B3", "C2:C3", "D2:D3", "E2:M2"):
+        sheet.merge_cells(cells)
+    data = io.BytesIO()
+    book.save(data)
+
+    response = await client.post(
+        "/v1/screenings/bulk",
+        files={"file": ("普查.xlsx", io.BytesIO(data.getvalue()), XLSX)},
+        headers=token(Role.CAMPUS_ADMIN, sub="A1"),
+    )
+
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert (body["rows_accepted"], body["rows_rejected"], body["rows_incomplete"]) == (43, 1, 3)
+    assert sorted({e["row"] for e in body["errors"]}) == [44, 45, 46, 47]  # the sample's + 2
 
 
 async def test_an_xlsx_census_is_accepted_with_its_bad_rows_named_by_number(

@@ -347,6 +347,7 @@ async def latest_plan(conn: asyncpg.Connection, cipher: NoteCipher, case: Case) 
         version=row["version"],
         actions=actions,
         review_dates=list(row["review_dates"]),
+        updated_at=row["updated_at"],
     )
 
 

@@ -33,7 +33,12 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
     on request, or by retention) but filed after it, its consumer behind or the record
     redelivered, is filed as the erasure would have left it: its structured facts (signals,
     channel, times, reporter: the file is the record of what was reported), no note, no location,
-    `text_erased_at` set. The caller holds the student's lock (`cases.lock_students`), which
+    `text_erased_at` set. An erasure from before migration 0014 recorded no cutoff: on
+    request it was `through` (= `erased_at`); by retention `erased_at` - the period, which
+    was at least 180 days (the floor `erase_closed_file_text` enforces), so it is taken as
+    `erased_at - 180 days`, the latest it can have been: such a late report may lose text the
+    erasure would have kept, never keep text it blanked (`through`, the last closure, stood in
+    before and kept it). The caller holds the student's lock (`cases.lock_students`), which
     the erasures take too (migrations/0014), so an erasure is either committed and seen here
     or waits until this report is in the table for it to blank.
     """
@@ -50,8 +55,12 @@ async def store_report(conn: asyncpg.Connection, event: Envelope[ReportSubmitted
                $12
         FROM (SELECT EXISTS (SELECT 1 FROM retention_erasures
                              WHERE student_ref = $4
-                               -- erase_file_text_before blanks `received_at < cutoff`
-                               AND coalesce(text_cutoff, through) > $9::timestamptz)
+                               -- erase_file_text_before blanks `received_at < cutoff`;
+                               -- a row from before migration 0014 has no cutoff: the
+                               -- latest it can have been (see `store_report`)
+                               AND coalesce(text_cutoff,
+                                            greatest(through, erased_at - interval '180 days'))
+                                   > $9::timestamptz)
               AS erased) AS e
         ON CONFLICT DO NOTHING
         """,

@@ -1,6 +1,10 @@
 """The student's living plan (策): actions with owner, due date and status, and review dates.
 
 Every change makes a new version; the public event carries counts only, never the text.
+A review is held by revising the plan on or after its date (the same actions with their
+statuses brought up to date count): a review date passed with no version since is due
+(`reviews_due`), and so shown on every read of the plan until someone revises it; an open or
+in-progress action past its due date is overdue (`actions_overdue`).
 """
 
 from __future__ import annotations
@@ -54,9 +58,13 @@ class Plan:
     version: int = 0
     actions: list[PlanAction] = field(default_factory=list)
     review_dates: list[datetime] = field(default_factory=list)
+    #: When this version was stored (None: no version yet).
+    updated_at: datetime | None = None
 
-    def revise(self, actions: list[PlanAction], review_dates: list[datetime]) -> Plan:
-        """The next version of the plan with these actions and review dates."""
+    def revise(
+        self, actions: list[PlanAction], review_dates: list[datetime], *, at: datetime | None = None
+    ) -> Plan:
+        """The next version of the plan with these actions and review dates, stored `at`."""
         ids = [a.action_id for a in actions]
         if len(set(ids)) != len(ids):
             raise MissingRecord("duplicate_action", "action ids must be unique", field="actions")
@@ -65,6 +73,7 @@ class Plan:
             version=self.version + 1,
             actions=list(actions),
             review_dates=sorted(review_dates),
+            updated_at=at,
         )
 
     @property
@@ -80,3 +89,21 @@ class Plan:
     def next_review(self, now: datetime) -> datetime | None:
         """The first review date still ahead, if any."""
         return next((d for d in self.review_dates if d >= now), None)
+
+    def reviews_due(self, now: datetime) -> list[datetime]:
+        """The review dates reached by `now` that no version of the plan followed."""
+        return [
+            d
+            for d in self.review_dates
+            if d <= now and (self.updated_at is None or self.updated_at < d)
+        ]
+
+    def actions_overdue(self, now: datetime) -> int:
+        """Open or in-progress actions whose due date has passed."""
+        return sum(
+            1
+            for a in self.actions
+            if a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
+            and a.due_at is not None
+            and a.due_at < now
+        )

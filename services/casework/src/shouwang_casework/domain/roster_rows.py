@@ -13,7 +13,8 @@ roster's columns and rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from shouwang_contracts.scopes import ROLE_GRANTS, ScopeKind
 from shouwang_contracts.vocabulary import Role
@@ -36,6 +37,7 @@ from .roster import (
     normalise_room,
     parse_scope_value,
 )
+from .roster_export import excel_number, lost_leading_zeros, tidy_header
 from .roster_words import (
     ROLE_NAMES,
     SCOPE_KIND_LABELS,
@@ -46,23 +48,43 @@ from .roster_words import (
     STUDENT_REQUIRED,
 )
 
+T = TypeVar("T")
+
 MAX_ROWS = 100_000
 HEADER_SEARCH_ROWS = 5
 
+# A row blank in every roster column is passed over whatever else it holds: exports number
+# their rows (序号) or carry formulas further down than the data goes.
 STUDENT_COLUMNS = Columns(
-    STUDENT_HEADERS, STUDENT_REQUIRED, max_rows=MAX_ROWS, header_search_rows=HEADER_SEARCH_ROWS
+    STUDENT_HEADERS,
+    STUDENT_REQUIRED,
+    max_rows=MAX_ROWS,
+    header_search_rows=HEADER_SEARCH_ROWS,
+    skip_rows_blank_in_known_columns=True,
 )
 STAFF_COLUMNS = Columns(
-    STAFF_HEADERS, STAFF_REQUIRED, max_rows=MAX_ROWS, header_search_rows=HEADER_SEARCH_ROWS
+    STAFF_HEADERS,
+    STAFF_REQUIRED,
+    max_rows=MAX_ROWS,
+    header_search_rows=HEADER_SEARCH_ROWS,
+    skip_rows_blank_in_known_columns=True,
 )
 
 
 def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
-    """Students from a table whose first row is the header."""
-    return parse_rows(
-        table,
+    """Students from a table whose first row is the header (or one below title lines)."""
+    numbers: list[tuple[int, str]] = []
+
+    def read(number: int, cells: Cells) -> tuple[Student | None, list[RowError]]:
+        student, errors = _student(number, cells)
+        if student is not None:
+            numbers.append((number, student.student_no))
+        return student, errors
+
+    parsed = parse_rows(
+        tidy_header(table, STUDENT_HEADERS, search_rows=HEADER_SEARCH_ROWS),
         STUDENT_COLUMNS,
-        _student,
+        read,
         key=lambda student: student.student_no,
         repeated=lambda number, student, first: RowError(
             number,
@@ -72,25 +94,54 @@ def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
             f"student number {student.student_no} repeats row {first}",
         ),
     )
+    return _with_lost_zeros(parsed, numbers, "student_no", key=lambda s: s.student_no)
+
+
+def _with_lost_zeros(
+    parsed: Parsed[T], numbers: list[tuple[int, str]], field: str, *, key: Callable[[T], str]
+) -> Parsed[T]:
+    """`parsed` with the rows whose number lost its leading zeros refused (`roster_export`);
+    `numbers` are every row's (row, number) as read."""
+    lost = lost_leading_zeros(numbers, field, "学号" if field == "student_no" else "工号/学号")
+    if lost:
+        refused = {number for row, number in numbers if row in {e.row for e in lost}}
+        parsed.records = [record for record in parsed.records if key(record) not in refused]
+        parsed.errors = sorted([*parsed.errors, *lost], key=lambda error: error.row)
+    return parsed
+
+
+def _number(
+    row: int, cells: Cells, field: str, label: tuple[str, str], errors: list[RowError]
+) -> str | None:
+    """The row's 学号/工号 as a college issues it (a float's `.0` undone), or None with the
+    reason in `errors` (missing, scientific notation, malformed)."""
+    zh, en = label
+    text = cells.get(field)
+    if not text:
+        errors.append(RowError(row, field, "required", f"缺少{zh}", f"{en} is missing"))
+        return None
+    read = excel_number(row, field, zh, text)
+    if read.error is not None:
+        errors.append(read.error)
+        return None
+    if not person_number(read.text):
+        errors.append(
+            RowError(
+                row,
+                field,
+                "invalid",
+                f"{zh}格式不正确：{text}（只能包含字母、数字、- 和 _）",
+                f"{en} is malformed: {text} (letters, digits, - and _ only)",
+            )
+        )
+        return None
+    return read.text
 
 
 def _student(number: int, cells: Cells) -> tuple[Student | None, list[RowError]]:
     errors: list[RowError] = []
-    student_no, name = cells.get("student_no"), cells.get("name")
-    if not student_no:
-        errors.append(
-            RowError(number, "student_no", "required", "缺少学号", "student number is missing")
-        )
-    elif not person_number(student_no):
-        errors.append(
-            RowError(
-                number,
-                "student_no",
-                "invalid",
-                f"学号格式不正确：{student_no}",
-                f"student number is malformed: {student_no}",
-            )
-        )
+    name = cells.get("name")
+    student_no = _number(number, cells, "student_no", ("学号", "student number"), errors)
     if not name:
         errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
     raw_building = cells.get("building")
@@ -154,9 +205,12 @@ def parse_staff(table: Iterable[Sequence[object]]) -> Parsed[StaffMember]:
     result: Parsed[StaffMember] = Parsed()
     names: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str, str, str]] = set()
-    for number, cells in cells_by_row(table, STAFF_COLUMNS, result):
+    numbers: list[tuple[int, str]] = []
+    tidy = tidy_header(table, STAFF_HEADERS, search_rows=HEADER_SEARCH_ROWS)
+    for number, cells in cells_by_row(tidy, STAFF_COLUMNS, result):
         member, errors = _staff_member(number, cells)
         if member is not None:
+            numbers.append((number, member.staff_no))
             first = names.setdefault(member.staff_no, (member.name, number))
             if first[0] != member.name:
                 errors.append(
@@ -175,32 +229,13 @@ def parse_staff(table: Iterable[Sequence[object]]) -> Parsed[StaffMember]:
             if key not in seen:  # the same assignment twice is harmless; keep it once
                 seen.add(key)
                 result.records.append(member)
-    return result
+    return _with_lost_zeros(result, numbers, "staff_no", key=lambda m: m.staff_no)
 
 
 def _staff_member(number: int, cells: Cells) -> tuple[StaffMember | None, list[RowError]]:
     errors: list[RowError] = []
-    staff_no, name = cells.get("staff_no"), cells.get("name")
-    if not staff_no:
-        errors.append(
-            RowError(
-                number,
-                "staff_no",
-                "required",
-                "缺少工号/学号",
-                "staff or student number is missing",
-            )
-        )
-    elif not person_number(staff_no):
-        errors.append(
-            RowError(
-                number,
-                "staff_no",
-                "invalid",
-                f"工号/学号格式不正确：{staff_no}",
-                f"staff or student number is malformed: {staff_no}",
-            )
-        )
+    name = cells.get("name")
+    staff_no = _number(number, cells, "staff_no", ("工号/学号", "staff or student number"), errors)
     if not name:
         errors.append(RowError(number, "name", "required", "缺少姓名", "name is missing"))
     raw_role = cells.get("role") or ""

@@ -8,6 +8,8 @@ the rule's code and the field that is missing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 from fastapi import APIRouter, status
 from shouwang_contracts.trace import current_traceparent
@@ -88,6 +90,8 @@ def follow_up_out(f: FollowUp) -> s.FollowUpOut:
 
 
 def plan_out(plan: Plan) -> s.PlanOut:
+    """The plan as answered, with what is due or overdue as of now."""
+    at = datetime.now(UTC)
     return s.PlanOut(
         case_id=plan.case_id,
         version=plan.version,
@@ -105,6 +109,10 @@ def plan_out(plan: Plan) -> s.PlanOut:
         review_dates=plan.review_dates,
         actions_open=plan.actions_open,
         actions_done=plan.actions_done,
+        actions_overdue=plan.actions_overdue(at),
+        next_review_at=plan.next_review(at),
+        reviews_due=plan.reviews_due(at),
+        updated_at=plan.updated_at,
     )
 
 

@@ -279,6 +279,13 @@ class PlanOut(BaseModel):
     review_dates: list[datetime]
     actions_open: int
     actions_done: int
+    actions_overdue: int = Field(description="Open or in-progress actions past their due date.")
+    next_review_at: datetime | None = Field(description="The first review date still ahead.")
+    reviews_due: list[datetime] = Field(
+        description="Review dates passed with no revision of the plan since: a review is held"
+        " by revising the plan (PUT, the same actions with their statuses up to date count)."
+    )
+    updated_at: datetime | None = Field(description="When this version was stored.")
 
 
 class ConsentOut(BaseModel):

@@ -132,8 +132,8 @@ async def revise_plan(
                 f"您是在第 {expected_version} 版上修改的），请刷新后重试"
             ),
         )
-    plan = current.revise(actions, review_dates)
     at = now()
+    plan = current.revise(actions, review_dates, at=at)
     await care.save_plan(conn, cipher, case, plan, actor.ref, at)
     case.record(
         "plan_updated",

@@ -13,7 +13,6 @@ instrument, no answer) is rejected. Every defect is listed by spreadsheet row ei
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,31 +22,51 @@ from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrum
 from . import census_cells as cells_of
 from .census_cells import Cell
 
-__all__ = ["Cell", "CensusRow", "Columns", "HeaderError", "RowError", "parse_row"]
+__all__ = [
+    "Cell",
+    "CensusRow",
+    "Columns",
+    "HeaderError",
+    "RowError",
+    "column_of",
+    "parse_row",
+]
 
 _STUDENT_NO = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _ITEM_HEADER = re.compile(r"^(?:第\s*(\d+)\s*题|q\s*(\d+)|item[_\s]*(\d+))$", re.IGNORECASE)
+_REQUIRED_ZH = {"student_no": "学号", "administered_at": "测评时间"}
+_AS_TEXT_ZH = (
+    "请在导出系统或 Excel 中把学号列设为“文本”格式后重新导出（不要用 Excel 打开后另存为 CSV）"
+)
+_AS_TEXT_EN = (
+    "set the column's format to Text in the exporting system or Excel and export again "
+    "(do not open the CSV in Excel and save it again)"
+)
 # How far in the future a census time may lie: clocks of survey systems drift.
 _CLOCK_SKEW = timedelta(minutes=10)
 
 HEADER_ALIASES: dict[str, str] = {
     "学号": "student_no",
     "student_no": "student_no",
-    "student number": "student_no",
+    "studentno": "student_no",
+    "studentnumber": "student_no",
     "姓名": "name",
     "name": "name",
     "测评时间": "administered_at",
     "施测时间": "administered_at",
     "作答时间": "administered_at",
     "administered_at": "administered_at",
+    "administeredat": "administered_at",
     "量表": "instrument",
     "instrument": "instrument",
     "第6题时间": "behavior_recency",
     "行为时间": "behavior_recency",
     "behavior_recency": "behavior_recency",
+    "behaviorrecency": "behavior_recency",
     "咨询意愿": "counseling_requested",
     "是否需要咨询": "counseling_requested",
     "counseling_requested": "counseling_requested",
+    "counselingrequested": "counseling_requested",
 }
 
 INSTRUMENT_NAMES: dict[str, Instrument] = {
@@ -124,24 +143,29 @@ class Columns:
         fields: dict[str, int] = {}
         items: dict[int, int] = {}
         for index, cell in enumerate(header):
-            name = cells_of.text(cell)
-            key = name.lower().replace("-", "_")
-            match = _ITEM_HEADER.match(name)
-            if match:
-                number = int(next(g for g in match.groups() if g))
-                items[number] = index
-            elif key in HEADER_ALIASES:
-                fields.setdefault(HEADER_ALIASES[key], index)
-            elif name in HEADER_ALIASES:
-                fields.setdefault(HEADER_ALIASES[name], index)
+            column = column_of(cell)
+            if isinstance(column, int):  # the first column naming an item is the item's
+                items.setdefault(column, index)
+            elif column is not None:
+                fields.setdefault(column, index)
         missing = [f for f in ("student_no", "administered_at") if f not in fields]
         if missing or not items:
             raise HeaderError(
-                "表头缺少必需的列：" + "、".join(missing + ([] if items else ["第1题…"])),
+                "表头缺少必需的列："
+                + "、".join([_REQUIRED_ZH[f] for f in missing] + ([] if items else ["第1题…"])),
                 "The header lacks required columns: "
                 + ", ".join(missing + ([] if items else ["item columns (第1题…)"])),
             )
         return cls(fields, items)
+
+
+def column_of(cell: Cell) -> str | int | None:
+    """What a header cell names: a field, an item number (1-based), or None."""
+    name = cells_of.header(cell)
+    match = _ITEM_HEADER.match(name)
+    if match:
+        return int(next(g for g in match.groups() if g))
+    return HEADER_ALIASES.get(name.lower().replace("-", "_")) or HEADER_ALIASES.get(name)
 
 
 def parse_row(
@@ -156,11 +180,24 @@ def parse_row(
     """Read one data row: the row (with its defects) if it can be graded, else its errors."""
     row = _Row(row_number, cells, columns)
 
-    student_no = unicodedata.normalize("NFKC", cells_of.text(row.cell("student_no")))
+    student_no = cells_of.student_number(row.cell("student_no"))
     if not student_no:
         row.reject("student_no", "missing", "缺少学号", "student number is missing")
+    elif cells_of.SCIENTIFIC.match(student_no):
+        row.reject(
+            "student_no",
+            "scientific_notation",
+            f"学号被 Excel 写成了科学计数法：{student_no}，原号码已无法还原；{_AS_TEXT_ZH}",
+            f"the student number was written by Excel in scientific notation: {student_no},"
+            f" and cannot be recovered; {_AS_TEXT_EN}",
+        )
     elif not _STUDENT_NO.match(student_no):
-        row.reject("student_no", "invalid", "学号格式不正确", "student number is not valid")
+        row.reject(
+            "student_no",
+            "invalid",
+            f"学号格式不正确：{student_no}（只能包含字母、数字、- 和 _）",
+            f"student number is not valid: {student_no} (letters, digits, - and _ only)",
+        )
 
     instrument = default_instrument
     raw_instrument = cells_of.text(row.cell("instrument"))

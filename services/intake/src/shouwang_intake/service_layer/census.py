@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -35,7 +36,8 @@ from .. import metrics
 from ..adapters.census_files import UnreadableFile, read_upload, sha256_of, sheet_rows
 from ..adapters.publisher import EventPublisher, KafkaUnavailable
 from ..adapters.store import CensusBatch, IntakeStore
-from ..domain.census import CensusRow, Columns, HeaderError, RowError, parse_row
+from ..domain.census import Cell, CensusRow, HeaderError, RowError, parse_row
+from ..domain.census_header import SEARCH_ROWS, find_header
 from .submissions import SOURCE, SubmissionRefused
 
 logger = logging.getLogger(__name__)
@@ -261,16 +263,16 @@ class CensusIntake:
         # Closed here: a refused file (a bad header) leaves the worker mid-file, and closing
         # the reader stops it.
         async with contextlib.aclosing(rows):
-            header = await anext(rows, None)
-            if header is None:
+            top = [row async for row in _first(rows, SEARCH_ROWS + 1)]
+            if not top:
                 raise UnreadableFile("文件为空", "The file is empty")
-            columns = Columns.from_header(header[1])
+            columns, taken = find_header(top)
             now = datetime.now(UTC)
             # Yield by the clock, not every N rows: 50 rows between yields held a report's 202 up
             # by ~30 ms at p50 while a census was parsed.
             held = TimeSlice()
             progress.next_beat = time.monotonic() + self.heartbeat_seconds
-            async for row_number, cells in rows:
+            async for row_number, cells in _chained(top[taken:], rows):
                 progress.total += 1
                 parsed = parse_row(
                     row_number,
@@ -336,3 +338,24 @@ class CensusIntake:
         acknowledged = await self.publisher.wait_acknowledged(pending)
         progress.acknowledged += acknowledged
         metrics.published(CENSUS).inc(acknowledged)
+
+
+async def _first(
+    rows: AsyncIterator[tuple[int, list[Cell]]], count: int
+) -> AsyncIterator[tuple[int, list[Cell]]]:
+    """Up to `count` rows of `rows`, leaving the rest to be read (the header search)."""
+    for _ in range(count):
+        row = await anext(rows, None)
+        if row is None:
+            return
+        yield row
+
+
+async def _chained(
+    read: Sequence[tuple[int, list[Cell]]], rows: AsyncIterator[tuple[int, list[Cell]]]
+) -> AsyncIterator[tuple[int, list[Cell]]]:
+    """The data rows already read with the header search, then the rest of the file."""
+    for row in read:
+        yield row
+    async for row in rows:
+        yield row
