@@ -33,7 +33,7 @@ def as_(campus_id: str, sub: str, role: Role) -> dict[str, str]:
     }
 
 
-async def test_a_dorm_leader_finds_exactly_their_room(
+async def test_a_dorm_leader_finds_their_roommates_never_themself(
     campus: tuple[httpx.AsyncClient, str], pool: asyncpg.Pool
 ) -> None:
     client, campus_id = campus
@@ -41,7 +41,9 @@ async def test_a_dorm_leader_finds_exactly_their_room(
     found = await client.get("/v1/students/lookup", headers=dorm)
     assert found.status_code == 200, found.text
     numbers = {s["student_no"] for s in found.json()["items"]}
-    assert numbers == {"2024020001", "2024020031"}
+    assert numbers == {"2024020031"}  # their roommate, never the dorm leader themself
+    myself = await client.get("/v1/students/lookup", params={"q": "2024020001"}, headers=dorm)
+    assert myself.json()["items"] == []
     by_name = await client.get("/v1/students/lookup", params={"q": "学生31"}, headers=dorm)
     assert [s["student_no"] for s in by_name.json()["items"]] == ["2024020031"]
     assert by_name.json()["items"][0]["room"] == "202"
@@ -55,7 +57,7 @@ async def test_a_dorm_leader_finds_exactly_their_room(
             "SELECT count(*) FROM audit_log WHERE action = 'roster.pick' AND campus_id = $1",
             campus_id,
         )
-    assert logged == 4
+    assert logged == 5
 
 
 async def test_a_floor_leader_finds_their_floor_and_a_wildcard_is_literal(

@@ -57,13 +57,20 @@ async def pick_students(
             field="q",
             detail_zh="请至少输入学号或姓名中的两个字",
         )
-    cards = await find_students(
-        conn,
-        campus_wide=campus_wide,
-        grants=await scope_grants(conn, caller),
-        text=text,
-        limit=limit,
-    )
+    # A student reporter's scope (their room, floor or class) holds themself; a report is
+    # about someone else, and their own need reaches intake as a self-referral when they type
+    # their own number, not by picking themself from a list of the people around them.
+    cards = [
+        card
+        for card in await find_students(
+            conn,
+            campus_wide=campus_wide,
+            grants=await scope_grants(conn, caller),
+            text=text,
+            limit=limit + 1,
+        )
+        if card.student_no != principal.sub
+    ][:limit]
     await record_access(
         conn,
         principal_ref=caller.person_ref,
