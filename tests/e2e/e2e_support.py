@@ -186,12 +186,18 @@ class Ledger:
         why: Callable[[str], str] | None = None,
     ) -> None:
         """Read until `done()` holds and nothing new came for `quiet` seconds. On a timeout
-        the message is passed through `why` (a test's diagnosis) when given."""
+        the message is passed through `why` (a test's diagnosis) when given.
+
+        The quiet is counted from the last new event, in short reads: fixed windows of
+        `quiet` seconds waited out a whole second window whenever the first ended with the
+        last events of a catch-up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
+        last_new = loop.time()
         while True:
-            new = await self.read(quiet)
-            if done() and new == 0:
+            if await self.read(0.5):
+                last_new = loop.time()
+            if done() and loop.time() - last_new >= quiet:
                 return
             if loop.time() >= deadline:
                 said = f"not settled within {within:.0f}s: {self.summary()}"

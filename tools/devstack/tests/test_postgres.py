@@ -8,9 +8,11 @@ from pathlib import Path
 
 import asyncpg
 import psycopg
+import psycopg.sql
 import pytest
 from shouwang_devstack.postgres import LocalPostgres
 from shouwang_devstack.provision import (
+    MigratedTemplates,
     fresh_database_name,
     provision_fresh,
     provision_service,
@@ -167,3 +169,72 @@ async def test_a_test_that_stops_postgres_gets_its_services_databases_there(
         assert await conn.fetchval("SELECT current_user") == "intake"
     finally:
         await conn.close()
+
+
+def _catalogue(admin_dsn: str, database: str, service: str) -> dict[str, object]:
+    """What a service's database grants and holds, with the database's own name left out."""
+    with psycopg.connect(with_database(admin_dsn, database)) as conn:
+        conn.execute(
+            psycopg.sql.SQL("SET search_path = {}").format(psycopg.sql.Identifier(service))
+        )
+
+        def rows(query: str, *args: object) -> list[tuple[object, ...]]:
+            return sorted(conn.execute(query, args).fetchall(), key=repr)
+
+        acl = conn.execute(
+            "SELECT datacl::text[] FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        return {
+            "database acl": sorted(acl[0] or []) if acl else None,
+            "schemas": rows(
+                "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text[] FROM pg_namespace"
+                " WHERE nspname NOT LIKE 'pg\\_%%' AND nspname <> 'information_schema'"
+            ),
+            "relations": rows(
+                "SELECT c.relname, c.relkind::text, pg_get_userbyid(c.relowner), c.relacl::text[],"
+                " c.relrowsecurity, c.relforcerowsecurity FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+                service,
+            ),
+            "default privileges": rows(
+                "SELECT pg_get_userbyid(defaclrole), defaclobjtype::text, defaclacl::text[]"
+                " FROM pg_default_acl"
+            ),
+            "triggers": rows(
+                "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+            ),
+            "policies": rows("SELECT tablename, policyname, roles::text[] FROM pg_policies"),
+            "functions": rows(
+                "SELECT p.proname, pg_get_userbyid(p.proowner), p.proacl::text[] FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
+                service,
+            ),
+            "migrations": rows(
+                "SELECT migration_id FROM _yoyo_migration WHERE current_schema() = %s", service
+            ),
+        }
+
+
+@pytest.mark.parametrize("service", ["casework", "notify"])
+def test_a_database_copied_from_the_template_is_the_one_provisioning_gives(
+    postgres_admin_dsn: str, service: str
+) -> None:
+    """The fixtures copy a migrated template instead of migrating each test's database: the
+    copy must grant, own and hold exactly what a database provisioned from scratch does,
+    closed to PUBLIC included (a database's own ACL is not copied with it)."""
+    templates = MigratedTemplates(postgres_admin_dsn, secret=SECRET)
+    provisioned = provision_fresh(postgres_admin_dsn, service, secret=SECRET)
+    first, second = templates.fresh(service), templates.fresh(service)
+    assert len({provisioned, first, second}) == 3
+    names = [dsn.rsplit("/", 1)[1] for dsn in (provisioned, first, second)]
+    expected = _catalogue(postgres_admin_dsn, names[0], service)
+    assert expected["migrations"], expected
+    assert [_catalogue(postgres_admin_dsn, name, service) for name in names[1:]] == [
+        expected,
+        expected,
+    ]
+    with psycopg.connect(first) as conn:
+        assert conn.execute("SELECT current_user, current_schema()").fetchone() == (
+            service,
+            service,
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,14 +19,31 @@ from .identity import IdentityProvider
 from .kafka import LocalKafka
 from .localenv import generate_local_secrets, tests_role_secret
 from .postgres import LocalPostgres
-from .provision import drop_database, has_migrations, provision_fresh
+from .provision import MigratedTemplates, drop_database, has_migrations
 from .pytest_servers import PostgresEndpoint
 from .services import ServiceProcess, ServiceProcessFactory, service_info
+
+# One set of migrated templates per server and secret for the whole session, whichever
+# factory asks (a test that stops PostgreSQL builds a factory of its own on the same server).
+_TEMPLATES: dict[tuple[str, str], MigratedTemplates] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _templates(admin_dsn: str, secret: str) -> MigratedTemplates:
+    with _TEMPLATES_LOCK:
+        key = (admin_dsn, secret)
+        if key not in _TEMPLATES:
+            _TEMPLATES[key] = MigratedTemplates(admin_dsn, secret=secret)
+        return _TEMPLATES[key]
 
 
 @dataclass
 class ServiceDatabaseFactory:
-    """Builds fresh migrated databases: `await factory("intake")` or `factory.sync("intake")`."""
+    """Builds fresh migrated databases: `await factory("intake")` or `factory.sync("intake")`.
+
+    Each is a copy of the service's migrated template (`MigratedTemplates`): the same roles,
+    schema, rights and tables as `provision_fresh` gives, without running the migrations again.
+    """
 
     admin_dsn: str
     secret: str
@@ -33,7 +51,7 @@ class ServiceDatabaseFactory:
 
     def sync(self, service: str) -> str:
         """A fresh database for `service` with its role, schema and migrations; returns its DSN."""
-        dsn = provision_fresh(self.admin_dsn, service, secret=self.secret)
+        dsn = _templates(self.admin_dsn, self.secret).fresh(service)
         self.created.append(dsn.rsplit("/", 1)[1])
         return dsn
 
@@ -51,7 +69,8 @@ def service_database(
     )
     yield factory
     if _postgres_endpoint.source == "DATABASE_URL":
-        for name in factory.created:
+        templates = _templates(factory.admin_dsn, factory.secret).templates.values()
+        for name in [*factory.created, *templates]:
             drop_database(_postgres_endpoint.admin_dsn, name)
 
 
