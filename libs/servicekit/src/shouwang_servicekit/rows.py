@@ -346,22 +346,26 @@ _AS_TEXT_EN = (
 )
 
 
-def excel_number(row: int, field: str, label: str, text: str) -> str | RowError:
+def excel_number(
+    row: int, field: str, label: str, text: str, *, quote: bool = True
+) -> str | RowError:
     """A number column's cell (学号, 工号, 手机号) as Excel may have left it: `text` without a
     float's `.0` (`2024020001.0`: a CSV saved from a numeric column), or the row's error when
     Excel wrote it in scientific notation (`2.02402E+09`: the digits are gone). `label`
-    names the column in zh-CN."""
+    names the column in zh-CN; `quote=False` keeps the cell's text out of the message (an
+    import whose refusals must not carry personal data)."""
     if whole := _WHOLE_FLOAT.match(text):
         return whole.group(1)
     if not _SCIENTIFIC.match(text):
         return text
+    zh, en = (f"：{text}", f": {text}") if quote else ("", "")
     return RowError(
         row,
         field,
         "scientific_notation",
-        f"{label}被 Excel 写成了科学计数法：{text}，原号码已无法还原；{_AS_TEXT_ZH}",
-        f"{field} was written by Excel in scientific notation: {text}, and the number "
-        f"cannot be recovered; {_AS_TEXT_EN}",
+        f"{label}被 Excel 写成了科学计数法{zh}，原号码已无法还原；{_AS_TEXT_ZH}",
+        f"{field} was written by Excel in scientific notation{en}, and the number cannot be "
+        f"recovered; {_AS_TEXT_EN}",
     )
 
 
@@ -372,11 +376,13 @@ def refuse_lost_leading_zeros(
     label: str,
     *,
     key: Callable[[T], str | None],
+    quote: bool = True,
 ) -> Parsed[T]:
     """`parsed` with the rows whose number lost its leading zeros refused. `numbers` are the
     rows' (row, number) as read; a file that has `0241001` shows the college's numbers keep
     their zeros, so an all-digit `241001`, shorter than those, is most likely one Excel read
-    as a number. Its records (`key`: their number) are dropped, the errors kept in row order."""
+    as a number. Its records (`key`: their number) are dropped, the errors kept in row order;
+    `quote=False` keeps the numbers out of the messages."""
     zero_led = [(row, n) for row, n in numbers if n.isdigit() and n.startswith("0")]
     if not zero_led:
         return parsed
@@ -388,10 +394,16 @@ def refuse_lost_leading_zeros(
             field,
             "leading_zeros_lost",
             f"{label} {n} 比本文件中以 0 开头的{label}（如第 {example_row} 行的 {example}，"
-            f"{width} 位）短，可能是 Excel 去掉了开头的 0；{_AS_TEXT_ZH}",
+            f"{width} 位）短，可能是 Excel 去掉了开头的 0；{_AS_TEXT_ZH}"
+            if quote
+            else f"{label}比本文件中以 0 开头的{label}（{width} 位）短，"
+            f"可能是 Excel 去掉了开头的 0；{_AS_TEXT_ZH}",
             f"{field} {n} is shorter than this file's numbers that begin with 0 (such as "
             f"{example} on row {example_row}, {width} digits): Excel probably dropped its "
-            f"leading zeros; {_AS_TEXT_EN}",
+            f"leading zeros; {_AS_TEXT_EN}"
+            if quote
+            else f"{field} is shorter than this file's numbers that begin with 0 ({width} "
+            f"digits): Excel probably dropped its leading zeros; {_AS_TEXT_EN}",
         )
         for row, n in numbers
         if n.isdigit() and not n.startswith("0") and len(n) < width
