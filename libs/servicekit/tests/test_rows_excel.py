@@ -5,6 +5,7 @@ wrote as floats or in scientific notation, and numbers that lost their leading z
 from __future__ import annotations
 
 import pytest
+from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
@@ -12,9 +13,7 @@ from shouwang_servicekit.rows import (
     RowError,
     bare_header,
     cells_by_row,
-    excel_number,
     fold_header,
-    refuse_lost_leading_zeros,
 )
 
 PEOPLE = Columns(

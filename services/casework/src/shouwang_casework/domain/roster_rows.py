@@ -18,17 +18,16 @@ from collections.abc import Iterable, Sequence
 
 from shouwang_contracts.scopes import ROLE_GRANTS, ScopeKind
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
     Parsed,
     RowError,
     cells_by_row,
-    excel_number,
     lookup_name,
     parse_rows,
     person_number,
-    refuse_lost_leading_zeros,
 )
 
 from .roster import (

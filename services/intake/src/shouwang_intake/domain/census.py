@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument, InstrumentSpec
-from shouwang_servicekit.rows import excel_number
+from shouwang_servicekit.excel_numbers import excel_number
 
 from . import census_cells as cells_of
 from .census_cells import Cell

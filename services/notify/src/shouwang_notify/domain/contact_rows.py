@@ -23,18 +23,17 @@ from dataclasses import dataclass, replace
 
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
     Parsed,
     RowError,
-    excel_number,
     is_email,
     lookup_name,
     mobile_number,
     parse_rows,
     person_number,
-    refuse_lost_leading_zeros,
 )
 
 from .contacts import QuietHours
