@@ -92,6 +92,13 @@ def test_a_data_row_under_the_header_is_never_folded_into_it() -> None:
     assert [number for number, _ in rows] == [2, 3]
 
 
+def test_a_title_line_right_above_the_header_is_passed_over() -> None:
+    rows, parsed = read([["2024级学生名单"], ["学号", "姓名"], ["2024001", "王芳"]])
+
+    assert parsed.errors == []
+    assert rows == [(3, {"number": "2024001", "name": "王芳"})]
+
+
 def test_a_float_loses_its_point_and_scientific_notation_is_refused_saying_what_to_do() -> None:
     assert excel_number(2, "mobile", "手机号", "13800000001.0") == "13800000001"
     assert excel_number(2, "number", "学号", "T1001") == "T1001"
