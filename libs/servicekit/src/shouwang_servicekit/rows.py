@@ -6,7 +6,9 @@ field each header text stands for, Chinese export headers first) and what a vali
 this module does the rest the same way for every import:
 
 - finds the header among the top rows, so a title line above it ("2024级学生名单") is passed
-  over, and matches header texts loosely (full-width letters, case, spaces, `_` and `-`);
+  over, folds a header merged over two rows (`住宿信息` over 楼栋 / 楼层 / 寝室) into one
+  (`fold_header`), and matches header texts loosely (full-width letters, case, spaces, `_`
+  and `-`, and a template's note or star: `*学号（必填）`, `楼层(层)`; `bare_header`);
 - hands out each data row's cells by field, trimmed and NFKC-folded (`clean`), with its
   spreadsheet row number (the header is usually row 1), counting rows against a cap;
 - collects why rows cannot be used as `RowError`s (row, field, a stable code, zh-CN and
@@ -15,12 +17,15 @@ this module does the rest the same way for every import:
 - normalises what every import meets: 学号/工号 (`person_number`), mainland mobile numbers
   (`mobile_number`), email addresses (`is_email`), names from a vocabulary (`lookup_name`).
 
+What Excel does to a column of numbers (学号, 手机号) is undone or named in `excel_numbers`.
+
 Standard library only (and the kit's spreadsheet reader for `read_table`), so a service's
 domain layer can use it.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +36,7 @@ from .spreadsheets import Cell, SheetLimits, read_sheet
 
 T = TypeVar("T")
 V = TypeVar("V")
+C = TypeVar("C")
 
 #: A data row's cells by field name: cleaned text, None where blank or absent.
 Cells = dict[str, str | None]
@@ -113,18 +119,54 @@ def header_key(text: object) -> str:
     return re.sub(r"[\s_\-]", "", (clean(text) or "").lower())
 
 
+_NOTE = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
+_STAR = re.compile(r"^[*＊]+|[*＊]+$")
+
+
+def bare_header(text: object) -> str:
+    """A header text cleaned and without what templates add to it: a note in brackets and a
+    required-field star (`*学号（必填）` → `学号`, `楼层(层)` → `楼层`); "" when blank."""
+    return _STAR.sub("", _NOTE.sub("", clean(text) or "")).strip()
+
+
+def fold_header(upper: Sequence[C], lower: Sequence[C]) -> list[C | None]:
+    """A header of two rows as one: a column's name from the lower row where it has one (the
+    columns under a group label merged across them), else from the upper row (the columns
+    merged down over both rows)."""
+    width = max(len(upper), len(lower))
+    return [
+        lower[i] if i < len(lower) and clean(lower[i]) else (upper[i] if i < len(upper) else None)
+        for i in range(width)
+    ]
+
+
+def _lookup(columns: Columns) -> dict[str, str]:
+    return {
+        header_key(alias): name for name, aliases in columns.headers.items() for alias in aliases
+    }
+
+
+def _field_of(cell: object, lookup: Mapping[str, str]) -> str | None:
+    """The field a header cell names, as written or without its note or star."""
+    return lookup.get(header_key(cell)) or lookup.get(header_key(bare_header(cell)))
+
+
+def _names_columns(row: Sequence[object], lookup: Mapping[str, str]) -> bool:
+    """Whether every non-blank cell of `row` names a known column (a second header row)."""
+    named = [_field_of(cell, lookup) for cell in row if clean(cell)]
+    return bool(named) and all(named)
+
+
 def map_headers(
     header: Sequence[object], columns: Columns, *, row: int = 1
 ) -> tuple[dict[str, int], list[RowError]]:
     """The column index of each known field in `header`, and the errors of a repeated or
     a missing required column."""
-    lookup = {
-        header_key(alias): name for name, aliases in columns.headers.items() for alias in aliases
-    }
+    lookup = _lookup(columns)
     found: dict[str, int] = {}
     errors: list[RowError] = []
     for index, cell in enumerate(header):
-        name = lookup.get(header_key(cell))
+        name = _field_of(cell, lookup)
         if name is None:
             continue
         if name in found:
@@ -155,29 +197,38 @@ def cells_by_row(
     """(row number, cells by field) of each data row of `table`, whose first row is row 1.
 
     The header is the first non-blank row of the top `header_search_rows` that names every
-    required column; when there is none, the errors of the first non-blank row (or "the file
-    is empty") go into `parsed` and no row is handed out. Each data row counts in
-    `parsed.rows_total`; the row past `max_rows` is refused and reading stops there.
+    required column, folded with the row under it when that row names only known columns
+    and the header names one (a header merged over two rows; data then starts below both).
+    When there is none, the errors of the first non-blank row (or "the file is empty") go
+    into `parsed` and no row is handed out. Each data row counts in `parsed.rows_total`;
+    the row past `max_rows` is refused and reading stops there.
     """
     rows = iter(table)
+    top = list(itertools.islice(rows, columns.header_search_rows + 1))
+    lookup = _lookup(columns)
     first_errors: list[RowError] | None = None
     found: dict[str, int] | None = None
-    header_row = 0
-    for header_row, header in enumerate(rows, start=1):
+    start = 0
+    for index, header in enumerate(top[: columns.header_search_rows]):
         if not any(clean(cell) for cell in header):
             continue
-        found, errors = map_headers(header, columns, row=header_row)
+        below = top[index + 1] if index + 1 < len(top) else []
+        if _names_columns(below, lookup) and any(_field_of(c, lookup) for c in header):
+            found, errors = map_headers(fold_header(header, below), columns, row=index + 1)
+            if not errors:
+                start = index + 2
+                break
+        found, errors = map_headers(header, columns, row=index + 1)
         if not errors:
+            start = index + 1
             break
         found, first_errors = None, first_errors or errors
-        if header_row >= columns.header_search_rows:
-            break
     if found is None:
         parsed.errors.extend(
             first_errors or [RowError(1, "", "empty_file", "文件为空", "the file is empty")]
         )
         return
-    for number, row in enumerate(rows, start=header_row + 1):
+    for number, row in enumerate(itertools.chain(top[start:], rows), start=start + 1):
         if columns.skip_rows_blank_in_known_columns:
             blank = all(i >= len(row) or not clean(row[i]) for i in found.values())
         else:
@@ -295,8 +346,10 @@ __all__ = [
     "Columns",
     "Parsed",
     "RowError",
+    "bare_header",
     "cells_by_row",
     "clean",
+    "fold_header",
     "header_key",
     "is_email",
     "lookup_name",

@@ -6,18 +6,19 @@ used, a `RowError` naming the row number (the header is row 1, as a spreadsheet 
 the column, in zh-CN and English. Unknown columns are ignored, so an export carrying phone
 numbers or ID-card numbers leaves them behind.
 
-Finding the header, cleaning cells and collecting errors by row is the kit's
-(`shouwang_servicekit.rows`, as notify's contacts import uses it); this module keeps the
-roster's columns and rules.
+Finding the header (under a title line, noted, or merged over two rows), cleaning cells,
+reading 学号 Excel turned into numbers and collecting errors by row is the kit's
+(`shouwang_servicekit.rows`, as notify's contacts import and intake's census use it); this
+module keeps the roster's columns and rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
 from shouwang_contracts.scopes import ROLE_GRANTS, ScopeKind
 from shouwang_contracts.vocabulary import Role
+from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
@@ -37,7 +38,6 @@ from .roster import (
     normalise_room,
     parse_scope_value,
 )
-from .roster_export import excel_number, lost_leading_zeros, tidy_header
 from .roster_words import (
     ROLE_NAMES,
     SCOPE_KIND_LABELS,
@@ -47,8 +47,6 @@ from .roster_words import (
     STUDENT_HEADERS,
     STUDENT_REQUIRED,
 )
-
-T = TypeVar("T")
 
 MAX_ROWS = 100_000
 HEADER_SEARCH_ROWS = 5
@@ -82,7 +80,7 @@ def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
         return student, errors
 
     parsed = parse_rows(
-        tidy_header(table, STUDENT_HEADERS, search_rows=HEADER_SEARCH_ROWS),
+        table,
         STUDENT_COLUMNS,
         read,
         key=lambda student: student.student_no,
@@ -94,20 +92,9 @@ def parse_students(table: Iterable[Sequence[object]]) -> Parsed[Student]:
             f"student number {student.student_no} repeats row {first}",
         ),
     )
-    return _with_lost_zeros(parsed, numbers, "student_no", key=lambda s: s.student_no)
-
-
-def _with_lost_zeros(
-    parsed: Parsed[T], numbers: list[tuple[int, str]], field: str, *, key: Callable[[T], str]
-) -> Parsed[T]:
-    """`parsed` with the rows whose number lost its leading zeros refused (`roster_export`);
-    `numbers` are every row's (row, number) as read."""
-    lost = lost_leading_zeros(numbers, field, "学号" if field == "student_no" else "工号/学号")
-    if lost:
-        refused = {number for row, number in numbers if row in {e.row for e in lost}}
-        parsed.records = [record for record in parsed.records if key(record) not in refused]
-        parsed.errors = sorted([*parsed.errors, *lost], key=lambda error: error.row)
-    return parsed
+    return refuse_lost_leading_zeros(
+        parsed, numbers, "student_no", "学号", key=lambda s: s.student_no
+    )
 
 
 def _number(
@@ -121,10 +108,10 @@ def _number(
         errors.append(RowError(row, field, "required", f"缺少{zh}", f"{en} is missing"))
         return None
     read = excel_number(row, field, zh, text)
-    if read.error is not None:
-        errors.append(read.error)
+    if isinstance(read, RowError):
+        errors.append(read)
         return None
-    if not person_number(read.text):
+    if not person_number(read):
         errors.append(
             RowError(
                 row,
@@ -135,7 +122,7 @@ def _number(
             )
         )
         return None
-    return read.text
+    return read
 
 
 def _student(number: int, cells: Cells) -> tuple[Student | None, list[RowError]]:
@@ -206,8 +193,7 @@ def parse_staff(table: Iterable[Sequence[object]]) -> Parsed[StaffMember]:
     names: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str, str, str]] = set()
     numbers: list[tuple[int, str]] = []
-    tidy = tidy_header(table, STAFF_HEADERS, search_rows=HEADER_SEARCH_ROWS)
-    for number, cells in cells_by_row(tidy, STAFF_COLUMNS, result):
+    for number, cells in cells_by_row(table, STAFF_COLUMNS, result):
         member, errors = _staff_member(number, cells)
         if member is not None:
             numbers.append((number, member.staff_no))
@@ -229,7 +215,9 @@ def parse_staff(table: Iterable[Sequence[object]]) -> Parsed[StaffMember]:
             if key not in seen:  # the same assignment twice is harmless; keep it once
                 seen.add(key)
                 result.records.append(member)
-    return _with_lost_zeros(result, numbers, "staff_no", key=lambda m: m.staff_no)
+    return refuse_lost_leading_zeros(
+        result, numbers, "staff_no", "工号/学号", key=lambda m: m.staff_no
+    )
 
 
 def _staff_member(number: int, cells: Cells) -> tuple[StaffMember | None, list[RowError]]:

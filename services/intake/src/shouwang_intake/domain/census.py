@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shouwang_contracts.instruments import INSTRUMENTS, BehaviorRecency, Instrument, InstrumentSpec
+from shouwang_servicekit.excel_numbers import excel_number
 
 from . import census_cells as cells_of
 from .census_cells import Cell
@@ -35,13 +36,6 @@ __all__ = [
 _STUDENT_NO = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _ITEM_HEADER = re.compile(r"^(?:第\s*(\d+)\s*题|q\s*(\d+)|item[_\s]*(\d+))$", re.IGNORECASE)
 _REQUIRED_ZH = {"student_no": "学号", "administered_at": "测评时间"}
-_AS_TEXT_ZH = (
-    "请在导出系统或 Excel 中把学号列设为“文本”格式后重新导出（不要用 Excel 打开后另存为 CSV）"
-)
-_AS_TEXT_EN = (
-    "set the column's format to Text in the exporting system or Excel and export again "
-    "(do not open the CSV in Excel and save it again)"
-)
 # How far in the future a census time may lie: clocks of survey systems drift.
 _CLOCK_SKEW = timedelta(minutes=10)
 
@@ -181,17 +175,12 @@ def parse_row(
     row = _Row(row_number, cells, columns)
 
     student_no = cells_of.student_number(row.cell("student_no"))
+    read = excel_number(row_number, "student_no", "学号", student_no)
     if not student_no:
         row.reject("student_no", "missing", "缺少学号", "student number is missing")
-    elif cells_of.SCIENTIFIC.match(student_no):
-        row.reject(
-            "student_no",
-            "scientific_notation",
-            f"学号被 Excel 写成了科学计数法：{student_no}，原号码已无法还原；{_AS_TEXT_ZH}",
-            f"the student number was written by Excel in scientific notation: {student_no},"
-            f" and cannot be recovered; {_AS_TEXT_EN}",
-        )
-    elif not _STUDENT_NO.match(student_no):
+    elif not isinstance(read, str):  # scientific notation: the digits are gone
+        row.reject(read.field, read.code, read.message, read.message_en)
+    elif not _STUDENT_NO.match(student_no := read):
         row.reject(
             "student_no",
             "invalid",

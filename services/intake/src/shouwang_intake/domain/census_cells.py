@@ -6,12 +6,12 @@ what an unreadable cell means for the row (a blank answer is graded around, neve
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shouwang_contracts.instruments import BehaviorRecency, InstrumentSpec
+from shouwang_servicekit.rows import bare_header
 
 Cell = str | int | float | datetime | None
 
@@ -60,25 +60,15 @@ def text(cell: Cell) -> str:
     return str(cell).strip()
 
 
-_NOTE = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
-_STAR = re.compile(r"^[*＊]+|[*＊]+$")
-_WHOLE_FLOAT = re.compile(r"^(\d+)\.0+$")
-SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?[eE][+]?\d+$")
-
-
 def header(cell: Cell) -> str:
     """A header cell as compared: NFKC-folded, without spaces, a note in brackets or a
-    required-field star (`*学号（必填）`, `第 1 题 (0-3分)`, `Q1`)."""
-    folded = unicodedata.normalize("NFKC", text(cell))
-    return "".join(_STAR.sub("", _NOTE.sub("", folded)).split())
+    required-field star (`*学号（必填）`, `第 1 题 (0-3分)`, `Q1`; the kit's `bare_header`)."""
+    return "".join(bare_header(cell).split())
 
 
 def student_number(cell: Cell) -> str:
-    """A 学号 cell as text, NFKC-folded, a float's `.0` undone (`2024020001.0`: a CSV saved
-    from a numeric column)."""
-    folded = unicodedata.normalize("NFKC", text(cell))
-    whole = _WHOLE_FLOAT.match(folded)
-    return whole.group(1) if whole else folded
+    """A 学号 cell as written, NFKC-folded (`excel_number` undoes a float's `.0`)."""
+    return unicodedata.normalize("NFKC", text(cell))
 
 
 def _folded(raw: str) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from shouwang_servicekit.rows import fold_header
+
 from . import census_cells as cells_of
 from .census import Cell, Columns, HeaderError, column_of
 
@@ -31,16 +33,6 @@ def _is_header_row(cells: Sequence[Cell]) -> bool:
     return bool(named) and all(column is not None for column in named)
 
 
-def _folded(upper: Sequence[Cell], lower: Sequence[Cell]) -> list[Cell]:
-    width = max(len(upper), len(lower))
-    return [
-        lower[i]
-        if i < len(lower) and cells_of.text(lower[i])
-        else (upper[i] if i < len(upper) else None)
-        for i in range(width)
-    ]
-
-
 def find_header(top: Sequence[tuple[int, list[Cell]]]) -> tuple[Columns, int]:
     """The columns of the header among `top` (the first rows read, as (row number, cells)),
     and how many of those rows it took up (title lines and both header rows)."""
@@ -49,7 +41,7 @@ def find_header(top: Sequence[tuple[int, list[Cell]]]) -> tuple[Columns, int]:
         below = top[index + 1][1] if index + 1 < len(top) else None
         if below is not None and _is_header_row(below):
             try:
-                return Columns.from_header(_folded(cells, below)), index + 2
+                return Columns.from_header(fold_header(cells, below)), index + 2
             except HeaderError:
                 pass
         try:

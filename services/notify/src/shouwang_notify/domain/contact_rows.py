@@ -7,9 +7,12 @@ row 1) and the column in zh-CN and English. An import is all or nothing: any err
 nothing is written. Unknown columns (the student's name in the family file) are ignored or
 used only to check the row, never stored.
 
-Finding the header, cleaning cells, the number, mobile and email shapes and collecting errors
-by row are the kit's (`shouwang_servicekit.rows`, as casework's roster import uses them);
-this module keeps the contacts' columns and rules.
+Finding the header (under a title line, with a template's note or star, merged over two
+rows), cleaning cells, the number, mobile and email shapes, what Excel does to a column of
+numbers (`13800000001.0` read as written; `1.38E+10` and lost leading zeros refused, saying
+to export the column as text) and collecting errors by row are the kit's
+(`shouwang_servicekit.rows`, as casework's roster import and intake's census use them); this
+module keeps the contacts' columns and rules.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language
+from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
 from shouwang_servicekit.rows import (
     Cells,
     Columns,
@@ -139,8 +143,18 @@ class FamilyRow:
     rank: int
 
 
+def _excel(number: int, field_name: str, label: str, text: str, errors: list[RowError]) -> str:
+    """`text` without the `.0` Excel may have added; "" with the row's error (never quoting
+    the cell, as no contact refusal does) when Excel wrote it in scientific notation."""
+    read = excel_number(number, field_name, label, text, quote=False)
+    if isinstance(read, RowError):
+        errors.append(read)
+        return ""
+    return read
+
+
 def _mobile(number: int, text: str | None, errors: list[RowError]) -> str | None:
-    if not text:
+    if not text or not (text := _excel(number, "mobile", "手机号", text, errors)):
         return None
     digits = mobile_number(text)
     if digits is None:
@@ -207,7 +221,7 @@ def _language(number: int, text: str | None, errors: list[RowError]) -> Language
 
 def parse_staff_contacts(table: Iterable[Sequence[object]]) -> Parsed[StaffRow]:
     """Staff contacts (and the `值班` on-duty row) from a table whose header names the columns."""
-    return parse_rows(
+    parsed = parse_rows(
         table,
         STAFF_COLUMNS,
         _staff_row,
@@ -219,6 +233,10 @@ def parse_staff_contacts(table: Iterable[Sequence[object]]) -> Parsed[StaffRow]:
             f"{row.number or '值班'} 与第 {first} 行重复",
             f"{row.number or '值班'} repeats row {first}",
         ),
+    )
+    numbers = [(row.row, row.number) for row in parsed.records if row.number]
+    return refuse_lost_leading_zeros(
+        parsed, numbers, "number", "工号/学号", key=lambda row: row.number, quote=False
     )
 
 
@@ -232,9 +250,11 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                 number, "number", "required", "缺少工号/学号", "staff or student number is missing"
             )
         )
-    elif raw.lower() not in ON_DUTY_NUMBERS:
-        if person_number(raw):
-            staff_no = raw
+    elif raw.lower() not in ON_DUTY_NUMBERS and (
+        read := _excel(number, "number", "工号/学号", raw, errors)
+    ):
+        if person_number(read):
+            staff_no = read
         else:
             errors.append(
                 RowError(
@@ -322,6 +342,10 @@ def parse_family_contacts(table: Iterable[Sequence[object]]) -> Parsed[FamilyRow
             number, "name", "duplicate_contact", f"与第 {first} 行重复", f"repeats row {first}"
         ),
     )
+    numbers = [(row.row, row.student_no) for row in parsed.records]
+    refuse_lost_leading_zeros(
+        parsed, numbers, "student_no", "学号", key=lambda row: row.student_no, quote=False
+    )
     ranks: dict[str, int] = {}
     for index, row in enumerate(parsed.records):
         rank = ranks.get(row.student_no, 0)
@@ -337,7 +361,9 @@ def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowEr
         errors.append(
             RowError(number, "student_no", "required", "缺少学号", "student number is missing")
         )
-    elif not person_number(student_no):
+    elif (
+        student_no := _excel(number, "student_no", "学号", student_no, errors)
+    ) and not person_number(student_no):
         errors.append(
             RowError(
                 number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
