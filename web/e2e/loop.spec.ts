@@ -65,12 +65,16 @@ test.describe.serial('the closed loop through the web app', () => {
     await expect(page.getByText('请选择一位同学')).toBeVisible()
     await shot(page, 'phone-report-errors')
 
-    // Never themself: casework's lookup lists the reporter among the students in their scope.
+    // Never listed themself (casework's lookup counts the reporter among the students in their
+    // scope), but their own number typed in is offered as their own request for help.
     const looked = page.waitForResponse((r) => r.url().includes('/students/lookup?q=2024020001'))
     await page.getByLabel('输入学号或姓名').fill('2024020001')
     await looked
-    await expect(page.getByText('这是你自己的学号')).toBeVisible()
+    await expect(page.getByTestId('for-yourself')).toContainText('作为你本人的求助交给你的辅导员')
+    await expect(page.getByRole('button', { name: '为我自己求助' })).toBeVisible()
     await expect(page.getByRole('button', { name: /测试学生01|按学号上报/ })).toHaveCount(0)
+    await shot(page, 'phone-report-for-yourself')
+    await accessible(page)
 
     await page.getByLabel('输入学号或姓名').fill('学生31')
     await page.getByRole('button', { name: new RegExp(STUDENT) }).click()

@@ -97,6 +97,13 @@ async function fill(wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) {
   await wrapper.find('#field-note').setValue('最近总说活着没意思')
 }
 
+// A bound for a loaded machine, not a timing assertion: each wait ends as soon as it holds.
+const settled = { timeout: 10_000 }
+const offered = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
+  wrapper.findAll<HTMLInputElement>('input[name="channel"]').map((radio) => radio.element.value)
+const checked = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
+  wrapper.find<HTMLInputElement>('input[name="channel"]:checked').element.value
+
 describe('the report page', () => {
   it('names each missing field, and forgets the error once it is put right', async () => {
     const { wrapper } = await mountPage()
@@ -108,19 +115,74 @@ describe('the report page', () => {
     expect(calls.some((c) => c.url === '/api/intake/v1/reports')).toBe(false)
   })
 
-  it('never offers the reporter themself, listed or typed, and says where their own need goes', async () => {
-    const { wrapper } = await mountPage()
+  it('never lists the reporter themself, but takes their own number typed in as their own request for help', async () => {
+    const { wrapper, router } = await mountPage()
     await vi.waitFor(() => expect(wrapper.find('.picker__option').exists()).toBe(true))
     expect(wrapper.findAll('.picker__option').map((o) => o.text())).toEqual([expect.stringContaining('2024020031')])
+    expect(wrapper.find('[data-testid="for-yourself"]').exists()).toBe(false)
     await wrapper.find('#student-search').setValue('2024020001')
     await vi.waitFor(() => expect(calls.filter((c) => c.url.includes('lookup?q=2024020001'))).toHaveLength(1))
     await flushPromises()
+    expect(wrapper.text()).not.toContain('测试寝室长') // still not listed
     expect(wrapper.find('.picker__number').exists()).toBe(false)
-    expect(wrapper.text()).toContain('这是你自己的学号')
-    await wrapper.find('#student-search').setValue('2024020031')
-    expect(wrapper.find('.picker__number').exists()).toBe(false) // listed: picked from the list
+    expect(wrapper.text()).not.toContain('在你负责的范围内没有找到')
+    // Said warmly, not refused: where it goes, and the numbers to call first.
+    const offer = wrapper.get('[data-testid="for-yourself"]')
+    expect(offer.text()).toContain('作为你本人的求助交给你的辅导员')
+    expect(offer.text()).toContain('如果你现在有危险，请先拨打下面的电话')
+    expect(offer.find('.calls').text()).toContain('全国通用电话') // the numbers (the stand-in directory lists none)
+    await offer.get('.picker__own').trigger('click')
+
+    // The rest of the form reads as their own request: the channel fixed to self-referral.
+    expect(wrapper.get('.picker__chosen').text()).toContain('我自己（2024020001）')
+    expect(offered(wrapper)).toEqual(['self_referral'])
+    expect(checked(wrapper)).toBe('self_referral')
+    expect(wrapper.get('[data-testid="asked-for-help"]').text()).toBe('谢谢你愿意说出来，这需要勇气。负责的老师会主动联系你。')
+    expect(wrapper.get('[data-testid="for-yourself"]').text()).toContain('请先拨打下面的电话')
+    expect(wrapper.text()).not.toContain('同学不会知道是谁上报的')
+    expect(wrapper.text()).not.toContain('请告诉这位同学')
+    expect(wrapper.text()).toContain('你最近的情况')
+    expect(wrapper.get('#field-note').attributes('placeholder')).toContain('你最近怎么样')
+    expect(wrapper.get('.report__submit').text()).toBe('提交求助')
+    await wrapper.find('[data-signal="hopelessness"]').trigger('click')
+    await wrapper.find('form').trigger('submit')
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toMatch(/^\/report\/receipts\//), settled)
+    const sent = JSON.parse(String(calls.find((c) => c.url === '/api/intake/v1/reports')!.init.body))
+    expect([sent.student_no, sent.channel]).toEqual(['2024020001', 'self_referral'])
+  })
+
+  it('goes back to the usual channels when the reporter changes from themself to another student', async () => {
+    const { wrapper } = await mountPage()
+    await wrapper.find('#student-search').setValue('２０２４０２０００１') // a phone's full-width digits
+    await vi.waitFor(() => expect(wrapper.find('.picker__own').exists()).toBe(true))
+    await wrapper.get('.picker__own').trigger('click')
+    expect(checked(wrapper)).toBe('self_referral')
+    await wrapper.get('.picker__change').trigger('click')
+    expect(offered(wrapper)).toEqual(['observed', 'self_referral'])
+    expect(checked(wrapper)).toBe('observed')
+    expect(wrapper.get('.report__submit').text()).toBe('提交上报')
+    expect(wrapper.find('.picker__own').exists()).toBe(true) // their number is still typed
     await wrapper.find('#student-search').setValue('2024020099')
+    expect(wrapper.find('[data-testid="for-yourself"]').exists()).toBe(false)
     expect(wrapper.find('.picker__number').text()).toBe('按学号上报：2024020099')
+  })
+
+  it('offers their own number in English too', async () => {
+    i18n.global.locale.value = 'en'
+    const { wrapper } = await mountPage()
+    await wrapper.find('#student-search').setValue('2024020001')
+    await vi.waitFor(() => expect(wrapper.find('.picker__own').exists()).toBe(true))
+    expect(wrapper.get('[data-testid="for-yourself"]').text()).toContain('goes to your counselor as your own request for help')
+    expect(wrapper.get('.picker__own').text()).toBe('Ask for help for myself')
+  })
+
+  it('does not take a staff id that equals a student number for the reporter themself', async () => {
+    const { wrapper } = await mountPage('residence_counselor')
+    await wrapper.find('#student-search').setValue('2024020001')
+    await vi.waitFor(() => expect(calls.some((c) => c.url.includes('lookup?q=2024020001'))).toBe(true))
+    await flushPromises()
+    expect(wrapper.find('[data-testid="for-yourself"]').exists()).toBe(false)
+    expect(wrapper.find('.picker__own').exists()).toBe(false)
   })
 
   it('takes staff who report back to their desk, and a student reporter nowhere they cannot go', async () => {
@@ -244,12 +306,6 @@ describe('the report page', () => {
 })
 
 describe('how the reporter learned of it', () => {
-  // A bound for a loaded machine, not a timing assertion: each wait ends as soon as it holds.
-  const settled = { timeout: 10_000 }
-  const offered = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
-    wrapper.findAll<HTMLInputElement>('input[name="channel"]').map((radio) => radio.element.value)
-  const checked = (wrapper: Awaited<ReturnType<typeof mountPage>>['wrapper']) =>
-    wrapper.find<HTMLInputElement>('input[name="channel"]:checked').element.value
 
   it('asks first, as one labelled radio group, seen-it-myself chosen', async () => {
     const { wrapper } = await mountPage()

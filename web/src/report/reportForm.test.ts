@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { emptyDraft, localInput, problems, toBody, toggleSignal, withOffset } from './reportForm'
+import { emptyDraft, localInput, problems, studentNoKey, toBody, toggleSignal, withOffset } from './reportForm'
 
 const NOW = new Date(2026, 11, 6, 21, 30)
 
@@ -60,5 +60,17 @@ describe('the report form', () => {
     expect(draft.channel).toBe('observed')
     expect(toBody(draft, 'demo')).not.toHaveProperty('channel')
     expect(toBody({ ...draft, channel: 'self_referral' }, 'demo').channel).toBe('self_referral')
+  })
+
+  it('sends a student’s own number as their request for help, whatever the radio says', () => {
+    const draft = { ...emptyDraft(NOW), signals: ['hopelessness' as const] }
+    draft.student = { student_no: '2024020001', label: '我自己（2024020001）', self: true }
+    expect(toBody(draft, 'demo').channel).toBe('self_referral')
+    draft.student = { student_no: '2024020031', label: '测试学生31' }
+    expect(toBody(draft, 'demo').channel).toBeUndefined()
+  })
+
+  it('keys a student number as the roster does: full-width digits and stray spaces alike', () => {
+    expect(studentNoKey(' ２０２４０２０００１ ')).toBe('2024020001')
   })
 })

@@ -10,6 +10,8 @@ export interface ChosenStudent {
   student_no: string
   /** What the reporter saw when choosing (name and room); never sent, never stored. */
   label: string
+  /** The reporter's own number: a student asking for help for themself (a self-referral). */
+  self?: boolean
 }
 
 export interface ReportDraft {
@@ -97,9 +99,17 @@ export function toBody(draft: ReportDraft, campusId: string): ReportBody {
   if (note) body.note = note
   const location = draft.location.trim()
   if (location) body.location = location
-  // Only when it is not the default: a body without it means the same to intake.
-  if (draft.channel !== DEFAULT_CHANNEL) body.channel = draft.channel
+  // Only when it is not the default: a body without it means the same to intake. About
+  // themself, a student is asking for help, whatever the radio says (intake agrees).
+  const channel: ReportChannel = draft.student.self ? 'self_referral' : draft.channel
+  if (channel !== DEFAULT_CHANNEL) body.channel = channel
   return body
 }
 
 export const STUDENT_NO = /^[A-Za-z0-9_-]{1,32}$/
+
+/** A student number as the roster keys it: NFKC (full-width digits from a phone's Chinese
+ * keyboard are the ASCII ones) without stray spaces, as intake's pseudonyms compare it. */
+export function studentNoKey(text: string): string {
+  return text.normalize('NFKC').trim()
+}

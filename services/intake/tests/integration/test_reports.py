@@ -263,10 +263,21 @@ async def test_a_report_says_how_its_reporter_learned_of_it_and_without_it_was_o
             "/v1/reports", json=_report(note=None, channel="self_referral"), headers=dorm
         )
         unsaid = await client.post("/v1/reports", json=_report(note=None), headers=dorm)
-        assert (asked.status_code, unsaid.status_code) == (202, 202), (asked.text, unsaid.text)
-        records = await reader.read(2)
+        # A student writing about themself (their token's sub is their 学号) asks for help,
+        # whatever channel the body named.
+        own_no = f"2024{uuid.uuid4().int % 10**6:06d}"
+        themself = await client.post(
+            "/v1/reports",
+            json=_report(note=None, student_no=own_no, channel="observed"),
+            headers=token(Role.FLOOR_LEADER, sub=own_no),
+        )
+        answers = (asked.status_code, unsaid.status_code, themself.status_code)
+        assert answers == (202, 202, 202), (asked.text, unsaid.text, themself.text)
+        records = await reader.read(3)
     by_id = {dict(r.headers)["ce_id"].decode(): r for r in records}
-    assert set(by_id) == {asked.json()["id"], unsaid.json()["id"]}
+    assert set(by_id) == {asked.json()["id"], unsaid.json()["id"], themself.json()["id"]}
+    own = TopicReader.value(by_id[themself.json()["id"]])["data"]
+    assert (own["channel"], own["reporter_role"]) == ("self_referral", "floor_leader")
     self_referral = TopicReader.value(by_id[asked.json()["id"]])["data"]
     observed = TopicReader.value(by_id[unsaid.json()["id"]])["data"]
     assert (self_referral["channel"], self_referral["reporter_role"]) == (

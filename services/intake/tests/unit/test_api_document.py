@@ -67,6 +67,9 @@ def test_submissions_document_their_body_and_idempotency_key(app: str) -> None:
     assert "channel" not in report["required"]
     assert channel["default"] == "observed"
     assert "获知途径" in channel["description"]
+    # A student writing about themself is asking for help, and the document says so.
+    assert "themself" in channel["description"]
+    assert "published as self_referral" in channel["description"]
     refusals = spec["paths"]["/v1/reports"]["post"]["responses"]["422"]["description"]
     assert "channel_not_for_role" in refusals
     assert set(_resolve(spec, channel["$ref"])["enum"]) == {

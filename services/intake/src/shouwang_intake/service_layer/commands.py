@@ -48,7 +48,9 @@ class ReportIn(_Input):
         description="How the reporter learned of it (获知途径): observed 亲眼所见 (the default),"
         " self_referral 学生本人求助, family_call 家长来电反映 (tiers 4–6 and college leaders),"
         " counseling_session 心理咨询中发现 (tiers 5–6). A channel the reporter's role cannot"
-        " have learned of it by is refused (422 channel_not_for_role).",
+        " have learned of it by is refused (422 channel_not_for_role). A student reporter"
+        " (tiers 1–3) reporting about themself (`student_no` is their own) is asking for"
+        " help: the report is published as self_referral whatever channel it names.",
         examples=[ReportChannel.SELF_REFERRAL.value],
     )
 

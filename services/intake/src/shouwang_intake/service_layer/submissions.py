@@ -109,8 +109,9 @@ class Submissions:
                 "observed_at",
                 detail_en="observed_at must not be in the future",
             )
-        if not report.channel.reportable_by(principal.role):
-            raise channel_not_for_role(report.channel, principal.role)
+        channel = self.channel_of(principal, report)
+        if not channel.reportable_by(principal.role):
+            raise channel_not_for_role(channel, principal.role)
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
             student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
@@ -130,11 +131,24 @@ class Submissions:
                 received_at=received_at,
                 note=note,
                 location_sealed=location,
-                channel=report.channel,
+                channel=channel,
             )
             return _wrap(payload, report.campus_id, student_ref, event_id, received_at)
 
         return await self._submit(principal, "report", report, idempotency_key, build)
+
+    def channel_of(self, principal: Principal, report: ReportIn) -> ReportChannel:
+        """How the reporter learned of it: what the body says, unless a student reporter
+        (tiers 1-3, whose token's `sub` is their own 学号) reports about themself. That is a
+        request for help, whatever channel the body named: `self_referral`, which triage
+        grades at least moderate, never an observation. Numbers are compared as the roster
+        keys them, by pseudonym (full-width digits and stray spaces alike). The body is not
+        changed, so an Idempotency-Key's fingerprint stays that of what was sent."""
+        if principal.role.is_student and self.pseudonymizer.student_ref(
+            report.campus_id, report.student_no
+        ) == self.pseudonymizer.student_ref(principal.campus_id, principal.sub):
+            return ReportChannel.SELF_REFERRAL
+        return report.channel
 
     async def submit_screening(
         self, principal: Principal, screening: ScreeningIn, idempotency_key: str | None
