@@ -117,7 +117,7 @@ const en: typeof zh = {
       note: 'At most {max} characters',
     },
   },
-  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min' },
+  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min', underMinute: 'under a minute' },
   audit: {
     title: 'Audit log',
     explain:
@@ -291,6 +291,8 @@ const en: typeof zh = {
     next: 'Next escalation',
     escalatesIn: 'escalates in {t}',
     escalating: 'overdue by {t}: escalating',
+    escalatesSoon: 'escalates in under a minute',
+    justEscalating: 'just overdue: escalating',
     confirm: 'Confirm',
     confirmed: 'Confirmed: the alert climbs no further',
     empty: 'No alert is waiting for your confirmation.',
@@ -315,6 +317,8 @@ const en: typeof zh = {
     deadline: 'Deadline',
     overdue: 'Overdue by {t}',
     left: '{t} left',
+    underMinute: 'Under a minute left',
+    justOverdue: 'Just overdue',
     noDeadline: '—',
     alerts: 'Alerts to acknowledge',
     missedFollowUps: 'Missed follow-ups',

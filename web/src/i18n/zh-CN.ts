@@ -119,7 +119,7 @@ export default {
     },
   },
   // How long, in words: the queue's time left and how long an alert has waited.
-  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟' },
+  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟', underMinute: '不到1分钟' },
   audit: {
     title: '审计日志',
     explain:
@@ -295,6 +295,8 @@ export default {
     next: '下次上报',
     escalatesIn: '{t}后上报',
     escalating: '已超时 {t}，正在上报',
+    escalatesSoon: '不到1分钟后上报',
+    justEscalating: '刚刚超时，正在上报',
     confirm: '确认接手',
     confirmed: '已确认接手，预警不再逐级上报',
     empty: '没有等你确认的预警。',
@@ -319,6 +321,8 @@ export default {
     deadline: '距截止',
     overdue: '已超时 {t}',
     left: '剩 {t}',
+    underMinute: '不到1分钟',
+    justOverdue: '刚刚超时',
     noDeadline: '—',
     alerts: '待确认预警',
     missedFollowUps: '逾期回访',
