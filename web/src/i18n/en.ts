@@ -366,6 +366,8 @@ const en: typeof zh = {
     followUps: 'Follow-ups',
     scheduleFollowUp: 'Schedule follow-up',
     completeFollowUp: 'Done',
+    followUpNote: 'What took place (required)',
+    followUpCompleted: 'Follow-up recorded as done',
     finding: 'Finding',
     findingNone: 'No finding recorded',
     referral: 'Referral',

@@ -370,6 +370,8 @@ export default {
     followUps: '回访',
     scheduleFollowUp: '安排回访',
     completeFollowUp: '已完成',
+    followUpNote: '回访情况（必填）',
+    followUpCompleted: '已记录回访完成',
     finding: '回访结论',
     findingNone: '结论未记录',
     referral: '转介',
