@@ -54,6 +54,7 @@ const en: typeof zh = {
     who: 'About which student',
     searchPlaceholder: 'Student number or name',
     noMatch: 'Nobody found within your scope.',
+    searchTwoChars: 'You see the whole campus: type at least two characters of the number or name to search.',
     useNumber: 'Report student number {no}',
     self: {
       offer: 'This is your own student number. You can ask for help for yourself here: it goes to your counselor as your own request for help, and they will get in touch with you. If you are in danger now, call the numbers below first.',

@@ -52,6 +52,7 @@ export default {
     who: '关于哪位同学',
     searchPlaceholder: '输入学号或姓名',
     noMatch: '在你负责的范围内没有找到。',
+    searchTwoChars: '全校范围较大：请至少输入学号或姓名中的两个字再查找。',
     useNumber: '按学号上报：{no}',
     // A student who types their own number is asking for help for themself (self-referral).
     self: {
