@@ -25,6 +25,18 @@ export const CASE_ROLES: Role[] = [
  *  them no control casework would refuse. */
 export const WORKING_ROLES: Role[] = ['residence_counselor', 'community_psych_teacher', 'counseling_center']
 
+/** Who sees the whole campus (the contract's `Principal.campus_wide`): the counseling center,
+ *  campus admins and holders of a `campus` grant. Casework's student picker asks them for two
+ *  characters at least (`query_too_short`). */
+export function campusWide(user: User | null): boolean {
+  return (
+    !!user &&
+    (user.role === 'counseling_center' || user.role === 'campus_admin' || user.scope.some((g) => g.split(':')[0]?.trim() === 'campus'))
+  )
+}
+/** The fewest characters casework's picker takes from a campus-wide caller. */
+export const MIN_CAMPUS_WIDE_QUERY = 2
+
 /** Who reads outcome figures (stats decides; these see the page). */
 export const OUTCOME_ROLES: Role[] = [...CASE_ROLES, 'campus_admin', 'platform_admin']
 

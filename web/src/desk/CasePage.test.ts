@@ -149,6 +149,36 @@ describe('the case page', () => {
     expect(said.text()).toBe('回访时间：2027年1月4日 09:30')
   })
 
+  it('completes a follow-up with what took place, not the button label, and says it is recorded', async () => {
+    // The walk: 已完成 gave no confirmation and sent its own label as the reason, which the
+    // history then showed in that language.
+    const followUp = { follow_up_id: 'f1', purpose: 'routine', due_at: '2026-12-08T01:00:00Z', assignee_ref: null, status: 'scheduled', closed_at: null, missed: false }
+    const sent: { method: string; body: unknown }[] = []
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init?: RequestInit) => {
+        if (url.endsWith('/follow-ups/f1')) {
+          sent.push({ method: String(init?.method), body: JSON.parse(String(init?.body)) })
+          return answer({ ...followUp, status: 'completed' })
+        }
+        if (url === '/api/casework/v1/cases/c1') return answer({ ...DETAIL, follow_ups: [followUp] })
+        if (url.endsWith('/history') || url.endsWith('/notes')) return answer([])
+        if (url.endsWith('/plan')) return answer({ version: 1, actions: [], review_dates: [] })
+        return answer({ items: [] })
+      }),
+    )
+    const wrapper = await mountCase('residence_counselor')
+    const button = wrapper.get('[data-testid="complete-follow-up"]')
+    expect(button.attributes('disabled')).toBeDefined() // casework needs why: asked first
+    await wrapper.get('[data-testid="follow-up-finding"]').setValue('relieved')
+    await wrapper.get('[data-testid="follow-up-note"]').setValue('  电话回访，情绪平稳  ')
+    expect(button.attributes('disabled')).toBeUndefined()
+    await button.trigger('click')
+    await flushPromises()
+    expect(sent).toEqual([{ method: 'PATCH', body: { close_as: 'completed', reason: '电话回访，情绪平稳', finding: 'relieved' } }])
+    expect(document.body.textContent).toContain('已记录回访完成')
+  })
+
   it("says who owns the case with each language's own colon", async () => {
     // Walking the demo in English, the case head read "Owner：Counseling center · Opened：Dec 7":
     // the colon was Chinese punctuation written into the page, not the message.

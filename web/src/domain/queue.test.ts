@@ -3,7 +3,7 @@ import type { CaseSummary } from '@/api/types'
 import { createI18n } from 'vue-i18n'
 import en from '@/i18n/en'
 import zhCN from '@/i18n/zh-CN'
-import { formatMinutes, orderQueue, timeLeft, urgency } from './queue'
+import { deadlinePhrase, formatMinutes, orderQueue, timeLeft, urgency, type DeadlineWords } from './queue'
 
 const say = (locale: 'zh-CN' | 'en') =>
   createI18n({ legacy: false, locale, messages: { 'zh-CN': zhCN, en } }).global.t
@@ -69,6 +69,26 @@ describe('the queue', () => {
     expect(formatMinutes(65, zh)).toBe('1 小时 05 分钟')
     expect(formatMinutes(3 * 1440 + 125, zh)).toBe('3 天 2 小时')
     expect(timeLeft('2026-12-06T12:14:59Z', NOW, zh)?.text).not.toMatch(/[a-z]/)
+  })
+
+  it('says under a minute, and just overdue, in words instead of "剩 0 分钟" / "已超时 0 分钟"', () => {
+    const words: DeadlineWords = { left: 'desk.left', overdue: 'desk.overdue', underMinute: 'desk.underMinute', justOverdue: 'desk.justOverdue' }
+    const zh = say('zh-CN')
+    const at = (deadline: string, s: typeof EN) => deadlinePhrase(timeLeft(deadline, NOW, s)!, s, words)
+    expect(at('2026-12-06T12:00:59Z', zh)).toBe('不到1分钟')
+    expect(at('2026-12-06T11:59:30Z', zh)).toBe('刚刚超时')
+    expect(at('2026-12-06T12:01:00Z', zh)).toBe('剩 1 分钟')
+    expect(at('2026-12-06T11:58:59Z', zh)).toBe('已超时 1 分钟')
+    expect(at('2026-12-06T12:00:59Z', EN)).toBe('Under a minute left')
+    expect(at('2026-12-06T11:59:30Z', EN)).toBe('Just overdue')
+    expect(at('2026-12-06T10:55:00Z', EN)).toBe('Overdue by 1 h 05 min')
+    // The escalation's words on 待我确认 read the same way.
+    const escalation: DeadlineWords = { left: 'awaiting.escalatesIn', overdue: 'awaiting.escalating', underMinute: 'awaiting.escalatesSoon', justOverdue: 'awaiting.justEscalating' }
+    expect(deadlinePhrase(timeLeft('2026-12-06T12:00:10Z', NOW, zh)!, zh, escalation)).toBe('不到1分钟后上报')
+    expect(deadlinePhrase(timeLeft('2026-12-06T11:59:50Z', NOW, zh)!, zh, escalation)).toBe('刚刚超时，正在上报')
+    // Elsewhere (how long an alert has waited) zero minutes is under a minute too.
+    expect(formatMinutes(0, zh)).toBe('不到1分钟')
+    expect(formatMinutes(0, EN)).toBe('under a minute')
   })
 
   it('colours by urgency: overdue, under an hour, under a day', () => {

@@ -50,7 +50,22 @@ export function formatMinutes(minutes: number, say: Say): string {
   const mins = minutes % 60
   if (days > 0) return say('duration.days', { d: days, h: hours })
   if (hours > 0) return say('duration.hours', { h: hours, m: String(mins).padStart(2, '0') })
-  return say('duration.minutes', { m: mins })
+  // "0 分钟" reads as nothing at all: under a minute is said so.
+  return mins > 0 ? say('duration.minutes', { m: mins }) : say('duration.underMinute', {})
+}
+
+/** The i18n keys of a deadline's phrase: time left, overdue by, and the two under a minute
+ *  either side of it, said whole ("不到1分钟", "刚刚超时"), never "剩 0 分钟" / "已超时 0 分钟". */
+export interface DeadlineWords {
+  left: string
+  overdue: string
+  underMinute: string
+  justOverdue: string
+}
+
+export function deadlinePhrase(left: TimeLeft, say: Say, words: DeadlineWords): string {
+  if (left.minutes === 0) return say(left.overdue ? words.justOverdue : words.underMinute, {})
+  return say(left.overdue ? words.overdue : words.left, { t: left.text })
 }
 
 /** Urgency for colouring a row: overdue or under an hour is urgent, under a day is soon. */

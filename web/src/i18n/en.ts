@@ -54,6 +54,7 @@ const en: typeof zh = {
     who: 'About which student',
     searchPlaceholder: 'Student number or name',
     noMatch: 'Nobody found within your scope.',
+    searchTwoChars: 'You see the whole campus: type at least two characters of the number or name to search.',
     useNumber: 'Report student number {no}',
     self: {
       offer: 'This is your own student number. You can ask for help for yourself here: it goes to your counselor as your own request for help, and they will get in touch with you. If you are in danger now, call the numbers below first.',
@@ -117,7 +118,7 @@ const en: typeof zh = {
       note: 'At most {max} characters',
     },
   },
-  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min' },
+  duration: { days: '{d} d {h} h', hours: '{h} h {m} min', minutes: '{m} min', underMinute: 'under a minute' },
   audit: {
     title: 'Audit log',
     explain:
@@ -291,6 +292,8 @@ const en: typeof zh = {
     next: 'Next escalation',
     escalatesIn: 'escalates in {t}',
     escalating: 'overdue by {t}: escalating',
+    escalatesSoon: 'escalates in under a minute',
+    justEscalating: 'just overdue: escalating',
     confirm: 'Confirm',
     confirmed: 'Confirmed: the alert climbs no further',
     empty: 'No alert is waiting for your confirmation.',
@@ -315,6 +318,8 @@ const en: typeof zh = {
     deadline: 'Deadline',
     overdue: 'Overdue by {t}',
     left: '{t} left',
+    underMinute: 'Under a minute left',
+    justOverdue: 'Just overdue',
     noDeadline: '—',
     alerts: 'Alerts to acknowledge',
     missedFollowUps: 'Missed follow-ups',
@@ -362,6 +367,8 @@ const en: typeof zh = {
     followUps: 'Follow-ups',
     scheduleFollowUp: 'Schedule follow-up',
     completeFollowUp: 'Done',
+    followUpNote: 'What took place (required)',
+    followUpCompleted: 'Follow-up recorded as done',
     finding: 'Finding',
     findingNone: 'No finding recorded',
     referral: 'Referral',

@@ -52,6 +52,7 @@ export default {
     who: '关于哪位同学',
     searchPlaceholder: '输入学号或姓名',
     noMatch: '在你负责的范围内没有找到。',
+    searchTwoChars: '全校范围较大：请至少输入学号或姓名中的两个字再查找。',
     useNumber: '按学号上报：{no}',
     // A student who types their own number is asking for help for themself (self-referral).
     self: {
@@ -119,7 +120,7 @@ export default {
     },
   },
   // How long, in words: the queue's time left and how long an alert has waited.
-  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟' },
+  duration: { days: '{d} 天 {h} 小时', hours: '{h} 小时 {m} 分钟', minutes: '{m} 分钟', underMinute: '不到1分钟' },
   audit: {
     title: '审计日志',
     explain:
@@ -295,6 +296,8 @@ export default {
     next: '下次上报',
     escalatesIn: '{t}后上报',
     escalating: '已超时 {t}，正在上报',
+    escalatesSoon: '不到1分钟后上报',
+    justEscalating: '刚刚超时，正在上报',
     confirm: '确认接手',
     confirmed: '已确认接手，预警不再逐级上报',
     empty: '没有等你确认的预警。',
@@ -319,6 +322,8 @@ export default {
     deadline: '距截止',
     overdue: '已超时 {t}',
     left: '剩 {t}',
+    underMinute: '不到1分钟',
+    justOverdue: '刚刚超时',
     noDeadline: '—',
     alerts: '待确认预警',
     missedFollowUps: '逾期回访',
@@ -366,6 +371,8 @@ export default {
     followUps: '回访',
     scheduleFollowUp: '安排回访',
     completeFollowUp: '已完成',
+    followUpNote: '回访情况（必填）',
+    followUpCompleted: '已记录回访完成',
     finding: '回访结论',
     findingNone: '结论未记录',
     referral: '转介',

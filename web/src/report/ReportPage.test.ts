@@ -176,6 +176,32 @@ describe('the report page', () => {
     expect(wrapper.get('.picker__own').text()).toBe('Ask for help for myself')
   })
 
+  it('does not ask casework for a campus-wide search under two characters, and says why in the hint', async () => {
+    // The walk: the counseling center's empty search on load drew a 422 (query_too_short) that
+    // the page hid, leaving an empty list and no word why.
+    const { wrapper } = await mountPage('counseling_center')
+    const lookups = () => calls.filter((c) => c.url.startsWith('/api/casework/v1/students/lookup')).map((c) => c.url)
+    expect(lookups()).toEqual([])
+    const hint = wrapper.get('[data-testid="search-hint"]')
+    expect(hint.text()).toBe('全校范围较大：请至少输入学号或姓名中的两个字再查找。')
+    expect(wrapper.get('#student-search').attributes('aria-describedby')).toBe(hint.attributes('id'))
+    await wrapper.find('#student-search').setValue('测')
+    await new Promise((r) => setTimeout(r, 300)) // past the picker's 250 ms pause before it asks
+    expect(lookups()).toEqual([])
+    expect(wrapper.text()).not.toContain('在你负责的范围内没有找到')
+    await wrapper.find('#student-search').setValue('测试')
+    await vi.waitFor(() => expect(lookups()).toEqual([`/api/casework/v1/students/lookup?q=${encodeURIComponent('测试')}&limit=20`]))
+    await flushPromises()
+    expect(wrapper.find('[data-testid="search-hint"]').exists()).toBe(false)
+    expect(wrapper.findAll('.picker__option')).toHaveLength(2)
+  })
+
+  it('still lists a dorm leader their own small scope on load, with no hint', async () => {
+    const { wrapper } = await mountPage('dorm_leader')
+    await vi.waitFor(() => expect(wrapper.find('.picker__option').exists()).toBe(true))
+    expect(wrapper.find('[data-testid="search-hint"]').exists()).toBe(false)
+  })
+
   it('does not take a staff id that equals a student number for the reporter themself', async () => {
     const { wrapper } = await mountPage('residence_counselor')
     await wrapper.find('#student-search').setValue('2024020001')
