@@ -78,6 +78,17 @@ FAMILY_COLUMNS = Columns(
 )
 
 
+# What a malformed 工号/学号 should be (the kit's `person_number`), told without the cell.
+_NUMBER_RULE_ZH = (
+    "请按学校发放的号码填写，只含字母、数字、- 或 _，以字母或数字开头，最多 32 位，"
+    "不要有空格、汉字或其他符号"
+)
+_NUMBER_RULE_EN = (
+    "write it as the college issued it: letters, digits, - or _, starting with a letter or "
+    "digit, at most 32 characters, no spaces, Chinese characters or other symbols"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StaffRow:
     """A staff contact as read: `number` is the 工号/学号 (None for the on-duty row)."""
@@ -149,8 +160,8 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                     number,
                     "number",
                     "invalid",
-                    "工号/学号格式不正确",
-                    "staff or student number is malformed",
+                    f"工号/学号格式不正确：{_NUMBER_RULE_ZH}",
+                    f"staff or student number is malformed: {_NUMBER_RULE_EN}",
                 )
             )
     mobile = shape.mobile(number, cells.get("mobile"), errors)
@@ -241,7 +252,11 @@ def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowEr
     ) and not person_number(student_no):
         errors.append(
             RowError(
-                number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
+                number,
+                "student_no",
+                "invalid",
+                f"学号格式不正确：{_NUMBER_RULE_ZH}",
+                f"student number is malformed: {_NUMBER_RULE_EN}",
             )
         )
     relation, name = cells.get("relation"), cells.get("name")
