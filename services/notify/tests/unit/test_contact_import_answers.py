@@ -4,9 +4,11 @@ know. By row and column, never quoting a number."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from shouwang_notify.domain.contact_rows import parse_family_contacts, parse_staff_contacts
+from shouwang_notify.entrypoints.contact_imports import replay_message
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -37,3 +39,21 @@ def test_a_malformed_student_number_in_a_family_file_says_how_to_write_it() -> N
     assert error.message_en.startswith("student number is malformed: write it as")
     for text in (error.message, error.message_en):
         assert "2024" not in text
+
+
+def test_a_replay_writes_its_time_as_notify_messages_do() -> None:
+    first = datetime(2026, 12, 7, 20, 53, tzinfo=UTC)  # 12月8日 04:53 in Shanghai
+    now = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+    assert replay_message(first, None, SHANGHAI, "zh-CN", now) == (
+        "该文件已于 12月8日 04:53 导入过，本次未做任何更改"
+    )
+    assert replay_message(first, None, SHANGHAI, "en", now) == (
+        "This file was already imported on 08 Dec 04:53; nothing was changed"
+    )
+
+
+def test_a_replay_of_a_file_imported_in_another_year_names_the_year() -> None:
+    first = datetime(2025, 9, 1, 1, 5, tzinfo=UTC)
+    now = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+    assert "2025年9月1日 09:05" in replay_message(first, 2, SHANGHAI, "zh-CN", now)
+    assert "on 01 Sep 2025 09:05" in replay_message(first, 2, SHANGHAI, "en", now)

@@ -4,7 +4,7 @@ when, and how many of its students have no family contact now)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response, UploadFile, status
@@ -16,6 +16,7 @@ from shouwang_servicekit.spreadsheets import SheetRefused
 from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
 from ..adapters.db import campus_transaction
+from ..adapters.templates import day_and_time
 from ..container import Notify
 from ..service_layer.contacts import ImportResult, import_contacts, parse_upload
 from . import http_schemas as s
@@ -33,9 +34,18 @@ def _row_errors(errors: list[RowError]) -> Problem:
     )
 
 
-def replay_message(first: datetime, without: int | None, zone: ZoneInfo, language: Language) -> str:
-    """What a replayed import tells its operator, in campus time."""
-    when = first.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def replay_message(
+    first: datetime,
+    without: int | None,
+    zone: ZoneInfo,
+    language: Language,
+    now: datetime | None = None,
+) -> str:
+    """What a replayed import tells its operator, in campus time written as notify's messages
+    write it ("12月8日 04:53", "08 Dec 04:53"; the year too when it is not this one)."""
+    local = first.astimezone(zone)
+    this_year = (now or datetime.now(UTC)).astimezone(zone).year
+    when = day_and_time(local, language, year=local.year != this_year)
     if language == "en":
         text = f"This file was already imported on {when}; nothing was changed"
         if without:
