@@ -18,6 +18,7 @@ from shouwang_servicekit.uploads import read_table_upload, refused_upload
 from ..adapters.db import campus_transaction
 from ..adapters.templates import day_and_time
 from ..container import Notify
+from ..domain.contact_roster import warnings_message
 from ..service_layer.contacts import ImportResult, import_contacts, parse_upload
 from . import http_schemas as s
 
@@ -68,6 +69,8 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         message = replay_message(
             result.first_imported_at, result.students_without_contacts, zone, language
         )
+    elif result.warnings:
+        message = warnings_message(kind, result.warnings, result.imported, language)
     return s.ImportOut(
         kind=kind,
         import_id=result.import_id,
@@ -76,6 +79,8 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         replayed=result.replayed,
         first_imported_at=result.first_imported_at,
         students_without_contacts=result.students_without_contacts,
+        roster_checked=result.roster_checked,
+        warnings=[s.RowWarning(**w.as_dict()) for w in result.warnings[:MAX_ERRORS_SHOWN]],
         message=message,
     )
 
