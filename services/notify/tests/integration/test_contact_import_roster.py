@@ -75,6 +75,8 @@ async def test_family_rows_of_students_off_the_roster_are_imported_and_listed_by
         (7, "student_no", "student_not_on_roster"),
     ]
     assert "第 6、7 行" in body["message"]
+    assert body["warnings"][0]["message"].startswith("学号不在本校学生名册上：请核对学号")
+    assert "message_en" not in body["warnings"][0]
     assert "学号不在本校学生名册上" in body["message"]
     for number in ("2024020004", "9999999999"):
         assert number not in answer.text
@@ -86,6 +88,7 @@ async def test_family_rows_of_students_off_the_roster_are_imported_and_listed_by
     english = (await post(notify_api, campus, "family", FAMILY, "en")).json()
     assert [w["row"] for w in english["warnings"]] == [6]
     assert english["message"].startswith("5 contacts imported. Row 6: the student number")
+    assert english["warnings"][0]["message"].startswith("student number is not on the")
 
 
 async def test_staff_rows_holding_no_role_are_imported_and_listed_by_row(

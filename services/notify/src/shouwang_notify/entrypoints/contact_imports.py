@@ -62,6 +62,12 @@ def replay_message(
     return text
 
 
+def _warning(warning: RowError, language: Language) -> s.RowWarning:
+    """A row's warning in the caller's language, as a 422 answers a row's error."""
+    message = warning.message_en if language == "en" else warning.message
+    return s.RowWarning(row=warning.row, field=warning.field, code=warning.code, message=message)
+
+
 def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language) -> s.ImportOut:
     assert result.import_id is not None
     message = None
@@ -80,7 +86,7 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         first_imported_at=result.first_imported_at,
         students_without_contacts=result.students_without_contacts,
         roster_checked=result.roster_checked,
-        warnings=[s.RowWarning(**w.as_dict()) for w in result.warnings[:MAX_ERRORS_SHOWN]],
+        warnings=[_warning(w, language) for w in result.warnings[:MAX_ERRORS_SHOWN]],
         message=message,
     )
 

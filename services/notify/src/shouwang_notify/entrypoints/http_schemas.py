@@ -18,8 +18,9 @@ class RowWarning(BaseModel):
     row: int = Field(description="Spreadsheet row (the header is row 1).")
     field: str = Field(description="The column's field name.")
     code: str = Field(description="Stable code: student_not_on_roster, staff_without_role.")
-    message: str = Field(description="What to do, zh-CN.")
-    message_en: str = Field(description="What to do, English.")
+    message: str = Field(
+        description="What to do, in the caller's language (as the rows of a 422 answer it)."
+    )
 
 
 class ImportOut(BaseModel):
