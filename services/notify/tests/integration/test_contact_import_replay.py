@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 from notify_api import api_bearer
+from notify_api import post_contacts as post
 from notify_delivery import SAMPLES
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
@@ -21,16 +22,6 @@ pytestmark = pytest.mark.integration
 
 FAMILY = (SAMPLES / "contacts_family.csv").read_bytes()
 STAFF = (SAMPLES / "contacts_staff.csv").read_bytes()
-
-
-async def post(
-    api: httpx.AsyncClient, campus: str, kind: str, data: bytes, language: str = "zh-CN"
-) -> httpx.Response:
-    return await api.post(
-        f"/v1/imports/{kind}-contacts",
-        files={"file": (f"{kind}.csv", data, "text/csv")},
-        headers={**api_bearer(Role.CAMPUS_ADMIN, campus), "Accept-Language": language},
-    )
 
 
 async def test_a_replayed_family_file_says_it_changed_nothing_and_restores_no_erased_family(

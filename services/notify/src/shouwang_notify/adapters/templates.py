@@ -136,9 +136,18 @@ class Templates:
             local, clock = local - timedelta(days=1), "24:00"
         if language == "zh-CN" and compact:
             return f"{local.day}日{clock}"
-        if language == "zh-CN":
-            return f"{local.month}月{local.day}日 {clock}"
-        return f"{local.day:02d} {_MONTHS[local.month - 1]} {clock}"
+        return day_and_time(local, language, clock=clock)
+
+
+def day_and_time(
+    local: datetime, language: Language, *, clock: str | None = None, year: bool = False
+) -> str:
+    """`local` as notify's text writes a moment: "12月8日 04:53", "08 Dec 04:53"; with
+    `year`, "2025年12月8日 04:53", "08 Dec 2025 04:53" (a moment outside this year)."""
+    clock = clock or f"{local:%H:%M}"
+    if language == "zh-CN":
+        return f"{f'{local.year}年' if year else ''}{local.month}月{local.day}日 {clock}"
+    return f"{local.day:02d} {_MONTHS[local.month - 1]}{f' {local.year}' if year else ''} {clock}"
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

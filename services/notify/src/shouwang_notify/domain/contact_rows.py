@@ -12,30 +12,20 @@ rows), cleaning cells, the number, mobile and email shapes, what Excel does to a
 numbers (`13800000001.0` read as written; `1.38E+10` and lost leading zeros refused, saying
 to export the column as text) and collecting errors by row are the kit's
 (`shouwang_servicekit.rows`, as casework's roster import and intake's census use them); this
-module keeps the contacts' columns and rules.
+module keeps the contacts' columns and rules, `contact_cells` the shapes of their cells.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from shouwang_contracts.events.notify import NotificationChannel as Channel
 from shouwang_contracts.vocabulary import Language
-from shouwang_servicekit.excel_numbers import excel_number, refuse_lost_leading_zeros
-from shouwang_servicekit.rows import (
-    Cells,
-    Columns,
-    Parsed,
-    RowError,
-    is_email,
-    lookup_name,
-    mobile_number,
-    parse_rows,
-    person_number,
-)
+from shouwang_servicekit.excel_numbers import refuse_lost_leading_zeros
+from shouwang_servicekit.rows import Cells, Columns, Parsed, RowError, parse_rows, person_number
 
+from . import contact_cells as shape
 from .contacts import QuietHours
 from .schedule import parse_quiet_hours
 
@@ -67,30 +57,6 @@ FAMILY_HEADERS: dict[str, tuple[str, ...]] = {
 }
 FAMILY_REQUIRED = ("student_no", "relation", "name")
 
-CHANNEL_NAMES: dict[str, Channel] = {
-    "企业微信": Channel.WECOM,
-    "微信": Channel.WECOM,
-    "wecom": Channel.WECOM,
-    "钉钉": Channel.DINGTALK,
-    "dingtalk": Channel.DINGTALK,
-    "短信": Channel.SMS,
-    "手机": Channel.SMS,
-    "sms": Channel.SMS,
-    "邮件": Channel.EMAIL,
-    "邮箱": Channel.EMAIL,
-    "电子邮件": Channel.EMAIL,
-    "email": Channel.EMAIL,
-}
-LANGUAGE_NAMES: dict[str, Language] = {
-    "中文": "zh-CN",
-    "简体中文": "zh-CN",
-    "zh": "zh-CN",
-    "zh-cn": "zh-CN",
-    "英文": "en",
-    "英语": "en",
-    "english": "en",
-    "en": "en",
-}
 
 # Contacts keep inner spaces as written (a family member's name is stored), and a row that
 # holds nothing in a known column (a remark, a divider line) is passed over.
@@ -111,7 +77,16 @@ FAMILY_COLUMNS = Columns(
     skip_rows_blank_in_known_columns=True,
 )
 
-_ACCOUNT = re.compile(r"^[0-9A-Za-z._@\-]{1,64}$")
+
+# What a malformed 工号/学号 should be (the kit's `person_number`), told without the cell.
+_NUMBER_RULE_ZH = (
+    "请按学校发放的号码填写，只含字母、数字、- 或 _，以字母或数字开头，最多 32 位，"
+    "不要有空格、汉字或其他符号"
+)
+_NUMBER_RULE_EN = (
+    "write it as the college issued it: letters, digits, - or _, starting with a letter or "
+    "digit, at most 32 characters, no spaces, Chinese characters or other symbols"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,82 +116,6 @@ class FamilyRow:
     email: str | None
     language: Language
     rank: int
-
-
-def _excel(number: int, field_name: str, label: str, text: str, errors: list[RowError]) -> str:
-    """`text` without the `.0` Excel may have added; "" with the row's error (never quoting
-    the cell, as no contact refusal does) when Excel wrote it in scientific notation."""
-    read = excel_number(number, field_name, label, text, quote=False)
-    if isinstance(read, RowError):
-        errors.append(read)
-        return ""
-    return read
-
-
-def _mobile(number: int, text: str | None, errors: list[RowError]) -> str | None:
-    if not text or not (text := _excel(number, "mobile", "手机号", text, errors)):
-        return None
-    digits = mobile_number(text)
-    if digits is None:
-        errors.append(
-            RowError(
-                number,
-                "mobile",
-                "invalid_mobile",
-                "手机号格式不正确（应为 11 位手机号）",
-                "mobile number is malformed (11 digits expected)",
-            )
-        )
-        return None
-    return digits
-
-
-def _email(number: int, text: str | None, errors: list[RowError]) -> str | None:
-    if not text:
-        return None
-    if not is_email(text):
-        errors.append(
-            RowError(
-                number, "email", "invalid_email", "邮箱格式不正确", "email address is malformed"
-            )
-        )
-        return None
-    return text
-
-
-def _account(number: int, field_name: str, text: str | None, errors: list[RowError]) -> str | None:
-    if not text:
-        return None
-    if not _ACCOUNT.match(text):
-        errors.append(
-            RowError(
-                number,
-                field_name,
-                "invalid_account",
-                "账号格式不正确（字母、数字、._@-，最多 64 个字符）",
-                "account id is malformed (letters, digits, ._@-, at most 64 characters)",
-            )
-        )
-        return None
-    return text
-
-
-def _language(number: int, text: str | None, errors: list[RowError]) -> Language:
-    if not text:
-        return "zh-CN"
-    language = lookup_name(LANGUAGE_NAMES, text)
-    if language is None:
-        errors.append(
-            RowError(
-                number,
-                "language",
-                "unknown_language",
-                "语言无法识别（应为中文或英文）",
-                "language not recognised (zh-CN or en)",
-            )
-        )
-        return "zh-CN"
-    return language
 
 
 def parse_staff_contacts(table: Iterable[Sequence[object]]) -> Parsed[StaffRow]:
@@ -251,7 +150,7 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
             )
         )
     elif raw.lower() not in ON_DUTY_NUMBERS and (
-        read := _excel(number, "number", "工号/学号", raw, errors)
+        read := shape.excel_text(number, "number", "工号/学号", raw, errors)
     ):
         if person_number(read):
             staff_no = read
@@ -261,28 +160,15 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                     number,
                     "number",
                     "invalid",
-                    "工号/学号格式不正确",
-                    "staff or student number is malformed",
+                    f"工号/学号格式不正确：{_NUMBER_RULE_ZH}",
+                    f"staff or student number is malformed: {_NUMBER_RULE_EN}",
                 )
             )
-    mobile = _mobile(number, cells.get("mobile"), errors)
-    email = _email(number, cells.get("email"), errors)
-    wecom = _account(number, "wecom", cells.get("wecom"), errors)
-    dingtalk = _account(number, "dingtalk", cells.get("dingtalk"), errors)
-    preferred: Channel | None = None
-    if cells.get("preferred"):
-        text = cells["preferred"] or ""
-        preferred = lookup_name(CHANNEL_NAMES, text)
-        if preferred is None:
-            errors.append(
-                RowError(
-                    number,
-                    "preferred",
-                    "unknown_channel",
-                    "首选渠道无法识别（应为企业微信、钉钉、短信或邮件）",
-                    "preferred channel not recognised (wecom, dingtalk, sms or email)",
-                )
-            )
+    mobile = shape.mobile(number, cells.get("mobile"), errors)
+    email = shape.email(number, cells.get("email"), errors)
+    wecom = shape.account(number, "wecom", cells.get("wecom"), errors)
+    dingtalk = shape.account(number, "dingtalk", cells.get("dingtalk"), errors)
+    preferred = shape.channel(number, cells.get("preferred"), errors)
     quiet: QuietHours | None = None
     try:
         quiet = parse_quiet_hours(cells.get("quiet_hours"))
@@ -296,7 +182,7 @@ def _staff_row(number: int, cells: Cells) -> tuple[StaffRow | None, list[RowErro
                 "quiet hours not understood (e.g. 23:00-07:00)",
             )
         )
-    language = _language(number, cells.get("language"), errors)
+    language = shape.language(number, cells.get("language"), errors)
     addresses = {
         Channel.SMS: mobile,
         Channel.EMAIL: email,
@@ -362,11 +248,15 @@ def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowEr
             RowError(number, "student_no", "required", "缺少学号", "student number is missing")
         )
     elif (
-        student_no := _excel(number, "student_no", "学号", student_no, errors)
+        student_no := shape.excel_text(number, "student_no", "学号", student_no, errors)
     ) and not person_number(student_no):
         errors.append(
             RowError(
-                number, "student_no", "invalid", "学号格式不正确", "student number is malformed"
+                number,
+                "student_no",
+                "invalid",
+                f"学号格式不正确：{_NUMBER_RULE_ZH}",
+                f"student number is malformed: {_NUMBER_RULE_EN}",
             )
         )
     relation, name = cells.get("relation"), cells.get("name")
@@ -404,9 +294,9 @@ def _family_row(number: int, cells: Cells) -> tuple[FamilyRow | None, list[RowEr
                 "contact name is at most 64 characters",
             )
         )
-    mobile = _mobile(number, cells.get("mobile"), errors)
-    email = _email(number, cells.get("email"), errors)
-    language = _language(number, cells.get("language"), errors)
+    mobile = shape.mobile(number, cells.get("mobile"), errors)
+    email = shape.email(number, cells.get("email"), errors)
+    language = shape.language(number, cells.get("language"), errors)
     if not errors and not (mobile or email):
         errors.append(
             RowError(

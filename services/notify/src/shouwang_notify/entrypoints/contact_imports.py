@@ -4,7 +4,7 @@ when, and how many of its students have no family contact now)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response, UploadFile, status
@@ -16,7 +16,9 @@ from shouwang_servicekit.spreadsheets import SheetRefused
 from shouwang_servicekit.uploads import read_table_upload, refused_upload
 
 from ..adapters.db import campus_transaction
+from ..adapters.templates import day_and_time
 from ..container import Notify
+from ..domain.contact_roster import warnings_message
 from ..service_layer.contacts import ImportResult, import_contacts, parse_upload
 from . import http_schemas as s
 
@@ -33,9 +35,18 @@ def _row_errors(errors: list[RowError]) -> Problem:
     )
 
 
-def replay_message(first: datetime, without: int | None, zone: ZoneInfo, language: Language) -> str:
-    """What a replayed import tells its operator, in campus time."""
-    when = first.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def replay_message(
+    first: datetime,
+    without: int | None,
+    zone: ZoneInfo,
+    language: Language,
+    now: datetime | None = None,
+) -> str:
+    """What a replayed import tells its operator, in campus time written as notify's messages
+    write it ("12月8日 04:53", "08 Dec 04:53"; the year too when it is not this one)."""
+    local = first.astimezone(zone)
+    this_year = (now or datetime.now(UTC)).astimezone(zone).year
+    when = day_and_time(local, language, year=local.year != this_year)
     if language == "en":
         text = f"This file was already imported on {when}; nothing was changed"
         if without:
@@ -51,6 +62,12 @@ def replay_message(first: datetime, without: int | None, zone: ZoneInfo, languag
     return text
 
 
+def _warning(warning: RowError, language: Language) -> s.RowWarning:
+    """A row's warning in the caller's language, as a 422 answers a row's error."""
+    message = warning.message_en if language == "en" else warning.message
+    return s.RowWarning(row=warning.row, field=warning.field, code=warning.code, message=message)
+
+
 def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language) -> s.ImportOut:
     assert result.import_id is not None
     message = None
@@ -58,6 +75,8 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         message = replay_message(
             result.first_imported_at, result.students_without_contacts, zone, language
         )
+    elif result.warnings:
+        message = warnings_message(kind, result.warnings, result.imported, language)
     return s.ImportOut(
         kind=kind,
         import_id=result.import_id,
@@ -66,6 +85,8 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         replayed=result.replayed,
         first_imported_at=result.first_imported_at,
         students_without_contacts=result.students_without_contacts,
+        roster_checked=result.roster_checked,
+        warnings=[_warning(w, language) for w in result.warnings[:MAX_ERRORS_SHOWN]],
         message=message,
     )
 

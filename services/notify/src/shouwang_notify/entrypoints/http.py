@@ -70,7 +70,8 @@ async def import_staff_contacts(
 ) -> s.ImportOut:
     """Import the staff contacts file (工号/学号, 手机, 邮箱, 企业微信, 钉钉, 首选渠道, 免打扰时段);
     the row `值班` is the campus's on-duty contact. All or nothing; the same file twice changes
-    nothing."""
+    nothing. A row whose 工号 holds no role for any student on the roster is imported and
+    listed in `warnings` by row number."""
     return await import_file(app, principal, "staff", file, request, response)
 
 
@@ -88,7 +89,9 @@ async def import_family_contacts(
     file gets exactly the contacts the file lists. Whether a family may be contacted is decided
     per case in casework, never by this file. The same file again changes nothing and says so
     (`replayed`, `first_imported_at`, `message`): it does not restore contacts removed since,
-    e.g. erased on request (`students_without_contacts`)."""
+    e.g. erased on request (`students_without_contacts`). A row whose 学号 is not on the
+    campus's roster is imported and listed in `warnings` by row number (the roster may come
+    later)."""
     return await import_file(app, principal, "family", file, request, response)
 
 

@@ -14,6 +14,15 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RowWarning(BaseModel):
+    row: int = Field(description="Spreadsheet row (the header is row 1).")
+    field: str = Field(description="The column's field name.")
+    code: str = Field(description="Stable code: student_not_on_roster, staff_without_role.")
+    message: str = Field(
+        description="What to do, in the caller's language (as the rows of a 422 answer it)."
+    )
+
+
 class ImportOut(BaseModel):
     kind: Literal["staff", "family"] = Field(description="Which contacts file.")
     import_id: str = Field(description="Id of the import (the first one, for a repeated file).")
@@ -30,10 +39,21 @@ class ImportOut(BaseModel):
         description="A family file's replay: how many of its students have no family contact "
         "on record now (removed since, e.g. erased on request; a replay restores nothing).",
     )
+    roster_checked: bool = Field(
+        default=False,
+        description="Whether the rows were checked against the campus's roster as notify has "
+        "heard it from casework's directory (false: none heard yet, so no warnings).",
+    )
+    warnings: list[RowWarning] = Field(
+        default_factory=list,
+        description="Rows imported all the same that the roster does not know (a family row's "
+        "学号 not on the student roster, a staff row's 工号 holding no role): by row number, "
+        "never the number; the roster may come later.",
+    )
     message: str | None = Field(
         default=None,
-        description="A replay: what happened, for the operator, in the caller's language "
-        "(zh-CN unless Accept-Language puts English first).",
+        description="A replay or warnings: what happened, for the operator, in the caller's "
+        "language (zh-CN unless Accept-Language puts English first).",
     )
 
 

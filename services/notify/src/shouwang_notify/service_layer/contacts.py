@@ -21,8 +21,9 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_servicekit.rows import Parsed, RowError
 
-from ..adapters import contacts_repo
+from ..adapters import contacts_repo, roster
 from ..adapters.contact_files import table_rows
+from ..domain.contact_roster import rows_off_roster
 from ..domain.contact_rows import (
     FamilyRow,
     StaffRow,
@@ -44,6 +45,8 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     first_imported_at: datetime | None = None  # a replay: when the file was first imported
     students_without_contacts: int | None = None  # a family replay: of the file's students
+    roster_checked: bool = False  # whether notify had heard of the campus's roster
+    warnings: list[RowError] = field(default_factory=list)  # rows the roster does not know
 
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
@@ -97,17 +100,21 @@ async def import_contacts(
     """Write a parsed file's contacts in the caller's transaction, or nothing at all."""
     if parsed.errors:
         return ImportResult(kind, parsed.rows_total, 0, errors=parsed.errors)
+    refs = _row_refs(parsed, campus_id, pseudonyms)
+    known = await (
+        roster.students_on_roster(conn, campus_id, set(refs.values()))
+        if kind == "family"
+        else roster.staff_holding_roles(conn, campus_id, set(refs.values()))
+    )
+    warnings = [] if known is None else rows_off_roster(kind, refs.items(), known)
     digest = hashlib.sha256(data).hexdigest()
     seen = await contacts_repo.import_seen(conn, campus_id, kind, digest)
     if seen is not None:
         without = None
         if kind == "family":
-            refs = {
-                pseudonyms.student_ref(campus_id, r.student_no)
-                for r in parsed.records
-                if isinstance(r, FamilyRow)
-            }
-            without = await contacts_repo.students_without_family(conn, campus_id, refs)
+            without = await contacts_repo.students_without_family(
+                conn, campus_id, set(refs.values())
+            )
         return ImportResult(
             kind,
             seen["rows_total"],
@@ -116,6 +123,8 @@ async def import_contacts(
             import_id=str(seen["import_id"]),
             first_imported_at=seen["created_at"],
             students_without_contacts=without,
+            roster_checked=known is not None,
+            warnings=warnings,
         )
     if kind == "staff":
         staff = [
@@ -135,4 +144,25 @@ async def import_contacts(
     await contacts_repo.record_import(
         conn, import_id, campus_id, kind, digest, written, imported_by
     )
-    return ImportResult(kind, parsed.rows_total, written, import_id=import_id)
+    return ImportResult(
+        kind,
+        parsed.rows_total,
+        written,
+        import_id=import_id,
+        roster_checked=known is not None,
+        warnings=warnings,
+    )
+
+
+def _row_refs(
+    parsed: Parsed[StaffRow] | Parsed[FamilyRow], campus_id: str, pseudonyms: Pseudonymizer
+) -> dict[int, str]:
+    """The pseudonym of each row's student (a family file) or person (a staff file; not the
+    on-duty row), by spreadsheet row."""
+    refs: dict[int, str] = {}
+    for r in parsed.records:
+        if isinstance(r, FamilyRow):
+            refs[r.row] = pseudonyms.student_ref(campus_id, r.student_no)
+        elif r.number is not None:
+            refs[r.row] = pseudonyms.person_ref(campus_id, r.number)
+    return refs
