@@ -135,6 +135,20 @@ def roles_awaiting(role: Role) -> list[Role]:
     return [owner for owner in roles_acknowledged_by(role) if owner.acknowledged_from == tier]
 
 
+def roles_stood_in_for(role: Role) -> list[Role]:
+    """The ladder roles below `role`, lowest tier first, whose alerts wait for `role` when
+    their rung is empty for the student: nobody holds the owner role nor any tier between,
+    and someone holds `role` (notify's `stand_in_for`: the next tier up that someone holds is
+    alerted in the empty rung's place, so the alert waits for that tier). Drawn from
+    `may_acknowledge` like `roles_awaiting`, so the stand-in can always confirm what it lists;
+    none for a role off the ladder (above the last tier the on-duty line stands in)."""
+    tier = role.tier
+    if tier is None:
+        return []
+    below = [o for o in roles_acknowledged_by(role) if o.tier is not None and o.tier < tier]
+    return sorted(below, key=lambda o: o.tier or 0)
+
+
 def may_assign(actor: Actor) -> bool:
     """Tier 5+ in scope hand a case to someone else (campus admins read no case content, so
     they do not pick owners for cases they cannot see)."""
