@@ -16,19 +16,36 @@ class CaseRuleViolation(Exception):
 
     `detail` is English. The zh-CN wording is looked up by `code` at the HTTP edge
     (entrypoints.http_messages); `detail_zh` replaces it when the refusal names something
-    the fixed wording cannot, such as a role or a version.
+    the fixed wording cannot, such as a role or a version. A refusal naming a field says
+    what is wrong with that field in `field_message` (English; zh-CN by code at the edge, or
+    `field_message_zh`), not the detail again.
     """
 
     status = 409
 
     def __init__(
-        self, code: str, detail: str, *, field: str | None = None, detail_zh: str | None = None
+        self,
+        code: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        detail_zh: str | None = None,
+        field_message: str | None = None,
+        field_message_zh: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.field = field
         self.detail_zh = detail_zh
+        self.field_message = field_message
+        self.field_message_zh = field_message_zh
+
+
+#: The field message of a refusal whose field is empty or left out.
+MISSING = "missing"
+#: The field message of a finding given to a follow-up not closed as completed.
+FINDING_NEEDS_COMPLETION = "only with close_as completed"
 
 
 class NotPermitted(CaseRuleViolation):
