@@ -43,15 +43,26 @@ CALLERS = {
 }
 
 
-async def _import(client: httpx.AsyncClient, campus: str, *, without: set[str]) -> None:
-    """The sample rosters, the staff file less the rows of the people in `without`."""
+def _sample_less(name: str, numbers: set[str] | frozenset[str]) -> bytes:
+    """A sample roster less the rows of `numbers` (学号 or 工号, the first column)."""
+    lines = (SAMPLES / name).read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.split(",")[0] not in numbers]
+    assert len(kept) == len(lines) - len(numbers)
+    return ("\n".join(kept) + "\n").encode()
+
+
+async def _import(
+    client: httpx.AsyncClient,
+    campus: str,
+    *,
+    without: set[str],
+    students_left: frozenset[str] = frozenset(),
+) -> None:
+    """The sample rosters, less the staff in `without` and the students in `students_left`."""
     admin = token(SECRET, campus, "A001", Role.CAMPUS_ADMIN)
-    staff = (SAMPLES / "roster_staff.csv").read_text(encoding="utf-8").splitlines()
-    kept = [line for line in staff if line.split(",")[0] not in without]
-    assert len(kept) == len(staff) - len(without)
     for kind, name, data in (
-        ("students", "roster_students.csv", (SAMPLES / "roster_students.csv").read_bytes()),
-        ("staff", "roster_staff.csv", ("\n".join(kept) + "\n").encode()),
+        ("students", "roster_students.csv", _sample_less("roster_students.csv", students_left)),
+        ("staff", "roster_staff.csv", _sample_less("roster_staff.csv", without)),
     ):
         response = await client.post(
             f"/v1/roster/{kind}", files={"file": (name, data, "text/csv")}, headers=admin
@@ -137,4 +148,19 @@ async def test_a_rung_filled_again_takes_its_alert_back_from_the_stand_in(
     await _import(client, campus, without=set())
     counselor = token(SECRET, campus, COUNSELOR_8, Role.RESIDENCE_COUNSELOR)
     assert await _awaiting(client, counselor) == [alert]
+    assert await _awaiting(client, teacher) == []
+
+
+async def test_no_one_stands_in_for_a_student_who_left(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Notify's directory names nobody responsible for a student who left the roster, so the
+    on-duty line, not the teacher, has their empty rung's alert: the teacher's list agrees."""
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await _import(client, campus, without={COUNSELOR_8})
+    alert = await _raise(pool, campus, STUDENT_NO)
+    teacher = token(SECRET, campus, TEACHER, Role.COMMUNITY_PSYCH_TEACHER)
+    assert await _awaiting(client, teacher) == [alert]
+
+    await _import(client, campus, without={COUNSELOR_8}, students_left={STUDENT_NO})
     assert await _awaiting(client, teacher) == []

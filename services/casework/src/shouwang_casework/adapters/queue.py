@@ -173,14 +173,15 @@ class AwaitingRow:
 #: grant values) owned by one of `$4` (owner roles), or by one of `$5` (the ladder roles the
 #: caller's role `$6` stands in for, lowest first) whose rung is empty for the student: nobody
 #: holds the owner role nor any role between it and `$6` (later in `$5`), and someone holds
-#: `$6` (notify's `stand_in_for`, on the roster notify's directory is drawn from).
+#: `$6` (notify's `stand_in_for`, on the roster notify's directory is drawn from: it names
+#: nobody responsible for a student who left, whose empty rung the on-duty line takes).
 _AWAITING = f"""
         FROM alerts a
         LEFT JOIN students s ON s.student_ref = a.student_ref
         WHERE a.acknowledged_at IS NULL
           AND {_IN_SCOPE}
           AND (a.owner_role = ANY($4::text[])
-               OR (a.owner_role = ANY($5::text[]) AND s.student_ref IS NOT NULL
+               OR (a.owner_role = ANY($5::text[]) AND s.active
                    AND NOT EXISTS (
                        SELECT 1 FROM staff_assignments h
                        WHERE array_position($5::text[], h.role)
