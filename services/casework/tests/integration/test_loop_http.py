@@ -282,7 +282,7 @@ async def test_the_whole_loop_with_every_guard(
         422,
         "outcome_required",
     )
-    refused(
+    no_follow_up = refused(
         await client.post(
             f"/v1/cases/{case_id}/transitions",
             json={"to_state": "closed", "outcome": "relieved"},
@@ -291,6 +291,9 @@ async def test_the_whole_loop_with_every_guard(
         422,
         "follow_up_required",
     )
+    # The field's message says what is wrong with it, not the refusal's detail again.
+    assert no_follow_up["detail"] == "重度或危急个案须完成回访后方可结案"
+    assert no_follow_up["errors"] == [{"field": "follow_up", "message": "该个案尚无已完成的回访"}]
     refused(
         await client.patch(
             f"/v1/cases/{case_id}/follow-ups/{follow_up_id}",
@@ -523,10 +526,9 @@ async def test_case_refusals_are_chinese_unless_english_comes_first(
         "action_taken_required",
         json={"to_state": "intervention"},
     )
-    assert chinese["errors"] == [{"field": "action_taken", "message": "进入干预需记录已采取的措施"}]
-    assert english["errors"] == [
-        {"field": "action_taken", "message": "intervention needs what was done"}
-    ]
+    assert chinese["detail"] == "进入干预需记录已采取的措施"
+    assert chinese["errors"] == [{"field": "action_taken", "message": "未填写"}]
+    assert english["errors"] == [{"field": "action_taken", "message": "missing"}]
     # 409 naming versions: in Chinese too.
     chinese, english = await in_both_languages(
         client,

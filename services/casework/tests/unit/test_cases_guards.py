@@ -17,6 +17,7 @@ from shouwang_casework.domain.guards import (
     may_read_cases,
     roles_acknowledged_by,
     roles_awaiting,
+    roles_stood_in_for,
 )
 from shouwang_casework.domain.plan import ActionKind, ActionStatus, Plan, PlanAction
 from shouwang_casework.domain.referral import DestinationType, Referral, ReferralRequest
@@ -318,3 +319,23 @@ def test_an_alert_waits_for_the_lowest_tier_that_may_stop_it(role: Role, owners:
     }
     assert set(roles_awaiting(role)) & rungs == owners
     assert set(roles_awaiting(role)) <= set(roles_acknowledged_by(role))
+
+
+@pytest.mark.parametrize(
+    ("role", "stood_in_for"),
+    [
+        (Role.RESIDENCE_COUNSELOR, []),
+        (Role.COMMUNITY_PSYCH_TEACHER, [Role.RESIDENCE_COUNSELOR]),
+        (Role.COUNSELING_CENTER, [Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER]),
+        (Role.COLLEGE_LEADER, []),
+        (Role.CAMPUS_ADMIN, []),
+    ],
+)
+def test_a_tier_stands_in_only_for_the_rungs_below_it(role: Role, stood_in_for: list[Role]) -> None:
+    """Notify alerts the next tier up that someone holds when a rung is empty: only a ladder
+    tier above the empty rung can be that stand-in (none for the college leader, whose empty
+    rung the on-duty line takes), lowest rung first, and it may confirm all of them."""
+    rungs = {Role.RESIDENCE_COUNSELOR, Role.COMMUNITY_PSYCH_TEACHER, Role.COUNSELING_CENTER}
+    assert [r for r in roles_stood_in_for(role) if r in rungs] == stood_in_for
+    assert set(roles_stood_in_for(role)) <= set(roles_acknowledged_by(role))
+    assert not set(roles_stood_in_for(role)) & set(roles_awaiting(role))

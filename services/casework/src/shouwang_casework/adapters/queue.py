@@ -15,6 +15,8 @@ import asyncpg
 from shouwang_contracts.auth import ScopeGrant
 from shouwang_contracts.vocabulary import Role, Severity
 
+from .roster import covers_sql
+
 
 @dataclass(frozen=True, slots=True)
 class QueueFilter:
@@ -167,15 +169,52 @@ class AwaitingRow:
     ack_deadline: datetime
 
 
-#: The unacknowledged alerts owned by one of `$4` (owner roles) about students in scope
-#: (`$1`-`$3`: campus-wide, grant kinds, grant values).
+#: The unacknowledged alerts about students in scope (`$1`-`$3`: campus-wide, grant kinds,
+#: grant values) owned by one of `$4` (owner roles), or by one of `$5` (the ladder roles the
+#: caller's role `$6` stands in for, lowest first) whose rung is empty for the student: nobody
+#: holds the owner role nor any role between it and `$6` (later in `$5`), and someone holds
+#: `$6` (notify's `stand_in_for`, on the roster notify's directory is drawn from: it names
+#: nobody responsible for a student who left, whose empty rung the on-duty line takes).
 _AWAITING = f"""
         FROM alerts a
         LEFT JOIN students s ON s.student_ref = a.student_ref
         WHERE a.acknowledged_at IS NULL
-          AND a.owner_role = ANY($4::text[])
           AND {_IN_SCOPE}
-"""
+          AND (a.owner_role = ANY($4::text[])
+               OR (a.owner_role = ANY($5::text[]) AND s.active
+                   AND NOT EXISTS (
+                       SELECT 1 FROM staff_assignments h
+                       WHERE array_position($5::text[], h.role)
+                             >= array_position($5::text[], a.owner_role)
+                         AND {covers_sql("h", "s")})
+                   AND EXISTS (
+                       SELECT 1 FROM staff_assignments h
+                       WHERE h.role = $6 AND {covers_sql("h", "s")})))
+"""  # noqa: S608 - the interpolated SQL is code, not input
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingFor:
+    """Whose alerts wait for a caller: the owner roles they confirm (`roles_awaiting`), and the
+    lower rungs they stand in for when empty (`roles_stood_in_for`), for a caller in `role`."""
+
+    role: Role
+    owner_roles: list[Role]
+    stood_in_for: list[Role]
+
+
+def _awaiting_arguments(
+    campus_wide: bool, grants: list[ScopeGrant], awaiting: AwaitingFor
+) -> tuple[object, ...]:
+    """`_AWAITING`'s parameters, `$1` to `$6`."""
+    return (
+        campus_wide,
+        [g.kind.value for g in grants],
+        [g.value for g in grants],
+        [r.value for r in awaiting.owner_roles],
+        [r.value for r in awaiting.stood_in_for],
+        awaiting.role.value,
+    )
 
 
 async def count_awaiting(
@@ -183,18 +222,15 @@ async def count_awaiting(
     *,
     campus_wide: bool,
     grants: list[ScopeGrant],
-    owner_roles: list[Role],
+    awaiting: AwaitingFor,
     now: datetime,
 ) -> tuple[int, int]:
     """How many alerts `list_awaiting` would list, and how many of them are past their
     deadline: a number for a badge, naming no student."""
     row = await conn.fetchrow(
-        f"SELECT count(*) AS total, count(*) FILTER (WHERE a.ack_deadline <= $5) AS overdue"
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE a.ack_deadline <= $7) AS overdue"
         f" {_AWAITING}",
-        campus_wide,
-        [g.kind.value for g in grants],
-        [g.value for g in grants],
-        [r.value for r in owner_roles],
+        *_awaiting_arguments(campus_wide, grants, awaiting),
         now,
     )
     assert row is not None
@@ -206,30 +242,25 @@ async def list_awaiting(
     *,
     campus_wide: bool,
     grants: list[ScopeGrant],
-    owner_roles: list[Role],
+    awaiting: AwaitingFor,
     limit: int,
     offset: int,
 ) -> tuple[list[AwaitingRow], int]:
-    """A page of the unacknowledged alerts owned by one of `owner_roles` about students in
-    scope, and their count: the gravest first, then the one waiting longest.
+    """A page of the unacknowledged alerts waiting for the caller (`_AWAITING`) about students
+    in scope, and their count: the gravest first, then the one waiting longest.
 
     Whatever the case's state: triage escalates an unacknowledged alert of a closed case too.
     """
-    kinds = [g.kind.value for g in grants]
-    values = [g.value for g in grants]
     rows = await conn.fetch(
         f"""
         SELECT a.alert_id, a.case_id, a.student_ref, a.severity, a.owner_role,
                a.escalation_level, a.raised_at, a.ack_deadline, count(*) OVER () AS total
         {_AWAITING}
-        ORDER BY array_position($5::text[], a.severity) DESC NULLS LAST,
+        ORDER BY array_position($7::text[], a.severity) DESC NULLS LAST,
                  a.raised_at, a.alert_id
-        LIMIT $6 OFFSET $7
+        LIMIT $8 OFFSET $9
         """,
-        campus_wide,
-        kinds,
-        values,
-        [r.value for r in owner_roles],
+        *_awaiting_arguments(campus_wide, grants, awaiting),
         [s.value for s in sorted(Severity, key=lambda s: s.rank)],
         limit,
         offset,

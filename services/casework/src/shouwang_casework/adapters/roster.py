@@ -32,15 +32,22 @@ _NARROWEST_FIRST_SQL = (
     + " END"
 )
 
-# An assignment covers a student exactly when auth.Placement.matches says so.
-_COVERS_SQL = """
-    (a.scope_kind = 'campus'
-     OR (a.scope_kind = 'college' AND a.scope_value = s.college)
-     OR (a.scope_kind = 'class' AND a.scope_value = s.class_name)
-     OR (a.scope_kind = 'building' AND a.scope_value = s.building)
-     OR (a.scope_kind = 'floor' AND a.scope_value = s.building || '/' || s.floor)
-     OR (a.scope_kind = 'room' AND a.scope_value = s.building || '/' || s.room))
+
+def covers_sql(assignment: str = "a", student: str = "s") -> str:
+    """An SQL condition: the assignment row `assignment` covers the student row `student`,
+    exactly when auth.Placement.matches says so (the aliases are code, never input)."""
+    a, s = assignment, student
+    return f"""
+    ({a}.scope_kind = 'campus'
+     OR ({a}.scope_kind = 'college' AND {a}.scope_value = {s}.college)
+     OR ({a}.scope_kind = 'class' AND {a}.scope_value = {s}.class_name)
+     OR ({a}.scope_kind = 'building' AND {a}.scope_value = {s}.building)
+     OR ({a}.scope_kind = 'floor' AND {a}.scope_value = {s}.building || '/' || {s}.floor)
+     OR ({a}.scope_kind = 'room' AND {a}.scope_value = {s}.building || '/' || {s}.room))
 """
+
+
+_COVERS_SQL = covers_sql()
 
 
 async def placement_of(conn: asyncpg.Connection, student_ref: str) -> Placement | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from shouwang_contracts.events.casework import FollowUpFinding, FollowUpStatus
 
-from .guards import Actor, InvalidTransition, MissingRecord
+from .guards import FINDING_NEEDS_COMPLETION, MISSING, Actor, InvalidTransition, MissingRecord
 
 if TYPE_CHECKING:
     from .cases import Case
@@ -115,12 +115,18 @@ class FollowUp:
         if status is FollowUpStatus.SCHEDULED:
             raise InvalidTransition("follow_up_still_scheduled", "close as completed or cancelled")
         if not (reason or "").strip():
-            raise MissingRecord("reason_required", "closing a follow-up needs why", field="reason")
+            raise MissingRecord(
+                "reason_required",
+                "closing a follow-up needs why",
+                field="reason",
+                field_message=MISSING,
+            )
         if finding is not None and status is not FollowUpStatus.COMPLETED:
             raise MissingRecord(
                 "finding_needs_completion",
                 "only a completed follow-up records a finding",
                 field="finding",
+                field_message=FINDING_NEEDS_COMPLETION,
             )
         self.status = status
         self.closed_by_ref = by_ref

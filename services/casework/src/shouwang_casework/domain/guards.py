@@ -16,19 +16,36 @@ class CaseRuleViolation(Exception):
 
     `detail` is English. The zh-CN wording is looked up by `code` at the HTTP edge
     (entrypoints.http_messages); `detail_zh` replaces it when the refusal names something
-    the fixed wording cannot, such as a role or a version.
+    the fixed wording cannot, such as a role or a version. A refusal naming a field says
+    what is wrong with that field in `field_message` (English; zh-CN by code at the edge, or
+    `field_message_zh`), not the detail again.
     """
 
     status = 409
 
     def __init__(
-        self, code: str, detail: str, *, field: str | None = None, detail_zh: str | None = None
+        self,
+        code: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        detail_zh: str | None = None,
+        field_message: str | None = None,
+        field_message_zh: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.field = field
         self.detail_zh = detail_zh
+        self.field_message = field_message
+        self.field_message_zh = field_message_zh
+
+
+#: The field message of a refusal whose field is empty or left out.
+MISSING = "missing"
+#: The field message of a finding given to a follow-up not closed as completed.
+FINDING_NEEDS_COMPLETION = "only with close_as completed"
 
 
 class NotPermitted(CaseRuleViolation):
@@ -133,6 +150,20 @@ def roles_awaiting(role: Role) -> list[Role]:
     campus on the center's list). Past the center, the college leader's alerts wait for it."""
     tier = role.tier
     return [owner for owner in roles_acknowledged_by(role) if owner.acknowledged_from == tier]
+
+
+def roles_stood_in_for(role: Role) -> list[Role]:
+    """The ladder roles below `role`, lowest tier first, whose alerts wait for `role` when
+    their rung is empty for the student: nobody holds the owner role nor any tier between,
+    and someone holds `role` (notify's `stand_in_for`: the next tier up that someone holds is
+    alerted in the empty rung's place, so the alert waits for that tier). Drawn from
+    `may_acknowledge` like `roles_awaiting`, so the stand-in can always confirm what it lists;
+    none for a role off the ladder (above the last tier the on-duty line stands in)."""
+    tier = role.tier
+    if tier is None:
+        return []
+    below = [o for o in roles_acknowledged_by(role) if o.tier is not None and o.tier < tier]
+    return sorted(below, key=lambda o: o.tier or 0)
 
 
 def may_assign(actor: Actor) -> bool:

@@ -67,7 +67,14 @@ class Plan:
         """The next version of the plan with these actions and review dates, stored `at`."""
         ids = [a.action_id for a in actions]
         if len(set(ids)) != len(ids):
-            raise MissingRecord("duplicate_action", "action ids must be unique", field="actions")
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            raise MissingRecord(
+                "duplicate_action",
+                "action ids must be unique",
+                field="actions",
+                field_message=f"action_id repeated: {', '.join(repeated)}",
+                field_message_zh=f"措施编号重复：{'、'.join(repeated)}",
+            )
         return Plan(
             case_id=self.case_id,
             version=self.version + 1,

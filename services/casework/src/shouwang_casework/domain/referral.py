@@ -15,7 +15,14 @@ from enum import StrEnum
 from shouwang_contracts.events.casework import ReferralStatus
 from shouwang_contracts.vocabulary import Tier
 
-from .guards import Actor, ConsentDecision, InvalidTransition, MissingRecord, NotPermitted
+from .guards import (
+    MISSING,
+    Actor,
+    ConsentDecision,
+    InvalidTransition,
+    MissingRecord,
+    NotPermitted,
+)
 
 
 class DestinationType(StrEnum):
@@ -48,6 +55,7 @@ def check_consent(actor: Actor, decision: ConsentDecision, override_reason: str 
             "consent_declined",
             "consent was declined: record an override by an authorised role, with a reason",
             field="consent",
+            field_message="declined by the student",
         )
     if decision is ConsentDecision.OVERRIDDEN:
         if actor.tier < OVERRIDE_MIN_TIER:
@@ -57,6 +65,7 @@ def check_consent(actor: Actor, decision: ConsentDecision, override_reason: str 
                 "override_reason_required",
                 "an override of consent needs a written reason",
                 field="override_reason",
+                field_message=MISSING,
             )
 
 
@@ -73,7 +82,10 @@ class ReferralRequest:
         """Refuse a referral without a destination or without consent (or a valid override)."""
         if not self.destination.strip():
             raise MissingRecord(
-                "destination_required", "a referral needs a destination", field="destination"
+                "destination_required",
+                "a referral needs a destination",
+                field="destination",
+                field_message=MISSING,
             )
         check_consent(actor, self.consent, self.override_reason)
 

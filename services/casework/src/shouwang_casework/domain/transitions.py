@@ -14,7 +14,7 @@ from typing import Any
 from shouwang_contracts.events.casework import CaseOutcome, CaseState, ReferralStatus
 from shouwang_contracts.vocabulary import Severity, Tier
 
-from .guards import Actor, InvalidTransition, MissingRecord, may_work_cases, require
+from .guards import MISSING, Actor, InvalidTransition, MissingRecord, may_work_cases, require
 from .referral import ReferralRequest
 
 S = CaseState
@@ -108,7 +108,10 @@ def check_transition(
         if text is None:
             kind = "reopen" if source is S.CLOSED else "relapse"
             raise MissingRecord(
-                "reason_required", f"a {kind} needs a written reason", field="reason"
+                "reason_required",
+                f"a {kind} needs a written reason",
+                field="reason",
+                field_message=MISSING,
             )
         if source is S.CLOSED and facts.student_has_other_active_case:
             raise InvalidTransition(
@@ -122,6 +125,7 @@ def check_transition(
                 "action_taken_required",
                 "intervention needs what was done",
                 field="action_taken",
+                field_message=MISSING,
             )
     if target is S.REFERRED:
         detail.update(_check_referral(actor, request.referral))
@@ -131,6 +135,7 @@ def check_transition(
             "referral_not_returned",
             "aftercare follows the student's return from the referral",
             field="referral.status",
+            field_message="not returned yet",
         )
     if target is S.CLOSED:
         detail.update(_check_closing(actor, request.outcome, severity, facts))
@@ -146,7 +151,10 @@ def _text(value: str | None) -> str | None:
 def _check_referral(actor: Actor, referral: ReferralRequest | None) -> dict[str, Any]:
     if referral is None:
         raise MissingRecord(
-            "referral_required", "a referral needs destination and type", field="referral"
+            "referral_required",
+            "a referral needs destination and type",
+            field="referral",
+            field_message=MISSING,
         )
     referral.check(actor)
     return {"referral_type": referral.destination_type.value, "consent": referral.consent.value}
@@ -156,7 +164,9 @@ def _check_closing(
     actor: Actor, outcome: CaseOutcome | None, severity: Severity, facts: CaseFacts
 ) -> dict[str, Any]:
     if outcome is None:
-        raise MissingRecord("outcome_required", "closing needs an outcome", field="outcome")
+        raise MissingRecord(
+            "outcome_required", "closing needs an outcome", field="outcome", field_message=MISSING
+        )
     if severity in SERIOUS:
         require(
             actor.tier >= Tier.COMMUNITY_PSYCH_TEACHER,
@@ -168,5 +178,6 @@ def _check_closing(
                 "follow_up_required",
                 "a severe or critical case closes only after a completed follow-up",
                 field="follow_up",
+                field_message="no completed follow-up on this case yet",
             )
     return {"outcome": outcome.value}

@@ -19,7 +19,7 @@ from ..adapters.db import campus_transaction
 from ..container import Casework
 from ..domain.guards import CaseRuleViolation
 from ..service_layer.access import Caller, ReadRefused
-from .http_messages import ZH, zh_detail
+from .http_messages import ZH, zh_detail, zh_field_message
 
 #: The container, the one way handlers reach casework's parts.
 Container = Annotated[Casework, Depends(app_container)]
@@ -29,10 +29,17 @@ Work = Callable[[asyncpg.Connection, Caller, Casework], Awaitable[T]]
 
 def refusal(exc: CaseRuleViolation) -> Problem:
     """A refusal of the service layer as problem+json: zh-CN by its code (or its own
-    wording), English from the rule, the field at fault named."""
+    wording), English from the rule, the field at fault named with what is wrong with it."""
     detail = zh_detail(exc)
+    field_en = exc.field_message or exc.detail
     errors = (
-        [{"field": exc.field, "message": detail or exc.detail, "message_en": exc.detail}]
+        [
+            {
+                "field": exc.field,
+                "message": zh_field_message(exc) or field_en,
+                "message_en": field_en,
+            }
+        ]
         if exc.field
         else None
     )

@@ -59,6 +59,27 @@ ZH: dict[str, str] = {
 }
 
 
+#: zh-CN wording of what is wrong with the field a refusal names (`field_message`), by code:
+#: the field's own fault, not the refusal's detail again.
+ZH_FIELD: dict[str, str] = {
+    "reason_required": "未填写",
+    "action_taken_required": "未填写",
+    "referral_required": "未填写",
+    "destination_required": "未填写",
+    "override_reason_required": "未填写",
+    "outcome_required": "未填写",
+    "consent_declined": "学生不同意",
+    "referral_not_returned": "尚未标记为已返校",
+    "follow_up_required": "该个案尚无已完成的回访",
+    "finding_needs_completion": "仅在以“已完成”关闭回访时填写",
+}
+
+
+def zh_field_message(exc: CaseRuleViolation) -> str | None:
+    """What is wrong with the refusal's field in zh-CN: its own wording, else its code's."""
+    return exc.field_message_zh or ZH_FIELD.get(exc.code)
+
+
 def zh_detail(exc: CaseRuleViolation) -> str | None:
     """The refusal in zh-CN: its own wording if it brought one, else the wording of its code."""
     return exc.detail_zh or ZH.get(exc.code)

@@ -70,7 +70,12 @@ class ReadRefused(NotPermitted):
         self, refusal: NotPermitted, *, principal_ref: str, role: str, student_ref: str, action: str
     ) -> None:
         super().__init__(
-            refusal.code, refusal.detail, field=refusal.field, detail_zh=refusal.detail_zh
+            refusal.code,
+            refusal.detail,
+            field=refusal.field,
+            detail_zh=refusal.detail_zh,
+            field_message=refusal.field_message,
+            field_message_zh=refusal.field_message_zh,
         )
         self.principal_ref = principal_ref
         self.role = role

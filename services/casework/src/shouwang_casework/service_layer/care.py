@@ -18,6 +18,7 @@ from ..adapters import care
 from ..domain.cases import Case
 from ..domain.followup import FollowUp, FollowUpPurpose
 from ..domain.guards import (
+    FINDING_NEEDS_COMPLETION,
     Actor,
     InvalidTransition,
     MissingRecord,
@@ -219,6 +220,7 @@ async def update_follow_up(
             "finding_needs_completion",
             "only a completed follow-up records a finding",
             field="finding",
+            field_message=FINDING_NEEDS_COMPLETION,
         )
     else:
         follow_up.move(due_at or follow_up.due_at, assignee_ref or follow_up.assignee_ref)

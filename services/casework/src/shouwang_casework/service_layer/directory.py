@@ -56,6 +56,8 @@ async def pick_students(
             "type at least two characters of the number or name",
             field="q",
             detail_zh="请至少输入学号或姓名中的两个字",
+            field_message=f"shorter than {MIN_CAMPUS_WIDE_QUERY} characters",
+            field_message_zh=f"少于{MIN_CAMPUS_WIDE_QUERY}个字",
         )
     # A student reporter's scope (their room, floor or class) holds themself; a report is
     # about someone else, and their own need reaches intake as a self-referral when they type

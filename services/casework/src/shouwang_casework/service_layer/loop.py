@@ -260,6 +260,8 @@ async def assign_case(
             "owner_not_responsible",
             "the new owner does not hold that role for this student",
             field="owner_ref",
+            field_message=f"must be one who holds {owner_role.value} for this student",
+            field_message_zh=f"须为该学生的{owner_role.label()}",
         )
     case.assign(owner_ref=owner_ref, owner_role=owner_role, at=now(), actor=actor)
     await store(conn, case, cipher, traceparent)

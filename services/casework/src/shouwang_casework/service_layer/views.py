@@ -19,6 +19,7 @@ from ..adapters import care, files
 from ..adapters import cases as repo
 from ..adapters.alerts import AlertRecord, alerts_of
 from ..adapters.queue import (
+    AwaitingFor,
     AwaitingRow,
     QueueFilter,
     QueueRow,
@@ -29,7 +30,7 @@ from ..adapters.queue import (
 )
 from ..domain.cases import Case
 from ..domain.followup import FollowUp
-from ..domain.guards import Reading, roles_awaiting
+from ..domain.guards import Reading, roles_awaiting, roles_stood_in_for
 from ..domain.referral import Referral
 from .access import (
     Caller,
@@ -94,6 +95,11 @@ async def queue_count(
     )
 
 
+def _awaiting_for(caller: Caller) -> AwaitingFor:
+    role = caller.principal.role
+    return AwaitingFor(role, roles_awaiting(role), roles_stood_in_for(role))
+
+
 async def awaiting_me(
     conn: asyncpg.Connection,
     caller: Caller,
@@ -104,8 +110,9 @@ async def awaiting_me(
 ) -> tuple[list[AwaitingRow], int]:
     """The alerts waiting for the caller to acknowledge: unacknowledged, about a student in
     their scope, owned where the caller's tier is the lowest that may stop them
-    (`roles_awaiting`: not what a lower tier still holds), the gravest and then the longest
-    waiting first.
+    (`roles_awaiting`: not what a lower tier still holds) or where the caller's tier stands
+    in for an empty rung (`roles_stood_in_for`: notify alerted the caller's tier in its
+    place), the gravest and then the longest waiting first.
 
     The page is picked in SQL by the rule the acknowledgement applies (`may_acknowledge`):
     the caller's scope (`Placement.matches`, the queue's own clause) and owner roles
@@ -115,14 +122,14 @@ async def awaiting_me(
     student is audited once within `audit_window` (`case.awaiting.read`: its own page).
     """
     refuse_students(caller)
-    owner_roles = roles_awaiting(caller.principal.role)
-    if not owner_roles:  # college leaders read cases but acknowledge nothing
+    awaiting = _awaiting_for(caller)
+    if not awaiting.owner_roles:  # college leaders read cases but acknowledge nothing
         return [], 0
     rows, total = await list_awaiting(
         conn,
         campus_wide=caller.principal.campus_wide,
         grants=await scope_grants(conn, caller),
-        owner_roles=owner_roles,
+        awaiting=awaiting,
         limit=limit,
         offset=offset,
     )
@@ -143,14 +150,14 @@ async def awaiting_count(
     counted. It names no student, so it is no read of anyone's file (nothing audited): a
     badge polled every half minute would otherwise audit the top student each time."""
     refuse_students(caller)
-    owner_roles = roles_awaiting(caller.principal.role)
-    if not owner_roles:
+    awaiting = _awaiting_for(caller)
+    if not awaiting.owner_roles:
         return 0, 0
     return await count_awaiting(
         conn,
         campus_wide=caller.principal.campus_wide,
         grants=await scope_grants(conn, caller),
-        owner_roles=owner_roles,
+        awaiting=awaiting,
         now=now,
     )
 
