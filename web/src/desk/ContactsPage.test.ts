@@ -78,3 +78,20 @@ describe('a staff contacts file with errors', () => {
     ])
   })
 })
+
+describe('a first import with rows the roster does not know', () => {
+  it('shows notify’s warning by row, not only how many were imported', async () => {
+    const WARNED = '已导入 6 条联系人。第 6、7 行的学号不在本校学生名册上，请核对'
+    const answer = { kind: 'family', import_id: 'i2', rows_total: 6, imported: 6, replayed: false, roster_checked: true,
+      warnings: [{ row: 6, field: 'student_no', code: 'student_not_on_roster', message: '学号不在本校学生名册上' }], message: WARNED }
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(answer), { status: 200, headers: { 'Content-Type': 'application/json' } })))
+    const wrapper = mount(ContactsPage, { global: { plugins: [i18n] }, attachTo: document.body })
+    await wrapper.findAll('input[type="radio"]')[1]!.setValue(true)
+    const input = wrapper.get('input[type="file"]')
+    Object.defineProperty(input.element, 'files', { value: [new File(['学号,关系\n'], 'family.csv', { type: 'text/csv' })] })
+    await input.trigger('change')
+    await wrapper.get('[data-testid="import-upload"]').trigger('click')
+    await flushPromises()
+    expect(wrapper.get('[role="status"]').text()).toBe(WARNED)
+  })
+})

@@ -9,9 +9,10 @@ export function done(message: string): void {
   ElMessage({ message, type: 'success', showClose: true })
 }
 
-/** What went wrong, in the reader's words: the service's problem detail, or ours. A field's
- *  message that only repeats the detail is said once (casework's refusal to close a severe case
- *  before its follow-up read "重度或危急个案须完成回访后方可结案：重度或危急个案须完成回访后方可结案"). */
+/** What went wrong, in the reader's words: the service's problem detail, then what its fields
+ *  say is wrong with each ("重度或危急个案须完成回访后方可结案：该个案尚无已完成的回访"). A field's
+ *  message that only repeats the detail is said once (casework's refusals did so until each
+ *  field got its own message; another service's still may). */
 export function problemText(error: unknown): string {
   const t = i18n.global.t
   if (error instanceof ApiError) {
