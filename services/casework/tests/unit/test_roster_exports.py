@@ -6,47 +6,19 @@ exactly like the sample or is refused by row and column, in zh-CN, saying what t
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 from shouwang_casework.adapters.roster import read_table
 from shouwang_casework.domain.roster_rows import MAX_ROWS, parse_staff, parse_students
+from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, sample
 from shouwang_servicekit.rows import Parsed
-
-SAMPLES = Path(__file__).resolve().parents[4] / "samples"
-Table = list[list[Any]]
-
-
-def sample(name: str) -> Table:
-    text = (SAMPLES / name).read_text("utf-8")
-    return [line.split(",") for line in text.splitlines()]
 
 
 def read(data: bytes) -> Table:
     """The upload as the import reads it: through the kit's worker process."""
     return asyncio.run(read_table(data, MAX_ROWS))
-
-
-def as_csv(table: Table, encoding: str = "utf-8") -> bytes:
-    lines = (",".join("" if c is None else str(c) for c in row) for row in table)
-    return ("\r\n".join(lines) + "\r\n").encode(encoding)
-
-
-def as_xlsx(table: Table, merged: tuple[str, ...] = ()) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in table:
-        sheet.append(row)
-    for cells in merged:
-        sheet.merge_cells(cells)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def numeric(table: Table, *columns: int) -> Table:

@@ -6,47 +6,25 @@ is refused by row and column in zh-CN saying what to do."""
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import openpyxl
 import pytest
+from shouwang_devstack.college_exports import Table, as_csv, as_xlsx
+from shouwang_devstack.college_exports import sample as sample_file
 from shouwang_intake.adapters.census_files import sheet_rows
 from shouwang_intake.domain.census import Cell, CensusRow, HeaderError, RowError, parse_row
 from shouwang_intake.domain.census_header import SEARCH_ROWS, find_header
 from shouwang_servicekit.spreadsheets import SheetLimits
 
-SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
-Table = list[list[Any]]
 
 
 def sample() -> Table:
-    text = (SAMPLES / "census_phq9.csv").read_text("utf-8")
-    return [line.split(",") for line in text.splitlines()]
-
-
-def as_csv(table: Table, encoding: str = "utf-8") -> bytes:
-    lines = (",".join("" if c is None else str(c) for c in row) for row in table)
-    return ("\r\n".join(lines) + "\r\n").encode(encoding)
-
-
-def as_xlsx(table: Table, merged: tuple[str, ...] = ()) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in table:
-        sheet.append(row)
-    for cells in merged:
-        sheet.merge_cells(cells)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return sample_file("census_phq9.csv")
 
 
 def census(data: bytes) -> tuple[list[CensusRow], list[RowError]]:

@@ -7,49 +7,22 @@ do, without quoting the cell (no contact refusal carries what the file holds).""
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
+from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, sample
 from shouwang_notify.adapters.contact_files import table_rows
 from shouwang_notify.domain.contact_rows import parse_family_contacts, parse_staff_contacts
 from shouwang_servicekit.rows import Parsed
 
-SAMPLES = Path(__file__).resolve().parents[4] / "samples"
-Table = list[list[Any]]
 AS_TEXT = "设为“文本”格式后重新导出"
-
-
-def sample(name: str) -> Table:
-    text = (SAMPLES / name).read_text("utf-8")
-    return [line.split(",") for line in text.splitlines()]
 
 
 def read(data: bytes) -> Table:
     """The upload as the import reads it: through the kit's worker process."""
     return asyncio.run(table_rows(data))
-
-
-def as_csv(table: Table, encoding: str = "utf-8") -> bytes:
-    lines = (",".join("" if c is None else str(c) for c in row) for row in table)
-    return ("\r\n".join(lines) + "\r\n").encode(encoding)
-
-
-def as_xlsx(table: Table, merged: tuple[str, ...] = ()) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in table:
-        sheet.append(row)
-    for cells in merged:
-        sheet.merge_cells(cells)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def numeric(table: Table) -> Table:
