@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from shouwang_casework.adapters.roster import read_table
 from shouwang_casework.domain.roster_rows import MAX_ROWS, parse_staff, parse_students
-from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, sample
-from shouwang_servicekit.rows import Parsed
+from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, only_error, sample
 
 
 def read(data: bytes) -> Table:
@@ -112,19 +110,13 @@ def test_a_two_row_merged_header_reads_like_the_sample_with_row_numbers_true() -
     assert [(e.row, e.field) for e in refused.errors] == [(5, "room")]
 
 
-def _only_error(parsed: Parsed[Any]) -> tuple[int, str, str, str]:
-    assert len(parsed.errors) == 1, parsed.errors
-    error = parsed.errors[0]
-    return error.row, error.field, error.code, error.message
-
-
 def test_student_numbers_in_scientific_notation_are_refused_by_row_saying_what_to_do() -> None:
     table = sample("roster_students.csv")
     table[3][0] = "2.02401E+09"  # row 4: Excel showed the number so and saved what it showed
 
     parsed = parse_students(read(as_csv(table, "gbk")))
 
-    row, field, code, message = _only_error(parsed)
+    row, field, code, message = only_error(parsed)
     assert (row, field, code) == (4, "student_no", "scientific_notation")
     assert "2.02401E+09" in message
     assert "科学计数法" in message
@@ -169,7 +161,7 @@ def test_staff_numbers_in_scientific_notation_name_the_staff_column() -> None:
     student_rows = [i for i, row in enumerate(table) if row[0].isdigit()]
     table[student_rows[0]][0] = "2.02402E+09"
 
-    row, field, code, message = _only_error(parse_staff(read(as_csv(table, "gb18030"))))
+    row, field, code, message = only_error(parse_staff(read(as_csv(table, "gb18030"))))
 
     assert (row, field, code) == (student_rows[0] + 1, "staff_no", "scientific_notation")
     assert message.startswith("工号/学号被 Excel 写成了科学计数法")

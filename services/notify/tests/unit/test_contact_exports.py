@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, sample
+from shouwang_devstack.college_exports import Table, as_csv, as_xlsx, only_error, sample
 from shouwang_notify.adapters.contact_files import table_rows
 from shouwang_notify.domain.contact_rows import parse_family_contacts, parse_staff_contacts
 from shouwang_servicekit.rows import Parsed
@@ -89,19 +89,13 @@ def test_contacts_variants_read_like_the_sample(name: str, variant: str) -> None
     assert [replace(r, row=r.row - added) for r in parsed.records] == expected.records
 
 
-def _only_error(parsed: Parsed[Any]) -> tuple[int, str, str, str]:
-    assert len(parsed.errors) == 1, parsed.errors
-    error = parsed.errors[0]
-    return error.row, error.field, error.code, error.message
-
-
 def test_a_mobile_number_in_scientific_notation_is_refused_by_row_saying_what_to_do() -> None:
     table = sample("contacts_staff.csv")
     table[2][2] = "1.38E+10"  # row 3: Excel showed the number so and saved what it showed
 
     parsed = parse_staff_contacts(read(as_csv(table, "gbk")))
 
-    row, field, code, message = _only_error(parsed)
+    row, field, code, message = only_error(parsed)
     assert (row, field, code) == (3, "mobile", "scientific_notation")
     assert message.startswith("手机号被 Excel 写成了科学计数法")
     assert AS_TEXT in message
@@ -122,7 +116,7 @@ def test_a_student_number_in_scientific_notation_names_its_column(
     student_row = next(i for i, row in enumerate(table) if row[column].startswith("2024"))
     table[student_row][column] = "2.02402E+09"
 
-    row, found_field, code, message = _only_error(PARSERS[name](read(as_csv(table, "gbk"))))
+    row, found_field, code, message = only_error(PARSERS[name](read(as_csv(table, "gbk"))))
 
     assert (row, found_field, code) == (student_row + 1, field, "scientific_notation")
     assert message.startswith(f"{label}被 Excel 写成了科学计数法")

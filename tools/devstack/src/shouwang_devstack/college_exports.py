@@ -40,3 +40,11 @@ def as_xlsx(table: Table, merged: tuple[str, ...] = ()) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def only_error(parsed: Any) -> tuple[int, str, str, str]:
+    """The one row error an import's `Parsed` holds (fails when there are none or several): its
+    row, field, code and message."""
+    assert len(parsed.errors) == 1, parsed.errors
+    error = parsed.errors[0]
+    return error.row, error.field, error.code, error.message
