@@ -109,12 +109,12 @@ class Submissions:
                 "observed_at",
                 detail_en="observed_at must not be in the future",
             )
-        channel = self.channel_of(principal, report)
+        student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
+        channel = self.channel_of(principal, report, student_ref)
         if not channel.reportable_by(principal.role):
             raise channel_not_for_role(channel, principal.role)
 
         def build(event_id: str, received_at: datetime, principal_ref: str) -> Envelope[Any]:
-            student_ref = self.pseudonymizer.student_ref(report.campus_id, report.student_no)
             note, location = (
                 self.cipher.seal(text, campus_id=report.campus_id, student_ref=student_ref)
                 if text
@@ -137,16 +137,16 @@ class Submissions:
 
         return await self._submit(principal, "report", report, idempotency_key, build)
 
-    def channel_of(self, principal: Principal, report: ReportIn) -> ReportChannel:
+    def channel_of(self, principal: Principal, report: ReportIn, student_ref: str) -> ReportChannel:
         """How the reporter learned of it: what the body says, unless a student reporter
         (tiers 1-3, whose token's `sub` is their own 学号) reports about themself. That is a
         request for help, whatever channel the body named: `self_referral`, which triage
         grades at least moderate, never an observation. Numbers are compared as the roster
         keys them, by pseudonym (full-width digits and stray spaces alike). The body is not
         changed, so an Idempotency-Key's fingerprint stays that of what was sent."""
-        if principal.role.is_student and self.pseudonymizer.student_ref(
-            report.campus_id, report.student_no
-        ) == self.pseudonymizer.student_ref(principal.campus_id, principal.sub):
+        if principal.role.is_student and student_ref == self.pseudonymizer.student_ref(
+            principal.campus_id, principal.sub
+        ):
             return ReportChannel.SELF_REFERRAL
         return report.channel
 
