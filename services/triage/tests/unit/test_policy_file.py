@@ -77,12 +77,12 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_a_campus_overrides_only_what_it_names(tmp_path: Path) -> None:
     overrides = tmp_path / "campuses.yaml"
     overrides.write_text(
-        "fast-campus:\n  window: 7d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
+        "fast-campus:\n  window: 14d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
         encoding="utf-8",
     )
     policy = load_policy(campus_file=overrides)
     fast = policy.for_campus("fast-campus")
-    assert fast.window == timedelta(days=7)
+    assert fast.window == timedelta(days=14)
     assert fast.ladder.rungs[Level.MILD].owner == "residence_counselor"
     assert fast.ladder.rungs[Level.SEVERE] == policy.defaults.ladder.rungs[Level.SEVERE]
     assert policy.for_campus("other") is policy.defaults
@@ -275,6 +275,56 @@ def test_a_campus_may_not_switch_off_the_memory_of_a_closed_crisis_or_corroborat
     with pytest.raises(PolicyRefused, match=rf"\[rule {rule}\]") as refused:
         load_policy(campus_file=path)
     assert f"north.{section}.{field}:" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "parties", [[], ["campus_security"], ["emergency_services"]], ids=["none", "no_110", "no_guard"]
+)
+def test_a_campus_may_not_stop_a_critical_alert_calling_security_and_emergency_services(
+    tmp_path: Path, parties: list[str]
+) -> None:
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {"inform_external": parties}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule critical.reaches_out\]") as refused:
+        load_policy(campus_file=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: north.ladder.rungs.critical.inform_external:")
+    for party in {"campus_security", "emergency_services"} - set(parties):
+        assert party in message
+    # The policy file's own defaults are held to the same.
+    document = raw()
+    document["defaults"]["ladder"]["rungs"]["critical"]["inform_external"] = parties
+    with pytest.raises(PolicyRefused, match=r"^grading-policy\.yaml: defaults\.ladder\.rungs"):
+        build_policy(document)
+
+
+def test_a_campus_may_not_stop_a_critical_alert_reaching_the_on_duty_contact_at_once(
+    tmp_path: Path,
+) -> None:
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {"on_duty_at_raise": False}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule critical.reaches_out\]") as refused:
+        load_policy(campus_file=path)
+    assert "north.ladder.rungs.critical.on_duty_at_raise:" in str(refused.value)
+    # Severe has no on-duty call at raise to switch off; a campus adding one may.
+    severe = _campus_file(tmp_path, {"ladder": {"rungs": {"severe": {"on_duty_at_raise": True}}}})
+    assert (
+        load_policy(campus_file=severe)
+        .for_campus("north")
+        .ladder.rungs[Level.SEVERE]
+        .on_duty_at_raise
+    )
+
+
+def test_a_campus_window_may_not_forget_a_peer_s_report_before_the_answer_it_equals(
+    tmp_path: Path,
+) -> None:
+    # self_harm_talk is graded as PHQ-9 item 9 = 1, which holds two weeks: a 13-day window
+    # would drop the peer's report a day before the sheet's answer.
+    path = _campus_file(tmp_path, {"window": "13d"})
+    with pytest.raises(PolicyRefused, match=r"\[rule window.parity\]") as refused:
+        load_policy(campus_file=path)
+    assert str(refused.value).startswith(f"{path}: north.window: the window is 13d")
+    two_weeks = _campus_file(tmp_path, {"window": "14d"})
+    assert load_policy(campus_file=two_weeks).for_campus("north").window == timedelta(days=14)
 
 
 def test_a_campus_may_ask_for_more_reporters_before_corroboration_raises(tmp_path: Path) -> None:

@@ -2,15 +2,17 @@
 
 A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
 alert, a graver grade waits longer than a milder one, a severe or critical alert goes quiet
-at the top of the ladder (a critical one re-alerts at least every 15 minutes), or a recently
-closed case or corroboration stops raising new grades. Each refusal names the file, where in it, and the rule it breaks.
+at the top of the ladder (a critical one re-alerts at least every 15 minutes), a critical
+alert stops naming campus security and emergency services or reaching the on-duty contact at
+once, a recently closed case or corroboration stops raising new grades, or its window forgets a
+peer's report sooner than the screening answer it equals. Each refusal names the file, where in it, and the rule it breaks.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.vocabulary import ExternalParty, Role
 
 from ..domain.levels import Level
 from ..domain.policy import CampusSettings, GradingPolicy, RuleEffects
@@ -30,6 +32,12 @@ _GRAVEST_FIRST = (Level.CRITICAL, Level.SEVERE, Level.MODERATE, Level.MILD)
 # it, never lengthen it. The closed-case memory lasts at least the 3 highest-risk months.
 CRITICAL_REALERT = timedelta(minutes=15)
 HISTORY_FLOOR = timedelta(days=90)
+# Who hears of a critical alert at once besides staff (DESIGN: "critical → ... campus security
+# at once"; the policy names emergency services, 110/120, from the first alert).
+CRITICAL_EXTERNAL = frozenset({ExternalParty.CAMPUS_SECURITY, ExternalParty.EMERGENCY_SERVICES})
+# A peer's report counts for the window; the answer it is graded as (self_harm_talk as PHQ-9
+# item 9 = 1) holds for the PHQ-9's two weeks (Kroenke 2001, "over the last 2 weeks").
+WINDOW_FLOOR = timedelta(days=14)
 
 
 class PolicyRefused(ValueError):
@@ -98,6 +106,8 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _staff_only(campus, source, where)
     _ordered(campus, source, where)
     _never_quiet(campus, source, where)
+    _critical_reaches_out(campus, source, where)
+    _window_parity(campus, source, where)
     _history_kept(campus, source, where)
     _corroboration_kept(campus, source, where)
     rules: list[tuple[str, Level, RuleEffects]] = [
@@ -182,6 +192,49 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"critical re-alerts every {shown(critical)}: past the top of the ladder a critical "
             f"alert nobody acknowledged comes back at least every {shown(CRITICAL_REALERT)}, "
             "with the campus's on-duty contact (DESIGN, escalation ladder)",
+        )
+
+
+def _critical_reaches_out(campus: CampusSettings, source: str, where: str) -> None:
+    """A critical alert names campus security and emergency services (110/120) and reaches the
+    on-duty contact (值班) from the first alert: a student in imminent danger at 3 a.m. cannot
+    wait for office hours or for the owner to think of calling them. A campus may add parties,
+    never drop one or switch the on-duty call off."""
+    rung = campus.ladder.rungs[Level.CRITICAL]
+    missing = sorted(CRITICAL_EXTERNAL - {ExternalParty(e) for e in rung.inform_external})
+    if missing:
+        named = ", ".join(f"{e.value} ({e.label('en')})" for e in missing)
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.critical.inform_external",
+            "critical.reaches_out",
+            f"a critical alert must name {named} from the first alert: a student in imminent "
+            "danger needs campus security and emergency services (110/120) at once (DESIGN, "
+            "escalation ladder)",
+        )
+    if not rung.on_duty_at_raise:
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.critical.on_duty_at_raise",
+            "critical.reaches_out",
+            "a critical alert must reach the campus's on-duty contact (值班) when it is raised, "
+            "not only past the top of the ladder: a crisis at night cannot wait for office hours",
+        )
+
+
+def _window_parity(campus: CampusSettings, source: str, where: str) -> None:
+    """A peer's report and the screening answer it is graded as grade the same (DESIGN §1): a
+    report of self_harm_talk (as PHQ-9 item 9 = 1) must count at least as long as that
+    answer holds, the PHQ-9's two weeks. A shorter window would forget the report first."""
+    if campus.window < WINDOW_FLOOR:
+        raise PolicyRefused(
+            source,
+            f"{where}.window",
+            "window.parity",
+            f"the window is {shown(campus.window)}, shorter than {shown(WINDOW_FLOOR)}: a peer's "
+            "report of talk of suicide would be forgotten before the PHQ-9 item 9 answer it is "
+            "graded as (held 2 weeks), so the same concern would grade lower when a peer "
+            "reported it; a campus may lengthen the window",
         )
 
 
