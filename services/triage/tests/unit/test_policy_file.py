@@ -218,6 +218,11 @@ def test_the_loader_refuses_every_unordered_deadline_set(
     override = {"ladder": {"rungs": {s: {field: deadlines[s]} for s in SEVERITIES}}}
     path = _campus_file(tmp_path_factory.mktemp("campus"), override)
     message = _refusal(path)
+    if ordered and values[0] > timedelta(minutes=15):  # critical waits past its 15 minutes
+        assert message is not None
+        assert f"north.ladder.rungs.critical.{field}" in message
+        assert "[rule alerts.never_quiet]" in message
+        return
     if ordered:  # only the missing-contact rule's two hours may still be out of place
         assert message is None or "vs rule redflag.missing_contact" in message
         return
@@ -262,6 +267,8 @@ def test_a_campus_may_not_let_an_unanswered_critical_alert_re_alert_less_often_t
         ("history", {"within": "30d"}, "within", "history.kept"),
         ("history", {"min_closed_severity": "critical"}, "min_closed_severity", "history.kept"),
         ("history", {"from_level": "moderate"}, "from_level", "history.kept"),
+        ("history", {"ceiling": "mild"}, "ceiling", "history.kept"),
+        ("history", {"ceiling": "severe"}, "ceiling", "history.kept"),
         ("history", {"suicidality": {"within": "14d"}}, "suicidality.within", "history.kept"),
         ("history", {"suicidality": {"level": "severe"}}, "suicidality.level", "history.kept"),
         ("corroboration", {"raise_by": 0}, "raise_by", "corroboration.kept"),
@@ -311,6 +318,45 @@ def test_a_campus_may_not_stop_a_critical_alert_reaching_the_on_duty_contact_at_
         .for_campus("north")
         .ladder.rungs[Level.SEVERE]
         .on_duty_at_raise
+    )
+
+
+@pytest.mark.parametrize("field", ["ack_within", "escalate_within"])
+def test_a_campus_may_not_let_a_critical_alert_wait_longer_than_15_minutes(
+    tmp_path: Path, field: str
+) -> None:
+    # Ordered against severe (both an hour), yet nobody would be asked again about a student
+    # in imminent danger for an hour per rung.
+    rungs = {"critical": {field: "1h"}, "severe": {field: "1h"}}
+    path = _campus_file(tmp_path, {"ladder": {"rungs": rungs}})
+    with pytest.raises(PolicyRefused, match=r"\[rule alerts.never_quiet\]") as refused:
+        load_policy(campus_file=path)
+    assert f"north.ladder.rungs.critical.{field}: critical {field} is 1h" in str(refused.value)
+    sooner = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {field: "5m"}}}})
+    rung = load_policy(campus_file=sooner).for_campus("north").ladder.rungs[Level.CRITICAL]
+    assert getattr(rung, field) == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("severity", ["severe", "critical"])
+def test_a_campus_may_not_keep_a_severe_or_critical_alert_from_the_college_leader(
+    tmp_path: Path, severity: str
+) -> None:
+    inform = ["residence_counselor", "community_psych_teacher"]
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {severity: {"inform": inform}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule alerts.everyone_hears\]") as refused:
+        load_policy(campus_file=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: north.ladder.rungs.{severity}.inform:")
+    assert "college_leader" in message
+    # The owner counts as hearing it: a campus may hand the alert to the college leader.
+    owned = {"owner": "college_leader", "inform": [*inform, "counseling_center"]}
+    moved = _campus_file(tmp_path, {"ladder": {"rungs": {severity: owned}}})
+    assert (
+        load_policy(campus_file=moved)
+        .for_campus("north")
+        .ladder.rungs[Level.from_id(severity)]
+        .owner
+        == "college_leader"
     )
 
 

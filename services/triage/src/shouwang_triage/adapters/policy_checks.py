@@ -3,8 +3,9 @@
 A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
 alert, a graver grade waits longer than a milder one, a severe or critical alert goes quiet
 at the top of the ladder (a critical one re-alerts at least every 15 minutes), a critical
-alert stops naming campus security and emergency services or reaching the on-duty contact at
-once, a recently closed case or corroboration stops raising new grades, or its window forgets a
+alert waits more than 15 minutes for anyone, stops naming campus security and emergency
+services or reaching the on-duty contact at once, a severe or critical alert is kept from
+any of tiers 4-6 or the college leader, a recently closed case or corroboration stops raising new grades, or its window forgets a
 peer's report sooner than the screening answer it equals. Each refusal names the file, where in it, and the rule it breaks.
 """
 
@@ -31,6 +32,8 @@ _GRAVEST_FIRST = (Level.CRITICAL, Level.SEVERE, Level.MODERATE, Level.MILD)
 # DESIGN: past the top rung a critical alert re-alerts every 15 minutes; a campus may shorten
 # it, never lengthen it. The closed-case memory lasts at least the 3 highest-risk months.
 CRITICAL_REALERT = timedelta(minutes=15)
+# DESIGN: critical -> "at once, within 15 min"; the policy prices it as a call within 15 minutes.
+CRITICAL_DEADLINE = timedelta(minutes=15)
 HISTORY_FLOOR = timedelta(days=90)
 # Who hears of a critical alert at once besides staff (DESIGN: "critical → ... campus security
 # at once"; the policy names emergency services, 110/120, from the first alert).
@@ -107,6 +110,7 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _ordered(campus, source, where)
     _never_quiet(campus, source, where)
     _critical_reaches_out(campus, source, where)
+    _everyone_hears(campus, source, where)
     _window_parity(campus, source, where)
     _history_kept(campus, source, where)
     _corroboration_kept(campus, source, where)
@@ -184,6 +188,17 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"critical re-alerts every {shown(critical)}, less often than severe "
             f"({shown(severe)}); a graver grade never waits longer",
         )
+    for field in ("ack_within", "escalate_within"):
+        waits = getattr(rungs[Level.CRITICAL], field)
+        if waits > CRITICAL_DEADLINE:
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.critical.{field}",
+                "alerts.never_quiet",
+                f"critical {field} is {shown(waits)}: a student in imminent danger is answered "
+                f"within {shown(CRITICAL_DEADLINE)} or the alert climbs (DESIGN: critical at once, "
+                "within 15 min); a campus may make it sooner, never later",
+            )
     if critical is not None and critical > CRITICAL_REALERT:
         raise PolicyRefused(
             source,
@@ -220,6 +235,25 @@ def _critical_reaches_out(campus: CampusSettings, source: str, where: str) -> No
             "a critical alert must reach the campus's on-duty contact (值班) when it is raised, "
             "not only past the top of the ladder: a crisis at night cannot wait for office hours",
         )
+
+
+def _everyone_hears(campus: CampusSettings, source: str, where: str) -> None:
+    """A severe or critical alert is heard at once by tiers 4-6 and the college leader (DESIGN:
+    severe -> tier 6 with tiers 4-5 and the college leader informed; critical -> tiers 4-6 and
+    the college leader): the owner or `inform` of the rung must name each. A campus may choose
+    the owner, not leave one of them unaware."""
+    for level in (Level.SEVERE, Level.CRITICAL):
+        rung = campus.ladder.rungs[level]
+        missing = sorted(CARE_ROLES - {Role(rung.owner), *(Role(r) for r in rung.inform)})
+        if missing:
+            named = ", ".join(f"{r.value} ({r.label('en')})" for r in missing)
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.{level.id}.inform",
+                "alerts.everyone_hears",
+                f"a {level.id} alert must reach {named} at once: tiers 4-6 and the college "
+                "leader hear of every severe or critical alert (DESIGN, escalation ladder)",
+            )
 
 
 def _window_parity(campus: CampusSettings, source: str, where: str) -> None:
@@ -269,6 +303,7 @@ def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
             "must count severe cases (and critical ones)",
         ),
         ("from_level", rule.from_level <= Level.MILD, "must raise grades from mild up"),
+        ("ceiling", rule.ceiling is Level.CRITICAL, "must let a raised grade reach critical"),
         (
             "suicidality.within",
             rule.suicidality_within >= HISTORY_FLOOR,
