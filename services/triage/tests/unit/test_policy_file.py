@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.vocabulary import Role
+from shouwang_triage.adapters.policy_checks import WINDOW_FLOOR
 from shouwang_triage.adapters.policy_file import (
     PolicyRefused,
     build_policy,
@@ -77,12 +78,12 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_a_campus_overrides_only_what_it_names(tmp_path: Path) -> None:
     overrides = tmp_path / "campuses.yaml"
     overrides.write_text(
-        "fast-campus:\n  window: 14d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
+        "fast-campus:\n  window: 45d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
         encoding="utf-8",
     )
     policy = load_policy(campus_file=overrides)
     fast = policy.for_campus("fast-campus")
-    assert fast.window == timedelta(days=14)
+    assert fast.window == timedelta(days=45)
     assert fast.ladder.rungs[Level.MILD].owner == "residence_counselor"
     assert fast.ladder.rungs[Level.SEVERE] == policy.defaults.ladder.rungs[Level.SEVERE]
     assert policy.for_campus("other") is policy.defaults
@@ -363,14 +364,26 @@ def test_a_campus_may_not_keep_a_severe_or_critical_alert_from_the_college_leade
 def test_a_campus_window_may_not_forget_a_peer_s_report_before_the_answer_it_equals(
     tmp_path: Path,
 ) -> None:
-    # self_harm_talk is graded as PHQ-9 item 9 = 1, which holds two weeks: a 13-day window
-    # would drop the peer's report a day before the sheet's answer.
-    path = _campus_file(tmp_path, {"window": "13d"})
+    # self_harm_talk is graded as PHQ-9 item 9 = 1 (held two weeks) and C-SSRS Q1/Q2 (held a
+    # month): a 29-day window would drop the peer's report a day before the C-SSRS answer.
+    path = _campus_file(tmp_path, {"window": "29d"})
     with pytest.raises(PolicyRefused, match=r"\[rule window.parity\]") as refused:
         load_policy(campus_file=path)
-    assert str(refused.value).startswith(f"{path}: north.window: the window is 13d")
-    two_weeks = _campus_file(tmp_path, {"window": "14d"})
-    assert load_policy(campus_file=two_weeks).for_campus("north").window == timedelta(days=14)
+    assert str(refused.value).startswith(f"{path}: north.window: the window is 29d")
+    month = _campus_file(tmp_path, {"window": "30d"})
+    assert load_policy(campus_file=month).for_campus("north").window == timedelta(days=30)
+
+
+def test_the_window_floor_is_the_look_back_of_the_answers_self_harm_talk_is_graded_as() -> None:
+    policy = load_policy()
+    held = {
+        policy.instruments["phq9"].look_back(9),
+        policy.instruments["cssrs_screener"].look_back(1),
+        policy.instruments["cssrs_screener"].look_back(2),
+    }
+    assert max(d for d in held if d is not None) == WINDOW_FLOOR
+    talk = next(r for r in RAW["signal_rules"] if r["id"] == "redflag.self_harm_talk")
+    assert "PHQ-9 item 9 = 1 and C-SSRS Q1/Q2" in talk["source"]
 
 
 def test_a_campus_may_ask_for_more_reporters_before_corroboration_raises(tmp_path: Path) -> None:

@@ -38,9 +38,11 @@ HISTORY_FLOOR = timedelta(days=90)
 # Who hears of a critical alert at once besides staff (DESIGN: "critical → ... campus security
 # at once"; the policy names emergency services, 110/120, from the first alert).
 CRITICAL_EXTERNAL = frozenset({ExternalParty.CAMPUS_SECURITY, ExternalParty.EMERGENCY_SERVICES})
-# A peer's report counts for the window; the answer it is graded as (self_harm_talk as PHQ-9
-# item 9 = 1) holds for the PHQ-9's two weeks (Kroenke 2001, "over the last 2 weeks").
-WINDOW_FLOOR = timedelta(days=14)
+# A peer's report counts for the window. The policy grades self_harm_talk "as PHQ-9 item 9 = 1
+# and C-SSRS Q1/Q2", answers it holds for 2 weeks and for the past month (their look-backs):
+# the report must count at least as long as the longer of them (tests/unit/test_policy_file.py
+# checks this against the bundled look-backs).
+WINDOW_FLOOR = timedelta(days=30)
 
 
 class PolicyRefused(ValueError):
@@ -258,17 +260,18 @@ def _everyone_hears(campus: CampusSettings, source: str, where: str) -> None:
 
 def _window_parity(campus: CampusSettings, source: str, where: str) -> None:
     """A peer's report and the screening answer it is graded as grade the same (DESIGN §1): a
-    report of self_harm_talk (as PHQ-9 item 9 = 1) must count at least as long as that
-    answer holds, the PHQ-9's two weeks. A shorter window would forget the report first."""
+    report of self_harm_talk (as PHQ-9 item 9 = 1, two weeks, and C-SSRS Q1/Q2, the past
+    month) must count at least as long as those answers hold. A shorter window would forget
+    the report first."""
     if campus.window < WINDOW_FLOOR:
         raise PolicyRefused(
             source,
             f"{where}.window",
             "window.parity",
             f"the window is {shown(campus.window)}, shorter than {shown(WINDOW_FLOOR)}: a peer's "
-            "report of talk of suicide would be forgotten before the PHQ-9 item 9 answer it is "
-            "graded as (held 2 weeks), so the same concern would grade lower when a peer "
-            "reported it; a campus may lengthen the window",
+            "report of talk of suicide would be forgotten before the answers it is graded as "
+            "(PHQ-9 item 9, held 2 weeks; C-SSRS Q1/Q2, held a month), so the same concern "
+            "would grade lower when a peer reported it; a campus may lengthen the window",
         )
 
 
