@@ -272,6 +272,12 @@ def test_a_campus_may_not_let_an_unanswered_critical_alert_re_alert_less_often_t
         ("history", {"ceiling": "severe"}, "ceiling", "history.kept"),
         ("history", {"suicidality": {"within": "14d"}}, "suicidality.within", "history.kept"),
         ("history", {"suicidality": {"level": "severe"}}, "suicidality.level", "history.kept"),
+        (
+            "history",
+            {"suicidality": {"family": "daily_life"}},
+            "suicidality.family",
+            "history.kept",
+        ),
         ("corroboration", {"raise_by": 0}, "raise_by", "corroboration.kept"),
         ("corroboration", {"ceiling": "mild"}, "ceiling", "corroboration.kept"),
     ],

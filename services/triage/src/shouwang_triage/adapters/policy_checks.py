@@ -115,6 +115,7 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _everyone_hears(campus, source, where)
     _window_parity(campus, source, where)
     _history_kept(campus, source, where)
+    _history_reads_suicidality(policy, campus, source, where)
     _corroboration_kept(campus, source, where)
     rules: list[tuple[str, Level, RuleEffects]] = [
         (r.id, r.severity, r.effects) for r in policy.signal_rules
@@ -324,6 +325,25 @@ def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
                 "the 3 months after a crisis carry the highest risk (Chung et al. JAMA "
                 "Psychiatry 2017;74(7):694-702)",
             )
+
+
+def _history_reads_suicidality(
+    policy: GradingPolicy, campus: CampusSettings, source: str, where: str
+) -> None:
+    """The closed-crisis rule reads self-harm and suicide signals (a family that includes the
+    screenings' suicide items): pointed at another family it would make sleep trouble after a
+    crisis critical and a new suicide signal not."""
+    name = campus.history.suicidality_family
+    family = policy.families.get(name)
+    if family is None or not family.includes_suicide_items:
+        raise PolicyRefused(
+            source,
+            f"{where}.history.suicidality.family",
+            "history.kept",
+            f"{name} is not a family of self-harm and suicide signals (one that includes the "
+            "screenings' suicide items): a recently closed critical case with any suicidality "
+            "now is critical (Chung et al. JAMA Psychiatry 2017;74(7):694-702)",
+        )
 
 
 def _rule_deadlines(
