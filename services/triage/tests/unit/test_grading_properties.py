@@ -38,6 +38,16 @@ SUICIDE_ITEMS = {
     Instrument.SCL90: {15: 7},
 }
 
+# Suicide items every respondent is asked (C-SSRS Q3-Q5 follow a yes to Q2 only): left blank,
+# they are asked about in person (policy 2026.12-5, `*.unanswered`).
+ASKED_WHEN_BLANK = {
+    Instrument.PHQ9: {9},
+    Instrument.CSSRS_SCREENER: {1, 2, 6},
+    Instrument.UPI: {25},
+    Instrument.SCL90: {15},
+    Instrument.GAD7: set(),
+}
+
 reports = st.builds(
     ReportEvidence,
     report_id=st.uuids().map(str),
@@ -294,12 +304,52 @@ def test_a_blank_grades_as_the_scale_s_lowest_answer_would_never_lower(
     sheet: ScreeningEvidence,
 ) -> None:
     """Partial sheets are graded on what they do say: the answered items' total is a floor of
-    the whole one, so a sheet with blanks grades exactly as the same sheet with every blank
-    answered at the scale's minimum (the least the student could have meant), no lower."""
+    the whole one, so a sheet whose blanks are not suicide items grades exactly as the same
+    sheet with every blank answered at the scale's minimum (the least the student could have
+    meant), no lower. A blank suicide item asks more (the next property)."""
+    assume(sheet.unanswered.isdisjoint(ASKED_WHEN_BLANK[Instrument(sheet.instrument)]))
     answered = replace(sheet, unanswered=frozenset())
     assert level(Situation(now=NOW, screenings=(sheet,))) == level(
         Situation(now=NOW, screenings=(answered,))
     )
+
+
+@settings(max_examples=120)
+@given(screenings(max_hours=24 * 13), st.data())
+def test_a_blank_suicide_item_is_asked_and_never_grades_below_answering_it_not_at_all(
+    sheet: ScreeningEvidence, data: st.DataObject
+) -> None:
+    """A suicide item left blank is not "not at all": the sheet grades at least moderate (a
+    person asks within 24 hours), never lower than the same sheet with that item answered at
+    the scale's minimum, and a reason says plainly that the item was left unanswered, unless
+    a graver answer of the same measure (C-SSRS Q5 beside a blank Q1) is named instead."""
+    instrument = Instrument(sheet.instrument)
+    assume(ASKED_WHEN_BLANK[instrument])
+    number = data.draw(st.sampled_from(sorted(ASKED_WHEN_BLANK[instrument])))
+    items = list(sheet.items)
+    items[number - 1] = INSTRUMENTS[instrument].min_value
+    answered = replace(sheet, items=tuple(items), unanswered=sheet.unanswered - {number})
+    blank = replace(answered, unanswered=answered.unanswered | {number})
+    result = grade(POLICY, CAMPUS, Situation(now=NOW, screenings=(blank,)))
+    assert result.level >= max(Level.MODERATE, level(Situation(now=NOW, screenings=(answered,))))
+    # The blank's band (the item's measure) names one rule: the blank, or a graver answer.
+    asks = [
+        r
+        for r in POLICY.screening_rules
+        if r.instrument == instrument.value
+        and any(c.measure == f"unanswered:{number}" for c in r.all_of)
+    ]
+    (band,) = {r.effects.band for r in asks}
+    (named,) = [r for r in result.reasons if BANDS.get(r.rule_id) == band]
+    if named.rule_id in {r.id for r in asks}:
+        assert "自杀条目未作答，须询问" in named.text.zh, named
+        assert "The suicide item was left unanswered: ask" in named.text.en, named
+    else:
+        assert instrument is Instrument.CSSRS_SCREENER, named
+        assert number in (1, 2), named
+
+
+BANDS = {r.id: r.effects.band for r in POLICY.screening_rules}
 
 
 @settings(max_examples=200)

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shouwang_contracts.vocabulary import Role
+from shouwang_triage.adapters.policy_checks import WINDOW_FLOOR
 from shouwang_triage.adapters.policy_file import (
     PolicyRefused,
     build_policy,
@@ -77,12 +78,12 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_a_campus_overrides_only_what_it_names(tmp_path: Path) -> None:
     overrides = tmp_path / "campuses.yaml"
     overrides.write_text(
-        "fast-campus:\n  window: 7d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
+        "fast-campus:\n  window: 45d\n  ladder:\n    rungs:\n      mild: {ack_within: 72h}\n",
         encoding="utf-8",
     )
     policy = load_policy(campus_file=overrides)
     fast = policy.for_campus("fast-campus")
-    assert fast.window == timedelta(days=7)
+    assert fast.window == timedelta(days=45)
     assert fast.ladder.rungs[Level.MILD].owner == "residence_counselor"
     assert fast.ladder.rungs[Level.SEVERE] == policy.defaults.ladder.rungs[Level.SEVERE]
     assert policy.for_campus("other") is policy.defaults
@@ -218,6 +219,11 @@ def test_the_loader_refuses_every_unordered_deadline_set(
     override = {"ladder": {"rungs": {s: {field: deadlines[s]} for s in SEVERITIES}}}
     path = _campus_file(tmp_path_factory.mktemp("campus"), override)
     message = _refusal(path)
+    if ordered and values[0] > timedelta(minutes=15):  # critical waits past its 15 minutes
+        assert message is not None
+        assert f"north.ladder.rungs.critical.{field}" in message
+        assert "[rule alerts.never_quiet]" in message
+        return
     if ordered:  # only the missing-contact rule's two hours may still be out of place
         assert message is None or "vs rule redflag.missing_contact" in message
         return
@@ -262,8 +268,16 @@ def test_a_campus_may_not_let_an_unanswered_critical_alert_re_alert_less_often_t
         ("history", {"within": "30d"}, "within", "history.kept"),
         ("history", {"min_closed_severity": "critical"}, "min_closed_severity", "history.kept"),
         ("history", {"from_level": "moderate"}, "from_level", "history.kept"),
+        ("history", {"ceiling": "mild"}, "ceiling", "history.kept"),
+        ("history", {"ceiling": "severe"}, "ceiling", "history.kept"),
         ("history", {"suicidality": {"within": "14d"}}, "suicidality.within", "history.kept"),
         ("history", {"suicidality": {"level": "severe"}}, "suicidality.level", "history.kept"),
+        (
+            "history",
+            {"suicidality": {"family": "daily_life"}},
+            "suicidality.family",
+            "history.kept",
+        ),
         ("corroboration", {"raise_by": 0}, "raise_by", "corroboration.kept"),
         ("corroboration", {"ceiling": "mild"}, "ceiling", "corroboration.kept"),
     ],
@@ -275,6 +289,107 @@ def test_a_campus_may_not_switch_off_the_memory_of_a_closed_crisis_or_corroborat
     with pytest.raises(PolicyRefused, match=rf"\[rule {rule}\]") as refused:
         load_policy(campus_file=path)
     assert f"north.{section}.{field}:" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "parties", [[], ["campus_security"], ["emergency_services"]], ids=["none", "no_110", "no_guard"]
+)
+def test_a_campus_may_not_stop_a_critical_alert_calling_security_and_emergency_services(
+    tmp_path: Path, parties: list[str]
+) -> None:
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {"inform_external": parties}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule critical.reaches_out\]") as refused:
+        load_policy(campus_file=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: north.ladder.rungs.critical.inform_external:")
+    for party in {"campus_security", "emergency_services"} - set(parties):
+        assert party in message
+    # The policy file's own defaults are held to the same.
+    document = raw()
+    document["defaults"]["ladder"]["rungs"]["critical"]["inform_external"] = parties
+    with pytest.raises(PolicyRefused, match=r"^grading-policy\.yaml: defaults\.ladder\.rungs"):
+        build_policy(document)
+
+
+def test_a_campus_may_not_stop_a_critical_alert_reaching_the_on_duty_contact_at_once(
+    tmp_path: Path,
+) -> None:
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {"on_duty_at_raise": False}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule critical.reaches_out\]") as refused:
+        load_policy(campus_file=path)
+    assert "north.ladder.rungs.critical.on_duty_at_raise:" in str(refused.value)
+    # Severe has no on-duty call at raise to switch off; a campus adding one may.
+    severe = _campus_file(tmp_path, {"ladder": {"rungs": {"severe": {"on_duty_at_raise": True}}}})
+    assert (
+        load_policy(campus_file=severe)
+        .for_campus("north")
+        .ladder.rungs[Level.SEVERE]
+        .on_duty_at_raise
+    )
+
+
+@pytest.mark.parametrize("field", ["ack_within", "escalate_within"])
+def test_a_campus_may_not_let_a_critical_alert_wait_longer_than_15_minutes(
+    tmp_path: Path, field: str
+) -> None:
+    # Ordered against severe (both an hour), yet nobody would be asked again about a student
+    # in imminent danger for an hour per rung.
+    rungs = {"critical": {field: "1h"}, "severe": {field: "1h"}}
+    path = _campus_file(tmp_path, {"ladder": {"rungs": rungs}})
+    with pytest.raises(PolicyRefused, match=r"\[rule alerts.never_quiet\]") as refused:
+        load_policy(campus_file=path)
+    assert f"north.ladder.rungs.critical.{field}: critical {field} is 1h" in str(refused.value)
+    sooner = _campus_file(tmp_path, {"ladder": {"rungs": {"critical": {field: "5m"}}}})
+    rung = load_policy(campus_file=sooner).for_campus("north").ladder.rungs[Level.CRITICAL]
+    assert getattr(rung, field) == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("severity", ["severe", "critical"])
+def test_a_campus_may_not_keep_a_severe_or_critical_alert_from_the_college_leader(
+    tmp_path: Path, severity: str
+) -> None:
+    inform = ["residence_counselor", "community_psych_teacher"]
+    path = _campus_file(tmp_path, {"ladder": {"rungs": {severity: {"inform": inform}}}})
+    with pytest.raises(PolicyRefused, match=r"\[rule alerts.everyone_hears\]") as refused:
+        load_policy(campus_file=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: north.ladder.rungs.{severity}.inform:")
+    assert "college_leader" in message
+    # The owner counts as hearing it: a campus may hand the alert to the college leader.
+    owned = {"owner": "college_leader", "inform": [*inform, "counseling_center"]}
+    moved = _campus_file(tmp_path, {"ladder": {"rungs": {severity: owned}}})
+    assert (
+        load_policy(campus_file=moved)
+        .for_campus("north")
+        .ladder.rungs[Level.from_id(severity)]
+        .owner
+        == "college_leader"
+    )
+
+
+def test_a_campus_window_may_not_forget_a_peer_s_report_before_the_answer_it_equals(
+    tmp_path: Path,
+) -> None:
+    # self_harm_talk is graded as PHQ-9 item 9 = 1 (held two weeks) and C-SSRS Q1/Q2 (held a
+    # month): a 29-day window would drop the peer's report a day before the C-SSRS answer.
+    path = _campus_file(tmp_path, {"window": "29d"})
+    with pytest.raises(PolicyRefused, match=r"\[rule window.parity\]") as refused:
+        load_policy(campus_file=path)
+    assert str(refused.value).startswith(f"{path}: north.window: the window is 29d")
+    month = _campus_file(tmp_path, {"window": "30d"})
+    assert load_policy(campus_file=month).for_campus("north").window == timedelta(days=30)
+
+
+def test_the_window_floor_is_the_look_back_of_the_answers_self_harm_talk_is_graded_as() -> None:
+    policy = load_policy()
+    held = {
+        policy.instruments["phq9"].look_back(9),
+        policy.instruments["cssrs_screener"].look_back(1),
+        policy.instruments["cssrs_screener"].look_back(2),
+    }
+    assert max(d for d in held if d is not None) == WINDOW_FLOOR
+    talk = next(r for r in RAW["signal_rules"] if r["id"] == "redflag.self_harm_talk")
+    assert "PHQ-9 item 9 = 1 and C-SSRS Q1/Q2" in talk["source"]
 
 
 def test_a_campus_may_ask_for_more_reporters_before_corroboration_raises(tmp_path: Path) -> None:

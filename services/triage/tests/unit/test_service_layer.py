@@ -263,3 +263,27 @@ async def test_an_incomplete_sheet_is_flagged_on_the_assessment_and_the_alert() 
         "phq9.item9.frequent",
         "phq9.total.moderate",
     ]
+
+
+async def test_a_census_sheet_with_only_its_suicide_item_blank_asks_a_person_to_ask() -> None:
+    """Policy 2026.12-5: a PHQ-9 answered 0 everywhere but a blank item 9 raised nothing; now
+    tier 5 owns a moderate alert with a C-SSRS screen, and the reason says to ask."""
+    store = FakeBatchStore()
+    when = NOW - timedelta(minutes=1)
+    sheet = ScreeningEvidence(
+        str(uuid.uuid4()), "phq9", (0,) * 9, when, when, unanswered=frozenset({9})
+    )
+    item = GradingInput(str(uuid.uuid4()), "shouwang.census.v1", "demo", "s1", None, sheet, "bulk")
+    await grade(store, item)
+    [assessment] = store.events(GRADED)
+    [alert] = store.events(RAISED)
+    assert assessment["data"]["policy_version"] == "2026.12-5"
+    assert (alert["data"]["severity"], alert["data"]["owner_role"]) == (
+        "moderate",
+        "community_psych_teacher",
+    )
+    assert [t["task"] for t in alert["data"]["follow_up_tasks"]] == ["cssrs_screen"]
+    [reason] = assessment["data"]["reasons"]
+    assert reason["rule_id"] == "phq9.item9.unanswered"
+    assert reason["text_zh"].startswith("自杀条目未作答，须询问")
+    assert reason["text_en"].startswith("The suicide item was left unanswered: ask.")

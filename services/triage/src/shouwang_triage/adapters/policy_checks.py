@@ -2,15 +2,18 @@
 
 A campus may tune its ladder, but never so that a student (tiers 1-3) owns or hears of an
 alert, a graver grade waits longer than a milder one, a severe or critical alert goes quiet
-at the top of the ladder (a critical one re-alerts at least every 15 minutes), or a recently
-closed case or corroboration stops raising new grades. Each refusal names the file, where in it, and the rule it breaks.
+at the top of the ladder (a critical one re-alerts at least every 15 minutes), a critical
+alert waits more than 15 minutes for anyone, stops naming campus security and emergency
+services or reaching the on-duty contact at once, a severe or critical alert is kept from
+any of tiers 4-6 or the college leader, a recently closed case or corroboration stops raising new grades, or its window forgets a
+peer's report sooner than the screening answer it equals. Each refusal names the file, where in it, and the rule it breaks.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from shouwang_contracts.vocabulary import Role
+from shouwang_contracts.vocabulary import ExternalParty, Role
 
 from ..domain.levels import Level
 from ..domain.policy import CampusSettings, GradingPolicy, RuleEffects
@@ -29,7 +32,17 @@ _GRAVEST_FIRST = (Level.CRITICAL, Level.SEVERE, Level.MODERATE, Level.MILD)
 # DESIGN: past the top rung a critical alert re-alerts every 15 minutes; a campus may shorten
 # it, never lengthen it. The closed-case memory lasts at least the 3 highest-risk months.
 CRITICAL_REALERT = timedelta(minutes=15)
+# DESIGN: critical -> "at once, within 15 min"; the policy prices it as a call within 15 minutes.
+CRITICAL_DEADLINE = timedelta(minutes=15)
 HISTORY_FLOOR = timedelta(days=90)
+# Who hears of a critical alert at once besides staff (DESIGN: "critical → ... campus security
+# at once"; the policy names emergency services, 110/120, from the first alert).
+CRITICAL_EXTERNAL = frozenset({ExternalParty.CAMPUS_SECURITY, ExternalParty.EMERGENCY_SERVICES})
+# A peer's report counts for the window. The policy grades self_harm_talk "as PHQ-9 item 9 = 1
+# and C-SSRS Q1/Q2", answers it holds for 2 weeks and for the past month (their look-backs):
+# the report must count at least as long as the longer of them (tests/unit/test_policy_file.py
+# checks this against the bundled look-backs).
+WINDOW_FLOOR = timedelta(days=30)
 
 
 class PolicyRefused(ValueError):
@@ -98,7 +111,11 @@ def check_campus(policy: GradingPolicy, campus: CampusSettings, source: str, whe
     _staff_only(campus, source, where)
     _ordered(campus, source, where)
     _never_quiet(campus, source, where)
+    _critical_reaches_out(campus, source, where)
+    _everyone_hears(campus, source, where)
+    _window_parity(campus, source, where)
     _history_kept(campus, source, where)
+    _history_reads_suicidality(policy, campus, source, where)
     _corroboration_kept(campus, source, where)
     rules: list[tuple[str, Level, RuleEffects]] = [
         (r.id, r.severity, r.effects) for r in policy.signal_rules
@@ -174,6 +191,17 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"critical re-alerts every {shown(critical)}, less often than severe "
             f"({shown(severe)}); a graver grade never waits longer",
         )
+    for field in ("ack_within", "escalate_within"):
+        waits = getattr(rungs[Level.CRITICAL], field)
+        if waits > CRITICAL_DEADLINE:
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.critical.{field}",
+                "alerts.never_quiet",
+                f"critical {field} is {shown(waits)}: a student in imminent danger is answered "
+                f"within {shown(CRITICAL_DEADLINE)} or the alert climbs (DESIGN: critical at once, "
+                "within 15 min); a campus may make it sooner, never later",
+            )
     if critical is not None and critical > CRITICAL_REALERT:
         raise PolicyRefused(
             source,
@@ -182,6 +210,69 @@ def _never_quiet(campus: CampusSettings, source: str, where: str) -> None:
             f"critical re-alerts every {shown(critical)}: past the top of the ladder a critical "
             f"alert nobody acknowledged comes back at least every {shown(CRITICAL_REALERT)}, "
             "with the campus's on-duty contact (DESIGN, escalation ladder)",
+        )
+
+
+def _critical_reaches_out(campus: CampusSettings, source: str, where: str) -> None:
+    """A critical alert names campus security and emergency services (110/120) and reaches the
+    on-duty contact (值班) from the first alert: a student in imminent danger at 3 a.m. cannot
+    wait for office hours or for the owner to think of calling them. A campus may add parties,
+    never drop one or switch the on-duty call off."""
+    rung = campus.ladder.rungs[Level.CRITICAL]
+    missing = sorted(CRITICAL_EXTERNAL - {ExternalParty(e) for e in rung.inform_external})
+    if missing:
+        named = ", ".join(f"{e.value} ({e.label('en')})" for e in missing)
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.critical.inform_external",
+            "critical.reaches_out",
+            f"a critical alert must name {named} from the first alert: a student in imminent "
+            "danger needs campus security and emergency services (110/120) at once (DESIGN, "
+            "escalation ladder)",
+        )
+    if not rung.on_duty_at_raise:
+        raise PolicyRefused(
+            source,
+            f"{where}.ladder.rungs.critical.on_duty_at_raise",
+            "critical.reaches_out",
+            "a critical alert must reach the campus's on-duty contact (值班) when it is raised, "
+            "not only past the top of the ladder: a crisis at night cannot wait for office hours",
+        )
+
+
+def _everyone_hears(campus: CampusSettings, source: str, where: str) -> None:
+    """A severe or critical alert is heard at once by tiers 4-6 and the college leader (DESIGN:
+    severe -> tier 6 with tiers 4-5 and the college leader informed; critical -> tiers 4-6 and
+    the college leader): the owner or `inform` of the rung must name each. A campus may choose
+    the owner, not leave one of them unaware."""
+    for level in (Level.SEVERE, Level.CRITICAL):
+        rung = campus.ladder.rungs[level]
+        missing = sorted(CARE_ROLES - {Role(rung.owner), *(Role(r) for r in rung.inform)})
+        if missing:
+            named = ", ".join(f"{r.value} ({r.label('en')})" for r in missing)
+            raise PolicyRefused(
+                source,
+                f"{where}.ladder.rungs.{level.id}.inform",
+                "alerts.everyone_hears",
+                f"a {level.id} alert must reach {named} at once: tiers 4-6 and the college "
+                "leader hear of every severe or critical alert (DESIGN, escalation ladder)",
+            )
+
+
+def _window_parity(campus: CampusSettings, source: str, where: str) -> None:
+    """A peer's report and the screening answer it is graded as grade the same (DESIGN §1): a
+    report of self_harm_talk (as PHQ-9 item 9 = 1, two weeks, and C-SSRS Q1/Q2, the past
+    month) must count at least as long as those answers hold. A shorter window would forget
+    the report first."""
+    if campus.window < WINDOW_FLOOR:
+        raise PolicyRefused(
+            source,
+            f"{where}.window",
+            "window.parity",
+            f"the window is {shown(campus.window)}, shorter than {shown(WINDOW_FLOOR)}: a peer's "
+            "report of talk of suicide would be forgotten before the answers it is graded as "
+            "(PHQ-9 item 9, held 2 weeks; C-SSRS Q1/Q2, held a month), so the same concern "
+            "would grade lower when a peer reported it; a campus may lengthen the window",
         )
 
 
@@ -216,6 +307,7 @@ def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
             "must count severe cases (and critical ones)",
         ),
         ("from_level", rule.from_level <= Level.MILD, "must raise grades from mild up"),
+        ("ceiling", rule.ceiling is Level.CRITICAL, "must let a raised grade reach critical"),
         (
             "suicidality.within",
             rule.suicidality_within >= HISTORY_FLOOR,
@@ -233,6 +325,25 @@ def _history_kept(campus: CampusSettings, source: str, where: str) -> None:
                 "the 3 months after a crisis carry the highest risk (Chung et al. JAMA "
                 "Psychiatry 2017;74(7):694-702)",
             )
+
+
+def _history_reads_suicidality(
+    policy: GradingPolicy, campus: CampusSettings, source: str, where: str
+) -> None:
+    """The closed-crisis rule reads self-harm and suicide signals (a family that includes the
+    screenings' suicide items): pointed at another family it would make sleep trouble after a
+    crisis critical and a new suicide signal not."""
+    name = campus.history.suicidality_family
+    family = policy.families.get(name)
+    if family is None or not family.includes_suicide_items:
+        raise PolicyRefused(
+            source,
+            f"{where}.history.suicidality.family",
+            "history.kept",
+            f"{name} is not a family of self-harm and suicide signals (one that includes the "
+            "screenings' suicide items): a recently closed critical case with any suicidality "
+            "now is critical (Chung et al. JAMA Psychiatry 2017;74(7):694-702)",
+        )
 
 
 def _rule_deadlines(

@@ -46,6 +46,8 @@ def measure(
             return _factor_mean(items, scoring.factors[arg])
         case "max_factor_mean":
             return max(_factor_mean(items, f) for f in scoring.factors.values())
+        case "unanswered":
+            return 1.0 if int(arg) in screening.unanswered else 0.0
         case "counseling_requested":
             return 1.0 if screening.counseling_requested else 0.0
         case "behavior_recency":
@@ -64,7 +66,7 @@ def check_measure_name(name: str, scoring: InstrumentScoring, item_count: int) -
         if kind == "max_factor_mean" and not scoring.factors:
             raise UnknownMeasure(f"{name}: {scoring.instrument} has no factors")
         return
-    if kind == "item" and arg.isdigit() and 1 <= int(arg) <= item_count:
+    if kind in ("item", "unanswered") and arg.isdigit() and 1 <= int(arg) <= item_count:
         return
     if kind == "items_at_least" and arg.isdigit():
         return

@@ -74,9 +74,10 @@ class SignalRule:
 class Condition:
     """`measure` of a screening is at least `at_least`.
 
-    Measures: `total`, `item:N`, `items_at_least:V` (how many items scored V or more),
-    `factor_mean:NAME`, `max_factor_mean`, `counseling_requested` (0/1) and
-    `behavior_recency` (never 0, lifetime 1, past_3_months 2).
+    Measures: `total`, `item:N`, `unanswered:N` (1 when item N was left blank or unreadable,
+    else 0), `items_at_least:V` (how many items scored V or more), `factor_mean:NAME`,
+    `max_factor_mean`, `counseling_requested` (0/1) and `behavior_recency` (never 0,
+    lifetime 1, past_3_months 2).
     """
 
     measure: str
