@@ -35,7 +35,7 @@ def _json(document: Any) -> str:
 def _settings_free_environment() -> None:
     """Build every app from its defaults: a developer's shell (SHOUWANG_*, CASEWORK_*, ...) must
     not change what is committed."""
-    prefixes = ("SHOUWANG_", *(f"{name.upper()}_" for name in SERVICES))
+    prefixes = ("SHOUWANG_", "KAFKA_", *(f"{name.upper()}_" for name in SERVICES))
     for key in [k for k in os.environ if k.startswith(prefixes)]:
         del os.environ[key]
 
