@@ -6,10 +6,11 @@
 import type { components as CaseworkApi } from './openapi/casework'
 import type { components as GatewayApi } from './openapi/gateway'
 import type { components as IntakeApi } from './openapi/intake'
+import type { components as NotifyApi } from './openapi/notify'
 
 /** What a service answers of a documented schema: pydantic writes every field of a response
  *  model, a defaulted one too, which the document (its validation view) marks optional. */
-type Answered<T> = T extends readonly (infer E)[]
+export type Answered<T> = T extends readonly (infer E)[]
   ? Answered<E>[]
   : T extends object
     ? { [K in keyof T]-?: Answered<T[K]> }
@@ -18,6 +19,7 @@ type Answered<T> = T extends readonly (infer E)[]
 type Casework = Answered<CaseworkApi['schemas']>
 type Gateway = Answered<GatewayApi['schemas']>
 type Intake = Answered<IntakeApi['schemas']>
+type Notify = Answered<NotifyApi['schemas']>
 
 export type Severity = Casework['Severity']
 export type CaseState = Casework['CaseState']
@@ -70,3 +72,9 @@ export type HistoryEntry = Casework['HistoryOut']
 export type Note = Casework['NoteOut']
 export type PlanAction = Casework['PlanActionOut']
 export type Plan = Casework['PlanOut']
+/** A page of casework's audit log (`GET /v1/audit`). */
+export type AuditPage = Casework['AuditPage']
+/** A page of notify's log of contact-detail reads (`GET /v1/contact-reads`). */
+export type ContactReadsPage = Notify['ContactReadsPage']
+/** Casework's recent roster imports (`GET /v1/roster/imports`). */
+export type RosterImportList = Casework['RosterImportList']
