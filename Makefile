@@ -14,13 +14,13 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 MYPY_STRICT_PATHS ?= libs/contracts/src libs/servicekit/src services/intake/src services/triage/src \
 	services/casework/src services/gateway/src services/notify/src services/stats/src \
-	tools/devstack/src bench
+	tools/devstack/src bench web/scripts
 # Paths default to pyproject.toml's testpaths (libs, services, tests, tools).
 PYTEST_PATHS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help uv sync jars promtool crdcheck up demo down test lint typecheck format schemas schemas-check bench \
-	web web-check web-e2e
+	web web-check web-contracts web-e2e
 
 help:
 	@echo "make up | demo | down | test | lint | format | schemas | bench"
@@ -97,8 +97,17 @@ web/node_modules/.package-lock.json: web/package-lock.json
 web: web/node_modules/.package-lock.json
 	cd web && npm run build
 
-# Strict types, lint and the Vitest unit tests.
-web-check: web
+# What the web app reads of the services, exported from their code: each service's OpenAPI
+# document (web/src/api/openapi/<service>.json), the types generated from it (<service>.ts) and
+# the vocabulary the desk decides with (web/src/domain/vocabulary.json).
+web-contracts: sync web/node_modules/.package-lock.json
+	uv run python web/scripts/contracts.py export
+	cd web && npm run contracts
+
+# The web app's contracts are current; strict types, lint and the Vitest unit tests.
+web-check: web sync
+	uv run python web/scripts/contracts.py check
+	cd web && npm run contracts:check
 	cd web && npm run typecheck && npm run lint && npm run test:unit
 
 # Browser tests: Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) driven by

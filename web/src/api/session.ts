@@ -2,6 +2,7 @@
 import { defineStore } from 'pinia'
 import { api, setCsrfToken } from './http'
 import type { Role, SessionInfo, User } from './types'
+import { VOCABULARY, type Vocabulary } from '@/domain/vocabulary'
 
 export const REPORTER_ROLES: Role[] = [
   'dorm_leader',
@@ -25,14 +26,12 @@ export const CASE_ROLES: Role[] = [
  *  them no control casework would refuse. */
 export const WORKING_ROLES: Role[] = ['residence_counselor', 'community_psych_teacher', 'counseling_center']
 
-/** Who sees the whole campus (the contract's `Principal.campus_wide`): the counseling center,
- *  campus admins and holders of a `campus` grant. Casework's student picker asks them for two
- *  characters at least (`query_too_short`). */
-export function campusWide(user: User | null): boolean {
-  return (
-    !!user &&
-    (user.role === 'counseling_center' || user.role === 'campus_admin' || user.scope.some((g) => g.split(':')[0]?.trim() === 'campus'))
-  )
+/** Who sees the whole campus (the contract's `Principal.campus_wide`, its inputs in
+ *  vocabulary.json): the counseling center, campus admins and holders of a `campus` grant.
+ *  Casework's student picker asks them for two characters at least (`query_too_short`). */
+export function campusWide(user: User | null, vocabulary: Vocabulary = VOCABULARY): boolean {
+  const { roles, grants } = vocabulary.campus_wide
+  return !!user && (roles.includes(user.role) || user.scope.some((g) => grants.includes(g.split(':')[0]?.trim() ?? '')))
 }
 /** The fewest characters casework's picker takes from a campus-wide caller. */
 export const MIN_CAMPUS_WIDE_QUERY = 2

@@ -7,6 +7,8 @@ import { anyHidden, cycleBars, cycleChart, inUnit, medianLines, monthAxis, unitF
 const leg = (id: string, shown: boolean, p50 = 0, p90 = 0): CycleTimes['legs'][number] => ({
   id,
   label: id,
+  start: id.split('__')[0] ?? id,
+  end: id.split('__')[1] ?? id,
   count: shown ? { value: 40, display: '40', hidden: null } : { value: null, display: '<5', hidden: 'small' },
   shown,
   seconds: shown ? { p50, p90 } : {},
@@ -37,7 +39,7 @@ describe('cycle-time bars', () => {
 describe('median lines', () => {
   const month = (m: string, ack: number | null): Trends['months'][number] => {
     const cell = { value: 0, display: '0', hidden: null }
-    return { month: m, found_total: cell, relieved: cell, breaches: cell, median_seconds_to: { acknowledged: ack } }
+    return { month: m, found: {}, found_total: cell, relieved: cell, breaches: cell, median_seconds_to: { acknowledged: ack } }
   }
   it('picks one unit for every line, and gaps stay gaps', () => {
     const lines = medianLines([month('2026-11', null), month('2026-12', 90)], ['acknowledged', 'closed'])

@@ -1,78 +1,22 @@
-// The stats service's answers (GET /api/stats/v1/outcomes/...), as the outcomes page reads
-// them: every figure a cell that may be hidden ("<5", "*") so no small group can be worked out.
-export interface Cell {
-  value: number | null
-  display: string
-  hidden: 'small' | 'complementary' | null
-}
+// The stats service's answers (GET /api/stats/v1/outcomes/...), as its OpenAPI document types
+// them (src/api/openapi/stats.ts): every figure a cell that may be hidden ("<5", "*") so no
+// small group can be worked out.
+import type { components } from '@/api/openapi/stats'
+import type { Answered } from '@/api/types'
+type Stats = Answered<components['schemas']>
 
-export interface Column {
-  id: string
-  label: string
-}
-
-export interface CrossRow {
-  id: string
-  label: string
-  cells: Record<string, Cell>
-  total: Cell
-}
-
-export interface Cross {
-  rows_are: string
-  columns_are: string
-  columns: Column[]
-  rows: CrossRow[]
-  totals: CrossRow
-}
-
-interface Report {
-  period: string
-  threshold: number
-  note: string
-}
-
-export interface AnnualRow {
-  id: string
-  label: string
-  found: Record<string, Cell>
-  found_total: Cell
-  relieved: Cell
-}
-
-export interface Annual extends Report {
-  by: string
-  columns: Column[]
-  rows: AnnualRow[]
-  totals: AnnualRow
-}
-
-export interface Percentiles {
-  /** How many cases measured it, suppressed like any figure ("<5", "*"). */
-  count: Cell
-  shown: boolean
-  seconds: Record<string, number>
-}
-
-export interface CycleTimes extends Report {
-  legs: (Percentiles & { id: string; label: string })[]
-  since_report: (Percentiles & { milestone: string; label: string })[]
-}
-
-export interface Escalations extends Report {
-  breaches: Cross
-  escalations: Cross
-}
-
-export interface Trends extends Report {
-  months: {
-    month: string
-    found_total: Cell
-    relieved: Cell
-    breaches: Cell
-    median_seconds_to: Record<string, number | null>
-  }[]
-}
+export type Cell = Stats['CellOut']
+export type Column = Stats['ColumnOut']
+export type CrossRow = Stats['CrossRowOut']
+export type Cross = Stats['CrossOut']
+export type AnnualRow = Stats['AnnualRowOut']
+export type Annual = Stats['AnnualOut']
+/** How many cases measured a step (`count`, suppressed like any figure: "<5", "*") and its
+ *  percentiles when shown. */
+export type Percentiles = Pick<Stats['LegOut'], 'count' | 'shown' | 'seconds'>
+export type CycleTimes = Stats['CycleTimesOut']
+export type Escalations = Stats['EscalationsOut']
+export type Trends = Stats['TrendsOut']
 
 export type TimeUnit = 'seconds' | 'minutes' | 'hours' | 'days'
 const UNIT_SECONDS: Record<TimeUnit, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86400 }
