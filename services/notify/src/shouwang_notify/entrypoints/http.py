@@ -17,7 +17,7 @@ from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
 
-from ..adapters import contact_reads, contacts_repo, state
+from ..adapters import contact_reads, contacts_repo
 from ..adapters import unreached as unreached_rows
 from ..adapters.db import campus_transaction
 from ..adapters.delivery_log import delivery_log
@@ -28,6 +28,7 @@ from ..service_layer.contacts import family_contact, staff_contact
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
 from .contact_imports import import_file
+from .http_settings import router as settings_router
 
 App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
@@ -294,24 +295,6 @@ def _field_errors(errors: list[RowError]) -> Problem:
     )
 
 
-@router.get("/settings/digest-hour", operation_id="get_digest_hour", response_model=s.DigestHour)
-async def get_digest_hour(app: App, principal: Admin) -> s.DigestHour:
-    """The hour (campus time) owners get their daily digest of mild warnings."""
-    async with campus_transaction(app.pool, principal.campus_id) as conn:
-        hour = await state.digest_hour(conn, principal.campus_id, app.policy.default_digest_hour)
-    return s.DigestHour(digest_hour=hour)
-
-
-@router.put("/settings/digest-hour", operation_id="put_digest_hour", response_model=s.DigestHour)
-async def put_digest_hour(app: App, principal: AdminJson, body: s.DigestHour) -> s.DigestHour:
-    """Set the campus's digest hour (from the next digest on)."""
-    async with campus_transaction(app.pool, principal.campus_id) as conn:
-        await state.set_digest_hour(
-            conn, principal.campus_id, body.digest_hour, _by(app, principal)
-        )
-    return body
-
-
 def _delivery(row: asyncpg.Record) -> s.DeliveryOut:
     values: dict[str, Any] = dict(row)
     values.pop("id", None)
@@ -358,3 +341,7 @@ async def list_failures(
         call_tasks=[_delivery(r) for r in calls],
         unreached=[s.UnreachedOut(**dict(r)) for r in unreached],
     )
+
+
+# The campus settings (`http_settings.py`), under /v1 with the rest.
+router.include_router(settings_router)

@@ -107,6 +107,23 @@ class DigestHour(_In):
     )
 
 
+class FamilyMessages(_In):
+    counseling_line: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The counseling center's public line (digits and '-'), given to a family "
+        "to call back when the on-duty contact has no mobile on file; null: none (the family "
+        "is then given the national psychological assistance hotline, 12356).",
+    )
+    sms_signature: str | None = Field(
+        default=None,
+        max_length=12,
+        description="The SMS signature the carriers registered for the campus, without the "
+        "brackets (2 to 12 Chinese characters, letters or digits): family SMS begin with it in "
+        "【】; null: 【学校心理中心】.",
+    )
+
+
 class DeliveryOut(BaseModel):
     notification_id: str
     source_event_id: str
