@@ -9,7 +9,9 @@ ALTER TABLE contact_imports
     ADD COLUMN status text NOT NULL DEFAULT 'applied'
         CHECK (status IN ('applied', 'dry_run', 'rejected')),
     ADD COLUMN counts jsonb NOT NULL DEFAULT '{}'::jsonb;
--- Before: rows_total held the contacts written.
+-- Before: rows_total held the contacts written (every campus's rows: row-level security
+-- holds the owner too, and this setting lasts as long as the migration's transaction).
+SELECT set_config('shouwang.all_campuses', 'on', true);
 UPDATE contact_imports SET counts = jsonb_build_object('imported', rows_total);
 ALTER TABLE contact_imports DROP CONSTRAINT contact_imports_campus_id_kind_sha256_key;
 CREATE UNIQUE INDEX contact_imports_applied ON contact_imports (campus_id, kind, sha256)

@@ -69,7 +69,9 @@ def _warning(warning: RowError, language: Language) -> s.RowWarning:
     return s.RowWarning(row=warning.row, field=warning.field, code=warning.code, message=message)
 
 
-def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language) -> s.ImportOut:
+def _answer(
+    result: ImportResult, kind: str, zone: ZoneInfo, language: Language, unnamed_days: int
+) -> s.ImportOut:
     assert result.import_id is not None
     message = None
     if result.replayed and result.first_imported_at is not None:
@@ -80,7 +82,12 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
             message = ("Dry run: " if language == "en" else "试导入：") + message
     elif result.warnings:
         message = warnings_message(
-            kind, result.warnings, result.imported, language, dry_run=result.dry_run
+            kind,
+            result.warnings,
+            result.imported,
+            language,
+            dry_run=result.dry_run,
+            unnamed_days=unnamed_days,
         )
     elif result.dry_run:
         message = imported_message(result.imported, language, dry_run=True)
@@ -132,4 +139,6 @@ async def import_file(
         raise _row_errors(result.errors)
     created = not (result.replayed or result.dry_run)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return _answer(result, kind, app.policy.zone, preferred_language(request))
+    language = preferred_language(request)
+    days = app.settings.family_contacts_unnamed_days
+    return _answer(result, kind, app.policy.zone, language, days)
