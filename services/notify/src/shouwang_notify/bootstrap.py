@@ -22,6 +22,7 @@ from .adapters.links import LinkSigner
 from .adapters.outbox import outbox_relay
 from .adapters.retention import (
     purge_delivery_records,
+    purge_family_contacts_never_named,
     purge_family_contacts_of_leavers,
     purge_staff_contacts_of_leavers,
 )
@@ -287,11 +288,13 @@ def _gauges(notify: Notify) -> Chore:
 
 def _retention(notify: Notify) -> Chore:
     """Delete what only served a delivery once it is older than the retention period, the
-    family contacts of students long gone and the contacts of staff long off the roster;
+    family contacts of students long gone or never on the roster (a mistyped 学号) and the
+    contacts of staff long off the roster;
     again at once while a table gave a full batch."""
     keep = timedelta(days=notify.settings.delivery_retention_days)
     grace = timedelta(days=notify.settings.family_contacts_after_leaving_days)
     staff_grace = timedelta(days=notify.settings.staff_contacts_after_leaving_days)
+    unnamed = timedelta(days=notify.settings.family_contacts_unnamed_days)
     batch = notify.settings.retention_batch
 
     async def chore() -> bool:
@@ -300,6 +303,9 @@ def _retention(notify: Notify) -> Chore:
             gone = await purge_delivery_records(conn, now - keep, batch)
             gone["family_contacts"] = await purge_family_contacts_of_leavers(
                 conn, now - grace, batch
+            )
+            gone["family_contacts_unnamed"] = await purge_family_contacts_never_named(
+                conn, now - unnamed, batch
             )
             gone["staff_contacts"] = await purge_staff_contacts_of_leavers(
                 conn, now - staff_grace, batch

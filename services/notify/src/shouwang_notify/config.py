@@ -103,6 +103,10 @@ class NotifySettings(SharedSettings):
     # A student's family contacts end this long after the directory said the student left
     # (docs/retention.md: a term's grace for a roster mistake or a suspension of study).
     family_contacts_after_leaving_days: int = Field(default=180, ge=30)
+    # Family contacts imported under a 学号 casework's directory never names (a mistyped
+    # number) end this long after their import, once the campus's directory has been heard
+    # (the import's warning says so; never while the student has a case here).
+    family_contacts_unnamed_days: int = Field(default=30, ge=7)
     # A staff member's contact addresses end this long after casework's staff roster stopped
     # listing them (docs/retention.md: the grace for a roster mistake corrected by the next
     # import; listed again before, they keep them). People never on the roster are untouched.

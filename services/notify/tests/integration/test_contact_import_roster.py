@@ -78,6 +78,7 @@ async def test_family_rows_of_students_off_the_roster_are_imported_and_listed_by
     assert body["warnings"][0]["message"].startswith("学号不在本校学生名册上：请核对学号")
     assert "message_en" not in body["warnings"][0]
     assert "学号不在本校学生名册上" in body["message"]
+    assert "导入 30 天后学生名册仍无此学号的，其家属联系方式将被删除" in body["message"]
     for number in ("2024020004", "9999999999"):
         assert number not in answer.text
     stranger = await notify_api.get(

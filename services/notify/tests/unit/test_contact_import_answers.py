@@ -90,3 +90,15 @@ def test_the_warnings_summary_lists_rows_and_cuts_a_long_list() -> None:
     assert "Rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 28 more:" in warnings_message(
         "family", many, 38, "en"
     )
+
+
+def test_a_family_files_warnings_say_when_contacts_of_an_unnamed_student_end() -> None:
+    few = rows_off_roster("family", [(3, "a")], known=set())
+    chinese = warnings_message("family", few, 4, "zh-CN", unnamed_days=30)
+    assert chinese.endswith(
+        "。导入 30 天后学生名册仍无此学号的，其家属联系方式将被删除（误填的学号不予保留）"
+    )
+    english = warnings_message("family", few, 4, "en", unnamed_days=30)
+    assert "still does not name 30 days after this import are deleted then" in english
+    # Staff rows are not deleted for it: their warning says nothing of an end.
+    assert "天后" not in warnings_message("staff", few, 4, "zh-CN", unnamed_days=30)

@@ -239,19 +239,6 @@ async def delete_family(conn: asyncpg.Connection, campus_id: str, student_ref: s
     return int(status.split()[-1])
 
 
-async def import_seen(
-    conn: asyncpg.Connection, campus_id: str, kind: str, sha256: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT import_id, rows_total, created_at FROM contact_imports"
-        " WHERE campus_id = $1 AND kind = $2 AND sha256 = $3",
-        campus_id,
-        kind,
-        sha256,
-    )
-    return row
-
-
 async def students_without_family(
     conn: asyncpg.Connection, campus_id: str, student_refs: set[str]
 ) -> int:
@@ -264,24 +251,3 @@ async def students_without_family(
         sorted(student_refs),
     )
     return found
-
-
-async def record_import(
-    conn: asyncpg.Connection,
-    import_id: str,
-    campus_id: str,
-    kind: str,
-    sha256: str,
-    rows: int,
-    by: str,
-) -> None:
-    await conn.execute(
-        "INSERT INTO contact_imports (import_id, campus_id, kind, sha256, rows_total, imported_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campus_id, kind, sha256) DO NOTHING",
-        import_id,
-        campus_id,
-        kind,
-        sha256,
-        rows,
-        by,
-    )

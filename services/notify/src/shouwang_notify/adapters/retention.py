@@ -64,6 +64,12 @@ async def record_leaving(
     """The directory's word on whether the student is still here: a leaver is remembered
     from the earliest time the directory said so (a compacted topic replayed says it again,
     later); a student back on the roster is forgotten."""
+    await conn.execute(
+        "INSERT INTO students_named (campus_id, student_ref) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        campus_id,
+        student_ref,
+    )
     if active:
         await conn.execute(
             "DELETE FROM students_left WHERE campus_id = $1 AND student_ref = $2",
@@ -113,6 +119,39 @@ async def purge_family_contacts_of_leavers(
             [r["student_ref"] for r in rows],
         )
     return len(rows)
+
+
+async def purge_family_contacts_never_named(
+    conn: asyncpg.Connection, imported_before: datetime, batch: int
+) -> int:
+    """Delete the family contacts of up to `batch` students casework's directory has never
+    named (a mistyped 学号), imported before `imported_before`, at campuses whose directory
+    notify first heard before it too (no student is named before that, and contacts imported
+    then got no warning: they get the same time after the directory's first word); how many
+    students' contacts were deleted. Never those of a student with a case here: the case
+    proves the student exists."""
+    rows = await conn.fetch(
+        """
+        DELETE FROM family_contacts f
+        WHERE (f.campus_id, f.student_ref) IN (
+            SELECT c.campus_id, c.student_ref FROM family_contacts c
+            WHERE c.updated_at < $1
+              AND (SELECT min(n.named_at) FROM students_named n
+                   WHERE n.campus_id = c.campus_id) < $1
+              AND NOT EXISTS (
+                  SELECT 1 FROM students_named n
+                  WHERE n.campus_id = c.campus_id AND n.student_ref = c.student_ref)
+              AND NOT EXISTS (
+                  SELECT 1 FROM cases k
+                  WHERE k.campus_id = c.campus_id AND k.student_ref = c.student_ref)
+            GROUP BY c.campus_id, c.student_ref
+            ORDER BY min(c.updated_at) LIMIT $2)
+        RETURNING f.campus_id, f.student_ref
+        """,
+        imported_before,
+        batch,
+    )
+    return len({(r["campus_id"], r["student_ref"]) for r in rows})
 
 
 async def record_staff_listing(

@@ -1,6 +1,6 @@
-"""What notify has heard of a campus's rosters from casework's directory (`responsible`: who
-holds which role for each student on the roster; `students_left`: students who left it), to
-check a contacts file against. By pseudonym only."""
+"""What notify has heard of a campus's rosters from casework's directory (`students_named`:
+every student it has named, on the roster or left it; `responsible`: who holds which role for
+each student on the roster), to check a contacts file against. By pseudonym only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import asyncpg
 
 async def _heard_of(conn: asyncpg.Connection, campus_id: str) -> bool:
     heard: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM responsible WHERE campus_id = $1)"
-        " OR EXISTS (SELECT 1 FROM students_left WHERE campus_id = $1)",
+        "SELECT EXISTS (SELECT 1 FROM students_named WHERE campus_id = $1)",
         campus_id,
     )
     return heard
@@ -25,10 +24,8 @@ async def students_on_roster(
         return None
     rows = await conn.fetch(
         "SELECT s.ref FROM unnest($2::text[]) AS s(ref)"
-        " WHERE EXISTS (SELECT 1 FROM responsible r"
-        "               WHERE r.campus_id = $1 AND r.student_ref = s.ref)"
-        "    OR EXISTS (SELECT 1 FROM students_left l"
-        "               WHERE l.campus_id = $1 AND l.student_ref = s.ref)",
+        " WHERE EXISTS (SELECT 1 FROM students_named n"
+        "               WHERE n.campus_id = $1 AND n.student_ref = s.ref)",
         campus_id,
         sorted(student_refs),
     )

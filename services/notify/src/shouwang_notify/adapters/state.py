@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 from shouwang_contracts.vocabulary import Role, Severity
 
+from ..domain.campus_messages import FamilyMessageSettings
 from ..domain.routing import ConsentState, FamilyGate, Responsible
 
 
@@ -240,6 +241,37 @@ async def set_digest_hour(conn: asyncpg.Connection, campus_id: str, hour: int, b
         """,
         campus_id,
         hour,
+        by,
+    )
+
+
+async def family_message_settings(
+    conn: asyncpg.Connection, campus_id: str
+) -> FamilyMessageSettings:
+    """The campus's counseling line and SMS signature (none set: both None)."""
+    row = await conn.fetchrow(
+        "SELECT counseling_line, sms_signature FROM campus_settings WHERE campus_id = $1",
+        campus_id,
+    )
+    if row is None:
+        return FamilyMessageSettings()
+    return FamilyMessageSettings(row["counseling_line"], row["sms_signature"])
+
+
+async def set_family_message_settings(
+    conn: asyncpg.Connection, campus_id: str, settings: FamilyMessageSettings, by: str
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO campus_settings (campus_id, counseling_line, sms_signature, updated_by)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (campus_id) DO UPDATE SET counseling_line = EXCLUDED.counseling_line,
+            sms_signature = EXCLUDED.sms_signature,
+            updated_by = EXCLUDED.updated_by, updated_at = now()
+        """,
+        campus_id,
+        settings.counseling_line,
+        settings.sms_signature,
         by,
     )
 

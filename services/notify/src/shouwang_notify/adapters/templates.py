@@ -72,6 +72,9 @@ class Templates:
         values.setdefault("stand_in", None)
         # A message a group reads has no link: it says to confirm on the platform instead.
         values.setdefault("confirm_in_app", False)
+        # Family messages queued before campuses set a counseling line or an SMS signature.
+        values.setdefault("counseling_line", None)
+        values.setdefault("sms_signature", None)
         if values.get("severity"):
             values["severity"] = Severity(values["severity"]).label(language)
         for key in ("role", "owner_role", "stand_in"):

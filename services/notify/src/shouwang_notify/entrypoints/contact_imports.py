@@ -1,6 +1,7 @@
 """A contacts file's import over HTTP: parsed off the event loop, written all or nothing, and
 answered in the caller's language; a file imported before says so (nothing changed, since
-when, and how many of its students have no family contact now)."""
+when, and how many of its students have no family contact now); a dry run answers what the
+import would do and writes nothing but its record."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from shouwang_servicekit.uploads import read_table_upload, refused_upload
 from ..adapters.db import campus_transaction
 from ..adapters.templates import day_and_time
 from ..container import Notify
-from ..domain.contact_roster import warnings_message
+from ..domain.contact_roster import imported_message, warnings_message
 from ..service_layer.contacts import ImportResult, import_contacts, parse_upload
 from . import http_schemas as s
 
@@ -68,15 +69,28 @@ def _warning(warning: RowError, language: Language) -> s.RowWarning:
     return s.RowWarning(row=warning.row, field=warning.field, code=warning.code, message=message)
 
 
-def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language) -> s.ImportOut:
+def _answer(
+    result: ImportResult, kind: str, zone: ZoneInfo, language: Language, unnamed_days: int
+) -> s.ImportOut:
     assert result.import_id is not None
     message = None
     if result.replayed and result.first_imported_at is not None:
         message = replay_message(
             result.first_imported_at, result.students_without_contacts, zone, language
         )
+        if result.dry_run:
+            message = ("Dry run: " if language == "en" else "试导入：") + message
     elif result.warnings:
-        message = warnings_message(kind, result.warnings, result.imported, language)
+        message = warnings_message(
+            kind,
+            result.warnings,
+            result.imported,
+            language,
+            dry_run=result.dry_run,
+            unnamed_days=unnamed_days,
+        )
+    elif result.dry_run:
+        message = imported_message(result.imported, language, dry_run=True)
     return s.ImportOut(
         kind=kind,
         import_id=result.import_id,
@@ -88,6 +102,7 @@ def _answer(result: ImportResult, kind: str, zone: ZoneInfo, language: Language)
         roster_checked=result.roster_checked,
         warnings=[_warning(w, language) for w in result.warnings[:MAX_ERRORS_SHOWN]],
         message=message,
+        dry_run=result.dry_run,
     )
 
 
@@ -98,15 +113,16 @@ async def import_file(
     upload: UploadFile,
     request: Request,
     response: Response,
+    *,
+    dry_run: bool = False,
 ) -> s.ImportOut:
-    """Import one contacts file for the caller's campus (201), or answer its replay (200)."""
+    """Import one contacts file for the caller's campus (201), or answer its replay or a dry
+    run (200); bad rows are refused (422) and the refusal recorded."""
     data = await read_table_upload(upload, app.settings.max_upload_bytes)
     try:
         parsed = await parse_upload(kind, data)
     except SheetRefused as exc:
         raise refused_upload(exc) from exc
-    if parsed.errors:
-        raise _row_errors(parsed.errors)
     async with campus_transaction(app.pool, principal.campus_id) as conn:
         result = await import_contacts(
             conn,
@@ -117,6 +133,12 @@ async def import_file(
             data=data,
             parsed=parsed,
             imported_by=app.pseudonyms.person_ref(principal.campus_id, principal.sub),
+            dry_run=dry_run,
         )
-    response.status_code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-    return _answer(result, kind, app.policy.zone, preferred_language(request))
+    if result.errors:
+        raise _row_errors(result.errors)
+    created = not (result.replayed or result.dry_run)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    language = preferred_language(request)
+    days = app.settings.family_contacts_unnamed_days
+    return _answer(result, kind, app.policy.zone, language, days)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 from shouwang_contracts.auth import Principal
 from shouwang_contracts.vocabulary import Role
 from shouwang_servicekit.app import app_container
@@ -17,7 +17,7 @@ from shouwang_servicekit.problems import Problem
 from shouwang_servicekit.rows import RowError
 from shouwang_servicekit.security import require_roles
 
-from ..adapters import contact_reads, contacts_repo, state
+from ..adapters import contact_reads, contacts_repo
 from ..adapters import unreached as unreached_rows
 from ..adapters.db import campus_transaction
 from ..adapters.delivery_log import delivery_log
@@ -27,7 +27,8 @@ from ..domain.contacts import ON_DUTY_REF
 from ..service_layer.contacts import family_contact, staff_contact
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
-from .contact_imports import import_file
+from .http_imports import router as imports_router
+from .http_settings import router as settings_router
 
 App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
@@ -56,43 +57,6 @@ def _by(app: Notify, principal: Principal) -> str:
 
 def _reader(app: Notify, principal: Principal) -> contact_reads.Reader:
     return contact_reads.Reader(_by(app, principal), principal.role.value)
-
-
-@router.post(
-    "/imports/staff-contacts",
-    operation_id="import_staff_contacts",
-    response_model=s.ImportOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
-)
-async def import_staff_contacts(
-    app: App, principal: Admin, file: ContactsFile, request: Request, response: Response
-) -> s.ImportOut:
-    """Import the staff contacts file (工号/学号, 手机, 邮箱, 企业微信, 钉钉, 首选渠道, 免打扰时段);
-    the row `值班` is the campus's on-duty contact. All or nothing; the same file twice changes
-    nothing. A row whose 工号 holds no role for any student on the roster is imported and
-    listed in `warnings` by row number."""
-    return await import_file(app, principal, "staff", file, request, response)
-
-
-@router.post(
-    "/imports/family-contacts",
-    operation_id="import_family_contacts",
-    response_model=s.ImportOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": s.ImportOut, "description": "The same file was imported before."}},
-)
-async def import_family_contacts(
-    app: App, principal: Admin, file: ContactsFile, request: Request, response: Response
-) -> s.ImportOut:
-    """Import the family contacts file (学号, 关系, 联系人姓名, 手机, 邮箱); each student in the
-    file gets exactly the contacts the file lists. Whether a family may be contacted is decided
-    per case in casework, never by this file. The same file again changes nothing and says so
-    (`replayed`, `first_imported_at`, `message`): it does not restore contacts removed since,
-    e.g. erased on request (`students_without_contacts`). A row whose 学号 is not on the
-    campus's roster is imported and listed in `warnings` by row number (the roster may come
-    later)."""
-    return await import_file(app, principal, "family", file, request, response)
 
 
 @router.get(
@@ -294,24 +258,6 @@ def _field_errors(errors: list[RowError]) -> Problem:
     )
 
 
-@router.get("/settings/digest-hour", operation_id="get_digest_hour", response_model=s.DigestHour)
-async def get_digest_hour(app: App, principal: Admin) -> s.DigestHour:
-    """The hour (campus time) owners get their daily digest of mild warnings."""
-    async with campus_transaction(app.pool, principal.campus_id) as conn:
-        hour = await state.digest_hour(conn, principal.campus_id, app.policy.default_digest_hour)
-    return s.DigestHour(digest_hour=hour)
-
-
-@router.put("/settings/digest-hour", operation_id="put_digest_hour", response_model=s.DigestHour)
-async def put_digest_hour(app: App, principal: AdminJson, body: s.DigestHour) -> s.DigestHour:
-    """Set the campus's digest hour (from the next digest on)."""
-    async with campus_transaction(app.pool, principal.campus_id) as conn:
-        await state.set_digest_hour(
-            conn, principal.campus_id, body.digest_hour, _by(app, principal)
-        )
-    return body
-
-
 def _delivery(row: asyncpg.Record) -> s.DeliveryOut:
     values: dict[str, Any] = dict(row)
     values.pop("id", None)
@@ -358,3 +304,9 @@ async def list_failures(
         call_tasks=[_delivery(r) for r in calls],
         unreached=[s.UnreachedOut(**dict(r)) for r in unreached],
     )
+
+
+# The contacts imports (`http_imports.py`) and the campus settings (`http_settings.py`),
+# under /v1 with the rest.
+router.include_router(imports_router)
+router.include_router(settings_router)

@@ -52,9 +52,40 @@ class ImportOut(BaseModel):
     )
     message: str | None = Field(
         default=None,
-        description="A replay or warnings: what happened, for the operator, in the caller's "
-        "language (zh-CN unless Accept-Language puts English first).",
+        description="A replay, warnings or a dry run: what happened, for the operator, in the "
+        "caller's language (zh-CN unless Accept-Language puts English first).",
     )
+    dry_run: bool = Field(
+        default=False,
+        description="True for `dry_run=true`: `imported`, `replayed` and `warnings` say what the "
+        "import would do; nothing was written (`import_id`: the dry run's record).",
+    )
+
+
+ImportStatus = Literal["applied", "dry_run", "rejected"]
+
+
+class ImportSummary(BaseModel):
+    """One contacts import in the list: who, when, what and how many; no row, no personal data."""
+
+    id: str = Field(description="The import's id (`import_id` of its answer).")
+    kind: Literal["staff", "family"]
+    status: ImportStatus = Field(
+        description="applied; dry_run (nothing written); rejected (bad rows, nothing written)."
+    )
+    counts: dict[str, int] = Field(
+        description="`rows_total` (data rows), `imported` (contacts written, or a dry run's "
+        "would be), `warnings` (rows the roster does not know), `errors` (a rejected file's "
+        "refused rows), `replayed` (1: a dry run of a file imported before). Imports recorded "
+        "before these counts have `imported` only."
+    )
+    errors: int = Field(description="How many rows were refused.")
+    imported_by: str = Field(description="Who (their pseudonymous person_ref).")
+    at: datetime
+
+
+class ImportList(BaseModel):
+    items: list[ImportSummary] = Field(description="Newest first.")
 
 
 class StaffContactSummary(BaseModel):
@@ -104,6 +135,23 @@ class FamilyContactsOut(BaseModel):
 class DigestHour(_In):
     digest_hour: int = Field(
         strict=True, ge=0, le=23, description="Hour (campus time) of the daily mild digest."
+    )
+
+
+class FamilyMessages(_In):
+    counseling_line: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The counseling center's public line (digits and '-'), given to a family "
+        "to call back when the on-duty contact has no mobile on file; null: none (the family "
+        "is then given the national psychological assistance hotline, 12356).",
+    )
+    sms_signature: str | None = Field(
+        default=None,
+        max_length=12,
+        description="The SMS signature the carriers registered for the campus, without the "
+        "brackets (2 to 12 Chinese characters, letters or digits): family SMS begin with it in "
+        "【】; null: 【学校心理中心】.",
     )
 
 

@@ -6,6 +6,9 @@ hold up alerts. Any row error and nothing is written; the same bytes imported tw
 nothing and say so: `replayed`, `imported` 0, when the file was first imported and, for a
 family file, how many of its students have no family contact on record now (removed since,
 e.g. erased on request: an old file must not undo an erasure, so a replay restores nothing).
+A dry run does all of it in a savepoint and rolls it back: it answers exactly what the import
+would do. Every import is recorded (`adapters/contact_import_records.py`): applied, a dry run,
+or refused for bad rows.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_servicekit.rows import Parsed, RowError
 
+from ..adapters import contact_import_records as records
 from ..adapters import contacts_repo, roster
 from ..adapters.contact_files import table_rows
 from ..domain.contact_roster import rows_off_roster
@@ -47,6 +51,20 @@ class ImportResult:
     students_without_contacts: int | None = None  # a family replay: of the file's students
     roster_checked: bool = False  # whether notify had heard of the campus's roster
     warnings: list[RowError] = field(default_factory=list)  # rows the roster does not know
+    dry_run: bool = False  # what the import would do; nothing was written
+
+    def counts(self) -> dict[str, int]:
+        """What its record keeps: counts only, never a row's content."""
+        counts = {
+            "rows_total": self.rows_total,
+            "imported": self.imported,
+            "warnings": len(self.warnings),
+        }
+        if self.errors:
+            counts["errors"] = len(self.errors)
+        if self.replayed:
+            counts["replayed"] = 1
+        return counts
 
 
 async def parse_upload(kind: str, data: bytes) -> Parsed[StaffRow] | Parsed[FamilyRow]:
@@ -96,10 +114,60 @@ async def import_contacts(
     data: bytes,
     parsed: Parsed[StaffRow] | Parsed[FamilyRow],
     imported_by: str,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Write a parsed file's contacts in the caller's transaction, or nothing at all."""
+    """Write a parsed file's contacts in the caller's transaction, or nothing at all (bad
+    rows, or a dry run: then rehearsed in a savepoint and rolled back)."""
+    digest = hashlib.sha256(data).hexdigest()
     if parsed.errors:
-        return ImportResult(kind, parsed.rows_total, 0, errors=parsed.errors)
+        refused = ImportResult(kind, parsed.rows_total, 0, errors=parsed.errors, dry_run=dry_run)
+        refused.import_id = str(uuid.uuid4())
+        await records.record_import(
+            conn,
+            refused.import_id,
+            campus_id,
+            kind,
+            digest,
+            imported_by,
+            status="rejected",
+            counts=refused.counts(),
+        )
+        return refused
+    if not dry_run:
+        return await _apply(conn, cipher, pseudonyms, campus_id, kind, digest, parsed, imported_by)
+    rehearsal = conn.transaction()
+    await rehearsal.start()
+    try:
+        result = await _apply(
+            conn, cipher, pseudonyms, campus_id, kind, digest, parsed, imported_by
+        )
+    finally:
+        await rehearsal.rollback()
+    result.dry_run = True
+    result.import_id = str(uuid.uuid4())
+    await records.record_import(
+        conn,
+        result.import_id,
+        campus_id,
+        kind,
+        digest,
+        imported_by,
+        status="dry_run",
+        counts=result.counts(),
+    )
+    return result
+
+
+async def _apply(
+    conn: asyncpg.Connection,
+    cipher: NoteCipher,
+    pseudonyms: Pseudonymizer,
+    campus_id: str,
+    kind: str,
+    digest: str,
+    parsed: Parsed[StaffRow] | Parsed[FamilyRow],
+    imported_by: str,
+) -> ImportResult:
     refs = _row_refs(parsed, campus_id, pseudonyms)
     known = await (
         roster.students_on_roster(conn, campus_id, set(refs.values()))
@@ -107,8 +175,7 @@ async def import_contacts(
         else roster.staff_holding_roles(conn, campus_id, set(refs.values()))
     )
     warnings = [] if known is None else rows_off_roster(kind, refs.items(), known)
-    digest = hashlib.sha256(data).hexdigest()
-    seen = await contacts_repo.import_seen(conn, campus_id, kind, digest)
+    seen = await records.import_seen(conn, campus_id, kind, digest)
     if seen is not None:
         without = None
         if kind == "family":
@@ -140,18 +207,25 @@ async def import_contacts(
             if isinstance(r, FamilyRow)
         ]
         written = await contacts_repo.replace_family(conn, cipher, campus_id, family)
-    import_id = str(uuid.uuid4())
-    await contacts_repo.record_import(
-        conn, import_id, campus_id, kind, digest, written, imported_by
-    )
-    return ImportResult(
+    result = ImportResult(
         kind,
         parsed.rows_total,
         written,
-        import_id=import_id,
+        import_id=str(uuid.uuid4()),
         roster_checked=known is not None,
         warnings=warnings,
     )
+    await records.record_import(
+        conn,
+        str(result.import_id),
+        campus_id,
+        kind,
+        digest,
+        imported_by,
+        status="applied",
+        counts=result.counts(),
+    )
+    return result
 
 
 def _row_refs(

@@ -1,5 +1,7 @@
 """A student's family told of an alert: one message to each family contact, with no grade, no
-reason and no note, and the on-duty line's number to call back."""
+reason and no note, and a number to call back: the on-duty line's mobile, else the campus's
+counseling line, else the national hotline (`domain/campus_messages.py`); an SMS signed with
+the campus's registered signature."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from shouwang_contracts.crypto import NoteCipher
 from shouwang_contracts.events.notify import RecipientKind
 from shouwang_contracts.vocabulary import Severity
 
-from ..adapters import contacts_repo, queue, unreached
+from ..adapters import contacts_repo, queue, state, unreached
 from ..domain.contacts import ON_DUTY_REF, family_chain
 from ..domain.routing import Template
 from .policy import PRIORITY, NotifyPolicy
@@ -49,6 +51,12 @@ async def queue_family_messages(
             "no_contact",
         )
         return 0
+    settings = await state.family_message_settings(conn, campus_id)
+    context = {
+        "on_duty_phone": duty.mobile if duty else None,
+        "counseling_line": settings.counseling_line,
+        "sms_signature": settings.sms_signature,
+    }
     queued = 0
     for member in family:
         channel = family_chain(member, policy.channels).first()
@@ -66,7 +74,7 @@ async def queue_family_messages(
             channel=channel,
             template=Template.FAMILY.value,
             language=member.language,
-            context={"on_duty_phone": duty.mobile if duty else None},
+            context=context,
             priority=PRIORITY[severity],
             not_before=now,
             alert_id=alert_id,
