@@ -192,6 +192,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Contact Imports
+         * @description The campus's contacts imports, newest first: applied, dry runs and refused files; who
+         *     (a pseudonym), when, what and how many (refused rows only counted: they quote cells).
+         */
+        get: operations["list_contact_imports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/imports/family-contacts": {
         parameters: {
             query?: never;
@@ -258,6 +279,31 @@ export interface paths {
          * @description Set the campus's digest hour (from the next digest on).
          */
         put: operations["put_digest_hour"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/family-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Family Messages
+         * @description The counseling center's public line and the SMS signature of the campus's family
+         *     messages (null: unset).
+         */
+        get: operations["get_family_messages"];
+        /**
+         * Put Family Messages
+         * @description Set both (null unsets one): family messages planned from now on use them.
+         */
+        put: operations["put_family_messages"];
         post?: never;
         delete?: never;
         options?: never;
@@ -447,8 +493,35 @@ export interface components {
              */
             relation: string;
         };
+        /** FamilyMessages */
+        FamilyMessages: {
+            /**
+             * Counseling Line
+             * @description The counseling center's public line (digits and '-'), given to a family to call back when the on-duty contact has no mobile on file; null: none (the family is then given the national psychological assistance hotline, 12356).
+             */
+            counseling_line?: string | null;
+            /**
+             * Sms Signature
+             * @description The SMS signature the carriers registered for the campus, without the brackets (2 to 12 Chinese characters, letters or digits): family SMS begin with it in 【】; null: 【学校心理中心】.
+             */
+            sms_signature?: string | null;
+        };
+        /** ImportList */
+        ImportList: {
+            /**
+             * Items
+             * @description Newest first.
+             */
+            items: components["schemas"]["ImportSummary"][];
+        };
         /** ImportOut */
         ImportOut: {
+            /**
+             * Dry Run
+             * @description True for `dry_run=true`: `imported`, `replayed` and `warnings` say what the import would do; nothing was written (`import_id`: the dry run's record).
+             * @default false
+             */
+            dry_run: boolean;
             /**
              * First Imported At
              * @description A replay: when the same file was first imported.
@@ -472,7 +545,7 @@ export interface components {
             kind: "staff" | "family";
             /**
              * Message
-             * @description A replay or warnings: what happened, for the operator, in the caller's language (zh-CN unless Accept-Language puts English first).
+             * @description A replay, warnings or a dry run: what happened, for the operator, in the caller's language (zh-CN unless Accept-Language puts English first).
              */
             message?: string | null;
             /**
@@ -501,6 +574,50 @@ export interface components {
              * @description Rows imported all the same that the roster does not know (a family row's 学号 not on the student roster, a staff row's 工号 holding no role): by row number, never the number; the roster may come later.
              */
             warnings?: components["schemas"]["RowWarning"][];
+        };
+        /**
+         * ImportSummary
+         * @description One contacts import in the list: who, when, what and how many; no row, no personal data.
+         */
+        ImportSummary: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Counts
+             * @description `rows_total` (data rows), `imported` (contacts written, or a dry run's would be), `warnings` (rows the roster does not know), `errors` (a rejected file's refused rows), `replayed` (1: a dry run of a file imported before). Imports recorded before these counts have `imported` only.
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Errors
+             * @description How many rows were refused.
+             */
+            errors: number;
+            /**
+             * Id
+             * @description The import's id (`import_id` of its answer).
+             */
+            id: string;
+            /**
+             * Imported By
+             * @description Who (their pseudonymous person_ref).
+             */
+            imported_by: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "staff" | "family";
+            /**
+             * Status
+             * @description applied; dry_run (nothing written); rejected (bad rows, nothing written).
+             * @enum {string}
+             */
+            status: "applied" | "dry_run" | "rejected";
         };
         /**
          * NotificationChannel
@@ -1596,44 +1713,25 @@ export interface operations {
             };
         };
     };
-    import_family_contacts: {
+    list_contact_imports: {
         parameters: {
-            query?: never;
+            query?: {
+                kind?: ("staff" | "family") | null;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "multipart/form-data": components["schemas"]["Body_import_family_contacts"];
-            };
-        };
+        requestBody?: never;
         responses: {
-            /** @description The same file was imported before. */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportOut"];
-                };
-            };
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ImportOut"];
-                };
-            };
-            /** @description The body is not well-formed (not JSON, or broken multipart). */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                    "application/json": components["schemas"]["ImportList"];
                 };
             };
             /** @description No bearer token, or one that is invalid or expired. */
@@ -1647,24 +1745,6 @@ export interface operations {
             };
             /** @description The caller's role, tier, campus or scope does not allow this. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetails"];
-                };
-            };
-            /** @description The body is over this route's size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetails"];
-                };
-            };
-            /** @description The body's Content-Type is not one this route reads. */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1683,20 +1763,23 @@ export interface operations {
             };
         };
     };
-    import_staff_contacts: {
+    import_family_contacts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer what the import would do (imported, warnings, refused rows); write nothing but the dry run's record. */
+                dry_run?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_import_staff_contacts"];
+                "multipart/form-data": components["schemas"]["Body_import_family_contacts"];
             };
         };
         responses: {
-            /** @description The same file was imported before. */
+            /** @description The same file was imported before, or a dry run. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1759,7 +1842,97 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Some input failed validation; `errors` names each field. */
+            /** @description Rows refused (`errors`, by row number): nothing was imported. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    import_staff_contacts: {
+        parameters: {
+            query?: {
+                /** @description Answer what the import would do (imported, warnings, refused rows); write nothing but the dry run's record. */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_staff_contacts"];
+            };
+        };
+        responses: {
+            /** @description The same file was imported before, or a dry run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The body is not well-formed (not JSON, or broken multipart). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No bearer token, or one that is invalid or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller's role, tier, campus or scope does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over this route's size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body's Content-Type is not one this route reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rows refused (`errors`, by row number): nothing was imported. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1828,6 +2001,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DigestHour"];
+                };
+            };
+            /** @description The body is not well-formed (not JSON, or broken multipart). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No bearer token, or one that is invalid or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller's role, tier, campus or scope does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over this route's size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body's Content-Type is not one this route reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Some input failed validation; `errors` names each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_family_messages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FamilyMessages"];
+                };
+            };
+            /** @description No bearer token, or one that is invalid or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller's role, tier, campus or scope does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    put_family_messages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FamilyMessages"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FamilyMessages"];
                 };
             };
             /** @description The body is not well-formed (not JSON, or broken multipart). */
