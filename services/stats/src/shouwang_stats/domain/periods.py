@@ -2,8 +2,10 @@
 
 Figures are published for whole calendar years only (`calendar_year`): a fixed reporting cell,
 so no two answers cover overlapping but different months that could be subtracted
-(`linked.py`). Months are the rows of their year's tables. Months begin at local midnight on the campus, so an event at 23:30 on
-31 December in Shanghai belongs to December even though it is already January in UTC.
+(`linked.py`). Months are the rows of their year's tables. A year in progress is published
+as of the end of its last complete month (`as_published`). Months begin at local midnight on
+the campus, so an event at 23:30 on 31 December in Shanghai belongs to December even though
+it is already January in UTC.
 """
 
 from __future__ import annotations
