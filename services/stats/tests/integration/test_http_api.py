@@ -332,6 +332,7 @@ async def test_every_report_answers_for_the_seed_year(
         )
     ).json()
     assert found["table"]["totals"]["total"]["value"] == 50
+    assert (found["period"], found["as_of"]) == ("2025", "2025-12-31")  # a closed year: whole
     assert {r["id"] for r in found["table"]["rows"]} >= {"census", "dorm_leader"}
 
     cycles = (await client.get("/v1/outcomes/cycle-times", params=window, headers=staff)).json()
@@ -351,6 +352,7 @@ async def test_every_report_answers_for_the_seed_year(
 
     open_now = (await client.get("/v1/outcomes/open-cases", headers=staff)).json()
     assert open_now["table"]["totals"]["total"]["display"] == "<5"
+    assert open_now["as_of"] is None  # figures of now
 
     trends = (await client.get("/v1/outcomes/trends", params=window, headers=staff)).json()
     assert [m["month"] for m in trends["months"]][:2] == ["2025-01", "2025-02"]

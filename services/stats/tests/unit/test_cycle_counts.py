@@ -37,7 +37,7 @@ def published(timelines: list[Timeline], found_total: Hidden | None = None) -> d
     times = cycle_times(timelines, 5)
     if found_total is not None:
         times = reports.CycleTimes(times.legs, times.since_report, found_total)
-    out = schemas.cycle_times(times, "2025", Scope(("north",)), "zh-CN", 5)
+    out = schemas.cycle_times(times, Period.year(2025), Scope(("north",)), "zh-CN", 5)
     return {leg.id: leg.count for leg in out.legs} | {
         m.milestone: m.count for m in out.since_report
     }
@@ -140,6 +140,6 @@ async def test_an_every_campus_cycle_count_does_not_bound_a_total_the_spine_hid(
         source, Scope(None), Period.year(2025), "UTC", datetime(2026, 1, 1, tzinfo=UTC), 5, run
     )
     assert times.found_total is Hidden.COMPLEMENTARY
-    out = schemas.cycle_times(times, "2025", Scope(None), "zh-CN", 5)
+    out = schemas.cycle_times(times, Period.year(2025), Scope(None), "zh-CN", 5)
     graded = next(m.count for m in out.since_report if m.milestone == "graded")
     assert (graded.value, graded.display) == (None, "*")  # not the six it counted

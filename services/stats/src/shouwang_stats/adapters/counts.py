@@ -78,6 +78,13 @@ async def relieved(
     return {dim: count for (dim, col), count in grouped(rows).items() if col is not None}
 
 
+def as_of(window: Window, now: datetime) -> datetime:
+    """The moment deadlines are judged at: now, or the window's end when it is earlier (a
+    year in progress published as of a month's end counts the deadlines missed by then, so
+    every later day of the month answers the same)."""
+    return min(now, window.end)
+
+
 def breaches_base(by: Literal["role", "month"]) -> str:
     """Deadlines missed in the window ($5, $6) before now ($7)."""
     dim = "b.role" if by == "role" else "to_char(b.at AT TIME ZONE $4, 'YYYY-MM')"
@@ -111,7 +118,7 @@ async def breaches(
         *params(generation, scope, window),
         window.start,
         window.end,
-        now,
+        as_of(window, now),
     )
     return grouped(rows)
 
@@ -226,7 +233,7 @@ async def spine_counts(
              ((campus, college, col), (campus, college), (campus, col), (campus), (col), ())
     """  # noqa: S608 - composed from constants
     every = Scope(campuses=None)
-    extra = [now] if family == "breaches" else []
+    extra = [as_of(window, now)] if family == "breaches" else []
     rows = await conn.fetch(
         sql, *params(generation, every, window), window.start, window.end, *extra
     )

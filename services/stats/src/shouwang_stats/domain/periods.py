@@ -2,16 +2,18 @@
 
 Figures are published for whole calendar years only (`calendar_year`): a fixed reporting cell,
 so no two answers cover overlapping but different months that could be subtracted
-(`linked.py`). Months are the rows of their year's tables. Months begin at local midnight on the campus, so an event at 23:30 on
-31 December in Shanghai belongs to December even though it is already January in UTC.
+(`linked.py`). Months are the rows of their year's tables. A year in progress is published
+as of the end of its last complete month (`as_published`). Months begin at local midnight on
+the campus, so an event at 23:30 on 31 December in Shanghai belongs to December even though
+it is already January in UTC.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -73,14 +75,18 @@ class Month:
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """Whole months from `first` to `last`, both included."""
+    """Whole months from `first` to `last`, both included; published `until` a month (the
+    first month not counted yet, see `as_published`), or whole (None)."""
 
     first: Month
     last: Month
+    until: Month | None = None
 
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise PeriodError("invalid_period", f"{self.last} is before {self.first}")
+        if self.until is not None and not self.first <= self.until <= self.last:
+            raise ValueError(f"a period of {self} is published until one of its months")
         if len(self) > MAX_MONTHS:
             raise PeriodError(
                 "period_too_long", f"a period spans at most {MAX_MONTHS} months, not {len(self)}"
@@ -99,18 +105,28 @@ class Period:
         return cls(first, last)
 
     def months(self) -> Iterator[Month]:
+        """The months counted (those before `until`)."""
         month = self.first
-        while month <= self.last:
+        while month <= self.last and month != self.until:
             yield month
             month = month.next()
+
+    @property
+    def end(self) -> Month:
+        """The first month after those counted."""
+        return self.until or self.last.next()
+
+    def as_of(self) -> date:
+        """The last day counted, on the campus calendar: the figures are as of its end."""
+        return date(self.end.year, self.end.month, 1) - timedelta(days=1)
 
     def __len__(self) -> int:
         return (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
 
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """[start, end) as aware datetimes: local midnight of the first month's first day to
-        local midnight of the month after the last."""
-        return self.first.start(tz), self.last.next().start(tz)
+        local midnight of the month after the last counted."""
+        return self.first.start(tz), self.end.start(tz)
 
     def __str__(self) -> str:
         if self.first == self.last:
@@ -126,6 +142,21 @@ def _bound(text: str, *, at_end: bool) -> Month:
     if year:
         return Month.parse(f"{text}-{12 if at_end else 1:02d}")
     return Month.parse(text)
+
+
+def as_published(period: Period, now: datetime, tz: ZoneInfo) -> Period:
+    """`period` as published at `now`: a period in progress counts its complete months only,
+    as of the end of the last one (none in its first month); a past period, all of them.
+
+    A total asked daily would otherwise grow by each day's events and tell them, whatever
+    its small cells hide. As of the month's end, two days of one month answer the same, and
+    the month's events appear at once when it closes: a month is a row of the year's tables
+    already, and Chinese colleges report their outcomes monthly and by term.
+    """
+    current = Month.of(now, tz)
+    if current > period.last:
+        return period
+    return replace(period, until=max(current, period.first))
 
 
 def calendar_year(period: Period) -> Period:

@@ -19,11 +19,22 @@ A table that shares figures with another answer takes those figures as already d
 (`fixed`): a shared figure hidden there is hidden here and protected like a small cell (it may
 not be worked out either), and one shown there is never picked as a complement here, so both
 answers show the same figure the same way (`domain/linked.py`).
+
+Several tables can share those figures (a campus's breakdowns by source, by instrument and by
+month all share the grade totals and the total the spine decided). Each table protecting a
+shared hidden figure on its own is not enough: one table may tell `severe + moderate` and
+another `severe − moderate`, and together they tell both. So a table tells nothing about the
+shared figures it hides: no relation between them follows from its own figures beyond the
+sums that hold between the shared figures alone (the grade totals add up to the total, which
+the spine publishes as a sum of its own), and its small cells stay hidden even if the shared
+figures were known. Then any number of such tables, and the spine, checked together tell no
+more about the shared figures than the spine alone, and nothing about each other's cells:
+each can be decided by itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -77,10 +88,15 @@ def suppress(
     lines: Sequence[Line],
     threshold: int = THRESHOLD,
     fixed: Mapping[Key, Hidden | None] | None = None,
+    shared: Mapping[Key, Hidden | None] | None = None,
 ) -> dict[Key, Hidden]:
     """Which entries to hide, and why (see the module's docstring). `fixed` holds entries
-    decided by another answer: hidden (and protected) as they are there, or shown (None)."""
+    decided by another answer: hidden (and protected) as they are there, or shown (None).
+    `shared`: those of them other tables share too (a breakdown's margins); this table then
+    tells no relation between the hidden ones, and protects its own small cells as if they
+    were known."""
     fixed = fixed or {}
+    shared = shared or {}
     hidden: dict[Key, Hidden] = {
         key: Hidden.SMALL
         for key, count in entries.items()
@@ -90,11 +106,64 @@ def suppress(
     if not hidden:
         return hidden
     protected = {key for key, why in hidden.items() if why is Hidden.SMALL or key in fixed}
+    margins = frozenset(k for k, why in shared.items() if why is not None and k in hidden)
+    known = frozenset(k for k, why in shared.items() if why is None)
+
+    def exposure(now_hidden: Mapping[Key, Hidden]) -> list[Key]:
+        return _exposed(now_hidden, lines, protected, margins, known)
+
     while True:
         _protect_lines(entries, lines, hidden, threshold, fixed)
-        exposed = [key for key in determined(hidden, lines) if key in protected]
-        if not exposed or not _cover(entries, lines, hidden, exposed[0], fixed):
+        exposed = exposure(hidden)
+        if not exposed or not _cover(entries, lines, hidden, exposed[0], fixed, exposure):
             return hidden
+
+
+#: What `_exposed` reports when a table tells a relation between shared hidden figures.
+RELATED_MARGINS = ("shared figures related",)
+
+
+def _exposed(
+    hidden: Mapping[Key, Hidden],
+    lines: Sequence[Line],
+    protected: Iterable[Key],
+    margins: frozenset[Key],
+    known: frozenset[Key],
+) -> list[Key]:
+    """Protected entries that can be worked out (with the shared hidden figures taken as
+    known), and RELATED_MARGINS if the table relates the shared hidden figures."""
+    inner = {k: why for k, why in hidden.items() if k not in margins}
+    found = [k for k in determined(inner, lines) if k in protected and k not in margins]
+    if margins and _relates(hidden, lines, margins, known):
+        found.append(RELATED_MARGINS)
+    return found
+
+
+def _relates(
+    hidden: Mapping[Key, Hidden],
+    lines: Sequence[Line],
+    margins: frozenset[Key],
+    known: frozenset[Key],
+) -> bool:
+    """True if the table's figures tell a relation between the hidden `margins` beyond what
+    the sums between shared figures alone (`margins` and the `known` ones) say.
+
+    With the entries it hides as unknowns, margins last, the reduced echelon form's rows whose
+    pivot is a margin span every relation between margins alone the table implies."""
+    inner = [k for k in hidden if k not in margins and k not in known]
+    order = inner + [k for k in hidden if k in margins]
+    index = {key: i for i, key in enumerate(order)}
+    basis = _echelon(_rows(lines, index))
+    own = [row for row, pivot in zip(basis.rows, basis.pivots, strict=True) if pivot >= len(inner)]
+    if not own:
+        return False
+    between = [
+        line
+        for line in lines
+        if all(k in margins or k in known for k in (*line.members, line.total))
+    ]
+    allowed = _echelon(_rows(between, index))
+    return any(not _in_span(row, allowed) for row in own)
 
 
 def suppress_kept(
@@ -109,7 +178,8 @@ def suppress_kept(
     same counts decided again with today's entries forced hide exactly the same ones. A forced
     entry reads “<5” while it is small, else “*” (also one hidden as small that has since
     reached five); forced wins over a `fixed` entry shown."""
-    fixed = dict(fixed or {})
+    shared = dict(fixed or {})
+    fixed = dict(shared)
     kept = {key for key in forced if key in entries}
     while True:
         decided = fixed | {
@@ -117,7 +187,7 @@ def suppress_kept(
             for key in kept
             if fixed.get(key) is None
         }
-        hidden = suppress(entries, lines, threshold, decided)
+        hidden = suppress(entries, lines, threshold, decided, shared)
         if hidden.keys() <= kept | decided.keys():
             return hidden
         kept |= hidden.keys()
@@ -224,6 +294,7 @@ def _cover(
     hidden: dict[Key, Hidden],
     exposed: Key,
     fixed: Mapping[Key, Hidden | None],
+    exposure: Callable[[Mapping[Key, Hidden]], list[Key]],
 ) -> bool:
     """Hide one more entry so that `exposed` can no longer be solved for, if a single one
     does it; else the smallest candidate (the caller repeats). False when nothing is left.
@@ -245,7 +316,7 @@ def _cover(
         return False
     for candidate in candidates[:_COVER_TRIES]:
         hidden[candidate] = Hidden.COMPLEMENTARY
-        if exposed not in determined(hidden, lines):
+        if exposed not in exposure(hidden):
             return True
         del hidden[candidate]
     hidden[candidates[0]] = Hidden.COMPLEMENTARY
@@ -263,17 +334,7 @@ def determined(hidden: Mapping[Key, Hidden], lines: Sequence[Line]) -> list[Key]
     if not order:
         return []
     index = {key: i for i, key in enumerate(order)}
-    rows: list[list[Fraction]] = []
-    for line in lines:
-        row = [Fraction(0)] * len(order)
-        for member in line.members:
-            if member in index:
-                row[index[member]] += 1
-        if line.total in index:
-            row[index[line.total]] -= 1
-        if any(row):
-            rows.append(row)
-    basis = _echelon(rows)
+    basis = _echelon(_rows(lines, index))
     found = []
     for key, i in index.items():
         unit = [Fraction(0)] * len(order)
@@ -281,6 +342,21 @@ def determined(hidden: Mapping[Key, Hidden], lines: Sequence[Line]) -> list[Key]
         if _in_span(unit, basis):
             found.append(key)
     return found
+
+
+def _rows(lines: Sequence[Line], index: Mapping[Key, int]) -> list[list[Fraction]]:
+    """Each line as Σ members − total over the unknowns in `index` (the rest moved aside)."""
+    rows: list[list[Fraction]] = []
+    for line in lines:
+        row = [Fraction(0)] * len(index)
+        for member in line.members:
+            if member in index:
+                row[index[member]] += 1
+        if line.total in index:
+            row[index[line.total]] -= 1
+        if any(row):
+            rows.append(row)
+    return rows
 
 
 @dataclass

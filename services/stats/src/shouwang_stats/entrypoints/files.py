@@ -17,6 +17,7 @@ _GROUP = {
     "campus": ("校区", "Campus"),
 }
 _TITLE = ("{period} 心理危机预警及干预成效", "Crisis warning and intervention outcomes, {period}")
+_AS_OF = ("（数据截至 {day}）", " (as of {day})")
 _FOUND_TOTAL = ("发现合计", "Found, total")
 _RELIEVED = ("缓解人次", "Person-times relieved")
 
@@ -35,6 +36,7 @@ def annual_sheet(out: AnnualOut, lang: Language) -> Sheet:
     scope = out.scope.campus_id or ""
     return Sheet(
         title=in_language(_TITLE, lang).format(period=out.period)
+        + (in_language(_AS_OF, lang).format(day=out.as_of) if out.as_of else "")
         + (f" · {scope}" if scope else ""),
         header=[
             in_language(_GROUP.get(out.by, _GROUP["none"]), lang),

@@ -3,7 +3,7 @@ the query parameters every report shares."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from shouwang_servicekit.problems import Problem, preferred_language
 from shouwang_servicekit.security import CurrentPrincipal
 
 from ..container import Stats
-from ..domain.periods import Period, PeriodError, calendar_year
+from ..domain.periods import Period, PeriodError, as_published, calendar_year
 from ..domain.scope import Scope
 from ..service_layer.access import Refused, may_compare_campuses, scope_for
 from . import schemas as s
@@ -88,17 +88,22 @@ class Reader:
         return self.stats.settings.suppress_below
 
     def period(self, start: str | None, end: str | None) -> Period:
-        """The calendar year asked for; this one by default (campus time). Any other range
-        of months is refused (`period_not_fixed`)."""
+        """The calendar year asked for; this one by default (campus time), as published
+        today (`as_published`). Any other range of months is refused (`period_not_fixed`)."""
         if start is None:
             start = str(datetime.now(ZoneInfo(self.tz)).year)
         try:
-            return calendar_year(Period.parse(start, end))
+            return self.as_published(calendar_year(Period.parse(start, end)))
         except PeriodError as exc:
             raise Problem(422, exc.code, _PERIOD_ZH[exc.code], detail_en=str(exc)) from exc
 
-    def head(self, period: Period) -> dict[str, Any]:
-        return s.report_head(str(period), self.scope, self.language, self.threshold)
+    def as_published(self, period: Period) -> Period:
+        """`period` as published now: the year in progress as of its last complete month."""
+        return as_published(period, datetime.now(UTC), ZoneInfo(self.tz))
+
+    def head(self, period: Period, *, now: bool = False) -> dict[str, Any]:
+        """The answer's head; `now`: figures as they stand now, as of no past day."""
+        return s.report_head(period, self.scope, self.language, self.threshold, now=now)
 
     def may_group_by(self, by: str) -> None:
         """Only platform admins see figures side by side per campus."""

@@ -95,7 +95,7 @@ def _months_asked(who: Reader, ask: Ask) -> Period:
 
 
 def _year_asked(who: Reader, ask: Ask) -> Period:
-    return Period.year(ask.year) if ask.year else who.period(None, None)
+    return who.as_published(Period.year(ask.year)) if ask.year else who.period(None, None)
 
 
 def _this_month(who: Reader, ask: Ask) -> Period:
@@ -255,7 +255,7 @@ REPORTS = (
             )
         ),
         lambda found, who, period, ask: s.cycle_times(
-            found, str(period), who.scope, who.language, who.threshold
+            found, period, who.scope, who.language, who.threshold
         ),
     ),
     Report(
@@ -300,7 +300,7 @@ REPORTS = (
             now=True,
         ),
         lambda found, who, period, ask: s.OpenCasesOut(
-            **who.head(period), table=_cross(found, who)
+            **who.head(period, now=True), table=_cross(found, who)
         ),
     ),
     Report(
@@ -331,7 +331,7 @@ REPORTS = (
             )
         ),
         lambda found, who, period, ask: s.trends(
-            found, str(period), who.scope, who.language, who.threshold
+            found, period, who.scope, who.language, who.threshold
         ),
     ),
 )

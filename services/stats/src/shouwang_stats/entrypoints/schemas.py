@@ -16,6 +16,7 @@ from ..domain.annual import AnnualTable
 from ..domain.cycles import CycleTimes
 from ..domain.figures import BUCKETS, LEGS, MILESTONES, Milestone
 from ..domain.percentiles import Distribution
+from ..domain.periods import Period
 from ..domain.scope import Scope
 from ..domain.suppression import Shown
 from ..domain.tables import PublishedCross, PublishedList
@@ -104,7 +105,13 @@ class ScopeOut(_Out):
 
 
 class _Report(_Out):
-    period: str = Field(description="The months counted, e.g. `2025` or `2025-09..2026-08`.")
+    period: str = Field(description="The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.")
+    as_of: str | None = Field(
+        description="The last day counted (YYYY-MM-DD, campus calendar): the figures are as of"
+        " its end. A year in progress is published as of the end of its last complete month,"
+        " so that every day of a month answers the same; a past year, as of 31 December."
+        " Null: figures as they stand now (open cases)."
+    )
     scope: ScopeOut
     threshold: int = Field(description="Cells of fewer students than this are hidden.")
     note: str = Field(description="How hidden figures are shown.")
@@ -249,9 +256,12 @@ def percentiles(
     }
 
 
-def report_head(period: str, scope: Scope, lang: Language, threshold: int) -> dict[str, object]:
+def report_head(
+    period: Period, scope: Scope, lang: Language, threshold: int, *, now: bool = False
+) -> dict[str, object]:
     return {
-        "period": period,
+        "period": str(period),
+        "as_of": None if now else period.as_of().isoformat(),
         "scope": ScopeOut(
             campus_id=scope.campus_id,
             colleges=list(scope.colleges) if scope.colleges is not None else None,
@@ -275,7 +285,7 @@ def annual(table: AnnualTable, by: str, scope: Scope, lang: Language, threshold:
         )
 
     return AnnualOut(
-        **report_head(str(table.period), scope, lang, threshold),
+        **report_head(table.period, scope, lang, threshold),
         by=by,
         columns=[ColumnOut(id=b, label=label("grade", b, lang)) for b in buckets],
         rows=[row(g) for g in table.groups],
@@ -290,7 +300,7 @@ def annual(table: AnnualTable, by: str, scope: Scope, lang: Language, threshold:
 
 
 def cycle_times(
-    cycles: CycleTimes, period: str, scope: Scope, lang: Language, threshold: int
+    cycles: CycleTimes, period: Period, scope: Scope, lang: Language, threshold: int
 ) -> CycleTimesOut:
     hid = cycles.found_total
     return CycleTimesOut(
@@ -323,7 +333,7 @@ def cycle_times(
 
 
 def trends(
-    found: reports.Trends, period: str, scope: Scope, lang: Language, threshold: int
+    found: reports.Trends, period: Period, scope: Scope, lang: Language, threshold: int
 ) -> TrendsOut:
     table = found.found.table
     buckets = [b.value for b in BUCKETS]

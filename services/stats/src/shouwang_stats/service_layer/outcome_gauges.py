@@ -10,7 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..domain.figures import BUCKETS, Timeline
-from ..domain.periods import Period
+from ..domain.periods import Period, as_published
 from ..domain.scope import Scope
 from ..domain.suppression import THRESHOLD
 from ..metrics import Sample
@@ -23,8 +23,9 @@ EVERY_CAMPUS = Scope(campuses=None)
 async def outcome_families(
     source: published.SpineSource, tz: str, now: datetime, threshold: int = THRESHOLD
 ) -> Samples:
-    """The gauges' samples for the calendar year of `now` on the campus clock."""
-    period = Period.year(now.astimezone(ZoneInfo(tz)).year)
+    """The gauges' samples for the calendar year of `now` on the campus clock, as of the end
+    of its last complete month (as the API publishes it)."""
+    period = as_published(Period.year(now.astimezone(ZoneInfo(tz)).year), now, ZoneInfo(tz))
     found = await published.events_found(source, EVERY_CAMPUS, period, "campus", tz, now, threshold)
     table = found.table
     events = [
