@@ -10,7 +10,9 @@ import csv
 import io
 import statistics
 from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -307,6 +309,25 @@ async def test_only_platform_admins_compare_campuses_in_events_found(
     table = await client.get("/v1/outcomes/events-found", params=params, headers=admin)
     assert table.status_code == 200
     assert {r["id"] for r in table.json()["table"]["rows"]} >= {YEAR.campus_id, OTHER.campus_id}
+
+
+async def test_the_year_in_progress_is_live_to_the_center_and_as_of_last_month_to_others(
+    client: httpx.AsyncClient, secret: str
+) -> None:
+    def days() -> tuple[date, date]:
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        return today, today.replace(day=1) - timedelta(days=1)
+
+    before = days()
+    center = await client.get(
+        "/v1/outcomes/annual", headers=auth(secret, Role.COUNSELING_CENTER, YEAR.campus_id)
+    )
+    admin = await client.get(
+        "/v1/outcomes/annual", headers=auth(secret, Role.CAMPUS_ADMIN, YEAR.campus_id)
+    )
+    after = days()  # the two answers may fall on either side of midnight
+    assert center.json()["as_of"] in {before[0].isoformat(), after[0].isoformat()}
+    assert admin.json()["as_of"] in {before[1].isoformat(), after[1].isoformat()}
 
 
 async def test_a_nul_byte_in_a_college_or_campus_is_a_422_not_a_500(

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from shouwang_contracts.auth import Principal
+from shouwang_contracts.vocabulary import Role
 from shouwang_stats.adapters.figures import Dimension, Family, Window
 from shouwang_stats.domain.linked import ALL, Unit
 from shouwang_stats.domain.periods import Month, Period, as_published
 from shouwang_stats.domain.scope import Scope
 from shouwang_stats.domain.suppression import Count, Hidden, Key
 from shouwang_stats.service_layer import published
+from shouwang_stats.service_layer.access import READERS, reads_live
 
 TZ = "Asia/Shanghai"
 ZONE = ZoneInfo(TZ)
@@ -167,3 +170,22 @@ def test_a_month_closes_at_midnight_on_the_campus_clock() -> None:
     there = as_published(YEAR, datetime(2026, 11, 30, 17, tzinfo=UTC), ZONE)
     assert there.as_of() == date(2026, 11, 30)
     assert there.bounds(ZONE)[1] == datetime(2026, 12, 1, tzinfo=ZONE)
+
+
+async def test_the_counseling_center_reads_the_year_in_progress_as_it_stands() -> None:
+    """The center reads every case of its campus in casework, so a daily difference tells it
+    nothing new; it reads the year live, under the same small-cell rules."""
+    source = Source(BEFORE + NOVEMBER)
+    day = datetime(2026, 11, 20, 12, tzinfo=ZONE)
+    period = as_published(YEAR, day, ZONE, live=True)
+    assert period.as_of() == date(2026, 11, 20)
+    annual = await published.annual(source, K, period, "college", TZ, day)
+    assert annual.found.cells[("C", "severe")].value == 11  # the 12th's event is in
+    assert annual.found.cells[("D", "mild")].display() == "<5"
+    # A closed year is the same whole year to every reader.
+    assert as_published(Period.year(2025), day, ZONE, live=True) == Period.year(2025)
+
+
+def test_only_the_counseling_center_reads_live() -> None:
+    live = {r for r in READERS if reads_live(Principal(sub="s", role=r, campus_id="K"))}
+    assert live == {Role.COUNSELING_CENTER}

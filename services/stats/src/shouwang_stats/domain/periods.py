@@ -81,6 +81,9 @@ class Period:
     first: Month
     last: Month
     until: Month | None = None
+    #: Figures as they stand on this day (a reader who reads the year live, see
+    #: `as_published`); None: as of the end of the months counted.
+    today: date | None = None
 
     def __post_init__(self) -> None:
         if self.last < self.first:
@@ -118,7 +121,7 @@ class Period:
 
     def as_of(self) -> date:
         """The last day counted, on the campus calendar: the figures are as of its end."""
-        return date(self.end.year, self.end.month, 1) - timedelta(days=1)
+        return self.today or date(self.end.year, self.end.month, 1) - timedelta(days=1)
 
     def __len__(self) -> int:
         return (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
@@ -144,7 +147,7 @@ def _bound(text: str, *, at_end: bool) -> Month:
     return Month.parse(text)
 
 
-def as_published(period: Period, now: datetime, tz: ZoneInfo) -> Period:
+def as_published(period: Period, now: datetime, tz: ZoneInfo, *, live: bool = False) -> Period:
     """`period` as published at `now`: a period in progress counts its complete months only,
     as of the end of the last one (none in its first month); a past period, all of them.
 
@@ -152,10 +155,15 @@ def as_published(period: Period, now: datetime, tz: ZoneInfo) -> Period:
     its small cells hide. As of the month's end, two days of one month answer the same, and
     the month's events appear at once when it closes: a month is a row of the year's tables
     already, and Chinese colleges report their outcomes monthly and by term.
+
+    `live`: a reader whom a daily difference tells nothing new (the counseling center, who
+    reads every case of the campus) reads the period in progress as it stands today.
     """
     current = Month.of(now, tz)
     if current > period.last:
         return period
+    if live:
+        return replace(period, today=now.astimezone(tz).date())
     return replace(period, until=max(current, period.first))
 
 

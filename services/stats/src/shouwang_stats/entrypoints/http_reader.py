@@ -17,7 +17,7 @@ from shouwang_servicekit.security import CurrentPrincipal
 from ..container import Stats
 from ..domain.periods import Period, PeriodError, as_published, calendar_year
 from ..domain.scope import Scope
-from ..service_layer.access import Refused, may_compare_campuses, scope_for
+from ..service_layer.access import Refused, may_compare_campuses, reads_live, scope_for
 from . import schemas as s
 
 Container = Annotated[Stats, Depends(app_container)]
@@ -98,8 +98,11 @@ class Reader:
             raise Problem(422, exc.code, _PERIOD_ZH[exc.code], detail_en=str(exc)) from exc
 
     def as_published(self, period: Period) -> Period:
-        """`period` as published now: the year in progress as of its last complete month."""
-        return as_published(period, datetime.now(UTC), ZoneInfo(self.tz))
+        """`period` as published now to this reader: the year in progress as of its last
+        complete month, or as it stands today for the counseling center (`reads_live`)."""
+        return as_published(
+            period, datetime.now(UTC), ZoneInfo(self.tz), live=reads_live(self.principal)
+        )
 
     def head(self, period: Period, *, now: bool = False) -> dict[str, Any]:
         """The answer's head; `now`: figures as they stand now, as of no past day."""

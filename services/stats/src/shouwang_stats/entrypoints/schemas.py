@@ -109,7 +109,8 @@ class _Report(_Out):
     as_of: str | None = Field(
         description="The last day counted (YYYY-MM-DD, campus calendar): the figures are as of"
         " its end. A year in progress is published as of the end of its last complete month,"
-        " so that every day of a month answers the same; a past year, as of 31 December."
+        " so that every day of a month answers the same (to the counseling center, which"
+        " reads every case of its campus, as it stands today); a past year, as of 31 December."
         " Null: figures as they stand now (open cases)."
     )
     scope: ScopeOut

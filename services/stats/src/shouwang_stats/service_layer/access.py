@@ -83,6 +83,15 @@ def scope_for(principal: Principal, campus_id: str | None, college: str | None) 
     return Scope(campuses=(principal.campus_id,), colleges=colleges)
 
 
+def reads_live(principal: Principal) -> bool:
+    """Whether `principal` reads the year in progress as it stands today, not as of the end of
+    its last complete month (`periods.as_published`): the counseling center, which already
+    reads every case of its campus in casework, so that a total asked daily tells it nothing
+    it cannot read there. Everyone else reads figures of people whose cases they do not all
+    see (other buildings, other colleges, no case at all) and waits for the month to close."""
+    return principal.role is Role.COUNSELING_CENTER
+
+
 def may_compare_campuses(principal: Principal) -> bool:
     """Only platform admins see figures broken down by campus."""
     return principal.role is Role.PLATFORM_ADMIN
