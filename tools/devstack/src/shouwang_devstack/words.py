@@ -77,8 +77,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "term": ("第 {term} 学期：校区 `{campus}`", "term {term}: campus `{campus}`"),
     "census": (
-        "心理普查：批次 {batch} {status} {counts}",
-        "census: batch {batch} {status} {counts}",
+        "心理普查：批次 {batch} {status}：共 {rows_total} 行，受理 {rows_accepted} 行"
+        "（其中 {rows_incomplete} 行不完整，按已填部分评级并标记），拒收 {rows_rejected} 行",
+        "census: batch {batch} {status}: {rows_total} rows, {rows_accepted} accepted"
+        " ({rows_incomplete} of them incomplete, graded on what they say and flagged),"
+        " {rows_rejected} refused",
     ),
     "report": (
         "{role}上报，{channel}（{signals}）：202，报告 {report}",
@@ -171,6 +174,7 @@ _LABELLED: dict[str, type[CaseState] | type[ReferralStatus]] = {
 }
 _VALUES: dict[str, dict[str, str]] = {
     "outcome": {"relieved": "缓解", "stable": "稳定", "transferred": "转出", "left_school": "离校"},
+    "batch": {"completed": "已完成", "failed": "失败", "processing": "处理中"},
     "channel": {
         "email": "邮件",
         "sms": "短信",
@@ -196,8 +200,9 @@ def text(key: str, lang: Language | None = None, **values: object) -> str:
 
 
 def value_label(kind: str, value: str, lang: Language | None = None) -> str:
-    """An API value (a case's state, an outcome, a referral status, a channel) as the web app
-    names it in zh-CN; the value itself in English, and for a value this table lacks."""
+    """An API value (a case's state, an outcome, a referral status, a census batch's status, a
+    channel) as the web app names it in zh-CN; the value itself in English, and for a value
+    this table lacks."""
     if (lang or language()) == "en":
         return value
     if kind in _LABELLED:
