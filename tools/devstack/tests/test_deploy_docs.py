@@ -68,3 +68,18 @@ def test_the_readmes_commands_are_checked_against_something() -> None:
     created = _created_by_readme()
     assert {"shouwang-secrets", "shouwang-kafka-ca", "shouwang-db-superuser"} <= created.keys()
     assert {"NOTIFY_LINK_KEYS", "GATEWAY_SIGNING_KEY"} <= created["shouwang-secrets"]
+
+
+def test_the_upgrade_deletes_the_kafkatopic_of_every_retired_topic() -> None:
+    # `kubectl apply` never deletes a KafkaTopic the new release no longer renders, so a retired
+    # topic (shouwang.directory.v1 held placements in the clear) would outlive its purpose.
+    declared = yaml.safe_load(
+        (ROOT / "libs/contracts/src/shouwang_contracts/topics.yaml").read_text("utf-8")
+    )
+    upgrading = README.split("## Upgrading", 1)[1].split("\n## ", 1)[0]
+    deletes = re.findall(r"delete kafkatopic([^`]*)`", upgrading)
+    assert deletes, "the upgrade names no `kubectl delete kafkatopic`"
+    named = set(" ".join(deletes).split())
+    for topic in declared.get("retired", []):
+        resource = topic.replace(".", "-").replace("_", "-")
+        assert {resource, f"{resource}-dlq"} <= named, topic
