@@ -65,6 +65,13 @@ def test_the_census_line_says_its_counts_in_words_not_a_python_dict() -> None:
     )
 
 
+def test_an_import_s_counts_are_named_in_zh_cn() -> None:
+    # `make up`'s zh-CN map said `rows 40, created 40, ... directory_entries 40`.
+    assert value_label("import_count", "directory_entries", "zh-CN") == "目录条目"
+    assert value_label("import_count", "directory_entries", "en") == "directory_entries"
+    assert value_label("import_count", "a_count_added_later", "zh-CN") == "a_count_added_later"
+
+
 def test_a_language_that_is_not_one_stops_the_demo_before_anything_is_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,6 +43,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "演示校区：{service} 拒绝导入 {name}（{status}）：{body}",
         "demo campus: {service} refused {name} ({status}): {body}",
     ),
+    "count_separator": ("，", ", "),
     "map": ("各处地址：", "where everything is:"),
     "map_service": ("  {name:<9} {url}{docs}", "  {name:<9} {url}{docs}"),
     "map_docs": ("  （接口文档 {url}/docs）", "  (docs {url}/docs)"),
@@ -175,6 +176,25 @@ _LABELLED: dict[str, type[CaseState] | type[ReferralStatus]] = {
 _VALUES: dict[str, dict[str, str]] = {
     "outcome": {"relieved": "缓解", "stable": "稳定", "transferred": "转出", "left_school": "离校"},
     "batch": {"completed": "已完成", "failed": "失败", "processing": "处理中"},
+    # The counts a roster or contacts import answers with (`make up` loading the demo campus).
+    "import_count": {
+        "rows": "行数",
+        "created": "新增",
+        "added": "新增",
+        "updated": "更新",
+        "unchanged": "未变",
+        "removed": "移除",
+        "deactivated": "停用",
+        "reactivated": "恢复",
+        "people": "人数",
+        "people_listed": "列入名单",
+        "people_unlisted": "移出名单",
+        "cases_unowned": "无人接手的个案",
+        "cases_handed_over": "移交的个案",
+        "follow_ups_handed_over": "改派的随访",
+        "scopes_without_students": "无学生的负责范围",
+        "directory_entries": "目录条目",
+    },
     "channel": {
         "email": "邮件",
         "sms": "短信",
