@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack._proc import free_port
-from shouwang_devstack.demo import DEMO_PEOPLE, DEMO_SCOPES, token_command
+from shouwang_devstack.demo import DEMO_PEOPLE, DEMO_SCOPES, samples_dir, token_command
 from shouwang_devstack.services import REGISTRY
 from shouwang_devstack.term import main
-from shouwang_devstack.term_io import render_csv
+from shouwang_devstack.term_io import census_for_today, render_csv
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
@@ -64,3 +65,13 @@ def test_the_demo_without_a_running_platform_says_so_and_counts_no_term(
     assert "请在另一个终端运行 `make up`" in said
     assert "第 1 学期" not in said  # no term announced
     assert not (tmp_path / "demo-terms.json").exists()
+
+
+def test_two_terms_in_one_minute_upload_two_census_files() -> None:
+    # Stamped to the minute, two `make demo` runs within a minute sent the same bytes: intake
+    # answered with the first batch and the second term's census was never graded.
+    first = census_for_today(samples_dir(), datetime(2026, 12, 8, 0, 34, 5, tzinfo=UTC))
+    second = census_for_today(samples_dir(), datetime(2026, 12, 8, 0, 34, 59, tzinfo=UTC))
+    assert first != second
+    rows = list(csv.reader(io.StringIO(first.decode())))
+    assert rows[1][2].endswith(":05"), rows[1]

@@ -302,6 +302,14 @@ def test_kafka_by_strimzi_holds_every_topic_and_a_user_per_service(overlay: str)
         assert topic["spec"]["config"]["min.insync.replicas"] == 2
     users = _of(docs, "KafkaUser")
     assert {f"shouwang-{name}" for name in _present()} - {"shouwang-gateway"} <= set(users)
+    # Each user's password is the one its pods read (an operator creates one Secret before
+    # applying; Strimzi's own generated passwords never reached the pods), and the operators'
+    # shouwang-admin exists for `shouwang-dlq --kafka-user shouwang-admin` (the runbook).
+    assert "shouwang-admin" in users
+    for name, user in users.items():
+        ref = user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
+        suffix = name.removeprefix("shouwang-").upper()
+        assert ref == {"name": "shouwang-secrets", "key": f"KAFKA_SASL_PASSWORD_{suffix}"}
     (kafka,) = _of(docs, "Kafka").values()
     assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
     pools = _of(docs, "KafkaNodePool")

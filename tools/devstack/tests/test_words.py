@@ -49,6 +49,29 @@ def test_zh_cn_is_the_default_and_en_is_english(monkeypatch: pytest.MonkeyPatch)
     assert in_sentence(Severity.SEVERE.label("zh-CN"), "zh-CN") == "重度"
 
 
+def test_the_census_line_says_its_counts_in_words_not_a_python_dict() -> None:
+    # The operator's first `make demo` printed `completed {'rows_total': 44, ...}`.
+    counts = {"rows_total": 44, "rows_accepted": 43, "rows_incomplete": 3, "rows_rejected": 1}
+    status = value_label("batch", "completed", "zh-CN")
+    zh = text("census", "zh-CN", batch="8c299a46", status=status, **counts)
+    assert zh == (
+        "心理普查：批次 8c299a46 已完成：共 44 行，受理 43 行"
+        "（其中 3 行不完整，按已填部分评级并标记），拒收 1 行"
+    )
+    en = text("census", "en", batch="8c299a46", status="completed", **counts)
+    assert en == (
+        "census: batch 8c299a46 completed: 44 rows, 43 accepted"
+        " (3 of them incomplete, graded on what they say and flagged), 1 refused"
+    )
+
+
+def test_an_import_s_counts_are_named_in_zh_cn() -> None:
+    # `make up`'s zh-CN map said `rows 40, created 40, ... directory_entries 40`.
+    assert value_label("import_count", "directory_entries", "zh-CN") == "目录条目"
+    assert value_label("import_count", "directory_entries", "en") == "directory_entries"
+    assert value_label("import_count", "a_count_added_later", "zh-CN") == "a_count_added_later"
+
+
 def test_a_language_that_is_not_one_stops_the_demo_before_anything_is_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,6 +22,13 @@ REPLICAS = 3
 MIN_INSYNC = 2
 
 ACLS = ROOT / "libs/contracts/src/shouwang_contracts/acls.yaml"
+# The Secret whose keys the services read their Kafka passwords from (deploy/README.md): each
+# KafkaUser takes its password from it, so the operator creates one Secret, before applying,
+# rather than copying passwords out of the Strimzi-made Secrets afterwards.
+PASSWORDS_FROM = "shouwang-secrets"
+# The operators' user for dead letters (`shouwang-dlq --kafka-user shouwang-admin`): it reads
+# every topic (the `.dlq` twins) and writes every topic (a replay puts a record back on its source).
+ADMIN = "admin"
 
 
 def _resource_name(topic: str) -> str:
@@ -66,10 +73,33 @@ def _acl(kind: str, name: str, operations: list[str], pattern: str = "literal") 
     }
 
 
+def _user(who: str, acls: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaUser",
+        "metadata": {"name": f"shouwang-{who}", "labels": {"strimzi.io/cluster": CLUSTER}},
+        "spec": {
+            "authentication": {
+                "type": "scram-sha-512",
+                "password": {
+                    "valueFrom": {
+                        "secretKeyRef": {
+                            "name": PASSWORDS_FROM,
+                            "key": f"KAFKA_SASL_PASSWORD_{who.upper()}",
+                        }
+                    }
+                },
+            },
+            "authorization": {"type": "simple", "acls": acls},
+        },
+    }
+
+
 def users() -> list[dict[str, Any]]:
     """A KafkaUser per service of the contracts' `acls.yaml`, named as the service speaks
     (`shouwang-<service>`): write what it produces, read what it consumes and write those
-    topics' dead letters, read its consumer groups."""
+    topics' dead letters, read its consumer groups. Then the operators' `shouwang-admin`, which
+    reads the dead letters and replays them (no consumer group: it reads from given offsets)."""
     declared = yaml.safe_load(DECLARED.read_text(encoding="utf-8"))["topics"]
     services = yaml.safe_load(ACLS.read_text(encoding="utf-8"))["services"]
     out = []
@@ -84,20 +114,12 @@ def users() -> list[dict[str, Any]]:
             acls.append(_acl("group", prefix, ["Read", "Describe"], "prefix"))
         if access["produce"]:
             acls.append(_acl("cluster", "kafka-cluster", ["IdempotentWrite"]))
-        out.append(
-            {
-                "apiVersion": "kafka.strimzi.io/v1",
-                "kind": "KafkaUser",
-                "metadata": {
-                    "name": f"shouwang-{service}",
-                    "labels": {"strimzi.io/cluster": CLUSTER},
-                },
-                "spec": {
-                    "authentication": {"type": "scram-sha-512"},
-                    "authorization": {"type": "simple", "acls": acls},
-                },
-            }
-        )
+        out.append(_user(service, acls))
+    admin = [
+        _acl("topic", "shouwang.", ["Read", "Write", "Describe"], "prefix"),
+        _acl("cluster", "kafka-cluster", ["IdempotentWrite"]),
+    ]
+    out.append(_user(ADMIN, admin))
     return out
 
 

@@ -21,7 +21,7 @@ from shouwang_contracts.vocabulary import Role
 from ._proc import DevstackError, data_dir, repo_root
 from .localenv import read_env_file
 from .services import REGISTRY, reachable_host, service_host, service_port
-from .words import text
+from .words import text, value_label
 
 DEMO_CAMPUS = "demo"
 
@@ -159,6 +159,8 @@ def load_demo_campus(client: DemoClient, samples: Path) -> list[str]:
             )
         body = answer.json()
         counts = body.get("counts") or {"rows": body.get("rows_total", 0)}
-        what = ", ".join(f"{key} {value}" for key, value in counts.items())
+        what = text("count_separator").join(
+            f"{value_label('import_count', key)} {value}" for key, value in counts.items()
+        )
         lines.append(text("campus_import", name=name, service=service, path=path, counts=what))
     return lines

@@ -40,6 +40,8 @@ from .words import in_sentence, language, text, value_label
 #: crisis each term, so a family can be reached. The lesser report rotates over 8号楼.
 CRISIS_STUDENTS = ("2024020001", "2024030002", "2024010003", "2024020004")
 LESSER_STUDENTS = ("2024030005", "2024020007", "2024010009", "2024030011", "2024020013")
+# A census batch's row counts, as intake answers them and the narration names them.
+_CENSUS_COUNTS = ("rows_total", "rows_accepted", "rows_incomplete", "rows_rejected")
 _LINK = re.compile(r"https?://[^\s\"'<>]+(/ack/[A-Za-z0-9_.~\-/]+)")
 
 
@@ -118,9 +120,9 @@ class Term(TermCalls):
             return dict(now) if now["status"] != "processing" else None
 
         done = wait_for(text("wait_census", self.lang), finished, 120)
-        counts = {k: v for k, v in done.items() if isinstance(v, int)}
-        status = done["status"]
-        self.tell("census", batch=batch_id[:8], status=status, counts=counts)
+        counts = {k: done[k] for k in _CENSUS_COUNTS}
+        status = value_label("batch", done["status"], self.lang)
+        self.tell("census", batch=batch_id[:8], status=status, **counts)
 
     def report(
         self,

@@ -43,6 +43,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "演示校区：{service} 拒绝导入 {name}（{status}）：{body}",
         "demo campus: {service} refused {name} ({status}): {body}",
     ),
+    "count_separator": ("，", ", "),
     "map": ("各处地址：", "where everything is:"),
     "map_service": ("  {name:<9} {url}{docs}", "  {name:<9} {url}{docs}"),
     "map_docs": ("  （接口文档 {url}/docs）", "  (docs {url}/docs)"),
@@ -77,8 +78,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "term": ("第 {term} 学期：校区 `{campus}`", "term {term}: campus `{campus}`"),
     "census": (
-        "心理普查：批次 {batch} {status} {counts}",
-        "census: batch {batch} {status} {counts}",
+        "心理普查：批次 {batch} {status}：共 {rows_total} 行，受理 {rows_accepted} 行"
+        "（其中 {rows_incomplete} 行不完整，按已填部分评级并标记），拒收 {rows_rejected} 行",
+        "census: batch {batch} {status}: {rows_total} rows, {rows_accepted} accepted"
+        " ({rows_incomplete} of them incomplete, graded on what they say and flagged),"
+        " {rows_rejected} refused",
     ),
     "report": (
         "{role}上报，{channel}（{signals}）：202，报告 {report}",
@@ -171,6 +175,26 @@ _LABELLED: dict[str, type[CaseState] | type[ReferralStatus]] = {
 }
 _VALUES: dict[str, dict[str, str]] = {
     "outcome": {"relieved": "缓解", "stable": "稳定", "transferred": "转出", "left_school": "离校"},
+    "batch": {"completed": "已完成", "failed": "失败", "processing": "处理中"},
+    # The counts a roster or contacts import answers with (`make up` loading the demo campus).
+    "import_count": {
+        "rows": "行数",
+        "created": "新增",
+        "added": "新增",
+        "updated": "更新",
+        "unchanged": "未变",
+        "removed": "移除",
+        "deactivated": "停用",
+        "reactivated": "恢复",
+        "people": "人数",
+        "people_listed": "列入名单",
+        "people_unlisted": "移出名单",
+        "cases_unowned": "无人接手的个案",
+        "cases_handed_over": "移交的个案",
+        "follow_ups_handed_over": "改派的随访",
+        "scopes_without_students": "无学生的负责范围",
+        "directory_entries": "目录条目",
+    },
     "channel": {
         "email": "邮件",
         "sms": "短信",
@@ -196,8 +220,9 @@ def text(key: str, lang: Language | None = None, **values: object) -> str:
 
 
 def value_label(kind: str, value: str, lang: Language | None = None) -> str:
-    """An API value (a case's state, an outcome, a referral status, a channel) as the web app
-    names it in zh-CN; the value itself in English, and for a value this table lacks."""
+    """An API value (a case's state, an outcome, a referral status, a census batch's status, a
+    channel) as the web app names it in zh-CN; the value itself in English, and for a value
+    this table lacks."""
     if (lang or language()) == "en":
         return value
     if kind in _LABELLED:
