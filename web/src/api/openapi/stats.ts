@@ -176,6 +176,11 @@ export interface components {
          * @description The seed's table: crisis events found by grade and person-times relieved.
          */
         AnnualOut: {
+            /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
             /** By */
             by: string;
             /** Columns */
@@ -187,7 +192,7 @@ export interface components {
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             /** Rows */
@@ -268,6 +273,11 @@ export interface components {
         };
         /** CompletionOut */
         CompletionOut: {
+            /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
             /** @description Follow-ups due in the period, by what became of them. */
             follow_ups: components["schemas"]["ListOut"];
             /**
@@ -282,7 +292,7 @@ export interface components {
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             /** @description Referrals made in the period, by where they stand. */
@@ -343,6 +353,11 @@ export interface components {
          * @description Cycle times of the cases opened in the period, leg by leg and from the report.
          */
         CycleTimesOut: {
+            /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
             /** Legs */
             legs: components["schemas"]["LegOut"][];
             /**
@@ -352,7 +367,7 @@ export interface components {
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
@@ -366,6 +381,11 @@ export interface components {
         };
         /** EscalationsOut */
         EscalationsOut: {
+            /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
             /** @description Deadlines missed, by the tier that missed them. */
             breaches: components["schemas"]["CrossOut"];
             /** @description Escalations, by the tier the alert climbed to. */
@@ -377,7 +397,7 @@ export interface components {
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
@@ -390,13 +410,18 @@ export interface components {
         /** FoundOut */
         FoundOut: {
             /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
+            /**
              * Note
              * @description How hidden figures are shown.
              */
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
@@ -497,6 +522,11 @@ export interface components {
         /** NotificationsOut */
         NotificationsOut: {
             /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
+            /**
              * Delivery
              * @description Time from queued to delivered, by channel.
              */
@@ -509,7 +539,7 @@ export interface components {
             outcomes: components["schemas"]["CrossOut"];
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
@@ -522,13 +552,18 @@ export interface components {
         /** OpenCasesOut */
         OpenCasesOut: {
             /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
+            /**
              * Note
              * @description How hidden figures are shown.
              */
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
@@ -625,6 +660,11 @@ export interface components {
          * @description Month over month, for charts.
          */
         TrendsOut: {
+            /**
+             * As Of
+             * @description The last day counted (YYYY-MM-DD, campus calendar): the figures are as of its end. A year in progress is published as of the end of its last complete month, so that every day of a month answers the same (to the counseling center, which reads every case of its campus, as it stands today); a past year, as of 31 December. Null: figures as they stand now (open cases).
+             */
+            as_of: string | null;
             /** Months */
             months: components["schemas"]["MonthOut"][];
             /**
@@ -634,7 +674,7 @@ export interface components {
             note: string;
             /**
              * Period
-             * @description The months counted, e.g. `2025` or `2025-09..2026-08`.
+             * @description The calendar year, e.g. `2025`; `YYYY-MM` for figures of now.
              */
             period: string;
             scope: components["schemas"]["ScopeOut"];
