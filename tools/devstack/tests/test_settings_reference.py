@@ -87,3 +87,11 @@ def test_every_setting_a_service_reads_is_on_the_reference_page(service: str) ->
     page = (ROOT / settings_reference.PAGE).read_text(encoding="utf-8")
     missing = [v.name for v in variables(service) if f"`{v.name}`" not in page]
     assert not missing, missing
+
+
+def test_the_page_is_the_same_in_every_clone() -> None:
+    """A default inside the checkout (the gateway's web/dist) is written from the repository
+    root, so a clone elsewhere (CI's) reads the same page."""
+    page = render()
+    assert "`<repo>/web/dist`" in page
+    assert str(settings_reference.repo_root()) not in page

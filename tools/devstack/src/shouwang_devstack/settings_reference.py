@@ -87,6 +87,10 @@ def _shown(field: FieldInfo) -> str:
         return "local only" if value.get_secret_value() else "unset"
     if value is None:
         return "unset"
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(repo_root()):
+        # A default inside the checkout (the gateway's web/dist): the page is the same in
+        # every clone.
+        return f"`<repo>/{value.relative_to(repo_root()).as_posix()}`"
     if isinstance(value, str):
         return f"`{value}`" if value else "empty"
     if isinstance(value, bool):
