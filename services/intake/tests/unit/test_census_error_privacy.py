@@ -45,3 +45,10 @@ def test_a_campus_admin_cannot_read_what_a_screener_wrote_of_a_students_behaviou
     for errors in (unknown, assumed):
         assert written not in _said(errors)
         assert "天台" not in _said(errors)
+
+
+def test_a_campus_admin_cannot_read_a_name_a_shifted_row_put_in_another_column() -> None:
+    shifted = _errors(["2024020001", "2026-09-10 09:30", "测试学生01", 1, 1, 0, 0, 0, 1])
+
+    assert [(e.field, e.code) for e in shifted] == [("instrument", "unknown")]
+    assert "测试学生01" not in _said(shifted)

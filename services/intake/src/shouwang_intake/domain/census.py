@@ -198,8 +198,8 @@ def parse_row(
             row.reject(
                 "instrument",
                 "unknown",
-                f"未知量表：{raw_instrument}",
-                f"unknown instrument: {raw_instrument}",
+                "未知量表（可填：PHQ-9、GAD-7、UPI、C-SSRS、SCL-90）",
+                "unknown instrument (write PHQ-9, GAD-7, UPI, C-SSRS or SCL-90)",
             )
     elif instrument is None:
         row.reject("instrument", "missing", "缺少量表名称", "instrument is missing")
