@@ -102,6 +102,31 @@ async def test_out_of_scope_staff_students_and_other_campuses_are_refused(
         assert await conn.fetchval("SELECT count(*) FROM cases") == 1
 
 
+async def test_staff_out_of_scope_cannot_learn_a_cases_version(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """A counselor of another building holding a case's id is refused a move the same way
+    whatever `expected_version` they send: a 409 for a stale one would tell them, out of
+    scope, how far the case has moved since (and it was no refusal at all)."""
+    campus = f"campus-{uuid.uuid4().hex[:8]}"
+    await import_roster(client, campus)
+    student = PSEUDONYMS.student_ref(campus, STUDENT_NO)
+    await deliver(pool, campus, warning(campus, student, Severity.MILD, Role.RESIDENCE_COUNSELOR))
+    center = token(SECRET, campus, CENTER, Role.COUNSELING_CENTER)
+    case = (await client.get("/v1/cases", headers=center)).json()["items"][0]
+    other_building = token(SECRET, campus, COUNSELOR_7, Role.RESIDENCE_COUNSELOR)
+    for version in (case["version"], case["version"] + 1, case["version"] + 7):
+        refused(
+            await client.post(
+                f"/v1/cases/{case['case_id']}/transitions",
+                json={"to_state": "monitoring", "expected_version": version},
+                headers=other_building,
+            ),
+            403,
+            "transition_forbidden",
+        )
+
+
 async def test_case_refusals_are_chinese_unless_english_comes_first(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:

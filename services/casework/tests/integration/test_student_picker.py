@@ -120,3 +120,32 @@ async def test_staff_read_names_behind_pseudonyms_only_in_scope(
         headers=as_(campus_id, "2024020001", Role.DORM_LEADER),
     )
     assert student.status_code == 403
+
+
+async def test_a_campus_wide_reader_cannot_walk_the_roster_through_the_picker_unrecorded(
+    campus: tuple[httpx.AsyncClient, str], pool: asyncpg.Pool
+) -> None:
+    """The picker answers what a queue's names do (学号, name, college, class, room), so a
+    reader typing number prefixes could list a whole campus with a trail naming nobody, where
+    the names behind a queue are recorded per student. Each student the picker shows is in
+    the audit log (a listing read, once per window), the search itself as before."""
+    client, campus_id = campus
+    center_ref = PSEUDONYMS.person_ref(campus_id, "T3901")  # this test's reader alone
+    center = as_(campus_id, "T3901", Role.COUNSELING_CENTER)
+    for q in ("2024010", "202401000"):  # the second shows three of the first again
+        found = await client.get("/v1/students/lookup", params={"q": q}, headers=center)
+        assert found.status_code == 200, found.text
+    shown = {s["student_ref"] for s in found.json()["items"]}
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT set_config('shouwang.campus_id', $1, false)", campus_id)
+        rows = await conn.fetch(
+            "SELECT student_ref, action FROM audit_log"
+            " WHERE campus_id = $1 AND principal_ref = $2 AND role = 'counseling_center'"
+            "   AND action IN ('roster.pick', 'student.pick.read')",
+            campus_id,
+            center_ref,
+        )
+    named = [r["student_ref"] for r in rows if r["action"] == "student.pick.read"]
+    assert shown <= set(named)
+    assert len(named) == len(set(named))  # shown twice within the window: recorded once
+    assert sum(r["action"] == "roster.pick" for r in rows) == 2

@@ -292,3 +292,29 @@ async def test_a_dot_segment_cannot_walk_out_of_the_ack_pages(open_gateway: Open
     # A real link still goes through, to notify's page.
     page = await browser.http.get("/ack/s/W7K3M9P2QR")
     assert page.json()["path"] == "/ack/s/W7K3M9P2QR"
+
+
+async def test_an_outsider_cannot_make_the_gateway_fail_with_a_control_character_in_a_path(
+    open_gateway: Open,
+) -> None:
+    """The threat: the upstream client refuses a URL holding a control character, which the
+    relay did not expect, so `/ack/%00` (no session needed) and `/api/casework/v1/x%01` were
+    500s, each logged with its stack: anyone could fill the gateway's log. A NUL is refused
+    as the services refuse it (422 `nul_character`), any other control character 404, and
+    nothing reaches a service."""
+    browser = await open_gateway(upstreams={"notify": echo_service, "casework": echo_service})
+    for path, status, code in (
+        ("/ack/%00", 422, "nul_character"),
+        ("/ack/s/AB%01CD", 404, "not_found"),
+        ("/ack/s/AB%7FCD", 404, "not_found"),
+    ):
+        answer = await browser.http.get(path)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    await browser.sign_in(username="counselor")
+    for path, status, code in (
+        ("/api/casework/v1/cases/%00", 422, "nul_character"),
+        ("/api/casework/v1/cases/%1b", 404, "not_found"),
+    ):
+        answer = await browser.http.get(path)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text

@@ -147,6 +147,51 @@ async def test_a_counselor_cannot_read_another_screeners_census_batch(
         assert (await client.get(path, headers=reader)).status_code == 200
 
 
+async def test_a_campus_admin_cannot_read_a_students_number_or_answers_in_a_batchs_errors(
+    client: httpx.AsyncClient, token, intake: ServiceProcess
+) -> None:
+    """A campus admin reads every batch of the campus but holds none of its files, nor may
+    they see a screening: a row's errors name its row and column, never its 学号 or what a
+    screener wrote of C-SSRS Q6's recency. Nor does intake's log hold any of it, or a
+    report's student, note or place (a self-referral's and another's)."""
+    written = "昨晚在8号楼天台试图跳楼"
+    header = "学号,测评时间,量表,第1题,第2题,第3题,第4题,第5题,第6题,第6题时间"
+    rows = ["2024031234。,2026-09-10 09:30,C-SSRS,1,1,0,0,0,1,近3个月"]
+    rows.append(f"2024035678,2026-09-10 09:30,C-SSRS,1,1,0,0,0,1,{written}")
+    file = {"file": ("cssrs.csv", "\n".join([header, *rows, ""]).encode(), "text/csv")}
+    offset = intake.log_path.stat().st_size
+    screener = token(Role.RESIDENCE_COUNSELOR, sub="T1002", scope=["building:8号楼"])
+    census = await client.post("/v1/screenings/bulk", files=file, headers=screener)
+    assert census.status_code == 202, census.text
+    own = {**REPORT, "student_no": "2024039999", "note": "我想伤害自己", "location": "8号楼202"}
+    other = {**REPORT, "student_no": "2024038888", "note": "室友说不想活了"}
+    for body in (own, other):
+        student = token(Role.DORM_LEADER, sub="2024039999", scope=["room:8号楼/202"])
+        sent = await client.post("/v1/reports", json=body, headers=student)
+        assert sent.status_code == 202, sent.text
+
+    for language in ("zh-CN", "en"):
+        read = await client.get(
+            f"/v1/screenings/bulk/{census.json()['batch_id']}",
+            headers={**token(Role.CAMPUS_ADMIN, sub="A0001"), "Accept-Language": language},
+        )
+        assert read.status_code == 200, read.text
+        errors = read.json()["errors"]
+        assert {(e["row"], e["field"]) for e in errors} == {
+            (2, "student_no"),
+            (3, "behavior_recency"),
+        }
+        for secret in ("2024031234", written, "天台"):
+            assert secret not in read.text
+    with intake.log_path.open("rb") as log:
+        log.seek(offset)
+        logged = log.read().decode("utf-8", errors="replace")
+    for secret in ("2024031234", "2024035678", "2024039999", "2024038888", written, "天台"):
+        assert secret not in logged
+    for secret in ("我想伤害自己", "室友说不想活了", "8号楼202"):
+        assert secret not in logged
+
+
 async def _committed(bootstrap: str, group: str) -> int:
     """How far `group` has committed on the cases topic, summed over partitions."""
     offsets = await committed_offsets(bootstrap, group)

@@ -168,7 +168,8 @@ class AuditEntryOut(BaseModel):
     covers_until: datetime | None = Field(
         default=None,
         description="Set on a listing read (`case.queue.read`, `case.awaiting.read`, "
-        "`student.card.read`): the page may have shown the student to this reader again "
+        "`student.card.read`, `student.pick.read`): the page may have shown the student to "
+        "this reader again "
         "from `at` up to this time without another entry; a showing after it has an entry of "
         "its own. Null on every other entry: one entry per read.",
     )

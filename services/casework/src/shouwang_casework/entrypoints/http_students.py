@@ -67,8 +67,11 @@ async def pick_students(
 ) -> StudentCardPage:
     """Students in my scope to report about: my room, floor, class or buildings."""
 
-    async def work(conn: asyncpg.Connection, caller: Caller, _: Casework) -> StudentCardPage:
-        return _out(await directory.pick_students(conn, caller, q.strip(), limit))
+    async def work(conn: asyncpg.Connection, caller: Caller, cw: Casework) -> StudentCardPage:
+        window = cw.settings.audit_list_window
+        return _out(
+            await directory.pick_students(conn, caller, q.strip(), limit, audit_window=window)
+        )
 
     return await in_campus(casework, principal, work)
 

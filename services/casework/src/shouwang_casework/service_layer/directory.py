@@ -4,8 +4,9 @@ A reporter of any tier picks the student from their own scope (token grants and 
 roster assignments in the role they act in); a dorm-room leader sees their room, a floor
 leader their floor. Staff read the names behind their queue's pseudonyms for students in
 scope. Campus-wide callers must type at least two characters, so no one lists a whole campus.
-Every lookup goes into the audit log; names are shown, never stored anywhere else. The names
-behind a page are a listing read, coalesced like the page itself (`access.audit_listing`).
+Every lookup goes into the audit log, and so does every student it shows; names are shown,
+never stored anywhere else. The students a picker shows and the names behind a page are
+listing reads, coalesced like the page itself (`access.audit_listing`).
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ class QueryTooShort(CaseRuleViolation):
 
 
 async def pick_students(
-    conn: asyncpg.Connection, caller: Caller, text: str, limit: int
+    conn: asyncpg.Connection, caller: Caller, text: str, limit: int, *, audit_window: timedelta
 ) -> list[StudentCard]:
-    """Students in the caller's scope matching `text` (number prefix or part of the name)."""
+    """Students in the caller's scope matching `text` (number prefix or part of the name);
+    the search audited (`roster.pick`), and each student shown once within `audit_window`
+    (`student.pick.read`)."""
     principal = caller.principal
     if principal.role not in PICKERS:
         raise NotPermitted(
@@ -79,6 +82,11 @@ async def pick_students(
         role=principal.role.value,
         student_ref=None,
         action="roster.pick",
+    )
+    # A card shown here is what the names behind a queue show, recorded the same way: the
+    # search's own row names nobody, so typing prefixes would list a campus untraced.
+    await audit_listing(
+        conn, caller, [card.student_ref for card in cards], "student.pick.read", window=audit_window
     )
     return cards
 

@@ -88,9 +88,12 @@ async def transition_case(
     """Move a case; a referral's destination and consent are stored as records of their own."""
     refuse_students(caller)
     case = await load_case(conn, case_id)
+    actor = await actor_for(conn, caller, case.student_ref)
+    # Who may move it before whether it moved: a stale version's 409 told staff out of scope
+    # how far a case had gone (the domain asks this again, with the step's own rules).
+    require(may_work_cases(actor), "transition_forbidden", "tier 4+ in scope may move cases")
     if expected_version is not None and expected_version != case.version:
         raise InvalidTransition("version_conflict", "the case changed since you read it")
-    actor = await actor_for(conn, caller, case.student_ref)
     referral = await care.current_referral(conn, case.case_id, lock=True)
     other = await repo.active_case_of(conn, case.student_ref) if not case.active else None
     facts = CaseFacts(

@@ -16,7 +16,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from shouwang_contracts.trace import current_traceparent
-from shouwang_servicekit.problems import Problem
+from shouwang_servicekit.problems import Problem, nul_character
 from starlette.background import BackgroundTask
 
 from .. import metrics
@@ -98,6 +98,17 @@ def _walks(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
 
 
+def _refuse_unsendable(path: str) -> None:
+    """Refuse a `path` (percent-decoded) the upstream client cannot put in a URL: a control
+    character made it raise, a 500 anyone could cause (`/ack/%00` needs no session). A NUL is
+    refused as the services refuse it (422 `nul_character`); any other control character, or
+    a `.`/`..` segment, is no address of a service (404)."""
+    if "\x00" in path:
+        raise nul_character()
+    if _walks(path) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise _no_such_service()
+
+
 def _forwarded_headers(request: Request) -> dict[str, str]:
     headers = {k: v for k in _REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
     # The caller's address as this gateway established it (uvicorn takes X-Forwarded-For
@@ -119,8 +130,9 @@ def _forwarded_headers(request: Request) -> dict[str, str]:
 @router.api_route("/api/{service}/{path:path}", methods=_METHODS)
 async def forward(request: Request, service: str, path: str) -> StreamingResponse:
     """Forward a signed-in request to a service's `/v1` API."""
-    if service not in UPSTREAMS or not path.startswith("v1/") or _walks(path):
+    if service not in UPSTREAMS or not path.startswith("v1/"):
         raise _no_such_service()
+    _refuse_unsendable(path)
     deps = app_deps(request)
     session = await current_session(request, deps)
     if session is None:
@@ -136,8 +148,7 @@ async def forward(request: Request, service: str, path: str) -> StreamingRespons
 @router.api_route("/ack/{path:path}", methods=["GET", "POST"])
 async def acknowledgement_page(request: Request, path: str) -> StreamingResponse:
     """Notify's pages behind a message's signed link: no session, the link is the key."""
-    if _walks(path):
-        raise _no_such_service()
+    _refuse_unsendable(path)
     deps = app_deps(request)
     return await _relay(
         request, "notify", deps.upstreams["notify"], f"/ack/{path}", _forwarded_headers(request)

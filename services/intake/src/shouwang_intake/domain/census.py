@@ -175,7 +175,9 @@ def parse_row(
     row = _Row(row_number, cells, columns)
 
     student_no = cells_of.student_number(row.cell("student_no"))
-    read = excel_number(row_number, "student_no", "学号", student_no)
+    # A row's errors never quote its cells: campus-wide readers who never held the file read
+    # them too (a campus admin, the counseling center), and they are kept with the batch.
+    read = excel_number(row_number, "student_no", "学号", student_no, quote=False)
     if not student_no:
         row.reject("student_no", "missing", "缺少学号", "student number is missing")
     elif not isinstance(read, str):  # scientific notation: the digits are gone
@@ -184,8 +186,8 @@ def parse_row(
         row.reject(
             "student_no",
             "invalid",
-            f"学号格式不正确：{student_no}（只能包含字母、数字、- 和 _）",
-            f"student number is not valid: {student_no} (letters, digits, - and _ only)",
+            "学号格式不正确（只能包含字母、数字、- 和 _）",
+            "student number is not valid (letters, digits, - and _ only)",
         )
 
     instrument = default_instrument
@@ -196,8 +198,8 @@ def parse_row(
             row.reject(
                 "instrument",
                 "unknown",
-                f"未知量表：{raw_instrument}",
-                f"unknown instrument: {raw_instrument}",
+                "未知量表（可填：PHQ-9、GAD-7、UPI、C-SSRS、SCL-90）",
+                "unknown instrument (write PHQ-9, GAD-7, UPI, C-SSRS or SCL-90)",
             )
     elif instrument is None:
         row.reject("instrument", "missing", "缺少量表名称", "instrument is missing")
@@ -350,8 +352,8 @@ def _recency(
         row.note(
             "behavior_recency",
             "recency_assumed",
-            f"第6题为“是”，但行为时间（“{raw}”）为空、为“无”或无法识别，按近3个月内处理",
-            f"Q6 is yes but its recency ('{raw}') is blank, says none or cannot be read;"
+            "第6题为“是”，但行为时间为空、为“无”或无法识别，按近3个月内处理",
+            "Q6 is yes but its recency is blank, says none or cannot be read;"
             " taken as within the past 3 months",
             assumed=True,
         )
@@ -360,8 +362,8 @@ def _recency(
         row.note(
             "behavior_recency",
             "invalid",
-            f"无法识别的行为时间：{raw}",
-            f"unknown recency: {raw}",
+            "无法识别的行为时间（可填：近3个月、3个月以上、无）",
+            "unknown recency (write: past 3 months, over 3 months ago, or never)",
         )
         recency = BehaviorRecency.NEVER
     return recency
