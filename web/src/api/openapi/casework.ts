@@ -649,7 +649,7 @@ export interface components {
             break_glass: boolean;
             /**
              * Covers Until
-             * @description Set on a listing read (`case.queue.read`, `case.awaiting.read`, `student.card.read`): the page may have shown the student to this reader again from `at` up to this time without another entry; a showing after it has an entry of its own. Null on every other entry: one entry per read.
+             * @description Set on a listing read (`case.queue.read`, `case.awaiting.read`, `student.card.read`, `student.pick.read`): the page may have shown the student to this reader again from `at` up to this time without another entry; a showing after it has an entry of its own. Null on every other entry: one entry per read.
              */
             covers_until?: string | null;
             /** Id */
