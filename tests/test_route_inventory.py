@@ -44,10 +44,12 @@ def _routes(app: FastAPI) -> Iterator[APIRoute]:
 
     def walk(routes: list[Any]) -> Iterator[APIRoute]:
         for route in routes:
-            nested = getattr(route, "original_router", None)
-            if nested is not None:
-                yield from walk(nested.routes)
-            elif isinstance(route, APIRoute):
+            effective = getattr(route, "effective_candidates", None)
+            if effective is not None:
+                # An included router: its routes as served, under every prefix on the way
+                # (a router included in a router included in the app), not as declared.
+                yield from walk(effective())
+            elif isinstance(getattr(route, "original_route", route), APIRoute):
                 yield route
 
     yield from walk(app.routes)

@@ -188,3 +188,20 @@ async def test_a_route_before_a_guarded_one_is_not_refused_by_its_guard() -> Non
         refused = await client.get("/v1/things/t1", headers=headers)
     assert counted.status_code == 200, counted.text
     assert refused.status_code == 403, refused.text
+
+
+def test_a_router_inside_a_router_cannot_leave_its_routes_unguarded_at_the_edge() -> None:
+    """FastAPI serves an included router's routes, but the including router lists it as one
+    entry: the edge built no role guard for them, so a student's upload to a campus admin's
+    route was read to disk before the route's dependency refused it. The kit refuses such a
+    router at build time."""
+    outer, inner = APIRouter(prefix="/v1"), APIRouter(prefix="/imports")
+
+    @inner.post("/files")
+    async def upload(
+        principal: Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))],
+    ) -> None: ...
+
+    outer.include_router(inner)
+    with pytest.raises(ValueError, match="list it in the app's routers"):
+        role_guards([outer])

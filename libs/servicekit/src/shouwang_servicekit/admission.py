@@ -14,14 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import APIRouter
-from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from shouwang_contracts.auth import Principal, TokenVerifier
 from starlette.types import Scope
 
 from .problems import Problem
 from .ratelimits import PersonLimits, RateLimiter, RouteLimit, person_key, too_many_requests
-from .security import PRINCIPAL_SCOPE_KEY, RoleGuard, authenticate, bearer_token, role_forbidden
+from .security import (
+    PRINCIPAL_SCOPE_KEY,
+    RoleGuard,
+    api_routes,
+    authenticate,
+    bearer_token,
+    role_forbidden,
+)
 
 #: Paths under this prefix need a bearer token; the rest (`/healthz`, `/readyz`, `/metrics`,
 #: the OpenAPI document) are public.
@@ -59,9 +65,7 @@ def route_matches(routers: Iterable[APIRouter], named: Iterable[str]) -> list[Ro
     found: list[RouteMatch] = []
     earlier: dict[str, list[re.Pattern[str]]] = {}
     for router in routers:
-        for route in router.routes:
-            if not isinstance(route, APIRoute):
-                continue
+        for route in api_routes(router):
             for method in route.methods or ():
                 name = f"{method} {route.path}"
                 if name in wanted:

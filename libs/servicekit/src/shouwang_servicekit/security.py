@@ -13,7 +13,7 @@ would cost more). The refusals are problems (401, 403, 415).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -138,15 +138,28 @@ class RoleGuard:
         )
 
 
+def api_routes(router: APIRouter) -> Iterator[APIRoute]:
+    """The routes of `router` the edge guards. A router included in it is refused: FastAPI
+    serves its routes under the joined prefixes, but `router.routes` holds it as one opaque
+    entry, so its routes would get no role guard before the body is read and no rate limit
+    (notify's contacts uploads did, for a day); include it in the app's routers instead."""
+    for route in router.routes:
+        if hasattr(route, "original_router") or hasattr(route, "effective_candidates"):
+            raise ValueError(
+                f"a router is included in the router of prefix {router.prefix or '/'!r}: the"
+                " edge would not guard its routes; list it in the app's routers instead"
+            )
+        if isinstance(route, APIRoute):
+            yield route
+
+
 def role_guards(routers: Iterable[APIRouter]) -> list[RoleGuard]:
     """A guard per route that declares `require_roles(...)` (at any depth of its
     dependencies), so that the edge refuses other roles before FastAPI reads the body."""
     guards = []
     earlier: list[tuple[frozenset[str], re.Pattern[str]]] = []
     for router in routers:
-        for route in router.routes:
-            if not isinstance(route, APIRoute):
-                continue
+        for route in api_routes(router):
             methods = frozenset(route.methods or ())
             allowed = _declared_roles(route.dependant)
             if allowed is not None:

@@ -18,8 +18,13 @@ from .entrypoints.http import router
 from .entrypoints.http_ack import document_pages
 from .entrypoints.http_ack import router as ack_router
 from .entrypoints.http_contact_reads import router as contact_reads_router
+from .entrypoints.http_imports import router as imports_router
+from .entrypoints.http_settings import router as settings_router
 
 MAX_JSON_BYTES = 64 * 1024
+#: Every router of the app, each included by the kit (which guards each route's roles at the
+#: edge, before a body is read): never a router inside another.
+ROUTERS = (router, imports_router, settings_router, contact_reads_router, ack_router)
 #: The reads whose every answer writes a row of the contact-read trail (adapters/
 #: contact_reads.py): a person may make fewer of these than of other requests
 #: (`SHOUWANG_AUDITED_READS_PER_HOUR`, as casework's file reads), so a stolen admin token
@@ -39,7 +44,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         "that reach staff and families.",
         bootstrap=lambda: bootstrap(settings),
         token_verifier=settings.token_verifier(),
-        routers=[router, contact_reads_router, ack_router],
+        routers=list(ROUTERS),
         registry=metrics.REGISTRY,
         http_metrics=metrics.HTTP,
         unauthenticated_limiter=settings.unauthenticated_limiter(),

@@ -28,6 +28,8 @@ from shouwang_notify.config import NotifySettings
 from shouwang_notify.container import Notify
 from shouwang_notify.entrypoints.http import router
 from shouwang_notify.entrypoints.http_contact_reads import router as contact_reads_router
+from shouwang_notify.entrypoints.http_imports import router as imports_router
+from shouwang_notify.entrypoints.http_settings import router as settings_router
 from shouwang_notify.metrics import HTTP
 from shouwang_servicekit.app import service_app
 
@@ -161,7 +163,7 @@ async def notify_api(notify: Notify) -> AsyncIterator[httpx.AsyncClient]:
         description="",
         bootstrap=bootstrap,
         token_verifier=TokenVerifier(secret=API_SECRET),
-        routers=[router, contact_reads_router],
+        routers=[router, imports_router, settings_router, contact_reads_router],
         registry=CollectorRegistry(),
         http_metrics=HTTP,
         unauthenticated_limiter=None,

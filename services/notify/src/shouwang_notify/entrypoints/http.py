@@ -27,8 +27,6 @@ from ..domain.contacts import ON_DUTY_REF
 from ..service_layer.contacts import family_contact, staff_contact
 from . import http_schemas as s
 from .contact_bodies import family_rows, staff_row
-from .http_imports import router as imports_router
-from .http_settings import router as settings_router
 
 App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
@@ -304,9 +302,3 @@ async def list_failures(
         call_tasks=[_delivery(r) for r in calls],
         unreached=[s.UnreachedOut(**dict(r)) for r in unreached],
     )
-
-
-# The contacts imports (`http_imports.py`) and the campus settings (`http_settings.py`),
-# under /v1 with the rest.
-router.include_router(imports_router)
-router.include_router(settings_router)

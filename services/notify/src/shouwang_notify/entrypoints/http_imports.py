@@ -35,7 +35,7 @@ _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "Rows refused (`errors`, by row number): nothing was imported."},
 }
 
-router = APIRouter(prefix="/imports")
+router = APIRouter(prefix="/v1/imports", tags=["notify"])
 
 
 @router.post(

@@ -23,7 +23,7 @@ App = Annotated[Notify, Depends(app_container)]
 Admin = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN))]
 AdminJson = Annotated[Principal, Depends(require_roles(Role.CAMPUS_ADMIN, json_body=True))]
 
-router = APIRouter(prefix="/settings")
+router = APIRouter(prefix="/v1/settings", tags=["notify"])
 
 
 def _by(app: Notify, principal: Principal) -> str:
