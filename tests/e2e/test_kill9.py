@@ -31,10 +31,14 @@ from shouwang_devstack.diagnosis import diagnose_processes, last_lines
 from shouwang_devstack.fresh_groups import start_fresh_groups
 from shouwang_devstack.services import ServiceProcess, present_services
 from shouwang_devstack.sinks import LocalSinks
+from shouwang_servicekit.kafka.consumers import SESSION_TIMEOUT_ENV
 
 pytestmark = pytest.mark.integration
 
 REPORTS = 2000
+#: Every consumer's group session at the broker's floor (6 s, not aiokafka's 10 s): a killed
+#: service's groups give its partitions to the restarted one that much sooner. Test-only.
+GROUP_TIMING = {SESSION_TIMEOUT_ENV: "6000"}
 
 
 def _sink_messages(data: Path) -> int:
@@ -104,7 +108,8 @@ async def _each_service_stopped_in_turn(
             "stats": {"STATS_REBUILD_ON_START": "false"},
         }
         procs: dict[str, ServiceProcess] = {
-            name: service_process(name, {**groups[name], **extra.get(name, {})}) for name in names
+            name: service_process(name, {**groups[name], **GROUP_TIMING, **extra.get(name, {})})
+            for name in names
         }
         await asyncio.gather(*(p.start_async(90) for p in procs.values()))
         killed: list[tuple[str, int]] = []
