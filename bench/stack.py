@@ -42,6 +42,14 @@ class BenchStack:
 
     def service(self, name: str, **env: str) -> ServiceProcess:
         """Start `name` with a fresh migrated database on the stack; stopped at the end."""
+        process = self.launch(name, **env)
+        process.wait_ready()
+        return process
+
+    def launch(self, name: str, **env: str) -> ServiceProcess:
+        """`service` without waiting until it is ready (`ready`): services launched one after
+        another then start side by side, each one's imports and consumer-group joins while
+        the others' go on."""
         process = ServiceProcess(
             name,
             log_path=self.workdir / f"{name}-{len(self.started)}.log",
@@ -49,9 +57,15 @@ class BenchStack:
             port=free_port(),
             die_with_parent=True,
         )
-        process.start()
+        process.launch()
         self.started.append(process)
         return process
+
+    @staticmethod
+    def ready(*processes: ServiceProcess) -> None:
+        """Until every one of `processes` is ready (a failed start fails with its log)."""
+        for process in processes:
+            process.wait_ready()
 
     def service_env(self, name: str, **env: str) -> dict[str, str]:
         """The environment `service` starts `name` with: the stack's servers and secrets, a
