@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
+from e2e_support import Ledger, Phases, Stream, census_today, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.diagnosis import diagnose_processes, last_lines
@@ -89,6 +89,7 @@ async def _each_service_stopped_in_turn(
     reports: int,
 ) -> None:
     campus = new_campus("k9" if how == "kill" else "tm")
+    phases = Phases()
     secret = devstack_env["SHOUWANG_JWT_SECRET"]
     sinks = LocalSinks(tmp_path).start()
     try:
@@ -112,6 +113,7 @@ async def _each_service_stopped_in_turn(
             for name in names
         }
         await asyncio.gather(*(p.start_async(90) for p in procs.values()))
+        phases.done("services up")
         killed: list[tuple[str, int]] = []
 
         def why(*context: object) -> str:
@@ -129,6 +131,7 @@ async def _each_service_stopped_in_turn(
             )
             assert census.status_code == 202, census.text
             batch = census.json()["batch_id"]
+            phases.done("campus loaded, census sent")
 
             stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=reports)
             # Failure bounds, not timings: alone on a quiet machine the whole kill -9 test takes
@@ -156,7 +159,9 @@ async def _each_service_stopped_in_turn(
                 killed.append((name, stream.sent))
                 await ledger.read(1.0)
                 await procs[name].start_async(90)
+                phases.done(f"{name} stopped ({how}) and back")
             await streaming
+            phases.done("stream done")
             assert len(stream.accepted) == reports, why(stream.answers)
             assert stream.answers[500] == 0, why(stream.answers)
 
@@ -180,6 +185,7 @@ async def _each_service_stopped_in_turn(
                 )
 
             await ledger.settle(complete, within=300, why=why)
+            phases.done("every report and census row graded, then quiet")
 
         # Nothing lost: every accepted report graded, every accepted census row graded.
         ungraded = set(stream.accepted) - ledger.graded_reports()
