@@ -212,9 +212,7 @@ def run_mode(
         )
         return result
     finally:
-        for replica in replicas:
-            replica.stop()
-            stack.started.remove(replica)
+        stack.stop(*replicas)
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -175,8 +175,7 @@ def start_platform(
             },
         ),
     ):
-        started[name] = stack.launch(name, **env)
-    stack.ready(*started.values())
+        started[name] = stack.service(name, **env)
     urls = {name: process.base_url for name, process in started.items()}
     with httpx.Client(timeout=60) as http:
         admin = {"Authorization": f"Bearer {stack.token(Role.CAMPUS_ADMIN, 'A0001', campus)}"}
