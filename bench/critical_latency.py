@@ -369,20 +369,21 @@ def main() -> int:
     with bench_stack() as stack:
         groups = fresh_triage_groups(stack.bootstrap)
         if args.topology == "split":
-            triage = stack.service(
+            triage = stack.launch(
                 "triage",
                 TRIAGE_CONSUMERS="reports,screenings,cases,directory",
                 TRIAGE_GROUP_PREFIX=groups,
             )
-            census = stack.service(
+            census = stack.launch(
                 "triage",
                 TRIAGE_CONSUMERS="census",
                 TRIAGE_DATABASE_URL=triage.env["TRIAGE_DATABASE_URL"],
                 TRIAGE_GROUP_PREFIX=groups,
             )
         else:
-            triage = census = stack.service("triage", TRIAGE_GROUP_PREFIX=groups)
-        intake = stack.service("intake")
+            triage = census = stack.launch("triage", TRIAGE_GROUP_PREFIX=groups)
+        intake = stack.launch("intake")
+        stack.ready(triage, census, intake)
         bench = Bench(stack, intake.base_url, triage.base_url, census.base_url)
         idle, loaded = asyncio.run(bench.run(args.census_rows, args.rate, args.idle_reports))
     print(f"topology: {args.topology}")

@@ -259,8 +259,7 @@ def main() -> int:
         parser.error("--rounds, --seconds and --concurrency must be positive")
 
     with bench_stack() as stack:
-        intake = stack.service("intake")
-        assert intake.pid is not None
+        intake = stack.launch("intake")  # starts while the comparison apps do
         headers = {
             "Authorization": f"Bearer {stack.token(Role.DORM_LEADER)}",
             "Content-Type": "application/json",
@@ -269,6 +268,8 @@ def main() -> int:
             _bench_server("baseline_app.py") as (base_url, base_pid),
             _bench_server("floor_app.py", stack.bootstrap) as (floor_url, floor_pid),
         ):
+            stack.ready(intake)
+            assert intake.pid is not None
             servers = [
                 Server("baseline (bare FastAPI)", base_url, base_pid),
                 Server("floor (validate, acks=all publish)", floor_url, floor_pid),

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -96,9 +97,37 @@ async def statements(admin: str, database: str) -> int | None:
         await conn.close()
 
 
+async def led(urls: list[str], within: float = 60) -> None:
+    """Until one replica leads the relay and listens for commits (its
+    `casework_outbox_relay_listening` gauge at 1): the replicas have settled."""
+    listening = re.compile(r"^casework_outbox_relay_listening\{[^}]*\} 1(\.0)?$", re.M)
+    async with httpx.AsyncClient(timeout=10) as http, asyncio.timeout(within):
+        while True:
+            for url in urls:
+                if listening.search((await http.get(f"{url}/metrics")).text):
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def relayed(admin: str, database: str, within: float = 60) -> None:
+    """Until the relay has published every event in the outbox (the seeded alerts' own)."""
+    conn = await asyncpg.connect(with_database(admin, database))
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                unpublished = await conn.fetchval(
+                    "SELECT count(*) FROM casework.outbox WHERE published_at IS NULL"
+                )
+                if not unpublished:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
 async def measure(stack: BenchStack, urls: list[str], dsn: str, args: argparse.Namespace) -> Any:
     database = dsn.rsplit("/", 1)[1].split("?")[0]
-    await asyncio.sleep(5)  # replicas settled: one leads, the other follows
+    await led(urls)
     before, started = await statements(stack.admin_dsn, database), time.monotonic()
     await asyncio.sleep(args.idle_seconds)
     after = await statements(stack.admin_dsn, database)
@@ -129,7 +158,7 @@ async def measure(stack: BenchStack, urls: list[str], dsn: str, args: argparse.N
         async with httpx.AsyncClient(
             timeout=30, headers={"Authorization": f"Bearer {token}"}
         ) as http:
-            await asyncio.sleep(2)  # the seeded alerts' own events are out
+            await relayed(stack.admin_dsn, database)
             for i, alert_id in enumerate(alerts):
                 await asyncio.sleep(random.uniform(0.05, 0.3))
                 sent = time.perf_counter()
@@ -167,7 +196,8 @@ def run_mode(
         "CASEWORK_CONSUMERS_ENABLED": "false",
         "CASEWORK_RELAY_IDLE_SECONDS": MODES[mode],
     }
-    replicas = [stack.service("casework", **env) for _ in range(2)]
+    replicas = [stack.launch("casework", **env) for _ in range(2)]
+    stack.ready(*replicas)
     try:
         admin = {"Authorization": f"Bearer {stack.token(Role.CAMPUS_ADMIN, 'A0001', 'demo')}"}
         with httpx.Client(timeout=60) as http:
@@ -182,9 +212,7 @@ def run_mode(
         )
         return result
     finally:
-        for replica in replicas:
-            replica.stop()
-            stack.started.remove(replica)
+        stack.stop(*replicas)
 
 
 def quantile(values: list[float], q: float) -> float:

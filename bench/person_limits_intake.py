@@ -71,7 +71,9 @@ class BenchIntake(ServiceProcess):
         return [sys.executable, __file__, "serve", self.variant]
 
 
-def start_intake(stack: BenchStack, variant: str, **env: str) -> BenchIntake:
+def launch_intake(stack: BenchStack, variant: str, **env: str) -> BenchIntake:
+    """Launch one variant without waiting until it is ready (`BenchStack.ready`), so the
+    variants start side by side."""
     process = BenchIntake(
         "intake",
         log_path=stack.workdir / f"intake-{len(stack.started)}.log",
@@ -80,7 +82,7 @@ def start_intake(stack: BenchStack, variant: str, **env: str) -> BenchIntake:
         die_with_parent=True,
         variant=variant,
     )
-    process.start()
+    process.launch()
     stack.started.append(process)
     return process
 
@@ -205,14 +207,15 @@ def main() -> int:
             "SHOUWANG_PER_PERSON_PER_MINUTE": str(PLENTY),
             "SHOUWANG_PER_PERSON_BURST": str(PLENTY),
         }
-        local = start_intake(stack, "per-process", **limits)
+        local = launch_intake(stack, "per-process", **limits)
         shared = {
-            f"shared, block {b}": start_intake(
+            f"shared, block {b}": launch_intake(
                 stack, "shared", **limits, SHOUWANG_PERSON_LIMITS_BLOCK=str(b)
             )
             for b in (1, args.block)
         }
         servers = {"per-process": local, **shared}
+        stack.ready(*servers.values())
         figures = uvloop.run(measure(servers, stack, args))
         fell_back = sum(
             s.log_path.read_text("utf-8", errors="replace").count(FELL_BACK)

@@ -154,7 +154,7 @@ def start_platform(
             stack.bootstrap, ("intake", "triage", "casework", "notify"), own_directory=True
         )
     )
-    urls = {}
+    started = {}
     for name, env in (
         ("intake", groups["intake"]),
         ("triage", groups["triage"]),
@@ -175,7 +175,8 @@ def start_platform(
             },
         ),
     ):
-        urls[name] = stack.service(name, **env).base_url
+        started[name] = stack.service(name, **env)
+    urls = {name: process.base_url for name, process in started.items()}
     with httpx.Client(timeout=60) as http:
         admin = {"Authorization": f"Bearer {stack.token(Role.CAMPUS_ADMIN, 'A0001', campus)}"}
         for service, path, file in (

@@ -87,7 +87,9 @@ def parse_summary(stdout: str) -> BrokerFigures:
 
 
 async def intake_records(bootstrap: str, count: int, *, within: float = 10.0) -> list[Record]:
-    """Up to `count` of the reports intake published, from the start of the reports topic."""
+    """Up to `count` of the reports intake published, from the start of the reports topic to
+    its end when asked (fewer when the topic holds fewer: a short run's). `within` bounds the
+    read."""
     topic = TOPICS["reports"].name
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -95,9 +97,17 @@ async def intake_records(bootstrap: str, count: int, *, within: float = 10.0) ->
         partitions = declared_partitions(topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
         records: list[Record] = []
         deadline = time.monotonic() + within
-        while len(records) < count and time.monotonic() < deadline:
+
+        async def behind() -> bool:
+            for partition in partitions:
+                if await consumer.position(partition) < ends[partition]:
+                    return True
+            return False
+
+        while len(records) < count and time.monotonic() < deadline and await behind():
             batches = await consumer.getmany(timeout_ms=500, max_records=count - len(records))
             records += [
                 Record(r.key, r.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,14 @@ class BenchStack:
 
     def service(self, name: str, **env: str) -> ServiceProcess:
         """Start `name` with a fresh migrated database on the stack; stopped at the end."""
+        process = self.launch(name, **env)
+        process.wait_ready()
+        return process
+
+    def launch(self, name: str, **env: str) -> ServiceProcess:
+        """`service` without waiting until it is ready (`ready`): services launched one after
+        another then start side by side, each one's imports and consumer-group joins while
+        the others' go on."""
         process = ServiceProcess(
             name,
             log_path=self.workdir / f"{name}-{len(self.started)}.log",
@@ -49,9 +58,22 @@ class BenchStack:
             port=free_port(),
             die_with_parent=True,
         )
-        process.start()
+        process.launch()
         self.started.append(process)
         return process
+
+    @staticmethod
+    def ready(*processes: ServiceProcess) -> None:
+        """Until every one of `processes` is ready (a failed start fails with its log)."""
+        for process in processes:
+            process.wait_ready()
+
+    def stop(self, *processes: ServiceProcess) -> None:
+        """Stop `processes` side by side (SIGTERM, each its grace period); no longer started."""
+        _stop_together(processes)
+        for process in processes:
+            if process in self.started:
+                self.started.remove(process)
 
     def service_env(self, name: str, **env: str) -> dict[str, str]:
         """The environment `service` starts `name` with: the stack's servers and secrets, a
@@ -140,5 +162,12 @@ def bench_stack(postgres_settings: dict[str, str] | None = None) -> Iterator[Ben
         try:
             yield bench
         finally:
-            for process in reversed(bench.started):
-                process.stop()
+            bench.stop(*bench.started)
+
+
+def _stop_together(processes: tuple[ServiceProcess, ...]) -> None:
+    """Stop `processes` side by side: each gets its whole grace period, and the slowest sets
+    how long it takes instead of their sum."""
+    if processes:
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            list(pool.map(ServiceProcess.stop, processes))

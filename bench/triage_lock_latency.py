@@ -1,6 +1,7 @@
 """What triage's student locks cost a report's grading transaction and a census batch.
 
     uv run python bench/triage_lock_latency.py [--reports 400] [--rounds 3] [--census 200]
+        [--students 200]
 
 Since 2026-12-07 every grading transaction takes its students' locks in a statement of its own
 before it reads them (`BatchStore.lock_students`), so a report that waited for a census batch
@@ -13,8 +14,8 @@ round to round:
 - **locked**: as shipped.
 
 Each round grades `--reports` tier reports per mode, one transaction each, the modes taking
-turns report by report (each about a student of a pool of 200 who has evidence, a grade and
-an open alert), as the reports consumer does, timed from the transaction's start to its
+turns report by report (each about a student of a pool of `--students` who has evidence, a
+grade and an open alert), as the reports consumer does, timed from the transaction's start to its
 commit; then three census batches per mode, taking turns, of `--census` PHQ-9 rows of other
 students. Prints each mode's p50 / p99 per report and the
 census batch's time, and the ratio locked / baseline (median of the rounds' ratios).
@@ -84,10 +85,10 @@ async def grade(
     return time.perf_counter() - started
 
 
-async def run(dsn: str, reports: int, rounds: int, census: int) -> None:
+async def run(dsn: str, reports: int, rounds: int, census: int, pool_size: int = 200) -> None:
     policy = load_policy()
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2, connection_class=QuietConnection)
-    students = [f"s-{i:04d}" for i in range(200)]
+    students = [f"s-{i:04d}" for i in range(pool_size)]
     for student in students:  # warm: each has evidence, a grade and an open alert
         await grade(pool, BatchStore, policy, [report(student)])
     per_report: dict[str, list[float]] = {m: [] for m in MODES}
@@ -146,13 +147,14 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--census", type=int, default=200)
+    parser.add_argument("--students", type=int, default=200, help="the reported students' pool")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="shouwang-bench-") as workdir,
         bench_postgres(Path(workdir)) as admin_dsn,
     ):
         dsn = provision_fresh(admin_dsn, "triage", secret=tests_role_secret(admin_dsn))
-        asyncio.run(run(dsn, args.reports, args.rounds, args.census))
+        asyncio.run(run(dsn, args.reports, args.rounds, args.census, args.students))
 
 
 if __name__ == "__main__":

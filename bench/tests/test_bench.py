@@ -186,7 +186,7 @@ def test_pipeline_with_the_burst_window_times_held_reports_to_their_bundle(
         "pipeline.py",
         [
             *("--rate", "4", "--seconds", "2", "--raw-records", "500", "--raw-seconds", "0.5"),
-            *("--ceiling-seconds", "0.5", "--burst-window", "10"),
+            *("--ceiling-seconds", "0.5", "--burst-window", "5"),
         ],
         kafka_bootstrap,
         postgres_admin_dsn,

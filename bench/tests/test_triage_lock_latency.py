@@ -13,7 +13,8 @@ import pytest
 def test_triage_lock_latency_prints_both_modes_and_their_ratio(
     run_bench: Callable[..., str],
 ) -> None:
-    out = run_bench("triage_lock_latency.py", "--reports", "3", "--rounds", "2", "--census", "5")
+    sizes = ("--reports", "3", "--rounds", "2", "--census", "5", "--students", "5")
+    out = run_bench("triage_lock_latency.py", *sizes)
     modes = re.findall(
         r"^\s+(baseline|locked)\s+report p50\s+[\d.]+ ms\s+p99\s+[\d.]+ ms\s+census batch median",
         out,

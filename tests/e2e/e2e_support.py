@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import random
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -268,3 +269,18 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float) -> Any:
 
 def new_campus(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Phases:
+    """Where a long test's time goes: `done(name)` prints the seconds since the last phase
+    ended (shown under `pytest -s`, and with a failure's captured output)."""
+
+    started: float = field(default_factory=time.monotonic)
+    took: dict[str, float] = field(default_factory=dict)
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.took[name] = now - self.started
+        self.started = now
+        print(f"[phase] {name}: {self.took[name]:.1f} s", flush=True)

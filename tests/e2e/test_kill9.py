@@ -24,17 +24,21 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Ledger, Stream, census_today, headers, load_campus, new_campus
+from e2e_support import Ledger, Phases, Stream, census_today, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.diagnosis import diagnose_processes, last_lines
 from shouwang_devstack.fresh_groups import start_fresh_groups
 from shouwang_devstack.services import ServiceProcess, present_services
 from shouwang_devstack.sinks import LocalSinks
+from shouwang_servicekit.kafka.consumers import SESSION_TIMEOUT_ENV
 
 pytestmark = pytest.mark.integration
 
 REPORTS = 2000
+#: Every consumer's group session at the broker's floor (6 s, not aiokafka's 10 s): a killed
+#: service's groups give its partitions to the restarted one that much sooner. Test-only.
+GROUP_TIMING = {SESSION_TIMEOUT_ENV: "6000"}
 
 
 def _sink_messages(data: Path) -> int:
@@ -85,6 +89,7 @@ async def _each_service_stopped_in_turn(
     reports: int,
 ) -> None:
     campus = new_campus("k9" if how == "kill" else "tm")
+    phases = Phases()
     secret = devstack_env["SHOUWANG_JWT_SECRET"]
     sinks = LocalSinks(tmp_path).start()
     try:
@@ -104,9 +109,11 @@ async def _each_service_stopped_in_turn(
             "stats": {"STATS_REBUILD_ON_START": "false"},
         }
         procs: dict[str, ServiceProcess] = {
-            name: service_process(name, {**groups[name], **extra.get(name, {})}) for name in names
+            name: service_process(name, {**groups[name], **GROUP_TIMING, **extra.get(name, {})})
+            for name in names
         }
         await asyncio.gather(*(p.start_async(90) for p in procs.values()))
+        phases.done("services up")
         killed: list[tuple[str, int]] = []
 
         def why(*context: object) -> str:
@@ -124,6 +131,7 @@ async def _each_service_stopped_in_turn(
             )
             assert census.status_code == 202, census.text
             batch = census.json()["batch_id"]
+            phases.done("campus loaded, census sent")
 
             stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=reports)
             # Failure bounds, not timings: alone on a quiet machine the whole kill -9 test takes
@@ -151,7 +159,9 @@ async def _each_service_stopped_in_turn(
                 killed.append((name, stream.sent))
                 await ledger.read(1.0)
                 await procs[name].start_async(90)
+                phases.done(f"{name} stopped ({how}) and back")
             await streaming
+            phases.done("stream done")
             assert len(stream.accepted) == reports, why(stream.answers)
             assert stream.answers[500] == 0, why(stream.answers)
 
@@ -175,6 +185,7 @@ async def _each_service_stopped_in_turn(
                 )
 
             await ledger.settle(complete, within=300, why=why)
+            phases.done("every report and census row graded, then quiet")
 
         # Nothing lost: every accepted report graded, every accepted census row graded.
         ungraded = set(stream.accepted) - ledger.graded_reports()

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Ledger, Stream, headers, load_campus, new_campus
+from e2e_support import Ledger, Phases, Stream, headers, load_campus, new_campus
 from shouwang_contracts.pseudonym import Pseudonymizer
 from shouwang_contracts.vocabulary import Role
 from shouwang_devstack.diagnosis import diagnose_processes
@@ -32,6 +32,11 @@ pytestmark = pytest.mark.integration
 REPORTS = 2000
 WHILE_DOWN = 20
 LANES = 2
+#: Seconds intake waits for Kafka's acknowledgement before its 503. With two brokers down
+#: every request waits all of it, so step 2 lasts WHILE_DOWN / LANES times this: 25 s, past
+#: the 20 s of failures after which intake recreates its producer (and no longer: 3 s made
+#: it 30 s).
+PUBLISH_TIMEOUT = 2.5
 
 
 @pytest.mark.timeout(900)
@@ -42,15 +47,17 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
     sinks = LocalSinks(tmp_path / "sinks").start()
     campus = new_campus("kr")
     secret = devstack_env["SHOUWANG_JWT_SECRET"]
+    phases = Phases()
     try:
         await cluster.start_async()
         await create_topics(cluster.bootstrap, cluster.specs)
+        phases.done("cluster up, topics created")
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap}
         extra = {
             # One reporter sending thousands is a durability test, not a campus: no hourly cap.
             "intake": {
                 **kafka,
-                "INTAKE_PUBLISH_TIMEOUT_SECONDS": "3",
+                "INTAKE_PUBLISH_TIMEOUT_SECONDS": str(PUBLISH_TIMEOUT),
                 "INTAKE_REPORTS_PER_REPORTER_PER_HOUR": "1000000000",
                 "SHOUWANG_PER_PERSON_PER_MINUTE": "0",
             },
@@ -63,6 +70,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
         }
         await asyncio.gather(*(p.start_async(120) for p in procs.values()))
         pids = {name: p.pid for name, p in procs.items()}
+        phases.done("services up")
 
         def why(*context: object) -> str:
             """A failed check's context, each service's last warnings and errors from its
@@ -77,6 +85,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
             Ledger(cluster.bootstrap, campus) as ledger,
         ):
             await load_campus(http, procs["casework"].base_url, procs["notify"].base_url, admin)
+            phases.done("campus loaded")
 
             # 1. One broker dies mid-stream.
             stream = Stream(lambda: procs["intake"].base_url, secret, campus, total=REPORTS)
@@ -86,6 +95,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
             cluster.nodes[0].kill()
             await streaming
             assert len(stream.accepted) == REPORTS, why(stream.answers)
+            phases.done("stream, one broker killed")
 
             # 2. Two brokers down: no acknowledgement is possible, so no 202 may be given.
             cluster.nodes[1].kill()
@@ -110,14 +120,16 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                     if answer.status_code == 503:
                         assert answer.headers.get("Retry-After"), answer.headers
 
-            # Each refusal waits out intake's publish timeout (3 s). Two lanes of ten halve the
-            # wait of one and still ask for 30 s: past the 20 s of failures after which intake
+            # Each refusal waits out intake's publish timeout. Two lanes of ten halve the wait
+            # of one and still ask for 25 s: past the 20 s of failures after which intake
             # recreates its producer, so requests go on meeting the new one too.
             await asyncio.gather(*(lane(keys[n::LANES]) for n in range(LANES)))
             assert refused == {503: WHILE_DOWN}, why(refused)
+            phases.done("two brokers down, every report refused")
 
             # 3. They return; the same reports, sent again, are accepted; nothing restarted.
             await asyncio.gather(cluster.nodes[0].start_async(), cluster.nodes[1].start_async())
+            phases.done("two brokers back")
             late: dict[str, str] = {}
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 180
@@ -136,6 +148,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                     await asyncio.sleep(1)
             accepted = {**stream.accepted, **late}
             assert len(accepted) == REPORTS + WHILE_DOWN
+            phases.done("the refused reports accepted")
 
             pseudonyms = Pseudonymizer(devstack_env["SHOUWANG_PSEUDONYM_KEY"].encode())
             expected = Counter(pseudonyms.student_ref(campus, s) for s in accepted.values())
@@ -145,6 +158,7 @@ async def test_three_brokers_lose_one_then_two_and_the_platform_catches_up(
                 return all(len(per_student[ref]) >= n for ref, n in expected.items())
 
             await ledger.settle(complete, within=420, why=why)
+            phases.done("every report graded, then quiet")
 
         ungraded = set(accepted) - ledger.graded_reports()
         assert not ungraded, why(f"{len(ungraded)} accepted reports never graded", ledger.summary())

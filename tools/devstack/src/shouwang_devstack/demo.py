@@ -56,6 +56,8 @@ IMPORTS: tuple[tuple[str, str, str], ...] = (
 #: The demo campus's ladder (triage's campus file): seconds instead of hours, so an
 #: unacknowledged alert visibly climbs while `make demo` runs. Local only.
 DEMO_LADDER = Path(__file__).with_name("demo_campus.yaml")
+#: Test-only: another campus file in its place (the e2e scenario's, whose ladder is shorter).
+DEMO_LADDER_ENV = "SHOUWANG_TEST_DEMO_LADDER"
 
 
 def samples_dir(root: Path | None = None) -> Path:

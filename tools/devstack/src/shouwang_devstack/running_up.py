@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from ._proc import DATA_DIR_ENV, free_port, repo_root
+from .demo import DEMO_LADDER_ENV
 from .services import REGISTRY
 
 READY = "[devstack] up; Ctrl-C stops everything"
@@ -103,7 +104,7 @@ def inherited(name: str) -> bool:
     if name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
         return False
     if name.startswith("SHOUWANG_"):
-        return name == "SHOUWANG_REPO_ROOT"
+        return name in ("SHOUWANG_REPO_ROOT", DEMO_LADDER_ENV)
     return not name.startswith(tuple(info.env_prefix for info in REGISTRY.values()))
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ._proc import DevstackError, data_dir, port_busy
 from .console import follow_file, say, service_label
-from .demo import DEMO_CAMPUS, DEMO_LADDER
+from .demo import DEMO_CAMPUS, DEMO_LADDER, DEMO_LADDER_ENV
 from .kafka import LocalKafka
 from .kafka_cluster import LocalKafkaCluster
 from .kafka_jars import ensure_kafka_jars
@@ -248,7 +248,7 @@ class Stack:
                 f"http://{reachable_host(service_host(gateway))}:{service_port(gateway)}"
             )
         if info.name == "triage" and self.demo:
-            env["TRIAGE_CAMPUS_FILE"] = str(DEMO_LADDER)
+            env["TRIAGE_CAMPUS_FILE"] = os.environ.get(DEMO_LADDER_ENV) or str(DEMO_LADDER)
         if info.name == "casework" and self.demo:
             env["CASEWORK_CAMPUSES"] = json.dumps([DEMO_CAMPUS])
             # `make demo` plays a term at machine speed as the counseling center, polling the

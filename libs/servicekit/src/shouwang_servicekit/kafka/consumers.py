@@ -21,6 +21,7 @@ the same way in every service.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ Record: TypeAlias = Any
 T = TypeVar("T")
 
 #: What a handler made of a record, for the observer: e.g. "applied", "duplicate", "skipped".
+#: Test-only: a consumer group member's session timeout, in ms, for every consumer of the
+#: service (its heartbeat a third of it). Production never sets it and keeps aiokafka's
+#: defaults (10 s session, 3 s heartbeat). Tests that `kill -9` a service set it to the
+#: broker's floor (`group.min.session.timeout.ms`, 6 s by default), so a group gives the dead
+#: member's partitions to its restarted successor 4 s sooner.
+SESSION_TIMEOUT_ENV = "SHOUWANG_TEST_KAFKA_SESSION_TIMEOUT_MS"
+
 HANDLED = "handled"
 DEAD_LETTERED = "dead_lettered"
 RETRIED = "retried"
@@ -105,6 +113,21 @@ def _observed(
 def _follow(watcher: ConsumerObserver, group: str, topics: Sequence[str], subscriber: Any) -> None:
     if isinstance(watcher, _Tracked):
         watcher.watched = watcher.progress.watch(group, topics, subscriber)
+
+
+def group_timing() -> dict[str, int]:
+    """The session timeout and heartbeat of every consumer group member: aiokafka's defaults,
+    unless a test set `SESSION_TIMEOUT_ENV`."""
+    raw = os.environ.get(SESSION_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        session_ms = int(raw)
+    except ValueError:
+        raise ValueError(f"{SESSION_TIMEOUT_ENV} must be a number of ms, not {raw!r}") from None
+    if session_ms < 1000:
+        raise ValueError(f"{SESSION_TIMEOUT_ENV} must be at least 1000 ms, not {session_ms}")
+    return {"session_timeout_ms": session_ms, "heartbeat_interval_ms": session_ms // 3}
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -268,7 +291,7 @@ def subscribe(
         listener=_Rebalance(watcher, group_id),
         title=title,
         description=description,
-        **tuning,
+        **{**group_timing(), **tuning},
     )
     subscriber(on_record)
     _follow(watcher, group_id, (topic,), subscriber)
@@ -357,7 +380,7 @@ def subscribe_batch(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         listener=_Rebalance(watcher, group_id),
-        **tuning,
+        **{**group_timing(), **tuning},
     )
     subscriber(on_records)
     _follow(watcher, group_id, topics, subscriber)
