@@ -137,7 +137,7 @@ describe('a dry run before importing', () => {
     expect(requests.find((r) => r.method === 'POST')?.url).toBe('/api/notify/v1/imports/family-contacts?dry_run=true')
     expect(wrapper.get('[role="status"]').text()).toBe(DRY)
     const cells = wrapper.get('[data-testid="import-history"]').findAll('.el-table__body td').map((c) => c.text())
-    expect(cells.slice(1)).toEqual(['家长与监护人联系方式', '仅检查', '6 条联系方式；1 行学号或工号不在名册上'])
+    expect(cells.slice(1)).toEqual(['家长与监护人联系方式', '仅检查', '可导入 6 条联系方式；1 行学号或工号不在名册上'])
   })
 })
 

@@ -19,6 +19,7 @@ describe('a past contacts import in words', () => {
   })
   it('says a dry run of a file imported before would change nothing', () => {
     expect(contactsImportCounts(t, item('dry_run', { imported: 0, replayed: 1 }))).toBe('与之前导入的文件相同')
+    expect(contactsImportCounts(t, item('dry_run', { imported: 5 }))).toBe('可导入 5 条联系方式')
   })
   it('reads an import recorded before notify counted more than `imported`', () => {
     expect(contactsImportCounts(t, item('applied', { imported: 4 }))).toBe('4 条联系方式')

@@ -18,7 +18,8 @@ export function contactsImportSummary(t: Translate, data: Record<string, unknown
 export function contactsImportCounts(t: Translate, item: Pick<ContactImport, 'status' | 'counts' | 'errors'>): string {
   if (item.status === 'rejected') return t('contacts.counts.errors', { n: item.errors || (item.counts.errors ?? 0) })
   if (item.counts.replayed) return t('contacts.counts.replayed')
-  const parts = [t('contacts.counts.imported', { n: item.counts.imported ?? 0 })]
+  const n = item.counts.imported ?? 0
+  const parts = [item.status === 'dry_run' ? t('contacts.counts.wouldImport', { n }) : t('contacts.counts.imported', { n })]
   if (item.counts.warnings) parts.push(t('contacts.counts.warnings', { n: item.counts.warnings }))
   return parts.join(t('roster.effects.separator'))
 }

@@ -520,6 +520,7 @@ const en: typeof zh = {
     counts: {
       title: 'Counts',
       imported: '{n} contacts',
+      wouldImport: '{n} contacts would be imported',
       warnings: '{n} rows not on the roster',
       errors: '{n} errors',
       replayed: 'Same file as imported before',
@@ -527,7 +528,7 @@ const en: typeof zh = {
   },
   familyMessages: {
     title: 'Family messages',
-    explain: 'Messages to families carry a number to call back and the SMS signature. Leave a field empty to unset it. Changes apply to messages sent from now on.',
+    explain: 'Messages to families carry a number to call back; their SMS begin with the SMS signature. Leave a field empty to unset it. Changes apply to messages sent from now on.',
     counseling_line: {
       label: 'Counseling center line',
       placeholder: 'e.g. 0571-88981234',

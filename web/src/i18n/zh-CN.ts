@@ -521,6 +521,7 @@ export default {
     counts: {
       title: '条数',
       imported: '{n} 条联系方式',
+      wouldImport: '可导入 {n} 条联系方式',
       warnings: '{n} 行学号或工号不在名册上',
       errors: '{n} 处错误',
       replayed: '与之前导入的文件相同',
@@ -528,7 +529,7 @@ export default {
   },
   familyMessages: {
     title: '家长短信设置',
-    explain: '联系家长的短信和邮件会附上回电号码和短信签名。留空即不设置。修改只影响此后发出的消息。',
+    explain: '联系家长的消息会附上回电号码，短信开头带上短信签名。留空即不设置。修改只影响此后发出的消息。',
     counseling_line: {
       label: '心理中心对外电话',
       placeholder: '如 0571-88981234',
