@@ -253,6 +253,7 @@ test('the contacts page fits a phone', async ({ browser }) => {
   await expect(page.getByRole('textbox', { name: '短信签名' })).toBeVisible()
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
   expect(await cutOff(page)).toEqual([])
+  expect(await smallTargets(page)).toEqual([])
   await shot(page, 'phone-contacts')
   await accessible(page)
 })
