@@ -2,7 +2,9 @@
 // page's JavaScript budget, what the browser may keep, and a report made by keyboard alone.
 // Files run in name order on one worker: loop.spec.ts has imported the roster by now.
 import { expect, test, type Page } from '@playwright/test'
-import { accessible, context, cutOff, shot, signIn, smallTargets } from './support'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { SAMPLES, accessible, context, cutOff, shot, signIn, smallTargets } from './support'
 
 const BUDGET = 200 * 1024
 
@@ -198,12 +200,61 @@ test('an auditor reads the audit log, where every file read of the loop shows', 
   await accessible(page)
 })
 
-test('a campus admin finds the contact import beside the roster', async ({ browser }) => {
+test('a campus admin dry-runs a contacts file, imports it, finds it among past imports, and sets the line families call back', async ({ browser }) => {
   const page = await (await context(browser, 'desk')).newPage()
   await signIn(page, 'admin')
   await page.getByRole('link', { name: '联系方式导入' }).click()
-  await expect(page.getByRole('radio', { name: '家长与监护人联系方式' })).toBeAttached()
+  const family = readFileSync(resolve(SAMPLES, 'contacts_family.csv'))
+  const history = page.getByTestId('import-history')
+  const familyRows = history.getByRole('row', { name: /家长与监护人联系方式/ })
+  await expect(history).toBeVisible()
+  const before = await familyRows.filter({ hasText: '已导入' }).count()
+
+  await page.getByRole('radio', { name: '家长与监护人联系方式' }).check({ force: true })
+  await page.getByLabel('选择 CSV 或 XLSX 文件').setInputFiles({ name: 'contacts_family.csv', mimeType: 'text/csv', buffer: family })
+  const dryRun = page.getByRole('checkbox', { name: '只检查，不导入' })
+  await page.locator('.el-checkbox', { hasText: '只检查，不导入' }).click()
+  await expect(dryRun).toBeChecked()
+  await page.getByTestId('import-upload').click()
+  await expect(page.getByRole('status')).toContainText('未做任何更改')
+  // The dry run is listed as one, and nothing was imported.
+  await expect(familyRows.first()).toContainText('仅检查')
+  expect(await familyRows.filter({ hasText: '已导入' }).count()).toBe(before)
+
+  await page.locator('.el-checkbox', { hasText: '只检查，不导入' }).click()
+  await expect(dryRun).not.toBeChecked()
+  await page.getByTestId('import-upload').click()
+  await expect(page.getByRole('status')).toContainText(/^已导入 \d+ 条/)
+  await expect(familyRows.first()).toContainText('已导入')
+  await expect(familyRows.filter({ hasText: '已导入' })).toHaveCount(before + 1)
   await shot(page, 'desk-contacts')
+  await accessible(page)
+
+  // The counseling line: a wrong one is refused under its field, in words; a right one is kept.
+  const line = page.getByRole('textbox', { name: '心理中心对外电话' })
+  await line.fill('心理中心')
+  await page.getByTestId('family-messages-save').click()
+  await expect(page.getByTestId('field-error')).toContainText('只能由数字和“-”组成')
+  await expect(line).toHaveAttribute('aria-invalid', 'true')
+  await line.fill('0571-88981234')
+  await page.getByTestId('family-messages-save').click()
+  await expect(page.getByText('已保存')).toBeVisible()
+  await expect(page.getByTestId('field-error')).toHaveCount(0)
+  await page.reload()
+  await expect(page.getByRole('textbox', { name: '心理中心对外电话' })).toHaveValue('0571-88981234')
+})
+
+test('the contacts page fits a phone', async ({ browser }) => {
+  const page = await (await context(browser, 'phone')).newPage()
+  await signIn(page, 'admin')
+  await page.goto('/desk/contacts')
+  // Each import a line of its own (the test above imported one), its counts in sight.
+  await expect(page.getByTestId('import-history').getByRole('listitem').first()).toContainText(/已导入\s*\d+ 条联系方式/)
+  await expect(page.getByRole('textbox', { name: '短信签名' })).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+  expect(await cutOff(page)).toEqual([])
+  expect(await smallTargets(page)).toEqual([])
+  await shot(page, 'phone-contacts')
   await accessible(page)
 })
 

@@ -76,5 +76,10 @@ export type Plan = Casework['PlanOut']
 export type AuditPage = Casework['AuditPage']
 /** A page of notify's log of contact-detail reads (`GET /v1/contact-reads`). */
 export type ContactReadsPage = Notify['ContactReadsPage']
+/** notify's contacts imports (`GET /v1/imports`), newest first. */
+export type ContactImportList = Notify['ImportList']
+export type ContactImport = Notify['ImportSummary']
+/** The campus's family-message settings (`GET/PUT /v1/settings/family-messages`); null: unset. */
+export type FamilyMessages = Notify['FamilyMessages']
 /** Casework's recent roster imports (`GET /v1/roster/imports`). */
 export type RosterImportList = Casework['RosterImportList']

@@ -516,6 +516,31 @@ const en: typeof zh = {
     explain: 'Contact details are stored encrypted and used only for notifications. Whether a family is contacted is decided per case (consent), not by this file.',
     imported: '{n} contacts imported',
     replayed: 'This file was imported before; nothing changed',
+    dryRunDone: 'Checked, nothing was changed: importing it would import {n} contacts',
+    counts: {
+      title: 'Counts',
+      imported: '{n} contacts',
+      wouldImport: '{n} contacts would be imported',
+      warnings: '{n} rows not on the roster',
+      errors: '{n} errors',
+      replayed: 'Same file as imported before',
+    },
+  },
+  familyMessages: {
+    title: 'Family messages',
+    explain: 'Messages to families carry a number to call back; their SMS begin with the SMS signature. Leave a field empty to unset it. Changes apply to messages sent from now on.',
+    counseling_line: {
+      label: 'Counseling center line',
+      placeholder: 'e.g. 0571-88981234',
+      hint: 'Families call this number back when the on-duty contact has no mobile on file; unset, they are given the national hotline 12356.',
+    },
+    sms_signature: {
+      label: 'SMS signature',
+      placeholder: 'e.g. 浙江大学心理中心',
+      hint: 'Must be exactly the signature registered with the carriers (without 【】, 2 to 12 Chinese characters, letters or digits), or carriers block the SMS; unset, it is 【学校心理中心】.',
+    },
+    save: 'Save',
+    saved: 'Saved: family messages sent from now on use these settings.',
   },
   // A desk page's polling at rest after a 429, a 5xx or a lost connection.
   live: {

@@ -517,6 +517,31 @@ export default {
     explain: '联系方式加密保存，只用于发送通知。是否联系家长由个案中的知情同意决定，不由本文件决定。',
     imported: '已导入 {n} 条联系方式',
     replayed: '这个文件之前已导入过，没有任何变化',
+    dryRunDone: '检查完成，未做任何更改：正式导入将导入 {n} 条联系方式',
+    counts: {
+      title: '条数',
+      imported: '{n} 条联系方式',
+      wouldImport: '可导入 {n} 条联系方式',
+      warnings: '{n} 行学号或工号不在名册上',
+      errors: '{n} 处错误',
+      replayed: '与之前导入的文件相同',
+    },
+  },
+  familyMessages: {
+    title: '家长短信设置',
+    explain: '联系家长的消息会附上回电号码，短信开头带上短信签名。留空即不设置。修改只影响此后发出的消息。',
+    counseling_line: {
+      label: '心理中心对外电话',
+      placeholder: '如 0571-88981234',
+      hint: '值班人员没有登记手机时，家长按此号码回电；不设置则告知全国心理援助热线 12356。',
+    },
+    sms_signature: {
+      label: '短信签名',
+      placeholder: '如 浙江大学心理中心',
+      hint: '必须与在运营商处报备的签名完全一致（不含【】，2 至 12 个汉字、字母或数字），否则短信会被拦截；不设置则为【学校心理中心】。',
+    },
+    save: '保存',
+    saved: '已保存，此后发出的家长消息将使用新设置。',
   },
   // A desk page's polling at rest after a 429, a 5xx or a lost connection.
   live: {
