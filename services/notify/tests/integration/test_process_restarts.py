@@ -91,6 +91,14 @@ async def test_alerts_held_for_a_burst_survive_a_kill_9_and_go_as_one_message(
         campus.id,
         what="the first alert's outcome",
     )
+    # Both later alerts held in PostgreSQL before the kill: else the third is still on Kafka,
+    # read by the next process after its window, and the test settles before it is sent.
+    await until_notify_holds(
+        dsn,
+        "SELECT count(*) >= 2 FROM bundle_items WHERE campus_id = $1 AND kind = 'alerts'",
+        campus.id,
+        what="the two alerts after it, held",
+    )
     first.kill()
     second = notify_process(**burst, NOTIFY_DATABASE_URL=dsn)
     await second.start_async()
