@@ -200,6 +200,9 @@ test.describe.serial('the closed loop through the web app', () => {
       await expect(totals.locator('xpath=./td[last()-1]')).toHaveText('<5', { timeout: 2_000 })
     }).toPass({ timeout: 120_000 })
     await expect(totals.locator('xpath=./td[last()]')).toHaveText('<5')
+    // The center reads the year as it stands (others wait for the month to close): as of today.
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date())
+    await expect(page.getByTestId('annual-as-of')).toContainText(`数据截至 ${today}`)
     // One case: its legs have fewer than five students, and the page says so (the cycle-time
     // chart stood empty without a word).
     await expect(page.getByTestId('cycle-times-hidden').or(page.getByTestId('cycle-times-none'))).toBeVisible()

@@ -491,6 +491,7 @@ const en: typeof zh = {
     exportCsv: 'Export CSV',
     exportXlsx: 'Export Excel',
     annual: 'Crisis events found and person-times relieved, {period}',
+    asOf: 'Figures as of {day} (the year in progress is published as of its last complete month; the counseling center reads it as it stands today).',
     foundTotal: 'Total',
     found: 'Events found',
     relieved: 'Person-times relieved',

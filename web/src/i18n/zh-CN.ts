@@ -492,6 +492,7 @@ export default {
     exportCsv: '导出 CSV',
     exportXlsx: '导出 Excel',
     annual: '{period} 年度心理危机事件发现与缓解情况',
+    asOf: '数据截至 {day}（本年度数据按上一个完整月份的月末发布；心理中心看到的是截至今日的数据）。',
     foundTotal: '合计',
     found: '发现事件',
     relieved: '缓解人次',
