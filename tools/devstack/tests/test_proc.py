@@ -21,6 +21,12 @@ def test_down_does_not_crash_on_a_stopped_process_its_parent_has_not_reaped() ->
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
+        # Until sh has exec'd into the sleep, sh itself may reap the stopped child (it did,
+        # once, in CI): then there is no zombie to look at.
+        deadline = time.monotonic() + 30
+        while psutil.Process(parent.pid).cmdline()[:1] != ["sleep"]:
+            assert time.monotonic() < deadline, "sh never exec'd into the sleep"
+            time.sleep(0.01)
         started = time.monotonic()
         terminate(None, child, timeout=2)  # must not raise
         assert time.monotonic() - started < 2
