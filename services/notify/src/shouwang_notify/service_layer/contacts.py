@@ -119,20 +119,19 @@ async def import_contacts(
     """Write a parsed file's contacts in the caller's transaction, or nothing at all (bad
     rows, or a dry run: then rehearsed in a savepoint and rolled back)."""
     digest = hashlib.sha256(data).hexdigest()
+
+    async def recorded(result: ImportResult, status: records.ImportStatus) -> ImportResult:
+        """A refused file or a dry run: only its record is written (no row, no contact)."""
+        result.import_id = str(uuid.uuid4())
+        await records.record_import(
+            conn, result.import_id, campus_id, kind, digest, imported_by,
+            status=status, counts=result.counts(),
+        )  # fmt: skip
+        return result
+
     if parsed.errors:
         refused = ImportResult(kind, parsed.rows_total, 0, errors=parsed.errors, dry_run=dry_run)
-        refused.import_id = str(uuid.uuid4())
-        await records.record_import(
-            conn,
-            refused.import_id,
-            campus_id,
-            kind,
-            digest,
-            imported_by,
-            status="rejected",
-            counts=refused.counts(),
-        )
-        return refused
+        return await recorded(refused, "rejected")
     if not dry_run:
         return await _apply(conn, cipher, pseudonyms, campus_id, kind, digest, parsed, imported_by)
     rehearsal = conn.transaction()
@@ -144,18 +143,7 @@ async def import_contacts(
     finally:
         await rehearsal.rollback()
     result.dry_run = True
-    result.import_id = str(uuid.uuid4())
-    await records.record_import(
-        conn,
-        result.import_id,
-        campus_id,
-        kind,
-        digest,
-        imported_by,
-        status="dry_run",
-        counts=result.counts(),
-    )
-    return result
+    return await recorded(result, "dry_run")
 
 
 async def _apply(
