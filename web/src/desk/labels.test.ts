@@ -23,6 +23,7 @@ const ACTIONS = [
   'file.read.refused',
   'roster.pick',
   'student.card.read',
+  'student.pick.read',
 ]
 const KEYS = [
   ...ACTIONS.map(auditActionKey),

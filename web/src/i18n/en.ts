@@ -162,6 +162,7 @@ const en: typeof zh = {
       file_read_refused: 'Read a student file (refused)',
       roster_pick: 'Looked a student up to report',
       student_card_read: 'Read a student’s name card',
+      student_pick_read: 'Looked a student up to report (the student was shown)',
     },
   },
   column: {

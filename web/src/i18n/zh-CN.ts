@@ -165,6 +165,7 @@ export default {
       file_read_refused: '查看学生档案（被拒绝）',
       roster_pick: '上报时查找学生',
       student_card_read: '查看学生姓名卡片',
+      student_pick_read: '上报时查找学生（看到了该学生）',
     },
   },
   column: {
